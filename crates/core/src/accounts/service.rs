@@ -1,0 +1,342 @@
+//! Use cases of the accounts domain. Each change and its journal entry are one transaction.
+
+use serde_json::json;
+
+use super::model::{Account, Email, OrgKind, Organisation, Role, Siret};
+use super::{authorize, password, session, store, totp, Action, Principal};
+use crate::db::is_unique_violation;
+use crate::error::{CoreError, CoreResult};
+use crate::journal::{self, actions, Actor, NewEntry};
+use crate::Core;
+
+/// Builds the principal of a signed-in account (None if it no longer exists or is inactive).
+pub async fn principal(core: &Core, account_id: i64) -> CoreResult<Option<(Principal, Account)>> {
+    let Some(account) = store::account(&core.db, account_id).await? else {
+        return Ok(None);
+    };
+    let Some(role) = account.role().filter(|_| account.active) else {
+        return Ok(None);
+    };
+    Ok(Some((
+        Principal {
+            account_id,
+            role,
+            organisation_id: account.organisation_id,
+        },
+        account,
+    )))
+}
+
+/// Creates an organisation. `actor` is `System` from the command line.
+pub async fn create_organisation(
+    core: &Core,
+    actor: &Actor,
+    kind: &str,
+    name: &str,
+    siret: Option<&str>,
+) -> CoreResult<Organisation> {
+    let kind = OrgKind::parse(kind)?;
+    let name = clean_name(name, "le nom de l'organisation")?;
+    let siret = match siret.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => Some(Siret::parse(s)?),
+        None => None,
+    };
+    let mut tx = core.db.begin().await?;
+    let id = match store::insert_organisation(
+        &mut tx,
+        kind.key(),
+        &name,
+        siret.as_ref().map(Siret::as_str),
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(CoreError::Database(e)) if is_unique_violation(&e) => {
+            return Err(CoreError::Conflict(format!(
+                "une organisation de type {} avec ce SIRET existe déjà",
+                kind.key()
+            )))
+        }
+        Err(e) => return Err(e),
+    };
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), actions::ORGANISATION_CREATED)
+            .subject("organisation", id)
+            .details(json!({ "type": kind.key(), "nom": name, "siret": siret.as_ref().map(Siret::as_str) })),
+    )
+    .await?;
+    tx.commit().await?;
+    store::organisation(&core.db, id)
+        .await?
+        .ok_or_else(|| CoreError::NotFound("organisation".into()))
+}
+
+fn clean_name(input: &str, what: &str) -> CoreResult<String> {
+    let name = input.split_whitespace().collect::<Vec<_>>().join(" ");
+    if name.is_empty() {
+        return Err(CoreError::invalid(format!("{what} est obligatoire")));
+    }
+    if name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(CoreError::invalid(format!(
+            "{what} doit faire au plus 200 caractères, sans caractère de contrôle"
+        )));
+    }
+    Ok(name)
+}
+
+/// What is needed to create an account.
+#[derive(Debug, Clone)]
+pub struct NewAccount<'a> {
+    pub organisation_id: i64,
+    pub email: &'a str,
+    pub display_name: &'a str,
+    /// `None`: the role of the organisation's kind (if it has only one).
+    pub role: Option<&'a str>,
+    /// `None`: a password is generated and returned once.
+    pub password: Option<&'a str>,
+    /// Enrol a TOTP secret now and return it once (the command line does this for opérateurs).
+    pub with_totp: bool,
+}
+
+/// The created account and the secrets shown once.
+#[derive(Debug, Clone)]
+pub struct CreatedAccount {
+    pub account: Account,
+    pub generated_password: Option<String>,
+    pub totp_secret: Option<String>,
+    pub otpauth_uri: Option<String>,
+}
+
+pub async fn create_account(
+    core: &Core,
+    actor: &Actor,
+    new: NewAccount<'_>,
+) -> CoreResult<CreatedAccount> {
+    let email = Email::parse(new.email)?;
+    let display_name = clean_name(new.display_name, "le nom")?;
+    let org = store::organisation(&core.db, new.organisation_id)
+        .await?
+        .ok_or_else(|| {
+            CoreError::invalid(format!(
+                "l'organisation n° {} n'existe pas",
+                new.organisation_id
+            ))
+        })?;
+    let kind = OrgKind::parse(&org.kind)?;
+    let role = match new.role {
+        Some(r) => Role::parse(r)?,
+        None => match kind.roles() {
+            [only] => *only,
+            _ => return Err(CoreError::invalid("précisez le rôle : référent ou aidant")),
+        },
+    };
+    if !kind.roles().contains(&role) {
+        return Err(CoreError::invalid(format!(
+            "le rôle « {} » n'existe pas dans une organisation de type « {} »",
+            role.label(),
+            kind.label()
+        )));
+    }
+    let (pw, generated) = match new.password {
+        Some(p) => (p.to_string(), None),
+        None => {
+            let g = password::generate();
+            (g.clone(), Some(g))
+        }
+    };
+    password::check_policy(&pw, email.as_str())?;
+    let hash = password::hash(&pw)?;
+    let secret = new.with_totp.then(totp::new_secret);
+    let mut tx = core.db.begin().await?;
+    let id = match store::insert_account(
+        &mut tx,
+        org.id,
+        email.as_str(),
+        &display_name,
+        role.key(),
+        &hash,
+        secret.as_deref(),
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(CoreError::Database(e)) if is_unique_violation(&e) => {
+            return Err(CoreError::Conflict(
+                "un compte existe déjà avec cette adresse électronique".into(),
+            ))
+        }
+        Err(e) => return Err(e),
+    };
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), actions::ACCOUNT_CREATED)
+            .subject("compte", id)
+            .subject("organisation", org.id)
+            .details(json!({
+                "role": role.key(),
+                "courriel": core.keys.pseudonym("courriel", email.as_str()),
+                "totp": secret.is_some(),
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    let account = store::account(&core.db, id)
+        .await?
+        .ok_or_else(|| CoreError::NotFound("compte".into()))?;
+    let otpauth_uri = match &secret {
+        Some(s) => Some(totp::otpauth_uri(s, email.as_str())?),
+        None => None,
+    };
+    Ok(CreatedAccount {
+        account,
+        generated_password: generated,
+        totp_secret: secret,
+        otpauth_uri,
+    })
+}
+
+/// Changes the password after checking the current one; ends the account's other sessions.
+pub async fn change_password(
+    core: &Core,
+    who: &Principal,
+    current: &str,
+    new: &str,
+    keep_session: Option<&str>,
+) -> CoreResult<()> {
+    authorize(
+        who,
+        Action::ManageOwnAccount {
+            account_id: who.account_id,
+        },
+    )?;
+    let account = store::account(&core.db, who.account_id)
+        .await?
+        .ok_or(CoreError::Forbidden)?;
+    let mut tx = core.db.begin().await?;
+    let creds = store::credentials_by_id(&mut tx, who.account_id)
+        .await?
+        .ok_or(CoreError::Forbidden)?;
+    if !password::verify(current, &creds.password_hash) {
+        return Err(CoreError::invalid("le mot de passe actuel est incorrect"));
+    }
+    if current == new {
+        return Err(CoreError::invalid(
+            "le nouveau mot de passe doit être différent de l'actuel",
+        ));
+    }
+    password::check_policy(new, &account.email)?;
+    store::set_password_hash(&mut tx, who.account_id, &password::hash(new)?).await?;
+    let ended = session::delete_others(&mut tx, who.account_id, keep_session).await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(who.actor(), actions::PASSWORD_CHANGED)
+            .subject("compte", who.account_id)
+            .details(json!({ "sessions_fermees": ended })),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// A TOTP enrolment in progress: the secret waits in `totp_pending_secret` until confirmed.
+#[derive(Debug, Clone)]
+pub struct TotpEnrolment {
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_png_base64: String,
+}
+
+/// Starts (or resumes) an enrolment for `account_id`. Used by "Mon compte" and by
+/// the forced enrolment at login, where the caller has already authenticated.
+pub async fn start_totp_enrolment(core: &Core, account_id: i64) -> CoreResult<TotpEnrolment> {
+    let account = store::account(&core.db, account_id)
+        .await?
+        .ok_or(CoreError::Forbidden)?;
+    let mut tx = core.db.begin().await?;
+    let creds = store::credentials_by_id(&mut tx, account_id)
+        .await?
+        .ok_or(CoreError::Forbidden)?;
+    let secret = match creds.totp_pending_secret {
+        Some(s) => s,
+        None => {
+            let s = totp::new_secret();
+            store::set_totp_pending(&mut tx, account_id, Some(&s)).await?;
+            s
+        }
+    };
+    tx.commit().await?;
+    Ok(TotpEnrolment {
+        otpauth_uri: totp::otpauth_uri(&secret, &account.email)?,
+        qr_png_base64: totp::qr_png_base64(&secret, &account.email)?,
+        secret,
+    })
+}
+
+/// Confirms the pending enrolment with a code from the new device. Returns false
+/// if the code is wrong (nothing changes).
+pub async fn confirm_totp(
+    core: &Core,
+    actor: &Actor,
+    account_id: i64,
+    code: &str,
+    unix: u64,
+) -> CoreResult<bool> {
+    let mut tx = core.db.begin().await?;
+    let creds = store::credentials_by_id(&mut tx, account_id)
+        .await?
+        .ok_or(CoreError::Forbidden)?;
+    let Some(pending) = creds.totp_pending_secret else {
+        return Err(CoreError::invalid(
+            "aucune activation de double authentification n'est en cours",
+        ));
+    };
+    let Some(step) = totp::check(&pending, code, unix, None)? else {
+        tx.rollback().await?;
+        return Ok(false);
+    };
+    let replaced = creds.totp_secret.is_some();
+    store::set_totp(&mut tx, account_id, Some(&pending), Some(step)).await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), actions::TOTP_ENROLLED)
+            .subject("compte", account_id)
+            .details(json!({ "remplacement": replaced })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Removes the second factor, for roles that do not require it, after checking the password.
+pub async fn remove_totp(core: &Core, who: &Principal, current_password: &str) -> CoreResult<()> {
+    authorize(
+        who,
+        Action::ManageOwnAccount {
+            account_id: who.account_id,
+        },
+    )?;
+    if who.role.requires_totp() {
+        return Err(CoreError::invalid(
+            "la double authentification est obligatoire pour votre rôle ; vous pouvez seulement changer d'appareil",
+        ));
+    }
+    let mut tx = core.db.begin().await?;
+    let creds = store::credentials_by_id(&mut tx, who.account_id)
+        .await?
+        .ok_or(CoreError::Forbidden)?;
+    if !password::verify(current_password, &creds.password_hash) {
+        return Err(CoreError::invalid("le mot de passe actuel est incorrect"));
+    }
+    store::set_totp(&mut tx, who.account_id, None, None).await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(who.actor(), actions::TOTP_REMOVED).subject("compte", who.account_id),
+    )
+    .await?;
+    tx.commit().await
+}

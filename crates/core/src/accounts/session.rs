@@ -1,0 +1,178 @@
+//! Server-side sessions in the database. The cookie holds a random token; the
+//! database holds only its SHA-256, so a copy of the database gives no session.
+
+use base64::Engine;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::db::{now_micros, Db, Tx};
+use crate::error::CoreResult;
+use crate::{on_db, on_tx};
+
+/// Idle timeout of a signed-in session.
+pub const IDLE_SECS: i64 = 30 * 60;
+/// Absolute lifetime of a signed-in session.
+pub const ABSOLUTE_SECS: i64 = 12 * 3600;
+/// Lifetime of the step between password and second factor.
+pub const PENDING_SECS: i64 = 5 * 60;
+/// `last_seen_at` is written at most this often, to spare the database.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// How far a session has gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Password checked; the TOTP code is expected.
+    Totp,
+    /// Password checked; the account must enrol a TOTP device before going on.
+    Enrol,
+    /// Fully signed in.
+    Active,
+}
+
+impl Stage {
+    pub fn key(self) -> &'static str {
+        match self {
+            Stage::Totp => "totp",
+            Stage::Enrol => "enrolement",
+            Stage::Active => "active",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Stage> {
+        match s {
+            "totp" => Some(Stage::Totp),
+            "enrolement" => Some(Stage::Enrol),
+            "active" => Some(Stage::Active),
+            _ => None,
+        }
+    }
+}
+
+/// A loaded session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub account_id: i64,
+    pub stage: Stage,
+    pub created_at: i64,
+}
+
+fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+fn new_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Creates a session and returns its token (for the cookie).
+pub async fn create(tx: &mut Tx, account_id: i64, stage: Stage) -> CoreResult<String> {
+    let token = new_token();
+    let now = now_micros();
+    let lifetime = if stage == Stage::Active {
+        ABSOLUTE_SECS
+    } else {
+        PENDING_SECS
+    };
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
+        )
+        .bind(token_hash(&token))
+        .bind(account_id)
+        .bind(stage.key())
+        .bind(now)
+        .bind(now + lifetime * 1_000_000)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(token)
+}
+
+/// Loads the session of `token` if it is still valid, and notes the activity.
+/// An expired session is deleted.
+pub async fn load(db: &Db, token: &str) -> CoreResult<Option<Session>> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let id = token_hash(token);
+    let row: Option<(i64, String, i64, i64, i64, bool)> = on_db!(db, c => {
+        sqlx::query_as(
+            "SELECT s.account_id, s.stage, s.created_at, s.last_seen_at, s.expires_at, a.active \
+             FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1",
+        )
+        .bind(&id)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    let Some((account_id, stage, created_at, last_seen, expires_at, active)) = row else {
+        return Ok(None);
+    };
+    let now = now_micros();
+    let stage = Stage::parse(&stage);
+    let idle_limit = IDLE_SECS * 1_000_000;
+    if stage.is_none()
+        || !active
+        || now >= expires_at
+        || (stage == Some(Stage::Active) && now - last_seen > idle_limit)
+    {
+        delete_by_hash(db, &id).await?;
+        return Ok(None);
+    }
+    if now - last_seen > TOUCH_EVERY_SECS * 1_000_000 {
+        on_db!(db, c => {
+            sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1")
+                .bind(&id)
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+        });
+    }
+    Ok(stage.map(|stage| Session {
+        account_id,
+        stage,
+        created_at,
+    }))
+}
+
+async fn delete_by_hash(db: &Db, id: &[u8]) -> CoreResult<()> {
+    on_db!(db, c => {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id).execute(&mut *c).await?;
+    });
+    Ok(())
+}
+
+/// Ends the session of `token` (logout, or rotation inside a transaction).
+pub async fn delete(tx: &mut Tx, token: &str) -> CoreResult<()> {
+    on_tx!(tx, c => {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(token_hash(token)).execute(&mut *c).await?;
+    });
+    Ok(())
+}
+
+/// Ends every session of an account except `keep` (after a password change).
+pub async fn delete_others(tx: &mut Tx, account_id: i64, keep: Option<&str>) -> CoreResult<u64> {
+    let keep = keep.map(token_hash).unwrap_or_default();
+    Ok(on_tx!(tx, c => {
+        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2")
+            .bind(account_id)
+            .bind(keep)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    }))
+}
+
+/// Removes expired sessions (housekeeping).
+pub async fn purge_expired(db: &Db) -> CoreResult<u64> {
+    let now = now_micros();
+    Ok(on_db!(db, c => {
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR (stage = 'active' AND last_seen_at <= $2)")
+            .bind(now)
+            .bind(now - IDLE_SECS * 1_000_000)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    }))
+}

@@ -1,0 +1,258 @@
+//! SQL of the accounts domain. Every function works on both engines.
+
+use crate::db::{now_micros, Db, Tx};
+use crate::error::CoreResult;
+use crate::{on_db, on_tx};
+
+use super::model::{Account, Organisation};
+
+#[derive(sqlx::FromRow)]
+struct OrgRow {
+    id: i64,
+    kind: String,
+    name: String,
+    siret: Option<String>,
+    created_at: i64,
+}
+
+impl From<OrgRow> for Organisation {
+    fn from(r: OrgRow) -> Self {
+        Organisation {
+            id: r.id,
+            kind: r.kind,
+            name: r.name,
+            siret: r.siret,
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct AccountRow {
+    id: i64,
+    organisation_id: i64,
+    organisation_name: String,
+    email: String,
+    display_name: String,
+    role: String,
+    totp_enabled: bool,
+    active: bool,
+    created_at: i64,
+}
+
+impl From<AccountRow> for Account {
+    fn from(r: AccountRow) -> Self {
+        Account {
+            id: r.id,
+            organisation_id: r.organisation_id,
+            organisation_name: r.organisation_name,
+            email: r.email,
+            display_name: r.display_name,
+            role: r.role,
+            totp_enabled: r.totp_enabled,
+            active: r.active,
+            created_at: r.created_at,
+        }
+    }
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "a.id, a.organisation_id, o.name AS organisation_name, a.email, a.display_name, a.role, \
+     (a.totp_secret IS NOT NULL) AS totp_enabled, a.active, a.created_at \
+     FROM accounts a JOIN organisations o ON o.id = a.organisation_id";
+
+/// What login needs: the account plus its secrets.
+#[derive(sqlx::FromRow)]
+pub struct Credentials {
+    pub id: i64,
+    pub role: String,
+    pub password_hash: String,
+    pub totp_secret: Option<String>,
+    pub totp_pending_secret: Option<String>,
+    pub totp_last_step: Option<i64>,
+    pub active: bool,
+}
+
+pub async fn insert_organisation(
+    tx: &mut Tx,
+    kind: &str,
+    name: &str,
+    siret: Option<&str>,
+) -> CoreResult<i64> {
+    let now = now_micros();
+    Ok(on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO organisations (kind, name, siret, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
+        )
+        .bind(kind)
+        .bind(name)
+        .bind(siret)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?
+    }))
+}
+
+pub async fn organisation(db: &Db, id: i64) -> CoreResult<Option<Organisation>> {
+    let row: Option<OrgRow> = on_db!(db, c => {
+        sqlx::query_as("SELECT id, kind, name, siret, created_at FROM organisations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(row.map(Into::into))
+}
+
+pub async fn organisations(db: &Db) -> CoreResult<Vec<Organisation>> {
+    let rows: Vec<OrgRow> = on_db!(db, c => {
+        sqlx::query_as("SELECT id, kind, name, siret, created_at FROM organisations ORDER BY kind, name, id")
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn count_organisations(db: &Db) -> CoreResult<i64> {
+    Ok(on_db!(db, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM organisations").fetch_one(&mut *c).await?
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_account(
+    tx: &mut Tx,
+    organisation_id: i64,
+    email: &str,
+    display_name: &str,
+    role: &str,
+    password_hash: &str,
+    totp_secret: Option<&str>,
+) -> CoreResult<i64> {
+    let now = now_micros();
+    Ok(on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO accounts (organisation_id, email, display_name, role, password_hash, totp_secret, active, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7) RETURNING id",
+        )
+        .bind(organisation_id)
+        .bind(email)
+        .bind(display_name)
+        .bind(role)
+        .bind(password_hash)
+        .bind(totp_secret)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?
+    }))
+}
+
+pub async fn account(db: &Db, id: i64) -> CoreResult<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} WHERE a.id = $1");
+    let row: Option<AccountRow> = on_db!(db, c => {
+        sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?
+    });
+    Ok(row.map(Into::into))
+}
+
+pub async fn accounts(db: &Db) -> CoreResult<Vec<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} ORDER BY o.name, a.email");
+    let rows: Vec<AccountRow> = on_db!(db, c => {
+        sqlx::query_as(&sql).fetch_all(&mut *c).await?
+    });
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn credentials_by_email(db: &Db, email: &str) -> CoreResult<Option<Credentials>> {
+    Ok(on_db!(db, c => {
+        sqlx::query_as(
+            "SELECT id, role, password_hash, totp_secret, totp_pending_secret, totp_last_step, active FROM accounts WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&mut *c)
+        .await?
+    }))
+}
+
+pub async fn credentials_by_id(tx: &mut Tx, id: i64) -> CoreResult<Option<Credentials>> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT id, role, password_hash, totp_secret, totp_pending_secret, totp_last_step, active FROM accounts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?
+    }))
+}
+
+pub async fn set_password_hash(tx: &mut Tx, id: i64, hash: &str) -> CoreResult<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(hash)
+            .bind(now_micros())
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+pub async fn set_totp_pending(tx: &mut Tx, id: i64, secret: Option<&str>) -> CoreResult<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE accounts SET totp_pending_secret = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(secret)
+            .bind(now_micros())
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Makes `secret` the account's TOTP secret (or removes it) and records the step just used.
+pub async fn set_totp(
+    tx: &mut Tx,
+    id: i64,
+    secret: Option<&str>,
+    last_step: Option<i64>,
+) -> CoreResult<()> {
+    on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE accounts SET totp_secret = $2, totp_pending_secret = NULL, totp_last_step = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(secret)
+        .bind(last_step)
+        .bind(now_micros())
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Records `step` as used if it is later than the last used step; false if the
+/// code was already used (two requests racing with the same code: one wins).
+pub async fn consume_totp_step(tx: &mut Tx, id: i64, step: i64) -> CoreResult<bool> {
+    let n = on_tx!(tx, c => {
+        sqlx::query(
+            "UPDATE accounts SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
+        )
+        .bind(id)
+        .bind(step)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    Ok(n == 1)
+}
+
+pub async fn set_active(tx: &mut Tx, id: i64, active: bool) -> CoreResult<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE accounts SET active = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(active)
+            .bind(now_micros())
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}

@@ -1,0 +1,249 @@
+//! Storage: one code path for SQLite (embedded default) and PostgreSQL.
+//!
+//! Every query is written once, in SQL that both engines accept (`$1` parameters,
+//! `RETURNING`, `ON CONFLICT`). The [`on_db!`] and [`on_tx!`] macros expand the same
+//! body for each backend, so the compiler type-checks it against both drivers.
+//! Timestamps are stored as `BIGINT` microseconds since the Unix epoch (UTC), which
+//! compare and sort the same way on both engines.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Postgres, Sqlite, Transaction};
+
+use crate::error::{CoreError, CoreResult};
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Which engine a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Reads the backend from the URL scheme (`sqlite:` or `postgres:`/`postgresql:`).
+    pub fn from_url(url: &str) -> CoreResult<Self> {
+        let scheme = url
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(CoreError::Config(format!(
+                "adresse de base de données non reconnue : elle doit commencer par « sqlite: » ou « postgres: » (reçu « {} »)",
+                redact_url(url)
+            ))),
+        }
+    }
+}
+
+/// Hides the password of a database URL before it is printed.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => url.chars().take(64).collect(),
+    }
+}
+
+/// A pool on one of the two engines.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A write transaction on one of the two engines.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs `$body` with `$c` bound to a pooled connection (`&mut Connection`) of the right engine.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $c:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                let $c = &mut *conn;
+                $body
+            }
+            $crate::db::Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                let $c = &mut *conn;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$c` bound to the transaction's connection (`&mut Connection`).
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $c:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $c = &mut **t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $c = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    /// Connects to `url`. SQLite files are created if missing, in WAL mode with a busy timeout.
+    pub async fn connect(url: &str) -> CoreResult<Db> {
+        match Backend::from_url(url)? {
+            Backend::Sqlite => {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| CoreError::Config(format!("adresse SQLite invalide : {e}")))?
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true);
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(if in_memory { 1 } else { 8 })
+                    .min_connections(if in_memory { 1 } else { 0 })
+                    .idle_timeout(if in_memory {
+                        None
+                    } else {
+                        Some(Duration::from_secs(600))
+                    })
+                    .max_lifetime(if in_memory {
+                        None
+                    } else {
+                        Some(Duration::from_secs(3600))
+                    })
+                    .acquire_timeout(Duration::from_secs(15))
+                    .connect_with(opts)
+                    .await
+                    .map_err(|e| {
+                        CoreError::Unavailable(format!("impossible d'ouvrir la base SQLite : {e}"))
+                    })?;
+                Ok(Db::Sqlite(pool))
+            }
+            Backend::Postgres => {
+                let opts = PgConnectOptions::from_str(url)
+                    .map_err(|e| CoreError::Config(format!("adresse PostgreSQL invalide : {e}")))?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(15))
+                    .connect_with(opts)
+                    .await
+                    .map_err(|e| {
+                        CoreError::Unavailable(format!(
+                            "impossible de joindre PostgreSQL ({}) : {e}",
+                            redact_url(url)
+                        ))
+                    })?;
+                Ok(Db::Postgres(pool))
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the migrations of the engine.
+    pub async fn migrate(&self) -> CoreResult<()> {
+        match self {
+            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so that a read-then-write never fails with `SQLITE_BUSY`.
+    pub async fn begin(&self) -> CoreResult<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Checks that the database answers (for `/healthz`).
+    pub async fn ping(&self) -> CoreResult<()> {
+        on_db!(self, c => {
+            sqlx::query("SELECT 1").execute(&mut *c).await?;
+        });
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> CoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> CoreResult<()> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+}
+
+/// Current time in microseconds since the Unix epoch (UTC).
+pub fn now_micros() -> i64 {
+    micros_of(time::OffsetDateTime::now_utc())
+}
+
+pub fn micros_of(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+pub fn datetime_of(micros: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// True when the error is a unique-constraint violation (on either engine).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d.is_unique_violation(),
+        _ => false,
+    }
+}

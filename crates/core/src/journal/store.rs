@@ -1,0 +1,250 @@
+//! Journal storage: append inside the caller's transaction, checkpoints, and
+//! verification streamed from the database.
+
+use ed25519_dalek::Signer;
+use futures_util::TryStreamExt;
+use serde_json::Value;
+
+use super::chain::{
+    canonical, checkpoint_message, entry_hash, genesis, Break, ChainVerifier, CheckpointRef,
+    StoredEntry,
+};
+use super::{actions, Actor, NewEntry};
+use crate::db::{now_micros, Db, Tx};
+use crate::error::{CoreError, CoreResult};
+use crate::keys::Keys;
+use crate::{on_db, on_tx};
+
+/// A checkpoint is signed automatically every this many entries (and daily, by the service).
+pub const CHECKPOINT_EVERY: i64 = 1000;
+
+/// Arbitrary constant for the PostgreSQL advisory lock that serialises appends.
+const PG_APPEND_LOCK: i64 = 0x7061_7373_6a6f_7572; // "passjour"
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub head_hash: Vec<u8>,
+    pub at: i64,
+    pub key_id: String,
+    pub signature: Vec<u8>,
+}
+
+/// Appends one entry in `tx` (the same transaction as the action it records)
+/// and returns its sequence number. Appends are serialised: SQLite write
+/// transactions hold the database lock (`BEGIN IMMEDIATE`); PostgreSQL takes a
+/// transaction-scoped advisory lock.
+pub async fn append(tx: &mut Tx, keys: &Keys, entry: NewEntry) -> CoreResult<i64> {
+    let subjects =
+        serde_json::to_string(&entry.subjects).map_err(|e| CoreError::invalid(e.to_string()))?;
+    // serde_json's map is a BTreeMap (feature preserve_order is off): keys come out sorted.
+    let details = canonical_json(&entry.details)?;
+    append_raw(tx, keys, &entry.actor, entry.action, &subjects, &details).await
+}
+
+fn canonical_json(v: &Value) -> CoreResult<String> {
+    serde_json::to_string(v).map_err(|e| CoreError::invalid(e.to_string()))
+}
+
+async fn append_raw(
+    tx: &mut Tx,
+    keys: &Keys,
+    actor: &Actor,
+    action: &str,
+    subjects: &str,
+    details: &str,
+) -> CoreResult<i64> {
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(PG_APPEND_LOCK)
+            .execute(&mut **t)
+            .await?;
+    }
+    let head: Option<(i64, Vec<u8>)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *c).await?
+    });
+    let (seq, prev) = match head {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, genesis().to_vec()),
+    };
+    let at = now_micros();
+    let actor_account = actor.account_id();
+    let mut buf = Vec::with_capacity(256);
+    canonical(
+        &mut buf,
+        seq,
+        at,
+        actor_account,
+        actor.role(),
+        action,
+        subjects,
+        details,
+    );
+    let hash = entry_hash(&prev, &buf);
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO journal (seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(seq)
+        .bind(at)
+        .bind(actor_account)
+        .bind(actor.role())
+        .bind(action)
+        .bind(subjects)
+        .bind(details)
+        .bind(&prev)
+        .bind(hash.as_slice())
+        .execute(&mut *c)
+        .await?;
+    });
+    if seq % CHECKPOINT_EVERY == 0 {
+        insert_checkpoint(tx, keys, seq, &hash, at).await?;
+    }
+    Ok(seq)
+}
+
+async fn insert_checkpoint(
+    tx: &mut Tx,
+    keys: &Keys,
+    seq: i64,
+    head: &[u8],
+    at: i64,
+) -> CoreResult<()> {
+    let signature = keys
+        .journal_signing()
+        .sign(&checkpoint_message(seq, head, at));
+    on_tx!(tx, c => {
+        sqlx::query(
+            "INSERT INTO journal_checkpoints (seq, head_hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(seq)
+        .bind(head)
+        .bind(at)
+        .bind(keys.journal_key_id())
+        .bind(signature.to_bytes().as_slice())
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(())
+}
+
+/// Signs the current head if it has no checkpoint yet (daily job, `journal checkpoint`).
+/// The checkpoint is itself journaled, so the signed head is that new entry.
+/// Returns the checkpointed sequence number, or `None` when the journal is empty
+/// or its head is already signed.
+pub async fn checkpoint_head(db: &Db, keys: &Keys) -> CoreResult<Option<i64>> {
+    let mut tx = db.begin().await?;
+    let head: Option<i64> = on_tx!(&mut tx, c => {
+        sqlx::query_scalar("SELECT MAX(seq) FROM journal").fetch_one(&mut *c).await?
+    });
+    let last_cp: Option<i64> = on_tx!(&mut tx, c => {
+        sqlx::query_scalar("SELECT MAX(seq) FROM journal_checkpoints").fetch_one(&mut *c).await?
+    });
+    let Some(head) = head else {
+        tx.rollback().await?;
+        return Ok(None);
+    };
+    if last_cp == Some(head) {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let entry = NewEntry::new(Actor::System, actions::CHECKPOINT)
+        .details(serde_json::json!({ "tete_precedente": head, "cle": keys.journal_key_id() }));
+    let seq = append(&mut tx, keys, entry).await?;
+    if seq % CHECKPOINT_EVERY != 0 {
+        let (hash, at): (Vec<u8>, i64) = on_tx!(&mut tx, c => {
+            sqlx::query_as("SELECT hash, at FROM journal WHERE seq = $1").bind(seq).fetch_one(&mut *c).await?
+        });
+        insert_checkpoint(&mut tx, keys, seq, &hash, at).await?;
+    }
+    tx.commit().await?;
+    Ok(Some(seq))
+}
+
+/// The last `limit` entries, newest first (for the opérateur's journal page).
+pub async fn entries(db: &Db, before: Option<i64>, limit: i64) -> CoreResult<Vec<StoredEntry>> {
+    let before = before.unwrap_or(i64::MAX);
+    Ok(on_db!(db, c => {
+        sqlx::query_as::<_, StoredEntry>(
+            "SELECT seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash \
+             FROM journal WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
+        )
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}
+
+/// Outcome of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyReport {
+    Intact { entries: u64, checkpoints: u64 },
+    Broken(Break),
+}
+
+const VERIFY_BATCH: usize = 16 * 1024;
+
+/// Recomputes the whole chain and checks every checkpoint against `key`.
+/// `progress` is called after each batch with the number of entries checked.
+pub async fn verify(
+    db: &Db,
+    key: ed25519_dalek::VerifyingKey,
+    mut progress: impl FnMut(u64),
+) -> CoreResult<VerifyReport> {
+    let checkpoints: Vec<CheckpointRef> = on_db!(db, c => {
+        sqlx::query_as::<_, Checkpoint>(
+            "SELECT seq, head_hash, at, key_id, signature FROM journal_checkpoints ORDER BY seq",
+        )
+        .fetch_all(&mut *c)
+        .await?
+    })
+    .into_iter()
+    .map(|c| CheckpointRef {
+        seq: c.seq,
+        head_hash: c.head_hash,
+        at: c.at,
+        key_id: c.key_id,
+        signature: c.signature,
+    })
+    .collect();
+    let n_checkpoints = checkpoints.len() as u64;
+    let mut verifier = ChainVerifier::new(key, checkpoints);
+    let mut batch: Vec<StoredEntry> = Vec::with_capacity(VERIFY_BATCH);
+    let outcome: Result<(), Break> = on_db!(db, c => {
+        let mut rows = sqlx::query_as::<_, StoredEntry>(
+            "SELECT seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash \
+             FROM journal ORDER BY seq",
+        )
+        .fetch(&mut *c);
+        let mut outcome = Ok(());
+        while let Some(row) = rows.try_next().await? {
+            batch.push(row);
+            if batch.len() == VERIFY_BATCH {
+                if let Err(b) = verifier.feed(&batch) {
+                    outcome = Err(b);
+                    break;
+                }
+                batch.clear();
+                progress(verifier.checked());
+            }
+        }
+        outcome
+    });
+    if let Err(b) = outcome {
+        return Ok(VerifyReport::Broken(b));
+    }
+    if let Err(b) = verifier.feed(&batch) {
+        return Ok(VerifyReport::Broken(b));
+    }
+    progress(verifier.checked());
+    match verifier.finish() {
+        Ok(entries) => Ok(VerifyReport::Intact {
+            entries,
+            checkpoints: n_checkpoints,
+        }),
+        Err(b) => Ok(VerifyReport::Broken(b)),
+    }
+}
