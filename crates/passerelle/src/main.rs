@@ -1,1 +1,81 @@
-fn main() {}
+//! `passerelle`: the web service and the command-line tool.
+
+mod commands;
+mod config;
+mod telemetry;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use config::{DataArgs, ServeArgs};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "passerelle",
+    version,
+    about = "Passerelle : Pass Numérique, lieux de médiation numérique et Aidants Connect"
+)]
+struct Cli {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Lance le service web.
+    Serve(ServeArgs),
+    /// Applique les migrations de la base et s'arrête.
+    Migrate,
+    /// Administration des comptes opérateur.
+    Admin {
+        #[command(subcommand)]
+        command: commands::admin::AdminCommand,
+    },
+    /// Organisations (opérateur, commanditaire, prescripteur, lieu, hub, structure habilitée).
+    Organisations {
+        #[command(subcommand)]
+        command: commands::organisations::OrgCommand,
+    },
+    /// Journal des actions sensibles.
+    Journal {
+        #[command(subcommand)]
+        command: commands::journal::JournalCommand,
+    },
+}
+
+/// Exit codes: 0 success, 1 the journal is altered, 2 any other error.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("erreur : impossible de démarrer le moteur asynchrone : {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => commands::serve::run(&cli.data, args).await,
+            Command::Migrate => commands::migrate(&cli.data).await,
+            Command::Admin { command } => commands::admin::run(&cli.data, command).await,
+            Command::Organisations { command } => {
+                commands::organisations::run(&cli.data, command).await
+            }
+            Command::Journal { command } => commands::journal::run(&cli.data, command).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("erreur : {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,135 @@
+//! The web layer: thin axum handlers that extract input, call a domain function
+//! of `passerelle-core` and render a DSFR page. Security (headers, CSRF, body
+//! limits, request ids) is applied once, in [`router`].
 
+mod account;
+mod auth;
+mod cookies;
+mod error;
+mod forms;
+mod journal;
+mod operator;
+mod pages;
+mod security;
+mod templates;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::{get, post};
+use axum::Router;
+use passerelle_core::Core;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+pub use error::WebError;
+
+/// Largest request body accepted (forms). Uploads will get their own limit on their own routes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Settings of the web layer.
+#[derive(Clone, Debug)]
+pub struct WebConfig {
+    /// Public URL of the deployment, e.g. `https://passerelle.example.gouv.fr`.
+    pub base_url: url::Url,
+    /// Folder holding the DSFR build (`node_modules/@gouvfr/dsfr/dist`).
+    pub assets_dir: PathBuf,
+}
+
+impl WebConfig {
+    /// Cookies get `Secure` and the `__Host-` prefix when the public URL is https.
+    pub fn secure(&self) -> bool {
+        self.base_url.scheme() == "https"
+    }
+
+    /// The origin (`scheme://host[:port]`) that forms must come from.
+    pub fn origin(&self) -> String {
+        self.base_url.origin().ascii_serialization()
+    }
+}
+
+/// Shared state of the handlers. Holds no mutable state: everything lives in the
+/// database, so several instances can run behind a load balancer.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Core,
+    pub config: Arc<WebConfig>,
+}
+
+impl AppState {
+    pub fn new(core: Core, config: WebConfig) -> Self {
+        AppState {
+            core,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// Builds the whole application.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let assets = ServeDir::new(&state.config.assets_dir);
+    let app = Router::new()
+        .route("/", get(pages::home))
+        .route("/healthz", get(pages::healthz))
+        .route("/accessibilite", get(pages::accessibility))
+        .route("/mentions-legales", get(pages::legal))
+        .route("/donnees-personnelles", get(pages::privacy))
+        .route("/connexion", get(auth::login_page).post(auth::login_submit))
+        .route(
+            "/connexion/totp",
+            get(auth::totp_page).post(auth::totp_submit),
+        )
+        .route(
+            "/connexion/activation-totp",
+            get(auth::enrol_page).post(auth::enrol_submit),
+        )
+        .route("/deconnexion", post(auth::logout))
+        .route("/mon-compte", get(account::page))
+        .route("/mon-compte/mot-de-passe", post(account::change_password))
+        .route(
+            "/mon-compte/totp",
+            get(account::totp_page).post(account::totp_confirm),
+        )
+        .route("/mon-compte/totp/retrait", post(account::totp_remove))
+        .route("/operateur", get(operator::page))
+        .route(
+            "/operateur/organisations",
+            post(operator::create_organisation),
+        )
+        .route("/operateur/comptes", post(operator::create_account))
+        .route("/operateur/journal", get(journal::page))
+        .nest_service("/static/dsfr", assets)
+        .fallback(pages::not_found)
+        .method_not_allowed_fallback(pages::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::csrf,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
+        .with_state(state);
+
+    app.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+            .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                // Only the path: query strings may carry codes or tokens.
+                tracing::info_span!("requete", id = %id, methode = %req.method(), chemin = %req.uri().path())
+            }))
+            .layer(PropagateRequestIdLayer::new(request_id))
+            .layer(CatchPanicLayer::custom(error::panic_response))
+            .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+    )
+}

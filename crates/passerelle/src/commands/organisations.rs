@@ -1,0 +1,61 @@
+//! `passerelle organisations creer`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Subcommand;
+use passerelle_core::accounts;
+use passerelle_core::journal::Actor;
+use serde_json::json;
+
+use crate::config::DataArgs;
+
+#[derive(Subcommand, Debug)]
+pub enum OrgCommand {
+    /// Crée une organisation et affiche son numéro.
+    Creer {
+        /// operateur, commanditaire, prescripteur, lieu, hub ou structure_habilitee (accents et espaces acceptés).
+        #[arg(long = "type")]
+        kind: String,
+        /// Nom de l'organisation.
+        #[arg(long)]
+        nom: String,
+        /// SIRET (14 chiffres, clé de Luhn vérifiée).
+        #[arg(long)]
+        siret: Option<String>,
+        /// Sortie JSON, pour les scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(data: &DataArgs, command: OrgCommand) -> Result<ExitCode> {
+    match command {
+        OrgCommand::Creer {
+            kind,
+            nom,
+            siret,
+            json,
+        } => {
+            let core = super::open(data).await?;
+            let org =
+                accounts::create_organisation(&core, &Actor::System, &kind, &nom, siret.as_deref())
+                    .await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "id": org.id, "type": org.kind, "nom": org.name, "siret": org.siret })
+                );
+            } else {
+                eprintln!(
+                    "Organisation « {} » ({}) créée.",
+                    org.name,
+                    org.kind_label()
+                );
+                println!("{}", org.id);
+            }
+            core.db.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

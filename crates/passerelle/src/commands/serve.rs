@@ -1,0 +1,118 @@
+//! `passerelle serve`: the web service.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use passerelle_core::accounts::session;
+use passerelle_core::{demo, journal, ratelimit, Core};
+use passerelle_web::{router, AppState, WebConfig};
+
+use crate::config::{base_url, check_assets, DataArgs, ServeArgs};
+
+pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
+    let listen: SocketAddr = args.listen.parse().with_context(|| {
+        format!(
+            "adresse d'écoute invalide « {} » : attendu par exemple 127.0.0.1:8080",
+            args.listen
+        )
+    })?;
+    let base = base_url(&args, listen.port())?;
+    check_assets(&args.assets_dir)?;
+    let core = super::open(data).await?;
+
+    if args.demo {
+        match demo::load_if_empty(&core).await? {
+            Some(logins) => print_demo(&base, &logins),
+            None => println!("Base déjà remplie : les données de démonstration ne sont pas rechargées (les accès ont été affichés au premier lancement)."),
+        }
+    }
+
+    let state = AppState::new(
+        core.clone(),
+        WebConfig {
+            base_url: base.clone(),
+            assets_dir: args.assets_dir.clone(),
+        },
+    );
+    let app = router(state);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("impossible d'écouter sur {listen} (port déjà utilisé ?)"))?;
+    tokio::spawn(housekeeping(core.clone()));
+    tracing::info!(adresse = %listen, url = %base, moteur = ?core.db.backend(), "Passerelle est prêt");
+    println!("Passerelle écoute sur {listen} — ouvrez {base}");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("arrêt inattendu du serveur")?;
+    core.db.close().await;
+    tracing::info!("arrêt propre");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_demo(base: &url::Url, logins: &[demo::DemoLogin]) {
+    println!();
+    println!("Données de démonstration créées. Accès (affichés une seule fois) :");
+    for l in logins {
+        println!(
+            "  {:<26} {:<34} mot de passe : {}",
+            l.role_label, l.email, l.password
+        );
+        if l.totp_at_first_login {
+            println!("  {:<26} → double authentification à activer à la première connexion (application TOTP)", "");
+        }
+    }
+    println!("Connexion : {}connexion", base);
+    println!();
+}
+
+/// Hourly: expired sessions and old counters are removed; the journal head is
+/// signed when it has moved since the last checkpoint (at most once a day).
+async fn housekeeping(core: Core) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let mut hours = 0u32;
+    loop {
+        tick.tick().await;
+        if let Err(e) = session::purge_expired(&core.db).await {
+            tracing::warn!(erreur = %e, "purge des sessions impossible");
+        }
+        if let Err(e) = ratelimit::purge(&core.db, 86_400).await {
+            tracing::warn!(erreur = %e, "purge des compteurs impossible");
+        }
+        if hours % 24 == 0 {
+            match journal::checkpoint_head(&core.db, &core.keys).await {
+                Ok(Some(seq)) => tracing::info!(entree = seq, "point de contrôle du journal signé"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(erreur = %e, "point de contrôle du journal impossible"),
+            }
+        }
+        hours = hours.wrapping_add(1);
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("signal d'arrêt reçu : fin des requêtes en cours");
+}

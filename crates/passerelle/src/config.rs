@@ -1,0 +1,95 @@
+//! Configuration from flags and environment variables, with defaults that need
+//! nothing for a local demonstration.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+/// Where the data lives: database and key files.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Adresse de la base : `sqlite:chemin` (par défaut `sqlite:<dossier de données>/passerelle.db`) ou `postgres://…`.
+    #[arg(long, env = "PASSERELLE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Dossier des clés (journal, secrets) et de la base SQLite par défaut.
+    #[arg(
+        long,
+        env = "PASSERELLE_DATA_DIR",
+        default_value = "data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+}
+
+impl DataArgs {
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(u) if !u.trim().is_empty() => u.trim().to_string(),
+            _ => format!(
+                "sqlite:{}?mode=rwc",
+                self.data_dir.join("passerelle.db").display()
+            ),
+        }
+    }
+}
+
+/// Settings of `passerelle serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Adresse d'écoute, par exemple 0.0.0.0:8080.
+    #[arg(long, env = "PASSERELLE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// URL publique du service (https obligatoire hors démonstration et hors localhost).
+    #[arg(long, env = "PASSERELLE_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Dossier du DSFR construit par `npm ci`.
+    #[arg(
+        long,
+        env = "PASSERELLE_ASSETS_DIR",
+        default_value = "node_modules/@gouvfr/dsfr/dist"
+    )]
+    pub assets_dir: PathBuf,
+    /// Remplit une base vide avec des données de démonstration et affiche les accès.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Checks the public URL: https is required, except for a demo or a local address.
+pub fn base_url(args: &ServeArgs, listen_port: u16) -> Result<url::Url> {
+    let raw = match &args.base_url {
+        Some(u) if !u.trim().is_empty() => u.trim().to_string(),
+        _ => format!("http://localhost:{listen_port}"),
+    };
+    let url = url::Url::parse(&raw)
+        .with_context(|| format!("PASSERELLE_BASE_URL invalide « {raw} » : une URL complète est attendue, par exemple https://passerelle.exemple.gouv.fr"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        bail!("PASSERELLE_BASE_URL invalide « {raw} » : elle doit commencer par https:// et contenir un nom d'hôte");
+    }
+    if url.path() != "/" || url.query().is_some() {
+        bail!("PASSERELLE_BASE_URL invalide « {raw} » : Passerelle doit être servi à la racine du domaine (pas de chemin)");
+    }
+    let local = matches!(
+        url.host_str(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    if url.scheme() != "https" && !local && !args.demo {
+        bail!(
+            "PASSERELLE_BASE_URL doit être en https en production (reçu « {raw} »). \
+             Pour un essai local, utilisez --demo ou une adresse localhost."
+        );
+    }
+    Ok(url)
+}
+
+/// Checks that the DSFR build is there, with a clear message otherwise.
+pub fn check_assets(dir: &Path) -> Result<()> {
+    if !dir.join("dsfr.min.css").is_file() {
+        bail!(
+            "les fichiers du DSFR sont introuvables dans « {} ». Lancez `npm ci` à la racine du dépôt, \
+             ou indiquez leur dossier avec PASSERELLE_ASSETS_DIR.",
+            dir.display()
+        );
+    }
+    Ok(())
+}

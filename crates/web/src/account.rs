@@ -1,0 +1,183 @@
+//! "Mon compte": one's own information, password and second factor.
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Redirect, Response};
+use passerelle_core::accounts;
+use serde::Deserialize;
+
+use crate::auth::{group_secret, render, unix_now, CurrentUser};
+use crate::error::WebError;
+use crate::forms::Form;
+use crate::templates::{AccountPage, EnrolPage};
+use crate::AppState;
+
+#[derive(Deserialize)]
+pub struct Done {
+    ok: Option<String>,
+}
+
+fn done_message(key: Option<&str>) -> Option<String> {
+    match key? {
+        "mot-de-passe" => {
+            Some("Votre mot de passe a été changé. Vos autres sessions ont été fermées.".into())
+        }
+        "totp" => Some("La double authentification est activée sur votre nouvel appareil.".into()),
+        "totp-retrait" => Some("La double authentification est désactivée.".into()),
+        _ => None,
+    }
+}
+
+fn account_page(
+    u: &CurrentUser,
+    message: Option<String>,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    render(
+        status,
+        AccountPage {
+            l: u.layout("Mon compte", "/mon-compte"),
+            account: u.account.clone(),
+            message,
+            error,
+        },
+    )
+}
+
+pub async fn page(u: CurrentUser, Query(q): Query<Done>) -> Result<Response, WebError> {
+    account_page(&u, done_message(q.ok.as_deref()), None, StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    actuel: String,
+    #[serde(default)]
+    nouveau: String,
+    #[serde(default)]
+    confirmation: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<PasswordForm>,
+) -> Result<Response, WebError> {
+    if f.nouveau != f.confirmation {
+        return account_page(
+            &u,
+            None,
+            Some("La confirmation ne correspond pas au nouveau mot de passe.".into()),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    match accounts::change_password(
+        &state.core,
+        &u.principal,
+        &f.actuel,
+        &f.nouveau,
+        Some(&u.token),
+    )
+    .await
+    {
+        Ok(()) => Ok(axum::response::IntoResponse::into_response(Redirect::to(
+            "/mon-compte?ok=mot-de-passe",
+        ))),
+        Err(passerelle_core::CoreError::Invalid(m)) => {
+            account_page(&u, None, Some(capitalise(&m)), StatusCode::BAD_REQUEST)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn capitalise(m: &str) -> String {
+    let mut c = m.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+async fn totp_view(
+    state: &AppState,
+    u: &CurrentUser,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let e = accounts::start_totp_enrolment(&state.core, u.principal.account_id).await?;
+    render(
+        status,
+        EnrolPage {
+            l: u.layout("Activer la double authentification", "/mon-compte"),
+            error,
+            action: "/mon-compte/totp",
+            at_login: false,
+            qr_png_base64: e.qr_png_base64,
+            secret_grouped: group_secret(&e.secret),
+        },
+    )
+}
+
+pub async fn totp_page(
+    State(state): State<AppState>,
+    u: CurrentUser,
+) -> Result<Response, WebError> {
+    totp_view(&state, &u, None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, WebError> {
+    let actor = u.principal.actor();
+    if accounts::confirm_totp(
+        &state.core,
+        &actor,
+        u.principal.account_id,
+        &f.code,
+        unix_now(),
+    )
+    .await?
+    {
+        Ok(axum::response::IntoResponse::into_response(Redirect::to(
+            "/mon-compte?ok=totp",
+        )))
+    } else {
+        totp_view(
+            &state,
+            &u,
+            Some("Code incorrect. Saisissez le code affiché par le nouvel appareil.".into()),
+            StatusCode::BAD_REQUEST,
+        )
+        .await
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RemoveForm {
+    #[serde(default)]
+    mot_de_passe: String,
+}
+
+pub async fn totp_remove(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<RemoveForm>,
+) -> Result<Response, WebError> {
+    match accounts::remove_totp(&state.core, &u.principal, &f.mot_de_passe).await {
+        Ok(()) => Ok(axum::response::IntoResponse::into_response(Redirect::to(
+            "/mon-compte?ok=totp-retrait",
+        ))),
+        Err(passerelle_core::CoreError::Invalid(m)) => {
+            account_page(&u, None, Some(capitalise(&m)), StatusCode::BAD_REQUEST)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,492 @@
+//! Who is asking: session extractors, login (password, TOTP, forced enrolment) and logout.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use passerelle_core::accounts::session::{self, Stage};
+use passerelle_core::accounts::{self, Account, LoginOutcome, Principal, Refusal, Role};
+use passerelle_core::ratelimit;
+use serde::Deserialize;
+
+use crate::cookies;
+use crate::error::WebError;
+use crate::forms::Form;
+use crate::security::CsrfToken;
+use crate::templates::{EnrolPage, Layout, LoginPage, NavUser, TotpPage};
+use crate::AppState;
+
+/// Logins allowed per client address in [`LOGIN_WINDOW_SECS`], on top of the per-account lockout.
+const LOGIN_PER_IP: i64 = 60;
+const LOGIN_WINDOW_SECS: i64 = 600;
+
+fn csrf_of(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<CsrfToken>()
+        .map(|t| t.0.clone())
+        .unwrap_or_default()
+}
+
+fn session_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    cookies::get(headers, &cookies::name(&state.config, cookies::SESSION))
+}
+
+/// A fully signed-in account. Pages that need one redirect to the login page otherwise.
+pub struct CurrentUser {
+    pub principal: Principal,
+    pub account: Account,
+    pub token: String,
+    pub csrf: String,
+}
+
+impl CurrentUser {
+    pub fn layout(&self, title: &str, current: &'static str) -> Layout {
+        Layout {
+            title: title.to_string(),
+            user: Some(NavUser {
+                name: self.account.display_name.clone(),
+                role_label: self.account.role_label(),
+                is_operator: self.principal.role == Role::Operateur,
+            }),
+            csrf: self.csrf.clone(),
+            current,
+        }
+    }
+}
+
+async fn current_user(parts: &Parts, state: &AppState) -> Result<Option<CurrentUser>, WebError> {
+    let Some(token) = session_token(state, &parts.headers) else {
+        return Ok(None);
+    };
+    let Some(s) = session::load(&state.core.db, &token).await? else {
+        return Ok(None);
+    };
+    if s.stage != Stage::Active {
+        return Ok(None);
+    }
+    let Some((principal, account)) = accounts::principal(&state.core, s.account_id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(CurrentUser {
+        principal,
+        account,
+        token,
+        csrf: csrf_of(parts),
+    }))
+}
+
+/// Rejection of [`CurrentUser`]: to the login page for a page view, 401 otherwise.
+pub enum NeedLogin {
+    Redirect,
+    Error(WebError),
+}
+
+impl IntoResponse for NeedLogin {
+    fn into_response(self) -> Response {
+        match self {
+            NeedLogin::Redirect => Redirect::to("/connexion").into_response(),
+            NeedLogin::Error(e) => e.into_response(),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = NeedLogin;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match current_user(parts, state).await {
+            Ok(Some(u)) => Ok(u),
+            Ok(None) if parts.method == axum::http::Method::GET => Err(NeedLogin::Redirect),
+            Ok(None) => Err(NeedLogin::Error(WebError::Forbidden)),
+            Err(e) => Err(NeedLogin::Error(e)),
+        }
+    }
+}
+
+/// The visitor, signed in or not (for public pages).
+pub struct Visitor {
+    pub user: Option<CurrentUser>,
+    pub csrf: String,
+}
+
+impl Visitor {
+    pub fn layout(&self, title: &str, current: &'static str) -> Layout {
+        match &self.user {
+            Some(u) => u.layout(title, current),
+            None => Layout {
+                title: title.to_string(),
+                user: None,
+                csrf: self.csrf.clone(),
+                current,
+            },
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = WebError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Visitor {
+            user: current_user(parts, state).await?,
+            csrf: csrf_of(parts),
+        })
+    }
+}
+
+/// A session between password and second factor, at a given stage.
+pub struct Pending {
+    pub token: String,
+    pub account_id: i64,
+    pub stage: Stage,
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for Pending {
+    type Rejection = Redirect;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = session_token(state, &parts.headers).ok_or(Redirect::to("/connexion"))?;
+        match session::load(&state.core.db, &token).await {
+            Ok(Some(s)) if s.stage != Stage::Active => Ok(Pending {
+                token,
+                account_id: s.account_id,
+                stage: s.stage,
+                csrf: csrf_of(parts),
+            }),
+            _ => Err(Redirect::to("/connexion")),
+        }
+    }
+}
+
+/// The client's address, as seen by the server (the peer of the TCP connection).
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "inconnue".into()),
+        ))
+    }
+}
+
+pub(crate) fn render(status: StatusCode, page: impl Template) -> Result<Response, WebError> {
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+const GENERIC_REFUSAL: &str = "Adresse électronique ou mot de passe incorrect.";
+
+fn refusal_message(r: Refusal) -> String {
+    match r {
+        Refusal::Invalid => GENERIC_REFUSAL.into(),
+        Refusal::Locked(secs) => format!(
+            "Trop de tentatives infructueuses. Par sécurité, réessayez dans {} minute{}.",
+            secs.div_euclid(60).max(1) + i64::from(secs % 60 > 0 && secs > 60),
+            if secs > 60 { "s" } else { "" }
+        ),
+        Refusal::Expired => {
+            "Votre connexion a expiré. Recommencez en saisissant votre mot de passe.".into()
+        }
+    }
+}
+
+fn refusal_status(r: Refusal) -> StatusCode {
+    match r {
+        Refusal::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::UNAUTHORIZED,
+    }
+}
+
+pub async fn login_page(v: Visitor) -> Result<Response, WebError> {
+    if v.user.is_some() {
+        return Ok(Redirect::to("/mon-compte").into_response());
+    }
+    render(
+        StatusCode::OK,
+        LoginPage {
+            l: v.layout("Connexion", "/connexion"),
+            error: None,
+            info: None,
+            email: String::new(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    mot_de_passe: String,
+}
+
+/// Sets the session cookie of a new session and a fresh CSRF token (rotation at login).
+fn signed_in_headers(state: &AppState, token: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    cookies::set(&mut h, &state.config, cookies::SESSION, token, None);
+    let mut b = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    let csrf = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, b);
+    cookies::set(&mut h, &state.config, cookies::CSRF, &csrf, None);
+    h
+}
+
+pub async fn login_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    v: Visitor,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let page = |status: StatusCode, error: String| {
+        render(
+            status,
+            LoginPage {
+                l: v.layout("Connexion", "/connexion"),
+                error: Some(error),
+                info: None,
+                email: f.email.trim().chars().take(254).collect(),
+            },
+        )
+    };
+    if f.email.trim().is_empty() || f.mot_de_passe.is_empty() {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Saisissez votre adresse électronique et votre mot de passe.".into(),
+        );
+    }
+    if !ratelimit::hit(
+        &state.core.db,
+        &format!("connexion-ip:{ip}"),
+        LOGIN_PER_IP,
+        LOGIN_WINDOW_SECS,
+    )
+    .await?
+    {
+        return page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Trop de tentatives de connexion depuis votre réseau. Réessayez dans quelques minutes."
+                .into(),
+        );
+    }
+    // Any previous session of this browser ends here: the new one gets a new token.
+    if let Some(old) = session_token(&state, &headers) {
+        accounts::logout(&state.core, &old, None).await?;
+    }
+    match accounts::login_password(&state.core, &f.email, &f.mot_de_passe).await? {
+        LoginOutcome::SignedIn { token, .. } => Ok((
+            signed_in_headers(&state, &token),
+            Redirect::to("/mon-compte"),
+        )
+            .into_response()),
+        LoginOutcome::NeedTotp { token } => {
+            let mut h = HeaderMap::new();
+            cookies::set(&mut h, &state.config, cookies::SESSION, &token, None);
+            Ok((h, Redirect::to("/connexion/totp")).into_response())
+        }
+        LoginOutcome::NeedEnrolment { token, .. } => {
+            let mut h = HeaderMap::new();
+            cookies::set(&mut h, &state.config, cookies::SESSION, &token, None);
+            Ok((h, Redirect::to("/connexion/activation-totp")).into_response())
+        }
+        LoginOutcome::Refused(r) => page(refusal_status(r), refusal_message(r)),
+    }
+}
+
+pub async fn totp_page(p: Pending) -> Result<Response, WebError> {
+    if p.stage != Stage::Totp {
+        return Ok(Redirect::to("/connexion").into_response());
+    }
+    let l = Layout {
+        title: "Double authentification".into(),
+        user: None,
+        csrf: p.csrf,
+        current: "/connexion",
+    };
+    render(StatusCode::OK, TotpPage { l, error: None })
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The login page again after a refusal that ends the pending session.
+fn back_to_login(state: &AppState, csrf: String, r: Refusal) -> Result<Response, WebError> {
+    let mut h = HeaderMap::new();
+    cookies::clear(&mut h, &state.config, cookies::SESSION);
+    let l = Layout {
+        title: "Connexion".into(),
+        user: None,
+        csrf,
+        current: "/connexion",
+    };
+    let page = LoginPage {
+        l,
+        error: Some(refusal_message(r)),
+        info: None,
+        email: String::new(),
+    };
+    Ok((refusal_status(r), h, Html(page.render()?)).into_response())
+}
+
+pub async fn totp_submit(
+    State(state): State<AppState>,
+    p: Pending,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, WebError> {
+    if p.stage != Stage::Totp {
+        return Ok(Redirect::to("/connexion").into_response());
+    }
+    match accounts::login_totp(&state.core, &p.token, &f.code, unix_now()).await? {
+        LoginOutcome::SignedIn { token, .. } => Ok((
+            signed_in_headers(&state, &token),
+            Redirect::to("/mon-compte"),
+        )
+            .into_response()),
+        LoginOutcome::Refused(Refusal::Invalid) => {
+            let l = Layout {
+                title: "Double authentification".into(),
+                user: None,
+                csrf: p.csrf,
+                current: "/connexion",
+            };
+            render(
+                StatusCode::UNAUTHORIZED,
+                TotpPage {
+                    l,
+                    error: Some(
+                        "Code incorrect ou déjà utilisé. Attendez le code suivant et réessayez."
+                            .into(),
+                    ),
+                },
+            )
+        }
+        LoginOutcome::Refused(r) => back_to_login(&state, p.csrf, r),
+        _ => Ok(Redirect::to("/connexion").into_response()),
+    }
+}
+
+/// Groups a base32 secret by four characters for reading aloud or typing.
+pub fn group_secret(s: &str) -> String {
+    s.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn enrol_view(
+    state: &AppState,
+    p: &Pending,
+    error: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let e = accounts::start_totp_enrolment(&state.core, p.account_id).await?;
+    let l = Layout {
+        title: "Activer la double authentification".into(),
+        user: None,
+        csrf: p.csrf.clone(),
+        current: "/connexion",
+    };
+    render(
+        status,
+        EnrolPage {
+            l,
+            error,
+            action: "/connexion/activation-totp",
+            at_login: true,
+            qr_png_base64: e.qr_png_base64,
+            secret_grouped: group_secret(&e.secret),
+        },
+    )
+}
+
+pub async fn enrol_page(State(state): State<AppState>, p: Pending) -> Result<Response, WebError> {
+    if p.stage != Stage::Enrol {
+        return Ok(Redirect::to("/connexion").into_response());
+    }
+    enrol_view(&state, &p, None, StatusCode::OK).await
+}
+
+pub async fn enrol_submit(
+    State(state): State<AppState>,
+    p: Pending,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, WebError> {
+    if p.stage != Stage::Enrol {
+        return Ok(Redirect::to("/connexion").into_response());
+    }
+    match accounts::finish_enrolment(&state.core, &p.token, &f.code, unix_now()).await? {
+        LoginOutcome::SignedIn { token, .. } => Ok((
+            signed_in_headers(&state, &token),
+            Redirect::to("/mon-compte?ok=totp"),
+        )
+            .into_response()),
+        LoginOutcome::Refused(Refusal::Invalid) => enrol_view(
+            &state,
+            &p,
+            Some(
+                "Code incorrect. Vérifiez l'heure de votre téléphone et saisissez le code affiché."
+                    .into(),
+            ),
+            StatusCode::UNAUTHORIZED,
+        )
+        .await,
+        LoginOutcome::Refused(r) => back_to_login(&state, p.csrf, r),
+        _ => Ok(Redirect::to("/connexion").into_response()),
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    v: Visitor,
+) -> Result<Response, WebError> {
+    if let Some(token) = session_token(&state, &headers) {
+        let actor = v.user.as_ref().map(|u| u.principal.actor());
+        accounts::logout(&state.core, &token, actor).await?;
+    }
+    let mut h = HeaderMap::new();
+    cookies::clear(&mut h, &state.config, cookies::SESSION);
+    let l = Layout {
+        title: "Connexion".into(),
+        user: None,
+        csrf: v.csrf,
+        current: "/connexion",
+    };
+    let page = LoginPage {
+        l,
+        error: None,
+        info: Some("Vous êtes déconnecté.".into()),
+        email: String::new(),
+    };
+    Ok((h, Html(page.render()?)).into_response())
+}

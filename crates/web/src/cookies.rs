@@ -1,0 +1,66 @@
+//! Reading and writing the two cookies: the session and the CSRF token.
+
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue};
+
+use crate::WebConfig;
+
+pub const SESSION: &str = "passerelle_session";
+pub const CSRF: &str = "passerelle_csrf";
+
+/// Name of a cookie for this deployment: `__Host-` prefixed over https, which
+/// pins it to the exact host with `Secure` and `Path=/`.
+pub fn name(config: &WebConfig, base: &str) -> String {
+    if config.secure() {
+        format!("__Host-{base}")
+    } else {
+        base.to_string()
+    }
+}
+
+/// Value of cookie `name` in the request, if present and well-formed (URL-safe characters only).
+pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim().to_string())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+/// A `Set-Cookie` header: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` over https.
+/// `max_age` None makes a browser-session cookie; `Some(0)` deletes it.
+pub fn set(
+    headers: &mut HeaderMap,
+    config: &WebConfig,
+    base: &str,
+    value: &str,
+    max_age: Option<i64>,
+) {
+    let mut c = format!(
+        "{}={}; Path=/; HttpOnly; SameSite=Lax",
+        name(config, base),
+        value
+    );
+    if config.secure() {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        headers.append(SET_COOKIE, v);
+    }
+}
+
+pub fn clear(headers: &mut HeaderMap, config: &WebConfig, base: &str) {
+    set(headers, config, base, "", Some(0));
+}

@@ -1,0 +1,71 @@
+//! Public pages, health check and the error fallbacks.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::auth::{render, Visitor};
+use crate::error::WebError;
+use crate::templates::{AccessibilityPage, HomePage, LegalPage, PrivacyPage};
+use crate::AppState;
+
+pub async fn home(v: Visitor) -> Result<Response, WebError> {
+    render(
+        StatusCode::OK,
+        HomePage {
+            l: v.layout("Accueil", "/"),
+        },
+    )
+}
+
+pub async fn accessibility(v: Visitor) -> Result<Response, WebError> {
+    render(
+        StatusCode::OK,
+        AccessibilityPage {
+            l: v.layout("Déclaration d'accessibilité", ""),
+        },
+    )
+}
+
+pub async fn legal(v: Visitor) -> Result<Response, WebError> {
+    render(
+        StatusCode::OK,
+        LegalPage {
+            l: v.layout("Mentions légales", ""),
+        },
+    )
+}
+
+pub async fn privacy(v: Visitor) -> Result<Response, WebError> {
+    render(
+        StatusCode::OK,
+        PrivacyPage {
+            l: v.layout("Données personnelles", ""),
+        },
+    )
+}
+
+/// `/healthz`: 200 when the database answers, 503 otherwise. JSON.
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let backend = match state.core.db.backend() {
+        passerelle_core::Backend::Sqlite => "sqlite",
+        passerelle_core::Backend::Postgres => "postgresql",
+    };
+    match state.core.db.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "statut": "ok", "base_de_donnees": "ok", "moteur": backend, "version": env!("CARGO_PKG_VERSION") }))).into_response(),
+        Err(e) => {
+            tracing::error!(erreur = %e, "healthz : base de données injoignable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "statut": "erreur", "base_de_donnees": "injoignable", "moteur": backend }))).into_response()
+        }
+    }
+}
+
+pub async fn not_found() -> WebError {
+    WebError::NotFound
+}
+
+pub async fn method_not_allowed() -> WebError {
+    WebError::MethodNotAllowed
+}

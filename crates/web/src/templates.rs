@@ -1,0 +1,151 @@
+//! Page templates (askama, escaped by default). Markup follows the DSFR.
+
+use askama::Template;
+use passerelle_core::accounts::{Account, Organisation};
+
+/// The signed-in person, as the header shows them.
+#[derive(Clone, Debug)]
+pub struct NavUser {
+    pub name: String,
+    pub role_label: &'static str,
+    pub is_operator: bool,
+}
+
+/// What every page's frame needs.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub title: String,
+    pub user: Option<NavUser>,
+    pub csrf: String,
+    /// Path of the current section, to mark the menu entry (`aria-current`).
+    pub current: &'static str,
+}
+
+impl Layout {
+    pub fn anonymous(title: &str) -> Self {
+        Layout {
+            title: title.to_string(),
+            user: None,
+            csrf: String::new(),
+            current: "",
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub l: Layout,
+    pub status: u16,
+    pub title: String,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub l: Layout,
+}
+
+#[derive(Template)]
+#[template(path = "accessibilite.html")]
+pub struct AccessibilityPage {
+    pub l: Layout,
+}
+
+#[derive(Template)]
+#[template(path = "mentions-legales.html")]
+pub struct LegalPage {
+    pub l: Layout,
+}
+
+#[derive(Template)]
+#[template(path = "donnees-personnelles.html")]
+pub struct PrivacyPage {
+    pub l: Layout,
+}
+
+#[derive(Template)]
+#[template(path = "connexion.html")]
+pub struct LoginPage {
+    pub l: Layout,
+    pub error: Option<String>,
+    pub info: Option<String>,
+    pub email: String,
+}
+
+#[derive(Template)]
+#[template(path = "connexion-totp.html")]
+pub struct TotpPage {
+    pub l: Layout,
+    pub error: Option<String>,
+}
+
+/// TOTP enrolment, at first login (`action` = /connexion/activation-totp) or from
+/// "Mon compte" (`action` = /mon-compte/totp).
+#[derive(Template)]
+#[template(path = "totp-activation.html")]
+pub struct EnrolPage {
+    pub l: Layout,
+    pub error: Option<String>,
+    pub action: &'static str,
+    pub at_login: bool,
+    pub qr_png_base64: String,
+    pub secret_grouped: String,
+}
+
+#[derive(Template)]
+#[template(path = "mon-compte.html")]
+pub struct AccountPage {
+    pub l: Layout,
+    pub account: Account,
+    pub message: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A created account's one-time secrets, shown to the opérateur.
+#[derive(Clone, Debug)]
+pub struct CreatedNotice {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Template)]
+#[template(path = "operateur.html")]
+pub struct OperatorPage {
+    pub l: Layout,
+    pub organisations: Vec<Organisation>,
+    pub accounts: Vec<Account>,
+    pub kinds: Vec<(&'static str, &'static str)>,
+    pub roles: Vec<(&'static str, &'static str)>,
+    pub message: Option<String>,
+    pub error: Option<String>,
+    pub created: Option<CreatedNotice>,
+}
+
+/// One journal line for display.
+#[derive(Clone, Debug)]
+pub struct JournalRow {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subjects: String,
+    pub details: String,
+}
+
+#[derive(Template)]
+#[template(path = "journal.html")]
+pub struct JournalPage {
+    pub l: Layout,
+    pub rows: Vec<JournalRow>,
+    pub older: Option<i64>,
+}
+
+/// Formats a UTC microsecond timestamp in Europe/Paris-agnostic ISO form (UTC, explicit).
+pub fn format_utc(micros: i64) -> String {
+    let t = passerelle_core::db::datetime_of(micros);
+    let fmt =
+        time::macros::format_description!("[day]/[month]/[year] [hour]:[minute]:[second] UTC");
+    t.format(&fmt).unwrap_or_default()
+}
