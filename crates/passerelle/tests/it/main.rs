@@ -1,0 +1,10 @@
+//! One integration-test binary: every test runs on the backend chosen by
+//! `PASSERELLE_TEST_DATABASE_URL` (SQLite when unset).
+
+mod support;
+
+mod auth;
+mod cli;
+mod journal;
+mod operator;
+mod web;

@@ -1,0 +1,239 @@
+//! The opérateur's pages, and the refusal of every other role on each of their routes.
+
+use axum::http::StatusCode;
+
+use crate::support::{totp_code, TestApp, PASSWORD};
+
+async fn operator(app: &TestApp) -> crate::support::Browser {
+    let (_, secret) = app
+        .account("operateur", "operateur", "op@exemple.fr", true)
+        .await;
+    let mut b = app.browser();
+    b.login("op@exemple.fr", PASSWORD).await;
+    let r = b
+        .post(
+            "/connexion/totp",
+            &[("code", &totp_code(secret.as_ref().unwrap(), 0))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    b
+}
+
+#[tokio::test]
+async fn operator_creates_organisations_and_accounts() {
+    let app = TestApp::new().await;
+    let mut op = operator(&app).await;
+    let page = op.get("/operateur").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let r = op
+        .post(
+            "/operateur/organisations",
+            &[
+                ("type", "lieu"),
+                ("nom", "  Médiathèque   de Talence "),
+                ("siret", "732 829 320 00074"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), Some("/operateur?ok=organisation"));
+    let page = op.get("/operateur?ok=organisation").await;
+    assert!(page.body.contains("Médiathèque de Talence"));
+    assert!(
+        page.body.contains("L&#39;organisation a été créée")
+            || page.body.contains("L'organisation a été créée")
+    );
+
+    let bad = op
+        .post(
+            "/operateur/organisations",
+            &[("type", "lieu"), ("nom", "X"), ("siret", "73282932000075")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("SIRET invalide"));
+
+    let org_id = app
+        .scalar_i64("SELECT id FROM organisations WHERE name = 'Médiathèque de Talence'")
+        .await
+        .to_string();
+    let r = op
+        .post(
+            "/operateur/comptes",
+            &[
+                ("organisation", &org_id),
+                ("role", "lieu"),
+                ("nom", "Zoé Médiatrice"),
+                ("email", "zoe@talence.fr"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Mot de passe provisoire de zoe@talence.fr"));
+    // The one-time password works.
+    let start = r.body.find("<code>").unwrap() + 6;
+    let password = &r.body[start..start + 23];
+    let mut zoe = app.browser();
+    assert_eq!(
+        zoe.login("zoe@talence.fr", password).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Role inconsistent with the organisation's kind.
+    let r = op
+        .post(
+            "/operateur/comptes",
+            &[
+                ("organisation", &org_id),
+                ("role", "aidant"),
+                ("nom", "X Y"),
+                ("email", "x@y.fr"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Same e-mail twice.
+    let r = op
+        .post(
+            "/operateur/comptes",
+            &[
+                ("organisation", &org_id),
+                ("role", "lieu"),
+                ("nom", "Z"),
+                ("email", "ZOE@talence.fr"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("existe déjà"));
+
+    let journal = op.get("/operateur/journal").await;
+    assert_eq!(journal.status, StatusCode::OK);
+    assert!(
+        journal.body.contains("organisation.creation") && journal.body.contains("compte.creation")
+    );
+    // No personal data in clear in the journal.
+    assert!(!journal.body.contains("zoe@talence.fr"));
+}
+
+/// Every opérateur route refuses every other role, and anonymous visitors.
+#[tokio::test]
+async fn operator_routes_refuse_other_roles() {
+    let app = TestApp::new().await;
+    let roles = [
+        ("commanditaire", "commanditaire"),
+        ("prescripteur", "prescripteur"),
+        ("lieu", "lieu"),
+        ("hub", "hub"),
+        ("structure_habilitee", "referent"),
+        ("structure_habilitee", "aidant"),
+    ];
+    for (kind, role) in roles {
+        let email = format!("{role}@exemple.fr");
+        let (_, secret) = app.account(kind, role, &email, true).await;
+        let mut b = app.browser();
+        b.login(&email, PASSWORD).await;
+        let r = b
+            .post(
+                "/connexion/totp",
+                &[("code", &totp_code(secret.as_ref().unwrap(), 0))],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{role}");
+        assert_eq!(
+            b.get("/operateur").await.status,
+            StatusCode::FORBIDDEN,
+            "{role} GET /operateur"
+        );
+        assert_eq!(
+            b.get("/operateur/journal").await.status,
+            StatusCode::FORBIDDEN,
+            "{role} GET /operateur/journal"
+        );
+        let r = b
+            .post(
+                "/operateur/organisations",
+                &[("type", "operateur"), ("nom", "Pirate")],
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{role} POST /operateur/organisations"
+        );
+        let r = b
+            .post(
+                "/operateur/comptes",
+                &[
+                    ("organisation", "1"),
+                    ("role", "operateur"),
+                    ("nom", "Pirate"),
+                    ("email", "pirate@exemple.fr"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "{role} POST /operateur/comptes"
+        );
+        // The menu does not offer the opérateur space.
+        assert!(
+            !b.get("/mon-compte")
+                .await
+                .body
+                .contains("href=\"/operateur\""),
+            "{role}"
+        );
+    }
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM organisations WHERE name = 'Pirate'")
+            .await,
+        0
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM accounts WHERE email = 'pirate@exemple.fr'")
+            .await,
+        0
+    );
+
+    let mut anon = app.browser();
+    assert_eq!(anon.get("/operateur").await.location(), Some("/connexion"));
+    assert_eq!(
+        anon.get("/operateur/journal").await.location(),
+        Some("/connexion")
+    );
+    assert_eq!(anon.get("/mon-compte").await.location(), Some("/connexion"));
+    assert_eq!(
+        anon.post(
+            "/operateur/organisations",
+            &[("type", "lieu"), ("nom", "Pirate")]
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        anon.post("/operateur/comptes", &[("organisation", "1")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        anon.post("/mon-compte/mot-de-passe", &[("actuel", "a")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        anon.post("/mon-compte/totp", &[("code", "123456")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        anon.post("/mon-compte/totp/retrait", &[("mot_de_passe", "a")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}

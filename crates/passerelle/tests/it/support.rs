@@ -1,0 +1,281 @@
+//! Test harness: a fresh database per test (a SQLite file, or a new PostgreSQL
+//! database when `PASSERELLE_TEST_DATABASE_URL` points at a server), the router
+//! driven in process, and a tiny browser that keeps cookies.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use passerelle_core::accounts::{self, NewAccount};
+use passerelle_core::journal::Actor;
+use passerelle_core::{Backend, Core, Db, Keys};
+use passerelle_web::{router, AppState, WebConfig};
+use tower::ServiceExt;
+
+pub const BASE: &str = "http://localhost:8080";
+pub const PASSWORD: &str = "cheval agrafe pile correcte";
+
+pub struct TestApp {
+    pub core: Core,
+    pub router: Router,
+    pub db_url: String,
+    pub data_dir: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        let dir = tempfile::tempdir().expect("dossier temporaire");
+        let data_dir = dir.path().join("data");
+        let db_url = match std::env::var("PASSERELLE_TEST_DATABASE_URL") {
+            Ok(server) if !server.is_empty() => create_pg_database(&server).await,
+            _ => format!("sqlite:{}/test.db?mode=rwc", dir.path().display()),
+        };
+        let keys = Keys::load_or_create(&data_dir).expect("clés");
+        let db = Db::connect(&db_url)
+            .await
+            .expect("connexion à la base de test");
+        db.migrate().await.expect("migrations");
+        let core = Core::new(db, keys);
+        let config = WebConfig {
+            base_url: url::Url::parse(BASE).unwrap(),
+            assets_dir: PathBuf::from("/nonexistent"),
+        };
+        let router = router(AppState::new(core.clone(), config));
+        TestApp {
+            core,
+            router,
+            db_url,
+            data_dir,
+            _dir: dir,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.core.db.backend()
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser {
+            router: self.router.clone(),
+            cookies: BTreeMap::new(),
+            same_origin: true,
+        }
+    }
+
+    /// Creates an organisation of `kind` and an account of `role` in it, with [`PASSWORD`].
+    pub async fn account(
+        &self,
+        kind: &str,
+        role: &str,
+        email: &str,
+        with_totp: bool,
+    ) -> (i64, Option<String>) {
+        let org = accounts::create_organisation(
+            &self.core,
+            &Actor::System,
+            kind,
+            &format!("Organisation de {email}"),
+            None,
+        )
+        .await
+        .expect("organisation");
+        let created = accounts::create_account(
+            &self.core,
+            &Actor::System,
+            NewAccount {
+                organisation_id: org.id,
+                email,
+                display_name: &format!("Personne {email}"),
+                role: Some(role),
+                password: Some(PASSWORD),
+                with_totp,
+            },
+        )
+        .await
+        .expect("compte");
+        (created.account.id, created.totp_secret)
+    }
+
+    /// Runs raw SQL (e.g. to play an attacker with database access).
+    pub async fn exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
+        match &self.core.db {
+            Db::Sqlite(p) => sqlx::raw_sql(sql)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+            Db::Postgres(p) => sqlx::raw_sql(sql)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+    }
+
+    pub async fn scalar_i64(&self, sql: &str) -> i64 {
+        match &self.core.db {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
+    /// Journal actions, in order.
+    pub async fn journal_actions(&self) -> Vec<String> {
+        let q = "SELECT action FROM journal ORDER BY seq";
+        match &self.core.db {
+            Db::Sqlite(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
+        }
+    }
+}
+
+async fn create_pg_database(server: &str) -> String {
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(server)
+        .await
+        .expect("serveur PostgreSQL de test");
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("CREATE DATABASE");
+    admin.close().await;
+    let mut url = url::Url::parse(server).expect("URL PostgreSQL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+/// A TOTP code for `secret` at now + `offset_steps` × 30 s.
+pub fn totp_code(secret: &str, offset_steps: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .unwrap();
+    let t =
+        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "t".into()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    t.generate((now + offset_steps * 30) as u64)
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Response {
+    pub fn location(&self) -> Option<&str> {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Keeps cookies between requests and sends what a browser sends on a same-origin form.
+pub struct Browser {
+    router: Router,
+    pub cookies: BTreeMap<String, String>,
+    pub same_origin: bool,
+}
+
+impl Browser {
+    pub fn cookie(&self, name: &str) -> Option<&String> {
+        self.cookies.get(name)
+    }
+
+    pub async fn send(&mut self, req: Request<Body>) -> Response {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        for v in res.headers().get_all(header::SET_COOKIE) {
+            let s = v.to_str().unwrap();
+            let pair = s.split(';').next().unwrap();
+            let (k, val) = pair.split_once('=').unwrap();
+            if s.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_string(), val.to_string());
+            }
+        }
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Response {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response {
+        let req = Request::get(path)
+            .header(header::COOKIE, self.cookie_header())
+            .body(Body::empty())
+            .unwrap();
+        self.send(req).await
+    }
+
+    /// Posts a form with the CSRF token taken from the cookie (as the page's hidden field would).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        if !self.cookies.contains_key("passerelle_csrf") {
+            self.get("/connexion").await;
+        }
+        let token = self
+            .cookies
+            .get("passerelle_csrf")
+            .cloned()
+            .unwrap_or_default();
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Posts exactly these fields (no CSRF token added).
+    pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let mut req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, self.cookie_header());
+        req = if self.same_origin {
+            req.header("sec-fetch-site", "same-origin")
+                .header(header::ORIGIN, BASE)
+        } else {
+            req.header("sec-fetch-site", "cross-site")
+                .header(header::ORIGIN, "https://attaquant.example")
+        };
+        self.send(req.body(Body::from(body)).unwrap()).await
+    }
+
+    /// Password step; returns the response of the form post.
+    pub async fn login(&mut self, email: &str, password: &str) -> Response {
+        self.get("/connexion").await;
+        self.post(
+            "/connexion",
+            &[("email", email), ("mot_de_passe", password)],
+        )
+        .await
+    }
+}
+
+/// Runs the `passerelle` binary.
+pub fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(args)
+        .env("PASSERELLE_DATABASE_URL", &app.db_url)
+        .env("PASSERELLE_DATA_DIR", &app.data_dir)
+        .env_remove("PASSERELLE_ADMIN_PASSWORD")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("lancement de passerelle")
+}
