@@ -30,6 +30,7 @@ pub struct StoredEntry {
 /// integers big-endian, then each text field prefixed by its length (u32
 /// big-endian). `subjects` and `details` are stored as canonical JSON (keys
 /// sorted, no spaces) so their text is hashed as is.
+#[allow(clippy::too_many_arguments)]
 pub fn canonical(
     out: &mut Vec<u8>,
     seq: i64,
@@ -41,6 +42,28 @@ pub fn canonical(
     details: &str,
 ) {
     out.clear();
+    write_canonical(
+        out,
+        seq,
+        at,
+        actor_account,
+        [
+            actor_role.as_bytes(),
+            action.as_bytes(),
+            subjects.as_bytes(),
+            details.as_bytes(),
+        ],
+    );
+}
+
+/// Appends the canonical serialisation to `out` (text fields as their UTF-8 bytes).
+pub fn write_canonical(
+    out: &mut Vec<u8>,
+    seq: i64,
+    at: i64,
+    actor_account: Option<i64>,
+    texts: [&[u8]; 4],
+) {
     out.extend_from_slice(FORMAT);
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(&at.to_be_bytes());
@@ -51,9 +74,9 @@ pub fn canonical(
         }
         None => out.push(0),
     }
-    for field in [actor_role, action, subjects, details] {
+    for field in texts {
         out.extend_from_slice(&(field.len() as u32).to_be_bytes());
-        out.extend_from_slice(field.as_bytes());
+        out.extend_from_slice(field);
     }
 }
 
@@ -65,6 +88,7 @@ pub fn entry_hash(prev: &[u8], canonical: &[u8]) -> [u8; 32] {
     h.finalize().into()
 }
 
+#[cfg(test)]
 fn stored_hash(e: &StoredEntry, buf: &mut Vec<u8>) -> [u8; 32] {
     canonical(
         buf,
@@ -77,6 +101,92 @@ fn stored_hash(e: &StoredEntry, buf: &mut Vec<u8>) -> [u8; 32] {
         &e.details,
     );
     entry_hash(&e.prev_hash, buf)
+}
+
+/// Entries ready to verify: their canonical serialisations packed in one
+/// buffer, with sequence numbers and stored hashes. Readers fill it straight
+/// from the database's bytes, without one allocation per entry.
+#[derive(Debug, Default, Clone)]
+pub struct RawBatch {
+    buf: Vec<u8>,
+    rows: Vec<RawRow>,
+}
+
+#[derive(Debug, Clone)]
+struct RawRow {
+    seq: i64,
+    start: usize,
+    end: usize,
+    prev: [u8; 32],
+    hash: [u8; 32],
+    /// False when a stored hash is not 32 bytes long (tampered with).
+    well_formed: bool,
+}
+
+impl RawBatch {
+    pub fn with_capacity(entries: usize) -> Self {
+        RawBatch {
+            buf: Vec::with_capacity(entries * 192),
+            rows: Vec::with_capacity(entries),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Adds one entry as read from the database (texts as raw bytes).
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        seq: i64,
+        at: i64,
+        actor_account: Option<i64>,
+        texts: [&[u8]; 4],
+        prev: &[u8],
+        hash: &[u8],
+    ) {
+        let start = self.buf.len();
+        write_canonical(&mut self.buf, seq, at, actor_account, texts);
+        let end = self.buf.len();
+        let mut row = RawRow {
+            seq,
+            start,
+            end,
+            prev: [0; 32],
+            hash: [0; 32],
+            well_formed: prev.len() == 32 && hash.len() == 32,
+        };
+        if row.well_formed {
+            row.prev.copy_from_slice(prev);
+            row.hash.copy_from_slice(hash);
+        }
+        self.rows.push(row);
+    }
+
+    pub fn from_entries(entries: &[StoredEntry]) -> Self {
+        let mut b = RawBatch::with_capacity(entries.len());
+        for e in entries {
+            b.push(
+                e.seq,
+                e.at,
+                e.actor_account,
+                [
+                    e.actor_role.as_bytes(),
+                    e.action.as_bytes(),
+                    e.subjects.as_bytes(),
+                    e.details.as_bytes(),
+                ],
+                &e.prev_hash,
+                &e.hash,
+            );
+        }
+        b
+    }
 }
 
 /// The bytes a checkpoint signs.
@@ -146,70 +256,65 @@ impl ChainVerifier {
     }
 
     /// Checks the next batch of entries (in sequence order).
-    pub fn feed(&mut self, batch: &[StoredEntry]) -> Result<(), Break> {
+    pub fn feed(&mut self, batch: &RawBatch) -> Result<(), Break> {
         // Recompute every hash in parallel; keep the first mismatch by position.
         let first_bad_hash = batch
+            .rows
             .par_iter()
             .enumerate()
-            .map_init(
-                || Vec::with_capacity(512),
-                |buf, (i, e)| {
-                    if stored_hash(e, buf).as_slice() != e.hash.as_slice() {
-                        Some(i)
-                    } else {
-                        None
-                    }
-                },
-            )
-            .flatten()
+            .with_min_len(1024)
+            .filter(|(_, r)| {
+                !r.well_formed || entry_hash(&r.prev, &batch.buf[r.start..r.end]) != r.hash
+            })
+            .map(|(i, _)| i)
             .min();
 
-        for (i, e) in batch.iter().enumerate() {
-            if e.seq != self.expected_seq {
-                let reason = if e.seq > self.expected_seq {
+        for (i, r) in batch.rows.iter().enumerate() {
+            if r.seq != self.expected_seq {
+                let reason = if r.seq > self.expected_seq {
                     format!(
                         "numéro attendu {}, trouvé {} : une ou plusieurs entrées ont été supprimées ou déplacées",
-                        self.expected_seq, e.seq
+                        self.expected_seq, r.seq
                     )
                 } else {
                     format!(
                         "numéro {} en double ou hors d'ordre (attendu {})",
-                        e.seq, self.expected_seq
+                        r.seq, self.expected_seq
                     )
                 };
                 return Err(Break {
-                    seq: self.expected_seq.min(e.seq),
+                    seq: self.expected_seq.min(r.seq),
                     reason,
                 });
             }
-            if e.prev_hash.as_slice() != self.prev_hash.as_slice() {
+            if !r.well_formed || r.prev != self.prev_hash {
                 return Err(Break {
-                    seq: e.seq,
+                    seq: r.seq,
                     reason: "le lien vers l'entrée précédente est rompu (empreinte précédente différente)".into(),
                 });
             }
             if first_bad_hash == Some(i) {
                 return Err(Break {
-                    seq: e.seq,
+                    seq: r.seq,
                     reason: "le contenu a été modifié (l'empreinte recalculée ne correspond pas)"
                         .into(),
                 });
             }
-            self.check_checkpoints_up_to(e)?;
-            self.prev_hash.copy_from_slice(&e.hash);
+            self.check_checkpoints_up_to(r.seq, &r.hash)?;
+            self.prev_hash = r.hash;
             self.expected_seq += 1;
             self.checked += 1;
         }
         Ok(())
     }
 
-    fn check_checkpoints_up_to(&mut self, e: &StoredEntry) -> Result<(), Break> {
+    fn check_checkpoints_up_to(&mut self, seq: i64, hash: &[u8; 32]) -> Result<(), Break> {
         while let Some(cp) = self.checkpoints.get(self.next_checkpoint) {
-            if cp.seq > e.seq {
+            if cp.seq > seq {
                 break;
             }
             self.next_checkpoint += 1;
-            if cp.seq < e.seq {
+            if cp.seq < seq {
                 // Only reachable if the checkpoint's entry is missing, which the
                 // sequence check reports first; keep the check for completeness.
                 return Err(Break {
@@ -218,9 +323,9 @@ impl ChainVerifier {
                 });
             }
             self.check_signature(cp)?;
-            if cp.head_hash.as_slice() != e.hash.as_slice() {
+            if cp.head_hash.as_slice() != hash.as_slice() {
                 return Err(Break {
-                    seq: e.seq,
+                    seq,
                     reason: "l'empreinte ne correspond pas au point de contrôle signé : la chaîne a été réécrite".into(),
                 });
             }
@@ -326,7 +431,7 @@ mod tests {
     ) -> Result<u64, Break> {
         let mut v = ChainVerifier::new(key.verifying_key(), cps);
         for b in entries.chunks(batch) {
-            v.feed(b)?;
+            v.feed(&RawBatch::from_entries(b))?;
         }
         v.finish()
     }

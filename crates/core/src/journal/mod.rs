@@ -6,11 +6,12 @@
 //! The database refuses UPDATE and DELETE on both tables (triggers, see migrations).
 
 mod chain;
+mod reader;
 mod store;
 
 pub use chain::{
-    canonical, checkpoint_message, entry_hash, genesis, Break, ChainVerifier, CheckpointRef,
-    StoredEntry,
+    canonical, checkpoint_message, entry_hash, genesis, write_canonical, Break, ChainVerifier,
+    CheckpointRef, RawBatch, StoredEntry,
 };
 pub use store::{
     append, checkpoint_head, entries, verify, Checkpoint, VerifyReport, CHECKPOINT_EVERY,

@@ -2,13 +2,12 @@
 //! verification streamed from the database.
 
 use ed25519_dalek::Signer;
-use futures_util::TryStreamExt;
 use serde_json::Value;
 
 use super::chain::{
-    canonical, checkpoint_message, entry_hash, genesis, Break, ChainVerifier, CheckpointRef,
-    StoredEntry,
+    canonical, checkpoint_message, entry_hash, genesis, Break, ChainVerifier, StoredEntry,
 };
+use super::reader;
 use super::{actions, Actor, NewEntry};
 use crate::db::{now_micros, Db, Tx};
 use crate::error::{CoreError, CoreResult};
@@ -185,66 +184,35 @@ pub enum VerifyReport {
     Broken(Break),
 }
 
-const VERIFY_BATCH: usize = 16 * 1024;
-
-/// Recomputes the whole chain and checks every checkpoint against `key`.
-/// `progress` is called after each batch with the number of entries checked.
+/// Recomputes the whole chain and checks every checkpoint against `key`, from
+/// one consistent snapshot. `progress` is called after each batch with the
+/// number of entries checked so far.
 pub async fn verify(
     db: &Db,
     key: ed25519_dalek::VerifyingKey,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64) + Send + 'static,
 ) -> CoreResult<VerifyReport> {
-    let checkpoints: Vec<CheckpointRef> = on_db!(db, c => {
-        sqlx::query_as::<_, Checkpoint>(
-            "SELECT seq, head_hash, at, key_id, signature FROM journal_checkpoints ORDER BY seq",
-        )
-        .fetch_all(&mut *c)
-        .await?
-    })
-    .into_iter()
-    .map(|c| CheckpointRef {
-        seq: c.seq,
-        head_hash: c.head_hash,
-        at: c.at,
-        key_id: c.key_id,
-        signature: c.signature,
-    })
-    .collect();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<reader::Batch>(4);
+    let checkpoints = reader::start(db, tx).await?;
     let n_checkpoints = checkpoints.len() as u64;
-    let mut verifier = ChainVerifier::new(key, checkpoints);
-    let mut batch: Vec<StoredEntry> = Vec::with_capacity(VERIFY_BATCH);
-    let outcome: Result<(), Break> = on_db!(db, c => {
-        let mut rows = sqlx::query_as::<_, StoredEntry>(
-            "SELECT seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash \
-             FROM journal ORDER BY seq",
-        )
-        .fetch(&mut *c);
-        let mut outcome = Ok(());
-        while let Some(row) = rows.try_next().await? {
-            batch.push(row);
-            if batch.len() == VERIFY_BATCH {
-                if let Err(b) = verifier.feed(&batch) {
-                    outcome = Err(b);
-                    break;
-                }
-                batch.clear();
-                progress(verifier.checked());
+    let outcome = tokio::task::spawn_blocking(move || -> CoreResult<Result<u64, Break>> {
+        let mut verifier = ChainVerifier::new(key, checkpoints);
+        while let Some(batch) = rx.blocking_recv() {
+            let batch = batch?;
+            if let Err(b) = verifier.feed(&batch) {
+                return Ok(Err(b));
             }
+            progress(verifier.checked());
         }
-        outcome
-    });
-    if let Err(b) = outcome {
-        return Ok(VerifyReport::Broken(b));
-    }
-    if let Err(b) = verifier.feed(&batch) {
-        return Ok(VerifyReport::Broken(b));
-    }
-    progress(verifier.checked());
-    match verifier.finish() {
-        Ok(entries) => Ok(VerifyReport::Intact {
+        Ok(verifier.finish())
+    })
+    .await
+    .map_err(|e| CoreError::Io(format!("vérification interrompue : {e}")))??;
+    Ok(match outcome {
+        Ok(entries) => VerifyReport::Intact {
             entries,
             checkpoints: n_checkpoints,
-        }),
-        Err(b) => Ok(VerifyReport::Broken(b)),
-    }
+        },
+        Err(b) => VerifyReport::Broken(b),
+    })
 }

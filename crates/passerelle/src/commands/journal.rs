@@ -72,7 +72,11 @@ async fn verify(data: &DataArgs, json: bool) -> Result<ExitCode> {
         ProgressBar::hidden()
     };
     let started = std::time::Instant::now();
-    let report = journal::verify(&db, keys.journal_verifying(), |n| bar.set_position(n)).await?;
+    let progress = bar.clone();
+    let report = journal::verify(&db, keys.journal_verifying(), move |n| {
+        progress.set_position(n)
+    })
+    .await?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     db.close().await;
