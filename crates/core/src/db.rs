@@ -10,9 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
 
 use crate::error::{CoreError, CoreResult};
@@ -30,11 +28,7 @@ pub enum Backend {
 impl Backend {
     /// Reads the backend from the URL scheme (`sqlite:` or `postgres:`/`postgresql:`).
     pub fn from_url(url: &str) -> CoreResult<Self> {
-        let scheme = url
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
         match scheme.as_str() {
             "sqlite" => Ok(Backend::Sqlite),
             "postgres" | "postgresql" => Ok(Backend::Postgres),
@@ -136,9 +130,7 @@ impl Db {
                     .acquire_timeout(Duration::from_secs(15))
                     .connect_with(opts)
                     .await
-                    .map_err(|e| {
-                        CoreError::Unavailable(format!("impossible d'ouvrir la base SQLite : {e}"))
-                    })?;
+                    .map_err(|e| CoreError::Unavailable(format!("impossible d'ouvrir la base SQLite : {e}")))?;
                 Ok(Db::Sqlite(pool))
             }
             Backend::Postgres => {
@@ -150,10 +142,7 @@ impl Db {
                     .connect_with(opts)
                     .await
                     .map_err(|e| {
-                        CoreError::Unavailable(format!(
-                            "impossible de joindre PostgreSQL ({}) : {e}",
-                            redact_url(url)
-                        ))
+                        CoreError::Unavailable(format!("impossible de joindre PostgreSQL ({}) : {e}", redact_url(url)))
                     })?;
                 Ok(Db::Postgres(pool))
             }
@@ -236,8 +225,7 @@ pub fn micros_of(t: time::OffsetDateTime) -> i64 {
 }
 
 pub fn datetime_of(micros: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 /// True when the error is a unique-constraint violation (on either engine).

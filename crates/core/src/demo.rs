@@ -18,68 +18,84 @@ pub struct DemoLogin {
     pub totp_at_first_login: bool,
 }
 
-/// (organisation kind, organisation name, SIRET, account role, e-mail, name)
-const DEMO: &[(&str, &str, Option<&str>, &str, &str, &str)] = &[
-    (
+/// One demonstration account and its organisation.
+struct DemoAccount {
+    kind: &'static str,
+    organisation: &'static str,
+    role: &'static str,
+    email: &'static str,
+    name: &'static str,
+}
+
+const fn demo(
+    kind: &'static str,
+    organisation: &'static str,
+    role: &'static str,
+    email: &'static str,
+    name: &'static str,
+) -> DemoAccount {
+    DemoAccount {
+        kind,
+        organisation,
+        role,
+        email,
+        name,
+    }
+}
+
+const DEMO: &[DemoAccount] = &[
+    demo(
         "operateur",
         "Opérateur national Passerelle (démo)",
-        None,
         "operateur",
         "operateur@demo.passerelle.fr",
         "Camille Opérateur",
     ),
-    (
+    demo(
         "commanditaire",
         "Département de la Gironde (démo)",
-        None,
         "commanditaire",
         "commanditaire@demo.passerelle.fr",
         "Jean Financeur",
     ),
-    (
+    demo(
         "prescripteur",
         "CCAS de Bordeaux (démo)",
-        None,
         "prescripteur",
         "prescripteur@demo.passerelle.fr",
         "Awa Prescriptrice",
     ),
-    (
+    demo(
         "lieu",
         "Médiathèque de Mériadeck, Bordeaux (démo)",
-        None,
         "lieu",
         "lieu@demo.passerelle.fr",
         "Lucas Médiateur",
     ),
-    (
+    demo(
         "lieu",
         "Espace public numérique de Pessac (démo)",
-        None,
         "lieu",
         "epn-pessac@demo.passerelle.fr",
         "Inès Conseillère numérique",
     ),
-    (
+    demo(
         "hub",
         "Hub France Connectée Nouvelle-Aquitaine (démo)",
-        None,
         "hub",
         "hub@demo.passerelle.fr",
         "Hugo Hub",
     ),
-    (
+    demo(
         "structure_habilitee",
         "France Services de Lormont (démo)",
-        None,
         "referent",
         "referent@demo.passerelle.fr",
         "Nadia Référente",
     ),
-    (
+    demo(
         "structure_habilitee",
         "France Services de Lormont (démo)",
-        None,
         "aidant",
         "aidant@demo.passerelle.fr",
         "Paul Aidant",
@@ -94,14 +110,12 @@ pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Vec<DemoLogin>>> {
     }
     let mut logins = Vec::new();
     let mut org_ids: Vec<(&str, i64)> = Vec::new();
-    for (kind, org_name, siret, role, email, name) in DEMO {
-        let org_id = match org_ids.iter().find(|(n, _)| n == org_name) {
+    for d in DEMO {
+        let org_id = match org_ids.iter().find(|(n, _)| *n == d.organisation) {
             Some((_, id)) => *id,
             None => {
-                let org =
-                    accounts::create_organisation(core, &Actor::System, kind, org_name, *siret)
-                        .await?;
-                org_ids.push((org_name, org.id));
+                let org = accounts::create_organisation(core, &Actor::System, d.kind, d.organisation, None).await?;
+                org_ids.push((d.organisation, org.id));
                 org.id
             }
         };
@@ -110,18 +124,18 @@ pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Vec<DemoLogin>>> {
             &Actor::System,
             NewAccount {
                 organisation_id: org_id,
-                email,
-                display_name: name,
-                role: Some(role),
+                email: d.email,
+                display_name: d.name,
+                role: Some(d.role),
                 password: None,
                 with_totp: false,
             },
         )
         .await?;
         logins.push(DemoLogin {
-            role_label: accounts::Role::parse(role)?.label(),
-            organisation: org_name.to_string(),
-            email: email.to_string(),
+            role_label: accounts::Role::parse(d.role)?.label(),
+            organisation: d.organisation.to_string(),
+            email: d.email.to_string(),
             password: created.generated_password.unwrap_or_default(),
             totp_at_first_login: created.account.requires_totp(),
         });
@@ -130,8 +144,7 @@ pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Vec<DemoLogin>>> {
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(Actor::System, actions::DEMO_LOADED)
-            .details(json!({ "comptes": logins.len() })),
+        NewEntry::new(Actor::System, actions::DEMO_LOADED).details(json!({ "comptes": logins.len() })),
     )
     .await?;
     tx.commit().await?;

@@ -44,12 +44,8 @@ impl Keys {
         let journal_path = dir.join(JOURNAL_KEY_FILE);
         let journal = if journal_path.exists() {
             let pem = read_private(&journal_path)?;
-            SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
-                CoreError::Io(format!(
-                    "clé du journal illisible ({}) : {e}",
-                    journal_path.display()
-                ))
-            })?
+            SigningKey::from_pkcs8_pem(&pem)
+                .map_err(|e| CoreError::Io(format!("clé du journal illisible ({}) : {e}", journal_path.display())))?
         } else {
             let key = SigningKey::generate(&mut rand::rngs::OsRng);
             let pem = key
@@ -108,8 +104,7 @@ impl Keys {
     /// Keyed hash (HMAC-SHA-256) of `value` under a `purpose` label, as hex.
     /// Used to put references to personal data in the journal without the data itself.
     pub fn pseudonym(&self, purpose: &str, value: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
-            .expect("HMAC accepts any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC accepts any key length");
         mac.update(purpose.as_bytes());
         mac.update(&[0]);
         mac.update(value.as_bytes());
@@ -122,8 +117,7 @@ pub fn key_id(key: &VerifyingKey) -> String {
 }
 
 fn read_private(path: &PathBuf) -> CoreResult<String> {
-    fs::read_to_string(path)
-        .map_err(|e| CoreError::Io(format!("lecture de {} impossible : {e}", path.display())))
+    fs::read_to_string(path).map_err(|e| CoreError::Io(format!("lecture de {} impossible : {e}", path.display())))
 }
 
 fn write_private(path: &PathBuf, bytes: &[u8]) -> CoreResult<()> {
@@ -153,14 +147,8 @@ mod tests {
         let a = Keys::load_or_create(&dir).unwrap();
         let b = Keys::load_or_create(&dir).unwrap();
         assert_eq!(a.journal_key_id(), b.journal_key_id());
-        assert_eq!(
-            a.pseudonym("email", "x@y.fr"),
-            b.pseudonym("email", "x@y.fr")
-        );
-        assert_ne!(
-            a.pseudonym("email", "x@y.fr"),
-            a.pseudonym("email", "z@y.fr")
-        );
+        assert_eq!(a.pseudonym("email", "x@y.fr"), b.pseudonym("email", "x@y.fr"));
+        assert_ne!(a.pseudonym("email", "x@y.fr"), a.pseudonym("email", "z@y.fr"));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

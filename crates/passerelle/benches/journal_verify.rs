@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use ed25519_dalek::Signer;
 use passerelle_core::journal::{
-    canonical, checkpoint_message, entry_hash, genesis, ChainVerifier, CheckpointRef, RawBatch,
-    StoredEntry, CHECKPOINT_EVERY,
+    canonical, checkpoint_message, entry_hash, genesis, ChainVerifier, CheckpointRef, RawBatch, StoredEntry,
+    CHECKPOINT_EVERY,
 };
 use passerelle_core::{on_tx, Db, Keys};
 
@@ -55,9 +55,7 @@ fn build(n: i64, keys: &Keys) -> (Vec<StoredEntry>, Vec<CheckpointRef>) {
             hash: hash.to_vec(),
         });
         if seq % CHECKPOINT_EVERY == 0 {
-            let sig = keys
-                .journal_signing()
-                .sign(&checkpoint_message(seq, &hash, at));
+            let sig = keys.journal_signing().sign(&checkpoint_message(seq, &hash, at));
             checkpoints.push(CheckpointRef {
                 seq,
                 head_hash: hash.to_vec(),
@@ -101,13 +99,7 @@ async fn store(db: &Db, entries: &[StoredEntry], checkpoints: &[CheckpointRef]) 
     tx.commit().await.expect("commit");
 }
 
-async fn end_to_end(
-    label: &str,
-    url: &str,
-    keys: &Keys,
-    entries: &[StoredEntry],
-    checkpoints: &[CheckpointRef],
-) {
+async fn end_to_end(label: &str, url: &str, keys: &Keys, entries: &[StoredEntry], checkpoints: &[CheckpointRef]) {
     let db = Db::connect(url).await.expect("base");
     db.migrate().await.expect("migrations");
     let t = Instant::now();
@@ -210,10 +202,7 @@ fn main() {
     );
 
     // 2. The verifier in memory, on batches as the readers produce them.
-    let batches: Vec<RawBatch> = entries
-        .chunks(16 * 1024)
-        .map(RawBatch::from_entries)
-        .collect();
+    let batches: Vec<RawBatch> = entries.chunks(16 * 1024).map(RawBatch::from_entries).collect();
     let mut best = f64::MAX;
     for _ in 0..3 {
         let t = Instant::now();

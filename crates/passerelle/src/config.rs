@@ -13,12 +13,7 @@ pub struct DataArgs {
     #[arg(long, env = "PASSERELLE_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Dossier des clés (journal, secrets) et de la base SQLite par défaut.
-    #[arg(
-        long,
-        env = "PASSERELLE_DATA_DIR",
-        default_value = "data",
-        global = true
-    )]
+    #[arg(long, env = "PASSERELLE_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
 }
 
@@ -26,10 +21,7 @@ impl DataArgs {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(u) if !u.trim().is_empty() => u.trim().to_string(),
-            _ => format!(
-                "sqlite:{}?mode=rwc",
-                self.data_dir.join("passerelle.db").display()
-            ),
+            _ => format!("sqlite:{}?mode=rwc", self.data_dir.join("passerelle.db").display()),
         }
     }
 }
@@ -69,10 +61,7 @@ pub fn base_url(args: &ServeArgs, listen_port: u16) -> Result<url::Url> {
     if url.path() != "/" || url.query().is_some() {
         bail!("PASSERELLE_BASE_URL invalide « {raw} » : Passerelle doit être servi à la racine du domaine (pas de chemin)");
     }
-    let local = matches!(
-        url.host_str(),
-        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
-    );
+    let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"));
     if url.scheme() != "https" && !local && !args.demo {
         bail!(
             "PASSERELLE_BASE_URL doit être en https en production (reçu « {raw} »). \

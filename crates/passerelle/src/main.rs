@@ -50,10 +50,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("erreur : impossible de démarrer le moteur asynchrone : {e}");
@@ -65,9 +62,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => commands::serve::run(&cli.data, args).await,
             Command::Migrate => commands::migrate(&cli.data).await,
             Command::Admin { command } => commands::admin::run(&cli.data, command).await,
-            Command::Organisations { command } => {
-                commands::organisations::run(&cli.data, command).await
-            }
+            Command::Organisations { command } => commands::organisations::run(&cli.data, command).await,
             Command::Journal { command } => commands::journal::run(&cli.data, command).await,
         }
     });

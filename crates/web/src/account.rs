@@ -19,9 +19,7 @@ pub struct Done {
 
 fn done_message(key: Option<&str>) -> Option<String> {
     match key? {
-        "mot-de-passe" => {
-            Some("Votre mot de passe a été changé. Vos autres sessions ont été fermées.".into())
-        }
+        "mot-de-passe" => Some("Votre mot de passe a été changé. Vos autres sessions ont été fermées.".into()),
         "totp" => Some("La double authentification est activée sur votre nouvel appareil.".into()),
         "totp-retrait" => Some("La double authentification est désactivée.".into()),
         _ => None,
@@ -72,15 +70,7 @@ pub async fn change_password(
             StatusCode::BAD_REQUEST,
         );
     }
-    match accounts::change_password(
-        &state.core,
-        &u.principal,
-        &f.actuel,
-        &f.nouveau,
-        Some(&u.token),
-    )
-    .await
-    {
+    match accounts::change_password(&state.core, &u.principal, &f.actuel, &f.nouveau, Some(&u.token)).await {
         Ok(()) => Ok(axum::response::IntoResponse::into_response(Redirect::to(
             "/mon-compte?ok=mot-de-passe",
         ))),
@@ -118,10 +108,7 @@ async fn totp_view(
     )
 }
 
-pub async fn totp_page(
-    State(state): State<AppState>,
-    u: CurrentUser,
-) -> Result<Response, WebError> {
+pub async fn totp_page(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
     totp_view(&state, &u, None, StatusCode::OK).await
 }
 
@@ -137,15 +124,7 @@ pub async fn totp_confirm(
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
     let actor = u.principal.actor();
-    if accounts::confirm_totp(
-        &state.core,
-        &actor,
-        u.principal.account_id,
-        &f.code,
-        unix_now(),
-    )
-    .await?
-    {
+    if accounts::confirm_totp(&state.core, &actor, u.principal.account_id, &f.code, unix_now()).await? {
         Ok(axum::response::IntoResponse::into_response(Redirect::to(
             "/mon-compte?ok=totp",
         )))

@@ -97,10 +97,7 @@ impl IntoResponse for NeedLogin {
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = NeedLogin;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match current_user(parts, state).await {
             Ok(Some(u)) => Ok(u),
             Ok(None) if parts.method == axum::http::Method::GET => Err(NeedLogin::Redirect),
@@ -133,10 +130,7 @@ impl Visitor {
 impl FromRequestParts<AppState> for Visitor {
     type Rejection = WebError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         Ok(Visitor {
             user: current_user(parts, state).await?,
             csrf: csrf_of(parts),
@@ -155,10 +149,7 @@ pub struct Pending {
 impl FromRequestParts<AppState> for Pending {
     type Rejection = Redirect;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = session_token(state, &parts.headers).ok_or(Redirect::to("/connexion"))?;
         match session::load(&state.core.db, &token).await {
             Ok(Some(s)) if s.stage != Stage::Active => Ok(Pending {
@@ -203,9 +194,7 @@ fn refusal_message(r: Refusal) -> String {
             secs.div_euclid(60).max(1) + i64::from(secs % 60 > 0 && secs > 60),
             if secs > 60 { "s" } else { "" }
         ),
-        Refusal::Expired => {
-            "Votre connexion a expiré. Recommencez en saisissant votre mot de passe.".into()
-        }
+        Refusal::Expired => "Votre connexion a expiré. Recommencez en saisissant votre mot de passe.".into(),
     }
 }
 
@@ -284,8 +273,7 @@ pub async fn login_submit(
     {
         return page(
             StatusCode::TOO_MANY_REQUESTS,
-            "Trop de tentatives de connexion depuis votre réseau. Réessayez dans quelques minutes."
-                .into(),
+            "Trop de tentatives de connexion depuis votre réseau. Réessayez dans quelques minutes.".into(),
         );
     }
     // Any previous session of this browser ends here: the new one gets a new token.
@@ -293,11 +281,9 @@ pub async fn login_submit(
         accounts::logout(&state.core, &old, None).await?;
     }
     match accounts::login_password(&state.core, &f.email, &f.mot_de_passe).await? {
-        LoginOutcome::SignedIn { token, .. } => Ok((
-            signed_in_headers(&state, &token),
-            Redirect::to("/mon-compte"),
-        )
-            .into_response()),
+        LoginOutcome::SignedIn { token, .. } => {
+            Ok((signed_in_headers(&state, &token), Redirect::to("/mon-compte")).into_response())
+        }
         LoginOutcome::NeedTotp { token } => {
             let mut h = HeaderMap::new();
             cookies::set(&mut h, &state.config, cookies::SESSION, &token, None);
@@ -366,11 +352,9 @@ pub async fn totp_submit(
         return Ok(Redirect::to("/connexion").into_response());
     }
     match accounts::login_totp(&state.core, &p.token, &f.code, unix_now()).await? {
-        LoginOutcome::SignedIn { token, .. } => Ok((
-            signed_in_headers(&state, &token),
-            Redirect::to("/mon-compte"),
-        )
-            .into_response()),
+        LoginOutcome::SignedIn { token, .. } => {
+            Ok((signed_in_headers(&state, &token), Redirect::to("/mon-compte")).into_response())
+        }
         LoginOutcome::Refused(Refusal::Invalid) => {
             let l = Layout {
                 title: "Double authentification".into(),
@@ -382,10 +366,7 @@ pub async fn totp_submit(
                 StatusCode::UNAUTHORIZED,
                 TotpPage {
                     l,
-                    error: Some(
-                        "Code incorrect ou déjà utilisé. Attendez le code suivant et réessayez."
-                            .into(),
-                    ),
+                    error: Some("Code incorrect ou déjà utilisé. Attendez le code suivant et réessayez.".into()),
                 },
             )
         }
@@ -445,31 +426,24 @@ pub async fn enrol_submit(
         return Ok(Redirect::to("/connexion").into_response());
     }
     match accounts::finish_enrolment(&state.core, &p.token, &f.code, unix_now()).await? {
-        LoginOutcome::SignedIn { token, .. } => Ok((
-            signed_in_headers(&state, &token),
-            Redirect::to("/mon-compte?ok=totp"),
-        )
-            .into_response()),
-        LoginOutcome::Refused(Refusal::Invalid) => enrol_view(
-            &state,
-            &p,
-            Some(
-                "Code incorrect. Vérifiez l'heure de votre téléphone et saisissez le code affiché."
-                    .into(),
-            ),
-            StatusCode::UNAUTHORIZED,
-        )
-        .await,
+        LoginOutcome::SignedIn { token, .. } => {
+            Ok((signed_in_headers(&state, &token), Redirect::to("/mon-compte?ok=totp")).into_response())
+        }
+        LoginOutcome::Refused(Refusal::Invalid) => {
+            enrol_view(
+                &state,
+                &p,
+                Some("Code incorrect. Vérifiez l'heure de votre téléphone et saisissez le code affiché.".into()),
+                StatusCode::UNAUTHORIZED,
+            )
+            .await
+        }
         LoginOutcome::Refused(r) => back_to_login(&state, p.csrf, r),
         _ => Ok(Redirect::to("/connexion").into_response()),
     }
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    v: Visitor,
-) -> Result<Response, WebError> {
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, v: Visitor) -> Result<Response, WebError> {
     if let Some(token) = session_token(&state, &headers) {
         let actor = v.user.as_ref().map(|u| u.principal.actor());
         accounts::logout(&state.core, &token, actor).await?;

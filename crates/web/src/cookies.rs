@@ -29,27 +29,14 @@ pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_string())
         .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
 /// A `Set-Cookie` header: `HttpOnly`, `SameSite=Lax`, `Path=/`, `Secure` over https.
 /// `max_age` None makes a browser-session cookie; `Some(0)` deletes it.
-pub fn set(
-    headers: &mut HeaderMap,
-    config: &WebConfig,
-    base: &str,
-    value: &str,
-    max_age: Option<i64>,
-) {
-    let mut c = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Lax",
-        name(config, base),
-        value
-    );
+pub fn set(headers: &mut HeaderMap, config: &WebConfig, base: &str, value: &str, max_age: Option<i64>) {
+    let mut c = format!("{}={}; Path=/; HttpOnly; SameSite=Lax", name(config, base), value);
     if config.secure() {
         c.push_str("; Secure");
     }

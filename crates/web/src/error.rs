@@ -35,9 +35,7 @@ impl From<CoreError> for WebError {
             CoreError::Database(e) => {
                 tracing::error!(erreur = %e, "erreur de base de données");
                 match e {
-                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                        WebError::Unavailable
-                    }
+                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => WebError::Unavailable,
                     _ => WebError::Internal("base de données".into()),
                 }
             }

@@ -83,10 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/mentions-legales", get(pages::legal))
         .route("/donnees-personnelles", get(pages::privacy))
         .route("/connexion", get(auth::login_page).post(auth::login_submit))
-        .route(
-            "/connexion/totp",
-            get(auth::totp_page).post(auth::totp_submit),
-        )
+        .route("/connexion/totp", get(auth::totp_page).post(auth::totp_submit))
         .route(
             "/connexion/activation-totp",
             get(auth::enrol_page).post(auth::enrol_submit),
@@ -94,42 +91,37 @@ pub fn router(state: AppState) -> Router {
         .route("/deconnexion", post(auth::logout))
         .route("/mon-compte", get(account::page))
         .route("/mon-compte/mot-de-passe", post(account::change_password))
-        .route(
-            "/mon-compte/totp",
-            get(account::totp_page).post(account::totp_confirm),
-        )
+        .route("/mon-compte/totp", get(account::totp_page).post(account::totp_confirm))
         .route("/mon-compte/totp/retrait", post(account::totp_remove))
         .route("/operateur", get(operator::page))
-        .route(
-            "/operateur/organisations",
-            post(operator::create_organisation),
-        )
+        .route("/operateur/organisations", post(operator::create_organisation))
         .route("/operateur/comptes", post(operator::create_account))
         .route("/operateur/journal", get(journal::page))
         .nest_service("/static/dsfr", assets)
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            security::csrf,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            security::headers,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::csrf))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
         .with_state(state);
 
     app.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
                 // Only the path: query strings may carry codes or tokens.
                 tracing::info_span!("requete", id = %id, methode = %req.method(), chemin = %req.uri().path())
             }))
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(CatchPanicLayer::custom(error::panic_response))
-            .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+            .layer(TimeoutLayer::with_status_code(
+                axum::http::StatusCode::REQUEST_TIMEOUT,
+                Duration::from_secs(30),
+            ))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
 }

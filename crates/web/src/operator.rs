@@ -40,11 +40,7 @@ async fn view(
     render(status, page)
 }
 
-pub async fn page(
-    State(state): State<AppState>,
-    u: CurrentUser,
-    Query(q): Query<Done>,
-) -> Result<Response, WebError> {
+pub async fn page(State(state): State<AppState>, u: CurrentUser, Query(q): Query<Done>) -> Result<Response, WebError> {
     let message = match q.ok.as_deref() {
         Some("organisation") => Some("L'organisation a été créée.".to_string()),
         _ => None,
@@ -84,9 +80,7 @@ pub async fn create_organisation(
 ) -> Result<Response, WebError> {
     authorize(&u.principal, Action::Administer)?;
     let siret = Some(f.siret.as_str()).filter(|s| !s.trim().is_empty());
-    match accounts::create_organisation(&state.core, &u.principal.actor(), &f.kind, &f.nom, siret)
-        .await
-    {
+    match accounts::create_organisation(&state.core, &u.principal.actor(), &f.kind, &f.nom, siret).await {
         Ok(_) => Ok(Redirect::to("/operateur?ok=organisation").into_response()),
         Err(e) => refused(&state, &u, e).await,
     }
@@ -111,12 +105,7 @@ pub async fn create_account(
 ) -> Result<Response, WebError> {
     authorize(&u.principal, Action::Administer)?;
     let Ok(organisation_id) = f.organisation.trim().parse::<i64>() else {
-        return refused(
-            &state,
-            &u,
-            CoreError::invalid("choisissez une organisation"),
-        )
-        .await;
+        return refused(&state, &u, CoreError::invalid("choisissez une organisation")).await;
     };
     let new = NewAccount {
         organisation_id,

@@ -23,28 +23,17 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     h.insert(
         "permissions-policy",
-        HeaderValue::from_static(
-            "camera=(self), geolocation=(self), microphone=(), payment=(), usb=()",
-        ),
+        HeaderValue::from_static("camera=(self), geolocation=(self), microphone=(), payment=(), usb=()"),
     );
     if state.config.secure() {
         h.insert(
@@ -53,10 +42,7 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
         );
     }
     if is_static {
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=86400"),
-        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     } else if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -111,13 +97,7 @@ pub async fn csrf(State(state): State<AppState>, mut req: Request, next: Next) -
     req.extensions_mut().insert(CsrfToken(token.clone()));
     let mut res = next.run(req).await;
     if existing.is_none() {
-        cookies::set(
-            res.headers_mut(),
-            &state.config,
-            cookies::CSRF,
-            &token,
-            None,
-        );
+        cookies::set(res.headers_mut(), &state.config, cookies::CSRF, &token, None);
     }
     res
 }

@@ -55,10 +55,7 @@ mod tests {
                 role,
                 organisation_id: 1,
             };
-            assert_eq!(
-                authorize(&p, Action::Administer).is_ok(),
-                role == Role::Operateur
-            );
+            assert_eq!(authorize(&p, Action::Administer).is_ok(), role == Role::Operateur);
             assert!(authorize(&p, Action::ManageOwnAccount { account_id: 1 }).is_ok());
             assert!(authorize(&p, Action::ManageOwnAccount { account_id: 2 }).is_err());
         }

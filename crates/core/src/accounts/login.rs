@@ -48,11 +48,7 @@ fn account_key(account_id: i64) -> String {
 }
 
 /// First step: e-mail and password.
-pub async fn login_password(
-    core: &Core,
-    email: &str,
-    password_input: &str,
-) -> CoreResult<LoginOutcome> {
+pub async fn login_password(core: &Core, email: &str, password_input: &str) -> CoreResult<LoginOutcome> {
     let email = email.trim().to_lowercase();
     let key = email_key(core, &email);
     if let Some(secs) = throttle::locked_for(&core.db, &key).await? {
@@ -82,24 +78,22 @@ pub async fn login_password(
         other => {
             let locked = throttle::record_failure(&mut tx, &key).await?;
             let mut entry = NewEntry::new(Actor::Anonymous, actions::LOGIN_FAILED)
-            .details(json!({ "courriel": core.keys.pseudonym("courriel", &email), "etape": "mot_de_passe" }));
+                .details(json!({ "courriel": core.keys.pseudonym("courriel", &email), "etape": "mot_de_passe" }));
             if let Some(c) = &other {
                 entry = entry.subject("compte", c.id);
             }
             journal::append(&mut tx, &core.keys, entry).await?;
             if let Some(secs) = locked {
                 journal::append(
-                &mut tx,
-                &core.keys,
-                NewEntry::new(Actor::System, actions::LOGIN_LOCKED)
-                    .details(json!({ "courriel": core.keys.pseudonym("courriel", &email), "secondes": secs })),
-            )
-            .await?;
+                    &mut tx,
+                    &core.keys,
+                    NewEntry::new(Actor::System, actions::LOGIN_LOCKED)
+                        .details(json!({ "courriel": core.keys.pseudonym("courriel", &email), "secondes": secs })),
+                )
+                .await?;
             }
             tx.commit().await?;
-            return Ok(LoginOutcome::Refused(
-                locked.map_or(Refusal::Invalid, Refusal::Locked),
-            ));
+            return Ok(LoginOutcome::Refused(locked.map_or(Refusal::Invalid, Refusal::Locked)));
         }
     };
     throttle::reset(&mut tx, &key).await?;
@@ -138,12 +132,7 @@ pub async fn login_password(
 
 /// Second step: the TOTP code, for a session at stage [`Stage::Totp`]. On
 /// success the pending session is replaced by a new one (rotation).
-pub async fn login_totp(
-    core: &Core,
-    pending_token: &str,
-    code: &str,
-    unix: u64,
-) -> CoreResult<LoginOutcome> {
+pub async fn login_totp(core: &Core, pending_token: &str, code: &str, unix: u64) -> CoreResult<LoginOutcome> {
     let Some(s) = session::load(&core.db, pending_token)
         .await?
         .filter(|s| s.stage == Stage::Totp)
@@ -184,9 +173,7 @@ pub async fn login_totp(
             session::delete(&mut tx, pending_token).await?;
         }
         tx.commit().await?;
-        return Ok(LoginOutcome::Refused(
-            locked.map_or(Refusal::Invalid, Refusal::Locked),
-        ));
+        return Ok(LoginOutcome::Refused(locked.map_or(Refusal::Invalid, Refusal::Locked)));
     }
     throttle::reset(&mut tx, &key).await?;
     session::delete(&mut tx, pending_token).await?;
@@ -208,12 +195,7 @@ pub async fn login_totp(
 
 /// Ends a forced enrolment: confirms the device, then replaces the pending
 /// session by a signed-in one. Returns `Refused(Invalid)` on a wrong code.
-pub async fn finish_enrolment(
-    core: &Core,
-    pending_token: &str,
-    code: &str,
-    unix: u64,
-) -> CoreResult<LoginOutcome> {
+pub async fn finish_enrolment(core: &Core, pending_token: &str, code: &str, unix: u64) -> CoreResult<LoginOutcome> {
     let Some(s) = session::load(&core.db, pending_token)
         .await?
         .filter(|s| s.stage == Stage::Enrol)
@@ -247,9 +229,7 @@ pub async fn finish_enrolment(
         )
         .await?;
         tx.commit().await?;
-        return Ok(LoginOutcome::Refused(
-            locked.map_or(Refusal::Invalid, Refusal::Locked),
-        ));
+        return Ok(LoginOutcome::Refused(locked.map_or(Refusal::Invalid, Refusal::Locked)));
     };
     store::set_totp(&mut tx, creds.id, Some(secret), Some(step)).await?;
     journal::append(

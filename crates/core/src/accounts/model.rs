@@ -50,20 +50,13 @@ impl OrgKind {
     /// `-`, `_` or spaces between words (« structure habilitée », « opérateur »).
     pub fn parse(input: &str) -> CoreResult<OrgKind> {
         let k = fold(input);
-        OrgKind::ALL
-            .into_iter()
-            .find(|kind| kind.key() == k)
-            .ok_or_else(|| {
-                CoreError::invalid(format!(
-                    "type d'organisation inconnu « {} » ; types possibles : {}",
-                    input.trim(),
-                    OrgKind::ALL
-                        .iter()
-                        .map(|k| k.key())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })
+        OrgKind::ALL.into_iter().find(|kind| kind.key() == k).ok_or_else(|| {
+            CoreError::invalid(format!(
+                "type d'organisation inconnu « {} » ; types possibles : {}",
+                input.trim(),
+                OrgKind::ALL.iter().map(|k| k.key()).collect::<Vec<_>>().join(", ")
+            ))
+        })
     }
 
     /// The roles an account of this kind of organisation may have.
@@ -132,11 +125,7 @@ impl Role {
             CoreError::invalid(format!(
                 "rôle inconnu « {} » ; rôles possibles : {}",
                 input.trim(),
-                Role::ALL
-                    .iter()
-                    .map(|r| r.key())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                Role::ALL.iter().map(|r| r.key()).collect::<Vec<_>>().join(", ")
             ))
         })
     }
@@ -220,7 +209,7 @@ fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// An e-mail address, trimmed and lower-cased.
@@ -230,12 +219,7 @@ pub struct Email(String);
 impl Email {
     pub fn parse(input: &str) -> CoreResult<Email> {
         let e = input.trim().to_lowercase();
-        let err = || {
-            CoreError::invalid(format!(
-                "adresse électronique invalide « {} »",
-                input.trim()
-            ))
-        };
+        let err = || CoreError::invalid(format!("adresse électronique invalide « {} »", input.trim()));
         if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(err());
         }
@@ -270,9 +254,7 @@ pub struct Organisation {
 
 impl Organisation {
     pub fn kind_label(&self) -> &'static str {
-        OrgKind::parse(&self.kind)
-            .map(|k| k.label())
-            .unwrap_or("Inconnu")
+        OrgKind::parse(&self.kind).map(|k| k.label()).unwrap_or("Inconnu")
     }
 }
 

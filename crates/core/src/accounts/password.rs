@@ -72,16 +72,13 @@ pub fn check_policy(password: &str, email: &str) -> CoreResult<()> {
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .to_lowercase();
-    if COMMON.contains(&folded.as_str()) || folded.chars().all(|c| Some(c) == folded.chars().next())
-    {
+    if COMMON.contains(&folded.as_str()) || folded.chars().all(|c| folded.starts_with(c)) {
         return Err(CoreError::invalid(
             "ce mot de passe est trop courant ; choisissez-en un autre",
         ));
     }
     let email = email.trim().to_lowercase();
-    if !email.is_empty()
-        && (folded == email || folded == email.split('@').next().unwrap_or_default())
-    {
+    if !email.is_empty() && (folded == email || folded == email.split('@').next().unwrap_or_default()) {
         return Err(CoreError::invalid(
             "le mot de passe ne doit pas reprendre l'adresse électronique",
         ));
@@ -101,9 +98,7 @@ pub fn hash(password: &str) -> CoreResult<String> {
 /// Verifies in constant time. A malformed stored hash verifies as false.
 pub fn verify(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
-        Ok(parsed) => Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
 }

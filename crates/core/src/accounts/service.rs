@@ -42,14 +42,7 @@ pub async fn create_organisation(
         None => None,
     };
     let mut tx = core.db.begin().await?;
-    let id = match store::insert_organisation(
-        &mut tx,
-        kind.key(),
-        &name,
-        siret.as_ref().map(Siret::as_str),
-    )
-    .await
-    {
+    let id = match store::insert_organisation(&mut tx, kind.key(), &name, siret.as_ref().map(Siret::as_str)).await {
         Ok(id) => id,
         Err(CoreError::Database(e)) if is_unique_violation(&e) => {
             return Err(CoreError::Conflict(format!(
@@ -109,21 +102,12 @@ pub struct CreatedAccount {
     pub otpauth_uri: Option<String>,
 }
 
-pub async fn create_account(
-    core: &Core,
-    actor: &Actor,
-    new: NewAccount<'_>,
-) -> CoreResult<CreatedAccount> {
+pub async fn create_account(core: &Core, actor: &Actor, new: NewAccount<'_>) -> CoreResult<CreatedAccount> {
     let email = Email::parse(new.email)?;
     let display_name = clean_name(new.display_name, "le nom")?;
     let org = store::organisation(&core.db, new.organisation_id)
         .await?
-        .ok_or_else(|| {
-            CoreError::invalid(format!(
-                "l'organisation n° {} n'existe pas",
-                new.organisation_id
-            ))
-        })?;
+        .ok_or_else(|| CoreError::invalid(format!("l'organisation n° {} n'existe pas", new.organisation_id)))?;
     let kind = OrgKind::parse(&org.kind)?;
     let role = match new.role {
         Some(r) => Role::parse(r)?,
@@ -277,13 +261,7 @@ pub async fn start_totp_enrolment(core: &Core, account_id: i64) -> CoreResult<To
 
 /// Confirms the pending enrolment with a code from the new device. Returns false
 /// if the code is wrong (nothing changes).
-pub async fn confirm_totp(
-    core: &Core,
-    actor: &Actor,
-    account_id: i64,
-    code: &str,
-    unix: u64,
-) -> CoreResult<bool> {
+pub async fn confirm_totp(core: &Core, actor: &Actor, account_id: i64, code: &str, unix: u64) -> CoreResult<bool> {
     let mut tx = core.db.begin().await?;
     let creds = store::credentials_by_id(&mut tx, account_id)
         .await?

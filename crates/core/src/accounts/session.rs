@@ -112,10 +112,7 @@ pub async fn load(db: &Db, token: &str) -> CoreResult<Option<Session>> {
     let now = now_micros();
     let stage = Stage::parse(&stage);
     let idle_limit = IDLE_SECS * 1_000_000;
-    if stage.is_none()
-        || !active
-        || now >= expires_at
-        || (stage == Some(Stage::Active) && now - last_seen > idle_limit)
+    if stage.is_none() || !active || now >= expires_at || (stage == Some(Stage::Active) && now - last_seen > idle_limit)
     {
         delete_by_hash(db, &id).await?;
         return Ok(None);

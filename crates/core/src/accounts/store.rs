@@ -56,8 +56,7 @@ impl From<AccountRow> for Account {
     }
 }
 
-const ACCOUNT_COLUMNS: &str =
-    "a.id, a.organisation_id, o.name AS organisation_name, a.email, a.display_name, a.role, \
+const ACCOUNT_COLUMNS: &str = "a.id, a.organisation_id, o.name AS organisation_name, a.email, a.display_name, a.role, \
      (a.totp_secret IS NOT NULL) AS totp_enabled, a.active, a.created_at \
      FROM accounts a JOIN organisations o ON o.id = a.organisation_id";
 
@@ -73,12 +72,7 @@ pub struct Credentials {
     pub active: bool,
 }
 
-pub async fn insert_organisation(
-    tx: &mut Tx,
-    kind: &str,
-    name: &str,
-    siret: Option<&str>,
-) -> CoreResult<i64> {
+pub async fn insert_organisation(tx: &mut Tx, kind: &str, name: &str, siret: Option<&str>) -> CoreResult<i64> {
     let now = now_micros();
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
@@ -209,12 +203,7 @@ pub async fn set_totp_pending(tx: &mut Tx, id: i64, secret: Option<&str>) -> Cor
 }
 
 /// Makes `secret` the account's TOTP secret (or removes it) and records the step just used.
-pub async fn set_totp(
-    tx: &mut Tx,
-    id: i64,
-    secret: Option<&str>,
-    last_step: Option<i64>,
-) -> CoreResult<()> {
+pub async fn set_totp(tx: &mut Tx, id: i64, secret: Option<&str>, last_step: Option<i64>) -> CoreResult<()> {
     on_tx!(tx, c => {
         sqlx::query(
             "UPDATE accounts SET totp_secret = $2, totp_pending_secret = NULL, totp_last_step = $3, updated_at = $4 WHERE id = $1",

@@ -20,9 +20,7 @@ pub async fn locked_for(db: &Db, key: &str) -> CoreResult<Option<i64>> {
             .await?
     });
     let now = now_micros();
-    Ok(until
-        .filter(|u| *u > now)
-        .map(|u| (u - now + 999_999) / 1_000_000))
+    Ok(until.filter(|u| *u > now).map(|u| (u - now + 999_999) / 1_000_000))
 }
 
 /// Records a failure; returns the lock duration in seconds if this failure locks `key`.

@@ -49,12 +49,7 @@ pub fn code_at(secret_b32: &str, unix: u64) -> CoreResult<String> {
 
 /// Checks `code` at `unix` time within ±1 step and returns the matched step if it
 /// is later than `last_step` (so each code is accepted once).
-pub fn check(
-    secret_b32: &str,
-    code: &str,
-    unix: u64,
-    last_step: Option<i64>,
-) -> CoreResult<Option<i64>> {
+pub fn check(secret_b32: &str, code: &str, unix: u64, last_step: Option<i64>) -> CoreResult<Option<i64>> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(None);
@@ -81,9 +76,7 @@ mod tests {
     #[test]
     fn rfc6238_vector_and_window() {
         // RFC 6238 test secret "12345678901234567890", T = 59 s → 94287082 (8 digits), 287082 in 6.
-        let secret = Secret::Raw(b"12345678901234567890".to_vec())
-            .to_encoded()
-            .to_string();
+        let secret = Secret::Raw(b"12345678901234567890".to_vec()).to_encoded().to_string();
         assert_eq!(code_at(&secret, 59).unwrap(), "287082");
         assert_eq!(check(&secret, "287 082", 59, None).unwrap(), Some(1));
         // one step late is accepted, two are not

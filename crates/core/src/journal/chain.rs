@@ -57,13 +57,7 @@ pub fn canonical(
 }
 
 /// Appends the canonical serialisation to `out` (text fields as their UTF-8 bytes).
-pub fn write_canonical(
-    out: &mut Vec<u8>,
-    seq: i64,
-    at: i64,
-    actor_account: Option<i64>,
-    texts: [&[u8]; 4],
-) {
+pub fn write_canonical(out: &mut Vec<u8>, seq: i64, at: i64, actor_account: Option<i64>, texts: [&[u8]; 4]) {
     out.extend_from_slice(FORMAT);
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(&at.to_be_bytes());
@@ -141,15 +135,7 @@ impl RawBatch {
 
     /// Adds one entry as read from the database (texts as raw bytes).
     #[allow(clippy::too_many_arguments)]
-    pub fn push(
-        &mut self,
-        seq: i64,
-        at: i64,
-        actor_account: Option<i64>,
-        texts: [&[u8]; 4],
-        prev: &[u8],
-        hash: &[u8],
-    ) {
+    pub fn push(&mut self, seq: i64, at: i64, actor_account: Option<i64>, texts: [&[u8]; 4], prev: &[u8], hash: &[u8]) {
         let start = self.buf.len();
         write_canonical(&mut self.buf, seq, at, actor_account, texts);
         let end = self.buf.len();
@@ -213,8 +199,8 @@ impl std::fmt::Display for Break {
     }
 }
 
-/// A checkpoint as the verifier needs it.
-#[derive(Debug, Clone)]
+/// A signed checkpoint, as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CheckpointRef {
     pub seq: i64,
     pub head_hash: Vec<u8>,
@@ -263,9 +249,7 @@ impl ChainVerifier {
             .par_iter()
             .enumerate()
             .with_min_len(1024)
-            .filter(|(_, r)| {
-                !r.well_formed || entry_hash(&r.prev, &batch.buf[r.start..r.end]) != r.hash
-            })
+            .filter(|(_, r)| !r.well_formed || entry_hash(&r.prev, &batch.buf[r.start..r.end]) != r.hash)
             .map(|(i, _)| i)
             .min();
 
@@ -296,8 +280,7 @@ impl ChainVerifier {
             if first_bad_hash == Some(i) {
                 return Err(Break {
                     seq: r.seq,
-                    reason: "le contenu a été modifié (l'empreinte recalculée ne correspond pas)"
-                        .into(),
+                    reason: "le contenu a été modifié (l'empreinte recalculée ne correspond pas)".into(),
                 });
             }
             self.check_checkpoints_up_to(r.seq, &r.hash)?;
@@ -326,7 +309,8 @@ impl ChainVerifier {
             if cp.head_hash.as_slice() != hash.as_slice() {
                 return Err(Break {
                     seq,
-                    reason: "l'empreinte ne correspond pas au point de contrôle signé : la chaîne a été réécrite".into(),
+                    reason: "l'empreinte ne correspond pas au point de contrôle signé : la chaîne a été réécrite"
+                        .into(),
                 });
             }
         }
@@ -423,12 +407,7 @@ mod tests {
         }
     }
 
-    fn run(
-        entries: &[StoredEntry],
-        key: &SigningKey,
-        cps: Vec<CheckpointRef>,
-        batch: usize,
-    ) -> Result<u64, Break> {
+    fn run(entries: &[StoredEntry], key: &SigningKey, cps: Vec<CheckpointRef>, batch: usize) -> Result<u64, Break> {
         let mut v = ChainVerifier::new(key.verifying_key(), cps);
         for b in entries.chunks(batch) {
             v.feed(&RawBatch::from_entries(b))?;
@@ -474,21 +453,11 @@ mod tests {
             rewritten[i].hash = h.to_vec();
         }
         assert_eq!(run(&rewritten, &key, vec![], 4), Ok(20));
-        assert_eq!(
-            run(&rewritten, &key, vec![sign(&key, &c[9])], 4)
-                .unwrap_err()
-                .seq,
-            10
-        );
+        assert_eq!(run(&rewritten, &key, vec![sign(&key, &c[9])], 4).unwrap_err().seq, 10);
 
         // Truncating the end is caught by a checkpoint past the end.
         let truncated = c[..15].to_vec();
-        assert_eq!(
-            run(&truncated, &key, vec![sign(&key, &c[17])], 4)
-                .unwrap_err()
-                .seq,
-            16
-        );
+        assert_eq!(run(&truncated, &key, vec![sign(&key, &c[17])], 4).unwrap_err().seq, 16);
 
         // A forged checkpoint (other key) is refused.
         let other = SigningKey::from_bytes(&[4; 32]);

@@ -10,12 +10,10 @@ mod reader;
 mod store;
 
 pub use chain::{
-    canonical, checkpoint_message, entry_hash, genesis, write_canonical, Break, ChainVerifier,
-    CheckpointRef, RawBatch, StoredEntry,
+    canonical, checkpoint_message, entry_hash, genesis, write_canonical, Break, ChainVerifier, CheckpointRef, RawBatch,
+    StoredEntry,
 };
-pub use store::{
-    append, checkpoint_head, entries, verify, Checkpoint, VerifyReport, CHECKPOINT_EVERY,
-};
+pub use store::{append, checkpoint_head, entries, verify, VerifyReport, CHECKPOINT_EVERY};
 
 use serde_json::Value;
 

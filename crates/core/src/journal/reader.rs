@@ -23,8 +23,7 @@ pub const BATCH: usize = 16 * 1024;
 /// What a reader sends: batches of entries in sequence order, or an error.
 pub type Batch = CoreResult<RawBatch>;
 
-const ENTRY_COLUMNS: &str =
-    "seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash";
+const ENTRY_COLUMNS: &str = "seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash";
 
 /// Starts reading; returns the checkpoints (same snapshot as the entries) once
 /// they are read, while entries keep flowing into `tx`.
@@ -34,7 +33,9 @@ pub async fn start(db: &Db, tx: Sender<Batch>) -> CoreResult<Vec<CheckpointRef>>
             let opts = pool.connect_options();
             let path = opts.get_filename().to_path_buf();
             if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
-                return Err(CoreError::invalid("une base SQLite en mémoire ne peut pas être vérifiée depuis un autre processus"));
+                return Err(CoreError::invalid(
+                    "une base SQLite en mémoire ne peut pas être vérifiée depuis un autre processus",
+                ));
             }
             let (cp_tx, cp_rx) = tokio::sync::oneshot::channel();
             std::thread::Builder::new()
@@ -126,18 +127,14 @@ fn sqlite_read(
                 match r.get_ref(i).map_err(sqlite_err)? {
                     ValueRef::Integer(v) => Ok(Some(v)),
                     ValueRef::Null => Ok(None),
-                    _ => Err(CoreError::invalid(format!(
-                        "journal : colonne {i} non entière"
-                    ))),
+                    _ => Err(CoreError::invalid(format!("journal : colonne {i} non entière"))),
                 }
             };
             let bytes = |i: usize| -> CoreResult<&[u8]> {
                 match r.get_ref(i).map_err(sqlite_err)? {
                     ValueRef::Text(b) | ValueRef::Blob(b) => Ok(b),
                     ValueRef::Null => Ok(&[]),
-                    _ => Err(CoreError::invalid(format!(
-                        "journal : colonne {i} de type inattendu"
-                    ))),
+                    _ => Err(CoreError::invalid(format!("journal : colonne {i} de type inattendu"))),
                 }
             };
             let seq = int(0)?.unwrap_or_default();
@@ -175,27 +172,14 @@ async fn pg_read(
     let mut t = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await?;
-    let cps: Vec<(i64, Vec<u8>, i64, String, Vec<u8>)> = sqlx::query_as(
-        "SELECT seq, head_hash, at, key_id, signature FROM journal_checkpoints ORDER BY seq",
-    )
-    .fetch_all(&mut *t)
-    .await?;
-    let cps = cps
-        .into_iter()
-        .map(|(seq, head_hash, at, key_id, signature)| CheckpointRef {
-            seq,
-            head_hash,
-            at,
-            key_id,
-            signature,
-        })
-        .collect();
+    let cps: Vec<CheckpointRef> =
+        sqlx::query_as("SELECT seq, head_hash, at, key_id, signature FROM journal_checkpoints ORDER BY seq")
+            .fetch_all(&mut *t)
+            .await?;
     if let Some(c) = cp_tx.take() {
         let _ = c.send(Ok(cps));
     }
-    let sql = format!(
-        "COPY (SELECT {ENTRY_COLUMNS} FROM journal ORDER BY seq) TO STDOUT (FORMAT binary)"
-    );
+    let sql = format!("COPY (SELECT {ENTRY_COLUMNS} FROM journal ORDER BY seq) TO STDOUT (FORMAT binary)");
     let mut parser = CopyParser::default();
     let mut batch = RawBatch::with_capacity(BATCH);
     {
@@ -289,10 +273,7 @@ impl CopyParser {
         }
         let mut fields: [Option<(usize, usize)>; 9] = [None; 9];
         for f in fields.iter_mut() {
-            let Some(len) = self
-                .take(4)
-                .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-            else {
+            let Some(len) = self.take(4).map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]])) else {
                 self.pos = tuple_start;
                 return Ok(false);
             };
@@ -307,8 +288,7 @@ impl CopyParser {
             *f = Some((at, len as usize));
         }
         let buf = &self.buf;
-        let bytes =
-            |i: usize| -> &[u8] { fields[i].map(|(at, len)| &buf[at..at + len]).unwrap_or(&[]) };
+        let bytes = |i: usize| -> &[u8] { fields[i].map(|(at, len)| &buf[at..at + len]).unwrap_or(&[]) };
         let int = |i: usize| -> CoreResult<Option<i64>> {
             match fields[i] {
                 None => Ok(None),

@@ -4,9 +4,7 @@
 use ed25519_dalek::Signer;
 use serde_json::Value;
 
-use super::chain::{
-    canonical, checkpoint_message, entry_hash, genesis, Break, ChainVerifier, StoredEntry,
-};
+use super::chain::{canonical, checkpoint_message, entry_hash, genesis, Break, ChainVerifier, StoredEntry};
 use super::reader;
 use super::{actions, Actor, NewEntry};
 use crate::db::{now_micros, Db, Tx};
@@ -20,22 +18,12 @@ pub const CHECKPOINT_EVERY: i64 = 1000;
 /// Arbitrary constant for the PostgreSQL advisory lock that serialises appends.
 const PG_APPEND_LOCK: i64 = 0x7061_7373_6a6f_7572; // "passjour"
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct Checkpoint {
-    pub seq: i64,
-    pub head_hash: Vec<u8>,
-    pub at: i64,
-    pub key_id: String,
-    pub signature: Vec<u8>,
-}
-
 /// Appends one entry in `tx` (the same transaction as the action it records)
 /// and returns its sequence number. Appends are serialised: SQLite write
 /// transactions hold the database lock (`BEGIN IMMEDIATE`); PostgreSQL takes a
 /// transaction-scoped advisory lock.
 pub async fn append(tx: &mut Tx, keys: &Keys, entry: NewEntry) -> CoreResult<i64> {
-    let subjects =
-        serde_json::to_string(&entry.subjects).map_err(|e| CoreError::invalid(e.to_string()))?;
+    let subjects = serde_json::to_string(&entry.subjects).map_err(|e| CoreError::invalid(e.to_string()))?;
     // serde_json's map is a BTreeMap (feature preserve_order is off): keys come out sorted.
     let details = canonical_json(&entry.details)?;
     append_raw(tx, keys, &entry.actor, entry.action, &subjects, &details).await
@@ -103,16 +91,8 @@ async fn append_raw(
     Ok(seq)
 }
 
-async fn insert_checkpoint(
-    tx: &mut Tx,
-    keys: &Keys,
-    seq: i64,
-    head: &[u8],
-    at: i64,
-) -> CoreResult<()> {
-    let signature = keys
-        .journal_signing()
-        .sign(&checkpoint_message(seq, head, at));
+async fn insert_checkpoint(tx: &mut Tx, keys: &Keys, seq: i64, head: &[u8], at: i64) -> CoreResult<()> {
+    let signature = keys.journal_signing().sign(&checkpoint_message(seq, head, at));
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO journal_checkpoints (seq, head_hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5) \

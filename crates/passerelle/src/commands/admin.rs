@@ -78,15 +78,9 @@ async fn operator_organisation(core: &Core) -> Result<i64> {
     Ok(match existing {
         Some(o) => o.id,
         None => {
-            accounts::create_organisation(
-                core,
-                &Actor::System,
-                "operateur",
-                "Opérateur Passerelle",
-                None,
-            )
-            .await?
-            .id
+            accounts::create_organisation(core, &Actor::System, "operateur", "Opérateur Passerelle", None)
+                .await?
+                .id
         }
     })
 }
@@ -94,8 +88,7 @@ async fn operator_organisation(core: &Core) -> Result<i64> {
 fn ask_password() -> Result<String> {
     let first = rpassword::prompt_password("Mot de passe du compte opérateur (12 caractères au moins) : ")
         .context("lecture du mot de passe impossible : définissez PASSERELLE_ADMIN_PASSWORD ou lancez la commande dans un terminal")?;
-    let second = rpassword::prompt_password("Confirmation : ")
-        .context("lecture du mot de passe impossible")?;
+    let second = rpassword::prompt_password("Confirmation : ").context("lecture du mot de passe impossible")?;
     if first != second {
         bail!("les deux saisies ne correspondent pas");
     }

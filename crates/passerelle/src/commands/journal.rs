@@ -73,18 +73,12 @@ async fn verify(data: &DataArgs, json: bool) -> Result<ExitCode> {
     };
     let started = std::time::Instant::now();
     let progress = bar.clone();
-    let report = journal::verify(&db, keys.journal_verifying(), move |n| {
-        progress.set_position(n)
-    })
-    .await?;
+    let report = journal::verify(&db, keys.journal_verifying(), move |n| progress.set_position(n)).await?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     db.close().await;
     match report {
-        VerifyReport::Intact {
-            entries,
-            checkpoints,
-        } => {
+        VerifyReport::Intact { entries, checkpoints } => {
             if json {
                 println!(
                     "{}",
@@ -105,10 +99,7 @@ async fn verify(data: &DataArgs, json: bool) -> Result<ExitCode> {
                     json!({ "intact": false, "premiere_entree_fautive": b.seq, "raison": b.reason })
                 );
             } else {
-                println!(
-                    "Journal ALTÉRÉ : première entrée fautive n° {} : {}",
-                    b.seq, b.reason
-                );
+                println!("Journal ALTÉRÉ : première entrée fautive n° {} : {}", b.seq, b.reason);
             }
             Ok(ExitCode::from(1))
         }

@@ -31,27 +31,16 @@ pub enum OrgCommand {
 
 pub async fn run(data: &DataArgs, command: OrgCommand) -> Result<ExitCode> {
     match command {
-        OrgCommand::Creer {
-            kind,
-            nom,
-            siret,
-            json,
-        } => {
+        OrgCommand::Creer { kind, nom, siret, json } => {
             let core = super::open(data).await?;
-            let org =
-                accounts::create_organisation(&core, &Actor::System, &kind, &nom, siret.as_deref())
-                    .await?;
+            let org = accounts::create_organisation(&core, &Actor::System, &kind, &nom, siret.as_deref()).await?;
             if json {
                 println!(
                     "{}",
                     json!({ "id": org.id, "type": org.kind, "nom": org.name, "siret": org.siret })
                 );
             } else {
-                eprintln!(
-                    "Organisation « {} » ({}) créée.",
-                    org.name,
-                    org.kind_label()
-                );
+                eprintln!("Organisation « {} » ({}) créée.", org.name, org.kind_label());
                 println!("{}", org.id);
             }
             core.db.close().await;

@@ -43,13 +43,10 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     tokio::spawn(housekeeping(core.clone()));
     tracing::info!(adresse = %listen, url = %base, moteur = ?core.db.backend(), "Passerelle est prêt");
     println!("Passerelle écoute sur {listen} — ouvrez {base}");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .context("arrêt inattendu du serveur")?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("arrêt inattendu du serveur")?;
     core.db.close().await;
     tracing::info!("arrêt propre");
     Ok(ExitCode::SUCCESS)
@@ -59,12 +56,12 @@ fn print_demo(base: &url::Url, logins: &[demo::DemoLogin]) {
     println!();
     println!("Données de démonstration créées. Accès (affichés une seule fois) :");
     for l in logins {
-        println!(
-            "  {:<26} {:<34} mot de passe : {}",
-            l.role_label, l.email, l.password
-        );
+        println!("  {:<26} {:<34} mot de passe : {}", l.role_label, l.email, l.password);
         if l.totp_at_first_login {
-            println!("  {:<26} → double authentification à activer à la première connexion (application TOTP)", "");
+            println!(
+                "  {:<26} → double authentification à activer à la première connexion (application TOTP)",
+                ""
+            );
         }
     }
     println!("Connexion : {}connexion", base);
@@ -84,7 +81,7 @@ async fn housekeeping(core: Core) {
         if let Err(e) = ratelimit::purge(&core.db, 86_400).await {
             tracing::warn!(erreur = %e, "purge des compteurs impossible");
         }
-        if hours % 24 == 0 {
+        if hours.is_multiple_of(24) {
             match journal::checkpoint_head(&core.db, &core.keys).await {
                 Ok(Some(seq)) => tracing::info!(entree = seq, "point de contrôle du journal signé"),
                 Ok(None) => {}

@@ -16,18 +16,13 @@ async fn login_without_totp_opens_a_session() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<h1>Mon compte</h1>"));
     assert!(page.body.contains("lieu@exemple.fr"));
-    assert!(app
-        .journal_actions()
-        .await
-        .contains(&"connexion".to_string()));
+    assert!(app.journal_actions().await.contains(&"connexion".to_string()));
 }
 
 #[tokio::test]
 async fn login_with_totp_needs_a_fresh_code_used_once() {
     let app = TestApp::new().await;
-    let (_, secret) = app
-        .account("operateur", "operateur", "op@exemple.fr", true)
-        .await;
+    let (_, secret) = app.account("operateur", "operateur", "op@exemple.fr", true).await;
     let secret = secret.unwrap();
     let mut b = app.browser();
     let r = b.login("op@exemple.fr", PASSWORD).await;
@@ -54,9 +49,7 @@ async fn login_with_totp_needs_a_fresh_code_used_once() {
     let replay = other.post("/connexion/totp", &[("code", &code)]).await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
     // The next step's code (within the ±1 window) is accepted.
-    let next = other
-        .post("/connexion/totp", &[("code", &totp_code(&secret, 1))])
-        .await;
+    let next = other.post("/connexion/totp", &[("code", &totp_code(&secret, 1))]).await;
     assert_eq!(next.status, StatusCode::SEE_OTHER);
     let actions = app.journal_actions().await;
     assert!(actions.contains(&"totp.echec".to_string()));
@@ -74,9 +67,7 @@ async fn every_login_failure_gets_the_same_answer() {
     let msg = "Adresse électronique ou mot de passe incorrect.";
     assert!(unknown.body.contains(msg) && wrong.body.contains(msg));
     // Disabled accounts too.
-    app.exec("UPDATE accounts SET active = FALSE")
-        .await
-        .unwrap();
+    app.exec("UPDATE accounts SET active = FALSE").await.unwrap();
     let inactive = b.login("lieu@exemple.fr", PASSWORD).await;
     assert_eq!(inactive.status, StatusCode::UNAUTHORIZED);
     assert!(inactive.body.contains(msg));
@@ -121,9 +112,7 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password() {
         StatusCode::TOO_MANY_REQUESTS
     );
     // Once the lock has expired, the right password works again.
-    app.exec("UPDATE login_throttle SET locked_until = 0")
-        .await
-        .unwrap();
+    app.exec("UPDATE login_throttle SET locked_until = 0").await.unwrap();
     assert_eq!(
         other.login("lieu@exemple.fr", PASSWORD).await.status,
         StatusCode::SEE_OTHER
@@ -137,9 +126,7 @@ async fn repeated_failures_lock_the_account_even_for_the_right_password() {
 #[tokio::test]
 async fn totp_failures_lock_too() {
     let app = TestApp::new().await;
-    let (_, secret) = app
-        .account("operateur", "operateur", "op@exemple.fr", true)
-        .await;
+    let (_, secret) = app.account("operateur", "operateur", "op@exemple.fr", true).await;
     let secret = secret.unwrap();
     let mut b = app.browser();
     b.login("op@exemple.fr", PASSWORD).await;
@@ -154,29 +141,22 @@ async fn totp_failures_lock_too() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
     // The pending session is gone: the next attempt starts from the login page.
-    let r = b
-        .post("/connexion/totp", &[("code", &totp_code(&secret, 0))])
-        .await;
+    let r = b.post("/connexion/totp", &[("code", &totp_code(&secret, 0))]).await;
     assert_eq!(r.location(), Some("/connexion"));
 }
 
 #[tokio::test]
 async fn session_is_rotated_at_login_and_ended_at_logout() {
     let app = TestApp::new().await;
-    let (_, secret) = app
-        .account("operateur", "operateur", "op@exemple.fr", true)
-        .await;
+    let (_, secret) = app.account("operateur", "operateur", "op@exemple.fr", true).await;
     let mut b = app.browser();
     let csrf_before = b.get("/connexion").await;
     assert_eq!(csrf_before.status, StatusCode::OK);
     let csrf_before = b.cookie("passerelle_csrf").cloned().unwrap();
     b.login("op@exemple.fr", PASSWORD).await;
     let pending = b.cookie("passerelle_session").cloned().unwrap();
-    b.post(
-        "/connexion/totp",
-        &[("code", &totp_code(secret.as_ref().unwrap(), 0))],
-    )
-    .await;
+    b.post("/connexion/totp", &[("code", &totp_code(secret.as_ref().unwrap(), 0))])
+        .await;
     let active = b.cookie("passerelle_session").cloned().unwrap();
     assert_ne!(pending, active, "the session token changes at login");
     assert_ne!(
@@ -188,15 +168,11 @@ async fn session_is_rotated_at_login_and_ended_at_logout() {
     // The pending token is dead.
     let mut thief = app.browser();
     thief.cookies.insert("passerelle_session".into(), pending);
-    assert_eq!(
-        thief.get("/mon-compte").await.location(),
-        Some("/connexion")
-    );
+    assert_eq!(thief.get("/mon-compte").await.location(), Some("/connexion"));
 
     // Logout ends the session server-side: a copied cookie is useless afterwards.
     let mut copy = app.browser();
-    copy.cookies
-        .insert("passerelle_session".into(), active.clone());
+    copy.cookies.insert("passerelle_session".into(), active.clone());
     assert_eq!(copy.get("/mon-compte").await.status, StatusCode::OK);
     let out = b.post("/deconnexion", &[]).await;
     assert_eq!(out.status, StatusCode::OK);
@@ -222,11 +198,7 @@ async fn session_cookie_flags_and_idle_and_absolute_timeouts() {
         .iter()
         .find(|c| c.starts_with("passerelle_session="))
         .unwrap();
-    assert!(
-        session.contains("HttpOnly")
-            && session.contains("SameSite=Lax")
-            && session.contains("Path=/")
-    );
+    assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"));
     assert!(
         !session.contains("Secure"),
         "no Secure flag over plain http (localhost)"
@@ -242,9 +214,7 @@ async fn session_cookie_flags_and_idle_and_absolute_timeouts() {
     // Absolute lifetime.
     b.login("lieu@exemple.fr", PASSWORD).await;
     assert_eq!(b.get("/mon-compte").await.status, StatusCode::OK);
-    app.exec("UPDATE sessions SET expires_at = 0")
-        .await
-        .unwrap();
+    app.exec("UPDATE sessions SET expires_at = 0").await.unwrap();
     assert_eq!(b.get("/mon-compte").await.location(), Some("/connexion"));
 }
 
@@ -277,10 +247,7 @@ async fn a_role_that_requires_totp_must_enrol_at_first_login() {
         .join(" ");
     assert!(page.body.contains(&grouped));
     let r = b
-        .post(
-            "/connexion/activation-totp",
-            &[("code", &totp_code(&secret, 0))],
-        )
+        .post("/connexion/activation-totp", &[("code", &totp_code(&secret, 0))])
         .await;
     assert_eq!(r.location(), Some("/mon-compte?ok=totp"));
     assert!(b.get("/mon-compte").await.body.contains("Activée"));
@@ -312,43 +279,26 @@ async fn password_change_checks_the_current_one_and_ends_other_sessions() {
     let r = a
         .post(
             "/mon-compte/mot-de-passe",
-            &[
-                ("actuel", PASSWORD),
-                ("nouveau", "court"),
-                ("confirmation", "court"),
-            ],
+            &[("actuel", PASSWORD), ("nouveau", "court"), ("confirmation", "court")],
         )
         .await;
     assert!(r.body.contains("au moins 12 caractères"));
     let r = a
         .post(
             "/mon-compte/mot-de-passe",
-            &[
-                ("actuel", PASSWORD),
-                ("nouveau", new),
-                ("confirmation", new),
-            ],
+            &[("actuel", PASSWORD), ("nouveau", new), ("confirmation", new)],
         )
         .await;
     assert_eq!(r.location(), Some("/mon-compte?ok=mot-de-passe"));
     assert_eq!(a.get("/mon-compte").await.status, StatusCode::OK);
-    assert_eq!(
-        other.get("/mon-compte").await.location(),
-        Some("/connexion")
-    );
+    assert_eq!(other.get("/mon-compte").await.location(), Some("/connexion"));
     let mut fresh = app.browser();
     assert_eq!(
         fresh.login("lieu@exemple.fr", PASSWORD).await.status,
         StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        fresh.login("lieu@exemple.fr", new).await.status,
-        StatusCode::SEE_OTHER
-    );
-    assert!(app
-        .journal_actions()
-        .await
-        .contains(&"compte.mot_de_passe".to_string()));
+    assert_eq!(fresh.login("lieu@exemple.fr", new).await.status, StatusCode::SEE_OTHER);
+    assert!(app.journal_actions().await.contains(&"compte.mot_de_passe".to_string()));
 }
 
 #[tokio::test]
@@ -357,29 +307,21 @@ async fn account_page_replaces_the_totp_device() {
     let (_, secret) = app.account("lieu", "lieu", "lieu@exemple.fr", true).await;
     let mut b = app.browser();
     b.login("lieu@exemple.fr", PASSWORD).await;
-    b.post(
-        "/connexion/totp",
-        &[("code", &totp_code(secret.as_ref().unwrap(), 0))],
-    )
-    .await;
+    b.post("/connexion/totp", &[("code", &totp_code(secret.as_ref().unwrap(), 0))])
+        .await;
     assert_eq!(b.get("/mon-compte/totp").await.status, StatusCode::OK);
     let q = "SELECT totp_pending_secret FROM accounts";
     let pending: String = match &app.core.db {
         passerelle_core::Db::Sqlite(p) => sqlx::query_scalar(q).fetch_one(p).await.unwrap(),
         passerelle_core::Db::Postgres(p) => sqlx::query_scalar(q).fetch_one(p).await.unwrap(),
     };
-    let r = b
-        .post("/mon-compte/totp", &[("code", &totp_code(&pending, 0))])
-        .await;
+    let r = b.post("/mon-compte/totp", &[("code", &totp_code(&pending, 0))]).await;
     assert_eq!(r.location(), Some("/mon-compte?ok=totp"));
     // The old device no longer works, the new one does.
     let mut again = app.browser();
     again.login("lieu@exemple.fr", PASSWORD).await;
     let old = again
-        .post(
-            "/connexion/totp",
-            &[("code", &totp_code(secret.as_ref().unwrap(), 1))],
-        )
+        .post("/connexion/totp", &[("code", &totp_code(secret.as_ref().unwrap(), 1))])
         .await;
     if totp_code(secret.as_ref().unwrap(), 1) != totp_code(&pending, 1) {
         assert_eq!(old.status, StatusCode::UNAUTHORIZED);
@@ -394,8 +336,5 @@ async fn account_page_replaces_the_totp_device() {
         .await;
     assert_eq!(r.location(), Some("/mon-compte?ok=totp-retrait"));
     let actions = app.journal_actions().await;
-    assert!(
-        actions.contains(&"totp.active".to_string())
-            && actions.contains(&"totp.retire".to_string())
-    );
+    assert!(actions.contains(&"totp.active".to_string()) && actions.contains(&"totp.retire".to_string()));
 }

@@ -16,11 +16,7 @@ async fn organisations_creer_prints_the_id_or_json() {
             "France Services de Cenon",
         ],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let id: i64 = String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
@@ -51,10 +47,7 @@ async fn organisations_creer_prints_the_id_or_json() {
         2
     );
 
-    let bad = cli(
-        &app,
-        &["organisations", "creer", "--type", "banque", "--nom", "X"],
-    );
+    let bad = cli(&app, &["organisations", "creer", "--type", "banque", "--nom", "X"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("type d'organisation inconnu « banque »"));
     let bad = cli(
@@ -96,11 +89,7 @@ async fn admin_create_prints_the_totp_uri_once_and_enforces_the_policy() {
             .unwrap()
     };
     let out = run("une phrase de passe solide", "admin@exemple.fr", false);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("otpauth://totp/Passerelle:admin%40exemple.fr?secret="),
@@ -110,10 +99,7 @@ async fn admin_create_prints_the_totp_uri_once_and_enforces_the_policy() {
 
     let out = run("une autre phrase solide", "admin2@exemple.fr", true);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(v["otpauth_uri"]
-        .as_str()
-        .unwrap()
-        .starts_with("otpauth://totp/"));
+    assert!(v["otpauth_uri"].as_str().unwrap().starts_with("otpauth://totp/"));
     // Both admins belong to the single opérateur organisation.
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM organisations WHERE kind = 'operateur'")
@@ -177,10 +163,6 @@ async fn migrate_is_idempotent() {
     let app = TestApp::new().await;
     for _ in 0..2 {
         let out = cli(&app, &["migrate"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 }

@@ -43,10 +43,7 @@ fn verify_cli(app: &TestApp) -> (i32, String) {
     let out = cli(app, &["journal", "verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.is_empty() || !stderr.contains("panicked"),
-        "{stderr}"
-    );
+    assert!(stderr.is_empty() || !stderr.contains("panicked"), "{stderr}");
     (out.status.code().unwrap_or(-1), stdout)
 }
 
@@ -56,10 +53,7 @@ async fn verify_passes_on_an_intact_chain_and_counts_entries() {
     fill(&app, 25).await;
     let (code, out) = verify_cli(&app);
     assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("Journal intact : 25 entrées vérifiées"),
-        "{out}"
-    );
+    assert!(out.contains("Journal intact : 25 entrées vérifiées"), "{out}");
     // JSON for scripts.
     let out = cli(&app, &["journal", "verify", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -71,9 +65,7 @@ async fn verify_passes_on_an_intact_chain_and_counts_entries() {
 async fn the_database_refuses_update_and_delete_on_the_journal() {
     let app = TestApp::new().await;
     fill(&app, 3).await;
-    journal::checkpoint_head(&app.core.db, &app.core.keys)
-        .await
-        .unwrap();
+    journal::checkpoint_head(&app.core.db, &app.core.keys).await.unwrap();
     for sql in [
         "UPDATE journal SET details = '{}' WHERE seq = 2",
         "DELETE FROM journal WHERE seq = 3",
@@ -145,9 +137,7 @@ async fn reordered_entries_are_pinpointed() {
 async fn a_rewritten_chain_or_truncated_end_is_caught_by_signed_checkpoints() {
     let app = TestApp::new().await;
     fill(&app, 8).await;
-    let cp = journal::checkpoint_head(&app.core.db, &app.core.keys)
-        .await
-        .unwrap();
+    let cp = journal::checkpoint_head(&app.core.db, &app.core.keys).await.unwrap();
     assert_eq!(
         cp,
         Some(9),
@@ -157,9 +147,7 @@ async fn a_rewritten_chain_or_truncated_end_is_caught_by_signed_checkpoints() {
     drop_protection(&app).await;
     // Remove the last five entries (including the checkpointed one): the chain
     // that remains is internally consistent, but the checkpoint says it was longer.
-    app.exec("DELETE FROM journal WHERE seq >= 7")
-        .await
-        .unwrap();
+    app.exec("DELETE FROM journal WHERE seq >= 7").await.unwrap();
     let (code, out) = verify_cli(&app);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("première entrée fautive n° 7"), "{out}");
@@ -176,11 +164,7 @@ async fn a_rewritten_chain_or_truncated_end_is_caught_by_signed_checkpoints() {
 async fn automatic_checkpoints_every_thousand_entries() {
     let app = TestApp::new().await;
     fill(&app, journal::CHECKPOINT_EVERY as usize + 5).await;
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM journal_checkpoints")
-            .await,
-        1
-    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM journal_checkpoints").await, 1);
     let out = cli(&app, &["journal", "verify", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["entrees"], 1005);
@@ -199,8 +183,7 @@ async fn concurrent_appends_keep_one_chain() {
                 journal::append(
                     &mut tx,
                     &core.keys,
-                    NewEntry::new(Actor::System, "test.concurrence")
-                        .details(json!({ "t": t, "i": i })),
+                    NewEntry::new(Actor::System, "test.concurrence").details(json!({ "t": t, "i": i })),
                 )
                 .await
                 .unwrap();

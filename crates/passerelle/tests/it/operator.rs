@@ -5,16 +5,11 @@ use axum::http::StatusCode;
 use crate::support::{totp_code, TestApp, PASSWORD};
 
 async fn operator(app: &TestApp) -> crate::support::Browser {
-    let (_, secret) = app
-        .account("operateur", "operateur", "op@exemple.fr", true)
-        .await;
+    let (_, secret) = app.account("operateur", "operateur", "op@exemple.fr", true).await;
     let mut b = app.browser();
     b.login("op@exemple.fr", PASSWORD).await;
     let r = b
-        .post(
-            "/connexion/totp",
-            &[("code", &totp_code(secret.as_ref().unwrap(), 0))],
-        )
+        .post("/connexion/totp", &[("code", &totp_code(secret.as_ref().unwrap(), 0))])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     b
@@ -39,10 +34,7 @@ async fn operator_creates_organisations_and_accounts() {
     assert_eq!(r.location(), Some("/operateur?ok=organisation"));
     let page = op.get("/operateur?ok=organisation").await;
     assert!(page.body.contains("Médiathèque de Talence"));
-    assert!(
-        page.body.contains("L&#39;organisation a été créée")
-            || page.body.contains("L'organisation a été créée")
-    );
+    assert!(page.body.contains("L&#39;organisation a été créée") || page.body.contains("L'organisation a été créée"));
 
     let bad = op
         .post(
@@ -108,9 +100,7 @@ async fn operator_creates_organisations_and_accounts() {
 
     let journal = op.get("/operateur/journal").await;
     assert_eq!(journal.status, StatusCode::OK);
-    assert!(
-        journal.body.contains("organisation.creation") && journal.body.contains("compte.creation")
-    );
+    assert!(journal.body.contains("organisation.creation") && journal.body.contains("compte.creation"));
     // No personal data in clear in the journal.
     assert!(!journal.body.contains("zoe@talence.fr"));
 }
@@ -133,10 +123,7 @@ async fn operator_routes_refuse_other_roles() {
         let mut b = app.browser();
         b.login(&email, PASSWORD).await;
         let r = b
-            .post(
-                "/connexion/totp",
-                &[("code", &totp_code(secret.as_ref().unwrap(), 0))],
-            )
+            .post("/connexion/totp", &[("code", &totp_code(secret.as_ref().unwrap(), 0))])
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{role}");
         assert_eq!(
@@ -150,16 +137,9 @@ async fn operator_routes_refuse_other_roles() {
             "{role} GET /operateur/journal"
         );
         let r = b
-            .post(
-                "/operateur/organisations",
-                &[("type", "operateur"), ("nom", "Pirate")],
-            )
+            .post("/operateur/organisations", &[("type", "operateur"), ("nom", "Pirate")])
             .await;
-        assert_eq!(
-            r.status,
-            StatusCode::FORBIDDEN,
-            "{role} POST /operateur/organisations"
-        );
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{role} POST /operateur/organisations");
         let r = b
             .post(
                 "/operateur/comptes",
@@ -171,17 +151,10 @@ async fn operator_routes_refuse_other_roles() {
                 ],
             )
             .await;
-        assert_eq!(
-            r.status,
-            StatusCode::FORBIDDEN,
-            "{role} POST /operateur/comptes"
-        );
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{role} POST /operateur/comptes");
         // The menu does not offer the opérateur space.
         assert!(
-            !b.get("/mon-compte")
-                .await
-                .body
-                .contains("href=\"/operateur\""),
+            !b.get("/mon-compte").await.body.contains("href=\"/operateur\""),
             "{role}"
         );
     }
@@ -198,36 +171,24 @@ async fn operator_routes_refuse_other_roles() {
 
     let mut anon = app.browser();
     assert_eq!(anon.get("/operateur").await.location(), Some("/connexion"));
-    assert_eq!(
-        anon.get("/operateur/journal").await.location(),
-        Some("/connexion")
-    );
+    assert_eq!(anon.get("/operateur/journal").await.location(), Some("/connexion"));
     assert_eq!(anon.get("/mon-compte").await.location(), Some("/connexion"));
     assert_eq!(
-        anon.post(
-            "/operateur/organisations",
-            &[("type", "lieu"), ("nom", "Pirate")]
-        )
-        .await
-        .status,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(
-        anon.post("/operateur/comptes", &[("organisation", "1")])
+        anon.post("/operateur/organisations", &[("type", "lieu"), ("nom", "Pirate")])
             .await
             .status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        anon.post("/mon-compte/mot-de-passe", &[("actuel", "a")])
-            .await
-            .status,
+        anon.post("/operateur/comptes", &[("organisation", "1")]).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        anon.post("/mon-compte/totp", &[("code", "123456")])
-            .await
-            .status,
+        anon.post("/mon-compte/mot-de-passe", &[("actuel", "a")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        anon.post("/mon-compte/totp", &[("code", "123456")]).await.status,
         StatusCode::FORBIDDEN
     );
     assert_eq!(

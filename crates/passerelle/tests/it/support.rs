@@ -35,9 +35,7 @@ impl TestApp {
             _ => format!("sqlite:{}/test.db?mode=rwc", dir.path().display()),
         };
         let keys = Keys::load_or_create(&data_dir).expect("clés");
-        let db = Db::connect(&db_url)
-            .await
-            .expect("connexion à la base de test");
+        let db = Db::connect(&db_url).await.expect("connexion à la base de test");
         db.migrate().await.expect("migrations");
         let core = Core::new(db, keys);
         let config = WebConfig {
@@ -67,13 +65,7 @@ impl TestApp {
     }
 
     /// Creates an organisation of `kind` and an account of `role` in it, with [`PASSWORD`].
-    pub async fn account(
-        &self,
-        kind: &str,
-        role: &str,
-        email: &str,
-        with_totp: bool,
-    ) -> (i64, Option<String>) {
+    pub async fn account(&self, kind: &str, role: &str, email: &str, with_totp: bool) -> (i64, Option<String>) {
         let org = accounts::create_organisation(
             &self.core,
             &Actor::System,
@@ -103,14 +95,8 @@ impl TestApp {
     /// Runs raw SQL (e.g. to play an attacker with database access).
     pub async fn exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
         match &self.core.db {
-            Db::Sqlite(p) => sqlx::raw_sql(sql)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()),
-            Db::Postgres(p) => sqlx::raw_sql(sql)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected()),
+            Db::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()),
+            Db::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()),
         }
     }
 
@@ -133,9 +119,7 @@ impl TestApp {
 
 async fn create_pg_database(server: &str) -> String {
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(server)
-        .await
-        .expect("serveur PostgreSQL de test");
+    let admin = sqlx::PgPool::connect(server).await.expect("serveur PostgreSQL de test");
     sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
         .execute(&admin)
         .await
@@ -148,11 +132,8 @@ async fn create_pg_database(server: &str) -> String {
 
 /// A TOTP code for `secret` at now + `offset_steps` × 30 s.
 pub fn totp_code(secret: &str, offset_steps: i64) -> String {
-    let bytes = totp_rs::Secret::Encoded(secret.to_string())
-        .to_bytes()
-        .unwrap();
-    let t =
-        totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "t".into()).unwrap();
+    let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
+    let t = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "t".into()).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -168,9 +149,7 @@ pub struct Response {
 
 impl Response {
     pub fn location(&self) -> Option<&str> {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok())
     }
 }
 
@@ -229,11 +208,7 @@ impl Browser {
         if !self.cookies.contains_key("passerelle_csrf") {
             self.get("/connexion").await;
         }
-        let token = self
-            .cookies
-            .get("passerelle_csrf")
-            .cloned()
-            .unwrap_or_default();
+        let token = self.cookies.get("passerelle_csrf").cloned().unwrap_or_default();
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
         all.extend_from_slice(fields);
         self.post_raw(path, &all).await
@@ -248,8 +223,7 @@ impl Browser {
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::COOKIE, self.cookie_header());
         req = if self.same_origin {
-            req.header("sec-fetch-site", "same-origin")
-                .header(header::ORIGIN, BASE)
+            req.header("sec-fetch-site", "same-origin").header(header::ORIGIN, BASE)
         } else {
             req.header("sec-fetch-site", "cross-site")
                 .header(header::ORIGIN, "https://attaquant.example")
@@ -260,11 +234,8 @@ impl Browser {
     /// Password step; returns the response of the form post.
     pub async fn login(&mut self, email: &str, password: &str) -> Response {
         self.get("/connexion").await;
-        self.post(
-            "/connexion",
-            &[("email", email), ("mot_de_passe", password)],
-        )
-        .await
+        self.post("/connexion", &[("email", email), ("mot_de_passe", password)])
+            .await
     }
 }
 

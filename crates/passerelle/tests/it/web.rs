@@ -26,10 +26,7 @@ async fn forms_without_the_right_token_or_from_another_site_are_refused() {
 
     // The right token, but sent by another site's page.
     b.same_origin = false;
-    assert_eq!(
-        b.post("/connexion", &creds).await.status,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(b.post("/connexion", &creds).await.status, StatusCode::FORBIDDEN);
     b.same_origin = true;
 
     // A token without its cookie (another visitor's token) is refused.
@@ -43,10 +40,7 @@ async fn forms_without_the_right_token_or_from_another_site_are_refused() {
     );
 
     // Signed-in forms are protected the same way.
-    assert_eq!(
-        b.post("/connexion", &creds).await.status,
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(b.post("/connexion", &creds).await.status, StatusCode::SEE_OTHER);
     let r = b.post_raw("/deconnexion", &[]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(
@@ -55,10 +49,7 @@ async fn forms_without_the_right_token_or_from_another_site_are_refused() {
         "the refused logout did nothing"
     );
     // No failed login was journaled for refused forms: nothing ran.
-    assert!(!app
-        .journal_actions()
-        .await
-        .contains(&"connexion.echec".to_string()));
+    assert!(!app.journal_actions().await.contains(&"connexion.echec".to_string()));
 }
 
 #[tokio::test]
@@ -75,21 +66,13 @@ async fn security_headers_are_on_every_response() {
     ] {
         let r = b.get(path).await;
         let h = &r.headers;
-        let csp = h
-            .get(header::CONTENT_SECURITY_POLICY)
-            .unwrap()
-            .to_str()
-            .unwrap();
+        let csp = h.get(header::CONTENT_SECURITY_POLICY).unwrap().to_str().unwrap();
         assert!(
             csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
             "{path}: {csp}"
         );
         assert!(csp.contains("frame-ancestors 'none'"), "{path}");
-        assert_eq!(
-            h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(),
-            "nosniff",
-            "{path}"
-        );
+        assert_eq!(h.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(), "nosniff", "{path}");
         assert_eq!(h.get(header::X_FRAME_OPTIONS).unwrap(), "DENY", "{path}");
         assert!(h.get(header::REFERRER_POLICY).is_some(), "{path}");
         assert!(h.get("x-request-id").is_some(), "{path}");
@@ -106,12 +89,9 @@ async fn https_deployments_get_hsts_and_secure_host_cookies() {
         assets_dir: "/nonexistent".into(),
     };
     let router = passerelle_web::router(passerelle_web::AppState::new(app.core.clone(), config));
-    let res = tower::ServiceExt::oneshot(
-        router,
-        Request::get("/connexion").body(Body::empty()).unwrap(),
-    )
-    .await
-    .unwrap();
+    let res = tower::ServiceExt::oneshot(router, Request::get("/connexion").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert!(res
         .headers()
         .get(header::STRICT_TRANSPORT_SECURITY)
@@ -119,12 +99,7 @@ async fn https_deployments_get_hsts_and_secure_host_cookies() {
         .to_str()
         .unwrap()
         .contains("max-age="));
-    let cookie = res
-        .headers()
-        .get(header::SET_COOKIE)
-        .unwrap()
-        .to_str()
-        .unwrap();
+    let cookie = res.headers().get(header::SET_COOKIE).unwrap().to_str().unwrap();
     assert!(
         cookie.starts_with("__Host-passerelle_csrf=") && cookie.contains("; Secure"),
         "{cookie}"
@@ -151,11 +126,7 @@ async fn pages_are_french_dsfr_pages_with_one_h1() {
         assert!(r.body.contains("<footer class=\"fr-footer\""), "{path}");
     }
     let home = b.get("/").await.body;
-    for service in [
-        "Pass Numérique",
-        "Lieux de médiation numérique",
-        "Aidants Connect",
-    ] {
+    for service in ["Pass Numérique", "Lieux de médiation numérique", "Aidants Connect"] {
         assert!(home.contains(service), "{service}");
     }
     let login = b.get("/connexion").await.body;
@@ -184,18 +155,14 @@ async fn bad_input_gets_a_clear_status_never_a_crash() {
         .unwrap();
     assert_eq!(b.send(req).await.status, StatusCode::METHOD_NOT_ALLOWED);
     // Without a token, an unsafe method is refused before anything else.
-    let r = b
-        .send(Request::delete("/connexion").body(Body::empty()).unwrap())
-        .await;
+    let r = b.send(Request::delete("/connexion").body(Body::empty()).unwrap()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     // Oversize body.
     b.get("/connexion").await;
     let token = b.cookie("passerelle_csrf").cloned().unwrap();
     let huge = "x".repeat(200 * 1024);
-    let r = b
-        .post("/connexion", &[("email", &huge), ("mot_de_passe", "y")])
-        .await;
+    let r = b.post("/connexion", &[("email", &huge), ("mot_de_passe", "y")]).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
 
     // Malformed form (not URL-encoded), with a valid token.
@@ -211,10 +178,7 @@ async fn bad_input_gets_a_clear_status_never_a_crash() {
 
     // Broken or forged cookies are just an anonymous visitor.
     let req = Request::get("/mon-compte")
-        .header(
-            header::COOKIE,
-            "passerelle_session=%%%; passerelle_csrf=\"x y\"; =;;",
-        )
+        .header(header::COOKIE, "passerelle_session=%%%; passerelle_csrf=\"x y\"; =;;")
         .body(Body::empty())
         .unwrap();
     let r = b.send(req).await;
@@ -230,11 +194,7 @@ async fn bad_input_gets_a_clear_status_never_a_crash() {
 
     // Bad query parameters.
     let r = b.get("/operateur/journal?avant=abc").await;
-    assert!(
-        r.status.is_client_error() || r.status.is_redirection(),
-        "{}",
-        r.status
-    );
+    assert!(r.status.is_client_error() || r.status.is_redirection(), "{}", r.status);
 
     // A valid token with a missing field is a French refusal, and nothing is journaled.
     let r = b.post("/connexion", &[("email", "a@b.fr")]).await;
