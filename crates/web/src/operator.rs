@@ -1,6 +1,6 @@
 //! The opérateur's pages: organisations and accounts.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::{self, authorize, store, Action, NewAccount, OrgKind, Role};
@@ -43,6 +43,11 @@ async fn view(
 pub async fn page(State(state): State<AppState>, u: CurrentUser, Query(q): Query<Done>) -> Result<Response, WebError> {
     let message = match q.ok.as_deref() {
         Some("organisation") => Some("L'organisation a été créée.".to_string()),
+        Some("totp") => {
+            Some("La double authentification du compte a été réinitialisée ; ses sessions ont été fermées.".to_string())
+        }
+        Some("desactivation") => Some("Le compte a été désactivé ; ses sessions ont été fermées.".to_string()),
+        Some("reactivation") => Some("Le compte a été réactivé.".to_string()),
         _ => None,
     };
     view(&state, &u, message, None, None, StatusCode::OK).await
@@ -124,6 +129,74 @@ pub async fn create_account(
             let msg = format!("Le compte de {} a été créé.", created.account.display_name);
             view(&state, &u, Some(msg), None, Some(notice), StatusCode::OK).await
         }
+        Err(e) => refused(&state, &u, e).await,
+    }
+}
+
+/// The account id of an action URL; anything else is a 404, not a parse error.
+fn account_id(raw: &str) -> Result<i64, WebError> {
+    raw.parse().map_err(|_| WebError::NotFound)
+}
+
+pub async fn reset_password(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Administer)?;
+    let id = account_id(&id)?;
+    let password = accounts::admin::reset_password(&state.core, &u.principal, id).await?;
+    let email = store::account(&state.core.db, id)
+        .await?
+        .map(|a| a.email)
+        .unwrap_or_default();
+    let msg = format!("Le mot de passe de {email} a été réinitialisé ; ses sessions ont été fermées.");
+    view(
+        &state,
+        &u,
+        Some(msg),
+        None,
+        Some(CreatedNotice { email, password }),
+        StatusCode::OK,
+    )
+    .await
+}
+
+pub async fn reset_totp(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Administer)?;
+    accounts::admin::reset_totp(&state.core, &u.principal, account_id(&id)?).await?;
+    Ok(Redirect::to("/operateur?ok=totp").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ActiveForm {
+    #[serde(default)]
+    actif: String,
+}
+
+pub async fn set_active(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<String>,
+    Form(f): Form<ActiveForm>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Administer)?;
+    let active = match f.actif.as_str() {
+        "1" => true,
+        "0" => false,
+        _ => return Err(WebError::BadRequest("valeur « actif » attendue : 0 ou 1".into())),
+    };
+    match accounts::admin::set_active(&state.core, &u.principal, account_id(&id)?, active).await {
+        Ok(()) => Ok(Redirect::to(if active {
+            "/operateur?ok=reactivation"
+        } else {
+            "/operateur?ok=desactivation"
+        })
+        .into_response()),
         Err(e) => refused(&state, &u, e).await,
     }
 }

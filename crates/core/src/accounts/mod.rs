@@ -1,5 +1,6 @@
 //! Accounts domain: organisations, accounts, passwords, TOTP, sessions, lockout.
 
+pub mod admin;
 pub mod authz;
 mod login;
 pub mod model;

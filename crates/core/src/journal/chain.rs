@@ -465,4 +465,48 @@ mod tests {
         forged.key_id = crate::keys::key_id(&key.verifying_key());
         assert_eq!(run(&c, &key, vec![forged], 4).unwrap_err().seq, 5);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Tamper {
+            Details(usize),
+            Actor(usize),
+            Delete(usize),
+            Swap(usize),
+        }
+
+        fn tamper() -> impl Strategy<Value = Tamper> {
+            prop_oneof![
+                any::<usize>().prop_map(Tamper::Details),
+                any::<usize>().prop_map(Tamper::Actor),
+                any::<usize>().prop_map(Tamper::Delete),
+                any::<usize>().prop_map(Tamper::Swap),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Any single modification, deletion (not of the last entry) or swap of
+            /// adjacent entries is reported at the first affected sequence number,
+            /// whatever the batch size.
+            #[test]
+            fn any_single_tamper_is_pinpointed(n in 2i64..60, t in tamper(), batch in 1usize..40) {
+                let key = SigningKey::from_bytes(&[9; 32]);
+                let mut c = chain(n);
+                let len = c.len();
+                let expected = match t {
+                    Tamper::Details(i) => { let i = i % len; c[i].details.push(' '); c[i].seq }
+                    Tamper::Actor(i) => { let i = i % len; c[i].actor_account = Some(-1); c[i].seq }
+                    Tamper::Delete(i) => { let i = i % (len - 1); let seq = c[i].seq; c.remove(i); seq }
+                    Tamper::Swap(i) => { let i = i % (len - 1); let seq = c[i].seq; c.swap(i, i + 1); seq }
+                };
+                prop_assert_eq!(run(&c, &key, vec![], batch).unwrap_err().seq, expected);
+                prop_assert_eq!(run(&chain(n), &key, vec![], batch), Ok(n as u64));
+            }
+        }
+    }
 }

@@ -87,7 +87,10 @@ pub mod actions {
     pub const TOTP_FAILED: &str = "totp.echec";
     pub const PASSWORD_CHANGED: &str = "compte.mot_de_passe";
     pub const ACCOUNT_CREATED: &str = "compte.creation";
-    pub const ACCOUNT_UPDATED: &str = "compte.modification";
+    pub const ACCOUNT_DEACTIVATED: &str = "compte.desactivation";
+    pub const ACCOUNT_REACTIVATED: &str = "compte.reactivation";
+    pub const PASSWORD_RESET: &str = "compte.reinitialisation_mot_de_passe";
+    pub const TOTP_RESET: &str = "totp.reinitialise";
     pub const ORGANISATION_CREATED: &str = "organisation.creation";
     pub const CHECKPOINT: &str = "journal.point_de_controle";
     pub const DEMO_LOADED: &str = "demo.chargement";

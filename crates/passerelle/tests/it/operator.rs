@@ -198,3 +198,133 @@ async fn operator_routes_refuse_other_roles() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn operator_resets_passwords_and_second_factors_and_deactivates_accounts() {
+    let app = TestApp::new().await;
+    let mut op = operator(&app).await;
+    let (lieu_id, _) = app.account("lieu", "lieu", "lieu@exemple.fr", false).await;
+    let (aidant_id, aidant_secret) = app
+        .account("structure_habilitee", "aidant", "aidant@exemple.fr", true)
+        .await;
+    let mut lieu = app.browser();
+    assert_eq!(
+        lieu.login("lieu@exemple.fr", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Password reset: shown once, old password refused, open sessions closed.
+    let r = op
+        .post(&format!("/operateur/comptes/{lieu_id}/mot-de-passe"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Mot de passe provisoire de lieu@exemple.fr"));
+    let start = r.body.find("<code>").unwrap() + 6;
+    let new_password = r.body[start..start + 23].to_string();
+    assert_eq!(lieu.get("/mon-compte").await.location(), Some("/connexion"));
+    assert_eq!(
+        lieu.login("lieu@exemple.fr", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        lieu.login("lieu@exemple.fr", &new_password).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Lost phone: the aidant must enrol a new device at the next login.
+    let mut aidant = app.browser();
+    aidant.login("aidant@exemple.fr", PASSWORD).await;
+    aidant
+        .post(
+            "/connexion/totp",
+            &[("code", &totp_code(aidant_secret.as_ref().unwrap(), 0))],
+        )
+        .await;
+    assert_eq!(aidant.get("/mon-compte").await.status, StatusCode::OK);
+    let r = op.post(&format!("/operateur/comptes/{aidant_id}/totp"), &[]).await;
+    assert_eq!(r.location(), Some("/operateur?ok=totp"));
+    assert_eq!(aidant.get("/mon-compte").await.location(), Some("/connexion"));
+    assert_eq!(
+        aidant.login("aidant@exemple.fr", PASSWORD).await.location(),
+        Some("/connexion/activation-totp")
+    );
+
+    // Deactivation: sessions end, login refused with the generic message; reactivation restores.
+    let r = op
+        .post(&format!("/operateur/comptes/{lieu_id}/activation"), &[("actif", "0")])
+        .await;
+    assert_eq!(r.location(), Some("/operateur?ok=desactivation"));
+    assert_eq!(lieu.get("/mon-compte").await.location(), Some("/connexion"));
+    let refused = lieu.login("lieu@exemple.fr", &new_password).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(refused.body.contains("Adresse électronique ou mot de passe incorrect."));
+    op.post(&format!("/operateur/comptes/{lieu_id}/activation"), &[("actif", "1")])
+        .await;
+    assert_eq!(
+        lieu.login("lieu@exemple.fr", &new_password).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    // Bad input on these routes.
+    assert_eq!(
+        op.post("/operateur/comptes/abc/totp", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        op.post("/operateur/comptes/999999/totp", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        op.post(
+            &format!("/operateur/comptes/{lieu_id}/activation"),
+            &[("actif", "peut-être")]
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+    // The opérateur cannot lock itself out.
+    let own = app
+        .scalar_i64("SELECT id FROM accounts WHERE email = 'op@exemple.fr'")
+        .await;
+    let r = op
+        .post(&format!("/operateur/comptes/{own}/activation"), &[("actif", "0")])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("propre compte"));
+
+    let actions = app.journal_actions().await;
+    for a in [
+        "compte.reinitialisation_mot_de_passe",
+        "totp.reinitialise",
+        "compte.desactivation",
+        "compte.reactivation",
+    ] {
+        assert!(actions.contains(&a.to_string()), "{a}");
+    }
+}
+
+#[tokio::test]
+async fn account_management_routes_refuse_other_roles() {
+    let app = TestApp::new().await;
+    let (victim, _) = app.account("lieu", "lieu", "victime@exemple.fr", false).await;
+    let (_, secret) = app.account("hub", "hub", "hub@exemple.fr", true).await;
+    let mut hub = app.browser();
+    hub.login("hub@exemple.fr", PASSWORD).await;
+    hub.post("/connexion/totp", &[("code", &totp_code(secret.as_ref().unwrap(), 0))])
+        .await;
+    let mut anon = app.browser();
+    for b in [&mut hub, &mut anon] {
+        for path in ["mot-de-passe", "totp", "activation"] {
+            let r = b
+                .post(&format!("/operateur/comptes/{victim}/{path}"), &[("actif", "0")])
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+        }
+    }
+    let mut victim_browser = app.browser();
+    assert_eq!(
+        victim_browser.login("victime@exemple.fr", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
