@@ -229,7 +229,8 @@ async function screenshot(page, name) {
   shotCounter += 1;
   const file = path.join(RESULTS, `${String(shotCounter).padStart(2, '0')}-${name}.png`);
   try {
-    await page.screenshot({ path: file, fullPage: true });
+    // caret: 'initial' — Playwright's default hides the caret with an inline style, which our CSP blocks.
+    await page.screenshot({ path: file, fullPage: true, caret: 'initial' });
   } catch (err) {
     console.log(`        (screenshot ${file} failed: ${err.message})`);
   }
@@ -293,6 +294,7 @@ async function main() {
   let browser = null;
   let page = null;
   let current = 'setup';
+  const cspViolations = [];
   try {
     // 1. Admin account.
     current = 'admin create';
@@ -320,6 +322,13 @@ async function main() {
     });
     const context = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
     context.setDefaultTimeout(NAV_TIMEOUT_MS);
+    // Report CSP violations with the element concerned (init scripts are not subject to the CSP).
+    await context.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (e) => {
+        const el = e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 160) : String(e.target);
+        console.error(`Content Security Policy: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} on ${el} (sample: ${e.sample || '-'})`);
+      });
+    });
     page = await context.newPage();
     page.on('pageerror', (err) => console.log(`        (page error on ${page.url()}: ${err.message})`));
     page.on('response', (res) => {
@@ -327,6 +336,7 @@ async function main() {
     });
     page.on('console', (msg) => {
       if (msg.type() === 'error') console.log(`        (console error on ${page.url()}: ${msg.text()})`);
+      if (/Content Security Policy/i.test(msg.text())) cspViolations.push(`${page.url()}: ${msg.text()}`);
     });
 
     current = 'home page';
@@ -362,6 +372,47 @@ async function main() {
     if (!h1.includes('Mon compte')) throw new Error(`h1 of /mon-compte is ${JSON.stringify(h1.trim())}, expected "Mon compte"`);
     pass('TOTP accepted, signed in at /mon-compte');
     await checkA11y(page, 'mon compte');
+
+    for (const [urlPath, label] of [
+      ['/operateur', 'espace opérateur'],
+      ['/operateur/journal', 'journal'],
+      ['/accessibilite', 'déclaration d’accessibilité'],
+    ]) {
+      current = `page ${urlPath}`;
+      await visit(page, base, urlPath);
+      await screenshot(page, label.replace(/[^a-zà-ÿ]+/gi, '-'));
+      pass(`GET ${urlPath}`);
+      await checkA11y(page, label);
+    }
+
+    current = 'page 404';
+    const missing = await page.goto(base + '/page-inexistante', { waitUntil: 'load' });
+    if (!missing || missing.status() !== 404) throw new Error(`/page-inexistante answered ${missing && missing.status()}, expected 404`);
+    pass('GET /page-inexistante answers 404');
+    await checkA11y(page, 'page 404');
+
+    current = 'keyboard: skip link first';
+    await visit(page, base, '/');
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => (document.activeElement && document.activeElement.textContent || '').trim());
+    if (focused !== 'Contenu') throw new Error(`first Tab focuses ${JSON.stringify(focused)}, expected the "Contenu" skip link`);
+    await page.keyboard.press('Enter');
+    const hash = await page.evaluate(() => window.location.hash);
+    if (hash !== '#contenu') throw new Error(`skip link led to ${JSON.stringify(hash)}`);
+    pass('first Tab reaches the skip link, Enter jumps to the content');
+
+    current = 'logout';
+    await page.click('form[action="/deconnexion"] button[type=submit]');
+    await page.waitForLoadState('load');
+    const body = (await page.locator('main').textContent()) || '';
+    if (!body.includes('Vous êtes déconnecté')) throw new Error('logout page does not confirm');
+    const after = await page.goto(base + '/mon-compte', { waitUntil: 'load' });
+    await expectPath(page, '/connexion');
+    pass(`logout ends the session (${after && after.status()})`);
+
+    current = 'content security policy';
+    if (cspViolations.length > 0) throw new Error(`CSP violations: ${cspViolations.join(' | ')}`);
+    pass('no Content-Security-Policy violation reported by the browser');
     current = null;
   } catch (err) {
     if (page) await screenshot(page, 'echec');

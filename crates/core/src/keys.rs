@@ -6,6 +6,9 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use hmac::{Hmac, Mac};
@@ -112,6 +115,66 @@ impl Keys {
     }
 }
 
+impl Keys {
+    fn cipher(&self, purpose: &str) -> XChaCha20Poly1305 {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC accepts any key length");
+        mac.update(b"passerelle-chiffrement\0");
+        mac.update(purpose.as_bytes());
+        XChaCha20Poly1305::new(&mac.finalize().into_bytes())
+    }
+
+    /// Encrypts a secret kept in the database (e.g. a TOTP seed) with a key
+    /// derived from the data directory's secret, so that a copy of the database
+    /// alone reveals nothing. Output: `v1:` + base64(nonce ‖ ciphertext).
+    pub fn seal(&self, purpose: &str, plaintext: &str) -> CoreResult<String> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng);
+        let ct = self
+            .cipher(purpose)
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: purpose.as_bytes(),
+                },
+            )
+            .map_err(|_| CoreError::Io("chiffrement impossible".into()))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(format!(
+            "v1:{}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(out)
+        ))
+    }
+
+    /// Decrypts what [`Keys::seal`] produced with the same purpose.
+    pub fn open(&self, purpose: &str, sealed: &str) -> CoreResult<String> {
+        let err = || {
+            CoreError::Io(format!(
+                "secret chiffré illisible ({purpose}) : mauvaise clé ou donnée altérée"
+            ))
+        };
+        let raw = sealed.strip_prefix("v1:").ok_or_else(err)?;
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(raw)
+            .map_err(|_| err())?;
+        if bytes.len() < 24 {
+            return Err(err());
+        }
+        let (nonce, ct) = bytes.split_at(24);
+        let pt = self
+            .cipher(purpose)
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: purpose.as_bytes(),
+                },
+            )
+            .map_err(|_| err())?;
+        String::from_utf8(pt).map_err(|_| err())
+    }
+}
+
 pub fn key_id(key: &VerifyingKey) -> String {
     hex::encode(&Sha256::digest(key.as_bytes())[..8])
 }
@@ -158,5 +221,21 @@ mod tests {
             }
         }
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_the_same_keys_and_purpose() {
+        let k = Keys::ephemeral();
+        let sealed = k.seal("totp", "JBSWY3DPEHPK3PXP").unwrap();
+        assert!(sealed.starts_with("v1:") && !sealed.contains("JBSWY3DPEHPK3PXP"));
+        assert_ne!(sealed, k.seal("totp", "JBSWY3DPEHPK3PXP").unwrap(), "random nonce");
+        assert_eq!(k.open("totp", &sealed).unwrap(), "JBSWY3DPEHPK3PXP");
+        assert!(k.open("autre", &sealed).is_err());
+        assert!(Keys::ephemeral().open("totp", &sealed).is_err());
+        let mut tampered = sealed.clone();
+        tampered.pop();
+        tampered.push(if sealed.ends_with('A') { 'B' } else { 'A' });
+        assert!(k.open("totp", &tampered).is_err());
+        assert!(k.open("totp", "JBSWY3DPEHPK3PXP").is_err());
     }
 }

@@ -134,3 +134,24 @@ pub fn panic_response(err: Box<dyn Any + Send + 'static>) -> Response {
     tracing::error!(panique = %detail, "panique dans un traitement");
     WebError::Internal("panique".into()).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_french_500_page_without_details() {
+        let res = panic_response(Box::new("secret interne : jeton=abc"));
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains("Erreur inattendue") && body.contains("<html lang=\"fr\""));
+        assert!(!body.contains("jeton=abc"));
+    }
+
+    #[tokio::test]
+    async fn database_outages_are_503() {
+        let res = WebError::from(CoreError::Database(sqlx::Error::PoolTimedOut)).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

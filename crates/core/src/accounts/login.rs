@@ -152,7 +152,7 @@ pub async fn login_totp(core: &Core, pending_token: &str, code: &str, unix: u64)
         role: creds.role.clone(),
     };
     let step = match &creds.totp_secret {
-        Some(secret) if creds.active => totp::check(secret, code, unix, creds.totp_last_step)?,
+        Some(sealed) if creds.active => totp::check(&totp::open(core, sealed)?, code, unix, creds.totp_last_step)?,
         _ => None,
     };
     let consumed = match step {
@@ -215,7 +215,7 @@ pub async fn finish_enrolment(core: &Core, pending_token: &str, code: &str, unix
         role: creds.role.clone(),
     };
     let step = match &creds.totp_pending_secret {
-        Some(secret) => totp::check(secret, code, unix, None)?,
+        Some(sealed) => totp::check(&totp::open(core, sealed)?, code, unix, None)?,
         None => None,
     };
     let (Some(step), Some(secret)) = (step, creds.totp_pending_secret.as_deref()) else {

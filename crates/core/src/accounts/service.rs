@@ -133,6 +133,10 @@ pub async fn create_account(core: &Core, actor: &Actor, new: NewAccount<'_>) -> 
     password::check_policy(&pw, email.as_str())?;
     let hash = password::hash(&pw)?;
     let secret = new.with_totp.then(totp::new_secret);
+    let sealed = match &secret {
+        Some(s) => Some(totp::seal(core, s)?),
+        None => None,
+    };
     let mut tx = core.db.begin().await?;
     let id = match store::insert_account(
         &mut tx,
@@ -141,7 +145,7 @@ pub async fn create_account(core: &Core, actor: &Actor, new: NewAccount<'_>) -> 
         &display_name,
         role.key(),
         &hash,
-        secret.as_deref(),
+        sealed.as_deref(),
     )
     .await
     {
@@ -244,10 +248,10 @@ pub async fn start_totp_enrolment(core: &Core, account_id: i64) -> CoreResult<To
         .await?
         .ok_or(CoreError::Forbidden)?;
     let secret = match creds.totp_pending_secret {
-        Some(s) => s,
+        Some(sealed) => totp::open(core, &sealed)?,
         None => {
             let s = totp::new_secret();
-            store::set_totp_pending(&mut tx, account_id, Some(&s)).await?;
+            store::set_totp_pending(&mut tx, account_id, Some(&totp::seal(core, &s)?)).await?;
             s
         }
     };
@@ -271,7 +275,7 @@ pub async fn confirm_totp(core: &Core, actor: &Actor, account_id: i64, code: &st
             "aucune activation de double authentification n'est en cours",
         ));
     };
-    let Some(step) = totp::check(&pending, code, unix, None)? else {
+    let Some(step) = totp::check(&totp::open(core, &pending)?, code, unix, None)? else {
         tx.rollback().await?;
         return Ok(false);
     };

@@ -7,6 +7,18 @@ use totp_rs::{Algorithm, Secret, TOTP};
 use crate::error::{CoreError, CoreResult};
 
 pub const ISSUER: &str = "Passerelle";
+/// Purpose label of the encryption of TOTP seeds in the database.
+const SEAL_PURPOSE: &str = "totp";
+
+/// Encrypts a seed for storage (see [`crate::keys::Keys::seal`]).
+pub fn seal(core: &crate::Core, secret_b32: &str) -> CoreResult<String> {
+    core.keys.seal(SEAL_PURPOSE, secret_b32)
+}
+
+/// Decrypts a stored seed.
+pub fn open(core: &crate::Core, sealed: &str) -> CoreResult<String> {
+    core.keys.open(SEAL_PURPOSE, sealed)
+}
 const STEP: u64 = 30;
 
 /// A new random secret (160 bits), base32-encoded.

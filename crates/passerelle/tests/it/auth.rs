@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 
-use crate::support::{totp_code, TestApp, PASSWORD};
+use crate::support::{secret_on_page, totp_code, TestApp, PASSWORD};
 
 #[tokio::test]
 async fn login_without_totp_opens_a_session() {
@@ -231,21 +231,13 @@ async fn a_role_that_requires_totp_must_enrol_at_first_login() {
     let page = b.get("/connexion/activation-totp").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("data:image/png;base64,"));
-    let secret: String = {
-        let q = format!("SELECT totp_pending_secret FROM accounts WHERE id = {id}");
-        match &app.core.db {
-            passerelle_core::Db::Sqlite(p) => sqlx::query_scalar(&q).fetch_one(p).await.unwrap(),
-            passerelle_core::Db::Postgres(p) => sqlx::query_scalar(&q).fetch_one(p).await.unwrap(),
-        }
-    };
-    // The secret shown on the page is the pending one.
-    let grouped = secret
-        .as_bytes()
-        .chunks(4)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect::<Vec<_>>()
-        .join(" ");
-    assert!(page.body.contains(&grouped));
+    // The key shown on the page (as a person would type it) is the one to use;
+    // the database holds it only encrypted.
+    let secret = secret_on_page(&page.body);
+    let stored = app
+        .scalar_text(&format!("SELECT totp_pending_secret FROM accounts WHERE id = {id}"))
+        .await;
+    assert!(stored.starts_with("v1:") && !stored.contains(&secret), "{stored}");
     let r = b
         .post("/connexion/activation-totp", &[("code", &totp_code(&secret, 0))])
         .await;
@@ -309,12 +301,9 @@ async fn account_page_replaces_the_totp_device() {
     b.login("lieu@exemple.fr", PASSWORD).await;
     b.post("/connexion/totp", &[("code", &totp_code(secret.as_ref().unwrap(), 0))])
         .await;
-    assert_eq!(b.get("/mon-compte/totp").await.status, StatusCode::OK);
-    let q = "SELECT totp_pending_secret FROM accounts";
-    let pending: String = match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => sqlx::query_scalar(q).fetch_one(p).await.unwrap(),
-        passerelle_core::Db::Postgres(p) => sqlx::query_scalar(q).fetch_one(p).await.unwrap(),
-    };
+    let page = b.get("/mon-compte/totp").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let pending = secret_on_page(&page.body);
     let r = b.post("/mon-compte/totp", &[("code", &totp_code(&pending, 0))]).await;
     assert_eq!(r.location(), Some("/mon-compte?ok=totp"));
     // The old device no longer works, the new one does.

@@ -107,6 +107,13 @@ impl TestApp {
         }
     }
 
+    pub async fn scalar_text(&self, sql: &str) -> String {
+        match &self.core.db {
+            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        }
+    }
+
     /// Journal actions, in order.
     pub async fn journal_actions(&self) -> Vec<String> {
         let q = "SELECT action FROM journal ORDER BY seq";
@@ -128,6 +135,17 @@ async fn create_pg_database(server: &str) -> String {
     let mut url = url::Url::parse(server).expect("URL PostgreSQL");
     url.set_path(&format!("/{name}"));
     url.to_string()
+}
+
+/// The TOTP key printed on an enrolment page, without its grouping spaces.
+pub fn secret_on_page(body: &str) -> String {
+    let after = &body[body.find("Clé à saisir à la main").expect("clé affichée")..];
+    let start = after.find("<code>").unwrap() + 6;
+    let end = after[start..].find("</code>").unwrap();
+    after[start..start + end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
 }
 
 /// A TOTP code for `secret` at now + `offset_steps` × 30 s.
