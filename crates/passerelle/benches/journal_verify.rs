@@ -117,7 +117,7 @@ async fn end_to_end(label: &str, url: &str, keys: &Keys, entries: &[StoredEntry]
         best_read = best_read.min(t.elapsed().as_secs_f64());
     }
     println!(
-        "   lecture seule des lignes, {label:<10} : {}",
+        "   pour comparaison, lecture ligne à ligne par sqlx, {label:<10} : {}",
         rate(entries.len(), best_read)
     );
     let mut best = f64::MAX;
