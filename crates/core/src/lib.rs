@@ -7,6 +7,7 @@ pub mod demo;
 pub mod error;
 pub mod journal;
 pub mod keys;
+pub mod lieux;
 pub mod ratelimit;
 
 pub use db::{Backend, Db, Tx};
