@@ -1,0 +1,200 @@
+//! A place, typed, with every field of the standard and what Passerelle adds.
+
+use super::schema::standard;
+use super::vocabulaires::*;
+
+/// The standard's fields of a place, typed. Multi-valued fields are vectors of
+/// the generated vocabulary enums (joined with `|` in the standard).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lieu {
+    pub id: String,
+    pub pivot: String,
+    pub nom: String,
+    pub commune: String,
+    pub code_postal: String,
+    pub code_insee: Option<String>,
+    pub adresse: String,
+    pub complement_adresse: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub typologie: Vec<String>,
+    pub telephone: Option<String>,
+    pub courriels: Vec<String>,
+    pub site_web: Vec<String>,
+    pub horaires: Option<String>,
+    pub presentation_resume: Option<String>,
+    pub presentation_detail: Option<String>,
+    pub source: Option<String>,
+    pub itinerance: Vec<Itinerance>,
+    pub structure_parente: Option<String>,
+    pub date_maj: time::Date,
+    pub services: Vec<Services>,
+    pub publics_specifiquement_adresses: Vec<PublicsSpecifiquementAdresses>,
+    pub prise_en_charge_specifique: Vec<PriseEnChargeSpecifique>,
+    pub frais_a_charge: Vec<FraisACharge>,
+    pub dispositif_programmes_nationaux: Vec<DispositifProgrammesNationaux>,
+    pub formations_labels: Vec<FormationsLabels>,
+    pub autres_formations_labels: Option<String>,
+    pub modalites_acces: Vec<ModalitesAcces>,
+    pub modalites_accompagnement: Vec<ModalitesAccompagnement>,
+    pub fiche_acces_libre: Option<String>,
+    pub prise_rdv: Option<String>,
+}
+
+fn join<T: Copy>(v: &[T], label: fn(T) -> &'static str) -> String {
+    v.iter().map(|x| label(*x)).collect::<Vec<_>>().join("|")
+}
+
+fn opt(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+fn number(v: Option<f64>) -> String {
+    v.map(|x| format!("{x}")).unwrap_or_default()
+}
+
+impl Lieu {
+    /// The standard's values of this place, in the schema's field order, as text
+    /// (`|`-joined lists, empty string for an absent value).
+    pub fn standard_values(&self) -> Vec<(&'static str, String)> {
+        let date = self.date_maj.format(&time::macros::format_description!("[year]-[month]-[day]")).unwrap_or_default();
+        let values: Vec<(&'static str, String)> = vec![
+            ("id", self.id.clone()),
+            ("pivot", self.pivot.clone()),
+            ("nom", self.nom.clone()),
+            ("commune", self.commune.clone()),
+            ("code_postal", self.code_postal.clone()),
+            ("code_insee", opt(&self.code_insee)),
+            ("adresse", self.adresse.clone()),
+            ("complement_adresse", opt(&self.complement_adresse)),
+            ("latitude", number(self.latitude)),
+            ("longitude", number(self.longitude)),
+            ("typologie", self.typologie.join("|")),
+            ("telephone", opt(&self.telephone)),
+            ("courriels", self.courriels.join("|")),
+            ("site_web", self.site_web.join("|")),
+            ("horaires", opt(&self.horaires)),
+            ("presentation_resume", opt(&self.presentation_resume)),
+            ("presentation_detail", opt(&self.presentation_detail)),
+            ("source", opt(&self.source)),
+            ("itinerance", join(&self.itinerance, Itinerance::label)),
+            ("structure_parente", opt(&self.structure_parente)),
+            ("date_maj", date),
+            ("services", join(&self.services, Services::label)),
+            ("publics_specifiquement_adresses", join(&self.publics_specifiquement_adresses, PublicsSpecifiquementAdresses::label)),
+            ("prise_en_charge_specifique", join(&self.prise_en_charge_specifique, PriseEnChargeSpecifique::label)),
+            ("frais_a_charge", join(&self.frais_a_charge, FraisACharge::label)),
+            ("dispositif_programmes_nationaux", join(&self.dispositif_programmes_nationaux, DispositifProgrammesNationaux::label)),
+            ("formations_labels", join(&self.formations_labels, FormationsLabels::label)),
+            ("autres_formations_labels", opt(&self.autres_formations_labels)),
+            ("modalites_acces", join(&self.modalites_acces, ModalitesAcces::label)),
+            ("modalites_accompagnement", join(&self.modalites_accompagnement, ModalitesAccompagnement::label)),
+            ("fiche_acces_libre", opt(&self.fiche_acces_libre)),
+            ("prise_rdv", opt(&self.prise_rdv)),
+        ];
+        debug_assert!(values.iter().map(|(n, _)| *n).eq(standard().names()));
+        values
+    }
+
+    /// A stable digest of the standard's values: equal digests mean nothing to update.
+    pub fn digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (name, value) in self.standard_values() {
+            h.update(name.as_bytes());
+            h.update([0]);
+            h.update(value.as_bytes());
+            h.update([0]);
+        }
+        hex::encode(&h.finalize()[..16])
+    }
+
+    /// Key used to spot the same place under two ids: normalised name, address and postcode.
+    pub fn dedup_key(&self) -> String {
+        format!("{}|{}|{}", fold(&self.nom), fold(&self.adresse), self.code_postal)
+    }
+}
+
+/// Lower-case ASCII letters and digits only, single spaces (for comparisons).
+pub fn fold(s: &str) -> String {
+    let mapped: String = s
+        .chars()
+        .flat_map(|c| c.to_lowercase())
+        .map(|c| match c {
+            'à' | 'â' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'î' | 'ï' => 'i',
+            'ô' | 'ö' => 'o',
+            'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            c if c.is_ascii_alphanumeric() => c,
+            _ => ' ',
+        })
+        .collect();
+    mapped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn sample() -> Lieu {
+        Lieu {
+            id: "lieu-1".into(),
+            pivot: "73282932000074".into(),
+            nom: "Médiathèque".into(),
+            commune: "Bordeaux".into(),
+            code_postal: "33000".into(),
+            code_insee: Some("33063".into()),
+            adresse: "1 rue de la Paix".into(),
+            complement_adresse: None,
+            latitude: Some(44.84),
+            longitude: Some(-0.58),
+            typologie: vec![],
+            telephone: None,
+            courriels: vec!["a@b.fr".into(), "c@d.fr".into()],
+            site_web: vec![],
+            horaires: None,
+            presentation_resume: None,
+            presentation_detail: None,
+            source: None,
+            itinerance: vec![],
+            structure_parente: None,
+            date_maj: time::macros::date!(2024 - 04 - 02),
+            services: vec![Services::AideAuxDemarchesAdministratives, Services::LoisirsEtCreationsNumeriques],
+            publics_specifiquement_adresses: vec![],
+            prise_en_charge_specifique: vec![],
+            frais_a_charge: vec![],
+            dispositif_programmes_nationaux: vec![],
+            formations_labels: vec![],
+            autres_formations_labels: None,
+            modalites_acces: vec![],
+            modalites_accompagnement: vec![],
+            fiche_acces_libre: None,
+            prise_rdv: None,
+        }
+    }
+
+    #[test]
+    fn the_model_has_every_field_of_the_standard_in_order() {
+        let values = sample().standard_values();
+        let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
+        let expected: Vec<&str> = standard().names().collect();
+        assert_eq!(names, expected);
+        let get = |n: &str| values.iter().find(|(k, _)| *k == n).unwrap().1.clone();
+        assert_eq!(get("services"), "Aide aux démarches administratives|Loisirs et créations numériques");
+        assert_eq!(get("courriels"), "a@b.fr|c@d.fr");
+        assert_eq!(get("date_maj"), "2024-04-02");
+        assert_eq!(get("latitude"), "44.84");
+    }
+
+    #[test]
+    fn dedup_key_ignores_case_accents_and_spacing() {
+        let mut a = sample();
+        let mut b = sample();
+        a.nom = "MÉDIATHÈQUE  ".into();
+        b.nom = "médiathèque".into();
+        b.adresse = "1, Rue de la paix".into();
+        assert_eq!(a.dedup_key(), b.dedup_key());
+    }
+}

@@ -1,0 +1,545 @@
+//! Checking one row of a file against the standard, after the normalisations
+//! that are safe to make. Every problem names its line and field, in French.
+
+use std::collections::BTreeMap;
+
+use super::model::Lieu;
+use super::schema::{standard, FieldKind};
+use super::vocabulaires::*;
+
+/// Longest value accepted in any field (the standard sets no limit but `presentation_resume`).
+pub const MAX_FIELD_CHARS: usize = 10_000;
+
+/// A problem (or a change) on one field of one row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Issue {
+    pub ligne: usize,
+    pub champ: String,
+    pub message: String,
+}
+
+/// What normalisation changed, by kind (reported as counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Normalisation {
+    Espaces,
+    Separateurs,
+    CommuneMajuscules,
+    Telephone,
+    CodePostalZero,
+    VirguleDecimale,
+    DateFrancaise,
+}
+
+impl Normalisation {
+    pub fn label(self) -> &'static str {
+        match self {
+            Normalisation::Espaces => "espaces en trop retirés",
+            Normalisation::Separateurs => "séparateurs « ; » remplacés par « | »",
+            Normalisation::CommuneMajuscules => "communes en majuscules remises en casse usuelle",
+            Normalisation::Telephone => "téléphones mis au format international",
+            Normalisation::CodePostalZero => "codes postaux ou INSEE complétés du zéro initial perdu",
+            Normalisation::VirguleDecimale => "coordonnées à virgule décimale converties",
+            Normalisation::DateFrancaise => "dates JJ/MM/AAAA converties en AAAA-MM-JJ",
+        }
+    }
+}
+
+/// A valid row: the place, its warnings and the normalisations applied.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub lieu: Lieu,
+    pub warnings: Vec<Issue>,
+    pub normalised: Vec<Normalisation>,
+}
+
+/// Fields whose values are `|`-separated lists.
+const MULTI: &[&str] = &[
+    "typologie",
+    "courriels",
+    "site_web",
+    "itinerance",
+    "services",
+    "publics_specifiquement_adresses",
+    "prise_en_charge_specifique",
+    "frais_a_charge",
+    "dispositif_programmes_nationaux",
+    "formations_labels",
+    "modalites_acces",
+    "modalites_accompagnement",
+];
+
+/// Free-text fields where a leading `=`/`@` can only be a spreadsheet formula.
+const FREE_TEXT: &[&str] = &[
+    "nom",
+    "commune",
+    "adresse",
+    "complement_adresse",
+    "presentation_resume",
+    "presentation_detail",
+    "source",
+    "structure_parente",
+    "autres_formations_labels",
+    "horaires",
+];
+
+/// Centre of France: where failed geocoders put places.
+const FRANCE_CENTRE: (f64, f64) = (46.227638, 2.213749);
+
+struct Row<'a> {
+    line: usize,
+    values: BTreeMap<&'a str, String>,
+    errors: Vec<Issue>,
+    warnings: Vec<Issue>,
+    normalised: Vec<Normalisation>,
+}
+
+impl Row<'_> {
+    fn error(&mut self, field: &str, message: String) {
+        self.errors.push(Issue { ligne: self.line, champ: field.to_string(), message });
+    }
+
+    fn warn(&mut self, field: &str, message: String) {
+        self.warnings.push(Issue { ligne: self.line, champ: field.to_string(), message });
+    }
+
+    fn get(&self, field: &str) -> Option<&str> {
+        self.values.get(field).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    fn set(&mut self, field: &str, value: String, kind: Normalisation) {
+        if let Some(v) = self.values.get_mut(field) {
+            if *v != value {
+                *v = value;
+                self.normalised.push(kind);
+            }
+        }
+    }
+}
+
+/// Checks one row given as (standard field name → raw value). Unknown names must
+/// already have been mapped or dropped by the reader.
+pub fn check_row(line: usize, raw: &BTreeMap<String, String>) -> Result<Checked, Vec<Issue>> {
+    let std = standard();
+    let mut row = Row { line, values: BTreeMap::new(), errors: Vec::new(), warnings: Vec::new(), normalised: Vec::new() };
+    for f in &std.fields {
+        let value = raw.get(&f.name).cloned().unwrap_or_default();
+        row.values.insert(f.name.as_str(), String::new());
+        if value.chars().count() > MAX_FIELD_CHARS {
+            row.error(&f.name, format!("valeur trop longue ({} caractères, {MAX_FIELD_CHARS} au plus)", value.chars().count()));
+            continue;
+        }
+        let cleaned = clean_spaces(&value, f.name == "presentation_detail");
+        if cleaned != value {
+            row.normalised.push(Normalisation::Espaces);
+        }
+        row.values.insert(f.name.as_str(), cleaned);
+    }
+    normalise(&mut row);
+    for f in &std.fields {
+        let name = f.name.as_str();
+        let Some(value) = row.get(name).map(str::to_string) else {
+            if f.required {
+                row.error(name, "champ obligatoire manquant".into());
+            }
+            continue;
+        };
+        if FREE_TEXT.contains(&name) && (value.starts_with('=') || value.starts_with('@')) {
+            row.error(name, format!("la valeur commence par « {} » : formule de tableur refusée", &value[..1]));
+            continue;
+        }
+        if let Some(max) = f.max_length {
+            let n = value.chars().count();
+            if n > max {
+                row.error(name, format!("{n} caractères, {max} au plus"));
+            }
+        }
+        if let Some(p) = &f.pattern {
+            if !p.is_match(&value) {
+                let msg = vocabulary_message(name, &value)
+                    .unwrap_or_else(|| format!("valeur « {} » non conforme au format attendu", shorten(&value)));
+                row.error(name, msg);
+            }
+        }
+        if f.kind == FieldKind::Number && value.parse::<f64>().is_err() {
+            row.error(name, format!("nombre attendu, reçu « {} »", shorten(&value)));
+        }
+    }
+    check_specific(&mut row);
+    if !row.errors.is_empty() {
+        return Err(row.errors);
+    }
+    let lieu = build(&mut row);
+    match lieu {
+        Some(lieu) if row.errors.is_empty() => {
+            let mut normalised = row.normalised;
+            normalised.sort();
+            normalised.dedup();
+            Ok(Checked { lieu, warnings: row.warnings, normalised })
+        }
+        _ => Err(row.errors),
+    }
+}
+
+fn shorten(v: &str) -> String {
+    if v.chars().count() > 60 {
+        format!("{}…", v.chars().take(60).collect::<String>())
+    } else {
+        v.to_string()
+    }
+}
+
+/// Trims, and collapses runs of spaces (and, except in long texts, line breaks).
+fn clean_spaces(v: &str, keep_lines: bool) -> String {
+    if keep_lines {
+        v.trim().lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n")
+    } else {
+        v.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+}
+
+fn normalise(row: &mut Row) {
+    for field in MULTI {
+        if let Some(v) = row.get(field) {
+            if v.contains(';') || v.contains(" | ") || v.contains("| ") || v.contains(" |") {
+                let fixed = v.split([';', '|']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("|");
+                row.set(field, fixed, Normalisation::Separateurs);
+            }
+        }
+    }
+    if let Some(c) = row.get("commune") {
+        if c.chars().any(char::is_alphabetic) && !c.chars().any(char::is_lowercase) {
+            let fixed = commune_case(c);
+            row.set("commune", fixed, Normalisation::CommuneMajuscules);
+        }
+    }
+    for field in ["code_postal", "code_insee"] {
+        if let Some(v) = row.get(field) {
+            if v.len() == 4 && v.bytes().all(|b| b.is_ascii_digit()) {
+                let fixed = format!("0{v}");
+                row.set(field, fixed, Normalisation::CodePostalZero);
+            }
+        }
+    }
+    if let Some(t) = row.get("telephone") {
+        if let Some(fixed) = phone(t) {
+            row.set("telephone", fixed, Normalisation::Telephone);
+        }
+    }
+    for field in ["latitude", "longitude"] {
+        if let Some(v) = row.get(field) {
+            if v.contains(',') && !v.contains('.') {
+                let fixed = v.replace(',', ".");
+                row.set(field, fixed, Normalisation::VirguleDecimale);
+            }
+        }
+    }
+    if let Some(d) = row.get("date_maj") {
+        let parts: Vec<&str> = d.split('/').collect();
+        if let [dd, mm, yyyy] = parts.as_slice() {
+            if dd.len() <= 2 && mm.len() <= 2 && yyyy.len() == 4 {
+                let fixed = format!("{yyyy}-{mm:0>2}-{dd:0>2}");
+                row.set("date_maj", fixed, Normalisation::DateFrancaise);
+            }
+        }
+    }
+}
+
+/// « SAINT-ÉTIENNE-DU-ROUVRAY » → « Saint-Étienne-du-Rouvray ».
+pub fn commune_case(s: &str) -> String {
+    const SMALL: &[&str] = &["de", "du", "des", "la", "le", "les", "sur", "sous", "en", "lès", "lez", "et", "aux", "au", "d", "l"];
+    let mut out = String::new();
+    let mut word = String::new();
+    let mut first = true;
+    let flush = |word: &mut String, out: &mut String, first: bool| {
+        if word.is_empty() {
+            return;
+        }
+        let lower = word.to_lowercase();
+        if !first && SMALL.contains(&lower.as_str()) {
+            out.push_str(&lower);
+        } else {
+            let mut cs = lower.chars();
+            if let Some(c) = cs.next() {
+                out.extend(c.to_uppercase());
+                out.push_str(cs.as_str());
+            }
+        }
+        word.clear();
+    };
+    for c in s.chars() {
+        if c == '-' || c == ' ' || c == '\'' || c == '’' {
+            flush(&mut word, &mut out, first);
+            first = false;
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    flush(&mut word, &mut out, first);
+    out
+}
+
+/// French numbers written the usual way → international form (`+33…`).
+fn phone(t: &str) -> Option<String> {
+    let digits: String = t.chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
+    if digits.starts_with('+') {
+        return (digits != t).then_some(digits);
+    }
+    if let Some(rest) = digits.strip_prefix("0033") {
+        return Some(format!("+33{}", rest.trim_start_matches('0')));
+    }
+    if digits.len() == 10 && digits.starts_with('0') {
+        return Some(format!("+33{}", &digits[1..]));
+    }
+    None
+}
+
+fn vocabulary_message(field: &str, value: &str) -> Option<String> {
+    let labels: Vec<&'static str> = match field {
+        "services" => Services::ALL.iter().map(|v| v.label()).collect(),
+        "publics_specifiquement_adresses" => PublicsSpecifiquementAdresses::ALL.iter().map(|v| v.label()).collect(),
+        "prise_en_charge_specifique" => PriseEnChargeSpecifique::ALL.iter().map(|v| v.label()).collect(),
+        "frais_a_charge" => FraisACharge::ALL.iter().map(|v| v.label()).collect(),
+        "dispositif_programmes_nationaux" => DispositifProgrammesNationaux::ALL.iter().map(|v| v.label()).collect(),
+        "formations_labels" => FormationsLabels::ALL.iter().map(|v| v.label()).collect(),
+        "modalites_acces" => ModalitesAcces::ALL.iter().map(|v| v.label()).collect(),
+        "modalites_accompagnement" => ModalitesAccompagnement::ALL.iter().map(|v| v.label()).collect(),
+        "itinerance" => Itinerance::ALL.iter().map(|v| v.label()).collect(),
+        _ => return None,
+    };
+    let unknown: Vec<&str> = value.split('|').filter(|v| !labels.contains(v)).collect();
+    if unknown.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "valeur{} inconnue{} : {} ; valeurs possibles : {}",
+        if unknown.len() > 1 { "s" } else { "" },
+        if unknown.len() > 1 { "s" } else { "" },
+        unknown.iter().map(|u| format!("« {} »", shorten(u))).collect::<Vec<_>>().join(", "),
+        labels.join(", ")
+    ))
+}
+
+fn check_specific(row: &mut Row) {
+    if let Some(p) = row.get("pivot").map(str::to_string) {
+        if p.bytes().all(|b| b == b'0') {
+            row.warn("pivot", "pivot fictif (que des zéros) : conservé, mais ignoré pour repérer les doublons".into());
+        } else if p.len() == 14 && p.bytes().all(|b| b.is_ascii_digit()) {
+            if crate::accounts::Siret::parse(&p).is_err() {
+                row.error("pivot", format!("SIRET « {p} » invalide : la clé de contrôle ne correspond pas"));
+            }
+        } else if p.starts_with(['W', 'w']) {
+            if !(p.len() == 10 && p[1..].bytes().all(|b| b.is_ascii_digit())) {
+                row.error("pivot", format!("numéro RNA « {p} » invalide : W suivi de 9 chiffres attendu"));
+            }
+        } else if p.bytes().all(|b| b.is_ascii_digit()) && p.len() != 9 {
+            row.error("pivot", format!("pivot « {p} » invalide : SIRET (14 chiffres), SIREN (9) ou RNA (W + 9 chiffres) attendu"));
+        }
+    }
+    let lat = row.get("latitude").and_then(|v| v.parse::<f64>().ok());
+    let lon = row.get("longitude").and_then(|v| v.parse::<f64>().ok());
+    match (lat, lon) {
+        (Some(la), Some(lo)) => {
+            if !(-90.0..=90.0).contains(&la) || !la.is_finite() {
+                row.error("latitude", format!("latitude {la} hors de [-90, 90]"));
+            } else if !(-180.0..=180.0).contains(&lo) || !lo.is_finite() {
+                row.error("longitude", format!("longitude {lo} hors de [-180, 180]"));
+            } else if (la == 0.0 && lo == 0.0)
+                || ((la - FRANCE_CENTRE.0).abs() < 0.01 && (lo - FRANCE_CENTRE.1).abs() < 0.01)
+            {
+                row.warn("latitude", format!("coordonnées ({la}, {lo}) d'un géocodage manqué : retirées"));
+                row.values.insert("latitude", String::new());
+                row.values.insert("longitude", String::new());
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            row.warn("latitude", "latitude sans longitude (ou l'inverse) : coordonnées retirées".into());
+            row.values.insert("latitude", String::new());
+            row.values.insert("longitude", String::new());
+        }
+        (None, None) => {}
+    }
+    if let Some(list) = row.get("courriels").map(str::to_string) {
+        for e in list.split('|') {
+            if crate::accounts::Email::parse(e).is_err() {
+                row.error("courriels", format!("adresse électronique invalide « {} »", shorten(e)));
+            }
+        }
+    }
+    for field in ["site_web", "fiche_acces_libre", "prise_rdv"] {
+        if let Some(list) = row.get(field).map(str::to_string) {
+            for u in list.split('|') {
+                let ok = url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+                if !ok {
+                    row.error(field, format!("adresse web invalide « {} » : elle doit commencer par https://", shorten(u)));
+                }
+            }
+        }
+    }
+    if let Some(d) = row.get("date_maj").map(str::to_string) {
+        let fmt = time::macros::format_description!("[year]-[month]-[day]");
+        match time::Date::parse(&d, &fmt) {
+            Ok(date) if date.year() <= 1970 => {
+                row.warn("date_maj", format!("date fictive ({d}) : la date de mise à jour est inconnue"));
+            }
+            Ok(date) if date > time::OffsetDateTime::now_utc().date() + time::Duration::days(1) => {
+                row.error("date_maj", format!("date {d} dans le futur"));
+            }
+            Ok(_) => {}
+            Err(_) => row.error("date_maj", format!("date « {} » invalide : AAAA-MM-JJ attendu", shorten(&d))),
+        }
+    }
+}
+
+fn opt(row: &Row, field: &str) -> Option<String> {
+    row.get(field).map(str::to_string)
+}
+
+fn list<T>(row: &mut Row, field: &str, parse: fn(&str) -> Option<T>) -> Vec<T> {
+    let Some(v) = row.get(field).map(str::to_string) else { return Vec::new() };
+    let mut out = Vec::new();
+    for item in v.split('|') {
+        match parse(item) {
+            Some(x) => out.push(x),
+            None => row.error(field, format!("valeur inconnue « {} »", shorten(item))),
+        }
+    }
+    out
+}
+
+fn texts(row: &Row, field: &str) -> Vec<String> {
+    row.get(field).map(|v| v.split('|').map(str::to_string).collect()).unwrap_or_default()
+}
+
+fn build(row: &mut Row) -> Option<Lieu> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let date_maj = time::Date::parse(row.get("date_maj")?, &fmt).ok()?;
+    Some(Lieu {
+        id: opt(row, "id")?,
+        pivot: opt(row, "pivot")?,
+        nom: opt(row, "nom")?,
+        commune: opt(row, "commune")?,
+        code_postal: opt(row, "code_postal")?,
+        code_insee: opt(row, "code_insee"),
+        adresse: opt(row, "adresse")?,
+        complement_adresse: opt(row, "complement_adresse"),
+        latitude: row.get("latitude").and_then(|v| v.parse().ok()),
+        longitude: row.get("longitude").and_then(|v| v.parse().ok()),
+        typologie: texts(row, "typologie"),
+        telephone: opt(row, "telephone"),
+        courriels: texts(row, "courriels"),
+        site_web: texts(row, "site_web"),
+        horaires: opt(row, "horaires"),
+        presentation_resume: opt(row, "presentation_resume"),
+        presentation_detail: opt(row, "presentation_detail"),
+        source: opt(row, "source"),
+        itinerance: list(row, "itinerance", Itinerance::from_label),
+        structure_parente: opt(row, "structure_parente"),
+        date_maj,
+        services: list(row, "services", Services::from_label),
+        publics_specifiquement_adresses: list(row, "publics_specifiquement_adresses", PublicsSpecifiquementAdresses::from_label),
+        prise_en_charge_specifique: list(row, "prise_en_charge_specifique", PriseEnChargeSpecifique::from_label),
+        frais_a_charge: list(row, "frais_a_charge", FraisACharge::from_label),
+        dispositif_programmes_nationaux: list(row, "dispositif_programmes_nationaux", DispositifProgrammesNationaux::from_label),
+        formations_labels: list(row, "formations_labels", FormationsLabels::from_label),
+        autres_formations_labels: opt(row, "autres_formations_labels"),
+        modalites_acces: list(row, "modalites_acces", ModalitesAcces::from_label),
+        modalites_accompagnement: list(row, "modalites_accompagnement", ModalitesAccompagnement::from_label),
+        fiche_acces_libre: opt(row, "fiche_acces_libre"),
+        prise_rdv: opt(row, "prise_rdv"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut m: BTreeMap<String, String> = [
+            ("id", "lieu-1"),
+            ("pivot", "73282932000074"),
+            ("nom", "Médiathèque"),
+            ("commune", "Bordeaux"),
+            ("code_postal", "33000"),
+            ("adresse", "1 rue de la Paix"),
+            ("date_maj", "2024-04-02"),
+            ("services", "Aide aux démarches administratives"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in pairs {
+            m.insert(k.to_string(), v.to_string());
+        }
+        m
+    }
+
+    fn errors(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        check_row(7, &row(pairs)).err().unwrap_or_default().into_iter().map(|i| (i.champ, i.message)).collect()
+    }
+
+    #[test]
+    fn a_clean_row_passes() {
+        let c = check_row(2, &row(&[])).unwrap();
+        assert_eq!(c.lieu.services, vec![Services::AideAuxDemarchesAdministratives]);
+        assert!(c.warnings.is_empty() && c.normalised.is_empty());
+    }
+
+    #[test]
+    fn safe_normalisations_are_made_and_reported() {
+        let c = check_row(
+            2,
+            &row(&[
+                ("nom", "  Médiathèque   du   centre "),
+                ("commune", "SAINT-ÉTIENNE-DU-ROUVRAY"),
+                ("code_postal", "6000"),
+                ("telephone", "01 23 45 67 89"),
+                ("services", "Aide aux démarches administratives ; Loisirs et créations numériques"),
+                ("latitude", "44,84"),
+                ("longitude", "-0,58"),
+                ("date_maj", "2/4/2024"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.lieu.nom, "Médiathèque du centre");
+        assert_eq!(c.lieu.commune, "Saint-Étienne-du-Rouvray");
+        assert_eq!(c.lieu.code_postal, "06000");
+        assert_eq!(c.lieu.telephone.as_deref(), Some("+33123456789"));
+        assert_eq!(c.lieu.services.len(), 2);
+        assert_eq!(c.lieu.latitude, Some(44.84));
+        assert_eq!(c.lieu.date_maj, time::macros::date!(2024 - 04 - 02));
+        assert_eq!(c.normalised.len(), 7);
+    }
+
+    #[test]
+    fn every_rule_of_the_standard_is_checked() {
+        assert!(errors(&[("nom", "")]).contains(&("nom".into(), "champ obligatoire manquant".into())));
+        assert_eq!(errors(&[("code_postal", "330000")])[0].0, "code_postal");
+        assert!(errors(&[("services", "Cours de cuisine")])[0].1.contains("valeur inconnue : « Cours de cuisine »"));
+        assert_eq!(errors(&[("presentation_resume", &"x".repeat(281))])[0].1, "281 caractères, 280 au plus");
+        assert_eq!(errors(&[("latitude", "123"), ("longitude", "2")])[0].0, "latitude");
+        assert!(errors(&[("pivot", "73282932000075")])[0].1.contains("clé de contrôle"));
+        assert!(errors(&[("pivot", "W12345678")])[0].1.contains("RNA"));
+        assert!(errors(&[("courriels", "pas-un-courriel")])[0].1.contains("adresse électronique invalide"));
+        assert!(errors(&[("site_web", "javascript:alert(1)")])[0].1.contains("adresse web invalide"));
+        assert!(errors(&[("date_maj", "hier")])[0].1.contains("AAAA-MM-JJ"));
+        assert!(errors(&[("nom", "=cmd|' /C calc'!A0")])[0].1.contains("formule de tableur"));
+        assert!(errors(&[("telephone", "12")])[0].0 == "telephone");
+        assert!(errors(&[("nom", &"x".repeat(20_000))])[0].1.contains("trop longue"));
+    }
+
+    #[test]
+    fn placeholders_are_kept_with_a_warning_or_dropped() {
+        let c = check_row(3, &row(&[("pivot", "00000000000000"), ("date_maj", "1970-01-01"), ("latitude", "46.2276"), ("longitude", "2.2137")])).unwrap();
+        let fields: Vec<&str> = c.warnings.iter().map(|w| w.champ.as_str()).collect();
+        assert_eq!(fields, ["pivot", "latitude", "date_maj"]);
+        assert_eq!(c.lieu.latitude, None);
+        assert!(c.warnings.iter().all(|w| w.ligne == 3));
+    }
+
+    #[test]
+    fn html_in_names_is_kept_as_text() {
+        let c = check_row(2, &row(&[("nom", "<script>alert(1)</script>")])).unwrap();
+        assert_eq!(c.lieu.nom, "<script>alert(1)</script>");
+    }
+}
