@@ -1,8 +1,9 @@
 //! Lieux de médiation numérique: the directory, in the national standard.
 
-pub mod vocabulaires;
 pub mod model;
 pub mod schema;
+pub mod vocabulaires;
 
 pub use model::Lieu;
+pub mod read;
 pub mod validate;

@@ -57,7 +57,10 @@ impl Lieu {
     /// The standard's values of this place, in the schema's field order, as text
     /// (`|`-joined lists, empty string for an absent value).
     pub fn standard_values(&self) -> Vec<(&'static str, String)> {
-        let date = self.date_maj.format(&time::macros::format_description!("[year]-[month]-[day]")).unwrap_or_default();
+        let date = self
+            .date_maj
+            .format(&time::macros::format_description!("[year]-[month]-[day]"))
+            .unwrap_or_default();
         let values: Vec<(&'static str, String)> = vec![
             ("id", self.id.clone()),
             ("pivot", self.pivot.clone()),
@@ -81,14 +84,35 @@ impl Lieu {
             ("structure_parente", opt(&self.structure_parente)),
             ("date_maj", date),
             ("services", join(&self.services, Services::label)),
-            ("publics_specifiquement_adresses", join(&self.publics_specifiquement_adresses, PublicsSpecifiquementAdresses::label)),
-            ("prise_en_charge_specifique", join(&self.prise_en_charge_specifique, PriseEnChargeSpecifique::label)),
+            (
+                "publics_specifiquement_adresses",
+                join(
+                    &self.publics_specifiquement_adresses,
+                    PublicsSpecifiquementAdresses::label,
+                ),
+            ),
+            (
+                "prise_en_charge_specifique",
+                join(&self.prise_en_charge_specifique, PriseEnChargeSpecifique::label),
+            ),
             ("frais_a_charge", join(&self.frais_a_charge, FraisACharge::label)),
-            ("dispositif_programmes_nationaux", join(&self.dispositif_programmes_nationaux, DispositifProgrammesNationaux::label)),
-            ("formations_labels", join(&self.formations_labels, FormationsLabels::label)),
+            (
+                "dispositif_programmes_nationaux",
+                join(
+                    &self.dispositif_programmes_nationaux,
+                    DispositifProgrammesNationaux::label,
+                ),
+            ),
+            (
+                "formations_labels",
+                join(&self.formations_labels, FormationsLabels::label),
+            ),
             ("autres_formations_labels", opt(&self.autres_formations_labels)),
             ("modalites_acces", join(&self.modalites_acces, ModalitesAcces::label)),
-            ("modalites_accompagnement", join(&self.modalites_accompagnement, ModalitesAccompagnement::label)),
+            (
+                "modalites_accompagnement",
+                join(&self.modalites_accompagnement, ModalitesAccompagnement::label),
+            ),
             ("fiche_acces_libre", opt(&self.fiche_acces_libre)),
             ("prise_rdv", opt(&self.prise_rdv)),
         ];
@@ -161,7 +185,10 @@ pub(crate) mod tests {
             itinerance: vec![],
             structure_parente: None,
             date_maj: time::macros::date!(2024 - 04 - 02),
-            services: vec![Services::AideAuxDemarchesAdministratives, Services::LoisirsEtCreationsNumeriques],
+            services: vec![
+                Services::AideAuxDemarchesAdministratives,
+                Services::LoisirsEtCreationsNumeriques,
+            ],
             publics_specifiquement_adresses: vec![],
             prise_en_charge_specifique: vec![],
             frais_a_charge: vec![],
@@ -182,7 +209,10 @@ pub(crate) mod tests {
         let expected: Vec<&str> = standard().names().collect();
         assert_eq!(names, expected);
         let get = |n: &str| values.iter().find(|(k, _)| *k == n).unwrap().1.clone();
-        assert_eq!(get("services"), "Aide aux démarches administratives|Loisirs et créations numériques");
+        assert_eq!(
+            get("services"),
+            "Aide aux démarches administratives|Loisirs et créations numériques"
+        );
         assert_eq!(get("courriels"), "a@b.fr|c@d.fr");
         assert_eq!(get("date_maj"), "2024-04-02");
         assert_eq!(get("latitude"), "44.84");

@@ -90,9 +90,29 @@ mod tests {
         let s = standard();
         assert_eq!(s.version, "v1.0.2");
         assert_eq!(s.fields.len(), 32);
-        let required: Vec<_> = s.fields.iter().filter(|f| f.required).map(|f| f.name.as_str()).collect();
-        assert_eq!(required, ["id", "pivot", "nom", "commune", "code_postal", "adresse", "date_maj"]);
-        assert!(s.field("code_postal").unwrap().pattern.as_ref().unwrap().is_match("33000"));
-        assert!(!s.field("code_postal").unwrap().pattern.as_ref().unwrap().is_match("330000"));
+        let required: Vec<_> = s
+            .fields
+            .iter()
+            .filter(|f| f.required)
+            .map(|f| f.name.as_str())
+            .collect();
+        assert_eq!(
+            required,
+            ["id", "pivot", "nom", "commune", "code_postal", "adresse", "date_maj"]
+        );
+        assert!(s
+            .field("code_postal")
+            .unwrap()
+            .pattern
+            .as_ref()
+            .unwrap()
+            .is_match("33000"));
+        assert!(!s
+            .field("code_postal")
+            .unwrap()
+            .pattern
+            .as_ref()
+            .unwrap()
+            .is_match("330000"));
     }
 }

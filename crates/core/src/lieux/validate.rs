@@ -95,11 +95,19 @@ struct Row<'a> {
 
 impl Row<'_> {
     fn error(&mut self, field: &str, message: String) {
-        self.errors.push(Issue { ligne: self.line, champ: field.to_string(), message });
+        self.errors.push(Issue {
+            ligne: self.line,
+            champ: field.to_string(),
+            message,
+        });
     }
 
     fn warn(&mut self, field: &str, message: String) {
-        self.warnings.push(Issue { ligne: self.line, champ: field.to_string(), message });
+        self.warnings.push(Issue {
+            ligne: self.line,
+            champ: field.to_string(),
+            message,
+        });
     }
 
     fn get(&self, field: &str) -> Option<&str> {
@@ -120,12 +128,24 @@ impl Row<'_> {
 /// already have been mapped or dropped by the reader.
 pub fn check_row(line: usize, raw: &BTreeMap<String, String>) -> Result<Checked, Vec<Issue>> {
     let std = standard();
-    let mut row = Row { line, values: BTreeMap::new(), errors: Vec::new(), warnings: Vec::new(), normalised: Vec::new() };
+    let mut row = Row {
+        line,
+        values: BTreeMap::new(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        normalised: Vec::new(),
+    };
     for f in &std.fields {
         let value = raw.get(&f.name).cloned().unwrap_or_default();
         row.values.insert(f.name.as_str(), String::new());
         if value.chars().count() > MAX_FIELD_CHARS {
-            row.error(&f.name, format!("valeur trop longue ({} caractères, {MAX_FIELD_CHARS} au plus)", value.chars().count()));
+            row.error(
+                &f.name,
+                format!(
+                    "valeur trop longue ({} caractères, {MAX_FIELD_CHARS} au plus)",
+                    value.chars().count()
+                ),
+            );
             continue;
         }
         let cleaned = clean_spaces(&value, f.name == "presentation_detail");
@@ -144,7 +164,13 @@ pub fn check_row(line: usize, raw: &BTreeMap<String, String>) -> Result<Checked,
             continue;
         };
         if FREE_TEXT.contains(&name) && (value.starts_with('=') || value.starts_with('@')) {
-            row.error(name, format!("la valeur commence par « {} » : formule de tableur refusée", &value[..1]));
+            row.error(
+                name,
+                format!(
+                    "la valeur commence par « {} » : formule de tableur refusée",
+                    &value[..1]
+                ),
+            );
             continue;
         }
         if let Some(max) = f.max_length {
@@ -174,7 +200,11 @@ pub fn check_row(line: usize, raw: &BTreeMap<String, String>) -> Result<Checked,
             let mut normalised = row.normalised;
             normalised.sort();
             normalised.dedup();
-            Ok(Checked { lieu, warnings: row.warnings, normalised })
+            Ok(Checked {
+                lieu,
+                warnings: row.warnings,
+                normalised,
+            })
         }
         _ => Err(row.errors),
     }
@@ -191,7 +221,11 @@ fn shorten(v: &str) -> String {
 /// Trims, and collapses runs of spaces (and, except in long texts, line breaks).
 fn clean_spaces(v: &str, keep_lines: bool) -> String {
     if keep_lines {
-        v.trim().lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("\n")
+        v.trim()
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+            .join("\n")
     } else {
         v.split_whitespace().collect::<Vec<_>>().join(" ")
     }
@@ -201,7 +235,12 @@ fn normalise(row: &mut Row) {
     for field in MULTI {
         if let Some(v) = row.get(field) {
             if v.contains(';') || v.contains(" | ") || v.contains("| ") || v.contains(" |") {
-                let fixed = v.split([';', '|']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("|");
+                let fixed = v
+                    .split([';', '|'])
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("|");
                 row.set(field, fixed, Normalisation::Separateurs);
             }
         }
@@ -246,7 +285,9 @@ fn normalise(row: &mut Row) {
 
 /// « SAINT-ÉTIENNE-DU-ROUVRAY » → « Saint-Étienne-du-Rouvray ».
 pub fn commune_case(s: &str) -> String {
-    const SMALL: &[&str] = &["de", "du", "des", "la", "le", "les", "sur", "sous", "en", "lès", "lez", "et", "aux", "au", "d", "l"];
+    const SMALL: &[&str] = &[
+        "de", "du", "des", "la", "le", "les", "sur", "sous", "en", "lès", "lez", "et", "aux", "au", "d", "l",
+    ];
     let mut out = String::new();
     let mut word = String::new();
     let mut first = true;
@@ -315,7 +356,11 @@ fn vocabulary_message(field: &str, value: &str) -> Option<String> {
         "valeur{} inconnue{} : {} ; valeurs possibles : {}",
         if unknown.len() > 1 { "s" } else { "" },
         if unknown.len() > 1 { "s" } else { "" },
-        unknown.iter().map(|u| format!("« {} »", shorten(u))).collect::<Vec<_>>().join(", "),
+        unknown
+            .iter()
+            .map(|u| format!("« {} »", shorten(u)))
+            .collect::<Vec<_>>()
+            .join(", "),
         labels.join(", ")
     ))
 }
@@ -323,17 +368,29 @@ fn vocabulary_message(field: &str, value: &str) -> Option<String> {
 fn check_specific(row: &mut Row) {
     if let Some(p) = row.get("pivot").map(str::to_string) {
         if p.bytes().all(|b| b == b'0') {
-            row.warn("pivot", "pivot fictif (que des zéros) : conservé, mais ignoré pour repérer les doublons".into());
+            row.warn(
+                "pivot",
+                "pivot fictif (que des zéros) : conservé, mais ignoré pour repérer les doublons".into(),
+            );
         } else if p.len() == 14 && p.bytes().all(|b| b.is_ascii_digit()) {
             if crate::accounts::Siret::parse(&p).is_err() {
-                row.error("pivot", format!("SIRET « {p} » invalide : la clé de contrôle ne correspond pas"));
+                row.error(
+                    "pivot",
+                    format!("SIRET « {p} » invalide : la clé de contrôle ne correspond pas"),
+                );
             }
         } else if p.starts_with(['W', 'w']) {
             if !(p.len() == 10 && p[1..].bytes().all(|b| b.is_ascii_digit())) {
-                row.error("pivot", format!("numéro RNA « {p} » invalide : W suivi de 9 chiffres attendu"));
+                row.error(
+                    "pivot",
+                    format!("numéro RNA « {p} » invalide : W suivi de 9 chiffres attendu"),
+                );
             }
         } else if p.bytes().all(|b| b.is_ascii_digit()) && p.len() != 9 {
-            row.error("pivot", format!("pivot « {p} » invalide : SIRET (14 chiffres), SIREN (9) ou RNA (W + 9 chiffres) attendu"));
+            row.error(
+                "pivot",
+                format!("pivot « {p} » invalide : SIRET (14 chiffres), SIREN (9) ou RNA (W + 9 chiffres) attendu"),
+            );
         }
     }
     let lat = row.get("latitude").and_then(|v| v.parse::<f64>().ok());
@@ -347,13 +404,19 @@ fn check_specific(row: &mut Row) {
             } else if (la == 0.0 && lo == 0.0)
                 || ((la - FRANCE_CENTRE.0).abs() < 0.01 && (lo - FRANCE_CENTRE.1).abs() < 0.01)
             {
-                row.warn("latitude", format!("coordonnées ({la}, {lo}) d'un géocodage manqué : retirées"));
+                row.warn(
+                    "latitude",
+                    format!("coordonnées ({la}, {lo}) d'un géocodage manqué : retirées"),
+                );
                 row.values.insert("latitude", String::new());
                 row.values.insert("longitude", String::new());
             }
         }
         (Some(_), None) | (None, Some(_)) => {
-            row.warn("latitude", "latitude sans longitude (ou l'inverse) : coordonnées retirées".into());
+            row.warn(
+                "latitude",
+                "latitude sans longitude (ou l'inverse) : coordonnées retirées".into(),
+            );
             row.values.insert("latitude", String::new());
             row.values.insert("longitude", String::new());
         }
@@ -371,7 +434,13 @@ fn check_specific(row: &mut Row) {
             for u in list.split('|') {
                 let ok = url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
                 if !ok {
-                    row.error(field, format!("adresse web invalide « {} » : elle doit commencer par https://", shorten(u)));
+                    row.error(
+                        field,
+                        format!(
+                            "adresse web invalide « {} » : elle doit commencer par https://",
+                            shorten(u)
+                        ),
+                    );
                 }
             }
         }
@@ -380,13 +449,19 @@ fn check_specific(row: &mut Row) {
         let fmt = time::macros::format_description!("[year]-[month]-[day]");
         match time::Date::parse(&d, &fmt) {
             Ok(date) if date.year() <= 1970 => {
-                row.warn("date_maj", format!("date fictive ({d}) : la date de mise à jour est inconnue"));
+                row.warn(
+                    "date_maj",
+                    format!("date fictive ({d}) : la date de mise à jour est inconnue"),
+                );
             }
             Ok(date) if date > time::OffsetDateTime::now_utc().date() + time::Duration::days(1) => {
                 row.error("date_maj", format!("date {d} dans le futur"));
             }
             Ok(_) => {}
-            Err(_) => row.error("date_maj", format!("date « {} » invalide : AAAA-MM-JJ attendu", shorten(&d))),
+            Err(_) => row.error(
+                "date_maj",
+                format!("date « {} » invalide : AAAA-MM-JJ attendu", shorten(&d)),
+            ),
         }
     }
 }
@@ -396,7 +471,9 @@ fn opt(row: &Row, field: &str) -> Option<String> {
 }
 
 fn list<T>(row: &mut Row, field: &str, parse: fn(&str) -> Option<T>) -> Vec<T> {
-    let Some(v) = row.get(field).map(str::to_string) else { return Vec::new() };
+    let Some(v) = row.get(field).map(str::to_string) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for item in v.split('|') {
         match parse(item) {
@@ -408,7 +485,9 @@ fn list<T>(row: &mut Row, field: &str, parse: fn(&str) -> Option<T>) -> Vec<T> {
 }
 
 fn texts(row: &Row, field: &str) -> Vec<String> {
-    row.get(field).map(|v| v.split('|').map(str::to_string).collect()).unwrap_or_default()
+    row.get(field)
+        .map(|v| v.split('|').map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 fn build(row: &mut Row) -> Option<Lieu> {
@@ -437,10 +516,18 @@ fn build(row: &mut Row) -> Option<Lieu> {
         structure_parente: opt(row, "structure_parente"),
         date_maj,
         services: list(row, "services", Services::from_label),
-        publics_specifiquement_adresses: list(row, "publics_specifiquement_adresses", PublicsSpecifiquementAdresses::from_label),
+        publics_specifiquement_adresses: list(
+            row,
+            "publics_specifiquement_adresses",
+            PublicsSpecifiquementAdresses::from_label,
+        ),
         prise_en_charge_specifique: list(row, "prise_en_charge_specifique", PriseEnChargeSpecifique::from_label),
         frais_a_charge: list(row, "frais_a_charge", FraisACharge::from_label),
-        dispositif_programmes_nationaux: list(row, "dispositif_programmes_nationaux", DispositifProgrammesNationaux::from_label),
+        dispositif_programmes_nationaux: list(
+            row,
+            "dispositif_programmes_nationaux",
+            DispositifProgrammesNationaux::from_label,
+        ),
         formations_labels: list(row, "formations_labels", FormationsLabels::from_label),
         autres_formations_labels: opt(row, "autres_formations_labels"),
         modalites_acces: list(row, "modalites_acces", ModalitesAcces::from_label),
@@ -475,7 +562,12 @@ mod tests {
     }
 
     fn errors(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        check_row(7, &row(pairs)).err().unwrap_or_default().into_iter().map(|i| (i.champ, i.message)).collect()
+        check_row(7, &row(pairs))
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| (i.champ, i.message))
+            .collect()
     }
 
     #[test]
@@ -494,7 +586,10 @@ mod tests {
                 ("commune", "SAINT-ÉTIENNE-DU-ROUVRAY"),
                 ("code_postal", "6000"),
                 ("telephone", "01 23 45 67 89"),
-                ("services", "Aide aux démarches administratives ; Loisirs et créations numériques"),
+                (
+                    "services",
+                    "Aide aux démarches administratives ; Loisirs et créations numériques",
+                ),
                 ("latitude", "44,84"),
                 ("longitude", "-0,58"),
                 ("date_maj", "2/4/2024"),
@@ -515,22 +610,42 @@ mod tests {
     fn every_rule_of_the_standard_is_checked() {
         assert!(errors(&[("nom", "")]).contains(&("nom".into(), "champ obligatoire manquant".into())));
         assert_eq!(errors(&[("code_postal", "330000")])[0].0, "code_postal");
-        assert!(errors(&[("services", "Cours de cuisine")])[0].1.contains("valeur inconnue : « Cours de cuisine »"));
-        assert_eq!(errors(&[("presentation_resume", &"x".repeat(281))])[0].1, "281 caractères, 280 au plus");
+        assert!(errors(&[("services", "Cours de cuisine")])[0]
+            .1
+            .contains("valeur inconnue : « Cours de cuisine »"));
+        assert_eq!(
+            errors(&[("presentation_resume", &"x".repeat(281))])[0].1,
+            "281 caractères, 280 au plus"
+        );
         assert_eq!(errors(&[("latitude", "123"), ("longitude", "2")])[0].0, "latitude");
         assert!(errors(&[("pivot", "73282932000075")])[0].1.contains("clé de contrôle"));
         assert!(errors(&[("pivot", "W12345678")])[0].1.contains("RNA"));
-        assert!(errors(&[("courriels", "pas-un-courriel")])[0].1.contains("adresse électronique invalide"));
-        assert!(errors(&[("site_web", "javascript:alert(1)")])[0].1.contains("adresse web invalide"));
+        assert!(errors(&[("courriels", "pas-un-courriel")])[0]
+            .1
+            .contains("adresse électronique invalide"));
+        assert!(errors(&[("site_web", "javascript:alert(1)")])[0]
+            .1
+            .contains("adresse web invalide"));
         assert!(errors(&[("date_maj", "hier")])[0].1.contains("AAAA-MM-JJ"));
-        assert!(errors(&[("nom", "=cmd|' /C calc'!A0")])[0].1.contains("formule de tableur"));
+        assert!(errors(&[("nom", "=cmd|' /C calc'!A0")])[0]
+            .1
+            .contains("formule de tableur"));
         assert!(errors(&[("telephone", "12")])[0].0 == "telephone");
         assert!(errors(&[("nom", &"x".repeat(20_000))])[0].1.contains("trop longue"));
     }
 
     #[test]
     fn placeholders_are_kept_with_a_warning_or_dropped() {
-        let c = check_row(3, &row(&[("pivot", "00000000000000"), ("date_maj", "1970-01-01"), ("latitude", "46.2276"), ("longitude", "2.2137")])).unwrap();
+        let c = check_row(
+            3,
+            &row(&[
+                ("pivot", "00000000000000"),
+                ("date_maj", "1970-01-01"),
+                ("latitude", "46.2276"),
+                ("longitude", "2.2137"),
+            ]),
+        )
+        .unwrap();
         let fields: Vec<&str> = c.warnings.iter().map(|w| w.champ.as_str()).collect();
         assert_eq!(fields, ["pivot", "latitude", "date_maj"]);
         assert_eq!(c.lieu.latitude, None);
