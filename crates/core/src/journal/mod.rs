@@ -94,4 +94,5 @@ pub mod actions {
     pub const ORGANISATION_CREATED: &str = "organisation.creation";
     pub const CHECKPOINT: &str = "journal.point_de_controle";
     pub const DEMO_LOADED: &str = "demo.chargement";
+    pub const LIEUX_IMPORT: &str = "lieux.import";
 }

@@ -7,3 +7,6 @@ pub mod vocabulaires;
 pub use model::Lieu;
 pub mod read;
 pub mod validate;
+pub mod store;
+pub mod import;
+pub mod export;

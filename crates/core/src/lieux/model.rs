@@ -219,6 +219,17 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn departement_from_insee_or_postcode() {
+        assert_eq!(departement(Some("33063"), "33000").as_deref(), Some("33"));
+        assert_eq!(departement(None, "06000").as_deref(), Some("06"));
+        assert_eq!(departement(Some("2A004"), "20000").as_deref(), Some("2A"));
+        assert_eq!(departement(None, "20000").as_deref(), Some("2A"));
+        assert_eq!(departement(None, "20200").as_deref(), Some("2B"));
+        assert_eq!(departement(Some("97411"), "97400").as_deref(), Some("974"));
+        assert_eq!(departement(None, "1234"), None);
+    }
+
+    #[test]
     fn dedup_key_ignores_case_accents_and_spacing() {
         let mut a = sample();
         let mut b = sample();
@@ -227,4 +238,22 @@ pub(crate) mod tests {
         b.adresse = "1, Rue de la paix".into();
         assert_eq!(a.dedup_key(), b.dedup_key());
     }
+}
+
+/// Département code of a place: from its INSEE code, else from its postcode
+/// (Corsican postcodes 200xx–201xx are Corse-du-Sud, 202xx–206xx Haute-Corse;
+/// overseas codes have three digits).
+pub fn departement(code_insee: Option<&str>, code_postal: &str) -> Option<String> {
+    let code = code_insee.filter(|c| c.len() == 5).unwrap_or(code_postal);
+    if code.len() != 5 || !code.is_ascii() {
+        return None;
+    }
+    if code.starts_with("97") || code.starts_with("98") {
+        return Some(code[..3].to_string());
+    }
+    if let Some(rest) = code.strip_prefix("20") {
+        let hundreds: u32 = rest[..1].parse().ok()?;
+        return Some(if hundreds < 2 { "2A" } else { "2B" }.to_string());
+    }
+    Some(code[..2].to_string())
 }

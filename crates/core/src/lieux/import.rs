@@ -1,0 +1,201 @@
+//! Import of a file in the standard: read, normalise, validate every row, then
+//! write in one transaction (or nothing). Idempotent: rows are matched by `id`;
+//! unchanged rows are left alone; the same place under another id is reported
+//! as a likely duplicate, never merged silently.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rayon::prelude::*;
+use serde_json::json;
+
+use super::read::{read, Format};
+use super::store::{self, Extra, Provenance};
+use super::validate::{check_row, Checked, Issue, Normalisation};
+use crate::error::CoreResult;
+use crate::journal::{self, Actor, NewEntry};
+use crate::Core;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Name of the source recorded in the provenance of each record.
+    pub source: String,
+    /// File name, for the provenance and the report.
+    pub file_name: String,
+    /// Import the valid rows even if some are invalid.
+    pub ignore_invalid: bool,
+    /// Check and count, write nothing.
+    pub dry_run: bool,
+}
+
+/// A place that looks like one already known under another id.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LikelyDuplicate {
+    pub ligne: usize,
+    pub id: String,
+    pub id_existant: String,
+}
+
+/// Everything the import did, or would do.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Report {
+    pub lignes: usize,
+    pub valides: usize,
+    pub invalides: usize,
+    pub crees: usize,
+    pub mis_a_jour: usize,
+    pub inchanges: usize,
+    /// True when the database was changed.
+    pub applique: bool,
+    pub colonnes_renommees: Vec<(String, String)>,
+    pub colonnes_ignorees: Vec<String>,
+    pub separateur: Option<char>,
+    /// Normalisation → number of rows concerned.
+    pub normalisations: BTreeMap<String, usize>,
+    pub erreurs: Vec<Issue>,
+    pub avertissements: Vec<Issue>,
+    pub doublons_probables: Vec<LikelyDuplicate>,
+}
+
+/// Imports `bytes`. `progress(done, total)` is called while writing.
+pub async fn import(
+    core: &Core,
+    actor: &Actor,
+    bytes: &[u8],
+    format: Format,
+    options: &Options,
+    mut progress: impl FnMut(u64, u64),
+) -> CoreResult<Report> {
+    let parsed = read(bytes, format)?;
+    let mut report = Report {
+        lignes: parsed.rows.len() + parsed.unreadable.len(),
+        colonnes_renommees: parsed.renamed.clone(),
+        colonnes_ignorees: parsed.unknown_columns.clone(),
+        separateur: parsed.delimiter,
+        ..Default::default()
+    };
+    report.erreurs.extend(parsed.unreadable.iter().cloned());
+
+    let checked: Vec<(usize, Result<Checked, Vec<Issue>>)> =
+        parsed.rows.par_iter().map(|(line, row)| (*line, check_row(*line, row))).collect();
+    let mut valid: Vec<(usize, Checked)> = Vec::with_capacity(checked.len());
+    let mut first_line_of_id: HashMap<String, usize> = HashMap::new();
+    let mut counts: BTreeMap<Normalisation, usize> = BTreeMap::new();
+    let mut invalid_lines = std::collections::BTreeSet::new();
+    for issue in &parsed.unreadable {
+        invalid_lines.insert(issue.ligne);
+    }
+    for (line, result) in checked {
+        match result {
+            Ok(c) => {
+                if let Some(first) = first_line_of_id.get(&c.lieu.id) {
+                    report.erreurs.push(Issue {
+                        ligne: line,
+                        champ: "id".into(),
+                        message: format!("identifiant « {} » déjà utilisé ligne {first}", c.lieu.id),
+                    });
+                    invalid_lines.insert(line);
+                    continue;
+                }
+                first_line_of_id.insert(c.lieu.id.clone(), line);
+                for n in &c.normalised {
+                    *counts.entry(*n).or_default() += 1;
+                }
+                report.avertissements.extend(c.warnings.iter().cloned());
+                valid.push((line, c));
+            }
+            Err(errors) => {
+                invalid_lines.insert(line);
+                report.erreurs.extend(errors);
+            }
+        }
+    }
+    report.erreurs.sort_by_key(|i| i.ligne);
+    report.normalisations = counts.into_iter().map(|(k, v)| (k.label().to_string(), v)).collect();
+    report.valides = valid.len();
+    report.invalides = invalid_lines.len();
+    if report.invalides > 0 && !options.ignore_invalid {
+        return Ok(report);
+    }
+
+    let mut tx = core.db.begin().await?;
+    let known = store::known(&mut tx).await?;
+    let mut by_dedup: HashMap<&str, &str> = known
+        .iter()
+        .filter(|(_, k)| !k.dedup_key.is_empty())
+        .map(|(ext, k)| (k.dedup_key.as_str(), ext.as_str()))
+        .collect();
+    let prepared: Vec<(usize, &Checked, String, String)> =
+        valid.iter().map(|(line, c)| (*line, c, c.lieu.digest(), c.lieu.dedup_key())).collect();
+    let mut to_insert = Vec::new();
+    let mut to_update = Vec::new();
+    for (line, c, digest, dedup) in &prepared {
+        match known.get(&c.lieu.id) {
+            Some(k) if k.digest == *digest => report.inchanges += 1,
+            Some(k) => to_update.push((*line, k.id, *c, digest.as_str(), dedup.as_str())),
+            None => {
+                if let Some(other) = by_dedup.get(dedup.as_str()) {
+                    report.doublons_probables.push(LikelyDuplicate {
+                        ligne: *line,
+                        id: c.lieu.id.clone(),
+                        id_existant: other.to_string(),
+                    });
+                } else {
+                    by_dedup.insert(dedup.as_str(), c.lieu.id.as_str());
+                }
+                to_insert.push((*line, *c, digest.as_str(), dedup.as_str()));
+            }
+        }
+    }
+    report.crees = to_insert.len();
+    report.mis_a_jour = to_update.len();
+    if options.dry_run {
+        tx.rollback().await?;
+        return Ok(report);
+    }
+
+    let total = (to_insert.len() + to_update.len()) as u64;
+    let mut provenance = Vec::with_capacity(total as usize);
+    let mut done = 0u64;
+    for chunk in to_insert.chunks(2_000) {
+        let batch: Vec<_> = chunk
+            .iter()
+            .map(|(_, c, digest, dedup)| (&c.lieu, Extra { digest, dedup_key: dedup, source: &options.source }))
+            .collect();
+        let ids: HashMap<String, i64> = store::insert_many(&mut tx, &batch).await?.into_iter().collect();
+        for (line, c, digest, _) in chunk {
+            if let Some(id) = ids.get(&c.lieu.id) {
+                provenance.push(Provenance { lieu_id: *id, line: *line, digest, operation: "creation" });
+            }
+        }
+        done += chunk.len() as u64;
+        progress(done, total);
+    }
+    for (line, id, c, digest, dedup) in &to_update {
+        store::update(&mut tx, *id, &c.lieu, Extra { digest, dedup_key: dedup, source: &options.source }).await?;
+        provenance.push(Provenance { lieu_id: *id, line: *line, digest, operation: "mise_a_jour" });
+        done += 1;
+        if done % 500 == 0 {
+            progress(done, total);
+        }
+    }
+    store::record_provenance(&mut tx, &options.source, &options.file_name, &provenance).await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), journal::actions::LIEUX_IMPORT).details(json!({
+            "source": options.source,
+            "fichier": options.file_name,
+            "lignes": report.lignes,
+            "crees": report.crees,
+            "mis_a_jour": report.mis_a_jour,
+            "inchanges": report.inchanges,
+            "invalides": report.invalides,
+            "doublons_probables": report.doublons_probables.len(),
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    progress(total, total);
+    report.applique = true;
+    Ok(report)
+}

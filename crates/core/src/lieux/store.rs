@@ -1,0 +1,177 @@
+//! SQL of the places directory (both engines).
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::model::{departement, Lieu};
+use super::schema::standard;
+use crate::db::{now_micros, Db, Tx};
+use crate::error::CoreResult;
+use crate::{on_db, on_tx};
+
+/// Rows per multi-row INSERT: 40 columns × 200 rows stays under both engines' parameter limits.
+const INSERT_BATCH: usize = 200;
+
+/// A place already in the directory, as the importer needs it.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub id: i64,
+    pub digest: String,
+    pub dedup_key: String,
+}
+
+/// Database column of a standard field (the standard's `id` is stored as `ext_id`).
+pub fn column(field: &str) -> &str {
+    if field == "id" {
+        "ext_id"
+    } else {
+        field
+    }
+}
+
+pub async fn known(tx: &mut Tx) -> CoreResult<HashMap<String, Known>> {
+    let rows: Vec<(i64, String, String, String)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT id, ext_id, digest, dedup_key FROM lieux").fetch_all(&mut *c).await?
+    });
+    Ok(rows.into_iter().map(|(id, ext, digest, dedup_key)| (ext, Known { id, digest, dedup_key })).collect())
+}
+
+/// What is written besides the standard's values.
+pub struct Extra<'a> {
+    pub digest: &'a str,
+    pub dedup_key: &'a str,
+    pub source: &'a str,
+}
+
+/// Inserts places; returns (ext_id, new id).
+pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> CoreResult<Vec<(String, i64)>> {
+    let now = now_micros();
+    let std_cols: Vec<&str> = standard().names().map(column).collect();
+    let mut ids = Vec::with_capacity(lieux.len());
+    for chunk in lieux.chunks(INSERT_BATCH) {
+        let sql_head = format!(
+            "INSERT INTO lieux ({}, digest, dedup_key, departement, import_source, created_at, updated_at) ",
+            std_cols.join(", ")
+        );
+        let rows: Vec<(String, i64)> = on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new(sql_head.as_str());
+            qb.push_values(chunk, |mut b, (lieu, extra)| {
+                for (name, value) in lieu.standard_values() {
+                    match name {
+                        "latitude" => { b.push_bind(lieu.latitude); }
+                        "longitude" => { b.push_bind(lieu.longitude); }
+                        _ => { b.push_bind(value); }
+                    }
+                }
+                b.push_bind(extra.digest.to_string())
+                    .push_bind(extra.dedup_key.to_string())
+                    .push_bind(departement(lieu.code_insee.as_deref(), &lieu.code_postal).unwrap_or_default())
+                    .push_bind(extra.source.to_string())
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            qb.push(" RETURNING ext_id, id");
+            qb.build_query_as::<(String, i64)>().fetch_all(&mut *c).await?
+        });
+        ids.extend(rows);
+    }
+    Ok(ids)
+}
+
+/// Replaces the standard's values of place `id`.
+pub async fn update(tx: &mut Tx, id: i64, lieu: &Lieu, extra: Extra<'_>) -> CoreResult<()> {
+    let now = now_micros();
+    let std_cols: Vec<&str> = standard().names().map(column).collect();
+    let sets: Vec<String> = std_cols.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
+    let n = std_cols.len();
+    let sql = format!(
+        "UPDATE lieux SET {}, digest = ${}, dedup_key = ${}, departement = ${}, import_source = ${}, updated_at = ${} WHERE id = $1",
+        sets.join(", "),
+        n + 2,
+        n + 3,
+        n + 4,
+        n + 5,
+        n + 6
+    );
+    on_tx!(tx, c => {
+        let mut q = sqlx::query(&sql).bind(id);
+        for (name, value) in lieu.standard_values() {
+            q = match name {
+                "latitude" => q.bind(lieu.latitude),
+                "longitude" => q.bind(lieu.longitude),
+                _ => q.bind(value),
+            };
+        }
+        q.bind(extra.digest)
+            .bind(extra.dedup_key)
+            .bind(departement(lieu.code_insee.as_deref(), &lieu.code_postal).unwrap_or_default())
+            .bind(extra.source)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// One line of provenance per created or updated record.
+pub struct Provenance<'a> {
+    pub lieu_id: i64,
+    pub line: usize,
+    pub digest: &'a str,
+    pub operation: &'static str,
+}
+
+pub async fn record_provenance(tx: &mut Tx, source: &str, file: &str, rows: &[Provenance<'_>]) -> CoreResult<()> {
+    let now = now_micros();
+    for chunk in rows.chunks(INSERT_BATCH * 4) {
+        on_tx!(tx, c => {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO lieux_provenance (lieu_id, source, fichier, ligne, digest, operation, at) ");
+            qb.push_values(chunk, |mut b, p| {
+                b.push_bind(p.lieu_id)
+                    .push_bind(source.to_string())
+                    .push_bind(file.to_string())
+                    .push_bind(p.line as i64)
+                    .push_bind(p.digest.to_string())
+                    .push_bind(p.operation)
+                    .push_bind(now);
+            });
+            qb.build().execute(&mut *c).await?;
+        });
+    }
+    Ok(())
+}
+
+/// A value of the standard as stored: text, or a number for the coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Text(String),
+    Number(Option<f64>),
+}
+
+/// Every place's standard values, in the schema's order, sorted by id.
+pub async fn standard_rows(db: &Db) -> CoreResult<Vec<Vec<Value>>> {
+    let fields: Vec<&str> = standard().names().collect();
+    let select: Vec<String> = fields.iter().map(|f| column(f).to_string()).collect();
+    let sql = format!("SELECT {} FROM lieux ORDER BY ext_id", select.join(", "));
+    Ok(on_db!(db, c => {
+        let rows = sqlx::query(&sql).fetch_all(&mut *c).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut values = Vec::with_capacity(fields.len());
+            for (i, f) in fields.iter().enumerate() {
+                values.push(if matches!(*f, "latitude" | "longitude") {
+                    Value::Number(row.try_get::<Option<f64>, _>(i)?)
+                } else {
+                    Value::Text(row.try_get::<String, _>(i)?)
+                });
+            }
+            out.push(values);
+        }
+        out
+    }))
+}
+
+pub async fn count(db: &Db) -> CoreResult<i64> {
+    Ok(on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM lieux").fetch_one(&mut *c).await?))
+}
