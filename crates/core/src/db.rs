@@ -114,6 +114,9 @@ impl Db {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
                 let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                if !in_memory {
+                    create_private_file(opts.get_filename());
+                }
                 let pool = SqlitePoolOptions::new()
                     .max_connections(if in_memory { 1 } else { 8 })
                     .min_connections(if in_memory { 1 } else { 0 })
@@ -226,6 +229,39 @@ pub fn micros_of(t: time::OffsetDateTime) -> i64 {
 
 pub fn datetime_of(micros: i64) -> time::OffsetDateTime {
     time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// A fact about the deployment recorded in the database.
+pub async fn deployment_get(db: &Db, key: &str) -> CoreResult<Option<String>> {
+    Ok(on_db!(db, c => {
+        sqlx::query_scalar("SELECT value FROM deployment WHERE key = $1").bind(key).fetch_optional(&mut *c).await?
+    }))
+}
+
+pub async fn deployment_set(db: &Db, key: &str, value: &str) -> CoreResult<()> {
+    on_db!(db, c => {
+        sqlx::query("INSERT INTO deployment (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+            .bind(key)
+            .bind(value)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Creates a missing SQLite file with owner-only permissions (it holds password hashes).
+fn create_private_file(path: &std::path::Path) {
+    if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") || path.exists() {
+        return;
+    }
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let _ = opts.open(path);
 }
 
 /// True when the error is a unique-constraint violation (on either engine).

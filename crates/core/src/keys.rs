@@ -81,6 +81,11 @@ impl Keys {
         Ok(Keys { journal, secret })
     }
 
+    /// True when `dir` already holds the journal key.
+    pub fn exist(dir: &Path) -> bool {
+        dir.join(JOURNAL_KEY_FILE).exists()
+    }
+
     /// Fresh keys held in memory only (tests, benchmarks).
     pub fn ephemeral() -> Keys {
         let mut secret = [0u8; 32];

@@ -25,4 +25,38 @@ impl Core {
     pub fn new(db: Db, keys: Keys) -> Self {
         Core { db, keys }
     }
+
+    /// Opens a deployment: checks the URL before touching anything, connects,
+    /// applies migrations, then loads the keys of `data_dir` and checks that they
+    /// are the ones this database was created with. Keys are created only for a
+    /// database that has none recorded, so a wrong data directory is refused
+    /// instead of silently getting new keys.
+    pub async fn open(url: &str, data_dir: &std::path::Path) -> CoreResult<Core> {
+        Backend::from_url(url)?;
+        let db = Db::connect(url).await?;
+        db.migrate().await?;
+        let recorded = db::deployment_get(&db, "cle_journal").await?;
+        if let Some(id) = &recorded {
+            if !Keys::exist(data_dir) {
+                return Err(CoreError::Config(format!(
+                    "cette base a été créée avec la clé de journal {id}, introuvable dans le dossier de données « {} » : \
+                     indiquez le bon dossier (PASSERELLE_DATA_DIR) ; de nouvelles clés ne seront pas créées",
+                    data_dir.display()
+                )));
+            }
+        }
+        let keys = Keys::load_or_create(data_dir)?;
+        match recorded {
+            Some(id) if id != keys.journal_key_id() => {
+                return Err(CoreError::Config(format!(
+                    "les clés du dossier « {} » (clé {}) ne sont pas celles de cette base (clé {id}) : mauvais PASSERELLE_DATA_DIR ?",
+                    data_dir.display(),
+                    keys.journal_key_id()
+                )))
+            }
+            Some(_) => {}
+            None => db::deployment_set(&db, "cle_journal", &keys.journal_key_id()).await?,
+        }
+        Ok(Core { db, keys })
+    }
 }

@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::organisations::OrgCommand,
     },
+    /// Annuaire des lieux de médiation numérique (import, export au standard national).
+    Lieux {
+        #[command(subcommand)]
+        command: commands::lieux::LieuxCommand,
+    },
     /// Journal des actions sensibles.
     Journal {
         #[command(subcommand)]
@@ -64,6 +69,7 @@ fn main() -> ExitCode {
             Command::Admin { command } => commands::admin::run(&cli.data, command).await,
             Command::Organisations { command } => commands::organisations::run(&cli.data, command).await,
             Command::Journal { command } => commands::journal::run(&cli.data, command).await,
+            Command::Lieux { command } => commands::lieux::run(&cli.data, command).await,
         }
     });
     match result {

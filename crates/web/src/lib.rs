@@ -8,6 +8,7 @@ mod cookies;
 mod error;
 mod forms;
 mod journal;
+mod opendata;
 mod operator;
 mod pages;
 mod security;
@@ -82,6 +83,8 @@ pub fn router(state: AppState) -> Router {
         .route("/accessibilite", get(pages::accessibility))
         .route("/mentions-legales", get(pages::legal))
         .route("/donnees-personnelles", get(pages::privacy))
+        .route("/open-data/lieux.csv", get(opendata::lieux_csv))
+        .route("/open-data/lieux.json", get(opendata::lieux_json))
         .route("/connexion", get(auth::login_page).post(auth::login_submit))
         .route("/connexion/totp", get(auth::totp_page).post(auth::totp_submit))
         .route(

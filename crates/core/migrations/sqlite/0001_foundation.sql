@@ -2,7 +2,7 @@
 -- Timestamps are INTEGER microseconds since the Unix epoch (UTC) on both engines.
 
 CREATE TABLE organisations (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     kind        TEXT    NOT NULL,
     name        TEXT    NOT NULL,
     siret       TEXT,
@@ -12,7 +12,7 @@ CREATE TABLE organisations (
 CREATE UNIQUE INDEX organisations_siret_kind ON organisations (kind, siret) WHERE siret IS NOT NULL;
 
 CREATE TABLE accounts (
-    id                  INTEGER PRIMARY KEY,
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
     organisation_id     INTEGER NOT NULL REFERENCES organisations (id),
     email               TEXT    NOT NULL UNIQUE,
     display_name        TEXT    NOT NULL,

@@ -2,7 +2,7 @@
 -- the standard, `|`-joined lists), plus what Passerelle adds.
 
 CREATE TABLE lieux (
-    id                              INTEGER PRIMARY KEY,
+    id                              INTEGER PRIMARY KEY AUTOINCREMENT,
     ext_id                          TEXT    NOT NULL UNIQUE,
     pivot                           TEXT    NOT NULL,
     nom                             TEXT    NOT NULL,
@@ -51,7 +51,7 @@ CREATE INDEX lieux_departement ON lieux (departement);
 
 -- Where each version of a record came from.
 CREATE TABLE lieux_provenance (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     lieu_id     INTEGER NOT NULL REFERENCES lieux (id),
     source      TEXT    NOT NULL,
     fichier     TEXT    NOT NULL,

@@ -75,8 +75,11 @@ pub async fn import(
     };
     report.erreurs.extend(parsed.unreadable.iter().cloned());
 
-    let checked: Vec<(usize, Result<Checked, Vec<Issue>>)> =
-        parsed.rows.par_iter().map(|(line, row)| (*line, check_row(*line, row))).collect();
+    let checked: Vec<(usize, Result<Checked, Vec<Issue>>)> = parsed
+        .rows
+        .par_iter()
+        .map(|(line, row)| (*line, check_row(*line, row)))
+        .collect();
     let mut valid: Vec<(usize, Checked)> = Vec::with_capacity(checked.len());
     let mut first_line_of_id: HashMap<String, usize> = HashMap::new();
     let mut counts: BTreeMap<Normalisation, usize> = BTreeMap::new();
@@ -124,8 +127,10 @@ pub async fn import(
         .filter(|(_, k)| !k.dedup_key.is_empty())
         .map(|(ext, k)| (k.dedup_key.as_str(), ext.as_str()))
         .collect();
-    let prepared: Vec<(usize, &Checked, String, String)> =
-        valid.iter().map(|(line, c)| (*line, c, c.lieu.digest(), c.lieu.dedup_key())).collect();
+    let prepared: Vec<(usize, &Checked, String, String)> = valid
+        .iter()
+        .map(|(line, c)| (*line, c, c.lieu.digest(), c.lieu.dedup_key()))
+        .collect();
     let mut to_insert = Vec::new();
     let mut to_update = Vec::new();
     for (line, c, digest, dedup) in &prepared {
@@ -148,7 +153,8 @@ pub async fn import(
     }
     report.crees = to_insert.len();
     report.mis_a_jour = to_update.len();
-    if options.dry_run {
+    if options.dry_run || (to_insert.is_empty() && to_update.is_empty()) {
+        // Nothing to write: the database (journal included) stays exactly as it was.
         tx.rollback().await?;
         return Ok(report);
     }
@@ -159,20 +165,49 @@ pub async fn import(
     for chunk in to_insert.chunks(2_000) {
         let batch: Vec<_> = chunk
             .iter()
-            .map(|(_, c, digest, dedup)| (&c.lieu, Extra { digest, dedup_key: dedup, source: &options.source }))
+            .map(|(_, c, digest, dedup)| {
+                (
+                    &c.lieu,
+                    Extra {
+                        digest,
+                        dedup_key: dedup,
+                        source: &options.source,
+                    },
+                )
+            })
             .collect();
         let ids: HashMap<String, i64> = store::insert_many(&mut tx, &batch).await?.into_iter().collect();
         for (line, c, digest, _) in chunk {
             if let Some(id) = ids.get(&c.lieu.id) {
-                provenance.push(Provenance { lieu_id: *id, line: *line, digest, operation: "creation" });
+                provenance.push(Provenance {
+                    lieu_id: *id,
+                    line: *line,
+                    digest,
+                    operation: "creation",
+                });
             }
         }
         done += chunk.len() as u64;
         progress(done, total);
     }
     for (line, id, c, digest, dedup) in &to_update {
-        store::update(&mut tx, *id, &c.lieu, Extra { digest, dedup_key: dedup, source: &options.source }).await?;
-        provenance.push(Provenance { lieu_id: *id, line: *line, digest, operation: "mise_a_jour" });
+        store::update(
+            &mut tx,
+            *id,
+            &c.lieu,
+            Extra {
+                digest,
+                dedup_key: dedup,
+                source: &options.source,
+            },
+        )
+        .await?;
+        provenance.push(Provenance {
+            lieu_id: *id,
+            line: *line,
+            digest,
+            operation: "mise_a_jour",
+        });
         done += 1;
         if done % 500 == 0 {
             progress(done, total);

@@ -5,8 +5,8 @@ pub mod schema;
 pub mod vocabulaires;
 
 pub use model::Lieu;
-pub mod read;
-pub mod validate;
-pub mod store;
-pub mod import;
 pub mod export;
+pub mod import;
+pub mod read;
+pub mod store;
+pub mod validate;

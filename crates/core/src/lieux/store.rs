@@ -34,7 +34,10 @@ pub async fn known(tx: &mut Tx) -> CoreResult<HashMap<String, Known>> {
     let rows: Vec<(i64, String, String, String)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT id, ext_id, digest, dedup_key FROM lieux").fetch_all(&mut *c).await?
     });
-    Ok(rows.into_iter().map(|(id, ext, digest, dedup_key)| (ext, Known { id, digest, dedup_key })).collect())
+    Ok(rows
+        .into_iter()
+        .map(|(id, ext, digest, dedup_key)| (ext, Known { id, digest, dedup_key }))
+        .collect())
 }
 
 /// What is written besides the standard's values.
@@ -83,7 +86,11 @@ pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> CoreResul
 pub async fn update(tx: &mut Tx, id: i64, lieu: &Lieu, extra: Extra<'_>) -> CoreResult<()> {
     let now = now_micros();
     let std_cols: Vec<&str> = standard().names().map(column).collect();
-    let sets: Vec<String> = std_cols.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 2)).collect();
+    let sets: Vec<String> = std_cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 2))
+        .collect();
     let n = std_cols.len();
     let sql = format!(
         "UPDATE lieux SET {}, digest = ${}, dedup_key = ${}, departement = ${}, import_source = ${}, updated_at = ${} WHERE id = $1",

@@ -386,7 +386,7 @@ fn check_specific(row: &mut Row) {
                     format!("numéro RNA « {p} » invalide : W suivi de 9 chiffres attendu"),
                 );
             }
-        } else if p.bytes().all(|b| b.is_ascii_digit()) && p.len() != 9 {
+        } else if p.bytes().all(|b| b.is_ascii_digit()) && p.len() > 9 {
             row.error(
                 "pivot",
                 format!("pivot « {p} » invalide : SIRET (14 chiffres), SIREN (9) ou RNA (W + 9 chiffres) attendu"),

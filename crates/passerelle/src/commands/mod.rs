@@ -2,23 +2,39 @@
 
 pub mod admin;
 pub mod journal;
+pub mod lieux;
 pub mod organisations;
 pub mod serve;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use passerelle_core::{Core, Db, Keys};
+use passerelle_core::Core;
 
 use crate::config::DataArgs;
 
 /// Opens the database (creating the data directory), applies migrations and loads the keys.
 pub async fn open(data: &DataArgs) -> Result<Core> {
-    let keys = Keys::load_or_create(&data.data_dir)?;
     let url = data.database_url();
-    let db = Db::connect(&url).await?;
-    db.migrate().await?;
-    Ok(Core::new(db, keys))
+    passerelle_core::Backend::from_url(&url)?;
+    create_private_dir(&data.data_dir)?;
+    Ok(Core::open(&url, &data.data_dir).await?)
+}
+
+/// The data directory, readable by its owner only.
+fn create_private_dir(dir: &std::path::Path) -> Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+        .map_err(|e| anyhow::anyhow!("impossible de créer le dossier de données « {} » : {e}", dir.display()))
 }
 
 pub async fn migrate(data: &DataArgs) -> Result<ExitCode> {

@@ -150,10 +150,18 @@ async fn serve_refuses_unsafe_or_invalid_settings_with_a_clear_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("adresse d'écoute invalide"));
     let out = serve(&["--assets-dir", "/nonexistent"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("npm ci"));
+    let scratch = app.data_dir.parent().unwrap().join("vide");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .args(["migrate", "--database-url", "mysql://x"])
+        .args([
+            "migrate",
+            "--database-url",
+            "mysql://x",
+            "--data-dir",
+            scratch.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
+    assert!(!scratch.exists(), "nothing is created before the URL is checked");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("« sqlite: » ou « postgres: »"));
 }

@@ -211,3 +211,53 @@ async fn verify_without_the_key_is_an_error_not_a_verdict() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("clé du journal introuvable"));
 }
+
+#[tokio::test]
+async fn the_database_refuses_entries_out_of_sequence_or_replaced() {
+    let app = TestApp::new().await;
+    fill(&app, 3).await;
+    journal::checkpoint_head(&app.core.db, &app.core.keys).await.unwrap();
+    let copy = "SELECT 2, at, actor_account, actor_role, action, '{\"forge\":1}', details, prev_hash, hash FROM journal WHERE seq = 2";
+    let mut attempts = vec![
+        format!("INSERT INTO journal (seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash) {copy}"),
+        "INSERT INTO journal (seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash) \
+         SELECT 9, at, actor_account, actor_role, action, subjects, details, hash, hash FROM journal WHERE seq = 4"
+            .to_string(),
+        // Right number, wrong link.
+        "INSERT INTO journal (seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash) \
+         SELECT 5, at, actor_account, actor_role, action, subjects, details, prev_hash, hash FROM journal WHERE seq = 4"
+            .to_string(),
+    ];
+    if app.backend() == Backend::Sqlite {
+        // REPLACE deletes the old row without firing DELETE triggers: it must be refused too.
+        attempts.push(format!(
+            "INSERT OR REPLACE INTO journal (seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash) {copy}"
+        ));
+        attempts.push(
+            "INSERT OR REPLACE INTO journal_checkpoints (seq, head_hash, at, key_id, signature) \
+             SELECT seq, head_hash, 0, key_id, signature FROM journal_checkpoints"
+                .to_string(),
+        );
+    }
+    for sql in &attempts {
+        let err = app.exec(sql).await.expect_err(sql);
+        assert!(err.to_string().contains("ajout seul"), "{sql}: {err}");
+    }
+    assert_eq!(verify_cli(&app).0, 0);
+}
+
+#[tokio::test]
+async fn a_database_refuses_keys_that_are_not_its_own() {
+    let app = TestApp::new().await;
+    fill(&app, 2).await;
+    let other = app.data_dir.parent().unwrap().join("autres-cles");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["migrate", "--data-dir", other.to_str().unwrap()])
+        .env("PASSERELLE_DATABASE_URL", &app.db_url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("introuvable dans le dossier de données"), "{err}");
+    assert!(!other.join("journal-ed25519.pem").exists(), "no new key created");
+}

@@ -6,5 +6,6 @@ mod support;
 mod auth;
 mod cli;
 mod journal;
+mod lieux;
 mod operator;
 mod web;

@@ -11,7 +11,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use passerelle_core::accounts::{self, NewAccount};
 use passerelle_core::journal::Actor;
-use passerelle_core::{Backend, Core, Db, Keys};
+use passerelle_core::{Backend, Core, Db};
 use passerelle_web::{router, AppState, WebConfig};
 use tower::ServiceExt;
 
@@ -34,10 +34,10 @@ impl TestApp {
             Ok(server) if !server.is_empty() => create_pg_database(&server).await,
             _ => format!("sqlite:{}/test.db?mode=rwc", dir.path().display()),
         };
-        let keys = Keys::load_or_create(&data_dir).expect("clés");
-        let db = Db::connect(&db_url).await.expect("connexion à la base de test");
-        db.migrate().await.expect("migrations");
-        let core = Core::new(db, keys);
+        std::fs::create_dir_all(&data_dir).expect("dossier de données");
+        let core = Core::open(&db_url, &data_dir)
+            .await
+            .expect("ouverture de la base de test");
         let config = WebConfig {
             base_url: url::Url::parse(BASE).unwrap(),
             assets_dir: PathBuf::from("/nonexistent"),

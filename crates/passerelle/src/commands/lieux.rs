@@ -1,0 +1,233 @@
+//! `passerelle lieux import | export`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use passerelle_core::journal::Actor;
+use passerelle_core::lieux::{export, import, read::Format};
+
+use crate::config::DataArgs;
+
+#[derive(Subcommand, Debug)]
+pub enum LieuxCommand {
+    /// Importe un fichier au standard des lieux de médiation numérique (CSV ou JSON).
+    /// Code de sortie : 0 importé, 1 lignes invalides (rien n'est modifié sans --ignorer-invalides), 2 erreur.
+    Import {
+        /// Fichier à importer.
+        file: PathBuf,
+        /// csv ou json (par défaut : d'après l'extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Nom de la source, gardé dans la provenance de chaque fiche (par défaut : le nom du fichier).
+        #[arg(long)]
+        source: Option<String>,
+        /// Importe les lignes valides même si d'autres sont invalides, et écrit le rapport des rejets.
+        #[arg(long = "ignorer-invalides")]
+        ignorer_invalides: bool,
+        /// Vérifie et compte sans rien écrire.
+        #[arg(long = "dry-run")]
+        dry_run: bool,
+        /// Fichier CSV du rapport des lignes rejetées (par défaut : FICHIER.rejets.csv).
+        #[arg(long)]
+        rapport: Option<PathBuf>,
+        /// Rapport complet en JSON sur la sortie standard.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exporte l'annuaire au standard (exactement ses champs, dans son ordre).
+    Export {
+        /// csv ou json.
+        #[arg(long)]
+        format: String,
+        /// Fichier de sortie (par défaut : la sortie standard).
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+    },
+}
+
+pub async fn run(data: &DataArgs, command: LieuxCommand) -> Result<ExitCode> {
+    match command {
+        LieuxCommand::Import {
+            file,
+            format,
+            source,
+            ignorer_invalides,
+            dry_run,
+            rapport,
+            json,
+        } => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("lecture de « {} » impossible", file.display()))?;
+            let file_name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let format = match format {
+                Some(f) => Format::parse(&f)?,
+                None => Format::guess(&file_name),
+            };
+            let options = import::Options {
+                source: source.unwrap_or_else(|| file_name.clone()),
+                file_name: file_name.clone(),
+                ignore_invalid: ignorer_invalides,
+                dry_run,
+            };
+            let core = super::open(data).await?;
+            let bar = if std::io::stderr().is_terminal() && !json {
+                let b = ProgressBar::new(0);
+                b.set_style(
+                    ProgressStyle::with_template("{bar:40} {pos}/{len} fiches écrites ({per_sec}, reste {eta})")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                b
+            } else {
+                ProgressBar::hidden()
+            };
+            let report = import::import(&core, &Actor::System, &bytes, format, &options, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish_and_clear();
+            core.db.close().await;
+            let report_path = if !report.erreurs.is_empty() {
+                let path = rapport.unwrap_or_else(|| {
+                    let mut p = file.clone().into_os_string();
+                    p.push(".rejets.csv");
+                    PathBuf::from(p)
+                });
+                write_rejects(&path, &report.erreurs)?;
+                Some(path)
+            } else {
+                None
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_report(&report, report_path.as_deref(), dry_run, ignorer_invalides);
+            }
+            Ok(if report.invalides > 0 && !ignorer_invalides {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        LieuxCommand::Export { format, output } => {
+            let format = Format::parse(&format)?;
+            let core = super::open(data).await?;
+            let count = match &output {
+                Some(path) => {
+                    let tmp = path.with_extension("partiel");
+                    let f = std::fs::File::create(&tmp)
+                        .with_context(|| format!("création de « {} » impossible", tmp.display()))?;
+                    let w = std::io::BufWriter::new(f);
+                    let n = match format {
+                        Format::Csv => export::write_csv(&core.db, w).await?,
+                        Format::Json => export::write_json(&core.db, w).await?,
+                    };
+                    std::fs::rename(&tmp, path)
+                        .with_context(|| format!("écriture de « {} » impossible", path.display()))?;
+                    n
+                }
+                None => {
+                    let w = std::io::BufWriter::new(std::io::stdout().lock());
+                    match format {
+                        Format::Csv => export::write_csv(&core.db, w).await?,
+                        Format::Json => export::write_json(&core.db, w).await?,
+                    }
+                }
+            };
+            core.db.close().await;
+            if let Some(path) = output {
+                eprintln!("{count} lieux exportés dans « {} ».", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn write_rejects(path: &std::path::Path, issues: &[passerelle_core::lieux::validate::Issue]) -> Result<()> {
+    let mut w = csv::Writer::from_path(path)
+        .with_context(|| format!("écriture du rapport « {} » impossible", path.display()))?;
+    w.write_record(["ligne", "champ", "message"])?;
+    for i in issues {
+        w.write_record([
+            i.ligne.to_string(),
+            i.champ.clone(),
+            export::neutralise(&i.message).into_owned(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn print_report(r: &import::Report, rejects: Option<&std::path::Path>, dry_run: bool, ignore_invalid: bool) {
+    println!(
+        "{} lignes lues : {} valides, {} invalides.",
+        r.lignes, r.valides, r.invalides
+    );
+    for (old, new) in &r.colonnes_renommees {
+        println!("  colonne « {old} » lue comme « {new} » (ancien nom du standard)");
+    }
+    if !r.colonnes_ignorees.is_empty() {
+        let shown: Vec<&str> = r.colonnes_ignorees.iter().take(10).map(String::as_str).collect();
+        let more = r.colonnes_ignorees.len().saturating_sub(10);
+        println!(
+            "  colonnes hors standard ignorées : {}{}",
+            shown.join(", "),
+            if more > 0 {
+                format!(" (et {more} autres)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    for (label, n) in &r.normalisations {
+        println!("  normalisé : {label} ({n} ligne{})", if *n > 1 { "s" } else { "" });
+    }
+    for w in r.avertissements.iter().take(20) {
+        println!("  avertissement ligne {} [{}] : {}", w.ligne, w.champ, w.message);
+    }
+    if r.avertissements.len() > 20 {
+        println!(
+            "  … et {} autres avertissements (voir --json)",
+            r.avertissements.len() - 20
+        );
+    }
+    for e in r.erreurs.iter().take(50) {
+        let champ = if e.champ.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", e.champ)
+        };
+        println!("  erreur ligne {}{champ} : {}", e.ligne, e.message);
+    }
+    if r.erreurs.len() > 50 {
+        println!("  … et {} autres erreurs", r.erreurs.len() - 50);
+    }
+    if let Some(p) = rejects {
+        println!("Rapport complet des rejets : {}", p.display());
+    }
+    for d in &r.doublons_probables {
+        println!("  doublon probable ligne {} : « {} » ressemble à la fiche existante « {} » (importée séparément, à vérifier)", d.ligne, d.id, d.id_existant);
+    }
+    if r.applique {
+        println!(
+            "Import terminé : {} créés, {} mis à jour, {} inchangés.",
+            r.crees, r.mis_a_jour, r.inchanges
+        );
+    } else if r.invalides > 0 && !ignore_invalid {
+        println!("Rien n'a été importé : corrigez les lignes invalides, ou relancez avec --ignorer-invalides pour importer les lignes valides.");
+    } else if dry_run {
+        println!(
+            "Essai à blanc, rien n'est écrit : {} seraient créés, {} mis à jour, {} inchangés.",
+            r.crees, r.mis_a_jour, r.inchanges
+        );
+    } else {
+        println!("Rien à changer : les {} fiches valides sont déjà à jour.", r.inchanges);
+    }
+}

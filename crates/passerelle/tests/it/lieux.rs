@@ -1,0 +1,301 @@
+//! The directory: import of messy files, idempotence, all-or-nothing, export
+//! valid against the national Table Schema, open-data URLs.
+
+use std::path::{Path, PathBuf};
+
+use axum::http::StatusCode;
+
+use crate::support::{cli, TestApp};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/lieux")
+        .join(name)
+}
+
+/// Copies a fixture next to the test's data (reports are written beside the file).
+fn copy(app: &TestApp, name: &str) -> String {
+    let to = app.data_dir.parent().unwrap().join(name);
+    std::fs::copy(fixture(name), &to).unwrap();
+    to.display().to_string()
+}
+
+fn run(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+    let out = cli(app, args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn report(app: &TestApp, args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let (code, out, err) = run(app, &all);
+    (
+        code,
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out} {err}")),
+    )
+}
+
+#[tokio::test]
+async fn import_is_idempotent() {
+    let app = TestApp::new().await;
+    let file = copy(&app, "propre.csv");
+    let (code, r) = report(&app, &["lieux", "import", &file, "--source", "Bordeaux Métropole"]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!((r["crees"].as_u64(), r["applique"].as_bool()), (Some(3), Some(true)));
+    let journal_before = app.scalar_i64("SELECT COUNT(*) FROM journal").await;
+    let updated_before = app.scalar_i64("SELECT MAX(updated_at) FROM lieux").await;
+
+    let (code, r) = report(&app, &["lieux", "import", &file, "--source", "Bordeaux Métropole"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (r["crees"].as_u64(), r["mis_a_jour"].as_u64(), r["inchanges"].as_u64()),
+        (Some(0), Some(0), Some(3))
+    );
+    assert_eq!(r["applique"], false);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 3);
+    assert_eq!(
+        app.scalar_i64("SELECT MAX(updated_at) FROM lieux").await,
+        updated_before,
+        "nothing rewritten"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM journal").await,
+        journal_before,
+        "nothing journaled"
+    );
+
+    // A changed row is updated, the others left alone; provenance keeps both versions.
+    let text = std::fs::read_to_string(&file).unwrap().replace(
+        "Ateliers numériques pour tous les publics",
+        "Ateliers numériques pour tout le monde",
+    );
+    std::fs::write(&file, text).unwrap();
+    let (_, r) = report(&app, &["lieux", "import", &file]);
+    assert_eq!((r["mis_a_jour"].as_u64(), r["inchanges"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux_provenance").await, 4);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM journal WHERE action = 'lieux.import'")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
+async fn an_invalid_row_blocks_the_whole_import_unless_asked() {
+    let app = TestApp::new().await;
+    let file = copy(&app, "desordonne.csv");
+    let (code, out, _) = run(&app, &["lieux", "import", &file]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("Rien n'a été importé"), "{out}");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 0);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM journal").await, 0);
+    // Every bad row is reported with its line and field.
+    for expected in [
+        "erreur ligne 5 [code_postal]",
+        "erreur ligne 5 [services] : valeur inconnue : « Cours de cuisine »",
+        "erreur ligne 6 [nom] : la valeur commence par « = » : formule de tableur refusée",
+        "erreur ligne 8 [id] : identifiant « cn-101 » déjà utilisé ligne 2",
+    ] {
+        assert!(out.contains(expected), "{expected}\n{out}");
+    }
+    let rejects = std::fs::read_to_string(format!("{file}.rejets.csv")).unwrap();
+    assert!(rejects.starts_with("ligne,champ,message\n") && rejects.contains("\n6,nom,"));
+
+    let (code, r) = report(
+        &app,
+        &[
+            "lieux",
+            "import",
+            &file,
+            "--ignorer-invalides",
+            "--source",
+            "Cartographie nationale",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        (r["valides"].as_u64(), r["invalides"].as_u64(), r["crees"].as_u64()),
+        (Some(4), Some(3), Some(4))
+    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 4);
+}
+
+#[tokio::test]
+async fn messy_files_are_normalised_and_reported_precisely() {
+    let app = TestApp::new().await;
+    let clean = copy(&app, "propre.csv");
+    report(&app, &["lieux", "import", &clean]);
+    let file = copy(&app, "desordonne.csv");
+    let (_, r) = report(&app, &["lieux", "import", &file, "--ignorer-invalides"]);
+    assert_eq!(r["separateur"], ";");
+    assert_eq!(r["colonnes_renommees"][0], serde_json::json!(["courriel", "courriels"]));
+    assert_eq!(r["colonnes_ignorees"], serde_json::json!(["colonne_maison"]));
+    let norms = r["normalisations"].as_object().unwrap();
+    assert_eq!(norms["communes en majuscules remises en casse usuelle"], 3);
+    assert_eq!(norms["séparateurs « ; » remplacés par « | »"], 1);
+    assert_eq!(norms["codes postaux ou INSEE complétés du zéro initial perdu"], 1);
+    let warnings: Vec<(u64, &str)> = r["avertissements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["ligne"].as_u64().unwrap(), w["champ"].as_str().unwrap()))
+        .collect();
+    assert_eq!(warnings, [(2, "pivot"), (2, "latitude"), (2, "date_maj")]);
+    // The Mériadeck médiathèque, listed by another source under another id, is reported, not merged.
+    assert_eq!(
+        r["doublons_probables"],
+        serde_json::json!([{ "ligne": 3, "id": "cn-102", "id_existant": "mednum-1" }])
+    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 7);
+    assert_eq!(
+        app.scalar_text("SELECT commune FROM lieux WHERE ext_id = 'cn-103'")
+            .await,
+        "Nice"
+    );
+    assert_eq!(
+        app.scalar_text("SELECT code_postal FROM lieux WHERE ext_id = 'cn-103'")
+            .await,
+        "06300"
+    );
+    assert_eq!(
+        app.scalar_text("SELECT departement FROM lieux WHERE ext_id = 'cn-103'")
+            .await,
+        "06"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM lieux WHERE ext_id = 'cn-101' AND latitude IS NULL")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.scalar_text("SELECT services FROM lieux WHERE ext_id = 'cn-101'")
+            .await,
+        "Aide aux démarches administratives|Loisirs et créations numériques"
+    );
+    assert_eq!(
+        app.scalar_text("SELECT import_source FROM lieux WHERE ext_id = 'cn-101'")
+            .await,
+        "desordonne.csv"
+    );
+}
+
+#[tokio::test]
+async fn json_files_and_hostile_files() {
+    let app = TestApp::new().await;
+    let file = copy(&app, "lieux.json");
+    let (code, r) = report(&app, &["lieux", "import", &file]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["crees"], 2);
+    let broken = copy(&app, "tronque.json");
+    let (code, _, err) = run(&app, &["lieux", "import", &broken]);
+    assert_eq!(code, 2);
+    assert!(err.contains("JSON invalide") && err.contains("tronqué"), "{err}");
+    // A dry run writes nothing.
+    let clean = copy(&app, "propre.csv");
+    let (code, r) = report(&app, &["lieux", "import", &clean, "--dry-run"]);
+    assert_eq!(
+        (code, r["crees"].as_u64(), r["applique"].as_bool()),
+        (0, Some(3), Some(false))
+    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 2);
+    let (code, _, err) = run(&app, &["lieux", "import", "/nonexistent.csv"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("lecture de « /nonexistent.csv » impossible"));
+    let (code, _, err) = run(&app, &["lieux", "import", &clean, "--format", "xml"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("format « xml » inconnu"));
+}
+
+/// Validates a CSV file against the official Table Schema with frictionless
+/// (installed by scripts/test into target/pyenv, or found on PATH).
+fn frictionless_validate(dir: &Path, csv_name: &str) -> serde_json::Value {
+    let candidates = [
+        std::env::var("PASSERELLE_FRICTIONLESS").ok().map(PathBuf::from),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/frictionless")),
+        Some(PathBuf::from("frictionless")),
+    ];
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/data/lieux-mediation-numerique.schema.json"),
+        dir.join("schema.json"),
+    )
+    .unwrap();
+    for bin in candidates.into_iter().flatten() {
+        let Ok(out) = std::process::Command::new(&bin)
+            .args(["validate", "--schema", "schema.json", csv_name, "--json"])
+            .current_dir(dir)
+            .output()
+        else {
+            continue;
+        };
+        return serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "sortie de frictionless illisible ({e}) : {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    }
+    panic!("frictionless est introuvable : lancez scripts/test, qui l'installe dans target/pyenv");
+}
+
+#[tokio::test]
+async fn export_is_exactly_the_standard_and_valid_against_its_table_schema() {
+    let app = TestApp::new().await;
+    for f in ["propre.csv", "lieux.json"] {
+        let file = copy(&app, f);
+        assert_eq!(run(&app, &["lieux", "import", &file]).0, 0);
+    }
+    // A name that a spreadsheet would run as a formula is neutralised in the CSV.
+    let dir = app.data_dir.parent().unwrap().to_path_buf();
+    let formula = dir.join("formule.csv");
+    std::fs::write(
+        &formula,
+        "id,pivot,nom,commune,code_postal,adresse,date_maj\nf-1,W332001234,+ de numérique,Pau,64000,1 rue,2024-01-01\n",
+    )
+    .unwrap();
+    assert_eq!(run(&app, &["lieux", "import", formula.to_str().unwrap()]).0, 0);
+
+    let out = dir.join("export.csv");
+    let (code, _, err) = run(
+        &app,
+        &["lieux", "export", "--format", "csv", "-o", out.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("6 lieux exportés"));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let header = text.lines().next().unwrap();
+    let schema: serde_json::Value = serde_json::from_str(passerelle_core::lieux::schema::SCHEMA_JSON).unwrap();
+    let names: Vec<&str> = schema["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(header, names.join(","));
+    assert!(text.contains(",'+ de numérique,"), "{text}");
+    assert!(text.contains("Aide aux démarches administratives|Utilisation sécurisée du numérique"));
+    let verdict = frictionless_validate(&dir, "export.csv");
+    assert_eq!(verdict["valid"], true, "{verdict:#}");
+
+    // A file that breaks the standard is caught by the same validator (the check can fail).
+    std::fs::write(dir.join("faux.csv"), text.replacen("33000", "3300", 1)).unwrap();
+    assert_eq!(frictionless_validate(&dir, "faux.csv")["valid"], false);
+
+    // The public URLs serve the same data.
+    let mut b = app.browser();
+    let r = b.get("/open-data/lieux.csv").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers.get("content-type").unwrap(), "text/csv; charset=utf-8");
+    assert_eq!(r.body, text);
+    let r = b.get("/open-data/lieux.json").await;
+    let json: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let first = json.as_array().unwrap()[0].as_object().unwrap();
+    assert_eq!(first.keys().count(), 32);
+    assert!(r.body.starts_with("[\n{\"id\":"), "keys in the standard's order");
+    let (code, stdout, _) = run(&app, &["lieux", "export", "--format", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, r.body);
+}
