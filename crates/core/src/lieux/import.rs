@@ -209,7 +209,7 @@ pub async fn import(
             operation: "mise_a_jour",
         });
         done += 1;
-        if done % 500 == 0 {
+        if done.is_multiple_of(500) {
             progress(done, total);
         }
     }

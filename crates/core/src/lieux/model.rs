@@ -158,6 +158,24 @@ pub fn fold(s: &str) -> String {
     mapped.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Département code of a place: from its INSEE code, else from its postcode
+/// (Corsican postcodes 200xx–201xx are Corse-du-Sud, 202xx–206xx Haute-Corse;
+/// overseas codes have three digits).
+pub fn departement(code_insee: Option<&str>, code_postal: &str) -> Option<String> {
+    let code = code_insee.filter(|c| c.len() == 5).unwrap_or(code_postal);
+    if code.len() != 5 || !code.is_ascii() {
+        return None;
+    }
+    if code.starts_with("97") || code.starts_with("98") {
+        return Some(code[..3].to_string());
+    }
+    if let Some(rest) = code.strip_prefix("20") {
+        let hundreds: u32 = rest[..1].parse().ok()?;
+        return Some(if hundreds < 2 { "2A" } else { "2B" }.to_string());
+    }
+    Some(code[..2].to_string())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -238,22 +256,4 @@ pub(crate) mod tests {
         b.adresse = "1, Rue de la paix".into();
         assert_eq!(a.dedup_key(), b.dedup_key());
     }
-}
-
-/// Département code of a place: from its INSEE code, else from its postcode
-/// (Corsican postcodes 200xx–201xx are Corse-du-Sud, 202xx–206xx Haute-Corse;
-/// overseas codes have three digits).
-pub fn departement(code_insee: Option<&str>, code_postal: &str) -> Option<String> {
-    let code = code_insee.filter(|c| c.len() == 5).unwrap_or(code_postal);
-    if code.len() != 5 || !code.is_ascii() {
-        return None;
-    }
-    if code.starts_with("97") || code.starts_with("98") {
-        return Some(code[..3].to_string());
-    }
-    if let Some(rest) = code.strip_prefix("20") {
-        let hundreds: u32 = rest[..1].parse().ok()?;
-        return Some(if hundreds < 2 { "2A" } else { "2B" }.to_string());
-    }
-    Some(code[..2].to_string())
 }
