@@ -123,7 +123,7 @@ async fn end_to_end(label: &str, url: &str, keys: &Keys, entries: &[StoredEntry]
     let mut best = f64::MAX;
     for _ in 0..3 {
         let t = Instant::now();
-        let r = passerelle_core::journal::verify(&db, keys.journal_verifying(), |_| {})
+        let r = passerelle_core::journal::verify(&db, keys.journal_verifying(), Vec::new(), |_| {})
             .await
             .expect("vérification");
         let secs = t.elapsed().as_secs_f64();

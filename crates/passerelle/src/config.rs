@@ -48,10 +48,14 @@ pub struct ServeArgs {
 }
 
 /// Checks the public URL: https is required, except for a demo or a local address.
-pub fn base_url(args: &ServeArgs, listen_port: u16) -> Result<url::Url> {
+pub fn base_url(args: &ServeArgs, listen: std::net::SocketAddr) -> Result<url::Url> {
     let raw = match &args.base_url {
         Some(u) if !u.trim().is_empty() => u.trim().to_string(),
-        _ => format!("http://localhost:{listen_port}"),
+        _ if listen.ip().is_loopback() || args.demo => format!("http://localhost:{}", listen.port()),
+        _ => bail!(
+            "PASSERELLE_BASE_URL est obligatoire quand le service écoute au-delà de cette machine ({listen}) : \
+             indiquez l'URL publique en https, par exemple https://passerelle.exemple.gouv.fr"
+        ),
     };
     let url = url::Url::parse(&raw)
         .with_context(|| format!("PASSERELLE_BASE_URL invalide « {raw} » : une URL complète est attendue, par exemple https://passerelle.exemple.gouv.fr"))?;

@@ -1,6 +1,6 @@
 //! "Mon compte": one's own information, password and second factor.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use passerelle_core::accounts;
@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use crate::auth::{group_secret, render, unix_now, CurrentUser};
 use crate::error::WebError;
-use crate::forms::Form;
+use crate::forms::{Form, Query};
 use crate::templates::{AccountPage, EnrolPage};
 use crate::AppState;
 
@@ -94,7 +94,9 @@ async fn totp_view(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let e = accounts::start_totp_enrolment(&state.core, u.principal.account_id).await?;
+    // A new secret when the page is shown; the same one again after a mistyped code.
+    let renew = error.is_none();
+    let e = accounts::start_totp_enrolment(&state.core, u.principal.account_id, renew).await?;
     render(
         status,
         EnrolPage {
@@ -102,6 +104,7 @@ async fn totp_view(
             error,
             action: "/mon-compte/totp",
             at_login: false,
+            ask_password: u.account.totp_enabled,
             qr_png_base64: e.qr_png_base64,
             secret_grouped: group_secret(&e.secret),
         },
@@ -116,6 +119,8 @@ pub async fn totp_page(State(state): State<AppState>, u: CurrentUser) -> Result<
 pub struct CodeForm {
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    mot_de_passe: String,
 }
 
 pub async fn totp_confirm(
@@ -123,19 +128,19 @@ pub async fn totp_confirm(
     u: CurrentUser,
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
-    let actor = u.principal.actor();
-    if accounts::confirm_totp(&state.core, &actor, u.principal.account_id, &f.code, unix_now()).await? {
-        Ok(axum::response::IntoResponse::into_response(Redirect::to(
+    let password = Some(f.mot_de_passe.as_str());
+    match accounts::confirm_totp(&state.core, &u.principal, &f.code, password, Some(&u.token), unix_now()).await {
+        Ok(true) => Ok(axum::response::IntoResponse::into_response(Redirect::to(
             "/mon-compte?ok=totp",
-        )))
-    } else {
-        totp_view(
-            &state,
-            &u,
-            Some("Code incorrect. Saisissez le code affiché par le nouvel appareil.".into()),
-            StatusCode::BAD_REQUEST,
-        )
-        .await
+        ))),
+        Ok(false) => {
+            let msg = "Code incorrect. Saisissez le code affiché par le nouvel appareil.".to_string();
+            totp_view(&state, &u, Some(msg), StatusCode::BAD_REQUEST).await
+        }
+        Err(passerelle_core::CoreError::Invalid(m)) => {
+            totp_view(&state, &u, Some(capitalise(&m)), StatusCode::BAD_REQUEST).await
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -150,7 +155,7 @@ pub async fn totp_remove(
     u: CurrentUser,
     Form(f): Form<RemoveForm>,
 ) -> Result<Response, WebError> {
-    match accounts::remove_totp(&state.core, &u.principal, &f.mot_de_passe).await {
+    match accounts::remove_totp(&state.core, &u.principal, &f.mot_de_passe, Some(&u.token)).await {
         Ok(()) => Ok(axum::response::IntoResponse::into_response(Redirect::to(
             "/mon-compte?ok=totp-retrait",
         ))),

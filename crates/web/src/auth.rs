@@ -343,13 +343,27 @@ fn back_to_login(state: &AppState, csrf: String, r: Refusal) -> Result<Response,
     Ok((refusal_status(r), h, Html(page.render()?)).into_response())
 }
 
+/// Second-factor codes allowed per client address in [`LOGIN_WINDOW_SECS`].
+const CODES_PER_IP: i64 = 60;
+
 pub async fn totp_submit(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     p: Pending,
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
     if p.stage != Stage::Totp {
         return Ok(Redirect::to("/connexion").into_response());
+    }
+    if !ratelimit::hit(
+        &state.core.db,
+        &format!("code-ip:{ip}"),
+        CODES_PER_IP,
+        LOGIN_WINDOW_SECS,
+    )
+    .await?
+    {
+        return back_to_login(&state, p.csrf, Refusal::Locked(LOGIN_WINDOW_SECS));
     }
     match accounts::login_totp(&state.core, &p.token, &f.code, unix_now()).await? {
         LoginOutcome::SignedIn { token, .. } => {
@@ -390,7 +404,7 @@ async fn enrol_view(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let e = accounts::start_totp_enrolment(&state.core, p.account_id).await?;
+    let e = accounts::start_totp_enrolment(&state.core, p.account_id, error.is_none()).await?;
     let l = Layout {
         title: "Activer la double authentification".into(),
         user: None,
@@ -404,6 +418,7 @@ async fn enrol_view(
             error,
             action: "/connexion/activation-totp",
             at_login: true,
+            ask_password: false,
             qr_png_base64: e.qr_png_base64,
             secret_grouped: group_secret(&e.secret),
         },
@@ -419,11 +434,22 @@ pub async fn enrol_page(State(state): State<AppState>, p: Pending) -> Result<Res
 
 pub async fn enrol_submit(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     p: Pending,
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
     if p.stage != Stage::Enrol {
         return Ok(Redirect::to("/connexion").into_response());
+    }
+    if !ratelimit::hit(
+        &state.core.db,
+        &format!("code-ip:{ip}"),
+        CODES_PER_IP,
+        LOGIN_WINDOW_SECS,
+    )
+    .await?
+    {
+        return back_to_login(&state, p.csrf, Refusal::Locked(LOGIN_WINDOW_SECS));
     }
     match accounts::finish_enrolment(&state.core, &p.token, &f.code, unix_now()).await? {
         LoginOutcome::SignedIn { token, .. } => {

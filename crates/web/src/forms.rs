@@ -26,3 +26,21 @@ where
         }
     }
 }
+
+/// A query-string extractor whose refusals are French pages.
+pub struct Query<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(_) => Err(WebError::BadRequest("paramètres d'adresse invalides".into())),
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! The opérateur's view of the journal.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_core::accounts::{authorize, Action};
@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
 use crate::error::WebError;
+use crate::forms::Query;
 use crate::templates::{format_utc, JournalPage, JournalRow};
 use crate::AppState;
 

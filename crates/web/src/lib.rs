@@ -107,8 +107,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::csrf))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), security::headers))
-        .with_state(state);
+        .with_state(state.clone());
 
     app.layer(
         ServiceBuilder::new()
@@ -130,4 +129,6 @@ pub fn router(state: AppState) -> Router {
             ))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
+    // Outermost, so that every response gets the headers, including a panic's 500 and a timeout's 408.
+    .layer(axum::middleware::from_fn_with_state(state, security::headers))
 }

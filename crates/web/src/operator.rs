@@ -1,6 +1,6 @@
 //! The opérateur's pages: organisations and accounts.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::{self, authorize, store, Action, NewAccount, OrgKind, Role};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
 use crate::error::WebError;
-use crate::forms::Form;
+use crate::forms::{Form, Query};
 use crate::templates::{CreatedNotice, OperatorPage};
 use crate::AppState;
 

@@ -90,6 +90,8 @@ pub struct EnrolPage {
     pub error: Option<String>,
     pub action: &'static str,
     pub at_login: bool,
+    /// Replacing a device asks for the current password.
+    pub ask_password: bool,
     pub qr_png_base64: String,
     pub secret_grouped: String,
 }

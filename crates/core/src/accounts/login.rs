@@ -1,10 +1,13 @@
 //! Login: password, then TOTP (or forced enrolment), with lockout and journaling.
-//! Every refusal gives the same answer, whatever went wrong.
+//! Every refusal gives the same answer, whatever went wrong. Each attempt is
+//! counted before it is checked ([`throttle::attempt`]), so parallel requests
+//! cannot get more tries than allowed.
 
 use serde_json::json;
 
 use super::session::{self, Stage};
-use super::{password, store, throttle, totp};
+use super::throttle::{self, Attempt};
+use super::{password, store, totp};
 use crate::error::CoreResult;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::Core;
@@ -47,11 +50,21 @@ fn account_key(account_id: i64) -> String {
     format!("totp:{account_id}")
 }
 
+fn refused_after(attempt: Attempt) -> LoginOutcome {
+    match attempt {
+        Attempt::Allowed { locks_for: Some(secs) } | Attempt::Locked(secs) => {
+            LoginOutcome::Refused(Refusal::Locked(secs))
+        }
+        Attempt::Allowed { locks_for: None } => LoginOutcome::Refused(Refusal::Invalid),
+    }
+}
+
 /// First step: e-mail and password.
 pub async fn login_password(core: &Core, email: &str, password_input: &str) -> CoreResult<LoginOutcome> {
     let email = email.trim().to_lowercase();
     let key = email_key(core, &email);
-    if let Some(secs) = throttle::locked_for(&core.db, &key).await? {
+    let attempt = throttle::attempt(&core.db, &key).await?;
+    if let Attempt::Locked(secs) = attempt {
         return Ok(LoginOutcome::Refused(Refusal::Locked(secs)));
     }
     let creds = if email.len() <= 254 {
@@ -59,31 +72,27 @@ pub async fn login_password(core: &Core, email: &str, password_input: &str) -> C
     } else {
         None
     };
-    let password_input = if password_input.chars().count() > password::MAX_LEN {
-        ""
+    let input = if password_input.chars().count() > password::MAX_LEN {
+        String::new()
     } else {
-        password_input
+        password_input.to_string()
     };
-    let ok = match &creds {
-        Some(c) => password::verify(password_input, &c.password_hash) && c.active,
-        None => {
-            // Same work as a real check, so timing does not reveal unknown accounts.
-            let _ = password::verify(password_input, password::dummy_hash());
-            false
-        }
-    };
+    // Same work whether the account exists or not, so timing reveals nothing.
+    let stored = creds
+        .as_ref()
+        .map_or_else(|| password::dummy_hash().to_string(), |c| c.password_hash.clone());
+    let matches = password::verify_blocking(input, stored).await;
     let mut tx = core.db.begin().await?;
     let creds = match creds {
-        Some(c) if ok => c,
+        Some(c) if matches && c.active => c,
         other => {
-            let locked = throttle::record_failure(&mut tx, &key).await?;
             let mut entry = NewEntry::new(Actor::Anonymous, actions::LOGIN_FAILED)
                 .details(json!({ "courriel": core.keys.pseudonym("courriel", &email), "etape": "mot_de_passe" }));
             if let Some(c) = &other {
                 entry = entry.subject("compte", c.id);
             }
             journal::append(&mut tx, &core.keys, entry).await?;
-            if let Some(secs) = locked {
+            if let Attempt::Allowed { locks_for: Some(secs) } = attempt {
                 journal::append(
                     &mut tx,
                     &core.keys,
@@ -93,7 +102,7 @@ pub async fn login_password(core: &Core, email: &str, password_input: &str) -> C
                 .await?;
             }
             tx.commit().await?;
-            return Ok(LoginOutcome::Refused(locked.map_or(Refusal::Invalid, Refusal::Locked)));
+            return Ok(refused_after(attempt));
         }
     };
     throttle::reset(&mut tx, &key).await?;
@@ -130,53 +139,83 @@ pub async fn login_password(core: &Core, email: &str, password_input: &str) -> C
     Ok(outcome)
 }
 
-/// Second step: the TOTP code, for a session at stage [`Stage::Totp`]. On
-/// success the pending session is replaced by a new one (rotation).
-pub async fn login_totp(core: &Core, pending_token: &str, code: &str, unix: u64) -> CoreResult<LoginOutcome> {
+/// Second step: the TOTP code, for a session at stage [`Stage::Totp`], or the
+/// confirmation code of a forced enrolment ([`Stage::Enrol`]). On success the
+/// pending session is replaced by a new one (rotation).
+async fn second_step(
+    core: &Core,
+    pending_token: &str,
+    code: &str,
+    unix: u64,
+    stage: Stage,
+) -> CoreResult<LoginOutcome> {
     let Some(s) = session::load(&core.db, pending_token)
         .await?
-        .filter(|s| s.stage == Stage::Totp)
+        .filter(|s| s.stage == stage)
     else {
         return Ok(LoginOutcome::Refused(Refusal::Expired));
     };
     let key = account_key(s.account_id);
-    if let Some(secs) = throttle::locked_for(&core.db, &key).await? {
+    let attempt = throttle::attempt(&core.db, &key).await?;
+    if let Attempt::Locked(secs) = attempt {
         return Ok(LoginOutcome::Refused(Refusal::Locked(secs)));
     }
     let mut tx = core.db.begin().await?;
-    let Some(creds) = store::credentials_by_id(&mut tx, s.account_id).await? else {
+    let Some(creds) = store::credentials_by_id(&mut tx, s.account_id)
+        .await?
+        .filter(|c| c.active)
+    else {
         return Ok(LoginOutcome::Refused(Refusal::Expired));
     };
     let actor = Actor::Account {
         id: creds.id,
         role: creds.role.clone(),
     };
-    let step = match &creds.totp_secret {
-        Some(sealed) if creds.active => totp::check(&totp::open(core, sealed)?, code, unix, creds.totp_last_step)?,
-        _ => None,
+    let (sealed, last_step) = match stage {
+        Stage::Totp => (creds.totp_secret.as_deref(), creds.totp_last_step),
+        _ => (creds.totp_pending_secret.as_deref(), None),
     };
-    let consumed = match step {
-        Some(step) => store::consume_totp_step(&mut tx, creds.id, step).await?,
-        None => false,
+    let step = match sealed {
+        Some(sealed) => totp::check(&totp::open(core, sealed)?, code, unix, last_step)?,
+        None => None,
     };
-    if !consumed {
-        let locked = throttle::record_failure(&mut tx, &key).await?;
+    let accepted = match (stage, step) {
+        (Stage::Totp, Some(step)) => store::consume_totp_step(&mut tx, creds.id, step).await?,
+        (_, Some(_)) => true,
+        (_, None) => false,
+    };
+    if !accepted {
         journal::append(
             &mut tx,
             &core.keys,
             NewEntry::new(actor, actions::TOTP_FAILED)
                 .subject("compte", creds.id)
-                .details(json!({ "verrouillage_secondes": locked })),
+                .details(json!({ "etape": stage.key() })),
         )
         .await?;
-        if locked.is_some() {
+        if matches!(attempt, Attempt::Allowed { locks_for: Some(_) }) {
             session::delete(&mut tx, pending_token).await?;
         }
         tx.commit().await?;
-        return Ok(LoginOutcome::Refused(locked.map_or(Refusal::Invalid, Refusal::Locked)));
+        return Ok(refused_after(attempt));
+    }
+    // The pending session must still exist now (a lock may have ended it meanwhile).
+    if session::delete(&mut tx, pending_token).await? == 0 {
+        tx.rollback().await?;
+        return Ok(LoginOutcome::Refused(Refusal::Expired));
+    }
+    if let (Stage::Enrol, Some(sealed), Some(step)) = (stage, sealed, step) {
+        store::set_totp(&mut tx, creds.id, Some(sealed), Some(step)).await?;
+        journal::append(
+            &mut tx,
+            &core.keys,
+            NewEntry::new(actor.clone(), actions::TOTP_ENROLLED)
+                .subject("compte", creds.id)
+                .details(json!({ "remplacement": false })),
+        )
+        .await?;
     }
     throttle::reset(&mut tx, &key).await?;
-    session::delete(&mut tx, pending_token).await?;
     let token = session::create(&mut tx, creds.id, Stage::Active).await?;
     journal::append(
         &mut tx,
@@ -193,69 +232,14 @@ pub async fn login_totp(core: &Core, pending_token: &str, code: &str, unix: u64)
     })
 }
 
-/// Ends a forced enrolment: confirms the device, then replaces the pending
-/// session by a signed-in one. Returns `Refused(Invalid)` on a wrong code.
+/// The TOTP code after the password.
+pub async fn login_totp(core: &Core, pending_token: &str, code: &str, unix: u64) -> CoreResult<LoginOutcome> {
+    second_step(core, pending_token, code, unix, Stage::Totp).await
+}
+
+/// Ends a forced enrolment: confirms the new device, then signs in.
 pub async fn finish_enrolment(core: &Core, pending_token: &str, code: &str, unix: u64) -> CoreResult<LoginOutcome> {
-    let Some(s) = session::load(&core.db, pending_token)
-        .await?
-        .filter(|s| s.stage == Stage::Enrol)
-    else {
-        return Ok(LoginOutcome::Refused(Refusal::Expired));
-    };
-    let key = account_key(s.account_id);
-    if let Some(secs) = throttle::locked_for(&core.db, &key).await? {
-        return Ok(LoginOutcome::Refused(Refusal::Locked(secs)));
-    }
-    let mut tx = core.db.begin().await?;
-    let Some(creds) = store::credentials_by_id(&mut tx, s.account_id).await? else {
-        return Ok(LoginOutcome::Refused(Refusal::Expired));
-    };
-    let actor = Actor::Account {
-        id: creds.id,
-        role: creds.role.clone(),
-    };
-    let step = match &creds.totp_pending_secret {
-        Some(sealed) => totp::check(&totp::open(core, sealed)?, code, unix, None)?,
-        None => None,
-    };
-    let (Some(step), Some(secret)) = (step, creds.totp_pending_secret.as_deref()) else {
-        let locked = throttle::record_failure(&mut tx, &key).await?;
-        journal::append(
-            &mut tx,
-            &core.keys,
-            NewEntry::new(actor, actions::TOTP_FAILED)
-                .subject("compte", creds.id)
-                .details(json!({ "etape": "activation" })),
-        )
-        .await?;
-        tx.commit().await?;
-        return Ok(LoginOutcome::Refused(locked.map_or(Refusal::Invalid, Refusal::Locked)));
-    };
-    store::set_totp(&mut tx, creds.id, Some(secret), Some(step)).await?;
-    journal::append(
-        &mut tx,
-        &core.keys,
-        NewEntry::new(actor.clone(), actions::TOTP_ENROLLED)
-            .subject("compte", creds.id)
-            .details(json!({ "remplacement": false })),
-    )
-    .await?;
-    throttle::reset(&mut tx, &key).await?;
-    session::delete(&mut tx, pending_token).await?;
-    let token = session::create(&mut tx, creds.id, Stage::Active).await?;
-    journal::append(
-        &mut tx,
-        &core.keys,
-        NewEntry::new(actor, actions::LOGIN)
-            .subject("compte", creds.id)
-            .details(json!({ "second_facteur": true })),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(LoginOutcome::SignedIn {
-        token,
-        account_id: creds.id,
-    })
+    second_step(core, pending_token, code, unix, Stage::Enrol).await
 }
 
 /// Ends the session server-side.

@@ -103,6 +103,21 @@ pub fn verify(password: &str, stored: &str) -> bool {
     }
 }
 
+/// [`verify`] on a blocking thread: Argon2 takes tens of milliseconds of CPU and
+/// must not hold up the async workers that serve other requests.
+pub async fn verify_blocking(password: String, stored: String) -> bool {
+    tokio::task::spawn_blocking(move || verify(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
+
+/// [`hash`] on a blocking thread.
+pub async fn hash_blocking(password: String) -> CoreResult<String> {
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(|e| CoreError::Io(format!("hachage interrompu : {e}")))?
+}
+
 /// A hash of a random password, verified against when the e-mail is unknown so
 /// that an unknown account takes as long to refuse as a wrong password.
 pub fn dummy_hash() -> &'static str {

@@ -203,11 +203,11 @@ pub async fn change_password(
     let account = store::account(&core.db, who.account_id)
         .await?
         .ok_or(CoreError::Forbidden)?;
-    let mut tx = core.db.begin().await?;
-    let creds = store::credentials_by_id(&mut tx, who.account_id)
+    let stored = store::password_hash(&core.db, who.account_id)
         .await?
         .ok_or(CoreError::Forbidden)?;
-    if !password::verify(current, &creds.password_hash) {
+    // Argon2 runs before the write transaction, on a blocking thread.
+    if !password::verify_blocking(current.to_string(), stored).await {
         return Err(CoreError::invalid("le mot de passe actuel est incorrect"));
     }
     if current == new {
@@ -216,7 +216,9 @@ pub async fn change_password(
         ));
     }
     password::check_policy(new, &account.email)?;
-    store::set_password_hash(&mut tx, who.account_id, &password::hash(new)?).await?;
+    let hash = password::hash_blocking(new.to_string()).await?;
+    let mut tx = core.db.begin().await?;
+    store::set_password_hash(&mut tx, who.account_id, &hash).await?;
     let ended = session::delete_others(&mut tx, who.account_id, keep_session).await?;
     journal::append(
         &mut tx,
@@ -237,9 +239,10 @@ pub struct TotpEnrolment {
     pub qr_png_base64: String,
 }
 
-/// Starts (or resumes) an enrolment for `account_id`. Used by "Mon compte" and by
-/// the forced enrolment at login, where the caller has already authenticated.
-pub async fn start_totp_enrolment(core: &Core, account_id: i64) -> CoreResult<TotpEnrolment> {
+/// Starts an enrolment for `account_id`: `renew` draws a new secret (each time
+/// the page is shown, so a secret seen by someone else earlier is worthless);
+/// otherwise the pending one is shown again (after a mistyped code).
+pub async fn start_totp_enrolment(core: &Core, account_id: i64, renew: bool) -> CoreResult<TotpEnrolment> {
     let account = store::account(&core.db, account_id)
         .await?
         .ok_or(CoreError::Forbidden)?;
@@ -248,8 +251,8 @@ pub async fn start_totp_enrolment(core: &Core, account_id: i64) -> CoreResult<To
         .await?
         .ok_or(CoreError::Forbidden)?;
     let secret = match creds.totp_pending_secret {
-        Some(sealed) => totp::open(core, &sealed)?,
-        None => {
+        Some(sealed) if !renew => totp::open(core, &sealed)?,
+        _ => {
             let s = totp::new_secret();
             store::set_totp_pending(&mut tx, account_id, Some(&totp::seal(core, &s)?)).await?;
             s
@@ -263,9 +266,27 @@ pub async fn start_totp_enrolment(core: &Core, account_id: i64) -> CoreResult<To
     })
 }
 
-/// Confirms the pending enrolment with a code from the new device. Returns false
-/// if the code is wrong (nothing changes).
-pub async fn confirm_totp(core: &Core, actor: &Actor, account_id: i64, code: &str, unix: u64) -> CoreResult<bool> {
+/// Confirms the pending enrolment from "Mon compte" with a code of the new
+/// device. Replacing an existing device also needs the current password, and
+/// ends the account's other sessions. Returns false if the code is wrong.
+pub async fn confirm_totp(
+    core: &Core,
+    who: &Principal,
+    code: &str,
+    current_password: Option<&str>,
+    keep_session: Option<&str>,
+    unix: u64,
+) -> CoreResult<bool> {
+    authorize(
+        who,
+        Action::ManageOwnAccount {
+            account_id: who.account_id,
+        },
+    )?;
+    let account_id = who.account_id;
+    let hash = store::password_hash(&core.db, account_id)
+        .await?
+        .ok_or(CoreError::Forbidden)?;
     let mut tx = core.db.begin().await?;
     let creds = store::credentials_by_id(&mut tx, account_id)
         .await?
@@ -275,18 +296,31 @@ pub async fn confirm_totp(core: &Core, actor: &Actor, account_id: i64, code: &st
             "aucune activation de double authentification n'est en cours",
         ));
     };
+    let replaced = creds.totp_secret.is_some();
+    if replaced {
+        let Some(pw) = current_password.filter(|p| !p.is_empty()) else {
+            return Err(CoreError::invalid(
+                "saisissez votre mot de passe actuel pour changer d'appareil",
+            ));
+        };
+        tx.rollback().await?;
+        if !password::verify_blocking(pw.to_string(), hash).await {
+            return Err(CoreError::invalid("le mot de passe actuel est incorrect"));
+        }
+        tx = core.db.begin().await?;
+    }
     let Some(step) = totp::check(&totp::open(core, &pending)?, code, unix, None)? else {
         tx.rollback().await?;
         return Ok(false);
     };
-    let replaced = creds.totp_secret.is_some();
     store::set_totp(&mut tx, account_id, Some(&pending), Some(step)).await?;
+    let ended = session::delete_others(&mut tx, account_id, keep_session).await?;
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(actor.clone(), actions::TOTP_ENROLLED)
+        NewEntry::new(who.actor(), actions::TOTP_ENROLLED)
             .subject("compte", account_id)
-            .details(json!({ "remplacement": replaced })),
+            .details(json!({ "remplacement": replaced, "sessions_fermees": ended })),
     )
     .await?;
     tx.commit().await?;
@@ -294,7 +328,12 @@ pub async fn confirm_totp(core: &Core, actor: &Actor, account_id: i64, code: &st
 }
 
 /// Removes the second factor, for roles that do not require it, after checking the password.
-pub async fn remove_totp(core: &Core, who: &Principal, current_password: &str) -> CoreResult<()> {
+pub async fn remove_totp(
+    core: &Core,
+    who: &Principal,
+    current_password: &str,
+    keep_session: Option<&str>,
+) -> CoreResult<()> {
     authorize(
         who,
         Action::ManageOwnAccount {
@@ -306,18 +345,21 @@ pub async fn remove_totp(core: &Core, who: &Principal, current_password: &str) -
             "la double authentification est obligatoire pour votre rôle ; vous pouvez seulement changer d'appareil",
         ));
     }
-    let mut tx = core.db.begin().await?;
-    let creds = store::credentials_by_id(&mut tx, who.account_id)
+    let stored = store::password_hash(&core.db, who.account_id)
         .await?
         .ok_or(CoreError::Forbidden)?;
-    if !password::verify(current_password, &creds.password_hash) {
+    if !password::verify_blocking(current_password.to_string(), stored).await {
         return Err(CoreError::invalid("le mot de passe actuel est incorrect"));
     }
+    let mut tx = core.db.begin().await?;
     store::set_totp(&mut tx, who.account_id, None, None).await?;
+    let ended = session::delete_others(&mut tx, who.account_id, keep_session).await?;
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(who.actor(), actions::TOTP_REMOVED).subject("compte", who.account_id),
+        NewEntry::new(who.actor(), actions::TOTP_REMOVED)
+            .subject("compte", who.account_id)
+            .details(json!({ "sessions_fermees": ended })),
     )
     .await?;
     tx.commit().await

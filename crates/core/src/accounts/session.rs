@@ -140,12 +140,12 @@ async fn delete_by_hash(db: &Db, id: &[u8]) -> CoreResult<()> {
     Ok(())
 }
 
-/// Ends the session of `token` (logout, or rotation inside a transaction).
-pub async fn delete(tx: &mut Tx, token: &str) -> CoreResult<()> {
-    on_tx!(tx, c => {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(token_hash(token)).execute(&mut *c).await?;
-    });
-    Ok(())
+/// Ends the session of `token` (logout, or rotation inside a transaction);
+/// returns the number of sessions removed (0 or 1).
+pub async fn delete(tx: &mut Tx, token: &str) -> CoreResult<u64> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(token_hash(token)).execute(&mut *c).await?.rows_affected()
+    }))
 }
 
 /// Ends every session of an account except `keep` (after a password change).

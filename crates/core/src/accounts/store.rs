@@ -178,6 +178,13 @@ pub async fn credentials_by_id(tx: &mut Tx, id: i64) -> CoreResult<Option<Creden
     }))
 }
 
+/// The stored password hash (to verify outside a write transaction).
+pub async fn password_hash(db: &Db, id: i64) -> CoreResult<Option<String>> {
+    Ok(on_db!(db, c => {
+        sqlx::query_scalar("SELECT password_hash FROM accounts WHERE id = $1").bind(id).fetch_optional(&mut *c).await?
+    }))
+}
+
 pub async fn set_password_hash(tx: &mut Tx, id: i64, hash: &str) -> CoreResult<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1")

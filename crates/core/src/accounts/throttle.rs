@@ -1,9 +1,9 @@
 //! Lockout with back-off after repeated login or TOTP failures, stored in the
 //! database so that it holds across instances.
 
-use crate::db::{now_micros, Db, Tx};
+use crate::db::{now_micros, Tx};
 use crate::error::CoreResult;
-use crate::{on_db, on_tx};
+use crate::on_tx;
 
 /// Failures allowed before the first lock.
 pub const FREE_FAILURES: i64 = 5;
@@ -11,44 +11,54 @@ pub const FREE_FAILURES: i64 = 5;
 const FIRST_LOCK_SECS: i64 = 60;
 const MAX_LOCK_SECS: i64 = 3600;
 
-/// Seconds left before `key` may try again, if it is locked.
-pub async fn locked_for(db: &Db, key: &str) -> CoreResult<Option<i64>> {
-    let until: Option<i64> = on_db!(db, c => {
-        sqlx::query_scalar("SELECT locked_until FROM login_throttle WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&mut *c)
-            .await?
-    });
-    let now = now_micros();
-    Ok(until.filter(|u| *u > now).map(|u| (u - now + 999_999) / 1_000_000))
+/// What an attempt may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Go on; if `locks_for` is set, this attempt used the last free try and a
+    /// lock of that many seconds now applies to the following ones (unless it succeeds).
+    Allowed { locks_for: Option<i64> },
+    /// Refused without checking anything: locked for this many more seconds.
+    Locked(i64),
 }
 
-/// Records a failure; returns the lock duration in seconds if this failure locks `key`.
-pub async fn record_failure(tx: &mut Tx, key: &str) -> CoreResult<Option<i64>> {
+/// Counts an attempt for `key` **before** it is checked, in its own short
+/// transaction, so that a burst of parallel requests cannot get more tries
+/// than allowed. A success calls [`reset`] afterwards.
+pub async fn attempt(db: &crate::db::Db, key: &str) -> CoreResult<Attempt> {
     let now = now_micros();
-    let failures: i64 = on_tx!(tx, c => {
-        sqlx::query_scalar(
+    let mut tx = db.begin().await?;
+    let (failures, locked_until): (i64, i64) = on_tx!(&mut tx, c => {
+        sqlx::query_as(
             "INSERT INTO login_throttle (key, failures, locked_until, updated_at) VALUES ($1, 1, 0, $2) \
-             ON CONFLICT (key) DO UPDATE SET failures = login_throttle.failures + 1, updated_at = $2 \
-             RETURNING failures",
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN login_throttle.locked_until > $2 THEN login_throttle.failures ELSE login_throttle.failures + 1 END, \
+               updated_at = $2 \
+             RETURNING failures, locked_until",
         )
         .bind(key)
         .bind(now)
         .fetch_one(&mut *c)
         .await?
     });
-    if failures < FREE_FAILURES {
-        return Ok(None);
+    if locked_until > now {
+        tx.commit().await?;
+        return Ok(Attempt::Locked((locked_until - now + 999_999) / 1_000_000));
     }
-    let secs = lock_secs(failures);
-    on_tx!(tx, c => {
-        sqlx::query("UPDATE login_throttle SET locked_until = $2 WHERE key = $1")
-            .bind(key)
-            .bind(now + secs * 1_000_000)
-            .execute(&mut *c)
-            .await?;
-    });
-    Ok(Some(secs))
+    let locks_for = if failures >= FREE_FAILURES {
+        let secs = lock_secs(failures);
+        on_tx!(&mut tx, c => {
+            sqlx::query("UPDATE login_throttle SET locked_until = $2 WHERE key = $1")
+                .bind(key)
+                .bind(now + secs * 1_000_000)
+                .execute(&mut *c)
+                .await?;
+        });
+        Some(secs)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    Ok(Attempt::Allowed { locks_for })
 }
 
 /// The lock after the n-th consecutive failure: 1 min at the 5th, doubling, at most 1 h.

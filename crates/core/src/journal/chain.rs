@@ -4,6 +4,9 @@ use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+/// A checkpoint is signed automatically every this many entries (and daily, by the service).
+pub const CHECKPOINT_EVERY: i64 = 1000;
+
 /// Version tag at the start of every canonical serialisation.
 const FORMAT: &[u8; 4] = b"PJ1\n";
 
@@ -292,6 +295,7 @@ impl ChainVerifier {
     }
 
     fn check_checkpoints_up_to(&mut self, seq: i64, hash: &[u8; 32]) -> Result<(), Break> {
+        let mut signed_here = false;
         while let Some(cp) = self.checkpoints.get(self.next_checkpoint) {
             if cp.seq > seq {
                 break;
@@ -313,6 +317,16 @@ impl ChainVerifier {
                         .into(),
                 });
             }
+            signed_here = true;
+        }
+        // Every CHECKPOINT_EVERY-th entry is signed in the transaction that wrote
+        // it: a missing one means checkpoints were removed.
+        if !signed_here && seq % CHECKPOINT_EVERY == 0 {
+            return Err(Break {
+                seq,
+                reason: "le point de contrôle automatique de cette entrée a disparu : points de contrôle supprimés"
+                    .into(),
+            });
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ pub use chain::{
     canonical, checkpoint_message, entry_hash, genesis, write_canonical, Break, ChainVerifier, CheckpointRef, RawBatch,
     StoredEntry,
 };
-pub use store::{append, checkpoint_head, entries, verify, VerifyReport, CHECKPOINT_EVERY};
+pub use store::{append, checkpoint_head, checkpoints, entries, verify, VerifyReport, CHECKPOINT_EVERY};
 
 use serde_json::Value;
 

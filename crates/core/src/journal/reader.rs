@@ -20,8 +20,9 @@ use crate::error::{CoreError, CoreResult};
 
 pub const BATCH: usize = 16 * 1024;
 
-/// What a reader sends: batches of entries in sequence order, or an error.
-pub type Batch = CoreResult<RawBatch>;
+/// What a reader sends: batches of entries in sequence order, then `None` once
+/// the whole journal was read (so a reader that dies early is not taken for the end).
+pub type Batch = CoreResult<Option<RawBatch>>;
 
 const ENTRY_COLUMNS: &str = "seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash";
 
@@ -149,14 +150,15 @@ fn sqlite_read(
             );
             if batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, RawBatch::with_capacity(BATCH));
-                if tx.blocking_send(Ok(full)).is_err() {
+                if tx.blocking_send(Ok(Some(full))).is_err() {
                     return Ok(()); // the verifier stopped (it found a break)
                 }
             }
         }
         if !batch.is_empty() {
-            let _ = tx.blocking_send(Ok(batch));
+            let _ = tx.blocking_send(Ok(Some(batch)));
         }
+        let _ = tx.blocking_send(Ok(None));
         Ok(())
     };
     if let Err(e) = stream() {
@@ -189,7 +191,7 @@ async fn pg_read(
             while parser.next_entry(&mut batch)? {
                 if batch.len() == BATCH {
                     let full = std::mem::replace(&mut batch, RawBatch::with_capacity(BATCH));
-                    if tx.send(Ok(full)).await.is_err() {
+                    if tx.send(Ok(Some(full))).await.is_err() {
                         return Ok(());
                     }
                 }
@@ -201,9 +203,10 @@ async fn pg_read(
         return Err(CoreError::Io("flux COPY du journal incomplet".into()));
     }
     if !batch.is_empty() {
-        let _ = tx.send(Ok(batch)).await;
+        let _ = tx.send(Ok(Some(batch))).await;
     }
     t.rollback().await?;
+    let _ = tx.send(Ok(None)).await;
     Ok(())
 }
 

@@ -4,7 +4,9 @@
 use ed25519_dalek::Signer;
 use serde_json::Value;
 
-use super::chain::{canonical, checkpoint_message, entry_hash, genesis, Break, ChainVerifier, StoredEntry};
+use super::chain::{
+    canonical, checkpoint_message, entry_hash, genesis, Break, ChainVerifier, CheckpointRef, StoredEntry,
+};
 use super::reader;
 use super::{actions, Actor, NewEntry};
 use crate::db::{now_micros, Db, Tx};
@@ -12,8 +14,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::keys::Keys;
 use crate::{on_db, on_tx};
 
-/// A checkpoint is signed automatically every this many entries (and daily, by the service).
-pub const CHECKPOINT_EVERY: i64 = 1000;
+pub use super::chain::CHECKPOINT_EVERY;
 
 /// Arbitrary constant for the PostgreSQL advisory lock that serialises appends.
 const PG_APPEND_LOCK: i64 = 0x7061_7373_6a6f_7572; // "passjour"
@@ -165,26 +166,36 @@ pub enum VerifyReport {
 }
 
 /// Recomputes the whole chain and checks every checkpoint against `key`, from
-/// one consistent snapshot. `progress` is called after each batch with the
+/// one consistent snapshot. `external` checkpoints (exported earlier and kept
+/// elsewhere) are checked as well, so that a chain rewritten together with its
+/// checkpoint table is caught. `progress` is called after each batch with the
 /// number of entries checked so far.
 pub async fn verify(
     db: &Db,
     key: ed25519_dalek::VerifyingKey,
+    external: Vec<CheckpointRef>,
     mut progress: impl FnMut(u64) + Send + 'static,
 ) -> CoreResult<VerifyReport> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<reader::Batch>(4);
-    let checkpoints = reader::start(db, tx).await?;
+    let mut checkpoints = reader::start(db, tx).await?;
     let n_checkpoints = checkpoints.len() as u64;
+    checkpoints.extend(external);
+    checkpoints.sort_by_key(|c| c.seq);
     let outcome = tokio::task::spawn_blocking(move || -> CoreResult<Result<u64, Break>> {
         let mut verifier = ChainVerifier::new(key, checkpoints);
-        while let Some(batch) = rx.blocking_recv() {
-            let batch = batch?;
-            if let Err(b) = verifier.feed(&batch) {
-                return Ok(Err(b));
+        loop {
+            match rx.blocking_recv() {
+                Some(Ok(Some(batch))) => {
+                    if let Err(b) = verifier.feed(&batch) {
+                        return Ok(Err(b));
+                    }
+                    progress(verifier.checked());
+                }
+                Some(Ok(None)) => return Ok(verifier.finish()),
+                Some(Err(e)) => return Err(e),
+                None => return Err(CoreError::Io("lecture du journal interrompue avant la fin".into())),
             }
-            progress(verifier.checked());
         }
-        Ok(verifier.finish())
     })
     .await
     .map_err(|e| CoreError::Io(format!("vérification interrompue : {e}")))??;
@@ -195,4 +206,13 @@ pub async fn verify(
         },
         Err(b) => VerifyReport::Broken(b),
     })
+}
+
+/// Every checkpoint, to be exported and kept outside the database.
+pub async fn checkpoints(db: &Db) -> CoreResult<Vec<CheckpointRef>> {
+    Ok(on_db!(db, c => {
+        sqlx::query_as::<_, CheckpointRef>("SELECT seq, head_hash, at, key_id, signature FROM journal_checkpoints ORDER BY seq")
+            .fetch_all(&mut *c)
+            .await?
+    }))
 }

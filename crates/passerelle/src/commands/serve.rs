@@ -18,7 +18,7 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
             args.listen
         )
     })?;
-    let base = base_url(&args, listen.port())?;
+    let base = base_url(&args, listen)?;
     check_assets(&args.assets_dir)?;
     let core = super::open(data).await?;
 

@@ -304,8 +304,32 @@ async fn account_page_replaces_the_totp_device() {
     let page = b.get("/mon-compte/totp").await;
     assert_eq!(page.status, StatusCode::OK);
     let pending = secret_on_page(&page.body);
+    // Replacing a device needs the current password; the same secret is shown again after a refusal.
     let r = b.post("/mon-compte/totp", &[("code", &totp_code(&pending, 0))]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("mot de passe actuel"));
+    assert_eq!(secret_on_page(&r.body), pending);
+    let mut other_session = app.browser();
+    other_session.login("lieu@exemple.fr", PASSWORD).await;
+    other_session
+        .post("/connexion/totp", &[("code", &totp_code(secret.as_ref().unwrap(), 1))])
+        .await;
+    assert_eq!(other_session.get("/mon-compte").await.status, StatusCode::OK);
+    let r = b
+        .post(
+            "/mon-compte/totp",
+            &[("code", &totp_code(&pending, 0)), ("mot_de_passe", PASSWORD)],
+        )
+        .await;
     assert_eq!(r.location(), Some("/mon-compte?ok=totp"));
+    assert_eq!(
+        other_session.get("/mon-compte").await.location(),
+        Some("/connexion"),
+        "other sessions end"
+    );
+    // Showing the page again draws a new secret: an earlier one seen by someone else is worthless.
+    let again_page = b.get("/mon-compte/totp").await;
+    assert_ne!(secret_on_page(&again_page.body), pending);
     // The old device no longer works, the new one does.
     let mut again = app.browser();
     again.login("lieu@exemple.fr", PASSWORD).await;

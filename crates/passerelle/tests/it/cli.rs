@@ -146,6 +146,9 @@ async fn serve_refuses_unsafe_or_invalid_settings_with_a_clear_message() {
     let out = serve(&[], Some("pas une url"));
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("PASSERELLE_BASE_URL invalide"));
+    let out = serve(&["--listen", "0.0.0.0:0"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PASSERELLE_BASE_URL est obligatoire"));
     let out = serve(&["--listen", "nulle-part"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("adresse d'écoute invalide"));
     let out = serve(&["--assets-dir", "/nonexistent"], None);

@@ -103,10 +103,123 @@ async fn a_modified_actor_or_time_is_pinpointed_too() {
     let app = TestApp::new().await;
     fill(&app, 5).await;
     drop_protection(&app).await;
-    app.exec("UPDATE journal SET actor_account = 2 WHERE seq = 2")
+    app.exec("UPDATE journal SET actor_account = 2 WHERE seq = 4")
         .await
         .unwrap();
-    assert!(verify_cli(&app).1.contains("n° 2"));
+    app.exec("UPDATE journal SET at = at + 1 WHERE seq = 2").await.unwrap();
+    let (code, out) = verify_cli(&app);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("première entrée fautive n° 2"), "{out}");
+}
+
+#[tokio::test]
+async fn a_removed_automatic_checkpoint_is_caught() {
+    let app = TestApp::new().await;
+    fill(&app, journal::CHECKPOINT_EVERY as usize + 3).await;
+    assert_eq!(verify_cli(&app).0, 0);
+    drop_protection(&app).await;
+    app.exec("DELETE FROM journal_checkpoints").await.unwrap();
+    let (code, out) = verify_cli(&app);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("première entrée fautive n° 1000") && out.contains("disparu"),
+        "{out}"
+    );
+}
+
+/// Rewrites entry `target` and re-hashes every later entry, as a database
+/// administrator without the signing key could, and removes the checkpoints.
+async fn rewrite_chain(app: &TestApp, target: i64) {
+    let mut entries = journal::entries(&app.core.db, None, i64::MAX).await.unwrap();
+    entries.reverse();
+    let mut prev = journal::genesis().to_vec();
+    let mut buf = Vec::new();
+    for e in entries.iter_mut() {
+        if e.seq == target {
+            e.details = "{\"reecrit\":true}".into();
+        }
+        e.prev_hash = prev.clone();
+        journal::canonical(
+            &mut buf,
+            e.seq,
+            e.at,
+            e.actor_account,
+            &e.actor_role,
+            &e.action,
+            &e.subjects,
+            &e.details,
+        );
+        e.hash = journal::entry_hash(&prev, &buf).to_vec();
+        prev = e.hash.clone();
+    }
+    let drop_insert = match app.backend() {
+        Backend::Sqlite => "DROP TRIGGER journal_insert_in_order",
+        Backend::Postgres => "DROP TRIGGER journal_insert_in_order ON journal",
+    };
+    app.exec(drop_insert).await.unwrap();
+    app.exec("DELETE FROM journal_checkpoints; DELETE FROM journal;")
+        .await
+        .unwrap();
+    for e in &entries {
+        let sql = format!(
+            "INSERT INTO journal (seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash) \
+             VALUES ({}, {}, {}, '{}', '{}', '{}', '{}', {}, {})",
+            e.seq,
+            e.at,
+            e.actor_account.map_or("NULL".to_string(), |a| a.to_string()),
+            e.actor_role,
+            e.action,
+            e.subjects.replace('\'', "''"),
+            e.details.replace('\'', "''"),
+            blob(app, &e.prev_hash),
+            blob(app, &e.hash),
+        );
+        app.exec(&sql).await.unwrap();
+    }
+}
+
+fn blob(app: &TestApp, b: &[u8]) -> String {
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    match app.backend() {
+        Backend::Sqlite => format!("X'{hex}'"),
+        Backend::Postgres => format!("'\\x{hex}'::bytea"),
+    }
+}
+
+#[tokio::test]
+async fn a_rewritten_chain_is_caught_by_exported_checkpoints() {
+    let app = TestApp::new().await;
+    fill(&app, 20).await;
+    assert_eq!(
+        journal::checkpoint_head(&app.core.db, &app.core.keys).await.unwrap(),
+        Some(21)
+    );
+    let exported = app.data_dir.parent().unwrap().join("points.json");
+    let out = cli(
+        &app,
+        &["journal", "export-checkpoints", "-o", exported.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    drop_protection(&app).await;
+    rewrite_chain(&app, 10).await;
+    // The database alone cannot tell: the rewritten chain is consistent and its checkpoints are gone.
+    assert_eq!(verify_cli(&app).0, 0);
+    // The checkpoints kept outside the database can.
+    let out = cli(
+        &app,
+        &[
+            "journal",
+            "verify",
+            "--checkpoints",
+            exported.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(v["intact"], false);
+    assert_eq!(v["premiere_entree_fautive"], 21);
+    assert!(v["raison"].as_str().unwrap().contains("réécrite"));
 }
 
 #[tokio::test]
@@ -154,7 +267,7 @@ async fn a_rewritten_chain_or_truncated_end_is_caught_by_signed_checkpoints() {
     assert!(out.contains("point de contrôle"), "{out}");
 
     // Verification with the core API reports the same.
-    let r = journal::verify(&app.core.db, app.core.keys.journal_verifying(), |_| {})
+    let r = journal::verify(&app.core.db, app.core.keys.journal_verifying(), Vec::new(), |_| {})
         .await
         .unwrap();
     assert!(matches!(r, VerifyReport::Broken(b) if b.seq == 7));
