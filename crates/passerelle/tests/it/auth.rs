@@ -351,3 +351,46 @@ async fn account_page_replaces_the_totp_device() {
     let actions = app.journal_actions().await;
     assert!(actions.contains(&"totp.active".to_string()) && actions.contains(&"totp.retire".to_string()));
 }
+
+#[tokio::test]
+async fn a_burst_of_parallel_attempts_gets_no_more_tries_than_allowed() {
+    let app = TestApp::new().await;
+    app.account("lieu", "lieu", "lieu@exemple.fr", false).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let core = app.core.clone();
+        tasks.push(tokio::spawn(async move {
+            // One correct password hidden in the middle of the burst.
+            let pw = if i == 12 {
+                PASSWORD.to_string()
+            } else {
+                format!("mauvais {i}")
+            };
+            passerelle_core::accounts::login_password(&core, "lieu@exemple.fr", &pw)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut signed_in = 0;
+    for t in tasks {
+        if matches!(
+            t.await.unwrap(),
+            passerelle_core::accounts::LoginOutcome::SignedIn { .. }
+        ) {
+            signed_in += 1;
+        }
+    }
+    // Only the first 5 attempts were checked at all.
+    let checked = app
+        .scalar_i64("SELECT COUNT(*) FROM journal WHERE action IN ('connexion', 'connexion.echec')")
+        .await;
+    assert!(checked <= 5, "{checked} attempts were checked");
+    assert!(signed_in <= 1);
+    if signed_in == 0 {
+        let mut b = app.browser();
+        assert_eq!(
+            b.login("lieu@exemple.fr", PASSWORD).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+}

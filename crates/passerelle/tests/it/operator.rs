@@ -98,6 +98,17 @@ async fn operator_creates_organisations_and_accounts() {
         .await;
     assert!(r.body.contains("existe déjà"));
 
+    // Malformed query strings get a French 400, not a parser message.
+    let r = op.get("/operateur/journal?avant=abc").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("Paramètres d&#39;adresse invalides") || r.body.contains("Paramètres d'adresse invalides"),
+        "{}",
+        r.body
+    );
+    let r = op.get("/mon-compte?ok=a&ok=b").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
     let journal = op.get("/operateur/journal").await;
     assert_eq!(journal.status, StatusCode::OK);
     assert!(journal.body.contains("organisation.creation") && journal.body.contains("compte.creation"));
