@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Remplit une base vide avec des données de démonstration et affiche les accès.
     #[arg(long)]
     pub demo: bool,
+    /// Le service est derrière un répartiteur de confiance qui ajoute l'adresse du client à
+    /// X-Forwarded-For (sinon les limites par adresse verraient toutes les requêtes venir du répartiteur).
+    #[arg(long, env = "PASSERELLE_TRUST_PROXY")]
+    pub trust_proxy: bool,
 }
 
 /// Checks the public URL: https is required, except for a demo or a local address.

@@ -163,20 +163,66 @@ impl FromRequestParts<AppState> for Pending {
     }
 }
 
-/// The client's address, as seen by the server (the peer of the TCP connection).
+/// The client's address, for rate limits: the TCP peer, or — behind a trusted
+/// reverse proxy (`PASSERELLE_TRUST_PROXY`) — the last address that proxy
+/// appended to `X-Forwarded-For`. IPv6 clients are counted per /64.
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "inconnue".into()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .last()
+            .map(str::to_string);
+        Ok(ClientIp(client_key(
+            peer,
+            forwarded.as_deref(),
+            state.config.trust_proxy,
+        )))
+    }
+}
+
+pub fn client_key(peer: Option<std::net::IpAddr>, forwarded_for: Option<&str>, trust_proxy: bool) -> String {
+    let from_proxy = forwarded_for
+        .filter(|_| trust_proxy)
+        .and_then(|h| h.rsplit(',').next())
+        .and_then(|last| last.trim().parse::<std::net::IpAddr>().ok());
+    match from_proxy.or(peer) {
+        Some(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(std::net::IpAddr::V6(v6)) => v6.to_ipv4_mapped().map(|v4| v4.to_string()).unwrap_or_default(),
+        Some(ip) => ip.to_string(),
+        None => "inconnue".into(),
+    }
+}
+
+#[cfg(test)]
+mod client_key_tests {
+    use super::client_key;
+
+    #[test]
+    fn forwarded_for_is_trusted_only_when_configured_and_ipv6_counts_per_64() {
+        let peer = Some("10.0.0.2".parse().unwrap());
+        assert_eq!(client_key(peer, Some("1.2.3.4, 5.6.7.8"), false), "10.0.0.2");
+        assert_eq!(client_key(peer, Some("1.2.3.4, 5.6.7.8"), true), "5.6.7.8");
+        assert_eq!(client_key(peer, Some("pas une adresse"), true), "10.0.0.2");
+        assert_eq!(
+            client_key(Some("2001:db8:1:2:3:4:5:6".parse().unwrap()), None, false),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(
+            client_key(Some("::ffff:1.2.3.4".parse().unwrap()), None, false),
+            "1.2.3.4"
+        );
+        assert_eq!(client_key(None, None, true), "inconnue");
     }
 }
 

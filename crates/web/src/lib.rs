@@ -42,6 +42,8 @@ pub struct WebConfig {
     pub base_url: url::Url,
     /// Folder holding the DSFR build (`node_modules/@gouvfr/dsfr/dist`).
     pub assets_dir: PathBuf,
+    /// Behind a reverse proxy that appends the client's address to `X-Forwarded-For`.
+    pub trust_proxy: bool,
 }
 
 impl WebConfig {

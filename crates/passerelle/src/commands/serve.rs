@@ -34,6 +34,7 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         WebConfig {
             base_url: base.clone(),
             assets_dir: args.assets_dir.clone(),
+            trust_proxy: args.trust_proxy,
         },
     );
     let app = router(state);

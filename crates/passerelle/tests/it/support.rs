@@ -41,6 +41,7 @@ impl TestApp {
         let config = WebConfig {
             base_url: url::Url::parse(BASE).unwrap(),
             assets_dir: PathBuf::from("/nonexistent"),
+            trust_proxy: false,
         };
         let router = router(AppState::new(core.clone(), config));
         TestApp {
