@@ -178,7 +178,7 @@ impl FromRequestParts<AppState> for ClientIp {
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .last()
+            .next_back()
             .map(str::to_string);
         Ok(ClientIp(client_key(
             peer,
