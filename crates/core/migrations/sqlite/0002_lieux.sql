@@ -43,21 +43,21 @@ CREATE TABLE lieux (
     labels                          TEXT    NOT NULL DEFAULT '',
     organisation_id                 INTEGER REFERENCES organisations (id),
     import_source                   TEXT    NOT NULL DEFAULT '',
+    import_id                       INTEGER,
+    import_ligne                    INTEGER,
     created_at                      INTEGER NOT NULL,
     updated_at                      INTEGER NOT NULL
 );
 CREATE INDEX lieux_dedup ON lieux (dedup_key);
 CREATE INDEX lieux_departement ON lieux (departement);
 
--- Where each version of a record came from.
-CREATE TABLE lieux_provenance (
+-- Each import run; every place points to the run and line that last wrote it.
+CREATE TABLE lieux_imports (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    lieu_id     INTEGER NOT NULL REFERENCES lieux (id),
     source      TEXT    NOT NULL,
     fichier     TEXT    NOT NULL,
-    ligne       INTEGER NOT NULL,
-    digest      TEXT    NOT NULL,
-    operation   TEXT    NOT NULL,
+    lignes      INTEGER NOT NULL,
+    crees       INTEGER NOT NULL,
+    mis_a_jour  INTEGER NOT NULL,
     at          INTEGER NOT NULL
 );
-CREATE INDEX lieux_provenance_lieu ON lieux_provenance (lieu_id);

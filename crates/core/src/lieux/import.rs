@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use super::read::{read, Format};
-use super::store::{self, Extra, Provenance};
+use super::store::{self, Extra};
 use super::validate::{check_row, Checked, Issue, Normalisation};
 use crate::error::CoreResult;
 use crate::journal::{self, Actor, NewEntry};
@@ -56,6 +56,13 @@ pub struct Report {
     pub doublons_probables: Vec<LikelyDuplicate>,
 }
 
+/// A valid row with what matching needs.
+struct Prepared {
+    checked: Checked,
+    digest: String,
+    dedup: String,
+}
+
 /// Imports `bytes`. `progress(done, total)` is called while writing.
 pub async fn import(
     core: &Core,
@@ -75,12 +82,24 @@ pub async fn import(
     };
     report.erreurs.extend(parsed.unreadable.iter().cloned());
 
-    let checked: Vec<(usize, Result<Checked, Vec<Issue>>)> = parsed
+    // Checking, digests and dedup keys in parallel.
+    let checked: Vec<(usize, Result<Prepared, Vec<Issue>>)> = parsed
         .rows
         .par_iter()
-        .map(|(line, row)| (*line, check_row(*line, row)))
+        .map(|(line, row)| {
+            let result = check_row(*line, row).map(|c| {
+                let digest = c.lieu.digest();
+                let dedup = c.lieu.dedup_key();
+                Prepared {
+                    checked: c,
+                    digest,
+                    dedup,
+                }
+            });
+            (*line, result)
+        })
         .collect();
-    let mut valid: Vec<(usize, Checked)> = Vec::with_capacity(checked.len());
+    let mut valid: Vec<(usize, Prepared)> = Vec::with_capacity(checked.len());
     let mut first_line_of_id: HashMap<String, usize> = HashMap::new();
     let mut counts: BTreeMap<Normalisation, usize> = BTreeMap::new();
     let mut invalid_lines = std::collections::BTreeSet::new();
@@ -89,7 +108,8 @@ pub async fn import(
     }
     for (line, result) in checked {
         match result {
-            Ok(c) => {
+            Ok(p) => {
+                let c = &p.checked;
                 if let Some(first) = first_line_of_id.get(&c.lieu.id) {
                     report.erreurs.push(Issue {
                         ligne: line,
@@ -104,7 +124,7 @@ pub async fn import(
                     *counts.entry(*n).or_default() += 1;
                 }
                 report.avertissements.extend(c.warnings.iter().cloned());
-                valid.push((line, c));
+                valid.push((line, p));
             }
             Err(errors) => {
                 invalid_lines.insert(line);
@@ -127,16 +147,20 @@ pub async fn import(
         .filter(|(_, k)| !k.dedup_key.is_empty())
         .map(|(ext, k)| (k.dedup_key.as_str(), ext.as_str()))
         .collect();
-    let prepared: Vec<(usize, &Checked, String, String)> = valid
-        .iter()
-        .map(|(line, c)| (*line, c, c.lieu.digest(), c.lieu.dedup_key()))
-        .collect();
     let mut to_insert = Vec::new();
     let mut to_update = Vec::new();
-    for (line, c, digest, dedup) in &prepared {
+    for (
+        line,
+        Prepared {
+            checked: c,
+            digest,
+            dedup,
+        },
+    ) in &valid
+    {
         match known.get(&c.lieu.id) {
             Some(k) if k.digest == *digest => report.inchanges += 1,
-            Some(k) => to_update.push((*line, k.id, *c, digest.as_str(), dedup.as_str())),
+            Some(k) => to_update.push((*line, k.id, c, digest.as_str(), dedup.as_str())),
             None => {
                 if let Some(other) = by_dedup.get(dedup.as_str()) {
                     report.doublons_probables.push(LikelyDuplicate {
@@ -147,7 +171,7 @@ pub async fn import(
                 } else {
                     by_dedup.insert(dedup.as_str(), c.lieu.id.as_str());
                 }
-                to_insert.push((*line, *c, digest.as_str(), dedup.as_str()));
+                to_insert.push((*line, c, digest.as_str(), dedup.as_str()));
             }
         }
     }
@@ -160,73 +184,54 @@ pub async fn import(
     }
 
     let total = (to_insert.len() + to_update.len()) as u64;
-    let mut provenance = Vec::with_capacity(total as usize);
+    let import_id = store::insert_import_run(
+        &mut tx,
+        &options.source,
+        &options.file_name,
+        report.lignes,
+        report.crees,
+        report.mis_a_jour,
+    )
+    .await?;
+    let extra = |digest, dedup_key, line| Extra {
+        digest,
+        dedup_key,
+        source: &options.source,
+        import_id,
+        line,
+    };
     let mut done = 0u64;
-    for chunk in to_insert.chunks(2_000) {
+    for chunk in to_insert.chunks(5_000) {
         let batch: Vec<_> = chunk
             .iter()
-            .map(|(_, c, digest, dedup)| {
-                (
-                    &c.lieu,
-                    Extra {
-                        digest,
-                        dedup_key: dedup,
-                        source: &options.source,
-                    },
-                )
-            })
+            .map(|(line, c, digest, dedup)| (&c.lieu, extra(*digest, *dedup, *line)))
             .collect();
-        let ids: HashMap<String, i64> = store::insert_many(&mut tx, &batch).await?.into_iter().collect();
-        for (line, c, digest, _) in chunk {
-            if let Some(id) = ids.get(&c.lieu.id) {
-                provenance.push(Provenance {
-                    lieu_id: *id,
-                    line: *line,
-                    digest,
-                    operation: "creation",
-                });
-            }
-        }
+        store::insert_many(&mut tx, &batch).await?;
         done += chunk.len() as u64;
         progress(done, total);
     }
     for (line, id, c, digest, dedup) in &to_update {
-        store::update(
-            &mut tx,
-            *id,
-            &c.lieu,
-            Extra {
-                digest,
-                dedup_key: dedup,
-                source: &options.source,
-            },
-        )
-        .await?;
-        provenance.push(Provenance {
-            lieu_id: *id,
-            line: *line,
-            digest,
-            operation: "mise_a_jour",
-        });
+        store::update(&mut tx, *id, &c.lieu, extra(digest, dedup, *line)).await?;
         done += 1;
         if done.is_multiple_of(500) {
             progress(done, total);
         }
     }
-    store::record_provenance(&mut tx, &options.source, &options.file_name, &provenance).await?;
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(actor.clone(), journal::actions::LIEUX_IMPORT).details(json!({
-            "source": options.source,
-            "fichier": options.file_name,
-            "lignes": report.lignes,
-            "crees": report.crees,
-            "mis_a_jour": report.mis_a_jour,
-            "inchanges": report.inchanges,
-            "invalides": report.invalides,
-            "doublons_probables": report.doublons_probables.len(),
-        })),
+        NewEntry::new(actor.clone(), journal::actions::LIEUX_IMPORT)
+            .subject("import_lieux", import_id)
+            .details(json!({
+                "source": options.source,
+                "fichier": options.file_name,
+                "lignes": report.lignes,
+                "crees": report.crees,
+                "mis_a_jour": report.mis_a_jour,
+                "inchanges": report.inchanges,
+                "invalides": report.invalides,
+                "doublons_probables": report.doublons_probables.len(),
+            })),
     )
     .await?;
     tx.commit().await?;

@@ -15,6 +15,10 @@ pub struct Field {
     pub required: bool,
     pub pattern: Option<Regex>,
     pub max_length: Option<usize>,
+    /// A closed list (an enum generated from this schema).
+    pub vocabulary: bool,
+    /// Free text, where a leading `=`/`@` is a spreadsheet formula.
+    pub free_text: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +59,13 @@ fn parse(json: &str) -> Result<Standard, String> {
         .iter()
         .map(|f| {
             let c = &f["constraints"];
+            let name = f["name"].as_str().ok_or("name manquant")?;
             Ok(Field {
-                name: f["name"].as_str().ok_or("name manquant")?.to_string(),
+                vocabulary: super::vocabulaires::VOCABULARIES
+                    .iter()
+                    .any(|(field, _)| *field == name),
+                free_text: super::validate::FREE_TEXT.contains(&name),
+                name: name.to_string(),
                 kind: match f["type"].as_str() {
                     Some("number") => FieldKind::Number,
                     Some("date") => FieldKind::Date,

@@ -10,8 +10,9 @@ use crate::db::{now_micros, Db, Tx};
 use crate::error::CoreResult;
 use crate::{on_db, on_tx};
 
-/// Rows per multi-row INSERT: 40 columns × 200 rows stays under both engines' parameter limits.
-const INSERT_BATCH: usize = 200;
+/// Rows per multi-row INSERT: 40 columns × 500 rows stays under both engines'
+/// parameter limits (32,766 for SQLite, 65,535 for PostgreSQL).
+const INSERT_BATCH: usize = 500;
 
 /// A place already in the directory, as the importer needs it.
 #[derive(Debug, Clone)]
@@ -40,11 +41,38 @@ pub async fn known(tx: &mut Tx) -> CoreResult<HashMap<String, Known>> {
         .collect())
 }
 
-/// What is written besides the standard's values.
+/// What is written besides the standard's values: digest, dedup key and provenance.
 pub struct Extra<'a> {
     pub digest: &'a str,
     pub dedup_key: &'a str,
     pub source: &'a str,
+    pub import_id: i64,
+    pub line: usize,
+}
+
+/// Records an import run; returns its id (the provenance of the records it writes).
+pub async fn insert_import_run(
+    tx: &mut Tx,
+    source: &str,
+    file: &str,
+    lines: usize,
+    created: usize,
+    updated: usize,
+) -> CoreResult<i64> {
+    let now = now_micros();
+    Ok(on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO lieux_imports (source, fichier, lignes, crees, mis_a_jour, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(source)
+        .bind(file)
+        .bind(lines as i64)
+        .bind(created as i64)
+        .bind(updated as i64)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?
+    }))
 }
 
 /// Inserts places; returns (ext_id, new id).
@@ -54,7 +82,7 @@ pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> CoreResul
     let mut ids = Vec::with_capacity(lieux.len());
     for chunk in lieux.chunks(INSERT_BATCH) {
         let sql_head = format!(
-            "INSERT INTO lieux ({}, digest, dedup_key, departement, import_source, created_at, updated_at) ",
+            "INSERT INTO lieux ({}, digest, dedup_key, departement, import_source, import_id, import_ligne, created_at, updated_at) ",
             std_cols.join(", ")
         );
         let rows: Vec<(String, i64)> = on_tx!(tx, c => {
@@ -71,6 +99,8 @@ pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> CoreResul
                     .push_bind(extra.dedup_key.to_string())
                     .push_bind(departement(lieu.code_insee.as_deref(), &lieu.code_postal).unwrap_or_default())
                     .push_bind(extra.source.to_string())
+                    .push_bind(extra.import_id)
+                    .push_bind(extra.line as i64)
                     .push_bind(now)
                     .push_bind(now);
             });
@@ -93,13 +123,15 @@ pub async fn update(tx: &mut Tx, id: i64, lieu: &Lieu, extra: Extra<'_>) -> Core
         .collect();
     let n = std_cols.len();
     let sql = format!(
-        "UPDATE lieux SET {}, digest = ${}, dedup_key = ${}, departement = ${}, import_source = ${}, updated_at = ${} WHERE id = $1",
+        "UPDATE lieux SET {}, digest = ${}, dedup_key = ${}, departement = ${}, import_source = ${}, import_id = ${}, import_ligne = ${}, updated_at = ${} WHERE id = $1",
         sets.join(", "),
         n + 2,
         n + 3,
         n + 4,
         n + 5,
-        n + 6
+        n + 6,
+        n + 7,
+        n + 8
     );
     on_tx!(tx, c => {
         let mut q = sqlx::query(&sql).bind(id);
@@ -114,38 +146,12 @@ pub async fn update(tx: &mut Tx, id: i64, lieu: &Lieu, extra: Extra<'_>) -> Core
             .bind(extra.dedup_key)
             .bind(departement(lieu.code_insee.as_deref(), &lieu.code_postal).unwrap_or_default())
             .bind(extra.source)
+            .bind(extra.import_id)
+            .bind(extra.line as i64)
             .bind(now)
             .execute(&mut *c)
             .await?;
     });
-    Ok(())
-}
-
-/// One line of provenance per created or updated record.
-pub struct Provenance<'a> {
-    pub lieu_id: i64,
-    pub line: usize,
-    pub digest: &'a str,
-    pub operation: &'static str,
-}
-
-pub async fn record_provenance(tx: &mut Tx, source: &str, file: &str, rows: &[Provenance<'_>]) -> CoreResult<()> {
-    let now = now_micros();
-    for chunk in rows.chunks(INSERT_BATCH * 4) {
-        on_tx!(tx, c => {
-            let mut qb = sqlx::QueryBuilder::new("INSERT INTO lieux_provenance (lieu_id, source, fichier, ligne, digest, operation, at) ");
-            qb.push_values(chunk, |mut b, p| {
-                b.push_bind(p.lieu_id)
-                    .push_bind(source.to_string())
-                    .push_bind(file.to_string())
-                    .push_bind(p.line as i64)
-                    .push_bind(p.digest.to_string())
-                    .push_bind(p.operation)
-                    .push_bind(now);
-            });
-            qb.build().execute(&mut *c).await?;
-        });
-    }
     Ok(())
 }
 

@@ -76,7 +76,21 @@ async fn import_is_idempotent() {
     std::fs::write(&file, text).unwrap();
     let (_, r) = report(&app, &["lieux", "import", &file]);
     assert_eq!((r["mis_a_jour"].as_u64(), r["inchanges"].as_u64()), (Some(1), Some(2)));
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux_provenance").await, 4);
+    // Provenance: each place points to the import run and the line that last wrote it.
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux_imports").await, 2);
+    assert_eq!(app.scalar_i64("SELECT COUNT(DISTINCT import_id) FROM lieux").await, 2);
+    assert_eq!(
+        app.scalar_i64("SELECT import_ligne FROM lieux WHERE ext_id = 'mednum-1'")
+            .await,
+        2
+    );
+    assert_eq!(
+        app.scalar_text(
+            "SELECT i.source FROM lieux l JOIN lieux_imports i ON i.id = l.import_id WHERE l.ext_id = 'mednum-1'"
+        )
+        .await,
+        "propre.csv"
+    );
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM journal WHERE action = 'lieux.import'")
             .await,

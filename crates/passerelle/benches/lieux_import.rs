@@ -1,0 +1,182 @@
+//! Import of 100,000 generated places (CSV in the national standard).
+//!
+//! Run: `cargo bench -p passerelle --bench lieux_import` (release profile).
+//! `BENCH_ROWS` (default 100,000); `BENCH_PG_URL` to measure on PostgreSQL too.
+
+use std::fmt::Write;
+use std::time::Instant;
+
+use passerelle_core::journal::Actor;
+use passerelle_core::lieux::import::{import, Options};
+use passerelle_core::lieux::read::Format;
+use passerelle_core::lieux::vocabulaires::Services;
+use passerelle_core::{Core, Db, Keys};
+
+/// A SIRET with a valid Luhn key from a 13-digit prefix.
+fn siret(prefix: u64) -> String {
+    let base = format!("{:013}", prefix % 10_000_000_000_000);
+    for d in 0..10 {
+        let s = format!("{base}{d}");
+        let sum: u32 = s
+            .bytes()
+            .rev()
+            .enumerate()
+            .map(|(i, b)| {
+                let v = u32::from(b - b'0');
+                if i % 2 == 1 {
+                    let x = v * 2;
+                    if x > 9 {
+                        x - 9
+                    } else {
+                        x
+                    }
+                } else {
+                    v
+                }
+            })
+            .sum();
+        if sum % 10 == 0 {
+            return s;
+        }
+    }
+    unreachable!("a Luhn digit always exists")
+}
+
+/// Places spread over metropolitan France, deterministic.
+pub fn generate(n: usize) -> String {
+    let mut out = String::from("id,pivot,nom,commune,code_postal,code_insee,adresse,latitude,longitude,telephone,horaires,date_maj,services,frais_a_charge,modalites_acces\n");
+    let kinds = [
+        "Médiathèque",
+        "Espace public numérique",
+        "France Services",
+        "Tiers-lieu",
+        "CCAS",
+        "Association",
+    ];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for i in 0..n {
+        let dep = 1 + (next() % 95) as u32;
+        let dep = if dep == 20 { 21 } else { dep };
+        let lat = 42.5 + (next() % 8_000) as f64 / 1000.0;
+        let lon = -4.5 + (next() % 12_500) as f64 / 1000.0;
+        let services: Vec<&str> = Services::ALL
+            .iter()
+            .filter(|_| next() % 3 == 0)
+            .map(|s| s.label())
+            .collect();
+        let services = if services.is_empty() {
+            Services::AideAuxDemarchesAdministratives.label().to_string()
+        } else {
+            services.join("|")
+        };
+        let _ = writeln!(
+            out,
+            "lieu-{i},{},{} n° {i},Commune {dep}-{},{dep:02}{:03},{dep:02}{:03},{} rue de la République,{lat:.5},{lon:.5},+3314{:07},\"Mo-Fr 09:00-12:00,14:00-17:30\",2024-0{}-1{},{services},Gratuit,Se présenter|Téléphoner",
+            siret(next()),
+            kinds[i % kinds.len()],
+            i % 500,
+            (i % 900) + 100,
+            (i % 900) + 1,
+            1 + i % 200,
+            i % 10_000_000,
+            1 + i % 9,
+            i % 10,
+        );
+    }
+    out
+}
+
+async fn run(label: &str, url: &str, csv: &str, n: usize) {
+    let dir = tempfile::tempdir().expect("dossier");
+    let db = Db::connect(url).await.expect("base");
+    db.migrate().await.expect("migrations");
+    let core = Core::new(db, Keys::load_or_create(dir.path()).expect("clés"));
+    let options = Options {
+        source: "banc".into(),
+        file_name: "banc.csv".into(),
+        ignore_invalid: false,
+        dry_run: false,
+    };
+    let t = Instant::now();
+    let r = import(&core, &Actor::System, csv.as_bytes(), Format::Csv, &options, |_, _| {})
+        .await
+        .expect("import");
+    let first = t.elapsed().as_secs_f64();
+    assert_eq!((r.crees, r.invalides), (n, 0), "{:?}", r.erreurs.first());
+    let t = Instant::now();
+    let r = import(&core, &Actor::System, csv.as_bytes(), Format::Csv, &options, |_, _| {})
+        .await
+        .expect("import");
+    let second = t.elapsed().as_secs_f64();
+    assert_eq!(r.inchanges, n);
+    println!(
+        "{label:<10} : premier import {first:.2} s ({:.0} lignes/s) ; ré-import identique {second:.2} s",
+        n as f64 / first
+    );
+    core.db.close().await;
+}
+
+fn main() {
+    let n: usize = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let t = Instant::now();
+    let csv = generate(n);
+    println!(
+        "{n} lieux générés ({:.1} Mo) en {:.2} s",
+        csv.len() as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    // Phases, to see where the time goes.
+    let t = Instant::now();
+    let parsed = passerelle_core::lieux::read::read(csv.as_bytes(), Format::Csv).expect("lecture");
+    let read_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let checked: Vec<_> = parsed
+        .rows
+        .iter()
+        .map(|(l, r)| passerelle_core::lieux::validate::check_row(*l, r))
+        .collect();
+    let check_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let digests: usize = checked
+        .iter()
+        .filter_map(|c| c.as_ref().ok())
+        .map(|c| c.lieu.digest().len())
+        .sum();
+    let digest_s = t.elapsed().as_secs_f64();
+    println!(
+        "phases (1 fil) : lecture CSV {read_s:.2} s, validation {check_s:.2} s, empreintes {digest_s:.2} s ({digests})"
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("dossier");
+    let url = format!("sqlite:{}/banc.db?mode=rwc", dir.path().display());
+    rt.block_on(run("SQLite", &url, &csv, n));
+    if let Ok(server) = std::env::var("BENCH_PG_URL") {
+        rt.block_on(async {
+            let name = format!("banc_lieux_{}", std::process::id());
+            let admin = sqlx::PgPool::connect(&server).await.expect("PostgreSQL");
+            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("CREATE DATABASE");
+            let mut u = url::Url::parse(&server).expect("URL");
+            u.set_path(&format!("/{name}"));
+            run("PostgreSQL", u.as_str(), &csv, n).await;
+            sqlx::raw_sql(&format!("DROP DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .ok();
+        });
+    }
+}
