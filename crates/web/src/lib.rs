@@ -3,6 +3,7 @@
 //! limits, request ids) is applied once, in [`router`].
 
 mod account;
+mod api;
 mod auth;
 mod cookies;
 mod error;
@@ -64,6 +65,8 @@ impl WebConfig {
 pub struct AppState {
     pub core: Core,
     pub config: Arc<WebConfig>,
+    /// Snapshot of the directory for searches, checked against the database version on each use.
+    pub lieux: passerelle_core::lieux::search::Cache,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
         AppState {
             core,
             config: Arc::new(config),
+            lieux: Default::default(),
         }
     }
 }
@@ -85,6 +89,9 @@ pub fn router(state: AppState) -> Router {
         .route("/accessibilite", get(pages::accessibility))
         .route("/mentions-legales", get(pages::legal))
         .route("/donnees-personnelles", get(pages::privacy))
+        .route("/api/v1/lieux", get(api::search))
+        .route("/api/v1/lieux/{id}", get(api::one))
+        .route("/api/openapi.json", get(api::openapi))
         .route("/open-data/lieux.csv", get(opendata::lieux_csv))
         .route("/open-data/lieux.json", get(opendata::lieux_json))
         .route("/connexion", get(auth::login_page).post(auth::login_submit))

@@ -217,6 +217,7 @@ pub async fn import(
             progress(done, total);
         }
     }
+    super::search::bump_version(&mut tx).await?;
     journal::append(
         &mut tx,
         &core.keys,

@@ -8,5 +8,6 @@ pub use model::Lieu;
 pub mod export;
 pub mod import;
 pub mod read;
+pub mod search;
 pub mod store;
 pub mod validate;

@@ -188,3 +188,45 @@ pub async fn standard_rows(db: &Db) -> CoreResult<Vec<Vec<Value>>> {
 pub async fn count(db: &Db) -> CoreResult<i64> {
     Ok(on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM lieux").fetch_one(&mut *c).await?))
 }
+
+/// One place's standard values (schema order) and Passerelle's own data, by the standard's id.
+pub async fn by_ext_id(db: &Db, ext_id: &str) -> CoreResult<Option<(Vec<Value>, Own)>> {
+    let fields: Vec<&str> = standard().names().collect();
+    let select: Vec<String> = fields.iter().map(|f| column(f).to_string()).collect();
+    let sql = format!(
+        "SELECT {}, pass_numerique, departement, labels, updated_at FROM lieux WHERE ext_id = $1",
+        select.join(", ")
+    );
+    Ok(on_db!(db, c => {
+        match sqlx::query(&sql).bind(ext_id).fetch_optional(&mut *c).await? {
+            None => None,
+            Some(row) => {
+                let mut values = Vec::with_capacity(fields.len());
+                for (i, f) in fields.iter().enumerate() {
+                    values.push(if matches!(*f, "latitude" | "longitude") {
+                        Value::Number(row.try_get::<Option<f64>, _>(i)?)
+                    } else {
+                        Value::Text(row.try_get::<String, _>(i)?)
+                    });
+                }
+                let n = fields.len();
+                let own = Own {
+                    pass_numerique: row.try_get(n)?,
+                    departement: row.try_get(n + 1)?,
+                    labels: row.try_get(n + 2)?,
+                    updated_at: row.try_get(n + 3)?,
+                };
+                Some((values, own))
+            }
+        }
+    }))
+}
+
+/// What Passerelle adds to a place.
+#[derive(Debug, Clone)]
+pub struct Own {
+    pub pass_numerique: bool,
+    pub departement: String,
+    pub labels: String,
+    pub updated_at: i64,
+}

@@ -313,3 +313,177 @@ async fn export_is_exactly_the_standard_and_valid_against_its_table_schema() {
     assert_eq!(code, 0);
     assert_eq!(stdout, r.body);
 }
+
+fn haversine(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (p1, p2) = (a.0.to_radians(), b.0.to_radians());
+    let h = ((p2 - p1) / 2.0).sin().powi(2) + p1.cos() * p2.cos() * ((b.1 - a.1).to_radians() / 2.0).sin().powi(2);
+    2.0 * 6_371_008.8 * h.sqrt().asin()
+}
+
+async fn api(b: &mut crate::support::Browser, query: &str) -> (StatusCode, serde_json::Value) {
+    let r = b.get(&format!("/api/v1/lieux{query}")).await;
+    (
+        r.status,
+        serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body)),
+    )
+}
+
+fn ids(v: &serde_json::Value) -> Vec<String> {
+    v["resultats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn search_sorts_by_distance_and_combines_filters() {
+    let app = TestApp::new().await;
+    for f in ["propre.csv", "lieux.json"] {
+        let file = copy(&app, f);
+        assert_eq!(run(&app, &["lieux", "import", &file]).0, 0);
+    }
+    let mut b = app.browser();
+    // Around Bordeaux's town hall.
+    let here = (44.8378, -0.5792);
+    let (status, v) = api(&mut b, "?lat=44.8378&lon=-0.5792&rayon_km=30").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["total"], 4, "the Mérignac point has no coordinates: {v}");
+    let mut last = 0.0;
+    for h in v["resultats"].as_array().unwrap() {
+        let d = h["distance_m"].as_f64().unwrap();
+        let expected = haversine(
+            here,
+            (h["latitude"].as_f64().unwrap(), h["longitude"].as_f64().unwrap()),
+        );
+        assert!((d - expected).abs() <= 1.0, "{d} vs {expected}");
+        assert!(d >= last, "sorted by distance");
+        last = d;
+    }
+    assert_eq!(ids(&v)[0], "mednum-1");
+    // A smaller radius drops the farther places.
+    let (_, v) = api(&mut b, "?lat=44.8378&lon=-0.5792&rayon_km=3").await;
+    assert_eq!(ids(&v), ["mednum-1", "json-1"]);
+    // Filters combine (AND).
+    let (_, v) = api(&mut b, "?services=Aide%20aux%20d%C3%A9marches%20administratives").await;
+    let mut found = ids(&v);
+    found.sort();
+    assert_eq!(found, ["json-2", "mednum-1", "mednum-3"]);
+    let (_, v) = api(&mut b, "?services=Aide%20aux%20d%C3%A9marches%20administratives|Utilisation%20s%C3%A9curis%C3%A9e%20du%20num%C3%A9rique&dispositif=Aidants%20Connect").await;
+    assert_eq!(ids(&v), ["mednum-3"]);
+    let (_, v) = api(&mut b, "?q=PESSAC").await;
+    assert_eq!(ids(&v), ["mednum-2"]);
+    let (_, v) = api(&mut b, "?q=33800").await;
+    assert_eq!(ids(&v), ["json-1"]);
+    let (_, v) = api(&mut b, "?pass_numerique=true").await;
+    assert_eq!(v["total"], 0);
+    // Pagination.
+    let (_, v) = api(&mut b, "?par_page=2&page=2").await;
+    assert_eq!(
+        (v["total"].as_u64(), v["page"].as_u64(), v["par_page"].as_u64()),
+        (Some(5), Some(2), Some(2))
+    );
+    assert_eq!(v["resultats"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn search_parameters_are_checked_one_by_one() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    for (query, parameter) in [
+        ("?lat=44.8", "lon"),
+        ("?lon=-0.5", "lat"),
+        ("?lat=abc&lon=1", "lat"),
+        ("?lat=95&lon=1", "lat"),
+        ("?rayon_km=5", "rayon_km"),
+        ("?lat=44&lon=1&rayon_km=-3", "rayon_km"),
+        ("?services=Cours%20de%20cuisine", "services"),
+        ("?dispositif=Inconnu", "dispositif"),
+        ("?pass_numerique=peut-etre", "pass_numerique"),
+        ("?par_page=1000", "par_page"),
+        ("?page=0", "page"),
+        ("?q=a&q=b", "q"),
+        ("?ville=Paris", "?"),
+    ] {
+        let (status, v) = api(&mut b, query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(v["erreur"]["parametre"], parameter, "{query}: {v}");
+        assert!(!v["erreur"]["message"].as_str().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_place_by_id_and_the_openapi_document() {
+    let app = TestApp::new().await;
+    let file = copy(&app, "propre.csv");
+    run(&app, &["lieux", "import", &file]);
+    let mut b = app.browser();
+    let r = b.get("/api/v1/lieux/mednum-3").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["pivot"], "W332001234");
+    assert_eq!(v["dispositif_programmes_nationaux"], "Aidants Connect|France Services");
+    assert_eq!(v["passerelle"]["departement"], "33");
+    assert_eq!(v["passerelle"]["pass_numerique"], false);
+    let r = b.get("/api/v1/lieux/inconnu").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("lieu introuvable"));
+    let r = b.get("/api/openapi.json").await;
+    let doc: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let params: Vec<&str> = doc["paths"]["/api/v1/lieux"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for p in [
+        "lat",
+        "lon",
+        "rayon_km",
+        "services",
+        "publics",
+        "pass_numerique",
+        "dispositif",
+        "ouvert_maintenant",
+        "q",
+        "page",
+        "par_page",
+    ] {
+        assert!(params.contains(&p), "{p} documented");
+    }
+    assert!(doc["paths"]["/api/v1/lieux/{id}"].is_object());
+}
+
+#[tokio::test]
+async fn every_instance_sees_a_change_as_soon_as_it_commits() {
+    let app = TestApp::new().await;
+    let mut first = app.browser();
+    let config = passerelle_web::WebConfig {
+        base_url: url::Url::parse(crate::support::BASE).unwrap(),
+        assets_dir: "/x".into(),
+        trust_proxy: false,
+    };
+    let second_router = passerelle_web::router(passerelle_web::AppState::new(app.core.clone(), config));
+    let (_, v) = api(&mut first, "").await;
+    assert_eq!(v["total"], 0);
+    let file = copy(&app, "propre.csv");
+    run(&app, &["lieux", "import", &file]);
+    let (_, v) = api(&mut first, "").await;
+    assert_eq!(v["total"], 3);
+    let res = tower::ServiceExt::oneshot(
+        second_router,
+        axum::http::Request::get("/api/v1/lieux")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["total"], 3);
+}

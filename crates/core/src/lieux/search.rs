@@ -1,0 +1,309 @@
+//! Search in the directory: nearest places first (great-circle distance),
+//! combinable filters, pagination.
+//!
+//! Places are searched in an in-memory snapshot, rebuilt when the directory's
+//! version (a value in the `deployment` table, changed in the same transaction
+//! as every import or edit) differs from the snapshot's. Every instance checks
+//! the version on each search, so several instances never serve stale data
+//! after a change has committed.
+
+use std::sync::{Arc, RwLock};
+
+use sqlx::Row;
+
+use super::model::fold;
+use super::vocabulaires::{DispositifProgrammesNationaux, PublicsSpecifiquementAdresses, Services};
+use crate::db::{deployment_get, Db, Tx};
+use crate::error::CoreResult;
+use crate::{on_db, on_tx};
+
+const VERSION_KEY: &str = "lieux_version";
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+/// Marks the directory as changed (call inside the transaction of the change).
+pub async fn bump_version(tx: &mut Tx) -> CoreResult<()> {
+    let v = format!("{}-{}", crate::db::now_micros(), rand::random::<u32>());
+    on_tx!(tx, c => {
+        sqlx::query("INSERT INTO deployment (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
+            .bind(VERSION_KEY)
+            .bind(&v)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Great-circle distance in metres (haversine).
+pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+}
+
+fn mask<T: Copy + PartialEq>(all: &[T], text: &str, from: fn(&str) -> Option<T>) -> u32 {
+    text.split('|')
+        .filter_map(from)
+        .filter_map(|v| all.iter().position(|x| *x == v))
+        .fold(0, |m, i| m | (1 << i))
+}
+
+/// One place, as the search needs it.
+#[derive(Debug, Clone)]
+struct Entry {
+    ext_id: String,
+    nom: String,
+    adresse: String,
+    code_postal: String,
+    commune: String,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    services: u32,
+    publics: u32,
+    dispositifs: u32,
+    pass_numerique: bool,
+    horaires: String,
+    telephone: String,
+    folded: String,
+}
+
+/// A snapshot of the directory.
+#[derive(Debug, Default)]
+pub struct Index {
+    version: Option<String>,
+    entries: Vec<Entry>,
+}
+
+/// What a search asks for. Lists combine with AND (a place must offer every listed service).
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    pub near: Option<(f64, f64)>,
+    pub radius_km: Option<f64>,
+    pub services: Vec<Services>,
+    pub publics: Vec<PublicsSpecifiquementAdresses>,
+    pub dispositifs: Vec<DispositifProgrammesNationaux>,
+    pub pass_numerique: Option<bool>,
+    pub text: Option<String>,
+    pub page: usize,
+    pub per_page: usize,
+}
+
+/// One result.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Hit {
+    pub id: String,
+    pub nom: String,
+    pub adresse: String,
+    pub code_postal: String,
+    pub commune: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// Metres from the searched point, rounded.
+    pub distance_m: Option<u64>,
+    pub services: Vec<&'static str>,
+    pub dispositif_programmes_nationaux: Vec<&'static str>,
+    pub pass_numerique: bool,
+    pub horaires: Option<String>,
+    pub telephone: Option<String>,
+}
+
+/// A page of results.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Results {
+    pub total: usize,
+    pub page: usize,
+    pub par_page: usize,
+    pub resultats: Vec<Hit>,
+}
+
+fn labels<T: Copy>(all: &[T], m: u32, label: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter()
+        .enumerate()
+        .filter(|(i, _)| m & (1 << i) != 0)
+        .map(|(_, v)| label(*v))
+        .collect()
+}
+
+impl Index {
+    async fn load(db: &Db, version: Option<String>) -> CoreResult<Index> {
+        let sql = "SELECT ext_id, nom, adresse, code_postal, commune, latitude, longitude, services, \
+                   publics_specifiquement_adresses, dispositif_programmes_nationaux, pass_numerique, horaires, telephone FROM lieux";
+        let entries = on_db!(db, c => {
+            let rows = sqlx::query(sql).fetch_all(&mut *c).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let nom: String = r.try_get(1)?;
+                let code_postal: String = r.try_get(3)?;
+                let commune: String = r.try_get(4)?;
+                let folded = format!("{} {} {}", fold(&nom), fold(&commune), code_postal);
+                out.push(Entry {
+                    ext_id: r.try_get(0)?,
+                    adresse: r.try_get(2)?,
+                    latitude: r.try_get(5)?,
+                    longitude: r.try_get(6)?,
+                    services: mask(Services::ALL, &r.try_get::<String, _>(7)?, Services::from_label),
+                    publics: mask(PublicsSpecifiquementAdresses::ALL, &r.try_get::<String, _>(8)?, PublicsSpecifiquementAdresses::from_label),
+                    dispositifs: mask(DispositifProgrammesNationaux::ALL, &r.try_get::<String, _>(9)?, DispositifProgrammesNationaux::from_label),
+                    pass_numerique: r.try_get(10)?,
+                    horaires: r.try_get(11)?,
+                    telephone: r.try_get(12)?,
+                    nom,
+                    code_postal,
+                    commune,
+                    folded,
+                });
+            }
+            out
+        });
+        Ok(Index { version, entries })
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn search(&self, q: &Query) -> Results {
+        let want_services = q
+            .services
+            .iter()
+            .filter_map(|s| Services::ALL.iter().position(|x| x == s))
+            .fold(0u32, |m, i| m | (1 << i));
+        let want_publics = q
+            .publics
+            .iter()
+            .filter_map(|s| PublicsSpecifiquementAdresses::ALL.iter().position(|x| x == s))
+            .fold(0u32, |m, i| m | (1 << i));
+        let want_dispositifs = q
+            .dispositifs
+            .iter()
+            .filter_map(|s| DispositifProgrammesNationaux::ALL.iter().position(|x| x == s))
+            .fold(0u32, |m, i| m | (1 << i));
+        let text = q.text.as_deref().map(fold).filter(|t| !t.is_empty());
+        let radius_m = q.radius_km.map(|r| r * 1000.0);
+        // Degrees of latitude/longitude that certainly contain the radius: a cheap first cut.
+        let window = match (q.near, radius_m) {
+            (Some((lat, _)), Some(r)) => {
+                let dlat = r / 111_000.0 + 0.01;
+                let dlon = r / (111_000.0 * lat.to_radians().cos().abs().max(0.01)) + 0.01;
+                Some((dlat, dlon))
+            }
+            _ => None,
+        };
+        let mut hits: Vec<(f64, &Entry)> = Vec::new();
+        for e in &self.entries {
+            if e.services & want_services != want_services
+                || e.publics & want_publics != want_publics
+                || e.dispositifs & want_dispositifs != want_dispositifs
+                || q.pass_numerique.is_some_and(|p| p != e.pass_numerique)
+            {
+                continue;
+            }
+            if let Some(t) = &text {
+                if !e.folded.contains(t.as_str()) {
+                    continue;
+                }
+            }
+            let d = match (q.near, e.latitude, e.longitude) {
+                (Some((lat, lon)), Some(elat), Some(elon)) => {
+                    if let Some((dlat, dlon)) = window {
+                        if (elat - lat).abs() > dlat || (elon - lon).abs() > dlon {
+                            continue;
+                        }
+                    }
+                    let d = distance_m(lat, lon, elat, elon);
+                    if radius_m.is_some_and(|r| d > r) {
+                        continue;
+                    }
+                    d
+                }
+                // Searching around a point: places without coordinates cannot be placed.
+                (Some(_), _, _) => continue,
+                (None, _, _) => 0.0,
+            };
+            hits.push((d, e));
+        }
+        if q.near.is_some() {
+            hits.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.ext_id.cmp(&b.1.ext_id)));
+        } else {
+            hits.sort_by(|a, b| a.1.nom.cmp(&b.1.nom).then_with(|| a.1.ext_id.cmp(&b.1.ext_id)));
+        }
+        let total = hits.len();
+        let per_page = q.per_page.clamp(1, 100);
+        let page = q.page.max(1);
+        let resultats = hits
+            .into_iter()
+            .skip((page - 1) * per_page)
+            .take(per_page)
+            .map(|(d, e)| Hit {
+                id: e.ext_id.clone(),
+                nom: e.nom.clone(),
+                adresse: e.adresse.clone(),
+                code_postal: e.code_postal.clone(),
+                commune: e.commune.clone(),
+                latitude: e.latitude,
+                longitude: e.longitude,
+                distance_m: q.near.map(|_| d.round() as u64),
+                services: labels(Services::ALL, e.services, Services::label),
+                dispositif_programmes_nationaux: labels(
+                    DispositifProgrammesNationaux::ALL,
+                    e.dispositifs,
+                    DispositifProgrammesNationaux::label,
+                ),
+                pass_numerique: e.pass_numerique,
+                horaires: Some(e.horaires.clone()).filter(|h| !h.is_empty()),
+                telephone: Some(e.telephone.clone()).filter(|t| !t.is_empty()),
+            })
+            .collect();
+        Results {
+            total,
+            page,
+            par_page: per_page,
+            resultats,
+        }
+    }
+}
+
+/// The snapshot shared by the requests of one instance, checked against the
+/// database version on every use.
+#[derive(Debug, Default, Clone)]
+pub struct Cache {
+    current: Arc<RwLock<Arc<Index>>>,
+}
+
+impl Cache {
+    pub async fn get(&self, db: &Db) -> CoreResult<Arc<Index>> {
+        let version = deployment_get(db, VERSION_KEY).await?;
+        {
+            let current = self
+                .current
+                .read()
+                .map_err(|_| crate::CoreError::Io("index des lieux verrouillé".into()))?;
+            if current.version == version && (version.is_some() || current.entries.is_empty()) {
+                return Ok(current.clone());
+            }
+        }
+        let fresh = Arc::new(Index::load(db, version).await?);
+        if let Ok(mut w) = self.current.write() {
+            *w = fresh.clone();
+        }
+        Ok(fresh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn haversine_paris_lyon() {
+        // Paris (48.8566, 2.3522) – Lyon (45.7640, 4.8357): ~391.5 km.
+        let d = super::distance_m(48.8566, 2.3522, 45.7640, 4.8357);
+        assert!((d - 391_500.0).abs() < 1_500.0, "{d}");
+        assert_eq!(super::distance_m(44.0, -0.5, 44.0, -0.5), 0.0);
+    }
+}
