@@ -193,13 +193,11 @@ pub fn parse_search(raw: Option<&str>) -> Result<Query, ApiError> {
                 q.dispositifs = list(name, &v, DispositifProgrammesNationaux::from_label, &all)?;
             }
             "pass_numerique" => q.pass_numerique = Some(boolean(name, &v)?),
-            "ouvert_maintenant" => {
-                if boolean(name, &v)? {
-                    return Err(ApiError::bad(
-                        name,
-                        "le filtre « ouvert maintenant » n'est pas encore disponible",
-                    ));
-                }
+            "ouvert_maintenant" if boolean(name, &v)? => {
+                return Err(ApiError::bad(
+                    name,
+                    "le filtre « ouvert maintenant » n'est pas encore disponible",
+                ));
             }
             "q" => {
                 if v.chars().count() > 200 {
