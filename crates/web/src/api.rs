@@ -71,7 +71,7 @@ struct SearchParams {
     pass_numerique: Option<bool>,
     /// Dispositifs ou programmes nationaux, séparés par `|` (par exemple `Aidants Connect`) : tous requis.
     dispositif: Option<String>,
-    /// `true` : seulement les lieux ouverts à l'heure de la requête (heure de Paris). Pas encore disponible.
+    /// `true` : seulement les lieux ouverts à l'heure de la requête (heure de Paris, jours fériés compris).
     ouvert_maintenant: Option<bool>,
     /// Texte cherché dans le nom, la commune et le code postal (sans accents ni casse).
     q: Option<String>,
@@ -136,10 +136,11 @@ fn integer(name: &'static str, v: &str, min: u32, max: u32) -> Result<usize, Api
 }
 
 /// Parses the query string into a search, naming the first parameter at fault.
-pub fn parse_search(raw: Option<&str>) -> Result<Query, ApiError> {
+pub fn parse_search(raw: Option<&str>, now: chrono::NaiveDateTime) -> Result<Query, ApiError> {
     let mut q = Query {
         page: 1,
         per_page: 20,
+        now: Some(now),
         ..Default::default()
     };
     let (mut lat, mut lon) = (None, None);
@@ -193,12 +194,7 @@ pub fn parse_search(raw: Option<&str>) -> Result<Query, ApiError> {
                 q.dispositifs = list(name, &v, DispositifProgrammesNationaux::from_label, &all)?;
             }
             "pass_numerique" => q.pass_numerique = Some(boolean(name, &v)?),
-            "ouvert_maintenant" if boolean(name, &v)? => {
-                return Err(ApiError::bad(
-                    name,
-                    "le filtre « ouvert maintenant » n'est pas encore disponible",
-                ));
-            }
+            "ouvert_maintenant" if boolean(name, &v)? => q.open_at = Some(now),
             "q" => {
                 if v.chars().count() > 200 {
                     return Err(ApiError::bad(name, "200 caractères au plus"));
@@ -238,7 +234,7 @@ pub fn parse_search(raw: Option<&str>) -> Result<Query, ApiError> {
     tag = "lieux"
 )]
 pub async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Results>, ApiError> {
-    let q = parse_search(raw.as_deref())?;
+    let q = parse_search(raw.as_deref(), passerelle_core::lieux::horaires::maintenant_paris())?;
     let index = state.lieux.get(&state.core.db).await?;
     Ok(Json(index.search(&q)))
 }

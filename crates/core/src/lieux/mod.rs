@@ -6,6 +6,7 @@ pub mod vocabulaires;
 
 pub use model::Lieu;
 pub mod export;
+pub mod horaires;
 pub mod import;
 pub mod read;
 pub mod search;

@@ -64,6 +64,7 @@ struct Entry {
     dispositifs: u32,
     pass_numerique: bool,
     horaires: String,
+    ouverture: Option<super::horaires::Horaires>,
     telephone: String,
     folded: String,
 }
@@ -85,6 +86,10 @@ pub struct Query {
     pub dispositifs: Vec<DispositifProgrammesNationaux>,
     pub pass_numerique: Option<bool>,
     pub text: Option<String>,
+    /// Only places open at this local time (Europe/Paris).
+    pub open_at: Option<chrono::NaiveDateTime>,
+    /// The local time at which `ouvert_maintenant` / `etat` are computed in results.
+    pub now: Option<chrono::NaiveDateTime>,
     pub page: usize,
     pub per_page: usize,
 }
@@ -106,6 +111,10 @@ pub struct Hit {
     pub dispositif_programmes_nationaux: Vec<&'static str>,
     pub pass_numerique: bool,
     pub horaires: Option<String>,
+    /// Open at the time of the search (None when the hours are unknown or unreadable).
+    pub ouvert_maintenant: Option<bool>,
+    /// In words: « Ouvert maintenant, ferme à 17 h 30 ».
+    pub etat: Option<String>,
     pub telephone: Option<String>,
 }
 
@@ -148,6 +157,10 @@ impl Index {
                     publics: mask(PublicsSpecifiquementAdresses::ALL, &r.try_get::<String, _>(8)?, PublicsSpecifiquementAdresses::from_label),
                     dispositifs: mask(DispositifProgrammesNationaux::ALL, &r.try_get::<String, _>(9)?, DispositifProgrammesNationaux::from_label),
                     pass_numerique: r.try_get(10)?,
+                    ouverture: {
+                        let h: String = r.try_get(11)?;
+                        if h.is_empty() { None } else { super::horaires::Horaires::parse(&h).ok() }
+                    },
                     horaires: r.try_get(11)?,
                     telephone: r.try_get(12)?,
                     nom,
@@ -210,6 +223,11 @@ impl Index {
                     continue;
                 }
             }
+            if let Some(at) = q.open_at {
+                if !e.ouverture.as_ref().is_some_and(|h| h.is_open(at)) {
+                    continue;
+                }
+            }
             let d = match (q.near, e.latitude, e.longitude) {
                 (Some((lat, lon)), Some(elat), Some(elon)) => {
                     if let Some((dlat, dlon)) = window {
@@ -258,6 +276,12 @@ impl Index {
                 ),
                 pass_numerique: e.pass_numerique,
                 horaires: Some(e.horaires.clone()).filter(|h| !h.is_empty()),
+                ouvert_maintenant: q.now.and_then(|now| e.ouverture.as_ref().map(|h| h.is_open(now))),
+                etat: q.now.and_then(|now| {
+                    e.ouverture
+                        .as_ref()
+                        .map(|h| super::horaires::en_clair(&h.etat(now), now))
+                }),
                 telephone: Some(e.telephone.clone()).filter(|t| !t.is_empty()),
             })
             .collect();

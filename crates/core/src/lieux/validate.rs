@@ -465,6 +465,14 @@ fn check_specific(row: &mut Row) {
             }
         }
     }
+    if let Some(h) = row.get("horaires").map(str::to_string) {
+        if let Err(e) = super::horaires::Horaires::parse(&h) {
+            row.warn(
+                "horaires",
+                format!("{e} : conservées telles quelles, « ouvert maintenant » ne pourra pas être calculé"),
+            );
+        }
+    }
     if let Some(d) = row.get("date_maj").map(str::to_string) {
         let fmt = time::macros::format_description!("[year]-[month]-[day]");
         match time::Date::parse(&d, &fmt) {
@@ -670,6 +678,17 @@ mod tests {
         assert_eq!(fields, ["pivot", "latitude", "date_maj"]);
         assert_eq!(c.lieu.latitude, None);
         assert!(c.warnings.iter().all(|w| w.ligne == 3));
+    }
+
+    #[test]
+    fn unreadable_opening_hours_are_kept_with_a_warning() {
+        let c = check_row(4, &row(&[("horaires", "le matin")])).unwrap();
+        assert_eq!(c.lieu.horaires.as_deref(), Some("le matin"));
+        assert_eq!(c.warnings[0].champ, "horaires");
+        assert!(check_row(4, &row(&[("horaires", "Mo-Fr 09:00-12:00; PH off")]))
+            .unwrap()
+            .warnings
+            .is_empty());
     }
 
     #[test]

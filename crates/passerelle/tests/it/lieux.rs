@@ -487,3 +487,30 @@ async fn every_instance_sees_a_change_as_soon_as_it_commits() {
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["total"], 3);
 }
+
+#[tokio::test]
+async fn open_now_uses_the_opening_hours() {
+    let app = TestApp::new().await;
+    let dir = app.data_dir.parent().unwrap().to_path_buf();
+    let file = dir.join("horaires.csv");
+    std::fs::write(
+        &file,
+        "id,pivot,nom,commune,code_postal,adresse,date_maj,horaires\n\
+         toujours,W332001234,Toujours ouvert,Pau,64000,1 rue,2024-01-01,24/7\n\
+         jamais,W332001234,Jamais ouvert,Pau,64000,2 rue,2024-01-01,closed\n\
+         illisible,W332001234,Horaires illisibles,Pau,64000,3 rue,2024-01-01,le matin\n",
+    )
+    .unwrap();
+    let (code, r) = report(&app, &["lieux", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["avertissements"][0]["champ"], "horaires");
+    let mut b = app.browser();
+    let (_, v) = api(&mut b, "?ouvert_maintenant=true").await;
+    assert_eq!(ids(&v), ["toujours"]);
+    assert_eq!(v["resultats"][0]["ouvert_maintenant"], true);
+    assert_eq!(v["resultats"][0]["etat"], "Ouvert maintenant");
+    let (_, v) = api(&mut b, "?q=jamais").await;
+    assert_eq!(v["resultats"][0]["ouvert_maintenant"], false);
+    let (_, v) = api(&mut b, "?q=illisibles").await;
+    assert!(v["resultats"][0]["ouvert_maintenant"].is_null());
+}
