@@ -283,10 +283,16 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Resul
     Ok(Json(serde_json::Value::Object(obj)))
 }
 
+/// Version of the API and of the places standard served.
+#[utoipa::path(get, path = "/api/v1/version", responses((status = 200, description = "Versions")), tag = "lieux")]
+pub async fn version() -> Json<serde_json::Value> {
+    Json(json!({ "passerelle": env!("CARGO_PKG_VERSION"), "standard_lieux": standard().version }))
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "API Passerelle", description = "Annuaire des lieux de médiation numérique (standard national v1.0.2)."),
-    paths(search, one),
+    paths(search, one, version),
     components(schemas(Results, passerelle_core::lieux::search::Hit)),
     tags((name = "lieux", description = "Lieux de médiation numérique"))
 )]

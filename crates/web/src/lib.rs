@@ -45,6 +45,9 @@ pub struct WebConfig {
     pub assets_dir: PathBuf,
     /// Behind a reverse proxy that appends the client's address to `X-Forwarded-For`.
     pub trust_proxy: bool,
+    /// How long a search may use the directory snapshot before checking the
+    /// database version again (zero: every request).
+    pub search_max_age: Duration,
 }
 
 impl WebConfig {
@@ -71,10 +74,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(core: Core, config: WebConfig) -> Self {
+        let lieux = passerelle_core::lieux::search::Cache::new(config.search_max_age);
         AppState {
             core,
             config: Arc::new(config),
-            lieux: Default::default(),
+            lieux,
         }
     }
 }
@@ -89,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/accessibilite", get(pages::accessibility))
         .route("/mentions-legales", get(pages::legal))
         .route("/donnees-personnelles", get(pages::privacy))
+        .route("/api/v1/version", get(api::version))
         .route("/api/v1/lieux", get(api::search))
         .route("/api/v1/lieux/{id}", get(api::one))
         .route("/api/openapi.json", get(api::openapi))

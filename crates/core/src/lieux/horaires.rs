@@ -30,29 +30,29 @@ impl Horaires {
                 text.trim()
             )
         })?;
-        Ok(Horaires(oh.with_context(
-            Context::default().with_holidays(Country::FR.holidays()),
-        )))
+        // One French holiday calendar for every place (it is reference-counted inside).
+        static HOLIDAYS: std::sync::OnceLock<opening_hours::ContextHolidays> = std::sync::OnceLock::new();
+        let holidays = HOLIDAYS.get_or_init(|| Country::FR.holidays()).clone();
+        Ok(Horaires(oh.with_context(Context::default().with_holidays(holidays))))
     }
 
     /// State at `t` (local time in Europe/Paris), with the next change within 8 days.
     pub fn etat(&self, t: NaiveDateTime) -> Etat {
-        let horizon = t + Duration::days(8);
-        let next = self.0.iter_range(t, horizon).nth(1).map(|r| r.range.start);
-        match self.0.state(t).0 {
-            RuleKind::Open => Etat::Ouvert { jusqu_a: next },
+        // One pass over the coming week: the first range is the current state,
+        // the next ones tell when it changes.
+        let mut ranges = self.0.iter_range(t, t + Duration::days(8));
+        let Some(first) = ranges.next() else {
+            return Etat::Inconnu;
+        };
+        match first.kind {
+            RuleKind::Open => Etat::Ouvert {
+                jusqu_a: ranges.next().map(|r| r.range.start),
+            },
             RuleKind::Closed => Etat::Ferme {
-                ouvre_a: self.next_opening(t, horizon),
+                ouvre_a: ranges.find(|r| r.kind == RuleKind::Open).map(|r| r.range.start),
             },
             RuleKind::Unknown => Etat::Inconnu,
         }
-    }
-
-    fn next_opening(&self, t: NaiveDateTime, horizon: NaiveDateTime) -> Option<NaiveDateTime> {
-        self.0
-            .iter_range(t, horizon)
-            .find(|r| r.kind == RuleKind::Open)
-            .map(|r| r.range.start)
     }
 
     pub fn is_open(&self, t: NaiveDateTime) -> bool {

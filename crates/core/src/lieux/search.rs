@@ -74,6 +74,38 @@ struct Entry {
 pub struct Index {
     version: Option<String>,
     entries: Vec<Entry>,
+    /// What the filters and the distance need, packed beside `entries` (same
+    /// order) so that a search scans a few bytes per place, not whole entries.
+    keys: Vec<Key>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    /// NaN when unknown.
+    lat: f64,
+    lon: f64,
+    services: u32,
+    publics: u32,
+    dispositifs: u32,
+    pass_numerique: bool,
+}
+
+impl Index {
+    fn new(version: Option<String>, mut entries: Vec<Entry>) -> Index {
+        sort_by_latitude(&mut entries);
+        let keys = entries
+            .iter()
+            .map(|e| Key {
+                lat: e.latitude.filter(|_| e.longitude.is_some()).unwrap_or(f64::NAN),
+                lon: e.longitude.filter(|_| e.latitude.is_some()).unwrap_or(f64::NAN),
+                services: e.services,
+                publics: e.publics,
+                dispositifs: e.dispositifs,
+                pass_numerique: e.pass_numerique,
+            })
+            .collect();
+        Index { version, entries, keys }
+    }
 }
 
 /// What a search asks for. Lists combine with AND (a place must offer every listed service).
@@ -136,14 +168,26 @@ fn labels<T: Copy>(all: &[T], m: u32, label: fn(T) -> &'static str) -> Vec<&'sta
         .collect()
 }
 
+fn sort_by_latitude(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| match (a.latitude, b.latitude) {
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+}
+
 impl Index {
     async fn load(db: &Db, version: Option<String>) -> CoreResult<Index> {
         let sql = "SELECT ext_id, nom, adresse, code_postal, commune, latitude, longitude, services, \
                    publics_specifiquement_adresses, dispositif_programmes_nationaux, pass_numerique, horaires, telephone FROM lieux";
+        // Places often share the same hours: each distinct text is parsed once.
+        let mut parsed: std::collections::HashMap<String, Option<super::horaires::Horaires>> = Default::default();
         let entries = on_db!(db, c => {
-            let rows = sqlx::query(sql).fetch_all(&mut *c).await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
+            // Streamed, so that the rows are never all held at once.
+            let mut rows = sqlx::query(sql).fetch(&mut *c);
+            let mut out = Vec::new();
+            while let Some(r) = futures_util::TryStreamExt::try_next(&mut rows).await? {
                 let nom: String = r.try_get(1)?;
                 let code_postal: String = r.try_get(3)?;
                 let commune: String = r.try_get(4)?;
@@ -159,7 +203,11 @@ impl Index {
                     pass_numerique: r.try_get(10)?,
                     ouverture: {
                         let h: String = r.try_get(11)?;
-                        if h.is_empty() { None } else { super::horaires::Horaires::parse(&h).ok() }
+                        if h.is_empty() {
+                            None
+                        } else {
+                            parsed.entry(h).or_insert_with_key(|h| super::horaires::Horaires::parse(h).ok()).clone()
+                        }
                     },
                     horaires: r.try_get(11)?,
                     telephone: r.try_get(12)?,
@@ -171,7 +219,9 @@ impl Index {
             }
             out
         });
-        Ok(Index { version, entries })
+        // Sorted by latitude (places without coordinates last), so that a search
+        // around a point only scans the band of latitudes its radius covers.
+        Ok(Index::new(version, entries))
     }
 
     pub fn len(&self) -> usize {
@@ -209,15 +259,43 @@ impl Index {
             }
             _ => None,
         };
+        let range = match (q.near, window) {
+            (Some((lat, _)), Some((dlat, _))) => {
+                let lo = self
+                    .entries
+                    .partition_point(|e| e.latitude.is_some_and(|l| l < lat - dlat));
+                let hi = self
+                    .entries
+                    .partition_point(|e| e.latitude.is_some_and(|l| l <= lat + dlat));
+                lo..hi.max(lo)
+            }
+            _ => 0..self.entries.len(),
+        };
         let mut hits: Vec<(f64, &Entry)> = Vec::new();
-        for e in &self.entries {
-            if e.services & want_services != want_services
-                || e.publics & want_publics != want_publics
-                || e.dispositifs & want_dispositifs != want_dispositifs
-                || q.pass_numerique.is_some_and(|p| p != e.pass_numerique)
+        for (k, e) in self.keys[range.clone()].iter().zip(&self.entries[range]) {
+            if k.services & want_services != want_services
+                || k.publics & want_publics != want_publics
+                || k.dispositifs & want_dispositifs != want_dispositifs
+                || q.pass_numerique.is_some_and(|p| p != k.pass_numerique)
             {
                 continue;
             }
+            let d = match q.near {
+                Some((lat, lon)) => {
+                    // NaN (no coordinates) fails every comparison below: such places cannot be placed.
+                    if let Some((dlat, dlon)) = window {
+                        if !((k.lat - lat).abs() <= dlat && (k.lon - lon).abs() <= dlon) {
+                            continue;
+                        }
+                    }
+                    let d = distance_m(lat, lon, k.lat, k.lon);
+                    if d.is_nan() || d > radius_m.unwrap_or(f64::INFINITY) {
+                        continue;
+                    }
+                    d
+                }
+                None => 0.0,
+            };
             if let Some(t) = &text {
                 if !e.folded.contains(t.as_str()) {
                     continue;
@@ -228,23 +306,6 @@ impl Index {
                     continue;
                 }
             }
-            let d = match (q.near, e.latitude, e.longitude) {
-                (Some((lat, lon)), Some(elat), Some(elon)) => {
-                    if let Some((dlat, dlon)) = window {
-                        if (elat - lat).abs() > dlat || (elon - lon).abs() > dlon {
-                            continue;
-                        }
-                    }
-                    let d = distance_m(lat, lon, elat, elon);
-                    if radius_m.is_some_and(|r| d > r) {
-                        continue;
-                    }
-                    d
-                }
-                // Searching around a point: places without coordinates cannot be placed.
-                (Some(_), _, _) => continue,
-                (None, _, _) => 0.0,
-            };
             hits.push((d, e));
         }
         if q.near.is_some() {
@@ -255,11 +316,27 @@ impl Index {
         let total = hits.len();
         let per_page = q.per_page.clamp(1, 100);
         let page = q.page.max(1);
-        let resultats = hits
+        let shown: Vec<(f64, &Entry)> = hits.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+        // Opening state, computed once per shown place.
+        // Opening state, computed once per distinct hours text (places often share them).
+        let mut memo: std::collections::HashMap<&str, Option<(bool, String)>> = Default::default();
+        let states: Vec<Option<(bool, String)>> = shown
+            .iter()
+            .map(|(_, e)| {
+                memo.entry(e.horaires.as_str())
+                    .or_insert_with(|| {
+                        let now = q.now?;
+                        let etat = e.ouverture.as_ref()?.etat(now);
+                        let open = matches!(etat, super::horaires::Etat::Ouvert { .. });
+                        Some((open, super::horaires::en_clair(&etat, now)))
+                    })
+                    .clone()
+            })
+            .collect();
+        let resultats = shown
             .into_iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .map(|(d, e)| Hit {
+            .enumerate()
+            .map(|(k, (d, e))| Hit {
                 id: e.ext_id.clone(),
                 nom: e.nom.clone(),
                 adresse: e.adresse.clone(),
@@ -276,12 +353,8 @@ impl Index {
                 ),
                 pass_numerique: e.pass_numerique,
                 horaires: Some(e.horaires.clone()).filter(|h| !h.is_empty()),
-                ouvert_maintenant: q.now.and_then(|now| e.ouverture.as_ref().map(|h| h.is_open(now))),
-                etat: q.now.and_then(|now| {
-                    e.ouverture
-                        .as_ref()
-                        .map(|h| super::horaires::en_clair(&h.etat(now), now))
-                }),
+                ouvert_maintenant: states.get(k).and_then(|s| s.as_ref()).map(|(open, _)| *open),
+                etat: states.get(k).and_then(|s| s.as_ref()).map(|(_, words)| words.clone()),
                 telephone: Some(e.telephone.clone()).filter(|t| !t.is_empty()),
             })
             .collect();
@@ -294,35 +367,121 @@ impl Index {
     }
 }
 
-/// The snapshot shared by the requests of one instance, checked against the
-/// database version on every use.
-#[derive(Debug, Default, Clone)]
+/// The snapshot shared by the requests of one instance. It is checked against
+/// the database version at most every `max_age` (every request when zero): a
+/// change committed by any instance is served everywhere within that delay.
+#[derive(Debug, Clone)]
 pub struct Cache {
     current: Arc<RwLock<Arc<Index>>>,
+    checked: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+    max_age: std::time::Duration,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache::new(std::time::Duration::ZERO)
+    }
 }
 
 impl Cache {
+    pub fn new(max_age: std::time::Duration) -> Self {
+        Cache {
+            current: Default::default(),
+            checked: Default::default(),
+            max_age,
+        }
+    }
+
+    fn snapshot(&self) -> CoreResult<Arc<Index>> {
+        Ok(self
+            .current
+            .read()
+            .map_err(|_| crate::CoreError::Io("index des lieux verrouillé".into()))?
+            .clone())
+    }
+
     pub async fn get(&self, db: &Db) -> CoreResult<Arc<Index>> {
-        let version = deployment_get(db, VERSION_KEY).await?;
-        {
-            let current = self
-                .current
-                .read()
-                .map_err(|_| crate::CoreError::Io("index des lieux verrouillé".into()))?;
-            if current.version == version && (version.is_some() || current.entries.is_empty()) {
-                return Ok(current.clone());
+        if !self.max_age.is_zero() {
+            let fresh_enough = self
+                .checked
+                .lock()
+                .map(|c| c.is_some_and(|t| t.elapsed() < self.max_age))
+                .unwrap_or(false);
+            if fresh_enough {
+                return self.snapshot();
             }
         }
-        let fresh = Arc::new(Index::load(db, version).await?);
-        if let Ok(mut w) = self.current.write() {
-            *w = fresh.clone();
+        let version = deployment_get(db, VERSION_KEY).await?;
+        let current = self.snapshot()?;
+        let index = if current.version == version && (version.is_some() || current.entries.is_empty()) {
+            current
+        } else {
+            let fresh = Arc::new(Index::load(db, version).await?);
+            if let Ok(mut w) = self.current.write() {
+                *w = fresh.clone();
+            }
+            fresh
+        };
+        if let Ok(mut c) = self.checked.lock() {
+            *c = Some(std::time::Instant::now());
         }
-        Ok(fresh)
+        Ok(index)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn entry(i: usize, lat: Option<f64>, lon: Option<f64>) -> Entry {
+        Entry {
+            ext_id: format!("l{i:04}"),
+            nom: format!("Lieu {i}"),
+            adresse: String::new(),
+            code_postal: "33000".into(),
+            commune: "Bordeaux".into(),
+            latitude: lat,
+            longitude: lon,
+            services: (i % 7) as u32,
+            publics: 0,
+            dispositifs: 0,
+            pass_numerique: i.is_multiple_of(2),
+            horaires: String::new(),
+            ouverture: None,
+            telephone: String::new(),
+            folded: String::new(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// The latitude band gives exactly what a scan of every place within the radius gives, in the same order.
+        #[test]
+        fn band_search_equals_brute_force(
+            points in proptest::collection::vec((proptest::option::weighted(0.9, 41.0f64..51.5), -5.0f64..9.5), 1..300),
+            center in (41.0f64..51.5, -5.0f64..9.5),
+            radius in 1.0f64..400.0,
+        ) {
+            let entries: Vec<Entry> = points.iter().enumerate().map(|(i, (lat, lon))| entry(i, *lat, lat.map(|_| *lon))).collect();
+            let expected: Vec<String> = {
+                let mut v: Vec<(f64, &Entry)> = entries
+                    .iter()
+                    .filter_map(|e| Some((distance_m(center.0, center.1, e.latitude?, e.longitude?), e)))
+                    .filter(|(d, _)| *d <= radius * 1000.0)
+                    .collect();
+                v.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.ext_id.cmp(&b.1.ext_id)));
+                v.into_iter().map(|(_, e)| e.ext_id.clone()).collect()
+            };
+            let index = Index::new(None, entries);
+            let q = Query { near: Some(center), radius_km: Some(radius), page: 1, per_page: 100, ..Default::default() };
+            let r = index.search(&q);
+            prop_assert_eq!(r.total, expected.len());
+            let got: Vec<String> = r.resultats.iter().map(|h| h.id.clone()).collect();
+            prop_assert_eq!(&got[..], &expected[..expected.len().min(100)]);
+        }
+    }
+
     #[test]
     fn haversine_paris_lyon() {
         // Paris (48.8566, 2.3522) – Lyon (45.7640, 4.8357): ~391.5 km.

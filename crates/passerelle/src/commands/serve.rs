@@ -35,6 +35,8 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
             base_url: base.clone(),
             assets_dir: args.assets_dir.clone(),
             trust_proxy: args.trust_proxy,
+            // A change to the directory is served by every instance within 200 ms.
+            search_max_age: std::time::Duration::from_millis(200),
         },
     );
     let app = router(state);

@@ -464,6 +464,7 @@ async fn every_instance_sees_a_change_as_soon_as_it_commits() {
         base_url: url::Url::parse(crate::support::BASE).unwrap(),
         assets_dir: "/x".into(),
         trust_proxy: false,
+        search_max_age: std::time::Duration::ZERO,
     };
     let second_router = passerelle_web::router(passerelle_web::AppState::new(app.core.clone(), config));
     let (_, v) = api(&mut first, "").await;

@@ -42,6 +42,7 @@ impl TestApp {
             base_url: url::Url::parse(BASE).unwrap(),
             assets_dir: PathBuf::from("/nonexistent"),
             trust_proxy: false,
+            search_max_age: std::time::Duration::ZERO,
         };
         let router = router(AppState::new(core.clone(), config));
         TestApp {

@@ -107,6 +107,7 @@ async fn https_deployments_get_hsts_and_secure_host_cookies() {
         base_url: url::Url::parse("https://passerelle.exemple.gouv.fr").unwrap(),
         assets_dir: "/nonexistent".into(),
         trust_proxy: true,
+        search_max_age: std::time::Duration::ZERO,
     };
     let router = passerelle_web::router(passerelle_web::AppState::new(app.core.clone(), config));
     let res = tower::ServiceExt::oneshot(router, Request::get("/connexion").body(Body::empty()).unwrap())
