@@ -304,6 +304,13 @@ async function main() {
     const otp = parseOtpauth(created.stdout);
     pass('admin create prints an otpauth://totp/ URI');
 
+    // 1b. A few places in the directory.
+    current = 'lieux import';
+    await run(BIN, ['lieux', 'import', path.join(ROOT, 'crates/passerelle/tests/fixtures/lieux/propre.csv'), '--database-url', db], {
+      env: { ...process.env, PASSERELLE_DATA_DIR: dataDir },
+    });
+    pass('lieux import of the fixture');
+
     // 2. Server.
     current = 'serve + /healthz';
     const port = await freePort();
@@ -374,6 +381,8 @@ async function main() {
     await checkA11y(page, 'mon compte');
 
     for (const [urlPath, label] of [
+      ['/lieux?q=Bordeaux&ouvert_maintenant=', 'recherche de lieux'],
+      ['/lieux/mednum-3', 'page d’un lieu'],
       ['/operateur', 'espace opérateur'],
       ['/operateur/journal', 'journal'],
       ['/accessibilite', 'déclaration d’accessibilité'],

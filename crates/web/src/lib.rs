@@ -9,6 +9,7 @@ mod cookies;
 mod error;
 mod forms;
 mod journal;
+mod lieux;
 mod opendata;
 mod operator;
 mod pages;
@@ -93,6 +94,9 @@ pub fn router(state: AppState) -> Router {
         .route("/accessibilite", get(pages::accessibility))
         .route("/mentions-legales", get(pages::legal))
         .route("/donnees-personnelles", get(pages::privacy))
+        .route("/lieux", get(lieux::search))
+        .route("/lieux/{id}", get(lieux::place))
+        .route("/static/app/geolocalisation.js", get(pages::geolocation_js))
         .route("/api/v1/version", get(api::version))
         .route("/api/v1/lieux", get(api::search))
         .route("/api/v1/lieux/{id}", get(api::one))

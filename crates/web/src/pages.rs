@@ -69,3 +69,16 @@ pub async fn not_found() -> WebError {
 pub async fn method_not_allowed() -> WebError {
     WebError::MethodNotAllowed
 }
+
+/// Our own small script (served from the binary, allowed by the CSP `script-src 'self'`):
+/// fills the search form's coordinates with the browser's position, on request.
+pub async fn geolocation_js() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/geolocalisation.js"),
+    )
+        .into_response()
+}

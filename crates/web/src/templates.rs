@@ -150,3 +150,80 @@ pub fn format_utc(micros: i64) -> String {
     let fmt = time::macros::format_description!("[day]/[month]/[year] [hour]:[minute]:[second] UTC");
     t.format(&fmt).unwrap_or_default()
 }
+
+/// A checkbox of the search form.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub id: String,
+    pub label: &'static str,
+    pub checked: bool,
+}
+
+/// One result of the search page.
+#[derive(Clone, Debug)]
+pub struct LieuHit {
+    pub nom: String,
+    pub url: String,
+    pub adresse: String,
+    pub distance: Option<String>,
+    pub etat: Option<String>,
+    pub ouvert: bool,
+    pub services: String,
+    pub labels: String,
+    pub pass_numerique: bool,
+}
+
+#[derive(Template)]
+#[template(path = "lieux-recherche.html")]
+pub struct LieuxPage {
+    pub l: Layout,
+    pub q: String,
+    pub services: Vec<Choice>,
+    pub dispositifs: Vec<Choice>,
+    pub ouvert: bool,
+    pub pass: bool,
+    pub near: bool,
+    pub lat: String,
+    pub lon: String,
+    pub searched: bool,
+    pub total: usize,
+    pub hits: Vec<LieuHit>,
+    pub page: usize,
+    pub pages: usize,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "lieu.html")]
+pub struct LieuPage {
+    pub l: Layout,
+    pub nom: String,
+    pub adresse: String,
+    pub complement: String,
+    pub code_postal: String,
+    pub commune: String,
+    pub telephone: String,
+    pub courriels: Vec<String>,
+    pub sites: Vec<String>,
+    pub presentation: String,
+    pub detail: String,
+    pub services: Vec<String>,
+    pub publics: Vec<String>,
+    pub prise_en_charge: Vec<String>,
+    pub frais: Vec<String>,
+    pub dispositifs: Vec<String>,
+    pub modalites_acces: Vec<String>,
+    pub modalites_accompagnement: Vec<String>,
+    pub fiche_acces_libre: Option<String>,
+    pub prise_rdv: Option<String>,
+    pub horaires_brutes: String,
+    pub horaires_lisibles: bool,
+    pub etat: Option<String>,
+    pub semaine: Vec<(String, String)>,
+    pub carte: Option<String>,
+    pub coordonnees: Option<String>,
+    pub pass_numerique: bool,
+    pub date_maj: String,
+    pub source: String,
+}

@@ -515,3 +515,40 @@ async fn open_now_uses_the_opening_hours() {
     let (_, v) = api(&mut b, "?q=illisibles").await;
     assert!(v["resultats"][0]["ouvert_maintenant"].is_null());
 }
+
+#[tokio::test]
+async fn search_page_and_place_page_work_without_javascript_and_escape_data() {
+    let app = TestApp::new().await;
+    let messy = copy(&app, "desordonne.csv");
+    run(&app, &["lieux", "import", &messy, "--ignorer-invalides"]);
+    let clean = copy(&app, "propre.csv");
+    run(&app, &["lieux", "import", &clean]);
+    let mut b = app.browser();
+    let empty = b.get("/lieux").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert!(empty.body.contains("<h1>Trouver un lieu près de chez moi</h1>"));
+    assert!(!empty.body.contains("trouvé"), "no results before a search");
+    let r = b.get("/lieux?q=bordeaux").await;
+    assert!(r.body.contains("2 lieux trouvés"), "{}", r.body);
+    assert!(r.body.contains("href=\"/lieux/mednum-1\""));
+    let r = b.get("/lieux?q=lyon").await;
+    assert!(
+        r.body.contains("&#60;script&#62;") || r.body.contains("&lt;script&gt;"),
+        "names are escaped"
+    );
+    assert!(!r.body.contains("<script>alert"));
+    // Around a point, with the distance.
+    let r = b
+        .get("/lieux?lat=44.8378&lon=-0.5792&services=Aide+aux+d%C3%A9marches+administratives")
+        .await;
+    assert!(r.body.contains("— à "), "{}", r.body);
+    // The place page.
+    let r = b.get("/lieux/mednum-1").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("<h1>Médiathèque de Mériadeck</h1>"));
+    assert!(r.body.contains("10 h – 18 h"), "hours in words: {}", r.body);
+    assert!(r.body.contains("openstreetmap.org/?mlat=44.8378"));
+    assert_eq!(r.body.matches("<h1").count(), 1);
+    assert_eq!(b.get("/lieux/inconnu").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(b.get("/static/app/geolocalisation.js").await.status, StatusCode::OK);
+}
