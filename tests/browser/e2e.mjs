@@ -383,6 +383,8 @@ async function main() {
     for (const [urlPath, label] of [
       ['/lieux?q=Bordeaux&ouvert_maintenant=', 'recherche de lieux'],
       ['/lieux/mednum-3', 'page d’un lieu'],
+      ['/lieux/mednum-3/modifier', 'modification d’un lieu'],
+      ['/operateur/lieux/import', 'import de lieux'],
       ['/operateur', 'espace opérateur'],
       ['/operateur/journal', 'journal'],
       ['/accessibilite', 'déclaration d’accessibilité'],

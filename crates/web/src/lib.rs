@@ -10,6 +10,7 @@ mod error;
 mod forms;
 mod journal;
 mod lieux;
+mod lieux_admin;
 mod opendata;
 mod operator;
 mod pages;
@@ -96,6 +97,16 @@ pub fn router(state: AppState) -> Router {
         .route("/donnees-personnelles", get(pages::privacy))
         .route("/lieux", get(lieux::search))
         .route("/lieux/{id}", get(lieux::place))
+        .route(
+            "/lieux/{id}/modifier",
+            get(lieux_admin::edit_page).post(lieux_admin::edit_submit),
+        )
+        .route(
+            "/operateur/lieux/import",
+            get(lieux_admin::import_page)
+                .post(lieux_admin::import_submit)
+                .layer(DefaultBodyLimit::max(lieux_admin::UPLOAD_LIMIT)),
+        )
         .route("/static/app/geolocalisation.js", get(pages::geolocation_js))
         .route("/api/v1/version", get(api::version))
         .route("/api/v1/lieux", get(api::search))

@@ -77,21 +77,35 @@ pub async fn csrf(State(state): State<AppState>, mut req: Request, next: Next) -
             tracing::warn!("requête refusée : origine étrangère");
             return WebError::CsrfRefused.into_response();
         }
-        let (parts, body) = req.into_parts();
-        let bytes = match to_bytes(body, BODY_LIMIT).await {
-            Ok(b) => b,
-            Err(_) => return WebError::PayloadTooLarge.into_response(),
-        };
-        let submitted = form_field(&bytes, "csrf_token");
-        let valid = match (&existing, submitted) {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+        let check = |submitted: Option<String>| match (&existing, submitted) {
             (Some(cookie), Some(field)) => bool::from(cookie.as_bytes().ct_eq(field.as_bytes())),
             _ => false,
         };
-        if !valid {
-            tracing::warn!("requête refusée : jeton anti-falsification absent ou différent");
-            return WebError::CsrfRefused.into_response();
+        if multipart {
+            // File uploads: the body streams to the handler (with its own size
+            // limit); the token comes in the form's action URL instead.
+            let submitted = req.uri().query().and_then(|q| form_field(q.as_bytes(), "csrf_token"));
+            if !check(submitted) {
+                tracing::warn!("envoi de fichier refusé : jeton anti-falsification absent ou différent");
+                return WebError::CsrfRefused.into_response();
+            }
+        } else {
+            let (parts, body) = req.into_parts();
+            let bytes = match to_bytes(body, BODY_LIMIT).await {
+                Ok(b) => b,
+                Err(_) => return WebError::PayloadTooLarge.into_response(),
+            };
+            if !check(form_field(&bytes, "csrf_token")) {
+                tracing::warn!("requête refusée : jeton anti-falsification absent ou différent");
+                return WebError::CsrfRefused.into_response();
+            }
+            req = Request::from_parts(parts, Body::from(bytes));
         }
-        req = Request::from_parts(parts, Body::from(bytes));
     }
 
     req.extensions_mut().insert(CsrfToken(token.clone()));

@@ -226,4 +226,40 @@ pub struct LieuPage {
     pub pass_numerique: bool,
     pub date_maj: String,
     pub source: String,
+    /// The signed-in person may edit this place.
+    pub modifiable: bool,
+    pub id_url: String,
+}
+
+#[derive(Template)]
+#[template(path = "lieux-import.html")]
+pub struct ImportPage {
+    pub l: Layout,
+    pub report: Option<passerelle_core::lieux::import::Report>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct OrgChoice {
+    pub id: i64,
+    pub name: String,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "lieu-modifier.html")]
+pub struct LieuEditPage {
+    pub l: Layout,
+    pub id: String,
+    pub nom: String,
+    pub horaires: String,
+    pub telephone: String,
+    pub courriels: String,
+    pub site_web: String,
+    pub presentation_resume: String,
+    pub prise_rdv: String,
+    pub services: Vec<Choice>,
+    pub operator: bool,
+    pub orgs: Vec<OrgChoice>,
+    pub errors: Vec<String>,
 }

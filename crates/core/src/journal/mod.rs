@@ -95,4 +95,5 @@ pub mod actions {
     pub const CHECKPOINT: &str = "journal.point_de_controle";
     pub const DEMO_LOADED: &str = "demo.chargement";
     pub const LIEUX_IMPORT: &str = "lieux.import";
+    pub const LIEUX_EDIT: &str = "lieux.modification";
 }

@@ -197,7 +197,7 @@ pub async fn import(
         digest,
         dedup_key,
         source: &options.source,
-        import_id,
+        import_id: Some(import_id),
         line,
     };
     let mut done = 0u64;

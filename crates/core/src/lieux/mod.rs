@@ -5,6 +5,8 @@ pub mod schema;
 pub mod vocabulaires;
 
 pub use model::Lieu;
+pub mod authz;
+pub mod edit;
 pub mod export;
 pub mod horaires;
 pub mod import;

@@ -46,7 +46,8 @@ pub struct Extra<'a> {
     pub digest: &'a str,
     pub dedup_key: &'a str,
     pub source: &'a str,
-    pub import_id: i64,
+    /// None for an edit made in Passerelle.
+    pub import_id: Option<i64>,
     pub line: usize,
 }
 
@@ -194,7 +195,7 @@ pub async fn by_ext_id(db: &Db, ext_id: &str) -> CoreResult<Option<(Vec<Value>, 
     let fields: Vec<&str> = standard().names().collect();
     let select: Vec<String> = fields.iter().map(|f| column(f).to_string()).collect();
     let sql = format!(
-        "SELECT {}, pass_numerique, departement, labels, updated_at FROM lieux WHERE ext_id = $1",
+        "SELECT {}, pass_numerique, departement, labels, updated_at, id, organisation_id FROM lieux WHERE ext_id = $1",
         select.join(", ")
     );
     Ok(on_db!(db, c => {
@@ -215,6 +216,8 @@ pub async fn by_ext_id(db: &Db, ext_id: &str) -> CoreResult<Option<(Vec<Value>, 
                     departement: row.try_get(n + 1)?,
                     labels: row.try_get(n + 2)?,
                     updated_at: row.try_get(n + 3)?,
+                    id: row.try_get(n + 4)?,
+                    organisation_id: row.try_get(n + 5)?,
                 };
                 Some((values, own))
             }
@@ -229,4 +232,15 @@ pub struct Own {
     pub departement: String,
     pub labels: String,
     pub updated_at: i64,
+    pub id: i64,
+    /// The organisation (of kind lieu) whose staff may edit the place.
+    pub organisation_id: Option<i64>,
+}
+
+/// Sets the organisation responsible for a place.
+pub async fn set_owner(tx: &mut Tx, id: i64, organisation_id: Option<i64>) -> CoreResult<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE lieux SET organisation_id = $2 WHERE id = $1").bind(id).bind(organisation_id).execute(&mut *c).await?;
+    });
+    Ok(())
 }

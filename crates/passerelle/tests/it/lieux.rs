@@ -552,3 +552,191 @@ async fn search_page_and_place_page_work_without_javascript_and_escape_data() {
     assert_eq!(b.get("/lieux/inconnu").await.status, StatusCode::NOT_FOUND);
     assert_eq!(b.get("/static/app/geolocalisation.js").await.status, StatusCode::OK);
 }
+
+fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----passerelle-test-boundary";
+    let mut body = Vec::new();
+    for (name, file, data) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some(f) => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes(),
+            ),
+            None => body.extend_from_slice(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
+        }
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(b: &mut crate::support::Browser, token: Option<&str>, file: &[u8]) -> crate::support::Response {
+    let (ct, body) = multipart(&[("fichier", Some("propre.csv"), file), ("source", None, b"Test")]);
+    let path = match token {
+        Some(t) => format!("/operateur/lieux/import?csrf_token={t}"),
+        None => "/operateur/lieux/import".to_string(),
+    };
+    let cookies: String = b
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let req = axum::http::Request::post(path)
+        .header("content-type", ct)
+        .header("cookie", cookies)
+        .header("sec-fetch-site", "same-origin")
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    b.send(req).await
+}
+
+async fn signed_in(app: &TestApp, kind: &str, role: &str, email: &str) -> (crate::support::Browser, i64) {
+    let (id, secret) = app.account(kind, role, email, true).await;
+    let mut b = app.browser();
+    b.login(email, crate::support::PASSWORD).await;
+    let r = b
+        .post(
+            "/connexion/totp",
+            &[("code", &crate::support::totp_code(secret.as_ref().unwrap(), 0))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let org = app
+        .scalar_i64(&format!("SELECT organisation_id FROM accounts WHERE id = {id}"))
+        .await;
+    (b, org)
+}
+
+#[tokio::test]
+async fn the_operator_imports_by_upload_and_others_cannot() {
+    let app = TestApp::new().await;
+    let file = std::fs::read(fixture("propre.csv")).unwrap();
+    let (mut op, _) = signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
+    assert_eq!(op.get("/operateur/lieux/import").await.status, StatusCode::OK);
+    let token = op.cookie("passerelle_csrf").cloned().unwrap();
+    assert_eq!(
+        upload(&mut op, None, &file).await.status,
+        StatusCode::FORBIDDEN,
+        "token required"
+    );
+    let r = upload(&mut op, Some(&token), &file).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("Import terminé"), "{}", r.body);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 3);
+    let r = upload(&mut op, Some(&token), &file).await;
+    assert!(r.body.contains("0 créés, 0 mis à jour, 3 inchangés"), "{}", r.body);
+
+    let (mut place_staff, _) = signed_in(&app, "lieu", "lieu", "lieu@exemple.fr").await;
+    assert_eq!(
+        place_staff.get("/operateur/lieux/import").await.status,
+        StatusCode::FORBIDDEN
+    );
+    let token = place_staff.cookie("passerelle_csrf").cloned().unwrap();
+    assert_eq!(
+        upload(&mut place_staff, Some(&token), &file).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut anon = app.browser();
+    anon.get("/").await;
+    let token = anon.cookie("passerelle_csrf").cloned().unwrap();
+    assert_eq!(
+        upload(&mut anon, Some(&token), &file).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn a_place_is_edited_by_its_own_staff_or_the_operator_only() {
+    let app = TestApp::new().await;
+    let file = copy(&app, "propre.csv");
+    run(&app, &["lieux", "import", &file]);
+    let (mut op, _) = signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
+    let (mut staff, staff_org) = signed_in(&app, "lieu", "lieu", "lieu@exemple.fr").await;
+    let (mut other, _) = signed_in(&app, "lieu", "lieu", "autre@exemple.fr").await;
+    let (mut hub, _) = signed_in(&app, "hub", "hub", "hub@exemple.fr").await;
+    let mut anon = app.browser();
+
+    // Nobody but the opérateur before a responsible organisation is set.
+    assert_eq!(
+        staff.get("/lieux/mednum-2/modifier").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        anon.get("/lieux/mednum-2/modifier").await.location(),
+        Some("/connexion")
+    );
+    assert_eq!(op.get("/lieux/mednum-2/modifier").await.status, StatusCode::OK);
+    let base = [
+        ("horaires", "Mo-Fr 09:00-12:00"),
+        ("telephone", "05 57 02 00 00"),
+        ("services", "Accès internet et matériel informatique"),
+    ];
+    let mut with_owner: Vec<(&str, &str)> = base.to_vec();
+    let org = staff_org.to_string();
+    with_owner.push(("organisation", &org));
+    let r = op.post("/lieux/mednum-2/modifier", &with_owner).await;
+    assert_eq!(r.location(), Some("/lieux/mednum-2"), "{}", r.body);
+
+    // Its staff now can; others cannot, on the page or the form.
+    assert!(staff.get("/lieux/mednum-2").await.body.contains("Modifier ce lieu"));
+    assert!(!other.get("/lieux/mednum-2").await.body.contains("Modifier ce lieu"));
+    let edit = [
+        ("horaires", "Mo-Sa 10:00-18:00; PH off"),
+        ("telephone", "05 57 02 00 00"),
+        ("courriels", "epn@pessac.fr\ncontact@pessac.fr"),
+        ("services", "Accès internet et matériel informatique"),
+        ("services", "Loisirs et créations numériques"),
+    ];
+    for b in [&mut other, &mut hub] {
+        assert_eq!(b.get("/lieux/mednum-2/modifier").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            b.post("/lieux/mednum-2/modifier", &edit).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(
+        anon.post("/lieux/mednum-2/modifier", &edit).await.status,
+        StatusCode::FORBIDDEN
+    );
+    // Staff may not hand the place to another organisation.
+    let mut steal = edit.to_vec();
+    steal.push(("organisation", "1"));
+    assert_eq!(
+        staff.post("/lieux/mednum-2/modifier", &steal).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    let r = staff.post("/lieux/mednum-2/modifier", &edit).await;
+    assert_eq!(r.location(), Some("/lieux/mednum-2"), "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&staff.get("/api/v1/lieux/mednum-2").await.body).unwrap();
+    assert_eq!(v["courriels"], "epn@pessac.fr|contact@pessac.fr");
+    assert_eq!(v["horaires"], "Mo-Sa 10:00-18:00; PH off");
+    assert_eq!(v["telephone"], "+33557020000");
+    assert_eq!(
+        v["services"],
+        "Loisirs et créations numériques|Accès internet et matériel informatique"
+            .split('|')
+            .rev()
+            .collect::<Vec<_>>()
+            .join("|")
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM journal WHERE action = 'lieux.modification'")
+            .await,
+        2
+    );
+
+    // Invalid values are refused with the standard's message, nothing changes.
+    let bad = [
+        ("telephone", "12"),
+        ("services", "Accès internet et matériel informatique"),
+    ];
+    let r = staff.post("/lieux/mednum-2/modifier", &bad).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("telephone"), "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&staff.get("/api/v1/lieux/mednum-2").await.body).unwrap();
+    assert_eq!(v["telephone"], "+33557020000");
+    assert_eq!(staff.get("/lieux/inconnu/modifier").await.status, StatusCode::NOT_FOUND);
+}

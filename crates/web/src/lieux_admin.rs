@@ -1,0 +1,241 @@
+//! Import of a places file by the opérateur (upload), and editing a place.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use passerelle_core::accounts::{store as accounts_store, OrgKind};
+use passerelle_core::lieux::authz::{authorize, Action};
+use passerelle_core::lieux::edit::{self, EDITABLE};
+use passerelle_core::lieux::import::{self, Options};
+use passerelle_core::lieux::read::Format;
+use passerelle_core::lieux::vocabulaires::Services;
+
+use crate::auth::{render, CurrentUser};
+use crate::error::WebError;
+use crate::templates::{Choice, ImportPage, LieuEditPage, OrgChoice};
+use crate::AppState;
+
+/// Largest file accepted by the upload (the CLI has no limit).
+pub const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
+
+pub async fn import_page(u: CurrentUser) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Administer)?;
+    render(
+        StatusCode::OK,
+        ImportPage {
+            l: u.layout("Importer des lieux", "/operateur"),
+            report: None,
+            error: None,
+        },
+    )
+}
+
+pub async fn import_submit(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    mut form: Multipart,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Administer)?;
+    let (mut file, mut name, mut source, mut ignore, mut dry) = (None, String::new(), String::new(), false, false);
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::info!(raison = %e, "envoi de fichier refusé");
+                return Err(WebError::BadRequest(format!(
+                    "envoi illisible ou trop volumineux ({} Mo au plus)",
+                    UPLOAD_LIMIT >> 20
+                )));
+            }
+        };
+        match field.name().unwrap_or_default() {
+            "fichier" => {
+                name = field.file_name().unwrap_or("fichier").chars().take(200).collect();
+                file = Some(field.bytes().await.map_err(|_| {
+                    WebError::BadRequest(format!(
+                        "fichier illisible ou trop volumineux ({} Mo au plus)",
+                        UPLOAD_LIMIT >> 20
+                    ))
+                })?);
+            }
+            "source" => source = field.text().await.unwrap_or_default().chars().take(200).collect(),
+            "ignorer_invalides" => ignore = true,
+            "dry_run" => dry = true,
+            _ => {}
+        }
+    }
+    let page = |report, error| ImportPage {
+        l: u.layout("Importer des lieux", "/operateur"),
+        report,
+        error,
+    };
+    let Some(bytes) = file.filter(|b| !b.is_empty()) else {
+        return render(
+            StatusCode::BAD_REQUEST,
+            page(None, Some("Choisissez un fichier CSV ou JSON.".into())),
+        );
+    };
+    let options = Options {
+        source: if source.trim().is_empty() {
+            name.clone()
+        } else {
+            source.trim().to_string()
+        },
+        file_name: name.clone(),
+        ignore_invalid: ignore,
+        dry_run: dry,
+    };
+    match import::import(
+        &state.core,
+        &u.principal.actor(),
+        &bytes,
+        Format::guess(&name),
+        &options,
+        |_, _| {},
+    )
+    .await
+    {
+        Ok(report) => render(StatusCode::OK, page(Some(report), None)),
+        Err(passerelle_core::CoreError::Invalid(m)) => render(StatusCode::BAD_REQUEST, page(None, Some(m))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn owners(state: &AppState) -> Result<Vec<OrgChoice>, WebError> {
+    Ok(accounts_store::organisations(&state.core.db)
+        .await?
+        .into_iter()
+        .filter(|o| o.kind == OrgKind::Lieu.key())
+        .map(|o| OrgChoice {
+            id: o.id,
+            name: o.name,
+            selected: false,
+        })
+        .collect())
+}
+
+async fn edit_view(
+    state: &AppState,
+    u: &CurrentUser,
+    id: &str,
+    values: BTreeMap<String, String>,
+    owner: Option<i64>,
+    errors: Vec<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    let operator = authorize(&u.principal, Action::Administer).is_ok();
+    let selected: Vec<&str> = values
+        .get("services")
+        .map(|s| s.split('|').collect())
+        .unwrap_or_default();
+    let mut orgs = if operator { owners(state).await? } else { Vec::new() };
+    for o in orgs.iter_mut() {
+        o.selected = Some(o.id) == owner;
+    }
+    let get = |k: &str| values.get(k).cloned().unwrap_or_default();
+    render(
+        status,
+        LieuEditPage {
+            l: u.layout("Modifier un lieu", "/lieux"),
+            id: id.to_string(),
+            nom: get("nom"),
+            horaires: get("horaires"),
+            telephone: get("telephone"),
+            courriels: get("courriels"),
+            site_web: get("site_web"),
+            presentation_resume: get("presentation_resume"),
+            prise_rdv: get("prise_rdv"),
+            services: Services::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, s)| Choice {
+                    id: format!("service-{i}"),
+                    label: s.label(),
+                    checked: selected.contains(&s.label()),
+                })
+                .collect(),
+            operator,
+            orgs,
+            errors,
+        },
+    )
+}
+
+pub async fn edit_page(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let Some((values, own)) = edit::current(&state.core, &id).await? else {
+        return Err(WebError::NotFound);
+    };
+    authorize(
+        &u.principal,
+        Action::Edit {
+            owner: own.organisation_id,
+        },
+    )?;
+    edit_view(&state, &u, &id, values, own.organisation_id, Vec::new(), StatusCode::OK).await
+}
+
+pub async fn edit_submit(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<String>,
+    axum::extract::RawForm(body): axum::extract::RawForm,
+) -> Result<Response, WebError> {
+    let mut changes: BTreeMap<String, String> = BTreeMap::new();
+    let mut services: Vec<String> = Vec::new();
+    let mut owner: Option<Option<i64>> = None;
+    for (k, v) in url::form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "services" => services.push(v.into_owned()),
+            "organisation" => owner = Some(v.parse().ok()),
+            k if EDITABLE.contains(&k) => {
+                // Several values typed one per line become the standard's `|` list.
+                let value = if matches!(k, "courriels" | "site_web") {
+                    v.split(['\n', ',', ';', '|'])
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join("|")
+                } else {
+                    v.trim().to_string()
+                };
+                changes.insert(k.to_string(), value);
+            }
+            _ => {}
+        }
+    }
+    changes.insert("services".into(), services.join("|"));
+    match edit::edit(&state.core, &u.principal, &id, &changes, owner).await? {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/lieux/{}",
+            url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+        ))
+        .into_response()),
+        Err(issues) => {
+            let Some((mut values, own)) = edit::current(&state.core, &id).await? else {
+                return Err(WebError::NotFound);
+            };
+            values.extend(changes);
+            let errors = issues
+                .into_iter()
+                .map(|i| format!("{} : {}", i.champ, i.message))
+                .collect();
+            edit_view(
+                &state,
+                &u,
+                &id,
+                values,
+                own.organisation_id,
+                errors,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    }
+}
