@@ -9,6 +9,7 @@ pub mod journal;
 pub mod keys;
 pub mod lieux;
 pub mod ratelimit;
+pub mod territoires;
 
 pub use db::{Backend, Db, Tx};
 pub use error::{CoreError, CoreResult};

@@ -49,6 +49,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::lieux::LieuxCommand,
     },
+    /// Territoires officiels (codes INSEE) : référentiel chargé depuis @etalab/decoupage-administratif.
+    Territoires {
+        #[command(subcommand)]
+        command: commands::territoires::TerritoiresCommand,
+    },
     /// Journal des actions sensibles.
     Journal {
         #[command(subcommand)]
@@ -75,6 +80,7 @@ fn main() -> ExitCode {
             Command::Organisations { command } => commands::organisations::run(&cli.data, command).await,
             Command::Journal { command } => commands::journal::run(&cli.data, command).await,
             Command::Lieux { command } => commands::lieux::run(&cli.data, command).await,
+            Command::Territoires { command } => commands::territoires::run(&cli.data, command).await,
         }
     });
     match result {

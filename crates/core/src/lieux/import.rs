@@ -81,13 +81,15 @@ pub async fn import(
         ..Default::default()
     };
     report.erreurs.extend(parsed.unreadable.iter().cloned());
+    let reference = super::geo::Reference::new(crate::territoires::communes(&core.db).await?);
 
     // Checking, digests and dedup keys in parallel.
     let checked: Vec<(usize, Result<Prepared, Vec<Issue>>)> = parsed
         .rows
         .par_iter()
         .map(|(line, row)| {
-            let result = check_row(*line, row).map(|c| {
+            let result = check_row(*line, row).map(|mut c| {
+                reference.check(*line, &mut c);
                 let digest = c.lieu.digest();
                 let dedup = c.lieu.dedup_key();
                 Prepared {

@@ -8,6 +8,7 @@ pub use model::Lieu;
 pub mod authz;
 pub mod edit;
 pub mod export;
+pub mod geo;
 pub mod horaires;
 pub mod import;
 pub mod read;

@@ -28,6 +28,7 @@ pub enum Normalisation {
     CodePostalZero,
     VirguleDecimale,
     DateFrancaise,
+    CodeInseeDeduit,
 }
 
 impl Normalisation {
@@ -40,6 +41,7 @@ impl Normalisation {
             Normalisation::CodePostalZero => "codes postaux ou INSEE complétés du zéro initial perdu",
             Normalisation::VirguleDecimale => "coordonnées à virgule décimale converties",
             Normalisation::DateFrancaise => "dates JJ/MM/AAAA converties en AAAA-MM-JJ",
+            Normalisation::CodeInseeDeduit => "codes INSEE déduits du code postal et de la commune",
         }
     }
 }

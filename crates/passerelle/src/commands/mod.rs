@@ -5,6 +5,7 @@ pub mod journal;
 pub mod lieux;
 pub mod organisations;
 pub mod serve;
+pub mod territoires;
 
 use std::process::ExitCode;
 

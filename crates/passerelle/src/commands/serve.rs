@@ -22,6 +22,17 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     check_assets(&args.assets_dir)?;
     let core = super::open(data).await?;
 
+    // The official territories are loaded on first start (or with `passerelle territoires charger`).
+    if passerelle_core::territoires::count(&core.db).await? == 0 {
+        let dir = std::path::Path::new(passerelle_core::territoires::DEFAULT_DIR);
+        match passerelle_core::territoires::load(&core.db, dir).await {
+            Ok((_, d, c)) => tracing::info!(departements = d, communes = c, "territoires officiels chargés"),
+            Err(e) => {
+                tracing::warn!(erreur = %e, "territoires officiels non chargés : les codes des lieux ne seront pas vérifiés")
+            }
+        }
+    }
+
     if args.demo {
         match demo::load_if_empty(&core).await? {
             Some(logins) => print_demo(&base, &logins),

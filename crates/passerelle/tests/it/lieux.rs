@@ -740,3 +740,59 @@ async fn a_place_is_edited_by_its_own_staff_or_the_operator_only() {
     assert_eq!(v["telephone"], "+33557020000");
     assert_eq!(staff.get("/lieux/inconnu/modifier").await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn codes_are_checked_against_the_official_territories() {
+    let app = TestApp::new().await;
+    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
+    assert!(
+        dataset.exists(),
+        "référentiel absent : lancez `npm ci` (scripts/test le fait)"
+    );
+    let (code, out, err) = run(
+        &app,
+        &["territoires", "charger", "--dossier", dataset.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("109 départements"), "{out}");
+    let dir = app.data_dir.parent().unwrap().to_path_buf();
+    let file = dir.join("communes.csv");
+    std::fs::write(
+        &file,
+        "id,pivot,nom,commune,code_postal,code_insee,adresse,date_maj\n\
+         a,W332001234,EPN,Pessac,33600,,1 rue,2024-01-01\n\
+         b,W332001234,Maison France Services,Saint-Denis,97400,93066,1 rue,2024-01-01\n\
+         c,W332001234,Médiathèque,Bordeaux,33000,33063,1 rue,2024-01-01\n\
+         d,W332001234,Tiers-lieu,Marseille,13001,13201,1 rue,2024-01-01\n\
+         e,W332001234,Espace,Bordeaux,33000,33318,1 rue,2024-01-01\n\
+         f,W332001234,Inconnu,Nulle-Part,33000,33999,1 rue,2024-01-01\n",
+    )
+    .unwrap();
+    let (code, r) = report(&app, &["lieux", "import", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{r}");
+    let warnings: Vec<(u64, String)> = r["avertissements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["ligne"].as_u64().unwrap(), w["champ"].as_str().unwrap().to_string()))
+        .collect();
+    // Homonym: Saint-Denis (93) is not at 97400 (Saint-Denis de La Réunion).
+    assert!(warnings.contains(&(3, "code_postal".into())), "{r}");
+    assert!(
+        warnings.contains(&(6, "commune".into())) && warnings.contains(&(6, "code_postal".into())),
+        "{r}"
+    );
+    assert!(warnings.contains(&(7, "code_insee".into())), "{r}");
+    assert!(
+        !warnings.iter().any(|(l, _)| *l == 4 || *l == 5),
+        "Bordeaux and Marseille 1er are right: {r}"
+    );
+    assert_eq!(
+        r["normalisations"]["codes INSEE déduits du code postal et de la commune"],
+        1
+    );
+    assert_eq!(
+        app.scalar_text("SELECT code_insee FROM lieux WHERE ext_id = 'a'").await,
+        "33318"
+    );
+}

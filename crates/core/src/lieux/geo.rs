@@ -1,0 +1,104 @@
+//! Checks of a place's commune, postcode and INSEE code against the official
+//! territories (see [`crate::territoires`]): mismatches are reported; a missing
+//! INSEE code is deduced when the postcode and commune name designate exactly
+//! one commune (homonyms elsewhere in France are told apart by the postcode).
+
+use std::collections::HashMap;
+
+use super::model::fold;
+use super::validate::{Checked, Issue, Normalisation};
+use crate::territoires::Commune;
+
+/// Communes by INSEE code, and by postcode (for deduction).
+pub struct Reference {
+    by_code: HashMap<String, Commune>,
+    by_postcode: HashMap<String, Vec<String>>,
+}
+
+impl Reference {
+    pub fn new(by_code: HashMap<String, Commune>) -> Reference {
+        let mut by_postcode: HashMap<String, Vec<String>> = HashMap::new();
+        for (code, c) in &by_code {
+            for cp in &c.codes_postaux {
+                by_postcode.entry(cp.clone()).or_default().push(code.clone());
+            }
+        }
+        Reference { by_code, by_postcode }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_code.is_empty()
+    }
+
+    /// Checks (and possibly completes) one valid row.
+    pub fn check(&self, line: usize, c: &mut Checked) {
+        if self.is_empty() {
+            return;
+        }
+        let warn = |c: &mut Checked, champ: &str, message: String| {
+            c.warnings.push(Issue {
+                ligne: line,
+                champ: champ.into(),
+                message,
+            });
+        };
+        let lieu = &c.lieu;
+        match lieu.code_insee.clone() {
+            Some(code) => match self.by_code.get(&code) {
+                None => warn(
+                    c,
+                    "code_insee",
+                    format!("code INSEE {code} inconnu du référentiel officiel des communes"),
+                ),
+                Some(commune) => {
+                    let (nom, cp) = (lieu.commune.clone(), lieu.code_postal.clone());
+                    let (official, given) = (fold(&commune.nom), fold(&nom));
+                    // « Marseille » for « Marseille 1er Arrondissement » is right.
+                    let arrondissement =
+                        official.starts_with(&format!("{given} ")) && official.contains("arrondissement");
+                    if official != given && !arrondissement {
+                        warn(
+                            c,
+                            "commune",
+                            format!("« {nom} » ne correspond pas au code INSEE {code} ({})", commune.nom),
+                        );
+                    }
+                    if !commune.codes_postaux.contains(&cp) {
+                        warn(
+                            c,
+                            "code_postal",
+                            format!(
+                                "le code postal {cp} n'est pas celui de {} ({})",
+                                commune.nom,
+                                commune.codes_postaux.join(", ")
+                            ),
+                        );
+                    }
+                }
+            },
+            None => {
+                let wanted = fold(&lieu.commune);
+                let matches: Vec<&String> = self
+                    .by_postcode
+                    .get(&lieu.code_postal)
+                    .map(|codes| {
+                        codes
+                            .iter()
+                            .filter(|code| self.by_code.get(*code).is_some_and(|co| fold(&co.nom) == wanted))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if let [only] = matches.as_slice() {
+                    c.lieu.code_insee = Some((*only).clone());
+                    c.normalised.push(Normalisation::CodeInseeDeduit);
+                } else if !self.by_postcode.contains_key(&lieu.code_postal) {
+                    warn(
+                        c,
+                        "code_postal",
+                        format!("code postal {} inconnu du référentiel officiel", lieu.code_postal),
+                    );
+                }
+            }
+        }
+    }
+}

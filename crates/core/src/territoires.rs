@@ -1,0 +1,148 @@
+//! Official territories: régions, départements and communes with their INSEE
+//! codes, loaded from the reference dataset `@etalab/decoupage-administratif`
+//! (installed by npm beside the DSFR). Used to check places' codes on import
+//! and to attach each place to its département.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::db::Db;
+use crate::error::{CoreError, CoreResult};
+use crate::{on_db, on_tx};
+
+/// Where `npm ci` puts the dataset.
+pub const DEFAULT_DIR: &str = "node_modules/@etalab/decoupage-administratif/data";
+
+#[derive(Deserialize)]
+struct RawRegion {
+    code: String,
+    nom: String,
+}
+
+#[derive(Deserialize)]
+struct RawDepartement {
+    code: String,
+    nom: String,
+    region: String,
+}
+
+#[derive(Deserialize)]
+struct RawCommune {
+    code: String,
+    nom: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    departement: Option<String>,
+    region: Option<String>,
+    #[serde(rename = "codesPostaux", default)]
+    codes_postaux: Vec<String>,
+    population: Option<i64>,
+}
+
+fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> CoreResult<Vec<T>> {
+    let path = dir.join(file);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        CoreError::Io(format!(
+            "référentiel des territoires introuvable ({}) : {e} ; lancez `npm ci`",
+            path.display()
+        ))
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        CoreError::Io(format!(
+            "référentiel des territoires illisible ({}) : {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Number of communes loaded.
+pub async fn count(db: &Db) -> CoreResult<i64> {
+    Ok(on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM territoires_communes").fetch_one(&mut *c).await?))
+}
+
+/// Replaces the territories with those of the dataset in `dir`, in one transaction.
+/// Returns (régions, départements, communes).
+pub async fn load(db: &Db, dir: &Path) -> CoreResult<(usize, usize, usize)> {
+    let regions: Vec<RawRegion> = read(dir, "regions.json")?;
+    let departements: Vec<RawDepartement> = read(dir, "departements.json")?;
+    // Current communes and the municipal arrondissements of Paris, Lyon and
+    // Marseille (valid INSEE codes in the standard); not delegated or associated
+    // communes, whose codes are historical.
+    let communes: Vec<RawCommune> = read::<RawCommune>(dir, "communes.json")?
+        .into_iter()
+        .filter(|c| {
+            matches!(
+                c.kind.as_deref(),
+                None | Some("commune-actuelle" | "arrondissement-municipal")
+            )
+        })
+        .collect();
+    let mut tx = db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query("DELETE FROM territoires_communes").execute(&mut *c).await?;
+        sqlx::query("DELETE FROM territoires_departements").execute(&mut *c).await?;
+        sqlx::query("DELETE FROM territoires_regions").execute(&mut *c).await?;
+    });
+    on_tx!(&mut tx, c => {
+        for chunk in regions.chunks(500) {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO territoires_regions (code, nom) ");
+            qb.push_values(chunk, |mut b, r| {
+                b.push_bind(r.code.clone()).push_bind(r.nom.clone());
+            });
+            qb.build().execute(&mut *c).await?;
+        }
+        for chunk in departements.chunks(500) {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO territoires_departements (code, nom, region) ");
+            qb.push_values(chunk, |mut b, d| {
+                b.push_bind(d.code.clone()).push_bind(d.nom.clone()).push_bind(d.region.clone());
+            });
+            qb.build().execute(&mut *c).await?;
+        }
+        for chunk in communes.chunks(2000) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "INSERT INTO territoires_communes (code, nom, departement, region, codes_postaux, population) ",
+            );
+            qb.push_values(chunk, |mut b, co| {
+                b.push_bind(co.code.clone())
+                    .push_bind(co.nom.clone())
+                    .push_bind(co.departement.clone().unwrap_or_default())
+                    .push_bind(co.region.clone().unwrap_or_default())
+                    .push_bind(co.codes_postaux.join("|"))
+                    .push_bind(co.population);
+            });
+            qb.build().execute(&mut *c).await?;
+        }
+    });
+    tx.commit().await?;
+    Ok((regions.len(), departements.len(), communes.len()))
+}
+
+/// A commune of the reference, as checks need it.
+#[derive(Debug, Clone)]
+pub struct Commune {
+    pub nom: String,
+    pub departement: String,
+    pub codes_postaux: Vec<String>,
+}
+
+/// All communes by INSEE code (loaded once per import).
+pub async fn communes(db: &Db) -> CoreResult<HashMap<String, Commune>> {
+    let rows: Vec<(String, String, String, String)> = on_db!(db, c => {
+        sqlx::query_as("SELECT code, nom, departement, codes_postaux FROM territoires_communes").fetch_all(&mut *c).await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(code, nom, departement, cp)| {
+            (
+                code,
+                Commune {
+                    nom,
+                    departement,
+                    codes_postaux: cp.split('|').map(str::to_string).collect(),
+                },
+            )
+        })
+        .collect())
+}
