@@ -63,15 +63,25 @@ fn distance(m: u64) -> String {
 pub async fn search(State(state): State<AppState>, v: Visitor, RawQuery(raw): RawQuery) -> Result<Response, WebError> {
     let f = parse_form(raw.as_deref());
     let now = horaires::maintenant_paris();
-    let near = f.lat.zip(f.lon);
     let searched = raw.as_deref().is_some_and(|r| !r.is_empty());
+    let index = if searched {
+        Some(state.lieux.get(&state.core.db).await?)
+    } else {
+        None
+    };
+    // A commune or a postcode: search around it, so that neighbouring communes show too.
+    let around = match (&index, f.lat.zip(f.lon)) {
+        (Some(i), None) if !f.q.trim().is_empty() => i.centre_of(&f.q),
+        _ => None,
+    };
+    let near = f.lat.zip(f.lon).or(around);
     let q = Query {
         near,
         radius_km: near.map(|_| 30.0),
         services: f.services.clone(),
         dispositifs: f.dispositifs.clone(),
         pass_numerique: f.pass.then_some(true),
-        text: Some(f.q.clone()).filter(|t| !t.trim().is_empty()),
+        text: Some(f.q.clone()).filter(|t| !t.trim().is_empty() && around.is_none()),
         open_at: f.ouvert.then_some(now),
         now: Some(now),
         page: f.page,
@@ -121,6 +131,7 @@ pub async fn search(State(state): State<AppState>, v: Visitor, RawQuery(raw): Ra
         ouvert: f.ouvert,
         pass: f.pass,
         near: near.is_some(),
+        autour: around.map(|_| f.q.trim().to_string()),
         lat: f.lat.map(|x| format!("{x:.5}")).unwrap_or_default(),
         lon: f.lon.map(|x| format!("{x:.5}")).unwrap_or_default(),
         searched,

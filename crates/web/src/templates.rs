@@ -183,6 +183,8 @@ pub struct LieuxPage {
     pub ouvert: bool,
     pub pass: bool,
     pub near: bool,
+    /// The commune or postcode searched around, if the text was one.
+    pub autour: Option<String>,
     pub lat: String,
     pub lon: String,
     pub searched: bool,

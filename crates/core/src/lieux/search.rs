@@ -67,6 +67,7 @@ struct Entry {
     ouverture: Option<super::horaires::Horaires>,
     telephone: String,
     folded: String,
+    commune_folded: String,
 }
 
 /// A snapshot of the directory.
@@ -192,6 +193,7 @@ impl Index {
                 let code_postal: String = r.try_get(3)?;
                 let commune: String = r.try_get(4)?;
                 let folded = format!("{} {} {}", fold(&nom), fold(&commune), code_postal);
+                let commune_folded = fold(&commune);
                 out.push(Entry {
                     ext_id: r.try_get(0)?,
                     adresse: r.try_get(2)?,
@@ -215,6 +217,7 @@ impl Index {
                     code_postal,
                     commune,
                     folded,
+                    commune_folded,
                 });
             }
             out
@@ -226,6 +229,29 @@ impl Index {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Where a commune (name or postcode) is, from the places located in it:
+    /// the mean of their coordinates. The official territories have no
+    /// coordinates; places' communes were checked against them on import.
+    pub fn centre_of(&self, commune_or_postcode: &str) -> Option<(f64, f64)> {
+        let wanted = fold(commune_or_postcode);
+        let postcode = commune_or_postcode.trim();
+        let is_postcode = postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit());
+        let (mut n, mut lat, mut lon) = (0.0, 0.0, 0.0);
+        for e in &self.entries {
+            let hit = if is_postcode {
+                e.code_postal == postcode
+            } else {
+                !wanted.is_empty() && e.commune_folded == wanted
+            };
+            if let (true, Some(a), Some(o)) = (hit, e.latitude, e.longitude) {
+                n += 1.0;
+                lat += a;
+                lon += o;
+            }
+        }
+        (n > 0.0).then(|| (lat / n, lon / n))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -451,6 +477,7 @@ mod tests {
             ouverture: None,
             telephone: String::new(),
             folded: String::new(),
+            commune_folded: String::new(),
         }
     }
 

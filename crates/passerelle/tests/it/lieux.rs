@@ -528,9 +528,20 @@ async fn search_page_and_place_page_work_without_javascript_and_escape_data() {
     assert_eq!(empty.status, StatusCode::OK);
     assert!(empty.body.contains("<h1>Trouver un lieu près de chez moi</h1>"));
     assert!(!empty.body.contains("trouvé"), "no results before a search");
+    // A commune: places in it and around it (Pessac and Lormont are within 30 km of Bordeaux), nearest first.
     let r = b.get("/lieux?q=bordeaux").await;
-    assert!(r.body.contains("2 lieux trouvés"), "{}", r.body);
-    assert!(r.body.contains("href=\"/lieux/mednum-1\""));
+    assert!(r.body.contains("à moins de 30 km de bordeaux"), "{}", r.body);
+    assert!(r.body.contains("href=\"/lieux/mednum-2\"") && r.body.contains("href=\"/lieux/mednum-3\""));
+    let first = r.body.find("href=\"/lieux/mednum-1\"").unwrap();
+    assert!(first < r.body.find("href=\"/lieux/mednum-2\"").unwrap());
+    // A postcode works the same way; a name that is no commune is a text search.
+    assert!(b.get("/lieux?q=33600").await.body.contains("de 33600"));
+    let r = b.get("/lieux?q=m%C3%A9diath%C3%A8que").await;
+    assert!(
+        r.body.contains("lieux trouvés") && !r.body.contains("à moins de"),
+        "{}",
+        r.body
+    );
     let r = b.get("/lieux?q=lyon").await;
     assert!(
         r.body.contains("&#60;script&#62;") || r.body.contains("&lt;script&gt;"),
