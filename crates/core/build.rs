@@ -65,6 +65,20 @@ fn main() {
         writeln!(out, "        Self::ALL.iter().copied().find(|v| v.label() == s)").unwrap();
         writeln!(out, "    }}\n}}\n").unwrap();
     }
+    writeln!(
+        out,
+        "/// Position of a field in the schema's order (a `match`: no hashing on hot paths)."
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "pub fn field_position(name: &str) -> Option<usize> {{\n    match name {{"
+    )
+    .unwrap();
+    for (i, f) in fields.iter().enumerate() {
+        writeln!(out, "        {:?} => Some({i}),", f["name"].as_str().expect("name")).unwrap();
+    }
+    writeln!(out, "        _ => None,\n    }}\n}}\n").unwrap();
     writeln!(out, "/// (field, Rust type) of every generated vocabulary.").unwrap();
     writeln!(
         out,

@@ -11,6 +11,10 @@
 
 use std::time::Instant;
 
+/// The allocator of the `passerelle` binary, so that the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use ed25519_dalek::Signer;
 use passerelle_core::journal::{
     canonical, checkpoint_message, entry_hash, genesis, ChainVerifier, CheckpointRef, RawBatch, StoredEntry,

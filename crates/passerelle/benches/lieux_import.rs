@@ -4,6 +4,10 @@
 //! `BENCH_ROWS` (default 100,000); `BENCH_PG_URL` to measure on PostgreSQL too.
 
 use std::fmt::Write;
+
+/// The allocator of the `passerelle` binary, so that the figures are the product's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
 
 use passerelle_core::journal::Actor;

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::authz::{authorize, Action};
 use super::schema::standard;
 use super::store::{self, Extra, Value};
-use super::validate::{check_row, Issue};
+use super::validate::{check_map, Issue};
 use crate::accounts::Principal;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, NewEntry};
@@ -83,7 +83,7 @@ pub async fn edit(
             .format(&time::macros::format_description!("[year]-[month]-[day]"))
             .unwrap_or_default(),
     );
-    let checked = match check_row(1, &values) {
+    let checked = match check_map(1, &values) {
         Ok(c) => c,
         Err(issues) => return Ok(Err(issues)),
     };

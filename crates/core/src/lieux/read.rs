@@ -50,8 +50,9 @@ impl Format {
 /// A file read into rows of (standard field → raw value).
 #[derive(Debug, Default)]
 pub struct Parsed {
-    /// (line number, values). For JSON, the number is the element's position (1 = first).
-    pub rows: Vec<(usize, BTreeMap<String, String>)>,
+    /// (line number, values in the schema's field order). For JSON, the number
+    /// is the element's position (1 = first).
+    pub rows: Vec<(usize, Vec<String>)>,
     /// (name in the file, name in the standard).
     pub renamed: Vec<(String, String)>,
     pub unknown_columns: Vec<String>,
@@ -144,6 +145,11 @@ fn read_csv(bytes: &[u8]) -> CoreResult<Parsed> {
     let names: Vec<String> = header.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect();
     let columns = map_columns(&names, &mut parsed);
     check_required_columns(&columns)?;
+    let positions: Vec<Option<usize>> = columns
+        .iter()
+        .map(|c| c.as_deref().and_then(|n| standard().position(n)))
+        .collect();
+    let width = standard().fields.len();
     for record in records {
         let record = match record {
             Ok(r) => r,
@@ -170,15 +176,13 @@ fn read_csv(bytes: &[u8]) -> CoreResult<Parsed> {
             });
             continue;
         }
-        let mut values = BTreeMap::new();
+        let mut values = vec![String::new(); width];
         let mut bad_encoding = None;
         for (i, field) in record.iter().enumerate() {
-            let Some(Some(name)) = columns.get(i) else { continue };
+            let Some(Some(pos)) = positions.get(i) else { continue };
             match std::str::from_utf8(field) {
-                Ok(s) => {
-                    values.insert(name.clone(), s.to_string());
-                }
-                Err(_) => bad_encoding = Some(name.clone()),
+                Ok(s) => values[*pos] = s.to_string(),
+                Err(_) => bad_encoding = Some(standard().fields[*pos].name.clone()),
             }
         }
         if let Some(name) = bad_encoding {
@@ -258,10 +262,11 @@ fn read_json(bytes: &[u8]) -> CoreResult<Parsed> {
             });
             continue;
         };
-        let mut values = BTreeMap::new();
+        let mut values = vec![String::new(); standard().fields.len()];
         let mut bad = None;
         for (k, v) in m {
             let Some(name) = target.get(k.as_str()) else { continue };
+            let Some(pos) = standard().position(name) else { continue };
             let text = match v {
                 serde_json::Value::Null => String::new(),
                 serde_json::Value::String(s) => s.clone(),
@@ -275,7 +280,7 @@ fn read_json(bytes: &[u8]) -> CoreResult<Parsed> {
                     continue;
                 }
             };
-            values.insert(name.to_string(), text);
+            values[pos] = text;
         }
         if let Some(field) = bad {
             parsed.unreadable.push(Issue {
@@ -303,6 +308,10 @@ fn json_reason(e: &serde_json::Error) -> &'static str {
 mod tests {
     use super::*;
 
+    fn value<'a>(row: &'a [String], name: &str) -> &'a str {
+        &row[standard().position(name).unwrap()]
+    }
+
     #[test]
     fn csv_with_bom_semicolons_and_legacy_names() {
         let file = "\u{feff}id;pivot;nom;commune;code_postal;adresse;date_maj;courriel;colonne_perso\n\
@@ -312,8 +321,8 @@ mod tests {
         assert_eq!(p.renamed, vec![("courriel".to_string(), "courriels".to_string())]);
         assert_eq!(p.unknown_columns, vec!["colonne_perso".to_string()]);
         assert_eq!(p.rows[0].0, 2);
-        assert_eq!(p.rows[0].1["nom"], "Lieu; un");
-        assert_eq!(p.rows[0].1["courriels"], "a@b.fr");
+        assert_eq!(value(&p.rows[0].1, "nom"), "Lieu; un");
+        assert_eq!(value(&p.rows[0].1, "courriels"), "a@b.fr");
     }
 
     #[test]
@@ -350,9 +359,9 @@ mod tests {
     fn json_values_are_read_as_the_standard_writes_them() {
         let file = r#"[{"id":"a","latitude":44.8,"services":["Aide aux démarches administratives","Loisirs et créations numériques"],"complement_adresse":null},"pas un objet"]"#;
         let p = read(file.as_bytes(), Format::Json).unwrap();
-        assert_eq!(p.rows[0].1["latitude"], "44.8");
+        assert_eq!(value(&p.rows[0].1, "latitude"), "44.8");
         assert_eq!(
-            p.rows[0].1["services"],
+            value(&p.rows[0].1, "services"),
             "Aide aux démarches administratives|Loisirs et créations numériques"
         );
         assert_eq!(p.unreadable[0].ligne, 2);

@@ -36,7 +36,12 @@ pub struct Standard {
 
 impl Standard {
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| f.name == name)
+        self.position(name).map(|i| &self.fields[i])
+    }
+
+    /// Position of a field in the schema's order (rows are vectors in that order).
+    pub fn position(&self, name: &str) -> Option<usize> {
+        super::vocabulaires::field_position(name)
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

@@ -89,7 +89,9 @@ const FRANCE_CENTRE: (f64, f64) = (46.227638, 2.213749);
 
 struct Row<'a> {
     line: usize,
-    values: BTreeMap<&'a str, String>,
+    /// Values in the schema's field order.
+    values: Vec<String>,
+    _marker: std::marker::PhantomData<&'a ()>,
     errors: Vec<Issue>,
     warnings: Vec<Issue>,
     normalised: Vec<Normalisation>,
@@ -113,11 +115,19 @@ impl Row<'_> {
     }
 
     fn get(&self, field: &str) -> Option<&str> {
-        self.values.get(field).map(String::as_str).filter(|v| !v.is_empty())
+        super::vocabulaires::field_position(field)
+            .map(|i| self.values[i].as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn clear(&mut self, field: &str) {
+        if let Some(i) = standard().position(field) {
+            self.values[i].clear();
+        }
     }
 
     fn set(&mut self, field: &str, value: String, kind: Normalisation) {
-        if let Some(v) = self.values.get_mut(field) {
+        if let Some(v) = standard().position(field).map(|i| &mut self.values[i]) {
             if *v != value {
                 *v = value;
                 self.normalised.push(kind);
@@ -128,18 +138,32 @@ impl Row<'_> {
 
 /// Checks one row given as (standard field name → raw value). Unknown names must
 /// already have been mapped or dropped by the reader.
-pub fn check_row(line: usize, raw: &BTreeMap<String, String>) -> Result<Checked, Vec<Issue>> {
+/// [`check_row`] for a row given as (field name → value).
+pub fn check_map(line: usize, raw: &BTreeMap<String, String>) -> Result<Checked, Vec<Issue>> {
+    let std = standard();
+    let row: Vec<String> = std
+        .fields
+        .iter()
+        .map(|f| raw.get(&f.name).cloned().unwrap_or_default())
+        .collect();
+    check_row(line, &row)
+}
+
+/// Checks one row given as its values in the schema's field order (missing
+/// trailing values count as empty).
+pub fn check_row(line: usize, raw: &[String]) -> Result<Checked, Vec<Issue>> {
     let std = standard();
     let mut row = Row {
         line,
-        values: BTreeMap::new(),
+        values: Vec::with_capacity(std.fields.len()),
+        _marker: std::marker::PhantomData,
         errors: Vec::new(),
         warnings: Vec::new(),
         normalised: Vec::new(),
     };
-    for f in &std.fields {
-        let value = raw.get(&f.name).cloned().unwrap_or_default();
-        row.values.insert(f.name.as_str(), String::new());
+    for (i, f) in std.fields.iter().enumerate() {
+        let value = raw.get(i).cloned().unwrap_or_default();
+        row.values.push(String::new());
         if value.chars().count() > MAX_FIELD_CHARS {
             row.error(
                 &f.name,
@@ -154,7 +178,7 @@ pub fn check_row(line: usize, raw: &BTreeMap<String, String>) -> Result<Checked,
         if cleaned != value {
             row.normalised.push(Normalisation::Espaces);
         }
-        row.values.insert(f.name.as_str(), cleaned);
+        row.values[i] = cleaned;
     }
     normalise(&mut row);
     for f in &std.fields {
@@ -430,8 +454,8 @@ fn check_specific(row: &mut Row) {
                     "latitude",
                     format!("coordonnées ({la}, {lo}) d'un géocodage manqué : retirées"),
                 );
-                row.values.insert("latitude", String::new());
-                row.values.insert("longitude", String::new());
+                row.clear("latitude");
+                row.clear("longitude");
             }
         }
         (Some(_), None) | (None, Some(_)) => {
@@ -439,8 +463,8 @@ fn check_specific(row: &mut Row) {
                 "latitude",
                 "latitude sans longitude (ou l'inverse) : coordonnées retirées".into(),
             );
-            row.values.insert("latitude", String::new());
-            row.values.insert("longitude", String::new());
+            row.clear("latitude");
+            row.clear("longitude");
         }
         (None, None) => {}
     }
@@ -468,7 +492,7 @@ fn check_specific(row: &mut Row) {
         }
     }
     if let Some(h) = row.get("horaires").map(str::to_string) {
-        if let Err(e) = super::horaires::Horaires::parse(&h) {
+        if let Some(e) = hours_error(&h) {
             row.warn(
                 "horaires",
                 format!("{e} : conservées telles quelles, « ouvert maintenant » ne pourra pas être calculé"),
@@ -494,6 +518,26 @@ fn check_specific(row: &mut Row) {
             ),
         }
     }
+}
+
+/// The parse error of an hours text, if any. Files repeat the same few texts
+/// thousands of times and parsing is costly: results are kept per thread.
+fn hours_error(text: &str) -> Option<String> {
+    thread_local! {
+        static SEEN: std::cell::RefCell<std::collections::HashMap<String, Option<String>>> = Default::default();
+    }
+    SEEN.with(|seen| {
+        let mut seen = seen.borrow_mut();
+        if let Some(known) = seen.get(text) {
+            return known.clone();
+        }
+        if seen.len() > 10_000 {
+            seen.clear();
+        }
+        let result = super::horaires::Horaires::parse(text).err();
+        seen.insert(text.to_string(), result.clone());
+        result
+    })
 }
 
 fn opt(row: &Row, field: &str) -> Option<String> {
@@ -592,7 +636,7 @@ mod tests {
     }
 
     fn errors(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        check_row(7, &row(pairs))
+        check_map(7, &row(pairs))
             .err()
             .unwrap_or_default()
             .into_iter()
@@ -602,14 +646,14 @@ mod tests {
 
     #[test]
     fn a_clean_row_passes() {
-        let c = check_row(2, &row(&[])).unwrap();
+        let c = check_map(2, &row(&[])).unwrap();
         assert_eq!(c.lieu.services, vec![Services::AideAuxDemarchesAdministratives]);
         assert!(c.warnings.is_empty() && c.normalised.is_empty());
     }
 
     #[test]
     fn safe_normalisations_are_made_and_reported() {
-        let c = check_row(
+        let c = check_map(
             2,
             &row(&[
                 ("nom", "  Médiathèque   du   centre "),
@@ -666,7 +710,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_kept_with_a_warning_or_dropped() {
-        let c = check_row(
+        let c = check_map(
             3,
             &row(&[
                 ("pivot", "00000000000000"),
@@ -684,10 +728,10 @@ mod tests {
 
     #[test]
     fn unreadable_opening_hours_are_kept_with_a_warning() {
-        let c = check_row(4, &row(&[("horaires", "le matin")])).unwrap();
+        let c = check_map(4, &row(&[("horaires", "le matin")])).unwrap();
         assert_eq!(c.lieu.horaires.as_deref(), Some("le matin"));
         assert_eq!(c.warnings[0].champ, "horaires");
-        assert!(check_row(4, &row(&[("horaires", "Mo-Fr 09:00-12:00; PH off")]))
+        assert!(check_map(4, &row(&[("horaires", "Mo-Fr 09:00-12:00; PH off")]))
             .unwrap()
             .warnings
             .is_empty());
@@ -695,7 +739,7 @@ mod tests {
 
     #[test]
     fn html_in_names_is_kept_as_text() {
-        let c = check_row(2, &row(&[("nom", "<script>alert(1)</script>")])).unwrap();
+        let c = check_map(2, &row(&[("nom", "<script>alert(1)</script>")])).unwrap();
         assert_eq!(c.lieu.nom, "<script>alert(1)</script>");
     }
 }
