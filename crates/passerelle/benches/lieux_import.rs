@@ -5,7 +5,8 @@
 
 use std::fmt::Write;
 
-/// The allocator of the `passerelle` binary, so that the figures are the product's.
+/// The allocator of the `passerelle` binary, so that the figures are the product's
+/// (comment these three lines out to measure with the system allocator).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
