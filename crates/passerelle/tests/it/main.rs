@@ -7,5 +7,6 @@ mod auth;
 mod cli;
 mod journal;
 mod lieux;
+mod lieux_pages;
 mod operator;
 mod web;
