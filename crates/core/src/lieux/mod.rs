@@ -11,6 +11,7 @@ pub mod export;
 pub mod geo;
 pub mod horaires;
 pub mod import;
+pub mod normalise;
 pub mod read;
 pub mod search;
 pub mod store;
