@@ -7,7 +7,7 @@ use passerelle_core::accounts;
 use serde::Deserialize;
 
 use crate::auth::{group_secret, render, unix_now, CurrentUser};
-use crate::error::WebError;
+use crate::error::{capitalise, WebError};
 use crate::forms::{Form, Query};
 use crate::templates::{AccountPage, EnrolPage};
 use crate::AppState;
@@ -79,13 +79,6 @@ pub async fn change_password(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn capitalise(m: &str) -> String {
-    let mut c = m.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 async fn totp_view(

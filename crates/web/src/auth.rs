@@ -392,6 +392,17 @@ fn back_to_login(state: &AppState, csrf: String, r: Refusal) -> Result<Response,
 /// Second-factor codes allowed per client address in [`LOGIN_WINDOW_SECS`].
 const CODES_PER_IP: i64 = 60;
 
+/// Counts a second-factor code from `ip`; false once over the limit.
+async fn codes_allowed(state: &AppState, ip: &str) -> Result<bool, WebError> {
+    Ok(ratelimit::hit(
+        &state.core.db,
+        &format!("code-ip:{ip}"),
+        CODES_PER_IP,
+        LOGIN_WINDOW_SECS,
+    )
+    .await?)
+}
+
 pub async fn totp_submit(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -401,14 +412,7 @@ pub async fn totp_submit(
     if p.stage != Stage::Totp {
         return Ok(Redirect::to("/connexion").into_response());
     }
-    if !ratelimit::hit(
-        &state.core.db,
-        &format!("code-ip:{ip}"),
-        CODES_PER_IP,
-        LOGIN_WINDOW_SECS,
-    )
-    .await?
-    {
+    if !codes_allowed(&state, &ip).await? {
         return back_to_login(&state, p.csrf, Refusal::Locked(LOGIN_WINDOW_SECS));
     }
     match accounts::login_totp(&state.core, &p.token, &f.code, unix_now()).await? {
@@ -487,14 +491,7 @@ pub async fn enrol_submit(
     if p.stage != Stage::Enrol {
         return Ok(Redirect::to("/connexion").into_response());
     }
-    if !ratelimit::hit(
-        &state.core.db,
-        &format!("code-ip:{ip}"),
-        CODES_PER_IP,
-        LOGIN_WINDOW_SECS,
-    )
-    .await?
-    {
+    if !codes_allowed(&state, &ip).await? {
         return back_to_login(&state, p.csrf, Refusal::Locked(LOGIN_WINDOW_SECS));
     }
     match accounts::finish_enrolment(&state.core, &p.token, &f.code, unix_now()).await? {

@@ -93,7 +93,8 @@ impl WebError {
     }
 }
 
-fn capitalise(m: &str) -> String {
+/// A domain message (lower-case start) as a sentence.
+pub(crate) fn capitalise(m: &str) -> String {
     let mut c = m.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),

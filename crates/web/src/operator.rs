@@ -8,7 +8,7 @@ use passerelle_core::CoreError;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
-use crate::error::WebError;
+use crate::error::{capitalise, WebError};
 use crate::forms::{Form, Query};
 use crate::templates::{CreatedNotice, OperatorPage};
 use crate::AppState;
@@ -67,11 +67,7 @@ pub struct OrgForm {
 async fn refused(state: &AppState, u: &CurrentUser, e: CoreError) -> Result<Response, WebError> {
     match e {
         CoreError::Invalid(m) | CoreError::Conflict(m) => {
-            let mut c = m.chars();
-            let m = c
-                .next()
-                .map(|f| f.to_uppercase().chain(c).collect())
-                .unwrap_or_default();
+            let m = capitalise(&m);
             view(state, u, None, Some(m), None, StatusCode::BAD_REQUEST).await
         }
         other => Err(other.into()),
