@@ -54,8 +54,9 @@ pub fn qr_png_base64(secret_b32: &str, account: &str) -> CoreResult<String> {
         .map_err(|e| CoreError::invalid(format!("QR code impossible : {e}")))
 }
 
-/// The code for a given Unix time (tests and the browser check use their own implementation).
-pub fn code_at(secret_b32: &str, unix: u64) -> CoreResult<String> {
+/// The code for a given Unix time (the integration and browser tests use their own implementations).
+#[cfg(test)]
+fn code_at(secret_b32: &str, unix: u64) -> CoreResult<String> {
     Ok(totp(secret_b32, "")?.generate(unix))
 }
 

@@ -227,10 +227,6 @@ impl Index {
         Ok(Index::new(version, entries))
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
     /// Where a commune (name or postcode) is, from the places located in it:
     /// the mean of their coordinates. The official territories have no
     /// coordinates; places' communes were checked against them on import.
@@ -252,10 +248,6 @@ impl Index {
             }
         }
         (n > 0.0).then(|| (lat / n, lon / n))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     pub fn search(&self, q: &Query) -> Results {

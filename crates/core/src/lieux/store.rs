@@ -186,10 +186,6 @@ pub async fn standard_rows(db: &Db) -> CoreResult<Vec<Vec<Value>>> {
     }))
 }
 
-pub async fn count(db: &Db) -> CoreResult<i64> {
-    Ok(on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM lieux").fetch_one(&mut *c).await?))
-}
-
 /// One place's standard values (schema order) and Passerelle's own data, by the standard's id.
 pub async fn by_ext_id(db: &Db, ext_id: &str) -> CoreResult<Option<(Vec<Value>, Own)>> {
     let fields: Vec<&str> = standard().names().collect();

@@ -88,17 +88,16 @@ pub(crate) const FREE_TEXT: &[&str] = &[
 /// Centre of France: where failed geocoders put places.
 const FRANCE_CENTRE: (f64, f64) = (46.227638, 2.213749);
 
-struct Row<'a> {
+struct Row {
     line: usize,
     /// Values in the schema's field order.
     values: Vec<String>,
-    _marker: std::marker::PhantomData<&'a ()>,
     errors: Vec<Issue>,
     warnings: Vec<Issue>,
     normalised: Vec<Normalisation>,
 }
 
-impl Row<'_> {
+impl Row {
     fn error(&mut self, field: &str, message: String) {
         self.errors.push(Issue {
             ligne: self.line,
@@ -157,7 +156,6 @@ pub fn check_row(line: usize, raw: &[String]) -> Result<Checked, Vec<Issue>> {
     let mut row = Row {
         line,
         values: Vec::with_capacity(std.fields.len()),
-        _marker: std::marker::PhantomData,
         errors: Vec::new(),
         warnings: Vec::new(),
         normalised: Vec::new(),
