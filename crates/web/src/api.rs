@@ -233,10 +233,14 @@ pub fn parse_search(raw: Option<&str>, now: chrono::NaiveDateTime) -> Result<Que
     ),
     tag = "lieux"
 )]
-pub async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Json<Results>, ApiError> {
+pub async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
     let q = parse_search(raw.as_deref(), passerelle_core::lieux::horaires::maintenant_paris())?;
     let index = state.lieux.get(&state.core.db).await?;
-    Ok(Json(index.search(&q)))
+    let body = index
+        .search(&q)
+        .to_json()
+        .map_err(|e| passerelle_core::CoreError::Io(format!("réponse JSON : {e}")))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// One place: every field of the national standard, plus what Passerelle adds under `passerelle`.

@@ -89,7 +89,7 @@ pub async fn search(State(state): State<AppState>, v: Visitor, RawQuery(raw): Ra
         ..Default::default()
     };
     let results = if searched {
-        Some(state.lieux.get(&state.core.db).await?.search(&q))
+        Some(state.lieux.get(&state.core.db).await?.search(&q).results())
     } else {
         None
     };

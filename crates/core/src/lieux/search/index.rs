@@ -1,0 +1,504 @@
+//! The in-memory snapshot of the directory that searches run on.
+//!
+//! Located places are kept in a grid of latitude rows (0.05°, about 5.5 km),
+//! sorted by longitude inside each row: a search around a point reads, in
+//! each row its radius covers, only the slice of longitudes the radius can
+//! reach. Distances are compared as chords between unit vectors (no
+//! trigonometry per place); the great-circle distance is computed for the
+//! shown results only.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Mutex;
+
+use chrono::{NaiveDateTime, Timelike};
+
+use serde_json::value::RawValue;
+use sqlx::Row as _;
+
+use super::{Page, Query, Shown, EARTH_RADIUS_M};
+use crate::db::Db;
+use crate::error::CoreResult;
+use crate::lieux::horaires::{self, Horaires};
+use crate::lieux::model::fold;
+use crate::lieux::vocabulaires::{DispositifProgrammesNationaux, PublicsSpecifiquementAdresses, Services};
+use crate::on_db;
+
+/// Height of a grid row, in degrees of latitude.
+const ROW_DEG: f64 = 0.05;
+const NROWS: usize = 3600;
+/// Margin added to the search window, in degrees (rounding only: the chord test is exact).
+const MARGIN_DEG: f64 = 1e-9;
+
+fn mask<T: Copy + PartialEq>(all: &[T], text: &str, from: fn(&str) -> Option<T>) -> u32 {
+    text.split('|')
+        .filter_map(from)
+        .filter_map(|v| all.iter().position(|x| *x == v))
+        .fold(0, |m, i| m | (1 << i))
+}
+
+fn wanted<T: PartialEq>(all: &[T], wanted: &[T]) -> u32 {
+    wanted
+        .iter()
+        .filter_map(|s| all.iter().position(|x| x == s))
+        .fold(0u32, |m, i| m | (1 << i))
+}
+
+pub(super) fn labels<T: Copy>(all: &[T], m: u32, label: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter()
+        .enumerate()
+        .filter(|(i, _)| m & (1 << i) != 0)
+        .map(|(_, v)| label(*v))
+        .collect()
+}
+
+fn unit_vector(lat: f64, lon: f64) -> [f64; 3] {
+    let (p, l) = (lat.to_radians(), lon.to_radians());
+    [p.cos() * l.cos(), p.cos() * l.sin(), p.sin()]
+}
+
+fn row_of(lat: f64) -> usize {
+    (((lat + 90.0) / ROW_DEG).floor().max(0.0) as usize).min(NROWS - 1)
+}
+
+/// One place, as the search needs it.
+#[derive(Debug, Clone)]
+pub(super) struct Entry {
+    pub ext_id: String,
+    pub nom: String,
+    pub adresse: String,
+    pub code_postal: String,
+    pub commune: String,
+    /// Both or neither.
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub services: u32,
+    pub dispositifs: u32,
+    pub pass_numerique: bool,
+    /// Index in `Index::hours` (places often share the same hours).
+    pub hours: usize,
+    /// Indexes in `Index::label_json` of the JSON arrays of labels.
+    services_json: usize,
+    dispositifs_json: usize,
+    pub telephone: String,
+    folded: String,
+    commune_folded: String,
+    /// The texts of the place as JSON strings, escaped once.
+    pub json: Option<Box<EntryJson>>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct EntryJson {
+    pub id: Box<RawValue>,
+    pub nom: Box<RawValue>,
+    pub adresse: Box<RawValue>,
+    pub code_postal: Box<RawValue>,
+    pub commune: Box<RawValue>,
+    pub telephone: Option<Box<RawValue>>,
+}
+
+fn json_string(s: &str) -> Box<RawValue> {
+    serde_json::to_string(s)
+        .ok()
+        .and_then(|s| RawValue::from_string(s).ok())
+        .unwrap_or_else(|| RawValue::NULL.to_owned())
+}
+
+impl EntryJson {
+    fn of(e: &Entry) -> EntryJson {
+        EntryJson {
+            id: json_string(&e.ext_id),
+            nom: json_string(&e.nom),
+            adresse: json_string(&e.adresse),
+            code_postal: json_string(&e.code_postal),
+            commune: json_string(&e.commune),
+            telephone: (!e.telephone.is_empty()).then(|| json_string(&e.telephone)),
+        }
+    }
+}
+
+/// What the filters and the distance need, packed beside `entries` (same
+/// order) so that a search scans a few bytes per place, not whole entries.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    lon: f64,
+    /// Unit vector of the position (NaN when unknown).
+    v: [f64; 3],
+    services: u32,
+    publics: u32,
+    dispositifs: u32,
+    pass_numerique: bool,
+}
+
+/// Opening states of one minute, by index in `Index::hours`: (open, in words).
+type Etats = (Option<NaiveDateTime>, HashMap<usize, (bool, String)>);
+
+/// A place ready to be sorted into the grid: its (row, longitude) when located.
+type Placed = (Option<(usize, f64)>, Entry, Key);
+
+/// A snapshot of the directory.
+#[derive(Debug, Default)]
+pub struct Index {
+    pub(super) version: Option<String>,
+    pub(super) entries: Vec<Entry>,
+    keys: Vec<Key>,
+    /// `rows[r]..rows[r + 1]`: the places of grid row `r`, by longitude.
+    /// Places without coordinates come after `rows[NROWS]`.
+    rows: Vec<usize>,
+    /// Distinct hours texts (as is, and as JSON strings), parsed once.
+    hours: Vec<(String, Box<RawValue>, Option<Horaires>)>,
+    /// The distinct JSON arrays of labels (services, dispositifs), written once.
+    label_json: Vec<Box<RawValue>>,
+    /// Opening states of the current minute, by hours text (see `etat`).
+    etats: Mutex<Etats>,
+}
+
+/// A place as read from the database, before it goes into a snapshot.
+pub(super) struct Row {
+    pub entry: Entry,
+    pub publics: u32,
+    pub horaires: String,
+}
+
+fn json_labels(labels: Vec<&'static str>) -> Box<RawValue> {
+    serde_json::to_string(&labels)
+        .ok()
+        .and_then(|s| RawValue::from_string(s).ok())
+        .unwrap_or_else(|| RawValue::NULL.to_owned())
+}
+
+impl Index {
+    pub(super) fn new(version: Option<String>, rows: Vec<Row>) -> Index {
+        let mut hours: Vec<(String, Box<RawValue>, Option<Horaires>)> = Vec::new();
+        let mut hours_ids: HashMap<String, usize> = HashMap::new();
+        let mut placed: Vec<Placed> = Vec::with_capacity(rows.len());
+        for Row {
+            mut entry,
+            publics,
+            horaires,
+        } in rows
+        {
+            entry.hours = *hours_ids.entry(horaires).or_insert_with_key(|h| {
+                let parsed = (!h.is_empty()).then(|| Horaires::parse(h).ok()).flatten();
+                hours.push((h.clone(), json_string(h), parsed));
+                hours.len() - 1
+            });
+            let position = entry.latitude.zip(entry.longitude);
+            let key = Key {
+                lon: position.map_or(f64::NAN, |p| p.1),
+                v: position.map_or([f64::NAN; 3], |(lat, lon)| unit_vector(lat, lon)),
+                services: entry.services,
+                publics,
+                dispositifs: entry.dispositifs,
+                pass_numerique: entry.pass_numerique,
+            };
+            placed.push((position.map(|(lat, lon)| (row_of(lat), lon)), entry, key));
+        }
+        // By grid row then longitude; places without coordinates last.
+        placed.sort_by(|a, b| match (a.0, b.0) {
+            (Some(x), Some(y)) => x.0.cmp(&y.0).then(x.1.total_cmp(&y.1)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+        let mut starts = vec![0usize; NROWS + 1];
+        for (cell, _, _) in &placed {
+            if let Some((row, _)) = cell {
+                starts[row + 1] += 1;
+            }
+        }
+        for r in 0..NROWS {
+            starts[r + 1] += starts[r];
+        }
+        let (mut entries, mut keys) = (Vec::with_capacity(placed.len()), Vec::with_capacity(placed.len()));
+        let mut label_json = Vec::new();
+        let (mut service_ids, mut dispositif_ids) = (HashMap::new(), HashMap::new());
+        for (_, mut e, k) in placed {
+            e.services_json = *service_ids.entry(e.services).or_insert_with(|| {
+                label_json.push(json_labels(labels(Services::ALL, e.services, Services::label)));
+                label_json.len() - 1
+            });
+            e.dispositifs_json = *dispositif_ids.entry(e.dispositifs).or_insert_with(|| {
+                let l = labels(
+                    DispositifProgrammesNationaux::ALL,
+                    e.dispositifs,
+                    DispositifProgrammesNationaux::label,
+                );
+                label_json.push(json_labels(l));
+                label_json.len() - 1
+            });
+            e.json = Some(Box::new(EntryJson::of(&e)));
+            entries.push(e);
+            keys.push(k);
+        }
+        Index {
+            version,
+            entries,
+            keys,
+            rows: starts,
+            hours,
+            label_json,
+            etats: Mutex::default(),
+        }
+    }
+
+    pub(super) async fn load(db: &Db, version: Option<String>) -> CoreResult<Index> {
+        let sql = "SELECT ext_id, nom, adresse, code_postal, commune, latitude, longitude, services, \
+                   publics_specifiquement_adresses, dispositif_programmes_nationaux, pass_numerique, horaires, telephone FROM lieux";
+        let rows = on_db!(db, c => {
+            // Streamed, so that the database rows are never all held at once.
+            let mut rows = sqlx::query(sql).fetch(&mut *c);
+            let mut out = Vec::new();
+            while let Some(r) = futures_util::TryStreamExt::try_next(&mut rows).await? {
+                let nom: String = r.try_get(1)?;
+                let code_postal: String = r.try_get(3)?;
+                let commune: String = r.try_get(4)?;
+                let (latitude, longitude): (Option<f64>, Option<f64>) = (r.try_get(5)?, r.try_get(6)?);
+                let located = latitude.is_some() && longitude.is_some();
+                out.push(Row {
+                    entry: Entry {
+                        ext_id: r.try_get(0)?,
+                        adresse: r.try_get(2)?,
+                        latitude: latitude.filter(|_| located),
+                        longitude: longitude.filter(|_| located),
+                        services: mask(Services::ALL, &r.try_get::<String, _>(7)?, Services::from_label),
+                        dispositifs: mask(DispositifProgrammesNationaux::ALL, &r.try_get::<String, _>(9)?, DispositifProgrammesNationaux::from_label),
+                        pass_numerique: r.try_get(10)?,
+                        hours: 0,
+                        services_json: 0,
+                        dispositifs_json: 0,
+                        telephone: r.try_get(12)?,
+                        folded: format!("{} {} {}", fold(&nom), fold(&commune), code_postal),
+                        commune_folded: fold(&commune),
+                        json: None,
+                        nom,
+                        code_postal,
+                        commune,
+                    },
+                    publics: mask(PublicsSpecifiquementAdresses::ALL, &r.try_get::<String, _>(8)?, PublicsSpecifiquementAdresses::from_label),
+                    horaires: r.try_get(11)?,
+                });
+            }
+            out
+        });
+        Ok(Index::new(version, rows))
+    }
+
+    pub(super) fn entry(&self, i: usize) -> &Entry {
+        &self.entries[i]
+    }
+
+    pub(super) fn hours_text(&self, e: &Entry) -> &str {
+        self.hours.get(e.hours).map_or("", |h| h.0.as_str())
+    }
+
+    pub(super) fn hours_json(&self, e: &Entry) -> Option<&RawValue> {
+        self.hours.get(e.hours).filter(|h| !h.0.is_empty()).map(|h| &*h.1)
+    }
+
+    fn opening(&self, e: &Entry) -> Option<&Horaires> {
+        self.hours.get(e.hours).and_then(|h| h.2.as_ref())
+    }
+
+    /// Whether a place is open at `now`, and that in words. Hours have a
+    /// precision of a minute, so the answer is the same for the whole minute
+    /// and is kept, per distinct hours text, until the minute changes.
+    fn etat(&self, e: &Entry, now: NaiveDateTime) -> Option<(bool, String)> {
+        let opening = self.opening(e)?;
+        let minute = now.with_second(0).and_then(|m| m.with_nanosecond(0)).unwrap_or(now);
+        let compute = || {
+            let etat = opening.etat(minute);
+            (
+                matches!(etat, horaires::Etat::Ouvert { .. }),
+                horaires::en_clair(&etat, minute),
+            )
+        };
+        let Ok(mut cache) = self.etats.lock() else {
+            return Some(compute());
+        };
+        if cache.0 != Some(minute) {
+            *cache = (Some(minute), HashMap::new());
+        }
+        Some(cache.1.entry(e.hours).or_insert_with(compute).clone())
+    }
+
+    pub(super) fn label_json(&self, e: &Entry) -> (&RawValue, &RawValue) {
+        let get = |i: usize| self.label_json.get(i).map_or(RawValue::NULL, |v| &**v);
+        (get(e.services_json), get(e.dispositifs_json))
+    }
+
+    /// Where a commune (name or postcode) is, from the places located in it:
+    /// the mean of their coordinates. The official territories have no
+    /// coordinates; places' communes were checked against them on import.
+    pub fn centre_of(&self, commune_or_postcode: &str) -> Option<(f64, f64)> {
+        let wanted = fold(commune_or_postcode);
+        let postcode = commune_or_postcode.trim();
+        let is_postcode = postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit());
+        let (mut n, mut lat, mut lon) = (0.0, 0.0, 0.0);
+        for e in &self.entries {
+            let hit = if is_postcode {
+                e.code_postal == postcode
+            } else {
+                !wanted.is_empty() && e.commune_folded == wanted
+            };
+            if let (true, Some(a), Some(o)) = (hit, e.latitude, e.longitude) {
+                n += 1.0;
+                lat += a;
+                lon += o;
+            }
+        }
+        (n > 0.0).then(|| (lat / n, lon / n))
+    }
+
+    /// The slices of `keys` that can hold places within `radius_m` of a point.
+    fn window(&self, lat: f64, lon: f64, radius_m: f64) -> Vec<Range<usize>> {
+        let located = self.rows[NROWS];
+        let rho = radius_m / EARTH_RADIUS_M;
+        if rho >= std::f64::consts::PI {
+            return std::iter::once(0..located).collect();
+        }
+        let rho_deg = rho.to_degrees();
+        let (south, north) = (lat - rho_deg - MARGIN_DEG, lat + rho_deg + MARGIN_DEG);
+        // Widest longitude difference on a circle of angular radius rho: asin(sin rho / cos lat),
+        // every longitude when the circle holds a pole.
+        let (s, c) = (rho.sin(), lat.to_radians().cos());
+        let dlon = if south <= -90.0 || north >= 90.0 || s >= c {
+            None
+        } else {
+            Some((s / c).asin().to_degrees() + MARGIN_DEG)
+        };
+        let lons: Vec<(f64, f64)> = match dlon {
+            None => vec![(f64::NEG_INFINITY, f64::INFINITY)],
+            Some(d) if lon - d < -180.0 => vec![(lon - d + 360.0, 180.0), (-180.0, lon + d)],
+            Some(d) if lon + d > 180.0 => vec![(lon - d, 180.0), (-180.0, lon + d - 360.0)],
+            Some(d) => vec![(lon - d, lon + d)],
+        };
+        let mut out = Vec::new();
+        for r in row_of(south)..=row_of(north) {
+            let row = &self.keys[self.rows[r]..self.rows[r + 1]];
+            for &(west, east) in &lons {
+                let from = row.partition_point(|k| k.lon < west);
+                let to = row.partition_point(|k| k.lon <= east);
+                if from < to {
+                    out.push(self.rows[r] + from..self.rows[r] + to);
+                }
+            }
+        }
+        out
+    }
+
+    pub fn search(&self, q: &Query) -> Page<'_> {
+        let want_services = wanted(Services::ALL, &q.services);
+        let want_publics = wanted(PublicsSpecifiquementAdresses::ALL, &q.publics);
+        let want_dispositifs = wanted(DispositifProgrammesNationaux::ALL, &q.dispositifs);
+        let text = q.text.as_deref().map(fold).filter(|t| !t.is_empty());
+        let centre = q.near.map(|(lat, lon)| unit_vector(lat, lon));
+        // The radius as a squared chord between unit vectors.
+        let max_chord2 = match q.radius_km {
+            Some(r) => {
+                let half_angle = (r * 1000.0 / EARTH_RADIUS_M / 2.0).min(std::f64::consts::FRAC_PI_2);
+                (2.0 * half_angle.sin()).powi(2)
+            }
+            None => f64::INFINITY,
+        };
+        let ranges = match (q.near, q.radius_km) {
+            (Some((lat, lon)), Some(r)) => self.window(lat, lon, r * 1000.0),
+            (Some(_), None) => std::iter::once(0..self.rows[NROWS]).collect(),
+            _ => std::iter::once(0..self.entries.len()).collect(),
+        };
+        // (squared chord, place), the chord being 0 when no point was given.
+        let mut hits: Vec<(f64, usize)> = Vec::new();
+        for range in ranges {
+            for (i, k) in self.keys[range.clone()].iter().enumerate() {
+                if k.services & want_services != want_services
+                    || k.publics & want_publics != want_publics
+                    || k.dispositifs & want_dispositifs != want_dispositifs
+                    || q.pass_numerique.is_some_and(|p| p != k.pass_numerique)
+                {
+                    continue;
+                }
+                let chord2 = match centre {
+                    Some(c) => {
+                        let d2 = (k.v[0] - c[0]).powi(2) + (k.v[1] - c[1]).powi(2) + (k.v[2] - c[2]).powi(2);
+                        // NaN (no coordinates) fails this comparison: such places cannot be placed.
+                        if d2.is_nan() || d2 > max_chord2 {
+                            continue;
+                        }
+                        d2
+                    }
+                    None => 0.0,
+                };
+                let i = range.start + i;
+                let e = &self.entries[i];
+                if text.as_ref().is_some_and(|t| !e.folded.contains(t.as_str())) {
+                    continue;
+                }
+                if q.open_at
+                    .is_some_and(|at| !self.opening(e).is_some_and(|h| h.is_open(at)))
+                {
+                    continue;
+                }
+                hits.push((chord2, i));
+            }
+        }
+        let order = |a: &(f64, usize), b: &(f64, usize)| {
+            let (x, y) = (&self.entries[a.1], &self.entries[b.1]);
+            if q.near.is_some() {
+                a.0.total_cmp(&b.0).then_with(|| x.ext_id.cmp(&y.ext_id))
+            } else {
+                x.nom.cmp(&y.nom).then_with(|| x.ext_id.cmp(&y.ext_id))
+            }
+        };
+        let total = hits.len();
+        let per_page = q.per_page.clamp(1, 100);
+        let page = q.page.max(1);
+        let skip = (page - 1).saturating_mul(per_page);
+        let end = skip.saturating_add(per_page).min(total);
+        // Only the places up to the end of the page need ordering.
+        if end > 0 && end < total {
+            hits.select_nth_unstable_by(end - 1, order);
+        }
+        hits.truncate(end);
+        hits.sort_unstable_by(order);
+        let mut states: Vec<(bool, String)> = Vec::new();
+        let mut state_of_hours: Vec<(usize, Option<usize>)> = Vec::new();
+        let shown = hits
+            .into_iter()
+            .skip(skip)
+            .map(|(chord2, i)| {
+                let e = &self.entries[i];
+                // Opening state, computed once per distinct hours text.
+                let state = match state_of_hours.iter().find(|(h, _)| *h == e.hours) {
+                    Some((_, s)) => *s,
+                    None => {
+                        let s = q.now.and_then(|now| self.etat(e, now)).map(|state| {
+                            states.push(state);
+                            states.len() - 1
+                        });
+                        state_of_hours.push((e.hours, s));
+                        s
+                    }
+                };
+                Shown {
+                    entry: i,
+                    distance_m: q
+                        .near
+                        .map(|_| (2.0 * EARTH_RADIUS_M * (chord2.sqrt() / 2.0).min(1.0).asin()).round() as u64),
+                    state,
+                }
+            })
+            .collect();
+        Page {
+            index: self,
+            total,
+            page,
+            per_page,
+            shown,
+            states,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "index_tests.rs"]
+mod tests;

@@ -1,0 +1,162 @@
+//! Tests of the search snapshot: the grid against a full scan, pages, JSON.
+
+use super::super::distance_m;
+use super::*;
+use proptest::prelude::*;
+
+fn row(i: usize, lat: Option<f64>, lon: Option<f64>) -> Row {
+    Row {
+        entry: Entry {
+            ext_id: format!("l{i:04}"),
+            nom: format!("Lieu {i}"),
+            adresse: String::new(),
+            code_postal: "33000".into(),
+            commune: "Bordeaux".into(),
+            latitude: lat.zip(lon).map(|p| p.0),
+            longitude: lat.zip(lon).map(|p| p.1),
+            services: (i % 7) as u32,
+            dispositifs: 0,
+            pass_numerique: i.is_multiple_of(2),
+            hours: 0,
+            services_json: 0,
+            dispositifs_json: 0,
+            telephone: String::new(),
+            folded: String::new(),
+            commune_folded: String::new(),
+            json: None,
+        },
+        publics: 0,
+        horaires: String::new(),
+    }
+}
+
+/// What a scan of every place gives: those within the radius, nearest first.
+fn brute_force(points: &[(Option<f64>, f64)], centre: (f64, f64), radius_km: f64) -> Vec<String> {
+    let mut v: Vec<(f64, String)> = points
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (lat, lon))| Some((distance_m(centre.0, centre.1, (*lat)?, *lon), format!("l{i:04}"))))
+        .filter(|(d, _)| *d <= radius_km * 1000.0)
+        .collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    v.into_iter().map(|(_, id)| id).collect()
+}
+
+fn check(points: &[(Option<f64>, f64)], centre: (f64, f64), radius: f64) -> Result<(), TestCaseError> {
+    let expected = brute_force(points, centre, radius);
+    let rows = points
+        .iter()
+        .enumerate()
+        .map(|(i, (lat, lon))| row(i, *lat, Some(*lon)))
+        .collect();
+    let index = Index::new(None, rows);
+    let q = Query {
+        near: Some(centre),
+        radius_km: Some(radius),
+        page: 1,
+        per_page: 100,
+        ..Default::default()
+    };
+    let r = index.search(&q).results();
+    prop_assert_eq!(r.total, expected.len());
+    let got: Vec<String> = r.resultats.iter().map(|h| h.id.clone()).collect();
+    prop_assert_eq!(&got[..], &expected[..expected.len().min(100)]);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// The grid gives exactly what a scan of every place within the radius gives, in the same order.
+    #[test]
+    fn grid_search_equals_brute_force_in_france(
+        points in proptest::collection::vec((proptest::option::weighted(0.9, 41.0f64..51.5), -5.0f64..9.5), 1..300),
+        centre in (41.0f64..51.5, -5.0f64..9.5),
+        radius in 0.5f64..400.0,
+    ) {
+        check(&points, centre, radius)?;
+    }
+
+    /// Anywhere on Earth, across the antimeridian and around the poles, with wide radii.
+    #[test]
+    fn grid_search_equals_brute_force_worldwide(
+        points in proptest::collection::vec((proptest::option::weighted(0.95, -90.0f64..=90.0), -180.0f64..=180.0), 1..300),
+        centre in (-90.0f64..=90.0, -180.0f64..=180.0),
+        radius in 0.5f64..8000.0,
+    ) {
+        check(&points, centre, radius)?;
+    }
+}
+
+#[test]
+fn pages_follow_each_other_without_gap_or_overlap() {
+    let rows = (0..250)
+        .map(|i| {
+            row(
+                i,
+                Some(44.8 + (i % 17) as f64 * 0.01),
+                Some(-0.6 + (i % 13) as f64 * 0.01),
+            )
+        })
+        .collect();
+    let index = Index::new(None, rows);
+    let q = |page| Query {
+        near: Some((44.84, -0.58)),
+        radius_km: Some(50.0),
+        page,
+        per_page: 30,
+        ..Default::default()
+    };
+    let all: Vec<String> = (1..=9)
+        .flat_map(|p| index.search(&q(p)).results().resultats)
+        .map(|h| h.id)
+        .collect();
+    let whole = Query { per_page: 100, ..q(1) };
+    let first: Vec<String> = index
+        .search(&whole)
+        .results()
+        .resultats
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(all.len(), 250);
+    assert_eq!(&all[..100], &first[..]);
+    let mut unique = all.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 250);
+}
+
+#[test]
+fn json_is_the_serialised_results() {
+    let mut rows: Vec<Row> = (0..40)
+        .map(|i| row(i, Some(44.8 + i as f64 * 0.001), Some(-0.6)))
+        .collect();
+    rows[3].entry.nom = "« Le \"Quai\" » <b>&</b>".into();
+    rows[3].entry.services = 0b101;
+    rows[3].entry.dispositifs = 0b11;
+    rows[3].entry.telephone = "+33556000000".into();
+    rows[3].horaires = "Mo-Fr 09:00-18:00".into();
+    let index = Index::new(None, rows);
+    let q = Query {
+        near: Some((44.8, -0.6)),
+        radius_km: Some(20.0),
+        now: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).and_then(|d| d.and_hms_opt(10, 0, 0)),
+        page: 1,
+        per_page: 10,
+        ..Default::default()
+    };
+    let page = index.search(&q);
+    let fast: serde_json::Value = serde_json::from_slice(&page.to_json().unwrap()).unwrap();
+    let slow = serde_json::to_value(page.results()).unwrap();
+    assert_eq!(fast, slow);
+    assert_eq!(slow["resultats"][3]["etat"], "Ouvert maintenant, ferme à 18 h");
+    assert_eq!(slow["resultats"][3]["services"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn haversine_paris_lyon() {
+    // Paris (48.8566, 2.3522) – Lyon (45.7640, 4.8357): ~391.5 km.
+    let d = distance_m(48.8566, 2.3522, 45.7640, 4.8357);
+    assert!((d - 391_500.0).abs() < 1_500.0, "{d}");
+    assert_eq!(distance_m(44.0, -0.5, 44.0, -0.5), 0.0);
+}
