@@ -1,5 +1,6 @@
 //! A place, typed, with every field of the standard and what Passerelle adds.
 
+use std::borrow::Cow;
 use super::schema::standard;
 use super::vocabulaires::*;
 
@@ -41,48 +42,60 @@ pub struct Lieu {
     pub prise_rdv: Option<String>,
 }
 
-fn join<T: Copy>(v: &[T], label: fn(T) -> &'static str) -> String {
-    v.iter().map(|x| label(*x)).collect::<Vec<_>>().join("|")
+fn join<T: Copy>(v: &[T], label: fn(T) -> &'static str) -> Cow<'static, str> {
+    match v {
+        [] => Cow::Borrowed(""),
+        [one] => Cow::Borrowed(label(*one)),
+        _ => Cow::Owned(v.iter().map(|x| label(*x)).collect::<Vec<_>>().join("|")),
+    }
 }
 
-fn opt(v: &Option<String>) -> String {
-    v.clone().unwrap_or_default()
+fn opt(v: &Option<String>) -> Cow<'_, str> {
+    Cow::Borrowed(v.as_deref().unwrap_or_default())
 }
 
-fn number(v: Option<f64>) -> String {
-    v.map(|x| format!("{x}")).unwrap_or_default()
+fn strings(v: &[String]) -> Cow<'_, str> {
+    match v {
+        [] => Cow::Borrowed(""),
+        [one] => Cow::Borrowed(one.as_str()),
+        _ => Cow::Owned(v.join("|")),
+    }
+}
+
+fn number(v: Option<f64>) -> Cow<'static, str> {
+    v.map(|x| Cow::Owned(format!("{x}"))).unwrap_or_default()
 }
 
 impl Lieu {
     /// The standard's values of this place, in the schema's field order, as text
     /// (`|`-joined lists, empty string for an absent value).
-    pub fn standard_values(&self) -> Vec<(&'static str, String)> {
+    pub fn standard_values(&self) -> Vec<(&'static str, Cow<'_, str>)> {
         let date = self
             .date_maj
             .format(&time::macros::format_description!("[year]-[month]-[day]"))
             .unwrap_or_default();
-        let values: Vec<(&'static str, String)> = vec![
-            ("id", self.id.clone()),
-            ("pivot", self.pivot.clone()),
-            ("nom", self.nom.clone()),
-            ("commune", self.commune.clone()),
-            ("code_postal", self.code_postal.clone()),
+        let values: Vec<(&'static str, Cow<'_, str>)> = vec![
+            ("id", Cow::Borrowed(self.id.as_str())),
+            ("pivot", Cow::Borrowed(self.pivot.as_str())),
+            ("nom", Cow::Borrowed(self.nom.as_str())),
+            ("commune", Cow::Borrowed(self.commune.as_str())),
+            ("code_postal", Cow::Borrowed(self.code_postal.as_str())),
             ("code_insee", opt(&self.code_insee)),
-            ("adresse", self.adresse.clone()),
+            ("adresse", Cow::Borrowed(self.adresse.as_str())),
             ("complement_adresse", opt(&self.complement_adresse)),
             ("latitude", number(self.latitude)),
             ("longitude", number(self.longitude)),
-            ("typologie", self.typologie.join("|")),
+            ("typologie", strings(&self.typologie)),
             ("telephone", opt(&self.telephone)),
-            ("courriels", self.courriels.join("|")),
-            ("site_web", self.site_web.join("|")),
+            ("courriels", strings(&self.courriels)),
+            ("site_web", strings(&self.site_web)),
             ("horaires", opt(&self.horaires)),
             ("presentation_resume", opt(&self.presentation_resume)),
             ("presentation_detail", opt(&self.presentation_detail)),
             ("source", opt(&self.source)),
             ("itinerance", join(&self.itinerance, Itinerance::label)),
             ("structure_parente", opt(&self.structure_parente)),
-            ("date_maj", date),
+            ("date_maj", Cow::Owned(date)),
             ("services", join(&self.services, Services::label)),
             (
                 "publics_specifiquement_adresses",
@@ -222,7 +235,8 @@ pub(crate) mod tests {
 
     #[test]
     fn the_model_has_every_field_of_the_standard_in_order() {
-        let values = sample().standard_values();
+        let lieu = sample();
+        let values = lieu.standard_values();
         let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
         let expected: Vec<&str> = standard().names().collect();
         assert_eq!(names, expected);
