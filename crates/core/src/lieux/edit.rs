@@ -101,7 +101,7 @@ pub async fn edit(
         Extra {
             digest: &digest,
             dedup_key: &dedup,
-            source: "edition",
+            source: store::EDIT_SOURCE,
             import_id: None,
             line: 0,
         },

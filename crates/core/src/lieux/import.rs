@@ -2,6 +2,11 @@
 //! write in one transaction (or nothing). Idempotent: rows are matched by `id`;
 //! unchanged rows are left alone; the same place under another id is reported
 //! as a likely duplicate, never merged silently.
+//!
+//! Edits made in Passerelle and later imports: a place edited in Passerelle
+//! (by its staff or the opérateur) keeps the edit when a file brings a row
+//! for it whose `date_maj` is not later than the edit's; the row is reported,
+//! not applied. A row updated at the source after the edit replaces it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -35,6 +40,18 @@ pub struct LikelyDuplicate {
     pub id_existant: String,
 }
 
+/// A place edited in Passerelle that the file would have overwritten with
+/// older data: the edit is kept.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct KeptEdit {
+    pub ligne: usize,
+    pub id: String,
+    /// `date_maj` of the row in the file.
+    pub date_maj_fichier: String,
+    /// `date_maj` of the edit in Passerelle.
+    pub date_maj_passerelle: String,
+}
+
 /// Everything the import did, or would do.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Report {
@@ -54,6 +71,9 @@ pub struct Report {
     pub erreurs: Vec<Issue>,
     pub avertissements: Vec<Issue>,
     pub doublons_probables: Vec<LikelyDuplicate>,
+    /// Rows not applied because the place was edited in Passerelle since the
+    /// source's last update (see `import`).
+    pub modifications_conservees: Vec<KeptEdit>,
 }
 
 /// A valid row with what matching needs.
@@ -162,6 +182,14 @@ pub async fn import(
     {
         match known.get(&c.lieu.id) {
             Some(k) if k.digest == *digest => report.inchanges += 1,
+            Some(k) if k.edited && c.lieu.date_maj_text() <= k.date_maj => {
+                report.modifications_conservees.push(KeptEdit {
+                    ligne: *line,
+                    id: c.lieu.id.clone(),
+                    date_maj_fichier: c.lieu.date_maj_text(),
+                    date_maj_passerelle: k.date_maj.clone(),
+                })
+            }
             Some(k) => to_update.push((*line, k.id, c, digest.as_str(), dedup.as_str())),
             None => {
                 if let Some(other) = by_dedup.get(dedup.as_str()) {
@@ -234,6 +262,7 @@ pub async fn import(
                 "inchanges": report.inchanges,
                 "invalides": report.invalides,
                 "doublons_probables": report.doublons_probables.len(),
+                "modifications_conservees": report.modifications_conservees.len(),
             })),
     )
     .await?;

@@ -69,11 +69,15 @@ fn number(v: Option<f64>) -> Cow<'static, str> {
 impl Lieu {
     /// The standard's values of this place, in the schema's field order, as text
     /// (`|`-joined lists, empty string for an absent value).
-    pub fn standard_values(&self) -> Vec<(&'static str, Cow<'_, str>)> {
-        let date = self
-            .date_maj
+    /// `date_maj` as the standard writes it (`AAAA-MM-JJ`).
+    pub fn date_maj_text(&self) -> String {
+        self.date_maj
             .format(&time::macros::format_description!("[year]-[month]-[day]"))
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    pub fn standard_values(&self) -> Vec<(&'static str, Cow<'_, str>)> {
+        let date = self.date_maj_text();
         let values: Vec<(&'static str, Cow<'_, str>)> = vec![
             ("id", Cow::Borrowed(self.id.as_str())),
             ("pivot", Cow::Borrowed(self.pivot.as_str())),

@@ -20,6 +20,10 @@ pub struct Known {
     pub id: i64,
     pub digest: String,
     pub dedup_key: String,
+    /// `date_maj` as stored (`AAAA-MM-JJ`).
+    pub date_maj: String,
+    /// Last written by an edit in Passerelle, not by an import.
+    pub edited: bool,
 }
 
 /// Database column of a standard field (the standard's `id` is stored as `ext_id`).
@@ -32,14 +36,29 @@ pub fn column(field: &str) -> &str {
 }
 
 pub async fn known(tx: &mut Tx) -> CoreResult<HashMap<String, Known>> {
-    let rows: Vec<(i64, String, String, String)> = on_tx!(tx, c => {
-        sqlx::query_as("SELECT id, ext_id, digest, dedup_key FROM lieux").fetch_all(&mut *c).await?
+    let rows: Vec<(i64, String, String, String, String, String)> = on_tx!(tx, c => {
+        sqlx::query_as("SELECT id, ext_id, digest, dedup_key, date_maj, import_source FROM lieux").fetch_all(&mut *c).await?
     });
     Ok(rows
         .into_iter()
-        .map(|(id, ext, digest, dedup_key)| (ext, Known { id, digest, dedup_key }))
+        .map(|(id, ext, digest, dedup_key, date_maj, source)| {
+            let edited = source == EDIT_SOURCE;
+            (
+                ext,
+                Known {
+                    id,
+                    digest,
+                    dedup_key,
+                    date_maj,
+                    edited,
+                },
+            )
+        })
         .collect())
 }
+
+/// The source recorded for a record last written by an edit in Passerelle.
+pub const EDIT_SOURCE: &str = "edition";
 
 /// What is written besides the standard's values: digest, dedup key and provenance.
 pub struct Extra<'a> {

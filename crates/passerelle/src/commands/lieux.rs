@@ -215,6 +215,12 @@ fn print_report(r: &import::Report, rejects: Option<&std::path::Path>, dry_run: 
     for d in &r.doublons_probables {
         println!("  doublon probable ligne {} : « {} » ressemble à la fiche existante « {} » (importée séparément, à vérifier)", d.ligne, d.id, d.id_existant);
     }
+    for k in &r.modifications_conservees {
+        println!(
+            "  ligne {} : « {} » a été modifié dans Passerelle (mise à jour du {}) après la source (du {}) : la modification est conservée",
+            k.ligne, k.id, k.date_maj_passerelle, k.date_maj_fichier
+        );
+    }
     if r.applique {
         println!(
             "Import terminé : {} créés, {} mis à jour, {} inchangés.",

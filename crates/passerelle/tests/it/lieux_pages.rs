@@ -447,6 +447,51 @@ async fn a_place_is_edited_by_its_own_staff_or_the_operator_only() {
 }
 
 #[tokio::test]
+async fn an_edit_in_passerelle_survives_an_older_import_not_a_newer_one() {
+    let app = TestApp::new().await;
+    let file = copy(&app, "propre.csv");
+    run(&app, &["lieux", "import", &file]);
+    let (mut op, _) = signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
+    let edit = [
+        ("horaires", "Mo-Sa 10:00-18:00"),
+        ("telephone", "05 57 02 00 99"),
+        ("services", "Accès internet et matériel informatique"),
+    ];
+    let r = op.post("/lieux/mednum-2/modifier", &edit).await;
+    assert_eq!(r.location(), Some("/lieux/mednum-2"), "{}", r.body);
+
+    // The same file again: its row (date_maj 2024-02-01) is older than the edit, which is kept and reported.
+    let (code, r) = report(&app, &["lieux", "import", &file]);
+    assert_eq!(code, 0);
+    let kept = r["modifications_conservees"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{r}");
+    assert_eq!(kept[0]["id"], "mednum-2");
+    assert_eq!(kept[0]["ligne"], 3);
+    assert_eq!(kept[0]["date_maj_fichier"], "2024-02-01");
+    assert_eq!((r["mis_a_jour"].as_u64(), r["applique"].as_bool()), (Some(0), Some(false)));
+    assert_eq!(
+        app.scalar_text("SELECT telephone FROM lieux WHERE ext_id = 'mednum-2'").await,
+        "+33557020099"
+    );
+    let (_, out, _) = run(&app, &["lieux", "import", &file]);
+    assert!(out.contains("modification est conservée"), "{out}");
+
+    // An edit older than the source's last update is replaced by the file's row.
+    app.exec("UPDATE lieux SET date_maj = '2024-01-15' WHERE ext_id = 'mednum-2'").await.unwrap();
+    let (_, r) = report(&app, &["lieux", "import", &file]);
+    assert_eq!(r["modifications_conservees"], serde_json::json!([]));
+    assert_eq!(r["mis_a_jour"], 1);
+    assert_eq!(
+        app.scalar_text("SELECT telephone FROM lieux WHERE ext_id = 'mednum-2'").await,
+        "+33557020000"
+    );
+    assert_eq!(
+        app.scalar_text("SELECT import_source FROM lieux WHERE ext_id = 'mednum-2'").await,
+        "propre.csv"
+    );
+}
+
+#[tokio::test]
 async fn codes_are_checked_against_the_official_territories() {
     let app = TestApp::new().await;
     let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
