@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod hubs;
 pub mod journal;
 pub mod keys;
 pub mod lieux;

@@ -273,10 +273,12 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Resul
             },
         );
     }
+    let hub = passerelle_core::hubs::of_departement(&state.core.db, &own.departement).await?;
     obj.insert(
         "passerelle".into(),
         json!({
             "pass_numerique": own.pass_numerique,
+            "hub": hub,
             "departement": Some(own.departement).filter(|d| !d.is_empty()),
             "labels": own.labels.split('|').filter(|l| !l.is_empty()).collect::<Vec<_>>(),
             "mis_a_jour": passerelle_core::db::datetime_of(own.updated_at)

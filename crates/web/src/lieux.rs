@@ -198,8 +198,10 @@ pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
     let (lat, lon) = (get("latitude"), get("longitude"));
     let carte = (!lat.is_empty() && !lon.is_empty())
         .then(|| format!("https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"));
+    let hub = passerelle_core::hubs::of_departement(&state.core.db, &own.departement).await?;
     let page = LieuPage {
         l: v.layout(&get("nom"), "/lieux"),
+        hub: hub.map(|h| h.nom),
         nom: get("nom"),
         adresse: get("adresse"),
         complement: get("complement_adresse"),

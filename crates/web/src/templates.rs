@@ -200,6 +200,8 @@ pub struct LieuxPage {
 #[template(path = "lieu.html")]
 pub struct LieuPage {
     pub l: Layout,
+    /// The hub territorial whose territory holds the place.
+    pub hub: Option<String>,
     pub nom: String,
     pub adresse: String,
     pub complement: String,

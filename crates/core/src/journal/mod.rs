@@ -96,4 +96,5 @@ pub mod actions {
     pub const DEMO_LOADED: &str = "demo.chargement";
     pub const LIEUX_IMPORT: &str = "lieux.import";
     pub const LIEUX_EDIT: &str = "lieux.modification";
+    pub const HUB_TERRITORY: &str = "hub.territoire";
 }

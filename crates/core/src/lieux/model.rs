@@ -1,8 +1,8 @@
 //! A place, typed, with every field of the standard and what Passerelle adds.
 
-use std::borrow::Cow;
 use super::schema::standard;
 use super::vocabulaires::*;
+use std::borrow::Cow;
 
 /// The standard's fields of a place, typed. Multi-valued fields are vectors of
 /// the generated vocabulary enums (joined with `|` in the standard).

@@ -1,4 +1,4 @@
-//! `passerelle organisations creer`.
+//! `passerelle organisations creer` and `passerelle organisations territoire`.
 
 use std::process::ExitCode;
 
@@ -27,6 +27,18 @@ pub enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Fixe les départements couverts par un hub territorial (remplace son territoire).
+    Territoire {
+        /// Numéro de l'organisation (de type hub).
+        #[arg(long)]
+        organisation: i64,
+        /// Codes INSEE des départements, séparés par des virgules (ex. 33,40,47,2A,971).
+        #[arg(long, value_delimiter = ',', required = true)]
+        departements: Vec<String>,
+        /// Sortie JSON, pour les scripts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(data: &DataArgs, command: OrgCommand) -> Result<ExitCode> {
@@ -44,6 +56,27 @@ pub async fn run(data: &DataArgs, command: OrgCommand) -> Result<ExitCode> {
                 println!("{}", org.id);
             }
             core.db.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        OrgCommand::Territoire {
+            organisation,
+            departements,
+            json,
+        } => {
+            let core = super::open(data).await?;
+            let set = passerelle_core::hubs::set_departements(&core, &Actor::System, organisation, &departements).await;
+            core.db.close().await;
+            let set = set?;
+            if json {
+                println!("{}", json!({ "organisation": organisation, "departements": set }));
+            } else {
+                println!(
+                    "Le hub {organisation} couvre {} département{} : {}.",
+                    set.len(),
+                    if set.len() > 1 { "s" } else { "" },
+                    set.join(", ")
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -468,25 +468,33 @@ async fn an_edit_in_passerelle_survives_an_older_import_not_a_newer_one() {
     assert_eq!(kept[0]["id"], "mednum-2");
     assert_eq!(kept[0]["ligne"], 3);
     assert_eq!(kept[0]["date_maj_fichier"], "2024-02-01");
-    assert_eq!((r["mis_a_jour"].as_u64(), r["applique"].as_bool()), (Some(0), Some(false)));
     assert_eq!(
-        app.scalar_text("SELECT telephone FROM lieux WHERE ext_id = 'mednum-2'").await,
+        (r["mis_a_jour"].as_u64(), r["applique"].as_bool()),
+        (Some(0), Some(false))
+    );
+    assert_eq!(
+        app.scalar_text("SELECT telephone FROM lieux WHERE ext_id = 'mednum-2'")
+            .await,
         "+33557020099"
     );
     let (_, out, _) = run(&app, &["lieux", "import", &file]);
     assert!(out.contains("modification est conservée"), "{out}");
 
     // An edit older than the source's last update is replaced by the file's row.
-    app.exec("UPDATE lieux SET date_maj = '2024-01-15' WHERE ext_id = 'mednum-2'").await.unwrap();
+    app.exec("UPDATE lieux SET date_maj = '2024-01-15' WHERE ext_id = 'mednum-2'")
+        .await
+        .unwrap();
     let (_, r) = report(&app, &["lieux", "import", &file]);
     assert_eq!(r["modifications_conservees"], serde_json::json!([]));
     assert_eq!(r["mis_a_jour"], 1);
     assert_eq!(
-        app.scalar_text("SELECT telephone FROM lieux WHERE ext_id = 'mednum-2'").await,
+        app.scalar_text("SELECT telephone FROM lieux WHERE ext_id = 'mednum-2'")
+            .await,
         "+33557020000"
     );
     assert_eq!(
-        app.scalar_text("SELECT import_source FROM lieux WHERE ext_id = 'mednum-2'").await,
+        app.scalar_text("SELECT import_source FROM lieux WHERE ext_id = 'mednum-2'")
+            .await,
         "propre.csv"
     );
 }

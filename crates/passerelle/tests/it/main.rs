@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod cli;
+mod hubs;
 mod journal;
 mod lieux;
 mod lieux_pages;
