@@ -8,11 +8,13 @@
 //! for it whose `date_maj` is not later than the edit's; the row is reported,
 //! not applied. A row updated at the source after the edit replaces it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde_json::json;
 
+use super::geo::Reference;
 use super::read::{read, Format};
 use super::store::{self, Extra};
 use super::validate::{check_row, Checked, Issue, Normalisation};
@@ -83,7 +85,37 @@ struct Prepared {
     dedup: String,
 }
 
-/// Imports `bytes`. `progress(done, total)` is called while writing.
+/// Rows checked together, then written together while the next ones are checked.
+const CHUNK: usize = 5_000;
+
+type CheckedRow = (usize, Result<Prepared, Vec<Issue>>);
+
+fn prepare(line: usize, row: &[String], reference: &Reference) -> Result<Prepared, Vec<Issue>> {
+    check_row(line, row).map(|mut c| {
+        reference.check(line, &mut c);
+        let digest = c.lieu.digest();
+        let dedup = c.lieu.dedup_key();
+        Prepared {
+            checked: c,
+            digest,
+            dedup,
+        }
+    })
+}
+
+/// What matching decided for the rows of one chunk.
+#[derive(Default)]
+struct Decisions {
+    insert: Vec<(usize, Prepared)>,
+    update: Vec<(usize, i64, Prepared)>,
+}
+
+/// Imports `bytes`. `progress(done, total)` is called as rows are checked and written.
+///
+/// Rows are checked in parallel, chunk by chunk, on rayon's threads while the
+/// chunks already checked are written in the import's single transaction. An
+/// invalid row (without `ignore_invalid`), a dry run or an error rolls the
+/// whole transaction back: the database is changed by all the file or not at all.
 pub async fn import(
     core: &Core,
     actor: &Actor,
@@ -101,152 +133,101 @@ pub async fn import(
         ..Default::default()
     };
     report.erreurs.extend(parsed.unreadable.iter().cloned());
-    let reference = super::geo::Reference::new(crate::territoires::communes(&core.db).await?);
+    let mut invalid_lines: BTreeSet<usize> = parsed.unreadable.iter().map(|i| i.ligne).collect();
+    let reference = Arc::new(Reference::new(crate::territoires::communes(&core.db).await?));
+    let rows = Arc::new(parsed.rows);
+    let total = rows.len() as u64;
 
-    // Checking, digests and dedup keys in parallel.
-    let checked: Vec<(usize, Result<Prepared, Vec<Issue>>)> = parsed
-        .rows
-        .par_iter()
-        .map(|(line, row)| {
-            let result = check_row(*line, row).map(|mut c| {
-                reference.check(*line, &mut c);
-                let digest = c.lieu.digest();
-                let dedup = c.lieu.dedup_key();
-                Prepared {
-                    checked: c,
-                    digest,
-                    dedup,
+    let (sender, mut checked) = tokio::sync::mpsc::channel::<Vec<CheckedRow>>(2);
+    let checker = {
+        let rows = rows.clone();
+        tokio::task::spawn_blocking(move || {
+            for chunk in rows.chunks(CHUNK) {
+                let results: Vec<CheckedRow> = chunk
+                    .par_iter()
+                    .map(|(line, row)| (*line, prepare(*line, row, &reference)))
+                    .collect();
+                if sender.blocking_send(results).is_err() {
+                    // The import stopped (database error): nobody waits for the rest.
+                    break;
                 }
-            });
-            (*line, result)
+            }
         })
-        .collect();
-    let mut valid: Vec<(usize, Prepared)> = Vec::with_capacity(checked.len());
-    let mut first_line_of_id: HashMap<String, usize> = HashMap::new();
-    let mut counts: BTreeMap<Normalisation, usize> = BTreeMap::new();
-    let mut invalid_lines = std::collections::BTreeSet::new();
-    for issue in &parsed.unreadable {
-        invalid_lines.insert(issue.ligne);
-    }
-    for (line, result) in checked {
-        match result {
-            Ok(p) => {
-                let c = &p.checked;
-                if let Some(first) = first_line_of_id.get(&c.lieu.id) {
-                    report.erreurs.push(Issue {
-                        ligne: line,
-                        champ: "id".into(),
-                        message: format!("identifiant « {} » déjà utilisé ligne {first}", c.lieu.id),
-                    });
-                    invalid_lines.insert(line);
-                    continue;
-                }
-                first_line_of_id.insert(c.lieu.id.clone(), line);
-                for n in &c.normalised {
-                    *counts.entry(*n).or_default() += 1;
-                }
-                report.avertissements.extend(c.warnings.iter().cloned());
-                valid.push((line, p));
-            }
-            Err(errors) => {
-                invalid_lines.insert(line);
-                report.erreurs.extend(errors);
-            }
-        }
-    }
-    report.erreurs.sort_by_key(|i| i.ligne);
-    report.normalisations = counts.into_iter().map(|(k, v)| (k.label().to_string(), v)).collect();
-    report.valides = valid.len();
-    report.invalides = invalid_lines.len();
-    if report.invalides > 0 && !options.ignore_invalid {
-        return Ok(report);
-    }
+    };
 
     let mut tx = core.db.begin().await?;
     let known = store::known(&mut tx).await?;
-    let mut by_dedup: HashMap<&str, &str> = known
+    let mut by_dedup: HashMap<String, String> = known
         .iter()
         .filter(|(_, k)| !k.dedup_key.is_empty())
-        .map(|(ext, k)| (k.dedup_key.as_str(), ext.as_str()))
+        .map(|(ext, k)| (k.dedup_key.clone(), ext.clone()))
         .collect();
-    let mut to_insert = Vec::new();
-    let mut to_update = Vec::new();
-    for (
-        line,
-        Prepared {
-            checked: c,
-            digest,
-            dedup,
-        },
-    ) in &valid
-    {
-        match known.get(&c.lieu.id) {
-            Some(k) if k.digest == *digest => report.inchanges += 1,
-            Some(k) if k.edited && c.lieu.date_maj_text() <= k.date_maj => {
-                report.modifications_conservees.push(KeptEdit {
-                    ligne: *line,
-                    id: c.lieu.id.clone(),
-                    date_maj_fichier: c.lieu.date_maj_text(),
-                    date_maj_passerelle: k.date_maj.clone(),
-                })
-            }
-            Some(k) => to_update.push((*line, k.id, c, digest.as_str(), dedup.as_str())),
-            None => {
-                if let Some(other) = by_dedup.get(dedup.as_str()) {
-                    report.doublons_probables.push(LikelyDuplicate {
-                        ligne: *line,
-                        id: c.lieu.id.clone(),
-                        id_existant: other.to_string(),
-                    });
-                } else {
-                    by_dedup.insert(dedup.as_str(), c.lieu.id.as_str());
-                }
-                to_insert.push((*line, c, digest.as_str(), dedup.as_str()));
-            }
-        }
-    }
-    report.crees = to_insert.len();
-    report.mis_a_jour = to_update.len();
-    if options.dry_run || (to_insert.is_empty() && to_update.is_empty()) {
-        // Nothing to write: the database (journal included) stays exactly as it was.
-        tx.rollback().await?;
-        return Ok(report);
-    }
-
-    let total = (to_insert.len() + to_update.len()) as u64;
-    let import_id = store::insert_import_run(
-        &mut tx,
-        &options.source,
-        &options.file_name,
-        report.lignes,
-        report.crees,
-        report.mis_a_jour,
-    )
-    .await?;
-    let extra = |digest, dedup_key, line| Extra {
-        digest,
-        dedup_key,
-        source: &options.source,
-        import_id: Some(import_id),
-        line,
-    };
+    let mut first_line_of_id: HashMap<String, usize> = HashMap::new();
+    let mut counts: BTreeMap<Normalisation, usize> = BTreeMap::new();
+    let mut import_id: Option<i64> = None;
     let mut done = 0u64;
-    for chunk in to_insert.chunks(5_000) {
-        let batch: Vec<_> = chunk
-            .iter()
-            .map(|(line, c, digest, dedup)| (&c.lieu, extra(*digest, *dedup, *line)))
-            .collect();
-        store::insert_many(&mut tx, &batch).await?;
+    while let Some(chunk) = checked.recv().await {
         done += chunk.len() as u64;
+        let mut decisions = Decisions::default();
+        for (line, result) in chunk {
+            let p = match result {
+                Ok(p) => p,
+                Err(errors) => {
+                    invalid_lines.insert(line);
+                    report.erreurs.extend(errors);
+                    continue;
+                }
+            };
+            let id = &p.checked.lieu.id;
+            if let Some(first) = first_line_of_id.get(id) {
+                report.erreurs.push(Issue {
+                    ligne: line,
+                    champ: "id".into(),
+                    message: format!("identifiant « {id} » déjà utilisé ligne {first}"),
+                });
+                invalid_lines.insert(line);
+                continue;
+            }
+            first_line_of_id.insert(id.clone(), line);
+            for n in &p.checked.normalised {
+                *counts.entry(*n).or_default() += 1;
+            }
+            report.avertissements.extend(p.checked.warnings.iter().cloned());
+            report.valides += 1;
+            decide(&mut report, &known, &mut by_dedup, &mut decisions, line, p);
+        }
+        let doomed = !invalid_lines.is_empty() && !options.ignore_invalid;
+        let something = !decisions.insert.is_empty() || !decisions.update.is_empty();
+        if something && !options.dry_run && !doomed {
+            let id = match import_id {
+                Some(id) => id,
+                None => {
+                    let id =
+                        store::insert_import_run(&mut tx, &options.source, &options.file_name, report.lignes, 0, 0)
+                            .await?;
+                    import_id = Some(id);
+                    id
+                }
+            };
+            write(&mut tx, id, options, &decisions).await?;
+        }
         progress(done, total);
     }
-    for (line, id, c, digest, dedup) in &to_update {
-        store::update(&mut tx, *id, &c.lieu, extra(digest, dedup, *line)).await?;
-        done += 1;
-        if done.is_multiple_of(500) {
-            progress(done, total);
+    checker
+        .await
+        .map_err(|e| crate::CoreError::Io(format!("vérification des lignes interrompue : {e}")))?;
+    report.erreurs.sort_by_key(|i| i.ligne);
+    report.normalisations = counts.into_iter().map(|(k, v)| (k.label().to_string(), v)).collect();
+    report.invalides = invalid_lines.len();
+    let import_id = match import_id {
+        Some(id) if !options.dry_run && (report.invalides == 0 || options.ignore_invalid) => id,
+        // Nothing to keep: the database (journal included) stays exactly as it was.
+        _ => {
+            tx.rollback().await?;
+            return Ok(report);
         }
-    }
+    };
+    store::finish_import_run(&mut tx, import_id, report.crees, report.mis_a_jour).await?;
     super::search::bump_version(&mut tx).await?;
     journal::append(
         &mut tx,
@@ -270,4 +251,67 @@ pub async fn import(
     progress(total, total);
     report.applique = true;
     Ok(report)
+}
+
+/// Matches a valid row with the known places: unchanged, kept edit, update or insert.
+fn decide(
+    report: &mut Report,
+    known: &HashMap<String, store::Known>,
+    by_dedup: &mut HashMap<String, String>,
+    decisions: &mut Decisions,
+    line: usize,
+    p: Prepared,
+) {
+    let lieu = &p.checked.lieu;
+    match known.get(&lieu.id) {
+        Some(k) if k.digest == p.digest => report.inchanges += 1,
+        Some(k) if k.edited && lieu.date_maj_text() <= k.date_maj => report.modifications_conservees.push(KeptEdit {
+            ligne: line,
+            id: lieu.id.clone(),
+            date_maj_fichier: lieu.date_maj_text(),
+            date_maj_passerelle: k.date_maj.clone(),
+        }),
+        Some(k) => {
+            report.mis_a_jour += 1;
+            decisions.update.push((line, k.id, p));
+        }
+        None => {
+            if let Some(other) = by_dedup.get(&p.dedup) {
+                report.doublons_probables.push(LikelyDuplicate {
+                    ligne: line,
+                    id: lieu.id.clone(),
+                    id_existant: other.clone(),
+                });
+            } else {
+                by_dedup.insert(p.dedup.clone(), lieu.id.clone());
+            }
+            report.crees += 1;
+            decisions.insert.push((line, p));
+        }
+    }
+}
+
+/// Writes the decisions of one chunk.
+async fn write(tx: &mut crate::db::Tx, import_id: i64, options: &Options, d: &Decisions) -> CoreResult<()> {
+    fn extra<'a>(p: &'a Prepared, source: &'a str, import_id: i64, line: usize) -> Extra<'a> {
+        Extra {
+            digest: &p.digest,
+            dedup_key: &p.dedup,
+            source,
+            import_id: Some(import_id),
+            line,
+        }
+    }
+    let batch: Vec<_> = d
+        .insert
+        .iter()
+        .map(|(line, p)| (&p.checked.lieu, extra(p, &options.source, import_id, *line)))
+        .collect();
+    if !batch.is_empty() {
+        store::insert_many(tx, &batch).await?;
+    }
+    for (line, id, p) in &d.update {
+        store::update(tx, *id, &p.checked.lieu, extra(p, &options.source, import_id, *line)).await?;
+    }
+    Ok(())
 }

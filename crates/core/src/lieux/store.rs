@@ -95,6 +95,19 @@ pub async fn insert_import_run(
     }))
 }
 
+/// Records the final counts of an import run.
+pub async fn finish_import_run(tx: &mut Tx, id: i64, created: usize, updated: usize) -> CoreResult<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE lieux_imports SET crees = $2, mis_a_jour = $3 WHERE id = $1")
+            .bind(id)
+            .bind(created as i64)
+            .bind(updated as i64)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
 /// Inserts places; returns (ext_id, new id).
 pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> CoreResult<Vec<(String, i64)>> {
     let now = now_micros();

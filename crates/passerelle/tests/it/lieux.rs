@@ -313,3 +313,37 @@ async fn export_is_exactly_the_standard_and_valid_against_its_table_schema() {
     assert_eq!(code, 0);
     assert_eq!(stdout, r.body);
 }
+
+#[tokio::test]
+async fn an_invalid_row_after_chunks_already_written_still_cancels_everything() {
+    let app = TestApp::new().await;
+    // More rows than one chunk of the pipeline (5,000): earlier chunks are written before the bad row is seen.
+    let mut csv = String::from("id,pivot,nom,commune,code_postal,adresse,date_maj\n");
+    for i in 0..12_000 {
+        let date = if i == 11_000 { "hier" } else { "2024-01-01" };
+        csv.push_str(&format!(
+            "g-{i},W332001234,Lieu {i},Pessac,33600,{i} avenue Jean Jaurès,{date}\n"
+        ));
+    }
+    let file = app.data_dir.parent().unwrap().join("grand.csv");
+    std::fs::write(&file, csv).unwrap();
+    let file = file.to_str().unwrap();
+    let before = app.journal_actions().await.len();
+
+    let (code, r) = report(&app, &["lieux", "import", file]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(
+        (r["invalides"].as_u64(), r["applique"].as_bool()),
+        (Some(1), Some(false))
+    );
+    assert_eq!(r["erreurs"][0]["ligne"], 11_002);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 0);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux_imports").await, 0);
+    assert_eq!(app.journal_actions().await.len(), before);
+
+    let (code, r) = report(&app, &["lieux", "import", file, "--ignorer-invalides"]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["crees"], 11_999);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 11_999);
+    assert_eq!(app.scalar_i64("SELECT crees FROM lieux_imports").await, 11_999);
+}
