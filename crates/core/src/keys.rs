@@ -121,6 +121,15 @@ impl Keys {
 }
 
 impl Keys {
+    /// A 32-byte key for one purpose, derived from the data directory's secret
+    /// (e.g. the keys that derive and look up cheque codes).
+    pub fn subkey(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC accepts any key length");
+        mac.update(b"passerelle-sous-cle\0");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     fn cipher(&self, purpose: &str) -> XChaCha20Poly1305 {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret).expect("HMAC accepts any key length");
         mac.update(b"passerelle-chiffrement\0");

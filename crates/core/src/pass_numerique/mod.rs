@@ -1,0 +1,3 @@
+//! Pass Numérique: orders, booklets and cheques, hand-out, check and redeem.
+
+pub mod code;
