@@ -271,3 +271,16 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// Serialises, until the end of the transaction, the writers that take the
+/// same lock `key`. SQLite write transactions are already serial
+/// (`BEGIN IMMEDIATE`); PostgreSQL takes a transaction-scoped advisory lock.
+pub async fn lock(tx: &mut Tx, key: i64) -> CoreResult<()> {
+    if let Tx::Postgres(t) = tx {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(key)
+            .execute(&mut **t)
+            .await?;
+    }
+    Ok(())
+}

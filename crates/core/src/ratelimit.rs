@@ -26,6 +26,20 @@ pub async fn hit(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreResult
     Ok(hits <= limit)
 }
 
+/// Whether `key` is still below `limit` in its current window, without counting a hit
+/// (for limits on failures: check first, count only what failed).
+pub async fn below(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreResult<bool> {
+    let window_floor = now_micros() - window_secs * 1_000_000;
+    let hits: Option<i64> = on_db!(db, c => {
+        sqlx::query_scalar("SELECT hits FROM rate_limits WHERE key = $1 AND window_start > $2")
+            .bind(key)
+            .bind(window_floor)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(hits.unwrap_or(0) < limit)
+}
+
 /// Removes counters whose window ended long ago (housekeeping).
 pub async fn purge(db: &Db, older_than_secs: i64) -> CoreResult<u64> {
     let floor = now_micros() - older_than_secs * 1_000_000;

@@ -54,6 +54,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::territoires::TerritoiresCommand,
     },
+    /// Pass Numérique : commandes des commanditaires (devis, paiement, émission des carnets).
+    Commandes {
+        #[command(subcommand)]
+        command: commands::commandes::CommandesCommand,
+    },
+    /// Pass Numérique : carnets (attribution aux prescripteurs, remise, perte).
+    Carnets {
+        #[command(subcommand)]
+        command: commands::commandes::CarnetsCommand,
+    },
     /// Journal des actions sensibles.
     Journal {
         #[command(subcommand)]
@@ -81,6 +91,8 @@ fn main() -> ExitCode {
             Command::Journal { command } => commands::journal::run(&cli.data, command).await,
             Command::Lieux { command } => commands::lieux::run(&cli.data, command).await,
             Command::Territoires { command } => commands::territoires::run(&cli.data, command).await,
+            Command::Commandes { command } => commands::commandes::run(&cli.data, command).await,
+            Command::Carnets { command } => commands::commandes::run_carnets(&cli.data, command).await,
         }
     });
     match result {

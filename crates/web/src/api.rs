@@ -297,12 +297,36 @@ pub async fn version() -> Json<serde_json::Value> {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "API Passerelle", description = "Annuaire des lieux de médiation numérique (standard national v1.0.2)."),
-    paths(search, one, version),
-    components(schemas(Results, passerelle_core::lieux::search::Hit)),
-    tags((name = "lieux", description = "Lieux de médiation numérique"))
+    info(
+        title = "API Passerelle",
+        description = "Annuaire des lieux de médiation numérique (standard national v1.0.2) et chèques du Pass Numérique."
+    ),
+    paths(search, one, version, crate::cheques_api::verify, crate::cheques_api::redeem_cheque),
+    components(schemas(
+        Results,
+        passerelle_core::lieux::search::Hit,
+        crate::cheques_api::VerifyBody,
+        crate::cheques_api::RedeemBody
+    )),
+    modifiers(&ApiKeyScheme),
+    tags(
+        (name = "lieux", description = "Lieux de médiation numérique"),
+        (name = "cheques", description = "Vérification et encaissement des chèques, par la clé d'API du lieu")
+    )
 )]
 pub struct ApiDoc;
+
+/// The places' API key (`Authorization: Bearer pn_…`).
+struct ApiKeyScheme;
+
+impl utoipa::Modify for ApiKeyScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("cle_api", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
 
 /// `/api/openapi.json`
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {

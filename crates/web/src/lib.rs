@@ -5,6 +5,7 @@
 mod account;
 mod api;
 mod auth;
+mod cheques_api;
 mod cookies;
 mod error;
 mod forms;
@@ -136,7 +137,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::csrf))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        // Authenticated by an API key in a header, never by a cookie: no CSRF to fear.
+        .merge(cheques_api::router(state.clone()));
 
     app.layer(
         ServiceBuilder::new()

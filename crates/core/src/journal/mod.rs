@@ -26,6 +26,8 @@ pub enum Actor {
     Anonymous,
     /// A signed-in account, with its role at the time.
     Account { id: i64, role: String },
+    /// A place's software, by its API key.
+    ApiKey { id: i64 },
 }
 
 impl Actor {
@@ -41,6 +43,7 @@ impl Actor {
             Actor::System => "systeme",
             Actor::Anonymous => "anonyme",
             Actor::Account { role, .. } => role,
+            Actor::ApiKey { .. } => "cle_api",
         }
     }
 }
@@ -97,4 +100,17 @@ pub mod actions {
     pub const LIEUX_IMPORT: &str = "lieux.import";
     pub const LIEUX_EDIT: &str = "lieux.modification";
     pub const HUB_TERRITORY: &str = "hub.territoire";
+    pub const ORDER_CREATED: &str = "commande.creation";
+    pub const ORDER_ACCEPTED: &str = "commande.acceptation";
+    pub const ORDER_INVOICED: &str = "commande.facturation";
+    pub const ORDER_PAID: &str = "commande.paiement";
+    pub const ORDER_ISSUED: &str = "commande.emission";
+    pub const BOOKLETS_ALLOTTED: &str = "carnets.attribution";
+    pub const BOOKLET_HANDED_OUT: &str = "carnet.remise";
+    pub const BOOKLET_LOST: &str = "carnet.perte";
+    pub const CHEQUE_REDEEMED: &str = "cheque.encaissement";
+    pub const REDEMPTION_CANCELLED: &str = "cheque.annulation_encaissement";
+    pub const PLACE_QUALIFIED: &str = "lieu.qualification";
+    pub const API_KEY_CREATED: &str = "cle_api.creation";
+    pub const API_KEY_REVOKED: &str = "cle_api.revocation";
 }

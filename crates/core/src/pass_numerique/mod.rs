@@ -1,4 +1,10 @@
 //! Pass Numérique: orders, booklets and cheques, hand-out, check and redeem.
 
+pub mod authz;
+pub mod booklets;
 pub mod code;
+pub mod issue;
 pub mod model;
+pub mod orders;
+pub mod places;
+pub mod redeem;

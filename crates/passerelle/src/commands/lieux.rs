@@ -47,10 +47,32 @@ pub enum LieuxCommand {
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
     },
+    /// Qualifie directement un lieu pour le Pass Numérique (par exemple déjà qualifié par un ancien opérateur).
+    Qualifier {
+        /// Identifiant du lieu dans le standard (colonne id).
+        lieu_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Crée une clé d'API pour le logiciel d'un lieu et l'affiche une seule fois.
+    CleApi {
+        /// Identifiant du lieu dans le standard (colonne id).
+        lieu_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Révoque la clé d'API de ce préfixe (les 8 caractères après « pn_ »).
+    RevoquerCle { prefixe: String },
 }
 
 pub async fn run(data: &DataArgs, command: LieuxCommand) -> Result<ExitCode> {
     match command {
+        LieuxCommand::Qualifier { .. } | LieuxCommand::CleApi { .. } | LieuxCommand::RevoquerCle { .. } => {
+            let core = super::open(data).await?;
+            let result = super::lieux_pass::run(&core, command).await;
+            core.db.close().await;
+            result
+        }
         LieuxCommand::Import {
             file,
             format,

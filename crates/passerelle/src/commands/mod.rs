@@ -1,8 +1,10 @@
 //! One module per command family.
 
 pub mod admin;
+pub mod commandes;
 pub mod journal;
 pub mod lieux;
+pub mod lieux_pass;
 pub mod organisations;
 pub mod serve;
 pub mod territoires;

@@ -1,0 +1,92 @@
+//! Authorisation of the Pass Numérique, decided here and nowhere else. Fails closed.
+
+use crate::accounts::{Principal, Role};
+use crate::error::{CoreError, CoreResult};
+use crate::journal::Actor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Orders, payments, issue, allotment, qualification of places, API keys.
+    Administer,
+    /// See an order of the funder `funder`.
+    ViewOrder { funder: i64 },
+    /// Hand out a booklet, or declare it lost, when it is allotted to `prescriber`.
+    HandOut { prescriber: Option<i64> },
+    /// Check or redeem a cheque at a place whose responsible organisation is `owner`.
+    Redeem { owner: Option<i64> },
+}
+
+/// Who asks: the command line (the opérateur on the server) or a signed-in person.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    CommandLine,
+    Person(&'a Principal),
+}
+
+impl Caller<'_> {
+    pub fn actor(&self) -> Actor {
+        match self {
+            Caller::CommandLine => Actor::System,
+            Caller::Person(p) => p.actor(),
+        }
+    }
+
+    pub fn authorize(&self, action: Action) -> CoreResult<()> {
+        match self {
+            Caller::CommandLine => Ok(()),
+            Caller::Person(p) => authorize(p, action),
+        }
+    }
+}
+
+pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
+    let mine = |org: Option<i64>| org == Some(who.organisation_id);
+    let operator = who.role == Role::Operateur;
+    let allowed = match action {
+        Action::Administer => operator,
+        Action::ViewOrder { funder } => operator || (who.role == Role::Commanditaire && funder == who.organisation_id),
+        Action::HandOut { prescriber } => operator || (who.role == Role::Prescripteur && mine(prescriber)),
+        // Only the place's own staff redeem: the opérateur delivers no service.
+        Action::Redeem { owner } => who.role == Role::Lieu && mine(owner),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(CoreError::Forbidden)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_role_does_only_its_part() {
+        for role in Role::ALL {
+            let p = Principal {
+                account_id: 1,
+                role,
+                organisation_id: 7,
+            };
+            let op = role == Role::Operateur;
+            assert_eq!(authorize(&p, Action::Administer).is_ok(), op);
+            assert_eq!(
+                authorize(&p, Action::ViewOrder { funder: 7 }).is_ok(),
+                op || role == Role::Commanditaire
+            );
+            assert_eq!(authorize(&p, Action::ViewOrder { funder: 8 }).is_ok(), op);
+            assert_eq!(
+                authorize(&p, Action::HandOut { prescriber: Some(7) }).is_ok(),
+                op || role == Role::Prescripteur
+            );
+            assert_eq!(authorize(&p, Action::HandOut { prescriber: Some(8) }).is_ok(), op);
+            assert_eq!(authorize(&p, Action::HandOut { prescriber: None }).is_ok(), op);
+            assert_eq!(
+                authorize(&p, Action::Redeem { owner: Some(7) }).is_ok(),
+                role == Role::Lieu
+            );
+            assert!(authorize(&p, Action::Redeem { owner: Some(8) }).is_err());
+            assert!(authorize(&p, Action::Redeem { owner: None }).is_err());
+        }
+    }
+}

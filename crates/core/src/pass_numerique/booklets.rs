@@ -1,0 +1,257 @@
+//! Booklets after issue: allotted to prescribers, handed to beneficiaries
+//! (recording only what the funder needs), declared lost.
+
+use serde_json::json;
+
+use super::authz::{Action, Caller};
+use super::model::Public;
+use super::orders;
+use crate::db::{now_micros, Tx};
+use crate::error::{CoreError, CoreResult};
+use crate::journal::{self, actions, NewEntry};
+use crate::{on_db, on_tx, Core};
+
+/// Age bands recorded at hand-out.
+pub const AGE_BANDS: [&str; 7] = ["15-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75-et-plus"];
+
+/// A booklet as the hand-out needs it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Booklet {
+    pub numero: i64,
+    pub commande_id: i64,
+    pub prescripteur_id: Option<i64>,
+    pub remis_at: Option<i64>,
+    pub perdu_at: Option<i64>,
+}
+
+pub async fn get(core: &Core, numero: i64) -> CoreResult<Booklet> {
+    let b: Option<Booklet> = on_db!(&core.db, c => {
+        sqlx::query_as("SELECT numero, commande_id, prescripteur_id, remis_at, perdu_at FROM carnets WHERE numero = $1")
+            .bind(numero)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    b.ok_or_else(|| CoreError::NotFound(format!("carnet n° {numero}")))
+}
+
+/// Allots booklets `from..=to` of an order to a prescriber the order allows
+/// (booklets already handed out or lost keep their state and are counted apart).
+pub async fn allot(
+    core: &Core,
+    caller: Caller<'_>,
+    order_id: i64,
+    prescriber: i64,
+    from: i64,
+    to: i64,
+) -> CoreResult<u64> {
+    caller.authorize(Action::Administer)?;
+    if from > to {
+        return Err(CoreError::invalid(format!("plage de carnets vide : {from} > {to}")));
+    }
+    let order = orders::get(core, order_id).await?;
+    if !order.prescripteurs.is_empty() && !order.prescripteurs.contains(&prescriber) {
+        return Err(CoreError::invalid(format!(
+            "le prescripteur {prescriber} n'est pas autorisé par la commande {order_id} (autorisés : {})",
+            order
+                .prescripteurs
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let kind: Option<String> = on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT kind FROM organisations WHERE id = $1").bind(prescriber).fetch_optional(&mut *c).await?
+    });
+    if kind.as_deref() != Some("prescripteur") {
+        return Err(CoreError::invalid(format!(
+            "l'organisation {prescriber} n'est pas un prescripteur"
+        )));
+    }
+    let mut tx = core.db.begin().await?;
+    let in_order: i64 = on_tx!(&mut tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM carnets WHERE commande_id = $1 AND numero BETWEEN $2 AND $3")
+            .bind(order_id)
+            .bind(from)
+            .bind(to)
+            .fetch_one(&mut *c)
+            .await?
+    });
+    if in_order != to - from + 1 {
+        return Err(CoreError::invalid(format!(
+            "les carnets {from} à {to} ne sont pas tous de la commande {order_id} (émise : {})",
+            if order.emise { "oui" } else { "non" }
+        )));
+    }
+    let allotted = on_tx!(&mut tx, c => {
+        sqlx::query(
+            "UPDATE carnets SET prescripteur_id = $4, attribue_at = $5 \
+             WHERE commande_id = $1 AND numero BETWEEN $2 AND $3 AND remis_at IS NULL AND perdu_at IS NULL",
+        )
+        .bind(order_id)
+        .bind(from)
+        .bind(to)
+        .bind(prescriber)
+        .bind(now_micros())
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(caller.actor(), actions::BOOKLETS_ALLOTTED)
+            .subject("commande", order_id)
+            .subject("organisation", prescriber)
+            .details(json!({ "de": from, "a": to, "attribues": allotted })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(allotted)
+}
+
+/// What is recorded when a booklet is handed to a person: no name.
+#[derive(Debug, Clone, Default)]
+pub struct HandOut {
+    pub public: String,
+    /// INSEE code of the commune of residence.
+    pub commune: String,
+    pub tranche_age: Option<String>,
+    /// E-mail or phone for reminders, kept only with the person's consent.
+    pub contact: Option<String>,
+    pub consentement: bool,
+}
+
+/// Hands a booklet to a beneficiary.
+pub async fn hand_out(core: &Core, caller: Caller<'_>, numero: i64, h: &HandOut) -> CoreResult<Booklet> {
+    let booklet = get(core, numero).await?;
+    caller.authorize(Action::HandOut {
+        prescriber: booklet.prescripteur_id,
+    })?;
+    let order = orders::get(core, booklet.commande_id).await?;
+    let public = Public::parse(&h.public)?;
+    if !order
+        .publics
+        .iter()
+        .any(|p| p == public.key() || p == Public::ToutPublic.key())
+    {
+        return Err(CoreError::invalid(format!(
+            "public « {} » hors de ceux de la commande ({})",
+            public.label(),
+            order.publics.join(", ")
+        )));
+    }
+    let commune = h.commune.trim().to_uppercase();
+    let known: i64 = on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM territoires_communes WHERE code = $1").bind(&commune).fetch_one(&mut *c).await?
+    });
+    if known == 0 {
+        return Err(CoreError::invalid(format!(
+            "commune de résidence « {commune} » : code INSEE inconnu du référentiel officiel"
+        )));
+    }
+    let band = match h.tranche_age.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) if AGE_BANDS.contains(&t) => Some(t.to_string()),
+        Some(t) => {
+            return Err(CoreError::invalid(format!(
+                "tranche d'âge « {t} » inconnue (attendues : {})",
+                AGE_BANDS.join(", ")
+            )))
+        }
+        None => None,
+    };
+    let contact = match h.contact.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(_) if !h.consentement => {
+            return Err(CoreError::invalid(
+                "un contact n'est gardé qu'avec le consentement de la personne",
+            ))
+        }
+        Some(c) if c.chars().count() > 200 => {
+            return Err(CoreError::invalid("contact trop long (200 caractères au plus)"))
+        }
+        // Personal data: kept encrypted under a key of the data directory.
+        Some(c) => Some(core.keys.seal("contact-beneficiaire", c)?),
+        None => None,
+    };
+    let account = caller.actor().account_id();
+    let mut tx = core.db.begin().await?;
+    let done = on_tx!(&mut tx, c => {
+        sqlx::query(
+            "UPDATE carnets SET remis_at = $2, remis_par = $3, public = $4, commune = $5, tranche_age = $6, contact = $7 \
+             WHERE numero = $1 AND remis_at IS NULL AND perdu_at IS NULL",
+        )
+        .bind(numero)
+        .bind(now_micros())
+        .bind(account)
+        .bind(public.key())
+        .bind(&commune)
+        .bind(&band)
+        .bind(&contact)
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    if done != 1 {
+        return Err(CoreError::Conflict(if booklet.perdu_at.is_some() {
+            format!("le carnet n° {numero} a été déclaré perdu")
+        } else {
+            format!("le carnet n° {numero} a déjà été remis")
+        }));
+    }
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(caller.actor(), actions::BOOKLET_HANDED_OUT)
+            .subject("carnet", numero)
+            .subject("commande", booklet.commande_id)
+            .details(json!({ "public": public.key(), "commune": commune, "tranche_age": band, "contact": contact.is_some() })),
+    )
+    .await?;
+    tx.commit().await?;
+    get(core, numero).await
+}
+
+/// Declares a booklet lost: its unused cheques are cancelled. Returns how many.
+pub async fn declare_lost(core: &Core, caller: Caller<'_>, numero: i64) -> CoreResult<u64> {
+    let booklet = get(core, numero).await?;
+    caller.authorize(Action::HandOut {
+        prescriber: booklet.prescripteur_id,
+    })?;
+    let mut tx = core.db.begin().await?;
+    let marked = on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE carnets SET perdu_at = $2 WHERE numero = $1 AND perdu_at IS NULL")
+            .bind(numero)
+            .bind(now_micros())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    if marked != 1 {
+        return Err(CoreError::Conflict(format!(
+            "le carnet n° {numero} est déjà déclaré perdu"
+        )));
+    }
+    let cancelled = cancel_unused(&mut tx, numero).await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(caller.actor(), actions::BOOKLET_LOST)
+            .subject("carnet", numero)
+            .subject("commande", booklet.commande_id)
+            .details(json!({ "cheques_annules": cancelled })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(cancelled)
+}
+
+async fn cancel_unused(tx: &mut Tx, numero: i64) -> CoreResult<u64> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query("UPDATE cheques SET etat = 'annule', updated_at = $2 WHERE carnet_id = $1 AND etat IN ('en_attente', 'actif')")
+            .bind(numero)
+            .bind(now_micros())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    }))
+}

@@ -1,0 +1,592 @@
+//! Orders of funders: quote → accepted → invoice → payment (activation), with
+//! documents numbered without gaps per kind and year.
+
+use serde_json::json;
+
+use super::model::{Public, Territory};
+use crate::db::{lock, now_micros, Tx};
+use crate::error::{CoreError, CoreResult};
+use crate::journal::{self, actions, Actor, NewEntry};
+use crate::lieux::vocabulaires::Services;
+use crate::{on_db, on_tx, Core};
+
+/// Lock key serialising the numbering of documents (PostgreSQL).
+const DOCUMENTS_LOCK: i64 = 0x5041_5353_0001;
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderState {
+    Devis,
+    Acceptee,
+    Facturee,
+    Payee,
+    Annulee,
+}
+
+impl OrderState {
+    pub fn key(self) -> &'static str {
+        match self {
+            OrderState::Devis => "devis",
+            OrderState::Acceptee => "acceptee",
+            OrderState::Facturee => "facturee",
+            OrderState::Payee => "payee",
+            OrderState::Annulee => "annulee",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OrderState::Devis => "Devis envoyé",
+            OrderState::Acceptee => "Devis accepté",
+            OrderState::Facturee => "Facturée",
+            OrderState::Payee => "Payée",
+            OrderState::Annulee => "Annulée",
+        }
+    }
+
+    fn from_key(k: &str) -> CoreResult<OrderState> {
+        [
+            OrderState::Devis,
+            OrderState::Acceptee,
+            OrderState::Facturee,
+            OrderState::Payee,
+            OrderState::Annulee,
+        ]
+        .into_iter()
+        .find(|s| s.key() == k)
+        .ok_or_else(|| CoreError::Io(format!("état de commande inconnu en base : {k}")))
+    }
+}
+
+/// What a funder orders.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
+    pub commanditaire_id: i64,
+    pub carnets: i64,
+    pub cheques_par_carnet: i64,
+    pub valeur_centimes: i64,
+    /// First and last day of use (Europe/Paris).
+    pub debut: time::Date,
+    pub fin: time::Date,
+    /// Days after `fin` during which cheques are still accepted.
+    pub tolerance_jours: i64,
+    pub perimetre: Vec<Territory>,
+    pub publics: Vec<Public>,
+    /// Empty: every service.
+    pub services: Vec<Services>,
+    /// Empty: every prescriber.
+    pub prescripteurs: Vec<i64>,
+    /// At most this many cheques of one booklet per place and day.
+    pub plafond_jour: i64,
+    /// Text printed on the booklets (the funder's name by default).
+    pub marque: String,
+    /// The operator's fee, in hundredths of a percent of the face value (400 = 4 %).
+    pub frais_pour_dix_mille: i64,
+}
+
+impl NewOrder {
+    /// An order with the brief's defaults.
+    pub fn new(commanditaire_id: i64, carnets: i64, debut: time::Date, fin: time::Date) -> NewOrder {
+        NewOrder {
+            commanditaire_id,
+            carnets,
+            cheques_par_carnet: 10,
+            valeur_centimes: 1000,
+            debut,
+            fin,
+            tolerance_jours: 30,
+            perimetre: Vec::new(),
+            publics: vec![Public::ToutPublic],
+            services: Vec::new(),
+            prescripteurs: Vec::new(),
+            plafond_jour: 2,
+            marque: String::new(),
+            frais_pour_dix_mille: 400,
+        }
+    }
+
+    fn check(&self) -> CoreResult<()> {
+        let within = |v: i64, lo: i64, hi: i64, what: &str| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(CoreError::invalid(format!(
+                    "{what} : entre {lo} et {hi} attendu, {v} reçu"
+                )))
+            }
+        };
+        within(self.carnets, 1, 1_000_000, "nombre de carnets")?;
+        within(self.cheques_par_carnet, 1, 50, "chèques par carnet")?;
+        within(self.valeur_centimes, 1, 100_000, "valeur d'un chèque en centimes")?;
+        within(self.tolerance_jours, 0, 366, "jours de tolérance")?;
+        within(self.plafond_jour, 1, 50, "plafond par carnet, lieu et jour")?;
+        within(self.frais_pour_dix_mille, 0, 10_000, "frais (pour dix mille)")?;
+        if self.fin < self.debut {
+            return Err(CoreError::invalid("la fin de validité précède le début"));
+        }
+        if self.perimetre.is_empty() {
+            return Err(CoreError::invalid(
+                "le périmètre est vide : au moins un code de département ou de commune",
+            ));
+        }
+        if self.publics.is_empty() {
+            return Err(CoreError::invalid("au moins un public (par exemple tout-public)"));
+        }
+        if self.marque.chars().count() > 200 {
+            return Err(CoreError::invalid(
+                "le texte imprimé sur les carnets dépasse 200 caractères",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Face value of the whole order, fee and total, in cents.
+    pub fn amounts(&self) -> Amounts {
+        amounts(
+            self.carnets,
+            self.cheques_par_carnet,
+            self.valeur_centimes,
+            self.frais_pour_dix_mille,
+        )
+    }
+}
+
+/// Amounts of an order, in cents (fee rounded half up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Amounts {
+    pub valeur_centimes: i64,
+    pub frais_centimes: i64,
+    pub total_centimes: i64,
+}
+
+pub fn amounts(carnets: i64, per_booklet: i64, value: i64, fee_per_ten_thousand: i64) -> Amounts {
+    let face = carnets * per_booklet * value;
+    let fee = (face * fee_per_ten_thousand + 5_000) / 10_000;
+    Amounts {
+        valeur_centimes: face,
+        frais_centimes: fee,
+        total_centimes: face + fee,
+    }
+}
+
+/// An order as stored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Order {
+    pub id: i64,
+    pub commanditaire_id: i64,
+    pub carnets: i64,
+    pub cheques_par_carnet: i64,
+    pub valeur_centimes: i64,
+    pub frais_pour_dix_mille: i64,
+    pub debut: String,
+    pub fin: String,
+    pub tolerance_jours: i64,
+    pub perimetre: Vec<String>,
+    pub publics: Vec<String>,
+    pub services: Vec<String>,
+    pub prescripteurs: Vec<i64>,
+    pub plafond_jour: i64,
+    pub marque: String,
+    pub etat: OrderState,
+    pub reference_paiement: Option<String>,
+    pub emise: bool,
+}
+
+impl Order {
+    pub fn amounts(&self) -> Amounts {
+        amounts(
+            self.carnets,
+            self.cheques_par_carnet,
+            self.valeur_centimes,
+            self.frais_pour_dix_mille,
+        )
+    }
+
+    pub fn territories(&self) -> Vec<Territory> {
+        self.perimetre.iter().filter_map(|c| Territory::parse(c).ok()).collect()
+    }
+}
+
+/// A quote, an invoice or a credit note.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Document {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub numero: String,
+    pub commande_id: i64,
+    pub valeur_centimes: i64,
+    pub frais_centimes: i64,
+    pub total_centimes: i64,
+    pub created_at: i64,
+}
+
+fn split(s: &str, sep: char) -> Vec<String> {
+    s.split(sep).filter(|x| !x.is_empty()).map(str::to_string).collect()
+}
+
+fn date_text(d: time::Date) -> String {
+    d.format(&time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+/// Parses `AAAA-MM-JJ`.
+pub fn parse_date(text: &str, what: &str) -> CoreResult<time::Date> {
+    time::Date::parse(text.trim(), &time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| CoreError::invalid(format!("{what} : date AAAA-MM-JJ attendue, « {} » reçu", text.trim())))
+}
+
+async fn org_kind(tx: &mut Tx, id: i64) -> CoreResult<Option<(String, String)>> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query_as::<_, (String, String)>("SELECT kind, name FROM organisations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
+    }))
+}
+
+/// Checks every code of a perimeter against the official territories.
+async fn check_perimeter(tx: &mut Tx, perimeter: &[Territory]) -> CoreResult<()> {
+    let loaded: i64 = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM territoires_departements").fetch_one(&mut *c).await?
+    });
+    if loaded == 0 {
+        return Err(CoreError::invalid(
+            "les territoires officiels ne sont pas chargés : lancez d'abord « passerelle territoires charger »",
+        ));
+    }
+    let mut unknown = Vec::new();
+    for t in perimeter {
+        let sql = match t {
+            Territory::Departement(_) => "SELECT COUNT(*) FROM territoires_departements WHERE code = $1",
+            Territory::Commune(_) => "SELECT COUNT(*) FROM territoires_communes WHERE code = $1",
+        };
+        let n: i64 = on_tx!(tx, c => sqlx::query_scalar(sql).bind(t.code()).fetch_one(&mut *c).await?);
+        if n == 0 {
+            unknown.push(t.code().to_string());
+        }
+    }
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(CoreError::invalid(format!(
+            "codes de périmètre inconnus du référentiel officiel : {}",
+            unknown.join(", ")
+        )))
+    }
+}
+
+/// Creates an order and its quote. `actor` is `System` from the command line.
+pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(Order, Document)> {
+    new.check()?;
+    let mut tx = core.db.begin().await?;
+    match org_kind(&mut tx, new.commanditaire_id).await? {
+        Some((kind, _)) if kind == "commanditaire" => {}
+        Some((_, name)) => {
+            return Err(CoreError::invalid(format!(
+                "l'organisation {} « {name} » n'est pas un commanditaire",
+                new.commanditaire_id
+            )))
+        }
+        None => return Err(CoreError::NotFound(format!("organisation {}", new.commanditaire_id))),
+    }
+    for p in &new.prescripteurs {
+        match org_kind(&mut tx, *p).await? {
+            Some((kind, _)) if kind == "prescripteur" => {}
+            Some((_, name)) => {
+                return Err(CoreError::invalid(format!(
+                    "l'organisation {p} « {name} » n'est pas un prescripteur"
+                )))
+            }
+            None => return Err(CoreError::NotFound(format!("organisation {p}"))),
+        }
+    }
+    check_perimeter(&mut tx, &new.perimetre).await?;
+    let now = now_micros();
+    let perimetre: Vec<&str> = new.perimetre.iter().map(Territory::code).collect();
+    let publics: Vec<&str> = new.publics.iter().map(|p| p.key()).collect();
+    let services: Vec<&str> = new.services.iter().map(|s| s.label()).collect();
+    let id: i64 = on_tx!(&mut tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO commandes (commanditaire_id, carnets, cheques_par_carnet, valeur_centimes, frais_pour_dix_mille, \
+             debut, fin, tolerance_jours, perimetre, publics, services, plafond_jour, marque, etat, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'devis', $14, $14) RETURNING id",
+        )
+        .bind(new.commanditaire_id)
+        .bind(new.carnets)
+        .bind(new.cheques_par_carnet)
+        .bind(new.valeur_centimes)
+        .bind(new.frais_pour_dix_mille)
+        .bind(date_text(new.debut))
+        .bind(date_text(new.fin))
+        .bind(new.tolerance_jours)
+        .bind(perimetre.join(","))
+        .bind(publics.join("|"))
+        .bind(services.join("|"))
+        .bind(new.plafond_jour)
+        .bind(new.marque.trim())
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?
+    });
+    for p in &new.prescripteurs {
+        on_tx!(&mut tx, c => {
+            sqlx::query("INSERT INTO commande_prescripteurs (commande_id, organisation_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(*p)
+                .execute(&mut *c)
+                .await?;
+        });
+    }
+    let quote = add_document(&mut tx, "devis", id, new.amounts()).await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), actions::ORDER_CREATED)
+            .subject("commande", id)
+            .subject("organisation", new.commanditaire_id)
+            .details(json!({
+                "carnets": new.carnets,
+                "cheques_par_carnet": new.cheques_par_carnet,
+                "valeur_centimes": new.valeur_centimes,
+                "devis": quote.numero,
+                "total_centimes": quote.total_centimes,
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    let order = get(core, id).await?;
+    Ok((order, quote))
+}
+
+/// Adds a document with the next number of its kind and year (no gap: a
+/// rolled-back transaction uses no number).
+async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amounts) -> CoreResult<Document> {
+    lock(tx, DOCUMENTS_LOCK).await?;
+    let year = i64::from(time::OffsetDateTime::now_utc().year());
+    let rank: i64 = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT COALESCE(MAX(rang), 0) + 1 FROM documents WHERE type = $1 AND annee = $2")
+            .bind(kind)
+            .bind(year)
+            .fetch_one(&mut *c)
+            .await?
+    });
+    let prefix = match kind {
+        "devis" => "DEV",
+        "facture" => "FAC",
+        _ => "AVO",
+    };
+    let numero = format!("{prefix}-{year}-{rank:06}");
+    let now = now_micros();
+    let id: i64 = on_tx!(tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO documents (type, annee, rang, numero, commande_id, valeur_centimes, frais_centimes, total_centimes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(kind)
+        .bind(year)
+        .bind(rank)
+        .bind(&numero)
+        .bind(order_id)
+        .bind(a.valeur_centimes)
+        .bind(a.frais_centimes)
+        .bind(a.total_centimes)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?
+    });
+    Ok(Document {
+        id,
+        kind: kind.to_string(),
+        numero,
+        commande_id: order_id,
+        valeur_centimes: a.valeur_centimes,
+        frais_centimes: a.frais_centimes,
+        total_centimes: a.total_centimes,
+        created_at: now,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: i64,
+    commanditaire_id: i64,
+    carnets: i64,
+    cheques_par_carnet: i64,
+    valeur_centimes: i64,
+    frais_pour_dix_mille: i64,
+    debut: String,
+    fin: String,
+    tolerance_jours: i64,
+    perimetre: String,
+    publics: String,
+    services: String,
+    plafond_jour: i64,
+    marque: String,
+    etat: String,
+    reference_paiement: Option<String>,
+    emise_at: Option<i64>,
+}
+
+/// One order.
+pub async fn get(core: &Core, id: i64) -> CoreResult<Order> {
+    let row: Option<OrderRow> = on_db!(&core.db, c => {
+        sqlx::query_as(
+            "SELECT id, commanditaire_id, carnets, cheques_par_carnet, valeur_centimes, frais_pour_dix_mille, debut, fin, \
+             tolerance_jours, perimetre, publics, services, plafond_jour, marque, etat, reference_paiement, emise_at \
+             FROM commandes WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    let Some(r) = row else {
+        return Err(CoreError::NotFound(format!("commande {id}")));
+    };
+    let prescripteurs: Vec<i64> = on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT organisation_id FROM commande_prescripteurs WHERE commande_id = $1 ORDER BY organisation_id")
+            .bind(id)
+            .fetch_all(&mut *c)
+            .await?
+    });
+    Ok(Order {
+        id: r.id,
+        commanditaire_id: r.commanditaire_id,
+        carnets: r.carnets,
+        cheques_par_carnet: r.cheques_par_carnet,
+        valeur_centimes: r.valeur_centimes,
+        frais_pour_dix_mille: r.frais_pour_dix_mille,
+        debut: r.debut,
+        fin: r.fin,
+        tolerance_jours: r.tolerance_jours,
+        perimetre: split(&r.perimetre, ','),
+        publics: split(&r.publics, '|'),
+        services: split(&r.services, '|'),
+        prescripteurs,
+        plafond_jour: r.plafond_jour,
+        marque: r.marque,
+        etat: OrderState::from_key(&r.etat)?,
+        reference_paiement: r.reference_paiement,
+        emise: r.emise_at.is_some(),
+    })
+}
+
+/// The documents of an order, oldest first.
+pub async fn documents(core: &Core, order_id: i64) -> CoreResult<Vec<Document>> {
+    let rows: Vec<(i64, String, String, i64, i64, i64, i64)> = on_db!(&core.db, c => {
+        sqlx::query_as(
+            "SELECT id, type, numero, valeur_centimes, frais_centimes, total_centimes, created_at FROM documents \
+             WHERE commande_id = $1 ORDER BY id",
+        )
+        .bind(order_id)
+        .fetch_all(&mut *c)
+        .await?
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(id, kind, numero, v, f, t, at)| Document {
+            id,
+            kind,
+            numero,
+            commande_id: order_id,
+            valeur_centimes: v,
+            frais_centimes: f,
+            total_centimes: t,
+            created_at: at,
+        })
+        .collect())
+}
+
+/// Sets the state of an order if it is in one of `from`.
+async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -> CoreResult<bool> {
+    let mut changed = 0;
+    for f in from {
+        changed += on_tx!(tx, c => {
+            sqlx::query("UPDATE commandes SET etat = $3, updated_at = $4 WHERE id = $1 AND etat = $2")
+                .bind(id)
+                .bind(f.key())
+                .bind(to.key())
+                .bind(now_micros())
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+    }
+    Ok(changed > 0)
+}
+
+/// Records the payment of an order: its quote is accepted and its invoice
+/// issued if that was not done yet, and its issued cheques become active (no
+/// cheque is active before the money is received). Returns the invoice.
+pub async fn pay(core: &Core, actor: &Actor, id: i64, reference: &str) -> CoreResult<Document> {
+    let reference = reference.trim();
+    if reference.is_empty() || reference.chars().count() > 140 {
+        return Err(CoreError::invalid("référence du paiement : 1 à 140 caractères"));
+    }
+    let order = get(core, id).await?;
+    let mut tx = core.db.begin().await?;
+    match order.etat {
+        OrderState::Payee => {
+            return Err(CoreError::Conflict(format!(
+                "la commande {id} est déjà payée (référence {})",
+                order.reference_paiement.unwrap_or_default()
+            )))
+        }
+        OrderState::Annulee => return Err(CoreError::Conflict(format!("la commande {id} est annulée"))),
+        _ => {}
+    }
+    if transition(&mut tx, id, &[OrderState::Devis], OrderState::Acceptee).await? {
+        journal::append(
+            &mut tx,
+            &core.keys,
+            NewEntry::new(actor.clone(), actions::ORDER_ACCEPTED).subject("commande", id),
+        )
+        .await?;
+    }
+    let invoice = if transition(&mut tx, id, &[OrderState::Acceptee], OrderState::Facturee).await? {
+        let doc = add_document(&mut tx, "facture", id, order.amounts()).await?;
+        journal::append(
+            &mut tx,
+            &core.keys,
+            NewEntry::new(actor.clone(), actions::ORDER_INVOICED)
+                .subject("commande", id)
+                .details(json!({ "facture": doc.numero, "total_centimes": doc.total_centimes })),
+        )
+        .await?;
+        doc
+    } else {
+        documents(core, id)
+            .await?
+            .into_iter()
+            .rev()
+            .find(|d| d.kind == "facture")
+            .ok_or_else(|| CoreError::Io(format!("commande {id} facturée sans facture")))?
+    };
+    let now = now_micros();
+    let paid = on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE commandes SET etat = 'payee', reference_paiement = $2, payee_at = $3, updated_at = $3 WHERE id = $1 AND etat = 'facturee'")
+            .bind(id)
+            .bind(reference)
+            .bind(now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    if paid != 1 {
+        return Err(CoreError::Conflict(format!(
+            "la commande {id} a changé entre-temps : réessayez"
+        )));
+    }
+    let activated = super::issue::activate(&mut tx, id).await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), actions::ORDER_PAID)
+            .subject("commande", id)
+            .details(json!({ "reference": reference, "facture": invoice.numero, "cheques_actives": activated })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(invoice)
+}

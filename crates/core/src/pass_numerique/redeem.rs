@@ -1,0 +1,566 @@
+//! Check and redeem a cheque, exactly once.
+//!
+//! The rules are checked in the brief's order, each refusal with its own
+//! stable `motif` key and French message. A redemption is one conditional
+//! write (`UPDATE cheques … WHERE etat = 'actif'`) plus a unique index (one
+//! live redemption per cheque), never a read followed by a write: when two
+//! places race on one code, exactly one wins. A retry with the same
+//! idempotency key returns the first receipt.
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use super::code::Code;
+use super::model::Territory;
+use super::places::{self, Place};
+use crate::db::{is_unique_violation, now_micros, Tx};
+use crate::error::{CoreError, CoreResult};
+use crate::journal::{self, actions, Actor, NewEntry};
+use crate::lieux::vocabulaires::Services;
+use crate::{on_db, on_tx, Core};
+
+/// Why a cheque is, or is not, accepted. The keys are a public contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Motif {
+    Valide,
+    CodeMalSaisi,
+    ChequeInconnu,
+    ChequeAnnule,
+    DejaEncaisse,
+    CarnetNonRemis,
+    ChequeNonActif,
+    PasEncoreValable,
+    ChequeExpire,
+    LieuNonQualifie,
+    HorsPerimetre,
+    ServiceInconnu,
+    ServiceNonPropose,
+    ServiceNonAutorise,
+    PlafondAtteint,
+    CleIdempotenceReutilisee,
+}
+
+impl Motif {
+    pub const ALL: [Motif; 16] = [
+        Motif::Valide,
+        Motif::CodeMalSaisi,
+        Motif::ChequeInconnu,
+        Motif::ChequeAnnule,
+        Motif::DejaEncaisse,
+        Motif::CarnetNonRemis,
+        Motif::ChequeNonActif,
+        Motif::PasEncoreValable,
+        Motif::ChequeExpire,
+        Motif::LieuNonQualifie,
+        Motif::HorsPerimetre,
+        Motif::ServiceInconnu,
+        Motif::ServiceNonPropose,
+        Motif::ServiceNonAutorise,
+        Motif::PlafondAtteint,
+        Motif::CleIdempotenceReutilisee,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Motif::Valide => "valide",
+            Motif::CodeMalSaisi => "code_mal_saisi",
+            Motif::ChequeInconnu => "cheque_inconnu",
+            Motif::ChequeAnnule => "cheque_annule",
+            Motif::DejaEncaisse => "deja_encaisse",
+            Motif::CarnetNonRemis => "carnet_non_remis",
+            Motif::ChequeNonActif => "cheque_non_actif",
+            Motif::PasEncoreValable => "pas_encore_valable",
+            Motif::ChequeExpire => "cheque_expire",
+            Motif::LieuNonQualifie => "lieu_non_qualifie",
+            Motif::HorsPerimetre => "hors_perimetre",
+            Motif::ServiceInconnu => "service_inconnu",
+            Motif::ServiceNonPropose => "service_non_propose",
+            Motif::ServiceNonAutorise => "service_non_autorise",
+            Motif::PlafondAtteint => "plafond_atteint",
+            Motif::CleIdempotenceReutilisee => "cle_idempotence_reutilisee",
+        }
+    }
+
+    /// The HTTP status of a redemption refused for this reason.
+    pub fn status(self) -> u16 {
+        match self {
+            Motif::Valide => 201,
+            Motif::CodeMalSaisi | Motif::ServiceInconnu | Motif::CleIdempotenceReutilisee => 422,
+            Motif::ChequeInconnu => 404,
+            Motif::ChequeAnnule | Motif::ChequeExpire => 410,
+            Motif::DejaEncaisse | Motif::CarnetNonRemis | Motif::ChequeNonActif | Motif::PasEncoreValable => 409,
+            Motif::LieuNonQualifie | Motif::HorsPerimetre | Motif::ServiceNonPropose | Motif::ServiceNonAutorise => 403,
+            Motif::PlafondAtteint => 429,
+        }
+    }
+
+    /// A general message (the verdicts carry the precise one, with dates).
+    pub fn message(self) -> &'static str {
+        match self {
+            Motif::Valide => "Chèque valable",
+            Motif::CodeMalSaisi => "Code mal saisi : vérifiez les caractères",
+            Motif::ChequeInconnu => "Ce chèque n'existe pas",
+            Motif::ChequeAnnule => "Ce chèque a été annulé (carnet déclaré perdu ou commande annulée)",
+            Motif::DejaEncaisse => "Chèque déjà encaissé",
+            Motif::CarnetNonRemis => "Ce carnet n'a pas encore été remis à un bénéficiaire",
+            Motif::ChequeNonActif => "Ce chèque n'est pas encore actif : sa commande n'est pas payée",
+            Motif::PasEncoreValable => "Ce chèque n'est pas encore valable",
+            Motif::ChequeExpire => "Ce chèque a expiré",
+            Motif::LieuNonQualifie => "Ce lieu n'est pas qualifié pour le Pass Numérique",
+            Motif::HorsPerimetre => {
+                "Ce chèque n'est pas valable dans ce lieu : il est hors du territoire de la commande"
+            }
+            Motif::ServiceInconnu => "Service inconnu : choisissez un service de la liste nationale",
+            Motif::ServiceNonPropose => "Ce lieu ne propose pas ce service",
+            Motif::ServiceNonAutorise => "Ce service n'est pas couvert par ce chèque",
+            Motif::PlafondAtteint => "Plafond atteint : trop de chèques d'un même carnet aujourd'hui dans ce lieu",
+            Motif::CleIdempotenceReutilisee => "Cette clé d'idempotence a déjà servi pour un autre chèque",
+        }
+    }
+}
+
+/// The answer to a check (and to a refused redemption).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Verdict {
+    pub valide: bool,
+    pub motif: Motif,
+    pub message: String,
+    pub valeur_centimes: Option<i64>,
+    /// Last day of use (AAAA-MM-JJ), tolerance included.
+    pub fin_validite: Option<String>,
+}
+
+/// Proof of a redemption.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Receipt {
+    pub encaissement: i64,
+    /// The end of the code only.
+    pub cheque: String,
+    pub carnet: i64,
+    pub valeur_centimes: i64,
+    pub lieu: String,
+    pub service: String,
+    /// RFC 3339, UTC.
+    pub encaisse_le: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Redeemed(Receipt),
+    /// The same request again (same idempotency key): the first receipt.
+    Replayed(Receipt),
+    Refused(Verdict),
+}
+
+/// Who redeems: staff signed in, or the place's software by its API key.
+#[derive(Debug, Clone, Copy)]
+pub enum Counter {
+    Account(i64),
+    ApiKey(i64),
+}
+
+impl Counter {
+    fn actor(self, role: &str) -> Actor {
+        match self {
+            Counter::Account(id) => Actor::Account {
+                id,
+                role: role.to_string(),
+            },
+            Counter::ApiKey(id) => Actor::ApiKey { id },
+        }
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct ChequeRow {
+    id: i64,
+    carnet_id: i64,
+    commande_id: i64,
+    valeur_centimes: i64,
+    etat: String,
+    remis_at: Option<i64>,
+    debut: String,
+    fin: String,
+    tolerance_jours: i64,
+    perimetre: String,
+    services: String,
+    plafond_jour: i64,
+    encaisse_jour: Option<String>,
+    encaisse_lieu: Option<i64>,
+}
+
+fn refuse(motif: Motif, message: impl Into<String>, row: Option<&ChequeRow>) -> Verdict {
+    Verdict {
+        valide: false,
+        motif,
+        message: message.into(),
+        valeur_centimes: row.map(|r| r.valeur_centimes),
+        fin_validite: row.and_then(last_day).map(|d| d.format("%Y-%m-%d").to_string()),
+    }
+}
+
+fn day(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+fn last_day(r: &ChequeRow) -> Option<NaiveDate> {
+    day(&r.fin).and_then(|f| f.checked_add_signed(chrono::Duration::days(r.tolerance_jours)))
+}
+
+fn french(d: NaiveDate) -> String {
+    d.format("%d/%m/%Y").to_string()
+}
+
+async fn find(tx_or_db: Source<'_>, hash: &[u8]) -> CoreResult<Option<ChequeRow>> {
+    let sql = "SELECT c.id, c.carnet_id, c.commande_id, c.valeur_centimes, c.etat, k.remis_at, o.debut, o.fin, \
+               o.tolerance_jours, o.perimetre, o.services, o.plafond_jour, e.jour AS encaisse_jour, e.lieu_id AS encaisse_lieu \
+               FROM cheques c JOIN carnets k ON k.numero = c.carnet_id JOIN commandes o ON o.id = c.commande_id \
+               LEFT JOIN encaissements e ON e.cheque_id = c.id AND e.annule_at IS NULL WHERE c.empreinte = $1";
+    Ok(match tx_or_db {
+        Source::Db(db) => on_db!(db, c => sqlx::query_as(sql).bind(hash).fetch_optional(&mut *c).await?),
+        Source::Tx(tx) => on_tx!(tx, c => sqlx::query_as(sql).bind(hash).fetch_optional(&mut *c).await?),
+    })
+}
+
+enum Source<'a> {
+    Db(&'a crate::db::Db),
+    Tx(&'a mut Tx),
+}
+
+/// The rules, in the brief's order, for a cheque found (or not) by its hash.
+fn rules(row: Option<&ChequeRow>, place: &Place, qualified: bool, service: Option<&str>, today: NaiveDate) -> Verdict {
+    let Some(r) = row else {
+        return refuse(Motif::ChequeInconnu, Motif::ChequeInconnu.message(), None);
+    };
+    match r.etat.as_str() {
+        "annule" => return refuse(Motif::ChequeAnnule, Motif::ChequeAnnule.message(), Some(r)),
+        "encaisse" => {
+            let when = r.encaisse_jour.as_deref().and_then(day).map(french).unwrap_or_default();
+            let here = if r.encaisse_lieu == Some(place.id) {
+                " dans votre lieu"
+            } else {
+                ""
+            };
+            return refuse(
+                Motif::DejaEncaisse,
+                format!("Chèque déjà encaissé le {when}{here}"),
+                Some(r),
+            );
+        }
+        _ => {}
+    }
+    if r.remis_at.is_none() {
+        return refuse(Motif::CarnetNonRemis, Motif::CarnetNonRemis.message(), Some(r));
+    }
+    if r.etat == "en_attente" {
+        return refuse(Motif::ChequeNonActif, Motif::ChequeNonActif.message(), Some(r));
+    }
+    let last = last_day(r);
+    if r.etat == "expire" || last.is_none_or(|l| today > l) {
+        let when = last.map(|l| format!(" le {}", french(l))).unwrap_or_default();
+        return refuse(Motif::ChequeExpire, format!("Ce chèque a expiré{when}"), Some(r));
+    }
+    if let Some(first) = day(&r.debut).filter(|d| today < *d) {
+        return refuse(
+            Motif::PasEncoreValable,
+            format!("Ce chèque n'est valable qu'à partir du {}", french(first)),
+            Some(r),
+        );
+    }
+    if !qualified {
+        return refuse(Motif::LieuNonQualifie, Motif::LieuNonQualifie.message(), Some(r));
+    }
+    let inside = r
+        .perimetre
+        .split(',')
+        .filter_map(|c| Territory::parse(c).ok())
+        .any(|t| t.contains(&place.code_insee, &place.departement));
+    if !inside {
+        return refuse(Motif::HorsPerimetre, Motif::HorsPerimetre.message(), Some(r));
+    }
+    if let Some(s) = service {
+        let Some(s) = Services::from_label(s.trim()) else {
+            return refuse(Motif::ServiceInconnu, Motif::ServiceInconnu.message(), Some(r));
+        };
+        if !place.services.split('|').any(|x| x == s.label()) {
+            return refuse(Motif::ServiceNonPropose, Motif::ServiceNonPropose.message(), Some(r));
+        }
+        if !r.services.is_empty() && !r.services.split('|').any(|x| x == s.label()) {
+            return refuse(Motif::ServiceNonAutorise, Motif::ServiceNonAutorise.message(), Some(r));
+        }
+    }
+    Verdict {
+        valide: true,
+        motif: Motif::Valide,
+        message: format!(
+            "Chèque valable : {} €, jusqu'au {}",
+            euros(r.valeur_centimes),
+            last.map(french).unwrap_or_default()
+        ),
+        valeur_centimes: Some(r.valeur_centimes),
+        fin_validite: last.map(|d| d.format("%Y-%m-%d").to_string()),
+    }
+}
+
+/// `1000` → `10`, `1050` → `10,50`.
+pub fn euros(cents: i64) -> String {
+    if cents % 100 == 0 {
+        format!("{}", cents / 100)
+    } else {
+        format!("{},{:02}", cents / 100, (cents % 100).abs())
+    }
+}
+
+/// Today in Europe/Paris.
+pub fn today_paris() -> NaiveDate {
+    crate::lieux::horaires::maintenant_paris().date()
+}
+
+/// Whether a cheque could be redeemed here now (optionally for a service), without using it.
+pub async fn check(
+    core: &Core,
+    place: &Place,
+    code: &str,
+    service: Option<&str>,
+    today: NaiveDate,
+) -> CoreResult<Verdict> {
+    let Ok(code) = Code::parse(code) else {
+        return Ok(refuse(Motif::CodeMalSaisi, Motif::CodeMalSaisi.message(), None));
+    };
+    let (_, lookup) = super::issue::code_keys(&core.keys);
+    let row = find(Source::Db(&core.db), &lookup.hash(&code)).await?;
+    let qualified = places::is_qualified(&core.db, place.id).await?;
+    Ok(rules(row.as_ref(), place, qualified, service, today))
+}
+
+/// Redeems a cheque for a service at a place.
+pub async fn redeem(
+    core: &Core,
+    counter: Counter,
+    place: &Place,
+    code: &str,
+    service: &str,
+    idempotency: Option<&str>,
+    today: NaiveDate,
+) -> CoreResult<Outcome> {
+    let Ok(code) = Code::parse(code) else {
+        return Ok(Outcome::Refused(refuse(
+            Motif::CodeMalSaisi,
+            Motif::CodeMalSaisi.message(),
+            None,
+        )));
+    };
+    let idempotency = idempotency.map(str::trim).filter(|k| !k.is_empty());
+    if idempotency.is_some_and(|k| k.len() > 200) {
+        return Err(CoreError::invalid(
+            "clé d'idempotence trop longue (200 caractères au plus)",
+        ));
+    }
+    let (_, lookup) = super::issue::code_keys(&core.keys);
+    let hash = lookup.hash(&code);
+    let qualified = places::is_qualified(&core.db, place.id).await?;
+    let mut tx = core.db.begin().await?;
+    if let Some(key) = idempotency {
+        if let Some((id, carnet, value, service, at, previous_hash)) = previous(&mut tx, place, key).await? {
+            tx.rollback().await?;
+            return Ok(if previous_hash == hash {
+                Outcome::Replayed(receipt(id, &code, carnet, value, place, &service, at))
+            } else {
+                Outcome::Refused(refuse(
+                    Motif::CleIdempotenceReutilisee,
+                    Motif::CleIdempotenceReutilisee.message(),
+                    None,
+                ))
+            });
+        }
+    }
+    let row = find(Source::Tx(&mut tx), &hash).await?;
+    let verdict = rules(row.as_ref(), place, qualified, Some(service), today);
+    let Some(r) = row.filter(|_| verdict.valide) else {
+        tx.rollback().await?;
+        return Ok(Outcome::Refused(verdict));
+    };
+    let jour = today.format("%Y-%m-%d").to_string();
+    // Redemptions of one booklet at one place are serialised (row lock on
+    // PostgreSQL; SQLite write transactions are serial), so that the daily cap holds.
+    on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE carnets SET numero = numero WHERE numero = $1").bind(r.carnet_id).execute(&mut *c).await?;
+    });
+    let same_day: i64 = on_tx!(&mut tx, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM encaissements WHERE carnet_id = $1 AND lieu_id = $2 AND jour = $3 AND annule_at IS NULL")
+            .bind(r.carnet_id)
+            .bind(place.id)
+            .bind(&jour)
+            .fetch_one(&mut *c)
+            .await?
+    });
+    if same_day >= r.plafond_jour {
+        tx.rollback().await?;
+        return Ok(Outcome::Refused(refuse(
+            Motif::PlafondAtteint,
+            format!(
+                "Plafond atteint : pas plus de {} chèque{} d'un même carnet par jour dans ce lieu",
+                r.plafond_jour,
+                if r.plafond_jour > 1 { "s" } else { "" }
+            ),
+            Some(&r),
+        )));
+    }
+    let now = now_micros();
+    let won = on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE cheques SET etat = 'encaisse', updated_at = $2 WHERE id = $1 AND etat = 'actif'")
+            .bind(r.id)
+            .bind(now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    let service = Services::from_label(service.trim())
+        .map(|s| s.label())
+        .unwrap_or_default();
+    let (account, api_key) = match counter {
+        Counter::Account(id) => (Some(id), None),
+        Counter::ApiKey(id) => (None, Some(id)),
+    };
+    let inserted = if won == 1 {
+        on_tx!(&mut tx, c => {
+            sqlx::query_scalar::<_, i64>(
+                "INSERT INTO encaissements (cheque_id, carnet_id, commande_id, lieu_id, compte_id, cle_api_id, service, valeur_centimes, jour, at, idempotence) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+            )
+            .bind(r.id)
+            .bind(r.carnet_id)
+            .bind(r.commande_id)
+            .bind(place.id)
+            .bind(account)
+            .bind(api_key)
+            .bind(service)
+            .bind(r.valeur_centimes)
+            .bind(&jour)
+            .bind(now)
+            .bind(idempotency)
+            .fetch_one(&mut *c)
+            .await
+        })
+    } else {
+        Err(sqlx::Error::RowNotFound)
+    };
+    let id = match inserted {
+        Ok(id) => id,
+        Err(e) if won == 1 && !is_unique_violation(&e) => return Err(e.into()),
+        // Another redemption of this cheque (or with this key) committed first: say what happened.
+        Err(_) => {
+            tx.rollback().await?;
+            return Box::pin(redeem(
+                core,
+                counter,
+                place,
+                &code.compact(),
+                service,
+                idempotency,
+                today,
+            ))
+            .await;
+        }
+    };
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(counter.actor("lieu"), actions::CHEQUE_REDEEMED)
+            .subject("cheque", r.id)
+            .subject("lieu", place.id)
+            .subject("encaissement", id)
+            .details(json!({ "carnet": r.carnet_id, "service": service, "valeur_centimes": r.valeur_centimes })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Outcome::Redeemed(receipt(
+        id,
+        &code,
+        r.carnet_id,
+        r.valeur_centimes,
+        place,
+        service,
+        now,
+    )))
+}
+
+fn receipt(id: i64, code: &Code, carnet: i64, value: i64, place: &Place, service: &str, at: i64) -> Receipt {
+    let compact = code.compact();
+    Receipt {
+        encaissement: id,
+        cheque: format!("…{}", &compact[compact.len() - 5..]),
+        carnet,
+        valeur_centimes: value,
+        lieu: place.nom.clone(),
+        service: service.to_string(),
+        encaisse_le: crate::db::datetime_of(at)
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+    }
+}
+
+/// The redemption made by this place with this idempotency key, if any:
+/// (id, booklet, value, service, time, hash of the code).
+async fn previous(tx: &mut Tx, place: &Place, key: &str) -> CoreResult<Option<(i64, i64, i64, String, i64, Vec<u8>)>> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT e.id, e.carnet_id, e.valeur_centimes, e.service, e.at, c.empreinte FROM encaissements e \
+             JOIN cheques c ON c.id = e.cheque_id WHERE e.lieu_id = $1 AND e.idempotence = $2",
+        )
+        .bind(place.id)
+        .bind(key)
+        .fetch_optional(&mut *c)
+        .await?
+    }))
+}
+
+/// A place cancels its own redemption, within 24 hours (the cheque is usable again).
+pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i64) -> CoreResult<()> {
+    let now = now_micros();
+    let mut tx = core.db.begin().await?;
+    let row: Option<(i64, i64)> = on_tx!(&mut tx, c => {
+        sqlx::query_as(
+            "UPDATE encaissements SET annule_at = $3 WHERE id = $1 AND lieu_id = $2 AND annule_at IS NULL AND at >= $4 \
+             RETURNING cheque_id, valeur_centimes",
+        )
+        .bind(redemption)
+        .bind(place.id)
+        .bind(now)
+        .bind(now - 24 * 3_600 * 1_000_000)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    let Some((cheque, value)) = row else {
+        return Err(CoreError::Conflict(
+            "cet encaissement n'est pas annulable : il n'est pas de ce lieu, déjà annulé, ou date de plus de 24 heures"
+                .into(),
+        ));
+    };
+    let back = on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE cheques SET etat = 'actif', updated_at = $2 WHERE id = $1 AND etat = 'encaisse'")
+            .bind(cheque)
+            .bind(now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    if back != 1 {
+        return Err(CoreError::Io(format!(
+            "chèque {cheque} : état incohérent à l'annulation"
+        )));
+    }
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(counter.actor("lieu"), actions::REDEMPTION_CANCELLED)
+            .subject("cheque", cheque)
+            .subject("lieu", place.id)
+            .subject("encaissement", redemption)
+            .details(json!({ "valeur_centimes": value })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

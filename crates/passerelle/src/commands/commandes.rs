@@ -1,0 +1,388 @@
+//! `passerelle commandes …` and `passerelle carnets …`: the opérateur's bulk
+//! work on the Pass Numérique.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use passerelle_core::journal::Actor;
+use passerelle_core::lieux::vocabulaires::Services;
+use passerelle_core::pass_numerique::authz::Caller;
+use passerelle_core::pass_numerique::booklets::{self, HandOut};
+use passerelle_core::pass_numerique::model::{Public, Territory};
+use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
+use passerelle_core::pass_numerique::{issue, redeem};
+use serde_json::json;
+
+use crate::config::DataArgs;
+
+#[derive(Subcommand, Debug)]
+pub enum CommandesCommand {
+    /// Crée une commande et son devis ; affiche le numéro de la commande.
+    Creer {
+        /// Numéro de l'organisation commanditaire.
+        #[arg(long)]
+        commanditaire: i64,
+        /// Nombre de carnets.
+        #[arg(long)]
+        carnets: i64,
+        #[arg(long, default_value_t = 10)]
+        cheques_par_carnet: i64,
+        /// Valeur d'un chèque, en centimes.
+        #[arg(long, default_value_t = 1000)]
+        valeur_centimes: i64,
+        /// Premier jour d'utilisation (AAAA-MM-JJ, heure de Paris).
+        #[arg(long)]
+        debut: String,
+        /// Dernier jour d'utilisation (AAAA-MM-JJ).
+        #[arg(long)]
+        fin: String,
+        /// Jours de tolérance après la fin.
+        #[arg(long, default_value_t = 30)]
+        tolerance_jours: i64,
+        /// Codes INSEE : 2 ou 3 caractères pour un département, 5 pour une commune.
+        #[arg(long, value_delimiter = ',', required = true)]
+        perimetre: Vec<String>,
+        /// Prescripteurs autorisés (numéros d'organisation) ; tous si absent.
+        #[arg(long, value_delimiter = ',')]
+        prescripteurs: Vec<i64>,
+        /// Publics : tout-public, jeunes, etudiants, familles, seniors, femmes, demandeurs-emploi,
+        /// personnes-handicapees, minima-sociaux.
+        #[arg(long, value_delimiter = ',')]
+        publics: Vec<String>,
+        /// Services autorisés (libellés du standard, séparés par « | ») ; tous si absent.
+        #[arg(long)]
+        services: Option<String>,
+        /// Chèques d'un même carnet encaissables par jour dans un même lieu.
+        #[arg(long, default_value_t = 2)]
+        plafond_jour: i64,
+        /// Texte imprimé sur les carnets (nom du commanditaire par défaut).
+        #[arg(long, default_value = "")]
+        marque: String,
+        /// Frais de l'opérateur en pour dix mille de la valeur faciale (400 = 4 %).
+        #[arg(long, default_value_t = 400)]
+        frais_pour_dix_mille: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enregistre le paiement d'une commande (devis accepté et facture émise au besoin) :
+    /// ses chèques deviennent actifs.
+    Payer {
+        id: i64,
+        /// Référence du virement reçu.
+        #[arg(long)]
+        reference: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Émet les carnets et chèques d'une commande (tout ou rien) et écrit le fichier des codes.
+    Emettre {
+        id: i64,
+        /// Fichier CSV pour l'imprimeur : carnet,rang,code,url (un chèque par ligne).
+        #[arg(long)]
+        codes: Option<PathBuf>,
+        /// Adresse publique du service, pour l'URL des QR codes.
+        #[arg(long, env = "PASSERELLE_BASE_URL")]
+        url_base: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Réécrit le fichier des codes d'une commande (réimpression), éventuellement d'une plage de carnets.
+    Codes {
+        id: i64,
+        #[arg(long)]
+        codes: PathBuf,
+        #[arg(long)]
+        de: Option<i64>,
+        #[arg(long)]
+        a: Option<i64>,
+        #[arg(long, env = "PASSERELLE_BASE_URL")]
+        url_base: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CarnetsCommand {
+    /// Attribue les carnets N à M d'une commande à un prescripteur.
+    Attribuer {
+        #[arg(long)]
+        commande: i64,
+        #[arg(long)]
+        prescripteur: i64,
+        #[arg(long)]
+        de: i64,
+        #[arg(long)]
+        a: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enregistre la remise d'un carnet à un bénéficiaire (sans nom).
+    Remettre {
+        numero: i64,
+        /// Public (clé, par exemple seniors).
+        #[arg(long)]
+        public: String,
+        /// Code INSEE de la commune de résidence.
+        #[arg(long)]
+        commune: String,
+        /// Tranche d'âge : 15-24, 25-34, 35-44, 45-54, 55-64, 65-74, 75-et-plus.
+        #[arg(long)]
+        tranche_age: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Déclare un carnet perdu : ses chèques non utilisés sont annulés.
+    Perdu {
+        numero: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn base_url(url: Option<String>) -> Result<String> {
+    let raw = url.context(
+        "adresse publique du service absente : --url-base ou PASSERELLE_BASE_URL (par exemple https://passerelle.exemple.gouv.fr)",
+    )?;
+    let parsed = url::Url::parse(raw.trim()).with_context(|| format!("adresse publique invalide « {raw} »"))?;
+    Ok(parsed.as_str().trim_end_matches('/').to_string())
+}
+
+async fn write_codes(
+    core: &passerelle_core::Core,
+    order: i64,
+    range: Option<(i64, i64)>,
+    base: &str,
+    path: &PathBuf,
+) -> Result<usize> {
+    let printed = issue::codes(core, order, range).await?;
+    let file = create_private(path)?;
+    issue::codes_csv(base, &printed, std::io::BufWriter::new(file))?;
+    Ok(printed.len())
+}
+
+/// The codes file holds usable codes: readable by its owner only.
+fn create_private(path: &PathBuf) -> Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+        .with_context(|| format!("impossible d'écrire « {} »", path.display()))
+}
+
+pub async fn run(data: &DataArgs, command: CommandesCommand) -> Result<ExitCode> {
+    let core = super::open(data).await?;
+    let result = run_with(&core, command).await;
+    core.db.close().await;
+    result
+}
+
+async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Result<ExitCode> {
+    match command {
+        CommandesCommand::Creer {
+            commanditaire,
+            carnets,
+            cheques_par_carnet,
+            valeur_centimes,
+            debut,
+            fin,
+            tolerance_jours,
+            perimetre,
+            prescripteurs,
+            publics,
+            services,
+            plafond_jour,
+            marque,
+            frais_pour_dix_mille,
+            json,
+        } => {
+            let mut new = NewOrder::new(
+                commanditaire,
+                carnets,
+                parse_date(&debut, "--debut")?,
+                parse_date(&fin, "--fin")?,
+            );
+            new.cheques_par_carnet = cheques_par_carnet;
+            new.valeur_centimes = valeur_centimes;
+            new.tolerance_jours = tolerance_jours;
+            new.perimetre = perimetre
+                .iter()
+                .map(|c| Territory::parse(c))
+                .collect::<Result<_, _>>()?;
+            new.prescripteurs = prescripteurs;
+            if !publics.is_empty() {
+                new.publics = publics.iter().map(|p| Public::parse(p)).collect::<Result<_, _>>()?;
+            }
+            if let Some(s) = services.filter(|s| !s.trim().is_empty()) {
+                new.services = s
+                    .split('|')
+                    .map(|l| {
+                        Services::from_label(l.trim())
+                            .with_context(|| format!("service inconnu du standard : « {} »", l.trim()))
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            new.plafond_jour = plafond_jour;
+            new.marque = marque;
+            new.frais_pour_dix_mille = frais_pour_dix_mille;
+            let (order, quote) = orders::create(core, &Actor::System, &new).await?;
+            if json {
+                println!("{}", json!({ "id": order.id, "etat": order.etat, "devis": quote }));
+            } else {
+                eprintln!(
+                    "Commande {} créée : devis {} de {} € ({} € de chèques + {} € de frais).",
+                    order.id,
+                    quote.numero,
+                    redeem::euros(quote.total_centimes),
+                    redeem::euros(quote.valeur_centimes),
+                    redeem::euros(quote.frais_centimes)
+                );
+                println!("{}", order.id);
+            }
+        }
+        CommandesCommand::Payer { id, reference, json } => {
+            let invoice = orders::pay(core, &Actor::System, id, &reference).await?;
+            if json {
+                println!("{}", json!({ "id": id, "etat": "payee", "facture": invoice }));
+            } else {
+                println!(
+                    "Commande {id} payée (facture {}, {} €) : ses chèques émis sont actifs.",
+                    invoice.numero,
+                    redeem::euros(invoice.total_centimes)
+                );
+            }
+        }
+        CommandesCommand::Emettre {
+            id,
+            codes,
+            url_base,
+            json,
+        } => {
+            let base = match &codes {
+                Some(_) => Some(base_url(url_base)?),
+                None => None,
+            };
+            let bar = if std::io::stderr().is_terminal() && !json {
+                let b = ProgressBar::new(0);
+                b.set_style(
+                    ProgressStyle::with_template("{bar:40} {pos}/{len} chèques émis ({per_sec}, reste {eta})")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                b
+            } else {
+                ProgressBar::hidden()
+            };
+            let issued = issue::issue(core, &Actor::System, id, |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            })
+            .await?;
+            bar.finish_and_clear();
+            let written = match (&codes, &base) {
+                (Some(path), Some(base)) => Some(write_codes(core, id, None, base, path).await?),
+                _ => None,
+            };
+            if json {
+                println!("{}", json!({ "emission": issued, "codes_ecrits": written }));
+            } else {
+                println!(
+                    "Commande {id} émise : carnets {} à {}, {} chèques ({}).",
+                    issued.premier_carnet,
+                    issued.dernier_carnet,
+                    issued.cheques,
+                    if issued.etat_des_cheques == "actif" {
+                        "actifs"
+                    } else {
+                        "en attente du paiement"
+                    }
+                );
+                if let (Some(path), Some(n)) = (&codes, written) {
+                    println!(
+                        "{n} codes écrits dans {} (à transmettre à l'imprimeur, puis à supprimer).",
+                        path.display()
+                    );
+                }
+            }
+        }
+        CommandesCommand::Codes {
+            id,
+            codes,
+            de,
+            a,
+            url_base,
+        } => {
+            let base = base_url(url_base)?;
+            let range = match (de, a) {
+                (None, None) => None,
+                (de, a) => Some((de.unwrap_or(i64::MIN), a.unwrap_or(i64::MAX))),
+            };
+            let n = write_codes(core, id, range, &base, &codes).await?;
+            println!("{n} codes écrits dans {}.", codes.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn run_carnets(data: &DataArgs, command: CarnetsCommand) -> Result<ExitCode> {
+    let core = super::open(data).await?;
+    let result = carnets_with(&core, command).await;
+    core.db.close().await;
+    result
+}
+
+async fn carnets_with(core: &passerelle_core::Core, command: CarnetsCommand) -> Result<ExitCode> {
+    match command {
+        CarnetsCommand::Attribuer {
+            commande,
+            prescripteur,
+            de,
+            a,
+            json,
+        } => {
+            let n = booklets::allot(core, Caller::CommandLine, commande, prescripteur, de, a).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "commande": commande, "prescripteur": prescripteur, "de": de, "a": a, "attribues": n })
+                );
+            } else {
+                println!("{n} carnets attribués au prescripteur {prescripteur} (carnets {de} à {a}).");
+            }
+        }
+        CarnetsCommand::Remettre {
+            numero,
+            public,
+            commune,
+            tranche_age,
+            json,
+        } => {
+            let h = HandOut {
+                public,
+                commune,
+                tranche_age,
+                ..Default::default()
+            };
+            let b = booklets::hand_out(core, Caller::CommandLine, numero, &h).await?;
+            if json {
+                println!("{}", json!({ "carnet": b }));
+            } else {
+                println!("Carnet n° {numero} remis.");
+            }
+        }
+        CarnetsCommand::Perdu { numero, json } => {
+            let n = booklets::declare_lost(core, Caller::CommandLine, numero).await?;
+            if json {
+                println!("{}", json!({ "carnet": numero, "cheques_annules": n }));
+            } else {
+                println!("Carnet n° {numero} déclaré perdu : {n} chèques non utilisés annulés.");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

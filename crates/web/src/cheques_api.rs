@@ -1,0 +1,334 @@
+//! The cheque API for places' own software: `POST /api/v1/cheques/verifier`
+//! and `POST /api/v1/cheques/encaisser`, authenticated by the place's API key
+//! (`Authorization: Bearer pn_…`), never by a session cookie (hence outside
+//! the CSRF layer). Every answer is JSON with a stable `motif` key.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use passerelle_core::pass_numerique::places::{self, Place};
+use passerelle_core::pass_numerique::redeem::{self, Counter, Motif, Outcome, Verdict};
+use passerelle_core::ratelimit;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::ClientIp;
+use crate::AppState;
+
+/// Failed checks (malformed or unknown codes) allowed per key and per address in the window.
+const FAILURES_PER_KEY: i64 = 30;
+const FAILURES_PER_IP: i64 = 60;
+const FAILURE_WINDOW_SECS: i64 = 15 * 60;
+
+/// Refusals of the API itself (the cheque's own are [`Motif`]s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiMotif {
+    CleApiInvalide,
+    RequeteInvalide,
+    CleIdempotenceAbsente,
+    TropDeTentatives,
+    ErreurInterne,
+}
+
+impl ApiMotif {
+    #[cfg(test)]
+    pub const ALL: [ApiMotif; 5] = [
+        ApiMotif::CleApiInvalide,
+        ApiMotif::RequeteInvalide,
+        ApiMotif::CleIdempotenceAbsente,
+        ApiMotif::TropDeTentatives,
+        ApiMotif::ErreurInterne,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            ApiMotif::CleApiInvalide => "cle_api_invalide",
+            ApiMotif::RequeteInvalide => "requete_invalide",
+            ApiMotif::CleIdempotenceAbsente => "cle_idempotence_absente",
+            ApiMotif::TropDeTentatives => "trop_de_tentatives",
+            ApiMotif::ErreurInterne => "erreur_interne",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ApiMotif::CleApiInvalide => StatusCode::UNAUTHORIZED,
+            ApiMotif::RequeteInvalide | ApiMotif::CleIdempotenceAbsente => StatusCode::BAD_REQUEST,
+            ApiMotif::TropDeTentatives => StatusCode::TOO_MANY_REQUESTS,
+            ApiMotif::ErreurInterne => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            ApiMotif::CleApiInvalide => "Clé d'API absente, inconnue ou révoquée (en-tête Authorization: Bearer pn_…)",
+            ApiMotif::RequeteInvalide => "Requête invalide : un objet JSON est attendu",
+            ApiMotif::CleIdempotenceAbsente => "En-tête Idempotency-Key obligatoire (1 à 200 caractères)",
+            ApiMotif::TropDeTentatives => "Trop de codes erronés : réessayez dans quelques minutes",
+            ApiMotif::ErreurInterne => "Erreur interne : réessayez",
+        }
+    }
+}
+
+fn api_refusal(m: ApiMotif, detail: Option<String>) -> Response {
+    let message = match detail {
+        Some(d) => format!("{} ({d})", m.message()),
+        None => m.message().to_string(),
+    };
+    (
+        m.status(),
+        Json(json!({ "valide": false, "motif": m.key(), "message": message })),
+    )
+        .into_response()
+}
+
+fn internal(e: passerelle_core::CoreError) -> Response {
+    tracing::error!(erreur = %e, "API des chèques : erreur interne");
+    api_refusal(ApiMotif::ErreurInterne, None)
+}
+
+fn verdict_response(status: StatusCode, v: &Verdict) -> Response {
+    (
+        status,
+        Json(json!({
+            "valide": v.valide,
+            "motif": v.motif.key(),
+            "message": v.message,
+            "valeur_centimes": v.valeur_centimes,
+            "fin_validite": v.fin_validite,
+        })),
+    )
+        .into_response()
+}
+
+/// The place of the API key in `Authorization: Bearer …`.
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(i64, Place), Response> {
+    let key = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(key) = key else {
+        return Err(api_refusal(ApiMotif::CleApiInvalide, None));
+    };
+    match places::authenticate(&state.core.db, key).await {
+        Ok(Some((key_id, place_id))) => match places::by_id(&state.core.db, place_id).await {
+            Ok(place) => Ok((key_id, place)),
+            Err(e) => Err(internal(e)),
+        },
+        Ok(None) => Err(api_refusal(ApiMotif::CleApiInvalide, None)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+async fn allowed(state: &AppState, key_id: i64, ip: &str) -> Result<bool, Response> {
+    let db = &state.core.db;
+    let (key, addr) = (
+        format!("cheques-echecs-cle:{key_id}"),
+        format!("cheques-echecs-ip:{ip}"),
+    );
+    let per_key = ratelimit::below(db, &key, FAILURES_PER_KEY, FAILURE_WINDOW_SECS).await;
+    let per_ip = ratelimit::below(db, &addr, FAILURES_PER_IP, FAILURE_WINDOW_SECS).await;
+    match (per_key, per_ip) {
+        (Ok(a), Ok(b)) => Ok(a && b),
+        (Err(e), _) | (_, Err(e)) => Err(internal(e)),
+    }
+}
+
+/// Counts a failed check when the code was malformed or unknown (guessing).
+async fn count_failure(state: &AppState, key_id: i64, ip: &str, motif: Motif) {
+    if matches!(motif, Motif::CodeMalSaisi | Motif::ChequeInconnu) {
+        let db = &state.core.db;
+        for key in [
+            format!("cheques-echecs-cle:{key_id}"),
+            format!("cheques-echecs-ip:{ip}"),
+        ] {
+            if let Err(e) = ratelimit::hit(db, &key, i64::MAX, FAILURE_WINDOW_SECS).await {
+                tracing::error!(erreur = %e, "compteur d'échecs des chèques");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct VerifyBody {
+    /// Le code du chèque, tel que saisi ou lu dans le QR code.
+    code: String,
+    /// Un service du standard, pour vérifier aussi qu'il est couvert.
+    service: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct RedeemBody {
+    code: String,
+    /// Le service rendu : un libellé de la liste `services` du standard, proposé par le lieu.
+    service: String,
+}
+
+/// The JSON body, or the refusal to send (a body too large keeps its 413).
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Box<Response>> {
+    b.map(|Json(t)| t).map_err(|e| {
+        let status = e.status();
+        let mut r = api_refusal(ApiMotif::RequeteInvalide, Some(e.body_text()));
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            *r.status_mut() = status;
+        }
+        Box::new(r)
+    })
+}
+
+/// Tells whether a cheque could be redeemed at the key's place now, without using it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cheques/verifier",
+    request_body = VerifyBody,
+    responses(
+        (status = 200, description = "Verdict : `{valide, motif, message, valeur_centimes, fin_validite}` ; `motif` vaut `valide` ou la raison du refus (voir /api/v1/cheques/encaisser)"),
+        (status = 400, description = "`requete_invalide`"),
+        (status = 401, description = "`cle_api_invalide`"),
+        (status = 413, description = "`requete_invalide` (corps trop gros)"),
+        (status = 429, description = "`trop_de_tentatives`"),
+        (status = 500, description = "`erreur_interne`"),
+    ),
+    security(("cle_api" = [])),
+    tag = "cheques"
+)]
+pub async fn verify(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    b: Result<Json<VerifyBody>, JsonRejection>,
+) -> Response {
+    let (key_id, place) = match authenticate(&state, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let b = match body(b) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    match allowed(&state, key_id, &ip).await {
+        Ok(true) => {}
+        Ok(false) => return api_refusal(ApiMotif::TropDeTentatives, None),
+        Err(r) => return r,
+    }
+    match redeem::check(
+        &state.core,
+        &place,
+        &b.code,
+        b.service.as_deref(),
+        redeem::today_paris(),
+    )
+    .await
+    {
+        Ok(v) => {
+            count_failure(&state, key_id, &ip, v.motif).await;
+            verdict_response(StatusCode::OK, &v)
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// Redeems a cheque, exactly once. A replay with the same `Idempotency-Key` returns the same receipt.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cheques/encaisser",
+    request_body = RedeemBody,
+    params(("Idempotency-Key" = String, Header, description = "Identifiant unique de la demande, choisi par le logiciel du lieu (1 à 200 caractères)")),
+    responses(
+        (status = 201, description = "Encaissé : reçu `{encaissement, cheque, carnet, valeur_centimes, lieu, service, encaisse_le}` avec `motif` = `valide`"),
+        (status = 400, description = "`requete_invalide`, `cle_idempotence_absente`"),
+        (status = 401, description = "`cle_api_invalide`"),
+        (status = 403, description = "`lieu_non_qualifie`, `hors_perimetre`, `service_non_propose`, `service_non_autorise`"),
+        (status = 404, description = "`cheque_inconnu`"),
+        (status = 409, description = "`deja_encaisse`, `carnet_non_remis`, `cheque_non_actif`, `pas_encore_valable`"),
+        (status = 410, description = "`cheque_annule`, `cheque_expire`"),
+        (status = 413, description = "`requete_invalide` (corps trop gros)"),
+        (status = 422, description = "`code_mal_saisi`, `service_inconnu`, `cle_idempotence_reutilisee`"),
+        (status = 429, description = "`plafond_atteint`, `trop_de_tentatives`"),
+        (status = 500, description = "`erreur_interne`"),
+    ),
+    security(("cle_api" = [])),
+    tag = "cheques"
+)]
+pub async fn redeem_cheque(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    b: Result<Json<RedeemBody>, JsonRejection>,
+) -> Response {
+    let (key_id, place) = match authenticate(&state, &headers).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let b = match body(b) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let Some(idempotency) = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+    else {
+        return api_refusal(ApiMotif::CleIdempotenceAbsente, None);
+    };
+    match allowed(&state, key_id, &ip).await {
+        Ok(true) => {}
+        Ok(false) => return api_refusal(ApiMotif::TropDeTentatives, None),
+        Err(r) => return r,
+    }
+    let outcome = redeem::redeem(
+        &state.core,
+        Counter::ApiKey(key_id),
+        &place,
+        &b.code,
+        &b.service,
+        Some(idempotency),
+        redeem::today_paris(),
+    )
+    .await;
+    match outcome {
+        Ok(Outcome::Redeemed(r)) | Ok(Outcome::Replayed(r)) => {
+            let mut v = serde_json::to_value(&r).unwrap_or_default();
+            v["valide"] = json!(true);
+            v["motif"] = json!(Motif::Valide.key());
+            v["message"] = json!(format!("Chèque encaissé : {} €", redeem::euros(r.valeur_centimes)));
+            (StatusCode::CREATED, Json(v)).into_response()
+        }
+        Ok(Outcome::Refused(v)) => {
+            count_failure(&state, key_id, &ip, v.motif).await;
+            let status = StatusCode::from_u16(v.motif.status()).unwrap_or(StatusCode::CONFLICT);
+            verdict_response(status, &v)
+        }
+        Err(e) => internal(e),
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v1/cheques/verifier", post(verify))
+        .route("/api/v1/cheques/encaisser", post(redeem_cheque))
+        .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use utoipa::OpenApi;
+
+    /// Every refusal key, of the cheque and of the API, is documented in the OpenAPI document.
+    #[test]
+    fn every_motif_is_in_the_openapi_document() {
+        let doc = serde_json::to_string(&crate::api::ApiDoc::openapi()).unwrap();
+        for m in Motif::ALL.iter().filter(|m| **m != Motif::Valide) {
+            assert!(doc.contains(&format!("`{}`", m.key())), "{} absent", m.key());
+        }
+        for m in ApiMotif::ALL {
+            assert!(doc.contains(&format!("`{}`", m.key())), "{} absent", m.key());
+        }
+    }
+}
