@@ -161,6 +161,15 @@ pub enum Counter {
 }
 
 impl Counter {
+    /// The journal entry of an action at the counter, naming the API key when one was used.
+    fn entry(self, action: &'static str) -> NewEntry {
+        let e = NewEntry::new(self.actor("lieu"), action);
+        match self {
+            Counter::ApiKey(id) => e.subject("cle_api", id),
+            Counter::Account(_) => e,
+        }
+    }
+
     fn actor(self, role: &str) -> Actor {
         match self {
             Counter::Account(id) => Actor::Account {
@@ -467,7 +476,8 @@ pub async fn redeem(
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(counter.actor("lieu"), actions::CHEQUE_REDEEMED)
+        counter
+            .entry(actions::CHEQUE_REDEEMED)
             .subject("cheque", r.id)
             .subject("lieu", place.id)
             .subject("encaissement", id)
@@ -554,7 +564,8 @@ pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i6
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(counter.actor("lieu"), actions::REDEMPTION_CANCELLED)
+        counter
+            .entry(actions::REDEMPTION_CANCELLED)
             .subject("cheque", cheque)
             .subject("lieu", place.id)
             .subject("encaissement", redemption)

@@ -10,4 +10,5 @@ mod journal;
 mod lieux;
 mod lieux_pages;
 mod operator;
+mod pass;
 mod web;

@@ -1,0 +1,499 @@
+//! Pass Numérique through the command line and the cheque API: order, issue,
+//! payment, hand-out, check and redeem exactly once.
+
+use std::path::Path;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use serde_json::{json, Value};
+
+use crate::lieux::{copy, run};
+use crate::support::{Response, TestApp, BASE};
+
+const AIDE: &str = "Aide aux démarches administratives";
+const ACCES: &str = "Accès internet et matériel informatique";
+
+fn ok(app: &TestApp, args: &[&str]) -> String {
+    let (code, out, err) = run(app, args);
+    assert_eq!(code, 0, "{args:?} : {err}");
+    out
+}
+
+fn json_of(app: &TestApp, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = ok(app, &all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e} : {out}"))
+}
+
+/// Everything a place needs to redeem: territories, organisations, places, a
+/// paid and issued order of 3 booklets of 10 cheques, booklet 1 handed out,
+/// mednum-1 and mednum-2 qualified with an API key each.
+pub struct Scene {
+    pub order: i64,
+    pub first_booklet: i64,
+    /// (booklet, rank, grouped code), in order.
+    pub codes: Vec<(i64, i64, String)>,
+    pub key1: String,
+    pub key2: String,
+    pub prescriber: String,
+}
+
+pub async fn scene(app: &TestApp) -> Scene {
+    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
+    ok(app, &["territoires", "charger", "--dossier", dataset.to_str().unwrap()]);
+    let org = |kind: &str, name: &str| {
+        ok(app, &["organisations", "creer", "--type", kind, "--nom", name])
+            .trim()
+            .to_string()
+    };
+    let funder = org("commanditaire", "Département de la Gironde");
+    let prescriber = org("prescripteur", "CCAS de Pessac");
+    let file = copy(app, "propre.csv");
+    ok(app, &["lieux", "import", &file]);
+
+    let order = json_of(
+        app,
+        &[
+            "commandes",
+            "creer",
+            "--commanditaire",
+            &funder,
+            "--carnets",
+            "3",
+            "--debut",
+            "2020-01-01",
+            "--fin",
+            "2099-12-31",
+            "--perimetre",
+            "33063,33318",
+            "--prescripteurs",
+            &prescriber,
+            "--publics",
+            "seniors,demandeurs-emploi",
+        ],
+    );
+    let id = order["id"].as_i64().unwrap();
+    assert_eq!(order["devis"]["total_centimes"], 31_200, "3 × 10 × 10 € + 4 %");
+    let codes_file = app.data_dir.parent().unwrap().join("codes.csv");
+    let issued = json_of(
+        app,
+        &[
+            "commandes",
+            "emettre",
+            &id.to_string(),
+            "--codes",
+            codes_file.to_str().unwrap(),
+            "--url-base",
+            BASE,
+        ],
+    );
+    assert_eq!(issued["emission"]["cheques"], 30);
+    assert_eq!(issued["emission"]["etat_des_cheques"], "en_attente");
+    let first = issued["emission"]["premier_carnet"].as_i64().unwrap();
+    let text = std::fs::read_to_string(&codes_file).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("carnet,rang,code,url"));
+    let codes: Vec<(i64, i64, String)> = lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f[3], format!("{BASE}/c/{}", f[2].replace('-', "")));
+            (f[0].parse().unwrap(), f[1].parse().unwrap(), f[2].to_string())
+        })
+        .collect();
+    assert_eq!(codes.len(), 30);
+
+    Scene {
+        order: id,
+        first_booklet: first,
+        codes,
+        key1: String::new(),
+        key2: String::new(),
+        prescriber,
+    }
+}
+
+/// Pays, allots, hands out booklet 1, qualifies two places and gives them keys.
+pub async fn ready(app: &TestApp, mut s: Scene) -> Scene {
+    let id = s.order.to_string();
+    ok(app, &["commandes", "payer", &id, "--reference", "VIR-2026-0042"]);
+    let (first, last) = (s.first_booklet.to_string(), (s.first_booklet + 2).to_string());
+    ok(
+        app,
+        &[
+            "carnets",
+            "attribuer",
+            "--commande",
+            &id,
+            "--prescripteur",
+            &s.prescriber,
+            "--de",
+            &first,
+            "--a",
+            &last,
+        ],
+    );
+    ok(
+        app,
+        &[
+            "carnets",
+            "remettre",
+            &first,
+            "--public",
+            "seniors",
+            "--commune",
+            "33318",
+            "--tranche-age",
+            "65-74",
+        ],
+    );
+    for p in ["mednum-1", "mednum-2", "mednum-3"] {
+        ok(app, &["lieux", "qualifier", p]);
+    }
+    s.key1 = json_of(app, &["lieux", "cle-api", "mednum-1"])["cle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s.key2 = json_of(app, &["lieux", "cle-api", "mednum-2"])["cle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    s
+}
+
+pub async fn call(
+    app: &TestApp,
+    path: &str,
+    key: Option<&str>,
+    idem: Option<&str>,
+    body: String,
+) -> (StatusCode, Value) {
+    let mut req = Request::post(path).header(header::CONTENT_TYPE, "application/json");
+    if let Some(k) = key {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {k}"));
+    }
+    if let Some(i) = idem {
+        req = req.header("idempotency-key", i);
+    }
+    let Response { status, body, .. } = app.browser().send(req.body(Body::from(body)).unwrap()).await;
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or_else(|_| json!({ "brut": body })),
+    )
+}
+
+async fn verify(app: &TestApp, key: &str, code: &str) -> Value {
+    let (status, v) = call(
+        app,
+        "/api/v1/cheques/verifier",
+        Some(key),
+        None,
+        json!({ "code": code }).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    v
+}
+
+async fn redeem(app: &TestApp, key: &str, idem: &str, code: &str, service: &str) -> (StatusCode, Value) {
+    let body = json!({ "code": code, "service": service }).to_string();
+    call(app, "/api/v1/cheques/encaisser", Some(key), Some(idem), body).await
+}
+
+#[tokio::test]
+async fn a_cheque_goes_from_order_to_redemption_exactly_once() {
+    let app = TestApp::new().await;
+    let s = scene(&app).await;
+    let code = s.codes[0].2.clone();
+
+    // Before payment nothing is active; the places are not qualified either.
+    let key0 = {
+        ok(
+            &app,
+            &[
+                "carnets",
+                "remettre",
+                &s.first_booklet.to_string(),
+                "--public",
+                "seniors",
+                "--commune",
+                "33318",
+            ],
+        );
+        json_of(&app, &["lieux", "cle-api", "mednum-1"])["cle"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(verify(&app, &key0, &code).await["motif"], "cheque_non_actif");
+    let paid = json_of(
+        &app,
+        &["commandes", "payer", &s.order.to_string(), "--reference", "VIR-1"],
+    );
+    assert!(paid["facture"]["numero"].as_str().unwrap().starts_with("FAC-"));
+    assert_eq!(verify(&app, &key0, &code).await["motif"], "lieu_non_qualifie");
+    let (code_, _, err) = run(
+        &app,
+        &["commandes", "payer", &s.order.to_string(), "--reference", "VIR-2"],
+    );
+    assert_eq!(code_, 2);
+    assert!(err.contains("déjà payée"), "{err}");
+    for p in ["mednum-1", "mednum-2", "mednum-3"] {
+        ok(&app, &["lieux", "qualifier", p]);
+    }
+    let key1 = key0;
+    let key2 = json_of(&app, &["lieux", "cle-api", "mednum-2"])["cle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key3 = json_of(&app, &["lieux", "cle-api", "mednum-3"])["cle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Check: valid, with its value and last day (tolerance included); typed loosely.
+    let v = verify(&app, &key1, &code.to_lowercase().replace('-', " ")).await;
+    assert_eq!(
+        (
+            v["valide"].as_bool(),
+            v["motif"].as_str(),
+            v["valeur_centimes"].as_i64()
+        ),
+        (Some(true), Some("valide"), Some(1000))
+    );
+    assert_eq!(v["fin_validite"], "2100-01-30");
+    // Outside the perimeter (Lormont), for a service the place does not offer, booklet not handed out.
+    assert_eq!(verify(&app, &key3, &code).await["motif"], "hors_perimetre");
+    let (st, v) = redeem(&app, &key2, "r-0", &code, AIDE).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::FORBIDDEN, Some("service_non_propose"))
+    );
+    let (st, v) = redeem(&app, &key2, "r-00", &code, "Cours de cuisine").await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("service_inconnu"))
+    );
+    assert_eq!(verify(&app, &key1, &s.codes[10].2).await["motif"], "carnet_non_remis");
+
+    // Redeem: 201 with a receipt; the same request again gives the same receipt.
+    let (st, r) = redeem(&app, &key2, "r-1", &code, ACCES).await;
+    assert_eq!(st, StatusCode::CREATED, "{r}");
+    assert_eq!(
+        (r["valide"].as_bool(), r["valeur_centimes"].as_i64()),
+        (Some(true), Some(1000))
+    );
+    assert_eq!(r["lieu"], "Espace public numérique de Pessac");
+    assert!(r["cheque"].as_str().unwrap().ends_with(&code[code.len() - 5..]));
+    assert!(
+        !r.to_string().contains(&code.replace('-', "")),
+        "le reçu ne montre pas le code entier"
+    );
+    let (st, again) = redeem(&app, &key2, "r-1", &code, ACCES).await;
+    assert_eq!((st, &again), (StatusCode::CREATED, &r));
+    // Another request, another place: already redeemed, with the date; the redeeming place sees more.
+    let (st, v) = redeem(&app, &key1, "r-2", &code, AIDE).await;
+    assert_eq!((st, v["motif"].as_str()), (StatusCode::CONFLICT, Some("deja_encaisse")));
+    let today = passerelle_core::pass_numerique::redeem::today_paris()
+        .format("%d/%m/%Y")
+        .to_string();
+    assert_eq!(v["message"], format!("Chèque déjà encaissé le {today}"), "{v}");
+    assert_eq!(
+        verify(&app, &key2, &code).await["message"],
+        format!("Chèque déjà encaissé le {today} dans votre lieu")
+    );
+    // An idempotency key already used for another cheque.
+    let (st, v) = redeem(&app, &key2, "r-1", &s.codes[1].2, ACCES).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("cle_idempotence_reutilisee"))
+    );
+
+    // At most 2 cheques of one booklet per place and day.
+    let (st, _) = redeem(&app, &key2, "r-3", &s.codes[1].2, ACCES).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, v) = redeem(&app, &key2, "r-4", &s.codes[2].2, ACCES).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("plafond_atteint"))
+    );
+    assert!(v["message"].as_str().unwrap().contains("pas plus de 2 chèques"), "{v}");
+    let (st, _) = redeem(&app, &key1, "r-5", &s.codes[2].2, AIDE).await;
+    assert_eq!(st, StatusCode::CREATED, "another place may");
+
+    // A lost booklet: its unused cheques are cancelled, the redeemed ones stay.
+    let lost = json_of(&app, &["carnets", "perdu", &s.first_booklet.to_string()]);
+    assert_eq!(lost["cheques_annules"], 7);
+    assert_eq!(verify(&app, &key1, &s.codes[3].2).await["motif"], "cheque_annule");
+    assert_eq!(verify(&app, &key1, &code).await["motif"], "deja_encaisse");
+
+    // Every step is in the journal.
+    let actions = app.journal_actions().await;
+    for a in [
+        "commande.creation",
+        "commande.acceptation",
+        "commande.facturation",
+        "commande.paiement",
+        "commande.emission",
+        "carnet.remise",
+        "lieu.qualification",
+        "cle_api.creation",
+        "cheque.encaissement",
+        "carnet.perte",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} absent du journal : {actions:?}");
+    }
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM journal WHERE action = 'cheque.encaissement'")
+            .await,
+        3
+    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM encaissements").await, 3);
+}
+
+#[tokio::test]
+async fn bad_requests_get_their_documented_refusal() {
+    let app = TestApp::new().await;
+    let s = ready(&app, scene(&app).await).await;
+    let code = &s.codes[0].2;
+    let body = json!({ "code": code, "service": ACCES }).to_string();
+    let path = "/api/v1/cheques/encaisser";
+    // No key, an unknown key, a revoked key.
+    for key in [
+        None,
+        Some("pn_ABCDEFGH_nimportequoi"),
+        Some("'; DROP TABLE cles_api; --"),
+    ] {
+        let (st, v) = call(&app, path, key, Some("x"), body.clone()).await;
+        assert_eq!(
+            (st, v["motif"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("cle_api_invalide"))
+        );
+    }
+    let prefix = s.key2.split('_').nth(1).unwrap().to_string();
+    ok(&app, &["lieux", "revoquer-cle", &prefix]);
+    let (st, _) = call(&app, path, Some(&s.key2), Some("x"), body.clone()).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let key = s.key1.as_str();
+    // No idempotency key; not JSON; a huge body.
+    let (st, v) = call(&app, path, Some(key), None, body.clone()).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("cle_idempotence_absente"))
+    );
+    let (st, v) = call(&app, path, Some(key), Some("y"), "<html>".into()).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("requete_invalide"))
+    );
+    let huge = json!({ "code": "A".repeat(10 * 1024 * 1024), "service": ACCES }).to_string();
+    let (st, v) = call(&app, path, Some(key), Some("z"), huge).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("requete_invalide"))
+    );
+    // Garbage and well-formed unknown codes; then guessing is slowed down.
+    let (st, v) = redeem(&app, key, "g-0", "<script>alert(1)</script>", AIDE).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("code_mal_saisi"))
+    );
+    let unknown = passerelle_core::pass_numerique::code::Code::random().grouped();
+    let (st, v) = redeem(&app, key, "g-1", &unknown, AIDE).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::NOT_FOUND, Some("cheque_inconnu"))
+    );
+    let mut last = StatusCode::OK;
+    for i in 0..40 {
+        let (st, _) = call(
+            &app,
+            "/api/v1/cheques/verifier",
+            Some(key),
+            None,
+            json!({ "code": format!("X{i}") }).to_string(),
+        )
+        .await;
+        last = st;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let (st, v) = call(
+        &app,
+        "/api/v1/cheques/verifier",
+        Some(key),
+        None,
+        json!({ "code": code }).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("trop_de_tentatives"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_redeems_of_one_cheque_make_one_redemption() {
+    let app = TestApp::new().await;
+    let s = ready(&app, scene(&app).await).await;
+    let code = s.codes[5].2.clone();
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let router = app.router.clone();
+            let (key, service) = if i % 2 == 0 {
+                (s.key1.clone(), AIDE)
+            } else {
+                (s.key2.clone(), ACCES)
+            };
+            let body = json!({ "code": code, "service": service }).to_string();
+            tokio::spawn(async move {
+                use tower::ServiceExt;
+                let req = Request::post("/api/v1/cheques/encaisser")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                    .header("idempotency-key", format!("course-{i}"))
+                    .body(Body::from(body))
+                    .unwrap();
+                router.oneshot(req).await.unwrap().status()
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => {}
+            other => panic!("statut inattendu : {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM encaissements").await, 1);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM cheques WHERE etat = 'encaisse'")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_copy_of_the_database_holds_no_usable_code() {
+    let app = TestApp::new().await;
+    let s = scene(&app).await;
+    if app.backend() != passerelle_core::Backend::Sqlite {
+        // The same rows on PostgreSQL; the file-level check needs the SQLite file.
+        return;
+    }
+    app.core.db.close().await;
+    let dir = app.data_dir.parent().unwrap();
+    let mut bytes = Vec::new();
+    for f in ["test.db", "test.db-wal"] {
+        if let Ok(b) = std::fs::read(dir.join(f)) {
+            bytes.extend(b);
+        }
+    }
+    assert!(bytes.len() > 10_000);
+    let text = String::from_utf8_lossy(&bytes).to_uppercase();
+    for (_, _, code) in &s.codes {
+        assert!(!text.contains(code.as_str()), "code en clair dans la base");
+        assert!(!text.contains(&code.replace('-', "")), "code en clair dans la base");
+    }
+}
