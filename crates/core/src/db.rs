@@ -102,7 +102,7 @@ macro_rules! on_tx {
 }
 
 impl Db {
-    /// Connects to `url`. SQLite files are created if missing, in WAL mode with a busy timeout.
+    /// Connects to `url`. SQLite files are created if missing, in WAL mode (synchronous FULL) with a busy timeout.
     pub async fn connect(url: &str) -> CoreResult<Db> {
         match Backend::from_url(url)? {
             Backend::Sqlite => {
@@ -110,7 +110,9 @@ impl Db {
                     .map_err(|e| CoreError::Config(format!("adresse SQLite invalide : {e}")))?
                     .create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal)
+                    // FULL: a commit (e.g. a redemption answered 201) survives a power cut;
+                    // NORMAL in WAL mode may lose the last commits.
+                    .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true);
                 let in_memory = url.contains(":memory:") || url.contains("mode=memory");

@@ -108,6 +108,7 @@ pub mod actions {
     pub const BOOKLETS_ALLOTTED: &str = "carnets.attribution";
     pub const BOOKLET_HANDED_OUT: &str = "carnet.remise";
     pub const BOOKLET_LOST: &str = "carnet.perte";
+    pub const CHEQUES_EXPIRED: &str = "cheques.expiration";
     pub const CHEQUE_REDEEMED: &str = "cheque.encaissement";
     pub const REDEMPTION_CANCELLED: &str = "cheque.annulation_encaissement";
     pub const PLACE_QUALIFIED: &str = "lieu.qualification";

@@ -11,4 +11,5 @@ mod lieux;
 mod lieux_pages;
 mod operator;
 mod pass;
+mod pass_invariants;
 mod web;
