@@ -16,10 +16,24 @@ use crate::{on_db, on_tx, Core};
 /// Lock key serialising issues (booklet and cheque numbers are allotted in order).
 const ISSUE_LOCK: i64 = 0x5041_5353_0002;
 /// Booklets computed, then written, together.
-const CHUNK_BOOKLETS: usize = 2_000;
+const CHUNK_BOOKLETS: usize = 10_000;
 /// Rows per INSERT (4 bound values per cheque, 3 per booklet).
 const CHEQUE_ROWS: usize = 8_000;
 const BOOKLET_ROWS: usize = 10_000;
+
+/// SQLite page cache during an issue, and the default one (KiB).
+const ISSUE_CACHE_KIB: i64 = 256 * 1024;
+const DEFAULT_CACHE_KIB: i64 = 2_000;
+
+async fn set_cache(tx: &mut Tx, kib: i64) -> CoreResult<()> {
+    if let Tx::Sqlite(t) = tx {
+        // A pragma takes no bound parameter; `kib` is one of the constants above.
+        sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
+            .execute(&mut **t)
+            .await?;
+    }
+    Ok(())
+}
 
 /// The keys that derive codes and find cheques, from the data directory.
 pub fn code_keys(keys: &Keys) -> (Derivation, Lookup) {
@@ -69,6 +83,9 @@ pub async fn issue(
     let (derive, lookup) = code_keys(&core.keys);
     let mut tx = core.db.begin().await?;
     lock(&mut tx, ISSUE_LOCK).await?;
+    // The index of the cheques' hashes takes its rows in random order: a page
+    // cache that holds it avoids re-reading its pages (SQLite; PostgreSQL has shared buffers).
+    set_cache(&mut tx, ISSUE_CACHE_KIB).await?;
     let (first_booklet, first_cheque): (i64, i64) = on_tx!(&mut tx, c => {
         (
             sqlx::query_scalar("SELECT COALESCE(MAX(numero), 0) + 1 FROM carnets").fetch_one(&mut *c).await?,
@@ -91,20 +108,25 @@ pub async fn issue(
                     (first_booklet + start + i, seed)
                 })
                 .collect();
-            let cheques: Vec<(i64, i64, i64, [u8; 16])> = seeds
+            let mut cheques: Vec<(i64, i64, i64, [u8; 16])> = seeds
                 .par_iter()
-                .enumerate()
-                .flat_map_iter(|(i, (number, seed))| {
+                .flat_map_iter(|(number, seed)| {
                     let (derive, lookup) = (&derive, &lookup);
-                    let offset = (start + i as i64) * per;
                     (1..=per).map(move |rank| {
                         let code = derive.code(seed, rank as u32);
                         let mut hash = [0u8; 16];
                         hash.copy_from_slice(&lookup.hash(&code));
-                        (first_cheque + offset + rank - 1, *number, rank, hash)
+                        (0, *number, rank, hash)
                     })
                 })
                 .collect();
+            // Written in the order of their hashes, so that the hash index is
+            // filled page after page; ids follow that order.
+            cheques.par_sort_unstable_by_key(|c| c.3);
+            let offset = first_cheque + start * per;
+            for (i, c) in cheques.iter_mut().enumerate() {
+                c.0 = offset + i as i64;
+            }
             if sender
                 .blocking_send(Chunk {
                     booklets: seeds,
@@ -129,6 +151,22 @@ pub async fn issue(
         .map_err(|e| CoreError::Io(format!("calcul des codes interrompu : {e}")))?;
     if done != total {
         return Err(CoreError::Io(format!("{done} chèques calculés sur {total}")));
+    }
+    set_cache(&mut tx, DEFAULT_CACHE_KIB).await?;
+    // The references that foreign keys would check row by row, checked at once.
+    let orphans: i64 = on_tx!(&mut tx, c => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM cheques c LEFT JOIN carnets k ON k.numero = c.carnet_id \
+             WHERE c.commande_id = $1 AND (k.numero IS NULL OR k.commande_id <> c.commande_id)",
+        )
+        .bind(order_id)
+        .fetch_one(&mut *c)
+        .await?
+    });
+    if orphans != 0 {
+        return Err(CoreError::Io(format!(
+            "émission incohérente : {orphans} chèques sans leur carnet"
+        )));
     }
     let marked = on_tx!(&mut tx, c => {
         sqlx::query("UPDATE commandes SET emise_at = $2, updated_at = $2 WHERE id = $1 AND emise_at IS NULL")
@@ -167,6 +205,9 @@ pub async fn issue(
 }
 
 async fn write_chunk(tx: &mut Tx, order_id: i64, value: i64, state: &str, now: i64, chunk: &Chunk) -> CoreResult<()> {
+    if let Tx::Postgres(t) = tx {
+        return copy_chunk(t, order_id, value, state, now, chunk).await;
+    }
     // Constants of the whole order are written as literals (integers and a fixed key, never user text).
     let booklet_head = "INSERT INTO carnets (numero, graine, commande_id) ";
     for rows in chunk.booklets.chunks(BOOKLET_ROWS) {
@@ -194,6 +235,44 @@ async fn write_chunk(tx: &mut Tx, order_id: i64, value: i64, state: &str, now: i
             qb.build().execute(&mut *c).await?;
         });
     }
+    Ok(())
+}
+
+/// PostgreSQL: the same rows through `COPY … FROM STDIN` (text format; only
+/// integers, hex bytes and a fixed state key, nothing to escape).
+async fn copy_chunk(
+    t: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    order_id: i64,
+    value: i64,
+    state: &str,
+    now: i64,
+    chunk: &Chunk,
+) -> CoreResult<()> {
+    use std::fmt::Write as _;
+    let mut booklets = String::with_capacity(chunk.booklets.len() * 64);
+    for (number, seed) in &chunk.booklets {
+        let _ = writeln!(booklets, "{number}\t\\\\x{}\t{order_id}", hex::encode(seed));
+    }
+    let mut copy = t
+        .copy_in_raw("COPY carnets (numero, graine, commande_id) FROM STDIN")
+        .await?;
+    copy.send(booklets.into_bytes()).await?;
+    copy.finish().await?;
+    let mut cheques = String::with_capacity(chunk.cheques.len() * 96);
+    for (id, booklet, rank, hash) in &chunk.cheques {
+        let _ = writeln!(
+            cheques,
+            "{id}\t{booklet}\t{rank}\t\\\\x{}\t{order_id}\t{value}\t{state}\t{now}",
+            hex::encode(hash)
+        );
+    }
+    let mut copy = t
+        .copy_in_raw(
+            "COPY cheques (id, carnet_id, rang, empreinte, commande_id, valeur_centimes, etat, updated_at) FROM STDIN",
+        )
+        .await?;
+    copy.send(cheques.into_bytes()).await?;
+    copy.finish().await?;
     Ok(())
 }
 
