@@ -6,6 +6,7 @@ mod account;
 mod api;
 mod auth;
 mod cheques_api;
+mod cheques_pages;
 mod cookies;
 mod error;
 mod forms;
@@ -107,6 +108,11 @@ pub fn router(state: AppState) -> Router {
             get(lieux_admin::import_page)
                 .post(lieux_admin::import_submit)
                 .layer(DefaultBodyLimit::max(lieux_admin::UPLOAD_LIMIT)),
+        )
+        .route("/c/{code}", get(cheques_pages::holder))
+        .route(
+            "/encaisser",
+            get(cheques_pages::counter_page).post(cheques_pages::counter_submit),
         )
         .route("/static/app/geolocalisation.js", get(pages::geolocation_js))
         .route("/api/v1/version", get(api::version))

@@ -267,3 +267,36 @@ pub struct LieuEditPage {
     pub orgs: Vec<OrgChoice>,
     pub errors: Vec<String>,
 }
+
+#[derive(Template)]
+#[template(path = "cheque.html")]
+pub struct ChequePage {
+    pub l: Layout,
+    pub valide: bool,
+    pub message: String,
+    /// (id in the standard, name, commune)
+    pub lieux: Vec<(String, String, String)>,
+    /// For signed-in place staff: the code, to offer the redemption.
+    pub redeem_code: Option<String>,
+}
+
+/// The outcome shown at the counter.
+pub struct CounterResult {
+    pub ok: bool,
+    pub title: String,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "encaisser.html")]
+pub struct CounterPage {
+    pub l: Layout,
+    /// (place id, name, selected)
+    pub places: Vec<(i64, String, bool)>,
+    /// (service, selected)
+    pub services: Vec<(&'static str, bool)>,
+    pub code: String,
+    /// A fresh idempotency key per form: a double submission redeems once.
+    pub request_id: String,
+    pub result: Option<CounterResult>,
+}

@@ -41,6 +41,42 @@ pub async fn by_id(db: &Db, id: i64) -> CoreResult<Place> {
     p.ok_or_else(|| CoreError::NotFound(format!("lieu {id}")))
 }
 
+/// The qualified places in a perimeter, by name (50 at most): (id in the standard, name, commune).
+pub async fn accepting(db: &Db, perimeter: &[super::model::Territory]) -> CoreResult<Vec<(String, String, String)>> {
+    use super::model::Territory;
+    let mut conditions = Vec::new();
+    let mut codes = Vec::new();
+    for t in perimeter {
+        codes.push(t.code().to_string());
+        let column = match t {
+            Territory::Departement(_) => "departement",
+            Territory::Commune(_) => "code_insee",
+        };
+        conditions.push(format!("{column} = ${}", codes.len()));
+    }
+    if conditions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT ext_id, nom, commune FROM lieux WHERE id IN (SELECT lieu_id FROM qualifications WHERE etat = 'active') \
+         AND ({}) ORDER BY nom LIMIT 50",
+        conditions.join(" OR ")
+    );
+    Ok(on_db!(db, c => {
+        let mut q = sqlx::query_as(&sql);
+        for code in &codes {
+            q = q.bind(code);
+        }
+        q.fetch_all(&mut *c).await?
+    }))
+}
+
+/// The places whose responsible organisation is `organisation_id`, by name.
+pub async fn of_organisation(db: &Db, organisation_id: i64) -> CoreResult<Vec<Place>> {
+    let sql = format!("{PLACE_SQL} WHERE organisation_id = $1 ORDER BY nom");
+    Ok(on_db!(db, c => sqlx::query_as(&sql).bind(organisation_id).fetch_all(&mut *c).await?))
+}
+
 /// Whether a place holds an active qualification.
 pub async fn is_qualified(db: &Db, place_id: i64) -> CoreResult<bool> {
     let n: i64 = on_db!(db, c => {

@@ -238,7 +238,8 @@ enum Source<'a> {
 }
 
 /// The rules, in the brief's order, for a cheque found (or not) by its hash.
-fn rules(row: Option<&ChequeRow>, place: &Place, qualified: bool, service: Option<&str>, today: NaiveDate) -> Verdict {
+/// Without a place (the holder's page), the rules about the place are skipped.
+fn rules(row: Option<&ChequeRow>, at: Option<(&Place, bool)>, service: Option<&str>, today: NaiveDate) -> Verdict {
     let Some(r) = row else {
         return refuse(Motif::ChequeInconnu, Motif::ChequeInconnu.message(), None);
     };
@@ -246,7 +247,7 @@ fn rules(row: Option<&ChequeRow>, place: &Place, qualified: bool, service: Optio
         "annule" => return refuse(Motif::ChequeAnnule, Motif::ChequeAnnule.message(), Some(r)),
         "encaisse" => {
             let when = r.encaisse_jour.as_deref().and_then(day).map(french).unwrap_or_default();
-            let here = if r.encaisse_lieu == Some(place.id) {
+            let here = if at.is_some_and(|(place, _)| r.encaisse_lieu == Some(place.id)) {
                 " dans votre lieu"
             } else {
                 ""
@@ -277,6 +278,9 @@ fn rules(row: Option<&ChequeRow>, place: &Place, qualified: bool, service: Optio
             Some(r),
         );
     }
+    let Some((place, qualified)) = at else {
+        return valid(r, last);
+    };
     if !qualified {
         return refuse(Motif::LieuNonQualifie, Motif::LieuNonQualifie.message(), Some(r));
     }
@@ -299,6 +303,10 @@ fn rules(row: Option<&ChequeRow>, place: &Place, qualified: bool, service: Optio
             return refuse(Motif::ServiceNonAutorise, Motif::ServiceNonAutorise.message(), Some(r));
         }
     }
+    valid(r, last)
+}
+
+fn valid(r: &ChequeRow, last: Option<NaiveDate>) -> Verdict {
     Verdict {
         valide: true,
         motif: Motif::Valide,
@@ -310,6 +318,41 @@ fn rules(row: Option<&ChequeRow>, place: &Place, qualified: bool, service: Optio
         valeur_centimes: Some(r.valeur_centimes),
         fin_validite: last.map(|d| d.format("%Y-%m-%d").to_string()),
     }
+}
+
+/// What the holder of a cheque sees on its page: its state, and the places that accept it.
+#[derive(Debug, Clone)]
+pub struct HolderView {
+    pub verdict: Verdict,
+    /// Qualified places in the order's perimeter: (id in the standard, name, commune).
+    pub lieux: Vec<(String, String, String)>,
+}
+
+/// The holder's view of a cheque (no place involved).
+pub async fn holder_view(core: &Core, code: &str, today: NaiveDate) -> CoreResult<HolderView> {
+    let Ok(code) = Code::parse(code) else {
+        return Ok(HolderView {
+            verdict: refuse(Motif::CodeMalSaisi, Motif::CodeMalSaisi.message(), None),
+            lieux: Vec::new(),
+        });
+    };
+    let (_, lookup) = super::issue::code_keys(&core.keys);
+    let row = find(Source::Db(&core.db), &lookup.hash(&code)).await?;
+    let verdict = rules(row.as_ref(), None, None, today);
+    let lieux = match row.filter(|_| verdict.valide) {
+        Some(r) => {
+            places::accepting(
+                &core.db,
+                &r.perimetre
+                    .split(',')
+                    .filter_map(|c| Territory::parse(c).ok())
+                    .collect::<Vec<_>>(),
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
+    Ok(HolderView { verdict, lieux })
 }
 
 /// `1000` → `10`, `1050` → `10,50`.
@@ -340,7 +383,7 @@ pub async fn check(
     let (_, lookup) = super::issue::code_keys(&core.keys);
     let row = find(Source::Db(&core.db), &lookup.hash(&code)).await?;
     let qualified = places::is_qualified(&core.db, place.id).await?;
-    Ok(rules(row.as_ref(), place, qualified, service, today))
+    Ok(rules(row.as_ref(), Some((place, qualified)), service, today))
 }
 
 /// Redeems a cheque for a service at a place.
@@ -385,7 +428,7 @@ pub async fn redeem(
         }
     }
     let row = find(Source::Tx(&mut tx), &hash).await?;
-    let verdict = rules(row.as_ref(), place, qualified, Some(service), today);
+    let verdict = rules(row.as_ref(), Some((place, qualified)), Some(service), today);
     let Some(r) = row.filter(|_| verdict.valide) else {
         tx.rollback().await?;
         return Ok(Outcome::Refused(verdict));

@@ -297,7 +297,7 @@ async fn upload(b: &mut crate::support::Browser, token: Option<&str>, file: &[u8
     b.send(req).await
 }
 
-async fn signed_in(app: &TestApp, kind: &str, role: &str, email: &str) -> (crate::support::Browser, i64) {
+pub(crate) async fn signed_in(app: &TestApp, kind: &str, role: &str, email: &str) -> (crate::support::Browser, i64) {
     let (id, secret) = app.account(kind, role, email, true).await;
     let mut b = app.browser();
     b.login(email, crate::support::PASSWORD).await;

@@ -1,0 +1,235 @@
+//! Pages of the Pass Numérique cheques: the holder's page behind the QR code
+//! (`/c/{code}`) and the counter page where place staff redeem (`/encaisser`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use passerelle_core::accounts::Role;
+use passerelle_core::lieux::vocabulaires::Services;
+use passerelle_core::pass_numerique::authz::{authorize, Action};
+use passerelle_core::pass_numerique::places::{self, Place};
+use passerelle_core::pass_numerique::redeem::{self, Counter, Motif, Outcome};
+use passerelle_core::ratelimit;
+use serde::Deserialize;
+
+use crate::auth::{render, ClientIp, CurrentUser, Visitor};
+use crate::error::WebError;
+use crate::templates::{ChequePage, CounterPage, CounterResult};
+use crate::AppState;
+
+const FAILURES: i64 = 30;
+const WINDOW_SECS: i64 = 15 * 60;
+
+fn guessing(m: Motif) -> bool {
+    matches!(m, Motif::CodeMalSaisi | Motif::ChequeInconnu)
+}
+
+/// `/c/{code}`: tells anyone holding the cheque whether it is valid, until
+/// when, and where to use it; offers the redemption to signed-in place staff.
+pub async fn holder(
+    State(state): State<AppState>,
+    v: Visitor,
+    ClientIp(ip): ClientIp,
+    Path(code): Path<String>,
+) -> Result<Response, WebError> {
+    let key = format!("cheque-page-echecs-ip:{ip}");
+    let l = v.layout("Votre chèque Pass Numérique", "/lieux");
+    if !ratelimit::below(&state.core.db, &key, FAILURES, WINDOW_SECS).await? {
+        return render(
+            StatusCode::TOO_MANY_REQUESTS,
+            ChequePage {
+                l,
+                valide: false,
+                message: "Trop de codes erronés depuis votre réseau : réessayez dans quelques minutes.".into(),
+                lieux: Vec::new(),
+                redeem_code: None,
+            },
+        );
+    }
+    let view = redeem::holder_view(&state.core, &code, redeem::today_paris()).await?;
+    if guessing(view.verdict.motif) {
+        ratelimit::hit(&state.core.db, &key, i64::MAX, WINDOW_SECS).await?;
+    }
+    let staff = v.user.as_ref().is_some_and(|u| u.principal.role == Role::Lieu);
+    let status = if view.verdict.motif == Motif::ChequeInconnu {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        ChequePage {
+            l,
+            valide: view.verdict.valide,
+            message: view.verdict.message,
+            lieux: view.lieux,
+            redeem_code: (staff && view.verdict.valide).then_some(code),
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CounterQuery {
+    code: Option<String>,
+}
+
+/// The places the signed-in staff may redeem for (fails closed for other roles).
+async fn my_places(state: &AppState, u: &CurrentUser) -> Result<Vec<Place>, WebError> {
+    authorize(
+        &u.principal,
+        Action::Redeem {
+            owner: Some(u.principal.organisation_id),
+        },
+    )?;
+    Ok(places::of_organisation(&state.core.db, u.principal.organisation_id).await?)
+}
+
+fn services_of(place: Option<&Place>) -> Vec<&'static str> {
+    let offered: Vec<&'static str> = Services::ALL
+        .iter()
+        .map(|s| s.label())
+        .filter(|l| place.is_some_and(|p| p.services.split('|').any(|x| x == *l)))
+        .collect();
+    if offered.is_empty() {
+        Services::ALL.iter().map(|s| s.label()).collect()
+    } else {
+        offered
+    }
+}
+
+fn page(
+    u: &CurrentUser,
+    places: &[Place],
+    chosen: Option<i64>,
+    code: String,
+    service: String,
+    result: Option<CounterResult>,
+) -> CounterPage {
+    let chosen = chosen.or(places.first().map(|p| p.id));
+    let place = places.iter().find(|p| Some(p.id) == chosen);
+    CounterPage {
+        l: u.layout("Encaisser un chèque", "/encaisser"),
+        places: places
+            .iter()
+            .map(|p| (p.id, p.nom.clone(), Some(p.id) == chosen))
+            .collect(),
+        services: services_of(place).into_iter().map(|s| (s, s == service)).collect(),
+        code,
+        request_id: uuid::Uuid::new_v4().to_string(),
+        result,
+    }
+}
+
+pub async fn counter_page(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Query(q): Query<CounterQuery>,
+) -> Result<Response, WebError> {
+    let places = my_places(&state, &u).await?;
+    let code = q.code.unwrap_or_default().chars().take(40).collect();
+    render(StatusCode::OK, page(&u, &places, None, code, String::new(), None))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CounterForm {
+    lieu: i64,
+    code: String,
+    service: String,
+    demande: String,
+    action: Option<String>,
+}
+
+pub async fn counter_submit(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    ClientIp(ip): ClientIp,
+    Form(f): Form<CounterForm>,
+) -> Result<Response, WebError> {
+    let places = my_places(&state, &u).await?;
+    let Some(place) = places.iter().find(|p| p.id == f.lieu) else {
+        return Err(WebError::Forbidden);
+    };
+    let keys = [
+        format!("cheque-guichet-echecs-compte:{}", u.principal.account_id),
+        format!("cheque-guichet-echecs-ip:{ip}"),
+    ];
+    for k in &keys {
+        if !ratelimit::below(&state.core.db, k, FAILURES, WINDOW_SECS).await? {
+            let r = CounterResult {
+                ok: false,
+                title: "Trop de codes erronés".into(),
+                message: "Trop de codes erronés : réessayez dans quelques minutes.".into(),
+            };
+            return render(
+                StatusCode::TOO_MANY_REQUESTS,
+                page(&u, &places, Some(place.id), f.code, f.service, Some(r)),
+            );
+        }
+    }
+    let today = redeem::today_paris();
+    let (status, result, keep_code, motif) = if f.action.as_deref() == Some("verifier") {
+        let v = redeem::check(&state.core, place, &f.code, Some(&f.service), today).await?;
+        let title = if v.valide { "Chèque valable" } else { "Chèque refusé" };
+        (StatusCode::OK, (v.valide, title.to_string(), v.message), true, v.motif)
+    } else {
+        let demande = f.demande.trim().chars().take(200).collect::<String>();
+        let outcome = redeem::redeem(
+            &state.core,
+            Counter::Account(u.principal.account_id),
+            place,
+            &f.code,
+            &f.service,
+            Some(&demande).filter(|d| !d.is_empty()).map(String::as_str),
+            today,
+        )
+        .await?;
+        match outcome {
+            Outcome::Redeemed(r) | Outcome::Replayed(r) => (
+                StatusCode::OK,
+                (
+                    true,
+                    "Chèque encaissé".to_string(),
+                    format!(
+                        "{} € pour « {} », encaissement n° {} (chèque {}, carnet n° {}).",
+                        redeem::euros(r.valeur_centimes),
+                        r.service,
+                        r.encaissement,
+                        r.cheque,
+                        r.carnet
+                    ),
+                ),
+                false,
+                Motif::Valide,
+            ),
+            Outcome::Refused(v) => (
+                StatusCode::from_u16(v.motif.status()).unwrap_or(StatusCode::CONFLICT),
+                (false, "Chèque refusé".to_string(), v.message),
+                true,
+                v.motif,
+            ),
+        }
+    };
+    if guessing(motif) {
+        for k in &keys {
+            ratelimit::hit(&state.core.db, k, i64::MAX, WINDOW_SECS).await?;
+        }
+    }
+    let (ok, title, message) = result;
+    let code = if keep_code {
+        f.code.chars().take(40).collect()
+    } else {
+        String::new()
+    };
+    render(
+        status,
+        page(
+            &u,
+            &places,
+            Some(place.id),
+            code,
+            f.service,
+            Some(CounterResult { ok, title, message }),
+        ),
+    )
+}
