@@ -311,6 +311,21 @@ async function main() {
     });
     pass('lieux import of the fixture');
 
+    // 1c. A Pass Numérique order, paid and issued, its first booklet handed out.
+    current = 'pass numérique';
+    const cli = (args) => run(BIN, [...args, '--database-url', db], { env: { ...process.env, PASSERELLE_DATA_DIR: dataDir } });
+    await cli(['territoires', 'charger', '--dossier', path.join(ROOT, 'node_modules/@etalab/decoupage-administratif/data')]);
+    const funder = (await cli(['organisations', 'creer', '--type', 'commanditaire', '--nom', 'Département de la Gironde'])).stdout.trim();
+    const order = (await cli(['commandes', 'creer', '--commanditaire', funder, '--carnets', '2', '--debut', '2020-01-01',
+      '--fin', '2099-12-31', '--perimetre', '33'])).stdout.trim();
+    const codesFile = path.join(dataDir, 'codes.csv');
+    await cli(['commandes', 'emettre', order, '--codes', codesFile, '--url-base', 'http://localhost:8080']);
+    await cli(['commandes', 'payer', order, '--reference', 'VIR-E2E']);
+    const firstCode = fs.readFileSync(codesFile, 'utf8').split('\n')[1].split(',')[2];
+    await cli(['carnets', 'remettre', fs.readFileSync(codesFile, 'utf8').split('\n')[1].split(',')[0], '--public', 'seniors', '--commune', '33318']);
+    await cli(['lieux', 'qualifier', 'mednum-2']);
+    pass('pass numérique order issued, paid, booklet handed out');
+
     // 2. Server.
     current = 'serve + /healthz';
     const port = await freePort();
@@ -351,6 +366,13 @@ async function main() {
     await screenshot(page, 'accueil');
     pass('GET /');
     await checkA11y(page, 'accueil');
+
+    current = 'cheque page';
+    await visit(page, base, `/c/${firstCode.replace(/-/g, '')}`);
+    await screenshot(page, 'cheque');
+    if (!(await page.content()).includes('Ce chèque est valable')) throw new Error('la page du chèque ne le dit pas valable');
+    pass('GET /c/{code}: the holder sees a valid cheque and where to use it');
+    await checkA11y(page, 'cheque');
 
     current = 'sign-in page';
     await visit(page, base, '/connexion');

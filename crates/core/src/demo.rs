@@ -1,5 +1,8 @@
 //! Demonstration data for `passerelle serve --demo`: a few realistic
-//! organisations and one account per role, created only in an empty database.
+//! organisations and one account per role, three places of the directory,
+//! and a paid Pass Numérique order whose first booklets are handed out, so
+//! that a new user can redeem a cheque within a minute. Created only in an
+//! empty database.
 
 use serde_json::json;
 
@@ -102,9 +105,125 @@ const DEMO: &[DemoAccount] = &[
     ),
 ];
 
+/// What a demonstration prints once: logins, and what is needed to redeem.
+#[derive(Debug, Clone, Default)]
+pub struct Demo {
+    pub logins: Vec<DemoLogin>,
+    /// The place's name, its API key, and valid codes of a handed-out booklet.
+    pub pass: Option<DemoPass>,
+    /// Why the Pass Numérique part was skipped, if it was.
+    pub pass_skipped: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DemoPass {
+    pub place: String,
+    pub api_key: String,
+    pub codes: Vec<String>,
+}
+
 /// Fills an empty database. Returns `None` (and changes nothing) if the
 /// database already has organisations.
-pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Vec<DemoLogin>>> {
+pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Demo>> {
+    let Some(logins) = load_accounts(core).await? else {
+        return Ok(None);
+    };
+    let mut demo = Demo {
+        logins,
+        ..Default::default()
+    };
+    match load_pass(core).await {
+        Ok(p) => demo.pass = Some(p),
+        Err(e) => demo.pass_skipped = Some(e.to_string()),
+    }
+    Ok(Some(demo))
+}
+
+/// Places, a qualified place with an API key, a paid and issued order with handed-out booklets.
+async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
+    use crate::lieux::import::{import, Options};
+    use crate::pass_numerique::authz::Caller;
+    use crate::pass_numerique::booklets::{self, HandOut};
+    use crate::pass_numerique::model::{Public, Territory};
+    use crate::pass_numerique::orders::{self, NewOrder};
+    use crate::pass_numerique::{issue, places};
+
+    let options = Options {
+        source: "démonstration".into(),
+        file_name: "demo-lieux.csv".into(),
+        ignore_invalid: false,
+        dry_run: false,
+    };
+    let csv = include_bytes!("../data/demo-lieux.csv");
+    import(
+        core,
+        &Actor::System,
+        csv,
+        crate::lieux::read::Format::Csv,
+        &options,
+        |_, _| {},
+    )
+    .await?;
+    let org = |name: &'static str| async move {
+        let orgs = store::organisations(&core.db).await?;
+        orgs.into_iter()
+            .find(|o| o.name == name)
+            .map(|o| o.id)
+            .ok_or_else(|| crate::CoreError::NotFound(name.to_string()))
+    };
+    for (place, owner) in [
+        ("demo-1", "Médiathèque de Mériadeck, Bordeaux (démo)"),
+        ("demo-2", "Espace public numérique de Pessac (démo)"),
+    ] {
+        let owner = org(owner).await?;
+        crate::on_db!(&core.db, c => {
+            sqlx::query("UPDATE lieux SET organisation_id = $1 WHERE ext_id = $2").bind(owner).bind(place).execute(&mut *c).await?;
+        });
+        places::qualify(core, Caller::CommandLine, place).await?;
+    }
+    let (place, _, api_key) = places::new_api_key(core, Caller::CommandLine, "demo-2").await?;
+    let funder = org("Département de la Gironde (démo)").await?;
+    let prescriber = org("CCAS de Bordeaux (démo)").await?;
+    let today = time::OffsetDateTime::now_utc().date();
+    let mut new = NewOrder::new(
+        funder,
+        20,
+        today - time::Duration::days(30),
+        today + time::Duration::days(365),
+    );
+    new.perimetre = vec![Territory::Departement("33".into())];
+    new.publics = vec![Public::Seniors, Public::DemandeursEmploi];
+    new.prescripteurs = vec![prescriber];
+    new.marque = "Département de la Gironde".into();
+    let (order, _) = orders::create(core, &Actor::System, &new).await?;
+    let issued = issue::issue(core, &Actor::System, order.id, |_, _| {}).await?;
+    orders::pay(core, &Actor::System, order.id, "DEMO-VIREMENT-1").await?;
+    let first = issued.premier_carnet;
+    booklets::allot(core, Caller::CommandLine, order.id, prescriber, first, first + 9).await?;
+    for (i, public) in ["seniors", "demandeurs-emploi", "seniors"].iter().enumerate() {
+        let h = HandOut {
+            public: public.to_string(),
+            commune: "33318".into(),
+            tranche_age: Some("65-74".into()),
+            ..Default::default()
+        };
+        booklets::hand_out(core, Caller::CommandLine, first + i as i64, &h).await?;
+    }
+    let codes = issue::codes(core, order.id, Some((first, first)))
+        .await?
+        .into_iter()
+        .take(3)
+        .map(|p| p.code.grouped())
+        .collect();
+    Ok(DemoPass {
+        place: place.nom,
+        api_key,
+        codes,
+    })
+}
+
+/// Organisations and accounts; `None` if the database already has organisations.
+async fn load_accounts(core: &Core) -> CoreResult<Option<Vec<DemoLogin>>> {
     if store::count_organisations(&core.db).await? > 0 {
         return Ok(None);
     }

@@ -51,6 +51,7 @@ impl CurrentUser {
                 name: self.account.display_name.clone(),
                 role_label: self.account.role_label(),
                 is_operator: self.principal.role == Role::Operateur,
+                is_place: self.principal.role == Role::Lieu,
             }),
             csrf: self.csrf.clone(),
             current,

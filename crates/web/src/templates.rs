@@ -9,6 +9,8 @@ pub struct NavUser {
     pub name: String,
     pub role_label: &'static str,
     pub is_operator: bool,
+    /// Place staff: the counter page is in the menu.
+    pub is_place: bool,
 }
 
 /// What every page's frame needs.

@@ -35,7 +35,7 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
 
     if args.demo {
         match demo::load_if_empty(&core).await? {
-            Some(logins) => print_demo(&base, &logins),
+            Some(d) => print_demo(&base, &d),
             None => println!("Base déjà remplie : les données de démonstration ne sont pas rechargées (les accès ont été affichés au premier lancement)."),
         }
     }
@@ -66,10 +66,10 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_demo(base: &url::Url, logins: &[demo::DemoLogin]) {
+fn print_demo(base: &url::Url, d: &demo::Demo) {
     println!();
     println!("Données de démonstration créées. Accès (affichés une seule fois) :");
-    for l in logins {
+    for l in &d.logins {
         println!("  {:<26} {:<34} mot de passe : {}", l.role_label, l.email, l.password);
         if l.totp_at_first_login {
             println!(
@@ -79,6 +79,30 @@ fn print_demo(base: &url::Url, logins: &[demo::DemoLogin]) {
         }
     }
     println!("Connexion : {}connexion", base);
+    match (&d.pass, &d.pass_skipped) {
+        (Some(p), _) => {
+            println!();
+            println!(
+                "Pass Numérique : chèques valables d'un carnet remis (lieu « {} ») :",
+                p.place
+            );
+            for c in &p.codes {
+                println!("  {c}   page du chèque : {base}c/{}", c.replace('-', ""));
+            }
+            println!("  Encaisser : connectez-vous avec epn-pessac@demo.passerelle.fr puis {base}encaisser");
+            println!("  ou par l'API, avec la clé du lieu (affichée une seule fois) :");
+            println!(
+                "  curl -X POST {base}api/v1/cheques/encaisser -H 'Authorization: Bearer {}' -H 'Idempotency-Key: essai-1' \\",
+                p.api_key
+            );
+            println!(
+                "       -H 'Content-Type: application/json' -d '{{\"code\": \"{}\", \"service\": \"Accès internet et matériel informatique\"}}'",
+                p.codes.first().map(String::as_str).unwrap_or_default()
+            );
+        }
+        (None, Some(why)) => println!("Pass Numérique de démonstration non créé : {why}"),
+        (None, None) => {}
+    }
     println!();
 }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod cli;
+mod demo;
 mod hubs;
 mod journal;
 mod lieux;
@@ -12,4 +13,5 @@ mod lieux_pages;
 mod operator;
 mod pass;
 mod pass_invariants;
+mod pass_pages;
 mod web;

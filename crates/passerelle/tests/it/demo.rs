@@ -1,0 +1,55 @@
+//! The demonstration data of `passerelle serve --demo`: accounts, places and a
+//! Pass Numérique order ready to redeem within a minute.
+
+use std::path::Path;
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::lieux::run;
+use crate::pass::call;
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn the_demo_lets_a_new_user_redeem_a_cheque_at_once() {
+    let app = TestApp::new().await;
+    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
+    let (code, _, err) = run(
+        &app,
+        &["territoires", "charger", "--dossier", dataset.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+
+    let demo = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();
+    assert_eq!(demo.logins.len(), 8);
+    assert!(demo.logins.iter().all(|l| l.password.len() >= 12));
+    assert_eq!(demo.pass_skipped, None);
+    let pass = demo.pass.unwrap();
+    assert_eq!(pass.codes.len(), 3);
+    assert_eq!(pass.place, "Espace public numérique de Pessac");
+
+    let body = json!({ "code": pass.codes[0], "service": "Accès internet et matériel informatique" }).to_string();
+    let (status, r) = call(
+        &app,
+        "/api/v1/cheques/encaisser",
+        Some(&pass.api_key),
+        Some("demo-1"),
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    let page = app
+        .browser()
+        .get(&format!("/c/{}", pass.codes[1].replace('-', "")))
+        .await;
+    assert!(page.body.contains("Ce chèque est valable"), "{}", page.body);
+    assert!(app
+        .browser()
+        .get("/lieux/demo-2")
+        .await
+        .body
+        .contains("Accepte le Pass Numérique"));
+
+    // Loaded once only.
+    assert!(passerelle_core::demo::load_if_empty(&app.core).await.unwrap().is_none());
+}

@@ -1,0 +1,111 @@
+//! Pass Numérique pages: the holder's page behind the QR code and the counter page.
+
+use axum::http::StatusCode;
+
+use crate::pass::{ready, scene, ACCES};
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn the_holder_s_page_and_the_counter_page() {
+    let app = TestApp::new().await;
+    let s = ready(&app, scene(&app).await).await;
+    let code = s.codes[0].2.clone();
+    let compact = code.replace('-', "");
+    let mut anon = app.browser();
+
+    // The QR code's page: valid, until when, and the qualified places of the perimeter.
+    let r = anon.get(&format!("/c/{compact}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Ce chèque est valable"), "{}", r.body);
+    assert!(r.body.contains("10 €, jusqu&#39;au 30/01/2100"), "{}", r.body);
+    assert!(r.body.contains("Espace public numérique de Pessac"));
+    assert!(!r.body.contains("Lormont"), "hors périmètre");
+    assert!(!r.body.contains("Encaisser ce chèque dans mon lieu"));
+    let r = anon.get("/c/%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+    assert!(r.body.contains("Code mal saisi"));
+    assert!(!r.body.contains("<script>alert"));
+    let unknown = passerelle_core::pass_numerique::code::Code::random().compact();
+    assert_eq!(anon.get(&format!("/c/{unknown}")).await.status, StatusCode::NOT_FOUND);
+    assert!(anon
+        .get(&format!("/c/{}", s.codes[10].2))
+        .await
+        .body
+        .contains("pas encore été remis"));
+
+    // The counter: only the staff of the place's organisation; others are refused.
+    let (mut staff, org) = crate::lieux_pages::signed_in(&app, "lieu", "lieu", "accueil@pessac.fr").await;
+    app.exec(&format!(
+        "UPDATE lieux SET organisation_id = {org} WHERE ext_id = 'mednum-2'"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(anon.get("/encaisser").await.location(), Some("/connexion"));
+    let (mut op, _) = crate::lieux_pages::signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
+    assert_eq!(op.get("/encaisser").await.status, StatusCode::FORBIDDEN);
+    let (mut other, _) = crate::lieux_pages::signed_in(&app, "lieu", "lieu", "autre@lieu.fr").await;
+    let page = other.get("/encaisser").await;
+    assert!(page.body.contains("aucun lieu"), "{}", page.body);
+    let place_id = app
+        .scalar_i64("SELECT id FROM lieux WHERE ext_id = 'mednum-2'")
+        .await
+        .to_string();
+    let steal = [
+        ("lieu", place_id.as_str()),
+        ("code", code.as_str()),
+        ("service", ACCES),
+        ("demande", "x"),
+    ];
+    assert_eq!(other.post("/encaisser", &steal).await.status, StatusCode::FORBIDDEN);
+
+    let page = staff.get(&format!("/encaisser?code={compact}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Espace public numérique de Pessac"));
+    assert!(page.body.contains(&format!("value=\"{compact}\"")));
+    assert!(staff
+        .get(&format!("/c/{compact}"))
+        .await
+        .body
+        .contains("Encaisser ce chèque dans mon lieu"));
+    let form = |action: &'static str, demande: &'static str| {
+        vec![
+            ("lieu", place_id.clone()),
+            ("code", code.to_lowercase()),
+            ("service", ACCES.to_string()),
+            ("demande", demande.to_string()),
+            ("action", action.to_string()),
+        ]
+    };
+    let checked = form("verifier", "d-1");
+    let fields: Vec<(&str, &str)> = checked.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = staff.post("/encaisser", &fields).await;
+    assert!(r.body.contains("Chèque valable"), "{}", r.body);
+    let redeem_form = form("encaisser", "d-2");
+    let fields: Vec<(&str, &str)> = redeem_form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = staff.post("/encaisser", &fields).await;
+    assert!(r.body.contains("Chèque encaissé"), "{}", r.body);
+    assert!(
+        r.body.contains("10 € pour « Accès internet et matériel informatique »"),
+        "{}",
+        r.body
+    );
+    // The same form sent twice (double click) redeems once and shows the same receipt.
+    let again = staff.post("/encaisser", &fields).await;
+    assert!(again.body.contains("Chèque encaissé"), "{}", again.body);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM encaissements").await, 1);
+    // A new form for the same cheque: refused, with the date.
+    let other_form = form("encaisser", "d-3");
+    let fields: Vec<(&str, &str)> = other_form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = staff.post("/encaisser", &fields).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.body.contains("déjà encaissé le") && r.body.contains("dans votre lieu"),
+        "{}",
+        r.body
+    );
+    assert!(anon.get(&format!("/c/{compact}")).await.body.contains("déjà encaissé"));
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM journal WHERE action = 'cheque.encaissement' AND actor_role = 'lieu'")
+            .await,
+        1
+    );
+}
