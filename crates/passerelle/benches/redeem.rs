@@ -1,0 +1,301 @@
+//! Durable redemptions on SQLite (`synchronous=FULL`), in one run:
+//! 1. the ceiling: the same redemption transaction called directly in Rust, one after the other;
+//! 2. over HTTP, 64 concurrent clients (keep-alive), each redeeming distinct cheques;
+//! 3. over HTTP at a fixed 500 requests/s (open loop: latency counted from the planned send time).
+//!
+//! Run: `cargo bench -p passerelle --bench redeem`. `BENCH_SECS` (default 10) per HTTP measure.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use passerelle_core::journal::Actor;
+use passerelle_core::lieux::import::{import, Options};
+use passerelle_core::lieux::read::Format;
+use passerelle_core::pass_numerique::authz::Caller;
+use passerelle_core::pass_numerique::model::Territory;
+use passerelle_core::pass_numerique::orders::{self, NewOrder};
+use passerelle_core::pass_numerique::redeem::{self, Counter, Outcome};
+use passerelle_core::pass_numerique::{issue, places};
+use passerelle_core::{Core, Db};
+
+const SERVICE: &str = "Accès internet et matériel informatique";
+
+async fn exec(core: &Core, sql: &str) {
+    match &core.db {
+        Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    }
+    .expect(sql);
+}
+
+struct Setup {
+    core: Core,
+    key: String,
+    key_id: i64,
+    place: places::Place,
+    codes: Vec<String>,
+}
+
+async fn setup(dir: &std::path::Path, booklets: i64) -> Setup {
+    let core = Core::open(
+        &format!("sqlite:{}/bench.db?mode=rwc", dir.display()),
+        &dir.join("data"),
+    )
+    .await
+    .expect("base");
+    for sql in [
+        "INSERT INTO territoires_regions (code, nom) VALUES ('75', 'Nouvelle-Aquitaine')",
+        "INSERT INTO territoires_departements (code, nom, region) VALUES ('33', 'Gironde', '75')",
+    ] {
+        exec(&core, sql).await;
+    }
+    let csv = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lieux/propre.csv")).expect("lieux");
+    let options = Options {
+        source: "banc".into(),
+        file_name: "propre.csv".into(),
+        ignore_invalid: true,
+        dry_run: false,
+    };
+    import(&core, &Actor::System, &csv, Format::Csv, &options, |_, _| {})
+        .await
+        .expect("import");
+    let place = places::qualify(&core, Caller::CommandLine, "mednum-2")
+        .await
+        .expect("qualification");
+    let (_, _, key) = places::new_api_key(&core, Caller::CommandLine, "mednum-2")
+        .await
+        .expect("clé");
+    let (key_id, _) = places::authenticate(&core.db, &key).await.expect("clé").expect("clé");
+    let funder = passerelle_core::accounts::create_organisation(&core, &Actor::System, "commanditaire", "Banc", None)
+        .await
+        .expect("commanditaire");
+    let mut new = NewOrder::new(
+        funder.id,
+        booklets,
+        time::macros::date!(2020 - 01 - 01),
+        time::macros::date!(2099 - 12 - 31),
+    );
+    new.perimetre = vec![Territory::Departement("33".into())];
+    let (order, _) = orders::create(&core, &Actor::System, &new).await.expect("commande");
+    issue::issue(&core, &Actor::System, order.id, |_, _| {})
+        .await
+        .expect("émission");
+    orders::pay(&core, &Actor::System, order.id, "BANC")
+        .await
+        .expect("paiement");
+    // Bench shortcut: every booklet handed out at once (the hand-out itself is not measured here).
+    exec(
+        &core,
+        "UPDATE carnets SET remis_at = 1, public = 'tout-public', commune = '33318'",
+    )
+    .await;
+    // Ranks 1 and 2 of each booklet: the daily cap (2 per booklet and place) is never reached.
+    let codes = issue::codes(&core, order.id, None)
+        .await
+        .expect("codes")
+        .into_iter()
+        .filter(|p| p.rang <= 2)
+        .map(|p| p.code.compact())
+        .collect();
+    Setup {
+        core,
+        key,
+        key_id,
+        place,
+        codes,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: std::net::SocketAddr) -> Sender {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connexion");
+    stream.set_nodelay(true).ok();
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+        .await
+        .expect("poignée de main");
+    tokio::spawn(conn);
+    sender
+}
+
+async fn post(sender: &mut Sender, key: &str, code: &str, n: usize) -> u16 {
+    let body = format!("{{\"code\":\"{code}\",\"service\":\"{SERVICE}\"}}");
+    let req = hyper::Request::post("/api/v1/cheques/encaisser")
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {key}"))
+        .header("idempotency-key", format!("banc-{n}"))
+        .body(Full::new(Bytes::from(body)))
+        .expect("requête");
+    sender.ready().await.expect("prêt");
+    let res = sender.send_request(req).await.expect("réponse");
+    let status = res.status().as_u16();
+    let _ = res.into_body().collect().await;
+    status
+}
+
+fn main() {
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let dir = tempfile::tempdir().expect("dossier");
+    let server_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("moteur");
+    let s = server_rt.block_on(setup(dir.path(), 40_000));
+    println!("{} codes prêts (SQLite, synchronous=FULL)", s.codes.len());
+
+    // 1. Ceiling: one durable redemption transaction after the other, no HTTP.
+    let n = 2_000;
+    let start = Instant::now();
+    server_rt.block_on(async {
+        for code in &s.codes[..n] {
+            let out = redeem::redeem(
+                &s.core,
+                Counter::ApiKey(s.key_id),
+                &s.place,
+                code,
+                SERVICE,
+                None,
+                redeem::today_paris(),
+            )
+            .await
+            .expect("encaissement");
+            assert!(matches!(out, Outcome::Redeemed(_)), "{out:?}");
+        }
+    });
+    let ceiling = n as f64 / start.elapsed().as_secs_f64();
+    println!("plafond (transaction durable appelée en boucle, sans HTTP) : {ceiling:.0} encaissements/s");
+
+    // The server, in its own runtime.
+    let config = passerelle_web::WebConfig {
+        base_url: url::Url::parse("http://localhost").expect("url"),
+        assets_dir: std::path::PathBuf::from("/nonexistent"),
+        trust_proxy: false,
+        search_max_age: Duration::from_millis(200),
+    };
+    let app = passerelle_web::router(passerelle_web::AppState::new(s.core.clone(), config));
+    let listener = server_rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("écoute");
+    let addr = listener.local_addr().expect("adresse");
+    server_rt.spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .expect("serveur")
+    });
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("moteur");
+    let codes = Arc::new(s.codes);
+    let next = Arc::new(AtomicUsize::new(n));
+    let key = Arc::new(s.key);
+
+    // 2. 64 concurrent clients, as fast as they can.
+    let (latencies, statuses, elapsed) = client_rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (codes, next, key) = (codes.clone(), next.clone(), key.clone());
+                tokio::spawn(async move {
+                    let mut sender = connect(addr).await;
+                    let mut out = Vec::new();
+                    while Instant::now() < deadline {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(code) = codes.get(i) else { break };
+                        let t = Instant::now();
+                        let status = post(&mut sender, &key, code, i).await;
+                        out.push((t.elapsed(), status));
+                    }
+                    out
+                })
+            })
+            .collect();
+        let start = Instant::now();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("client"));
+        }
+        let elapsed = start.elapsed();
+        let mut lat: Vec<Duration> = all.iter().map(|(d, _)| *d).collect();
+        lat.sort();
+        (lat, all.iter().map(|(_, s)| *s).collect::<Vec<u16>>(), elapsed)
+    });
+    let ok = statuses.iter().filter(|s| **s == 201).count();
+    let rate = ok as f64 / elapsed.as_secs_f64();
+    println!(
+        "HTTP, 64 clients : {rate:.0} encaissements/s ({:.0} % du plafond), {ok} réponses 201 sur {}, p50 {}, p99 {}",
+        100.0 * rate / ceiling,
+        statuses.len(),
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99))
+    );
+
+    // 3. Open loop at 500 requests/s: 50 connections, each sending every 100 ms on schedule.
+    let (latencies, statuses) = client_rt.block_on(async {
+        let start = Instant::now() + Duration::from_millis(100);
+        let per_conn = secs * 10;
+        let tasks: Vec<_> = (0..50u64)
+            .map(|c| {
+                let (codes, next, key) = (codes.clone(), next.clone(), key.clone());
+                tokio::spawn(async move {
+                    let mut sender = connect(addr).await;
+                    let mut out = Vec::new();
+                    for k in 0..per_conn {
+                        let planned = start + Duration::from_micros(c * 2_000 + k * 100_000);
+                        tokio::time::sleep_until(planned.into()).await;
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(code) = codes.get(i) else { break };
+                        let status = post(&mut sender, &key, code, i).await;
+                        out.push((planned.elapsed(), status));
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.expect("client"));
+        }
+        let mut lat: Vec<Duration> = all.iter().map(|(d, _)| *d).collect();
+        lat.sort();
+        (lat, all.iter().map(|(_, s)| *s).collect::<Vec<u16>>())
+    });
+    println!(
+        "HTTP à 500 requêtes/s : {} requêtes, {} réponses 201, p50 {}, p99 {}",
+        statuses.len(),
+        statuses.iter().filter(|s| **s == 201).count(),
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99))
+    );
+    println!(
+        "chèques utilisés : {} sur {}",
+        next.load(Ordering::Relaxed).min(codes.len()),
+        codes.len()
+    );
+}
