@@ -52,6 +52,8 @@ impl CurrentUser {
                 role_label: self.account.role_label(),
                 is_operator: self.principal.role == Role::Operateur,
                 is_place: self.principal.role == Role::Lieu,
+                sees_orders: matches!(self.principal.role, Role::Operateur | Role::Commanditaire),
+                is_prescriber: self.principal.role == Role::Prescripteur,
             }),
             csrf: self.csrf.clone(),
             current,

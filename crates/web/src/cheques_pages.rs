@@ -160,6 +160,7 @@ pub async fn counter_submit(
                 ok: false,
                 title: "Trop de codes erronés".into(),
                 message: "Trop de codes erronés : réessayez dans quelques minutes.".into(),
+                cancellable: None,
             };
             return render(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -171,7 +172,12 @@ pub async fn counter_submit(
     let (status, result, keep_code, motif) = if f.action.as_deref() == Some("verifier") {
         let v = redeem::check(&state.core, place, &f.code, Some(&f.service), today).await?;
         let title = if v.valide { "Chèque valable" } else { "Chèque refusé" };
-        (StatusCode::OK, (v.valide, title.to_string(), v.message), true, v.motif)
+        (
+            StatusCode::OK,
+            (v.valide, title.to_string(), v.message, None),
+            true,
+            v.motif,
+        )
     } else {
         let demande = f.demande.trim().chars().take(200).collect::<String>();
         let outcome = redeem::redeem(
@@ -198,13 +204,14 @@ pub async fn counter_submit(
                         r.cheque,
                         r.carnet
                     ),
+                    Some((place.id, r.encaissement)),
                 ),
                 false,
                 Motif::Valide,
             ),
             Outcome::Refused(v) => (
                 StatusCode::from_u16(v.motif.status()).unwrap_or(StatusCode::CONFLICT),
-                (false, "Chèque refusé".to_string(), v.message),
+                (false, "Chèque refusé".to_string(), v.message, None),
                 true,
                 v.motif,
             ),
@@ -215,7 +222,7 @@ pub async fn counter_submit(
             ratelimit::hit(&state.core.db, k, i64::MAX, WINDOW_SECS).await?;
         }
     }
-    let (ok, title, message) = result;
+    let (ok, title, message, cancellable) = result;
     let code = if keep_code {
         f.code.chars().take(40).collect()
     } else {
@@ -229,7 +236,65 @@ pub async fn counter_submit(
             Some(place.id),
             code,
             f.service,
-            Some(CounterResult { ok, title, message }),
+            Some(CounterResult {
+                ok,
+                title,
+                message,
+                cancellable,
+            }),
         ),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CancelForm {
+    lieu: i64,
+    encaissement: i64,
+}
+
+/// A place cancels its own redemption (a mistake), within 24 hours.
+pub async fn cancel_submit(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<CancelForm>,
+) -> Result<Response, WebError> {
+    let places = my_places(&state, &u).await?;
+    let Some(place) = places.iter().find(|p| p.id == f.lieu) else {
+        return Err(WebError::Forbidden);
+    };
+    let (status, result) = match redeem::cancel(
+        &state.core,
+        Counter::Account(u.principal.account_id),
+        place,
+        f.encaissement,
+    )
+    .await
+    {
+        Ok(()) => (
+            StatusCode::OK,
+            CounterResult {
+                ok: true,
+                title: "Encaissement annulé".into(),
+                message: format!(
+                    "L'encaissement n° {} est annulé : le chèque peut de nouveau être utilisé.",
+                    f.encaissement
+                ),
+                cancellable: None,
+            },
+        ),
+        Err(passerelle_core::CoreError::Conflict(m)) => (
+            StatusCode::CONFLICT,
+            CounterResult {
+                ok: false,
+                title: "Annulation impossible".into(),
+                message: m,
+                cancellable: None,
+            },
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    render(
+        status,
+        page(&u, &places, Some(place.id), String::new(), String::new(), Some(result)),
     )
 }

@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod cheques_api;
 mod cheques_pages;
+mod commandes_pages;
 mod cookies;
 mod error;
 mod forms;
@@ -114,6 +115,14 @@ pub fn router(state: AppState) -> Router {
             "/encaisser",
             get(cheques_pages::counter_page).post(cheques_pages::counter_submit),
         )
+        .route("/encaisser/annuler", post(cheques_pages::cancel_submit))
+        .route("/commandes", get(commandes_pages::list))
+        .route("/commandes/{id}", get(commandes_pages::one))
+        .route(
+            "/remettre",
+            get(commandes_pages::hand_out_form).post(commandes_pages::hand_out_submit),
+        )
+        .route("/remettre/perte", post(commandes_pages::lost_submit))
         .route("/static/app/geolocalisation.js", get(pages::geolocation_js))
         .route("/api/v1/version", get(api::version))
         .route("/api/v1/lieux", get(api::search))

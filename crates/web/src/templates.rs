@@ -11,6 +11,10 @@ pub struct NavUser {
     pub is_operator: bool,
     /// Place staff: the counter page is in the menu.
     pub is_place: bool,
+    /// Funders (and the opérateur): the orders are in the menu.
+    pub sees_orders: bool,
+    /// Prescribers: the hand-out page is in the menu.
+    pub is_prescriber: bool,
 }
 
 /// What every page's frame needs.
@@ -287,6 +291,8 @@ pub struct CounterResult {
     pub ok: bool,
     pub title: String,
     pub message: String,
+    /// (place, redemption) that the place may still cancel (within 24 hours).
+    pub cancellable: Option<(i64, i64)>,
 }
 
 #[derive(Template)]
@@ -300,5 +306,60 @@ pub struct CounterPage {
     pub code: String,
     /// A fresh idempotency key per form: a double submission redeems once.
     pub request_id: String,
+    pub result: Option<CounterResult>,
+}
+
+pub struct OrderRow {
+    pub id: i64,
+    pub commanditaire: String,
+    pub carnets: i64,
+    pub cheques_par_carnet: i64,
+    pub valeur: String,
+    pub debut: String,
+    pub fin: String,
+    pub etat: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "commandes.html")]
+pub struct OrdersPage {
+    pub l: Layout,
+    pub orders: Vec<OrderRow>,
+}
+
+#[derive(Template)]
+#[template(path = "commande.html")]
+pub struct OrderPage {
+    pub l: Layout,
+    pub id: i64,
+    pub etat: &'static str,
+    pub commanditaire: String,
+    pub carnets: i64,
+    pub cheques_par_carnet: i64,
+    pub valeur: String,
+    pub debut: String,
+    pub fin: String,
+    pub tolerance: i64,
+    pub perimetre: String,
+    pub publics: String,
+    pub services: String,
+    pub plafond: i64,
+    /// (number, face value, fee, total) in euros
+    pub documents: Vec<(String, String, String, String)>,
+    pub carnets_emis: i64,
+    pub carnets_attribues: i64,
+    pub carnets_remis: i64,
+    pub carnets_perdus: i64,
+    /// (state in words, count)
+    pub cheques: Vec<(&'static str, i64)>,
+}
+
+#[derive(Template)]
+#[template(path = "remettre.html")]
+pub struct HandOutPage {
+    pub l: Layout,
+    /// (key, label)
+    pub publics: Vec<(&'static str, &'static str)>,
+    pub bands: Vec<&'static str>,
     pub result: Option<CounterResult>,
 }

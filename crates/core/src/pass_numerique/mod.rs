@@ -5,6 +5,8 @@ pub mod booklets;
 pub mod code;
 pub mod issue;
 pub mod model;
+pub mod motif;
 pub mod orders;
 pub mod places;
 pub mod redeem;
+pub mod reports;

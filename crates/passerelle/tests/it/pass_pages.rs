@@ -109,3 +109,174 @@ async fn the_holder_s_page_and_the_counter_page() {
         1
     );
 }
+
+#[tokio::test]
+async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
+    let app = TestApp::new().await;
+    let s = ready(&app, scene(&app).await).await;
+    let order = s.order;
+
+    // Orders: the opérateur sees all, a funder its own only, others nothing.
+    let (mut funder, funder_org) =
+        crate::lieux_pages::signed_in(&app, "commanditaire", "commanditaire", "f@gironde.fr").await;
+    let (mut other_funder, _) =
+        crate::lieux_pages::signed_in(&app, "commanditaire", "commanditaire", "f@landes.fr").await;
+    let (mut op, _) = crate::lieux_pages::signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
+    let (mut prescriber, prescriber_org) =
+        crate::lieux_pages::signed_in(&app, "prescripteur", "prescripteur", "p@ccas.fr").await;
+    app.exec(&format!(
+        "UPDATE commandes SET commanditaire_id = {funder_org} WHERE id = {order}"
+    ))
+    .await
+    .unwrap();
+    let page = op.get("/commandes").await;
+    assert!(
+        page.body.contains(&format!("href=\"/commandes/{order}\"")),
+        "{}",
+        page.body
+    );
+    let detail = funder.get(&format!("/commandes/{order}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert!(
+        detail.body.contains("Payée") && detail.body.contains("DEV-") && detail.body.contains("FAC-"),
+        "{}",
+        detail.body
+    );
+    assert!(detail.body.contains("Carnets émis : 3"), "{}", detail.body);
+    assert!(funder
+        .get("/commandes")
+        .await
+        .body
+        .contains(&format!("/commandes/{order}")));
+    assert!(!other_funder
+        .get("/commandes")
+        .await
+        .body
+        .contains(&format!("/commandes/{order}")));
+    assert_eq!(
+        other_funder.get(&format!("/commandes/{order}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(prescriber.get("/commandes").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.browser().get("/commandes").await.location(), Some("/connexion"));
+
+    // Hand-out: only for the prescriber the booklet is allotted to.
+    let second = (s.first_booklet + 1).to_string();
+    assert_eq!(funder.get("/remettre").await.status, StatusCode::FORBIDDEN);
+    let form = [
+        ("carnet", second.as_str()),
+        ("public", "seniors"),
+        ("commune", "33318"),
+        ("tranche_age", "75-et-plus"),
+    ];
+    assert_eq!(
+        prescriber.post("/remettre", &form).await.status,
+        StatusCode::FORBIDDEN,
+        "alloué à un autre prescripteur"
+    );
+    app.exec(&format!(
+        "UPDATE carnets SET prescripteur_id = {prescriber_org} WHERE numero = {second}"
+    ))
+    .await
+    .unwrap();
+    let mut with_contact = form.to_vec();
+    with_contact.push(("contact", "06 12 34 56 78"));
+    let r = prescriber.post("/remettre", &with_contact).await;
+    assert!(r.body.contains("consentement"), "{}", r.body);
+    let r = prescriber
+        .post(
+            "/remettre",
+            &[("carnet", "douze"), ("public", "seniors"), ("commune", "33318")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    with_contact.push(("consentement", "oui"));
+    let r = prescriber.post("/remettre", &with_contact).await;
+    assert!(r.body.contains("Carnet remis"), "{}", r.body);
+    let stored = app
+        .scalar_text(&format!("SELECT contact FROM carnets WHERE numero = {second}"))
+        .await;
+    assert!(!stored.contains("06 12"), "le contact est chiffré");
+    assert!(prescriber
+        .post("/remettre", &form)
+        .await
+        .body
+        .contains("déjà été remis"));
+    let r = prescriber.post("/remettre/perte", &[("carnet", second.as_str())]).await;
+    assert!(r.body.contains("10 chèque(s) non utilisé(s) annulé(s)"), "{}", r.body);
+
+    // The counter: redeem, then cancel the mistake; the cheque is usable again.
+    let (mut staff, org) = crate::lieux_pages::signed_in(&app, "lieu", "lieu", "accueil@pessac.fr").await;
+    app.exec(&format!(
+        "UPDATE lieux SET organisation_id = {org} WHERE ext_id = 'mednum-2'"
+    ))
+    .await
+    .unwrap();
+    let place = app
+        .scalar_i64("SELECT id FROM lieux WHERE ext_id = 'mednum-2'")
+        .await
+        .to_string();
+    let code = s.codes[4].2.as_str();
+    let r = staff
+        .post(
+            "/encaisser",
+            &[
+                ("lieu", place.as_str()),
+                ("code", code),
+                ("service", ACCES),
+                ("demande", "a-1"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("Annuler cet encaissement"), "{}", r.body);
+    let id = app.scalar_i64("SELECT MAX(id) FROM encaissements").await.to_string();
+    let (mut thief, _) = crate::lieux_pages::signed_in(&app, "lieu", "lieu", "autre@lieu.fr").await;
+    assert_eq!(
+        thief
+            .post(
+                "/encaisser/annuler",
+                &[("lieu", place.as_str()), ("encaissement", id.as_str())]
+            )
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = staff
+        .post(
+            "/encaisser/annuler",
+            &[("lieu", place.as_str()), ("encaissement", id.as_str())],
+        )
+        .await;
+    assert!(r.body.contains("Encaissement annulé"), "{}", r.body);
+    let again = staff
+        .post(
+            "/encaisser/annuler",
+            &[("lieu", place.as_str()), ("encaissement", id.as_str())],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(
+        app.scalar_text(&format!(
+            "SELECT etat FROM cheques WHERE id = (SELECT cheque_id FROM encaissements WHERE id = {id})"
+        ))
+        .await,
+        "actif"
+    );
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM journal WHERE action = 'cheque.annulation_encaissement'")
+            .await,
+        1
+    );
+    let r = staff
+        .post(
+            "/encaisser",
+            &[
+                ("lieu", place.as_str()),
+                ("code", code),
+                ("service", ACCES),
+                ("demande", "a-2"),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("Chèque encaissé"), "{}", r.body);
+}

@@ -1,0 +1,260 @@
+//! Pass Numérique pages of funders, the opérateur and prescribers: orders and
+//! their progress, hand-out of booklets.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Form;
+use passerelle_core::accounts::Role;
+use passerelle_core::pass_numerique::authz::{authorize, Action, Caller};
+use passerelle_core::pass_numerique::booklets::{self, HandOut, AGE_BANDS};
+use passerelle_core::pass_numerique::model::{ChequeState, Public};
+use passerelle_core::pass_numerique::orders::{self, OrderState};
+use passerelle_core::pass_numerique::redeem::euros;
+use passerelle_core::pass_numerique::reports;
+use serde::Deserialize;
+
+use crate::auth::{render, CurrentUser};
+use crate::error::WebError;
+use crate::templates::{CounterResult, HandOutPage, OrderPage, OrderRow, OrdersPage};
+use crate::AppState;
+
+fn state_label(key: &str) -> &'static str {
+    match key {
+        "devis" => OrderState::Devis.label(),
+        "acceptee" => OrderState::Acceptee.label(),
+        "facturee" => OrderState::Facturee.label(),
+        "payee" => OrderState::Payee.label(),
+        "annulee" => OrderState::Annulee.label(),
+        _ => "Inconnu",
+    }
+}
+
+fn cheque_label(key: &str) -> &'static str {
+    match ChequeState::from_key(key) {
+        Some(ChequeState::EnAttente) => "en attente du paiement",
+        Some(ChequeState::Actif) => "actifs",
+        Some(ChequeState::Encaisse) => "encaissés",
+        Some(ChequeState::Expire) => "expirés",
+        Some(ChequeState::Annule) => "annulés",
+        None => "inconnus",
+    }
+}
+
+/// `/commandes`: every order for the opérateur, its own for a funder.
+pub async fn list(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
+    let funder = match u.principal.role {
+        Role::Operateur => None,
+        Role::Commanditaire => Some(u.principal.organisation_id),
+        _ => return Err(WebError::Forbidden),
+    };
+    if let Some(f) = funder {
+        authorize(&u.principal, Action::ViewOrder { funder: f })?;
+    }
+    let orders = reports::list(&state.core, funder)
+        .await?
+        .into_iter()
+        .map(|o| OrderRow {
+            id: o.id,
+            commanditaire: o.commanditaire,
+            carnets: o.carnets,
+            cheques_par_carnet: o.cheques_par_carnet,
+            valeur: euros(o.valeur_centimes),
+            debut: o.debut,
+            fin: o.fin,
+            etat: state_label(&o.etat),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        OrdersPage {
+            l: u.layout("Commandes du Pass Numérique", "/commandes"),
+            orders,
+        },
+    )
+}
+
+/// `/commandes/{id}`: an order, its documents and where its booklets and cheques stand.
+pub async fn one(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
+    let order = orders::get(&state.core, id).await?;
+    authorize(
+        &u.principal,
+        Action::ViewOrder {
+            funder: order.commanditaire_id,
+        },
+    )?;
+    let funder = passerelle_core::accounts::store::organisation(&state.core.db, order.commanditaire_id)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    let documents = orders::documents(&state.core, id)
+        .await?
+        .into_iter()
+        .map(|d| {
+            (
+                d.numero,
+                euros(d.valeur_centimes),
+                euros(d.frais_centimes),
+                euros(d.total_centimes),
+            )
+        })
+        .collect();
+    let p = reports::progress(&state.core, id).await?;
+    let publics = order
+        .publics
+        .iter()
+        .filter_map(|k| Public::parse(k).ok())
+        .map(|p| p.label())
+        .collect::<Vec<_>>()
+        .join(", ");
+    render(
+        StatusCode::OK,
+        OrderPage {
+            l: u.layout(&format!("Commande n° {id}"), "/commandes"),
+            id,
+            etat: order.etat.label(),
+            commanditaire: funder,
+            carnets: order.carnets,
+            cheques_par_carnet: order.cheques_par_carnet,
+            valeur: euros(order.valeur_centimes),
+            debut: order.debut.clone(),
+            fin: order.fin.clone(),
+            tolerance: order.tolerance_jours,
+            perimetre: order.perimetre.join(", "),
+            publics,
+            services: if order.services.is_empty() {
+                "tous".into()
+            } else {
+                order.services.join(", ")
+            },
+            plafond: order.plafond_jour,
+            documents,
+            carnets_emis: p.carnets_emis,
+            carnets_attribues: p.carnets_attribues,
+            carnets_remis: p.carnets_remis,
+            carnets_perdus: p.carnets_perdus,
+            cheques: p.cheques.iter().map(|(k, n)| (cheque_label(k), *n)).collect(),
+        },
+    )
+}
+
+fn hand_out_page(u: &CurrentUser, result: Option<CounterResult>) -> HandOutPage {
+    HandOutPage {
+        l: u.layout("Remettre un carnet", "/remettre"),
+        publics: Public::ALL.iter().map(|p| (p.key(), p.label())).collect(),
+        bands: AGE_BANDS.to_vec(),
+        result,
+    }
+}
+
+fn may_hand_out(u: &CurrentUser) -> Result<(), WebError> {
+    match u.principal.role {
+        Role::Prescripteur | Role::Operateur => Ok(()),
+        _ => Err(WebError::Forbidden),
+    }
+}
+
+pub async fn hand_out_form(u: CurrentUser) -> Result<Response, WebError> {
+    may_hand_out(&u)?;
+    render(StatusCode::OK, hand_out_page(&u, None))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HandOutForm {
+    carnet: String,
+    public: String,
+    commune: String,
+    tranche_age: Option<String>,
+    contact: Option<String>,
+    consentement: Option<String>,
+}
+
+fn booklet_number(text: &str) -> Result<i64, CounterResult> {
+    text.trim().parse::<i64>().map_err(|_| CounterResult {
+        ok: false,
+        title: "Numéro de carnet illisible".into(),
+        message: format!(
+            "« {} » n'est pas un numéro de carnet (des chiffres seulement).",
+            text.trim()
+        ),
+        cancellable: None,
+    })
+}
+
+/// Turns a refusal of the domain into a message on the page (other errors stay errors).
+fn refused(e: passerelle_core::CoreError) -> Result<CounterResult, WebError> {
+    use passerelle_core::CoreError;
+    match e {
+        CoreError::Invalid(m) | CoreError::Conflict(m) | CoreError::NotFound(m) => Ok(CounterResult {
+            ok: false,
+            title: "Remise refusée".into(),
+            message: m,
+            cancellable: None,
+        }),
+        other => Err(other.into()),
+    }
+}
+
+pub async fn hand_out_submit(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<HandOutForm>,
+) -> Result<Response, WebError> {
+    may_hand_out(&u)?;
+    let numero = match booklet_number(&f.carnet) {
+        Ok(n) => n,
+        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, Some(r))),
+    };
+    let h = HandOut {
+        public: f.public,
+        commune: f.commune,
+        tranche_age: f.tranche_age,
+        contact: f.contact,
+        consentement: f.consentement.as_deref() == Some("oui"),
+    };
+    let (status, result) = match booklets::hand_out(&state.core, Caller::Person(&u.principal), numero, &h).await {
+        Ok(_) => (
+            StatusCode::OK,
+            CounterResult {
+                ok: true,
+                title: "Carnet remis".into(),
+                message: format!("La remise du carnet n° {numero} est enregistrée."),
+                cancellable: None,
+            },
+        ),
+        Err(passerelle_core::CoreError::Forbidden) => return Err(WebError::Forbidden),
+        Err(e) => (StatusCode::BAD_REQUEST, refused(e)?),
+    };
+    render(status, hand_out_page(&u, Some(result)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LostForm {
+    carnet: String,
+}
+
+pub async fn lost_submit(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<LostForm>,
+) -> Result<Response, WebError> {
+    may_hand_out(&u)?;
+    let numero = match booklet_number(&f.carnet) {
+        Ok(n) => n,
+        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, Some(r))),
+    };
+    let (status, result) = match booklets::declare_lost(&state.core, Caller::Person(&u.principal), numero).await {
+        Ok(n) => (
+            StatusCode::OK,
+            CounterResult {
+                ok: true,
+                title: "Carnet déclaré perdu".into(),
+                message: format!("Carnet n° {numero} : {n} chèque(s) non utilisé(s) annulé(s)."),
+                cancellable: None,
+            },
+        ),
+        Err(passerelle_core::CoreError::Forbidden) => return Err(WebError::Forbidden),
+        Err(e) => (StatusCode::BAD_REQUEST, refused(e)?),
+    };
+    render(status, hand_out_page(&u, Some(result)))
+}
