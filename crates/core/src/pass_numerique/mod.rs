@@ -8,5 +8,6 @@ pub mod model;
 pub mod motif;
 pub mod orders;
 pub mod places;
+pub mod print;
 pub mod redeem;
 pub mod reports;

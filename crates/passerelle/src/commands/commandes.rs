@@ -14,7 +14,7 @@ use passerelle_core::pass_numerique::authz::Caller;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
-use passerelle_core::pass_numerique::{issue, redeem};
+use passerelle_core::pass_numerique::{issue, print, redeem};
 use serde_json::json;
 
 use crate::config::DataArgs;
@@ -84,23 +84,41 @@ pub enum CommandesCommand {
         /// Fichier CSV pour l'imprimeur : carnet,rang,code,url (un chèque par ligne).
         #[arg(long)]
         codes: Option<PathBuf>,
+        /// Carnets à imprimer (PDF A4 : une couverture et une page de chèques par carnet).
+        #[arg(long)]
+        pdf: Option<PathBuf>,
         /// Adresse publique du service, pour l'URL des QR codes.
         #[arg(long, env = "PASSERELLE_BASE_URL")]
         url_base: Option<String>,
+        /// Dossier des polices DejaVu (paquet npm dejavu-fonts-ttf).
+        #[arg(
+            long,
+            env = "PASSERELLE_FONTS_DIR",
+            default_value = "node_modules/dejavu-fonts-ttf/ttf"
+        )]
+        polices: PathBuf,
         #[arg(long)]
         json: bool,
     },
-    /// Réécrit le fichier des codes d'une commande (réimpression), éventuellement d'une plage de carnets.
+    /// Réécrit le fichier des codes et/ou le PDF d'une commande (réimpression), éventuellement d'une plage de carnets.
     Codes {
         id: i64,
         #[arg(long)]
-        codes: PathBuf,
+        codes: Option<PathBuf>,
+        #[arg(long)]
+        pdf: Option<PathBuf>,
         #[arg(long)]
         de: Option<i64>,
         #[arg(long)]
         a: Option<i64>,
         #[arg(long, env = "PASSERELLE_BASE_URL")]
         url_base: Option<String>,
+        #[arg(
+            long,
+            env = "PASSERELLE_FONTS_DIR",
+            default_value = "node_modules/dejavu-fonts-ttf/ttf"
+        )]
+        polices: PathBuf,
     },
 }
 
@@ -150,16 +168,27 @@ fn base_url(url: Option<String>) -> Result<String> {
     Ok(parsed.as_str().trim_end_matches('/').to_string())
 }
 
-async fn write_codes(
+/// Writes the print house's CSV and/or the booklets' PDF; returns the number of cheques.
+async fn write_files(
     core: &passerelle_core::Core,
     order: i64,
     range: Option<(i64, i64)>,
     base: &str,
-    path: &PathBuf,
+    csv: Option<&PathBuf>,
+    pdf: Option<(&PathBuf, &PathBuf)>,
 ) -> Result<usize> {
     let printed = issue::codes(core, order, range).await?;
-    let file = create_private(path)?;
-    issue::codes_csv(base, &printed, std::io::BufWriter::new(file))?;
+    if let Some(path) = csv {
+        let file = create_private(path)?;
+        issue::codes_csv(base, &printed, std::io::BufWriter::new(file))?;
+    }
+    if let Some((path, fonts_dir)) = pdf {
+        let fonts = print::Fonts::load(fonts_dir)?;
+        let face = print::face_of(core, &orders::get(core, order).await?, base).await?;
+        let bytes = print::booklets(&fonts, &face, &printed)?;
+        std::io::Write::write_all(&mut create_private(path)?, &bytes)
+            .with_context(|| format!("impossible d'écrire « {} »", path.display()))?;
+    }
     Ok(printed.len())
 }
 
@@ -261,13 +290,20 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
         CommandesCommand::Emettre {
             id,
             codes,
+            pdf,
             url_base,
+            polices,
             json,
         } => {
-            let base = match &codes {
-                Some(_) => Some(base_url(url_base)?),
-                None => None,
+            let base = if codes.is_some() || pdf.is_some() {
+                Some(base_url(url_base)?)
+            } else {
+                None
             };
+            if pdf.is_some() {
+                // Checked before issuing: a missing font must not leave an issued order without its PDF.
+                print::Fonts::load(&polices)?;
+            }
             let bar = if std::io::stderr().is_terminal() && !json {
                 let b = ProgressBar::new(0);
                 b.set_style(
@@ -284,9 +320,19 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             })
             .await?;
             bar.finish_and_clear();
-            let written = match (&codes, &base) {
-                (Some(path), Some(base)) => Some(write_codes(core, id, None, base, path).await?),
-                _ => None,
+            let written = match &base {
+                Some(base) => Some(
+                    write_files(
+                        core,
+                        id,
+                        None,
+                        base,
+                        codes.as_ref(),
+                        pdf.as_ref().map(|p| (p, &polices)),
+                    )
+                    .await?,
+                ),
+                None => None,
             };
             if json {
                 println!("{}", json!({ "emission": issued, "codes_ecrits": written }));
@@ -308,22 +354,38 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                         path.display()
                     );
                 }
+                if let Some(path) = &pdf {
+                    println!("Carnets à imprimer : {}.", path.display());
+                }
             }
         }
         CommandesCommand::Codes {
             id,
             codes,
+            pdf,
             de,
             a,
             url_base,
+            polices,
         } => {
+            if codes.is_none() && pdf.is_none() {
+                anyhow::bail!("rien à écrire : --codes FICHIER et/ou --pdf FICHIER");
+            }
             let base = base_url(url_base)?;
             let range = match (de, a) {
                 (None, None) => None,
                 (de, a) => Some((de.unwrap_or(i64::MIN), a.unwrap_or(i64::MAX))),
             };
-            let n = write_codes(core, id, range, &base, &codes).await?;
-            println!("{n} codes écrits dans {}.", codes.display());
+            let n = write_files(
+                core,
+                id,
+                range,
+                &base,
+                codes.as_ref(),
+                pdf.as_ref().map(|p| (p, &polices)),
+            )
+            .await?;
+            println!("{n} chèques réimprimés.");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -76,6 +76,8 @@ pub async fn scene(app: &TestApp) -> Scene {
     let id = order["id"].as_i64().unwrap();
     assert_eq!(order["devis"]["total_centimes"], 31_200, "3 × 10 × 10 € + 4 %");
     let codes_file = app.data_dir.parent().unwrap().join("codes.csv");
+    let pdf = app.data_dir.parent().unwrap().join("carnets.pdf");
+    let fonts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/dejavu-fonts-ttf/ttf");
     let issued = json_of(
         app,
         &[
@@ -84,10 +86,21 @@ pub async fn scene(app: &TestApp) -> Scene {
             &id.to_string(),
             "--codes",
             codes_file.to_str().unwrap(),
+            "--pdf",
+            pdf.to_str().unwrap(),
+            "--polices",
+            fonts.to_str().unwrap(),
             "--url-base",
             BASE,
         ],
     );
+    // The booklets' PDF: a cover and a page of cheques for each of the 3 booklets.
+    let bytes = std::fs::read(&pdf).unwrap();
+    assert!(bytes.starts_with(b"%PDF-"));
+    let pages = bytes
+        .windows(9)
+        .any(|w| w.starts_with(b"/Count 6") && !w[8].is_ascii_digit());
+    assert!(pages, "6 pages attendues");
     assert_eq!(issued["emission"]["cheques"], 30);
     assert_eq!(issued["emission"]["etat_des_cheques"], "en_attente");
     let first = issued["emission"]["premier_carnet"].as_i64().unwrap();
