@@ -184,7 +184,16 @@ fn cover(s: &mut Surface, f: &Fonts, face: &Face, booklet: i64) {
     }
 }
 
-fn cheque(s: &mut Surface, f: &Fonts, face: &Face, p: &Printed, x: f32, y: f32, w: f32, h: f32) -> CoreResult<()> {
+/// Where a cheque goes on its page (points, from the top-left corner).
+struct Cell {
+    x: f32,
+    y: f32,
+    w: f32,
+    h: f32,
+}
+
+fn cheque(s: &mut Surface, f: &Fonts, face: &Face, p: &Printed, cell: Cell) -> CoreResult<()> {
+    let Cell { x, y, w, h } = cell;
     frame(s, x, y, w, h);
     color(s, 0, 0, 145);
     text(s, &f.bold, 12.0, x + 10.0, y + 20.0, "Pass Numérique");
@@ -251,7 +260,7 @@ pub fn booklets(fonts: &Fonts, face: &Face, printed: &[Printed]) -> CoreResult<V
                 let (c, r) = (i % cols, i / cols);
                 let x = MARGIN + c as f32 * (w + 10.0);
                 let y = MARGIN + r as f32 * (h + 8.0);
-                cheque(&mut s, fonts, face, p, x, y, w, h)?;
+                cheque(&mut s, fonts, face, p, Cell { x, y, w, h })?;
             }
             s.finish();
             page.finish();
