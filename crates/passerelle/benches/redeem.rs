@@ -191,6 +191,10 @@ fn main() {
     let config = passerelle_web::WebConfig {
         base_url: url::Url::parse("http://localhost").expect("url"),
         assets_dir: std::path::PathBuf::from("/nonexistent"),
+        fonts_dir: std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../node_modules/dejavu-fonts-ttf/ttf"
+        )),
         trust_proxy: false,
         search_max_age: Duration::from_millis(200),
     };

@@ -42,6 +42,13 @@ pub struct ServeArgs {
         default_value = "node_modules/@gouvfr/dsfr/dist"
     )]
     pub assets_dir: PathBuf,
+    /// Dossier des polices DejaVu (paquet npm dejavu-fonts-ttf), pour les devis et factures en PDF.
+    #[arg(
+        long,
+        env = "PASSERELLE_FONTS_DIR",
+        default_value = "node_modules/dejavu-fonts-ttf/ttf"
+    )]
+    pub polices: PathBuf,
     /// Remplit une base vide avec des données de démonstration et affiche les accès.
     #[arg(long)]
     pub demo: bool,
@@ -89,4 +96,11 @@ pub fn check_assets(dir: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The fonts of the PDF documents must be there too (installed by `npm ci`).
+pub fn check_fonts(dir: &Path) -> Result<()> {
+    passerelle_core::pass_numerique::print::Fonts::load(dir)
+        .map(|_| ())
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }

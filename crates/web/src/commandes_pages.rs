@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use passerelle_core::accounts::Role;
 use passerelle_core::pass_numerique::authz::{authorize, Action, Caller};
@@ -257,4 +257,57 @@ pub async fn lost_submit(
         Err(e) => (StatusCode::BAD_REQUEST, refused(e)?),
     };
     render(status, hand_out_page(&u, Some(result)))
+}
+
+/// Who issues the documents: the opérateur's organisation (the first one).
+async fn operator_name(state: &AppState) -> Result<String, WebError> {
+    Ok(passerelle_core::accounts::store::organisations(&state.core.db)
+        .await?
+        .into_iter()
+        .find(|o| o.kind == "operateur")
+        .map(|o| o.name)
+        .unwrap_or_else(|| "Opérateur du Pass Numérique".into()))
+}
+
+/// `/commandes/{id}/documents/{numero}`: a quote or an invoice of the order, in PDF.
+pub async fn document_pdf(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path((id, numero)): Path<(i64, String)>,
+) -> Result<Response, WebError> {
+    let order = orders::get(&state.core, id).await?;
+    authorize(
+        &u.principal,
+        Action::ViewOrder {
+            funder: order.commanditaire_id,
+        },
+    )?;
+    let Some(doc) = orders::documents(&state.core, id)
+        .await?
+        .into_iter()
+        .find(|d| d.numero == numero)
+    else {
+        return Err(WebError::NotFound);
+    };
+    let funder = passerelle_core::accounts::store::organisation(&state.core.db, order.commanditaire_id)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    let parties = passerelle_core::pass_numerique::documents_pdf::Parties {
+        operator: operator_name(&state).await?,
+        funder,
+    };
+    let fonts = passerelle_core::pass_numerique::print::Fonts::load(&state.config.fonts_dir)?;
+    let bytes = passerelle_core::pass_numerique::documents_pdf::render(&fonts, &doc, &order, &parties)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{}.pdf\"", doc.numero),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

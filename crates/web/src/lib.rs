@@ -48,6 +48,8 @@ pub struct WebConfig {
     pub base_url: url::Url,
     /// Folder holding the DSFR build (`node_modules/@gouvfr/dsfr/dist`).
     pub assets_dir: PathBuf,
+    /// Folder of the DejaVu fonts (npm `dejavu-fonts-ttf`), for documents in PDF.
+    pub fonts_dir: PathBuf,
     /// Behind a reverse proxy that appends the client's address to `X-Forwarded-For`.
     pub trust_proxy: bool,
     /// How long a search may use the directory snapshot before checking the
@@ -118,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .route("/encaisser/annuler", post(cheques_pages::cancel_submit))
         .route("/commandes", get(commandes_pages::list))
         .route("/commandes/{id}", get(commandes_pages::one))
+        .route("/commandes/{id}/documents/{numero}", get(commandes_pages::document_pdf))
         .route(
             "/remettre",
             get(commandes_pages::hand_out_form).post(commandes_pages::hand_out_submit),

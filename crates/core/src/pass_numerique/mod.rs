@@ -3,6 +3,7 @@
 pub mod authz;
 pub mod booklets;
 pub mod code;
+pub mod documents_pdf;
 pub mod issue;
 pub mod model;
 pub mod motif;

@@ -54,6 +54,14 @@ impl Fonts {
             mono: load("DejaVuSansMono-Bold.ttf")?,
         })
     }
+
+    pub fn regular(&self) -> Font {
+        self.regular.clone()
+    }
+
+    pub fn bold(&self) -> Font {
+        self.bold.clone()
+    }
 }
 
 /// What is printed on every booklet of an order.

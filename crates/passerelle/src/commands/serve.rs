@@ -20,6 +20,7 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     })?;
     let base = base_url(&args, listen)?;
     check_assets(&args.assets_dir)?;
+    crate::config::check_fonts(&args.polices)?;
     let core = super::open(data).await?;
 
     // The official territories are loaded on first start (or with `passerelle territoires charger`).
@@ -45,6 +46,7 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         WebConfig {
             base_url: base.clone(),
             assets_dir: args.assets_dir.clone(),
+            fonts_dir: args.polices.clone(),
             trust_proxy: args.trust_proxy,
             // A change to the directory is served by every instance within 200 ms.
             search_max_age: std::time::Duration::from_millis(200),

@@ -157,6 +157,10 @@ async fn every_instance_sees_a_change_as_soon_as_it_commits() {
     let config = passerelle_web::WebConfig {
         base_url: url::Url::parse(crate::support::BASE).unwrap(),
         assets_dir: "/x".into(),
+        fonts_dir: std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../node_modules/dejavu-fonts-ttf/ttf"
+        )),
         trust_proxy: false,
         search_max_age: std::time::Duration::ZERO,
     };

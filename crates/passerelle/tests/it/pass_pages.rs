@@ -143,6 +143,27 @@ async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
         detail.body
     );
     assert!(detail.body.contains("Carnets émis : 3"), "{}", detail.body);
+    // The invoice in PDF, for the funder; not for another one.
+    let at = detail.body.find("FAC-").unwrap();
+    let invoice = &detail.body[at..at + 15];
+    let pdf = funder.get(&format!("/commandes/{order}/documents/{invoice}")).await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+    assert!(pdf.body.starts_with("%PDF-"));
+    assert_eq!(
+        other_funder
+            .get(&format!("/commandes/{order}/documents/{invoice}"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        funder
+            .get(&format!("/commandes/{order}/documents/FAC-1999-000001"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
     assert!(funder
         .get("/commandes")
         .await

@@ -41,6 +41,10 @@ impl TestApp {
         let config = WebConfig {
             base_url: url::Url::parse(BASE).unwrap(),
             assets_dir: PathBuf::from("/nonexistent"),
+            fonts_dir: std::path::PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../node_modules/dejavu-fonts-ttf/ttf"
+            )),
             trust_proxy: false,
             search_max_age: std::time::Duration::ZERO,
         };
