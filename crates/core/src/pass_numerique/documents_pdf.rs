@@ -119,3 +119,63 @@ pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -
     pdf.finish()
         .map_err(|e| CoreError::Io(format!("PDF impossible : {e:?}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invoice_is_a_one_page_pdf() {
+        let fonts = Fonts::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/dejavu-fonts-ttf/ttf"),
+        )
+        .expect("polices : lancez npm ci");
+        let order = Order {
+            id: 7,
+            commanditaire_id: 2,
+            carnets: 100,
+            cheques_par_carnet: 10,
+            valeur_centimes: 1000,
+            frais_pour_dix_mille: 450,
+            debut: "2026-01-01".into(),
+            fin: "2026-12-31".into(),
+            tolerance_jours: 30,
+            perimetre: vec!["33".into()],
+            publics: vec!["seniors".into()],
+            services: vec![],
+            prescripteurs: vec![],
+            plafond_jour: 2,
+            marque: String::new(),
+            etat: super::super::orders::OrderState::Payee,
+            reference_paiement: Some("VIR-42".into()),
+            emise: true,
+        };
+        let a = order.amounts();
+        assert_eq!(
+            (a.valeur_centimes, a.frais_centimes, a.total_centimes),
+            (1_000_000, 45_000, 1_045_000)
+        );
+        let doc = Document {
+            id: 1,
+            kind: "facture".into(),
+            numero: "FAC-2026-000001".into(),
+            commande_id: 7,
+            valeur_centimes: a.valeur_centimes,
+            frais_centimes: a.frais_centimes,
+            total_centimes: a.total_centimes,
+            created_at: 1_764_000_000_000_000,
+        };
+        let parties = Parties {
+            operator: "Opérateur national".into(),
+            funder: "Département de la Gironde".into(),
+        };
+        let pdf = render(&fonts, &doc, &order, &parties).unwrap();
+        assert!(pdf.starts_with(b"%PDF-"));
+        assert!(pdf
+            .windows(9)
+            .any(|w| w.starts_with(b"/Count 1") && !w[8].is_ascii_digit()));
+        if let Ok(path) = std::env::var("PASSERELLE_PDF_ECHANTILLON") {
+            std::fs::write(path, &pdf).unwrap();
+        }
+    }
+}
