@@ -108,8 +108,9 @@ fn print_demo(base: &url::Url, d: &demo::Demo) {
     println!();
 }
 
-/// Hourly: expired sessions and old counters are removed; the journal head is
-/// signed when it has moved since the last checkpoint (at most once a day).
+/// Hourly: expired sessions and old counters are removed, unused cheques past
+/// their validity expire; the journal head is signed when it has moved since
+/// the last checkpoint (at most once a day).
 async fn housekeeping(core: Core) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     let mut hours = 0u32;
@@ -120,6 +121,13 @@ async fn housekeeping(core: Core) {
         }
         if let Err(e) = ratelimit::purge(&core.db, 86_400).await {
             tracing::warn!(erreur = %e, "purge des compteurs impossible");
+        }
+        // Unused cheques past their last day (tolerance included) become expired.
+        let today = passerelle_core::pass_numerique::redeem::today_paris();
+        match passerelle_core::pass_numerique::issue::expire_due(&core, &journal::Actor::System, today).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(cheques = n, "chèques expirés"),
+            Err(e) => tracing::warn!(erreur = %e, "expiration des chèques impossible"),
         }
         if hours.is_multiple_of(24) {
             match journal::checkpoint_head(&core.db, &core.keys).await {
