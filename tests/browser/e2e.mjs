@@ -141,6 +141,8 @@ function startServer(db, port, dataDir) {
       ...process.env,
       PASSERELLE_DATA_DIR: dataDir,
       PASSERELLE_BASE_URL: `http://127.0.0.1:${port}`,
+      // Requests are logged (tower_http at debug): the log is checked for secrets at the end.
+      RUST_LOG: 'info,tower_http=debug',
     },
     stdio: ['ignore', log, log],
   });
@@ -446,6 +448,14 @@ async function main() {
     current = 'content security policy';
     if (cspViolations.length > 0) throw new Error(`CSP violations: ${cspViolations.join(' | ')}`);
     pass('no Content-Security-Policy violation reported by the browser');
+
+    current = 'secrets in the server log';
+    const serverLog = fs.readFileSync(path.join(RESULTS, 'passerelle-serve.log'), 'utf8');
+    if (!serverLog.includes('/c/…')) throw new Error('the request to the cheque page is not in the log: this check would prove nothing');
+    for (const secret of [firstCode, firstCode.replace(/-/g, ''), ADMIN_PASSWORD]) {
+      if (serverLog.includes(secret)) throw new Error('a cheque code or a password is in the server log');
+    }
+    pass('no cheque code or password in the server log');
     current = null;
   } catch (err) {
     if (page) await screenshot(page, 'echec');

@@ -168,8 +168,11 @@ pub fn router(state: AppState) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("-");
-                // Only the path: query strings may carry codes or tokens.
-                tracing::info_span!("requete", id = %id, methode = %req.method(), chemin = %req.uri().path())
+                // Only the path (query strings may carry codes or tokens), and not even
+                // the path of a cheque's page: it holds the cheque's code.
+                let path = req.uri().path();
+                let path = if path.starts_with("/c/") { "/c/…" } else { path };
+                tracing::info_span!("requete", id = %id, methode = %req.method(), chemin = %path)
             }))
             .layer(PropagateRequestIdLayer::new(request_id))
             .layer(CatchPanicLayer::custom(error::panic_response))
