@@ -127,6 +127,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/remettre/perte", post(commandes_pages::lost_submit))
         .route("/static/app/geolocalisation.js", get(pages::geolocation_js))
+        .route("/static/app/scan.js", get(pages::scan_js))
         .route("/api/v1/version", get(api::version))
         .route("/api/v1/lieux", get(api::search))
         .route("/api/v1/lieux/{id}", get(api::one))

@@ -82,3 +82,15 @@ pub async fn geolocation_js() -> Response {
     )
         .into_response()
 }
+
+/// The counter page's QR reader (progressive enhancement).
+pub async fn scan_js() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/scan.js"),
+    )
+        .into_response()
+}

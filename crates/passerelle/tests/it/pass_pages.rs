@@ -61,6 +61,11 @@ async fn the_holder_s_page_and_the_counter_page() {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Espace public numérique de Pessac"));
     assert!(page.body.contains(&format!("value=\"{compact}\"")));
+    // The camera reader is an enhancement: hidden until the script finds a QR reader in the browser.
+    assert!(page.body.contains("id=\"scanner\" hidden") && page.body.contains("/static/app/scan.js"));
+    let js = anon.get("/static/app/scan.js").await;
+    assert_eq!(js.headers["content-type"], "text/javascript; charset=utf-8");
+    assert!(js.body.contains("BarcodeDetector"));
     assert!(staff
         .get(&format!("/c/{compact}"))
         .await
