@@ -107,10 +107,24 @@ pub async fn one(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i
         .map(|p| p.label())
         .collect::<Vec<_>>()
         .join(", ");
+    let quote_open = order.etat == OrderState::Devis;
+    let unpaid = matches!(
+        order.etat,
+        OrderState::Devis | OrderState::Acceptee | OrderState::Facturee
+    );
     render(
         StatusCode::OK,
         OrderPage {
             l: u.layout(&format!("Commande n° {id}"), "/commandes"),
+            may_accept: quote_open
+                && authorize(
+                    &u.principal,
+                    Action::AcceptQuote {
+                        funder: order.commanditaire_id,
+                    },
+                )
+                .is_ok(),
+            may_pay: unpaid && u.principal.role == Role::Operateur,
             id,
             etat: order.etat.label(),
             commanditaire: funder,
@@ -310,4 +324,27 @@ pub async fn document_pdf(
         bytes,
     )
         .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PayForm {
+    reference: String,
+}
+
+/// The funder (or the opérateur) accepts the quote.
+pub async fn accept(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
+    orders::accept(&state.core, Caller::Person(&u.principal), id).await?;
+    Ok(axum::response::Redirect::to(&format!("/commandes/{id}")).into_response())
+}
+
+/// The opérateur records the payment: the invoice is issued if needed and the cheques become active.
+pub async fn pay(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+    Form(f): Form<PayForm>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Administer)?;
+    orders::pay(&state.core, &u.principal.actor(), id, &f.reference).await?;
+    Ok(axum::response::Redirect::to(&format!("/commandes/{id}")).into_response())
 }

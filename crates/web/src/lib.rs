@@ -121,6 +121,8 @@ pub fn router(state: AppState) -> Router {
         .route("/commandes", get(commandes_pages::list))
         .route("/commandes/{id}", get(commandes_pages::one))
         .route("/commandes/{id}/documents/{numero}", get(commandes_pages::document_pdf))
+        .route("/commandes/{id}/accepter", post(commandes_pages::accept))
+        .route("/commandes/{id}/paiement", post(commandes_pages::pay))
         .route(
             "/remettre",
             get(commandes_pages::hand_out_form).post(commandes_pages::hand_out_submit),

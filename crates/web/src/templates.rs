@@ -331,6 +331,10 @@ pub struct OrdersPage {
 #[template(path = "commande.html")]
 pub struct OrderPage {
     pub l: Layout,
+    /// The quote may be accepted by this user.
+    pub may_accept: bool,
+    /// The payment may be recorded by this user (the opérateur).
+    pub may_pay: bool,
     pub id: i64,
     pub etat: &'static str,
     pub commanditaire: String,

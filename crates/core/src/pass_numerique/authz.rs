@@ -10,6 +10,8 @@ pub enum Action {
     Administer,
     /// See an order of the funder `funder`.
     ViewOrder { funder: i64 },
+    /// Accept the quote of an order of `funder` (the funder itself, or the opérateur on its behalf).
+    AcceptQuote { funder: i64 },
     /// Hand out a booklet, or declare it lost, when it is allotted to `prescriber`.
     HandOut { prescriber: Option<i64> },
     /// Check or redeem a cheque at a place whose responsible organisation is `owner`.
@@ -44,7 +46,9 @@ pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
     let operator = who.role == Role::Operateur;
     let allowed = match action {
         Action::Administer => operator,
-        Action::ViewOrder { funder } => operator || (who.role == Role::Commanditaire && funder == who.organisation_id),
+        Action::ViewOrder { funder } | Action::AcceptQuote { funder } => {
+            operator || (who.role == Role::Commanditaire && funder == who.organisation_id)
+        }
         Action::HandOut { prescriber } => operator || (who.role == Role::Prescripteur && mine(prescriber)),
         // Only the place's own staff redeem: the opérateur delivers no service.
         Action::Redeem { owner } => who.role == Role::Lieu && mine(owner),
@@ -75,6 +79,11 @@ mod tests {
                 op || role == Role::Commanditaire
             );
             assert_eq!(authorize(&p, Action::ViewOrder { funder: 8 }).is_ok(), op);
+            assert_eq!(
+                authorize(&p, Action::AcceptQuote { funder: 7 }).is_ok(),
+                op || role == Role::Commanditaire
+            );
+            assert_eq!(authorize(&p, Action::AcceptQuote { funder: 8 }).is_ok(), op);
             assert_eq!(
                 authorize(&p, Action::HandOut { prescriber: Some(7) }).is_ok(),
                 op || role == Role::Prescripteur

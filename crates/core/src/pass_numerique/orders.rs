@@ -516,6 +516,29 @@ async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -
     Ok(changed > 0)
 }
 
+/// The funder accepts the quote of its order.
+pub async fn accept(core: &Core, caller: super::authz::Caller<'_>, id: i64) -> CoreResult<()> {
+    let order = get(core, id).await?;
+    caller.authorize(super::authz::Action::AcceptQuote {
+        funder: order.commanditaire_id,
+    })?;
+    let mut tx = core.db.begin().await?;
+    if !transition(&mut tx, id, &[OrderState::Devis], OrderState::Acceptee).await? {
+        return Err(CoreError::Conflict(format!(
+            "le devis de la commande {id} n'est plus à accepter ({})",
+            order.etat.label().to_lowercase()
+        )));
+    }
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(caller.actor(), actions::ORDER_ACCEPTED).subject("commande", id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Records the payment of an order: its quote is accepted and its invoice
 /// issued if that was not done yet, and its issued cheques become active (no
 /// cheque is active before the money is received). Returns the invoice.

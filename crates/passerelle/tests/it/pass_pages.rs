@@ -306,3 +306,81 @@ async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
         .await;
     assert!(r.body.contains("Chèque encaissé"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn the_funder_accepts_the_quote_and_the_operator_records_the_payment() {
+    let app = TestApp::new().await;
+    let s = scene(&app).await;
+    let order = s.order;
+    let (mut funder, funder_org) =
+        crate::lieux_pages::signed_in(&app, "commanditaire", "commanditaire", "f@gironde.fr").await;
+    let (mut other_funder, _) =
+        crate::lieux_pages::signed_in(&app, "commanditaire", "commanditaire", "f@landes.fr").await;
+    let (mut op, _) = crate::lieux_pages::signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
+    app.exec(&format!(
+        "UPDATE commandes SET commanditaire_id = {funder_org} WHERE id = {order}"
+    ))
+    .await
+    .unwrap();
+
+    let page = funder.get(&format!("/commandes/{order}")).await;
+    assert!(page.body.contains("Accepter le devis") && !page.body.contains("Enregistrer le paiement"));
+    assert_eq!(
+        other_funder
+            .post(&format!("/commandes/{order}/accepter"), &[])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        funder
+            .post(&format!("/commandes/{order}/paiement"), &[("reference", "VIR-9")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let r = funder.post(&format!("/commandes/{order}/accepter"), &[]).await;
+    assert_eq!(r.location(), Some(format!("/commandes/{order}").as_str()));
+    assert!(funder
+        .get(&format!("/commandes/{order}"))
+        .await
+        .body
+        .contains("Devis accepté"));
+    assert_eq!(
+        funder.post(&format!("/commandes/{order}/accepter"), &[]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    assert!(op
+        .get(&format!("/commandes/{order}"))
+        .await
+        .body
+        .contains("Enregistrer le paiement"));
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM cheques WHERE etat = 'actif'")
+            .await,
+        0
+    );
+    let r = op
+        .post(&format!("/commandes/{order}/paiement"), &[("reference", "VIR-2026-7")])
+        .await;
+    assert_eq!(r.location(), Some(format!("/commandes/{order}").as_str()));
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM cheques WHERE etat = 'actif'")
+            .await,
+        30
+    );
+    let detail = op.get(&format!("/commandes/{order}")).await;
+    assert!(
+        detail.body.contains("Payée")
+            && detail.body.contains("FAC-")
+            && !detail.body.contains("Enregistrer le paiement")
+    );
+    assert_eq!(
+        app.scalar_i64(
+            "SELECT COUNT(*) FROM journal WHERE action = 'commande.acceptation' AND actor_role = 'commanditaire'"
+        )
+        .await,
+        1
+    );
+}
