@@ -288,47 +288,6 @@ pub(super) async fn activate(tx: &mut Tx, order_id: i64) -> CoreResult<u64> {
     }))
 }
 
-/// Marks as expired the unused active cheques of every order whose last day
-/// of use, tolerance included, is before `today` (Europe/Paris). Returns how many.
-pub async fn expire_due(core: &Core, actor: &Actor, today: chrono::NaiveDate) -> CoreResult<u64> {
-    let due: Vec<(i64, String, i64)> = on_db!(&core.db, c => {
-        sqlx::query_as("SELECT id, fin, tolerance_jours FROM commandes WHERE etat = 'payee' AND emise_at IS NOT NULL")
-            .fetch_all(&mut *c)
-            .await?
-    });
-    let mut total = 0;
-    for (order, fin, tolerance) in due {
-        let last = chrono::NaiveDate::parse_from_str(&fin, "%Y-%m-%d")
-            .ok()
-            .and_then(|f| f.checked_add_signed(chrono::Duration::days(tolerance)));
-        if last.is_none_or(|l| l >= today) {
-            continue;
-        }
-        let mut tx = core.db.begin().await?;
-        let n = on_tx!(&mut tx, c => {
-            sqlx::query("UPDATE cheques SET etat = 'expire', updated_at = $2 WHERE commande_id = $1 AND etat = 'actif'")
-                .bind(order)
-                .bind(now_micros())
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        });
-        if n > 0 {
-            journal::append(
-                &mut tx,
-                &core.keys,
-                NewEntry::new(actor.clone(), actions::CHEQUES_EXPIRED)
-                    .subject("commande", order)
-                    .details(json!({ "cheques_expires": n })),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        total += n;
-    }
-    Ok(total)
-}
-
 /// A cheque to print.
 #[derive(Debug, Clone)]
 pub struct Printed {

@@ -4,6 +4,7 @@ pub mod authz;
 pub mod booklets;
 pub mod code;
 pub mod documents_pdf;
+pub mod expiry;
 pub mod issue;
 pub mod model;
 pub mod motif;

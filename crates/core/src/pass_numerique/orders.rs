@@ -362,7 +362,7 @@ pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(O
 
 /// Adds a document with the next number of its kind and year (no gap: a
 /// rolled-back transaction uses no number).
-async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amounts) -> CoreResult<Document> {
+pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amounts) -> CoreResult<Document> {
     lock(tx, DOCUMENTS_LOCK).await?;
     let year = i64::from(time::OffsetDateTime::now_utc().year());
     let rank: i64 = on_tx!(tx, c => {

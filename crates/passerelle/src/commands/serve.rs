@@ -124,7 +124,7 @@ async fn housekeeping(core: Core) {
         }
         // Unused cheques past their last day (tolerance included) become expired.
         let today = passerelle_core::pass_numerique::redeem::today_paris();
-        match passerelle_core::pass_numerique::issue::expire_due(&core, &journal::Actor::System, today).await {
+        match passerelle_core::pass_numerique::expiry::expire_due(&core, &journal::Actor::System, today).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(cheques = n, "chèques expirés"),
             Err(e) => tracing::warn!(erreur = %e, "expiration des chèques impossible"),

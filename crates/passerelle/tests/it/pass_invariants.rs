@@ -15,7 +15,7 @@ use passerelle_core::pass_numerique::model::{ChequeState, Territory};
 use passerelle_core::pass_numerique::orders::{self, NewOrder};
 use passerelle_core::pass_numerique::places::{self, Place};
 use passerelle_core::pass_numerique::redeem::{self, Counter, Outcome};
-use passerelle_core::pass_numerique::{code::Code, issue};
+use passerelle_core::pass_numerique::{code::Code, expiry, issue};
 use proptest::prelude::*;
 
 use crate::support::TestApp;
@@ -188,7 +188,7 @@ async fn apply(w: &mut World, op: &Op) {
             }
         }
         Op::Expire(day) => {
-            issue::expire_due(core, &Actor::System, start() + chrono::Duration::days(*day))
+            expiry::expire_due(core, &Actor::System, start() + chrono::Duration::days(*day))
                 .await
                 .unwrap();
         }
@@ -210,6 +210,22 @@ async fn check(w: &mut World, after: &Op) -> Result<(), TestCaseError> {
     );
     for &order in &w.orders {
         let o = orders::get(&app.core, order).await.unwrap();
+        // Credit notes never exceed the face value of the unused cheques (expired or cancelled),
+        // and cover all of it once the order has expired.
+        let unused = app
+            .scalar_i64(&format!(
+                "SELECT COUNT(*) FROM cheques WHERE commande_id = {order} AND etat IN ('expire', 'annule')"
+            ))
+            .await;
+        let credited = app
+            .scalar_i64(&format!(
+                "SELECT CAST(COALESCE(SUM(valeur_centimes), 0) AS BIGINT) FROM documents WHERE commande_id = {order} AND type = 'avoir'"
+            ))
+            .await;
+        prop_assert!(credited <= unused * o.valeur_centimes, "{}", ctx);
+        if matches!(after, Op::Expire(day) if *day > 210) && o.reference_paiement.is_some() && o.emise {
+            prop_assert_eq!(credited, unused * o.valeur_centimes, "{}", ctx);
+        }
         // Issued = pending + active + redeemed + expired + cancelled, in counts and cents.
         let (count, cents) = (
             app.scalar_i64(&format!("SELECT COUNT(*) FROM cheques WHERE commande_id = {order}"))

@@ -1,0 +1,79 @@
+//! Expiry: after the last day of use plus the tolerance, the unused cheques
+//! of a paid order become expired, and the funder receives a credit note
+//! (avoir) for the face value of its unused cheques (expired, or cancelled
+//! with a lost booklet); the operator's fee is not refunded.
+
+use serde_json::json;
+
+use super::orders::{add_document, Amounts};
+use crate::db::now_micros;
+use crate::error::CoreResult;
+use crate::journal::{self, actions, Actor, NewEntry};
+use crate::{on_db, on_tx, Core};
+
+/// Expires what is due at `today` (Europe/Paris) and issues the credit notes
+/// owed. Idempotent: a second run changes nothing. Returns the cheques expired.
+pub async fn expire_due(core: &Core, actor: &Actor, today: chrono::NaiveDate) -> CoreResult<u64> {
+    let due: Vec<(i64, String, i64, i64)> = on_db!(&core.db, c => {
+        sqlx::query_as("SELECT id, fin, tolerance_jours, valeur_centimes FROM commandes WHERE etat = 'payee' AND emise_at IS NOT NULL")
+            .fetch_all(&mut *c)
+            .await?
+    });
+    let mut total = 0;
+    for (order, fin, tolerance, value) in due {
+        let last = chrono::NaiveDate::parse_from_str(&fin, "%Y-%m-%d")
+            .ok()
+            .and_then(|f| f.checked_add_signed(chrono::Duration::days(tolerance)));
+        if last.is_none_or(|l| l >= today) {
+            continue;
+        }
+        let mut tx = core.db.begin().await?;
+        let n = on_tx!(&mut tx, c => {
+            sqlx::query("UPDATE cheques SET etat = 'expire', updated_at = $2 WHERE commande_id = $1 AND etat = 'actif'")
+                .bind(order)
+                .bind(now_micros())
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        // Credit owed: the face value of every unused cheque, less what earlier credit notes covered.
+        let (unused, credited): (i64, i64) = on_tx!(&mut tx, c => {
+            (
+                sqlx::query_scalar("SELECT COUNT(*) FROM cheques WHERE commande_id = $1 AND etat IN ('expire', 'annule')")
+                    .bind(order)
+                    .fetch_one(&mut *c)
+                    .await?,
+                sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(valeur_centimes), 0) AS BIGINT) FROM documents WHERE commande_id = $1 AND type = 'avoir'",
+                )
+                .bind(order)
+                .fetch_one(&mut *c)
+                .await?,
+            )
+        });
+        let owed = unused * value - credited;
+        let credit = if owed > 0 {
+            let amounts = Amounts {
+                valeur_centimes: owed,
+                frais_centimes: 0,
+                total_centimes: owed,
+            };
+            Some(add_document(&mut tx, "avoir", order, amounts).await?.numero)
+        } else {
+            None
+        };
+        if n > 0 || credit.is_some() {
+            journal::append(
+                &mut tx,
+                &core.keys,
+                NewEntry::new(actor.clone(), actions::CHEQUES_EXPIRED)
+                    .subject("commande", order)
+                    .details(json!({ "cheques_expires": n, "avoir": credit, "avoir_centimes": owed.max(0) })),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        total += n;
+    }
+    Ok(total)
+}
