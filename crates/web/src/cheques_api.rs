@@ -180,6 +180,23 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Box<Response>> {
     })
 }
 
+/// What both endpoints check first, in this order: the API key, the JSON
+/// body, the limit on failed checks. Returns the key, its place and the body.
+async fn admit<T>(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: &str,
+    b: Result<Json<T>, JsonRejection>,
+) -> Result<(i64, Place, T), Box<Response>> {
+    let (key_id, place) = authenticate(state, headers).await.map_err(Box::new)?;
+    let b = body(b)?;
+    match allowed(state, key_id, ip).await {
+        Ok(true) => Ok((key_id, place, b)),
+        Ok(false) => Err(Box::new(api_refusal(ApiMotif::TropDeTentatives, None))),
+        Err(r) => Err(Box::new(r)),
+    }
+}
+
 /// Tells whether a cheque could be redeemed at the key's place now, without using it.
 #[utoipa::path(
     post,
@@ -202,19 +219,10 @@ pub async fn verify(
     headers: HeaderMap,
     b: Result<Json<VerifyBody>, JsonRejection>,
 ) -> Response {
-    let (key_id, place) = match authenticate(&state, &headers).await {
+    let (key_id, place, b) = match admit(&state, &headers, &ip, b).await {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let b = match body(b) {
-        Ok(b) => b,
         Err(r) => return *r,
     };
-    match allowed(&state, key_id, &ip).await {
-        Ok(true) => {}
-        Ok(false) => return api_refusal(ApiMotif::TropDeTentatives, None),
-        Err(r) => return r,
-    }
     match redeem::check(
         &state.core,
         &place,
@@ -260,12 +268,8 @@ pub async fn redeem_cheque(
     headers: HeaderMap,
     b: Result<Json<RedeemBody>, JsonRejection>,
 ) -> Response {
-    let (key_id, place) = match authenticate(&state, &headers).await {
+    let (key_id, place, b) = match admit(&state, &headers, &ip, b).await {
         Ok(x) => x,
-        Err(r) => return r,
-    };
-    let b = match body(b) {
-        Ok(b) => b,
         Err(r) => return *r,
     };
     let Some(idempotency) = headers
@@ -276,11 +280,6 @@ pub async fn redeem_cheque(
     else {
         return api_refusal(ApiMotif::CleIdempotenceAbsente, None);
     };
-    match allowed(&state, key_id, &ip).await {
-        Ok(true) => {}
-        Ok(false) => return api_refusal(ApiMotif::TropDeTentatives, None),
-        Err(r) => return r,
-    }
     let outcome = redeem::redeem(
         &state.core,
         Counter::ApiKey(key_id),
