@@ -20,14 +20,7 @@ use crate::templates::{CounterResult, HandOutPage, OrderPage, OrderRow, OrdersPa
 use crate::AppState;
 
 fn state_label(key: &str) -> &'static str {
-    match key {
-        "devis" => OrderState::Devis.label(),
-        "acceptee" => OrderState::Acceptee.label(),
-        "facturee" => OrderState::Facturee.label(),
-        "payee" => OrderState::Payee.label(),
-        "annulee" => OrderState::Annulee.label(),
-        _ => "Inconnu",
-    }
+    OrderState::from_key(key).map_or("Inconnu", OrderState::label)
 }
 
 fn cheque_label(key: &str) -> &'static str {
@@ -195,18 +188,36 @@ fn booklet_number(text: &str) -> Result<i64, CounterResult> {
     })
 }
 
-/// Turns a refusal of the domain into a message on the page (other errors stay errors).
-fn refused(e: passerelle_core::CoreError) -> Result<CounterResult, WebError> {
+/// The hand-out page after an action: a success in `title` / `message`, or a
+/// refusal of the domain as a message (a denial stays a 403, other errors stay errors).
+fn after(
+    u: &CurrentUser,
+    outcome: Result<String, passerelle_core::CoreError>,
+    title: &str,
+) -> Result<Response, WebError> {
     use passerelle_core::CoreError;
-    match e {
-        CoreError::Invalid(m) | CoreError::Conflict(m) | CoreError::NotFound(m) => Ok(CounterResult {
-            ok: false,
-            title: "Remise refusée".into(),
-            message: m,
-            cancellable: None,
-        }),
-        other => Err(other.into()),
-    }
+    let (status, result) = match outcome {
+        Ok(message) => (
+            StatusCode::OK,
+            CounterResult {
+                ok: true,
+                title: title.into(),
+                message,
+                cancellable: None,
+            },
+        ),
+        Err(CoreError::Invalid(m) | CoreError::Conflict(m) | CoreError::NotFound(m)) => (
+            StatusCode::BAD_REQUEST,
+            CounterResult {
+                ok: false,
+                title: "Remise refusée".into(),
+                message: m,
+                cancellable: None,
+            },
+        ),
+        Err(other) => return Err(other.into()),
+    };
+    render(status, hand_out_page(u, Some(result)))
 }
 
 pub async fn hand_out_submit(
@@ -226,20 +237,10 @@ pub async fn hand_out_submit(
         contact: f.contact,
         consentement: f.consentement.as_deref() == Some("oui"),
     };
-    let (status, result) = match booklets::hand_out(&state.core, Caller::Person(&u.principal), numero, &h).await {
-        Ok(_) => (
-            StatusCode::OK,
-            CounterResult {
-                ok: true,
-                title: "Carnet remis".into(),
-                message: format!("La remise du carnet n° {numero} est enregistrée."),
-                cancellable: None,
-            },
-        ),
-        Err(passerelle_core::CoreError::Forbidden) => return Err(WebError::Forbidden),
-        Err(e) => (StatusCode::BAD_REQUEST, refused(e)?),
-    };
-    render(status, hand_out_page(&u, Some(result)))
+    let outcome = booklets::hand_out(&state.core, Caller::Person(&u.principal), numero, &h)
+        .await
+        .map(|_| format!("La remise du carnet n° {numero} est enregistrée."));
+    after(&u, outcome, "Carnet remis")
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,30 +258,10 @@ pub async fn lost_submit(
         Ok(n) => n,
         Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, Some(r))),
     };
-    let (status, result) = match booklets::declare_lost(&state.core, Caller::Person(&u.principal), numero).await {
-        Ok(n) => (
-            StatusCode::OK,
-            CounterResult {
-                ok: true,
-                title: "Carnet déclaré perdu".into(),
-                message: format!("Carnet n° {numero} : {n} chèque(s) non utilisé(s) annulé(s)."),
-                cancellable: None,
-            },
-        ),
-        Err(passerelle_core::CoreError::Forbidden) => return Err(WebError::Forbidden),
-        Err(e) => (StatusCode::BAD_REQUEST, refused(e)?),
-    };
-    render(status, hand_out_page(&u, Some(result)))
-}
-
-/// Who issues the documents: the opérateur's organisation (the first one).
-async fn operator_name(state: &AppState) -> Result<String, WebError> {
-    Ok(passerelle_core::accounts::store::organisations(&state.core.db)
-        .await?
-        .into_iter()
-        .find(|o| o.kind == "operateur")
-        .map(|o| o.name)
-        .unwrap_or_else(|| "Opérateur du Pass Numérique".into()))
+    let outcome = booklets::declare_lost(&state.core, Caller::Person(&u.principal), numero)
+        .await
+        .map(|n| format!("Carnet n° {numero} : {n} chèque(s) non utilisé(s) annulé(s)."));
+    after(&u, outcome, "Carnet déclaré perdu")
 }
 
 /// `/commandes/{id}/documents/{numero}`: a quote or an invoice of the order, in PDF.
@@ -308,7 +289,7 @@ pub async fn document_pdf(
         .map(|o| o.name)
         .unwrap_or_default();
     let parties = passerelle_core::pass_numerique::documents_pdf::Parties {
-        operator: operator_name(&state).await?,
+        operator: reports::operator_name(&state.core).await?,
         funder,
     };
     let fonts = passerelle_core::pass_numerique::print::Fonts::load(&state.config.fonts_dir)?;

@@ -60,14 +60,7 @@ pub async fn allot(
                 .join(", ")
         )));
     }
-    let kind: Option<String> = on_db!(&core.db, c => {
-        sqlx::query_scalar("SELECT kind FROM organisations WHERE id = $1").bind(prescriber).fetch_optional(&mut *c).await?
-    });
-    if kind.as_deref() != Some("prescripteur") {
-        return Err(CoreError::invalid(format!(
-            "l'organisation {prescriber} n'est pas un prescripteur"
-        )));
-    }
+    orders::require_kind(core, prescriber, "prescripteur", "un prescripteur").await?;
     let mut tx = core.db.begin().await?;
     let in_order: i64 = on_tx!(&mut tx, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM carnets WHERE commande_id = $1 AND numero BETWEEN $2 AND $3")

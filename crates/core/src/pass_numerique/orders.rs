@@ -45,7 +45,7 @@ impl OrderState {
         }
     }
 
-    fn from_key(k: &str) -> CoreResult<OrderState> {
+    pub fn from_key(k: &str) -> CoreResult<OrderState> {
         [
             OrderState::Devis,
             OrderState::Acceptee,
@@ -237,13 +237,16 @@ pub fn parse_date(text: &str, what: &str) -> CoreResult<time::Date> {
         .map_err(|_| CoreError::invalid(format!("{what} : date AAAA-MM-JJ attendue, « {} » reçu", text.trim())))
 }
 
-async fn org_kind(tx: &mut Tx, id: i64) -> CoreResult<Option<(String, String)>> {
-    Ok(on_tx!(tx, c => {
-        sqlx::query_as::<_, (String, String)>("SELECT kind, name FROM organisations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *c)
-            .await?
-    }))
+/// Refuses an organisation that does not exist or is not of `kind` (`what` names it in the message).
+pub(super) async fn require_kind(core: &Core, id: i64, kind: &str, what: &str) -> CoreResult<()> {
+    match crate::accounts::store::organisation(&core.db, id).await? {
+        Some(o) if o.kind == kind => Ok(()),
+        Some(o) => Err(CoreError::invalid(format!(
+            "l'organisation {id} « {} » n'est pas {what}",
+            o.name
+        ))),
+        None => Err(CoreError::NotFound(format!("organisation {id}"))),
+    }
 }
 
 /// Checks every code of a perimeter against the official territories.
@@ -280,28 +283,11 @@ async fn check_perimeter(tx: &mut Tx, perimeter: &[Territory]) -> CoreResult<()>
 /// Creates an order and its quote. `actor` is `System` from the command line.
 pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(Order, Document)> {
     new.check()?;
-    let mut tx = core.db.begin().await?;
-    match org_kind(&mut tx, new.commanditaire_id).await? {
-        Some((kind, _)) if kind == "commanditaire" => {}
-        Some((_, name)) => {
-            return Err(CoreError::invalid(format!(
-                "l'organisation {} « {name} » n'est pas un commanditaire",
-                new.commanditaire_id
-            )))
-        }
-        None => return Err(CoreError::NotFound(format!("organisation {}", new.commanditaire_id))),
-    }
+    require_kind(core, new.commanditaire_id, "commanditaire", "un commanditaire").await?;
     for p in &new.prescripteurs {
-        match org_kind(&mut tx, *p).await? {
-            Some((kind, _)) if kind == "prescripteur" => {}
-            Some((_, name)) => {
-                return Err(CoreError::invalid(format!(
-                    "l'organisation {p} « {name} » n'est pas un prescripteur"
-                )))
-            }
-            None => return Err(CoreError::NotFound(format!("organisation {p}"))),
-        }
+        require_kind(core, *p, "prescripteur", "un prescripteur").await?;
     }
+    let mut tx = core.db.begin().await?;
     check_perimeter(&mut tx, &new.perimetre).await?;
     let now = now_micros();
     let perimetre: Vec<&str> = new.perimetre.iter().map(Territory::code).collect();

@@ -20,6 +20,7 @@ use krilla::Document;
 use super::issue::Printed;
 use super::model::Territory;
 use super::orders::Order;
+use super::redeem::euros;
 use crate::error::{CoreError, CoreResult};
 use crate::{on_db, Core};
 
@@ -142,10 +143,6 @@ fn qr(s: &mut Surface, data: &str, x: f32, y: f32, side: f32) -> CoreResult<()> 
         s.draw_path(&path);
     }
     Ok(())
-}
-
-fn euros(cents: i64) -> String {
-    super::redeem::euros(cents)
 }
 
 fn cover(s: &mut Surface, f: &Fonts, face: &Face, booklet: i64) {

@@ -63,18 +63,19 @@ pub enum Counter {
 impl Counter {
     /// The journal entry of an action at the counter, naming the API key when one was used.
     fn entry(self, action: &'static str) -> NewEntry {
-        let e = NewEntry::new(self.actor("lieu"), action);
+        let e = NewEntry::new(self.actor(), action);
         match self {
             Counter::ApiKey(id) => e.subject("cle_api", id),
             Counter::Account(_) => e,
         }
     }
 
-    fn actor(self, role: &str) -> Actor {
+    /// Place staff act with the role `lieu`.
+    fn actor(self) -> Actor {
         match self {
             Counter::Account(id) => Actor::Account {
                 id,
-                role: role.to_string(),
+                role: "lieu".to_string(),
             },
             Counter::ApiKey(id) => Actor::ApiKey { id },
         }

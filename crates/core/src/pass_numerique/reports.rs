@@ -58,3 +58,13 @@ pub async fn progress(core: &Core, id: i64) -> CoreResult<Progress> {
         carnets_perdus: perdus,
     })
 }
+
+/// Who issues the documents: the opérateur's organisation (the oldest one).
+pub async fn operator_name(core: &Core) -> CoreResult<String> {
+    let name: Option<String> = on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT name FROM organisations WHERE kind = 'operateur' ORDER BY id LIMIT 1")
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(name.unwrap_or_else(|| "Opérateur du Pass Numérique".into()))
+}
