@@ -9,6 +9,7 @@ pub mod hubs;
 pub mod journal;
 pub mod keys;
 pub mod lieux;
+pub mod money;
 pub mod pass_numerique;
 pub mod ratelimit;
 pub mod territoires;

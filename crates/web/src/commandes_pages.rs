@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
 use crate::error::WebError;
+use crate::forms::Query;
 use crate::templates::{CounterResult, HandOutPage, OrderPage, OrderRow, OrdersPage};
 use crate::AppState;
 
@@ -62,13 +63,45 @@ pub async fn list(State(state): State<AppState>, u: CurrentUser) -> Result<Respo
         StatusCode::OK,
         OrdersPage {
             l: u.layout("Commandes du Pass Numérique", "/commandes"),
+            may_create: u.principal.role == Role::Operateur,
             orders,
         },
     )
 }
 
+#[derive(Debug, Deserialize)]
+pub struct Done {
+    ok: Option<String>,
+    n: Option<u64>,
+}
+
 /// `/commandes/{id}`: an order, its documents and where its booklets and cheques stand.
-pub async fn one(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
+pub async fn one(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<Done>,
+) -> Result<Response, WebError> {
+    let message = match q.ok.as_deref() {
+        Some("creee") => Some("La commande et son devis sont enregistrés.".to_string()),
+        Some("emise") => Some("Les carnets et les chèques de la commande sont émis.".to_string()),
+        Some("attribution") => Some(format!(
+            "{} carnet(s) attribué(s) au prescripteur (les carnets déjà remis ou perdus ne changent pas).",
+            q.n.unwrap_or(0)
+        )),
+        _ => None,
+    };
+    view(&state, &u, id, message, None).await
+}
+
+/// The order's page, with a message after an action or the reason of a refusal.
+pub(crate) async fn view(
+    state: &AppState,
+    u: &CurrentUser,
+    id: i64,
+    message: Option<String>,
+    error: Option<String>,
+) -> Result<Response, WebError> {
     let order = orders::get(&state.core, id).await?;
     authorize(
         &u.principal,
@@ -105,8 +138,26 @@ pub async fn one(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i
         order.etat,
         OrderState::Devis | OrderState::Acceptee | OrderState::Facturee
     );
+    let operator = authorize(&u.principal, Action::Administer).is_ok();
+    let prescribers = if operator && order.emise {
+        passerelle_core::accounts::store::organisations(&state.core.db)
+            .await?
+            .into_iter()
+            .filter(|o| {
+                o.kind == "prescripteur" && (order.prescripteurs.is_empty() || order.prescripteurs.contains(&o.id))
+            })
+            .map(|o| (o.id, o.name))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
     render(
-        StatusCode::OK,
+        status,
         OrderPage {
             l: u.layout(&format!("Commande n° {id}"), "/commandes"),
             may_accept: quote_open
@@ -117,7 +168,15 @@ pub async fn one(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i
                     },
                 )
                 .is_ok(),
-            may_pay: unpaid && u.principal.role == Role::Operateur,
+            may_pay: unpaid && operator,
+            operator,
+            may_issue: operator && !order.emise && order.etat != OrderState::Annulee,
+            pdf_to: p.plage.map_or(0, |(a, b)| b.min(a + 9)),
+            pdf_max: crate::commandes_admin::PDF_MAX_BOOKLETS,
+            plage: p.plage,
+            prescribers,
+            message,
+            error,
             id,
             etat: order.etat.label(),
             commanditaire: funder,

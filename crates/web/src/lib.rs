@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod cheques_api;
 mod cheques_pages;
+mod commandes_admin;
 mod commandes_pages;
 mod cookies;
 mod error;
@@ -119,7 +120,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/encaisser/annuler", post(cheques_pages::cancel_submit))
         .route("/commandes", get(commandes_pages::list))
+        .route(
+            "/commandes/nouvelle",
+            get(commandes_admin::new_form).post(commandes_admin::create),
+        )
         .route("/commandes/{id}", get(commandes_pages::one))
+        .route("/commandes/{id}/emettre", post(commandes_admin::issue_order))
+        .route("/commandes/{id}/codes.csv", get(commandes_admin::codes_csv))
+        .route("/commandes/{id}/carnets.pdf", get(commandes_admin::booklets_pdf))
+        .route("/commandes/{id}/attribuer", post(commandes_admin::allot))
         .route("/commandes/{id}/documents/{numero}", get(commandes_pages::document_pdf))
         .route("/commandes/{id}/accepter", post(commandes_pages::accept))
         .route("/commandes/{id}/paiement", post(commandes_pages::pay))

@@ -324,6 +324,7 @@ pub struct OrderRow {
 #[template(path = "commandes.html")]
 pub struct OrdersPage {
     pub l: Layout,
+    pub may_create: bool,
     pub orders: Vec<OrderRow>,
 }
 
@@ -356,6 +357,72 @@ pub struct OrderPage {
     pub carnets_perdus: i64,
     /// (state in words, count)
     pub cheques: Vec<(&'static str, i64)>,
+    /// The opérateur's tools: issue, print, allot.
+    pub operator: bool,
+    pub may_issue: bool,
+    /// First and last booklet numbers, once issued.
+    pub plage: Option<(i64, i64)>,
+    /// Last booklet of the default PDF range.
+    pub pdf_to: i64,
+    pub pdf_max: i64,
+    /// Prescribers booklets may be allotted to: (id, name).
+    pub prescribers: Vec<(i64, String)>,
+    pub message: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What the new-order form holds, as typed (shown again after a refusal).
+#[derive(Debug, Clone)]
+pub struct NewOrderValues {
+    pub commanditaire: i64,
+    pub carnets: String,
+    pub cheques_par_carnet: String,
+    pub valeur: String,
+    pub debut: String,
+    pub fin: String,
+    pub tolerance: String,
+    pub perimetre: String,
+    pub publics: Vec<String>,
+    pub services: Vec<String>,
+    pub prescripteurs: Vec<i64>,
+    pub plafond: String,
+    pub marque: String,
+    pub frais: String,
+}
+
+impl Default for NewOrderValues {
+    /// The brief's defaults: 10 cheques of 10 € per booklet, 30 days of tolerance, 2 per day, 4 % fee.
+    fn default() -> Self {
+        NewOrderValues {
+            commanditaire: 0,
+            carnets: String::new(),
+            cheques_par_carnet: "10".into(),
+            valeur: "10".into(),
+            debut: String::new(),
+            fin: String::new(),
+            tolerance: "30".into(),
+            perimetre: String::new(),
+            publics: vec!["tout-public".into()],
+            services: Vec::new(),
+            prescripteurs: Vec::new(),
+            plafond: "2".into(),
+            marque: String::new(),
+            frais: "4".into(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "commande-nouvelle.html")]
+pub struct NewOrderPage {
+    pub l: Layout,
+    pub funders: Vec<(i64, String)>,
+    pub prescribers: Vec<(i64, String)>,
+    /// (key, label)
+    pub publics: Vec<(&'static str, &'static str)>,
+    pub services: Vec<&'static str>,
+    pub values: NewOrderValues,
+    pub error: Option<String>,
 }
 
 #[derive(Template)]

@@ -106,6 +106,7 @@ pub mod actions {
     pub const ORDER_PAID: &str = "commande.paiement";
     pub const ORDER_ISSUED: &str = "commande.emission";
     pub const BOOKLETS_ALLOTTED: &str = "carnets.attribution";
+    pub const CODES_PRINTED: &str = "carnets.impression";
     pub const BOOKLET_HANDED_OUT: &str = "carnet.remise";
     pub const BOOKLET_LOST: &str = "carnet.perte";
     pub const CHEQUES_EXPIRED: &str = "cheques.expiration";

@@ -323,6 +323,49 @@ pub async fn codes(core: &Core, order_id: i64, range: Option<(i64, i64)>) -> Cor
         .collect())
 }
 
+/// What is printed: the print house's CSV or the booklets' PDF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    Csv,
+    Pdf,
+}
+
+/// [`codes`] for printing: usable codes leave Passerelle, so who took which
+/// booklets, and in what form, is journaled first (no code in the entry).
+pub async fn codes_for_print(
+    core: &Core,
+    actor: &Actor,
+    order_id: i64,
+    range: Option<(i64, i64)>,
+    support: Support,
+) -> CoreResult<Vec<Printed>> {
+    let printed = codes(core, order_id, range).await?;
+    if printed.is_empty() {
+        return Err(CoreError::invalid(match range {
+            Some((from, to)) => format!("aucun carnet de la commande {order_id} entre {from} et {to}"),
+            None => format!("la commande {order_id} n'est pas encore émise"),
+        }));
+    }
+    let first = printed.first().map_or(0, |p| p.carnet);
+    let last = printed.last().map_or(0, |p| p.carnet);
+    let mut tx = core.db.begin().await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), actions::CODES_PRINTED)
+            .subject("commande", order_id)
+            .details(json!({
+                "de": first,
+                "a": last,
+                "cheques": printed.len(),
+                "support": match support { Support::Csv => "csv", Support::Pdf => "pdf" },
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(printed)
+}
+
 /// The print house's file: one line per cheque, `carnet,rang,code,url`.
 pub fn codes_csv(base_url: &str, printed: &[Printed], out: impl std::io::Write) -> CoreResult<()> {
     let mut w = csv::Writer::from_writer(out);

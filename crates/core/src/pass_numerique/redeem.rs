@@ -18,6 +18,7 @@ use crate::db::{is_unique_violation, now_micros, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::vocabulaires::Services;
+pub use crate::money::euros;
 use crate::{on_db, on_tx, Core};
 
 /// The answer to a check (and to a refused redemption).
@@ -254,35 +255,6 @@ pub async fn holder_view(core: &Core, code: &str, today: NaiveDate) -> CoreResul
         None => Vec::new(),
     };
     Ok(HolderView { verdict, lieux })
-}
-
-/// `1000` → `10`, `1050` → `10,50`, `1045000` → `10 450` (French grouping, no-break space).
-pub fn euros(cents: i64) -> String {
-    let units = (cents / 100).abs().to_string();
-    let mut grouped = String::new();
-    for (i, c) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i).is_multiple_of(3) {
-            grouped.push('\u{a0}');
-        }
-        grouped.push(c);
-    }
-    let sign = if cents < 0 { "-" } else { "" };
-    if cents % 100 == 0 {
-        format!("{sign}{grouped}")
-    } else {
-        format!("{sign}{grouped},{:02}", (cents % 100).abs())
-    }
-}
-
-#[cfg(test)]
-#[test]
-fn euros_are_written_the_french_way() {
-    assert_eq!(euros(1000), "10");
-    assert_eq!(euros(1050), "10,50");
-    assert_eq!(euros(5), "0,05");
-    assert_eq!(euros(1_045_000), "10\u{a0}450");
-    assert_eq!(euros(123_456_789), "1\u{a0}234\u{a0}567,89");
-    assert_eq!(euros(-250), "-2,50");
 }
 
 /// Today in Europe/Paris.

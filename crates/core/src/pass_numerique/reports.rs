@@ -33,6 +33,8 @@ pub struct Progress {
     pub carnets_attribues: i64,
     pub carnets_remis: i64,
     pub carnets_perdus: i64,
+    /// First and last booklet numbers, once issued.
+    pub plage: Option<(i64, i64)>,
 }
 
 pub async fn progress(core: &Core, id: i64) -> CoreResult<Progress> {
@@ -42,9 +44,11 @@ pub async fn progress(core: &Core, id: i64) -> CoreResult<Progress> {
             .fetch_all(&mut *c)
             .await?
     });
-    let (emis, attribues, remis, perdus): (i64, i64, i64, i64) = on_db!(&core.db, c => {
+    #[allow(clippy::type_complexity)]
+    let (emis, attribues, remis, perdus, first, last): (i64, i64, i64, i64, Option<i64>, Option<i64>) = on_db!(&core.db, c => {
         sqlx::query_as(
-            "SELECT COUNT(*), COUNT(prescripteur_id), COUNT(remis_at), COUNT(perdu_at) FROM carnets WHERE commande_id = $1",
+            "SELECT COUNT(*), COUNT(prescripteur_id), COUNT(remis_at), COUNT(perdu_at), MIN(numero), MAX(numero) \
+             FROM carnets WHERE commande_id = $1",
         )
         .bind(id)
         .fetch_one(&mut *c)
@@ -56,6 +60,7 @@ pub async fn progress(core: &Core, id: i64) -> CoreResult<Progress> {
         carnets_attribues: attribues,
         carnets_remis: remis,
         carnets_perdus: perdus,
+        plage: first.zip(last),
     })
 }
 

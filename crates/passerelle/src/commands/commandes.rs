@@ -177,19 +177,23 @@ async fn write_files(
     csv: Option<&PathBuf>,
     pdf: Option<(&PathBuf, &PathBuf)>,
 ) -> Result<usize> {
-    let printed = issue::codes(core, order, range).await?;
+    let mut count = 0;
     if let Some(path) = csv {
+        let printed = issue::codes_for_print(core, &Actor::System, order, range, issue::Support::Csv).await?;
         let file = create_private(path)?;
         issue::codes_csv(base, &printed, std::io::BufWriter::new(file))?;
+        count = printed.len();
     }
     if let Some((path, fonts_dir)) = pdf {
         let fonts = print::Fonts::load(fonts_dir)?;
+        let printed = issue::codes_for_print(core, &Actor::System, order, range, issue::Support::Pdf).await?;
+        count = printed.len();
         let face = print::face_of(core, &orders::get(core, order).await?, base).await?;
         let bytes = print::booklets(&fonts, &face, &printed)?;
         std::io::Write::write_all(&mut create_private(path)?, &bytes)
             .with_context(|| format!("impossible d'écrire « {} »", path.display()))?;
     }
-    Ok(printed.len())
+    Ok(count)
 }
 
 /// The codes file holds usable codes: readable by its owner only.

@@ -12,6 +12,7 @@ mod lieux;
 mod lieux_pages;
 mod operator;
 mod pass;
+mod pass_admin_pages;
 mod pass_invariants;
 mod pass_pages;
 mod web;
