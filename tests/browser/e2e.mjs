@@ -411,6 +411,9 @@ async function main() {
       ['/operateur/lieux/import', 'import de lieux'],
       ['/operateur', 'espace opérateur'],
       ['/operateur/journal', 'journal'],
+      ['/commandes', 'commandes'],
+      ['/commandes/nouvelle', 'nouvelle commande'],
+      ['/commandes/1', 'une commande'],
       ['/accessibilite', 'déclaration d’accessibilité'],
     ]) {
       current = `page ${urlPath}`;
