@@ -2,6 +2,7 @@
 //! functions and maps [`error::CoreError`] to responses.
 
 pub mod accounts;
+pub mod controle;
 pub mod db;
 pub mod demo;
 pub mod error;
@@ -11,7 +12,9 @@ pub mod keys;
 pub mod lieux;
 pub mod money;
 pub mod pass_numerique;
+pub mod qualification;
 pub mod ratelimit;
+pub mod settlement;
 pub mod territoires;
 
 pub use db::{Backend, Db, Tx};

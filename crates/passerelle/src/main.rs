@@ -64,6 +64,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::commandes::CarnetsCommand,
     },
+    /// Pass Numérique : règlement des lieux (relevés, fichier de virements SEPA, suivi des lots).
+    Reglements {
+        #[command(subcommand)]
+        command: commands::reglements::ReglementsCommand,
+    },
+    /// Vérifie les règles de la monnaie sur toute la base. Code de sortie : 0 respectées, 1 écart.
+    Controle {
+        #[arg(long)]
+        json: bool,
+    },
     /// Journal des actions sensibles.
     Journal {
         #[command(subcommand)]
@@ -89,6 +99,8 @@ fn main() -> ExitCode {
             Command::Admin { command } => commands::admin::run(&cli.data, command).await,
             Command::Organisations { command } => commands::organisations::run(&cli.data, command).await,
             Command::Journal { command } => commands::journal::run(&cli.data, command).await,
+            Command::Reglements { command } => commands::reglements::run(&cli.data, command).await,
+            Command::Controle { json } => commands::reglements::controle(&cli.data, json).await,
             Command::Lieux { command } => commands::lieux::run(&cli.data, command).await,
             Command::Territoires { command } => commands::territoires::run(&cli.data, command).await,
             Command::Commandes { command } => commands::commandes::run(&cli.data, command).await,

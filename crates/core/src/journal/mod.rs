@@ -113,6 +113,13 @@ pub mod actions {
     pub const CHEQUE_REDEEMED: &str = "cheque.encaissement";
     pub const REDEMPTION_CANCELLED: &str = "cheque.annulation_encaissement";
     pub const PLACE_QUALIFIED: &str = "lieu.qualification";
+    pub const QUALIFICATIONS_IMPORTED: &str = "lieux.import_qualifications";
+    pub const BANK_DETAILS_VALIDATED: &str = "lieu.coordonnees_bancaires";
+    pub const OPERATOR_ACCOUNT_SET: &str = "reglement.compte_operateur";
+    pub const SETTLEMENT_RUN: &str = "reglement.generation";
+    pub const BATCH_SENT: &str = "reglement.lot_envoye";
+    pub const BATCH_EXECUTED: &str = "reglement.lot_execute";
+    pub const TRANSFER_REJECTED: &str = "reglement.virement_rejete";
     pub const API_KEY_CREATED: &str = "cle_api.creation";
     pub const API_KEY_REVOKED: &str = "cle_api.revocation";
 }

@@ -13,11 +13,11 @@ use super::print::Fonts;
 use super::redeem::euros;
 use crate::error::{CoreError, CoreResult};
 
-fn line(s: &mut Surface, font: &Font, size: f32, x: f32, y: f32, t: &str) {
+pub(crate) fn line(s: &mut Surface, font: &Font, size: f32, x: f32, y: f32, t: &str) {
     s.draw_text(Point::from_xy(x, y), font.clone(), size, t, false, TextDirection::Auto);
 }
 
-fn ink(s: &mut Surface, r: u8, g: u8, b: u8) {
+pub(crate) fn ink(s: &mut Surface, r: u8, g: u8, b: u8) {
     s.set_fill(Some(Fill {
         paint: rgb::Color::new(r, g, b).into(),
         opacity: NormalizedF32::ONE,

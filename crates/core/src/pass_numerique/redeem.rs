@@ -466,9 +466,12 @@ async fn previous(tx: &mut Tx, place: &Place, key: &str) -> CoreResult<Option<(i
 pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i64) -> CoreResult<()> {
     let now = now_micros();
     let mut tx = core.db.begin().await?;
+    // A settlement run reads redemptions under this lock: a cancellation never slips into a statement being written.
+    crate::db::lock(&mut tx, crate::settlement::SETTLEMENT_LOCK).await?;
     let row: Option<(i64, i64)> = on_tx!(&mut tx, c => {
         sqlx::query_as(
             "UPDATE encaissements SET annule_at = $3 WHERE id = $1 AND lieu_id = $2 AND annule_at IS NULL AND at >= $4 \
+             AND NOT EXISTS (SELECT 1 FROM releve_lignes l WHERE l.encaissement_id = encaissements.id AND l.rejetee = 0) \
              RETURNING cheque_id, valeur_centimes",
         )
         .bind(redemption)
@@ -480,7 +483,8 @@ pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i6
     });
     let Some((cheque, value)) = row else {
         return Err(CoreError::Conflict(
-            "cet encaissement n'est pas annulable : il n'est pas de ce lieu, déjà annulé, ou date de plus de 24 heures"
+            "cet encaissement n'est pas annulable : il n'est pas de ce lieu, déjà annulé, figure déjà sur un relevé, \
+             ou date de plus de 24 heures"
                 .into(),
         ));
     };

@@ -63,11 +63,30 @@ pub enum LieuxCommand {
     },
     /// Révoque la clé d'API de ce préfixe (les 8 caractères après « pn_ »).
     RevoquerCle { prefixe: String },
+    /// Qualifications pour le Pass Numérique (reprise d'un ancien opérateur).
+    Qualifications {
+        #[command(subcommand)]
+        command: QualificationsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum QualificationsCommand {
+    /// Qualifie les lieux d'un fichier CSV `lieu_id,siret,iban,bic,titulaire` et enregistre leurs
+    /// coordonnées bancaires validées, tout ou rien. Code de sortie : 0 importé, 1 lignes refusées (rien n'est écrit), 2 erreur.
+    Importer {
+        fichier: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub async fn run(data: &DataArgs, command: LieuxCommand) -> Result<ExitCode> {
     match command {
-        LieuxCommand::Qualifier { .. } | LieuxCommand::CleApi { .. } | LieuxCommand::RevoquerCle { .. } => {
+        LieuxCommand::Qualifier { .. }
+        | LieuxCommand::CleApi { .. }
+        | LieuxCommand::RevoquerCle { .. }
+        | LieuxCommand::Qualifications { .. } => {
             let core = super::open(data).await?;
             let result = super::lieux_pass::run(&core, command).await;
             core.db.close().await;

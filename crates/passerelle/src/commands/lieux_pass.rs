@@ -2,13 +2,15 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use passerelle_core::journal::Actor;
 use passerelle_core::pass_numerique::authz::Caller;
 use passerelle_core::pass_numerique::places;
 use passerelle_core::Core;
+use passerelle_core::CoreError;
 use serde_json::json;
 
-use super::lieux::LieuxCommand;
+use super::lieux::{LieuxCommand, QualificationsCommand};
 
 pub async fn run(core: &Core, command: LieuxCommand) -> Result<ExitCode> {
     match command {
@@ -35,6 +37,38 @@ pub async fn run(core: &Core, command: LieuxCommand) -> Result<ExitCode> {
         LieuxCommand::RevoquerCle { prefixe } => {
             places::revoke_api_key(core, Caller::CommandLine, &prefixe).await?;
             println!("Clé {prefixe} révoquée.");
+        }
+        LieuxCommand::Qualifications {
+            command: QualificationsCommand::Importer { fichier, json },
+        } => {
+            let bytes =
+                std::fs::read(&fichier).with_context(|| format!("impossible de lire « {} »", fichier.display()))?;
+            match passerelle_core::qualification::import::import(core, &Actor::System, &bytes).await {
+                Ok(report) => {
+                    if json {
+                        println!("{}", json!({ "applique": true, "rapport": report }));
+                    } else {
+                        println!(
+                            "{} ligne(s) importée(s) : {} lieu(x) qualifié(s), {} déjà qualifié(s) ; \
+                             coordonnées bancaires validées : {} enregistrée(s), {} inchangée(s).",
+                            report.lignes,
+                            report.qualifies,
+                            report.deja_qualifies,
+                            report.coordonnees_enregistrees,
+                            report.coordonnees_inchangees
+                        );
+                    }
+                }
+                Err(CoreError::Invalid(message)) => {
+                    if json {
+                        println!("{}", json!({ "applique": false, "erreur": message }));
+                    } else {
+                        eprintln!("{message}");
+                    }
+                    return Ok(ExitCode::from(1));
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         _ => {}
     }

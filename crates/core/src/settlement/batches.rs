@@ -1,0 +1,269 @@
+//! After a run: the opérateur sends the SEPA file to the bank, records its
+//! execution, and records a transfer the bank rejected (its lines go back to
+//! "to pay"). Lists and details of batches and statements.
+
+use serde_json::json;
+
+use super::SETTLEMENT_LOCK;
+use crate::db::{lock, now_micros};
+use crate::error::{CoreError, CoreResult};
+use crate::journal::{self, actions, Actor, NewEntry};
+use crate::{on_db, on_tx, Core};
+
+/// A batch: one SEPA file.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Lot {
+    pub id: i64,
+    pub msg_id: String,
+    pub jusqu_au: String,
+    pub virements: i64,
+    pub total_centimes: i64,
+    pub etat: String,
+    pub created_at: i64,
+}
+
+/// A statement, with its place and the account it is paid to.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Statement {
+    pub id: i64,
+    pub numero: String,
+    pub lieu_id: i64,
+    pub lieu: String,
+    pub lieu_ext_id: String,
+    pub lot_id: i64,
+    pub jusqu_au: String,
+    pub premier_jour: String,
+    pub dernier_jour: String,
+    pub lignes: i64,
+    pub total_centimes: i64,
+    pub etat: String,
+    pub motif_rejet: Option<String>,
+    pub iban: String,
+    pub bic: String,
+    pub titulaire: String,
+    pub created_at: i64,
+}
+
+/// A line: one redemption.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct Line {
+    pub encaissement_id: i64,
+    pub jour: String,
+    pub carnet: i64,
+    pub rang: i64,
+    pub service: String,
+    pub valeur_centimes: i64,
+    pub commande_id: i64,
+}
+
+pub fn lot_state_label(key: &str) -> &'static str {
+    match key {
+        "genere" => "fichier généré, à envoyer à la banque",
+        "envoye" => "envoyé à la banque",
+        "execute" => "exécuté par la banque",
+        _ => "inconnu",
+    }
+}
+
+pub fn statement_state_label(key: &str) -> &'static str {
+    match key {
+        "emis" => "émis, virement à envoyer",
+        "envoye" => "virement envoyé",
+        "paye" => "payé",
+        "rejete" => "virement rejeté : repris au prochain règlement",
+        _ => "inconnu",
+    }
+}
+
+const STATEMENT_COLUMNS: &str = "SELECT r.id, r.numero, r.lieu_id, l.nom AS lieu, l.ext_id AS lieu_ext_id, r.lot_id, r.jusqu_au, \
+     r.premier_jour, r.dernier_jour, r.lignes, r.total_centimes, r.etat, r.motif_rejet, b.iban, b.bic, b.titulaire, r.created_at \
+     FROM releves r JOIN lieux l ON l.id = r.lieu_id JOIN coordonnees_bancaires b ON b.id = r.coordonnees_id";
+
+pub async fn lots(core: &Core) -> CoreResult<Vec<Lot>> {
+    Ok(on_db!(&core.db, c => {
+        sqlx::query_as(
+            "SELECT id, msg_id, jusqu_au, virements, total_centimes, etat, created_at FROM lots_virements ORDER BY id DESC LIMIT 500",
+        )
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}
+
+pub async fn lot(core: &Core, id: i64) -> CoreResult<Lot> {
+    let found: Option<Lot> = on_db!(&core.db, c => {
+        sqlx::query_as("SELECT id, msg_id, jusqu_au, virements, total_centimes, etat, created_at FROM lots_virements WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    found.ok_or_else(|| CoreError::NotFound(format!("lot de virements {id}")))
+}
+
+/// The SEPA file of a batch, exactly as produced by its run.
+pub async fn sepa_xml(core: &Core, id: i64) -> CoreResult<String> {
+    let xml: Option<String> = on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT xml FROM lots_virements WHERE id = $1").bind(id).fetch_optional(&mut *c).await?
+    });
+    xml.ok_or_else(|| CoreError::NotFound(format!("lot de virements {id}")))
+}
+
+/// Statements of a batch, newest first.
+pub async fn statements_of_lot(core: &Core, lot: i64) -> CoreResult<Vec<Statement>> {
+    Ok(on_db!(&core.db, c => {
+        sqlx::query_as(&format!("{STATEMENT_COLUMNS} WHERE r.lot_id = $1 ORDER BY r.id"))
+            .bind(lot)
+            .fetch_all(&mut *c)
+            .await?
+    }))
+}
+
+/// Statements of some places (a place's own space), newest first.
+pub async fn statements_of_places(core: &Core, places: &[i64]) -> CoreResult<Vec<Statement>> {
+    let mut all = Vec::new();
+    for place in places {
+        let mine: Vec<Statement> = on_db!(&core.db, c => {
+            sqlx::query_as(&format!("{STATEMENT_COLUMNS} WHERE r.lieu_id = $1 ORDER BY r.id DESC LIMIT 240"))
+                .bind(place)
+                .fetch_all(&mut *c)
+                .await?
+        });
+        all.extend(mine);
+    }
+    all.sort_by_key(|s| std::cmp::Reverse(s.id));
+    Ok(all)
+}
+
+pub async fn statement(core: &Core, numero: &str) -> CoreResult<Statement> {
+    let found: Option<Statement> = on_db!(&core.db, c => {
+        sqlx::query_as(&format!("{STATEMENT_COLUMNS} WHERE r.numero = $1"))
+            .bind(numero)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    found.ok_or_else(|| CoreError::NotFound(format!("relevé {numero}")))
+}
+
+pub async fn lines(core: &Core, statement_id: i64) -> CoreResult<Vec<Line>> {
+    Ok(on_db!(&core.db, c => {
+        sqlx::query_as(
+            "SELECT e.id AS encaissement_id, e.jour, e.carnet_id AS carnet, ch.rang, e.service, l.valeur_centimes, e.commande_id \
+             FROM releve_lignes l JOIN encaissements e ON e.id = l.encaissement_id JOIN cheques ch ON ch.id = e.cheque_id \
+             WHERE l.releve_id = $1 ORDER BY e.jour, e.id",
+        )
+        .bind(statement_id)
+        .fetch_all(&mut *c)
+        .await?
+    }))
+}
+
+/// Moves a batch from `from` to `to` with its statements; refuses any other transition.
+async fn advance(core: &Core, actor: &Actor, id: i64, from: &str, to: &str, statement_to: &str) -> CoreResult<Lot> {
+    let current = lot(core, id).await?;
+    let mut tx = core.db.begin().await?;
+    let (at_column, action) = if to == "envoye" {
+        ("envoye_at", actions::BATCH_SENT)
+    } else {
+        ("execute_at", actions::BATCH_EXECUTED)
+    };
+    let changed = on_tx!(&mut tx, c => {
+        sqlx::query(&format!("UPDATE lots_virements SET etat = $3, {at_column} = $4 WHERE id = $1 AND etat = $2"))
+            .bind(id)
+            .bind(from)
+            .bind(to)
+            .bind(now_micros())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    if changed == 0 {
+        return Err(CoreError::Conflict(format!(
+            "le lot {} est « {} » : impossible de le marquer « {} »",
+            current.msg_id,
+            lot_state_label(&current.etat),
+            lot_state_label(to)
+        )));
+    }
+    let statements = on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE releves SET etat = $2 WHERE lot_id = $1 AND etat <> 'rejete'")
+            .bind(id)
+            .bind(statement_to)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), action)
+            .subject("lot_virements", id)
+            .details(json!({ "msg_id": current.msg_id, "releves": statements })),
+    )
+    .await?;
+    tx.commit().await?;
+    lot(core, id).await
+}
+
+/// The file was handed to the bank.
+pub async fn mark_sent(core: &Core, actor: &Actor, id: i64) -> CoreResult<Lot> {
+    advance(core, actor, id, "genere", "envoye", "envoye").await
+}
+
+/// The bank executed the transfers.
+pub async fn mark_executed(core: &Core, actor: &Actor, id: i64) -> CoreResult<Lot> {
+    advance(core, actor, id, "envoye", "execute", "paye").await
+}
+
+/// The bank rejected one place's transfer: the statement stays (frozen) and
+/// is marked rejected; its redemptions are paid by the next run.
+pub async fn reject(core: &Core, actor: &Actor, numero: &str, reason: &str) -> CoreResult<Statement> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(CoreError::invalid("motif du rejet : 1 à 500 caractères attendus"));
+    }
+    let s = statement(core, numero).await?;
+    let lot_state = lot(core, s.lot_id).await?.etat;
+    if lot_state == "genere" {
+        return Err(CoreError::Conflict(format!(
+            "le lot du relevé {numero} n'est pas encore envoyé à la banque : un rejet n'est possible qu'après l'envoi"
+        )));
+    }
+    let mut tx = core.db.begin().await?;
+    lock(&mut tx, SETTLEMENT_LOCK).await?;
+    let changed = on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE releves SET etat = 'rejete', motif_rejet = $2, rejete_at = $3 WHERE id = $1 AND etat <> 'rejete'")
+            .bind(s.id)
+            .bind(reason)
+            .bind(now_micros())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    if changed == 0 {
+        return Err(CoreError::Conflict(format!(
+            "le virement du relevé {numero} est déjà rejeté"
+        )));
+    }
+    let returned = on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE releve_lignes SET rejetee = 1 WHERE releve_id = $1")
+            .bind(s.id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), actions::TRANSFER_REJECTED)
+            .subject("releve", s.id)
+            .subject("lieu", s.lieu_id)
+            .details(json!({
+                "numero": numero,
+                "motif": reason,
+                "lignes_a_repayer": returned,
+                "total_centimes": s.total_centimes,
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    statement(core, numero).await
+}

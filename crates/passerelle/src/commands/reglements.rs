@@ -1,0 +1,236 @@
+//! `passerelle reglements …` (settlement of places) and `passerelle controle`
+//! (the money rules checked on the whole database).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use passerelle_core::journal::Actor;
+use passerelle_core::money::euros;
+use passerelle_core::pass_numerique::{print, redeem::today_paris, reports};
+use passerelle_core::settlement::{self, batches, documents, run};
+use passerelle_core::Core;
+use serde_json::json;
+
+use crate::config::DataArgs;
+
+#[derive(Subcommand, Debug)]
+pub enum ReglementsCommand {
+    /// Règle les lieux : un relevé par lieu pour les encaissements antérieurs à la date limite et
+    /// pas encore réglés, et un fichier de virements SEPA (pain.001.001.09). Idempotent.
+    Generer {
+        /// Date limite (exclue), AAAA-MM-JJ ; par défaut le premier jour du mois en cours (heure de Paris).
+        #[arg(long = "jusqu-au")]
+        jusqu_au: Option<String>,
+        /// Écrit le fichier SEPA du lot créé.
+        #[arg(long)]
+        sepa: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Enregistre le compte de l'opérateur, débité par les virements.
+    Compte {
+        #[arg(long)]
+        nom: String,
+        #[arg(long)]
+        iban: String,
+        #[arg(long)]
+        bic: String,
+    },
+    /// Liste les lots de virements.
+    Lots {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Réécrit le fichier SEPA d'un lot, identique à celui produit par son règlement.
+    Sepa { lot: i64, fichier: PathBuf },
+    /// Le fichier du lot a été remis à la banque.
+    Envoye { lot: i64 },
+    /// La banque a exécuté les virements du lot.
+    Execute { lot: i64 },
+    /// La banque a rejeté le virement d'un relevé : ses encaissements seront repris au prochain règlement.
+    Rejeter {
+        releve: String,
+        #[arg(long)]
+        motif: String,
+    },
+    /// Écrit un relevé en PDF et/ou en CSV.
+    Releve {
+        numero: String,
+        #[arg(long)]
+        pdf: Option<PathBuf>,
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[arg(
+            long,
+            env = "PASSERELLE_FONTS_DIR",
+            default_value = "node_modules/dejavu-fonts-ttf/ttf"
+        )]
+        polices: PathBuf,
+    },
+}
+
+pub async fn run(data: &DataArgs, command: ReglementsCommand) -> Result<ExitCode> {
+    let core = super::open(data).await?;
+    let result = run_with(&core, command).await;
+    core.db.close().await;
+    result
+}
+
+/// Writes a file through a temporary name, so that a crash never leaves half a file.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("partiel");
+    std::fs::write(&tmp, bytes).with_context(|| format!("impossible d'écrire « {} »", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("impossible d'écrire « {} »", path.display()))
+}
+
+async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
+    match command {
+        ReglementsCommand::Generer { jusqu_au, sepa, json } => {
+            let today = today_paris();
+            let cutoff = match jusqu_au {
+                Some(d) => run::parse_day(&d, "--jusqu-au")?,
+                None => run::default_cutoff(today),
+            };
+            let created = passerelle_core::lieux::horaires::maintenant_paris()
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string();
+            let outcome = run::generate(core, &Actor::System, cutoff, today, &created).await?;
+            if let (Some(path), Some(lot)) = (&sepa, outcome.lot) {
+                write_whole(path, batches::sepa_xml(core, lot).await?.as_bytes())?;
+            }
+            if json {
+                println!("{}", serde_json::to_string(&outcome)?);
+            } else {
+                match (&outcome.lot, &outcome.msg_id) {
+                    (Some(lot), Some(msg)) => println!(
+                        "Lot {lot} ({msg}) : {} relevé(s), {} € à virer, encaissements antérieurs au {}.",
+                        outcome.releves.len(),
+                        euros(outcome.total_centimes),
+                        outcome.jusqu_au
+                    ),
+                    _ => println!(
+                        "Rien de nouveau à régler avant le {} : aucun relevé, aucun virement.",
+                        outcome.jusqu_au
+                    ),
+                }
+                for h in &outcome.en_attente {
+                    println!(
+                        "En attente : « {} » ({} encaissement(s), {} €) : {}.",
+                        h.lieu,
+                        h.encaissements,
+                        euros(h.total_centimes),
+                        h.motif
+                    );
+                }
+                if let (Some(path), Some(_)) = (&sepa, outcome.lot) {
+                    println!("Fichier SEPA écrit : {}", path.display());
+                }
+            }
+        }
+        ReglementsCommand::Compte { nom, iban, bic } => {
+            let d = settlement::set_debtor(core, &Actor::System, &nom, &iban, &bic).await?;
+            println!(
+                "Compte de l'opérateur enregistré : {} — {} — {}",
+                d.nom,
+                settlement::bank::grouped_iban(&d.iban),
+                d.bic
+            );
+        }
+        ReglementsCommand::Lots { json } => {
+            let lots = batches::lots(core).await?;
+            if json {
+                println!("{}", serde_json::to_string(&lots)?);
+            } else {
+                for l in lots {
+                    println!(
+                        "{}\t{}\t{} virement(s)\t{} €\t{}",
+                        l.id,
+                        l.msg_id,
+                        l.virements,
+                        euros(l.total_centimes),
+                        batches::lot_state_label(&l.etat)
+                    );
+                }
+            }
+        }
+        ReglementsCommand::Sepa { lot, fichier } => {
+            write_whole(&fichier, batches::sepa_xml(core, lot).await?.as_bytes())?;
+            println!("Fichier SEPA du lot {lot} écrit : {}", fichier.display());
+        }
+        ReglementsCommand::Envoye { lot } => {
+            let l = batches::mark_sent(core, &Actor::System, lot).await?;
+            println!("Lot {} : {}.", l.msg_id, batches::lot_state_label(&l.etat));
+        }
+        ReglementsCommand::Execute { lot } => {
+            let l = batches::mark_executed(core, &Actor::System, lot).await?;
+            println!("Lot {} : {}.", l.msg_id, batches::lot_state_label(&l.etat));
+        }
+        ReglementsCommand::Rejeter { releve, motif } => {
+            let s = batches::reject(core, &Actor::System, &releve, &motif).await?;
+            println!(
+                "Virement du relevé {} rejeté : {} encaissement(s), {} €, repris au prochain règlement.",
+                s.numero,
+                s.lignes,
+                euros(s.total_centimes)
+            );
+        }
+        ReglementsCommand::Releve {
+            numero,
+            pdf,
+            csv,
+            polices,
+        } => {
+            let s = batches::statement(core, &numero).await?;
+            let lines = batches::lines(core, s.id).await?;
+            if let Some(path) = csv {
+                write_whole(&path, &documents::csv(&s, &lines)?)?;
+            }
+            if let Some(path) = pdf {
+                let fonts = print::Fonts::load(&polices)?;
+                let operator = reports::operator_name(core).await?;
+                write_whole(&path, &documents::pdf(&fonts, &operator, &s, &lines)?)?;
+            }
+            println!(
+                "Relevé {} : {} — {} ligne(s), {} € — {}",
+                s.numero,
+                s.lieu,
+                s.lignes,
+                euros(s.total_centimes),
+                batches::statement_state_label(&s.etat)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `passerelle controle`: exit 0 when every rule holds, 1 otherwise.
+pub async fn controle(data: &DataArgs, json: bool) -> Result<ExitCode> {
+    let core = super::open(data).await?;
+    let checks = passerelle_core::controle::run(&core).await;
+    core.db.close().await;
+    let checks = checks?;
+    let broken = checks.iter().filter(|c| c.ecarts != 0).count();
+    if json {
+        println!("{}", json!({ "ok": broken == 0, "regles": checks }));
+    } else {
+        for c in &checks {
+            let mark = if c.ecarts == 0 { "ok    " } else { "ÉCART " };
+            println!("{mark} {:<28} {} ({} ligne(s))", c.cle, c.regle, c.ecarts);
+        }
+        if broken == 0 {
+            println!(
+                "Toutes les règles de la monnaie sont respectées ({} contrôles).",
+                checks.len()
+            );
+        } else {
+            println!("{broken} règle(s) non respectée(s) : voir ci-dessus.");
+        }
+    }
+    Ok(if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
