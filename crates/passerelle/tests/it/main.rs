@@ -15,4 +15,5 @@ mod pass;
 mod pass_admin_pages;
 mod pass_invariants;
 mod pass_pages;
+mod reglements;
 mod web;

@@ -1,0 +1,322 @@
+//! Settlement of places through the command line: qualifications import,
+//! statements, the SEPA file (validated against the official XSD), batches
+//! sent, executed and rejected, idempotence, crash and restart, `controle`.
+
+use std::path::PathBuf;
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::lieux::run;
+use crate::pass::{call, ready, scene, Scene, ACCES};
+use crate::support::TestApp;
+
+const AIDE: &str = "Aide aux démarches administratives";
+/// Valid bank details (IBAN with a right mod-97 key, SIRET with a right Luhn key).
+const IBAN_1: &str = "FR76 3000 6000 0112 3456 7890 189";
+const IBAN_2: &str = "FR1420041010050500013M02606";
+
+fn ok(app: &TestApp, args: &[&str]) -> String {
+    let (code, out, err) = run(app, args);
+    assert_eq!(code, 0, "{args:?} : {err}");
+    out
+}
+
+fn json_of(app: &TestApp, args: &[&str]) -> Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = ok(app, &all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e} : {out}"))
+}
+
+fn file(app: &TestApp, name: &str, content: &str) -> String {
+    let path = app.data_dir.parent().unwrap().join(name);
+    std::fs::write(&path, content).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+async fn redeem(app: &TestApp, key: &str, idem: &str, code: &str, service: &str) {
+    let body = json!({ "code": code, "service": service }).to_string();
+    let (status, v) = call(app, "/api/v1/cheques/encaisser", Some(key), Some(idem), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+}
+
+/// Two redemptions at mednum-1 and two at mednum-2, dated in October (before the default cut-off).
+async fn redeemed(app: &TestApp) -> Scene {
+    let s = ready(app, scene(app).await).await;
+    redeem(app, &s.key1, "a", &s.codes[0].2, AIDE).await;
+    redeem(app, &s.key1, "b", &s.codes[1].2, AIDE).await;
+    redeem(app, &s.key2, "c", &s.codes[2].2, ACCES).await;
+    redeem(app, &s.key2, "d", &s.codes[3].2, ACCES).await;
+    app.exec("UPDATE encaissements SET jour = '2026-10-15'").await.unwrap();
+    s
+}
+
+fn controle_ok(app: &TestApp) {
+    let v = json_of(app, &["controle"]);
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+/// Validates a SEPA file against the official pain.001.001.09 XSD (Python's xmlschema).
+pub fn xsd_validate(path: &str) -> Result<(), String> {
+    let python = std::env::var("PASSERELLE_PYTHON").expect("PASSERELLE_PYTHON absent : lancez scripts/test");
+    let xsd = std::env::var("PASSERELLE_SEPA_XSD").expect("PASSERELLE_SEPA_XSD absent : lancez scripts/test");
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import sys, xmlschema; xmlschema.XMLSchema(sys.argv[1]).validate(sys.argv[2])",
+            &xsd,
+            path,
+        ])
+        .output()
+        .expect("python");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[tokio::test]
+async fn places_are_paid_once_through_a_valid_sepa_file() {
+    let app = TestApp::new().await;
+    redeemed(&app).await;
+    controle_ok(&app);
+
+    // No validated bank details yet: everybody waits, nothing is created.
+    let v = json_of(&app, &["reglements", "generer"]);
+    assert_eq!(v["lot"], Value::Null);
+    assert_eq!(v["jusqu_au"].as_str().unwrap().len(), 10);
+    assert_eq!(v["en_attente"].as_array().unwrap().len(), 2, "{v}");
+    assert!(v["en_attente"][0]["motif"]
+        .as_str()
+        .unwrap()
+        .contains("aucune coordonnée bancaire"));
+
+    // The takeover file: every bad row reported with its line, nothing written.
+    let bad = file(
+        &app,
+        "qualifs-mauvais.csv",
+        &format!(
+            "lieu_id,siret,iban,bic,titulaire\n\
+             mednum-1,73282932000074,{IBAN_1},BNPAFRPP,Centre social\n\
+             mednum-2,73282932000075,FR7630006000011234567890188,BNPA,Médiathèque\n\
+             inconnu,73282932000074,{IBAN_2},CCBPFRPPBDX,X\n"
+        ),
+    );
+    let (code, _, err) = run(&app, &["lieux", "qualifications", "importer", &bad]);
+    assert_eq!(code, 1, "{err}");
+    for expected in [
+        "2 ligne(s) refusée(s) sur 3",
+        "ligne 3 (siret)",
+        "ligne 3 (iban)",
+        "ligne 3 (bic)",
+        "ligne 4 (lieu_id)",
+        "ligne 4 (siret) : SIRET 73282932000074 déjà présent ligne 2",
+    ] {
+        assert!(err.contains(expected), "« {expected} » absent de : {err}");
+    }
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM coordonnees_bancaires").await, 0);
+    let good = file(
+        &app,
+        "qualifs.csv",
+        &format!("lieu_id;siret;iban;bic;titulaire\nmednum-1;732 829 320 00074;{IBAN_1};bnpafrpp;Centre social Étoile & Cie\n"),
+    );
+    let v = json_of(&app, &["lieux", "qualifications", "importer", &good]);
+    assert_eq!(v["rapport"]["deja_qualifies"], 1);
+    assert_eq!(v["rapport"]["coordonnees_enregistrees"], 1);
+    let again = json_of(&app, &["lieux", "qualifications", "importer", &good]);
+    assert_eq!(again["rapport"]["coordonnees_inchangees"], 1, "idempotent");
+
+    // The opérateur's account is needed before anything is paid.
+    let (code, _, err) = run(&app, &["reglements", "generer"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("passerelle reglements compte"), "{err}");
+    ok(
+        &app,
+        &[
+            "reglements",
+            "compte",
+            "--nom",
+            "Opérateur national du Pass",
+            "--iban",
+            IBAN_2,
+            "--bic",
+            "CCBPFRPPBDX",
+        ],
+    );
+
+    let sepa = app.data_dir.parent().unwrap().join("virements.xml");
+    let sepa_s = sepa.to_string_lossy().into_owned();
+    let v = json_of(&app, &["reglements", "generer", "--sepa", &sepa_s]);
+    assert_eq!(v["releves"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["releves"][0]["lignes"], 2);
+    assert_eq!(v["total_centimes"], 2000);
+    assert_eq!(
+        v["en_attente"].as_array().unwrap().len(),
+        1,
+        "mednum-2 has no bank details"
+    );
+    let numero = v["releves"][0]["numero"].as_str().unwrap().to_string();
+    assert!(numero.starts_with("REL-") && numero.ends_with("-000001"), "{numero}");
+    let xml = std::fs::read_to_string(&sepa).unwrap();
+    xsd_validate(&sepa_s).unwrap_or_else(|e| panic!("XSD : {e}\n{xml}"));
+    for expected in [
+        "<NbOfTxs>1</NbOfTxs>",
+        "<CtrlSum>20.00</CtrlSum>",
+        "<InstdAmt Ccy=\"EUR\">20.00</InstdAmt>",
+        "<IBAN>FR7630006000011234567890189</IBAN>",
+        "<Nm>Centre social Etoile + Cie</Nm>",
+        "<Nm>Operateur national du Pass</Nm>",
+        &format!("<EndToEndId>{numero}</EndToEndId>"),
+        &format!("<Ustrd>{numero}</Ustrd>"),
+    ] {
+        assert!(xml.contains(expected), "« {expected} » absent :\n{xml}");
+    }
+    controle_ok(&app);
+
+    // Idempotent: nothing new, nothing paid twice.
+    let v = json_of(&app, &["reglements", "generer"]);
+    assert_eq!(v["lot"], Value::Null);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lots_virements").await, 1);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM releve_lignes").await, 2);
+
+    // The statement for the place, in CSV and PDF.
+    let csv = app.data_dir.parent().unwrap().join("releve.csv");
+    let pdf = app.data_dir.parent().unwrap().join("releve.pdf");
+    let fonts = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/dejavu-fonts-ttf/ttf");
+    ok(
+        &app,
+        &[
+            "reglements",
+            "releve",
+            &numero,
+            "--csv",
+            csv.to_str().unwrap(),
+            "--pdf",
+            pdf.to_str().unwrap(),
+            "--polices",
+            fonts.to_str().unwrap(),
+        ],
+    );
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("releve,lieu,jour,carnet,rang,service,commande,valeur_centimes,valeur_euros\n"));
+    assert_eq!(text.lines().count(), 3);
+    assert!(text.contains(&format!("{numero},mednum-1,2026-10-15,")), "{text}");
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+
+    // A rejection needs the file to have been sent; its lines are then paid again, in a new statement.
+    let lot = app.scalar_i64("SELECT id FROM lots_virements").await.to_string();
+    let (code, _, err) = run(&app, &["reglements", "rejeter", &numero, "--motif", "compte clos"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("pas encore envoyé"), "{err}");
+    let (code, _, _) = run(&app, &["reglements", "execute", &lot]);
+    assert_ne!(code, 0, "executed before sent");
+    ok(&app, &["reglements", "envoye", &lot]);
+    ok(&app, &["reglements", "rejeter", &numero, "--motif", "compte clos"]);
+    let (code, _, err) = run(&app, &["reglements", "rejeter", &numero, "--motif", "encore"]);
+    assert_ne!(code, 0, "{err}");
+    controle_ok(&app);
+    let v = json_of(&app, &["reglements", "generer"]);
+    assert_eq!(v["releves"][0]["lignes"], 2, "{v}");
+    assert_eq!(v["total_centimes"], 2000);
+    assert!(v["releves"][0]["numero"].as_str().unwrap().ends_with("-000002"));
+    let second = v["lot"].as_i64().unwrap().to_string();
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM releve_lignes WHERE rejetee = 0")
+            .await,
+        2,
+        "each redemption in one live statement"
+    );
+    ok(&app, &["reglements", "envoye", &second]);
+    ok(&app, &["reglements", "execute", &second]);
+    assert_eq!(
+        app.scalar_text(&format!("SELECT etat FROM releves WHERE lot_id = {second}"))
+            .await,
+        "paye"
+    );
+    controle_ok(&app);
+    let lots = json_of(&app, &["reglements", "lots"]);
+    assert_eq!(lots.as_array().unwrap().len(), 2);
+    let actions = app.journal_actions().await;
+    for a in [
+        "lieux.import_qualifications",
+        "lieu.coordonnees_bancaires",
+        "reglement.compte_operateur",
+        "reglement.generation",
+        "reglement.lot_envoye",
+        "reglement.lot_execute",
+        "reglement.virement_rejete",
+    ] {
+        assert!(actions.iter().any(|x| x == a), "{a} absent du journal");
+    }
+
+    // `controle` notices a broken rule (a statement whose total no longer matches its lines).
+    app.exec("UPDATE releves SET total_centimes = total_centimes + 1 WHERE rang = 1")
+        .await
+        .unwrap();
+    let (code, out, _) = run(&app, &["controle"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("ÉCART  releve_total"), "{out}");
+}
+
+#[tokio::test]
+async fn a_crash_in_the_middle_of_a_settlement_pays_nobody_twice_and_forgets_nobody() {
+    let app = TestApp::new().await;
+    redeemed(&app).await;
+    let good = file(
+        &app,
+        "qualifs.csv",
+        &format!(
+            "lieu_id,siret,iban,bic,titulaire\nmednum-1,73282932000074,{IBAN_1},BNPAFRPP,Un\nmednum-2,35600000000047,{IBAN_2},CCBPFRPPBDX,Deux\n"
+        ),
+    );
+    ok(&app, &["lieux", "qualifications", "importer", &good]);
+    ok(
+        &app,
+        &[
+            "reglements",
+            "compte",
+            "--nom",
+            "Opérateur",
+            "--iban",
+            IBAN_2,
+            "--bic",
+            "CCBPFRPPBDX",
+        ],
+    );
+
+    // Killed (SIGKILL) while its transaction is open, after writing the statements.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(["reglements", "generer"])
+        .env("PASSERELLE_DATABASE_URL", &app.db_url)
+        .env("PASSERELLE_DATA_DIR", &app.data_dir)
+        .env("PASSERELLE_TEST_PAUSE_REGLEMENT_MS", "60000")
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    assert!(line.contains("pause de test"), "{line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lots_virements").await, 0);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM releves").await, 0);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM releve_lignes").await, 0);
+    controle_ok(&app);
+
+    let v = json_of(&app, &["reglements", "generer"]);
+    assert_eq!(v["releves"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["total_centimes"], 4000, "every redemption, once");
+    assert!(
+        v["releves"][0]["numero"].as_str().unwrap().ends_with("-000001"),
+        "no gap after the crash"
+    );
+    let v = json_of(&app, &["reglements", "generer"]);
+    assert_eq!(v["lot"], Value::Null);
+    controle_ok(&app);
+}
