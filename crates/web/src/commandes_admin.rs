@@ -3,7 +3,7 @@
 //! booklet ranges to prescribers. Every handler asks `authorize(Administer)` first.
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::store;
 use passerelle_core::lieux::vocabulaires::Services;
@@ -188,22 +188,6 @@ pub async fn issue_order(
     Ok(Redirect::to(&format!("/commandes/{id}?ok=emise")).into_response())
 }
 
-fn attachment(content_type: &str, filename: String, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-            // Usable codes: never kept by a browser or a proxy.
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 /// `GET /commandes/{id}/codes.csv`: the print house's file (`carnet,rang,code,url`), journaled.
 pub async fn codes_csv(
     State(state): State<AppState>,
@@ -214,9 +198,9 @@ pub async fn codes_csv(
     let printed = issue::codes_for_print(&state.core, &u.principal.actor(), id, None, Support::Csv).await?;
     let mut bytes = Vec::new();
     issue::codes_csv(state.config.base_url.as_str(), &printed, &mut bytes)?;
-    Ok(attachment(
+    Ok(crate::pages::download(
         "text/csv; charset=utf-8",
-        format!("commande-{id}-codes.csv"),
+        &format!("commande-{id}-codes.csv"),
         bytes,
     ))
 }
@@ -254,9 +238,9 @@ pub async fn booklets_pdf(
     let bytes = tokio::task::spawn_blocking(move || print::booklets(&fonts, &face, &printed))
         .await
         .map_err(|e| WebError::Internal(format!("impression : {e}")))??;
-    Ok(attachment(
+    Ok(crate::pages::download(
         "application/pdf",
-        format!("commande-{id}-carnets-{from}-{to}.pdf"),
+        &format!("commande-{id}-carnets-{from}-{to}.pdf"),
         bytes,
     ))
 }

@@ -18,6 +18,7 @@ mod lieux_admin;
 mod opendata;
 mod operator;
 mod pages;
+mod reglements_pages;
 mod security;
 mod templates;
 
@@ -137,6 +138,18 @@ pub fn router(state: AppState) -> Router {
             get(commandes_pages::hand_out_form).post(commandes_pages::hand_out_submit),
         )
         .route("/remettre/perte", post(commandes_pages::lost_submit))
+        .route("/reglements", get(reglements_pages::page))
+        .route("/reglements/generer", post(reglements_pages::generate))
+        .route("/reglements/compte", post(reglements_pages::set_account))
+        .route("/reglements/lots/{id}", get(reglements_pages::lot))
+        .route("/reglements/lots/{id}/sepa.xml", get(reglements_pages::sepa))
+        .route("/reglements/lots/{id}/envoye", post(reglements_pages::mark_sent))
+        .route("/reglements/lots/{id}/execute", post(reglements_pages::mark_executed))
+        .route("/reglements/releves/{numero}/rejet", post(reglements_pages::reject))
+        .route("/releves", get(reglements_pages::statements))
+        .route("/releves/{numero}", get(reglements_pages::statement))
+        .route("/releves/{numero}/csv", get(reglements_pages::statement_csv))
+        .route("/releves/{numero}/pdf", get(reglements_pages::statement_pdf))
         .route("/static/app/geolocalisation.js", get(pages::geolocation_js))
         .route("/static/app/scan.js", get(pages::scan_js))
         .route("/api/v1/version", get(api::version))

@@ -1,7 +1,7 @@
 //! Public pages, health check and the error fallbacks.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -91,6 +91,22 @@ pub async fn scan_js() -> Response {
             (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../static/scan.js"),
+    )
+        .into_response()
+}
+
+/// A file to download: never kept by a browser or a proxy (it may hold codes or bank details).
+pub(crate) fn download(content_type: &str, filename: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
     )
         .into_response()
 }

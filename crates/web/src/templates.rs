@@ -434,3 +434,80 @@ pub struct HandOutPage {
     pub bands: Vec<&'static str>,
     pub result: Option<CounterResult>,
 }
+
+/// A statement in a table.
+#[derive(Debug, Clone)]
+pub struct StatementRow {
+    pub numero: String,
+    pub lieu: String,
+    pub periode: String,
+    pub lignes: i64,
+    pub total: String,
+    /// Holder and IBAN (masked for the place's staff).
+    pub compte: String,
+    pub etat: &'static str,
+    pub motif_rejet: Option<String>,
+    /// The opérateur may record the bank's rejection of this transfer.
+    pub rejetable: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LotRow {
+    pub id: i64,
+    pub msg_id: String,
+    pub jusqu_au: String,
+    pub virements: i64,
+    pub total: String,
+    pub etat: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "reglements.html")]
+pub struct SettlementPage {
+    pub l: Layout,
+    /// (holder, grouped IBAN, BIC) of the opérateur's account.
+    pub compte: Option<(String, String, String)>,
+    /// Default cut-off, AAAA-MM-JJ.
+    pub jusqu_au: String,
+    /// Statements of the run just made: (number, place, lines, total).
+    pub created: Vec<(String, String, i64, String)>,
+    /// Places held back: (place, redemptions, total, reason).
+    pub held_back: Vec<(String, i64, String, String)>,
+    pub lots: Vec<LotRow>,
+    pub message: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "lot.html")]
+pub struct LotPage {
+    pub l: Layout,
+    pub id: i64,
+    pub msg_id: String,
+    pub jusqu_au: String,
+    pub virements: i64,
+    pub total: String,
+    pub etat: &'static str,
+    pub may_send: bool,
+    pub may_execute: bool,
+    pub statements: Vec<StatementRow>,
+    pub message: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "releves.html")]
+pub struct StatementsPage {
+    pub l: Layout,
+    pub statements: Vec<StatementRow>,
+}
+
+#[derive(Template)]
+#[template(path = "releve.html")]
+pub struct StatementPage {
+    pub l: Layout,
+    pub s: StatementRow,
+    pub jusqu_au: String,
+    /// (day, booklet / rank, service, amount)
+    pub lines: Vec<(String, String, String, String)>,
+}

@@ -30,6 +30,8 @@ pub struct Statement {
     pub lieu_id: i64,
     pub lieu: String,
     pub lieu_ext_id: String,
+    /// The place's responsible organisation (whose staff see the statement).
+    pub lieu_organisation_id: Option<i64>,
     pub lot_id: i64,
     pub jusqu_au: String,
     pub premier_jour: String,
@@ -75,7 +77,8 @@ pub fn statement_state_label(key: &str) -> &'static str {
     }
 }
 
-const STATEMENT_COLUMNS: &str = "SELECT r.id, r.numero, r.lieu_id, l.nom AS lieu, l.ext_id AS lieu_ext_id, r.lot_id, r.jusqu_au, \
+const STATEMENT_COLUMNS: &str = "SELECT r.id, r.numero, r.lieu_id, l.nom AS lieu, l.ext_id AS lieu_ext_id, \
+     l.organisation_id AS lieu_organisation_id, r.lot_id, r.jusqu_au, \
      r.premier_jour, r.dernier_jour, r.lignes, r.total_centimes, r.etat, r.motif_rejet, b.iban, b.bic, b.titulaire, r.created_at \
      FROM releves r JOIN lieux l ON l.id = r.lieu_id JOIN coordonnees_bancaires b ON b.id = r.coordonnees_id";
 

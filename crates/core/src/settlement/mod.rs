@@ -5,6 +5,7 @@
 //! in one live statement at most (a unique index), a statement's total is the
 //! sum of its lines, the file's control sum is the sum of its statements.
 
+pub mod authz;
 pub mod bank;
 pub mod batches;
 pub mod documents;

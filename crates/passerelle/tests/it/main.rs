@@ -16,4 +16,5 @@ mod pass_admin_pages;
 mod pass_invariants;
 mod pass_pages;
 mod reglements;
+mod reglements_pages;
 mod web;

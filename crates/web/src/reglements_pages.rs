@@ -1,0 +1,417 @@
+//! Settlement pages: the opérateur runs settlements and follows batches
+//! (`/reglements…`); a place's staff see their statements (`/releves…`).
+//! Every handler asks `settlement::authz::authorize` first.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use passerelle_core::accounts::Principal;
+use passerelle_core::money::euros;
+use passerelle_core::pass_numerique::{print, redeem::today_paris, reports};
+use passerelle_core::settlement::authz::{authorize, Action};
+use passerelle_core::settlement::bank::{grouped_iban, masked_iban};
+use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
+use passerelle_core::settlement::{self, documents, run};
+use passerelle_core::CoreError;
+use serde::Deserialize;
+
+use crate::auth::{render, CurrentUser};
+use crate::error::WebError;
+use crate::forms::{Form, Query};
+use crate::templates::{LotPage, LotRow, SettlementPage, StatementPage, StatementRow, StatementsPage};
+use crate::AppState;
+
+fn row(s: &Statement, full_iban: bool) -> StatementRow {
+    StatementRow {
+        numero: s.numero.clone(),
+        lieu: s.lieu.clone(),
+        periode: format!("du {} au {}", s.premier_jour, s.dernier_jour),
+        lignes: s.lignes,
+        total: euros(s.total_centimes),
+        compte: format!(
+            "{} — {}",
+            s.titulaire,
+            if full_iban {
+                grouped_iban(&s.iban)
+            } else {
+                masked_iban(&s.iban)
+            }
+        ),
+        etat: statement_state_label(&s.etat),
+        motif_rejet: s.motif_rejet.clone(),
+        rejetable: false,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Done {
+    ok: Option<String>,
+}
+
+async fn settlement_page(
+    state: &AppState,
+    u: &CurrentUser,
+    message: Option<String>,
+    error: Option<String>,
+    outcome: Option<run::Outcome>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Settle)?;
+    let debtor = settlement::debtor(&state.core).await?;
+    let lots = batches::lots(&state.core)
+        .await?
+        .into_iter()
+        .map(|l| LotRow {
+            id: l.id,
+            msg_id: l.msg_id,
+            jusqu_au: l.jusqu_au,
+            virements: l.virements,
+            total: euros(l.total_centimes),
+            etat: lot_state_label(&l.etat),
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        SettlementPage {
+            l: u.layout("Règlement des lieux", "/reglements"),
+            compte: debtor.map(|d| (d.nom, grouped_iban(&d.iban), d.bic)),
+            jusqu_au: run::default_cutoff(today_paris()).format("%Y-%m-%d").to_string(),
+            created: outcome
+                .as_ref()
+                .map(|o| {
+                    o.releves
+                        .iter()
+                        .map(|s| (s.numero.clone(), s.lieu.clone(), s.lignes, euros(s.total_centimes)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            held_back: outcome
+                .as_ref()
+                .map(|o| {
+                    o.en_attente
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.lieu.clone(),
+                                h.encaissements,
+                                euros(h.total_centimes),
+                                h.motif.clone(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            lots,
+            message,
+            error,
+        },
+    )
+}
+
+/// `GET /reglements`
+pub async fn page(State(state): State<AppState>, u: CurrentUser, Query(q): Query<Done>) -> Result<Response, WebError> {
+    let message = match q.ok.as_deref() {
+        Some("compte") => Some("Le compte de l'opérateur est enregistré.".to_string()),
+        _ => None,
+    };
+    settlement_page(&state, &u, message, None, None).await
+}
+
+/// A refusal of the domain shown on the page; anything else stays an error.
+fn refusal(e: CoreError) -> Result<String, WebError> {
+    match e {
+        CoreError::Invalid(m) | CoreError::Conflict(m) | CoreError::NotFound(m) => Ok(m),
+        other => Err(other.into()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RunForm {
+    jusqu_au: String,
+}
+
+/// `POST /reglements/generer`: one run; the page then shows what was stated and who waits.
+pub async fn generate(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<RunForm>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Settle)?;
+    let created = passerelle_core::lieux::horaires::maintenant_paris()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let outcome = match run::parse_day(&f.jusqu_au, "date limite") {
+        Ok(cutoff) => run::generate(&state.core, &u.principal.actor(), cutoff, today_paris(), &created).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(o) => {
+            let message = match &o.msg_id {
+                Some(msg) => format!(
+                    "Lot {msg} créé : {} relevé(s), {} € à virer. Téléchargez son fichier SEPA depuis la page du lot.",
+                    o.releves.len(),
+                    euros(o.total_centimes)
+                ),
+                None => format!(
+                    "Rien de nouveau à régler avant le {} : aucun relevé, aucun virement.",
+                    o.jusqu_au
+                ),
+            };
+            settlement_page(&state, &u, Some(message), None, Some(o)).await
+        }
+        Err(e) => settlement_page(&state, &u, None, Some(refusal(e)?), None).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccountForm {
+    nom: String,
+    iban: String,
+    bic: String,
+}
+
+/// `POST /reglements/compte`: the opérateur's account, debited by the transfers.
+pub async fn set_account(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<AccountForm>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Settle)?;
+    match settlement::set_debtor(&state.core, &u.principal.actor(), &f.nom, &f.iban, &f.bic).await {
+        Ok(_) => Ok(Redirect::to("/reglements?ok=compte").into_response()),
+        Err(e) => settlement_page(&state, &u, None, Some(refusal(e)?), None).await,
+    }
+}
+
+async fn lot_page(
+    state: &AppState,
+    u: &CurrentUser,
+    id: i64,
+    message: Option<String>,
+    error: Option<String>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Settle)?;
+    let lot = batches::lot(&state.core, id).await?;
+    let sent = lot.etat != "genere";
+    let statements = batches::statements_of_lot(&state.core, id)
+        .await?
+        .iter()
+        .map(|s| StatementRow {
+            rejetable: sent && s.etat != "rejete",
+            ..row(s, true)
+        })
+        .collect();
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        LotPage {
+            l: u.layout(&format!("Lot de virements {}", lot.msg_id), "/reglements"),
+            id,
+            msg_id: lot.msg_id,
+            jusqu_au: lot.jusqu_au,
+            virements: lot.virements,
+            total: euros(lot.total_centimes),
+            etat: lot_state_label(&lot.etat),
+            may_send: lot.etat == "genere",
+            may_execute: lot.etat == "envoye",
+            statements,
+            message,
+            error,
+        },
+    )
+}
+
+/// `GET /reglements/lots/{id}`
+pub async fn lot(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<Done>,
+) -> Result<Response, WebError> {
+    let message = match q.ok.as_deref() {
+        Some("envoye") => Some("Le lot est marqué envoyé à la banque.".to_string()),
+        Some("execute") => Some("Le lot est marqué exécuté : ses relevés sont payés.".to_string()),
+        Some("rejet") => {
+            Some("Le rejet est enregistré : ces encaissements seront repris au prochain règlement.".to_string())
+        }
+        _ => None,
+    };
+    lot_page(&state, &u, id, message, None).await
+}
+
+/// `GET /reglements/lots/{id}/sepa.xml`: the file as produced by the run.
+pub async fn sepa(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Settle)?;
+    let lot = batches::lot(&state.core, id).await?;
+    let xml = batches::sepa_xml(&state.core, id).await?;
+    Ok(crate::pages::download(
+        "application/xml; charset=utf-8",
+        &format!("{}.xml", lot.msg_id),
+        xml.into_bytes(),
+    ))
+}
+
+/// `POST /reglements/lots/{id}/envoye`
+pub async fn mark_sent(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Settle)?;
+    match batches::mark_sent(&state.core, &u.principal.actor(), id).await {
+        Ok(_) => Ok(Redirect::to(&format!("/reglements/lots/{id}?ok=envoye")).into_response()),
+        Err(e) => lot_page(&state, &u, id, None, Some(refusal(e)?)).await,
+    }
+}
+
+/// `POST /reglements/lots/{id}/execute`
+pub async fn mark_executed(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Settle)?;
+    match batches::mark_executed(&state.core, &u.principal.actor(), id).await {
+        Ok(_) => Ok(Redirect::to(&format!("/reglements/lots/{id}?ok=execute")).into_response()),
+        Err(e) => lot_page(&state, &u, id, None, Some(refusal(e)?)).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RejectForm {
+    motif: String,
+}
+
+/// `POST /reglements/releves/{numero}/rejet`: the bank rejected this transfer.
+pub async fn reject(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(numero): Path<String>,
+    Form(f): Form<RejectForm>,
+) -> Result<Response, WebError> {
+    authorize(&u.principal, Action::Settle)?;
+    let lot_id = batches::statement(&state.core, &numero).await?.lot_id;
+    match batches::reject(&state.core, &u.principal.actor(), &numero, &f.motif).await {
+        Ok(_) => Ok(Redirect::to(&format!("/reglements/lots/{lot_id}?ok=rejet")).into_response()),
+        Err(e) => lot_page(&state, &u, lot_id, None, Some(refusal(e)?)).await,
+    }
+}
+
+/// The places of the user's organisation (place staff), or `None` for the opérateur (all).
+async fn own_places(state: &AppState, who: &Principal) -> Result<Vec<i64>, WebError> {
+    authorize(
+        who,
+        Action::ViewStatement {
+            owner: Some(who.organisation_id),
+        },
+    )?;
+    Ok(
+        passerelle_core::pass_numerique::places::of_organisation(&state.core.db, who.organisation_id)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect(),
+    )
+}
+
+/// `GET /releves`: the statements of the user's places.
+pub async fn statements(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
+    let places = own_places(&state, &u.principal).await?;
+    let rows = batches::statements_of_places(&state.core, &places)
+        .await?
+        .iter()
+        .map(|s| row(s, false))
+        .collect();
+    render(
+        StatusCode::OK,
+        StatementsPage {
+            l: u.layout("Relevés du Pass Numérique", "/releves"),
+            statements: rows,
+        },
+    )
+}
+
+/// The statement if this user may see it.
+async fn visible(state: &AppState, who: &Principal, numero: &str) -> Result<Statement, WebError> {
+    let s = batches::statement(&state.core, numero).await?;
+    authorize(
+        who,
+        Action::ViewStatement {
+            owner: s.lieu_organisation_id,
+        },
+    )?;
+    Ok(s)
+}
+
+/// `GET /releves/{numero}`
+pub async fn statement(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(numero): Path<String>,
+) -> Result<Response, WebError> {
+    let s = visible(&state, &u.principal, &numero).await?;
+    let lines = batches::lines(&state.core, s.id)
+        .await?
+        .into_iter()
+        .map(|l| {
+            (
+                l.jour,
+                format!("{} / {}", l.carnet, l.rang),
+                l.service,
+                euros(l.valeur_centimes),
+            )
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        StatementPage {
+            l: u.layout(&format!("Relevé {}", s.numero), "/releves"),
+            s: row(&s, false),
+            jusqu_au: s.jusqu_au.clone(),
+            lines,
+        },
+    )
+}
+
+/// `GET /releves/{numero}/csv`
+pub async fn statement_csv(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(numero): Path<String>,
+) -> Result<Response, WebError> {
+    let s = visible(&state, &u.principal, &numero).await?;
+    let lines = batches::lines(&state.core, s.id).await?;
+    Ok(crate::pages::download(
+        "text/csv; charset=utf-8",
+        &format!("{}.csv", s.numero),
+        documents::csv(&s, &lines)?,
+    ))
+}
+
+/// `GET /releves/{numero}/pdf`
+pub async fn statement_pdf(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(numero): Path<String>,
+) -> Result<Response, WebError> {
+    let s = visible(&state, &u.principal, &numero).await?;
+    let lines = batches::lines(&state.core, s.id).await?;
+    let fonts = print::Fonts::load(&state.config.fonts_dir)?;
+    let operator = reports::operator_name(&state.core).await?;
+    let bytes = tokio::task::spawn_blocking(move || documents::pdf(&fonts, &operator, &s, &lines))
+        .await
+        .map_err(|e| WebError::Internal(format!("relevé en PDF : {e}")))??;
+    Ok(crate::pages::download(
+        "application/pdf",
+        &format!("{numero}.pdf"),
+        bytes,
+    ))
+}
