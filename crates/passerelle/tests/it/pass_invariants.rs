@@ -1,6 +1,7 @@
 //! The money rules of the brief hold after any sequence of operations:
 //! random sequences of issue / pay / hand-out / redeem / cancel / lose /
-//! expire, with every invariant checked after each step, on the database
+//! expire / settle / reject a transfer, with every invariant checked after
+//! each step (here and by `passerelle controle`'s rules), on the database
 //! under test (SQLite, or PostgreSQL in CI).
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use passerelle_core::pass_numerique::orders::{self, NewOrder};
 use passerelle_core::pass_numerique::places::{self, Place};
 use passerelle_core::pass_numerique::redeem::{self, Counter, Outcome};
 use passerelle_core::pass_numerique::{code::Code, expiry, issue};
+use passerelle_core::settlement::{batches, run};
 use proptest::prelude::*;
 
 use crate::support::TestApp;
@@ -35,6 +37,8 @@ enum Op {
     Cancel(usize),
     Lose(usize, i64),
     Expire(i64),
+    Settle(i64),
+    Reject(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -47,6 +51,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..8usize).prop_map(Op::Cancel),
         1 => (0..2usize, 0..2i64).prop_map(|(o, b)| Op::Lose(o, b)),
         1 => (150..260i64).prop_map(Op::Expire),
+        2 => (0..260i64).prop_map(Op::Settle),
+        2 => (0..2usize).prop_map(Op::Reject),
     ]
 }
 
@@ -96,6 +102,16 @@ async fn world() -> World {
         let (key_id, _) = places::authenticate(&core.db, &key).await.unwrap().unwrap();
         places_.push((place, key_id));
     }
+    // Both places can be paid.
+    let csv = "lieu_id,siret,iban,bic,titulaire\n\
+               mednum-1,73282932000074,FR7630006000011234567890189,BNPAFRPP,Un\n\
+               mednum-2,35600000000047,FR1420041010050500013M02606,PSSTFRPPBOR,Deux\n";
+    passerelle_core::qualification::import::import(core, &Actor::System, csv.as_bytes())
+        .await
+        .unwrap();
+    passerelle_core::settlement::set_debtor(core, &Actor::System, "Opérateur", "FR1420041010050500013M02606", "PSSTFRPPBOR")
+        .await
+        .unwrap();
     let mut ids = Vec::new();
     for _ in 0..2 {
         let mut new = NewOrder::new(
@@ -192,12 +208,35 @@ async fn apply(w: &mut World, op: &Op) {
                 .await
                 .unwrap();
         }
+        Op::Settle(day) => {
+            let date = start() + chrono::Duration::days(*day);
+            run::generate(core, &Actor::System, date, date, "2026-01-01T00:00:00")
+                .await
+                .unwrap();
+        }
+        Op::Reject(i) => {
+            let lots = batches::lots(core).await.unwrap();
+            let statements: Vec<_> = {
+                let mut all = Vec::new();
+                for l in &lots {
+                    all.extend(batches::statements_of_lot(core, l.id).await.unwrap());
+                }
+                all
+            };
+            if let Some(s) = statements.get(*i) {
+                let _ = batches::mark_sent(core, &Actor::System, s.lot_id).await;
+                let _ = batches::reject(core, &Actor::System, &s.numero, "rejet de la banque").await;
+            }
+        }
     }
 }
 
 async fn check(w: &mut World, after: &Op) -> Result<(), TestCaseError> {
     let app = &w.app;
     let ctx = format!("après {after:?}");
+    for rule in passerelle_core::controle::run(&app.core).await.unwrap() {
+        prop_assert_eq!(rule.ecarts, 0, "{} ({}) {}", rule.cle, rule.regle, ctx);
+    }
     // Every cheque is in exactly one known state.
     prop_assert_eq!(
         app.scalar_i64(
