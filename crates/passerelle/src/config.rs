@@ -56,6 +56,14 @@ pub struct ServeArgs {
     /// X-Forwarded-For (sinon les limites par adresse verraient toutes les requêtes venir du répartiteur).
     #[arg(long, env = "PASSERELLE_TRUST_PROXY")]
     pub trust_proxy: bool,
+    /// Serveur d'envoi des courriels : smtp://hôte:25 (relais local en clair),
+    /// smtp://hôte:587?tls=required (STARTTLS) ou smtps://utilisateur:motdepasse@hôte:465.
+    /// Sans lui, les courriels restent en file d'attente.
+    #[arg(long, env = "PASSERELLE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Adresse d'expédition des courriels, par exemple « Passerelle <ne-pas-repondre@exemple.gouv.fr> ».
+    #[arg(long, env = "PASSERELLE_COURRIEL_EXPEDITEUR")]
+    pub courriel_expediteur: Option<String>,
 }
 
 /// Checks the public URL: https is required, except for a demo or a local address.

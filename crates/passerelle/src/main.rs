@@ -74,6 +74,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Tâches planifiées, lancées à la main.
+    Taches {
+        #[command(subcommand)]
+        command: commands::taches::TachesCommand,
+    },
+    /// Courriels sortants (file d'attente).
+    Courriels {
+        #[command(subcommand)]
+        command: commands::taches::CourrielsCommand,
+    },
     /// Journal des actions sensibles.
     Journal {
         #[command(subcommand)]
@@ -100,6 +110,8 @@ fn main() -> ExitCode {
             Command::Organisations { command } => commands::organisations::run(&cli.data, command).await,
             Command::Journal { command } => commands::journal::run(&cli.data, command).await,
             Command::Reglements { command } => commands::reglements::run(&cli.data, command).await,
+            Command::Taches { command } => commands::taches::taches(&cli.data, command).await,
+            Command::Courriels { command } => commands::taches::courriels(&cli.data, command).await,
             Command::Controle { json } => commands::reglements::controle(&cli.data, json).await,
             Command::Lieux { command } => commands::lieux::run(&cli.data, command).await,
             Command::Territoires { command } => commands::territoires::run(&cli.data, command).await,

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Form;
+
 use passerelle_core::accounts::Role;
 use passerelle_core::pass_numerique::authz::{authorize, Action, Caller};
 use passerelle_core::pass_numerique::booklets::{self, HandOut, AGE_BANDS};
@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
 use crate::error::WebError;
-use crate::forms::Query;
+use crate::forms::{Form, Query};
 use crate::templates::{CounterResult, HandOutPage, OrderPage, OrderRow, OrdersPage};
 use crate::AppState;
 
@@ -85,6 +85,8 @@ pub async fn one(
     let message = match q.ok.as_deref() {
         Some("creee") => Some("La commande et son devis sont enregistrés.".to_string()),
         Some("emise") => Some("Les carnets et les chèques de la commande sont émis.".to_string()),
+        Some("remises-arretees") => Some("La remise des carnets de cette commande est arrêtée.".to_string()),
+        Some("remises-reprises") => Some("La remise des carnets de cette commande reprend.".to_string()),
         Some("attribution") => Some(format!(
             "{} carnet(s) attribué(s) au prescripteur (les carnets déjà remis ou perdus ne changent pas).",
             q.n.unwrap_or(0)
@@ -156,9 +158,25 @@ pub(crate) async fn view(
     } else {
         StatusCode::OK
     };
+    let alerte = passerelle_core::pass_numerique::alerts::end_alert(
+        &state.core,
+        id,
+        passerelle_core::pass_numerique::redeem::today_paris(),
+    )
+    .await?;
     render(
         status,
         OrderPage {
+            alerte,
+            remises_arretees: order.remises_arretees_at.is_some(),
+            may_stop: order.emise
+                && authorize(
+                    &u.principal,
+                    Action::StopHandOuts {
+                        funder: order.commanditaire_id,
+                    },
+                )
+                .is_ok(),
             l: u.layout(&format!("Commande n° {id}"), "/commandes"),
             may_accept: quote_open
                 && authorize(
@@ -387,4 +405,23 @@ pub async fn pay(
     authorize(&u.principal, Action::Administer)?;
     orders::pay(&state.core, &u.principal.actor(), id, &f.reference).await?;
     Ok(axum::response::Redirect::to(&format!("/commandes/{id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StopForm {
+    arreter: String,
+}
+
+/// `POST /commandes/{id}/remises`: the funder (or the opérateur) stops or resumes the hand-out.
+pub async fn stop_hand_outs(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+    Form(f): Form<StopForm>,
+) -> Result<Response, WebError> {
+    let stop = f.arreter == "oui";
+    passerelle_core::pass_numerique::alerts::set_hand_outs_stopped(&state.core, Caller::Person(&u.principal), id, stop)
+        .await?;
+    let ok = if stop { "remises-arretees" } else { "remises-reprises" };
+    Ok(axum::response::Redirect::to(&format!("/commandes/{id}?ok={ok}")).into_response())
 }

@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .route("/commandes/{id}/documents/{numero}", get(commandes_pages::document_pdf))
         .route("/commandes/{id}/accepter", post(commandes_pages::accept))
         .route("/commandes/{id}/paiement", post(commandes_pages::pay))
+        .route("/commandes/{id}/remises", post(commandes_pages::stop_hand_outs))
         .route(
             "/remettre",
             get(commandes_pages::hand_out_form).post(commandes_pages::hand_out_submit),

@@ -369,6 +369,12 @@ pub struct OrderPage {
     pub prescribers: Vec<(i64, String)>,
     pub message: Option<String>,
     pub error: Option<String>,
+    /// The end of validity is near (30 days or less).
+    pub alerte: Option<passerelle_core::pass_numerique::alerts::EndAlert>,
+    /// The hand-out of the booklets is stopped.
+    pub remises_arretees: bool,
+    /// This user may stop or resume the hand-out (the funder, the opérateur).
+    pub may_stop: bool,
 }
 
 /// What the new-order form holds, as typed (shown again after a refusal).

@@ -109,6 +109,7 @@ pub mod actions {
     pub const CODES_PRINTED: &str = "carnets.impression";
     pub const BOOKLET_HANDED_OUT: &str = "carnet.remise";
     pub const BOOKLET_LOST: &str = "carnet.perte";
+    pub const HAND_OUTS_STOPPED: &str = "commande.remises";
     pub const CHEQUES_EXPIRED: &str = "cheques.expiration";
     pub const CHEQUE_REDEEMED: &str = "cheque.encaissement";
     pub const REDEMPTION_CANCELLED: &str = "cheque.annulation_encaissement";

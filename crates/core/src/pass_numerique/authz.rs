@@ -12,6 +12,8 @@ pub enum Action {
     ViewOrder { funder: i64 },
     /// Accept the quote of an order of `funder` (the funder itself, or the opérateur on its behalf).
     AcceptQuote { funder: i64 },
+    /// Stop or resume the hand-out of an order of `funder` (the funder itself, or the opérateur).
+    StopHandOuts { funder: i64 },
     /// Hand out a booklet, or declare it lost, when it is allotted to `prescriber`.
     HandOut { prescriber: Option<i64> },
     /// Check or redeem a cheque at a place whose responsible organisation is `owner`.
@@ -46,7 +48,7 @@ pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
     let operator = who.role == Role::Operateur;
     let allowed = match action {
         Action::Administer => operator,
-        Action::ViewOrder { funder } | Action::AcceptQuote { funder } => {
+        Action::ViewOrder { funder } | Action::AcceptQuote { funder } | Action::StopHandOuts { funder } => {
             operator || (who.role == Role::Commanditaire && funder == who.organisation_id)
         }
         Action::HandOut { prescriber } => operator || (who.role == Role::Prescripteur && mine(prescriber)),
@@ -84,6 +86,11 @@ mod tests {
                 op || role == Role::Commanditaire
             );
             assert_eq!(authorize(&p, Action::AcceptQuote { funder: 8 }).is_ok(), op);
+            assert_eq!(
+                authorize(&p, Action::StopHandOuts { funder: 7 }).is_ok(),
+                op || role == Role::Commanditaire
+            );
+            assert_eq!(authorize(&p, Action::StopHandOuts { funder: 8 }).is_ok(), op);
             assert_eq!(
                 authorize(&p, Action::HandOut { prescriber: Some(7) }).is_ok(),
                 op || role == Role::Prescripteur

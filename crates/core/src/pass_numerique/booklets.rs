@@ -122,6 +122,12 @@ pub async fn hand_out(core: &Core, caller: Caller<'_>, numero: i64, h: &HandOut)
         prescriber: booklet.prescripteur_id,
     })?;
     let order = orders::get(core, booklet.commande_id).await?;
+    if order.remises_arretees_at.is_some() {
+        return Err(CoreError::Conflict(format!(
+            "le commanditaire a arrêté la remise des carnets de la commande n° {}",
+            order.id
+        )));
+    }
     let public = Public::parse(&h.public)?;
     if !order
         .publics

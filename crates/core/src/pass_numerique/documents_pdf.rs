@@ -149,6 +149,7 @@ mod tests {
             etat: super::super::orders::OrderState::Payee,
             reference_paiement: Some("VIR-42".into()),
             emise: true,
+            remises_arretees_at: None,
         };
         let a = order.amounts();
         assert_eq!(

@@ -1,5 +1,6 @@
 //! Pass Numérique: orders, booklets and cheques, hand-out, check and redeem.
 
+pub mod alerts;
 pub mod authz;
 pub mod booklets;
 pub mod code;

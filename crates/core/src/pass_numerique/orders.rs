@@ -191,6 +191,8 @@ pub struct Order {
     pub etat: OrderState,
     pub reference_paiement: Option<String>,
     pub emise: bool,
+    /// The funder stopped the hand-out of the booklets (e.g. near the end of validity).
+    pub remises_arretees_at: Option<i64>,
 }
 
 impl Order {
@@ -413,6 +415,7 @@ struct OrderRow {
     etat: String,
     reference_paiement: Option<String>,
     emise_at: Option<i64>,
+    remises_arretees_at: Option<i64>,
 }
 
 /// One order.
@@ -420,8 +423,8 @@ pub async fn get(core: &Core, id: i64) -> CoreResult<Order> {
     let row: Option<OrderRow> = on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT id, commanditaire_id, carnets, cheques_par_carnet, valeur_centimes, frais_pour_dix_mille, debut, fin, \
-             tolerance_jours, perimetre, publics, services, plafond_jour, marque, etat, reference_paiement, emise_at \
-             FROM commandes WHERE id = $1",
+             tolerance_jours, perimetre, publics, services, plafond_jour, marque, etat, reference_paiement, emise_at, \
+             remises_arretees_at FROM commandes WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *c)
@@ -455,6 +458,7 @@ pub async fn get(core: &Core, id: i64) -> CoreResult<Order> {
         etat: OrderState::from_key(&r.etat)?,
         reference_paiement: r.reference_paiement,
         emise: r.emise_at.is_some(),
+        remises_arretees_at: r.remises_arretees_at,
     })
 }
 

@@ -241,6 +241,21 @@ pub async fn generate(
             qb.build().execute(&mut *c).await?;
         });
     }
+    if let Tx::Postgres(t) = &mut tx {
+        // Measured on a million redemptions: the statistics know nothing of the statements just
+        // written (ANALYZE inside the transaction counts them), and a nested-loop or merge
+        // anti-join against the very table being filled re-reads its growing heap or index for
+        // every row (minutes instead of seconds). Only a hash anti-join reads it once, before
+        // the first line is written. JIT compilation costs more than it saves here.
+        for setting in [
+            "ANALYZE releves",
+            "SET LOCAL enable_mergejoin = off",
+            "SET LOCAL enable_nestloop = off",
+            "SET LOCAL jit = off",
+        ] {
+            sqlx::query(setting).execute(&mut **t).await?;
+        }
+    }
     // Every line in one statement: the partial unique index refuses a redemption already in a live statement.
     let lines = on_tx!(&mut tx, c => {
         sqlx::query(
@@ -256,6 +271,11 @@ pub async fn generate(
         .await?
         .rows_affected()
     });
+    if let Tx::Postgres(t) = &mut tx {
+        for setting in ["RESET enable_mergejoin", "RESET enable_nestloop", "RESET jit"] {
+            sqlx::query(setting).execute(&mut **t).await?;
+        }
+    }
     // The statements' totals were read under the same lock: the lines must add up to them exactly.
     let mismatched: i64 = on_tx!(&mut tx, c => {
         sqlx::query_scalar(

@@ -8,6 +8,7 @@ pub mod lieux_pass;
 pub mod organisations;
 pub mod reglements;
 pub mod serve;
+pub mod taches;
 pub mod territoires;
 
 use std::process::ExitCode;

@@ -21,6 +21,18 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     let base = base_url(&args, listen)?;
     check_assets(&args.assets_dir)?;
     crate::config::check_fonts(&args.polices)?;
+    let mailer = match &args.smtp_url {
+        Some(url) if !url.trim().is_empty() => {
+            let from = args.courriel_expediteur.clone().unwrap_or_else(|| {
+                format!(
+                    "Passerelle <ne-pas-repondre@{}>",
+                    base.host_str().unwrap_or("localhost")
+                )
+            });
+            Some(passerelle_core::mail::Mailer::new(url.trim(), &from)?)
+        }
+        _ => None,
+    };
     let core = super::open(data).await?;
 
     // The official territories are loaded on first start (or with `passerelle territoires charger`).
@@ -56,7 +68,13 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("impossible d'écouter sur {listen} (port déjà utilisé ?)"))?;
-    tokio::spawn(housekeeping(core.clone()));
+    tokio::spawn(housekeeping(core.clone(), base.to_string()));
+    match mailer {
+        Some(m) => {
+            tokio::spawn(mail_sender(core.clone(), m));
+        }
+        None => tracing::warn!("PASSERELLE_SMTP_URL absent : les courriels restent en file d'attente"),
+    }
     tracing::info!(adresse = %listen, url = %base, moteur = ?core.db.backend(), "Passerelle est prêt");
     println!("Passerelle écoute sur {listen} — ouvrez {base}");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -108,10 +126,11 @@ fn print_demo(base: &url::Url, d: &demo::Demo) {
     println!();
 }
 
-/// Hourly: expired sessions and old counters are removed, unused cheques past
-/// their validity expire; the journal head is signed when it has moved since
-/// the last checkpoint (at most once a day).
-async fn housekeeping(core: Core) {
+/// Hourly: expired sessions and old counters are removed; once per day across
+/// all instances (a claimed job), unused cheques past their validity expire and
+/// funders are alerted of orders nearing their end; the journal head is signed
+/// when it has moved since the last checkpoint (at most once a day).
+async fn housekeeping(core: Core, base_url: String) {
     let mut tick = tokio::time::interval(Duration::from_secs(3600));
     let mut hours = 0u32;
     loop {
@@ -122,13 +141,7 @@ async fn housekeeping(core: Core) {
         if let Err(e) = ratelimit::purge(&core.db, 86_400).await {
             tracing::warn!(erreur = %e, "purge des compteurs impossible");
         }
-        // Unused cheques past their last day (tolerance included) become expired.
-        let today = passerelle_core::pass_numerique::redeem::today_paris();
-        match passerelle_core::pass_numerique::expiry::expire_due(&core, &journal::Actor::System, today).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(cheques = n, "chèques expirés"),
-            Err(e) => tracing::warn!(erreur = %e, "expiration des chèques impossible"),
-        }
+        daily_jobs(&core, &base_url, passerelle_core::pass_numerique::redeem::today_paris()).await;
         if hours.is_multiple_of(24) {
             match journal::checkpoint_head(&core.db, &core.keys).await {
                 Ok(Some(seq)) => tracing::info!(entree = seq, "point de contrôle du journal signé"),
@@ -137,6 +150,45 @@ async fn housekeeping(core: Core) {
             }
         }
         hours = hours.wrapping_add(1);
+    }
+}
+
+/// The jobs of a day, each run by one instance only.
+pub async fn daily_jobs(core: &Core, base_url: &str, today: chrono::NaiveDate) {
+    use passerelle_core::jobs;
+    use passerelle_core::pass_numerique::{alerts, expiry};
+    let period = today.format("%Y-%m-%d").to_string();
+    match jobs::claim(&core.db, "expiration-des-cheques", &period).await {
+        Ok(true) => match expiry::expire_due(core, &journal::Actor::System, today).await {
+            Ok(n) => tracing::info!(cheques = n, "expiration des chèques faite"),
+            Err(e) => tracing::warn!(erreur = %e, "expiration des chèques impossible"),
+        },
+        Ok(false) => {}
+        Err(e) => tracing::warn!(erreur = %e, "tâche d'expiration non réservée"),
+    }
+    match jobs::claim(&core.db, "alertes-fin-de-validite", &period).await {
+        Ok(true) => match alerts::queue_due(core, today, base_url).await {
+            Ok(n) => tracing::info!(courriels = n, "alertes de fin de validité mises en file"),
+            Err(e) => tracing::warn!(erreur = %e, "alertes de fin de validité impossibles"),
+        },
+        Ok(false) => {}
+        Err(e) => tracing::warn!(erreur = %e, "tâche d'alertes non réservée"),
+    }
+}
+
+/// Every 15 seconds, sends the queued e-mails that are due (any instance; a
+/// message is claimed before it is sent).
+async fn mail_sender(core: Core, mailer: passerelle_core::mail::Mailer) {
+    let mut tick = tokio::time::interval(Duration::from_secs(15));
+    loop {
+        tick.tick().await;
+        match passerelle_core::mail::send_due(&core, &mailer, 50).await {
+            Ok(s) if s.envoyes + s.echecs > 0 => {
+                tracing::info!(envoyes = s.envoyes, echecs = s.echecs, "courriels")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(erreur = %e, "envoi des courriels impossible"),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod cli;
+mod courriels;
 mod demo;
 mod hubs;
 mod journal;
@@ -17,4 +18,5 @@ mod pass_invariants;
 mod pass_pages;
 mod reglements;
 mod reglements_pages;
+mod smtp;
 mod web;

@@ -109,9 +109,15 @@ async fn world() -> World {
     passerelle_core::qualification::import::import(core, &Actor::System, csv.as_bytes())
         .await
         .unwrap();
-    passerelle_core::settlement::set_debtor(core, &Actor::System, "Opérateur", "FR1420041010050500013M02606", "PSSTFRPPBOR")
-        .await
-        .unwrap();
+    passerelle_core::settlement::set_debtor(
+        core,
+        &Actor::System,
+        "Opérateur",
+        "FR1420041010050500013M02606",
+        "PSSTFRPPBOR",
+    )
+    .await
+    .unwrap();
     let mut ids = Vec::new();
     for _ in 0..2 {
         let mut new = NewOrder::new(
