@@ -414,6 +414,7 @@ async function main() {
       ['/commandes', 'commandes'],
       ['/commandes/nouvelle', 'nouvelle commande'],
       ['/commandes/1', 'une commande'],
+      ['/reglements', 'règlements'],
       ['/accessibilite', 'déclaration d’accessibilité'],
     ]) {
       current = `page ${urlPath}`;
