@@ -19,10 +19,3 @@ pub async fn claim(db: &Db, name: &str, period: &str) -> CoreResult<bool> {
     });
     Ok(inserted == 1)
 }
-
-/// How many times `name` ran (one row per period).
-pub async fn runs(db: &Db, name: &str) -> CoreResult<i64> {
-    Ok(on_db!(db, c => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM taches_planifiees WHERE nom = $1").bind(name).fetch_one(&mut *c).await?
-    }))
-}

@@ -17,7 +17,7 @@ use passerelle_core::{CoreError, CoreResult};
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
-use crate::error::WebError;
+use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
 use crate::templates::{NewOrderPage, NewOrderValues};
 use crate::AppState;
@@ -163,10 +163,7 @@ pub async fn create(
     };
     match created {
         Ok((order, _)) => Ok(Redirect::to(&format!("/commandes/{}?ok=creee", order.id)).into_response()),
-        Err(CoreError::Invalid(m) | CoreError::Conflict(m) | CoreError::NotFound(m)) => {
-            form_page(&state, &u, values, Some(m)).await
-        }
-        Err(other) => Err(other.into()),
+        Err(e) => form_page(&state, &u, values, Some(refusal_message(e)?)).await,
     }
 }
 
@@ -269,9 +266,6 @@ pub async fn allot(
     .await;
     match outcome {
         Ok(n) => Ok(Redirect::to(&format!("/commandes/{id}?ok=attribution&n={n}")).into_response()),
-        Err(CoreError::Invalid(m) | CoreError::Conflict(m) | CoreError::NotFound(m)) => {
-            crate::commandes_pages::view(&state, &u, id, None, Some(m)).await
-        }
-        Err(other) => Err(other.into()),
+        Err(e) => crate::commandes_pages::view(&state, &u, id, None, Some(refusal_message(e)?)).await,
     }
 }

@@ -160,7 +160,7 @@ pub(crate) async fn view(
     };
     let alerte = passerelle_core::pass_numerique::alerts::end_alert(
         &state.core,
-        id,
+        &order,
         passerelle_core::pass_numerique::redeem::today_paris(),
     )
     .await?;
@@ -272,7 +272,6 @@ fn after(
     outcome: Result<String, passerelle_core::CoreError>,
     title: &str,
 ) -> Result<Response, WebError> {
-    use passerelle_core::CoreError;
     let (status, result) = match outcome {
         Ok(message) => (
             StatusCode::OK,
@@ -283,16 +282,15 @@ fn after(
                 cancellable: None,
             },
         ),
-        Err(CoreError::Invalid(m) | CoreError::Conflict(m) | CoreError::NotFound(m)) => (
+        Err(e) => (
             StatusCode::BAD_REQUEST,
             CounterResult {
                 ok: false,
                 title: "Remise refusée".into(),
-                message: m,
+                message: crate::error::refusal_message(e)?,
                 cancellable: None,
             },
         ),
-        Err(other) => return Err(other.into()),
     };
     render(status, hand_out_page(u, Some(result)))
 }

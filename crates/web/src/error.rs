@@ -50,6 +50,15 @@ impl From<askama::Error> for WebError {
     }
 }
 
+/// A refusal of the domain (bad input, conflict, unknown thing) becomes a French
+/// message to show on the page that was used; anything else stays an error.
+pub(crate) fn refusal_message(e: CoreError) -> Result<String, WebError> {
+    match e {
+        CoreError::Invalid(m) | CoreError::Conflict(m) | CoreError::NotFound(m) => Ok(m),
+        other => Err(other.into()),
+    }
+}
+
 impl WebError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {

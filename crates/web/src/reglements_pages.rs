@@ -12,11 +12,10 @@ use passerelle_core::settlement::authz::{authorize, Action};
 use passerelle_core::settlement::bank::{grouped_iban, masked_iban};
 use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
 use passerelle_core::settlement::{self, documents, run};
-use passerelle_core::CoreError;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
-use crate::error::WebError;
+use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
 use crate::templates::{LotPage, LotRow, SettlementPage, StatementPage, StatementRow, StatementsPage};
 use crate::AppState;
@@ -121,14 +120,6 @@ pub async fn page(State(state): State<AppState>, u: CurrentUser, Query(q): Query
     settlement_page(&state, &u, message, None, None).await
 }
 
-/// A refusal of the domain shown on the page; anything else stays an error.
-fn refusal(e: CoreError) -> Result<String, WebError> {
-    match e {
-        CoreError::Invalid(m) | CoreError::Conflict(m) | CoreError::NotFound(m) => Ok(m),
-        other => Err(other.into()),
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub struct RunForm {
     jusqu_au: String,
@@ -163,7 +154,7 @@ pub async fn generate(
             };
             settlement_page(&state, &u, Some(message), None, Some(o)).await
         }
-        Err(e) => settlement_page(&state, &u, None, Some(refusal(e)?), None).await,
+        Err(e) => settlement_page(&state, &u, None, Some(refusal_message(e)?), None).await,
     }
 }
 
@@ -183,7 +174,7 @@ pub async fn set_account(
     authorize(&u.principal, Action::Settle)?;
     match settlement::set_debtor(&state.core, &u.principal.actor(), &f.nom, &f.iban, &f.bic).await {
         Ok(_) => Ok(Redirect::to("/reglements?ok=compte").into_response()),
-        Err(e) => settlement_page(&state, &u, None, Some(refusal(e)?), None).await,
+        Err(e) => settlement_page(&state, &u, None, Some(refusal_message(e)?), None).await,
     }
 }
 
@@ -268,7 +259,7 @@ pub async fn mark_sent(
     authorize(&u.principal, Action::Settle)?;
     match batches::mark_sent(&state.core, &u.principal.actor(), id).await {
         Ok(_) => Ok(Redirect::to(&format!("/reglements/lots/{id}?ok=envoye")).into_response()),
-        Err(e) => lot_page(&state, &u, id, None, Some(refusal(e)?)).await,
+        Err(e) => lot_page(&state, &u, id, None, Some(refusal_message(e)?)).await,
     }
 }
 
@@ -281,7 +272,7 @@ pub async fn mark_executed(
     authorize(&u.principal, Action::Settle)?;
     match batches::mark_executed(&state.core, &u.principal.actor(), id).await {
         Ok(_) => Ok(Redirect::to(&format!("/reglements/lots/{id}?ok=execute")).into_response()),
-        Err(e) => lot_page(&state, &u, id, None, Some(refusal(e)?)).await,
+        Err(e) => lot_page(&state, &u, id, None, Some(refusal_message(e)?)).await,
     }
 }
 
@@ -301,7 +292,7 @@ pub async fn reject(
     let lot_id = batches::statement(&state.core, &numero).await?.lot_id;
     match batches::reject(&state.core, &u.principal.actor(), &numero, &f.motif).await {
         Ok(_) => Ok(Redirect::to(&format!("/reglements/lots/{lot_id}?ok=rejet")).into_response()),
-        Err(e) => lot_page(&state, &u, lot_id, None, Some(refusal(e)?)).await,
+        Err(e) => lot_page(&state, &u, lot_id, None, Some(refusal_message(e)?)).await,
     }
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use super::orders::{self, OrderState};
+use super::orders::{self, Order, OrderState};
 use crate::error::CoreResult;
 use crate::{on_db, on_tx, Core};
 
@@ -28,8 +28,8 @@ pub struct EndAlert {
 }
 
 /// The alert of an order at `today`, if it is paid, issued and within 30 days of its end.
-pub async fn end_alert(core: &Core, order_id: i64, today: NaiveDate) -> CoreResult<Option<EndAlert>> {
-    let order = orders::get(core, order_id).await?;
+pub async fn end_alert(core: &Core, order: &Order, today: NaiveDate) -> CoreResult<Option<EndAlert>> {
+    let order_id = order.id;
     if order.etat != OrderState::Payee || !order.emise {
         return Ok(None);
     }
@@ -62,7 +62,7 @@ pub async fn end_alert(core: &Core, order_id: i64, today: NaiveDate) -> CoreResu
     });
     Ok(Some(EndAlert {
         commande: order_id,
-        fin: order.fin,
+        fin: order.fin.clone(),
         jours_restants: left,
         seuil,
         carnets_emis: emis,
@@ -109,7 +109,7 @@ pub async fn queue_due(core: &Core, today: NaiveDate, base_url: &str) -> CoreRes
     });
     let mut queued = 0;
     for (order, funder) in orders {
-        let Some(alert) = end_alert(core, order, today).await? else {
+        let Some(alert) = end_alert(core, &orders::get(core, order).await?, today).await? else {
             continue;
         };
         let mut tx = core.db.begin().await?;

@@ -77,15 +77,17 @@ struct Bank {
     holder: String,
 }
 
+/// The redemptions a run pays (`$1` is the cut-off): live, before the cut-off, in no live statement.
+const UNSTATED: &str = "e.annule_at IS NULL AND e.jour < $1 \
+     AND NOT EXISTS (SELECT 1 FROM releve_lignes l WHERE l.encaissement_id = e.id AND l.rejetee = 0)";
+
 async fn groups(tx: &mut Tx, cutoff: &str) -> CoreResult<Vec<Group>> {
     let rows: Vec<(i64, String, i64, i64, String, String)> = on_tx!(tx, c => {
-        sqlx::query_as(
-            "SELECT e.lieu_id, l.nom, COUNT(*), CAST(SUM(e.valeur_centimes) AS BIGINT), MIN(e.jour), MAX(e.jour) \
-             FROM encaissements e JOIN lieux l ON l.id = e.lieu_id \
-             WHERE e.annule_at IS NULL AND e.jour < $1 \
-               AND NOT EXISTS (SELECT 1 FROM releve_lignes r WHERE r.encaissement_id = e.id AND r.rejetee = 0) \
-             GROUP BY e.lieu_id, l.nom ORDER BY e.lieu_id",
-        )
+        sqlx::query_as(&format!(
+            "SELECT e.lieu_id, p.nom, COUNT(*), CAST(SUM(e.valeur_centimes) AS BIGINT), MIN(e.jour), MAX(e.jour) \
+             FROM encaissements e JOIN lieux p ON p.id = e.lieu_id WHERE {UNSTATED} \
+             GROUP BY e.lieu_id, p.nom ORDER BY e.lieu_id"
+        ))
         .bind(cutoff)
         .fetch_all(&mut *c)
         .await?
@@ -258,15 +260,13 @@ pub async fn generate(
     }
     // Every line in one statement: the partial unique index refuses a redemption already in a live statement.
     let lines = on_tx!(&mut tx, c => {
-        sqlx::query(
+        sqlx::query(&format!(
             "INSERT INTO releve_lignes (releve_id, encaissement_id, valeur_centimes) \
              SELECT r.id, e.id, e.valeur_centimes FROM encaissements e \
-             JOIN releves r ON r.lieu_id = e.lieu_id AND r.lot_id = $1 \
-             WHERE e.annule_at IS NULL AND e.jour < $2 \
-               AND NOT EXISTS (SELECT 1 FROM releve_lignes l WHERE l.encaissement_id = e.id AND l.rejetee = 0)",
-        )
-        .bind(lot)
+             JOIN releves r ON r.lieu_id = e.lieu_id AND r.lot_id = $2 WHERE {UNSTATED}"
+        ))
         .bind(&cutoff_text)
+        .bind(lot)
         .execute(&mut *c)
         .await?
         .rows_affected()
