@@ -54,6 +54,7 @@ impl CurrentUser {
                 is_place: self.principal.role == Role::Lieu,
                 sees_orders: matches!(self.principal.role, Role::Operateur | Role::Commanditaire),
                 is_prescriber: self.principal.role == Role::Prescripteur,
+                is_hub: self.principal.role == Role::Hub,
             }),
             csrf: self.csrf.clone(),
             current,

@@ -18,6 +18,8 @@ mod lieux_admin;
 mod opendata;
 mod operator;
 mod pages;
+mod qualification_pages;
+mod qualification_review;
 mod reglements_pages;
 mod security;
 mod templates;
@@ -147,6 +149,35 @@ pub fn router(state: AppState) -> Router {
         .route("/reglements/lots/{id}/envoye", post(reglements_pages::mark_sent))
         .route("/reglements/lots/{id}/execute", post(reglements_pages::mark_executed))
         .route("/reglements/releves/{numero}/rejet", post(reglements_pages::reject))
+        .route("/reglements/coordonnees", get(qualification_review::bank_list))
+        .route("/reglements/coordonnees/{id}", post(qualification_review::bank_review))
+        .route("/qualification", get(qualification_pages::home))
+        .route("/qualification/demandes", post(qualification_pages::start))
+        .route(
+            "/qualification/demandes/{id}",
+            get(qualification_pages::application).post(qualification_pages::save),
+        )
+        .route(
+            "/qualification/demandes/{id}/pieces",
+            post(qualification_pages::attach).layer(DefaultBodyLimit::max(qualification_pages::UPLOAD_LIMIT)),
+        )
+        .route(
+            "/qualification/demandes/{id}/pieces/{piece}",
+            get(qualification_pages::document),
+        )
+        .route(
+            "/qualification/demandes/{id}/pieces/{piece}/retrait",
+            post(qualification_pages::detach),
+        )
+        .route(
+            "/qualification/demandes/{id}/decision",
+            post(qualification_review::decide),
+        )
+        .route("/qualification/lieux/{ext_id}/etat", post(qualification_review::change))
+        .route(
+            "/qualification/lieux/{ext_id}/coordonnees",
+            post(qualification_pages::change_bank),
+        )
         .route("/releves", get(reglements_pages::statements))
         .route("/releves/{numero}", get(reglements_pages::statement))
         .route("/releves/{numero}/csv", get(reglements_pages::statement_csv))

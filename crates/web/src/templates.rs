@@ -15,6 +15,8 @@ pub struct NavUser {
     pub sees_orders: bool,
     /// Prescribers: the hand-out page is in the menu.
     pub is_prescriber: bool,
+    /// Hub staff: the qualification of their territory is in the menu.
+    pub is_hub: bool,
 }
 
 /// What every page's frame needs.

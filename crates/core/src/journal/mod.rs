@@ -115,6 +115,16 @@ pub mod actions {
     pub const REDEMPTION_CANCELLED: &str = "cheque.annulation_encaissement";
     pub const PLACE_QUALIFIED: &str = "lieu.qualification";
     pub const QUALIFICATIONS_IMPORTED: &str = "lieux.import_qualifications";
+    pub const QUALIFICATION_APPLICATION: &str = "qualification.demande";
+    pub const QUALIFICATION_DOCUMENT: &str = "qualification.piece";
+    pub const QUALIFICATION_FILED: &str = "qualification.depot";
+    pub const QUALIFICATION_DECIDED: &str = "qualification.decision";
+    pub const QUALIFICATION_SUSPENDED: &str = "qualification.suspension";
+    pub const QUALIFICATION_WITHDRAWN: &str = "qualification.retrait";
+    pub const QUALIFICATION_REINSTATED: &str = "qualification.retablissement";
+    pub const REVIEW_DELEGATED: &str = "hub.delegation_instruction";
+    pub const BANK_DETAILS_SUBMITTED: &str = "lieu.changement_coordonnees_bancaires";
+    pub const BANK_DETAILS_REFUSED: &str = "lieu.coordonnees_bancaires_refusees";
     pub const BANK_DETAILS_VALIDATED: &str = "lieu.coordonnees_bancaires";
     pub const OPERATOR_ACCOUNT_SET: &str = "reglement.compte_operateur";
     pub const SETTLEMENT_RUN: &str = "reglement.generation";

@@ -1,4 +1,4 @@
-//! `passerelle organisations creer` and `passerelle organisations territoire`.
+//! `passerelle organisations creer`, `territoire` and `instruction`.
 
 use std::process::ExitCode;
 
@@ -39,6 +39,18 @@ pub enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Délègue au hub (ou lui reprend) l'instruction des demandes de qualification de son territoire.
+    Instruction {
+        /// Numéro de l'organisation (de type hub).
+        #[arg(long)]
+        organisation: i64,
+        /// Le hub instruit les demandes de son territoire.
+        #[arg(long, conflicts_with = "reprendre", required_unless_present = "reprendre")]
+        deleguer: bool,
+        /// L'opérateur reprend l'instruction.
+        #[arg(long)]
+        reprendre: bool,
+    },
 }
 
 pub async fn run(data: &DataArgs, command: OrgCommand) -> Result<ExitCode> {
@@ -76,6 +88,22 @@ pub async fn run(data: &DataArgs, command: OrgCommand) -> Result<ExitCode> {
                     if set.len() > 1 { "s" } else { "" },
                     set.join(", ")
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OrgCommand::Instruction {
+            organisation, deleguer, ..
+        } => {
+            let core = super::open(data).await?;
+            let done =
+                passerelle_core::qualification::decisions::delegate(&core, &Actor::System, organisation, deleguer)
+                    .await;
+            core.db.close().await;
+            done?;
+            if deleguer {
+                println!("Le hub {organisation} instruit désormais les demandes de qualification de son territoire.");
+            } else {
+                println!("L'opérateur instruit de nouveau les demandes du territoire du hub {organisation}.");
             }
             Ok(ExitCode::SUCCESS)
         }

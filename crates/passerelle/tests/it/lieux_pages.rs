@@ -262,7 +262,7 @@ async fn search_page_and_place_page_work_without_javascript_and_escape_data() {
     assert_eq!(b.get("/static/app/geolocalisation.js").await.status, StatusCode::OK);
 }
 
-fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+pub(crate) fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
     let boundary = "----passerelle-test-boundary";
     let mut body = Vec::new();
     for (name, file, data) in fields {
