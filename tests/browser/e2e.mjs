@@ -415,6 +415,8 @@ async function main() {
       ['/commandes/nouvelle', 'nouvelle commande'],
       ['/commandes/1', 'une commande'],
       ['/reglements', 'règlements'],
+      ['/reglements/coordonnees', 'coordonnées bancaires à valider'],
+      ['/qualification', 'qualification des lieux'],
       ['/accessibilite', 'déclaration d’accessibilité'],
     ]) {
       current = `page ${urlPath}`;

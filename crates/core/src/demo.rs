@@ -182,6 +182,7 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
         places::qualify(core, Caller::CommandLine, place).await?;
     }
     let (place, _, api_key) = places::new_api_key(core, Caller::CommandLine, "demo-2").await?;
+    demo_application(core, org("Espace public numérique de Pessac (démo)").await?).await?;
     let funder = org("Département de la Gironde (démo)").await?;
     let prescriber = org("CCAS de Bordeaux (démo)").await?;
     let today = time::OffsetDateTime::now_utc().date();
@@ -220,6 +221,60 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
         api_key,
         codes,
     })
+}
+
+/// A filed application for demo-3, so that the review pages have something to show.
+async fn demo_application(core: &Core, owner: i64) -> CoreResult<()> {
+    use crate::qualification::applications;
+    use crate::qualification::model::{Draft, Questionnaire, ServiceOffer};
+
+    crate::on_db!(&core.db, c => {
+        sqlx::query("UPDATE lieux SET organisation_id = $1 WHERE ext_id = 'demo-3'").bind(owner).execute(&mut *c).await?;
+    });
+    let account: i64 = crate::on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT id FROM accounts WHERE organisation_id = $1 ORDER BY id LIMIT 1").bind(owner).fetch_one(&mut *c).await?
+    });
+    let (who, _) = crate::accounts::principal(core, account)
+        .await?
+        .ok_or_else(|| crate::CoreError::NotFound("compte de démonstration".into()))?;
+    let id = applications::start(core, &who, "demo-3").await?;
+    let draft = Draft {
+        siret: "35600000000047".into(),
+        raison_sociale: "Association Clic Solidaire".into(),
+        forme_juridique: "Association loi 1901".into(),
+        adresse: "12 rue Lavergne, 33310 Lormont".into(),
+        representant_nom: "Marie Présidente".into(),
+        representant_qualite: "Présidente".into(),
+        representant_courriel: "presidence@demo.passerelle.fr".into(),
+        charte: true,
+        questionnaire: Questionnaire {
+            type_structure: "Association".into(),
+            activite: "Permanences d'aide aux démarches et ateliers d'initiation, depuis 2019.".into(),
+            mediateurs: "2".into(),
+            horaires: "Du lundi au vendredi, 9 h – 12 h et 14 h – 17 h".into(),
+            accessibilite: "Accès de plain-pied, tram A arrêt Lormont Bourg".into(),
+            publics: vec!["Seniors".into(), "Jeunes".into()],
+        },
+        services: vec![ServiceOffer {
+            service: "Aide aux démarches administratives".into(),
+            publics: "Tous publics".into(),
+            duree_minutes: "60".into(),
+            cheques: "1".into(),
+        }],
+        iban: "FR1420041010050500013M02606".into(),
+        bic: "PSSTFRPPBOR".into(),
+        titulaire: "Association Clic Solidaire".into(),
+    };
+    applications::save(core, &who, id, draft).await?;
+    for (kind, name) in [
+        ("kbis_statuts", "statuts.pdf"),
+        ("assurance", "assurance.pdf"),
+        ("rib", "rib.pdf"),
+    ] {
+        let pdf = format!("%PDF-1.4\n% Pièce de démonstration : {name}\n%%EOF\n");
+        applications::attach(core, &who, id, kind, name, pdf.as_bytes()).await?;
+    }
+    applications::file(core, &who, id).await
 }
 
 /// Organisations and accounts; `None` if the database already has organisations.

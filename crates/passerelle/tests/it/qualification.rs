@@ -83,6 +83,28 @@ fn application_id(r: &Response) -> i64 {
     to.trim_start_matches("/qualification/demandes/").parse().unwrap()
 }
 
+/// Every field of a form has its label (RGAA 11.1): each `id` of an input,
+/// select or textarea is named by a `<label for>`.
+fn labelled(body: &str) {
+    let mut fields = 0;
+    for tag in ["<input ", "<select ", "<textarea "] {
+        for part in body.split(tag).skip(1) {
+            let attrs = &part[..part.find('>').unwrap()];
+            if attrs.contains("type=\"hidden\"") {
+                continue;
+            }
+            let id = attrs
+                .split("id=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or_else(|| panic!("a field without id: {attrs}"));
+            assert!(body.contains(&format!("for=\"{id}\"")), "no label for {id}");
+            fields += 1;
+        }
+    }
+    assert!(fields > 30, "{fields} fields");
+}
+
 async fn mails_to(app: &TestApp, to: &str, subject_part: &str) -> i64 {
     app.scalar_i64(&format!(
         "SELECT COUNT(*) FROM courriels WHERE destinataire = '{to}' AND sujet LIKE '%{subject_part}%'"
@@ -209,6 +231,7 @@ async fn a_place_applies_a_hub_reviews_when_delegated_and_the_operator_validates
         page.body
     );
     assert!(page.body.contains("value=\"Mairie de Bordeaux\""));
+    labelled(&page.body);
 
     // Documents: checked by content and size; only the place attaches, the reviewers read.
     let r = upload(&mut place, id, "kbis_statuts", "statuts.html", b"<html><script>").await;
