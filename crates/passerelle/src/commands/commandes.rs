@@ -120,6 +120,16 @@ pub enum CommandesCommand {
         )]
         polices: PathBuf,
     },
+    /// Rapport d'une commande : chèques émis, remis, encaissés, non utilisés, expirés, annulés ;
+    /// encaissements par mois, lieu, commune, département et public.
+    Rapport {
+        id: i64,
+        /// Écrit aussi le rapport en CSV (dimension,cle,libelle,carnets_remis,cheques,valeur_centimes,valeur_euros).
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -391,6 +401,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             .await?;
             println!("{n} chèques réimprimés.");
         }
+        CommandesCommand::Rapport { id, csv, json } => super::rapports::order(core, id, csv.as_deref(), json).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

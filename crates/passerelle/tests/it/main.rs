@@ -16,6 +16,7 @@ mod pass;
 mod pass_admin_pages;
 mod pass_invariants;
 mod pass_pages;
+mod rapports;
 mod reglements;
 mod reglements_pages;
 mod smtp;

@@ -25,7 +25,14 @@ pub const HEADER: [&str; 7] = [
     "valeur_euros",
 ];
 
-fn record(dimension: &str, cle: &str, libelle: &str, carnets: Option<i64>, cheques: Option<i64>, valeur: Option<i64>) -> [String; 7] {
+fn record(
+    dimension: &str,
+    cle: &str,
+    libelle: &str,
+    carnets: Option<i64>,
+    cheques: Option<i64>,
+    valeur: Option<i64>,
+) -> [String; 7] {
     let text = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
     [
         dimension.to_string(),
@@ -46,16 +53,26 @@ pub fn csv(r: &Report) -> CoreResult<Vec<u8>> {
     let count = |c: Count| (Some(c.cheques), Some(c.valeur_centimes));
     let totals = [
         ("emis", "Chèques émis", Some(t.carnets_emis), count(t.emis)),
-        ("remis", "Chèques remis aux bénéficiaires", Some(t.carnets_remis), count(t.remis)),
+        (
+            "remis",
+            "Chèques remis aux bénéficiaires",
+            Some(t.carnets_remis),
+            count(t.remis),
+        ),
         ("encaisses", "Chèques encaissés", None, count(t.encaisses)),
         ("non_utilises", "Chèques non utilisés", None, count(t.non_utilises)),
         ("expires", "Chèques expirés", None, count(t.expires)),
         ("annules", "Chèques annulés", None, count(t.annules)),
-        ("carnets_perdus", "Carnets déclarés perdus", Some(t.carnets_perdus), (None, None)),
+        (
+            "carnets_perdus",
+            "Carnets déclarés perdus",
+            Some(t.carnets_perdus),
+            (None, None),
+        ),
         ("avoirs", "Avoirs émis", None, (None, Some(t.avoirs_centimes))),
     ];
     for (cle, libelle, carnets, (cheques, valeur)) in totals {
-        w.write_record(&record("total", cle, libelle, carnets, cheques, valeur))
+        w.write_record(record("total", cle, libelle, carnets, cheques, valeur))
             .map_err(io)?;
     }
     let dims: [(&str, &[Row]); 5] = [
@@ -75,7 +92,7 @@ pub fn csv(r: &Report) -> CoreResult<Vec<u8>> {
                 Some(row.encaisses),
                 Some(row.valeur_encaissee_centimes),
             );
-            w.write_record(&rec).map_err(io)?;
+            w.write_record(rec).map_err(io)?;
         }
     }
     w.into_inner()

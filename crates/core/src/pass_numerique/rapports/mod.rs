@@ -280,7 +280,10 @@ mod tests {
 
     #[test]
     fn every_scope_binds_one_parameter() {
-        assert_eq!(Scope::Order(3).filter("e.commande_id"), ("e.commande_id = $1".into(), 3));
+        assert_eq!(
+            Scope::Order(3).filter("e.commande_id"),
+            ("e.commande_id = $1".into(), 3)
+        );
         assert_eq!(Scope::All.filter("id"), ("id >= $1".into(), 0));
         assert!(Scope::Funder(5).filter("id").0.contains("commanditaire_id = $1"));
     }

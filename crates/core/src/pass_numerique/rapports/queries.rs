@@ -42,9 +42,8 @@ pub(super) async fn totals(core: &Core, scope: Scope) -> CoreResult<Totals> {
     let (fo, _) = scope.filter("id");
     let orders_sql = format!("SELECT COUNT(*) FROM commandes WHERE {fo}");
     let commandes: i64 = on_db!(&core.db, c => sqlx::query_scalar(&orders_sql).bind(p).fetch_one(&mut *c).await?);
-    let credit_sql = format!(
-        "SELECT CAST(COALESCE(SUM(valeur_centimes), 0) AS BIGINT) FROM documents WHERE type = 'avoir' AND {f}"
-    );
+    let credit_sql =
+        format!("SELECT CAST(COALESCE(SUM(valeur_centimes), 0) AS BIGINT) FROM documents WHERE type = 'avoir' AND {f}");
     let avoirs: i64 = on_db!(&core.db, c => sqlx::query_scalar(&credit_sql).bind(p).fetch_one(&mut *c).await?);
 
     let mut t = Totals {
@@ -115,18 +114,20 @@ pub(super) async fn redemptions_by_place(core: &Core, scope: Scope) -> CoreResul
         on_db!(&core.db, c => sqlx::query_as(&sql).bind(p).fetch_all(&mut *c).await?);
     Ok(rows
         .into_iter()
-        .map(|(ext_id, nom, code_insee, commune, departement, departement_nom, n, v)| PlaceSums {
-            ext_id,
-            nom,
-            code_insee,
-            commune,
-            departement,
-            departement_nom,
-            count: Count {
-                cheques: n,
-                valeur_centimes: v,
+        .map(
+            |(ext_id, nom, code_insee, commune, departement, departement_nom, n, v)| PlaceSums {
+                ext_id,
+                nom,
+                code_insee,
+                commune,
+                departement,
+                departement_nom,
+                count: Count {
+                    cheques: n,
+                    valeur_centimes: v,
+                },
             },
-        })
+        )
         .collect())
 }
 
