@@ -78,7 +78,7 @@ pub fn columns(id: &str, title: &str, desc: &str, bars: &[Bar]) -> Chart {
     let plot_h = height - top - bottom;
     let n = bars.len().max(1) as i64;
     let slot = (WIDTH - left - right) / n;
-    let w = (slot * 3 / 5).max(2);
+    let w = (slot * 3 / 5).clamp(2, 64);
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0);
     let axis = height - bottom;
     let drawn = bars
