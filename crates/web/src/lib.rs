@@ -138,6 +138,8 @@ pub fn router(state: AppState) -> Router {
         .route("/commandes/{id}/remises", post(commandes_pages::stop_hand_outs))
         .route("/commandes/{id}/rapport", get(rapports_pages::order))
         .route("/commandes/{id}/rapport.csv", get(rapports_pages::order_csv))
+        .route("/commandes/{id}/expires.pdf", get(rapports_pages::expired_pdf))
+        .route("/commandes/{id}/expires.csv", get(rapports_pages::expired_csv))
         .route("/rapports", get(rapports_pages::funders))
         .route("/rapports.csv", get(rapports_pages::funders_csv))
         .route(

@@ -1,6 +1,7 @@
 //! Funders' reports: `/commandes/{id}/rapport` (one order) and `/rapports`
 //! (a funder's orders together; the opérateur chooses the funder or sees all),
-//! each as a page (tables and SVG charts) and as CSV. Who sees what is decided
+//! each as a page (tables and SVG charts) and as CSV; the joint statement of
+//! an order's expired cheques (`/commandes/{id}/expires.pdf|csv`). Who sees what is decided
 //! by `pass_numerique::rapports` (and its `authz`), never here.
 
 use askama::Template;
@@ -10,7 +11,8 @@ use axum::response::Response;
 use passerelle_core::accounts::Role;
 use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::authz::Caller;
-use passerelle_core::pass_numerique::rapports::{self, Count, Report, Row};
+use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Report, Row};
+use passerelle_core::pass_numerique::{print, reports};
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -296,5 +298,38 @@ pub async fn funders_csv(
         "text/csv; charset=utf-8",
         &name,
         rapports::csv::csv(&r)?,
+    ))
+}
+
+/// `GET /commandes/{id}/expires.csv`: the joint statement of the order's expired cheques.
+pub async fn expired_csv(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let s = expires::statement(&state.core, Caller::Person(&u.principal), id).await?;
+    Ok(crate::pages::download(
+        "text/csv; charset=utf-8",
+        &format!("cheques-expires-commande-{id}.csv"),
+        expires::csv(&s)?,
+    ))
+}
+
+/// `GET /commandes/{id}/expires.pdf`
+pub async fn expired_pdf(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let s = expires::statement(&state.core, Caller::Person(&u.principal), id).await?;
+    let fonts = print::Fonts::load(&state.config.fonts_dir)?;
+    let operator = reports::operator_name(&state.core).await?;
+    let bytes = tokio::task::spawn_blocking(move || expires_pdf::pdf(&fonts, &operator, &s))
+        .await
+        .map_err(|e| WebError::Internal(format!("état des chèques expirés en PDF : {e}")))??;
+    Ok(crate::pages::download(
+        "application/pdf",
+        &format!("cheques-expires-commande-{id}.pdf"),
+        bytes,
     ))
 }

@@ -130,6 +130,23 @@ pub enum CommandesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// État des chèques expirés d'une commande, joint à ses avoirs : chèques expirés et annulés par
+    /// carnet, valeur faciale, avoirs qu'ils justifient (aucun code de chèque).
+    Expires {
+        id: i64,
+        #[arg(long)]
+        pdf: Option<PathBuf>,
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[arg(
+            long,
+            env = "PASSERELLE_FONTS_DIR",
+            default_value = "node_modules/dejavu-fonts-ttf/ttf"
+        )]
+        polices: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -402,6 +419,20 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             println!("{n} chèques réimprimés.");
         }
         CommandesCommand::Rapport { id, csv, json } => super::rapports::order(core, id, csv.as_deref(), json).await?,
+        CommandesCommand::Expires {
+            id,
+            pdf,
+            csv,
+            polices,
+            json,
+        } => {
+            let files = super::rapports::Files {
+                pdf: pdf.as_deref(),
+                csv: csv.as_deref(),
+                fonts: &polices,
+            };
+            super::rapports::expired(core, id, files, json).await?
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

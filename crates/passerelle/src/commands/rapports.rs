@@ -6,7 +6,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::authz::Caller;
-use passerelle_core::pass_numerique::rapports::{self, Count, Row};
+use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Row};
+use passerelle_core::pass_numerique::{print, reports};
 use passerelle_core::Core;
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -71,6 +72,58 @@ pub async fn order(core: &Core, id: i64, csv: Option<&Path>, json: bool) -> Resu
     breakdown("Par public", &r.par_public, false);
     if let Some(path) = csv {
         println!("\nRapport en CSV : {}.", path.display());
+    }
+    Ok(())
+}
+
+/// Where `commandes expires` writes.
+pub struct Files<'a> {
+    pub pdf: Option<&'a Path>,
+    pub csv: Option<&'a Path>,
+    pub fonts: &'a Path,
+}
+
+/// `passerelle commandes expires ID [--pdf F] [--csv F] [--json]`
+pub async fn expired(core: &Core, id: i64, files: Files<'_>, json: bool) -> Result<()> {
+    let s = expires::statement(core, Caller::CommandLine, id).await?;
+    if let Some(path) = files.csv {
+        write(path, &expires::csv(&s)?)?;
+    }
+    if let Some(path) = files.pdf {
+        let fonts = print::Fonts::load(files.fonts)?;
+        let operator = reports::operator_name(core).await?;
+        write(path, &expires_pdf::pdf(&fonts, &operator, &s)?)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(());
+    }
+    println!(
+        "État des chèques expirés — commande n° {} ({}), expiration après le {}",
+        s.commande, s.commanditaire, s.expiration_apres
+    );
+    count("expirés", None, s.expires);
+    count("annulés", None, s.annules);
+    println!(
+        "  {} carnet(s) concerné(s) ; total {} €",
+        s.carnets.len(),
+        euros(s.total_centimes)
+    );
+    for a in &s.avoirs {
+        println!("  avoir {} : {} €", a.numero, euros(a.valeur_centimes));
+    }
+    if s.balanced() {
+        println!("Total des avoirs égal au total des chèques non utilisés.");
+    } else {
+        println!(
+            "Reste à couvrir par un avoir : {} € (à la prochaine expiration).",
+            euros(s.total_centimes - s.avoirs_centimes)
+        );
+    }
+    for (what, path) in [("PDF", files.pdf), ("CSV", files.csv)] {
+        if let Some(p) = path {
+            println!("{what} : {}.", p.display());
+        }
     }
     Ok(())
 }

@@ -3,8 +3,11 @@
 //! expired and cancelled, and the redemptions by month, place, commune,
 //! département and public. Everything is counted by the database
 //! (`queries`); this module decides who sees what and names the rows.
+//! The joint statement of expired cheques is in [`expires`].
 
 pub mod csv;
+pub mod expires;
+pub mod expires_pdf;
 mod queries;
 
 use serde::Serialize;
