@@ -326,6 +326,7 @@ async function main() {
     const firstCode = fs.readFileSync(codesFile, 'utf8').split('\n')[1].split(',')[2];
     await cli(['carnets', 'remettre', fs.readFileSync(codesFile, 'utf8').split('\n')[1].split(',')[0], '--public', 'seniors', '--commune', '33318']);
     await cli(['lieux', 'qualifier', 'mednum-2']);
+    const apiKey = JSON.parse((await cli(['lieux', 'cle-api', 'mednum-2', '--json'])).stdout).cle;
     pass('pass numérique order issued, paid, booklet handed out');
 
     // 2. Server.
@@ -335,6 +336,16 @@ async function main() {
     startServer(db, port, dataDir);
     await waitHealthy(base);
     pass(`server answers ${base}/healthz`);
+
+    // A cheque redeemed through the API, so that the reports have figures and charts.
+    current = 'redeem a cheque';
+    const redeemed = await fetch(`${base}/api/v1/cheques/encaisser`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}`, 'idempotency-key': 'e2e-1' },
+      body: JSON.stringify({ code: fs.readFileSync(codesFile, 'utf8').split('\n')[2].split(',')[2], service: 'Accès internet et matériel informatique' }),
+    });
+    if (redeemed.status !== 201) throw new Error(`redeem answered ${redeemed.status}: ${await redeemed.text()}`);
+    pass('POST /api/v1/cheques/encaisser: one cheque redeemed');
 
     // 3. Browser.
     current = 'launch chromium';
@@ -414,6 +425,8 @@ async function main() {
       ['/commandes', 'commandes'],
       ['/commandes/nouvelle', 'nouvelle commande'],
       ['/commandes/1', 'une commande'],
+      ['/commandes/1/rapport', 'rapport d’une commande'],
+      ['/rapports', 'rapports'],
       ['/reglements', 'règlements'],
       ['/reglements/coordonnees', 'coordonnées bancaires à valider'],
       ['/qualification', 'qualification des lieux'],

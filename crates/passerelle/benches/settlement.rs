@@ -142,6 +142,35 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
     for c in &checks {
         println!("    {:<28} {:>6} ms", c.cle, c.duree_ms);
     }
+    // The funder's report of the same order (covering index encaissements_rapports), then of every order.
+    let t = Instant::now();
+    let report = passerelle_core::pass_numerique::rapports::order_report(
+        &core,
+        passerelle_core::pass_numerique::authz::Caller::CommandLine,
+        order.id,
+    )
+    .await
+    .expect("rapport");
+    assert_eq!(report.totaux.encaisses.cheques, booklets * 10);
+    assert_eq!(report.par_lieu.len() as i64, places);
+    println!(
+        "{label} : rapport de la commande ({} encaissements, {} lieux) en {:.2} s",
+        booklets * 10,
+        report.par_lieu.len(),
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    passerelle_core::pass_numerique::rapports::funders_report(
+        &core,
+        passerelle_core::pass_numerique::authz::Caller::CommandLine,
+        None,
+    )
+    .await
+    .expect("rapport de toutes les commandes");
+    println!(
+        "{label} : rapport de toutes les commandes en {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
     let t = Instant::now();
     let again = run::generate(&core, &Actor::System, cutoff, today, "2026-11-30T10:05:00")
         .await

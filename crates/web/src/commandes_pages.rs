@@ -124,6 +124,7 @@ pub(crate) async fn view(
                 euros(d.valeur_centimes),
                 euros(d.frais_centimes),
                 euros(d.total_centimes),
+                d.kind == "avoir",
             )
         })
         .collect();

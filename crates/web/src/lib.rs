@@ -5,6 +5,7 @@
 mod account;
 mod api;
 mod auth;
+mod charts;
 mod cheques_api;
 mod cheques_pages;
 mod commandes_admin;
@@ -20,6 +21,7 @@ mod operator;
 mod pages;
 mod qualification_pages;
 mod qualification_review;
+mod rapports_pages;
 mod reglements_pages;
 mod security;
 mod templates;
@@ -136,6 +138,12 @@ pub fn router(state: AppState) -> Router {
         .route("/commandes/{id}/accepter", post(commandes_pages::accept))
         .route("/commandes/{id}/paiement", post(commandes_pages::pay))
         .route("/commandes/{id}/remises", post(commandes_pages::stop_hand_outs))
+        .route("/commandes/{id}/rapport", get(rapports_pages::order))
+        .route("/commandes/{id}/rapport.csv", get(rapports_pages::order_csv))
+        .route("/commandes/{id}/expires.pdf", get(rapports_pages::expired_pdf))
+        .route("/commandes/{id}/expires.csv", get(rapports_pages::expired_csv))
+        .route("/rapports", get(rapports_pages::funders))
+        .route("/rapports.csv", get(rapports_pages::funders_csv))
         .route(
             "/remettre",
             get(commandes_pages::hand_out_form).post(commandes_pages::hand_out_submit),

@@ -352,7 +352,8 @@ pub struct OrderPage {
     pub services: String,
     pub plafond: i64,
     /// (number, face value, fee, total) in euros
-    pub documents: Vec<(String, String, String, String)>,
+    /// (number, cheques, fee, total, credit note: the joint statement of expired cheques is linked).
+    pub documents: Vec<(String, String, String, String, bool)>,
     pub carnets_emis: i64,
     pub carnets_attribues: i64,
     pub carnets_remis: i64,

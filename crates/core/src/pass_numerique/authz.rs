@@ -10,6 +10,8 @@ pub enum Action {
     Administer,
     /// See an order of the funder `funder`.
     ViewOrder { funder: i64 },
+    /// See the reports of the orders of `funder` together, or of every funder (`None`: the opérateur only).
+    ViewReports { funder: Option<i64> },
     /// Accept the quote of an order of `funder` (the funder itself, or the opérateur on its behalf).
     AcceptQuote { funder: i64 },
     /// Stop or resume the hand-out of an order of `funder` (the funder itself, or the opérateur).
@@ -51,6 +53,9 @@ pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
         Action::ViewOrder { funder } | Action::AcceptQuote { funder } | Action::StopHandOuts { funder } => {
             operator || (who.role == Role::Commanditaire && funder == who.organisation_id)
         }
+        Action::ViewReports { funder } => {
+            operator || (who.role == Role::Commanditaire && funder == Some(who.organisation_id))
+        }
         Action::HandOut { prescriber } => operator || (who.role == Role::Prescripteur && mine(prescriber)),
         // Only the place's own staff redeem: the opérateur delivers no service.
         Action::Redeem { owner } => who.role == Role::Lieu && mine(owner),
@@ -81,6 +86,12 @@ mod tests {
                 op || role == Role::Commanditaire
             );
             assert_eq!(authorize(&p, Action::ViewOrder { funder: 8 }).is_ok(), op);
+            assert_eq!(
+                authorize(&p, Action::ViewReports { funder: Some(7) }).is_ok(),
+                op || role == Role::Commanditaire
+            );
+            assert_eq!(authorize(&p, Action::ViewReports { funder: Some(8) }).is_ok(), op);
+            assert_eq!(authorize(&p, Action::ViewReports { funder: None }).is_ok(), op);
             assert_eq!(
                 authorize(&p, Action::AcceptQuote { funder: 7 }).is_ok(),
                 op || role == Role::Commanditaire

@@ -12,5 +12,6 @@ pub mod motif;
 pub mod orders;
 pub mod places;
 pub mod print;
+pub mod rapports;
 pub mod redeem;
 pub mod reports;

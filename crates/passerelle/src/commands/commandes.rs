@@ -120,6 +120,33 @@ pub enum CommandesCommand {
         )]
         polices: PathBuf,
     },
+    /// Rapport d'une commande : chèques émis, remis, encaissés, non utilisés, expirés, annulés ;
+    /// encaissements par mois, lieu, commune, département et public.
+    Rapport {
+        id: i64,
+        /// Écrit aussi le rapport en CSV (dimension,cle,libelle,carnets_remis,cheques,valeur_centimes,valeur_euros).
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// État des chèques expirés d'une commande, joint à ses avoirs : chèques expirés et annulés par
+    /// carnet, valeur faciale, avoirs qu'ils justifient (aucun code de chèque).
+    Expires {
+        id: i64,
+        #[arg(long)]
+        pdf: Option<PathBuf>,
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        #[arg(
+            long,
+            env = "PASSERELLE_FONTS_DIR",
+            default_value = "node_modules/dejavu-fonts-ttf/ttf"
+        )]
+        polices: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -390,6 +417,21 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             )
             .await?;
             println!("{n} chèques réimprimés.");
+        }
+        CommandesCommand::Rapport { id, csv, json } => super::rapports::order(core, id, csv.as_deref(), json).await?,
+        CommandesCommand::Expires {
+            id,
+            pdf,
+            csv,
+            polices,
+            json,
+        } => {
+            let files = super::rapports::Files {
+                pdf: pdf.as_deref(),
+                csv: csv.as_deref(),
+                fonts: &polices,
+            };
+            super::rapports::expired(core, id, files, json).await?
         }
     }
     Ok(ExitCode::SUCCESS)

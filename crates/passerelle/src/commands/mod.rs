@@ -6,6 +6,7 @@ pub mod journal;
 pub mod lieux;
 pub mod lieux_pass;
 pub mod organisations;
+pub mod rapports;
 pub mod reglements;
 pub mod serve;
 pub mod taches;

@@ -17,6 +17,8 @@ mod pass_admin_pages;
 mod pass_invariants;
 mod pass_pages;
 mod qualification;
+mod rapports;
+mod rapports_expires;
 mod reglements;
 mod reglements_pages;
 mod smtp;

@@ -1,0 +1,100 @@
+//! A report as one CSV (UTF-8, comma, as the project's other CSV files):
+//! `dimension,cle,libelle,carnets_remis,cheques,valeur_centimes,valeur_euros`.
+//!
+//! - `dimension` = `total`: one row per total, `cle` names it (`emis`, `remis`,
+//!   `encaisses`, `non_utilises`, `expires`, `annules`, `carnets_perdus`,
+//!   `avoirs`), `cheques` and `valeur_centimes` are its count and face value;
+//! - `dimension` = `mois`, `lieu`, `commune`, `departement`, `public`: `cheques` and
+//!   `valeur_centimes` are the **redeemed** cheques of the row, `carnets_remis` the
+//!   booklets handed out (months and publics only; empty elsewhere).
+//!
+//! The rows of each dimension add up to the `encaisses` total.
+
+use super::{Count, Report, Row};
+use crate::error::{CoreError, CoreResult};
+use crate::lieux::export::neutralise;
+use crate::money::decimal;
+
+pub const HEADER: [&str; 7] = [
+    "dimension",
+    "cle",
+    "libelle",
+    "carnets_remis",
+    "cheques",
+    "valeur_centimes",
+    "valeur_euros",
+];
+
+fn record(
+    dimension: &str,
+    cle: &str,
+    libelle: &str,
+    carnets: Option<i64>,
+    cheques: Option<i64>,
+    valeur: Option<i64>,
+) -> [String; 7] {
+    let text = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    [
+        dimension.to_string(),
+        neutralise(cle).into_owned(),
+        neutralise(libelle).into_owned(),
+        text(carnets),
+        text(cheques),
+        text(valeur),
+        valeur.map(decimal).unwrap_or_default(),
+    ]
+}
+
+pub fn csv(r: &Report) -> CoreResult<Vec<u8>> {
+    let io = |e: csv::Error| CoreError::Io(format!("rapport en CSV : {e}"));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(HEADER).map_err(io)?;
+    let t = &r.totaux;
+    let count = |c: Count| (Some(c.cheques), Some(c.valeur_centimes));
+    let totals = [
+        ("emis", "Chèques émis", Some(t.carnets_emis), count(t.emis)),
+        (
+            "remis",
+            "Chèques remis aux bénéficiaires",
+            Some(t.carnets_remis),
+            count(t.remis),
+        ),
+        ("encaisses", "Chèques encaissés", None, count(t.encaisses)),
+        ("non_utilises", "Chèques non utilisés", None, count(t.non_utilises)),
+        ("expires", "Chèques expirés", None, count(t.expires)),
+        ("annules", "Chèques annulés", None, count(t.annules)),
+        (
+            "carnets_perdus",
+            "Carnets déclarés perdus",
+            Some(t.carnets_perdus),
+            (None, None),
+        ),
+        ("avoirs", "Avoirs émis", None, (None, Some(t.avoirs_centimes))),
+    ];
+    for (cle, libelle, carnets, (cheques, valeur)) in totals {
+        w.write_record(record("total", cle, libelle, carnets, cheques, valeur))
+            .map_err(io)?;
+    }
+    let dims: [(&str, &[Row]); 5] = [
+        ("mois", &r.par_mois),
+        ("lieu", &r.par_lieu),
+        ("commune", &r.par_commune),
+        ("departement", &r.par_departement),
+        ("public", &r.par_public),
+    ];
+    for (dimension, rows) in dims {
+        for row in rows {
+            let rec = record(
+                dimension,
+                &row.cle,
+                &row.libelle,
+                row.carnets_remis,
+                Some(row.encaisses),
+                Some(row.valeur_encaissee_centimes),
+            );
+            w.write_record(rec).map_err(io)?;
+        }
+    }
+    w.into_inner()
+        .map_err(|e| CoreError::Io(format!("rapport en CSV : {e}")))
+}

@@ -1,0 +1,129 @@
+//! `passerelle commandes rapport` (a funder's report of one order) and
+//! `passerelle commandes expires` (the joint statement of its expired cheques).
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use passerelle_core::money::euros;
+use passerelle_core::pass_numerique::authz::Caller;
+use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Row};
+use passerelle_core::pass_numerique::{print, reports};
+use passerelle_core::Core;
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("impossible d'écrire « {} »", path.display()))
+}
+
+fn count(label: &str, carnets: Option<i64>, c: Count) {
+    let booklets = carnets.map(|n| format!(" ({n} carnets)")).unwrap_or_default();
+    println!(
+        "  {label:<14} {:>9} chèques {:>14} €{booklets}",
+        c.cheques,
+        euros(c.valeur_centimes)
+    );
+}
+
+fn breakdown(title: &str, rows: &[Row], with_key: bool) {
+    println!("\n{title}");
+    if rows.is_empty() {
+        println!("  aucun encaissement");
+    }
+    for r in rows {
+        let name = if with_key && !r.cle.is_empty() {
+            format!("{} ({})", r.libelle, r.cle)
+        } else {
+            r.libelle.clone()
+        };
+        let booklets = r
+            .carnets_remis
+            .map(|n| format!(" ; {n} carnet(s) remis"))
+            .unwrap_or_default();
+        println!(
+            "  {name} : {} encaissé(s), {} €{booklets}",
+            r.encaisses,
+            euros(r.valeur_encaissee_centimes)
+        );
+    }
+}
+
+/// `passerelle commandes rapport ID [--csv F] [--json]`
+pub async fn order(core: &Core, id: i64, csv: Option<&Path>, json: bool) -> Result<()> {
+    let r = rapports::order_report(core, Caller::CommandLine, id).await?;
+    if let Some(path) = csv {
+        write(path, &rapports::csv::csv(&r)?)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(());
+    }
+    let t = &r.totaux;
+    println!("Rapport — {}", r.titre);
+    count("émis", Some(t.carnets_emis), t.emis);
+    count("remis", Some(t.carnets_remis), t.remis);
+    count("encaissés", None, t.encaisses);
+    count("non utilisés", None, t.non_utilises);
+    count("expirés", None, t.expires);
+    count("annulés", Some(t.carnets_perdus), t.annules);
+    println!("  avoirs émis : {} €", euros(t.avoirs_centimes));
+    breakdown("Par mois", &r.par_mois, false);
+    breakdown("Par département", &r.par_departement, true);
+    breakdown("Par commune", &r.par_commune, true);
+    breakdown("Par lieu", &r.par_lieu, true);
+    breakdown("Par public", &r.par_public, false);
+    if let Some(path) = csv {
+        println!("\nRapport en CSV : {}.", path.display());
+    }
+    Ok(())
+}
+
+/// Where `commandes expires` writes.
+pub struct Files<'a> {
+    pub pdf: Option<&'a Path>,
+    pub csv: Option<&'a Path>,
+    pub fonts: &'a Path,
+}
+
+/// `passerelle commandes expires ID [--pdf F] [--csv F] [--json]`
+pub async fn expired(core: &Core, id: i64, files: Files<'_>, json: bool) -> Result<()> {
+    let s = expires::statement(core, Caller::CommandLine, id).await?;
+    if let Some(path) = files.csv {
+        write(path, &expires::csv(&s)?)?;
+    }
+    if let Some(path) = files.pdf {
+        let fonts = print::Fonts::load(files.fonts)?;
+        let operator = reports::operator_name(core).await?;
+        write(path, &expires_pdf::pdf(&fonts, &operator, &s)?)?;
+    }
+    if json {
+        println!("{}", serde_json::to_string(&s)?);
+        return Ok(());
+    }
+    println!(
+        "État des chèques expirés — commande n° {} ({}), expiration après le {}",
+        s.commande, s.commanditaire, s.expiration_apres
+    );
+    count("expirés", None, s.expires);
+    count("annulés", None, s.annules);
+    println!(
+        "  {} carnet(s) concerné(s) ; total {} €",
+        s.carnets.len(),
+        euros(s.total_centimes)
+    );
+    for a in &s.avoirs {
+        println!("  avoir {} : {} €", a.numero, euros(a.valeur_centimes));
+    }
+    if s.balanced() {
+        println!("Total des avoirs égal au total des chèques non utilisés.");
+    } else {
+        println!(
+            "Reste à couvrir par un avoir : {} € (à la prochaine expiration).",
+            euros(s.total_centimes - s.avoirs_centimes)
+        );
+    }
+    for (what, path) in [("PDF", files.pdf), ("CSV", files.csv)] {
+        if let Some(p) = path {
+            println!("{what} : {}.", p.display());
+        }
+    }
+    Ok(())
+}
