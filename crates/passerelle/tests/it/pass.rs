@@ -19,7 +19,7 @@ fn ok(app: &TestApp, args: &[&str]) -> String {
     out
 }
 
-fn json_of(app: &TestApp, args: &[&str]) -> Value {
+pub(crate) fn json_of(app: &TestApp, args: &[&str]) -> Value {
     let mut all = args.to_vec();
     all.push("--json");
     let out = ok(app, &all);

@@ -619,3 +619,137 @@ async fn a_place_applies_a_hub_reviews_when_delegated_and_the_operator_validates
         0
     );
 }
+
+/// From the application to the transfer: a place qualified through its
+/// application redeems cheques, cannot while suspended, and is paid on the
+/// account the opérateur validated.
+#[tokio::test]
+async fn a_place_qualified_through_its_application_redeems_and_is_paid() {
+    use crate::pass::{call, json_of, scene};
+
+    let app = TestApp::new().await;
+    let s = scene(&app).await;
+    let id = s.order.to_string();
+    ok(&app, &["commandes", "payer", &id, "--reference", "VIR-1"]);
+    let first = s.first_booklet.to_string();
+    ok(
+        &app,
+        &[
+            "carnets",
+            "attribuer",
+            "--commande",
+            &id,
+            "--prescripteur",
+            &s.prescriber,
+            "--de",
+            &first,
+            "--a",
+            &first,
+        ],
+    );
+    ok(
+        &app,
+        &[
+            "carnets",
+            "remettre",
+            &first,
+            "--public",
+            "seniors",
+            "--commune",
+            "33318",
+        ],
+    );
+
+    let (mut op, _) = signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
+    let (mut place, org) = signed_in(&app, "lieu", "lieu", "accueil@bordeaux.fr").await;
+    app.exec(&format!(
+        "UPDATE lieux SET organisation_id = {org} WHERE ext_id = 'mednum-1'"
+    ))
+    .await
+    .unwrap();
+    let key = json_of(&app, &["lieux", "cle-api", "mednum-1"])["cle"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let redeem = |n: usize, idem: &'static str| {
+        let body =
+            serde_json::json!({ "code": s.codes[n].2, "service": "Aide aux démarches administratives" }).to_string();
+        let key = key.clone();
+        let app = &app;
+        async move { call(app, "/api/v1/cheques/encaisser", Some(&key), Some(idem), body).await }
+    };
+    let (st, v) = redeem(0, "a").await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["motif"], "lieu_non_qualifie");
+
+    let r = place.post("/qualification/demandes", &[("lieu", "mednum-1")]).await;
+    let demande = application_id(&r);
+    for (nature, name) in [("kbis_statuts", "k.pdf"), ("assurance", "a.pdf"), ("rib", "r.pdf")] {
+        assert_eq!(
+            upload(&mut place, demande, nature, name, PDF).await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let r = place
+        .post(
+            &format!("/qualification/demandes/{demande}"),
+            &form("73282932000074", "deposer"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = op
+        .post(
+            &format!("/qualification/demandes/{demande}/decision"),
+            &[("decision", "approuver")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.scalar_text("SELECT etat FROM coordonnees_bancaires").await,
+        "validees",
+        "approved by the opérateur: the bank details are validated with it"
+    );
+    let (st, v) = redeem(0, "b").await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+
+    op.post(
+        "/qualification/lieux/mednum-1/etat",
+        &[("changement", "suspendre"), ("motif", "Contrôle")],
+    )
+    .await;
+    let (st, v) = redeem(1, "c").await;
+    assert_eq!(v["motif"], "lieu_non_qualifie", "{st} {v}");
+    op.post("/qualification/lieux/mednum-1/etat", &[("changement", "retablir")])
+        .await;
+    let (st, v) = redeem(1, "d").await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+
+    app.exec("UPDATE encaissements SET jour = '2026-10-15'").await.unwrap();
+    ok(
+        &app,
+        &[
+            "reglements",
+            "compte",
+            "--nom",
+            "Opérateur",
+            "--iban",
+            "FR1420041010050500013M02606",
+            "--bic",
+            "PSSTFRPPBOR",
+        ],
+    );
+    let v = json_of(&app, &["reglements", "generer", "--jusqu-au", "2026-11-01"]);
+    assert_eq!(v["releves"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["releves"][0]["lignes"], 2);
+    assert_eq!(v["total_centimes"], 2000);
+    let lot = v["lot"]["id"].as_i64().or_else(|| v["lot"].as_i64()).unwrap();
+    let xml = app
+        .scalar_text(&format!("SELECT xml FROM lots_virements WHERE id = {lot}"))
+        .await;
+    assert!(xml.contains("<IBAN>FR7630006000011234567890189</IBAN>"), "{xml}");
+    assert!(xml.contains("<Nm>Mairie de Bordeaux</Nm>"), "{xml}");
+    let page = place.get("/releves").await;
+    let numero = v["releves"][0]["numero"].as_str().unwrap();
+    assert!(page.body.contains(numero), "{}", page.body);
+    assert!(page.body.contains("<td>2</td><td>20 €</td>"), "{}", page.body);
+}
