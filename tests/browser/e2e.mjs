@@ -431,6 +431,7 @@ async function main() {
       ['/reglements/coordonnees', 'coordonnées bancaires à valider'],
       ['/qualification', 'qualification des lieux'],
       ['/accessibilite', 'déclaration d’accessibilité'],
+      ['/aider-un-proche', 'aider un proche'],
     ]) {
       current = `page ${urlPath}`;
       await visit(page, base, urlPath);

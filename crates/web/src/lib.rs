@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(pages::healthz))
         .route("/accessibilite", get(pages::accessibility))
         .route("/mentions-legales", get(pages::legal))
+        .route("/aider-un-proche", get(pages::helping))
         .route("/donnees-personnelles", get(pages::privacy))
         .route("/lieux", get(lieux::search))
         .route("/lieux/{id}", get(lieux::place))

@@ -29,6 +29,16 @@ pub async fn accessibility(v: Visitor) -> Result<Response, WebError> {
     )
 }
 
+/// `/aider-un-proche`: the kit for family and friends who help (Aidants Connect).
+pub async fn helping(v: Visitor) -> Result<Response, WebError> {
+    render(
+        StatusCode::OK,
+        crate::templates::HelpingPage {
+            l: v.layout("Aider un proche dans ses démarches en ligne", "/aider-un-proche"),
+        },
+    )
+}
+
 pub async fn legal(v: Visitor) -> Result<Response, WebError> {
     render(
         StatusCode::OK,

@@ -62,6 +62,12 @@ pub struct AccessibilityPage {
 }
 
 #[derive(Template)]
+#[template(path = "aider-un-proche.html")]
+pub struct HelpingPage {
+    pub l: Layout,
+}
+
+#[derive(Template)]
 #[template(path = "mentions-legales.html")]
 pub struct LegalPage {
     pub l: Layout,

@@ -141,6 +141,7 @@ async fn pages_are_french_dsfr_pages_with_one_h1() {
         "/accessibilite",
         "/mentions-legales",
         "/donnees-personnelles",
+        "/aider-un-proche",
         "/inconnue",
     ] {
         let r = b.get(path).await;
@@ -154,6 +155,12 @@ async fn pages_are_french_dsfr_pages_with_one_h1() {
     for service in ["Pass Numérique", "Lieux de médiation numérique", "Aidants Connect"] {
         assert!(home.contains(service), "{service}");
     }
+    let kit = b.get("/aider-un-proche").await.body;
+    assert!(kit.contains("Ne demandez jamais le mot de passe de la personne"));
+    assert!(
+        kit.contains("href=\"/lieux?pass_numerique=oui\""),
+        "links to the directory"
+    );
     let login = b.get("/connexion").await.body;
     assert!(login.contains("<label class=\"fr-label\" for=\"email\">"));
     assert!(login.contains("<label class=\"fr-label\" for=\"mot_de_passe\">"));
