@@ -13,6 +13,7 @@ pub mod keys;
 pub mod lieux;
 pub mod mail;
 pub mod money;
+pub mod oidc_provider;
 pub mod pass_numerique;
 pub mod qualification;
 pub mod ratelimit;

@@ -16,6 +16,7 @@ mod forms;
 mod journal;
 mod lieux;
 mod lieux_admin;
+mod oidc;
 mod opendata;
 mod operator;
 mod pages;
@@ -223,7 +224,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::csrf))
         .with_state(state.clone())
         // Authenticated by an API key in a header, never by a cookie: no CSRF to fear.
-        .merge(cheques_api::router(state.clone()));
+        .merge(cheques_api::router(state.clone()))
+        // Clients of the OpenID Connect provider authenticate with their secret: no cookie.
+        .merge(oidc::router(state.clone()));
 
     app.layer(
         ServiceBuilder::new()

@@ -123,6 +123,9 @@ pub mod actions {
     pub const QUALIFICATION_WITHDRAWN: &str = "qualification.retrait";
     pub const QUALIFICATION_REINSTATED: &str = "qualification.retablissement";
     pub const REVIEW_DELEGATED: &str = "hub.delegation_instruction";
+    pub const OIDC_CLIENT_CREATED: &str = "oidc.service_enregistre";
+    pub const OIDC_KEY_ROTATED: &str = "oidc.rotation_cle";
+    pub const OIDC_CODE_REPLAYED: &str = "oidc.code_rejoue";
     pub const BANK_DETAILS_SUBMITTED: &str = "lieu.changement_coordonnees_bancaires";
     pub const BANK_DETAILS_REFUSED: &str = "lieu.coordonnees_bancaires_refusees";
     pub const BANK_DETAILS_VALIDATED: &str = "lieu.coordonnees_bancaires";

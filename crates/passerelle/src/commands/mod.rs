@@ -5,6 +5,7 @@ pub mod commandes;
 pub mod journal;
 pub mod lieux;
 pub mod lieux_pass;
+pub mod oidc;
 pub mod organisations;
 pub mod rapports;
 pub mod reglements;

@@ -11,6 +11,7 @@ mod hubs;
 mod journal;
 mod lieux;
 mod lieux_pages;
+mod oidc;
 mod operator;
 mod pass;
 mod pass_admin_pages;

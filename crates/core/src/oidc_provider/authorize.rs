@@ -1,0 +1,174 @@
+//! `GET /oidc/authorize`: the strict reading of an authentication request.
+//! Until the client and its redirect URI are known to be registered, errors
+//! are shown as a page; after that, they go back to the client as the
+//! protocol says (`error`, `error_description`, `state`).
+
+use std::collections::BTreeMap;
+
+use super::clients::{self, Client};
+use crate::error::CoreResult;
+use crate::Db;
+
+/// Parameters a request may carry; anything else is refused.
+const KNOWN: [&str; 11] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "acr_values",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "claims",
+];
+
+/// The assurance level the provider asserts.
+pub const ACR: &str = "eidas1";
+
+/// A valid request, kept until the aidant has chosen the usager and démarche.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Request {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: String,
+    pub nonce: String,
+    pub code_challenge: Option<String>,
+}
+
+/// Why a request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The client or its redirect URI cannot be trusted: a page, no redirect.
+    Page(String),
+    /// Sent back to the client: `redirect_uri?error=…&error_description=…&state=…`.
+    Redirect {
+        redirect_uri: String,
+        error: &'static str,
+        description: String,
+        state: Option<String>,
+    },
+}
+
+impl Refusal {
+    /// The URL the browser is sent to, for `Redirect`.
+    pub fn location(&self) -> Option<String> {
+        match self {
+            Refusal::Page(_) => None,
+            Refusal::Redirect {
+                redirect_uri,
+                error,
+                description,
+                state,
+            } => {
+                let mut u = url::Url::parse(redirect_uri).ok()?;
+                {
+                    let mut q = u.query_pairs_mut();
+                    q.append_pair("error", error)
+                        .append_pair("error_description", description);
+                    if let Some(s) = state {
+                        q.append_pair("state", s);
+                    }
+                }
+                Some(u.to_string())
+            }
+        }
+    }
+}
+
+/// Reads the query's pairs (in order, repeated ones included).
+pub async fn parse(db: &Db, pairs: &[(String, String)]) -> CoreResult<Result<(Request, Client), Refusal>> {
+    let mut map: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut repeated = None;
+    for (k, v) in pairs {
+        if map.insert(k.as_str(), v.as_str()).is_some() {
+            repeated = Some(k.clone());
+        }
+    }
+    let page = |m: String| Ok(Err(Refusal::Page(m)));
+    // 1. Who asks, and where to answer: until both are trusted, a page.
+    let Some(client_id) = map.get("client_id").filter(|v| !v.is_empty()) else {
+        return page("Paramètre client_id absent : le service en ligne n'est pas identifié.".into());
+    };
+    if repeated.as_deref() == Some("client_id") || repeated.as_deref() == Some("redirect_uri") {
+        return page("Paramètre répété : la demande est refusée.".into());
+    }
+    let Some(client) = clients::find(db, client_id).await? else {
+        return page("Ce service en ligne n'est pas enregistré auprès d'Aidants Connect.".into());
+    };
+    let Some(redirect_uri) = map.get("redirect_uri") else {
+        return page("Paramètre redirect_uri absent.".into());
+    };
+    if !client.redirect_uris.iter().any(|u| u == redirect_uri) {
+        return page("L'adresse de retour n'est pas celle que ce service a enregistrée.".into());
+    }
+    // 2. From here on, errors go back to the client.
+    let state = map.get("state").map(|s| s.to_string());
+    let back = |error: &'static str, description: String| {
+        Ok(Err(Refusal::Redirect {
+            redirect_uri: redirect_uri.to_string(),
+            error,
+            description,
+            state: state.clone(),
+        }))
+    };
+    if let Some(k) = repeated {
+        return back("invalid_request", format!("paramètre répété : {k}"));
+    }
+    if let Some(k) = map.keys().find(|k| !KNOWN.contains(k)) {
+        return back("invalid_request", format!("paramètre inconnu : {k}"));
+    }
+    if map.get("response_type") != Some(&"code") {
+        return back(
+            "unsupported_response_type",
+            "seul response_type=code est accepté".into(),
+        );
+    }
+    let scope = map.get("scope").copied().unwrap_or("");
+    if !scope.split(' ').any(|s| s == "openid") {
+        return back("invalid_scope", "le scope doit contenir openid".into());
+    }
+    let state_ok = state.as_deref().is_some_and(|s| !s.is_empty() && s.len() <= 512);
+    if !state_ok {
+        return back(
+            "invalid_request",
+            "state est obligatoire (512 caractères au plus)".into(),
+        );
+    }
+    let nonce = map.get("nonce").copied().unwrap_or("");
+    if nonce.is_empty() || nonce.len() > 512 {
+        return back(
+            "invalid_request",
+            "nonce est obligatoire (512 caractères au plus)".into(),
+        );
+    }
+    if let Some(acr) = map.get("acr_values") {
+        if !acr.split(' ').any(|a| a == ACR) {
+            return back("invalid_request", format!("acr_values doit contenir {ACR}"));
+        }
+    }
+    if map.get("prompt").is_some_and(|p| p.split(' ').any(|p| p == "none")) {
+        return back("login_required", "l'aidant doit choisir l'usager et la démarche".into());
+    }
+    let code_challenge = match (map.get("code_challenge"), map.get("code_challenge_method")) {
+        (None, None) => None,
+        (Some(c), Some(&"S256")) if (43..=128).contains(&c.len()) => Some(c.to_string()),
+        (Some(_), Some(&"S256")) => {
+            return back("invalid_request", "code_challenge : 43 à 128 caractères".into());
+        }
+        _ => return back("invalid_request", "PKCE : seule la méthode S256 est acceptée".into()),
+    };
+    Ok(Ok((
+        Request {
+            client_id: client.client_id.clone(),
+            redirect_uri: redirect_uri.to_string(),
+            scope: scope.to_string(),
+            state: state.unwrap_or_default(),
+            nonce: nonce.to_string(),
+            code_challenge,
+        },
+        client,
+    )))
+}

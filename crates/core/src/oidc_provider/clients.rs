@@ -1,0 +1,172 @@
+//! Online services registered with the provider. The secret (256 random
+//! bits) is shown once; only its SHA-256 is kept, compared in constant time.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::db::now_micros;
+use crate::error::{CoreError, CoreResult};
+use crate::journal::{self, actions, Actor, NewEntry};
+use crate::{on_db, on_tx, Core, Db};
+
+/// A registered service.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Client {
+    pub client_id: String,
+    pub nom: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_uris: Vec<String>,
+    /// Démarches the service accepts (`rep_scope`); empty: all.
+    pub demarches: Vec<String>,
+}
+
+fn random(n: usize) -> String {
+    let mut b = vec![0u8; n];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+fn digest(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// A redirect URI as registered: absolute, https (http only on the local
+/// machine, for tests and demos), no fragment.
+pub fn check_uri(raw: &str) -> CoreResult<String> {
+    let u = url::Url::parse(raw.trim())
+        .map_err(|_| CoreError::invalid(format!("adresse de retour invalide « {} »", raw.trim())))?;
+    let local = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if u.scheme() != "https" && !(u.scheme() == "http" && local) {
+        return Err(CoreError::invalid(format!(
+            "adresse de retour « {u} » : https obligatoire (http seulement sur localhost)"
+        )));
+    }
+    if u.fragment().is_some() {
+        return Err(CoreError::invalid(format!(
+            "adresse de retour « {u} » : pas de fragment (#)"
+        )));
+    }
+    Ok(u.to_string())
+}
+
+/// Registers a service; returns it and its secret (shown once).
+pub async fn register(
+    core: &Core,
+    actor: &Actor,
+    nom: &str,
+    redirect_uris: &[String],
+    post_logout_uris: &[String],
+    demarches: &[String],
+) -> CoreResult<(Client, String)> {
+    let nom: String = nom.trim().chars().take(200).collect();
+    if nom.is_empty() {
+        return Err(CoreError::invalid("le nom du service est obligatoire"));
+    }
+    if redirect_uris.is_empty() {
+        return Err(CoreError::invalid(
+            "au moins une adresse de retour (--redirect-uri) est obligatoire",
+        ));
+    }
+    let redirect: Vec<String> = redirect_uris.iter().map(|u| check_uri(u)).collect::<CoreResult<_>>()?;
+    let logout: Vec<String> = post_logout_uris
+        .iter()
+        .map(|u| check_uri(u))
+        .collect::<CoreResult<_>>()?;
+    for d in demarches {
+        if super::demarche_label(d).is_none() {
+            return Err(CoreError::invalid(format!("démarche inconnue « {d} »")));
+        }
+    }
+    let client = Client {
+        client_id: format!("pc_{}", random(16)),
+        nom,
+        redirect_uris: redirect,
+        post_logout_uris: logout,
+        demarches: demarches.to_vec(),
+    };
+    let secret = random(32);
+    let mut tx = core.db.begin().await?;
+    let id: i64 = on_tx!(&mut tx, c => {
+        sqlx::query_scalar(
+            "INSERT INTO oidc_clients (client_id, nom, secret_empreinte, redirect_uris, post_logout_uris, demarches, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&client.client_id).bind(&client.nom).bind(digest(&secret))
+        .bind(json!(client.redirect_uris).to_string())
+        .bind(json!(client.post_logout_uris).to_string())
+        .bind(json!(client.demarches).to_string())
+        .bind(now_micros())
+        .fetch_one(&mut *c).await?
+    });
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), actions::OIDC_CLIENT_CREATED)
+            .subject("oidc_client", id)
+            .details(
+                json!({ "client_id": client.client_id, "nom": client.nom, "redirect_uris": client.redirect_uris }),
+            ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((client, secret))
+}
+
+type Row = (String, String, String, String, String);
+
+fn of_row((client_id, nom, r, p, d): Row) -> Client {
+    let list = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
+    Client {
+        client_id,
+        nom,
+        redirect_uris: list(&r),
+        post_logout_uris: list(&p),
+        demarches: list(&d),
+    }
+}
+
+/// An active registered service.
+pub async fn find(db: &Db, client_id: &str) -> CoreResult<Option<Client>> {
+    if client_id.len() > 100 {
+        return Ok(None);
+    }
+    let row: Option<Row> = on_db!(db, c => {
+        sqlx::query_as(
+            "SELECT client_id, nom, redirect_uris, post_logout_uris, demarches FROM oidc_clients WHERE client_id = $1 AND revoque_at IS NULL",
+        )
+        .bind(client_id).fetch_optional(&mut *c).await?
+    });
+    Ok(row.map(of_row))
+}
+
+/// Every active service, by name.
+pub async fn list(db: &Db) -> CoreResult<Vec<Client>> {
+    let rows: Vec<Row> = on_db!(db, c => {
+        sqlx::query_as(
+            "SELECT client_id, nom, redirect_uris, post_logout_uris, demarches FROM oidc_clients WHERE revoque_at IS NULL ORDER BY nom",
+        )
+        .fetch_all(&mut *c).await?
+    });
+    Ok(rows.into_iter().map(of_row).collect())
+}
+
+/// The service if `secret` is its secret.
+pub async fn authenticate(db: &Db, client_id: &str, secret: &str) -> CoreResult<Option<Client>> {
+    if client_id.len() > 100 || secret.len() > 200 {
+        return Ok(None);
+    }
+    let stored: Option<Vec<u8>> = on_db!(db, c => {
+        sqlx::query_scalar("SELECT secret_empreinte FROM oidc_clients WHERE client_id = $1 AND revoque_at IS NULL")
+            .bind(client_id).fetch_optional(&mut *c).await?
+    });
+    let ok = stored.is_some_and(|s| bool::from(s.ct_eq(&digest(secret))));
+    if ok {
+        find(db, client_id).await
+    } else {
+        Ok(None)
+    }
+}

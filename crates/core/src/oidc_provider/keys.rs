@@ -1,0 +1,120 @@
+//! ES256 signing keys of the provider, in the database so that every
+//! instance signs with the same key and publishes the same JWKS. The private
+//! key is sealed with the deployment secret (`Keys::seal`); rotation makes a
+//! new active key and keeps the previous one published until it is retired.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::pkcs8::{EncodePrivateKey, LineEnding};
+use serde_json::{json, Value};
+
+use crate::db::{is_unique_violation, now_micros};
+use crate::error::{CoreError, CoreResult};
+use crate::journal::{self, actions, Actor, NewEntry};
+use crate::{on_db, on_tx, Core, Db};
+
+const SEAL: &str = "oidc-cle-de-signature";
+
+/// A fresh key: (kid, sealed PKCS#8 PEM, public JWK).
+fn generate(core: &Core) -> CoreResult<(String, String, Value)> {
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let pem = secret
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| CoreError::Io(format!("clé de signature : {e}")))?;
+    let point = secret.public_key().to_encoded_point(false);
+    let (Some(x), Some(y)) = (point.x(), point.y()) else {
+        return Err(CoreError::Io("clé de signature : point public incomplet".into()));
+    };
+    let mut kid_bytes = [0u8; 12];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut kid_bytes);
+    let kid = URL_SAFE_NO_PAD.encode(kid_bytes);
+    let jwk = json!({
+        "kty": "EC",
+        "crv": "P-256",
+        "x": URL_SAFE_NO_PAD.encode(x),
+        "y": URL_SAFE_NO_PAD.encode(y),
+        "kid": kid,
+        "use": "sig",
+        "alg": "ES256",
+    });
+    Ok((kid.clone(), core.keys.seal(SEAL, pem.as_str())?, jwk))
+}
+
+/// Makes a new active key; the previous active one stays published
+/// (`publiee`) so that tokens it signed still verify. Journaled.
+pub async fn rotate(core: &Core, actor: &Actor) -> CoreResult<String> {
+    let (kid, sealed, jwk) = generate(core)?;
+    let now = now_micros();
+    let mut tx = core.db.begin().await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query("UPDATE oidc_cles SET etat = 'publiee', rotation_at = $1 WHERE etat = 'active'").bind(now).execute(&mut *c).await?;
+        sqlx::query("INSERT INTO oidc_cles (kid, cle_scellee, jwk_publique, etat, created_at) VALUES ($1, $2, $3, 'active', $4)")
+            .bind(&kid).bind(&sealed).bind(jwk.to_string()).bind(now).execute(&mut *c).await?;
+    });
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor.clone(), actions::OIDC_KEY_ROTATED).details(json!({ "kid": kid })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(kid)
+}
+
+/// Removes from the JWKS the keys rotated out before `before` (µs).
+pub async fn retire_published(db: &Db, before: i64) -> CoreResult<u64> {
+    Ok(on_db!(db, c => {
+        sqlx::query("UPDATE oidc_cles SET etat = 'retiree' WHERE etat = 'publiee' AND rotation_at < $1")
+            .bind(before).execute(&mut *c).await?.rows_affected()
+    }))
+}
+
+/// The active key, made on first use (two instances racing: one wins, the
+/// other reads the winner's).
+async fn active(core: &Core) -> CoreResult<(String, String)> {
+    let read = || async {
+        let row: Option<(String, String)> = on_db!(&core.db, c => {
+            sqlx::query_as("SELECT kid, cle_scellee FROM oidc_cles WHERE etat = 'active'").fetch_optional(&mut *c).await?
+        });
+        CoreResult::Ok(row)
+    };
+    if let Some(k) = read().await? {
+        return Ok(k);
+    }
+    let (kid, sealed, jwk) = generate(core)?;
+    let inserted = on_db!(&core.db, c => {
+        sqlx::query("INSERT INTO oidc_cles (kid, cle_scellee, jwk_publique, etat, created_at) VALUES ($1, $2, $3, 'active', $4)")
+            .bind(&kid).bind(&sealed).bind(jwk.to_string()).bind(now_micros()).execute(&mut *c).await
+            .map(|r| r.rows_affected())
+    });
+    match inserted {
+        Ok(_) => Ok((kid, sealed)),
+        Err(e) if is_unique_violation(&e) => read()
+            .await?
+            .ok_or_else(|| CoreError::Io("clé de signature introuvable".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Signs `claims` as an ES256 JWT with the active key.
+pub async fn sign(core: &Core, claims: &Value) -> CoreResult<String> {
+    let (kid, sealed) = active(core).await?;
+    let pem = core.keys.open(SEAL, &sealed)?;
+    let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| CoreError::Io(format!("clé de signature : {e}")))?;
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some(kid);
+    jsonwebtoken::encode(&header, claims, &key).map_err(|e| CoreError::Io(format!("signature : {e}")))
+}
+
+/// The published keys (active and rotated out, not yet retired), as a JWKS.
+pub async fn jwks(core: &Core) -> CoreResult<Value> {
+    active(core).await?;
+    let rows: Vec<String> = on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT jwk_publique FROM oidc_cles WHERE etat IN ('active', 'publiee') ORDER BY created_at DESC")
+            .fetch_all(&mut *c).await?
+    });
+    let keys: Vec<Value> = rows.iter().filter_map(|r| serde_json::from_str(r).ok()).collect();
+    Ok(json!({ "keys": keys }))
+}

@@ -1,0 +1,54 @@
+//! Passerelle as an OpenID Connect provider (Aidants Connect): an aidant logs
+//! in to a registered online service on behalf of an usager who gave his
+//! structure a mandate. Code flow only, exact redirect URIs, PKCE S256,
+//! single-use codes of 60 s, ES256 ID tokens with key rotation, pairwise `sub`.
+
+pub mod authorize;
+pub mod clients;
+pub mod keys;
+pub mod tokens;
+
+use serde_json::{json, Value};
+
+/// The démarches of the brief: (key, label).
+pub const DEMARCHES: [(&str, &str); 10] = [
+    ("papiers", "Papiers - Citoyenneté - Élections"),
+    ("famille", "Famille - Scolarité"),
+    ("social", "Social - Santé"),
+    ("travail", "Travail - Formation"),
+    ("logement", "Logement"),
+    ("transports", "Transports - Mobilité"),
+    ("argent", "Argent - Impôts - Consommation"),
+    ("justice", "Justice"),
+    ("etranger", "Étranger - Europe"),
+    ("loisirs", "Loisirs - Sport - Culture"),
+];
+
+pub fn demarche_label(key: &str) -> Option<&'static str> {
+    DEMARCHES.iter().find(|(k, _)| *k == key).map(|(_, l)| *l)
+}
+
+/// `/.well-known/openid-configuration` for `issuer` (the public base URL, no trailing slash).
+pub fn discovery(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/oidc/authorize"),
+        "token_endpoint": format!("{issuer}/oidc/token"),
+        "userinfo_endpoint": format!("{issuer}/oidc/userinfo"),
+        "jwks_uri": format!("{issuer}/oidc/jwks"),
+        "end_session_endpoint": format!("{issuer}/oidc/logout"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile", "email", "birth"],
+        "claims_supported": ["sub", "given_name", "family_name", "birthdate", "birthplace", "birthcountry", "gender", "email", "acr", "nonce", "rep_scope"],
+        "acr_values_supported": [authorize::ACR],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    })
+}

@@ -1,0 +1,233 @@
+//! Authorisation codes (single use, 60 s), the token endpoint and userinfo.
+//! A replayed code is refused and revokes every token it gave.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::authorize::{Request, ACR};
+use super::clients::Client;
+use crate::db::now_micros;
+use crate::error::{CoreError, CoreResult};
+use crate::journal::{self, actions, Actor, NewEntry};
+use crate::{on_db, on_tx, Core};
+
+/// Life of an authorisation code, µs.
+pub const CODE_TTL: i64 = 60 * 1_000_000;
+/// Life of an access token and of an ID token, seconds.
+pub const TOKEN_TTL_SECONDS: i64 = 600;
+
+/// What the aidant chose for this request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub aidant_id: i64,
+    pub structure_id: i64,
+    pub usager_id: i64,
+    pub autorisation_id: i64,
+    pub demarche: String,
+}
+
+fn random() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// Keyed fingerprint of a code or token: the database never holds one usable.
+fn fingerprint(core: &Core, purpose: &str, value: &str) -> Vec<u8> {
+    let key = core.keys.subkey(purpose);
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(&key).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(value.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The `sub` a service sees for an usager: the same for this service,
+/// different for each service (pairwise).
+pub fn pairwise_sub(core: &Core, client_id: &str, usager_id: i64) -> String {
+    hex::encode(fingerprint(
+        core,
+        "oidc-sub-par-service",
+        &format!("{client_id}\n{usager_id}"),
+    ))
+}
+
+/// Issues the code for a request the aidant completed; returns the URL to send the browser to.
+pub async fn issue_code(core: &Core, request: &Request, grant: &Grant) -> CoreResult<String> {
+    let code = random();
+    let now = now_micros();
+    on_db!(&core.db, c => {
+        sqlx::query(
+            "INSERT INTO oidc_codes (empreinte, client_id, redirect_uri, nonce, code_challenge, aidant_id, structure_id, usager_id, \
+             autorisation_id, demarche, created_at, expire_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(fingerprint(core, "oidc-code", &code)).bind(&request.client_id).bind(&request.redirect_uri).bind(&request.nonce)
+        .bind(&request.code_challenge).bind(grant.aidant_id).bind(grant.structure_id).bind(grant.usager_id)
+        .bind(grant.autorisation_id).bind(&grant.demarche).bind(now).bind(now + CODE_TTL)
+        .execute(&mut *c).await?;
+    });
+    let mut u = url::Url::parse(&request.redirect_uri).map_err(|e| CoreError::invalid(e.to_string()))?;
+    u.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &request.state);
+    Ok(u.to_string())
+}
+
+/// An OAuth error of the token or userinfo endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    pub status: u16,
+    pub error: &'static str,
+    pub description: String,
+}
+
+fn refuse(status: u16, error: &'static str, description: impl Into<String>) -> Result<Value, OAuthError> {
+    Err(OAuthError {
+        status,
+        error,
+        description: description.into(),
+    })
+}
+
+/// The token request, as read from the form (client already authenticated).
+#[derive(Debug, Clone, Default)]
+pub struct TokenRequest {
+    pub grant_type: String,
+    pub code: String,
+    pub redirect_uri: String,
+    pub code_verifier: Option<String>,
+}
+
+type CodeRow = (String, String, String, Option<String>, i64, i64, i64, i64, String, i64);
+
+/// `POST /oidc/token` for an authenticated client.
+pub async fn exchange(
+    core: &Core,
+    issuer: &str,
+    client: &Client,
+    req: &TokenRequest,
+) -> CoreResult<Result<Value, OAuthError>> {
+    if req.grant_type != "authorization_code" {
+        return Ok(refuse(
+            400,
+            "unsupported_grant_type",
+            "seul authorization_code est accepté",
+        ));
+    }
+    let key = fingerprint(core, "oidc-code", &req.code);
+    let now = now_micros();
+    let mut tx = core.db.begin().await?;
+    // Used at most once: the update that marks it is the one that wins.
+    let row: Option<CodeRow> = on_tx!(&mut tx, c => {
+        sqlx::query_as(
+            "UPDATE oidc_codes SET utilise_at = $2 WHERE empreinte = $1 AND utilise_at IS NULL \
+             RETURNING client_id, redirect_uri, nonce, code_challenge, aidant_id, structure_id, usager_id, autorisation_id, demarche, expire_at",
+        )
+        .bind(&key).bind(now).fetch_optional(&mut *c).await?
+    });
+    let Some((client_id, redirect_uri, nonce, challenge, aidant, structure, usager, autorisation, demarche, expire_at)) =
+        row
+    else {
+        let replayed: i64 = on_tx!(&mut tx, c => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM oidc_codes WHERE empreinte = $1").bind(&key).fetch_one(&mut *c).await?
+        });
+        if replayed > 0 {
+            let revoked = on_tx!(&mut tx, c => {
+                sqlx::query("UPDATE oidc_jetons SET revoque_at = $2 WHERE code_empreinte = $1 AND revoque_at IS NULL")
+                    .bind(&key).bind(now).execute(&mut *c).await?.rows_affected()
+            });
+            journal::append(
+                &mut tx,
+                &core.keys,
+                NewEntry::new(Actor::System, actions::OIDC_CODE_REPLAYED)
+                    .details(json!({ "client_id": client.client_id, "jetons_revoques": revoked })),
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(refuse(
+                400,
+                "invalid_grant",
+                "code déjà utilisé : les jetons qu'il a donnés sont révoqués",
+            ));
+        }
+        return Ok(refuse(400, "invalid_grant", "code inconnu"));
+    };
+    if client_id != client.client_id {
+        return Ok(refuse(400, "invalid_grant", "ce code n'a pas été délivré à ce service"));
+    }
+    if expire_at < now {
+        tx.commit().await?;
+        return Ok(refuse(400, "invalid_grant", "code expiré"));
+    }
+    if redirect_uri != req.redirect_uri {
+        return Ok(refuse(
+            400,
+            "invalid_grant",
+            "redirect_uri différente de celle de la demande",
+        ));
+    }
+    match (&challenge, &req.code_verifier) {
+        (Some(ch), Some(v)) => {
+            let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes()));
+            if computed != *ch {
+                return Ok(refuse(
+                    400,
+                    "invalid_grant",
+                    "code_verifier ne correspond pas au code_challenge",
+                ));
+            }
+        }
+        (Some(_), None) => return Ok(refuse(400, "invalid_grant", "code_verifier absent (PKCE)")),
+        (None, Some(_)) => return Ok(refuse(400, "invalid_grant", "code_verifier sans code_challenge")),
+        (None, None) => {}
+    }
+    let token = random();
+    on_tx!(&mut tx, c => {
+        sqlx::query(
+            "INSERT INTO oidc_jetons (empreinte, code_empreinte, client_id, aidant_id, structure_id, usager_id, autorisation_id, demarche, created_at, expire_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(fingerprint(core, "oidc-jeton", &token)).bind(&key).bind(&client_id).bind(aidant).bind(structure)
+        .bind(usager).bind(autorisation).bind(&demarche).bind(now).bind(now + TOKEN_TTL_SECONDS * 1_000_000)
+        .execute(&mut *c).await?;
+    });
+    tx.commit().await?;
+    let iat = now / 1_000_000;
+    let claims = json!({
+        "iss": issuer,
+        "sub": pairwise_sub(core, &client_id, usager),
+        "aud": client_id,
+        "iat": iat,
+        "exp": iat + TOKEN_TTL_SECONDS,
+        "auth_time": iat,
+        "nonce": nonce,
+        "acr": ACR,
+    });
+    let id_token = super::keys::sign(core, &claims).await?;
+    Ok(Ok(json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": TOKEN_TTL_SECONDS,
+        "id_token": id_token,
+        "scope": "openid",
+    })))
+}
+
+/// A live access token: (client, aidant, structure, usager, autorisation, démarche).
+pub type Access = (String, i64, i64, i64, i64, String);
+
+pub async fn access(core: &Core, token: &str) -> CoreResult<Option<Access>> {
+    if token.is_empty() || token.len() > 200 {
+        return Ok(None);
+    }
+    Ok(on_db!(&core.db, c => {
+        sqlx::query_as(
+            "SELECT client_id, aidant_id, structure_id, usager_id, autorisation_id, demarche FROM oidc_jetons \
+             WHERE empreinte = $1 AND revoque_at IS NULL AND expire_at > $2",
+        )
+        .bind(fingerprint(core, "oidc-jeton", token)).bind(now_micros()).fetch_optional(&mut *c).await?
+    }))
+}

@@ -1,0 +1,391 @@
+//! The OpenID Connect provider of Aidants Connect, protocol side: client
+//! registration, discovery, JWKS and rotation, the strict reading of an
+//! authentication request, and the token endpoint (single-use codes, PKCE,
+//! replay revoking, ES256 ID tokens checked against the JWKS).
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use passerelle_core::oidc_provider::authorize::{self, Refusal};
+use passerelle_core::oidc_provider::tokens::{self, Grant};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::lieux::run;
+use crate::support::{TestApp, BASE};
+
+const BACK: &str = "http://127.0.0.1:9999/retour";
+
+fn client(app: &TestApp, name: &str) -> (String, String) {
+    let (code, out, err) = run(
+        app,
+        &[
+            "oidc",
+            "clients",
+            "creer",
+            "--nom",
+            name,
+            "--redirect-uri",
+            BACK,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    (
+        v["client_id"].as_str().unwrap().to_string(),
+        v["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
+    q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+async fn json_get(app: &TestApp, path: &str) -> Value {
+    let r = app.browser().get(path).await;
+    assert_eq!(r.status, StatusCode::OK, "{path}");
+    serde_json::from_str(&r.body).unwrap()
+}
+
+async fn post_token(app: &TestApp, auth: Option<(&str, &str)>, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let mut req = Request::post("/oidc/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = auth {
+        req = req.header(
+            header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        );
+    }
+    let r = app.browser().send(req.body(Body::from(body)).unwrap()).await;
+    (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
+}
+
+fn grant(usager: i64) -> Grant {
+    Grant {
+        aidant_id: 1,
+        structure_id: 2,
+        usager_id: usager,
+        autorisation_id: 3,
+        demarche: "social".into(),
+    }
+}
+
+/// Issues a code for `client_id` and returns it.
+async fn code_for(app: &TestApp, client_id: &str, challenge: Option<&str>, usager: i64) -> String {
+    let mut q = vec![
+        ("client_id", client_id),
+        ("redirect_uri", BACK),
+        ("response_type", "code"),
+        ("scope", "openid profile"),
+        ("state", "etat-1234567890"),
+        ("nonce", "nonce-abcdefghij"),
+        ("acr_values", "eidas1"),
+    ];
+    if let Some(c) = challenge {
+        q.push(("code_challenge", c));
+        q.push(("code_challenge_method", "S256"));
+    }
+    let (request, _) = authorize::parse(&app.core.db, &pairs(&q)).await.unwrap().unwrap();
+    let to = tokens::issue_code(&app.core, &request, &grant(usager)).await.unwrap();
+    let u = url::Url::parse(&to).unwrap();
+    assert!(to.starts_with(BACK));
+    assert_eq!(
+        u.query_pairs().find(|(k, _)| k == "state").unwrap().1,
+        "etat-1234567890"
+    );
+    u.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned()
+}
+
+/// Verifies an ID token against the published JWKS.
+async fn verify(app: &TestApp, id_token: &str, audience: &str) -> Value {
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(json_get(app, "/oidc/jwks").await).unwrap();
+    let header = jsonwebtoken::decode_header(id_token).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid publié");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&[audience]);
+    v.set_issuer(&[BASE]);
+    jsonwebtoken::decode::<Value>(id_token, &key, &v).unwrap().claims
+}
+
+#[tokio::test]
+async fn services_are_registered_and_the_provider_publishes_its_keys() {
+    let app = TestApp::new().await;
+    for (uri, why) in [
+        ("http://service.example/retour", "https obligatoire"),
+        ("https://service.example/retour#x", "pas de fragment"),
+        ("pas une adresse", "adresse de retour invalide"),
+    ] {
+        let (code, _, err) = run(&app, &["oidc", "clients", "creer", "--nom", "S", "--redirect-uri", uri]);
+        assert_ne!(code, 0);
+        assert!(err.contains(why), "{err}");
+    }
+    let (code, _, err) = run(
+        &app,
+        &[
+            "oidc",
+            "clients",
+            "creer",
+            "--nom",
+            "S",
+            "--redirect-uri",
+            BACK,
+            "--demarches",
+            "social,inconnue",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("démarche inconnue « inconnue »"), "{err}");
+    let (id, secret) = client(&app, "Service de démonstration");
+    assert!(id.starts_with("pc_") && secret.len() >= 43);
+    assert_eq!(
+        app.scalar_i64(&format!("SELECT COUNT(*) FROM oidc_clients WHERE client_id = '{id}'"))
+            .await,
+        1
+    );
+    let (_, list, _) = run(&app, &["oidc", "clients", "liste"]);
+    assert!(
+        list.contains(&id) && !list.contains(&secret),
+        "the secret is never shown again"
+    );
+
+    let d = json_get(&app, "/.well-known/openid-configuration").await;
+    assert_eq!(d["issuer"], BASE);
+    assert_eq!(d["token_endpoint"], format!("{BASE}/oidc/token"));
+    assert_eq!(d["id_token_signing_alg_values_supported"][0], "ES256");
+    assert_eq!(d["code_challenge_methods_supported"][0], "S256");
+    assert_eq!(d["subject_types_supported"][0], "pairwise");
+
+    let first = json_get(&app, "/oidc/jwks").await;
+    assert_eq!(first["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(first["keys"][0]["crv"], "P-256");
+    assert!(first["keys"][0].get("d").is_none(), "no private part");
+    let old_kid = first["keys"][0]["kid"].as_str().unwrap().to_string();
+    assert_eq!(run(&app, &["oidc", "cles", "rotation"]).0, 0);
+    let after = json_get(&app, "/oidc/jwks").await;
+    let kids: Vec<&str> = after["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids.len(), 2);
+    assert!(kids.contains(&old_kid.as_str()), "the previous key stays published");
+    assert!(app.journal_actions().await.iter().any(|a| a == "oidc.rotation_cle"));
+    // Tokens are signed with the new key.
+    let code = code_for(&app, &id, None, 7).await;
+    let (st, v) = post_token(
+        &app,
+        Some((&id, &secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", BACK),
+        ],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let header = jsonwebtoken::decode_header(v["id_token"].as_str().unwrap()).unwrap();
+    assert_ne!(header.kid.as_deref(), Some(old_kid.as_str()));
+}
+
+#[tokio::test]
+async fn authentication_requests_are_read_strictly() {
+    let app = TestApp::new().await;
+    let (id, _) = client(&app, "Service");
+    let good = [
+        ("client_id", id.as_str()),
+        ("redirect_uri", BACK),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "s-123"),
+        ("nonce", "n-456"),
+    ];
+    let check = |q: Vec<(&'static str, String)>| {
+        let app = &app;
+        async move {
+            let p: Vec<(String, String)> = q.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            authorize::parse(&app.core.db, &p).await.unwrap()
+        }
+    };
+    let with = |changes: &[(&'static str, Option<&str>)]| {
+        let mut q: Vec<(&'static str, String)> = good.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        for (k, v) in changes {
+            q.retain(|(x, _)| x != k);
+            if let Some(v) = v {
+                q.push((k, v.to_string()));
+            }
+        }
+        q
+    };
+    assert!(check(with(&[])).await.is_ok());
+    // Not trusted yet: a page, never a redirect.
+    for changes in [
+        vec![("client_id", None)],
+        vec![("client_id", Some("pc_inconnu"))],
+        vec![("redirect_uri", Some("http://127.0.0.1:9999/ailleurs"))],
+        vec![("redirect_uri", None)],
+    ] {
+        assert!(
+            matches!(check(with(&changes)).await, Err(Refusal::Page(_))),
+            "{changes:?}"
+        );
+    }
+    let mut twice = with(&[]);
+    twice.push(("redirect_uri", BACK.to_string()));
+    assert!(matches!(check(twice).await, Err(Refusal::Page(_))));
+    // Trusted: back to the client, with the state.
+    let back = |r: Result<_, Refusal>| match r {
+        Err(e @ Refusal::Redirect { .. }) => e.location().unwrap(),
+        other => panic!("{:?}", other.map(|_| ())),
+    };
+    for (changes, error) in [
+        (vec![("response_type", Some("token"))], "unsupported_response_type"),
+        (vec![("scope", Some("profile"))], "invalid_scope"),
+        (vec![("nonce", None)], "invalid_request"),
+        (vec![("acr_values", Some("eidas3"))], "invalid_request"),
+        (vec![("prompt", Some("none"))], "login_required"),
+        (
+            vec![
+                ("code_challenge", Some(&"x".repeat(43))),
+                ("code_challenge_method", Some("plain")),
+            ],
+            "invalid_request",
+        ),
+        (
+            vec![
+                ("code_challenge", Some("court")),
+                ("code_challenge_method", Some("S256")),
+            ],
+            "invalid_request",
+        ),
+        (vec![("inattendu", Some("1"))], "invalid_request"),
+    ] {
+        let to = back(check(with(&changes)).await);
+        assert!(to.starts_with(BACK), "{to}");
+        assert!(to.contains(&format!("error={error}")), "{changes:?}: {to}");
+        assert!(to.contains("state=s-123"), "{to}");
+    }
+    let mut repeated = with(&[]);
+    repeated.push(("scope", "openid".to_string()));
+    assert!(back(check(repeated).await).contains("error=invalid_request"));
+    let to = back(check(with(&[("state", None)])).await);
+    assert!(to.contains("error=invalid_request") && !to.contains("state="), "{to}");
+}
+
+#[tokio::test]
+async fn codes_are_single_use_short_lived_bound_to_their_client_and_verifier() {
+    let app = TestApp::new().await;
+    let (id, secret) = client(&app, "Service A");
+    let (other, other_secret) = client(&app, "Service B");
+    let form = |code: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.to_string()),
+            ("redirect_uri", BACK.to_string()),
+        ]
+    };
+    let post = |auth: Option<(&str, &str)>, f: Vec<(&'static str, String)>| {
+        let app = &app;
+        let auth = auth.map(|(a, b)| (a.to_string(), b.to_string()));
+        async move {
+            let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_token(app, auth.as_ref().map(|(a, b)| (a.as_str(), b.as_str())), &f).await
+        }
+    };
+
+    // A good exchange: an ES256 ID token the JWKS verifies, with the nonce and a pairwise sub.
+    let code = code_for(&app, &id, None, 42).await;
+    let (st, v) = post(Some((&id, &secret)), form(&code)).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["token_type"], "Bearer");
+    let claims = verify(&app, v["id_token"].as_str().unwrap(), &id).await;
+    assert_eq!(claims["nonce"], "nonce-abcdefghij");
+    assert_eq!(claims["acr"], "eidas1");
+    let token = v["access_token"].as_str().unwrap().to_string();
+    assert!(tokens::access(&app.core, &token).await.unwrap().is_some());
+    let code_b = code_for(&app, &other, None, 42).await;
+    let (_, vb) = post(Some((&other, &other_secret)), form(&code_b)).await;
+    let claims_b = verify(&app, vb["id_token"].as_str().unwrap(), &other).await;
+    assert_ne!(claims["sub"], claims_b["sub"], "pairwise: each service its own sub");
+    let again = code_for(&app, &id, None, 42).await;
+    let (_, v2) = post(Some((&id, &secret)), form(&again)).await;
+    assert_eq!(
+        verify(&app, v2["id_token"].as_str().unwrap(), &id).await["sub"],
+        claims["sub"]
+    );
+
+    // Replayed: refused, and what it gave is revoked.
+    let (st, v) = post(Some((&id, &secret)), form(&code)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert!(tokens::access(&app.core, &token).await.unwrap().is_none(), "revoked");
+    assert!(app.journal_actions().await.iter().any(|a| a == "oidc.code_rejoue"));
+
+    // Client authentication.
+    let fresh = code_for(&app, &id, None, 1).await;
+    let (st, v) = post(Some((&id, "faux")), form(&fresh)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (st, _) = post(None, form(&fresh)).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    let (st, v) = post(Some((&other, &other_secret)), form(&fresh)).await;
+    assert_eq!(
+        (st, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "another client's code"
+    );
+    let mut in_form = form(&fresh);
+    in_form.push(("client_id", id.clone()));
+    in_form.push(("client_secret", secret.clone()));
+    let (st, v) = post(None, in_form).await;
+    assert_eq!(
+        st,
+        StatusCode::OK,
+        "client_secret_post, and the failed tries did not burn the code: {v}"
+    );
+
+    // Wrong redirect URI, unknown grant type, expired code.
+    let c = code_for(&app, &id, None, 1).await;
+    let mut wrong = form(&c);
+    wrong[2].1 = "http://127.0.0.1:9999/ailleurs".into();
+    let (_, v) = post(Some((&id, &secret)), wrong).await;
+    assert_eq!(v["error"], "invalid_grant");
+    let mut grant_type = form(&c);
+    grant_type[0].1 = "password".into();
+    let (_, v) = post(Some((&id, &secret)), grant_type).await;
+    assert_eq!(v["error"], "unsupported_grant_type");
+    app.exec("UPDATE oidc_codes SET expire_at = expire_at - 61000000 WHERE utilise_at IS NULL")
+        .await
+        .unwrap();
+    let (_, v) = post(Some((&id, &secret)), form(&c)).await;
+    assert_eq!(v["error"], "invalid_grant");
+    assert!(v["error_description"].as_str().unwrap().contains("expiré"), "{v}");
+
+    // PKCE S256: the verifier is required and must match.
+    let verifier = "un-verificateur-suffisamment-long-pour-pkce-0123456789";
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let c = code_for(&app, &id, Some(&challenge), 1).await;
+    let (_, v) = post(Some((&id, &secret)), form(&c)).await;
+    assert_eq!(v["error"], "invalid_grant", "missing verifier");
+    let mut bad = form(&c);
+    bad.push((
+        "code_verifier",
+        "autre-verificateur-suffisamment-long-pour-pkce-012345".into(),
+    ));
+    let (_, v) = post(Some((&id, &secret)), bad).await;
+    assert_eq!(v["error"], "invalid_grant", "wrong verifier");
+    let mut good = form(&c);
+    good.push(("code_verifier", verifier.into()));
+    let (st, v) = post(Some((&id, &secret)), good).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+}
