@@ -12,6 +12,7 @@ pub mod journal;
 pub mod keys;
 pub mod lieux;
 pub mod mail;
+pub mod mandats;
 pub mod money;
 pub mod oidc_provider;
 pub mod pass_numerique;
