@@ -196,6 +196,11 @@ pub async fn finish(
     let mut tx = core.db.begin().await?;
     let (usager_id, nouvel_usager) = store_usager(&mut tx, &core.keys, &identity).await?;
     on_tx!(&mut tx, c => {
+        // Only the last identification of a session can be logged out of.
+        sqlx::query("UPDATE franceconnect_etats SET id_token_scelle = NULL WHERE session_hash = $1 AND id_token_scelle IS NOT NULL")
+            .bind(sha256_hex(session_token))
+            .execute(&mut *c)
+            .await?;
         sqlx::query("UPDATE franceconnect_etats SET usager_id = $1, id_token_scelle = $2 WHERE id = $3")
             .bind(usager_id)
             .bind(&sealed)
@@ -290,7 +295,8 @@ pub async fn logout_url(
         .ok_or_else(|| FcError::Provider("aucune adresse de déconnexion annoncée".into()))?;
     let state = new_state(core, DECONNEXION, who, session_token, None).await?;
     on_db!(&core.db, c => {
-        sqlx::query("UPDATE franceconnect_etats SET id_token_scelle = NULL WHERE id = $1")
+        sqlx::query("UPDATE franceconnect_etats SET id_token_scelle = NULL WHERE session_hash = $1 AND id <= $2")
+            .bind(&session_hash)
             .bind(row_id)
             .execute(&mut *c)
             .await?;
