@@ -75,6 +75,18 @@ async fn refused(state: &AppState, user: &CurrentUser, e: FcError) -> Result<Res
     })
 }
 
+/// `GET /franceconnect`: the page with the FranceConnect button.
+pub async fn home(user: CurrentUser) -> Result<Response, WebError> {
+    flow::authorize(&user.principal)?;
+    page(&user, StatusCode::OK, |l| FranceConnectPage {
+        l,
+        usager: None,
+        erreur: None,
+        info: None,
+        deconnexion: false,
+    })
+}
+
 /// `GET /franceconnect/connexion`: sends the browser to FranceConnect.
 pub async fn start(State(state): State<AppState>, user: CurrentUser) -> Result<Response, WebError> {
     flow::authorize(&user.principal)?;

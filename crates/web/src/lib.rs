@@ -224,6 +224,7 @@ pub fn router(state: AppState) -> Router {
         .route("/operateur/comptes/{id}/totp", post(operator::reset_totp))
         .route("/operateur/comptes/{id}/activation", post(operator::set_active))
         .route("/operateur/journal", get(journal::page))
+        .route("/franceconnect", get(franceconnect::home))
         .route("/franceconnect/connexion", get(franceconnect::start))
         .route("/franceconnect/retour", get(franceconnect::callback))
         .route("/franceconnect/deconnexion", get(franceconnect::logout))

@@ -215,6 +215,8 @@ fn code_of(callback: &str) -> String {
 async fn an_usager_is_identified_stored_once_under_a_hashed_sub_and_logged_out() {
     let fc = serve().await;
     let mut b = fc.aidant("aidant@exemple.fr").await;
+    let r = b.get("/franceconnect").await;
+    assert!(r.body.contains("href=\"/franceconnect/connexion\""), "{}", r.body);
     let callback = fc.through_provider(&mut b, "angela").await;
     assert!(callback.starts_with("/franceconnect/retour?code="), "{callback}");
     let r = b.get(&callback).await;
