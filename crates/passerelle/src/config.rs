@@ -76,7 +76,7 @@ pub struct ServeArgs {
     pub fc_client_secret: Option<String>,
     /// Simulateur FranceConnect (identités fictives) à la place de FranceConnect : démonstration et
     /// essais seulement, refusé sur une URL publique de production. Activé aussi par --demo.
-    #[arg(long, env = "PASSERELLE_FC_SIMULATEUR")]
+    #[arg(long, env = "PASSERELLE_FC_SIMULATEUR", value_parser = clap::builder::BoolishValueParser::new())]
     pub fc_simulateur: bool,
 }
 
