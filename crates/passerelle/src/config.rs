@@ -64,6 +64,39 @@ pub struct ServeArgs {
     /// Adresse d'expédition des courriels, par exemple « Passerelle <ne-pas-repondre@exemple.gouv.fr> ».
     #[arg(long, env = "PASSERELLE_COURRIEL_EXPEDITEUR")]
     pub courriel_expediteur: Option<String>,
+    /// FranceConnect : adresse de l'émetteur (sa configuration est à `…/.well-known/openid-configuration`),
+    /// par exemple https://fcp-low.integ01.dev-franceconnect.fr/api/v2.
+    #[arg(long, env = "PASSERELLE_FC_ISSUER")]
+    pub fc_issuer: Option<String>,
+    /// FranceConnect : identifiant du fournisseur de service.
+    #[arg(long, env = "PASSERELLE_FC_CLIENT_ID")]
+    pub fc_client_id: Option<String>,
+    /// FranceConnect : secret du fournisseur de service (jamais affiché).
+    #[arg(long, env = "PASSERELLE_FC_CLIENT_SECRET", hide_env_values = true)]
+    pub fc_client_secret: Option<String>,
+    /// Simulateur FranceConnect (identités fictives) à la place de FranceConnect : démonstration et
+    /// essais seulement, refusé sur une URL publique de production. Activé aussi par --demo.
+    #[arg(long, env = "PASSERELLE_FC_SIMULATEUR", value_parser = clap::builder::BoolishValueParser::new())]
+    pub fc_simulateur: bool,
+}
+
+/// FranceConnect's settings: off when nothing is set; the simulator refused in production.
+pub fn franceconnect(
+    args: &ServeArgs,
+    base: &url::Url,
+    keys: &passerelle_core::Keys,
+) -> Result<Option<passerelle_core::aidants::franceconnect::FranceConnect>> {
+    use passerelle_core::aidants::franceconnect::{config::FcSettings, FcConfig, FranceConnect};
+    let settings = FcSettings {
+        issuer: args.fc_issuer.clone(),
+        client_id: args.fc_client_id.clone(),
+        client_secret: args.fc_client_secret.clone(),
+        simulateur: args.fc_simulateur,
+    };
+    match FcConfig::resolve(&settings, base, args.demo, keys).map_err(|e| anyhow::anyhow!("{e}"))? {
+        Some(c) => Ok(Some(FranceConnect::new(c).map_err(|e| anyhow::anyhow!("{e}"))?)),
+        None => Ok(None),
+    }
 }
 
 /// Checks the public URL: https is required, except for a demo or a local address.

@@ -12,7 +12,9 @@ mod commandes_admin;
 mod commandes_pages;
 mod cookies;
 mod error;
+mod fc_simulateur;
 mod forms;
+mod franceconnect;
 mod journal;
 mod lieux;
 mod lieux_admin;
@@ -84,6 +86,9 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Snapshot of the directory for searches, checked against the database version on each use.
     pub lieux: passerelle_core::lieux::search::Cache,
+    /// FranceConnect (relying party), when configured; its discovery and keys
+    /// are cached in memory with a TTL (nothing that two instances must share).
+    pub franceconnect: Option<passerelle_core::aidants::franceconnect::FranceConnect>,
 }
 
 impl AppState {
@@ -93,7 +98,18 @@ impl AppState {
             core,
             config: Arc::new(config),
             lieux,
+            franceconnect: None,
         }
+    }
+
+    /// Turns FranceConnect on (and its simulator, when the settings say so).
+    pub fn with_franceconnect(mut self, fc: Option<passerelle_core::aidants::franceconnect::FranceConnect>) -> Self {
+        self.franceconnect = fc;
+        self
+    }
+
+    fn simulateur_on(&self) -> bool {
+        self.franceconnect.as_ref().is_some_and(|f| f.config().simulateur)
     }
 }
 
@@ -218,6 +234,12 @@ pub fn router(state: AppState) -> Router {
         .route("/operateur/comptes/{id}/totp", post(operator::reset_totp))
         .route("/operateur/comptes/{id}/activation", post(operator::set_active))
         .route("/operateur/journal", get(journal::page))
+        .route("/franceconnect", get(franceconnect::home))
+        .route("/franceconnect/connexion", get(franceconnect::start))
+        .route("/franceconnect/retour", get(franceconnect::callback))
+        .route("/franceconnect/deconnexion", get(franceconnect::logout))
+        .route("/franceconnect/deconnexion/retour", get(franceconnect::logout_return))
+        .merge(fc_simulateur::pages(state.simulateur_on()))
         .nest_service("/static/dsfr", assets)
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
@@ -226,7 +248,10 @@ pub fn router(state: AppState) -> Router {
         // Authenticated by an API key in a header, never by a cookie: no CSRF to fear.
         .merge(cheques_api::router(state.clone()))
         // Clients of the OpenID Connect provider authenticate with their secret: no cookie.
-        .merge(oidc::router(state.clone()));
+        .merge(oidc::router(state.clone()))
+        // The simulator's provider endpoints are called server to server (no cookie):
+        // outside the CSRF layer, and mounted only when the simulator is on.
+        .merge(fc_simulateur::api(state.clone()));
 
     app.layer(
         ServiceBuilder::new()

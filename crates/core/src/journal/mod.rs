@@ -136,4 +136,7 @@ pub mod actions {
     pub const TRANSFER_REJECTED: &str = "reglement.virement_rejete";
     pub const API_KEY_CREATED: &str = "cle_api.creation";
     pub const API_KEY_REVOKED: &str = "cle_api.revocation";
+    pub const FRANCECONNECT_IDENTIFICATION: &str = "franceconnect.identification";
+    pub const FRANCECONNECT_REFUSAL: &str = "franceconnect.refus";
+    pub const FRANCECONNECT_LOGOUT: &str = "franceconnect.deconnexion";
 }

@@ -34,6 +34,17 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         _ => None,
     };
     let core = super::open(data).await?;
+    let franceconnect = crate::config::franceconnect(&args, &base, &core.keys)?;
+    match &franceconnect {
+        Some(fc) if fc.config().simulateur => {
+            tracing::warn!("simulateur FranceConnect actif (identités fictives) : démonstration seulement");
+            println!(
+                "Simulateur FranceConnect actif : identités fictives, aucune donnée réelle ({base}fc-simulateur)."
+            );
+        }
+        Some(_) => tracing::info!("FranceConnect configuré"),
+        None => tracing::info!("FranceConnect non configuré"),
+    }
 
     // The official territories are loaded on first start (or with `passerelle territoires charger`).
     if passerelle_core::territoires::count(&core.db).await? == 0 {
@@ -63,7 +74,8 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
             // A change to the directory is served by every instance within 200 ms.
             search_max_age: std::time::Duration::from_millis(200),
         },
-    );
+    )
+    .with_franceconnect(franceconnect);
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -140,6 +152,9 @@ async fn housekeeping(core: Core, base_url: String) {
         }
         if let Err(e) = ratelimit::purge(&core.db, 86_400).await {
             tracing::warn!(erreur = %e, "purge des compteurs impossible");
+        }
+        if let Err(e) = passerelle_core::aidants::franceconnect::flow::purge(&core).await {
+            tracing::warn!(erreur = %e, "purge des identifications FranceConnect impossible");
         }
         daily_jobs(&core, &base_url, passerelle_core::pass_numerique::redeem::today_paris()).await;
         if hours.is_multiple_of(24) {

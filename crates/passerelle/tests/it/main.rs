@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod courriels;
 mod demo;
+mod franceconnect;
 mod hubs;
 mod journal;
 mod lieux;

@@ -185,6 +185,15 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser on another router (e.g. the application served with other settings).
+    pub fn on(router: Router) -> Browser {
+        Browser {
+            router,
+            cookies: BTreeMap::new(),
+            same_origin: true,
+        }
+    }
+
     pub fn cookie(&self, name: &str) -> Option<&String> {
         self.cookies.get(name)
     }

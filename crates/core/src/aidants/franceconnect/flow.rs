@@ -1,0 +1,345 @@
+//! The code flow, bound to the browser session: `start` stores `state` and
+//! `nonce` (hashed, single use, 10 minutes) and gives the address of
+//! FranceConnect; `finish` checks the callback, the tokens and the identity,
+//! then stores the usager under a keyed hash of `sub` and writes the journal,
+//! in one transaction. The ID token is kept (encrypted) for the logout.
+
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+
+use super::provider::{error_key, FranceConnect};
+use super::verify::{self, Expected};
+use super::{random_token, sha256_hex, FcError, Identity, ACR, SCOPES};
+use crate::accounts::{Principal, Role};
+use crate::db::{now_micros, Tx};
+use crate::error::{CoreError, CoreResult};
+use crate::journal::{self, actions, NewEntry};
+use crate::keys::Keys;
+use crate::{on_db, on_tx, Core};
+
+/// How long an identification may take, from the click to the callback.
+pub const STATE_SECS: i64 = 10 * 60;
+/// Rows are kept this long (the ID token is needed for the logout), then purged.
+pub const KEEP_SECS: i64 = 12 * 3600;
+const CONNEXION: &str = "connexion";
+const DECONNEXION: &str = "deconnexion";
+const SEAL_PURPOSE: &str = "franceconnect-id-token";
+
+/// A successful identification.
+pub struct Identified {
+    pub usager_id: i64,
+    pub identity: Identity,
+    /// The usager was not known before.
+    pub nouvel_usager: bool,
+}
+
+/// A completed logout.
+pub struct LoggedOut;
+
+/// Who may identify an usager with FranceConnect: aidants and référents (for
+/// the mandate, later); nobody else.
+pub fn authorize(who: &Principal) -> CoreResult<()> {
+    match who.role {
+        Role::Aidant | Role::Referent => Ok(()),
+        _ => Err(CoreError::Forbidden),
+    }
+}
+
+/// Keyed hash of a FranceConnect `sub` (HMAC-SHA-256 under a key derived from
+/// the data directory's secret): the usager is found again, the `sub` is not stored.
+pub fn sub_hash(keys: &Keys, sub: &str) -> String {
+    let key = keys.subkey("franceconnect-sub");
+    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&key) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC accepts any key length"),
+    };
+    mac.update(sub.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn new_state(
+    core: &Core,
+    nature: &str,
+    who: &Principal,
+    session_token: &str,
+    nonce: Option<&str>,
+) -> CoreResult<String> {
+    let state = random_token();
+    let now = now_micros();
+    on_db!(&core.db, c => {
+        sqlx::query(
+            "INSERT INTO franceconnect_etats (nature, state_hash, nonce_hash, session_hash, account_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(nature)
+        .bind(sha256_hex(&state))
+        .bind(nonce.map(sha256_hex).unwrap_or_default())
+        .bind(sha256_hex(session_token))
+        .bind(who.account_id)
+        .bind(now)
+        .bind(now + STATE_SECS * 1_000_000)
+        .execute(&mut *c)
+        .await?;
+    });
+    Ok(state)
+}
+
+/// Starts an identification: returns the address of FranceConnect's authorisation page.
+pub async fn start(core: &Core, fc: &FranceConnect, who: &Principal, session_token: &str) -> Result<String, FcError> {
+    authorize(who)?;
+    let md = fc.metadata().await?;
+    let nonce = random_token();
+    let state = new_state(core, CONNEXION, who, session_token, Some(&nonce)).await?;
+    let mut url = url::Url::parse(&md.authorization_endpoint)
+        .map_err(|_| FcError::Provider("adresse d'autorisation invalide".into()))?;
+    let c = fc.config();
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &c.client_id)
+        .append_pair("redirect_uri", c.redirect_uri.as_str())
+        .append_pair("scope", SCOPES)
+        .append_pair("state", &state)
+        .append_pair("nonce", &nonce)
+        .append_pair("acr_values", ACR)
+        .append_pair("prompt", "login");
+    Ok(url.into())
+}
+
+/// Consumes a `state` of this session once; says why when it cannot.
+async fn consume(
+    core: &Core,
+    nature: &str,
+    who: &Principal,
+    session_token: &str,
+    state: &str,
+) -> Result<(i64, String), FcError> {
+    let now = now_micros();
+    let state_hash = sha256_hex(state);
+    let session_hash = sha256_hex(session_token);
+    let row: Option<(i64, String)> = on_db!(&core.db, c => {
+        sqlx::query_as(
+            "UPDATE franceconnect_etats SET used_at = $1 WHERE state_hash = $2 AND nature = $3 AND session_hash = $4 \
+             AND account_id = $5 AND used_at IS NULL AND expires_at > $1 RETURNING id, nonce_hash",
+        )
+        .bind(now)
+        .bind(&state_hash)
+        .bind(nature)
+        .bind(&session_hash)
+        .bind(who.account_id)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    if let Some(r) = row {
+        return Ok(r);
+    }
+    let seen: Option<(Option<i64>, i64)> = on_db!(&core.db, c => {
+        sqlx::query_as(
+            "SELECT used_at, expires_at FROM franceconnect_etats WHERE state_hash = $1 AND nature = $2 AND session_hash = $3 AND account_id = $4",
+        )
+        .bind(&state_hash)
+        .bind(nature)
+        .bind(&session_hash)
+        .bind(who.account_id)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    Err(match seen {
+        Some((Some(_), _)) => FcError::ReplayedState,
+        Some((None, _)) => FcError::ExpiredState,
+        None => FcError::UnknownState,
+    })
+}
+
+/// The callback with `error=` (the usager cancelled, or FranceConnect refused):
+/// the `state` is consumed, and the reason given in French.
+pub async fn provider_error(core: &Core, who: &Principal, session_token: &str, state: &str, error: &str) -> FcError {
+    if let Err(e) = consume(core, CONNEXION, who, session_token, state).await {
+        return e;
+    }
+    let key = error_key(error);
+    FcError::Denied(match key.as_str() {
+        "access_denied" => "l'usager a annulé sa connexion à FranceConnect".to_string(),
+        "" => "FranceConnect a renvoyé une erreur".to_string(),
+        k => format!("FranceConnect a renvoyé l'erreur « {k} »"),
+    })
+}
+
+/// The callback with a code: checks everything, stores the usager, journals.
+pub async fn finish(
+    core: &Core,
+    fc: &FranceConnect,
+    who: &Principal,
+    session_token: &str,
+    code: &str,
+    state: &str,
+) -> Result<Identified, FcError> {
+    authorize(who)?;
+    let (row_id, nonce_hash) = consume(core, CONNEXION, who, session_token, state).await?;
+    let md = fc.metadata().await?;
+    let tokens = fc.exchange_code(&md, code).await?;
+    let c = fc.config();
+    let issuer = c.issuer_str();
+    let expected = Expected {
+        issuer: &issuer,
+        client_id: &c.client_id,
+        nonce_hash: &nonce_hash,
+    };
+    let claims = fc
+        .verify(|keys| verify::id_token(&tokens.id_token, keys, &expected))
+        .await?;
+    let jwt = fc.userinfo_jwt(&md, &tokens.access_token).await?;
+    let identity = fc
+        .verify(|keys| verify::userinfo(&jwt, keys, &issuer, &c.client_id, &claims.sub))
+        .await?;
+    let sealed = core.keys.seal(SEAL_PURPOSE, &tokens.id_token)?;
+    let mut tx = core.db.begin().await?;
+    let (usager_id, nouvel_usager) = store_usager(&mut tx, &core.keys, &identity).await?;
+    on_tx!(&mut tx, c => {
+        // Only the last identification of a session can be logged out of.
+        sqlx::query("UPDATE franceconnect_etats SET id_token_scelle = NULL WHERE session_hash = $1 AND id_token_scelle IS NOT NULL")
+            .bind(sha256_hex(session_token))
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("UPDATE franceconnect_etats SET usager_id = $1, id_token_scelle = $2 WHERE id = $3")
+            .bind(usager_id)
+            .bind(&sealed)
+            .bind(row_id)
+            .execute(&mut *c)
+            .await?;
+    });
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(who.actor(), actions::FRANCECONNECT_IDENTIFICATION)
+            .subject("usager", usager_id)
+            .details(json!({ "acr": claims.acr.unwrap_or_default(), "nouvel_usager": nouvel_usager })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Identified {
+        usager_id,
+        identity,
+        nouvel_usager,
+    })
+}
+
+/// Inserts the usager, or updates his identity (one row per `sub`).
+pub async fn store_usager(tx: &mut Tx, keys: &Keys, id: &Identity) -> CoreResult<(i64, bool)> {
+    let now = now_micros();
+    let (usager_id, created_at): (i64, i64) = on_tx!(tx, c => {
+        sqlx::query_as(
+            "INSERT INTO usagers (sub_hash, given_name, family_name, preferred_username, birthdate, birthplace, birthcountry, \
+             gender, email, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) \
+             ON CONFLICT (sub_hash) DO UPDATE SET given_name = excluded.given_name, family_name = excluded.family_name, \
+             preferred_username = excluded.preferred_username, birthdate = excluded.birthdate, birthplace = excluded.birthplace, \
+             birthcountry = excluded.birthcountry, gender = excluded.gender, email = excluded.email, updated_at = excluded.updated_at \
+             RETURNING id, created_at",
+        )
+        .bind(sub_hash(keys, &id.sub))
+        .bind(&id.given_name)
+        .bind(&id.family_name)
+        .bind(&id.preferred_username)
+        .bind(&id.birthdate)
+        .bind(&id.birthplace)
+        .bind(&id.birthcountry)
+        .bind(&id.gender)
+        .bind(&id.email)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?
+    });
+    Ok((usager_id, created_at == now))
+}
+
+/// Records a refused identification (stable reason key, no personal data).
+pub async fn record_refusal(core: &Core, who: &Principal, err: &FcError) -> CoreResult<()> {
+    let mut tx = core.db.begin().await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(who.actor(), actions::FRANCECONNECT_REFUSAL).details(json!({ "motif": err.motif() })),
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// The address of FranceConnect's logout for the last identification of this
+/// session (`id_token_hint`, `state`, `post_logout_redirect_uri`); `None` when
+/// there is none to close. The kept ID token is forgotten.
+pub async fn logout_url(
+    core: &Core,
+    fc: &FranceConnect,
+    who: &Principal,
+    session_token: &str,
+) -> Result<Option<String>, FcError> {
+    let session_hash = sha256_hex(session_token);
+    let last: Option<(i64, String)> = on_db!(&core.db, c => {
+        sqlx::query_as(
+            "SELECT id, id_token_scelle FROM franceconnect_etats WHERE session_hash = $1 AND account_id = $2 AND nature = $3 \
+             AND id_token_scelle IS NOT NULL ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&session_hash)
+        .bind(who.account_id)
+        .bind(CONNEXION)
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    let Some((row_id, sealed)) = last else {
+        return Ok(None);
+    };
+    let id_token = core.keys.open(SEAL_PURPOSE, &sealed)?;
+    let md = fc.metadata().await?;
+    let endpoint = md
+        .end_session_endpoint
+        .ok_or_else(|| FcError::Provider("aucune adresse de déconnexion annoncée".into()))?;
+    let state = new_state(core, DECONNEXION, who, session_token, None).await?;
+    on_db!(&core.db, c => {
+        sqlx::query("UPDATE franceconnect_etats SET id_token_scelle = NULL WHERE session_hash = $1 AND id <= $2")
+            .bind(&session_hash)
+            .bind(row_id)
+            .execute(&mut *c)
+            .await?;
+    });
+    let mut url =
+        url::Url::parse(&endpoint).map_err(|_| FcError::Provider("adresse de déconnexion invalide".into()))?;
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", &id_token)
+        .append_pair("state", &state)
+        .append_pair(
+            "post_logout_redirect_uri",
+            fc.config().post_logout_redirect_uri.as_str(),
+        );
+    Ok(Some(url.into()))
+}
+
+/// FranceConnect sent the browser back after the logout.
+pub async fn logout_return(
+    core: &Core,
+    who: &Principal,
+    session_token: &str,
+    state: &str,
+) -> Result<LoggedOut, FcError> {
+    let (row_id, _) = consume(core, DECONNEXION, who, session_token, state).await?;
+    let mut tx = core.db.begin().await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(who.actor(), actions::FRANCECONNECT_LOGOUT).subject("franceconnect_etat", row_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(LoggedOut)
+}
+
+/// Removes old identification rows (hourly, with the other housekeeping).
+pub async fn purge(core: &Core) -> CoreResult<()> {
+    let before = now_micros() - KEEP_SECS * 1_000_000;
+    on_db!(&core.db, c => {
+        sqlx::query("DELETE FROM franceconnect_etats WHERE created_at < $1")
+            .bind(before)
+            .execute(&mut *c)
+            .await?;
+    });
+    super::simulateur::purge(core).await
+}
