@@ -84,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::taches::CourrielsCommand,
     },
+    /// Aidants Connect : cartes TOTP des aidants.
+    Aidants {
+        #[command(subcommand)]
+        command: commands::aidants::AidantsCommand,
+    },
     /// Journal des actions sensibles.
     Journal {
         #[command(subcommand)]
@@ -109,6 +114,7 @@ fn main() -> ExitCode {
             Command::Admin { command } => commands::admin::run(&cli.data, command).await,
             Command::Organisations { command } => commands::organisations::run(&cli.data, command).await,
             Command::Journal { command } => commands::journal::run(&cli.data, command).await,
+            Command::Aidants { command } => commands::aidants::run(&cli.data, command).await,
             Command::Reglements { command } => commands::reglements::run(&cli.data, command).await,
             Command::Taches { command } => commands::taches::taches(&cli.data, command).await,
             Command::Courriels { command } => commands::taches::courriels(&cli.data, command).await,
