@@ -430,6 +430,11 @@ async function main() {
       ['/reglements', 'règlements'],
       ['/reglements/coordonnees', 'coordonnées bancaires à valider'],
       ['/qualification', 'qualification des lieux'],
+      ['/operateur/habilitations?etat=toutes', 'habilitations Aidants Connect'],
+      ['/operateur/aidants', 'formation des aidants'],
+      ['/aidants-connect/habilitation', 'demande d’habilitation'],
+      ['/connexion/lien', 'lien de connexion'],
+      ['/connexion/totp-recent?suivant=/mon-compte', 'code récent'],
       ['/accessibilite', 'déclaration d’accessibilité'],
       ['/aider-un-proche', 'aider un proche'],
     ]) {

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod aidants;
+pub mod aidants_connect;
 pub mod controle;
 pub mod db;
 pub mod demo;

@@ -89,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::oidc::OidcCommand,
     },
+    /// Aidants Connect : cartes TOTP des aidants.
+    Aidants {
+        #[command(subcommand)]
+        command: commands::aidants::AidantsCommand,
+    },
     /// Journal des actions sensibles.
     Journal {
         #[command(subcommand)]
@@ -115,6 +120,7 @@ fn main() -> ExitCode {
             Command::Organisations { command } => commands::organisations::run(&cli.data, command).await,
             Command::Journal { command } => commands::journal::run(&cli.data, command).await,
             Command::Oidc { command } => commands::oidc::run(&cli.data, command).await,
+            Command::Aidants { command } => commands::aidants::run(&cli.data, command).await,
             Command::Reglements { command } => commands::reglements::run(&cli.data, command).await,
             Command::Taches { command } => commands::taches::taches(&cli.data, command).await,
             Command::Courriels { command } => commands::taches::courriels(&cli.data, command).await,

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use passerelle_core::accounts::session::{self, Stage};
 use passerelle_core::accounts::{self, Account, LoginOutcome, Principal, Refusal, Role};
+use passerelle_core::aidants_connect::aidants;
 use passerelle_core::ratelimit;
 use serde::Deserialize;
 
@@ -21,7 +22,7 @@ use crate::AppState;
 
 /// Logins allowed per client address in [`LOGIN_WINDOW_SECS`], on top of the per-account lockout.
 const LOGIN_PER_IP: i64 = 60;
-const LOGIN_WINDOW_SECS: i64 = 600;
+pub(crate) const LOGIN_WINDOW_SECS: i64 = 600;
 
 fn csrf_of(parts: &Parts) -> String {
     parts
@@ -31,16 +32,18 @@ fn csrf_of(parts: &Parts) -> String {
         .unwrap_or_default()
 }
 
-fn session_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
+pub(crate) fn session_token(state: &AppState, headers: &HeaderMap) -> Option<String> {
     cookies::get(headers, &cookies::name(&state.config, cookies::SESSION))
 }
 
 /// A fully signed-in account. Pages that need one redirect to the login page otherwise.
 pub struct CurrentUser {
+    /// For an aidant, `organisation_id` is his current structure (chosen on the session).
     pub principal: Principal,
     pub account: Account,
     pub token: String,
     pub csrf: String,
+    pub session: session::Session,
 }
 
 impl CurrentUser {
@@ -55,6 +58,8 @@ impl CurrentUser {
                 sees_orders: matches!(self.principal.role, Role::Operateur | Role::Commanditaire),
                 is_prescriber: self.principal.role == Role::Prescripteur,
                 is_hub: self.principal.role == Role::Hub,
+                is_referent: self.principal.role == Role::Referent,
+                is_aidant: self.principal.role == Role::Aidant,
             }),
             csrf: self.csrf.clone(),
             current,
@@ -72,14 +77,20 @@ async fn current_user(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
     if s.stage != Stage::Active {
         return Ok(None);
     }
-    let Some((principal, account)) = accounts::principal(&state.core, s.account_id).await? else {
+    let Some((mut principal, account)) = accounts::principal(&state.core, s.account_id).await? else {
         return Ok(None);
     };
+    if principal.role == Role::Aidant {
+        if let Some(current) = aidants::current_structure(&state.core.db, s.account_id, s.structure_id).await? {
+            principal.organisation_id = current;
+        }
+    }
     Ok(Some(CurrentUser {
         principal,
         account,
         token,
         csrf: csrf_of(parts),
+        session: s,
     }))
 }
 
@@ -279,7 +290,7 @@ pub struct LoginForm {
 }
 
 /// Sets the session cookie of a new session and a fresh CSRF token (rotation at login).
-fn signed_in_headers(state: &AppState, token: &str) -> HeaderMap {
+pub(crate) fn signed_in_headers(state: &AppState, token: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     cookies::set(&mut h, &state.config, cookies::SESSION, token, None);
     let mut b = [0u8; 32];
@@ -375,7 +386,7 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 /// The login page again after a refusal that ends the pending session.
-fn back_to_login(state: &AppState, csrf: String, r: Refusal) -> Result<Response, WebError> {
+pub(crate) fn back_to_login(state: &AppState, csrf: String, r: Refusal) -> Result<Response, WebError> {
     let mut h = HeaderMap::new();
     cookies::clear(&mut h, &state.config, cookies::SESSION);
     let l = Layout {
@@ -397,7 +408,7 @@ fn back_to_login(state: &AppState, csrf: String, r: Refusal) -> Result<Response,
 const CODES_PER_IP: i64 = 60;
 
 /// Counts a second-factor code from `ip`; false once over the limit.
-async fn codes_allowed(state: &AppState, ip: &str) -> Result<bool, WebError> {
+pub(crate) async fn codes_allowed(state: &AppState, ip: &str) -> Result<bool, WebError> {
     Ok(ratelimit::hit(
         &state.core.db,
         &format!("code-ip:{ip}"),

@@ -3,6 +3,10 @@
 //! limits, request ids) is applied once, in [`router`].
 
 mod account;
+mod aidants_auth;
+mod aidants_habilitation;
+mod aidants_referent;
+mod aidants_review;
 mod api;
 mod auth;
 mod charts;
@@ -221,6 +225,53 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/connexion/activation-totp",
             get(auth::enrol_page).post(auth::enrol_submit),
+        )
+        .route(
+            "/connexion/lien",
+            get(aidants_auth::link_page).post(aidants_auth::link_submit),
+        )
+        .route(
+            "/connexion/lien/ouvrir",
+            get(aidants_auth::link_open).post(aidants_auth::link_use),
+        )
+        .route(
+            "/connexion/totp-recent",
+            get(aidants_auth::recent_page).post(aidants_auth::recent_submit),
+        )
+        .route(
+            "/aidants-connect/habilitation",
+            get(aidants_habilitation::form).post(aidants_habilitation::submit),
+        )
+        .route("/aidants-connect/habilitation/envoyee", get(aidants_habilitation::sent))
+        .route(
+            "/aidants-connect/habilitation/suivi",
+            get(aidants_habilitation::follow).post(aidants_habilitation::follow_submit),
+        )
+        .route("/aidants-connect/referent", get(aidants_referent::home))
+        .route("/aidants-connect/referent/aidants", post(aidants_referent::invite))
+        .route(
+            "/aidants-connect/referent/aidants/{id}/activation",
+            post(aidants_referent::activation),
+        )
+        .route(
+            "/aidants-connect/referent/aidants/{id}/carte",
+            post(aidants_referent::card),
+        )
+        .route(
+            "/aidants-connect/referent/aidants/{id}/application",
+            get(aidants_referent::app_form).post(aidants_referent::app_confirm),
+        )
+        .route(
+            "/aidants-connect/structure",
+            get(aidants_referent::structure).post(aidants_referent::switch),
+        )
+        .route("/operateur/habilitations", get(aidants_review::list))
+        .route("/operateur/habilitations/{id}", get(aidants_review::detail))
+        .route("/operateur/habilitations/{id}/decision", post(aidants_review::decide))
+        .route("/operateur/aidants", get(aidants_review::training))
+        .route(
+            "/operateur/aidants/{id}/formation",
+            post(aidants_review::record_training),
         )
         .route("/deconnexion", post(auth::logout))
         .route("/mon-compte", get(account::page))

@@ -17,6 +17,9 @@ pub struct NavUser {
     pub is_prescriber: bool,
     /// Hub staff: the qualification of their territory is in the menu.
     pub is_hub: bool,
+    /// Aidants Connect: the référent's space, or the aidant's structures.
+    pub is_referent: bool,
+    pub is_aidant: bool,
 }
 
 /// What every page's frame needs.

@@ -122,6 +122,7 @@ pub async fn login_password(core: &Core, email: &str, password_input: &str) -> C
         }
     } else {
         let token = session::create(&mut tx, creds.id, Stage::Active).await?;
+        store::note_login(&mut tx, creds.id).await?;
         journal::append(
             &mut tx,
             &core.keys,
@@ -217,6 +218,8 @@ async fn second_step(
     }
     throttle::reset(&mut tx, &key).await?;
     let token = session::create(&mut tx, creds.id, Stage::Active).await?;
+    session::mark_totp_verified(&mut tx, &token, crate::db::now_micros()).await?;
+    store::note_login(&mut tx, creds.id).await?;
     journal::append(
         &mut tx,
         &core.keys,

@@ -54,6 +54,16 @@ pub struct Session {
     pub account_id: i64,
     pub stage: Stage,
     pub created_at: i64,
+    /// The structure an aidant of several structures acts for (Aidants Connect).
+    pub structure_id: Option<i64>,
+    /// When a TOTP code was last checked on this session (µs).
+    pub totp_verified_at: Option<i64>,
+}
+
+/// Whether the session's last TOTP check is less than `max_age_secs` old at `now` (µs).
+pub fn totp_is_fresh(s: &Session, max_age_secs: i64, now: i64) -> bool {
+    s.totp_verified_at
+        .is_some_and(|at| at <= now && now - at < max_age_secs * 1_000_000)
 }
 
 fn token_hash(token: &str) -> Vec<u8> {
@@ -97,16 +107,18 @@ pub async fn load(db: &Db, token: &str) -> CoreResult<Option<Session>> {
         return Ok(None);
     }
     let id = token_hash(token);
-    let row: Option<(i64, String, i64, i64, i64, bool)> = on_db!(db, c => {
+    type Row = (i64, String, i64, i64, i64, bool, Option<i64>, Option<i64>);
+    let row: Option<Row> = on_db!(db, c => {
         sqlx::query_as(
-            "SELECT s.account_id, s.stage, s.created_at, s.last_seen_at, s.expires_at, a.active \
+            "SELECT s.account_id, s.stage, s.created_at, s.last_seen_at, s.expires_at, a.active, s.structure_id, s.totp_verified_at \
              FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1",
         )
         .bind(&id)
         .fetch_optional(&mut *c)
         .await?
     });
-    let Some((account_id, stage, created_at, last_seen, expires_at, active)) = row else {
+    let Some((account_id, stage, created_at, last_seen, expires_at, active, structure_id, totp_verified_at)) = row
+    else {
         return Ok(None);
     };
     let now = now_micros();
@@ -130,6 +142,32 @@ pub async fn load(db: &Db, token: &str) -> CoreResult<Option<Session>> {
         account_id,
         stage,
         created_at,
+        structure_id,
+        totp_verified_at,
+    }))
+}
+
+/// Records a TOTP check on the session of `token` (login, or a fresh check before a sensitive step).
+pub async fn mark_totp_verified(tx: &mut Tx, token: &str, at: i64) -> CoreResult<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE sessions SET totp_verified_at = $2 WHERE id_hash = $1")
+            .bind(token_hash(token))
+            .bind(at)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Sets the current structure of the session of `token` (an aidant of several structures).
+pub async fn set_structure(tx: &mut Tx, token: &str, structure_id: i64) -> CoreResult<u64> {
+    Ok(on_tx!(tx, c => {
+        sqlx::query("UPDATE sessions SET structure_id = $2 WHERE id_hash = $1")
+            .bind(token_hash(token))
+            .bind(structure_id)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
     }))
 }
 

@@ -252,3 +252,15 @@ pub async fn set_active(tx: &mut Tx, id: i64, active: bool) -> CoreResult<()> {
     });
     Ok(())
 }
+
+/// Notes a completed login (inactivity is counted from it) and clears a pending inactivity warning.
+pub async fn note_login(tx: &mut Tx, id: i64) -> CoreResult<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE accounts SET last_login_at = $2, inactivite_avertie_at = NULL WHERE id = $1")
+            .bind(id)
+            .bind(now_micros())
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}

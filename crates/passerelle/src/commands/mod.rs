@@ -1,6 +1,7 @@
 //! One module per command family.
 
 pub mod admin;
+pub mod aidants;
 pub mod commandes;
 pub mod journal;
 pub mod lieux;

@@ -150,6 +150,9 @@ async fn housekeeping(core: Core, base_url: String) {
         if let Err(e) = session::purge_expired(&core.db).await {
             tracing::warn!(erreur = %e, "purge des sessions impossible");
         }
+        if let Err(e) = passerelle_core::aidants_connect::magic_link::purge(&core).await {
+            tracing::warn!(erreur = %e, "purge des liens de connexion impossible");
+        }
         if let Err(e) = ratelimit::purge(&core.db, 86_400).await {
             tracing::warn!(erreur = %e, "purge des compteurs impossible");
         }
@@ -180,6 +183,15 @@ pub async fn daily_jobs(core: &Core, base_url: &str, today: chrono::NaiveDate) {
         },
         Ok(false) => {}
         Err(e) => tracing::warn!(erreur = %e, "tâche d'expiration non réservée"),
+    }
+    match passerelle_core::aidants_connect::inactivity::run_daily(core, &period).await {
+        Ok(Some(o)) => tracing::info!(
+            avertis = o.avertis,
+            desactives = o.desactives,
+            "inactivité des aidants traitée"
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(erreur = %e, "inactivité des aidants impossible"),
     }
     match jobs::claim(&core.db, "alertes-fin-de-validite", &period).await {
         Ok(true) => match alerts::queue_due(core, today, base_url).await {

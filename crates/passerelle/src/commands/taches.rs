@@ -11,7 +11,8 @@ use crate::config::DataArgs;
 
 #[derive(Subcommand, Debug)]
 pub enum TachesCommand {
-    /// Tâches du jour (expiration des chèques, alertes de fin de validité aux commanditaires),
+    /// Tâches du jour (expiration des chèques, alertes de fin de validité aux commanditaires,
+    /// avertissement et désactivation des comptes d'aidants et de référents inutilisés),
     /// chacune une seule fois par jour, quelle que soit l'instance qui la lance.
     Quotidiennes {
         /// Jour (AAAA-MM-JJ, heure de Paris) ; par défaut aujourd'hui.

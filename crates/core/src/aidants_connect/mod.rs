@@ -1,0 +1,36 @@
+//! Aidants Connect, part 1: structures and aidants. Habilitation requests of
+//! structures and their review by the opérateur, the allowed démarches, the
+//! aidants' memberships (an aidant may belong to several structures and picks
+//! the current one), training and activation, TOTP devices (app or physical
+//! card), the login link by e-mail, the fresh-TOTP check of sensitive steps,
+//! and the deactivation of unused accounts.
+
+pub mod aidants;
+pub mod authz;
+pub mod cards;
+pub mod demarches;
+pub mod fresh;
+pub mod inactivity;
+pub mod magic_link;
+pub mod review;
+pub mod structures;
+
+/// Journal action keys of this module (stable: reports filter on them).
+pub mod actions {
+    pub const REQUEST_FILED: &str = "habilitation.demande";
+    pub const REQUEST_CHANGED: &str = "habilitation.modification";
+    pub const REQUEST_DECIDED: &str = "habilitation.decision";
+    pub const AIDANT_INVITED: &str = "aidant.invitation";
+    pub const AIDANT_TRAINED: &str = "aidant.formation";
+    pub const AIDANT_ACTIVATED: &str = "aidant.activation";
+    pub const AIDANT_DEACTIVATED: &str = "aidant.desactivation";
+    pub const CURRENT_STRUCTURE: &str = "aidant.structure_courante";
+    pub const CARDS_IMPORTED: &str = "cartes_totp.import";
+    pub const CARD_ASSIGNED: &str = "aidant.carte_totp";
+    pub const APP_ENROLLED: &str = "aidant.application_totp";
+    pub const LOGIN_LINK_SENT: &str = "connexion.lien_envoye";
+    pub const LOGIN_LINK_USED: &str = "connexion.lien_utilise";
+    pub const TOTP_RECHECKED: &str = "totp.verification_recente";
+    pub const INACTIVITY_WARNED: &str = "compte.avertissement_inactivite";
+    pub const INACTIVITY_DEACTIVATED: &str = "compte.desactivation_inactivite";
+}

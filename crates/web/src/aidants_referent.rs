@@ -1,0 +1,328 @@
+//! The référent's space (his structure's aidants: invite, activate,
+//! deactivate, give a TOTP card or enrol an app) and the aidant's choice of
+//! his current structure.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use passerelle_core::aidants_connect::{aidants, cards, demarches};
+use serde::Deserialize;
+
+use crate::aidants_auth::FreshUser;
+use crate::auth::{group_secret, render, unix_now, CurrentUser};
+use crate::error::{refusal_message, WebError};
+use crate::forms::{Form, Query};
+use crate::templates::{format_utc, Layout};
+use crate::AppState;
+
+pub struct AidantView {
+    pub id: i64,
+    pub nom: String,
+    pub courriel: String,
+    pub formation: String,
+    pub appareil: String,
+    pub actif: bool,
+    pub derniere_connexion: String,
+}
+
+#[derive(Template)]
+#[template(path = "aidants-referent.html")]
+pub struct ReferentPage {
+    pub l: Layout,
+    pub error: Option<String>,
+    pub message: Option<String>,
+    pub demarches: Vec<&'static str>,
+    pub aidants: Vec<AidantView>,
+    pub free_cards: Vec<String>,
+}
+
+async fn page(
+    state: &AppState,
+    u: &CurrentUser,
+    error: Option<String>,
+    message: Option<String>,
+) -> Result<Response, WebError> {
+    let rows = aidants::of_structure(&state.core, &u.principal).await?;
+    let allowed = aidants::allowed_demarches(&state.core.db, u.principal.organisation_id).await?;
+    let views = rows
+        .into_iter()
+        .map(|a| AidantView {
+            formation: match (a.formee_at, a.test_reussi_at) {
+                (Some(f), Some(t)) => format!("formé le {}, test réussi le {}", format_utc(f), format_utc(t)),
+                (Some(_), None) => "formé, test à passer".into(),
+                _ => "à former".into(),
+            },
+            appareil: match (&a.carte, a.totp) {
+                (Some(c), _) => format!("carte n° {c}"),
+                (None, true) => "application".into(),
+                (None, false) => "aucun".into(),
+            },
+            derniere_connexion: a.last_login_at.map(format_utc).unwrap_or_else(|| "jamais".into()),
+            id: a.account_id,
+            nom: a.nom,
+            courriel: a.courriel,
+            actif: a.actif,
+        })
+        .collect();
+    let free_cards = cards::free_cards(&state.core, 200).await?;
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        ReferentPage {
+            l: u.layout("Les aidants de ma structure", "/aidants-connect/referent"),
+            error,
+            message,
+            demarches: demarches::ALL
+                .iter()
+                .filter(|(k, _)| allowed.iter().any(|a| a == k))
+                .map(|(_, l)| *l)
+                .collect(),
+            aidants: views,
+            free_cards,
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+pub struct Done {
+    ok: Option<String>,
+}
+
+fn done_message(ok: Option<&str>) -> Option<String> {
+    Some(
+        match ok? {
+            "invitation" => "L'aidant est invité ; il sera activable une fois formé.",
+            "activation" => "L'aidant est activé et en est prévenu.",
+            "desactivation" => "L'aidant est désactivé dans votre structure.",
+            "carte" => "La carte est associée à l'aidant.",
+            "application" => "L'application est associée à l'aidant.",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// GET `/aidants-connect/referent`.
+pub async fn home(State(state): State<AppState>, u: CurrentUser, Query(q): Query<Done>) -> Result<Response, WebError> {
+    page(&state, &u, None, done_message(q.ok.as_deref())).await
+}
+
+fn back(ok: &str) -> Response {
+    Redirect::to(&format!("/aidants-connect/referent?ok={ok}")).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    nom: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// POST `/aidants-connect/referent/aidants`.
+pub async fn invite(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<InviteForm>,
+) -> Result<Response, WebError> {
+    match aidants::invite(&state.core, &u.principal, &f.nom, &f.email).await {
+        Ok(_) => Ok(back("invitation")),
+        Err(e) => page(&state, &u, Some(refusal_message(e)?), None).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ActivationForm {
+    #[serde(default)]
+    action: String,
+}
+
+/// POST `/aidants-connect/referent/aidants/{id}/activation`.
+pub async fn activation(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+    Form(f): Form<ActivationForm>,
+) -> Result<Response, WebError> {
+    let (outcome, ok) = match f.action.as_str() {
+        "activer" => (aidants::activate(&state.core, &u.principal, id).await, "activation"),
+        "desactiver" => (
+            aidants::deactivate(&state.core, &u.principal, id).await,
+            "desactivation",
+        ),
+        _ => return Err(WebError::BadRequest("choisissez une action".into())),
+    };
+    match outcome {
+        Ok(()) => Ok(back(ok)),
+        Err(passerelle_core::CoreError::NotFound(_)) => Err(WebError::NotFound),
+        Err(e) => page(&state, &u, Some(refusal_message(e)?), None).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CardForm {
+    #[serde(default)]
+    numero_serie: String,
+    #[serde(default)]
+    code: String,
+}
+
+/// POST `/aidants-connect/referent/aidants/{id}/carte` (recent TOTP required).
+pub async fn card(
+    State(state): State<AppState>,
+    FreshUser(u): FreshUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CardForm>,
+) -> Result<Response, WebError> {
+    match cards::assign(&state.core, &u.principal, id, &f.numero_serie, &f.code, unix_now()).await {
+        Ok(true) => Ok(back("carte")),
+        Ok(false) => {
+            let m = "Code incorrect : saisissez le code affiché maintenant par la carte.".to_string();
+            page(&state, &u, Some(m), None).await
+        }
+        Err(passerelle_core::CoreError::NotFound(_)) => Err(WebError::NotFound),
+        Err(e) => page(&state, &u, Some(refusal_message(e)?), None).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "aidants-application.html")]
+pub struct AppPage {
+    pub l: Layout,
+    pub error: Option<String>,
+    pub id: i64,
+    pub nom: String,
+    pub qr_png_base64: String,
+    pub secret_grouped: String,
+}
+
+async fn app_page(state: &AppState, u: &CurrentUser, id: i64, error: Option<String>) -> Result<Response, WebError> {
+    let e = match cards::start_app(&state.core, &u.principal, id, error.is_none()).await {
+        Ok(e) => e,
+        Err(passerelle_core::CoreError::NotFound(_)) => return Err(WebError::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    let nom = aidants::of_structure(&state.core, &u.principal)
+        .await?
+        .into_iter()
+        .find(|a| a.account_id == id)
+        .map(|a| a.nom)
+        .unwrap_or_default();
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        AppPage {
+            l: u.layout("Associer une application", "/aidants-connect/referent"),
+            error,
+            id,
+            nom,
+            qr_png_base64: e.qr_png_base64,
+            secret_grouped: group_secret(&e.secret),
+        },
+    )
+}
+
+/// GET `/aidants-connect/referent/aidants/{id}/application` (recent TOTP required).
+pub async fn app_form(
+    State(state): State<AppState>,
+    FreshUser(u): FreshUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    app_page(&state, &u, id, None).await
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// POST `/aidants-connect/referent/aidants/{id}/application`.
+pub async fn app_confirm(
+    State(state): State<AppState>,
+    FreshUser(u): FreshUser,
+    Path(id): Path<i64>,
+    Form(f): Form<CodeForm>,
+) -> Result<Response, WebError> {
+    match cards::confirm_app(&state.core, &u.principal, id, &f.code, unix_now()).await {
+        Ok(true) => Ok(back("application")),
+        Ok(false) => {
+            app_page(
+                &state,
+                &u,
+                id,
+                Some("Code incorrect. Saisissez le code affiché par l'application.".into()),
+            )
+            .await
+        }
+        Err(passerelle_core::CoreError::NotFound(_)) => Err(WebError::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "aidants-structure.html")]
+pub struct StructurePage {
+    pub l: Layout,
+    pub error: Option<String>,
+    pub message: Option<String>,
+    /// (id, name, active, current)
+    pub structures: Vec<(i64, String, bool, bool)>,
+    pub demarches: Vec<&'static str>,
+}
+
+/// GET `/aidants-connect/structure`: the aidant's structures and the current one.
+pub async fn structure(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Query(q): Query<Done>,
+) -> Result<Response, WebError> {
+    let current = aidants::require_acting(&state.core, &u.principal).await?;
+    let structures = aidants::structures_of(&state.core.db, u.principal.account_id)
+        .await?
+        .into_iter()
+        .map(|(id, name, active)| (id, name, active, id == current))
+        .collect();
+    let allowed = aidants::allowed_demarches(&state.core.db, current).await?;
+    render(
+        StatusCode::OK,
+        StructurePage {
+            l: u.layout("Ma structure", "/aidants-connect/structure"),
+            error: None,
+            message: q
+                .ok
+                .map(|_| "Vous agissez maintenant pour cette structure.".to_string()),
+            structures,
+            demarches: demarches::ALL
+                .iter()
+                .filter(|(k, _)| allowed.iter().any(|a| a == k))
+                .map(|(_, l)| *l)
+                .collect(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    #[serde(default)]
+    structure: i64,
+}
+
+/// POST `/aidants-connect/structure`.
+pub async fn switch(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<SwitchForm>,
+) -> Result<Response, WebError> {
+    aidants::switch(&state.core, &u.principal, &u.token, f.structure).await?;
+    Ok(Redirect::to("/aidants-connect/structure?ok=1").into_response())
+}
