@@ -5,14 +5,16 @@
 
 CREATE TABLE franceconnect_etats (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    -- connexion (code flow) or deconnexion (end session)
+    -- connexion (an aidant identifies an usager), usager (an usager signs in
+    -- to his own space) or deconnexion (end session)
     nature          TEXT    NOT NULL,
     -- SHA-256 (hex) of the `state` and of the `nonce` sent to the provider.
     state_hash      TEXT    NOT NULL UNIQUE,
     nonce_hash      TEXT    NOT NULL DEFAULT '',
     -- SHA-256 (hex) of the session token of the browser that started it.
     session_hash    TEXT    NOT NULL,
-    account_id      INTEGER NOT NULL REFERENCES accounts (id),
+    -- The aidant who identifies an usager; NULL when an usager signs in to his own space.
+    account_id      INTEGER REFERENCES accounts (id),
     created_at      INTEGER NOT NULL,
     expires_at      INTEGER NOT NULL,
     used_at         INTEGER,

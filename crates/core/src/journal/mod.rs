@@ -28,6 +28,9 @@ pub enum Actor {
     Account { id: i64, role: String },
     /// A place's software, by its API key.
     ApiKey { id: i64 },
+    /// An usager in his own space (signed in with FranceConnect); entries
+    /// also name him as the subject `usager:ID`.
+    Usager { id: i64 },
 }
 
 impl Actor {
@@ -44,6 +47,7 @@ impl Actor {
             Actor::Anonymous => "anonyme",
             Actor::Account { role, .. } => role,
             Actor::ApiKey { .. } => "cle_api",
+            Actor::Usager { .. } => "usager",
         }
     }
 }

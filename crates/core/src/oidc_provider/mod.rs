@@ -11,18 +11,7 @@ pub mod tokens;
 use serde_json::{json, Value};
 
 /// The démarches of the brief: (key, label).
-pub const DEMARCHES: [(&str, &str); 10] = [
-    ("papiers", "Papiers - Citoyenneté - Élections"),
-    ("famille", "Famille - Scolarité"),
-    ("social", "Social - Santé"),
-    ("travail", "Travail - Formation"),
-    ("logement", "Logement"),
-    ("transports", "Transports - Mobilité"),
-    ("argent", "Argent - Impôts - Consommation"),
-    ("justice", "Justice"),
-    ("etranger", "Étranger - Europe"),
-    ("loisirs", "Loisirs - Sport - Culture"),
-];
+pub use crate::aidants_connect::demarches::ALL as DEMARCHES;
 
 pub fn demarche_label(key: &str) -> Option<&'static str> {
     DEMARCHES.iter().find(|(k, _)| *k == key).map(|(_, l)| *l)
