@@ -22,6 +22,7 @@ pub mod qualification;
 pub mod ratelimit;
 pub mod settlement;
 pub mod territoires;
+pub mod usagers;
 
 pub use db::{Backend, Db, Tx};
 pub use error::{CoreError, CoreResult};

@@ -1,4 +1,5 @@
-//! Reading and writing the two cookies: the session and the CSRF token.
+//! Reading and writing cookies: the session, the CSRF token, the usager's
+//! session and his FranceConnect round trip.
 
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
@@ -7,6 +8,10 @@ use crate::WebConfig;
 
 pub const SESSION: &str = "passerelle_session";
 pub const CSRF: &str = "passerelle_csrf";
+/// An usager's session in his own space (separate from accounts' sessions).
+pub const USAGER: &str = "passerelle_usager";
+/// A random value binding an usager's FranceConnect round trip to his browser.
+pub const FC_BROWSER: &str = "passerelle_fc";
 
 /// Name of a cookie for this deployment: `__Host-` prefixed over https, which
 /// pins it to the exact host with `Secure` and `Path=/`.

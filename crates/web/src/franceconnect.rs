@@ -4,12 +4,13 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants::franceconnect::{flow, FcError, FranceConnect};
+use passerelle_core::usagers;
 use serde::Deserialize;
 
-use crate::auth::{render, CurrentUser};
+use crate::auth::{render, CurrentUser, Visitor};
 use crate::error::WebError;
 use crate::forms::Query;
 use crate::templates::Layout;
@@ -107,12 +108,23 @@ pub struct Callback {
     error: Option<String>,
 }
 
-/// `GET /franceconnect/retour`: FranceConnect sends the browser back here.
+/// `GET /franceconnect/retour`: FranceConnect sends the browser back here,
+/// for an aidant's identification of an usager or an usager's own sign-in
+/// (told apart by the `state`).
 pub async fn callback(
     State(state): State<AppState>,
-    user: CurrentUser,
+    v: Visitor,
+    headers: HeaderMap,
     Query(q): Query<Callback>,
 ) -> Result<Response, WebError> {
+    if let Some(st) = q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 512) {
+        if usagers::signin::is_usager_state(&state.core, st).await? {
+            return crate::espace_usager::callback(&state, &headers, &v.csrf, q.code, st, q.error).await;
+        }
+    }
+    let Some(user) = v.user else {
+        return Ok(Redirect::to("/connexion").into_response());
+    };
     flow::authorize(&user.principal)?;
     let fc = match configured(&state) {
         Ok(fc) => fc,
@@ -189,11 +201,18 @@ pub struct LogoutReturn {
 /// `GET /franceconnect/deconnexion/retour`: back from FranceConnect's logout.
 pub async fn logout_return(
     State(state): State<AppState>,
-    user: CurrentUser,
+    v: Visitor,
+    headers: HeaderMap,
     Query(q): Query<LogoutReturn>,
 ) -> Result<Response, WebError> {
-    flow::authorize(&user.principal)?;
     let st = q.state.unwrap_or_default();
+    if !st.is_empty() && st.len() <= 512 && usagers::signin::is_usager_state(&state.core, &st).await? {
+        return crate::espace_usager::sign_out_return(&state, &headers, &v.csrf, &st).await;
+    }
+    let Some(user) = v.user else {
+        return Ok(Redirect::to("/connexion").into_response());
+    };
+    flow::authorize(&user.principal)?;
     match flow::logout_return(&state.core, &user.principal, &user.token, &st).await {
         Ok(_) => page(&user, StatusCode::OK, |l| FranceConnectPage {
             l,

@@ -16,6 +16,7 @@ mod commandes_admin;
 mod commandes_pages;
 mod cookies;
 mod error;
+mod espace_usager;
 mod fc_simulateur;
 mod forms;
 mod franceconnect;
@@ -290,6 +291,10 @@ pub fn router(state: AppState) -> Router {
         .route("/franceconnect/retour", get(franceconnect::callback))
         .route("/franceconnect/deconnexion", get(franceconnect::logout))
         .route("/franceconnect/deconnexion/retour", get(franceconnect::logout_return))
+        .route("/espace-usager", get(espace_usager::home))
+        .route("/espace-usager/connexion", get(espace_usager::start))
+        .route("/espace-usager/deconnexion", post(espace_usager::sign_out))
+        .route("/espace-usager/deconnecte", get(espace_usager::signed_out))
         .merge(fc_simulateur::pages(state.simulateur_on()))
         .nest_service("/static/dsfr", assets)
         .fallback(pages::not_found)

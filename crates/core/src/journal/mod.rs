@@ -143,4 +143,6 @@ pub mod actions {
     pub const FRANCECONNECT_IDENTIFICATION: &str = "franceconnect.identification";
     pub const FRANCECONNECT_REFUSAL: &str = "franceconnect.refus";
     pub const FRANCECONNECT_LOGOUT: &str = "franceconnect.deconnexion";
+    pub const USAGER_SIGNIN: &str = "usager.connexion";
+    pub const USAGER_SIGNOUT: &str = "usager.deconnexion";
 }

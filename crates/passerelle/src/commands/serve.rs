@@ -156,6 +156,9 @@ async fn housekeeping(core: Core, base_url: String) {
         if let Err(e) = ratelimit::purge(&core.db, 86_400).await {
             tracing::warn!(erreur = %e, "purge des compteurs impossible");
         }
+        if let Err(e) = passerelle_core::usagers::signin::purge(&core).await {
+            tracing::warn!(erreur = %e, "purge des sessions des usagers impossible");
+        }
         if let Err(e) = passerelle_core::aidants::franceconnect::flow::purge(&core).await {
             tracing::warn!(erreur = %e, "purge des identifications FranceConnect impossible");
         }

@@ -35,11 +35,11 @@ enum Tamper {
     OtherNonce,
 }
 
-struct Fc {
-    app: TestApp,
-    base: String,
-    router: Router,
-    config: FcConfig,
+pub(crate) struct Fc {
+    pub(crate) app: TestApp,
+    pub(crate) base: String,
+    pub(crate) router: Router,
+    pub(crate) config: FcConfig,
     tamper: Arc<Mutex<Tamper>>,
     jwks_fetches: Arc<AtomicUsize>,
 }
@@ -99,7 +99,7 @@ async fn hostile_provider(
 }
 
 /// The application with the simulator on, served on a loopback port.
-async fn serve() -> Fc {
+pub(crate) async fn serve() -> Fc {
     let app = TestApp::new().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -143,14 +143,14 @@ async fn serve() -> Fc {
 }
 
 impl Fc {
-    async fn aidant(&self, email: &str) -> Browser {
+    pub(crate) async fn aidant(&self, email: &str) -> Browser {
         let (signed, _) = signed_in(&self.app, "structure_habilitee", "aidant", email).await;
         let mut b = Browser::on(self.router.clone());
         b.cookies = signed.cookies.clone();
         b
     }
 
-    fn local<'a>(&self, absolute: &'a str) -> &'a str {
+    pub(crate) fn local<'a>(&self, absolute: &'a str) -> &'a str {
         absolute
             .strip_prefix(self.base.as_str())
             .expect("adresse de l'application")
@@ -163,7 +163,13 @@ impl Fc {
     /// From `/franceconnect/connexion` to the callback address FranceConnect
     /// sends the browser to, with `identite` picked (or cancelled when empty).
     async fn through_provider(&self, b: &mut Browser, identite: &str) -> String {
-        let r = b.get("/franceconnect/connexion").await;
+        self.through_provider_from(b, "/franceconnect/connexion", identite)
+            .await
+    }
+
+    /// The same from another starting page (an usager's own sign-in).
+    pub(crate) async fn through_provider_from(&self, b: &mut Browser, start: &str, identite: &str) -> String {
+        let r = b.get(start).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let authorize = self.local(r.location().unwrap()).to_string();
         let url = url::Url::parse(&format!("{}{authorize}", self.base)).unwrap();

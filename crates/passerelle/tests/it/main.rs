@@ -8,6 +8,7 @@ mod auth;
 mod cli;
 mod courriels;
 mod demo;
+mod espace_usager;
 mod franceconnect;
 mod hubs;
 mod journal;

@@ -22,9 +22,9 @@ use crate::{on_db, on_tx, Core};
 pub const STATE_SECS: i64 = 10 * 60;
 /// Rows are kept this long (the ID token is needed for the logout), then purged.
 pub const KEEP_SECS: i64 = 12 * 3600;
-const CONNEXION: &str = "connexion";
-const DECONNEXION: &str = "deconnexion";
-const SEAL_PURPOSE: &str = "franceconnect-id-token";
+pub(crate) const CONNEXION: &str = "connexion";
+pub(crate) const DECONNEXION: &str = "deconnexion";
+pub(crate) const SEAL_PURPOSE: &str = "franceconnect-id-token";
 
 /// A successful identification.
 pub struct Identified {
@@ -58,10 +58,13 @@ pub fn sub_hash(keys: &Keys, sub: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-async fn new_state(
+/// Stores a new `state` bound to the browser session `session_token` and,
+/// for an aidant's identification, to his account (`None` for an usager
+/// signing in to his own space).
+pub(crate) async fn new_state(
     core: &Core,
     nature: &str,
-    who: &Principal,
+    account: Option<i64>,
     session_token: &str,
     nonce: Option<&str>,
 ) -> CoreResult<String> {
@@ -76,7 +79,7 @@ async fn new_state(
         .bind(sha256_hex(&state))
         .bind(nonce.map(sha256_hex).unwrap_or_default())
         .bind(sha256_hex(session_token))
-        .bind(who.account_id)
+        .bind(account)
         .bind(now)
         .bind(now + STATE_SECS * 1_000_000)
         .execute(&mut *c)
@@ -85,12 +88,17 @@ async fn new_state(
     Ok(state)
 }
 
-/// Starts an identification: returns the address of FranceConnect's authorisation page.
-pub async fn start(core: &Core, fc: &FranceConnect, who: &Principal, session_token: &str) -> Result<String, FcError> {
-    authorize(who)?;
+/// The address of FranceConnect's authorisation page for a new `state` and `nonce`.
+pub(crate) async fn authorization_url(
+    core: &Core,
+    fc: &FranceConnect,
+    nature: &str,
+    account: Option<i64>,
+    session_token: &str,
+) -> Result<String, FcError> {
     let md = fc.metadata().await?;
     let nonce = random_token();
-    let state = new_state(core, CONNEXION, who, session_token, Some(&nonce)).await?;
+    let state = new_state(core, nature, account, session_token, Some(&nonce)).await?;
     let mut url = url::Url::parse(&md.authorization_endpoint)
         .map_err(|_| FcError::Provider("adresse d'autorisation invalide".into()))?;
     let c = fc.config();
@@ -106,43 +114,60 @@ pub async fn start(core: &Core, fc: &FranceConnect, who: &Principal, session_tok
     Ok(url.into())
 }
 
+/// Starts an identification: returns the address of FranceConnect's authorisation page.
+pub async fn start(core: &Core, fc: &FranceConnect, who: &Principal, session_token: &str) -> Result<String, FcError> {
+    authorize(who)?;
+    authorization_url(core, fc, CONNEXION, Some(who.account_id), session_token).await
+}
+
 /// Consumes a `state` of this session once; says why when it cannot.
-async fn consume(
+pub(crate) async fn consume(
     core: &Core,
     nature: &str,
-    who: &Principal,
+    account: Option<i64>,
     session_token: &str,
     state: &str,
 ) -> Result<(i64, String), FcError> {
     let now = now_micros();
     let state_hash = sha256_hex(state);
     let session_hash = sha256_hex(session_token);
+    // `account_id` is NULL for an usager's own sign-in; -1 never matches an account.
+    let owner = if account.is_some() {
+        "account_id = $5"
+    } else {
+        "account_id IS NULL AND $5 = -1"
+    };
+    let account = account.unwrap_or(-1);
+    let update = format!(
+        "UPDATE franceconnect_etats SET used_at = $1 WHERE state_hash = $2 AND nature = $3 AND session_hash = $4 \
+         AND {owner} AND used_at IS NULL AND expires_at > $1 RETURNING id, nonce_hash"
+    );
     let row: Option<(i64, String)> = on_db!(&core.db, c => {
-        sqlx::query_as(
-            "UPDATE franceconnect_etats SET used_at = $1 WHERE state_hash = $2 AND nature = $3 AND session_hash = $4 \
-             AND account_id = $5 AND used_at IS NULL AND expires_at > $1 RETURNING id, nonce_hash",
-        )
-        .bind(now)
-        .bind(&state_hash)
-        .bind(nature)
-        .bind(&session_hash)
-        .bind(who.account_id)
-        .fetch_optional(&mut *c)
-        .await?
+        sqlx::query_as(&update)
+            .bind(now)
+            .bind(&state_hash)
+            .bind(nature)
+            .bind(&session_hash)
+            .bind(account)
+            .fetch_optional(&mut *c)
+            .await?
     });
     if let Some(r) = row {
         return Ok(r);
     }
+    let select = format!(
+        "SELECT used_at, expires_at FROM franceconnect_etats WHERE state_hash = $1 AND nature = $2 AND session_hash = $3 \
+         AND {}",
+        owner.replace("$5", "$4")
+    );
     let seen: Option<(Option<i64>, i64)> = on_db!(&core.db, c => {
-        sqlx::query_as(
-            "SELECT used_at, expires_at FROM franceconnect_etats WHERE state_hash = $1 AND nature = $2 AND session_hash = $3 AND account_id = $4",
-        )
-        .bind(&state_hash)
-        .bind(nature)
-        .bind(&session_hash)
-        .bind(who.account_id)
-        .fetch_optional(&mut *c)
-        .await?
+        sqlx::query_as(&select)
+            .bind(&state_hash)
+            .bind(nature)
+            .bind(&session_hash)
+            .bind(account)
+            .fetch_optional(&mut *c)
+            .await?
     });
     Err(match seen {
         Some((Some(_), _)) => FcError::ReplayedState,
@@ -154,9 +179,14 @@ async fn consume(
 /// The callback with `error=` (the usager cancelled, or FranceConnect refused):
 /// the `state` is consumed, and the reason given in French.
 pub async fn provider_error(core: &Core, who: &Principal, session_token: &str, state: &str, error: &str) -> FcError {
-    if let Err(e) = consume(core, CONNEXION, who, session_token, state).await {
-        return e;
+    match consume(core, CONNEXION, Some(who.account_id), session_token, state).await {
+        Err(e) => e,
+        Ok(_) => denied(error),
     }
+}
+
+/// The French reason of a provider's `error=`.
+pub fn denied(error: &str) -> FcError {
     let key = error_key(error);
     FcError::Denied(match key.as_str() {
         "access_denied" => "l'usager a annulé sa connexion à FranceConnect".to_string(),
@@ -175,24 +205,9 @@ pub async fn finish(
     state: &str,
 ) -> Result<Identified, FcError> {
     authorize(who)?;
-    let (row_id, nonce_hash) = consume(core, CONNEXION, who, session_token, state).await?;
-    let md = fc.metadata().await?;
-    let tokens = fc.exchange_code(&md, code).await?;
-    let c = fc.config();
-    let issuer = c.issuer_str();
-    let expected = Expected {
-        issuer: &issuer,
-        client_id: &c.client_id,
-        nonce_hash: &nonce_hash,
-    };
-    let claims = fc
-        .verify(|keys| verify::id_token(&tokens.id_token, keys, &expected))
-        .await?;
-    let jwt = fc.userinfo_jwt(&md, &tokens.access_token).await?;
-    let identity = fc
-        .verify(|keys| verify::userinfo(&jwt, keys, &issuer, &c.client_id, &claims.sub))
-        .await?;
-    let sealed = core.keys.seal(SEAL_PURPOSE, &tokens.id_token)?;
+    let (row_id, nonce_hash) = consume(core, CONNEXION, Some(who.account_id), session_token, state).await?;
+    let (identity, acr, id_token) = identify(fc, &nonce_hash, code).await?;
+    let sealed = core.keys.seal(SEAL_PURPOSE, &id_token)?;
     let mut tx = core.db.begin().await?;
     let (usager_id, nouvel_usager) = store_usager(&mut tx, &core.keys, &identity).await?;
     on_tx!(&mut tx, c => {
@@ -213,7 +228,7 @@ pub async fn finish(
         &core.keys,
         NewEntry::new(who.actor(), actions::FRANCECONNECT_IDENTIFICATION)
             .subject("usager", usager_id)
-            .details(json!({ "acr": claims.acr.unwrap_or_default(), "nouvel_usager": nouvel_usager })),
+            .details(json!({ "acr": acr, "nouvel_usager": nouvel_usager })),
     )
     .await?;
     tx.commit().await?;
@@ -222,6 +237,32 @@ pub async fn finish(
         identity,
         nouvel_usager,
     })
+}
+
+/// Exchanges the code and checks the ID token (signature, `iss`, `aud`, `exp`,
+/// `nonce`) and the signed userinfo: the identity, the `acr` and the ID token.
+pub(crate) async fn identify(
+    fc: &FranceConnect,
+    nonce_hash: &str,
+    code: &str,
+) -> Result<(Identity, String, String), FcError> {
+    let md = fc.metadata().await?;
+    let tokens = fc.exchange_code(&md, code).await?;
+    let c = fc.config();
+    let issuer = c.issuer_str();
+    let expected = Expected {
+        issuer: &issuer,
+        client_id: &c.client_id,
+        nonce_hash,
+    };
+    let claims = fc
+        .verify(|keys| verify::id_token(&tokens.id_token, keys, &expected))
+        .await?;
+    let jwt = fc.userinfo_jwt(&md, &tokens.access_token).await?;
+    let identity = fc
+        .verify(|keys| verify::userinfo(&jwt, keys, &issuer, &c.client_id, &claims.sub))
+        .await?;
+    Ok((identity, claims.acr.unwrap_or_default(), tokens.id_token))
 }
 
 /// Inserts the usager, or updates his identity (one row per `sub`).
@@ -293,7 +334,7 @@ pub async fn logout_url(
     let endpoint = md
         .end_session_endpoint
         .ok_or_else(|| FcError::Provider("aucune adresse de déconnexion annoncée".into()))?;
-    let state = new_state(core, DECONNEXION, who, session_token, None).await?;
+    let state = new_state(core, DECONNEXION, Some(who.account_id), session_token, None).await?;
     on_db!(&core.db, c => {
         sqlx::query("UPDATE franceconnect_etats SET id_token_scelle = NULL WHERE session_hash = $1 AND id <= $2")
             .bind(&session_hash)
@@ -320,7 +361,7 @@ pub async fn logout_return(
     session_token: &str,
     state: &str,
 ) -> Result<LoggedOut, FcError> {
-    let (row_id, _) = consume(core, DECONNEXION, who, session_token, state).await?;
+    let (row_id, _) = consume(core, DECONNEXION, Some(who.account_id), session_token, state).await?;
     let mut tx = core.db.begin().await?;
     journal::append(
         &mut tx,

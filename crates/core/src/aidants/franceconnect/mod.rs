@@ -141,13 +141,13 @@ impl FcError {
 }
 
 /// SHA-256 of a value, in hex (for `state`, `nonce`, codes and tokens at rest).
-pub(crate) fn sha256_hex(value: &str) -> String {
+pub fn sha256_hex(value: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
 /// 32 random bytes in URL-safe base64 (43 characters).
-pub(crate) fn random_token() -> String {
+pub fn random_token() -> String {
     use base64::Engine;
     use rand::RngCore;
     let mut b = [0u8; 32];
