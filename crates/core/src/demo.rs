@@ -19,6 +19,8 @@ pub struct DemoLogin {
     pub email: String,
     pub password: String,
     pub totp_at_first_login: bool,
+    /// For Aidants Connect accounts: the TOTP secret, set already (printed once).
+    pub totp_secret: Option<String>,
 }
 
 /// One demonstration account and its organisation.
@@ -102,6 +104,13 @@ const DEMO: &[DemoAccount] = &[
         "aidant",
         "aidant@demo.passerelle.fr",
         "Paul Aidant",
+    ),
+    demo(
+        "structure_habilitee",
+        "France Services de Lormont (démo)",
+        "aidant",
+        "aidante@demo.passerelle.fr",
+        "Sophie Aidante",
     ),
 ];
 
@@ -302,7 +311,9 @@ async fn load_accounts(core: &Core) -> CoreResult<Option<Vec<DemoLogin>>> {
                 display_name: d.name,
                 role: Some(d.role),
                 password: None,
-                with_totp: false,
+                // Aidants Connect needs a second factor at every login: set
+                // now and printed, so that a new user can sign in at once.
+                with_totp: d.kind == "structure_habilitee",
             },
         )
         .await?;
@@ -311,7 +322,8 @@ async fn load_accounts(core: &Core) -> CoreResult<Option<Vec<DemoLogin>>> {
             organisation: d.organisation.to_string(),
             email: d.email.to_string(),
             password: created.generated_password.unwrap_or_default(),
-            totp_at_first_login: created.account.requires_totp(),
+            totp_at_first_login: created.account.requires_totp() && created.totp_secret.is_none(),
+            totp_secret: created.totp_secret,
         });
     }
     let mut tx = core.db.begin().await?;

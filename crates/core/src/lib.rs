@@ -7,6 +7,7 @@ pub mod aidants_connect;
 pub mod controle;
 pub mod db;
 pub mod demo;
+pub mod demo_aidants;
 pub mod error;
 pub mod hubs;
 pub mod jobs;

@@ -12,6 +12,8 @@ pub const CSRF: &str = "passerelle_csrf";
 pub const USAGER: &str = "passerelle_usager";
 /// A random value binding an usager's FranceConnect round trip to his browser.
 pub const FC_BROWSER: &str = "passerelle_fc";
+/// The demonstration online service's binding of its round trip to the browser.
+pub const SERVICE_DEMO: &str = "passerelle_service_demo";
 
 /// Name of a cookie for this deployment: `__Host-` prefixed over https, which
 /// pins it to the exact host with `Secure` and `Path=/`.

@@ -32,6 +32,7 @@ mod qualification_review;
 mod rapports_pages;
 mod reglements_pages;
 mod security;
+mod service_demo;
 mod templates;
 
 use std::path::PathBuf;
@@ -94,6 +95,8 @@ pub struct AppState {
     /// FranceConnect (relying party), when configured; its discovery and keys
     /// are cached in memory with a TTL (nothing that two instances must share).
     pub franceconnect: Option<passerelle_core::aidants::franceconnect::FranceConnect>,
+    /// The demonstration online service (`/service-demo`), only with `serve --demo`.
+    pub service_demo: bool,
 }
 
 impl AppState {
@@ -104,12 +107,19 @@ impl AppState {
             config: Arc::new(config),
             lieux,
             franceconnect: None,
+            service_demo: false,
         }
     }
 
     /// Turns FranceConnect on (and its simulator, when the settings say so).
     pub fn with_franceconnect(mut self, fc: Option<passerelle_core::aidants::franceconnect::FranceConnect>) -> Self {
         self.franceconnect = fc;
+        self
+    }
+
+    /// Mounts the demonstration online service (a client of the OIDC provider).
+    pub fn with_service_demo(mut self, on: bool) -> Self {
+        self.service_demo = on;
         self
     }
 
@@ -291,6 +301,9 @@ pub fn router(state: AppState) -> Router {
         .route("/franceconnect/retour", get(franceconnect::callback))
         .route("/franceconnect/deconnexion", get(franceconnect::logout))
         .route("/franceconnect/deconnexion/retour", get(franceconnect::logout_return))
+        .route("/service-demo", get(service_demo::home))
+        .route("/service-demo/connexion", get(service_demo::start))
+        .route("/service-demo/retour", get(service_demo::callback))
         .route("/espace-usager", get(espace_usager::home))
         .route("/espace-usager/connexion", get(espace_usager::start))
         .route("/espace-usager/deconnexion", post(espace_usager::sign_out))

@@ -6,6 +6,7 @@
 pub mod authorize;
 pub mod clients;
 pub mod keys;
+pub mod service_demo;
 pub mod tokens;
 
 use serde_json::{json, Value};

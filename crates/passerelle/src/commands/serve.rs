@@ -59,7 +59,18 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
 
     if args.demo {
         match demo::load_if_empty(&core).await? {
-            Some(d) => print_demo(&base, &d),
+            Some(d) => {
+                print_demo(&base, &d);
+                let fc_client = franceconnect
+                    .as_ref()
+                    .filter(|fc| fc.config().simulateur)
+                    .map(|fc| fc.config().client_id.clone());
+                let root = base.as_str().trim_end_matches('/');
+                match passerelle_core::demo_aidants::load(&core, fc_client.as_deref(), root).await {
+                    Ok(a) => print_demo_aidants(&base, &d, &a),
+                    Err(e) => println!("Aidants Connect de démonstration non créé : {e}"),
+                }
+            }
             None => println!("Base déjà remplie : les données de démonstration ne sont pas rechargées (les accès ont été affichés au premier lancement)."),
         }
     }
@@ -75,7 +86,8 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
             search_max_age: std::time::Duration::from_millis(200),
         },
     )
-    .with_franceconnect(franceconnect);
+    .with_franceconnect(franceconnect)
+    .with_service_demo(args.demo);
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -135,6 +147,29 @@ fn print_demo(base: &url::Url, d: &demo::Demo) {
         (None, Some(why)) => println!("Pass Numérique de démonstration non créé : {why}"),
         (None, None) => {}
     }
+    println!();
+}
+
+fn print_demo_aidants(base: &url::Url, d: &demo::Demo, a: &passerelle_core::demo_aidants::DemoAidants) {
+    println!("Aidants Connect ({}) :", passerelle_core::demo_aidants::STRUCTURE);
+    for l in d.logins.iter().filter(|l| l.totp_secret.is_some()) {
+        let secret = l.totp_secret.as_deref().unwrap_or_default();
+        println!("  {:<34} secret TOTP : {secret}", l.email);
+        println!(
+            "  {:<34} (à saisir dans une application d'authentification, ou : oathtool --totp -b {secret})",
+            ""
+        );
+    }
+    for (name, key, demarches) in &a.usagers {
+        println!("  Usager « {name} » (simulateur FranceConnect : identité « {key} ») — mandat : {demarches}");
+    }
+    println!("  1. Connectez-vous comme aidant : {base}connexion");
+    println!("  2. Identifiez un usager et concluez un mandat : {base}aidants-connect/mandats");
+    println!(
+        "  3. Service en ligne de démonstration (« {} ») : {base}service-demo",
+        a.service
+    );
+    println!("  4. L'usager voit ses mandats et leurs utilisations : {base}espace-usager");
     println!();
 }
 

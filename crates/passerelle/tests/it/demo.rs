@@ -21,8 +21,23 @@ async fn the_demo_lets_a_new_user_redeem_a_cheque_at_once() {
     assert_eq!(code, 0, "{err}");
 
     let demo = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();
-    assert_eq!(demo.logins.len(), 8);
+    assert_eq!(demo.logins.len(), 9);
     assert!(demo.logins.iter().all(|l| l.password.len() >= 12));
+    // Aidants Connect accounts have their TOTP secret set (printed at start).
+    let with_totp: Vec<&str> = demo
+        .logins
+        .iter()
+        .filter(|l| l.totp_secret.is_some())
+        .map(|l| l.email.as_str())
+        .collect();
+    assert_eq!(
+        with_totp,
+        [
+            "referent@demo.passerelle.fr",
+            "aidant@demo.passerelle.fr",
+            "aidante@demo.passerelle.fr"
+        ]
+    );
     assert_eq!(demo.pass_skipped, None);
     let pass = demo.pass.unwrap();
     assert_eq!(pass.codes.len(), 3);

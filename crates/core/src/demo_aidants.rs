@@ -1,0 +1,113 @@
+//! Demonstration data of Aidants Connect (with `serve --demo`, on a fresh
+//! database, after [`crate::demo::load_if_empty`]): the demo structure's
+//! allowed démarches, its two aidants trained and active, two usagers of the
+//! FranceConnect simulator with mandates, and the demonstration online
+//! service registered with the OpenID Connect provider.
+
+use serde_json::json;
+
+use crate::aidants::franceconnect::simulateur::{persona, sub_of};
+use crate::aidants::franceconnect::{flow, Identity};
+use crate::db::now_micros;
+use crate::error::{CoreError, CoreResult};
+use crate::journal::{self, actions, Actor, NewEntry};
+use crate::oidc_provider::service_demo;
+use crate::{on_db, on_tx, Core};
+
+pub const STRUCTURE: &str = "France Services de Lormont (démo)";
+const DEMARCHES: [&str; 7] = [
+    "papiers",
+    "famille",
+    "social",
+    "travail",
+    "logement",
+    "argent",
+    "transports",
+];
+
+/// What the demonstration prints about Aidants Connect.
+#[derive(Debug, Clone, Default)]
+pub struct DemoAidants {
+    /// (usager's name, simulator identity to pick, démarches of his mandate).
+    pub usagers: Vec<(String, &'static str, String)>,
+    pub service: String,
+}
+
+/// Loads it. `fc_client_id`: the simulator's client id, so that the usagers
+/// are the ones the simulator identifies (None: no usagers, no mandates).
+/// `base`: the public URL without its trailing slash.
+pub async fn load(core: &Core, fc_client_id: Option<&str>, base: &str) -> CoreResult<DemoAidants> {
+    let structure: i64 = on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT id FROM organisations WHERE name = $1")
+            .bind(STRUCTURE)
+            .fetch_optional(&mut *c)
+            .await?
+    })
+    .ok_or_else(|| CoreError::NotFound("structure de démonstration".into()))?;
+    let aidants: Vec<i64> = on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT id FROM accounts WHERE organisation_id = $1 AND role = 'aidant' ORDER BY id")
+            .bind(structure)
+            .fetch_all(&mut *c)
+            .await?
+    });
+    let now = now_micros();
+    let mut tx = core.db.begin().await?;
+    for d in DEMARCHES {
+        on_tx!(&mut tx, c => {
+            sqlx::query("INSERT INTO structures_demarches (organisation_id, demarche) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(structure).bind(d).execute(&mut *c).await?;
+        });
+    }
+    for a in &aidants {
+        on_tx!(&mut tx, c => {
+            sqlx::query(
+                "INSERT INTO aidants_membres (account_id, organisation_id, actif, created_at, updated_at) VALUES ($1, $2, TRUE, $3, $3) \
+                 ON CONFLICT (account_id, organisation_id) DO UPDATE SET actif = TRUE",
+            )
+            .bind(a).bind(structure).bind(now).execute(&mut *c).await?;
+            sqlx::query(
+                "INSERT INTO aidants_formations (account_id, formee_at, test_reussi_at, updated_at) VALUES ($1, $2, $2, $2) \
+                 ON CONFLICT (account_id) DO NOTHING",
+            )
+            .bind(a).bind(now).execute(&mut *c).await?;
+        });
+    }
+    let mut out = DemoAidants {
+        service: service_demo::NAME.to_string(),
+        ..Default::default()
+    };
+    let mut usagers = Vec::new();
+    if let Some(client_id) = fc_client_id {
+        for key in ["angela", "pierre"] {
+            let Some(p) = persona(key) else { continue };
+            let identity = Identity {
+                sub: sub_of(&core.keys, client_id, p.key),
+                given_name: p.given_name.into(),
+                family_name: p.family_name.into(),
+                birthdate: p.birthdate.into(),
+                birthplace: p.birthplace.into(),
+                birthcountry: p.birthcountry.into(),
+                gender: p.gender.into(),
+                email: Some(p.email.into()),
+                preferred_username: p.preferred_username.map(str::to_string),
+            };
+            let (id, _) = flow::store_usager(&mut tx, &core.keys, &identity).await?;
+            usagers.push((id, key, format!("{} {}", p.given_name, p.family_name)));
+        }
+    }
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(Actor::System, actions::DEMO_LOADED)
+            .subject("organisation", structure)
+            .details(json!({ "aidants_connect": true, "aidants": aidants.len(), "usagers": usagers.len() })),
+    )
+    .await?;
+    tx.commit().await?;
+    service_demo::register(core, base).await?;
+    for (id, key, name) in usagers {
+        out.usagers.push((name, key, String::new()));
+        let _ = id;
+    }
+    Ok(out)
+}

@@ -1,0 +1,165 @@
+//! The demonstration online service (fictitious town hall), mounted only with
+//! `serve --demo`: "Se connecter avec Aidants Connect", then what the service
+//! learnt about the usager through Passerelle's OpenID Connect provider.
+//! The protocol work is in `passerelle_core::oidc_provider::service_demo`.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use passerelle_core::oidc_provider::service_demo as demo;
+use serde::Deserialize;
+
+use crate::auth::{render, Visitor};
+use crate::cookies;
+use crate::error::WebError;
+use crate::forms::Query;
+use crate::oidc::issuer;
+use crate::AppState;
+
+#[derive(Template)]
+#[template(path = "service-demo.html")]
+pub struct ServicePage {
+    pub l: crate::templates::Layout,
+    pub nom_service: &'static str,
+    pub erreur: Option<String>,
+    /// (label, value) of what the service received.
+    pub identite: Vec<(String, String)>,
+    pub deconnexion: Option<String>,
+}
+
+fn mounted(state: &AppState) -> Result<(), WebError> {
+    if state.service_demo {
+        Ok(())
+    } else {
+        Err(WebError::NotFound)
+    }
+}
+
+fn page(
+    v: &Visitor,
+    status: StatusCode,
+    erreur: Option<String>,
+    identite: Vec<(String, String)>,
+    deconnexion: Option<String>,
+) -> Result<Response, WebError> {
+    render(
+        status,
+        ServicePage {
+            l: v.layout("Service en ligne de démonstration", ""),
+            nom_service: demo::NAME,
+            erreur,
+            identite,
+            deconnexion,
+        },
+    )
+}
+
+/// `GET /service-demo`.
+pub async fn home(State(state): State<AppState>, v: Visitor) -> Result<Response, WebError> {
+    mounted(&state)?;
+    page(&v, StatusCode::OK, None, Vec::new(), None)
+}
+
+/// `GET /service-demo/connexion`: to Passerelle's `/oidc/authorize`.
+pub async fn start(State(state): State<AppState>) -> Result<Response, WebError> {
+    mounted(&state)?;
+    let browser = demo::new_browser_value();
+    let url = demo::authorization_url(&state.core.keys, &issuer(&state), &browser);
+    let mut resp = Redirect::to(&url).into_response();
+    cookies::set(
+        resp.headers_mut(),
+        &state.config,
+        cookies::SERVICE_DEMO,
+        &browser,
+        Some(900),
+    );
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+const CLAIMS: [(&str, &str); 9] = [
+    ("given_name", "Prénoms"),
+    ("family_name", "Nom de naissance"),
+    ("preferred_username", "Nom d'usage"),
+    ("birthdate", "Date de naissance"),
+    ("birthplace", "Lieu de naissance (code INSEE)"),
+    ("birthcountry", "Pays de naissance (code INSEE)"),
+    ("email", "Courriel"),
+    ("sub", "Identifiant de l'usager pour ce service (sub)"),
+    ("acr", "Niveau d'authentification (acr)"),
+];
+
+/// `GET /service-demo/retour`: the provider sends the browser back here.
+pub async fn callback(
+    State(state): State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    Query(q): Query<Callback>,
+) -> Result<Response, WebError> {
+    mounted(&state)?;
+    if let Some(e) = q.error {
+        let why = q.error_description.unwrap_or_default();
+        let msg = format!(
+            "Connexion refusée par Aidants Connect ({}) {}",
+            e.chars().take(60).collect::<String>(),
+            why.chars().take(200).collect::<String>()
+        );
+        return page(&v, StatusCode::OK, Some(msg), Vec::new(), None);
+    }
+    let browser = cookies::get(&headers, &cookies::name(&state.config, cookies::SERVICE_DEMO)).unwrap_or_default();
+    let code = q.code.unwrap_or_default();
+    let st = q.state.unwrap_or_default();
+    if code.is_empty() || code.len() > 512 || st.len() > 512 {
+        return page(
+            &v,
+            StatusCode::BAD_REQUEST,
+            Some("Réponse d'Aidants Connect incomplète.".into()),
+            Vec::new(),
+            None,
+        );
+    }
+    let base = issuer(&state);
+    match demo::finish(&state.core.keys, &base, &browser, &code, &st).await {
+        Ok(done) => {
+            let mut identite: Vec<(String, String)> = Vec::new();
+            for (k, label) in CLAIMS {
+                let v = done.userinfo.get(k).or_else(|| done.id_claims.get(k));
+                if let Some(s) = v.and_then(|x| x.as_str()).filter(|s| !s.is_empty()) {
+                    identite.push((label.to_string(), s.to_string()));
+                }
+            }
+            // Everything else the provider said (the aidant, the démarche…).
+            if let Some(obj) = done.userinfo.as_object() {
+                for (k, val) in obj {
+                    if CLAIMS.iter().any(|(c, _)| c == k) {
+                        continue;
+                    }
+                    let text = match val {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    identite.push((k.clone(), text));
+                }
+            }
+            let logout = demo::logout_url(&base, &done.id_token);
+            let mut resp = page(&v, StatusCode::OK, None, identite, Some(logout))?;
+            cookies::clear(resp.headers_mut(), &state.config, cookies::SERVICE_DEMO);
+            Ok(resp)
+        }
+        Err(e) => page(
+            &v,
+            StatusCode::BAD_REQUEST,
+            Some(crate::error::capitalise(&e.to_string())),
+            Vec::new(),
+            None,
+        ),
+    }
+}
