@@ -437,6 +437,7 @@ async function main() {
       ['/connexion/totp-recent?suivant=/mon-compte', 'code récent'],
       ['/accessibilite', 'déclaration d’accessibilité'],
       ['/aider-un-proche', 'aider un proche'],
+      ['/espace-usager', 'espace usager (connexion)'],
     ]) {
       current = `page ${urlPath}`;
       await visit(page, base, urlPath);
