@@ -445,7 +445,8 @@ pub struct Summary {
 pub async fn list(core: &Core, who: &Principal, etat: Option<&str>) -> CoreResult<Vec<Summary>> {
     authorize(who, Action::List)?;
     let (filter, org) = match who.role {
-        crate::accounts::Role::Operateur => ("1 = 1", 0),
+        // Every filter uses $1 (PostgreSQL needs each bound parameter used).
+        crate::accounts::Role::Operateur => ("$1 = 0", 0),
         crate::accounts::Role::Hub => (
             "l.departement IN (SELECT departement FROM hub_departements WHERE organisation_id = $1)",
             who.organisation_id,
@@ -455,7 +456,7 @@ pub async fn list(core: &Core, who: &Principal, etat: Option<&str>) -> CoreResul
     let sql = format!(
         "SELECT d.id, l.ext_id AS lieu_ext_id, l.nom AS lieu_nom, l.commune, l.departement, d.etat, d.siret, d.updated_at \
          FROM demandes_qualification d JOIN lieux l ON l.id = d.lieu_id \
-         WHERE {filter} AND ($2 = '' OR d.etat = $2) AND ($1 = $1) ORDER BY d.updated_at DESC, d.id DESC LIMIT 1000"
+         WHERE {filter} AND ($2 = '' OR d.etat = $2) ORDER BY d.updated_at DESC, d.id DESC LIMIT 1000"
     );
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(&sql).bind(org).bind(etat.unwrap_or("")).fetch_all(&mut *c).await?
