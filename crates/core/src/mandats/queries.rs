@@ -377,3 +377,11 @@ pub async fn public_check(core: &Core, token: &str) -> CoreResult<Option<PublicC
             .collect(),
     }))
 }
+
+/// The name of a structure (recap page).
+pub async fn structure_name(db: &Db, id: i64) -> CoreResult<String> {
+    let name: Option<String> = on_db!(db, c => {
+        sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1").bind(id).fetch_optional(&mut *c).await?
+    });
+    name.ok_or_else(|| CoreError::NotFound("structure".into()))
+}
