@@ -13,6 +13,7 @@ mod hubs;
 mod journal;
 mod lieux;
 mod lieux_pages;
+mod mandats;
 mod oidc;
 mod operator;
 mod pass;
