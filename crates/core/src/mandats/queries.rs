@@ -188,7 +188,7 @@ type MandateRow = (
 
 const SELECT: &str =
     "SELECT m.id, m.organisation_id, o.name, u.id, u.given_name, u.family_name, u.birthdate, u.birthplace, \
-     u.birthcountry, m.aidant_id, a.display_name, m.duree, m.texte_version, m.created_at, m.expires_at, m.renouvelle \
+     u.birthcountry, m.aidant_id, a.display_name, m.duree, CAST(m.texte_version AS BIGINT), m.created_at, m.expires_at, m.renouvelle \
      FROM mandats m JOIN organisations o ON o.id = m.organisation_id JOIN usagers u ON u.id = m.usager_id \
      JOIN accounts a ON a.id = m.aidant_id";
 
