@@ -258,6 +258,71 @@ pub fn revocation(fonts: &Fonts, m: &Mandate, url: &str) -> CoreResult<Vec<u8>> 
 mod tests {
     use super::*;
 
+    use crate::mandats::model::{Duration, State};
+    use crate::mandats::queries::{Autorisation, RevokedBy, Usager};
+
+    fn sample() -> Mandate {
+        let aut = |id: i64, d: &str, revoked: bool| Autorisation {
+            id,
+            demarche: d.into(),
+            revoquee_at: revoked.then_some(1_700_000_000_000_000),
+            revoquee_par: revoked.then_some(RevokedBy::Usager),
+            revoquee_par_aidant: None,
+            remplacee_par_mandat: None,
+        };
+        Mandate {
+            id: 12,
+            organisation_id: 3,
+            structure: "France Services de Pessac".into(),
+            usager: Usager {
+                id: 4,
+                given_name: "Angela Claire Louise".into(),
+                family_name: "DUBOIS".into(),
+                birthdate: "1962-08-24".into(),
+                birthplace: "75107".into(),
+                birthcountry: "99100".into(),
+            },
+            aidant_id: 5,
+            aidant: "Léo Aidant".into(),
+            duree: Duration::Semester,
+            texte_version: 1,
+            created_at: 1_690_000_000_000_000,
+            expires_at: 1_705_000_000_000_000,
+            renouvelle: None,
+            autorisations: vec![aut(1, "papiers", false), aut(2, "argent", true)],
+            state: State::PartlyRevoked,
+        }
+    }
+
+    #[test]
+    fn attestation_and_certificate_render() {
+        let fonts = Fonts::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/dejavu-fonts-ttf/ttf"),
+        )
+        .expect("polices : lancez npm ci");
+        let (version, texte) = crate::mandats::texts::ALL[0];
+        let text = Text {
+            version,
+            texte: texte.into(),
+            empreinte: crate::mandats::texts::fingerprint(texte),
+        };
+        let m = sample();
+        let url = "http://localhost:8080/mandats/verifier/AAAAAAAAAAwxxxxxxxxxxxxxxxxxxxxx";
+        let a = attestation(&fonts, &m, &text, url).unwrap();
+        let r = revocation(&fonts, &m, url).unwrap();
+        assert!(a.starts_with(b"%PDF-") && r.starts_with(b"%PDF-"));
+        if let Ok(dir) = std::env::var("PASSERELLE_PDF_DUMP") {
+            std::fs::write(format!("{dir}/attestation.pdf"), &a).unwrap();
+            std::fs::write(format!("{dir}/revocation.pdf"), &r).unwrap();
+        }
+        let mut none = m.clone();
+        none.autorisations.iter_mut().for_each(|a| a.revoquee_at = None);
+        assert!(
+            revocation(&fonts, &none, url).is_err(),
+            "nothing revoked, no certificate"
+        );
+    }
+
     #[test]
     fn text_is_wrapped_without_losing_words() {
         let t = "un deux trois quatre cinq\n\nsix";

@@ -417,8 +417,10 @@ async fn a_mandate_is_concluded_superseded_renewed_revoked_and_checked_by_its_qr
         r.body
     );
     assert_eq!(
-        m.count(&format!("SELECT CAST(texte_version AS BIGINT) FROM mandats WHERE id = {m1}"))
-            .await,
+        m.count(&format!(
+            "SELECT CAST(texte_version AS BIGINT) FROM mandats WHERE id = {m1}"
+        ))
+        .await,
         1
     );
     let details = m
