@@ -216,16 +216,8 @@ pub fn revocation(fonts: &Fonts, m: &Mandate, url: &str) -> CoreResult<Vec<u8>> 
     ink(&mut p.g, 0, 0, 145);
     p.write(true, 17.0, "Certificat de révocation");
     ink(&mut p.g, 22, 22, 22);
-    p.write(
-        true,
-        11.0,
-        &format!(
-            "Mandat n° {} du {} — état : {}",
-            m.id,
-            moment(m.created_at),
-            m.state.label()
-        ),
-    );
+    p.write(true, 11.0, &format!("Mandat n° {} du {}", m.id, moment(m.created_at)));
+    p.write(true, 11.0, &format!("État du mandat : {}", m.state.label()));
     p.gap(8.0);
     parties(&mut p, m);
     p.write(true, 10.0, "Démarches");
