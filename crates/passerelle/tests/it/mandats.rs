@@ -792,6 +792,45 @@ async fn mandates_stay_within_their_structure_session_and_usager() {
         StatusCode::FORBIDDEN
     );
 
+    // Revoking and renewing need a fresh TOTP: a stale one is asked again, nothing changes.
+    m.app
+        .exec(&format!("UPDATE sessions SET totp_verified_at = {}", stale()))
+        .await
+        .unwrap();
+    let revoked_before = m
+        .count("SELECT COUNT(*) FROM autorisations WHERE revoquee_at IS NOT NULL")
+        .await;
+    for (path, fields) in [
+        (
+            format!("/aidants-connect/mandats/{id}/revoquer"),
+            vec![("demarche", "")],
+        ),
+        (
+            format!("/aidants-connect/mandats/{id}/renouveler"),
+            form(&["papiers"], "MONTH", true),
+        ),
+    ] {
+        let r = aidant_a.b.post(&path, &fields).await;
+        assert!(
+            r.location()
+                .unwrap_or_default()
+                .starts_with("/connexion/totp-recent?suivant="),
+            "{path}: {:?}",
+            r.location()
+        );
+    }
+    let r = aidant_a.b.get(&format!("/aidants-connect/mandats/{id}/revoquer")).await;
+    assert!(r
+        .location()
+        .unwrap_or_default()
+        .starts_with("/connexion/totp-recent?suivant="));
+    assert_eq!(
+        m.count("SELECT COUNT(*) FROM autorisations WHERE revoquee_at IS NOT NULL")
+            .await,
+        revoked_before
+    );
+    assert_eq!(m.count("SELECT COUNT(*) FROM mandats").await, 1);
+
     // A deactivated aidant of A: forbidden.
     m.app
         .exec(&format!(
