@@ -14,6 +14,8 @@ mod journal;
 mod lieux;
 mod lieux_pages;
 mod mandats;
+mod mandats_acces;
+mod mandats_support;
 mod oidc;
 mod operator;
 mod pass;
