@@ -128,6 +128,24 @@ async fn mandates_stay_within_their_structure_session_and_usager() {
         "a token signed by another key"
     );
 
+    // The référent of A sees and handles A's mandates; B's référent does not.
+    let mut referent_a = m.member(a, "ref-a@exemple.fr", "referent").await;
+    assert!(referent_a
+        .b
+        .get("/aidants-connect/mandats")
+        .await
+        .body
+        .contains(&format!("Mandat n° {id}")));
+    assert_eq!(
+        referent_a.b.get(&format!("/aidants-connect/mandats/{id}")).await.status,
+        StatusCode::OK
+    );
+    let mut referent_b = m.member(b_org, "ref-b@exemple.fr", "referent").await;
+    assert_eq!(
+        referent_b.b.get(&format!("/aidants-connect/mandats/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+
     // The opérateur does not see mandates.
     let (op_id, op_secret) = m.app.account("operateur", "operateur", "op@exemple.fr", true).await;
     let _ = op_id;

@@ -88,6 +88,11 @@ impl M {
 
     /// An active aidant of `structure`, signed in with password and TOTP.
     pub(crate) async fn aidant(&self, structure: i64, email: &str) -> Aidant {
+        self.member(structure, email, "aidant").await
+    }
+
+    /// An account of `role` (aidant: with an active membership) in `structure`, signed in.
+    pub(crate) async fn member(&self, structure: i64, email: &str, role: &str) -> Aidant {
         let created = accounts::create_account(
             &self.app.core,
             &Actor::System,
@@ -95,21 +100,23 @@ impl M {
                 organisation_id: structure,
                 email,
                 display_name: &format!("Aidant {email}"),
-                role: Some("aidant"),
+                role: Some(role),
                 password: Some(PASSWORD),
                 with_totp: true,
             },
         )
         .await
         .unwrap();
-        self.app
-            .exec(&format!(
-                "INSERT INTO aidants_membres (account_id, organisation_id, actif, created_at, updated_at) \
-                 VALUES ({}, {structure}, TRUE, 0, 0)",
-                created.account.id
-            ))
-            .await
-            .unwrap();
+        if role == "aidant" {
+            self.app
+                .exec(&format!(
+                    "INSERT INTO aidants_membres (account_id, organisation_id, actif, created_at, updated_at) \
+                     VALUES ({}, {structure}, TRUE, 0, 0)",
+                    created.account.id
+                ))
+                .await
+                .unwrap();
+        }
         let secret = created.totp_secret.unwrap();
         let b = self.sign_in(email, &secret, 0).await;
         Aidant {
