@@ -236,6 +236,10 @@ async fn mandates_stay_within_their_structure_session_and_usager() {
     assert!(mandats::revoke(&m.app.core, Revoker::Usager(usager), id, None)
         .await
         .is_err());
+    // The mandate texts are stored once, whatever the number of migrations.
+    let out = cli(&m.app, &["migrate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(m.count("SELECT COUNT(*) FROM mandats_textes").await, 1);
     let out = cli(&m.app, &["journal", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
