@@ -337,6 +337,22 @@ async fn a_mandate_is_concluded_superseded_renewed_revoked_and_checked_by_its_qr
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("a expiré"), "{}", r.body);
 
+    // Renewable when expired less than a year ago, not after.
+    assert_eq!(
+        b.get(&format!("/aidants-connect/mandats/{m1}/renouveler")).await.status,
+        StatusCode::OK
+    );
+    m.app
+        .exec(&format!(
+            "UPDATE mandats SET expires_at = {} WHERE id = {m1}",
+            passerelle_core::db::now_micros() - 366 * 86_400 * 1_000_000
+        ))
+        .await
+        .unwrap();
+    let r = b.get(&format!("/aidants-connect/mandats/{m1}/renouveler")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("plus d&#39;un an"), "{}", r.body);
+
     // The list, with the server-side search.
     let r = b.get("/aidants-connect/mandats").await;
     assert!(
@@ -354,6 +370,46 @@ async fn a_mandate_is_concluded_superseded_renewed_revoked_and_checked_by_its_qr
         .await
         .body
         .contains("0 mandat"));
+
+    // Pages of 20: 22 more mandates written directly.
+    m.app
+        .exec(&format!(
+            "INSERT INTO mandats (organisation_id, usager_id, aidant_id, duree, texte_version, created_at, expires_at) \
+             SELECT organisation_id, usager_id, aidant_id, duree, texte_version, created_at - 1, expires_at \
+             FROM mandats WHERE id = {m3}"
+        ))
+        .await
+        .unwrap();
+    for _ in 0..21 {
+        m.app
+            .exec(&format!(
+                "INSERT INTO mandats (organisation_id, usager_id, aidant_id, duree, texte_version, created_at, expires_at) \
+                 SELECT organisation_id, usager_id, aidant_id, duree, texte_version, created_at - 1, expires_at \
+                 FROM mandats WHERE id = {m1}"
+            ))
+            .await
+            .unwrap();
+    }
+    let r = b.get("/aidants-connect/mandats").await;
+    assert!(
+        r.body.contains("25 mandats") && r.body.contains("Page 1 sur 2"),
+        "{}",
+        r.body
+    );
+    // Newest first (then by number): the oldest copies are on page 2.
+    let oldest = m3 + 2;
+    assert!(
+        r.body.contains(&format!("Mandat n° {m3}<"))
+            && r.body.contains(&format!("Mandat n° {m1}<"))
+            && !r.body.contains(&format!("Mandat n° {oldest}<"))
+    );
+    let r = b.get("/aidants-connect/mandats?q=Dubois&page=2").await;
+    assert!(r.body.contains("Page 2 sur 2"), "{}", r.body);
+    assert!(
+        r.body.contains(&format!("Mandat n° {oldest}<")) && !r.body.contains(&format!("Mandat n° {m3}<")),
+        "{}",
+        r.body
+    );
 
     // The journal: every step, and the chain verifies.
     assert_eq!(m.actions("mandat.cree").await, 2);
