@@ -452,6 +452,14 @@ async function main() {
     pass('GET /page-inexistante answers 404');
     await checkA11y(page, 'page 404');
 
+    current = 'page mandat non reconnu';
+    const unknown = await page.goto(base + '/mandats/verifier/jeton-inconnu', { waitUntil: 'load' });
+    if (!unknown || unknown.status() !== 404) throw new Error(`/mandats/verifier answered ${unknown && unknown.status()}, expected 404`);
+    const said = await page.locator('h2').allTextContents();
+    if (!said.some((t) => t.includes('Attestation non reconnue'))) throw new Error('no "Attestation non reconnue" on the check page');
+    pass('GET /mandats/verifier/{unknown} answers 404 "Attestation non reconnue"');
+    await checkA11y(page, 'vérification de mandat');
+
     current = 'keyboard: skip link first';
     await visit(page, base, '/');
     await page.keyboard.press('Tab');

@@ -167,7 +167,7 @@ impl Db {
             Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
             Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
         }
-        Ok(())
+        crate::mandats::texts::ensure(self).await
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock at once

@@ -23,6 +23,8 @@ mod franceconnect;
 mod journal;
 mod lieux;
 mod lieux_admin;
+mod mandats_actions;
+mod mandats_pages;
 mod oidc;
 mod opendata;
 mod operator;
@@ -296,6 +298,35 @@ pub fn router(state: AppState) -> Router {
         .route("/operateur/comptes/{id}/totp", post(operator::reset_totp))
         .route("/operateur/comptes/{id}/activation", post(operator::set_active))
         .route("/operateur/journal", get(journal::page))
+        .route(
+            "/aidants-connect/mandats",
+            get(mandats_pages::list).post(mandats_pages::create),
+        )
+        .route("/aidants-connect/mandats/nouveau", get(mandats_pages::new_form))
+        .route("/aidants-connect/mandats/recapitulatif", get(mandats_pages::recap_new))
+        .route("/aidants-connect/mandats/{id}", get(mandats_pages::detail))
+        .route(
+            "/aidants-connect/mandats/{id}/renouveler",
+            get(mandats_pages::renew_form).post(mandats_pages::renew),
+        )
+        .route(
+            "/aidants-connect/mandats/{id}/renouveler/recapitulatif",
+            get(mandats_pages::renew_recap),
+        )
+        .route(
+            "/aidants-connect/mandats/{id}/revoquer",
+            get(mandats_actions::confirm).post(mandats_actions::submit),
+        )
+        .route("/aidants-connect/mandats/{id}/revoque", get(mandats_actions::done))
+        .route(
+            "/aidants-connect/mandats/{id}/attestation.pdf",
+            get(mandats_actions::attestation),
+        )
+        .route(
+            "/aidants-connect/mandats/{id}/revocation.pdf",
+            get(mandats_actions::revocation),
+        )
+        .route("/mandats/verifier/{token}", get(mandats_actions::verify))
         .route("/franceconnect", get(franceconnect::home))
         .route("/franceconnect/connexion", get(franceconnect::start))
         .route("/franceconnect/retour", get(franceconnect::callback))

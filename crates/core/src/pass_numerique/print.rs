@@ -111,7 +111,7 @@ fn frame(s: &mut Surface, x: f32, y: f32, w: f32, h: f32) {
 }
 
 /// Draws a QR code of `data` with its top-left corner at (x, y), `side` points wide.
-fn qr(s: &mut Surface, data: &str, x: f32, y: f32, side: f32) -> CoreResult<()> {
+pub(crate) fn qr(s: &mut Surface, data: &str, x: f32, y: f32, side: f32) -> CoreResult<()> {
     let code = fast_qr::QRBuilder::new(data)
         .ecl(fast_qr::ECL::M)
         .build()
