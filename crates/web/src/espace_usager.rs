@@ -127,6 +127,7 @@ pub struct SpacePage {
     pub l: Layout,
     pub nom: String,
     pub naissance: String,
+    pub mandats: Vec<crate::espace_usager_mandats::MandatView>,
     pub utilisations: Vec<UseView>,
 }
 
@@ -164,12 +165,14 @@ pub async fn home(State(state): State<AppState>, v: MaybeUsager) -> Result<Respo
             preuve: x.journal_seq,
         })
         .collect();
+    let mandats = crate::espace_usager_mandats::of_usager(&state, u.usager_id).await?;
     render(
         StatusCode::OK,
         SpacePage {
             l: u.layout("Mon espace usager"),
             nom: me.name(),
-            naissance: me.birthdate,
+            naissance: me.birthdate_fr(),
+            mandats,
             utilisations,
         },
     )

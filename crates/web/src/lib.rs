@@ -17,6 +17,7 @@ mod commandes_pages;
 mod cookies;
 mod error;
 mod espace_usager;
+mod espace_usager_mandats;
 mod fc_simulateur;
 mod forms;
 mod franceconnect;
@@ -339,6 +340,19 @@ pub fn router(state: AppState) -> Router {
         .route("/espace-usager/connexion", get(espace_usager::start))
         .route("/espace-usager/deconnexion", post(espace_usager::sign_out))
         .route("/espace-usager/deconnecte", get(espace_usager::signed_out))
+        .route(
+            "/espace-usager/mandats/{id}/revoquer",
+            get(espace_usager_mandats::confirm).post(espace_usager_mandats::revoke_submit),
+        )
+        .route("/espace-usager/mandats/{id}/recu", get(espace_usager_mandats::receipt))
+        .route(
+            "/espace-usager/mandats/{id}/attestation.pdf",
+            get(espace_usager_mandats::attestation),
+        )
+        .route(
+            "/espace-usager/mandats/{id}/revocation.pdf",
+            get(espace_usager_mandats::certificate),
+        )
         .merge(fc_simulateur::pages(state.simulateur_on()))
         .nest_service("/static/dsfr", assets)
         .fallback(pages::not_found)

@@ -20,6 +20,14 @@ impl Me {
     pub fn name(&self) -> String {
         format!("{} {}", self.given_name, self.family_name)
     }
+
+    /// `JJ/MM/AAAA` (the stored form is `AAAA-MM-JJ`).
+    pub fn birthdate_fr(&self) -> String {
+        match self.birthdate.split('-').collect::<Vec<_>>().as_slice() {
+            [y, m, d] => format!("{d}/{m}/{y}"),
+            _ => self.birthdate.clone(),
+        }
+    }
 }
 
 pub async fn me(db: &Db, usager_id: i64) -> CoreResult<Me> {

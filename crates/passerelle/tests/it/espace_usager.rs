@@ -140,6 +140,117 @@ async fn an_usager_signs_in_sees_only_his_uses_and_signs_out_of_franceconnect_to
         .body
         .contains("Utilisations de mes mandats"));
 
+    // His mandates: seen, revoked by himself with a receipt; never another's.
+    let mandat_a = fc
+        .app
+        .scalar_i64(&format!("SELECT id FROM mandats WHERE usager_id = {a}"))
+        .await;
+    let r = angela.get("/espace-usager").await;
+    assert!(r.body.contains(&format!("Mandat n° {mandat_a}")), "{}", r.body);
+    assert!(r
+        .body
+        .contains(&format!("/espace-usager/mandats/{mandat_a}/revoquer?demarche=social")));
+    for path in [
+        format!("/espace-usager/mandats/{mandat_a}/revoquer"),
+        format!("/espace-usager/mandats/{mandat_a}/revoquer?demarche=social"),
+        format!("/espace-usager/mandats/{mandat_a}/attestation.pdf"),
+        format!("/espace-usager/mandats/{mandat_a}/revocation.pdf"),
+    ] {
+        assert_eq!(pierre.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(anonymous.get(&path).await.status, StatusCode::SEE_OTHER, "{path}");
+    }
+    let r = pierre
+        .post(
+            &format!("/espace-usager/mandats/{mandat_a}/revoquer"),
+            &[("demarche", "social")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "another usager's mandate");
+    let r = anonymous
+        .post(&format!("/espace-usager/mandats/{mandat_a}/revoquer"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = angela
+        .post_raw(
+            &format!("/espace-usager/mandats/{mandat_a}/revoquer"),
+            &[("demarche", "social")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "no CSRF token");
+    assert_eq!(
+        fc.app
+            .scalar_i64("SELECT COUNT(*) FROM autorisations WHERE revoquee_at IS NOT NULL")
+            .await,
+        0
+    );
+    let r = angela
+        .get(&format!("/espace-usager/mandats/{mandat_a}/revoquer?demarche=social"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("Confirmer la révocation") && r.body.contains("Social - Santé"),
+        "{}",
+        r.body
+    );
+    let attestation = angela
+        .get(&format!("/espace-usager/mandats/{mandat_a}/attestation.pdf"))
+        .await;
+    assert_eq!(attestation.status, StatusCode::OK);
+    assert!(attestation.body.starts_with("%PDF"));
+    assert_eq!(
+        angela
+            .get(&format!("/espace-usager/mandats/{mandat_a}/recu"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND,
+        "no receipt before a revocation"
+    );
+    let r = angela
+        .post(
+            &format!("/espace-usager/mandats/{mandat_a}/revoquer"),
+            &[("demarche", "social")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let receipt = r.location().unwrap().to_string();
+    assert_eq!(receipt, format!("/espace-usager/mandats/{mandat_a}/recu"));
+    let r = angela.get(&receipt).await;
+    assert!(
+        r.body.contains("Révocation enregistrée") && r.body.contains("par l&#39;usager"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("Révoqué"),
+        "the only démarche: the mandate is revoked\n{}",
+        r.body
+    );
+    let certificate = angela
+        .get(&format!("/espace-usager/mandats/{mandat_a}/revocation.pdf"))
+        .await;
+    assert_eq!(certificate.status, StatusCode::OK);
+    assert!(certificate.body.starts_with("%PDF"));
+    // Again: refused in French, nothing written.
+    let r = angela
+        .post(&format!("/espace-usager/mandats/{mandat_a}/revoquer"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(
+        fc.app
+            .scalar_i64("SELECT COUNT(*) FROM autorisations WHERE revoquee_par = 'usager'")
+            .await,
+        1
+    );
+    let by_usager = fc
+        .app
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM journal WHERE actor_role = 'usager' AND subjects LIKE '%mandat:{mandat_a}%'"
+        ))
+        .await;
+    assert_eq!(by_usager, 1, "one journal entry for the revocation, by the usager");
+    let r = pierre.get("/espace-usager").await;
+    assert!(!r.body.contains(&format!("Mandat n° {mandat_a} ")), "{}", r.body);
+
     // Sign-out: the session ends here and at FranceConnect.
     let old = angela.cookie("passerelle_usager").unwrap().clone();
     let r = angela.post("/espace-usager/deconnexion", &[]).await;

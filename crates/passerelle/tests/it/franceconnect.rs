@@ -114,7 +114,7 @@ pub(crate) async fn serve() -> Fc {
     let web = WebConfig {
         base_url,
         assets_dir: PathBuf::from("/nonexistent"),
-        fonts_dir: PathBuf::from("/nonexistent"),
+        fonts_dir: crate::mandats_support::fonts_dir(),
         trust_proxy: false,
         search_max_age: std::time::Duration::ZERO,
     };
