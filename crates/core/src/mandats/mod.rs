@@ -2,3 +2,4 @@
 //! for him, for some démarches and a duration.
 
 pub mod model;
+pub mod lookup;
