@@ -23,6 +23,7 @@ mod journal;
 mod lieux;
 mod lieux_admin;
 mod oidc;
+mod oidc_authorize;
 mod opendata;
 mod operator;
 mod pages;
@@ -285,6 +286,12 @@ pub fn router(state: AppState) -> Router {
         .route("/operateur/comptes/{id}/totp", post(operator::reset_totp))
         .route("/operateur/comptes/{id}/activation", post(operator::set_active))
         .route("/operateur/journal", get(journal::page))
+        .route("/oidc/authorize", get(oidc_authorize::start))
+        .route("/oidc/authorize/usagers", get(oidc_authorize::search))
+        .route(
+            "/oidc/authorize/demarche",
+            get(oidc_authorize::demarche).post(oidc_authorize::choose),
+        )
         .route("/franceconnect", get(franceconnect::home))
         .route("/franceconnect/connexion", get(franceconnect::start))
         .route("/franceconnect/retour", get(franceconnect::callback))

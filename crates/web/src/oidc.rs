@@ -1,7 +1,7 @@
 //! The provider's protocol endpoints for online services (no cookies, no
-//! CSRF: a client authenticates with its secret): discovery, JWKS, token.
-//! The authorisation step, where the aidant chooses the usager and the
-//! démarche, lives with the mandates.
+//! CSRF: a client authenticates with its secret or its bearer token):
+//! discovery, JWKS, token, userinfo, logout. The authorisation step, where
+//! the aidant chooses the usager and the démarche, is in `oidc_authorize`.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use passerelle_core::oidc_provider::tokens::{self, OAuthError, TokenRequest};
-use passerelle_core::oidc_provider::{clients, discovery, keys};
+use passerelle_core::oidc_provider::{clients, discovery, keys, logout, userinfo as info};
 use serde_json::json;
 
 use crate::error::WebError;
@@ -27,6 +27,8 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/openid-configuration", get(configuration))
         .route("/oidc/jwks", get(jwks))
         .route("/oidc/token", post(token))
+        .route("/oidc/userinfo", get(userinfo).post(userinfo))
+        .route("/oidc/logout", get(logout_get).post(logout_post))
         .with_state(state)
 }
 
@@ -129,4 +131,82 @@ async fn token(
             .into_response()),
         Err(e) => Ok(oauth_error(e)),
     }
+}
+
+/// `GET|POST /oidc/userinfo` with `Authorization: Bearer …` (header only).
+async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let Some(token) = bearer else {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            [
+                (header::WWW_AUTHENTICATE, "Bearer realm=\"aidants-connect\""),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            Json(json!({ "error": "invalid_request", "error_description": "jeton d'accès absent" })),
+        )
+            .into_response());
+    };
+    match info::userinfo(&state.core, token).await? {
+        Ok(claims) => Ok(([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response()),
+        Err(e) => Ok((
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::UNAUTHORIZED),
+            [
+                (
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"aidants-connect\", error=\"{}\"", e.error),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+            Json(json!({ "error": e.error, "error_description": e.description })),
+        )
+            .into_response()),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "oidc-deconnexion.html")]
+struct LogoutPage {
+    l: crate::templates::Layout,
+    message: String,
+}
+
+async fn logout_answer(state: &AppState, pairs: Vec<(String, String)>) -> Result<Response, WebError> {
+    match logout::end_session(&state.core, &issuer(state), &pairs).await? {
+        Ok(Some(to)) => Ok(axum::response::Redirect::to(&to).into_response()),
+        Ok(None) => crate::auth::render(
+            StatusCode::OK,
+            LogoutPage {
+                l: crate::templates::Layout::anonymous("Déconnexion du service en ligne"),
+                message: "La connexion du service en ligne au nom de l'usager est terminée.".into(),
+            },
+        ),
+        Err(m) => crate::auth::render(
+            StatusCode::BAD_REQUEST,
+            LogoutPage {
+                l: crate::templates::Layout::anonymous("Déconnexion refusée"),
+                message: m,
+            },
+        ),
+    }
+}
+
+/// `GET /oidc/logout` (RP-initiated logout).
+async fn logout_get(State(state): State<AppState>, uri: axum::http::Uri) -> Result<Response, WebError> {
+    let pairs = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    logout_answer(&state, pairs).await
+}
+
+/// `POST /oidc/logout` (form), as the specification allows.
+async fn logout_post(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, WebError> {
+    let pairs = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    logout_answer(&state, pairs).await
 }
