@@ -26,3 +26,4 @@ mod reglements;
 mod reglements_pages;
 mod smtp;
 mod web;
+mod oidc_authorize;
