@@ -27,3 +27,4 @@ mod reglements_pages;
 mod smtp;
 mod web;
 mod oidc_authorize;
+mod oidc_authlib;
