@@ -56,6 +56,8 @@ pub struct DemarchePage {
     pub back: String,
 }
 
+type Pairs = [(String, String)];
+
 /// A request that passed every gate.
 struct Gate {
     user: CurrentUser,
@@ -91,7 +93,7 @@ async fn gate(
     v: Visitor,
     pairs: Vec<(String, String)>,
     own_names: &[&str],
-    again: impl Fn(&[(String, String)], &[(String, String)]) -> String,
+    again: impl Fn(&Pairs, &Pairs) -> String,
 ) -> Result<Result<Gate, Response>, WebError> {
     let (own, oidc): (Vec<_>, Vec<_>) = pairs.into_iter().partition(|(k, _)| own_names.contains(&k.as_str()));
     let (request, client) = match authorize::parse(&state.core.db, &oidc).await? {
@@ -111,7 +113,7 @@ async fn gate(
     if fresh::require_fresh_totp(&user.session, FRESH_TOTP_SECS).is_err() {
         let next = encode(&again(&oidc, &own));
         return Ok(Err(
-            Redirect::to(&format!("/connexion/totp-recent?suivant={next}")).into_response(),
+            Redirect::to(&format!("/connexion/totp-recent?suivant={next}")).into_response()
         ));
     }
     Ok(Ok(Gate {
@@ -130,7 +132,7 @@ fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
 }
 
 /// The same GET page again (for the login and TOTP checks to come back to).
-fn same(path: &'static str) -> impl Fn(&[(String, String)], &[(String, String)]) -> String {
+fn same(path: &'static str) -> impl Fn(&Pairs, &Pairs) -> String {
     move |oidc, own| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         s.extend_pairs(oidc);
@@ -195,7 +197,15 @@ fn usager_id(g: &Gate) -> Result<i64, WebError> {
 
 /// GET `/oidc/authorize/demarche?…&usager=ID`: step 2.
 pub async fn demarche(State(state): State<AppState>, v: Visitor, uri: Uri) -> Result<Response, WebError> {
-    let g = match gate(&state, v, query_pairs(&uri), &["usager"], same("/oidc/authorize/demarche")).await? {
+    let g = match gate(
+        &state,
+        v,
+        query_pairs(&uri),
+        &["usager"],
+        same("/oidc/authorize/demarche"),
+    )
+    .await?
+    {
         Ok(g) => g,
         Err(r) => return Ok(r),
     };
@@ -228,7 +238,7 @@ pub async fn choose(State(state): State<AppState>, v: Visitor, body: axum::body:
         .collect();
     let own = ["csrf_token", "usager", "autorisation", "action"];
     // Back to step 2 (a GET) after a TOTP check.
-    let again = |oidc: &[(String, String)], own: &[(String, String)]| {
+    let again = |oidc: &Pairs, own: &Pairs| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         s.extend_pairs(oidc);
         s.extend_pairs(own.iter().filter(|(k, _)| k == "usager"));
@@ -239,7 +249,8 @@ pub async fn choose(State(state): State<AppState>, v: Visitor, body: axum::body:
         Err(r) => return Ok(r),
     };
     if g.own("action") == Some("annuler") {
-        let to = consent::cancel(&g.request).ok_or_else(|| WebError::BadRequest("adresse de retour invalide".into()))?;
+        let to =
+            consent::cancel(&g.request).ok_or_else(|| WebError::BadRequest("adresse de retour invalide".into()))?;
         return Ok(Redirect::to(&to).into_response());
     }
     let usager = usager_id(&g)?;
@@ -247,7 +258,16 @@ pub async fn choose(State(state): State<AppState>, v: Visitor, body: axum::body:
         .own("autorisation")
         .and_then(|a| a.parse::<i64>().ok())
         .ok_or_else(|| WebError::BadRequest("choisissez une démarche".into()))?;
-    match consent::complete(&state.core, &g.user.principal, &g.request, &g.client, usager, autorisation).await {
+    match consent::complete(
+        &state.core,
+        &g.user.principal,
+        &g.request,
+        &g.client,
+        usager,
+        autorisation,
+    )
+    .await
+    {
         Ok(to) => Ok(Redirect::to(&to).into_response()),
         Err(CoreError::NotFound(_)) => Err(WebError::NotFound),
         Err(e) => Err(e.into()),

@@ -90,7 +90,8 @@ pub async fn usager_in_structure(db: &Db, structure: i64, usager: i64, now: i64)
     }))
 }
 
-const ACTIVE: &str = "SELECT a.id, a.mandat_id, m.usager_id, m.organisation_id AS structure_id, a.demarche, m.expires_at \
+const ACTIVE: &str =
+    "SELECT a.id, a.mandat_id, m.usager_id, m.organisation_id AS structure_id, a.demarche, m.expires_at \
                       FROM autorisations a JOIN mandats m ON m.id = a.mandat_id \
                       WHERE a.revoquee_at IS NULL AND m.expires_at > $1";
 

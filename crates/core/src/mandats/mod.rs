@@ -1,5 +1,5 @@
 //! Mandates of Aidants Connect: an usager gives a structure the right to act
 //! for him, for some démarches and a duration.
 
-pub mod model;
 pub mod lookup;
+pub mod model;

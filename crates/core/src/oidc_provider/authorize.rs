@@ -186,8 +186,7 @@ pub async fn parse(db: &Db, pairs: &[(String, String)]) -> CoreResult<Result<(Re
 /// 5.5): `{"userinfo"|"id_token": {"rep_scope": {"value": "social"}}}` or
 /// `{"values": [...]}`. Other requested claims are ignored (the scopes decide).
 fn rep_scope(claims: &str) -> Result<Option<Vec<String>>, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(claims).map_err(|_| "claims : objet JSON invalide".to_string())?;
+    let v: serde_json::Value = serde_json::from_str(claims).map_err(|_| "claims : objet JSON invalide".to_string())?;
     if !v.is_object() || claims.len() > 4096 {
         return Err("claims : objet JSON attendu".into());
     }
@@ -203,7 +202,11 @@ fn rep_scope(claims: &str) -> Result<Option<Vec<String>>, String> {
         if let Some(many) = req.get("values") {
             let list = many.as_array().ok_or("rep_scope : values doit être une liste")?;
             for k in list {
-                keys.push(k.as_str().ok_or("rep_scope : values doit être une liste de textes")?.to_string());
+                keys.push(
+                    k.as_str()
+                        .ok_or("rep_scope : values doit être une liste de textes")?
+                        .to_string(),
+                );
             }
         }
         if keys.is_empty() {

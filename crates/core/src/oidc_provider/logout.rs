@@ -13,11 +13,21 @@ use crate::db::now_micros;
 use crate::error::CoreResult;
 use crate::{on_db, Core};
 
-const KNOWN: [&str; 5] = ["id_token_hint", "post_logout_redirect_uri", "state", "client_id", "ui_locales"];
+const KNOWN: [&str; 5] = [
+    "id_token_hint",
+    "post_logout_redirect_uri",
+    "state",
+    "client_id",
+    "ui_locales",
+];
 
 /// Where the browser goes: `Ok(Some(url))` back to the service,
 /// `Ok(None)` a page saying the session ended, `Err(message)` a refusal page.
-pub async fn end_session(core: &Core, issuer: &str, pairs: &[(String, String)]) -> CoreResult<Result<Option<String>, String>> {
+pub async fn end_session(
+    core: &Core,
+    issuer: &str,
+    pairs: &[(String, String)],
+) -> CoreResult<Result<Option<String>, String>> {
     let mut map: BTreeMap<&str, &str> = BTreeMap::new();
     for (k, v) in pairs {
         if map.insert(k.as_str(), v.as_str()).is_some() {
@@ -28,10 +38,14 @@ pub async fn end_session(core: &Core, issuer: &str, pairs: &[(String, String)]) 
         return Ok(Err(format!("Paramètre inconnu : {k}.")));
     }
     let Some(hint) = map.get("id_token_hint") else {
-        return Ok(Err("Paramètre id_token_hint absent : la session à fermer n'est pas désignée.".into()));
+        return Ok(Err(
+            "Paramètre id_token_hint absent : la session à fermer n'est pas désignée.".into(),
+        ));
     };
     let Some(claims) = keys::verify_ours(core, hint, issuer).await? else {
-        return Ok(Err("Le jeton d'identité fourni n'a pas été émis par Aidants Connect.".into()));
+        return Ok(Err(
+            "Le jeton d'identité fourni n'a pas été émis par Aidants Connect.".into()
+        ));
     };
     let (Some(aud), Some(sub)) = (claims["aud"].as_str(), claims["sub"].as_str()) else {
         return Ok(Err("Le jeton d'identité fourni est incomplet.".into()));
@@ -40,7 +54,9 @@ pub async fn end_session(core: &Core, issuer: &str, pairs: &[(String, String)]) 
         return Ok(Err("client_id ne correspond pas au jeton d'identité.".into()));
     }
     let Some(client) = clients::find(&core.db, aud).await? else {
-        return Ok(Err("Ce service en ligne n'est pas enregistré auprès d'Aidants Connect.".into()));
+        return Ok(Err(
+            "Ce service en ligne n'est pas enregistré auprès d'Aidants Connect.".into(),
+        ));
     };
     let back = match map.get("post_logout_redirect_uri") {
         None => None,
@@ -59,7 +75,10 @@ pub async fn end_session(core: &Core, issuer: &str, pairs: &[(String, String)]) 
         )
         .bind(&client.client_id).bind(now).fetch_all(&mut *c).await?
     });
-    if let Some(usager) = live.into_iter().find(|u| pairwise_sub(core, &client.client_id, *u) == sub) {
+    if let Some(usager) = live
+        .into_iter()
+        .find(|u| pairwise_sub(core, &client.client_id, *u) == sub)
+    {
         on_db!(&core.db, c => {
             sqlx::query(
                 "UPDATE oidc_jetons SET revoque_at = $3 WHERE client_id = $1 AND usager_id = $2 AND revoque_at IS NULL",

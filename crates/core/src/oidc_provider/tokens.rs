@@ -109,7 +109,19 @@ pub struct TokenRequest {
     pub code_verifier: Option<String>,
 }
 
-type CodeRow = (String, String, String, Option<String>, i64, i64, i64, i64, String, i64, String);
+type CodeRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    i64,
+    String,
+);
 
 /// `POST /oidc/token` for an authenticated client.
 pub async fn exchange(
@@ -136,8 +148,19 @@ pub async fn exchange(
         )
         .bind(&key).bind(now).fetch_optional(&mut *c).await?
     });
-    let Some((client_id, redirect_uri, nonce, challenge, aidant, structure, usager, autorisation, demarche, expire_at, scope)) =
-        row
+    let Some((
+        client_id,
+        redirect_uri,
+        nonce,
+        challenge,
+        aidant,
+        structure,
+        usager,
+        autorisation,
+        demarche,
+        expire_at,
+        scope,
+    )) = row
     else {
         let replayed: i64 = on_tx!(&mut tx, c => {
             sqlx::query_scalar("SELECT COUNT(*) FROM oidc_codes WHERE empreinte = $1").bind(&key).fetch_one(&mut *c).await?

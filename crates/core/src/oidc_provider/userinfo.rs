@@ -72,9 +72,7 @@ pub async fn userinfo(core: &Core, token: &str) -> CoreResult<Result<Value, OAut
         // The mandate is gone (or the aidant left): the token dies with it.
         tokens::revoke_tx(core, &mut tx, token).await?;
         tx.commit().await?;
-        return Ok(invalid_token(
-            "l'autorisation de l'usager a été révoquée ou a expiré",
-        ));
+        return Ok(invalid_token("l'autorisation de l'usager a été révoquée ou a expiré"));
     };
     let usager: Option<UsagerRow> = on_tx!(&mut tx, c => {
         sqlx::query_as(
@@ -89,19 +87,13 @@ pub async fn userinfo(core: &Core, token: &str) -> CoreResult<Result<Value, OAut
     let seq = journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(
-            Actor::Account {
-                id: a.aidant_id,
-                role,
-            },
-            actions::MANDATE_USED,
-        )
-        .subject("usager", a.usager_id)
-        .subject("mandat", autorisation.mandat_id)
-        .subject("autorisation", autorisation.id)
-        .subject("organisation", a.structure_id)
-        .subject("compte", a.aidant_id)
-        .details(json!({ "client_id": a.client_id, "demarche": a.demarche })),
+        NewEntry::new(Actor::Account { id: a.aidant_id, role }, actions::MANDATE_USED)
+            .subject("usager", a.usager_id)
+            .subject("mandat", autorisation.mandat_id)
+            .subject("autorisation", autorisation.id)
+            .subject("organisation", a.structure_id)
+            .subject("compte", a.aidant_id)
+            .details(json!({ "client_id": a.client_id, "demarche": a.demarche })),
     )
     .await?;
     on_tx!(&mut tx, c => {

@@ -83,8 +83,7 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
     let (signed_in, aidant_id, structure, _) = aidant(&app, "aidant@exemple.fr").await;
     let mut b = Browser::on(browser_router);
     b.cookies = signed_in.cookies.clone();
-    let (_, _, autorisations) =
-        mandate(&app, structure, aidant_id, ("Angela", "Dubois"), &["social"], 30).await;
+    let (_, _, autorisations) = mandate(&app, structure, aidant_id, ("Angela", "Dubois"), &["social"], 30).await;
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc/client.py");
     let mut child = Command::new(&python)
@@ -108,7 +107,9 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
         }
         let scenario = msg["scenario"].as_str().unwrap().to_string();
         let url = msg["authorize_url"].as_str().unwrap();
-        let path = url.strip_prefix(&base).expect("le point d'autorisation de la découverte");
+        let path = url
+            .strip_prefix(&base)
+            .expect("le point d'autorisation de la découverte");
         assert!(path.starts_with("/oidc/authorize?"), "{path}");
         for p in ["code_challenge_method=S256", "code_challenge=", "nonce=", "state="] {
             assert!(path.contains(p), "{p} in {path}");
@@ -124,7 +125,10 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
     };
     let status = py.child.wait().unwrap();
     assert!(status.success(), "{}", py.stderr());
-    assert_eq!(scenarios, ["nominal", "mauvaise_redirect_uri", "sans_verifier", "expire"]);
+    assert_eq!(
+        scenarios,
+        ["nominal", "mauvaise_redirect_uri", "sans_verifier", "expire"]
+    );
     for k in ["replay", "wrong_redirect_uri", "missing_verifier", "expired"] {
         assert_eq!(done[k], "invalid_grant", "{k}: {done}");
     }

@@ -258,8 +258,17 @@ async fn an_aidant_logs_in_to_a_service_for_an_usager_and_each_use_is_journaled(
     // Another usager of the structure, not matching the search.
     mandate(&app, structure, aidant_id, ("Paul", "Martin"), &["social"], 30).await;
     let q = format!("/oidc/authorize?{}", authorize_query(&client.0, &[]));
-    let r = b.get(&format!("/oidc/authorize/usagers?{}&q=dubois", authorize_query(&client.0, &[]))).await;
-    assert!(r.body.contains("Dubois Angela") && !r.body.contains("Martin"), "{}", r.body);
+    let r = b
+        .get(&format!(
+            "/oidc/authorize/usagers?{}&q=dubois",
+            authorize_query(&client.0, &[])
+        ))
+        .await;
+    assert!(
+        r.body.contains("Dubois Angela") && !r.body.contains("Martin"),
+        "{}",
+        r.body
+    );
     let back = consent(&mut b, &q, "Angela Dubois", Some(&autorisations[1].to_string())).await;
     assert!(back.starts_with(&format!("{BACK}?code=")), "{back}");
     assert!(back.contains("state=etat-de-test-123"));
@@ -330,10 +339,7 @@ async fn an_aidant_logs_in_to_a_service_for_an_usager_and_each_use_is_journaled(
     // No bearer at all.
     let r = app.browser().get("/oidc/userinfo").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        userinfo(&app, "pas-un-jeton").await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(userinfo(&app, "pas-un-jeton").await.0, StatusCode::UNAUTHORIZED);
     let out = crate::support::cli(&app, &["journal", "verify"]);
     assert_eq!(out.status.code(), Some(0));
 }
@@ -361,14 +367,31 @@ async fn who_may_authorise_and_for_whom_is_checked_at_every_step() {
     assert!(r.body.contains("pas enregistré"), "{}", r.body);
     let r = anon.get(&start).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(r.location().unwrap().starts_with("/connexion?suivant=%2Foidc%2Fauthorize%3F"), "{:?}", r.location());
+    assert!(
+        r.location()
+            .unwrap()
+            .starts_with("/connexion?suivant=%2Foidc%2Fauthorize%3F"),
+        "{:?}",
+        r.location()
+    );
     let r = anon
         .post("/oidc/authorize/demarche", &[("usager", &usager_a.to_string())])
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // A request error goes back to the service, even for a signed-in aidant.
-    let r = a.get(&format!("/oidc/authorize?{}", authorize_query(&client.0, &[("prompt", "none")]))).await;
-    assert!(r.location().unwrap().starts_with(&format!("{BACK}?error=login_required")), "{:?}", r.location());
+    let r = a
+        .get(&format!(
+            "/oidc/authorize?{}",
+            authorize_query(&client.0, &[("prompt", "none")])
+        ))
+        .await;
+    assert!(
+        r.location()
+            .unwrap()
+            .starts_with(&format!("{BACK}?error=login_required")),
+        "{:?}",
+        r.location()
+    );
 
     // Stale TOTP: checked again, then back to the full request.
     let old = passerelle_core::db::now_micros() - 16 * 60 * 1_000_000;
@@ -392,32 +415,49 @@ async fn who_may_authorise_and_for_whom_is_checked_at_every_step() {
 
     // Structure B sees none of A's usagers, even by forging the steps.
     let r = b.get(&format!("/oidc/authorize/usagers?{query}&q=")).await;
-    assert!(r.body.contains("Petit Bruno") && !r.body.contains("Durand"), "{}", r.body);
-    let r = b.get(&format!("/oidc/authorize/demarche?{query}&usager={usager_a}")).await;
+    assert!(
+        r.body.contains("Petit Bruno") && !r.body.contains("Durand"),
+        "{}",
+        r.body
+    );
+    let r = b
+        .get(&format!("/oidc/authorize/demarche?{query}&usager={usager_a}"))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let mut forged: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
     forged.push(("usager".into(), usager_a.to_string()));
     forged.push(("autorisation".into(), auth_a[0].to_string()));
     forged.push(("action".into(), "continuer".into()));
     let f: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(b.post("/oidc/authorize/demarche", &f).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        b.post("/oidc/authorize/demarche", &f).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(codes(&app).await, 0, "no code for a forged choice");
 
     // An expired mandate: not offered, not accepted.
     let r = a.get(&format!("/oidc/authorize/usagers?{query}&q=odile")).await;
     assert!(!r.body.contains("Ancien"), "{}", r.body);
-    let r = a.get(&format!("/oidc/authorize/demarche?{query}&usager={usager_old}")).await;
+    let r = a
+        .get(&format!("/oidc/authorize/demarche?{query}&usager={usager_old}"))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let mut old_form = forged.clone();
     old_form[forged.len() - 3].1 = usager_old.to_string();
     old_form[forged.len() - 2].1 = auth_old[0].to_string();
     let f: Vec<(&str, &str)> = old_form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(a.post("/oidc/authorize/demarche", &f).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        a.post("/oidc/authorize/demarche", &f).await.status,
+        StatusCode::NOT_FOUND
+    );
     // Another usager's autorisation under this usager's name.
     let mut mixed = forged.clone();
     mixed[forged.len() - 2].1 = auth_old[0].to_string();
     let f: Vec<(&str, &str)> = mixed.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(a.post("/oidc/authorize/demarche", &f).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        a.post("/oidc/authorize/demarche", &f).await.status,
+        StatusCode::NOT_FOUND
+    );
     // The hidden OIDC fields are read again: a tampered redirect_uri is a refusal page.
     let mut tampered = forged.clone();
     tampered[2].1 = "https://attaquant.example/vol".into();
@@ -427,16 +467,28 @@ async fn who_may_authorise_and_for_whom_is_checked_at_every_step() {
     assert_eq!(codes(&app).await, 0);
     // Without the CSRF token.
     let f: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(a.post_raw("/oidc/authorize/demarche", &f).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        a.post_raw("/oidc/authorize/demarche", &f).await.status,
+        StatusCode::FORBIDDEN
+    );
     // Cancelling goes back to the service with access_denied.
     let mut cancel = forged.clone();
     cancel.last_mut().unwrap().1 = "annuler".into();
     let f: Vec<(&str, &str)> = cancel.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let r = a.post("/oidc/authorize/demarche", &f).await;
-    assert!(r.location().unwrap().starts_with(&format!("{BACK}?error=access_denied")), "{:?}", r.location());
+    assert!(
+        r.location()
+            .unwrap()
+            .starts_with(&format!("{BACK}?error=access_denied")),
+        "{:?}",
+        r.location()
+    );
     // The real choice works.
     let f: Vec<(&str, &str)> = forged.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(a.post("/oidc/authorize/demarche", &f).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        a.post("/oidc/authorize/demarche", &f).await.status,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(codes(&app).await, 1);
 
     // Someone who is not an aidant of a structure.
@@ -450,10 +502,21 @@ async fn only_the_demarches_the_service_and_the_request_accept_are_offered() {
     let social_only = register(&app, "social");
     let any = register(&app, "");
     let (mut a, aidant_a, structure, _) = aidant(&app, "a@exemple.fr").await;
-    let (usager, _, auth) = mandate(&app, structure, aidant_a, ("Alice", "Durand"), &["logement", "social"], 30).await;
+    let (usager, _, auth) = mandate(
+        &app,
+        structure,
+        aidant_a,
+        ("Alice", "Durand"),
+        &["logement", "social"],
+        30,
+    )
+    .await;
     let (logement, social) = (auth[0], auth[1]);
     let step2 = |client: &str, extra: &[(&str, &str)]| {
-        format!("/oidc/authorize/demarche?{}&usager={usager}", authorize_query(client, extra))
+        format!(
+            "/oidc/authorize/demarche?{}&usager={usager}",
+            authorize_query(client, extra)
+        )
     };
     let post = |client: &str, extra: &[(&str, &str)], autorisation: i64| {
         let mut f: Vec<(String, String)> = url::form_urlencoded::parse(authorize_query(client, extra).as_bytes())
@@ -468,23 +531,40 @@ async fn only_the_demarches_the_service_and_the_request_accept_are_offered() {
     assert_eq!(radio_values(&r.body), vec![social.to_string()]);
     let f = post(&social_only.0, &[], logement);
     let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(a.post("/oidc/authorize/demarche", &f).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        a.post("/oidc/authorize/demarche", &f).await.status,
+        StatusCode::BAD_REQUEST
+    );
     // The request restricts to "social" with rep_scope.
     let claims = r#"{"userinfo":{"rep_scope":{"values":["social"]}}}"#;
     let r = a.get(&step2(&any.0, &[("claims", claims)])).await;
     assert_eq!(radio_values(&r.body), vec![social.to_string()], "{}", r.body);
     let f = post(&any.0, &[("claims", claims)], logement);
     let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(a.post("/oidc/authorize/demarche", &f).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        a.post("/oidc/authorize/demarche", &f).await.status,
+        StatusCode::BAD_REQUEST
+    );
     // A démarche the mandate does not hold: nothing to offer.
     let only_papiers = r#"{"id_token":{"rep_scope":{"value":"papiers"}}}"#;
     let r = a.get(&step2(&any.0, &[("claims", only_papiers)])).await;
-    assert!(radio_values(&r.body).is_empty() && r.body.contains("Aucune démarche possible"), "{}", r.body);
+    assert!(
+        radio_values(&r.body).is_empty() && r.body.contains("Aucune démarche possible"),
+        "{}",
+        r.body
+    );
     // An unknown démarche in rep_scope: back to the service.
     let r = a
-        .get(&step2(&any.0, &[("claims", r#"{"userinfo":{"rep_scope":{"value":"inconnue"}}}"#)]))
+        .get(&step2(
+            &any.0,
+            &[("claims", r#"{"userinfo":{"rep_scope":{"value":"inconnue"}}}"#)],
+        ))
         .await;
-    assert!(r.location().unwrap().contains("error=invalid_request"), "{:?}", r.location());
+    assert!(
+        r.location().unwrap().contains("error=invalid_request"),
+        "{:?}",
+        r.location()
+    );
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM oidc_codes").await, 0);
     // Without restriction both are offered; the chosen one is the token's rep_scope.
     let back = consent(
@@ -508,20 +588,40 @@ async fn logout_returns_only_to_a_registered_address() {
     let client = register(&app, "");
     let (mut a, aidant_a, structure, _) = aidant(&app, "a@exemple.fr").await;
     mandate(&app, structure, aidant_a, ("Alice", "Durand"), &["social"], 30).await;
-    let back = consent(&mut a, &format!("/oidc/authorize?{}", authorize_query(&client.0, &[])), "Alice", None).await;
+    let back = consent(
+        &mut a,
+        &format!("/oidc/authorize?{}", authorize_query(&client.0, &[])),
+        "Alice",
+        None,
+    )
+    .await;
     let t = token_for(&app, &client, &back).await;
     let hint = t["id_token"].as_str().unwrap();
     let access = t["access_token"].as_str().unwrap();
     let logout = |params: &[(&str, &str)]| {
-        let q = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+        let q = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
         format!("/oidc/logout?{q}")
     };
     let mut rp = app.browser();
     for (params, why) in [
-        (vec![("id_token_hint", hint), ("post_logout_redirect_uri", "http://127.0.0.1:9999/ailleurs")], "pas celle"),
+        (
+            vec![
+                ("id_token_hint", hint),
+                ("post_logout_redirect_uri", "http://127.0.0.1:9999/ailleurs"),
+            ],
+            "pas celle",
+        ),
         (vec![("post_logout_redirect_uri", AFTER_LOGOUT)], "id_token_hint absent"),
-        (vec![("id_token_hint", "a.b.c"), ("post_logout_redirect_uri", AFTER_LOGOUT)], "pas été émis"),
-        (vec![("id_token_hint", hint), ("client_id", "pc_autre")], "ne correspond pas"),
+        (
+            vec![("id_token_hint", "a.b.c"), ("post_logout_redirect_uri", AFTER_LOGOUT)],
+            "pas été émis",
+        ),
+        (
+            vec![("id_token_hint", hint), ("client_id", "pc_autre")],
+            "ne correspond pas",
+        ),
         (vec![("id_token_hint", hint), ("inconnu", "1")], "inconnu"),
     ] {
         let r = rp.get(&logout(&params)).await;
@@ -535,11 +635,19 @@ async fn logout_returns_only_to_a_registered_address() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(userinfo(&app, access).await.0, StatusCode::OK, "nothing revoked so far");
     let r = rp
-        .get(&logout(&[("id_token_hint", hint), ("post_logout_redirect_uri", AFTER_LOGOUT), ("state", "s-1")]))
+        .get(&logout(&[
+            ("id_token_hint", hint),
+            ("post_logout_redirect_uri", AFTER_LOGOUT),
+            ("state", "s-1"),
+        ]))
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), Some(format!("{AFTER_LOGOUT}?state=s-1").as_str()));
-    assert_eq!(userinfo(&app, access).await.0, StatusCode::UNAUTHORIZED, "the service's tokens end");
+    assert_eq!(
+        userinfo(&app, access).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the service's tokens end"
+    );
     let r = rp.get(&logout(&[("id_token_hint", hint)])).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("est terminée"));
