@@ -16,6 +16,7 @@ mod lieux_pages;
 mod oidc;
 mod oidc_authlib;
 mod oidc_authorize;
+mod oidc_support;
 mod operator;
 mod pass;
 mod pass_admin_pages;

@@ -16,7 +16,7 @@ use axum::http::StatusCode;
 use passerelle_web::{router, AppState, WebConfig};
 use serde_json::Value;
 
-use crate::oidc_authorize::{aidant, consent, mandate, register, AFTER_LOGOUT, BACK};
+use crate::oidc_support::{aidant, consent, mandate, register, AFTER_LOGOUT, BACK};
 use crate::support::{Browser, TestApp};
 
 struct Python {
