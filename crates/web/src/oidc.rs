@@ -14,8 +14,30 @@ use passerelle_core::oidc_provider::tokens::{self, OAuthError, TokenRequest};
 use passerelle_core::oidc_provider::{clients, discovery, keys, logout, userinfo as info};
 use serde_json::json;
 
+use crate::auth::ClientIp;
 use crate::error::WebError;
 use crate::AppState;
+
+/// Requests per minute and per client address on each endpoint (counted in
+/// the database: shared between instances).
+const TOKEN_PER_MINUTE: i64 = 120;
+const USERINFO_PER_MINUTE: i64 = 300;
+const LOGOUT_PER_MINUTE: i64 = 30;
+
+/// `Some(429)` when `ip` went over `limit` requests a minute on `endpoint`.
+async fn over_limit(state: &AppState, ip: &str, endpoint: &str, limit: i64) -> Result<Option<Response>, WebError> {
+    if passerelle_core::ratelimit::hit(&state.core.db, &format!("oidc-{endpoint}:{ip}"), limit, 60).await? {
+        return Ok(None);
+    }
+    Ok(Some(
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "60"), (header::CACHE_CONTROL, "no-store")],
+            Json(json!({ "error": "too_many_requests", "error_description": "trop de requêtes : réessayez dans une minute" })),
+        )
+            .into_response(),
+    ))
+}
 
 /// The issuer: the public base URL without its trailing slash.
 pub fn issuer(state: &AppState) -> String {
@@ -93,9 +115,13 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 /// `POST /oidc/token` (form): the client exchanges its code.
 async fn token(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, WebError> {
+    if let Some(r) = over_limit(&state, &ip, "token", TOKEN_PER_MINUTE).await? {
+        return Ok(r);
+    }
     let mut form = std::collections::BTreeMap::<String, String>::new();
     for (k, v) in url::form_urlencoded::parse(&body) {
         if form.insert(k.to_string(), v.into_owned()).is_some() {
@@ -134,7 +160,14 @@ async fn token(
 }
 
 /// `GET|POST /oidc/userinfo` with `Authorization: Bearer …` (header only).
-async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+async fn userinfo(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    if let Some(r) = over_limit(&state, &ip, "userinfo", USERINFO_PER_MINUTE).await? {
+        return Ok(r);
+    }
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -175,7 +208,10 @@ struct LogoutPage {
     message: String,
 }
 
-async fn logout_answer(state: &AppState, pairs: Vec<(String, String)>) -> Result<Response, WebError> {
+async fn logout_answer(state: &AppState, ip: &str, pairs: Vec<(String, String)>) -> Result<Response, WebError> {
+    if let Some(r) = over_limit(state, ip, "logout", LOGOUT_PER_MINUTE).await? {
+        return Ok(r);
+    }
     match logout::end_session(&state.core, &issuer(state), &pairs).await? {
         Ok(Some(to)) => Ok(axum::response::Redirect::to(&to).into_response()),
         Ok(None) => crate::auth::render(
@@ -196,17 +232,25 @@ async fn logout_answer(state: &AppState, pairs: Vec<(String, String)>) -> Result
 }
 
 /// `GET /oidc/logout` (RP-initiated logout).
-async fn logout_get(State(state): State<AppState>, uri: axum::http::Uri) -> Result<Response, WebError> {
+async fn logout_get(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    uri: axum::http::Uri,
+) -> Result<Response, WebError> {
     let pairs = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    logout_answer(&state, pairs).await
+    logout_answer(&state, &ip, pairs).await
 }
 
 /// `POST /oidc/logout` (form), as the specification allows.
-async fn logout_post(State(state): State<AppState>, body: axum::body::Bytes) -> Result<Response, WebError> {
+async fn logout_post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
     let pairs = url::form_urlencoded::parse(&body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    logout_answer(&state, pairs).await
+    logout_answer(&state, &ip, pairs).await
 }

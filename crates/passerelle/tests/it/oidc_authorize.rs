@@ -5,7 +5,7 @@
 //! accepted, revoked autorisation at userinfo, unregistered post-logout URI);
 //! the legal journal entry and the use row of each userinfo call.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use serde_json::Value;
 
 use crate::oidc_support::{
@@ -423,4 +423,11 @@ async fn logout_returns_only_to_a_registered_address() {
     let r = rp.get(&logout(&[("id_token_hint", hint)])).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("est terminée"));
+    // Rate limited per client address (counted in the database): 30 a minute.
+    let mut last = StatusCode::OK;
+    for _ in 0..30 {
+        last = rp.get("/oidc/logout").await.status;
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    assert!(rp.get("/oidc/logout").await.headers.contains_key(header::RETRY_AFTER));
 }
