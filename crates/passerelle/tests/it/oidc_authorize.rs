@@ -9,9 +9,10 @@ use axum::http::{header, StatusCode};
 use serde_json::Value;
 
 use crate::oidc_support::{
-    aidant, authorize_query, consent, mandate, radio_values, register, token_for, userinfo, AFTER_LOGOUT, BACK,
+    aidant, aidant_account, authorize_query, consent, mandate, radio_values, register, token_for, userinfo,
+    AFTER_LOGOUT, BACK,
 };
-use crate::support::{totp_code, TestApp};
+use crate::support::{totp_code, TestApp, PASSWORD};
 
 #[tokio::test]
 async fn an_aidant_logs_in_to_a_service_for_an_usager_and_each_use_is_journaled() {
@@ -430,4 +431,31 @@ async fn logout_returns_only_to_a_registered_address() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
     assert!(rp.get("/oidc/logout").await.headers.contains_key(header::RETRY_AFTER));
+}
+
+#[tokio::test]
+async fn an_aidant_not_yet_signed_in_comes_back_to_the_request() {
+    let app = TestApp::new().await;
+    let client = register(&app, "");
+    let (_, _, secret) = aidant_account(&app, "a@exemple.fr").await;
+    let start = format!("/oidc/authorize?{}", authorize_query(&client.0, &[]));
+    let mut b = app.browser();
+    let to = b.get(&start).await.location().unwrap().to_string();
+    assert!(to.starts_with("/connexion?suivant="), "{to}");
+    assert_eq!(b.get(&to).await.status, StatusCode::OK);
+    assert!(b.cookie("passerelle_suivant").is_some(), "kept 15 minutes");
+    b.login("a@exemple.fr", PASSWORD).await;
+    let r = b.post("/connexion/totp", &[("code", &totp_code(&secret, 0))]).await;
+    assert_eq!(r.location(), Some(start.as_str()));
+    assert!(b.cookie("passerelle_suivant").is_none(), "used once");
+    assert_eq!(b.get(&start).await.status, StatusCode::OK);
+    // Never to another site.
+    let mut other = app.browser();
+    other.get("/connexion?suivant=//evil.example/x").await;
+    let (_, _, secret2) = aidant_account(&app, "b@exemple.fr").await;
+    other.login("b@exemple.fr", PASSWORD).await;
+    let r = other
+        .post("/connexion/totp", &[("code", &totp_code(&secret2, 0))])
+        .await;
+    assert_eq!(r.location(), Some("/mon-compte"));
 }

@@ -42,6 +42,16 @@ pub(crate) fn register(app: &TestApp, demarches: &str) -> (String, String) {
 /// An aidant, active member of a new structure, signed in with a fresh TOTP.
 /// Returns (browser, account id, structure id, TOTP secret).
 pub(crate) async fn aidant(app: &TestApp, email: &str) -> (Browser, i64, i64, String) {
+    let (id, org, secret) = aidant_account(app, email).await;
+    let mut b = app.browser();
+    b.login(email, PASSWORD).await;
+    let r = b.post("/connexion/totp", &[("code", &totp_code(&secret, 0))]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    (b, id, org, secret)
+}
+
+/// An aidant, active member of a new structure, not signed in: (account, structure, TOTP secret).
+pub(crate) async fn aidant_account(app: &TestApp, email: &str) -> (i64, i64, String) {
     let (id, secret) = app.account("structure_habilitee", "aidant", email, true).await;
     let secret = secret.unwrap();
     let org = app
@@ -52,11 +62,7 @@ pub(crate) async fn aidant(app: &TestApp, email: &str) -> (Browser, i64, i64, St
     ))
     .await
     .unwrap();
-    let mut b = app.browser();
-    b.login(email, PASSWORD).await;
-    let r = b.post("/connexion/totp", &[("code", &totp_code(&secret, 0))]).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    (b, id, org, secret)
+    (id, org, secret)
 }
 
 /// An usager with a mandate of `structure` (concluded by `aidant`) for
