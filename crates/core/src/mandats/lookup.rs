@@ -116,9 +116,15 @@ pub async fn active_autorisation(db: &Db, id: i64, now: i64) -> CoreResult<Optio
     }))
 }
 
-/// [`active_autorisation`] inside the caller's transaction.
+/// [`active_autorisation`] inside the caller's transaction. On PostgreSQL the
+/// rows are locked (`FOR SHARE`) until the end of the transaction: a
+/// revocation waits for the use being written, never lands in between. On
+/// SQLite, transactions begin IMMEDIATE: one writer at a time already.
 pub async fn active_autorisation_tx(tx: &mut Tx, id: i64, now: i64) -> CoreResult<Option<ActiveAutorisation>> {
-    let sql = format!("{ACTIVE} AND a.id = $2");
+    let sql = match tx {
+        Tx::Postgres(_) => format!("{ACTIVE} AND a.id = $2 FOR SHARE OF a, m"),
+        Tx::Sqlite(_) => format!("{ACTIVE} AND a.id = $2"),
+    };
     Ok(on_tx!(tx, c => {
         sqlx::query_as(&sql).bind(now).bind(id).fetch_optional(&mut *c).await?
     }))

@@ -87,6 +87,33 @@ async fn an_aidant_logs_in_to_a_service_for_an_usager_and_each_use_is_journaled(
     userinfo(&app, t["access_token"].as_str().unwrap()).await;
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM mandats_utilisations").await, 2);
 
+    // The aidant leaves the structure: his token is refused (and revoked).
+    app.exec(&format!(
+        "UPDATE aidants_membres SET actif = FALSE WHERE account_id = {aidant_id}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        userinfo(&app, t["access_token"].as_str().unwrap()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    app.exec(&format!(
+        "UPDATE aidants_membres SET actif = TRUE WHERE account_id = {aidant_id}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        userinfo(&app, t["access_token"].as_str().unwrap()).await.0,
+        StatusCode::UNAUTHORIZED,
+        "revoked for good"
+    );
+    let back = consent(&mut b, &q, "Angela Dubois", Some(&autorisations[1].to_string())).await;
+    let t = token_for(&app, &client, &back).await;
+    assert_eq!(
+        userinfo(&app, t["access_token"].as_str().unwrap()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM mandats_utilisations").await, 3);
     // The autorisation is revoked: the token dies with it, nothing is journaled.
     app.exec(&format!(
         "UPDATE autorisations SET revoquee_at = 1, revoquee_par = 'usager' WHERE id = {}",
@@ -98,7 +125,7 @@ async fn an_aidant_logs_in_to_a_service_for_an_usager_and_each_use_is_journaled(
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert!(www.contains("error=\"invalid_token\""), "{www}");
     assert_eq!(v["error"], "invalid_token");
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM mandats_utilisations").await, 2);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM mandats_utilisations").await, 3);
     // An expired mandate likewise.
     let back = consent(&mut b, &q, "Angela Dubois", Some(&autorisations[0].to_string())).await;
     let t = token_for(&app, &client, &back).await;
