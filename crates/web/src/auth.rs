@@ -373,7 +373,9 @@ pub async fn login_submit(
     }
     match accounts::login_password(&state.core, &f.email, &f.mot_de_passe).await? {
         LoginOutcome::SignedIn { token, .. } => {
-            Ok((signed_in_headers(&state, &token), Redirect::to("/mon-compte")).into_response())
+            let mut h = signed_in_headers(&state, &token);
+            let to = after_sign_in(&state, &headers, &mut h);
+            Ok((h, Redirect::to(&to)).into_response())
         }
         LoginOutcome::NeedTotp { token } => {
             let mut h = HeaderMap::new();

@@ -83,8 +83,16 @@ async fn an_aidant_logs_in_to_a_service_for_an_usager_and_each_use_is_journaled(
         .await,
         1
     );
-    // A second call is a second use.
-    userinfo(&app, t["access_token"].as_str().unwrap()).await;
+    // A second call (POST, as the specification allows) is a second use.
+    let req = axum::http::Request::post("/oidc/userinfo")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", t["access_token"].as_str().unwrap()),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let r = app.browser().send(req).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM mandats_utilisations").await, 2);
 
     // The aidant leaves the structure: his token is refused (and revoked).
@@ -174,6 +182,13 @@ async fn who_may_authorise_and_for_whom_is_checked_at_every_step() {
         "{:?}",
         r.location()
     );
+    for step in [
+        format!("/oidc/authorize/usagers?{query}&q=a"),
+        format!("/oidc/authorize/demarche?{query}&usager={usager_a}"),
+    ] {
+        let r = anon.get(&step).await;
+        assert!(r.location().unwrap().starts_with("/connexion?suivant="), "{step}");
+    }
     let r = anon
         .post("/oidc/authorize/demarche", &[("usager", &usager_a.to_string())])
         .await;
