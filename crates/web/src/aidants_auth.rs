@@ -168,7 +168,7 @@ pub fn safe_next(next: &str) -> String {
     let ok = next.starts_with('/')
         && !next.starts_with("//")
         && !next.contains('\\')
-        && next.len() <= 512
+        && next.len() <= 2048
         && !next.chars().any(char::is_control);
     if ok {
         next.to_string()

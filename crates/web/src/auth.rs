@@ -266,11 +266,25 @@ fn refusal_status(r: Refusal) -> StatusCode {
     }
 }
 
-pub async fn login_page(v: Visitor) -> Result<Response, WebError> {
+#[derive(Deserialize, Default)]
+pub struct LoginQuery {
+    #[serde(default)]
+    suivant: String,
+}
+
+/// GET `/connexion[?suivant=/chemin]`: the page to come back to after signing
+/// in (a local path) is kept 15 minutes in a cookie, whichever way the person
+/// signs in (password or link by e-mail).
+pub async fn login_page(
+    State(state): State<AppState>,
+    v: Visitor,
+    crate::forms::Query(q): crate::forms::Query<LoginQuery>,
+) -> Result<Response, WebError> {
+    let next = (!q.suivant.is_empty()).then(|| crate::aidants_auth::safe_next(&q.suivant));
     if v.user.is_some() {
-        return Ok(Redirect::to("/mon-compte").into_response());
+        return Ok(Redirect::to(next.as_deref().unwrap_or("/mon-compte")).into_response());
     }
-    render(
+    let page = render(
         StatusCode::OK,
         LoginPage {
             l: v.layout("Connexion", "/connexion"),
@@ -278,7 +292,23 @@ pub async fn login_page(v: Visitor) -> Result<Response, WebError> {
             info: None,
             email: String::new(),
         },
-    )
+    )?;
+    let mut h = HeaderMap::new();
+    if let Some(n) = next {
+        cookies::set_next(&mut h, &state.config, &n);
+    }
+    Ok((h, page).into_response())
+}
+
+/// Where a completed sign-in goes: the kept page if any (then forgotten), else « Mon compte ».
+fn after_sign_in(state: &AppState, request: &HeaderMap, h: &mut HeaderMap) -> String {
+    match cookies::next_path(request, &state.config) {
+        Some(n) => {
+            cookies::clear(h, &state.config, cookies::NEXT);
+            crate::aidants_auth::safe_next(&n)
+        }
+        None => "/mon-compte".into(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -343,7 +373,9 @@ pub async fn login_submit(
     }
     match accounts::login_password(&state.core, &f.email, &f.mot_de_passe).await? {
         LoginOutcome::SignedIn { token, .. } => {
-            Ok((signed_in_headers(&state, &token), Redirect::to("/mon-compte")).into_response())
+            let mut h = signed_in_headers(&state, &token);
+            let to = after_sign_in(&state, &headers, &mut h);
+            Ok((h, Redirect::to(&to)).into_response())
         }
         LoginOutcome::NeedTotp { token } => {
             let mut h = HeaderMap::new();
@@ -421,6 +453,7 @@ pub(crate) async fn codes_allowed(state: &AppState, ip: &str) -> Result<bool, We
 pub async fn totp_submit(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    request: HeaderMap,
     p: Pending,
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
@@ -432,7 +465,9 @@ pub async fn totp_submit(
     }
     match accounts::login_totp(&state.core, &p.token, &f.code, unix_now()).await? {
         LoginOutcome::SignedIn { token, .. } => {
-            Ok((signed_in_headers(&state, &token), Redirect::to("/mon-compte")).into_response())
+            let mut h = signed_in_headers(&state, &token);
+            let to = after_sign_in(&state, &request, &mut h);
+            Ok((h, Redirect::to(&to)).into_response())
         }
         LoginOutcome::Refused(Refusal::Invalid) => {
             let l = Layout {

@@ -1,5 +1,6 @@
-//! Reading and writing cookies: the session, the CSRF token, the usager's
-//! session and his FranceConnect round trip.
+//! Reading and writing cookies: the session, the CSRF token, the page to
+//! come back to after signing in, the usager's session and his FranceConnect
+//! round trip, the demonstration service's round trip.
 
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
@@ -14,6 +15,10 @@ pub const USAGER: &str = "passerelle_usager";
 pub const FC_BROWSER: &str = "passerelle_fc";
 /// The demonstration online service's binding of its round trip to the browser.
 pub const SERVICE_DEMO: &str = "passerelle_service_demo";
+/// A local path (base64url) to go to after signing in, 15 minutes.
+pub const NEXT: &str = "passerelle_suivant";
+/// Longest value of [`NEXT`].
+const NEXT_MAX: usize = 2800;
 
 /// Name of a cookie for this deployment: `__Host-` prefixed over https, which
 /// pins it to the exact host with `Secure` and `Path=/`.
@@ -27,6 +32,27 @@ pub fn name(config: &WebConfig, base: &str) -> String {
 
 /// Value of cookie `name` in the request, if present and well-formed (URL-safe characters only).
 pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
+    get_up_to(headers, name, 128)
+}
+
+/// The path kept in [`NEXT`], if any.
+pub fn next_path(headers: &HeaderMap, config: &WebConfig) -> Option<String> {
+    use base64::Engine;
+    let raw = get_up_to(headers, &name(config, NEXT), NEXT_MAX)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Keeps `path` in [`NEXT`] for 15 minutes.
+pub fn set_next(headers: &mut HeaderMap, config: &WebConfig, path: &str) {
+    use base64::Engine;
+    let v = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(path.as_bytes());
+    if v.len() <= NEXT_MAX {
+        set(headers, config, NEXT, &v, Some(900));
+    }
+}
+
+fn get_up_to(headers: &HeaderMap, name: &str, max: usize) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -36,7 +62,7 @@ pub fn get(headers: &HeaderMap, name: &str) -> Option<String> {
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.trim().to_string())
         .filter(|v| {
-            !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            !v.is_empty() && v.len() <= max && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 

@@ -27,6 +27,7 @@ mod lieux_admin;
 mod mandats_actions;
 mod mandats_pages;
 mod oidc;
+mod oidc_authorize;
 mod opendata;
 mod operator;
 mod pages;
@@ -328,6 +329,12 @@ pub fn router(state: AppState) -> Router {
             get(mandats_actions::revocation),
         )
         .route("/mandats/verifier/{token}", get(mandats_actions::verify))
+        .route("/oidc/authorize", get(oidc_authorize::start))
+        .route("/oidc/authorize/usagers", get(oidc_authorize::search))
+        .route(
+            "/oidc/authorize/demarche",
+            get(oidc_authorize::demarche).post(oidc_authorize::choose),
+        )
         .route("/franceconnect", get(franceconnect::home))
         .route("/franceconnect/connexion", get(franceconnect::start))
         .route("/franceconnect/retour", get(franceconnect::callback))

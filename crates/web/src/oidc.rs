@@ -1,7 +1,7 @@
 //! The provider's protocol endpoints for online services (no cookies, no
-//! CSRF: a client authenticates with its secret): discovery, JWKS, token.
-//! The authorisation step, where the aidant chooses the usager and the
-//! démarche, lives with the mandates.
+//! CSRF: a client authenticates with its secret or its bearer token):
+//! discovery, JWKS, token, userinfo, logout. The authorisation step, where
+//! the aidant chooses the usager and the démarche, is in `oidc_authorize`.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -11,11 +11,33 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use passerelle_core::oidc_provider::tokens::{self, OAuthError, TokenRequest};
-use passerelle_core::oidc_provider::{clients, discovery, keys};
+use passerelle_core::oidc_provider::{clients, discovery, keys, logout, userinfo as info};
 use serde_json::json;
 
+use crate::auth::ClientIp;
 use crate::error::WebError;
 use crate::AppState;
+
+/// Requests per minute and per client address on each endpoint (counted in
+/// the database: shared between instances).
+const TOKEN_PER_MINUTE: i64 = 120;
+const USERINFO_PER_MINUTE: i64 = 300;
+const LOGOUT_PER_MINUTE: i64 = 30;
+
+/// `Some(429)` when `ip` went over `limit` requests a minute on `endpoint`.
+async fn over_limit(state: &AppState, ip: &str, endpoint: &str, limit: i64) -> Result<Option<Response>, WebError> {
+    if passerelle_core::ratelimit::hit(&state.core.db, &format!("oidc-{endpoint}:{ip}"), limit, 60).await? {
+        return Ok(None);
+    }
+    Ok(Some(
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "60"), (header::CACHE_CONTROL, "no-store")],
+            Json(json!({ "error": "too_many_requests", "error_description": "trop de requêtes : réessayez dans une minute" })),
+        )
+            .into_response(),
+    ))
+}
 
 /// The issuer: the public base URL without its trailing slash.
 pub fn issuer(state: &AppState) -> String {
@@ -27,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/openid-configuration", get(configuration))
         .route("/oidc/jwks", get(jwks))
         .route("/oidc/token", post(token))
+        .route("/oidc/userinfo", get(userinfo).post(userinfo))
+        .route("/oidc/logout", get(logout_get).post(logout_post))
         .with_state(state)
 }
 
@@ -91,9 +115,13 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
 /// `POST /oidc/token` (form): the client exchanges its code.
 async fn token(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, WebError> {
+    if let Some(r) = over_limit(&state, &ip, "token", TOKEN_PER_MINUTE).await? {
+        return Ok(r);
+    }
     let mut form = std::collections::BTreeMap::<String, String>::new();
     for (k, v) in url::form_urlencoded::parse(&body) {
         if form.insert(k.to_string(), v.into_owned()).is_some() {
@@ -129,4 +157,100 @@ async fn token(
             .into_response()),
         Err(e) => Ok(oauth_error(e)),
     }
+}
+
+/// `GET|POST /oidc/userinfo` with `Authorization: Bearer …` (header only).
+async fn userinfo(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
+    if let Some(r) = over_limit(&state, &ip, "userinfo", USERINFO_PER_MINUTE).await? {
+        return Ok(r);
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let Some(token) = bearer else {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            [
+                (header::WWW_AUTHENTICATE, "Bearer realm=\"aidants-connect\""),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            Json(json!({ "error": "invalid_request", "error_description": "jeton d'accès absent" })),
+        )
+            .into_response());
+    };
+    match info::userinfo(&state.core, token).await? {
+        Ok(claims) => Ok(([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response()),
+        Err(e) => Ok((
+            StatusCode::from_u16(e.status).unwrap_or(StatusCode::UNAUTHORIZED),
+            [
+                (
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"aidants-connect\", error=\"{}\"", e.error),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_string()),
+            ],
+            Json(json!({ "error": e.error, "error_description": e.description })),
+        )
+            .into_response()),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "oidc-deconnexion.html")]
+struct LogoutPage {
+    l: crate::templates::Layout,
+    message: String,
+}
+
+async fn logout_answer(state: &AppState, ip: &str, pairs: Vec<(String, String)>) -> Result<Response, WebError> {
+    if let Some(r) = over_limit(state, ip, "logout", LOGOUT_PER_MINUTE).await? {
+        return Ok(r);
+    }
+    match logout::end_session(&state.core, &issuer(state), &pairs).await? {
+        Ok(Some(to)) => Ok(axum::response::Redirect::to(&to).into_response()),
+        Ok(None) => crate::auth::render(
+            StatusCode::OK,
+            LogoutPage {
+                l: crate::templates::Layout::anonymous("Déconnexion du service en ligne"),
+                message: "La connexion du service en ligne au nom de l'usager est terminée.".into(),
+            },
+        ),
+        Err(m) => crate::auth::render(
+            StatusCode::BAD_REQUEST,
+            LogoutPage {
+                l: crate::templates::Layout::anonymous("Déconnexion refusée"),
+                message: m,
+            },
+        ),
+    }
+}
+
+/// `GET /oidc/logout` (RP-initiated logout).
+async fn logout_get(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    uri: axum::http::Uri,
+) -> Result<Response, WebError> {
+    let pairs = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    logout_answer(&state, &ip, pairs).await
+}
+
+/// `POST /oidc/logout` (form), as the specification allows.
+async fn logout_post(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    body: axum::body::Bytes,
+) -> Result<Response, WebError> {
+    let pairs = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    logout_answer(&state, &ip, pairs).await
 }

@@ -130,6 +130,8 @@ pub mod actions {
     pub const OIDC_CLIENT_CREATED: &str = "oidc.service_enregistre";
     pub const OIDC_KEY_ROTATED: &str = "oidc.rotation_cle";
     pub const OIDC_CODE_REPLAYED: &str = "oidc.code_rejoue";
+    /// An online service read an usager's identity with his mandate (userinfo).
+    pub const MANDATE_USED: &str = "mandat.utilisation";
     pub const BANK_DETAILS_SUBMITTED: &str = "lieu.changement_coordonnees_bancaires";
     pub const BANK_DETAILS_REFUSED: &str = "lieu.coordonnees_bancaires_refusees";
     pub const BANK_DETAILS_VALIDATED: &str = "lieu.coordonnees_bancaires";

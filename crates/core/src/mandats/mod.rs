@@ -12,6 +12,7 @@
 pub mod attestation_pdf;
 pub mod authz;
 pub mod conclude;
+pub mod lookup;
 pub mod model;
 pub mod queries;
 pub mod revoke;

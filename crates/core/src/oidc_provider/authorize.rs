@@ -36,6 +36,9 @@ pub struct Request {
     pub state: String,
     pub nonce: String,
     pub code_challenge: Option<String>,
+    /// The démarches this request accepts (`claims` parameter, claim
+    /// `rep_scope` with `value` or `values`); `None`: no restriction.
+    pub rep_scope: Option<Vec<String>>,
 }
 
 /// Why a request is refused.
@@ -160,6 +163,11 @@ pub async fn parse(db: &Db, pairs: &[(String, String)]) -> CoreResult<Result<(Re
         }
         _ => return back("invalid_request", "PKCE : seule la méthode S256 est acceptée".into()),
     };
+    let rep_scope = match map.get("claims").map(|c| rep_scope(c)) {
+        None => None,
+        Some(Ok(r)) => r,
+        Some(Err(why)) => return back("invalid_request", why),
+    };
     Ok(Ok((
         Request {
             client_id: client.client_id.clone(),
@@ -168,7 +176,63 @@ pub async fn parse(db: &Db, pairs: &[(String, String)]) -> CoreResult<Result<(Re
             state: state.unwrap_or_default(),
             nonce: nonce.to_string(),
             code_challenge,
+            rep_scope,
         },
         client,
     )))
+}
+
+/// The `rep_scope` restriction of a `claims` parameter (OpenID Connect Core
+/// 5.5): `{"userinfo"|"id_token": {"rep_scope": {"value": "social"}}}` or
+/// `{"values": [...]}`. Other requested claims are ignored (the scopes decide).
+fn rep_scope(claims: &str) -> Result<Option<Vec<String>>, String> {
+    let v: serde_json::Value = serde_json::from_str(claims).map_err(|_| "claims : objet JSON invalide".to_string())?;
+    if !v.is_object() || claims.len() > 4096 {
+        return Err("claims : objet JSON attendu".into());
+    }
+    let mut out: Option<Vec<String>> = None;
+    for part in ["userinfo", "id_token"] {
+        let Some(req) = v.get(part).and_then(|p| p.get("rep_scope")) else {
+            continue;
+        };
+        let mut keys: Vec<String> = Vec::new();
+        if let Some(one) = req.get("value") {
+            keys.push(one.as_str().ok_or("rep_scope : value doit être un texte")?.to_string());
+        }
+        if let Some(many) = req.get("values") {
+            let list = many.as_array().ok_or("rep_scope : values doit être une liste")?;
+            for k in list {
+                keys.push(
+                    k.as_str()
+                        .ok_or("rep_scope : values doit être une liste de textes")?
+                        .to_string(),
+                );
+            }
+        }
+        if keys.is_empty() {
+            continue;
+        }
+        if let Some(k) = keys.iter().find(|k| super::demarche_label(k).is_none()) {
+            return Err(format!("rep_scope : démarche inconnue « {k} »"));
+        }
+        out = Some(match out {
+            // Both parts restrict: the démarches both accept.
+            Some(prev) => prev.into_iter().filter(|k| keys.contains(k)).collect(),
+            None => keys,
+        });
+    }
+    Ok(out)
+}
+
+impl Request {
+    /// Whether this request and `client` accept `demarche`.
+    pub fn accepts(&self, client: &Client, demarche: &str) -> bool {
+        (client.demarches.is_empty() || client.demarches.iter().any(|d| d == demarche))
+            && self.rep_scope.as_ref().is_none_or(|r| r.iter().any(|d| d == demarche))
+    }
+
+    /// The scopes, one by one.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split(' ').filter(|s| !s.is_empty())
+    }
 }

@@ -5,9 +5,12 @@
 
 pub mod authorize;
 pub mod clients;
+pub mod consent;
 pub mod keys;
+pub mod logout;
 pub mod service_demo;
 pub mod tokens;
+pub mod userinfo;
 
 use serde_json::{json, Value};
 
@@ -34,10 +37,11 @@ pub fn discovery(issuer: &str) -> Value {
         "id_token_signing_alg_values_supported": ["ES256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "profile", "email", "birth"],
-        "claims_supported": ["sub", "given_name", "family_name", "birthdate", "birthplace", "birthcountry", "gender", "email", "acr", "nonce", "rep_scope"],
+        "scopes_supported": userinfo::SCOPES.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        "claims_supported": ["sub", "given_name", "family_name", "preferred_username", "birthdate", "birthplace", "birthcountry", "gender", "email", "acr", "nonce", "rep_scope"],
         "acr_values_supported": [authorize::ACR],
-        "claims_parameter_supported": false,
+        // Only for rep_scope (the démarches the request accepts).
+        "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
     })

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::authorize::{Request, ACR};
 use super::clients::Client;
-use crate::db::now_micros;
+use crate::db::{now_micros, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -57,16 +57,24 @@ pub fn pairwise_sub(core: &Core, client_id: &str, usager_id: i64) -> String {
 
 /// Issues the code for a request the aidant completed; returns the URL to send the browser to.
 pub async fn issue_code(core: &Core, request: &Request, grant: &Grant) -> CoreResult<String> {
+    let mut tx = core.db.begin().await?;
+    let to = issue_code_tx(core, &mut tx, request, grant).await?;
+    tx.commit().await?;
+    Ok(to)
+}
+
+/// [`issue_code`] inside the caller's transaction (where the grant was checked).
+pub async fn issue_code_tx(core: &Core, tx: &mut Tx, request: &Request, grant: &Grant) -> CoreResult<String> {
     let code = random();
     let now = now_micros();
-    on_db!(&core.db, c => {
+    on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO oidc_codes (empreinte, client_id, redirect_uri, nonce, code_challenge, aidant_id, structure_id, usager_id, \
-             autorisation_id, demarche, created_at, expire_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             autorisation_id, demarche, created_at, expire_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(fingerprint(core, "oidc-code", &code)).bind(&request.client_id).bind(&request.redirect_uri).bind(&request.nonce)
         .bind(&request.code_challenge).bind(grant.aidant_id).bind(grant.structure_id).bind(grant.usager_id)
-        .bind(grant.autorisation_id).bind(&grant.demarche).bind(now).bind(now + CODE_TTL)
+        .bind(grant.autorisation_id).bind(&grant.demarche).bind(now).bind(now + CODE_TTL).bind(&request.scope)
         .execute(&mut *c).await?;
     });
     let mut u = url::Url::parse(&request.redirect_uri).map_err(|e| CoreError::invalid(e.to_string()))?;
@@ -101,7 +109,19 @@ pub struct TokenRequest {
     pub code_verifier: Option<String>,
 }
 
-type CodeRow = (String, String, String, Option<String>, i64, i64, i64, i64, String, i64);
+type CodeRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    i64,
+    String,
+    i64,
+    String,
+);
 
 /// `POST /oidc/token` for an authenticated client.
 pub async fn exchange(
@@ -124,12 +144,23 @@ pub async fn exchange(
     let row: Option<CodeRow> = on_tx!(&mut tx, c => {
         sqlx::query_as(
             "UPDATE oidc_codes SET utilise_at = $2 WHERE empreinte = $1 AND utilise_at IS NULL \
-             RETURNING client_id, redirect_uri, nonce, code_challenge, aidant_id, structure_id, usager_id, autorisation_id, demarche, expire_at",
+             RETURNING client_id, redirect_uri, nonce, code_challenge, aidant_id, structure_id, usager_id, autorisation_id, demarche, expire_at, scope",
         )
         .bind(&key).bind(now).fetch_optional(&mut *c).await?
     });
-    let Some((client_id, redirect_uri, nonce, challenge, aidant, structure, usager, autorisation, demarche, expire_at)) =
-        row
+    let Some((
+        client_id,
+        redirect_uri,
+        nonce,
+        challenge,
+        aidant,
+        structure,
+        usager,
+        autorisation,
+        demarche,
+        expire_at,
+        scope,
+    )) = row
     else {
         let replayed: i64 = on_tx!(&mut tx, c => {
             sqlx::query_scalar("SELECT COUNT(*) FROM oidc_codes WHERE empreinte = $1").bind(&key).fetch_one(&mut *c).await?
@@ -187,11 +218,11 @@ pub async fn exchange(
     let token = random();
     on_tx!(&mut tx, c => {
         sqlx::query(
-            "INSERT INTO oidc_jetons (empreinte, code_empreinte, client_id, aidant_id, structure_id, usager_id, autorisation_id, demarche, created_at, expire_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO oidc_jetons (empreinte, code_empreinte, client_id, aidant_id, structure_id, usager_id, autorisation_id, demarche, created_at, expire_at, scope) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(fingerprint(core, "oidc-jeton", &token)).bind(&key).bind(&client_id).bind(aidant).bind(structure)
-        .bind(usager).bind(autorisation).bind(&demarche).bind(now).bind(now + TOKEN_TTL_SECONDS * 1_000_000)
+        .bind(usager).bind(autorisation).bind(&demarche).bind(now).bind(now + TOKEN_TTL_SECONDS * 1_000_000).bind(&scope)
         .execute(&mut *c).await?;
     });
     tx.commit().await?;
@@ -205,6 +236,7 @@ pub async fn exchange(
         "auth_time": iat,
         "nonce": nonce,
         "acr": ACR,
+        "rep_scope": demarche,
     });
     let id_token = super::keys::sign(core, &claims).await?;
     Ok(Ok(json!({
@@ -212,12 +244,21 @@ pub async fn exchange(
         "token_type": "Bearer",
         "expires_in": TOKEN_TTL_SECONDS,
         "id_token": id_token,
-        "scope": "openid",
+        "scope": scope,
     })))
 }
 
-/// A live access token: (client, aidant, structure, usager, autorisation, démarche).
-pub type Access = (String, i64, i64, i64, i64, String);
+/// A live access token.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Access {
+    pub client_id: String,
+    pub aidant_id: i64,
+    pub structure_id: i64,
+    pub usager_id: i64,
+    pub autorisation_id: i64,
+    pub demarche: String,
+    pub scope: String,
+}
 
 pub async fn access(core: &Core, token: &str) -> CoreResult<Option<Access>> {
     if token.is_empty() || token.len() > 200 {
@@ -225,9 +266,18 @@ pub async fn access(core: &Core, token: &str) -> CoreResult<Option<Access>> {
     }
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(
-            "SELECT client_id, aidant_id, structure_id, usager_id, autorisation_id, demarche FROM oidc_jetons \
+            "SELECT client_id, aidant_id, structure_id, usager_id, autorisation_id, demarche, scope FROM oidc_jetons \
              WHERE empreinte = $1 AND revoque_at IS NULL AND expire_at > $2",
         )
         .bind(fingerprint(core, "oidc-jeton", token)).bind(now_micros()).fetch_optional(&mut *c).await?
     }))
+}
+
+/// Revokes the access token `token` (its autorisation is gone).
+pub async fn revoke_tx(core: &Core, tx: &mut Tx, token: &str) -> CoreResult<()> {
+    on_tx!(tx, c => {
+        sqlx::query("UPDATE oidc_jetons SET revoque_at = $2 WHERE empreinte = $1 AND revoque_at IS NULL")
+            .bind(fingerprint(core, "oidc-jeton", token)).bind(now_micros()).execute(&mut *c).await?;
+    });
+    Ok(())
 }

@@ -1,0 +1,135 @@
+//! `/oidc/userinfo`: the usager's identity for the service, claims chosen by
+//! the scopes of the request. Each call is a use of the mandate: it checks
+//! that the autorisation is still active (not revoked, mandate not expired,
+//! aidant still an active member of the structure) and writes, in one
+//! transaction, the journal entry `mandat.utilisation` (the legal trace) and
+//! the `mandats_utilisations` row the usager's space lists.
+
+use serde_json::{json, Map, Value};
+
+use super::tokens::{self, pairwise_sub, OAuthError};
+use crate::db::now_micros;
+use crate::error::CoreResult;
+use crate::journal::{self, actions, Actor, NewEntry};
+use crate::mandats::lookup;
+use crate::{on_tx, Core};
+
+/// Claims each scope gives (FranceConnect's scopes; `openid` gives `sub`).
+pub const SCOPES: [(&str, &[&str]); 11] = [
+    ("openid", &[]),
+    (
+        "profile",
+        &["given_name", "family_name", "birthdate", "gender", "preferred_username"],
+    ),
+    ("birth", &["birthplace", "birthcountry"]),
+    ("email", &["email"]),
+    ("given_name", &["given_name"]),
+    ("family_name", &["family_name"]),
+    ("birthdate", &["birthdate"]),
+    ("birthplace", &["birthplace"]),
+    ("birthcountry", &["birthcountry"]),
+    ("gender", &["gender"]),
+    ("preferred_username", &["preferred_username"]),
+];
+
+fn invalid_token(description: &str) -> Result<Value, OAuthError> {
+    Err(OAuthError {
+        status: 401,
+        error: "invalid_token",
+        description: description.into(),
+    })
+}
+
+type UsagerRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+);
+
+/// The claims for the bearer `token`, or why it is refused.
+pub async fn userinfo(core: &Core, token: &str) -> CoreResult<Result<Value, OAuthError>> {
+    let Some(a) = tokens::access(core, token).await? else {
+        return Ok(invalid_token("jeton inconnu, expiré ou révoqué"));
+    };
+    let now = now_micros();
+    let mut tx = core.db.begin().await?;
+    let active = lookup::active_autorisation_tx(&mut tx, a.autorisation_id, now)
+        .await?
+        .filter(|x| x.structure_id == a.structure_id && x.usager_id == a.usager_id && x.demarche == a.demarche);
+    let member: Option<(bool, bool, String)> = on_tx!(&mut tx, c => {
+        sqlx::query_as(
+            "SELECT m.actif, ac.active, ac.role FROM aidants_membres m JOIN accounts ac ON ac.id = m.account_id \
+             WHERE m.account_id = $1 AND m.organisation_id = $2",
+        )
+        .bind(a.aidant_id).bind(a.structure_id).fetch_optional(&mut *c).await?
+    });
+    let (Some(autorisation), Some((true, true, role))) = (active, member) else {
+        // The mandate is gone (or the aidant left): the token dies with it.
+        tokens::revoke_tx(core, &mut tx, token).await?;
+        tx.commit().await?;
+        return Ok(invalid_token("l'autorisation de l'usager a été révoquée ou a expiré"));
+    };
+    let usager: Option<UsagerRow> = on_tx!(&mut tx, c => {
+        sqlx::query_as(
+            "SELECT given_name, family_name, preferred_username, birthdate, birthplace, birthcountry, gender, email \
+             FROM usagers WHERE id = $1",
+        )
+        .bind(a.usager_id).fetch_optional(&mut *c).await?
+    });
+    let Some((given, family, preferred, birthdate, birthplace, birthcountry, gender, email)) = usager else {
+        return Ok(invalid_token("usager introuvable"));
+    };
+    let seq = journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(Actor::Account { id: a.aidant_id, role }, actions::MANDATE_USED)
+            .subject("usager", a.usager_id)
+            .subject("mandat", autorisation.mandat_id)
+            .subject("autorisation", autorisation.id)
+            .subject("organisation", a.structure_id)
+            .subject("compte", a.aidant_id)
+            .details(json!({ "client_id": a.client_id, "demarche": a.demarche })),
+    )
+    .await?;
+    on_tx!(&mut tx, c => {
+        sqlx::query(
+            "INSERT INTO mandats_utilisations (autorisation_id, mandat_id, usager_id, aidant_id, structure_id, client_id, demarche, at, journal_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(autorisation.id).bind(autorisation.mandat_id).bind(a.usager_id).bind(a.aidant_id).bind(a.structure_id)
+        .bind(&a.client_id).bind(&a.demarche).bind(now).bind(seq)
+        .execute(&mut *c).await?;
+    });
+    tx.commit().await?;
+
+    let values: [(&str, Option<String>); 8] = [
+        ("given_name", Some(given)),
+        ("family_name", Some(family)),
+        ("preferred_username", preferred),
+        ("birthdate", Some(birthdate)),
+        ("birthplace", Some(birthplace)),
+        ("birthcountry", Some(birthcountry)),
+        ("gender", Some(gender)),
+        ("email", email),
+    ];
+    let allowed: Vec<&str> = a
+        .scope
+        .split(' ')
+        .filter_map(|s| SCOPES.iter().find(|(k, _)| *k == s))
+        .flat_map(|(_, claims)| claims.iter().copied())
+        .collect();
+    let mut out = Map::new();
+    out.insert("sub".into(), pairwise_sub(core, &a.client_id, a.usager_id).into());
+    for (name, value) in values {
+        if let (true, Some(v)) = (allowed.contains(&name), value) {
+            out.insert(name.into(), v.into());
+        }
+    }
+    out.insert("rep_scope".into(), a.demarche.into());
+    Ok(Ok(Value::Object(out)))
+}

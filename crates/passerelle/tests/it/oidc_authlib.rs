@@ -1,0 +1,154 @@
+//! The OpenID Connect provider driven by a real client library: Python's
+//! authlib (tests/oidc/client.py) reads the discovery document, builds the
+//! request with PKCE S256, state and nonce, exchanges the code, verifies the
+//! ES256 ID token against the JWKS (signature, iss, aud, nonce), calls
+//! userinfo, and checks that a replayed code (and the token it gave), another
+//! redirect_uri, a missing PKCE verifier and an expired code are refused,
+//! and that logout returns only to a registered address. The application is
+//! served on a loopback socket; the aidant's browser steps are played here.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use axum::http::StatusCode;
+use passerelle_web::{router, AppState, WebConfig};
+use serde_json::Value;
+
+use crate::oidc_support::{aidant, consent, mandate, register, AFTER_LOGOUT, BACK};
+use crate::support::{Browser, TestApp};
+
+struct Python {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: Option<BufReader<ChildStdout>>,
+}
+
+impl Python {
+    /// The next JSON line the script prints (read off the async runtime).
+    async fn next(&mut self) -> Value {
+        let mut reader = self.stdout.take().expect("sortie du script");
+        let (reader, line) = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("lecture de la sortie du script");
+            (reader, line)
+        })
+        .await
+        .unwrap();
+        self.stdout = Some(reader);
+        assert!(!line.is_empty(), "le script s'est arrêté : {}", self.stderr());
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("ligne du script : {line}"))
+    }
+
+    fn answer(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn stderr(&mut self) -> String {
+        let _ = self.child.kill();
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut s);
+        }
+        s
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
+    let Ok(python) = std::env::var("PASSERELLE_PYTHON") else {
+        panic!("PASSERELLE_PYTHON doit désigner le python de target/pyenv (voir scripts/test)");
+    };
+    let app = TestApp::new().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let web = WebConfig {
+        base_url: url::Url::parse(&base).unwrap(),
+        assets_dir: PathBuf::from("/nonexistent"),
+        fonts_dir: PathBuf::from("/nonexistent"),
+        trust_proxy: false,
+        search_max_age: std::time::Duration::ZERO,
+    };
+    let served = router(AppState::new(app.core.clone(), web));
+    let browser_router = served.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, served.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .unwrap();
+    });
+
+    let client = register(&app, "");
+    let (signed_in, aidant_id, structure, _) = aidant(&app, "aidant@exemple.fr").await;
+    let mut b = Browser::on(browser_router);
+    b.cookies = signed_in.cookies.clone();
+    let (_, _, autorisations) = mandate(&app, structure, aidant_id, ("Angela", "Dubois"), &["social"], 30).await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc/client.py");
+    let mut child = Command::new(&python)
+        .args([script, &base, &client.0, &client.1, BACK, AFTER_LOGOUT])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("lancement du client authlib");
+    let mut py = Python {
+        stdin: child.stdin.take().unwrap(),
+        stdout: child.stdout.take().map(BufReader::new),
+        child,
+    };
+    let mut scenarios = Vec::new();
+    let done = loop {
+        let msg = py.next().await;
+        if msg["done"] == true {
+            break msg;
+        }
+        let scenario = msg["scenario"].as_str().unwrap().to_string();
+        let url = msg["authorize_url"].as_str().unwrap();
+        let path = url
+            .strip_prefix(&base)
+            .expect("le point d'autorisation de la découverte");
+        assert!(path.starts_with("/oidc/authorize?"), "{path}");
+        for p in ["code_challenge_method=S256", "code_challenge=", "nonce=", "state="] {
+            assert!(path.contains(p), "{p} in {path}");
+        }
+        let back = consent(&mut b, path, "Angela Dubois", None).await;
+        if scenario == "expire" {
+            app.exec("UPDATE oidc_codes SET expire_at = expire_at - 61000000 WHERE utilise_at IS NULL")
+                .await
+                .unwrap();
+        }
+        py.answer(&back);
+        scenarios.push(scenario);
+    };
+    let status = py.child.wait().unwrap();
+    assert!(status.success(), "{}", py.stderr());
+    assert_eq!(
+        scenarios,
+        ["nominal", "mauvaise_redirect_uri", "sans_verifier", "expire"]
+    );
+    for k in ["replay", "wrong_redirect_uri", "missing_verifier", "expired"] {
+        assert_eq!(done[k], "invalid_grant", "{k}: {done}");
+    }
+    assert_eq!(done["logout"], "ok");
+    assert_eq!(done["userinfo"]["family_name"], "Dubois");
+    assert_eq!(done["userinfo"]["birthcountry"], "99100");
+    assert_eq!(done["rep_scope"], "social");
+    let sub = done["sub"].as_str().unwrap();
+    assert_eq!(sub.len(), 64, "pairwise, opaque");
+    // Exactly one use: the userinfo call of the nominal flow (the replayed token was refused).
+    assert_eq!(
+        app.scalar_i64(&format!(
+            "SELECT COUNT(*) FROM mandats_utilisations u JOIN journal j ON j.seq = u.journal_seq \
+             WHERE j.action = 'mandat.utilisation' AND u.autorisation_id = {}",
+            autorisations[0]
+        ))
+        .await,
+        1
+    );
+    assert!(app.journal_actions().await.iter().any(|a| a == "oidc.code_rejoue"));
+    let r = b.get("/oidc/authorize").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
