@@ -1,16 +1,20 @@
 //! Demonstration data of Aidants Connect (with `serve --demo`, on a fresh
 //! database, after [`crate::demo::load_if_empty`]): the demo structure's
 //! allowed démarches, its two aidants trained and active, two usagers of the
-//! FranceConnect simulator with mandates, and the demonstration online
+//! FranceConnect simulator with mandates (Angela DUBOIS: social and
+//! logement, six months; Pierre MERCIER: travail, one month), and the demonstration online
 //! service registered with the OpenID Connect provider.
 
 use serde_json::json;
 
+use crate::accounts;
 use crate::aidants::franceconnect::simulateur::{persona, sub_of};
 use crate::aidants::franceconnect::{flow, Identity};
+use crate::aidants_connect::demarches;
 use crate::db::now_micros;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
+use crate::mandats::{self, Duration};
 use crate::oidc_provider::service_demo;
 use crate::{on_db, on_tx, Core};
 
@@ -105,9 +109,23 @@ pub async fn load(core: &Core, fc_client_id: Option<&str>, base: &str) -> CoreRe
     .await?;
     tx.commit().await?;
     service_demo::register(core, base).await?;
+    // Mandates concluded by the first aidant (as if after a FranceConnect step).
+    let Some(aidant) = aidants.first() else {
+        return Ok(out);
+    };
+    let (who, _) = accounts::principal(core, *aidant)
+        .await?
+        .ok_or_else(|| CoreError::NotFound("aidant de démonstration".into()))?;
+    mandats::texts::ensure(&core.db).await?;
     for (id, key, name) in usagers {
-        out.usagers.push((name, key, String::new()));
-        let _ = id;
+        let (demarches, duree): (&[&'static str], Duration) = match key {
+            "angela" => (&["social", "logement"], Duration::Semester),
+            _ => (&["travail"], Duration::Month),
+        };
+        mandats::conclude::create(core, &who, structure, id, demarches, duree, None).await?;
+        let labels: Vec<&str> = demarches.iter().map(|d| demarches::label(d)).collect();
+        out.usagers
+            .push((name, key, format!("{} ({})", labels.join(", "), duree.label())));
     }
     Ok(out)
 }

@@ -144,7 +144,7 @@ pub fn check_renewable(m: &queries::Mandate, now: i64) -> CoreResult<()> {
     Ok(())
 }
 
-async fn create(
+pub(crate) async fn create(
     core: &Core,
     who: &Principal,
     structure: i64,

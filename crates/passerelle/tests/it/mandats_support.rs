@@ -21,6 +21,8 @@ pub(crate) struct M {
     pub app: TestApp,
     pub base: String,
     pub router: Router,
+    /// The simulator's client id (its `sub` of an identity depends on it).
+    pub fc_client_id: String,
 }
 
 pub(crate) fn fonts_dir() -> PathBuf {
@@ -50,7 +52,10 @@ pub(crate) async fn serve() -> M {
         trust_proxy: false,
         search_max_age: std::time::Duration::ZERO,
     };
-    let state = AppState::new(app.core.clone(), web).with_franceconnect(Some(FranceConnect::new(config).unwrap()));
+    let fc_client_id = config.client_id.clone();
+    let state = AppState::new(app.core.clone(), web)
+        .with_franceconnect(Some(FranceConnect::new(config).unwrap()))
+        .with_service_demo(true);
     let router = router(state);
     let served = router.clone();
     tokio::spawn(async move {
@@ -58,7 +63,12 @@ pub(crate) async fn serve() -> M {
             .await
             .unwrap();
     });
-    M { app, base, router }
+    M {
+        app,
+        base,
+        router,
+        fc_client_id,
+    }
 }
 
 /// An aidant (or référent) signed in, with his TOTP secret.
