@@ -213,6 +213,7 @@ async fn recap(
                 demarches: chosen.clone(),
                 duree,
                 declaration: true,
+                usager: None,
             };
             match conclude::check_request(&state.core.db, structure, &req).await {
                 Ok(_) => None,
@@ -294,6 +295,7 @@ pub async fn create(
         demarches: chosen,
         duree,
         declaration,
+        usager: field(&f, "usager").and_then(|v| v.parse().ok()),
     };
     match conclude::conclude(&state.core, &u.principal, &u.session, &u.token, &req).await {
         Ok(id) => Ok(Redirect::to(&format!("{SECTION}/{id}?conclu=1")).into_response()),
@@ -452,6 +454,7 @@ pub async fn renew(
         demarches: chosen,
         duree,
         declaration,
+        usager: None,
     };
     match conclude::renew(&state.core, &u.principal, &u.session, id, &req).await {
         Ok(new) => Ok(Redirect::to(&format!("{SECTION}/{new}?conclu=1")).into_response()),

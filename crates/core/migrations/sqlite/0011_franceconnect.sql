@@ -21,7 +21,9 @@ CREATE TABLE franceconnect_etats (
     -- After a successful identification: the usager, and the ID token
     -- (encrypted with a key of the data directory) kept for the logout.
     usager_id       INTEGER,
-    id_token_scelle TEXT
+    id_token_scelle TEXT,
+    -- The mandate concluded with this identification (one mandate per identification).
+    mandat_id       INTEGER
 );
 CREATE INDEX franceconnect_etats_session ON franceconnect_etats (session_hash, nature);
 CREATE INDEX franceconnect_etats_created ON franceconnect_etats (created_at);

@@ -35,16 +35,25 @@ pub struct MandateRequest {
     pub duree: Duration,
     /// "Je déclare avoir informé l'usager…" was ticked.
     pub declaration: bool,
+    /// The usager shown on the recap page (a new mandate must be for him:
+    /// another identification since then is refused). Unused for a renewal.
+    pub usager: Option<i64>,
 }
 
 /// The usager identified with FranceConnect on this session (token) by this
 /// account within the last 30 minutes, if any.
 pub async fn identified_usager(db: &Db, who: &Principal, session_token: &str) -> CoreResult<Option<i64>> {
+    Ok(identification(db, who, session_token).await?.map(|(_, usager)| usager))
+}
+
+/// The last identification (row, usager) of this session and account in the
+/// last 30 minutes, if no mandate was concluded with it yet.
+pub async fn identification(db: &Db, who: &Principal, session_token: &str) -> CoreResult<Option<(i64, i64)>> {
     let since = now_micros() - IDENTIFIED_SECS * 1_000_000;
     Ok(on_db!(db, c => {
-        sqlx::query_scalar(
-            "SELECT usager_id FROM franceconnect_etats WHERE session_hash = $1 AND nature = 'connexion' AND account_id = $2 \
-             AND usager_id IS NOT NULL AND used_at >= $3 ORDER BY used_at DESC, id DESC LIMIT 1",
+        sqlx::query_as(
+            "SELECT id, usager_id FROM franceconnect_etats WHERE session_hash = $1 AND nature = 'connexion' AND account_id = $2 \
+             AND usager_id IS NOT NULL AND used_at >= $3 AND mandat_id IS NULL ORDER BY used_at DESC, id DESC LIMIT 1",
         )
         .bind(sha256_hex(session_token))
         .bind(who.account_id)
@@ -108,12 +117,17 @@ pub async fn conclude(
 ) -> CoreResult<i64> {
     let structure = acting_structure(core, who).await?;
     require_fresh_totp(session, FRESH_TOTP_SECS)?;
-    let usager = identified_usager(&core.db, who, session_token).await?.ok_or_else(|| {
+    let (row, usager) = identification(&core.db, who, session_token).await?.ok_or_else(|| {
         CoreError::invalid("aucun usager identifié avec FranceConnect sur cette session depuis moins de 30 minutes")
     })?;
     let chosen = check_request(&core.db, structure, req).await?;
     require_declaration(req)?;
-    create(core, who, structure, usager, &chosen, req.duree, None).await
+    if req.usager != Some(usager) {
+        return Err(CoreError::invalid(
+            "l'usager identifié avec FranceConnect a changé depuis le récapitulatif : relisez le récapitulatif avec l'usager présent",
+        ));
+    }
+    create(core, who, structure, usager, &chosen, req.duree, None, Some(row)).await
 }
 
 /// Renews mandate `old` of the structure (active, or expired less than a
@@ -126,7 +140,7 @@ pub async fn renew(core: &Core, who: &Principal, session: &Session, old: i64, re
     check_renewable(&m, now_micros())?;
     let chosen = check_request(&core.db, structure, req).await?;
     require_declaration(req)?;
-    create(core, who, structure, m.usager.id, &chosen, req.duree, Some(old)).await
+    create(core, who, structure, m.usager.id, &chosen, req.duree, Some(old), None).await
 }
 
 /// Whether a mandate may be renewed at `now`.
@@ -152,6 +166,7 @@ pub(crate) async fn create(
     chosen: &[&'static str],
     duree: Duration,
     renews: Option<i64>,
+    identification: Option<i64>,
 ) -> CoreResult<i64> {
     let now = now_micros();
     let expires = duree.expiry(now);
@@ -181,6 +196,22 @@ pub(crate) async fn create(
         .fetch_one(&mut *c)
         .await?
     });
+    if let Some(row) = identification {
+        // One mandate per FranceConnect identification (the usager was there for it).
+        let used = on_tx!(&mut tx, c => {
+            sqlx::query("UPDATE franceconnect_etats SET mandat_id = $1 WHERE id = $2 AND mandat_id IS NULL")
+                .bind(id)
+                .bind(row)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
+        if used != 1 {
+            return Err(CoreError::invalid(
+                "un mandat a déjà été conclu avec cette identification FranceConnect : identifiez de nouveau l'usager",
+            ));
+        }
+    }
     let mut superseded = Vec::new();
     for d in chosen {
         let new: i64 = on_tx!(&mut tx, c => {

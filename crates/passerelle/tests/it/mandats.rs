@@ -140,6 +140,44 @@ async fn a_mandate_is_concluded_superseded_renewed_revoked_and_checked_by_its_qr
         "{details}"
     );
 
+    // One FranceConnect identification, one mandate: another needs the usager again.
+    let r = b
+        .get(&format!(
+            "/aidants-connect/mandats/recapitulatif?{}",
+            query(&["social"], "MONTH")
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "identification already used");
+    let angela = m
+        .count("SELECT id FROM usagers WHERE family_name = 'DUBOIS'")
+        .await
+        .to_string();
+    let mut again = form(&["social"], "MONTH", true);
+    again.push(("usager", &angela));
+    let r = b.post("/aidants-connect/mandats", &again).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("Aucun usager identifié"), "{}", r.body);
+    assert_eq!(m.count("SELECT COUNT(*) FROM mandats").await, 1);
+    m.identify(&mut b, "angela").await;
+
+    // A mandate is for the usager of the recap: another identified since then is refused.
+    let recap = b
+        .get(&format!(
+            "/aidants-connect/mandats/recapitulatif?{}",
+            query(&["social"], "MONTH")
+        ))
+        .await;
+    let shown = crate::mandats_support::recap_usager(&recap.body);
+    assert_eq!(shown, angela);
+    m.identify(&mut b, "pierre").await;
+    let mut stale_recap = form(&["social"], "MONTH", true);
+    stale_recap.push(("usager", &shown));
+    let r = b.post("/aidants-connect/mandats", &stale_recap).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("a changé depuis le récapitulatif"), "{}", r.body);
+    assert_eq!(m.count("SELECT COUNT(*) FROM mandats").await, 1);
+    m.identify(&mut b, "angela").await;
+
     // A second mandate of the same structure supersedes the same démarche only.
     let m2 = conclude(&mut b, &["social", "logement"], "MONTH").await;
     assert_eq!(

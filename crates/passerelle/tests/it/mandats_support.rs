@@ -218,9 +218,22 @@ pub(crate) async fn conclude(b: &mut Browser, demarches: &[&str], duree: &str) -
         ))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    let r = b.post("/aidants-connect/mandats", &form(demarches, duree, true)).await;
+    let usager = recap_usager(&r.body);
+    let mut fields = form(demarches, duree, true);
+    fields.push(("usager", &usager));
+    let r = b.post("/aidants-connect/mandats", &fields).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     mandate_of(r.location())
+}
+
+/// The usager the recap page shows (its hidden field): a new mandate is for him only.
+pub(crate) fn recap_usager(body: &str) -> String {
+    let start = body
+        .find("name=\"usager\" value=\"")
+        .expect("le récapitulatif nomme l'usager")
+        + 21;
+    let end = body[start..].find('"').unwrap() + start;
+    body[start..end].to_string()
 }
 
 pub(crate) fn opted_out() -> bool {
