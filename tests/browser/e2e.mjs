@@ -13,8 +13,18 @@
 // temporary data dir), start `passerelle serve` on a free loopback port, then
 // in the browser: home page, sign-in with e-mail + password, TOTP second
 // factor computed here from the otpauth:// secret, landing on /mon-compte.
-// Screenshots and the server log go to test-results/. Exits 1 on any failed
-// step or accessibility violation.
+// Then Aidants Connect, on a second `passerelle serve --demo` (fresh SQLite
+// database and data dir; FranceConnect simulator, demonstration online
+// service, demo aidants whose password and TOTP secret are read from the
+// server's stdout, kept in memory only): the aidant signs in, has the usager
+// identified with the simulator, concludes a mandate (récapitulatif,
+// declaration, fresh TOTP if asked), downloads its attestation PDF, then signs
+// in to /service-demo "for" the usager through /oidc/authorize; in another
+// browser context the usager signs in to /espace-usager with the simulator,
+// sees the mandate and its use, revokes a démarche (confirmation, receipt)
+// and signs out.
+// Screenshots and the server logs (stderr) go to test-results/; the logs are
+// checked for secrets. Exits 1 on any failed step or accessibility violation.
 
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -40,7 +50,7 @@ const AXE_OPTIONS = {
   resultTypes: ['violations'],
 };
 const HEALTH_TIMEOUT_MS = 60_000;
-const OVERALL_TIMEOUT_MS = 5 * 60_000;
+const OVERALL_TIMEOUT_MS = 8 * 60_000;
 const NAV_TIMEOUT_MS = 30_000;
 
 // ---------------------------------------------------------------- TOTP (RFC 6238)
@@ -131,12 +141,20 @@ function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-let server = null; // { child, exited: Promise, logPath }
+// The servers started, the last one first in the log excerpts: { child, exited, logPath, running, stdout }.
+const servers = [];
+let server = null; // the last one started
 
-function startServer(db, port, dataDir) {
-  const logPath = path.join(RESULTS, 'passerelle-serve.log');
+// `demo`: `serve --demo`. Its stdout (the one-time banner with the demo accounts'
+// passwords and TOTP secrets, meant for the person starting the demo) is read
+// here into memory and never written to disk; its stderr (the tracing log,
+// where requests are logged) goes to `logName`, checked for secrets at the end.
+function startServer(db, port, dataDir, { demo = false, logName = 'passerelle-serve.log' } = {}) {
+  const logPath = path.join(RESULTS, logName);
   const log = fs.openSync(logPath, 'w');
-  const child = spawn(BIN, ['serve', '--database-url', db, '--listen', `127.0.0.1:${port}`], {
+  const args = ['serve', '--database-url', db, '--listen', `127.0.0.1:${port}`];
+  if (demo) args.push('--demo');
+  const child = spawn(BIN, args, {
     env: {
       ...process.env,
       PASSERELLE_DATA_DIR: dataDir,
@@ -144,32 +162,41 @@ function startServer(db, port, dataDir) {
       // Requests are logged (tower_http at debug): the log is checked for secrets at the end.
       RUST_LOG: 'info,tower_http=debug',
     },
-    stdio: ['ignore', log, log],
+    stdio: ['ignore', demo ? 'pipe' : log, log],
   });
   fs.closeSync(log);
   const exited = new Promise((resolve) => {
     child.on('exit', (code, signal) => resolve(signal || code));
     child.on('error', (err) => resolve(`spawn error: ${err.message}`));
   });
-  server = { child, exited, logPath, running: true };
-  exited.then(() => { server.running = false; });
-  return server;
+  const srv = { child, exited, logPath, running: true, stdout: '' };
+  if (demo) child.stdout.on('data', (d) => { srv.stdout += d; });
+  exited.then(() => { srv.running = false; });
+  servers.push(srv);
+  server = srv;
+  return srv;
+}
+
+async function stopOne(srv) {
+  if (!srv.running) return;
+  srv.child.kill('SIGTERM');
+  const done = await Promise.race([srv.exited.then(() => true), sleep(10_000).then(() => false)]);
+  if (!done) {
+    srv.child.kill('SIGKILL');
+    await srv.exited;
+  }
 }
 
 async function stopServer() {
-  if (!server || !server.running) return;
-  server.child.kill('SIGTERM');
-  const done = await Promise.race([server.exited.then(() => true), sleep(10_000).then(() => false)]);
-  if (!done) {
-    server.child.kill('SIGKILL');
-    await server.exited;
-  }
+  await Promise.all(servers.map(stopOne));
 }
 
 // Last resort: never leave the server behind, whatever happens.
 process.on('exit', () => {
-  if (server && server.running) {
-    try { server.child.kill('SIGKILL'); } catch { /* already gone */ }
+  for (const srv of servers) {
+    if (srv.running) {
+      try { srv.child.kill('SIGKILL'); } catch { /* already gone */ }
+    }
   }
 });
 for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -189,12 +216,12 @@ function serverLogTail(lines = 60) {
   }
 }
 
-async function waitHealthy(base) {
+async function waitHealthy(base, srv = server) {
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   let last = 'no answer';
   while (Date.now() < deadline) {
-    if (!server.running) {
-      throw new Error(`passerelle serve exited (${await server.exited}) before /healthz answered`);
+    if (!srv.running) {
+      throw new Error(`passerelle serve exited (${await srv.exited}) before /healthz answered`);
     }
     try {
       const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
@@ -284,6 +311,53 @@ async function visit(page, base, urlPath) {
   if (res.status() !== 200) throw new Error(`GET ${urlPath} answered HTTP ${res.status()}`);
 }
 
+// A new browser context (its own cookies) and a page in it, with the CSP
+// violations, console errors and HTTP errors reported.
+async function openPage(browser, cspViolations) {
+  const context = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(NAV_TIMEOUT_MS);
+  // Report CSP violations with the element concerned (init scripts are not subject to the CSP).
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      const el = e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 160) : String(e.target);
+      console.error(`Content Security Policy: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} on ${el} (sample: ${e.sample || '-'})`);
+    });
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.log(`        (page error on ${page.url()}: ${err.message})`));
+  page.on('response', (res) => {
+    if (res.status() >= 400) console.log(`        (HTTP ${res.status()} for ${res.url()})`);
+  });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') console.log(`        (console error on ${page.url()}: ${msg.text()})`);
+    if (/Content Security Policy/i.test(msg.text())) cspViolations.push(`${page.url()}: ${msg.text()}`);
+  });
+  return page;
+}
+
+// Clicks what `locator` designates and waits for the page it leads to.
+async function clickAndWait(page, locator) {
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load', timeout: NAV_TIMEOUT_MS }),
+    locator.first().click(),
+  ]);
+}
+
+// A TOTP code of a time step later than `after` (codes are single-use), and its step.
+async function nextCode(otp, after = -1) {
+  for (;;) {
+    const now = Date.now() / 1000;
+    const step = Math.floor(now / otp.period);
+    const remaining = otp.period - (now % otp.period);
+    if (step > after && remaining >= 3) return { code: totp(otp.key, { ...otp, time: now }), step };
+    await sleep(remaining * 1000 + 200);
+  }
+}
+
+async function text(page, selector = 'main') {
+  return ((await page.locator(selector).first().textContent({ timeout: 5000 })) || '').replace(/\s+/g, ' ');
+}
+
 // ---------------------------------------------------------------- main
 
 async function main() {
@@ -297,6 +371,9 @@ async function main() {
   let page = null;
   let current = 'setup';
   const cspViolations = [];
+  let demoDir = null;
+  let demoSecrets = [];
+  let demoLogPath = null;
   try {
     // 1. Admin account.
     current = 'admin create';
@@ -355,24 +432,7 @@ async function main() {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
-    const context = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
-    context.setDefaultTimeout(NAV_TIMEOUT_MS);
-    // Report CSP violations with the element concerned (init scripts are not subject to the CSP).
-    await context.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (e) => {
-        const el = e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 160) : String(e.target);
-        console.error(`Content Security Policy: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} on ${el} (sample: ${e.sample || '-'})`);
-      });
-    });
-    page = await context.newPage();
-    page.on('pageerror', (err) => console.log(`        (page error on ${page.url()}: ${err.message})`));
-    page.on('response', (res) => {
-      if (res.status() >= 400) console.log(`        (HTTP ${res.status()} for ${res.url()})`);
-    });
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') console.log(`        (console error on ${page.url()}: ${msg.text()})`);
-      if (/Content Security Policy/i.test(msg.text())) cspViolations.push(`${page.url()}: ${msg.text()}`);
-    });
+    page = await openPage(browser, cspViolations);
 
     current = 'home page';
     await visit(page, base, '/');
@@ -479,6 +539,225 @@ async function main() {
     await expectPath(page, '/connexion');
     pass(`logout ends the session (${after && after.status()})`);
 
+    // 4. Aidants Connect, on a second server started with --demo on a fresh
+    // database: the FranceConnect simulator, the demonstration online service
+    // and the demo aidants (password and TOTP secret on the server's stdout).
+    current = 'serve --demo';
+    demoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'passerelle-e2e-demo-'));
+    const demoPort = await freePort();
+    const demoBase = `http://127.0.0.1:${demoPort}`;
+    const demo = startServer(`sqlite:${demoDir}/passerelle.db`, demoPort, demoDir, { demo: true, logName: 'passerelle-serve-demo.log' });
+    await waitHealthy(demoBase, demo);
+    const aidantEmail = 'aidant@demo.passerelle.fr';
+    const esc = aidantEmail.replace(/[.@]/g, '\\$&');
+    const pwMatch = demo.stdout.match(new RegExp(`${esc}\\s+mot de passe : (\\S+)`));
+    const secretMatch = demo.stdout.match(new RegExp(`${esc}\\s+secret TOTP : ([A-Z2-7]+)`));
+    if (!pwMatch || !secretMatch) throw new Error(`no password or TOTP secret of ${aidantEmail} in the demo banner`);
+    const aidantPassword = pwMatch[1];
+    const aidantSecret = secretMatch[1];
+    // Every password and TOTP secret of the banner: none may reach the log.
+    demoSecrets = [...demo.stdout.matchAll(/(?:mot de passe|secret TOTP) : (\S+)/g)].map((m) => m[1]);
+    demoLogPath = demo.logPath;
+    const aidantOtp = { key: base32Decode(aidantSecret), algorithm: 'sha1', digits: 6, period: 30 };
+    pass(`serve --demo answers ${demoBase}/healthz; the demo banner (stdout) gives the aidant's password and TOTP secret`);
+
+    current = 'aidant sign-in';
+    const ap = await openPage(browser, cspViolations);
+    await visit(ap, demoBase, '/connexion');
+    await ap.fill('#email', aidantEmail);
+    await ap.fill('#mot_de_passe', aidantPassword);
+    await submitForm(ap, '#mot_de_passe');
+    await expectPath(ap, '/connexion/totp');
+    let used = await nextCode(aidantOtp);
+    await ap.fill('#code', used.code);
+    await submitForm(ap, '#code');
+    if (new URL(ap.url()).pathname.startsWith('/connexion')) throw new Error(`aidant sign-in stopped at ${ap.url()}`);
+    pass(`aidant signed in with password and TOTP (${new URL(ap.url()).pathname})`);
+
+    current = 'mandates list';
+    await visit(ap, demoBase, '/aidants-connect/mandats');
+    await screenshot(ap, 'ac-mandats');
+    pass('GET /aidants-connect/mandats');
+    await checkA11y(ap, 'mandats de la structure');
+
+    current = 'new mandate, usager not identified';
+    await clickAndWait(ap, ap.locator('a[href="/aidants-connect/mandats/nouveau"]'));
+    await expectPath(ap, '/aidants-connect/mandats/nouveau');
+    await screenshot(ap, 'ac-nouveau-mandat');
+    pass('"Conclure un nouveau mandat": the usager must first identify himself');
+    await checkA11y(ap, 'nouveau mandat (usager à identifier)');
+
+    current = 'FranceConnect simulator (aidant side)';
+    await clickAndWait(ap, ap.locator('a.fr-connect[href="/franceconnect/connexion"]'));
+    await expectPath(ap, '/fc-simulateur/authorize');
+    await screenshot(ap, 'ac-fc-simulateur');
+    pass('"S\'identifier avec FranceConnect" leads to the FranceConnect simulator');
+    await checkA11y(ap, 'simulateur FranceConnect');
+
+    current = 'usager identified';
+    await clickAndWait(ap, ap.locator('button[name=identite][value=angela]'));
+    await expectPath(ap, '/franceconnect/retour');
+    if (!(await text(ap)).includes('Usager identifié')) throw new Error('no "Usager identifié" after the simulator');
+    await screenshot(ap, 'ac-usager-identifie');
+    pass('identity "angela" chosen: usager identified');
+    await checkA11y(ap, 'usager identifié');
+
+    current = 'mandate form';
+    await clickAndWait(ap, ap.locator('a[href="/aidants-connect/mandats/nouveau"]'));
+    await expectPath(ap, '/aidants-connect/mandats/nouveau');
+    for (const d of ['social', 'papiers']) await ap.click(`label[for="demarche-${d}"]`);
+    await ap.locator('input[name=duree]').last().evaluate((el) => el.labels[0].click());
+    await screenshot(ap, 'ac-mandat-formulaire');
+    pass('mandate form: démarches and duration chosen');
+    await checkA11y(ap, 'nouveau mandat (démarches et durée)');
+
+    current = 'mandate recap';
+    await submitForm(ap, '#demarche-social');
+    await expectPath(ap, '/aidants-connect/mandats/recapitulatif');
+    const recapUrl = ap.url();
+    await screenshot(ap, 'ac-recapitulatif');
+    pass('récapitulatif of the mandate');
+    await checkA11y(ap, 'récapitulatif du mandat');
+
+    current = 'conclude the mandate';
+    await ap.click('label[for=declaration]');
+    await submitForm(ap, '#declaration');
+    if (new URL(ap.url()).pathname === '/connexion/totp-recent') {
+      await screenshot(ap, 'ac-totp-recent');
+      await checkA11y(ap, 'code récent (mandat)');
+      used = await nextCode(aidantOtp, used.step);
+      await ap.fill('#code', used.code);
+      await submitForm(ap, '#code');
+      await visit(ap, '', recapUrl);
+      await ap.click('label[for=declaration]');
+      await submitForm(ap, '#declaration');
+      pass('a fresh TOTP code was asked before concluding, and accepted');
+    }
+    const concluded = new URL(ap.url()).pathname.match(/^\/aidants-connect\/mandats\/(\d+)$/);
+    if (!concluded) throw new Error(`after "Conclure le mandat" the browser is on ${ap.url()}`);
+    const mandateId = concluded[1];
+    await screenshot(ap, 'ac-mandat-detail');
+    pass(`mandate n° ${mandateId} concluded, its page shown`);
+    await checkA11y(ap, 'détail du mandat');
+
+    current = 'attestation PDF';
+    const pdf = await ap.request.get(`${demoBase}/aidants-connect/mandats/${mandateId}/attestation.pdf`);
+    const pdfBody = await pdf.body();
+    if (pdf.status() !== 200 || !(pdf.headers()['content-type'] || '').startsWith('application/pdf')
+      || pdfBody.subarray(0, 5).toString('latin1') !== '%PDF-') {
+      throw new Error(`attestation: HTTP ${pdf.status()}, ${pdf.headers()['content-type']}, starts with ${JSON.stringify(pdfBody.subarray(0, 8).toString('latin1'))}`);
+    }
+    pass(`attestation of mandate n° ${mandateId} is a PDF (${pdfBody.length} bytes)`);
+    // The check URL is in the QR code; when the PDF also carries it as text or a link, follow it.
+    const checkUrl = pdfBody.toString('latin1').match(/https?:\/\/[^\s()<>]*\/mandats\/verifier\/[A-Za-z0-9_-]+/);
+    if (checkUrl) {
+      current = 'public check of the attestation';
+      await visit(ap, '', checkUrl[0]);
+      await screenshot(ap, 'ac-mandat-verifie');
+      pass(`GET ${new URL(checkUrl[0]).pathname.replace(/[^/]+$/, '{jeton}')} answers 200`);
+      await checkA11y(ap, 'vérification d’une attestation valide');
+    } else {
+      console.log('        (check URL only in the QR code of the PDF: /mandats/verifier/{jeton} not visited)');
+    }
+
+    current = 'demonstration online service';
+    await visit(ap, demoBase, '/service-demo');
+    await screenshot(ap, 'ac-service-demo');
+    pass('GET /service-demo');
+    await checkA11y(ap, 'service en ligne de démonstration');
+
+    current = 'OIDC authorize: usager choice';
+    await clickAndWait(ap, ap.locator('a[href="/service-demo/connexion"]'));
+    if (new URL(ap.url()).pathname === '/connexion/totp-recent') {
+      used = await nextCode(aidantOtp, used.step);
+      await ap.fill('#code', used.code);
+      await submitForm(ap, '#code');
+    }
+    if (!new URL(ap.url()).pathname.startsWith('/oidc/authorize')) throw new Error(`"Se connecter avec Aidants Connect" led to ${ap.url()}`);
+    await screenshot(ap, 'ac-oidc-usager');
+    pass('"Se connecter avec Aidants Connect": usager choice at /oidc/authorize');
+    await checkA11y(ap, 'connexion Aidants Connect : usager');
+
+    current = 'OIDC authorize: usager search';
+    await ap.fill('#q', 'Dubois');
+    await submitForm(ap, '#q');
+    await expectPath(ap, '/oidc/authorize/usagers');
+    const found = ap.locator('main ul.fr-mt-3w a', { hasText: /DUBOIS/i });
+    if ((await found.count()) === 0) throw new Error('the usager "Dubois" is not found');
+    await screenshot(ap, 'ac-oidc-recherche');
+    pass('usager search "Dubois" finds the usager');
+    await checkA11y(ap, 'connexion Aidants Connect : recherche');
+
+    current = 'OIDC authorize: démarche choice';
+    await clickAndWait(ap, found);
+    if (!new URL(ap.url()).pathname.startsWith('/oidc/authorize')) throw new Error(`the usager link led to ${ap.url()}`);
+    if ((await ap.locator('input[name=autorisation]').count()) === 0) throw new Error('no démarche offered');
+    await screenshot(ap, 'ac-oidc-demarche');
+    pass('démarche choice for the usager');
+    await checkA11y(ap, 'connexion Aidants Connect : démarche');
+
+    current = 'back on the online service';
+    await clickAndWait(ap, ap.locator('button[name=action][value=continuer]'));
+    await expectPath(ap, '/service-demo/retour');
+    const received = await text(ap);
+    if (!received.includes('Connecté avec Aidants Connect') || !received.includes('Angela Claire Louise') || !received.includes('DUBOIS')) {
+      throw new Error(`the service did not receive the usager's identity: ${received.slice(0, 400)}`);
+    }
+    await screenshot(ap, 'ac-service-demo-retour');
+    pass('back on /service-demo/retour with the usager\'s identity (given names, family name…)');
+    await checkA11y(ap, 'service de démonstration connecté');
+
+    // 5. The usager, in his own browser context.
+    current = 'usager space: sign-in page';
+    const up = await openPage(browser, cspViolations);
+    await visit(up, demoBase, '/espace-usager');
+    await screenshot(up, 'usager-connexion');
+    pass('usager: GET /espace-usager');
+    await checkA11y(up, 'espace usager (connexion, démo)');
+
+    current = 'usager space: FranceConnect simulator';
+    await clickAndWait(up, up.locator('a.fr-connect[href="/espace-usager/connexion"]'));
+    await expectPath(up, '/fc-simulateur/authorize');
+    await screenshot(up, 'usager-fc-simulateur');
+    pass('usager: "S\'identifier avec FranceConnect" leads to the simulator');
+    await checkA11y(up, 'simulateur FranceConnect (usager)');
+
+    current = 'usager space: mandates and uses';
+    await clickAndWait(up, up.locator('button[name=identite][value=angela]'));
+    await expectPath(up, '/espace-usager');
+    const space = await text(up);
+    if (!space.includes(`Mandat n° ${mandateId}`)) throw new Error(`mandate n° ${mandateId} is not in the usager's space`);
+    const uses = up.locator('table', { has: up.locator('caption', { hasText: 'Chaque fois qu' }) }).locator('tbody tr');
+    if ((await uses.count()) === 0) throw new Error('the use by the demonstration service is not in the usager\'s space');
+    await screenshot(up, 'usager-espace');
+    pass(`usager sees mandate n° ${mandateId} and its use by the demonstration service`);
+    await checkA11y(up, 'espace usager (mandats et utilisations)');
+
+    current = 'usager space: revoke a démarche (confirmation)';
+    await clickAndWait(up, up.locator(`a[href="/espace-usager/mandats/${mandateId}/revoquer?demarche=social"]`));
+    await expectPath(up, `/espace-usager/mandats/${mandateId}/revoquer`);
+    await screenshot(up, 'usager-revoquer');
+    pass('usager: confirmation page of the revocation of a démarche');
+    await checkA11y(up, 'révocation d’une démarche (confirmation)');
+
+    current = 'usager space: revocation receipt';
+    await clickAndWait(up, up.locator('form[action$="/revoquer"] button[type=submit]'));
+    await expectPath(up, `/espace-usager/mandats/${mandateId}/recu`);
+    if (!(await text(up)).includes('Révocation enregistrée')) throw new Error('the receipt does not say "Révocation enregistrée"');
+    await screenshot(up, 'usager-recu');
+    pass('usager: revocation receipt');
+    await checkA11y(up, 'reçu de révocation');
+
+    current = 'usager space: sign out';
+    await visit(up, demoBase, '/espace-usager');
+    await clickAndWait(up, up.locator('form[action="/espace-usager/deconnexion"] button[type=submit]'));
+    await expectPath(up, '/espace-usager/deconnecte');
+    await screenshot(up, 'usager-deconnecte');
+    await checkA11y(up, 'usager déconnecté');
+    const back = await up.goto(`${demoBase}/espace-usager`, { waitUntil: 'load' });
+    if (!(await text(up)).includes('Vous vous connectez avec FranceConnect')) throw new Error(`after sign-out /espace-usager answered ${back && back.status()} without the sign-in page`);
+    pass('usager signed out: /espace-usager shows the sign-in page again');
+
     current = 'content security policy';
     if (cspViolations.length > 0) throw new Error(`CSP violations: ${cspViolations.join(' | ')}`);
     pass('no Content-Security-Policy violation reported by the browser');
@@ -490,6 +769,20 @@ async function main() {
       if (serverLog.includes(secret)) throw new Error('a cheque code or a password is in the server log');
     }
     pass('no cheque code or password in the server log');
+
+    // The demo banner on stdout shows the demo accounts' passwords and TOTP
+    // secrets once, on purpose; stdout is kept in memory here, and the log
+    // (stderr) must never contain them.
+    current = 'secrets in the demo server log';
+    const demoLog = fs.readFileSync(demoLogPath, 'utf8');
+    if (!demoLog.includes('/oidc/authorize') || !demoLog.includes('/connexion/totp')) {
+      throw new Error('the Aidants Connect requests are not in the demo server log: this check would prove nothing');
+    }
+    if (demoSecrets.length < 4) throw new Error(`only ${demoSecrets.length} password(s) or TOTP secret(s) read from the demo banner`);
+    for (const secret of demoSecrets) {
+      if (demoLog.includes(secret)) throw new Error('a demo account\'s password or TOTP secret is in the demo server log');
+    }
+    pass(`none of the ${demoSecrets.length} passwords and TOTP secrets of the demo banner is in the demo server log`);
     current = null;
   } catch (err) {
     if (page) await screenshot(page, 'echec');
@@ -500,8 +793,10 @@ async function main() {
   } finally {
     if (browser) await browser.close().catch(() => {});
     await stopServer();
-    if (failed === 0) fs.rmSync(dataDir, { recursive: true, force: true });
-    else console.log(`e2e: data directory kept for inspection: ${dataDir}`);
+    for (const dir of [dataDir, demoDir].filter(Boolean)) {
+      if (failed === 0) fs.rmSync(dir, { recursive: true, force: true });
+      else console.log(`e2e: data directory kept for inspection: ${dir}`);
+    }
   }
 }
 
