@@ -2,7 +2,10 @@
 //!
 //! - An aidant acts for his **current** structure only, and only while his
 //!   membership in it is active (`aidants::require_acting`).
-//! - A référent acts for his own structure (the organisation of his account).
+//! - A référent **sees** his own structure's mandates (the organisation of
+//!   his account) but does not conclude, renew or revoke them: that is the
+//!   trained aidant's act (the brief gives the référent the aidants and their
+//!   devices, the aidant the mandates).
 //! - Nobody else: the opérateur does not see mandates (they are the usagers'
 //!   legal data; the journal keeps the trace of every step without personal
 //!   data). The usager sees and revokes his own mandates through
@@ -16,11 +19,19 @@ use crate::aidants_connect::aidants;
 use crate::error::{CoreError, CoreResult};
 use crate::Core;
 
-/// The structure `who` acts for (Forbidden for anyone else).
+/// The structure whose mandates `who` may see (Forbidden for anyone else).
 pub async fn acting_structure(core: &Core, who: &Principal) -> CoreResult<i64> {
     match who.role {
         Role::Aidant => aidants::require_acting(core, who).await,
         Role::Referent => Ok(who.organisation_id),
+        _ => Err(CoreError::Forbidden),
+    }
+}
+
+/// The structure `who` concludes, renews or revokes mandates for: aidants only.
+pub async fn acting_structure_for_change(core: &Core, who: &Principal) -> CoreResult<i64> {
+    match who.role {
+        Role::Aidant => aidants::require_acting(core, who).await,
         _ => Err(CoreError::Forbidden),
     }
 }

@@ -9,7 +9,7 @@
 use serde_json::json;
 
 use super::actions;
-use super::authz::{acting_structure, same_structure};
+use super::authz::{acting_structure_for_change as acting_structure, same_structure};
 use super::model::{Duration, State};
 use super::queries::{self, Usager};
 use super::texts;

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::actions;
-use super::authz::{acting_structure, same_structure};
+use super::authz::{acting_structure_for_change as acting_structure, same_structure};
 use super::queries;
 use crate::accounts::session::Session;
 use crate::accounts::Principal;

@@ -140,6 +140,37 @@ async fn mandates_stay_within_their_structure_session_and_usager() {
         referent_a.b.get(&format!("/aidants-connect/mandats/{id}")).await.status,
         StatusCode::OK
     );
+    // …but concluding, renewing, revoking and identifying usagers are the aidant's acts.
+    let revoked_before = m
+        .count("SELECT COUNT(*) FROM autorisations WHERE revoquee_at IS NOT NULL")
+        .await;
+    let r = referent_a
+        .b
+        .post(&format!("/aidants-connect/mandats/{id}/revoquer"), &[("demarche", "")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = referent_a
+        .b
+        .post(
+            &format!("/aidants-connect/mandats/{id}/renouveler"),
+            &form(&["papiers"], "MONTH", true),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let r = referent_a
+        .b
+        .post("/aidants-connect/mandats", &form(&["papiers"], "MONTH", true))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(
+        referent_a.b.get("/franceconnect/connexion").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        m.count("SELECT COUNT(*) FROM autorisations WHERE revoquee_at IS NOT NULL")
+            .await,
+        revoked_before
+    );
     let mut referent_b = m.member(b_org, "ref-b@exemple.fr", "referent").await;
     assert_eq!(
         referent_b.b.get(&format!("/aidants-connect/mandats/{id}")).await.status,

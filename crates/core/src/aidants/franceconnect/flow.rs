@@ -37,11 +37,11 @@ pub struct Identified {
 /// A completed logout.
 pub struct LoggedOut;
 
-/// Who may identify an usager with FranceConnect: aidants and référents (for
-/// the mandate, later); nobody else.
+/// Who may identify an usager with FranceConnect: aidants (to conclude a
+/// mandate); nobody else.
 pub fn authorize(who: &Principal) -> CoreResult<()> {
     match who.role {
-        Role::Aidant | Role::Referent => Ok(()),
+        Role::Aidant => Ok(()),
         _ => Err(CoreError::Forbidden),
     }
 }
