@@ -215,6 +215,23 @@ pub async fn exchange(
         (None, Some(_)) => return Ok(refuse(400, "invalid_grant", "code_verifier sans code_challenge")),
         (None, None) => {}
     }
+    // The mandate may have been revoked (or the aidant may have left) since
+    // the code was issued: no signed identity on a dead autorisation.
+    let grant = Grant {
+        aidant_id: aidant,
+        structure_id: structure,
+        usager_id: usager,
+        autorisation_id: autorisation,
+        demarche: demarche.clone(),
+    };
+    if super::userinfo::still_valid(&mut tx, &grant, now).await?.is_none() {
+        tx.commit().await?;
+        return Ok(refuse(
+            400,
+            "invalid_grant",
+            "l'autorisation de l'usager a été révoquée ou a expiré",
+        ));
+    }
     let token = random();
     on_tx!(&mut tx, c => {
         sqlx::query(

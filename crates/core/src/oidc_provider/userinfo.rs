@@ -5,6 +5,8 @@
 //! transaction, the journal entry `mandat.utilisation` (the legal trace) and
 //! the `mandats_utilisations` row the usager's space lists.
 
+use crate::db::Tx;
+use crate::oidc_provider::tokens::Grant;
 use serde_json::{json, Map, Value};
 
 use super::tokens::{self, pairwise_sub, OAuthError};
@@ -51,6 +53,31 @@ type UsagerRow = (
     Option<String>,
 );
 
+/// The autorisation of `g` if it is still active (not revoked, mandate not
+/// expired, same structure, usager and démarche) and its aidant still an
+/// active member of the structure with an active account, with his role.
+/// Rows are locked (PostgreSQL) until the transaction ends.
+pub(crate) async fn still_valid(
+    tx: &mut Tx,
+    g: &Grant,
+    now: i64,
+) -> CoreResult<Option<(lookup::ActiveAutorisation, String)>> {
+    let active = lookup::active_autorisation_tx(tx, g.autorisation_id, now)
+        .await?
+        .filter(|x| x.structure_id == g.structure_id && x.usager_id == g.usager_id && x.demarche == g.demarche);
+    let member: Option<(bool, bool, String)> = on_tx!(tx, c => {
+        sqlx::query_as(
+            "SELECT m.actif, ac.active, ac.role FROM aidants_membres m JOIN accounts ac ON ac.id = m.account_id \
+             WHERE m.account_id = $1 AND m.organisation_id = $2",
+        )
+        .bind(g.aidant_id).bind(g.structure_id).fetch_optional(&mut *c).await?
+    });
+    Ok(match (active, member) {
+        (Some(autorisation), Some((true, true, role))) => Some((autorisation, role)),
+        _ => None,
+    })
+}
+
 /// The claims for the bearer `token`, or why it is refused.
 pub async fn userinfo(core: &Core, token: &str) -> CoreResult<Result<Value, OAuthError>> {
     let Some(a) = tokens::access(core, token).await? else {
@@ -58,17 +85,14 @@ pub async fn userinfo(core: &Core, token: &str) -> CoreResult<Result<Value, OAut
     };
     let now = now_micros();
     let mut tx = core.db.begin().await?;
-    let active = lookup::active_autorisation_tx(&mut tx, a.autorisation_id, now)
-        .await?
-        .filter(|x| x.structure_id == a.structure_id && x.usager_id == a.usager_id && x.demarche == a.demarche);
-    let member: Option<(bool, bool, String)> = on_tx!(&mut tx, c => {
-        sqlx::query_as(
-            "SELECT m.actif, ac.active, ac.role FROM aidants_membres m JOIN accounts ac ON ac.id = m.account_id \
-             WHERE m.account_id = $1 AND m.organisation_id = $2",
-        )
-        .bind(a.aidant_id).bind(a.structure_id).fetch_optional(&mut *c).await?
-    });
-    let (Some(autorisation), Some((true, true, role))) = (active, member) else {
+    let grant = Grant {
+        aidant_id: a.aidant_id,
+        structure_id: a.structure_id,
+        usager_id: a.usager_id,
+        autorisation_id: a.autorisation_id,
+        demarche: a.demarche.clone(),
+    };
+    let Some((autorisation, role)) = still_valid(&mut tx, &grant, now).await? else {
         // The mandate is gone (or the aidant left): the token dies with it.
         tokens::revoke_tx(core, &mut tx, token).await?;
         tx.commit().await?;

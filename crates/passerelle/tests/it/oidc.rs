@@ -64,12 +64,41 @@ async fn post_token(app: &TestApp, auth: Option<(&str, &str)>, form: &[(&str, &s
     (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
 }
 
-fn grant(usager: i64) -> Grant {
+/// A real grant for the usager tagged `tag` (created once per app): the
+/// token endpoint checks that the autorisation is still active.
+async fn grant(app: &TestApp, tag: i64) -> Grant {
+    let family = format!("Test{tag}");
+    let aidants = app
+        .scalar_i64("SELECT COUNT(*) FROM accounts WHERE email = 'aidant-oidc@exemple.fr'")
+        .await;
+    if aidants == 0 {
+        crate::oidc_support::aidant_account(app, "aidant-oidc@exemple.fr").await;
+    }
+    let aidant = app
+        .scalar_i64("SELECT id FROM accounts WHERE email = 'aidant-oidc@exemple.fr'")
+        .await;
+    let structure = app
+        .scalar_i64(&format!("SELECT organisation_id FROM accounts WHERE id = {aidant}"))
+        .await;
+    let known = app
+        .scalar_i64(&format!("SELECT COUNT(*) FROM usagers WHERE family_name = '{family}'"))
+        .await;
+    if known == 0 {
+        crate::oidc_support::mandate(app, structure, aidant, ("U", &family), &["social"], 30).await;
+    }
+    let usager = app
+        .scalar_i64(&format!("SELECT id FROM usagers WHERE family_name = '{family}'"))
+        .await;
+    let autorisation = app
+        .scalar_i64(&format!(
+            "SELECT a.id FROM autorisations a JOIN mandats m ON m.id = a.mandat_id WHERE m.usager_id = {usager}"
+        ))
+        .await;
     Grant {
-        aidant_id: 1,
-        structure_id: 2,
+        aidant_id: aidant,
+        structure_id: structure,
         usager_id: usager,
-        autorisation_id: 3,
+        autorisation_id: autorisation,
         demarche: "social".into(),
     }
 }
@@ -90,7 +119,9 @@ async fn code_for(app: &TestApp, client_id: &str, challenge: Option<&str>, usage
         q.push(("code_challenge_method", "S256"));
     }
     let (request, _) = authorize::parse(&app.core.db, &pairs(&q)).await.unwrap().unwrap();
-    let to = tokens::issue_code(&app.core, &request, &grant(usager)).await.unwrap();
+    let to = tokens::issue_code(&app.core, &request, &grant(app, usager).await)
+        .await
+        .unwrap();
     let u = url::Url::parse(&to).unwrap();
     assert!(to.starts_with(BACK));
     assert_eq!(

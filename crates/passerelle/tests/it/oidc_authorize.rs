@@ -501,3 +501,46 @@ async fn an_aidant_not_yet_signed_in_comes_back_to_the_request() {
         .await;
     assert_eq!(r.location(), Some("/mon-compte"));
 }
+
+#[tokio::test]
+async fn a_code_whose_autorisation_was_revoked_meanwhile_gives_no_token() {
+    let app = TestApp::new().await;
+    let client = register(&app, "");
+    let (mut b, aidant_id, structure, _) = aidant(&app, "aidant@exemple.fr").await;
+    let (_, _, autorisations) = mandate(&app, structure, aidant_id, ("Angela", "Dubois"), &["social"], 30).await;
+    let q = format!("/oidc/authorize?{}", authorize_query(&client.0, &[]));
+    let back = consent(&mut b, &q, "Angela Dubois", None).await;
+    // The usager revokes within the code's 60 seconds.
+    app.exec(&format!(
+        "UPDATE autorisations SET revoquee_at = 1, revoquee_par = 'usager' WHERE id = {}",
+        autorisations[0]
+    ))
+    .await
+    .unwrap();
+    let code = url::Url::parse(&back)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", BACK),
+            ("client_id", client.0.as_str()),
+            ("client_secret", client.1.as_str()),
+        ])
+        .finish();
+    let req = axum::http::Request::post("/oidc/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let r = app.browser().send(req).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["error"], "invalid_grant");
+    assert!(v.get("id_token").is_none());
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM oidc_jetons").await, 0);
+}
