@@ -122,7 +122,16 @@ pub async fn load(core: &Core, fc_client_id: Option<&str>, base: &str) -> CoreRe
             "angela" => (&["social", "logement"], Duration::Semester),
             _ => (&["travail"], Duration::Month),
         };
-        mandats::conclude::create(core, &who, structure, id, demarches, duree, None, None).await?;
+        mandats::conclude::create(
+            core,
+            &who,
+            structure,
+            id,
+            demarches,
+            duree,
+            mandats::conclude::Origin::Demo,
+        )
+        .await?;
         let labels: Vec<&str> = demarches.iter().map(|d| demarches::label(d)).collect();
         out.usagers
             .push((name, key, format!("{} ({})", labels.join(", "), duree.label())));

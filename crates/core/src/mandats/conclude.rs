@@ -127,7 +127,16 @@ pub async fn conclude(
             "l'usager identifié avec FranceConnect a changé depuis le récapitulatif : relisez le récapitulatif avec l'usager présent",
         ));
     }
-    create(core, who, structure, usager, &chosen, req.duree, None, Some(row)).await
+    create(
+        core,
+        who,
+        structure,
+        usager,
+        &chosen,
+        req.duree,
+        Origin::Identification(row),
+    )
+    .await
 }
 
 /// Renews mandate `old` of the structure (active, or expired less than a
@@ -140,7 +149,16 @@ pub async fn renew(core: &Core, who: &Principal, session: &Session, old: i64, re
     check_renewable(&m, now_micros())?;
     let chosen = check_request(&core.db, structure, req).await?;
     require_declaration(req)?;
-    create(core, who, structure, m.usager.id, &chosen, req.duree, Some(old), None).await
+    create(
+        core,
+        who,
+        structure,
+        m.usager.id,
+        &chosen,
+        req.duree,
+        Origin::Renewal(old),
+    )
+    .await
 }
 
 /// Whether a mandate may be renewed at `now`.
@@ -158,6 +176,16 @@ pub fn check_renewable(m: &queries::Mandate, now: i64) -> CoreResult<()> {
     Ok(())
 }
 
+/// Where a new mandate comes from.
+pub(crate) enum Origin {
+    /// A FranceConnect identification (its row), used up by the mandate.
+    Identification(i64),
+    /// The renewal of this mandate (no new FranceConnect step).
+    Renewal(i64),
+    /// Demonstration data.
+    Demo,
+}
+
 pub(crate) async fn create(
     core: &Core,
     who: &Principal,
@@ -165,9 +193,13 @@ pub(crate) async fn create(
     usager: i64,
     chosen: &[&'static str],
     duree: Duration,
-    renews: Option<i64>,
-    identification: Option<i64>,
+    origin: Origin,
 ) -> CoreResult<i64> {
+    let (renews, identification) = match origin {
+        Origin::Identification(row) => (None, Some(row)),
+        Origin::Renewal(old) => (Some(old), None),
+        Origin::Demo => (None, None),
+    };
     let now = now_micros();
     let expires = duree.expiry(now);
     let version = texts::CURRENT;
