@@ -133,8 +133,23 @@ pub async fn link_use(
     State(state): State<AppState>,
     headers: HeaderMap,
     v: Visitor,
+    ClientIp(ip): ClientIp,
     Form(f): Form<TokenQuery>,
 ) -> Result<Response, WebError> {
+    // Guessing links is pointless (256 bits), but each failure is journaled:
+    // bounded per address so that nobody fills the journal.
+    if !ratelimit::hit(&state.core.db, &format!("lien-ouvrir-ip:{ip}"), 30, 3600).await? {
+        let l = anonymous(&v, "Recevoir un lien de connexion");
+        return render(
+            StatusCode::TOO_MANY_REQUESTS,
+            LinkPage {
+                l,
+                message: None,
+                error: Some("Trop de tentatives depuis cette adresse : réessayez dans une heure.".into()),
+                jeton: None,
+            },
+        );
+    }
     if let Some(old) = session_token(&state, &headers) {
         passerelle_core::accounts::logout(&state.core, &old, None).await?;
     }

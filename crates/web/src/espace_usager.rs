@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants::franceconnect::{random_token as random_browser_token, FcError};
 use passerelle_core::usagers::{self, space};
 
-use crate::auth::render;
+use crate::auth::{render, ClientIp};
 use crate::cookies;
 use crate::error::WebError;
 use crate::security::CsrfToken;
@@ -179,7 +179,20 @@ pub async fn home(State(state): State<AppState>, v: MaybeUsager) -> Result<Respo
 }
 
 /// `GET /espace-usager/connexion`: to FranceConnect, with a fresh browser-binding cookie.
-pub async fn start(State(state): State<AppState>, v: MaybeUsager) -> Result<Response, WebError> {
+pub async fn start(
+    State(state): State<AppState>,
+    v: MaybeUsager,
+    ClientIp(ip): ClientIp,
+) -> Result<Response, WebError> {
+    // Each start stores a state: bounded per address.
+    if !passerelle_core::ratelimit::hit(&state.core.db, &format!("usager-connexion-ip:{ip}"), 30, 3600).await? {
+        return sign_in_page(
+            &v.csrf,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("Trop de tentatives de connexion depuis cette adresse : réessayez dans une heure.".into()),
+            None,
+        );
+    }
     let Some(fc) = state.franceconnect.as_ref() else {
         return sign_in_page(
             &v.csrf,
@@ -217,7 +230,9 @@ async fn refused(state: &AppState, csrf: &str, e: FcError) -> Result<Response, W
         _ => StatusCode::BAD_REQUEST,
     };
     tracing::warn!(motif = e.motif(), "connexion d'un usager à son espace refusée");
-    if !matches!(e, FcError::NotConfigured) {
+    // Journaled only when a real sign-in was under way (a state of ours was
+    // used): an unknown state is anybody's request, and must not fill the journal.
+    if !matches!(e, FcError::NotConfigured | FcError::UnknownState) {
         usagers::signin::record_refusal(&state.core, &e).await?;
     }
     let message = crate::error::capitalise(&e.to_string());
@@ -284,7 +299,7 @@ pub async fn callback(
 /// `POST /espace-usager/deconnexion`: ends the session, then FranceConnect's.
 pub async fn sign_out(State(state): State<AppState>, u: CurrentUsager) -> Result<Response, WebError> {
     let browser = random_browser_token();
-    let next = usagers::signin::sign_out(
+    let next = match usagers::signin::sign_out(
         &state.core,
         state.franceconnect.as_ref(),
         u.usager_id,
@@ -292,10 +307,15 @@ pub async fn sign_out(State(state): State<AppState>, u: CurrentUsager) -> Result
         &browser,
     )
     .await
-    .unwrap_or_else(|e| {
-        tracing::warn!(motif = e.motif(), "déconnexion FranceConnect de l'usager impossible");
-        None
-    });
+    {
+        Ok(next) => next,
+        Err(FcError::Core(e)) => return Err(e.into()),
+        Err(e) => {
+            // Signed out here; only FranceConnect's side could not be closed.
+            tracing::warn!(motif = e.motif(), "déconnexion FranceConnect de l'usager impossible");
+            None
+        }
+    };
     let mut resp = match next {
         Some(url) => {
             let mut r = Redirect::to(&url).into_response();

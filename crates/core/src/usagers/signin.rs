@@ -123,6 +123,8 @@ pub async fn sign_out(
         .fetch_optional(&mut *c)
         .await?
     });
+    // The session ends first: whatever fails next, the usager is signed out.
+    session::end(&core.db, session_token).await?;
     let mut tx = core.db.begin().await?;
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE franceconnect_etats SET id_token_scelle = NULL WHERE session_hash = $1")
@@ -137,7 +139,6 @@ pub async fn sign_out(
     )
     .await?;
     tx.commit().await?;
-    session::end(&core.db, session_token).await?;
     let (Some(fc), Some((_, sealed))) = (fc, kept) else {
         return Ok(None);
     };
