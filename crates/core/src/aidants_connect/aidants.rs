@@ -244,11 +244,27 @@ pub async fn activate(core: &Core, who: &Principal, account: i64) -> CoreResult<
         ));
     }
     let mut tx = core.db.begin().await?;
+    // A closed account is reopened only if it was closed for having no active
+    // structure left; one closed while it still had some was closed by the opérateur.
+    let (account_active, others): (bool, i64) = on_tx!(&mut tx, c => {
+        sqlx::query_as(
+            "SELECT a.active, (SELECT COUNT(*) FROM aidants_membres m WHERE m.account_id = a.id AND m.actif = TRUE \
+             AND m.organisation_id <> $2) FROM accounts a WHERE a.id = $1",
+        )
+        .bind(account).bind(who.organisation_id).fetch_one(&mut *c).await?
+    });
+    if !account_active && others > 0 {
+        return Err(CoreError::invalid(
+            "le compte de cet aidant a été fermé par l'opérateur : lui seul peut le rouvrir",
+        ));
+    }
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE aidants_membres SET actif = TRUE, updated_at = $3 WHERE account_id = $1 AND organisation_id = $2")
             .bind(account).bind(who.organisation_id).bind(now_micros()).execute(&mut *c).await?;
     });
-    accounts_store::set_active(&mut tx, account, true).await?;
+    if !account_active {
+        accounts_store::set_active(&mut tx, account, true).await?;
+    }
     journal::append(
         &mut tx,
         &core.keys,

@@ -147,6 +147,26 @@ pub async fn free_cards(core: &Core, limit: i64) -> CoreResult<Vec<String>> {
     }))
 }
 
+/// The référent may change an aidant's device (card or app) unless the
+/// aidant already has one and also acts for another structure: his device is
+/// his own, and a référent of one structure must not take it from the others.
+async fn check_device_change(core: &Core, who: &Principal, account: i64) -> CoreResult<()> {
+    check_member(core, who, account).await?;
+    let (has_device, others): (bool, i64) = on_db!(&core.db, c => {
+        sqlx::query_as(
+            "SELECT a.totp_secret IS NOT NULL, (SELECT COUNT(*) FROM aidants_membres m WHERE m.account_id = a.id \
+             AND m.actif = TRUE AND m.organisation_id <> $2) FROM accounts a WHERE a.id = $1",
+        )
+        .bind(account).bind(who.organisation_id).fetch_one(&mut *c).await?
+    });
+    if has_device && others > 0 {
+        return Err(CoreError::Conflict(
+            "cet aidant agit aussi pour une autre structure avec son appareil actuel : seul l'opérateur peut le remplacer".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Makes `sealed` the aidant's TOTP device, releasing a previous card; ends his sessions.
 async fn replace_device(tx: &mut Tx, account: i64, sealed: &str, step: i64) -> CoreResult<()> {
     on_tx!(&mut *tx, c => {
@@ -168,7 +188,7 @@ pub async fn assign(
     code: &str,
     unix: u64,
 ) -> CoreResult<bool> {
-    check_member(core, who, account).await?;
+    check_device_change(core, who, account).await?;
     let serial = serial.trim();
     let mut tx = core.db.begin().await?;
     let card: Option<(i64, String, Option<i64>)> = on_tx!(&mut tx, c => {
@@ -208,13 +228,13 @@ pub async fn assign(
 
 /// Starts (or shows again) the enrolment of an app for an aidant of the référent's structure.
 pub async fn start_app(core: &Core, who: &Principal, account: i64, renew: bool) -> CoreResult<TotpEnrolment> {
-    check_member(core, who, account).await?;
+    check_device_change(core, who, account).await?;
     accounts::start_totp_enrolment(core, account, renew).await
 }
 
 /// Confirms the app with a code shown on the aidant's phone. False when wrong.
 pub async fn confirm_app(core: &Core, who: &Principal, account: i64, code: &str, unix: u64) -> CoreResult<bool> {
-    check_member(core, who, account).await?;
+    check_device_change(core, who, account).await?;
     let mut tx = core.db.begin().await?;
     let creds = accounts_store::credentials_by_id(&mut tx, account)
         .await?

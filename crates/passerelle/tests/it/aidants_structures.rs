@@ -337,6 +337,27 @@ async fn a_structure_is_habilitated_its_aidants_trained_equipped_activated_and_t
         ref_b.post(&app_path, &[("code", "123456")]).await.status,
         StatusCode::NOT_FOUND
     );
+    // Léo also belongs to B, but his card is his own in A: B cannot take it over.
+    let r = ref_b
+        .post(
+            &card(leo),
+            &[("numero_serie", "C-200"), ("code", &totp_code(SEED_B, 0))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("seul l&#39;opérateur peut le remplacer"), "{}", r.body);
+    let leo_app = format!("/aidants-connect/referent/aidants/{leo}/application");
+    let r = ref_b.get(&leo_app).await;
+    assert_ne!(r.status, StatusCode::OK);
+    assert!(r.body.contains("seul l&#39;opérateur peut le remplacer"), "{}", r.body);
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT COUNT(*) FROM cartes_totp WHERE numero_serie = 'C-100' AND account_id = {leo}")
+        )
+        .await,
+        1
+    );
     // Léo is trained and has his card: B activates him too.
     assert_eq!(
         ref_b.post(&act(leo), &[("action", "activer")]).await.status,

@@ -300,7 +300,12 @@ async fn a_sign_in_callback_needs_the_same_browser_and_is_used_once() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert!(third.cookie("passerelle_usager").is_none());
     // Nobody's sign-in was under way there: nothing fills the journal.
-    assert!(!fc.app.journal_actions().await.iter().any(|x| x == "franceconnect.refus"));
+    assert!(!fc
+        .app
+        .journal_actions()
+        .await
+        .iter()
+        .any(|x| x == "franceconnect.refus"));
 
     // The right browser once; the same callback again is refused.
     let r = b.get(&callback).await;
