@@ -24,7 +24,7 @@ use crate::AppState;
 const LOGIN_PER_IP: i64 = 60;
 pub(crate) const LOGIN_WINDOW_SECS: i64 = 600;
 
-fn csrf_of(parts: &Parts) -> String {
+pub(crate) fn csrf_of(parts: &Parts) -> String {
     parts
         .extensions
         .get::<CsrfToken>()

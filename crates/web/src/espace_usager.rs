@@ -11,10 +11,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants::franceconnect::{random_token as random_browser_token, FcError};
 use passerelle_core::usagers::{self, space};
 
-use crate::auth::{render, ClientIp};
+use crate::auth::{csrf_of, render, ClientIp};
 use crate::cookies;
 use crate::error::WebError;
-use crate::security::CsrfToken;
 use crate::templates::{format_utc, Layout};
 use crate::AppState;
 
@@ -34,14 +33,6 @@ impl CurrentUsager {
             current: "/espace-usager",
         }
     }
-}
-
-fn csrf_of(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<CsrfToken>()
-        .map(|t| t.0.clone())
-        .unwrap_or_default()
 }
 
 /// Rejection: to the sign-in page for a page view, 403 otherwise.
@@ -223,12 +214,7 @@ async fn refused(state: &AppState, csrf: &str, e: FcError) -> Result<Response, W
         FcError::Core(c) => return Err(c.into()),
         e => e,
     };
-    let status = match &e {
-        FcError::NotConfigured => StatusCode::SERVICE_UNAVAILABLE,
-        FcError::Provider(_) => StatusCode::BAD_GATEWAY,
-        FcError::Denied(_) => StatusCode::OK,
-        _ => StatusCode::BAD_REQUEST,
-    };
+    let status = crate::franceconnect::refusal_status(&e);
     tracing::warn!(motif = e.motif(), "connexion d'un usager à son espace refusée");
     // Journaled only when a real sign-in was under way (a state of ours was
     // used): an unknown state is anybody's request, and must not fill the journal.

@@ -49,18 +49,23 @@ fn configured(state: &AppState) -> Result<&FranceConnect, FcError> {
     state.franceconnect.as_ref().ok_or(FcError::NotConfigured)
 }
 
+/// The status of a refused FranceConnect round trip's page.
+pub(crate) fn refusal_status(e: &FcError) -> StatusCode {
+    match e {
+        FcError::NotConfigured => StatusCode::SERVICE_UNAVAILABLE,
+        FcError::Provider(_) => StatusCode::BAD_GATEWAY,
+        FcError::Denied(_) => StatusCode::OK,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
 /// A refused identification: journaled (reason key only), then shown in French.
 async fn refused(state: &AppState, user: &CurrentUser, e: FcError) -> Result<Response, WebError> {
     let e = match e {
         FcError::Core(c) => return Err(c.into()),
         e => e,
     };
-    let status = match &e {
-        FcError::NotConfigured => StatusCode::SERVICE_UNAVAILABLE,
-        FcError::Provider(_) => StatusCode::BAD_GATEWAY,
-        FcError::Denied(_) => StatusCode::OK,
-        _ => StatusCode::BAD_REQUEST,
-    };
+    let status = refusal_status(&e);
     tracing::warn!(motif = e.motif(), "identification FranceConnect refusée");
     if !matches!(e, FcError::NotConfigured) {
         flow::record_refusal(&state.core, &user.principal, &e).await?;

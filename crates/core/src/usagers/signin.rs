@@ -148,16 +148,7 @@ pub async fn sign_out(
         return Ok(None);
     };
     let state = flow::new_state(core, DECONNEXION, None, browser, None).await?;
-    let mut url =
-        url::Url::parse(&endpoint).map_err(|_| FcError::Provider("adresse de déconnexion invalide".into()))?;
-    url.query_pairs_mut()
-        .append_pair("id_token_hint", &id_token)
-        .append_pair("state", &state)
-        .append_pair(
-            "post_logout_redirect_uri",
-            fc.config().post_logout_redirect_uri.as_str(),
-        );
-    Ok(Some(url.into()))
+    flow::end_session_url(fc, &endpoint, &id_token, &state).map(Some)
 }
 
 /// FranceConnect sent the browser back after an usager's logout.

@@ -342,16 +342,25 @@ pub async fn logout_url(
             .execute(&mut *c)
             .await?;
     });
-    let mut url =
-        url::Url::parse(&endpoint).map_err(|_| FcError::Provider("adresse de déconnexion invalide".into()))?;
+    end_session_url(fc, &endpoint, &id_token, &state).map(Some)
+}
+
+/// FranceConnect's logout address for `id_token`, coming back with `state`.
+pub(crate) fn end_session_url(
+    fc: &FranceConnect,
+    endpoint: &str,
+    id_token: &str,
+    state: &str,
+) -> Result<String, FcError> {
+    let mut url = url::Url::parse(endpoint).map_err(|_| FcError::Provider("adresse de déconnexion invalide".into()))?;
     url.query_pairs_mut()
-        .append_pair("id_token_hint", &id_token)
-        .append_pair("state", &state)
+        .append_pair("id_token_hint", id_token)
+        .append_pair("state", state)
         .append_pair(
             "post_logout_redirect_uri",
             fc.config().post_logout_redirect_uri.as_str(),
         );
-    Ok(Some(url.into()))
+    Ok(url.into())
 }
 
 /// FranceConnect sent the browser back after the logout.
