@@ -131,6 +131,17 @@ pub struct DemoPass {
     pub codes: Vec<String>,
 }
 
+/// Whether this database holds demonstration data (loaded once by `--demo`).
+pub async fn is_demo_database(core: &Core) -> CoreResult<bool> {
+    let n: i64 = crate::on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE action = $1")
+            .bind(actions::DEMO_LOADED)
+            .fetch_one(&mut *c)
+            .await?
+    });
+    Ok(n > 0)
+}
+
 /// Fills an empty database. Returns `None` (and changes nothing) if the
 /// database already has organisations.
 pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Demo>> {

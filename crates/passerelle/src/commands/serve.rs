@@ -75,6 +75,17 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         }
     }
 
+    // Fictitious identities on a public address: only on a demonstration database,
+    // never on a real one started with --demo by mistake.
+    let simulated = franceconnect.as_ref().is_some_and(|fc| fc.config().simulateur);
+    let public = base.scheme() == "https" && !passerelle_core::aidants::franceconnect::config::is_local(&base);
+    if simulated && public && !demo::is_demo_database(&core).await? {
+        anyhow::bail!(
+            "le simulateur FranceConnect (identités fictives) est refusé sur {base} : cette base ne contient pas \
+             les données de démonstration. Utilisez --demo sur une base neuve, ou configurez FranceConnect."
+        );
+    }
+
     let state = AppState::new(
         core.clone(),
         WebConfig {

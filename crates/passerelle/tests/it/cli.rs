@@ -153,6 +153,21 @@ async fn serve_refuses_unsafe_or_invalid_settings_with_a_clear_message() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("adresse d'écoute invalide"));
     let out = serve(&["--assets-dir", "/nonexistent"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("npm ci"));
+    // A real (non-demo) database started with --demo on a public address:
+    // no fictitious FranceConnect identities there.
+    app.account("operateur", "operateur", "op@exemple.fr", false).await;
+    let assets = concat!(env!("CARGO_MANIFEST_DIR"), "/../../node_modules/@gouvfr/dsfr/dist");
+    let fonts = concat!(env!("CARGO_MANIFEST_DIR"), "/../../node_modules/dejavu-fonts-ttf/ttf");
+    let out = serve(
+        &["--demo", "--assets-dir", assets, "--polices", fonts],
+        Some("https://passerelle.exemple.gouv.fr"),
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ne contient pas les données de démonstration"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let scratch = app.data_dir.parent().unwrap().join("vide");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
         .args([

@@ -65,7 +65,7 @@ fn given(v: &Option<String>) -> Option<String> {
     v.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-fn is_local(u: &Url) -> bool {
+pub fn is_local(u: &Url) -> bool {
     matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"))
 }
 
