@@ -336,6 +336,8 @@ pub struct DetailPage {
     pub revocable: bool,
     pub renouvelable: bool,
     pub revocation_pdf: bool,
+    /// Only an aidant concludes, renews and revokes (a référent reads).
+    pub aidant: bool,
 }
 
 /// The detail page of a mandate (shared with the revocation handlers).
@@ -369,6 +371,7 @@ pub(crate) async fn detail_page(
     render(
         status,
         DetailPage {
+            aidant: u.principal.role == passerelle_core::accounts::Role::Aidant,
             l: u.layout(&format!("Mandat n° {}", m.id), SECTION),
             message,
             error,

@@ -141,6 +141,13 @@ async fn mandates_stay_within_their_structure_session_and_usager() {
         StatusCode::OK
     );
     // …but concluding, renewing, revoking and identifying usagers are the aidant's acts.
+    let page = referent_a.b.get(&format!("/aidants-connect/mandats/{id}")).await.body;
+    assert!(
+        !page.contains("/renouveler\"") && !page.contains("Révoquer tout le mandat"),
+        "{page}"
+    );
+    let list = referent_a.b.get("/aidants-connect/mandats").await.body;
+    assert!(!list.contains("Conclure un nouveau mandat"), "{list}");
     let revoked_before = m
         .count("SELECT COUNT(*) FROM autorisations WHERE revoquee_at IS NOT NULL")
         .await;
