@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use serde_json::{json, Value};
+use sha2::Digest;
 
 use crate::lieux::run;
 use crate::oidc::code_for;
@@ -266,8 +267,18 @@ async fn oidc_private_key_jwt_refusals() {
         .await,
     );
 
-    // A service with a key cannot use a secret (it has none; even its stored
-    // fingerprint is refused: try the basic and the post methods).
+    // A service with a key cannot use a secret, even one whose fingerprint
+    // is stored (it has none of its own): basic and post both refused.
+    let known = hex::encode(sha2::Sha256::digest(b"nimporte-quoi"));
+    let literal = match app.backend() {
+        passerelle_core::Backend::Sqlite => format!("X'{known}'"),
+        passerelle_core::Backend::Postgres => format!("'\\x{known}'::bytea"),
+    };
+    app.exec(&format!(
+        "UPDATE oidc_clients SET secret_empreinte = {literal} WHERE client_id = '{client_id}'"
+    ))
+    .await
+    .unwrap();
     let form = [
         ("grant_type", "authorization_code"),
         ("code", code.as_str()),
@@ -278,7 +289,7 @@ async fn oidc_private_key_jwt_refusals() {
         post(&app, Some((&client_id, "nimporte-quoi")), &form).await,
     );
     let mut with_post = form.to_vec();
-    with_post.extend([("client_id", client_id.as_str()), ("client_secret", "x")]);
+    with_post.extend([("client_id", client_id.as_str()), ("client_secret", "nimporte-quoi")]);
     refused("secret post d'un client à clé", post(&app, None, &with_post).await);
 
     // A service with a secret cannot send an assertion (nor sign one with a key).
