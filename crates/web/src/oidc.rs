@@ -1,5 +1,6 @@
 //! The provider's protocol endpoints for online services (no cookies, no
-//! CSRF: a client authenticates with its secret or its bearer token):
+//! CSRF: a client authenticates with its secret, a JWT signed with its key,
+//! or its bearer token):
 //! discovery, JWKS, token, userinfo, logout. The authorisation step, where
 //! the aidant chooses the usager and the démarche, is in `oidc_authorize`.
 
@@ -11,7 +12,7 @@ use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use passerelle_core::oidc_provider::tokens::{self, OAuthError, TokenRequest};
-use passerelle_core::oidc_provider::{clients, discovery, keys, logout, userinfo as info};
+use passerelle_core::oidc_provider::{assertion, clients, discovery, keys, logout, userinfo as info};
 use serde_json::json;
 
 use crate::auth::ClientIp;
@@ -128,19 +129,10 @@ async fn token(
             return Ok(bad(400, "invalid_request", &format!("paramètre répété : {k}")));
         }
     }
-    let from_form = form.get("client_id").cloned().zip(form.get("client_secret").cloned());
-    let (client_id, secret) = match (basic(&headers), from_form) {
-        (Some(_), Some(_)) => {
-            return Ok(bad(
-                400,
-                "invalid_request",
-                "une seule méthode d'authentification du client",
-            ));
-        }
-        (Some(b), None) | (None, Some(b)) => b,
-        (None, None) => return Ok(bad(401, "invalid_client", "authentification du client absente")),
-    };
-    let Some(client) = clients::authenticate(&state.core.db, &client_id, &secret).await? else {
+    let Some(client) = (match authenticate(&state, &headers, &form).await? {
+        Ok(c) => c,
+        Err(r) => return Ok(r),
+    }) else {
         return Ok(bad(401, "invalid_client", "client inconnu ou secret faux"));
     };
     let req = TokenRequest {
@@ -157,6 +149,56 @@ async fn token(
             .into_response()),
         Err(e) => Ok(oauth_error(e)),
     }
+}
+
+/// The client of a token request: by `private_key_jwt` when the form has a
+/// client assertion, else by its secret (basic or post). `Err`: the refusal.
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &std::collections::BTreeMap<String, String>,
+) -> Result<Result<Option<clients::Client>, Response>, WebError> {
+    let assertion_type = form.get("client_assertion_type");
+    let assertion = form.get("client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        if basic(headers).is_some() || form.contains_key("client_secret") {
+            return Ok(Err(bad(
+                400,
+                "invalid_request",
+                "une seule méthode d'authentification du client",
+            )));
+        }
+        if assertion_type.map(String::as_str) != Some(assertion::JWT_BEARER) {
+            return Ok(Err(bad(
+                401,
+                "invalid_client",
+                "client_assertion_type doit être urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            )));
+        }
+        let base = issuer(state);
+        let endpoint = format!("{base}/oidc/token");
+        let found = assertion::authenticate(
+            &state.core,
+            form.get("client_id").map(String::as_str),
+            assertion.map(String::as_str).unwrap_or_default(),
+            &[endpoint.as_str(), base.as_str()],
+        )
+        .await?;
+        return Ok(found.map(Some).map_err(|why| bad(401, "invalid_client", why)));
+    }
+    let from_form = form.get("client_id").cloned().zip(form.get("client_secret").cloned());
+    let (client_id, secret) = match (basic(headers), from_form) {
+        (Some(_), Some(_)) => {
+            return Ok(Err(bad(
+                400,
+                "invalid_request",
+                "une seule méthode d'authentification du client",
+            )));
+        }
+        (Some(b), None) | (None, Some(b)) => b,
+        (None, None) => return Ok(Err(bad(401, "invalid_client", "authentification du client absente"))),
+    };
+    Ok(Ok(clients::authenticate(&state.core.db, &client_id, &secret).await?))
 }
 
 /// `GET|POST /oidc/userinfo` with `Authorization: Bearer …` (header only).

@@ -1,5 +1,7 @@
-//! Online services registered with the provider. The secret (256 random
-//! bits) is shown once; only its SHA-256 is kept, compared in constant time.
+//! Online services registered with the provider. A service authenticates
+//! either with a secret (256 random bits, shown once; only its SHA-256 is
+//! kept, compared in constant time) or, when registered with a public key,
+//! with a JWT signed by its private key (`private_key_jwt`, see `assertion`).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -22,7 +24,13 @@ pub struct Client {
     pub post_logout_uris: Vec<String>,
     /// Démarches the service accepts (`rep_scope`); empty: all.
     pub demarches: Vec<String>,
+    /// `client_secret_basic` (or `_post`) or `private_key_jwt`.
+    pub token_endpoint_auth_method: String,
 }
+
+/// The methods of `token_endpoint_auth_method`.
+pub const BY_SECRET: &str = "client_secret_basic";
+pub const BY_KEY: &str = "private_key_jwt";
 
 fn random(n: usize) -> String {
     let mut b = vec![0u8; n];
@@ -53,7 +61,9 @@ pub fn check_uri(raw: &str) -> CoreResult<String> {
     Ok(u.to_string())
 }
 
-/// Registers a service; returns it and its secret (shown once).
+/// Registers a service; returns it and its secret (shown once), or no
+/// secret when it authenticates with `public_key` (a PEM or JWKS, see
+/// [`super::assertion::parse_public_key`]).
 pub async fn register(
     core: &Core,
     actor: &Actor,
@@ -61,7 +71,8 @@ pub async fn register(
     redirect_uris: &[String],
     post_logout_uris: &[String],
     demarches: &[String],
-) -> CoreResult<(Client, String)> {
+    public_key: Option<&str>,
+) -> CoreResult<(Client, Option<String>)> {
     let nom: String = nom.trim().chars().take(200).collect();
     if nom.is_empty() {
         return Err(CoreError::invalid("le nom du service est obligatoire"));
@@ -81,25 +92,31 @@ pub async fn register(
             return Err(CoreError::invalid(format!("démarche inconnue « {d} »")));
         }
     }
+    let public_key = public_key.map(super::assertion::parse_public_key).transpose()?;
+    let method = if public_key.is_some() { BY_KEY } else { BY_SECRET };
     let client = Client {
         client_id: format!("pc_{}", random(16)),
         nom,
         redirect_uris: redirect,
         post_logout_uris: logout,
         demarches: demarches.to_vec(),
+        token_endpoint_auth_method: method.into(),
     };
+    // A service with a key still gets a secret's fingerprint (the column is
+    // required), of a secret nobody sees and that is refused anyway.
     let secret = random(32);
     let mut tx = core.db.begin().await?;
     let id: i64 = on_tx!(&mut tx, c => {
         sqlx::query_scalar(
-            "INSERT INTO oidc_clients (client_id, nom, secret_empreinte, redirect_uris, post_logout_uris, demarches, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO oidc_clients (client_id, nom, secret_empreinte, redirect_uris, post_logout_uris, demarches, created_at, cle_publique) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(&client.client_id).bind(&client.nom).bind(digest(&secret))
         .bind(json!(client.redirect_uris).to_string())
         .bind(json!(client.post_logout_uris).to_string())
         .bind(json!(client.demarches).to_string())
         .bind(now_micros())
+        .bind(&public_key)
         .fetch_one(&mut *c).await?
     });
     journal::append(
@@ -108,17 +125,19 @@ pub async fn register(
         NewEntry::new(actor.clone(), actions::OIDC_CLIENT_CREATED)
             .subject("oidc_client", id)
             .details(
-                json!({ "client_id": client.client_id, "nom": client.nom, "redirect_uris": client.redirect_uris }),
+                json!({ "client_id": client.client_id, "nom": client.nom, "redirect_uris": client.redirect_uris, "token_endpoint_auth_method": method }),
             ),
     )
     .await?;
     tx.commit().await?;
-    Ok((client, secret))
+    Ok((client, public_key.is_none().then_some(secret)))
 }
 
-type Row = (String, String, String, String, String);
+type Row = (String, String, String, String, String, bool);
 
-fn of_row((client_id, nom, r, p, d): Row) -> Client {
+const COLUMNS: &str = "client_id, nom, redirect_uris, post_logout_uris, demarches, cle_publique IS NOT NULL";
+
+fn of_row((client_id, nom, r, p, d, by_key): Row) -> Client {
     let list = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
     Client {
         client_id,
@@ -126,6 +145,7 @@ fn of_row((client_id, nom, r, p, d): Row) -> Client {
         redirect_uris: list(&r),
         post_logout_uris: list(&p),
         demarches: list(&d),
+        token_endpoint_auth_method: if by_key { BY_KEY } else { BY_SECRET }.into(),
     }
 }
 
@@ -135,9 +155,7 @@ pub async fn find(db: &Db, client_id: &str) -> CoreResult<Option<Client>> {
         return Ok(None);
     }
     let row: Option<Row> = on_db!(db, c => {
-        sqlx::query_as(
-            "SELECT client_id, nom, redirect_uris, post_logout_uris, demarches FROM oidc_clients WHERE client_id = $1 AND revoque_at IS NULL",
-        )
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE client_id = $1 AND revoque_at IS NULL"))
         .bind(client_id).fetch_optional(&mut *c).await?
     });
     Ok(row.map(of_row))
@@ -146,21 +164,32 @@ pub async fn find(db: &Db, client_id: &str) -> CoreResult<Option<Client>> {
 /// Every active service, by name.
 pub async fn list(db: &Db) -> CoreResult<Vec<Client>> {
     let rows: Vec<Row> = on_db!(db, c => {
-        sqlx::query_as(
-            "SELECT client_id, nom, redirect_uris, post_logout_uris, demarches FROM oidc_clients WHERE revoque_at IS NULL ORDER BY nom",
-        )
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE revoque_at IS NULL ORDER BY nom"))
         .fetch_all(&mut *c).await?
     });
     Ok(rows.into_iter().map(of_row).collect())
 }
 
-/// The service if `secret` is its secret.
+/// The public key (SPKI PEM) of an active service that authenticates with
+/// `private_key_jwt`.
+pub async fn public_key(db: &Db, client_id: &str) -> CoreResult<Option<String>> {
+    if client_id.len() > 100 {
+        return Ok(None);
+    }
+    let key: Option<Option<String>> = on_db!(db, c => {
+        sqlx::query_scalar("SELECT cle_publique FROM oidc_clients WHERE client_id = $1 AND revoque_at IS NULL")
+            .bind(client_id).fetch_optional(&mut *c).await?
+    });
+    Ok(key.flatten())
+}
+
+/// The service if `secret` is its secret (never for a service with a key).
 pub async fn authenticate(db: &Db, client_id: &str, secret: &str) -> CoreResult<Option<Client>> {
     if client_id.len() > 100 || secret.len() > 200 {
         return Ok(None);
     }
     let stored: Option<Vec<u8>> = on_db!(db, c => {
-        sqlx::query_scalar("SELECT secret_empreinte FROM oidc_clients WHERE client_id = $1 AND revoque_at IS NULL")
+        sqlx::query_scalar("SELECT secret_empreinte FROM oidc_clients WHERE client_id = $1 AND revoque_at IS NULL AND cle_publique IS NULL")
             .bind(client_id).fetch_optional(&mut *c).await?
     });
     let ok = stored.is_some_and(|s| bool::from(s.ct_eq(&digest(secret))));

@@ -3,6 +3,7 @@
 //! structure a mandate. Code flow only, exact redirect URIs, PKCE S256,
 //! single-use codes of 60 s, ES256 ID tokens with key rotation, pairwise `sub`.
 
+pub mod assertion;
 pub mod authorize;
 pub mod clients;
 pub mod consent;
@@ -35,7 +36,8 @@ pub fn discovery(issuer: &str) -> Value {
         "grant_types_supported": ["authorization_code"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": userinfo::SCOPES.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
         "claims_supported": ["sub", "given_name", "family_name", "preferred_username", "birthdate", "birthplace", "birthcountry", "gender", "email", "acr", "nonce", "rep_scope"],

@@ -27,7 +27,8 @@ pub enum OidcCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ClientsCommand {
-    /// Enregistre un service : affiche son client_id et son secret, une seule fois (seule son empreinte est gardée).
+    /// Enregistre un service : affiche son client_id et son secret, une seule fois (seule son empreinte est gardée) ;
+    /// avec --cle-publique, le service s'authentifie par private_key_jwt (ES256) et n'a pas de secret.
     Creer {
         /// Nom du service, montré à l'aidant.
         #[arg(long)]
@@ -41,6 +42,9 @@ pub enum ClientsCommand {
         /// Démarches acceptées par le service (rep_scope), séparées par des virgules ; toutes par défaut.
         #[arg(long, value_delimiter = ',')]
         demarches: Vec<String>,
+        /// Fichier de la clé publique EC P-256 du service (PEM, ou JWKS d'une seule clé) : authentification private_key_jwt.
+        #[arg(long = "cle-publique", value_name = "FICHIER")]
+        cle_publique: Option<std::path::PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -73,9 +77,17 @@ async fn run_on(core: &passerelle_core::Core, command: OidcCommand) -> Result<Ex
                     redirect_uris,
                     post_logout_uris,
                     demarches,
+                    cle_publique,
                     json,
                 },
         } => {
+            let key = match &cle_publique {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("clé publique {} illisible : {e}", path.display()))?,
+                ),
+                None => None,
+            };
             let (client, secret) = clients::register(
                 core,
                 &Actor::System,
@@ -83,17 +95,27 @@ async fn run_on(core: &passerelle_core::Core, command: OidcCommand) -> Result<Ex
                 &redirect_uris,
                 &post_logout_uris,
                 &demarches,
+                key.as_deref(),
             )
             .await?;
-            if json {
-                println!(
+            match (json, secret) {
+                (true, Some(secret)) => println!(
                     "{}",
-                    json!({ "client_id": client.client_id, "client_secret": secret, "nom": client.nom, "redirect_uris": client.redirect_uris })
-                );
-            } else {
-                println!("client_id : {}", client.client_id);
-                println!("client_secret : {secret}");
-                eprintln!("Notez le secret maintenant : il ne sera plus jamais affiché.");
+                    json!({ "client_id": client.client_id, "client_secret": secret, "nom": client.nom, "redirect_uris": client.redirect_uris, "token_endpoint_auth_method": client.token_endpoint_auth_method })
+                ),
+                (true, None) => println!(
+                    "{}",
+                    json!({ "client_id": client.client_id, "nom": client.nom, "redirect_uris": client.redirect_uris, "token_endpoint_auth_method": client.token_endpoint_auth_method })
+                ),
+                (false, Some(secret)) => {
+                    println!("client_id : {}", client.client_id);
+                    println!("client_secret : {secret}");
+                    eprintln!("Notez le secret maintenant : il ne sera plus jamais affiché.");
+                }
+                (false, None) => {
+                    println!("client_id : {}", client.client_id);
+                    println!("authentification : private_key_jwt (ES256, clé publique enregistrée)");
+                }
             }
         }
         OidcCommand::Clients {

@@ -21,6 +21,7 @@ mod mandats_support;
 mod oidc;
 mod oidc_authlib;
 mod oidc_authorize;
+mod oidc_private_key_jwt;
 mod oidc_support;
 mod operator;
 mod pass;

@@ -66,7 +66,7 @@ async fn post_token(app: &TestApp, auth: Option<(&str, &str)>, form: &[(&str, &s
 
 /// A real grant for the usager tagged `tag` (created once per app): the
 /// token endpoint checks that the autorisation is still active.
-async fn grant(app: &TestApp, tag: i64) -> Grant {
+pub(crate) async fn grant(app: &TestApp, tag: i64) -> Grant {
     let family = format!("Test{tag}");
     let aidants = app
         .scalar_i64("SELECT COUNT(*) FROM accounts WHERE email = 'aidant-oidc@exemple.fr'")
@@ -104,7 +104,7 @@ async fn grant(app: &TestApp, tag: i64) -> Grant {
 }
 
 /// Issues a code for `client_id` and returns it.
-async fn code_for(app: &TestApp, client_id: &str, challenge: Option<&str>, usager: i64) -> String {
+pub(crate) async fn code_for(app: &TestApp, client_id: &str, challenge: Option<&str>, usager: i64) -> String {
     let mut q = vec![
         ("client_id", client_id),
         ("redirect_uri", BACK),

@@ -4,7 +4,10 @@
 //! ES256 ID token against the JWKS (signature, iss, aud, nonce), calls
 //! userinfo, and checks that a replayed code (and the token it gave), another
 //! redirect_uri, a missing PKCE verifier and an expired code are refused,
-//! and that logout returns only to a registered address. The application is
+//! and that logout returns only to a registered address. A second service,
+//! registered with a public key, authenticates with authlib's
+//! `PrivateKeyJWT` (ES256): accepted once per `jti`, refused when the
+//! assertion lives an hour (authlib's default). The application is
 //! served on a loopback socket; the aidant's browser steps are played here.
 
 use std::io::{BufRead, BufReader, Write};
@@ -56,6 +59,38 @@ impl Python {
     }
 }
 
+/// A service registered with a fresh EC P-256 public key: (client_id, path
+/// of its private key in PKCS#8 PEM, for the script).
+fn register_with_key(app: &TestApp) -> (String, String) {
+    use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let public = app.data_dir.join("service.pub.pem");
+    let private = app.data_dir.join("service.key.pem");
+    std::fs::write(&public, key.public_key().to_public_key_pem(LineEnding::LF).unwrap()).unwrap();
+    std::fs::write(&private, key.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes()).unwrap();
+    let (code, out, err) = crate::lieux::run(
+        app,
+        &[
+            "oidc",
+            "clients",
+            "creer",
+            "--nom",
+            "Service à clé",
+            "--redirect-uri",
+            BACK,
+            "--cle-publique",
+            public.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    (
+        v["client_id"].as_str().unwrap().to_string(),
+        private.to_str().unwrap().to_string(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
     let Ok(python) = std::env::var("PASSERELLE_PYTHON") else {
@@ -80,6 +115,7 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
     });
 
     let client = register(&app, "");
+    let (key_client, key_pem) = register_with_key(&app);
     let (signed_in, aidant_id, structure, _) = aidant(&app, "aidant@exemple.fr").await;
     let mut b = Browser::on(browser_router);
     b.cookies = signed_in.cookies.clone();
@@ -87,7 +123,16 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc/client.py");
     let mut child = Command::new(&python)
-        .args([script, &base, &client.0, &client.1, BACK, AFTER_LOGOUT])
+        .args([
+            script,
+            &base,
+            &client.0,
+            &client.1,
+            BACK,
+            AFTER_LOGOUT,
+            &key_client,
+            &key_pem,
+        ])
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -127,8 +172,21 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
     assert!(status.success(), "{}", py.stderr());
     assert_eq!(
         scenarios,
-        ["nominal", "mauvaise_redirect_uri", "sans_verifier", "expire"]
+        [
+            "nominal",
+            "mauvaise_redirect_uri",
+            "sans_verifier",
+            "expire",
+            "cle_privee"
+        ]
     );
+    assert_eq!(done["key_aud"], key_client.as_str());
+    assert_eq!(done["key_one_hour"][0], "invalid_client", "{done}");
+    assert!(
+        done["key_one_hour"][1].as_str().unwrap().contains("5 minutes"),
+        "{done}"
+    );
+    assert_eq!(done["key_replay"], "invalid_client", "{done}");
     for k in ["replay", "wrong_redirect_uri", "missing_verifier", "expired"] {
         assert_eq!(done[k], "invalid_grant", "{k}: {done}");
     }

@@ -1,7 +1,11 @@
 """A relying party built with authlib, driving Passerelle's OpenID Connect
 provider (Aidants Connect). Run by tests/it/oidc_authlib.rs:
 
-    client.py ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI POST_LOGOUT_URI
+    client.py ISSUER CLIENT_ID CLIENT_SECRET REDIRECT_URI POST_LOGOUT_URI KEY_CLIENT_ID KEY_PEM
+
+KEY_CLIENT_ID is a second service, registered with a public key: it
+authenticates with private_key_jwt (ES256), signing with the private key in
+the file KEY_PEM.
 
 For each scenario it prints one JSON line {"scenario", "authorize_url"} and
 reads back one line: the URL the browser was sent to (redirect_uri?code&state).
@@ -11,6 +15,7 @@ It ends with {"done": true, ...}. Any failed check raises: exit status 1.
 import base64
 import json
 import sys
+import time
 import warnings
 
 import requests
@@ -18,6 +23,8 @@ from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from joserfc.jwk import ECKey
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -25,7 +32,7 @@ with warnings.catch_warnings():
     from authlib.jose.errors import BadSignatureError
     from authlib.oidc.core import CodeIDToken
 
-ISSUER, CLIENT_ID, SECRET, REDIRECT_URI, POST_LOGOUT_URI = sys.argv[1:6]
+ISSUER, CLIENT_ID, SECRET, REDIRECT_URI, POST_LOGOUT_URI, KEY_CLIENT_ID, KEY_PEM = sys.argv[1:8]
 SCOPE = "openid profile birth email"
 
 
@@ -38,6 +45,8 @@ disc = requests.get(ISSUER + "/.well-known/openid-configuration", timeout=10).js
 check(disc["issuer"] == ISSUER, "issuer of the discovery document")
 check("S256" in disc["code_challenge_methods_supported"], "PKCE S256 announced")
 check(disc["end_session_endpoint"] == ISSUER + "/oidc/logout", "end_session_endpoint")
+check("private_key_jwt" in disc["token_endpoint_auth_methods_supported"], "private_key_jwt announced")
+check(disc["token_endpoint_auth_signing_alg_values_supported"] == ["ES256"], "ES256 for client assertions")
 JWKS = JsonWebKey.import_key_set(requests.get(disc["jwks_uri"], timeout=10).json())
 
 
@@ -52,9 +61,24 @@ def session(redirect_uri=REDIRECT_URI):
     )
 
 
-def authorize(scenario):
+def key_session(claims=None):
+    """The service with a key: private_key_jwt, ES256. authlib's assertions
+    live an hour unless `claims` sets exp; the provider wants 5 minutes at most."""
+    with open(KEY_PEM) as f:
+        key = ECKey.import_key(f.read())
+    return OAuth2Session(
+        KEY_CLIENT_ID,
+        key,
+        scope=SCOPE,
+        redirect_uri=REDIRECT_URI,
+        code_challenge_method="S256",
+        token_endpoint_auth_method=PrivateKeyJWT(disc["token_endpoint"], claims=claims, alg="ES256"),
+    )
+
+
+def authorize(scenario, make=session):
     """Builds the request (PKCE S256, state, nonce); the test's aidant answers."""
-    sess = session()
+    sess = make()
     verifier = generate_token(48)
     nonce = generate_token(24)
     url, state = sess.create_authorization_url(
@@ -75,7 +99,7 @@ def refused(fn):
     return None
 
 
-def id_token_claims(token, nonce):
+def id_token_claims(token, nonce, client_id=CLIENT_ID):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
@@ -86,10 +110,10 @@ def id_token_claims(token, nonce):
             claims_cls=CodeIDToken,
             claims_options={
                 "iss": {"essential": True, "value": ISSUER},
-                "aud": {"essential": True, "value": CLIENT_ID},
+                "aud": {"essential": True, "value": client_id},
                 "nonce": {"essential": True, "value": nonce},
             },
-            claims_params={"nonce": nonce, "client_id": CLIENT_ID},
+            claims_params={"nonce": nonce, "client_id": client_id},
         )
         claims.validate()
         # A tampered signature is refused by the same verification.
@@ -153,7 +177,27 @@ out["expired"] = refused(
     )
 )
 
-# 5. Logout: a registered post-logout URI gets the state back; another one is refused.
+# 5. The service with a key: an assertion of one hour (authlib's default) is
+# refused, one of two minutes gets the tokens, and its jti cannot be replayed.
+sess, verifier, nonce, state, callback = authorize("cle_privee", key_session)
+code = dict(x.split("=", 1) for x in callback.split("?", 1)[1].split("&"))["code"]
+try:
+    key_session().fetch_token(disc["token_endpoint"], code=code, code_verifier=verifier)
+    out["key_one_hour"] = None
+except (OAuthError, OAuth2Error) as e:
+    out["key_one_hour"] = [e.error, e.description]
+short = {"exp": int(time.time()) + 120, "jti": generate_token(36)}
+key_token = key_session(dict(short)).fetch_token(
+    disc["token_endpoint"], authorization_response=callback, state=state, code_verifier=verifier
+)
+key_claims = id_token_claims(key_token["id_token"], nonce, KEY_CLIENT_ID)
+check(key_claims["sub"] != claims["sub"], "pairwise: another sub for another service")
+out["key_aud"] = key_claims["aud"]
+out["key_replay"] = refused(
+    lambda: key_session(dict(short)).fetch_token(disc["token_endpoint"], code=code, code_verifier=verifier)
+)
+
+# 6. Logout: a registered post-logout URI gets the state back; another one is refused.
 hint = token["id_token"]
 r = requests.get(
     disc["end_session_endpoint"],

@@ -1,0 +1,363 @@
+//! `private_key_jwt` at the token endpoint (OpenID Connect Core §9, RFC
+//! 7523): a service registered with its EC P-256 public key signs an ES256
+//! assertion; single-use `jti`, audience, expiry, key, algorithm, and the
+//! two methods never mixed.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use serde_json::{json, Value};
+use sha2::Digest;
+
+use crate::lieux::run;
+use crate::oidc::code_for;
+use crate::support::{TestApp, BASE};
+
+const BACK: &str = "http://127.0.0.1:9999/retour";
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+fn now() -> i64 {
+    passerelle_core::db::now_micros() / 1_000_000
+}
+
+/// Registers a service with the public key of `secret` written as `file`
+/// (PEM, or a JWKS when `jwks`); returns its client_id.
+fn register_with_key(app: &TestApp, secret: &p256::SecretKey, jwks: bool) -> String {
+    let public = secret.public_key();
+    let (name, text) = if jwks {
+        let point = public.to_encoded_point(false);
+        let jwk = json!({ "kty": "EC", "crv": "P-256", "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+            "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()), "use": "sig", "alg": "ES256" });
+        ("cle.jwks.json", json!({ "keys": [jwk] }).to_string())
+    } else {
+        ("cle.pem", public.to_public_key_pem(LineEnding::LF).unwrap())
+    };
+    let path = app.data_dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    let (code, out, err) = run(
+        app,
+        &[
+            "oidc",
+            "clients",
+            "creer",
+            "--nom",
+            "Service à clé",
+            "--redirect-uri",
+            BACK,
+            "--cle-publique",
+            path.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v.get("client_secret").is_none(), "pas de secret : {out}");
+    assert_eq!(v["token_endpoint_auth_method"], "private_key_jwt");
+    v["client_id"].as_str().unwrap().to_string()
+}
+
+fn secret_client(app: &TestApp) -> (String, String) {
+    let (code, out, err) = run(
+        app,
+        &[
+            "oidc",
+            "clients",
+            "creer",
+            "--nom",
+            "Service à secret",
+            "--redirect-uri",
+            BACK,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    (
+        v["client_id"].as_str().unwrap().to_string(),
+        v["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+fn claims(client_id: &str, jti: &str) -> Value {
+    json!({ "iss": client_id, "sub": client_id, "aud": format!("{BASE}/oidc/token"), "jti": jti,
+        "iat": now(), "exp": now() + 120 })
+}
+
+fn sign(secret: &p256::SecretKey, claims: &Value) -> String {
+    let pem = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let key = EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+    jsonwebtoken::encode(&Header::new(Algorithm::ES256), claims, &key).unwrap()
+}
+
+/// An unsigned token with header `alg` (`none`, or HS256 keyed with `hmac_key`).
+fn forged(alg: &str, claims: &Value, hmac_key: &[u8]) -> String {
+    if alg == "HS256" {
+        return jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(hmac_key),
+        )
+        .unwrap();
+    }
+    let h = URL_SAFE_NO_PAD.encode(json!({ "alg": alg, "typ": "JWT" }).to_string());
+    let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{h}.{c}.")
+}
+
+async fn post(app: &TestApp, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let mut req = Request::post("/oidc/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = basic {
+        req = req.header(
+            header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+        );
+    }
+    let r = app.browser().send(req.body(Body::from(body)).unwrap()).await;
+    (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
+}
+
+/// The token request for `code` authenticated by `assertion`.
+async fn with_assertion(app: &TestApp, code: &str, assertion: &str) -> (StatusCode, Value) {
+    post(
+        app,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", BACK),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion),
+        ],
+    )
+    .await
+}
+
+fn refused(what: &str, (status, body): (StatusCode, Value)) {
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
+    assert_eq!(body["error"], "invalid_client", "{what}: {body}");
+}
+
+#[tokio::test]
+async fn oidc_private_key_jwt_gets_tokens_once_per_assertion() {
+    let app = TestApp::new().await;
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let client_id = register_with_key(&app, &key, false);
+
+    let discovery: Value =
+        serde_json::from_str(&app.browser().get("/.well-known/openid-configuration").await.body).unwrap();
+    assert!(discovery["token_endpoint_auth_methods_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("private_key_jwt")));
+    assert_eq!(
+        discovery["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["ES256"])
+    );
+
+    let assertion = sign(&key, &claims(&client_id, "jti-1"));
+    let code = code_for(&app, &client_id, None, 1).await;
+    let (status, body) = with_assertion(&app, &code, &assertion).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["id_token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(body["access_token"].as_str().is_some());
+
+    // The same assertion again (fresh code): its jti is spent.
+    let code = code_for(&app, &client_id, None, 1).await;
+    refused("jti rejoué", with_assertion(&app, &code, &assertion).await);
+
+    // The issuer as audience, and client_id in the form: accepted.
+    let mut c = claims(&client_id, "jti-2");
+    c["aud"] = json!(BASE);
+    let (status, body) = post(
+        &app,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", BACK),
+            ("client_id", &client_id),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &sign(&key, &c)),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A JWKS file is accepted at registration too.
+    let other = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let jwks_client = register_with_key(&app, &other, true);
+    let code = code_for(&app, &jwks_client, None, 1).await;
+    let (status, body) = with_assertion(&app, &code, &sign(&other, &claims(&jwks_client, "jti-1"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let details = app
+        .scalar_text("SELECT details FROM journal WHERE action = 'oidc.service_enregistre' ORDER BY seq LIMIT 1")
+        .await;
+    assert!(details.contains("private_key_jwt"), "{details}");
+    assert!(!details.contains("BEGIN"), "{details}");
+}
+
+#[tokio::test]
+async fn oidc_private_key_jwt_refusals() {
+    let app = TestApp::new().await;
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let client_id = register_with_key(&app, &key, false);
+    let code = code_for(&app, &client_id, None, 1).await;
+
+    let mut c = claims(&client_id, "aud");
+    c["aud"] = json!("https://ailleurs.exemple.fr/oidc/token");
+    refused("mauvais aud", with_assertion(&app, &code, &sign(&key, &c)).await);
+
+    let mut c = claims(&client_id, "expiree");
+    c["exp"] = json!(now() - 120);
+    refused("expirée", with_assertion(&app, &code, &sign(&key, &c)).await);
+
+    let mut c = claims(&client_id, "lointaine");
+    c["exp"] = json!(now() + 3600);
+    refused("exp à une heure", with_assertion(&app, &code, &sign(&key, &c)).await);
+
+    let mut c = claims(&client_id, "sans-exp");
+    c.as_object_mut().unwrap().remove("exp");
+    refused("sans exp", with_assertion(&app, &code, &sign(&key, &c)).await);
+
+    let mut c = claims(&client_id, "x");
+    c.as_object_mut().unwrap().remove("jti");
+    refused("sans jti", with_assertion(&app, &code, &sign(&key, &c)).await);
+
+    let mut c = claims(&client_id, "sub");
+    c["sub"] = json!("quelqu-un-d-autre");
+    refused("sub différent", with_assertion(&app, &code, &sign(&key, &c)).await);
+
+    let stranger = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    refused(
+        "autre clé",
+        with_assertion(&app, &code, &sign(&stranger, &claims(&client_id, "autre-cle"))).await,
+    );
+    refused(
+        "HS256",
+        with_assertion(&app, &code, &forged("HS256", &claims(&client_id, "hs"), b"secret")).await,
+    );
+    refused(
+        "alg none",
+        with_assertion(&app, &code, &forged("none", &claims(&client_id, "none"), b"")).await,
+    );
+    refused("assertion illisible", with_assertion(&app, &code, "pas.un.jwt").await);
+
+    // Wrong assertion type.
+    refused(
+        "client_assertion_type",
+        post(
+            &app,
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", BACK),
+                ("client_assertion_type", "urn:autre"),
+                ("client_assertion", &sign(&key, &claims(&client_id, "type"))),
+            ],
+        )
+        .await,
+    );
+
+    // A service with a key cannot use a secret, even one whose fingerprint
+    // is stored (it has none of its own): basic and post both refused.
+    let known = hex::encode(sha2::Sha256::digest(b"nimporte-quoi"));
+    let literal = match app.backend() {
+        passerelle_core::Backend::Sqlite => format!("X'{known}'"),
+        passerelle_core::Backend::Postgres => format!("'\\x{known}'::bytea"),
+    };
+    app.exec(&format!(
+        "UPDATE oidc_clients SET secret_empreinte = {literal} WHERE client_id = '{client_id}'"
+    ))
+    .await
+    .unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", BACK),
+    ];
+    refused(
+        "secret d'un client à clé",
+        post(&app, Some((&client_id, "nimporte-quoi")), &form).await,
+    );
+    let mut with_post = form.to_vec();
+    with_post.extend([("client_id", client_id.as_str()), ("client_secret", "nimporte-quoi")]);
+    refused("secret post d'un client à clé", post(&app, None, &with_post).await);
+
+    // A service with a secret cannot send an assertion (nor sign one with a key).
+    let (secret_id, secret) = secret_client(&app);
+    let secret_code = code_for(&app, &secret_id, None, 1).await;
+    refused(
+        "assertion d'un client à secret",
+        with_assertion(&app, &secret_code, &sign(&key, &claims(&secret_id, "s1"))).await,
+    );
+    refused(
+        "HS256 signé du secret",
+        with_assertion(
+            &app,
+            &secret_code,
+            &forged("HS256", &claims(&secret_id, "s2"), secret.as_bytes()),
+        )
+        .await,
+    );
+    // Both methods at once.
+    let (status, body) = post(
+        &app,
+        Some((&secret_id, &secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &secret_code),
+            ("redirect_uri", BACK),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &sign(&key, &claims(&client_id, "both"))),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // client_id of the form other than the assertion's issuer.
+    let (status, body) = post(
+        &app,
+        None,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", BACK),
+            ("client_id", &secret_id),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", &sign(&key, &claims(&client_id, "mix"))),
+        ],
+    )
+    .await;
+    refused("client_id différent", (status, body));
+
+    // The secret service still works with its secret, and the key service
+    // with a good assertion: none of the refusals above spent the code.
+    let (status, body) = post(&app, Some((&secret_id, &secret)), &form_for(&secret_code)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = with_assertion(&app, &code, &sign(&key, &claims(&client_id, "bonne"))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Each instance sees the spent jti: it is in the database.
+    let spent = app
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM oidc_assertions_jti WHERE client_id = '{client_id}' AND jti = 'bonne'"
+        ))
+        .await;
+    assert_eq!(spent, 1);
+}
+
+fn form_for(code: &str) -> [(&str, &str); 3] {
+    [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", BACK),
+    ]
+}
