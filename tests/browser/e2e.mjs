@@ -498,6 +498,7 @@ async function main() {
       ['/accessibilite', 'déclaration d’accessibilité'],
       ['/aider-un-proche', 'aider un proche'],
       ['/espace-usager', 'espace usager (connexion)'],
+      ['/open-data/', 'données ouvertes'],
     ]) {
       current = `page ${urlPath}`;
       await visit(page, base, urlPath);

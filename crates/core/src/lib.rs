@@ -10,6 +10,7 @@ pub mod demo;
 pub mod demo_aidants;
 pub mod error;
 pub mod hubs;
+pub mod indicateurs;
 pub mod jobs;
 pub mod journal;
 pub mod keys;

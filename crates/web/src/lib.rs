@@ -233,6 +233,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/lieux", get(api::search))
         .route("/api/v1/lieux/{id}", get(api::one))
         .route("/api/openapi.json", get(api::openapi))
+        .route("/open-data/", get(opendata::index))
+        .route(
+            "/open-data",
+            get(|| async { axum::response::Redirect::permanent("/open-data/") }),
+        )
+        .route(
+            "/open-data/indicateurs-departements.csv",
+            get(opendata::indicateurs_csv),
+        )
+        .route(
+            "/open-data/indicateurs-departements.json",
+            get(opendata::indicateurs_json),
+        )
         .route("/open-data/lieux.csv", get(opendata::lieux_csv))
         .route("/open-data/lieux.json", get(opendata::lieux_json))
         .route("/connexion", get(auth::login_page).post(auth::login_submit))

@@ -23,6 +23,7 @@ mod oidc_authlib;
 mod oidc_authorize;
 mod oidc_private_key_jwt;
 mod oidc_support;
+mod opendata_indicateurs;
 mod operator;
 mod pass;
 mod pass_admin_pages;

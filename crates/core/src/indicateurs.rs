@@ -1,0 +1,247 @@
+//! Open data: monthly indicators per département (`/open-data/indicateurs-departements.csv`
+//! and `.json`). One row per département of the official list (Corsica `2A`/`2B` and overseas
+//! included) and per month, from the first month with any activity to the current month;
+//! rows with nothing are kept (zeros). No personal data; a count from 1 to 4 is suppressed
+//! (statistical secrecy) and published as empty (CSV) or `null` (JSON).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::db::{datetime_of, Db};
+use crate::error::CoreResult;
+use crate::on_db;
+
+/// Counts below this (and above zero) are not published.
+pub const SECRET_THRESHOLD: i64 = 5;
+
+/// The columns, with their meaning (the data dictionary of `/open-data/`).
+pub const COLUMNS: [(&str, &str); 5] = [
+    (
+        "departement",
+        "code officiel du département (INSEE ; 2A, 2B, 971 à 976 compris)",
+    ),
+    (
+        "mois",
+        "mois, au format AAAA-MM (heure de Paris pour les encaissements)",
+    ),
+    (
+        "cheques_encaisses",
+        "chèques Pass Numérique encaissés dans les lieux du département ce mois-là (annulations déduites)",
+    ),
+    (
+        "lieux_qualifies_nouveaux",
+        "lieux du département qualifiés pour le Pass Numérique ce mois-là",
+    ),
+    (
+        "lieux_qualifies_fin_de_mois",
+        "lieux du département dont la qualification accordée avant la fin du mois est toujours active aujourd'hui",
+    ),
+];
+
+/// One published row; `None` = suppressed (1 to 4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Row {
+    pub departement: String,
+    pub mois: String,
+    pub cheques_encaisses: Option<i64>,
+    pub lieux_qualifies_nouveaux: Option<i64>,
+    pub lieux_qualifies_fin_de_mois: Option<i64>,
+}
+
+/// A count as published: zero and ≥ 5 as they are, 1 to 4 suppressed.
+pub fn publish(n: i64) -> Option<i64> {
+    if n > 0 && n < SECRET_THRESHOLD {
+        None
+    } else {
+        Some(n)
+    }
+}
+
+fn month_of(micros: i64) -> String {
+    let t = datetime_of(micros);
+    format!("{:04}-{:02}", t.year(), u8::from(t.month()))
+}
+
+/// The months from `first` to `last` included (`AAAA-MM`).
+fn months(first: &str, last: &str) -> Vec<String> {
+    let parse = |m: &str| -> Option<(i32, u32)> {
+        let (y, mo) = m.split_once('-')?;
+        Some((y.parse().ok()?, mo.parse().ok()?))
+    };
+    let (Some((mut y, mut m)), Some(end)) = (parse(first), parse(last)) else {
+        return vec![last.to_string()];
+    };
+    let mut out = Vec::new();
+    while (y, m) <= end && out.len() < 1200 {
+        out.push(format!("{y:04}-{m:02}"));
+        m += 1;
+        if m > 12 {
+            m = 1;
+            y += 1;
+        }
+    }
+    out
+}
+
+/// The raw counts per (département, month), before suppression.
+#[derive(Debug, Default, Clone)]
+pub struct Counts {
+    pub cheques: BTreeMap<(String, String), i64>,
+    pub qualified_new: BTreeMap<(String, String), i64>,
+    /// Active qualifications: (département, month of grant).
+    pub qualified_active: Vec<(String, String)>,
+    pub departements: BTreeSet<String>,
+    /// The latest change of the underlying data (µs), for `Last-Modified`.
+    pub last_modified: Option<i64>,
+}
+
+/// Reads the counts from the database.
+pub async fn counts(db: &Db) -> CoreResult<Counts> {
+    let mut c = Counts::default();
+    let deps: Vec<String> =
+        on_db!(db, x => sqlx::query_scalar("SELECT code FROM territoires_departements").fetch_all(&mut *x).await?);
+    c.departements.extend(deps);
+    let cheques: Vec<(String, String, i64)> = on_db!(db, x => {
+        sqlx::query_as(
+            "SELECT l.departement, SUBSTR(e.jour, 1, 7), COUNT(*) FROM encaissements e JOIN lieux l ON l.id = e.lieu_id \
+             WHERE e.annule_at IS NULL AND l.departement <> '' GROUP BY l.departement, SUBSTR(e.jour, 1, 7)",
+        )
+        .fetch_all(&mut *x).await?
+    });
+    for (d, m, n) in cheques {
+        c.departements.insert(d.clone());
+        c.cheques.insert((d, m), n);
+    }
+    let quals: Vec<(String, i64, String)> = on_db!(db, x => {
+        sqlx::query_as(
+            "SELECT l.departement, q.created_at, q.etat FROM qualifications q JOIN lieux l ON l.id = q.lieu_id \
+             WHERE l.departement <> ''",
+        )
+        .fetch_all(&mut *x).await?
+    });
+    for (d, at, etat) in quals {
+        let m = month_of(at);
+        c.departements.insert(d.clone());
+        *c.qualified_new.entry((d.clone(), m.clone())).or_default() += 1;
+        if etat == "active" {
+            c.qualified_active.push((d, m));
+        }
+    }
+    let latest: (Option<i64>, Option<i64>) = on_db!(db, x => {
+        sqlx::query_as(
+            "SELECT (SELECT MAX(COALESCE(annule_at, at)) FROM encaissements), (SELECT MAX(updated_at) FROM qualifications)",
+        )
+        .fetch_one(&mut *x).await?
+    });
+    c.last_modified = latest.0.max(latest.1);
+    Ok(c)
+}
+
+/// The latest change of the directory (µs), for the open-data page.
+pub async fn lieux_last_modified(db: &Db) -> CoreResult<Option<i64>> {
+    Ok(on_db!(db, x => sqlx::query_scalar("SELECT MAX(updated_at) FROM lieux").fetch_one(&mut *x).await?))
+}
+
+/// The published rows for months up to `current` (`AAAA-MM`).
+pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
+    let first = c
+        .cheques
+        .keys()
+        .chain(c.qualified_new.keys())
+        .map(|(_, m)| m.as_str())
+        .min()
+        .unwrap_or(current)
+        .min(current)
+        .to_string();
+    let all_months = months(&first, current);
+    let mut out = Vec::with_capacity(c.departements.len() * all_months.len());
+    for d in &c.departements {
+        for m in &all_months {
+            let key = (d.clone(), m.clone());
+            let cumulative = c
+                .qualified_active
+                .iter()
+                .filter(|(dep, granted)| dep == d && granted <= m)
+                .count() as i64;
+            out.push(Row {
+                departement: d.clone(),
+                mois: m.clone(),
+                cheques_encaisses: publish(c.cheques.get(&key).copied().unwrap_or(0)),
+                lieux_qualifies_nouveaux: publish(c.qualified_new.get(&key).copied().unwrap_or(0)),
+                lieux_qualifies_fin_de_mois: publish(cumulative),
+            });
+        }
+    }
+    out
+}
+
+/// The current month in Paris (`AAAA-MM`).
+pub fn current_month() -> String {
+    let d = crate::pass_numerique::redeem::today_paris();
+    d.format("%Y-%m").to_string()
+}
+
+/// The CSV file (comma-separated, UTF-8, header of [`COLUMNS`]).
+pub fn to_csv(rows: &[Row]) -> CoreResult<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let io = |e: csv::Error| crate::error::CoreError::Io(format!("écriture CSV : {e}"));
+    w.write_record(COLUMNS.iter().map(|(k, _)| *k)).map_err(io)?;
+    let cell = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
+    for r in rows {
+        w.write_record([
+            r.departement.clone(),
+            r.mois.clone(),
+            cell(r.cheques_encaisses),
+            cell(r.lieux_qualifies_nouveaux),
+            cell(r.lieux_qualifies_fin_de_mois),
+        ])
+        .map_err(io)?;
+    }
+    w.into_inner()
+        .map_err(|e| crate::error::CoreError::Io(format!("écriture CSV : {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn small_counts_are_suppressed_zero_is_kept() {
+        assert_eq!(publish(0), Some(0));
+        assert_eq!(publish(1), None);
+        assert_eq!(publish(4), None);
+        assert_eq!(publish(5), Some(5));
+    }
+
+    #[test]
+    fn months_cross_years() {
+        assert_eq!(
+            months("2025-11", "2026-02"),
+            ["2025-11", "2025-12", "2026-01", "2026-02"]
+        );
+    }
+
+    proptest! {
+        /// Every département × month is present once, and each published cheque
+        /// count equals the direct recount (or is suppressed when 1 to 4).
+        #[test]
+        fn rows_recount_the_events(events in proptest::collection::vec((0usize..4, 0u32..14), 0..200)) {
+            let deps = ["01", "2A", "971", "75"];
+            let mut c = Counts::default();
+            c.departements.extend(deps.iter().map(|d| d.to_string()));
+            let month = |i: u32| format!("{:04}-{:02}", 2025 + (i / 12) as i32, i % 12 + 1);
+            for (d, m) in &events {
+                *c.cheques.entry((deps[*d].to_string(), month(*m))).or_default() += 1;
+            }
+            let rows = rows(&c, "2026-02");
+            let first = events.iter().map(|(_, m)| *m).min().unwrap_or(13).min(13);
+            prop_assert_eq!(rows.len(), deps.len() * (14 - first as usize));
+            for r in &rows {
+                let direct = events.iter().filter(|(d, m)| deps[*d] == r.departement && month(*m) == r.mois).count() as i64;
+                prop_assert_eq!(r.cheques_encaisses, publish(direct));
+            }
+        }
+    }
+}
