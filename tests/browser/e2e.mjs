@@ -499,6 +499,7 @@ async function main() {
       ['/aider-un-proche', 'aider un proche'],
       ['/espace-usager', 'espace usager (connexion)'],
       ['/open-data/', 'données ouvertes'],
+      ['/tableau-de-bord', 'tableau de bord national'],
     ]) {
       current = `page ${urlPath}`;
       await visit(page, base, urlPath);

@@ -23,6 +23,7 @@ pub mod pass_numerique;
 pub mod qualification;
 pub mod ratelimit;
 pub mod settlement;
+pub mod tableau_de_bord;
 pub mod territoires;
 pub mod usagers;
 

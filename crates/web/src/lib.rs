@@ -37,6 +37,7 @@ mod rapports_pages;
 mod reglements_pages;
 mod security;
 mod service_demo;
+mod tableau_de_bord;
 mod templates;
 
 use std::path::PathBuf;
@@ -233,6 +234,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/lieux", get(api::search))
         .route("/api/v1/lieux/{id}", get(api::one))
         .route("/api/openapi.json", get(api::openapi))
+        .route("/tableau-de-bord", get(tableau_de_bord::page))
         .route("/open-data/", get(opendata::index))
         .route(
             "/open-data",

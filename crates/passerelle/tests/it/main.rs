@@ -35,4 +35,5 @@ mod rapports_expires;
 mod reglements;
 mod reglements_pages;
 mod smtp;
+mod tableau_de_bord;
 mod web;

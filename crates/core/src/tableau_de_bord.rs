@@ -1,0 +1,97 @@
+//! The national dashboard (`/tableau-de-bord`): the plan's indicators against
+//! its targets, and the cheques redeemed per month. Public figures only
+//! (counts, no personal data). The per-département monthly figures are those
+//! of the open data ([`crate::indicateurs`]).
+
+use crate::db::Db;
+use crate::error::CoreResult;
+use crate::on_db;
+
+/// Targets of the plan (brief: "Numbers from the plan").
+pub const TARGET_QUALIFIED_PLACES: i64 = 1_000;
+pub const TARGET_PASSES: i64 = 2_000_000;
+pub const TARGET_CONSEILLERS: i64 = 4_000;
+
+/// The national figures, counted now.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct National {
+    pub lieux: i64,
+    pub lieux_qualifies: i64,
+    pub cheques_emis: i64,
+    pub cheques_encaisses: i64,
+    pub structures_aidants_connect: i64,
+    pub aidants_actifs: i64,
+    pub mandats_actifs: i64,
+    pub utilisations_annee: i64,
+}
+
+/// Counts every indicator (each a direct count; indexes keep them cheap).
+pub async fn national(db: &Db, year_start_micros: i64, now_micros: i64) -> CoreResult<National> {
+    type R = (i64, i64, i64, i64, i64, i64, i64, i64);
+    let r: R = on_db!(db, c => {
+        sqlx::query_as(
+            "SELECT \
+             (SELECT COUNT(*) FROM lieux), \
+             (SELECT COUNT(*) FROM qualifications WHERE etat = 'active'), \
+             (SELECT COUNT(*) FROM cheques), \
+             (SELECT COUNT(*) FROM encaissements WHERE annule_at IS NULL), \
+             (SELECT COUNT(*) FROM organisations WHERE kind = 'structure_habilitee'), \
+             (SELECT COUNT(DISTINCT m.account_id) FROM aidants_membres m JOIN accounts a ON a.id = m.account_id \
+                WHERE m.actif = TRUE AND a.active = TRUE), \
+             (SELECT COUNT(DISTINCT a.mandat_id) FROM autorisations a JOIN mandats m ON m.id = a.mandat_id \
+                WHERE a.revoquee_at IS NULL AND m.expires_at > $2), \
+             (SELECT COUNT(*) FROM mandats_utilisations WHERE at >= $1)",
+        )
+        .bind(year_start_micros)
+        .bind(now_micros)
+        .fetch_one(&mut *c)
+        .await?
+    });
+    Ok(National {
+        lieux: r.0,
+        lieux_qualifies: r.1,
+        cheques_emis: r.2,
+        cheques_encaisses: r.3,
+        structures_aidants_connect: r.4,
+        aidants_actifs: r.5,
+        mandats_actifs: r.6,
+        utilisations_annee: r.7,
+    })
+}
+
+/// Cheques redeemed per month (`AAAA-MM`, Paris day), the last `months` months with any.
+pub async fn redeemed_per_month(db: &Db, months: i64) -> CoreResult<Vec<(String, i64)>> {
+    let mut rows: Vec<(String, i64)> = on_db!(db, c => {
+        sqlx::query_as(
+            "SELECT SUBSTR(jour, 1, 7) AS mois, COUNT(*) FROM encaissements WHERE annule_at IS NULL \
+             GROUP BY SUBSTR(jour, 1, 7) ORDER BY mois DESC LIMIT $1",
+        )
+        .bind(months)
+        .fetch_all(&mut *c)
+        .await?
+    });
+    rows.reverse();
+    Ok(rows)
+}
+
+/// A share of a target, in per-mille, for a progress display (capped at 1000).
+pub fn per_mille(value: i64, target: i64) -> i64 {
+    if target <= 0 {
+        0
+    } else {
+        (i128::from(value.max(0)) * 1000 / i128::from(target)).min(1000) as i64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_mille;
+
+    #[test]
+    fn progress_is_capped_and_safe() {
+        assert_eq!(per_mille(500, 1000), 500);
+        assert_eq!(per_mille(5_000, 1000), 1000);
+        assert_eq!(per_mille(1, 0), 0);
+        assert_eq!(per_mille(i64::MAX, 2_000_000), 1000);
+    }
+}

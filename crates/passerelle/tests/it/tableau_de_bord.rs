@@ -1,0 +1,101 @@
+//! `/tableau-de-bord`: every national figure equals a direct recount of the
+//! database, with the plan's targets; the monthly chart has its table.
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::mandats_support::serve;
+use crate::pass::call;
+
+fn fr(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push('\u{202f}');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_direct_recounts_against_the_targets() {
+    let m = serve().await;
+    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../node_modules/@etalab/decoupage-administratif/data");
+    let (code, _, err) = crate::lieux::run(
+        &m.app,
+        &["territoires", "charger", "--dossier", dataset.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let d = passerelle_core::demo::load_if_empty(&m.app.core)
+        .await
+        .unwrap()
+        .unwrap();
+    passerelle_core::demo_aidants::load(&m.app.core, Some(&m.fc_client_id), &m.base)
+        .await
+        .unwrap();
+    let pass = d.pass.unwrap();
+    let body = json!({ "code": pass.codes[0], "service": "Accès internet et matériel informatique" }).to_string();
+    let (status, r) = call(
+        &m.app,
+        "/api/v1/cheques/encaisser",
+        Some(&pass.api_key),
+        Some("tdb-1"),
+        body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+
+    let r = crate::support::Browser::on(m.router.clone())
+        .get("/tableau-de-bord")
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let checks = [
+        (
+            "Lieux de médiation numérique dans l&#39;annuaire",
+            "SELECT COUNT(*) FROM lieux",
+        ),
+        (
+            "Lieux qualifiés pour le Pass Numérique",
+            "SELECT COUNT(*) FROM qualifications WHERE etat = 'active'",
+        ),
+        ("Chèques Pass Numérique émis", "SELECT COUNT(*) FROM cheques"),
+        (
+            "Chèques Pass Numérique encaissés",
+            "SELECT COUNT(*) FROM encaissements WHERE annule_at IS NULL",
+        ),
+        (
+            "Structures habilitées Aidants Connect",
+            "SELECT COUNT(*) FROM organisations WHERE kind = 'structure_habilitee'",
+        ),
+        (
+            "Aidants actifs",
+            "SELECT COUNT(DISTINCT m.account_id) FROM aidants_membres m JOIN accounts a ON a.id = m.account_id \
+             WHERE m.actif = TRUE AND a.active = TRUE",
+        ),
+        ("Mandats actifs", "SELECT COUNT(*) FROM mandats"),
+    ];
+    for (label, sql) in checks {
+        let n = m.app.scalar_i64(sql).await;
+        let expected = format!("<th scope=\"row\">{label}</th><td>{}</td>", fr(n));
+        assert!(r.body.contains(&expected), "{expected}\n{}", r.body);
+    }
+    assert_eq!(m.app.scalar_i64("SELECT COUNT(*) FROM encaissements").await, 1);
+    assert_eq!(
+        m.app.scalar_i64("SELECT COUNT(*) FROM mandats").await,
+        2,
+        "the demo's mandates, both active"
+    );
+    // Targets of the plan, and the monthly chart with its table.
+    assert!(r.body.contains("<td>1\u{202f}000</td>") && r.body.contains("<td>2\u{202f}000\u{202f}000</td>"));
+    assert!(r.body.contains("<svg") && r.body.contains("Chèques Pass Numérique encaissés par mois"));
+    let month = passerelle_core::indicateurs::current_month();
+    let (y, mo) = month.split_once('-').unwrap();
+    assert!(
+        r.body.contains(&format!("<th scope=\"row\">{mo}/{y}</th><td>1</td>")),
+        "{}",
+        r.body
+    );
+}
