@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod aidants;
 pub mod aidants_connect;
+pub mod carte;
 pub mod controle;
 pub mod db;
 pub mod demo;

