@@ -34,7 +34,17 @@ pub struct StatsView {
 
 fn month_label(ym: &str) -> String {
     const MOIS: [&str; 12] = [
-        "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre",
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
         "décembre",
     ];
     let (y, m) = ym.split_once('-').unwrap_or((ym, ""));
@@ -190,7 +200,10 @@ fn suggested_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
     let mut b = [0u8; 6];
     rand::rngs::OsRng.fill_bytes(&mut b);
-    let mut s: String = b[..5].iter().map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char).collect();
+    let mut s: String = b[..5]
+        .iter()
+        .map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char)
+        .collect();
     s.push((b'2' + b[5] % 8) as char);
     s
 }
@@ -279,7 +292,11 @@ pub struct ListQuery {
 }
 
 /// `GET /activite`: one's own entries and statistics.
-pub async fn list(State(state): State<AppState>, u: CurrentUser, Query(q): Query<ListQuery>) -> Result<Response, WebError> {
+pub async fn list(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
     let page = q.page.unwrap_or(1).max(1);
     let (entries, more) = activite::list_own(&state.core, &u.principal, page).await?;
     let stats = activite::own_stats(&state.core, &u.principal).await?;
@@ -336,7 +353,11 @@ pub async fn create(
 }
 
 /// `GET /activite/{id}`: the edit form of one's own entry, within 7 days.
-pub async fn edit_form(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
+pub async fn edit_form(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
     let e = activite::own(&state.core, &u.principal, id).await?;
     if !e.editable_at(passerelle_core::db::now_micros()) {
         return Err(WebError::BadRequest(

@@ -226,9 +226,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/activite", get(activite_pages::list))
         .route("/activite.csv", get(activite_pages::csv))
-        .route("/activite/nouvelle", get(activite_pages::new_form).post(activite_pages::create))
+        .route(
+            "/activite/nouvelle",
+            get(activite_pages::new_form).post(activite_pages::create),
+        )
         .route("/activite/structure", get(activite_pages::structure))
-        .route("/activite/{id}", get(activite_pages::edit_form).post(activite_pages::edit))
+        .route(
+            "/activite/{id}",
+            get(activite_pages::edit_form).post(activite_pages::edit),
+        )
         .route("/activite/{id}/supprimer", post(activite_pages::delete))
         .route("/releves", get(reglements_pages::statements))
         .route("/releves/{numero}", get(reglements_pages::statement))

@@ -92,38 +92,42 @@ pub async fn form_choices(core: &Core, who: &Principal) -> CoreResult<FormChoice
     authorize(who, Action::Log)?;
     let since = now_micros() - 30 * 24 * 3600 * 1_000_000;
     let since_day = (crate::pass_numerique::redeem::today_paris() - chrono::Days::new(30)).to_string();
-    let (lieux, cheques, utilisations, dernier): (Vec<Choice>, Vec<(i64, i64, i64, String)>, Vec<(i64, String, i64)>, Option<Option<i64>>) =
-        on_db!(&core.db, c => {
-            let lieux = sqlx::query_as("SELECT id, nom FROM lieux WHERE organisation_id = $1 ORDER BY nom")
-                .bind(who.organisation_id)
-                .fetch_all(&mut *c)
-                .await?;
-            let cheques = sqlx::query_as(
-                "SELECT e.cheque_id, e.carnet_id, ch.rang, e.jour FROM encaissements e \
-                 JOIN cheques ch ON ch.id = e.cheque_id JOIN lieux l ON l.id = e.lieu_id \
-                 WHERE l.organisation_id = $1 AND e.annule_at IS NULL AND e.jour >= $2 \
-                 ORDER BY e.at DESC LIMIT 100",
-            )
+    let (lieux, cheques, utilisations, dernier): (
+        Vec<Choice>,
+        Vec<(i64, i64, i64, String)>,
+        Vec<(i64, String, i64)>,
+        Option<Option<i64>>,
+    ) = on_db!(&core.db, c => {
+        let lieux = sqlx::query_as("SELECT id, nom FROM lieux WHERE organisation_id = $1 ORDER BY nom")
             .bind(who.organisation_id)
-            .bind(&since_day)
             .fetch_all(&mut *c)
             .await?;
-            let utilisations = sqlx::query_as(
-                "SELECT id, demarche, at FROM mandats_utilisations WHERE aidant_id = $1 AND at >= $2 \
-                 ORDER BY at DESC LIMIT 100",
-            )
-            .bind(who.account_id)
-            .bind(since)
-            .fetch_all(&mut *c)
-            .await?;
-            let dernier = sqlx::query_scalar(
-                "SELECT lieu_id FROM activites WHERE compte_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
-            )
-            .bind(who.account_id)
-            .fetch_optional(&mut *c)
-            .await?;
-            (lieux, cheques, utilisations, dernier)
-        });
+        let cheques = sqlx::query_as(
+            "SELECT e.cheque_id, e.carnet_id, ch.rang, e.jour FROM encaissements e \
+             JOIN cheques ch ON ch.id = e.cheque_id JOIN lieux l ON l.id = e.lieu_id \
+             WHERE l.organisation_id = $1 AND e.annule_at IS NULL AND e.jour >= $2 \
+             ORDER BY e.at DESC LIMIT 100",
+        )
+        .bind(who.organisation_id)
+        .bind(&since_day)
+        .fetch_all(&mut *c)
+        .await?;
+        let utilisations = sqlx::query_as(
+            "SELECT id, demarche, at FROM mandats_utilisations WHERE aidant_id = $1 AND at >= $2 \
+             ORDER BY at DESC LIMIT 100",
+        )
+        .bind(who.account_id)
+        .bind(since)
+        .fetch_all(&mut *c)
+        .await?;
+        let dernier = sqlx::query_scalar(
+            "SELECT lieu_id FROM activites WHERE compte_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+        )
+        .bind(who.account_id)
+        .fetch_optional(&mut *c)
+        .await?;
+        (lieux, cheques, utilisations, dernier)
+    });
     Ok(FormChoices {
         lieux,
         cheques: cheques
@@ -173,16 +177,25 @@ async fn check_links(tx: &mut Tx, who: &Principal, v: &Valid, errors: &mut Vec<F
     } else if let Some(d) = departement {
         d
     } else if communes > 0 {
-        errors.push(("commune_insee", format!("Aucune commune n’a le code INSEE {}.", v.commune_insee)));
+        errors.push((
+            "commune_insee",
+            format!("Aucune commune n’a le code INSEE {}.", v.commune_insee),
+        ));
         String::new()
     } else {
         departement_of_code(&v.commune_insee)
     };
     if !cheque_ok {
-        errors.push(("cheque_id", "Ce chèque n’a pas été encaissé dans un lieu de votre structure.".into()));
+        errors.push((
+            "cheque_id",
+            "Ce chèque n’a pas été encaissé dans un lieu de votre structure.".into(),
+        ));
     }
     if !use_ok {
-        errors.push(("mandat_utilisation_id", "Cette utilisation d’Aidants Connect n’est pas la vôtre.".into()));
+        errors.push((
+            "mandat_utilisation_id",
+            "Cette utilisation d’Aidants Connect n’est pas la vôtre.".into(),
+        ));
     }
     Ok(departement)
 }
@@ -465,4 +478,3 @@ pub async fn structure_stats(core: &Core, who: &Principal, organisation: i64) ->
     authorize(who, Action::ViewStructure { organisation })?;
     Ok(stats::compute(&all_of(core, "organisation_id", organisation).await?))
 }
-

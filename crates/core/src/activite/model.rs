@@ -180,11 +180,17 @@ pub fn validate(input: &Input, today: NaiveDate) -> Result<Valid, Vec<FieldError
     thematiques.sort_by_key(|t| keys.iter().position(|k| k == t));
     let tranche_age = closed(TRANCHES_AGE, &input.tranche_age);
     if tranche_age.is_none() {
-        errors.push(("tranche_age", "Choisissez une tranche d’âge (ou « Non renseigné »).".into()));
+        errors.push((
+            "tranche_age",
+            "Choisissez une tranche d’âge (ou « Non renseigné »).".into(),
+        ));
     }
     let statut = closed(STATUTS, &input.statut);
     if statut.is_none() {
-        errors.push(("statut", "Choisissez une situation (ou « Autre ou non renseigné »).".into()));
+        errors.push((
+            "statut",
+            "Choisissez une situation (ou « Autre ou non renseigné »).".into(),
+        ));
     }
     let commune = input.commune_insee.trim().to_ascii_uppercase();
     let commune_ok = commune.is_empty()
@@ -239,8 +245,13 @@ mod tests {
     #[test]
     fn theme_keys_are_stable_ascii() {
         let keys: Vec<String> = themes().into_iter().map(|(k, _)| k).collect();
-        assert!(keys.contains(&"aide_aux_demarches_administratives".to_string()), "{keys:?}");
-        assert!(keys.iter().all(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        assert!(
+            keys.contains(&"aide_aux_demarches_administratives".to_string()),
+            "{keys:?}"
+        );
+        assert!(keys
+            .iter()
+            .all(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
         let mut dedup = keys.clone();
         dedup.dedup();
         assert_eq!(dedup.len(), keys.len());
