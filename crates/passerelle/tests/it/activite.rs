@@ -59,12 +59,12 @@ async fn recount(app: &TestApp, filter: &str) -> Stats {
         .await;
     let minutes = app
         .scalar_i64(&format!(
-            "SELECT COALESCE(SUM(duree_minutes), 0) FROM activites WHERE {filter}"
+            "SELECT CAST(COALESCE(SUM(duree_minutes), 0) AS BIGINT) FROM activites WHERE {filter}"
         ))
         .await;
     let people = app
         .scalar_i64(&format!(
-            "SELECT COALESCE(SUM(participants), 0) FROM activites WHERE {filter}"
+            "SELECT CAST(COALESCE(SUM(participants), 0) AS BIGINT) FROM activites WHERE {filter}"
         ))
         .await;
     let mut months = Vec::new();
