@@ -77,6 +77,14 @@ const ENTRY_SQL: &str = "SELECT a.id, a.compte_id, a.organisation_id, a.lieu_id,
 /// An option of a select: (id, label).
 pub type Choice = (i64, String);
 
+/// Raw rows behind [`FormChoices`].
+type ChoiceRows = (
+    Vec<Choice>,
+    Vec<(i64, i64, i64, String)>,
+    Vec<(i64, String, i64)>,
+    Option<Option<i64>>,
+);
+
 /// What the form offers: the organisation's places, the cheques redeemed at
 /// them in the last 30 days, the person's own Aidants Connect uses of the last 30 days.
 #[derive(Debug, Clone, Default)]
@@ -92,12 +100,7 @@ pub async fn form_choices(core: &Core, who: &Principal) -> CoreResult<FormChoice
     authorize(who, Action::Log)?;
     let since = now_micros() - 30 * 24 * 3600 * 1_000_000;
     let since_day = (crate::pass_numerique::redeem::today_paris() - chrono::Days::new(30)).to_string();
-    let (lieux, cheques, utilisations, dernier): (
-        Vec<Choice>,
-        Vec<(i64, i64, i64, String)>,
-        Vec<(i64, String, i64)>,
-        Option<Option<i64>>,
-    ) = on_db!(&core.db, c => {
+    let (lieux, cheques, utilisations, dernier): ChoiceRows = on_db!(&core.db, c => {
         let lieux = sqlx::query_as("SELECT id, nom FROM lieux WHERE organisation_id = $1 ORDER BY nom")
             .bind(who.organisation_id)
             .fetch_all(&mut *c)
