@@ -512,3 +512,52 @@ proptest! {
         })?;
     }
 }
+
+#[tokio::test]
+async fn an_accompaniment_links_a_cheque_redeemed_at_a_place_of_the_structure_only() {
+    use crate::pass::{call, ready, scene, ACCES as ACCES_LABEL};
+    let app = TestApp::new().await;
+    let s = ready(&app, scene(&app).await).await;
+    let body = serde_json::json!({ "code": s.codes[0].2, "service": ACCES_LABEL }).to_string();
+    let (st, v) = call(&app, "/api/v1/cheques/encaisser", Some(&s.key2), Some("a"), body).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let (mut staff, org) = signed_in(&app, "lieu", "lieu", "mediateur@pessac.fr").await;
+    let (mut other, _) = signed_in(&app, "lieu", "lieu", "accueil@bordeaux.fr").await;
+    let lieu = place(&app, "mednum-2", org).await.to_string();
+    let cheque = app.scalar_i64("SELECT cheque_id FROM encaissements").await.to_string();
+    let today = today_paris().to_string();
+
+    // Offered in the form of the place's structure only.
+    let page = staff.get("/activite/nouvelle").await;
+    assert!(
+        page.body.contains(&format!("<option value=\"{cheque}\" >Carnet ")),
+        "cheque offered"
+    );
+    assert!(!other.get("/activite/nouvelle").await.body.contains("Carnet "));
+    let r = other
+        .post(
+            "/activite/nouvelle",
+            &form(&today, "", &[("cheque_id", cheque.as_str())]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r
+        .body
+        .contains("Ce chèque n’a pas été encaissé dans un lieu de votre structure."));
+    let r = staff
+        .post(
+            "/activite/nouvelle",
+            &form(&today, &lieu, &[("cheque_id", cheque.as_str())]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM activites WHERE cheque_id IS NOT NULL")
+            .await,
+        1
+    );
+    // The référentiel is loaded: the commune's département comes from it.
+    assert_eq!(app.scalar_text("SELECT departement FROM activites").await, "33");
+    let csv = staff.get("/activite.csv").await;
+    assert!(csv.body.lines().nth(1).unwrap().ends_with(&format!(",{cheque},")));
+}
