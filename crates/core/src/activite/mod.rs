@@ -215,19 +215,14 @@ pub fn departement_of_code(code: &str) -> String {
 /// Result of a write: the entry's id, or the refused fields.
 pub type Written = Result<i64, Vec<FieldError>>;
 
-/// Records an accompaniment.
-pub async fn record(core: &Core, who: &Principal, input: &Input) -> CoreResult<Written> {
-    authorize(who, Action::Log)?;
+/// Validates the form and checks its links in the database, reporting every
+/// refused field at once; returns the checked entry and its département.
+async fn check(tx: &mut Tx, who: &Principal, input: &Input) -> CoreResult<Result<(Valid, String), Vec<FieldError>>> {
     let today = crate::pass_numerique::redeem::today_paris();
-    let mut errors = Vec::new();
-    let v = match model::validate(input, today) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            errors = e;
-            None
-        }
+    let (v, mut errors) = match model::validate(input, today) {
+        Ok(v) => (Some(v), Vec::new()),
+        Err(e) => (None, e),
     };
-    let mut tx = core.db.begin().await?;
     // The links are checked even when a field is bad, to report everything at once.
     let probe = v.clone().unwrap_or_else(|| Valid {
         jour: today,
@@ -243,9 +238,20 @@ pub async fn record(core: &Core, who: &Principal, input: &Input) -> CoreResult<W
         cheque_id: input.cheque_id,
         mandat_utilisation_id: input.mandat_utilisation_id,
     });
-    let departement = check_links(&mut tx, who, &probe, &mut errors).await?;
-    let Some(v) = v.filter(|_| errors.is_empty()) else {
-        return Ok(Err(errors));
+    let departement = check_links(tx, who, &probe, &mut errors).await?;
+    Ok(match v.filter(|_| errors.is_empty()) {
+        Some(v) => Ok((v, departement)),
+        None => Err(errors),
+    })
+}
+
+/// Records an accompaniment.
+pub async fn record(core: &Core, who: &Principal, input: &Input) -> CoreResult<Written> {
+    authorize(who, Action::Log)?;
+    let mut tx = core.db.begin().await?;
+    let (v, departement) = match check(&mut tx, who, input).await? {
+        Ok(ok) => ok,
+        Err(errors) => return Ok(Err(errors)),
     };
     let now = now_micros();
     let id: i64 = on_tx!(&mut tx, c => {
@@ -317,17 +323,11 @@ fn check_window(e: &Entry) -> CoreResult<()> {
 pub async fn edit(core: &Core, who: &Principal, id: i64, input: &Input) -> CoreResult<Written> {
     let e = own(core, who, id).await?;
     check_window(&e)?;
-    let today = crate::pass_numerique::redeem::today_paris();
-    let v = match model::validate(input, today) {
-        Ok(v) => v,
+    let mut tx = core.db.begin().await?;
+    let (v, departement) = match check(&mut tx, who, input).await? {
+        Ok(ok) => ok,
         Err(errors) => return Ok(Err(errors)),
     };
-    let mut tx = core.db.begin().await?;
-    let mut errors = Vec::new();
-    let departement = check_links(&mut tx, who, &v, &mut errors).await?;
-    if !errors.is_empty() {
-        return Ok(Err(errors));
-    }
     let changed = on_tx!(&mut tx, c => {
         sqlx::query(
             "UPDATE activites SET lieu_id = $2, jour = $3, mois = $4, duree_minutes = $5, nature = $6, participants = $7, \
