@@ -125,6 +125,8 @@ pub struct ListPage {
     pub entries: Vec<EntryRow>,
     pub page: i64,
     pub more: bool,
+    /// The follow-up code whose sessions are listed ("" for all).
+    pub suivi: String,
     pub stats: StatsView,
 }
 
@@ -288,6 +290,7 @@ async fn form_page(
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     page: Option<i64>,
+    suivi: Option<String>,
     ok: Option<String>,
 }
 
@@ -298,7 +301,8 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
     let page = q.page.unwrap_or(1).max(1);
-    let (entries, more) = activite::list_own(&state.core, &u.principal, page).await?;
+    let suivi = q.suivi.clone().unwrap_or_default().trim().to_ascii_uppercase();
+    let (entries, more) = activite::list_own(&state.core, &u.principal, Some(suivi.as_str()), page).await?;
     let stats = activite::own_stats(&state.core, &u.principal).await?;
     let now = passerelle_core::db::now_micros();
     let message = match q.ok.as_deref() {
@@ -315,6 +319,7 @@ pub async fn list(
             entries: entries.iter().map(|e| row(e, now)).collect(),
             page,
             more,
+            suivi,
             stats: view(&stats),
         },
     )

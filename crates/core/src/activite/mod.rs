@@ -396,15 +396,20 @@ pub async fn delete(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
     Ok(())
 }
 
-/// One page of one's own entries, most recent day first; and whether there is a next page.
-pub async fn list_own(core: &Core, who: &Principal, page: i64) -> CoreResult<(Vec<Entry>, bool)> {
+/// One page of one's own entries, most recent day first, optionally only those
+/// of one follow-up code; and whether there is a next page.
+pub async fn list_own(core: &Core, who: &Principal, suivi: Option<&str>, page: i64) -> CoreResult<(Vec<Entry>, bool)> {
     authorize(who, Action::Log)?;
     let page = page.max(1);
-    let sql = format!("{ENTRY_SQL} WHERE a.compte_id = $1 ORDER BY a.jour DESC, a.id DESC LIMIT $2 OFFSET $3");
+    let suivi = suivi.map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty());
+    let sql = format!(
+        "{ENTRY_SQL} WHERE a.compte_id = $1 AND ($4 IS NULL OR a.suivi = $4) ORDER BY a.jour DESC, a.id DESC LIMIT $2 OFFSET $3"
+    );
     let mut rows: Vec<Entry> = on_db!(&core.db, c => sqlx::query_as(&sql)
         .bind(who.account_id)
         .bind(PAGE_SIZE + 1)
         .bind((page - 1) * PAGE_SIZE)
+        .bind(&suivi)
         .fetch_all(&mut *c)
         .await?);
     let more = rows.len() as i64 > PAGE_SIZE;

@@ -177,7 +177,12 @@ async fn a_conseiller_records_lists_edits_and_exports_only_his_own_activity() {
             &form(
                 &today,
                 "",
-                &[("nature", "atelier"), ("participants", "12"), ("duree_minutes", "90")],
+                &[
+                    ("nature", "atelier"),
+                    ("participants", "12"),
+                    ("duree_minutes", "90"),
+                    ("suivi", ""),
+                ],
             ),
         )
         .await;
@@ -245,6 +250,15 @@ async fn a_conseiller_records_lists_edits_and_exports_only_his_own_activity() {
     assert!(list.body.contains(&format!("href=\"/activite/{id}\"")));
     assert!(list.body.contains("2 h 15"), "45 + 90 minutes");
     assert!(list.body.contains(">13</p>"), "1 + 12 people");
+    // The pseudonymous follow-up: the sessions of one code only.
+    let followed = staff.get("/activite?suivi=ab12cd").await;
+    assert_eq!(followed.status, StatusCode::OK);
+    assert!(followed.body.contains(&format!("href=\"/activite/{id}\"")));
+    assert!(
+        !followed.body.contains("<td>90 min</td>"),
+        "the workshop has no follow-up code"
+    );
+    assert!(list.body.contains("<td>90 min</td>"));
 
     // Edit within 7 days.
     assert_eq!(staff.get(&format!("/activite/{id}")).await.status, StatusCode::OK);
