@@ -490,6 +490,7 @@ async function main() {
       ['/reglements', 'règlements'],
       ['/reglements/coordonnees', 'coordonnées bancaires à valider'],
       ['/qualification', 'qualification des lieux'],
+      ['/activite/structure', 'activité d’une structure (opérateur)'],
       ['/operateur/habilitations?etat=toutes', 'habilitations Aidants Connect'],
       ['/operateur/aidants', 'formation des aidants'],
       ['/aidants-connect/habilitation', 'demande d’habilitation'],
@@ -708,6 +709,28 @@ async function main() {
     await screenshot(ap, 'ac-service-demo-retour');
     pass('back on /service-demo/retour with the usager\'s identity (given names, family name…)');
     await checkA11y(ap, 'service de démonstration connecté');
+
+    // 4b. The aidant logs the accompaniment in the activity log, linked to the Aidants Connect use.
+    current = 'activity log: new accompaniment';
+    await visit(ap, demoBase, '/activite/nouvelle');
+    if (!(await ap.locator('#nature-individuel').isChecked())) throw new Error('individual accompaniment not preselected');
+    if ((await ap.inputValue('#duree_minutes')) !== '30') throw new Error('30 minutes not preselected');
+    await screenshot(ap, 'activite-nouvelle');
+    pass('GET /activite/nouvelle: today, 30 min, individual preselected');
+    await checkA11y(ap, 'nouvel accompagnement');
+    await ap.locator('label[for="theme-aide_aux_demarches_administratives"]').click();
+    if ((await ap.locator('#mandat_utilisation_id option').count()) < 2) throw new Error('the Aidants Connect use is not offered');
+    await ap.selectOption('#mandat_utilisation_id', { index: 1 });
+    await submitForm(ap, '#jour');
+    await expectPath(ap, '/activite');
+    if (!(await text(ap)).includes('L’accompagnement est enregistré.')) throw new Error('no confirmation on /activite');
+    await screenshot(ap, 'activite');
+    pass('POST /activite/nouvelle: recorded, linked to the Aidants Connect use, listed on /activite');
+    await checkA11y(ap, 'mon activité');
+    current = 'activity log: structure';
+    await visit(ap, demoBase, '/activite/structure');
+    pass('GET /activite/structure');
+    await checkA11y(ap, 'activité de la structure');
 
     // 5. The usager, in his own browser context.
     current = 'usager space: sign-in page';

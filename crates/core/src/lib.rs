@@ -2,6 +2,7 @@
 //! functions and maps [`error::CoreError`] to responses.
 
 pub mod accounts;
+pub mod activite;
 pub mod aidants;
 pub mod aidants_connect;
 pub mod carte;

@@ -3,6 +3,7 @@
 //! limits, request ids) is applied once, in [`router`].
 
 mod account;
+mod activite_pages;
 mod aidants_auth;
 mod aidants_habilitation;
 mod aidants_referent;
@@ -224,6 +225,18 @@ pub fn router(state: AppState) -> Router {
             "/qualification/lieux/{ext_id}/coordonnees",
             post(qualification_pages::change_bank),
         )
+        .route("/activite", get(activite_pages::list))
+        .route("/activite.csv", get(activite_pages::csv))
+        .route(
+            "/activite/nouvelle",
+            get(activite_pages::new_form).post(activite_pages::create),
+        )
+        .route("/activite/structure", get(activite_pages::structure))
+        .route(
+            "/activite/{id}",
+            get(activite_pages::edit_form).post(activite_pages::edit),
+        )
+        .route("/activite/{id}/supprimer", post(activite_pages::delete))
         .route("/releves", get(reglements_pages::statements))
         .route("/releves/{numero}", get(reglements_pages::statement))
         .route("/releves/{numero}/csv", get(reglements_pages::statement_csv))

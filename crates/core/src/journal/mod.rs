@@ -147,4 +147,7 @@ pub mod actions {
     pub const FRANCECONNECT_LOGOUT: &str = "franceconnect.deconnexion";
     pub const USAGER_SIGNIN: &str = "usager.connexion";
     pub const USAGER_SIGNOUT: &str = "usager.deconnexion";
+    pub const ACTIVITE_CREATED: &str = "activite.creation";
+    pub const ACTIVITE_EDITED: &str = "activite.modification";
+    pub const ACTIVITE_DELETED: &str = "activite.suppression";
 }

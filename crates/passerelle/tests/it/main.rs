@@ -3,6 +3,7 @@
 
 mod support;
 
+mod activite;
 mod aidants_demo;
 mod aidants_structures;
 mod auth;
