@@ -23,11 +23,16 @@ pub struct National {
     pub aidants_actifs: i64,
     pub mandats_actifs: i64,
     pub utilisations_annee: i64,
+    /// Minutes of accompaniment recorded in the activity log (all time).
+    pub minutes_accompagnement: i64,
+    /// People who recorded an accompaniment in the last 90 days.
+    pub conseillers_actifs: i64,
 }
 
 /// Counts every indicator (each a direct count; indexes keep them cheap).
-pub async fn national(db: &Db, year_start_micros: i64, now_micros: i64) -> CoreResult<National> {
-    type R = (i64, i64, i64, i64, i64, i64, i64, i64);
+/// `active_since`: the first day (`AAAA-MM-JJ`) of the activity window.
+pub async fn national(db: &Db, year_start_micros: i64, now_micros: i64, active_since: &str) -> CoreResult<National> {
+    type R = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
     let r: R = on_db!(db, c => {
         sqlx::query_as(
             "SELECT \
@@ -40,10 +45,13 @@ pub async fn national(db: &Db, year_start_micros: i64, now_micros: i64) -> CoreR
                 WHERE m.actif = TRUE AND a.active = TRUE), \
              (SELECT COUNT(DISTINCT a.mandat_id) FROM autorisations a JOIN mandats m ON m.id = a.mandat_id \
                 WHERE a.revoquee_at IS NULL AND m.expires_at > $2), \
-             (SELECT COUNT(*) FROM mandats_utilisations WHERE at >= $1)",
+             (SELECT COUNT(*) FROM mandats_utilisations WHERE at >= $1), \
+             (SELECT CAST(COALESCE(SUM(duree_minutes), 0) AS BIGINT) FROM activites), \
+             (SELECT COUNT(DISTINCT compte_id) FROM activites WHERE jour >= $3)",
         )
         .bind(year_start_micros)
         .bind(now_micros)
+        .bind(active_since)
         .fetch_one(&mut *c)
         .await?
     });
@@ -56,6 +64,8 @@ pub async fn national(db: &Db, year_start_micros: i64, now_micros: i64) -> CoreR
         aidants_actifs: r.5,
         mandats_actifs: r.6,
         utilisations_annee: r.7,
+        minutes_accompagnement: r.8,
+        conseillers_actifs: r.9,
     })
 }
 

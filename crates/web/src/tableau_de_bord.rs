@@ -76,7 +76,10 @@ fn year_start() -> i64 {
 
 /// `GET /tableau-de-bord`.
 pub async fn page(State(state): State<AppState>, v: Visitor) -> Result<Response, WebError> {
-    let n = tdb::national(&state.core.db, year_start(), now_micros()).await?;
+    let since = (passerelle_core::pass_numerique::redeem::today_paris() - chrono::Duration::days(90))
+        .format("%Y-%m-%d")
+        .to_string();
+    let n = tdb::national(&state.core.db, year_start(), now_micros(), &since).await?;
     let indicators = vec![
         line("Lieux de médiation numérique dans l'annuaire", n.lieux, None),
         line(
@@ -86,6 +89,16 @@ pub async fn page(State(state): State<AppState>, v: Visitor) -> Result<Response,
         ),
         line("Chèques Pass Numérique émis", n.cheques_emis, Some(tdb::TARGET_PASSES)),
         line("Chèques Pass Numérique encaissés", n.cheques_encaisses, None),
+        line(
+            "Heures d'accompagnement enregistrées",
+            n.minutes_accompagnement / 60,
+            None,
+        ),
+        line(
+            "Conseillers et médiateurs actifs (accompagnement ces 90 derniers jours)",
+            n.conseillers_actifs,
+            Some(tdb::TARGET_CONSEILLERS),
+        ),
         line(
             "Structures habilitées Aidants Connect",
             n.structures_aidants_connect,

@@ -48,6 +48,31 @@ async fn the_dashboard_shows_direct_recounts_against_the_targets() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{r}");
 
+    // Accompaniments: two recent ones by one person (90 + 45 min), an old one by another.
+    let (p1, p2) = (
+        m.app
+            .scalar_i64("SELECT id FROM accounts WHERE email = 'aidant@demo.passerelle.fr'")
+            .await,
+        m.app
+            .scalar_i64("SELECT id FROM accounts WHERE email = 'lieu@demo.passerelle.fr'")
+            .await,
+    );
+    let today = passerelle_core::pass_numerique::redeem::today_paris();
+    for (who, day, minutes) in [
+        (p1, today.format("%Y-%m-%d").to_string(), 90),
+        (p1, today.format("%Y-%m-%d").to_string(), 45),
+        (p2, "2020-01-15".to_string(), 60),
+    ] {
+        m.app
+            .exec(&format!(
+                "INSERT INTO activites (compte_id, organisation_id, jour, mois, duree_minutes, nature, participants, thematiques, \
+                 tranche_age, statut, created_at, updated_at) SELECT id, organisation_id, '{day}', '{}', {minutes}, 'individuel', 1, \
+                 '', '26-59', 'autre', 0, 0 FROM accounts WHERE id = {who}",
+                &day[..7]
+            ))
+            .await
+            .unwrap();
+    }
     let r = crate::support::Browser::on(m.router.clone())
         .get("/tableau-de-bord")
         .await;
@@ -77,6 +102,18 @@ async fn the_dashboard_shows_direct_recounts_against_the_targets() {
         ),
         ("Mandats actifs", "SELECT COUNT(*) FROM mandats"),
     ];
+    assert!(
+        r.body
+            .contains("<th scope=\"row\">Heures d&#39;accompagnement enregistrées</th><td>3</td>"),
+        "195 min → 3 h: {}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("(accompagnement ces 90 derniers jours)</th><td>1</td><td>4\u{202f}000</td>"),
+        "{}",
+        r.body
+    );
     for (label, sql) in checks {
         let n = m.app.scalar_i64(sql).await;
         let expected = format!("<th scope=\"row\">{label}</th><td>{}</td>", fr(n));
