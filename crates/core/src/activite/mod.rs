@@ -356,17 +356,30 @@ pub async fn edit(core: &Core, who: &Principal, id: i64, input: &Input) -> CoreR
         .await?
         .rows_affected()
     });
+    journal_change(tx, core, who, changed, actions::ACTIVITE_EDITED, id).await?;
+    Ok(Ok(id))
+}
+
+/// Ends an edit or a deletion of one's own entry: exactly one row changed
+/// (otherwise it is not his, or past its window), journaled, committed.
+async fn journal_change(
+    mut tx: crate::db::Tx,
+    core: &Core,
+    who: &Principal,
+    changed: u64,
+    action: &'static str,
+    id: i64,
+) -> CoreResult<()> {
     if changed != 1 {
         return Err(CoreError::NotFound("accompagnement".into()));
     }
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(who.actor(), actions::ACTIVITE_EDITED).subject("activite", id),
+        NewEntry::new(who.actor(), action).subject("activite", id),
     )
     .await?;
-    tx.commit().await?;
-    Ok(Ok(id))
+    tx.commit().await
 }
 
 /// Deletes one's own entry, within 7 days of its creation.
@@ -383,17 +396,7 @@ pub async fn delete(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
             .await?
             .rows_affected()
     });
-    if changed != 1 {
-        return Err(CoreError::NotFound("accompagnement".into()));
-    }
-    journal::append(
-        &mut tx,
-        &core.keys,
-        NewEntry::new(who.actor(), actions::ACTIVITE_DELETED).subject("activite", id),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    journal_change(tx, core, who, changed, actions::ACTIVITE_DELETED, id).await
 }
 
 /// One page of one's own entries, most recent day first, optionally only those

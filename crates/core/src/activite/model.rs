@@ -215,19 +215,27 @@ pub fn validate(input: &Input, today: NaiveDate) -> Result<Valid, Vec<FieldError
             "Le code de suivi a 4 à 12 lettres et chiffres, dont au moins un chiffre (jamais un nom).".into(),
         ));
     }
-    if !errors.is_empty() {
+    let (Some(jour), Some(duree_minutes), Some(nature), Some(participants), Some(tranche_age), Some(statut), true) = (
+        jour,
+        duree,
+        nature,
+        participants,
+        tranche_age,
+        statut,
+        errors.is_empty(),
+    ) else {
         return Err(errors);
-    }
+    };
     Ok(Valid {
-        jour: jour.unwrap(),
+        jour,
         lieu_id: input.lieu_id,
-        duree_minutes: duree.unwrap(),
-        nature: nature.unwrap(),
-        participants: participants.unwrap(),
+        duree_minutes,
+        nature,
+        participants,
         thematiques,
-        tranche_age: tranche_age.unwrap(),
+        tranche_age,
         commune_insee: commune,
-        statut: statut.unwrap(),
+        statut,
         suivi: (!suivi.is_empty()).then_some(suivi),
         cheque_id: input.cheque_id,
         mandat_utilisation_id: input.mandat_utilisation_id,
