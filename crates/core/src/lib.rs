@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod activite;
+pub mod agregats;
 pub mod aidants;
 pub mod aidants_connect;
 pub mod carte;

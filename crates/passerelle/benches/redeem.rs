@@ -197,6 +197,7 @@ fn main() {
         )),
         trust_proxy: false,
         search_max_age: Duration::from_millis(200),
+        dashboard_max_age: std::time::Duration::from_secs(300),
     };
     let app = passerelle_web::router(passerelle_web::AppState::new(s.core.clone(), config));
     let listener = server_rt

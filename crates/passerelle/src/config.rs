@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// X-Forwarded-For (sinon les limites par adresse verraient toutes les requêtes venir du répartiteur).
     #[arg(long, env = "PASSERELLE_TRUST_PROXY")]
     pub trust_proxy: bool,
+    /// Âge maximal, en secondes, des chiffres du tableau de bord national avant qu'une instance
+    /// les recalcule en arrière-plan (0 : recalcul à chaque affichage).
+    #[arg(long, env = "PASSERELLE_TABLEAU_DE_BORD_AGE", default_value_t = 300)]
+    pub tableau_de_bord_age: u64,
     /// Serveur d'envoi des courriels : smtp://hôte:25 (relais local en clair),
     /// smtp://hôte:587?tls=required (STARTTLS) ou smtps://utilisateur:motdepasse@hôte:465.
     /// Sans lui, les courriels restent en file d'attente.

@@ -39,6 +39,7 @@ mod reglements_pages;
 mod security;
 mod service_demo;
 mod tableau_de_bord;
+mod tableau_de_bord_operateur;
 mod templates;
 
 use std::path::PathBuf;
@@ -76,6 +77,9 @@ pub struct WebConfig {
     /// How long a search may use the directory snapshot before checking the
     /// database version again (zero: every request).
     pub search_max_age: Duration,
+    /// How old the national dashboard's figures may be before one instance
+    /// recomputes them in the background (zero: computed on every request).
+    pub dashboard_max_age: Duration,
 }
 
 impl WebConfig {
@@ -322,6 +326,11 @@ pub fn router(state: AppState) -> Router {
         .route("/mon-compte/totp", get(account::totp_page).post(account::totp_confirm))
         .route("/mon-compte/totp/retrait", post(account::totp_remove))
         .route("/operateur", get(operator::page))
+        .route("/operateur/tableau-de-bord", get(tableau_de_bord_operateur::page))
+        .route(
+            "/operateur/tableau-de-bord/recalculer",
+            post(tableau_de_bord_operateur::recompute),
+        )
         .route("/operateur/organisations", post(operator::create_organisation))
         .route("/operateur/comptes", post(operator::create_account))
         .route("/operateur/comptes/{id}/mot-de-passe", post(operator::reset_password))

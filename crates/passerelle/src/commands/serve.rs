@@ -95,10 +95,20 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
             trust_proxy: args.trust_proxy,
             // A change to the directory is served by every instance within 200 ms.
             search_max_age: std::time::Duration::from_millis(200),
+            dashboard_max_age: std::time::Duration::from_secs(args.tableau_de_bord_age),
         },
     )
     .with_franceconnect(franceconnect)
     .with_service_demo(args.demo);
+    // Warm the national dashboard's figures (shared by the instances) in the background.
+    {
+        let (core, age) = (core.clone(), Duration::from_secs(args.tableau_de_bord_age.max(1)));
+        tokio::spawn(async move {
+            if let Err(e) = passerelle_core::tableau_de_bord::donnees::get(&core, age).await {
+                tracing::warn!(erreur = %e, "préparation du tableau de bord en échec");
+            }
+        });
+    }
     let app = router(state);
     let listener = tokio::net::TcpListener::bind(listen)
         .await

@@ -117,6 +117,7 @@ pub(crate) async fn serve() -> Fc {
         fonts_dir: crate::mandats_support::fonts_dir(),
         trust_proxy: false,
         search_max_age: std::time::Duration::ZERO,
+        dashboard_max_age: std::time::Duration::ZERO,
     };
     let state =
         AppState::new(app.core.clone(), web).with_franceconnect(Some(FranceConnect::new(config.clone()).unwrap()));

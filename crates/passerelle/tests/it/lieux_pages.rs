@@ -163,6 +163,7 @@ async fn every_instance_sees_a_change_as_soon_as_it_commits() {
         )),
         trust_proxy: false,
         search_max_age: std::time::Duration::ZERO,
+        dashboard_max_age: std::time::Duration::ZERO,
     };
     let second_router = passerelle_web::router(passerelle_web::AppState::new(app.core.clone(), config));
     let (_, v) = api(&mut first, "").await;

@@ -51,6 +51,7 @@ pub(crate) async fn serve() -> M {
         fonts_dir: fonts_dir(),
         trust_proxy: false,
         search_max_age: std::time::Duration::ZERO,
+        dashboard_max_age: std::time::Duration::ZERO,
     };
     let fc_client_id = config.client_id.clone();
     let state = AppState::new(app.core.clone(), web)

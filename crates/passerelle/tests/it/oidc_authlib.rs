@@ -105,6 +105,7 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
         fonts_dir: PathBuf::from("/nonexistent"),
         trust_proxy: false,
         search_max_age: std::time::Duration::ZERO,
+        dashboard_max_age: std::time::Duration::ZERO,
     };
     let served = router(AppState::new(app.core.clone(), web));
     let browser_router = served.clone();

@@ -47,6 +47,7 @@ impl TestApp {
             )),
             trust_proxy: false,
             search_max_age: std::time::Duration::ZERO,
+            dashboard_max_age: std::time::Duration::ZERO,
         };
         let router = router(AppState::new(core.clone(), config));
         TestApp {

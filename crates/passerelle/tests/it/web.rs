@@ -112,6 +112,7 @@ async fn https_deployments_get_hsts_and_secure_host_cookies() {
         )),
         trust_proxy: true,
         search_max_age: std::time::Duration::ZERO,
+        dashboard_max_age: std::time::Duration::ZERO,
     };
     let router = passerelle_web::router(passerelle_web::AppState::new(app.core.clone(), config));
     let res = tower::ServiceExt::oneshot(router, Request::get("/connexion").body(Body::empty()).unwrap())

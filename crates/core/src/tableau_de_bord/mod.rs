@@ -1,7 +1,10 @@
-//! The national dashboard (`/tableau-de-bord`): the plan's indicators against
-//! its targets, and the cheques redeemed per month. Public figures only
-//! (counts, no personal data). The per-département monthly figures are those
-//! of the open data ([`crate::indicateurs`]).
+//! The national dashboard (`/tableau-de-bord`, and the opérateur's richer
+//! `/operateur/tableau-de-bord`): the plan's indicators against its targets,
+//! trends by month and figures by département. Everything the pages show is
+//! computed by [`donnees::compute`] and kept as a shared snapshot
+//! ([`crate::agregats`]), so the pages stay fast with millions of rows.
+
+pub mod donnees;
 
 use crate::db::Db;
 use crate::error::CoreResult;
@@ -13,7 +16,7 @@ pub const TARGET_PASSES: i64 = 2_000_000;
 pub const TARGET_CONSEILLERS: i64 = 4_000;
 
 /// The national figures, counted now.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct National {
     pub lieux: i64,
     pub lieux_qualifies: i64,
@@ -129,5 +132,15 @@ mod tests {
         assert_eq!(per_mille(5_000, 1000), 1000);
         assert_eq!(per_mille(1, 0), 0);
         assert_eq!(per_mille(i64::MAX, 2_000_000), 1000);
+    }
+}
+
+/// Who may see the detailed dashboard (unsuppressed figures per département,
+/// amounts) and force its recomputation: the opérateur only.
+pub fn authorize_detail(who: &crate::accounts::Principal) -> crate::error::CoreResult<()> {
+    if who.role == crate::accounts::Role::Operateur {
+        Ok(())
+    } else {
+        Err(crate::error::CoreError::Forbidden)
     }
 }
