@@ -37,4 +37,5 @@ mod reglements;
 mod reglements_pages;
 mod smtp;
 mod tableau_de_bord;
+mod tableau_de_bord_agregats;
 mod web;
