@@ -16,7 +16,9 @@ pub struct Mois {
 }
 
 fn invalid(text: &str) -> CoreError {
-    CoreError::invalid(format!("mois invalide « {text} » : AAAA-MM attendu, par exemple 2026-11"))
+    CoreError::invalid(format!(
+        "mois invalide « {text} » : AAAA-MM attendu, par exemple 2026-11"
+    ))
 }
 
 impl Mois {

@@ -141,7 +141,10 @@ pub fn hub(m: &Mois, r: &Hub, liens: &Liens<'_>) -> String {
             compte(d.encaisses),
         ));
     }
-    out.push_str(&format!("\nLes lieux et demandes de votre territoire : {}\n", liens.page));
+    out.push_str(&format!(
+        "\nLes lieux et demandes de votre territoire : {}\n",
+        liens.page
+    ));
     pied(&mut out, liens);
     out
 }

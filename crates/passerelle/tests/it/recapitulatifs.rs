@@ -31,8 +31,12 @@ async fn queued(app: &TestApp) -> Vec<(String, String, String)> {
 
 /// The path of the unsubscribe link in an e-mail.
 fn unsubscribe_path(body: &str) -> String {
-    let start = body.find("/recapitulatifs/desabonnement/").expect("lien de désabonnement");
-    let end = body[start..].find(char::is_whitespace).map_or(body.len(), |e| start + e);
+    let start = body
+        .find("/recapitulatifs/desabonnement/")
+        .expect("lien de désabonnement");
+    let end = body[start..]
+        .find(char::is_whitespace)
+        .map_or(body.len(), |e| start + e);
     body[start..end].to_string()
 }
 
@@ -45,13 +49,22 @@ async fn seed(app: &TestApp, m: &Mois) -> (i64, i64) {
     assert_eq!(code, 0, "{err}");
     let d = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();
     let pass = d.pass.expect("Pass Numérique de démonstration");
-    let funder = app.scalar_i64("SELECT id FROM organisations WHERE kind = 'commanditaire'").await;
+    let funder = app
+        .scalar_i64("SELECT id FROM organisations WHERE kind = 'commanditaire'")
+        .await;
     let hub = app.scalar_i64("SELECT id FROM organisations WHERE kind = 'hub'").await;
     hubs::set_departements(&app.core, &Actor::System, hub, &["33".into(), "24".into()])
         .await
         .unwrap();
     let body = json!({ "code": pass.codes[0], "service": "Accès internet et matériel informatique" }).to_string();
-    let (status, r) = call(app, "/api/v1/cheques/encaisser", Some(&pass.api_key), Some("recap-1"), body).await;
+    let (status, r) = call(
+        app,
+        "/api/v1/cheques/encaisser",
+        Some(&pass.api_key),
+        Some("recap-1"),
+        body,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{r}");
     // The third booklet was handed out last month; two cheques of the last
     // booklet expired this month, a third one last month.
@@ -73,7 +86,9 @@ async fn seed(app: &TestApp, m: &Mois) -> (i64, i64) {
     // Accompaniments: two in Gironde this month, one in Dordogne, one in
     // Gironde a year before, one elsewhere.
     let author = app.scalar_i64("SELECT MIN(id) FROM accounts").await;
-    let org = app.scalar_i64(&format!("SELECT organisation_id FROM accounts WHERE id = {author}")).await;
+    let org = app
+        .scalar_i64(&format!("SELECT organisation_id FROM accounts WHERE id = {author}"))
+        .await;
     let before = Mois::of(
         m.cle[..4].parse::<i16>().unwrap() - 1,
         m.cle[5..].parse::<i8>().unwrap(),
@@ -146,7 +161,10 @@ async fn digest_figures_equal_direct_recounts_and_the_command_queues_each_once()
     assert_eq!(f.expires.mois.cheques, app.scalar_i64(&expired(start)).await);
     assert_eq!(f.expires.cumul.cheques, app.scalar_i64(&expired(0)).await);
     // …which are, on this seed:
-    assert_eq!((issued, f.distribues.mois.cheques, f.distribues.cumul.cheques), (200, 20, 30));
+    assert_eq!(
+        (issued, f.distribues.mois.cheques, f.distribues.cumul.cheques),
+        (200, 20, 30)
+    );
     assert_eq!((redeemed, f.encaisses.cumul.centimes), (1, 1000));
     assert_eq!((f.expires.mois.cheques, f.expires.cumul.cheques), (2, 3));
     assert_eq!(f.taux_pour_mille(), Some(33), "1 encaissé sur 30 distribués");
@@ -183,7 +201,10 @@ async fn digest_figures_equal_direct_recounts_and_the_command_queues_each_once()
         .await
     );
     assert_eq!((gironde.lieux_qualifies, gironde.demandes), (2, 1));
-    assert_eq!((gironde.accompagnements, gironde.minutes, gironde.personnes), (2, 210, 7));
+    assert_eq!(
+        (gironde.accompagnements, gironde.minutes, gironde.personnes),
+        (2, 210, 7)
+    );
     assert_eq!((gironde.encaisses.cheques, gironde.encaisses.centimes), (1, 1000));
     let dordogne = &h.departements[0];
     assert_eq!((dordogne.lieux, dordogne.accompagnements, dordogne.minutes), (0, 1, 60));
@@ -216,7 +237,10 @@ async fn digest_figures_equal_direct_recounts_and_the_command_queues_each_once()
         euros(f.distribues.cumul.centimes)
     );
     assert!(body.contains(&line), "{line}\n{body}");
-    assert!(body.contains("- chèques émis : 200 chèques (2\u{a0}000\u{a0}€)"), "{body}");
+    assert!(
+        body.contains("- chèques émis : 200 chèques (2\u{a0}000\u{a0}€)"),
+        "{body}"
+    );
     assert!(body.contains("3,3\u{a0}%"), "{body}");
     assert!(body.contains(&format!("{BASE}/rapports")), "{body}");
     let link = unsubscribe_path(body);
@@ -246,15 +270,21 @@ async fn digest_figures_equal_direct_recounts_and_the_command_queues_each_once()
 
 /// A funder's and a hub's accounts, plus accounts that never get the digest.
 async fn accounts(app: &TestApp) -> (i64, i64, i64) {
-    let (funder, _) = app.account("commanditaire", "commanditaire", "f@exemple.fr", false).await;
-    let (opted_out, _) = app.account("commanditaire", "commanditaire", "g@exemple.fr", false).await;
+    let (funder, _) = app
+        .account("commanditaire", "commanditaire", "f@exemple.fr", false)
+        .await;
+    let (opted_out, _) = app
+        .account("commanditaire", "commanditaire", "g@exemple.fr", false)
+        .await;
     let (hub, _) = app.account("hub", "hub", "h@exemple.fr", false).await;
     app.account("lieu", "lieu", "l@exemple.fr", false).await;
     let (inactive, _) = app.account("hub", "hub", "i@exemple.fr", false).await;
     app.exec(&format!("UPDATE accounts SET active = FALSE WHERE id = {inactive}"))
         .await
         .unwrap();
-    recapitulatifs::set_abonne(&app.core.db, opted_out, false).await.unwrap();
+    recapitulatifs::set_abonne(&app.core.db, opted_out, false)
+        .await
+        .unwrap();
     (funder, hub, opted_out)
 }
 
@@ -268,7 +298,9 @@ async fn concurrent_runs_queue_each_digest_once_and_opted_out_accounts_get_nothi
 
     // Late in the month: not the time.
     assert_eq!(
-        recapitulatifs::run_scheduled(&app.core, day("2026-12-08"), BASE).await.unwrap(),
+        recapitulatifs::run_scheduled(&app.core, day("2026-12-08"), BASE)
+            .await
+            .unwrap(),
         None
     );
     // Two instances at once, early in December: one of them queues November's.
@@ -281,7 +313,9 @@ async fn concurrent_runs_queue_each_digest_once_and_opted_out_accounts_get_nothi
     assert_eq!((runs[0].mis_en_file, runs[0].destinataires), (2, 2));
     // Later that day, or the next: already done.
     assert_eq!(
-        recapitulatifs::run_scheduled(&other, day("2026-12-02"), BASE).await.unwrap(),
+        recapitulatifs::run_scheduled(&other, day("2026-12-02"), BASE)
+            .await
+            .unwrap(),
         None
     );
     let mails = queued(&app).await;
@@ -341,13 +375,19 @@ async fn the_unsubscribe_link_works_without_login_and_bad_tokens_are_refused() {
         assert!(r.body.contains("f@exemple.fr"));
     }
     assert!(!recapitulatifs::abonne(&app.core.db, funder).await.unwrap());
-    assert!(recapitulatifs::abonne(&app.core.db, hub).await.unwrap(), "les autres comptes restent abonnés");
+    assert!(
+        recapitulatifs::abonne(&app.core.db, hub).await.unwrap(),
+        "les autres comptes restent abonnés"
+    );
 
     // The next month, the funder's account gets nothing.
     let december = Mois::parse("2026-12").unwrap();
     let e = recapitulatifs::envoyer(&app.core, &december, BASE).await.unwrap();
     assert_eq!(e.mis_en_file, 1);
-    assert!(!queued(&app).await.iter().any(|(k, _, _)| *k == recapitulatifs::cle(funder, &december)));
+    assert!(!queued(&app)
+        .await
+        .iter()
+        .any(|(k, _, _)| *k == recapitulatifs::cle(funder, &december)));
 
     // Subscribing again is a form under CSRF.
     let again = format!("{path}/reabonnement");
@@ -380,7 +420,10 @@ async fn the_account_page_toggles_the_digest_under_csrf_for_funders_and_hubs_onl
     let page = b.get("/mon-compte").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Récapitulatif mensuel"));
-    assert!(page.body.contains(r#"name="recapitulatif" value="oui" checked"#), "abonné par défaut");
+    assert!(
+        page.body.contains(r#"name="recapitulatif" value="oui" checked"#),
+        "abonné par défaut"
+    );
 
     // Without the CSRF token, nothing changes.
     let r = b.post_raw("/mon-compte/recapitulatifs", &[]).await;
@@ -394,7 +437,10 @@ async fn the_account_page_toggles_the_digest_under_csrf_for_funders_and_hubs_onl
     assert!(!recapitulatifs::abonne(&app.core.db, hub).await.unwrap());
     let page = b.get("/mon-compte?ok=recapitulatif-non").await;
     assert!(page.body.contains("Vous ne recevrez plus le récapitulatif mensuel"));
-    assert!(page.body.contains(r#"name="recapitulatif" value="oui">"#), "case décochée");
+    assert!(
+        page.body.contains(r#"name="recapitulatif" value="oui">"#),
+        "case décochée"
+    );
     let e = recapitulatifs::envoyer(&app.core, &Mois::parse("2026-11").unwrap(), BASE)
         .await
         .unwrap();
@@ -411,6 +457,8 @@ async fn the_account_page_toggles_the_digest_under_csrf_for_funders_and_hubs_onl
     let page = place.get("/mon-compte").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("Récapitulatif mensuel"));
-    let r = place.post("/mon-compte/recapitulatifs", &[("recapitulatif", "oui")]).await;
+    let r = place
+        .post("/mon-compte/recapitulatifs", &[("recapitulatif", "oui")])
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
