@@ -127,7 +127,7 @@ pub fn hub(m: &Mois, r: &Hub, liens: &Liens<'_>) -> String {
             "\n{title}\n\
              - lieux de médiation numérique : {} (dont {} qualifiés pour le Pass Numérique)\n\
              - demandes de qualification déposées en {} : {}\n\
-             - accompagnements enregistrés en {} : {} ({} ; {} personnes accompagnées)\n\
+             - accompagnements enregistrés en {} : {} ({} ; {} {})\n\
              - chèques encaissés en {} dans ces lieux : {}\n",
             entier(d.lieux),
             entier(d.lieux_qualifies),
@@ -137,6 +137,11 @@ pub fn hub(m: &Mois, r: &Hub, liens: &Liens<'_>) -> String {
             entier(d.accompagnements),
             heures(d.minutes),
             entier(d.personnes),
+            if d.personnes > 1 {
+                "personnes accompagnées"
+            } else {
+                "personne accompagnée"
+            },
             m.libelle(),
             compte(d.encaisses),
         ));

@@ -303,6 +303,19 @@ async fn concurrent_runs_queue_each_digest_once_and_opted_out_accounts_get_nothi
             .unwrap(),
         None
     );
+    // The funder's November digest is already queued (say, by an earlier run
+    // whose claim was lost): the key keeps it from being queued again.
+    let mut tx = app.core.db.begin().await.unwrap();
+    passerelle_core::mail::enqueue(
+        &mut tx,
+        &recapitulatifs::cle(funder, &m),
+        "f@exemple.fr",
+        "déjà",
+        "déjà",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     // Two instances at once, early in December: one of them queues November's.
     let (a, b) = tokio::join!(
         recapitulatifs::run_scheduled(&app.core, day("2026-12-01"), BASE),
@@ -310,7 +323,10 @@ async fn concurrent_runs_queue_each_digest_once_and_opted_out_accounts_get_nothi
     );
     let runs: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
     assert_eq!(runs.len(), 1, "une seule instance fait la tâche");
-    assert_eq!((runs[0].mis_en_file, runs[0].destinataires), (2, 2));
+    assert_eq!(
+        (runs[0].mis_en_file, runs[0].deja_en_file, runs[0].destinataires),
+        (1, 1, 2)
+    );
     // Later that day, or the next: already done.
     assert_eq!(
         recapitulatifs::run_scheduled(&other, day("2026-12-02"), BASE)
