@@ -25,6 +25,7 @@ pub mod oidc_provider;
 pub mod pass_numerique;
 pub mod qualification;
 pub mod ratelimit;
+pub mod recapitulatifs;
 pub mod settlement;
 pub mod tableau_de_bord;
 pub mod territoires;

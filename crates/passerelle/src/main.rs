@@ -84,6 +84,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::taches::CourrielsCommand,
     },
+    /// Récapitulatifs mensuels par courriel aux commanditaires et aux hubs.
+    Recapitulatifs {
+        #[command(subcommand)]
+        command: commands::recapitulatifs::RecapitulatifsCommand,
+    },
     /// Aidants Connect : fournisseur d'identité OpenID Connect (services clients, clés de signature).
     Oidc {
         #[command(subcommand)]
@@ -123,6 +128,7 @@ fn main() -> ExitCode {
             Command::Aidants { command } => commands::aidants::run(&cli.data, command).await,
             Command::Reglements { command } => commands::reglements::run(&cli.data, command).await,
             Command::Taches { command } => commands::taches::taches(&cli.data, command).await,
+            Command::Recapitulatifs { command } => commands::recapitulatifs::run(&cli.data, command).await,
             Command::Courriels { command } => commands::taches::courriels(&cli.data, command).await,
             Command::Controle { json } => commands::reglements::controle(&cli.data, json).await,
             Command::Lieux { command } => commands::lieux::run(&cli.data, command).await,

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
-use passerelle_core::accounts;
+use passerelle_core::{accounts, recapitulatifs};
 use serde::Deserialize;
 
 use crate::auth::{group_secret, render, unix_now, CurrentUser};
@@ -22,16 +22,24 @@ fn done_message(key: Option<&str>) -> Option<String> {
         "mot-de-passe" => Some("Votre mot de passe a été changé. Vos autres sessions ont été fermées.".into()),
         "totp" => Some("La double authentification est activée sur votre nouvel appareil.".into()),
         "totp-retrait" => Some("La double authentification est désactivée.".into()),
+        "recapitulatif-oui" => Some("Vous recevrez le récapitulatif mensuel par courriel.".into()),
+        "recapitulatif-non" => Some("Vous ne recevrez plus le récapitulatif mensuel par courriel.".into()),
         _ => None,
     }
 }
 
-fn account_page(
+async fn account_page(
+    state: &AppState,
     u: &CurrentUser,
     message: Option<String>,
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
+    let recapitulatif = if recapitulatifs::concerne(u.principal.role) {
+        Some(recapitulatifs::abonne(&state.core.db, u.principal.account_id).await?)
+    } else {
+        None
+    };
     render(
         status,
         AccountPage {
@@ -39,12 +47,37 @@ fn account_page(
             account: u.account.clone(),
             message,
             error,
+            recapitulatif,
         },
     )
 }
 
-pub async fn page(u: CurrentUser, Query(q): Query<Done>) -> Result<Response, WebError> {
-    account_page(&u, done_message(q.ok.as_deref()), None, StatusCode::OK)
+pub async fn page(State(state): State<AppState>, u: CurrentUser, Query(q): Query<Done>) -> Result<Response, WebError> {
+    account_page(&state, &u, done_message(q.ok.as_deref()), None, StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+pub struct DigestForm {
+    /// The checkbox: present when ticked.
+    recapitulatif: Option<String>,
+}
+
+/// `POST /mon-compte/recapitulatifs`: funders' and hubs' accounts choose
+/// whether they get the monthly digest.
+pub async fn set_digest(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<DigestForm>,
+) -> Result<Response, WebError> {
+    if !recapitulatifs::concerne(u.principal.role) {
+        return Err(WebError::Forbidden);
+    }
+    let oui = f.recapitulatif.is_some();
+    recapitulatifs::set_abonne(&state.core.db, u.principal.account_id, oui).await?;
+    let done = if oui { "recapitulatif-oui" } else { "recapitulatif-non" };
+    Ok(axum::response::IntoResponse::into_response(Redirect::to(&format!(
+        "/mon-compte?ok={done}"
+    ))))
 }
 
 #[derive(Deserialize)]
@@ -64,18 +97,20 @@ pub async fn change_password(
 ) -> Result<Response, WebError> {
     if f.nouveau != f.confirmation {
         return account_page(
+            &state,
             &u,
             None,
             Some("La confirmation ne correspond pas au nouveau mot de passe.".into()),
             StatusCode::BAD_REQUEST,
-        );
+        )
+        .await;
     }
     match accounts::change_password(&state.core, &u.principal, &f.actuel, &f.nouveau, Some(&u.token)).await {
         Ok(()) => Ok(axum::response::IntoResponse::into_response(Redirect::to(
             "/mon-compte?ok=mot-de-passe",
         ))),
         Err(passerelle_core::CoreError::Invalid(m)) => {
-            account_page(&u, None, Some(capitalise(&m)), StatusCode::BAD_REQUEST)
+            account_page(&state, &u, None, Some(capitalise(&m)), StatusCode::BAD_REQUEST).await
         }
         Err(e) => Err(e.into()),
     }
@@ -153,7 +188,7 @@ pub async fn totp_remove(
             "/mon-compte?ok=totp-retrait",
         ))),
         Err(passerelle_core::CoreError::Invalid(m)) => {
-            account_page(&u, None, Some(capitalise(&m)), StatusCode::BAD_REQUEST)
+            account_page(&state, &u, None, Some(capitalise(&m)), StatusCode::BAD_REQUEST).await
         }
         Err(e) => Err(e.into()),
     }

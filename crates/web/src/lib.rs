@@ -35,6 +35,7 @@ mod pages;
 mod qualification_pages;
 mod qualification_review;
 mod rapports_pages;
+mod recapitulatifs_pages;
 mod reglements_pages;
 mod security;
 mod service_demo;
@@ -325,6 +326,15 @@ pub fn router(state: AppState) -> Router {
         .route("/mon-compte/mot-de-passe", post(account::change_password))
         .route("/mon-compte/totp", get(account::totp_page).post(account::totp_confirm))
         .route("/mon-compte/totp/retrait", post(account::totp_remove))
+        .route("/mon-compte/recapitulatifs", post(account::set_digest))
+        .route(
+            "/recapitulatifs/desabonnement/{jeton}",
+            get(recapitulatifs_pages::unsubscribe),
+        )
+        .route(
+            "/recapitulatifs/desabonnement/{jeton}/reabonnement",
+            post(recapitulatifs_pages::resubscribe),
+        )
         .route("/operateur", get(operator::page))
         .route("/operateur/tableau-de-bord", get(tableau_de_bord_operateur::page))
         .route(

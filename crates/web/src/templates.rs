@@ -120,6 +120,8 @@ pub struct AccountPage {
     pub account: Account,
     pub message: Option<String>,
     pub error: Option<String>,
+    /// Funders and hubs: whether the monthly digest is sent (`None`: not offered).
+    pub recapitulatif: Option<bool>,
 }
 
 /// A created account's one-time secrets, shown to the opérateur.

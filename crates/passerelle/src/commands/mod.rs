@@ -9,6 +9,7 @@ pub mod lieux_pass;
 pub mod oidc;
 pub mod organisations;
 pub mod rapports;
+pub mod recapitulatifs;
 pub mod reglements;
 pub mod serve;
 pub mod taches;

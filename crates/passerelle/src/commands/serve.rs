@@ -252,6 +252,16 @@ pub async fn daily_jobs(core: &Core, base_url: &str, today: chrono::NaiveDate) {
         Ok(None) => {}
         Err(e) => tracing::warn!(erreur = %e, "inactivité des aidants impossible"),
     }
+    // Early in a month, the previous month's digests (claimed with the e-mails, in one transaction).
+    match passerelle_core::recapitulatifs::run_scheduled(core, today, base_url).await {
+        Ok(Some(e)) => tracing::info!(
+            courriels = e.mis_en_file,
+            deja = e.deja_en_file,
+            "récapitulatifs mensuels mis en file"
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(erreur = %e, "récapitulatifs mensuels impossibles"),
+    }
     match jobs::claim(&core.db, "alertes-fin-de-validite", &period).await {
         Ok(true) => match alerts::queue_due(core, today, base_url).await {
             Ok(n) => tracing::info!(courriels = n, "alertes de fin de validité mises en file"),

@@ -12,7 +12,8 @@ use crate::config::DataArgs;
 #[derive(Subcommand, Debug)]
 pub enum TachesCommand {
     /// Tâches du jour (expiration des chèques, alertes de fin de validité aux commanditaires,
-    /// avertissement et désactivation des comptes d'aidants et de référents inutilisés),
+    /// avertissement et désactivation des comptes d'aidants et de référents inutilisés ;
+    /// les premiers jours du mois, récapitulatifs du mois précédent),
     /// chacune une seule fois par jour, quelle que soit l'instance qui la lance.
     Quotidiennes {
         /// Jour (AAAA-MM-JJ, heure de Paris) ; par défaut aujourd'hui.

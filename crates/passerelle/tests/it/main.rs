@@ -33,6 +33,7 @@ mod pass_pages;
 mod qualification;
 mod rapports;
 mod rapports_expires;
+mod recapitulatifs;
 mod reglements;
 mod reglements_pages;
 mod smtp;
