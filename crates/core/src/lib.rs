@@ -26,6 +26,7 @@ pub mod qualification;
 pub mod ratelimit;
 pub mod settlement;
 pub mod tableau_de_bord;
+pub mod territoire;
 pub mod territoires;
 pub mod usagers;
 
