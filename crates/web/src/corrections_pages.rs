@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Role;
+use passerelle_core::CoreError;
 use passerelle_core::territoire::corrections::{self, field_label, state_label, Correction, FIELDS, PROPOSED};
 use serde::Deserialize;
 
@@ -287,6 +288,7 @@ pub async fn accept(State(state): State<AppState>, u: CurrentUser, Path(id): Pat
             let m = format!("La correction ne peut pas être appliquée : {}", problems.join(" ; "));
             decide_list(&state, &u, "", Some(m)).await
         }
+        Err(CoreError::NotFound(_)) => Err(WebError::NotFound),
         Err(e) => {
             let m = refusal_message(e)?;
             decide_list(&state, &u, "", Some(m)).await
@@ -309,6 +311,7 @@ pub async fn refuse(
 ) -> Result<Response, WebError> {
     match corrections::refuse(&state.core, &u.principal, id, &f.motif).await {
         Ok(()) => Ok(back(&u, "refusee")),
+        Err(CoreError::NotFound(_)) => Err(WebError::NotFound),
         Err(e) => {
             let m = refusal_message(e)?;
             decide_list(&state, &u, "", Some(m)).await
