@@ -10,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Role;
-use passerelle_core::CoreError;
 use passerelle_core::territoire::corrections::{self, field_label, state_label, Correction, FIELDS, PROPOSED};
+use passerelle_core::CoreError;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};

@@ -27,9 +27,7 @@ pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
     let allowed = match action {
         Action::SeeTerritory => hub,
         Action::Propose(s) => hub && s.hub == Some(who.organisation_id),
-        Action::View { scope, author_hub } => {
-            operator || own(scope) || (hub && author_hub == who.organisation_id)
-        }
+        Action::View { scope, author_hub } => operator || own(scope) || (hub && author_hub == who.organisation_id),
         Action::Decide(s) => operator || own(s),
         Action::ListToDecide => operator || who.role == Role::Lieu,
     };
@@ -69,11 +67,25 @@ mod tests {
             assert_eq!(authorize(&p, Action::Decide(mine)).is_ok(), op || place);
             assert_eq!(authorize(&p, Action::Decide(elsewhere)).is_ok(), op);
             assert_eq!(
-                authorize(&p, Action::View { scope: mine, author_hub: 7 }).is_ok(),
+                authorize(
+                    &p,
+                    Action::View {
+                        scope: mine,
+                        author_hub: 7
+                    }
+                )
+                .is_ok(),
                 op || place || hub
             );
             assert_eq!(
-                authorize(&p, Action::View { scope: elsewhere, author_hub: 8 }).is_ok(),
+                authorize(
+                    &p,
+                    Action::View {
+                        scope: elsewhere,
+                        author_hub: 8
+                    }
+                )
+                .is_ok(),
                 op
             );
             assert_eq!(authorize(&p, Action::ListToDecide).is_ok(), op || place);

@@ -225,7 +225,14 @@ pub async fn propose(
          Commentaire : {commentaire}\n\nConnectez-vous à Passerelle, rubrique « Corrections proposées », pour l'accepter ou la refuser.\n",
         fields.iter().map(|f| field_label(f)).collect::<Vec<_>>().join(", ")
     );
-    notify_deciders(&mut tx, &format!("correction:{id}:proposee"), own.organisation_id, &subject, &body).await?;
+    notify_deciders(
+        &mut tx,
+        &format!("correction:{id}:proposee"),
+        own.organisation_id,
+        &subject,
+        &body,
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
@@ -248,7 +255,14 @@ async fn notify_deciders(tx: &mut Tx, key: &str, owner: Option<i64>, subject: &s
 
 async fn notify_hub(tx: &mut Tx, c: &Correction, subject: &str, body: &str) -> CoreResult<()> {
     for addr in mail::recipients(tx, c.hub_id, &["hub"]).await? {
-        mail::enqueue(tx, &format!("correction:{}:{}:{addr}", c.id, c.etat), &addr, subject, body).await?;
+        mail::enqueue(
+            tx,
+            &format!("correction:{}:{}:{addr}", c.id, c.etat),
+            &addr,
+            subject,
+            body,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -281,7 +295,8 @@ pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Correctio
 pub async fn by_hub(core: &Core, who: &Principal) -> CoreResult<Vec<Correction>> {
     authorize(who, Action::SeeTerritory)?;
     let sql = format!("{SELECT} WHERE c.hub_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT 1000");
-    let rows: Vec<Row> = on_db!(&core.db, c => sqlx::query_as(&sql).bind(who.organisation_id).fetch_all(&mut *c).await?);
+    let rows: Vec<Row> =
+        on_db!(&core.db, c => sqlx::query_as(&sql).bind(who.organisation_id).fetch_all(&mut *c).await?);
     Ok(rows.into_iter().map(Correction::from).collect())
 }
 
@@ -296,7 +311,8 @@ pub async fn to_decide(core: &Core, who: &Principal) -> CoreResult<Vec<Correctio
     let sql = format!(
         "{SELECT} WHERE {filter} ORDER BY CASE WHEN c.etat = 'proposee' THEN 0 ELSE 1 END, c.created_at DESC, c.id DESC LIMIT 1000"
     );
-    let rows: Vec<Row> = on_db!(&core.db, c => sqlx::query_as(&sql).bind(who.organisation_id).fetch_all(&mut *c).await?);
+    let rows: Vec<Row> =
+        on_db!(&core.db, c => sqlx::query_as(&sql).bind(who.organisation_id).fetch_all(&mut *c).await?);
     Ok(rows.into_iter().map(Correction::from).collect())
 }
 
@@ -372,7 +388,9 @@ pub async fn refuse(core: &Core, who: &Principal, id: i64, motif: &str) -> CoreR
     authorize(who, Action::Decide(s))?;
     let motif = motif.trim();
     if motif.is_empty() {
-        return Err(CoreError::invalid("indiquez le motif du refus, il sera transmis au hub"));
+        return Err(CoreError::invalid(
+            "indiquez le motif du refus, il sera transmis au hub",
+        ));
     }
     if motif.chars().count() > COMMENT_MAX {
         return Err(CoreError::invalid(format!("le motif dépasse {COMMENT_MAX} caractères")));

@@ -76,7 +76,7 @@ pub async fn compute(db: &Db, hub: i64, departement: &str, today: NaiveDate) -> 
         .into_iter()
         .filter_map(|r| {
             let raisons = reasons(&r, &limit, &communes);
-            (!raisons.is_empty()).then(|| ToCheck {
+            (!raisons.is_empty()).then_some(ToCheck {
                 ext_id: r.ext_id,
                 nom: r.nom,
                 commune: r.commune,

@@ -33,7 +33,14 @@ struct World {
 fn set_territory(app: &TestApp, org: i64, deps: &str) {
     let (code, out, err) = crate::lieux::run(
         app,
-        &["organisations", "territoire", "--organisation", &org.to_string(), "--departements", deps],
+        &[
+            "organisations",
+            "territoire",
+            "--organisation",
+            &org.to_string(),
+            "--departements",
+            deps,
+        ],
     );
     assert_eq!(code, 0, "{out} {err}");
 }
@@ -43,12 +50,21 @@ fn set_territory(app: &TestApp, org: i64, deps: &str) {
 async fn world() -> World {
     let app = TestApp::new().await;
     let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    passerelle_core::territoires::load(&app.core.db, &dataset).await.unwrap();
+    passerelle_core::territoires::load(&app.core.db, &dataset)
+        .await
+        .unwrap();
     let demo = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();
     let pass = demo.pass.expect("démo du Pass Numérique");
     for (i, code) in pass.codes.iter().take(2).enumerate() {
         let body = json!({ "code": code, "service": "Accès internet et matériel informatique" }).to_string();
-        let (status, r) = call(&app, "/api/v1/cheques/encaisser", Some(&pass.api_key), Some(&format!("t-{i}")), body).await;
+        let (status, r) = call(
+            &app,
+            "/api/v1/cheques/encaisser",
+            Some(&pass.api_key),
+            Some(&format!("t-{i}")),
+            body,
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{r}");
     }
     let csv = std::fs::read(fixture("hub_territoire.csv")).unwrap();
@@ -108,7 +124,13 @@ async fn figures_equal_direct_counts_and_a_hub_sees_only_its_departements() {
     let month = today.format("%Y-%m").to_string();
     let account = count(app, "SELECT id FROM accounts WHERE email = 'hub@nouvelle-aquitaine.fr'").await;
     // Accompaniments: two in Gironde this month, one in Landes, one too old, one in Finistère.
-    for (dep, mois, minutes) in [("33", &month, 60), ("33", &month, 90), ("40", &month, 45), ("33", &"2020-01".to_string(), 30), ("29", &month, 20)] {
+    for (dep, mois, minutes) in [
+        ("33", &month, 60),
+        ("33", &month, 90),
+        ("40", &month, 45),
+        ("33", &"2020-01".to_string(), 30),
+        ("29", &month, 20),
+    ] {
         app.exec(&format!(
             "INSERT INTO activites (compte_id, organisation_id, jour, mois, duree_minutes, nature, participants, thematiques, \
              tranche_age, commune_insee, departement, statut, created_at, updated_at) VALUES \
@@ -120,14 +142,24 @@ async fn figures_equal_direct_counts_and_a_hub_sees_only_its_departements() {
     }
 
     let t = indicateurs::compute(&app.core.db, w.hub_org, today).await.unwrap();
-    assert_eq!(t.departements.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(), ["33", "40"]);
+    assert_eq!(
+        t.departements.iter().map(|d| d.code.as_str()).collect::<Vec<_>>(),
+        ["33", "40"]
+    );
     for d in &t.departements {
         let c = &d.code;
         assert_eq!(
             d.population,
-            count(app, &format!("SELECT CAST(SUM(population) AS BIGINT) FROM territoires_communes WHERE departement = '{c}'")).await
+            count(
+                app,
+                &format!("SELECT CAST(SUM(population) AS BIGINT) FROM territoires_communes WHERE departement = '{c}'")
+            )
+            .await
         );
-        assert_eq!(d.lieux, count(app, &format!("SELECT COUNT(*) FROM lieux WHERE departement = '{c}'")).await);
+        assert_eq!(
+            d.lieux,
+            count(app, &format!("SELECT COUNT(*) FROM lieux WHERE departement = '{c}'")).await
+        );
         assert_eq!(
             d.lieux_qualifies,
             count(
@@ -161,7 +193,10 @@ async fn figures_equal_direct_counts_and_a_hub_sees_only_its_departements() {
     assert!(gironde.montant_centimes > 0);
     assert_eq!((gironde.accompagnements, gironde.minutes), (2, 150));
     assert_eq!((landes.accompagnements, landes.minutes), (1, 45));
-    assert_eq!((t.total.accompagnements, t.total.minutes, t.total.conseillers), (3, 195, 1));
+    assert_eq!(
+        (t.total.accompagnements, t.total.minutes, t.total.conseillers),
+        (3, 195, 1)
+    );
     assert_eq!(t.total.lieux, 6);
     assert_eq!(t.total.population, gironde.population + landes.population);
     assert_eq!(t.mois.len(), 12);
@@ -196,7 +231,9 @@ async fn figures_equal_direct_counts_and_a_hub_sees_only_its_departements() {
 async fn stale_and_mismatched_places_are_listed_with_their_reasons() {
     let mut w = world().await;
     let today = today_paris();
-    let list = verification::compute(&w.app.core.db, w.hub_org, "", today).await.unwrap();
+    let list = verification::compute(&w.app.core.db, w.hub_org, "", today)
+        .await
+        .unwrap();
     let ids: Vec<&str> = list.iter().map(|p| p.ext_id.as_str()).collect();
     assert_eq!(ids, ["demo-3", "t-merignac", "t-mdm", "t-dax"]);
     let reasons = |id: &str| list.iter().find(|p| p.ext_id == id).unwrap().raisons.join(" / ");
@@ -241,13 +278,22 @@ async fn corrections_are_proposed_by_the_hub_and_decided_by_the_place_or_the_ope
     assert!(!w.far_hub.get("/lieux/t-merignac").await.body.contains(form));
 
     // Refused at once: nothing changed, no comment, a value outside the standard.
-    let r = w.hub.post(form, &[("code_postal", "33600"), ("commentaire", "rien")]).await;
+    let r = w
+        .hub
+        .post(form, &[("code_postal", "33600"), ("commentaire", "rien")])
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("Aucune valeur n&#39;est modifiée"), "{}", r.body);
-    let r = w.hub.post(form, &[("code_postal", "33700"), ("commentaire", " ")]).await;
+    let r = w
+        .hub
+        .post(form, &[("code_postal", "33700"), ("commentaire", " ")])
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("Expliquez la correction"));
-    let r = w.hub.post(form, &[("code_postal", "3A700"), ("commentaire", "Code postal")]).await;
+    let r = w
+        .hub
+        .post(form, &[("code_postal", "3A700"), ("commentaire", "Code postal")])
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("Code postal :"), "{}", r.body);
     assert_eq!(count(app, "SELECT COUNT(*) FROM corrections_lieux").await, 0);
@@ -257,13 +303,18 @@ async fn corrections_are_proposed_by_the_hub_and_decided_by_the_place_or_the_ope
         .hub
         .post(
             form,
-            &[("code_postal", "33700"), ("adresse", "12 avenue de la Somme"), ("commentaire", "Mérignac a le code postal 33700")],
+            &[
+                ("code_postal", "33700"),
+                ("adresse", "12 avenue de la Somme"),
+                ("commentaire", "Mérignac a le code postal 33700"),
+            ],
         )
         .await;
     assert_eq!(r.location(), Some("/hub/corrections?ok=proposee"), "{}", r.body);
     let id = count(app, "SELECT MAX(id) FROM corrections_lieux").await;
     assert_eq!(
-        app.scalar_text(&format!("SELECT changements FROM corrections_lieux WHERE id = {id}")).await,
+        app.scalar_text(&format!("SELECT changements FROM corrections_lieux WHERE id = {id}"))
+            .await,
         r#"{"code_postal":"33700"}"#
     );
     assert_eq!(
@@ -272,10 +323,20 @@ async fn corrections_are_proposed_by_the_hub_and_decided_by_the_place_or_the_ope
     );
     let mine = w.hub.get("/hub/corrections").await.body;
     assert!(mine.contains(&format!("Correction n° {id}")) && mine.contains("Proposée"));
-    assert!(!w.far_hub.get("/hub/corrections").await.body.contains(&format!("Correction n° {id}")));
+    assert!(!w
+        .far_hub
+        .get("/hub/corrections")
+        .await
+        .body
+        .contains(&format!("Correction n° {id}")));
     let theirs = w.place.get("/lieu/corrections").await.body;
     assert!(theirs.contains(&format!("/corrections/{id}/accepter")), "{theirs}");
-    assert!(!w.other_place.get("/lieu/corrections").await.body.contains(&format!("n° {id}")));
+    assert!(!w
+        .other_place
+        .get("/lieu/corrections")
+        .await
+        .body
+        .contains(&format!("n° {id}")));
 
     // Only the place's own staff (or the opérateur) decides.
     let accept = format!("/corrections/{id}/accepter");
@@ -287,22 +348,52 @@ async fn corrections_are_proposed_by_the_hub_and_decided_by_the_place_or_the_ope
     let mut anon = app.browser();
     // Not signed in: refused (403).
     assert_eq!(anon.post(&accept, &[]).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(anon.post(&refuse, &[("motif", "non")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        anon.post(&refuse, &[("motif", "non")]).await.status,
+        StatusCode::FORBIDDEN
+    );
     let r = w.place.post_raw(&accept, &[]).await;
     assert_ne!(r.status, StatusCode::SEE_OTHER, "no CSRF token");
-    assert_eq!(app.scalar_text("SELECT code_postal FROM lieux WHERE ext_id = 't-merignac'").await, "33600");
+    assert_eq!(
+        app.scalar_text("SELECT code_postal FROM lieux WHERE ext_id = 't-merignac'")
+            .await,
+        "33600"
+    );
 
     // Accepted: applied through the place edit (date_maj today, journaled), the hub is told.
-    let before = app.scalar_text("SELECT date_maj FROM lieux WHERE ext_id = 't-merignac'").await;
-    app.exec("UPDATE lieux SET date_maj = '2025-06-01' WHERE ext_id = 't-merignac'").await.unwrap();
+    let before = app
+        .scalar_text("SELECT date_maj FROM lieux WHERE ext_id = 't-merignac'")
+        .await;
+    app.exec("UPDATE lieux SET date_maj = '2025-06-01' WHERE ext_id = 't-merignac'")
+        .await
+        .unwrap();
     let r = w.place.post(&accept, &[]).await;
     assert_eq!(r.location(), Some("/lieu/corrections?ok=acceptee"), "{}", r.body);
-    assert_eq!(app.scalar_text("SELECT code_postal FROM lieux WHERE ext_id = 't-merignac'").await, "33700");
-    assert_eq!(app.scalar_text("SELECT date_maj FROM lieux WHERE ext_id = 't-merignac'").await, before);
-    assert_eq!(app.scalar_text(&format!("SELECT etat FROM corrections_lieux WHERE id = {id}")).await, "acceptee");
+    assert_eq!(
+        app.scalar_text("SELECT code_postal FROM lieux WHERE ext_id = 't-merignac'")
+            .await,
+        "33700"
+    );
+    assert_eq!(
+        app.scalar_text("SELECT date_maj FROM lieux WHERE ext_id = 't-merignac'")
+            .await,
+        before
+    );
+    assert_eq!(
+        app.scalar_text(&format!("SELECT etat FROM corrections_lieux WHERE id = {id}"))
+            .await,
+        "acceptee"
+    );
     let actions = app.journal_actions().await;
     let tail: Vec<&str> = actions.iter().rev().take(3).rev().map(String::as_str).collect();
-    assert_eq!(tail, ["lieu.correction_proposee", "lieux.modification", "lieu.correction_acceptee"]);
+    assert_eq!(
+        tail,
+        [
+            "lieu.correction_proposee",
+            "lieux.modification",
+            "lieu.correction_acceptee"
+        ]
+    );
     assert_eq!(
         count(app, "SELECT COUNT(*) FROM courriels WHERE destinataire = 'hub@nouvelle-aquitaine.fr' AND sujet LIKE 'Correction acceptée%'").await,
         1
@@ -311,13 +402,18 @@ async fn corrections_are_proposed_by_the_hub_and_decided_by_the_place_or_the_ope
     let r = w.place.post(&accept, &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("déjà été traitée"));
-    let verif = verification::compute(&app.core.db, w.hub_org, "", today_paris()).await.unwrap();
+    let verif = verification::compute(&app.core.db, w.hub_org, "", today_paris())
+        .await
+        .unwrap();
     assert!(!verif.iter().any(|p| p.ext_id == "t-merignac"));
 
     // Refused with a reason: the place is left as it was.
     let r = w
         .hub
-        .post(form, &[("telephone", "05 56 00 00 00"), ("commentaire", "Numéro de l'accueil")])
+        .post(
+            form,
+            &[("telephone", "05 56 00 00 00"), ("commentaire", "Numéro de l'accueil")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let second = count(app, "SELECT MAX(id) FROM corrections_lieux").await;
@@ -325,29 +421,69 @@ async fn corrections_are_proposed_by_the_hub_and_decided_by_the_place_or_the_ope
     let r = w.place.post(&refuse, &[("motif", "  ")]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("motif du refus"));
-    let r = w.place.post(&refuse, &[("motif", "Ce numéro n'est plus attribué")]).await;
+    let r = w
+        .place
+        .post(&refuse, &[("motif", "Ce numéro n'est plus attribué")])
+        .await;
     assert_eq!(r.location(), Some("/lieu/corrections?ok=refusee"));
-    assert_eq!(app.scalar_text("SELECT telephone FROM lieux WHERE ext_id = 't-merignac'").await, "");
-    assert_eq!(app.scalar_text(&format!("SELECT etat FROM corrections_lieux WHERE id = {second}")).await, "refusee");
-    assert!(w.hub.get("/hub/corrections").await.body.contains("Ce numéro n&#39;est plus attribué"));
-    assert_eq!(w.place.post(&format!("/corrections/{second}/accepter"), &[]).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.scalar_text("SELECT telephone FROM lieux WHERE ext_id = 't-merignac'")
+            .await,
+        ""
+    );
+    assert_eq!(
+        app.scalar_text(&format!("SELECT etat FROM corrections_lieux WHERE id = {second}"))
+            .await,
+        "refusee"
+    );
+    assert!(w
+        .hub
+        .get("/hub/corrections")
+        .await
+        .body
+        .contains("Ce numéro n&#39;est plus attribué"));
+    assert_eq!(
+        w.place
+            .post(&format!("/corrections/{second}/accepter"), &[])
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
 
     // A place without staff of its own: the opérateur decides.
     let r = w
         .hub
         .post(
             "/hub/lieux/t-dax/correction",
-            &[("latitude", "43.7102"), ("commentaire", "Coordonnées de la médiathèque")],
+            &[
+                ("latitude", "43.7102"),
+                ("commentaire", "Coordonnées de la médiathèque"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let third = count(app, "SELECT MAX(id) FROM corrections_lieux").await;
-    assert!(w.op.get("/operateur/corrections").await.body.contains(&format!("/corrections/{third}/accepter")));
-    assert_eq!(w.place.post(&format!("/corrections/{third}/accepter"), &[]).await.status, StatusCode::FORBIDDEN);
+    assert!(w
+        .op
+        .get("/operateur/corrections")
+        .await
+        .body
+        .contains(&format!("/corrections/{third}/accepter")));
+    assert_eq!(
+        w.place
+            .post(&format!("/corrections/{third}/accepter"), &[])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     let r = w.op.post(&format!("/corrections/{third}/accepter"), &[]).await;
     assert_eq!(r.location(), Some("/operateur/corrections?ok=acceptee"));
     assert_eq!(
-        count(app, "SELECT COUNT(*) FROM lieux WHERE ext_id = 't-dax' AND latitude IS NOT NULL").await,
+        count(
+            app,
+            "SELECT COUNT(*) FROM lieux WHERE ext_id = 't-dax' AND latitude IS NOT NULL"
+        )
+        .await,
         1
     );
 }
@@ -356,7 +492,11 @@ async fn corrections_are_proposed_by_the_hub_and_decided_by_the_place_or_the_ope
 async fn every_route_refuses_who_must_be_refused() {
     let mut w = world().await;
     let mut anon = w.app.browser();
-    for path in ["/hub/territoire", "/hub/territoire/lieux-a-verifier", "/hub/corrections"] {
+    for path in [
+        "/hub/territoire",
+        "/hub/territoire/lieux-a-verifier",
+        "/hub/corrections",
+    ] {
         assert_eq!(anon.get(path).await.location(), Some("/connexion"), "{path}");
         for b in [&mut w.place, &mut w.op, &mut w.funder] {
             assert_eq!(b.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
@@ -372,8 +512,14 @@ async fn every_route_refuses_who_must_be_refused() {
         assert_eq!(b.post(form, &fields).await.status, StatusCode::FORBIDDEN);
     }
     assert_eq!(anon.post(form, &fields).await.status, StatusCode::FORBIDDEN);
-    assert_eq!(w.hub.get("/hub/lieux/t-brest/correction").await.status, StatusCode::FORBIDDEN);
-    assert_eq!(w.hub.post("/hub/lieux/t-brest/correction", &fields).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        w.hub.get("/hub/lieux/t-brest/correction").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        w.hub.post("/hub/lieux/t-brest/correction", &fields).await.status,
+        StatusCode::FORBIDDEN
+    );
     let r = w.hub.get("/hub/lieux/inconnu/correction").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     assert_eq!(count(&w.app, "SELECT COUNT(*) FROM corrections_lieux").await, 0);
@@ -385,11 +531,17 @@ async fn every_route_refuses_who_must_be_refused() {
         }
     }
     assert_eq!(w.op.get("/lieu/corrections").await.status, StatusCode::FORBIDDEN);
-    assert_eq!(w.place.get("/operateur/corrections").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        w.place.get("/operateur/corrections").await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(w.place.get("/lieu/corrections").await.status, StatusCode::OK);
     assert_eq!(w.op.get("/operateur/corrections").await.status, StatusCode::OK);
     // Decisions on an unknown correction.
-    assert_eq!(w.op.post("/corrections/999/accepter", &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        w.op.post("/corrections/999/accepter", &[]).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(
         w.op.post("/corrections/999/refuser", &[("motif", "x")]).await.status,
         StatusCode::NOT_FOUND
