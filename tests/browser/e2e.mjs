@@ -490,6 +490,7 @@ async function main() {
       ['/reglements', 'règlements'],
       ['/reglements/coordonnees', 'coordonnées bancaires à valider'],
       ['/qualification', 'qualification des lieux'],
+      ['/operateur/corrections', 'corrections de lieux proposées par les hubs'],
       ['/activite/structure', 'activité d’une structure (opérateur)'],
       ['/operateur/habilitations?etat=toutes', 'habilitations Aidants Connect'],
       ['/operateur/aidants', 'formation des aidants'],

@@ -28,6 +28,7 @@ pub mod ratelimit;
 pub mod recapitulatifs;
 pub mod settlement;
 pub mod tableau_de_bord;
+pub mod territoire;
 pub mod territoires;
 pub mod usagers;
 

@@ -39,6 +39,8 @@ struct RawCommune {
     #[serde(rename = "codesPostaux", default)]
     codes_postaux: Vec<String>,
     population: Option<i64>,
+    /// For a municipal arrondissement: its commune (Paris, Lyon, Marseille).
+    commune: Option<String>,
 }
 
 fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> CoreResult<Vec<T>> {
@@ -102,7 +104,7 @@ pub async fn load(db: &Db, dir: &Path) -> CoreResult<(usize, usize, usize)> {
         }
         for chunk in communes.chunks(2000) {
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO territoires_communes (code, nom, departement, region, codes_postaux, population) ",
+                "INSERT INTO territoires_communes (code, nom, departement, region, codes_postaux, population, commune_parente) ",
             );
             qb.push_values(chunk, |mut b, co| {
                 b.push_bind(co.code.clone())
@@ -110,7 +112,8 @@ pub async fn load(db: &Db, dir: &Path) -> CoreResult<(usize, usize, usize)> {
                     .push_bind(co.departement.clone().unwrap_or_default())
                     .push_bind(co.region.clone().unwrap_or_default())
                     .push_bind(co.codes_postaux.join("|"))
-                    .push_bind(co.population);
+                    .push_bind(co.population)
+                    .push_bind(co.commune.clone().unwrap_or_default());
             });
             qb.build().execute(&mut *c).await?;
         }

@@ -16,6 +16,7 @@ mod cheques_pages;
 mod commandes_admin;
 mod commandes_pages;
 mod cookies;
+mod corrections_pages;
 mod error;
 mod espace_usager;
 mod espace_usager_mandats;
@@ -42,6 +43,7 @@ mod service_demo;
 mod tableau_de_bord;
 mod tableau_de_bord_operateur;
 mod templates;
+mod territoire_pages;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -230,6 +232,17 @@ pub fn router(state: AppState) -> Router {
             "/qualification/lieux/{ext_id}/coordonnees",
             post(qualification_pages::change_bank),
         )
+        .route("/hub/territoire", get(territoire_pages::page))
+        .route("/hub/territoire/lieux-a-verifier", get(territoire_pages::to_check))
+        .route("/hub/corrections", get(corrections_pages::hub_list))
+        .route(
+            "/hub/lieux/{id}/correction",
+            get(corrections_pages::propose_page).post(corrections_pages::propose_submit),
+        )
+        .route("/lieu/corrections", get(corrections_pages::place_list))
+        .route("/operateur/corrections", get(corrections_pages::operator_list))
+        .route("/corrections/{id}/accepter", post(corrections_pages::accept))
+        .route("/corrections/{id}/refuser", post(corrections_pages::refuse))
         .route("/activite", get(activite_pages::list))
         .route("/activite.csv", get(activite_pages::csv))
         .route(

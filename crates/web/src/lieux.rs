@@ -199,9 +199,16 @@ pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
     let carte = (!lat.is_empty() && !lon.is_empty())
         .then(|| format!("https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"));
     let hub = passerelle_core::hubs::of_departement(&state.core.db, &own.departement).await?;
+    let corrigeable = match (&hub, v.user.as_ref()) {
+        (Some(h), Some(u)) => {
+            u.principal.role == passerelle_core::accounts::Role::Hub && u.principal.organisation_id == h.id
+        }
+        _ => false,
+    };
     let page = LieuPage {
         l: v.layout(&get("nom"), "/lieux"),
         hub: hub.map(|h| h.nom),
+        corrigeable,
         nom: get("nom"),
         adresse: get("adresse"),
         complement: get("complement_adresse"),

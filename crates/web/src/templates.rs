@@ -251,6 +251,8 @@ pub struct LieuPage {
     pub source: String,
     /// The signed-in person may edit this place.
     pub modifiable: bool,
+    /// The viewer is staff of the hub of this place's territory (may propose a correction).
+    pub corrigeable: bool,
     pub id_url: String,
 }
 

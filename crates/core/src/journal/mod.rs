@@ -150,4 +150,7 @@ pub mod actions {
     pub const ACTIVITE_CREATED: &str = "activite.creation";
     pub const ACTIVITE_EDITED: &str = "activite.modification";
     pub const ACTIVITE_DELETED: &str = "activite.suppression";
+    pub const CORRECTION_PROPOSED: &str = "lieu.correction_proposee";
+    pub const CORRECTION_ACCEPTED: &str = "lieu.correction_acceptee";
+    pub const CORRECTION_REFUSED: &str = "lieu.correction_refusee";
 }

@@ -54,6 +54,46 @@ pub async fn edit(
     changes: &BTreeMap<String, String>,
     owner: Option<Option<i64>>,
 ) -> CoreResult<Result<Vec<String>, Vec<Issue>>> {
+    let mut prepared = match prepare(core, who, ext_id, changes, EDITABLE).await? {
+        Ok(p) => p,
+        Err(issues) => return Ok(Err(issues)),
+    };
+    if owner.is_some() {
+        authorize(who, Action::Administer)?;
+    }
+    let owner_changed = owner.is_some_and(|o| o != prepared.own.organisation_id);
+    if prepared.changed.is_empty() && !owner_changed {
+        return Ok(Ok(prepared.changed));
+    }
+    let mut tx = core.db.begin().await?;
+    if let Some(o) = owner.filter(|_| owner_changed) {
+        store::set_owner(&mut tx, prepared.own.id, o).await?;
+        prepared.changed.push("organisation".into());
+    }
+    write(core, &mut tx, who, &prepared, json!({})).await?;
+    tx.commit().await?;
+    Ok(Ok(prepared.changed))
+}
+
+/// A checked change of a place, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub ext_id: String,
+    pub own: store::Own,
+    pub lieu: super::Lieu,
+    /// The fields whose value changes.
+    pub changed: Vec<String>,
+}
+
+/// Checks that `who` may edit the place and that the record, with `changes`
+/// (only fields of `allowed`) and today's `date_maj`, still meets the standard.
+pub async fn prepare(
+    core: &Core,
+    who: &Principal,
+    ext_id: &str,
+    changes: &BTreeMap<String, String>,
+    allowed: &[&str],
+) -> CoreResult<Result<Prepared, Vec<Issue>>> {
     let (mut values, own) = current(core, ext_id)
         .await?
         .ok_or_else(|| CoreError::NotFound(format!("lieu « {ext_id} »")))?;
@@ -63,12 +103,9 @@ pub async fn edit(
             owner: own.organisation_id,
         },
     )?;
-    if owner.is_some() {
-        authorize(who, Action::Administer)?;
-    }
     let mut changed = Vec::new();
     for (k, v) in changes {
-        if !EDITABLE.contains(&k.as_str()) {
+        if !allowed.contains(&k.as_str()) {
             return Err(CoreError::invalid(format!("le champ « {k} » ne se modifie pas ici")));
         }
         if values.get(k) != Some(v) {
@@ -83,21 +120,32 @@ pub async fn edit(
             .format(&time::macros::format_description!("[year]-[month]-[day]"))
             .unwrap_or_default(),
     );
-    let checked = match check_map(1, &values) {
-        Ok(c) => c,
-        Err(issues) => return Ok(Err(issues)),
-    };
-    let owner_changed = owner.is_some_and(|o| o != own.organisation_id);
-    if changed.is_empty() && !owner_changed {
-        return Ok(Ok(changed));
+    match check_map(1, &values) {
+        Ok(c) => Ok(Ok(Prepared {
+            ext_id: ext_id.to_string(),
+            own,
+            lieu: c.lieu,
+            changed,
+        })),
+        Err(issues) => Ok(Err(issues)),
     }
-    let digest = checked.lieu.digest();
-    let dedup = checked.lieu.dedup_key();
-    let mut tx = core.db.begin().await?;
+}
+
+/// Writes a prepared change in `tx` with its journal entry (`extra` adds
+/// details to it, e.g. the correction applied).
+pub async fn write(
+    core: &Core,
+    tx: &mut crate::db::Tx,
+    who: &Principal,
+    p: &Prepared,
+    extra: serde_json::Value,
+) -> CoreResult<()> {
+    let digest = p.lieu.digest();
+    let dedup = p.lieu.dedup_key();
     store::update(
-        &mut tx,
-        own.id,
-        &checked.lieu,
+        tx,
+        p.own.id,
+        &p.lieu,
         Extra {
             digest: &digest,
             dedup_key: &dedup,
@@ -107,19 +155,18 @@ pub async fn edit(
         },
     )
     .await?;
-    if let Some(o) = owner.filter(|_| owner_changed) {
-        store::set_owner(&mut tx, own.id, o).await?;
-        changed.push("organisation".into());
+    super::search::bump_version(tx).await?;
+    let mut details = json!({ "id": p.ext_id, "champs": p.changed });
+    if let (Some(d), serde_json::Value::Object(more)) = (details.as_object_mut(), extra) {
+        d.extend(more);
     }
-    super::search::bump_version(&mut tx).await?;
     journal::append(
-        &mut tx,
+        tx,
         &core.keys,
         NewEntry::new(who.actor(), journal::actions::LIEUX_EDIT)
-            .subject("lieu", own.id)
-            .details(json!({ "id": ext_id, "champs": changed })),
+            .subject("lieu", p.own.id)
+            .details(details),
     )
     .await?;
-    tx.commit().await?;
-    Ok(Ok(changed))
+    Ok(())
 }

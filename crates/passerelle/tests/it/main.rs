@@ -12,6 +12,7 @@ mod courriels;
 mod demo;
 mod espace_usager;
 mod franceconnect;
+mod hub_territoire;
 mod hubs;
 mod journal;
 mod lieux;
