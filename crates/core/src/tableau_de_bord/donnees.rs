@@ -35,6 +35,8 @@ pub struct Mois {
 }
 
 /// The figures of one département (all time; qualified places: active now).
+/// Population: communes of the reference (the arrondissements of Paris, Lyon
+/// and Marseille not counted twice).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Departement {
     pub nom: String,
@@ -192,7 +194,8 @@ pub async fn compute(core: Core) -> CoreResult<Donnees> {
     let mut departements: BTreeMap<String, Departement> = on_db!(db, c => {
         sqlx::query_as::<_, (String, String, i64)>(
             "SELECT d.code, d.nom, CAST(COALESCE(SUM(co.population), 0) AS BIGINT) FROM territoires_departements d \
-             LEFT JOIN territoires_communes co ON co.departement = d.code GROUP BY d.code, d.nom",
+             LEFT JOIN territoires_communes co ON co.departement = d.code AND co.commune_parente = '' \
+             GROUP BY d.code, d.nom",
         )
         .fetch_all(&mut *c)
         .await?
