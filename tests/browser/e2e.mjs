@@ -502,6 +502,8 @@ async function main() {
       ['/espace-usager', 'espace usager (connexion)'],
       ['/open-data/', 'données ouvertes'],
       ['/tableau-de-bord', 'tableau de bord national'],
+      ['/tableau-de-bord?carte=heures', 'tableau de bord national, carte des heures'],
+      ['/operateur/tableau-de-bord', 'tableau de bord de l’opérateur'],
     ]) {
       current = `page ${urlPath}`;
       await visit(page, base, urlPath);

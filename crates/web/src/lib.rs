@@ -279,6 +279,16 @@ pub fn router(state: AppState) -> Router {
             "/open-data/indicateurs-departements.json",
             get(opendata::indicateurs_json),
         )
+        .route(
+            "/open-data/pass-numerique-departements-publics.csv",
+            get(opendata::pass_csv),
+        )
+        .route(
+            "/open-data/pass-numerique-departements-publics.json",
+            get(opendata::pass_json),
+        )
+        .route("/open-data/aidants-connect.csv", get(opendata::aidants_csv))
+        .route("/open-data/aidants-connect.json", get(opendata::aidants_json))
         .route("/open-data/lieux.csv", get(opendata::lieux_csv))
         .route("/open-data/lieux.json", get(opendata::lieux_json))
         .route("/connexion", get(auth::login_page).post(auth::login_submit))

@@ -69,8 +69,11 @@ fn date(micros: Option<i64>) -> String {
 
 /// `GET /open-data/`: the datasets, their stable URLs, dates and data dictionary.
 pub async fn index(State(state): State<AppState>, v: Visitor) -> Result<Response, WebError> {
+    let age = state.config.dashboard_max_age;
     let lieux_maj = indicateurs::lieux_last_modified(&state.core.db).await?;
-    let counts = indicateurs::counts(&state.core.db).await?;
+    let departements = indicateurs::published(&state.core, age).await?;
+    let pass = indicateurs::pass_numerique::published(&state.core, age).await?;
+    let aidants = indicateurs::aidants_connect::published(&state.core, age).await?;
     let jeux = vec![
         Dataset {
             titre: "Lieux de médiation numérique",
@@ -81,13 +84,33 @@ pub async fn index(State(state): State<AppState>, v: Visitor) -> Result<Response
         },
         Dataset {
             titre: "Indicateurs mensuels par département",
-            description: "Une ligne par département (Corse et outre-mer compris) et par mois, lignes à zéro comprises.",
+            description: "Une ligne par département (Corse et outre-mer compris) et par mois, lignes à zéro comprises : chèques encaissés, lieux qualifiés, accompagnements et heures d'accompagnement.",
             fichiers: vec![
                 ("CSV", "/open-data/indicateurs-departements.csv"),
                 ("JSON", "/open-data/indicateurs-departements.json"),
             ],
-            mise_a_jour: date(counts.last_modified),
+            mise_a_jour: date(departements.last_modified),
             colonnes: indicateurs::COLUMNS.to_vec(),
+        },
+        Dataset {
+            titre: "Pass Numérique par département et public",
+            description: "Une ligne par département, public et mois, lignes à zéro comprises : carnets remis aux bénéficiaires résidant dans le département, chèques encaissés dans ses lieux et leur valeur.",
+            fichiers: vec![
+                ("CSV", "/open-data/pass-numerique-departements-publics.csv"),
+                ("JSON", "/open-data/pass-numerique-departements-publics.json"),
+            ],
+            mise_a_jour: date(pass.last_modified),
+            colonnes: indicateurs::pass_numerique::COLUMNS.to_vec(),
+        },
+        Dataset {
+            titre: "Aidants Connect par mois et domaine de démarches",
+            description: "Une ligne par mois et par domaine de démarches, lignes à zéro comprises : mandats conclus et utilisations par les services en ligne (chiffres nationaux). Le JSON donne aussi le nombre de structures habilitées et d'aidants actifs.",
+            fichiers: vec![
+                ("CSV", "/open-data/aidants-connect.csv"),
+                ("JSON", "/open-data/aidants-connect.json"),
+            ],
+            mise_a_jour: date(aidants.last_modified),
+            colonnes: indicateurs::aidants_connect::COLUMNS.to_vec(),
         },
     ];
     render(
@@ -108,53 +131,103 @@ fn last_modified(micros: Option<i64>) -> Option<(header::HeaderName, String)> {
     t.format(&fmt).ok().map(|v| (header::LAST_MODIFIED, v))
 }
 
-async fn indicators(state: &AppState) -> Result<(Vec<indicateurs::Row>, Option<i64>), WebError> {
-    let counts = indicateurs::counts(&state.core.db).await?;
-    Ok((
-        indicateurs::rows(&counts, &indicateurs::current_month()),
-        counts.last_modified,
-    ))
-}
-
-/// `GET /open-data/indicateurs-departements.csv`.
-pub async fn indicateurs_csv(State(state): State<AppState>) -> Result<Response, WebError> {
-    let (rows, lm) = indicators(&state).await?;
+/// A published file with its `Last-Modified` date.
+fn file(body: Vec<u8>, content_type: &'static str, name: Option<&'static str>, lm: Option<i64>) -> Response {
     let mut resp = (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "inline; filename=\"indicateurs-departements.csv\"",
-            ),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        indicateurs::to_csv(&rows)?,
+        body,
     )
         .into_response();
+    if let Some(name) = name {
+        if let Ok(v) = format!("inline; filename=\"{name}\"").parse() {
+            resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
     if let Some((k, v)) = last_modified(lm) {
         if let Ok(v) = v.parse() {
             resp.headers_mut().insert(k, v);
         }
     }
-    Ok(resp)
+    resp
+}
+
+/// The JSON document of a dataset: the threshold, the dictionary and the rows (and extras).
+fn json_doc(columns: &[(&str, &str)], rows: serde_json::Value, extra: serde_json::Value) -> Result<Vec<u8>, WebError> {
+    let mut doc = serde_json::json!({
+        "seuil_secret_statistique": indicateurs::SECRET_THRESHOLD,
+        "colonnes": columns.iter().map(|(k, d)| serde_json::json!({ "nom": k, "description": d })).collect::<Vec<_>>(),
+        "lignes": rows,
+    });
+    if let (Some(doc), serde_json::Value::Object(extra)) = (doc.as_object_mut(), extra) {
+        doc.extend(extra);
+    }
+    serde_json::to_vec(&doc).map_err(|e| WebError::from(passerelle_core::CoreError::Io(format!("JSON : {e}"))))
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, WebError> {
+    serde_json::to_value(v).map_err(|e| WebError::from(passerelle_core::CoreError::Io(format!("JSON : {e}"))))
+}
+
+const CSV: &str = "text/csv; charset=utf-8";
+const JSON: &str = "application/json";
+
+/// `GET /open-data/indicateurs-departements.csv`.
+pub async fn indicateurs_csv(State(state): State<AppState>) -> Result<Response, WebError> {
+    let p = indicateurs::published(&state.core, state.config.dashboard_max_age).await?;
+    let body = indicateurs::to_csv(&p.rows)?;
+    Ok(file(body, CSV, Some("indicateurs-departements.csv"), p.last_modified))
 }
 
 /// `GET /open-data/indicateurs-departements.json`.
 pub async fn indicateurs_json(State(state): State<AppState>) -> Result<Response, WebError> {
-    let (rows, lm) = indicators(&state).await?;
-    let mut resp = (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(serde_json::json!({
-            "seuil_secret_statistique": indicateurs::SECRET_THRESHOLD,
-            "colonnes": indicateurs::COLUMNS.iter().map(|(k, d)| serde_json::json!({ "nom": k, "description": d })).collect::<Vec<_>>(),
-            "lignes": rows,
-        })),
-    )
-        .into_response();
-    if let Some((k, v)) = last_modified(lm) {
-        if let Ok(v) = v.parse() {
-            resp.headers_mut().insert(k, v);
-        }
-    }
-    Ok(resp)
+    let p = indicateurs::published(&state.core, state.config.dashboard_max_age).await?;
+    let body = json_doc(&indicateurs::COLUMNS, to_value(&p.rows)?, serde_json::json!({}))?;
+    Ok(file(body, JSON, None, p.last_modified))
+}
+
+/// `GET /open-data/pass-numerique-departements-publics.csv`.
+pub async fn pass_csv(State(state): State<AppState>) -> Result<Response, WebError> {
+    let p = indicateurs::pass_numerique::published(&state.core, state.config.dashboard_max_age).await?;
+    let body = indicateurs::pass_numerique::to_csv(&p.rows)?;
+    Ok(file(
+        body,
+        CSV,
+        Some("pass-numerique-departements-publics.csv"),
+        p.last_modified,
+    ))
+}
+
+/// `GET /open-data/pass-numerique-departements-publics.json`.
+pub async fn pass_json(State(state): State<AppState>) -> Result<Response, WebError> {
+    let p = indicateurs::pass_numerique::published(&state.core, state.config.dashboard_max_age).await?;
+    let body = json_doc(
+        &indicateurs::pass_numerique::COLUMNS,
+        to_value(&p.rows)?,
+        serde_json::json!({}),
+    )?;
+    Ok(file(body, JSON, None, p.last_modified))
+}
+
+/// `GET /open-data/aidants-connect.csv`.
+pub async fn aidants_csv(State(state): State<AppState>) -> Result<Response, WebError> {
+    let p = indicateurs::aidants_connect::published(&state.core, state.config.dashboard_max_age).await?;
+    let body = indicateurs::aidants_connect::to_csv(&p.rows)?;
+    Ok(file(body, CSV, Some("aidants-connect.csv"), p.last_modified))
+}
+
+/// `GET /open-data/aidants-connect.json`.
+pub async fn aidants_json(State(state): State<AppState>) -> Result<Response, WebError> {
+    let p = indicateurs::aidants_connect::published(&state.core, state.config.dashboard_max_age).await?;
+    let body = json_doc(
+        &indicateurs::aidants_connect::COLUMNS,
+        to_value(&p.rows)?,
+        serde_json::json!({
+            "structures_habilitees": p.structures_habilitees,
+            "aidants_actifs": p.aidants_actifs,
+        }),
+    )?;
+    Ok(file(body, JSON, None, p.last_modified))
 }

@@ -26,6 +26,7 @@ mod oidc_authorize;
 mod oidc_private_key_jwt;
 mod oidc_support;
 mod opendata_indicateurs;
+mod opendata_pass_aidants;
 mod operator;
 mod pass;
 mod pass_admin_pages;

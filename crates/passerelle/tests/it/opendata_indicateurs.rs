@@ -44,7 +44,7 @@ async fn indicators_cover_every_departement_and_hide_small_counts() {
     let lines: Vec<&str> = r.body.lines().collect();
     assert_eq!(
         lines[0],
-        "departement,mois,cheques_encaisses,lieux_qualifies_nouveaux,lieux_qualifies_fin_de_mois"
+        "departement,mois,cheques_encaisses,lieux_qualifies_nouveaux,lieux_qualifies_fin_de_mois,accompagnements,heures_accompagnement"
     );
     let deps = app.scalar_i64("SELECT COUNT(*) FROM territoires_departements").await;
     assert!(deps >= 101, "{deps}");
@@ -64,7 +64,7 @@ async fn indicators_cover_every_departement_and_hide_small_counts() {
     assert!(line.starts_with(&format!("{pessac},{month},,")), "{line}");
     // A département with nothing: zeros are published.
     assert!(
-        lines.contains(&format!("971,{month},0,0,0").as_str()),
+        lines.contains(&format!("971,{month},0,0,0,0,0").as_str()),
         "{:?}",
         rows_this_month
     );

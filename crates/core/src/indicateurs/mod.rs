@@ -3,6 +3,11 @@
 //! included) and per month, from the first month with any activity to the current month;
 //! rows with nothing are kept (zeros). No personal data; a count from 1 to 4 is suppressed
 //! (statistical secrecy) and published as empty (CSV) or `null` (JSON).
+//! The Pass Numérique per département and public, and Aidants Connect per
+//! month and démarche, are in the submodules, with the same rules.
+
+pub mod aidants_connect;
+pub mod pass_numerique;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,7 +21,7 @@ use crate::on_db;
 pub const SECRET_THRESHOLD: i64 = 5;
 
 /// The columns, with their meaning (the data dictionary of `/open-data/`).
-pub const COLUMNS: [(&str, &str); 5] = [
+pub const COLUMNS: [(&str, &str); 7] = [
     (
         "departement",
         "code officiel du département (INSEE ; 2A, 2B, 971 à 976 compris)",
@@ -37,16 +42,26 @@ pub const COLUMNS: [(&str, &str); 5] = [
         "lieux_qualifies_fin_de_mois",
         "lieux du département dont la qualification accordée avant la fin du mois est toujours active aujourd'hui",
     ),
+    (
+        "accompagnements",
+        "accompagnements enregistrés au journal d'activité des conseillers numériques et médiateurs, pour des personnes résidant dans le département (commune INSEE), ce mois-là",
+    ),
+    (
+        "heures_accompagnement",
+        "heures d'accompagnement correspondantes (arrondies à l'heure inférieure ; non publiées quand le nombre d'accompagnements ne l'est pas)",
+    ),
 ];
 
 /// One published row; `None` = suppressed (1 to 4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Row {
     pub departement: String,
     pub mois: String,
     pub cheques_encaisses: Option<i64>,
     pub lieux_qualifies_nouveaux: Option<i64>,
     pub lieux_qualifies_fin_de_mois: Option<i64>,
+    pub accompagnements: Option<i64>,
+    pub heures_accompagnement: Option<i64>,
 }
 
 /// A count as published: zero and ≥ 5 as they are, 1 to 4 suppressed.
@@ -91,6 +106,8 @@ pub struct Counts {
     pub qualified_new: BTreeMap<(String, String), i64>,
     /// Active qualifications: (département, month of grant).
     pub qualified_active: Vec<(String, String)>,
+    /// Accompaniments: (count, minutes) per (département, month).
+    pub accompaniments: BTreeMap<(String, String), (i64, i64)>,
     pub departements: BTreeSet<String>,
     /// The latest change of the underlying data (µs), for `Last-Modified`.
     pub last_modified: Option<i64>,
@@ -128,13 +145,25 @@ pub async fn counts(db: &Db) -> CoreResult<Counts> {
             c.qualified_active.push((d, m));
         }
     }
-    let latest: (Option<i64>, Option<i64>) = on_db!(db, x => {
+    let activity: Vec<(String, String, i64, i64)> = on_db!(db, x => {
         sqlx::query_as(
-            "SELECT (SELECT MAX(COALESCE(annule_at, at)) FROM encaissements), (SELECT MAX(updated_at) FROM qualifications)",
+            "SELECT departement, mois, COUNT(*), CAST(SUM(duree_minutes) AS BIGINT) FROM activites \
+             WHERE departement <> '' GROUP BY departement, mois",
+        )
+        .fetch_all(&mut *x).await?
+    });
+    for (d, m, n, minutes) in activity {
+        c.departements.insert(d.clone());
+        c.accompaniments.insert((d, m), (n, minutes));
+    }
+    let latest: (Option<i64>, Option<i64>, Option<i64>) = on_db!(db, x => {
+        sqlx::query_as(
+            "SELECT (SELECT MAX(COALESCE(annule_at, at)) FROM encaissements), (SELECT MAX(updated_at) FROM qualifications), \
+             (SELECT MAX(updated_at) FROM activites)",
         )
         .fetch_one(&mut *x).await?
     });
-    c.last_modified = latest.0.max(latest.1);
+    c.last_modified = latest.0.max(latest.1).max(latest.2);
     Ok(c)
 }
 
@@ -149,6 +178,7 @@ pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
         .cheques
         .keys()
         .chain(c.qualified_new.keys())
+        .chain(c.accompaniments.keys())
         .map(|(_, m)| m.as_str())
         .min()
         .unwrap_or(current)
@@ -169,7 +199,11 @@ pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
         for m in &all_months {
             let key = (d.clone(), m.clone());
             let cumulative = grants.partition_point(|g| *g <= m.as_str()) as i64;
+            let (n, minutes) = c.accompaniments.get(&key).copied().unwrap_or((0, 0));
+            let accompagnements = publish(n);
             out.push(Row {
+                accompagnements,
+                heures_accompagnement: accompagnements.map(|_| minutes / 60),
                 departement: d.clone(),
                 mois: m.clone(),
                 cheques_encaisses: publish(c.cheques.get(&key).copied().unwrap_or(0)),
@@ -187,24 +221,73 @@ pub fn current_month() -> String {
     d.format("%Y-%m").to_string()
 }
 
-/// The CSV file (comma-separated, UTF-8, header of [`COLUMNS`]).
-pub fn to_csv(rows: &[Row]) -> CoreResult<Vec<u8>> {
+/// A published count as a CSV cell: empty when suppressed.
+pub fn cell(v: Option<i64>) -> String {
+    v.map(|n| n.to_string()).unwrap_or_default()
+}
+
+/// A CSV file (comma-separated, UTF-8) with the header of `columns`.
+pub fn write_csv(columns: &[(&str, &str)], records: impl IntoIterator<Item = Vec<String>>) -> CoreResult<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let io = |e: csv::Error| crate::error::CoreError::Io(format!("écriture CSV : {e}"));
-    w.write_record(COLUMNS.iter().map(|(k, _)| *k)).map_err(io)?;
-    let cell = |v: Option<i64>| v.map(|n| n.to_string()).unwrap_or_default();
-    for r in rows {
-        w.write_record([
-            r.departement.clone(),
-            r.mois.clone(),
-            cell(r.cheques_encaisses),
-            cell(r.lieux_qualifies_nouveaux),
-            cell(r.lieux_qualifies_fin_de_mois),
-        ])
-        .map_err(io)?;
+    w.write_record(columns.iter().map(|(k, _)| *k)).map_err(io)?;
+    for r in records {
+        w.write_record(r).map_err(io)?;
     }
     w.into_inner()
         .map_err(|e| crate::error::CoreError::Io(format!("écriture CSV : {e}")))
+}
+
+/// The CSV file of the indicators (header of [`COLUMNS`]).
+pub fn to_csv(rows: &[Row]) -> CoreResult<Vec<u8>> {
+    write_csv(
+        &COLUMNS,
+        rows.iter().map(|r| {
+            vec![
+                r.departement.clone(),
+                r.mois.clone(),
+                cell(r.cheques_encaisses),
+                cell(r.lieux_qualifies_nouveaux),
+                cell(r.lieux_qualifies_fin_de_mois),
+                cell(r.accompagnements),
+                cell(r.heures_accompagnement),
+            ]
+        }),
+    )
+}
+
+/// The published indicators and their date, kept as a shared snapshot.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Published {
+    pub rows: Vec<Row>,
+    pub last_modified: Option<i64>,
+}
+
+/// Name of the snapshot in `agregats`.
+pub const SNAPSHOT: &str = "indicateurs-departements";
+
+/// Counts and builds the published rows now.
+pub async fn compute(core: crate::Core) -> CoreResult<Published> {
+    let c = counts(&core.db).await?;
+    Ok(Published {
+        rows: rows(&c, &current_month()),
+        last_modified: c.last_modified,
+    })
+}
+
+/// The published indicators, at most `max_age` old (see [`crate::agregats::get`]).
+pub async fn published(core: &crate::Core, max_age: std::time::Duration) -> CoreResult<Published> {
+    Ok(crate::agregats::get(core, SNAPSHOT, max_age, compute).await?.data)
+}
+
+/// The months from `first` to `last` included, for the submodules.
+pub(crate) fn month_range(first: &str, last: &str) -> Vec<String> {
+    months(first, last)
+}
+
+/// The month (`AAAA-MM`, UTC) of an instant, for the submodules.
+pub(crate) fn month_of_micros(micros: i64) -> String {
+    month_of(micros)
 }
 
 #[cfg(test)]
