@@ -24,6 +24,7 @@ pub mod oidc_provider;
 pub mod pass_numerique;
 pub mod qualification;
 pub mod ratelimit;
+pub mod ressources;
 pub mod settlement;
 pub mod tableau_de_bord;
 pub mod territoires;

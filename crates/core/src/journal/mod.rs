@@ -150,4 +150,11 @@ pub mod actions {
     pub const ACTIVITE_CREATED: &str = "activite.creation";
     pub const ACTIVITE_EDITED: &str = "activite.modification";
     pub const ACTIVITE_DELETED: &str = "activite.suppression";
+    pub const RESSOURCE_CREATED: &str = "ressource.creation";
+    pub const RESSOURCE_EDITED: &str = "ressource.modification";
+    pub const RESSOURCE_PUBLISHED: &str = "ressource.publication";
+    pub const RESSOURCE_UNPUBLISHED: &str = "ressource.depublication";
+    pub const RESSOURCE_DELETED: &str = "ressource.suppression";
+    pub const RESSOURCE_FILE_ADDED: &str = "ressource.fichier_ajout";
+    pub const RESSOURCE_FILE_REMOVED: &str = "ressource.fichier_retrait";
 }
