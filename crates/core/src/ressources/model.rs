@@ -223,12 +223,13 @@ fn is_csv_text(bytes: &[u8]) -> bool {
         && !text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
 }
 
-/// A file name to show: no path, no control or quoting characters, 100 characters at most.
+/// A file name to show (escaped by the pages): no path, no control character,
+/// no double quote nor angle bracket, 100 characters at most.
 pub fn display_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let clean: String = base
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '\'' | ';' | '<' | '>' | '`'))
+        .filter(|c| !c.is_control() && !matches!(c, '"' | ';' | '<' | '>' | '`'))
         .take(100)
         .collect();
     let clean = clean.trim().trim_start_matches('.').trim().to_string();

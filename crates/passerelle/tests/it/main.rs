@@ -35,6 +35,7 @@ mod rapports;
 mod rapports_expires;
 mod reglements;
 mod reglements_pages;
+mod ressources;
 mod smtp;
 mod tableau_de_bord;
 mod web;
