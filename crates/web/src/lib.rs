@@ -239,7 +239,10 @@ pub fn router(state: AppState) -> Router {
             "/operateur/ressources/{id}",
             get(ressources_admin::edit_form).post(ressources_admin::update),
         )
-        .route("/operateur/ressources/{id}/publication", post(ressources_admin::publish))
+        .route(
+            "/operateur/ressources/{id}/publication",
+            post(ressources_admin::publish),
+        )
         .route("/operateur/ressources/{id}/suppression", post(ressources_admin::delete))
         .route(
             "/operateur/ressources/{id}/fichiers",

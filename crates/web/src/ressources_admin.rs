@@ -149,7 +149,13 @@ struct Shown {
     preview: Option<String>,
 }
 
-async fn form_page(state: &AppState, u: &CurrentUser, id: Option<i64>, shown: Shown, status: StatusCode) -> Result<Response, WebError> {
+async fn form_page(
+    state: &AppState,
+    u: &CurrentUser,
+    id: Option<i64>,
+    shown: Shown,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let (editing, values) = match id {
         None => (None, shown.values),
         Some(id) => {
@@ -169,11 +175,19 @@ async fn form_page(state: &AppState, u: &CurrentUser, id: Option<i64>, shown: Sh
                 publie: a.is_published(),
                 fichiers: full.fichiers.iter().map(|f| f.id).zip(rows).collect(),
             };
-            let values = if shown.values == Input::default() { stored } else { shown.values };
+            let values = if shown.values == Input::default() {
+                stored
+            } else {
+                shown.values
+            };
             (Some(editing), values)
         }
     };
-    let title = if editing.is_some() { "Modifier une ressource" } else { "Nouvelle ressource" };
+    let title = if editing.is_some() {
+        "Modifier une ressource"
+    } else {
+        "Nouvelle ressource"
+    };
     render(
         status,
         FormPage {
@@ -209,7 +223,11 @@ pub async fn new_form(State(state): State<AppState>, u: CurrentUser) -> Result<R
 }
 
 /// POST `/operateur/ressources/nouvelle` (or preview).
-pub async fn create(State(state): State<AppState>, u: CurrentUser, Form(f): Form<ArticleForm>) -> Result<Response, WebError> {
+pub async fn create(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<ArticleForm>,
+) -> Result<Response, WebError> {
     authz::authorize(&u.principal, authz::Action::Manage)?;
     if f.action == "apercu" {
         return preview(&state, &u, None, &f).await;
@@ -348,7 +366,11 @@ pub async fn attach(
             Ok(None) => break,
             Err(e) => {
                 let status = e.status();
-                let m = if status == StatusCode::PAYLOAD_TOO_LARGE { too_big.clone() } else { "Envoi illisible : recommencez.".into() };
+                let m = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_big.clone()
+                } else {
+                    "Envoi illisible : recommencez.".into()
+                };
                 return form_page(&state, &u, Some(id), file_error(m), status).await;
             }
         };
@@ -358,7 +380,11 @@ pub async fn attach(
                 Ok(b) => bytes = Some(b),
                 Err(e) => {
                     let status = e.status();
-                    let m = if status == StatusCode::PAYLOAD_TOO_LARGE { too_big.clone() } else { "Envoi illisible : recommencez.".into() };
+                    let m = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                        too_big.clone()
+                    } else {
+                        "Envoi illisible : recommencez.".into()
+                    };
                     return form_page(&state, &u, Some(id), file_error(m), status).await;
                 }
             }

@@ -183,7 +183,11 @@ pub fn file_rows(full: &Full) -> Vec<FileRow> {
 }
 
 /// GET `/ressources/{slug}`: one article (a draft only for the opérateur).
-pub async fn article(State(state): State<AppState>, v: Visitor, Path(slug): Path<String>) -> Result<Response, WebError> {
+pub async fn article(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(slug): Path<String>,
+) -> Result<Response, WebError> {
     let viewer = v.user.as_ref().map(|u| &u.principal);
     let full = ressources::by_slug(&state.core, viewer, &slug).await?;
     let a = &full.article;

@@ -42,11 +42,20 @@ async fn set_tags(tx: &mut Tx, id: i64, tags: &[String]) -> CoreResult<()> {
     Ok(())
 }
 
-async fn journal_entry(tx: &mut Tx, core: &Core, who: &Principal, action: &'static str, id: i64, details: serde_json::Value) -> CoreResult<()> {
+async fn journal_entry(
+    tx: &mut Tx,
+    core: &Core,
+    who: &Principal,
+    action: &'static str,
+    id: i64,
+    details: serde_json::Value,
+) -> CoreResult<()> {
     journal::append(
         tx,
         &core.keys,
-        NewEntry::new(who.actor(), action).subject("ressource", id).details(details),
+        NewEntry::new(who.actor(), action)
+            .subject("ressource", id)
+            .details(details),
     )
     .await?;
     Ok(())
@@ -78,7 +87,15 @@ pub async fn create(core: &Core, who: &Principal, input: &Input) -> CoreResult<W
         Err(e) => return Err(e.into()),
     };
     set_tags(&mut tx, id, &v.tags).await?;
-    journal_entry(&mut tx, core, who, actions::RESSOURCE_CREATED, id, json!({ "slug": v.slug })).await?;
+    journal_entry(
+        &mut tx,
+        core,
+        who,
+        actions::RESSOURCE_CREATED,
+        id,
+        json!({ "slug": v.slug }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
@@ -109,7 +126,15 @@ pub async fn update(core: &Core, who: &Principal, id: i64, input: &Input) -> Cor
         Err(e) => return Err(e.into()),
     }
     set_tags(&mut tx, id, &v.tags).await?;
-    journal_entry(&mut tx, core, who, actions::RESSOURCE_EDITED, id, json!({ "slug": v.slug })).await?;
+    journal_entry(
+        &mut tx,
+        core,
+        who,
+        actions::RESSOURCE_EDITED,
+        id,
+        json!({ "slug": v.slug }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Ok(id))
 }
@@ -159,7 +184,15 @@ pub async fn delete(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
     let Some(slug) = slug else {
         return Err(CoreError::NotFound("ressource".into()));
     };
-    journal_entry(&mut tx, core, who, actions::RESSOURCE_DELETED, id, json!({ "slug": slug })).await?;
+    journal_entry(
+        &mut tx,
+        core,
+        who,
+        actions::RESSOURCE_DELETED,
+        id,
+        json!({ "slug": slug }),
+    )
+    .await?;
     tx.commit().await
 }
 

@@ -25,7 +25,9 @@ mod tests {
 
     #[test]
     fn markdown_is_rendered() {
-        let h = to_html("# Titre\n\nUn **guide** et [un lien](https://www.service-public.fr).\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
+        let h = to_html(
+            "# Titre\n\nUn **guide** et [un lien](https://www.service-public.fr).\n\n| a | b |\n|---|---|\n| 1 | 2 |\n",
+        );
         assert!(h.contains("<h1>Titre</h1>"), "{h}");
         assert!(h.contains("<strong>guide</strong>"), "{h}");
         assert!(
@@ -42,7 +44,19 @@ mod tests {
              <a href=\"JaVaScRiPt:alert(4)\">lien</a> <p style=\"color:red\" onclick=\"alert(5)\">texte</p>\n\n\
              <iframe src=\"https://exemple.fr\"></iframe><form action=\"/x\"><input></form>",
         );
-        for bad in ["<script", "alert(1)", "onerror", "javascript:", "JaVaScRiPt", "style=", "onclick", "<iframe", "<form", "<input", "<img"] {
+        for bad in [
+            "<script",
+            "alert(1)",
+            "onerror",
+            "javascript:",
+            "JaVaScRiPt",
+            "style=",
+            "onclick",
+            "<iframe",
+            "<form",
+            "<input",
+            "<img",
+        ] {
             assert!(!h.contains(bad), "{bad} in {h}");
         }
         assert!(h.contains("texte"), "{h}");

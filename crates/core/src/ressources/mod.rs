@@ -102,6 +102,9 @@ pub struct Page {
     pub more: bool,
 }
 
+/// Rows of a page: the articles, their count, and each one's tags and number of files.
+type Found = (Vec<Article>, i64, Vec<(Vec<String>, i64)>);
+
 const ARTICLE_COLUMNS: &str =
     "r.id, r.slug, r.titre, r.resume, r.corps, r.publie_at, r.auteur_id, r.created_at, r.updated_at";
 
@@ -137,7 +140,7 @@ async fn find(core: &Core, s: &Search, drafts: bool) -> CoreResult<Page> {
         (page - 1) * PAGE_SIZE
     );
     let count_sql = format!("SELECT COUNT(*) FROM ressources r{filter}");
-    let (mut rows, total, extras): (Vec<Article>, i64, Vec<(Vec<String>, i64)>) = on_db!(&core.db, c => {
+    let (mut rows, total, extras): Found = on_db!(&core.db, c => {
         let mut q = sqlx::query_as::<_, Article>(&list_sql);
         let mut n = sqlx::query_scalar::<_, i64>(&count_sql);
         for p in &params {
@@ -245,7 +248,12 @@ pub async fn by_id(core: &Core, who: &Principal, id: i64) -> CoreResult<Full> {
 }
 
 /// A file of a visible article, with its content.
-pub async fn file(core: &Core, viewer: Option<&Principal>, slug: &str, file_id: i64) -> CoreResult<(FileMeta, Vec<u8>)> {
+pub async fn file(
+    core: &Core,
+    viewer: Option<&Principal>,
+    slug: &str,
+    file_id: i64,
+) -> CoreResult<(FileMeta, Vec<u8>)> {
     let full = by_slug(core, viewer, slug).await?;
     let meta = full
         .fichiers

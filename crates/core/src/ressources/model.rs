@@ -70,7 +70,11 @@ pub fn normalise(s: &str) -> String {
 /// The words of a search, normalised, 8 at most, each of 2 characters at least
 /// when there are several (a lone short word is kept).
 pub fn search_words(q: &str) -> Vec<String> {
-    let words: Vec<String> = normalise(q).split(' ').filter(|w| !w.is_empty()).map(String::from).collect();
+    let words: Vec<String> = normalise(q)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect();
     if words.len() == 1 {
         return words;
     }
@@ -90,7 +94,8 @@ pub fn slug_of(title: &str) -> String {
 fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_SLUG
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
         && !s.contains("--")
@@ -122,7 +127,10 @@ pub fn validate(input: &Input) -> Result<Valid, Vec<(&'static str, String)>> {
     if resume.is_empty() {
         errors.push(("resume", "Indiquez un résumé de quelques lignes.".to_string()));
     } else if resume.chars().count() > MAX_SUMMARY {
-        errors.push(("resume", format!("Le résumé doit faire au plus {MAX_SUMMARY} caractères.")));
+        errors.push((
+            "resume",
+            format!("Le résumé doit faire au plus {MAX_SUMMARY} caractères."),
+        ));
     }
     if corps.trim().is_empty() {
         errors.push(("corps", "Écrivez le texte de l’article.".to_string()));
@@ -130,7 +138,11 @@ pub fn validate(input: &Input) -> Result<Valid, Vec<(&'static str, String)>> {
         errors.push(("corps", format!("Le texte doit faire au plus {MAX_BODY} caractères.")));
     }
     let typed = input.slug.trim();
-    let slug = if typed.is_empty() { slug_of(&titre) } else { typed.to_string() };
+    let slug = if typed.is_empty() {
+        slug_of(&titre)
+    } else {
+        typed.to_string()
+    };
     if !titre.is_empty() && !is_slug(&slug) {
         errors.push((
             "slug",
@@ -184,7 +196,8 @@ pub const PNG: Kind = ("image/png", "png", "PNG");
 pub const JPEG: Kind = ("image/jpeg", "jpg", "JPEG");
 pub const KINDS: [Kind; 8] = [PDF, ODT, ODS, DOCX, XLSX, CSV, PNG, JPEG];
 
-pub const REFUSED_TYPE: &str = "Type de fichier refusé : seuls les fichiers PDF, ODT, DOCX, XLSX, ODS, CSV, PNG et JPEG \
+pub const REFUSED_TYPE: &str =
+    "Type de fichier refusé : seuls les fichiers PDF, ODT, DOCX, XLSX, ODS, CSV, PNG et JPEG \
      sont acceptés (le type est reconnu au contenu du fichier, pas à son nom).";
 
 /// The type of a file, read from its content: the magic bytes for binary
@@ -274,10 +287,16 @@ mod tests {
 
     #[test]
     fn search_text_is_lower_case_without_accents_or_punctuation() {
-        assert_eq!(normalise("Délibération : Pass NUMÉRIQUE, l’œuvre !"), "deliberation pass numerique l oeuvre");
+        assert_eq!(
+            normalise("Délibération : Pass NUMÉRIQUE, l’œuvre !"),
+            "deliberation pass numerique l oeuvre"
+        );
         assert_eq!(search_words("  Délibération, pass "), ["deliberation", "pass"]);
         assert_eq!(search_words("à"), ["a"]);
-        assert_eq!(slug_of("Accueillir un conseiller numérique !"), "accueillir-un-conseiller-numerique");
+        assert_eq!(
+            slug_of("Accueillir un conseiller numérique !"),
+            "accueillir-un-conseiller-numerique"
+        );
     }
 
     #[test]
@@ -308,7 +327,10 @@ mod tests {
         assert_eq!(sniff("a.pdf", b"%PDF-1.7\n"), Some(PDF));
         assert_eq!(sniff("a.txt", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some(PNG));
         assert_eq!(sniff("a.pdf", b"\xFF\xD8\xFF\xE0\0\x10JFIF"), Some(JPEG));
-        assert_eq!(sniff("t.csv", "\u{feff}commune;montant\n33063;1000\n".as_bytes()), Some(CSV));
+        assert_eq!(
+            sniff("t.csv", "\u{feff}commune;montant\n33063;1000\n".as_bytes()),
+            Some(CSV)
+        );
         assert_eq!(sniff("t.txt", b"commune;montant\n"), None);
         assert_eq!(sniff("t.csv", b"<html><script>alert(1)</script>"), None);
         assert_eq!(sniff("t.csv", b"a,b\0c"), None);
@@ -321,7 +343,10 @@ mod tests {
 
     #[test]
     fn names_are_cleaned() {
-        assert_eq!(display_name("C:\\Users\\x\\Délibération \"type\".pdf"), "Délibération type.pdf");
+        assert_eq!(
+            display_name("C:\\Users\\x\\Délibération \"type\".pdf"),
+            "Délibération type.pdf"
+        );
         assert_eq!(display_name("../.."), "document");
         assert_eq!(download_name("Délibération type.exe", "pdf"), "deliberation-type.pdf");
         assert_eq!(download_name("«»", "csv"), "document.csv");

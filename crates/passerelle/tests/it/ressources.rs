@@ -26,7 +26,10 @@ fn article<'a>(titre: &'a str, tags: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("titre", titre),
         ("slug", ""),
-        ("resume", "Une trame de délibération pour financer des carnets de chèques."),
+        (
+            "resume",
+            "Une trame de délibération pour financer des carnets de chèques.",
+        ),
         ("corps", BODY),
         ("tags", tags),
         ("action", "enregistrer"),
@@ -90,7 +93,10 @@ async fn get_bytes(app: &TestApp, b: &Browser, path: &str) -> (StatusCode, axum:
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("; ");
-    let req = Request::get(path).header(header::COOKIE, cookies).body(Body::empty()).unwrap();
+    let req = Request::get(path)
+        .header(header::COOKIE, cookies)
+        .body(Body::empty())
+        .unwrap();
     let res = app.router.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
@@ -107,7 +113,9 @@ async fn the_operator_writes_previews_publishes_and_the_public_searches_and_filt
     assert_eq!(op.get("/operateur/ressources").await.status, StatusCode::OK);
     let form = op.get("/operateur/ressources/nouvelle").await;
     assert_eq!(form.status, StatusCode::OK);
-    assert!(form.body.contains("<label class=\"fr-label\" for=\"corps\">Texte, en Markdown"));
+    assert!(form
+        .body
+        .contains("<label class=\"fr-label\" for=\"corps\">Texte, en Markdown"));
 
     // Preview: rendered and sanitised, nothing written.
     let mut fields = article("Délibération type : financer le Pass Numérique", "");
@@ -141,7 +149,8 @@ async fn the_operator_writes_previews_publishes_and_the_public_searches_and_filt
     .await;
     let slug = "deliberation-type-financer-le-pass-numerique";
     assert_eq!(
-        app.scalar_text(&format!("SELECT slug FROM ressources WHERE id = {id}")).await,
+        app.scalar_text(&format!("SELECT slug FROM ressources WHERE id = {id}"))
+            .await,
         slug
     );
     // Same address twice: refused, in French.
@@ -152,10 +161,17 @@ async fn the_operator_writes_previews_publishes_and_the_public_searches_and_filt
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.body.contains("Une autre ressource a déjà cette adresse"), "{}", r.body);
+    assert!(
+        r.body.contains("Une autre ressource a déjà cette adresse"),
+        "{}",
+        r.body
+    );
 
     // A draft: not found for the public, shown to the opérateur.
-    assert_eq!(public.get(&format!("/ressources/{slug}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        public.get(&format!("/ressources/{slug}")).await.status,
+        StatusCode::NOT_FOUND
+    );
     assert!(!public.get("/ressources").await.body.contains("Délibération type"));
     let r = op.get(&format!("/ressources/{slug}")).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -172,7 +188,14 @@ async fn the_operator_writes_previews_publishes_and_the_public_searches_and_filt
         "{}",
         r.body
     );
-    for bad in ["alert(", "<script>alert", "onerror", "javascript:", "onclick", "style=\"color"] {
+    for bad in [
+        "alert(",
+        "<script>alert",
+        "onerror",
+        "javascript:",
+        "onclick",
+        "style=\"color",
+    ] {
         assert!(!r.body.contains(bad), "{bad} in {}", r.body);
     }
     assert!(r.body.contains("Paragraphe"));
@@ -192,7 +215,12 @@ async fn the_operator_writes_previews_publishes_and_the_public_searches_and_filt
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let second = app.scalar_i64("SELECT MAX(id) FROM ressources").await;
     publish(&mut op, second, true).await;
-    for q in ["DELIBERATION", "délibérâtion", "numerique%20financer", "carnets%20deliberation"] {
+    for q in [
+        "DELIBERATION",
+        "délibérâtion",
+        "numerique%20financer",
+        "carnets%20deliberation",
+    ] {
         let r = public.get(&format!("/ressources?q={q}")).await;
         assert_eq!(r.status, StatusCode::OK);
         assert!(r.body.contains("Délibération type"), "{q}: {}", r.body);
@@ -202,14 +230,20 @@ async fn the_operator_writes_previews_publishes_and_the_public_searches_and_filt
     assert!(r.body.contains("Devenir une structure") && !r.body.contains("Délibération type"));
     let r = public.get("/ressources?q=introuvable").await;
     assert!(r.body.contains("Aucune ressource ne correspond"));
-    assert!(r.body.contains("<label class=\"fr-label\" for=\"recherche-ressources\">"));
+    assert!(r
+        .body
+        .contains("<label class=\"fr-label\" for=\"recherche-ressources\">"));
 
     // Tags: listed with their counts, filter.
     let r = public.get("/ressources").await;
     assert!(r.body.contains("2 ressources"), "{}", r.body);
     assert!(r.body.contains("pass numérique (1)") && r.body.contains("aidants connect (1)"));
     let r = public.get("/ressources?tag=pass+num%C3%A9rique").await;
-    assert!(r.body.contains("Délibération type") && !r.body.contains("Devenir une structure"), "{}", r.body);
+    assert!(
+        r.body.contains("Délibération type") && !r.body.contains("Devenir une structure"),
+        "{}",
+        r.body
+    );
     let r = public.get("/ressources?tag=aidants+connect&q=deliberation").await;
     assert!(r.body.contains("Aucune ressource ne correspond"));
 
@@ -218,15 +252,35 @@ async fn the_operator_writes_previews_publishes_and_the_public_searches_and_filt
     edit[1] = ("slug", "modele-deliberation");
     let r = op.post(&format!("/operateur/ressources/{id}"), &edit).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(public.get("/ressources/modele-deliberation").await.status, StatusCode::OK);
-    assert_eq!(public.get(&format!("/ressources/{slug}")).await.status, StatusCode::NOT_FOUND);
-    assert!(public.get("/ressources?q=modele").await.body.contains("Modèle de délibération"));
+    assert_eq!(
+        public.get("/ressources/modele-deliberation").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        public.get(&format!("/ressources/{slug}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(public
+        .get("/ressources?q=modele")
+        .await
+        .body
+        .contains("Modèle de délibération"));
     publish(&mut op, id, false).await;
-    assert_eq!(public.get("/ressources/modele-deliberation").await.status, StatusCode::NOT_FOUND);
-    assert!(!public.get("/ressources?q=modele").await.body.contains("Modèle de délibération"));
+    assert_eq!(
+        public.get("/ressources/modele-deliberation").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!public
+        .get("/ressources?q=modele")
+        .await
+        .body
+        .contains("Modèle de délibération"));
     let r = op.post(&format!("/operateur/ressources/{id}/suppression"), &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert_eq!(op.get(&format!("/operateur/ressources/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        op.get(&format!("/operateur/ressources/{id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
     let actions = app.journal_actions().await;
     for a in [
         "ressource.creation",
@@ -258,7 +312,10 @@ async fn files_are_checked_by_content_and_downloaded_as_sent() {
     let r = upload(&mut op, id, "photo.png", PNG, true).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let csv = "commune;montant\n33063;1000\n".as_bytes();
-    assert_eq!(upload(&mut op, id, "budget.csv", csv, true).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        upload(&mut op, id, "budget.csv", csv, true).await.status,
+        StatusCode::SEE_OTHER
+    );
 
     // Refused types, whatever the name says.
     for (name, data) in [
@@ -276,25 +333,36 @@ async fn files_are_checked_by_content_and_downloaded_as_sent() {
     big.resize(10 * 1024 * 1024 + 1, b' ');
     let r = upload(&mut op, id, "gros.pdf", &big, true).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(r.body.contains("Fichier trop volumineux : 10 Mo au plus."), "{}", r.body);
+    assert!(
+        r.body.contains("Fichier trop volumineux : 10 Mo au plus."),
+        "{}",
+        r.body
+    );
     big.resize(11 * 1024 * 1024, b' ');
     let r = upload(&mut op, id, "tres-gros.pdf", &big, true).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(r.body.contains("Fichier trop volumineux"), "{}", r.body);
-    assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM ressources_fichiers").await,
-        3
-    );
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM ressources_fichiers").await, 3);
 
     // The public page lists them with their sizes; downloads give the same bytes.
     let page = public.get(&format!("/ressources/{slug}")).await;
     assert!(page.body.contains("Documents à télécharger"));
-    assert!(page.body.contains("Guide d&#39;accueil (version 2).pdf"), "{}", page.body);
+    assert!(
+        page.body.contains("Guide d&#39;accueil (version 2).pdf"),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("PDF – 45 octets"), "{}", page.body);
     assert!(page.body.contains("CSV – 27 octets"), "{}", page.body);
     let ids: Vec<i64> = match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => sqlx::query_scalar("SELECT id FROM ressources_fichiers ORDER BY id").fetch_all(p).await.unwrap(),
-        passerelle_core::Db::Postgres(p) => sqlx::query_scalar("SELECT id FROM ressources_fichiers ORDER BY id").fetch_all(p).await.unwrap(),
+        passerelle_core::Db::Sqlite(p) => sqlx::query_scalar("SELECT id FROM ressources_fichiers ORDER BY id")
+            .fetch_all(p)
+            .await
+            .unwrap(),
+        passerelle_core::Db::Postgres(p) => sqlx::query_scalar("SELECT id FROM ressources_fichiers ORDER BY id")
+            .fetch_all(p)
+            .await
+            .unwrap(),
     };
     let (pdf, png) = (ids[0], ids[1]);
     let (status, headers, bytes) = get_bytes(&app, &public, &format!("/ressources/{slug}/fichiers/{pdf}")).await;
@@ -314,7 +382,10 @@ async fn files_are_checked_by_content_and_downloaded_as_sent() {
     let other = create(&mut op, "Autre ressource", "").await;
     publish(&mut op, other, true).await;
     assert_eq!(
-        public.get(&format!("/ressources/autre-ressource/fichiers/{pdf}")).await.status,
+        public
+            .get(&format!("/ressources/autre-ressource/fichiers/{pdf}"))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
@@ -343,7 +414,10 @@ async fn only_the_operator_manages_resources() {
     let app = TestApp::new().await;
     let (mut op, _) = signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
     let id = create(&mut op, "Brouillon secret", "interne").await;
-    assert_eq!(upload(&mut op, id, "a.pdf", PDF, true).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        upload(&mut op, id, "a.pdf", PDF, true).await.status,
+        StatusCode::SEE_OTHER
+    );
     let file: i64 = app.scalar_i64("SELECT MAX(id) FROM ressources_fichiers").await;
 
     let gets = [
@@ -355,9 +429,15 @@ async fn only_the_operator_manages_resources() {
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
         ("/operateur/ressources/nouvelle".into(), article("Intrus", "")),
         (format!("/operateur/ressources/{id}"), edit),
-        (format!("/operateur/ressources/{id}/publication"), vec![("publier", "oui")]),
+        (
+            format!("/operateur/ressources/{id}/publication"),
+            vec![("publier", "oui")],
+        ),
         (format!("/operateur/ressources/{id}/suppression"), vec![]),
-        (format!("/operateur/ressources/{id}/fichiers/{file}/suppression"), vec![]),
+        (
+            format!("/operateur/ressources/{id}/fichiers/{file}/suppression"),
+            vec![],
+        ),
     ];
     let public_paths = [
         "/ressources/brouillon-secret".to_string(),
@@ -395,23 +475,35 @@ async fn only_the_operator_manages_resources() {
         assert_eq!(r.location(), Some("/connexion"));
     }
     for (p, f) in &posts {
-        assert_eq!(anonymous.post(p, f).await.status, StatusCode::FORBIDDEN, "anonymous POST {p}");
+        assert_eq!(
+            anonymous.post(p, f).await.status,
+            StatusCode::FORBIDDEN,
+            "anonymous POST {p}"
+        );
     }
     assert_eq!(
         upload(&mut anonymous, id, "b.pdf", PDF, true).await.status,
         StatusCode::FORBIDDEN
     );
     for p in &public_paths {
-        assert_eq!(anonymous.get(p).await.status, StatusCode::NOT_FOUND, "anonymous GET {p}");
+        assert_eq!(
+            anonymous.get(p).await.status,
+            StatusCode::NOT_FOUND,
+            "anonymous GET {p}"
+        );
     }
     // Nothing changed.
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM ressources").await, 1);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM ressources_fichiers").await, 1);
     assert_eq!(
-        app.scalar_i64("SELECT COUNT(*) FROM ressources WHERE publie_at IS NOT NULL").await,
+        app.scalar_i64("SELECT COUNT(*) FROM ressources WHERE publie_at IS NOT NULL")
+            .await,
         0
     );
-    assert_eq!(app.scalar_text("SELECT titre FROM ressources").await, "Brouillon secret");
+    assert_eq!(
+        app.scalar_text("SELECT titre FROM ressources").await,
+        "Brouillon secret"
+    );
 }
 
 #[tokio::test]
@@ -432,5 +524,9 @@ async fn the_demo_publishes_four_articles_for_collectivites() {
     assert!(r.body.contains("href=\"/ressources\""), "menu link");
     let r = public.get("/ressources/deliberation-type-pass-numerique").await;
     assert!(r.body.contains("budget-pass-numerique.csv"), "{}", r.body);
-    assert!(public.get("/ressources?q=habilitation").await.body.contains("Aidants Connect"));
+    assert!(public
+        .get("/ressources?q=habilitation")
+        .await
+        .body
+        .contains("Aidants Connect"));
 }
