@@ -501,6 +501,9 @@ async function main() {
       ['/espace-usager', 'espace usager (connexion)'],
       ['/open-data/', 'données ouvertes'],
       ['/tableau-de-bord', 'tableau de bord national'],
+      ['/ressources', 'centre de ressources'],
+      ['/operateur/ressources', 'gestion des ressources'],
+      ['/operateur/ressources/nouvelle', 'nouvelle ressource'],
     ]) {
       current = `page ${urlPath}`;
       await visit(page, base, urlPath);
