@@ -71,7 +71,7 @@ pub async fn list(
     render(
         StatusCode::OK,
         AdminListPage {
-            l: u.layout("Centre de ressources : gestion", "/operateur/ressources"),
+            l: u.layout("Centre de ressources : gestion", "/ressources"),
             message: f
                 .ok
                 .filter(|k| k == "suppression")
@@ -191,7 +191,7 @@ async fn form_page(
     render(
         status,
         FormPage {
-            l: u.layout(title, "/operateur/ressources"),
+            l: u.layout(title, "/ressources"),
             action: match id {
                 Some(id) => format!("/operateur/ressources/{id}"),
                 None => "/operateur/ressources/nouvelle".into(),
