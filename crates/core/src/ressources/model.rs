@@ -339,6 +339,15 @@ mod tests {
         odt.extend_from_slice(&[0; 26]);
         odt.extend_from_slice(b"mimetypeapplication/vnd.oasis.opendocument.text");
         assert_eq!(sniff("d.odt", &odt), Some(ODT));
+        let zip = |entry: &[u8]| {
+            let mut z = b"PK\x03\x04".to_vec();
+            z.extend_from_slice(&[0; 26]);
+            z.extend_from_slice(entry);
+            z
+        };
+        assert_eq!(sniff("d.pdf", &zip(b"word/document.xml")), Some(DOCX));
+        assert_eq!(sniff("t.csv", &zip(b"xl/workbook.xml")), Some(XLSX));
+        assert_eq!(sniff("a.zip", &zip(b"autre/fichier.txt")), None);
     }
 
     #[test]

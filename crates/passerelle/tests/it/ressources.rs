@@ -530,3 +530,45 @@ async fn the_demo_publishes_four_articles_for_collectivites() {
         .body
         .contains("Aidants Connect"));
 }
+
+#[tokio::test]
+async fn the_public_list_is_paginated_newest_first() {
+    use passerelle_core::accounts::{Principal, Role};
+    use passerelle_core::ressources::{edit, model::Input};
+
+    let app = TestApp::new().await;
+    let (account, _) = app.account("operateur", "operateur", "op@exemple.fr", true).await;
+    let org = app
+        .scalar_i64(&format!("SELECT organisation_id FROM accounts WHERE id = {account}"))
+        .await;
+    let op = Principal {
+        account_id: account,
+        role: Role::Operateur,
+        organisation_id: org,
+    };
+    for n in 1..=12 {
+        let input = Input {
+            titre: format!("Fiche pratique numéro {n:02}"),
+            resume: "Une fiche.".into(),
+            corps: "Du texte.".into(),
+            tags: "fiche".into(),
+            ..Default::default()
+        };
+        let id = edit::create(&app.core, &op, &input).await.unwrap().unwrap();
+        edit::set_published(&app.core, &op, id, true).await.unwrap();
+    }
+    let mut public = app.browser();
+    let first = public.get("/ressources?tag=fiche").await;
+    assert!(first.body.contains("12 ressources"), "{}", first.body);
+    assert_eq!(first.body.matches("class=\"fr-card__title\"").count(), 10);
+    assert!(first.body.contains("Fiche pratique numéro 12") && !first.body.contains("Fiche pratique numéro 02"));
+    assert!(
+        first.body.contains("href=\"/ressources?tag=fiche&#38;page=2\""),
+        "{}",
+        first.body
+    );
+    let second = public.get("/ressources?tag=fiche&page=2").await;
+    assert_eq!(second.body.matches("class=\"fr-card__title\"").count(), 2);
+    assert!(second.body.contains("Fiche pratique numéro 01") && second.body.contains("Fiche pratique numéro 02"));
+    assert!(second.body.contains("Page précédente") && !second.body.contains("Page suivante"));
+}
