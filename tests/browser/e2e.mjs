@@ -504,6 +504,9 @@ async function main() {
       ['/tableau-de-bord', 'tableau de bord national'],
       ['/tableau-de-bord?carte=heures', 'tableau de bord national, carte des heures'],
       ['/operateur/tableau-de-bord', 'tableau de bord de l’opérateur'],
+      ['/ressources', 'centre de ressources'],
+      ['/operateur/ressources', 'gestion des ressources'],
+      ['/operateur/ressources/nouvelle', 'nouvelle ressource'],
     ]) {
       current = `page ${urlPath}`;
       await visit(page, base, urlPath);
@@ -566,6 +569,20 @@ async function main() {
     demoLogPath = demo.logPath;
     const aidantOtp = { key: base32Decode(aidantSecret), algorithm: 'sha1', digits: 6, period: 30 };
     pass(`serve --demo answers ${demoBase}/healthz; the demo banner (stdout) gives the aidant's password and TOTP secret`);
+
+    current = 'resource centre (demo articles)';
+    const rp = await openPage(browser, cspViolations);
+    for (const [urlPath, label] of [
+      ['/ressources', 'centre de ressources (articles de démonstration)'],
+      ['/ressources?q=deliberation', 'recherche dans les ressources'],
+      ['/ressources/deliberation-type-pass-numerique', 'article du centre de ressources'],
+    ]) {
+      await visit(rp, demoBase, urlPath);
+      await screenshot(rp, label.replace(/[^a-zà-ÿ]+/gi, '-'));
+      pass(`GET ${urlPath} (demo)`);
+      await checkA11y(rp, label);
+    }
+    await rp.close();
 
     current = 'aidant sign-in';
     const ap = await openPage(browser, cspViolations);

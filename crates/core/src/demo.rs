@@ -152,6 +152,7 @@ pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Demo>> {
         logins,
         ..Default::default()
     };
+    load_ressources(core).await?;
     match load_pass(core).await {
         Ok(p) => demo.pass = Some(p),
         Err(e) => demo.pass_skipped = Some(e.to_string()),
@@ -241,6 +242,17 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
         api_key,
         codes,
     })
+}
+
+/// The resource centre's articles, written and published by the demo opérateur.
+async fn load_ressources(core: &Core) -> CoreResult<()> {
+    let account: i64 = crate::on_db!(&core.db, c => {
+        sqlx::query_scalar("SELECT id FROM accounts WHERE role = 'operateur' ORDER BY id LIMIT 1").fetch_one(&mut *c).await?
+    });
+    let (who, _) = crate::accounts::principal(core, account)
+        .await?
+        .ok_or_else(|| crate::CoreError::NotFound("opérateur de démonstration".into()))?;
+    crate::ressources::demo::load(core, &who).await
 }
 
 /// A filed application for demo-3, so that the review pages have something to show.

@@ -26,6 +26,7 @@ pub mod pass_numerique;
 pub mod qualification;
 pub mod ratelimit;
 pub mod recapitulatifs;
+pub mod ressources;
 pub mod settlement;
 pub mod tableau_de_bord;
 pub mod territoire;

@@ -38,6 +38,8 @@ mod qualification_review;
 mod rapports_pages;
 mod recapitulatifs_pages;
 mod reglements_pages;
+mod ressources_admin;
+mod ressources_pages;
 mod security;
 mod service_demo;
 mod tableau_de_bord;
@@ -243,6 +245,31 @@ pub fn router(state: AppState) -> Router {
         .route("/operateur/corrections", get(corrections_pages::operator_list))
         .route("/corrections/{id}/accepter", post(corrections_pages::accept))
         .route("/corrections/{id}/refuser", post(corrections_pages::refuse))
+        .route("/ressources", get(ressources_pages::list))
+        .route("/ressources/{slug}", get(ressources_pages::article))
+        .route("/ressources/{slug}/fichiers/{id}", get(ressources_pages::download))
+        .route("/operateur/ressources", get(ressources_admin::list))
+        .route(
+            "/operateur/ressources/nouvelle",
+            get(ressources_admin::new_form).post(ressources_admin::create),
+        )
+        .route(
+            "/operateur/ressources/{id}",
+            get(ressources_admin::edit_form).post(ressources_admin::update),
+        )
+        .route(
+            "/operateur/ressources/{id}/publication",
+            post(ressources_admin::publish),
+        )
+        .route("/operateur/ressources/{id}/suppression", post(ressources_admin::delete))
+        .route(
+            "/operateur/ressources/{id}/fichiers",
+            post(ressources_admin::attach).layer(DefaultBodyLimit::max(ressources_admin::UPLOAD_LIMIT)),
+        )
+        .route(
+            "/operateur/ressources/{id}/fichiers/{fichier}/suppression",
+            post(ressources_admin::detach),
+        )
         .route("/activite", get(activite_pages::list))
         .route("/activite.csv", get(activite_pages::csv))
         .route(

@@ -153,4 +153,11 @@ pub mod actions {
     pub const CORRECTION_PROPOSED: &str = "lieu.correction_proposee";
     pub const CORRECTION_ACCEPTED: &str = "lieu.correction_acceptee";
     pub const CORRECTION_REFUSED: &str = "lieu.correction_refusee";
+    pub const RESSOURCE_CREATED: &str = "ressource.creation";
+    pub const RESSOURCE_EDITED: &str = "ressource.modification";
+    pub const RESSOURCE_PUBLISHED: &str = "ressource.publication";
+    pub const RESSOURCE_UNPUBLISHED: &str = "ressource.depublication";
+    pub const RESSOURCE_DELETED: &str = "ressource.suppression";
+    pub const RESSOURCE_FILE_ADDED: &str = "ressource.fichier_ajout";
+    pub const RESSOURCE_FILE_REMOVED: &str = "ressource.fichier_retrait";
 }

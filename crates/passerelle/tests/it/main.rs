@@ -38,6 +38,7 @@ mod rapports_expires;
 mod recapitulatifs;
 mod reglements;
 mod reglements_pages;
+mod ressources;
 mod smtp;
 mod tableau_de_bord;
 mod tableau_de_bord_agregats;
