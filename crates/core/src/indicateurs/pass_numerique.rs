@@ -133,11 +133,7 @@ pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
         .min(current)
         .to_string();
     let months = month_range(&first, current);
-    let publics: Vec<&str> = Public::ALL
-        .iter()
-        .map(|p| p.key())
-        .chain([UNKNOWN_PUBLIC])
-        .collect();
+    let publics: Vec<&str> = Public::ALL.iter().map(|p| p.key()).chain([UNKNOWN_PUBLIC]).collect();
     let mut out = Vec::with_capacity(c.departements.len() * publics.len() * months.len());
     for d in &c.departements {
         for p in &publics {

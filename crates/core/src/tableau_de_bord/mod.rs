@@ -122,6 +122,16 @@ pub fn per_mille(value: i64, target: i64) -> i64 {
     }
 }
 
+/// Who may see the detailed dashboard (unsuppressed figures per département,
+/// amounts) and force its recomputation: the opérateur only.
+pub fn authorize_detail(who: &crate::accounts::Principal) -> crate::error::CoreResult<()> {
+    if who.role == crate::accounts::Role::Operateur {
+        Ok(())
+    } else {
+        Err(crate::error::CoreError::Forbidden)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::per_mille;
@@ -132,15 +142,5 @@ mod tests {
         assert_eq!(per_mille(5_000, 1000), 1000);
         assert_eq!(per_mille(1, 0), 0);
         assert_eq!(per_mille(i64::MAX, 2_000_000), 1000);
-    }
-}
-
-/// Who may see the detailed dashboard (unsuppressed figures per département,
-/// amounts) and force its recomputation: the opérateur only.
-pub fn authorize_detail(who: &crate::accounts::Principal) -> crate::error::CoreResult<()> {
-    if who.role == crate::accounts::Role::Operateur {
-        Ok(())
-    } else {
-        Err(crate::error::CoreError::Forbidden)
     }
 }

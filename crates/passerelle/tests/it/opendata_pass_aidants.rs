@@ -15,10 +15,7 @@ async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_co
     let m = crate::mandats_support::serve().await;
     let app = &m.app;
     let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    let (code, _, err) = run(
-        app,
-        &["territoires", "charger", "--dossier", dataset.to_str().unwrap()],
-    );
+    let (code, _, err) = run(app, &["territoires", "charger", "--dossier", dataset.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let demo = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();
     passerelle_core::demo_aidants::load(&app.core, Some(&m.fc_client_id), &m.base)
@@ -27,10 +24,19 @@ async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_co
     let pass = demo.pass.unwrap();
     // One redemption through the API (a seniors' booklet, in Pessac)…
     let body = json!({ "code": pass.codes[0], "service": "Accès internet et matériel informatique" }).to_string();
-    let (status, r) = call(app, "/api/v1/cheques/encaisser", Some(&pass.api_key), Some("odp-1"), body).await;
+    let (status, r) = call(
+        app,
+        "/api/v1/cheques/encaisser",
+        Some(&pass.api_key),
+        Some("odp-1"),
+        body,
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{r}");
     let month = passerelle_core::indicateurs::current_month();
-    let today = passerelle_core::pass_numerique::redeem::today_paris().format("%Y-%m-%d").to_string();
+    let today = passerelle_core::pass_numerique::redeem::today_paris()
+        .format("%Y-%m-%d")
+        .to_string();
     // …and five more of the other handed-out seniors' booklet, written directly.
     app.exec(&format!(
         "INSERT INTO encaissements (cheque_id, carnet_id, commande_id, lieu_id, service, valeur_centimes, jour, at) \
@@ -67,10 +73,10 @@ async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_co
     let seniors = app.scalar_i64(&recount("seniors")).await;
     assert_eq!(seniors, 6);
     let value = app
-        .scalar_i64(&format!(
+        .scalar_i64(
             "SELECT CAST(SUM(e.valeur_centimes) AS BIGINT) FROM encaissements e JOIN carnets k ON k.numero = e.carnet_id \
-             WHERE k.public = 'seniors'"
-        ))
+             WHERE k.public = 'seniors'",
+        )
         .await;
     // Booklets handed out this month to seniors living in the département: 2 (hidden).
     let expected = format!(
@@ -96,12 +102,15 @@ async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_co
     assert_eq!(row["cheques_encaisses"], seniors);
     assert!(row["carnets_remis"].is_null());
 
-    // Aidants Connect: the demo's mandates (hidden: fewer than 5), and five uses for "papiers".
+    // Aidants Connect: the demo's mandates (hidden: fewer than 5), and five uses for one démarche.
+    let demarche = app
+        .scalar_text("SELECT demarche FROM autorisations ORDER BY id LIMIT 1")
+        .await;
     for _ in 0..5 {
         app.exec(&format!(
             "INSERT INTO mandats_utilisations (autorisation_id, mandat_id, usager_id, aidant_id, structure_id, client_id, demarche, at, journal_seq) \
              SELECT a.id, m.id, m.usager_id, m.aidant_id, m.organisation_id, 'essai', a.demarche, {}, 0 \
-             FROM autorisations a JOIN mandats m ON m.id = a.mandat_id WHERE a.demarche = 'papiers' LIMIT 1",
+             FROM autorisations a JOIN mandats m ON m.id = a.mandat_id WHERE a.demarche = '{demarche}' LIMIT 1",
             passerelle_core::db::now_micros()
         ))
         .await
@@ -111,14 +120,18 @@ async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_co
     assert_eq!(r.status, StatusCode::OK);
     let lines: Vec<&str> = r.body.lines().collect();
     assert_eq!(lines[0], "mois,demarche,mandats_conclus,utilisations");
-    let demarches = app.scalar_i64("SELECT COUNT(DISTINCT demarche) FROM autorisations").await;
+    let demarches = app
+        .scalar_i64("SELECT COUNT(DISTINCT demarche) FROM autorisations")
+        .await;
     let rows = lines.iter().filter(|l| l.starts_with(&format!("{month},"))).count() as i64;
     assert_eq!(rows, demarches, "every démarche this month");
-    let papiers_mandates = app
-        .scalar_i64("SELECT COUNT(*) FROM autorisations WHERE demarche = 'papiers'")
+    let mandates = app
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM autorisations WHERE demarche = '{demarche}'"
+        ))
         .await;
-    assert!((1..5).contains(&papiers_mandates));
-    assert!(lines.contains(&format!("{month},papiers,,5").as_str()), "{lines:?}");
+    assert!((1..5).contains(&mandates), "{mandates}");
+    assert!(lines.contains(&format!("{month},{demarche},,5").as_str()), "{lines:?}");
     let r = b.get("/open-data/aidants-connect.json").await;
     let v: Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["lignes"].as_array().unwrap().len(), lines.len() - 1);
