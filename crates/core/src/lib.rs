@@ -8,6 +8,7 @@ pub mod aidants;
 pub mod aidants_connect;
 pub mod carte;
 pub mod controle;
+pub mod dates_fr;
 pub mod db;
 pub mod demo;
 pub mod demo_aidants;

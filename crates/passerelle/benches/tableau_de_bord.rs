@@ -121,6 +121,16 @@ async fn setup(core: &Core) {
     .await;
     let account = scalar(core, "SELECT MAX(id) FROM accounts").await;
     let booklets = CHEQUES / PER_BOOKLET;
+    let start = time::Date::from_calendar_date(
+        (index - 23).div_euclid(12) as i32,
+        time::Month::try_from(((index - 23).rem_euclid(12) + 1) as u8).expect("mois"),
+        15,
+    )
+    .expect("date")
+    .midnight()
+    .assume_utc()
+    .unix_timestamp()
+        * 1_000_000;
     exec(
         core,
         &format!(
@@ -171,7 +181,8 @@ async fn setup(core: &Core) {
         core,
         "qualifications",
         "lieu_id, etat, created_at, updated_at",
-        &format!("{first_place} + i * ({places} / {QUALIFIED}), 'active', 0, 0"),
+        // Granted over the 24 months (about 30.4 days apart), as in a live deployment.
+        &format!("{first_place} + i * ({places} / {QUALIFIED}), 'active', {start} + (i % 24) * 2629800000000, 0"),
         QUALIFIED,
     )
     .await;
@@ -323,6 +334,27 @@ fn main() {
             donnees::compute,
         ))
         .expect("instantané");
+    // The open-data files: each computed once (what their snapshot costs to refresh).
+    let t = Instant::now();
+    let rows = server_rt
+        .block_on(passerelle_core::indicateurs::compute(core.clone()))
+        .expect("indicateurs")
+        .rows
+        .len();
+    println!(
+        "{engine} : recomptage des indicateurs par département ({rows} lignes) : {}",
+        ms(t.elapsed())
+    );
+    let t = Instant::now();
+    let rows = server_rt
+        .block_on(passerelle_core::indicateurs::pass_numerique::compute(core.clone()))
+        .expect("pass")
+        .rows
+        .len();
+    println!(
+        "{engine} : recomptage du Pass Numérique par département et public ({rows} lignes) : {}",
+        ms(t.elapsed())
+    );
 
     let config = passerelle_web::WebConfig {
         base_url: url::Url::parse("http://localhost").expect("url"),
@@ -358,6 +390,7 @@ fn main() {
         ("/tableau-de-bord", 8),
         ("/tableau-de-bord?carte=heures", 1),
         ("/open-data/indicateurs-departements.csv", 1),
+        ("/open-data/pass-numerique-departements-publics.csv", 1),
     ] {
         // Warm-up, then the measure.
         client_rt.block_on(measure(addr, path, clients, 50.max(clients)));

@@ -33,25 +33,7 @@ pub struct StatsView {
 }
 
 fn month_label(ym: &str) -> String {
-    const MOIS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    let (y, m) = ym.split_once('-').unwrap_or((ym, ""));
-    match m.parse::<usize>() {
-        Ok(m) if (1..=12).contains(&m) => format!("{} {y}", MOIS[m - 1]),
-        _ => ym.to_string(),
-    }
+    passerelle_core::dates_fr::mois_annee(ym)
 }
 
 fn view(s: &Stats) -> StatsView {

@@ -17,22 +17,8 @@ use crate::AppState;
 
 /// A date in French, e.g. `1 décembre 2026` (UTC day).
 pub fn date_fr(micros: i64) -> String {
-    const MOIS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
     let d = passerelle_core::db::datetime_of(micros).date();
-    let m = MOIS[usize::from(u8::from(d.month())) - 1];
+    let m = passerelle_core::dates_fr::mois(usize::from(u8::from(d.month()))).unwrap_or_default();
     format!("{} {m} {}", d.day(), d.year())
 }
 

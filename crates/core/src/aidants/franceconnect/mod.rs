@@ -70,26 +70,12 @@ impl Identity {
 
 /// `1962-08-24` → `24 août 1962` (unchanged when not a date).
 pub fn french_date(iso: &str) -> String {
-    const MONTHS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
     let parts: Vec<&str> = iso.split('-').collect();
     if let [y, m, d] = parts.as_slice() {
         if let (Ok(m), Ok(d)) = (m.parse::<usize>(), d.parse::<u32>()) {
             if (1..=12).contains(&m) && y.len() == 4 {
                 let day = if d == 1 { "1er".to_string() } else { d.to_string() };
-                return format!("{day} {} {y}", MONTHS[m - 1]);
+                return format!("{day} {} {y}", crate::dates_fr::MOIS[m - 1]);
             }
         }
     }

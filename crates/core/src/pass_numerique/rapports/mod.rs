@@ -133,30 +133,9 @@ pub async fn funders_report(core: &Core, caller: Caller<'_>, asked: Option<i64>)
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
 /// `2026-10` → `octobre 2026`.
 pub fn month_label(key: &str) -> String {
-    match key.split_once('-') {
-        Some((y, m)) => match m.parse::<usize>().ok().and_then(|m| MONTHS.get(m.wrapping_sub(1))) {
-            Some(name) => format!("{name} {y}"),
-            None => key.to_string(),
-        },
-        None => key.to_string(),
-    }
+    crate::dates_fr::mois_annee(key)
 }
 
 fn public_label(key: &str) -> String {
