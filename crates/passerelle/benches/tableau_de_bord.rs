@@ -56,7 +56,7 @@ async fn series(core: &Core, table: &str, cols: &str, exprs: &str, n: i64) {
             n - 1
         ),
         Db::Postgres(_) => format!(
-            "INSERT INTO {table} ({cols}) SELECT {exprs} FROM generate_series(0, {}) AS s(i)",
+            "INSERT INTO {table} ({cols}) SELECT {exprs} FROM generate_series(CAST(0 AS BIGINT), {}) AS s(i)",
             n - 1
         ),
     };
