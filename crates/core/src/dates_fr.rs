@@ -32,9 +32,31 @@ pub fn mois_annee(key: &str) -> String {
     }
 }
 
+/// The month (`AAAA-MM`) of an instant (µs since the epoch) in Paris: the
+/// month the people concerned would name.
+pub fn mois_paris(micros: i64) -> String {
+    let paris = jiff::Timestamp::from_microsecond(micros)
+        .and_then(|ts| ts.in_tz("Europe/Paris"))
+        .map(|z| (i32::from(z.year()), z.month() as u8));
+    // Without the time-zone database (never with the bundled one): UTC.
+    let (y, m) = paris.unwrap_or_else(|_| {
+        let t = crate::db::datetime_of(micros);
+        (t.year(), u8::from(t.month()))
+    });
+    format!("{y:04}-{m:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_instant_is_named_by_its_month_in_paris() {
+        // 2026-02-28T23:30:00Z is 1 March 00:30 in Paris.
+        assert_eq!(mois_paris(1_772_321_400_000_000), "2026-03");
+        assert_eq!(mois_paris(1_772_317_800_000_000), "2026-02");
+        assert_eq!(mois_paris(0), "1970-01");
+    }
 
     #[test]
     fn months_are_named() {

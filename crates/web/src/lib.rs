@@ -379,7 +379,7 @@ pub fn router(state: AppState) -> Router {
         .route("/mon-compte/recapitulatifs", post(account::set_digest))
         .route(
             "/recapitulatifs/desabonnement/{jeton}",
-            get(recapitulatifs_pages::unsubscribe),
+            get(recapitulatifs_pages::show).post(recapitulatifs_pages::unsubscribe),
         )
         .route(
             "/recapitulatifs/desabonnement/{jeton}/reabonnement",

@@ -1,7 +1,8 @@
 //! The monthly digest's unsubscribe link (`/recapitulatifs/desabonnement/{jeton}`):
 //! no login, the token is the account's number signed with a key of the data
-//! directory. Opening it unsubscribes at once (one click, and idempotent);
-//! the page confirms it and offers to subscribe again (a form under CSRF).
+//! directory. Opening it only shows the choice (mail scanners and link
+//! prefetchers open every link): one button unsubscribes (a form under CSRF,
+//! idempotent), and the page then offers to subscribe again.
 //! "Mon compte" has the same choice for a signed-in account.
 
 use askama::Template;
@@ -23,10 +24,12 @@ pub struct UnsubscribePage {
     pub email: Option<String>,
     pub abonne: bool,
     pub jeton: String,
+    /// Whether this request changed the choice (else it only shows it).
+    pub change: bool,
 }
 
-async fn follow(state: &AppState, v: &Visitor, token: &str, subscribe: bool) -> Result<Response, WebError> {
-    let found = recapitulatifs::par_jeton(&state.core, token, subscribe).await?;
+async fn follow(state: &AppState, v: &Visitor, token: &str, choice: Option<bool>) -> Result<Response, WebError> {
+    let found = recapitulatifs::par_jeton(&state.core, token, choice).await?;
     let status = if found.is_some() {
         StatusCode::OK
     } else {
@@ -42,17 +45,23 @@ async fn follow(state: &AppState, v: &Visitor, token: &str, subscribe: bool) -> 
             abonne: found.as_ref().is_some_and(|a| a.abonne),
             email: found.map(|a| a.email),
             jeton: token.to_string(),
+            change: choice.is_some(),
         },
     )
 }
 
-/// `GET /recapitulatifs/desabonnement/{jeton}`: unsubscribes and confirms.
+/// `GET /recapitulatifs/desabonnement/{jeton}`: shows the choice and the button.
+pub async fn show(State(state): State<AppState>, v: Visitor, Path(token): Path<String>) -> Result<Response, WebError> {
+    follow(&state, &v, &token, None).await
+}
+
+/// `POST /recapitulatifs/desabonnement/{jeton}`: unsubscribes and confirms.
 pub async fn unsubscribe(
     State(state): State<AppState>,
     v: Visitor,
     Path(token): Path<String>,
 ) -> Result<Response, WebError> {
-    follow(&state, &v, &token, false).await
+    follow(&state, &v, &token, Some(false)).await
 }
 
 /// `POST /recapitulatifs/desabonnement/{jeton}/reabonnement`: subscribes again.
@@ -61,5 +70,5 @@ pub async fn resubscribe(
     v: Visitor,
     Path(token): Path<String>,
 ) -> Result<Response, WebError> {
-    follow(&state, &v, &token, true).await
+    follow(&state, &v, &token, Some(true)).await
 }

@@ -54,6 +54,8 @@ pub struct MapSection {
     pub rows: Vec<(String, String, String)>,
     /// The chooser's action (the page itself).
     pub action: &'static str,
+    /// How the figures were protected, when they were.
+    pub note: Option<&'static str>,
 }
 
 /// A trend chart and its table.
@@ -128,8 +130,16 @@ fn value_of(key: &str, d: &donnees::Departement, public: bool) -> Option<i64> {
     };
     match count {
         Some(n) if public && publish(n).is_none() => None,
+        // Rounded to the ten in public: the all-time figure of a département is
+        // also the sum of its months in the open data, some of them hidden.
+        Some(_) if public => Some(round_to_ten(v)),
         _ => Some(v),
     }
+}
+
+/// The nearest multiple of ten (halves up).
+pub fn round_to_ten(v: i64) -> i64 {
+    (v + 5).div_euclid(10) * 10
 }
 
 /// The map of `key` (an unknown key shows the places) and its table.
@@ -199,6 +209,8 @@ pub fn map_section(
             })
             .collect(),
         action,
+        note: (public && matches!(key, "cheques-encaisses" | "heures"))
+            .then_some("Chiffres arrondis à la dizaine ; de 1 à 4, ils ne sont pas publiés (secret statistique)."),
     }
 }
 
@@ -303,6 +315,15 @@ pub async fn page(State(state): State<AppState>, v: Visitor, Query(q): Query<Map
 #[cfg(test)]
 mod tests {
     use super::fr;
+
+    #[test]
+    fn public_figures_are_rounded_to_the_ten() {
+        use super::round_to_ten;
+        assert_eq!(
+            (round_to_ten(5), round_to_ten(14), round_to_ten(15), round_to_ten(0)),
+            (10, 10, 20, 0)
+        );
+    }
 
     #[test]
     fn thousands_are_separated_the_french_way() {

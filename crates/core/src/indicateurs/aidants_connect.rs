@@ -15,7 +15,7 @@ use crate::{on_db, Core};
 
 /// The columns and their meaning.
 pub const COLUMNS: [(&str, &str); 4] = [
-    ("mois", "mois, au format AAAA-MM (UTC)"),
+    ("mois", "mois, au format AAAA-MM (heure de Paris)"),
     (
         "demarche",
         "domaine de démarches du mandat (papiers, famille, social, travail, logement, argent, transports…)",

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::db::{datetime_of, Db};
+use crate::db::Db;
 use crate::error::CoreResult;
 use crate::on_db;
 
@@ -28,7 +28,7 @@ pub const COLUMNS: [(&str, &str); 7] = [
     ),
     (
         "mois",
-        "mois, au format AAAA-MM (heure de Paris pour les encaissements)",
+        "mois, au format AAAA-MM (heure de Paris)",
     ),
     (
         "cheques_encaisses",
@@ -64,6 +64,22 @@ pub struct Row {
     pub heures_accompagnement: Option<i64>,
 }
 
+/// Secondary suppression in a group of cells whose sum is published
+/// elsewhere: when exactly one cell is hidden, the smallest other non-zero
+/// shown cell must be hidden too (else the hidden one is the total minus the
+/// others). `raw`: the true counts; `shown`: whether each is published.
+/// Returns the index of the cell to hide, if any.
+pub fn second_cell(raw: &[i64], shown: &[bool]) -> Option<usize> {
+    if shown.iter().filter(|s| !**s).count() != 1 {
+        return None;
+    }
+    raw.iter()
+        .enumerate()
+        .filter(|(i, v)| **v > 0 && shown.get(*i).copied().unwrap_or(false))
+        .min_by_key(|(_, v)| **v)
+        .map(|(i, _)| i)
+}
+
 /// A count as published: zero and ≥ 5 as they are, 1 to 4 suppressed.
 pub fn publish(n: i64) -> Option<i64> {
     if n > 0 && n < SECRET_THRESHOLD {
@@ -74,8 +90,7 @@ pub fn publish(n: i64) -> Option<i64> {
 }
 
 fn month_of(micros: i64) -> String {
-    let t = datetime_of(micros);
-    format!("{:04}-{:02}", t.year(), u8::from(t.month()))
+    crate::dates_fr::mois_paris(micros)
 }
 
 /// The months from `first` to `last` included (`AAAA-MM`).
@@ -212,6 +227,37 @@ pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
             });
         }
     }
+    // Secondary suppression: each month, the départements add up to the
+    // national figure of the dashboard; one hidden cell alone would be found
+    // by subtraction.
+    let mut by_month: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, r) in out.iter().enumerate() {
+        by_month.entry(r.mois.as_str()).or_default().push(i);
+    }
+    let mut hide_cheques = Vec::new();
+    let mut hide_accompaniments = Vec::new();
+    for idx in by_month.values() {
+        let key = |i: usize| (out[i].departement.clone(), out[i].mois.clone());
+        let raw: Vec<i64> = idx
+            .iter()
+            .map(|&i| c.cheques.get(&key(i)).copied().unwrap_or(0))
+            .collect();
+        let shown: Vec<bool> = idx.iter().map(|&i| out[i].cheques_encaisses.is_some()).collect();
+        hide_cheques.extend(second_cell(&raw, &shown).map(|k| idx[k]));
+        let raw: Vec<i64> = idx
+            .iter()
+            .map(|&i| c.accompaniments.get(&key(i)).map_or(0, |x| x.0))
+            .collect();
+        let shown: Vec<bool> = idx.iter().map(|&i| out[i].accompagnements.is_some()).collect();
+        hide_accompaniments.extend(second_cell(&raw, &shown).map(|k| idx[k]));
+    }
+    for i in hide_cheques {
+        out[i].cheques_encaisses = None;
+    }
+    for i in hide_accompaniments {
+        out[i].accompagnements = None;
+        out[i].heures_accompagnement = None;
+    }
     out
 }
 
@@ -304,6 +350,17 @@ mod tests {
     }
 
     #[test]
+    fn one_hidden_cell_alone_gets_a_companion() {
+        // 3 is hidden; the smallest other non-zero (7) is hidden with it.
+        assert_eq!(second_cell(&[3, 9, 0, 7], &[false, true, true, true]), Some(3));
+        // Two hidden already, or none: nothing more.
+        assert_eq!(second_cell(&[3, 2, 9], &[false, false, true]), None);
+        assert_eq!(second_cell(&[5, 9], &[true, true]), None);
+        // Nothing else to hide: the total is itself small (and hidden).
+        assert_eq!(second_cell(&[3, 0], &[false, true]), None);
+    }
+
+    #[test]
     fn months_cross_years() {
         assert_eq!(
             months("2025-11", "2026-02"),
@@ -326,9 +383,20 @@ mod tests {
             let rows = rows(&c, "2026-02");
             let first = events.iter().map(|(_, m)| *m).min().unwrap_or(13).min(13);
             prop_assert_eq!(rows.len(), deps.len() * (14 - first as usize));
+            // No month leaves exactly one cell hidden.
+            for m in 0..14u32 {
+                // (unless the month's total is itself small: hidden too, nothing to subtract from).
+                let hidden = rows.iter().filter(|r| r.mois == month(m) && r.cheques_encaisses.is_none()).count();
+                let total = events.iter().filter(|(_, x)| *x == m).count() as i64;
+                prop_assert!(hidden != 1 || publish(total).is_none(), "{}", month(m));
+            }
             for r in &rows {
                 let direct = events.iter().filter(|(d, m)| deps[*d] == r.departement && month(*m) == r.mois).count() as i64;
-                prop_assert_eq!(r.cheques_encaisses, publish(direct));
+                // Shown: the recount. Hidden: 1 to 4, or a companion of a hidden cell.
+                match r.cheques_encaisses {
+                    Some(n) => prop_assert_eq!(Some(n), publish(direct)),
+                    None => prop_assert!(direct > 0),
+                }
             }
         }
     }

@@ -66,6 +66,7 @@ pub async fn edit(
         return Ok(Ok(prepared.changed));
     }
     let mut tx = core.db.begin().await?;
+    lock_unchanged(&mut tx, &prepared).await?;
     if let Some(o) = owner.filter(|_| owner_changed) {
         store::set_owner(&mut tx, prepared.own.id, o).await?;
         prepared.changed.push("organisation".into());
@@ -128,6 +129,27 @@ pub async fn prepare(
             changed,
         })),
         Err(issues) => Ok(Err(issues)),
+    }
+}
+
+/// Locks the place in `tx` and checks that nobody changed it since
+/// [`prepare`] read it (otherwise the change, prepared from the older record,
+/// would silently undo the other one): a conflict to retry.
+pub async fn lock_unchanged(tx: &mut crate::db::Tx, p: &Prepared) -> CoreResult<()> {
+    let n = crate::on_tx!(tx, c => {
+        sqlx::query("UPDATE lieux SET updated_at = updated_at WHERE id = $1 AND updated_at = $2")
+            .bind(p.own.id)
+            .bind(p.own.updated_at)
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(CoreError::Conflict(
+            "la fiche du lieu a été modifiée entre-temps : rechargez la page et recommencez".into(),
+        ))
     }
 }
 

@@ -99,9 +99,10 @@ pub struct Abonnement {
     pub abonne: bool,
 }
 
-/// Follows an unsubscribe link: `oui` = subscribe again, else unsubscribe.
-/// `None` when the token is not ours or the account is gone.
-pub async fn par_jeton(core: &Core, token: &str, oui: bool) -> CoreResult<Option<Abonnement>> {
+/// Follows an unsubscribe link: `Some(true)` = subscribe again, `Some(false)`
+/// = unsubscribe, `None` = only read the current choice. `None` when the
+/// token is not ours or the account is gone.
+pub async fn par_jeton(core: &Core, token: &str, choix: Option<bool>) -> CoreResult<Option<Abonnement>> {
     let Some(id) = lire_jeton(&core.keys, token) else {
         return Ok(None);
     };
@@ -111,11 +112,17 @@ pub async fn par_jeton(core: &Core, token: &str, oui: bool) -> CoreResult<Option
     let Some(email) = email else {
         return Ok(None);
     };
-    set_abonne(&core.db, id, oui).await?;
+    let abonne = match choix {
+        Some(oui) => {
+            set_abonne(&core.db, id, oui).await?;
+            oui
+        }
+        None => abonne(&core.db, id).await?,
+    };
     Ok(Some(Abonnement {
         account_id: id,
         email,
-        abonne: oui,
+        abonne,
     }))
 }
 

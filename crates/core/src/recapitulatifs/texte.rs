@@ -57,7 +57,7 @@ pub struct Liens<'a> {
 fn pied(out: &mut String, liens: &Liens<'_>) {
     out.push_str(&format!(
         "\nVous recevez ce récapitulatif une fois par mois parce que votre compte Passerelle y est abonné.\n\
-         Pour ne plus le recevoir, en un clic et sans vous connecter : {}\n\
+         Pour ne plus le recevoir, sans vous connecter : {}\n\
          Vous pouvez aussi changer ce choix sur la page « Mon compte » : {}\n",
         liens.desabonnement, liens.compte
     ));

@@ -61,8 +61,7 @@ pub struct Donnees {
 }
 
 fn month_of(micros: i64) -> String {
-    let t = datetime_of(micros);
-    format!("{:04}-{:02}", t.year(), u8::from(t.month()))
+    crate::dates_fr::mois_paris(micros)
 }
 
 /// Midnight UTC of the first day of `month` (`AAAA-MM`), in µs.
@@ -166,7 +165,7 @@ pub async fn compute(core: Core) -> CoreResult<Donnees> {
         }
     }
     // Mandates and their uses carry instants: bucket the recent ones here.
-    // A day early: months are Paris months, instants are UTC.
+    // A day early: the window starts at a Paris month, instants are UTC.
     let window_start = month_start_micros(&first).saturating_sub(86_400 * 1_000_000);
     let mandates: Vec<i64> = on_db!(db, c => {
         sqlx::query_scalar("SELECT created_at FROM mandats WHERE created_at >= $1")

@@ -358,6 +358,7 @@ pub async fn accept(core: &Core, who: &Principal, id: i64) -> CoreResult<Result<
         }
     };
     let mut tx = core.db.begin().await?;
+    edit::lock_unchanged(&mut tx, &prepared).await?;
     decide_tx(&mut tx, who, id, ACCEPTED, "").await?;
     edit::write(core, &mut tx, who, &prepared, json!({ "correction": id })).await?;
     journal::append(

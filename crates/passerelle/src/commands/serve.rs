@@ -100,12 +100,19 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     )
     .with_franceconnect(franceconnect)
     .with_service_demo(args.demo);
-    // Warm the national dashboard's figures (shared by the instances) in the background.
+    // Warm the dashboard's and the open data's figures (shared by the instances) in the background.
     {
         let (core, age) = (core.clone(), Duration::from_secs(args.tableau_de_bord_age.max(1)));
         tokio::spawn(async move {
-            if let Err(e) = passerelle_core::tableau_de_bord::donnees::get(&core, age).await {
-                tracing::warn!(erreur = %e, "préparation du tableau de bord en échec");
+            use passerelle_core::{indicateurs, tableau_de_bord::donnees};
+            let results = [
+                donnees::get(&core, age).await.map(|_| ()),
+                indicateurs::published(&core, age).await.map(|_| ()),
+                indicateurs::pass_numerique::published(&core, age).await.map(|_| ()),
+                indicateurs::aidants_connect::published(&core, age).await.map(|_| ()),
+            ];
+            for e in results.into_iter().filter_map(Result::err) {
+                tracing::warn!(erreur = %e, "préparation des chiffres du tableau de bord en échec");
             }
         });
     }

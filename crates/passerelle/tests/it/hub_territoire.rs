@@ -550,3 +550,47 @@ async fn every_route_refuses_who_must_be_refused() {
     assert!(w.hub.get("/").await.body.contains("href=\"/hub/territoire\""));
     assert!(!w.place.get("/").await.body.contains("href=\"/hub/territoire\""));
 }
+
+/// A change prepared from an older record of the place (a correction being
+/// accepted while the place's staff edit it) is refused, not written over the other.
+#[tokio::test]
+async fn a_change_prepared_before_another_is_a_conflict_not_a_lost_update() {
+    use passerelle_core::accounts::{Principal, Role};
+    use passerelle_core::lieux::edit;
+    use std::collections::BTreeMap;
+
+    let app = TestApp::new().await;
+    let (code, _, err) = crate::lieux::run(&app, &["lieux", "import", &crate::lieux::copy(&app, "propre.csv")]);
+    assert_eq!(code, 0, "{err}");
+    let ext_id = app.scalar_text("SELECT ext_id FROM lieux ORDER BY id LIMIT 1").await;
+    let (op, _) = app.account("operateur", "operateur", "op@exemple.fr", false).await;
+    let who = Principal {
+        account_id: op,
+        role: Role::Operateur,
+        organisation_id: app
+            .scalar_i64(&format!("SELECT organisation_id FROM accounts WHERE id = {op}"))
+            .await,
+    };
+    let change = |field: &str, value: &str| BTreeMap::from([(field.to_string(), value.to_string())]);
+    let allowed = ["telephone", "horaires"];
+    let older = edit::prepare(&app.core, &who, &ext_id, &change("telephone", "+33556000000"), &allowed)
+        .await
+        .unwrap()
+        .unwrap();
+    // Meanwhile, another change of the same place is written.
+    let other = edit::edit(&app.core, &who, &ext_id, &change("horaires", "Mo-Fr 09:00-12:00"), None)
+        .await
+        .unwrap();
+    assert!(other.is_ok(), "{other:?}");
+    let mut tx = app.core.db.begin().await.unwrap();
+    let r = edit::lock_unchanged(&mut tx, &older).await;
+    assert!(
+        matches!(r, Err(passerelle_core::CoreError::Conflict(ref m)) if m.contains("modifiée entre-temps")),
+        "{r:?}"
+    );
+    drop(tx);
+    let horaires = app
+        .scalar_text(&format!("SELECT horaires FROM lieux WHERE ext_id = '{ext_id}'"))
+        .await;
+    assert_eq!(horaires, "Mo-Fr 09:00-12:00", "the other change is kept");
+}

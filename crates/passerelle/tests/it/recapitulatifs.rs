@@ -358,7 +358,7 @@ async fn concurrent_runs_queue_each_digest_once_and_opted_out_accounts_get_nothi
 }
 
 #[tokio::test]
-async fn the_unsubscribe_link_works_without_login_and_bad_tokens_are_refused() {
+async fn the_unsubscribe_link_works_without_login_by_its_button_and_bad_tokens_are_refused() {
     let app = TestApp::new().await;
     let (funder, hub, _) = accounts(&app).await;
     let m = Mois::parse("2026-11").unwrap();
@@ -380,16 +380,32 @@ async fn the_unsubscribe_link_works_without_login_and_bad_tokens_are_refused() {
             .post(&format!("/recapitulatifs/desabonnement/{bad}/reabonnement"), &[])
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{bad}");
+        let r = b.post(&format!("/recapitulatifs/desabonnement/{bad}"), &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{bad}");
     }
     assert!(recapitulatifs::abonne(&app.core.db, hub).await.unwrap());
 
-    // The real link, without logging in: one click unsubscribes (twice is harmless).
+    // The real link, without logging in: opening it changes nothing (mail
+    // scanners open links); its button unsubscribes (twice is harmless).
+    let r = b.get(&path).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("Ne plus recevoir le récapitulatif mensuel"),
+        "{}",
+        r.body
+    );
+    assert!(recapitulatifs::abonne(&app.core.db, funder).await.unwrap());
+    let r = b.post_raw(&path, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "sans jeton anti-falsification");
+    assert!(recapitulatifs::abonne(&app.core.db, funder).await.unwrap());
     for _ in 0..2 {
-        let r = b.get(&path).await;
+        let r = b.post(&path, &[]).await;
         assert_eq!(r.status, StatusCode::OK);
         assert!(r.body.contains("Désabonnement pris en compte"), "{}", r.body);
         assert!(r.body.contains("f@exemple.fr"));
     }
+    let r = b.get(&path).await;
+    assert!(r.body.contains("Vous êtes désabonné"), "{}", r.body);
     assert!(!recapitulatifs::abonne(&app.core.db, funder).await.unwrap());
     assert!(
         recapitulatifs::abonne(&app.core.db, hub).await.unwrap(),

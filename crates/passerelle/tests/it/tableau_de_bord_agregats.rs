@@ -89,11 +89,18 @@ async fn a_stale_snapshot_is_served_while_one_caller_recomputes_it() {
             Ok::<i64, passerelle_core::CoreError>(n)
         }
     };
-    // Missing: computed at once.
-    let first = agregats::get(&app.core, "essai", Duration::from_secs(60), compute(calls.clone()))
-        .await
-        .unwrap();
-    assert_eq!(first.data, 1);
+    // Missing: three concurrent callers, one computes, the others wait for it.
+    let mut first = Vec::new();
+    for _ in 0..3 {
+        let (core, c) = (app.core.clone(), compute(calls.clone()));
+        first.push(tokio::spawn(async move {
+            agregats::get(&core, "essai", Duration::from_secs(60), c).await
+        }));
+    }
+    for f in first {
+        assert_eq!(f.await.unwrap().unwrap().data, 1);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one computation for three callers");
     // Fresh: served as it is.
     let again = agregats::get(&app.core, "essai", Duration::from_secs(60), compute(calls.clone()))
         .await
@@ -159,7 +166,12 @@ async fn the_operator_dashboard_is_his_alone_and_the_public_map_keeps_small_coun
         "{}",
         r.body
     );
-    assert!(r.body.contains("(75)</th><td>6</td>"), "{}", r.body);
+    assert!(
+        r.body.contains("(75)</th><td>10</td>"),
+        "6 hours, rounded to the ten: {}",
+        r.body
+    );
+    assert!(r.body.contains("arrondis à la dizaine"));
     assert!(r.body.contains("<option value=\"heures\" selected>"));
     let r = anonymous.get("/operateur/tableau-de-bord").await;
     assert_ne!(r.status, StatusCode::OK);
