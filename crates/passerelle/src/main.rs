@@ -34,6 +34,14 @@ enum Command {
     Serve(ServeArgs),
     /// Applique les migrations de la base et s'arrête.
     Migrate,
+    /// Copie cohérente de la base SQLite, service en marche (PostgreSQL : pg_dump).
+    Sauvegarde {
+        /// Fichier de la copie (une base SQLite complète, à garder avec le dossier des clés).
+        fichier: std::path::PathBuf,
+        /// Remplace le fichier s'il existe (la copie est vérifiée avant de le remplacer).
+        #[arg(long)]
+        ecraser: bool,
+    },
     /// Administration des comptes opérateur.
     Admin {
         #[command(subcommand)]
@@ -121,6 +129,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => commands::serve::run(&cli.data, args).await,
             Command::Migrate => commands::migrate(&cli.data).await,
+            Command::Sauvegarde { fichier, ecraser } => commands::sauvegarde(&cli.data, &fichier, ecraser).await,
             Command::Admin { command } => commands::admin::run(&cli.data, command).await,
             Command::Organisations { command } => commands::organisations::run(&cli.data, command).await,
             Command::Journal { command } => commands::journal::run(&cli.data, command).await,

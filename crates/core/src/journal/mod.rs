@@ -86,6 +86,8 @@ impl NewEntry {
 /// Action keys written so far. Keep them stable: reports and scripts filter on them.
 pub mod actions {
     pub const LOGIN: &str = "connexion";
+    /// A copy of the whole SQLite database (`passerelle sauvegarde`).
+    pub const BACKUP: &str = "base.sauvegarde";
     pub const LOGIN_FAILED: &str = "connexion.echec";
     pub const LOGIN_LOCKED: &str = "connexion.verrouillage";
     pub const LOGOUT: &str = "deconnexion";

@@ -55,3 +55,18 @@ pub async fn migrate(data: &DataArgs) -> Result<ExitCode> {
     core.db.close().await;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `passerelle sauvegarde FICHIER [--ecraser]`.
+pub async fn sauvegarde(data: &DataArgs, fichier: &std::path::Path, ecraser: bool) -> Result<ExitCode> {
+    let core = open(data).await?;
+    let s =
+        passerelle_core::sauvegarde::sqlite(&core, &passerelle_core::journal::Actor::System, fichier, ecraser).await?;
+    println!(
+        "Sauvegarde écrite : {} ({} octets), vérifiée (PRAGMA integrity_check). Gardez-la avec le dossier des clés ({}) : sans lui, le journal ne se vérifie pas et les secrets chiffrés ne se lisent pas.",
+        s.fichier.display(),
+        s.octets,
+        data.data_dir.display()
+    );
+    core.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
