@@ -8,9 +8,13 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod mesure;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use mesure::{ms, percentile};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -110,17 +114,6 @@ async fn setup(dir: &std::path::Path, booklets: i64) -> Setup {
         place,
         codes,
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;

@@ -13,8 +13,11 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
+mod mesure;
 
 use std::time::{Duration, Instant};
+
+use mesure::{ms, percentile};
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -211,17 +214,6 @@ async fn setup(core: &Core) {
     if let Db::Postgres(_) = core.db {
         exec(core, "ANALYZE").await;
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;

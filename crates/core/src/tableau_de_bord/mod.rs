@@ -72,47 +72,6 @@ pub async fn national(db: &Db, year_start_micros: i64, now_micros: i64, active_s
     })
 }
 
-/// Cheques redeemed per month (`AAAA-MM`, Paris day), the last `months` months with any.
-pub async fn redeemed_per_month(db: &Db, months: i64) -> CoreResult<Vec<(String, i64)>> {
-    let mut rows: Vec<(String, i64)> = on_db!(db, c => {
-        sqlx::query_as(
-            "SELECT SUBSTR(jour, 1, 7) AS mois, COUNT(*) FROM encaissements WHERE annule_at IS NULL \
-             GROUP BY SUBSTR(jour, 1, 7) ORDER BY mois DESC LIMIT $1",
-        )
-        .bind(months)
-        .fetch_all(&mut *c)
-        .await?
-    });
-    rows.reverse();
-    Ok(rows)
-}
-
-/// Places of the directory per département, every département of the
-/// official list included (zero when none).
-pub async fn places_per_departement(db: &Db) -> CoreResult<std::collections::BTreeMap<String, i64>> {
-    let mut out: std::collections::BTreeMap<String, i64> = on_db!(db, c => {
-        sqlx::query_scalar::<_, String>("SELECT code FROM territoires_departements").fetch_all(&mut *c).await?
-    })
-    .into_iter()
-    .map(|d| (d, 0))
-    .collect();
-    let counts: Vec<(String, i64)> = on_db!(db, c => {
-        sqlx::query_as("SELECT departement, COUNT(*) FROM lieux WHERE departement <> '' GROUP BY departement")
-            .fetch_all(&mut *c)
-            .await?
-    });
-    out.extend(counts);
-    Ok(out)
-}
-
-/// The names of the départements of the official list, by code.
-pub async fn departement_names(db: &Db) -> CoreResult<std::collections::BTreeMap<String, String>> {
-    let rows: Vec<(String, String)> = on_db!(db, c => {
-        sqlx::query_as("SELECT code, nom FROM territoires_departements").fetch_all(&mut *c).await?
-    });
-    Ok(rows.into_iter().collect())
-}
-
 /// A share of a target, in per-mille, for a progress display (capped at 1000).
 pub fn per_mille(value: i64, target: i64) -> i64 {
     if target <= 0 {
