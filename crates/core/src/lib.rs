@@ -21,6 +21,7 @@ pub mod keys;
 pub mod lieux;
 pub mod mail;
 pub mod mandats;
+pub mod metriques;
 pub mod money;
 pub mod oidc_provider;
 pub mod pass_numerique;

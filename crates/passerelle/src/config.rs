@@ -82,6 +82,10 @@ pub struct ServeArgs {
     /// essais seulement, refusé sur une URL publique de production. Activé aussi par --demo.
     #[arg(long, env = "PASSERELLE_FC_SIMULATEUR", value_parser = clap::builder::BoolishValueParser::new())]
     pub fc_simulateur: bool,
+    /// Jeton d'accès à /metrics (format Prometheus), à donner au collecteur en
+    /// `Authorization: Bearer …`. Sans lui, /metrics n'existe pas.
+    #[arg(long, env = "PASSERELLE_METRIQUES_JETON", hide_env_values = true)]
+    pub metriques_jeton: Option<String>,
 }
 
 /// FranceConnect's settings: off when nothing is set; the simulator refused in production.

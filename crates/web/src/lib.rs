@@ -28,6 +28,7 @@ mod lieux;
 mod lieux_admin;
 mod mandats_actions;
 mod mandats_pages;
+mod metriques;
 mod oidc;
 mod oidc_authorize;
 mod opendata;
@@ -64,6 +65,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::WebError;
+pub use metriques::Metrics;
 
 /// Largest request body accepted (forms). Uploads will get their own limit on their own routes.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -112,6 +114,10 @@ pub struct AppState {
     pub franceconnect: Option<passerelle_core::aidants::franceconnect::FranceConnect>,
     /// The demonstration online service (`/service-demo`), only with `serve --demo`.
     pub service_demo: bool,
+    /// Request counters and latencies of this instance, for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// Bearer token of `/metrics` (`PASSERELLE_METRIQUES_JETON`); without it, no `/metrics`.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -123,6 +129,8 @@ impl AppState {
             lieux,
             franceconnect: None,
             service_demo: false,
+            metrics: Arc::new(Metrics::new()),
+            metrics_token: None,
         }
     }
 
@@ -138,6 +146,12 @@ impl AppState {
         self
     }
 
+    /// Opens `/metrics` to the holder of `token` (ignored when empty).
+    pub fn with_metrics_token(mut self, token: Option<&str>) -> Self {
+        self.metrics_token = token.map(str::trim).filter(|t| !t.is_empty()).map(Arc::from);
+        self
+    }
+
     fn simulateur_on(&self) -> bool {
         self.franceconnect.as_ref().is_some_and(|f| f.config().simulateur)
     }
@@ -150,6 +164,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .route("/", get(pages::home))
         .route("/healthz", get(pages::healthz))
+        .route("/metrics", get(metriques::scrape))
         .route("/accessibilite", get(pages::accessibility))
         .route("/mentions-legales", get(pages::legal))
         .route("/aider-un-proche", get(pages::helping))
@@ -469,10 +484,16 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::router(state.clone()))
         // The simulator's provider endpoints are called server to server (no cookie):
         // outside the CSRF layer, and mounted only when the simulator is on.
-        .merge(fc_simulateur::api(state.clone()));
+        .merge(fc_simulateur::api(state.clone()))
+        // After routing: hands the matched route template to `metriques::track`.
+        .route_layer(axum::middleware::from_fn(metriques::route_template));
 
     app.layer(
         ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(
+                state.metrics.clone(),
+                metriques::track,
+            ))
             .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
                 let id = req

@@ -99,7 +99,8 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         },
     )
     .with_franceconnect(franceconnect)
-    .with_service_demo(args.demo);
+    .with_service_demo(args.demo)
+    .with_metrics_token(args.metriques_jeton.as_deref());
     // Warm the dashboard's and the open data's figures (shared by the instances) in the background.
     {
         let (core, age) = (core.clone(), Duration::from_secs(args.tableau_de_bord_age.max(1)));

@@ -20,6 +20,7 @@ mod lieux_pages;
 mod mandats;
 mod mandats_acces;
 mod mandats_support;
+mod metriques;
 mod oidc;
 mod oidc_authlib;
 mod oidc_authorize;

@@ -59,6 +59,21 @@ impl TestApp {
         }
     }
 
+    /// The demonstration data of `serve --demo` (with the official territories it needs).
+    pub async fn load_demo(&self) -> passerelle_core::demo::Demo {
+        let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../node_modules/@etalab/decoupage-administratif/data");
+        passerelle_core::territoires::load(&self.core.db, &dataset)
+            .await
+            .expect("territoires officiels");
+        let demo = passerelle_core::demo::load_if_empty(&self.core)
+            .await
+            .expect("données de démonstration")
+            .expect("base vide");
+        assert_eq!(demo.pass_skipped, None);
+        demo
+    }
+
     pub fn backend(&self) -> Backend {
         self.core.db.backend()
     }
@@ -131,7 +146,7 @@ impl TestApp {
     }
 }
 
-async fn create_pg_database(server: &str) -> String {
+pub async fn create_pg_database(server: &str) -> String {
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::PgPool::connect(server).await.expect("serveur PostgreSQL de test");
     sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
