@@ -32,6 +32,7 @@ mod pannes;
 mod pannes_base;
 mod pannes_encaissements;
 mod pannes_lots;
+mod pannes_mandats;
 mod pass;
 mod pass_admin_pages;
 mod pass_invariants;
