@@ -101,9 +101,32 @@ macro_rules! on_tx {
     };
 }
 
+/// Settings of the connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// How long a caller waits for a connection (including opening one) before
+    /// giving up with [`sqlx::Error::PoolTimedOut`]: when the database is down,
+    /// this is how fast a request fails (503) instead of hanging.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    /// Patient settings for the command line (bulk jobs may wait for a busy database).
+    fn default() -> Self {
+        PoolSettings {
+            acquire_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
 impl Db {
-    /// Connects to `url`. SQLite files are created if missing, in WAL mode (synchronous FULL) with a busy timeout.
+    /// Connects to `url` with the default [`PoolSettings`].
     pub async fn connect(url: &str) -> CoreResult<Db> {
+        Db::connect_with(url, PoolSettings::default()).await
+    }
+
+    /// Connects to `url`. SQLite files are created if missing, in WAL mode (synchronous FULL) with a busy timeout.
+    pub async fn connect_with(url: &str, settings: PoolSettings) -> CoreResult<Db> {
         match Backend::from_url(url)? {
             Backend::Sqlite => {
                 let opts = SqliteConnectOptions::from_str(url)
@@ -132,7 +155,7 @@ impl Db {
                     } else {
                         Some(Duration::from_secs(3600))
                     })
-                    .acquire_timeout(Duration::from_secs(15))
+                    .acquire_timeout(settings.acquire_timeout)
                     .connect_with(opts)
                     .await
                     .map_err(|e| CoreError::Unavailable(format!("impossible d'ouvrir la base SQLite : {e}")))?;
@@ -143,7 +166,7 @@ impl Db {
                     .map_err(|e| CoreError::Config(format!("adresse PostgreSQL invalide : {e}")))?;
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(15))
+                    .acquire_timeout(settings.acquire_timeout)
                     .connect_with(opts)
                     .await
                     .map_err(|e| {

@@ -38,4 +38,61 @@ impl CoreError {
     pub fn invalid(msg: impl Into<String>) -> Self {
         CoreError::Invalid(msg.into())
     }
+
+    /// The database cannot answer now (down, restarting, unreachable, locked
+    /// beyond the busy timeout): the same request may succeed later. The web
+    /// layer answers 503 for these, never 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            CoreError::Unavailable(_) => true,
+            CoreError::Database(e) => is_outage(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a driver error means "the database is not there right now" rather than a fault of the query.
+pub fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => d.code().is_some_and(|code| outage_code(&code)),
+        _ => false,
+    }
+}
+
+/// SQLSTATE (PostgreSQL) or result code (SQLite) of an outage.
+fn outage_code(code: &str) -> bool {
+    // PostgreSQL: class 08 (connection exception), 57P01 (admin shutdown, e.g.
+    // `pg_ctl stop -m fast`), 57P02 (crash shutdown), 57P03 (cannot connect now:
+    // starting up or shutting down), 53300 (too many connections).
+    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
+        return true;
+    }
+    // SQLite (extended codes: the primary code is the low byte): BUSY (5) and
+    // LOCKED (6) once the busy timeout is spent, IOERR (10), CANTOPEN (14).
+    code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6 | 10 | 14))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_told_from_faults() {
+        assert!(CoreError::Database(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(CoreError::Unavailable("x".into()).is_unavailable());
+        assert!(!CoreError::Database(sqlx::Error::RowNotFound).is_unavailable());
+        assert!(!CoreError::Invalid("x".into()).is_unavailable());
+        for code in ["08006", "08001", "57P01", "57P03", "5", "517", "6", "262", "10", "14"] {
+            assert!(outage_code(code), "{code}");
+        }
+        // Unique violation, syntax error, SQLite constraint (19) and its extended form.
+        for code in ["23505", "42601", "19", "2067", "57014"] {
+            assert!(!outage_code(code), "{code}");
+        }
+    }
 }

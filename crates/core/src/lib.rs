@@ -58,8 +58,13 @@ impl Core {
     /// database that has none recorded, so a wrong data directory is refused
     /// instead of silently getting new keys.
     pub async fn open(url: &str, data_dir: &std::path::Path) -> CoreResult<Core> {
+        Core::open_with(url, data_dir, db::PoolSettings::default()).await
+    }
+
+    /// [`Core::open`] with other pool settings (e.g. the web service's short acquire timeout).
+    pub async fn open_with(url: &str, data_dir: &std::path::Path, settings: db::PoolSettings) -> CoreResult<Core> {
         Backend::from_url(url)?;
-        let db = Db::connect(url).await?;
+        let db = Db::connect_with(url, settings).await?;
         db.migrate().await?;
         let recorded = db::deployment_get(&db, "cle_journal").await?;
         if let Some(id) = &recorded {

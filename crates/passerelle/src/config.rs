@@ -60,6 +60,13 @@ pub struct ServeArgs {
     /// les recalcule en arrière-plan (0 : recalcul à chaque affichage).
     #[arg(long, env = "PASSERELLE_TABLEAU_DE_BORD_AGE", default_value_t = 300)]
     pub tableau_de_bord_age: u64,
+    /// Attente maximale (secondes, 1 à 60) d'une connexion à la base. Base arrêtée,
+    /// injoignable ou saturée : au-delà, la requête reçoit aussitôt 503 « Service
+    /// momentanément indisponible » (JSON sous /api/) au lieu d'attendre, et le service
+    /// se rétablit seul quand la base revient.
+    #[arg(long = "delai-base", env = "PASSERELLE_DELAI_BASE", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(1..=60))]
+    pub delai_base: u64,
     /// Serveur d'envoi des courriels : smtp://hôte:25 (relais local en clair),
     /// smtp://hôte:587?tls=required (STARTTLS) ou smtps://utilisateur:motdepasse@hôte:465.
     /// Sans lui, les courriels restent en file d'attente.

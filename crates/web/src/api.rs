@@ -43,6 +43,14 @@ impl IntoResponse for ApiError {
 
 impl From<passerelle_core::CoreError> for ApiError {
     fn from(e: passerelle_core::CoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::error!(erreur = %e, "API : base de données indisponible");
+            return ApiError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                parameter: None,
+                message: crate::indisponible::MESSAGE.into(),
+            };
+        }
         tracing::error!(erreur = %e, "API : erreur interne");
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,

@@ -31,16 +31,18 @@ pub enum ApiMotif {
     CleIdempotenceAbsente,
     TropDeTentatives,
     ErreurInterne,
+    ServiceIndisponible,
 }
 
 impl ApiMotif {
     #[cfg(test)]
-    pub const ALL: [ApiMotif; 5] = [
+    pub const ALL: [ApiMotif; 6] = [
         ApiMotif::CleApiInvalide,
         ApiMotif::RequeteInvalide,
         ApiMotif::CleIdempotenceAbsente,
         ApiMotif::TropDeTentatives,
         ApiMotif::ErreurInterne,
+        ApiMotif::ServiceIndisponible,
     ];
 
     pub fn key(self) -> &'static str {
@@ -50,6 +52,7 @@ impl ApiMotif {
             ApiMotif::CleIdempotenceAbsente => "cle_idempotence_absente",
             ApiMotif::TropDeTentatives => "trop_de_tentatives",
             ApiMotif::ErreurInterne => "erreur_interne",
+            ApiMotif::ServiceIndisponible => "service_indisponible",
         }
     }
 
@@ -59,6 +62,7 @@ impl ApiMotif {
             ApiMotif::RequeteInvalide | ApiMotif::CleIdempotenceAbsente => StatusCode::BAD_REQUEST,
             ApiMotif::TropDeTentatives => StatusCode::TOO_MANY_REQUESTS,
             ApiMotif::ErreurInterne => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiMotif::ServiceIndisponible => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -69,6 +73,7 @@ impl ApiMotif {
             ApiMotif::CleIdempotenceAbsente => "En-tête Idempotency-Key obligatoire (1 à 200 caractères)",
             ApiMotif::TropDeTentatives => "Trop de codes erronés : réessayez dans quelques minutes",
             ApiMotif::ErreurInterne => "Erreur interne : réessayez",
+            ApiMotif::ServiceIndisponible => crate::indisponible::MESSAGE,
         }
     }
 }
@@ -86,6 +91,11 @@ fn api_refusal(m: ApiMotif, detail: Option<String>) -> Response {
 }
 
 fn internal(e: passerelle_core::CoreError) -> Response {
+    if e.is_unavailable() {
+        // Nothing was done: the same request (same idempotency key) can be sent again.
+        tracing::error!(erreur = %e, "API des chèques : base de données indisponible");
+        return api_refusal(ApiMotif::ServiceIndisponible, None);
+    }
     tracing::error!(erreur = %e, "API des chèques : erreur interne");
     api_refusal(ApiMotif::ErreurInterne, None)
 }
@@ -209,6 +219,7 @@ async fn admit<T>(
         (status = 413, description = "`requete_invalide` (corps trop gros)"),
         (status = 429, description = "`trop_de_tentatives`"),
         (status = 500, description = "`erreur_interne`"),
+        (status = 503, description = "`service_indisponible` : base de données momentanément injoignable, rien n'a été fait ; renvoyer la même demande (même `Idempotency-Key`) après le délai de l'en-tête `Retry-After`"),
     ),
     security(("cle_api" = [])),
     tag = "cheques"
@@ -258,6 +269,7 @@ pub async fn verify(
         (status = 422, description = "`code_mal_saisi`, `service_inconnu`, `cle_idempotence_reutilisee`"),
         (status = 429, description = "`plafond_atteint`, `trop_de_tentatives`"),
         (status = 500, description = "`erreur_interne`"),
+        (status = 503, description = "`service_indisponible` : base de données momentanément injoignable, rien n'a été fait ; renvoyer la même demande (même `Idempotency-Key`) après le délai de l'en-tête `Retry-After`"),
     ),
     security(("cle_api" = [])),
     tag = "cheques"

@@ -24,6 +24,10 @@ pub enum WebError {
 
 impl From<CoreError> for WebError {
     fn from(e: CoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::error!(erreur = %e, "base de données indisponible");
+            return WebError::Unavailable;
+        }
         match e {
             CoreError::Invalid(m) | CoreError::Conflict(m) => WebError::BadRequest(m),
             CoreError::NotFound(_) => WebError::NotFound,
@@ -34,10 +38,7 @@ impl From<CoreError> for WebError {
             }
             CoreError::Database(e) => {
                 tracing::error!(erreur = %e, "erreur de base de données");
-                match e {
-                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => WebError::Unavailable,
-                    _ => WebError::Internal("base de données".into()),
-                }
+                WebError::Internal("base de données".into())
             }
             other => WebError::Internal(other.to_string()),
         }

@@ -23,6 +23,7 @@ mod espace_usager_mandats;
 mod fc_simulateur;
 mod forms;
 mod franceconnect;
+mod indisponible;
 mod journal;
 mod lieux;
 mod lieux_admin;
@@ -515,6 +516,8 @@ pub fn router(state: AppState) -> Router {
             ))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
+    // Every 503 (database away) with `Retry-After`, and JSON on the JSON routes.
+    .layer(axum::middleware::from_fn(indisponible::layer))
     // Outermost, so that every response gets the headers, including a panic's 500 and a timeout's 408.
     .layer(axum::middleware::from_fn_with_state(state, security::headers))
 }

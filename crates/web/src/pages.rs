@@ -67,7 +67,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, Json(json!({ "statut": "ok", "base_de_donnees": "ok", "moteur": backend, "version": env!("CARGO_PKG_VERSION") }))).into_response(),
         Err(e) => {
             tracing::error!(erreur = %e, "healthz : base de données injoignable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "statut": "erreur", "base_de_donnees": "injoignable", "moteur": backend }))).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "statut": "erreur", "base_de_donnees": "injoignable", "moteur": backend, "message": "Service momentanément indisponible : la base de données est injoignable" }))).into_response()
         }
     }
 }

@@ -1,13 +1,11 @@
 //! `passerelle commandes …` and `passerelle carnets …`: the opérateur's bulk
 //! work on the Pass Numérique.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use indicatif::{ProgressBar, ProgressStyle};
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::vocabulaires::Services;
 use passerelle_core::pass_numerique::authz::Caller;
@@ -335,22 +333,13 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                 // Checked before issuing: a missing font must not leave an issued order without its PDF.
                 print::Fonts::load(&polices)?;
             }
-            let bar = if std::io::stderr().is_terminal() && !json {
-                let b = ProgressBar::new(0);
-                b.set_style(
-                    ProgressStyle::with_template("{bar:40} {pos}/{len} chèques émis ({per_sec}, reste {eta})")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                b
-            } else {
-                ProgressBar::hidden()
-            };
-            let issued = issue::issue(core, &Actor::System, id, |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            })
-            .await?;
-            bar.finish_and_clear();
+            let bar = super::progression::Progression::new(
+                json,
+                "{bar:40} {pos}/{len} chèques émis ({per_sec}, reste {eta})",
+                "chèques écrits",
+            );
+            let issued = issue::issue(core, &Actor::System, id, |done, total| bar.step(done, total)).await?;
+            bar.finish();
             let written = match &base {
                 Some(base) => Some(
                     write_files(

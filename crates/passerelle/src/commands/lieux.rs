@@ -1,12 +1,10 @@
 //! `passerelle lieux import | export`.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use indicatif::{ProgressBar, ProgressStyle};
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::{export, import, read::Format};
 
@@ -118,22 +116,16 @@ pub async fn run(data: &DataArgs, command: LieuxCommand) -> Result<ExitCode> {
                 dry_run,
             };
             let core = super::open(data).await?;
-            let bar = if std::io::stderr().is_terminal() && !json {
-                let b = ProgressBar::new(0);
-                b.set_style(
-                    ProgressStyle::with_template("{bar:40} {pos}/{len} fiches écrites ({per_sec}, reste {eta})")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                );
-                b
-            } else {
-                ProgressBar::hidden()
-            };
+            let bar = super::progression::Progression::new(
+                json,
+                "{bar:40} {pos}/{len} fiches écrites ({per_sec}, reste {eta})",
+                "fiches lues et écrites",
+            );
             let report = import::import(&core, &Actor::System, &bytes, format, &options, |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
+                bar.step(done, total)
             })
             .await?;
-            bar.finish_and_clear();
+            bar.finish();
             core.db.close().await;
             let report_path = if !report.erreurs.is_empty() {
                 let path = rapport.unwrap_or_else(|| {

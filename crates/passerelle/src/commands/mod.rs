@@ -8,6 +8,7 @@ pub mod lieux;
 pub mod lieux_pass;
 pub mod oidc;
 pub mod organisations;
+pub mod progression;
 pub mod rapports;
 pub mod recapitulatifs;
 pub mod reglements;
@@ -24,10 +25,15 @@ use crate::config::DataArgs;
 
 /// Opens the database (creating the data directory), applies migrations and loads the keys.
 pub async fn open(data: &DataArgs) -> Result<Core> {
+    open_with(data, passerelle_core::db::PoolSettings::default()).await
+}
+
+/// [`open`] with other pool settings.
+pub async fn open_with(data: &DataArgs, pool: passerelle_core::db::PoolSettings) -> Result<Core> {
     let url = data.database_url();
     passerelle_core::Backend::from_url(&url)?;
     create_private_dir(&data.data_dir)?;
-    Ok(Core::open(&url, &data.data_dir).await?)
+    Ok(Core::open_with(&url, &data.data_dir, pool).await?)
 }
 
 /// The data directory, readable by its owner only.

@@ -33,7 +33,11 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
-    let core = super::open(data).await?;
+    // Requests must fail fast (503) when the database is away, not wait for it.
+    let pool = passerelle_core::db::PoolSettings {
+        acquire_timeout: Duration::from_secs(args.delai_base),
+    };
+    let core = super::open_with(data, pool).await?;
     let franceconnect = crate::config::franceconnect(&args, &base, &core.keys)?;
     match &franceconnect {
         Some(fc) if fc.config().simulateur => {
