@@ -11,6 +11,7 @@ pub mod organisations;
 pub mod rapports;
 pub mod recapitulatifs;
 pub mod reglements;
+pub mod rgpd;
 pub mod serve;
 pub mod taches;
 pub mod territoires;
