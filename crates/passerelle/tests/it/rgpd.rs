@@ -322,7 +322,7 @@ async fn two_beneficiaries(app: &TestApp) {
         ))
         .await
         .unwrap();
-        note(app, "carnets.remise", &[("carnet", numero)]).await;
+        note(app, "carnet.remise", &[("carnet", numero)]).await;
     }
 }
 
