@@ -181,3 +181,28 @@ pub fn day_of(micros: i64) -> String {
         .map(|d| d.format("%Y-%m-%d").to_string())
         .unwrap_or_else(|| micros.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_a_number_or_an_address() {
+        assert_eq!(parse_compte(" 42 ").unwrap(), CompteRef::Id(42));
+        assert_eq!(
+            parse_compte("Marie@Exemple.fr").unwrap(),
+            CompteRef::Courriel("marie@exemple.fr".into())
+        );
+        assert!(parse_compte("").is_err());
+        assert!(parse_compte("marie").unwrap_err().to_string().contains("ni un numéro"));
+    }
+
+    #[test]
+    fn references_are_those_of_the_journal() {
+        assert_eq!(Personne::Usager(3).reference(), "usager:3");
+        assert_eq!(Personne::Beneficiaire(1001).reference(), "carnet:1001");
+        assert_eq!(Personne::Compte(7).reference(), "compte:7");
+        assert_eq!(day_of(0), "1970-01-01");
+        assert_eq!(date_of(86_400_000_000), "1970-01-02T00:00:00Z");
+    }
+}
