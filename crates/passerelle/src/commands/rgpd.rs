@@ -136,6 +136,8 @@ fn print_bilan(label: &str, b: &effacement::Bilan, confirmed: bool) {
 /// Writes `text` to `path` readable by its owner only, through a temporary file renamed at the end.
 fn write_private(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("en-cours");
+    // A leftover temporary file would keep its own permissions: start afresh.
+    let _ = std::fs::remove_file(&tmp);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
