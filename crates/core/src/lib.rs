@@ -29,6 +29,7 @@ pub mod qualification;
 pub mod ratelimit;
 pub mod recapitulatifs;
 pub mod ressources;
+pub mod rgpd;
 pub mod sauvegarde;
 pub mod settlement;
 pub mod tableau_de_bord;

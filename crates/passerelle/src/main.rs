@@ -107,6 +107,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::aidants::AidantsCommand,
     },
+    /// Données personnelles (RGPD) : export et effacement des données d'une personne.
+    Rgpd {
+        #[command(subcommand)]
+        command: commands::rgpd::RgpdCommand,
+    },
     /// Journal des actions sensibles.
     Journal {
         #[command(subcommand)]
@@ -133,6 +138,7 @@ fn main() -> ExitCode {
             Command::Admin { command } => commands::admin::run(&cli.data, command).await,
             Command::Organisations { command } => commands::organisations::run(&cli.data, command).await,
             Command::Journal { command } => commands::journal::run(&cli.data, command).await,
+            Command::Rgpd { command } => commands::rgpd::run(&cli.data, command).await,
             Command::Oidc { command } => commands::oidc::run(&cli.data, command).await,
             Command::Aidants { command } => commands::aidants::run(&cli.data, command).await,
             Command::Reglements { command } => commands::reglements::run(&cli.data, command).await,

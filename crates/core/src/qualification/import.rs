@@ -258,9 +258,9 @@ async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> 
         NewEntry::new(actor.clone(), actions::BANK_DETAILS_VALIDATED)
             .subject("lieu", row.place)
             .details(json!({
-                "iban": row.iban,
+                "iban": bank::masked_iban(&row.iban),
                 "bic": row.bic,
-                "titulaire": row.holder,
+                "titulaire": core.keys.pseudonym("titulaire", &row.holder),
                 "precedent": current.map(|(id, ..)| id),
                 "origine": "import des qualifications",
             })),

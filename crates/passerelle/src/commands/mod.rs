@@ -12,6 +12,7 @@ pub mod progression;
 pub mod rapports;
 pub mod recapitulatifs;
 pub mod reglements;
+pub mod rgpd;
 pub mod serve;
 pub mod taches;
 pub mod territoires;

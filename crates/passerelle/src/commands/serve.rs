@@ -274,6 +274,17 @@ pub async fn daily_jobs(core: &Core, base_url: &str, today: chrono::NaiveDate) {
         Ok(None) => {}
         Err(e) => tracing::warn!(erreur = %e, "récapitulatifs mensuels impossibles"),
     }
+    // Retention of personal data (claimed in its own transaction, with its journal entry).
+    match passerelle_core::rgpd::conservation::run_claimed(core, &period, passerelle_core::db::now_micros()).await {
+        Ok(Some(r)) => tracing::info!(
+            lignes = r.total(),
+            usagers = r.usagers_effaces,
+            comptes = r.comptes_effaces,
+            "conservation des données personnelles faite"
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(erreur = %e, "conservation des données personnelles impossible"),
+    }
     match jobs::claim(&core.db, "alertes-fin-de-validite", &period).await {
         Ok(true) => match alerts::queue_due(core, today, base_url).await {
             Ok(n) => tracing::info!(courriels = n, "alertes de fin de validité mises en file"),

@@ -12,7 +12,8 @@ use crate::config::DataArgs;
 #[derive(Subcommand, Debug)]
 pub enum TachesCommand {
     /// Tâches du jour (expiration des chèques, alertes de fin de validité aux commanditaires,
-    /// avertissement et désactivation des comptes d'aidants et de référents inutilisés ;
+    /// avertissement et désactivation des comptes d'aidants et de référents inutilisés,
+    /// conservation des données personnelles ;
     /// les premiers jours du mois, récapitulatifs du mois précédent),
     /// chacune une seule fois par jour, quelle que soit l'instance qui la lance.
     Quotidiennes {
@@ -22,6 +23,16 @@ pub enum TachesCommand {
         /// Adresse publique du service, pour les liens des courriels.
         #[arg(long, env = "PASSERELLE_BASE_URL", default_value = "http://localhost:8080")]
         url_base: String,
+    },
+    /// Conservation des données personnelles : supprime ou pseudonymise ce qui a dépassé sa durée
+    /// de conservation (voir docs/DONNEES-PERSONNELLES.md), une seule fois par jour quelle que soit
+    /// l'instance (le service la lance aussi chaque jour).
+    Conservation {
+        /// Jour (AAAA-MM-JJ, heure de Paris) de la réservation ; par défaut aujourd'hui.
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -56,6 +67,13 @@ pub async fn taches(data: &DataArgs, command: TachesCommand) -> Result<ExitCode>
             };
             super::serve::daily_jobs(&core, &url_base, today).await;
             println!("Tâches du {today} faites (ou déjà faites par une autre instance).");
+        }
+        TachesCommand::Conservation { date, json } => {
+            let today = match date {
+                Some(d) => passerelle_core::settlement::run::parse_day(&d, "--date")?,
+                None => passerelle_core::pass_numerique::redeem::today_paris(),
+            };
+            super::rgpd::conservation(&core, &today.format("%Y-%m-%d").to_string(), json).await?;
         }
     }
     core.db.close().await;

@@ -45,6 +45,7 @@ mod recapitulatifs;
 mod reglements;
 mod reglements_pages;
 mod ressources;
+mod rgpd;
 mod sauvegarde;
 mod smtp;
 mod tableau_de_bord;

@@ -127,6 +127,11 @@ async fn places_are_paid_once_through_a_valid_sepa_file() {
     assert_eq!(v["rapport"]["coordonnees_enregistrees"], 1);
     let again = json_of(&app, &["lieux", "qualifications", "importer", &good]);
     assert_eq!(again["rapport"]["coordonnees_inchangees"], 1, "idempotent");
+    // The journal holds the bank details masked, never the IBAN nor the holder in clear.
+    let logged = app
+        .scalar_text("SELECT details FROM journal WHERE action = 'lieu.coordonnees_bancaires'")
+        .await;
+    assert!(!logged.contains("0112345678") && !logged.contains("Étoile"), "{logged}");
 
     // The opérateur's account is needed before anything is paid.
     let (code, _, err) = run(&app, &["reglements", "generer"]);
