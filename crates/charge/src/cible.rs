@@ -46,11 +46,6 @@ impl Cible {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.0, path.trim_start_matches('/'))
     }
-
-    /// The origin (`http://127.0.0.1:8081`), as a browser sends it.
-    pub fn origin(&self) -> String {
-        self.0.origin().ascii_serialization()
-    }
 }
 
 impl std::fmt::Display for Cible {
@@ -77,7 +72,6 @@ mod tests {
         }
         let c = Cible::parse("http://127.0.0.1:8081").unwrap();
         assert_eq!(c.url("/api/v1/lieux"), "http://127.0.0.1:8081/api/v1/lieux");
-        assert_eq!(c.origin(), "http://127.0.0.1:8081");
         assert_eq!(c.to_string(), "http://127.0.0.1:8081");
         let c = Cible::parse("https://127.0.0.1/base").unwrap();
         assert_eq!(c.url("healthz"), "https://127.0.0.1/base/healthz");

@@ -110,7 +110,7 @@ pub struct Connexion {
 }
 
 /// Signs in like a browser: GET the login page (CSRF cookie), then POST the
-/// form with the token, the cookie and our origin.
+/// form with the token and the cookie, from the same origin.
 pub async fn connexion(
     client: &Client,
     cible: &Cible,
@@ -131,7 +131,8 @@ pub async fn connexion(
         .header("x-forwarded-for", xff(addr))
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(COOKIE, format!("passerelle_csrf={csrf}"))
-        .header("origin", cible.origin())
+        // What a browser sends with a form of the same origin (the service checks it).
+        .header("sec-fetch-site", "same-origin")
         .body(form)
         .send()
         .await?;

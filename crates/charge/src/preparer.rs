@@ -49,7 +49,7 @@ pub struct PreparerArgs {
     #[arg(long = "carnets-course", default_value_t = 5)]
     pub carnets_course: usize,
     /// Comptes qui se connectent pendant la charge (mot de passe seul : rôle « lieu »).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 50)]
     pub comptes: usize,
     /// Jour où `passerelle taches quotidiennes --date` sera lancé (par défaut le 1er du mois prochain).
     #[arg(long = "jour-taches")]

@@ -172,7 +172,7 @@ async fn session(b: &mut Bilan, http: &reqwest::Client, cibles: &[Cible], jeu: &
     let out = http
         .post(last.url("/deconnexion"))
         .header("x-forwarded-for", client::client_address(9_003))
-        .header("origin", last.origin())
+        .header("sec-fetch-site", "same-origin")
         .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header(reqwest::header::COOKIE, format!("{cookie}; passerelle_csrf={csrf}"))
         .body(format!("csrf_token={csrf}"))
@@ -180,7 +180,7 @@ async fn session(b: &mut Bilan, http: &reqwest::Client, cibles: &[Cible], jeu: &
         .await?;
     let after = client::get_with_cookie(http, first, "/mon-compte", &cookie, 9_004).await?;
     b.check(
-        out.status().is_redirection() && after.status.is_redirection(),
+        out.status().as_u16() == 200 && after.status.is_redirection(),
         format!(
             "déconnexion sur {last} ({}) : la session ne vaut plus sur {first} ({})",
             out.status().as_u16(),
@@ -190,13 +190,15 @@ async fn session(b: &mut Bilan, http: &reqwest::Client, cibles: &[Cible], jeu: &
     Ok(())
 }
 
-/// Failed logins until the account is locked (429): as many spread over the
-/// instances as on one instance, and the lock holds on every instance.
+/// Failed logins until the account is locked (429, at the 5th failure): as
+/// many spread over the instances as on one instance, and the lock holds on
+/// every instance.
 async fn lockout(b: &mut Bilan, http: &reqwest::Client, cibles: &[Cible], jeu: &Jeu) -> Result<()> {
     let [spread, single] = &jeu.verrouillage[..] else {
         bail!("le jeu de données doit avoir deux comptes de verrouillage");
     };
-    let expected = passerelle_core::accounts::throttle::FREE_FAILURES as usize + 1;
+    // The failure that uses the last free try already answers « locked » (429).
+    let expected = passerelle_core::accounts::throttle::FREE_FAILURES as usize;
     let until_locked = |email: String, spread_over: Vec<Cible>, base: u32| async move {
         for n in 0..expected + 5 {
             let cible = &spread_over[n % spread_over.len()];
