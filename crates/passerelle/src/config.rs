@@ -82,6 +82,9 @@ pub struct ServeArgs {
     /// essais seulement, refusé sur une URL publique de production. Activé aussi par --demo.
     #[arg(long, env = "PASSERELLE_FC_SIMULATEUR", value_parser = clap::builder::BoolishValueParser::new())]
     pub fc_simulateur: bool,
+    /// Limites du serveur (clients lents, connexions et requêtes simultanées).
+    #[command(flatten)]
+    pub limites: crate::server::Limits,
 }
 
 /// FranceConnect's settings: off when nothing is set; the simulator refused in production.
