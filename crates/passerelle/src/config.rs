@@ -93,6 +93,9 @@ pub struct ServeArgs {
     /// `Authorization: Bearer …`. Sans lui, /metrics n'existe pas.
     #[arg(long, env = "PASSERELLE_METRIQUES_JETON", hide_env_values = true)]
     pub metriques_jeton: Option<String>,
+    /// Limites du serveur (clients lents, connexions et requêtes simultanées).
+    #[command(flatten)]
+    pub limites: crate::server::Limits,
 }
 
 /// FranceConnect's settings: off when nothing is set; the simulator refused in production.

@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod server;
 mod telemetry;
 
 use std::process::ExitCode;

@@ -182,7 +182,18 @@ pub struct RedeemBody {
 fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Box<Response>> {
     b.map(|Json(t)| t).map_err(|e| {
         let status = e.status();
-        let mut r = api_refusal(ApiMotif::RequeteInvalide, Some(e.body_text()));
+        // In French: the library's own text (in English) only goes to the log.
+        tracing::info!(raison = %e.body_text(), "API des chèques : corps refusé");
+        let detail = match &e {
+            JsonRejection::JsonDataError(_) => {
+                "champ manquant ou d'un type inattendu : « code » et « service » sont des textes"
+            }
+            JsonRejection::JsonSyntaxError(_) => "JSON mal formé",
+            JsonRejection::MissingJsonContentType(_) => "en-tête Content-Type: application/json attendu",
+            _ if status == StatusCode::PAYLOAD_TOO_LARGE => "corps trop volumineux",
+            _ => "corps illisible",
+        };
+        let mut r = api_refusal(ApiMotif::RequeteInvalide, Some(detail.to_string()));
         if status == StatusCode::PAYLOAD_TOO_LARGE {
             *r.status_mut() = status;
         }

@@ -43,6 +43,9 @@ pub async fn import_submit(
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(WebError::PayloadTooLarge);
+            }
             Err(e) => {
                 tracing::info!(raison = %e, "envoi de fichier refusé");
                 return Err(WebError::BadRequest(format!(
@@ -54,7 +57,10 @@ pub async fn import_submit(
         match field.name().unwrap_or_default() {
             "fichier" => {
                 name = field.file_name().unwrap_or("fichier").chars().take(200).collect();
-                file = Some(field.bytes().await.map_err(|_| {
+                file = Some(field.bytes().await.map_err(|e| {
+                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                        return WebError::PayloadTooLarge;
+                    }
                     WebError::BadRequest(format!(
                         "fichier illisible ou trop volumineux ({} Mo au plus)",
                         UPLOAD_LIMIT >> 20

@@ -115,6 +115,43 @@ fn detect_delimiter(bytes: &[u8]) -> u8 {
     }
 }
 
+/// Line numbers of records from their byte offsets. The csv crate's own line
+/// count is one short after a `\r\n` line end (files saved on Windows): a
+/// record's line is counted here as 1 + the line feeds before its first byte.
+struct Lines<'a> {
+    bytes: &'a [u8],
+    /// Offset up to which line feeds are counted, and their number.
+    counted: usize,
+    feeds: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Lines {
+            bytes,
+            counted: 0,
+            feeds: 0,
+        }
+    }
+
+    /// The line of the record starting at `offset` (offsets only grow).
+    fn of(&mut self, position: Option<&csv::Position>) -> usize {
+        let Some(offset) = position.map(|p| p.byte() as usize) else {
+            return 0;
+        };
+        // The record starts after the line end that may remain at its offset.
+        let mut start = offset.min(self.bytes.len());
+        while matches!(self.bytes.get(start), Some(b'\r' | b'\n')) {
+            start += 1;
+        }
+        if start > self.counted {
+            self.feeds += self.bytes[self.counted..start].iter().filter(|b| **b == b'\n').count();
+            self.counted = start;
+        }
+        self.feeds + 1
+    }
+}
+
 fn read_csv(bytes: &[u8]) -> CoreResult<Parsed> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
@@ -150,11 +187,12 @@ fn read_csv(bytes: &[u8]) -> CoreResult<Parsed> {
         .map(|c| c.as_deref().and_then(|n| standard().position(n)))
         .collect();
     let width = standard().fields.len();
+    let mut lines = Lines::new(bytes);
     for record in records {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
+                let line = lines.of(e.position());
                 parsed.unreadable.push(Issue {
                     ligne: line,
                     champ: String::new(),
@@ -163,7 +201,7 @@ fn read_csv(bytes: &[u8]) -> CoreResult<Parsed> {
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
+        let line = lines.of(record.position());
         if record.len() != header.len() {
             parsed.unreadable.push(Issue {
                 ligne: line,
@@ -353,6 +391,19 @@ mod tests {
         assert_eq!(p.unreadable.len(), 2);
         assert_eq!((p.unreadable[0].ligne, p.unreadable[0].champ.as_str()), (2, "nom"));
         assert_eq!(p.unreadable[1].ligne, 4);
+    }
+
+    /// Found by the fuzzing of imports: with Windows line ends, every row was
+    /// reported one line too early.
+    #[test]
+    fn line_numbers_hold_with_windows_line_ends_and_blank_lines() {
+        let file = "id,pivot,nom,commune,code_postal,adresse,date_maj\r\n\
+                    a,1,Un,Lyon,69001,1 rue,2024-01-01\r\n\r\n\
+                    b,1,\"Deux\r\nlignes\",Lyon,69001,1 rue,2024-01-01\r\n\
+                    c,1,Trois,Lyon\r\n";
+        let p = read(file.as_bytes(), Format::Csv).unwrap();
+        assert_eq!(p.rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 4]);
+        assert_eq!(p.unreadable[0].ligne, 6);
     }
 
     #[test]

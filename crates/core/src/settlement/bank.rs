@@ -100,12 +100,18 @@ pub fn parse_bic(text: &str) -> CoreResult<String> {
     }
 }
 
-/// The account holder's name, as the bank knows it.
+/// The account holder's name, as the bank knows it. It must keep at least
+/// one character in the SEPA Latin set, or the transfer file would name nobody.
 pub fn parse_holder(text: &str) -> CoreResult<String> {
     let t = text.trim();
     if t.is_empty() || t.chars().count() > 70 {
         return Err(CoreError::invalid(
             "titulaire du compte : nom de 1 à 70 caractères attendu",
+        ));
+    }
+    if super::sepa::sepa_text(t, 70).is_empty() {
+        return Err(CoreError::invalid(
+            "titulaire du compte : nom en lettres latines attendu, comme la banque l'écrit (un virement SEPA n'accepte que l'alphabet latin)",
         ));
     }
     Ok(t.to_string())
@@ -142,6 +148,17 @@ mod tests {
         assert!(parse_siret("7328293200007A").is_err());
         // La Poste: digit sum divisible by 5.
         assert!(parse_siret("35600000000047").is_ok(), "digit sum 25");
+    }
+
+    /// Found by fuzzing: a name with no Latin letter was accepted, and the
+    /// transfer file then had an empty `<Nm/>`, which banks reject.
+    #[test]
+    fn holders_without_latin_letters_are_refused() {
+        for bad in ["𞸀", "数字", "«»", "…"] {
+            let e = parse_holder(bad).unwrap_err().to_string();
+            assert!(e.contains("lettres latines"), "{bad:?} : {e}");
+        }
+        assert_eq!(parse_holder(" Œuvre d’Émile ").unwrap(), "Œuvre d’Émile");
     }
 
     #[test]

@@ -128,8 +128,15 @@ fn account(w: &mut W, name: &str, iban: &str) -> CoreResult<()> {
 }
 
 fn party(w: &mut W, name: &str, nom: &str) -> CoreResult<()> {
+    let latin = sepa_text(nom, 70);
+    if latin.is_empty() {
+        // Banks reject a file with an empty name: refuse it here, with the reason.
+        return Err(CoreError::invalid(format!(
+            "le nom « {nom} » ne garde aucune lettre latine : corrigez le titulaire du compte avant de générer le fichier SEPA"
+        )));
+    }
     open(w, name)?;
-    leaf(w, "Nm", &sepa_text(nom, 70))?;
+    leaf(w, "Nm", &latin)?;
     close(w, name)
 }
 

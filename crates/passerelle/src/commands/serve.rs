@@ -134,8 +134,7 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     }
     tracing::info!(adresse = %listen, url = %base, moteur = ?core.db.backend(), "Passerelle est prêt");
     println!("Passerelle écoute sur {listen} — ouvrez {base}");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown())
+    crate::server::serve(listener, app, &args.limites, shutdown())
         .await
         .context("arrêt inattendu du serveur")?;
     core.db.close().await;
