@@ -13,7 +13,7 @@ use crate::pannes_encaissements::redeemable;
 use crate::pass::call;
 use crate::support::TestApp;
 
-/// A file of `rows` places of the national standard (11,000: three chunks of the import's pipeline).
+/// A file of `rows` places of the national standard (6,000: two chunks of 5,000 rows at most in the import's pipeline).
 fn places_csv(app: &TestApp, name: &str, rows: usize, date: &str) -> String {
     let mut csv = String::from("id,pivot,nom,commune,code_postal,adresse,date_maj\n");
     for i in 0..rows {
@@ -33,7 +33,7 @@ fn midway(line: &str) -> bool {
 
 #[tokio::test]
 async fn an_import_killed_midway_leaves_nothing_and_reruns_to_the_same_places() {
-    const ROWS: usize = 11_000;
+    const ROWS: usize = 6_000;
     // The reference: the same file imported without a crash.
     let twin = TestApp::new().await;
     let file = places_csv(&twin, "lieux.csv", ROWS, "2024-01-01");
