@@ -164,6 +164,7 @@ async fn an_usager_is_exported_alone_then_erased_with_the_proof_of_his_mandate_k
     // Without --confirmer nothing changes.
     let dry = ok(&cli(&app, &["rgpd", "effacer", "--usager", "501"]));
     assert!(dry.contains("Simulation"), "{dry}");
+    assert!(dry.contains("- à supprimer : usagers_sessions (1)"), "{dry}");
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM usagers_sessions WHERE usager_id = 501")
             .await,
@@ -421,6 +422,11 @@ async fn an_account_is_exported_by_its_address_and_erased() {
     assert_eq!(doc["personne"]["reference"], format!("compte:{marie}"));
     assert_eq!(rows(&doc, "accounts")[0]["email"], "marie@exemple.fr");
     assert_eq!(rows(&doc, "accounts")[0]["password_hash"], "(présent, non communiqué)");
+    assert_eq!(
+        rows(&doc, "accounts")[0]["active"],
+        true,
+        "booleans are booleans on both engines"
+    );
     assert_eq!(rows(&doc, "sessions").len(), 1);
     assert_eq!(rows(&doc, "courriels").len(), 1);
     assert!(!text.contains("$argon2"), "no password hash");
