@@ -4,7 +4,7 @@
 //! (`at`, `…_at`) are written as RFC 3339 dates.
 
 use serde_json::{Map, Value};
-use sqlx::{Column, Row};
+use sqlx::{Column, Row, TypeInfo};
 
 use crate::db::Tx;
 use crate::error::CoreResult;
@@ -58,7 +58,12 @@ macro_rules! row_to_json {
         let row = $row;
         let mut map = Map::new();
         for (i, col) in row.columns().iter().enumerate() {
-            let value = if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
+            // SQLite stores booleans as integers: the declared type tells them apart.
+            let boolean = col.type_info().name().eq_ignore_ascii_case("BOOLEAN")
+                || col.type_info().name().eq_ignore_ascii_case("BOOL");
+            let value = if boolean && row.try_get::<Option<bool>, _>(i).is_ok() {
+                row.try_get::<Option<bool>, _>(i).ok().flatten().map(Value::from)
+            } else if let Ok(v) = row.try_get::<Option<i64>, _>(i) {
                 v.map(Value::from)
             } else if let Ok(v) = row.try_get::<Option<i32>, _>(i) {
                 v.map(Value::from)

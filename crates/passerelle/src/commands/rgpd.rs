@@ -109,21 +109,22 @@ fn print_bilan(label: &str, b: &effacement::Bilan, confirmed: bool) {
     } else {
         println!("Simulation pour {label} : rien n'est effacé ; relancez avec --confirmer.");
     }
-    let verb = if confirmed { "" } else { "à " };
+    let (deleted, pseudonymised, revoked) = if confirmed {
+        ("supprimé", "pseudonymisé", "révoquées")
+    } else {
+        ("à supprimer", "à pseudonymiser", "à révoquer")
+    };
     if b.supprime.is_empty() && b.pseudonymise.is_empty() && b.autorisations_revoquees == 0 {
-        println!("- rien {verb}supprimer ni {verb}pseudonymiser");
+        println!("- rien à supprimer ni à pseudonymiser");
     }
     for (table, n) in &b.supprime {
-        println!("- {verb}supprimé : {table} ({n})");
+        println!("- {deleted} : {table} ({n})");
     }
     for (table, n) in &b.pseudonymise {
-        println!("- {verb}pseudonymisé : {table} ({n})");
+        println!("- {pseudonymised} : {table} ({n})");
     }
     if b.autorisations_revoquees > 0 {
-        println!(
-            "- autorisations en cours {verb}révoquées : {}",
-            b.autorisations_revoquees
-        );
+        println!("- autorisations en cours {revoked} : {}", b.autorisations_revoquees);
     }
     for c in &b.conserve {
         match &c.jusqu_au {

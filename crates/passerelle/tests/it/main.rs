@@ -52,6 +52,7 @@ mod reglements;
 mod reglements_pages;
 mod ressources;
 mod rgpd;
+mod rgpd_conservation;
 mod sauvegarde;
 mod smtp;
 mod tableau_de_bord;
