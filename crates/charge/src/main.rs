@@ -75,8 +75,8 @@ async fn charger(a: charge::ChargerArgs) -> anyhow::Result<bool> {
     }
     if strict {
         println!(
-            "OK     charge : {} requêtes, aucune réponse 5xx ni erreur de transport.",
-            r.total.requetes
+            "OK     charge : {} requêtes ({} abandonnées au plafond en vol), aucune réponse 5xx ni erreur de transport.",
+            r.total.requetes, r.abandonnees
         );
     }
     Ok(true)

@@ -170,6 +170,8 @@ pub struct Rapport {
     pub duree_visee_s: f64,
     pub duree_s: f64,
     pub envoyees: u64,
+    /// Requests not sent because the in-flight cap was reached at their planned time.
+    pub abandonnees: u64,
     /// Largest delay between a request's planned and actual send (the generator's own lag).
     pub retard_envoi_max_ms: f64,
     /// Redemptions turned into checks because every prepared cheque was used.
@@ -213,6 +215,7 @@ impl Collecte {
             duree_visee_s: meta.planned.as_secs_f64(),
             duree_s: meta.elapsed.as_secs_f64(),
             envoyees: meta.sent,
+            abandonnees: meta.dropped,
             retard_envoi_max_ms: meta.max_lag.as_secs_f64() * 1000.0,
             cheques_epuises: meta.exhausted,
             total: total.summary(None, meta.elapsed),
@@ -229,6 +232,7 @@ pub struct Meta {
     pub planned: Duration,
     pub elapsed: Duration,
     pub sent: u64,
+    pub dropped: u64,
     pub max_lag: Duration,
     pub exhausted: u64,
     pub memory: Vec<Memoire>,
@@ -299,6 +303,12 @@ impl Rapport {
             "  retard d'envoi maximal du générateur : {} ms\n",
             fr(self.retard_envoi_max_ms, 1)
         ));
+        if self.abandonnees > 0 {
+            out.push_str(&format!(
+                "  attention : {} requêtes prévues non envoyées (plafond de requêtes en vol atteint : le service ne suit pas ce débit)\n",
+                fr(self.abandonnees as f64, 0)
+            ));
+        }
         if self.cheques_epuises > 0 {
             out.push_str(&format!(
                 "  attention : {} encaissements remplacés par des vérifications (chèques préparés épuisés)\n",
@@ -362,6 +372,7 @@ mod tests {
             planned: Duration::from_secs(10),
             elapsed: Duration::from_secs(10),
             sent: 103,
+            dropped: 0,
             max_lag: Duration::ZERO,
             exhausted: 0,
             memory: vec![],
