@@ -101,7 +101,7 @@ pub fn parse_bic(text: &str) -> CoreResult<String> {
 }
 
 /// The account holder's name, as the bank knows it. It must keep at least
-/// one character in the SEPA Latin set, or the transfer file would name nobody.
+/// one letter or digit in the SEPA Latin set, or the transfer file would name nobody.
 pub fn parse_holder(text: &str) -> CoreResult<String> {
     let t = text.trim();
     if t.is_empty() || t.chars().count() > 70 {
@@ -109,7 +109,7 @@ pub fn parse_holder(text: &str) -> CoreResult<String> {
             "titulaire du compte : nom de 1 à 70 caractères attendu",
         ));
     }
-    if super::sepa::sepa_text(t, 70).is_empty() {
+    if !super::sepa::sepa_text(t, 70).chars().any(|c| c.is_ascii_alphanumeric()) {
         return Err(CoreError::invalid(
             "titulaire du compte : nom en lettres latines attendu, comme la banque l'écrit (un virement SEPA n'accepte que l'alphabet latin)",
         ));

@@ -339,8 +339,15 @@ async fn too_many_connections_or_requests_are_refused_cleanly() {
         .unwrap();
         hanging.push(s);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let r = server.get("/").await;
+    // Until both have reached the server (at once on an idle machine).
+    let started = Instant::now();
+    let r = loop {
+        let r = server.get("/").await;
+        if r.status == 503 || started.elapsed() > BOUND {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(r.status, 503, "{r:?}");
     assert!(r.body.contains("Service momentanément surchargé"), "{}", r.body);
     assert!(r.headers.iter().any(|(k, v)| k == "retry-after" && v == "1"));
@@ -356,13 +363,20 @@ async fn too_many_connections_or_requests_are_refused_cleanly() {
     for _ in 0..4 {
         idle.push(server.connect().await);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut extra = server.connect().await;
-    let _ = extra
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .await;
-    let answer = closed_by_server(&mut extra).await;
-    let r = parse_reply(&answer).expect("réponse 503");
+    // A probe that gets in is answered and closed (`Connection: close`), freeing its place.
+    let started = Instant::now();
+    let r = loop {
+        let mut extra = server.connect().await;
+        let _ = extra
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await;
+        let answer = closed_by_server(&mut extra).await;
+        let r = parse_reply(&answer).expect("réponse");
+        if r.status == 503 || started.elapsed() > BOUND {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(r.status, 503);
     assert!(r.body.contains("Service momentanément surchargé"));
 
