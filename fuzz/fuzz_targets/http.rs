@@ -76,7 +76,7 @@ fuzz_target!(|input: (u8, u8, bool, &str, &[u8])| {
     else {
         return;
     };
-    if let Ok(res) = s.runtime.block_on(s.app.clone().oneshot(req)) {
-        assert!(res.status().as_u16() < 500, "{} → {}", path, res.status());
-    }
+    // The router's error type is `Infallible`: every request gets a response.
+    let Ok(res) = s.runtime.block_on(s.app.clone().oneshot(req));
+    assert!(res.status().as_u16() < 500, "{} → {}", path, res.status());
 });
