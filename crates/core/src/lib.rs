@@ -33,6 +33,7 @@ pub mod rgpd;
 pub mod sauvegarde;
 pub mod settlement;
 pub mod tableau_de_bord;
+pub mod tableur;
 pub mod territoire;
 pub mod territoires;
 pub mod usagers;

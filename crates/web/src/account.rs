@@ -48,6 +48,7 @@ async fn account_page(
             message,
             error,
             recapitulatif,
+            sessions: accounts::session::count(&state.core.db, u.principal.account_id).await?,
         },
     )
 }

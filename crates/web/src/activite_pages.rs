@@ -2,8 +2,9 @@
 //! one's own list and statistics, edit within 7 days, CSV export, the
 //! structure's statistics. Every decision is `activite::authz`'s.
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Role;

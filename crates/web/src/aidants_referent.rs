@@ -2,8 +2,9 @@
 //! deactivate, give a TOTP card or enrol an app) and the aidant's choice of
 //! his current structure.
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants_connect::{aidants, cards, demarches};

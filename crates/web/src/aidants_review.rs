@@ -1,8 +1,9 @@
 //! The opérateur's side of Aidants Connect: habilitation requests (list,
 //! detail, decision) and the training of aidants.
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants_connect::structures::{self, Habilitation};

@@ -1,7 +1,8 @@
 //! Pages of the Pass Numérique cheques: the holder's page behind the QR code
 //! (`/c/{code}`) and the counter page where place staff redeem (`/encaisser`).
 
-use axum::extract::{Path, Query, State};
+use crate::forms::Path;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;

@@ -2,7 +2,8 @@
 //! it, print its booklets (PDF by range, CSV for the print house) and allot
 //! booklet ranges to prescribers. Every handler asks `authorize(Administer)` first.
 
-use axum::extract::{Path, State};
+use crate::forms::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::store;

@@ -1,7 +1,8 @@
 //! Pass Numérique pages of funders, the opérateur and prescribers: orders and
 //! their progress, hand-out of booklets.
 
-use axum::extract::{Path, State};
+use crate::forms::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 

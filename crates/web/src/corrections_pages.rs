@@ -5,8 +5,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Role;

@@ -3,8 +3,9 @@
 //! attestation and the revocation certificate. Every mandate is read with
 //! `of_usager_one`, which answers 404 for anybody else's.
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::db::now_micros;

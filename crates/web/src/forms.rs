@@ -44,3 +44,29 @@ where
         }
     }
 }
+
+/// A path-parameter extractor whose refusals are French pages (axum's own
+/// answer is English text such as `Cannot parse "abc" to a i64`).
+pub struct Path<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(e) => {
+                tracing::info!(raison = %e.body_text(), "adresse refusée");
+                Err(WebError::BadRequest(
+                    "adresse invalide : un élément de l'adresse n'a pas le format attendu (un numéro, par exemple) ; \
+                     vérifiez le lien ou revenez à la page précédente"
+                        .into(),
+                ))
+            }
+        }
+    }
+}

@@ -19,7 +19,7 @@ pub const MESSAGE: &str = "Service momentanément indisponible : réessayez dans
 pub const RETRY_AFTER_SECS: &str = "5";
 
 /// Routes whose clients are programs: they get JSON errors.
-fn json_route(path: &str) -> bool {
+pub(crate) fn json_route(path: &str) -> bool {
     path.starts_with("/api/") || matches!(path, "/oidc/token" | "/oidc/userinfo" | "/oidc/jwks" | "/healthz")
 }
 

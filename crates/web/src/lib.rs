@@ -40,6 +40,7 @@ mod qualification_review;
 mod rapports_pages;
 mod recapitulatifs_pages;
 mod reglements_pages;
+mod rejets;
 mod ressources_admin;
 mod ressources_pages;
 mod security;
@@ -393,6 +394,7 @@ pub fn router(state: AppState) -> Router {
         .route("/mon-compte/totp", get(account::totp_page).post(account::totp_confirm))
         .route("/mon-compte/totp/retrait", post(account::totp_remove))
         .route("/mon-compte/recapitulatifs", post(account::set_digest))
+        .route("/mon-compte/deconnexion-partout", post(auth::logout_everywhere))
         .route(
             "/recapitulatifs/desabonnement/{jeton}",
             get(recapitulatifs_pages::show).post(recapitulatifs_pages::unsubscribe),
@@ -516,6 +518,8 @@ pub fn router(state: AppState) -> Router {
             ))
             .layer(DefaultBodyLimit::max(BODY_LIMIT)),
     )
+    // No English text from the framework's extractors: French pages, or JSON on the JSON routes.
+    .layer(axum::middleware::from_fn(rejets::layer))
     // Every 503 (database away) with `Retry-After`, and JSON on the JSON routes.
     .layer(axum::middleware::from_fn(indisponible::layer))
     // Outermost, so that every response gets the headers, including a panic's 500 and a timeout's 408.

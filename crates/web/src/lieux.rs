@@ -1,7 +1,8 @@
 //! Public pages of the directory: « Trouver un lieu près de chez moi » and the
 //! page of a place. They work without JavaScript; geolocation is an enhancement.
 
-use axum::extract::{Path, RawQuery, State};
+use crate::forms::Path;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_core::lieux::horaires::{self, Horaires};

@@ -3,8 +3,9 @@
 //! an attestation's QR code (`/mandats/verifier/{token}`, no login, no
 //! personal data).
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::mandats::attestation_pdf::{self, moment, verification_url};

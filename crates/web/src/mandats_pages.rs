@@ -4,8 +4,9 @@
 //! Access is decided by the domain (`mandats::authz`); sensitive steps go
 //! through [`FreshUser`] (TOTP of less than 15 minutes).
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants_connect::{aidants, demarches};

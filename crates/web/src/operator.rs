@@ -1,6 +1,7 @@
 //! The opérateur's pages: organisations and accounts.
 
-use axum::extract::{Path, State};
+use crate::forms::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::{self, authorize, store, Action, NewAccount, OrgKind, Role};

@@ -2,8 +2,9 @@
 //! the application form, supporting documents, a change of bank details.
 //! Every rule is asked of `passerelle_core::qualification` (authz inside).
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use passerelle_core::accounts::Role;

@@ -2,8 +2,9 @@
 //! applications and qualified places, decisions, suspension and withdrawal,
 //! and the validation of bank details by the opérateur.
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Role;

@@ -4,8 +4,9 @@
 //! an order's expired cheques (`/commandes/{id}/expires.pdf|csv`). Who sees what is decided
 //! by `pass_numerique::rapports` (and its `authz`), never here.
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_core::accounts::Role;

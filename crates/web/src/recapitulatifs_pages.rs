@@ -5,8 +5,9 @@
 //! idempotent), and the page then offers to subscribe again.
 //! "Mon compte" has the same choice for a signed-in account.
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_core::recapitulatifs;

@@ -2,7 +2,8 @@
 //! (`/reglements…`); a place's staff see their statements (`/releves…`).
 //! Every handler asks `settlement::authz::authorize` first.
 
-use axum::extract::{Path, State};
+use crate::forms::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Principal;

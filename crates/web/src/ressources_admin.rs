@@ -3,8 +3,9 @@
 //! unpublish, delete, attach and remove files. Every rule is
 //! `passerelle_core::ressources`'s (authz inside).
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use passerelle_core::ressources::edit::{self, FieldError};

@@ -2,8 +2,9 @@
 //! tag filters, an article (sanitised HTML) with its files, file downloads.
 //! Drafts are "not found" for everyone but the opérateur.
 
+use crate::forms::Path;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use passerelle_core::ressources::{self, Full, Search, Summary};

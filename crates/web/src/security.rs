@@ -46,7 +46,19 @@ pub async fn headers(State(state): State<AppState>, req: Request, next: Next) ->
     } else if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    // A response that shared caches may keep never sets a cookie: a proxy would
+    // hand one visitor's cookie (the CSRF token) to everyone.
+    if shared_cacheable(h) {
+        h.remove(header::SET_COOKIE);
+    }
     res
+}
+
+fn shared_cacheable(h: &axum::http::HeaderMap) -> bool {
+    h.get_all(header::CACHE_CONTROL).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|v| v.split(',').any(|d| d.trim().eq_ignore_ascii_case("public")))
+    })
 }
 
 /// The CSRF token of the current visitor, for forms (hidden field `csrf_token`).
@@ -108,9 +120,11 @@ pub async fn csrf(State(state): State<AppState>, mut req: Request, next: Next) -
         }
     }
 
+    // Static files are cached publicly and hold no form: no token to hand out.
+    let is_static = req.uri().path().starts_with("/static/");
     req.extensions_mut().insert(CsrfToken(token.clone()));
     let mut res = next.run(req).await;
-    if existing.is_none() {
+    if existing.is_none() && !is_static {
         cookies::set(res.headers_mut(), &state.config, cookies::CSRF, &token, None);
     }
     res

@@ -122,6 +122,8 @@ pub struct AccountPage {
     pub error: Option<String>,
     /// Funders and hubs: whether the monthly digest is sent (`None`: not offered).
     pub recapitulatif: Option<bool>,
+    /// Open sessions of the account, this one included.
+    pub sessions: i64,
 }
 
 /// A created account's one-time secrets, shown to the opérateur.

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::session::{self, Stage};
 use super::throttle::{self, Attempt};
 use super::{password, store, totp};
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::Core;
 
@@ -245,7 +245,28 @@ pub async fn finish_enrolment(core: &Core, pending_token: &str, code: &str, unix
     second_step(core, pending_token, code, unix, Stage::Enrol).await
 }
 
-/// Ends the session server-side.
+/// Ends every session of the account, on every device, this one included
+/// (« se déconnecter partout »); returns how many sessions were closed.
+pub async fn logout_everywhere(core: &Core, actor: Actor) -> CoreResult<u64> {
+    let Some(id) = actor.account_id() else {
+        return Err(CoreError::Forbidden);
+    };
+    let mut tx = core.db.begin().await?;
+    let closed = session::delete_others(&mut tx, id, None).await?;
+    journal::append(
+        &mut tx,
+        &core.keys,
+        NewEntry::new(actor, actions::LOGOUT_EVERYWHERE)
+            .subject("compte", id)
+            .details(json!({ "sessions_fermees": closed })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(closed)
+}
+
+/// Ends this session only, server-side (the account's other sessions stay
+/// open: see [`logout_everywhere`]).
 pub async fn logout(core: &Core, token: &str, actor: Option<Actor>) -> CoreResult<()> {
     let mut tx = core.db.begin().await?;
     session::delete(&mut tx, token).await?;

@@ -12,7 +12,7 @@ pub mod throttle;
 pub mod totp;
 
 pub use authz::{authorize, Action, Principal};
-pub use login::{finish_enrolment, login_password, login_totp, logout, LoginOutcome, Refusal};
+pub use login::{finish_enrolment, login_password, login_totp, logout, logout_everywhere, LoginOutcome, Refusal};
 pub use model::{Account, Email, OrgKind, Organisation, Role, Siret};
 pub use service::{
     change_password, confirm_totp, create_account, create_organisation, principal, remove_totp, start_totp_enrolment,

@@ -186,7 +186,8 @@ pub async fn delete(tx: &mut Tx, token: &str) -> CoreResult<u64> {
     }))
 }
 
-/// Ends every session of an account except `keep` (after a password change).
+/// Ends every session of an account except `keep` (after a password change;
+/// `None` ends them all).
 pub async fn delete_others(tx: &mut Tx, account_id: i64, keep: Option<&str>) -> CoreResult<u64> {
     let keep = keep.map(token_hash).unwrap_or_default();
     Ok(on_tx!(tx, c => {
@@ -196,6 +197,21 @@ pub async fn delete_others(tx: &mut Tx, account_id: i64, keep: Option<&str>) -> 
             .execute(&mut *c)
             .await?
             .rows_affected()
+    }))
+}
+
+/// Open (unexpired) sessions of an account, shown on its page.
+pub async fn count(db: &Db, account_id: i64) -> CoreResult<i64> {
+    let now = now_micros();
+    Ok(on_db!(db, c => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND expires_at > $2 AND last_seen_at > $3",
+        )
+        .bind(account_id)
+        .bind(now)
+        .bind(now - IDLE_SECS * 1_000_000)
+        .fetch_one(&mut *c)
+        .await?
     }))
 }
 

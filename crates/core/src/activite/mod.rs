@@ -429,7 +429,7 @@ async fn all_of(core: &Core, column: &str, id: i64) -> CoreResult<Vec<Entry>> {
 pub async fn export_csv(core: &Core, who: &Principal) -> CoreResult<Vec<u8>> {
     authorize(who, Action::Log)?;
     let rows = all_of(core, "compte_id", who.account_id).await?;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = crate::tableur::Csv::new(Vec::new());
     let io = |e: csv::Error| CoreError::Io(e.to_string());
     w.write_record([
         "date",
@@ -451,7 +451,7 @@ pub async fn export_csv(core: &Core, who: &Principal) -> CoreResult<Vec<u8>> {
         let themes: Vec<String> = e.themes().into_iter().map(model::theme_label).collect();
         w.write_record([
             e.jour.clone(),
-            neutral(e.lieu_nom.as_deref().unwrap_or("")),
+            e.lieu_nom.clone().unwrap_or_default(),
             e.duree_minutes.to_string(),
             model::label_of(model::NATURES, &e.nature).to_string(),
             e.participants.to_string(),
@@ -467,15 +467,6 @@ pub async fn export_csv(core: &Core, who: &Principal) -> CoreResult<Vec<u8>> {
         .map_err(io)?;
     }
     w.into_inner().map_err(|e| CoreError::Io(e.to_string()))
-}
-
-/// Neutralises spreadsheet formulas in free text (place names come from imports).
-fn neutral(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
 }
 
 /// Statistics of one's own activity.

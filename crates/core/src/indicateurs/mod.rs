@@ -274,7 +274,7 @@ pub fn cell(v: Option<i64>) -> String {
 
 /// A CSV file (comma-separated, UTF-8) with the header of `columns`.
 pub fn write_csv(columns: &[(&str, &str)], records: impl IntoIterator<Item = Vec<String>>) -> CoreResult<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = crate::tableur::Csv::new(Vec::new());
     let io = |e: csv::Error| crate::error::CoreError::Io(format!("écriture CSV : {e}"));
     w.write_record(columns.iter().map(|(k, _)| *k)).map_err(io)?;
     for r in records {

@@ -91,6 +91,8 @@ pub mod actions {
     pub const LOGIN_FAILED: &str = "connexion.echec";
     pub const LOGIN_LOCKED: &str = "connexion.verrouillage";
     pub const LOGOUT: &str = "deconnexion";
+    /// Every session of an account closed at its owner's request.
+    pub const LOGOUT_EVERYWHERE: &str = "deconnexion.partout";
     pub const TOTP_ENROLLED: &str = "totp.active";
     pub const TOTP_REMOVED: &str = "totp.retire";
     pub const TOTP_FAILED: &str = "totp.echec";

@@ -368,7 +368,7 @@ pub async fn codes_for_print(
 
 /// The print house's file: one line per cheque, `carnet,rang,code,url`.
 pub fn codes_csv(base_url: &str, printed: &[Printed], out: impl std::io::Write) -> CoreResult<()> {
-    let mut w = csv::Writer::from_writer(out);
+    let mut w = crate::tableur::Csv::new(out);
     let io = |e: csv::Error| CoreError::Io(format!("écriture du fichier des codes : {e}"));
     w.write_record(["carnet", "rang", "code", "url"]).map_err(io)?;
     let base = base_url.trim_end_matches('/');

@@ -20,10 +20,12 @@ pub enum Motif {
     ServiceNonAutorise,
     PlafondAtteint,
     CleIdempotenceReutilisee,
+    /// The redemption made with this idempotency key was cancelled since.
+    EncaissementAnnule,
 }
 
 impl Motif {
-    pub const ALL: [Motif; 16] = [
+    pub const ALL: [Motif; 17] = [
         Motif::Valide,
         Motif::CodeMalSaisi,
         Motif::ChequeInconnu,
@@ -40,6 +42,7 @@ impl Motif {
         Motif::ServiceNonAutorise,
         Motif::PlafondAtteint,
         Motif::CleIdempotenceReutilisee,
+        Motif::EncaissementAnnule,
     ];
 
     pub fn key(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Motif {
             Motif::ServiceNonAutorise => "service_non_autorise",
             Motif::PlafondAtteint => "plafond_atteint",
             Motif::CleIdempotenceReutilisee => "cle_idempotence_reutilisee",
+            Motif::EncaissementAnnule => "encaissement_annule",
         }
     }
 
@@ -70,7 +74,11 @@ impl Motif {
             Motif::CodeMalSaisi | Motif::ServiceInconnu | Motif::CleIdempotenceReutilisee => 422,
             Motif::ChequeInconnu => 404,
             Motif::ChequeAnnule | Motif::ChequeExpire => 410,
-            Motif::DejaEncaisse | Motif::CarnetNonRemis | Motif::ChequeNonActif | Motif::PasEncoreValable => 409,
+            Motif::DejaEncaisse
+            | Motif::CarnetNonRemis
+            | Motif::ChequeNonActif
+            | Motif::PasEncoreValable
+            | Motif::EncaissementAnnule => 409,
             Motif::LieuNonQualifie | Motif::HorsPerimetre | Motif::ServiceNonPropose | Motif::ServiceNonAutorise => 403,
             Motif::PlafondAtteint => 429,
         }
@@ -96,7 +104,13 @@ impl Motif {
             Motif::ServiceNonPropose => "Ce lieu ne propose pas ce service",
             Motif::ServiceNonAutorise => "Ce service n'est pas couvert par ce chèque",
             Motif::PlafondAtteint => "Plafond atteint : trop de chèques d'un même carnet aujourd'hui dans ce lieu",
-            Motif::CleIdempotenceReutilisee => "Cette clé d'idempotence a déjà servi pour un autre chèque",
+            Motif::CleIdempotenceReutilisee => {
+                "Cette clé d'idempotence a déjà servi pour une autre demande (autre chèque ou autre service)"
+            }
+            Motif::EncaissementAnnule => {
+                "L'encaissement fait avec cette clé d'idempotence a été annulé : le chèque n'est pas encaissé. \
+                 Pour l'encaisser de nouveau, envoyez une nouvelle clé"
+            }
         }
     }
 }

@@ -307,16 +307,28 @@ pub async fn redeem(
     let qualified = places::is_qualified(&core.db, place.id).await?;
     let mut tx = core.db.begin().await?;
     if let Some(key) = idempotency {
-        if let Some((id, carnet, value, service, at, previous_hash)) = previous(&mut tx, place, key).await? {
+        if let Some(p) = previous(&mut tx, place, key).await? {
             tx.rollback().await?;
-            return Ok(if previous_hash == hash {
-                Outcome::Replayed(receipt(id, &code, carnet, value, place, &service, at))
+            // The same key answers the first receipt only for the very same
+            // request (cheque and service) and while that redemption stands.
+            let motif = if p.empreinte != hash || p.service != service_label(service) {
+                Some(Motif::CleIdempotenceReutilisee)
+            } else if p.annule_at.is_some() {
+                Some(Motif::EncaissementAnnule)
             } else {
-                Outcome::Refused(refuse(
-                    Motif::CleIdempotenceReutilisee,
-                    Motif::CleIdempotenceReutilisee.message(),
-                    None,
-                ))
+                None
+            };
+            return Ok(match motif {
+                Some(m) => Outcome::Refused(refuse(m, m.message(), None)),
+                None => Outcome::Replayed(receipt(
+                    p.id,
+                    &code,
+                    p.carnet_id,
+                    p.valeur_centimes,
+                    place,
+                    &p.service,
+                    p.at,
+                )),
             });
         }
     }
@@ -361,9 +373,7 @@ pub async fn redeem(
             .await?
             .rows_affected()
     });
-    let service = Services::from_label(service.trim())
-        .map(|s| s.label())
-        .unwrap_or_default();
+    let service = service_label(service);
     let (account, api_key) = match counter {
         Counter::Account(id) => (Some(id), None),
         Counter::ApiKey(id) => (None, Some(id)),
@@ -447,12 +457,32 @@ fn receipt(id: i64, code: &Code, carnet: i64, value: i64, place: &Place, service
     }
 }
 
-/// The redemption made by this place with this idempotency key, if any:
-/// (id, booklet, value, service, time, hash of the code).
-async fn previous(tx: &mut Tx, place: &Place, key: &str) -> CoreResult<Option<(i64, i64, i64, String, i64, Vec<u8>)>> {
+/// The service as stored with a redemption: its national label, or empty when unknown.
+fn service_label(service: &str) -> &'static str {
+    Services::from_label(service.trim())
+        .map(|s| s.label())
+        .unwrap_or_default()
+}
+
+/// A redemption made earlier with the same idempotency key.
+#[derive(Debug, sqlx::FromRow)]
+struct Previous {
+    id: i64,
+    carnet_id: i64,
+    valeur_centimes: i64,
+    service: String,
+    at: i64,
+    annule_at: Option<i64>,
+    /// Hash of the cheque's code.
+    empreinte: Vec<u8>,
+}
+
+/// The redemption made by this place with this idempotency key, if any
+/// (cancelled or not).
+async fn previous(tx: &mut Tx, place: &Place, key: &str) -> CoreResult<Option<Previous>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as(
-            "SELECT e.id, e.carnet_id, e.valeur_centimes, e.service, e.at, c.empreinte FROM encaissements e \
+            "SELECT e.id, e.carnet_id, e.valeur_centimes, e.service, e.at, e.annule_at, c.empreinte FROM encaissements e \
              JOIN cheques c ON c.id = e.cheque_id WHERE e.lieu_id = $1 AND e.idempotence = $2",
         )
         .bind(place.id)

@@ -12,7 +12,7 @@ use crate::pass_numerique::print::Fonts;
 
 /// `releve,lieu,jour,carnet,rang,service,commande,valeur_centimes,valeur_euros`
 pub fn csv(s: &Statement, lines: &[Line]) -> CoreResult<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = crate::tableur::Csv::new(Vec::new());
     let io = |e: csv::Error| CoreError::Io(format!("relevé en CSV : {e}"));
     w.write_record([
         "releve",
@@ -33,7 +33,7 @@ pub fn csv(s: &Statement, lines: &[Line]) -> CoreResult<Vec<u8>> {
             l.jour.clone(),
             l.carnet.to_string(),
             l.rang.to_string(),
-            crate::lieux::export::neutralise(&l.service).into_owned(),
+            l.service.clone(),
             l.commande_id.to_string(),
             l.valeur_centimes.to_string(),
             decimal(l.valeur_centimes),

@@ -184,15 +184,11 @@ pub async fn run(data: &DataArgs, command: LieuxCommand) -> Result<ExitCode> {
 }
 
 fn write_rejects(path: &std::path::Path, issues: &[passerelle_core::lieux::validate::Issue]) -> Result<()> {
-    let mut w = csv::Writer::from_path(path)
+    let mut w = passerelle_core::tableur::Csv::create(path)
         .with_context(|| format!("écriture du rapport « {} » impossible", path.display()))?;
     w.write_record(["ligne", "champ", "message"])?;
     for i in issues {
-        w.write_record([
-            i.ligne.to_string(),
-            i.champ.clone(),
-            export::neutralise(&i.message).into_owned(),
-        ])?;
+        w.write_record([i.ligne.to_string(), i.champ.clone(), i.message.clone()])?;
     }
     w.flush()?;
     Ok(())

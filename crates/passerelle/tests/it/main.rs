@@ -54,6 +54,7 @@ mod ressources;
 mod rgpd;
 mod rgpd_conservation;
 mod sauvegarde;
+mod securite;
 mod smtp;
 mod tableau_de_bord;
 mod tableau_de_bord_agregats;

@@ -12,7 +12,6 @@
 
 use super::{Count, Report, Row};
 use crate::error::{CoreError, CoreResult};
-use crate::lieux::export::neutralise;
 use crate::money::decimal;
 
 pub const HEADER: [&str; 7] = [
@@ -36,8 +35,8 @@ fn record(
     let text = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
     [
         dimension.to_string(),
-        neutralise(cle).into_owned(),
-        neutralise(libelle).into_owned(),
+        cle.to_string(),
+        libelle.to_string(),
         text(carnets),
         text(cheques),
         text(valeur),
@@ -47,7 +46,7 @@ fn record(
 
 pub fn csv(r: &Report) -> CoreResult<Vec<u8>> {
     let io = |e: csv::Error| CoreError::Io(format!("rapport en CSV : {e}"));
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = crate::tableur::Csv::new(Vec::new());
     w.write_record(HEADER).map_err(io)?;
     let t = &r.totaux;
     let count = |c: Count| (Some(c.cheques), Some(c.valeur_centimes));

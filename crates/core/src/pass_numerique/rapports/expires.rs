@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::Count;
 use crate::error::{CoreError, CoreResult};
-use crate::lieux::export::neutralise;
 use crate::pass_numerique::authz::{Action, Caller};
 use crate::pass_numerique::orders::{self, Order};
 use crate::{on_db, Core};
@@ -140,7 +139,7 @@ async fn build(core: &Core, order: &Order) -> CoreResult<Statement> {
 /// one `avoir` row per credit note (reference: its number; only its amount).
 pub fn csv(s: &Statement) -> CoreResult<Vec<u8>> {
     let io = |e: csv::Error| CoreError::Io(format!("état des chèques expirés en CSV : {e}"));
-    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut w = crate::tableur::Csv::new(Vec::new());
     w.write_record([
         "type",
         "reference",
@@ -174,17 +173,8 @@ pub fn csv(s: &Statement) -> CoreResult<Vec<u8>> {
     rec.extend(counts(s.expires, s.annules));
     w.write_record(&rec).map_err(io)?;
     for a in &s.avoirs {
-        w.write_record([
-            "avoir",
-            &neutralise(&a.numero),
-            "",
-            "",
-            "",
-            "",
-            "",
-            &a.valeur_centimes.to_string(),
-        ])
-        .map_err(io)?;
+        w.write_record(["avoir", &a.numero, "", "", "", "", "", &a.valeur_centimes.to_string()])
+            .map_err(io)?;
     }
     w.into_inner()
         .map_err(|e| CoreError::Io(format!("état des chèques expirés en CSV : {e}")))
