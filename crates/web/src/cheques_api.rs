@@ -274,7 +274,7 @@ pub async fn verify(
         (status = 401, description = "`cle_api_invalide`"),
         (status = 403, description = "`lieu_non_qualifie`, `hors_perimetre`, `service_non_propose`, `service_non_autorise`"),
         (status = 404, description = "`cheque_inconnu`"),
-        (status = 409, description = "`deja_encaisse`, `carnet_non_remis`, `cheque_non_actif`, `pas_encore_valable`"),
+        (status = 409, description = "`deja_encaisse`, `carnet_non_remis`, `cheque_non_actif`, `pas_encore_valable`, `encaissement_annule` (l'encaissement fait avec cette `Idempotency-Key` a été annulé : envoyer une nouvelle clé)"),
         (status = 410, description = "`cheque_annule`, `cheque_expire`"),
         (status = 413, description = "`requete_invalide` (corps trop gros)"),
         (status = 422, description = "`code_mal_saisi`, `service_inconnu`, `cle_idempotence_reutilisee`"),
