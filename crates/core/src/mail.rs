@@ -12,6 +12,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::db::{now_micros, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::keys::Keys;
 use crate::{on_db, on_tx, Core, Db};
 
 /// A claimed message is retried by anyone after this lease (µs).
@@ -19,24 +20,55 @@ const LEASE: i64 = 5 * 60 * 1_000_000;
 /// Attempts before a message is left aside (its error stays visible).
 pub const MAX_ATTEMPTS: i64 = 8;
 
+/// Purpose of the key that seals the bodies of messages carrying a secret.
+pub const SEAL_PURPOSE: &str = "courriel";
+
 /// Queues a message; returns false when a message with this key was already queued.
 pub async fn enqueue(tx: &mut Tx, key: &str, to: &str, subject: &str, body: &str) -> CoreResult<bool> {
+    insert(tx, key, to, subject, body, false).await
+}
+
+/// Queues a message whose body carries a secret (a login or follow-up link):
+/// the body is stored sealed with the deployment's key, and erased once sent.
+pub async fn enqueue_secret(
+    tx: &mut Tx,
+    keys: &Keys,
+    key: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> CoreResult<bool> {
+    let sealed = keys.seal(SEAL_PURPOSE, body)?;
+    insert(tx, key, to, subject, &sealed, true).await
+}
+
+async fn insert(tx: &mut Tx, key: &str, to: &str, subject: &str, body: &str, sealed: bool) -> CoreResult<bool> {
     let now = now_micros();
     let inserted = on_tx!(tx, c => {
         sqlx::query(
-            "INSERT INTO courriels (cle, destinataire, sujet, corps, created_at, prochain_essai_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (cle) DO NOTHING",
+            "INSERT INTO courriels (cle, destinataire, sujet, corps, created_at, prochain_essai_at, scelle) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (cle) DO NOTHING",
         )
         .bind(key)
         .bind(to)
         .bind(subject)
         .bind(body)
         .bind(now)
+        .bind(sealed)
         .execute(&mut *c)
         .await?
         .rows_affected()
     });
     Ok(inserted == 1)
+}
+
+/// The body to send: opened when it was stored sealed.
+pub fn body_of(keys: &Keys, stored: &str, sealed: bool) -> CoreResult<String> {
+    if sealed {
+        keys.open(SEAL_PURPOSE, stored)
+    } else {
+        Ok(stored.to_string())
+    }
 }
 
 /// Active accounts of an organisation with one of `roles`: who gets its notifications.
@@ -106,7 +138,7 @@ pub struct Sent {
     pub echecs: usize,
 }
 
-type Claimed = (i64, String, String, String, i64);
+type Claimed = (i64, String, String, String, i64, bool);
 
 async fn claim(db: &Db, limit: i64) -> CoreResult<Vec<Claimed>> {
     let now = now_micros();
@@ -115,11 +147,11 @@ async fn claim(db: &Db, limit: i64) -> CoreResult<Vec<Claimed>> {
     let sql = match db {
         Db::Postgres(_) => format!(
             "UPDATE courriels SET prochain_essai_at = $1 + {LEASE}, tentatives = tentatives + 1 \
-             WHERE id IN ({pick} FOR UPDATE SKIP LOCKED) RETURNING id, destinataire, sujet, corps, tentatives"
+             WHERE id IN ({pick} FOR UPDATE SKIP LOCKED) RETURNING id, destinataire, sujet, corps, tentatives, scelle"
         ),
         Db::Sqlite(_) => format!(
             "UPDATE courriels SET prochain_essai_at = $1 + {LEASE}, tentatives = tentatives + 1 \
-             WHERE id IN ({pick}) RETURNING id, destinataire, sujet, corps, tentatives"
+             WHERE id IN ({pick}) RETURNING id, destinataire, sujet, corps, tentatives, scelle"
         ),
     };
     Ok(on_db!(db, c => {
@@ -130,11 +162,16 @@ async fn claim(db: &Db, limit: i64) -> CoreResult<Vec<Claimed>> {
 /// Sends up to `limit` due messages.
 pub async fn send_due(core: &Core, mailer: &Mailer, limit: i64) -> CoreResult<Sent> {
     let mut sent = Sent::default();
-    for (id, to, subject, body, attempts) in claim(&core.db, limit).await? {
-        match mailer.send(&to, &subject, &body).await {
+    for (id, to, subject, stored, attempts, sealed) in claim(&core.db, limit).await? {
+        let sending = match body_of(&core.keys, &stored, sealed) {
+            Ok(body) => mailer.send(&to, &subject, &body).await,
+            Err(e) => Err(e.to_string()),
+        };
+        match sending {
             Ok(()) => {
+                // A sealed body (a secret link) is not kept once delivered.
                 on_db!(&core.db, c => {
-                    sqlx::query("UPDATE courriels SET envoye_at = $2, erreur = NULL WHERE id = $1")
+                    sqlx::query("UPDATE courriels SET envoye_at = $2, erreur = NULL, corps = CASE WHEN scelle THEN '' ELSE corps END WHERE id = $1")
                         .bind(id).bind(now_micros()).execute(&mut *c).await?;
                 });
                 sent.envoyes += 1;

@@ -39,8 +39,9 @@ pub async fn request(core: &Core, email: &str, base_url: &str) -> CoreResult<()>
             .execute(&mut *c).await?;
     });
     let key: String = hash.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    mail::enqueue(
+    mail::enqueue_secret(
         &mut tx,
+        &core.keys,
         &format!("lien-connexion:{key}"),
         &email,
         "Votre lien de connexion à Passerelle",

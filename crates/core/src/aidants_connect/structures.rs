@@ -313,8 +313,9 @@ pub async fn submit(core: &Core, f: &RequestForm, base_url: &str) -> CoreResult<
             })),
     )
     .await?;
-    mail::enqueue(
+    mail::enqueue_secret(
         &mut tx,
+        &core.keys,
         &format!("habilitation:{id}:{event}:contact"),
         &c.contact,
         &format!("Demande d'habilitation Aidants Connect reçue : {}", c.nom),

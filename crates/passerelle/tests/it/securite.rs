@@ -231,3 +231,64 @@ async fn public_responses_set_no_cookie_and_bad_paths_answer_in_french() {
     let v: Value = serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body));
     assert!(v["erreur"]["message"].as_str().is_some(), "{v}");
 }
+
+/// The opened body of the last e-mail to `to` containing `needle`.
+pub(crate) async fn last_mail_with(app: &TestApp, to: &str, needle: &str) -> String {
+    let rows: Vec<(String, bool)> = match &app.core.db {
+        passerelle_core::Db::Sqlite(p) => {
+            sqlx::query_as("SELECT corps, scelle FROM courriels WHERE destinataire = $1 ORDER BY id DESC")
+                .bind(to)
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+        passerelle_core::Db::Postgres(p) => {
+            sqlx::query_as("SELECT corps, scelle FROM courriels WHERE destinataire = $1 ORDER BY id DESC")
+                .bind(to)
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+    };
+    rows.into_iter()
+        .map(|(corps, sealed)| passerelle_core::mail::body_of(&app.core.keys, &corps, sealed).unwrap())
+        .find(|b| b.contains(needle))
+        .unwrap_or_else(|| panic!("aucun courriel à {to} ne contient « {needle} »"))
+}
+
+/// Finding 9: login links and habilitation follow-up links are stored sealed
+/// in the outbox (a copy of the database holds no usable link), and their
+/// body is erased once sent.
+#[tokio::test]
+async fn secret_links_are_sealed_in_the_outbox_and_erased_once_sent() {
+    let app = TestApp::new().await;
+    app.account("structure_habilitee", "referent", "ref@exemple.fr", true)
+        .await;
+    let mut b = app.browser();
+    let r = b.post("/connexion/lien", &[("email", "ref@exemple.fr")]).await;
+    assert!(r.status.is_success() || r.status.is_redirection(), "{}", r.status);
+    let stored = app
+        .scalar_text("SELECT corps FROM courriels WHERE destinataire = 'ref@exemple.fr'")
+        .await;
+    assert!(
+        !stored.contains("jeton") && !stored.contains("connexion/lien"),
+        "{stored}"
+    );
+    let link = last_mail_with(&app, "ref@exemple.fr", "jeton=").await;
+    assert!(link.contains("/connexion/lien/ouvrir?jeton="), "{link}");
+
+    let sink = crate::smtp::start().await;
+    let out = crate::support::cli(&app, &["courriels", "envoyer", "--smtp-url", &sink.url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got = sink.received();
+    assert!(
+        got.iter().any(|m| m.contains("jeton=")),
+        "the link is delivered: {got:?}"
+    );
+    assert_eq!(
+        app.scalar_text("SELECT corps FROM courriels WHERE destinataire = 'ref@exemple.fr'")
+            .await,
+        "",
+        "the body of a sent secret is not kept"
+    );
+}
