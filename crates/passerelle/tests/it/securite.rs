@@ -259,7 +259,7 @@ pub(crate) async fn last_mail_with(app: &TestApp, to: &str, needle: &str) -> Str
 /// Finding 9: login links and habilitation follow-up links are stored sealed
 /// in the outbox (a copy of the database holds no usable link), and their
 /// body is erased once sent.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_links_are_sealed_in_the_outbox_and_erased_once_sent() {
     let app = TestApp::new().await;
     app.account("structure_habilitee", "referent", "ref@exemple.fr", true)
