@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use crate::support::{totp_code, TestApp, PASSWORD};
 
 /// Far above any configured delay: "no request hangs forever".
-const BOUND: Duration = Duration::from_secs(20);
+pub(crate) const BOUND: Duration = Duration::from_secs(20);
 
 /// A `passerelle serve` process, killed when dropped.
 pub(crate) struct Server {
@@ -108,7 +108,7 @@ impl Reply {
 }
 
 /// Reads an answer until the server closes the connection (bounded).
-async fn read_reply(s: &mut TcpStream) -> std::io::Result<Reply> {
+pub(crate) async fn read_reply(s: &mut TcpStream) -> std::io::Result<Reply> {
     let mut bytes = Vec::new();
     tokio::time::timeout(BOUND, s.read_to_end(&mut bytes))
         .await
@@ -116,7 +116,7 @@ async fn read_reply(s: &mut TcpStream) -> std::io::Result<Reply> {
     parse_reply(&bytes).ok_or_else(|| std::io::Error::other(format!("réponse illisible : {bytes:?}")))
 }
 
-fn parse_reply(bytes: &[u8]) -> Option<Reply> {
+pub(crate) fn parse_reply(bytes: &[u8]) -> Option<Reply> {
     let text = String::from_utf8_lossy(bytes);
     let (head, body) = text.split_once("\r\n\r\n")?;
     let mut lines = head.lines();
@@ -358,31 +358,8 @@ async fn too_many_connections_or_requests_are_refused_cleanly() {
     // The health check is still answered.
     assert_eq!(server.get("/healthz").await.status, 200);
 
-    // Four idle connections more: 6 open, the limit. The seventh is answered 503 and closed.
-    let mut idle = Vec::new();
-    for _ in 0..4 {
-        idle.push(server.connect().await);
-    }
-    // A probe that gets in is answered and closed (`Connection: close`), freeing its place.
-    let started = Instant::now();
-    let r = loop {
-        let mut extra = server.connect().await;
-        let _ = extra
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .await;
-        let answer = closed_by_server(&mut extra).await;
-        let r = parse_reply(&answer).expect("réponse");
-        if r.status == 503 || started.elapsed() > BOUND {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(r.status, 503);
-    assert!(r.body.contains("Service momentanément surchargé"));
-
     // Once the clients are gone, the service answers again.
     drop(hanging);
-    drop(idle);
     let started = Instant::now();
     loop {
         if let Ok(r) = server
@@ -396,6 +373,66 @@ async fn too_many_connections_or_requests_are_refused_cleanly() {
         assert!(started.elapsed() < BOUND, "le service ne s'est pas remis");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Every connection busy with a request: the next ones are answered 503, but `/healthz`
+/// still 200 (a reserve of connections serves it), so the load balancer keeps the instance.
+#[tokio::test]
+async fn when_every_connection_is_busy_only_the_health_check_is_answered() {
+    let app = TestApp::new().await;
+    let server = Server::start(
+        &app,
+        &["--max-connexions", "4", "--delai-entetes", "60", "--delai-corps", "60"],
+    )
+    .await;
+    // Four requests in progress (their bodies never end): every connection is busy.
+    let mut hanging = Vec::new();
+    for _ in 0..4 {
+        let mut s = server.connect().await;
+        s.write_all(
+            b"POST /connexion HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=",
+        )
+        .await
+        .unwrap();
+        hanging.push(s);
+    }
+    // Until all four have reached the server (at once on an idle machine).
+    let started = Instant::now();
+    let r = loop {
+        let r = server.get("/").await;
+        if r.status == 503 || started.elapsed() > BOUND {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(r.body.contains("Service momentanément surchargé"), "{}", r.body);
+    assert!(r.headers.iter().any(|(k, v)| k == "retry-after" && v == "1"));
+    let r = server.get("/api/v1/lieux").await;
+    assert_eq!(r.status, 503);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["motif"], "service_surcharge");
+    for _ in 0..3 {
+        let r = server.get("/healthz").await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    // The requests in progress are not cut to make room.
+    for s in &mut hanging {
+        s.write_all(&[b'a'; 94]).await.unwrap();
+    }
+    for mut s in hanging {
+        // The connection stays open (kept alive): read the answer's first line only.
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(2).any(|w| w == b"\r\n") {
+            let n = tokio::time::timeout(BOUND, s.read(&mut buf)).await.unwrap().unwrap();
+            assert!(n > 0, "requête en cours coupée : {head:?}");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let line = String::from_utf8_lossy(&head);
+        assert!(line.starts_with("HTTP/1.1 4"), "{line}");
+    }
+    assert_eq!(server.get("/").await.status, 200);
 }
 
 #[test]
@@ -412,6 +449,8 @@ fn serve_lists_its_limits_in_its_help() {
         "PASSERELLE_DELAI_CORPS",
         "--max-connexions",
         "PASSERELLE_MAX_CONNEXIONS",
+        "--connexions-par-adresse",
+        "PASSERELLE_CONNEXIONS_PAR_ADRESSE",
         "--max-requetes",
         "PASSERELLE_MAX_REQUETES",
     ] {
