@@ -160,12 +160,16 @@ impl Registry {
     /// `max` ordinary connections (plus [`reserve_for`]`(max)` for `/healthz`), at most
     /// `per_address` from one address (`None`: no limit).
     pub fn new(max: usize, per_address: Option<usize>) -> Arc<Registry> {
+        Registry::since(Instant::now(), max, per_address)
+    }
+
+    fn since(epoch: Instant, max: usize, per_address: Option<usize>) -> Arc<Registry> {
         Arc::new(Registry {
             state: Mutex::new(State::default()),
             max,
             reserve: reserve_for(max),
             per_address,
-            epoch: Instant::now(),
+            epoch,
             capped: Notice::default(),
             full: Notice::default(),
             shed: Notice::default(),
@@ -396,8 +400,10 @@ mod tests {
 
     #[test]
     fn a_full_pool_sheds_the_idle_connections_of_the_heaviest_address_first() {
-        let r = Registry::new(4, None);
-        let old = r.now_ms().saturating_sub(60_000);
+        // A registry started two minutes ago, so that connections can be made to look old.
+        let started = Instant::now().checked_sub(Duration::from_secs(120)).unwrap();
+        let r = Registry::since(started, 4, None);
+        let old = r.now_ms() - 60_000;
         let mut heavy: Vec<_> = (0..3).map(|_| ticket(r.admit(ip("10.0.0.1"))).unwrap().0).collect();
         let light = ticket(r.admit(ip("10.0.0.2"))).unwrap().0;
         for t in heavy.iter().chain([&light]) {
@@ -432,7 +438,7 @@ mod tests {
         assert!(reserved.iter().all(|(_, reserve)| *reserve));
         // Reserve full of connections from addresses holding no more than the newcomer: refused.
         assert!(ticket(r.admit(ip("10.0.2.1"))).is_none());
-        assert_eq!(r.counts(), (4, 4, 8));
+        assert_eq!(r.counts(), (4, 4, 5));
         drop(held);
     }
 
