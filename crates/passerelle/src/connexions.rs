@@ -16,7 +16,9 @@
 //!   connections than it will, so that clients sharing the capacity do not
 //!   push each other out in a loop; an ordinary connection is only shed after
 //!   [`MIN_IDLE`] without a request (a browser between two files of a page
-//!   keeps its connection).
+//!   keeps its connection). In the reserve, where a health check sends its
+//!   request at once, the connection idle the longest gives way to any
+//!   newcomer.
 //!
 //! The bookkeeping is one entry per open connection and one per address with
 //! open connections (removed when its count falls to zero): memory stays
@@ -253,29 +255,30 @@ impl Registry {
     /// Chooses an idle connection of the pool that the newcomer from `key` (holding
     /// `held`) may displace, and tells it to close. True if one was found.
     fn shed_one(&self, st: &mut State, key: IpAddr, held: usize, reserve: bool, now: u64) -> bool {
-        let min_idle = if reserve {
-            0
-        } else {
-            u64::try_from(MIN_IDLE.as_millis()).unwrap_or(u64::MAX)
-        };
-        let mut best: Option<(&Arc<Conn>, (usize, bool, u64))> = None;
-        for c in st.conns.values() {
+        let min_idle = u64::try_from(MIN_IDLE.as_millis()).unwrap_or(u64::MAX);
+        let mut best: Option<(&Arc<Conn>, usize, (usize, bool, u64, u64))> = None;
+        for (id, c) in &st.conns {
             if c.reserve != reserve || c.state.load(Ordering::Acquire) != IDLE {
                 continue;
             }
             let idle = now.saturating_sub(c.idle_since.load(Ordering::Relaxed));
             let theirs = st.per_address.get(&c.key).copied().unwrap_or(0);
-            // Its own address in the ordinary pool; else only an address holding more than the newcomer will.
-            let fair = theirs > held + 1 || (!reserve && c.key == key);
-            if idle < min_idle || !fair {
-                continue;
-            }
-            let rank = (theirs, !c.served.load(Ordering::Relaxed), idle);
-            if best.as_ref().is_none_or(|(_, r)| rank > *r) {
-                best = Some((c, rank));
+            let rank = if reserve {
+                // A health check sends its request at once: the longest idle (then the
+                // oldest) is no probe, whoever holds it.
+                (0, false, idle, u64::MAX - id)
+            } else {
+                // Its own address, or one holding more than the newcomer will; kept a while.
+                if idle < min_idle || (theirs <= held + 1 && c.key != key) {
+                    continue;
+                }
+                (theirs, !c.served.load(Ordering::Relaxed), idle, u64::MAX - id)
+            };
+            if best.as_ref().is_none_or(|(_, _, r)| rank > *r) {
+                best = Some((c, theirs, rank));
             }
         }
-        let Some((victim, (theirs, _, _))) = best.map(|(c, rank)| (c.clone(), rank)) else {
+        let Some((victim, theirs)) = best.map(|(c, theirs, _)| (c.clone(), theirs)) else {
             return false;
         };
         // The connection's task may have just started a request: then it is no longer idle.
@@ -436,28 +439,36 @@ mod tests {
             .map(|i| ticket(r.admit(ip(&format!("10.0.1.{i}")))).unwrap())
             .collect();
         assert!(reserved.iter().all(|(_, reserve)| *reserve));
-        // Reserve full of connections from addresses holding no more than the newcomer: refused.
+        // Reserve full of requests in progress: refused.
+        let _busy: Vec<_> = reserved.iter().map(|(t, _)| t.conn.begin().unwrap()).collect();
         assert!(ticket(r.admit(ip("10.0.2.1"))).is_none());
         assert_eq!(r.counts(), (4, 4, 5));
         drop(held);
     }
 
     #[test]
-    fn a_heavy_address_in_the_reserve_gives_way_to_a_light_one_at_once() {
+    fn in_the_reserve_the_longest_idle_connection_gives_way_at_once() {
         let r = Registry::new(4, None);
         let _normal: Vec<_> = (0..4).map(|_| ticket(r.admit(ip("10.0.0.1"))).unwrap().0).collect();
         let reserved: Vec<_> = (0..4).map(|_| ticket(r.admit(ip("10.0.0.9"))).unwrap()).collect();
         assert!(reserved.iter().all(|(_, reserve)| *reserve));
-        // The probe of a load balancer, from elsewhere: takes the place of an idle reserve connection.
-        let (_probe, reserve) = ticket(r.admit(ip("10.0.0.50"))).unwrap();
+        // The probe of a load balancer: takes the place of the first idle reserve connection.
+        let (probe, reserve) = ticket(r.admit(ip("10.0.0.50"))).unwrap();
         assert!(reserve);
-        let shed = reserved
-            .iter()
-            .filter(|(t, _)| t.conn.state.load(Ordering::Acquire) == SHED)
-            .count();
-        assert_eq!(shed, 1);
-        // The heavy address itself cannot push the probe (or its own connections) out.
-        assert!(ticket(r.admit(ip("10.0.0.9"))).is_none());
+        let shed = |v: &[(Ticket, bool)]| {
+            v.iter()
+                .map(|(t, _)| t.conn.state.load(Ordering::Acquire) == SHED)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shed(&reserved), [true, false, false, false]);
+        // Newcomers push out the others in turn, the probe (newest) last.
+        let _more: Vec<_> = (0..3).map(|_| ticket(r.admit(ip("10.0.0.9"))).unwrap()).collect();
+        assert_eq!(shed(&reserved), [true, true, true, true]);
+        assert_eq!(probe.conn.state.load(Ordering::Acquire), IDLE);
+        // A request in progress is never pushed out.
+        let _checking = probe.conn.begin().unwrap();
+        let _again: Vec<_> = (0..4).map(|_| ticket(r.admit(ip("10.0.0.9"))).unwrap()).collect();
+        assert_eq!(probe.conn.state.load(Ordering::Acquire), BUSY);
     }
 
     #[test]
