@@ -256,7 +256,9 @@ impl Registry {
     /// `held`) may displace, and tells it to close. True if one was found.
     fn shed_one(&self, st: &mut State, key: IpAddr, held: usize, reserve: bool, now: u64) -> bool {
         let min_idle = u64::try_from(MIN_IDLE.as_millis()).unwrap_or(u64::MAX);
-        let mut best: Option<(&Arc<Conn>, usize, (usize, bool, u64, u64))> = None;
+        // (connections of its address, never served, idle time, age of the connection)
+        type Rank = (usize, bool, u64, u64);
+        let mut best: Option<(&Arc<Conn>, usize, Rank)> = None;
         for (id, c) in &st.conns {
             if c.reserve != reserve || c.state.load(Ordering::Acquire) != IDLE {
                 continue;
@@ -348,14 +350,13 @@ impl Notice {
     fn due(&self, now: u64) -> Option<u64> {
         let last = self.last.load(Ordering::Relaxed);
         let first = !self.said.swap(true, Ordering::Relaxed);
-        if first || now.saturating_sub(last) >= Self::EVERY_MS {
-            if self
+        if (first || now.saturating_sub(last) >= Self::EVERY_MS)
+            && self
                 .last
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
-            {
-                return Some(self.skipped.swap(0, Ordering::Relaxed));
-            }
+        {
+            return Some(self.skipped.swap(0, Ordering::Relaxed));
         }
         self.skipped.fetch_add(1, Ordering::Relaxed);
         None
