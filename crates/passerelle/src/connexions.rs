@@ -17,8 +17,9 @@
 //!   push each other out in a loop; an ordinary connection is only shed after
 //!   [`MIN_IDLE`] without a request (a browser between two files of a page
 //!   keeps its connection). In the reserve, where a health check sends its
-//!   request at once, the connection idle the longest gives way to any
-//!   newcomer.
+//!   request at once, the connection idle the longest gives way to a newcomer
+//!   whose address holds fewer connections than the connection's address (a
+//!   load balancer's probe usually holds none).
 //!
 //! The bookkeeping is one entry per open connection and one per address with
 //! open connections (removed when its count falls to zero): memory stays
@@ -266,8 +267,12 @@ impl Registry {
             let idle = now.saturating_sub(c.idle_since.load(Ordering::Relaxed));
             let theirs = st.per_address.get(&c.key).copied().unwrap_or(0);
             let rank = if reserve {
-                // A health check sends its request at once: the longest idle (then the
-                // oldest) is no probe, whoever holds it.
+                // A health check sends its request at once: the longest idle (then the oldest)
+                // is no probe. Only a newcomer holding fewer connections than its address may
+                // push it out: clients that hold many cannot churn the reserve.
+                if theirs <= held {
+                    continue;
+                }
                 (0, false, idle, u64::MAX - id)
             } else {
                 // Its own address, or one holding more than the newcomer will; kept a while.
@@ -462,13 +467,18 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(shed(&reserved), [true, false, false, false]);
-        // Newcomers push out the others in turn, the probe (newest) last.
-        let _more: Vec<_> = (0..3).map(|_| ticket(r.admit(ip("10.0.0.9"))).unwrap()).collect();
+        // Newcomers holding nothing push out the others in turn, the probe (newest) last.
+        let fresh = |i: usize| ticket(r.admit(ip(&format!("10.0.1.{i}")))).unwrap();
+        let _more: Vec<_> = (0..3).map(fresh).collect();
         assert_eq!(shed(&reserved), [true, true, true, true]);
+        assert_eq!(probe.conn.state.load(Ordering::Acquire), IDLE);
+        // An address holding connections cannot push out those of addresses holding fewer.
+        assert!(ticket(r.admit(ip("10.0.0.9"))).is_none());
+        assert!(ticket(r.admit(ip("10.0.0.1"))).is_none());
         assert_eq!(probe.conn.state.load(Ordering::Acquire), IDLE);
         // A request in progress is never pushed out.
         let _checking = probe.conn.begin().unwrap();
-        let _again: Vec<_> = (0..4).map(|_| ticket(r.admit(ip("10.0.0.9"))).unwrap()).collect();
+        let _again: Vec<_> = (3..7).map(fresh).collect();
         assert_eq!(probe.conn.state.load(Ordering::Acquire), BUSY);
     }
 
