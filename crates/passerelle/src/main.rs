@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod connexions;
 mod server;
 mod telemetry;
 

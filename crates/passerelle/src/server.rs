@@ -5,8 +5,9 @@
 //! - headers must arrive within `--delai-entetes` (a slow-loris client, or an
 //!   idle kept-alive connection, is disconnected);
 //! - a request body may pause at most `--delai-corps` between two chunks;
-//! - at most `--max-connexions` connections at once: the next ones get a
-//!   short French 503 and are closed;
+//! - at most `--connexions-par-adresse` connections from one client address,
+//!   `--max-connexions` in all plus a small reserve that serves only `/healthz`,
+//!   idle connections shed first when full (see [`crate::connexions`]);
 //! - at most `--max-requetes` requests in progress (`/healthz` excepted, so the
 //!   load balancer still sees the instance alive): the next ones get a French 503
 //!   at once, rather than queueing until they time out.
@@ -19,15 +20,18 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode};
 use axum::Router;
+use http_body_util::BodyExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use crate::connexions::{self, Admission, Registry};
 
 /// Limits of the server, set by `passerelle serve`'s options.
 #[derive(clap::Args, Debug, Clone)]
@@ -40,14 +44,38 @@ pub struct Limits {
     /// requête est refusée et la connexion fermée.
     #[arg(long, env = "PASSERELLE_DELAI_CORPS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub delai_corps: u64,
-    /// Nombre maximal de connexions ouvertes en même temps ; au-delà, réponse 503 et fermeture.
+    /// Nombre maximal de connexions ouvertes en même temps. Au-delà, une connexion inactive
+    /// (sans requête en cours) est fermée pour faire place ; sinon la nouvelle connexion ne sert
+    /// que /healthz (réserve de 1/16 en plus, entre 4 et 64), le reste reçoit 503.
     #[arg(long, env = "PASSERELLE_MAX_CONNEXIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connexions: u64,
+    /// Nombre maximal de connexions ouvertes en même temps depuis une même adresse (IPv6 : par
+    /// /64) ; au-delà, la nouvelle connexion est fermée aussitôt. Par défaut 32, et sans limite
+    /// avec --trust-proxy (toutes les connexions viennent alors du répartiteur : posez la limite
+    /// chez lui), sauf valeur donnée ici.
+    #[arg(long, env = "PASSERELLE_CONNEXIONS_PAR_ADRESSE", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub connexions_par_adresse: Option<u64>,
     /// Nombre maximal de requêtes traitées en même temps (hors /healthz) ; au-delà, réponse 503
     /// immédiate.
     #[arg(long, env = "PASSERELLE_MAX_REQUETES", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_requetes: u64,
 }
+
+impl Limits {
+    /// Without a reverse proxy, 32 connections per address unless set; behind one
+    /// (`--trust-proxy`), every connection comes from the proxy's address, so no limit
+    /// unless set: the proxy, which sees the clients, enforces it.
+    pub fn per_address(&self, trust_proxy: bool) -> Option<usize> {
+        match (self.connexions_par_adresse, trust_proxy) {
+            (Some(n), _) => Some(permits(n)),
+            (None, false) => Some(DEFAULT_PER_ADDRESS),
+            (None, true) => None,
+        }
+    }
+}
+
+/// Open connections from one address, by default.
+const DEFAULT_PER_ADDRESS: usize = 32;
 
 /// What a refused client reads.
 const BUSY: &str = "Service momentanément surchargé : trop de demandes en cours. Réessayez dans un instant.";
@@ -56,19 +84,32 @@ const BUSY: &str = "Service momentanément surchargé : trop de demandes en cour
 const DRAIN: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` until `shutdown` completes, then drains.
+/// `trust_proxy`: clients reach us through a reverse proxy (see [`Limits::per_address`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: &Limits,
+    trust_proxy: bool,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let connections = Arc::new(Semaphore::new(permits(limits.max_connexions)));
+    let max = permits(limits.max_connexions);
+    let per_address = limits.per_address(trust_proxy);
+    let registry = Registry::new(max, per_address);
+    tracing::info!(
+        max_connexions = max,
+        reserve_healthz = connexions::reserve_for(max),
+        par_adresse = ?per_address,
+        "limites des connexions"
+    );
     let requests = Arc::new(Semaphore::new(permits(limits.max_requetes)));
     let body_timeout = RequestBodyTimeoutLayer::new(Duration::from_secs(limits.delai_corps));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(Duration::from_secs(limits.delai_entetes))
         .max_buf_size(64 * 1024);
+    // The reserve serves one request per connection.
+    let mut reserve_http = http.clone();
+    reserve_http.keep_alive(false);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -84,45 +125,63 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let Ok(permit) = connections.clone().try_acquire_owned() else {
-            tracing::warn!("trop de connexions ouvertes : connexion refusée (503)");
-            tokio::spawn(refuse(stream));
-            continue;
+        // Over a limit, closed at once: nothing read, nothing written (the registry logs it).
+        let (ticket, builder) = match registry.admit(peer.ip()) {
+            Admission::Normal(t) => (t, &http),
+            Admission::Reserve(t) => (t, &reserve_http),
+            Admission::Refused => continue,
         };
         let _ = stream.set_nodelay(true);
-        let (app, requests) = (app.clone(), requests.clone());
+        let (app, requests, conn) = (app.clone(), requests.clone(), ticket.conn.clone());
         let service =
             tower::ServiceBuilder::new()
                 .layer(body_timeout.clone())
                 .service_fn(move |mut req: Request<_>| {
                     req.extensions_mut().insert(ConnectInfo(peer));
-                    let (app, requests) = (app.clone(), requests.clone());
+                    let (app, requests, conn) = (app.clone(), requests.clone(), conn.clone());
                     async move {
+                        // Until the response's body is sent, the connection is not idle (not shed).
+                        let Some(in_progress) = conn.begin() else {
+                            return Ok::<_, std::convert::Infallible>(busy(&req));
+                        };
                         // The health check is never refused: it is how the load balancer knows we are alive.
-                        let slot = if req.uri().path() == "/healthz" {
+                        let health = req.uri().path() == "/healthz";
+                        if conn.is_reserve() && !health {
+                            return Ok(busy(&req));
+                        }
+                        let slot = if health {
                             None
                         } else {
                             match requests.try_acquire_owned() {
                                 Ok(p) => Some(p),
-                                Err(_) => return Ok::<_, std::convert::Infallible>(busy(&req)),
+                                Err(_) => return Ok(busy(&req)),
                             }
                         };
                         let response = app.oneshot(req).await;
                         drop(slot);
-                        response
+                        response.map(|r| {
+                            r.map(|body| {
+                                Body::new(body.map_frame(move |frame| {
+                                    let _ = &in_progress;
+                                    frame
+                                }))
+                            })
+                        })
                     }
                 });
-        let connection = http.serve_connection(
+        let connection = graceful.watch(builder.serve_connection(
             TokioIo::new(stream),
             hyper_util::service::TowerToHyperService::new(service),
-        );
-        let connection = graceful.watch(connection);
+        ));
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                // Timeouts and clients that go away: ordinary on the Internet.
-                tracing::debug!(erreur = %e, "connexion terminée");
+            tokio::select! {
+                done = connection => if let Err(e) = done {
+                    // Timeouts and clients that go away: ordinary on the Internet.
+                    tracing::debug!(erreur = %e, "connexion terminée");
+                },
+                () = ticket.conn.shed_requested() => tracing::debug!("connexion inactive fermée pour faire place"),
             }
-            drop(permit);
+            drop(ticket);
         });
     }
     drop(listener);
@@ -140,7 +199,7 @@ fn permits(n: u64) -> usize {
 }
 
 /// The 503 of a request over the limit: JSON for the API, text otherwise.
-fn busy(req: &Request<impl Sized>) -> Response<axum::body::Body> {
+fn busy(req: &Request<impl Sized>) -> Response<Body> {
     let api = req.uri().path().starts_with("/api/") || req.uri().path().starts_with("/oidc/");
     let (content_type, body) = if api {
         (
@@ -150,7 +209,7 @@ fn busy(req: &Request<impl Sized>) -> Response<axum::body::Body> {
     } else {
         ("text/plain; charset=utf-8", BUSY.to_string())
     };
-    let mut r = Response::new(axum::body::Body::from(body));
+    let mut r = Response::new(Body::from(body));
     *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -158,22 +217,4 @@ fn busy(req: &Request<impl Sized>) -> Response<axum::body::Body> {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     r
-}
-
-/// Answers a connection over the limit with a 503 and closes it, reading (and
-/// dropping) what the client sends for a moment so that it gets the answer
-/// rather than a reset.
-async fn refuse(mut stream: TcpStream) {
-    let answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{BUSY}",
-        BUSY.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        stream.write_all(answer.as_bytes()).await?;
-        stream.shutdown().await?;
-        let mut sink = [0u8; 4096];
-        while stream.read(&mut sink).await? > 0 {}
-        Ok::<_, std::io::Error>(())
-    })
-    .await;
 }

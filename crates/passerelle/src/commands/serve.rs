@@ -134,7 +134,7 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     }
     tracing::info!(adresse = %listen, url = %base, moteur = ?core.db.backend(), "Passerelle est prêt");
     println!("Passerelle écoute sur {listen} — ouvrez {base}");
-    crate::server::serve(listener, app, &args.limites, shutdown())
+    crate::server::serve(listener, app, &args.limites, args.trust_proxy, shutdown())
         .await
         .context("arrêt inattendu du serveur")?;
     core.db.close().await;

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use crate::support::{totp_code, TestApp, PASSWORD};
 
 /// Far above any configured delay: "no request hangs forever".
-const BOUND: Duration = Duration::from_secs(20);
+pub(crate) const BOUND: Duration = Duration::from_secs(20);
 
 /// A `passerelle serve` process, killed when dropped.
 pub(crate) struct Server {
@@ -108,7 +108,7 @@ impl Reply {
 }
 
 /// Reads an answer until the server closes the connection (bounded).
-async fn read_reply(s: &mut TcpStream) -> std::io::Result<Reply> {
+pub(crate) async fn read_reply(s: &mut TcpStream) -> std::io::Result<Reply> {
     let mut bytes = Vec::new();
     tokio::time::timeout(BOUND, s.read_to_end(&mut bytes))
         .await
@@ -116,7 +116,7 @@ async fn read_reply(s: &mut TcpStream) -> std::io::Result<Reply> {
     parse_reply(&bytes).ok_or_else(|| std::io::Error::other(format!("réponse illisible : {bytes:?}")))
 }
 
-fn parse_reply(bytes: &[u8]) -> Option<Reply> {
+pub(crate) fn parse_reply(bytes: &[u8]) -> Option<Reply> {
     let text = String::from_utf8_lossy(bytes);
     let (head, body) = text.split_once("\r\n\r\n")?;
     let mut lines = head.lines();
@@ -310,8 +310,99 @@ async fn slow_clients_are_disconnected() {
     assert_eq!(server.get("/").await.status, 200);
 }
 
+/// `n` requests in progress: their bodies never end (100 bytes announced, 6 sent).
+async fn hang(server: &Server, n: usize) -> Vec<TcpStream> {
+    let mut hanging = Vec::new();
+    for _ in 0..n {
+        let mut s = server.connect().await;
+        s.write_all(
+            b"POST /connexion HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=",
+        )
+        .await
+        .unwrap();
+        hanging.push(s);
+    }
+    hanging
+}
+
+/// A request in progress on an ordinary connection, not one of the reserve (which serves one
+/// request, `connection: close`): a connection still closing (the start's probe) may leave
+/// the pool full for a moment, and send a new connection to the reserve.
+async fn busy_ordinary_connection(server: &Server) -> TcpStream {
+    let started = Instant::now();
+    loop {
+        let mut s = server.connect().await;
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let head = read_head(&mut s).await.unwrap_or_default().to_lowercase();
+        if head.starts_with("http/1.1 200") && !head.contains("connection: close") {
+            s.write_all(
+                b"POST /connexion HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=",
+            )
+            .await
+            .unwrap();
+            return s;
+        }
+        assert!(started.elapsed() < BOUND, "aucune connexion ordinaire libre");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Reads one answer on a kept-alive connection: its head (returned) and its body (by
+/// length); `None` if the server closes the connection first.
+pub(crate) async fn read_head(s: &mut TcpStream) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut more = async |bytes: &mut Vec<u8>| {
+        let n = tokio::time::timeout(BOUND, s.read(&mut buf))
+            .await
+            .expect("réponse trop longue à venir");
+        let n = n.ok().filter(|n| *n > 0)?;
+        bytes.extend_from_slice(&buf[..n]);
+        Some(())
+    };
+    let end = loop {
+        if let Some(i) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        more(&mut bytes).await?;
+    };
+    let head = String::from_utf8_lossy(&bytes[..end]).to_string();
+    let length: usize = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    while bytes.len() < end + length {
+        more(&mut bytes).await?;
+    }
+    Some(head)
+}
+
+/// Waits until pages get the French 503 of an overloaded server (at once on an idle
+/// machine), and checks it, JSON under /api/.
+async fn assert_overloaded(server: &Server) {
+    let started = Instant::now();
+    let r = loop {
+        let r = server.get("/").await;
+        if r.status == 503 || started.elapsed() > BOUND {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(r.status, 503, "{r:?}");
+    assert!(r.body.contains("Service momentanément surchargé"), "{}", r.body);
+    assert!(r.headers.iter().any(|(k, v)| k == "retry-after" && v == "1"));
+    let r = server.get("/api/v1/lieux").await;
+    assert_eq!(r.status, 503);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["motif"], "service_surcharge");
+}
+
 #[tokio::test]
-async fn too_many_connections_or_requests_are_refused_cleanly() {
+async fn too_many_requests_are_refused_cleanly() {
     let app = TestApp::new().await;
     let server = Server::start(
         &app,
@@ -329,60 +420,13 @@ async fn too_many_connections_or_requests_are_refused_cleanly() {
     .await;
 
     // Two requests in progress (their bodies never end): the limit of requests is reached.
-    let mut hanging = Vec::new();
-    for _ in 0..2 {
-        let mut s = server.connect().await;
-        s.write_all(
-            b"POST /connexion HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=",
-        )
-        .await
-        .unwrap();
-        hanging.push(s);
-    }
-    // Until both have reached the server (at once on an idle machine).
-    let started = Instant::now();
-    let r = loop {
-        let r = server.get("/").await;
-        if r.status == 503 || started.elapsed() > BOUND {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(r.status, 503, "{r:?}");
-    assert!(r.body.contains("Service momentanément surchargé"), "{}", r.body);
-    assert!(r.headers.iter().any(|(k, v)| k == "retry-after" && v == "1"));
-    let r = server.get("/api/v1/lieux").await;
-    assert_eq!(r.status, 503);
-    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(v["motif"], "service_surcharge");
+    let hanging = hang(&server, 2).await;
+    assert_overloaded(&server).await;
     // The health check is still answered.
     assert_eq!(server.get("/healthz").await.status, 200);
 
-    // Four idle connections more: 6 open, the limit. The seventh is answered 503 and closed.
-    let mut idle = Vec::new();
-    for _ in 0..4 {
-        idle.push(server.connect().await);
-    }
-    // A probe that gets in is answered and closed (`Connection: close`), freeing its place.
-    let started = Instant::now();
-    let r = loop {
-        let mut extra = server.connect().await;
-        let _ = extra
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .await;
-        let answer = closed_by_server(&mut extra).await;
-        let r = parse_reply(&answer).expect("réponse");
-        if r.status == 503 || started.elapsed() > BOUND {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert_eq!(r.status, 503);
-    assert!(r.body.contains("Service momentanément surchargé"));
-
     // Once the clients are gone, the service answers again.
     drop(hanging);
-    drop(idle);
     let started = Instant::now();
     loop {
         if let Ok(r) = server
@@ -394,6 +438,46 @@ async fn too_many_connections_or_requests_are_refused_cleanly() {
             }
         }
         assert!(started.elapsed() < BOUND, "le service ne s'est pas remis");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every connection busy with a request: the next ones are answered 503, but `/healthz`
+/// still 200 (a reserve of connections serves it), so the load balancer keeps the instance.
+#[tokio::test]
+async fn when_every_connection_is_busy_only_the_health_check_is_answered() {
+    let app = TestApp::new().await;
+    let server = Server::start(
+        &app,
+        &["--max-connexions", "4", "--delai-entetes", "60", "--delai-corps", "60"],
+    )
+    .await;
+    // Four requests in progress (their bodies never end): every connection is busy.
+    // Four requests in progress (their bodies never end) take every connection.
+    let mut hanging = Vec::new();
+    for _ in 0..4 {
+        hanging.push(busy_ordinary_connection(&server).await);
+    }
+    for _ in 0..3 {
+        let r = server.get("/healthz").await;
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    assert_overloaded(&server).await;
+    // The requests in progress are not cut to make room.
+    for s in &mut hanging {
+        s.write_all(&[b'a'; 94]).await.unwrap();
+    }
+    for mut s in hanging {
+        let head = read_head(&mut s).await.expect("requête en cours coupée");
+        assert!(head.starts_with("HTTP/1.1 4"), "{head}");
+    }
+    // Kept alive and idle now: after a moment, they make room.
+    let started = Instant::now();
+    while server.get("/").await.status != 200 {
+        assert!(
+            started.elapsed() < BOUND,
+            "les connexions inactives ne cèdent pas leur place"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -412,6 +496,8 @@ fn serve_lists_its_limits_in_its_help() {
         "PASSERELLE_DELAI_CORPS",
         "--max-connexions",
         "PASSERELLE_MAX_CONNEXIONS",
+        "--connexions-par-adresse",
+        "PASSERELLE_CONNEXIONS_PAR_ADRESSE",
         "--max-requetes",
         "PASSERELLE_MAX_REQUETES",
     ] {

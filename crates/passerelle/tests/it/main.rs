@@ -8,6 +8,7 @@ mod aidants_demo;
 mod aidants_structures;
 mod auth;
 mod cli;
+mod connexions;
 mod courriels;
 mod demo;
 mod espace_usager;
