@@ -96,6 +96,38 @@ pub struct ServeArgs {
     /// Limites du serveur (clients lents, connexions et requêtes simultanées).
     #[command(flatten)]
     pub limites: crate::server::Limits,
+    /// Borne des calculs Argon2 (mots de passe) de l'instance.
+    #[command(flatten)]
+    pub argon2: Argon2Args,
+}
+
+/// The bound on Argon2 work of one instance: each computation takes 19 MiB, so
+/// at most `parallele` × 19 MiB for them, whatever the load.
+#[derive(Args, Debug, Clone)]
+pub struct Argon2Args {
+    /// Calculs Argon2 (vérification ou hachage d'un mot de passe, 19 Mio chacun) menés en même
+    /// temps par l'instance ; par défaut, le nombre de processeurs. Mémoire qu'ils occupent au
+    /// plus : cette valeur × 19 Mio.
+    #[arg(long = "argon2-parallele", env = "PASSERELLE_ARGON2_PARALLELE",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub parallele: Option<u32>,
+    /// Demandes qui peuvent attendre leur tour de calcul Argon2 ; au-delà, réponse immédiate
+    /// 503 « Service momentanément indisponible » avec Retry-After. Par défaut, 4 × la valeur
+    /// de --argon2-parallele.
+    #[arg(long = "argon2-attente", env = "PASSERELLE_ARGON2_ATTENTE",
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub attente: Option<u32>,
+}
+
+impl Argon2Args {
+    pub fn pool(&self) -> passerelle_core::accounts::argon2_pool::Argon2Pool {
+        let parallel = match self.parallele {
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        let waiting = self.attente.map_or(4 * parallel, |n| n as usize);
+        passerelle_core::accounts::argon2_pool::Argon2Pool::new(parallel, waiting)
+    }
 }
 
 /// FranceConnect's settings: off when nothing is set; the simulator refused in production.
