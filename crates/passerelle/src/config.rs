@@ -195,3 +195,26 @@ pub fn check_fonts(dir: &Path) -> Result<()> {
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("{e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        argon2: super::Argon2Args,
+    }
+
+    #[test]
+    fn argon2_bound_from_flags_with_defaults() {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let pool = Cli::parse_from(["p"]).argon2.pool();
+        assert_eq!((pool.parallel(), pool.max_waiting()), (cpus, 4 * cpus));
+        let pool = Cli::parse_from(["p", "--argon2-parallele", "3"]).argon2.pool();
+        assert_eq!((pool.parallel(), pool.max_waiting()), (3, 12));
+        let cli = Cli::parse_from(["p", "--argon2-parallele", "1", "--argon2-attente", "0"]);
+        assert_eq!((cli.argon2.pool().parallel(), cli.argon2.pool().max_waiting()), (1, 0));
+        assert!(Cli::try_parse_from(["p", "--argon2-parallele", "0"]).is_err());
+    }
+}
