@@ -29,10 +29,13 @@ fn guessing(m: Motif) -> bool {
 /// the count stays when the code was malformed or unknown (guessing), and is
 /// given back otherwise (`motif` is `None` when no code was evaluated).
 pub(crate) async fn settle(state: &AppState, counted: ratelimit::Counted, motif: Option<Motif>) {
-    if motif.is_some_and(guessing) {
-        return counted.keep();
-    }
-    if let Err(e) = counted.refund(&state.core.db).await {
+    let db = &state.core.db;
+    let done = if motif.is_some_and(guessing) {
+        counted.keep(db).await
+    } else {
+        counted.refund(db).await
+    };
+    if let Err(e) = done {
         tracing::error!(erreur = %e, "compteur d'échecs des chèques");
     }
 }

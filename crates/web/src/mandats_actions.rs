@@ -192,7 +192,7 @@ pub async fn verify(
     };
     let check = queries::public_check(&state.core, &token).await;
     match &check {
-        Ok(None) => counted.keep(),
+        Ok(None) => counted.keep(&state.core.db).await?,
         _ => counted.refund(&state.core.db).await?,
     }
     let check = check?;

@@ -476,7 +476,8 @@ async fn a_thousand_concurrent_redeems_of_one_cheque_make_one_redemption() {
             StatusCode::CREATED => created += 1,
             StatusCode::CONFLICT => conflicts += 1,
             // Each check is counted as a possible failure before it is made (then given
-            // back), so at most 30 per key are evaluated at once: the others are asked to retry.
+            // back): at most 30 per key are evaluated at once, the others wait for them
+            // (5 s at most, then « trop de tentatives » on a very slow machine).
             StatusCode::TOO_MANY_REQUESTS => {}
             other => panic!("statut inattendu : {other}"),
         }
