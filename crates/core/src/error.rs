@@ -22,6 +22,14 @@ pub enum CoreError {
     /// The caller is not allowed to do this.
     #[error("action non autorisée")]
     Forbidden,
+    /// Too many password checks waiting in this process (see
+    /// [`crate::accounts::argon2_pool`]): nothing was done, the same request may
+    /// succeed in a moment (503 with `Retry-After` on the web).
+    #[error("service momentanément surchargé : trop de vérifications de mot de passe en attente")]
+    Busy,
+    /// Too many failed attempts: refused without checking anything, for this many more seconds.
+    #[error("{}", crate::accounts::throttle::lock_message(*.0))]
+    Locked(i64),
     /// A conflicting record already exists.
     #[error("{0}")]
     Conflict(String),
@@ -44,7 +52,7 @@ impl CoreError {
     /// layer answers 503 for these, never 500.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            CoreError::Unavailable(_) => true,
+            CoreError::Unavailable(_) | CoreError::Busy => true,
             CoreError::Database(e) => is_outage(e),
             _ => false,
         }

@@ -42,16 +42,28 @@ pub use db::{Backend, Db, Tx};
 pub use error::{CoreError, CoreResult};
 pub use keys::Keys;
 
-/// What every use case needs: the database and the deployment's keys.
+/// What every use case needs: the database, the deployment's keys, and the
+/// bound on Argon2 work of this process (shared by all clones).
 #[derive(Clone, Debug)]
 pub struct Core {
     pub db: Db,
     pub keys: Keys,
+    pub argon2: accounts::argon2_pool::Argon2Pool,
 }
 
 impl Core {
     pub fn new(db: Db, keys: Keys) -> Self {
-        Core { db, keys }
+        Core {
+            db,
+            keys,
+            argon2: Default::default(),
+        }
+    }
+
+    /// The same deployment with another bound on Argon2 work (`passerelle serve --argon2-parallele`).
+    pub fn with_argon2(mut self, pool: accounts::argon2_pool::Argon2Pool) -> Self {
+        self.argon2 = pool;
+        self
     }
 
     /// Opens a deployment: checks the URL before touching anything, connects,
@@ -90,6 +102,6 @@ impl Core {
             Some(_) => {}
             None => db::deployment_set(&db, "cle_journal", &keys.journal_key_id()).await?,
         }
-        Ok(Core { db, keys })
+        Ok(Core::new(db, keys))
     }
 }

@@ -26,9 +26,79 @@ pub async fn hit(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreResult
     Ok(hits <= limit)
 }
 
-/// Whether `key` is still below `limit` in its current window, without counting a hit
-/// (for limits on failures: check first, count only what failed).
-pub async fn below(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreResult<bool> {
+/// Failures counted in advance by [`count_failure`], on one or several counters.
+#[derive(Debug)]
+#[must_use = "a counted failure must be kept or refunded"]
+pub struct Counted {
+    /// Each counter and the start of the window it was counted in.
+    keys: Vec<(String, i64)>,
+    window_secs: i64,
+}
+
+/// How long a request may wait for the checks in flight on its counter to end
+/// (their counts given back) before it is refused.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The counter of the failures that really happened, beside the one that also
+/// holds the checks in flight.
+fn confirmed_key(key: &str) -> String {
+    format!("{key}#echecs")
+}
+
+/// For limits on failures: counts the coming request as a failure on every
+/// `(key, limit)` **before** it is evaluated, each in one atomic statement that
+/// counts only below the limit, so that parallel requests cannot get more
+/// evaluations than the limit between them. A request that turns out not to
+/// fail gives its count back ([`Counted::refund`]); a failure stays
+/// ([`Counted::keep`]).
+///
+/// `None` when the limit is reached by failures (nothing stays counted then).
+/// When it is reached only because other checks are in flight (legitimate
+/// parallel requests, most of which will give their count back), the request
+/// waits for them, up to [`MAX_WAIT`], instead of being refused.
+pub async fn count_failure(db: &Db, keys: &[(&str, i64)], window_secs: i64) -> CoreResult<Option<Counted>> {
+    let deadline = std::time::Instant::now() + MAX_WAIT;
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        let blocked = match count_all(db, keys, window_secs).await? {
+            Ok(counted) => return Ok(Some(counted)),
+            Err(blocked) => blocked,
+        };
+        let (key, limit) = keys[blocked];
+        let failed = current(db, &confirmed_key(key), window_secs).await?;
+        if failed >= limit || std::time::Instant::now() + pause > deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(100));
+    }
+}
+
+/// One try of [`count_failure`]: all counted, or the index of the key at its limit.
+async fn count_all(db: &Db, keys: &[(&str, i64)], window_secs: i64) -> CoreResult<Result<Counted, usize>> {
+    let mut counted = Counted {
+        keys: Vec::with_capacity(keys.len()),
+        window_secs,
+    };
+    for (i, (key, limit)) in keys.iter().enumerate() {
+        match count_below(db, key, *limit, window_secs).await {
+            Ok(Some(window_start)) => counted.keys.push(((*key).to_string(), window_start)),
+            Ok(None) => {
+                counted.refund(db).await?;
+                return Ok(Err(i));
+            }
+            Err(e) => {
+                // The counts already taken go back, whatever the error.
+                let _ = counted.refund(db).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(Ok(counted))
+}
+
+/// The hits of `key` in its current window.
+async fn current(db: &Db, key: &str, window_secs: i64) -> CoreResult<i64> {
     let window_floor = now_micros() - window_secs * 1_000_000;
     let hits: Option<i64> = on_db!(db, c => {
         sqlx::query_scalar("SELECT hits FROM rate_limits WHERE key = $1 AND window_start > $2")
@@ -37,7 +107,56 @@ pub async fn below(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreResu
             .fetch_optional(&mut *c)
             .await?
     });
-    Ok(hits.unwrap_or(0) < limit)
+    Ok(hits.unwrap_or(0))
+}
+
+/// One more hit on `key` if it is below `limit` in its window (a window that
+/// has ended starts again at 1): the start of the window counted in, or `None`.
+async fn count_below(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreResult<Option<i64>> {
+    let now = now_micros();
+    let window_floor = now - window_secs * 1_000_000;
+    Ok(on_db!(db, c => {
+        sqlx::query_scalar(
+            "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+               hits = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.hits + 1 END, \
+               window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END \
+             WHERE rate_limits.window_start <= $3 OR rate_limits.hits < $4 \
+             RETURNING window_start",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(window_floor)
+        .bind(limit)
+        .fetch_optional(&mut *c)
+        .await?
+    }))
+}
+
+impl Counted {
+    /// Gives the counts back (the request did not fail), in the windows they were
+    /// taken in: a window that has started again since is left alone.
+    pub async fn refund(self, db: &Db) -> CoreResult<()> {
+        for (key, window_start) in &self.keys {
+            on_db!(db, c => {
+                sqlx::query("UPDATE rate_limits SET hits = hits - 1 WHERE key = $1 AND window_start = $2 AND hits > 0")
+                    .bind(key)
+                    .bind(*window_start)
+                    .execute(&mut *c)
+                    .await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// The failure happened: the counts stay, and the failure is recorded as such
+    /// (so that requests waiting on the counter know they must give up).
+    pub async fn keep(self, db: &Db) -> CoreResult<()> {
+        for (key, _) in &self.keys {
+            hit(db, &confirmed_key(key), i64::MAX, self.window_secs).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Removes counters whose window ended long ago (housekeeping).

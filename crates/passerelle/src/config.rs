@@ -96,6 +96,38 @@ pub struct ServeArgs {
     /// Limites du serveur (clients lents, connexions et requêtes simultanées).
     #[command(flatten)]
     pub limites: crate::server::Limits,
+    /// Borne des calculs Argon2 (mots de passe) de l'instance.
+    #[command(flatten)]
+    pub argon2: Argon2Args,
+}
+
+/// The bound on Argon2 work of one instance: each computation takes 19 MiB, so
+/// at most `parallele` × 19 MiB for them, whatever the load.
+#[derive(Args, Debug, Clone)]
+pub struct Argon2Args {
+    /// Calculs Argon2 (vérification ou hachage d'un mot de passe, 19 Mio chacun) menés en même
+    /// temps par l'instance ; par défaut, le nombre de processeurs. Mémoire qu'ils occupent au
+    /// plus : cette valeur × 19 Mio.
+    #[arg(long = "argon2-parallele", env = "PASSERELLE_ARGON2_PARALLELE",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub parallele: Option<u32>,
+    /// Demandes qui peuvent attendre leur tour de calcul Argon2 ; au-delà, réponse immédiate
+    /// 503 « Service momentanément indisponible » avec Retry-After. Par défaut, 4 × la valeur
+    /// de --argon2-parallele.
+    #[arg(long = "argon2-attente", env = "PASSERELLE_ARGON2_ATTENTE",
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub attente: Option<u32>,
+}
+
+impl Argon2Args {
+    pub fn pool(&self) -> passerelle_core::accounts::argon2_pool::Argon2Pool {
+        let parallel = match self.parallele {
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        let waiting = self.attente.map_or(4 * parallel, |n| n as usize);
+        passerelle_core::accounts::argon2_pool::Argon2Pool::new(parallel, waiting)
+    }
 }
 
 /// FranceConnect's settings: off when nothing is set; the simulator refused in production.
@@ -162,4 +194,27 @@ pub fn check_fonts(dir: &Path) -> Result<()> {
     passerelle_core::pass_numerique::print::Fonts::load(dir)
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        argon2: super::Argon2Args,
+    }
+
+    #[test]
+    fn argon2_bound_from_flags_with_defaults() {
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let pool = Cli::parse_from(["p"]).argon2.pool();
+        assert_eq!((pool.parallel(), pool.max_waiting()), (cpus, 4 * cpus));
+        let pool = Cli::parse_from(["p", "--argon2-parallele", "3"]).argon2.pool();
+        assert_eq!((pool.parallel(), pool.max_waiting()), (3, 12));
+        let cli = Cli::parse_from(["p", "--argon2-parallele", "1", "--argon2-attente", "0"]);
+        assert_eq!((cli.argon2.pool().parallel(), cli.argon2.pool().max_waiting()), (1, 0));
+        assert!(Cli::try_parse_from(["p", "--argon2-parallele", "0"]).is_err());
+    }
 }

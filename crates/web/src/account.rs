@@ -1,4 +1,6 @@
-//! "Mon compte": one's own information, password and second factor.
+//! "Mon compte": one's own information, password and second factor. The
+//! current password asked by these forms is a login attempt: a failure counts
+//! towards the login lockout, and a locked account is refused here too (429).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -113,6 +115,9 @@ pub async fn change_password(
         Err(passerelle_core::CoreError::Invalid(m)) => {
             account_page(&state, &u, None, Some(capitalise(&m)), StatusCode::BAD_REQUEST).await
         }
+        Err(e @ passerelle_core::CoreError::Locked(_)) => {
+            account_page(&state, &u, None, Some(e.to_string()), StatusCode::TOO_MANY_REQUESTS).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -169,6 +174,9 @@ pub async fn totp_confirm(
         Err(passerelle_core::CoreError::Invalid(m)) => {
             totp_view(&state, &u, Some(capitalise(&m)), StatusCode::BAD_REQUEST).await
         }
+        Err(e @ passerelle_core::CoreError::Locked(_)) => {
+            totp_view(&state, &u, Some(e.to_string()), StatusCode::TOO_MANY_REQUESTS).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -190,6 +198,9 @@ pub async fn totp_remove(
         ))),
         Err(passerelle_core::CoreError::Invalid(m)) => {
             account_page(&state, &u, None, Some(capitalise(&m)), StatusCode::BAD_REQUEST).await
+        }
+        Err(e @ passerelle_core::CoreError::Locked(_)) => {
+            account_page(&state, &u, None, Some(e.to_string()), StatusCode::TOO_MANY_REQUESTS).await
         }
         Err(e) => Err(e.into()),
     }

@@ -250,11 +250,7 @@ const GENERIC_REFUSAL: &str = "Adresse électronique ou mot de passe incorrect."
 fn refusal_message(r: Refusal) -> String {
     match r {
         Refusal::Invalid => GENERIC_REFUSAL.into(),
-        Refusal::Locked(secs) => format!(
-            "Trop de tentatives infructueuses. Par sécurité, réessayez dans {} minute{}.",
-            secs.div_euclid(60).max(1) + i64::from(secs % 60 > 0 && secs > 60),
-            if secs > 60 { "s" } else { "" }
-        ),
+        Refusal::Locked(secs) => accounts::throttle::lock_message(secs),
         Refusal::Expired => "Votre connexion a expiré. Recommencez en saisissant votre mot de passe.".into(),
     }
 }

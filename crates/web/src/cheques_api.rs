@@ -11,11 +11,12 @@ use axum::routing::post;
 use axum::{Json, Router};
 use passerelle_core::pass_numerique::places::{self, Place};
 use passerelle_core::pass_numerique::redeem::{self, Counter, Motif, Outcome, Verdict};
-use passerelle_core::ratelimit;
+use passerelle_core::ratelimit::{self, Counted};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::ClientIp;
+use crate::cheques_pages::settle;
 use crate::AppState;
 
 /// Failed checks (malformed or unknown codes) allowed per key and per address in the window.
@@ -134,33 +135,17 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(i64, Pla
     }
 }
 
-async fn allowed(state: &AppState, key_id: i64, ip: &str) -> Result<bool, Response> {
-    let db = &state.core.db;
+/// Counts the check as a failure in advance, per key and per address
+/// ([`ratelimit::count_failure`]); `None` when one of them is at its limit.
+async fn count_in_advance(state: &AppState, key_id: i64, ip: &str) -> Result<Option<Counted>, Response> {
     let (key, addr) = (
         format!("cheques-echecs-cle:{key_id}"),
         format!("cheques-echecs-ip:{ip}"),
     );
-    let per_key = ratelimit::below(db, &key, FAILURES_PER_KEY, FAILURE_WINDOW_SECS).await;
-    let per_ip = ratelimit::below(db, &addr, FAILURES_PER_IP, FAILURE_WINDOW_SECS).await;
-    match (per_key, per_ip) {
-        (Ok(a), Ok(b)) => Ok(a && b),
-        (Err(e), _) | (_, Err(e)) => Err(internal(e)),
-    }
-}
-
-/// Counts a failed check when the code was malformed or unknown (guessing).
-async fn count_failure(state: &AppState, key_id: i64, ip: &str, motif: Motif) {
-    if matches!(motif, Motif::CodeMalSaisi | Motif::ChequeInconnu) {
-        let db = &state.core.db;
-        for key in [
-            format!("cheques-echecs-cle:{key_id}"),
-            format!("cheques-echecs-ip:{ip}"),
-        ] {
-            if let Err(e) = ratelimit::hit(db, &key, i64::MAX, FAILURE_WINDOW_SECS).await {
-                tracing::error!(erreur = %e, "compteur d'échecs des chèques");
-            }
-        }
-    }
+    let limits = [(key.as_str(), FAILURES_PER_KEY), (addr.as_str(), FAILURES_PER_IP)];
+    ratelimit::count_failure(&state.core.db, &limits, FAILURE_WINDOW_SECS)
+        .await
+        .map_err(internal)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -202,18 +187,20 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Box<Response>> {
 }
 
 /// What both endpoints check first, in this order: the API key, the JSON
-/// body, the limit on failed checks. Returns the key, its place and the body.
+/// body, the limit on failed checks (the check is counted as a failure before
+/// it is made, see [`settle`]). Returns the key, its place, the body and the
+/// failure counted in advance.
 async fn admit<T>(
     state: &AppState,
     headers: &HeaderMap,
     ip: &str,
     b: Result<Json<T>, JsonRejection>,
-) -> Result<(i64, Place, T), Box<Response>> {
+) -> Result<(i64, Place, T, Counted), Box<Response>> {
     let (key_id, place) = authenticate(state, headers).await.map_err(Box::new)?;
     let b = body(b)?;
-    match allowed(state, key_id, ip).await {
-        Ok(true) => Ok((key_id, place, b)),
-        Ok(false) => Err(Box::new(api_refusal(ApiMotif::TropDeTentatives, None))),
+    match count_in_advance(state, key_id, ip).await {
+        Ok(Some(counted)) => Ok((key_id, place, b, counted)),
+        Ok(None) => Err(Box::new(api_refusal(ApiMotif::TropDeTentatives, None))),
         Err(r) => Err(Box::new(r)),
     }
 }
@@ -241,23 +228,21 @@ pub async fn verify(
     headers: HeaderMap,
     b: Result<Json<VerifyBody>, JsonRejection>,
 ) -> Response {
-    let (key_id, place, b) = match admit(&state, &headers, &ip, b).await {
+    let (_, place, b, counted) = match admit(&state, &headers, &ip, b).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    match redeem::check(
+    let checked = redeem::check(
         &state.core,
         &place,
         &b.code,
         b.service.as_deref(),
         redeem::today_paris(),
     )
-    .await
-    {
-        Ok(v) => {
-            count_failure(&state, key_id, &ip, v.motif).await;
-            verdict_response(StatusCode::OK, &v)
-        }
+    .await;
+    settle(&state, counted, checked.as_ref().ok().map(|v| v.motif)).await;
+    match checked {
+        Ok(v) => verdict_response(StatusCode::OK, &v),
         Err(e) => internal(e),
     }
 }
@@ -291,7 +276,7 @@ pub async fn redeem_cheque(
     headers: HeaderMap,
     b: Result<Json<RedeemBody>, JsonRejection>,
 ) -> Response {
-    let (key_id, place, b) = match admit(&state, &headers, &ip, b).await {
+    let (key_id, place, b, counted) = match admit(&state, &headers, &ip, b).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -301,6 +286,7 @@ pub async fn redeem_cheque(
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 200)
     else {
+        settle(&state, counted, None).await;
         return api_refusal(ApiMotif::CleIdempotenceAbsente, None);
     };
     let outcome = redeem::redeem(
@@ -313,6 +299,11 @@ pub async fn redeem_cheque(
         redeem::today_paris(),
     )
     .await;
+    let refused = match &outcome {
+        Ok(Outcome::Refused(v)) => Some(v.motif),
+        _ => None,
+    };
+    settle(&state, counted, refused).await;
     match outcome {
         Ok(Outcome::Redeemed(r)) | Ok(Outcome::Replayed(r)) => {
             let mut v = serde_json::to_value(&r).unwrap_or_default();
@@ -322,7 +313,6 @@ pub async fn redeem_cheque(
             (StatusCode::CREATED, Json(v)).into_response()
         }
         Ok(Outcome::Refused(v)) => {
-            count_failure(&state, key_id, &ip, v.motif).await;
             let status = StatusCode::from_u16(v.motif.status()).unwrap_or(StatusCode::CONFLICT);
             verdict_response(status, &v)
         }

@@ -26,6 +26,21 @@ fn guessing(m: Motif) -> bool {
     matches!(m, Motif::CodeMalSaisi | Motif::ChequeInconnu)
 }
 
+/// After a check counted as a failure in advance ([`ratelimit::count_failure`]):
+/// the count stays when the code was malformed or unknown (guessing), and is
+/// given back otherwise (`motif` is `None` when no code was evaluated).
+pub(crate) async fn settle(state: &AppState, counted: ratelimit::Counted, motif: Option<Motif>) {
+    let db = &state.core.db;
+    let done = if motif.is_some_and(guessing) {
+        counted.keep(db).await
+    } else {
+        counted.refund(db).await
+    };
+    if let Err(e) = done {
+        tracing::error!(erreur = %e, "compteur d'échecs des chèques");
+    }
+}
+
 /// `/c/{code}`: tells anyone holding the cheque whether it is valid, until
 /// when, and where to use it; offers the redemption to signed-in place staff.
 pub async fn holder(
@@ -36,7 +51,7 @@ pub async fn holder(
 ) -> Result<Response, WebError> {
     let key = format!("cheque-page-echecs-ip:{ip}");
     let l = v.layout("Votre chèque Pass Numérique", "/lieux");
-    if !ratelimit::below(&state.core.db, &key, FAILURES, WINDOW_SECS).await? {
+    let Some(counted) = ratelimit::count_failure(&state.core.db, &[(&key, FAILURES)], WINDOW_SECS).await? else {
         return render(
             StatusCode::TOO_MANY_REQUESTS,
             ChequePage {
@@ -47,11 +62,10 @@ pub async fn holder(
                 redeem_code: None,
             },
         );
-    }
-    let view = redeem::holder_view(&state.core, &code, redeem::today_paris()).await?;
-    if guessing(view.verdict.motif) {
-        ratelimit::hit(&state.core.db, &key, i64::MAX, WINDOW_SECS).await?;
-    }
+    };
+    let view = redeem::holder_view(&state.core, &code, redeem::today_paris()).await;
+    settle(&state, counted, view.as_ref().ok().map(|v| v.verdict.motif)).await;
+    let view = view?;
     let staff = v.user.as_ref().is_some_and(|u| u.principal.role == Role::Lieu);
     let status = if view.verdict.motif == Motif::ChequeInconnu {
         StatusCode::NOT_FOUND
@@ -155,74 +169,74 @@ pub async fn counter_submit(
         format!("cheque-guichet-echecs-compte:{}", u.principal.account_id),
         format!("cheque-guichet-echecs-ip:{ip}"),
     ];
-    for k in &keys {
-        if !ratelimit::below(&state.core.db, k, FAILURES, WINDOW_SECS).await? {
-            let r = CounterResult {
-                ok: false,
-                title: "Trop de codes erronés".into(),
-                message: "Trop de codes erronés : réessayez dans quelques minutes.".into(),
-                cancellable: None,
-            };
-            return render(
-                StatusCode::TOO_MANY_REQUESTS,
-                page(&u, &places, Some(place.id), f.code, f.service, Some(r)),
-            );
-        }
-    }
+    let limits = [(keys[0].as_str(), FAILURES), (keys[1].as_str(), FAILURES)];
+    let counted = ratelimit::count_failure(&state.core.db, &limits, WINDOW_SECS).await?;
+    let Some(counted) = counted else {
+        let r = CounterResult {
+            ok: false,
+            title: "Trop de codes erronés".into(),
+            message: "Trop de codes erronés : réessayez dans quelques minutes.".into(),
+            cancellable: None,
+        };
+        return render(
+            StatusCode::TOO_MANY_REQUESTS,
+            page(&u, &places, Some(place.id), f.code, f.service, Some(r)),
+        );
+    };
     let today = redeem::today_paris();
-    let (status, result, keep_code, motif) = if f.action.as_deref() == Some("verifier") {
-        let v = redeem::check(&state.core, place, &f.code, Some(&f.service), today).await?;
-        let title = if v.valide { "Chèque valable" } else { "Chèque refusé" };
-        (
-            StatusCode::OK,
-            (v.valide, title.to_string(), v.message, None),
-            true,
-            v.motif,
-        )
-    } else {
-        let demande = f.demande.trim().chars().take(200).collect::<String>();
-        let outcome = redeem::redeem(
-            &state.core,
-            Counter::Account(u.principal.account_id),
-            place,
-            &f.code,
-            &f.service,
-            Some(&demande).filter(|d| !d.is_empty()).map(String::as_str),
-            today,
-        )
-        .await?;
-        match outcome {
-            Outcome::Redeemed(r) | Outcome::Replayed(r) => (
+    let evaluated = async {
+        Ok::<_, WebError>(if f.action.as_deref() == Some("verifier") {
+            let v = redeem::check(&state.core, place, &f.code, Some(&f.service), today).await?;
+            let title = if v.valide { "Chèque valable" } else { "Chèque refusé" };
+            (
                 StatusCode::OK,
-                (
-                    true,
-                    "Chèque encaissé".to_string(),
-                    format!(
-                        "{} € pour « {} », encaissement n° {} (chèque {}, carnet n° {}).",
-                        redeem::euros(r.valeur_centimes),
-                        r.service,
-                        r.encaissement,
-                        r.cheque,
-                        r.carnet
-                    ),
-                    Some((place.id, r.encaissement)),
-                ),
-                false,
-                Motif::Valide,
-            ),
-            Outcome::Refused(v) => (
-                StatusCode::from_u16(v.motif.status()).unwrap_or(StatusCode::CONFLICT),
-                (false, "Chèque refusé".to_string(), v.message, None),
+                (v.valide, title.to_string(), v.message, None),
                 true,
                 v.motif,
-            ),
-        }
-    };
-    if guessing(motif) {
-        for k in &keys {
-            ratelimit::hit(&state.core.db, k, i64::MAX, WINDOW_SECS).await?;
-        }
+            )
+        } else {
+            let demande = f.demande.trim().chars().take(200).collect::<String>();
+            let outcome = redeem::redeem(
+                &state.core,
+                Counter::Account(u.principal.account_id),
+                place,
+                &f.code,
+                &f.service,
+                Some(&demande).filter(|d| !d.is_empty()).map(String::as_str),
+                today,
+            )
+            .await?;
+            match outcome {
+                Outcome::Redeemed(r) | Outcome::Replayed(r) => (
+                    StatusCode::OK,
+                    (
+                        true,
+                        "Chèque encaissé".to_string(),
+                        format!(
+                            "{} € pour « {} », encaissement n° {} (chèque {}, carnet n° {}).",
+                            redeem::euros(r.valeur_centimes),
+                            r.service,
+                            r.encaissement,
+                            r.cheque,
+                            r.carnet
+                        ),
+                        Some((place.id, r.encaissement)),
+                    ),
+                    false,
+                    Motif::Valide,
+                ),
+                Outcome::Refused(v) => (
+                    StatusCode::from_u16(v.motif.status()).unwrap_or(StatusCode::CONFLICT),
+                    (false, "Chèque refusé".to_string(), v.message, None),
+                    true,
+                    v.motif,
+                ),
+            }
+        })
     }
+    .await;
+    settle(&state, counted, evaluated.as_ref().ok().map(|e| e.3)).await;
+    let (status, result, keep_code, _) = evaluated?;
     let (ok, title, message, cancellable) = result;
     let code = if keep_code {
         f.code.chars().take(40).collect()

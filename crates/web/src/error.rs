@@ -18,12 +18,21 @@ pub enum WebError {
     BadRequest(String),
     CsrfRefused,
     PayloadTooLarge,
+    /// Too many failed attempts (429); the message says how long to wait.
+    TooManyAttempts(String),
     Unavailable,
     Internal(String),
 }
 
 impl From<CoreError> for WebError {
     fn from(e: CoreError) -> Self {
+        if let CoreError::Busy = e {
+            tracing::warn!("calculs Argon2 saturés : 503");
+            return WebError::Unavailable;
+        }
+        if let CoreError::Locked(_) = e {
+            return WebError::TooManyAttempts(e.to_string());
+        }
         if e.is_unavailable() {
             tracing::error!(erreur = %e, "base de données indisponible");
             return WebError::Unavailable;
@@ -89,6 +98,7 @@ impl WebError {
                 "Envoi trop volumineux",
                 "Les données envoyées dépassent la taille autorisée.".into(),
             ),
+            WebError::TooManyAttempts(m) => (StatusCode::TOO_MANY_REQUESTS, "Trop de tentatives", m.clone()),
             WebError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Service momentanément indisponible",

@@ -179,7 +179,8 @@ pub async fn verify(
 ) -> Result<Response, WebError> {
     let key = format!("mandat-verif-echecs-ip:{ip}");
     let l = v.layout("Vérifier une attestation de mandat", "");
-    if !ratelimit::below(&state.core.db, &key, FAILURES, WINDOW_SECS).await? {
+    // Counted as a failure before the look-up, given back if the token is known.
+    let Some(counted) = ratelimit::count_failure(&state.core.db, &[(&key, FAILURES)], WINDOW_SECS).await? else {
         let page = CheckPage {
             l,
             trop: true,
@@ -189,11 +190,13 @@ pub async fn verify(
             actif: false,
         };
         return render(StatusCode::TOO_MANY_REQUESTS, page);
+    };
+    let check = queries::public_check(&state.core, &token).await;
+    match &check {
+        Ok(None) => counted.keep(&state.core.db).await?,
+        _ => counted.refund(&state.core.db).await?,
     }
-    let check = queries::public_check(&state.core, &token).await?;
-    if check.is_none() {
-        ratelimit::hit(&state.core.db, &key, i64::MAX, WINDOW_SECS).await?;
-    }
+    let check = check?;
     let status = if check.is_some() {
         StatusCode::OK
     } else {

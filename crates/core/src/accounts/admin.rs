@@ -20,7 +20,7 @@ pub async fn reset_password(core: &Core, who: &Principal, account_id: i64) -> Co
     authorize(who, Action::Administer)?;
     let account = existing(core, account_id).await?;
     let new = password::generate();
-    let hash = password::hash(&new)?;
+    let hash = core.argon2.hash(new.clone()).await?;
     let mut tx = core.db.begin().await?;
     store::set_password_hash(&mut tx, account.id, &hash).await?;
     let ended = session::delete_others(&mut tx, account.id, None).await?;

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::session::{self, Stage};
 use super::throttle::{self, Attempt};
-use super::{password, store, totp};
+use super::{store, totp};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::Core;
@@ -42,7 +42,9 @@ pub enum LoginOutcome {
     Refused(Refusal),
 }
 
-fn email_key(core: &Core, email: &str) -> String {
+/// The lockout counter of an e-mail address (trimmed, lower-case), shared by
+/// the login and the checks of the current password.
+pub(super) fn email_key(core: &Core, email: &str) -> String {
     format!("connexion:{}", core.keys.pseudonym("courriel", email))
 }
 
@@ -63,25 +65,20 @@ fn refused_after(attempt: Attempt) -> LoginOutcome {
 pub async fn login_password(core: &Core, email: &str, password_input: &str) -> CoreResult<LoginOutcome> {
     let email = email.trim().to_lowercase();
     let key = email_key(core, &email);
-    let attempt = throttle::attempt(&core.db, &key).await?;
-    if let Attempt::Locked(secs) = attempt {
-        return Ok(LoginOutcome::Refused(Refusal::Locked(secs)));
-    }
     let creds = if email.len() <= 254 {
         store::credentials_by_email(&core.db, &email).await?
     } else {
         None
     };
-    let input = if password_input.chars().count() > password::MAX_LEN {
-        String::new()
-    } else {
-        password_input.to_string()
-    };
+    // The turn in the Argon2 queue first: a refusal for overload counts no failure.
+    let permit = core.argon2.permit().await?;
+    let attempt = throttle::attempt(&core.db, &key).await?;
+    if let Attempt::Locked(secs) = attempt {
+        return Ok(LoginOutcome::Refused(Refusal::Locked(secs)));
+    }
     // Same work whether the account exists or not, so timing reveals nothing.
-    let stored = creds
-        .as_ref()
-        .map_or_else(|| password::dummy_hash().to_string(), |c| c.password_hash.clone());
-    let matches = password::verify_blocking(input, stored).await;
+    let stored = creds.as_ref().map(|c| c.password_hash.clone());
+    let matches = permit.verify(password_input.to_string(), stored).await?;
     let mut tx = core.db.begin().await?;
     let creds = match creds {
         Some(c) if matches && c.active => c,

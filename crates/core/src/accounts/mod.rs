@@ -1,10 +1,12 @@
 //! Accounts domain: organisations, accounts, passwords, TOTP, sessions, lockout.
 
 pub mod admin;
+pub mod argon2_pool;
 pub mod authz;
 mod login;
 pub mod model;
 pub mod password;
+mod reauth;
 mod service;
 pub mod session;
 pub mod store;

@@ -86,7 +86,8 @@ pub fn check_policy(password: &str, email: &str) -> CoreResult<()> {
     Ok(())
 }
 
-/// Hashes with Argon2id (the crate's defaults: 19 MiB, 2 passes, 1 lane).
+/// Hashes with Argon2id (the crate's defaults: 19 MiB, 2 passes, 1 lane). Blocks
+/// for tens of milliseconds: from async code, use [`super::argon2_pool::Argon2Pool::hash`].
 pub fn hash(password: &str) -> CoreResult<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
@@ -95,27 +96,13 @@ pub fn hash(password: &str) -> CoreResult<String> {
         .map_err(|e| CoreError::invalid(format!("hachage du mot de passe impossible : {e}")))
 }
 
-/// Verifies in constant time. A malformed stored hash verifies as false.
+/// Verifies in constant time. A malformed stored hash verifies as false. Blocks:
+/// from async code, use [`super::argon2_pool::Argon2Permit::verify`].
 pub fn verify(password: &str, stored: &str) -> bool {
     match PasswordHash::new(stored) {
         Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
         Err(_) => false,
     }
-}
-
-/// [`verify`] on a blocking thread: Argon2 takes tens of milliseconds of CPU and
-/// must not hold up the async workers that serve other requests.
-pub async fn verify_blocking(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || verify(&password, &stored))
-        .await
-        .unwrap_or(false)
-}
-
-/// [`hash`] on a blocking thread.
-pub async fn hash_blocking(password: String) -> CoreResult<String> {
-    tokio::task::spawn_blocking(move || hash(&password))
-        .await
-        .map_err(|e| CoreError::Io(format!("hachage interrompu : {e}")))?
 }
 
 /// A hash of a random password, verified against when the e-mail is unknown so

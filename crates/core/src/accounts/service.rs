@@ -131,7 +131,7 @@ pub async fn create_account(core: &Core, actor: &Actor, new: NewAccount<'_>) -> 
         }
     };
     password::check_policy(&pw, email.as_str())?;
-    let hash = password::hash(&pw)?;
+    let hash = core.argon2.hash(pw).await?;
     let secret = new.with_totp.then(totp::new_secret);
     let sealed = match &secret {
         Some(s) => Some(totp::seal(core, s)?),
@@ -203,20 +203,15 @@ pub async fn change_password(
     let account = store::account(&core.db, who.account_id)
         .await?
         .ok_or(CoreError::Forbidden)?;
-    let stored = store::password_hash(&core.db, who.account_id)
-        .await?
-        .ok_or(CoreError::Forbidden)?;
-    // Argon2 runs before the write transaction, on a blocking thread.
-    if !password::verify_blocking(current.to_string(), stored).await {
-        return Err(CoreError::invalid("le mot de passe actuel est incorrect"));
-    }
+    // Argon2 runs before the write transaction, within the bound of the process.
+    super::reauth::check_current_password(core, who, &account.email, current).await?;
     if current == new {
         return Err(CoreError::invalid(
             "le nouveau mot de passe doit être différent de l'actuel",
         ));
     }
     password::check_policy(new, &account.email)?;
-    let hash = password::hash_blocking(new.to_string()).await?;
+    let hash = core.argon2.hash(new.to_string()).await?;
     let mut tx = core.db.begin().await?;
     store::set_password_hash(&mut tx, who.account_id, &hash).await?;
     let ended = session::delete_others(&mut tx, who.account_id, keep_session).await?;
@@ -284,9 +279,17 @@ pub async fn confirm_totp(
         },
     )?;
     let account_id = who.account_id;
-    let hash = store::password_hash(&core.db, account_id)
+    let account = store::account(&core.db, account_id)
         .await?
         .ok_or(CoreError::Forbidden)?;
+    if account.totp_enabled {
+        let Some(pw) = current_password.filter(|p| !p.is_empty()) else {
+            return Err(CoreError::invalid(
+                "saisissez votre mot de passe actuel pour changer d'appareil",
+            ));
+        };
+        super::reauth::check_current_password(core, who, &account.email, pw).await?;
+    }
     let mut tx = core.db.begin().await?;
     let creds = store::credentials_by_id(&mut tx, account_id)
         .await?
@@ -297,17 +300,11 @@ pub async fn confirm_totp(
         ));
     };
     let replaced = creds.totp_secret.is_some();
-    if replaced {
-        let Some(pw) = current_password.filter(|p| !p.is_empty()) else {
-            return Err(CoreError::invalid(
-                "saisissez votre mot de passe actuel pour changer d'appareil",
-            ));
-        };
-        tx.rollback().await?;
-        if !password::verify_blocking(pw.to_string(), hash).await {
-            return Err(CoreError::invalid("le mot de passe actuel est incorrect"));
-        }
-        tx = core.db.begin().await?;
+    if replaced && !account.totp_enabled {
+        // A device enrolled meanwhile (another session): its password was not checked.
+        return Err(CoreError::invalid(
+            "la double authentification a changé entre-temps : rechargez la page et recommencez",
+        ));
     }
     let Some(step) = totp::check(&totp::open(core, &pending)?, code, unix, None)? else {
         tx.rollback().await?;
@@ -345,12 +342,10 @@ pub async fn remove_totp(
             "la double authentification est obligatoire pour votre rôle ; vous pouvez seulement changer d'appareil",
         ));
     }
-    let stored = store::password_hash(&core.db, who.account_id)
+    let account = store::account(&core.db, who.account_id)
         .await?
         .ok_or(CoreError::Forbidden)?;
-    if !password::verify_blocking(current_password.to_string(), stored).await {
-        return Err(CoreError::invalid("le mot de passe actuel est incorrect"));
-    }
+    super::reauth::check_current_password(core, who, &account.email, current_password).await?;
     let mut tx = core.db.begin().await?;
     store::set_totp(&mut tx, who.account_id, None, None).await?;
     let ended = session::delete_others(&mut tx, who.account_id, keep_session).await?;

@@ -67,6 +67,15 @@ pub fn lock_secs(failures: i64) -> i64 {
     (FIRST_LOCK_SECS << doublings).min(MAX_LOCK_SECS)
 }
 
+/// What a locked person reads (login page, account forms), in French.
+pub fn lock_message(secs: i64) -> String {
+    format!(
+        "Trop de tentatives infructueuses. Par sécurité, réessayez dans {} minute{}.",
+        secs.div_euclid(60).max(1) + i64::from(secs % 60 > 0 && secs > 60),
+        if secs > 60 { "s" } else { "" }
+    )
+}
+
 /// Forgets the failures of `key` (after a success).
 pub async fn reset(tx: &mut Tx, key: &str) -> CoreResult<()> {
     on_tx!(tx, c => {

@@ -142,7 +142,7 @@ pub async fn invite(core: &Core, who: &Principal, nom: &str, email: &str) -> Cor
             "le nom de l'aidant est obligatoire (200 caractères au plus)",
         ));
     }
-    let hash = password::hash_blocking(password::generate()).await?;
+    let hash = core.argon2.hash(password::generate()).await?;
     let mut tx = core.db.begin().await?;
     let (account, created) = match account_by_email(&mut tx, email.as_str()).await? {
         Some((id, role)) if role == Role::Aidant.key() => (id, false),

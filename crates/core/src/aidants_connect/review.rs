@@ -41,7 +41,7 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision, b
         let h = load_tx(&mut tx, id).await?;
         tx.rollback().await?;
         for _ in 0..=h.aidants.len() {
-            hashes.push(password::hash_blocking(password::generate()).await?);
+            hashes.push(core.argon2.hash(password::generate()).await?);
         }
     }
     let mut tx = core.db.begin().await?;

@@ -37,7 +37,13 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     let pool = passerelle_core::db::PoolSettings {
         acquire_timeout: Duration::from_secs(args.delai_base),
     };
-    let core = super::open_with(data, pool).await?;
+    let core = super::open_with(data, pool).await?.with_argon2(args.argon2.pool());
+    tracing::info!(
+        parallele = core.argon2.parallel(),
+        attente = core.argon2.max_waiting(),
+        memoire_max_mio = core.argon2.parallel() * passerelle_core::accounts::argon2_pool::MIB_PER_RUN,
+        "calculs Argon2 bornés"
+    );
     let franceconnect = crate::config::franceconnect(&args, &base, &core.keys)?;
     match &franceconnect {
         Some(fc) if fc.config().simulateur => {

@@ -354,7 +354,9 @@ async fn account_page_replaces_the_totp_device() {
 
 #[tokio::test]
 async fn a_burst_of_parallel_attempts_gets_no_more_tries_than_allowed() {
-    let app = TestApp::new().await;
+    // A queue of Argon2 work long enough for the whole burst (see limites_secrets for a full one).
+    let pool = passerelle_core::accounts::argon2_pool::Argon2Pool::new(2, 64);
+    let app = TestApp::new().await.with_argon2(pool);
     app.account("lieu", "lieu", "lieu@exemple.fr", false).await;
     let mut tasks = Vec::new();
     for i in 0..16 {

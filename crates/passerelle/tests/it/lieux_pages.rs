@@ -154,17 +154,7 @@ async fn a_place_by_id_and_the_openapi_document() {
 async fn every_instance_sees_a_change_as_soon_as_it_commits() {
     let app = TestApp::new().await;
     let mut first = app.browser();
-    let config = passerelle_web::WebConfig {
-        base_url: url::Url::parse(crate::support::BASE).unwrap(),
-        assets_dir: "/x".into(),
-        fonts_dir: std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../node_modules/dejavu-fonts-ttf/ttf"
-        )),
-        trust_proxy: false,
-        search_max_age: std::time::Duration::ZERO,
-        dashboard_max_age: std::time::Duration::ZERO,
-    };
+    let config = crate::support::web_config();
     let second_router = passerelle_web::router(passerelle_web::AppState::new(app.core.clone(), config));
     let (_, v) = api(&mut first, "").await;
     assert_eq!(v["total"], 0);

@@ -24,6 +24,7 @@ mod journal;
 mod lieux;
 mod lieux_pages;
 mod limites;
+mod limites_secrets;
 mod mandats;
 mod mandats_acces;
 mod mandats_support;

@@ -38,18 +38,7 @@ impl TestApp {
         let core = Core::open(&db_url, &data_dir)
             .await
             .expect("ouverture de la base de test");
-        let config = WebConfig {
-            base_url: url::Url::parse(BASE).unwrap(),
-            assets_dir: PathBuf::from("/nonexistent"),
-            fonts_dir: std::path::PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../node_modules/dejavu-fonts-ttf/ttf"
-            )),
-            trust_proxy: false,
-            search_max_age: std::time::Duration::ZERO,
-            dashboard_max_age: std::time::Duration::ZERO,
-        };
-        let router = router(AppState::new(core.clone(), config));
+        let router = router(AppState::new(core.clone(), web_config()));
         TestApp {
             core,
             router,
@@ -57,6 +46,13 @@ impl TestApp {
             data_dir,
             _dir: dir,
         }
+    }
+
+    /// The same application with another bound on Argon2 work (the router is rebuilt).
+    pub fn with_argon2(mut self, pool: passerelle_core::accounts::argon2_pool::Argon2Pool) -> TestApp {
+        self.core = self.core.clone().with_argon2(pool);
+        self.router = router(AppState::new(self.core.clone(), web_config()));
+        self
     }
 
     /// The demonstration data of `serve --demo` (with the official territories it needs).
@@ -143,6 +139,21 @@ impl TestApp {
             Db::Sqlite(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
             Db::Postgres(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
         }
+    }
+}
+
+/// The settings of the application under test.
+pub fn web_config() -> WebConfig {
+    WebConfig {
+        base_url: url::Url::parse(BASE).unwrap(),
+        assets_dir: PathBuf::from("/nonexistent"),
+        fonts_dir: std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../node_modules/dejavu-fonts-ttf/ttf"
+        )),
+        trust_proxy: false,
+        search_max_age: std::time::Duration::ZERO,
+        dashboard_max_age: std::time::Duration::ZERO,
     }
 }
 
