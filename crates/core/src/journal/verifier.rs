@@ -71,7 +71,10 @@ impl ChainVerifier {
     /// kept outside the database, each with its source (« le témoin t.json »).
     pub fn new(key: VerifyingKey, local: Vec<CheckpointRef>, mut external: Vec<(CheckpointRef, String)>) -> Self {
         let key_id = crate::keys::key_id(&key);
-        let stored: Vec<i64> = local.iter().map(|c| c.seq).collect();
+        let mut stored: Vec<i64> = local.iter().map(|c| c.seq).collect();
+        stored.sort_unstable();
+        let by_number: std::collections::HashMap<i64, &CheckpointRef> =
+            local.iter().filter_map(|c| Some((c.n?, c))).collect();
         let mut faults = Vec::new();
         external.retain(|(ext, source)| {
             if let Err(e) = ext.check_signature(&key, &key_id) {
@@ -82,8 +85,8 @@ impl ChainVerifier {
                 return false;
             }
             let kept = match ext.n.filter(|_| ext.version == 2) {
-                Some(n) => local.iter().any(|c| c.n == Some(n) && c.same_signed_content(ext)),
-                None => local.iter().any(|c| c.seq == ext.seq),
+                Some(n) => by_number.get(&n).is_some_and(|c| c.same_signed_content(ext)),
+                None => stored.binary_search(&ext.seq).is_ok(),
             };
             if !kept {
                 faults.push(CheckpointFault {
