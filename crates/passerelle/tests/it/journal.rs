@@ -133,52 +133,7 @@ async fn a_removed_automatic_checkpoint_is_caught() {
 /// Rewrites entry `target` and re-hashes every later entry, as a database
 /// administrator without the signing key could, and removes the checkpoints.
 async fn rewrite_chain(app: &TestApp, target: i64) {
-    let mut entries = journal::entries(&app.core.db, None, i64::MAX).await.unwrap();
-    entries.reverse();
-    let mut prev = journal::genesis().to_vec();
-    let mut buf = Vec::new();
-    for e in entries.iter_mut() {
-        if e.seq == target {
-            e.details = "{\"reecrit\":true}".into();
-        }
-        e.prev_hash = prev.clone();
-        journal::canonical(
-            &mut buf,
-            e.seq,
-            e.at,
-            e.actor_account,
-            &e.actor_role,
-            &e.action,
-            &e.subjects,
-            &e.details,
-        );
-        e.hash = journal::entry_hash(&prev, &buf).to_vec();
-        prev = e.hash.clone();
-    }
-    let drop_insert = match app.backend() {
-        Backend::Sqlite => "DROP TRIGGER IF EXISTS journal_insert_in_order",
-        Backend::Postgres => "DROP TRIGGER IF EXISTS journal_insert_in_order ON journal",
-    };
-    app.exec(drop_insert).await.unwrap();
-    app.exec("DELETE FROM journal_checkpoints; DELETE FROM journal;")
-        .await
-        .unwrap();
-    for e in &entries {
-        let sql = format!(
-            "INSERT INTO journal (seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash) \
-             VALUES ({}, {}, {}, '{}', '{}', '{}', '{}', {}, {})",
-            e.seq,
-            e.at,
-            e.actor_account.map_or("NULL".to_string(), |a| a.to_string()),
-            e.actor_role,
-            e.action,
-            e.subjects.replace('\'', "''"),
-            e.details.replace('\'', "''"),
-            blob(app, &e.prev_hash),
-            blob(app, &e.hash),
-        );
-        app.exec(&sql).await.unwrap();
-    }
+    crate::journal_points::rewrite_from(app, target, Some("seq > 0")).await;
 }
 
 pub(crate) fn blob(app: &TestApp, b: &[u8]) -> String {
