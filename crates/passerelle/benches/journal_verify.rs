@@ -15,9 +15,9 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use ed25519_dalek::Signer;
+use passerelle_core::journal::checkpoint::{checkpoint_genesis, CHECKPOINT_COLUMNS};
 use passerelle_core::journal::{
-    canonical, checkpoint_message, entry_hash, genesis, ChainVerifier, CheckpointRef, RawBatch, StoredEntry,
+    canonical, entry_hash, genesis, sign_checkpoint, ChainVerifier, CheckpointRef, RawBatch, StoredEntry,
     CHECKPOINT_EVERY,
 };
 use passerelle_core::{on_tx, Db, Keys};
@@ -26,7 +26,8 @@ fn build(n: i64, keys: &Keys) -> (Vec<StoredEntry>, Vec<CheckpointRef>) {
     let mut prev = genesis();
     let mut buf = Vec::with_capacity(512);
     let mut entries = Vec::with_capacity(n as usize);
-    let mut checkpoints = Vec::new();
+    let mut checkpoints: Vec<CheckpointRef> = Vec::new();
+    let mut link = checkpoint_genesis();
     let t0 = 1_790_000_000_000_000i64;
     for seq in 1..=n {
         // Shaped like a real entry: a failed login with a pseudonymised e-mail.
@@ -59,14 +60,16 @@ fn build(n: i64, keys: &Keys) -> (Vec<StoredEntry>, Vec<CheckpointRef>) {
             hash: hash.to_vec(),
         });
         if seq % CHECKPOINT_EVERY == 0 {
-            let sig = keys.journal_signing().sign(&checkpoint_message(seq, &hash, at));
-            checkpoints.push(CheckpointRef {
-                seq,
-                head_hash: hash.to_vec(),
-                at,
-                key_id: keys.journal_key_id(),
-                signature: sig.to_bytes().to_vec(),
-            });
+            // Numbered, chained, with the hashes of its segment, as the service signs them.
+            let debut = seq - CHECKPOINT_EVERY + 1;
+            let list: Vec<u8> = entries[(debut - 1) as usize..]
+                .iter()
+                .flat_map(|e| e.hash.iter().copied())
+                .collect();
+            let n = checkpoints.len() as i64 + 1;
+            let cp = sign_checkpoint(keys.journal_signing(), n, debut, seq, &hash, at, &link, list);
+            link = cp.link(&link);
+            checkpoints.push(cp);
         }
         prev = hash;
     }
@@ -94,8 +97,10 @@ async fn store(db: &Db, entries: &[StoredEntry], checkpoints: &[CheckpointRef]) 
     let mut tx = db.begin().await.expect("transaction");
     for cp in checkpoints {
         on_tx!(&mut tx, c => {
-            sqlx::query("INSERT INTO journal_checkpoints (seq, head_hash, at, key_id, signature) VALUES ($1,$2,$3,$4,$5)")
-                .bind(cp.seq).bind(&cp.head_hash).bind(cp.at).bind(&cp.key_id).bind(&cp.signature)
+            sqlx::query(&format!("INSERT INTO journal_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)"))
+                .bind(cp.n).bind(cp.version).bind(cp.seq).bind(cp.debut).bind(&cp.head_hash).bind(cp.at)
+                .bind(&cp.prev_checkpoint_hash).bind(&cp.segment_hash).bind(&cp.entry_hashes)
+                .bind(&cp.key_id).bind(&cp.signature)
                 .execute(&mut *c).await.map(|r| r.rows_affected())
         })
         .expect("point de contrôle");
@@ -210,7 +215,7 @@ fn main() {
     let mut best = f64::MAX;
     for _ in 0..3 {
         let t = Instant::now();
-        let mut v = ChainVerifier::new(keys.journal_verifying(), checkpoints.clone());
+        let mut v = ChainVerifier::new(keys.journal_verifying(), checkpoints.clone(), Vec::new());
         for batch in &batches {
             v.feed(batch).expect("chaîne intacte");
         }

@@ -335,6 +335,7 @@ pub fn router(state: AppState) -> Router {
         .route("/open-data/aidants-connect.json", get(opendata::aidants_json))
         .route("/open-data/lieux.csv", get(opendata::lieux_csv))
         .route("/open-data/lieux.json", get(opendata::lieux_json))
+        .route("/open-data/journal-tete.json", get(opendata::journal_tete))
         .route("/connexion", get(auth::login_page).post(auth::login_submit))
         .route("/connexion/totp", get(auth::totp_page).post(auth::totp_submit))
         .route(

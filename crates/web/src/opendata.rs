@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use passerelle_core::indicateurs;
+use passerelle_core::journal;
 use passerelle_core::lieux::export;
 
 use crate::auth::{render, Visitor};
@@ -74,6 +75,7 @@ pub async fn index(State(state): State<AppState>, v: Visitor) -> Result<Response
     let departements = indicateurs::published(&state.core, age).await?;
     let pass = indicateurs::pass_numerique::published(&state.core, age).await?;
     let aidants = indicateurs::aidants_connect::published(&state.core, age).await?;
+    let tete = journal::latest_checkpoint(&state.core.db).await?;
     let jeux = vec![
         Dataset {
             titre: "Lieux de médiation numérique",
@@ -112,6 +114,13 @@ pub async fn index(State(state): State<AppState>, v: Visitor) -> Result<Response
             mise_a_jour: date(aidants.last_modified),
             colonnes: indicateurs::aidants_connect::COLUMNS.to_vec(),
         },
+        Dataset {
+            titre: "Tête signée du journal",
+            description: "Le dernier point de contrôle du journal infalsifiable de la plateforme, signé (Ed25519) : numéro, entrée, empreinte, point précédent, clé publique. Tout témoin extérieur peut la relever régulièrement et la conserver : « passerelle journal verify --temoin » prouve ensuite que le journal prolonge ce qu'il a vu, sans rien réécrire ni supprimer. Aucune donnée personnelle.",
+            fichiers: vec![("JSON", journal::tete::PATH)],
+            mise_a_jour: date(tete.map(|c| c.at)),
+            colonnes: TETE_COLUMNS.to_vec(),
+        },
     ];
     render(
         StatusCode::OK,
@@ -121,6 +130,46 @@ pub async fn index(State(state): State<AppState>, v: Visitor) -> Result<Response
             seuil: indicateurs::SECRET_THRESHOLD,
         },
     )
+}
+
+const TETE_COLUMNS: [(&str, &str); 9] = [
+    ("numero", "numéro du point de contrôle (1, 2, 3… sans trou)"),
+    ("seq", "numéro de l'entrée du journal signée"),
+    (
+        "debut",
+        "première entrée couverte par ce point (celle qui suit le point précédent)",
+    ),
+    ("empreinte", "empreinte SHA-256 de l'entrée signée (hexadécimal)"),
+    (
+        "at",
+        "date du point (microsecondes depuis 1970, UTC) ; « date » la donne en RFC 3339",
+    ),
+    ("empreinte_segment", "SHA-256 des empreintes des entrées n° debut à seq"),
+    (
+        "precedent",
+        "empreinte du point de contrôle précédent (chaîne des points)",
+    ),
+    (
+        "cle, cle_publique",
+        "identifiant et clé publique Ed25519 du déploiement",
+    ),
+    ("signature", "signature Ed25519 de ces champs (hexadécimal)"),
+];
+
+/// `GET /open-data/journal-tete.json`: the signed head of the journal, for witnesses.
+pub async fn journal_tete(State(state): State<AppState>) -> Result<Response, WebError> {
+    let cp = journal::latest_checkpoint(&state.core.db)
+        .await?
+        .ok_or(WebError::NotFound)?;
+    let doc = journal::tete::tete_json(&cp, &state.core.keys.journal_verifying());
+    let body = serde_json::to_vec_pretty(&doc)
+        .map_err(|e| WebError::from(passerelle_core::CoreError::Io(format!("JSON : {e}"))))?;
+    let mut resp = file(body, JSON, None, Some(cp.at));
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("public, max-age=60"),
+    );
+    Ok(resp)
 }
 
 fn last_modified(micros: Option<i64>) -> Option<(header::HeaderName, String)> {

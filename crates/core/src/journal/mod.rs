@@ -2,18 +2,25 @@
 //!
 //! Each entry's hash is SHA-256 over the previous entry's hash followed by the
 //! entry's canonical serialisation ([`canonical`]). The first entry links to
-//! [`genesis`]. Checkpoints sign the head hash with the deployment's Ed25519 key.
+//! [`genesis`]. Checkpoints, numbered and chained ([`checkpoint`]), sign the
+//! head hash and the hashes of the entries since the previous checkpoint with
+//! the deployment's Ed25519 key; the latest one is published (the signed head,
+//! [`tete`]) so that witnesses outside the deployment keep it.
 //! The database refuses UPDATE and DELETE on both tables (triggers, see migrations).
 
 mod chain;
+pub mod checkpoint;
 mod reader;
 mod store;
+pub mod tete;
+mod verifier;
 
-pub use chain::{
-    canonical, checkpoint_message, entry_hash, genesis, write_canonical, Break, ChainVerifier, CheckpointRef, RawBatch,
-    StoredEntry,
+pub use chain::{canonical, entry_hash, genesis, stored_hash, write_canonical, RawBatch, StoredEntry};
+pub use checkpoint::{checkpoint_message, checkpoint_message_v2, sign_checkpoint, CheckpointRef};
+pub use store::{
+    append, checkpoint_head, checkpoints, entries, latest_checkpoint, verify, VerifyReport, CHECKPOINT_EVERY,
 };
-pub use store::{append, checkpoint_head, checkpoints, entries, verify, VerifyReport, CHECKPOINT_EVERY};
+pub use verifier::{Break, ChainVerifier};
 
 use serde_json::Value;
 

@@ -14,7 +14,8 @@ use futures_util::TryStreamExt;
 use rusqlite::types::ValueRef;
 use tokio::sync::mpsc::Sender;
 
-use super::chain::{CheckpointRef, RawBatch};
+use super::chain::RawBatch;
+use super::checkpoint::{CheckpointRef, CHECKPOINT_COLUMNS};
 use crate::db::Db;
 use crate::error::{CoreError, CoreResult};
 
@@ -89,16 +90,24 @@ fn sqlite_read(
             .map_err(sqlite_err)?;
         conn.execute_batch("BEGIN").map_err(sqlite_err)?;
         let mut stmt = conn
-            .prepare("SELECT seq, head_hash, at, key_id, signature FROM journal_checkpoints ORDER BY seq")
+            .prepare(&format!(
+                "SELECT {CHECKPOINT_COLUMNS} FROM journal_checkpoints ORDER BY seq"
+            ))
             .map_err(sqlite_err)?;
         let cps = stmt
             .query_map([], |r| {
                 Ok(CheckpointRef {
-                    seq: r.get(0)?,
-                    head_hash: r.get(1)?,
-                    at: r.get(2)?,
-                    key_id: r.get(3)?,
-                    signature: r.get(4)?,
+                    n: r.get(0)?,
+                    version: r.get(1)?,
+                    seq: r.get(2)?,
+                    debut: r.get(3)?,
+                    head_hash: r.get(4)?,
+                    at: r.get(5)?,
+                    prev_checkpoint_hash: r.get(6)?,
+                    segment_hash: r.get(7)?,
+                    entry_hashes: r.get(8)?,
+                    key_id: r.get(9)?,
+                    signature: r.get(10)?,
                 })
             })
             .map_err(sqlite_err)?
@@ -174,10 +183,11 @@ async fn pg_read(
     let mut t = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await?;
-    let cps: Vec<CheckpointRef> =
-        sqlx::query_as("SELECT seq, head_hash, at, key_id, signature FROM journal_checkpoints ORDER BY seq")
-            .fetch_all(&mut *t)
-            .await?;
+    let cps: Vec<CheckpointRef> = sqlx::query_as(&format!(
+        "SELECT {CHECKPOINT_COLUMNS} FROM journal_checkpoints ORDER BY seq"
+    ))
+    .fetch_all(&mut *t)
+    .await?;
     if let Some(c) = cp_tx.take() {
         let _ = c.send(Ok(cps));
     }

@@ -1,15 +1,14 @@
 //! Journal storage: append inside the caller's transaction, checkpoints, and
 //! verification streamed from the database.
 
-use ed25519_dalek::Signer;
 use serde_json::Value;
 
-use super::chain::{
-    canonical, checkpoint_message, entry_hash, genesis, Break, ChainVerifier, CheckpointRef, StoredEntry,
-};
+use super::chain::{canonical, entry_hash, genesis, StoredEntry};
+use super::checkpoint::{checkpoint_genesis, last_link, sign_checkpoint, CheckpointRef, CHECKPOINT_COLUMNS};
 use super::reader;
+use super::verifier::{Break, ChainVerifier};
 use super::{actions, Actor, NewEntry};
-use crate::db::{now_micros, Db, Tx};
+use crate::db::{lock, now_micros, Db, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::keys::Keys;
 use crate::{on_db, on_tx};
@@ -22,7 +21,8 @@ const PG_APPEND_LOCK: i64 = 0x7061_7373_6a6f_7572; // "passjour"
 /// Appends one entry in `tx` (the same transaction as the action it records)
 /// and returns its sequence number. Appends are serialised: SQLite write
 /// transactions hold the database lock (`BEGIN IMMEDIATE`); PostgreSQL takes a
-/// transaction-scoped advisory lock.
+/// transaction-scoped advisory lock. Checkpoints are numbered under the same
+/// lock, so two instances never write the same checkpoint number.
 pub async fn append(tx: &mut Tx, keys: &Keys, entry: NewEntry) -> CoreResult<i64> {
     let subjects = serde_json::to_string(&entry.subjects).map_err(|e| CoreError::invalid(e.to_string()))?;
     // serde_json's map is a BTreeMap (feature preserve_order is off): keys come out sorted.
@@ -42,12 +42,7 @@ async fn append_raw(
     subjects: &str,
     details: &str,
 ) -> CoreResult<i64> {
-    if let Tx::Postgres(t) = tx {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(PG_APPEND_LOCK)
-            .execute(&mut **t)
-            .await?;
-    }
+    lock(tx, PG_APPEND_LOCK).await?;
     let head: Option<(i64, Vec<u8>)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *c).await?
     });
@@ -92,18 +87,73 @@ async fn append_raw(
     Ok(seq)
 }
 
+/// Signs checkpoint `seq` (whose entry has `head` and `at`): the next number,
+/// the segment since the previous checkpoint, chained to it. The caller holds
+/// the append lock.
 async fn insert_checkpoint(tx: &mut Tx, keys: &Keys, seq: i64, head: &[u8], at: i64) -> CoreResult<()> {
-    let signature = keys.journal_signing().sign(&checkpoint_message(seq, head, at));
+    let last: Option<CheckpointRef> = on_tx!(tx, c => {
+        sqlx::query_as(&format!("SELECT {CHECKPOINT_COLUMNS} FROM journal_checkpoints ORDER BY seq DESC LIMIT 1"))
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    let (n, debut, prev_link) = match last {
+        None => (1, 1, checkpoint_genesis()),
+        Some(cp) => {
+            let link = match (&cp.prev_checkpoint_hash, cp.version) {
+                (Some(prev), 2) => cp.link(prev),
+                // The first version 2 checkpoint folds every legacy one into its link.
+                _ => {
+                    let all: Vec<CheckpointRef> = on_tx!(tx, c => {
+                        sqlx::query_as(&format!("SELECT {CHECKPOINT_COLUMNS} FROM journal_checkpoints ORDER BY seq"))
+                            .fetch_all(&mut *c)
+                            .await?
+                    });
+                    last_link(&all)
+                }
+            };
+            let count: i64 = on_tx!(tx, c => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM journal_checkpoints").fetch_one(&mut *c).await?
+            });
+            (cp.n.unwrap_or(count) + 1, cp.seq + 1, link)
+        }
+    };
+    let hashes: Vec<Vec<u8>> = on_tx!(tx, c => {
+        sqlx::query_scalar("SELECT hash FROM journal WHERE seq >= $1 AND seq <= $2 ORDER BY seq")
+            .bind(debut)
+            .bind(seq)
+            .fetch_all(&mut *c)
+            .await?
+    });
+    if hashes.len() as i64 != seq - debut + 1 || hashes.iter().any(|h| h.len() != 32) {
+        return Err(CoreError::invalid(format!(
+            "journal incohérent entre les entrées n° {debut} et n° {seq} : point de contrôle refusé, lancez « passerelle journal verify »"
+        )));
+    }
+    let cp = sign_checkpoint(
+        keys.journal_signing(),
+        n,
+        debut,
+        seq,
+        head,
+        at,
+        &prev_link,
+        hashes.concat(),
+    );
     on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO journal_checkpoints (seq, head_hash, at, key_id, signature) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (seq) DO NOTHING",
-        )
-        .bind(seq)
-        .bind(head)
-        .bind(at)
-        .bind(keys.journal_key_id())
-        .bind(signature.to_bytes().as_slice())
+        sqlx::query(&format!(
+            "INSERT INTO journal_checkpoints ({CHECKPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(cp.n)
+        .bind(cp.version)
+        .bind(cp.seq)
+        .bind(cp.debut)
+        .bind(&cp.head_hash)
+        .bind(cp.at)
+        .bind(&cp.prev_checkpoint_hash)
+        .bind(&cp.segment_hash)
+        .bind(&cp.entry_hashes)
+        .bind(&cp.key_id)
+        .bind(&cp.signature)
         .execute(&mut *c)
         .await?;
     });
@@ -116,6 +166,8 @@ async fn insert_checkpoint(tx: &mut Tx, keys: &Keys, seq: i64, head: &[u8], at: 
 /// or its head is already signed.
 pub async fn checkpoint_head(db: &Db, keys: &Keys) -> CoreResult<Option<i64>> {
     let mut tx = db.begin().await?;
+    // Under the append lock, so that two instances do not both sign.
+    lock(&mut tx, PG_APPEND_LOCK).await?;
     let head: Option<i64> = on_tx!(&mut tx, c => {
         sqlx::query_scalar("SELECT MAX(seq) FROM journal").fetch_one(&mut *c).await?
     });
@@ -166,23 +218,21 @@ pub enum VerifyReport {
 }
 
 /// Recomputes the whole chain and checks every checkpoint against `key`, from
-/// one consistent snapshot. `external` checkpoints (exported earlier and kept
-/// elsewhere) are checked as well, so that a chain rewritten together with its
-/// checkpoint table is caught. `progress` is called after each batch with the
-/// number of entries checked so far.
+/// one consistent snapshot. `external` checkpoints (exported earlier, or the
+/// signed heads kept by witnesses), each with its source for messages, are
+/// checked as well: the local journal must still hold each of them and extend
+/// it. `progress` is called after each batch with the number of entries checked so far.
 pub async fn verify(
     db: &Db,
     key: ed25519_dalek::VerifyingKey,
-    external: Vec<CheckpointRef>,
+    external: Vec<(CheckpointRef, String)>,
     mut progress: impl FnMut(u64) + Send + 'static,
 ) -> CoreResult<VerifyReport> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<reader::Batch>(4);
-    let mut checkpoints = reader::start(db, tx).await?;
+    let checkpoints = reader::start(db, tx).await?;
     let n_checkpoints = checkpoints.len() as u64;
-    checkpoints.extend(external);
-    checkpoints.sort_by_key(|c| c.seq);
     let outcome = tokio::task::spawn_blocking(move || -> CoreResult<Result<u64, Break>> {
-        let mut verifier = ChainVerifier::new(key, checkpoints);
+        let mut verifier = ChainVerifier::new(key, checkpoints, external);
         loop {
             match rx.blocking_recv() {
                 Some(Ok(Some(batch))) => {
@@ -211,8 +261,19 @@ pub async fn verify(
 /// Every checkpoint, to be exported and kept outside the database.
 pub async fn checkpoints(db: &Db) -> CoreResult<Vec<CheckpointRef>> {
     Ok(on_db!(db, c => {
-        sqlx::query_as::<_, CheckpointRef>("SELECT seq, head_hash, at, key_id, signature FROM journal_checkpoints ORDER BY seq")
+        sqlx::query_as::<_, CheckpointRef>(&format!("SELECT {CHECKPOINT_COLUMNS} FROM journal_checkpoints ORDER BY seq"))
             .fetch_all(&mut *c)
             .await?
+    }))
+}
+
+/// The latest numbered (version 2) checkpoint: the signed head that is published.
+pub async fn latest_checkpoint(db: &Db) -> CoreResult<Option<CheckpointRef>> {
+    Ok(on_db!(db, c => {
+        sqlx::query_as::<_, CheckpointRef>(&format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM journal_checkpoints WHERE version = 2 ORDER BY seq DESC LIMIT 1"
+        ))
+        .fetch_optional(&mut *c)
+        .await?
     }))
 }

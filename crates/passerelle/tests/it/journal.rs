@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::{cli, TestApp};
 
-async fn fill(app: &TestApp, n: usize) {
+pub(crate) async fn fill(app: &TestApp, n: usize) {
     for i in 0..n {
         let mut tx = app.core.db.begin().await.unwrap();
         journal::append(
@@ -30,16 +30,16 @@ async fn fill(app: &TestApp, n: usize) {
 }
 
 /// Drops the append-only protection, as an attacker with full database access would.
-async fn drop_protection(app: &TestApp) {
+pub(crate) async fn drop_protection(app: &TestApp) {
     let sql = match app.backend() {
-        Backend::Sqlite => "DROP TRIGGER journal_no_update; DROP TRIGGER journal_no_delete; \
-                            DROP TRIGGER journal_checkpoints_no_update; DROP TRIGGER journal_checkpoints_no_delete;",
-        Backend::Postgres => "DROP TRIGGER journal_append_only ON journal; DROP TRIGGER journal_checkpoints_append_only ON journal_checkpoints;",
+        Backend::Sqlite => "DROP TRIGGER IF EXISTS journal_no_update; DROP TRIGGER IF EXISTS journal_no_delete; \
+                            DROP TRIGGER IF EXISTS journal_checkpoints_no_update; DROP TRIGGER IF EXISTS journal_checkpoints_no_delete;",
+        Backend::Postgres => "DROP TRIGGER IF EXISTS journal_append_only ON journal; DROP TRIGGER IF EXISTS journal_checkpoints_append_only ON journal_checkpoints;",
     };
     app.exec(sql).await.unwrap();
 }
 
-fn verify_cli(app: &TestApp) -> (i32, String) {
+pub(crate) fn verify_cli(app: &TestApp) -> (i32, String) {
     let out = cli(app, &["journal", "verify"]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -121,8 +121,11 @@ async fn a_removed_automatic_checkpoint_is_caught() {
     app.exec("DELETE FROM journal_checkpoints").await.unwrap();
     let (code, out) = verify_cli(&app);
     assert_eq!(code, 1, "{out}");
+    // No signed hash is left: the entries before it are no longer guaranteed either.
     assert!(
-        out.contains("première entrée fautive n° 1000") && out.contains("disparu"),
+        out.contains("première entrée fautive n° 1 au plus tôt")
+            && out.contains("entrée n° 1000")
+            && out.contains("disparu"),
         "{out}"
     );
 }
@@ -130,55 +133,10 @@ async fn a_removed_automatic_checkpoint_is_caught() {
 /// Rewrites entry `target` and re-hashes every later entry, as a database
 /// administrator without the signing key could, and removes the checkpoints.
 async fn rewrite_chain(app: &TestApp, target: i64) {
-    let mut entries = journal::entries(&app.core.db, None, i64::MAX).await.unwrap();
-    entries.reverse();
-    let mut prev = journal::genesis().to_vec();
-    let mut buf = Vec::new();
-    for e in entries.iter_mut() {
-        if e.seq == target {
-            e.details = "{\"reecrit\":true}".into();
-        }
-        e.prev_hash = prev.clone();
-        journal::canonical(
-            &mut buf,
-            e.seq,
-            e.at,
-            e.actor_account,
-            &e.actor_role,
-            &e.action,
-            &e.subjects,
-            &e.details,
-        );
-        e.hash = journal::entry_hash(&prev, &buf).to_vec();
-        prev = e.hash.clone();
-    }
-    let drop_insert = match app.backend() {
-        Backend::Sqlite => "DROP TRIGGER journal_insert_in_order",
-        Backend::Postgres => "DROP TRIGGER journal_insert_in_order ON journal",
-    };
-    app.exec(drop_insert).await.unwrap();
-    app.exec("DELETE FROM journal_checkpoints; DELETE FROM journal;")
-        .await
-        .unwrap();
-    for e in &entries {
-        let sql = format!(
-            "INSERT INTO journal (seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash) \
-             VALUES ({}, {}, {}, '{}', '{}', '{}', '{}', {}, {})",
-            e.seq,
-            e.at,
-            e.actor_account.map_or("NULL".to_string(), |a| a.to_string()),
-            e.actor_role,
-            e.action,
-            e.subjects.replace('\'', "''"),
-            e.details.replace('\'', "''"),
-            blob(app, &e.prev_hash),
-            blob(app, &e.hash),
-        );
-        app.exec(&sql).await.unwrap();
-    }
+    crate::journal_points::rewrite_from(app, target, Some("seq > 0")).await;
 }
 
-fn blob(app: &TestApp, b: &[u8]) -> String {
+pub(crate) fn blob(app: &TestApp, b: &[u8]) -> String {
     let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
     match app.backend() {
         Backend::Sqlite => format!("X'{hex}'"),
@@ -202,9 +160,13 @@ async fn a_rewritten_chain_is_caught_by_exported_checkpoints() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     drop_protection(&app).await;
     rewrite_chain(&app, 10).await;
-    // The database alone cannot tell: the rewritten chain is consistent and its checkpoints are gone.
-    assert_eq!(verify_cli(&app).0, 0);
-    // The checkpoints kept outside the database can.
+    // The rewritten chain is consistent and its checkpoints are gone, but entry 21 still
+    // records a checkpoint that is no longer there.
+    let (code, out) = verify_cli(&app);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("n° 21") && out.contains("disparu"), "{out}");
+    // The checkpoints kept outside the database pin its head: the rewrite is
+    // somewhere in 1..=21 (the hashes of those entries were deleted with their checkpoint).
     let out = cli(
         &app,
         &[
@@ -218,8 +180,10 @@ async fn a_rewritten_chain_is_caught_by_exported_checkpoints() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(v["intact"], false);
-    assert_eq!(v["premiere_entree_fautive"], 21);
-    assert!(v["raison"].as_str().unwrap().contains("réécrite"));
+    assert_eq!(v["premiere_entree_fautive"], 1);
+    assert_eq!(v["exacte"], false);
+    assert_eq!(v["au_plus_tard"], 21);
+    assert!(v["raison"].as_str().unwrap().contains("réécrite"), "{v}");
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ mod fuzz_support;
 mod hub_territoire;
 mod hubs;
 mod journal;
+mod journal_points;
+mod journal_temoins;
 mod lieux;
 mod lieux_pages;
 mod limites;

@@ -1,0 +1,343 @@
+use super::*;
+use crate::journal::chain::{canonical, stored_hash, StoredEntry};
+use crate::journal::checkpoint::{checkpoint_genesis, checkpoint_message, sign_checkpoint, CheckpointRef};
+use ed25519_dalek::{Signer, SigningKey};
+
+fn chain(n: i64) -> Vec<StoredEntry> {
+    let mut prev = genesis();
+    let mut buf = Vec::new();
+    (1..=n)
+        .map(|seq| {
+            let details = format!("{{\"n\":{seq}}}");
+            canonical(
+                &mut buf,
+                seq,
+                1_700_000_000_000_000 + seq,
+                Some(7),
+                "operateur",
+                "test",
+                "[]",
+                &details,
+            );
+            let hash = entry_hash(&prev, &buf);
+            let e = StoredEntry {
+                seq,
+                at: 1_700_000_000_000_000 + seq,
+                actor_account: Some(7),
+                actor_role: "operateur".into(),
+                action: "test".into(),
+                subjects: "[]".into(),
+                details,
+                prev_hash: prev.to_vec(),
+                hash: hash.to_vec(),
+            };
+            prev = hash;
+            e
+        })
+        .collect()
+}
+
+/// Numbered, chained checkpoints at `seqs` (increasing), as the store signs them.
+fn checkpoints(key: &SigningKey, c: &[StoredEntry], seqs: &[i64]) -> Vec<CheckpointRef> {
+    let mut link = checkpoint_genesis();
+    let mut debut = 1;
+    let mut out: Vec<CheckpointRef> = Vec::new();
+    for (i, &seq) in seqs.iter().enumerate() {
+        let list: Vec<u8> = c[(debut - 1) as usize..seq as usize]
+            .iter()
+            .flat_map(|e| e.hash.clone())
+            .collect();
+        let e = &c[(seq - 1) as usize];
+        let cp = sign_checkpoint(key, i as i64 + 1, debut, seq, &e.hash, 5, &link, list);
+        link = cp.link(&link);
+        debut = seq + 1;
+        out.push(cp);
+    }
+    out
+}
+
+/// A legacy (version 1) checkpoint, numbered `n` by the migration.
+fn legacy(key: &SigningKey, e: &StoredEntry, n: i64) -> CheckpointRef {
+    let sig = key.sign(&checkpoint_message(e.seq, &e.hash, 5));
+    CheckpointRef {
+        n: Some(n),
+        version: 1,
+        seq: e.seq,
+        head_hash: e.hash.clone(),
+        at: 5,
+        key_id: crate::keys::key_id(&key.verifying_key()),
+        signature: sig.to_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+/// Rewrites entry `index` and recomputes every later hash (no key needed).
+fn rewrite(c: &mut [StoredEntry], index: usize) {
+    c[index].details = "{\"reecrit\":true}".into();
+    let mut buf = Vec::new();
+    for i in index..c.len() {
+        if i > 0 {
+            c[i].prev_hash = c[i - 1].hash.clone();
+        }
+        c[i].hash = stored_hash(&c[i], &mut buf).to_vec();
+    }
+}
+
+fn witness(cp: &CheckpointRef) -> Vec<(CheckpointRef, String)> {
+    let mut w = cp.clone();
+    w.entry_hashes = None;
+    vec![(w, "le témoin".into())]
+}
+
+fn run(
+    entries: &[StoredEntry],
+    key: &SigningKey,
+    local: Vec<CheckpointRef>,
+    external: Vec<(CheckpointRef, String)>,
+    batch: usize,
+) -> Result<u64, Break> {
+    let mut v = ChainVerifier::new(key.verifying_key(), local, external);
+    for b in entries.chunks(batch) {
+        v.feed(&RawBatch::from_entries(b))?;
+    }
+    v.finish()
+}
+
+#[test]
+fn intact_chain_passes_in_any_batch_size() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let c = chain(50);
+    let cps = checkpoints(&key, &c, &[10, 50]);
+    for batch in [1, 7, 50] {
+        assert_eq!(run(&c, &key, cps.clone(), witness(&cps[1]), batch), Ok(50));
+    }
+    // Legacy checkpoints followed by chained ones.
+    let mut mixed = vec![legacy(&key, &c[4], 1), legacy(&key, &c[9], 2)];
+    let link = crate::journal::checkpoint::last_link(&mixed);
+    let list: Vec<u8> = c[10..30].iter().flat_map(|e| e.hash.clone()).collect();
+    mixed.push(sign_checkpoint(&key, 3, 11, 30, &c[29].hash, 5, &link, list));
+    assert_eq!(run(&c, &key, mixed.clone(), vec![], 9), Ok(50));
+    // Deleting a legacy checkpoint is caught by the link of the first chained one.
+    mixed.remove(0);
+    let b = run(&c, &key, mixed, vec![], 9).unwrap_err();
+    assert!(b.reason.contains("disparu") || b.reason.contains("chaîne"), "{b}");
+}
+
+#[test]
+fn modified_deleted_reordered_entries_are_pinpointed() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let c = chain(20);
+
+    let mut m = c.clone();
+    m[11].details = "{\"n\":999}".into();
+    assert_eq!(run(&m, &key, vec![], vec![], 8).unwrap_err().seq, 12);
+
+    let mut d = c.clone();
+    d.remove(4);
+    assert_eq!(run(&d, &key, vec![], vec![], 8).unwrap_err().seq, 5);
+
+    let mut r = c.clone();
+    r.swap(6, 7);
+    assert_eq!(run(&r, &key, vec![], vec![], 3).unwrap_err().seq, 7);
+
+    // A forged checkpoint (other key) is refused.
+    let other = SigningKey::from_bytes(&[4; 32]);
+    let mut forged = checkpoints(&other, &c, &[5]);
+    forged[0].key_id = crate::keys::key_id(&key.verifying_key());
+    assert_eq!(run(&c, &key, forged, vec![], 4).unwrap_err().seq, 1);
+}
+
+#[test]
+fn a_rewrite_kept_under_a_checkpoint_names_the_first_rewritten_entry() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let c = chain(30);
+    let cps = checkpoints(&key, &c, &[10, 20]);
+    let mut rw = c.clone();
+    rewrite(&mut rw, 13);
+    let b = run(&rw, &key, cps.clone(), vec![], 4).unwrap_err();
+    assert_eq!((b.seq, b.last, b.proven_until), (14, 14, 13), "{b}");
+    // After the last checkpoint, no signed hash: undetectable without a witness.
+    let mut late = c.clone();
+    rewrite(&mut late, 24);
+    assert_eq!(run(&late, &key, cps, vec![], 4), Ok(30));
+}
+
+#[test]
+fn deleted_or_reordered_checkpoints_are_caught() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let c = chain(40);
+    let cps = checkpoints(&key, &c, &[10, 20, 30]);
+
+    // A deleted checkpoint in the middle: entries still proven by the next one.
+    let mut gap = cps.clone();
+    gap.remove(1);
+    let b = run(&c, &key, gap.clone(), vec![], 7).unwrap_err();
+    assert_eq!((b.seq, b.last), (20, 20), "{b}");
+    assert!(b.reason.contains("n° 2 a disparu"), "{b}");
+
+    // Deleted and entries rewritten in its segment: the first one cannot be
+    // known, the report bounds it (after the last proven entry).
+    let mut rw = c.clone();
+    rewrite(&mut rw, 14);
+    let b = run(&rw, &key, gap, vec![], 7).unwrap_err();
+    assert_eq!((b.seq, b.proven_until), (11, 10), "{b}");
+    assert!(!b.exact() && b.last <= 21, "{b}");
+
+    // Swapped numbers or positions.
+    let mut swapped = cps.clone();
+    swapped[0].n = Some(2);
+    swapped[1].n = Some(1);
+    let b = run(&c, &key, swapped, vec![], 7).unwrap_err();
+    assert_eq!(b.seq, 10, "{b}");
+    let mut moved = cps.clone();
+    let (a, b) = (moved[0].seq, moved[1].seq);
+    moved[0].seq = b;
+    moved[1].seq = a;
+    moved.sort_by_key(|c| c.seq);
+    let b = run(&c, &key, moved, vec![], 7).unwrap_err();
+    assert_eq!(b.seq, 10, "{b}");
+}
+
+#[test]
+fn a_witness_catches_truncation_and_deleted_last_checkpoints() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let c = chain(40);
+    let cps = checkpoints(&key, &c, &[10, 20, 30]);
+    let seen = witness(&cps[2]);
+    // Without a witness, deleting the last checkpoint and the end verifies.
+    let truncated = c[..25].to_vec();
+    assert_eq!(run(&truncated, &key, cps[..2].to_vec(), vec![], 6), Ok(25));
+    // With it, it does not.
+    let b = run(&truncated, &key, cps[..2].to_vec(), seen.clone(), 6).unwrap_err();
+    assert_eq!((b.seq, b.proven_until), (21, 20), "{b}");
+    assert!(b.reason.contains("témoin"), "{b}");
+    // Rewritten after the last local checkpoint, that checkpoint deleted.
+    let mut rw = c.clone();
+    rewrite(&mut rw, 24);
+    let b = run(&rw, &key, cps[..2].to_vec(), seen, 6).unwrap_err();
+    assert_eq!((b.seq, b.last), (21, 30), "{b}");
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Tamper {
+        Details(usize),
+        Actor(usize),
+        Delete(usize),
+        Swap(usize),
+    }
+
+    fn tamper() -> impl Strategy<Value = Tamper> {
+        prop_oneof![
+            any::<usize>().prop_map(Tamper::Details),
+            any::<usize>().prop_map(Tamper::Actor),
+            any::<usize>().prop_map(Tamper::Delete),
+            any::<usize>().prop_map(Tamper::Swap),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Any single modification, deletion (not of the last entry) or swap of
+        /// adjacent entries is reported at the first affected sequence number,
+        /// whatever the batch size.
+        #[test]
+        fn any_single_tamper_is_pinpointed(n in 2i64..60, t in tamper(), batch in 1usize..40) {
+            let key = SigningKey::from_bytes(&[9; 32]);
+            let mut c = chain(n);
+            let len = c.len();
+            let expected = match t {
+                Tamper::Details(i) => { let i = i % len; c[i].details.push(' '); c[i].seq }
+                Tamper::Actor(i) => { let i = i % len; c[i].actor_account = Some(-1); c[i].seq }
+                Tamper::Delete(i) => { let i = i % (len - 1); let seq = c[i].seq; c.remove(i); seq }
+                Tamper::Swap(i) => { let i = i % (len - 1); let seq = c[i].seq; c.swap(i, i + 1); seq }
+            };
+            prop_assert_eq!(run(&c, &key, vec![], vec![], batch).unwrap_err().seq, expected);
+            prop_assert_eq!(run(&chain(n), &key, vec![], vec![], batch), Ok(n as u64));
+        }
+
+        /// An attacker without the key rewrites an entry (recomputing the hashes),
+        /// deletes checkpoints and truncates the end, in any combination. With a
+        /// witness of the last checkpoint, every such change is caught; the report
+        /// never blames an entry after the first one that differs, nor claims
+        /// intact an entry that differs; and when a signed hash of the first
+        /// rewritten entry survives, it is named exactly.
+        #[test]
+        fn rewrites_deletions_and_truncations_are_caught_and_bounded(
+            n in 12i64..80,
+            gaps in proptest::collection::vec(1i64..15, 1..8),
+            rewrite_at in proptest::option::of(any::<usize>()),
+            deleted in any::<u8>(),
+            truncate in proptest::option::of(any::<usize>()),
+            with_witness in any::<bool>(),
+            batch in 1usize..30,
+        ) {
+            let key = SigningKey::from_bytes(&[9; 32]);
+            let original = chain(n);
+            let mut seqs = Vec::new();
+            let mut s = 0;
+            for g in gaps {
+                s += g;
+                if s >= n { break; }
+                seqs.push(s);
+            }
+            prop_assume!(!seqs.is_empty());
+            let cps = checkpoints(&key, &original, &seqs);
+            let external = if with_witness { witness(&cps[cps.len() - 1]) } else { vec![] };
+
+            let mut c = original.clone();
+            let mut first_diff: Option<i64> = None;
+            if let Some(i) = rewrite_at {
+                let i = i % c.len();
+                rewrite(&mut c, i);
+                first_diff = Some(i as i64 + 1);
+            }
+            let mut local: Vec<CheckpointRef> = cps
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| deleted & (1 << (i % 8)) == 0)
+                .map(|(_, c)| c.clone())
+                .collect();
+            if let Some(t) = truncate {
+                let keep = t % c.len() + 1;
+                if keep < c.len() {
+                    c.truncate(keep);
+                    local.retain(|cp| cp.seq <= keep as i64);
+                    let cut = keep as i64 + 1;
+                    first_diff = Some(first_diff.map_or(cut, |d| d.min(cut)));
+                }
+            }
+            let checkpoints_deleted = local.len() != cps.len();
+            let outcome = run(&c, &key, local.clone(), external.clone(), batch);
+
+            if first_diff.is_none() && !checkpoints_deleted {
+                prop_assert_eq!(outcome, Ok(c.len() as u64));
+                return Ok(());
+            }
+            let witness_seq = external.first().map(|(w, _)| w.seq);
+            if let Some(ws) = witness_seq {
+                let must_catch = checkpoints_deleted || first_diff.is_some_and(|d| d <= ws);
+                if must_catch {
+                    prop_assert!(outcome.is_err(), "not caught: {:?}", outcome);
+                }
+            }
+            if let (Err(b), Some(d)) = (&outcome, first_diff) {
+                prop_assert!(b.proven_until < d, "{:?} proves the changed entry {}", b, d);
+                prop_assert!(b.seq <= d, "{:?} names an entry after the first change {}", b, d);
+                // Exact when the segment holding the first change is still signed
+                // and nothing before it was touched.
+                let covering = cps.iter().position(|cp| cp.debut.unwrap_or(0) <= d && d <= cp.seq);
+                if let Some(k) = covering {
+                    let intact_before = (0..=k).all(|j| local.iter().any(|l| l.n == cps[j].n));
+                    if intact_before && rewrite_at.is_some() && d <= c.len() as i64 {
+                        prop_assert_eq!((b.seq, b.last), (d, d), "{:?}", b);
+                    }
+                }
+            }
+        }
+    }
+}
