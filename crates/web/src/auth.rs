@@ -44,6 +44,8 @@ pub struct CurrentUser {
     pub token: String,
     pub csrf: String,
     pub session: session::Session,
+    /// For an aidant, the structure he acts for (None for other roles).
+    pub structure: Option<aidants::Current>,
 }
 
 impl CurrentUser {
@@ -60,6 +62,11 @@ impl CurrentUser {
                 is_hub: self.principal.role == Role::Hub,
                 is_referent: self.principal.role == Role::Referent,
                 is_aidant: self.principal.role == Role::Aidant,
+                structure: match &self.structure {
+                    Some(aidants::Current::Acting { name, .. }) => Some(name.clone()),
+                    Some(_) => Some("à choisir".into()),
+                    None => None,
+                },
             }),
             csrf: self.csrf.clone(),
             current,
@@ -80,10 +87,11 @@ async fn current_user(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
     let Some((mut principal, account)) = accounts::principal(&state.core, s.account_id).await? else {
         return Ok(None);
     };
+    let mut structure = None;
     if principal.role == Role::Aidant {
-        if let Some(current) = aidants::current_structure(&state.core.db, s.account_id, s.structure_id).await? {
-            principal.organisation_id = current;
-        }
+        let current = aidants::current_structure(&state.core, &token, s.account_id, s.structure_id).await?;
+        principal.organisation_id = current.id();
+        structure = Some(current);
     }
     Ok(Some(CurrentUser {
         principal,
@@ -91,12 +99,47 @@ async fn current_user(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
         token,
         csrf: csrf_of(parts),
         session: s,
+        structure,
     }))
+}
+
+/// Where an aidant who acts for no structure may still go: choosing it,
+/// answering invitations, his account, signing in and out.
+const WITHOUT_STRUCTURE: [&str; 5] = [
+    "/aidants-connect/structure",
+    "/aidants-connect/invitations/",
+    "/mon-compte",
+    "/connexion",
+    "/deconnexion",
+];
+
+/// An aidant with several active structures and none chosen (or the chosen
+/// one no longer active) must choose before anything else: pages send him to
+/// the choice and back, other requests are refused.
+fn must_choose(u: &CurrentUser, parts: &Parts) -> Option<NeedLogin> {
+    if !matches!(
+        u.structure,
+        Some(aidants::Current::MustChoose | aidants::Current::NoStructure)
+    ) {
+        return None;
+    }
+    let path = parts.uri.path();
+    if WITHOUT_STRUCTURE.iter().any(|p| path == *p || path.starts_with(p)) {
+        return None;
+    }
+    if parts.method != axum::http::Method::GET {
+        return Some(NeedLogin::Error(WebError::Forbidden));
+    }
+    let back = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let next: String = url::form_urlencoded::byte_serialize(crate::aidants_auth::safe_next(back).as_bytes()).collect();
+    Some(NeedLogin::To(format!("/aidants-connect/structure?suivant={next}")))
 }
 
 /// Rejection of [`CurrentUser`]: to the login page for a page view, 401 otherwise.
 pub enum NeedLogin {
     Redirect,
+    /// Elsewhere first (an aidant must choose his structure).
+    To(String),
     Error(WebError),
 }
 
@@ -104,6 +147,7 @@ impl IntoResponse for NeedLogin {
     fn into_response(self) -> Response {
         match self {
             NeedLogin::Redirect => Redirect::to("/connexion").into_response(),
+            NeedLogin::To(path) => Redirect::to(&path).into_response(),
             NeedLogin::Error(e) => e.into_response(),
         }
     }
@@ -114,7 +158,10 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match current_user(parts, state).await {
-            Ok(Some(u)) => Ok(u),
+            Ok(Some(u)) => match must_choose(&u, parts) {
+                Some(elsewhere) => Err(elsewhere),
+                None => Ok(u),
+            },
             Ok(None) if parts.method == axum::http::Method::GET => Err(NeedLogin::Redirect),
             Ok(None) => Err(NeedLogin::Error(WebError::Forbidden)),
             Err(e) => Err(NeedLogin::Error(e)),
