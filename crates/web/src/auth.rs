@@ -64,7 +64,8 @@ impl CurrentUser {
                 is_aidant: self.principal.role == Role::Aidant,
                 structure: match &self.structure {
                     Some(aidants::Current::Acting { name, .. }) => Some(name.clone()),
-                    Some(_) => Some("à choisir".into()),
+                    Some(aidants::Current::MustChoose) => Some("à choisir".into()),
+                    Some(aidants::Current::NoStructure) => Some("aucune active".into()),
                     None => None,
                 },
             }),
@@ -90,7 +91,10 @@ async fn current_user(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
     let mut structure = None;
     if principal.role == Role::Aidant {
         let current = aidants::current_structure(&state.core, &token, s.account_id, s.structure_id).await?;
-        principal.organisation_id = current.id();
+        // Without any active structure, acting checks fail on the membership anyway.
+        if current != aidants::Current::NoStructure {
+            principal.organisation_id = current.id();
+        }
         structure = Some(current);
     }
     Ok(Some(CurrentUser {
@@ -117,10 +121,7 @@ const WITHOUT_STRUCTURE: [&str; 5] = [
 /// one no longer active) must choose before anything else: pages send him to
 /// the choice and back, other requests are refused.
 fn must_choose(u: &CurrentUser, parts: &Parts) -> Option<NeedLogin> {
-    if !matches!(
-        u.structure,
-        Some(aidants::Current::MustChoose | aidants::Current::NoStructure)
-    ) {
+    if u.structure != Some(aidants::Current::MustChoose) {
         return None;
     }
     let path = parts.uri.path();
