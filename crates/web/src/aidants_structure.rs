@@ -4,6 +4,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants_connect::aidants::{self, Current};
@@ -12,11 +13,40 @@ use passerelle_core::aidants_connect::invitations::{self, Link};
 use serde::Deserialize;
 
 use crate::aidants_auth::{safe_next, FreshUser, TokenQuery};
-use crate::auth::{render, CurrentUser, Visitor};
+use crate::auth::{render, CurrentUser, NeedLogin, Visitor};
 use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
 use crate::templates::{format_utc, Layout};
 use crate::AppState;
+
+/// Where an aidant who acts for no structure may still go: choosing it,
+/// answering invitations, his account, signing in and out.
+const WITHOUT_STRUCTURE: [&str; 5] = [
+    "/aidants-connect/structure",
+    "/aidants-connect/invitations/",
+    "/mon-compte",
+    "/connexion",
+    "/deconnexion",
+];
+
+/// An aidant with several active structures and none chosen (or the chosen
+/// one no longer active) must choose before anything else: pages send him to
+/// the choice and back, other requests are refused.
+pub(crate) fn must_choose(u: &CurrentUser, parts: &Parts) -> Option<NeedLogin> {
+    if u.structure != Some(aidants::Current::MustChoose) {
+        return None;
+    }
+    let path = parts.uri.path();
+    if WITHOUT_STRUCTURE.iter().any(|p| path == *p || path.starts_with(p)) {
+        return None;
+    }
+    if parts.method != axum::http::Method::GET {
+        return Some(NeedLogin::Error(WebError::Forbidden));
+    }
+    let back = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let next: String = url::form_urlencoded::byte_serialize(safe_next(back).as_bytes()).collect();
+    Some(NeedLogin::To(format!("/aidants-connect/structure?suivant={next}")))
+}
 
 pub struct InvitationView {
     pub id: i64,

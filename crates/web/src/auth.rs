@@ -107,35 +107,6 @@ async fn current_user(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
     }))
 }
 
-/// Where an aidant who acts for no structure may still go: choosing it,
-/// answering invitations, his account, signing in and out.
-const WITHOUT_STRUCTURE: [&str; 5] = [
-    "/aidants-connect/structure",
-    "/aidants-connect/invitations/",
-    "/mon-compte",
-    "/connexion",
-    "/deconnexion",
-];
-
-/// An aidant with several active structures and none chosen (or the chosen
-/// one no longer active) must choose before anything else: pages send him to
-/// the choice and back, other requests are refused.
-fn must_choose(u: &CurrentUser, parts: &Parts) -> Option<NeedLogin> {
-    if u.structure != Some(aidants::Current::MustChoose) {
-        return None;
-    }
-    let path = parts.uri.path();
-    if WITHOUT_STRUCTURE.iter().any(|p| path == *p || path.starts_with(p)) {
-        return None;
-    }
-    if parts.method != axum::http::Method::GET {
-        return Some(NeedLogin::Error(WebError::Forbidden));
-    }
-    let back = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let next: String = url::form_urlencoded::byte_serialize(crate::aidants_auth::safe_next(back).as_bytes()).collect();
-    Some(NeedLogin::To(format!("/aidants-connect/structure?suivant={next}")))
-}
-
 /// Rejection of [`CurrentUser`]: to the login page for a page view, 401 otherwise.
 pub enum NeedLogin {
     Redirect,
@@ -159,7 +130,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match current_user(parts, state).await {
-            Ok(Some(u)) => match must_choose(&u, parts) {
+            Ok(Some(u)) => match crate::aidants_structure::must_choose(&u, parts) {
                 Some(elsewhere) => Err(elsewhere),
                 None => Ok(u),
             },
