@@ -1,13 +1,14 @@
-//! The référent's space (his structure's aidants: invite, activate,
-//! deactivate, give a TOTP card or enrol an app) and the aidant's choice of
-//! his current structure.
+//! The référent's space: his structure's aidants (invite, activate,
+//! deactivate, give a TOTP card or enrol an app) and his pending invitations.
+//! The aidant's side (structures, invitations) is in `aidants_structure`.
 
 use crate::forms::Path;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::aidants_connect::{aidants, cards, demarches};
+use passerelle_core::aidants_connect::{aidants, cards, demarches, invitations};
+use passerelle_core::ratelimit;
 use serde::Deserialize;
 
 use crate::aidants_auth::FreshUser;
@@ -35,7 +36,16 @@ pub struct ReferentPage {
     pub message: Option<String>,
     pub demarches: Vec<&'static str>,
     pub aidants: Vec<AidantView>,
+    pub invitations: Vec<InvitationView>,
     pub free_cards: Vec<String>,
+}
+
+/// A pending invitation: only what the référent typed, whatever the address.
+pub struct InvitationView {
+    pub nom: String,
+    pub courriel: String,
+    pub envoyee: String,
+    pub expire: String,
 }
 
 async fn page(
@@ -66,6 +76,16 @@ async fn page(
             actif: a.actif,
         })
         .collect();
+    let invitations = invitations::sent(&state.core, &u.principal)
+        .await?
+        .into_iter()
+        .map(|i| InvitationView {
+            nom: i.nom,
+            courriel: i.courriel,
+            envoyee: format_utc(i.created_at),
+            expire: format_utc(i.expires_at),
+        })
+        .collect();
     let free_cards = cards::free_cards(&state.core, 200).await?;
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
@@ -84,6 +104,7 @@ async fn page(
                 .map(|(_, l)| *l)
                 .collect(),
             aidants: views,
+            invitations,
             free_cards,
         },
     )
@@ -94,10 +115,17 @@ pub struct Done {
     ok: Option<String>,
 }
 
+/// The one answer to an invitation, whatever the address belongs to.
+const INVITED: &str = "L'invitation est envoyée à cette adresse. La personne rejoindra votre structure si elle \
+                       l'accepte ; vous pourrez alors l'activer, une fois formée et équipée.";
+
+/// Invitations a référent may send per day (each one sends an e-mail).
+const INVITATIONS_PER_DAY: i64 = 50;
+
 fn done_message(ok: Option<&str>) -> Option<String> {
     Some(
         match ok? {
-            "invitation" => "L'aidant est invité ; il sera activable une fois formé.",
+            "invitation" => INVITED,
             "activation" => "L'aidant est activé et en est prévenu.",
             "desactivation" => "L'aidant est désactivé dans votre structure.",
             "carte" => "La carte est associée à l'aidant.",
@@ -125,13 +153,20 @@ pub struct InviteForm {
     email: String,
 }
 
-/// POST `/aidants-connect/referent/aidants`.
+/// POST `/aidants-connect/referent/aidants`: the same answer whatever the
+/// address belongs to (only a malformed name or address is reported).
 pub async fn invite(
     State(state): State<AppState>,
     u: CurrentUser,
     Form(f): Form<InviteForm>,
 ) -> Result<Response, WebError> {
-    match aidants::invite(&state.core, &u.principal, &f.nom, &f.email).await {
+    let key = format!("invitation-aidant:{}", u.principal.account_id);
+    if !ratelimit::hit(&state.core.db, &key, INVITATIONS_PER_DAY, 86_400).await? {
+        let m = "Trop d'invitations envoyées aujourd'hui : réessayez demain.".to_string();
+        return page(&state, &u, Some(m), None).await;
+    }
+    let base = state.config.base_url.as_str();
+    match invitations::invite(&state.core, &u.principal, &f.nom, &f.email, base).await {
         Ok(_) => Ok(back("invitation")),
         Err(e) => page(&state, &u, Some(refusal_message(e)?), None).await,
     }
@@ -268,62 +303,4 @@ pub async fn app_confirm(
         Err(passerelle_core::CoreError::NotFound(_)) => Err(WebError::NotFound),
         Err(e) => Err(e.into()),
     }
-}
-
-#[derive(Template)]
-#[template(path = "aidants-structure.html")]
-pub struct StructurePage {
-    pub l: Layout,
-    pub error: Option<String>,
-    pub message: Option<String>,
-    /// (id, name, active, current)
-    pub structures: Vec<(i64, String, bool, bool)>,
-    pub demarches: Vec<&'static str>,
-}
-
-/// GET `/aidants-connect/structure`: the aidant's structures and the current one.
-pub async fn structure(
-    State(state): State<AppState>,
-    u: CurrentUser,
-    Query(q): Query<Done>,
-) -> Result<Response, WebError> {
-    let current = aidants::require_acting(&state.core, &u.principal).await?;
-    let structures = aidants::structures_of(&state.core.db, u.principal.account_id)
-        .await?
-        .into_iter()
-        .map(|(id, name, active)| (id, name, active, id == current))
-        .collect();
-    let allowed = aidants::allowed_demarches(&state.core.db, current).await?;
-    render(
-        StatusCode::OK,
-        StructurePage {
-            l: u.layout("Ma structure", "/aidants-connect/structure"),
-            error: None,
-            message: q
-                .ok
-                .map(|_| "Vous agissez maintenant pour cette structure.".to_string()),
-            structures,
-            demarches: demarches::ALL
-                .iter()
-                .filter(|(k, _)| allowed.iter().any(|a| a == k))
-                .map(|(_, l)| *l)
-                .collect(),
-        },
-    )
-}
-
-#[derive(Deserialize)]
-pub struct SwitchForm {
-    #[serde(default)]
-    structure: i64,
-}
-
-/// POST `/aidants-connect/structure`.
-pub async fn switch(
-    State(state): State<AppState>,
-    u: CurrentUser,
-    Form(f): Form<SwitchForm>,
-) -> Result<Response, WebError> {
-    aidants::switch(&state.core, &u.principal, &u.token, f.structure).await?;
-    Ok(Redirect::to("/aidants-connect/structure?ok=1").into_response())
 }

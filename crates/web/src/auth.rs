@@ -44,6 +44,8 @@ pub struct CurrentUser {
     pub token: String,
     pub csrf: String,
     pub session: session::Session,
+    /// For an aidant, the structure he acts for (None for other roles).
+    pub structure: Option<aidants::Current>,
 }
 
 impl CurrentUser {
@@ -60,6 +62,12 @@ impl CurrentUser {
                 is_hub: self.principal.role == Role::Hub,
                 is_referent: self.principal.role == Role::Referent,
                 is_aidant: self.principal.role == Role::Aidant,
+                structure: match &self.structure {
+                    Some(aidants::Current::Acting { name, .. }) => Some(name.clone()),
+                    Some(aidants::Current::MustChoose) => Some("à choisir".into()),
+                    Some(aidants::Current::NoStructure) => Some("aucune active".into()),
+                    None => None,
+                },
             }),
             csrf: self.csrf.clone(),
             current,
@@ -80,10 +88,14 @@ async fn current_user(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
     let Some((mut principal, account)) = accounts::principal(&state.core, s.account_id).await? else {
         return Ok(None);
     };
+    let mut structure = None;
     if principal.role == Role::Aidant {
-        if let Some(current) = aidants::current_structure(&state.core.db, s.account_id, s.structure_id).await? {
-            principal.organisation_id = current;
+        let current = aidants::current_structure(&state.core, &token, s.account_id, s.structure_id).await?;
+        // Without any active structure, acting checks fail on the membership anyway.
+        if current != aidants::Current::NoStructure {
+            principal.organisation_id = current.id();
         }
+        structure = Some(current);
     }
     Ok(Some(CurrentUser {
         principal,
@@ -91,12 +103,15 @@ async fn current_user(parts: &Parts, state: &AppState) -> Result<Option<CurrentU
         token,
         csrf: csrf_of(parts),
         session: s,
+        structure,
     }))
 }
 
 /// Rejection of [`CurrentUser`]: to the login page for a page view, 401 otherwise.
 pub enum NeedLogin {
     Redirect,
+    /// Elsewhere first (an aidant must choose his structure).
+    To(String),
     Error(WebError),
 }
 
@@ -104,6 +119,7 @@ impl IntoResponse for NeedLogin {
     fn into_response(self) -> Response {
         match self {
             NeedLogin::Redirect => Redirect::to("/connexion").into_response(),
+            NeedLogin::To(path) => Redirect::to(&path).into_response(),
             NeedLogin::Error(e) => e.into_response(),
         }
     }
@@ -114,7 +130,10 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match current_user(parts, state).await {
-            Ok(Some(u)) => Ok(u),
+            Ok(Some(u)) => match crate::aidants_structure::must_choose(&u, parts) {
+                Some(elsewhere) => Err(elsewhere),
+                None => Ok(u),
+            },
             Ok(None) if parts.method == axum::http::Method::GET => Err(NeedLogin::Redirect),
             Ok(None) => Err(NeedLogin::Error(WebError::Forbidden)),
             Err(e) => Err(NeedLogin::Error(e)),

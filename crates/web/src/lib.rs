@@ -8,6 +8,7 @@ mod aidants_auth;
 mod aidants_habilitation;
 mod aidants_referent;
 mod aidants_review;
+mod aidants_structure;
 mod api;
 mod auth;
 mod charts;
@@ -379,7 +380,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/aidants-connect/structure",
-            get(aidants_referent::structure).post(aidants_referent::switch),
+            get(aidants_structure::structure).post(aidants_structure::switch),
+        )
+        .route(
+            "/aidants-connect/invitations/{id}/accepter",
+            post(aidants_structure::accept),
+        )
+        .route(
+            "/aidants-connect/invitations/{id}/refuser",
+            post(aidants_structure::decline),
+        )
+        .route(
+            "/aidants-connect/invitation",
+            get(aidants_structure::link_open).post(aidants_structure::link_answer),
         )
         .route("/operateur/habilitations", get(aidants_review::list))
         .route("/operateur/habilitations/{id}", get(aidants_review::detail))

@@ -183,6 +183,8 @@ pub struct RecapPage {
     pub error: Option<String>,
     pub usager: Usager,
     pub structure: String,
+    /// Posted back: the mandate is concluded for the structure shown, or not at all.
+    pub structure_id: i64,
     pub demarches: Vec<(&'static str, &'static str)>,
     pub duree: &'static str,
     pub duree_label: &'static str,
@@ -215,6 +217,7 @@ async fn recap(
                 duree,
                 declaration: true,
                 usager: None,
+                structure: None,
             };
             match conclude::check_request(&state.core.db, structure, &req).await {
                 Ok(_) => None,
@@ -255,6 +258,7 @@ async fn recap(
             error,
             usager,
             structure: queries::structure_name(&state.core.db, structure).await?,
+            structure_id: structure,
             demarches: keys.iter().map(|k| (*k, demarches::label(k))).collect(),
             duree: duree.key(),
             duree_label: duree.label(),
@@ -297,6 +301,7 @@ pub async fn create(
         duree,
         declaration,
         usager: field(&f, "usager").and_then(|v| v.parse().ok()),
+        structure: field(&f, "structure").and_then(|v| v.parse().ok()),
     };
     match conclude::conclude(&state.core, &u.principal, &u.session, &u.token, &req).await {
         Ok(id) => Ok(Redirect::to(&format!("{SECTION}/{id}?conclu=1")).into_response()),
@@ -459,6 +464,7 @@ pub async fn renew(
         duree,
         declaration,
         usager: None,
+        structure: None,
     };
     match conclude::renew(&state.core, &u.principal, &u.session, id, &req).await {
         Ok(new) => Ok(Redirect::to(&format!("{SECTION}/{new}?conclu=1")).into_response()),

@@ -20,6 +20,8 @@ pub struct NavUser {
     /// Aidants Connect: the référent's space, or the aidant's structures.
     pub is_referent: bool,
     pub is_aidant: bool,
+    /// An aidant's current structure (shown on every page), or « à choisir ».
+    pub structure: Option<String>,
 }
 
 /// What every page's frame needs.

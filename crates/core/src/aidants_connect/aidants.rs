@@ -1,14 +1,15 @@
 //! Aidants of a structure: memberships (an account may be aidant in several
-//! structures), training, activation and deactivation by the référent, the
-//! current structure of a session.
+//! structures; he joins one only by accepting an invitation, see
+//! [`super::invitations`]), training, activation and deactivation by the
+//! référent, the current structure of a session (always an explicit choice
+//! when there are several).
 
 use serde_json::json;
 
 use super::actions;
 use super::authz::{authorize, Action};
-use super::review::account_by_email;
 use crate::accounts::session;
-use crate::accounts::{password, store as accounts_store, Email, Principal, Role};
+use crate::accounts::{store as accounts_store, Principal};
 use crate::db::{now_micros, Db, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, NewEntry};
@@ -128,69 +129,6 @@ async fn member_of_mine(core: &Core, who: &Principal, account: i64) -> CoreResul
 
 pub(crate) async fn check_member(core: &Core, who: &Principal, account: i64) -> CoreResult<AidantRow> {
     member_of_mine(core, who, account).await
-}
-
-/// The référent invites an aidant: a new account (inactive until trained and
-/// activated), or an existing aidant of another structure joins this one.
-pub async fn invite(core: &Core, who: &Principal, nom: &str, email: &str) -> CoreResult<i64> {
-    let structure = who.organisation_id;
-    authorize(who, Action::ManageAidants { structure })?;
-    let email = Email::parse(email)?;
-    let nom = nom.split_whitespace().collect::<Vec<_>>().join(" ");
-    if nom.is_empty() || nom.chars().count() > 200 {
-        return Err(CoreError::invalid(
-            "le nom de l'aidant est obligatoire (200 caractères au plus)",
-        ));
-    }
-    let hash = core.argon2.hash(password::generate()).await?;
-    let mut tx = core.db.begin().await?;
-    let (account, created) = match account_by_email(&mut tx, email.as_str()).await? {
-        Some((id, role)) if role == Role::Aidant.key() => (id, false),
-        Some(_) => {
-            return Err(CoreError::Conflict(
-                "cette adresse appartient à un compte qui n'est pas celui d'un aidant".into(),
-            ))
-        }
-        None => {
-            let id = accounts_store::insert_account(
-                &mut tx,
-                structure,
-                email.as_str(),
-                &nom,
-                Role::Aidant.key(),
-                &hash,
-                None,
-            )
-            .await?;
-            accounts_store::set_active(&mut tx, id, false).await?;
-            (id, true)
-        }
-    };
-    if !add_membership(&mut tx, account, structure).await? {
-        return Err(CoreError::Conflict(
-            "cet aidant fait déjà partie de la structure".into(),
-        ));
-    }
-    journal::append(
-        &mut tx,
-        &core.keys,
-        NewEntry::new(who.actor(), actions::AIDANT_INVITED)
-            .subject("compte", account)
-            .subject("organisation", structure)
-            .details(json!({ "nouveau_compte": created, "courriel": core.keys.pseudonym("courriel", email.as_str()) })),
-    )
-    .await?;
-    mail::enqueue(
-        &mut tx,
-        &format!("aidant:{account}:structure:{structure}:invitation"),
-        email.as_str(),
-        "Vous êtes invité comme aidant Aidants Connect",
-        "Bonjour,\n\nLe référent de votre structure vous a inscrit comme aidant Aidants Connect. Vous pourrez agir pour \
-         cette structure une fois formé et activé par votre référent.\n",
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(account)
 }
 
 /// The opérateur records an aidant's training and digital-skills test (dates in µs; None leaves as is).
@@ -323,7 +261,7 @@ pub(crate) async fn deactivate_in(tx: &mut Tx, account: i64, structure: Option<i
     Ok(left == 0)
 }
 
-/// The structures of an aidant: (id, name, active membership).
+/// The structures of an aidant: (id, name, active membership), by name (for display only).
 pub async fn structures_of(db: &Db, account: i64) -> CoreResult<Vec<(i64, String, bool)>> {
     Ok(on_db!(db, c => {
         sqlx::query_as(
@@ -334,19 +272,70 @@ pub async fn structures_of(db: &Db, account: i64) -> CoreResult<Vec<(i64, String
     }))
 }
 
-/// The structure an aidant acts for: the session's choice if still an active
-/// membership, otherwise the first active one.
-pub async fn current_structure(db: &Db, account: i64, chosen: Option<i64>) -> CoreResult<Option<i64>> {
-    let active: Vec<i64> = structures_of(db, account)
+/// The aidant's own structures (his page « Ma structure »).
+pub async fn own_structures(core: &Core, who: &Principal) -> CoreResult<Vec<(i64, String, bool)>> {
+    authorize(who, Action::OwnStructures)?;
+    structures_of(&core.db, who.account_id).await
+}
+
+/// `Principal::organisation_id` of an aidant who acts for no structure (none
+/// chosen among several, or none active): no organisation has this id, so
+/// every check on the current structure fails closed.
+pub const NO_STRUCTURE: i64 = 0;
+
+/// The structure a session acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Current {
+    /// The session's explicit choice, or its only active membership (then
+    /// recorded on the session, so that a structure joined later never
+    /// takes its place).
+    Acting { id: i64, name: String },
+    /// Several active memberships and none chosen, or the chosen one is no
+    /// longer active: the aidant must choose; nothing is picked for him.
+    MustChoose,
+    /// No active membership.
+    NoStructure,
+}
+
+impl Current {
+    /// The id to put in `Principal::organisation_id`.
+    pub fn id(&self) -> i64 {
+        match self {
+            Current::Acting { id, .. } => *id,
+            _ => NO_STRUCTURE,
+        }
+    }
+}
+
+/// The structure the aidant of session `token` acts for: the session's choice
+/// while that membership is active, never another one picked for him.
+pub async fn current_structure(core: &Core, token: &str, account: i64, chosen: Option<i64>) -> CoreResult<Current> {
+    let active: Vec<(i64, String)> = structures_of(&core.db, account)
         .await?
         .into_iter()
         .filter(|(_, _, a)| *a)
-        .map(|(id, _, _)| id)
+        .map(|(id, name, _)| (id, name))
         .collect();
-    Ok(chosen.filter(|c| active.contains(c)).or(active.first().copied()))
+    Ok(match (chosen, active.as_slice()) {
+        (_, []) => Current::NoStructure,
+        (Some(c), _) => match active.into_iter().find(|(id, _)| *id == c) {
+            Some((id, name)) => Current::Acting { id, name },
+            None => Current::MustChoose,
+        },
+        (None, [(id, name)]) => {
+            let mut tx = core.db.begin().await?;
+            session::set_structure(&mut tx, token, *id).await?;
+            tx.commit().await?;
+            Current::Acting {
+                id: *id,
+                name: name.clone(),
+            }
+        }
+        (None, _) => Current::MustChoose,
+    })
 }
 
-/// Switches the current structure of the session `token`.
+/// Switches the current structure of the session `token` (an explicit choice, journaled).
 pub async fn switch(core: &Core, who: &Principal, token: &str, structure: i64) -> CoreResult<()> {
     let member = membership(&core.db, who.account_id, structure).await? == Some(true);
     authorize(who, Action::SwitchStructure { member })?;
@@ -357,13 +346,14 @@ pub async fn switch(core: &Core, who: &Principal, token: &str, structure: i64) -
         &core.keys,
         NewEntry::new(who.actor(), actions::CURRENT_STRUCTURE)
             .subject("compte", who.account_id)
-            .subject("organisation", structure),
+            .subject("organisation", structure)
+            .details(json!({ "precedente": Some(who.organisation_id).filter(|o| *o != NO_STRUCTURE) })),
     )
     .await?;
     tx.commit().await
 }
 
-/// For the work to come (mandates): checks that `who` acts for his current structure as an active member.
+/// Checks that `who` acts for his current structure as an active member (mandates, OpenID provider).
 pub async fn require_acting(core: &Core, who: &Principal) -> CoreResult<i64> {
     let member = membership(&core.db, who.account_id, who.organisation_id).await? == Some(true);
     authorize(

@@ -16,6 +16,11 @@ pub enum Action {
     ActFor { structure: i64, member: bool },
     /// Choose the current structure among one's active memberships.
     SwitchStructure { member: bool },
+    /// See one's own structures and invitations (page « Ma structure »).
+    OwnStructures,
+    /// Accept or decline an invitation into a structure: only the aidant it
+    /// is addressed to (never a référent on his behalf).
+    AnswerInvitation { addressed_to_me: bool },
 }
 
 pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
@@ -24,6 +29,8 @@ pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
         Action::ManageAidants { structure } => who.role == Role::Referent && who.organisation_id == structure,
         Action::ActFor { structure, member } => who.role == Role::Aidant && member && who.organisation_id == structure,
         Action::SwitchStructure { member } => who.role == Role::Aidant && member,
+        Action::OwnStructures => who.role == Role::Aidant,
+        Action::AnswerInvitation { addressed_to_me } => who.role == Role::Aidant && addressed_to_me,
     };
     if allowed {
         Ok(())
@@ -83,6 +90,12 @@ mod tests {
                 is(Role::Aidant)
             );
             assert!(authorize(&p, Action::SwitchStructure { member: false }).is_err());
+            assert_eq!(
+                authorize(&p, Action::AnswerInvitation { addressed_to_me: true }).is_ok(),
+                is(Role::Aidant)
+            );
+            assert!(authorize(&p, Action::AnswerInvitation { addressed_to_me: false }).is_err());
+            assert_eq!(authorize(&p, Action::OwnStructures).is_ok(), is(Role::Aidant));
         }
     }
 }

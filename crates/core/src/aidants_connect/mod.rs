@@ -1,7 +1,8 @@
 //! Aidants Connect, part 1: structures and aidants. Habilitation requests of
 //! structures and their review by the opérateur, the allowed démarches, the
-//! aidants' memberships (an aidant may belong to several structures and picks
-//! the current one), training and activation, TOTP devices (app or physical
+//! aidants' invitations and memberships (an aidant may belong to several
+//! structures, joins one only by accepting, and chooses the current one),
+//! training and activation, TOTP devices (app or physical
 //! card), the login link by e-mail, the fresh-TOTP check of sensitive steps,
 //! and the deactivation of unused accounts.
 
@@ -11,6 +12,7 @@ pub mod cards;
 pub mod demarches;
 pub mod fresh;
 pub mod inactivity;
+pub mod invitations;
 pub mod magic_link;
 pub mod review;
 pub mod structures;
@@ -21,6 +23,9 @@ pub mod actions {
     pub const REQUEST_CHANGED: &str = "habilitation.modification";
     pub const REQUEST_DECIDED: &str = "habilitation.decision";
     pub const AIDANT_INVITED: &str = "aidant.invitation";
+    /// The invited person accepted: the (inactive) membership exists from then on.
+    pub const AIDANT_ACCEPTED: &str = "aidant.acceptation";
+    pub const AIDANT_DECLINED: &str = "aidant.refus";
     pub const AIDANT_TRAINED: &str = "aidant.formation";
     pub const AIDANT_ACTIVATED: &str = "aidant.activation";
     pub const AIDANT_DEACTIVATED: &str = "aidant.desactivation";

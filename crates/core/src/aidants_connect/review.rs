@@ -1,13 +1,14 @@
 //! The opérateur decides on habilitation requests: accept (creates the
 //! structure, its allowed démarches, the référent's account and the aidants'
-//! accounts, inactive until trained), refuse with reasons, or ask changes.
+//! accounts, inactive until trained — an aidant who already has an account is
+//! only invited, and joins if he accepts), refuse with reasons, or ask changes.
 //! One transaction per decision, with its journal entry and e-mails.
 
 use serde_json::json;
 
 use super::authz::{authorize, Action};
 use super::structures::{self, load_tx, record, Habilitation, ACCEPTED, CHANGES_ASKED, FILED, REFUSED};
-use super::{actions, aidants};
+use super::{actions, aidants, invitations};
 use crate::accounts::{password, store as accounts_store, OrgKind, Principal, Role};
 use crate::db::{is_unique_violation, now_micros, Tx};
 use crate::error::{CoreError, CoreResult};
@@ -61,11 +62,14 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision, b
     let mut details = json!({ "decision": etat, "message": message });
     let mut entry_subjects = Vec::new();
     let mut org_id = None;
+    let mut already_aidants = Vec::new();
     if decision == Decision::Approve {
-        let (org, created) = accept(&mut tx, &h, &hashes).await?;
+        let (org, created, invited) = accept(&mut tx, core, who, &h, &hashes, base_url).await?;
         org_id = Some(org);
         details["organisation"] = json!(org);
         details["comptes_crees"] = json!(created.len());
+        details["invitations"] = json!(invited.len());
+        already_aidants = invited;
         entry_subjects.push(("organisation", org));
         entry_subjects.extend(created.into_iter().map(|a| ("compte", a)));
     }
@@ -81,12 +85,21 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision, b
         entry = entry.subject(k, v);
     }
     journal::append(&mut tx, &core.keys, entry).await?;
-    notify(&mut tx, &h, &decision, event, base_url).await?;
+    notify(&mut tx, &h, &decision, event, base_url, &already_aidants).await?;
     tx.commit().await
 }
 
-/// Creates the structure and its accounts; returns the organisation and the accounts created.
-async fn accept(tx: &mut Tx, h: &Habilitation, hashes: &[String]) -> CoreResult<(i64, Vec<i64>)> {
+/// Creates the structure and its accounts; returns the organisation, the
+/// accounts created and the addresses of existing aidants, who are only
+/// invited: they join the new structure if they accept.
+async fn accept(
+    tx: &mut Tx,
+    core: &Core,
+    who: &Principal,
+    h: &Habilitation,
+    hashes: &[String],
+    base_url: &str,
+) -> CoreResult<(i64, Vec<i64>, Vec<String>)> {
     let org = match accounts_store::insert_organisation(tx, OrgKind::StructureHabilitee.key(), &h.nom, Some(&h.siret))
         .await
     {
@@ -106,6 +119,7 @@ async fn accept(tx: &mut Tx, h: &Habilitation, hashes: &[String]) -> CoreResult<
         });
     }
     let mut created = Vec::new();
+    let mut invited = Vec::new();
     let mut hashes = hashes.iter();
     let mut next_hash = || {
         hashes
@@ -132,7 +146,12 @@ async fn accept(tx: &mut Tx, h: &Habilitation, hashes: &[String]) -> CoreResult<
     created.push(referent);
     for a in &h.aidants {
         let account = match account_by_email(tx, &a.courriel).await? {
-            Some((id, role)) if role == Role::Aidant.key() => id,
+            Some((_, role)) if role == Role::Aidant.key() => {
+                let by = Some(who.account_id);
+                invitations::create_in(tx, core, who.actor(), by, org, &a.nom, &a.courriel, base_url).await?;
+                invited.push(a.courriel.clone());
+                continue;
+            }
             Some(_) => {
                 return Err(CoreError::Conflict(format!(
                     "l'adresse {} appartient déjà à un compte qui n'est pas celui d'un aidant",
@@ -157,10 +176,17 @@ async fn accept(tx: &mut Tx, h: &Habilitation, hashes: &[String]) -> CoreResult<
         };
         aidants::add_membership(tx, account, org).await?;
     }
-    Ok((org, created))
+    Ok((org, created, invited))
 }
 
-async fn notify(tx: &mut Tx, h: &Habilitation, decision: &Decision, event: i64, base_url: &str) -> CoreResult<()> {
+async fn notify(
+    tx: &mut Tx,
+    h: &Habilitation,
+    decision: &Decision,
+    event: i64,
+    base_url: &str,
+    invited: &[String],
+) -> CoreResult<()> {
     let key = format!("habilitation:{}:{event}", h.id);
     let (subject, body) = match decision {
         Decision::Approve => (
@@ -195,7 +221,7 @@ async fn notify(tx: &mut Tx, h: &Habilitation, decision: &Decision, event: i64, 
         mail::enqueue(tx, &format!("{key}:{addr}"), &addr, &subject, &body).await?;
     }
     if *decision == Decision::Approve {
-        for a in &h.aidants {
+        for a in h.aidants.iter().filter(|a| !invited.contains(&a.courriel)) {
             mail::enqueue(
                 tx,
                 &format!("{key}:aidant:{}", a.courriel),

@@ -38,6 +38,10 @@ pub struct MandateRequest {
     /// The usager shown on the recap page (a new mandate must be for him:
     /// another identification since then is refused). Unused for a renewal.
     pub usager: Option<i64>,
+    /// The structure shown on the recap page: a new mandate is concluded for
+    /// it or not at all (the current structure may not have changed since).
+    /// Unused for a renewal (the renewed mandate's structure).
+    pub structure: Option<i64>,
 }
 
 /// The usager identified with FranceConnect on this session (token) by this
@@ -125,6 +129,11 @@ pub async fn conclude(
     if req.usager != Some(usager) {
         return Err(CoreError::invalid(
             "l'usager identifié avec FranceConnect a changé depuis le récapitulatif : relisez le récapitulatif avec l'usager présent",
+        ));
+    }
+    if req.structure != Some(structure) {
+        return Err(CoreError::invalid(
+            "la structure pour laquelle vous agissez a changé depuis le récapitulatif : relisez le récapitulatif avec l'usager présent",
         ));
     }
     create(

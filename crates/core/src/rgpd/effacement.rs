@@ -259,6 +259,13 @@ pub(crate) async fn compte_in(tx: &mut Tx, keys: &Keys, id: i64, now: i64, reque
     )
     .await?;
     b.pseudonymised("aidants_membres", n);
+    let n = count(
+        tx,
+        "DELETE FROM aidants_invitations WHERE account_id = $1 OR courriel = (SELECT email FROM accounts WHERE id = $1)",
+        id,
+    )
+    .await?;
+    b.deleted("aidants_invitations", n);
     let last = max_expiry(tx, "SELECT MAX(expires_at) FROM mandats WHERE aidant_id = $1", id).await?;
     let keep_name = last.map(|e| e + PREUVE_MANDAT * DAY).filter(|until| *until > now);
     let n = on_tx!(tx, c => {

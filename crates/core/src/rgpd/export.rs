@@ -78,6 +78,12 @@ const COMPTE: &[Part] = &[
     part("aidants_membres", "SELECT * FROM aidants_membres WHERE account_id = $1"),
     part("cartes_totp", "SELECT * FROM cartes_totp WHERE account_id = $1"),
     Part {
+        table: "aidants_invitations",
+        sql: "SELECT id, organisation_id, courriel, nom, statut, account_id, created_at, expires_at, decided_at \
+              FROM aidants_invitations WHERE courriel = $1 ORDER BY id",
+        bind: Binding::Email,
+    },
+    Part {
         table: "courriels",
         sql: "SELECT * FROM courriels WHERE destinataire = $1 ORDER BY id",
         bind: Binding::Email,

@@ -226,6 +226,9 @@ async fn housekeeping(core: Core, base_url: String) {
         if let Err(e) = passerelle_core::aidants_connect::magic_link::purge(&core).await {
             tracing::warn!(erreur = %e, "purge des liens de connexion impossible");
         }
+        if let Err(e) = passerelle_core::aidants_connect::invitations::purge(&core, 30).await {
+            tracing::warn!(erreur = %e, "purge des invitations d'aidants impossible");
+        }
         if let Err(e) = ratelimit::purge(&core.db, 86_400).await {
             tracing::warn!(erreur = %e, "purge des compteurs impossible");
         }

@@ -213,13 +213,22 @@ async fn a_structure_is_habilitated_its_aidants_trained_equipped_activated_and_t
     .await;
     let leo = count(&app, "SELECT id FROM accounts WHERE email = 'leo@exemple.fr'").await;
     let ines = count(&app, "SELECT id FROM accounts WHERE email = 'ines@exemple.fr'").await;
+    // Léo already has an account: B's request only invites him, he joins if he accepts.
     assert_eq!(
         count(
             &app,
             &format!("SELECT COUNT(*) FROM aidants_membres WHERE account_id = {leo}")
         )
         .await,
-        2
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            &format!("SELECT COUNT(*) FROM aidants_invitations WHERE courriel = 'leo@exemple.fr' AND organisation_id = {org_b}")
+        )
+        .await,
+        1
     );
 
     // Référent A signs in with a link, enrols his app.
@@ -334,7 +343,41 @@ async fn a_structure_is_habilitated_its_aidants_trained_equipped_activated_and_t
         ref_b.post(&app_path, &[("code", "123456")]).await.status,
         StatusCode::NOT_FOUND
     );
-    // Léo also belongs to B, but his card is his own in A: B cannot take it over.
+    // Léo is only invited to B: B reaches neither him nor his card.
+    assert_eq!(
+        ref_b
+            .post(
+                &card(leo),
+                &[("numero_serie", "C-200"), ("code", &totp_code(SEED_B, 0))]
+            )
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Léo is trained and has his card, but B cannot activate him before he accepts.
+    assert_eq!(
+        ref_b.post(&act(leo), &[("action", "activer")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Léo signs in with a link and his card, acts for A (his only structure), accepts B's invitation.
+    let (mut leo_b, to) = link_step(&app, "leo@exemple.fr").await;
+    assert_eq!(to, "/connexion/totp");
+    let r = leo_b.post("/connexion/totp", &[("code", &totp_code(SEED_A, 1))]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = leo_b.get("/aidants-connect/structure").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Social - Santé"), "A first: {}", r.body);
+    let invitation = count(
+        &app,
+        &format!("SELECT id FROM aidants_invitations WHERE courriel = 'leo@exemple.fr' AND organisation_id = {org_b}"),
+    )
+    .await;
+    let r = leo_b
+        .post(&format!("/aidants-connect/invitations/{invitation}/accepter"), &[])
+        .await;
+    assert_eq!(r.location(), Some("/aidants-connect/structure?ok=acceptation"));
+    // Léo now belongs to B, but his card is his own in A: B cannot take it over.
     let r = ref_b
         .post(
             &card(leo),
@@ -355,20 +398,16 @@ async fn a_structure_is_habilitated_its_aidants_trained_equipped_activated_and_t
         .await,
         1
     );
-    // Léo is trained and has his card: B activates him too.
     assert_eq!(
         ref_b.post(&act(leo), &[("action", "activer")]).await.status,
         StatusCode::SEE_OTHER
     );
-
-    // Léo signs in with a link and his card, acts for A, switches to B.
-    let (mut leo_b, to) = link_step(&app, "leo@exemple.fr").await;
-    assert_eq!(to, "/connexion/totp");
-    let r = leo_b.post("/connexion/totp", &[("code", &totp_code(SEED_A, 1))]).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let r = leo_b.get("/aidants-connect/structure").await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("Social - Santé"), "A first: {}", r.body);
+    // His open session still acts for A; he switches to B himself.
+    assert!(leo_b
+        .get("/aidants-connect/structure")
+        .await
+        .body
+        .contains("Social - Santé"));
     let r = leo_b
         .post("/aidants-connect/structure", &[("structure", &org_b.to_string())])
         .await;

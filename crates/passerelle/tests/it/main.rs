@@ -5,6 +5,7 @@ mod support;
 
 mod activite;
 mod aidants_demo;
+mod aidants_invitations;
 mod aidants_structures;
 mod auth;
 mod cli;

@@ -220,8 +220,10 @@ pub(crate) async fn conclude(b: &mut Browser, demarches: &[&str], duree: &str) -
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let usager = recap_usager(&r.body);
+    let structure = recap_structure(&r.body);
     let mut fields = form(demarches, duree, true);
     fields.push(("usager", &usager));
+    fields.push(("structure", &structure));
     let r = b.post("/aidants-connect/mandats", &fields).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     mandate_of(r.location())
@@ -233,6 +235,16 @@ pub(crate) fn recap_usager(body: &str) -> String {
         .find("name=\"usager\" value=\"")
         .expect("le récapitulatif nomme l'usager")
         + 21;
+    let end = body[start..].find('"').unwrap() + start;
+    body[start..end].to_string()
+}
+
+/// The structure the recap page shows (its hidden field): a new mandate is for it only.
+pub(crate) fn recap_structure(body: &str) -> String {
+    let start = body
+        .find("name=\"structure\" value=\"")
+        .expect("le récapitulatif nomme la structure")
+        + 24;
     let end = body[start..].find('"').unwrap() + start;
     body[start..end].to_string()
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use crate::mandats_support::{form, query, recap_usager, serve};
+use crate::mandats_support::{form, query, recap_structure, recap_usager, serve};
 use crate::pannes::{client, invariants_hold, Server};
 
 const DEMARCHES: [&str; 2] = ["social", "logement"];
@@ -36,12 +36,14 @@ async fn a_server_killed_while_concluding_a_mandate_leaves_it_whole_or_absent() 
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
         let usager = recap_usager(&r.body);
+        let shown_structure = recap_structure(&r.body);
         let of_usager = format!("SELECT COUNT(*) FROM mandats WHERE usager_id = {usager}");
         let before = m.count(&of_usager).await;
         let token = a.b.cookie("passerelle_csrf").cloned().unwrap_or_default();
         let mut fields = vec![("csrf_token", token.as_str())];
         fields.extend(form(&DEMARCHES, "MONTH", true));
         fields.push(("usager", &usager));
+        fields.push(("structure", &shown_structure));
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&fields)
             .finish();
