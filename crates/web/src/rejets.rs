@@ -43,7 +43,16 @@ pub async fn layer(req: Request, next: Next) -> Response {
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/plain"));
-    if !res.status().is_client_error() || !plain {
+    // The statuses of axum's rejections; our own plain-text answers (the
+    // metrics' 401, for instance) are French already and keep their text.
+    let rejection = matches!(
+        res.status(),
+        StatusCode::BAD_REQUEST
+            | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::UNPROCESSABLE_ENTITY
+    );
+    if !rejection || !plain {
         return res;
     }
     let status = res.status();
