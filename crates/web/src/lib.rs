@@ -17,6 +17,7 @@ mod cheques_pages;
 mod commandes_admin;
 mod commandes_pages;
 mod cookies;
+mod deconnexion;
 mod corrections_pages;
 mod error;
 mod espace_usager;
@@ -402,13 +403,13 @@ pub fn router(state: AppState) -> Router {
             "/operateur/aidants/{id}/formation",
             post(aidants_review::record_training),
         )
-        .route("/deconnexion", post(auth::logout))
+        .route("/deconnexion", post(deconnexion::logout))
         .route("/mon-compte", get(account::page))
         .route("/mon-compte/mot-de-passe", post(account::change_password))
         .route("/mon-compte/totp", get(account::totp_page).post(account::totp_confirm))
         .route("/mon-compte/totp/retrait", post(account::totp_remove))
         .route("/mon-compte/recapitulatifs", post(account::set_digest))
-        .route("/mon-compte/deconnexion-partout", post(auth::logout_everywhere))
+        .route("/mon-compte/deconnexion-partout", post(deconnexion::logout_everywhere))
         .route(
             "/recapitulatifs/desabonnement/{jeton}",
             get(recapitulatifs_pages::show).post(recapitulatifs_pages::unsubscribe),

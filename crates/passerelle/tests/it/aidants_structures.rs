@@ -627,37 +627,3 @@ async fn unused_accounts_are_warned_at_five_months_and_deactivated_at_six() {
     assert!(inactivity::run_daily(&app.core, "2026-12-01").await.unwrap().is_some());
     assert!(inactivity::run_daily(&app.core, "2026-12-01").await.unwrap().is_none());
 }
-
-#[tokio::test]
-async fn a_login_link_gives_the_same_answer_for_anyone_and_expires() {
-    let app = TestApp::new().await;
-    app.account("structure_habilitee", "referent", "ref@exemple.fr", true)
-        .await;
-    app.account("lieu", "lieu", "lieu@exemple.fr", true).await;
-    let mut b = app.browser();
-    b.get("/connexion/lien").await;
-    let mut bodies = Vec::new();
-    for email in ["ref@exemple.fr", "inconnu@exemple.fr", "lieu@exemple.fr"] {
-        let r = b.post("/connexion/lien", &[("email", email)]).await;
-        assert_eq!(r.status, StatusCode::OK);
-        bodies.push(r.body);
-    }
-    assert!(bodies.iter().all(|x| x.contains("Si cette adresse correspond")));
-    assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM liens_connexion").await,
-        1,
-        "only the référent gets one"
-    );
-    let token = token_mailed_to(&app, "ref@exemple.fr").await;
-    app.exec("UPDATE liens_connexion SET expires_at = 1").await.unwrap();
-    let r = b.post("/connexion/lien/ouvrir", &[("jeton", &token)]).await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert!(crate::securite::last_mail_with(&app, "ref@exemple.fr", "jeton=")
-        .await
-        .contains("15 minutes"));
-    // Five links an hour per address at most.
-    for _ in 0..6 {
-        b.post("/connexion/lien", &[("email", "ref@exemple.fr")]).await;
-    }
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM liens_connexion").await, 5);
-}

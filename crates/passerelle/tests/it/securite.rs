@@ -292,3 +292,39 @@ async fn secret_links_are_sealed_in_the_outbox_and_erased_once_sent() {
         "the body of a sent secret is not kept"
     );
 }
+
+/// A login link gives the same answer for any address (moved here from
+/// `aidants_structures`: the links are secrets of the outbox).
+#[tokio::test]
+async fn a_login_link_gives_the_same_answer_for_anyone_and_expires() {
+    let app = TestApp::new().await;
+    app.account("structure_habilitee", "referent", "ref@exemple.fr", true)
+        .await;
+    app.account("lieu", "lieu", "lieu@exemple.fr", true).await;
+    let mut b = app.browser();
+    b.get("/connexion/lien").await;
+    let mut bodies = Vec::new();
+    for email in ["ref@exemple.fr", "inconnu@exemple.fr", "lieu@exemple.fr"] {
+        let r = b.post("/connexion/lien", &[("email", email)]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        bodies.push(r.body);
+    }
+    assert!(bodies.iter().all(|x| x.contains("Si cette adresse correspond")));
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM liens_connexion").await,
+        1,
+        "only the référent gets one"
+    );
+    let token = crate::aidants_structures::token_mailed_to(&app, "ref@exemple.fr").await;
+    app.exec("UPDATE liens_connexion SET expires_at = 1").await.unwrap();
+    let r = b.post("/connexion/lien/ouvrir", &[("jeton", &token)]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(last_mail_with(&app, "ref@exemple.fr", "jeton=")
+        .await
+        .contains("15 minutes"));
+    // Five links an hour per address at most.
+    for _ in 0..6 {
+        b.post("/connexion/lien", &[("email", "ref@exemple.fr")]).await;
+    }
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM liens_connexion").await, 5);
+}
