@@ -576,4 +576,3 @@ pub async fn enrol_submit(
         _ => Ok(Redirect::to("/connexion").into_response()),
     }
 }
-
