@@ -434,21 +434,32 @@ pub(crate) fn unix_now() -> u64 {
 
 /// The login page again after a refusal that ends the pending session.
 pub(crate) fn back_to_login(state: &AppState, csrf: String, r: Refusal) -> Result<Response, WebError> {
+    let (h, page) = login_page_without_session(state, csrf, Some(refusal_message(r)), None)?;
+    Ok((refusal_status(r), h, page).into_response())
+}
+
+/// The login page, with the headers that clear the session cookie (after a
+/// refusal, or a logout).
+pub(crate) fn login_page_without_session(
+    state: &AppState,
+    csrf: String,
+    error: Option<String>,
+    info: Option<String>,
+) -> Result<(HeaderMap, Html<String>), WebError> {
     let mut h = HeaderMap::new();
     cookies::clear(&mut h, &state.config, cookies::SESSION);
-    let l = Layout {
-        title: "Connexion".into(),
-        user: None,
-        csrf,
-        current: "/connexion",
-    };
     let page = LoginPage {
-        l,
-        error: Some(refusal_message(r)),
-        info: None,
+        l: Layout {
+            title: "Connexion".into(),
+            user: None,
+            csrf,
+            current: "/connexion",
+        },
+        error,
+        info,
         email: String::new(),
     };
-    Ok((refusal_status(r), h, Html(page.render()?)).into_response())
+    Ok((h, Html(page.render()?)))
 }
 
 /// Second-factor codes allowed per client address in [`LOGIN_WINDOW_SECS`].

@@ -1,16 +1,13 @@
 //! Signing out: « Se déconnecter » ends the session of this device only;
 //! « Se déconnecter partout » (account page) ends every session of the account.
 
-use askama::Template;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use passerelle_core::accounts;
 
-use crate::auth::{session_token, CurrentUser, Visitor};
-use crate::cookies;
+use crate::auth::{login_page_without_session, session_token, CurrentUser, Visitor};
 use crate::error::WebError;
-use crate::templates::{Layout, LoginPage};
 use crate::AppState;
 
 /// `POST /deconnexion`: ends this session only; the account page offers
@@ -35,19 +32,5 @@ pub async fn logout_everywhere(State(state): State<AppState>, u: CurrentUser) ->
 }
 
 fn signed_out(state: &AppState, csrf: String, info: &str) -> Result<Response, WebError> {
-    let mut h = HeaderMap::new();
-    cookies::clear(&mut h, &state.config, cookies::SESSION);
-    let l = Layout {
-        title: "Connexion".into(),
-        user: None,
-        csrf,
-        current: "/connexion",
-    };
-    let page = LoginPage {
-        l,
-        error: None,
-        info: Some(info.to_string()),
-        email: String::new(),
-    };
-    Ok((h, Html(page.render()?)).into_response())
+    Ok(login_page_without_session(state, csrf, None, Some(info.to_string()))?.into_response())
 }
