@@ -37,9 +37,28 @@ pub enum CoreError {
     #[error("fichier : {0}")]
     Io(String),
     #[error("base de données : {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration : {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for CoreError {
+    /// A text PostgreSQL cannot store (a NUL byte, typed in a URL as `%00` or
+    /// sent in JSON as `\u0000`) is the caller's mistake, not a fault of the
+    /// service: it becomes [`CoreError::Invalid`] (400), never a 500 or a 503.
+    /// SQLite stores such text, and its lookups simply find nothing.
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(d) = &e {
+            if is_postgres(d.as_ref()) && d.code().is_some_and(|c| matches!(c.as_ref(), "22021" | "22P05")) {
+                return CoreError::Invalid("le texte contient un caractère non accepté (caractère nul)".into());
+            }
+        }
+        CoreError::Database(e)
+    }
+}
+
+fn is_postgres(d: &dyn sqlx::error::DatabaseError) -> bool {
+    d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some()
 }
 
 impl CoreError {
@@ -67,18 +86,23 @@ pub fn is_outage(e: &sqlx::Error) -> bool {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(d) => d.code().is_some_and(|code| outage_code(&code)),
+        sqlx::Error::Database(d) => {
+            let postgres = is_postgres(d.as_ref());
+            d.code().is_some_and(|code| outage_code(postgres, &code))
+        }
         _ => false,
     }
 }
 
-/// SQLSTATE (PostgreSQL) or result code (SQLite) of an outage.
-fn outage_code(code: &str) -> bool {
+/// SQLSTATE (PostgreSQL) or result code (SQLite) of an outage. The engine
+/// matters: many SQLSTATEs are digits too (22021, a NUL byte in a text, reads
+/// as SQLite's BUSY once masked to its low byte).
+fn outage_code(postgres: bool, code: &str) -> bool {
     // PostgreSQL: class 08 (connection exception), 57P01 (admin shutdown, e.g.
     // `pg_ctl stop -m fast`), 57P02 (crash shutdown), 57P03 (cannot connect now:
     // starting up or shutting down), 53300 (too many connections).
-    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300") {
-        return true;
+    if postgres {
+        return code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300");
     }
     // SQLite (extended codes: the primary code is the low byte): BUSY (5) and
     // LOCKED (6) once the busy timeout is spent, IOERR (10), CANTOPEN (14).
@@ -95,12 +119,20 @@ mod tests {
         assert!(CoreError::Unavailable("x".into()).is_unavailable());
         assert!(!CoreError::Database(sqlx::Error::RowNotFound).is_unavailable());
         assert!(!CoreError::Invalid("x".into()).is_unavailable());
-        for code in ["08006", "08001", "57P01", "57P03", "5", "517", "6", "262", "10", "14"] {
-            assert!(outage_code(code), "{code}");
+        for code in ["08006", "08001", "57P01", "57P03", "53300"] {
+            assert!(outage_code(true, code), "{code}");
         }
-        // Unique violation, syntax error, SQLite constraint (19) and its extended form.
-        for code in ["23505", "42601", "19", "2067", "57014"] {
-            assert!(!outage_code(code), "{code}");
+        for code in ["5", "517", "6", "262", "10", "14"] {
+            assert!(outage_code(false, code), "{code}");
+        }
+        // Unique violation, syntax error, query cancelled, and a NUL byte in a
+        // text (22021, whose low byte is 5 like SQLite's BUSY).
+        for code in ["23505", "42601", "57014", "22021", "22P05"] {
+            assert!(!outage_code(true, code), "{code}");
+        }
+        // SQLite constraint (19) and its extended form.
+        for code in ["19", "2067"] {
+            assert!(!outage_code(false, code), "{code}");
         }
     }
 }

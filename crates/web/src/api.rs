@@ -51,11 +51,21 @@ impl From<passerelle_core::CoreError> for ApiError {
                 message: crate::indisponible::MESSAGE.into(),
             };
         }
-        tracing::error!(erreur = %e, "API : erreur interne");
+        use passerelle_core::CoreError;
+        let (status, message) = match e {
+            CoreError::Invalid(m) => (StatusCode::BAD_REQUEST, m),
+            CoreError::NotFound(m) => (StatusCode::NOT_FOUND, format!("introuvable : {m}")),
+            CoreError::Forbidden => (StatusCode::FORBIDDEN, "action non autorisée".into()),
+            CoreError::Conflict(m) => (StatusCode::CONFLICT, m),
+            other => {
+                tracing::error!(erreur = %other, "API : erreur interne");
+                (StatusCode::INTERNAL_SERVER_ERROR, "erreur interne".into())
+            }
+        };
         ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
+            status,
             parameter: None,
-            message: "erreur interne".into(),
+            message,
         }
     }
 }

@@ -249,3 +249,41 @@ async fn healthz_reports_the_database() {
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["statut"], "erreur");
 }
+
+/// A NUL byte is text that PostgreSQL refuses to store or compare (SQLSTATE
+/// 22021, whose low byte once read as SQLite's "busy" and turned it into a 503).
+/// On both engines it is the caller's mistake: a 4xx in French, never a 5xx.
+#[tokio::test]
+async fn a_nul_byte_anywhere_is_refused_never_an_outage() {
+    let app = TestApp::new().await;
+    let mut b = app.browser();
+    for path in [
+        "/api/v1/lieux/%00",
+        "/lieux/%00",
+        "/ressources/%00",
+        "/c/%00",
+        "/mandats/verifier/%00",
+        "/recapitulatifs/desabonnement/%00",
+        "/api/v1/lieux?q=%00",
+        "/lieux?q=a%00b&commune=%00",
+    ] {
+        let r = b.get(path).await;
+        assert!(
+            r.status.is_client_error() || r.status.is_success(),
+            "{path} → {}",
+            r.status
+        );
+        if r.status == StatusCode::BAD_REQUEST {
+            assert!(r.body.contains("caractère nul"), "{path} → {}", r.body);
+        }
+    }
+    b.get("/connexion").await;
+    let r = b
+        .post("/connexion", &[("email", "a\0@b.fr"), ("mot_de_passe", "x")])
+        .await;
+    assert!(
+        r.status.is_client_error() || r.status.is_success(),
+        "connexion → {}",
+        r.status
+    );
+}
