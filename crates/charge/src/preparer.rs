@@ -10,9 +10,9 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use chrono::{Datelike, NaiveDate};
 use clap::Args;
+use passerelle_core::accounts::Principal;
 use passerelle_core::accounts::{self, NewAccount};
 use passerelle_core::journal::Actor;
-use passerelle_core::pass_numerique::authz::Caller;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use passerelle_core::pass_numerique::model::Territory;
 use passerelle_core::pass_numerique::orders::{self, NewOrder};
@@ -126,7 +126,7 @@ pub async fn run(a: PreparerArgs) -> Result<()> {
     orders::pay(&core, &Actor::System, order.id, "CHARGE-1").await?;
     booklets::allot(
         &core,
-        Caller::CommandLine,
+        &Principal::SYSTEME,
         order.id,
         prescriber.id,
         issued.premier_carnet,
@@ -139,7 +139,7 @@ pub async fn run(a: PreparerArgs) -> Result<()> {
         ..Default::default()
     };
     for numero in issued.premier_carnet..=issued.dernier_carnet {
-        booklets::hand_out(&core, Caller::CommandLine, numero, &hand).await?;
+        booklets::hand_out(&core, &Principal::SYSTEME, numero, &hand).await?;
     }
     for p in issue::codes(&core, order.id, None).await? {
         let k = (p.carnet - issued.premier_carnet) as usize;
@@ -248,8 +248,8 @@ async fn prepare_places(core: &Core, n: usize) -> Result<Vec<Lieu>> {
     let mut lieux = Vec::with_capacity(n);
     for i in 0..n {
         let ext_id = format!("charge-{i}");
-        places::qualify(core, Caller::CommandLine, &ext_id).await?;
-        let (_, _, cle_api) = places::new_api_key(core, Caller::CommandLine, &ext_id).await?;
+        places::qualify(core, &Principal::SYSTEME, &ext_id).await?;
+        let (_, _, cle_api) = places::new_api_key(core, &Principal::SYSTEME, &ext_id).await?;
         lieux.push(Lieu {
             ext_id,
             cle_api,

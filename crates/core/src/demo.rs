@@ -162,8 +162,8 @@ pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Demo>> {
 
 /// Places, a qualified place with an API key, a paid and issued order with handed-out booklets.
 async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
+    use crate::accounts::Principal;
     use crate::lieux::import::{import, Options};
-    use crate::pass_numerique::authz::Caller;
     use crate::pass_numerique::booklets::{self, HandOut};
     use crate::pass_numerique::model::{Public, Territory};
     use crate::pass_numerique::orders::{self, NewOrder};
@@ -200,9 +200,9 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
         crate::on_db!(&core.db, c => {
             sqlx::query("UPDATE lieux SET organisation_id = $1 WHERE ext_id = $2").bind(owner).bind(place).execute(&mut *c).await?;
         });
-        places::qualify(core, Caller::CommandLine, place).await?;
+        places::qualify(core, &Principal::SYSTEME, place).await?;
     }
-    let (place, _, api_key) = places::new_api_key(core, Caller::CommandLine, "demo-2").await?;
+    let (place, _, api_key) = places::new_api_key(core, &Principal::SYSTEME, "demo-2").await?;
     demo_application(core, org("Espace public numérique de Pessac (démo)").await?).await?;
     let funder = org("Département de la Gironde (démo)").await?;
     let prescriber = org("CCAS de Bordeaux (démo)").await?;
@@ -221,7 +221,7 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
     let issued = issue::issue(core, &Actor::System, order.id, |_, _| {}).await?;
     orders::pay(core, &Actor::System, order.id, "DEMO-VIREMENT-1").await?;
     let first = issued.premier_carnet;
-    booklets::allot(core, Caller::CommandLine, order.id, prescriber, first, first + 9).await?;
+    booklets::allot(core, &Principal::SYSTEME, order.id, prescriber, first, first + 9).await?;
     for (i, public) in ["seniors", "demandeurs-emploi", "seniors"].iter().enumerate() {
         let h = HandOut {
             public: public.to_string(),
@@ -229,7 +229,7 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
             tranche_age: Some("65-74".into()),
             ..Default::default()
         };
-        booklets::hand_out(core, Caller::CommandLine, first + i as i64, &h).await?;
+        booklets::hand_out(core, &Principal::SYSTEME, first + i as i64, &h).await?;
     }
     let codes = issue::codes(core, order.id, Some((first, first)))
         .await?

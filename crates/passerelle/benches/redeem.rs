@@ -18,10 +18,10 @@ use mesure::{ms, percentile};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
+use passerelle_core::accounts::Principal;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
-use passerelle_core::pass_numerique::authz::Caller;
 use passerelle_core::pass_numerique::model::Territory;
 use passerelle_core::pass_numerique::orders::{self, NewOrder};
 use passerelle_core::pass_numerique::redeem::{self, Counter, Outcome};
@@ -69,10 +69,10 @@ async fn setup(dir: &std::path::Path, booklets: i64) -> Setup {
     import(&core, &Actor::System, &csv, Format::Csv, &options, |_, _| {})
         .await
         .expect("import");
-    let place = places::qualify(&core, Caller::CommandLine, "mednum-2")
+    let place = places::qualify(&core, &Principal::SYSTEME, "mednum-2")
         .await
         .expect("qualification");
-    let (_, _, key) = places::new_api_key(&core, Caller::CommandLine, "mednum-2")
+    let (_, _, key) = places::new_api_key(&core, &Principal::SYSTEME, "mednum-2")
         .await
         .expect("clé");
     let (key_id, _) = places::authenticate(&core.db, &key).await.expect("clé").expect("clé");

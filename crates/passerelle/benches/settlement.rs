@@ -12,6 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use passerelle_core::accounts::Principal;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
@@ -99,7 +100,7 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
     }
     settlement::set_debtor(
         &core,
-        &Actor::System,
+        &passerelle_core::accounts::Principal::SYSTEME,
         "Opérateur",
         "FR1420041010050500013M02606",
         "PSSTFRPPBOR",
@@ -115,14 +116,14 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
     let cutoff = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
     let today = NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
     let t = Instant::now();
-    let outcome = run::generate(&core, &Actor::System, cutoff, today, "2026-11-30T10:00:00")
+    let outcome = run::generate(&core, &Principal::SYSTEME, cutoff, today, "2026-11-30T10:00:00")
         .await
         .expect("règlement");
     let settle = t.elapsed().as_secs_f64();
     assert_eq!(outcome.releves.len() as i64, places);
     assert_eq!(outcome.total_centimes, booklets * 10 * 1000);
     let lot = outcome.lot.expect("lot");
-    let xml = passerelle_core::settlement::batches::sepa_xml(&core, lot)
+    let xml = passerelle_core::settlement::batches::sepa_xml(&core, &Principal::SYSTEME, lot)
         .await
         .expect("SEPA");
     println!(
@@ -144,13 +145,9 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
     }
     // The funder's report of the same order (covering index encaissements_rapports), then of every order.
     let t = Instant::now();
-    let report = passerelle_core::pass_numerique::rapports::order_report(
-        &core,
-        passerelle_core::pass_numerique::authz::Caller::CommandLine,
-        order.id,
-    )
-    .await
-    .expect("rapport");
+    let report = passerelle_core::pass_numerique::rapports::order_report(&core, &Principal::SYSTEME, order.id)
+        .await
+        .expect("rapport");
     assert_eq!(report.totaux.encaisses.cheques, booklets * 10);
     assert_eq!(report.par_lieu.len() as i64, places);
     println!(
@@ -160,19 +157,15 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    passerelle_core::pass_numerique::rapports::funders_report(
-        &core,
-        passerelle_core::pass_numerique::authz::Caller::CommandLine,
-        None,
-    )
-    .await
-    .expect("rapport de toutes les commandes");
+    passerelle_core::pass_numerique::rapports::funders_report(&core, &Principal::SYSTEME, None)
+        .await
+        .expect("rapport de toutes les commandes");
     println!(
         "{label} : rapport de toutes les commandes en {:.2} s",
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let again = run::generate(&core, &Actor::System, cutoff, today, "2026-11-30T10:05:00")
+    let again = run::generate(&core, &Principal::SYSTEME, cutoff, today, "2026-11-30T10:05:00")
         .await
         .expect("second règlement");
     assert!(again.lot.is_none());

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::store;
 use passerelle_core::lieux::vocabulaires::Services;
 use passerelle_core::money::{parse_euros, parse_percent};
-use passerelle_core::pass_numerique::authz::{authorize, Action, Caller};
+use passerelle_core::pass_numerique::authz::{authorize, Action};
 use passerelle_core::pass_numerique::issue::{self, Support};
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
@@ -262,7 +262,7 @@ pub async fn allot(
         let prescriber = whole(&f.prescripteur, "prescripteur")?;
         let from = whole(&f.de, "premier carnet")?;
         let to = whole(&f.a, "dernier carnet")?;
-        booklets::allot(&state.core, Caller::Person(&u.principal), id, prescriber, from, to).await
+        booklets::allot(&state.core, &u.principal, id, prescriber, from, to).await
     }
     .await;
     match outcome {

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use passerelle_core::accounts::Role;
-use passerelle_core::pass_numerique::authz::{authorize, Action, Caller};
+use passerelle_core::pass_numerique::authz::{authorize, Action};
 use passerelle_core::pass_numerique::booklets::{self, HandOut, AGE_BANDS};
 use passerelle_core::pass_numerique::model::{ChequeState, Public};
 use passerelle_core::pass_numerique::orders::{self, OrderState};
@@ -314,7 +314,7 @@ pub async fn hand_out_submit(
         contact: f.contact,
         consentement: f.consentement.as_deref() == Some("oui"),
     };
-    let outcome = booklets::hand_out(&state.core, Caller::Person(&u.principal), numero, &h)
+    let outcome = booklets::hand_out(&state.core, &u.principal, numero, &h)
         .await
         .map(|_| format!("La remise du carnet n° {numero} est enregistrée."));
     after(&u, outcome, "Carnet remis")
@@ -335,7 +335,7 @@ pub async fn lost_submit(
         Ok(n) => n,
         Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, Some(r))),
     };
-    let outcome = booklets::declare_lost(&state.core, Caller::Person(&u.principal), numero)
+    let outcome = booklets::declare_lost(&state.core, &u.principal, numero)
         .await
         .map(|n| format!("Carnet n° {numero} : {n} chèque(s) non utilisé(s) annulé(s)."));
     after(&u, outcome, "Carnet déclaré perdu")
@@ -391,7 +391,7 @@ pub struct PayForm {
 
 /// The funder (or the opérateur) accepts the quote.
 pub async fn accept(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
-    orders::accept(&state.core, Caller::Person(&u.principal), id).await?;
+    orders::accept(&state.core, &u.principal, id).await?;
     Ok(axum::response::Redirect::to(&format!("/commandes/{id}")).into_response())
 }
 
@@ -420,8 +420,7 @@ pub async fn stop_hand_outs(
     Form(f): Form<StopForm>,
 ) -> Result<Response, WebError> {
     let stop = f.arreter == "oui";
-    passerelle_core::pass_numerique::alerts::set_hand_outs_stopped(&state.core, Caller::Person(&u.principal), id, stop)
-        .await?;
+    passerelle_core::pass_numerique::alerts::set_hand_outs_stopped(&state.core, &u.principal, id, stop).await?;
     let ok = if stop { "remises-arretees" } else { "remises-reprises" };
     Ok(axum::response::Redirect::to(&format!("/commandes/{id}?ok={ok}")).into_response())
 }

@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_core::accounts::Role;
 use passerelle_core::money::euros;
-use passerelle_core::pass_numerique::authz::Caller;
 use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Report, Row};
 use passerelle_core::pass_numerique::{print, reports};
 use serde::Deserialize;
@@ -207,7 +206,7 @@ fn page(
 
 /// `GET /commandes/{id}/rapport`
 pub async fn order(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
-    let r = rapports::order_report(&state.core, Caller::Person(&u.principal), id).await?;
+    let r = rapports::order_report(&state.core, &u.principal, id).await?;
     let l = u.layout(&format!("Rapport de la commande n° {id}"), "/commandes");
     render(
         StatusCode::OK,
@@ -221,7 +220,7 @@ pub async fn order_csv(
     u: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let r = rapports::order_report(&state.core, Caller::Person(&u.principal), id).await?;
+    let r = rapports::order_report(&state.core, &u.principal, id).await?;
     Ok(crate::pages::download(
         "text/csv; charset=utf-8",
         &format!("rapport-commande-{id}.csv"),
@@ -254,7 +253,7 @@ pub async fn funders(
     Query(q): Query<FunderQuery>,
 ) -> Result<Response, WebError> {
     let asked = q.funder()?;
-    let r = rapports::funders_report(&state.core, Caller::Person(&u.principal), asked).await?;
+    let r = rapports::funders_report(&state.core, &u.principal, asked).await?;
     let choice = if u.principal.role == Role::Operateur {
         Some(
             passerelle_core::accounts::store::organisations(&state.core.db)
@@ -290,7 +289,7 @@ pub async fn funders_csv(
     Query(q): Query<FunderQuery>,
 ) -> Result<Response, WebError> {
     let asked = q.funder()?;
-    let r = rapports::funders_report(&state.core, Caller::Person(&u.principal), asked).await?;
+    let r = rapports::funders_report(&state.core, &u.principal, asked).await?;
     let name = match r.perimetre {
         rapports::Scope::Funder(f) => format!("rapport-commanditaire-{f}.csv"),
         _ => "rapport-commandes.csv".into(),
@@ -308,7 +307,7 @@ pub async fn expired_csv(
     u: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let s = expires::statement(&state.core, Caller::Person(&u.principal), id).await?;
+    let s = expires::statement(&state.core, &u.principal, id).await?;
     Ok(crate::pages::download(
         "text/csv; charset=utf-8",
         &format!("cheques-expires-commande-{id}.csv"),
@@ -322,7 +321,7 @@ pub async fn expired_pdf(
     u: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let s = expires::statement(&state.core, Caller::Person(&u.principal), id).await?;
+    let s = expires::statement(&state.core, &u.principal, id).await?;
     let fonts = print::Fonts::load(&state.config.fonts_dir)?;
     let operator = reports::operator_name(&state.core).await?;
     let bytes = tokio::task::spawn_blocking(move || expires_pdf::pdf(&fonts, &operator, &s))

@@ -1,15 +1,13 @@
 //! Settlement pages: the opérateur runs settlements and follows batches
 //! (`/reglements…`); a place's staff see their statements (`/releves…`).
-//! Every handler asks `settlement::authz::authorize` first.
+//! Access is decided by the settlement domain, which every call below goes through.
 
 use crate::forms::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::accounts::Principal;
 use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::{print, redeem::today_paris, reports};
-use passerelle_core::settlement::authz::{authorize, Action};
 use passerelle_core::settlement::bank::{grouped_iban, masked_iban};
 use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
 use passerelle_core::settlement::{self, documents, run};
@@ -55,9 +53,8 @@ async fn settlement_page(
     error: Option<String>,
     outcome: Option<run::Outcome>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Settle)?;
-    let debtor = settlement::debtor(&state.core).await?;
-    let lots = batches::lots(&state.core)
+    let debtor = settlement::debtor(&state.core, &u.principal).await?;
+    let lots = batches::lots(&state.core, &u.principal)
         .await?
         .into_iter()
         .map(|l| LotRow {
@@ -132,12 +129,11 @@ pub async fn generate(
     u: CurrentUser,
     Form(f): Form<RunForm>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Settle)?;
     let created = passerelle_core::lieux::horaires::maintenant_paris()
         .format("%Y-%m-%dT%H:%M:%S")
         .to_string();
     let outcome = match run::parse_day(&f.jusqu_au, "date limite") {
-        Ok(cutoff) => run::generate(&state.core, &u.principal.actor(), cutoff, today_paris(), &created).await,
+        Ok(cutoff) => run::generate(&state.core, &u.principal, cutoff, today_paris(), &created).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -172,8 +168,7 @@ pub async fn set_account(
     u: CurrentUser,
     Form(f): Form<AccountForm>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Settle)?;
-    match settlement::set_debtor(&state.core, &u.principal.actor(), &f.nom, &f.iban, &f.bic).await {
+    match settlement::set_debtor(&state.core, &u.principal, &f.nom, &f.iban, &f.bic).await {
         Ok(_) => Ok(Redirect::to("/reglements?ok=compte").into_response()),
         Err(e) => settlement_page(&state, &u, None, Some(refusal_message(e)?), None).await,
     }
@@ -186,10 +181,9 @@ async fn lot_page(
     message: Option<String>,
     error: Option<String>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Settle)?;
-    let lot = batches::lot(&state.core, id).await?;
+    let lot = batches::lot(&state.core, &u.principal, id).await?;
     let sent = lot.etat != "genere";
-    let statements = batches::statements_of_lot(&state.core, id)
+    let statements = batches::statements_of_lot(&state.core, &u.principal, id)
         .await?
         .iter()
         .map(|s| StatementRow {
@@ -241,9 +235,8 @@ pub async fn lot(
 
 /// `GET /reglements/lots/{id}/sepa.xml`: the file as produced by the run.
 pub async fn sepa(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Settle)?;
-    let lot = batches::lot(&state.core, id).await?;
-    let xml = batches::sepa_xml(&state.core, id).await?;
+    let lot = batches::lot(&state.core, &u.principal, id).await?;
+    let xml = batches::sepa_xml(&state.core, &u.principal, id).await?;
     Ok(crate::pages::download(
         "application/xml; charset=utf-8",
         &format!("{}.xml", lot.msg_id),
@@ -257,8 +250,7 @@ pub async fn mark_sent(
     u: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Settle)?;
-    match batches::mark_sent(&state.core, &u.principal.actor(), id).await {
+    match batches::mark_sent(&state.core, &u.principal, id).await {
         Ok(_) => Ok(Redirect::to(&format!("/reglements/lots/{id}?ok=envoye")).into_response()),
         Err(e) => lot_page(&state, &u, id, None, Some(refusal_message(e)?)).await,
     }
@@ -270,8 +262,7 @@ pub async fn mark_executed(
     u: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Settle)?;
-    match batches::mark_executed(&state.core, &u.principal.actor(), id).await {
+    match batches::mark_executed(&state.core, &u.principal, id).await {
         Ok(_) => Ok(Redirect::to(&format!("/reglements/lots/{id}?ok=execute")).into_response()),
         Err(e) => lot_page(&state, &u, id, None, Some(refusal_message(e)?)).await,
     }
@@ -289,35 +280,16 @@ pub async fn reject(
     Path(numero): Path<String>,
     Form(f): Form<RejectForm>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Settle)?;
-    let lot_id = batches::statement(&state.core, &numero).await?.lot_id;
-    match batches::reject(&state.core, &u.principal.actor(), &numero, &f.motif).await {
+    let lot_id = batches::statement(&state.core, &u.principal, &numero).await?.lot_id;
+    match batches::reject(&state.core, &u.principal, &numero, &f.motif).await {
         Ok(_) => Ok(Redirect::to(&format!("/reglements/lots/{lot_id}?ok=rejet")).into_response()),
         Err(e) => lot_page(&state, &u, lot_id, None, Some(refusal_message(e)?)).await,
     }
 }
 
-/// The places of the user's organisation (place staff), or `None` for the opérateur (all).
-async fn own_places(state: &AppState, who: &Principal) -> Result<Vec<i64>, WebError> {
-    authorize(
-        who,
-        Action::ViewStatement {
-            owner: Some(who.organisation_id),
-        },
-    )?;
-    Ok(
-        passerelle_core::pass_numerique::places::of_organisation(&state.core.db, who.organisation_id)
-            .await?
-            .into_iter()
-            .map(|p| p.id)
-            .collect(),
-    )
-}
-
 /// `GET /releves`: the statements of the user's places.
 pub async fn statements(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
-    let places = own_places(&state, &u.principal).await?;
-    let rows = batches::statements_of_places(&state.core, &places)
+    let rows = batches::statements_of_own_places(&state.core, &u.principal)
         .await?
         .iter()
         .map(|s| row(s, false))
@@ -331,27 +303,14 @@ pub async fn statements(State(state): State<AppState>, u: CurrentUser) -> Result
     )
 }
 
-/// The statement if this user may see it.
-async fn visible(state: &AppState, who: &Principal, numero: &str) -> Result<Statement, WebError> {
-    let s = batches::statement(&state.core, numero).await?;
-    authorize(
-        who,
-        Action::ViewStatement {
-            owner: s.lieu_organisation_id,
-        },
-    )?;
-    Ok(s)
-}
-
 /// `GET /releves/{numero}`
 pub async fn statement(
     State(state): State<AppState>,
     u: CurrentUser,
     Path(numero): Path<String>,
 ) -> Result<Response, WebError> {
-    let s = visible(&state, &u.principal, &numero).await?;
-    let lines = batches::lines(&state.core, s.id)
-        .await?
+    let (s, lines) = batches::statement_with_lines(&state.core, &u.principal, &numero).await?;
+    let lines = lines
         .into_iter()
         .map(|l| {
             (
@@ -379,8 +338,7 @@ pub async fn statement_csv(
     u: CurrentUser,
     Path(numero): Path<String>,
 ) -> Result<Response, WebError> {
-    let s = visible(&state, &u.principal, &numero).await?;
-    let lines = batches::lines(&state.core, s.id).await?;
+    let (s, lines) = batches::statement_with_lines(&state.core, &u.principal, &numero).await?;
     Ok(crate::pages::download(
         "text/csv; charset=utf-8",
         &format!("{}.csv", s.numero),
@@ -394,8 +352,7 @@ pub async fn statement_pdf(
     u: CurrentUser,
     Path(numero): Path<String>,
 ) -> Result<Response, WebError> {
-    let s = visible(&state, &u.principal, &numero).await?;
-    let lines = batches::lines(&state.core, s.id).await?;
+    let (s, lines) = batches::statement_with_lines(&state.core, &u.principal, &numero).await?;
     let fonts = print::Fonts::load(&state.config.fonts_dir)?;
     let operator = reports::operator_name(&state.core).await?;
     let bytes = tokio::task::spawn_blocking(move || documents::pdf(&fonts, &operator, &s, &lines))

@@ -5,7 +5,9 @@ use super::model::Role;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::Actor;
 
-/// The signed-in person on whose behalf an action runs.
+/// Who asks the domain to read or change data: a signed-in person, or the
+/// platform itself ([`Principal::SYSTEME`]). Every domain function that serves
+/// someone takes it and decides access itself, failing closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub account_id: i64,
@@ -14,7 +16,24 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The platform itself: the server's command line (run by whoever
+    /// administers the server, who can read the database anyway) and its
+    /// scheduled jobs. It has the opérateur's rights; the journal names it
+    /// `systeme`. No account has id 0 (ids start at 1 on both engines).
+    pub const SYSTEME: Principal = Principal {
+        account_id: 0,
+        role: Role::Operateur,
+        organisation_id: 0,
+    };
+
+    pub fn is_system(&self) -> bool {
+        self.account_id == 0
+    }
+
     pub fn actor(&self) -> Actor {
+        if self.is_system() {
+            return Actor::System;
+        }
         Actor::Account {
             id: self.account_id,
             role: self.role.key().to_string(),

@@ -132,14 +132,17 @@ pub async fn queue_due(core: &Core, today: NaiveDate, base_url: &str) -> CoreRes
 /// The funder (or the opérateur) stops, or resumes, the hand-out of an order's booklets.
 pub async fn set_hand_outs_stopped(
     core: &Core,
-    caller: super::authz::Caller<'_>,
+    who: &crate::accounts::Principal,
     order_id: i64,
     stopped: bool,
 ) -> CoreResult<()> {
     let order = orders::get(core, order_id).await?;
-    caller.authorize(super::authz::Action::StopHandOuts {
-        funder: order.commanditaire_id,
-    })?;
+    super::authz::authorize(
+        who,
+        super::authz::Action::StopHandOuts {
+            funder: order.commanditaire_id,
+        },
+    )?;
     let mut tx = core.db.begin().await?;
     let at = if stopped { Some(crate::db::now_micros()) } else { None };
     on_tx!(&mut tx, c => {
@@ -152,7 +155,7 @@ pub async fn set_hand_outs_stopped(
     crate::journal::append(
         &mut tx,
         &core.keys,
-        crate::journal::NewEntry::new(caller.actor(), crate::journal::actions::HAND_OUTS_STOPPED)
+        crate::journal::NewEntry::new(who.actor(), crate::journal::actions::HAND_OUTS_STOPPED)
             .subject("commande", order_id)
             .details(serde_json::json!({ "remises_arretees": stopped })),
     )

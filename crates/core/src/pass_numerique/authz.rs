@@ -2,7 +2,6 @@
 
 use crate::accounts::{Principal, Role};
 use crate::error::{CoreError, CoreResult};
-use crate::journal::Actor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -20,29 +19,6 @@ pub enum Action {
     HandOut { prescriber: Option<i64> },
     /// Check or redeem a cheque at a place whose responsible organisation is `owner`.
     Redeem { owner: Option<i64> },
-}
-
-/// Who asks: the command line (the opérateur on the server) or a signed-in person.
-#[derive(Debug, Clone, Copy)]
-pub enum Caller<'a> {
-    CommandLine,
-    Person(&'a Principal),
-}
-
-impl Caller<'_> {
-    pub fn actor(&self) -> Actor {
-        match self {
-            Caller::CommandLine => Actor::System,
-            Caller::Person(p) => p.actor(),
-        }
-    }
-
-    pub fn authorize(&self, action: Action) -> CoreResult<()> {
-        match self {
-            Caller::CommandLine => Ok(()),
-            Caller::Person(p) => authorize(p, action),
-        }
-    }
 }
 
 pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {

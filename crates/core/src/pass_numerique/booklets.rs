@@ -3,9 +3,10 @@
 
 use serde_json::json;
 
-use super::authz::{Action, Caller};
+use super::authz::{authorize, Action};
 use super::model::Public;
 use super::orders;
+use crate::accounts::Principal;
 use crate::db::{now_micros, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
@@ -38,13 +39,13 @@ pub async fn get(core: &Core, numero: i64) -> CoreResult<Booklet> {
 /// (booklets already handed out or lost keep their state and are counted apart).
 pub async fn allot(
     core: &Core,
-    caller: Caller<'_>,
+    who: &Principal,
     order_id: i64,
     prescriber: i64,
     from: i64,
     to: i64,
 ) -> CoreResult<u64> {
-    caller.authorize(Action::Administer)?;
+    authorize(who, Action::Administer)?;
     if from > to {
         return Err(CoreError::invalid(format!("plage de carnets vide : {from} > {to}")));
     }
@@ -93,7 +94,7 @@ pub async fn allot(
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(caller.actor(), actions::BOOKLETS_ALLOTTED)
+        NewEntry::new(who.actor(), actions::BOOKLETS_ALLOTTED)
             .subject("commande", order_id)
             .subject("organisation", prescriber)
             .details(json!({ "de": from, "a": to, "attribues": allotted })),
@@ -116,11 +117,14 @@ pub struct HandOut {
 }
 
 /// Hands a booklet to a beneficiary.
-pub async fn hand_out(core: &Core, caller: Caller<'_>, numero: i64, h: &HandOut) -> CoreResult<Booklet> {
+pub async fn hand_out(core: &Core, who: &Principal, numero: i64, h: &HandOut) -> CoreResult<Booklet> {
     let booklet = get(core, numero).await?;
-    caller.authorize(Action::HandOut {
-        prescriber: booklet.prescripteur_id,
-    })?;
+    authorize(
+        who,
+        Action::HandOut {
+            prescriber: booklet.prescripteur_id,
+        },
+    )?;
     let order = orders::get(core, booklet.commande_id).await?;
     if order.remises_arretees_at.is_some() {
         return Err(CoreError::Conflict(format!(
@@ -172,7 +176,7 @@ pub async fn hand_out(core: &Core, caller: Caller<'_>, numero: i64, h: &HandOut)
         Some(c) => Some(core.keys.seal("contact-beneficiaire", c)?),
         None => None,
     };
-    let account = caller.actor().account_id();
+    let account = who.actor().account_id();
     let mut tx = core.db.begin().await?;
     let done = on_tx!(&mut tx, c => {
         sqlx::query(
@@ -200,7 +204,7 @@ pub async fn hand_out(core: &Core, caller: Caller<'_>, numero: i64, h: &HandOut)
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(caller.actor(), actions::BOOKLET_HANDED_OUT)
+        NewEntry::new(who.actor(), actions::BOOKLET_HANDED_OUT)
             .subject("carnet", numero)
             .subject("commande", booklet.commande_id)
             .details(json!({ "public": public.key(), "commune": commune, "tranche_age": band, "contact": contact.is_some() })),
@@ -211,11 +215,14 @@ pub async fn hand_out(core: &Core, caller: Caller<'_>, numero: i64, h: &HandOut)
 }
 
 /// Declares a booklet lost: its unused cheques are cancelled. Returns how many.
-pub async fn declare_lost(core: &Core, caller: Caller<'_>, numero: i64) -> CoreResult<u64> {
+pub async fn declare_lost(core: &Core, who: &Principal, numero: i64) -> CoreResult<u64> {
     let booklet = get(core, numero).await?;
-    caller.authorize(Action::HandOut {
-        prescriber: booklet.prescripteur_id,
-    })?;
+    authorize(
+        who,
+        Action::HandOut {
+            prescriber: booklet.prescripteur_id,
+        },
+    )?;
     let mut tx = core.db.begin().await?;
     let marked = on_tx!(&mut tx, c => {
         sqlx::query("UPDATE carnets SET perdu_at = $2 WHERE numero = $1 AND perdu_at IS NULL")
@@ -234,7 +241,7 @@ pub async fn declare_lost(core: &Core, caller: Caller<'_>, numero: i64) -> CoreR
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(caller.actor(), actions::BOOKLET_LOST)
+        NewEntry::new(who.actor(), actions::BOOKLET_LOST)
             .subject("carnet", numero)
             .subject("commande", booklet.commande_id)
             .details(json!({ "cheques_annules": cancelled })),

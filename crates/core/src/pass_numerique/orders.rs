@@ -507,11 +507,14 @@ async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -
 }
 
 /// The funder accepts the quote of its order.
-pub async fn accept(core: &Core, caller: super::authz::Caller<'_>, id: i64) -> CoreResult<()> {
+pub async fn accept(core: &Core, who: &crate::accounts::Principal, id: i64) -> CoreResult<()> {
     let order = get(core, id).await?;
-    caller.authorize(super::authz::Action::AcceptQuote {
-        funder: order.commanditaire_id,
-    })?;
+    super::authz::authorize(
+        who,
+        super::authz::Action::AcceptQuote {
+            funder: order.commanditaire_id,
+        },
+    )?;
     let mut tx = core.db.begin().await?;
     if !transition(&mut tx, id, &[OrderState::Devis], OrderState::Acceptee).await? {
         return Err(CoreError::Conflict(format!(
@@ -522,7 +525,7 @@ pub async fn accept(core: &Core, caller: super::authz::Caller<'_>, id: i64) -> C
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(caller.actor(), actions::ORDER_ACCEPTED).subject("commande", id),
+        NewEntry::new(who.actor(), actions::ORDER_ACCEPTED).subject("commande", id),
     )
     .await?;
     tx.commit().await?;

@@ -5,8 +5,9 @@ use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::authz::{Action, Caller};
+use super::authz::{authorize, Action};
 use super::code::ALPHABET;
+use crate::accounts::Principal;
 use crate::db::{is_unique_violation, now_micros, Db};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
@@ -90,8 +91,8 @@ pub async fn is_qualified(db: &Db, place_id: i64) -> CoreResult<bool> {
 
 /// The opérateur qualifies a place directly (e.g. already qualified under a
 /// former operator); the place then shows "Accepte le Pass Numérique".
-pub async fn qualify(core: &Core, caller: Caller<'_>, ext_id: &str) -> CoreResult<Place> {
-    caller.authorize(Action::Administer)?;
+pub async fn qualify(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<Place> {
+    authorize(who, Action::Administer)?;
     let place = by_ext_id(&core.db, ext_id).await?;
     let now = now_micros();
     let mut tx = core.db.begin().await?;
@@ -120,7 +121,7 @@ pub async fn qualify(core: &Core, caller: Caller<'_>, ext_id: &str) -> CoreResul
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(caller.actor(), actions::PLACE_QUALIFIED)
+        NewEntry::new(who.actor(), actions::PLACE_QUALIFIED)
             .subject("lieu", place.id)
             .details(json!({ "id": place.ext_id, "motif": "qualification directe" })),
     )
@@ -140,8 +141,8 @@ fn key_hash(key: &str) -> Vec<u8> {
 }
 
 /// A new API key for a place, returned once: `pn_PREFIXE_SECRET` (160 random bits).
-pub async fn new_api_key(core: &Core, caller: Caller<'_>, ext_id: &str) -> CoreResult<(Place, String, String)> {
-    caller.authorize(Action::Administer)?;
+pub async fn new_api_key(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<(Place, String, String)> {
+    authorize(who, Action::Administer)?;
     let place = by_ext_id(&core.db, ext_id).await?;
     let prefix = random_symbols(8);
     let key = format!("pn_{prefix}_{}", random_symbols(32));
@@ -158,7 +159,7 @@ pub async fn new_api_key(core: &Core, caller: Caller<'_>, ext_id: &str) -> CoreR
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(caller.actor(), actions::API_KEY_CREATED)
+        NewEntry::new(who.actor(), actions::API_KEY_CREATED)
             .subject("lieu", place.id)
             .subject("cle_api", id)
             .details(json!({ "prefixe": prefix })),
@@ -169,8 +170,8 @@ pub async fn new_api_key(core: &Core, caller: Caller<'_>, ext_id: &str) -> CoreR
 }
 
 /// Revokes the key with this prefix.
-pub async fn revoke_api_key(core: &Core, caller: Caller<'_>, prefix: &str) -> CoreResult<()> {
-    caller.authorize(Action::Administer)?;
+pub async fn revoke_api_key(core: &Core, who: &Principal, prefix: &str) -> CoreResult<()> {
+    authorize(who, Action::Administer)?;
     let mut tx = core.db.begin().await?;
     let row: Option<(i64, i64)> = on_tx!(&mut tx, c => {
         sqlx::query_as("UPDATE cles_api SET revoquee_at = $2 WHERE prefixe = $1 AND revoquee_at IS NULL RETURNING id, lieu_id")
@@ -185,7 +186,7 @@ pub async fn revoke_api_key(core: &Core, caller: Caller<'_>, prefix: &str) -> Co
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(caller.actor(), actions::API_KEY_REVOKED)
+        NewEntry::new(who.actor(), actions::API_KEY_REVOKED)
             .subject("lieu", place)
             .subject("cle_api", id),
     )

@@ -4,10 +4,12 @@
 
 use serde_json::json;
 
+use super::authz::{authorize, Action};
 use super::SETTLEMENT_LOCK;
+use crate::accounts::Principal;
 use crate::db::{lock, now_micros};
 use crate::error::{CoreError, CoreResult};
-use crate::journal::{self, actions, Actor, NewEntry};
+use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
 
 /// A batch: one SEPA file.
@@ -82,7 +84,9 @@ const STATEMENT_COLUMNS: &str = "SELECT r.id, r.numero, r.lieu_id, l.nom AS lieu
      r.premier_jour, r.dernier_jour, r.lignes, r.total_centimes, r.etat, r.motif_rejet, b.iban, b.bic, b.titulaire, r.created_at \
      FROM releves r JOIN lieux l ON l.id = r.lieu_id JOIN coordonnees_bancaires b ON b.id = r.coordonnees_id";
 
-pub async fn lots(core: &Core) -> CoreResult<Vec<Lot>> {
+/// The latest batches (the opérateur only).
+pub async fn lots(core: &Core, who: &Principal) -> CoreResult<Vec<Lot>> {
+    authorize(who, Action::Settle)?;
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT id, msg_id, jusqu_au, virements, total_centimes, etat, created_at FROM lots_virements ORDER BY id DESC LIMIT 500",
@@ -92,7 +96,13 @@ pub async fn lots(core: &Core) -> CoreResult<Vec<Lot>> {
     }))
 }
 
-pub async fn lot(core: &Core, id: i64) -> CoreResult<Lot> {
+/// One batch (the opérateur only).
+pub async fn lot(core: &Core, who: &Principal, id: i64) -> CoreResult<Lot> {
+    authorize(who, Action::Settle)?;
+    find_lot(core, id).await
+}
+
+async fn find_lot(core: &Core, id: i64) -> CoreResult<Lot> {
     let found: Option<Lot> = on_db!(&core.db, c => {
         sqlx::query_as("SELECT id, msg_id, jusqu_au, virements, total_centimes, etat, created_at FROM lots_virements WHERE id = $1")
             .bind(id)
@@ -103,7 +113,8 @@ pub async fn lot(core: &Core, id: i64) -> CoreResult<Lot> {
 }
 
 /// The SEPA file of a batch, exactly as produced by its run.
-pub async fn sepa_xml(core: &Core, id: i64) -> CoreResult<String> {
+pub async fn sepa_xml(core: &Core, who: &Principal, id: i64) -> CoreResult<String> {
+    authorize(who, Action::Settle)?;
     let xml: Option<String> = on_db!(&core.db, c => {
         sqlx::query_scalar("SELECT xml FROM lots_virements WHERE id = $1").bind(id).fetch_optional(&mut *c).await?
     });
@@ -111,7 +122,8 @@ pub async fn sepa_xml(core: &Core, id: i64) -> CoreResult<String> {
 }
 
 /// Statements of a batch, newest first.
-pub async fn statements_of_lot(core: &Core, lot: i64) -> CoreResult<Vec<Statement>> {
+pub async fn statements_of_lot(core: &Core, who: &Principal, lot: i64) -> CoreResult<Vec<Statement>> {
+    authorize(who, Action::Settle)?;
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(&format!("{STATEMENT_COLUMNS} WHERE r.lot_id = $1 ORDER BY r.id"))
             .bind(lot)
@@ -120,10 +132,18 @@ pub async fn statements_of_lot(core: &Core, lot: i64) -> CoreResult<Vec<Statemen
     }))
 }
 
-/// Statements of some places (a place's own space), newest first.
-pub async fn statements_of_places(core: &Core, places: &[i64]) -> CoreResult<Vec<Statement>> {
+/// Statements of the places of the caller's own organisation (a place's own
+/// space), newest first.
+pub async fn statements_of_own_places(core: &Core, who: &Principal) -> CoreResult<Vec<Statement>> {
+    authorize(
+        who,
+        Action::ViewStatement {
+            owner: Some(who.organisation_id),
+        },
+    )?;
+    let places = crate::pass_numerique::places::of_organisation(&core.db, who.organisation_id).await?;
     let mut all = Vec::new();
-    for place in places {
+    for place in places.iter().map(|p| p.id) {
         let mine: Vec<Statement> = on_db!(&core.db, c => {
             sqlx::query_as(&format!("{STATEMENT_COLUMNS} WHERE r.lieu_id = $1 ORDER BY r.id DESC LIMIT 240"))
                 .bind(place)
@@ -136,7 +156,27 @@ pub async fn statements_of_places(core: &Core, places: &[i64]) -> CoreResult<Vec
     Ok(all)
 }
 
-pub async fn statement(core: &Core, numero: &str) -> CoreResult<Statement> {
+/// A statement, if the caller may see it: the opérateur, or the staff of the
+/// place's responsible organisation.
+pub async fn statement(core: &Core, who: &Principal, numero: &str) -> CoreResult<Statement> {
+    let s = find_statement(core, numero).await?;
+    authorize(
+        who,
+        Action::ViewStatement {
+            owner: s.lieu_organisation_id,
+        },
+    )?;
+    Ok(s)
+}
+
+/// A statement and its lines, if the caller may see it.
+pub async fn statement_with_lines(core: &Core, who: &Principal, numero: &str) -> CoreResult<(Statement, Vec<Line>)> {
+    let s = statement(core, who, numero).await?;
+    let lines = lines(core, s.id).await?;
+    Ok((s, lines))
+}
+
+async fn find_statement(core: &Core, numero: &str) -> CoreResult<Statement> {
     let found: Option<Statement> = on_db!(&core.db, c => {
         sqlx::query_as(&format!("{STATEMENT_COLUMNS} WHERE r.numero = $1"))
             .bind(numero)
@@ -146,7 +186,7 @@ pub async fn statement(core: &Core, numero: &str) -> CoreResult<Statement> {
     found.ok_or_else(|| CoreError::NotFound(format!("relevé {numero}")))
 }
 
-pub async fn lines(core: &Core, statement_id: i64) -> CoreResult<Vec<Line>> {
+async fn lines(core: &Core, statement_id: i64) -> CoreResult<Vec<Line>> {
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT e.id AS encaissement_id, e.jour, e.carnet_id AS carnet, ch.rang, e.service, l.valeur_centimes, e.commande_id \
@@ -160,8 +200,8 @@ pub async fn lines(core: &Core, statement_id: i64) -> CoreResult<Vec<Line>> {
 }
 
 /// Moves a batch from `from` to `to` with its statements; refuses any other transition.
-async fn advance(core: &Core, actor: &Actor, id: i64, from: &str, to: &str, statement_to: &str) -> CoreResult<Lot> {
-    let current = lot(core, id).await?;
+async fn advance(core: &Core, who: &Principal, id: i64, from: &str, to: &str, statement_to: &str) -> CoreResult<Lot> {
+    let current = lot(core, who, id).await?;
     let mut tx = core.db.begin().await?;
     let (at_column, action) = if to == "envoye" {
         ("envoye_at", actions::BATCH_SENT)
@@ -197,34 +237,35 @@ async fn advance(core: &Core, actor: &Actor, id: i64, from: &str, to: &str, stat
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(actor.clone(), action)
+        NewEntry::new(who.actor(), action)
             .subject("lot_virements", id)
             .details(json!({ "msg_id": current.msg_id, "releves": statements })),
     )
     .await?;
     tx.commit().await?;
-    lot(core, id).await
+    find_lot(core, id).await
 }
 
 /// The file was handed to the bank.
-pub async fn mark_sent(core: &Core, actor: &Actor, id: i64) -> CoreResult<Lot> {
-    advance(core, actor, id, "genere", "envoye", "envoye").await
+pub async fn mark_sent(core: &Core, who: &Principal, id: i64) -> CoreResult<Lot> {
+    advance(core, who, id, "genere", "envoye", "envoye").await
 }
 
 /// The bank executed the transfers.
-pub async fn mark_executed(core: &Core, actor: &Actor, id: i64) -> CoreResult<Lot> {
-    advance(core, actor, id, "envoye", "execute", "paye").await
+pub async fn mark_executed(core: &Core, who: &Principal, id: i64) -> CoreResult<Lot> {
+    advance(core, who, id, "envoye", "execute", "paye").await
 }
 
 /// The bank rejected one place's transfer: the statement stays (frozen) and
 /// is marked rejected; its redemptions are paid by the next run.
-pub async fn reject(core: &Core, actor: &Actor, numero: &str, reason: &str) -> CoreResult<Statement> {
+pub async fn reject(core: &Core, who: &Principal, numero: &str, reason: &str) -> CoreResult<Statement> {
+    authorize(who, Action::Settle)?;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(CoreError::invalid("motif du rejet : 1 à 500 caractères attendus"));
     }
-    let s = statement(core, numero).await?;
-    let lot_state = lot(core, s.lot_id).await?.etat;
+    let s = find_statement(core, numero).await?;
+    let lot_state = find_lot(core, s.lot_id).await?.etat;
     if lot_state == "genere" {
         return Err(CoreError::Conflict(format!(
             "le lot du relevé {numero} n'est pas encore envoyé à la banque : un rejet n'est possible qu'après l'envoi"
@@ -256,7 +297,7 @@ pub async fn reject(core: &Core, actor: &Actor, numero: &str, reason: &str) -> C
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(actor.clone(), actions::TRANSFER_REJECTED)
+        NewEntry::new(who.actor(), actions::TRANSFER_REJECTED)
             .subject("releve", s.id)
             .subject("lieu", s.lieu_id)
             .details(json!({
@@ -268,5 +309,5 @@ pub async fn reject(core: &Core, actor: &Actor, numero: &str, reason: &str) -> C
     )
     .await?;
     tx.commit().await?;
-    statement(core, numero).await
+    find_statement(core, numero).await
 }

@@ -14,8 +14,9 @@ pub mod sepa;
 
 use serde_json::json;
 
+use crate::accounts::Principal;
 use crate::error::{CoreError, CoreResult};
-use crate::journal::{self, actions, Actor, NewEntry};
+use crate::journal::{self, actions, NewEntry};
 use crate::Core;
 use sepa::Debtor;
 
@@ -25,8 +26,13 @@ pub const SETTLEMENT_LOCK: i64 = 0x5041_5353_0003;
 
 const DEBTOR_KEY: &str = "compte_operateur";
 
-/// The opérateur's account, debited by the transfers.
-pub async fn debtor(core: &Core) -> CoreResult<Option<Debtor>> {
+/// The opérateur's account, debited by the transfers (the opérateur only).
+pub async fn debtor(core: &Core, who: &Principal) -> CoreResult<Option<Debtor>> {
+    authz::authorize(who, authz::Action::Settle)?;
+    stored_debtor(core).await
+}
+
+async fn stored_debtor(core: &Core) -> CoreResult<Option<Debtor>> {
     match crate::db::deployment_get(&core.db, DEBTOR_KEY).await? {
         None => Ok(None),
         Some(text) => serde_json::from_str(&text)
@@ -36,7 +42,8 @@ pub async fn debtor(core: &Core) -> CoreResult<Option<Debtor>> {
 }
 
 /// Records the opérateur's account (checked IBAN and BIC), journaled.
-pub async fn set_debtor(core: &Core, actor: &Actor, nom: &str, iban: &str, bic: &str) -> CoreResult<Debtor> {
+pub async fn set_debtor(core: &Core, who: &Principal, nom: &str, iban: &str, bic: &str) -> CoreResult<Debtor> {
+    authz::authorize(who, authz::Action::Settle)?;
     let debtor = Debtor {
         nom: bank::parse_holder(nom)?,
         iban: bank::parse_iban(iban)?,
@@ -54,7 +61,7 @@ pub async fn set_debtor(core: &Core, actor: &Actor, nom: &str, iban: &str, bic: 
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(actor.clone(), actions::OPERATOR_ACCOUNT_SET).details(json!({
+        NewEntry::new(who.actor(), actions::OPERATOR_ACCOUNT_SET).details(json!({
             "titulaire": debtor.nom,
             "iban": debtor.iban,
             "bic": debtor.bic,

@@ -10,9 +10,10 @@ use serde_json::json;
 
 use super::sepa::{self, Batch, Transfer};
 use super::SETTLEMENT_LOCK;
+use crate::accounts::Principal;
 use crate::db::{lock, now_micros, Tx};
 use crate::error::{CoreError, CoreResult};
-use crate::journal::{self, actions, Actor, NewEntry};
+use crate::journal::{self, actions, NewEntry};
 use crate::{on_tx, Core};
 
 /// Statements written per INSERT (12 bound values each).
@@ -141,7 +142,7 @@ async fn pause_for_crash_test() {
 /// `today` and `created` (`AAAA-MM-JJThh:mm:ss`, Paris) date the file.
 pub async fn generate(
     core: &Core,
-    actor: &Actor,
+    who: &Principal,
     cutoff: NaiveDate,
     today: NaiveDate,
     created: &str,
@@ -152,7 +153,8 @@ pub async fn generate(
         )));
     }
     let cutoff_text = cutoff.format("%Y-%m-%d").to_string();
-    let debtor = super::debtor(core).await?;
+    super::authz::authorize(who, super::authz::Action::Settle)?;
+    let debtor = super::stored_debtor(core).await?;
     let mut tx = core.db.begin().await?;
     lock(&mut tx, SETTLEMENT_LOCK).await?;
     let groups = groups(&mut tx, &cutoff_text).await?;
@@ -324,7 +326,7 @@ pub async fn generate(
     journal::append(
         &mut tx,
         &core.keys,
-        NewEntry::new(actor.clone(), actions::SETTLEMENT_RUN)
+        NewEntry::new(who.actor(), actions::SETTLEMENT_RUN)
             .subject("lot_virements", lot)
             .details(json!({
                 "jusqu_au": cutoff_text,

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
+use passerelle_core::accounts::Principal;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::vocabulaires::Services;
-use passerelle_core::pass_numerique::authz::Caller;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
@@ -442,7 +442,7 @@ async fn carnets_with(core: &passerelle_core::Core, command: CarnetsCommand) -> 
             a,
             json,
         } => {
-            let n = booklets::allot(core, Caller::CommandLine, commande, prescripteur, de, a).await?;
+            let n = booklets::allot(core, &Principal::SYSTEME, commande, prescripteur, de, a).await?;
             if json {
                 println!(
                     "{}",
@@ -465,7 +465,7 @@ async fn carnets_with(core: &passerelle_core::Core, command: CarnetsCommand) -> 
                 tranche_age,
                 ..Default::default()
             };
-            let b = booklets::hand_out(core, Caller::CommandLine, numero, &h).await?;
+            let b = booklets::hand_out(core, &Principal::SYSTEME, numero, &h).await?;
             if json {
                 println!("{}", json!({ "carnet": b }));
             } else {
@@ -473,7 +473,7 @@ async fn carnets_with(core: &passerelle_core::Core, command: CarnetsCommand) -> 
             }
         }
         CarnetsCommand::Perdu { numero, json } => {
-            let n = booklets::declare_lost(core, Caller::CommandLine, numero).await?;
+            let n = booklets::declare_lost(core, &Principal::SYSTEME, numero).await?;
             if json {
                 println!("{}", json!({ "carnet": numero, "cheques_annules": n }));
             } else {

@@ -3,8 +3,8 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use passerelle_core::accounts::Principal;
 use passerelle_core::journal::Actor;
-use passerelle_core::pass_numerique::authz::Caller;
 use passerelle_core::pass_numerique::places;
 use passerelle_core::Core;
 use passerelle_core::CoreError;
@@ -15,7 +15,7 @@ use super::lieux::{LieuxCommand, QualificationsCommand};
 pub async fn run(core: &Core, command: LieuxCommand) -> Result<ExitCode> {
     match command {
         LieuxCommand::Qualifier { lieu_id, json } => {
-            let place = places::qualify(core, Caller::CommandLine, &lieu_id).await?;
+            let place = places::qualify(core, &Principal::SYSTEME, &lieu_id).await?;
             if json {
                 println!("{}", json!({ "lieu": place.ext_id, "qualifie": true }));
             } else {
@@ -23,7 +23,7 @@ pub async fn run(core: &Core, command: LieuxCommand) -> Result<ExitCode> {
             }
         }
         LieuxCommand::CleApi { lieu_id, json } => {
-            let (place, prefix, key) = places::new_api_key(core, Caller::CommandLine, &lieu_id).await?;
+            let (place, prefix, key) = places::new_api_key(core, &Principal::SYSTEME, &lieu_id).await?;
             if json {
                 println!("{}", json!({ "lieu": place.ext_id, "prefixe": prefix, "cle": key }));
             } else {
@@ -35,7 +35,7 @@ pub async fn run(core: &Core, command: LieuxCommand) -> Result<ExitCode> {
             }
         }
         LieuxCommand::RevoquerCle { prefixe } => {
-            places::revoke_api_key(core, Caller::CommandLine, &prefixe).await?;
+            places::revoke_api_key(core, &Principal::SYSTEME, &prefixe).await?;
             println!("Clé {prefixe} révoquée.");
         }
         LieuxCommand::Qualifications {

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use passerelle_core::accounts::Principal;
 use passerelle_core::money::euros;
-use passerelle_core::pass_numerique::authz::Caller;
 use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Row};
 use passerelle_core::pass_numerique::{print, reports};
 use passerelle_core::Core;
@@ -48,7 +48,7 @@ fn breakdown(title: &str, rows: &[Row], with_key: bool) {
 
 /// `passerelle commandes rapport ID [--csv F] [--json]`
 pub async fn order(core: &Core, id: i64, csv: Option<&Path>, json: bool) -> Result<()> {
-    let r = rapports::order_report(core, Caller::CommandLine, id).await?;
+    let r = rapports::order_report(core, &Principal::SYSTEME, id).await?;
     if let Some(path) = csv {
         write(path, &rapports::csv::csv(&r)?)?;
     }
@@ -85,7 +85,7 @@ pub struct Files<'a> {
 
 /// `passerelle commandes expires ID [--pdf F] [--csv F] [--json]`
 pub async fn expired(core: &Core, id: i64, files: Files<'_>, json: bool) -> Result<()> {
-    let s = expires::statement(core, Caller::CommandLine, id).await?;
+    let s = expires::statement(core, &Principal::SYSTEME, id).await?;
     if let Some(path) = files.csv {
         write(path, &expires::csv(&s)?)?;
     }

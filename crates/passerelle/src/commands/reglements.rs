@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use passerelle_core::journal::Actor;
+use passerelle_core::accounts::Principal;
 use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::{print, redeem::today_paris, reports};
 use passerelle_core::settlement::{self, batches, documents, run};
@@ -96,9 +96,12 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
             let created = passerelle_core::lieux::horaires::maintenant_paris()
                 .format("%Y-%m-%dT%H:%M:%S")
                 .to_string();
-            let outcome = run::generate(core, &Actor::System, cutoff, today, &created).await?;
+            let outcome = run::generate(core, &Principal::SYSTEME, cutoff, today, &created).await?;
             if let (Some(path), Some(lot)) = (&sepa, outcome.lot) {
-                write_whole(path, batches::sepa_xml(core, lot).await?.as_bytes())?;
+                write_whole(
+                    path,
+                    batches::sepa_xml(core, &Principal::SYSTEME, lot).await?.as_bytes(),
+                )?;
             }
             if json {
                 println!("{}", serde_json::to_string(&outcome)?);
@@ -130,7 +133,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
             }
         }
         ReglementsCommand::Compte { nom, iban, bic } => {
-            let d = settlement::set_debtor(core, &Actor::System, &nom, &iban, &bic).await?;
+            let d = settlement::set_debtor(core, &Principal::SYSTEME, &nom, &iban, &bic).await?;
             println!(
                 "Compte de l'opérateur enregistré : {} — {} — {}",
                 d.nom,
@@ -139,7 +142,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
             );
         }
         ReglementsCommand::Lots { json } => {
-            let lots = batches::lots(core).await?;
+            let lots = batches::lots(core, &Principal::SYSTEME).await?;
             if json {
                 println!("{}", serde_json::to_string(&lots)?);
             } else {
@@ -156,19 +159,22 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
             }
         }
         ReglementsCommand::Sepa { lot, fichier } => {
-            write_whole(&fichier, batches::sepa_xml(core, lot).await?.as_bytes())?;
+            write_whole(
+                &fichier,
+                batches::sepa_xml(core, &Principal::SYSTEME, lot).await?.as_bytes(),
+            )?;
             println!("Fichier SEPA du lot {lot} écrit : {}", fichier.display());
         }
         ReglementsCommand::Envoye { lot } => {
-            let l = batches::mark_sent(core, &Actor::System, lot).await?;
+            let l = batches::mark_sent(core, &Principal::SYSTEME, lot).await?;
             println!("Lot {} : {}.", l.msg_id, batches::lot_state_label(&l.etat));
         }
         ReglementsCommand::Execute { lot } => {
-            let l = batches::mark_executed(core, &Actor::System, lot).await?;
+            let l = batches::mark_executed(core, &Principal::SYSTEME, lot).await?;
             println!("Lot {} : {}.", l.msg_id, batches::lot_state_label(&l.etat));
         }
         ReglementsCommand::Rejeter { releve, motif } => {
-            let s = batches::reject(core, &Actor::System, &releve, &motif).await?;
+            let s = batches::reject(core, &Principal::SYSTEME, &releve, &motif).await?;
             println!(
                 "Virement du relevé {} rejeté : {} encaissement(s), {} €, repris au prochain règlement.",
                 s.numero,
@@ -182,8 +188,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
             csv,
             polices,
         } => {
-            let s = batches::statement(core, &numero).await?;
-            let lines = batches::lines(core, s.id).await?;
+            let (s, lines) = batches::statement_with_lines(core, &Principal::SYSTEME, &numero).await?;
             if let Some(path) = csv {
                 write_whole(&path, &documents::csv(&s, &lines)?)?;
             }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use passerelle_core::pass_numerique::authz::Caller;
+use passerelle_core::accounts::Principal;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use serde_json::{json, Value};
 
@@ -113,7 +113,7 @@ pub async fn redeemable(app: &TestApp, booklets: i64) -> Redeemable {
             commune: "33318".into(),
             ..Default::default()
         };
-        booklets::hand_out(&app.core, Caller::CommandLine, n, &h)
+        booklets::hand_out(&app.core, &Principal::SYSTEME, n, &h)
             .await
             .expect("remise du carnet");
     }

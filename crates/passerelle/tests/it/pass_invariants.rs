@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
+use passerelle_core::accounts::Principal;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
-use passerelle_core::pass_numerique::authz::Caller;
+
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use passerelle_core::pass_numerique::model::{ChequeState, Territory};
 use passerelle_core::pass_numerique::orders::{self, NewOrder};
@@ -97,8 +98,8 @@ async fn world() -> World {
         .unwrap();
     let mut places_ = Vec::new();
     for p in ["mednum-1", "mednum-2"] {
-        let place = places::qualify(core, Caller::CommandLine, p).await.unwrap();
-        let (_, _, key) = places::new_api_key(core, Caller::CommandLine, p).await.unwrap();
+        let place = places::qualify(core, &Principal::SYSTEME, p).await.unwrap();
+        let (_, _, key) = places::new_api_key(core, &Principal::SYSTEME, p).await.unwrap();
         let (key_id, _) = places::authenticate(&core.db, &key).await.unwrap().unwrap();
         places_.push((place, key_id));
     }
@@ -111,7 +112,7 @@ async fn world() -> World {
         .unwrap();
     passerelle_core::settlement::set_debtor(
         core,
-        &Actor::System,
+        &Principal::SYSTEME,
         "Opérateur",
         "FR1420041010050500013M02606",
         "PSSTFRPPBOR",
@@ -166,7 +167,7 @@ async fn apply(w: &mut World, op: &Op) {
                     commune: "33318".into(),
                     ..Default::default()
                 };
-                let _ = booklets::hand_out(core, Caller::CommandLine, numero, &h).await;
+                let _ = booklets::hand_out(core, &Principal::SYSTEME, numero, &h).await;
             }
         }
         Op::Redeem {
@@ -206,7 +207,7 @@ async fn apply(w: &mut World, op: &Op) {
         }
         Op::Lose(o, b) => {
             if let Some(&(numero, _, _)) = w.codes.get(o).and_then(|c| c.get((*b * 3) as usize)) {
-                let _ = booklets::declare_lost(core, Caller::CommandLine, numero).await;
+                let _ = booklets::declare_lost(core, &Principal::SYSTEME, numero).await;
             }
         }
         Op::Expire(day) => {
@@ -216,22 +217,26 @@ async fn apply(w: &mut World, op: &Op) {
         }
         Op::Settle(day) => {
             let date = start() + chrono::Duration::days(*day);
-            run::generate(core, &Actor::System, date, date, "2026-01-01T00:00:00")
+            run::generate(core, &Principal::SYSTEME, date, date, "2026-01-01T00:00:00")
                 .await
                 .unwrap();
         }
         Op::Reject(i) => {
-            let lots = batches::lots(core).await.unwrap();
+            let lots = batches::lots(core, &Principal::SYSTEME).await.unwrap();
             let statements: Vec<_> = {
                 let mut all = Vec::new();
                 for l in &lots {
-                    all.extend(batches::statements_of_lot(core, l.id).await.unwrap());
+                    all.extend(
+                        batches::statements_of_lot(core, &Principal::SYSTEME, l.id)
+                            .await
+                            .unwrap(),
+                    );
                 }
                 all
             };
             if let Some(s) = statements.get(*i) {
-                let _ = batches::mark_sent(core, &Actor::System, s.lot_id).await;
-                let _ = batches::reject(core, &Actor::System, &s.numero, "rejet de la banque").await;
+                let _ = batches::mark_sent(core, &Principal::SYSTEME, s.lot_id).await;
+                let _ = batches::reject(core, &Principal::SYSTEME, &s.numero, "rejet de la banque").await;
             }
         }
     }

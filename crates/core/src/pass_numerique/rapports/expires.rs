@@ -8,8 +8,9 @@
 use serde::Serialize;
 
 use super::Count;
+use crate::accounts::Principal;
 use crate::error::{CoreError, CoreResult};
-use crate::pass_numerique::authz::{Action, Caller};
+use crate::pass_numerique::authz::{authorize, Action};
 use crate::pass_numerique::orders::{self, Order};
 use crate::{on_db, Core};
 
@@ -57,11 +58,14 @@ impl Statement {
 }
 
 /// The statement of order `id`: the opérateur and the order's funder.
-pub async fn statement(core: &Core, caller: Caller<'_>, id: i64) -> CoreResult<Statement> {
+pub async fn statement(core: &Core, who: &Principal, id: i64) -> CoreResult<Statement> {
     let order = orders::get(core, id).await?;
-    caller.authorize(Action::ViewOrder {
-        funder: order.commanditaire_id,
-    })?;
+    authorize(
+        who,
+        Action::ViewOrder {
+            funder: order.commanditaire_id,
+        },
+    )?;
     build(core, &order).await
 }
 

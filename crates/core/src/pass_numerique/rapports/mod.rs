@@ -12,9 +12,10 @@ mod queries;
 
 use serde::Serialize;
 
-use super::authz::{Action, Caller};
+use super::authz::{authorize, Action};
 use super::model::Public;
 use super::orders;
+use crate::accounts::Principal;
 use crate::accounts::Role;
 use crate::error::{CoreError, CoreResult};
 use crate::Core;
@@ -105,22 +106,26 @@ pub struct Report {
 }
 
 /// The report of one order: the opérateur, or the order's funder.
-pub async fn order_report(core: &Core, caller: Caller<'_>, id: i64) -> CoreResult<Report> {
+pub async fn order_report(core: &Core, who: &Principal, id: i64) -> CoreResult<Report> {
     let order = orders::get(core, id).await?;
-    caller.authorize(Action::ViewOrder {
-        funder: order.commanditaire_id,
-    })?;
+    authorize(
+        who,
+        Action::ViewOrder {
+            funder: order.commanditaire_id,
+        },
+    )?;
     build(core, Scope::Order(id), format!("Commande n° {id}")).await
 }
 
 /// The report of a funder's orders together. A funder sees its own (`asked`
 /// may only name itself); the opérateur names a funder or sees every order.
-pub async fn funders_report(core: &Core, caller: Caller<'_>, asked: Option<i64>) -> CoreResult<Report> {
-    let funder = match caller {
-        Caller::Person(p) if p.role == Role::Commanditaire => asked.or(Some(p.organisation_id)),
-        _ => asked,
+pub async fn funders_report(core: &Core, who: &Principal, asked: Option<i64>) -> CoreResult<Report> {
+    let funder = if who.role == Role::Commanditaire {
+        asked.or(Some(who.organisation_id))
+    } else {
+        asked
     };
-    caller.authorize(Action::ViewReports { funder })?;
+    authorize(who, Action::ViewReports { funder })?;
     match funder {
         None => build(core, Scope::All, "Toutes les commandes".into()).await,
         Some(f) => {
