@@ -9,20 +9,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use passerelle_core::pass_numerique::places::{self, Place};
-use passerelle_core::pass_numerique::redeem::{self, Counter, Motif, Outcome, Verdict};
-use passerelle_core::ratelimit::{self, Counted};
+use passerelle_core::pass_numerique::guichet::{self, CleApi, Presentateur, Tentative};
+use passerelle_core::pass_numerique::redeem::{self, Motif, Outcome, Verdict};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::ClientIp;
-use crate::cheques_pages::settle;
 use crate::AppState;
-
-/// Failed checks (malformed or unknown codes) allowed per key and per address in the window.
-const FAILURES_PER_KEY: i64 = 30;
-const FAILURES_PER_IP: i64 = 60;
-const FAILURE_WINDOW_SECS: i64 = 15 * 60;
 
 /// Refusals of the API itself (the cheque's own are [`Motif`]s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +109,7 @@ fn verdict_response(status: StatusCode, v: &Verdict) -> Response {
 }
 
 /// The place of the API key in `Authorization: Bearer …`.
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(i64, Place), Response> {
+async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<CleApi, Response> {
     let key = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -125,27 +118,11 @@ async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<(i64, Pla
     let Some(key) = key else {
         return Err(api_refusal(ApiMotif::CleApiInvalide, None));
     };
-    match places::authenticate(&state.core.db, key).await {
-        Ok(Some((key_id, place_id))) => match places::by_id(&state.core.db, place_id).await {
-            Ok(place) => Ok((key_id, place)),
-            Err(e) => Err(internal(e)),
-        },
+    match guichet::cle_api(&state.core, key).await {
+        Ok(Some(cle)) => Ok(cle),
         Ok(None) => Err(api_refusal(ApiMotif::CleApiInvalide, None)),
         Err(e) => Err(internal(e)),
     }
-}
-
-/// Counts the check as a failure in advance, per key and per address
-/// ([`ratelimit::count_failure`]); `None` when one of them is at its limit.
-async fn count_in_advance(state: &AppState, key_id: i64, ip: &str) -> Result<Option<Counted>, Response> {
-    let (key, addr) = (
-        format!("cheques-echecs-cle:{key_id}"),
-        format!("cheques-echecs-ip:{ip}"),
-    );
-    let limits = [(key.as_str(), FAILURES_PER_KEY), (addr.as_str(), FAILURES_PER_IP)];
-    ratelimit::count_failure(&state.core.db, &limits, FAILURE_WINDOW_SECS)
-        .await
-        .map_err(internal)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -186,23 +163,16 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Box<Response>> {
     })
 }
 
-/// What both endpoints check first, in this order: the API key, the JSON
-/// body, the limit on failed checks (the check is counted as a failure before
-/// it is made, see [`settle`]). Returns the key, its place, the body and the
-/// failure counted in advance.
+/// What both endpoints check first, in this order: the API key, then the
+/// JSON body. The limit on failed checks is the counter's
+/// ([`guichet`]).
 async fn admit<T>(
     state: &AppState,
     headers: &HeaderMap,
-    ip: &str,
     b: Result<Json<T>, JsonRejection>,
-) -> Result<(i64, Place, T, Counted), Box<Response>> {
-    let (key_id, place) = authenticate(state, headers).await.map_err(Box::new)?;
-    let b = body(b)?;
-    match count_in_advance(state, key_id, ip).await {
-        Ok(Some(counted)) => Ok((key_id, place, b, counted)),
-        Ok(None) => Err(Box::new(api_refusal(ApiMotif::TropDeTentatives, None))),
-        Err(r) => Err(Box::new(r)),
-    }
+) -> Result<(CleApi, T), Box<Response>> {
+    let cle = authenticate(state, headers).await.map_err(Box::new)?;
+    Ok((cle, body(b)?))
 }
 
 /// Tells whether a cheque could be redeemed at the key's place now, without using it.
@@ -228,21 +198,14 @@ pub async fn verify(
     headers: HeaderMap,
     b: Result<Json<VerifyBody>, JsonRejection>,
 ) -> Response {
-    let (_, place, b, counted) = match admit(&state, &headers, &ip, b).await {
+    let (cle, b) = match admit(&state, &headers, b).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let checked = redeem::check(
-        &state.core,
-        &place,
-        &b.code,
-        b.service.as_deref(),
-        redeem::today_paris(),
-    )
-    .await;
-    settle(&state, counted, checked.as_ref().ok().map(|v| v.motif)).await;
-    match checked {
-        Ok(v) => verdict_response(StatusCode::OK, &v),
+    let p = Presentateur::Logiciel { cle: &cle, ip: &ip };
+    match guichet::verifier(&state.core, p, &cle.lieu, &b.code, b.service.as_deref()).await {
+        Ok(Tentative::Faite(v)) => verdict_response(StatusCode::OK, &v),
+        Ok(Tentative::TropDeTentatives) => api_refusal(ApiMotif::TropDeTentatives, None),
         Err(e) => internal(e),
     }
 }
@@ -276,7 +239,7 @@ pub async fn redeem_cheque(
     headers: HeaderMap,
     b: Result<Json<RedeemBody>, JsonRejection>,
 ) -> Response {
-    let (key_id, place, b, counted) = match admit(&state, &headers, &ip, b).await {
+    let (cle, b) = match admit(&state, &headers, b).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -286,33 +249,20 @@ pub async fn redeem_cheque(
         .map(str::trim)
         .filter(|k| !k.is_empty() && k.len() <= 200)
     else {
-        settle(&state, counted, None).await;
         return api_refusal(ApiMotif::CleIdempotenceAbsente, None);
     };
-    let outcome = redeem::redeem(
-        &state.core,
-        Counter::ApiKey(key_id),
-        &place,
-        &b.code,
-        &b.service,
-        Some(idempotency),
-        redeem::today_paris(),
-    )
-    .await;
-    let refused = match &outcome {
-        Ok(Outcome::Refused(v)) => Some(v.motif),
-        _ => None,
-    };
-    settle(&state, counted, refused).await;
+    let p = Presentateur::Logiciel { cle: &cle, ip: &ip };
+    let outcome = guichet::encaisser(&state.core, p, &cle.lieu, &b.code, &b.service, Some(idempotency)).await;
     match outcome {
-        Ok(Outcome::Redeemed(r)) | Ok(Outcome::Replayed(r)) => {
+        Ok(Tentative::TropDeTentatives) => api_refusal(ApiMotif::TropDeTentatives, None),
+        Ok(Tentative::Faite(Outcome::Redeemed(r))) | Ok(Tentative::Faite(Outcome::Replayed(r))) => {
             let mut v = serde_json::to_value(&r).unwrap_or_default();
             v["valide"] = json!(true);
             v["motif"] = json!(Motif::Valide.key());
             v["message"] = json!(format!("Chèque encaissé : {} €", redeem::euros(r.valeur_centimes)));
             (StatusCode::CREATED, Json(v)).into_response()
         }
-        Ok(Outcome::Refused(v)) => {
+        Ok(Tentative::Faite(Outcome::Refused(v))) => {
             let status = StatusCode::from_u16(v.motif.status()).unwrap_or(StatusCode::CONFLICT);
             verdict_response(status, &v)
         }

@@ -8,38 +8,15 @@ use axum::response::Response;
 use axum::Form;
 use passerelle_core::accounts::Role;
 use passerelle_core::lieux::vocabulaires::Services;
-use passerelle_core::pass_numerique::authz::{authorize, Action};
-use passerelle_core::pass_numerique::places::{self, Place};
-use passerelle_core::pass_numerique::redeem::{self, Counter, Motif, Outcome};
-use passerelle_core::ratelimit;
+use passerelle_core::pass_numerique::guichet::{self, Presentateur, Tentative};
+use passerelle_core::pass_numerique::places::Place;
+use passerelle_core::pass_numerique::redeem::{self, Motif, Outcome};
 use serde::Deserialize;
 
 use crate::auth::{render, ClientIp, CurrentUser, Visitor};
 use crate::error::WebError;
 use crate::templates::{ChequePage, CounterPage, CounterResult};
 use crate::AppState;
-
-const FAILURES: i64 = 30;
-const WINDOW_SECS: i64 = 15 * 60;
-
-fn guessing(m: Motif) -> bool {
-    matches!(m, Motif::CodeMalSaisi | Motif::ChequeInconnu)
-}
-
-/// After a check counted as a failure in advance ([`ratelimit::count_failure`]):
-/// the count stays when the code was malformed or unknown (guessing), and is
-/// given back otherwise (`motif` is `None` when no code was evaluated).
-pub(crate) async fn settle(state: &AppState, counted: ratelimit::Counted, motif: Option<Motif>) {
-    let db = &state.core.db;
-    let done = if motif.is_some_and(guessing) {
-        counted.keep(db).await
-    } else {
-        counted.refund(db).await
-    };
-    if let Err(e) = done {
-        tracing::error!(erreur = %e, "compteur d'échecs des chèques");
-    }
-}
 
 /// `/c/{code}`: tells anyone holding the cheque whether it is valid, until
 /// when, and where to use it; offers the redemption to signed-in place staff.
@@ -49,9 +26,8 @@ pub async fn holder(
     ClientIp(ip): ClientIp,
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
-    let key = format!("cheque-page-echecs-ip:{ip}");
     let l = v.layout("Votre chèque Pass Numérique", "/lieux");
-    let Some(counted) = ratelimit::count_failure(&state.core.db, &[(&key, FAILURES)], WINDOW_SECS).await? else {
+    let Tentative::Faite(view) = guichet::consulter(&state.core, &ip, &code).await? else {
         return render(
             StatusCode::TOO_MANY_REQUESTS,
             ChequePage {
@@ -63,9 +39,6 @@ pub async fn holder(
             },
         );
     };
-    let view = redeem::holder_view(&state.core, &code, redeem::today_paris()).await;
-    settle(&state, counted, view.as_ref().ok().map(|v| v.verdict.motif)).await;
-    let view = view?;
     let staff = v.user.as_ref().is_some_and(|u| u.principal.role == Role::Lieu);
     let status = if view.verdict.motif == Motif::ChequeInconnu {
         StatusCode::NOT_FOUND
@@ -87,17 +60,6 @@ pub async fn holder(
 #[derive(Debug, Deserialize)]
 pub struct CounterQuery {
     code: Option<String>,
-}
-
-/// The places the signed-in staff may redeem for (fails closed for other roles).
-async fn my_places(state: &AppState, u: &CurrentUser) -> Result<Vec<Place>, WebError> {
-    authorize(
-        &u.principal,
-        Action::Redeem {
-            owner: Some(u.principal.organisation_id),
-        },
-    )?;
-    Ok(places::of_organisation(&state.core.db, u.principal.organisation_id).await?)
 }
 
 fn services_of(place: Option<&Place>) -> Vec<&'static str> {
@@ -141,7 +103,7 @@ pub async fn counter_page(
     u: CurrentUser,
     Query(q): Query<CounterQuery>,
 ) -> Result<Response, WebError> {
-    let places = my_places(&state, &u).await?;
+    let places = guichet::lieux_du_personnel(&state.core, &u.principal).await?;
     let code = q.code.unwrap_or_default().chars().take(40).collect();
     render(StatusCode::OK, page(&u, &places, None, code, String::new(), None))
 }
@@ -161,52 +123,40 @@ pub async fn counter_submit(
     ClientIp(ip): ClientIp,
     Form(f): Form<CounterForm>,
 ) -> Result<Response, WebError> {
-    let places = my_places(&state, &u).await?;
+    let places = guichet::lieux_du_personnel(&state.core, &u.principal).await?;
     let Some(place) = places.iter().find(|p| p.id == f.lieu) else {
         return Err(WebError::Forbidden);
     };
-    let keys = [
-        format!("cheque-guichet-echecs-compte:{}", u.principal.account_id),
-        format!("cheque-guichet-echecs-ip:{ip}"),
-    ];
-    let limits = [(keys[0].as_str(), FAILURES), (keys[1].as_str(), FAILURES)];
-    let counted = ratelimit::count_failure(&state.core.db, &limits, WINDOW_SECS).await?;
-    let Some(counted) = counted else {
+    let p = Presentateur::Personnel {
+        who: &u.principal,
+        ip: &ip,
+    };
+    let too_many = || {
         let r = CounterResult {
             ok: false,
             title: "Trop de codes erronés".into(),
             message: "Trop de codes erronés : réessayez dans quelques minutes.".into(),
             cancellable: None,
         };
-        return render(
+        render(
             StatusCode::TOO_MANY_REQUESTS,
-            page(&u, &places, Some(place.id), f.code, f.service, Some(r)),
-        );
+            page(&u, &places, Some(place.id), f.code.clone(), f.service.clone(), Some(r)),
+        )
     };
-    let today = redeem::today_paris();
-    let evaluated = async {
-        Ok::<_, WebError>(if f.action.as_deref() == Some("verifier") {
-            let v = redeem::check(&state.core, place, &f.code, Some(&f.service), today).await?;
-            let title = if v.valide { "Chèque valable" } else { "Chèque refusé" };
-            (
-                StatusCode::OK,
-                (v.valide, title.to_string(), v.message, None),
-                true,
-                v.motif,
-            )
-        } else {
-            let demande = f.demande.trim().chars().take(200).collect::<String>();
-            let outcome = redeem::redeem(
-                &state.core,
-                Counter::Account(u.principal.account_id),
-                place,
-                &f.code,
-                &f.service,
-                Some(&demande).filter(|d| !d.is_empty()).map(String::as_str),
-                today,
-            )
-            .await?;
-            match outcome {
+    let (status, result, keep_code) = if f.action.as_deref() == Some("verifier") {
+        match guichet::verifier(&state.core, p, place, &f.code, Some(&f.service)).await? {
+            Tentative::TropDeTentatives => return too_many(),
+            Tentative::Faite(v) => {
+                let title = if v.valide { "Chèque valable" } else { "Chèque refusé" };
+                (StatusCode::OK, (v.valide, title.to_string(), v.message, None), true)
+            }
+        }
+    } else {
+        let demande = f.demande.trim().chars().take(200).collect::<String>();
+        let demande = Some(&demande).filter(|d| !d.is_empty()).map(String::as_str);
+        match guichet::encaisser(&state.core, p, place, &f.code, &f.service, demande).await? {
+            Tentative::TropDeTentatives => return too_many(),
+            Tentative::Faite(outcome) => match outcome {
                 Outcome::Redeemed(r) | Outcome::Replayed(r) => (
                     StatusCode::OK,
                     (
@@ -223,20 +173,15 @@ pub async fn counter_submit(
                         Some((place.id, r.encaissement)),
                     ),
                     false,
-                    Motif::Valide,
                 ),
                 Outcome::Refused(v) => (
                     StatusCode::from_u16(v.motif.status()).unwrap_or(StatusCode::CONFLICT),
                     (false, "Chèque refusé".to_string(), v.message, None),
                     true,
-                    v.motif,
                 ),
-            }
-        })
-    }
-    .await;
-    settle(&state, counted, evaluated.as_ref().ok().map(|e| e.3)).await;
-    let (status, result, keep_code, _) = evaluated?;
+            },
+        }
+    };
     let (ok, title, message, cancellable) = result;
     let code = if keep_code {
         f.code.chars().take(40).collect()
@@ -273,18 +218,11 @@ pub async fn cancel_submit(
     u: CurrentUser,
     Form(f): Form<CancelForm>,
 ) -> Result<Response, WebError> {
-    let places = my_places(&state, &u).await?;
+    let places = guichet::lieux_du_personnel(&state.core, &u.principal).await?;
     let Some(place) = places.iter().find(|p| p.id == f.lieu) else {
         return Err(WebError::Forbidden);
     };
-    let (status, result) = match redeem::cancel(
-        &state.core,
-        Counter::Account(u.principal.account_id),
-        place,
-        f.encaissement,
-    )
-    .await
-    {
+    let (status, result) = match guichet::annuler(&state.core, &u.principal, place, f.encaissement).await {
         Ok(()) => (
             StatusCode::OK,
             CounterResult {

@@ -6,6 +6,7 @@ pub mod booklets;
 pub mod code;
 pub mod documents_pdf;
 pub mod expiry;
+pub mod guichet;
 pub mod issue;
 pub mod model;
 pub mod motif;
