@@ -1,6 +1,7 @@
 //! `passerelle controle`: the money rules of the brief, checked on the whole
 //! database. Each rule is one query counting the rows that break it; a sound
-//! database has zero everywhere.
+//! database has zero everywhere. One more rule is read in Rust: every stored
+//! SIRET follows today's one rule ([`sirets_a_reprendre`]).
 
 use crate::error::CoreResult;
 use crate::{Core, Db};
@@ -156,6 +157,62 @@ async fn one(core: &Core, sql: &str) -> CoreResult<(i64, u64)> {
     Ok((ecarts, started.elapsed().as_millis() as u64))
 }
 
+/// A stored SIRET that today's rule ([`crate::identifiants::Siret`]) refuses:
+/// written before the validators were one (an older one accepted the
+/// placeholder `00000000000000`). Nothing is changed; the opérateur corrects it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SiretARevoir {
+    /// What holds it, in words.
+    pub objet: &'static str,
+    pub table: &'static str,
+    pub id: i64,
+    pub siret: String,
+    pub motif: String,
+}
+
+const SIRET_COLUMNS: &[(&str, &str, &str)] = &[
+    (
+        "organisation",
+        "organisations",
+        "SELECT id, siret FROM organisations WHERE siret IS NOT NULL",
+    ),
+    (
+        "qualification d'un lieu",
+        "qualifications",
+        "SELECT id, siret FROM qualifications WHERE siret IS NOT NULL",
+    ),
+    (
+        "demande de qualification",
+        "demandes_qualification",
+        "SELECT id, siret FROM demandes_qualification WHERE siret <> ''",
+    ),
+    (
+        "demande d'habilitation Aidants Connect",
+        "habilitations",
+        "SELECT id, siret FROM habilitations",
+    ),
+];
+
+/// Every stored SIRET that today's rule refuses, table by table.
+pub async fn sirets_a_reprendre(core: &Core) -> CoreResult<Vec<SiretARevoir>> {
+    let mut found = Vec::new();
+    for (objet, table, sql) in SIRET_COLUMNS {
+        let rows: Vec<(i64, String)> = crate::on_db!(&core.db, c => sqlx::query_as(sql).fetch_all(&mut *c).await?);
+        for (id, siret) in rows {
+            if let Err(e) = crate::identifiants::Siret::parse(&siret) {
+                found.push(SiretARevoir {
+                    objet,
+                    table,
+                    id,
+                    siret,
+                    motif: e.to_string(),
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// Runs every rule.
 pub async fn run(core: &Core) -> CoreResult<Vec<Check>> {
     use futures_util::StreamExt;
@@ -164,7 +221,7 @@ pub async fn run(core: &Core) -> CoreResult<Vec<Check>> {
         .buffered(PARALLEL)
         .collect()
         .await;
-    RULES
+    let mut checks: Vec<Check> = RULES
         .iter()
         .zip(results)
         .map(|((cle, regle, _), r)| {
@@ -175,5 +232,15 @@ pub async fn run(core: &Core) -> CoreResult<Vec<Check>> {
                 duree_ms,
             })
         })
-        .collect()
+        .collect::<CoreResult<_>>()?;
+    let started = std::time::Instant::now();
+    let sirets = sirets_a_reprendre(core).await?;
+    checks.push(Check {
+        cle: "sirets_valides",
+        regle:
+            "chaque SIRET enregistré suit la règle commune (clé de contrôle, règle de La Poste, pas de numéro fictif)",
+        ecarts: sirets.len() as i64,
+        duree_ms: started.elapsed().as_millis() as u64,
+    });
+    Ok(checks)
 }

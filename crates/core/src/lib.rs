@@ -14,6 +14,7 @@ pub mod demo;
 pub mod demo_aidants;
 pub mod error;
 pub mod hubs;
+pub mod identifiants;
 pub mod indicateurs;
 pub mod jobs;
 pub mod journal;

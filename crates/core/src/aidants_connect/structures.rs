@@ -119,10 +119,12 @@ fn email(input: &str, what: &str, errors: &mut Vec<String>) -> String {
 /// Checks everything and reports every problem at once.
 fn check(f: &RequestForm) -> CoreResult<Checked> {
     let mut errors = Vec::new();
-    let siret = crate::settlement::bank::parse_siret(&f.siret).unwrap_or_else(|e| {
-        errors.push(e.to_string());
-        String::new()
-    });
+    let siret = crate::identifiants::Siret::parse(&f.siret)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|e| {
+            errors.push(e.to_string());
+            String::new()
+        });
     let nom = text(&f.nom, "le nom de la structure", &mut errors);
     let type_structure = f.type_structure.trim().to_string();
     if !TYPES.iter().any(|(k, _)| *k == type_structure) {

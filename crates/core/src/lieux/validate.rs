@@ -347,30 +347,13 @@ fn vocabulary_message(field: &str, value: &str) -> Option<String> {
 
 fn check_specific(row: &mut Row) {
     if let Some(p) = row.get("pivot").map(str::to_string) {
-        if p.bytes().all(|b| b == b'0') {
-            row.warn(
+        match crate::identifiants::Pivot::parse(&p) {
+            Ok(crate::identifiants::Pivot::Inconnu) => row.warn(
                 "pivot",
                 "pivot fictif (que des zéros) : conservé, mais ignoré pour repérer les doublons".into(),
-            );
-        } else if p.len() == 14 && p.bytes().all(|b| b.is_ascii_digit()) {
-            if crate::accounts::Siret::parse(&p).is_err() {
-                row.error(
-                    "pivot",
-                    format!("SIRET « {p} » invalide : la clé de contrôle ne correspond pas"),
-                );
-            }
-        } else if p.starts_with(['W', 'w']) {
-            if !(p.len() == 10 && p[1..].bytes().all(|b| b.is_ascii_digit())) {
-                row.error(
-                    "pivot",
-                    format!("numéro RNA « {p} » invalide : W suivi de 9 chiffres attendu"),
-                );
-            }
-        } else if p.bytes().all(|b| b.is_ascii_digit()) && p.len() > 9 {
-            row.error(
-                "pivot",
-                format!("pivot « {p} » invalide : SIRET (14 chiffres), SIREN (9) ou RNA (W + 9 chiffres) attendu"),
-            );
+            ),
+            Ok(_) => {}
+            Err(e) => row.error("pivot", e.to_string()),
         }
     }
     let lat = row.get("latitude").and_then(|v| v.parse::<f64>().ok());

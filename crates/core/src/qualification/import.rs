@@ -150,7 +150,10 @@ async fn check(core: &Core, raw: Vec<(usize, Vec<String>)>) -> CoreResult<(Vec<R
                 String::new()
             }
         };
-        let siret = field("siret", bank::parse_siret(&fields[1]));
+        let siret = field(
+            "siret",
+            crate::identifiants::Siret::parse(&fields[1]).map(|s| s.to_string()),
+        );
         let iban = field("iban", bank::parse_iban(&fields[2]));
         let bic = field("bic", bank::parse_bic(&fields[3]));
         let holder = field("titulaire", bank::parse_holder(&fields[4]));

@@ -230,7 +230,9 @@ pub fn check(d: &Draft, documents: &[String]) -> Result<Filed, Vec<String>> {
             problems.push(what.to_string());
         }
     }
-    let siret = bank::parse_siret(&d.siret).map_err(|e| e.to_string());
+    let siret = crate::identifiants::Siret::parse(&d.siret)
+        .map(|s| s.to_string())
+        .map_err(|e| e.to_string());
     if let Err(e) = &siret {
         problems.push(format!("SIRET : {e}"));
     }

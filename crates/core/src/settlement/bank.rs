@@ -1,5 +1,5 @@
-//! Identity and bank details of a place that gets paid: SIRET (Luhn), IBAN
-//! (ISO 13616 mod-97, SEPA countries), BIC (ISO 9362 shape). Each reader
+//! Bank details of a place that gets paid: IBAN (ISO 13616 mod-97, SEPA
+//! countries), BIC (ISO 9362 shape); the SIRET is [`crate::identifiants::Siret`]. Each reader
 //! refuses with a French message saying what is wrong.
 
 use iban::IbanLike;
@@ -17,52 +17,6 @@ fn compact(text: &str) -> String {
         .filter(|c| !c.is_whitespace() && *c != '-' && *c != '.')
         .collect::<String>()
         .to_uppercase()
-}
-
-/// A SIRET: 14 digits passing the Luhn check (La Poste's establishments, SIREN
-/// 356 000 000, use a digit sum divisible by 5 instead).
-pub fn parse_siret(text: &str) -> CoreResult<String> {
-    let s = compact(text);
-    if s.len() != 14 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(CoreError::invalid(format!(
-            "SIRET : 14 chiffres attendus, « {} » reçu",
-            text.trim()
-        )));
-    }
-    let digits: Vec<u32> = s.bytes().map(|b| u32::from(b - b'0')).collect();
-    let valid = if s.starts_with("356000000") {
-        digits.iter().sum::<u32>().is_multiple_of(5)
-    } else {
-        luhn(&digits)
-    };
-    if valid {
-        Ok(s)
-    } else {
-        Err(CoreError::invalid(format!(
-            "SIRET {s} : la clé de contrôle (Luhn) est fausse ; vérifiez chaque chiffre"
-        )))
-    }
-}
-
-fn luhn(digits: &[u32]) -> bool {
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            if i % 2 == 1 {
-                let x = d * 2;
-                if x > 9 {
-                    x - 9
-                } else {
-                    x
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    sum.is_multiple_of(10)
 }
 
 /// An IBAN of the SEPA area, in electronic form (`FR7630006000011234567890189`).
@@ -140,16 +94,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    #[test]
-    fn siret() {
-        assert_eq!(parse_siret("732 829 320 00074").ok().as_deref(), Some("73282932000074"));
-        assert!(parse_siret("73282932000075").is_err());
-        assert!(parse_siret("7328293200007").is_err());
-        assert!(parse_siret("7328293200007A").is_err());
-        // La Poste: digit sum divisible by 5.
-        assert!(parse_siret("35600000000047").is_ok(), "digit sum 25");
-    }
-
     /// Found by fuzzing: a name with no Latin letter was accepted, and the
     /// transfer file then had an empty `<Nm/>`, which banks reject.
     #[test]
@@ -182,18 +126,8 @@ mod tests {
     proptest! {
         #[test]
         fn any_text_is_read_or_refused(text in "\\PC{0,40}") {
-            let _ = parse_siret(&text);
             let _ = parse_iban(&text);
             let _ = parse_bic(&text);
-        }
-
-        #[test]
-        fn one_wrong_digit_of_a_siret_is_caught(pos in 0usize..14, delta in 1u8..10) {
-            let good = b"73282932000074";
-            let mut bad = good.to_vec();
-            bad[pos] = b'0' + (bad[pos] - b'0' + delta) % 10;
-            let text = String::from_utf8(bad).unwrap_or_default();
-            prop_assert!(parse_siret(&text).is_err());
         }
     }
 }

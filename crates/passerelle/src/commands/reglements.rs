@@ -214,21 +214,28 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
 pub async fn controle(data: &DataArgs, json: bool) -> Result<ExitCode> {
     let core = super::open(data).await?;
     let checks = passerelle_core::controle::run(&core).await;
+    let sirets = passerelle_core::controle::sirets_a_reprendre(&core).await;
     core.db.close().await;
-    let checks = checks?;
+    let (checks, sirets) = (checks?, sirets?);
     let broken = checks.iter().filter(|c| c.ecarts != 0).count();
     if json {
-        println!("{}", json!({ "ok": broken == 0, "regles": checks }));
+        println!(
+            "{}",
+            json!({ "ok": broken == 0, "regles": checks, "sirets_a_reprendre": sirets })
+        );
     } else {
         for c in &checks {
             let mark = if c.ecarts == 0 { "ok    " } else { "ÉCART " };
             println!("{mark} {:<28} {} ({} ligne(s))", c.cle, c.regle, c.ecarts);
         }
-        if broken == 0 {
+        for s in &sirets {
             println!(
-                "Toutes les règles de la monnaie sont respectées ({} contrôles).",
-                checks.len()
+                "       SIRET à reprendre : {} n° {} ({}) « {} » : {}",
+                s.objet, s.id, s.table, s.siret, s.motif
             );
+        }
+        if broken == 0 {
+            println!("Toutes les règles sont respectées ({} contrôles).", checks.len());
         } else {
             println!("{broken} règle(s) non respectée(s) : voir ci-dessus.");
         }

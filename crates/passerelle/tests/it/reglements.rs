@@ -325,3 +325,44 @@ async fn a_crash_in_the_middle_of_a_settlement_pays_nobody_twice_and_forgets_nob
     assert_eq!(v["lot"], Value::Null);
     controle_ok(&app);
 }
+
+/// One SIRET rule everywhere: the placeholder of zeros (its Luhn sum is 0) is
+/// refused by the qualification import, which an older validator accepted;
+/// a row stored back then is listed by `controle`, not silently broken.
+#[tokio::test]
+async fn a_placeholder_siret_is_refused_and_old_ones_are_listed_by_controle() {
+    let app = TestApp::new().await;
+    redeemed(&app).await;
+    let zeros = file(
+        &app,
+        "zeros.csv",
+        &format!("lieu_id,siret,iban,bic,titulaire\nmednum-1,00000000000000,{IBAN_1},BNPAFRPP,Un\n"),
+    );
+    let (code, out, err) = run(&app, &["lieux", "qualifications", "importer", &zeros]);
+    assert_ne!(code, 0, "{out}");
+    assert!(format!("{out}{err}").contains("numéro fictif"), "{out}{err}");
+
+    let good = file(
+        &app,
+        "qualifs.csv",
+        &format!("lieu_id,siret,iban,bic,titulaire\nmednum-1,73282932000074,{IBAN_1},BNPAFRPP,Un\n"),
+    );
+    ok(&app, &["lieux", "qualifications", "importer", &good]);
+    controle_ok(&app);
+    // As an older validator stored it.
+    app.exec("UPDATE qualifications SET siret = '00000000000000' WHERE siret = '73282932000074'")
+        .await
+        .unwrap();
+    let (code, out, _) = run(&app, &["controle", "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ok"], false, "{v}");
+    let listed = v["sirets_a_reprendre"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{v}");
+    assert_eq!(listed[0]["table"], "qualifications");
+    assert_eq!(listed[0]["siret"], "00000000000000");
+    let (code, out, _) = run(&app, &["controle"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("ÉCART  sirets_valides"), "{out}");
+    assert!(out.contains("SIRET à reprendre : qualification d'un lieu"), "{out}");
+}
