@@ -309,3 +309,47 @@ pub async fn lock(tx: &mut Tx, key: i64) -> CoreResult<()> {
     }
     Ok(())
 }
+
+/// Stores a closed set of values (a state) as its text key on both engines:
+/// bound and read as the type itself, never as a loose `String`. A value the
+/// type does not know is a decoding error (the schema's CHECK constraints keep
+/// such values out). `$from` reads a key (`fn(&str) -> Option<Self>`), `$key`
+/// writes one (`fn(self) -> &'static str`).
+#[macro_export]
+macro_rules! texte_en_base {
+    ($ty:ty, $from:path, $key:path, $what:literal) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $ty
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                $from(text).ok_or_else(|| format!(concat!($what, " inconnu en base : « {} »"), text).into())
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $ty
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&'q str as sqlx::Encode<'q, DB>>::encode($key(*self), buf)
+            }
+        }
+    };
+}

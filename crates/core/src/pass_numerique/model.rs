@@ -15,6 +15,8 @@ pub enum ChequeState {
     Annule,
 }
 
+crate::texte_en_base!(ChequeState, ChequeState::from_key, ChequeState::key, "état de chèque");
+
 impl ChequeState {
     pub const ALL: [ChequeState; 5] = [
         ChequeState::EnAttente,

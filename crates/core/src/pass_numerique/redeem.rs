@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use serde_json::json;
 
 use super::code::Code;
-use super::model::Territory;
+use super::model::{ChequeState, Territory};
 pub use super::motif::Motif;
 use super::places::{self, Place};
 use crate::db::{is_unique_violation, now_micros, Tx};
@@ -89,7 +89,7 @@ struct ChequeRow {
     carnet_id: i64,
     commande_id: i64,
     valeur_centimes: i64,
-    etat: String,
+    etat: ChequeState,
     remis_at: Option<i64>,
     debut: String,
     fin: String,
@@ -145,9 +145,9 @@ fn rules(row: Option<&ChequeRow>, at: Option<(&Place, bool)>, service: Option<&s
     let Some(r) = row else {
         return refuse(Motif::ChequeInconnu, Motif::ChequeInconnu.message(), None);
     };
-    match r.etat.as_str() {
-        "annule" => return refuse(Motif::ChequeAnnule, Motif::ChequeAnnule.message(), Some(r)),
-        "encaisse" => {
+    match r.etat {
+        ChequeState::Annule => return refuse(Motif::ChequeAnnule, Motif::ChequeAnnule.message(), Some(r)),
+        ChequeState::Encaisse => {
             let when = r.encaisse_jour.as_deref().and_then(day).map(french).unwrap_or_default();
             let here = if at.is_some_and(|(place, _)| r.encaisse_lieu == Some(place.id)) {
                 " dans votre lieu"
@@ -160,16 +160,16 @@ fn rules(row: Option<&ChequeRow>, at: Option<(&Place, bool)>, service: Option<&s
                 Some(r),
             );
         }
-        _ => {}
+        ChequeState::EnAttente | ChequeState::Actif | ChequeState::Expire => {}
     }
     if r.remis_at.is_none() {
         return refuse(Motif::CarnetNonRemis, Motif::CarnetNonRemis.message(), Some(r));
     }
-    if r.etat == "en_attente" {
+    if r.etat == ChequeState::EnAttente {
         return refuse(Motif::ChequeNonActif, Motif::ChequeNonActif.message(), Some(r));
     }
     let last = last_day(r);
-    if r.etat == "expire" || last.is_none_or(|l| today > l) {
+    if r.etat == ChequeState::Expire || last.is_none_or(|l| today > l) {
         let when = last.map(|l| format!(" le {}", french(l))).unwrap_or_default();
         return refuse(Motif::ChequeExpire, format!("Ce chèque a expiré{when}"), Some(r));
     }
