@@ -8,7 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Principal;
 use passerelle_core::money::euros;
-use passerelle_core::pass_numerique::{print, redeem::today_paris, reports};
+use passerelle_core::pass_numerique::{redeem::today_paris, reports};
+use passerelle_core::pdf::Fonts;
 use passerelle_core::settlement::authz::{authorize, Action};
 use passerelle_core::settlement::bank::{grouped_iban, masked_iban};
 use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
@@ -396,7 +397,7 @@ pub async fn statement_pdf(
 ) -> Result<Response, WebError> {
     let s = visible(&state, &u.principal, &numero).await?;
     let lines = batches::lines(&state.core, s.id).await?;
-    let fonts = print::Fonts::load(&state.config.fonts_dir)?;
+    let fonts = Fonts::load(&state.config.fonts_dir)?;
     let operator = reports::operator_name(&state.core).await?;
     let bytes = tokio::task::spawn_blocking(move || documents::pdf(&fonts, &operator, &s, &lines))
         .await

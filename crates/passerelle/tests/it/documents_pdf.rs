@@ -13,9 +13,10 @@ use passerelle_core::pass_numerique::code::Code;
 use passerelle_core::pass_numerique::documents_pdf::{render, Parties};
 use passerelle_core::pass_numerique::issue::Printed;
 use passerelle_core::pass_numerique::orders::{Document, Order, OrderState};
-use passerelle_core::pass_numerique::print::{self, Face, Fonts};
+use passerelle_core::pass_numerique::print::{self, Face};
 use passerelle_core::pass_numerique::rapports::expires::{BookletLine, CreditNote, Statement as Expired};
 use passerelle_core::pass_numerique::rapports::{expires_pdf, Count};
+use passerelle_core::pdf::Fonts;
 use passerelle_core::settlement::batches::{Line, Statement};
 use passerelle_core::settlement::documents;
 
