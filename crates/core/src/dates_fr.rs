@@ -32,6 +32,20 @@ pub fn mois_annee(key: &str) -> String {
     }
 }
 
+/// `2026-03-31` → `31/03/2026` (unchanged when not a date).
+pub fn jour_iso(iso: &str) -> String {
+    match iso.split('-').collect::<Vec<_>>().as_slice() {
+        [y, m, d] => format!("{d}/{m}/{y}"),
+        _ => iso.to_string(),
+    }
+}
+
+/// `JJ/MM/AAAA`: the day of an instant (µs since the epoch), in UTC.
+pub fn jour(micros: i64) -> String {
+    let d = crate::db::datetime_of(micros).date();
+    format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year())
+}
+
 /// The month (`AAAA-MM`) of an instant (µs since the epoch) in Paris: the
 /// month the people concerned would name.
 pub fn mois_paris(micros: i64) -> String {
@@ -56,6 +70,15 @@ mod tests {
         assert_eq!(mois_paris(1_772_321_400_000_000), "2026-03");
         assert_eq!(mois_paris(1_772_317_800_000_000), "2026-02");
         assert_eq!(mois_paris(0), "1970-01");
+    }
+
+    #[test]
+    fn days_are_written_the_french_way() {
+        assert_eq!(jour_iso("2026-03-31"), "31/03/2026");
+        assert_eq!(jour_iso("n'importe"), "n'importe");
+        // 2025-11-24T16:00:00Z
+        assert_eq!(jour(1_764_000_000_000_000), "24/11/2025");
+        assert_eq!(jour(0), "01/01/1970");
     }
 
     #[test]

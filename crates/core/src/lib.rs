@@ -26,6 +26,7 @@ pub mod metriques;
 pub mod money;
 pub mod oidc_provider;
 pub mod pass_numerique;
+pub mod pdf;
 pub mod qualification;
 pub mod ratelimit;
 pub mod recapitulatifs;

@@ -191,7 +191,7 @@ pub fn check_assets(dir: &Path) -> Result<()> {
 
 /// The fonts of the PDF documents must be there too (installed by `npm ci`).
 pub fn check_fonts(dir: &Path) -> Result<()> {
-    passerelle_core::pass_numerique::print::Fonts::load(dir)
+    passerelle_core::pdf::Fonts::load(dir)
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -14,6 +14,7 @@ use passerelle_core::pass_numerique::issue::{self, Support};
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
 use passerelle_core::pass_numerique::{booklets, print};
+use passerelle_core::pdf::Fonts;
 use passerelle_core::{CoreError, CoreResult};
 use serde::Deserialize;
 
@@ -229,7 +230,7 @@ pub async fn booklets_pdf(
         )));
     }
     let order = orders::get(&state.core, id).await?;
-    let fonts = print::Fonts::load(&state.config.fonts_dir)?;
+    let fonts = Fonts::load(&state.config.fonts_dir)?;
     let base = state.config.base_url.as_str().trim_end_matches('/');
     let face = print::face_of(&state.core, &order, base).await?;
     let printed = issue::codes_for_print(&state.core, &u.principal.actor(), id, Some((from, to)), Support::Pdf).await?;

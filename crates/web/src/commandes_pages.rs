@@ -369,7 +369,7 @@ pub async fn document_pdf(
         operator: reports::operator_name(&state.core).await?,
         funder,
     };
-    let fonts = passerelle_core::pass_numerique::print::Fonts::load(&state.config.fonts_dir)?;
+    let fonts = passerelle_core::pdf::Fonts::load(&state.config.fonts_dir)?;
     let bytes = passerelle_core::pass_numerique::documents_pdf::render(&fonts, &doc, &order, &parties)?;
     Ok((
         [

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::mandats::attestation_pdf::{self, moment, verification_url};
 use passerelle_core::mandats::queries::{self, Mandate};
 use passerelle_core::mandats::{revoke, texts, Revoker, State as MandateState};
-use passerelle_core::pass_numerique::print::Fonts;
+use passerelle_core::pdf::Fonts;
 use passerelle_core::{ratelimit, CoreError};
 
 use crate::aidants_auth::FreshUser;

@@ -12,7 +12,8 @@ use axum::response::Response;
 use passerelle_core::accounts::Role;
 use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Report, Row};
-use passerelle_core::pass_numerique::{print, reports};
+use passerelle_core::pass_numerique::reports;
+use passerelle_core::pdf::Fonts;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -322,7 +323,7 @@ pub async fn expired_pdf(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let s = expires::statement(&state.core, &u.principal, id).await?;
-    let fonts = print::Fonts::load(&state.config.fonts_dir)?;
+    let fonts = Fonts::load(&state.config.fonts_dir)?;
     let operator = reports::operator_name(&state.core).await?;
     let bytes = tokio::task::spawn_blocking(move || expires_pdf::pdf(&fonts, &operator, &s))
         .await

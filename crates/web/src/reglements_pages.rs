@@ -7,7 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::money::euros;
-use passerelle_core::pass_numerique::{print, redeem::today_paris, reports};
+use passerelle_core::pass_numerique::{redeem::today_paris, reports};
+use passerelle_core::pdf::Fonts;
 use passerelle_core::settlement::bank::{grouped_iban, masked_iban};
 use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
 use passerelle_core::settlement::{self, documents, run};
@@ -353,7 +354,7 @@ pub async fn statement_pdf(
     Path(numero): Path<String>,
 ) -> Result<Response, WebError> {
     let (s, lines) = batches::statement_with_lines(&state.core, &u.principal, &numero).await?;
-    let fonts = print::Fonts::load(&state.config.fonts_dir)?;
+    let fonts = Fonts::load(&state.config.fonts_dir)?;
     let operator = reports::operator_name(&state.core).await?;
     let bytes = tokio::task::spawn_blocking(move || documents::pdf(&fonts, &operator, &s, &lines))
         .await

@@ -1,29 +1,10 @@
-//! Quotes and invoices in PDF (one A4 page each).
-
-use krilla::color::rgb;
-use krilla::geom::Point;
-use krilla::num::NormalizedF32;
-use krilla::page::PageSettings;
-use krilla::paint::Fill;
-use krilla::surface::Surface;
-use krilla::text::{Font, TextDirection};
+//! Quotes, invoices and credit notes in PDF (one A4 page each). The layout
+//! toolkit is [`crate::pdf`].
 
 use super::orders::{Document, Order};
-use super::print::Fonts;
-use super::redeem::euros;
-use crate::error::{CoreError, CoreResult};
-
-pub(crate) fn line(s: &mut Surface, font: &Font, size: f32, x: f32, y: f32, t: &str) {
-    s.draw_text(Point::from_xy(x, y), font.clone(), size, t, false, TextDirection::Auto);
-}
-
-pub(crate) fn ink(s: &mut Surface, r: u8, g: u8, b: u8) {
-    s.set_fill(Some(Fill {
-        paint: rgb::Color::new(r, g, b).into(),
-        opacity: NormalizedF32::ONE,
-        rule: Default::default(),
-    }));
-}
+use crate::dates_fr::jour;
+use crate::error::CoreResult;
+use crate::pdf::{amount, Fonts, Pdf, Style, BLUE_FRANCE, TEXT};
 
 /// Who sends and who receives a document.
 #[derive(Debug, Clone)]
@@ -32,32 +13,27 @@ pub struct Parties {
     pub funder: String,
 }
 
-/// The PDF of a quote or an invoice of `order`.
+/// The PDF of a quote, an invoice or a credit note of `order`.
 pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -> CoreResult<Vec<u8>> {
+    use Style::{Bold, Regular};
     let title = match doc.kind.as_str() {
         "devis" => "Devis",
         "facture" => "Facture",
         _ => "Avoir",
     };
-    let date = crate::db::datetime_of(doc.created_at).date();
-    let date = format!("{:02}/{:02}/{}", date.day(), u8::from(date.month()), date.year());
-    let mut pdf = krilla::Document::new();
-    {
-        let settings = PageSettings::from_wh(595.28, 841.89).ok_or_else(|| CoreError::Io("format A4".into()))?;
-        let mut page = pdf.start_page_with(settings);
-        let mut s = page.surface();
-        let (regular, bold) = (fonts.regular(), fonts.bold());
-        ink(&mut s, 0, 0, 145);
-        line(&mut s, &bold, 22.0, 60.0, 90.0, &format!("{title} n° {}", doc.numero));
-        ink(&mut s, 22, 22, 22);
-        line(&mut s, &regular, 11.0, 60.0, 115.0, &format!("Date : {date}"));
-        line(&mut s, &bold, 11.0, 60.0, 160.0, "Émetteur");
-        line(&mut s, &regular, 11.0, 60.0, 178.0, &parties.operator);
-        line(&mut s, &bold, 11.0, 320.0, 160.0, "Destinataire");
-        line(&mut s, &regular, 11.0, 320.0, 178.0, &parties.funder);
-        line(
-            &mut s,
-            &bold,
+    let date = jour(doc.created_at);
+    let mut pdf = Pdf::new(fonts);
+    pdf.page(|g| {
+        g.ink(BLUE_FRANCE);
+        g.text(Bold, 22.0, 60.0, 90.0, &format!("{title} n° {}", doc.numero));
+        g.ink(TEXT);
+        g.text(Regular, 11.0, 60.0, 115.0, &format!("Date : {date}"));
+        g.text(Bold, 11.0, 60.0, 160.0, "Émetteur");
+        g.text(Regular, 11.0, 60.0, 178.0, &parties.operator);
+        g.text(Bold, 11.0, 320.0, 160.0, "Destinataire");
+        g.text(Regular, 11.0, 320.0, 178.0, &parties.funder);
+        g.text(
+            Bold,
             11.0,
             60.0,
             240.0,
@@ -66,36 +42,31 @@ pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -
         let rows = [
             (
                 format!(
-                    "{} carnets de {} chèques de {} €",
+                    "{} carnets de {} chèques de {}",
                     order.carnets,
                     order.cheques_par_carnet,
-                    euros(order.valeur_centimes)
+                    amount(order.valeur_centimes)
                 ),
-                euros(doc.valeur_centimes),
+                amount(doc.valeur_centimes),
             ),
             (
-                format!("Frais de l'opérateur ({} %)", euros(order.frais_pour_dix_mille)),
-                euros(doc.frais_centimes),
+                format!(
+                    "Frais de l'opérateur ({} %)",
+                    crate::money::euros(order.frais_pour_dix_mille)
+                ),
+                amount(doc.frais_centimes),
             ),
         ];
         for (i, (label, amount)) in rows.iter().enumerate() {
             let y = 270.0 + 22.0 * i as f32;
-            line(&mut s, &regular, 11.0, 60.0, y, label);
-            line(&mut s, &regular, 11.0, 440.0, y, &format!("{amount} €"));
+            g.text(Regular, 11.0, 60.0, y, label);
+            g.text(Regular, 11.0, 440.0, y, amount);
         }
-        line(&mut s, &bold, 12.0, 60.0, 330.0, "Total");
-        line(
-            &mut s,
-            &bold,
-            12.0,
-            440.0,
-            330.0,
-            &format!("{} €", euros(doc.total_centimes)),
-        );
-        line(&mut s, &regular, 9.0, 60.0, 360.0, "Montants en euros, hors taxes.");
-        line(
-            &mut s,
-            &regular,
+        g.text(Bold, 12.0, 60.0, 330.0, "Total");
+        g.text(Bold, 12.0, 440.0, 330.0, &amount(doc.total_centimes));
+        g.text(Regular, 9.0, 60.0, 360.0, "Montants en euros, hors taxes.");
+        g.text(
+            Regular,
             9.0,
             60.0,
             376.0,
@@ -111,13 +82,11 @@ pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -
                 Some(r) => format!("Payée, référence du virement : {r}."),
                 None => "À régler par virement ; les chèques sont activés à réception du paiement.".into(),
             };
-            line(&mut s, &regular, 9.0, 60.0, 392.0, &paid);
+            g.text(Regular, 9.0, 60.0, 392.0, &paid);
         }
-        s.finish();
-        page.finish();
-    }
+        Ok(())
+    })?;
     pdf.finish()
-        .map_err(|e| CoreError::Io(format!("PDF impossible : {e:?}")))
 }
 
 #[cfg(test)]
@@ -126,10 +95,7 @@ mod tests {
 
     #[test]
     fn an_invoice_is_a_one_page_pdf() {
-        let fonts = Fonts::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/dejavu-fonts-ttf/ttf"),
-        )
-        .expect("polices : lancez npm ci");
+        let fonts = crate::pdf::test_fonts();
         let order = Order {
             id: 7,
             commanditaire_id: 2,

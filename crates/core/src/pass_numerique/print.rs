@@ -1,69 +1,17 @@
-//! Printable booklets (PDF, A4, generated with krilla): for each booklet a
-//! cover page with how to find a place, then a page of its cheques, each with
-//! its value, validity, the funder's text, the booklet number, the code in
-//! large type and a QR code of `{BASE_URL}/c/{code}`.
-//!
-//! The fonts (DejaVu, TrueType) come from the npm package `dejavu-fonts-ttf`
-//! pinned in `package-lock.json`, read at run time like the DSFR.
-
-use std::path::Path;
-
-use krilla::color::rgb;
-use krilla::geom::{PathBuilder, Point, Rect};
-use krilla::num::NormalizedF32;
-use krilla::page::PageSettings;
-use krilla::paint::{Fill, Stroke};
-use krilla::surface::Surface;
-use krilla::text::{Font, TextDirection};
-use krilla::Document;
+//! Printable booklets (PDF, A4): for each booklet a cover page with how to
+//! find a place, then a page of its cheques, each with its value, validity,
+//! the funder's text, the booklet number, the code in large type and a QR code
+//! of `{BASE_URL}/c/{code}`. The layout toolkit is [`crate::pdf`].
 
 use super::issue::Printed;
 use super::model::Territory;
 use super::orders::Order;
-use super::redeem::euros;
-use crate::error::{CoreError, CoreResult};
+use crate::dates_fr::jour_iso;
+use crate::error::CoreResult;
+use crate::pdf::{amount, Fonts, Page, Pdf, Style, A4, BLUE_FRANCE, TEXT};
 use crate::{on_db, Core};
 
-const A4: (f32, f32) = (595.28, 841.89);
 const MARGIN: f32 = 28.0;
-
-/// The three faces used on booklets.
-#[derive(Clone)]
-pub struct Fonts {
-    regular: Font,
-    bold: Font,
-    mono: Font,
-}
-
-impl Fonts {
-    /// Loads DejaVu Sans, DejaVu Sans Bold and DejaVu Sans Mono Bold from `dir`.
-    pub fn load(dir: &Path) -> CoreResult<Fonts> {
-        let load = |name: &str| -> CoreResult<Font> {
-            let path = dir.join(name);
-            let bytes = std::fs::read(&path).map_err(|e| {
-                CoreError::Config(format!(
-                    "police « {} » illisible ({e}) : lancez « npm ci » ou indiquez PASSERELLE_FONTS_DIR",
-                    path.display()
-                ))
-            })?;
-            Font::new(bytes.into(), 0)
-                .ok_or_else(|| CoreError::Config(format!("police « {} » invalide", path.display())))
-        };
-        Ok(Fonts {
-            regular: load("DejaVuSans.ttf")?,
-            bold: load("DejaVuSans-Bold.ttf")?,
-            mono: load("DejaVuSansMono-Bold.ttf")?,
-        })
-    }
-
-    pub fn regular(&self) -> Font {
-        self.regular.clone()
-    }
-
-    pub fn bold(&self) -> Font {
-        self.bold.clone()
-    }
-}
 
 /// What is printed on every booklet of an order.
 #[derive(Debug, Clone)]
@@ -80,103 +28,31 @@ pub struct Face {
     pub base_url: String,
 }
 
-fn text(s: &mut Surface, font: &Font, size: f32, x: f32, y: f32, t: &str) {
-    s.draw_text(Point::from_xy(x, y), font.clone(), size, t, false, TextDirection::Auto);
-}
-
-fn color(s: &mut Surface, r: u8, g: u8, b: u8) {
-    s.set_fill(Some(Fill {
-        paint: rgb::Color::new(r, g, b).into(),
-        opacity: NormalizedF32::ONE,
-        rule: Default::default(),
-    }));
-}
-
-fn frame(s: &mut Surface, x: f32, y: f32, w: f32, h: f32) {
-    let Some(rect) = Rect::from_xywh(x, y, w, h) else {
-        return;
-    };
-    let mut pb = PathBuilder::new();
-    pb.push_rect(rect);
-    if let Some(path) = pb.finish() {
-        s.set_fill(None);
-        s.set_stroke(Some(Stroke {
-            paint: rgb::Color::new(0, 0, 145).into(),
-            width: 0.8,
-            ..Default::default()
-        }));
-        s.draw_path(&path);
-        s.set_stroke(None);
-    }
-}
-
-/// Draws a QR code of `data` with its top-left corner at (x, y), `side` points wide.
-pub(crate) fn qr(s: &mut Surface, data: &str, x: f32, y: f32, side: f32) -> CoreResult<()> {
-    let code = fast_qr::QRBuilder::new(data)
-        .ecl(fast_qr::ECL::M)
-        .build()
-        .map_err(|e| CoreError::Io(format!("QR code impossible : {e:?}")))?;
-    let n = code.size;
-    // A quiet zone of 2 modules on each side.
-    let m = side / (n as f32 + 4.0);
-    let mut pb = PathBuilder::new();
-    // One rectangle per horizontal run of dark modules (fewer path operations than one per module).
-    for row in 0..n {
-        let mut col = 0;
-        while col < n {
-            if !code[row][col].value() {
-                col += 1;
-                continue;
-            }
-            let start = col;
-            while col < n && code[row][col].value() {
-                col += 1;
-            }
-            let run = (col - start) as f32;
-            if let Some(r) = Rect::from_xywh(x + (start as f32 + 2.0) * m, y + (row as f32 + 2.0) * m, run * m, m) {
-                pb.push_rect(r);
-            }
-        }
-    }
-    if let Some(path) = pb.finish() {
-        color(s, 0, 0, 0);
-        s.draw_path(&path);
-    }
-    Ok(())
-}
-
-fn cover(s: &mut Surface, f: &Fonts, face: &Face, booklet: i64) {
-    color(s, 0, 0, 145);
-    text(s, &f.bold, 30.0, 60.0, 140.0, "Pass Numérique");
-    color(s, 22, 22, 22);
-    text(s, &f.bold, 18.0, 60.0, 190.0, &format!("Carnet n° {booklet}"));
-    text(
-        s,
-        &f.regular,
+fn cover(g: &mut Page, face: &Face, booklet: i64) {
+    use Style::{Bold, Regular};
+    g.ink(BLUE_FRANCE);
+    g.text(Bold, 30.0, 60.0, 140.0, "Pass Numérique");
+    g.ink(TEXT);
+    g.text(Bold, 18.0, 60.0, 190.0, &format!("Carnet n° {booklet}"));
+    g.text(
+        Regular,
         14.0,
         60.0,
         230.0,
         &format!(
-            "{} chèques de {} € pour apprendre le numérique",
+            "{} chèques de {} pour apprendre le numérique",
             face.cheques_par_carnet,
-            euros(face.valeur_centimes)
+            amount(face.valeur_centimes)
         ),
     );
     if !face.marque.is_empty() {
-        text(
-            s,
-            &f.regular,
-            14.0,
-            60.0,
-            258.0,
-            &format!("Offert par : {}", face.marque),
-        );
+        g.text(Regular, 14.0, 60.0, 258.0, &format!("Offert par : {}", face.marque));
     }
-    text(s, &f.regular, 12.0, 60.0, 300.0, &format!("Valable {}", face.validite));
-    text(s, &f.regular, 12.0, 60.0, 320.0, &format!("Dans : {}", face.perimetre));
-    color(s, 0, 0, 145);
-    text(s, &f.bold, 16.0, 60.0, 400.0, "Comment l'utiliser ?");
-    color(s, 22, 22, 22);
+    g.text(Regular, 12.0, 60.0, 300.0, &format!("Valable {}", face.validite));
+    g.text(Regular, 12.0, 60.0, 320.0, &format!("Dans : {}", face.perimetre));
+    g.ink(BLUE_FRANCE);
+    g.text(Bold, 16.0, 60.0, 400.0, "Comment l'utiliser ?");
+    g.ink(TEXT);
     let steps = [
         "1. Trouvez un lieu qui accepte le Pass Numérique près de chez vous :",
         &format!("    {}/lieux", face.base_url),
@@ -185,7 +61,7 @@ fn cover(s: &mut Surface, f: &Fonts, face: &Face, booklet: i64) {
         "Vous pouvez aussi scanner le QR code d'un chèque avec un téléphone.",
     ];
     for (i, line) in steps.iter().enumerate() {
-        text(s, &f.regular, 12.0, 60.0, 430.0 + 22.0 * i as f32, line);
+        g.text(Regular, 12.0, 60.0, 430.0 + 22.0 * i as f32, line);
     }
 }
 
@@ -197,42 +73,34 @@ struct Cell {
     h: f32,
 }
 
-fn cheque(s: &mut Surface, f: &Fonts, face: &Face, p: &Printed, cell: Cell) -> CoreResult<()> {
+fn cheque(g: &mut Page, face: &Face, p: &Printed, cell: Cell) -> CoreResult<()> {
+    use Style::{Bold, Mono, Regular};
     let Cell { x, y, w, h } = cell;
-    frame(s, x, y, w, h);
-    color(s, 0, 0, 145);
-    text(s, &f.bold, 12.0, x + 10.0, y + 20.0, "Pass Numérique");
-    color(s, 22, 22, 22);
-    text(
-        s,
-        &f.bold,
-        22.0,
-        x + 10.0,
-        y + 48.0,
-        &format!("{} €", euros(face.valeur_centimes)),
-    );
+    g.frame((x, y, w, h), BLUE_FRANCE, 0.8);
+    g.ink(BLUE_FRANCE);
+    g.text(Bold, 12.0, x + 10.0, y + 20.0, "Pass Numérique");
+    g.ink(TEXT);
+    g.text(Bold, 22.0, x + 10.0, y + 48.0, &amount(face.valeur_centimes));
     // The validity on two lines (« du … » / « au … »), clear of the QR code.
     let (from, to) = face.validite.split_once(" au ").unwrap_or((face.validite.as_str(), ""));
-    text(s, &f.regular, 7.5, x + 10.0, y + 64.0, &format!("Valable {from}"));
+    g.text(Regular, 7.5, x + 10.0, y + 64.0, &format!("Valable {from}"));
     if !to.is_empty() {
-        text(s, &f.regular, 7.5, x + 10.0, y + 74.0, &format!("au {to}"));
+        g.text(Regular, 7.5, x + 10.0, y + 74.0, &format!("au {to}"));
     }
     if !face.marque.is_empty() {
         let marque: String = face.marque.chars().take(30).collect();
-        text(s, &f.regular, 7.5, x + 10.0, y + 86.0, &marque);
+        g.text(Regular, 7.5, x + 10.0, y + 86.0, &marque);
     }
-    text(
-        s,
-        &f.regular,
+    g.text(
+        Regular,
         7.5,
         x + 10.0,
         y + 98.0,
         &format!("Carnet n° {} · chèque {}/{}", p.carnet, p.rang, face.cheques_par_carnet),
     );
-    text(s, &f.mono, 11.5, x + 10.0, y + h - 18.0, &p.code.grouped());
+    g.text(Mono, 11.5, x + 10.0, y + h - 18.0, &p.code.grouped());
     let side = h - 40.0;
-    qr(
-        s,
+    g.qr(
         &format!("{}/c/{}", face.base_url, p.code.compact()),
         x + w - side - 6.0,
         y + 6.0,
@@ -242,8 +110,7 @@ fn cheque(s: &mut Surface, f: &Fonts, face: &Face, p: &Printed, cell: Cell) -> C
 
 /// The PDF of these cheques (grouped by booklet, in the given order).
 pub fn booklets(fonts: &Fonts, face: &Face, printed: &[Printed]) -> CoreResult<Vec<u8>> {
-    let mut doc = Document::new();
-    let settings = || PageSettings::from_wh(A4.0, A4.1).ok_or_else(|| CoreError::Io("format A4".into()));
+    let mut pdf = Pdf::new(fonts);
     let (cols, rows) = (2usize, 5usize);
     let (w, h) = (
         (A4.0 - 2.0 * MARGIN - 10.0) / cols as f32,
@@ -251,34 +118,23 @@ pub fn booklets(fonts: &Fonts, face: &Face, printed: &[Printed]) -> CoreResult<V
     );
     for booklet in printed.chunk_by(|a, b| a.carnet == b.carnet) {
         let number = booklet[0].carnet;
-        {
-            let mut page = doc.start_page_with(settings()?);
-            let mut s = page.surface();
-            cover(&mut s, fonts, face, number);
-            s.finish();
-            page.finish();
-        }
+        pdf.page(|g| {
+            cover(g, face, number);
+            Ok(())
+        })?;
         for sheet in booklet.chunks(cols * rows) {
-            let mut page = doc.start_page_with(settings()?);
-            let mut s = page.surface();
-            for (i, p) in sheet.iter().enumerate() {
-                let (c, r) = (i % cols, i / cols);
-                let x = MARGIN + c as f32 * (w + 10.0);
-                let y = MARGIN + r as f32 * (h + 8.0);
-                cheque(&mut s, fonts, face, p, Cell { x, y, w, h })?;
-            }
-            s.finish();
-            page.finish();
+            pdf.page(|g| {
+                for (i, p) in sheet.iter().enumerate() {
+                    let (c, r) = (i % cols, i / cols);
+                    let x = MARGIN + c as f32 * (w + 10.0);
+                    let y = MARGIN + r as f32 * (h + 8.0);
+                    cheque(g, face, p, Cell { x, y, w, h })?;
+                }
+                Ok(())
+            })?;
         }
     }
-    doc.finish()
-        .map_err(|e| CoreError::Io(format!("PDF impossible : {e:?}")))
-}
-
-fn french_date(iso: &str) -> String {
-    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
-        .map(|d| d.format("%d/%m/%Y").to_string())
-        .unwrap_or_else(|_| iso.to_string())
+    pdf.finish()
 }
 
 /// What an order prints on its booklets: the funder's text (its name by
@@ -309,7 +165,7 @@ pub async fn face_of(core: &Core, order: &Order, base_url: &str) -> CoreResult<F
         marque,
         valeur_centimes: order.valeur_centimes,
         cheques_par_carnet: order.cheques_par_carnet,
-        validite: format!("du {} au {}", french_date(&order.debut), french_date(&order.fin)),
+        validite: format!("du {} au {}", jour_iso(&order.debut), jour_iso(&order.fin)),
         perimetre: places.join(", "),
         base_url: base_url.trim_end_matches('/').to_string(),
     })

@@ -13,6 +13,7 @@ use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
 use passerelle_core::pass_numerique::{issue, print, redeem};
+use passerelle_core::pdf::Fonts;
 use serde_json::json;
 
 use crate::config::DataArgs;
@@ -210,7 +211,7 @@ async fn write_files(
         count = printed.len();
     }
     if let Some((path, fonts_dir)) = pdf {
-        let fonts = print::Fonts::load(fonts_dir)?;
+        let fonts = Fonts::load(fonts_dir)?;
         let printed = issue::codes_for_print(core, &Actor::System, order, range, issue::Support::Pdf).await?;
         count = printed.len();
         let face = print::face_of(core, &orders::get(core, order).await?, base).await?;
@@ -331,7 +332,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             };
             if pdf.is_some() {
                 // Checked before issuing: a missing font must not leave an issued order without its PDF.
-                print::Fonts::load(&polices)?;
+                Fonts::load(&polices)?;
             }
             let bar = super::progression::Progression::new(
                 json,

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use passerelle_core::accounts::Principal;
 use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Row};
-use passerelle_core::pass_numerique::{print, reports};
+use passerelle_core::pass_numerique::reports;
+use passerelle_core::pdf::Fonts;
 use passerelle_core::Core;
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -90,7 +91,7 @@ pub async fn expired(core: &Core, id: i64, files: Files<'_>, json: bool) -> Resu
         write(path, &expires::csv(&s)?)?;
     }
     if let Some(path) = files.pdf {
-        let fonts = print::Fonts::load(files.fonts)?;
+        let fonts = Fonts::load(files.fonts)?;
         let operator = reports::operator_name(core).await?;
         write(path, &expires_pdf::pdf(&fonts, &operator, &s)?)?;
     }

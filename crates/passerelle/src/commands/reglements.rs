@@ -8,7 +8,8 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
 use passerelle_core::money::euros;
-use passerelle_core::pass_numerique::{print, redeem::today_paris, reports};
+use passerelle_core::pass_numerique::{redeem::today_paris, reports};
+use passerelle_core::pdf::Fonts;
 use passerelle_core::settlement::{self, batches, documents, run};
 use passerelle_core::Core;
 use serde_json::json;
@@ -193,7 +194,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                 write_whole(&path, &documents::csv(&s, &lines)?)?;
             }
             if let Some(path) = pdf {
-                let fonts = print::Fonts::load(&polices)?;
+                let fonts = Fonts::load(&polices)?;
                 let operator = reports::operator_name(core).await?;
                 write_whole(&path, &documents::pdf(&fonts, &operator, &s, &lines)?)?;
             }

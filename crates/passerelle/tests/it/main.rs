@@ -12,6 +12,7 @@ mod cli;
 mod connexions;
 mod courriels;
 mod demo;
+mod documents_pdf;
 mod espace_usager;
 mod franceconnect;
 mod fuzz_api;

@@ -280,6 +280,14 @@ pub(crate) fn text_of_pdf(pdf: &[u8]) -> Option<String> {
 /// The URL in the QR code of a PDF's first page: pdftoppm renders it, zbarimg decodes it.
 /// `None` only when `PASSERELLE_TEST_SANS_QR=1` explicitly opts out of the external tools.
 pub(crate) fn qr_of_pdf(pdf: &[u8]) -> Option<String> {
+    let lines = qr_codes_of_page(pdf, 1)?;
+    assert_eq!(lines.len(), 1, "un seul QR code par page : {lines:?}");
+    Some(lines[0].clone())
+}
+
+/// The contents of the QR codes of page `page` (from 1) of a PDF: pdftoppm renders
+/// it, zbarimg decodes them; at least one. `None` only when `PASSERELLE_TEST_SANS_QR=1`.
+pub(crate) fn qr_codes_of_page(pdf: &[u8], page: usize) -> Option<Vec<String>> {
     let tool = |var: &str, default: &str| std::env::var(var).unwrap_or_else(|_| default.to_string());
     let (pdftoppm, zbarimg) = (
         tool("PASSERELLE_PDFTOPPM", "/usr/bin/pdftoppm"),
@@ -291,8 +299,9 @@ pub(crate) fn qr_of_pdf(pdf: &[u8]) -> Option<String> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("attestation.pdf");
     std::fs::write(&file, pdf).unwrap();
+    let page = page.to_string();
     let out = std::process::Command::new(&pdftoppm)
-        .args(["-png", "-r", "150", "-f", "1", "-l", "1", "-singlefile"])
+        .args(["-png", "-r", "150", "-f", &page, "-l", &page, "-singlefile"])
         .arg(&file)
         .arg(dir.path().join("page"))
         .output()
@@ -313,9 +322,7 @@ pub(crate) fn qr_of_pdf(pdf: &[u8]) -> Option<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines.len(), 1, "un seul QR code par page : {text}");
-    Some(lines[0].to_string())
+    Some(text.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
 }
 
 impl M {

@@ -1,190 +1,165 @@
 //! The joint statement of expired cheques in PDF (A4, as many pages as its
-//! booklets need): order, funder, credit notes, totals, then one line per booklet.
+//! booklets need): order, funder, credit notes, totals, then one line per
+//! booklet. The layout toolkit is [`crate::pdf`].
 
-use krilla::page::PageSettings;
+use super::expires::{BookletLine, Statement};
+use crate::dates_fr::{jour, jour_iso};
+use crate::error::CoreResult;
+use crate::pdf::{amount, Column, Fonts, Page, Pdf, Style, Table, BLUE_FRANCE, TEXT};
 
-use super::expires::Statement;
-use crate::error::{CoreError, CoreResult};
-use crate::money::euros;
-use crate::pass_numerique::documents_pdf::{ink, line};
-use crate::pass_numerique::print::Fonts;
+const COLUMNS: [Column; 6] = [
+    Column {
+        title: "Carnet",
+        x: 60.0,
+    },
+    Column {
+        title: "Chèques expirés",
+        x: 140.0,
+    },
+    Column {
+        title: "Valeur",
+        x: 240.0,
+    },
+    Column {
+        title: "Chèques annulés",
+        x: 320.0,
+    },
+    Column {
+        title: "Valeur",
+        x: 420.0,
+    },
+    Column {
+        title: "Carnet perdu",
+        x: 490.0,
+    },
+];
 
-const LINES_FIRST_PAGE: usize = 22;
-const LINES_PER_PAGE: usize = 38;
+const TABLE: Table = Table {
+    columns: &COLUMNS,
+    first_page: 22,
+    per_page: 38,
+};
 
-fn french_date(iso: &str) -> String {
-    match iso.split('-').collect::<Vec<_>>().as_slice() {
-        [y, m, d] => format!("{d}/{m}/{y}"),
-        _ => iso.to_string(),
+/// The top of the first page, from `y`; returns where the table starts.
+fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
+    use Style::{Bold, Regular};
+    g.ink(BLUE_FRANCE);
+    g.text(Bold, 18.0, 60.0, y, "État des chèques expirés");
+    g.ink(TEXT);
+    y += 22.0;
+    g.text(
+        Regular,
+        11.0,
+        60.0,
+        y,
+        &format!(
+            "Commande n° {} — Pass Numérique — joint à l'avoir (valeur faciale des chèques non utilisés)",
+            s.commande
+        ),
+    );
+    y += 28.0;
+    g.text(Bold, 11.0, 60.0, y, "Émetteur");
+    g.text(Bold, 11.0, 320.0, y, "Commanditaire");
+    y += 16.0;
+    g.text(Regular, 10.0, 60.0, y, operator);
+    g.text(Regular, 10.0, 320.0, y, &s.commanditaire);
+    y += 24.0;
+    g.text(
+        Regular,
+        10.0,
+        60.0,
+        y,
+        &format!(
+            "Fin de validité : {} ; chèques non utilisés expirés après le {} (tolérance comprise).",
+            jour_iso(&s.fin),
+            jour_iso(&s.expiration_apres)
+        ),
+    );
+    y += 14.0;
+    g.text(
+        Regular,
+        10.0,
+        60.0,
+        y,
+        &format!(
+            "Chèques expirés : {} pour {} ; chèques annulés (carnets perdus) : {} pour {}.",
+            s.expires.cheques,
+            amount(s.expires.valeur_centimes),
+            s.annules.cheques,
+            amount(s.annules.valeur_centimes)
+        ),
+    );
+    y += 22.0;
+    g.text(
+        Bold,
+        12.0,
+        60.0,
+        y,
+        &format!("Total des chèques non utilisés : {}", amount(s.total_centimes)),
+    );
+    y += 20.0;
+    if s.avoirs.is_empty() {
+        g.text(
+            Regular,
+            10.0,
+            60.0,
+            y,
+            "Aucun avoir n'est encore émis pour cette commande.",
+        );
+        y += 14.0;
     }
+    for a in &s.avoirs {
+        g.text(
+            Regular,
+            10.0,
+            60.0,
+            y,
+            &format!(
+                "Avoir n° {} du {} : {}",
+                a.numero,
+                jour(a.created_at),
+                amount(a.valeur_centimes)
+            ),
+        );
+        y += 14.0;
+    }
+    let balance = if s.balanced() {
+        format!(
+            "Total des avoirs : {}, égal au total des chèques non utilisés.",
+            amount(s.avoirs_centimes)
+        )
+    } else {
+        format!(
+            "Total des avoirs : {} ; reste à couvrir : {} (à la prochaine expiration).",
+            amount(s.avoirs_centimes),
+            amount(s.total_centimes - s.avoirs_centimes)
+        )
+    };
+    g.text(Bold, 10.0, 60.0, y, &balance);
+    y + 28.0
 }
 
-fn day_of(micros: i64) -> String {
-    let d = crate::db::datetime_of(micros).date();
-    format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year())
+fn cells(b: &BookletLine) -> Vec<String> {
+    vec![
+        b.carnet.to_string(),
+        b.expires.cheques.to_string(),
+        amount(b.expires.valeur_centimes),
+        b.annules.cheques.to_string(),
+        amount(b.annules.valeur_centimes),
+        if b.perdu { "oui" } else { "non" }.to_string(),
+    ]
 }
 
 pub fn pdf(fonts: &Fonts, operator: &str, s: &Statement) -> CoreResult<Vec<u8>> {
-    let (regular, bold) = (fonts.regular(), fonts.bold());
-    let mut pdf = krilla::Document::new();
-    let (first, rest) = s.carnets.split_at(s.carnets.len().min(LINES_FIRST_PAGE));
-    let mut chunks = vec![first];
-    chunks.extend(rest.chunks(LINES_PER_PAGE));
-    let pages = chunks.len();
-    for (p, chunk) in chunks.iter().enumerate() {
-        let settings = PageSettings::from_wh(595.28, 841.89).ok_or_else(|| CoreError::Io("format A4".into()))?;
-        let mut page = pdf.start_page_with(settings);
-        let mut g = page.surface();
-        let mut y = 70.0;
-        if p == 0 {
-            ink(&mut g, 0, 0, 145);
-            line(&mut g, &bold, 18.0, 60.0, y, "État des chèques expirés");
-            ink(&mut g, 22, 22, 22);
-            y += 22.0;
-            line(
-                &mut g,
-                &regular,
-                11.0,
-                60.0,
-                y,
-                &format!(
-                    "Commande n° {} — Pass Numérique — joint à l'avoir (valeur faciale des chèques non utilisés)",
-                    s.commande
-                ),
-            );
-            y += 28.0;
-            line(&mut g, &bold, 11.0, 60.0, y, "Émetteur");
-            line(&mut g, &bold, 11.0, 320.0, y, "Commanditaire");
-            y += 16.0;
-            line(&mut g, &regular, 10.0, 60.0, y, operator);
-            line(&mut g, &regular, 10.0, 320.0, y, &s.commanditaire);
-            y += 24.0;
-            line(
-                &mut g,
-                &regular,
-                10.0,
-                60.0,
-                y,
-                &format!(
-                    "Fin de validité : {} ; chèques non utilisés expirés après le {} (tolérance comprise).",
-                    french_date(&s.fin),
-                    french_date(&s.expiration_apres)
-                ),
-            );
-            y += 14.0;
-            line(
-                &mut g,
-                &regular,
-                10.0,
-                60.0,
-                y,
-                &format!(
-                    "Chèques expirés : {} pour {} € ; chèques annulés (carnets perdus) : {} pour {} €.",
-                    s.expires.cheques,
-                    euros(s.expires.valeur_centimes),
-                    s.annules.cheques,
-                    euros(s.annules.valeur_centimes)
-                ),
-            );
-            y += 22.0;
-            line(
-                &mut g,
-                &bold,
-                12.0,
-                60.0,
-                y,
-                &format!("Total des chèques non utilisés : {} €", euros(s.total_centimes)),
-            );
-            y += 20.0;
-            if s.avoirs.is_empty() {
-                line(
-                    &mut g,
-                    &regular,
-                    10.0,
-                    60.0,
-                    y,
-                    "Aucun avoir n'est encore émis pour cette commande.",
-                );
-                y += 14.0;
-            }
-            for a in &s.avoirs {
-                line(
-                    &mut g,
-                    &regular,
-                    10.0,
-                    60.0,
-                    y,
-                    &format!(
-                        "Avoir n° {} du {} : {} €",
-                        a.numero,
-                        day_of(a.created_at),
-                        euros(a.valeur_centimes)
-                    ),
-                );
-                y += 14.0;
-            }
-            let balance = if s.balanced() {
-                format!(
-                    "Total des avoirs : {} €, égal au total des chèques non utilisés.",
-                    euros(s.avoirs_centimes)
-                )
-            } else {
-                format!(
-                    "Total des avoirs : {} € ; reste à couvrir : {} € (à la prochaine expiration).",
-                    euros(s.avoirs_centimes),
-                    euros(s.total_centimes - s.avoirs_centimes)
-                )
-            };
-            line(&mut g, &bold, 10.0, 60.0, y, &balance);
-            y += 28.0;
-        }
-        line(&mut g, &bold, 9.0, 60.0, y, "Carnet");
-        line(&mut g, &bold, 9.0, 140.0, y, "Chèques expirés");
-        line(&mut g, &bold, 9.0, 240.0, y, "Valeur");
-        line(&mut g, &bold, 9.0, 320.0, y, "Chèques annulés");
-        line(&mut g, &bold, 9.0, 420.0, y, "Valeur");
-        line(&mut g, &bold, 9.0, 490.0, y, "Carnet perdu");
-        y += 16.0;
-        for b in *chunk {
-            line(&mut g, &regular, 9.0, 60.0, y, &b.carnet.to_string());
-            line(&mut g, &regular, 9.0, 140.0, y, &b.expires.cheques.to_string());
-            line(
-                &mut g,
-                &regular,
-                9.0,
-                240.0,
-                y,
-                &format!("{} €", euros(b.expires.valeur_centimes)),
-            );
-            line(&mut g, &regular, 9.0, 320.0, y, &b.annules.cheques.to_string());
-            line(
-                &mut g,
-                &regular,
-                9.0,
-                420.0,
-                y,
-                &format!("{} €", euros(b.annules.valeur_centimes)),
-            );
-            line(&mut g, &regular, 9.0, 490.0, y, if b.perdu { "oui" } else { "non" });
-            y += 17.0;
-        }
-        line(
-            &mut g,
-            &regular,
-            8.0,
-            60.0,
-            810.0,
-            &format!(
-                "État des chèques expirés — commande n° {} — page {} sur {pages}",
-                s.commande,
-                p + 1
-            ),
-        );
-        g.finish();
-        page.finish();
-    }
+    let mut pdf = Pdf::new(fonts);
+    TABLE.draw(
+        &mut pdf,
+        &s.carnets,
+        |g, y| intro(g, operator, s, y),
+        cells,
+        &format!("État des chèques expirés — commande n° {}", s.commande),
+    )?;
     pdf.finish()
-        .map_err(|e| CoreError::Io(format!("PDF impossible : {e:?}")))
 }
 
 #[cfg(test)]
@@ -195,10 +170,7 @@ mod tests {
 
     #[test]
     fn a_statement_takes_as_many_pages_as_its_booklets_need() {
-        let fonts = Fonts::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/dejavu-fonts-ttf/ttf"),
-        )
-        .expect("polices : lancez npm ci");
+        let fonts = crate::pdf::test_fonts();
         let ten = Count {
             cheques: 10,
             valeur_centimes: 10_000,
