@@ -3,7 +3,7 @@
 //! database has zero everywhere.
 
 use crate::error::CoreResult;
-use crate::{Core, Db};
+use crate::{Core, Pool};
 
 /// One rule and how many rows break it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -140,8 +140,8 @@ const CHECK_MMAP: i64 = 4 << 30;
 async fn one(core: &Core, sql: &str) -> CoreResult<(i64, u64)> {
     let sql = format!("SELECT CAST(({sql}) AS BIGINT)");
     let started = std::time::Instant::now();
-    let ecarts: i64 = match &core.db {
-        Db::Sqlite(pool) => {
+    let ecarts: i64 = match &core.db.pool {
+        Pool::Sqlite(pool) => {
             let mut conn = pool.acquire().await?;
             // Constants, not user input: a pragma takes no bound parameter.
             sqlx::query(&format!("PRAGMA mmap_size = {CHECK_MMAP}"))
@@ -151,7 +151,7 @@ async fn one(core: &Core, sql: &str) -> CoreResult<(i64, u64)> {
             sqlx::query("PRAGMA mmap_size = 0").execute(&mut *conn).await?;
             result?
         }
-        Db::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await?,
+        Pool::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await?,
     };
     Ok((ecarts, started.elapsed().as_millis() as u64))
 }

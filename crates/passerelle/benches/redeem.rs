@@ -26,14 +26,14 @@ use passerelle_core::pass_numerique::model::Territory;
 use passerelle_core::pass_numerique::orders::{self, NewOrder};
 use passerelle_core::pass_numerique::redeem::{self, Counter, Outcome};
 use passerelle_core::pass_numerique::{issue, places};
-use passerelle_core::{Core, Db};
+use passerelle_core::{Core, Pool};
 
 const SERVICE: &str = "Accès internet et matériel informatique";
 
 async fn exec(core: &Core, sql: &str) {
-    match &core.db {
-        Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    match &core.db.pool {
+        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     }
     .expect(sql);
 }

@@ -19,7 +19,7 @@ use passerelle_core::pass_numerique::issue;
 use passerelle_core::pass_numerique::model::Territory;
 use passerelle_core::pass_numerique::orders::{self, NewOrder};
 use passerelle_core::settlement::{self, run};
-use passerelle_core::{Core, Db};
+use passerelle_core::{Core, Pool};
 
 mod common;
 
@@ -28,9 +28,9 @@ fn env_or(name: &str, default: i64) -> i64 {
 }
 
 async fn exec(core: &Core, sql: &str) {
-    match &core.db {
-        Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    match &core.db.pool {
+        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     }
     .expect(sql);
 }
@@ -73,9 +73,9 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
         .expect("paiement");
     // Bench shortcut: every cheque redeemed at once, spread over the places and over 10 days (one cheque of a
     // booklet per day: the daily cap holds); redeeming is measured by its own bench.
-    let first_place: i64 = match &core.db {
-        Db::Sqlite(p) => sqlx::query_scalar("SELECT MIN(id) FROM lieux").fetch_one(p).await,
-        Db::Postgres(p) => sqlx::query_scalar("SELECT MIN(id) FROM lieux").fetch_one(p).await,
+    let first_place: i64 = match &core.db.pool {
+        Pool::Sqlite(p) => sqlx::query_scalar("SELECT MIN(id) FROM lieux").fetch_one(p).await,
+        Pool::Postgres(p) => sqlx::query_scalar("SELECT MIN(id) FROM lieux").fetch_one(p).await,
     }
     .expect("lieux");
     exec(
@@ -94,7 +94,7 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
          SELECT id, 'FR7630006000011234567890189', 'BNPAFRPP', nom, 'validees', 0, 0 FROM lieux",
     )
     .await;
-    if let Db::Postgres(p) = &core.db {
+    if let Pool::Postgres(p) = &core.db.pool {
         sqlx::query("ANALYZE").execute(p).await.expect("ANALYZE");
     }
     settlement::set_debtor(

@@ -287,7 +287,7 @@ pub async fn list(
     let suivi = q.suivi.clone().unwrap_or_default().trim().to_ascii_uppercase();
     let (entries, more) = activite::list_own(&state.core, &u.principal, Some(suivi.as_str()), page).await?;
     let stats = activite::own_stats(&state.core, &u.principal).await?;
-    let now = passerelle_core::db::now_micros();
+    let now = state.core.db.now_micros();
     let message = match q.ok.as_deref() {
         Some("enregistre") => Some("L’accompagnement est enregistré.".to_string()),
         Some("modifie") => Some("L’accompagnement est modifié.".to_string()),
@@ -347,7 +347,7 @@ pub async fn edit_form(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let e = activite::own(&state.core, &u.principal, id).await?;
-    if !e.editable_at(passerelle_core::db::now_micros()) {
+    if !e.editable_at(state.core.db.now_micros()) {
         return Err(WebError::BadRequest(
             "cet accompagnement a été saisi il y a plus de 7 jours : il ne peut plus être modifié".into(),
         ));

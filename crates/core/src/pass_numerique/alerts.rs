@@ -141,7 +141,7 @@ pub async fn set_hand_outs_stopped(
         funder: order.commanditaire_id,
     })?;
     let mut tx = core.db.begin().await?;
-    let at = if stopped { Some(crate::db::now_micros()) } else { None };
+    let at = if stopped { Some(tx.horloge.now_micros()) } else { None };
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE commandes SET remises_arretees_at = $2 WHERE id = $1")
             .bind(order_id)

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::authz::{Action, Caller};
 use super::model::Public;
 use super::orders;
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -85,7 +85,7 @@ pub async fn allot(
         .bind(from)
         .bind(to)
         .bind(prescriber)
-        .bind(now_micros())
+        .bind(tx.horloge.now_micros())
         .execute(&mut *c)
         .await?
         .rows_affected()
@@ -180,7 +180,7 @@ pub async fn hand_out(core: &Core, caller: Caller<'_>, numero: i64, h: &HandOut)
              WHERE numero = $1 AND remis_at IS NULL AND perdu_at IS NULL",
         )
         .bind(numero)
-        .bind(now_micros())
+        .bind(tx.horloge.now_micros())
         .bind(account)
         .bind(public.key())
         .bind(&commune)
@@ -220,7 +220,7 @@ pub async fn declare_lost(core: &Core, caller: Caller<'_>, numero: i64) -> CoreR
     let marked = on_tx!(&mut tx, c => {
         sqlx::query("UPDATE carnets SET perdu_at = $2 WHERE numero = $1 AND perdu_at IS NULL")
             .bind(numero)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -248,7 +248,7 @@ async fn cancel_unused(tx: &mut Tx, numero: i64) -> CoreResult<u64> {
     Ok(on_tx!(tx, c => {
         sqlx::query("UPDATE cheques SET etat = 'annule', updated_at = $2 WHERE carnet_id = $1 AND etat IN ('en_attente', 'actif')")
             .bind(numero)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()

@@ -6,7 +6,6 @@
 use serde_json::json;
 
 use super::orders::{add_document, Amounts};
-use crate::db::now_micros;
 use crate::error::CoreResult;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -31,7 +30,7 @@ pub async fn expire_due(core: &Core, actor: &Actor, today: chrono::NaiveDate) ->
         let n = on_tx!(&mut tx, c => {
             sqlx::query("UPDATE cheques SET etat = 'expire', updated_at = $2 WHERE commande_id = $1 AND etat = 'actif'")
                 .bind(order)
-                .bind(now_micros())
+                .bind(tx.horloge.now_micros())
                 .execute(&mut *c)
                 .await?
                 .rows_affected()

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::model::{Public, Territory};
-use crate::db::{lock, now_micros, Tx};
+use crate::db::{lock, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::vocabulaires::Services;
@@ -291,7 +291,7 @@ pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(O
     }
     let mut tx = core.db.begin().await?;
     check_perimeter(&mut tx, &new.perimetre).await?;
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let perimetre: Vec<&str> = new.perimetre.iter().map(Territory::code).collect();
     let publics: Vec<&str> = new.publics.iter().map(|p| p.key()).collect();
     let services: Vec<&str> = new.services.iter().map(|s| s.label()).collect();
@@ -366,7 +366,7 @@ pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amou
         _ => "AVO",
     };
     let numero = format!("{prefix}-{year}-{rank:06}");
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let id: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO documents (type, annee, rang, numero, commande_id, valeur_centimes, frais_centimes, total_centimes, created_at) \
@@ -497,7 +497,7 @@ async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -
                 .bind(id)
                 .bind(f.key())
                 .bind(to.key())
-                .bind(now_micros())
+                .bind(tx.horloge.now_micros())
                 .execute(&mut *c)
                 .await?
                 .rows_affected()
@@ -576,7 +576,7 @@ pub async fn pay(core: &Core, actor: &Actor, id: i64, reference: &str) -> CoreRe
             .find(|d| d.kind == "facture")
             .ok_or_else(|| CoreError::Io(format!("commande {id} facturée sans facture")))?
     };
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let paid = on_tx!(&mut tx, c => {
         sqlx::query("UPDATE commandes SET etat = 'payee', reference_paiement = $2, payee_at = $3, updated_at = $3 WHERE id = $1 AND etat = 'facturee'")
             .bind(id)

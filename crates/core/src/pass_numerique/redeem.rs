@@ -14,7 +14,7 @@ use super::code::Code;
 use super::model::Territory;
 pub use super::motif::Motif;
 use super::places::{self, Place};
-use crate::db::{is_unique_violation, now_micros, Tx};
+use crate::db::{is_unique_violation, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::vocabulaires::Services;
@@ -364,7 +364,7 @@ pub async fn redeem(
             Some(&r),
         )));
     }
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let won = on_tx!(&mut tx, c => {
         sqlx::query("UPDATE cheques SET etat = 'encaisse', updated_at = $2 WHERE id = $1 AND etat = 'actif'")
             .bind(r.id)
@@ -494,7 +494,7 @@ async fn previous(tx: &mut Tx, place: &Place, key: &str) -> CoreResult<Option<Pr
 
 /// A place cancels its own redemption, within 24 hours (the cheque is usable again).
 pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i64) -> CoreResult<()> {
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     // A settlement run reads redemptions under this lock: a cancellation never slips into a statement being written.
     crate::db::lock(&mut tx, crate::settlement::SETTLEMENT_LOCK).await?;

@@ -22,7 +22,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::accounts::model::Role;
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::keys::Keys;
 use crate::{mail, on_db, on_tx, Core, Db};
@@ -56,7 +56,7 @@ pub async fn set_abonne(db: &Db, account_id: i64, oui: bool) -> CoreResult<()> {
              ON CONFLICT (account_id) DO UPDATE SET recapitulatif_mensuel = excluded.recapitulatif_mensuel, \
              updated_at = excluded.updated_at",
         )
-        .bind(account_id).bind(oui).bind(now_micros()).execute(&mut *c).await?;
+        .bind(account_id).bind(oui).bind(db.now_micros()).execute(&mut *c).await?;
     });
     Ok(())
 }

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::SETTLEMENT_LOCK;
-use crate::db::{lock, now_micros};
+use crate::db::lock;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -173,7 +173,7 @@ async fn advance(core: &Core, actor: &Actor, id: i64, from: &str, to: &str, stat
             .bind(id)
             .bind(from)
             .bind(to)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -236,7 +236,7 @@ pub async fn reject(core: &Core, actor: &Actor, numero: &str, reason: &str) -> C
         sqlx::query("UPDATE releves SET etat = 'rejete', motif_rejet = $2, rejete_at = $3 WHERE id = $1 AND etat <> 'rejete'")
             .bind(s.id)
             .bind(reason)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()

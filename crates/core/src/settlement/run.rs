@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::sepa::{self, Batch, Transfer};
 use super::SETTLEMENT_LOCK;
-use crate::db::{lock, now_micros, Tx};
+use crate::db::{lock, Tx, TxConn};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_tx, Core};
@@ -193,7 +193,7 @@ pub async fn generate(
             "le compte de l'opérateur n'est pas renseigné : passerelle reglements compte --nom … --iban … --bic …",
         ));
     };
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let placeholder = format!("en-cours-{now}");
     let lot: i64 = on_tx!(&mut tx, c => {
         sqlx::query_scalar(
@@ -243,7 +243,7 @@ pub async fn generate(
             qb.build().execute(&mut *c).await?;
         });
     }
-    if let Tx::Postgres(t) = &mut tx {
+    if let TxConn::Postgres(t) = &mut tx.conn {
         // Measured on a million redemptions: the statistics know nothing of the statements just
         // written (ANALYZE inside the transaction counts them), and a nested-loop or merge
         // anti-join against the very table being filled re-reads its growing heap or index for
@@ -271,7 +271,7 @@ pub async fn generate(
         .await?
         .rows_affected()
     });
-    if let Tx::Postgres(t) = &mut tx {
+    if let TxConn::Postgres(t) = &mut tx.conn {
         for setting in ["RESET enable_mergejoin", "RESET enable_nestloop", "RESET jit"] {
             sqlx::query(setting).execute(&mut **t).await?;
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::agregats::{self, Snapshot};
-use crate::db::{datetime_of, now_micros};
+use crate::db::datetime_of;
 use crate::error::CoreResult;
 use crate::{on_db, Core};
 
@@ -94,7 +94,7 @@ fn last_months(current: &str, n: usize) -> Vec<String> {
 /// Counts everything now (a few full scans: run in the background, see [`get`]).
 pub async fn compute(core: Core) -> CoreResult<Donnees> {
     let db = &core.db;
-    let now = now_micros();
+    let now = db.now_micros();
     let today = crate::pass_numerique::redeem::today_paris();
     let since = (today - chrono::Duration::days(90)).format("%Y-%m-%d").to_string();
     let year_start = time::Date::from_calendar_date(datetime_of(now).year(), time::Month::January, 1)

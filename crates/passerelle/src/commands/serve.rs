@@ -283,7 +283,7 @@ pub async fn daily_jobs(core: &Core, base_url: &str, today: chrono::NaiveDate) {
         Err(e) => tracing::warn!(erreur = %e, "récapitulatifs mensuels impossibles"),
     }
     // Retention of personal data (claimed in its own transaction, with its journal entry).
-    match passerelle_core::rgpd::conservation::run_claimed(core, &period, passerelle_core::db::now_micros()).await {
+    match passerelle_core::rgpd::conservation::run_claimed(core, &period, core.db.now_micros()).await {
         Ok(Some(r)) => tracing::info!(
             lignes = r.total(),
             usagers = r.usagers_effaces,

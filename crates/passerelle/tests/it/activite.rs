@@ -68,14 +68,14 @@ async fn recount(app: &TestApp, filter: &str) -> Stats {
         ))
         .await;
     let mut months = Vec::new();
-    let distinct: Vec<String> = match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => sqlx::query_scalar(&format!(
+    let distinct: Vec<String> = match &app.core.db.pool {
+        passerelle_core::Pool::Sqlite(p) => sqlx::query_scalar(&format!(
             "SELECT DISTINCT mois FROM activites WHERE {filter} ORDER BY mois"
         ))
         .fetch_all(p)
         .await
         .unwrap(),
-        passerelle_core::Db::Postgres(p) => sqlx::query_scalar(&format!(
+        passerelle_core::Pool::Postgres(p) => sqlx::query_scalar(&format!(
             "SELECT DISTINCT mois FROM activites WHERE {filter} ORDER BY mois"
         ))
         .fetch_all(p)

@@ -383,12 +383,12 @@ async fn check(w: &mut World, after: &Op) -> Result<(), TestCaseError> {
     let rows = app.scalar_i64("SELECT COUNT(*) FROM encaissements").await;
     prop_assert!(rows >= w.redemption_rows, "{}", ctx);
     w.redemption_rows = rows;
-    let now: Vec<(i64, String)> = match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => sqlx::query_as("SELECT id, etat FROM cheques")
+    let now: Vec<(i64, String)> = match &app.core.db.pool {
+        passerelle_core::Pool::Sqlite(p) => sqlx::query_as("SELECT id, etat FROM cheques")
             .fetch_all(p)
             .await
             .unwrap(),
-        passerelle_core::Db::Postgres(p) => sqlx::query_as("SELECT id, etat FROM cheques")
+        passerelle_core::Pool::Postgres(p) => sqlx::query_as("SELECT id, etat FROM cheques")
             .fetch_all(p)
             .await
             .unwrap(),

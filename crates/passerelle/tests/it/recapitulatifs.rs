@@ -23,9 +23,9 @@ fn this_month() -> Mois {
 /// The digest e-mails queued, as (key, recipient, body), by key.
 async fn queued(app: &TestApp) -> Vec<(String, String, String)> {
     let q = "SELECT cle, destinataire, corps FROM courriels WHERE cle LIKE 'recapitulatif:%' ORDER BY cle";
-    match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => sqlx::query_as(q).fetch_all(p).await.unwrap(),
-        passerelle_core::Db::Postgres(p) => sqlx::query_as(q).fetch_all(p).await.unwrap(),
+    match &app.core.db.pool {
+        passerelle_core::Pool::Sqlite(p) => sqlx::query_as(q).fetch_all(p).await.unwrap(),
+        passerelle_core::Pool::Postgres(p) => sqlx::query_as(q).fetch_all(p).await.unwrap(),
     }
 }
 

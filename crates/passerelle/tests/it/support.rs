@@ -11,7 +11,7 @@ use axum::Router;
 use http_body_util::BodyExt;
 use passerelle_core::accounts::{self, NewAccount};
 use passerelle_core::journal::Actor;
-use passerelle_core::{Backend, Core, Db};
+use passerelle_core::{Backend, Core, Pool};
 use passerelle_web::{router, AppState, WebConfig};
 use tower::ServiceExt;
 
@@ -112,32 +112,32 @@ impl TestApp {
 
     /// Runs raw SQL (e.g. to play an attacker with database access).
     pub async fn exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
-        match &self.core.db {
-            Db::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()),
-            Db::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()),
+        match &self.core.db.pool {
+            Pool::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()),
+            Pool::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()),
         }
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        match &self.core.db {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        match &self.core.db.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
         }
     }
 
     pub async fn scalar_text(&self, sql: &str) -> String {
-        match &self.core.db {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        match &self.core.db.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
         }
     }
 
     /// Journal actions, in order.
     pub async fn journal_actions(&self) -> Vec<String> {
         let q = "SELECT action FROM journal ORDER BY seq";
-        match &self.core.db {
-            Db::Sqlite(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
-            Db::Postgres(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
+        match &self.core.db.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
+            Pool::Postgres(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
         }
     }
 }
