@@ -304,12 +304,15 @@ impl Tx {
     }
 }
 
-pub fn micros_of(t: time::OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
+/// The instant `micros` (µs since the epoch) in UTC (the epoch when out of range).
+pub fn datetime_of(micros: i64) -> jiff::ZonedDateTime {
+    crate::horloge::timestamp_of(micros).to_zoned_datetime(jiff::tz::TimeZone::UTC)
 }
 
-pub fn datetime_of(micros: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+/// The instant `micros` in RFC 3339, UTC, with the fraction of a second only
+/// when there is one (`2026-02-28T23:30:00.5Z`): how JSON and the journal show instants.
+pub fn rfc3339_of(micros: i64) -> String {
+    crate::horloge::timestamp_of(micros).to_string()
 }
 
 /// A fact about the deployment recorded in the database.

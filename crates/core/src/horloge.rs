@@ -59,12 +59,14 @@ impl Horloge {
 
     /// The current setting (`None` for the system clock).
     pub fn reglage(&self) -> Option<Reglage> {
-        self.reglage.as_ref().map(|cell| *cell.read().unwrap_or_else(|p| p.into_inner()))
+        self.reglage
+            .as_ref()
+            .map(|cell| *cell.read().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Reads `PASSERELLE_HORLOGE`-style text: an instant with its offset or zone
     /// (`2027-01-31T23:59:00+01:00[Europe/Paris]`, `2027-01-31T22:59:00Z`) stops
-    /// the clock at that instant; a signed duration (`+72h`, `-P3D`, `+2 days`)
+    /// the clock at that instant; a signed duration (`+72h`, `-PT72H`, `72h ago`)
     /// moves the system clock.
     pub fn parse(text: &str) -> CoreResult<Horloge> {
         Ok(Horloge::reglee(parse_reglage(text)?))
@@ -107,6 +109,11 @@ impl Horloge {
     pub fn today_paris(&self) -> Date {
         self.now_paris().date()
     }
+
+    /// Today's date in UTC (the bound of dates written by other systems).
+    pub fn today_utc(&self) -> Date {
+        self.now().to_zoned_datetime(TimeZone::UTC).date()
+    }
 }
 
 fn parse_reglage(text: &str) -> CoreResult<Reglage> {
@@ -122,7 +129,7 @@ fn parse_reglage(text: &str) -> CoreResult<Reglage> {
     }
     Err(CoreError::Config(format!(
         "réglage d'horloge « {text} » illisible : un instant (2027-01-31T23:59:00+01:00[Europe/Paris]) \
-         ou un décalage (+72h, -P3D)"
+         ou un décalage (+72h, -PT72H)"
     )))
 }
 
@@ -153,7 +160,8 @@ mod tests {
         assert_eq!(h.today_paris(), jiff::civil::date(2027, 1, 31));
         assert_eq!(h.now_micros(), h.now_micros());
         let copy = h.clone();
-        h.regler(Reglage::Fixe("2027-01-31T23:00:00Z".parse().unwrap())).unwrap();
+        h.regler(Reglage::Fixe("2027-01-31T23:00:00Z".parse().unwrap()))
+            .unwrap();
         assert_eq!(copy.today_paris(), jiff::civil::date(2027, 2, 1));
         assert_eq!(copy.texte().as_deref(), Some("2027-01-31T23:00:00Z"));
         assert_eq!(Horloge::parse(&copy.texte().unwrap()).unwrap().now(), copy.now());
@@ -163,9 +171,12 @@ mod tests {
     fn an_offset_clock_moves_the_system_clock() {
         let h = Horloge::parse("+72h").unwrap();
         let ahead = h.now_micros() - Horloge::systeme().now_micros();
-        assert!((71 * 3600 * 1_000_000..=73 * 3600 * 1_000_000).contains(&ahead), "{ahead}");
+        assert!(
+            (71 * 3600 * 1_000_000..=73 * 3600 * 1_000_000).contains(&ahead),
+            "{ahead}"
+        );
         assert_eq!(Horloge::parse(&h.texte().unwrap()).unwrap().reglage(), h.reglage());
-        assert!(Horloge::parse("-P3D").is_ok());
+        assert!(Horloge::parse("-PT72H").is_ok());
     }
 
     #[test]

@@ -40,8 +40,8 @@ pub mod territoires;
 pub mod usagers;
 
 pub use db::{Backend, Db, Pool, Tx, TxConn};
-pub use horloge::Horloge;
 pub use error::{CoreError, CoreResult};
+pub use horloge::Horloge;
 pub use keys::Keys;
 
 /// What every use case needs: the database, the deployment's keys, and the

@@ -11,7 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
-use chrono::NaiveDate;
+use jiff::civil::Date;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
@@ -60,8 +60,8 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
     let mut new = NewOrder::new(
         funder.id,
         booklets,
-        time::macros::date!(2020 - 01 - 01),
-        time::macros::date!(2099 - 12 - 31),
+        jiff::civil::date(2020, 1, 1),
+        jiff::civil::date(2099, 12, 31),
     );
     new.perimetre = vec![Territory::Departement("33".into())];
     let (order, _) = orders::create(&core, &Actor::System, &new).await.expect("commande");
@@ -112,8 +112,8 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
         t.elapsed().as_secs_f64()
     );
 
-    let cutoff = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
-    let today = NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
+    let cutoff = Date::new(2026, 11, 1).expect("date");
+    let today = Date::new(2026, 11, 30).expect("date");
     let t = Instant::now();
     let outcome = run::generate(&core, &Actor::System, cutoff, today, "2026-11-30T10:00:00")
         .await

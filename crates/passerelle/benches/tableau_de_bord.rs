@@ -93,7 +93,7 @@ async fn setup(core: &Core) {
         "CREATE TABLE banc_mois (k INTEGER PRIMARY KEY, mois TEXT NOT NULL)",
     )
     .await;
-    let current = passerelle_core::indicateurs::current_month();
+    let current = passerelle_core::indicateurs::current_month(&passerelle_core::Horloge::systeme());
     let (y, m) = current.split_once('-').expect("mois");
     let index = y.parse::<i64>().expect("année") * 12 + m.parse::<i64>().expect("mois") - 1;
     for k in 0..24 {
@@ -124,15 +124,15 @@ async fn setup(core: &Core) {
     .await;
     let account = scalar(core, "SELECT MAX(id) FROM accounts").await;
     let booklets = CHEQUES / PER_BOOKLET;
-    let start = time::Date::from_calendar_date(
-        (index - 23).div_euclid(12) as i32,
-        time::Month::try_from(((index - 23).rem_euclid(12) + 1) as u8).expect("mois"),
+    let start = jiff::civil::Date::new(
+        (index - 23).div_euclid(12) as i16,
+        ((index - 23).rem_euclid(12) + 1) as i8,
         15,
     )
+    .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC))
     .expect("date")
-    .midnight()
-    .assume_utc()
-    .unix_timestamp()
+    .timestamp()
+    .as_second()
         * 1_000_000;
     exec(
         core,

@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Role;
 use passerelle_core::activite::{self, authz, model, stats::Stats, Entry, FieldError, FormChoices, Input};
-use passerelle_core::pass_numerique::redeem::today_paris;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -313,7 +312,7 @@ pub async fn new_form(State(state): State<AppState>, u: CurrentUser) -> Result<R
     authz::authorize(&u.principal, authz::Action::Log)?;
     let choices = activite::form_choices(&state.core, &u.principal).await?;
     let input = Input {
-        jour: today_paris().to_string(),
+        jour: state.core.db.horloge().today_paris().to_string(),
         lieu_id: choices
             .dernier_lieu
             .or_else(|| (choices.lieux.len() == 1).then(|| choices.lieux[0].0)),
@@ -391,7 +390,7 @@ pub async fn csv(State(state): State<AppState>, u: CurrentUser) -> Result<Respon
     let bytes = activite::export_csv(&state.core, &u.principal).await?;
     Ok(crate::pages::download(
         "text/csv; charset=utf-8",
-        &format!("activite-{}.csv", today_paris()),
+        &format!("activite-{}.csv", state.core.db.horloge().today_paris()),
         bytes,
     ))
 }

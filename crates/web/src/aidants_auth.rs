@@ -281,7 +281,7 @@ pub async fn recent_submit(
     if !codes_allowed(&state, &ip).await? {
         return back_to_login(&state, u.csrf, Refusal::Locked(crate::auth::LOGIN_WINDOW_SECS));
     }
-    match fresh::recheck(&state.core, &u.token, &f.code, unix_now()).await? {
+    match fresh::recheck(&state.core, &u.token, &f.code, unix_now(&state)).await? {
         Recheck::Accepted => Ok(Redirect::to(&next).into_response()),
         Recheck::Wrong => render(
             StatusCode::UNAUTHORIZED,

@@ -237,7 +237,7 @@ pub async fn verify(
         &place,
         &b.code,
         b.service.as_deref(),
-        redeem::today_paris(),
+        state.core.db.horloge().today_paris(),
     )
     .await;
     settle(&state, counted, checked.as_ref().ok().map(|v| v.motif)).await;
@@ -296,7 +296,7 @@ pub async fn redeem_cheque(
         &b.code,
         &b.service,
         Some(idempotency),
-        redeem::today_paris(),
+        state.core.db.horloge().today_paris(),
     )
     .await;
     let refused = match &outcome {

@@ -63,7 +63,7 @@ pub async fn holder(
             },
         );
     };
-    let view = redeem::holder_view(&state.core, &code, redeem::today_paris()).await;
+    let view = redeem::holder_view(&state.core, &code, state.core.db.horloge().today_paris()).await;
     settle(&state, counted, view.as_ref().ok().map(|v| v.verdict.motif)).await;
     let view = view?;
     let staff = v.user.as_ref().is_some_and(|u| u.principal.role == Role::Lieu);
@@ -183,7 +183,7 @@ pub async fn counter_submit(
             page(&u, &places, Some(place.id), f.code, f.service, Some(r)),
         );
     };
-    let today = redeem::today_paris();
+    let today = state.core.db.horloge().today_paris();
     let evaluated = async {
         Ok::<_, WebError>(if f.action.as_deref() == Some("verifier") {
             let v = redeem::check(&state.core, place, &f.code, Some(&f.service), today).await?;

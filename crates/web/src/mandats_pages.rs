@@ -414,7 +414,11 @@ pub async fn renew_form(
 ) -> Result<Response, WebError> {
     let m = queries::detail(&state.core, &u.principal, id).await?;
     check_renewable(&m, state.core.db.now_micros())?;
-    let chosen: Vec<String> = m.active_demarches(state.core.db.now_micros()).iter().map(|s| s.to_string()).collect();
+    let chosen: Vec<String> = m
+        .active_demarches(state.core.db.now_micros())
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let (demarches, durees) = options(&state, m.organisation_id, &chosen, Some(m.duree)).await?;
     render(
         StatusCode::OK,

@@ -174,10 +174,10 @@ pub async fn journal_tete(State(state): State<AppState>) -> Result<Response, Web
 
 fn last_modified(micros: Option<i64>) -> Option<(header::HeaderName, String)> {
     let t = passerelle_core::db::datetime_of(micros?);
-    let fmt = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    t.format(&fmt).ok().map(|v| (header::LAST_MODIFIED, v))
+    Some((
+        header::LAST_MODIFIED,
+        t.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+    ))
 }
 
 /// A published file with its `Last-Modified` date.

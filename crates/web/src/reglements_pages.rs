@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Principal;
 use passerelle_core::money::euros;
-use passerelle_core::pass_numerique::{print, redeem::today_paris, reports};
+use passerelle_core::pass_numerique::{print, reports};
 use passerelle_core::settlement::authz::{authorize, Action};
 use passerelle_core::settlement::bank::{grouped_iban, masked_iban};
 use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
@@ -79,7 +79,9 @@ async fn settlement_page(
         SettlementPage {
             l: u.layout("Règlement des lieux", "/reglements"),
             compte: debtor.map(|d| (d.nom, grouped_iban(&d.iban), d.bic)),
-            jusqu_au: run::default_cutoff(today_paris()).format("%Y-%m-%d").to_string(),
+            jusqu_au: run::default_cutoff(state.core.db.horloge().today_paris())
+                .strftime("%Y-%m-%d")
+                .to_string(),
             created: outcome
                 .as_ref()
                 .map(|o| {
@@ -133,11 +135,24 @@ pub async fn generate(
     Form(f): Form<RunForm>,
 ) -> Result<Response, WebError> {
     authorize(&u.principal, Action::Settle)?;
-    let created = passerelle_core::lieux::horaires::maintenant_paris()
-        .format("%Y-%m-%dT%H:%M:%S")
+    let created = state
+        .core
+        .db
+        .horloge()
+        .maintenant_paris()
+        .strftime("%Y-%m-%dT%H:%M:%S")
         .to_string();
     let outcome = match run::parse_day(&f.jusqu_au, "date limite") {
-        Ok(cutoff) => run::generate(&state.core, &u.principal.actor(), cutoff, today_paris(), &created).await,
+        Ok(cutoff) => {
+            run::generate(
+                &state.core,
+                &u.principal.actor(),
+                cutoff,
+                state.core.db.horloge().today_paris(),
+                &created,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     match outcome {

@@ -19,7 +19,7 @@ use crate::AppState;
 /// A date in French, e.g. `1 décembre 2026` (UTC day).
 pub fn date_fr(micros: i64) -> String {
     let d = passerelle_core::db::datetime_of(micros).date();
-    let m = passerelle_core::dates_fr::mois(usize::from(u8::from(d.month()))).unwrap_or_default();
+    let m = passerelle_core::dates_fr::mois(d.month().unsigned_abs().into()).unwrap_or_default();
     format!("{} {m} {}", d.day(), d.year())
 }
 

@@ -170,8 +170,7 @@ pub struct JournalPage {
 /// Formats a UTC microsecond timestamp in Europe/Paris-agnostic ISO form (UTC, explicit).
 pub fn format_utc(micros: i64) -> String {
     let t = passerelle_core::db::datetime_of(micros);
-    let fmt = time::macros::format_description!("[day]/[month]/[year] [hour]:[minute]:[second] UTC");
-    t.format(&fmt).unwrap_or_default()
+    t.strftime("%d/%m/%Y %H:%M:%S UTC").to_string()
 }
 
 /// A checkbox of the search form.

@@ -99,7 +99,12 @@ pub struct FormChoices {
 pub async fn form_choices(core: &Core, who: &Principal) -> CoreResult<FormChoices> {
     authorize(who, Action::Log)?;
     let since = core.db.now_micros() - 30 * 24 * 3600 * 1_000_000;
-    let since_day = (crate::pass_numerique::redeem::today_paris() - chrono::Days::new(30)).to_string();
+    let since_day = core
+        .db
+        .horloge()
+        .today_paris()
+        .saturating_sub(jiff::Span::new().days(30))
+        .to_string();
     let (lieux, cheques, utilisations, dernier): ChoiceRows = on_db!(&core.db, c => {
         let lieux = sqlx::query_as("SELECT id, nom FROM lieux WHERE organisation_id = $1 ORDER BY nom")
             .bind(who.organisation_id)
@@ -218,7 +223,7 @@ pub type Written = Result<i64, Vec<FieldError>>;
 /// Validates the form and checks its links in the database, reporting every
 /// refused field at once; returns the checked entry and its département.
 async fn check(tx: &mut Tx, who: &Principal, input: &Input) -> CoreResult<Result<(Valid, String), Vec<FieldError>>> {
-    let today = crate::pass_numerique::redeem::today_paris();
+    let today = tx.horloge.today_paris();
     let (v, mut errors) = match model::validate(input, today) {
         Ok(v) => (Some(v), Vec::new()),
         Err(e) => (None, e),
@@ -265,7 +270,7 @@ pub async fn record(core: &Core, who: &Principal, input: &Input) -> CoreResult<W
         .bind(who.organisation_id)
         .bind(v.lieu_id)
         .bind(v.jour.to_string())
-        .bind(v.jour.format("%Y-%m").to_string())
+        .bind(v.jour.strftime("%Y-%m").to_string())
         .bind(v.duree_minutes)
         .bind(v.nature)
         .bind(v.participants)
@@ -286,7 +291,7 @@ pub async fn record(core: &Core, who: &Principal, input: &Input) -> CoreResult<W
         &core.keys,
         NewEntry::new(who.actor(), actions::ACTIVITE_CREATED)
             .subject("activite", id)
-            .details(json!({ "organisation": who.organisation_id, "nature": v.nature, "mois": v.jour.format("%Y-%m").to_string() })),
+            .details(json!({ "organisation": who.organisation_id, "nature": v.nature, "mois": v.jour.strftime("%Y-%m").to_string() })),
     )
     .await?;
     tx.commit().await?;
@@ -337,7 +342,7 @@ pub async fn edit(core: &Core, who: &Principal, id: i64, input: &Input) -> CoreR
         .bind(id)
         .bind(v.lieu_id)
         .bind(v.jour.to_string())
-        .bind(v.jour.format("%Y-%m").to_string())
+        .bind(v.jour.strftime("%Y-%m").to_string())
         .bind(v.duree_minutes)
         .bind(v.nature)
         .bind(v.participants)

@@ -31,7 +31,7 @@ pub fn verification_url(keys: &Keys, base_url: &str, id: i64) -> String {
 /// `JJ/MM/AAAA`.
 pub fn day(micros: i64) -> String {
     let d = datetime_of(micros).date();
-    format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year())
+    format!("{:02}/{:02}/{}", d.day(), d.month(), d.year())
 }
 
 /// `JJ/MM/AAAA à HH:MM UTC`.

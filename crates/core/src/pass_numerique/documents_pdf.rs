@@ -40,7 +40,7 @@ pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -
         _ => "Avoir",
     };
     let date = crate::db::datetime_of(doc.created_at).date();
-    let date = format!("{:02}/{:02}/{}", date.day(), u8::from(date.month()), date.year());
+    let date = format!("{:02}/{:02}/{}", date.day(), date.month(), date.year());
     let mut pdf = krilla::Document::new();
     {
         let settings = PageSettings::from_wh(595.28, 841.89).ok_or_else(|| CoreError::Io("format A4".into()))?;

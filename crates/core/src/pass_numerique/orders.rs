@@ -67,8 +67,8 @@ pub struct NewOrder {
     pub cheques_par_carnet: i64,
     pub valeur_centimes: i64,
     /// First and last day of use (Europe/Paris).
-    pub debut: time::Date,
-    pub fin: time::Date,
+    pub debut: jiff::civil::Date,
+    pub fin: jiff::civil::Date,
     /// Days after `fin` during which cheques are still accepted.
     pub tolerance_jours: i64,
     pub perimetre: Vec<Territory>,
@@ -87,7 +87,7 @@ pub struct NewOrder {
 
 impl NewOrder {
     /// An order with the brief's defaults.
-    pub fn new(commanditaire_id: i64, carnets: i64, debut: time::Date, fin: time::Date) -> NewOrder {
+    pub fn new(commanditaire_id: i64, carnets: i64, debut: jiff::civil::Date, fin: jiff::civil::Date) -> NewOrder {
         NewOrder {
             commanditaire_id,
             carnets,
@@ -228,15 +228,14 @@ fn split(s: &str, sep: char) -> Vec<String> {
     s.split(sep).filter(|x| !x.is_empty()).map(str::to_string).collect()
 }
 
-fn date_text(d: time::Date) -> String {
-    d.format(&time::macros::format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
+fn date_text(d: jiff::civil::Date) -> String {
+    crate::dates_fr::iso(d)
 }
 
 /// Parses `AAAA-MM-JJ`.
-pub fn parse_date(text: &str, what: &str) -> CoreResult<time::Date> {
-    time::Date::parse(text.trim(), &time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| CoreError::invalid(format!("{what} : date AAAA-MM-JJ attendue, « {} » reçu", text.trim())))
+pub fn parse_date(text: &str, what: &str) -> CoreResult<jiff::civil::Date> {
+    crate::dates_fr::jour_iso(text.trim())
+        .ok_or_else(|| CoreError::invalid(format!("{what} : date AAAA-MM-JJ attendue, « {} » reçu", text.trim())))
 }
 
 /// Refuses an organisation that does not exist or is not of `kind` (`what` names it in the message).
@@ -352,7 +351,7 @@ pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(O
 /// rolled-back transaction uses no number).
 pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amounts) -> CoreResult<Document> {
     lock(tx, DOCUMENTS_LOCK).await?;
-    let year = i64::from(time::OffsetDateTime::now_utc().year());
+    let year = i64::from(tx.horloge.today_utc().year());
     let rank: i64 = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT COALESCE(MAX(rang), 0) + 1 FROM documents WHERE type = $1 AND annee = $2")
             .bind(kind)

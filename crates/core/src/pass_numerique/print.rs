@@ -276,8 +276,8 @@ pub fn booklets(fonts: &Fonts, face: &Face, printed: &[Printed]) -> CoreResult<V
 }
 
 fn french_date(iso: &str) -> String {
-    chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d")
-        .map(|d| d.format("%d/%m/%Y").to_string())
+    jiff::civil::Date::strptime("%Y-%m-%d", iso)
+        .map(|d| d.strftime("%d/%m/%Y").to_string())
         .unwrap_or_else(|_| iso.to_string())
 }
 

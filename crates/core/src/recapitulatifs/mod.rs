@@ -32,7 +32,7 @@ pub use mois::Mois;
 pub const JOB: &str = "recapitulatif-mensuel";
 /// The job runs during the first days of the month only: after a longer
 /// outage, a digest this late is left to the operator (`recapitulatifs envoyer`).
-pub const LAST_DAY_TO_SEND: u32 = 7;
+pub const LAST_DAY_TO_SEND: i8 = 7;
 
 /// Whether accounts of this role get the digest (and see the choice).
 pub fn concerne(role: Role) -> bool {
@@ -221,8 +221,7 @@ pub async fn envoyer(core: &Core, m: &Mois, base_url: &str) -> CoreResult<Envoi>
 
 /// The scheduled run of `today` (Europe/Paris): during the first days of a
 /// month, the digests of the previous month, once across all instances.
-pub async fn run_scheduled(core: &Core, today: chrono::NaiveDate, base_url: &str) -> CoreResult<Option<Envoi>> {
-    use chrono::Datelike;
+pub async fn run_scheduled(core: &Core, today: jiff::civil::Date, base_url: &str) -> CoreResult<Option<Envoi>> {
     if today.day() > LAST_DAY_TO_SEND {
         return Ok(None);
     }

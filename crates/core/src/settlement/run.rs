@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDate};
+use jiff::civil::Date;
 use serde_json::json;
 
 use super::sepa::{self, Batch, Transfer};
@@ -19,13 +19,13 @@ use crate::{on_tx, Core};
 const STATEMENT_ROWS: usize = 1_000;
 
 /// The default cut-off: the first day of the current month (Europe/Paris).
-pub fn default_cutoff(today: NaiveDate) -> NaiveDate {
-    today.with_day(1).unwrap_or(today)
+pub fn default_cutoff(today: Date) -> Date {
+    today.first_of_month()
 }
 
 /// Reads a cut-off date typed as `AAAA-MM-JJ`.
-pub fn parse_day(text: &str, what: &str) -> CoreResult<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+pub fn parse_day(text: &str, what: &str) -> CoreResult<Date> {
+    Date::strptime("%Y-%m-%d", text.trim())
         .map_err(|_| CoreError::invalid(format!("{what} : date AAAA-MM-JJ attendue, « {} » reçu", text.trim())))
 }
 
@@ -139,19 +139,13 @@ async fn pause_for_crash_test() {
 
 /// Runs a settlement up to `cutoff` (exclusive; redemptions of days before it).
 /// `today` and `created` (`AAAA-MM-JJThh:mm:ss`, Paris) date the file.
-pub async fn generate(
-    core: &Core,
-    actor: &Actor,
-    cutoff: NaiveDate,
-    today: NaiveDate,
-    created: &str,
-) -> CoreResult<Outcome> {
+pub async fn generate(core: &Core, actor: &Actor, cutoff: Date, today: Date, created: &str) -> CoreResult<Outcome> {
     if cutoff > today {
         return Err(CoreError::invalid(format!(
             "date limite {cutoff} après aujourd'hui ({today}) : seuls des jours terminés sont réglés"
         )));
     }
-    let cutoff_text = cutoff.format("%Y-%m-%d").to_string();
+    let cutoff_text = cutoff.strftime("%Y-%m-%d").to_string();
     let debtor = super::debtor(core).await?;
     let mut tx = core.db.begin().await?;
     lock(&mut tx, SETTLEMENT_LOCK).await?;
@@ -292,11 +286,11 @@ pub async fn generate(
             "règlement interrompu : {mismatched} relevé(s) dont les lignes ne font pas le total ({lines} lignes pour {expected} attendues) ; rien n'est enregistré"
         )));
     }
-    let msg_id = format!("PN-{}-{lot:06}", today.format("%Y%m%d"));
+    let msg_id = format!("PN-{}-{lot:06}", today.strftime("%Y%m%d"));
     let batch = Batch {
         msg_id: msg_id.clone(),
         created: created.to_string(),
-        execution: today.format("%Y-%m-%d").to_string(),
+        execution: today.strftime("%Y-%m-%d").to_string(),
         debtor,
         transfers: numbered
             .iter()

@@ -181,7 +181,7 @@ pub async fn propose(
     } else if commentaire.chars().count() > COMMENT_MAX {
         problems.push(format!("Le commentaire dépasse {COMMENT_MAX} caractères."));
     }
-    if let Err(issues) = check_map(1, &values) {
+    if let Err(issues) = check_map(1, &values, core.db.horloge().today_utc()) {
         problems.extend(
             issues
                 .into_iter()

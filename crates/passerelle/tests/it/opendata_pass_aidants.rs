@@ -33,9 +33,10 @@ async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_co
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{r}");
-    let month = passerelle_core::indicateurs::current_month();
-    let today = passerelle_core::pass_numerique::redeem::today_paris()
-        .format("%Y-%m-%d")
+    let month = passerelle_core::indicateurs::current_month(&passerelle_core::Horloge::systeme());
+    let today = passerelle_core::Horloge::systeme()
+        .today_paris()
+        .strftime("%Y-%m-%d")
         .to_string();
     // …and five more of the other handed-out seniors' booklet, written directly.
     app.exec(&format!(

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use jiff::civil::Date;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
@@ -66,8 +66,8 @@ struct World {
     redemption_rows: i64,
 }
 
-fn start() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+fn start() -> Date {
+    Date::new(2026, 1, 1).unwrap()
 }
 
 async fn world() -> World {
@@ -123,8 +123,8 @@ async fn world() -> World {
         let mut new = NewOrder::new(
             funder.id,
             2,
-            time::macros::date!(2026 - 01 - 01),
-            time::macros::date!(2026 - 06 - 30),
+            jiff::civil::date(2026, 1, 1),
+            jiff::civil::date(2026, 6, 30),
         );
         new.cheques_par_carnet = 3;
         new.valeur_centimes = 1_250;
@@ -189,7 +189,7 @@ async fn apply(w: &mut World, op: &Op) {
             } else {
                 "Accès internet et matériel informatique"
             };
-            let today = start() + chrono::Duration::days(*day);
+            let today = start().saturating_add(jiff::Span::new().days(*day));
             if let Outcome::Redeemed(r) =
                 redeem::redeem(core, Counter::ApiKey(*key), p, &code.compact(), service, None, today)
                     .await
@@ -210,12 +210,16 @@ async fn apply(w: &mut World, op: &Op) {
             }
         }
         Op::Expire(day) => {
-            expiry::expire_due(core, &Actor::System, start() + chrono::Duration::days(*day))
-                .await
-                .unwrap();
+            expiry::expire_due(
+                core,
+                &Actor::System,
+                start().saturating_add(jiff::Span::new().days(*day)),
+            )
+            .await
+            .unwrap();
         }
         Op::Settle(day) => {
-            let date = start() + chrono::Duration::days(*day);
+            let date = start().saturating_add(jiff::Span::new().days(*day));
             run::generate(core, &Actor::System, date, date, "2026-01-01T00:00:00")
                 .await
                 .unwrap();

@@ -203,7 +203,9 @@ async fn a_pg_dump_restored_with_pg_restore_verifies_against_the_published_check
             let sql = sql.clone();
             async move {
                 match &db.pool {
-                    passerelle_core::Pool::Postgres(p) => sqlx::query_scalar::<_, i64>(&sql).fetch_one(p).await.unwrap(),
+                    passerelle_core::Pool::Postgres(p) => {
+                        sqlx::query_scalar::<_, i64>(&sql).fetch_one(p).await.unwrap()
+                    }
                     passerelle_core::Pool::Sqlite(_) => unreachable!("PostgreSQL only here"),
                 }
             }

@@ -58,9 +58,9 @@ pub struct Query {
     pub pass_numerique: Option<bool>,
     pub text: Option<String>,
     /// Only places open at this local time (Europe/Paris).
-    pub open_at: Option<chrono::NaiveDateTime>,
+    pub open_at: Option<jiff::civil::DateTime>,
     /// The local time at which `ouvert_maintenant` / `etat` are computed in results.
-    pub now: Option<chrono::NaiveDateTime>,
+    pub now: Option<jiff::civil::DateTime>,
     pub page: usize,
     pub per_page: usize,
 }

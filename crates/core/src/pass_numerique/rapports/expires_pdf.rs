@@ -21,7 +21,7 @@ fn french_date(iso: &str) -> String {
 
 fn day_of(micros: i64) -> String {
     let d = crate::db::datetime_of(micros).date();
-    format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year())
+    format!("{:02}/{:02}/{}", d.day(), d.month(), d.year())
 }
 
 pub fn pdf(fonts: &Fonts, operator: &str, s: &Statement) -> CoreResult<Vec<u8>> {
