@@ -368,3 +368,20 @@ pub async fn lock(tx: &mut Tx, key: i64) -> CoreResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_written_in_rfc_3339_as_before() {
+        // The fraction of a second only when there is one, without trailing zeros.
+        assert_eq!(rfc3339_of(1_772_321_400_000_000), "2026-02-28T23:30:00Z");
+        assert_eq!(rfc3339_of(1_772_321_400_500_000), "2026-02-28T23:30:00.5Z");
+        assert_eq!(rfc3339_of(1_772_321_400_120_000), "2026-02-28T23:30:00.12Z");
+        assert_eq!(rfc3339_of(1_772_321_400_000_001), "2026-02-28T23:30:00.000001Z");
+        assert_eq!(rfc3339_of(-1), "1969-12-31T23:59:59.999999Z");
+        let utc = datetime_of(1_772_321_400_000_000);
+        assert_eq!((utc.year(), utc.month(), utc.day(), utc.hour()), (2026, 2, 28, 23));
+    }
+}

@@ -217,3 +217,13 @@ pub async fn download(
     )
         .into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_day_is_written_in_french_in_utc() {
+        // 2026-03-01T00:30:00Z and 2026-02-28T23:30:00Z.
+        assert_eq!(super::date_fr(1_772_325_000_000_000), "1 mars 2026");
+        assert_eq!(super::date_fr(1_772_321_400_000_000), "28 février 2026");
+    }
+}

@@ -536,3 +536,13 @@ pub struct StatementPage {
     /// (day, booklet / rank, service, amount)
     pub lines: Vec<(String, String, String, String)>,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn instants_are_shown_in_utc_as_before() {
+        // 2026-02-28T23:30:00.123456Z.
+        assert_eq!(super::format_utc(1_772_321_400_123_456), "28/02/2026 23:30:00 UTC");
+        assert_eq!(super::format_utc(0), "01/01/1970 00:00:00 UTC");
+    }
+}
