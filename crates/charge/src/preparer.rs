@@ -8,9 +8,10 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use chrono::{Datelike, NaiveDate};
 use clap::Args;
 use passerelle_core::accounts::Principal;
+use jiff::civil::Date;
+use jiff::ToSpan;
 use passerelle_core::accounts::{self, NewAccount};
 use passerelle_core::journal::Actor;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
@@ -63,10 +64,11 @@ pub async fn run(a: PreparerArgs) -> Result<()> {
     if a.lieux < PAR_CARNET + 2 {
         bail!("--lieux : {} au moins (un carnet est encaissé dans {PAR_CARNET} lieux, et deux lieux sont réservés aux limites)", PAR_CARNET + 2);
     }
-    let today = passerelle_core::pass_numerique::redeem::today_paris();
+    let today = passerelle_core::Horloge::systeme().today_paris();
     let jour = match &a.jour_taches {
-        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .with_context(|| format!("--jour-taches « {d} » : AAAA-MM-JJ attendu"))?,
+        Some(d) => {
+            Date::strptime("%Y-%m-%d", d).with_context(|| format!("--jour-taches « {d} » : AAAA-MM-JJ attendu"))?
+        }
         None => first_of_next_month(today),
     };
     if jour <= today {
@@ -268,10 +270,10 @@ pub fn spiral(i: usize) -> (f64, f64) {
 
 /// Four small orders (one booklet each) whose expiry or end alert falls at the
 /// service's start or on `jour`, so that each job has work to do exactly once.
-async fn prepare_jobs(core: &Core, funder: i64, prescriber: i64, today: NaiveDate, jour: NaiveDate) -> Result<Taches> {
-    let eve = jour.pred_opt().context("jour des tâches invalide")?;
-    let order = |debut: NaiveDate, fin: NaiveDate| async move {
-        let mut new = NewOrder::new(funder, 1, to_time(debut)?, to_time(fin)?);
+async fn prepare_jobs(core: &Core, funder: i64, prescriber: i64, today: Date, jour: Date) -> Result<Taches> {
+    let eve = jour.yesterday().context("jour des tâches invalide")?;
+    let order = |debut: Date, fin: Date| async move {
+        let mut new = NewOrder::new(funder, 1, debut, fin);
         new.perimetre = vec![Territory::Departement("33".into())];
         new.prescripteurs = vec![prescriber];
         new.tolerance_jours = 0;
@@ -280,13 +282,13 @@ async fn prepare_jobs(core: &Core, funder: i64, prescriber: i64, today: NaiveDat
         orders::pay(core, &Actor::System, o.id, &format!("CHARGE-TACHES-{}", o.id)).await?;
         anyhow::Ok(o.id)
     };
-    let before = |d: NaiveDate, n: i64| d - chrono::Duration::days(n);
+    let before = |d: Date, n: i64| d.saturating_sub(n.days());
     let t = Taches {
-        jour: jour.format("%Y-%m-%d").to_string(),
+        jour: jour.strftime("%Y-%m-%d").to_string(),
         expiree_au_demarrage: order(before(today, 60), before(today, 2)).await?,
         expire_le_jour: order(before(eve, 60), eve).await?,
-        alerte_au_demarrage: order(before(today, 30), today + chrono::Duration::days(7)).await?,
-        alerte_le_jour: order(before(today, 30), jour + chrono::Duration::days(30)).await?,
+        alerte_au_demarrage: order(before(today, 30), today.saturating_add(7.days())).await?,
+        alerte_le_jour: order(before(today, 30), jour.saturating_add(30.days())).await?,
     };
     // Sanity: nothing the jobs of `jour` must do is already due today.
     let n: i64 = on_db!(&core.db, c => {
@@ -298,22 +300,17 @@ async fn prepare_jobs(core: &Core, funder: i64, prescriber: i64, today: NaiveDat
     Ok(t)
 }
 
-fn first_of_next_month(d: NaiveDate) -> NaiveDate {
+fn first_of_next_month(d: Date) -> Date {
     let (y, m) = if d.month() == 12 {
         (d.year() + 1, 1)
     } else {
         (d.year(), d.month() + 1)
     };
-    NaiveDate::from_ymd_opt(y, m, 1).unwrap_or(d)
+    Date::new(y, m, 1).unwrap_or(d)
 }
 
-fn to_time(d: NaiveDate) -> Result<time::Date> {
-    let month = time::Month::try_from(d.month() as u8)?;
-    Ok(time::Date::from_calendar_date(d.year(), month, d.day() as u8)?)
-}
-
-fn days(d: NaiveDate, n: i64) -> Result<time::Date> {
-    to_time(d + chrono::Duration::days(n))
+fn days(d: Date, n: i64) -> Result<Date> {
+    passerelle_core::dates_fr::plus_jours(d, n).context("date hors du calendrier")
 }
 
 #[cfg(test)]
@@ -322,10 +319,10 @@ mod tests {
 
     #[test]
     fn next_month_wraps_the_year() {
-        let d = |y, m, j| NaiveDate::from_ymd_opt(y, m, j).unwrap();
+        let d = |y, m, j| Date::new(y, m, j).unwrap();
         assert_eq!(first_of_next_month(d(2026, 12, 1)), d(2027, 1, 1));
         assert_eq!(first_of_next_month(d(2026, 1, 31)), d(2026, 2, 1));
-        assert_eq!(to_time(d(2026, 2, 28)).unwrap().to_string(), "2026-02-28");
+        assert_eq!(days(d(2026, 2, 28), 1).unwrap().to_string(), "2026-03-01");
     }
 
     #[test]

@@ -13,7 +13,6 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::db::now_micros;
 use crate::error::{CoreError, CoreResult};
 use crate::{on_db, Core};
 
@@ -140,7 +139,7 @@ where
     F: FnOnce(Core) -> Fut,
     Fut: Future<Output = CoreResult<T>>,
 {
-    let computed_at = now_micros();
+    let computed_at = core.db.now_micros();
     let data = match compute(core.clone()).await {
         Ok(d) => d,
         Err(e) => {
@@ -166,7 +165,7 @@ where
     }
     let started = std::time::Instant::now();
     loop {
-        let now = now_micros();
+        let now = core.db.now_micros();
         match read::<T>(core, name).await? {
             Stored::Ready(current) => {
                 if now.saturating_sub(current.computed_at) > max && claim(core, name, now, current.computed_at).await? {

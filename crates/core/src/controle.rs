@@ -4,7 +4,7 @@
 //! SIRET follows today's one rule ([`sirets_a_reprendre`]).
 
 use crate::error::CoreResult;
-use crate::{Core, Db};
+use crate::{Core, Pool};
 
 /// One rule and how many rows break it.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -141,8 +141,8 @@ const CHECK_MMAP: i64 = 4 << 30;
 async fn one(core: &Core, sql: &str) -> CoreResult<(i64, u64)> {
     let sql = format!("SELECT CAST(({sql}) AS BIGINT)");
     let started = std::time::Instant::now();
-    let ecarts: i64 = match &core.db {
-        Db::Sqlite(pool) => {
+    let ecarts: i64 = match &core.db.pool {
+        Pool::Sqlite(pool) => {
             let mut conn = pool.acquire().await?;
             // Constants, not user input: a pragma takes no bound parameter.
             sqlx::query(&format!("PRAGMA mmap_size = {CHECK_MMAP}"))
@@ -152,7 +152,7 @@ async fn one(core: &Core, sql: &str) -> CoreResult<(i64, u64)> {
             sqlx::query("PRAGMA mmap_size = 0").execute(&mut *conn).await?;
             result?
         }
-        Db::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await?,
+        Pool::Postgres(pool) => sqlx::query_scalar(&sql).fetch_one(pool).await?,
     };
     Ok((ecarts, started.elapsed().as_millis() as u64))
 }

@@ -1,4 +1,8 @@
-//! Dates written the French way, for pages, documents and e-mails.
+//! Dates written the French way, for pages, documents and e-mails, and the
+//! few calendar helpers shared by the domains (all on `jiff` civil dates).
+
+use jiff::civil::Date;
+use jiff::Span;
 
 /// The months, lower case.
 pub const MOIS: [&str; 12] = [
@@ -32,8 +36,16 @@ pub fn mois_annee(key: &str) -> String {
     }
 }
 
-/// `2026-03-31` → `31/03/2026` (unchanged when not a date).
-pub fn jour_iso(iso: &str) -> String {
+/// The month (`AAAA-MM`) of an instant (µs since the epoch) in Paris: the
+/// month the people concerned would name.
+pub fn mois_paris(micros: i64) -> String {
+    let paris = crate::horloge::paris_of(micros);
+    format!("{:04}-{:02}", paris.year(), paris.month())
+}
+
+/// `2026-03-31` → `31/03/2026` (unchanged when not a date): a stored day,
+/// written for a reader.
+pub fn jour_fr(iso: &str) -> String {
     match iso.split('-').collect::<Vec<_>>().as_slice() {
         [y, m, d] => format!("{d}/{m}/{y}"),
         _ => iso.to_string(),
@@ -42,27 +54,66 @@ pub fn jour_iso(iso: &str) -> String {
 
 /// `JJ/MM/AAAA`: the day of an instant (µs since the epoch), in UTC.
 pub fn jour(micros: i64) -> String {
-    let d = crate::db::datetime_of(micros).date();
-    format!("{:02}/{:02}/{}", d.day(), u8::from(d.month()), d.year())
+    jj_mm_aaaa(crate::db::datetime_of(micros).date())
 }
 
-/// The month (`AAAA-MM`) of an instant (µs since the epoch) in Paris: the
-/// month the people concerned would name.
-pub fn mois_paris(micros: i64) -> String {
-    let paris = jiff::Timestamp::from_microsecond(micros)
-        .and_then(|ts| ts.in_tz("Europe/Paris"))
-        .map(|z| (i32::from(z.year()), z.month() as u8));
-    // Without the time-zone database (never with the bundled one): UTC.
-    let (y, m) = paris.unwrap_or_else(|_| {
-        let t = crate::db::datetime_of(micros);
-        (t.year(), u8::from(t.month()))
-    });
-    format!("{y:04}-{m:02}")
+/// Reads a date written exactly `AAAA-MM-JJ` (how dates are stored and exchanged).
+pub fn jour_iso(text: &str) -> Option<Date> {
+    let b = text.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    shape.then(|| jour_saisi(text)).flatten()
+}
+
+/// Reads a date typed `AAAA-MM-JJ`, the month and day possibly without their
+/// leading zero (`2026-3-5`).
+pub fn jour_saisi(text: &str) -> Option<Date> {
+    Date::strptime("%Y-%m-%d", text).ok()
+}
+
+/// `AAAA-MM-JJ`.
+pub fn iso(d: Date) -> String {
+    d.strftime("%Y-%m-%d").to_string()
+}
+
+/// `JJ/MM/AAAA`.
+pub fn jj_mm_aaaa(d: Date) -> String {
+    d.strftime("%d/%m/%Y").to_string()
+}
+
+/// `AAAA-MM`: the month of a date.
+pub fn mois_de(d: Date) -> String {
+    d.strftime("%Y-%m").to_string()
+}
+
+/// `d` plus `n` days (negative: minus), `None` out of the calendar's range.
+pub fn plus_jours(d: Date, n: i64) -> Option<Date> {
+    Span::new().try_days(n).ok().and_then(|s| d.checked_add(s).ok())
+}
+
+/// Days from `a` to `b` (negative when `b` is before `a`).
+pub fn jours_entre(a: Date, b: Date) -> i64 {
+    a.until(b).map(|s| i64::from(s.get_days())).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_are_written_the_french_way() {
+        assert_eq!(jour_fr("2026-03-31"), "31/03/2026");
+        assert_eq!(jour_fr("n'importe"), "n'importe");
+        // 2025-11-24T16:00:00Z
+        assert_eq!(jour(1_764_000_000_000_000), "24/11/2025");
+        assert_eq!(jour(0), "01/01/1970");
+    }
 
     #[test]
     fn an_instant_is_named_by_its_month_in_paris() {
@@ -73,12 +124,22 @@ mod tests {
     }
 
     #[test]
-    fn days_are_written_the_french_way() {
-        assert_eq!(jour_iso("2026-03-31"), "31/03/2026");
-        assert_eq!(jour_iso("n'importe"), "n'importe");
-        // 2025-11-24T16:00:00Z
-        assert_eq!(jour(1_764_000_000_000_000), "24/11/2025");
-        assert_eq!(jour(0), "01/01/1970");
+    fn dates_are_read_and_written_as_before() {
+        let d = jour_iso("2026-03-05").unwrap();
+        assert_eq!(
+            (iso(d), jj_mm_aaaa(d), mois_de(d)),
+            ("2026-03-05".into(), "05/03/2026".into(), "2026-03".into())
+        );
+        assert_eq!(jour_iso("2026-1-5"), None);
+        assert_eq!(jour_saisi("2026-1-5").map(iso).as_deref(), Some("2026-01-05"));
+        assert_eq!(jour_iso("20260305"), None);
+        assert_eq!(jour_iso("2026-02-30"), None);
+        assert_eq!(jour_iso("2026-03-05 "), None);
+        assert_eq!(plus_jours(d, 30).map(iso).as_deref(), Some("2026-04-04"));
+        assert_eq!(plus_jours(d, -5).map(iso).as_deref(), Some("2026-02-28"));
+        assert_eq!(plus_jours(d, i64::MAX), None);
+        assert_eq!(jours_entre(d, jour_iso("2026-04-04").unwrap()), 30);
+        assert_eq!(jours_entre(jour_iso("2026-04-04").unwrap(), d), -30);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Postgres, Sqlite, Transaction};
 
 use crate::error::{CoreError, CoreResult};
+use crate::horloge::Horloge;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -52,15 +53,29 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The database handle: a pool on one of the two engines, and the clock that
+/// domain code reads the time from (see [`crate::horloge`]).
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: Pool,
+    pub(crate) horloge: Horloge,
+}
+
 /// A pool on one of the two engines.
 #[derive(Clone, Debug)]
-pub enum Db {
+pub enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
 }
 
+/// A write transaction, with the clock of the handle it was opened from.
+pub struct Tx {
+    pub conn: TxConn,
+    pub(crate) horloge: Horloge,
+}
+
 /// A write transaction on one of the two engines.
-pub enum Tx {
+pub enum TxConn {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -69,13 +84,13 @@ pub enum Tx {
 #[macro_export]
 macro_rules! on_db {
     ($db:expr, $c:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite(pool) => {
+        match &$db.pool {
+            $crate::db::Pool::Sqlite(pool) => {
                 let mut conn = pool.acquire().await?;
                 let $c = &mut *conn;
                 $body
             }
-            $crate::db::Db::Postgres(pool) => {
+            $crate::db::Pool::Postgres(pool) => {
                 let mut conn = pool.acquire().await?;
                 let $c = &mut *conn;
                 $body
@@ -87,13 +102,21 @@ macro_rules! on_db {
 /// Runs `$body` with `$c` bound to the transaction's connection (`&mut Connection`).
 #[macro_export]
 macro_rules! on_tx {
+    // `&mut tx` and `&mut *tx` borrow only the connection, so that the body
+    // may read the transaction's clock (`tx.horloge`).
+    (&mut * $tx:ident, $c:ident => $body:expr) => {
+        $crate::on_tx!($tx, $c => $body)
+    };
+    (&mut $tx:ident, $c:ident => $body:expr) => {
+        $crate::on_tx!($tx, $c => $body)
+    };
     ($tx:expr, $c:ident => $body:expr) => {
-        match $tx {
-            $crate::db::Tx::Sqlite(t) => {
+        match &mut $tx.conn {
+            $crate::db::TxConn::Sqlite(t) => {
                 let $c = &mut **t;
                 $body
             }
-            $crate::db::Tx::Postgres(t) => {
+            $crate::db::TxConn::Postgres(t) => {
                 let $c = &mut **t;
                 $body
             }
@@ -159,7 +182,7 @@ impl Db {
                     .connect_with(opts)
                     .await
                     .map_err(|e| CoreError::Unavailable(format!("impossible d'ouvrir la base SQLite : {e}")))?;
-                Ok(Db::Sqlite(pool))
+                Ok(Db::new(Pool::Sqlite(pool)))
             }
             Backend::Postgres => {
                 let opts = PgConnectOptions::from_str(url)
@@ -172,23 +195,47 @@ impl Db {
                     .map_err(|e| {
                         CoreError::Unavailable(format!("impossible de joindre PostgreSQL ({}) : {e}", redact_url(url)))
                     })?;
-                Ok(Db::Postgres(pool))
+                Ok(Db::new(Pool::Postgres(pool)))
             }
         }
     }
 
+    /// A handle on `pool` with the system clock.
+    pub fn new(pool: Pool) -> Db {
+        Db {
+            pool,
+            horloge: Horloge::systeme(),
+        }
+    }
+
+    /// The same handle with another clock.
+    pub fn with_horloge(mut self, horloge: Horloge) -> Db {
+        self.horloge = horloge;
+        self
+    }
+
+    /// The clock of this handle.
+    pub fn horloge(&self) -> &Horloge {
+        &self.horloge
+    }
+
+    /// Now, in microseconds since the Unix epoch (UTC), from the handle's clock.
+    pub fn now_micros(&self) -> i64 {
+        self.horloge.now_micros()
+    }
+
     pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
     /// Applies the migrations of the engine.
     pub async fn migrate(&self) -> CoreResult<()> {
-        match self {
-            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
-            Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        match &self.pool {
+            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
         }
         crate::mandats::texts::ensure(self).await
     }
@@ -196,9 +243,13 @@ impl Db {
     /// Begins a write transaction. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so that a read-then-write never fails with `SQLITE_BUSY`.
     pub async fn begin(&self) -> CoreResult<Tx> {
-        Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        let conn = match &self.pool {
+            Pool::Sqlite(p) => TxConn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
+        };
+        Ok(Tx {
+            conn,
+            horloge: self.horloge.clone(),
         })
     }
 
@@ -211,49 +262,57 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        match self {
-            Db::Sqlite(p) => p.close().await,
-            Db::Postgres(p) => p.close().await,
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
         }
     }
 }
 
 impl Tx {
     pub async fn commit(self) -> CoreResult<()> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+        match self.conn {
+            TxConn::Sqlite(t) => t.commit().await?,
+            TxConn::Postgres(t) => t.commit().await?,
         }
         Ok(())
     }
 
     pub async fn rollback(self) -> CoreResult<()> {
-        match self {
-            Tx::Sqlite(t) => t.rollback().await?,
-            Tx::Postgres(t) => t.rollback().await?,
+        match self.conn {
+            TxConn::Sqlite(t) => t.rollback().await?,
+            TxConn::Postgres(t) => t.rollback().await?,
         }
         Ok(())
     }
 
+    /// The clock of the handle this transaction was opened from.
+    pub fn horloge(&self) -> &Horloge {
+        &self.horloge
+    }
+
+    /// Now, in microseconds since the Unix epoch (UTC), from the transaction's clock.
+    pub fn now_micros(&self) -> i64 {
+        self.horloge.now_micros()
+    }
+
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
-            Tx::Postgres(_) => Backend::Postgres,
+        match self.conn {
+            TxConn::Sqlite(_) => Backend::Sqlite,
+            TxConn::Postgres(_) => Backend::Postgres,
         }
     }
 }
 
-/// Current time in microseconds since the Unix epoch (UTC).
-pub fn now_micros() -> i64 {
-    micros_of(time::OffsetDateTime::now_utc())
+/// The instant `micros` (µs since the epoch) in UTC (the epoch when out of range).
+pub fn datetime_of(micros: i64) -> jiff::ZonedDateTime {
+    crate::horloge::timestamp_of(micros).to_zoned_datetime(jiff::tz::TimeZone::UTC)
 }
 
-pub fn micros_of(t: time::OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
-}
-
-pub fn datetime_of(micros: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(micros as i128 * 1_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+/// The instant `micros` in RFC 3339, UTC, with the fraction of a second only
+/// when there is one (`2026-02-28T23:30:00.5Z`): how JSON and the journal show instants.
+pub fn rfc3339_of(micros: i64) -> String {
+    crate::horloge::timestamp_of(micros).to_string()
 }
 
 /// A fact about the deployment recorded in the database.
@@ -301,7 +360,7 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// same lock `key`. SQLite write transactions are already serial
 /// (`BEGIN IMMEDIATE`); PostgreSQL takes a transaction-scoped advisory lock.
 pub async fn lock(tx: &mut Tx, key: i64) -> CoreResult<()> {
-    if let Tx::Postgres(t) = tx {
+    if let TxConn::Postgres(t) = &mut tx.conn {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(key)
             .execute(&mut **t)
@@ -352,4 +411,21 @@ macro_rules! texte_en_base {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_are_written_in_rfc_3339_as_before() {
+        // The fraction of a second only when there is one, without trailing zeros.
+        assert_eq!(rfc3339_of(1_772_321_400_000_000), "2026-02-28T23:30:00Z");
+        assert_eq!(rfc3339_of(1_772_321_400_500_000), "2026-02-28T23:30:00.5Z");
+        assert_eq!(rfc3339_of(1_772_321_400_120_000), "2026-02-28T23:30:00.12Z");
+        assert_eq!(rfc3339_of(1_772_321_400_000_001), "2026-02-28T23:30:00.000001Z");
+        assert_eq!(rfc3339_of(-1), "1969-12-31T23:59:59.999999Z");
+        let utc = datetime_of(1_772_321_400_000_000);
+        assert_eq!((utc.year(), utc.month(), utc.day(), utc.hour()), (2026, 2, 28, 23));
+    }
 }

@@ -206,12 +206,12 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
     demo_application(core, org("Espace public numérique de Pessac (démo)").await?).await?;
     let funder = org("Département de la Gironde (démo)").await?;
     let prescriber = org("CCAS de Bordeaux (démo)").await?;
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = core.db.horloge().today_paris();
     let mut new = NewOrder::new(
         funder,
         20,
-        today - time::Duration::days(30),
-        today + time::Duration::days(365),
+        today.saturating_sub(jiff::Span::new().days(30)),
+        today.saturating_add(jiff::Span::new().days(365)),
     );
     new.perimetre = vec![Territory::Departement("33".into())];
     new.publics = vec![Public::Seniors, Public::DemandeursEmploi];

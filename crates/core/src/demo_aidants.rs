@@ -11,7 +11,6 @@ use crate::accounts;
 use crate::aidants::franceconnect::simulateur::{persona, sub_of};
 use crate::aidants::franceconnect::{flow, Identity};
 use crate::aidants_connect::demarches;
-use crate::db::now_micros;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::mandats::{self, Duration};
@@ -54,7 +53,7 @@ pub async fn load(core: &Core, fc_client_id: Option<&str>, base: &str) -> CoreRe
             .fetch_all(&mut *c)
             .await?
     });
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     for d in DEMARCHES {
         on_tx!(&mut tx, c => {

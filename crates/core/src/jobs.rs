@@ -2,7 +2,7 @@
 //! whichever instance claims it first (a row per job and period; the primary
 //! key refuses the second claim).
 
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::CoreResult;
 use crate::{on_db, on_tx, Db};
 
@@ -12,7 +12,7 @@ pub async fn claim(db: &Db, name: &str, period: &str) -> CoreResult<bool> {
         sqlx::query("INSERT INTO taches_planifiees (nom, periode, started_at) VALUES ($1, $2, $3) ON CONFLICT (nom, periode) DO NOTHING")
             .bind(name)
             .bind(period)
-            .bind(now_micros())
+            .bind(db.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -28,7 +28,7 @@ pub async fn claim_in(tx: &mut Tx, name: &str, period: &str) -> CoreResult<bool>
         sqlx::query("INSERT INTO taches_planifiees (nom, periode, started_at) VALUES ($1, $2, $3) ON CONFLICT (nom, periode) DO NOTHING")
             .bind(name)
             .bind(period)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()

@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod demo_aidants;
 pub mod error;
+pub mod horloge;
 pub mod hubs;
 pub mod identifiants;
 pub mod indicateurs;
@@ -40,8 +41,9 @@ pub mod territoire;
 pub mod territoires;
 pub mod usagers;
 
-pub use db::{Backend, Db, Tx};
+pub use db::{Backend, Db, Pool, Tx, TxConn};
 pub use error::{CoreError, CoreResult};
+pub use horloge::Horloge;
 pub use keys::Keys;
 
 /// What every use case needs: the database, the deployment's keys, and the
@@ -60,6 +62,12 @@ impl Core {
             keys,
             argon2: Default::default(),
         }
+    }
+
+    /// The same deployment with another clock (tests, or `PASSERELLE_HORLOGE`).
+    pub fn with_horloge(mut self, horloge: Horloge) -> Self {
+        self.db = self.db.with_horloge(horloge);
+        self
     }
 
     /// The same deployment with another bound on Argon2 work (`passerelle serve --argon2-parallele`).

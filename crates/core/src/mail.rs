@@ -10,10 +10,10 @@
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::keys::Keys;
-use crate::{on_db, on_tx, Core, Db};
+use crate::{on_db, on_tx, Core, Db, Pool};
 
 /// A claimed message is retried by anyone after this lease (µs).
 const LEASE: i64 = 5 * 60 * 1_000_000;
@@ -43,7 +43,7 @@ pub async fn enqueue_secret(
 }
 
 async fn insert(tx: &mut Tx, key: &str, to: &str, subject: &str, body: &str, sealed: bool) -> CoreResult<bool> {
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let inserted = on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO courriels (cle, destinataire, sujet, corps, created_at, prochain_essai_at, scelle) \
@@ -141,15 +141,15 @@ pub struct Sent {
 type Claimed = (i64, String, String, String, i64, bool);
 
 async fn claim(db: &Db, limit: i64) -> CoreResult<Vec<Claimed>> {
-    let now = now_micros();
+    let now = db.now_micros();
     let pick = "SELECT id FROM courriels WHERE envoye_at IS NULL AND prochain_essai_at <= $1 AND tentatives < $3 \
                 ORDER BY id LIMIT $2";
-    let sql = match db {
-        Db::Postgres(_) => format!(
+    let sql = match &db.pool {
+        Pool::Postgres(_) => format!(
             "UPDATE courriels SET prochain_essai_at = $1 + {LEASE}, tentatives = tentatives + 1 \
              WHERE id IN ({pick} FOR UPDATE SKIP LOCKED) RETURNING id, destinataire, sujet, corps, tentatives, scelle"
         ),
-        Db::Sqlite(_) => format!(
+        Pool::Sqlite(_) => format!(
             "UPDATE courriels SET prochain_essai_at = $1 + {LEASE}, tentatives = tentatives + 1 \
              WHERE id IN ({pick}) RETURNING id, destinataire, sujet, corps, tentatives, scelle"
         ),
@@ -172,7 +172,7 @@ pub async fn send_due(core: &Core, mailer: &Mailer, limit: i64) -> CoreResult<Se
                 // A sealed body (a secret link) is not kept once delivered.
                 on_db!(&core.db, c => {
                     sqlx::query("UPDATE courriels SET envoye_at = $2, erreur = NULL, corps = CASE WHEN scelle THEN '' ELSE corps END WHERE id = $1")
-                        .bind(id).bind(now_micros()).execute(&mut *c).await?;
+                        .bind(id).bind(core.db.now_micros()).execute(&mut *c).await?;
                 });
                 sent.envoyes += 1;
             }
@@ -182,7 +182,7 @@ pub async fn send_due(core: &Core, mailer: &Mailer, limit: i64) -> CoreResult<Se
                 tracing::warn!(courriel = id, tentative = attempts, erreur = %e, "envoi de courriel impossible");
                 on_db!(&core.db, c => {
                     sqlx::query("UPDATE courriels SET erreur = $2, prochain_essai_at = $3 WHERE id = $1")
-                        .bind(id).bind(&e).bind(now_micros() + wait).execute(&mut *c).await?;
+                        .bind(id).bind(&e).bind(core.db.now_micros() + wait).execute(&mut *c).await?;
                 });
                 sent.echecs += 1;
             }

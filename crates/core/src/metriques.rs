@@ -10,7 +10,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::agregats;
-use crate::db::now_micros;
 use crate::error::CoreResult;
 use crate::{on_db, Core};
 
@@ -57,7 +56,7 @@ pub async fn compteurs(core: &Core, max_age: Duration) -> CoreResult<(Compteurs,
 
 /// Counts everything now.
 pub async fn compter(core: &Core) -> CoreResult<Compteurs> {
-    let now = now_micros();
+    let now = core.db.now_micros();
     type R = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
     let r: R = on_db!(&core.db, c => {
         sqlx::query_as(

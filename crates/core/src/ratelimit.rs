@@ -1,13 +1,13 @@
 //! Counters kept in the database, so that limits hold across instances.
 
-use crate::db::{now_micros, Db};
+use crate::db::Db;
 use crate::error::CoreResult;
 use crate::on_db;
 
 /// Counts one hit for `key` in a fixed window of `window_secs`; returns true when
 /// the hit is within `limit`.
 pub async fn hit(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreResult<bool> {
-    let now = now_micros();
+    let now = db.now_micros();
     let window_floor = now - window_secs * 1_000_000;
     let hits: i64 = on_db!(db, c => {
         sqlx::query_scalar(
@@ -99,7 +99,7 @@ async fn count_all(db: &Db, keys: &[(&str, i64)], window_secs: i64) -> CoreResul
 
 /// The hits of `key` in its current window.
 async fn current(db: &Db, key: &str, window_secs: i64) -> CoreResult<i64> {
-    let window_floor = now_micros() - window_secs * 1_000_000;
+    let window_floor = db.now_micros() - window_secs * 1_000_000;
     let hits: Option<i64> = on_db!(db, c => {
         sqlx::query_scalar("SELECT hits FROM rate_limits WHERE key = $1 AND window_start > $2")
             .bind(key)
@@ -113,7 +113,7 @@ async fn current(db: &Db, key: &str, window_secs: i64) -> CoreResult<i64> {
 /// One more hit on `key` if it is below `limit` in its window (a window that
 /// has ended starts again at 1): the start of the window counted in, or `None`.
 async fn count_below(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreResult<Option<i64>> {
-    let now = now_micros();
+    let now = db.now_micros();
     let window_floor = now - window_secs * 1_000_000;
     Ok(on_db!(db, c => {
         sqlx::query_scalar(
@@ -161,7 +161,7 @@ impl Counted {
 
 /// Removes counters whose window ended long ago (housekeeping).
 pub async fn purge(db: &Db, older_than_secs: i64) -> CoreResult<u64> {
-    let floor = now_micros() - older_than_secs * 1_000_000;
+    let floor = db.now_micros() - older_than_secs * 1_000_000;
     Ok(on_db!(db, c => {
         sqlx::query("DELETE FROM rate_limits WHERE window_start < $1").bind(floor).execute(&mut *c).await?.rows_affected()
     }))

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use sqlx::ConnectOptions;
 
-use crate::db::Db;
+use crate::db::Pool;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::Core;
@@ -27,7 +27,7 @@ fn io(what: &str, path: &Path, e: impl std::fmt::Display) -> CoreError {
 
 /// Copies the SQLite database to `dest` (refused if it exists, unless `overwrite`).
 pub async fn sqlite(core: &Core, actor: &Actor, dest: &Path, overwrite: bool) -> CoreResult<Sauvegarde> {
-    let Db::Sqlite(pool) = &core.db else {
+    let Pool::Sqlite(pool) = &core.db.pool else {
         return Err(CoreError::invalid(
             "la sauvegarde intégrée ne concerne que SQLite ; pour PostgreSQL, utilisez pg_dump \
              (pg_dump --format=custom --file=passerelle.dump BASE), voir la section « Sauvegarde » du README",

@@ -63,11 +63,12 @@ fn main() {
     let t = Instant::now();
     let parsed = passerelle_core::lieux::read::read(csv.as_bytes(), Format::Csv).expect("lecture");
     let read_s = t.elapsed().as_secs_f64();
+    let today = passerelle_core::Horloge::systeme().today_utc();
     let t = Instant::now();
     let checked: Vec<_> = parsed
         .rows
         .iter()
-        .map(|(l, r)| passerelle_core::lieux::validate::check_row(*l, r))
+        .map(|(l, r)| passerelle_core::lieux::validate::check_row(*l, r, today))
         .collect();
     let check_s = t.elapsed().as_secs_f64();
     let t = Instant::now();

@@ -26,14 +26,14 @@ use passerelle_core::pass_numerique::model::Territory;
 use passerelle_core::pass_numerique::orders::{self, NewOrder};
 use passerelle_core::pass_numerique::redeem::{self, Counter, Outcome};
 use passerelle_core::pass_numerique::{issue, places};
-use passerelle_core::{Core, Db};
+use passerelle_core::{Core, Pool};
 
 const SERVICE: &str = "Accès internet et matériel informatique";
 
 async fn exec(core: &Core, sql: &str) {
-    match &core.db {
-        Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    match &core.db.pool {
+        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     }
     .expect(sql);
 }
@@ -82,8 +82,8 @@ async fn setup(dir: &std::path::Path, booklets: i64) -> Setup {
     let mut new = NewOrder::new(
         funder.id,
         booklets,
-        time::macros::date!(2020 - 01 - 01),
-        time::macros::date!(2099 - 12 - 31),
+        jiff::civil::date(2020, 1, 1),
+        jiff::civil::date(2099, 12, 31),
     );
     new.perimetre = vec![Territory::Departement("33".into())];
     let (order, _) = orders::create(&core, &Actor::System, &new).await.expect("commande");
@@ -170,7 +170,7 @@ fn main() {
                 code,
                 SERVICE,
                 None,
-                redeem::today_paris(),
+                s.core.db.horloge().today_paris(),
             )
             .await
             .expect("encaissement");

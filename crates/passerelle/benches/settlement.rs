@@ -11,7 +11,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::time::Instant;
 
-use chrono::NaiveDate;
+use jiff::civil::Date;
 use passerelle_core::accounts::Principal;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
@@ -20,7 +20,7 @@ use passerelle_core::pass_numerique::issue;
 use passerelle_core::pass_numerique::model::Territory;
 use passerelle_core::pass_numerique::orders::{self, NewOrder};
 use passerelle_core::settlement::{self, run};
-use passerelle_core::{Core, Db};
+use passerelle_core::{Core, Pool};
 
 mod common;
 
@@ -29,9 +29,9 @@ fn env_or(name: &str, default: i64) -> i64 {
 }
 
 async fn exec(core: &Core, sql: &str) {
-    match &core.db {
-        Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    match &core.db.pool {
+        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     }
     .expect(sql);
 }
@@ -61,8 +61,8 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
     let mut new = NewOrder::new(
         funder.id,
         booklets,
-        time::macros::date!(2020 - 01 - 01),
-        time::macros::date!(2099 - 12 - 31),
+        jiff::civil::date(2020, 1, 1),
+        jiff::civil::date(2099, 12, 31),
     );
     new.perimetre = vec![Territory::Departement("33".into())];
     let (order, _) = orders::create(&core, &Actor::System, &new).await.expect("commande");
@@ -74,9 +74,9 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
         .expect("paiement");
     // Bench shortcut: every cheque redeemed at once, spread over the places and over 10 days (one cheque of a
     // booklet per day: the daily cap holds); redeeming is measured by its own bench.
-    let first_place: i64 = match &core.db {
-        Db::Sqlite(p) => sqlx::query_scalar("SELECT MIN(id) FROM lieux").fetch_one(p).await,
-        Db::Postgres(p) => sqlx::query_scalar("SELECT MIN(id) FROM lieux").fetch_one(p).await,
+    let first_place: i64 = match &core.db.pool {
+        Pool::Sqlite(p) => sqlx::query_scalar("SELECT MIN(id) FROM lieux").fetch_one(p).await,
+        Pool::Postgres(p) => sqlx::query_scalar("SELECT MIN(id) FROM lieux").fetch_one(p).await,
     }
     .expect("lieux");
     exec(
@@ -95,7 +95,7 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
          SELECT id, 'FR7630006000011234567890189', 'BNPAFRPP', nom, 'validees', 0, 0 FROM lieux",
     )
     .await;
-    if let Db::Postgres(p) = &core.db {
+    if let Pool::Postgres(p) = &core.db.pool {
         sqlx::query("ANALYZE").execute(p).await.expect("ANALYZE");
     }
     settlement::set_debtor(
@@ -113,8 +113,8 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
         t.elapsed().as_secs_f64()
     );
 
-    let cutoff = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
-    let today = NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
+    let cutoff = Date::new(2026, 11, 1).expect("date");
+    let today = Date::new(2026, 11, 30).expect("date");
     let t = Instant::now();
     let outcome = run::generate(&core, &Principal::SYSTEME, cutoff, today, "2026-11-30T10:00:00")
         .await

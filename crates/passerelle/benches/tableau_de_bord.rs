@@ -25,7 +25,7 @@ use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
 use passerelle_core::tableau_de_bord::donnees;
-use passerelle_core::{Core, Db};
+use passerelle_core::{Core, Pool};
 
 const PLACES: usize = 100_000;
 const CHEQUES: i64 = 2_000_000;
@@ -35,30 +35,30 @@ const QUALIFIED: i64 = 5_000;
 const ACCOMPANIMENTS: i64 = 1_000_000;
 
 async fn exec(core: &Core, sql: &str) {
-    match &core.db {
-        Db::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-        Db::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    match &core.db.pool {
+        Pool::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Pool::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
     }
     .unwrap_or_else(|e| panic!("{e}: {sql}"));
 }
 
 async fn scalar(core: &Core, sql: &str) -> i64 {
-    match &core.db {
-        Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await,
-        Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+    match &core.db.pool {
+        Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await,
+        Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await,
     }
     .unwrap_or_else(|e| panic!("{e}: {sql}"))
 }
 
 /// `INSERT INTO {table} ({cols}) SELECT {exprs}` over `i` in `0..n`, on either engine.
 async fn series(core: &Core, table: &str, cols: &str, exprs: &str, n: i64) {
-    let sql = match &core.db {
-        Db::Sqlite(_) => format!(
+    let sql = match &core.db.pool {
+        Pool::Sqlite(_) => format!(
             "INSERT INTO {table} ({cols}) WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i < {}) \
              SELECT {exprs} FROM s",
             n - 1
         ),
-        Db::Postgres(_) => format!(
+        Pool::Postgres(_) => format!(
             "INSERT INTO {table} ({cols}) SELECT {exprs} FROM generate_series(CAST(0 AS BIGINT), {}) AS s(i)",
             n - 1
         ),
@@ -93,7 +93,7 @@ async fn setup(core: &Core) {
         "CREATE TABLE banc_mois (k INTEGER PRIMARY KEY, mois TEXT NOT NULL)",
     )
     .await;
-    let current = passerelle_core::indicateurs::current_month();
+    let current = passerelle_core::indicateurs::current_month(&passerelle_core::Horloge::systeme());
     let (y, m) = current.split_once('-').expect("mois");
     let index = y.parse::<i64>().expect("année") * 12 + m.parse::<i64>().expect("mois") - 1;
     for k in 0..24 {
@@ -124,15 +124,15 @@ async fn setup(core: &Core) {
     .await;
     let account = scalar(core, "SELECT MAX(id) FROM accounts").await;
     let booklets = CHEQUES / PER_BOOKLET;
-    let start = time::Date::from_calendar_date(
-        (index - 23).div_euclid(12) as i32,
-        time::Month::try_from(((index - 23).rem_euclid(12) + 1) as u8).expect("mois"),
+    let start = jiff::civil::Date::new(
+        (index - 23).div_euclid(12) as i16,
+        ((index - 23).rem_euclid(12) + 1) as i8,
         15,
     )
+    .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC))
     .expect("date")
-    .midnight()
-    .assume_utc()
-    .unix_timestamp()
+    .timestamp()
+    .as_second()
         * 1_000_000;
     exec(
         core,
@@ -146,9 +146,9 @@ async fn setup(core: &Core) {
     .await;
     let order = scalar(core, "SELECT MAX(id) FROM commandes").await;
     let t = Instant::now();
-    let blob = match &core.db {
-        Db::Sqlite(_) => "randomblob(16)",
-        Db::Postgres(_) => "decode(md5(i::text), 'hex')",
+    let blob = match &core.db.pool {
+        Pool::Sqlite(_) => "randomblob(16)",
+        Pool::Postgres(_) => "decode(md5(i::text), 'hex')",
     };
     series(
         core,
@@ -211,7 +211,7 @@ async fn setup(core: &Core) {
         "{ACCOMPANIMENTS} accompagnements écrits ({:.0} s)",
         t.elapsed().as_secs_f64()
     );
-    if let Db::Postgres(_) = core.db {
+    if let Pool::Postgres(_) = core.db.pool {
         exec(core, "ANALYZE").await;
     }
 }

@@ -15,6 +15,10 @@ pub struct DataArgs {
     /// Dossier des clés (journal, secrets) et de la base SQLite par défaut.
     #[arg(long, env = "PASSERELLE_DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
+    /// Réglage de l'horloge (essais) : un instant qui l'arrête (`2027-01-31T23:59:00+01:00[Europe/Paris]`)
+    /// ou un décalage de l'horloge du système (`+72h`). Sans réglage : l'horloge du système.
+    #[arg(long, env = "PASSERELLE_HORLOGE", global = true, hide = true)]
+    pub horloge: Option<String>,
 }
 
 impl DataArgs {
@@ -22,6 +26,14 @@ impl DataArgs {
         match &self.database_url {
             Some(u) if !u.trim().is_empty() => u.trim().to_string(),
             _ => format!("sqlite:{}?mode=rwc", self.data_dir.join("passerelle.db").display()),
+        }
+    }
+
+    /// The clock: the system's, unless `--horloge` / `PASSERELLE_HORLOGE` sets it.
+    pub fn horloge(&self) -> passerelle_core::CoreResult<passerelle_core::Horloge> {
+        match self.horloge.as_deref().map(str::trim) {
+            Some(r) if !r.is_empty() => passerelle_core::Horloge::parse(r),
+            _ => Ok(passerelle_core::Horloge::systeme()),
         }
     }
 }

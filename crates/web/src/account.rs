@@ -163,7 +163,16 @@ pub async fn totp_confirm(
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
     let password = Some(f.mot_de_passe.as_str());
-    match accounts::confirm_totp(&state.core, &u.principal, &f.code, password, Some(&u.token), unix_now()).await {
+    match accounts::confirm_totp(
+        &state.core,
+        &u.principal,
+        &f.code,
+        password,
+        Some(&u.token),
+        unix_now(&state),
+    )
+    .await
+    {
         Ok(true) => Ok(axum::response::IntoResponse::into_response(Redirect::to(
             "/mon-compte?ok=totp",
         ))),

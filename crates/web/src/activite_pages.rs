@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Role;
 use passerelle_core::activite::{self, authz, model, stats::Stats, Entry, FieldError, FormChoices, Input};
-use passerelle_core::pass_numerique::redeem::today_paris;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -287,7 +286,7 @@ pub async fn list(
     let suivi = q.suivi.clone().unwrap_or_default().trim().to_ascii_uppercase();
     let (entries, more) = activite::list_own(&state.core, &u.principal, Some(suivi.as_str()), page).await?;
     let stats = activite::own_stats(&state.core, &u.principal).await?;
-    let now = passerelle_core::db::now_micros();
+    let now = state.core.db.now_micros();
     let message = match q.ok.as_deref() {
         Some("enregistre") => Some("L’accompagnement est enregistré.".to_string()),
         Some("modifie") => Some("L’accompagnement est modifié.".to_string()),
@@ -313,7 +312,7 @@ pub async fn new_form(State(state): State<AppState>, u: CurrentUser) -> Result<R
     authz::authorize(&u.principal, authz::Action::Log)?;
     let choices = activite::form_choices(&state.core, &u.principal).await?;
     let input = Input {
-        jour: today_paris().to_string(),
+        jour: state.core.db.horloge().today_paris().to_string(),
         lieu_id: choices
             .dernier_lieu
             .or_else(|| (choices.lieux.len() == 1).then(|| choices.lieux[0].0)),
@@ -347,7 +346,7 @@ pub async fn edit_form(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let e = activite::own(&state.core, &u.principal, id).await?;
-    if !e.editable_at(passerelle_core::db::now_micros()) {
+    if !e.editable_at(state.core.db.now_micros()) {
         return Err(WebError::BadRequest(
             "cet accompagnement a été saisi il y a plus de 7 jours : il ne peut plus être modifié".into(),
         ));
@@ -391,7 +390,7 @@ pub async fn csv(State(state): State<AppState>, u: CurrentUser) -> Result<Respon
     let bytes = activite::export_csv(&state.core, &u.principal).await?;
     Ok(crate::pages::download(
         "text/csv; charset=utf-8",
-        &format!("activite-{}.csv", today_paris()),
+        &format!("activite-{}.csv", state.core.db.horloge().today_paris()),
         bytes,
     ))
 }

@@ -11,7 +11,6 @@ use passerelle_core::accounts::session;
 use passerelle_core::accounts::{LoginOutcome, Refusal};
 use passerelle_core::aidants_connect::fresh::{self, Recheck, FRESH_TOTP_SECS};
 use passerelle_core::aidants_connect::magic_link;
-use passerelle_core::db::now_micros;
 use passerelle_core::ratelimit;
 use serde::Deserialize;
 
@@ -203,7 +202,7 @@ impl FromRequestParts<AppState> for FreshUser {
         let u = CurrentUser::from_request_parts(parts, state)
             .await
             .map_err(NeedLogin::into_response)?;
-        if fresh::require_fresh_totp(&u.session, FRESH_TOTP_SECS).is_ok() {
+        if fresh::require_fresh_totp(&u.session, FRESH_TOTP_SECS, state.core.db.now_micros()).is_ok() {
             return Ok(FreshUser(u));
         }
         let back = if parts.method == Method::GET {
@@ -243,11 +242,15 @@ pub struct NextQuery {
 }
 
 /// GET `/connexion/totp-recent?suivant=…`.
-pub async fn recent_page(u: CurrentUser, Query(q): Query<NextQuery>) -> Result<Response, WebError> {
+pub async fn recent_page(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Query(q): Query<NextQuery>,
+) -> Result<Response, WebError> {
     let last = u
         .session
         .totp_verified_at
-        .filter(|_| session::totp_is_fresh(&u.session, FRESH_TOTP_SECS, now_micros()));
+        .filter(|_| session::totp_is_fresh(&u.session, FRESH_TOTP_SECS, state.core.db.now_micros()));
     render(
         StatusCode::OK,
         RecentPage {
@@ -278,7 +281,7 @@ pub async fn recent_submit(
     if !codes_allowed(&state, &ip).await? {
         return back_to_login(&state, u.csrf, Refusal::Locked(crate::auth::LOGIN_WINDOW_SECS));
     }
-    match fresh::recheck(&state.core, &u.token, &f.code, unix_now()).await? {
+    match fresh::recheck(&state.core, &u.token, &f.code, unix_now(&state)).await? {
         Recheck::Accepted => Ok(Redirect::to(&next).into_response()),
         Recheck::Wrong => render(
             StatusCode::UNAUTHORIZED,

@@ -215,7 +215,16 @@ pub async fn card(
     Path(id): Path<i64>,
     Form(f): Form<CardForm>,
 ) -> Result<Response, WebError> {
-    match cards::assign(&state.core, &u.principal, id, &f.numero_serie, &f.code, unix_now()).await {
+    match cards::assign(
+        &state.core,
+        &u.principal,
+        id,
+        &f.numero_serie,
+        &f.code,
+        unix_now(&state),
+    )
+    .await
+    {
         Ok(true) => Ok(back("carte")),
         Ok(false) => {
             let m = "Code incorrect : saisissez le code affiché maintenant par la carte.".to_string();
@@ -289,7 +298,7 @@ pub async fn app_confirm(
     Path(id): Path<i64>,
     Form(f): Form<CodeForm>,
 ) -> Result<Response, WebError> {
-    match cards::confirm_app(&state.core, &u.principal, id, &f.code, unix_now()).await {
+    match cards::confirm_app(&state.core, &u.principal, id, &f.code, unix_now(&state)).await {
         Ok(true) => Ok(back("application")),
         Ok(false) => {
             app_page(

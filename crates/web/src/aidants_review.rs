@@ -255,9 +255,10 @@ fn day(input: &str, what: &str) -> Result<Option<i64>, passerelle_core::CoreErro
     }
     let d = passerelle_core::settlement::run::parse_day(input, what)?;
     let t = d
-        .and_hms_opt(12, 0, 0)
-        .map(|t| t.and_utc().timestamp_micros())
-        .ok_or_else(|| passerelle_core::CoreError::invalid(format!("{what} : date invalide")))?;
+        .to_datetime(jiff::civil::time(12, 0, 0, 0))
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .map(|t| t.timestamp().as_microsecond())
+        .map_err(|_| passerelle_core::CoreError::invalid(format!("{what} : date invalide")))?;
     Ok(Some(t))
 }
 

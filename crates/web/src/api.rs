@@ -154,7 +154,7 @@ fn integer(name: &'static str, v: &str, min: u32, max: u32) -> Result<usize, Api
 }
 
 /// Parses the query string into a search, naming the first parameter at fault.
-pub fn parse_search(raw: Option<&str>, now: chrono::NaiveDateTime) -> Result<Query, ApiError> {
+pub fn parse_search(raw: Option<&str>, now: jiff::civil::DateTime) -> Result<Query, ApiError> {
     let mut q = Query {
         page: 1,
         per_page: 20,
@@ -252,7 +252,7 @@ pub fn parse_search(raw: Option<&str>, now: chrono::NaiveDateTime) -> Result<Que
     tag = "lieux"
 )]
 pub async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    let q = parse_search(raw.as_deref(), passerelle_core::lieux::horaires::maintenant_paris())?;
+    let q = parse_search(raw.as_deref(), state.core.db.horloge().maintenant_paris())?;
     let index = state.lieux.get(&state.core.db).await?;
     let body = index
         .search(&q)
@@ -299,9 +299,7 @@ pub async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Resul
             "hub": hub,
             "departement": Some(own.departement).filter(|d| !d.is_empty()),
             "labels": own.labels.split('|').filter(|l| !l.is_empty()).collect::<Vec<_>>(),
-            "mis_a_jour": passerelle_core::db::datetime_of(own.updated_at)
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
+            "mis_a_jour": passerelle_core::db::rfc3339_of(own.updated_at),
         }),
     );
     Ok(Json(serde_json::Value::Object(obj)))

@@ -425,11 +425,9 @@ pub struct CodeForm {
     code: String,
 }
 
-pub(crate) fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+/// Now in seconds since the epoch, from the deployment's clock (for TOTP codes).
+pub(crate) fn unix_now(state: &AppState) -> u64 {
+    u64::try_from(state.core.db.horloge().now().as_second()).unwrap_or(0)
 }
 
 /// The login page again after a refusal that ends the pending session.
@@ -489,7 +487,7 @@ pub async fn totp_submit(
     if !codes_allowed(&state, &ip).await? {
         return back_to_login(&state, p.csrf, Refusal::Locked(LOGIN_WINDOW_SECS));
     }
-    match accounts::login_totp(&state.core, &p.token, &f.code, unix_now()).await? {
+    match accounts::login_totp(&state.core, &p.token, &f.code, unix_now(&state)).await? {
         LoginOutcome::SignedIn { token, .. } => {
             let mut h = signed_in_headers(&state, &token);
             let to = after_sign_in(&state, &request, &mut h);
@@ -570,7 +568,7 @@ pub async fn enrol_submit(
     if !codes_allowed(&state, &ip).await? {
         return back_to_login(&state, p.csrf, Refusal::Locked(LOGIN_WINDOW_SECS));
     }
-    match accounts::finish_enrolment(&state.core, &p.token, &f.code, unix_now()).await? {
+    match accounts::finish_enrolment(&state.core, &p.token, &f.code, unix_now(&state)).await? {
         LoginOutcome::SignedIn { token, .. } => {
             Ok((signed_in_headers(&state, &token), Redirect::to("/mon-compte?ok=totp")).into_response())
         }

@@ -160,12 +160,9 @@ pub(crate) async fn view(
     } else {
         StatusCode::OK
     };
-    let alerte = passerelle_core::pass_numerique::alerts::end_alert(
-        &state.core,
-        &order,
-        passerelle_core::pass_numerique::redeem::today_paris(),
-    )
-    .await?;
+    let alerte =
+        passerelle_core::pass_numerique::alerts::end_alert(&state.core, &order, state.core.db.horloge().today_paris())
+            .await?;
     render(
         status,
         OrderPage {

@@ -8,7 +8,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::db::now_micros;
 use passerelle_core::mandats::queries::{self, Mandate, RevokedBy};
 use passerelle_core::mandats::{revoke, Revoker};
 use serde::Deserialize;
@@ -79,7 +78,7 @@ fn view(m: &Mandate, now: i64) -> MandatView {
 
 /// The usager's mandates, newest first.
 pub async fn of_usager(state: &AppState, usager_id: i64) -> Result<Vec<MandatView>, WebError> {
-    let now = now_micros();
+    let now = state.core.db.now_micros();
     Ok(queries::of_usager(&state.core.db, usager_id)
         .await?
         .iter()
@@ -123,7 +122,7 @@ pub async fn confirm(
 ) -> Result<Response, WebError> {
     let m = view(
         &queries::of_usager_one(&state.core.db, u.usager_id, id).await?,
-        now_micros(),
+        state.core.db.now_micros(),
     );
     let demarche = chosen(&m, q.demarche)?;
     render(
@@ -144,7 +143,7 @@ pub async fn revoke_submit(
     Form(f): Form<Which>,
 ) -> Result<Response, WebError> {
     let m = queries::of_usager_one(&state.core.db, u.usager_id, id).await?;
-    let demarche = chosen(&view(&m, now_micros()), f.demarche)?;
+    let demarche = chosen(&view(&m, state.core.db.now_micros()), f.demarche)?;
     revoke(
         &state.core,
         Revoker::Usager(u.usager_id),
@@ -170,7 +169,7 @@ pub async fn receipt(
 ) -> Result<Response, WebError> {
     let m = view(
         &queries::of_usager_one(&state.core.db, u.usager_id, id).await?,
-        now_micros(),
+        state.core.db.now_micros(),
     );
     if !m.revocations {
         return Err(WebError::NotFound);

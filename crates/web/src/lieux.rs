@@ -63,7 +63,7 @@ fn distance(m: u64) -> String {
 
 pub async fn search(State(state): State<AppState>, v: Visitor, RawQuery(raw): RawQuery) -> Result<Response, WebError> {
     let f = parse_form(raw.as_deref());
-    let now = horaires::maintenant_paris();
+    let now = state.core.db.horloge().maintenant_paris();
     let searched = raw.as_deref().is_some_and(|r| !r.is_empty());
     let index = if searched {
         Some(state.lieux.get(&state.core.db).await?)
@@ -185,13 +185,13 @@ pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
             .map(str::to_string)
             .collect()
     };
-    let now = horaires::maintenant_paris();
+    let now = state.core.db.horloge().maintenant_paris();
     let raw_hours = get("horaires");
     let parsed = Some(raw_hours.as_str()).filter(|h| !h.is_empty()).map(Horaires::parse);
     let (etat, semaine) = match &parsed {
         Some(Ok(h)) => {
-            let monday = now.date()
-                - chrono::Duration::days(chrono::Datelike::weekday(&now.date()).num_days_from_monday() as i64);
+            let from_monday = now.date().weekday().to_monday_zero_offset();
+            let monday = now.date().saturating_sub(jiff::Span::new().days(from_monday));
             (Some(horaires::en_clair(&h.etat(now), now)), h.semaine(monday))
         }
         _ => (None, Vec::new()),

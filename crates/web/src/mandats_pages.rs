@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants_connect::{aidants, demarches};
-use passerelle_core::db::now_micros;
 use passerelle_core::mandats::attestation_pdf::moment;
 use passerelle_core::mandats::authz::acting_structure;
 use passerelle_core::mandats::conclude::{self, check_renewable, identified_usager, MandateRequest};
@@ -262,7 +261,7 @@ async fn recap(
             demarches: keys.iter().map(|k| (*k, demarches::label(k))).collect(),
             duree: duree.key(),
             duree_label: duree.label(),
-            expire: moment(duree.expiry(now_micros())),
+            expire: moment(duree.expiry(state.core.db.now_micros())),
             texte: text.texte,
             texte_version: text.version,
             empreinte: text.empreinte,
@@ -355,7 +354,7 @@ pub(crate) async fn detail_page(
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let m = queries::detail(&state.core, &u.principal, id).await?;
-    let now = now_micros();
+    let now = state.core.db.now_micros();
     let autorisations: Vec<AutView> = m
         .autorisations
         .iter()
@@ -414,8 +413,12 @@ pub async fn renew_form(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let m = queries::detail(&state.core, &u.principal, id).await?;
-    check_renewable(&m, now_micros())?;
-    let chosen: Vec<String> = m.active_demarches(now_micros()).iter().map(|s| s.to_string()).collect();
+    check_renewable(&m, state.core.db.now_micros())?;
+    let chosen: Vec<String> = m
+        .active_demarches(state.core.db.now_micros())
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let (demarches, durees) = options(&state, m.organisation_id, &chosen, Some(m.duree)).await?;
     render(
         StatusCode::OK,
@@ -443,7 +446,7 @@ pub async fn renew_recap(
     Query(f): Query<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
     let m = queries::detail(&state.core, &u.principal, id).await?;
-    check_renewable(&m, now_micros())?;
+    check_renewable(&m, state.core.db.now_micros())?;
     let action = format!("{SECTION}/{id}/renouveler");
     recap(&state, &u, m.organisation_id, m.usager, &f, action, Some(id), None).await
 }

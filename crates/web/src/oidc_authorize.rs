@@ -110,7 +110,7 @@ async fn gate(
         let next = encode(&again(&oidc, &own));
         return Ok(Err(Redirect::to(&format!("/connexion?suivant={next}")).into_response()));
     };
-    if fresh::require_fresh_totp(&user.session, FRESH_TOTP_SECS).is_err() {
+    if fresh::require_fresh_totp(&user.session, FRESH_TOTP_SECS, state.core.db.now_micros()).is_err() {
         let next = encode(&again(&oidc, &own));
         return Ok(Err(
             Redirect::to(&format!("/connexion/totp-recent?suivant={next}")).into_response()

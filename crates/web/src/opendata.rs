@@ -174,10 +174,10 @@ pub async fn journal_tete(State(state): State<AppState>) -> Result<Response, Web
 
 fn last_modified(micros: Option<i64>) -> Option<(header::HeaderName, String)> {
     let t = passerelle_core::db::datetime_of(micros?);
-    let fmt = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    t.format(&fmt).ok().map(|v| (header::LAST_MODIFIED, v))
+    Some((
+        header::LAST_MODIFIED,
+        t.strftime("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+    ))
 }
 
 /// A published file with its `Last-Modified` date.
@@ -279,4 +279,19 @@ pub async fn aidants_json(State(state): State<AppState>) -> Result<Response, Web
         }),
     )?;
     Ok(file(body, JSON, None, p.last_modified))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn last_modified_is_an_http_date() {
+        let (name, value) = super::last_modified(Some(1_772_321_400_123_456)).unwrap();
+        assert_eq!(name, axum::http::header::LAST_MODIFIED);
+        assert_eq!(value, "Sat, 28 Feb 2026 23:30:00 GMT");
+        assert_eq!(
+            super::last_modified(Some(0)).unwrap().1,
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        assert_eq!(super::last_modified(None), None);
+    }
 }

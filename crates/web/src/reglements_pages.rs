@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::money::euros;
-use passerelle_core::pass_numerique::{redeem::today_paris, reports};
+use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
 use passerelle_core::settlement::bank::{grouped_iban, masked_iban};
 use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
@@ -77,7 +77,9 @@ async fn settlement_page(
         SettlementPage {
             l: u.layout("Règlement des lieux", "/reglements"),
             compte: debtor.map(|d| (d.nom, grouped_iban(&d.iban), d.bic)),
-            jusqu_au: run::default_cutoff(today_paris()).format("%Y-%m-%d").to_string(),
+            jusqu_au: run::default_cutoff(state.core.db.horloge().today_paris())
+                .strftime("%Y-%m-%d")
+                .to_string(),
             created: outcome
                 .as_ref()
                 .map(|o| {
@@ -130,11 +132,24 @@ pub async fn generate(
     u: CurrentUser,
     Form(f): Form<RunForm>,
 ) -> Result<Response, WebError> {
-    let created = passerelle_core::lieux::horaires::maintenant_paris()
-        .format("%Y-%m-%dT%H:%M:%S")
+    let created = state
+        .core
+        .db
+        .horloge()
+        .maintenant_paris()
+        .strftime("%Y-%m-%dT%H:%M:%S")
         .to_string();
     let outcome = match run::parse_day(&f.jusqu_au, "date limite") {
-        Ok(cutoff) => run::generate(&state.core, &u.principal, cutoff, today_paris(), &created).await,
+        Ok(cutoff) => {
+            run::generate(
+                &state.core,
+                &u.principal,
+                cutoff,
+                state.core.db.horloge().today_paris(),
+                &created,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     match outcome {

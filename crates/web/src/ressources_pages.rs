@@ -19,7 +19,7 @@ use crate::AppState;
 /// A date in French, e.g. `1 décembre 2026` (UTC day).
 pub fn date_fr(micros: i64) -> String {
     let d = passerelle_core::db::datetime_of(micros).date();
-    let m = passerelle_core::dates_fr::mois(usize::from(u8::from(d.month()))).unwrap_or_default();
+    let m = passerelle_core::dates_fr::mois(d.month().unsigned_abs().into()).unwrap_or_default();
     format!("{} {m} {}", d.day(), d.year())
 }
 
@@ -216,4 +216,14 @@ pub async fn download(
         bytes,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_day_is_written_in_french_in_utc() {
+        // 2026-03-01T00:30:00Z and 2026-02-28T23:30:00Z.
+        assert_eq!(super::date_fr(1_772_325_000_000_000), "1 mars 2026");
+        assert_eq!(super::date_fr(1_772_321_400_000_000), "28 février 2026");
+    }
 }

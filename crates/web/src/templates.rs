@@ -170,8 +170,7 @@ pub struct JournalPage {
 /// Formats a UTC microsecond timestamp in Europe/Paris-agnostic ISO form (UTC, explicit).
 pub fn format_utc(micros: i64) -> String {
     let t = passerelle_core::db::datetime_of(micros);
-    let fmt = time::macros::format_description!("[day]/[month]/[year] [hour]:[minute]:[second] UTC");
-    t.format(&fmt).unwrap_or_default()
+    t.strftime("%d/%m/%Y %H:%M:%S UTC").to_string()
 }
 
 /// A checkbox of the search form.
@@ -536,4 +535,14 @@ pub struct StatementPage {
     pub jusqu_au: String,
     /// (day, booklet / rank, service, amount)
     pub lines: Vec<(String, String, String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn instants_are_shown_in_utc_as_before() {
+        // 2026-02-28T23:30:00.123456Z.
+        assert_eq!(super::format_utc(1_772_321_400_123_456), "28/02/2026 23:30:00 UTC");
+        assert_eq!(super::format_utc(0), "01/01/1970 00:00:00 UTC");
+    }
 }

@@ -10,7 +10,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use passerelle_core::money::euros;
-use passerelle_core::pass_numerique::redeem::today_paris;
 use passerelle_core::territoire::indicateurs::{self, Figures};
 use passerelle_core::territoire::verification::{self, ToCheck};
 use passerelle_core::territoire::{hours_fr, hundredths_fr, integer_fr};
@@ -77,7 +76,7 @@ fn month_fr(m: &str) -> String {
 
 /// GET `/hub/territoire`.
 pub async fn page(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
-    let today = today_paris();
+    let today = state.core.db.horloge().today_paris();
     let t = indicateurs::territory(&state.core, &u.principal, today).await?;
     let checks = verification::list(&state.core, &u.principal, "", today).await?;
     let mut per_dep: BTreeMap<&str, usize> = BTreeMap::new();
@@ -93,8 +92,8 @@ pub async fn page(State(state): State<AppState>, u: CurrentUser) -> Result<Respo
         StatusCode::OK,
         TerritoryPage {
             l: u.layout("Mon territoire", "/hub/territoire"),
-            depuis: chrono::NaiveDate::parse_from_str(&t.depuis, "%Y-%m-%d")
-                .map(|d| d.format("%d/%m/%Y").to_string())
+            depuis: jiff::civil::Date::strptime("%Y-%m-%d", &t.depuis)
+                .map(|d| d.strftime("%d/%m/%Y").to_string())
                 .unwrap_or(t.depuis.clone()),
             total: line(&t.total, checks.len()),
             lines,
@@ -129,7 +128,7 @@ pub async fn to_check(
     u: CurrentUser,
     Query(q): Query<ToCheckQuery>,
 ) -> Result<Response, WebError> {
-    let today = today_paris();
+    let today = state.core.db.horloge().today_paris();
     let t = indicateurs::territory(&state.core, &u.principal, today).await?;
     // Only one of the hub's départements may be chosen; anything else shows them all.
     let departement = if t.departements.iter().any(|d| d.code == q.departement) {

@@ -215,7 +215,8 @@ async fn second_step(
     }
     throttle::reset(&mut tx, &key).await?;
     let token = session::create(&mut tx, creds.id, Stage::Active).await?;
-    session::mark_totp_verified(&mut tx, &token, crate::db::now_micros()).await?;
+    let now = tx.now_micros();
+    session::mark_totp_verified(&mut tx, &token, now).await?;
     store::note_login(&mut tx, creds.id).await?;
     journal::append(
         &mut tx,

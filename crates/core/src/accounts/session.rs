@@ -5,7 +5,7 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::db::{now_micros, Db, Tx};
+use crate::db::{Db, Tx};
 use crate::error::CoreResult;
 use crate::{on_db, on_tx};
 
@@ -79,7 +79,7 @@ fn new_token() -> String {
 /// Creates a session and returns its token (for the cookie).
 pub async fn create(tx: &mut Tx, account_id: i64, stage: Stage) -> CoreResult<String> {
     let token = new_token();
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let lifetime = if stage == Stage::Active {
         ABSOLUTE_SECS
     } else {
@@ -121,7 +121,7 @@ pub async fn load(db: &Db, token: &str) -> CoreResult<Option<Session>> {
     else {
         return Ok(None);
     };
-    let now = now_micros();
+    let now = db.now_micros();
     let stage = Stage::parse(&stage);
     let idle_limit = IDLE_SECS * 1_000_000;
     if stage.is_none() || !active || now >= expires_at || (stage == Some(Stage::Active) && now - last_seen > idle_limit)
@@ -202,7 +202,7 @@ pub async fn delete_others(tx: &mut Tx, account_id: i64, keep: Option<&str>) -> 
 
 /// Open (unexpired) sessions of an account, shown on its page.
 pub async fn count(db: &Db, account_id: i64) -> CoreResult<i64> {
-    let now = now_micros();
+    let now = db.now_micros();
     Ok(on_db!(db, c => {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND expires_at > $2 AND last_seen_at > $3",
@@ -217,7 +217,7 @@ pub async fn count(db: &Db, account_id: i64) -> CoreResult<i64> {
 
 /// Removes expired sessions (housekeeping).
 pub async fn purge_expired(db: &Db) -> CoreResult<u64> {
-    let now = now_micros();
+    let now = db.now_micros();
     Ok(on_db!(db, c => {
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR (stage = 'active' AND last_seen_at <= $2)")
             .bind(now)

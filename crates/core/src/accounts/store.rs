@@ -1,6 +1,6 @@
 //! SQL of the accounts domain. Every function works on both engines.
 
-use crate::db::{now_micros, Db, Tx};
+use crate::db::{Db, Tx};
 use crate::error::CoreResult;
 use crate::{on_db, on_tx};
 
@@ -73,7 +73,7 @@ pub struct Credentials {
 }
 
 pub async fn insert_organisation(tx: &mut Tx, kind: &str, name: &str, siret: Option<&str>) -> CoreResult<i64> {
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO organisations (kind, name, siret, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -122,7 +122,7 @@ pub async fn insert_account(
     password_hash: &str,
     totp_secret: Option<&str>,
 ) -> CoreResult<i64> {
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO accounts (organisation_id, email, display_name, role, password_hash, totp_secret, active, created_at, updated_at) \
@@ -190,7 +190,7 @@ pub async fn set_password_hash(tx: &mut Tx, id: i64, hash: &str) -> CoreResult<(
         sqlx::query("UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(hash)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?;
     });
@@ -202,7 +202,7 @@ pub async fn set_totp_pending(tx: &mut Tx, id: i64, secret: Option<&str>) -> Cor
         sqlx::query("UPDATE accounts SET totp_pending_secret = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(secret)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?;
     });
@@ -218,7 +218,7 @@ pub async fn set_totp(tx: &mut Tx, id: i64, secret: Option<&str>, last_step: Opt
         .bind(id)
         .bind(secret)
         .bind(last_step)
-        .bind(now_micros())
+        .bind(tx.horloge.now_micros())
         .execute(&mut *c)
         .await?;
     });
@@ -246,7 +246,7 @@ pub async fn set_active(tx: &mut Tx, id: i64, active: bool) -> CoreResult<()> {
         sqlx::query("UPDATE accounts SET active = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(active)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?;
     });
@@ -258,7 +258,7 @@ pub async fn note_login(tx: &mut Tx, id: i64) -> CoreResult<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE accounts SET last_login_at = $2, inactivite_avertie_at = NULL WHERE id = $1")
             .bind(id)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?;
     });

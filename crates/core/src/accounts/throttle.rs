@@ -1,7 +1,7 @@
 //! Lockout with back-off after repeated login or TOTP failures, stored in the
 //! database so that it holds across instances.
 
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::CoreResult;
 use crate::on_tx;
 
@@ -25,7 +25,7 @@ pub enum Attempt {
 /// transaction, so that a burst of parallel requests cannot get more tries
 /// than allowed. A success calls [`reset`] afterwards.
 pub async fn attempt(db: &crate::db::Db, key: &str) -> CoreResult<Attempt> {
-    let now = now_micros();
+    let now = db.now_micros();
     let mut tx = db.begin().await?;
     let (failures, locked_until): (i64, i64) = on_tx!(&mut tx, c => {
         sqlx::query_as(

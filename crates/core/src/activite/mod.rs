@@ -9,7 +9,7 @@ pub mod stats;
 use serde_json::json;
 
 use crate::accounts::Principal;
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -98,8 +98,13 @@ pub struct FormChoices {
 
 pub async fn form_choices(core: &Core, who: &Principal) -> CoreResult<FormChoices> {
     authorize(who, Action::Log)?;
-    let since = now_micros() - 30 * 24 * 3600 * 1_000_000;
-    let since_day = (crate::pass_numerique::redeem::today_paris() - chrono::Days::new(30)).to_string();
+    let since = core.db.now_micros() - 30 * 24 * 3600 * 1_000_000;
+    let since_day = core
+        .db
+        .horloge()
+        .today_paris()
+        .saturating_sub(jiff::Span::new().days(30))
+        .to_string();
     let (lieux, cheques, utilisations, dernier): ChoiceRows = on_db!(&core.db, c => {
         let lieux = sqlx::query_as("SELECT id, nom FROM lieux WHERE organisation_id = $1 ORDER BY nom")
             .bind(who.organisation_id)
@@ -218,7 +223,7 @@ pub type Written = Result<i64, Vec<FieldError>>;
 /// Validates the form and checks its links in the database, reporting every
 /// refused field at once; returns the checked entry and its département.
 async fn check(tx: &mut Tx, who: &Principal, input: &Input) -> CoreResult<Result<(Valid, String), Vec<FieldError>>> {
-    let today = crate::pass_numerique::redeem::today_paris();
+    let today = tx.horloge.today_paris();
     let (v, mut errors) = match model::validate(input, today) {
         Ok(v) => (Some(v), Vec::new()),
         Err(e) => (None, e),
@@ -253,7 +258,7 @@ pub async fn record(core: &Core, who: &Principal, input: &Input) -> CoreResult<W
         Ok(ok) => ok,
         Err(errors) => return Ok(Err(errors)),
     };
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let id: i64 = on_tx!(&mut tx, c => {
         sqlx::query_scalar(
             "INSERT INTO activites (compte_id, organisation_id, lieu_id, jour, mois, duree_minutes, nature, participants, \
@@ -265,7 +270,7 @@ pub async fn record(core: &Core, who: &Principal, input: &Input) -> CoreResult<W
         .bind(who.organisation_id)
         .bind(v.lieu_id)
         .bind(v.jour.to_string())
-        .bind(v.jour.format("%Y-%m").to_string())
+        .bind(v.jour.strftime("%Y-%m").to_string())
         .bind(v.duree_minutes)
         .bind(v.nature)
         .bind(v.participants)
@@ -286,7 +291,7 @@ pub async fn record(core: &Core, who: &Principal, input: &Input) -> CoreResult<W
         &core.keys,
         NewEntry::new(who.actor(), actions::ACTIVITE_CREATED)
             .subject("activite", id)
-            .details(json!({ "organisation": who.organisation_id, "nature": v.nature, "mois": v.jour.format("%Y-%m").to_string() })),
+            .details(json!({ "organisation": who.organisation_id, "nature": v.nature, "mois": v.jour.strftime("%Y-%m").to_string() })),
     )
     .await?;
     tx.commit().await?;
@@ -309,8 +314,8 @@ pub async fn own(core: &Core, who: &Principal, id: i64) -> CoreResult<Entry> {
     Ok(e)
 }
 
-fn check_window(e: &Entry) -> CoreResult<()> {
-    if e.editable_at(now_micros()) {
+fn check_window(e: &Entry, now: i64) -> CoreResult<()> {
+    if e.editable_at(now) {
         Ok(())
     } else {
         Err(CoreError::Conflict(
@@ -322,7 +327,7 @@ fn check_window(e: &Entry) -> CoreResult<()> {
 /// Edits one's own entry, within 7 days of its creation.
 pub async fn edit(core: &Core, who: &Principal, id: i64, input: &Input) -> CoreResult<Written> {
     let e = own(core, who, id).await?;
-    check_window(&e)?;
+    check_window(&e, core.db.now_micros())?;
     let mut tx = core.db.begin().await?;
     let (v, departement) = match check(&mut tx, who, input).await? {
         Ok(ok) => ok,
@@ -337,7 +342,7 @@ pub async fn edit(core: &Core, who: &Principal, id: i64, input: &Input) -> CoreR
         .bind(id)
         .bind(v.lieu_id)
         .bind(v.jour.to_string())
-        .bind(v.jour.format("%Y-%m").to_string())
+        .bind(v.jour.strftime("%Y-%m").to_string())
         .bind(v.duree_minutes)
         .bind(v.nature)
         .bind(v.participants)
@@ -349,9 +354,9 @@ pub async fn edit(core: &Core, who: &Principal, id: i64, input: &Input) -> CoreR
         .bind(&v.suivi)
         .bind(v.cheque_id)
         .bind(v.mandat_utilisation_id)
-        .bind(now_micros())
+        .bind(tx.horloge.now_micros())
         .bind(who.account_id)
-        .bind(now_micros() - EDIT_WINDOW_MICROS)
+        .bind(tx.horloge.now_micros() - EDIT_WINDOW_MICROS)
         .execute(&mut *c)
         .await?
         .rows_affected()
@@ -385,13 +390,13 @@ async fn journal_change(
 /// Deletes one's own entry, within 7 days of its creation.
 pub async fn delete(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
     let e = own(core, who, id).await?;
-    check_window(&e)?;
+    check_window(&e, core.db.now_micros())?;
     let mut tx = core.db.begin().await?;
     let changed = on_tx!(&mut tx, c => {
         sqlx::query("DELETE FROM activites WHERE id = $1 AND compte_id = $2 AND created_at >= $3")
             .bind(id)
             .bind(who.account_id)
-            .bind(now_micros() - EDIT_WINDOW_MICROS)
+            .bind(tx.horloge.now_micros() - EDIT_WINDOW_MICROS)
             .execute(&mut *c)
             .await?
             .rows_affected()

@@ -1,7 +1,7 @@
 //! An accompaniment: closed vocabularies and the validation of a form, which
 //! reports every bad field at once, in French.
 
-use chrono::NaiveDate;
+use jiff::civil::Date;
 
 use crate::lieux::vocabulaires::Services;
 
@@ -93,7 +93,7 @@ pub struct Input {
 /// against the database by the caller).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Valid {
-    pub jour: NaiveDate,
+    pub jour: Date,
     pub lieu_id: Option<i64>,
     pub duree_minutes: i64,
     pub nature: &'static str,
@@ -115,14 +115,14 @@ fn closed(list: &[(&'static str, &'static str)], v: &str) -> Option<&'static str
 }
 
 /// Checks every field; `today` is the day in Paris.
-pub fn validate(input: &Input, today: NaiveDate) -> Result<Valid, Vec<FieldError>> {
+pub fn validate(input: &Input, today: Date) -> Result<Valid, Vec<FieldError>> {
     let mut errors: Vec<FieldError> = Vec::new();
-    let jour = match NaiveDate::parse_from_str(input.jour.trim(), "%Y-%m-%d") {
+    let jour = match Date::strptime("%Y-%m-%d", input.jour.trim()) {
         Ok(d) if d > today => {
             errors.push(("jour", "La date ne peut pas être dans le futur.".into()));
             None
         }
-        Ok(d) if (today - d).num_days() > 366 => {
+        Ok(d) if crate::dates_fr::jours_entre(d, today) > 366 => {
             errors.push(("jour", "La date doit dater de moins d’un an.".into()));
             None
         }
@@ -246,8 +246,8 @@ pub fn validate(input: &Input, today: NaiveDate) -> Result<Valid, Vec<FieldError
 mod tests {
     use super::*;
 
-    fn today() -> NaiveDate {
-        NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()
+    fn today() -> Date {
+        Date::new(2026, 12, 1).unwrap()
     }
 
     #[test]

@@ -10,14 +10,14 @@ use super::actions;
 use super::authz::{authorize, Action};
 use crate::accounts::session;
 use crate::accounts::{store as accounts_store, Principal};
-use crate::db::{now_micros, Db, Tx};
+use crate::db::{Db, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, NewEntry};
 use crate::{mail, on_db, on_tx, Core};
 
 /// Adds `account` to `structure` (inactive) and its training record if missing.
 pub(crate) async fn add_membership(tx: &mut Tx, account: i64, structure: i64) -> CoreResult<bool> {
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let added = on_tx!(&mut *tx, c => {
         sqlx::query(
             "INSERT INTO aidants_membres (account_id, organisation_id, actif, created_at, updated_at) VALUES ($1, $2, FALSE, $3, $3) \
@@ -140,7 +140,7 @@ pub async fn record_training(
     test_at: Option<i64>,
 ) -> CoreResult<()> {
     authorize(who, Action::Review)?;
-    let now = now_micros();
+    let now = core.db.now_micros();
     if trained_at.is_some_and(|t| t > now) || test_at.is_some_and(|t| t > now) {
         return Err(CoreError::invalid(
             "une date de formation ou de test ne peut pas être dans le futur",
@@ -198,7 +198,7 @@ pub async fn activate(core: &Core, who: &Principal, account: i64) -> CoreResult<
     }
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE aidants_membres SET actif = TRUE, updated_at = $3 WHERE account_id = $1 AND organisation_id = $2")
-            .bind(account).bind(who.organisation_id).bind(now_micros()).execute(&mut *c).await?;
+            .bind(account).bind(who.organisation_id).bind(tx.horloge.now_micros()).execute(&mut *c).await?;
     });
     if !account_active {
         accounts_store::set_active(&mut tx, account, true).await?;
@@ -211,13 +211,10 @@ pub async fn activate(core: &Core, who: &Principal, account: i64) -> CoreResult<
             .subject("organisation", who.organisation_id),
     )
     .await?;
+    let now = tx.now_micros();
     mail::enqueue(
         &mut tx,
-        &format!(
-            "aidant:{account}:structure:{}:activation:{}",
-            who.organisation_id,
-            now_micros()
-        ),
+        &format!("aidant:{account}:structure:{}:activation:{now}", who.organisation_id),
         &a.courriel,
         "Votre compte d'aidant Aidants Connect est activé",
         "Bonjour,\n\nVotre référent a activé votre compte d'aidant. Connectez-vous avec un lien reçu par courriel \
@@ -247,7 +244,7 @@ pub async fn deactivate(core: &Core, who: &Principal, account: i64) -> CoreResul
 /// Ends the membership in `structure` (all of them with None); closes the
 /// account when no active membership is left. Returns whether it was closed.
 pub(crate) async fn deactivate_in(tx: &mut Tx, account: i64, structure: Option<i64>) -> CoreResult<bool> {
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let left: i64 = on_tx!(&mut *tx, c => {
         sqlx::query("UPDATE aidants_membres SET actif = FALSE, updated_at = $3 WHERE account_id = $1 AND ($2 IS NULL OR organisation_id = $2)")
             .bind(account).bind(structure).bind(now).execute(&mut *c).await?;

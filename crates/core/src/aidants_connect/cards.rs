@@ -7,7 +7,7 @@ use serde_json::json;
 use super::actions;
 use super::aidants::check_member;
 use crate::accounts::{self, session, store as accounts_store, totp, Principal, TotpEnrolment};
-use crate::db::{is_unique_violation, now_micros, Tx};
+use crate::db::{is_unique_violation, Tx, TxConn};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -106,7 +106,7 @@ pub async fn import(core: &Core, actor: &Actor, data: &[u8]) -> CoreResult<Impor
         sealed.push((serial, totp::seal(core, seed)?));
     }
     let mut tx = core.db.begin().await?;
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     for (i, (serial, seed)) in sealed.iter().enumerate() {
         let r = on_tx!(&mut tx, c => {
             sqlx::query("INSERT INTO cartes_totp (numero_serie, graine, duree, created_at) VALUES ($1, $2, 30, $3)")
@@ -119,7 +119,7 @@ pub async fn import(core: &Core, actor: &Actor, data: &[u8]) -> CoreResult<Impor
                 .push((i + 2, format!("la carte {serial} est déjà enregistrée"))),
             Err(e) => return Err(e.into()),
         }
-        if !report.erreurs.is_empty() && matches!(tx, Tx::Postgres(_)) {
+        if !report.erreurs.is_empty() && matches!(tx.conn, TxConn::Postgres(_)) {
             // The PostgreSQL transaction is aborted after an error: report what was found.
             break;
         }
@@ -211,7 +211,7 @@ pub async fn assign(
     replace_device(&mut tx, account, &sealed, step).await?;
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE cartes_totp SET account_id = $2, associee_at = $3 WHERE id = $1 AND account_id IS NULL")
-            .bind(card_id).bind(account).bind(now_micros()).execute(&mut *c).await?;
+            .bind(card_id).bind(account).bind(tx.horloge.now_micros()).execute(&mut *c).await?;
     });
     journal::append(
         &mut tx,

@@ -7,7 +7,6 @@ use super::actions;
 use crate::accounts::session::{self, Session, Stage};
 use crate::accounts::throttle::{self, Attempt};
 use crate::accounts::{store, totp};
-use crate::db::now_micros;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, Actor, NewEntry};
 use crate::Core;
@@ -17,8 +16,8 @@ pub const FRESH_TOTP_SECS: i64 = 15 * 60;
 
 /// Ok when the session's last TOTP check is recent enough; otherwise the
 /// caller must ask for a code again (`/connexion/totp-recent?suivant=…`).
-pub fn require_fresh_totp(s: &Session, max_age_secs: i64) -> CoreResult<()> {
-    if s.stage == Stage::Active && session::totp_is_fresh(s, max_age_secs, now_micros()) {
+pub fn require_fresh_totp(s: &Session, max_age_secs: i64, now: i64) -> CoreResult<()> {
+    if s.stage == Stage::Active && session::totp_is_fresh(s, max_age_secs, now) {
         Ok(())
     } else {
         Err(CoreError::invalid(
@@ -81,7 +80,8 @@ pub async fn recheck(core: &Core, token: &str, code: &str, unix: u64) -> CoreRes
         });
     }
     throttle::reset(&mut tx, &key).await?;
-    session::mark_totp_verified(&mut tx, token, now_micros()).await?;
+    let now = tx.now_micros();
+    session::mark_totp_verified(&mut tx, token, now).await?;
     journal::append(
         &mut tx,
         &core.keys,
@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn a_check_older_than_fifteen_minutes_is_not_fresh() {
-        let now = now_micros();
+        let now = crate::horloge::Horloge::systeme().now_micros();
         let mut s = Session {
             account_id: 1,
             stage: Stage::Active,
@@ -106,13 +106,13 @@ mod tests {
             structure_id: None,
             totp_verified_at: Some(now - 14 * 60 * 1_000_000),
         };
-        assert!(require_fresh_totp(&s, FRESH_TOTP_SECS).is_ok());
+        assert!(require_fresh_totp(&s, FRESH_TOTP_SECS, now).is_ok());
         s.totp_verified_at = Some(now - 16 * 60 * 1_000_000);
-        assert!(require_fresh_totp(&s, FRESH_TOTP_SECS).is_err());
+        assert!(require_fresh_totp(&s, FRESH_TOTP_SECS, now).is_err());
         s.totp_verified_at = None;
-        assert!(require_fresh_totp(&s, FRESH_TOTP_SECS).is_err());
+        assert!(require_fresh_totp(&s, FRESH_TOTP_SECS, now).is_err());
         s.totp_verified_at = Some(now);
         s.stage = Stage::Totp;
-        assert!(require_fresh_totp(&s, FRESH_TOTP_SECS).is_err());
+        assert!(require_fresh_totp(&s, FRESH_TOTP_SECS, now).is_err());
     }
 }

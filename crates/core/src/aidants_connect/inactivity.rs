@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use super::{actions, aidants};
-use crate::db::now_micros;
 use crate::error::CoreResult;
 use crate::journal::{self, Actor, NewEntry};
 use crate::{mail, on_tx, Core};
@@ -91,5 +90,5 @@ pub async fn run_daily(core: &Core, period: &str) -> CoreResult<Option<Outcome>>
     if !crate::jobs::claim(&core.db, "inactivite-aidants-connect", period).await? {
         return Ok(None);
     }
-    run(core, now_micros()).await.map(Some)
+    run(core, core.db.now_micros()).await.map(Some)
 }

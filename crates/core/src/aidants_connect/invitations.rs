@@ -21,7 +21,7 @@ use super::authz::{authorize, Action};
 use super::structures::{new_token, token_hash};
 use crate::accounts::session::Session;
 use crate::accounts::{password, store as accounts_store, Email, Principal, Role};
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, Actor, NewEntry};
 use crate::{mail, on_db, on_tx, Core};
@@ -76,7 +76,7 @@ pub(crate) async fn create_in(
     base_url: &str,
 ) -> CoreResult<i64> {
     let (token, hash) = new_token();
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let expires = now + INVITATION_DAYS * 86_400 * 1_000_000;
     let renewed: Option<i64> = on_tx!(&mut *tx, c => {
         sqlx::query_scalar(
@@ -149,7 +149,7 @@ pub async fn sent(core: &Core, who: &Principal) -> CoreResult<Vec<Sent>> {
             "SELECT id, nom, courriel, created_at, expires_at FROM aidants_invitations \
              WHERE organisation_id = $1 AND statut = 'en_attente' AND expires_at > $2 ORDER BY created_at DESC, id DESC",
         )
-        .bind(structure).bind(now_micros()).fetch_all(&mut *c).await?
+        .bind(structure).bind(core.db.now_micros()).fetch_all(&mut *c).await?
     }))
 }
 
@@ -174,7 +174,7 @@ pub async fn received(core: &Core, who: &Principal) -> CoreResult<Vec<Received>>
              JOIN organisations o ON o.id = i.organisation_id \
              WHERE i.courriel = $1 AND i.statut = 'en_attente' AND i.expires_at > $2 ORDER BY i.created_at, i.id",
         )
-        .bind(email).bind(now_micros()).fetch_all(&mut *c).await?
+        .bind(email).bind(core.db.now_micros()).fetch_all(&mut *c).await?
     }))
 }
 
@@ -198,7 +198,7 @@ pub async fn answer(core: &Core, who: &Principal, session: &Session, id: i64, ac
     )?;
     let structure = mine.map(|(s, _, _)| s).ok_or(CoreError::Forbidden)?;
     if accept {
-        super::fresh::require_fresh_totp(session, super::fresh::FRESH_TOTP_SECS)?;
+        super::fresh::require_fresh_totp(session, super::fresh::FRESH_TOTP_SECS, core.db.now_micros())?;
     }
     let mut tx = core.db.begin().await?;
     decide(&mut tx, id, Some(who.account_id), accept).await?;
@@ -234,7 +234,7 @@ async fn pending(core: &Core, id: i64) -> CoreResult<Option<(i64, String, String
         sqlx::query_as(
             "SELECT organisation_id, courriel, nom FROM aidants_invitations WHERE id = $1 AND statut = 'en_attente' AND expires_at > $2",
         )
-        .bind(id).bind(now_micros()).fetch_optional(&mut *c).await?
+        .bind(id).bind(core.db.now_micros()).fetch_optional(&mut *c).await?
     }))
 }
 
@@ -244,7 +244,7 @@ async fn decide(tx: &mut Tx, id: i64, account: Option<i64>, accept: bool) -> Cor
         sqlx::query(
             "UPDATE aidants_invitations SET statut = $2, account_id = $3, decided_at = $4 WHERE id = $1 AND statut = 'en_attente'",
         )
-        .bind(id).bind(if accept { ACCEPTED } else { DECLINED }).bind(account).bind(now_micros())
+        .bind(id).bind(if accept { ACCEPTED } else { DECLINED }).bind(account).bind(tx.horloge.now_micros())
         .execute(&mut *c).await?.rows_affected()
     });
     if n == 1 {
@@ -299,7 +299,7 @@ async fn by_token(tx: &mut Tx, token: &str) -> CoreResult<Option<(i64, i64, Stri
              JOIN organisations o ON o.id = i.organisation_id \
              WHERE i.jeton_hash = $1 AND i.statut = 'en_attente' AND i.expires_at > $2",
         )
-        .bind(token_hash(token)).bind(now_micros()).fetch_optional(&mut *c).await?
+        .bind(token_hash(token)).bind(tx.horloge.now_micros()).fetch_optional(&mut *c).await?
     }))
 }
 
@@ -371,7 +371,7 @@ pub async fn answer_by_link(core: &Core, token: &str, accept: bool) -> CoreResul
 
 /// Removes invitations answered or expired more than `days` days ago (retention).
 pub async fn purge(core: &Core, days: i64) -> CoreResult<u64> {
-    let before = now_micros() - days * 86_400 * 1_000_000;
+    let before = core.db.now_micros() - days * 86_400 * 1_000_000;
     Ok(on_db!(&core.db, c => {
         sqlx::query(
             "DELETE FROM aidants_invitations WHERE (statut <> $2 AND decided_at < $1) OR (statut = $2 AND expires_at < $1)",

@@ -9,7 +9,6 @@ use super::actions;
 use super::structures::{new_token, token_hash};
 use crate::accounts::session::{self, Stage};
 use crate::accounts::{store, LoginOutcome, Refusal, Role};
-use crate::db::now_micros;
 use crate::error::CoreResult;
 use crate::journal::{self, Actor, NewEntry};
 use crate::{mail, on_db, on_tx, Core};
@@ -31,7 +30,7 @@ pub async fn request(core: &Core, email: &str, base_url: &str) -> CoreResult<()>
         return Ok(());
     }
     let (token, hash) = new_token();
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     on_tx!(&mut tx, c => {
         sqlx::query("INSERT INTO liens_connexion (jeton_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
@@ -67,7 +66,7 @@ pub async fn consume(core: &Core, token: &str) -> CoreResult<LoginOutcome> {
     if token.is_empty() || token.len() > 128 {
         return Ok(LoginOutcome::Refused(Refusal::Invalid));
     }
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     let account: Option<i64> = on_tx!(&mut tx, c => {
         sqlx::query_scalar(
@@ -120,6 +119,6 @@ pub async fn consume(core: &Core, token: &str) -> CoreResult<LoginOutcome> {
 pub async fn purge(core: &Core) -> CoreResult<u64> {
     Ok(on_db!(&core.db, c => {
         sqlx::query("DELETE FROM liens_connexion WHERE expires_at <= $1")
-            .bind(now_micros()).execute(&mut *c).await?.rows_affected()
+            .bind(core.db.now_micros()).execute(&mut *c).await?.rows_affected()
     }))
 }

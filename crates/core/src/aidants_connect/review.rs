@@ -10,7 +10,7 @@ use super::authz::{authorize, Action};
 use super::structures::{self, load_tx, record, Habilitation, ACCEPTED, CHANGES_ASKED, FILED, REFUSED};
 use super::{actions, aidants, invitations};
 use crate::accounts::{password, store as accounts_store, OrgKind, Principal, Role};
-use crate::db::{is_unique_violation, now_micros, Tx};
+use crate::db::{is_unique_violation, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, NewEntry};
 use crate::qualification::decisions::Decision;
@@ -53,7 +53,7 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision, b
             structures::state_label(&h.etat).to_lowercase()
         )));
     }
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let (etat, message) = match &decision {
         Decision::Approve => (ACCEPTED, String::new()),
         Decision::Refuse { reasons } => (REFUSED, reasons.clone()),

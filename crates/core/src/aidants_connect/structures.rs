@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::authz::{authorize, Action};
 use super::{actions, demarches};
 use crate::accounts::{Email, Principal};
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, Actor, NewEntry};
 use crate::{mail, on_db, on_tx, Core};
@@ -254,7 +254,7 @@ pub(crate) async fn record(tx: &mut Tx, id: i64, etat: &str, message: &str, by: 
         sqlx::query_scalar(
             "INSERT INTO habilitations_historique (habilitation_id, etat, message, compte_id, at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
-        .bind(id).bind(etat).bind(message).bind(by).bind(now_micros())
+        .bind(id).bind(etat).bind(message).bind(by).bind(tx.horloge.now_micros())
         .fetch_one(&mut *c)
         .await?
     }))
@@ -285,7 +285,7 @@ fn follow_link(base_url: &str, token: &str) -> String {
 pub async fn submit(core: &Core, f: &RequestForm, base_url: &str) -> CoreResult<(i64, String)> {
     let c = check(f)?;
     let (token, hash) = new_token();
-    let now = now_micros();
+    let now = core.db.now_micros();
     let aidants = serde_json::to_string(&c.aidants).map_err(|e| CoreError::invalid(e.to_string()))?;
     let mut tx = core.db.begin().await?;
     let id: i64 = on_tx!(&mut tx, cn => {
@@ -370,7 +370,7 @@ pub async fn update_by_token(core: &Core, token: &str, f: &RequestForm) -> CoreR
              WHERE id = $1 AND etat IN ('deposee', 'a_modifier')",
         )
         .bind(h.id).bind(FILED).bind(&c.siret).bind(&c.nom).bind(&c.type_structure).bind(&c.adresse).bind(&c.contact)
-        .bind(&c.referent_nom).bind(&c.referent_courriel).bind(&aidants).bind(c.demarches.join(",")).bind(now_micros())
+        .bind(&c.referent_nom).bind(&c.referent_courriel).bind(&aidants).bind(c.demarches.join(",")).bind(tx.horloge.now_micros())
         .execute(&mut *cn)
         .await?
         .rows_affected()

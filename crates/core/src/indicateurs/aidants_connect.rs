@@ -118,7 +118,7 @@ pub async fn compute(core: Core) -> CoreResult<Published> {
         .await?
     });
     Ok(Published {
-        rows: rows(&c, &current_month()),
+        rows: rows(&c, &current_month(core.db.horloge())),
         structures_habilitees: publish(totals.0),
         aidants_actifs: publish(totals.1),
         last_modified: totals.2.max(totals.3),

@@ -262,9 +262,8 @@ pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
 }
 
 /// The current month in Paris (`AAAA-MM`).
-pub fn current_month() -> String {
-    let d = crate::pass_numerique::redeem::today_paris();
-    d.format("%Y-%m").to_string()
+pub fn current_month(horloge: &crate::Horloge) -> String {
+    crate::dates_fr::mois_de(horloge.today_paris())
 }
 
 /// A published count as a CSV cell: empty when suppressed.
@@ -316,7 +315,7 @@ pub const SNAPSHOT: &str = "indicateurs-departements";
 pub async fn compute(core: crate::Core) -> CoreResult<Published> {
     let c = counts(&core.db).await?;
     Ok(Published {
-        rows: rows(&c, &current_month()),
+        rows: rows(&c, &current_month(core.db.horloge())),
         last_modified: c.last_modified,
     })
 }

@@ -186,7 +186,7 @@ pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
 pub async fn compute(core: Core) -> CoreResult<Published> {
     let c = counts(&core).await?;
     Ok(Published {
-        rows: rows(&c, &current_month()),
+        rows: rows(&c, &current_month(core.db.horloge())),
         last_modified: c.last_modified,
     })
 }

@@ -16,7 +16,7 @@ use tokio::sync::mpsc::Sender;
 
 use super::chain::RawBatch;
 use super::checkpoint::{CheckpointRef, CHECKPOINT_COLUMNS};
-use crate::db::Db;
+use crate::db::{Db, Pool};
 use crate::error::{CoreError, CoreResult};
 
 pub const BATCH: usize = 16 * 1024;
@@ -30,8 +30,8 @@ const ENTRY_COLUMNS: &str = "seq, at, actor_account, actor_role, action, subject
 /// Starts reading; returns the checkpoints (same snapshot as the entries) once
 /// they are read, while entries keep flowing into `tx`.
 pub async fn start(db: &Db, tx: Sender<Batch>) -> CoreResult<Vec<CheckpointRef>> {
-    match db {
-        Db::Sqlite(pool) => {
+    match &db.pool {
+        Pool::Sqlite(pool) => {
             let opts = pool.connect_options();
             let path = opts.get_filename().to_path_buf();
             if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
@@ -48,7 +48,7 @@ pub async fn start(db: &Db, tx: Sender<Batch>) -> CoreResult<Vec<CheckpointRef>>
                 .await
                 .map_err(|_| CoreError::Io("lecture du journal interrompue".into()))?
         }
-        Db::Postgres(pool) => {
+        Pool::Postgres(pool) => {
             let pool = pool.clone();
             let (cp_tx, cp_rx) = tokio::sync::oneshot::channel();
             tokio::spawn(async move {

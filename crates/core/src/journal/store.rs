@@ -8,7 +8,7 @@ use super::checkpoint::{checkpoint_genesis, last_link, sign_checkpoint, Checkpoi
 use super::reader;
 use super::verifier::{Break, ChainVerifier};
 use super::{actions, Actor, NewEntry};
-use crate::db::{lock, now_micros, Db, Tx};
+use crate::db::{lock, Db, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::keys::Keys;
 use crate::{on_db, on_tx};
@@ -50,7 +50,7 @@ async fn append_raw(
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, genesis().to_vec()),
     };
-    let at = now_micros();
+    let at = tx.horloge.now_micros();
     let actor_account = actor.account_id();
     let mut buf = Vec::with_capacity(256);
     canonical(

@@ -35,9 +35,7 @@ pub fn point_json(cp: &CheckpointRef) -> Value {
 pub fn tete_json(cp: &CheckpointRef, key: &VerifyingKey) -> Value {
     let mut doc = json!({
         "format": FORMAT,
-        "date": crate::db::datetime_of(cp.at)
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        "date": crate::db::rfc3339_of(cp.at),
         "empreinte_point": cp
             .prev_checkpoint_hash
             .as_deref()

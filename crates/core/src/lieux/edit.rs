@@ -114,14 +114,9 @@ pub async fn prepare(
             changed.push(k.clone());
         }
     }
-    let today = time::OffsetDateTime::now_utc().date();
-    values.insert(
-        "date_maj".into(),
-        today
-            .format(&time::macros::format_description!("[year]-[month]-[day]"))
-            .unwrap_or_default(),
-    );
-    match check_map(1, &values) {
+    let today = core.db.horloge().today_utc();
+    values.insert("date_maj".into(), crate::dates_fr::iso(today));
+    match check_map(1, &values, today) {
         Ok(c) => Ok(Ok(Prepared {
             ext_id: ext_id.to_string(),
             own,

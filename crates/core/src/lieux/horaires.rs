@@ -2,7 +2,11 @@
 //! `horaires` field): parsed with the `opening-hours` crate, French public
 //! holidays (`PH`), times in Europe/Paris, and said in words.
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
+use std::fmt::Display;
+use std::str::FromStr;
+
+use jiff::civil::{Date, DateTime, Weekday};
+use jiff::ToSpan;
 use opening_hours::localization::Country;
 use opening_hours::{Context, OpeningHours, RuleKind};
 
@@ -14,11 +18,23 @@ pub struct Horaires(OpeningHours);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Etat {
     /// Open; closes at this time if known (within a week).
-    Ouvert { jusqu_a: Option<NaiveDateTime> },
+    Ouvert { jusqu_a: Option<DateTime> },
     /// Closed; opens at this time if known (within a week).
-    Ferme { ouvre_a: Option<NaiveDateTime> },
+    Ferme { ouvre_a: Option<DateTime> },
     /// The hours say "unknown" or "on appointment" for now.
     Inconnu,
+}
+
+/// The `opening-hours` crate takes and gives date-times of its own date
+/// library; they cross over through their ISO text (`2026-11-23T10:15:00`
+/// in, `2026-11-23 12:00:00` out), so that the rest of the code knows only
+/// `jiff`. `None` out of range (the crate's "no end" is the year 10000).
+fn to_oh<T: FromStr>(t: DateTime) -> Option<T> {
+    t.strftime("%Y-%m-%dT%H:%M:%S").to_string().parse().ok()
+}
+
+fn from_oh<T: Display>(t: &T) -> Option<DateTime> {
+    t.to_string().parse().ok()
 }
 
 impl Horaires {
@@ -36,57 +52,69 @@ impl Horaires {
         Ok(Horaires(oh.with_context(Context::default().with_holidays(holidays))))
     }
 
+    /// The ranges (open, closed, unknown) from `from` to `to`, in order.
+    fn ranges(
+        &self,
+        from: DateTime,
+        to: DateTime,
+    ) -> impl Iterator<Item = (RuleKind, DateTime, Option<DateTime>)> + '_ {
+        to_oh(from)
+            .zip(to_oh(to))
+            .into_iter()
+            .flat_map(|(a, b)| self.0.iter_range(a, b))
+            .map_while(|r| Some((r.kind, from_oh(&r.range.start)?, from_oh(&r.range.end))))
+    }
+
     /// State at `t` (local time in Europe/Paris), with the next change within 8 days.
-    pub fn etat(&self, t: NaiveDateTime) -> Etat {
+    pub fn etat(&self, t: DateTime) -> Etat {
         // One pass over the coming week: the first range is the current state,
         // the next ones tell when it changes.
-        let mut ranges = self.0.iter_range(t, t + Duration::days(8));
-        let Some(first) = ranges.next() else {
+        let mut ranges = self.ranges(t, t.saturating_add(8.days()));
+        let Some((kind, _, _)) = ranges.next() else {
             return Etat::Inconnu;
         };
-        match first.kind {
+        match kind {
             RuleKind::Open => Etat::Ouvert {
-                jusqu_a: ranges.next().map(|r| r.range.start),
+                jusqu_a: ranges.next().map(|r| r.1),
             },
             RuleKind::Closed => Etat::Ferme {
-                ouvre_a: ranges.find(|r| r.kind == RuleKind::Open).map(|r| r.range.start),
+                ouvre_a: ranges.find(|r| r.0 == RuleKind::Open).map(|r| r.1),
             },
             RuleKind::Unknown => Etat::Inconnu,
         }
     }
 
-    pub fn is_open(&self, t: NaiveDateTime) -> bool {
-        self.0.is_open(t)
+    pub fn is_open(&self, t: DateTime) -> bool {
+        to_oh(t).is_some_and(|t| self.0.is_open(t))
     }
 
     /// The week starting on `from` (a Monday, say), day by day, in words:
     /// `("lundi", "9 h – 12 h, 14 h – 17 h 30")`, `("dimanche", "fermé")`.
     /// A range that runs past midnight is shown on the day it starts.
-    pub fn semaine(&self, from: NaiveDate) -> Vec<(String, String)> {
+    pub fn semaine(&self, from: Date) -> Vec<(String, String)> {
         (0..7)
             .map(|i| {
-                let day = from + Duration::days(i);
-                let start = day.and_time(NaiveTime::MIN);
-                let end = start + Duration::days(1);
+                let day = from.saturating_add(i.days());
+                let start = day.to_datetime(jiff::civil::Time::midnight());
+                let end = start.saturating_add(1.day());
                 let ranges: Vec<String> = self
-                    .0
-                    .iter_range(start, end + Duration::hours(12))
-                    .filter(|r| r.kind == RuleKind::Open && r.range.start >= start && r.range.start < end)
-                    .map(|r| format!("{} – {}", heure(r.range.start), heure(r.range.end)))
+                    .ranges(start, end.saturating_add(12.hours()))
+                    .filter(|r| r.0 == RuleKind::Open && r.1 >= start && r.1 < end)
+                    .map(|(_, a, b)| format!("{} – {}", heure(a), b.map(heure).unwrap_or_default()))
                     .collect();
                 let text = if ranges.is_empty() {
                     "fermé".to_string()
                 } else {
                     ranges.join(", ")
                 };
-                (format!("{} {}", jour(day.weekday()), day.format("%d/%m")), text)
+                (format!("{} {}", jour(day.weekday()), day.strftime("%d/%m")), text)
             })
             .collect()
     }
 }
 
 /// `9 h`, `17 h 30`, `minuit`.
-pub fn heure(t: NaiveDateTime) -> String {
+pub fn heure(t: DateTime) -> String {
     match (t.hour(), t.minute()) {
         (0, 0) => "minuit".into(),
         (h, 0) => format!("{h} h"),
@@ -96,22 +124,22 @@ pub fn heure(t: NaiveDateTime) -> String {
 
 pub fn jour(d: Weekday) -> &'static str {
     match d {
-        Weekday::Mon => "lundi",
-        Weekday::Tue => "mardi",
-        Weekday::Wed => "mercredi",
-        Weekday::Thu => "jeudi",
-        Weekday::Fri => "vendredi",
-        Weekday::Sat => "samedi",
-        Weekday::Sun => "dimanche",
+        Weekday::Monday => "lundi",
+        Weekday::Tuesday => "mardi",
+        Weekday::Wednesday => "mercredi",
+        Weekday::Thursday => "jeudi",
+        Weekday::Friday => "vendredi",
+        Weekday::Saturday => "samedi",
+        Weekday::Sunday => "dimanche",
     }
 }
 
 /// « Ouvert maintenant, ferme à 17 h 30 », « Fermé, ouvre demain à 9 h », « Fermé, ouvre lundi à 9 h ».
-pub fn en_clair(etat: &Etat, now: NaiveDateTime) -> String {
-    let when = |t: NaiveDateTime| {
+pub fn en_clair(etat: &Etat, now: DateTime) -> String {
+    let when = |t: DateTime| {
         if t.date() == now.date() {
             format!("à {}", heure(t))
-        } else if t.date() == now.date() + Duration::days(1) {
+        } else if t.date() == now.date().saturating_add(1.day()) {
             format!("demain à {}", heure(t))
         } else {
             format!("{} à {}", jour(t.weekday()), heure(t))
@@ -126,27 +154,12 @@ pub fn en_clair(etat: &Etat, now: NaiveDateTime) -> String {
     }
 }
 
-/// Current local time in Europe/Paris (what "ouvert maintenant" means for French places).
-pub fn maintenant_paris() -> NaiveDateTime {
-    let now = jiff::ZonedDateTime::now();
-    let dt = now
-        .in_tz("Europe/Paris")
-        .map(|z| z.datetime())
-        .unwrap_or_else(|_| now.datetime());
-    NaiveDate::from_ymd_opt(i32::from(dt.year()), dt.month() as u32, dt.day() as u32)
-        .and_then(|d| d.and_hms_opt(dt.hour() as u32, dt.minute() as u32, dt.second() as u32))
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, m, d)
-            .unwrap()
-            .and_hms_opt(h, min, 0)
-            .unwrap()
+    fn at(y: i16, m: i8, d: i8, h: i8, min: i8) -> DateTime {
+        jiff::civil::datetime(y, m, d, h, min, 0, 0)
     }
 
     #[test]
@@ -169,10 +182,10 @@ mod tests {
             "Fermé, ouvre lundi à 9 h"
         );
         assert_eq!(
-            h.semaine(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap())[0],
+            h.semaine(jiff::civil::date(2026, 11, 23))[0],
             ("lundi 23/11".to_string(), "9 h – 12 h, 14 h – 17 h 30".to_string())
         );
-        assert_eq!(h.semaine(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap())[6].1, "fermé");
+        assert_eq!(h.semaine(jiff::civil::date(2026, 11, 23))[6].1, "fermé");
     }
 
     #[test]
@@ -199,7 +212,7 @@ mod tests {
             en_clair(&h.etat(friday), friday),
             "Ouvert maintenant, ferme demain à 2 h"
         );
-        let week = h.semaine(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+        let week = h.semaine(jiff::civil::date(2026, 11, 23));
         assert_eq!(week[4].1, "20 h – 2 h");
     }
 

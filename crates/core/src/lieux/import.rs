@@ -90,8 +90,13 @@ const CHUNK: usize = 5_000;
 
 type CheckedRow = (usize, Result<Prepared, Vec<Issue>>);
 
-fn prepare(line: usize, row: &[String], reference: &Reference) -> Result<Prepared, Vec<Issue>> {
-    check_row(line, row).map(|mut c| {
+fn prepare(
+    line: usize,
+    row: &[String],
+    reference: &Reference,
+    today: jiff::civil::Date,
+) -> Result<Prepared, Vec<Issue>> {
+    check_row(line, row, today).map(|mut c| {
         reference.check(line, &mut c);
         let digest = c.lieu.digest();
         let dedup = c.lieu.dedup_key();
@@ -135,6 +140,7 @@ pub async fn import(
     report.erreurs.extend(parsed.unreadable.iter().cloned());
     let mut invalid_lines: BTreeSet<usize> = parsed.unreadable.iter().map(|i| i.ligne).collect();
     let reference = Arc::new(Reference::new(crate::territoires::communes(&core.db).await?));
+    let today = core.db.horloge().today_utc();
     let rows = Arc::new(parsed.rows);
     let total = rows.len() as u64;
 
@@ -145,7 +151,7 @@ pub async fn import(
             for chunk in rows.chunks(CHUNK) {
                 let results: Vec<CheckedRow> = chunk
                     .par_iter()
-                    .map(|(line, row)| (*line, prepare(*line, row, &reference)))
+                    .map(|(line, row)| (*line, prepare(*line, row, &reference, today)))
                     .collect();
                 if sender.blocking_send(results).is_err() {
                     // The import stopped (database error): nobody waits for the rest.

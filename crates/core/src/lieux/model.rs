@@ -28,7 +28,7 @@ pub struct Lieu {
     pub source: Option<String>,
     pub itinerance: Vec<Itinerance>,
     pub structure_parente: Option<String>,
-    pub date_maj: time::Date,
+    pub date_maj: jiff::civil::Date,
     pub services: Vec<Services>,
     pub publics_specifiquement_adresses: Vec<PublicsSpecifiquementAdresses>,
     pub prise_en_charge_specifique: Vec<PriseEnChargeSpecifique>,
@@ -71,9 +71,7 @@ impl Lieu {
     /// (`|`-joined lists, empty string for an absent value).
     /// `date_maj` as the standard writes it (`AAAA-MM-JJ`).
     pub fn date_maj_text(&self) -> String {
-        self.date_maj
-            .format(&time::macros::format_description!("[year]-[month]-[day]"))
-            .unwrap_or_default()
+        crate::dates_fr::iso(self.date_maj)
     }
 
     pub fn standard_values(&self) -> Vec<(&'static str, Cow<'_, str>)> {
@@ -219,7 +217,7 @@ pub(crate) mod tests {
             source: None,
             itinerance: vec![],
             structure_parente: None,
-            date_maj: time::macros::date!(2024 - 04 - 02),
+            date_maj: jiff::civil::date(2024, 4, 2),
             services: vec![
                 Services::AideAuxDemarchesAdministratives,
                 Services::LoisirsEtCreationsNumeriques,

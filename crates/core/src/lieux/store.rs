@@ -6,7 +6,7 @@ use sqlx::Row;
 
 use super::model::{departement, Lieu};
 use super::schema::standard;
-use crate::db::{now_micros, Db, Tx};
+use crate::db::{Db, Tx};
 use crate::error::CoreResult;
 use crate::{on_db, on_tx};
 
@@ -79,7 +79,7 @@ pub async fn insert_import_run(
     created: usize,
     updated: usize,
 ) -> CoreResult<i64> {
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO lieux_imports (source, fichier, lignes, crees, mis_a_jour, at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -110,7 +110,7 @@ pub async fn finish_import_run(tx: &mut Tx, id: i64, created: usize, updated: us
 
 /// Inserts places; returns (ext_id, new id).
 pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> CoreResult<Vec<(String, i64)>> {
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let std_cols: Vec<&str> = standard().names().map(column).collect();
     let mut ids = Vec::with_capacity(lieux.len());
     for chunk in lieux.chunks(INSERT_BATCH) {
@@ -147,7 +147,7 @@ pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> CoreResul
 
 /// Replaces the standard's values of place `id`.
 pub async fn update(tx: &mut Tx, id: i64, lieu: &Lieu, extra: Extra<'_>) -> CoreResult<()> {
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let std_cols: Vec<&str> = standard().names().map(column).collect();
     let sets: Vec<String> = std_cols
         .iter()

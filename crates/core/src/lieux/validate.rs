@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use jiff::civil::Date;
+
 use super::model::Lieu;
 use super::normalise::{clean_spaces, commune_case, hours_error, phone};
 use super::schema::{standard, FieldKind};
@@ -139,19 +141,19 @@ impl Row {
 /// Checks one row given as (standard field name → raw value). Unknown names must
 /// already have been mapped or dropped by the reader.
 /// [`check_row`] for a row given as (field name → value).
-pub fn check_map(line: usize, raw: &BTreeMap<String, String>) -> Result<Checked, Vec<Issue>> {
+pub fn check_map(line: usize, raw: &BTreeMap<String, String>, today: Date) -> Result<Checked, Vec<Issue>> {
     let std = standard();
     let row: Vec<String> = std
         .fields
         .iter()
         .map(|f| raw.get(&f.name).cloned().unwrap_or_default())
         .collect();
-    check_row(line, &row)
+    check_row(line, &row, today)
 }
 
 /// Checks one row given as its values in the schema's field order (missing
-/// trailing values count as empty).
-pub fn check_row(line: usize, raw: &[String]) -> Result<Checked, Vec<Issue>> {
+/// trailing values count as empty). `today` (UTC) bounds `date_maj`.
+pub fn check_row(line: usize, raw: &[String], today: Date) -> Result<Checked, Vec<Issue>> {
     let std = standard();
     let mut row = Row {
         line,
@@ -222,7 +224,7 @@ pub fn check_row(line: usize, raw: &[String]) -> Result<Checked, Vec<Issue>> {
             row.error(name, format!("nombre attendu, reçu « {} »", shorten(&value)));
         }
     }
-    check_specific(&mut row);
+    check_specific(&mut row, today);
     if !row.errors.is_empty() {
         return Err(row.errors);
     }
@@ -345,7 +347,7 @@ fn vocabulary_message(field: &str, value: &str) -> Option<String> {
     ))
 }
 
-fn check_specific(row: &mut Row) {
+fn check_specific(row: &mut Row, today: Date) {
     if let Some(p) = row.get("pivot").map(str::to_string) {
         match crate::identifiants::Pivot::parse(&p) {
             Ok(crate::identifiants::Pivot::Inconnu) => row.warn(
@@ -417,15 +419,14 @@ fn check_specific(row: &mut Row) {
         }
     }
     if let Some(d) = row.get("date_maj").map(str::to_string) {
-        let fmt = time::macros::format_description!("[year]-[month]-[day]");
-        match time::Date::parse(&d, &fmt) {
+        match crate::dates_fr::jour_iso(&d).ok_or(()) {
             Ok(date) if date.year() <= 1970 => {
                 row.warn(
                     "date_maj",
                     format!("date fictive ({d}) : la date de mise à jour est inconnue"),
                 );
             }
-            Ok(date) if date > time::OffsetDateTime::now_utc().date() + time::Duration::days(1) => {
+            Ok(date) if crate::dates_fr::plus_jours(today, 1).is_some_and(|limit| date > limit) => {
                 row.error("date_maj", format!("date {d} dans le futur"));
             }
             Ok(_) => {}
@@ -462,8 +463,7 @@ fn texts(row: &Row, field: &str) -> Vec<String> {
 }
 
 fn build(row: &mut Row) -> Option<Lieu> {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let date_maj = time::Date::parse(row.get("date_maj")?, &fmt).ok()?;
+    let date_maj = crate::dates_fr::jour_iso(row.get("date_maj")?)?;
     Some(Lieu {
         id: opt(row, "id")?,
         pivot: opt(row, "pivot")?,
@@ -512,6 +512,21 @@ fn build(row: &mut Row) -> Option<Lieu> {
 mod tests {
     use super::*;
 
+    /// The day these tests run on (UTC).
+    fn today() -> Date {
+        jiff::civil::date(2026, 12, 6)
+    }
+
+    #[test]
+    fn an_update_date_after_tomorrow_is_refused() {
+        assert!(errors(&[("date_maj", "2026-12-07")]).is_empty());
+        assert_eq!(
+            errors(&[("date_maj", "2026-12-08")]),
+            [("date_maj".to_string(), "date 2026-12-08 dans le futur".to_string())]
+        );
+        assert!(!errors(&[("date_maj", "2026-1-08")]).is_empty());
+    }
+
     fn row(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         let mut m: BTreeMap<String, String> = [
             ("id", "lieu-1"),
@@ -533,7 +548,7 @@ mod tests {
     }
 
     fn errors(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        check_map(7, &row(pairs))
+        check_map(7, &row(pairs), today())
             .err()
             .unwrap_or_default()
             .into_iter()
@@ -543,7 +558,7 @@ mod tests {
 
     #[test]
     fn a_clean_row_passes() {
-        let c = check_map(2, &row(&[])).unwrap();
+        let c = check_map(2, &row(&[]), today()).unwrap();
         assert_eq!(c.lieu.services, vec![Services::AideAuxDemarchesAdministratives]);
         assert!(c.warnings.is_empty() && c.normalised.is_empty());
     }
@@ -565,6 +580,7 @@ mod tests {
                 ("longitude", "-0,58"),
                 ("date_maj", "2/4/2024"),
             ]),
+            today(),
         )
         .unwrap();
         assert_eq!(c.lieu.nom, "Médiathèque du centre");
@@ -573,7 +589,7 @@ mod tests {
         assert_eq!(c.lieu.telephone.as_deref(), Some("+33123456789"));
         assert_eq!(c.lieu.services.len(), 2);
         assert_eq!(c.lieu.latitude, Some(44.84));
-        assert_eq!(c.lieu.date_maj, time::macros::date!(2024 - 04 - 02));
+        assert_eq!(c.lieu.date_maj, jiff::civil::date(2024, 4, 2));
         assert_eq!(c.normalised.len(), 7);
     }
 
@@ -615,6 +631,7 @@ mod tests {
                 ("latitude", "46.2276"),
                 ("longitude", "2.2137"),
             ]),
+            today(),
         )
         .unwrap();
         let fields: Vec<&str> = c.warnings.iter().map(|w| w.champ.as_str()).collect();
@@ -625,18 +642,20 @@ mod tests {
 
     #[test]
     fn unreadable_opening_hours_are_kept_with_a_warning() {
-        let c = check_map(4, &row(&[("horaires", "le matin")])).unwrap();
+        let c = check_map(4, &row(&[("horaires", "le matin")]), today()).unwrap();
         assert_eq!(c.lieu.horaires.as_deref(), Some("le matin"));
         assert_eq!(c.warnings[0].champ, "horaires");
-        assert!(check_map(4, &row(&[("horaires", "Mo-Fr 09:00-12:00; PH off")]))
-            .unwrap()
-            .warnings
-            .is_empty());
+        assert!(
+            check_map(4, &row(&[("horaires", "Mo-Fr 09:00-12:00; PH off")]), today())
+                .unwrap()
+                .warnings
+                .is_empty()
+        );
     }
 
     #[test]
     fn html_in_names_is_kept_as_text() {
-        let c = check_map(2, &row(&[("nom", "<script>alert(1)</script>")])).unwrap();
+        let c = check_map(2, &row(&[("nom", "<script>alert(1)</script>")]), today()).unwrap();
         assert_eq!(c.lieu.nom, "<script>alert(1)</script>");
     }
 }

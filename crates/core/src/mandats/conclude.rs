@@ -18,7 +18,7 @@ use crate::accounts::Principal;
 use crate::aidants::franceconnect::sha256_hex;
 use crate::aidants_connect::fresh::{require_fresh_totp, FRESH_TOTP_SECS};
 use crate::aidants_connect::{aidants, demarches};
-use crate::db::{now_micros, Db, Tx};
+use crate::db::{Db, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -53,7 +53,7 @@ pub async fn identified_usager(db: &Db, who: &Principal, session_token: &str) ->
 /// The last identification (row, usager) of this session and account in the
 /// last 30 minutes, if no mandate was concluded with it yet.
 pub async fn identification(db: &Db, who: &Principal, session_token: &str) -> CoreResult<Option<(i64, i64)>> {
-    let since = now_micros() - IDENTIFIED_SECS * 1_000_000;
+    let since = db.now_micros() - IDENTIFIED_SECS * 1_000_000;
     Ok(on_db!(db, c => {
         sqlx::query_as(
             "SELECT id, usager_id FROM franceconnect_etats WHERE session_hash = $1 AND nature = 'connexion' AND account_id = $2 \
@@ -120,7 +120,7 @@ pub async fn conclude(
     req: &MandateRequest,
 ) -> CoreResult<i64> {
     let structure = acting_structure(core, who).await?;
-    require_fresh_totp(session, FRESH_TOTP_SECS)?;
+    require_fresh_totp(session, FRESH_TOTP_SECS, core.db.now_micros())?;
     let (row, usager) = identification(&core.db, who, session_token).await?.ok_or_else(|| {
         CoreError::invalid("aucun usager identifié avec FranceConnect sur cette session depuis moins de 30 minutes")
     })?;
@@ -154,8 +154,8 @@ pub async fn renew(core: &Core, who: &Principal, session: &Session, old: i64, re
     let structure = acting_structure(core, who).await?;
     let m = queries::load(&core.db, old).await?;
     same_structure(structure, m.organisation_id)?;
-    require_fresh_totp(session, FRESH_TOTP_SECS)?;
-    check_renewable(&m, now_micros())?;
+    require_fresh_totp(session, FRESH_TOTP_SECS, core.db.now_micros())?;
+    check_renewable(&m, core.db.now_micros())?;
     let chosen = check_request(&core.db, structure, req).await?;
     require_declaration(req)?;
     create(
@@ -209,7 +209,7 @@ pub(crate) async fn create(
         Origin::Renewal(old) => (Some(old), None),
         Origin::Demo => (None, None),
     };
-    let now = now_micros();
+    let now = core.db.now_micros();
     let expires = duree.expiry(now);
     let version = texts::CURRENT;
     let mut tx = core.db.begin().await?;

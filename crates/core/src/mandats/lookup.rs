@@ -3,7 +3,7 @@
 //! active. An autorisation is active when it is not revoked and its mandate
 //! has not expired (`expires_at > now`).
 
-use crate::db::Tx;
+use crate::db::{Tx, TxConn};
 use crate::error::CoreResult;
 use crate::{on_db, on_tx, Db};
 
@@ -121,9 +121,9 @@ pub async fn active_autorisation(db: &Db, id: i64, now: i64) -> CoreResult<Optio
 /// revocation waits for the use being written, never lands in between. On
 /// SQLite, transactions begin IMMEDIATE: one writer at a time already.
 pub async fn active_autorisation_tx(tx: &mut Tx, id: i64, now: i64) -> CoreResult<Option<ActiveAutorisation>> {
-    let sql = match tx {
-        Tx::Postgres(_) => format!("{ACTIVE} AND a.id = $2 FOR SHARE OF a, m"),
-        Tx::Sqlite(_) => format!("{ACTIVE} AND a.id = $2"),
+    let sql = match tx.conn {
+        TxConn::Postgres(_) => format!("{ACTIVE} AND a.id = $2 FOR SHARE OF a, m"),
+        TxConn::Sqlite(_) => format!("{ACTIVE} AND a.id = $2"),
     };
     Ok(on_tx!(tx, c => {
         sqlx::query_as(&sql).bind(now).bind(id).fetch_optional(&mut *c).await?

@@ -6,7 +6,7 @@ use super::authz::{acting_structure, same_structure};
 use super::model::{read_token, Duration, State};
 use crate::accounts::Principal;
 use crate::aidants_connect::demarches;
-use crate::db::{now_micros, Db};
+use crate::db::Db;
 use crate::error::{CoreError, CoreResult};
 use crate::{on_db, Core};
 
@@ -223,7 +223,7 @@ async fn autorisations(db: &Db, mandat: i64) -> CoreResult<Vec<Autorisation>> {
 async fn build(db: &Db, r: MandateRow) -> CoreResult<Mandate> {
     let autorisations = autorisations(db, r.0).await?;
     let revoked: Vec<bool> = autorisations.iter().map(Autorisation::revoked).collect();
-    let state = State::of(r.14, now_micros(), &revoked);
+    let state = State::of(r.14, db.now_micros(), &revoked);
     Ok(Mandate {
         id: r.0,
         organisation_id: r.1,
@@ -362,7 +362,7 @@ pub async fn public_check(core: &Core, token: &str) -> CoreResult<Option<PublicC
         Err(CoreError::NotFound(_)) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let now = now_micros();
+    let now = core.db.now_micros();
     Ok(Some(PublicCheck {
         id: m.id,
         structure: m.structure.clone(),

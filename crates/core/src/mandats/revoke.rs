@@ -12,7 +12,6 @@ use crate::accounts::session::Session;
 use crate::accounts::Principal;
 use crate::aidants_connect::demarches;
 use crate::aidants_connect::fresh::{require_fresh_totp, FRESH_TOTP_SECS};
-use crate::db::now_micros;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, Actor, NewEntry};
 use crate::{on_tx, Core};
@@ -53,12 +52,12 @@ pub async fn revoke(
             let acting = acting_structure(core, who).await?;
             let m = queries::load(&core.db, mandat_id).await?;
             same_structure(acting, m.organisation_id)?;
-            require_fresh_totp(session, FRESH_TOTP_SECS)?;
+            require_fresh_totp(session, FRESH_TOTP_SECS, core.db.now_micros())?;
             m
         }
         Revoker::Usager(id) => queries::of_usager_one(&core.db, id, mandat_id).await?,
     };
-    let now = now_micros();
+    let now = core.db.now_micros();
     if m.expires_at <= now {
         return Err(CoreError::invalid("ce mandat a expiré : il n'y a plus rien à révoquer"));
     }

@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::db::{now_micros, Db};
+use crate::db::Db;
 use crate::error::{CoreError, CoreResult};
 use crate::on_db;
 
@@ -29,7 +29,7 @@ pub fn fingerprint(text: &str) -> String {
 
 /// Stores the compiled-in texts that are missing.
 pub async fn ensure(db: &Db) -> CoreResult<()> {
-    let now = now_micros();
+    let now = db.now_micros();
     for (version, text) in ALL {
         on_db!(db, c => {
             sqlx::query(

@@ -9,7 +9,6 @@ use p256::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
 use serde_json::Value;
 
 use super::clients::{self, Client};
-use crate::db::now_micros;
 use crate::error::{CoreError, CoreResult};
 use crate::{on_db, Core};
 
@@ -129,7 +128,7 @@ pub async fn authenticate(
             }));
         }
     };
-    let now = now_micros();
+    let now = core.db.now_micros();
     let Some(exp) = claims.get("exp").and_then(Value::as_i64) else {
         return Ok(Err("client_assertion : exp doit être un entier"));
     };

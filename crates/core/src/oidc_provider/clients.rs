@@ -10,7 +10,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::db::now_micros;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core, Db};
@@ -115,7 +114,7 @@ pub async fn register(
         .bind(json!(client.redirect_uris).to_string())
         .bind(json!(client.post_logout_uris).to_string())
         .bind(json!(client.demarches).to_string())
-        .bind(now_micros())
+        .bind(tx.horloge.now_micros())
         .bind(&public_key)
         .fetch_one(&mut *c).await?
     });

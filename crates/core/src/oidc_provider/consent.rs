@@ -10,7 +10,6 @@ use super::clients::Client;
 use super::tokens::{self, Grant};
 use crate::accounts::Principal;
 use crate::aidants_connect::aidants;
-use crate::db::now_micros;
 use crate::error::{CoreError, CoreResult};
 use crate::mandats::lookup::{self, ActiveAutorisation, UsagerChoice};
 use crate::Core;
@@ -18,7 +17,7 @@ use crate::Core;
 /// Step 1: the usagers of the aidant's current structure matching `q`.
 pub async fn usagers(core: &Core, who: &Principal, q: &str, limit: i64) -> CoreResult<Vec<UsagerChoice>> {
     let structure = aidants::require_acting(core, who).await?;
-    lookup::usagers_with_active_mandate(&core.db, structure, q, limit, now_micros()).await
+    lookup::usagers_with_active_mandate(&core.db, structure, q, limit, core.db.now_micros()).await
 }
 
 fn no_mandate() -> CoreError {
@@ -34,7 +33,7 @@ pub async fn offers(
     usager: i64,
 ) -> CoreResult<(UsagerChoice, Vec<ActiveAutorisation>)> {
     let structure = aidants::require_acting(core, who).await?;
-    let now = now_micros();
+    let now = core.db.now_micros();
     let person = lookup::usager_in_structure(&core.db, structure, usager, now)
         .await?
         .ok_or_else(no_mandate)?;
@@ -58,7 +57,8 @@ pub async fn complete(
 ) -> CoreResult<String> {
     let structure = aidants::require_acting(core, who).await?;
     let mut tx = core.db.begin().await?;
-    let a = lookup::active_autorisation_tx(&mut tx, autorisation, now_micros())
+    let now = tx.now_micros();
+    let a = lookup::active_autorisation_tx(&mut tx, autorisation, now)
         .await?
         .filter(|a| a.structure_id == structure && a.usager_id == usager)
         .ok_or_else(no_mandate)?;

@@ -10,7 +10,7 @@ use p256::elliptic_curve::sec1::ToEncodedPoint;
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
 use serde_json::{json, Value};
 
-use crate::db::{is_unique_violation, now_micros};
+use crate::db::is_unique_violation;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core, Db};
@@ -46,7 +46,7 @@ fn generate(core: &Core) -> CoreResult<(String, String, Value)> {
 /// (`publiee`) so that tokens it signed still verify. Journaled.
 pub async fn rotate(core: &Core, actor: &Actor) -> CoreResult<String> {
     let (kid, sealed, jwk) = generate(core)?;
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE oidc_cles SET etat = 'publiee', rotation_at = $1 WHERE etat = 'active'").bind(now).execute(&mut *c).await?;
@@ -86,7 +86,7 @@ async fn active(core: &Core) -> CoreResult<(String, String)> {
     let (kid, sealed, jwk) = generate(core)?;
     let inserted = on_db!(&core.db, c => {
         sqlx::query("INSERT INTO oidc_cles (kid, cle_scellee, jwk_publique, etat, created_at) VALUES ($1, $2, $3, 'active', $4)")
-            .bind(&kid).bind(&sealed).bind(jwk.to_string()).bind(now_micros()).execute(&mut *c).await
+            .bind(&kid).bind(&sealed).bind(jwk.to_string()).bind(core.db.now_micros()).execute(&mut *c).await
             .map(|r| r.rows_affected())
     });
     match inserted {

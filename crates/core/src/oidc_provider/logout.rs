@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use super::tokens::pairwise_sub;
 use super::{clients, keys};
-use crate::db::now_micros;
 use crate::error::CoreResult;
 use crate::{on_db, Core};
 
@@ -68,7 +67,7 @@ pub async fn end_session(
         }
     };
     // The service's live tokens for this usager (the sub is pairwise: found among the few live ones).
-    let now = now_micros();
+    let now = core.db.now_micros();
     let live: Vec<i64> = on_db!(&core.db, c => {
         sqlx::query_scalar(
             "SELECT DISTINCT usager_id FROM oidc_jetons WHERE client_id = $1 AND revoque_at IS NULL AND expire_at > $2",

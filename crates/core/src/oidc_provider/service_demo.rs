@@ -20,7 +20,6 @@ use sha2::{Digest, Sha256};
 
 use super::clients;
 use crate::aidants::franceconnect::verify::decode_signed;
-use crate::db::now_micros;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::keys::Keys;
@@ -73,7 +72,7 @@ pub async fn register(core: &Core, base: &str) -> CoreResult<()> {
         .bind(json!([redirect]).to_string())
         .bind(json!([logout]).to_string())
         .bind(json!(demarches).to_string())
-        .bind(now_micros())
+        .bind(tx.horloge.now_micros())
         .execute(&mut *c).await?;
     });
     journal::append(

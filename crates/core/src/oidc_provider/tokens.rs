@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::authorize::{Request, ACR};
 use super::clients::Client;
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -66,7 +66,7 @@ pub async fn issue_code(core: &Core, request: &Request, grant: &Grant) -> CoreRe
 /// [`issue_code`] inside the caller's transaction (where the grant was checked).
 pub async fn issue_code_tx(core: &Core, tx: &mut Tx, request: &Request, grant: &Grant) -> CoreResult<String> {
     let code = random();
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO oidc_codes (empreinte, client_id, redirect_uri, nonce, code_challenge, aidant_id, structure_id, usager_id, \
@@ -138,7 +138,7 @@ pub async fn exchange(
         ));
     }
     let key = fingerprint(core, "oidc-code", &req.code);
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     // Used at most once: the update that marks it is the one that wins.
     let row: Option<CodeRow> = on_tx!(&mut tx, c => {
@@ -286,7 +286,7 @@ pub async fn access(core: &Core, token: &str) -> CoreResult<Option<Access>> {
             "SELECT client_id, aidant_id, structure_id, usager_id, autorisation_id, demarche, scope FROM oidc_jetons \
              WHERE empreinte = $1 AND revoque_at IS NULL AND expire_at > $2",
         )
-        .bind(fingerprint(core, "oidc-jeton", token)).bind(now_micros()).fetch_optional(&mut *c).await?
+        .bind(fingerprint(core, "oidc-jeton", token)).bind(core.db.now_micros()).fetch_optional(&mut *c).await?
     }))
 }
 
@@ -294,7 +294,7 @@ pub async fn access(core: &Core, token: &str) -> CoreResult<Option<Access>> {
 pub async fn revoke_tx(core: &Core, tx: &mut Tx, token: &str) -> CoreResult<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE oidc_jetons SET revoque_at = $2 WHERE empreinte = $1 AND revoque_at IS NULL")
-            .bind(fingerprint(core, "oidc-jeton", token)).bind(now_micros()).execute(&mut *c).await?;
+            .bind(fingerprint(core, "oidc-jeton", token)).bind(tx.horloge.now_micros()).execute(&mut *c).await?;
     });
     Ok(())
 }

@@ -10,7 +10,6 @@ use crate::oidc_provider::tokens::Grant;
 use serde_json::{json, Map, Value};
 
 use super::tokens::{self, pairwise_sub, OAuthError};
-use crate::db::now_micros;
 use crate::error::CoreResult;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::mandats::lookup;
@@ -83,7 +82,7 @@ pub async fn userinfo(core: &Core, token: &str) -> CoreResult<Result<Value, OAut
     let Some(a) = tokens::access(core, token).await? else {
         return Ok(invalid_token("jeton inconnu, expiré ou révoqué"));
     };
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     let grant = Grant {
         aidant_id: a.aidant_id,

@@ -2,7 +2,7 @@
 //! (e-mail, and on its order pages) with where its booklets stand; it may then
 //! stop the hand-out of the order's booklets.
 
-use chrono::NaiveDate;
+use jiff::civil::Date;
 
 use super::orders::{self, Order, OrderState};
 use crate::error::CoreResult;
@@ -28,15 +28,15 @@ pub struct EndAlert {
 }
 
 /// The alert of an order at `today`, if it is paid, issued and within 30 days of its end.
-pub async fn end_alert(core: &Core, order: &Order, today: NaiveDate) -> CoreResult<Option<EndAlert>> {
+pub async fn end_alert(core: &Core, order: &Order, today: Date) -> CoreResult<Option<EndAlert>> {
     let order_id = order.id;
     if order.etat != OrderState::Payee || !order.emise {
         return Ok(None);
     }
-    let Ok(fin) = NaiveDate::parse_from_str(&order.fin, "%Y-%m-%d") else {
+    let Ok(fin) = Date::strptime("%Y-%m-%d", &order.fin) else {
         return Ok(None);
     };
-    let left = (fin - today).num_days();
+    let left = crate::dates_fr::jours_entre(today, fin);
     let Some(&seuil) = THRESHOLDS.iter().find(|&&t| (0..=t).contains(&left)) else {
         return Ok(None);
     };
@@ -101,7 +101,7 @@ fn mail_body(a: &EndAlert, base_url: &str) -> String {
 /// Queues the alerts due at `today` to every funder's account; an alert is
 /// queued once per order, threshold and recipient, however often this runs.
 /// Returns the messages queued.
-pub async fn queue_due(core: &Core, today: NaiveDate, base_url: &str) -> CoreResult<usize> {
+pub async fn queue_due(core: &Core, today: Date, base_url: &str) -> CoreResult<usize> {
     let orders: Vec<(i64, i64)> = on_db!(&core.db, c => {
         sqlx::query_as("SELECT id, commanditaire_id FROM commandes WHERE etat = 'payee' AND emise_at IS NOT NULL ORDER BY id")
             .fetch_all(&mut *c)
@@ -144,7 +144,7 @@ pub async fn set_hand_outs_stopped(
         },
     )?;
     let mut tx = core.db.begin().await?;
-    let at = if stopped { Some(crate::db::now_micros()) } else { None };
+    let at = if stopped { Some(tx.horloge.now_micros()) } else { None };
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE commandes SET remises_arretees_at = $2 WHERE id = $1")
             .bind(order_id)

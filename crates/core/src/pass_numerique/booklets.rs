@@ -7,7 +7,7 @@ use super::authz::{authorize, Action};
 use super::model::Public;
 use super::orders;
 use crate::accounts::Principal;
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -86,7 +86,7 @@ pub async fn allot(
         .bind(from)
         .bind(to)
         .bind(prescriber)
-        .bind(now_micros())
+        .bind(tx.horloge.now_micros())
         .execute(&mut *c)
         .await?
         .rows_affected()
@@ -184,7 +184,7 @@ pub async fn hand_out(core: &Core, who: &Principal, numero: i64, h: &HandOut) ->
              WHERE numero = $1 AND remis_at IS NULL AND perdu_at IS NULL",
         )
         .bind(numero)
-        .bind(now_micros())
+        .bind(tx.horloge.now_micros())
         .bind(account)
         .bind(public.key())
         .bind(&commune)
@@ -227,7 +227,7 @@ pub async fn declare_lost(core: &Core, who: &Principal, numero: i64) -> CoreResu
     let marked = on_tx!(&mut tx, c => {
         sqlx::query("UPDATE carnets SET perdu_at = $2 WHERE numero = $1 AND perdu_at IS NULL")
             .bind(numero)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -255,7 +255,7 @@ async fn cancel_unused(tx: &mut Tx, numero: i64) -> CoreResult<u64> {
     Ok(on_tx!(tx, c => {
         sqlx::query("UPDATE cheques SET etat = 'annule', updated_at = $2 WHERE carnet_id = $1 AND etat IN ('en_attente', 'actif')")
             .bind(numero)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()

@@ -6,14 +6,13 @@
 use serde_json::json;
 
 use super::orders::{add_document, Amounts};
-use crate::db::now_micros;
 use crate::error::CoreResult;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
 
 /// Expires what is due at `today` (Europe/Paris) and issues the credit notes
 /// owed. Idempotent: a second run changes nothing. Returns the cheques expired.
-pub async fn expire_due(core: &Core, actor: &Actor, today: chrono::NaiveDate) -> CoreResult<u64> {
+pub async fn expire_due(core: &Core, actor: &Actor, today: jiff::civil::Date) -> CoreResult<u64> {
     let due: Vec<(i64, String, i64, i64)> = on_db!(&core.db, c => {
         sqlx::query_as("SELECT id, fin, tolerance_jours, valeur_centimes FROM commandes WHERE etat = 'payee' AND emise_at IS NOT NULL")
             .fetch_all(&mut *c)
@@ -21,9 +20,9 @@ pub async fn expire_due(core: &Core, actor: &Actor, today: chrono::NaiveDate) ->
     });
     let mut total = 0;
     for (order, fin, tolerance, value) in due {
-        let last = chrono::NaiveDate::parse_from_str(&fin, "%Y-%m-%d")
+        let last = jiff::civil::Date::strptime("%Y-%m-%d", &fin)
             .ok()
-            .and_then(|f| f.checked_add_signed(chrono::Duration::days(tolerance)));
+            .and_then(|f| crate::dates_fr::plus_jours(f, tolerance));
         if last.is_none_or(|l| l >= today) {
             continue;
         }
@@ -31,7 +30,7 @@ pub async fn expire_due(core: &Core, actor: &Actor, today: chrono::NaiveDate) ->
         let n = on_tx!(&mut tx, c => {
             sqlx::query("UPDATE cheques SET etat = 'expire', updated_at = $2 WHERE commande_id = $1 AND etat = 'actif'")
                 .bind(order)
-                .bind(now_micros())
+                .bind(tx.horloge.now_micros())
                 .execute(&mut *c)
                 .await?
                 .rows_affected()

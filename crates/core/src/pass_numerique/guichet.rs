@@ -154,7 +154,7 @@ pub async fn cle_api(core: &Core, key: &str) -> CoreResult<Option<CleApi>> {
 pub async fn consulter(core: &Core, ip: &str, code: &str) -> CoreResult<Tentative<HolderView>> {
     let p = Presentateur::Porteur { ip };
     tenter(core, p, |v: &HolderView| v.verdict.motif, async {
-        redeem::holder_view(core, code, redeem::today_paris()).await
+        redeem::holder_view(core, code, core.db.horloge().today_paris()).await
     })
     .await
 }
@@ -170,7 +170,7 @@ pub async fn verifier(
 ) -> CoreResult<Tentative<Verdict>> {
     lieu_du(p, lieu)?;
     tenter(core, p, |v: &Verdict| v.motif, async {
-        redeem::check(core, lieu, code, service, redeem::today_paris()).await
+        redeem::check(core, lieu, code, service, core.db.horloge().today_paris()).await
     })
     .await
 }
@@ -191,7 +191,7 @@ pub async fn encaisser(
         Outcome::Redeemed(_) | Outcome::Replayed(_) => Motif::Valide,
     };
     tenter(core, p, motif, async {
-        redeem::redeem(core, counter, lieu, code, service, idempotence, redeem::today_paris()).await
+        redeem::redeem(core, counter, lieu, code, service, idempotence, core.db.horloge().today_paris()).await
     })
     .await
 }

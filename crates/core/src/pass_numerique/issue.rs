@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::code::{Code, Derivation, Lookup};
 use super::orders::{self, OrderState};
-use crate::db::{lock, now_micros, Tx};
+use crate::db::{lock, Tx, TxConn};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::keys::Keys;
@@ -26,7 +26,7 @@ const ISSUE_CACHE_KIB: i64 = 256 * 1024;
 const DEFAULT_CACHE_KIB: i64 = 2_000;
 
 async fn set_cache(tx: &mut Tx, kib: i64) -> CoreResult<()> {
-    if let Tx::Sqlite(t) = tx {
+    if let TxConn::Sqlite(t) = &mut tx.conn {
         // A pragma takes no bound parameter; `kib` is one of the constants above.
         sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
             .execute(&mut **t)
@@ -139,7 +139,7 @@ pub async fn issue(
             start += n;
         }
     });
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let mut done = 0u64;
     while let Some(chunk) = chunks.recv().await {
         write_chunk(&mut tx, order_id, order.valeur_centimes, state, now, &chunk).await?;
@@ -205,7 +205,7 @@ pub async fn issue(
 }
 
 async fn write_chunk(tx: &mut Tx, order_id: i64, value: i64, state: &str, now: i64, chunk: &Chunk) -> CoreResult<()> {
-    if let Tx::Postgres(t) = tx {
+    if let TxConn::Postgres(t) = &mut tx.conn {
         return copy_chunk(t, order_id, value, state, now, chunk).await;
     }
     // Constants of the whole order are written as literals (integers and a fixed key, never user text).
@@ -281,7 +281,7 @@ pub(super) async fn activate(tx: &mut Tx, order_id: i64) -> CoreResult<u64> {
     Ok(on_tx!(tx, c => {
         sqlx::query("UPDATE cheques SET etat = 'actif', updated_at = $2 WHERE commande_id = $1 AND etat = 'en_attente'")
             .bind(order_id)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::model::{Public, Territory};
-use crate::db::{lock, now_micros, Tx};
+use crate::db::{lock, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::vocabulaires::Services;
@@ -67,8 +67,8 @@ pub struct NewOrder {
     pub cheques_par_carnet: i64,
     pub valeur_centimes: i64,
     /// First and last day of use (Europe/Paris).
-    pub debut: time::Date,
-    pub fin: time::Date,
+    pub debut: jiff::civil::Date,
+    pub fin: jiff::civil::Date,
     /// Days after `fin` during which cheques are still accepted.
     pub tolerance_jours: i64,
     pub perimetre: Vec<Territory>,
@@ -87,7 +87,7 @@ pub struct NewOrder {
 
 impl NewOrder {
     /// An order with the brief's defaults.
-    pub fn new(commanditaire_id: i64, carnets: i64, debut: time::Date, fin: time::Date) -> NewOrder {
+    pub fn new(commanditaire_id: i64, carnets: i64, debut: jiff::civil::Date, fin: jiff::civil::Date) -> NewOrder {
         NewOrder {
             commanditaire_id,
             carnets,
@@ -228,15 +228,14 @@ fn split(s: &str, sep: char) -> Vec<String> {
     s.split(sep).filter(|x| !x.is_empty()).map(str::to_string).collect()
 }
 
-fn date_text(d: time::Date) -> String {
-    d.format(&time::macros::format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
+fn date_text(d: jiff::civil::Date) -> String {
+    crate::dates_fr::iso(d)
 }
 
 /// Parses `AAAA-MM-JJ`.
-pub fn parse_date(text: &str, what: &str) -> CoreResult<time::Date> {
-    time::Date::parse(text.trim(), &time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| CoreError::invalid(format!("{what} : date AAAA-MM-JJ attendue, « {} » reçu", text.trim())))
+pub fn parse_date(text: &str, what: &str) -> CoreResult<jiff::civil::Date> {
+    crate::dates_fr::jour_iso(text.trim())
+        .ok_or_else(|| CoreError::invalid(format!("{what} : date AAAA-MM-JJ attendue, « {} » reçu", text.trim())))
 }
 
 /// Refuses an organisation that does not exist or is not of `kind` (`what` names it in the message).
@@ -291,7 +290,7 @@ pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(O
     }
     let mut tx = core.db.begin().await?;
     check_perimeter(&mut tx, &new.perimetre).await?;
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let perimetre: Vec<&str> = new.perimetre.iter().map(Territory::code).collect();
     let publics: Vec<&str> = new.publics.iter().map(|p| p.key()).collect();
     let services: Vec<&str> = new.services.iter().map(|s| s.label()).collect();
@@ -352,7 +351,7 @@ pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(O
 /// rolled-back transaction uses no number).
 pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amounts) -> CoreResult<Document> {
     lock(tx, DOCUMENTS_LOCK).await?;
-    let year = i64::from(time::OffsetDateTime::now_utc().year());
+    let year = i64::from(tx.horloge.today_utc().year());
     let rank: i64 = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT COALESCE(MAX(rang), 0) + 1 FROM documents WHERE type = $1 AND annee = $2")
             .bind(kind)
@@ -366,7 +365,7 @@ pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amou
         _ => "AVO",
     };
     let numero = format!("{prefix}-{year}-{rank:06}");
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let id: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO documents (type, annee, rang, numero, commande_id, valeur_centimes, frais_centimes, total_centimes, created_at) \
@@ -497,7 +496,7 @@ async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -
                 .bind(id)
                 .bind(f.key())
                 .bind(to.key())
-                .bind(now_micros())
+                .bind(tx.horloge.now_micros())
                 .execute(&mut *c)
                 .await?
                 .rows_affected()
@@ -579,7 +578,7 @@ pub async fn pay(core: &Core, actor: &Actor, id: i64, reference: &str) -> CoreRe
             .find(|d| d.kind == "facture")
             .ok_or_else(|| CoreError::Io(format!("commande {id} facturée sans facture")))?
     };
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let paid = on_tx!(&mut tx, c => {
         sqlx::query("UPDATE commandes SET etat = 'payee', reference_paiement = $2, payee_at = $3, updated_at = $3 WHERE id = $1 AND etat = 'facturee'")
             .bind(id)

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use super::authz::{authorize, Action};
 use super::code::ALPHABET;
 use crate::accounts::Principal;
-use crate::db::{is_unique_violation, now_micros, Db};
+use crate::db::{is_unique_violation, Db};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -94,7 +94,7 @@ pub async fn is_qualified(db: &Db, place_id: i64) -> CoreResult<bool> {
 pub async fn qualify(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<Place> {
     authorize(who, Action::Administer)?;
     let place = by_ext_id(&core.db, ext_id).await?;
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     let inserted = on_tx!(&mut tx, c => {
         sqlx::query("INSERT INTO qualifications (lieu_id, etat, motif, created_at, updated_at) VALUES ($1, 'active', 'qualification directe', $2, $2)")
@@ -152,7 +152,7 @@ pub async fn new_api_key(core: &Core, who: &Principal, ext_id: &str) -> CoreResu
             .bind(place.id)
             .bind(&prefix)
             .bind(key_hash(&key))
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .fetch_one(&mut *c)
             .await?
     });
@@ -176,7 +176,7 @@ pub async fn revoke_api_key(core: &Core, who: &Principal, prefix: &str) -> CoreR
     let row: Option<(i64, i64)> = on_tx!(&mut tx, c => {
         sqlx::query_as("UPDATE cles_api SET revoquee_at = $2 WHERE prefixe = $1 AND revoquee_at IS NULL RETURNING id, lieu_id")
             .bind(prefix.trim())
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .fetch_optional(&mut *c)
             .await?
     });

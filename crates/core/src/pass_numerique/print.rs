@@ -6,7 +6,7 @@
 use super::issue::Printed;
 use super::model::Territory;
 use super::orders::Order;
-use crate::dates_fr::jour_iso;
+use crate::dates_fr::jour_fr;
 use crate::error::CoreResult;
 use crate::pdf::{amount, Fonts, Page, Pdf, Style, A4, BLUE_FRANCE, TEXT};
 use crate::{on_db, Core};
@@ -165,7 +165,7 @@ pub async fn face_of(core: &Core, order: &Order, base_url: &str) -> CoreResult<F
         marque,
         valeur_centimes: order.valeur_centimes,
         cheques_par_carnet: order.cheques_par_carnet,
-        validite: format!("du {} au {}", jour_iso(&order.debut), jour_iso(&order.fin)),
+        validite: format!("du {} au {}", jour_fr(&order.debut), jour_fr(&order.fin)),
         perimetre: places.join(", "),
         base_url: base_url.trim_end_matches('/').to_string(),
     })

@@ -7,14 +7,15 @@
 //! places race on one code, exactly one wins. A retry with the same
 //! idempotency key returns the first receipt.
 
-use chrono::NaiveDate;
+use jiff::civil::Date;
 use serde_json::json;
 
 use super::code::Code;
 use super::model::{ChequeState, Territory};
 pub use super::motif::Motif;
 use super::places::{self, Place};
-use crate::db::{is_unique_violation, now_micros, Tx};
+use crate::dates_fr::{iso, jj_mm_aaaa, jour_iso, plus_jours};
+use crate::db::{is_unique_violation, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::vocabulaires::Services;
@@ -107,20 +108,20 @@ fn refuse(motif: Motif, message: impl Into<String>, row: Option<&ChequeRow>) -> 
         motif,
         message: message.into(),
         valeur_centimes: row.map(|r| r.valeur_centimes),
-        fin_validite: row.and_then(last_day).map(|d| d.format("%Y-%m-%d").to_string()),
+        fin_validite: row.and_then(last_day).map(iso),
     }
 }
 
-fn day(text: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+fn day(text: &str) -> Option<Date> {
+    jour_iso(text)
 }
 
-fn last_day(r: &ChequeRow) -> Option<NaiveDate> {
-    day(&r.fin).and_then(|f| f.checked_add_signed(chrono::Duration::days(r.tolerance_jours)))
+fn last_day(r: &ChequeRow) -> Option<Date> {
+    day(&r.fin).and_then(|f| plus_jours(f, r.tolerance_jours))
 }
 
-fn french(d: NaiveDate) -> String {
-    d.format("%d/%m/%Y").to_string()
+fn french(d: Date) -> String {
+    jj_mm_aaaa(d)
 }
 
 async fn find(tx_or_db: Source<'_>, hash: &[u8]) -> CoreResult<Option<ChequeRow>> {
@@ -141,7 +142,7 @@ enum Source<'a> {
 
 /// The rules, in the brief's order, for a cheque found (or not) by its hash.
 /// Without a place (the holder's page), the rules about the place are skipped.
-fn rules(row: Option<&ChequeRow>, at: Option<(&Place, bool)>, service: Option<&str>, today: NaiveDate) -> Verdict {
+fn rules(row: Option<&ChequeRow>, at: Option<(&Place, bool)>, service: Option<&str>, today: Date) -> Verdict {
     let Some(r) = row else {
         return refuse(Motif::ChequeInconnu, Motif::ChequeInconnu.message(), None);
     };
@@ -208,7 +209,7 @@ fn rules(row: Option<&ChequeRow>, at: Option<(&Place, bool)>, service: Option<&s
     valid(r, last)
 }
 
-fn valid(r: &ChequeRow, last: Option<NaiveDate>) -> Verdict {
+fn valid(r: &ChequeRow, last: Option<Date>) -> Verdict {
     Verdict {
         valide: true,
         motif: Motif::Valide,
@@ -218,7 +219,7 @@ fn valid(r: &ChequeRow, last: Option<NaiveDate>) -> Verdict {
             last.map(french).unwrap_or_default()
         ),
         valeur_centimes: Some(r.valeur_centimes),
-        fin_validite: last.map(|d| d.format("%Y-%m-%d").to_string()),
+        fin_validite: last.map(iso),
     }
 }
 
@@ -231,7 +232,7 @@ pub struct HolderView {
 }
 
 /// The holder's view of a cheque (no place involved).
-pub async fn holder_view(core: &Core, code: &str, today: NaiveDate) -> CoreResult<HolderView> {
+pub async fn holder_view(core: &Core, code: &str, today: Date) -> CoreResult<HolderView> {
     let Ok(code) = Code::parse(code) else {
         return Ok(HolderView {
             verdict: refuse(Motif::CodeMalSaisi, Motif::CodeMalSaisi.message(), None),
@@ -257,19 +258,8 @@ pub async fn holder_view(core: &Core, code: &str, today: NaiveDate) -> CoreResul
     Ok(HolderView { verdict, lieux })
 }
 
-/// Today in Europe/Paris.
-pub fn today_paris() -> NaiveDate {
-    crate::lieux::horaires::maintenant_paris().date()
-}
-
 /// Whether a cheque could be redeemed here now (optionally for a service), without using it.
-pub async fn check(
-    core: &Core,
-    place: &Place,
-    code: &str,
-    service: Option<&str>,
-    today: NaiveDate,
-) -> CoreResult<Verdict> {
+pub async fn check(core: &Core, place: &Place, code: &str, service: Option<&str>, today: Date) -> CoreResult<Verdict> {
     let Ok(code) = Code::parse(code) else {
         return Ok(refuse(Motif::CodeMalSaisi, Motif::CodeMalSaisi.message(), None));
     };
@@ -287,7 +277,7 @@ pub async fn redeem(
     code: &str,
     service: &str,
     idempotency: Option<&str>,
-    today: NaiveDate,
+    today: Date,
 ) -> CoreResult<Outcome> {
     let Ok(code) = Code::parse(code) else {
         return Ok(Outcome::Refused(refuse(
@@ -338,7 +328,7 @@ pub async fn redeem(
         tx.rollback().await?;
         return Ok(Outcome::Refused(verdict));
     };
-    let jour = today.format("%Y-%m-%d").to_string();
+    let jour = iso(today);
     // Redemptions of one booklet at one place are serialised (row lock on
     // PostgreSQL; SQLite write transactions are serial), so that the daily cap holds.
     on_tx!(&mut tx, c => {
@@ -364,7 +354,7 @@ pub async fn redeem(
             Some(&r),
         )));
     }
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let won = on_tx!(&mut tx, c => {
         sqlx::query("UPDATE cheques SET etat = 'encaisse', updated_at = $2 WHERE id = $1 AND etat = 'actif'")
             .bind(r.id)
@@ -451,9 +441,7 @@ fn receipt(id: i64, code: &Code, carnet: i64, value: i64, place: &Place, service
         valeur_centimes: value,
         lieu: place.nom.clone(),
         service: service.to_string(),
-        encaisse_le: crate::db::datetime_of(at)
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        encaisse_le: crate::db::rfc3339_of(at),
     }
 }
 
@@ -494,7 +482,7 @@ async fn previous(tx: &mut Tx, place: &Place, key: &str) -> CoreResult<Option<Pr
 
 /// A place cancels its own redemption, within 24 hours (the cheque is usable again).
 pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i64) -> CoreResult<()> {
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     // A settlement run reads redemptions under this lock: a cancellation never slips into a statement being written.
     crate::db::lock(&mut tx, crate::settlement::SETTLEMENT_LOCK).await?;

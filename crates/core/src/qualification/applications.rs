@@ -8,7 +8,7 @@ use super::authz::{authorize, Action, Scope};
 use super::model::{self, Draft, Questionnaire, ServiceOffer};
 use super::notify;
 use crate::accounts::Principal;
-use crate::db::{is_unique_violation, now_micros, Db, Tx};
+use crate::db::{is_unique_violation, Db, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -134,7 +134,7 @@ pub(crate) async fn record(tx: &mut Tx, id: i64, etat: &str, message: &str, who:
             .bind(etat)
             .bind(message)
             .bind(who)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .fetch_one(&mut *c)
             .await?
     }))
@@ -161,7 +161,7 @@ pub async fn start(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<i64
             place.nom
         )));
     }
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     let inserted = on_tx!(&mut tx, c => {
         sqlx::query_scalar::<_, i64>(
@@ -220,7 +220,7 @@ pub async fn save(core: &Core, who: &Principal, id: i64, draft: Draft) -> CoreRe
     let a = editable(core, who, id).await?;
     let d = draft.tidy();
     let charte = if d.charte {
-        Some(a.charte_acceptee_at.unwrap_or_else(now_micros))
+        Some(a.charte_acceptee_at.unwrap_or_else(|| core.db.now_micros()))
     } else {
         None
     };
@@ -235,7 +235,7 @@ pub async fn save(core: &Core, who: &Principal, id: i64, draft: Draft) -> CoreRe
         )
         .bind(id).bind(&d.siret).bind(&d.raison_sociale).bind(&d.forme_juridique).bind(&d.adresse)
         .bind(&d.representant_nom).bind(&d.representant_qualite).bind(&d.representant_courriel).bind(charte)
-        .bind(&questionnaire).bind(&services).bind(&d.iban).bind(&d.bic).bind(&d.titulaire).bind(now_micros())
+        .bind(&questionnaire).bind(&services).bind(&d.iban).bind(&d.bic).bind(&d.titulaire).bind(core.db.now_micros())
         .execute(&mut *c)
         .await?;
     });
@@ -288,7 +288,7 @@ pub async fn attach(core: &Core, who: &Principal, id: i64, nature: &str, name: &
             "INSERT INTO demandes_pieces (demande_id, nature, nom_fichier, type_mime, taille, sha256, contenu, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
-        .bind(id).bind(nature).bind(&name).bind(mime).bind(size).bind(&digest).bind(bytes).bind(now_micros())
+        .bind(id).bind(nature).bind(&name).bind(mime).bind(size).bind(&digest).bind(bytes).bind(tx.horloge.now_micros())
         .fetch_one(&mut *c)
         .await?
     });
@@ -375,7 +375,7 @@ pub async fn file(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
              WHERE id = $1 AND etat IN ('brouillon', 'a_modifier')",
         )
         .bind(id).bind(&filed.siret).bind(&filed.iban).bind(&filed.bic).bind(&filed.titulaire)
-        .bind(&filed.representant_courriel).bind(&offers).bind(now_micros())
+        .bind(&filed.representant_courriel).bind(&offers).bind(tx.horloge.now_micros())
         .execute(&mut *c)
         .await?
         .rows_affected()

@@ -10,7 +10,7 @@ use super::authz::{authorize, Action};
 use super::decisions::{legal_rep, qualification_of};
 use super::notify::{self, Notice};
 use crate::accounts::Principal;
-use crate::db::{now_micros, Db, Tx};
+use crate::db::{Db, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::settlement::bank;
@@ -24,7 +24,7 @@ pub(crate) async fn record(
     (iban, bic, holder): (&str, &str, &str),
     validated: bool,
 ) -> CoreResult<Option<i64>> {
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let same: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM coordonnees_bancaires WHERE lieu_id = $1 AND etat = 'validees' AND iban = $2 AND bic = $3 AND titulaire = $4",
@@ -166,7 +166,7 @@ pub async fn review(core: &Core, who: &Principal, id: i64, refusal: Option<&str>
     if refusal.as_deref() == Some("") {
         return Err(CoreError::invalid("le motif du refus est obligatoire"));
     }
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     let row: Option<(i64, String, String, String)> = on_tx!(&mut tx, c => {
         sqlx::query_as("SELECT lieu_id, iban, bic, titulaire FROM coordonnees_bancaires WHERE id = $1 AND etat = 'a_valider'")

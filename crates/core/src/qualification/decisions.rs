@@ -9,7 +9,7 @@ use super::authz::{authorize, Action};
 use super::model;
 use super::notify::{self, Notice};
 use crate::accounts::Principal;
-use crate::db::{is_unique_violation, now_micros, Db, Tx};
+use crate::db::{is_unique_violation, Db, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -71,7 +71,7 @@ pub(crate) async fn legal_rep(tx: &mut Tx, place_id: i64) -> CoreResult<Option<S
 async fn set_listed(tx: &mut Tx, place_id: i64, listed: bool) -> CoreResult<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE lieux SET pass_numerique = $2, updated_at = $3 WHERE id = $1")
-            .bind(place_id).bind(listed).bind(now_micros()).execute(&mut *c).await?;
+            .bind(place_id).bind(listed).bind(tx.horloge.now_micros()).execute(&mut *c).await?;
     });
     crate::lieux::search::bump_version(tx).await
 }
@@ -90,7 +90,7 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision) -
             model::state_label(&a.etat).to_lowercase()
         )));
     }
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let (etat, message, subject, body) = match &decision {
         Decision::Approve => (
             model::APPROVED,
@@ -227,7 +227,7 @@ pub async fn change(core: &Core, who: &Principal, ext_id: &str, change: Change, 
     };
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE qualifications SET etat = $2, motif = $3, updated_at = $4 WHERE id = $1 AND etat = $5")
-            .bind(qid).bind(to).bind(&reason).bind(now_micros()).bind(&etat).execute(&mut *c).await?;
+            .bind(qid).bind(to).bind(&reason).bind(tx.horloge.now_micros()).bind(&etat).execute(&mut *c).await?;
     });
     set_listed(&mut tx, place.id, to == "active").await?;
     let entry = journal::append(
@@ -316,7 +316,7 @@ pub async fn delegate(core: &Core, actor: &Actor, hub: i64, on: bool) -> CoreRes
     on_tx!(&mut tx, c => {
         if on {
             sqlx::query("INSERT INTO hubs_instruction (organisation_id, created_at) VALUES ($1, $2) ON CONFLICT (organisation_id) DO NOTHING")
-                .bind(hub).bind(now_micros()).execute(&mut *c).await?;
+                .bind(hub).bind(tx.horloge.now_micros()).execute(&mut *c).await?;
         } else {
             sqlx::query("DELETE FROM hubs_instruction WHERE organisation_id = $1").bind(hub).execute(&mut *c).await?;
         }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
-use crate::db::{is_unique_violation, now_micros, Tx};
+use crate::db::{is_unique_violation, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::validate::Issue;
@@ -302,7 +302,7 @@ pub async fn import(core: &Core, actor: &Actor, bytes: &[u8]) -> CoreResult<Repo
         lignes: lines,
         ..Report::default()
     };
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     for row in &rows {
         match apply(&mut tx, core, actor, row, now).await {

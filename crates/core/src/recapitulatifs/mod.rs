@@ -22,7 +22,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::accounts::model::Role;
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::keys::Keys;
 use crate::{mail, on_db, on_tx, Core, Db};
@@ -32,7 +32,7 @@ pub use mois::Mois;
 pub const JOB: &str = "recapitulatif-mensuel";
 /// The job runs during the first days of the month only: after a longer
 /// outage, a digest this late is left to the operator (`recapitulatifs envoyer`).
-pub const LAST_DAY_TO_SEND: u32 = 7;
+pub const LAST_DAY_TO_SEND: i8 = 7;
 
 /// Whether accounts of this role get the digest (and see the choice).
 pub fn concerne(role: Role) -> bool {
@@ -56,7 +56,7 @@ pub async fn set_abonne(db: &Db, account_id: i64, oui: bool) -> CoreResult<()> {
              ON CONFLICT (account_id) DO UPDATE SET recapitulatif_mensuel = excluded.recapitulatif_mensuel, \
              updated_at = excluded.updated_at",
         )
-        .bind(account_id).bind(oui).bind(now_micros()).execute(&mut *c).await?;
+        .bind(account_id).bind(oui).bind(db.now_micros()).execute(&mut *c).await?;
     });
     Ok(())
 }
@@ -221,8 +221,7 @@ pub async fn envoyer(core: &Core, m: &Mois, base_url: &str) -> CoreResult<Envoi>
 
 /// The scheduled run of `today` (Europe/Paris): during the first days of a
 /// month, the digests of the previous month, once across all instances.
-pub async fn run_scheduled(core: &Core, today: chrono::NaiveDate, base_url: &str) -> CoreResult<Option<Envoi>> {
-    use chrono::Datelike;
+pub async fn run_scheduled(core: &Core, today: jiff::civil::Date, base_url: &str) -> CoreResult<Option<Envoi>> {
     if today.day() > LAST_DAY_TO_SEND {
         return Ok(None);
     }

@@ -52,12 +52,10 @@ impl Mois {
     }
 
     /// The month before the one of `today` (the month a digest sent on `today` covers).
-    pub fn precedent(today: chrono::NaiveDate) -> CoreResult<Mois> {
-        use chrono::Datelike;
+    pub fn precedent(today: jiff::civil::Date) -> CoreResult<Mois> {
         let (y, m) = (today.year(), today.month());
         let (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
-        let year = i16::try_from(y).map_err(|_| CoreError::invalid("année hors limites"))?;
-        Mois::of(year, m as i8)
+        Mois::of(y, m)
     }
 
     /// `novembre 2026`.
@@ -97,7 +95,7 @@ mod tests {
 
     #[test]
     fn the_previous_month() {
-        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let d = |s: &str| jiff::civil::Date::strptime("%Y-%m-%d", s).unwrap();
         assert_eq!(Mois::precedent(d("2026-12-01")).unwrap().cle, "2026-11");
         assert_eq!(Mois::precedent(d("2027-01-03")).unwrap().cle, "2026-12");
     }

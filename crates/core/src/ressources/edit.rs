@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use super::authz::{authorize, Action};
 use super::model::{self, Input, Valid};
 use crate::accounts::Principal;
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_tx, Core};
@@ -72,7 +72,7 @@ pub async fn create(core: &Core, who: &Principal, input: &Input) -> CoreResult<W
     if slug_taken(&mut tx, &v.slug, 0).await? {
         return Ok(Err(vec![("slug", TAKEN.into())]));
     }
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let inserted: Result<i64, sqlx::Error> = on_tx!(&mut tx, c => sqlx::query_scalar(
         "INSERT INTO ressources (slug, titre, resume, corps, texte_recherche, publie_at, auteur_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $7) RETURNING id",
@@ -115,7 +115,7 @@ pub async fn update(core: &Core, who: &Principal, id: i64, input: &Input) -> Cor
         "UPDATE ressources SET slug = $2, titre = $3, resume = $4, corps = $5, texte_recherche = $6, updated_at = $7 \
          WHERE id = $1",
     )
-    .bind(id).bind(&v.slug).bind(&v.titre).bind(&v.resume).bind(&v.corps).bind(&v.texte_recherche).bind(now_micros())
+    .bind(id).bind(&v.slug).bind(&v.titre).bind(&v.resume).bind(&v.corps).bind(&v.texte_recherche).bind(tx.horloge.now_micros())
     .execute(&mut *c)
     .await
     .map(|r| r.rows_affected()));
@@ -143,7 +143,7 @@ pub async fn update(core: &Core, who: &Principal, id: i64, input: &Input) -> Cor
 pub async fn set_published(core: &Core, who: &Principal, id: i64, publish: bool) -> CoreResult<()> {
     authorize(who, Action::Manage)?;
     let mut tx = core.db.begin().await?;
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let changed = on_tx!(&mut tx, c => {
         if publish {
             sqlx::query("UPDATE ressources SET publie_at = $2 WHERE id = $1 AND publie_at IS NULL")
@@ -231,7 +231,7 @@ pub async fn attach(core: &Core, who: &Principal, id: i64, name: &str, bytes: &[
         "INSERT INTO ressources_fichiers (ressource_id, nom, type_mime, taille, sha256, contenu, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
-    .bind(id).bind(&nom).bind(kind.0).bind(size).bind(&sha).bind(bytes).bind(now_micros())
+    .bind(id).bind(&nom).bind(kind.0).bind(size).bind(&sha).bind(bytes).bind(tx.horloge.now_micros())
     .fetch_one(&mut *c)
     .await?);
     journal_entry(

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::durees::PREUVE_MANDAT;
 use super::{Personne, ResolveInput, ACTION_ERASURE, DAY};
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::CoreResult;
 use crate::journal::{self, Actor, NewEntry};
 use crate::keys::Keys;
@@ -73,7 +73,7 @@ impl Bilan {
 pub async fn erase(core: &Core, actor: &Actor, who: ResolveInput, confirm: bool) -> CoreResult<(Bilan, Personne)> {
     let mut tx = core.db.begin().await?;
     let person = super::resolve(&mut tx, who).await?;
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let bilan = match person {
         Personne::Usager(id) => usager_in(&mut tx, id, now, true).await?,
         Personne::Beneficiaire(n) => beneficiaire_in(&mut tx, n).await?,

@@ -190,7 +190,7 @@ async fn collect(tx: &mut Tx, core: &Core, person: Personne) -> CoreResult<(Valu
     let entries = journal_entries(tx, core, person, &tables, email.as_deref()).await?;
     let doc = json!({
         "format": FORMAT,
-        "genere_le": super::date_of(crate::db::now_micros()),
+        "genere_le": super::date_of(tx.horloge.now_micros()),
         "personne": { "reference": person.reference(), "description": person.label() },
         "note": "Données détenues par Passerelle sur cette personne, groupées par table (noms des colonnes de la base). \
                  Les secrets (empreintes de jetons, mots de passe, graines TOTP) sont signalés sans être communiqués. \

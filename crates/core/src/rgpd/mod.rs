@@ -170,16 +170,16 @@ pub enum ResolveInput {
 
 /// `micros` as an RFC 3339 date (UTC), for exports and messages.
 pub fn date_of(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        .unwrap_or_else(|| micros.to_string())
+    jiff::Timestamp::from_microsecond(micros)
+        .map(|d| d.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|_| micros.to_string())
 }
 
 /// `micros` as a day (AAAA-MM-JJ, UTC), for "kept until".
 pub fn day_of(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| micros.to_string())
+    jiff::Timestamp::from_microsecond(micros)
+        .map(|d| d.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| micros.to_string())
 }
 
 #[cfg(test)]

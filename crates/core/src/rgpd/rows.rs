@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 use sqlx::{Column, Row, TypeInfo};
 
-use crate::db::Tx;
+use crate::db::{Tx, TxConn};
 use crate::error::CoreResult;
 
 /// A parameter of an export query.
@@ -86,8 +86,8 @@ macro_rules! row_to_json {
 
 /// Runs `sql` in `tx` and returns its rows as JSON objects.
 pub(crate) async fn fetch(tx: &mut Tx, sql: &str, binds: &[Bind]) -> CoreResult<Vec<Map<String, Value>>> {
-    Ok(match tx {
-        Tx::Sqlite(t) => {
+    Ok(match &mut tx.conn {
+        TxConn::Sqlite(t) => {
             let mut q = sqlx::query(sql);
             for b in binds {
                 q = match b {
@@ -98,7 +98,7 @@ pub(crate) async fn fetch(tx: &mut Tx, sql: &str, binds: &[Bind]) -> CoreResult<
             let rows = q.fetch_all(&mut **t).await?;
             rows.iter().map(|r| row_to_json!(r)).collect()
         }
-        Tx::Postgres(t) => {
+        TxConn::Postgres(t) => {
             let mut q = sqlx::query(sql);
             for b in binds {
                 q = match b {

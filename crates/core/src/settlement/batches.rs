@@ -7,7 +7,7 @@ use serde_json::json;
 use super::authz::{authorize, Action};
 use super::SETTLEMENT_LOCK;
 use crate::accounts::Principal;
-use crate::db::{lock, now_micros};
+use crate::db::lock;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -213,7 +213,7 @@ async fn advance(core: &Core, who: &Principal, id: i64, from: &str, to: &str, st
             .bind(id)
             .bind(from)
             .bind(to)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()
@@ -277,7 +277,7 @@ pub async fn reject(core: &Core, who: &Principal, numero: &str, reason: &str) ->
         sqlx::query("UPDATE releves SET etat = 'rejete', motif_rejet = $2, rejete_at = $3 WHERE id = $1 AND etat <> 'rejete'")
             .bind(s.id)
             .bind(reason)
-            .bind(now_micros())
+            .bind(tx.horloge.now_micros())
             .execute(&mut *c)
             .await?
             .rows_affected()

@@ -3,7 +3,7 @@
 
 use super::bank::masked_iban;
 use super::batches::{statement_state_label, Line, Statement};
-use crate::dates_fr::jour_iso;
+use crate::dates_fr::jour_fr;
 use crate::error::{CoreError, CoreResult};
 use crate::money::decimal;
 use crate::pdf::{amount, Column, Fonts, Page, Pdf, Style, Table, BLUE_FRANCE, TEXT};
@@ -94,9 +94,9 @@ fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
         y,
         &format!(
             "Encaissements du {} au {} (réglés jusqu'au {} exclu)",
-            jour_iso(&s.premier_jour),
-            jour_iso(&s.dernier_jour),
-            jour_iso(&s.jusqu_au)
+            jour_fr(&s.premier_jour),
+            jour_fr(&s.dernier_jour),
+            jour_fr(&s.jusqu_au)
         ),
     );
     y += 14.0;
@@ -128,7 +128,7 @@ fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
 
 fn cells(l: &Line) -> Vec<String> {
     vec![
-        jour_iso(&l.jour),
+        jour_fr(&l.jour),
         format!("{} / {}", l.carnet, l.rang),
         l.service.chars().take(48).collect(),
         amount(l.valeur_centimes),

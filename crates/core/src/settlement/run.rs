@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
-use chrono::{Datelike, NaiveDate};
+use jiff::civil::Date;
 use serde_json::json;
 
 use super::sepa::{self, Batch, Transfer};
 use super::SETTLEMENT_LOCK;
 use crate::accounts::Principal;
-use crate::db::{lock, now_micros, Tx};
+use crate::db::{lock, Tx, TxConn};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_tx, Core};
@@ -20,13 +20,13 @@ use crate::{on_tx, Core};
 const STATEMENT_ROWS: usize = 1_000;
 
 /// The default cut-off: the first day of the current month (Europe/Paris).
-pub fn default_cutoff(today: NaiveDate) -> NaiveDate {
-    today.with_day(1).unwrap_or(today)
+pub fn default_cutoff(today: Date) -> Date {
+    today.first_of_month()
 }
 
 /// Reads a cut-off date typed as `AAAA-MM-JJ`.
-pub fn parse_day(text: &str, what: &str) -> CoreResult<NaiveDate> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+pub fn parse_day(text: &str, what: &str) -> CoreResult<Date> {
+    Date::strptime("%Y-%m-%d", text.trim())
         .map_err(|_| CoreError::invalid(format!("{what} : date AAAA-MM-JJ attendue, « {} » reçu", text.trim())))
 }
 
@@ -140,19 +140,13 @@ async fn pause_for_crash_test() {
 
 /// Runs a settlement up to `cutoff` (exclusive; redemptions of days before it).
 /// `today` and `created` (`AAAA-MM-JJThh:mm:ss`, Paris) date the file.
-pub async fn generate(
-    core: &Core,
-    who: &Principal,
-    cutoff: NaiveDate,
-    today: NaiveDate,
-    created: &str,
-) -> CoreResult<Outcome> {
+pub async fn generate(core: &Core, who: &Principal, cutoff: Date, today: Date, created: &str) -> CoreResult<Outcome> {
     if cutoff > today {
         return Err(CoreError::invalid(format!(
             "date limite {cutoff} après aujourd'hui ({today}) : seuls des jours terminés sont réglés"
         )));
     }
-    let cutoff_text = cutoff.format("%Y-%m-%d").to_string();
+    let cutoff_text = cutoff.strftime("%Y-%m-%d").to_string();
     super::authz::authorize(who, super::authz::Action::Settle)?;
     let debtor = super::stored_debtor(core).await?;
     let mut tx = core.db.begin().await?;
@@ -195,7 +189,7 @@ pub async fn generate(
             "le compte de l'opérateur n'est pas renseigné : passerelle reglements compte --nom … --iban … --bic …",
         ));
     };
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let placeholder = format!("en-cours-{now}");
     let lot: i64 = on_tx!(&mut tx, c => {
         sqlx::query_scalar(
@@ -245,7 +239,7 @@ pub async fn generate(
             qb.build().execute(&mut *c).await?;
         });
     }
-    if let Tx::Postgres(t) = &mut tx {
+    if let TxConn::Postgres(t) = &mut tx.conn {
         // Measured on a million redemptions: the statistics know nothing of the statements just
         // written (ANALYZE inside the transaction counts them), and a nested-loop or merge
         // anti-join against the very table being filled re-reads its growing heap or index for
@@ -273,7 +267,7 @@ pub async fn generate(
         .await?
         .rows_affected()
     });
-    if let Tx::Postgres(t) = &mut tx {
+    if let TxConn::Postgres(t) = &mut tx.conn {
         for setting in ["RESET enable_mergejoin", "RESET enable_nestloop", "RESET jit"] {
             sqlx::query(setting).execute(&mut **t).await?;
         }
@@ -294,11 +288,11 @@ pub async fn generate(
             "règlement interrompu : {mismatched} relevé(s) dont les lignes ne font pas le total ({lines} lignes pour {expected} attendues) ; rien n'est enregistré"
         )));
     }
-    let msg_id = format!("PN-{}-{lot:06}", today.format("%Y%m%d"));
+    let msg_id = format!("PN-{}-{lot:06}", today.strftime("%Y%m%d"));
     let batch = Batch {
         msg_id: msg_id.clone(),
         created: created.to_string(),
-        execution: today.format("%Y-%m-%d").to_string(),
+        execution: today.strftime("%Y-%m-%d").to_string(),
         debtor,
         transfers: numbered
             .iter()

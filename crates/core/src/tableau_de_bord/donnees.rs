@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::agregats::{self, Snapshot};
-use crate::db::{datetime_of, now_micros};
+use crate::db::datetime_of;
 use crate::error::CoreResult;
 use crate::{on_db, Core};
 
@@ -68,11 +68,15 @@ fn month_of(micros: i64) -> String {
 fn month_start_micros(month: &str) -> i64 {
     month
         .split_once('-')
-        .and_then(|(y, m)| {
-            let m = time::Month::try_from(m.parse::<u8>().ok()?).ok()?;
-            time::Date::from_calendar_date(y.parse().ok()?, m, 1).ok()
-        })
-        .map_or(0, |d| d.midnight().assume_utc().unix_timestamp() * 1_000_000)
+        .and_then(|(y, m)| Some(utc_midnight_micros(y.parse().ok()?, m.parse().ok()?)))
+        .unwrap_or(0)
+}
+
+/// Midnight UTC of the first day of month `m` of year `y`, in µs (0 when not a month).
+fn utc_midnight_micros(y: i16, m: i8) -> i64 {
+    jiff::civil::Date::new(y, m, 1)
+        .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC))
+        .map_or(0, |z| z.timestamp().as_microsecond())
 }
 
 /// The `n` months up to `current` (`AAAA-MM`), oldest first.
@@ -94,14 +98,12 @@ fn last_months(current: &str, n: usize) -> Vec<String> {
 /// Counts everything now (a few full scans: run in the background, see [`get`]).
 pub async fn compute(core: Core) -> CoreResult<Donnees> {
     let db = &core.db;
-    let now = now_micros();
-    let today = crate::pass_numerique::redeem::today_paris();
-    let since = (today - chrono::Duration::days(90)).format("%Y-%m-%d").to_string();
-    let year_start = time::Date::from_calendar_date(datetime_of(now).year(), time::Month::January, 1)
-        .map(|d| d.midnight().assume_utc().unix_timestamp() * 1_000_000)
-        .unwrap_or(0);
+    let now = db.now_micros();
+    let today = core.db.horloge().today_paris();
+    let since = crate::dates_fr::iso(today.saturating_sub(jiff::Span::new().days(90)));
+    let year_start = utc_midnight_micros(datetime_of(now).year(), 1);
     let national = super::national(db, year_start, now, &since).await?;
-    let months = last_months(&today.format("%Y-%m").to_string(), MONTHS);
+    let months = last_months(&crate::dates_fr::mois_de(today), MONTHS);
     let first = months.first().cloned().unwrap_or_default();
     let mut by_month: BTreeMap<String, Mois> = months
         .iter()

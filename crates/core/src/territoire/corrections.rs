@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::authz::{authorize, Action, Scope};
 use crate::accounts::Principal;
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::lieux::edit;
@@ -181,7 +181,7 @@ pub async fn propose(
     } else if commentaire.chars().count() > COMMENT_MAX {
         problems.push(format!("Le commentaire dépasse {COMMENT_MAX} caractères."));
     }
-    if let Err(issues) = check_map(1, &values) {
+    if let Err(issues) = check_map(1, &values, core.db.horloge().today_utc()) {
         problems.extend(
             issues
                 .into_iter()
@@ -191,7 +191,7 @@ pub async fn propose(
     if !problems.is_empty() {
         return Ok(Err(problems));
     }
-    let now = now_micros();
+    let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     let id: i64 = on_tx!(&mut tx, c => {
         sqlx::query_scalar(
@@ -326,7 +326,7 @@ async fn decide_tx(tx: &mut Tx, who: &Principal, id: i64, etat: &str, motif: &st
         .bind(etat)
         .bind(motif)
         .bind(who.account_id)
-        .bind(now_micros())
+        .bind(tx.horloge.now_micros())
         .execute(&mut *c)
         .await?
         .rows_affected()

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use jiff::civil::Date;
 
 use super::authz::{authorize, Action};
 use super::{last_twelve_months, per_ten_thousand};
@@ -68,7 +68,7 @@ pub struct Territory {
 }
 
 /// The indicators of the caller's territory (hubs only), `today` in Europe/Paris.
-pub async fn territory(core: &Core, who: &Principal, today: NaiveDate) -> CoreResult<Territory> {
+pub async fn territory(core: &Core, who: &Principal, today: Date) -> CoreResult<Territory> {
     authorize(who, Action::SeeTerritory)?;
     compute(&core.db, who.organisation_id, today).await
 }
@@ -76,7 +76,7 @@ pub async fn territory(core: &Core, who: &Principal, today: NaiveDate) -> CoreRe
 type Pairs = Vec<(String, i64)>;
 
 /// The indicators of hub `hub` (no authorisation: callers check).
-pub async fn compute(db: &Db, hub: i64, today: NaiveDate) -> CoreResult<Territory> {
+pub async fn compute(db: &Db, hub: i64, today: Date) -> CoreResult<Territory> {
     let months = last_twelve_months(today);
     let (first, last) = (months[0].clone(), months[11].clone());
     let since = format!("{first}-01");

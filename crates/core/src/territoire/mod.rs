@@ -11,10 +11,10 @@ pub mod corrections;
 pub mod indicateurs;
 pub mod verification;
 
-use chrono::{Datelike, NaiveDate};
+use jiff::civil::Date;
 
 /// The twelve months ending with `today`'s month, oldest first (`AAAA-MM`).
-pub fn last_twelve_months(today: NaiveDate) -> Vec<String> {
+pub fn last_twelve_months(today: Date) -> Vec<String> {
     let (mut y, mut m) = (today.year(), today.month());
     let mut out = Vec::with_capacity(12);
     for _ in 0..12 {
@@ -82,7 +82,7 @@ mod tests {
 
     #[test]
     fn windows_and_ratios() {
-        let d = NaiveDate::from_ymd_opt(2026, 3, 15).unwrap();
+        let d = jiff::civil::Date::new(2026, 3, 15).unwrap();
         let m = last_twelve_months(d);
         assert_eq!(m.len(), 12);
         assert_eq!(m[0], "2025-04");

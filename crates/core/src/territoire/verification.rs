@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use chrono::{Months, NaiveDate};
+use jiff::civil::Date;
+use jiff::ToSpan;
 
 use super::authz::{authorize, Action};
 use super::indicateurs::IN_TERRITORY;
@@ -39,12 +40,12 @@ struct Row {
 
 /// The places of the caller's territory (hubs only) with something to check,
 /// optionally in one département (`""`: all), by département and name.
-pub async fn list(core: &Core, who: &Principal, departement: &str, today: NaiveDate) -> CoreResult<Vec<ToCheck>> {
+pub async fn list(core: &Core, who: &Principal, departement: &str, today: Date) -> CoreResult<Vec<ToCheck>> {
     authorize(who, Action::SeeTerritory)?;
     compute(&core.db, who.organisation_id, departement, today).await
 }
 
-pub async fn compute(db: &Db, hub: i64, departement: &str, today: NaiveDate) -> CoreResult<Vec<ToCheck>> {
+pub async fn compute(db: &Db, hub: i64, departement: &str, today: Date) -> CoreResult<Vec<ToCheck>> {
     let rows: Vec<Row> = on_db!(db, c => {
         sqlx::query_as(&format!(
             "SELECT ext_id, nom, commune, code_postal, code_insee, departement, date_maj, latitude, longitude \
@@ -68,9 +69,9 @@ pub async fn compute(db: &Db, hub: i64, departement: &str, today: NaiveDate) -> 
         .map(|(code, nom, dep, cp)| (code, (nom, dep, cp.split('|').map(str::to_string).collect())))
         .collect();
     let limit = today
-        .checked_sub_months(Months::new(12))
+        .checked_sub(12.months())
         .unwrap_or(today)
-        .format("%Y-%m-%d")
+        .strftime("%Y-%m-%d")
         .to_string();
     Ok(rows
         .into_iter()
@@ -89,8 +90,8 @@ pub async fn compute(db: &Db, hub: i64, departement: &str, today: NaiveDate) -> 
 
 /// `2024-03-12` → `12/03/2024`.
 fn date_fr(iso: &str) -> String {
-    match NaiveDate::parse_from_str(iso, "%Y-%m-%d") {
-        Ok(d) => d.format("%d/%m/%Y").to_string(),
+    match Date::strptime("%Y-%m-%d", iso) {
+        Ok(d) => d.strftime("%d/%m/%Y").to_string(),
         Err(_) => iso.to_string(),
     }
 }

@@ -5,7 +5,7 @@ use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::db::{now_micros, Db, Tx};
+use crate::db::{Db, Tx};
 use crate::error::CoreResult;
 use crate::{on_db, on_tx};
 
@@ -22,7 +22,7 @@ pub async fn create(tx: &mut Tx, usager_id: i64) -> CoreResult<String> {
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO usagers_sessions (id_hash, usager_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $3, $4)",
@@ -53,7 +53,7 @@ pub async fn load(db: &Db, token: &str) -> CoreResult<Option<i64>> {
     let Some((usager_id, last_seen, expires_at)) = row else {
         return Ok(None);
     };
-    let now = now_micros();
+    let now = db.now_micros();
     if now >= expires_at || now - last_seen > IDLE_SECS * 1_000_000 {
         end(db, token).await?;
         return Ok(None);
@@ -83,7 +83,7 @@ pub async fn end(db: &Db, token: &str) -> CoreResult<()> {
 
 /// Removes expired sessions (hourly housekeeping).
 pub async fn purge(db: &Db) -> CoreResult<()> {
-    let now = now_micros();
+    let now = db.now_micros();
     on_db!(db, c => {
         sqlx::query("DELETE FROM usagers_sessions WHERE expires_at <= $1 OR last_seen_at < $2")
             .bind(now)

@@ -37,7 +37,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 /// Claims that look like FranceConnect's, each one possibly replaced by anything.
 fn claims() -> impl Strategy<Value = Value> {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = passerelle_core::Horloge::systeme().now().as_second();
     let base = json!({
         "iss": ISS, "aud": CLIENT, "sub": "s1", "exp": now + 60, "iat": now,
         "nonce": "n", "acr": "eidas1", "given_name": "Marie", "family_name": "Curie",

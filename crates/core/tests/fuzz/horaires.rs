@@ -1,6 +1,7 @@
 //! Opening hours in the OpenStreetMap syntax (`horaires` of the standard).
 
-use chrono::{NaiveDate, NaiveDateTime};
+use jiff::civil::DateTime;
+use jiff::{SignedDuration, ToSpan};
 use passerelle_core::lieux::horaires::{en_clair, Horaires};
 use proptest::prelude::*;
 
@@ -37,19 +38,16 @@ fn valid_hours() -> impl Strategy<Value = String> {
     prop::collection::vec(rule, 1..5).prop_map(|r| r.join("; "))
 }
 
-fn moment() -> impl Strategy<Value = NaiveDateTime> {
+fn moment() -> impl Strategy<Value = DateTime> {
     (0i64..(60 * 365), 0u32..86_400).prop_map(|(days, secs)| {
-        NaiveDate::from_ymd_opt(2000, 1, 1)
-            .unwrap_or_default()
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            + chrono::Duration::days(days)
-            + chrono::Duration::seconds(i64::from(secs))
+        jiff::civil::datetime(2000, 1, 1, 0, 0, 0, 0)
+            .saturating_add(days.days())
+            .saturating_add(SignedDuration::from_secs(i64::from(secs)))
     })
 }
 
 /// Everything the pages do with parsed hours.
-fn use_hours(h: &Horaires, t: NaiveDateTime) -> Result<(), TestCaseError> {
+fn use_hours(h: &Horaires, t: DateTime) -> Result<(), TestCaseError> {
     let etat = h.etat(t);
     prop_assert!(!en_clair(&etat, t).is_empty());
     let _ = h.is_open(t);
@@ -92,6 +90,6 @@ proptest! {
 fn long_values_do_not_hang() {
     let long = vec!["Mo-Fr 09:00-12:00"; 500].join("; ");
     let started = std::time::Instant::now();
-    let _ = Horaires::parse(&long).map(|h| h.semaine(NaiveDate::from_ymd_opt(2025, 1, 6).unwrap()));
+    let _ = Horaires::parse(&long).map(|h| h.semaine(jiff::civil::date(2025, 1, 6)));
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 }

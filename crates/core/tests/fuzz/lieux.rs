@@ -13,6 +13,11 @@ use crate::support::{assert_french, hostile_text};
 const DEMO: &str = include_str!("../../data/demo-lieux.csv");
 
 /// The demonstration file: its header and rows (all valid).
+/// The day the checks run on (UTC).
+fn today() -> jiff::civil::Date {
+    passerelle_core::Horloge::systeme().today_utc()
+}
+
 fn demo() -> &'static (Vec<String>, Vec<Vec<String>>) {
     static DEMO_ROWS: std::sync::OnceLock<(Vec<String>, Vec<Vec<String>>)> = std::sync::OnceLock::new();
     DEMO_ROWS.get_or_init(|| {
@@ -174,7 +179,7 @@ proptest! {
                     let Some((_, values)) = row else {
                         return Err(TestCaseError::fail(format!("ligne {line} perdue")));
                     };
-                    let checked = check_row(*line, values);
+                    let checked = check_row(*line, values, today());
                     match (m, checked) {
                         (Mutation::Keep | Mutation::Spaces(_), Ok(c)) => prop_assert_eq!(c.lieu.id, format!("fz-{}", line - 2)),
                         (Mutation::Keep | Mutation::Spaces(_), Err(e)) => {
@@ -217,7 +222,7 @@ proptest! {
                         }
                         for (line, values) in &parsed.rows {
                             prop_assert!(*line >= 1);
-                            if let Err(e) = check_row(*line, values) {
+                            if let Err(e) = check_row(*line, values, today()) {
                                 issues_are_sane(&e, *line)?;
                             }
                         }
@@ -260,7 +265,7 @@ proptest! {
             let unreadable = parsed.unreadable.iter().any(|i| i.ligne == *line);
             prop_assert_eq!(unreadable, matches!(how, 0 | 1 | 4), "élément {} ({})", line, how);
             if let Some((_, values)) = parsed.rows.iter().find(|(l, _)| l == line) {
-                match (how, check_row(*line, values)) {
+                match (how, check_row(*line, values, today())) {
                     (5.., Err(e)) => return Err(TestCaseError::fail(format!("élément valide refusé : {e:?}"))),
                     (_, Err(e)) => issues_are_sane(&e, *line)?,
                     _ => {}
@@ -280,7 +285,7 @@ proptest! {
         for (i, s) in sources.iter().enumerate() {
             let mut row = rows[s % rows.len()].clone();
             row[0] = format!("fz-{i}");
-            let lieu = check_row(i + 2, &row).map_err(|e| TestCaseError::fail(format!("{e:?}")))?.lieu;
+            let lieu = check_row(i + 2, &row, today()).map_err(|e| TestCaseError::fail(format!("{e:?}")))?.lieu;
             if i == 0 {
                 w.write_record(lieu.standard_values().iter().map(|(n, _)| *n)).map_err(|e| TestCaseError::fail(e.to_string()))?;
             }
@@ -293,7 +298,7 @@ proptest! {
         let again: Vec<String> = parsed
             .rows
             .iter()
-            .map(|(l, v)| check_row(*l, v).map(|c| c.lieu.digest()).map_err(|e| TestCaseError::fail(format!("{e:?}"))))
+            .map(|(l, v)| check_row(*l, v, today()).map(|c| c.lieu.digest()).map_err(|e| TestCaseError::fail(format!("{e:?}"))))
             .collect::<Result<_, _>>()?;
         prop_assert_eq!(again, digests);
     }

@@ -33,8 +33,12 @@ pub async fn open(data: &DataArgs) -> Result<Core> {
 pub async fn open_with(data: &DataArgs, pool: passerelle_core::db::PoolSettings) -> Result<Core> {
     let url = data.database_url();
     passerelle_core::Backend::from_url(&url)?;
+    let horloge = data.horloge()?;
+    if let Some(r) = horloge.texte() {
+        tracing::warn!(reglage = %r, "horloge réglée : l'heure n'est pas celle du système");
+    }
     create_private_dir(&data.data_dir)?;
-    Ok(Core::open_with(&url, &data.data_dir, pool).await?)
+    Ok(Core::open_with(&url, &data.data_dir, pool).await?.with_horloge(horloge))
 }
 
 /// The data directory, readable by its owner only.

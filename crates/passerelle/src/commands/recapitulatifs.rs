@@ -32,7 +32,7 @@ pub async fn run(data: &DataArgs, command: RecapitulatifsCommand) -> Result<Exit
         RecapitulatifsCommand::Envoyer { mois, url_base, json } => {
             let m = match mois {
                 Some(m) => Mois::parse(&m)?,
-                None => Mois::precedent(passerelle_core::pass_numerique::redeem::today_paris())?,
+                None => Mois::precedent(core.db.horloge().today_paris())?,
             };
             let e = recapitulatifs::envoyer(&core, &m, &url_base).await?;
             if json {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
 use passerelle_core::money::euros;
-use passerelle_core::pass_numerique::{redeem::today_paris, reports};
+use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
 use passerelle_core::settlement::{self, batches, documents, run};
 use passerelle_core::Core;
@@ -89,13 +89,16 @@ fn write_whole(path: &Path, bytes: &[u8]) -> Result<()> {
 async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
     match command {
         ReglementsCommand::Generer { jusqu_au, sepa, json } => {
-            let today = today_paris();
+            let today = core.db.horloge().today_paris();
             let cutoff = match jusqu_au {
                 Some(d) => run::parse_day(&d, "--jusqu-au")?,
                 None => run::default_cutoff(today),
             };
-            let created = passerelle_core::lieux::horaires::maintenant_paris()
-                .format("%Y-%m-%dT%H:%M:%S")
+            let created = core
+                .db
+                .horloge()
+                .maintenant_paris()
+                .strftime("%Y-%m-%dT%H:%M:%S")
                 .to_string();
             let outcome = run::generate(core, &Principal::SYSTEME, cutoff, today, &created).await?;
             if let (Some(path), Some(lot)) = (&sepa, outcome.lot) {

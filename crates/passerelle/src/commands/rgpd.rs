@@ -159,7 +159,7 @@ fn write_private(path: &Path, text: &str) -> Result<()> {
 
 /// `passerelle taches conservation [--date AAAA-MM-JJ] [--json]`.
 pub async fn conservation(core: &passerelle_core::Core, period: &str, json: bool) -> Result<()> {
-    let done = rgpd::conservation::run_claimed(core, period, passerelle_core::db::now_micros()).await?;
+    let done = rgpd::conservation::run_claimed(core, period, core.db.now_micros()).await?;
     match (done, json) {
         (Some(r), true) => println!(
             "{}",

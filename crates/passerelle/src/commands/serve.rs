@@ -238,7 +238,7 @@ async fn housekeeping(core: Core, base_url: String) {
         if let Err(e) = passerelle_core::aidants::franceconnect::flow::purge(&core).await {
             tracing::warn!(erreur = %e, "purge des identifications FranceConnect impossible");
         }
-        daily_jobs(&core, &base_url, passerelle_core::pass_numerique::redeem::today_paris()).await;
+        daily_jobs(&core, &base_url, core.db.horloge().today_paris()).await;
         if hours.is_multiple_of(24) {
             match journal::checkpoint_head(&core.db, &core.keys).await {
                 Ok(Some(seq)) => tracing::info!(entree = seq, "point de contrôle du journal signé"),
@@ -251,10 +251,10 @@ async fn housekeeping(core: Core, base_url: String) {
 }
 
 /// The jobs of a day, each run by one instance only.
-pub async fn daily_jobs(core: &Core, base_url: &str, today: chrono::NaiveDate) {
+pub async fn daily_jobs(core: &Core, base_url: &str, today: jiff::civil::Date) {
     use passerelle_core::jobs;
     use passerelle_core::pass_numerique::{alerts, expiry};
-    let period = today.format("%Y-%m-%d").to_string();
+    let period = today.strftime("%Y-%m-%d").to_string();
     match jobs::claim(&core.db, "expiration-des-cheques", &period).await {
         Ok(true) => match expiry::expire_due(core, &journal::Actor::System, today).await {
             Ok(n) => tracing::info!(cheques = n, "expiration des chèques faite"),
@@ -283,7 +283,7 @@ pub async fn daily_jobs(core: &Core, base_url: &str, today: chrono::NaiveDate) {
         Err(e) => tracing::warn!(erreur = %e, "récapitulatifs mensuels impossibles"),
     }
     // Retention of personal data (claimed in its own transaction, with its journal entry).
-    match passerelle_core::rgpd::conservation::run_claimed(core, &period, passerelle_core::db::now_micros()).await {
+    match passerelle_core::rgpd::conservation::run_claimed(core, &period, core.db.now_micros()).await {
         Ok(Some(r)) => tracing::info!(
             lignes = r.total(),
             usagers = r.usagers_effaces,

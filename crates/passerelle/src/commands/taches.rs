@@ -63,7 +63,7 @@ pub async fn taches(data: &DataArgs, command: TachesCommand) -> Result<ExitCode>
         TachesCommand::Quotidiennes { date, url_base } => {
             let today = match date {
                 Some(d) => passerelle_core::settlement::run::parse_day(&d, "--date")?,
-                None => passerelle_core::pass_numerique::redeem::today_paris(),
+                None => core.db.horloge().today_paris(),
             };
             super::serve::daily_jobs(&core, &url_base, today).await;
             println!("Tâches du {today} faites (ou déjà faites par une autre instance).");
@@ -71,9 +71,9 @@ pub async fn taches(data: &DataArgs, command: TachesCommand) -> Result<ExitCode>
         TachesCommand::Conservation { date, json } => {
             let today = match date {
                 Some(d) => passerelle_core::settlement::run::parse_day(&d, "--date")?,
-                None => passerelle_core::pass_numerique::redeem::today_paris(),
+                None => core.db.horloge().today_paris(),
             };
-            super::rgpd::conservation(&core, &today.format("%Y-%m-%d").to_string(), json).await?;
+            super::rgpd::conservation(&core, &today.strftime("%Y-%m-%d").to_string(), json).await?;
         }
     }
     core.db.close().await;

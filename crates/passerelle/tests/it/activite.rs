@@ -6,7 +6,6 @@
 use axum::http::StatusCode;
 use passerelle_core::accounts::{Principal, Role};
 use passerelle_core::activite::{self, model, stats::Stats, Input};
-use passerelle_core::pass_numerique::redeem::today_paris;
 use proptest::prelude::*;
 
 use crate::lieux::{copy, run};
@@ -68,14 +67,14 @@ async fn recount(app: &TestApp, filter: &str) -> Stats {
         ))
         .await;
     let mut months = Vec::new();
-    let distinct: Vec<String> = match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => sqlx::query_scalar(&format!(
+    let distinct: Vec<String> = match &app.core.db.pool {
+        passerelle_core::Pool::Sqlite(p) => sqlx::query_scalar(&format!(
             "SELECT DISTINCT mois FROM activites WHERE {filter} ORDER BY mois"
         ))
         .fetch_all(p)
         .await
         .unwrap(),
-        passerelle_core::Db::Postgres(p) => sqlx::query_scalar(&format!(
+        passerelle_core::Pool::Postgres(p) => sqlx::query_scalar(&format!(
             "SELECT DISTINCT mois FROM activites WHERE {filter} ORDER BY mois"
         ))
         .fetch_all(p)
@@ -129,7 +128,7 @@ async fn a_conseiller_records_lists_edits_and_exports_only_his_own_activity() {
     let (mut funder, _) = signed_in(&app, "commanditaire", "commanditaire", "fin@gironde.fr").await;
     let lieu = place(&app, "mednum-2", org).await.to_string();
     let foreign = place(&app, "mednum-1", other_org).await.to_string();
-    let today = today_paris().to_string();
+    let today = passerelle_core::Horloge::systeme().today_paris().to_string();
     let mut anon = app.browser();
 
     // The form: defaults for the fewest taps, every input labelled, CSRF field.
@@ -450,7 +449,7 @@ async fn the_commune_is_checked_against_the_loaded_referentiel() {
     )
     .await
     .unwrap();
-    let today = today_paris().to_string();
+    let today = passerelle_core::Horloge::systeme().today_paris().to_string();
     let r = staff
         .post("/activite/nouvelle", &form(&today, "", &[("commune_insee", "33318")]))
         .await;
@@ -500,12 +499,12 @@ proptest! {
                 who.push(Principal { account_id: id, role: Role::Lieu, organisation_id: org });
             }
             let themes = model::themes();
-            let today = today_paris();
+            let today = passerelle_core::Horloge::systeme().today_paris();
             for (author, ago, kind, minutes, participants, picks) in &entries {
                 let mut t: Vec<String> = themes.iter().zip(picks).filter(|(_, p)| **p).map(|((k, _), _)| k.clone()).collect();
                 if t.is_empty() { t.push(themes[0].0.clone()); }
                 let input = Input {
-                    jour: (today - chrono::Days::new(*ago as u64)).to_string(),
+                    jour: today.saturating_sub(jiff::Span::new().days(*ago)).to_string(),
                     duree_minutes: minutes.to_string(),
                     nature: model::NATURES[*kind].0.to_string(),
                     participants: participants.to_string(),
@@ -539,7 +538,7 @@ async fn an_accompaniment_links_a_cheque_redeemed_at_a_place_of_the_structure_on
     let (mut other, _) = signed_in(&app, "lieu", "lieu", "accueil@bordeaux.fr").await;
     let lieu = place(&app, "mednum-2", org).await.to_string();
     let cheque = app.scalar_i64("SELECT cheque_id FROM encaissements").await.to_string();
-    let today = today_paris().to_string();
+    let today = passerelle_core::Horloge::systeme().today_paris().to_string();
 
     // Offered in the form of the place's structure only.
     let page = staff.get("/activite/nouvelle").await;

@@ -515,7 +515,7 @@ async fn a_stale_totp_check_is_asked_again_and_brings_back_to_the_page() {
     let path = "/aidants-connect/referent/aidants/999/application";
     assert_eq!(referent.get(path).await.status, StatusCode::NOT_FOUND);
     // 16 minutes later, the check is asked again, then brings back.
-    let old = passerelle_core::db::now_micros() - 16 * 60 * 1_000_000;
+    let old = passerelle_core::horloge::Horloge::systeme().now_micros() - 16 * 60 * 1_000_000;
     app.exec(&format!("UPDATE sessions SET totp_verified_at = {old}"))
         .await
         .unwrap();
@@ -584,7 +584,7 @@ async fn unused_accounts_are_warned_at_five_months_and_deactivated_at_six() {
         .await;
     let (op, _) = app.account("operateur", "operateur", "op@exemple.fr", true).await;
     let day = 86_400_000_000i64;
-    let now = passerelle_core::db::now_micros();
+    let now = passerelle_core::horloge::Horloge::systeme().now_micros();
     app.exec(&format!(
         "UPDATE accounts SET updated_at = {}, last_login_at = NULL WHERE id = {old}",
         now - 190 * day

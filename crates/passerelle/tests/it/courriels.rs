@@ -3,7 +3,7 @@
 //! stop the hand-out. Daily jobs run once per day whoever starts them.
 
 use axum::http::StatusCode;
-use chrono::Duration;
+use jiff::ToSpan;
 
 use crate::lieux::run;
 use crate::lieux_pages::signed_in;
@@ -33,19 +33,19 @@ async fn funders_are_alerted_before_the_end_and_may_stop_hand_outs() {
     ))
     .await
     .unwrap();
-    let today = passerelle_core::pass_numerique::redeem::today_paris();
-    let fin = today + Duration::days(20);
+    let today = passerelle_core::Horloge::systeme().today_paris();
+    let fin = today.saturating_add(20.days());
     app.exec(&format!(
         "UPDATE commandes SET fin = '{}' WHERE id = {order}",
-        fin.format("%Y-%m-%d")
+        fin.strftime("%Y-%m-%d")
     ))
     .await
     .unwrap();
-    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let day = |d: jiff::civil::Date| d.strftime("%Y-%m-%d").to_string();
     // This test counts alerts only: the monthly digests, which the daily jobs
     // queue during the first days of a month, are marked done for the months
     // the days below would send (they are tested in recapitulatifs.rs).
-    for d in [today, today + Duration::days(1), fin - Duration::days(10)] {
+    for d in [today, today.saturating_add(1.days()), fin.saturating_sub(10.days())] {
         let m = passerelle_core::recapitulatifs::Mois::precedent(d).unwrap();
         app.exec(&format!(
             "INSERT INTO taches_planifiees (nom, periode, started_at) VALUES ('{}', '{}', 0) ON CONFLICT DO NOTHING",
@@ -62,7 +62,7 @@ async fn funders_are_alerted_before_the_end_and_may_stop_hand_outs() {
     ok(&app, &["taches", "quotidiennes", "--date", &day(today)]);
     ok(
         &app,
-        &["taches", "quotidiennes", "--date", &day(today + Duration::days(1))],
+        &["taches", "quotidiennes", "--date", &day(today.saturating_add(1.days()))],
     );
     assert_eq!(queued(&app).await, 1, "one alert per threshold");
     assert_eq!(
@@ -74,7 +74,7 @@ async fn funders_are_alerted_before_the_end_and_may_stop_hand_outs() {
     // 10 days before: the 15-day alert.
     ok(
         &app,
-        &["taches", "quotidiennes", "--date", &day(fin - Duration::days(10))],
+        &["taches", "quotidiennes", "--date", &day(fin.saturating_sub(10.days()))],
     );
     assert_eq!(queued(&app).await, 2);
     assert_eq!(ok(&app, &["courriels", "attente"]).trim(), "2");

@@ -52,7 +52,7 @@ fn b64json(part: &str) -> Value {
 fn rewrite(token: &str, mode: Tamper, keys: &Keys) -> String {
     let parts: Vec<&str> = token.split('.').collect();
     let mut claims = b64json(parts[1]);
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let now = passerelle_core::Horloge::systeme().now().as_second();
     match mode {
         Tamper::None => token.to_string(),
         Tamper::FlipSignature => {

@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
-use passerelle_core::pass_numerique::redeem::today_paris;
 use passerelle_core::territoire::{hundredths_fr, indicateurs, per_ten_thousand, verification};
 use serde_json::json;
 
@@ -88,7 +87,10 @@ async fn world() -> World {
     set_territory(&app, far_org, "29,75");
 
     // Everything fresh, then one problem per place.
-    let today = today_paris().format("%Y-%m-%d").to_string();
+    let today = passerelle_core::Horloge::systeme()
+        .today_paris()
+        .strftime("%Y-%m-%d")
+        .to_string();
     for sql in [
         format!("UPDATE lieux SET date_maj = '{today}'"),
         format!("UPDATE lieux SET organisation_id = {place_org} WHERE ext_id = 't-merignac'"),
@@ -120,8 +122,8 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 async fn figures_equal_direct_counts_and_a_hub_sees_only_its_departements() {
     let mut w = world().await;
     let app = &w.app;
-    let today = today_paris();
-    let month = today.format("%Y-%m").to_string();
+    let today = passerelle_core::Horloge::systeme().today_paris();
+    let month = today.strftime("%Y-%m").to_string();
     let account = count(app, "SELECT id FROM accounts WHERE email = 'hub@nouvelle-aquitaine.fr'").await;
     // Accompaniments: two in Gironde this month, one in Landes, one too old, one in Finistère.
     for (dep, mois, minutes) in [
@@ -230,7 +232,7 @@ async fn figures_equal_direct_counts_and_a_hub_sees_only_its_departements() {
 #[tokio::test]
 async fn stale_and_mismatched_places_are_listed_with_their_reasons() {
     let mut w = world().await;
-    let today = today_paris();
+    let today = passerelle_core::Horloge::systeme().today_paris();
     let list = verification::compute(&w.app.core.db, w.hub_org, "", today)
         .await
         .unwrap();
@@ -402,9 +404,14 @@ async fn corrections_are_proposed_by_the_hub_and_decided_by_the_place_or_the_ope
     let r = w.place.post(&accept, &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("déjà été traitée"));
-    let verif = verification::compute(&app.core.db, w.hub_org, "", today_paris())
-        .await
-        .unwrap();
+    let verif = verification::compute(
+        &app.core.db,
+        w.hub_org,
+        "",
+        passerelle_core::Horloge::systeme().today_paris(),
+    )
+    .await
+    .unwrap();
     assert!(!verif.iter().any(|p| p.ext_id == "t-merignac"));
 
     // Refused with a reason: the place is left as it was.

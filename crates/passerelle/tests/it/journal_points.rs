@@ -191,12 +191,12 @@ async fn legacy_checkpoints_are_pinned_by_the_first_chained_one() {
     let app = TestApp::new().await;
     fill(&app, 5).await;
     // A version 1 checkpoint of entry 5, as written before migration 0024.
-    let (hash, at): (Vec<u8>, i64) = match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => sqlx::query_as("SELECT hash, at FROM journal WHERE seq = 5")
+    let (hash, at): (Vec<u8>, i64) = match &app.core.db.pool {
+        passerelle_core::Pool::Sqlite(p) => sqlx::query_as("SELECT hash, at FROM journal WHERE seq = 5")
             .fetch_one(p)
             .await
             .unwrap(),
-        passerelle_core::Db::Postgres(p) => sqlx::query_as("SELECT hash, at FROM journal WHERE seq = 5")
+        passerelle_core::Pool::Postgres(p) => sqlx::query_as("SELECT hash, at FROM journal WHERE seq = 5")
             .fetch_one(p)
             .await
             .unwrap(),

@@ -20,6 +20,7 @@ mod fuzz_forms;
 mod fuzz_import;
 mod fuzz_oidc;
 mod fuzz_support;
+mod horloge;
 mod hub_territoire;
 mod hubs;
 mod journal;

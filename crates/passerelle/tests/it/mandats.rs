@@ -356,7 +356,7 @@ async fn a_mandate_is_concluded_superseded_renewed_revoked_and_checked_by_its_qr
     m.app
         .exec(&format!(
             "UPDATE mandats SET expires_at = {} WHERE id = {m1}",
-            passerelle_core::db::now_micros() - 1
+            passerelle_core::horloge::Horloge::systeme().now_micros() - 1
         ))
         .await
         .unwrap();
@@ -383,7 +383,7 @@ async fn a_mandate_is_concluded_superseded_renewed_revoked_and_checked_by_its_qr
     m.app
         .exec(&format!(
             "UPDATE mandats SET expires_at = {} WHERE id = {m1}",
-            passerelle_core::db::now_micros() - 366 * 86_400 * 1_000_000
+            passerelle_core::horloge::Horloge::systeme().now_micros() - 366 * 86_400 * 1_000_000
         ))
         .await
         .unwrap();

@@ -350,5 +350,5 @@ impl M {
 }
 
 pub(crate) fn stale() -> i64 {
-    passerelle_core::db::now_micros() - 16 * 60 * 1_000_000
+    passerelle_core::horloge::Horloge::systeme().now_micros() - 16 * 60 * 1_000_000
 }

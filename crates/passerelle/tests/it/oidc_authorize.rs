@@ -209,7 +209,7 @@ async fn who_may_authorise_and_for_whom_is_checked_at_every_step() {
     );
 
     // Stale TOTP: checked again, then back to the full request.
-    let old = passerelle_core::db::now_micros() - 16 * 60 * 1_000_000;
+    let old = passerelle_core::horloge::Horloge::systeme().now_micros() - 16 * 60 * 1_000_000;
     app.exec(&format!(
         "UPDATE sessions SET totp_verified_at = {old} WHERE account_id = {aidant_a}"
     ))

@@ -21,7 +21,7 @@ const BACK: &str = "http://127.0.0.1:9999/retour";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 fn now() -> i64 {
-    passerelle_core::db::now_micros() / 1_000_000
+    passerelle_core::horloge::Horloge::systeme().now_micros() / 1_000_000
 }
 
 /// Registers a service with the public key of `secret` written as `file`

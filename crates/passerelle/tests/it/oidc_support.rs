@@ -75,7 +75,7 @@ pub(crate) async fn mandate(
     demarches: &[&str],
     days: i64,
 ) -> (i64, i64, Vec<i64>) {
-    let now = passerelle_core::db::now_micros();
+    let now = passerelle_core::horloge::Horloge::systeme().now_micros();
     app.exec(&format!(
         "INSERT INTO mandats_textes (version, texte, empreinte, created_at) VALUES (1, 'Texte du mandat', 'x', {now}) \
          ON CONFLICT (version) DO NOTHING"

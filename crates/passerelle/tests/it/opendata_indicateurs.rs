@@ -32,7 +32,7 @@ async fn indicators_cover_every_departement_and_hide_small_counts() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{r}");
-    let month = passerelle_core::indicateurs::current_month();
+    let month = passerelle_core::indicateurs::current_month(&passerelle_core::Horloge::systeme());
     let pessac = app
         .scalar_text("SELECT l.departement FROM lieux l JOIN encaissements e ON e.lieu_id = l.id")
         .await;

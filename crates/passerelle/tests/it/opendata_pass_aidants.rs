@@ -33,9 +33,10 @@ async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_co
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{r}");
-    let month = passerelle_core::indicateurs::current_month();
-    let today = passerelle_core::pass_numerique::redeem::today_paris()
-        .format("%Y-%m-%d")
+    let month = passerelle_core::indicateurs::current_month(&passerelle_core::Horloge::systeme());
+    let today = passerelle_core::Horloge::systeme()
+        .today_paris()
+        .strftime("%Y-%m-%d")
         .to_string();
     // …and five more of the other handed-out seniors' booklet, written directly.
     app.exec(&format!(
@@ -111,7 +112,7 @@ async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_co
             "INSERT INTO mandats_utilisations (autorisation_id, mandat_id, usager_id, aidant_id, structure_id, client_id, demarche, at, journal_seq) \
              SELECT a.id, m.id, m.usager_id, m.aidant_id, m.organisation_id, 'essai', a.demarche, {}, 0 \
              FROM autorisations a JOIN mandats m ON m.id = a.mandat_id WHERE a.demarche = '{demarche}' LIMIT 1",
-            passerelle_core::db::now_micros()
+            passerelle_core::horloge::Horloge::systeme().now_micros()
         ))
         .await
         .unwrap();

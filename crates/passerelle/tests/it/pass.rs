@@ -307,8 +307,9 @@ async fn a_cheque_goes_from_order_to_redemption_exactly_once() {
     // Another request, another place: already redeemed, with the date; the redeeming place sees more.
     let (st, v) = redeem(&app, &key1, "r-2", &code, AIDE).await;
     assert_eq!((st, v["motif"].as_str()), (StatusCode::CONFLICT, Some("deja_encaisse")));
-    let today = passerelle_core::pass_numerique::redeem::today_paris()
-        .format("%d/%m/%Y")
+    let today = passerelle_core::Horloge::systeme()
+        .today_paris()
+        .strftime("%d/%m/%Y")
         .to_string();
     assert_eq!(v["message"], format!("Chèque déjà encaissé le {today}"), "{v}");
     assert_eq!(

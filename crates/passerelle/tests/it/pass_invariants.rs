@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
+use jiff::civil::Date;
 use passerelle_core::accounts::Principal;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
@@ -67,8 +67,8 @@ struct World {
     redemption_rows: i64,
 }
 
-fn start() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+fn start() -> Date {
+    Date::new(2026, 1, 1).unwrap()
 }
 
 async fn world() -> World {
@@ -124,8 +124,8 @@ async fn world() -> World {
         let mut new = NewOrder::new(
             funder.id,
             2,
-            time::macros::date!(2026 - 01 - 01),
-            time::macros::date!(2026 - 06 - 30),
+            jiff::civil::date(2026, 1, 1),
+            jiff::civil::date(2026, 6, 30),
         );
         new.cheques_par_carnet = 3;
         new.valeur_centimes = 1_250;
@@ -190,7 +190,7 @@ async fn apply(w: &mut World, op: &Op) {
             } else {
                 "Accès internet et matériel informatique"
             };
-            let today = start() + chrono::Duration::days(*day);
+            let today = start().saturating_add(jiff::Span::new().days(*day));
             if let Outcome::Redeemed(r) =
                 redeem::redeem(core, Counter::ApiKey(*key), p, &code.compact(), service, None, today)
                     .await
@@ -211,12 +211,16 @@ async fn apply(w: &mut World, op: &Op) {
             }
         }
         Op::Expire(day) => {
-            expiry::expire_due(core, &Actor::System, start() + chrono::Duration::days(*day))
-                .await
-                .unwrap();
+            expiry::expire_due(
+                core,
+                &Actor::System,
+                start().saturating_add(jiff::Span::new().days(*day)),
+            )
+            .await
+            .unwrap();
         }
         Op::Settle(day) => {
-            let date = start() + chrono::Duration::days(*day);
+            let date = start().saturating_add(jiff::Span::new().days(*day));
             run::generate(core, &Principal::SYSTEME, date, date, "2026-01-01T00:00:00")
                 .await
                 .unwrap();
@@ -388,12 +392,12 @@ async fn check(w: &mut World, after: &Op) -> Result<(), TestCaseError> {
     let rows = app.scalar_i64("SELECT COUNT(*) FROM encaissements").await;
     prop_assert!(rows >= w.redemption_rows, "{}", ctx);
     w.redemption_rows = rows;
-    let now: Vec<(i64, String)> = match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => sqlx::query_as("SELECT id, etat FROM cheques")
+    let now: Vec<(i64, String)> = match &app.core.db.pool {
+        passerelle_core::Pool::Sqlite(p) => sqlx::query_as("SELECT id, etat FROM cheques")
             .fetch_all(p)
             .await
             .unwrap(),
-        passerelle_core::Db::Postgres(p) => sqlx::query_as("SELECT id, etat FROM cheques")
+        passerelle_core::Pool::Postgres(p) => sqlx::query_as("SELECT id, etat FROM cheques")
             .fetch_all(p)
             .await
             .unwrap(),

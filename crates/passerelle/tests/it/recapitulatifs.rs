@@ -16,16 +16,16 @@ use crate::support::{TestApp, BASE, PASSWORD};
 const HOUR: i64 = 3_600_000_000;
 
 fn this_month() -> Mois {
-    let today = passerelle_core::pass_numerique::redeem::today_paris();
-    Mois::parse(&today.format("%Y-%m").to_string()).unwrap()
+    let today = passerelle_core::Horloge::systeme().today_paris();
+    Mois::parse(&today.strftime("%Y-%m").to_string()).unwrap()
 }
 
 /// The digest e-mails queued, as (key, recipient, body), by key.
 async fn queued(app: &TestApp) -> Vec<(String, String, String)> {
     let q = "SELECT cle, destinataire, corps FROM courriels WHERE cle LIKE 'recapitulatif:%' ORDER BY cle";
-    match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => sqlx::query_as(q).fetch_all(p).await.unwrap(),
-        passerelle_core::Db::Postgres(p) => sqlx::query_as(q).fetch_all(p).await.unwrap(),
+    match &app.core.db.pool {
+        passerelle_core::Pool::Sqlite(p) => sqlx::query_as(q).fetch_all(p).await.unwrap(),
+        passerelle_core::Pool::Postgres(p) => sqlx::query_as(q).fetch_all(p).await.unwrap(),
     }
 }
 
@@ -293,7 +293,7 @@ async fn concurrent_runs_queue_each_digest_once_and_opted_out_accounts_get_nothi
     let app = TestApp::new().await;
     let (funder, hub, opted_out) = accounts(&app).await;
     let other = Core::open(&app.db_url, &app.data_dir).await.unwrap();
-    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let day = |s: &str| jiff::civil::Date::strptime("%Y-%m-%d", s).unwrap();
     let m = Mois::parse("2026-11").unwrap();
 
     // Late in the month: not the time.

@@ -354,12 +354,12 @@ async fn files_are_checked_by_content_and_downloaded_as_sent() {
     );
     assert!(page.body.contains("PDF – 45 octets"), "{}", page.body);
     assert!(page.body.contains("CSV – 27 octets"), "{}", page.body);
-    let ids: Vec<i64> = match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => sqlx::query_scalar("SELECT id FROM ressources_fichiers ORDER BY id")
+    let ids: Vec<i64> = match &app.core.db.pool {
+        passerelle_core::Pool::Sqlite(p) => sqlx::query_scalar("SELECT id FROM ressources_fichiers ORDER BY id")
             .fetch_all(p)
             .await
             .unwrap(),
-        passerelle_core::Db::Postgres(p) => sqlx::query_scalar("SELECT id FROM ressources_fichiers ORDER BY id")
+        passerelle_core::Pool::Postgres(p) => sqlx::query_scalar("SELECT id FROM ressources_fichiers ORDER BY id")
             .fetch_all(p)
             .await
             .unwrap(),

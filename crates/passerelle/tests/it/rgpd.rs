@@ -12,7 +12,7 @@ use crate::support::{cli, TestApp, PASSWORD};
 pub(crate) const DAY: i64 = 86_400 * 1_000_000;
 
 pub(crate) fn now() -> i64 {
-    passerelle_core::db::now_micros()
+    passerelle_core::horloge::Horloge::systeme().now_micros()
 }
 
 /// A BYTEA/BLOB literal for either engine.

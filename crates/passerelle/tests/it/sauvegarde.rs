@@ -72,12 +72,12 @@ async fn a_backup_is_a_whole_base_whose_journal_verifies() {
     let count = |db: &passerelle_core::Db| {
         let db = db.clone();
         async move {
-            match db {
-                passerelle_core::Db::Sqlite(p) => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM accounts")
-                    .fetch_one(&p)
+            match &db.pool {
+                passerelle_core::Pool::Sqlite(p) => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM accounts")
+                    .fetch_one(p)
                     .await
                     .unwrap(),
-                passerelle_core::Db::Postgres(_) => unreachable!("SQLite only here"),
+                passerelle_core::Pool::Postgres(_) => unreachable!("SQLite only here"),
             }
         }
     };
@@ -202,9 +202,11 @@ async fn a_pg_dump_restored_with_pg_restore_verifies_against_the_published_check
         let count = |db: passerelle_core::Db| {
             let sql = sql.clone();
             async move {
-                match db {
-                    passerelle_core::Db::Postgres(p) => sqlx::query_scalar::<_, i64>(&sql).fetch_one(&p).await.unwrap(),
-                    passerelle_core::Db::Sqlite(_) => unreachable!("PostgreSQL only here"),
+                match &db.pool {
+                    passerelle_core::Pool::Postgres(p) => {
+                        sqlx::query_scalar::<_, i64>(&sql).fetch_one(p).await.unwrap()
+                    }
+                    passerelle_core::Pool::Sqlite(_) => unreachable!("PostgreSQL only here"),
                 }
             }
         };

@@ -234,15 +234,15 @@ async fn public_responses_set_no_cookie_and_bad_paths_answer_in_french() {
 
 /// The opened body of the last e-mail to `to` containing `needle`.
 pub(crate) async fn last_mail_with(app: &TestApp, to: &str, needle: &str) -> String {
-    let rows: Vec<(String, bool)> = match &app.core.db {
-        passerelle_core::Db::Sqlite(p) => {
+    let rows: Vec<(String, bool)> = match &app.core.db.pool {
+        passerelle_core::Pool::Sqlite(p) => {
             sqlx::query_as("SELECT corps, scelle FROM courriels WHERE destinataire = $1 ORDER BY id DESC")
                 .bind(to)
                 .fetch_all(p)
                 .await
                 .unwrap()
         }
-        passerelle_core::Db::Postgres(p) => {
+        passerelle_core::Pool::Postgres(p) => {
             sqlx::query_as("SELECT corps, scelle FROM courriels WHERE destinataire = $1 ORDER BY id DESC")
                 .bind(to)
                 .fetch_all(p)

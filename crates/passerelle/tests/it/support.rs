@@ -10,8 +10,9 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use passerelle_core::accounts::{self, NewAccount};
+use passerelle_core::horloge::{Horloge, Reglage};
 use passerelle_core::journal::Actor;
-use passerelle_core::{Backend, Core, Db};
+use passerelle_core::{Backend, Core, Pool};
 use passerelle_web::{router, AppState, WebConfig};
 use tower::ServiceExt;
 
@@ -35,9 +36,12 @@ impl TestApp {
             _ => format!("sqlite:{}/test.db?mode=rwc", dir.path().display()),
         };
         std::fs::create_dir_all(&data_dir).expect("dossier de données");
+        // The system's time, until a test sets it (`set_now`).
+        let horloge = Horloge::reglee(Reglage::Decalage(jiff::SignedDuration::ZERO));
         let core = Core::open(&db_url, &data_dir)
             .await
-            .expect("ouverture de la base de test");
+            .expect("ouverture de la base de test")
+            .with_horloge(horloge);
         let router = router(AppState::new(core.clone(), web_config()));
         TestApp {
             core,
@@ -68,6 +72,17 @@ impl TestApp {
             .expect("base vide");
         assert_eq!(demo.pass_skipped, None);
         demo
+    }
+
+    /// Sets the clock of the application and of its command line ([`cli`]):
+    /// an instant stops it there (`2027-01-31T23:59:59+01:00[Europe/Paris]`),
+    /// a duration moves the system's time (`+72h`).
+    pub fn set_now(&self, reglage: &str) {
+        let r = Horloge::parse(reglage)
+            .expect("réglage d'horloge")
+            .reglage()
+            .expect("horloge réglée");
+        self.core.db.horloge().regler(r).expect("horloge réglable");
     }
 
     pub fn backend(&self) -> Backend {
@@ -112,32 +127,32 @@ impl TestApp {
 
     /// Runs raw SQL (e.g. to play an attacker with database access).
     pub async fn exec(&self, sql: &str) -> Result<u64, sqlx::Error> {
-        match &self.core.db {
-            Db::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()),
-            Db::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()),
+        match &self.core.db.pool {
+            Pool::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()),
+            Pool::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|r| r.rows_affected()),
         }
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
-        match &self.core.db {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        match &self.core.db.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
         }
     }
 
     pub async fn scalar_text(&self, sql: &str) -> String {
-        match &self.core.db {
-            Db::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
-            Db::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        match &self.core.db.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+            Pool::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
         }
     }
 
     /// Journal actions, in order.
     pub async fn journal_actions(&self) -> Vec<String> {
         let q = "SELECT action FROM journal ORDER BY seq";
-        match &self.core.db {
-            Db::Sqlite(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
-            Db::Postgres(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
+        match &self.core.db.pool {
+            Pool::Sqlite(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
+            Pool::Postgres(p) => sqlx::query_scalar(q).fetch_all(p).await.unwrap(),
         }
     }
 }
@@ -185,10 +200,7 @@ pub fn secret_on_page(body: &str) -> String {
 pub fn totp_code(secret: &str, offset_steps: i64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().unwrap();
     let t = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "t".into()).unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = passerelle_core::Horloge::systeme().now().as_second();
     t.generate((now + offset_steps * 30) as u64)
 }
 
@@ -301,7 +313,13 @@ impl Browser {
 
 /// Runs the `passerelle` binary.
 pub fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"));
+    // The clock a test set, if any.
+    match app.core.db.horloge().reglage() {
+        Some(Reglage::Decalage(d)) if d.is_zero() => command.env_remove("PASSERELLE_HORLOGE"),
+        _ => command.env("PASSERELLE_HORLOGE", app.core.db.horloge().texte().unwrap_or_default()),
+    };
+    command
         .args(args)
         .env("PASSERELLE_DATABASE_URL", &app.db_url)
         .env("PASSERELLE_DATA_DIR", &app.data_dir)

@@ -57,10 +57,10 @@ async fn the_dashboard_shows_direct_recounts_against_the_targets() {
             .scalar_i64("SELECT id FROM accounts WHERE email = 'lieu@demo.passerelle.fr'")
             .await,
     );
-    let today = passerelle_core::pass_numerique::redeem::today_paris();
+    let today = passerelle_core::Horloge::systeme().today_paris();
     for (who, day, minutes) in [
-        (p1, today.format("%Y-%m-%d").to_string(), 90),
-        (p1, today.format("%Y-%m-%d").to_string(), 45),
+        (p1, today.strftime("%Y-%m-%d").to_string(), 90),
+        (p1, today.strftime("%Y-%m-%d").to_string(), 45),
         (p2, "2020-01-15".to_string(), 60),
     ] {
         m.app
@@ -160,7 +160,7 @@ async fn the_dashboard_shows_direct_recounts_against_the_targets() {
     // Targets of the plan, and the monthly chart with its table.
     assert!(r.body.contains("<td>1\u{202f}000</td>") && r.body.contains("<td>2\u{202f}000\u{202f}000</td>"));
     assert!(r.body.contains("<svg") && r.body.contains("Chèques Pass Numérique encaissés par mois"));
-    let month = passerelle_core::indicateurs::current_month();
+    let month = passerelle_core::indicateurs::current_month(&passerelle_core::Horloge::systeme());
     let (y, mo) = month.split_once('-').unwrap();
     assert!(
         r.body.contains(&format!("<th scope=\"row\">{mo}/{y}</th><td>1</td>")),

@@ -36,7 +36,7 @@ proptest! {
         rt.block_on(async {
             let app = TestApp::new().await;
             let (who, _) = app.account("lieu", "lieu", "conseiller@lieu.fr", false).await;
-            let current = passerelle_core::indicateurs::current_month();
+            let current = passerelle_core::indicateurs::current_month(&passerelle_core::Horloge::systeme());
             let mut per_dep: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
             let mut per_month: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
             for (d, ago, minutes, people) in &rows {

@@ -12,7 +12,7 @@ use super::provider::{error_key, FranceConnect};
 use super::verify::{self, Expected};
 use super::{random_token, sha256_hex, FcError, Identity, ACR, SCOPES};
 use crate::accounts::{Principal, Role};
-use crate::db::{now_micros, Tx};
+use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, NewEntry};
 use crate::keys::Keys;
@@ -69,7 +69,7 @@ pub(crate) async fn new_state(
     nonce: Option<&str>,
 ) -> CoreResult<String> {
     let state = random_token();
-    let now = now_micros();
+    let now = core.db.now_micros();
     on_db!(&core.db, c => {
         sqlx::query(
             "INSERT INTO franceconnect_etats (nature, state_hash, nonce_hash, session_hash, account_id, created_at, expires_at) \
@@ -128,7 +128,7 @@ pub(crate) async fn consume(
     session_token: &str,
     state: &str,
 ) -> Result<(i64, String), FcError> {
-    let now = now_micros();
+    let now = core.db.now_micros();
     let state_hash = sha256_hex(state);
     let session_hash = sha256_hex(session_token);
     // `account_id` is NULL for an usager's own sign-in; -1 never matches an account.
@@ -267,7 +267,7 @@ pub(crate) async fn identify(
 
 /// Inserts the usager, or updates his identity (one row per `sub`).
 pub async fn store_usager(tx: &mut Tx, keys: &Keys, id: &Identity) -> CoreResult<(i64, bool)> {
-    let now = now_micros();
+    let now = tx.horloge.now_micros();
     let (usager_id, created_at): (i64, i64) = on_tx!(tx, c => {
         sqlx::query_as(
             "INSERT INTO usagers (sub_hash, given_name, family_name, preferred_username, birthdate, birthplace, birthcountry, \
@@ -384,7 +384,7 @@ pub async fn logout_return(
 
 /// Removes old identification rows (hourly, with the other housekeeping).
 pub async fn purge(core: &Core) -> CoreResult<()> {
-    let before = now_micros() - KEEP_SECS * 1_000_000;
+    let before = core.db.now_micros() - KEEP_SECS * 1_000_000;
     on_db!(&core.db, c => {
         sqlx::query("DELETE FROM franceconnect_etats WHERE created_at < $1")
             .bind(before)

@@ -17,7 +17,6 @@ use subtle::ConstantTimeEq;
 
 use super::config::FcConfig;
 use super::{random_token, sha256_hex, Identity, ACR};
-use crate::db::now_micros;
 use crate::error::{CoreError, CoreResult};
 use crate::keys::Keys;
 use crate::{on_db, Core};
@@ -254,7 +253,7 @@ impl Simulateur<'_> {
             return Err(CoreError::invalid("identité fictive inconnue"));
         }
         let code = random_token();
-        let now = now_micros();
+        let now = self.core.db.now_micros();
         on_db!(&self.core.db, c => {
             sqlx::query(
                 "INSERT INTO fc_simulateur_codes (code_hash, client_id, redirect_uri, nonce, acr, identite, created_at, expires_at) \
@@ -288,7 +287,7 @@ impl Simulateur<'_> {
         if req.grant_type != "authorization_code" {
             return Err(OAuthError("unsupported_grant_type"));
         }
-        let now = now_micros();
+        let now = self.core.db.now_micros();
         let row: Option<(String, String, String, String, String)> = self
             .consume_code(&req.code, now)
             .await
@@ -347,7 +346,7 @@ impl Simulateur<'_> {
 
     /// The userinfo endpoint: the identity as a JWT signed like the ID token.
     pub async fn userinfo(&self, access_token: &str) -> Result<String, OAuthError> {
-        let now = now_micros();
+        let now = self.core.db.now_micros();
         let found: CoreResult<Option<(String, String)>> = async {
             Ok(on_db!(&self.core.db, c => {
                 sqlx::query_as("SELECT client_id, identite FROM fc_simulateur_jetons WHERE token_hash = $1 AND expires_at > $2")
@@ -406,7 +405,7 @@ impl Simulateur<'_> {
 
 /// Removes the simulator's used or expired codes and tokens.
 pub async fn purge(core: &Core) -> CoreResult<()> {
-    let now = now_micros();
+    let now = core.db.now_micros();
     on_db!(&core.db, c => {
         sqlx::query("DELETE FROM fc_simulateur_codes WHERE expires_at < $1").bind(now).execute(&mut *c).await?;
         sqlx::query("DELETE FROM fc_simulateur_jetons WHERE expires_at < $1").bind(now).execute(&mut *c).await?;

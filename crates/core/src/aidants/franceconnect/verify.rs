@@ -231,8 +231,7 @@ pub fn userinfo(token: &str, jwks: &JwkSet, issuer: &str, client_id: &str, sub: 
 }
 
 fn is_iso_date(s: &str) -> bool {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s, &fmt).is_ok()
+    crate::dates_fr::jour_iso(s).is_some()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ const CLIENT: &str = "client-passerelle";
 const NONCE: &str = "nonce-de-test-de-plus-de-trente-deux-caracteres";
 
 fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    crate::Horloge::systeme().now().as_second()
 }
 
 fn claims() -> Value {

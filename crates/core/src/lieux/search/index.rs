@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Mutex;
 
-use chrono::{NaiveDateTime, Timelike};
+use jiff::civil::DateTime;
 
 use serde_json::value::RawValue;
 use sqlx::Row as _;
@@ -131,7 +131,7 @@ struct Key {
 }
 
 /// Opening states of one minute, by index in `Index::hours`: (open, in words).
-type Etats = (Option<NaiveDateTime>, HashMap<usize, (bool, String)>);
+type Etats = (Option<DateTime>, HashMap<usize, (bool, String)>);
 
 /// A place ready to be sorted into the grid: its (row, longitude) when located.
 type Placed = (Option<(usize, f64)>, Entry, Key);
@@ -303,9 +303,9 @@ impl Index {
     /// Whether a place is open at `now`, and that in words. Hours have a
     /// precision of a minute, so the answer is the same for the whole minute
     /// and is kept, per distinct hours text, until the minute changes.
-    fn etat(&self, e: &Entry, now: NaiveDateTime) -> Option<(bool, String)> {
+    fn etat(&self, e: &Entry, now: DateTime) -> Option<(bool, String)> {
         let opening = self.opening(e)?;
-        let minute = now.with_second(0).and_then(|m| m.with_nanosecond(0)).unwrap_or(now);
+        let minute = now.with().second(0).subsec_nanosecond(0).build().unwrap_or(now);
         let compute = || {
             let etat = opening.etat(minute);
             (

@@ -140,7 +140,7 @@ fn json_is_the_serialised_results() {
     let q = Query {
         near: Some((44.8, -0.6)),
         radius_km: Some(20.0),
-        now: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).and_then(|d| d.and_hms_opt(10, 0, 0)),
+        now: Some(jiff::civil::datetime(2026, 11, 23, 10, 0, 0, 0)),
         page: 1,
         per_page: 10,
         ..Default::default()

@@ -27,7 +27,7 @@ pub(crate) const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// Marks the directory as changed (call inside the transaction of the change).
 pub async fn bump_version(tx: &mut Tx) -> CoreResult<()> {
-    let v = format!("{}-{}", crate::db::now_micros(), rand::random::<u32>());
+    let v = format!("{}-{}", tx.horloge.now_micros(), rand::random::<u32>());
     on_tx!(tx, c => {
         sqlx::query("INSERT INTO deployment (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
             .bind(VERSION_KEY)
@@ -58,9 +58,9 @@ pub struct Query {
     pub pass_numerique: Option<bool>,
     pub text: Option<String>,
     /// Only places open at this local time (Europe/Paris).
-    pub open_at: Option<chrono::NaiveDateTime>,
+    pub open_at: Option<jiff::civil::DateTime>,
     /// The local time at which `ouvert_maintenant` / `etat` are computed in results.
-    pub now: Option<chrono::NaiveDateTime>,
+    pub now: Option<jiff::civil::DateTime>,
     pub page: usize,
     pub per_page: usize,
 }

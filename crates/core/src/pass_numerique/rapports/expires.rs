@@ -118,10 +118,10 @@ async fn build(core: &Core, order: &Order) -> CoreResult<Statement> {
         .await?
         .map(|o| o.name)
         .unwrap_or_default();
-    let expiration_apres = chrono::NaiveDate::parse_from_str(&order.fin, "%Y-%m-%d")
+    let expiration_apres = jiff::civil::Date::strptime("%Y-%m-%d", &order.fin)
         .ok()
-        .and_then(|f| f.checked_add_signed(chrono::Duration::days(order.tolerance_jours)))
-        .map(|d| d.format("%Y-%m-%d").to_string())
+        .and_then(|f| crate::dates_fr::plus_jours(f, order.tolerance_jours))
+        .map(|d| d.strftime("%Y-%m-%d").to_string())
         .ok_or_else(|| CoreError::Io(format!("fin de validité illisible en base : {}", order.fin)))?;
     Ok(Statement {
         commande: order.id,

@@ -3,7 +3,7 @@
 //! booklet. The layout toolkit is [`crate::pdf`].
 
 use super::expires::{BookletLine, Statement};
-use crate::dates_fr::{jour, jour_iso};
+use crate::dates_fr::{jour, jour_fr};
 use crate::error::CoreResult;
 use crate::pdf::{amount, Column, Fonts, Page, Pdf, Style, Table, BLUE_FRANCE, TEXT};
 
@@ -71,8 +71,8 @@ fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
         y,
         &format!(
             "Fin de validité : {} ; chèques non utilisés expirés après le {} (tolérance comprise).",
-            jour_iso(&s.fin),
-            jour_iso(&s.expiration_apres)
+            jour_fr(&s.fin),
+            jour_fr(&s.expiration_apres)
         ),
     );
     y += 14.0;
