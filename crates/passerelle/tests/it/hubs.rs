@@ -1,15 +1,7 @@
 //! Hubs territoriaux: the départements they cover, and the hub shown on a place.
 
-use std::path::Path;
-
 use crate::lieux::{copy, run};
-use crate::support::TestApp;
-
-fn load_territories(app: &TestApp) {
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    let (code, _, err) = run(app, &["territoires", "charger", "--dossier", dataset.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-}
+use crate::support::{load_territories, TestApp};
 
 fn create(app: &TestApp, kind: &str, name: &str) -> String {
     let (code, out, err) = run(app, &["organisations", "creer", "--type", kind, "--nom", name]);

@@ -5,6 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use base64::Engine;
 use serde_json::Value;
 
 use crate::lieux::run;
@@ -208,6 +209,30 @@ pub(crate) async fn consent(b: &mut Browser, path_and_query: &str, usager_name: 
     let r = b.post_raw("/oidc/authorize/demarche", &f).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     r.location().unwrap().to_string()
+}
+
+/// A request to the token endpoint with this form, authenticated by HTTP Basic
+/// when `basic` is given: its status and JSON answer (Null when not JSON).
+pub(crate) async fn token_request(
+    app: &TestApp,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let mut req = Request::post("/oidc/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = basic {
+        req = req.header(
+            header::AUTHORIZATION,
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+            ),
+        );
+    }
+    let r = app.browser().send(req.body(Body::from(body)).unwrap()).await;
+    (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
 }
 
 pub(crate) async fn token_for(app: &TestApp, client: &(String, String), back: &str) -> Value {

@@ -13,8 +13,9 @@ use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use serde_json::{json, Value};
 
 use crate::lieux::copy;
-use crate::pannes::{client, file_path, invariants_hold, json_ok, load_territories, ok, Server};
+use crate::pannes::{client, file_path, invariants_hold, Server};
 use crate::pass::ACCES;
+use crate::support::{cli_json as json_ok, cli_ok as ok, load_territories};
 use crate::support::{TestApp, BASE};
 
 const AIDE: &str = "Aide aux démarches administratives";

@@ -8,23 +8,11 @@ use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
 
 use crate::lieux::{copy, run};
-use crate::support::{Response, TestApp, BASE};
+use crate::support::{cli_json as json_of, cli_ok as ok};
+use crate::support::{load_territories, Response, TestApp, BASE};
 
 const AIDE: &str = "Aide aux démarches administratives";
 pub const ACCES: &str = "Accès internet et matériel informatique";
-
-fn ok(app: &TestApp, args: &[&str]) -> String {
-    let (code, out, err) = run(app, args);
-    assert_eq!(code, 0, "{args:?} : {err}");
-    out
-}
-
-pub(crate) fn json_of(app: &TestApp, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = ok(app, &all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e} : {out}"))
-}
 
 /// Everything a place needs to redeem: territories, organisations, places, a
 /// paid and issued order of 3 booklets of 10 cheques, booklet 1 handed out,
@@ -40,8 +28,7 @@ pub struct Scene {
 }
 
 pub async fn scene(app: &TestApp) -> Scene {
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    ok(app, &["territoires", "charger", "--dossier", dataset.to_str().unwrap()]);
+    load_territories(app);
     let org = |kind: &str, name: &str| {
         ok(app, &["organisations", "creer", "--type", kind, "--nom", name])
             .trim()

@@ -3,30 +3,16 @@
 //! redeemed here; each route refused to whoever must not see it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use axum::http::StatusCode;
-use serde_json::Value;
 
-use crate::lieux::{copy, run};
+use crate::lieux::copy;
 use crate::lieux_pages::signed_in;
 use crate::pass::{call, ACCES};
-use crate::support::{Browser, TestApp, BASE};
+use crate::support::{cli_json as json_of, cli_ok as ok};
+use crate::support::{load_territories, Browser, TestApp, BASE};
 
 const AIDE: &str = "Aide aux démarches administratives";
-
-pub(crate) fn ok(app: &TestApp, args: &[&str]) -> String {
-    let (code, out, err) = run(app, args);
-    assert_eq!(code, 0, "{args:?} : {err} {out}");
-    out
-}
-
-pub(crate) fn json_of(app: &TestApp, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = ok(app, &all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e} : {out}"))
-}
 
 /// An order created, issued (codes kept), paid and allotted to `prescriber` by the command line.
 pub(crate) struct Issued {
@@ -120,8 +106,7 @@ pub(crate) fn hand_out(app: &TestApp, booklet: i64, public: &str, commune: &str)
 /// Bordeaux (mednum-1) and Pessac (mednum-2) in the Gironde, Lormont (mednum-3),
 /// Mont-de-Marsan (mednum-4) in the Landes. Returns the prescriber and the keys by place.
 pub(crate) async fn places(app: &TestApp) -> (String, BTreeMap<&'static str, String>) {
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    ok(app, &["territoires", "charger", "--dossier", dataset.to_str().unwrap()]);
+    load_territories(app);
     let prescriber = ok(
         app,
         &["organisations", "creer", "--type", "prescripteur", "--nom", "CCAS"],

@@ -131,6 +131,8 @@ fn check_clauses(sql: &str) -> Vec<String> {
 }
 
 type SqliteColumn = (String, String, bool, Option<String>, i64);
+/// (referenced table, columns, referenced columns, ON DELETE)
+type SqliteForeignKey = (String, Vec<String>, Vec<Option<String>>, String);
 
 /// The schema of a migrated SQLite database.
 pub async fn sqlite(pool: &SqlitePool) -> Schema {
@@ -196,7 +198,7 @@ pub async fn sqlite(pool: &SqlitePool) -> Schema {
         .fetch_all(pool)
         .await
         .expect("clés étrangères SQLite");
-        let mut by_id: BTreeMap<i64, (String, Vec<String>, Vec<Option<String>>, String)> = BTreeMap::new();
+        let mut by_id: BTreeMap<i64, SqliteForeignKey> = BTreeMap::new();
         for (id, _, target, from, to, on_delete) in fks {
             let e = by_id
                 .entry(id)
@@ -318,6 +320,16 @@ fn index_fact(name: &str, table: &str, columns: &[String], unique: bool, predica
 }
 
 type PgColumn = (String, String, String, String, Option<String>, String);
+/// (table, kind, definition, columns, referenced table, referenced columns, ON DELETE)
+type PgConstraint = (
+    String,
+    String,
+    String,
+    Vec<String>,
+    Option<String>,
+    Option<Vec<String>>,
+    String,
+);
 type PgIndex = (String, String, bool, bool, Option<String>, Vec<String>, bool);
 
 /// The schema of a migrated PostgreSQL database (schema `public`).
@@ -365,15 +377,7 @@ pub async fn postgres(pool: &PgPool) -> Schema {
     let key_columns =
         "(SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY AS k(num, ord) \
                         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num)";
-    let constraints: Vec<(
-        String,
-        String,
-        String,
-        Vec<String>,
-        Option<String>,
-        Option<Vec<String>>,
-        String,
-    )> = sqlx::query_as(&format!(
+    let constraints: Vec<PgConstraint> = sqlx::query_as(&format!(
         "SELECT t.relname::text, c.contype::text, pg_get_constraintdef(c.oid), {key_columns}, f.relname::text, \
          (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY AS k(num, ord) \
           JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num), c.confdeltype::text \
