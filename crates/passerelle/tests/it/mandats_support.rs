@@ -298,12 +298,7 @@ impl M {
     pub(crate) async fn pdf(&self, b: &Browser, path: &str) -> Vec<u8> {
         use http_body_util::BodyExt;
         use tower::ServiceExt;
-        let cookies = b
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let cookies = b.cookie_header();
         let req = axum::http::Request::get(path)
             .header(axum::http::header::COOKIE, cookies)
             .body(axum::body::Body::empty())

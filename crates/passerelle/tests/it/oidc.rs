@@ -12,32 +12,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::lieux::run;
-use crate::oidc_support::token_request as post_token;
+use crate::oidc_support::{client_with_secret as client, token_request as post_token, BACK};
 use crate::support::{TestApp, BASE};
-
-const BACK: &str = "http://127.0.0.1:9999/retour";
-
-fn client(app: &TestApp, name: &str) -> (String, String) {
-    let (code, out, err) = run(
-        app,
-        &[
-            "oidc",
-            "clients",
-            "creer",
-            "--nom",
-            name,
-            "--redirect-uri",
-            BACK,
-            "--json",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
-    (
-        v["client_id"].as_str().unwrap().to_string(),
-        v["client_secret"].as_str().unwrap().to_string(),
-    )
-}
 
 fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
     q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

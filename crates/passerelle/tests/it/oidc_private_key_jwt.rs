@@ -14,7 +14,7 @@ use sha2::Digest;
 
 use crate::lieux::run;
 use crate::oidc::code_for;
-use crate::oidc_support::token_request as post;
+use crate::oidc_support::{client_with_secret, token_request as post};
 use crate::support::{TestApp, BASE};
 
 const BACK: &str = "http://127.0.0.1:9999/retour";
@@ -58,28 +58,6 @@ fn register_with_key(app: &TestApp, secret: &p256::SecretKey, jwks: bool) -> Str
     assert!(v.get("client_secret").is_none(), "pas de secret : {out}");
     assert_eq!(v["token_endpoint_auth_method"], "private_key_jwt");
     v["client_id"].as_str().unwrap().to_string()
-}
-
-fn secret_client(app: &TestApp) -> (String, String) {
-    let (code, out, err) = run(
-        app,
-        &[
-            "oidc",
-            "clients",
-            "creer",
-            "--nom",
-            "Service à secret",
-            "--redirect-uri",
-            BACK,
-            "--json",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
-    (
-        v["client_id"].as_str().unwrap().to_string(),
-        v["client_secret"].as_str().unwrap().to_string(),
-    )
 }
 
 fn claims(client_id: &str, jti: &str) -> Value {
@@ -278,7 +256,7 @@ async fn oidc_private_key_jwt_refusals() {
     refused("secret post d'un client à clé", post(&app, None, &with_post).await);
 
     // A service with a secret cannot send an assertion (nor sign one with a key).
-    let (secret_id, secret) = secret_client(&app);
+    let (secret_id, secret) = client_with_secret(&app, "Service à secret");
     let secret_code = code_for(&app, &secret_id, None, 1).await;
     refused(
         "assertion d'un client à secret",

@@ -14,6 +14,30 @@ use crate::support::{totp_code, Browser, TestApp, PASSWORD};
 pub(crate) const BACK: &str = "http://127.0.0.1:9999/retour";
 pub(crate) const AFTER_LOGOUT: &str = "http://127.0.0.1:9999/au-revoir";
 
+/// Registers a service authenticated by a secret, named `name`, returning to
+/// [`BACK`]: (client_id, secret).
+pub(crate) fn client_with_secret(app: &TestApp, name: &str) -> (String, String) {
+    let (code, out, err) = run(
+        app,
+        &[
+            "oidc",
+            "clients",
+            "creer",
+            "--nom",
+            name,
+            "--redirect-uri",
+            BACK,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    (
+        v["client_id"].as_str().unwrap().to_string(),
+        v["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
 /// Registers a service; `demarches` empty: all. Returns (client_id, secret).
 pub(crate) fn register(app: &TestApp, demarches: &str) -> (String, String) {
     let mut args = vec![

@@ -11,9 +11,9 @@ use crate::lieux::run;
 use crate::pannes::{file_path, invariants_hold, kill_after, kill_when, progress};
 use crate::pannes_encaissements::redeemable;
 use crate::pass::call;
-use crate::support::pass_numerique::payable_places;
+use crate::support::pass_numerique::{cli_order, payable_places};
 use crate::support::TestApp;
-use crate::support::{cli_json as json_ok, cli_ok as ok, load_territories};
+use crate::support::{cli_json as json_ok, cli_ok as ok, cli_organisation, load_territories};
 
 /// A file of `rows` places of the national standard (6,000: two chunks of 5,000 rows at most in the import's pipeline).
 fn places_csv(app: &TestApp, name: &str, rows: usize, date: &str) -> String {
@@ -93,29 +93,8 @@ async fn an_order_issue_killed_midway_issues_nothing_and_reruns_without_gap_or_d
     const BOOKLETS: i64 = 12_000;
     let app = TestApp::new().await;
     load_territories(&app);
-    let funder = ok(
-        &app,
-        &["organisations", "creer", "--type", "commanditaire", "--nom", "Région"],
-    )
-    .trim()
-    .to_string();
-    let order = json_ok(
-        &app,
-        &[
-            "commandes",
-            "creer",
-            "--commanditaire",
-            &funder,
-            "--carnets",
-            &BOOKLETS.to_string(),
-            "--debut",
-            "2026-01-01",
-            "--fin",
-            "2027-12-31",
-            "--perimetre",
-            "33",
-        ],
-    )["id"]
+    let funder = cli_organisation(&app, "commanditaire", "Région");
+    let order = cli_order(&app, &funder, BOOKLETS, ("2026-01-01", "2027-12-31"), "33", &[])["id"]
         .as_i64()
         .expect("numéro");
     let id = order.to_string();

@@ -8,8 +8,9 @@ use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
 
 use crate::lieux::{copy, run};
+use crate::support::pass_numerique::cli_order;
 use crate::support::{cli_json as json_of, cli_ok as ok};
-use crate::support::{load_territories, Response, TestApp, BASE};
+use crate::support::{cli_organisation, load_territories, Response, TestApp, BASE};
 
 const AIDE: &str = "Aide aux démarches administratives";
 pub const ACCES: &str = "Accès internet et matériel informatique";
@@ -29,36 +30,18 @@ pub struct Scene {
 
 pub async fn scene(app: &TestApp) -> Scene {
     load_territories(app);
-    let org = |kind: &str, name: &str| {
-        ok(app, &["organisations", "creer", "--type", kind, "--nom", name])
-            .trim()
-            .to_string()
-    };
-    let funder = org("commanditaire", "Département de la Gironde");
-    let prescriber = org("prescripteur", "CCAS de Pessac");
+    let funder = cli_organisation(app, "commanditaire", "Département de la Gironde");
+    let prescriber = cli_organisation(app, "prescripteur", "CCAS de Pessac");
     let file = copy(app, "propre.csv");
     ok(app, &["lieux", "import", &file]);
 
-    let order = json_of(
+    let order = cli_order(
         app,
-        &[
-            "commandes",
-            "creer",
-            "--commanditaire",
-            &funder,
-            "--carnets",
-            "3",
-            "--debut",
-            "2020-01-01",
-            "--fin",
-            "2099-12-31",
-            "--perimetre",
-            "33063,33318",
-            "--prescripteurs",
-            &prescriber,
-            "--publics",
-            "seniors,demandeurs-emploi",
-        ],
+        &funder,
+        3,
+        ("2020-01-01", "2099-12-31"),
+        "33063,33318",
+        &["--prescripteurs", &prescriber, "--publics", "seniors,demandeurs-emploi"],
     );
     let id = order["id"].as_i64().unwrap();
     assert_eq!(order["devis"]["total_centimes"], 31_200, "3 × 10 × 10 € + 4 %");

@@ -9,8 +9,9 @@ use axum::http::StatusCode;
 use crate::lieux::copy;
 use crate::lieux_pages::signed_in;
 use crate::pass::{call, ACCES};
+use crate::support::pass_numerique::cli_order;
 use crate::support::{cli_json as json_of, cli_ok as ok};
-use crate::support::{load_territories, Browser, TestApp, BASE};
+use crate::support::{cli_organisation, load_territories, Browser, TestApp, BASE};
 
 const AIDE: &str = "Aide aux démarches administratives";
 
@@ -24,24 +25,13 @@ pub(crate) struct Issued {
 
 pub(crate) fn order(app: &TestApp, funder: i64, prescriber: &str, booklets: i64, fin: &str) -> Issued {
     let funder = funder.to_string();
-    let created = json_of(
+    let created = cli_order(
         app,
-        &[
-            "commandes",
-            "creer",
-            "--commanditaire",
-            &funder,
-            "--carnets",
-            &booklets.to_string(),
-            "--debut",
-            "2020-01-01",
-            "--fin",
-            fin,
-            "--perimetre",
-            "33,40",
-            "--publics",
-            "seniors,demandeurs-emploi",
-        ],
+        &funder,
+        booklets,
+        ("2020-01-01", fin),
+        "33,40",
+        &["--publics", "seniors,demandeurs-emploi"],
     );
     let id = created["id"].as_i64().unwrap();
     let codes_file = app.data_dir.parent().unwrap().join(format!("codes-{id}.csv"));
@@ -107,12 +97,7 @@ pub(crate) fn hand_out(app: &TestApp, booklet: i64, public: &str, commune: &str)
 /// Mont-de-Marsan (mednum-4) in the Landes. Returns the prescriber and the keys by place.
 pub(crate) async fn places(app: &TestApp) -> (String, BTreeMap<&'static str, String>) {
     load_territories(app);
-    let prescriber = ok(
-        app,
-        &["organisations", "creer", "--type", "prescripteur", "--nom", "CCAS"],
-    )
-    .trim()
-    .to_string();
+    let prescriber = cli_organisation(app, "prescripteur", "CCAS");
     let file = copy(app, "propre.csv");
     let mut text = std::fs::read_to_string(&file).unwrap();
     let pessac = text.lines().find(|l| l.starts_with("mednum-2,")).unwrap().to_string();

@@ -367,3 +367,10 @@ pub fn load_territories(app: &TestApp) {
         ],
     );
 }
+
+/// Creates an organisation of `kind` with the command line; its id (as printed).
+pub fn cli_organisation(app: &TestApp, kind: &str, name: &str) -> String {
+    cli_ok(app, &["organisations", "creer", "--type", kind, "--nom", name])
+        .trim()
+        .to_string()
+}

@@ -1,6 +1,6 @@
 //! Pass Numérique fixtures shared by the tests of redemptions and settlement.
 
-use super::{cli_ok, TestApp};
+use super::{cli_json, cli_ok, TestApp};
 
 /// Valid bank details (IBAN with a right mod-97 key).
 pub const IBAN_1: &str = "FR76 3000 6000 0112 3456 7890 189";
@@ -32,4 +32,34 @@ pub fn payable_places(app: &TestApp) {
             "CCBPFRPPBDX",
         ],
     );
+}
+
+/// `commandes creer` for `funder`: `booklets` booklets (of 10 cheques of 10 €)
+/// valid over `(debut, fin)` in `perimetre`, with these further options; the
+/// command's JSON answer.
+pub fn cli_order(
+    app: &TestApp,
+    funder: &str,
+    booklets: i64,
+    (debut, fin): (&str, &str),
+    perimetre: &str,
+    options: &[&str],
+) -> serde_json::Value {
+    let booklets = booklets.to_string();
+    let mut args = vec![
+        "commandes",
+        "creer",
+        "--commanditaire",
+        funder,
+        "--carnets",
+        &booklets,
+        "--debut",
+        debut,
+        "--fin",
+        fin,
+        "--perimetre",
+        perimetre,
+    ];
+    args.extend_from_slice(options);
+    cli_json(app, &args)
 }
