@@ -140,7 +140,7 @@ async fn setup(core: &Core) {
             "INSERT INTO commandes (commanditaire_id, carnets, cheques_par_carnet, valeur_centimes, frais_pour_dix_mille, \
              debut, fin, tolerance_jours, perimetre, publics, services, plafond_jour, marque, etat, emise_at, created_at, updated_at) \
              VALUES ({org}, {booklets}, {PER_BOOKLET}, 1000, 500, '2020-01-01', '2099-12-31', 30, 'FR', 'tout-public', '', 2, \
-             'Banc', 'emise', 1, 0, 0)"
+             'Banc', 'payee', 1, 0, 0)"
         ),
     )
     .await;

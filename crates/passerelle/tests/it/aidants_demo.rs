@@ -16,23 +16,7 @@ use crate::support::{cli, totp_code, Browser};
 /// The usager `identite` signs in to his own space through the simulator.
 async fn usager_space(m: &M, identite: &str) -> Browser {
     let mut u = Browser::on(m.router.clone());
-    let r = u.get("/espace-usager/connexion").await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let authorize = m.local(r.location().unwrap()).to_string();
-    let url = url::Url::parse(&format!("{}{authorize}", m.base)).unwrap();
-    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-    assert_eq!(u.get(&authorize).await.status, StatusCode::OK);
-    let r = u
-        .post(
-            "/fc-simulateur/authorize",
-            &[
-                ("state", q["state"].as_str()),
-                ("nonce", q["nonce"].as_str()),
-                ("acr", "eidas1"),
-                ("identite", identite),
-            ],
-        )
-        .await;
+    let r = m.through_simulator(&mut u, "/espace-usager/connexion", identite).await;
     let callback = m.local(r.location().unwrap()).to_string();
     let r = u.get(&callback).await;
     assert_eq!(r.location(), Some("/espace-usager"), "{}", r.body);

@@ -8,13 +8,8 @@ use jiff::ToSpan;
 use crate::lieux::run;
 use crate::lieux_pages::signed_in;
 use crate::pass::{ready, scene};
+use crate::support::cli_ok as ok;
 use crate::support::TestApp;
-
-fn ok(app: &TestApp, args: &[&str]) -> String {
-    let (code, out, err) = run(app, args);
-    assert_eq!(code, 0, "{args:?} : {err}");
-    out
-}
 
 async fn queued(app: &TestApp) -> i64 {
     app.scalar_i64("SELECT COUNT(*) FROM courriels").await

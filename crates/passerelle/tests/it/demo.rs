@@ -1,24 +1,16 @@
 //! The demonstration data of `passerelle serve --demo`: accounts, places and a
 //! Pass Numérique order ready to redeem within a minute.
 
-use std::path::Path;
-
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::lieux::run;
 use crate::pass::call;
-use crate::support::TestApp;
+use crate::support::{load_territories, TestApp};
 
 #[tokio::test]
 async fn the_demo_lets_a_new_user_redeem_a_cheque_at_once() {
     let app = TestApp::new().await;
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    let (code, _, err) = run(
-        &app,
-        &["territoires", "charger", "--dossier", dataset.to_str().unwrap()],
-    );
-    assert_eq!(code, 0, "{err}");
+    load_territories(&app);
 
     let demo = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();
     assert_eq!(demo.logins.len(), 9);

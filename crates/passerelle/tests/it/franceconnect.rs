@@ -4,8 +4,6 @@
 //! endpoint plays a hostile or broken provider (tampered, foreign-key, expired
 //! or wrong-nonce ID tokens).
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -16,15 +14,14 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
 use base64::Engine;
-use passerelle_core::aidants::franceconnect::config::FcSettings;
 use passerelle_core::aidants::franceconnect::simulateur::{sub_of, SigningKey};
 use passerelle_core::aidants::franceconnect::{flow, FcConfig, FranceConnect};
 use passerelle_core::Keys;
-use passerelle_web::{router, AppState, WebConfig};
+use passerelle_web::{router, AppState};
 use serde_json::Value;
 
 use crate::lieux_pages::signed_in;
-use crate::support::{Browser, TestApp};
+use crate::support::{serveur, Browser, TestApp};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Tamper {
@@ -101,24 +98,9 @@ async fn hostile_provider(
 /// The application with the simulator on, served on a loopback port.
 pub(crate) async fn serve() -> Fc {
     let app = TestApp::new().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let base_url = url::Url::parse(&base).unwrap();
-    let settings = FcSettings {
-        simulateur: true,
-        ..Default::default()
-    };
-    let config = FcConfig::resolve(&settings, &base_url, false, &app.core.keys)
-        .unwrap()
-        .unwrap();
-    let web = WebConfig {
-        base_url,
-        assets_dir: PathBuf::from("/nonexistent"),
-        fonts_dir: crate::mandats_support::fonts_dir(),
-        trust_proxy: false,
-        search_max_age: std::time::Duration::ZERO,
-        dashboard_max_age: std::time::Duration::ZERO,
-    };
+    let (listener, base) = serveur::loopback().await;
+    let config = serveur::franceconnect_simulator(&app, &base);
+    let web = serveur::web_config_at(&base);
     let state =
         AppState::new(app.core.clone(), web).with_franceconnect(Some(FranceConnect::new(config.clone()).unwrap()));
     let tamper = Arc::new(Mutex::new(Tamper::None));
@@ -127,12 +109,7 @@ pub(crate) async fn serve() -> Fc {
     let router = router(state).layer(axum::middleware::from_fn(move |req: Request, next: Next| {
         hostile_provider(t.clone(), f.clone(), k.clone(), req, next)
     }));
-    let served = router.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, served.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
-    });
+    serveur::spawn(listener, router.clone());
     Fc {
         app,
         base,

@@ -184,12 +184,7 @@ fn random_uploads_never_fail() {
                     fields.push(("dry_run", None, b"on"));
                 }
                 let (ct, body) = multipart(&fields);
-                let cookies = op
-                    .cookies
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let cookies = op.cookie_header();
                 let req = axum::http::Request::post(format!("/operateur/lieux/import?csrf_token={token}"))
                     .header(axum::http::header::CONTENT_TYPE, ct)
                     .header(axum::http::header::COOKIE, cookies)

@@ -85,12 +85,7 @@ pub(crate) async fn post_bytes(b: &mut Browser, path: &str, content_type: &str, 
     let token = b.cookie("passerelle_csrf").cloned().unwrap_or_default();
     let mut full = format!("csrf_token={token}&").into_bytes();
     full.extend(body);
-    let cookies = b
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let cookies = b.cookie_header();
     let req = Request::post(path)
         .header(header::CONTENT_TYPE, content_type)
         .header(header::COOKIE, cookies)

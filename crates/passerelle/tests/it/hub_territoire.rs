@@ -3,8 +3,6 @@
 //! proposed by the hub and accepted or refused by the place or the opérateur;
 //! a hub sees only its départements; every route tried by someone refused.
 
-use std::path::Path;
-
 use axum::http::StatusCode;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
@@ -48,8 +46,7 @@ fn set_territory(app: &TestApp, org: i64, deps: &str) {
 /// more places in Gironde, Landes and Finistère with data problems, two hubs.
 async fn world() -> World {
     let app = TestApp::new().await;
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    passerelle_core::territoires::load(&app.core.db, &dataset)
+    passerelle_core::territoires::load(&app.core.db, &crate::support::territories_dataset())
         .await
         .unwrap();
     let demo = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();

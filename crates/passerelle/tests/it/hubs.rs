@@ -1,28 +1,14 @@
 //! Hubs territoriaux: the départements they cover, and the hub shown on a place.
 
-use std::path::Path;
-
 use crate::lieux::{copy, run};
-use crate::support::TestApp;
-
-fn load_territories(app: &TestApp) {
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    let (code, _, err) = run(app, &["territoires", "charger", "--dossier", dataset.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-}
-
-fn create(app: &TestApp, kind: &str, name: &str) -> String {
-    let (code, out, err) = run(app, &["organisations", "creer", "--type", kind, "--nom", name]);
-    assert_eq!(code, 0, "{err}");
-    out.trim().to_string()
-}
+use crate::support::{cli_organisation, load_territories, TestApp};
 
 #[tokio::test]
 async fn a_hub_covers_departements_and_places_show_their_hub() {
     let app = TestApp::new().await;
-    let hub = create(&app, "hub", "Hub Nouvelle-Aquitaine");
-    let other = create(&app, "hub", "Hub Occitanie");
-    let place_org = create(&app, "lieu", "EPN de Pessac");
+    let hub = cli_organisation(&app, "hub", "Hub Nouvelle-Aquitaine");
+    let other = cli_organisation(&app, "hub", "Hub Occitanie");
+    let place_org = cli_organisation(&app, "lieu", "EPN de Pessac");
 
     // Before the official territories are loaded, nothing can be checked: refused.
     let (code, _, err) = run(

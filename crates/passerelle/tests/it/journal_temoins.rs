@@ -2,8 +2,6 @@
 //! `journal exporter-tete`) and witnesses keep it; `journal verify --temoin
 //! FICHIER|URL` proves the local journal extends what each witness saw.
 
-use std::net::SocketAddr;
-
 use serde_json::Value;
 
 use crate::journal::{drop_protection, fill};
@@ -19,14 +17,8 @@ fn export_head(app: &TestApp, name: &str) -> std::path::PathBuf {
 
 /// Serves the application on a loopback port (no outside network).
 async fn serve(app: &TestApp) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let router = app.router.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
-    });
+    let (listener, base) = crate::support::serveur::loopback().await;
+    crate::support::serveur::spawn(listener, app.router.clone());
     base
 }
 

@@ -277,19 +277,7 @@ async fn upload(b: &mut crate::support::Browser, token: Option<&str>, file: &[u8
         Some(t) => format!("/operateur/lieux/import?csrf_token={t}"),
         None => "/operateur/lieux/import".to_string(),
     };
-    let cookies: String = b
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let req = axum::http::Request::post(path)
-        .header("content-type", ct)
-        .header("cookie", cookies)
-        .header("sec-fetch-site", "same-origin")
-        .body(axum::body::Body::from(body))
-        .unwrap();
-    b.send(req).await
+    b.post_multipart(&path, &ct, body).await
 }
 
 pub(crate) async fn signed_in(app: &TestApp, kind: &str, role: &str, email: &str) -> (crate::support::Browser, i64) {

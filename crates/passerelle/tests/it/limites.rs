@@ -516,19 +516,9 @@ async fn an_import_over_its_limit_is_refused_with_413() {
     // lieux_admin::UPLOAD_LIMIT (the module is private to the web crate).
     let big = vec![b'a'; 64 * 1024 * 1024 + 1];
     let (ct, body) = crate::lieux_pages::multipart(&[("fichier", Some("gros.csv"), &big)]);
-    let cookies = op
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let req = axum::http::Request::post(format!("/operateur/lieux/import?csrf_token={token}"))
-        .header(axum::http::header::CONTENT_TYPE, ct)
-        .header(axum::http::header::COOKIE, cookies)
-        .header("sec-fetch-site", "same-origin")
-        .body(axum::body::Body::from(body))
-        .unwrap();
-    let r = op.send(req).await;
+    let r = op
+        .post_multipart(&format!("/operateur/lieux/import?csrf_token={token}"), &ct, body)
+        .await;
     assert_eq!(r.status, axum::http::StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
     assert!(r.body.contains("Envoi trop volumineux"));
 }

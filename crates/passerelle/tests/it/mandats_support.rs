@@ -4,18 +4,14 @@
 //! (pdftotext, pdftoppm) and zbar (zbarimg). These external tools are required;
 //! `PASSERELLE_TEST_SANS_QR=1` explicitly opts out of them.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
-
 use axum::http::StatusCode;
 use axum::Router;
 use passerelle_core::accounts::{self, NewAccount};
-use passerelle_core::aidants::franceconnect::config::FcSettings;
-use passerelle_core::aidants::franceconnect::{FcConfig, FranceConnect};
+use passerelle_core::aidants::franceconnect::FranceConnect;
 use passerelle_core::journal::Actor;
-use passerelle_web::{router, AppState, WebConfig};
+use passerelle_web::{router, AppState};
 
-use crate::support::{totp_code, Browser, TestApp, PASSWORD};
+use crate::support::{serveur, totp_code, Browser, Response, TestApp, PASSWORD};
 
 pub(crate) struct M {
     pub app: TestApp,
@@ -25,45 +21,18 @@ pub(crate) struct M {
     pub fc_client_id: String,
 }
 
-pub(crate) fn fonts_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../node_modules/dejavu-fonts-ttf/ttf"
-    ))
-}
-
 /// The application with the simulator on, served on a loopback port.
 pub(crate) async fn serve() -> M {
     let app = TestApp::new().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let base_url = url::Url::parse(&base).unwrap();
-    let settings = FcSettings {
-        simulateur: true,
-        ..Default::default()
-    };
-    let config = FcConfig::resolve(&settings, &base_url, false, &app.core.keys)
-        .unwrap()
-        .unwrap();
-    let web = WebConfig {
-        base_url,
-        assets_dir: PathBuf::from("/nonexistent"),
-        fonts_dir: fonts_dir(),
-        trust_proxy: false,
-        search_max_age: std::time::Duration::ZERO,
-        dashboard_max_age: std::time::Duration::ZERO,
-    };
+    let (listener, base) = serveur::loopback().await;
+    let config = serveur::franceconnect_simulator(&app, &base);
+    let web = serveur::web_config_at(&base);
     let fc_client_id = config.client_id.clone();
     let state = AppState::new(app.core.clone(), web)
         .with_franceconnect(Some(FranceConnect::new(config).unwrap()))
         .with_service_demo(true);
     let router = router(state);
-    let served = router.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, served.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
-    });
+    serveur::spawn(listener, router.clone());
     M {
         app,
         base,
@@ -149,26 +118,32 @@ impl M {
         absolute.strip_prefix(self.base.as_str()).unwrap_or(absolute)
     }
 
-    /// The usager `identite` identifies with the simulator in browser `b`;
-    /// returns the page FranceConnect brings the aidant back to.
-    pub(crate) async fn identify(&self, b: &mut Browser, identite: &str) -> String {
-        let r = b.get("/franceconnect/connexion").await;
+    /// From `start` (a page that sends the browser to FranceConnect), the
+    /// simulator's page, then its form posted as the usager `identite`: the
+    /// simulator's answer (a redirection to the callback when all went well).
+    pub(crate) async fn through_simulator(&self, b: &mut Browser, start: &str, identite: &str) -> Response {
+        let r = b.get(start).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let authorize = self.local(r.location().unwrap()).to_string();
         let url = url::Url::parse(&format!("{}{authorize}", self.base)).unwrap();
         let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         assert_eq!(b.get(&authorize).await.status, StatusCode::OK);
-        let r = b
-            .post(
-                "/fc-simulateur/authorize",
-                &[
-                    ("state", q["state"].as_str()),
-                    ("nonce", q["nonce"].as_str()),
-                    ("acr", "eidas1"),
-                    ("identite", identite),
-                ],
-            )
-            .await;
+        b.post(
+            "/fc-simulateur/authorize",
+            &[
+                ("state", q["state"].as_str()),
+                ("nonce", q["nonce"].as_str()),
+                ("acr", "eidas1"),
+                ("identite", identite),
+            ],
+        )
+        .await
+    }
+
+    /// The usager `identite` identifies with the simulator in browser `b`;
+    /// returns the page FranceConnect brings the aidant back to.
+    pub(crate) async fn identify(&self, b: &mut Browser, identite: &str) -> String {
+        let r = self.through_simulator(b, "/franceconnect/connexion", identite).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let callback = self.local(r.location().unwrap()).to_string();
         let r = b.get(&callback).await;
@@ -330,12 +305,7 @@ impl M {
     pub(crate) async fn pdf(&self, b: &Browser, path: &str) -> Vec<u8> {
         use http_body_util::BodyExt;
         use tower::ServiceExt;
-        let cookies = b
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let cookies = b.cookie_header();
         let req = axum::http::Request::get(path)
             .header(axum::http::header::COOKIE, cookies)
             .body(axum::body::Body::empty())

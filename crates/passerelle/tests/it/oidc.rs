@@ -3,9 +3,8 @@
 //! authentication request, and the token endpoint (single-use codes, PKCE,
 //! replay revoking, ES256 ID tokens checked against the JWKS).
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use axum::http::StatusCode;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use passerelle_core::oidc_provider::authorize::{self, Refusal};
 use passerelle_core::oidc_provider::tokens::{self, Grant};
@@ -13,31 +12,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::lieux::run;
+use crate::oidc_support::{client_with_secret as client, token_request as post_token, BACK};
 use crate::support::{TestApp, BASE};
-
-const BACK: &str = "http://127.0.0.1:9999/retour";
-
-fn client(app: &TestApp, name: &str) -> (String, String) {
-    let (code, out, err) = run(
-        app,
-        &[
-            "oidc",
-            "clients",
-            "creer",
-            "--nom",
-            name,
-            "--redirect-uri",
-            BACK,
-            "--json",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
-    (
-        v["client_id"].as_str().unwrap().to_string(),
-        v["client_secret"].as_str().unwrap().to_string(),
-    )
-}
 
 fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
     q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -47,21 +23,6 @@ async fn json_get(app: &TestApp, path: &str) -> Value {
     let r = app.browser().get(path).await;
     assert_eq!(r.status, StatusCode::OK, "{path}");
     serde_json::from_str(&r.body).unwrap()
-}
-
-async fn post_token(app: &TestApp, auth: Option<(&str, &str)>, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let mut req = Request::post("/oidc/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some((id, secret)) = auth {
-        req = req.header(
-            header::AUTHORIZATION,
-            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
-        );
-    }
-    let r = app.browser().send(req.body(Body::from(body)).unwrap()).await;
-    (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
 }
 
 /// A real grant for the usager tagged `tag` (created once per app): the

@@ -11,7 +11,6 @@
 //! served on a loopback socket; the aidant's browser steps are played here.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
@@ -97,8 +96,7 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
         panic!("PASSERELLE_PYTHON doit désigner le python de target/pyenv (voir scripts/test)");
     };
     let app = TestApp::new().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let (listener, base) = crate::support::serveur::loopback().await;
     let web = WebConfig {
         base_url: url::Url::parse(&base).unwrap(),
         assets_dir: PathBuf::from("/nonexistent"),
@@ -109,11 +107,7 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
     };
     let served = router(AppState::new(app.core.clone(), web));
     let browser_router = served.clone();
-    tokio::spawn(async move {
-        axum::serve(listener, served.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .unwrap();
-    });
+    crate::support::serveur::spawn(listener, served);
 
     let client = register(&app, "");
     let (key_client, key_pem) = register_with_key(&app);

@@ -3,9 +3,8 @@
 //! assertion; single-use `jti`, audience, expiry, key, algorithm, and the
 //! two methods never mixed.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use axum::http::StatusCode;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
@@ -15,6 +14,7 @@ use sha2::Digest;
 
 use crate::lieux::run;
 use crate::oidc::code_for;
+use crate::oidc_support::{client_with_secret, token_request as post};
 use crate::support::{TestApp, BASE};
 
 const BACK: &str = "http://127.0.0.1:9999/retour";
@@ -60,28 +60,6 @@ fn register_with_key(app: &TestApp, secret: &p256::SecretKey, jwks: bool) -> Str
     v["client_id"].as_str().unwrap().to_string()
 }
 
-fn secret_client(app: &TestApp) -> (String, String) {
-    let (code, out, err) = run(
-        app,
-        &[
-            "oidc",
-            "clients",
-            "creer",
-            "--nom",
-            "Service à secret",
-            "--redirect-uri",
-            BACK,
-            "--json",
-        ],
-    );
-    assert_eq!(code, 0, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
-    (
-        v["client_id"].as_str().unwrap().to_string(),
-        v["client_secret"].as_str().unwrap().to_string(),
-    )
-}
-
 fn claims(client_id: &str, jti: &str) -> Value {
     json!({ "iss": client_id, "sub": client_id, "aud": format!("{BASE}/oidc/token"), "jti": jti,
         "iat": now(), "exp": now() + 120 })
@@ -106,21 +84,6 @@ fn forged(alg: &str, claims: &Value, hmac_key: &[u8]) -> String {
     let h = URL_SAFE_NO_PAD.encode(json!({ "alg": alg, "typ": "JWT" }).to_string());
     let c = URL_SAFE_NO_PAD.encode(claims.to_string());
     format!("{h}.{c}.")
-}
-
-async fn post(app: &TestApp, basic: Option<(&str, &str)>, form: &[(&str, &str)]) -> (StatusCode, Value) {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let mut req = Request::post("/oidc/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-    if let Some((id, secret)) = basic {
-        req = req.header(
-            header::AUTHORIZATION,
-            format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
-        );
-    }
-    let r = app.browser().send(req.body(Body::from(body)).unwrap()).await;
-    (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
 }
 
 /// The token request for `code` authenticated by `assertion`.
@@ -293,7 +256,7 @@ async fn oidc_private_key_jwt_refusals() {
     refused("secret post d'un client à clé", post(&app, None, &with_post).await);
 
     // A service with a secret cannot send an assertion (nor sign one with a key).
-    let (secret_id, secret) = secret_client(&app);
+    let (secret_id, secret) = client_with_secret(&app, "Service à secret");
     let secret_code = code_for(&app, &secret_id, None, 1).await;
     refused(
         "assertion d'un client à secret",

@@ -5,6 +5,7 @@
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
+use base64::Engine;
 use serde_json::Value;
 
 use crate::lieux::run;
@@ -12,6 +13,30 @@ use crate::support::{totp_code, Browser, TestApp, PASSWORD};
 
 pub(crate) const BACK: &str = "http://127.0.0.1:9999/retour";
 pub(crate) const AFTER_LOGOUT: &str = "http://127.0.0.1:9999/au-revoir";
+
+/// Registers a service authenticated by a secret, named `name`, returning to
+/// [`BACK`]: (client_id, secret).
+pub(crate) fn client_with_secret(app: &TestApp, name: &str) -> (String, String) {
+    let (code, out, err) = run(
+        app,
+        &[
+            "oidc",
+            "clients",
+            "creer",
+            "--nom",
+            name,
+            "--redirect-uri",
+            BACK,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    (
+        v["client_id"].as_str().unwrap().to_string(),
+        v["client_secret"].as_str().unwrap().to_string(),
+    )
+}
 
 /// Registers a service; `demarches` empty: all. Returns (client_id, secret).
 pub(crate) fn register(app: &TestApp, demarches: &str) -> (String, String) {
@@ -208,6 +233,30 @@ pub(crate) async fn consent(b: &mut Browser, path_and_query: &str, usager_name: 
     let r = b.post_raw("/oidc/authorize/demarche", &f).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     r.location().unwrap().to_string()
+}
+
+/// A request to the token endpoint with this form, authenticated by HTTP Basic
+/// when `basic` is given: its status and JSON answer (Null when not JSON).
+pub(crate) async fn token_request(
+    app: &TestApp,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let mut req = Request::post("/oidc/token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some((id, secret)) = basic {
+        req = req.header(
+            header::AUTHORIZATION,
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+            ),
+        );
+    }
+    let r = app.browser().send(req.body(Body::from(body)).unwrap()).await;
+    (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
 }
 
 pub(crate) async fn token_for(app: &TestApp, client: &(String, String), back: &str) -> Value {

@@ -2,24 +2,16 @@
 //! département — every département (Corsica and overseas included) and
 //! month, zero rows kept, counts of 1 to 4 suppressed, stable URLs, dates.
 
-use std::path::Path;
-
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::lieux::run;
 use crate::pass::call;
-use crate::support::TestApp;
+use crate::support::{load_territories, TestApp};
 
 #[tokio::test]
 async fn indicators_cover_every_departement_and_hide_small_counts() {
     let app = TestApp::new().await;
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    let (code, _, err) = run(
-        &app,
-        &["territoires", "charger", "--dossier", dataset.to_str().unwrap()],
-    );
-    assert_eq!(code, 0, "{err}");
+    load_territories(&app);
     let demo = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();
     let pass = demo.pass.unwrap();
     let body = json!({ "code": pass.codes[0], "service": "Accès internet et matériel informatique" }).to_string();

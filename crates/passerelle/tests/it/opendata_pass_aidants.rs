@@ -2,21 +2,17 @@
 //! Aidants Connect per month and démarche — every combination once, zero rows
 //! kept, published counts equal a direct recount, counts of 1 to 4 hidden.
 
-use std::path::Path;
-
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::lieux::run;
 use crate::pass::call;
+use crate::support::load_territories;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_counts() {
     let m = crate::mandats_support::serve().await;
     let app = &m.app;
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    let (code, _, err) = run(app, &["territoires", "charger", "--dossier", dataset.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
+    load_territories(app);
     let demo = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();
     passerelle_core::demo_aidants::load(&app.core, Some(&m.fc_client_id), &m.base)
         .await

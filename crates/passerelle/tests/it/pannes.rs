@@ -30,22 +30,6 @@ pub fn passerelle_at(db_url: &str, data_dir: &Path, args: &[&str]) -> Command {
     c
 }
 
-/// Runs a command that must succeed and answer JSON (`--json` is added).
-pub fn json_ok(app: &TestApp, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let (code, out, err) = run(app, &all);
-    assert_eq!(code, 0, "{args:?} : {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e} : {out}"))
-}
-
-/// Runs a command that must succeed; its standard output.
-pub fn ok(app: &TestApp, args: &[&str]) -> String {
-    let (code, out, err) = run(app, args);
-    assert_eq!(code, 0, "{args:?} : {err}");
-    out
-}
-
 /// Starts `args` with plain progress lines on its error output, waits for a
 /// line for which `in_progress` holds (the job has really started writing),
 /// then kills it with SIGKILL. Returns the lines read. Panics if the job ends
@@ -140,15 +124,6 @@ pub fn invariants_hold(app: &TestApp) {
 /// A file next to the test's data directory.
 pub fn file_path(app: &TestApp, name: &str) -> PathBuf {
     app.data_dir.parent().expect("dossier du test").join(name)
-}
-
-/// The territories of the official dataset (npm package), loaded once per test database.
-pub fn load_territories(app: &TestApp) {
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    ok(
-        app,
-        &["territoires", "charger", "--dossier", dataset.to_str().expect("chemin")],
-    );
 }
 
 /// `passerelle serve` on a free loopback port, killed (SIGKILL) when dropped.

@@ -13,8 +13,10 @@ use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use serde_json::{json, Value};
 
 use crate::lieux::copy;
-use crate::pannes::{client, file_path, invariants_hold, json_ok, load_territories, ok, Server};
+use crate::pannes::{client, file_path, invariants_hold, Server};
 use crate::pass::ACCES;
+use crate::support::pass_numerique::cli_order;
+use crate::support::{cli_json as json_ok, cli_ok as ok, cli_organisation, load_territories};
 use crate::support::{TestApp, BASE};
 
 const AIDE: &str = "Aide aux démarches administratives";
@@ -44,34 +46,16 @@ impl Redeemable {
 /// a booklet may be used entirely at one place in a day.
 pub async fn redeemable(app: &TestApp, booklets: i64) -> Redeemable {
     load_territories(app);
-    let org = |kind: &str, name: &str| {
-        ok(app, &["organisations", "creer", "--type", kind, "--nom", name])
-            .trim()
-            .to_string()
-    };
-    let funder = org("commanditaire", "Département de la Gironde");
-    let prescriber = org("prescripteur", "CCAS de Pessac");
+    let funder = cli_organisation(app, "commanditaire", "Département de la Gironde");
+    let prescriber = cli_organisation(app, "prescripteur", "CCAS de Pessac");
     ok(app, &["lieux", "import", &copy(app, "propre.csv")]);
-    let order = json_ok(
+    let order = cli_order(
         app,
-        &[
-            "commandes",
-            "creer",
-            "--commanditaire",
-            &funder,
-            "--carnets",
-            &booklets.to_string(),
-            "--debut",
-            "2020-01-01",
-            "--fin",
-            "2099-12-31",
-            "--perimetre",
-            "33063,33318",
-            "--prescripteurs",
-            &prescriber,
-            "--plafond-jour",
-            "10",
-        ],
+        &funder,
+        booklets,
+        ("2020-01-01", "2099-12-31"),
+        "33063,33318",
+        &["--prescripteurs", &prescriber, "--plafond-jour", "10"],
     )["id"]
         .as_i64()
         .expect("numéro de commande");

@@ -8,10 +8,12 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::lieux::run;
-use crate::pannes::{file_path, invariants_hold, json_ok, kill_after, kill_when, load_territories, ok, progress};
+use crate::pannes::{file_path, invariants_hold, kill_after, kill_when, progress};
 use crate::pannes_encaissements::redeemable;
 use crate::pass::call;
+use crate::support::pass_numerique::{cli_order, payable_places};
 use crate::support::TestApp;
+use crate::support::{cli_json as json_ok, cli_ok as ok, cli_organisation, load_territories};
 
 /// A file of `rows` places of the national standard (6,000: two chunks of 5,000 rows at most in the import's pipeline).
 fn places_csv(app: &TestApp, name: &str, rows: usize, date: &str) -> String {
@@ -91,29 +93,8 @@ async fn an_order_issue_killed_midway_issues_nothing_and_reruns_without_gap_or_d
     const BOOKLETS: i64 = 12_000;
     let app = TestApp::new().await;
     load_territories(&app);
-    let funder = ok(
-        &app,
-        &["organisations", "creer", "--type", "commanditaire", "--nom", "Région"],
-    )
-    .trim()
-    .to_string();
-    let order = json_ok(
-        &app,
-        &[
-            "commandes",
-            "creer",
-            "--commanditaire",
-            &funder,
-            "--carnets",
-            &BOOKLETS.to_string(),
-            "--debut",
-            "2026-01-01",
-            "--fin",
-            "2027-12-31",
-            "--perimetre",
-            "33",
-        ],
-    )["id"]
+    let funder = cli_organisation(&app, "commanditaire", "Région");
+    let order = cli_order(&app, &funder, BOOKLETS, ("2026-01-01", "2027-12-31"), "33", &[])["id"]
         .as_i64()
         .expect("numéro");
     let id = order.to_string();
@@ -181,8 +162,6 @@ async fn an_order_issue_killed_midway_issues_nothing_and_reruns_without_gap_or_d
 }
 
 /// Valid bank details (IBAN with a right mod-97 key, SIRET with a right Luhn key).
-const IBAN_1: &str = "FR76 3000 6000 0112 3456 7890 189";
-const IBAN_2: &str = "FR1420041010050500013M02606";
 
 #[tokio::test]
 async fn a_settlement_killed_midway_pays_nobody_twice_and_forgets_nobody() {
@@ -199,31 +178,7 @@ async fn a_settlement_killed_midway_pays_nobody_twice_and_forgets_nobody() {
     app.exec("UPDATE encaissements SET jour = '2026-10-15'")
         .await
         .expect("date");
-    let qualifs = file_path(&app, "qualifs.csv");
-    std::fs::write(
-        &qualifs,
-        format!(
-            "lieu_id,siret,iban,bic,titulaire\nmednum-1,73282932000074,{IBAN_1},BNPAFRPP,Un\nmednum-2,35600000000047,{IBAN_2},CCBPFRPPBDX,Deux\n"
-        ),
-    )
-    .expect("fichier");
-    ok(
-        &app,
-        &["lieux", "qualifications", "importer", qualifs.to_str().expect("chemin")],
-    );
-    ok(
-        &app,
-        &[
-            "reglements",
-            "compte",
-            "--nom",
-            "Opérateur",
-            "--iban",
-            IBAN_2,
-            "--bic",
-            "CCBPFRPPBDX",
-        ],
-    );
+    payable_places(&app);
     let sepa = file_path(&app, "virements.xml");
     let sepa = sepa.to_str().expect("chemin");
 

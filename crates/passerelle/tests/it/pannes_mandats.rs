@@ -47,12 +47,7 @@ async fn a_server_killed_while_concluding_a_mandate_leaves_it_whole_or_absent() 
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(&fields)
             .finish();
-        let cookies =
-            a.b.cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; ");
+        let cookies = a.b.cookie_header();
 
         // The same session, on another instance: the real binary, killed while it works.
         let mut server = Server::start(&m.app, &[("PASSERELLE_FC_SIMULATEUR", "1")]).await;

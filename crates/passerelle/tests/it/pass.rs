@@ -8,23 +8,12 @@ use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
 
 use crate::lieux::{copy, run};
-use crate::support::{Response, TestApp, BASE};
+use crate::support::pass_numerique::cli_order;
+use crate::support::{cli_json as json_of, cli_ok as ok};
+use crate::support::{cli_organisation, load_territories, Response, TestApp, BASE};
 
 const AIDE: &str = "Aide aux démarches administratives";
 pub const ACCES: &str = "Accès internet et matériel informatique";
-
-fn ok(app: &TestApp, args: &[&str]) -> String {
-    let (code, out, err) = run(app, args);
-    assert_eq!(code, 0, "{args:?} : {err}");
-    out
-}
-
-pub(crate) fn json_of(app: &TestApp, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = ok(app, &all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e} : {out}"))
-}
 
 /// Everything a place needs to redeem: territories, organisations, places, a
 /// paid and issued order of 3 booklets of 10 cheques, booklet 1 handed out,
@@ -40,38 +29,19 @@ pub struct Scene {
 }
 
 pub async fn scene(app: &TestApp) -> Scene {
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    ok(app, &["territoires", "charger", "--dossier", dataset.to_str().unwrap()]);
-    let org = |kind: &str, name: &str| {
-        ok(app, &["organisations", "creer", "--type", kind, "--nom", name])
-            .trim()
-            .to_string()
-    };
-    let funder = org("commanditaire", "Département de la Gironde");
-    let prescriber = org("prescripteur", "CCAS de Pessac");
+    load_territories(app);
+    let funder = cli_organisation(app, "commanditaire", "Département de la Gironde");
+    let prescriber = cli_organisation(app, "prescripteur", "CCAS de Pessac");
     let file = copy(app, "propre.csv");
     ok(app, &["lieux", "import", &file]);
 
-    let order = json_of(
+    let order = cli_order(
         app,
-        &[
-            "commandes",
-            "creer",
-            "--commanditaire",
-            &funder,
-            "--carnets",
-            "3",
-            "--debut",
-            "2020-01-01",
-            "--fin",
-            "2099-12-31",
-            "--perimetre",
-            "33063,33318",
-            "--prescripteurs",
-            &prescriber,
-            "--publics",
-            "seniors,demandeurs-emploi",
-        ],
+        &funder,
+        3,
+        ("2020-01-01", "2099-12-31"),
+        "33063,33318",
+        &["--prescripteurs", &prescriber, "--publics", "seniors,demandeurs-emploi"],
     );
     let id = order["id"].as_i64().unwrap();
     assert_eq!(order["devis"]["total_centimes"], 31_200, "3 × 10 × 10 € + 4 %");

@@ -3,42 +3,25 @@
 //! opérateur validates bank details; refusals, changes asked, suspension,
 //! withdrawal, IBAN change; every route tried by someone who must be refused.
 
-use std::path::Path;
-
 use axum::http::StatusCode;
 
-use crate::lieux::{copy, run};
+use crate::lieux::copy;
 use crate::lieux_pages::{multipart, signed_in};
-use crate::support::{Browser, Response, TestApp};
+use crate::support::cli_ok as ok;
+use crate::support::{load_territories, Browser, Response, TestApp};
 
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
-fn ok(app: &TestApp, args: &[&str]) -> String {
-    let (code, out, err) = run(app, args);
-    assert_eq!(code, 0, "{args:?}: {out} {err}");
-    out
-}
-
 async fn upload(b: &mut Browser, id: i64, nature: &str, name: &str, data: &[u8]) -> Response {
     let (ct, body) = multipart(&[("nature", None, nature.as_bytes()), ("fichier", Some(name), data)]);
-    if !b.cookies.contains_key("passerelle_csrf") {
-        b.get("/connexion").await;
-    }
-    let token = b.cookies.get("passerelle_csrf").cloned().unwrap_or_default();
-    let cookies: String = b
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let req = axum::http::Request::post(format!("/qualification/demandes/{id}/pieces?csrf_token={token}"))
-        .header("content-type", ct)
-        .header("cookie", cookies)
-        .header("sec-fetch-site", "same-origin")
-        .body(axum::body::Body::from(body))
-        .unwrap();
-    b.send(req).await
+    let token = b.csrf_token().await;
+    b.post_multipart(
+        &format!("/qualification/demandes/{id}/pieces?csrf_token={token}"),
+        &ct,
+        body,
+    )
+    .await
 }
 
 /// The whole form, as the page sends it, with `siret` and `action`.
@@ -116,11 +99,7 @@ async fn mails_to(app: &TestApp, to: &str, subject_part: &str) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_place_applies_a_hub_reviews_when_delegated_and_the_operator_validates_bank_details() {
     let app = TestApp::new().await;
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    ok(
-        &app,
-        &["territoires", "charger", "--dossier", dataset.to_str().unwrap()],
-    );
+    load_territories(&app);
     let file = copy(&app, "propre.csv");
     ok(&app, &["lieux", "import", &file]);
 
@@ -625,7 +604,8 @@ async fn a_place_applies_a_hub_reviews_when_delegated_and_the_operator_validates
 /// account the opérateur validated.
 #[tokio::test]
 async fn a_place_qualified_through_its_application_redeems_and_is_paid() {
-    use crate::pass::{call, json_of, scene};
+    use crate::pass::{call, scene};
+    use crate::support::cli_json as json_of;
 
     let app = TestApp::new().await;
     let s = scene(&app).await;

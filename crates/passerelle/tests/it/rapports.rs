@@ -3,30 +3,17 @@
 //! redeemed here; each route refused to whoever must not see it.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use axum::http::StatusCode;
-use serde_json::Value;
 
-use crate::lieux::{copy, run};
+use crate::lieux::copy;
 use crate::lieux_pages::signed_in;
 use crate::pass::{call, ACCES};
-use crate::support::{Browser, TestApp, BASE};
+use crate::support::pass_numerique::cli_order;
+use crate::support::{cli_json as json_of, cli_ok as ok};
+use crate::support::{cli_organisation, load_territories, Browser, TestApp, BASE};
 
 const AIDE: &str = "Aide aux démarches administratives";
-
-pub(crate) fn ok(app: &TestApp, args: &[&str]) -> String {
-    let (code, out, err) = run(app, args);
-    assert_eq!(code, 0, "{args:?} : {err} {out}");
-    out
-}
-
-pub(crate) fn json_of(app: &TestApp, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = ok(app, &all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e} : {out}"))
-}
 
 /// An order created, issued (codes kept), paid and allotted to `prescriber` by the command line.
 pub(crate) struct Issued {
@@ -38,24 +25,13 @@ pub(crate) struct Issued {
 
 pub(crate) fn order(app: &TestApp, funder: i64, prescriber: &str, booklets: i64, fin: &str) -> Issued {
     let funder = funder.to_string();
-    let created = json_of(
+    let created = cli_order(
         app,
-        &[
-            "commandes",
-            "creer",
-            "--commanditaire",
-            &funder,
-            "--carnets",
-            &booklets.to_string(),
-            "--debut",
-            "2020-01-01",
-            "--fin",
-            fin,
-            "--perimetre",
-            "33,40",
-            "--publics",
-            "seniors,demandeurs-emploi",
-        ],
+        &funder,
+        booklets,
+        ("2020-01-01", fin),
+        "33,40",
+        &["--publics", "seniors,demandeurs-emploi"],
     );
     let id = created["id"].as_i64().unwrap();
     let codes_file = app.data_dir.parent().unwrap().join(format!("codes-{id}.csv"));
@@ -120,14 +96,8 @@ pub(crate) fn hand_out(app: &TestApp, booklet: i64, public: &str, commune: &str)
 /// Bordeaux (mednum-1) and Pessac (mednum-2) in the Gironde, Lormont (mednum-3),
 /// Mont-de-Marsan (mednum-4) in the Landes. Returns the prescriber and the keys by place.
 pub(crate) async fn places(app: &TestApp) -> (String, BTreeMap<&'static str, String>) {
-    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
-    ok(app, &["territoires", "charger", "--dossier", dataset.to_str().unwrap()]);
-    let prescriber = ok(
-        app,
-        &["organisations", "creer", "--type", "prescripteur", "--nom", "CCAS"],
-    )
-    .trim()
-    .to_string();
+    load_territories(app);
+    let prescriber = cli_organisation(app, "prescripteur", "CCAS");
     let file = copy(app, "propre.csv");
     let mut text = std::fs::read_to_string(&file).unwrap();
     let pessac = text.lines().find(|l| l.starts_with("mednum-2,")).unwrap().to_string();

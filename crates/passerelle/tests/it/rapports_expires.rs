@@ -6,8 +6,8 @@
 use axum::http::StatusCode;
 
 use crate::lieux_pages::signed_in;
-use crate::rapports::{hand_out, json_of, ok, order, places, redeem};
-use crate::support::TestApp;
+use crate::rapports::{hand_out, order, places, redeem};
+use crate::support::{cli_json as json_of, cli_ok as ok, TestApp};
 
 #[tokio::test]
 async fn expired_cheques_are_stated_by_booklet_and_justify_the_credit_note() {

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::lieux::run;
 use crate::pass::call;
-use crate::support::{TestApp, BASE, PASSWORD};
+use crate::support::{load_territories, TestApp, BASE, PASSWORD};
 
 const HOUR: i64 = 3_600_000_000;
 
@@ -43,10 +43,7 @@ fn unsubscribe_path(body: &str) -> String {
 /// The demo (funder with an issued order, hub, places in Gironde), the hub
 /// covering Gironde and Dordogne, a redemption, expiries and accompaniments.
 async fn seed(app: &TestApp, m: &Mois) -> (i64, i64) {
-    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../node_modules/@etalab/decoupage-administratif/data");
-    let (code, _, err) = run(app, &["territoires", "charger", "--dossier", dataset.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
+    load_territories(app);
     let d = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();
     let pass = d.pass.expect("Pass Numérique de démonstration");
     let funder = app

@@ -9,25 +9,11 @@ use serde_json::{json, Value};
 
 use crate::lieux::run;
 use crate::pass::{call, ready, scene, Scene, ACCES};
+use crate::support::pass_numerique::{payable_places, IBAN_1, IBAN_2};
 use crate::support::TestApp;
+use crate::support::{cli_json as json_of, cli_ok as ok};
 
 const AIDE: &str = "Aide aux démarches administratives";
-/// Valid bank details (IBAN with a right mod-97 key, SIRET with a right Luhn key).
-const IBAN_1: &str = "FR76 3000 6000 0112 3456 7890 189";
-const IBAN_2: &str = "FR1420041010050500013M02606";
-
-fn ok(app: &TestApp, args: &[&str]) -> String {
-    let (code, out, err) = run(app, args);
-    assert_eq!(code, 0, "{args:?} : {err}");
-    out
-}
-
-fn json_of(app: &TestApp, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = ok(app, &all);
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e} : {out}"))
-}
 
 fn file(app: &TestApp, name: &str, content: &str) -> String {
     let path = app.data_dir.parent().unwrap().join(name);
@@ -269,27 +255,7 @@ async fn places_are_paid_once_through_a_valid_sepa_file() {
 async fn a_crash_in_the_middle_of_a_settlement_pays_nobody_twice_and_forgets_nobody() {
     let app = TestApp::new().await;
     redeemed(&app).await;
-    let good = file(
-        &app,
-        "qualifs.csv",
-        &format!(
-            "lieu_id,siret,iban,bic,titulaire\nmednum-1,73282932000074,{IBAN_1},BNPAFRPP,Un\nmednum-2,35600000000047,{IBAN_2},CCBPFRPPBDX,Deux\n"
-        ),
-    );
-    ok(&app, &["lieux", "qualifications", "importer", &good]);
-    ok(
-        &app,
-        &[
-            "reglements",
-            "compte",
-            "--nom",
-            "Opérateur",
-            "--iban",
-            IBAN_2,
-            "--bic",
-            "CCBPFRPPBDX",
-        ],
-    );
+    payable_places(&app);
 
     // Killed (SIGKILL) while its transaction is open, after writing the statements.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))

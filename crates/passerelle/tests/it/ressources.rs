@@ -61,40 +61,19 @@ async fn publish(op: &mut Browser, id: i64, on: bool) {
 
 async fn upload(b: &mut Browser, id: i64, name: &str, data: &[u8], with_token: bool) -> Response {
     let (ct, body) = multipart(&[("fichier", Some(name), data)]);
-    if !b.cookies.contains_key("passerelle_csrf") {
-        b.get("/connexion").await;
-    }
-    let token = b.cookies.get("passerelle_csrf").cloned().unwrap_or_default();
-    let cookies: String = b
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
+    let token = b.csrf_token().await;
     let path = if with_token {
         format!("/operateur/ressources/{id}/fichiers?csrf_token={token}")
     } else {
         format!("/operateur/ressources/{id}/fichiers")
     };
-    let req = Request::post(path)
-        .header("content-type", ct)
-        .header("cookie", cookies)
-        .header("sec-fetch-site", "same-origin")
-        .body(Body::from(body))
-        .unwrap();
-    b.send(req).await
+    b.post_multipart(&path, &ct, body).await
 }
 
 /// A GET whose body is kept as bytes.
 async fn get_bytes(app: &TestApp, b: &Browser, path: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let cookies: String = b
-        .cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
     let req = Request::get(path)
-        .header(header::COOKIE, cookies)
+        .header(header::COOKIE, b.cookie_header())
         .body(Body::empty())
         .unwrap();
     let res = app.router.clone().oneshot(req).await.unwrap();

@@ -288,7 +288,7 @@ async fn two_beneficiaries(app: &TestApp) {
     app.exec(&format!(
         "INSERT INTO commandes (id, commanditaire_id, carnets, cheques_par_carnet, valeur_centimes, frais_pour_dix_mille, \
          debut, fin, tolerance_jours, perimetre, publics, services, plafond_jour, marque, etat, created_at, updated_at) \
-         VALUES (77, {org}, 2, 2, 1000, 0, '2026-01-01', '2099-12-31', 30, '33', 'tout-public', '', 2, '', 'emise', {t}, {t})"
+         VALUES (77, {org}, 2, 2, 1000, 0, '2026-01-01', '2099-12-31', 30, '33', 'tout-public', '', 2, '', 'payee', {t}, {t})"
     ))
     .await
     .unwrap();

@@ -16,6 +16,9 @@ use passerelle_core::{Backend, Core, Pool};
 use passerelle_web::{router, AppState, WebConfig};
 use tower::ServiceExt;
 
+pub mod pass_numerique;
+pub mod serveur;
+
 pub const BASE: &str = "http://localhost:8080";
 pub const PASSWORD: &str = "cheval agrafe pile correcte";
 
@@ -61,9 +64,7 @@ impl TestApp {
 
     /// The demonstration data of `serve --demo` (with the official territories it needs).
     pub async fn load_demo(&self) -> passerelle_core::demo::Demo {
-        let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../node_modules/@etalab/decoupage-administratif/data");
-        passerelle_core::territoires::load(&self.core.db, &dataset)
+        passerelle_core::territoires::load(&self.core.db, &territories_dataset())
             .await
             .expect("territoires officiels");
         let demo = passerelle_core::demo::load_if_empty(&self.core)
@@ -259,7 +260,8 @@ impl Browser {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    /// The `Cookie` header this browser sends.
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -303,6 +305,26 @@ impl Browser {
         self.send(req.body(Body::from(body)).unwrap()).await
     }
 
+    /// The CSRF token of the cookie (after a first page, when there is none yet).
+    pub async fn csrf_token(&mut self) -> String {
+        if !self.cookies.contains_key("passerelle_csrf") {
+            self.get("/connexion").await;
+        }
+        self.cookies.get("passerelle_csrf").cloned().unwrap_or_default()
+    }
+
+    /// Posts a multipart body as an upload form of the same origin does (the
+    /// CSRF token, when wanted, is in `path`'s query: `?csrf_token=`).
+    pub async fn post_multipart(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Response {
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::COOKIE, self.cookie_header())
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
     /// Password step; returns the response of the form post.
     pub async fn login(&mut self, email: &str, password: &str) -> Response {
         self.get("/connexion").await;
@@ -327,4 +349,46 @@ pub fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
         .env("RUST_LOG", "warn")
         .output()
         .expect("lancement de passerelle")
+}
+
+/// Runs a command of the binary that must succeed; its standard output.
+pub fn cli_ok(app: &TestApp, args: &[&str]) -> String {
+    let out = cli(app, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{args:?} : {stderr} {stdout}");
+    stdout
+}
+
+/// Runs a command that must succeed and answer JSON (`--json` is added).
+pub fn cli_json(app: &TestApp, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = cli_ok(app, &all);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e} : {out}"))
+}
+
+/// The official territories' reference dataset (@etalab/decoupage-administratif, from npm).
+pub fn territories_dataset() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data")
+}
+
+/// Loads the official territories (INSEE codes) with the command line.
+pub fn load_territories(app: &TestApp) {
+    cli_ok(
+        app,
+        &[
+            "territoires",
+            "charger",
+            "--dossier",
+            territories_dataset().to_str().unwrap(),
+        ],
+    );
+}
+
+/// Creates an organisation of `kind` with the command line; its id (as printed).
+pub fn cli_organisation(app: &TestApp, kind: &str, name: &str) -> String {
+    cli_ok(app, &["organisations", "creer", "--type", kind, "--nom", name])
+        .trim()
+        .to_string()
 }

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::mandats_support::serve;
 use crate::pass::call;
+use crate::support::load_territories;
 
 fn fr(n: i64) -> String {
     let s = n.to_string();
@@ -22,13 +23,7 @@ fn fr(n: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_direct_recounts_against_the_targets() {
     let m = serve().await;
-    let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../node_modules/@etalab/decoupage-administratif/data");
-    let (code, _, err) = crate::lieux::run(
-        &m.app,
-        &["territoires", "charger", "--dossier", dataset.to_str().unwrap()],
-    );
-    assert_eq!(code, 0, "{err}");
+    load_territories(&m.app);
     let d = passerelle_core::demo::load_if_empty(&m.app.core)
         .await
         .unwrap()
