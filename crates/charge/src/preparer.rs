@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use passerelle_core::accounts::Principal;
 use jiff::civil::Date;
 use jiff::ToSpan;
+use passerelle_core::accounts::Principal;
 use passerelle_core::accounts::{self, NewAccount};
 use passerelle_core::journal::Actor;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};

@@ -191,7 +191,16 @@ pub async fn encaisser(
         Outcome::Redeemed(_) | Outcome::Replayed(_) => Motif::Valide,
     };
     tenter(core, p, motif, async {
-        redeem::redeem(core, counter, lieu, code, service, idempotence, core.db.horloge().today_paris()).await
+        redeem::redeem(
+            core,
+            counter,
+            lieu,
+            code,
+            service,
+            idempotence,
+            core.db.horloge().today_paris(),
+        )
+        .await
     })
     .await
 }

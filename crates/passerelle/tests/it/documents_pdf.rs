@@ -20,7 +20,8 @@ use passerelle_core::pdf::Fonts;
 use passerelle_core::settlement::batches::{Line, Statement};
 use passerelle_core::settlement::documents;
 
-use crate::mandats_support::{fonts_dir, qr_codes_of_page, text_of_pdf};
+use crate::mandats_support::{qr_codes_of_page, text_of_pdf};
+use crate::support::fonts_dir;
 
 fn fonts() -> Fonts {
     Fonts::load(&fonts_dir()).expect("polices : lancez npm ci")

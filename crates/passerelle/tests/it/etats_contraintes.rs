@@ -4,7 +4,7 @@
 //! the constraints when the migration is applied to a database that holds it.
 
 use passerelle_core::pass_numerique::model::ChequeState;
-use passerelle_core::{mandats, qualification, Backend, Db};
+use passerelle_core::{mandats, qualification, Backend, Pool};
 
 use crate::journal::blob;
 use crate::support::TestApp;
@@ -128,9 +128,9 @@ async fn the_database_refuses_a_state_the_code_does_not_know() {
 #[tokio::test]
 async fn the_allowed_values_are_the_ones_the_code_writes() {
     let app = TestApp::new().await;
-    let schema = match &app.core.db {
-        Db::Sqlite(p) => crate::schema_lecture::sqlite(p).await,
-        Db::Postgres(p) => crate::schema_lecture::postgres(p).await,
+    let schema = match &app.core.db.pool {
+        Pool::Sqlite(p) => crate::schema_lecture::sqlite(p).await,
+        Pool::Postgres(p) => crate::schema_lecture::postgres(p).await,
     };
     let allowed = |table: &str, column: &str| -> Vec<String> {
         let prefix = format!("valeurs permises {table}.{column} : ");

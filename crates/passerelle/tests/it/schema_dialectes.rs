@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use passerelle_core::Db;
+use passerelle_core::{Db, Pool};
 
 use crate::schema_lecture::{self, Schema};
 use crate::support::create_pg_database;
@@ -100,7 +100,7 @@ async fn the_sqlite_and_postgresql_migrations_give_the_same_schema() {
         .await
         .expect("base PostgreSQL");
     pg.migrate().await.expect("migrations PostgreSQL");
-    let (Db::Sqlite(sqlite_pool), Db::Postgres(pg_pool)) = (&sqlite, &pg) else {
+    let (Pool::Sqlite(sqlite_pool), Pool::Postgres(pg_pool)) = (&sqlite.pool, &pg.pool) else {
         panic!("moteurs inattendus");
     };
     let s = schema_lecture::sqlite(sqlite_pool).await;

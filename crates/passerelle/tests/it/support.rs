@@ -392,3 +392,11 @@ pub fn cli_organisation(app: &TestApp, kind: &str, name: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// The DejaVu fonts of the npm package, for the PDF documents.
+pub(crate) fn fonts_dir() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../node_modules/dejavu-fonts-ttf/ttf"
+    ))
+}
