@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants_connect::structures::{self, Habilitation};
 use passerelle_core::aidants_connect::{aidants, authz, demarches, review};
-use passerelle_core::qualification::decisions::Decision;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -164,12 +163,8 @@ pub async fn decide(
     Path(id): Path<i64>,
     Form(f): Form<DecisionForm>,
 ) -> Result<Response, WebError> {
-    authz::authorize(&u.principal, authz::Action::Review)?;
-    let outcome = match Decision::parse(&f.decision, &f.message) {
-        Ok(d) => review::decide(&state.core, &u.principal, id, d, state.config.base_url.as_str()).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
+    let base_url = state.config.base_url.as_str();
+    match review::decide_form(&state.core, &u.principal, id, &f.decision, &f.message, base_url).await {
         Ok(()) => Ok(Redirect::to(&format!("/operateur/habilitations/{id}?ok=decision")).into_response()),
         Err(e) => {
             let m = refusal_message(e)?;

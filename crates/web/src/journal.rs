@@ -3,7 +3,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use passerelle_core::accounts::{authorize, Action};
 use passerelle_core::journal;
 use serde::Deserialize;
 
@@ -25,8 +24,7 @@ pub async fn page(
     u: CurrentUser,
     Query(p): Query<Params>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
-    let entries = journal::entries(&state.core.db, p.avant, PAGE).await?;
+    let entries = journal::entries(&state.core.db, &u.principal, p.avant, PAGE).await?;
     let older = if entries.len() as i64 == PAGE {
         entries.last().map(|e| e.seq)
     } else {

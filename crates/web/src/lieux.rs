@@ -241,15 +241,10 @@ pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
         pass_numerique: own.pass_numerique,
         date_maj: get("date_maj"),
         source: get("source"),
-        modifiable: v.user.as_ref().is_some_and(|u| {
-            passerelle_core::lieux::authz::authorize(
-                &u.principal,
-                passerelle_core::lieux::authz::Action::Edit {
-                    owner: own.organisation_id,
-                },
-            )
-            .is_ok()
-        }),
+        modifiable: v
+            .user
+            .as_ref()
+            .is_some_and(|u| passerelle_core::lieux::authz::may_edit(&u.principal, own.organisation_id)),
         id_url: url::form_urlencoded::byte_serialize(id.as_bytes()).collect(),
     };
     render(StatusCode::OK, page)

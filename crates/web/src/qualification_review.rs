@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::Role;
-use passerelle_core::qualification::decisions::{self, Change, Decision};
-use passerelle_core::qualification::{applications, authz, bank_details, model};
+use passerelle_core::qualification::decisions::{self, Change};
+use passerelle_core::qualification::{applications, bank_details, model};
 use passerelle_core::settlement::bank::masked_iban;
 use serde::Deserialize;
 
@@ -163,16 +163,7 @@ pub async fn decide(
     Path(id): Path<i64>,
     Form(f): Form<DecisionForm>,
 ) -> Result<Response, WebError> {
-    let outcome = match Decision::parse(&f.decision, &f.message) {
-        Ok(d) => decisions::decide(&state.core, &u.principal, id, d).await,
-        Err(e) => {
-            // Still check the caller may review before showing the form again.
-            let (_, scope) = applications::get(&state.core, &u.principal, id).await?;
-            authz::authorize(&u.principal, authz::Action::Review(scope))?;
-            Err(e)
-        }
-    };
-    match outcome {
+    match decisions::decide_form(&state.core, &u.principal, id, &f.decision, &f.message).await {
         Ok(()) => Ok(see_other(&format!("/qualification/demandes/{id}?ok=decision"))),
         Err(e) => {
             let m = refusal_message(e)?;

@@ -31,6 +31,20 @@ fn login_help(base_url: &str) -> String {
     )
 }
 
+/// The opérateur's decision form: refused to whoever may not review, then
+/// read (`decision`: the form's key, `message`: reasons or changes asked).
+pub async fn decide_form(
+    core: &Core,
+    who: &Principal,
+    id: i64,
+    decision: &str,
+    message: &str,
+    base_url: &str,
+) -> CoreResult<()> {
+    authorize(who, Action::Review)?;
+    decide(core, who, id, Decision::parse(decision, message)?, base_url).await
+}
+
 /// Decides on a filed request.
 pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision, base_url: &str) -> CoreResult<()> {
     authorize(who, Action::Review)?;

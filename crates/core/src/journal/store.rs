@@ -195,8 +195,15 @@ pub async fn checkpoint_head(db: &Db, keys: &Keys) -> CoreResult<Option<i64>> {
     Ok(Some(seq))
 }
 
-/// The last `limit` entries, newest first (for the opérateur's journal page).
-pub async fn entries(db: &Db, before: Option<i64>, limit: i64) -> CoreResult<Vec<StoredEntry>> {
+/// The last `limit` entries, newest first: the opérateur's journal page (the
+/// opérateur only; every entry names people and actions).
+pub async fn entries(
+    db: &Db,
+    who: &crate::accounts::Principal,
+    before: Option<i64>,
+    limit: i64,
+) -> CoreResult<Vec<StoredEntry>> {
+    crate::accounts::authorize(who, crate::accounts::Action::Administer)?;
     let before = before.unwrap_or(i64::MAX);
     Ok(on_db!(db, c => {
         sqlx::query_as::<_, StoredEntry>(

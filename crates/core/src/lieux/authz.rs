@@ -25,6 +25,12 @@ pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
     }
 }
 
+/// Whether `who` may edit a place whose responsible organisation is `owner`
+/// (to offer the link; the edit itself is checked again).
+pub fn may_edit(who: &Principal, owner: Option<i64>) -> bool {
+    authorize(who, Action::Edit { owner }).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,14 @@ async fn set_listed(tx: &mut Tx, place_id: i64, listed: bool) -> CoreResult<()> 
 /// Decides on a filed application. Approval qualifies the place and records
 /// its bank details: validated at once when the opérateur approves (it
 /// reviewed the bank document), to be validated by the opérateur when a hub does.
+/// The instructor's decision form: refused to whoever may not review this
+/// application, then read (`kind`: the form's key, `message`: reasons or changes asked).
+pub async fn decide_form(core: &Core, who: &Principal, id: i64, kind: &str, message: &str) -> CoreResult<()> {
+    let a = applications::load(&core.db, id).await?;
+    authorize(who, Action::Review(scope(&core.db, a.lieu_id).await?))?;
+    decide(core, who, id, Decision::parse(kind, message)?).await
+}
+
 pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision) -> CoreResult<()> {
     let a = applications::load(&core.db, id).await?;
     authorize(who, Action::Review(scope(&core.db, a.lieu_id).await?))?;

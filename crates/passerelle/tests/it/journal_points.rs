@@ -34,7 +34,14 @@ pub(crate) async fn checkpoint(app: &TestApp) -> i64 {
 /// Rewrites entry `target` and re-hashes every later one (no key needed), as a
 /// database administrator could; `delete_checkpoints` is a WHERE clause.
 pub(crate) async fn rewrite_from(app: &TestApp, target: i64, delete_checkpoints: Option<&str>) {
-    let mut entries = journal::entries(&app.core.db, None, i64::MAX).await.unwrap();
+    let mut entries = journal::entries(
+        &app.core.db,
+        &passerelle_core::accounts::Principal::SYSTEME,
+        None,
+        i64::MAX,
+    )
+    .await
+    .unwrap();
     entries.reverse();
     let mut buf = Vec::new();
     let mut prev = journal::genesis().to_vec();
