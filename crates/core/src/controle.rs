@@ -215,6 +215,12 @@ pub async fn sirets_a_reprendre(core: &Core) -> CoreResult<Vec<SiretARevoir>> {
 
 /// Runs every rule.
 pub async fn run(core: &Core) -> CoreResult<Vec<Check>> {
+    Ok(run_with_sirets(core).await?.0)
+}
+
+/// Runs every rule, and gives the stored SIRETs to take up again (read once,
+/// counted by the rule `sirets_valides`).
+pub async fn run_with_sirets(core: &Core) -> CoreResult<(Vec<Check>, Vec<SiretARevoir>)> {
     use futures_util::StreamExt;
     let results: Vec<CoreResult<(i64, u64)>> = futures_util::stream::iter(RULES.iter())
         .map(|(_, _, sql)| one(core, sql))
@@ -242,5 +248,5 @@ pub async fn run(core: &Core) -> CoreResult<Vec<Check>> {
         ecarts: sirets.len() as i64,
         duree_ms: started.elapsed().as_millis() as u64,
     });
-    Ok(checks)
+    Ok((checks, sirets))
 }

@@ -118,7 +118,7 @@ fn lieu_du(p: Presentateur<'_>, lieu: &Place) -> CoreResult<()> {
     }
 }
 
-fn guichet(p: Presentateur<'_>) -> CoreResult<Counter> {
+fn counter_of(p: Presentateur<'_>) -> CoreResult<Counter> {
     match p {
         Presentateur::Personnel { who, .. } => Ok(Counter::Account(who.account_id)),
         Presentateur::Logiciel { cle, .. } => Ok(Counter::ApiKey(cle.key_id)),
@@ -185,7 +185,7 @@ pub async fn encaisser(
     idempotence: Option<&str>,
 ) -> CoreResult<Tentative<Outcome>> {
     lieu_du(p, lieu)?;
-    let counter = guichet(p)?;
+    let counter = counter_of(p)?;
     let motif = |o: &Outcome| match o {
         Outcome::Refused(v) => v.motif,
         Outcome::Redeemed(_) | Outcome::Replayed(_) => Motif::Valide,
@@ -207,7 +207,11 @@ pub async fn encaisser(
 
 /// A place's staff cancel their own redemption (a mistake), within 24 hours.
 pub async fn annuler(core: &Core, who: &Principal, lieu: &Place, encaissement: i64) -> CoreResult<()> {
-    let p = Presentateur::Personnel { who, ip: "" };
-    lieu_du(p, lieu)?;
-    redeem::cancel(core, guichet(p)?, lieu, encaissement).await
+    authorize(
+        who,
+        Action::Redeem {
+            owner: lieu.organisation_id,
+        },
+    )?;
+    redeem::cancel(core, Counter::Account(who.account_id), lieu, encaissement).await
 }

@@ -217,10 +217,9 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
 /// `passerelle controle`: exit 0 when every rule holds, 1 otherwise.
 pub async fn controle(data: &DataArgs, json: bool) -> Result<ExitCode> {
     let core = super::open(data).await?;
-    let checks = passerelle_core::controle::run(&core).await;
-    let sirets = passerelle_core::controle::sirets_a_reprendre(&core).await;
+    let done = passerelle_core::controle::run_with_sirets(&core).await;
     core.db.close().await;
-    let (checks, sirets) = (checks?, sirets?);
+    let (checks, sirets) = done?;
     let broken = checks.iter().filter(|c| c.ecarts != 0).count();
     if json {
         println!(
