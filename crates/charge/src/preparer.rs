@@ -13,7 +13,6 @@ use jiff::civil::Date;
 use jiff::ToSpan;
 use passerelle_core::accounts::Principal;
 use passerelle_core::accounts::{self, NewAccount};
-use passerelle_core::journal::Actor;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use passerelle_core::pass_numerique::model::Territory;
 use passerelle_core::pass_numerique::orders::{self, NewOrder};
@@ -92,7 +91,7 @@ pub async fn run(a: PreparerArgs) -> Result<()> {
     println!("{} lieux qualifiés, chacun avec sa clé d'API.", lieux.len());
     let org = |kind: &'static str, name: &'static str| {
         let core = core.clone();
-        async move { accounts::create_organisation(&core, &Actor::System, kind, name, None).await }
+        async move { accounts::create_organisation(&core, &Principal::SYSTEME, kind, name, None).await }
     };
     let funder = org("commanditaire", "Commanditaire de la charge").await?;
     let prescriber = org("prescripteur", "Prescripteur de la charge").await?;
@@ -100,7 +99,7 @@ pub async fn run(a: PreparerArgs) -> Result<()> {
     // The funder receives the end-of-validity alerts and the monthly digest.
     accounts::create_account(
         &core,
-        &Actor::System,
+        &Principal::SYSTEME,
         NewAccount {
             organisation_id: funder.id,
             email: "commanditaire@charge.passerelle.fr",
@@ -123,9 +122,9 @@ pub async fn run(a: PreparerArgs) -> Result<()> {
     let mut new = NewOrder::new(funder.id, total.max(1) as i64, days(today, -30)?, days(today, 365)?);
     new.perimetre = vec![Territory::Departement("33".into())];
     new.prescripteurs = vec![prescriber.id];
-    let (order, _) = orders::create(&core, &Actor::System, &new).await?;
-    let issued = issue::issue(&core, &Actor::System, order.id, |_, _| {}).await?;
-    orders::pay(&core, &Actor::System, order.id, "CHARGE-1").await?;
+    let (order, _) = orders::create(&core, &Principal::SYSTEME, &new).await?;
+    let issued = issue::issue(&core, &Principal::SYSTEME, order.id, |_, _| {}).await?;
+    orders::pay(&core, &Principal::SYSTEME, order.id, "CHARGE-1").await?;
     booklets::allot(
         &core,
         &Principal::SYSTEME,
@@ -173,7 +172,7 @@ pub async fn run(a: PreparerArgs) -> Result<()> {
         let email = format!("compte-{i}@charge.passerelle.fr");
         let created = accounts::create_account(
             &core,
-            &Actor::System,
+            &Principal::SYSTEME,
             NewAccount {
                 organisation_id: team.id,
                 email: &email,
@@ -240,7 +239,7 @@ async fn prepare_places(core: &Core, n: usize) -> Result<Vec<Lieu>> {
     };
     import(
         core,
-        &Actor::System,
+        &Principal::SYSTEME,
         csv.as_bytes(),
         passerelle_core::lieux::read::Format::Csv,
         &options,
@@ -277,9 +276,9 @@ async fn prepare_jobs(core: &Core, funder: i64, prescriber: i64, today: Date, jo
         new.perimetre = vec![Territory::Departement("33".into())];
         new.prescripteurs = vec![prescriber];
         new.tolerance_jours = 0;
-        let (o, _) = orders::create(core, &Actor::System, &new).await?;
-        issue::issue(core, &Actor::System, o.id, |_, _| {}).await?;
-        orders::pay(core, &Actor::System, o.id, &format!("CHARGE-TACHES-{}", o.id)).await?;
+        let (o, _) = orders::create(core, &Principal::SYSTEME, &new).await?;
+        issue::issue(core, &Principal::SYSTEME, o.id, |_, _| {}).await?;
+        orders::pay(core, &Principal::SYSTEME, o.id, &format!("CHARGE-TACHES-{}", o.id)).await?;
         anyhow::Ok(o.id)
     };
     let before = |d: Date, n: i64| d.saturating_sub(n.days());

@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use crate::accounts::{self, store, NewAccount};
+use crate::accounts::{self, store, NewAccount, Principal};
 use crate::error::CoreResult;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::Core;
@@ -162,7 +162,6 @@ pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Demo>> {
 
 /// Places, a qualified place with an API key, a paid and issued order with handed-out booklets.
 async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
-    use crate::accounts::Principal;
     use crate::lieux::import::{import, Options};
     use crate::pass_numerique::booklets::{self, HandOut};
     use crate::pass_numerique::model::{Public, Territory};
@@ -178,7 +177,7 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
     let csv = include_bytes!("../data/demo-lieux.csv");
     import(
         core,
-        &Actor::System,
+        &Principal::SYSTEME,
         csv,
         crate::lieux::read::Format::Csv,
         &options,
@@ -217,9 +216,9 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
     new.publics = vec![Public::Seniors, Public::DemandeursEmploi];
     new.prescripteurs = vec![prescriber];
     new.marque = "Département de la Gironde".into();
-    let (order, _) = orders::create(core, &Actor::System, &new).await?;
-    let issued = issue::issue(core, &Actor::System, order.id, |_, _| {}).await?;
-    orders::pay(core, &Actor::System, order.id, "DEMO-VIREMENT-1").await?;
+    let (order, _) = orders::create(core, &Principal::SYSTEME, &new).await?;
+    let issued = issue::issue(core, &Principal::SYSTEME, order.id, |_, _| {}).await?;
+    orders::pay(core, &Principal::SYSTEME, order.id, "DEMO-VIREMENT-1").await?;
     let first = issued.premier_carnet;
     booklets::allot(core, &Principal::SYSTEME, order.id, prescriber, first, first + 9).await?;
     for (i, public) in ["seniors", "demandeurs-emploi", "seniors"].iter().enumerate() {
@@ -320,14 +319,15 @@ async fn load_accounts(core: &Core) -> CoreResult<Option<Vec<DemoLogin>>> {
         let org_id = match org_ids.iter().find(|(n, _)| *n == d.organisation) {
             Some((_, id)) => *id,
             None => {
-                let org = accounts::create_organisation(core, &Actor::System, d.kind, d.organisation, None).await?;
+                let org =
+                    accounts::create_organisation(core, &Principal::SYSTEME, d.kind, d.organisation, None).await?;
                 org_ids.push((d.organisation, org.id));
                 org.id
             }
         };
         let created = accounts::create_account(
             core,
-            &Actor::System,
+            &Principal::SYSTEME,
             NewAccount {
                 organisation_id: org_id,
                 email: d.email,

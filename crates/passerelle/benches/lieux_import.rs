@@ -9,7 +9,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Instant;
 
-use passerelle_core::journal::Actor;
+use passerelle_core::accounts::Principal;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
 use passerelle_core::{Core, Db, Keys};
@@ -29,15 +29,29 @@ async fn run(label: &str, url: &str, csv: &str, n: usize) {
         dry_run: false,
     };
     let t = Instant::now();
-    let r = import(&core, &Actor::System, csv.as_bytes(), Format::Csv, &options, |_, _| {})
-        .await
-        .expect("import");
+    let r = import(
+        &core,
+        &Principal::SYSTEME,
+        csv.as_bytes(),
+        Format::Csv,
+        &options,
+        |_, _| {},
+    )
+    .await
+    .expect("import");
     let first = t.elapsed().as_secs_f64();
     assert_eq!((r.crees, r.invalides), (n, 0), "{:?}", r.erreurs.first());
     let t = Instant::now();
-    let r = import(&core, &Actor::System, csv.as_bytes(), Format::Csv, &options, |_, _| {})
-        .await
-        .expect("import");
+    let r = import(
+        &core,
+        &Principal::SYSTEME,
+        csv.as_bytes(),
+        Format::Csv,
+        &options,
+        |_, _| {},
+    )
+    .await
+    .expect("import");
     let second = t.elapsed().as_secs_f64();
     assert_eq!(r.inchanges, n);
     println!(

@@ -19,7 +19,6 @@ use mesure::{ms, percentile};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use passerelle_core::accounts::Principal;
-use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
 use passerelle_core::pass_numerique::model::Territory;
@@ -66,7 +65,7 @@ async fn setup(dir: &std::path::Path, booklets: i64) -> Setup {
         ignore_invalid: true,
         dry_run: false,
     };
-    import(&core, &Actor::System, &csv, Format::Csv, &options, |_, _| {})
+    import(&core, &Principal::SYSTEME, &csv, Format::Csv, &options, |_, _| {})
         .await
         .expect("import");
     let place = places::qualify(&core, &Principal::SYSTEME, "mednum-2")
@@ -76,9 +75,10 @@ async fn setup(dir: &std::path::Path, booklets: i64) -> Setup {
         .await
         .expect("clé");
     let (key_id, _) = places::authenticate(&core.db, &key).await.expect("clé").expect("clé");
-    let funder = passerelle_core::accounts::create_organisation(&core, &Actor::System, "commanditaire", "Banc", None)
-        .await
-        .expect("commanditaire");
+    let funder =
+        passerelle_core::accounts::create_organisation(&core, &Principal::SYSTEME, "commanditaire", "Banc", None)
+            .await
+            .expect("commanditaire");
     let mut new = NewOrder::new(
         funder.id,
         booklets,
@@ -86,11 +86,13 @@ async fn setup(dir: &std::path::Path, booklets: i64) -> Setup {
         jiff::civil::date(2099, 12, 31),
     );
     new.perimetre = vec![Territory::Departement("33".into())];
-    let (order, _) = orders::create(&core, &Actor::System, &new).await.expect("commande");
-    issue::issue(&core, &Actor::System, order.id, |_, _| {})
+    let (order, _) = orders::create(&core, &Principal::SYSTEME, &new)
+        .await
+        .expect("commande");
+    issue::issue(&core, &Principal::SYSTEME, order.id, |_, _| {})
         .await
         .expect("émission");
-    orders::pay(&core, &Actor::System, order.id, "BANC")
+    orders::pay(&core, &Principal::SYSTEME, order.id, "BANC")
         .await
         .expect("paiement");
     // Bench shortcut: every booklet handed out at once (the hand-out itself is not measured here).

@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use jiff::civil::Date;
 use passerelle_core::accounts::Principal;
-use passerelle_core::journal::Actor;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
 use passerelle_core::pass_numerique::issue;
@@ -52,12 +51,20 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
         ignore_invalid: false,
         dry_run: false,
     };
-    import(&core, &Actor::System, csv.as_bytes(), Format::Csv, &options, |_, _| {})
-        .await
-        .expect("import des lieux");
-    let funder = passerelle_core::accounts::create_organisation(&core, &Actor::System, "commanditaire", "Banc", None)
-        .await
-        .expect("commanditaire");
+    import(
+        &core,
+        &Principal::SYSTEME,
+        csv.as_bytes(),
+        Format::Csv,
+        &options,
+        |_, _| {},
+    )
+    .await
+    .expect("import des lieux");
+    let funder =
+        passerelle_core::accounts::create_organisation(&core, &Principal::SYSTEME, "commanditaire", "Banc", None)
+            .await
+            .expect("commanditaire");
     let mut new = NewOrder::new(
         funder.id,
         booklets,
@@ -65,11 +72,13 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
         jiff::civil::date(2099, 12, 31),
     );
     new.perimetre = vec![Territory::Departement("33".into())];
-    let (order, _) = orders::create(&core, &Actor::System, &new).await.expect("commande");
-    issue::issue(&core, &Actor::System, order.id, |_, _| {})
+    let (order, _) = orders::create(&core, &Principal::SYSTEME, &new)
+        .await
+        .expect("commande");
+    issue::issue(&core, &Principal::SYSTEME, order.id, |_, _| {})
         .await
         .expect("émission");
-    orders::pay(&core, &Actor::System, order.id, "BANC")
+    orders::pay(&core, &Principal::SYSTEME, order.id, "BANC")
         .await
         .expect("paiement");
     // Bench shortcut: every cheque redeemed at once, spread over the places and over 10 days (one cheque of a

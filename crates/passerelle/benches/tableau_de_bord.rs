@@ -21,7 +21,7 @@ use mesure::{ms, percentile};
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
-use passerelle_core::journal::Actor;
+use passerelle_core::accounts::Principal;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
 use passerelle_core::tableau_de_bord::donnees;
@@ -80,9 +80,16 @@ async fn setup(core: &Core) {
         ignore_invalid: true,
         dry_run: false,
     };
-    import(core, &Actor::System, csv.as_bytes(), Format::Csv, &options, |_, _| {})
-        .await
-        .expect("import");
+    import(
+        core,
+        &Principal::SYSTEME,
+        csv.as_bytes(),
+        Format::Csv,
+        &options,
+        |_, _| {},
+    )
+    .await
+    .expect("import");
     let first_place = scalar(core, "SELECT MIN(id) FROM lieux").await;
     let places = scalar(core, "SELECT COUNT(*) FROM lieux").await;
     println!("{places} lieux importés ({:.0} s)", t.elapsed().as_secs_f64());

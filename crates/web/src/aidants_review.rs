@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants_connect::structures::{self, Habilitation};
-use passerelle_core::aidants_connect::{aidants, authz, demarches, review};
+use passerelle_core::aidants_connect::{aidants, demarches, review};
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -243,20 +243,6 @@ pub struct TrainingForm {
     test_le: String,
 }
 
-fn day(input: &str, what: &str) -> Result<Option<i64>, passerelle_core::CoreError> {
-    let input = input.trim();
-    if input.is_empty() {
-        return Ok(None);
-    }
-    let d = passerelle_core::settlement::run::parse_day(input, what)?;
-    let t = d
-        .to_datetime(jiff::civil::time(12, 0, 0, 0))
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .map(|t| t.timestamp().as_microsecond())
-        .map_err(|_| passerelle_core::CoreError::invalid(format!("{what} : date invalide")))?;
-    Ok(Some(t))
-}
-
 /// POST `/operateur/aidants/{id}/formation`.
 pub async fn record_training(
     State(state): State<AppState>,
@@ -264,17 +250,7 @@ pub async fn record_training(
     Path(id): Path<i64>,
     Form(f): Form<TrainingForm>,
 ) -> Result<Response, WebError> {
-    authz::authorize(&u.principal, authz::Action::Review)?;
-    let outcome = match (day(&f.formee_le, "date de formation"), day(&f.test_le, "date du test")) {
-        (Ok(a), Ok(b)) if a.is_some() || b.is_some() => {
-            aidants::record_training(&state.core, &u.principal, id, a, b).await
-        }
-        (Ok(_), Ok(_)) => Err(passerelle_core::CoreError::invalid(
-            "indiquez une date de formation ou de test",
-        )),
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    };
-    match outcome {
+    match aidants::record_training_form(&state.core, &u.principal, id, &f.formee_le, &f.test_le).await {
         Ok(()) => Ok(Redirect::to("/operateur/aidants?ok=1").into_response()),
         Err(e) => {
             let m = refusal_message(e)?;

@@ -1,19 +1,18 @@
 //! The opérateur's pages for the bulk work on orders: create an order, issue
 //! it, print its booklets (PDF by range, CSV for the print house) and allot
-//! booklet ranges to prescribers. Every handler asks `authorize(Administer)` first.
+//! booklet ranges to prescribers. Access is decided by each domain call
+//! (`pass_numerique::authz`, the opérateur only).
 
 use crate::forms::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::accounts::store;
 use passerelle_core::lieux::vocabulaires::Services;
 use passerelle_core::money::{parse_euros, parse_percent};
-use passerelle_core::pass_numerique::authz::{authorize, Action};
 use passerelle_core::pass_numerique::issue::{self, Support};
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
-use passerelle_core::pass_numerique::{booklets, print};
+use passerelle_core::pass_numerique::{booklets, print, reports};
 use passerelle_core::pdf::Fonts;
 use passerelle_core::{CoreError, CoreResult};
 use serde::Deserialize;
@@ -29,22 +28,13 @@ pub const PDF_MAX_BOOKLETS: i64 = 500;
 /// Cheques issued from a page; a larger order is issued with `passerelle commandes emettre`.
 pub const WEB_ISSUE_MAX_CHEQUES: i64 = 1_000_000;
 
-/// Organisations of one kind, as (id, name), for a select or checkboxes.
-async fn of_kind(state: &AppState, kind: &str) -> Result<Vec<(i64, String)>, WebError> {
-    Ok(store::organisations(&state.core.db)
-        .await?
-        .into_iter()
-        .filter(|o| o.kind == kind)
-        .map(|o| (o.id, o.name))
-        .collect())
-}
-
 async fn form_page(
     state: &AppState,
     u: &CurrentUser,
     values: NewOrderValues,
     error: Option<String>,
 ) -> Result<Response, WebError> {
+    let (funders, prescribers) = reports::new_order_choices(&state.core, &u.principal).await?;
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -54,8 +44,8 @@ async fn form_page(
         status,
         NewOrderPage {
             l: u.layout("Nouvelle commande", "/commandes"),
-            funders: of_kind(state, "commanditaire").await?,
-            prescribers: of_kind(state, "prescripteur").await?,
+            funders,
+            prescribers,
             publics: Public::ALL.iter().map(|p| (p.key(), p.label())).collect(),
             services: Services::ALL.iter().map(|s| s.label()).collect(),
             values,
@@ -66,7 +56,6 @@ async fn form_page(
 
 /// `GET /commandes/nouvelle`
 pub async fn new_form(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
     form_page(&state, &u, NewOrderValues::default(), None).await
 }
 
@@ -157,10 +146,9 @@ pub async fn create(
     u: CurrentUser,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
     let values = Fields(fields).values();
     let created = match new_order(&values) {
-        Ok(new) => orders::create(&state.core, &u.principal.actor(), &new).await,
+        Ok(new) => orders::create(&state.core, &u.principal, &new).await,
         Err(e) => Err(e),
     };
     match created {
@@ -175,15 +163,14 @@ pub async fn issue_order(
     u: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
-    let order = orders::get(&state.core, id).await?;
+    let order = orders::one(&state.core, &u.principal, id).await?;
     if order.carnets.saturating_mul(order.cheques_par_carnet) > WEB_ISSUE_MAX_CHEQUES {
         return Err(WebError::BadRequest(format!(
             "cette commande compte plus de {WEB_ISSUE_MAX_CHEQUES} chèques : émettez-la en ligne de commande \
              (passerelle commandes emettre {id}), qui affiche sa progression"
         )));
     }
-    issue::issue(&state.core, &u.principal.actor(), id, |_, _| {}).await?;
+    issue::issue(&state.core, &u.principal, id, |_, _| {}).await?;
     Ok(Redirect::to(&format!("/commandes/{id}?ok=emise")).into_response())
 }
 
@@ -193,8 +180,7 @@ pub async fn codes_csv(
     u: CurrentUser,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
-    let printed = issue::codes_for_print(&state.core, &u.principal.actor(), id, None, Support::Csv).await?;
+    let printed = issue::codes_for_print(&state.core, &u.principal, id, None, Support::Csv).await?;
     let mut bytes = Vec::new();
     issue::codes_csv(state.config.base_url.as_str(), &printed, &mut bytes)?;
     Ok(crate::pages::download(
@@ -217,7 +203,6 @@ pub async fn booklets_pdf(
     Path(id): Path<i64>,
     Query(r): Query<Range>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
     let from = whole(&r.de, "premier carnet")?;
     let to = whole(&r.a, "dernier carnet")?;
     if to < from {
@@ -229,11 +214,12 @@ pub async fn booklets_pdf(
              passerelle commandes codes {id} --pdf FICHIER --de {from} --a {to}"
         )));
     }
-    let order = orders::get(&state.core, id).await?;
+    // The order's funder may read it, but only the opérateur gets its codes (refused below).
+    let order = orders::one(&state.core, &u.principal, id).await?;
     let fonts = Fonts::load(&state.config.fonts_dir)?;
     let base = state.config.base_url.as_str().trim_end_matches('/');
     let face = print::face_of(&state.core, &order, base).await?;
-    let printed = issue::codes_for_print(&state.core, &u.principal.actor(), id, Some((from, to)), Support::Pdf).await?;
+    let printed = issue::codes_for_print(&state.core, &u.principal, id, Some((from, to)), Support::Pdf).await?;
     let bytes = tokio::task::spawn_blocking(move || print::booklets(&fonts, &face, &printed))
         .await
         .map_err(|e| WebError::Internal(format!("impression : {e}")))??;
@@ -258,7 +244,6 @@ pub async fn allot(
     Path(id): Path<i64>,
     Form(f): Form<AllotForm>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
     let outcome = async {
         let prescriber = whole(&f.prescripteur, "prescripteur")?;
         let from = whole(&f.de, "premier carnet")?;

@@ -6,9 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use passerelle_core::accounts::Role;
-use passerelle_core::pass_numerique::authz::{authorize, Action};
-use passerelle_core::pass_numerique::booklets::{self, HandOut, AGE_BANDS};
+use passerelle_core::pass_numerique::booklets::{self, Desk, HandOut};
 use passerelle_core::pass_numerique::model::{ChequeState, Public};
 use passerelle_core::pass_numerique::orders::{self, OrderState};
 use passerelle_core::pass_numerique::redeem::euros;
@@ -38,16 +36,9 @@ fn cheque_label(key: &str) -> &'static str {
 
 /// `/commandes`: every order for the opérateur, its own for a funder.
 pub async fn list(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
-    let funder = match u.principal.role {
-        Role::Operateur => None,
-        Role::Commanditaire => Some(u.principal.organisation_id),
-        _ => return Err(WebError::Forbidden),
-    };
-    if let Some(f) = funder {
-        authorize(&u.principal, Action::ViewOrder { funder: f })?;
-    }
-    let orders = reports::list(&state.core, funder)
-        .await?
+    let list = reports::list(&state.core, &u.principal).await?;
+    let orders = list
+        .orders
         .into_iter()
         .map(|o| OrderRow {
             id: o.id,
@@ -64,7 +55,7 @@ pub async fn list(State(state): State<AppState>, u: CurrentUser) -> Result<Respo
         StatusCode::OK,
         OrdersPage {
             l: u.layout("Commandes du Pass Numérique", "/commandes"),
-            may_create: u.principal.role == Role::Operateur,
+            may_create: list.may_create,
             orders,
         },
     )
@@ -105,19 +96,16 @@ pub(crate) async fn view(
     message: Option<String>,
     error: Option<String>,
 ) -> Result<Response, WebError> {
-    let order = orders::get(&state.core, id).await?;
-    authorize(
-        &u.principal,
-        Action::ViewOrder {
-            funder: order.commanditaire_id,
-        },
-    )?;
-    let funder = passerelle_core::accounts::store::organisation(&state.core.db, order.commanditaire_id)
-        .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
-    let documents = orders::documents(&state.core, id)
-        .await?
+    let reports::OrderFile {
+        order,
+        funder,
+        documents,
+        progress: p,
+        end_alert,
+        rights,
+        prescribers,
+    } = reports::order_file(&state.core, &u.principal, id).await?;
+    let documents = documents
         .into_iter()
         .map(|d| {
             (
@@ -129,7 +117,6 @@ pub(crate) async fn view(
             )
         })
         .collect();
-    let p = reports::progress(&state.core, id).await?;
     let publics = order
         .publics
         .iter()
@@ -137,57 +124,22 @@ pub(crate) async fn view(
         .map(|p| p.label())
         .collect::<Vec<_>>()
         .join(", ");
-    let quote_open = order.etat == OrderState::Devis;
-    let unpaid = matches!(
-        order.etat,
-        OrderState::Devis | OrderState::Acceptee | OrderState::Facturee
-    );
-    let operator = authorize(&u.principal, Action::Administer).is_ok();
-    let prescribers = if operator && order.emise {
-        passerelle_core::accounts::store::organisations(&state.core.db)
-            .await?
-            .into_iter()
-            .filter(|o| {
-                o.kind == "prescripteur" && (order.prescripteurs.is_empty() || order.prescripteurs.contains(&o.id))
-            })
-            .map(|o| (o.id, o.name))
-            .collect()
-    } else {
-        Vec::new()
-    };
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK
     };
-    let alerte =
-        passerelle_core::pass_numerique::alerts::end_alert(&state.core, &order, state.core.db.horloge().today_paris())
-            .await?;
     render(
         status,
         OrderPage {
-            alerte,
+            alerte: end_alert,
             remises_arretees: order.remises_arretees_at.is_some(),
-            may_stop: order.emise
-                && authorize(
-                    &u.principal,
-                    Action::StopHandOuts {
-                        funder: order.commanditaire_id,
-                    },
-                )
-                .is_ok(),
+            may_stop: rights.stop_hand_outs,
             l: u.layout(&format!("Commande n° {id}"), "/commandes"),
-            may_accept: quote_open
-                && authorize(
-                    &u.principal,
-                    Action::AcceptQuote {
-                        funder: order.commanditaire_id,
-                    },
-                )
-                .is_ok(),
-            may_pay: unpaid && operator,
-            operator,
-            may_issue: operator && !order.emise && order.etat != OrderState::Annulee,
+            may_accept: rights.accept_quote,
+            may_pay: rights.record_payment,
+            operator: rights.operator,
+            may_issue: rights.issue,
             pdf_to: p.plage.map_or(0, |(a, b)| b.min(a + 9)),
             pdf_max: crate::commandes_admin::PDF_MAX_BOOKLETS,
             plage: p.plage,
@@ -221,25 +173,18 @@ pub(crate) async fn view(
     )
 }
 
-fn hand_out_page(u: &CurrentUser, result: Option<CounterResult>) -> HandOutPage {
+fn hand_out_page(u: &CurrentUser, desk: Desk, result: Option<CounterResult>) -> HandOutPage {
     HandOutPage {
         l: u.layout("Remettre un carnet", "/remettre"),
-        publics: Public::ALL.iter().map(|p| (p.key(), p.label())).collect(),
-        bands: AGE_BANDS.to_vec(),
+        publics: desk.publics,
+        bands: desk.bands,
         result,
     }
 }
 
-fn may_hand_out(u: &CurrentUser) -> Result<(), WebError> {
-    match u.principal.role {
-        Role::Prescripteur | Role::Operateur => Ok(()),
-        _ => Err(WebError::Forbidden),
-    }
-}
-
 pub async fn hand_out_form(u: CurrentUser) -> Result<Response, WebError> {
-    may_hand_out(&u)?;
-    render(StatusCode::OK, hand_out_page(&u, None))
+    let desk = booklets::desk(&u.principal)?;
+    render(StatusCode::OK, hand_out_page(&u, desk, None))
 }
 
 #[derive(Debug, Deserialize)]
@@ -268,6 +213,7 @@ fn booklet_number(text: &str) -> Result<i64, CounterResult> {
 /// refusal of the domain as a message (a denial stays a 403, other errors stay errors).
 fn after(
     u: &CurrentUser,
+    desk: Desk,
     outcome: Result<String, passerelle_core::CoreError>,
     title: &str,
 ) -> Result<Response, WebError> {
@@ -291,7 +237,7 @@ fn after(
             },
         ),
     };
-    render(status, hand_out_page(u, Some(result)))
+    render(status, hand_out_page(u, desk, Some(result)))
 }
 
 pub async fn hand_out_submit(
@@ -299,10 +245,10 @@ pub async fn hand_out_submit(
     u: CurrentUser,
     Form(f): Form<HandOutForm>,
 ) -> Result<Response, WebError> {
-    may_hand_out(&u)?;
+    let desk = booklets::desk(&u.principal)?;
     let numero = match booklet_number(&f.carnet) {
         Ok(n) => n,
-        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, Some(r))),
+        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, desk, Some(r))),
     };
     let h = HandOut {
         public: f.public,
@@ -314,7 +260,7 @@ pub async fn hand_out_submit(
     let outcome = booklets::hand_out(&state.core, &u.principal, numero, &h)
         .await
         .map(|_| format!("La remise du carnet n° {numero} est enregistrée."));
-    after(&u, outcome, "Carnet remis")
+    after(&u, desk, outcome, "Carnet remis")
 }
 
 #[derive(Debug, Deserialize)]
@@ -327,15 +273,15 @@ pub async fn lost_submit(
     u: CurrentUser,
     Form(f): Form<LostForm>,
 ) -> Result<Response, WebError> {
-    may_hand_out(&u)?;
+    let desk = booklets::desk(&u.principal)?;
     let numero = match booklet_number(&f.carnet) {
         Ok(n) => n,
-        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, Some(r))),
+        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, desk, Some(r))),
     };
     let outcome = booklets::declare_lost(&state.core, &u.principal, numero)
         .await
         .map(|n| format!("Carnet n° {numero} : {n} chèque(s) non utilisé(s) annulé(s)."));
-    after(&u, outcome, "Carnet déclaré perdu")
+    after(&u, desk, outcome, "Carnet déclaré perdu")
 }
 
 /// `/commandes/{id}/documents/{numero}`: a quote or an invoice of the order, in PDF.
@@ -344,28 +290,7 @@ pub async fn document_pdf(
     u: CurrentUser,
     Path((id, numero)): Path<(i64, String)>,
 ) -> Result<Response, WebError> {
-    let order = orders::get(&state.core, id).await?;
-    authorize(
-        &u.principal,
-        Action::ViewOrder {
-            funder: order.commanditaire_id,
-        },
-    )?;
-    let Some(doc) = orders::documents(&state.core, id)
-        .await?
-        .into_iter()
-        .find(|d| d.numero == numero)
-    else {
-        return Err(WebError::NotFound);
-    };
-    let funder = passerelle_core::accounts::store::organisation(&state.core.db, order.commanditaire_id)
-        .await?
-        .map(|o| o.name)
-        .unwrap_or_default();
-    let parties = passerelle_core::pass_numerique::documents_pdf::Parties {
-        operator: reports::operator_name(&state.core).await?,
-        funder,
-    };
+    let (doc, order, parties) = reports::document(&state.core, &u.principal, id, &numero).await?;
     let fonts = passerelle_core::pdf::Fonts::load(&state.config.fonts_dir)?;
     let bytes = passerelle_core::pass_numerique::documents_pdf::render(&fonts, &doc, &order, &parties)?;
     Ok((
@@ -399,8 +324,7 @@ pub async fn pay(
     Path(id): Path<i64>,
     Form(f): Form<PayForm>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
-    orders::pay(&state.core, &u.principal.actor(), id, &f.reference).await?;
+    orders::pay(&state.core, &u.principal, id, &f.reference).await?;
     Ok(axum::response::Redirect::to(&format!("/commandes/{id}")).into_response())
 }
 

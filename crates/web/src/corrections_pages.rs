@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::accounts::Role;
+use passerelle_core::territoire::authz::Desk;
 use passerelle_core::territoire::corrections::{self, field_label, state_label, Correction, FIELDS, PROPOSED};
 use passerelle_core::CoreError;
 use serde::Deserialize;
@@ -217,9 +217,15 @@ pub async fn hub_list(
     )
 }
 
-async fn decide_list(state: &AppState, u: &CurrentUser, ok: &str, error: Option<String>) -> Result<Response, WebError> {
-    let items = corrections::to_decide(&state.core, &u.principal).await?;
-    let (current, intro) = if u.principal.role == Role::Operateur {
+async fn decide_list(
+    state: &AppState,
+    u: &CurrentUser,
+    desk: Desk,
+    ok: &str,
+    error: Option<String>,
+) -> Result<Response, WebError> {
+    let items = corrections::to_decide(&state.core, &u.principal, desk).await?;
+    let (current, intro) = if desk == Desk::Operator {
         (
             "/operateur",
             "Corrections proposées par les hubs pour tous les lieux. Le lieu peut aussi les traiter lui-même.",
@@ -254,10 +260,7 @@ pub async fn place_list(
     u: CurrentUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
-    if u.principal.role != Role::Lieu {
-        return Err(WebError::Forbidden);
-    }
-    decide_list(&state, &u, &q.ok, None).await
+    decide_list(&state, &u, Desk::Place, &q.ok, None).await
 }
 
 /// GET `/operateur/corrections`: the opérateur.
@@ -266,14 +269,11 @@ pub async fn operator_list(
     u: CurrentUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
-    if u.principal.role != Role::Operateur {
-        return Err(WebError::Forbidden);
-    }
-    decide_list(&state, &u, &q.ok, None).await
+    decide_list(&state, &u, Desk::Operator, &q.ok, None).await
 }
 
 fn back(u: &CurrentUser, ok: &str) -> Response {
-    let list = if u.principal.role == Role::Operateur {
+    let list = if Desk::of(&u.principal) == Desk::Operator {
         "/operateur/corrections"
     } else {
         "/lieu/corrections"
@@ -287,12 +287,12 @@ pub async fn accept(State(state): State<AppState>, u: CurrentUser, Path(id): Pat
         Ok(Ok(())) => Ok(back(&u, "acceptee")),
         Ok(Err(problems)) => {
             let m = format!("La correction ne peut pas être appliquée : {}", problems.join(" ; "));
-            decide_list(&state, &u, "", Some(m)).await
+            decide_list(&state, &u, Desk::of(&u.principal), "", Some(m)).await
         }
         Err(CoreError::NotFound(_)) => Err(WebError::NotFound),
         Err(e) => {
             let m = refusal_message(e)?;
-            decide_list(&state, &u, "", Some(m)).await
+            decide_list(&state, &u, Desk::of(&u.principal), "", Some(m)).await
         }
     }
 }
@@ -315,7 +315,7 @@ pub async fn refuse(
         Err(CoreError::NotFound(_)) => Err(WebError::NotFound),
         Err(e) => {
             let m = refusal_message(e)?;
-            decide_list(&state, &u, "", Some(m)).await
+            decide_list(&state, &u, Desk::of(&u.principal), "", Some(m)).await
         }
     }
 }

@@ -6,7 +6,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::aidants::franceconnect::{flow, FcError, FranceConnect};
+use passerelle_core::aidants::franceconnect::{flow, FcError};
 use passerelle_core::usagers;
 use serde::Deserialize;
 
@@ -45,10 +45,6 @@ fn page(
     )
 }
 
-fn configured(state: &AppState) -> Result<&FranceConnect, FcError> {
-    state.franceconnect.as_ref().ok_or(FcError::NotConfigured)
-}
-
 /// The status of a refused FranceConnect round trip's page.
 pub(crate) fn refusal_status(e: &FcError) -> StatusCode {
     match e {
@@ -83,7 +79,7 @@ async fn refused(state: &AppState, user: &CurrentUser, e: FcError) -> Result<Res
 
 /// `GET /franceconnect`: the page with the FranceConnect button.
 pub async fn home(user: CurrentUser) -> Result<Response, WebError> {
-    flow::authorize(&user.principal)?;
+    flow::may_identify(&user.principal)?;
     page(&user, StatusCode::OK, |l| FranceConnectPage {
         l,
         usager: None,
@@ -95,12 +91,7 @@ pub async fn home(user: CurrentUser) -> Result<Response, WebError> {
 
 /// `GET /franceconnect/connexion`: sends the browser to FranceConnect.
 pub async fn start(State(state): State<AppState>, user: CurrentUser) -> Result<Response, WebError> {
-    flow::authorize(&user.principal)?;
-    let fc = match configured(&state) {
-        Ok(fc) => fc,
-        Err(e) => return refused(&state, &user, e).await,
-    };
-    match flow::start(&state.core, fc, &user.principal, &user.token).await {
+    match flow::start(&state.core, state.franceconnect.as_ref(), &user.principal, &user.token).await {
         Ok(url) => Ok(Redirect::to(&url).into_response()),
         Err(e) => refused(&state, &user, e).await,
     }
@@ -130,29 +121,20 @@ pub async fn callback(
     let Some(user) = v.user else {
         return Ok(Redirect::to("/connexion").into_response());
     };
-    flow::authorize(&user.principal)?;
-    let fc = match configured(&state) {
-        Ok(fc) => fc,
-        Err(e) => return refused(&state, &user, e).await,
+    let back = flow::Callback {
+        code: q.code.as_deref(),
+        state: q.state.as_deref().unwrap_or_default(),
+        error: q.error.as_deref(),
     };
-    let st = q.state.unwrap_or_default();
-    if st.is_empty() || st.len() > 512 {
-        return refused(&state, &user, FcError::UnknownState).await;
-    }
-    if let Some(error) = q.error {
-        let e = flow::provider_error(&state.core, &user.principal, &user.token, &st, &error).await;
-        return refused(&state, &user, e).await;
-    }
-    let code = q.code.unwrap_or_default();
-    if code.is_empty() || code.len() > 2048 {
-        return refused(
-            &state,
-            &user,
-            FcError::Denied("FranceConnect n'a pas renvoyé de code".into()),
-        )
-        .await;
-    }
-    match flow::finish(&state.core, fc, &user.principal, &user.token, &code, &st).await {
+    match flow::callback(
+        &state.core,
+        state.franceconnect.as_ref(),
+        &user.principal,
+        &user.token,
+        back,
+    )
+    .await
+    {
         Ok(done) => {
             let id = &done.identity;
             let nom = match &id.preferred_username {
@@ -180,12 +162,7 @@ pub async fn callback(
 
 /// `GET /franceconnect/deconnexion`: closes the usager's FranceConnect session.
 pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<Response, WebError> {
-    flow::authorize(&user.principal)?;
-    let fc = match configured(&state) {
-        Ok(fc) => fc,
-        Err(e) => return refused(&state, &user, e).await,
-    };
-    match flow::logout_url(&state.core, fc, &user.principal, &user.token).await {
+    match flow::logout_url(&state.core, state.franceconnect.as_ref(), &user.principal, &user.token).await {
         Ok(Some(url)) => Ok(Redirect::to(&url).into_response()),
         Ok(None) => page(&user, StatusCode::OK, |l| FranceConnectPage {
             l,
@@ -217,7 +194,6 @@ pub async fn logout_return(
     let Some(user) = v.user else {
         return Ok(Redirect::to("/connexion").into_response());
     };
-    flow::authorize(&user.principal)?;
     match flow::logout_return(&state.core, &user.principal, &user.token, &st).await {
         Ok(_) => page(&user, StatusCode::OK, |l| FranceConnectPage {
             l,

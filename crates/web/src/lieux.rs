@@ -200,12 +200,10 @@ pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
     let carte = (!lat.is_empty() && !lon.is_empty())
         .then(|| format!("https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"));
     let hub = passerelle_core::hubs::of_departement(&state.core.db, &own.departement).await?;
-    let corrigeable = match (&hub, v.user.as_ref()) {
-        (Some(h), Some(u)) => {
-            u.principal.role == passerelle_core::accounts::Role::Hub && u.principal.organisation_id == h.id
-        }
-        _ => false,
-    };
+    let corrigeable = v
+        .user
+        .as_ref()
+        .is_some_and(|u| passerelle_core::territoire::authz::may_propose(&u.principal, hub.as_ref().map(|h| h.id)));
     let page = LieuPage {
         l: v.layout(&get("nom"), "/lieux"),
         hub: hub.map(|h| h.nom),

@@ -6,9 +6,7 @@ use crate::forms::Path;
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::accounts::{store as accounts_store, OrgKind};
-use passerelle_core::lieux::authz::{authorize, Action};
-use passerelle_core::lieux::edit::{self, EDITABLE};
+use passerelle_core::lieux::edit::{self, EditForm, EDITABLE};
 use passerelle_core::lieux::import::{self, Options};
 use passerelle_core::lieux::read::Format;
 use passerelle_core::lieux::vocabulaires::Services;
@@ -22,7 +20,7 @@ use crate::AppState;
 pub const UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
 
 pub async fn import_page(u: CurrentUser) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
+    import::may_import(&u.principal)?;
     render(
         StatusCode::OK,
         ImportPage {
@@ -38,7 +36,8 @@ pub async fn import_submit(
     u: CurrentUser,
     mut form: Multipart,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
+    // Refused before the upload is read; `import::import` checks again.
+    import::may_import(&u.principal)?;
     let (mut file, mut name, mut source, mut ignore, mut dry) = (None, String::new(), String::new(), false, false);
     loop {
         let field = match form.next_field().await {
@@ -97,7 +96,7 @@ pub async fn import_submit(
     };
     match import::import(
         &state.core,
-        &u.principal.actor(),
+        &u.principal,
         &bytes,
         Format::guess(&name),
         &options,
@@ -111,37 +110,28 @@ pub async fn import_submit(
     }
 }
 
-async fn owners(state: &AppState) -> Result<Vec<OrgChoice>, WebError> {
-    Ok(accounts_store::organisations(&state.core.db)
-        .await?
-        .into_iter()
-        .filter(|o| o.kind == OrgKind::Lieu.key())
-        .map(|o| OrgChoice {
-            id: o.id,
-            name: o.name,
-            selected: false,
-        })
-        .collect())
-}
-
-async fn edit_view(
-    state: &AppState,
+fn edit_view(
     u: &CurrentUser,
     id: &str,
-    values: BTreeMap<String, String>,
-    owner: Option<i64>,
+    form: EditForm,
     errors: Vec<String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let operator = authorize(&u.principal, Action::Administer).is_ok();
+    let EditForm { values, owner, owners } = form;
+    let operator = owners.is_some();
     let selected: Vec<&str> = values
         .get("services")
         .map(|s| s.split('|').collect())
         .unwrap_or_default();
-    let mut orgs = if operator { owners(state).await? } else { Vec::new() };
-    for o in orgs.iter_mut() {
-        o.selected = Some(o.id) == owner;
-    }
+    let orgs = owners
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, name)| OrgChoice {
+            id,
+            name,
+            selected: Some(id) == owner,
+        })
+        .collect();
     let get = |k: &str| values.get(k).cloned().unwrap_or_default();
     render(
         status,
@@ -176,16 +166,8 @@ pub async fn edit_page(
     u: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    let Some((values, own)) = edit::current(&state.core, &id).await? else {
-        return Err(WebError::NotFound);
-    };
-    authorize(
-        &u.principal,
-        Action::Edit {
-            owner: own.organisation_id,
-        },
-    )?;
-    edit_view(&state, &u, &id, values, own.organisation_id, Vec::new(), StatusCode::OK).await
+    let form = edit::form(&state.core, &u.principal, &id).await?;
+    edit_view(&u, &id, form, Vec::new(), StatusCode::OK)
 }
 
 pub async fn edit_submit(
@@ -225,24 +207,13 @@ pub async fn edit_submit(
         ))
         .into_response()),
         Err(issues) => {
-            let Some((mut values, own)) = edit::current(&state.core, &id).await? else {
-                return Err(WebError::NotFound);
-            };
-            values.extend(changes);
+            let mut form = edit::form(&state.core, &u.principal, &id).await?;
+            form.values.extend(changes);
             let errors = issues
                 .into_iter()
                 .map(|i| format!("{} : {}", i.champ, i.message))
                 .collect();
-            edit_view(
-                &state,
-                &u,
-                &id,
-                values,
-                own.organisation_id,
-                errors,
-                StatusCode::BAD_REQUEST,
-            )
-            .await
+            edit_view(&u, &id, form, errors, StatusCode::BAD_REQUEST)
         }
     }
 }

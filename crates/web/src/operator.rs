@@ -4,7 +4,7 @@ use crate::forms::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::accounts::{self, authorize, store, Action, NewAccount, OrgKind, Role};
+use passerelle_core::accounts::{self, NewAccount, OrgKind, Role};
 use passerelle_core::CoreError;
 use serde::Deserialize;
 
@@ -27,11 +27,11 @@ async fn view(
     created: Option<CreatedNotice>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
+    let all = accounts::admin::overview(&state.core, &u.principal).await?;
     let page = OperatorPage {
         l: u.layout("Espace opérateur", "/operateur"),
-        organisations: store::organisations(&state.core.db).await?,
-        accounts: store::accounts(&state.core.db).await?,
+        organisations: all.organisations,
+        accounts: all.accounts,
         kinds: OrgKind::ALL.iter().map(|k| (k.key(), k.label())).collect(),
         roles: Role::ALL.iter().map(|r| (r.key(), r.label())).collect(),
         message,
@@ -80,9 +80,8 @@ pub async fn create_organisation(
     u: CurrentUser,
     Form(f): Form<OrgForm>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
     let siret = Some(f.siret.as_str()).filter(|s| !s.trim().is_empty());
-    match accounts::create_organisation(&state.core, &u.principal.actor(), &f.kind, &f.nom, siret).await {
+    match accounts::create_organisation(&state.core, &u.principal, &f.kind, &f.nom, siret).await {
         Ok(_) => Ok(Redirect::to("/operateur?ok=organisation").into_response()),
         Err(e) => refused(&state, &u, e).await,
     }
@@ -105,7 +104,6 @@ pub async fn create_account(
     u: CurrentUser,
     Form(f): Form<AccountForm>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
     let Ok(organisation_id) = f.organisation.trim().parse::<i64>() else {
         return refused(&state, &u, CoreError::invalid("choisissez une organisation")).await;
     };
@@ -117,7 +115,7 @@ pub async fn create_account(
         password: None,
         with_totp: false,
     };
-    match accounts::create_account(&state.core, &u.principal.actor(), new).await {
+    match accounts::create_account(&state.core, &u.principal, new).await {
         Ok(created) => {
             let notice = CreatedNotice {
                 email: created.account.email.clone(),
@@ -140,13 +138,7 @@ pub async fn reset_password(
     u: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
-    let id = account_id(&id)?;
-    let password = accounts::admin::reset_password(&state.core, &u.principal, id).await?;
-    let email = store::account(&state.core.db, id)
-        .await?
-        .map(|a| a.email)
-        .unwrap_or_default();
+    let (email, password) = accounts::admin::reset_password(&state.core, &u.principal, account_id(&id)?).await?;
     let msg = format!("Le mot de passe de {email} a été réinitialisé ; ses sessions ont été fermées.");
     view(
         &state,
@@ -164,7 +156,6 @@ pub async fn reset_totp(
     u: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
     accounts::admin::reset_totp(&state.core, &u.principal, account_id(&id)?).await?;
     Ok(Redirect::to("/operateur?ok=totp").into_response())
 }
@@ -181,7 +172,6 @@ pub async fn set_active(
     Path(id): Path<String>,
     Form(f): Form<ActiveForm>,
 ) -> Result<Response, WebError> {
-    authorize(&u.principal, Action::Administer)?;
     let active = match f.actif.as_str() {
         "1" => true,
         "0" => false,

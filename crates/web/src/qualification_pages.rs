@@ -62,7 +62,7 @@ pub async fn home(
     u: CurrentUser,
     Query(q): Query<HomeQuery>,
 ) -> Result<Response, WebError> {
-    if u.principal.role != Role::Lieu {
+    if authz::home(&u.principal) == authz::Home::Review {
         return crate::qualification_review::page(&state, &u, q, None).await;
     }
     let message = match q.ok.as_deref() {
@@ -226,9 +226,8 @@ pub(crate) async fn application_page(
     error: Option<String>,
     status: StatusCode,
 ) -> Result<Response, WebError> {
-    let (a, scope) = applications::get(&state.core, &u.principal, id).await?;
-    let editable = a.editable() && authz::authorize(&u.principal, authz::Action::Apply(scope)).is_ok();
-    let can_review = a.etat == model::FILED && authz::authorize(&u.principal, authz::Action::Review(scope)).is_ok();
+    let (a, rights) = applications::get(&state.core, &u.principal, id).await?;
+    let (editable, can_review) = (rights.edit, rights.review);
     let missing = if editable && error.is_none() {
         applications::missing(&state.core, &a).await?
     } else {

@@ -7,7 +7,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::accounts::Role;
 use passerelle_core::qualification::decisions::{self, Change};
 use passerelle_core::qualification::{applications, bank_details, model};
 use passerelle_core::settlement::bank::masked_iban;
@@ -73,10 +72,8 @@ pub(crate) async fn page(
     let etat = q.etat.unwrap_or_else(|| model::FILED.to_string());
     let filter = (!etat.is_empty() && etat != "toutes").then_some(etat.as_str());
     let list = applications::list(&state.core, &u.principal, filter).await?;
-    let is_operator = u.principal.role == Role::Operateur;
-    let delegated =
-        u.principal.role == Role::Hub && decisions::delegated(&state.core.db, u.principal.organisation_id).await?;
-    let can_change = is_operator || delegated;
+    let desk = decisions::review_desk(&state.core, &u.principal).await?;
+    let (is_operator, delegated, can_change) = (desk.operator, desk.delegated, desk.may_change);
     let pending_bank = if is_operator {
         bank_details::pending(&state.core, &u.principal).await?.len()
     } else {
@@ -125,7 +122,7 @@ pub(crate) async fn page(
             l: u.layout("Qualification des lieux", "/qualification"),
             message,
             error,
-            is_hub: u.principal.role == Role::Hub,
+            is_hub: desk.hub,
             is_operator,
             delegated,
             pending_bank,

@@ -9,7 +9,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use passerelle_core::accounts::Role;
 use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Report, Row};
 use passerelle_core::pass_numerique::reports;
@@ -255,18 +254,11 @@ pub async fn funders(
 ) -> Result<Response, WebError> {
     let asked = q.funder()?;
     let r = rapports::funders_report(&state.core, &u.principal, asked).await?;
-    let choice = if u.principal.role == Role::Operateur {
-        Some(
-            passerelle_core::accounts::store::organisations(&state.core.db)
-                .await?
-                .into_iter()
-                .filter(|o| o.kind == "commanditaire")
-                .map(|o| (o.id, o.name, Some(o.id) == asked))
-                .collect(),
-        )
-    } else {
-        None
-    };
+    let choice = rapports::funder_choices(&state.core, &u.principal).await?.map(|all| {
+        all.into_iter()
+            .map(|(id, name)| (id, name, Some(id) == asked))
+            .collect()
+    });
     let csv = match asked {
         Some(f) => format!("/rapports.csv?commanditaire={f}"),
         None => "/rapports.csv".into(),

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use passerelle_core::ressources::edit::{self, FieldError};
 use passerelle_core::ressources::model::{self, Input};
-use passerelle_core::ressources::{self, authz, markdown, Search};
+use passerelle_core::ressources::{self, Search};
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -53,7 +53,6 @@ pub async fn list(
     u: CurrentUser,
     Query(f): Query<AdminListQuery>,
 ) -> Result<Response, WebError> {
-    authz::authorize(&u.principal, authz::Action::Manage)?;
     let q: String = f.q.trim().chars().take(200).collect();
     let found = ressources::search_all(
         &state.core,
@@ -219,8 +218,11 @@ fn plain(message: Option<String>) -> Shown {
 
 /// GET `/operateur/ressources/nouvelle`.
 pub async fn new_form(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
-    authz::authorize(&u.principal, authz::Action::Manage)?;
-    form_page(&state, &u, None, plain(None), StatusCode::OK).await
+    let blank = Shown {
+        values: edit::blank(&u.principal)?,
+        ..plain(None)
+    };
+    form_page(&state, &u, None, blank, StatusCode::OK).await
 }
 
 /// POST `/operateur/ressources/nouvelle` (or preview).
@@ -229,7 +231,6 @@ pub async fn create(
     u: CurrentUser,
     Form(f): Form<ArticleForm>,
 ) -> Result<Response, WebError> {
-    authz::authorize(&u.principal, authz::Action::Manage)?;
     if f.action == "apercu" {
         return preview(&state, &u, None, &f).await;
     }
@@ -252,7 +253,7 @@ async fn preview(state: &AppState, u: &CurrentUser, id: Option<i64>, f: &Article
         values: f.input(),
         errors: Vec::new(),
         message: None,
-        preview: Some(markdown::to_html(&f.corps)),
+        preview: Some(edit::preview(&u.principal, &f.corps)?),
     };
     form_page(state, u, id, shown, StatusCode::OK).await
 }
@@ -284,7 +285,6 @@ pub async fn edit_form(
     Path(id): Path<i64>,
     Query(q): Query<EditQuery>,
 ) -> Result<Response, WebError> {
-    authz::authorize(&u.principal, authz::Action::Manage)?;
     let message = q.ok.as_deref().and_then(done_message);
     form_page(&state, &u, Some(id), plain(message), StatusCode::OK).await
 }
@@ -296,7 +296,6 @@ pub async fn update(
     Path(id): Path<i64>,
     Form(f): Form<ArticleForm>,
 ) -> Result<Response, WebError> {
-    authz::authorize(&u.principal, authz::Action::Manage)?;
     if f.action == "apercu" {
         return preview(&state, &u, Some(id), &f).await;
     }
@@ -358,7 +357,6 @@ pub async fn attach(
     Path(id): Path<i64>,
     mut form: Multipart,
 ) -> Result<Response, WebError> {
-    authz::authorize(&u.principal, authz::Action::Manage)?;
     let too_big = format!("Fichier trop volumineux : {} Mo au plus.", model::MAX_FILE_BYTES >> 20);
     let (mut name, mut bytes) = (String::new(), None);
     loop {

@@ -15,8 +15,24 @@ async fn existing(core: &Core, account_id: i64) -> CoreResult<super::Account> {
         .ok_or_else(|| CoreError::NotFound(format!("compte n° {account_id}")))
 }
 
-/// Gives the account a new random password, returned once.
-pub async fn reset_password(core: &Core, who: &Principal, account_id: i64) -> CoreResult<String> {
+/// What the opérateur's page lists: every organisation and every account.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub organisations: Vec<super::Organisation>,
+    pub accounts: Vec<super::Account>,
+}
+
+/// Every organisation and account: the opérateur only.
+pub async fn overview(core: &Core, who: &Principal) -> CoreResult<Overview> {
+    authorize(who, Action::Administer)?;
+    Ok(Overview {
+        organisations: store::organisations(&core.db).await?,
+        accounts: store::accounts(&core.db).await?,
+    })
+}
+
+/// Gives the account a new random password, returned once with the account's address: (email, password).
+pub async fn reset_password(core: &Core, who: &Principal, account_id: i64) -> CoreResult<(String, String)> {
     authorize(who, Action::Administer)?;
     let account = existing(core, account_id).await?;
     let new = password::generate();
@@ -33,7 +49,7 @@ pub async fn reset_password(core: &Core, who: &Principal, account_id: i64) -> Co
     )
     .await?;
     tx.commit().await?;
-    Ok(new)
+    Ok((account.email, new))
 }
 
 /// Removes the second factor (lost phone): the account enrols a new device at

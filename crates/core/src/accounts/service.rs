@@ -6,7 +6,7 @@ use super::model::{Account, Email, OrgKind, Organisation, Role, Siret};
 use super::{authorize, password, session, store, totp, Action, Principal};
 use crate::db::is_unique_violation;
 use crate::error::{CoreError, CoreResult};
-use crate::journal::{self, actions, Actor, NewEntry};
+use crate::journal::{self, actions, NewEntry};
 use crate::Core;
 
 /// Builds the principal of a signed-in account (None if it no longer exists or is inactive).
@@ -27,14 +27,16 @@ pub async fn principal(core: &Core, account_id: i64) -> CoreResult<Option<(Princ
     )))
 }
 
-/// Creates an organisation. `actor` is `System` from the command line.
+/// Creates an organisation: the opérateur only (`Principal::SYSTEME` from the command line).
 pub async fn create_organisation(
     core: &Core,
-    actor: &Actor,
+    who: &Principal,
     kind: &str,
     name: &str,
     siret: Option<&str>,
 ) -> CoreResult<Organisation> {
+    authorize(who, Action::Administer)?;
+    let actor = &who.actor();
     let kind = OrgKind::parse(kind)?;
     let name = clean_name(name, "le nom de l'organisation")?;
     let siret = match siret.map(str::trim).filter(|s| !s.is_empty()) {
@@ -102,7 +104,10 @@ pub struct CreatedAccount {
     pub otpauth_uri: Option<String>,
 }
 
-pub async fn create_account(core: &Core, actor: &Actor, new: NewAccount<'_>) -> CoreResult<CreatedAccount> {
+/// Creates an account in an organisation: the opérateur only (`Principal::SYSTEME` from the command line).
+pub async fn create_account(core: &Core, who: &Principal, new: NewAccount<'_>) -> CoreResult<CreatedAccount> {
+    authorize(who, Action::Administer)?;
+    let actor = &who.actor();
     let email = Email::parse(new.email)?;
     let display_name = clean_name(new.display_name, "le nom")?;
     let org = store::organisation(&core.db, new.organisation_id)

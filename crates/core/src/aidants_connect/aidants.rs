@@ -131,6 +131,37 @@ pub(crate) async fn check_member(core: &Core, who: &Principal, account: i64) -> 
     member_of_mine(core, who, account).await
 }
 
+/// A day typed in a form (`AAAA-MM-JJ` or `JJ/MM/AAAA`), as noon UTC in µs; empty is `None`.
+fn form_day(input: &str, what: &str) -> CoreResult<Option<i64>> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Ok(None);
+    }
+    let d = crate::settlement::run::parse_day(input, what)?;
+    d.to_datetime(jiff::civil::time(12, 0, 0, 0))
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .map(|t| Some(t.timestamp().as_microsecond()))
+        .map_err(|_| CoreError::invalid(format!("{what} : date invalide")))
+}
+
+/// [`record_training`] from the form's text fields: the caller is checked
+/// before anything typed is read.
+pub async fn record_training_form(
+    core: &Core,
+    who: &Principal,
+    account: i64,
+    formee_le: &str,
+    test_le: &str,
+) -> CoreResult<()> {
+    authorize(who, Action::Review)?;
+    let trained_at = form_day(formee_le, "date de formation")?;
+    let test_at = form_day(test_le, "date du test")?;
+    if trained_at.is_none() && test_at.is_none() {
+        return Err(CoreError::invalid("indiquez une date de formation ou de test"));
+    }
+    record_training(core, who, account, trained_at, test_at).await
+}
+
 /// The opérateur records an aidant's training and digital-skills test (dates in µs; None leaves as is).
 pub async fn record_training(
     core: &Core,

@@ -9,7 +9,7 @@ use super::aidants::check_member;
 use crate::accounts::{self, session, store as accounts_store, totp, Principal, TotpEnrolment};
 use crate::db::{is_unique_violation, Tx, TxConn};
 use crate::error::{CoreError, CoreResult};
-use crate::journal::{self, Actor, NewEntry};
+use crate::journal::{self, NewEntry};
 use crate::{on_db, on_tx, Core};
 
 /// Most cards in one file.
@@ -29,8 +29,10 @@ fn serial_ok(s: &str) -> bool {
 
 /// Reads the maker's file: columns `numero_serie,graine` (base32) and an
 /// optional `duree` (30 seconds: the only step supported). Every row is
-/// checked; any error and nothing is written.
-pub async fn import(core: &Core, actor: &Actor, data: &[u8]) -> CoreResult<ImportReport> {
+/// checked; any error and nothing is written. The opérateur only.
+pub async fn import(core: &Core, who: &Principal, data: &[u8]) -> CoreResult<ImportReport> {
+    super::authz::authorize(who, super::authz::Action::Review)?;
+    let actor = &who.actor();
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(data);
     let headers = reader
         .headers()

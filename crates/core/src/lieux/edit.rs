@@ -26,8 +26,49 @@ pub const EDITABLE: &[&str] = &[
     "prise_rdv",
 ];
 
-/// The current standard values of a place, by field name, and its responsible organisation.
-pub async fn current(core: &Core, ext_id: &str) -> CoreResult<Option<(BTreeMap<String, String>, store::Own)>> {
+/// A place's edit form: its current values, its responsible organisation and,
+/// for the opérateur only, the organisations that may be made responsible.
+#[derive(Debug, Clone)]
+pub struct EditForm {
+    pub values: BTreeMap<String, String>,
+    pub owner: Option<i64>,
+    /// (id, name) of the places' organisations; `None` when the caller may not choose.
+    pub owners: Option<Vec<(i64, String)>>,
+}
+
+/// The edit form of a place, for the opérateur or the place's own staff.
+pub async fn form(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<EditForm> {
+    let (values, own) = current(core, ext_id)
+        .await?
+        .ok_or_else(|| CoreError::NotFound(format!("lieu « {ext_id} »")))?;
+    authorize(
+        who,
+        Action::Edit {
+            owner: own.organisation_id,
+        },
+    )?;
+    let owners = if authorize(who, Action::Administer).is_ok() {
+        let orgs = crate::accounts::store::organisations(&core.db).await?;
+        let lieu = crate::accounts::OrgKind::Lieu.key();
+        Some(
+            orgs.into_iter()
+                .filter(|o| o.kind == lieu)
+                .map(|o| (o.id, o.name))
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(EditForm {
+        values,
+        owner: own.organisation_id,
+        owners,
+    })
+}
+
+/// The current standard values of a place, by field name, and its responsible
+/// organisation (no caller: see [`form`]).
+pub(crate) async fn current(core: &Core, ext_id: &str) -> CoreResult<Option<(BTreeMap<String, String>, store::Own)>> {
     let Some((values, own)) = store::by_ext_id(&core.db, ext_id).await? else {
         return Ok(None);
     };

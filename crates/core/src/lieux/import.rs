@@ -14,12 +14,14 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde_json::json;
 
+use super::authz::{authorize, Action};
 use super::geo::Reference;
 use super::read::{read, Format};
 use super::store::{self, Extra};
 use super::validate::{check_row, Checked, Issue, Normalisation};
+use crate::accounts::Principal;
 use crate::error::CoreResult;
-use crate::journal::{self, Actor, NewEntry};
+use crate::journal::{self, NewEntry};
 use crate::Core;
 
 #[derive(Debug, Clone)]
@@ -115,7 +117,13 @@ struct Decisions {
     update: Vec<(usize, i64, Prepared)>,
 }
 
-/// Imports `bytes`. `progress(done, total)` is called as rows are checked and written.
+/// Whether `who` may import places files: the opérateur only (checked again by [`import`]).
+pub fn may_import(who: &Principal) -> CoreResult<()> {
+    authorize(who, Action::Administer)
+}
+
+/// Imports `bytes`: the opérateur only (`Principal::SYSTEME` from the command line).
+/// `progress(done, total)` is called as rows are checked and written.
 ///
 /// Rows are checked in parallel, chunk by chunk, on rayon's threads while the
 /// chunks already checked are written in the import's single transaction. An
@@ -123,12 +131,14 @@ struct Decisions {
 /// whole transaction back: the database is changed by all the file or not at all.
 pub async fn import(
     core: &Core,
-    actor: &Actor,
+    who: &Principal,
     bytes: &[u8],
     format: Format,
     options: &Options,
     mut progress: impl FnMut(u64, u64),
 ) -> CoreResult<Report> {
+    may_import(who)?;
+    let actor = &who.actor();
     let parsed = read(bytes, format)?;
     let mut report = Report {
         lignes: parsed.rows.len() + parsed.unreadable.len(),

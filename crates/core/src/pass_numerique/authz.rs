@@ -15,6 +15,8 @@ pub enum Action {
     AcceptQuote { funder: i64 },
     /// Stop or resume the hand-out of an order of `funder` (the funder itself, or the opérateur).
     StopHandOuts { funder: i64 },
+    /// Open the hand-out desk (which booklets may be handed out is checked per booklet).
+    HandOutDesk,
     /// Hand out a booklet, or declare it lost, when it is allotted to `prescriber`.
     HandOut { prescriber: Option<i64> },
     /// Check or redeem a cheque at a place whose responsible organisation is `owner`.
@@ -32,6 +34,7 @@ pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
         Action::ViewReports { funder } => {
             operator || (who.role == Role::Commanditaire && funder == Some(who.organisation_id))
         }
+        Action::HandOutDesk => operator || who.role == Role::Prescripteur,
         Action::HandOut { prescriber } => operator || (who.role == Role::Prescripteur && mine(prescriber)),
         // Only the place's own staff redeem: the opérateur delivers no service.
         Action::Redeem { owner } => who.role == Role::Lieu && mine(owner),
@@ -57,6 +60,10 @@ mod tests {
             };
             let op = role == Role::Operateur;
             assert_eq!(authorize(&p, Action::Administer).is_ok(), op);
+            assert_eq!(
+                authorize(&p, Action::HandOutDesk).is_ok(),
+                op || role == Role::Prescripteur
+            );
             assert_eq!(
                 authorize(&p, Action::ViewOrder { funder: 7 }).is_ok(),
                 op || role == Role::Commanditaire

@@ -15,6 +15,23 @@ use crate::{on_db, on_tx, Core};
 /// Age bands recorded at hand-out.
 pub const AGE_BANDS: [&str; 7] = ["15-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75-et-plus"];
 
+/// What the hand-out desk offers: the publics (key, label) and the age bands.
+#[derive(Debug, Clone)]
+pub struct Desk {
+    pub publics: Vec<(&'static str, &'static str)>,
+    pub bands: Vec<&'static str>,
+}
+
+/// Opens the hand-out desk: prescribers and the opérateur only (which
+/// booklets each may hand out is decided again per booklet).
+pub fn desk(who: &Principal) -> CoreResult<Desk> {
+    authorize(who, Action::HandOutDesk)?;
+    Ok(Desk {
+        publics: Public::ALL.iter().map(|p| (p.key(), p.label())).collect(),
+        bands: AGE_BANDS.to_vec(),
+    })
+}
+
 /// A booklet as the hand-out needs it.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct Booklet {

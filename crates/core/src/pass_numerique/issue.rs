@@ -5,11 +5,13 @@ use rand::RngCore;
 use rayon::prelude::*;
 use serde_json::json;
 
+use super::authz::{authorize, Action};
 use super::code::{Code, Derivation, Lookup};
 use super::orders::{self, OrderState};
+use crate::accounts::Principal;
 use crate::db::{lock, Tx, TxConn};
 use crate::error::{CoreError, CoreResult};
-use crate::journal::{self, actions, Actor, NewEntry};
+use crate::journal::{self, actions, NewEntry};
 use crate::keys::Keys;
 use crate::{on_db, on_tx, Core};
 
@@ -61,13 +63,15 @@ struct Chunk {
     cheques: Vec<(i64, i64, i64, [u8; 16])>,
 }
 
-/// Issues every booklet and cheque of an order. `progress(done, total)` counts cheques.
+/// Issues every booklet and cheque of an order: the opérateur only. `progress(done, total)` counts cheques.
 pub async fn issue(
     core: &Core,
-    actor: &Actor,
+    who: &Principal,
     order_id: i64,
     mut progress: impl FnMut(u64, u64),
 ) -> CoreResult<Issued> {
+    authorize(who, Action::Administer)?;
+    let actor = &who.actor();
     let order = orders::get(core, order_id).await?;
     if order.etat == OrderState::Annulee {
         return Err(CoreError::Conflict(format!("la commande {order_id} est annulée")));
@@ -334,11 +338,13 @@ pub enum Support {
 /// booklets, and in what form, is journaled first (no code in the entry).
 pub async fn codes_for_print(
     core: &Core,
-    actor: &Actor,
+    who: &Principal,
     order_id: i64,
     range: Option<(i64, i64)>,
     support: Support,
 ) -> CoreResult<Vec<Printed>> {
+    authorize(who, Action::Administer)?;
+    let actor = &who.actor();
     let printed = codes(core, order_id, range).await?;
     if printed.is_empty() {
         return Err(CoreError::invalid(match range {

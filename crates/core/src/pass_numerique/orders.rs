@@ -3,10 +3,12 @@
 
 use serde_json::json;
 
+use super::authz::{authorize, Action};
 use super::model::{Public, Territory};
+use crate::accounts::Principal;
 use crate::db::{lock, Tx};
 use crate::error::{CoreError, CoreResult};
-use crate::journal::{self, actions, Actor, NewEntry};
+use crate::journal::{self, actions, NewEntry};
 use crate::lieux::vocabulaires::Services;
 use crate::{on_db, on_tx, Core};
 
@@ -281,8 +283,10 @@ async fn check_perimeter(tx: &mut Tx, perimeter: &[Territory]) -> CoreResult<()>
     }
 }
 
-/// Creates an order and its quote. `actor` is `System` from the command line.
-pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(Order, Document)> {
+/// Creates an order and its quote: the opérateur only (`Principal::SYSTEME` from the command line).
+pub async fn create(core: &Core, who: &Principal, new: &NewOrder) -> CoreResult<(Order, Document)> {
+    authorize(who, Action::Administer)?;
+    let actor = &who.actor();
     new.check()?;
     require_kind(core, new.commanditaire_id, "commanditaire", "un commanditaire").await?;
     for p in &new.prescripteurs {
@@ -417,8 +421,20 @@ struct OrderRow {
     remises_arretees_at: Option<i64>,
 }
 
-/// One order.
-pub async fn get(core: &Core, id: i64) -> CoreResult<Order> {
+/// One order, for its funder or the opérateur.
+pub async fn one(core: &Core, who: &Principal, id: i64) -> CoreResult<Order> {
+    let order = get(core, id).await?;
+    authorize(
+        who,
+        Action::ViewOrder {
+            funder: order.commanditaire_id,
+        },
+    )?;
+    Ok(order)
+}
+
+/// One order, for the domain's own rules (no caller: see [`one`]).
+pub(crate) async fn get(core: &Core, id: i64) -> CoreResult<Order> {
     let row: Option<OrderRow> = on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT id, commanditaire_id, carnets, cheques_par_carnet, valeur_centimes, frais_pour_dix_mille, debut, fin, \
@@ -461,8 +477,8 @@ pub async fn get(core: &Core, id: i64) -> CoreResult<Order> {
     })
 }
 
-/// The documents of an order, oldest first.
-pub async fn documents(core: &Core, order_id: i64) -> CoreResult<Vec<Document>> {
+/// The documents of an order, oldest first (its caller has checked access to the order).
+pub(crate) async fn documents(core: &Core, order_id: i64) -> CoreResult<Vec<Document>> {
     let rows: Vec<(i64, String, String, i64, i64, i64, i64)> = on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT id, type, numero, valeur_centimes, frais_centimes, total_centimes, created_at FROM documents \
@@ -506,11 +522,11 @@ async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -
 }
 
 /// The funder accepts the quote of its order.
-pub async fn accept(core: &Core, who: &crate::accounts::Principal, id: i64) -> CoreResult<()> {
+pub async fn accept(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
     let order = get(core, id).await?;
-    super::authz::authorize(
+    authorize(
         who,
-        super::authz::Action::AcceptQuote {
+        Action::AcceptQuote {
             funder: order.commanditaire_id,
         },
     )?;
@@ -533,8 +549,10 @@ pub async fn accept(core: &Core, who: &crate::accounts::Principal, id: i64) -> C
 
 /// Records the payment of an order: its quote is accepted and its invoice
 /// issued if that was not done yet, and its issued cheques become active (no
-/// cheque is active before the money is received). Returns the invoice.
-pub async fn pay(core: &Core, actor: &Actor, id: i64, reference: &str) -> CoreResult<Document> {
+/// cheque is active before the money is received). The opérateur only. Returns the invoice.
+pub async fn pay(core: &Core, who: &Principal, id: i64, reference: &str) -> CoreResult<Document> {
+    authorize(who, Action::Administer)?;
+    let actor = &who.actor();
     let reference = reference.trim();
     if reference.is_empty() || reference.chars().count() > 140 {
         return Err(CoreError::invalid("référence du paiement : 1 à 140 caractères"));

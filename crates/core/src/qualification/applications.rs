@@ -195,12 +195,25 @@ pub async fn start(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<i64
     Ok(id)
 }
 
-/// An application, if the caller may see it.
-pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Application, Scope)> {
+/// What the caller may do with an application he sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rights {
+    /// Change and file it (the place's staff, while it is a draft or sent back).
+    pub edit: bool,
+    /// Decide on it (the hub of its territory or the opérateur, once filed).
+    pub review: bool,
+}
+
+/// An application, if the caller may see it, and what he may do with it.
+pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Application, Rights)> {
     let a = load(&core.db, id).await?;
     let s = scope(&core.db, a.lieu_id).await?;
     authorize(who, Action::View(s))?;
-    Ok((a, s))
+    let rights = Rights {
+        edit: a.editable() && authorize(who, Action::Apply(s)).is_ok(),
+        review: a.etat == model::FILED && authorize(who, Action::Review(s)).is_ok(),
+    };
+    Ok((a, rights))
 }
 
 async fn editable(core: &Core, who: &Principal, id: i64) -> CoreResult<Application> {

@@ -28,6 +28,22 @@ pub enum Action {
     Administer,
 }
 
+/// Which `/qualification` page a caller gets: a place's staff apply for their
+/// places; everyone else gets the reviewers' page, which checks its own access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    Place,
+    Review,
+}
+
+pub fn home(who: &Principal) -> Home {
+    if who.role == Role::Lieu {
+        Home::Place
+    } else {
+        Home::Review
+    }
+}
+
 pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
     let operator = who.role == Role::Operateur;
     let own = |s: Scope| who.role == Role::Lieu && s.owner == Some(who.organisation_id);

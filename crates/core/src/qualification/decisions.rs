@@ -341,6 +341,31 @@ pub async fn delegate(core: &Core, actor: &Actor, hub: i64, on: bool) -> CoreRes
     Ok(())
 }
 
+/// What a reviewer's page offers: who he is and whether he may suspend,
+/// withdraw or reinstate qualifications (the opérateur, or a hub the
+/// opérateur delegated the review of its territory to).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReviewDesk {
+    pub operator: bool,
+    pub hub: bool,
+    pub delegated: bool,
+    pub may_change: bool,
+}
+
+/// The review desk of the caller (anyone who may list qualifications).
+pub async fn review_desk(core: &Core, who: &Principal) -> CoreResult<ReviewDesk> {
+    authorize(who, Action::List)?;
+    let operator = authorize(who, Action::Administer).is_ok();
+    let hub = who.role == crate::accounts::Role::Hub;
+    let delegated = hub && delegated(&core.db, who.organisation_id).await?;
+    Ok(ReviewDesk {
+        operator,
+        hub,
+        delegated,
+        may_change: operator || delegated,
+    })
+}
+
 /// Whether the opérateur delegated the review of its territory to this hub.
 pub async fn delegated(db: &Db, hub: i64) -> CoreResult<bool> {
     let n: i64 = on_db!(db, c => {

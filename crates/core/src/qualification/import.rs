@@ -272,8 +272,10 @@ async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> 
     Ok((newly, true))
 }
 
-/// Imports the file: all rows or none. A refusal lists every bad row.
-pub async fn import(core: &Core, actor: &Actor, bytes: &[u8]) -> CoreResult<Report> {
+/// Imports the file (the opérateur only): all rows or none. A refusal lists every bad row.
+pub async fn import(core: &Core, who: &crate::accounts::Principal, bytes: &[u8]) -> CoreResult<Report> {
+    super::authz::authorize(who, super::authz::Action::Administer)?;
+    let actor = &who.actor();
     let raw = read(bytes)?;
     let lines = raw.len();
     let (rows, issues) = check(core, raw).await?;

@@ -61,6 +61,18 @@ async fn journal_entry(
     Ok(())
 }
 
+/// What the form for a new article starts with; the opérateur only.
+pub fn blank(who: &Principal) -> CoreResult<Input> {
+    authorize(who, Action::Manage)?;
+    Ok(Input::default())
+}
+
+/// The preview of a body being written, as sanitised HTML; the opérateur only.
+pub fn preview(who: &Principal, corps: &str) -> CoreResult<String> {
+    authorize(who, Action::Manage)?;
+    Ok(super::markdown::to_html(corps))
+}
+
 /// Creates a draft article.
 pub async fn create(core: &Core, who: &Principal, input: &Input) -> CoreResult<Written> {
     authorize(who, Action::Manage)?;

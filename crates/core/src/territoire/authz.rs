@@ -16,8 +16,38 @@ pub enum Action {
     View { scope: Scope, author_hub: i64 },
     /// Accept or refuse a correction (the place's own staff, the opérateur).
     Decide(Scope),
-    /// List the corrections to decide (places and the opérateur).
-    ListToDecide,
+    /// List the corrections to decide at one desk: a place's staff at theirs, the opérateur at his.
+    ListToDecide(Desk),
+}
+
+/// Where corrections are decided: by a place's staff (`/lieu/corrections`,
+/// their own places) or by the opérateur (`/operateur/corrections`, every place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Desk {
+    Place,
+    Operator,
+}
+
+impl Desk {
+    /// The desk of a caller who decides corrections (the opérateur's, or a place's).
+    pub fn of(who: &Principal) -> Desk {
+        if who.role == Role::Operateur {
+            Desk::Operator
+        } else {
+            Desk::Place
+        }
+    }
+}
+
+/// Whether `who` may propose corrections to a place whose département's hub
+/// is `hub` (to offer the link on the place's page; the proposal is checked again).
+pub fn may_propose(who: &Principal, hub: Option<i64>) -> bool {
+    let scope = Scope {
+        owner: None,
+        hub,
+        delegated: false,
+    };
+    authorize(who, Action::Propose(scope)).is_ok()
 }
 
 pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
@@ -29,7 +59,8 @@ pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
         Action::Propose(s) => hub && s.hub == Some(who.organisation_id),
         Action::View { scope, author_hub } => operator || own(scope) || (hub && author_hub == who.organisation_id),
         Action::Decide(s) => operator || own(s),
-        Action::ListToDecide => operator || who.role == Role::Lieu,
+        Action::ListToDecide(Desk::Operator) => operator,
+        Action::ListToDecide(Desk::Place) => who.role == Role::Lieu,
     };
     if allowed {
         Ok(())
@@ -88,7 +119,8 @@ mod tests {
                 .is_ok(),
                 op
             );
-            assert_eq!(authorize(&p, Action::ListToDecide).is_ok(), op || place);
+            assert_eq!(authorize(&p, Action::ListToDecide(Desk::Operator)).is_ok(), op);
+            assert_eq!(authorize(&p, Action::ListToDecide(Desk::Place)).is_ok(), place);
         }
     }
 }

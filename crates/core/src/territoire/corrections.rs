@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::authz::{authorize, Action, Scope};
+use super::authz::{authorize, Action, Desk, Scope};
 use crate::accounts::Principal;
 use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
@@ -302,11 +302,11 @@ pub async fn by_hub(core: &Core, who: &Principal) -> CoreResult<Vec<Correction>>
 
 /// The corrections the caller decides: its places' (a place), all (the
 /// opérateur); those waiting first, then the newest.
-pub async fn to_decide(core: &Core, who: &Principal) -> CoreResult<Vec<Correction>> {
-    authorize(who, Action::ListToDecide)?;
-    let filter = match who.role {
-        crate::accounts::Role::Operateur => "$1 = $1",
-        _ => "l.organisation_id = $1",
+pub async fn to_decide(core: &Core, who: &Principal, desk: Desk) -> CoreResult<Vec<Correction>> {
+    authorize(who, Action::ListToDecide(desk))?;
+    let filter = match desk {
+        Desk::Operator => "$1 = $1",
+        Desk::Place => "l.organisation_id = $1",
     };
     let sql = format!(
         "{SELECT} WHERE {filter} ORDER BY CASE WHEN c.etat = 'proposee' THEN 0 ELSE 1 END, c.created_at DESC, c.id DESC LIMIT 1000"

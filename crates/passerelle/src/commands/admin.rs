@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use passerelle_core::accounts::Principal;
 use passerelle_core::accounts::{self, store, NewAccount, OrgKind};
-use passerelle_core::journal::Actor;
 use passerelle_core::Core;
 use serde_json::json;
 
@@ -38,7 +38,7 @@ pub async fn run(data: &DataArgs, command: AdminCommand) -> Result<ExitCode> {
             let org_id = operator_organisation(&core).await?;
             let created = accounts::create_account(
                 &core,
-                &Actor::System,
+                &Principal::SYSTEME,
                 NewAccount {
                     organisation_id: org_id,
                     email: &email,
@@ -78,7 +78,7 @@ async fn operator_organisation(core: &Core) -> Result<i64> {
     Ok(match existing {
         Some(o) => o.id,
         None => {
-            accounts::create_organisation(core, &Actor::System, "operateur", "Opérateur Passerelle", None)
+            accounts::create_organisation(core, &Principal::SYSTEME, "operateur", "Opérateur Passerelle", None)
                 .await?
                 .id
         }

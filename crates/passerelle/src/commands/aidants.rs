@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
+use passerelle_core::accounts::Principal;
 use passerelle_core::aidants_connect::cards;
-use passerelle_core::journal::Actor;
 use serde_json::json;
 
 use crate::config::DataArgs;
@@ -37,7 +37,7 @@ pub async fn run(data: &DataArgs, command: AidantsCommand) -> Result<ExitCode> {
     } = command;
     let bytes = std::fs::read(&fichier).with_context(|| format!("lecture de « {} » impossible", fichier.display()))?;
     let core = super::open(data).await?;
-    let report = cards::import(&core, &Actor::System, &bytes).await;
+    let report = cards::import(&core, &Principal::SYSTEME, &bytes).await;
     core.db.close().await;
     let report = report?;
     if json {

@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
-use passerelle_core::journal::Actor;
 use passerelle_core::lieux::vocabulaires::Services;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use passerelle_core::pass_numerique::model::{Public, Territory};
@@ -205,16 +204,16 @@ async fn write_files(
 ) -> Result<usize> {
     let mut count = 0;
     if let Some(path) = csv {
-        let printed = issue::codes_for_print(core, &Actor::System, order, range, issue::Support::Csv).await?;
+        let printed = issue::codes_for_print(core, &Principal::SYSTEME, order, range, issue::Support::Csv).await?;
         let file = create_private(path)?;
         issue::codes_csv(base, &printed, std::io::BufWriter::new(file))?;
         count = printed.len();
     }
     if let Some((path, fonts_dir)) = pdf {
         let fonts = Fonts::load(fonts_dir)?;
-        let printed = issue::codes_for_print(core, &Actor::System, order, range, issue::Support::Pdf).await?;
+        let printed = issue::codes_for_print(core, &Principal::SYSTEME, order, range, issue::Support::Pdf).await?;
         count = printed.len();
-        let face = print::face_of(core, &orders::get(core, order).await?, base).await?;
+        let face = print::face_of(core, &orders::one(core, &Principal::SYSTEME, order).await?, base).await?;
         let bytes = print::booklets(&fonts, &face, &printed)?;
         std::io::Write::write_all(&mut create_private(path)?, &bytes)
             .with_context(|| format!("impossible d'écrire « {} »", path.display()))?;
@@ -290,7 +289,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             new.plafond_jour = plafond_jour;
             new.marque = marque;
             new.frais_pour_dix_mille = frais_pour_dix_mille;
-            let (order, quote) = orders::create(core, &Actor::System, &new).await?;
+            let (order, quote) = orders::create(core, &Principal::SYSTEME, &new).await?;
             if json {
                 println!("{}", json!({ "id": order.id, "etat": order.etat, "devis": quote }));
             } else {
@@ -306,7 +305,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             }
         }
         CommandesCommand::Payer { id, reference, json } => {
-            let invoice = orders::pay(core, &Actor::System, id, &reference).await?;
+            let invoice = orders::pay(core, &Principal::SYSTEME, id, &reference).await?;
             if json {
                 println!("{}", json!({ "id": id, "etat": "payee", "facture": invoice }));
             } else {
@@ -339,7 +338,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                 "{bar:40} {pos}/{len} chèques émis ({per_sec}, reste {eta})",
                 "chèques écrits",
             );
-            let issued = issue::issue(core, &Actor::System, id, |done, total| bar.step(done, total)).await?;
+            let issued = issue::issue(core, &Principal::SYSTEME, id, |done, total| bar.step(done, total)).await?;
             bar.finish();
             let written = match &base {
                 Some(base) => Some(

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use passerelle_core::journal::Actor;
+use passerelle_core::accounts::Principal;
 use passerelle_core::lieux::{export, import, read::Format};
 
 use crate::config::DataArgs;
@@ -121,7 +121,7 @@ pub async fn run(data: &DataArgs, command: LieuxCommand) -> Result<ExitCode> {
                 "{bar:40} {pos}/{len} fiches écrites ({per_sec}, reste {eta})",
                 "fiches lues et écrites",
             );
-            let report = import::import(&core, &Actor::System, &bytes, format, &options, |done, total| {
+            let report = import::import(&core, &Principal::SYSTEME, &bytes, format, &options, |done, total| {
                 bar.step(done, total)
             })
             .await?;

@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use passerelle_core::accounts::Principal;
-use passerelle_core::journal::Actor;
 use passerelle_core::pass_numerique::places;
 use passerelle_core::Core;
 use passerelle_core::CoreError;
@@ -43,7 +42,7 @@ pub async fn run(core: &Core, command: LieuxCommand) -> Result<ExitCode> {
         } => {
             let bytes =
                 std::fs::read(&fichier).with_context(|| format!("impossible de lire « {} »", fichier.display()))?;
-            match passerelle_core::qualification::import::import(core, &Actor::System, &bytes).await {
+            match passerelle_core::qualification::import::import(core, &Principal::SYSTEME, &bytes).await {
                 Ok(report) => {
                     if json {
                         println!("{}", json!({ "applique": true, "rapport": report }));

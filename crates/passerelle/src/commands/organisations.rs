@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::Subcommand;
 use passerelle_core::accounts;
+use passerelle_core::accounts::Principal;
 use passerelle_core::journal::Actor;
 use serde_json::json;
 
@@ -57,7 +58,7 @@ pub async fn run(data: &DataArgs, command: OrgCommand) -> Result<ExitCode> {
     match command {
         OrgCommand::Creer { kind, nom, siret, json } => {
             let core = super::open(data).await?;
-            let org = accounts::create_organisation(&core, &Actor::System, &kind, &nom, siret.as_deref()).await?;
+            let org = accounts::create_organisation(&core, &Principal::SYSTEME, &kind, &nom, siret.as_deref()).await?;
             if json {
                 println!(
                     "{}",

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use passerelle_core::journal::Actor;
+use passerelle_core::accounts::Principal;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
 use proptest::prelude::*;
@@ -105,7 +105,7 @@ fn bad_rows_are_reported_and_good_rows_kept_only_when_asked() {
                         ignore_invalid: ignore,
                         dry_run: false,
                     };
-                    let report = import(&app.core, &Actor::System, &bytes, Format::Csv, &options, |_, _| {})
+                    let report = import(&app.core, &Principal::SYSTEME, &bytes, Format::Csv, &options, |_, _| {})
                         .await
                         .map_err(|e| TestCaseError::fail(e.to_string()))?;
                     let reported: BTreeSet<usize> = report.erreurs.iter().map(|e| e.ligne).collect();

@@ -4,7 +4,7 @@
 //! a hub sees only its départements; every route tried by someone refused.
 
 use axum::http::StatusCode;
-use passerelle_core::journal::Actor;
+use passerelle_core::accounts::Principal;
 use passerelle_core::lieux::import::{import, Options};
 use passerelle_core::lieux::read::Format;
 use passerelle_core::territoire::{hundredths_fr, indicateurs, per_ten_thousand, verification};
@@ -70,7 +70,7 @@ async fn world() -> World {
         ignore_invalid: false,
         dry_run: false,
     };
-    import(&app.core, &Actor::System, &csv, Format::Csv, &options, |_, _| {})
+    import(&app.core, &Principal::SYSTEME, &csv, Format::Csv, &options, |_, _| {})
         .await
         .unwrap();
 

@@ -6,9 +6,9 @@
 
 use axum::http::StatusCode;
 use axum::Router;
+use passerelle_core::accounts::Principal;
 use passerelle_core::accounts::{self, NewAccount};
 use passerelle_core::aidants::franceconnect::FranceConnect;
-use passerelle_core::journal::Actor;
 use passerelle_web::{router, AppState};
 
 use crate::support::{serveur, totp_code, Browser, Response, TestApp, PASSWORD};
@@ -51,7 +51,7 @@ pub(crate) struct Aidant {
 impl M {
     /// A habilitated structure with these allowed démarches.
     pub(crate) async fn structure(&self, name: &str, demarches: &[&str]) -> i64 {
-        let org = accounts::create_organisation(&self.app.core, &Actor::System, "structure_habilitee", name, None)
+        let org = accounts::create_organisation(&self.app.core, &Principal::SYSTEME, "structure_habilitee", name, None)
             .await
             .unwrap();
         for d in demarches {
@@ -75,7 +75,7 @@ impl M {
     pub(crate) async fn member(&self, structure: i64, email: &str, role: &str) -> Aidant {
         let created = accounts::create_account(
             &self.app.core,
-            &Actor::System,
+            &Principal::SYSTEME,
             NewAccount {
                 organisation_id: structure,
                 email,

@@ -83,7 +83,7 @@ async fn world() -> World {
     }
     let core = &app.core;
     let funder =
-        passerelle_core::accounts::create_organisation(core, &Actor::System, "commanditaire", "Financeur", None)
+        passerelle_core::accounts::create_organisation(core, &Principal::SYSTEME, "commanditaire", "Financeur", None)
             .await
             .unwrap();
     let bytes = std::fs::read(crate::lieux::fixture("propre.csv")).unwrap();
@@ -93,7 +93,7 @@ async fn world() -> World {
         ignore_invalid: true,
         dry_run: false,
     };
-    import(core, &Actor::System, &bytes, Format::Csv, &options, |_, _| {})
+    import(core, &Principal::SYSTEME, &bytes, Format::Csv, &options, |_, _| {})
         .await
         .unwrap();
     let mut places_ = Vec::new();
@@ -107,7 +107,7 @@ async fn world() -> World {
     let csv = "lieu_id,siret,iban,bic,titulaire\n\
                mednum-1,73282932000074,FR7630006000011234567890189,BNPAFRPP,Un\n\
                mednum-2,35600000000047,FR1420041010050500013M02606,PSSTFRPPBOR,Deux\n";
-    passerelle_core::qualification::import::import(core, &Actor::System, csv.as_bytes())
+    passerelle_core::qualification::import::import(core, &Principal::SYSTEME, csv.as_bytes())
         .await
         .unwrap();
     passerelle_core::settlement::set_debtor(
@@ -130,7 +130,7 @@ async fn world() -> World {
         new.cheques_par_carnet = 3;
         new.valeur_centimes = 1_250;
         new.perimetre = vec![Territory::Commune("33318".into()), Territory::Commune("33063".into())];
-        ids.push(orders::create(core, &Actor::System, &new).await.unwrap().0.id);
+        ids.push(orders::create(core, &Principal::SYSTEME, &new).await.unwrap().0.id);
     }
     World {
         app,
@@ -148,7 +148,7 @@ async fn apply(w: &mut World, op: &Op) {
     // Operations may be refused (pay twice, hand out before issue…): only the invariants matter.
     match op {
         Op::Issue(o) => {
-            if issue::issue(core, &Actor::System, w.orders[*o], |_, _| {})
+            if issue::issue(core, &Principal::SYSTEME, w.orders[*o], |_, _| {})
                 .await
                 .is_ok()
             {
@@ -158,7 +158,7 @@ async fn apply(w: &mut World, op: &Op) {
             }
         }
         Op::Pay(o) => {
-            let _ = orders::pay(core, &Actor::System, w.orders[*o], "VIR").await;
+            let _ = orders::pay(core, &Principal::SYSTEME, w.orders[*o], "VIR").await;
         }
         Op::HandOut(o, b) => {
             if let Some(&(numero, _, _)) = w.codes.get(o).and_then(|c| c.get((*b * 3) as usize)) {
@@ -263,7 +263,7 @@ async fn check(w: &mut World, after: &Op) -> Result<(), TestCaseError> {
         ctx
     );
     for &order in &w.orders {
-        let o = orders::get(&app.core, order).await.unwrap();
+        let o = orders::one(&app.core, &Principal::SYSTEME, order).await.unwrap();
         // Credit notes never exceed the face value of the unused cheques (expired or cancelled),
         // and cover all of it once the order has expired.
         let unused = app

@@ -218,14 +218,14 @@ async fn a_pg_dump_restored_with_pg_restore_verifies_against_the_published_check
     }
     // The restored base goes on: its sequences were restored too (a new account
     // gets a fresh id), and the journal still verifies with a new checkpoint.
+    use passerelle_core::accounts::Principal;
     use passerelle_core::accounts::{self, NewAccount};
-    use passerelle_core::journal::Actor;
-    let org = accounts::create_organisation(&restored, &Actor::System, "lieu", "Lieu après restauration", None)
+    let org = accounts::create_organisation(&restored, &Principal::SYSTEME, "lieu", "Lieu après restauration", None)
         .await
         .unwrap();
     accounts::create_account(
         &restored,
-        &Actor::System,
+        &Principal::SYSTEME,
         NewAccount {
             organisation_id: org.id,
             email: "apres-restauration@exemple.fr",

@@ -9,9 +9,9 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use passerelle_core::accounts::Principal;
 use passerelle_core::accounts::{self, NewAccount};
 use passerelle_core::horloge::{Horloge, Reglage};
-use passerelle_core::journal::Actor;
 use passerelle_core::{Backend, Core, Pool};
 use passerelle_web::{router, AppState, WebConfig};
 use tower::ServiceExt;
@@ -102,7 +102,7 @@ impl TestApp {
     pub async fn account(&self, kind: &str, role: &str, email: &str, with_totp: bool) -> (i64, Option<String>) {
         let org = accounts::create_organisation(
             &self.core,
-            &Actor::System,
+            &Principal::SYSTEME,
             kind,
             &format!("Organisation de {email}"),
             None,
@@ -111,7 +111,7 @@ impl TestApp {
         .expect("organisation");
         let created = accounts::create_account(
             &self.core,
-            &Actor::System,
+            &Principal::SYSTEME,
             NewAccount {
                 organisation_id: org.id,
                 email,

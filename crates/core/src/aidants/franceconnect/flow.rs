@@ -38,8 +38,9 @@ pub struct Identified {
 pub struct LoggedOut;
 
 /// Who may identify an usager with FranceConnect: aidants (to conclude a
-/// mandate); nobody else.
-pub fn authorize(who: &Principal) -> CoreResult<()> {
+/// mandate); nobody else. Each step below checks it first, before the
+/// configuration or anything sent by the browser is looked at.
+pub fn may_identify(who: &Principal) -> CoreResult<()> {
     match who.role {
         Role::Aidant => Ok(()),
         _ => Err(CoreError::Forbidden),
@@ -115,8 +116,14 @@ pub(crate) async fn authorization_url(
 }
 
 /// Starts an identification: returns the address of FranceConnect's authorisation page.
-pub async fn start(core: &Core, fc: &FranceConnect, who: &Principal, session_token: &str) -> Result<String, FcError> {
-    authorize(who)?;
+pub async fn start(
+    core: &Core,
+    fc: Option<&FranceConnect>,
+    who: &Principal,
+    session_token: &str,
+) -> Result<String, FcError> {
+    may_identify(who)?;
+    let fc = fc.ok_or(FcError::NotConfigured)?;
     authorization_url(core, fc, CONNEXION, Some(who.account_id), session_token).await
 }
 
@@ -176,9 +183,41 @@ pub(crate) async fn consume(
     })
 }
 
+/// What FranceConnect sent back to `/franceconnect/retour` for an aidant.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Callback<'a> {
+    pub code: Option<&'a str>,
+    pub state: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// The callback, whatever it carries: a provider's error, or a code that
+/// [`finish`] checks. Anything malformed is refused with its French reason.
+pub async fn callback(
+    core: &Core,
+    fc: Option<&FranceConnect>,
+    who: &Principal,
+    session_token: &str,
+    back: Callback<'_>,
+) -> Result<Identified, FcError> {
+    may_identify(who)?;
+    let fc = fc.ok_or(FcError::NotConfigured)?;
+    if back.state.is_empty() || back.state.len() > 512 {
+        return Err(FcError::UnknownState);
+    }
+    if let Some(error) = back.error {
+        return Err(provider_error(core, who, session_token, back.state, error).await);
+    }
+    let code = back.code.unwrap_or_default();
+    if code.is_empty() || code.len() > 2048 {
+        return Err(FcError::Denied("FranceConnect n'a pas renvoyé de code".into()));
+    }
+    finish(core, fc, who, session_token, code, back.state).await
+}
+
 /// The callback with `error=` (the usager cancelled, or FranceConnect refused):
 /// the `state` is consumed, and the reason given in French.
-pub async fn provider_error(core: &Core, who: &Principal, session_token: &str, state: &str, error: &str) -> FcError {
+async fn provider_error(core: &Core, who: &Principal, session_token: &str, state: &str, error: &str) -> FcError {
     match consume(core, CONNEXION, Some(who.account_id), session_token, state).await {
         Err(e) => e,
         Ok(_) => denied(error),
@@ -196,7 +235,7 @@ pub fn denied(error: &str) -> FcError {
 }
 
 /// The callback with a code: checks everything, stores the usager, journals.
-pub async fn finish(
+async fn finish(
     core: &Core,
     fc: &FranceConnect,
     who: &Principal,
@@ -204,7 +243,6 @@ pub async fn finish(
     code: &str,
     state: &str,
 ) -> Result<Identified, FcError> {
-    authorize(who)?;
     let (row_id, nonce_hash) = consume(core, CONNEXION, Some(who.account_id), session_token, state).await?;
     let (identity, acr, id_token) = identify(fc, &nonce_hash, code).await?;
     let sealed = core.keys.seal(SEAL_PURPOSE, &id_token)?;
@@ -310,10 +348,12 @@ pub async fn record_refusal(core: &Core, who: &Principal, err: &FcError) -> Core
 /// there is none to close. The kept ID token is forgotten.
 pub async fn logout_url(
     core: &Core,
-    fc: &FranceConnect,
+    fc: Option<&FranceConnect>,
     who: &Principal,
     session_token: &str,
 ) -> Result<Option<String>, FcError> {
+    may_identify(who)?;
+    let fc = fc.ok_or(FcError::NotConfigured)?;
     let session_hash = sha256_hex(session_token);
     let last: Option<(i64, String)> = on_db!(&core.db, c => {
         sqlx::query_as(
@@ -370,6 +410,7 @@ pub async fn logout_return(
     session_token: &str,
     state: &str,
 ) -> Result<LoggedOut, FcError> {
+    may_identify(who)?;
     let (row_id, _) = consume(core, DECONNEXION, Some(who.account_id), session_token, state).await?;
     let mut tx = core.db.begin().await?;
     journal::append(

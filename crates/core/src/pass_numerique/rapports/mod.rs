@@ -138,6 +138,21 @@ pub async fn funders_report(core: &Core, who: &Principal, asked: Option<i64>) ->
     }
 }
 
+/// The funders the caller may choose between on the report page, as (id, name):
+/// every funder for the opérateur; `None` for a funder, who sees only his own.
+pub async fn funder_choices(core: &Core, who: &Principal) -> CoreResult<Option<Vec<(i64, String)>>> {
+    if authorize(who, Action::ViewReports { funder: None }).is_err() {
+        return Ok(None);
+    }
+    let orgs = crate::accounts::store::organisations(&core.db).await?;
+    Ok(Some(
+        orgs.into_iter()
+            .filter(|o| o.kind == "commanditaire")
+            .map(|o| (o.id, o.name))
+            .collect(),
+    ))
+}
+
 /// `2026-10` → `octobre 2026`.
 pub fn month_label(key: &str) -> String {
     crate::dates_fr::mois_annee(key)
