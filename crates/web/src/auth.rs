@@ -130,7 +130,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         match current_user(parts, state).await {
-            Ok(Some(u)) => match crate::aidants_structure::must_choose(&u, parts) {
+            Ok(Some(u)) => match crate::aidants_connect::structure::must_choose(&u, parts) {
                 Some(elsewhere) => Err(elsewhere),
                 None => Ok(u),
             },
@@ -295,7 +295,7 @@ pub async fn login_page(
     v: Visitor,
     crate::forms::Query(q): crate::forms::Query<LoginQuery>,
 ) -> Result<Response, WebError> {
-    let next = (!q.suivant.is_empty()).then(|| crate::aidants_auth::safe_next(&q.suivant));
+    let next = (!q.suivant.is_empty()).then(|| crate::aidants_connect::connexion::safe_next(&q.suivant));
     if v.user.is_some() {
         return Ok(Redirect::to(next.as_deref().unwrap_or("/mon-compte")).into_response());
     }
@@ -320,7 +320,7 @@ fn after_sign_in(state: &AppState, request: &HeaderMap, h: &mut HeaderMap) -> St
     match cookies::next_path(request, &state.config) {
         Some(n) => {
             cookies::clear(h, &state.config, cookies::NEXT);
-            crate::aidants_auth::safe_next(&n)
+            crate::aidants_connect::connexion::safe_next(&n)
         }
         None => "/mon-compte".into(),
     }

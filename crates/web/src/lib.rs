@@ -2,55 +2,29 @@
 //! of `passerelle-core` and render a DSFR page. Security (headers, CSRF, body
 //! limits, request ids) is applied once, in [`router`].
 
-mod account;
-mod activite_pages;
-mod aidants_auth;
-mod aidants_habilitation;
-mod aidants_referent;
-mod aidants_review;
-mod aidants_structure;
-mod api;
+mod accounts;
+mod activite;
+mod aidants_connect;
 mod auth;
-mod charts;
-mod cheques_api;
-mod cheques_pages;
-mod commandes_admin;
-mod commandes_pages;
 mod cookies;
-mod corrections_pages;
-mod deconnexion;
 mod error;
-mod espace_usager;
-mod espace_usager_mandats;
-mod fc_simulateur;
 mod forms;
-mod franceconnect;
 mod indisponible;
 mod journal;
 mod lieux;
-mod lieux_admin;
-mod mandats_actions;
-mod mandats_pages;
 mod metriques;
-mod oidc;
-mod oidc_authorize;
-mod opendata;
-mod operator;
 mod pages;
-mod qualification_pages;
-mod qualification_review;
-mod rapports_pages;
-mod recapitulatifs_pages;
-mod reglements_pages;
+mod pass_numerique;
+mod qualification;
+mod recapitulatifs;
+mod reglements;
 mod rejets;
-mod ressources_admin;
-mod ressources_pages;
+mod ressources;
 mod security;
 mod service_demo;
 mod tableau_de_bord;
-mod tableau_de_bord_operateur;
 mod templates;
-mod territoire_pages;
+mod territoire;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -173,171 +147,213 @@ pub fn router(state: AppState) -> Router {
         .route("/mentions-legales", get(pages::legal))
         .route("/aider-un-proche", get(pages::helping))
         .route("/donnees-personnelles", get(pages::privacy))
-        .route("/lieux", get(lieux::search))
-        .route("/lieux/{id}", get(lieux::place))
+        .route("/lieux", get(lieux::pages::search))
+        .route("/lieux/{id}", get(lieux::pages::place))
         .route(
             "/lieux/{id}/modifier",
-            get(lieux_admin::edit_page).post(lieux_admin::edit_submit),
+            get(lieux::admin::edit_page).post(lieux::admin::edit_submit),
         )
         .route(
             "/operateur/lieux/import",
-            get(lieux_admin::import_page)
-                .post(lieux_admin::import_submit)
-                .layer(DefaultBodyLimit::max(lieux_admin::UPLOAD_LIMIT)),
+            get(lieux::admin::import_page)
+                .post(lieux::admin::import_submit)
+                .layer(DefaultBodyLimit::max(lieux::admin::UPLOAD_LIMIT)),
         )
-        .route("/c/{code}", get(cheques_pages::holder))
+        .route("/c/{code}", get(pass_numerique::cheques::holder))
         .route(
             "/encaisser",
-            get(cheques_pages::counter_page).post(cheques_pages::counter_submit),
+            get(pass_numerique::cheques::counter_page).post(pass_numerique::cheques::counter_submit),
         )
-        .route("/encaisser/annuler", post(cheques_pages::cancel_submit))
-        .route("/commandes", get(commandes_pages::list))
+        .route("/encaisser/annuler", post(pass_numerique::cheques::cancel_submit))
+        .route("/commandes", get(pass_numerique::commandes::list))
         .route(
             "/commandes/nouvelle",
-            get(commandes_admin::new_form).post(commandes_admin::create),
+            get(pass_numerique::commandes_admin::new_form).post(pass_numerique::commandes_admin::create),
         )
-        .route("/commandes/{id}", get(commandes_pages::one))
-        .route("/commandes/{id}/emettre", post(commandes_admin::issue_order))
-        .route("/commandes/{id}/codes.csv", get(commandes_admin::codes_csv))
-        .route("/commandes/{id}/carnets.pdf", get(commandes_admin::booklets_pdf))
-        .route("/commandes/{id}/attribuer", post(commandes_admin::allot))
-        .route("/commandes/{id}/documents/{numero}", get(commandes_pages::document_pdf))
-        .route("/commandes/{id}/accepter", post(commandes_pages::accept))
-        .route("/commandes/{id}/paiement", post(commandes_pages::pay))
-        .route("/commandes/{id}/remises", post(commandes_pages::stop_hand_outs))
-        .route("/commandes/{id}/rapport", get(rapports_pages::order))
-        .route("/commandes/{id}/rapport.csv", get(rapports_pages::order_csv))
-        .route("/commandes/{id}/expires.pdf", get(rapports_pages::expired_pdf))
-        .route("/commandes/{id}/expires.csv", get(rapports_pages::expired_csv))
-        .route("/rapports", get(rapports_pages::funders))
-        .route("/rapports.csv", get(rapports_pages::funders_csv))
+        .route("/commandes/{id}", get(pass_numerique::commandes::one))
+        .route(
+            "/commandes/{id}/emettre",
+            post(pass_numerique::commandes_admin::issue_order),
+        )
+        .route(
+            "/commandes/{id}/codes.csv",
+            get(pass_numerique::commandes_admin::codes_csv),
+        )
+        .route(
+            "/commandes/{id}/carnets.pdf",
+            get(pass_numerique::commandes_admin::booklets_pdf),
+        )
+        .route(
+            "/commandes/{id}/attribuer",
+            post(pass_numerique::commandes_admin::allot),
+        )
+        .route(
+            "/commandes/{id}/documents/{numero}",
+            get(pass_numerique::commandes::document_pdf),
+        )
+        .route("/commandes/{id}/accepter", post(pass_numerique::commandes::accept))
+        .route("/commandes/{id}/paiement", post(pass_numerique::commandes::pay))
+        .route(
+            "/commandes/{id}/remises",
+            post(pass_numerique::commandes::stop_hand_outs),
+        )
+        .route("/commandes/{id}/rapport", get(pass_numerique::rapports::order))
+        .route("/commandes/{id}/rapport.csv", get(pass_numerique::rapports::order_csv))
+        .route(
+            "/commandes/{id}/expires.pdf",
+            get(pass_numerique::rapports::expired_pdf),
+        )
+        .route(
+            "/commandes/{id}/expires.csv",
+            get(pass_numerique::rapports::expired_csv),
+        )
+        .route("/rapports", get(pass_numerique::rapports::funders))
+        .route("/rapports.csv", get(pass_numerique::rapports::funders_csv))
         .route(
             "/remettre",
-            get(commandes_pages::hand_out_form).post(commandes_pages::hand_out_submit),
+            get(pass_numerique::commandes::hand_out_form).post(pass_numerique::commandes::hand_out_submit),
         )
-        .route("/remettre/perte", post(commandes_pages::lost_submit))
-        .route("/reglements", get(reglements_pages::page))
-        .route("/reglements/generer", post(reglements_pages::generate))
-        .route("/reglements/compte", post(reglements_pages::set_account))
-        .route("/reglements/lots/{id}", get(reglements_pages::lot))
-        .route("/reglements/lots/{id}/sepa.xml", get(reglements_pages::sepa))
-        .route("/reglements/lots/{id}/envoye", post(reglements_pages::mark_sent))
-        .route("/reglements/lots/{id}/execute", post(reglements_pages::mark_executed))
-        .route("/reglements/releves/{numero}/rejet", post(reglements_pages::reject))
-        .route("/reglements/coordonnees", get(qualification_review::bank_list))
-        .route("/reglements/coordonnees/{id}", post(qualification_review::bank_review))
-        .route("/qualification", get(qualification_pages::home))
-        .route("/qualification/demandes", post(qualification_pages::start))
+        .route("/remettre/perte", post(pass_numerique::commandes::lost_submit))
+        .route("/reglements", get(reglements::pages::page))
+        .route("/reglements/generer", post(reglements::pages::generate))
+        .route("/reglements/compte", post(reglements::pages::set_account))
+        .route("/reglements/lots/{id}", get(reglements::pages::lot))
+        .route("/reglements/lots/{id}/sepa.xml", get(reglements::pages::sepa))
+        .route("/reglements/lots/{id}/envoye", post(reglements::pages::mark_sent))
+        .route("/reglements/lots/{id}/execute", post(reglements::pages::mark_executed))
+        .route("/reglements/releves/{numero}/rejet", post(reglements::pages::reject))
+        .route("/reglements/coordonnees", get(qualification::instruction::bank_list))
+        .route(
+            "/reglements/coordonnees/{id}",
+            post(qualification::instruction::bank_review),
+        )
+        .route("/qualification", get(qualification::pages::home))
+        .route("/qualification/demandes", post(qualification::pages::start))
         .route(
             "/qualification/demandes/{id}",
-            get(qualification_pages::application).post(qualification_pages::save),
+            get(qualification::pages::application).post(qualification::pages::save),
         )
         .route(
             "/qualification/demandes/{id}/pieces",
-            post(qualification_pages::attach).layer(DefaultBodyLimit::max(qualification_pages::UPLOAD_LIMIT)),
+            post(qualification::pages::attach).layer(DefaultBodyLimit::max(qualification::pages::UPLOAD_LIMIT)),
         )
         .route(
             "/qualification/demandes/{id}/pieces/{piece}",
-            get(qualification_pages::document),
+            get(qualification::pages::document),
         )
         .route(
             "/qualification/demandes/{id}/pieces/{piece}/retrait",
-            post(qualification_pages::detach),
+            post(qualification::pages::detach),
         )
         .route(
             "/qualification/demandes/{id}/decision",
-            post(qualification_review::decide),
+            post(qualification::instruction::decide),
         )
-        .route("/qualification/lieux/{ext_id}/etat", post(qualification_review::change))
+        .route(
+            "/qualification/lieux/{ext_id}/etat",
+            post(qualification::instruction::change),
+        )
         .route(
             "/qualification/lieux/{ext_id}/coordonnees",
-            post(qualification_pages::change_bank),
+            post(qualification::pages::change_bank),
         )
-        .route("/hub/territoire", get(territoire_pages::page))
-        .route("/hub/territoire/lieux-a-verifier", get(territoire_pages::to_check))
-        .route("/hub/corrections", get(corrections_pages::hub_list))
+        .route("/hub/territoire", get(territoire::pages::page))
+        .route("/hub/territoire/lieux-a-verifier", get(territoire::pages::to_check))
+        .route("/hub/corrections", get(territoire::corrections::hub_list))
         .route(
             "/hub/lieux/{id}/correction",
-            get(corrections_pages::propose_page).post(corrections_pages::propose_submit),
+            get(territoire::corrections::propose_page).post(territoire::corrections::propose_submit),
         )
-        .route("/lieu/corrections", get(corrections_pages::place_list))
-        .route("/operateur/corrections", get(corrections_pages::operator_list))
-        .route("/corrections/{id}/accepter", post(corrections_pages::accept))
-        .route("/corrections/{id}/refuser", post(corrections_pages::refuse))
-        .route("/ressources", get(ressources_pages::list))
-        .route("/ressources/{slug}", get(ressources_pages::article))
-        .route("/ressources/{slug}/fichiers/{id}", get(ressources_pages::download))
-        .route("/operateur/ressources", get(ressources_admin::list))
+        .route("/lieu/corrections", get(territoire::corrections::place_list))
+        .route("/operateur/corrections", get(territoire::corrections::operator_list))
+        .route("/corrections/{id}/accepter", post(territoire::corrections::accept))
+        .route("/corrections/{id}/refuser", post(territoire::corrections::refuse))
+        .route("/ressources", get(ressources::pages::list))
+        .route("/ressources/{slug}", get(ressources::pages::article))
+        .route("/ressources/{slug}/fichiers/{id}", get(ressources::pages::download))
+        .route("/operateur/ressources", get(ressources::admin::list))
         .route(
             "/operateur/ressources/nouvelle",
-            get(ressources_admin::new_form).post(ressources_admin::create),
+            get(ressources::admin::new_form).post(ressources::admin::create),
         )
         .route(
             "/operateur/ressources/{id}",
-            get(ressources_admin::edit_form).post(ressources_admin::update),
+            get(ressources::admin::edit_form).post(ressources::admin::update),
         )
         .route(
             "/operateur/ressources/{id}/publication",
-            post(ressources_admin::publish),
+            post(ressources::admin::publish),
         )
-        .route("/operateur/ressources/{id}/suppression", post(ressources_admin::delete))
+        .route(
+            "/operateur/ressources/{id}/suppression",
+            post(ressources::admin::delete),
+        )
         .route(
             "/operateur/ressources/{id}/fichiers",
-            post(ressources_admin::attach).layer(DefaultBodyLimit::max(ressources_admin::UPLOAD_LIMIT)),
+            post(ressources::admin::attach).layer(DefaultBodyLimit::max(ressources::admin::UPLOAD_LIMIT)),
         )
         .route(
             "/operateur/ressources/{id}/fichiers/{fichier}/suppression",
-            post(ressources_admin::detach),
+            post(ressources::admin::detach),
         )
-        .route("/activite", get(activite_pages::list))
-        .route("/activite.csv", get(activite_pages::csv))
+        .route("/activite", get(activite::pages::list))
+        .route("/activite.csv", get(activite::pages::csv))
         .route(
             "/activite/nouvelle",
-            get(activite_pages::new_form).post(activite_pages::create),
+            get(activite::pages::new_form).post(activite::pages::create),
         )
-        .route("/activite/structure", get(activite_pages::structure))
+        .route("/activite/structure", get(activite::pages::structure))
         .route(
             "/activite/{id}",
-            get(activite_pages::edit_form).post(activite_pages::edit),
+            get(activite::pages::edit_form).post(activite::pages::edit),
         )
-        .route("/activite/{id}/supprimer", post(activite_pages::delete))
-        .route("/releves", get(reglements_pages::statements))
-        .route("/releves/{numero}", get(reglements_pages::statement))
-        .route("/releves/{numero}/csv", get(reglements_pages::statement_csv))
-        .route("/releves/{numero}/pdf", get(reglements_pages::statement_pdf))
+        .route("/activite/{id}/supprimer", post(activite::pages::delete))
+        .route("/releves", get(reglements::pages::statements))
+        .route("/releves/{numero}", get(reglements::pages::statement))
+        .route("/releves/{numero}/csv", get(reglements::pages::statement_csv))
+        .route("/releves/{numero}/pdf", get(reglements::pages::statement_pdf))
         .route("/static/app/geolocalisation.js", get(pages::geolocation_js))
         .route("/static/app/scan.js", get(pages::scan_js))
-        .route("/api/v1/version", get(api::version))
-        .route("/api/v1/lieux", get(api::search))
-        .route("/api/v1/lieux/{id}", get(api::one))
-        .route("/api/openapi.json", get(api::openapi))
-        .route("/tableau-de-bord", get(tableau_de_bord::page))
-        .route("/open-data/", get(opendata::index))
+        .route("/api/v1/version", get(lieux::api::version))
+        .route("/api/v1/lieux", get(lieux::api::search))
+        .route("/api/v1/lieux/{id}", get(lieux::api::one))
+        .route("/api/openapi.json", get(lieux::api::openapi))
+        .route("/tableau-de-bord", get(tableau_de_bord::pages::page))
+        .route("/open-data/", get(tableau_de_bord::opendata::index))
         .route(
             "/open-data",
             get(|| async { axum::response::Redirect::permanent("/open-data/") }),
         )
         .route(
             "/open-data/indicateurs-departements.csv",
-            get(opendata::indicateurs_csv),
+            get(tableau_de_bord::opendata::indicateurs_csv),
         )
         .route(
             "/open-data/indicateurs-departements.json",
-            get(opendata::indicateurs_json),
+            get(tableau_de_bord::opendata::indicateurs_json),
         )
         .route(
             "/open-data/pass-numerique-departements-publics.csv",
-            get(opendata::pass_csv),
+            get(tableau_de_bord::opendata::pass_csv),
         )
         .route(
             "/open-data/pass-numerique-departements-publics.json",
-            get(opendata::pass_json),
+            get(tableau_de_bord::opendata::pass_json),
         )
-        .route("/open-data/aidants-connect.csv", get(opendata::aidants_csv))
-        .route("/open-data/aidants-connect.json", get(opendata::aidants_json))
-        .route("/open-data/lieux.csv", get(opendata::lieux_csv))
-        .route("/open-data/lieux.json", get(opendata::lieux_json))
-        .route("/open-data/journal-tete.json", get(opendata::journal_tete))
+        .route(
+            "/open-data/aidants-connect.csv",
+            get(tableau_de_bord::opendata::aidants_csv),
+        )
+        .route(
+            "/open-data/aidants-connect.json",
+            get(tableau_de_bord::opendata::aidants_json),
+        )
+        .route("/open-data/lieux.csv", get(tableau_de_bord::opendata::lieux_csv))
+        .route("/open-data/lieux.json", get(tableau_de_bord::opendata::lieux_json))
+        .route(
+            "/open-data/journal-tete.json",
+            get(tableau_de_bord::opendata::journal_tete),
+        )
         .route("/connexion", get(auth::login_page).post(auth::login_submit))
         .route("/connexion/totp", get(auth::totp_page).post(auth::totp_submit))
         .route(
@@ -346,163 +362,218 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/connexion/lien",
-            get(aidants_auth::link_page).post(aidants_auth::link_submit),
+            get(aidants_connect::connexion::link_page).post(aidants_connect::connexion::link_submit),
         )
         .route(
             "/connexion/lien/ouvrir",
-            get(aidants_auth::link_open).post(aidants_auth::link_use),
+            get(aidants_connect::connexion::link_open).post(aidants_connect::connexion::link_use),
         )
         .route(
             "/connexion/totp-recent",
-            get(aidants_auth::recent_page).post(aidants_auth::recent_submit),
+            get(aidants_connect::connexion::recent_page).post(aidants_connect::connexion::recent_submit),
         )
         .route(
             "/aidants-connect/habilitation",
-            get(aidants_habilitation::form).post(aidants_habilitation::submit),
+            get(aidants_connect::habilitation::form).post(aidants_connect::habilitation::submit),
         )
-        .route("/aidants-connect/habilitation/envoyee", get(aidants_habilitation::sent))
+        .route(
+            "/aidants-connect/habilitation/envoyee",
+            get(aidants_connect::habilitation::sent),
+        )
         .route(
             "/aidants-connect/habilitation/suivi",
-            get(aidants_habilitation::follow).post(aidants_habilitation::follow_submit),
+            get(aidants_connect::habilitation::follow).post(aidants_connect::habilitation::follow_submit),
         )
-        .route("/aidants-connect/referent", get(aidants_referent::home))
-        .route("/aidants-connect/referent/aidants", post(aidants_referent::invite))
+        .route("/aidants-connect/referent", get(aidants_connect::referent::home))
+        .route(
+            "/aidants-connect/referent/aidants",
+            post(aidants_connect::referent::invite),
+        )
         .route(
             "/aidants-connect/referent/aidants/{id}/activation",
-            post(aidants_referent::activation),
+            post(aidants_connect::referent::activation),
         )
         .route(
             "/aidants-connect/referent/aidants/{id}/carte",
-            post(aidants_referent::card),
+            post(aidants_connect::referent::card),
         )
         .route(
             "/aidants-connect/referent/aidants/{id}/application",
-            get(aidants_referent::app_form).post(aidants_referent::app_confirm),
+            get(aidants_connect::referent::app_form).post(aidants_connect::referent::app_confirm),
         )
         .route(
             "/aidants-connect/structure",
-            get(aidants_structure::structure).post(aidants_structure::switch),
+            get(aidants_connect::structure::structure).post(aidants_connect::structure::switch),
         )
         .route(
             "/aidants-connect/invitations/{id}/accepter",
-            post(aidants_structure::accept),
+            post(aidants_connect::structure::accept),
         )
         .route(
             "/aidants-connect/invitations/{id}/refuser",
-            post(aidants_structure::decline),
+            post(aidants_connect::structure::decline),
         )
         .route(
             "/aidants-connect/invitation",
-            get(aidants_structure::link_open).post(aidants_structure::link_answer),
+            get(aidants_connect::structure::link_open).post(aidants_connect::structure::link_answer),
         )
-        .route("/operateur/habilitations", get(aidants_review::list))
-        .route("/operateur/habilitations/{id}", get(aidants_review::detail))
-        .route("/operateur/habilitations/{id}/decision", post(aidants_review::decide))
-        .route("/operateur/aidants", get(aidants_review::training))
+        .route("/operateur/habilitations", get(aidants_connect::instruction::list))
+        .route(
+            "/operateur/habilitations/{id}",
+            get(aidants_connect::instruction::detail),
+        )
+        .route(
+            "/operateur/habilitations/{id}/decision",
+            post(aidants_connect::instruction::decide),
+        )
+        .route("/operateur/aidants", get(aidants_connect::instruction::training))
         .route(
             "/operateur/aidants/{id}/formation",
-            post(aidants_review::record_training),
+            post(aidants_connect::instruction::record_training),
         )
-        .route("/deconnexion", post(deconnexion::logout))
-        .route("/mon-compte", get(account::page))
-        .route("/mon-compte/mot-de-passe", post(account::change_password))
-        .route("/mon-compte/totp", get(account::totp_page).post(account::totp_confirm))
-        .route("/mon-compte/totp/retrait", post(account::totp_remove))
-        .route("/mon-compte/recapitulatifs", post(account::set_digest))
-        .route("/mon-compte/deconnexion-partout", post(deconnexion::logout_everywhere))
+        .route("/deconnexion", post(accounts::deconnexion::logout))
+        .route("/mon-compte", get(accounts::compte::page))
+        .route("/mon-compte/mot-de-passe", post(accounts::compte::change_password))
+        .route(
+            "/mon-compte/totp",
+            get(accounts::compte::totp_page).post(accounts::compte::totp_confirm),
+        )
+        .route("/mon-compte/totp/retrait", post(accounts::compte::totp_remove))
+        .route("/mon-compte/recapitulatifs", post(accounts::compte::set_digest))
+        .route(
+            "/mon-compte/deconnexion-partout",
+            post(accounts::deconnexion::logout_everywhere),
+        )
         .route(
             "/recapitulatifs/desabonnement/{jeton}",
-            get(recapitulatifs_pages::show).post(recapitulatifs_pages::unsubscribe),
+            get(recapitulatifs::pages::show).post(recapitulatifs::pages::unsubscribe),
         )
         .route(
             "/recapitulatifs/desabonnement/{jeton}/reabonnement",
-            post(recapitulatifs_pages::resubscribe),
+            post(recapitulatifs::pages::resubscribe),
         )
-        .route("/operateur", get(operator::page))
-        .route("/operateur/tableau-de-bord", get(tableau_de_bord_operateur::page))
+        .route("/operateur", get(accounts::operateur::page))
+        .route("/operateur/tableau-de-bord", get(tableau_de_bord::operateur::page))
         .route(
             "/operateur/tableau-de-bord/recalculer",
-            post(tableau_de_bord_operateur::recompute),
+            post(tableau_de_bord::operateur::recompute),
         )
-        .route("/operateur/organisations", post(operator::create_organisation))
-        .route("/operateur/comptes", post(operator::create_account))
-        .route("/operateur/comptes/{id}/mot-de-passe", post(operator::reset_password))
-        .route("/operateur/comptes/{id}/totp", post(operator::reset_totp))
-        .route("/operateur/comptes/{id}/activation", post(operator::set_active))
-        .route("/operateur/journal", get(journal::page))
+        .route(
+            "/operateur/organisations",
+            post(accounts::operateur::create_organisation),
+        )
+        .route("/operateur/comptes", post(accounts::operateur::create_account))
+        .route(
+            "/operateur/comptes/{id}/mot-de-passe",
+            post(accounts::operateur::reset_password),
+        )
+        .route("/operateur/comptes/{id}/totp", post(accounts::operateur::reset_totp))
+        .route(
+            "/operateur/comptes/{id}/activation",
+            post(accounts::operateur::set_active),
+        )
+        .route("/operateur/journal", get(journal::pages::page))
         .route(
             "/aidants-connect/mandats",
-            get(mandats_pages::list).post(mandats_pages::create),
+            get(aidants_connect::mandats::list).post(aidants_connect::mandats::create),
         )
-        .route("/aidants-connect/mandats/nouveau", get(mandats_pages::new_form))
-        .route("/aidants-connect/mandats/recapitulatif", get(mandats_pages::recap_new))
-        .route("/aidants-connect/mandats/{id}", get(mandats_pages::detail))
+        .route(
+            "/aidants-connect/mandats/nouveau",
+            get(aidants_connect::mandats::new_form),
+        )
+        .route(
+            "/aidants-connect/mandats/recapitulatif",
+            get(aidants_connect::mandats::recap_new),
+        )
+        .route("/aidants-connect/mandats/{id}", get(aidants_connect::mandats::detail))
         .route(
             "/aidants-connect/mandats/{id}/renouveler",
-            get(mandats_pages::renew_form).post(mandats_pages::renew),
+            get(aidants_connect::mandats::renew_form).post(aidants_connect::mandats::renew),
         )
         .route(
             "/aidants-connect/mandats/{id}/renouveler/recapitulatif",
-            get(mandats_pages::renew_recap),
+            get(aidants_connect::mandats::renew_recap),
         )
         .route(
             "/aidants-connect/mandats/{id}/revoquer",
-            get(mandats_actions::confirm).post(mandats_actions::submit),
+            get(aidants_connect::mandats_actions::confirm).post(aidants_connect::mandats_actions::submit),
         )
-        .route("/aidants-connect/mandats/{id}/revoque", get(mandats_actions::done))
+        .route(
+            "/aidants-connect/mandats/{id}/revoque",
+            get(aidants_connect::mandats_actions::done),
+        )
         .route(
             "/aidants-connect/mandats/{id}/attestation.pdf",
-            get(mandats_actions::attestation),
+            get(aidants_connect::mandats_actions::attestation),
         )
         .route(
             "/aidants-connect/mandats/{id}/revocation.pdf",
-            get(mandats_actions::revocation),
+            get(aidants_connect::mandats_actions::revocation),
         )
-        .route("/mandats/verifier/{token}", get(mandats_actions::verify))
-        .route("/oidc/authorize", get(oidc_authorize::start))
-        .route("/oidc/authorize/usagers", get(oidc_authorize::search))
+        .route(
+            "/mandats/verifier/{token}",
+            get(aidants_connect::mandats_actions::verify),
+        )
+        .route("/oidc/authorize", get(aidants_connect::oidc_authorize::start))
+        .route("/oidc/authorize/usagers", get(aidants_connect::oidc_authorize::search))
         .route(
             "/oidc/authorize/demarche",
-            get(oidc_authorize::demarche).post(oidc_authorize::choose),
+            get(aidants_connect::oidc_authorize::demarche).post(aidants_connect::oidc_authorize::choose),
         )
-        .route("/franceconnect", get(franceconnect::home))
-        .route("/franceconnect/connexion", get(franceconnect::start))
-        .route("/franceconnect/retour", get(franceconnect::callback))
-        .route("/franceconnect/deconnexion", get(franceconnect::logout))
-        .route("/franceconnect/deconnexion/retour", get(franceconnect::logout_return))
+        .route("/franceconnect", get(aidants_connect::franceconnect::home))
+        .route("/franceconnect/connexion", get(aidants_connect::franceconnect::start))
+        .route("/franceconnect/retour", get(aidants_connect::franceconnect::callback))
+        .route(
+            "/franceconnect/deconnexion",
+            get(aidants_connect::franceconnect::logout),
+        )
+        .route(
+            "/franceconnect/deconnexion/retour",
+            get(aidants_connect::franceconnect::logout_return),
+        )
         .route("/service-demo", get(service_demo::home))
         .route("/service-demo/connexion", get(service_demo::start))
         .route("/service-demo/retour", get(service_demo::callback))
-        .route("/espace-usager", get(espace_usager::home))
-        .route("/espace-usager/connexion", get(espace_usager::start))
-        .route("/espace-usager/deconnexion", post(espace_usager::sign_out))
-        .route("/espace-usager/deconnecte", get(espace_usager::signed_out))
+        .route("/espace-usager", get(aidants_connect::espace_usager::home))
+        .route("/espace-usager/connexion", get(aidants_connect::espace_usager::start))
+        .route(
+            "/espace-usager/deconnexion",
+            post(aidants_connect::espace_usager::sign_out),
+        )
+        .route(
+            "/espace-usager/deconnecte",
+            get(aidants_connect::espace_usager::signed_out),
+        )
         .route(
             "/espace-usager/mandats/{id}/revoquer",
-            get(espace_usager_mandats::confirm).post(espace_usager_mandats::revoke_submit),
+            get(aidants_connect::espace_usager_mandats::confirm)
+                .post(aidants_connect::espace_usager_mandats::revoke_submit),
         )
-        .route("/espace-usager/mandats/{id}/recu", get(espace_usager_mandats::receipt))
+        .route(
+            "/espace-usager/mandats/{id}/recu",
+            get(aidants_connect::espace_usager_mandats::receipt),
+        )
         .route(
             "/espace-usager/mandats/{id}/attestation.pdf",
-            get(espace_usager_mandats::attestation),
+            get(aidants_connect::espace_usager_mandats::attestation),
         )
         .route(
             "/espace-usager/mandats/{id}/revocation.pdf",
-            get(espace_usager_mandats::certificate),
+            get(aidants_connect::espace_usager_mandats::certificate),
         )
-        .merge(fc_simulateur::pages(state.simulateur_on()))
+        .merge(aidants_connect::fc_simulateur::pages(state.simulateur_on()))
         .nest_service("/static/dsfr", assets)
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::csrf))
         .with_state(state.clone())
         // Authenticated by an API key in a header, never by a cookie: no CSRF to fear.
-        .merge(cheques_api::router(state.clone()))
+        .merge(pass_numerique::cheques_api::router(state.clone()))
         // Clients of the OpenID Connect provider authenticate with their secret: no cookie.
-        .merge(oidc::router(state.clone()))
+        .merge(aidants_connect::oidc::router(state.clone()))
         // The simulator's provider endpoints are called server to server (no cookie):
         // outside the CSRF layer, and mounted only when the simulator is on.
-        .merge(fc_simulateur::api(state.clone()))
+        .merge(aidants_connect::fc_simulateur::api(state.clone()))
         // After routing: hands the matched route template to `metriques::track`.
         .route_layer(axum::middleware::from_fn(metriques::route_template));
 

@@ -10,11 +10,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::oidc_provider::service_demo as demo;
 use serde::Deserialize;
 
+use crate::aidants_connect::oidc::issuer;
 use crate::auth::{render, Visitor};
 use crate::cookies;
 use crate::error::WebError;
 use crate::forms::Query;
-use crate::oidc::issuer;
 use crate::AppState;
 
 #[derive(Template)]

@@ -85,7 +85,7 @@ pub struct PrivacyPage {
 }
 
 #[derive(Template)]
-#[template(path = "connexion.html")]
+#[template(path = "accounts/connexion.html")]
 pub struct LoginPage {
     pub l: Layout,
     pub error: Option<String>,
@@ -94,7 +94,7 @@ pub struct LoginPage {
 }
 
 #[derive(Template)]
-#[template(path = "connexion-totp.html")]
+#[template(path = "accounts/connexion-totp.html")]
 pub struct TotpPage {
     pub l: Layout,
     pub error: Option<String>,
@@ -103,7 +103,7 @@ pub struct TotpPage {
 /// TOTP enrolment, at first login (`action` = /connexion/activation-totp) or from
 /// "Mon compte" (`action` = /mon-compte/totp).
 #[derive(Template)]
-#[template(path = "totp-activation.html")]
+#[template(path = "accounts/totp-activation.html")]
 pub struct EnrolPage {
     pub l: Layout,
     pub error: Option<String>,
@@ -116,7 +116,7 @@ pub struct EnrolPage {
 }
 
 #[derive(Template)]
-#[template(path = "mon-compte.html")]
+#[template(path = "accounts/mon-compte.html")]
 pub struct AccountPage {
     pub l: Layout,
     pub account: Account,
@@ -136,7 +136,7 @@ pub struct CreatedNotice {
 }
 
 #[derive(Template)]
-#[template(path = "operateur.html")]
+#[template(path = "accounts/operateur.html")]
 pub struct OperatorPage {
     pub l: Layout,
     pub organisations: Vec<Organisation>,
@@ -160,7 +160,7 @@ pub struct JournalRow {
 }
 
 #[derive(Template)]
-#[template(path = "journal.html")]
+#[template(path = "journal/journal.html")]
 pub struct JournalPage {
     pub l: Layout,
     pub rows: Vec<JournalRow>,
@@ -196,7 +196,7 @@ pub struct LieuHit {
 }
 
 #[derive(Template)]
-#[template(path = "lieux-recherche.html")]
+#[template(path = "lieux/lieux-recherche.html")]
 pub struct LieuxPage {
     pub l: Layout,
     pub q: String,
@@ -219,7 +219,7 @@ pub struct LieuxPage {
 }
 
 #[derive(Template)]
-#[template(path = "lieu.html")]
+#[template(path = "lieux/lieu.html")]
 pub struct LieuPage {
     pub l: Layout,
     /// The hub territorial whose territory holds the place.
@@ -260,7 +260,7 @@ pub struct LieuPage {
 }
 
 #[derive(Template)]
-#[template(path = "lieux-import.html")]
+#[template(path = "lieux/lieux-import.html")]
 pub struct ImportPage {
     pub l: Layout,
     pub report: Option<passerelle_core::lieux::import::Report>,
@@ -275,7 +275,7 @@ pub struct OrgChoice {
 }
 
 #[derive(Template)]
-#[template(path = "lieu-modifier.html")]
+#[template(path = "lieux/lieu-modifier.html")]
 pub struct LieuEditPage {
     pub l: Layout,
     pub id: String,
@@ -293,7 +293,7 @@ pub struct LieuEditPage {
 }
 
 #[derive(Template)]
-#[template(path = "cheque.html")]
+#[template(path = "pass_numerique/cheque.html")]
 pub struct ChequePage {
     pub l: Layout,
     pub valide: bool,
@@ -314,7 +314,7 @@ pub struct CounterResult {
 }
 
 #[derive(Template)]
-#[template(path = "encaisser.html")]
+#[template(path = "pass_numerique/encaisser.html")]
 pub struct CounterPage {
     pub l: Layout,
     /// (place id, name, selected)
@@ -339,7 +339,7 @@ pub struct OrderRow {
 }
 
 #[derive(Template)]
-#[template(path = "commandes.html")]
+#[template(path = "pass_numerique/commandes.html")]
 pub struct OrdersPage {
     pub l: Layout,
     pub may_create: bool,
@@ -347,7 +347,7 @@ pub struct OrdersPage {
 }
 
 #[derive(Template)]
-#[template(path = "commande.html")]
+#[template(path = "pass_numerique/commande.html")]
 pub struct OrderPage {
     pub l: Layout,
     /// The quote may be accepted by this user.
@@ -438,7 +438,7 @@ impl Default for NewOrderValues {
 }
 
 #[derive(Template)]
-#[template(path = "commande-nouvelle.html")]
+#[template(path = "pass_numerique/commande-nouvelle.html")]
 pub struct NewOrderPage {
     pub l: Layout,
     pub funders: Vec<(i64, String)>,
@@ -451,7 +451,7 @@ pub struct NewOrderPage {
 }
 
 #[derive(Template)]
-#[template(path = "remettre.html")]
+#[template(path = "pass_numerique/remettre.html")]
 pub struct HandOutPage {
     pub l: Layout,
     /// (key, label)
@@ -487,7 +487,7 @@ pub struct LotRow {
 }
 
 #[derive(Template)]
-#[template(path = "reglements.html")]
+#[template(path = "reglements/reglements.html")]
 pub struct SettlementPage {
     pub l: Layout,
     /// (holder, grouped IBAN, BIC) of the opérateur's account.
@@ -504,7 +504,7 @@ pub struct SettlementPage {
 }
 
 #[derive(Template)]
-#[template(path = "lot.html")]
+#[template(path = "reglements/lot.html")]
 pub struct LotPage {
     pub l: Layout,
     pub id: i64,
@@ -521,14 +521,14 @@ pub struct LotPage {
 }
 
 #[derive(Template)]
-#[template(path = "releves.html")]
+#[template(path = "reglements/releves.html")]
 pub struct StatementsPage {
     pub l: Layout,
     pub statements: Vec<StatementRow>,
 }
 
 #[derive(Template)]
-#[template(path = "releve.html")]
+#[template(path = "reglements/releve.html")]
 pub struct StatementPage {
     pub l: Layout,
     pub s: StatementRow,

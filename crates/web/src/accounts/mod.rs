@@ -1,0 +1,5 @@
+//! Comptes : mon compte, déconnexion, espace opérateur (organisations et comptes).
+
+pub(crate) mod compte;
+pub(crate) mod deconnexion;
+pub(crate) mod operateur;

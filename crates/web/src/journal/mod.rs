@@ -1,0 +1,3 @@
+//! Journal des actions sensibles : page de consultation.
+
+pub(crate) mod pages;

@@ -1,0 +1,5 @@
+//! Annuaire des lieux de médiation numérique : pages, recherche, API, import et modification.
+
+pub(crate) mod admin;
+pub(crate) mod api;
+pub(crate) mod pages;

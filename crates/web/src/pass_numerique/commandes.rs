@@ -1,0 +1,347 @@
+//! Pass Numérique pages of funders, the opérateur and prescribers: orders and
+//! their progress, hand-out of booklets.
+
+use crate::forms::Path;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use passerelle_core::pass_numerique::booklets::{self, Desk, HandOut};
+use passerelle_core::pass_numerique::model::{ChequeState, Public};
+use passerelle_core::pass_numerique::orders::{self, OrderState};
+use passerelle_core::pass_numerique::redeem::euros;
+use passerelle_core::pass_numerique::reports;
+use serde::Deserialize;
+
+use crate::auth::{render, CurrentUser};
+use crate::error::WebError;
+use crate::forms::{Form, Query};
+use crate::templates::{CounterResult, HandOutPage, OrderPage, OrderRow, OrdersPage};
+use crate::AppState;
+
+fn state_label(key: &str) -> &'static str {
+    OrderState::from_key(key).map_or("Inconnu", OrderState::label)
+}
+
+fn cheque_label(key: &str) -> &'static str {
+    match ChequeState::from_key(key) {
+        Some(ChequeState::EnAttente) => "en attente du paiement",
+        Some(ChequeState::Actif) => "actifs",
+        Some(ChequeState::Encaisse) => "encaissés",
+        Some(ChequeState::Expire) => "expirés",
+        Some(ChequeState::Annule) => "annulés",
+        None => "inconnus",
+    }
+}
+
+/// `/commandes`: every order for the opérateur, its own for a funder.
+pub async fn list(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
+    let list = reports::list(&state.core, &u.principal).await?;
+    let orders = list
+        .orders
+        .into_iter()
+        .map(|o| OrderRow {
+            id: o.id,
+            commanditaire: o.commanditaire,
+            carnets: o.carnets,
+            cheques_par_carnet: o.cheques_par_carnet,
+            valeur: euros(o.valeur_centimes),
+            debut: o.debut,
+            fin: o.fin,
+            etat: state_label(&o.etat),
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        OrdersPage {
+            l: u.layout("Commandes du Pass Numérique", "/commandes"),
+            may_create: list.may_create,
+            orders,
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Done {
+    ok: Option<String>,
+    n: Option<u64>,
+}
+
+/// `/commandes/{id}`: an order, its documents and where its booklets and cheques stand.
+pub async fn one(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+    Query(q): Query<Done>,
+) -> Result<Response, WebError> {
+    let message = match q.ok.as_deref() {
+        Some("creee") => Some("La commande et son devis sont enregistrés.".to_string()),
+        Some("emise") => Some("Les carnets et les chèques de la commande sont émis.".to_string()),
+        Some("remises-arretees") => Some("La remise des carnets de cette commande est arrêtée.".to_string()),
+        Some("remises-reprises") => Some("La remise des carnets de cette commande reprend.".to_string()),
+        Some("attribution") => Some(format!(
+            "{} carnet(s) attribué(s) au prescripteur (les carnets déjà remis ou perdus ne changent pas).",
+            q.n.unwrap_or(0)
+        )),
+        _ => None,
+    };
+    view(&state, &u, id, message, None).await
+}
+
+/// The order's page, with a message after an action or the reason of a refusal.
+pub(crate) async fn view(
+    state: &AppState,
+    u: &CurrentUser,
+    id: i64,
+    message: Option<String>,
+    error: Option<String>,
+) -> Result<Response, WebError> {
+    let reports::OrderFile {
+        order,
+        funder,
+        documents,
+        progress: p,
+        end_alert,
+        rights,
+        prescribers,
+    } = reports::order_file(&state.core, &u.principal, id).await?;
+    let documents = documents
+        .into_iter()
+        .map(|d| {
+            (
+                d.numero,
+                euros(d.valeur_centimes),
+                euros(d.frais_centimes),
+                euros(d.total_centimes),
+                d.kind == "avoir",
+            )
+        })
+        .collect();
+    let publics = order
+        .publics
+        .iter()
+        .filter_map(|k| Public::parse(k).ok())
+        .map(|p| p.label())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        OrderPage {
+            alerte: end_alert,
+            remises_arretees: order.remises_arretees_at.is_some(),
+            may_stop: rights.stop_hand_outs,
+            l: u.layout(&format!("Commande n° {id}"), "/commandes"),
+            may_accept: rights.accept_quote,
+            may_pay: rights.record_payment,
+            operator: rights.operator,
+            may_issue: rights.issue,
+            pdf_to: p.plage.map_or(0, |(a, b)| b.min(a + 9)),
+            pdf_max: crate::pass_numerique::commandes_admin::PDF_MAX_BOOKLETS,
+            plage: p.plage,
+            prescribers,
+            message,
+            error,
+            id,
+            etat: order.etat.label(),
+            commanditaire: funder,
+            carnets: order.carnets,
+            cheques_par_carnet: order.cheques_par_carnet,
+            valeur: euros(order.valeur_centimes),
+            debut: order.debut.clone(),
+            fin: order.fin.clone(),
+            tolerance: order.tolerance_jours,
+            perimetre: order.perimetre.join(", "),
+            publics,
+            services: if order.services.is_empty() {
+                "tous".into()
+            } else {
+                order.services.join(", ")
+            },
+            plafond: order.plafond_jour,
+            documents,
+            carnets_emis: p.carnets_emis,
+            carnets_attribues: p.carnets_attribues,
+            carnets_remis: p.carnets_remis,
+            carnets_perdus: p.carnets_perdus,
+            cheques: p.cheques.iter().map(|(k, n)| (cheque_label(k), *n)).collect(),
+        },
+    )
+}
+
+fn hand_out_page(u: &CurrentUser, desk: Desk, result: Option<CounterResult>) -> HandOutPage {
+    HandOutPage {
+        l: u.layout("Remettre un carnet", "/remettre"),
+        publics: desk.publics,
+        bands: desk.bands,
+        result,
+    }
+}
+
+pub async fn hand_out_form(u: CurrentUser) -> Result<Response, WebError> {
+    let desk = booklets::desk(&u.principal)?;
+    render(StatusCode::OK, hand_out_page(&u, desk, None))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HandOutForm {
+    carnet: String,
+    public: String,
+    commune: String,
+    tranche_age: Option<String>,
+    contact: Option<String>,
+    consentement: Option<String>,
+}
+
+fn booklet_number(text: &str) -> Result<i64, CounterResult> {
+    text.trim().parse::<i64>().map_err(|_| CounterResult {
+        ok: false,
+        title: "Numéro de carnet illisible".into(),
+        message: format!(
+            "« {} » n'est pas un numéro de carnet (des chiffres seulement).",
+            text.trim()
+        ),
+        cancellable: None,
+    })
+}
+
+/// The hand-out page after an action: a success in `title` / `message`, or a
+/// refusal of the domain as a message (a denial stays a 403, other errors stay errors).
+fn after(
+    u: &CurrentUser,
+    desk: Desk,
+    outcome: Result<String, passerelle_core::CoreError>,
+    title: &str,
+) -> Result<Response, WebError> {
+    let (status, result) = match outcome {
+        Ok(message) => (
+            StatusCode::OK,
+            CounterResult {
+                ok: true,
+                title: title.into(),
+                message,
+                cancellable: None,
+            },
+        ),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            CounterResult {
+                ok: false,
+                title: "Remise refusée".into(),
+                message: crate::error::refusal_message(e)?,
+                cancellable: None,
+            },
+        ),
+    };
+    render(status, hand_out_page(u, desk, Some(result)))
+}
+
+pub async fn hand_out_submit(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<HandOutForm>,
+) -> Result<Response, WebError> {
+    let desk = booklets::desk(&u.principal)?;
+    let numero = match booklet_number(&f.carnet) {
+        Ok(n) => n,
+        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, desk, Some(r))),
+    };
+    let h = HandOut {
+        public: f.public,
+        commune: f.commune,
+        tranche_age: f.tranche_age,
+        contact: f.contact,
+        consentement: f.consentement.as_deref() == Some("oui"),
+    };
+    let outcome = booklets::hand_out(&state.core, &u.principal, numero, &h)
+        .await
+        .map(|_| format!("La remise du carnet n° {numero} est enregistrée."));
+    after(&u, desk, outcome, "Carnet remis")
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LostForm {
+    carnet: String,
+}
+
+pub async fn lost_submit(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Form(f): Form<LostForm>,
+) -> Result<Response, WebError> {
+    let desk = booklets::desk(&u.principal)?;
+    let numero = match booklet_number(&f.carnet) {
+        Ok(n) => n,
+        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, desk, Some(r))),
+    };
+    let outcome = booklets::declare_lost(&state.core, &u.principal, numero)
+        .await
+        .map(|n| format!("Carnet n° {numero} : {n} chèque(s) non utilisé(s) annulé(s)."));
+    after(&u, desk, outcome, "Carnet déclaré perdu")
+}
+
+/// `/commandes/{id}/documents/{numero}`: a quote or an invoice of the order, in PDF.
+pub async fn document_pdf(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path((id, numero)): Path<(i64, String)>,
+) -> Result<Response, WebError> {
+    let (doc, order, parties) = reports::document(&state.core, &u.principal, id, &numero).await?;
+    let fonts = passerelle_core::pdf::Fonts::load(&state.config.fonts_dir)?;
+    let bytes = passerelle_core::pass_numerique::documents_pdf::render(&fonts, &doc, &order, &parties)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{}.pdf\"", doc.numero),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PayForm {
+    reference: String,
+}
+
+/// The funder (or the opérateur) accepts the quote.
+pub async fn accept(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
+    orders::accept(&state.core, &u.principal, id).await?;
+    Ok(axum::response::Redirect::to(&format!("/commandes/{id}")).into_response())
+}
+
+/// The opérateur records the payment: the invoice is issued if needed and the cheques become active.
+pub async fn pay(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+    Form(f): Form<PayForm>,
+) -> Result<Response, WebError> {
+    orders::pay(&state.core, &u.principal, id, &f.reference).await?;
+    Ok(axum::response::Redirect::to(&format!("/commandes/{id}")).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StopForm {
+    arreter: String,
+}
+
+/// `POST /commandes/{id}/remises`: the funder (or the opérateur) stops or resumes the hand-out.
+pub async fn stop_hand_outs(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+    Form(f): Form<StopForm>,
+) -> Result<Response, WebError> {
+    let stop = f.arreter == "oui";
+    passerelle_core::pass_numerique::alerts::set_hand_outs_stopped(&state.core, &u.principal, id, stop).await?;
+    let ok = if stop { "remises-arretees" } else { "remises-reprises" };
+    Ok(axum::response::Redirect::to(&format!("/commandes/{id}?ok={ok}")).into_response())
+}

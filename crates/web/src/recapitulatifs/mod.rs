@@ -1,0 +1,3 @@
+//! Récapitulatifs mensuels par courriel : désabonnement.
+
+pub(crate) mod pages;

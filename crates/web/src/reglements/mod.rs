@@ -1,0 +1,3 @@
+//! Règlement mensuel des lieux : lots, virements SEPA, relevés.
+
+pub(crate) mod pages;
