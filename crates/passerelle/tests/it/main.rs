@@ -7,6 +7,7 @@ mod activite;
 mod aidants_demo;
 mod aidants_invitations;
 mod aidants_structures;
+mod architecture;
 mod auth;
 mod cli;
 mod connexions;
