@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
-use passerelle_core::settlement::bank::{grouped_iban, masked_iban};
 use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
 use passerelle_core::settlement::{self, documents, run};
 use serde::Deserialize;
@@ -30,11 +29,7 @@ fn row(s: &Statement, full_iban: bool) -> StatementRow {
         compte: format!(
             "{} — {}",
             s.titulaire,
-            if full_iban {
-                grouped_iban(&s.iban)
-            } else {
-                masked_iban(&s.iban)
-            }
+            if full_iban { s.iban.to_string() } else { s.iban.masked() }
         ),
         etat: statement_state_label(&s.etat),
         motif_rejet: s.motif_rejet.clone(),
@@ -76,7 +71,7 @@ async fn settlement_page(
         status,
         SettlementPage {
             l: u.layout("Règlement des lieux", "/reglements"),
-            compte: debtor.map(|d| (d.nom, grouped_iban(&d.iban), d.bic)),
+            compte: debtor.map(|d| (d.nom, d.iban.to_string(), d.bic.to_string())),
             jusqu_au: run::default_cutoff(state.core.db.horloge().today_paris())
                 .strftime("%Y-%m-%d")
                 .to_string(),

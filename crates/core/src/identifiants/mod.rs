@@ -1,6 +1,10 @@
 //! Typed identifiers, parsed once at the edge with one rule and one French
 //! message each, shared by every domain.
 
+pub mod bic;
+pub mod iban;
 pub mod siret;
 
+pub use bic::Bic;
+pub use iban::Iban;
 pub use siret::{Pivot, Siret};

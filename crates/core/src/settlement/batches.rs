@@ -9,6 +9,7 @@ use super::SETTLEMENT_LOCK;
 use crate::accounts::Principal;
 use crate::db::lock;
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::{Bic, Iban};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -42,8 +43,8 @@ pub struct Statement {
     pub total_centimes: i64,
     pub etat: String,
     pub motif_rejet: Option<String>,
-    pub iban: String,
-    pub bic: String,
+    pub iban: Iban,
+    pub bic: Bic,
     pub titulaire: String,
     pub created_at: i64,
 }

@@ -1,7 +1,6 @@
 //! A statement as the place receives it: CSV (one line per redemption) and
 //! PDF (header, lines, total; the layout toolkit is [`crate::pdf`]).
 
-use super::bank::masked_iban;
 use super::batches::{statement_state_label, Line, Statement};
 use crate::dates_fr::jour_fr;
 use crate::error::{CoreError, CoreResult};
@@ -105,7 +104,7 @@ fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
         10.0,
         60.0,
         y,
-        &format!("Virement à {} — {} — BIC {}", s.titulaire, masked_iban(&s.iban), s.bic),
+        &format!("Virement à {} — {} — BIC {}", s.titulaire, s.iban.masked(), s.bic),
     );
     y += 14.0;
     g.text(

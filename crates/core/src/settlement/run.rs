@@ -13,6 +13,7 @@ use super::SETTLEMENT_LOCK;
 use crate::accounts::Principal;
 use crate::db::{lock, Tx, TxConn};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::{Bic, Iban};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_tx, Core};
 
@@ -73,8 +74,8 @@ struct Group {
 
 struct Bank {
     id: i64,
-    iban: String,
-    bic: String,
+    iban: Iban,
+    bic: Bic,
     holder: String,
 }
 
@@ -107,7 +108,7 @@ async fn groups(tx: &mut Tx, cutoff: &str) -> CoreResult<Vec<Group>> {
 }
 
 async fn banks(tx: &mut Tx) -> CoreResult<HashMap<i64, Bank>> {
-    let rows: Vec<(i64, i64, String, String, String)> = on_tx!(tx, c => {
+    let rows: Vec<(i64, i64, Iban, Bic, String)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT lieu_id, id, iban, bic, titulaire FROM coordonnees_bancaires WHERE etat = 'validees'")
             .fetch_all(&mut *c)
             .await?

@@ -7,6 +7,7 @@ use quick_xml::Writer;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::{Bic, Iban};
 use crate::money::decimal;
 
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09";
@@ -58,8 +59,8 @@ pub fn sepa_id(text: &str) -> CoreResult<String> {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Debtor {
     pub nom: String,
-    pub iban: String,
-    pub bic: String,
+    pub iban: Iban,
+    pub bic: Bic,
 }
 
 /// One transfer to a place.
@@ -69,8 +70,8 @@ pub struct Transfer {
     pub statement: String,
     pub amount_cents: i64,
     pub creditor: String,
-    pub iban: String,
-    pub bic: String,
+    pub iban: Iban,
+    pub bic: Bic,
 }
 
 /// The whole file.
@@ -111,18 +112,18 @@ fn leaf(w: &mut W, name: &str, text: &str) -> CoreResult<()> {
     close(w, name)
 }
 
-fn agent(w: &mut W, name: &str, bic: &str) -> CoreResult<()> {
+fn agent(w: &mut W, name: &str, bic: &Bic) -> CoreResult<()> {
     open(w, name)?;
     open(w, "FinInstnId")?;
-    leaf(w, "BICFI", bic)?;
+    leaf(w, "BICFI", bic.as_str())?;
     close(w, "FinInstnId")?;
     close(w, name)
 }
 
-fn account(w: &mut W, name: &str, iban: &str) -> CoreResult<()> {
+fn account(w: &mut W, name: &str, iban: &Iban) -> CoreResult<()> {
     open(w, name)?;
     open(w, "Id")?;
-    leaf(w, "IBAN", iban)?;
+    leaf(w, "IBAN", iban.as_str())?;
     close(w, "Id")?;
     close(w, name)
 }

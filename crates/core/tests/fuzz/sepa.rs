@@ -1,5 +1,6 @@
 //! Names and texts going into a SEPA credit transfer file.
 
+use passerelle_core::identifiants::{Bic, Iban};
 use passerelle_core::settlement::bank::parse_holder;
 use passerelle_core::settlement::sepa::{sepa_id, sepa_text, write, Batch, Debtor, Transfer};
 use proptest::prelude::*;
@@ -27,8 +28,8 @@ fn batch(creditors: Vec<(String, i64)>) -> Batch {
         execution: "2026-02-02".into(),
         debtor: Debtor {
             nom: "Opérateur".into(),
-            iban: "FR7630006000011234567890189".into(),
-            bic: "AGRIFRPP".into(),
+            iban: Iban::parse("FR7630006000011234567890189").expect("IBAN"),
+            bic: Bic::parse("AGRIFRPP").expect("BIC"),
         },
         transfers: creditors
             .into_iter()
@@ -37,8 +38,8 @@ fn batch(creditors: Vec<(String, i64)>) -> Batch {
                 statement: format!("REL-2026-{:06}", i + 1),
                 amount_cents,
                 creditor,
-                iban: "FR7630006000011234567890189".into(),
-                bic: "AGRIFRPP".into(),
+                iban: Iban::parse("FR7630006000011234567890189").expect("IBAN"),
+                bic: Bic::parse("AGRIFRPP").expect("BIC"),
             })
             .collect(),
     }

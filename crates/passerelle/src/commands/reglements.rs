@@ -138,12 +138,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
         }
         ReglementsCommand::Compte { nom, iban, bic } => {
             let d = settlement::set_debtor(core, &Principal::SYSTEME, &nom, &iban, &bic).await?;
-            println!(
-                "Compte de l'opérateur enregistré : {} — {} — {}",
-                d.nom,
-                settlement::bank::grouped_iban(&d.iban),
-                d.bic
-            );
+            println!("Compte de l'opérateur enregistré : {} — {} — {}", d.nom, d.iban, d.bic);
         }
         ReglementsCommand::Lots { json } => {
             let lots = batches::lots(core, &Principal::SYSTEME).await?;

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use passerelle_core::identifiants::{Bic, Iban};
 use passerelle_core::mandats::model::{Duration, State};
 use passerelle_core::mandats::queries::{Autorisation, Mandate, RevokedBy, Usager};
 use passerelle_core::mandats::{attestation_pdf, texts};
@@ -249,8 +250,8 @@ fn a_statement_of_a_place_reads_as_before() {
         total_centimes: 30_000,
         etat: "emis".into(),
         motif_rejet: None,
-        iban: "FR7630006000011234567890189".into(),
-        bic: "AGRIFRPP".into(),
+        iban: Iban::parse("FR7630006000011234567890189").expect("IBAN"),
+        bic: Bic::parse("AGRIFRPP").expect("BIC"),
         titulaire: "Ville de Pessac".into(),
         created_at: 1_775_000_000_000_000,
     };
