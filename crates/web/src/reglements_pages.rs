@@ -6,7 +6,6 @@ use crate::forms::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
 use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
@@ -25,7 +24,7 @@ fn row(s: &Statement, full_iban: bool) -> StatementRow {
         lieu: s.lieu.clone(),
         periode: format!("du {} au {}", s.premier_jour, s.dernier_jour),
         lignes: s.lignes,
-        total: euros(s.total_centimes),
+        total: s.total_centimes.euros(),
         compte: format!(
             "{} — {}",
             s.titulaire,
@@ -58,7 +57,7 @@ async fn settlement_page(
             msg_id: l.msg_id,
             jusqu_au: l.jusqu_au,
             virements: l.virements,
-            total: euros(l.total_centimes),
+            total: l.total_centimes.euros(),
             etat: lot_state_label(&l.etat),
         })
         .collect();
@@ -80,7 +79,7 @@ async fn settlement_page(
                 .map(|o| {
                     o.releves
                         .iter()
-                        .map(|s| (s.numero.clone(), s.lieu.clone(), s.lignes, euros(s.total_centimes)))
+                        .map(|s| (s.numero.clone(), s.lieu.clone(), s.lignes, s.total_centimes.euros()))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -93,7 +92,7 @@ async fn settlement_page(
                             (
                                 h.lieu.clone(),
                                 h.encaissements,
-                                euros(h.total_centimes),
+                                h.total_centimes.euros(),
                                 h.motif.clone(),
                             )
                         })
@@ -153,7 +152,7 @@ pub async fn generate(
                 Some(msg) => format!(
                     "Lot {msg} créé : {} relevé(s), {} € à virer. Téléchargez son fichier SEPA depuis la page du lot.",
                     o.releves.len(),
-                    euros(o.total_centimes)
+                    o.total_centimes.euros()
                 ),
                 None => format!(
                     "Rien de nouveau à régler avant le {} : aucun relevé, aucun virement.",
@@ -215,7 +214,7 @@ async fn lot_page(
             msg_id: lot.msg_id,
             jusqu_au: lot.jusqu_au,
             virements: lot.virements,
-            total: euros(lot.total_centimes),
+            total: lot.total_centimes.euros(),
             etat: lot_state_label(&lot.etat),
             may_send: lot.etat == "genere",
             may_execute: lot.etat == "envoye",
@@ -328,7 +327,7 @@ pub async fn statement(
                 l.jour,
                 format!("{} / {}", l.carnet, l.rang),
                 l.service,
-                euros(l.valeur_centimes),
+                l.valeur_centimes.euros(),
             )
         })
         .collect();

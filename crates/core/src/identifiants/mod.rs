@@ -2,9 +2,11 @@
 //! message each, shared by every domain.
 
 pub mod bic;
+pub mod centimes;
 pub mod iban;
 pub mod siret;
 
 pub use bic::Bic;
+pub use centimes::Centimes;
 pub use iban::Iban;
 pub use siret::{Pivot, Siret};

@@ -1,6 +1,7 @@
 //! What funders and the opérateur see of orders: lists and progress.
 
 use crate::error::CoreResult;
+use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
 /// One line of a list of orders.
@@ -10,7 +11,7 @@ pub struct OrderLine {
     pub commanditaire: String,
     pub carnets: i64,
     pub cheques_par_carnet: i64,
-    pub valeur_centimes: i64,
+    pub valeur_centimes: Centimes,
     pub etat: String,
     pub debut: String,
     pub fin: String,

@@ -7,8 +7,7 @@ use quick_xml::Writer;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{CoreError, CoreResult};
-use crate::identifiants::{Bic, Iban};
-use crate::money::decimal;
+use crate::identifiants::{Bic, Centimes, Iban};
 
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09";
 
@@ -68,7 +67,7 @@ pub struct Debtor {
 pub struct Transfer {
     /// The statement number: end-to-end id and remittance text.
     pub statement: String,
-    pub amount_cents: i64,
+    pub amount_cents: Centimes,
     pub creditor: String,
     pub iban: Iban,
     pub bic: Bic,
@@ -87,7 +86,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn control_sum(&self) -> i64 {
+    pub fn control_sum(&self) -> Centimes {
         self.transfers.iter().map(|t| t.amount_cents).sum()
     }
 }
@@ -146,14 +145,15 @@ pub fn write(batch: &Batch) -> CoreResult<String> {
     if batch.transfers.is_empty() {
         return Err(CoreError::invalid("un fichier SEPA sans virement n'a pas de sens"));
     }
-    if let Some(t) = batch.transfers.iter().find(|t| t.amount_cents <= 0) {
+    if let Some(t) = batch.transfers.iter().find(|t| t.amount_cents <= Centimes::ZERO) {
         return Err(CoreError::invalid(format!(
             "virement {} : montant {} centimes, positif attendu",
-            t.statement, t.amount_cents
+            t.statement,
+            t.amount_cents.centimes()
         )));
     }
     let count = batch.transfers.len().to_string();
-    let sum = decimal(batch.control_sum());
+    let sum = batch.control_sum().decimal();
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 1);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
         .map_err(io)?;
@@ -197,7 +197,7 @@ pub fn write(batch: &Batch) -> CoreResult<String> {
         close(&mut w, "PmtId")?;
         open(&mut w, "Amt")?;
         w.write_event(Event::Start(amount)).map_err(io)?;
-        w.write_event(Event::Text(BytesText::new(&decimal(t.amount_cents))))
+        w.write_event(Event::Text(BytesText::new(&t.amount_cents.decimal())))
             .map_err(io)?;
         close(&mut w, "InstdAmt")?;
         close(&mut w, "Amt")?;

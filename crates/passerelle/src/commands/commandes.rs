@@ -7,12 +7,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
+use passerelle_core::identifiants::Centimes;
 use passerelle_core::journal::Actor;
 use passerelle_core::lieux::vocabulaires::Services;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
-use passerelle_core::pass_numerique::{issue, print, redeem};
+use passerelle_core::pass_numerique::{issue, print};
 use passerelle_core::pdf::Fonts;
 use serde_json::json;
 
@@ -268,7 +269,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                 parse_date(&fin, "--fin")?,
             );
             new.cheques_par_carnet = cheques_par_carnet;
-            new.valeur_centimes = valeur_centimes;
+            new.valeur_centimes = Centimes::new(valeur_centimes);
             new.tolerance_jours = tolerance_jours;
             new.perimetre = perimetre
                 .iter()
@@ -298,9 +299,9 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                     "Commande {} créée : devis {} de {} € ({} € de chèques + {} € de frais).",
                     order.id,
                     quote.numero,
-                    redeem::euros(quote.total_centimes),
-                    redeem::euros(quote.valeur_centimes),
-                    redeem::euros(quote.frais_centimes)
+                    quote.total_centimes.euros(),
+                    quote.valeur_centimes.euros(),
+                    quote.frais_centimes.euros()
                 );
                 println!("{}", order.id);
             }
@@ -313,7 +314,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                 println!(
                     "Commande {id} payée (facture {}, {} €) : ses chèques émis sont actifs.",
                     invoice.numero,
-                    redeem::euros(invoice.total_centimes)
+                    invoice.total_centimes.euros()
                 );
             }
         }
