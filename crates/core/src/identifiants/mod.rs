@@ -3,10 +3,14 @@
 
 pub mod bic;
 pub mod centimes;
+pub mod code_insee;
+pub mod code_postal;
 pub mod iban;
 pub mod siret;
 
 pub use bic::Bic;
 pub use centimes::Centimes;
+pub use code_insee::CodeInsee;
+pub use code_postal::CodePostal;
 pub use iban::Iban;
 pub use siret::{Pivot, Siret};
