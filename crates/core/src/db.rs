@@ -413,6 +413,49 @@ macro_rules! texte_en_base {
     };
 }
 
+/// Stores a typed identifier (an IBAN, a code INSEE…) as its text on both
+/// engines: bound as its canonical text (`$ty::as_str`), read back through
+/// the same `$ty::parse` as any input, so a row that no longer passes the rule
+/// is a decoding error naming the value, never a loose `String` in the domain.
+#[macro_export]
+macro_rules! identifiant_en_base {
+    ($ty:ty, $what:literal) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $ty
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                <$ty>::parse(text).map_err(|e| format!(concat!($what, " illisible en base : {}"), e).into())
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $ty
+        where
+            String: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <String as sqlx::Encode<'q, DB>>::encode(self.as_str().to_owned(), buf)
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

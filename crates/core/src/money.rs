@@ -1,45 +1,24 @@
-//! Money is integer cents everywhere; these are the only conversions to and
-//! from text (French pages, forms, SEPA files).
+//! Money is integer cents everywhere: [`Centimes`] holds the conversions to
+//! and from text (French pages, forms, SEPA files); these free functions are
+//! thin wrappers for amounts still held as `i64`, and the percentage reader.
 
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::centimes::hundredths;
+pub use crate::identifiants::Centimes;
 
-/// `1000` → `10`, `1050` → `10,50`, `1045000` → `10 450` (French grouping, no-break space).
+/// `1000` → `10`, `1050` → `10,50`: [`Centimes::euros`] for an amount still held as `i64`.
 pub fn euros(cents: i64) -> String {
-    let units = (cents / 100).unsigned_abs().to_string();
-    let mut grouped = String::new();
-    for (i, c) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i).is_multiple_of(3) {
-            grouped.push('\u{a0}');
-        }
-        grouped.push(c);
-    }
-    let sign = if cents < 0 { "-" } else { "" };
-    if cents % 100 == 0 {
-        format!("{sign}{grouped}")
-    } else {
-        format!("{sign}{grouped},{:02}", (cents % 100).abs())
-    }
+    Centimes::new(cents).euros()
 }
 
-/// `1050` → `10.50`: two decimals, a dot, no grouping (SEPA files, CSV for machines).
+/// `1050` → `10.50`: [`Centimes::decimal`] for an amount still held as `i64`.
 pub fn decimal(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    format!(
-        "{sign}{}.{:02}",
-        (cents / 100).unsigned_abs(),
-        (cents % 100).unsigned_abs()
-    )
+    Centimes::new(cents).decimal()
 }
 
-/// Reads an amount in euros typed by a person: `10`, `10,5`, `10.50`, `1 000,00 €`.
-/// At most two decimals; never negative; refuses anything else with a French message.
+/// [`Centimes::parse_euros`], in cents, for a caller still holding `i64`.
 pub fn parse_euros(text: &str, what: &str) -> CoreResult<i64> {
-    hundredths(text, '€').ok_or_else(|| {
-        CoreError::invalid(format!(
-            "{what} : montant en euros attendu (par exemple 10 ou 10,50), « {} » reçu",
-            text.trim()
-        ))
-    })
+    Centimes::parse_euros(text, what).map(Centimes::centimes)
 }
 
 /// Reads a percentage typed by a person (`4`, `4,5 %`) in hundredths of a percent (`450`).
@@ -50,31 +29,6 @@ pub fn parse_percent(text: &str, what: &str) -> CoreResult<i64> {
             text.trim()
         ))
     })
-}
-
-/// A non-negative decimal number with at most two decimals, times 100.
-fn hundredths(text: &str, unit: char) -> Option<i64> {
-    let cleaned: String = text
-        .trim()
-        .trim_end_matches(unit)
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
-        .collect();
-    let (units, fraction) = match cleaned.split_once([',', '.']) {
-        Some((u, f)) => (u, Some(f)),
-        None => (cleaned.as_str(), None),
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(units) || fraction.is_some_and(|f| !digits(f) || f.len() > 2) {
-        return None;
-    }
-    let units: i64 = units.parse().ok()?;
-    let cents: i64 = match fraction {
-        None => 0,
-        Some(f) if f.len() == 1 => f.parse::<i64>().ok()? * 10,
-        Some(f) => f.parse().ok()?,
-    };
-    units.checked_mul(100)?.checked_add(cents)
 }
 
 #[cfg(test)]

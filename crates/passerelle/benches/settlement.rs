@@ -130,7 +130,7 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
         .expect("règlement");
     let settle = t.elapsed().as_secs_f64();
     assert_eq!(outcome.releves.len() as i64, places);
-    assert_eq!(outcome.total_centimes, booklets * 10 * 1000);
+    assert_eq!(outcome.total_centimes.centimes(), booklets * 10 * 1000);
     let lot = outcome.lot.expect("lot");
     let xml = passerelle_core::settlement::batches::sepa_xml(&core, &Principal::SYSTEME, lot)
         .await

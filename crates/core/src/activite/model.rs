@@ -3,6 +3,7 @@
 
 use jiff::civil::Date;
 
+use crate::identifiants::CodeInsee;
 use crate::lieux::vocabulaires::Services;
 
 /// Kinds of accompaniment: (key, label).
@@ -192,18 +193,20 @@ pub fn validate(input: &Input, today: Date) -> Result<Valid, Vec<FieldError>> {
             "Choisissez une situation (ou « Autre ou non renseigné »).".into(),
         ));
     }
-    let commune = input.commune_insee.trim().to_ascii_uppercase();
-    let commune_ok = commune.is_empty()
-        || (commune.len() == 5
-            && (commune.chars().all(|c| c.is_ascii_digit())
-                || (commune.starts_with("2A") || commune.starts_with("2B"))
-                    && commune[2..].chars().all(|c| c.is_ascii_digit())));
-    if !commune_ok {
+    // Optional: empty, or a commune's INSEE code by the one rule of `CodeInsee`.
+    let typed = input.commune_insee.trim();
+    let commune = if typed.is_empty() {
+        Ok(String::new())
+    } else {
+        CodeInsee::parse(typed).map(String::from)
+    };
+    let commune = commune.unwrap_or_else(|_| {
         errors.push((
             "commune_insee",
             "Le code INSEE de la commune a 5 caractères (par exemple 33063), ou laissez vide.".into(),
         ));
-    }
+        String::new()
+    });
     let suivi = input.suivi.trim().to_ascii_uppercase();
     let suivi_ok = suivi.is_empty()
         || ((4..=12).contains(&suivi.len())

@@ -177,7 +177,10 @@ pub fn fold(s: &str) -> String {
 /// (Corsican postcodes 200xx–201xx are Corse-du-Sud, 202xx–206xx Haute-Corse;
 /// overseas codes have three digits).
 pub fn departement(code_insee: Option<&str>, code_postal: &str) -> Option<String> {
-    let code = code_insee.filter(|c| c.len() == 5).unwrap_or(code_postal);
+    if let Some(insee) = code_insee.and_then(|c| crate::identifiants::CodeInsee::parse(c).ok()) {
+        return Some(insee.departement().to_string());
+    }
+    let code = code_postal;
     if code.len() != 5 || !code.is_ascii() {
         return None;
     }

@@ -92,6 +92,7 @@ pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identifiants::Centimes;
 
     #[test]
     fn an_invoice_is_a_one_page_pdf() {
@@ -101,7 +102,7 @@ mod tests {
             commanditaire_id: 2,
             carnets: 100,
             cheques_par_carnet: 10,
-            valeur_centimes: 1000,
+            valeur_centimes: Centimes::new(1000),
             frais_pour_dix_mille: 450,
             debut: "2026-01-01".into(),
             fin: "2026-12-31".into(),
@@ -120,7 +121,11 @@ mod tests {
         let a = order.amounts();
         assert_eq!(
             (a.valeur_centimes, a.frais_centimes, a.total_centimes),
-            (1_000_000, 45_000, 1_045_000)
+            (
+                Centimes::new(1_000_000),
+                Centimes::new(45_000),
+                Centimes::new(1_045_000)
+            )
         );
         let doc = Document {
             id: 1,

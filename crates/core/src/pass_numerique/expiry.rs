@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::orders::{add_document, Amounts};
 use crate::error::CoreResult;
+use crate::identifiants::Centimes;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -53,9 +54,9 @@ pub async fn expire_due(core: &Core, actor: &Actor, today: jiff::civil::Date) ->
         let owed = unused * value - credited;
         let credit = if owed > 0 {
             let amounts = Amounts {
-                valeur_centimes: owed,
-                frais_centimes: 0,
-                total_centimes: owed,
+                valeur_centimes: Centimes::new(owed),
+                frais_centimes: Centimes::ZERO,
+                total_centimes: Centimes::new(owed),
             };
             Some(add_document(&mut tx, "avoir", order, amounts).await?.numero)
         } else {

@@ -146,7 +146,7 @@ pub async fn issue(
     let now = tx.horloge.now_micros();
     let mut done = 0u64;
     while let Some(chunk) = chunks.recv().await {
-        write_chunk(&mut tx, order_id, order.valeur_centimes, state, now, &chunk).await?;
+        write_chunk(&mut tx, order_id, order.valeur_centimes.centimes(), state, now, &chunk).await?;
         done += chunk.cheques.len() as u64;
         progress(done, total);
     }

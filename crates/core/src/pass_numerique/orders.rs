@@ -8,6 +8,7 @@ use super::model::{Public, Territory};
 use crate::accounts::Principal;
 use crate::db::{lock, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::Centimes;
 use crate::journal::{self, actions, NewEntry};
 use crate::lieux::vocabulaires::Services;
 use crate::{on_db, on_tx, Core};
@@ -67,7 +68,7 @@ pub struct NewOrder {
     pub commanditaire_id: i64,
     pub carnets: i64,
     pub cheques_par_carnet: i64,
-    pub valeur_centimes: i64,
+    pub valeur_centimes: Centimes,
     /// First and last day of use (Europe/Paris).
     pub debut: jiff::civil::Date,
     pub fin: jiff::civil::Date,
@@ -94,7 +95,7 @@ impl NewOrder {
             commanditaire_id,
             carnets,
             cheques_par_carnet: 10,
-            valeur_centimes: 1000,
+            valeur_centimes: Centimes::new(1000),
             debut,
             fin,
             tolerance_jours: 30,
@@ -120,7 +121,12 @@ impl NewOrder {
         };
         within(self.carnets, 1, 1_000_000, "nombre de carnets")?;
         within(self.cheques_par_carnet, 1, 50, "chèques par carnet")?;
-        within(self.valeur_centimes, 1, 100_000, "valeur d'un chèque en centimes")?;
+        within(
+            self.valeur_centimes.centimes(),
+            1,
+            100_000,
+            "valeur d'un chèque en centimes",
+        )?;
         within(self.tolerance_jours, 0, 366, "jours de tolérance")?;
         within(self.plafond_jour, 1, 50, "plafond par carnet, lieu et jour")?;
         within(self.frais_pour_dix_mille, 0, 10_000, "frais (pour dix mille)")?;
@@ -157,18 +163,18 @@ impl NewOrder {
 /// Amounts of an order, in cents (fee rounded half up).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Amounts {
-    pub valeur_centimes: i64,
-    pub frais_centimes: i64,
-    pub total_centimes: i64,
+    pub valeur_centimes: Centimes,
+    pub frais_centimes: Centimes,
+    pub total_centimes: Centimes,
 }
 
-pub fn amounts(carnets: i64, per_booklet: i64, value: i64, fee_per_ten_thousand: i64) -> Amounts {
-    let face = carnets * per_booklet * value;
+pub fn amounts(carnets: i64, per_booklet: i64, value: Centimes, fee_per_ten_thousand: i64) -> Amounts {
+    let face = carnets * per_booklet * value.centimes();
     let fee = (face * fee_per_ten_thousand + 5_000) / 10_000;
     Amounts {
-        valeur_centimes: face,
-        frais_centimes: fee,
-        total_centimes: face + fee,
+        valeur_centimes: Centimes::new(face),
+        frais_centimes: Centimes::new(fee),
+        total_centimes: Centimes::new(face + fee),
     }
 }
 
@@ -179,7 +185,7 @@ pub struct Order {
     pub commanditaire_id: i64,
     pub carnets: i64,
     pub cheques_par_carnet: i64,
-    pub valeur_centimes: i64,
+    pub valeur_centimes: Centimes,
     pub frais_pour_dix_mille: i64,
     pub debut: String,
     pub fin: String,
@@ -220,9 +226,9 @@ pub struct Document {
     pub kind: String,
     pub numero: String,
     pub commande_id: i64,
-    pub valeur_centimes: i64,
-    pub frais_centimes: i64,
-    pub total_centimes: i64,
+    pub valeur_centimes: Centimes,
+    pub frais_centimes: Centimes,
+    pub total_centimes: Centimes,
     pub created_at: i64,
 }
 
@@ -405,7 +411,7 @@ struct OrderRow {
     commanditaire_id: i64,
     carnets: i64,
     cheques_par_carnet: i64,
-    valeur_centimes: i64,
+    valeur_centimes: Centimes,
     frais_pour_dix_mille: i64,
     debut: String,
     fin: String,
@@ -479,7 +485,7 @@ pub(crate) async fn get(core: &Core, id: i64) -> CoreResult<Order> {
 
 /// The documents of an order, oldest first (its caller has checked access to the order).
 pub(crate) async fn documents(core: &Core, order_id: i64) -> CoreResult<Vec<Document>> {
-    let rows: Vec<(i64, String, String, i64, i64, i64, i64)> = on_db!(&core.db, c => {
+    let rows: Vec<(i64, String, String, Centimes, Centimes, Centimes, i64)> = on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT id, type, numero, valeur_centimes, frais_centimes, total_centimes, created_at FROM documents \
              WHERE commande_id = $1 ORDER BY id",

@@ -163,7 +163,7 @@ pub async fn face_of(core: &Core, order: &Order, base_url: &str) -> CoreResult<F
     }
     Ok(Face {
         marque,
-        valeur_centimes: order.valeur_centimes,
+        valeur_centimes: order.valeur_centimes.centimes(),
         cheques_par_carnet: order.cheques_par_carnet,
         validite: format!("du {} au {}", jour_fr(&order.debut), jour_fr(&order.fin)),
         perimetre: places.join(", "),

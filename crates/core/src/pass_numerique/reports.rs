@@ -9,6 +9,7 @@ use super::documents_pdf::Parties;
 use super::orders::{self, Document, Order, OrderState};
 use crate::accounts::{Principal, Role};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
 /// One line of a list of orders.
@@ -18,7 +19,7 @@ pub struct OrderLine {
     pub commanditaire: String,
     pub carnets: i64,
     pub cheques_par_carnet: i64,
-    pub valeur_centimes: i64,
+    pub valeur_centimes: Centimes,
     pub etat: String,
     pub debut: String,
     pub fin: String,

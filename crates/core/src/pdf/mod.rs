@@ -47,8 +47,8 @@ pub const BLACK: Color = Color(0, 0, 0);
 
 /// `1045000` → `10 450 €`: an amount of integer cents as documents print it
 /// (the `money` module's French writing, then the euro sign).
-pub fn amount(cents: i64) -> String {
-    format!("{} €", crate::money::euros(cents))
+pub fn amount(cents: impl Into<i64>) -> String {
+    format!("{} €", crate::money::euros(cents.into()))
 }
 
 fn fill(s: &mut Surface, Color(r, g, b): Color) {

@@ -12,6 +12,7 @@ use super::notify::{self, Notice};
 use crate::accounts::Principal;
 use crate::db::{Db, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::{Bic, Iban};
 use crate::journal::{self, actions, NewEntry};
 use crate::settlement::bank;
 use crate::{on_db, on_tx, Core};
@@ -21,7 +22,7 @@ use crate::{on_db, on_tx, Core};
 pub(crate) async fn record(
     tx: &mut Tx,
     place: i64,
-    (iban, bic, holder): (&str, &str, &str),
+    (iban, bic, holder): (&Iban, &Bic, &str),
     validated: bool,
 ) -> CoreResult<Option<i64>> {
     let now = tx.horloge.now_micros();
@@ -61,8 +62,8 @@ pub struct Details {
     pub id: i64,
     pub lieu_ext_id: String,
     pub lieu_nom: String,
-    pub iban: String,
-    pub bic: String,
+    pub iban: Iban,
+    pub bic: Bic,
     pub titulaire: String,
     pub etat: String,
     pub motif: String,
@@ -104,8 +105,8 @@ pub async fn submit(
         )));
     }
     let mut problems = Vec::new();
-    let iban = bank::parse_iban(iban).map_err(|e| problems.push(e.to_string())).ok();
-    let bic = bank::parse_bic(bic).map_err(|e| problems.push(e.to_string())).ok();
+    let iban = Iban::parse(iban).map_err(|e| problems.push(e.to_string())).ok();
+    let bic = Bic::parse(bic).map_err(|e| problems.push(e.to_string())).ok();
     let holder = bank::parse_holder(holder)
         .map_err(|e| problems.push(e.to_string()))
         .ok();
@@ -124,7 +125,7 @@ pub async fn submit(
         NewEntry::new(who.actor(), actions::BANK_DETAILS_SUBMITTED)
             .subject("lieu", place.id)
             .subject("coordonnees_bancaires", id)
-            .details(json!({ "iban": bank::masked_iban(&iban), "bic": bic })),
+            .details(json!({ "iban": iban.masked(), "bic": bic })),
     )
     .await?;
     if let Some(owner) = place.organisation_id {
@@ -141,7 +142,7 @@ pub async fn submit(
                      nouveau compte {} au nom de {}. Il sera vérifié par l'opérateur avant tout virement.\n\n\
                      Si vous n'êtes pas à l'origine de ce changement, prévenez l'opérateur sans attendre.\n",
                     place.nom,
-                    bank::masked_iban(&iban),
+                    iban.masked(),
                     holder
                 ),
             },
@@ -168,7 +169,7 @@ pub async fn review(core: &Core, who: &Principal, id: i64, refusal: Option<&str>
     }
     let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
-    let row: Option<(i64, String, String, String)> = on_tx!(&mut tx, c => {
+    let row: Option<(i64, Iban, Bic, String)> = on_tx!(&mut tx, c => {
         sqlx::query_as("SELECT lieu_id, iban, bic, titulaire FROM coordonnees_bancaires WHERE id = $1 AND etat = 'a_valider'")
             .bind(id)
             .fetch_optional(&mut *c)
@@ -205,7 +206,7 @@ pub async fn review(core: &Core, who: &Principal, id: i64, refusal: Option<&str>
         NewEntry::new(who.actor(), action)
             .subject("lieu", place_id)
             .subject("coordonnees_bancaires", id)
-            .details(json!({ "iban": bank::masked_iban(&iban), "bic": bic, "motif": refusal })),
+            .details(json!({ "iban": iban.masked(), "bic": bic, "motif": refusal })),
     )
     .await?;
     if let Some(owner) = place.organisation_id {
@@ -217,7 +218,7 @@ pub async fn review(core: &Core, who: &Principal, id: i64, refusal: Option<&str>
                     "Bonjour,\n\nLes coordonnées bancaires du lieu « {} » ont changé : les prochains remboursements du Pass Numérique \
                      seront versés sur le compte {} au nom de {}.\n\nSi vous n'êtes pas à l'origine de ce changement, prévenez l'opérateur sans attendre.\n",
                     place.nom,
-                    bank::masked_iban(&iban),
+                    iban.masked(),
                     holder
                 ),
             ),
@@ -227,7 +228,7 @@ pub async fn review(core: &Core, who: &Principal, id: i64, refusal: Option<&str>
                     "Bonjour,\n\nLe changement de coordonnées bancaires du lieu « {} » (compte {}) est refusé : {reason}.\n\
                      Les remboursements restent versés sur le compte validé auparavant.\n",
                     place.nom,
-                    bank::masked_iban(&iban)
+                    iban.masked()
                 ),
             ),
         };

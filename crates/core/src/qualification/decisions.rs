@@ -11,6 +11,7 @@ use super::notify::{self, Notice};
 use crate::accounts::Principal;
 use crate::db::{is_unique_violation, Db, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::{Bic, Iban};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -155,7 +156,9 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision) -
         }
         set_listed(&mut tx, a.lieu_id, true).await?;
         bank_validated = who.role == crate::accounts::Role::Operateur;
-        super::bank_details::record(&mut tx, a.lieu_id, (&a.iban, &a.bic, &a.titulaire), bank_validated).await?;
+        // The filed application holds the IBAN and BIC as checked when it was filed.
+        let bank = (&Iban::parse(&a.iban)?, &Bic::parse(&a.bic)?, a.titulaire.as_str());
+        super::bank_details::record(&mut tx, a.lieu_id, bank, bank_validated).await?;
     }
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE demandes_qualification SET etat = $2, message = $3, decidee_at = $4, updated_at = $4 WHERE id = $1")

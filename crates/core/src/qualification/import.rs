@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::db::{is_unique_violation, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::{Bic, Iban};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::validate::Issue;
 use crate::settlement::bank;
@@ -25,8 +26,8 @@ struct Row {
     ext_id: String,
     place: i64,
     siret: String,
-    iban: String,
-    bic: String,
+    iban: Iban,
+    bic: Bic,
     holder: String,
 }
 
@@ -42,6 +43,11 @@ pub struct Report {
     pub coordonnees_enregistrees: usize,
     /// Bank details identical to the validated ones.
     pub coordonnees_inchangees: usize,
+}
+
+/// The value read from a cell, or `None` and the cell's French message in `issues`.
+fn kept<T>(issues: &mut Vec<Issue>, line: usize, field: &str, read: CoreResult<T>) -> Option<T> {
+    read.map_err(|e| issues.push(issue(line, field, e.to_string()))).ok()
 }
 
 fn issue(line: usize, field: &str, message: impl Into<String>) -> Issue {
@@ -143,20 +149,16 @@ async fn check(core: &Core, raw: Vec<(usize, Vec<String>)>) -> CoreResult<(Vec<R
                 format!("lieu « {ext_id} » déjà présent ligne {first}"),
             ));
         }
-        let mut field = |name: &str, r: CoreResult<String>| match r {
-            Ok(v) => v,
-            Err(e) => {
-                issues.push(issue(line, name, e.to_string()));
-                String::new()
-            }
-        };
-        let siret = field(
+        let siret = kept(
+            &mut issues,
+            line,
             "siret",
             crate::identifiants::Siret::parse(&fields[1]).map(|s| s.to_string()),
-        );
-        let iban = field("iban", bank::parse_iban(&fields[2]));
-        let bic = field("bic", bank::parse_bic(&fields[3]));
-        let holder = field("titulaire", bank::parse_holder(&fields[4]));
+        )
+        .unwrap_or_default();
+        let iban = kept(&mut issues, line, "iban", Iban::parse(&fields[2]));
+        let bic = kept(&mut issues, line, "bic", Bic::parse(&fields[3]));
+        let holder = kept(&mut issues, line, "titulaire", bank::parse_holder(&fields[4])).unwrap_or_default();
         if !siret.is_empty() {
             if let Some(first) = siret_lines.insert(siret.clone(), line) {
                 issues.push(issue(
@@ -176,7 +178,7 @@ async fn check(core: &Core, raw: Vec<(usize, Vec<String>)>) -> CoreResult<(Vec<R
             }
         }
         if issues.len() == before {
-            if let Some(place) = place {
+            if let (Some(place), Some(iban), Some(bic)) = (place, iban, bic) {
                 rows.push(Row {
                     line,
                     ext_id,
@@ -235,7 +237,7 @@ async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> 
             true
         }
     };
-    let current: Option<(i64, String, String, String)> = on_tx!(tx, c => {
+    let current: Option<(i64, Iban, Bic, String)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT id, iban, bic, titulaire FROM coordonnees_bancaires WHERE lieu_id = $1 AND etat = 'validees'")
             .bind(row.place)
             .fetch_optional(&mut *c)
@@ -261,7 +263,7 @@ async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> 
         NewEntry::new(actor.clone(), actions::BANK_DETAILS_VALIDATED)
             .subject("lieu", row.place)
             .details(json!({
-                "iban": bank::masked_iban(&row.iban),
+                "iban": row.iban.masked(),
                 "bic": row.bic,
                 "titulaire": core.keys.pseudonym("titulaire", &row.holder),
                 "precedent": current.map(|(id, ..)| id),

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Email;
+use crate::identifiants::{Bic, Iban};
 use crate::lieux::vocabulaires::{PublicsSpecifiquementAdresses, Services};
 use crate::settlement::bank;
 
@@ -210,8 +211,8 @@ pub struct Offer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filed {
     pub siret: String,
-    pub iban: String,
-    pub bic: String,
+    pub iban: Iban,
+    pub bic: Bic,
     pub titulaire: String,
     pub representant_courriel: String,
     pub offers: Vec<Offer>,
@@ -339,13 +340,14 @@ pub fn check(d: &Draft, documents: &[String]) -> Result<Filed, Vec<String>> {
             problems.push(format!("pièce justificative manquante : {label}"));
         }
     }
-    let iban = bank::parse_iban(&d.iban).map_err(|e| e.to_string());
-    let bic = bank::parse_bic(&d.bic).map_err(|e| e.to_string());
+    let iban = Iban::parse(&d.iban).map_err(|e| e.to_string());
+    let bic = Bic::parse(&d.bic).map_err(|e| e.to_string());
     let holder = bank::parse_holder(&d.titulaire).map_err(|e| e.to_string());
-    for r in [&iban, &bic, &holder] {
-        if let Err(e) = r {
-            problems.push(format!("coordonnées bancaires : {e}"));
-        }
+    for e in [iban.as_ref().err(), bic.as_ref().err(), holder.as_ref().err()]
+        .into_iter()
+        .flatten()
+    {
+        problems.push(format!("coordonnées bancaires : {e}"));
     }
     match (siret, iban, bic, holder, email) {
         (Ok(siret), Ok(iban), Ok(bic), Ok(titulaire), Ok(email)) if problems.is_empty() => Ok(Filed {
@@ -402,8 +404,8 @@ mod tests {
     fn a_complete_application_is_filed_in_normal_form() {
         let f = check(&complete().tidy(), &docs()).unwrap();
         assert_eq!(f.siret, "73282932000074");
-        assert_eq!(f.iban, "FR7630006000011234567890189");
-        assert_eq!(f.bic, "AGRIFRPP");
+        assert_eq!(f.iban.as_str(), "FR7630006000011234567890189");
+        assert_eq!(f.bic.as_str(), "AGRIFRPP");
         assert_eq!(f.representant_courriel, "awa.diallo@example.org");
         assert_eq!(f.offers[0].duree_minutes, 60);
     }

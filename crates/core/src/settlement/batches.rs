@@ -9,6 +9,7 @@ use super::SETTLEMENT_LOCK;
 use crate::accounts::Principal;
 use crate::db::lock;
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::{Bic, Centimes, Iban};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -19,7 +20,7 @@ pub struct Lot {
     pub msg_id: String,
     pub jusqu_au: String,
     pub virements: i64,
-    pub total_centimes: i64,
+    pub total_centimes: Centimes,
     pub etat: String,
     pub created_at: i64,
 }
@@ -39,11 +40,11 @@ pub struct Statement {
     pub premier_jour: String,
     pub dernier_jour: String,
     pub lignes: i64,
-    pub total_centimes: i64,
+    pub total_centimes: Centimes,
     pub etat: String,
     pub motif_rejet: Option<String>,
-    pub iban: String,
-    pub bic: String,
+    pub iban: Iban,
+    pub bic: Bic,
     pub titulaire: String,
     pub created_at: i64,
 }
@@ -56,7 +57,7 @@ pub struct Line {
     pub carnet: i64,
     pub rang: i64,
     pub service: String,
-    pub valeur_centimes: i64,
+    pub valeur_centimes: Centimes,
     pub commande_id: i64,
 }
 

@@ -1,11 +1,9 @@
 //! A statement as the place receives it: CSV (one line per redemption) and
 //! PDF (header, lines, total; the layout toolkit is [`crate::pdf`]).
 
-use super::bank::masked_iban;
 use super::batches::{statement_state_label, Line, Statement};
 use crate::dates_fr::jour_fr;
 use crate::error::{CoreError, CoreResult};
-use crate::money::decimal;
 use crate::pdf::{amount, Column, Fonts, Page, Pdf, Style, Table, BLUE_FRANCE, TEXT};
 
 /// `releve,lieu,jour,carnet,rang,service,commande,valeur_centimes,valeur_euros`
@@ -33,8 +31,8 @@ pub fn csv(s: &Statement, lines: &[Line]) -> CoreResult<Vec<u8>> {
             l.rang.to_string(),
             l.service.clone(),
             l.commande_id.to_string(),
-            l.valeur_centimes.to_string(),
-            decimal(l.valeur_centimes),
+            l.valeur_centimes.centimes().to_string(),
+            l.valeur_centimes.decimal(),
         ])
         .map_err(io)?;
     }
@@ -105,7 +103,7 @@ fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
         10.0,
         60.0,
         y,
-        &format!("Virement à {} — {} — BIC {}", s.titulaire, masked_iban(&s.iban), s.bic),
+        &format!("Virement à {} — {} — BIC {}", s.titulaire, s.iban.masked(), s.bic),
     );
     y += 14.0;
     g.text(
@@ -121,7 +119,11 @@ fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
         13.0,
         60.0,
         y,
-        &format!("Total : {} pour {} chèque(s)", amount(s.total_centimes), s.lignes),
+        &format!(
+            "Total : {} pour {} chèque(s)",
+            amount(s.total_centimes.centimes()),
+            s.lignes
+        ),
     );
     y + 30.0
 }
@@ -131,7 +133,7 @@ fn cells(l: &Line) -> Vec<String> {
         jour_fr(&l.jour),
         format!("{} / {}", l.carnet, l.rang),
         l.service.chars().take(48).collect(),
-        amount(l.valeur_centimes),
+        amount(l.valeur_centimes.centimes()),
     ]
 }
 

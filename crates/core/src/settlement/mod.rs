@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::accounts::Principal;
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::{Bic, Iban};
 use crate::journal::{self, actions, NewEntry};
 use crate::Core;
 use sepa::Debtor;
@@ -46,8 +47,8 @@ pub async fn set_debtor(core: &Core, who: &Principal, nom: &str, iban: &str, bic
     authz::authorize(who, authz::Action::Settle)?;
     let debtor = Debtor {
         nom: bank::parse_holder(nom)?,
-        iban: bank::parse_iban(iban)?,
-        bic: bank::parse_bic(bic)?,
+        iban: Iban::parse(iban)?,
+        bic: Bic::parse(bic)?,
     };
     let text = serde_json::to_string(&debtor).map_err(|e| CoreError::Io(e.to_string()))?;
     let mut tx = core.db.begin().await?;

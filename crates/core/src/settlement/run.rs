@@ -13,6 +13,7 @@ use super::SETTLEMENT_LOCK;
 use crate::accounts::Principal;
 use crate::db::{lock, Tx, TxConn};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::{Bic, Centimes, Iban};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_tx, Core};
 
@@ -36,7 +37,7 @@ pub struct HeldBack {
     pub lieu_id: i64,
     pub lieu: String,
     pub encaissements: i64,
-    pub total_centimes: i64,
+    pub total_centimes: Centimes,
     pub motif: String,
 }
 
@@ -47,7 +48,7 @@ pub struct Stated {
     pub lieu_id: i64,
     pub lieu: String,
     pub lignes: i64,
-    pub total_centimes: i64,
+    pub total_centimes: Centimes,
 }
 
 /// What a run did.
@@ -57,7 +58,7 @@ pub struct Outcome {
     /// The batch created, if anything was to pay.
     pub lot: Option<i64>,
     pub msg_id: Option<String>,
-    pub total_centimes: i64,
+    pub total_centimes: Centimes,
     pub releves: Vec<Stated>,
     pub en_attente: Vec<HeldBack>,
 }
@@ -66,15 +67,15 @@ struct Group {
     lieu_id: i64,
     lieu: String,
     count: i64,
-    total: i64,
+    total: Centimes,
     first: String,
     last: String,
 }
 
 struct Bank {
     id: i64,
-    iban: String,
-    bic: String,
+    iban: Iban,
+    bic: Bic,
     holder: String,
 }
 
@@ -83,7 +84,7 @@ const UNSTATED: &str = "e.annule_at IS NULL AND e.jour < $1 \
      AND NOT EXISTS (SELECT 1 FROM releve_lignes l WHERE l.encaissement_id = e.id AND l.rejetee = 0)";
 
 async fn groups(tx: &mut Tx, cutoff: &str) -> CoreResult<Vec<Group>> {
-    let rows: Vec<(i64, String, i64, i64, String, String)> = on_tx!(tx, c => {
+    let rows: Vec<(i64, String, i64, Centimes, String, String)> = on_tx!(tx, c => {
         sqlx::query_as(&format!(
             "SELECT e.lieu_id, p.nom, COUNT(*), CAST(SUM(e.valeur_centimes) AS BIGINT), MIN(e.jour), MAX(e.jour) \
              FROM encaissements e JOIN lieux p ON p.id = e.lieu_id WHERE {UNSTATED} \
@@ -107,7 +108,7 @@ async fn groups(tx: &mut Tx, cutoff: &str) -> CoreResult<Vec<Group>> {
 }
 
 async fn banks(tx: &mut Tx) -> CoreResult<HashMap<i64, Bank>> {
-    let rows: Vec<(i64, i64, String, String, String)> = on_tx!(tx, c => {
+    let rows: Vec<(i64, i64, Iban, Bic, String)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT lieu_id, id, iban, bic, titulaire FROM coordonnees_bancaires WHERE etat = 'validees'")
             .fetch_all(&mut *c)
             .await?
@@ -158,7 +159,7 @@ pub async fn generate(core: &Core, who: &Principal, cutoff: Date, today: Date, c
         jusqu_au: cutoff_text.clone(),
         lot: None,
         msg_id: None,
-        total_centimes: 0,
+        total_centimes: Centimes::ZERO,
         releves: Vec::new(),
         en_attente: Vec::new(),
     };

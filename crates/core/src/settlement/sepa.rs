@@ -7,7 +7,7 @@ use quick_xml::Writer;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{CoreError, CoreResult};
-use crate::money::decimal;
+use crate::identifiants::{Bic, Centimes, Iban};
 
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09";
 
@@ -58,8 +58,8 @@ pub fn sepa_id(text: &str) -> CoreResult<String> {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct Debtor {
     pub nom: String,
-    pub iban: String,
-    pub bic: String,
+    pub iban: Iban,
+    pub bic: Bic,
 }
 
 /// One transfer to a place.
@@ -67,10 +67,10 @@ pub struct Debtor {
 pub struct Transfer {
     /// The statement number: end-to-end id and remittance text.
     pub statement: String,
-    pub amount_cents: i64,
+    pub amount_cents: Centimes,
     pub creditor: String,
-    pub iban: String,
-    pub bic: String,
+    pub iban: Iban,
+    pub bic: Bic,
 }
 
 /// The whole file.
@@ -86,7 +86,7 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn control_sum(&self) -> i64 {
+    pub fn control_sum(&self) -> Centimes {
         self.transfers.iter().map(|t| t.amount_cents).sum()
     }
 }
@@ -111,18 +111,18 @@ fn leaf(w: &mut W, name: &str, text: &str) -> CoreResult<()> {
     close(w, name)
 }
 
-fn agent(w: &mut W, name: &str, bic: &str) -> CoreResult<()> {
+fn agent(w: &mut W, name: &str, bic: &Bic) -> CoreResult<()> {
     open(w, name)?;
     open(w, "FinInstnId")?;
-    leaf(w, "BICFI", bic)?;
+    leaf(w, "BICFI", bic.as_str())?;
     close(w, "FinInstnId")?;
     close(w, name)
 }
 
-fn account(w: &mut W, name: &str, iban: &str) -> CoreResult<()> {
+fn account(w: &mut W, name: &str, iban: &Iban) -> CoreResult<()> {
     open(w, name)?;
     open(w, "Id")?;
-    leaf(w, "IBAN", iban)?;
+    leaf(w, "IBAN", iban.as_str())?;
     close(w, "Id")?;
     close(w, name)
 }
@@ -145,14 +145,15 @@ pub fn write(batch: &Batch) -> CoreResult<String> {
     if batch.transfers.is_empty() {
         return Err(CoreError::invalid("un fichier SEPA sans virement n'a pas de sens"));
     }
-    if let Some(t) = batch.transfers.iter().find(|t| t.amount_cents <= 0) {
+    if let Some(t) = batch.transfers.iter().find(|t| t.amount_cents <= Centimes::ZERO) {
         return Err(CoreError::invalid(format!(
             "virement {} : montant {} centimes, positif attendu",
-            t.statement, t.amount_cents
+            t.statement,
+            t.amount_cents.centimes()
         )));
     }
     let count = batch.transfers.len().to_string();
-    let sum = decimal(batch.control_sum());
+    let sum = batch.control_sum().decimal();
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 1);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))
         .map_err(io)?;
@@ -196,7 +197,7 @@ pub fn write(batch: &Batch) -> CoreResult<String> {
         close(&mut w, "PmtId")?;
         open(&mut w, "Amt")?;
         w.write_event(Event::Start(amount)).map_err(io)?;
-        w.write_event(Event::Text(BytesText::new(&decimal(t.amount_cents))))
+        w.write_event(Event::Text(BytesText::new(&t.amount_cents.decimal())))
             .map_err(io)?;
         close(&mut w, "InstdAmt")?;
         close(&mut w, "Amt")?;

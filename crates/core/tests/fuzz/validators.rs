@@ -2,12 +2,11 @@
 //! codes of perimeters, amounts, public keys of OIDC services, file names.
 
 use passerelle_core::accounts::model::{Email, Siret};
-use passerelle_core::identifiants::Pivot;
+use passerelle_core::identifiants::{Bic, Iban, Pivot};
 use passerelle_core::money::{euros, parse_euros, parse_percent};
 use passerelle_core::oidc_provider::assertion::parse_public_key;
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::qualification::model::safe_file_name;
-use passerelle_core::settlement::bank::{parse_bic, parse_iban};
 use proptest::prelude::*;
 
 use crate::support::{assert_french, hostile_text};
@@ -44,11 +43,11 @@ proptest! {
 
     #[test]
     fn ibans_and_bics_are_read_or_refused(text in prop_oneof![hostile_text(6), "[A-Z]{2}[0-9]{2}[A-Z0-9 ]{10,30}"]) {
-        if let Some(iban) = ok_or_french(parse_iban(&text))? {
-            prop_assert!(iban.bytes().all(|b| b.is_ascii_alphanumeric()));
-            prop_assert_eq!(parse_iban(&iban).map_err(|e| e.to_string()), Ok(iban.clone()));
+        if let Some(iban) = ok_or_french(Iban::parse(&text))? {
+            prop_assert!(iban.as_str().bytes().all(|b| b.is_ascii_alphanumeric()));
+            prop_assert_eq!(Iban::parse(iban.as_str()).map_err(|e| e.to_string()), Ok(iban.clone()));
         }
-        ok_or_french(parse_bic(&text))?;
+        ok_or_french(Bic::parse(&text))?;
     }
 
     /// A valid IBAN is read however it is typed (spaces, lower case).
@@ -63,7 +62,7 @@ proptest! {
         if lower {
             typed = typed.to_lowercase();
         }
-        prop_assert_eq!(parse_iban(&typed).map_err(|e| e.to_string()), Ok(iban));
+        prop_assert_eq!(Iban::parse(&typed).map(|i| i.as_str().to_string()).map_err(|e| e.to_string()), Ok(iban));
     }
 
     #[test]

@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
+use passerelle_core::identifiants::Centimes;
 use passerelle_core::lieux::vocabulaires::Services;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
-use passerelle_core::pass_numerique::{issue, print, redeem};
+use passerelle_core::pass_numerique::{issue, print};
 use passerelle_core::pdf::Fonts;
 use serde_json::json;
 
@@ -267,7 +268,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                 parse_date(&fin, "--fin")?,
             );
             new.cheques_par_carnet = cheques_par_carnet;
-            new.valeur_centimes = valeur_centimes;
+            new.valeur_centimes = Centimes::new(valeur_centimes);
             new.tolerance_jours = tolerance_jours;
             new.perimetre = perimetre
                 .iter()
@@ -297,9 +298,9 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                     "Commande {} créée : devis {} de {} € ({} € de chèques + {} € de frais).",
                     order.id,
                     quote.numero,
-                    redeem::euros(quote.total_centimes),
-                    redeem::euros(quote.valeur_centimes),
-                    redeem::euros(quote.frais_centimes)
+                    quote.total_centimes.euros(),
+                    quote.valeur_centimes.euros(),
+                    quote.frais_centimes.euros()
                 );
                 println!("{}", order.id);
             }
@@ -312,7 +313,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                 println!(
                     "Commande {id} payée (facture {}, {} €) : ses chèques émis sont actifs.",
                     invoice.numero,
-                    redeem::euros(invoice.total_centimes)
+                    invoice.total_centimes.euros()
                 );
             }
         }

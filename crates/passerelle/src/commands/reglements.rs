@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
-use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
 use passerelle_core::settlement::{self, batches, documents, run};
@@ -114,7 +113,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                     (Some(lot), Some(msg)) => println!(
                         "Lot {lot} ({msg}) : {} relevé(s), {} € à virer, encaissements antérieurs au {}.",
                         outcome.releves.len(),
-                        euros(outcome.total_centimes),
+                        outcome.total_centimes.euros(),
                         outcome.jusqu_au
                     ),
                     _ => println!(
@@ -127,7 +126,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                         "En attente : « {} » ({} encaissement(s), {} €) : {}.",
                         h.lieu,
                         h.encaissements,
-                        euros(h.total_centimes),
+                        h.total_centimes.euros(),
                         h.motif
                     );
                 }
@@ -138,12 +137,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
         }
         ReglementsCommand::Compte { nom, iban, bic } => {
             let d = settlement::set_debtor(core, &Principal::SYSTEME, &nom, &iban, &bic).await?;
-            println!(
-                "Compte de l'opérateur enregistré : {} — {} — {}",
-                d.nom,
-                settlement::bank::grouped_iban(&d.iban),
-                d.bic
-            );
+            println!("Compte de l'opérateur enregistré : {} — {} — {}", d.nom, d.iban, d.bic);
         }
         ReglementsCommand::Lots { json } => {
             let lots = batches::lots(core, &Principal::SYSTEME).await?;
@@ -156,7 +150,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                         l.id,
                         l.msg_id,
                         l.virements,
-                        euros(l.total_centimes),
+                        l.total_centimes.euros(),
                         batches::lot_state_label(&l.etat)
                     );
                 }
@@ -183,7 +177,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                 "Virement du relevé {} rejeté : {} encaissement(s), {} €, repris au prochain règlement.",
                 s.numero,
                 s.lignes,
-                euros(s.total_centimes)
+                s.total_centimes.euros()
             );
         }
         ReglementsCommand::Releve {
@@ -206,7 +200,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                 s.numero,
                 s.lieu,
                 s.lignes,
-                euros(s.total_centimes),
+                s.total_centimes.euros(),
                 batches::statement_state_label(&s.etat)
             );
         }

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use passerelle_core::identifiants::{Bic, Centimes, Iban};
 use passerelle_core::mandats::model::{Duration, State};
 use passerelle_core::mandats::queries::{Autorisation, Mandate, RevokedBy, Usager};
 use passerelle_core::mandats::{attestation_pdf, texts};
@@ -64,7 +65,7 @@ fn order() -> Order {
         commanditaire_id: 2,
         carnets: 100,
         cheques_par_carnet: 10,
-        valeur_centimes: 1000,
+        valeur_centimes: Centimes::new(1000),
         frais_pour_dix_mille: 450,
         debut: "2026-01-01".into(),
         fin: "2026-12-31".into(),
@@ -246,11 +247,11 @@ fn a_statement_of_a_place_reads_as_before() {
         premier_jour: "2026-03-02".into(),
         dernier_jour: "2026-03-31".into(),
         lignes: 30,
-        total_centimes: 30_000,
+        total_centimes: Centimes::new(30_000),
         etat: "emis".into(),
         motif_rejet: None,
-        iban: "FR7630006000011234567890189".into(),
-        bic: "AGRIFRPP".into(),
+        iban: Iban::parse("FR7630006000011234567890189").expect("IBAN"),
+        bic: Bic::parse("AGRIFRPP").expect("BIC"),
         titulaire: "Ville de Pessac".into(),
         created_at: 1_775_000_000_000_000,
     };
@@ -265,7 +266,7 @@ fn a_statement_of_a_place_reads_as_before() {
             } else {
                 "Prendre en main un ordinateur".into()
             },
-            valeur_centimes: 1000,
+            valeur_centimes: Centimes::new(1000),
             commande_id: 7,
         })
         .collect();

@@ -128,7 +128,7 @@ async fn world() -> World {
             jiff::civil::date(2026, 6, 30),
         );
         new.cheques_par_carnet = 3;
-        new.valeur_centimes = 1_250;
+        new.valeur_centimes = passerelle_core::identifiants::Centimes::new(1_250);
         new.perimetre = vec![Territory::Commune("33318".into()), Territory::Commune("33063".into())];
         ids.push(orders::create(core, &Principal::SYSTEME, &new).await.unwrap().0.id);
     }
@@ -276,9 +276,9 @@ async fn check(w: &mut World, after: &Op) -> Result<(), TestCaseError> {
                 "SELECT CAST(COALESCE(SUM(valeur_centimes), 0) AS BIGINT) FROM documents WHERE commande_id = {order} AND type = 'avoir'"
             ))
             .await;
-        prop_assert!(credited <= unused * o.valeur_centimes, "{}", ctx);
+        prop_assert!(credited <= unused * o.valeur_centimes.centimes(), "{}", ctx);
         if matches!(after, Op::Expire(day) if *day > 210) && o.reference_paiement.is_some() && o.emise {
-            prop_assert_eq!(credited, unused * o.valeur_centimes, "{}", ctx);
+            prop_assert_eq!(credited, unused * o.valeur_centimes.centimes(), "{}", ctx);
         }
         // Issued = pending + active + redeemed + expired + cancelled, in counts and cents.
         let (count, cents) = (
@@ -291,7 +291,7 @@ async fn check(w: &mut World, after: &Op) -> Result<(), TestCaseError> {
         );
         let issued = if o.emise { o.carnets * o.cheques_par_carnet } else { 0 };
         prop_assert_eq!(count, issued, "{}", ctx);
-        prop_assert_eq!(cents, issued * o.valeur_centimes, "{}", ctx);
+        prop_assert_eq!(cents, issued * o.valeur_centimes.centimes(), "{}", ctx);
         let by_state: i64 = {
             let mut n = 0;
             for s in ChequeState::ALL {

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use passerelle_core::pass_numerique::booklets::{self, Desk, HandOut};
 use passerelle_core::pass_numerique::model::{ChequeState, Public};
 use passerelle_core::pass_numerique::orders::{self, OrderState};
-use passerelle_core::pass_numerique::redeem::euros;
 use passerelle_core::pass_numerique::reports;
 use serde::Deserialize;
 
@@ -45,7 +44,7 @@ pub async fn list(State(state): State<AppState>, u: CurrentUser) -> Result<Respo
             commanditaire: o.commanditaire,
             carnets: o.carnets,
             cheques_par_carnet: o.cheques_par_carnet,
-            valeur: euros(o.valeur_centimes),
+            valeur: o.valeur_centimes.euros(),
             debut: o.debut,
             fin: o.fin,
             etat: state_label(&o.etat),
@@ -110,9 +109,9 @@ pub(crate) async fn view(
         .map(|d| {
             (
                 d.numero,
-                euros(d.valeur_centimes),
-                euros(d.frais_centimes),
-                euros(d.total_centimes),
+                d.valeur_centimes.euros(),
+                d.frais_centimes.euros(),
+                d.total_centimes.euros(),
                 d.kind == "avoir",
             )
         })
@@ -151,7 +150,7 @@ pub(crate) async fn view(
             commanditaire: funder,
             carnets: order.carnets,
             cheques_par_carnet: order.cheques_par_carnet,
-            valeur: euros(order.valeur_centimes),
+            valeur: order.valeur_centimes.euros(),
             debut: order.debut.clone(),
             fin: order.fin.clone(),
             tolerance: order.tolerance_jours,

@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::lieux::vocabulaires::Services;
-use passerelle_core::money::{parse_euros, parse_percent};
+use passerelle_core::money::{parse_percent, Centimes};
 use passerelle_core::pass_numerique::issue::{self, Support};
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
@@ -117,7 +117,7 @@ fn new_order(v: &NewOrderValues) -> CoreResult<NewOrder> {
         parse_date(&v.fin, "fin de validité")?,
     );
     new.cheques_par_carnet = whole(&v.cheques_par_carnet, "chèques par carnet")?;
-    new.valeur_centimes = parse_euros(&v.valeur, "valeur d'un chèque")?;
+    new.valeur_centimes = Centimes::parse_euros(&v.valeur, "valeur d'un chèque")?;
     new.tolerance_jours = whole(&v.tolerance, "jours de tolérance")?;
     new.perimetre = v
         .perimetre

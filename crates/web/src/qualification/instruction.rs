@@ -9,7 +9,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::qualification::decisions::{self, Change};
 use passerelle_core::qualification::{applications, bank_details, model};
-use passerelle_core::settlement::bank::masked_iban;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -230,17 +229,12 @@ async fn bank_page(
             .await?
             .into_iter()
             .find(|c| c.etat == "validees")
-            .map(|c| format!("{} — {}", c.titulaire, masked_iban(&c.iban)))
+            .map(|c| format!("{} — {}", c.titulaire, c.iban.masked()))
             .unwrap_or_else(|| "aucun".into());
         rows.push(BankRow {
             id: d.id,
             lieu: d.lieu_nom,
-            nouveau: format!(
-                "{} — {} ({})",
-                d.titulaire,
-                passerelle_core::settlement::bank::grouped_iban(&d.iban),
-                d.bic
-            ),
+            nouveau: format!("{} — {} ({})", d.titulaire, d.iban, d.bic),
             actuel,
             date: format_utc(d.created_at),
         });

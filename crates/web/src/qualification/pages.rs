@@ -8,10 +8,10 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use passerelle_core::accounts::Role;
+use passerelle_core::identifiants::Iban;
 use passerelle_core::lieux::vocabulaires::{PublicsSpecifiquementAdresses, Services};
 use passerelle_core::qualification::model::{self, Draft, Questionnaire, ServiceOffer};
 use passerelle_core::qualification::{applications, authz, bank_details};
-use passerelle_core::settlement::bank::masked_iban;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -94,7 +94,7 @@ async fn place_home(
                     "a_valider" => "changement en attente de validation par l'opérateur".to_string(),
                     _ => format!("changement refusé : {}", d.motif),
                 };
-                format!("{} — {} ({}) : {state}", d.titulaire, masked_iban(&d.iban), d.bic)
+                format!("{} — {} ({}) : {state}", d.titulaire, d.iban.masked(), d.bic)
             })
             .collect();
         banks.push(BankBlock {
@@ -279,7 +279,9 @@ pub(crate) async fn application_page(
     let compte = if d.iban.is_empty() {
         String::new()
     } else {
-        format!("{} — {} ({})", d.titulaire, masked_iban(&d.iban), d.bic)
+        // A draft holds the IBAN as typed: masked once read, never shown in clear.
+        let iban = Iban::parse(&d.iban).map_or_else(|_| "IBAN à corriger".to_string(), |i| i.masked());
+        format!("{} — {iban} ({})", d.titulaire, d.bic)
     };
     render(
         status,

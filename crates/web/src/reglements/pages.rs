@@ -6,10 +6,8 @@ use crate::forms::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
-use passerelle_core::settlement::bank::{grouped_iban, masked_iban};
 use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
 use passerelle_core::settlement::{self, documents, run};
 use serde::Deserialize;
@@ -26,15 +24,11 @@ fn row(s: &Statement, full_iban: bool) -> StatementRow {
         lieu: s.lieu.clone(),
         periode: format!("du {} au {}", s.premier_jour, s.dernier_jour),
         lignes: s.lignes,
-        total: euros(s.total_centimes),
+        total: s.total_centimes.euros(),
         compte: format!(
             "{} — {}",
             s.titulaire,
-            if full_iban {
-                grouped_iban(&s.iban)
-            } else {
-                masked_iban(&s.iban)
-            }
+            if full_iban { s.iban.to_string() } else { s.iban.masked() }
         ),
         etat: statement_state_label(&s.etat),
         motif_rejet: s.motif_rejet.clone(),
@@ -63,7 +57,7 @@ async fn settlement_page(
             msg_id: l.msg_id,
             jusqu_au: l.jusqu_au,
             virements: l.virements,
-            total: euros(l.total_centimes),
+            total: l.total_centimes.euros(),
             etat: lot_state_label(&l.etat),
         })
         .collect();
@@ -76,7 +70,7 @@ async fn settlement_page(
         status,
         SettlementPage {
             l: u.layout("Règlement des lieux", "/reglements"),
-            compte: debtor.map(|d| (d.nom, grouped_iban(&d.iban), d.bic)),
+            compte: debtor.map(|d| (d.nom, d.iban.to_string(), d.bic.to_string())),
             jusqu_au: run::default_cutoff(state.core.db.horloge().today_paris())
                 .strftime("%Y-%m-%d")
                 .to_string(),
@@ -85,7 +79,7 @@ async fn settlement_page(
                 .map(|o| {
                     o.releves
                         .iter()
-                        .map(|s| (s.numero.clone(), s.lieu.clone(), s.lignes, euros(s.total_centimes)))
+                        .map(|s| (s.numero.clone(), s.lieu.clone(), s.lignes, s.total_centimes.euros()))
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -98,7 +92,7 @@ async fn settlement_page(
                             (
                                 h.lieu.clone(),
                                 h.encaissements,
-                                euros(h.total_centimes),
+                                h.total_centimes.euros(),
                                 h.motif.clone(),
                             )
                         })
@@ -158,7 +152,7 @@ pub async fn generate(
                 Some(msg) => format!(
                     "Lot {msg} créé : {} relevé(s), {} € à virer. Téléchargez son fichier SEPA depuis la page du lot.",
                     o.releves.len(),
-                    euros(o.total_centimes)
+                    o.total_centimes.euros()
                 ),
                 None => format!(
                     "Rien de nouveau à régler avant le {} : aucun relevé, aucun virement.",
@@ -220,7 +214,7 @@ async fn lot_page(
             msg_id: lot.msg_id,
             jusqu_au: lot.jusqu_au,
             virements: lot.virements,
-            total: euros(lot.total_centimes),
+            total: lot.total_centimes.euros(),
             etat: lot_state_label(&lot.etat),
             may_send: lot.etat == "genere",
             may_execute: lot.etat == "envoye",
@@ -333,7 +327,7 @@ pub async fn statement(
                 l.jour,
                 format!("{} / {}", l.carnet, l.rang),
                 l.service,
-                euros(l.valeur_centimes),
+                l.valeur_centimes.euros(),
             )
         })
         .collect();

@@ -110,7 +110,7 @@ async fn build(core: &Core, order: &Order) -> CoreResult<Statement> {
         .filter(|d| d.kind == "avoir")
         .map(|d| CreditNote {
             numero: d.numero,
-            valeur_centimes: d.valeur_centimes,
+            valeur_centimes: d.valeur_centimes.centimes(),
             created_at: d.created_at,
         })
         .collect();
@@ -126,7 +126,7 @@ async fn build(core: &Core, order: &Order) -> CoreResult<Statement> {
     Ok(Statement {
         commande: order.id,
         commanditaire,
-        valeur_cheque_centimes: order.valeur_centimes,
+        valeur_cheque_centimes: order.valeur_centimes.centimes(),
         fin: order.fin.clone(),
         expiration_apres,
         total_centimes: expires.valeur_centimes + annules.valeur_centimes,
