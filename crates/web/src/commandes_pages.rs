@@ -203,12 +203,12 @@ pub(crate) async fn view(
             debut: order.debut.clone(),
             fin: order.fin.clone(),
             tolerance: order.tolerance_jours,
-            perimetre: order.perimetre.join(", "),
+            perimetre: order.perimetre.codes().join(", "),
             publics,
             services: if order.services.is_empty() {
                 "tous".into()
             } else {
-                order.services.join(", ")
+                order.services.labels().join(", ")
             },
             plafond: order.plafond_jour,
             documents,

@@ -10,6 +10,7 @@ use passerelle_core::accounts::{store as accounts_store, OrgKind};
 use passerelle_core::lieux::authz::{authorize, Action};
 use passerelle_core::lieux::edit::{self, EDITABLE};
 use passerelle_core::lieux::import::{self, Options};
+use passerelle_core::lieux::model::ListeServices;
 use passerelle_core::lieux::read::Format;
 use passerelle_core::lieux::vocabulaires::Services;
 
@@ -134,9 +135,10 @@ async fn edit_view(
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let operator = authorize(&u.principal, Action::Administer).is_ok();
-    let selected: Vec<&str> = values
+    // The stored list, as read from the database (nothing checked if unreadable).
+    let selected = values
         .get("services")
-        .map(|s| s.split('|').collect())
+        .and_then(|s| ListeServices::parse(s).ok())
         .unwrap_or_default();
     let mut orgs = if operator { owners(state).await? } else { Vec::new() };
     for o in orgs.iter_mut() {
@@ -161,7 +163,7 @@ async fn edit_view(
                 .map(|(i, s)| Choice {
                     id: format!("service-{i}"),
                     label: s.label(),
-                    checked: selected.contains(&s.label()),
+                    checked: selected.contains(*s),
                 })
                 .collect(),
             operator,

@@ -74,7 +74,7 @@ pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -
                 "Validité des chèques : du {} au {} ; périmètre : {}.",
                 order.debut,
                 order.fin,
-                order.perimetre.join(", ")
+                order.perimetre.codes().join(", ")
             ),
         );
         if doc.kind == "facture" {
@@ -106,9 +106,9 @@ mod tests {
             debut: "2026-01-01".into(),
             fin: "2026-12-31".into(),
             tolerance_jours: 30,
-            perimetre: vec!["33".into()],
+            perimetre: super::super::model::Perimetre::parse("33").unwrap(),
             publics: vec!["seniors".into()],
-            services: vec![],
+            services: Default::default(),
             prescripteurs: vec![],
             plafond_jour: 2,
             marque: String::new(),

@@ -3,11 +3,11 @@
 
 use serde_json::json;
 
-use super::model::{Public, Territory};
+use super::model::{Perimetre, Public, Territory};
 use crate::db::{lock, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
-use crate::lieux::vocabulaires::Services;
+use crate::lieux::model::ListeServices;
 use crate::{on_db, on_tx, Core};
 
 /// Lock key serialising the numbering of documents (PostgreSQL).
@@ -71,10 +71,10 @@ pub struct NewOrder {
     pub fin: jiff::civil::Date,
     /// Days after `fin` during which cheques are still accepted.
     pub tolerance_jours: i64,
-    pub perimetre: Vec<Territory>,
+    pub perimetre: Perimetre,
     pub publics: Vec<Public>,
     /// Empty: every service.
-    pub services: Vec<Services>,
+    pub services: ListeServices,
     /// Empty: every prescriber.
     pub prescripteurs: Vec<i64>,
     /// At most this many cheques of one booklet per place and day.
@@ -96,9 +96,9 @@ impl NewOrder {
             debut,
             fin,
             tolerance_jours: 30,
-            perimetre: Vec::new(),
+            perimetre: Perimetre::default(),
             publics: vec![Public::ToutPublic],
-            services: Vec::new(),
+            services: ListeServices::default(),
             prescripteurs: Vec::new(),
             plafond_jour: 2,
             marque: String::new(),
@@ -182,9 +182,9 @@ pub struct Order {
     pub debut: String,
     pub fin: String,
     pub tolerance_jours: i64,
-    pub perimetre: Vec<String>,
+    pub perimetre: Perimetre,
     pub publics: Vec<String>,
-    pub services: Vec<String>,
+    pub services: ListeServices,
     pub prescripteurs: Vec<i64>,
     pub plafond_jour: i64,
     pub marque: String,
@@ -203,10 +203,6 @@ impl Order {
             self.valeur_centimes,
             self.frais_pour_dix_mille,
         )
-    }
-
-    pub fn territories(&self) -> Vec<Territory> {
-        self.perimetre.iter().filter_map(|c| Territory::parse(c).ok()).collect()
     }
 }
 
@@ -251,7 +247,7 @@ pub(super) async fn require_kind(core: &Core, id: i64, kind: &str, what: &str) -
 }
 
 /// Checks every code of a perimeter against the official territories.
-async fn check_perimeter(tx: &mut Tx, perimeter: &[Territory]) -> CoreResult<()> {
+async fn check_perimeter(tx: &mut Tx, perimeter: &Perimetre) -> CoreResult<()> {
     let loaded: i64 = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM territoires_departements").fetch_one(&mut *c).await?
     });
@@ -291,9 +287,7 @@ pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(O
     let mut tx = core.db.begin().await?;
     check_perimeter(&mut tx, &new.perimetre).await?;
     let now = tx.horloge.now_micros();
-    let perimetre: Vec<&str> = new.perimetre.iter().map(Territory::code).collect();
     let publics: Vec<&str> = new.publics.iter().map(|p| p.key()).collect();
-    let services: Vec<&str> = new.services.iter().map(|s| s.label()).collect();
     let id: i64 = on_tx!(&mut tx, c => {
         sqlx::query_scalar(
             "INSERT INTO commandes (commanditaire_id, carnets, cheques_par_carnet, valeur_centimes, frais_pour_dix_mille, \
@@ -308,9 +302,9 @@ pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(O
         .bind(date_text(new.debut))
         .bind(date_text(new.fin))
         .bind(new.tolerance_jours)
-        .bind(perimetre.join(","))
+        .bind(&new.perimetre)
         .bind(publics.join("|"))
-        .bind(services.join("|"))
+        .bind(&new.services)
         .bind(new.plafond_jour)
         .bind(new.marque.trim())
         .bind(now)
@@ -406,9 +400,9 @@ struct OrderRow {
     debut: String,
     fin: String,
     tolerance_jours: i64,
-    perimetre: String,
+    perimetre: Perimetre,
     publics: String,
-    services: String,
+    services: ListeServices,
     plafond_jour: i64,
     marque: String,
     etat: String,
@@ -448,9 +442,9 @@ pub async fn get(core: &Core, id: i64) -> CoreResult<Order> {
         debut: r.debut,
         fin: r.fin,
         tolerance_jours: r.tolerance_jours,
-        perimetre: split(&r.perimetre, ','),
+        perimetre: r.perimetre,
         publics: split(&r.publics, '|'),
-        services: split(&r.services, '|'),
+        services: r.services,
         prescripteurs,
         plafond_jour: r.plafond_jour,
         marque: r.marque,

@@ -12,6 +12,7 @@ use passerelle_core::mandats::{attestation_pdf, texts};
 use passerelle_core::pass_numerique::code::Code;
 use passerelle_core::pass_numerique::documents_pdf::{render, Parties};
 use passerelle_core::pass_numerique::issue::Printed;
+use passerelle_core::pass_numerique::model::Territory;
 use passerelle_core::pass_numerique::orders::{Document, Order, OrderState};
 use passerelle_core::pass_numerique::print::{self, Face};
 use passerelle_core::pass_numerique::rapports::expires::{BookletLine, CreditNote, Statement as Expired};
@@ -69,9 +70,9 @@ fn order() -> Order {
         debut: "2026-01-01".into(),
         fin: "2026-12-31".into(),
         tolerance_jours: 30,
-        perimetre: vec!["33".into(), "33318".into()],
+        perimetre: vec![Territory::Departement("33".into()), Territory::Commune("33318".into())].into(),
         publics: vec!["seniors".into()],
-        services: vec![],
+        services: Default::default(),
         prescripteurs: vec![],
         plafond_jour: 2,
         marque: String::new(),
