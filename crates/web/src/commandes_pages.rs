@@ -21,10 +21,6 @@ use crate::forms::{Form, Query};
 use crate::templates::{CounterResult, HandOutPage, OrderPage, OrderRow, OrdersPage};
 use crate::AppState;
 
-fn state_label(key: &str) -> &'static str {
-    OrderState::from_key(key).map_or("Inconnu", OrderState::label)
-}
-
 fn cheque_label(key: &str) -> &'static str {
     match ChequeState::from_key(key) {
         Some(ChequeState::EnAttente) => "en attente du paiement",
@@ -57,7 +53,7 @@ pub async fn list(State(state): State<AppState>, u: CurrentUser) -> Result<Respo
             valeur: euros(o.valeur_centimes),
             debut: o.debut,
             fin: o.fin,
-            etat: state_label(&o.etat),
+            etat: o.etat.label(),
         })
         .collect();
     render(

@@ -10,7 +10,7 @@ use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
 use passerelle_core::settlement::bank::{grouped_iban, masked_iban};
-use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
+use passerelle_core::settlement::batches::{self, LotState, Statement, StatementState};
 use passerelle_core::settlement::{self, documents, run};
 use serde::Deserialize;
 
@@ -36,7 +36,7 @@ fn row(s: &Statement, full_iban: bool) -> StatementRow {
                 masked_iban(&s.iban)
             }
         ),
-        etat: statement_state_label(&s.etat),
+        etat: s.etat.label(),
         motif_rejet: s.motif_rejet.clone(),
         rejetable: false,
     }
@@ -64,7 +64,7 @@ async fn settlement_page(
             jusqu_au: l.jusqu_au,
             virements: l.virements,
             total: euros(l.total_centimes),
-            etat: lot_state_label(&l.etat),
+            etat: l.etat.label(),
         })
         .collect();
     let status = if error.is_some() {
@@ -198,12 +198,12 @@ async fn lot_page(
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let lot = batches::lot(&state.core, &u.principal, id).await?;
-    let sent = lot.etat != "genere";
+    let sent = lot.etat != LotState::Genere;
     let statements = batches::statements_of_lot(&state.core, &u.principal, id)
         .await?
         .iter()
         .map(|s| StatementRow {
-            rejetable: sent && s.etat != "rejete",
+            rejetable: sent && s.etat != StatementState::Rejete,
             ..row(s, true)
         })
         .collect();
@@ -221,9 +221,9 @@ async fn lot_page(
             jusqu_au: lot.jusqu_au,
             virements: lot.virements,
             total: euros(lot.total_centimes),
-            etat: lot_state_label(&lot.etat),
-            may_send: lot.etat == "genere",
-            may_execute: lot.etat == "envoye",
+            etat: lot.etat.label(),
+            may_send: lot.etat == LotState::Genere,
+            may_execute: lot.etat == LotState::Envoye,
             statements,
             message,
             error,

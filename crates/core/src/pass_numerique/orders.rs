@@ -24,7 +24,10 @@ pub enum OrderState {
     Annulee,
 }
 
+crate::texte_en_base!(OrderState, OrderState::from_key, OrderState::key, "état de commande");
+
 impl OrderState {
+    /// The value stored in the database.
     pub fn key(self) -> &'static str {
         match self {
             OrderState::Devis => "devis",
@@ -45,17 +48,16 @@ impl OrderState {
         }
     }
 
-    pub fn from_key(k: &str) -> CoreResult<OrderState> {
-        [
-            OrderState::Devis,
-            OrderState::Acceptee,
-            OrderState::Facturee,
-            OrderState::Payee,
-            OrderState::Annulee,
-        ]
-        .into_iter()
-        .find(|s| s.key() == k)
-        .ok_or_else(|| CoreError::Io(format!("état de commande inconnu en base : {k}")))
+    pub const ALL: [OrderState; 5] = [
+        OrderState::Devis,
+        OrderState::Acceptee,
+        OrderState::Facturee,
+        OrderState::Payee,
+        OrderState::Annulee,
+    ];
+
+    pub fn from_key(k: &str) -> Option<OrderState> {
+        OrderState::ALL.into_iter().find(|s| s.key() == k)
     }
 }
 
@@ -405,7 +407,7 @@ struct OrderRow {
     services: ListeServices,
     plafond_jour: i64,
     marque: String,
-    etat: String,
+    etat: OrderState,
     reference_paiement: Option<String>,
     emise_at: Option<i64>,
     remises_arretees_at: Option<i64>,
@@ -448,7 +450,7 @@ pub async fn get(core: &Core, id: i64) -> CoreResult<Order> {
         prescripteurs,
         plafond_jour: r.plafond_jour,
         marque: r.marque,
-        etat: OrderState::from_key(&r.etat)?,
+        etat: r.etat,
         reference_paiement: r.reference_paiement,
         emise: r.emise_at.is_some(),
         remises_arretees_at: r.remises_arretees_at,
@@ -488,8 +490,8 @@ async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -
         changed += on_tx!(tx, c => {
             sqlx::query("UPDATE commandes SET etat = $3, updated_at = $4 WHERE id = $1 AND etat = $2")
                 .bind(id)
-                .bind(f.key())
-                .bind(to.key())
+                .bind(*f)
+                .bind(to)
                 .bind(tx.horloge.now_micros())
                 .execute(&mut *c)
                 .await?

@@ -11,7 +11,7 @@ pub struct OrderLine {
     pub carnets: i64,
     pub cheques_par_carnet: i64,
     pub valeur_centimes: i64,
-    pub etat: String,
+    pub etat: super::orders::OrderState,
     pub debut: String,
     pub fin: String,
 }

@@ -2,7 +2,7 @@
 //! PDF (header, lines, total; the layout toolkit is [`crate::pdf`]).
 
 use super::bank::masked_iban;
-use super::batches::{statement_state_label, Line, Statement};
+use super::batches::{Line, Statement};
 use crate::dates_fr::jour_fr;
 use crate::error::{CoreError, CoreResult};
 use crate::money::decimal;
@@ -108,13 +108,7 @@ fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
         &format!("Virement à {} — {} — BIC {}", s.titulaire, masked_iban(&s.iban), s.bic),
     );
     y += 14.0;
-    g.text(
-        Regular,
-        10.0,
-        60.0,
-        y,
-        &format!("État : {}", statement_state_label(&s.etat)),
-    );
+    g.text(Regular, 10.0, 60.0, y, &format!("État : {}", s.etat.label()));
     y += 26.0;
     g.text(
         Bold,

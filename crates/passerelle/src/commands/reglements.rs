@@ -157,7 +157,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                         l.msg_id,
                         l.virements,
                         euros(l.total_centimes),
-                        batches::lot_state_label(&l.etat)
+                        l.etat.label()
                     );
                 }
             }
@@ -171,11 +171,11 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
         }
         ReglementsCommand::Envoye { lot } => {
             let l = batches::mark_sent(core, &Principal::SYSTEME, lot).await?;
-            println!("Lot {} : {}.", l.msg_id, batches::lot_state_label(&l.etat));
+            println!("Lot {} : {}.", l.msg_id, l.etat.label());
         }
         ReglementsCommand::Execute { lot } => {
             let l = batches::mark_executed(core, &Principal::SYSTEME, lot).await?;
-            println!("Lot {} : {}.", l.msg_id, batches::lot_state_label(&l.etat));
+            println!("Lot {} : {}.", l.msg_id, l.etat.label());
         }
         ReglementsCommand::Rejeter { releve, motif } => {
             let s = batches::reject(core, &Principal::SYSTEME, &releve, &motif).await?;
@@ -207,7 +207,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                 s.lieu,
                 s.lignes,
                 euros(s.total_centimes),
-                batches::statement_state_label(&s.etat)
+                s.etat.label()
             );
         }
     }

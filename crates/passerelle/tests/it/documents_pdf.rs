@@ -18,7 +18,7 @@ use passerelle_core::pass_numerique::print::{self, Face};
 use passerelle_core::pass_numerique::rapports::expires::{BookletLine, CreditNote, Statement as Expired};
 use passerelle_core::pass_numerique::rapports::{expires_pdf, Count};
 use passerelle_core::pdf::Fonts;
-use passerelle_core::settlement::batches::{Line, Statement};
+use passerelle_core::settlement::batches::{Line, Statement, StatementState};
 use passerelle_core::settlement::documents;
 
 use crate::mandats_support::{qr_codes_of_page, text_of_pdf};
@@ -248,7 +248,7 @@ fn a_statement_of_a_place_reads_as_before() {
         dernier_jour: "2026-03-31".into(),
         lignes: 30,
         total_centimes: 30_000,
-        etat: "emis".into(),
+        etat: StatementState::Emis,
         motif_rejet: None,
         iban: "FR7630006000011234567890189".into(),
         bic: "AGRIFRPP".into(),
