@@ -10,7 +10,7 @@ use passerelle_core::accounts::Role;
 use passerelle_core::pass_numerique::authz::{authorize, Action};
 use passerelle_core::pass_numerique::booklets::{self, HandOut, AGE_BANDS};
 use passerelle_core::pass_numerique::model::{ChequeState, Public};
-use passerelle_core::pass_numerique::orders::{self, OrderState};
+use passerelle_core::pass_numerique::orders::{self, DocumentKind, OrderState};
 use passerelle_core::pass_numerique::redeem::euros;
 use passerelle_core::pass_numerique::reports;
 use serde::Deserialize;
@@ -121,7 +121,7 @@ pub(crate) async fn view(
                 euros(d.valeur_centimes),
                 euros(d.frais_centimes),
                 euros(d.total_centimes),
-                d.kind == "avoir",
+                d.kind == DocumentKind::Avoir,
             )
         })
         .collect();

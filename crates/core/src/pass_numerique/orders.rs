@@ -208,12 +208,62 @@ impl Order {
     }
 }
 
+/// The kind of a document of an order, numbered without gaps per kind and year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    Devis,
+    Facture,
+    Avoir,
+}
+
+crate::texte_en_base!(
+    DocumentKind,
+    DocumentKind::from_key,
+    DocumentKind::key,
+    "type de document"
+);
+
+impl DocumentKind {
+    pub const ALL: [DocumentKind; 3] = [DocumentKind::Devis, DocumentKind::Facture, DocumentKind::Avoir];
+
+    /// The value stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            DocumentKind::Devis => "devis",
+            DocumentKind::Facture => "facture",
+            DocumentKind::Avoir => "avoir",
+        }
+    }
+
+    pub fn from_key(k: &str) -> Option<DocumentKind> {
+        DocumentKind::ALL.into_iter().find(|d| d.key() == k)
+    }
+
+    /// The start of its number (`FAC-2026-000001`).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            DocumentKind::Devis => "DEV",
+            DocumentKind::Facture => "FAC",
+            DocumentKind::Avoir => "AVO",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            DocumentKind::Devis => "Devis",
+            DocumentKind::Facture => "Facture",
+            DocumentKind::Avoir => "Avoir",
+        }
+    }
+}
+
 /// A quote, an invoice or a credit note.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Document {
     pub id: i64,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: DocumentKind,
     pub numero: String,
     pub commande_id: i64,
     pub valeur_centimes: i64,
@@ -322,7 +372,7 @@ pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(O
                 .await?;
         });
     }
-    let quote = add_document(&mut tx, "devis", id, new.amounts()).await?;
+    let quote = add_document(&mut tx, DocumentKind::Devis, id, new.amounts()).await?;
     journal::append(
         &mut tx,
         &core.keys,
@@ -345,7 +395,7 @@ pub async fn create(core: &Core, actor: &Actor, new: &NewOrder) -> CoreResult<(O
 
 /// Adds a document with the next number of its kind and year (no gap: a
 /// rolled-back transaction uses no number).
-pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amounts) -> CoreResult<Document> {
+pub(super) async fn add_document(tx: &mut Tx, kind: DocumentKind, order_id: i64, a: Amounts) -> CoreResult<Document> {
     lock(tx, DOCUMENTS_LOCK).await?;
     let year = i64::from(tx.horloge.today_utc().year());
     let rank: i64 = on_tx!(tx, c => {
@@ -355,12 +405,7 @@ pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amou
             .fetch_one(&mut *c)
             .await?
     });
-    let prefix = match kind {
-        "devis" => "DEV",
-        "facture" => "FAC",
-        _ => "AVO",
-    };
-    let numero = format!("{prefix}-{year}-{rank:06}");
+    let numero = format!("{}-{year}-{rank:06}", kind.prefix());
     let now = tx.horloge.now_micros();
     let id: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
@@ -381,7 +426,7 @@ pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amou
     });
     Ok(Document {
         id,
-        kind: kind.to_string(),
+        kind,
         numero,
         commande_id: order_id,
         valeur_centimes: a.valeur_centimes,
@@ -459,7 +504,7 @@ pub async fn get(core: &Core, id: i64) -> CoreResult<Order> {
 
 /// The documents of an order, oldest first.
 pub async fn documents(core: &Core, order_id: i64) -> CoreResult<Vec<Document>> {
-    let rows: Vec<(i64, String, String, i64, i64, i64, i64)> = on_db!(&core.db, c => {
+    let rows: Vec<(i64, DocumentKind, String, i64, i64, i64, i64)> = on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT id, type, numero, valeur_centimes, frais_centimes, total_centimes, created_at FROM documents \
              WHERE commande_id = $1 ORDER BY id",
@@ -556,7 +601,7 @@ pub async fn pay(core: &Core, actor: &Actor, id: i64, reference: &str) -> CoreRe
         .await?;
     }
     let invoice = if transition(&mut tx, id, &[OrderState::Acceptee], OrderState::Facturee).await? {
-        let doc = add_document(&mut tx, "facture", id, order.amounts()).await?;
+        let doc = add_document(&mut tx, DocumentKind::Facture, id, order.amounts()).await?;
         journal::append(
             &mut tx,
             &core.keys,
@@ -571,7 +616,7 @@ pub async fn pay(core: &Core, actor: &Actor, id: i64, reference: &str) -> CoreRe
             .await?
             .into_iter()
             .rev()
-            .find(|d| d.kind == "facture")
+            .find(|d| d.kind == DocumentKind::Facture)
             .ok_or_else(|| CoreError::Io(format!("commande {id} facturée sans facture")))?
     };
     let now = tx.horloge.now_micros();

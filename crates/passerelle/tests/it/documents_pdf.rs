@@ -13,7 +13,7 @@ use passerelle_core::pass_numerique::code::Code;
 use passerelle_core::pass_numerique::documents_pdf::{render, Parties};
 use passerelle_core::pass_numerique::issue::Printed;
 use passerelle_core::pass_numerique::model::Territory;
-use passerelle_core::pass_numerique::orders::{Document, Order, OrderState};
+use passerelle_core::pass_numerique::orders::{Document, DocumentKind, Order, OrderState};
 use passerelle_core::pass_numerique::print::{self, Face};
 use passerelle_core::pass_numerique::rapports::expires::{BookletLine, CreditNote, Statement as Expired};
 use passerelle_core::pass_numerique::rapports::{expires_pdf, Count};
@@ -83,11 +83,11 @@ fn order() -> Order {
     }
 }
 
-fn document(kind: &str, numero: &str) -> Document {
+fn document(kind: DocumentKind, numero: &str) -> Document {
     let a = order().amounts();
     Document {
         id: 1,
-        kind: kind.into(),
+        kind,
         numero: numero.into(),
         commande_id: 7,
         valeur_centimes: a.valeur_centimes,
@@ -124,15 +124,39 @@ fn quotes_invoices_and_credit_notes_read_as_before() {
     let paid = "Payée, référence du virement : VIR-42.";
     let to_pay = "À régler par virement ; les chèques sont activés à réception du paiement.";
 
-    let quote = render(&fonts, &document("devis", "DEV-2025-000001"), &order(), &parties).unwrap();
+    let quote = render(
+        &fonts,
+        &document(DocumentKind::Devis, "DEV-2025-000001"),
+        &order(),
+        &parties,
+    )
+    .unwrap();
     dump("devis.pdf", &quote);
-    let invoice = render(&fonts, &document("facture", "FAC-2025-000001"), &order(), &parties).unwrap();
+    let invoice = render(
+        &fonts,
+        &document(DocumentKind::Facture, "FAC-2025-000001"),
+        &order(),
+        &parties,
+    )
+    .unwrap();
     dump("facture.pdf", &invoice);
     let mut unpaid = order();
     unpaid.reference_paiement = None;
     unpaid.etat = OrderState::Facturee;
-    let invoice_to_pay = render(&fonts, &document("facture", "FAC-2025-000002"), &unpaid, &parties).unwrap();
-    let credit = render(&fonts, &document("avoir", "AVO-2025-000001"), &order(), &parties).unwrap();
+    let invoice_to_pay = render(
+        &fonts,
+        &document(DocumentKind::Facture, "FAC-2025-000002"),
+        &unpaid,
+        &parties,
+    )
+    .unwrap();
+    let credit = render(
+        &fonts,
+        &document(DocumentKind::Avoir, "AVO-2025-000001"),
+        &order(),
+        &parties,
+    )
+    .unwrap();
     dump("avoir.pdf", &credit);
 
     let Some(quote) = pages(&quote) else { return };
