@@ -120,7 +120,7 @@ pub async fn run(a: PreparerArgs) -> Result<()> {
     let usable = lieux.len() - 2;
     let total = a.carnets + a.carnets_course;
     let mut new = NewOrder::new(funder.id, total.max(1) as i64, days(today, -30)?, days(today, 365)?);
-    new.perimetre = vec![Territory::Departement("33".into())];
+    new.perimetre = vec![Territory::Departement("33".into())].into();
     new.prescripteurs = vec![prescriber.id];
     let (order, _) = orders::create(&core, &Principal::SYSTEME, &new).await?;
     let issued = issue::issue(&core, &Principal::SYSTEME, order.id, |_, _| {}).await?;
@@ -273,7 +273,7 @@ async fn prepare_jobs(core: &Core, funder: i64, prescriber: i64, today: Date, jo
     let eve = jour.yesterday().context("jour des tâches invalide")?;
     let order = |debut: Date, fin: Date| async move {
         let mut new = NewOrder::new(funder, 1, debut, fin);
-        new.perimetre = vec![Territory::Departement("33".into())];
+        new.perimetre = vec![Territory::Departement("33".into())].into();
         new.prescripteurs = vec![prescriber];
         new.tolerance_jours = 0;
         let (o, _) = orders::create(core, &Principal::SYSTEME, &new).await?;

@@ -3,6 +3,7 @@
 //! database has zero everywhere. One more rule is read in Rust: every stored
 //! SIRET follows today's one rule ([`sirets_a_reprendre`]).
 
+use crate::accounts::{authorize, Action, Principal};
 use crate::error::CoreResult;
 use crate::{Core, Pool};
 
@@ -166,6 +167,10 @@ pub struct SiretARevoir {
     pub objet: &'static str,
     pub table: &'static str,
     pub id: i64,
+    /// The name of what holds it (organisation, place, structure).
+    pub nom: String,
+    /// The place concerned, by its id in the standard (qualifications and their requests).
+    pub lieu_ext_id: Option<String>,
     pub siret: String,
     pub motif: String,
 }
@@ -174,36 +179,43 @@ const SIRET_COLUMNS: &[(&str, &str, &str)] = &[
     (
         "organisation",
         "organisations",
-        "SELECT id, siret FROM organisations WHERE siret IS NOT NULL",
+        "SELECT id, siret, name, CAST(NULL AS TEXT) FROM organisations WHERE siret IS NOT NULL",
     ),
     (
         "qualification d'un lieu",
         "qualifications",
-        "SELECT id, siret FROM qualifications WHERE siret IS NOT NULL",
+        "SELECT q.id, q.siret, l.nom, l.ext_id FROM qualifications q JOIN lieux l ON l.id = q.lieu_id \
+         WHERE q.siret IS NOT NULL",
     ),
     (
         "demande de qualification",
         "demandes_qualification",
-        "SELECT id, siret FROM demandes_qualification WHERE siret <> ''",
+        "SELECT d.id, d.siret, l.nom, l.ext_id FROM demandes_qualification d JOIN lieux l ON l.id = d.lieu_id \
+         WHERE d.siret <> ''",
     ),
     (
         "demande d'habilitation Aidants Connect",
         "habilitations",
-        "SELECT id, siret FROM habilitations",
+        "SELECT id, siret, nom, CAST(NULL AS TEXT) FROM habilitations",
     ),
 ];
 
-/// Every stored SIRET that today's rule refuses, table by table.
-pub async fn sirets_a_reprendre(core: &Core) -> CoreResult<Vec<SiretARevoir>> {
+/// Every stored SIRET that today's rule refuses, table by table: for the
+/// opérateur (or the platform itself) only.
+pub async fn sirets_a_reprendre(core: &Core, who: &Principal) -> CoreResult<Vec<SiretARevoir>> {
+    authorize(who, Action::Administer)?;
     let mut found = Vec::new();
     for (objet, table, sql) in SIRET_COLUMNS {
-        let rows: Vec<(i64, String)> = crate::on_db!(&core.db, c => sqlx::query_as(sql).fetch_all(&mut *c).await?);
-        for (id, siret) in rows {
+        let rows: Vec<(i64, String, String, Option<String>)> =
+            crate::on_db!(&core.db, c => sqlx::query_as(sql).fetch_all(&mut *c).await?);
+        for (id, siret, nom, lieu_ext_id) in rows {
             if let Err(e) = crate::identifiants::Siret::parse(&siret) {
                 found.push(SiretARevoir {
                     objet,
                     table,
                     id,
+                    nom,
+                    lieu_ext_id,
                     siret,
                     motif: e.to_string(),
                 });
@@ -240,7 +252,7 @@ pub async fn run_with_sirets(core: &Core) -> CoreResult<(Vec<Check>, Vec<SiretAR
         })
         .collect::<CoreResult<_>>()?;
     let started = std::time::Instant::now();
-    let sirets = sirets_a_reprendre(core).await?;
+    let sirets = sirets_a_reprendre(core, &Principal::SYSTEME).await?;
     checks.push(Check {
         cle: "sirets_valides",
         regle:

@@ -456,6 +456,49 @@ macro_rules! identifiant_en_base {
     };
 }
 
+/// Stores a value parsed from text (a list, a set) as that same text on both
+/// engines: bound as its `Display`, read back through `$parse`
+/// (`fn(&str) -> CoreResult<Self>`), so the rule lives in one place and a
+/// stored text the rule refuses is a decoding error with the rule's message.
+#[macro_export]
+macro_rules! texte_lu_en_base {
+    ($ty:ty, $parse:path) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $ty
+        where
+            str: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <str as sqlx::Type<DB>>::type_info()
+            }
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <str as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                $parse(text).map_err(|e| e.to_string().into())
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $ty
+        where
+            String: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <String as sqlx::Encode<'q, DB>>::encode(self.to_string(), buf)
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -212,7 +212,7 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
         today.saturating_sub(jiff::Span::new().days(30)),
         today.saturating_add(jiff::Span::new().days(365)),
     );
-    new.perimetre = vec![Territory::Departement("33".into())];
+    new.perimetre = vec![Territory::Departement("33".into())].into();
     new.publics = vec![Public::Seniors, Public::DemandeursEmploi];
     new.prescripteurs = vec![prescriber];
     new.marque = "Département de la Gironde".into();

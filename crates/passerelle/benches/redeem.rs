@@ -85,7 +85,7 @@ async fn setup(dir: &std::path::Path, booklets: i64) -> Setup {
         jiff::civil::date(2020, 1, 1),
         jiff::civil::date(2099, 12, 31),
     );
-    new.perimetre = vec![Territory::Departement("33".into())];
+    new.perimetre = vec![Territory::Departement("33".into())].into();
     let (order, _) = orders::create(&core, &Principal::SYSTEME, &new)
         .await
         .expect("commande");

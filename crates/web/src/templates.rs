@@ -146,6 +146,20 @@ pub struct OperatorPage {
     pub message: Option<String>,
     pub error: Option<String>,
     pub created: Option<CreatedNotice>,
+    /// Stored SIRETs that today's rule refuses (`passerelle controle`, rule `sirets_valides`).
+    pub sirets: Vec<SiretRow>,
+}
+
+/// A stored SIRET to take up again, and where to look at what holds it.
+#[derive(Clone, Debug)]
+pub struct SiretRow {
+    pub objet: &'static str,
+    pub id: i64,
+    pub nom: String,
+    pub siret: String,
+    pub motif: String,
+    /// (address, words of the link)
+    pub lien: Option<(String, &'static str)>,
 }
 
 /// One journal line for display.

@@ -145,7 +145,7 @@ pub async fn counts(db: &Db) -> CoreResult<Counts> {
         c.departements.insert(d.clone());
         c.cheques.insert((d, m), n);
     }
-    let quals: Vec<(String, i64, String)> = on_db!(db, x => {
+    let quals: Vec<(String, i64, crate::qualification::model::QualificationState)> = on_db!(db, x => {
         sqlx::query_as(
             "SELECT l.departement, q.created_at, q.etat FROM qualifications q JOIN lieux l ON l.id = q.lieu_id \
              WHERE l.departement <> ''",
@@ -156,7 +156,7 @@ pub async fn counts(db: &Db) -> CoreResult<Counts> {
         let m = month_of(at);
         c.departements.insert(d.clone());
         *c.qualified_new.entry((d.clone(), m.clone())).or_default() += 1;
-        if etat == "active" {
+        if etat == crate::qualification::model::QualificationState::Active {
             c.qualified_active.push((d, m));
         }
     }

@@ -194,6 +194,73 @@ pub fn departement(code_insee: Option<&str>, code_postal: &str) -> Option<String
     Some(code[..2].to_string())
 }
 
+/// A set of services of the standard, as a place offers them or an order
+/// allows them: read once (import, form, command line, database) and checked
+/// as this set; stored as the standard writes it, labels joined by `|`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListeServices(Vec<Services>);
+
+crate::texte_lu_en_base!(ListeServices, ListeServices::parse);
+
+impl ListeServices {
+    /// Labels of the standard joined by `|` (blanks around each ignored);
+    /// empty text gives an empty set; an unknown label is refused.
+    pub fn parse(text: &str) -> crate::error::CoreResult<ListeServices> {
+        text.split('|')
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                Services::from_label(l)
+                    .ok_or_else(|| crate::error::CoreError::invalid(format!("service inconnu du standard : « {l} »")))
+            })
+            .collect::<crate::error::CoreResult<Vec<_>>>()
+            .map(ListeServices)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Services> + '_ {
+        self.0.iter().copied()
+    }
+
+    pub fn contains(&self, s: Services) -> bool {
+        self.0.contains(&s)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The labels, in the order given.
+    pub fn labels(&self) -> Vec<&'static str> {
+        self.iter().map(Services::label).collect()
+    }
+}
+
+impl From<Vec<Services>> for ListeServices {
+    fn from(services: Vec<Services>) -> ListeServices {
+        ListeServices(services)
+    }
+}
+
+impl FromIterator<Services> for ListeServices {
+    fn from_iter<I: IntoIterator<Item = Services>>(iter: I) -> ListeServices {
+        ListeServices(iter.into_iter().collect())
+    }
+}
+
+/// The stored form: labels joined by `|`.
+impl std::fmt::Display for ListeServices {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.labels().join("|"))
+    }
+}
+
+/// In JSON, the list of labels.
+impl serde::Serialize for ListeServices {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.labels())
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -274,5 +341,20 @@ pub(crate) mod tests {
         b.nom = "médiathèque".into();
         b.adresse = "1, Rue de la paix".into();
         assert_eq!(a.dedup_key(), b.dedup_key());
+    }
+
+    #[test]
+    fn a_list_of_services_is_read_once_and_written_back_as_stored() {
+        let stored = "Aide aux démarches administratives|Loisirs et créations numériques";
+        let l = ListeServices::parse(stored).unwrap();
+        assert_eq!(l.to_string(), stored);
+        assert!(l.contains(Services::LoisirsEtCreationsNumeriques));
+        assert!(!l.contains(Services::ALL.iter().copied().find(|s| !l.contains(*s)).unwrap()));
+        assert!(ListeServices::parse("").unwrap().is_empty());
+        assert!(ListeServices::parse("x|").unwrap_err().to_string().contains("« x »"));
+        assert_eq!(
+            serde_json::to_string(&l).unwrap(),
+            r#"["Aide aux démarches administratives","Loisirs et créations numériques"]"#
+        );
     }
 }

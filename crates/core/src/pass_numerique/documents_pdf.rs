@@ -1,7 +1,7 @@
 //! Quotes, invoices and credit notes in PDF (one A4 page each). The layout
 //! toolkit is [`crate::pdf`].
 
-use super::orders::{Document, Order};
+use super::orders::{Document, DocumentKind, Order};
 use crate::dates_fr::jour;
 use crate::error::CoreResult;
 use crate::pdf::{amount, Fonts, Pdf, Style, BLUE_FRANCE, TEXT};
@@ -16,11 +16,7 @@ pub struct Parties {
 /// The PDF of a quote, an invoice or a credit note of `order`.
 pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -> CoreResult<Vec<u8>> {
     use Style::{Bold, Regular};
-    let title = match doc.kind.as_str() {
-        "devis" => "Devis",
-        "facture" => "Facture",
-        _ => "Avoir",
-    };
+    let title = doc.kind.title();
     let date = jour(doc.created_at);
     let mut pdf = Pdf::new(fonts);
     pdf.page(|g| {
@@ -74,10 +70,10 @@ pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -
                 "Validité des chèques : du {} au {} ; périmètre : {}.",
                 order.debut,
                 order.fin,
-                order.perimetre.join(", ")
+                order.perimetre.codes().join(", ")
             ),
         );
-        if doc.kind == "facture" {
+        if doc.kind == DocumentKind::Facture {
             let paid = match &order.reference_paiement {
                 Some(r) => format!("Payée, référence du virement : {r}."),
                 None => "À régler par virement ; les chèques sont activés à réception du paiement.".into(),
@@ -107,9 +103,9 @@ mod tests {
             debut: "2026-01-01".into(),
             fin: "2026-12-31".into(),
             tolerance_jours: 30,
-            perimetre: vec!["33".into()],
+            perimetre: super::super::model::Perimetre::parse("33").unwrap(),
             publics: vec!["seniors".into()],
-            services: vec![],
+            services: Default::default(),
             prescripteurs: vec![],
             plafond_jour: 2,
             marque: String::new(),
@@ -129,7 +125,7 @@ mod tests {
         );
         let doc = Document {
             id: 1,
-            kind: "facture".into(),
+            kind: DocumentKind::Facture,
             numero: "FAC-2026-000001".into(),
             commande_id: 7,
             valeur_centimes: a.valeur_centimes,

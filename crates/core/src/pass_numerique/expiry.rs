@@ -58,7 +58,11 @@ pub async fn expire_due(core: &Core, actor: &Actor, today: jiff::civil::Date) ->
                 frais_centimes: Centimes::ZERO,
                 total_centimes: Centimes::new(owed),
             };
-            Some(add_document(&mut tx, "avoir", order, amounts).await?.numero)
+            Some(
+                add_document(&mut tx, super::orders::DocumentKind::Avoir, order, amounts)
+                    .await?
+                    .numero,
+            )
         } else {
             None
         };

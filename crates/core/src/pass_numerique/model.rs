@@ -159,6 +159,73 @@ impl Territory {
     }
 }
 
+/// An order's perimeter: the territories where its cheques may be used. Read
+/// once (form, command line, database) and checked as this set; stored as its
+/// codes joined by `,` (`33,33318`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Perimetre(Vec<Territory>);
+
+crate::texte_lu_en_base!(Perimetre, Perimetre::parse);
+
+impl Perimetre {
+    /// Codes separated by commas, semicolons or blanks (the stored form is
+    /// `33,33318`); each is a département or a commune. Empty text gives an
+    /// empty perimeter (refused when an order is checked).
+    pub fn parse(text: &str) -> CoreResult<Perimetre> {
+        text.split([',', ';', ' ', '\n', '\r', '\t'])
+            .filter(|c| !c.is_empty())
+            .map(Territory::parse)
+            .collect::<CoreResult<Vec<_>>>()
+            .map(Perimetre)
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Territory> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The codes, in the order given.
+    pub fn codes(&self) -> Vec<&str> {
+        self.0.iter().map(Territory::code).collect()
+    }
+
+    /// Whether a place of commune `commune` in département `departement` lies in the perimeter.
+    pub fn contains(&self, commune: &str, departement: &str) -> bool {
+        self.0.iter().any(|t| t.contains(commune, departement))
+    }
+}
+
+impl From<Vec<Territory>> for Perimetre {
+    fn from(territories: Vec<Territory>) -> Perimetre {
+        Perimetre(territories)
+    }
+}
+
+impl<'a> IntoIterator for &'a Perimetre {
+    type Item = &'a Territory;
+    type IntoIter = std::slice::Iter<'a, Territory>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// The stored form: codes joined by `,`.
+impl std::fmt::Display for Perimetre {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.codes().join(","))
+    }
+}
+
+/// In JSON, the list of codes (`["33", "33318"]`).
+impl serde::Serialize for Perimetre {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(Territory::code))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +267,18 @@ mod tests {
         assert!(Territory::parse("<b>").is_err());
         assert!(Territory::Departement("33".into()).contains("33318", "33"));
         assert!(!Territory::Commune("33063".into()).contains("33318", "33"));
+    }
+
+    #[test]
+    fn a_perimeter_is_read_once_and_written_back_as_stored() {
+        let p = Perimetre::parse("33,33318").unwrap();
+        assert_eq!(p.to_string(), "33,33318");
+        assert_eq!(Perimetre::parse("2a; 33063\n").unwrap().to_string(), "2A,33063");
+        assert!(p.contains("33063", "33"));
+        assert!(Perimetre::parse("33318").unwrap().contains("33318", "33"));
+        assert!(!Perimetre::parse("33318").unwrap().contains("33063", "33"));
+        assert!(Perimetre::parse("").unwrap().is_empty());
+        assert!(Perimetre::parse("33,x").unwrap_err().to_string().contains("« x »"));
+        assert_eq!(serde_json::to_string(&p).unwrap(), r#"["33","33318"]"#);
     }
 }

@@ -4,13 +4,13 @@
 use serde_json::json;
 
 use super::authz::{authorize, Action};
-use super::model::{Public, Territory};
+use super::model::{Perimetre, Public, Territory};
 use crate::accounts::Principal;
 use crate::db::{lock, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::identifiants::Centimes;
 use crate::journal::{self, actions, NewEntry};
-use crate::lieux::vocabulaires::Services;
+use crate::lieux::model::ListeServices;
 use crate::{on_db, on_tx, Core};
 
 /// Lock key serialising the numbering of documents (PostgreSQL).
@@ -27,7 +27,10 @@ pub enum OrderState {
     Annulee,
 }
 
+crate::texte_en_base!(OrderState, OrderState::from_key, OrderState::key, "état de commande");
+
 impl OrderState {
+    /// The value stored in the database.
     pub fn key(self) -> &'static str {
         match self {
             OrderState::Devis => "devis",
@@ -48,17 +51,16 @@ impl OrderState {
         }
     }
 
-    pub fn from_key(k: &str) -> CoreResult<OrderState> {
-        [
-            OrderState::Devis,
-            OrderState::Acceptee,
-            OrderState::Facturee,
-            OrderState::Payee,
-            OrderState::Annulee,
-        ]
-        .into_iter()
-        .find(|s| s.key() == k)
-        .ok_or_else(|| CoreError::Io(format!("état de commande inconnu en base : {k}")))
+    pub const ALL: [OrderState; 5] = [
+        OrderState::Devis,
+        OrderState::Acceptee,
+        OrderState::Facturee,
+        OrderState::Payee,
+        OrderState::Annulee,
+    ];
+
+    pub fn from_key(k: &str) -> Option<OrderState> {
+        OrderState::ALL.into_iter().find(|s| s.key() == k)
     }
 }
 
@@ -74,10 +76,10 @@ pub struct NewOrder {
     pub fin: jiff::civil::Date,
     /// Days after `fin` during which cheques are still accepted.
     pub tolerance_jours: i64,
-    pub perimetre: Vec<Territory>,
+    pub perimetre: Perimetre,
     pub publics: Vec<Public>,
     /// Empty: every service.
-    pub services: Vec<Services>,
+    pub services: ListeServices,
     /// Empty: every prescriber.
     pub prescripteurs: Vec<i64>,
     /// At most this many cheques of one booklet per place and day.
@@ -99,9 +101,9 @@ impl NewOrder {
             debut,
             fin,
             tolerance_jours: 30,
-            perimetre: Vec::new(),
+            perimetre: Perimetre::default(),
             publics: vec![Public::ToutPublic],
-            services: Vec::new(),
+            services: ListeServices::default(),
             prescripteurs: Vec::new(),
             plafond_jour: 2,
             marque: String::new(),
@@ -190,9 +192,9 @@ pub struct Order {
     pub debut: String,
     pub fin: String,
     pub tolerance_jours: i64,
-    pub perimetre: Vec<String>,
+    pub perimetre: Perimetre,
     pub publics: Vec<String>,
-    pub services: Vec<String>,
+    pub services: ListeServices,
     pub prescripteurs: Vec<i64>,
     pub plafond_jour: i64,
     pub marque: String,
@@ -212,9 +214,55 @@ impl Order {
             self.frais_pour_dix_mille,
         )
     }
+}
 
-    pub fn territories(&self) -> Vec<Territory> {
-        self.perimetre.iter().filter_map(|c| Territory::parse(c).ok()).collect()
+/// The kind of a document of an order, numbered without gaps per kind and year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    Devis,
+    Facture,
+    Avoir,
+}
+
+crate::texte_en_base!(
+    DocumentKind,
+    DocumentKind::from_key,
+    DocumentKind::key,
+    "type de document"
+);
+
+impl DocumentKind {
+    pub const ALL: [DocumentKind; 3] = [DocumentKind::Devis, DocumentKind::Facture, DocumentKind::Avoir];
+
+    /// The value stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            DocumentKind::Devis => "devis",
+            DocumentKind::Facture => "facture",
+            DocumentKind::Avoir => "avoir",
+        }
+    }
+
+    pub fn from_key(k: &str) -> Option<DocumentKind> {
+        DocumentKind::ALL.into_iter().find(|d| d.key() == k)
+    }
+
+    /// The start of its number (`FAC-2026-000001`).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            DocumentKind::Devis => "DEV",
+            DocumentKind::Facture => "FAC",
+            DocumentKind::Avoir => "AVO",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            DocumentKind::Devis => "Devis",
+            DocumentKind::Facture => "Facture",
+            DocumentKind::Avoir => "Avoir",
+        }
     }
 }
 
@@ -223,7 +271,7 @@ impl Order {
 pub struct Document {
     pub id: i64,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: DocumentKind,
     pub numero: String,
     pub commande_id: i64,
     pub valeur_centimes: Centimes,
@@ -259,7 +307,7 @@ pub(super) async fn require_kind(core: &Core, id: i64, kind: &str, what: &str) -
 }
 
 /// Checks every code of a perimeter against the official territories.
-async fn check_perimeter(tx: &mut Tx, perimeter: &[Territory]) -> CoreResult<()> {
+async fn check_perimeter(tx: &mut Tx, perimeter: &Perimetre) -> CoreResult<()> {
     let loaded: i64 = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM territoires_departements").fetch_one(&mut *c).await?
     });
@@ -301,9 +349,7 @@ pub async fn create(core: &Core, who: &Principal, new: &NewOrder) -> CoreResult<
     let mut tx = core.db.begin().await?;
     check_perimeter(&mut tx, &new.perimetre).await?;
     let now = tx.horloge.now_micros();
-    let perimetre: Vec<&str> = new.perimetre.iter().map(Territory::code).collect();
     let publics: Vec<&str> = new.publics.iter().map(|p| p.key()).collect();
-    let services: Vec<&str> = new.services.iter().map(|s| s.label()).collect();
     let id: i64 = on_tx!(&mut tx, c => {
         sqlx::query_scalar(
             "INSERT INTO commandes (commanditaire_id, carnets, cheques_par_carnet, valeur_centimes, frais_pour_dix_mille, \
@@ -318,9 +364,9 @@ pub async fn create(core: &Core, who: &Principal, new: &NewOrder) -> CoreResult<
         .bind(date_text(new.debut))
         .bind(date_text(new.fin))
         .bind(new.tolerance_jours)
-        .bind(perimetre.join(","))
+        .bind(&new.perimetre)
         .bind(publics.join("|"))
-        .bind(services.join("|"))
+        .bind(&new.services)
         .bind(new.plafond_jour)
         .bind(new.marque.trim())
         .bind(now)
@@ -336,7 +382,7 @@ pub async fn create(core: &Core, who: &Principal, new: &NewOrder) -> CoreResult<
                 .await?;
         });
     }
-    let quote = add_document(&mut tx, "devis", id, new.amounts()).await?;
+    let quote = add_document(&mut tx, DocumentKind::Devis, id, new.amounts()).await?;
     journal::append(
         &mut tx,
         &core.keys,
@@ -359,7 +405,7 @@ pub async fn create(core: &Core, who: &Principal, new: &NewOrder) -> CoreResult<
 
 /// Adds a document with the next number of its kind and year (no gap: a
 /// rolled-back transaction uses no number).
-pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amounts) -> CoreResult<Document> {
+pub(super) async fn add_document(tx: &mut Tx, kind: DocumentKind, order_id: i64, a: Amounts) -> CoreResult<Document> {
     lock(tx, DOCUMENTS_LOCK).await?;
     let year = i64::from(tx.horloge.today_utc().year());
     let rank: i64 = on_tx!(tx, c => {
@@ -369,12 +415,7 @@ pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amou
             .fetch_one(&mut *c)
             .await?
     });
-    let prefix = match kind {
-        "devis" => "DEV",
-        "facture" => "FAC",
-        _ => "AVO",
-    };
-    let numero = format!("{prefix}-{year}-{rank:06}");
+    let numero = format!("{}-{year}-{rank:06}", kind.prefix());
     let now = tx.horloge.now_micros();
     let id: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
@@ -395,7 +436,7 @@ pub(super) async fn add_document(tx: &mut Tx, kind: &str, order_id: i64, a: Amou
     });
     Ok(Document {
         id,
-        kind: kind.to_string(),
+        kind,
         numero,
         commande_id: order_id,
         valeur_centimes: a.valeur_centimes,
@@ -416,12 +457,12 @@ struct OrderRow {
     debut: String,
     fin: String,
     tolerance_jours: i64,
-    perimetre: String,
+    perimetre: Perimetre,
     publics: String,
-    services: String,
+    services: ListeServices,
     plafond_jour: i64,
     marque: String,
-    etat: String,
+    etat: OrderState,
     reference_paiement: Option<String>,
     emise_at: Option<i64>,
     remises_arretees_at: Option<i64>,
@@ -470,13 +511,13 @@ pub(crate) async fn get(core: &Core, id: i64) -> CoreResult<Order> {
         debut: r.debut,
         fin: r.fin,
         tolerance_jours: r.tolerance_jours,
-        perimetre: split(&r.perimetre, ','),
+        perimetre: r.perimetre,
         publics: split(&r.publics, '|'),
-        services: split(&r.services, '|'),
+        services: r.services,
         prescripteurs,
         plafond_jour: r.plafond_jour,
         marque: r.marque,
-        etat: OrderState::from_key(&r.etat)?,
+        etat: r.etat,
         reference_paiement: r.reference_paiement,
         emise: r.emise_at.is_some(),
         remises_arretees_at: r.remises_arretees_at,
@@ -485,7 +526,7 @@ pub(crate) async fn get(core: &Core, id: i64) -> CoreResult<Order> {
 
 /// The documents of an order, oldest first (its caller has checked access to the order).
 pub(crate) async fn documents(core: &Core, order_id: i64) -> CoreResult<Vec<Document>> {
-    let rows: Vec<(i64, String, String, Centimes, Centimes, Centimes, i64)> = on_db!(&core.db, c => {
+    let rows: Vec<(i64, DocumentKind, String, Centimes, Centimes, Centimes, i64)> = on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT id, type, numero, valeur_centimes, frais_centimes, total_centimes, created_at FROM documents \
              WHERE commande_id = $1 ORDER BY id",
@@ -516,8 +557,8 @@ async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -
         changed += on_tx!(tx, c => {
             sqlx::query("UPDATE commandes SET etat = $3, updated_at = $4 WHERE id = $1 AND etat = $2")
                 .bind(id)
-                .bind(f.key())
-                .bind(to.key())
+                .bind(*f)
+                .bind(to)
                 .bind(tx.horloge.now_micros())
                 .execute(&mut *c)
                 .await?
@@ -584,7 +625,7 @@ pub async fn pay(core: &Core, who: &Principal, id: i64, reference: &str) -> Core
         .await?;
     }
     let invoice = if transition(&mut tx, id, &[OrderState::Acceptee], OrderState::Facturee).await? {
-        let doc = add_document(&mut tx, "facture", id, order.amounts()).await?;
+        let doc = add_document(&mut tx, DocumentKind::Facture, id, order.amounts()).await?;
         journal::append(
             &mut tx,
             &core.keys,
@@ -599,7 +640,7 @@ pub async fn pay(core: &Core, who: &Principal, id: i64, reference: &str) -> Core
             .await?
             .into_iter()
             .rev()
-            .find(|d| d.kind == "facture")
+            .find(|d| d.kind == DocumentKind::Facture)
             .ok_or_else(|| CoreError::Io(format!("commande {id} facturée sans facture")))?
     };
     let now = tx.horloge.now_micros();

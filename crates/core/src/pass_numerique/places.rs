@@ -21,7 +21,7 @@ pub struct Place {
     pub nom: String,
     pub code_insee: String,
     pub departement: String,
-    pub services: String,
+    pub services: crate::lieux::model::ListeServices,
     pub organisation_id: Option<i64>,
 }
 
@@ -43,7 +43,7 @@ pub async fn by_id(db: &Db, id: i64) -> CoreResult<Place> {
 }
 
 /// The qualified places in a perimeter, by name (50 at most): (id in the standard, name, commune).
-pub async fn accepting(db: &Db, perimeter: &[super::model::Territory]) -> CoreResult<Vec<(String, String, String)>> {
+pub async fn accepting(db: &Db, perimeter: &super::model::Perimetre) -> CoreResult<Vec<(String, String, String)>> {
     use super::model::Territory;
     let mut conditions = Vec::new();
     let mut codes = Vec::new();

@@ -149,7 +149,7 @@ pub async fn face_of(core: &Core, order: &Order, base_url: &str) -> CoreResult<F
         order.marque.clone()
     };
     let mut places = Vec::new();
-    for t in order.territories() {
+    for t in &order.perimetre {
         let sql = match t {
             Territory::Departement(_) => "SELECT nom FROM territoires_departements WHERE code = $1",
             Territory::Commune(_) => "SELECT nom FROM territoires_communes WHERE code = $1",

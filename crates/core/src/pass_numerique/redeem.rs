@@ -11,13 +11,14 @@ use jiff::civil::Date;
 use serde_json::json;
 
 use super::code::Code;
-use super::model::{ChequeState, Territory};
+use super::model::{ChequeState, Perimetre};
 pub use super::motif::Motif;
 use super::places::{self, Place};
 use crate::dates_fr::{iso, jj_mm_aaaa, jour_iso, plus_jours};
 use crate::db::{is_unique_violation, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
+use crate::lieux::model::ListeServices;
 use crate::lieux::vocabulaires::Services;
 pub use crate::money::euros;
 use crate::{on_db, on_tx, Core};
@@ -95,8 +96,8 @@ struct ChequeRow {
     debut: String,
     fin: String,
     tolerance_jours: i64,
-    perimetre: String,
-    services: String,
+    perimetre: Perimetre,
+    services: ListeServices,
     plafond_jour: i64,
     encaisse_jour: Option<String>,
     encaisse_lieu: Option<i64>,
@@ -187,22 +188,17 @@ fn rules(row: Option<&ChequeRow>, at: Option<(&Place, bool)>, service: Option<&s
     if !qualified {
         return refuse(Motif::LieuNonQualifie, Motif::LieuNonQualifie.message(), Some(r));
     }
-    let inside = r
-        .perimetre
-        .split(',')
-        .filter_map(|c| Territory::parse(c).ok())
-        .any(|t| t.contains(&place.code_insee, &place.departement));
-    if !inside {
+    if !r.perimetre.contains(&place.code_insee, &place.departement) {
         return refuse(Motif::HorsPerimetre, Motif::HorsPerimetre.message(), Some(r));
     }
     if let Some(s) = service {
         let Some(s) = Services::from_label(s.trim()) else {
             return refuse(Motif::ServiceInconnu, Motif::ServiceInconnu.message(), Some(r));
         };
-        if !place.services.split('|').any(|x| x == s.label()) {
+        if !place.services.contains(s) {
             return refuse(Motif::ServiceNonPropose, Motif::ServiceNonPropose.message(), Some(r));
         }
-        if !r.services.is_empty() && !r.services.split('|').any(|x| x == s.label()) {
+        if !r.services.is_empty() && !r.services.contains(s) {
             return refuse(Motif::ServiceNonAutorise, Motif::ServiceNonAutorise.message(), Some(r));
         }
     }
@@ -243,16 +239,7 @@ pub async fn holder_view(core: &Core, code: &str, today: Date) -> CoreResult<Hol
     let row = find(Source::Db(&core.db), &lookup.hash(&code)).await?;
     let verdict = rules(row.as_ref(), None, None, today);
     let lieux = match row.filter(|_| verdict.valide) {
-        Some(r) => {
-            places::accepting(
-                &core.db,
-                &r.perimetre
-                    .split(',')
-                    .filter_map(|c| Territory::parse(c).ok())
-                    .collect::<Vec<_>>(),
-            )
-            .await?
-        }
+        Some(r) => places::accepting(&core.db, &r.perimetre).await?,
         None => Vec::new(),
     };
     Ok(HolderView { verdict, lieux })

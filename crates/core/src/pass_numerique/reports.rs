@@ -20,7 +20,7 @@ pub struct OrderLine {
     pub carnets: i64,
     pub cheques_par_carnet: i64,
     pub valeur_centimes: Centimes,
-    pub etat: String,
+    pub etat: super::orders::OrderState,
     pub debut: String,
     pub fin: String,
 }

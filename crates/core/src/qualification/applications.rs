@@ -496,8 +496,8 @@ pub struct PlaceStatus {
     pub ext_id: String,
     pub nom: String,
     pub commune: String,
-    /// `active` or `suspendue`, when qualified.
-    pub qualification: Option<String>,
+    /// Active or suspended, when qualified.
+    pub qualification: Option<model::QualificationState>,
     pub motif: Option<String>,
     /// The latest application: id and state.
     pub demande_id: Option<i64>,

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::applications::{self, load_tx, record, scope};
 use super::authz::{authorize, Action};
-use super::model;
+use super::model::{self, QualificationState};
 use super::notify::{self, Notice};
 use crate::accounts::Principal;
 use crate::db::{is_unique_violation, Db, Tx};
@@ -48,7 +48,7 @@ impl Decision {
 }
 
 /// The qualification of a place that still counts (active or suspended): (id, state, SIRET).
-pub async fn qualification_of(db: &Db, place_id: i64) -> CoreResult<Option<(i64, String, Option<String>)>> {
+pub async fn qualification_of(db: &Db, place_id: i64) -> CoreResult<Option<(i64, QualificationState, Option<String>)>> {
     Ok(on_db!(db, c => {
         sqlx::query_as("SELECT id, etat, siret FROM qualifications WHERE lieu_id = $1 AND etat IN ('active', 'suspendue')")
             .bind(place_id)
@@ -198,16 +198,24 @@ pub enum Change {
 }
 
 impl Change {
-    fn transition(self) -> (&'static [&'static str], &'static str, &'static str, &'static str) {
+    fn transition(
+        self,
+    ) -> (
+        &'static [QualificationState],
+        QualificationState,
+        &'static str,
+        &'static str,
+    ) {
+        use QualificationState::{Active, Retiree, Suspendue};
         match self {
-            Change::Suspend => (&["active"], "suspendue", actions::QUALIFICATION_SUSPENDED, "suspendue"),
+            Change::Suspend => (&[Active], Suspendue, actions::QUALIFICATION_SUSPENDED, "suspendue"),
             Change::Withdraw => (
-                &["active", "suspendue"],
-                "retiree",
+                &[Active, Suspendue],
+                Retiree,
                 actions::QUALIFICATION_WITHDRAWN,
                 "retirée",
             ),
-            Change::Reinstate => (&["suspendue"], "active", actions::QUALIFICATION_REINSTATED, "rétablie"),
+            Change::Reinstate => (&[Suspendue], Active, actions::QUALIFICATION_REINSTATED, "rétablie"),
         }
     }
 }
@@ -224,13 +232,13 @@ pub async fn change(core: &Core, who: &Principal, ext_id: &str, change: Change, 
     }
     let (from, to, action, word) = change.transition();
     let mut tx = core.db.begin().await?;
-    let current: Option<(i64, String)> = on_tx!(&mut tx, c => {
+    let current: Option<(i64, QualificationState)> = on_tx!(&mut tx, c => {
         sqlx::query_as("SELECT id, etat FROM qualifications WHERE lieu_id = $1 AND etat IN ('active', 'suspendue')")
             .bind(place.id)
             .fetch_optional(&mut *c)
             .await?
     });
-    let Some((qid, etat)) = current.filter(|(_, e)| from.contains(&e.as_str())) else {
+    let Some((qid, etat)) = current.filter(|(_, e)| from.contains(e)) else {
         return Err(CoreError::Conflict(format!(
             "la qualification du lieu « {} » ne peut pas être {word} dans son état actuel",
             place.nom
@@ -238,9 +246,9 @@ pub async fn change(core: &Core, who: &Principal, ext_id: &str, change: Change, 
     };
     on_tx!(&mut tx, c => {
         sqlx::query("UPDATE qualifications SET etat = $2, motif = $3, updated_at = $4 WHERE id = $1 AND etat = $5")
-            .bind(qid).bind(to).bind(&reason).bind(tx.horloge.now_micros()).bind(&etat).execute(&mut *c).await?;
+            .bind(qid).bind(to).bind(&reason).bind(tx.horloge.now_micros()).bind(etat).execute(&mut *c).await?;
     });
-    set_listed(&mut tx, place.id, to == "active").await?;
+    set_listed(&mut tx, place.id, to == QualificationState::Active).await?;
     let entry = journal::append(
         &mut tx,
         &core.keys,
@@ -267,7 +275,7 @@ pub async fn change(core: &Core, who: &Principal, ext_id: &str, change: Change, 
                 body: format!(
                     "Bonjour,\n\nLa qualification au Pass Numérique du lieu « {} » est {word}.{why}\n\n{}\n",
                     place.nom,
-                    if to == "active" {
+                    if to == QualificationState::Active {
                         "Le lieu peut de nouveau encaisser les chèques."
                     } else {
                         "Tant qu'elle n'est pas rétablie, le lieu ne peut plus encaisser de chèques ; les chèques déjà encaissés restent remboursés."
@@ -288,7 +296,7 @@ pub struct Qualified {
     pub lieu_nom: String,
     pub commune: String,
     pub departement: String,
-    pub etat: String,
+    pub etat: QualificationState,
     pub motif: String,
     pub siret: Option<String>,
     pub updated_at: i64,

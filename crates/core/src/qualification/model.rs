@@ -27,13 +27,48 @@ pub fn state_label(etat: &str) -> &'static str {
     }
 }
 
-/// States of a qualification.
-pub fn qualification_label(etat: &str) -> &'static str {
-    match etat {
-        "active" => "Qualifié",
-        "suspendue" => "Qualification suspendue",
-        "retiree" => "Qualification retirée",
-        _ => "Inconnu",
+/// States of a qualification: only an active one lets the place redeem cheques.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualificationState {
+    Active,
+    Suspendue,
+    Retiree,
+}
+
+crate::texte_en_base!(
+    QualificationState,
+    QualificationState::from_key,
+    QualificationState::key,
+    "état de qualification"
+);
+
+impl QualificationState {
+    pub const ALL: [QualificationState; 3] = [
+        QualificationState::Active,
+        QualificationState::Suspendue,
+        QualificationState::Retiree,
+    ];
+
+    /// The value stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            QualificationState::Active => "active",
+            QualificationState::Suspendue => "suspendue",
+            QualificationState::Retiree => "retiree",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<QualificationState> {
+        QualificationState::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            QualificationState::Active => "Qualifié",
+            QualificationState::Suspendue => "Qualification suspendue",
+            QualificationState::Retiree => "Qualification retirée",
+        }
     }
 }
 

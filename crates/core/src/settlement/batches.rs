@@ -21,7 +21,7 @@ pub struct Lot {
     pub jusqu_au: String,
     pub virements: i64,
     pub total_centimes: Centimes,
-    pub etat: String,
+    pub etat: LotState,
     pub created_at: i64,
 }
 
@@ -41,7 +41,7 @@ pub struct Statement {
     pub dernier_jour: String,
     pub lignes: i64,
     pub total_centimes: Centimes,
-    pub etat: String,
+    pub etat: StatementState,
     pub motif_rejet: Option<String>,
     pub iban: Iban,
     pub bic: Bic,
@@ -61,22 +61,88 @@ pub struct Line {
     pub commande_id: i64,
 }
 
-pub fn lot_state_label(key: &str) -> &'static str {
-    match key {
-        "genere" => "fichier généré, à envoyer à la banque",
-        "envoye" => "envoyé à la banque",
-        "execute" => "exécuté par la banque",
-        _ => "inconnu",
+/// Where a batch (one SEPA file) stands: generated, then sent, then executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LotState {
+    Genere,
+    Envoye,
+    Execute,
+}
+
+crate::texte_en_base!(LotState, LotState::from_key, LotState::key, "état de lot de virements");
+
+impl LotState {
+    pub const ALL: [LotState; 3] = [LotState::Genere, LotState::Envoye, LotState::Execute];
+
+    /// The value stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            LotState::Genere => "genere",
+            LotState::Envoye => "envoye",
+            LotState::Execute => "execute",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<LotState> {
+        LotState::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            LotState::Genere => "fichier généré, à envoyer à la banque",
+            LotState::Envoye => "envoyé à la banque",
+            LotState::Execute => "exécuté par la banque",
+        }
     }
 }
 
-pub fn statement_state_label(key: &str) -> &'static str {
-    match key {
-        "emis" => "émis, virement à envoyer",
-        "envoye" => "virement envoyé",
-        "paye" => "payé",
-        "rejete" => "virement rejeté : repris au prochain règlement",
-        _ => "inconnu",
+/// Where a statement stands; a rejected transfer is repaid by the next run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatementState {
+    Emis,
+    Envoye,
+    Paye,
+    Rejete,
+}
+
+crate::texte_en_base!(
+    StatementState,
+    StatementState::from_key,
+    StatementState::key,
+    "état de relevé"
+);
+
+impl StatementState {
+    pub const ALL: [StatementState; 4] = [
+        StatementState::Emis,
+        StatementState::Envoye,
+        StatementState::Paye,
+        StatementState::Rejete,
+    ];
+
+    /// The value stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            StatementState::Emis => "emis",
+            StatementState::Envoye => "envoye",
+            StatementState::Paye => "paye",
+            StatementState::Rejete => "rejete",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<StatementState> {
+        StatementState::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StatementState::Emis => "émis, virement à envoyer",
+            StatementState::Envoye => "virement envoyé",
+            StatementState::Paye => "payé",
+            StatementState::Rejete => "virement rejeté : repris au prochain règlement",
+        }
     }
 }
 
@@ -201,10 +267,17 @@ async fn lines(core: &Core, statement_id: i64) -> CoreResult<Vec<Line>> {
 }
 
 /// Moves a batch from `from` to `to` with its statements; refuses any other transition.
-async fn advance(core: &Core, who: &Principal, id: i64, from: &str, to: &str, statement_to: &str) -> CoreResult<Lot> {
+async fn advance(
+    core: &Core,
+    who: &Principal,
+    id: i64,
+    from: LotState,
+    to: LotState,
+    statement_to: StatementState,
+) -> CoreResult<Lot> {
     let current = lot(core, who, id).await?;
     let mut tx = core.db.begin().await?;
-    let (at_column, action) = if to == "envoye" {
+    let (at_column, action) = if to == LotState::Envoye {
         ("envoye_at", actions::BATCH_SENT)
     } else {
         ("execute_at", actions::BATCH_EXECUTED)
@@ -223,8 +296,8 @@ async fn advance(core: &Core, who: &Principal, id: i64, from: &str, to: &str, st
         return Err(CoreError::Conflict(format!(
             "le lot {} est « {} » : impossible de le marquer « {} »",
             current.msg_id,
-            lot_state_label(&current.etat),
-            lot_state_label(to)
+            current.etat.label(),
+            to.label()
         )));
     }
     let statements = on_tx!(&mut tx, c => {
@@ -249,12 +322,20 @@ async fn advance(core: &Core, who: &Principal, id: i64, from: &str, to: &str, st
 
 /// The file was handed to the bank.
 pub async fn mark_sent(core: &Core, who: &Principal, id: i64) -> CoreResult<Lot> {
-    advance(core, who, id, "genere", "envoye", "envoye").await
+    advance(
+        core,
+        who,
+        id,
+        LotState::Genere,
+        LotState::Envoye,
+        StatementState::Envoye,
+    )
+    .await
 }
 
 /// The bank executed the transfers.
 pub async fn mark_executed(core: &Core, who: &Principal, id: i64) -> CoreResult<Lot> {
-    advance(core, who, id, "envoye", "execute", "paye").await
+    advance(core, who, id, LotState::Envoye, LotState::Execute, StatementState::Paye).await
 }
 
 /// The bank rejected one place's transfer: the statement stays (frozen) and
@@ -267,7 +348,7 @@ pub async fn reject(core: &Core, who: &Principal, numero: &str, reason: &str) ->
     }
     let s = find_statement(core, numero).await?;
     let lot_state = find_lot(core, s.lot_id).await?.etat;
-    if lot_state == "genere" {
+    if lot_state == LotState::Genere {
         return Err(CoreError::Conflict(format!(
             "le lot du relevé {numero} n'est pas encore envoyé à la banque : un rejet n'est possible qu'après l'envoi"
         )));

@@ -1,7 +1,7 @@
 //! A statement as the place receives it: CSV (one line per redemption) and
 //! PDF (header, lines, total; the layout toolkit is [`crate::pdf`]).
 
-use super::batches::{statement_state_label, Line, Statement};
+use super::batches::{Line, Statement};
 use crate::dates_fr::jour_fr;
 use crate::error::{CoreError, CoreResult};
 use crate::pdf::{amount, Column, Fonts, Page, Pdf, Style, Table, BLUE_FRANCE, TEXT};
@@ -106,13 +106,7 @@ fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
         &format!("Virement à {} — {} — BIC {}", s.titulaire, s.iban.masked(), s.bic),
     );
     y += 14.0;
-    g.text(
-        Regular,
-        10.0,
-        60.0,
-        y,
-        &format!("État : {}", statement_state_label(&s.etat)),
-    );
+    g.text(Regular, 10.0, 60.0, y, &format!("État : {}", s.etat.label()));
     y += 26.0;
     g.text(
         Bold,

@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
 use passerelle_core::identifiants::Centimes;
-use passerelle_core::lieux::vocabulaires::Services;
+use passerelle_core::lieux::model::ListeServices;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
-use passerelle_core::pass_numerique::model::{Public, Territory};
+use passerelle_core::pass_numerique::model::{Perimetre, Public};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
 use passerelle_core::pass_numerique::{issue, print};
 use passerelle_core::pdf::Fonts;
@@ -270,22 +270,13 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             new.cheques_par_carnet = cheques_par_carnet;
             new.valeur_centimes = Centimes::new(valeur_centimes);
             new.tolerance_jours = tolerance_jours;
-            new.perimetre = perimetre
-                .iter()
-                .map(|c| Territory::parse(c))
-                .collect::<Result<_, _>>()?;
+            new.perimetre = Perimetre::parse(&perimetre.join(","))?;
             new.prescripteurs = prescripteurs;
             if !publics.is_empty() {
                 new.publics = publics.iter().map(|p| Public::parse(p)).collect::<Result<_, _>>()?;
             }
             if let Some(s) = services.filter(|s| !s.trim().is_empty()) {
-                new.services = s
-                    .split('|')
-                    .map(|l| {
-                        Services::from_label(l.trim())
-                            .with_context(|| format!("service inconnu du standard : « {} »", l.trim()))
-                    })
-                    .collect::<Result<_>>()?;
+                new.services = ListeServices::parse(&s)?;
             }
             new.plafond_jour = plafond_jour;
             new.marque = marque;

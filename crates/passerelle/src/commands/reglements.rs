@@ -151,7 +151,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                         l.msg_id,
                         l.virements,
                         l.total_centimes.euros(),
-                        batches::lot_state_label(&l.etat)
+                        l.etat.label()
                     );
                 }
             }
@@ -165,11 +165,11 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
         }
         ReglementsCommand::Envoye { lot } => {
             let l = batches::mark_sent(core, &Principal::SYSTEME, lot).await?;
-            println!("Lot {} : {}.", l.msg_id, batches::lot_state_label(&l.etat));
+            println!("Lot {} : {}.", l.msg_id, l.etat.label());
         }
         ReglementsCommand::Execute { lot } => {
             let l = batches::mark_executed(core, &Principal::SYSTEME, lot).await?;
-            println!("Lot {} : {}.", l.msg_id, batches::lot_state_label(&l.etat));
+            println!("Lot {} : {}.", l.msg_id, l.etat.label());
         }
         ReglementsCommand::Rejeter { releve, motif } => {
             let s = batches::reject(core, &Principal::SYSTEME, &releve, &motif).await?;
@@ -201,7 +201,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                 s.lieu,
                 s.lignes,
                 s.total_centimes.euros(),
-                batches::statement_state_label(&s.etat)
+                s.etat.label()
             );
         }
     }

@@ -13,12 +13,13 @@ use passerelle_core::mandats::{attestation_pdf, texts};
 use passerelle_core::pass_numerique::code::Code;
 use passerelle_core::pass_numerique::documents_pdf::{render, Parties};
 use passerelle_core::pass_numerique::issue::Printed;
-use passerelle_core::pass_numerique::orders::{Document, Order, OrderState};
+use passerelle_core::pass_numerique::model::Territory;
+use passerelle_core::pass_numerique::orders::{Document, DocumentKind, Order, OrderState};
 use passerelle_core::pass_numerique::print::{self, Face};
 use passerelle_core::pass_numerique::rapports::expires::{BookletLine, CreditNote, Statement as Expired};
 use passerelle_core::pass_numerique::rapports::{expires_pdf, Count};
 use passerelle_core::pdf::Fonts;
-use passerelle_core::settlement::batches::{Line, Statement};
+use passerelle_core::settlement::batches::{Line, Statement, StatementState};
 use passerelle_core::settlement::documents;
 
 use crate::mandats_support::{qr_codes_of_page, text_of_pdf};
@@ -70,9 +71,9 @@ fn order() -> Order {
         debut: "2026-01-01".into(),
         fin: "2026-12-31".into(),
         tolerance_jours: 30,
-        perimetre: vec!["33".into(), "33318".into()],
+        perimetre: vec![Territory::Departement("33".into()), Territory::Commune("33318".into())].into(),
         publics: vec!["seniors".into()],
-        services: vec![],
+        services: Default::default(),
         prescripteurs: vec![],
         plafond_jour: 2,
         marque: String::new(),
@@ -83,11 +84,11 @@ fn order() -> Order {
     }
 }
 
-fn document(kind: &str, numero: &str) -> Document {
+fn document(kind: DocumentKind, numero: &str) -> Document {
     let a = order().amounts();
     Document {
         id: 1,
-        kind: kind.into(),
+        kind,
         numero: numero.into(),
         commande_id: 7,
         valeur_centimes: a.valeur_centimes,
@@ -124,15 +125,39 @@ fn quotes_invoices_and_credit_notes_read_as_before() {
     let paid = "Payée, référence du virement : VIR-42.";
     let to_pay = "À régler par virement ; les chèques sont activés à réception du paiement.";
 
-    let quote = render(&fonts, &document("devis", "DEV-2025-000001"), &order(), &parties).unwrap();
+    let quote = render(
+        &fonts,
+        &document(DocumentKind::Devis, "DEV-2025-000001"),
+        &order(),
+        &parties,
+    )
+    .unwrap();
     dump("devis.pdf", &quote);
-    let invoice = render(&fonts, &document("facture", "FAC-2025-000001"), &order(), &parties).unwrap();
+    let invoice = render(
+        &fonts,
+        &document(DocumentKind::Facture, "FAC-2025-000001"),
+        &order(),
+        &parties,
+    )
+    .unwrap();
     dump("facture.pdf", &invoice);
     let mut unpaid = order();
     unpaid.reference_paiement = None;
     unpaid.etat = OrderState::Facturee;
-    let invoice_to_pay = render(&fonts, &document("facture", "FAC-2025-000002"), &unpaid, &parties).unwrap();
-    let credit = render(&fonts, &document("avoir", "AVO-2025-000001"), &order(), &parties).unwrap();
+    let invoice_to_pay = render(
+        &fonts,
+        &document(DocumentKind::Facture, "FAC-2025-000002"),
+        &unpaid,
+        &parties,
+    )
+    .unwrap();
+    let credit = render(
+        &fonts,
+        &document(DocumentKind::Avoir, "AVO-2025-000001"),
+        &order(),
+        &parties,
+    )
+    .unwrap();
     dump("avoir.pdf", &credit);
 
     let Some(quote) = pages(&quote) else { return };
@@ -248,7 +273,7 @@ fn a_statement_of_a_place_reads_as_before() {
         dernier_jour: "2026-03-31".into(),
         lignes: 30,
         total_centimes: Centimes::new(30_000),
-        etat: "emis".into(),
+        etat: StatementState::Emis,
         motif_rejet: None,
         iban: Iban::parse("FR7630006000011234567890189").expect("IBAN"),
         bic: Bic::parse("AGRIFRPP").expect("BIC"),

@@ -339,3 +339,74 @@ async fn account_management_routes_refuse_other_roles() {
         StatusCode::SEE_OTHER
     );
 }
+
+/// A SIRET stored before the validators were one (the placeholder of zeros,
+/// which an older validator accepted) is listed on the opérateur's page, with
+/// what holds it, its name, the stored value and why today's rule refuses it;
+/// the domain serves that list to the opérateur only.
+#[tokio::test]
+async fn the_operator_page_lists_stored_sirets_to_take_up_again() {
+    use passerelle_core::accounts::{Principal, Role};
+    use passerelle_core::controle;
+
+    let app = TestApp::new().await;
+    let mut op = operator(&app).await;
+    let page = op.get("/operateur").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("SIRET à reprendre"), "nothing to take up yet");
+
+    // As an older validator stored it.
+    app.exec(
+        "INSERT INTO organisations (kind, name, siret, created_at, updated_at) \
+         VALUES ('lieu', 'Ancienne médiathèque', '00000000000000', 0, 0)",
+    )
+    .await
+    .unwrap();
+    let org = app
+        .scalar_i64("SELECT id FROM organisations WHERE name = 'Ancienne médiathèque'")
+        .await;
+    let page = op.get("/operateur").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let start = page
+        .body
+        .find("id=\"sirets-a-reprendre\"")
+        .expect("the section is shown");
+    let section = &page.body[start..start + page.body[start..].find("</table>").unwrap()];
+    assert!(section.contains(&format!("organisation n° {org}")), "{section}");
+    assert!(section.contains("Ancienne médiathèque"), "{section}");
+    assert!(section.contains("00000000000000"), "{section}");
+    assert!(section.contains("numéro fictif"), "{section}");
+    // The CLI rule and the page agree.
+    let listed = controle::sirets_a_reprendre(&app.core, &Principal::SYSTEME)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].table, listed[0].id), ("organisations", org));
+
+    // Another role is refused by the page, and by the domain itself.
+    let (lieu_id, secret) = app.account("lieu", "lieu", "lieu-sirets@exemple.fr", true).await;
+    let mut b = app.browser();
+    b.login("lieu-sirets@exemple.fr", PASSWORD).await;
+    let r = b
+        .post("/connexion/totp", &[("code", &totp_code(secret.as_ref().unwrap(), 0))])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = b.get("/operateur").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!r.body.contains("00000000000000"));
+    let organisation_id = app
+        .scalar_i64(&format!("SELECT organisation_id FROM accounts WHERE id = {lieu_id}"))
+        .await;
+    for role in Role::ALL.into_iter().filter(|r| *r != Role::Operateur) {
+        let who = Principal {
+            account_id: lieu_id,
+            role,
+            organisation_id,
+        };
+        let refused = controle::sirets_a_reprendre(&app.core, &who).await.unwrap_err();
+        assert!(
+            matches!(refused, passerelle_core::CoreError::Forbidden),
+            "{role:?}: {refused:?}"
+        );
+    }
+}

@@ -129,7 +129,7 @@ async fn world() -> World {
         );
         new.cheques_par_carnet = 3;
         new.valeur_centimes = passerelle_core::identifiants::Centimes::new(1_250);
-        new.perimetre = vec![Territory::Commune("33318".into()), Territory::Commune("33063".into())];
+        new.perimetre = vec![Territory::Commune("33318".into()), Territory::Commune("33063".into())].into();
         ids.push(orders::create(core, &Principal::SYSTEME, &new).await.unwrap().0.id);
     }
     World {

@@ -5,13 +5,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::accounts::{self, NewAccount, OrgKind, Role};
+use passerelle_core::controle::{self, SiretARevoir};
 use passerelle_core::CoreError;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
 use crate::error::{capitalise, WebError};
 use crate::forms::{Form, Query};
-use crate::templates::{CreatedNotice, OperatorPage};
+use crate::templates::{CreatedNotice, OperatorPage, SiretRow};
 use crate::AppState;
 
 #[derive(Deserialize)]
@@ -37,8 +38,37 @@ async fn view(
         message,
         error,
         created,
+        sirets: controle::sirets_a_reprendre(&state.core, &u.principal)
+            .await?
+            .into_iter()
+            .map(siret_row)
+            .collect(),
     };
     render(status, page)
+}
+
+/// Where the opérateur looks at (and has corrected) what holds a SIRET to take up again.
+fn siret_row(s: SiretARevoir) -> SiretRow {
+    let lien = match (s.table, &s.lieu_ext_id) {
+        ("demandes_qualification", _) => Some((format!("/qualification/demandes/{}", s.id), "Voir la demande")),
+        ("habilitations", _) => Some((format!("/operateur/habilitations/{}", s.id), "Voir la demande")),
+        ("qualifications", Some(ext_id)) => Some((
+            format!(
+                "/lieux/{}",
+                url::form_urlencoded::byte_serialize(ext_id.as_bytes()).collect::<String>()
+            ),
+            "Voir le lieu",
+        )),
+        _ => None,
+    };
+    SiretRow {
+        objet: s.objet,
+        id: s.id,
+        nom: s.nom,
+        siret: s.siret,
+        motif: s.motif,
+        lien,
+    }
 }
 
 pub async fn page(State(state): State<AppState>, u: CurrentUser, Query(q): Query<Done>) -> Result<Response, WebError> {

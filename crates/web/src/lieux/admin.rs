@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::lieux::edit::{self, EditForm, EDITABLE};
 use passerelle_core::lieux::import::{self, Options};
+use passerelle_core::lieux::model::ListeServices;
 use passerelle_core::lieux::read::Format;
 use passerelle_core::lieux::vocabulaires::Services;
 
@@ -119,9 +120,10 @@ fn edit_view(
 ) -> Result<Response, WebError> {
     let EditForm { values, owner, owners } = form;
     let operator = owners.is_some();
-    let selected: Vec<&str> = values
+    // The stored list, as read from the database (nothing checked if unreadable).
+    let selected = values
         .get("services")
-        .map(|s| s.split('|').collect())
+        .and_then(|s| ListeServices::parse(s).ok())
         .unwrap_or_default();
     let orgs = owners
         .unwrap_or_default()
@@ -151,7 +153,7 @@ fn edit_view(
                 .map(|(i, s)| Choice {
                     id: format!("service-{i}"),
                     label: s.label(),
-                    checked: selected.contains(&s.label()),
+                    checked: selected.contains(*s),
                 })
                 .collect(),
             operator,

@@ -65,8 +65,8 @@ pub struct CounterQuery {
 fn services_of(place: Option<&Place>) -> Vec<&'static str> {
     let offered: Vec<&'static str> = Services::ALL
         .iter()
+        .filter(|s| place.is_some_and(|p| p.services.contains(**s)))
         .map(|s| s.label())
-        .filter(|l| place.is_some_and(|p| p.services.split('|').any(|x| x == *l)))
         .collect();
     if offered.is_empty() {
         Services::ALL.iter().map(|s| s.label()).collect()

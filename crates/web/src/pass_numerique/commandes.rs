@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use passerelle_core::pass_numerique::booklets::{self, Desk, HandOut};
 use passerelle_core::pass_numerique::model::{ChequeState, Public};
-use passerelle_core::pass_numerique::orders::{self, OrderState};
+use passerelle_core::pass_numerique::orders::{self, DocumentKind};
 use passerelle_core::pass_numerique::reports;
 use serde::Deserialize;
 
@@ -17,10 +17,6 @@ use crate::error::WebError;
 use crate::forms::{Form, Query};
 use crate::templates::{CounterResult, HandOutPage, OrderPage, OrderRow, OrdersPage};
 use crate::AppState;
-
-fn state_label(key: &str) -> &'static str {
-    OrderState::from_key(key).map_or("Inconnu", OrderState::label)
-}
 
 fn cheque_label(key: &str) -> &'static str {
     match ChequeState::from_key(key) {
@@ -47,7 +43,7 @@ pub async fn list(State(state): State<AppState>, u: CurrentUser) -> Result<Respo
             valeur: o.valeur_centimes.euros(),
             debut: o.debut,
             fin: o.fin,
-            etat: state_label(&o.etat),
+            etat: o.etat.label(),
         })
         .collect();
     render(
@@ -112,7 +108,7 @@ pub(crate) async fn view(
                 d.valeur_centimes.euros(),
                 d.frais_centimes.euros(),
                 d.total_centimes.euros(),
-                d.kind == "avoir",
+                d.kind == DocumentKind::Avoir,
             )
         })
         .collect();
@@ -154,12 +150,12 @@ pub(crate) async fn view(
             debut: order.debut.clone(),
             fin: order.fin.clone(),
             tolerance: order.tolerance_jours,
-            perimetre: order.perimetre.join(", "),
+            perimetre: order.perimetre.codes().join(", "),
             publics,
             services: if order.services.is_empty() {
                 "tous".into()
             } else {
-                order.services.join(", ")
+                order.services.labels().join(", ")
             },
             plafond: order.plafond_jour,
             documents,

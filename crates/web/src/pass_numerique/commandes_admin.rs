@@ -7,10 +7,11 @@ use crate::forms::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use passerelle_core::lieux::model::ListeServices;
 use passerelle_core::lieux::vocabulaires::Services;
 use passerelle_core::money::{parse_percent, Centimes};
 use passerelle_core::pass_numerique::issue::{self, Support};
-use passerelle_core::pass_numerique::model::{Public, Territory};
+use passerelle_core::pass_numerique::model::{Perimetre, Public};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
 use passerelle_core::pass_numerique::{booklets, print, reports};
 use passerelle_core::pdf::Fonts;
@@ -119,20 +120,9 @@ fn new_order(v: &NewOrderValues) -> CoreResult<NewOrder> {
     new.cheques_par_carnet = whole(&v.cheques_par_carnet, "chèques par carnet")?;
     new.valeur_centimes = Centimes::parse_euros(&v.valeur, "valeur d'un chèque")?;
     new.tolerance_jours = whole(&v.tolerance, "jours de tolérance")?;
-    new.perimetre = v
-        .perimetre
-        .split([',', ';', ' ', '\n', '\r', '\t'])
-        .filter(|c| !c.is_empty())
-        .map(Territory::parse)
-        .collect::<CoreResult<_>>()?;
+    new.perimetre = Perimetre::parse(&v.perimetre)?;
     new.publics = v.publics.iter().map(|p| Public::parse(p)).collect::<CoreResult<_>>()?;
-    new.services = v
-        .services
-        .iter()
-        .map(|s| {
-            Services::from_label(s).ok_or_else(|| CoreError::invalid(format!("service inconnu du standard : « {s} »")))
-        })
-        .collect::<CoreResult<_>>()?;
+    new.services = ListeServices::parse(&v.services.join("|"))?;
     new.prescripteurs = v.prescripteurs.clone();
     new.plafond_jour = whole(&v.plafond, "plafond par carnet, lieu et jour")?;
     new.marque = v.marque.trim().to_string();

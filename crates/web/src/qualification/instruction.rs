@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::qualification::decisions::{self, Change};
+use passerelle_core::qualification::model::QualificationState;
 use passerelle_core::qualification::{applications, bank_details, model};
 use serde::Deserialize;
 
@@ -82,9 +83,9 @@ pub(crate) async fn page(
         .await?
         .into_iter()
         .map(|r| QualifiedRow {
-            changes: match (can_change, r.etat.as_str()) {
-                (true, "active") => vec![("suspendre", "Suspendre"), ("retirer", "Retirer")],
-                (true, "suspendue") => vec![("retablir", "Rétablir"), ("retirer", "Retirer")],
+            changes: match (can_change, r.etat) {
+                (true, QualificationState::Active) => vec![("suspendre", "Suspendre"), ("retirer", "Retirer")],
+                (true, QualificationState::Suspendue) => vec![("retablir", "Rétablir"), ("retirer", "Retirer")],
                 _ => Vec::new(),
             },
             ext_id: r.lieu_ext_id,
@@ -92,7 +93,7 @@ pub(crate) async fn page(
             commune: r.commune,
             departement: r.departement,
             siret: r.siret.unwrap_or_default(),
-            etat: model::qualification_label(&r.etat),
+            etat: r.etat.label(),
             motif: r.motif,
         })
         .collect();

@@ -10,7 +10,7 @@ use axum::response::{Redirect, Response};
 use passerelle_core::accounts::Role;
 use passerelle_core::identifiants::Iban;
 use passerelle_core::lieux::vocabulaires::{PublicsSpecifiquementAdresses, Services};
-use passerelle_core::qualification::model::{self, Draft, Questionnaire, ServiceOffer};
+use passerelle_core::qualification::model::{self, Draft, QualificationState, Questionnaire, ServiceOffer};
 use passerelle_core::qualification::{applications, authz, bank_details};
 use serde::Deserialize;
 
@@ -108,12 +108,8 @@ async fn place_home(
         .map(|p| {
             let in_progress = matches!(p.demande_etat.as_deref(), Some("brouillon" | "deposee" | "a_modifier"));
             PlaceRow {
-                qualification: p
-                    .qualification
-                    .as_deref()
-                    .map(model::qualification_label)
-                    .unwrap_or("Non qualifié"),
-                motif: if p.qualification.as_deref() == Some("suspendue") {
+                qualification: p.qualification.map_or("Non qualifié", QualificationState::label),
+                motif: if p.qualification == Some(QualificationState::Suspendue) {
                     p.motif.unwrap_or_default()
                 } else {
                     String::new()

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
-use passerelle_core::settlement::batches::{self, lot_state_label, statement_state_label, Statement};
+use passerelle_core::settlement::batches::{self, LotState, Statement, StatementState};
 use passerelle_core::settlement::{self, documents, run};
 use serde::Deserialize;
 
@@ -30,7 +30,7 @@ fn row(s: &Statement, full_iban: bool) -> StatementRow {
             s.titulaire,
             if full_iban { s.iban.to_string() } else { s.iban.masked() }
         ),
-        etat: statement_state_label(&s.etat),
+        etat: s.etat.label(),
         motif_rejet: s.motif_rejet.clone(),
         rejetable: false,
     }
@@ -58,7 +58,7 @@ async fn settlement_page(
             jusqu_au: l.jusqu_au,
             virements: l.virements,
             total: l.total_centimes.euros(),
-            etat: lot_state_label(&l.etat),
+            etat: l.etat.label(),
         })
         .collect();
     let status = if error.is_some() {
@@ -192,12 +192,12 @@ async fn lot_page(
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let lot = batches::lot(&state.core, &u.principal, id).await?;
-    let sent = lot.etat != "genere";
+    let sent = lot.etat != LotState::Genere;
     let statements = batches::statements_of_lot(&state.core, &u.principal, id)
         .await?
         .iter()
         .map(|s| StatementRow {
-            rejetable: sent && s.etat != "rejete",
+            rejetable: sent && s.etat != StatementState::Rejete,
             ..row(s, true)
         })
         .collect();
@@ -215,9 +215,9 @@ async fn lot_page(
             jusqu_au: lot.jusqu_au,
             virements: lot.virements,
             total: lot.total_centimes.euros(),
-            etat: lot_state_label(&lot.etat),
-            may_send: lot.etat == "genere",
-            may_execute: lot.etat == "envoye",
+            etat: lot.etat.label(),
+            may_send: lot.etat == LotState::Genere,
+            may_execute: lot.etat == LotState::Envoye,
             statements,
             message,
             error,

@@ -107,7 +107,7 @@ async fn build(core: &Core, order: &Order) -> CoreResult<Statement> {
     let avoirs: Vec<CreditNote> = orders::documents(core, order.id)
         .await?
         .into_iter()
-        .filter(|d| d.kind == "avoir")
+        .filter(|d| d.kind == orders::DocumentKind::Avoir)
         .map(|d| CreditNote {
             numero: d.numero,
             valeur_centimes: d.valeur_centimes.centimes(),
