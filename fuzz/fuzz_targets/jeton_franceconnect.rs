@@ -5,8 +5,8 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use passerelle_core::aidants::franceconnect::simulateur::SigningKey;
-use passerelle_core::aidants::franceconnect::verify::{id_token, userinfo, Expected};
+use passerelle_core::aidants_connect::franceconnect::simulateur::SigningKey;
+use passerelle_core::aidants_connect::franceconnect::verify::{id_token, userinfo, Expected};
 
 fn key() -> Option<&'static SigningKey> {
     static KEY: OnceLock<Option<SigningKey>> = OnceLock::new();

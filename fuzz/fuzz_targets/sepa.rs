@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use passerelle_core::settlement::bank::parse_holder;
-use passerelle_core::settlement::sepa::{sepa_id, sepa_text};
+use passerelle_core::reglements::bank::parse_holder;
+use passerelle_core::reglements::sepa::{sepa_id, sepa_text};
 
 fn allowed(c: char) -> bool {
     c.is_ascii_alphanumeric() || "/-?:().,'+ ".contains(c)

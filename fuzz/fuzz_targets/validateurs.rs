@@ -5,9 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 use passerelle_core::accounts::model::{Email, Siret};
 use passerelle_core::money::{euros, parse_euros, parse_percent};
-use passerelle_core::oidc_provider::assertion::parse_public_key;
+use passerelle_core::aidants_connect::oidc_provider::assertion::parse_public_key;
 use passerelle_core::pass_numerique::model::Territory;
-use passerelle_core::settlement::bank::{parse_bic, parse_iban};
+use passerelle_core::reglements::bank::{parse_bic, parse_iban};
 
 fuzz_target!(|text: &str| {
     if let Ok(s) = Siret::parse(text) {

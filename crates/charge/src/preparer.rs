@@ -55,7 +55,7 @@ pub struct PreparerArgs {
     #[arg(long = "jour-taches")]
     pub jour_taches: Option<String>,
     /// Référentiel des territoires (paquet npm @etalab/decoupage-administratif), chargé s'il manque.
-    #[arg(long, default_value = passerelle_core::territoires::DEFAULT_DIR)]
+    #[arg(long, default_value = passerelle_core::geographie::DEFAULT_DIR)]
     pub territoires: PathBuf,
 }
 
@@ -80,8 +80,8 @@ pub async fn run(a: PreparerArgs) -> Result<()> {
     if accounts::store::count_organisations(&core.db).await? > 0 {
         bail!("la base contient déjà des organisations : le jeu de charge se prépare sur une base neuve");
     }
-    if passerelle_core::territoires::count(&core.db).await? == 0 {
-        passerelle_core::territoires::load(&core.db, &a.territoires)
+    if passerelle_core::geographie::count(&core.db).await? == 0 {
+        passerelle_core::geographie::load(&core.db, &a.territoires)
             .await
             .with_context(|| format!("chargement des territoires depuis « {} »", a.territoires.display()))?;
     }

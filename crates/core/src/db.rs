@@ -237,7 +237,7 @@ impl Db {
             Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
             Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
         }
-        crate::mandats::texts::ensure(self).await
+        crate::aidants_connect::mandats::texts::ensure(self).await
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock at once

@@ -8,13 +8,13 @@
 use serde_json::json;
 
 use crate::accounts;
-use crate::aidants::franceconnect::simulateur::{persona, sub_of};
-use crate::aidants::franceconnect::{flow, Identity};
 use crate::aidants_connect::demarches;
+use crate::aidants_connect::franceconnect::simulateur::{persona, sub_of};
+use crate::aidants_connect::franceconnect::{flow, Identity};
+use crate::aidants_connect::mandats::{self, Duration};
+use crate::aidants_connect::oidc_provider::service_demo;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
-use crate::mandats::{self, Duration};
-use crate::oidc_provider::service_demo;
 use crate::{on_db, on_tx, Core};
 
 pub const STRUCTURE: &str = "France Services de Lormont (démo)";

@@ -18,7 +18,7 @@ use passerelle_core::lieux::read::Format;
 use passerelle_core::pass_numerique::issue;
 use passerelle_core::pass_numerique::model::Territory;
 use passerelle_core::pass_numerique::orders::{self, NewOrder};
-use passerelle_core::settlement::{self, run};
+use passerelle_core::reglements::{self, run};
 use passerelle_core::{Core, Pool};
 
 mod common;
@@ -107,7 +107,7 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
     if let Pool::Postgres(p) = &core.db.pool {
         sqlx::query("ANALYZE").execute(p).await.expect("ANALYZE");
     }
-    settlement::set_debtor(
+    reglements::set_debtor(
         &core,
         &passerelle_core::accounts::Principal::SYSTEME,
         "Opérateur",
@@ -132,7 +132,7 @@ async fn bench(label: &str, url: &str, data_dir: &std::path::Path, places: i64, 
     assert_eq!(outcome.releves.len() as i64, places);
     assert_eq!(outcome.total_centimes.centimes(), booklets * 10 * 1000);
     let lot = outcome.lot.expect("lot");
-    let xml = passerelle_core::settlement::batches::sepa_xml(&core, &Principal::SYSTEME, lot)
+    let xml = passerelle_core::reglements::batches::sepa_xml(&core, &Principal::SYSTEME, lot)
         .await
         .expect("SEPA");
     println!(

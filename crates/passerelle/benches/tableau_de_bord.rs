@@ -70,7 +70,7 @@ async fn setup(core: &Core) {
     let t = Instant::now();
     let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../node_modules/@etalab/decoupage-administratif/data");
-    passerelle_core::territoires::load(&core.db, &dataset)
+    passerelle_core::geographie::load(&core.db, &dataset)
         .await
         .expect("territoires");
     let csv = common::generate(PLACES);

@@ -147,8 +147,8 @@ pub fn franceconnect(
     args: &ServeArgs,
     base: &url::Url,
     keys: &passerelle_core::Keys,
-) -> Result<Option<passerelle_core::aidants::franceconnect::FranceConnect>> {
-    use passerelle_core::aidants::franceconnect::{config::FcSettings, FcConfig, FranceConnect};
+) -> Result<Option<passerelle_core::aidants_connect::franceconnect::FranceConnect>> {
+    use passerelle_core::aidants_connect::franceconnect::{config::FcSettings, FcConfig, FranceConnect};
     let settings = FcSettings {
         issuer: args.fc_issuer.clone(),
         client_id: args.fc_client_id.clone(),

@@ -89,7 +89,7 @@ pub struct AppState {
     pub lieux: passerelle_core::lieux::search::Cache,
     /// FranceConnect (relying party), when configured; its discovery and keys
     /// are cached in memory with a TTL (nothing that two instances must share).
-    pub franceconnect: Option<passerelle_core::aidants::franceconnect::FranceConnect>,
+    pub franceconnect: Option<passerelle_core::aidants_connect::franceconnect::FranceConnect>,
     /// The demonstration online service (`/service-demo`), only with `serve --demo`.
     pub service_demo: bool,
     /// Request counters and latencies of this instance, for `/metrics`.
@@ -113,7 +113,10 @@ impl AppState {
     }
 
     /// Turns FranceConnect on (and its simulator, when the settings say so).
-    pub fn with_franceconnect(mut self, fc: Option<passerelle_core::aidants::franceconnect::FranceConnect>) -> Self {
+    pub fn with_franceconnect(
+        mut self,
+        fc: Option<passerelle_core::aidants_connect::franceconnect::FranceConnect>,
+    ) -> Self {
         self.franceconnect = fc;
         self
     }

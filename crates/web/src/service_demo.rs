@@ -1,13 +1,13 @@
 //! The demonstration online service (fictitious town hall), mounted only with
 //! `serve --demo`: "Se connecter avec Aidants Connect", then what the service
 //! learnt about the usager through Passerelle's OpenID Connect provider.
-//! The protocol work is in `passerelle_core::oidc_provider::service_demo`.
+//! The protocol work is in `passerelle_core::aidants_connect::oidc_provider::service_demo`.
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::oidc_provider::service_demo as demo;
+use passerelle_core::aidants_connect::oidc_provider::service_demo as demo;
 use serde::Deserialize;
 
 use crate::aidants_connect::oidc::issuer;

@@ -137,7 +137,7 @@ fn form_day(input: &str, what: &str) -> CoreResult<Option<i64>> {
     if input.is_empty() {
         return Ok(None);
     }
-    let d = crate::settlement::run::parse_day(input, what)?;
+    let d = crate::reglements::run::parse_day(input, what)?;
     d.to_datetime(jiff::civil::time(12, 0, 0, 0))
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .map(|t| Some(t.timestamp().as_microsecond()))

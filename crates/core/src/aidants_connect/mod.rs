@@ -1,4 +1,9 @@
-//! Aidants Connect, part 1: structures and aidants. Habilitation requests of
+//! Aidants Connect, the whole family: structures and aidants (this file's
+//! modules), the usager's identification with FranceConnect (`franceconnect`),
+//! mandates (`mandats`), the usager's own space (`usagers`) and the OpenID
+//! Connect provider for public online services (`oidc_provider`).
+//!
+//! Structures and aidants: habilitation requests of
 //! structures and their review by the opérateur, the allowed démarches, the
 //! aidants' invitations and memberships (an aidant may belong to several
 //! structures, joins one only by accepting, and chooses the current one),
@@ -10,12 +15,16 @@ pub mod aidants;
 pub mod authz;
 pub mod cards;
 pub mod demarches;
+pub mod franceconnect;
 pub mod fresh;
 pub mod inactivity;
 pub mod invitations;
 pub mod magic_link;
+pub mod mandats;
+pub mod oidc_provider;
 pub mod review;
 pub mod structures;
+pub mod usagers;
 
 /// Journal action keys of this module (stable: reports filter on them).
 pub mod actions {

@@ -1,5 +1,5 @@
 //! Checks of a place's commune, postcode and INSEE code against the official
-//! territories (see [`crate::territoires`]): mismatches are reported; a missing
+//! territories (see [`crate::geographie`]): mismatches are reported; a missing
 //! INSEE code is deduced when the postcode and commune name designate exactly
 //! one commune (homonyms elsewhere in France are told apart by the postcode).
 
@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::model::fold;
 use super::validate::{Checked, Issue, Normalisation};
-use crate::territoires::Commune;
+use crate::geographie::Commune;
 
 /// Communes by INSEE code, and by postcode (for deduction).
 pub struct Reference {

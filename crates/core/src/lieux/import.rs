@@ -149,7 +149,7 @@ pub async fn import(
     };
     report.erreurs.extend(parsed.unreadable.iter().cloned());
     let mut invalid_lines: BTreeSet<usize> = parsed.unreadable.iter().map(|i| i.ligne).collect();
-    let reference = Arc::new(Reference::new(crate::territoires::communes(&core.db).await?));
+    let reference = Arc::new(Reference::new(crate::geographie::communes(&core.db).await?));
     let today = core.db.horloge().today_utc();
     let rows = Arc::new(parsed.rows);
     let total = rows.len() as u64;

@@ -472,7 +472,7 @@ pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i6
     let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     // A settlement run reads redemptions under this lock: a cancellation never slips into a statement being written.
-    crate::db::lock(&mut tx, crate::settlement::SETTLEMENT_LOCK).await?;
+    crate::db::lock(&mut tx, crate::reglements::SETTLEMENT_LOCK).await?;
     let row: Option<(i64, i64)> = on_tx!(&mut tx, c => {
         sqlx::query_as(
             "UPDATE encaissements SET annule_at = $3 WHERE id = $1 AND lieu_id = $2 AND annule_at IS NULL AND at >= $4 \

@@ -14,7 +14,7 @@ use crate::db::{Db, Tx};
 use crate::error::{CoreError, CoreResult};
 use crate::identifiants::{Bic, Iban};
 use crate::journal::{self, actions, NewEntry};
-use crate::settlement::bank;
+use crate::reglements::bank;
 use crate::{on_db, on_tx, Core};
 
 /// Records bank details for a place: validated at once, or to be validated.

@@ -12,7 +12,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::identifiants::{Bic, Iban};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::validate::Issue;
-use crate::settlement::bank;
+use crate::reglements::bank;
 use crate::{on_tx, Core};
 
 const COLUMNS: [&str; 5] = ["lieu_id", "siret", "iban", "bic", "titulaire"];

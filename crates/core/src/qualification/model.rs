@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::accounts::Email;
 use crate::identifiants::{Bic, Iban};
 use crate::lieux::vocabulaires::{PublicsSpecifiquementAdresses, Services};
-use crate::settlement::bank;
+use crate::reglements::bank;
 
 /// States of an application.
 pub const DRAFT: &str = "brouillon";

@@ -2,8 +2,8 @@
 //! hostile or broken provider must get a refusal, never a panic.
 
 use base64::Engine;
-use passerelle_core::aidants::franceconnect::simulateur::SigningKey;
-use passerelle_core::aidants::franceconnect::verify::{id_token, userinfo, Expected};
+use passerelle_core::aidants_connect::franceconnect::simulateur::SigningKey;
+use passerelle_core::aidants_connect::franceconnect::verify::{id_token, userinfo, Expected};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 

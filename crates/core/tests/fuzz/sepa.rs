@@ -1,8 +1,8 @@
 //! Names and texts going into a SEPA credit transfer file.
 
 use passerelle_core::identifiants::{Bic, Centimes, Iban};
-use passerelle_core::settlement::bank::parse_holder;
-use passerelle_core::settlement::sepa::{sepa_id, sepa_text, write, Batch, Debtor, Transfer};
+use passerelle_core::reglements::bank::parse_holder;
+use passerelle_core::reglements::sepa::{sepa_id, sepa_text, write, Batch, Debtor, Transfer};
 use proptest::prelude::*;
 
 use crate::support::{assert_french, hostile_text};

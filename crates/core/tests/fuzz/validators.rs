@@ -2,9 +2,9 @@
 //! codes of perimeters, amounts, public keys of OIDC services, file names.
 
 use passerelle_core::accounts::model::{Email, Siret};
+use passerelle_core::aidants_connect::oidc_provider::assertion::parse_public_key;
 use passerelle_core::identifiants::{Bic, Iban, Pivot};
 use passerelle_core::money::{euros, parse_euros, parse_percent};
-use passerelle_core::oidc_provider::assertion::parse_public_key;
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::qualification::model::safe_file_name;
 use proptest::prelude::*;

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
+use passerelle_core::aidants_connect::oidc_provider::{clients, keys};
 use passerelle_core::journal::Actor;
-use passerelle_core::oidc_provider::{clients, keys};
 use serde_json::json;
 
 use crate::config::DataArgs;

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use passerelle_core::accounts::Principal;
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
-use passerelle_core::settlement::{self, batches, documents, run};
+use passerelle_core::reglements::{self, batches, documents, run};
 use passerelle_core::Core;
 use serde_json::json;
 
@@ -136,7 +136,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
             }
         }
         ReglementsCommand::Compte { nom, iban, bic } => {
-            let d = settlement::set_debtor(core, &Principal::SYSTEME, &nom, &iban, &bic).await?;
+            let d = reglements::set_debtor(core, &Principal::SYSTEME, &nom, &iban, &bic).await?;
             println!("Compte de l'opérateur enregistré : {} — {} — {}", d.nom, d.iban, d.bic);
         }
         ReglementsCommand::Lots { json } => {

@@ -57,9 +57,9 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     }
 
     // The official territories are loaded on first start (or with `passerelle territoires charger`).
-    if passerelle_core::territoires::count(&core.db).await? == 0 {
-        let dir = std::path::Path::new(passerelle_core::territoires::DEFAULT_DIR);
-        match passerelle_core::territoires::load(&core.db, dir).await {
+    if passerelle_core::geographie::count(&core.db).await? == 0 {
+        let dir = std::path::Path::new(passerelle_core::geographie::DEFAULT_DIR);
+        match passerelle_core::geographie::load(&core.db, dir).await {
             Ok((_, d, c)) => tracing::info!(departements = d, communes = c, "territoires officiels chargés"),
             Err(e) => {
                 tracing::warn!(erreur = %e, "territoires officiels non chargés : les codes des lieux ne seront pas vérifiés")
@@ -88,7 +88,7 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     // Fictitious identities on a public address: only on a demonstration database,
     // never on a real one started with --demo by mistake.
     let simulated = franceconnect.as_ref().is_some_and(|fc| fc.config().simulateur);
-    let public = base.scheme() == "https" && !passerelle_core::aidants::franceconnect::config::is_local(&base);
+    let public = base.scheme() == "https" && !passerelle_core::aidants_connect::franceconnect::config::is_local(&base);
     if simulated && public && !demo::is_demo_database(&core).await? {
         anyhow::bail!(
             "le simulateur FranceConnect (identités fictives) est refusé sur {base} : cette base ne contient pas \
@@ -232,10 +232,10 @@ async fn housekeeping(core: Core, base_url: String) {
         if let Err(e) = ratelimit::purge(&core.db, 86_400).await {
             tracing::warn!(erreur = %e, "purge des compteurs impossible");
         }
-        if let Err(e) = passerelle_core::usagers::signin::purge(&core).await {
+        if let Err(e) = passerelle_core::aidants_connect::usagers::signin::purge(&core).await {
             tracing::warn!(erreur = %e, "purge des sessions des usagers impossible");
         }
-        if let Err(e) = passerelle_core::aidants::franceconnect::flow::purge(&core).await {
+        if let Err(e) = passerelle_core::aidants_connect::franceconnect::flow::purge(&core).await {
             tracing::warn!(erreur = %e, "purge des identifications FranceConnect impossible");
         }
         daily_jobs(&core, &base_url, core.db.horloge().today_paris()).await;

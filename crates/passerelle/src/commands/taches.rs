@@ -62,7 +62,7 @@ pub async fn taches(data: &DataArgs, command: TachesCommand) -> Result<ExitCode>
     match command {
         TachesCommand::Quotidiennes { date, url_base } => {
             let today = match date {
-                Some(d) => passerelle_core::settlement::run::parse_day(&d, "--date")?,
+                Some(d) => passerelle_core::reglements::run::parse_day(&d, "--date")?,
                 None => core.db.horloge().today_paris(),
             };
             super::serve::daily_jobs(&core, &url_base, today).await;
@@ -70,7 +70,7 @@ pub async fn taches(data: &DataArgs, command: TachesCommand) -> Result<ExitCode>
         }
         TachesCommand::Conservation { date, json } => {
             let today = match date {
-                Some(d) => passerelle_core::settlement::run::parse_day(&d, "--date")?,
+                Some(d) => passerelle_core::reglements::run::parse_day(&d, "--date")?,
                 None => core.db.horloge().today_paris(),
             };
             super::rgpd::conservation(&core, &today.strftime("%Y-%m-%d").to_string(), json).await?;

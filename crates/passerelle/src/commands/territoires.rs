@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
-use passerelle_core::territoires;
+use passerelle_core::geographie;
 
 use crate::config::DataArgs;
 
@@ -14,7 +14,7 @@ pub enum TerritoiresCommand {
     /// (Re)charge régions, départements et communes depuis @etalab/decoupage-administratif.
     Charger {
         /// Dossier `data` du paquet npm.
-        #[arg(long, env = "PASSERELLE_TERRITOIRES_DIR", default_value = territoires::DEFAULT_DIR)]
+        #[arg(long, env = "PASSERELLE_TERRITOIRES_DIR", default_value = geographie::DEFAULT_DIR)]
         dossier: PathBuf,
     },
 }
@@ -23,7 +23,7 @@ pub async fn run(data: &DataArgs, command: TerritoiresCommand) -> Result<ExitCod
     match command {
         TerritoiresCommand::Charger { dossier } => {
             let core = super::open(data).await?;
-            let (r, d, c) = territoires::load(&core.db, &dossier).await?;
+            let (r, d, c) = geographie::load(&core.db, &dossier).await?;
             println!(
                 "{r} régions, {d} départements et {c} communes chargés depuis « {} ».",
                 dossier.display()

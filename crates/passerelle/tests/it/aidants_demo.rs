@@ -144,5 +144,5 @@ async fn the_demo_journey_from_the_mandate_to_the_usager_revoking_its_use() {
 }
 
 fn demo_aidants_service() -> &'static str {
-    passerelle_core::oidc_provider::service_demo::NAME
+    passerelle_core::aidants_connect::oidc_provider::service_demo::NAME
 }

@@ -6,10 +6,10 @@
 
 use std::path::Path;
 
+use passerelle_core::aidants_connect::mandats::model::{Duration, State};
+use passerelle_core::aidants_connect::mandats::queries::{Autorisation, Mandate, RevokedBy, Usager};
+use passerelle_core::aidants_connect::mandats::{attestation_pdf, texts};
 use passerelle_core::identifiants::{Bic, Centimes, Iban};
-use passerelle_core::mandats::model::{Duration, State};
-use passerelle_core::mandats::queries::{Autorisation, Mandate, RevokedBy, Usager};
-use passerelle_core::mandats::{attestation_pdf, texts};
 use passerelle_core::pass_numerique::code::Code;
 use passerelle_core::pass_numerique::documents_pdf::{render, Parties};
 use passerelle_core::pass_numerique::issue::Printed;
@@ -19,8 +19,8 @@ use passerelle_core::pass_numerique::print::{self, Face};
 use passerelle_core::pass_numerique::rapports::expires::{BookletLine, CreditNote, Statement as Expired};
 use passerelle_core::pass_numerique::rapports::{expires_pdf, Count};
 use passerelle_core::pdf::Fonts;
-use passerelle_core::settlement::batches::{Line, Statement, StatementState};
-use passerelle_core::settlement::documents;
+use passerelle_core::reglements::batches::{Line, Statement, StatementState};
+use passerelle_core::reglements::documents;
 
 use crate::mandats_support::{qr_codes_of_page, text_of_pdf};
 use crate::support::fonts_dir;

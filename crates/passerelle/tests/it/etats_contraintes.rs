@@ -3,8 +3,9 @@
 //! the lists are those of the Rust code, and the demonstration data passes
 //! the constraints when the migration is applied to a database that holds it.
 
+use passerelle_core::aidants_connect::mandats;
 use passerelle_core::pass_numerique::model::ChequeState;
-use passerelle_core::{mandats, qualification, Backend, Pool};
+use passerelle_core::{qualification, Backend, Pool};
 
 use crate::journal::blob;
 use crate::support::TestApp;

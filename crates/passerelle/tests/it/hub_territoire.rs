@@ -46,7 +46,7 @@ fn set_territory(app: &TestApp, org: i64, deps: &str) {
 /// more places in Gironde, Landes and Finistère with data problems, two hubs.
 async fn world() -> World {
     let app = TestApp::new().await;
-    passerelle_core::territoires::load(&app.core.db, &crate::support::territories_dataset())
+    passerelle_core::geographie::load(&app.core.db, &crate::support::territories_dataset())
         .await
         .unwrap();
     let demo = passerelle_core::demo::load_if_empty(&app.core).await.unwrap().unwrap();

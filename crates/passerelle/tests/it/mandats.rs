@@ -5,7 +5,7 @@
 //! (pdftoppm + zbarimg) and opened, the journal.
 
 use axum::http::StatusCode;
-use passerelle_core::mandats;
+use passerelle_core::aidants_connect::mandats;
 
 use crate::mandats_support::*;
 use crate::support::{cli, totp_code, Browser};

@@ -4,7 +4,7 @@
 //! revocation through the core API.
 
 use axum::http::StatusCode;
-use passerelle_core::mandats::{self, Revoker};
+use passerelle_core::aidants_connect::mandats::{self, Revoker};
 
 use crate::mandats_support::*;
 use crate::support::{cli, Browser};

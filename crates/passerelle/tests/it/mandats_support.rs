@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::Router;
 use passerelle_core::accounts::Principal;
 use passerelle_core::accounts::{self, NewAccount};
-use passerelle_core::aidants::franceconnect::FranceConnect;
+use passerelle_core::aidants_connect::franceconnect::FranceConnect;
 use passerelle_web::{router, AppState};
 
 use crate::support::{serveur, totp_code, Browser, Response, TestApp, PASSWORD};

@@ -6,8 +6,8 @@
 use axum::http::StatusCode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use passerelle_core::oidc_provider::authorize::{self, Refusal};
-use passerelle_core::oidc_provider::tokens::{self, Grant};
+use passerelle_core::aidants_connect::oidc_provider::authorize::{self, Refusal};
+use passerelle_core::aidants_connect::oidc_provider::tokens::{self, Grant};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

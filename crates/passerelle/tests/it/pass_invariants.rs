@@ -18,7 +18,7 @@ use passerelle_core::pass_numerique::orders::{self, NewOrder};
 use passerelle_core::pass_numerique::places::{self, Place};
 use passerelle_core::pass_numerique::redeem::{self, Counter, Outcome};
 use passerelle_core::pass_numerique::{code::Code, expiry, issue};
-use passerelle_core::settlement::{batches, run};
+use passerelle_core::reglements::{batches, run};
 use proptest::prelude::*;
 
 use crate::support::TestApp;
@@ -110,7 +110,7 @@ async fn world() -> World {
     passerelle_core::qualification::import::import(core, &Principal::SYSTEME, csv.as_bytes())
         .await
         .unwrap();
-    passerelle_core::settlement::set_debtor(
+    passerelle_core::reglements::set_debtor(
         core,
         &Principal::SYSTEME,
         "Opérateur",

@@ -64,7 +64,7 @@ impl TestApp {
 
     /// The demonstration data of `serve --demo` (with the official territories it needs).
     pub async fn load_demo(&self) -> passerelle_core::demo::Demo {
-        passerelle_core::territoires::load(&self.core.db, &territories_dataset())
+        passerelle_core::geographie::load(&self.core.db, &territories_dataset())
             .await
             .expect("territoires officiels");
         let demo = passerelle_core::demo::load_if_empty(&self.core)

@@ -8,8 +8,8 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::aidants::franceconnect::{random_token as random_browser_token, FcError};
-use passerelle_core::usagers::{self, space};
+use passerelle_core::aidants_connect::franceconnect::{random_token as random_browser_token, FcError};
+use passerelle_core::aidants_connect::usagers::{self, space};
 
 use crate::auth::{csrf_of, render, ClientIp};
 use crate::cookies;

@@ -8,8 +8,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::mandats::queries::{self, Mandate, RevokedBy};
-use passerelle_core::mandats::{revoke, Revoker};
+use passerelle_core::aidants_connect::mandats::queries::{self, Mandate, RevokedBy};
+use passerelle_core::aidants_connect::mandats::{revoke, Revoker};
 use serde::Deserialize;
 
 use crate::aidants_connect::espace_usager::CurrentUsager;

@@ -6,8 +6,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::aidants::franceconnect::{flow, FcError};
-use passerelle_core::usagers;
+use passerelle_core::aidants_connect::franceconnect::{flow, FcError};
+use passerelle_core::aidants_connect::usagers;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser, Visitor};

@@ -9,12 +9,12 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use passerelle_core::aidants_connect::mandats::attestation_pdf::moment;
+use passerelle_core::aidants_connect::mandats::authz::acting_structure;
+use passerelle_core::aidants_connect::mandats::conclude::{self, check_renewable, identified_usager, MandateRequest};
+use passerelle_core::aidants_connect::mandats::queries::{self, Mandate, Usager};
+use passerelle_core::aidants_connect::mandats::{texts, Duration};
 use passerelle_core::aidants_connect::{aidants, demarches};
-use passerelle_core::mandats::attestation_pdf::moment;
-use passerelle_core::mandats::authz::acting_structure;
-use passerelle_core::mandats::conclude::{self, check_renewable, identified_usager, MandateRequest};
-use passerelle_core::mandats::queries::{self, Mandate, Usager};
-use passerelle_core::mandats::{texts, Duration};
 use passerelle_core::CoreError;
 
 use crate::aidants_connect::connexion::FreshUser;

@@ -8,9 +8,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::mandats::attestation_pdf::{self, moment, verification_url};
-use passerelle_core::mandats::queries::{self, Mandate};
-use passerelle_core::mandats::{revoke, texts, Revoker, State as MandateState};
+use passerelle_core::aidants_connect::mandats::attestation_pdf::{self, moment, verification_url};
+use passerelle_core::aidants_connect::mandats::queries::{self, Mandate};
+use passerelle_core::aidants_connect::mandats::{revoke, texts, Revoker, State as MandateState};
 use passerelle_core::pdf::Fonts;
 use passerelle_core::{ratelimit, CoreError};
 

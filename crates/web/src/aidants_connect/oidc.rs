@@ -11,8 +11,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use passerelle_core::oidc_provider::tokens::{self, OAuthError, TokenRequest};
-use passerelle_core::oidc_provider::{assertion, clients, discovery, keys, logout, userinfo as info};
+use passerelle_core::aidants_connect::oidc_provider::tokens::{self, OAuthError, TokenRequest};
+use passerelle_core::aidants_connect::oidc_provider::{assertion, clients, discovery, keys, logout, userinfo as info};
 use serde_json::json;
 
 use crate::auth::ClientIp;

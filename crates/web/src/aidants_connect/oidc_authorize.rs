@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants_connect::fresh::{self, FRESH_TOTP_SECS};
-use passerelle_core::oidc_provider::authorize::{self, Refusal, Request};
-use passerelle_core::oidc_provider::clients::Client;
-use passerelle_core::oidc_provider::{consent, demarche_label};
+use passerelle_core::aidants_connect::oidc_provider::authorize::{self, Refusal, Request};
+use passerelle_core::aidants_connect::oidc_provider::clients::Client;
+use passerelle_core::aidants_connect::oidc_provider::{consent, demarche_label};
 use passerelle_core::CoreError;
 
 use crate::auth::{render, CurrentUser, Visitor};

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
-use passerelle_core::settlement::batches::{self, LotState, Statement, StatementState};
-use passerelle_core::settlement::{self, documents, run};
+use passerelle_core::reglements::batches::{self, LotState, Statement, StatementState};
+use passerelle_core::reglements::{self, documents, run};
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -48,7 +48,7 @@ async fn settlement_page(
     error: Option<String>,
     outcome: Option<run::Outcome>,
 ) -> Result<Response, WebError> {
-    let debtor = settlement::debtor(&state.core, &u.principal).await?;
+    let debtor = reglements::debtor(&state.core, &u.principal).await?;
     let lots = batches::lots(&state.core, &u.principal)
         .await?
         .into_iter()
@@ -178,7 +178,7 @@ pub async fn set_account(
     u: CurrentUser,
     Form(f): Form<AccountForm>,
 ) -> Result<Response, WebError> {
-    match settlement::set_debtor(&state.core, &u.principal, &f.nom, &f.iban, &f.bic).await {
+    match reglements::set_debtor(&state.core, &u.principal, &f.nom, &f.iban, &f.bic).await {
         Ok(_) => Ok(Redirect::to("/reglements?ok=compte").into_response()),
         Err(e) => settlement_page(&state, &u, None, Some(refusal_message(e)?), None).await,
     }

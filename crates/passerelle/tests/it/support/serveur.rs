@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 
 use axum::Router;
-use passerelle_core::aidants::franceconnect::config::FcSettings;
-use passerelle_core::aidants::franceconnect::FcConfig;
+use passerelle_core::aidants_connect::franceconnect::config::FcSettings;
+use passerelle_core::aidants_connect::franceconnect::FcConfig;
 use passerelle_web::WebConfig;
 
 use super::{web_config, TestApp};

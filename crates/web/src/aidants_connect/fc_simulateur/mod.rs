@@ -12,8 +12,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::Engine;
-use passerelle_core::aidants::franceconnect::simulateur::{self, OAuthError, Simulateur, TokenRequest, PERSONAS};
-use passerelle_core::aidants::franceconnect::{french_date, ACR};
+use passerelle_core::aidants_connect::franceconnect::simulateur::{
+    self, OAuthError, Simulateur, TokenRequest, PERSONAS,
+};
+use passerelle_core::aidants_connect::franceconnect::{french_date, ACR};
 use serde::Deserialize;
 use serde_json::json;
 

@@ -10,8 +10,8 @@ use super::clients::Client;
 use super::tokens::{self, Grant};
 use crate::accounts::Principal;
 use crate::aidants_connect::aidants;
+use crate::aidants_connect::mandats::lookup::{self, ActiveAutorisation, UsagerChoice};
 use crate::error::{CoreError, CoreResult};
-use crate::mandats::lookup::{self, ActiveAutorisation, UsagerChoice};
 use crate::Core;
 
 /// Step 1: the usagers of the aidant's current structure matching `q`.

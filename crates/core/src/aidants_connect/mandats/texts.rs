@@ -13,7 +13,7 @@ use crate::on_db;
 pub const CURRENT: i64 = 1;
 
 /// Every version, oldest first (a version is never changed once published).
-pub const ALL: [(i64, &str); 1] = [(1, include_str!("../../data/mandat-v1.txt"))];
+pub const ALL: [(i64, &str); 1] = [(1, include_str!("../../../data/mandat-v1.txt"))];
 
 /// A text as stored.
 #[derive(Debug, Clone)]

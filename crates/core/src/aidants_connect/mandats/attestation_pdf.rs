@@ -199,8 +199,8 @@ pub fn revocation(fonts: &Fonts, m: &Mandate, url: &str) -> CoreResult<Vec<u8>> 
 mod tests {
     use super::*;
 
-    use crate::mandats::model::{Duration, State};
-    use crate::mandats::queries::{Autorisation, RevokedBy, Usager};
+    use crate::aidants_connect::mandats::model::{Duration, State};
+    use crate::aidants_connect::mandats::queries::{Autorisation, RevokedBy, Usager};
 
     fn sample() -> Mandate {
         let aut = |id: i64, d: &str, revoked: bool| Autorisation {
@@ -238,11 +238,11 @@ mod tests {
     #[test]
     fn attestation_and_certificate_render() {
         let fonts = crate::pdf::test_fonts();
-        let (version, texte) = crate::mandats::texts::ALL[0];
+        let (version, texte) = crate::aidants_connect::mandats::texts::ALL[0];
         let text = Text {
             version,
             texte: texte.into(),
-            empreinte: crate::mandats::texts::fingerprint(texte),
+            empreinte: crate::aidants_connect::mandats::texts::fingerprint(texte),
         };
         let m = sample();
         let url = "http://localhost:8080/mandats/verifier/AAAAAAAAAAwxxxxxxxxxxxxxxxxxxxxx";

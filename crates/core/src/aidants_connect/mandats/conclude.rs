@@ -15,7 +15,7 @@ use super::queries::{self, Usager};
 use super::texts;
 use crate::accounts::session::Session;
 use crate::accounts::Principal;
-use crate::aidants::franceconnect::sha256_hex;
+use crate::aidants_connect::franceconnect::sha256_hex;
 use crate::aidants_connect::fresh::{require_fresh_totp, FRESH_TOTP_SECS};
 use crate::aidants_connect::{aidants, demarches};
 use crate::db::{Db, Tx};

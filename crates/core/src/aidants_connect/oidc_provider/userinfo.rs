@@ -5,14 +5,14 @@
 //! transaction, the journal entry `mandat.utilisation` (the legal trace) and
 //! the `mandats_utilisations` row the usager's space lists.
 
+use crate::aidants_connect::oidc_provider::tokens::Grant;
 use crate::db::Tx;
-use crate::oidc_provider::tokens::Grant;
 use serde_json::{json, Map, Value};
 
 use super::tokens::{self, pairwise_sub, OAuthError};
+use crate::aidants_connect::mandats::lookup;
 use crate::error::CoreResult;
 use crate::journal::{self, actions, Actor, NewEntry};
-use crate::mandats::lookup;
 use crate::{on_tx, Core};
 
 /// Claims each scope gives (FranceConnect's scopes; `openid` gives `sub`).

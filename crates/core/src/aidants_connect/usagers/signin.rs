@@ -6,8 +6,8 @@
 use serde_json::json;
 
 use super::session;
-use crate::aidants::franceconnect::flow::{self, DECONNEXION, SEAL_PURPOSE};
-use crate::aidants::franceconnect::{sha256_hex, FcError, FranceConnect, Identity};
+use crate::aidants_connect::franceconnect::flow::{self, DECONNEXION, SEAL_PURPOSE};
+use crate::aidants_connect::franceconnect::{sha256_hex, FcError, FranceConnect, Identity};
 use crate::error::CoreResult;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};

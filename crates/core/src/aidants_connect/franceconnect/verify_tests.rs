@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::aidants::franceconnect::simulateur::SigningKey;
+use crate::aidants_connect::franceconnect::simulateur::SigningKey;
 
 const ISS: &str = "https://fc.exemple.fr/api/v2";
 const CLIENT: &str = "client-passerelle";

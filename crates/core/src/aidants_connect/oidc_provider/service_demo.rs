@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::clients;
-use crate::aidants::franceconnect::verify::decode_signed;
+use crate::aidants_connect::franceconnect::verify::decode_signed;
 use crate::error::{CoreError, CoreResult};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::keys::Keys;
