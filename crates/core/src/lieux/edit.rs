@@ -26,6 +26,22 @@ pub const EDITABLE: &[&str] = &[
     "prise_rdv",
 ];
 
+/// A value typed in a form field of the standard: several e-mail addresses or
+/// web sites, one per line (or separated by `,`, `;` or `|`), become the
+/// standard's `|` list; any other field is only trimmed.
+pub fn form_value(field: &str, typed: &str) -> String {
+    if matches!(field, "courriels" | "site_web") {
+        typed
+            .split(['\n', ',', ';', '|'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("|")
+    } else {
+        typed.trim().to_string()
+    }
+}
+
 /// A place's edit form: its current values, its responsible organisation and,
 /// for the opérateur only, the organisations that may be made responsible.
 #[derive(Debug, Clone)]

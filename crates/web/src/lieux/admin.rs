@@ -186,17 +186,7 @@ pub async fn edit_submit(
             "services" => services.push(v.into_owned()),
             "organisation" => owner = Some(v.parse().ok()),
             k if EDITABLE.contains(&k) => {
-                // Several values typed one per line become the standard's `|` list.
-                let value = if matches!(k, "courriels" | "site_web") {
-                    v.split(['\n', ',', ';', '|'])
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .collect::<Vec<_>>()
-                        .join("|")
-                } else {
-                    v.trim().to_string()
-                };
-                changes.insert(k.to_string(), value);
+                changes.insert(k.to_string(), edit::form_value(k, &v));
             }
             _ => {}
         }

@@ -357,20 +357,23 @@ pub async fn attach(
     Path(id): Path<i64>,
     mut form: Multipart,
 ) -> Result<Response, WebError> {
-    let too_big = format!("Fichier trop volumineux : {} Mo au plus.", model::MAX_FILE_BYTES >> 20);
+    // A broken or too large upload: the form again, with the reason.
+    let unreadable = |status: StatusCode| {
+        let m = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("Fichier trop volumineux : {} Mo au plus.", model::MAX_FILE_BYTES >> 20)
+        } else {
+            "Envoi illisible : recommencez.".into()
+        };
+        (file_error(m), status)
+    };
     let (mut name, mut bytes) = (String::new(), None);
     loop {
         let field = match form.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                let status = e.status();
-                let m = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    too_big.clone()
-                } else {
-                    "Envoi illisible : recommencez.".into()
-                };
-                return form_page(&state, &u, Some(id), file_error(m), status).await;
+                let (shown, status) = unreadable(e.status());
+                return form_page(&state, &u, Some(id), shown, status).await;
             }
         };
         if field.name() == Some("fichier") {
@@ -378,13 +381,8 @@ pub async fn attach(
             match field.bytes().await {
                 Ok(b) => bytes = Some(b),
                 Err(e) => {
-                    let status = e.status();
-                    let m = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                        too_big.clone()
-                    } else {
-                        "Envoi illisible : recommencez.".into()
-                    };
-                    return form_page(&state, &u, Some(id), file_error(m), status).await;
+                    let (shown, status) = unreadable(e.status());
+                    return form_page(&state, &u, Some(id), shown, status).await;
                 }
             }
         }

@@ -139,17 +139,7 @@ pub async fn propose_submit(
         match k.as_ref() {
             "commentaire" => commentaire = v.into_owned(),
             k if FIELDS.iter().any(|(f, _)| *f == k) => {
-                // Several addresses or sites typed one per line become the standard's `|` list.
-                let value = if matches!(k, "courriels" | "site_web") {
-                    v.split(['\n', ',', ';', '|'])
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .collect::<Vec<_>>()
-                        .join("|")
-                } else {
-                    v.trim().to_string()
-                };
-                typed.insert(k.to_string(), value);
+                typed.insert(k.to_string(), passerelle_core::lieux::edit::form_value(k, &v));
             }
             _ => {}
         }
