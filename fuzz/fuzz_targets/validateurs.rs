@@ -7,16 +7,19 @@ use passerelle_core::accounts::model::{Email, Siret};
 use passerelle_core::money::{euros, parse_euros, parse_percent};
 use passerelle_core::aidants_connect::oidc_provider::assertion::parse_public_key;
 use passerelle_core::pass_numerique::model::Territory;
-use passerelle_core::reglements::bank::{parse_bic, parse_iban};
+use passerelle_core::identifiants::{Bic, Iban};
 
 fuzz_target!(|text: &str| {
     if let Ok(s) = Siret::parse(text) {
         assert_eq!(Siret::parse(s.as_str()).ok(), Some(s));
     }
-    if let Ok(iban) = parse_iban(text) {
-        assert_eq!(parse_iban(&iban).ok(), Some(iban));
+    if let Ok(iban) = Iban::parse(text) {
+        assert_eq!(Iban::parse(&iban.to_string()).ok(), Some(iban.clone()));
+        assert_eq!(Iban::parse(iban.as_str()).ok(), Some(iban));
     }
-    let _ = parse_bic(text);
+    if let Ok(bic) = Bic::parse(text) {
+        assert_eq!(Bic::parse(bic.as_str()).ok(), Some(bic));
+    }
     if let Ok(e) = Email::parse(text) {
         assert_eq!(Email::parse(e.as_str()).ok(), Some(e));
     }
