@@ -10,7 +10,8 @@ fuzz_target!(|data: &[u8]| {
     match read(data, Format::Json) {
         Ok(parsed) => {
             for (line, values) in &parsed.rows {
-                if let Err(issues) = check_row(*line, values) {
+                // A fixed day: the fuzzer is not a clock (date_maj is bounded by it).
+                if let Err(issues) = check_row(*line, values, jiff::civil::date(2026, 12, 6)) {
                     assert!(issues.iter().all(|i| i.ligne == *line && !i.message.is_empty()));
                 }
             }

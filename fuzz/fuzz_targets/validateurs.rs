@@ -4,10 +4,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use passerelle_core::accounts::model::{Email, Siret};
-use passerelle_core::money::{euros, parse_euros, parse_percent};
 use passerelle_core::aidants_connect::oidc_provider::assertion::parse_public_key;
-use passerelle_core::pass_numerique::model::Territory;
 use passerelle_core::identifiants::{Bic, Iban};
+use passerelle_core::money::{euros, parse_euros, parse_percent};
+use passerelle_core::pass_numerique::model::Territory;
 
 fuzz_target!(|text: &str| {
     if let Ok(s) = Siret::parse(text) {
