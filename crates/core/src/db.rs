@@ -417,40 +417,40 @@ macro_rules! texte_en_base {
 /// engines: bound as its canonical text (`$ty::as_str`), read back through
 /// the same `$ty::parse` as any input, so a row that no longer passes the rule
 /// is a decoding error naming the value, never a loose `String` in the domain.
+/// Also gives the type the conversions every identifier has (`FromStr`,
+/// `TryFrom<String>` for serde, `From<$ty> for String`, `AsRef<str>`), all
+/// through the same `parse`. `$ty` is a newtype over its canonical `String`.
 #[macro_export]
 macro_rules! identifiant_en_base {
     ($ty:ty, $what:literal) => {
-        impl<DB: sqlx::Database> sqlx::Type<DB> for $ty
-        where
-            str: sqlx::Type<DB>,
-        {
-            fn type_info() -> DB::TypeInfo {
-                <str as sqlx::Type<DB>>::type_info()
-            }
-            fn compatible(ty: &DB::TypeInfo) -> bool {
-                <str as sqlx::Type<DB>>::compatible(ty)
+        $crate::texte_lu_en_base!(@sqlx $ty,
+            |text: &str| <$ty>::parse(text).map_err(|e| format!(concat!($what, " illisible en base : {}"), e)),
+            |v: &$ty| v.as_str().to_owned());
+
+        impl std::str::FromStr for $ty {
+            type Err = $crate::error::CoreError;
+            fn from_str(s: &str) -> $crate::error::CoreResult<$ty> {
+                <$ty>::parse(s)
             }
         }
 
-        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $ty
-        where
-            &'r str: sqlx::Decode<'r, DB>,
-        {
-            fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
-                <$ty>::parse(text).map_err(|e| format!(concat!($what, " illisible en base : {}"), e).into())
+        /// Read back from JSON (a stored setting) through the same rule.
+        impl TryFrom<String> for $ty {
+            type Error = $crate::error::CoreError;
+            fn try_from(s: String) -> $crate::error::CoreResult<$ty> {
+                <$ty>::parse(&s)
             }
         }
 
-        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $ty
-        where
-            String: sqlx::Encode<'q, DB>,
-        {
-            fn encode_by_ref(
-                &self,
-                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
-            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <String as sqlx::Encode<'q, DB>>::encode(self.as_str().to_owned(), buf)
+        impl From<$ty> for String {
+            fn from(v: $ty) -> String {
+                v.0
+            }
+        }
+
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                self.as_str()
             }
         }
     };
@@ -460,9 +460,15 @@ macro_rules! identifiant_en_base {
 /// engines: bound as its `Display`, read back through `$parse`
 /// (`fn(&str) -> CoreResult<Self>`), so the rule lives in one place and a
 /// stored text the rule refuses is a decoding error with the rule's message.
+/// The `@sqlx` arm is the one set of sqlx impls, shared with [`identifiant_en_base!`].
 #[macro_export]
 macro_rules! texte_lu_en_base {
     ($ty:ty, $parse:path) => {
+        $crate::texte_lu_en_base!(@sqlx $ty,
+            |text: &str| $parse(text).map_err(|e| e.to_string()),
+            |v: &$ty| v.to_string());
+    };
+    (@sqlx $ty:ty, $read:expr, $write:expr) => {
         impl<DB: sqlx::Database> sqlx::Type<DB> for $ty
         where
             str: sqlx::Type<DB>,
@@ -481,7 +487,8 @@ macro_rules! texte_lu_en_base {
         {
             fn decode(value: DB::ValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
                 let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
-                $parse(text).map_err(|e| e.to_string().into())
+                let read: fn(&str) -> Result<$ty, String> = $read;
+                read(text).map_err(Into::into)
             }
         }
 
@@ -493,7 +500,8 @@ macro_rules! texte_lu_en_base {
                 &self,
                 buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
             ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <String as sqlx::Encode<'q, DB>>::encode(self.to_string(), buf)
+                let write: fn(&$ty) -> String = $write;
+                <String as sqlx::Encode<'q, DB>>::encode(write(self), buf)
             }
         }
     };

@@ -2,7 +2,6 @@
 //! account, the bank details of a place, the SEPA transfer file.
 
 use std::fmt;
-use std::str::FromStr;
 
 use crate::error::{CoreError, CoreResult};
 
@@ -44,33 +43,6 @@ impl Bic {
 impl fmt::Display for Bic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl FromStr for Bic {
-    type Err = CoreError;
-    fn from_str(s: &str) -> CoreResult<Bic> {
-        Bic::parse(s)
-    }
-}
-
-/// Read back from JSON (a stored setting) through the same rule.
-impl TryFrom<String> for Bic {
-    type Error = CoreError;
-    fn try_from(s: String) -> CoreResult<Bic> {
-        Bic::parse(&s)
-    }
-}
-
-impl From<Bic> for String {
-    fn from(v: Bic) -> String {
-        v.0
-    }
-}
-
-impl AsRef<str> for Bic {
-    fn as_ref(&self) -> &str {
-        &self.0
     }
 }
 

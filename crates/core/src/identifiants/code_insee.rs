@@ -2,7 +2,6 @@
 //! official territories, a hub's territory, demo data and imports.
 
 use std::fmt;
-use std::str::FromStr;
 
 use crate::error::{CoreError, CoreResult};
 
@@ -62,32 +61,6 @@ impl CodeInsee {
 impl fmt::Display for CodeInsee {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl FromStr for CodeInsee {
-    type Err = CoreError;
-    fn from_str(s: &str) -> CoreResult<CodeInsee> {
-        CodeInsee::parse(s)
-    }
-}
-
-impl TryFrom<String> for CodeInsee {
-    type Error = CoreError;
-    fn try_from(s: String) -> CoreResult<CodeInsee> {
-        CodeInsee::parse(&s)
-    }
-}
-
-impl From<CodeInsee> for String {
-    fn from(v: CodeInsee) -> String {
-        v.0
-    }
-}
-
-impl AsRef<str> for CodeInsee {
-    fn as_ref(&self) -> &str {
-        &self.0
     }
 }
 

@@ -2,7 +2,6 @@
 //! (the postcodes of a commune), demo data and imports.
 
 use std::fmt;
-use std::str::FromStr;
 
 use crate::error::{CoreError, CoreResult};
 
@@ -38,32 +37,6 @@ impl CodePostal {
 impl fmt::Display for CodePostal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-impl FromStr for CodePostal {
-    type Err = CoreError;
-    fn from_str(s: &str) -> CoreResult<CodePostal> {
-        CodePostal::parse(s)
-    }
-}
-
-impl TryFrom<String> for CodePostal {
-    type Error = CoreError;
-    fn try_from(s: String) -> CoreResult<CodePostal> {
-        CodePostal::parse(&s)
-    }
-}
-
-impl From<CodePostal> for String {
-    fn from(v: CodePostal) -> String {
-        v.0
-    }
-}
-
-impl AsRef<str> for CodePostal {
-    fn as_ref(&self) -> &str {
-        &self.0
     }
 }
 

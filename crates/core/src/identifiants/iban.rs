@@ -3,7 +3,6 @@
 //! details, import of qualified places, settlement). One rule, one message.
 
 use std::fmt;
-use std::str::FromStr;
 
 use iban::IbanLike;
 
@@ -145,33 +144,6 @@ impl fmt::Display for Iban {
             f.write_str(std::str::from_utf8(group).map_err(|_| fmt::Error)?)?;
         }
         Ok(())
-    }
-}
-
-impl FromStr for Iban {
-    type Err = CoreError;
-    fn from_str(s: &str) -> CoreResult<Iban> {
-        Iban::parse(s)
-    }
-}
-
-/// Read back from JSON (a stored setting) through the same rule.
-impl TryFrom<String> for Iban {
-    type Error = CoreError;
-    fn try_from(s: String) -> CoreResult<Iban> {
-        Iban::parse(&s)
-    }
-}
-
-impl From<Iban> for String {
-    fn from(v: Iban) -> String {
-        v.0
-    }
-}
-
-impl AsRef<str> for Iban {
-    fn as_ref(&self) -> &str {
-        &self.0
     }
 }
 
