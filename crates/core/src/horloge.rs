@@ -7,7 +7,7 @@
 //! configured offset (`PASSERELLE_HORLOGE`); tests set it to a fixed instant
 //! or shift it, so that "it is 31 January 23:59 in Paris" can be tested.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
@@ -133,11 +133,16 @@ fn parse_reglage(text: &str) -> CoreResult<Reglage> {
     )))
 }
 
-/// The Europe/Paris zone (from the bundled time-zone database).
+/// The Europe/Paris zone, looked up once per process (a clone is a reference
+/// count): every search result's "ouvert maintenant" and every French date asks
+/// for it, and a lookup by name goes through the time-zone database's lock.
 pub fn paris() -> TimeZone {
-    // The database is bundled in the binary, so the zone is always found; UTC
-    // is a fallback that cannot happen in practice.
-    TimeZone::get(PARIS).unwrap_or(TimeZone::UTC)
+    static ZONE: LazyLock<TimeZone> = LazyLock::new(|| {
+        // The database is bundled in the binary, so the zone is always found;
+        // UTC is a fallback that cannot happen in practice.
+        TimeZone::get(PARIS).unwrap_or(TimeZone::UTC)
+    });
+    ZONE.clone()
 }
 
 /// The instant `micros` (µs since the epoch) as a timestamp (the epoch when out of range).
