@@ -1,7 +1,8 @@
 //! `passerelle controle`: the money rules of the brief, checked on the whole
 //! database. Each rule is one query counting the rows that break it; a sound
-//! database has zero everywhere. One more rule is read in Rust: every stored
-//! SIRET follows today's one rule ([`sirets_a_reprendre`]).
+//! database has zero everywhere. Two more rules are read in Rust: every stored
+//! SIRET follows today's one rule ([`sirets_a_reprendre`]), and so does every
+//! place's postcode and INSEE code ([`codes_lieux_a_reprendre`]).
 
 use crate::accounts::{authorize, Action, Principal};
 use crate::error::CoreResult;
@@ -225,6 +226,51 @@ pub async fn sirets_a_reprendre(core: &Core, who: &Principal) -> CoreResult<Vec<
     Ok(found)
 }
 
+/// A place whose stored postcode or INSEE code today's rule
+/// ([`crate::identifiants::CodePostal`], [`crate::identifiants::CodeInsee`])
+/// refuses: written by an older import that checked only the standard's
+/// pattern (`00100`, INSEE `99100`). Reads of the whole directory (search,
+/// export, reports) keep such a row as text; the opérateur corrects it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CodeARevoir {
+    pub lieu_ext_id: String,
+    pub nom: String,
+    /// `code_postal` or `code_insee`.
+    pub champ: &'static str,
+    pub valeur: String,
+    pub motif: String,
+}
+
+/// Every place's stored postcode and INSEE code that today's rule refuses
+/// (an absent INSEE code, stored empty, is not one): for the opérateur only.
+pub async fn codes_lieux_a_reprendre(core: &Core, who: &Principal) -> CoreResult<Vec<CodeARevoir>> {
+    use crate::identifiants::{CodeInsee, CodePostal};
+    authorize(who, Action::Administer)?;
+    let rows: Vec<(String, String, String, String)> = crate::on_db!(&core.db, c => {
+        sqlx::query_as("SELECT ext_id, nom, code_postal, code_insee FROM lieux ORDER BY ext_id").fetch_all(&mut *c).await?
+    });
+    let mut found = Vec::new();
+    for (lieu_ext_id, nom, code_postal, code_insee) in rows {
+        let postal = CodePostal::parse(&code_postal)
+            .err()
+            .map(|e| ("code_postal", code_postal, e));
+        let insee = (!code_insee.is_empty())
+            .then(|| CodeInsee::parse(&code_insee).err())
+            .flatten()
+            .map(|e| ("code_insee", code_insee, e));
+        for (champ, valeur, e) in postal.into_iter().chain(insee) {
+            found.push(CodeARevoir {
+                lieu_ext_id: lieu_ext_id.clone(),
+                nom: nom.clone(),
+                champ,
+                valeur,
+                motif: e.to_string(),
+            });
+        }
+    }
+    Ok(found)
+}
+
 /// Runs every rule.
 pub async fn run(core: &Core) -> CoreResult<Vec<Check>> {
     Ok(run_with_sirets(core).await?.0)
@@ -258,6 +304,14 @@ pub async fn run_with_sirets(core: &Core) -> CoreResult<(Vec<Check>, Vec<SiretAR
         regle:
             "chaque SIRET enregistré suit la règle commune (clé de contrôle, règle de La Poste, pas de numéro fictif)",
         ecarts: sirets.len() as i64,
+        duree_ms: started.elapsed().as_millis() as u64,
+    });
+    let started = std::time::Instant::now();
+    let codes = codes_lieux_a_reprendre(core, &Principal::SYSTEME).await?;
+    checks.push(Check {
+        cle: "codes_lieux_valides",
+        regle: "chaque code postal et code INSEE de lieu suit la règle commune (pas de code 00…, département existant)",
+        ecarts: codes.len() as i64,
         duree_ms: started.elapsed().as_millis() as u64,
     });
     Ok((checks, sirets))

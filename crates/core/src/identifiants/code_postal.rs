@@ -32,6 +32,25 @@ impl CodePostal {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The département the postcode belongs to, when nothing better (an INSEE
+    /// code) is known: overseas codes have three digits (`974`), Corsican
+    /// postcodes `200xx`–`201xx` are Corse-du-Sud (`2A`), `202xx` and above
+    /// Haute-Corse (`2B`); elsewhere the first two digits.
+    pub fn departement(&self) -> &str {
+        let c = self.0.as_str();
+        if c.starts_with("97") || c.starts_with("98") {
+            &c[..3]
+        } else if let Some(rest) = c.strip_prefix("20") {
+            if rest.starts_with(['0', '1']) {
+                "2A"
+            } else {
+                "2B"
+            }
+        } else {
+            &c[..2]
+        }
+    }
 }
 
 impl fmt::Display for CodePostal {

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use super::model::fold;
 use super::validate::{Checked, Issue, Normalisation};
 use crate::geographie::Commune;
+use crate::identifiants::CodeInsee;
 
 /// Communes by INSEE code, and by postcode (for deduction).
 pub struct Reference {
@@ -44,7 +45,7 @@ impl Reference {
         };
         let lieu = &c.lieu;
         match lieu.code_insee.clone() {
-            Some(code) => match self.by_code.get(&code) {
+            Some(code) => match self.by_code.get(code.as_str()) {
                 None => warn(
                     c,
                     "code_insee",
@@ -63,7 +64,7 @@ impl Reference {
                             format!("« {nom} » ne correspond pas au code INSEE {code} ({})", commune.nom),
                         );
                     }
-                    if !commune.codes_postaux.contains(&cp) {
+                    if !commune.codes_postaux.iter().any(|known| known == cp.as_str()) {
                         warn(
                             c,
                             "code_postal",
@@ -80,7 +81,7 @@ impl Reference {
                 let wanted = fold(&lieu.commune);
                 let matches: Vec<&String> = self
                     .by_postcode
-                    .get(&lieu.code_postal)
+                    .get(lieu.code_postal.as_str())
                     .map(|codes| {
                         codes
                             .iter()
@@ -88,10 +89,16 @@ impl Reference {
                             .collect()
                     })
                     .unwrap_or_default();
-                if let [only] = matches.as_slice() {
-                    c.lieu.code_insee = Some((*only).clone());
+                // The referential is official text: a code of it that the one
+                // rule refuses is not deduced (the place keeps no INSEE code).
+                let deduced = match matches.as_slice() {
+                    [only] => CodeInsee::parse(only).ok(),
+                    _ => None,
+                };
+                if let Some(code) = deduced {
+                    c.lieu.code_insee = Some(code);
                     c.normalised.push(Normalisation::CodeInseeDeduit);
-                } else if !self.by_postcode.contains_key(&lieu.code_postal) {
+                } else if !self.by_postcode.contains_key(lieu.code_postal.as_str()) {
                     warn(
                         c,
                         "code_postal",

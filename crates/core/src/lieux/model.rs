@@ -2,6 +2,7 @@
 
 use super::schema::standard;
 use super::vocabulaires::*;
+use crate::identifiants::{CodeInsee, CodePostal};
 use std::borrow::Cow;
 
 /// The standard's fields of a place, typed. Multi-valued fields are vectors of
@@ -12,8 +13,8 @@ pub struct Lieu {
     pub pivot: String,
     pub nom: String,
     pub commune: String,
-    pub code_postal: String,
-    pub code_insee: Option<String>,
+    pub code_postal: CodePostal,
+    pub code_insee: Option<CodeInsee>,
     pub adresse: String,
     pub complement_adresse: Option<String>,
     pub latitude: Option<f64>,
@@ -82,7 +83,10 @@ impl Lieu {
             ("nom", Cow::Borrowed(self.nom.as_str())),
             ("commune", Cow::Borrowed(self.commune.as_str())),
             ("code_postal", Cow::Borrowed(self.code_postal.as_str())),
-            ("code_insee", opt(&self.code_insee)),
+            (
+                "code_insee",
+                Cow::Borrowed(self.code_insee.as_ref().map_or("", CodeInsee::as_str)),
+            ),
             ("adresse", Cow::Borrowed(self.adresse.as_str())),
             ("complement_adresse", opt(&self.complement_adresse)),
             ("latitude", number(self.latitude)),
@@ -174,24 +178,9 @@ pub fn fold(s: &str) -> String {
 }
 
 /// Département code of a place: from its INSEE code, else from its postcode
-/// (Corsican postcodes 200xx–201xx are Corse-du-Sud, 202xx–206xx Haute-Corse;
-/// overseas codes have three digits).
-pub fn departement(code_insee: Option<&str>, code_postal: &str) -> Option<String> {
-    if let Some(insee) = code_insee.and_then(|c| crate::identifiants::CodeInsee::parse(c).ok()) {
-        return Some(insee.departement().to_string());
-    }
-    let code = code_postal;
-    if code.len() != 5 || !code.is_ascii() {
-        return None;
-    }
-    if code.starts_with("97") || code.starts_with("98") {
-        return Some(code[..3].to_string());
-    }
-    if let Some(rest) = code.strip_prefix("20") {
-        let hundreds: u32 = rest[..1].parse().ok()?;
-        return Some(if hundreds < 2 { "2A" } else { "2B" }.to_string());
-    }
-    Some(code[..2].to_string())
+/// (see [`CodePostal::departement`]).
+pub fn departement<'a>(code_insee: Option<&'a CodeInsee>, code_postal: &'a CodePostal) -> &'a str {
+    code_insee.map_or_else(|| code_postal.departement(), CodeInsee::departement)
 }
 
 /// A set of services of the standard, as a place offers them or an order
@@ -271,8 +260,8 @@ pub(crate) mod tests {
             pivot: "73282932000074".into(),
             nom: "Médiathèque".into(),
             commune: "Bordeaux".into(),
-            code_postal: "33000".into(),
-            code_insee: Some("33063".into()),
+            code_postal: CodePostal::parse("33000").unwrap(),
+            code_insee: Some(CodeInsee::parse("33063").unwrap()),
             adresse: "1 rue de la Paix".into(),
             complement_adresse: None,
             latitude: Some(44.84),
@@ -324,12 +313,18 @@ pub(crate) mod tests {
 
     #[test]
     fn departement_from_insee_or_postcode() {
+        let departement = |insee: Option<&str>, cp: &str| -> Option<String> {
+            let insee = insee.map(CodeInsee::parse).transpose().ok()?;
+            let cp = CodePostal::parse(cp).ok()?;
+            Some(super::departement(insee.as_ref(), &cp).to_string())
+        };
         assert_eq!(departement(Some("33063"), "33000").as_deref(), Some("33"));
         assert_eq!(departement(None, "06000").as_deref(), Some("06"));
         assert_eq!(departement(Some("2A004"), "20000").as_deref(), Some("2A"));
         assert_eq!(departement(None, "20000").as_deref(), Some("2A"));
         assert_eq!(departement(None, "20200").as_deref(), Some("2B"));
         assert_eq!(departement(Some("97411"), "97400").as_deref(), Some("974"));
+        // A postcode that is not one has no département: it is not a `CodePostal`.
         assert_eq!(departement(None, "1234"), None);
     }
 

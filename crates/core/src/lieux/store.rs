@@ -125,12 +125,13 @@ pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> CoreResul
                     match name {
                         "latitude" => { b.push_bind(lieu.latitude); }
                         "longitude" => { b.push_bind(lieu.longitude); }
+                        "code_postal" => { b.push_bind(lieu.code_postal.clone()); }
                         _ => { b.push_bind(value); }
                     }
                 }
                 b.push_bind(extra.digest.to_string())
                     .push_bind(extra.dedup_key.to_string())
-                    .push_bind(departement(lieu.code_insee.as_deref(), &lieu.code_postal).unwrap_or_default())
+                    .push_bind(departement(lieu.code_insee.as_ref(), &lieu.code_postal).to_string())
                     .push_bind(extra.source.to_string())
                     .push_bind(extra.import_id)
                     .push_bind(extra.line as i64)
@@ -172,12 +173,13 @@ pub async fn update(tx: &mut Tx, id: i64, lieu: &Lieu, extra: Extra<'_>) -> Core
             q = match name {
                 "latitude" => q.bind(lieu.latitude),
                 "longitude" => q.bind(lieu.longitude),
+                "code_postal" => q.bind(&lieu.code_postal),
                 _ => q.bind(value),
             };
         }
         q.bind(extra.digest)
             .bind(extra.dedup_key)
-            .bind(departement(lieu.code_insee.as_deref(), &lieu.code_postal).unwrap_or_default())
+            .bind(departement(lieu.code_insee.as_ref(), &lieu.code_postal).to_string())
             .bind(extra.source)
             .bind(extra.import_id)
             .bind(extra.line as i64)

@@ -9,6 +9,7 @@ use super::model::Lieu;
 use super::normalise::{clean_spaces, commune_case, hours_error, phone};
 use super::schema::{standard, FieldKind};
 use super::vocabulaires::*;
+use crate::identifiants::{CodeInsee, CodePostal};
 
 /// Longest value accepted in any field (the standard sets no limit but `presentation_resume`).
 pub const MAX_FIELD_CHARS: usize = 10_000;
@@ -348,6 +349,18 @@ fn vocabulary_message(field: &str, value: &str) -> Option<String> {
 }
 
 fn check_specific(row: &mut Row, today: Date) {
+    // The standard's pattern (checked above) admits codes no commune has
+    // (`00100`, INSEE `99100`): the one rule of each type is applied too, where
+    // the pattern passed, so a field is refused once and with its value named.
+    for (field, refused) in [
+        ("code_postal", code_refused::<CodePostal> as fn(&str) -> Option<String>),
+        ("code_insee", code_refused::<CodeInsee>),
+    ] {
+        let already = row.errors.iter().any(|e| e.champ == field);
+        if let Some(message) = row.get(field).filter(|_| !already).and_then(refused) {
+            row.error(field, message);
+        }
+    }
     if let Some(p) = row.get("pivot").map(str::to_string) {
         match crate::identifiants::Pivot::parse(&p) {
             Ok(crate::identifiants::Pivot::Inconnu) => row.warn(
@@ -438,6 +451,11 @@ fn check_specific(row: &mut Row, today: Date) {
     }
 }
 
+/// The type's French message when `value` is not a `T` (the message names the value).
+fn code_refused<T: std::str::FromStr<Err = crate::error::CoreError>>(value: &str) -> Option<String> {
+    value.parse::<T>().err().map(|e| e.to_string())
+}
+
 fn opt(row: &Row, field: &str) -> Option<String> {
     row.get(field).map(str::to_string)
 }
@@ -469,8 +487,11 @@ fn build(row: &mut Row) -> Option<Lieu> {
         pivot: opt(row, "pivot")?,
         nom: opt(row, "nom")?,
         commune: opt(row, "commune")?,
-        code_postal: opt(row, "code_postal")?,
-        code_insee: opt(row, "code_insee"),
+        code_postal: row.get("code_postal")?.parse().ok()?,
+        code_insee: match row.get("code_insee") {
+            Some(code) => Some(code.parse().ok()?),
+            None => None,
+        },
         adresse: opt(row, "adresse")?,
         complement_adresse: opt(row, "complement_adresse"),
         latitude: row.get("latitude").and_then(|v| v.parse().ok()),
@@ -585,7 +606,7 @@ mod tests {
         .unwrap();
         assert_eq!(c.lieu.nom, "Médiathèque du centre");
         assert_eq!(c.lieu.commune, "Saint-Étienne-du-Rouvray");
-        assert_eq!(c.lieu.code_postal, "06000");
+        assert_eq!(c.lieu.code_postal.as_str(), "06000");
         assert_eq!(c.lieu.telephone.as_deref(), Some("+33123456789"));
         assert_eq!(c.lieu.services.len(), 2);
         assert_eq!(c.lieu.latitude, Some(44.84));
@@ -619,6 +640,27 @@ mod tests {
             .contains("formule de tableur"));
         assert!(errors(&[("telephone", "12")])[0].0 == "telephone");
         assert!(errors(&[("nom", &"x".repeat(20_000))])[0].1.contains("trop longue"));
+    }
+
+    #[test]
+    fn codes_follow_the_one_rule_of_their_type_beyond_the_pattern() {
+        // The standard's pattern admits them; no commune has them.
+        assert_eq!(
+            errors(&[("code_postal", "00100")]),
+            [(
+                "code_postal".to_string(),
+                "code postal invalide « 00100 » : aucun code postal ne commence par 00".to_string()
+            )]
+        );
+        let e = errors(&[("code_insee", "99100")]);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].0, "code_insee");
+        assert!(e[0].1.starts_with("code INSEE invalide « 99100 »"), "{e:?}");
+        // Refused by the pattern: one message per field, the pattern's.
+        assert_eq!(errors(&[("code_postal", "330000")]).len(), 1);
+        let c = check_map(2, &row(&[("code_insee", "2A004"), ("code_postal", "20000")]), today()).unwrap();
+        assert_eq!(c.lieu.code_insee.map(String::from).as_deref(), Some("2A004"));
+        assert_eq!(c.lieu.code_postal.departement(), "2A");
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub struct Place {
     pub id: i64,
     pub ext_id: String,
     pub nom: String,
+    /// As stored (empty when unknown), only compared with an order's perimeter:
+    /// a code written by an older import that the rule of
+    /// [`crate::identifiants::CodeInsee`] refuses matches no commune, and must
+    /// not keep the place's other Pass Numérique actions from working
+    /// (`passerelle controle` lists it, rule `codes_lieux_valides`).
     pub code_insee: String,
     pub departement: String,
     pub services: crate::lieux::model::ListeServices,

@@ -212,13 +212,17 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
 pub async fn controle(data: &DataArgs, json: bool) -> Result<ExitCode> {
     let core = super::open(data).await?;
     let done = passerelle_core::controle::run_with_sirets(&core).await;
+    let codes = match done {
+        Ok(_) => passerelle_core::controle::codes_lieux_a_reprendre(&core, &Principal::SYSTEME).await,
+        Err(_) => Ok(Vec::new()),
+    };
     core.db.close().await;
-    let (checks, sirets) = done?;
+    let ((checks, sirets), codes) = (done?, codes?);
     let broken = checks.iter().filter(|c| c.ecarts != 0).count();
     if json {
         println!(
             "{}",
-            json!({ "ok": broken == 0, "regles": checks, "sirets_a_reprendre": sirets })
+            json!({ "ok": broken == 0, "regles": checks, "sirets_a_reprendre": sirets, "codes_lieux_a_reprendre": codes })
         );
     } else {
         for c in &checks {
@@ -229,6 +233,12 @@ pub async fn controle(data: &DataArgs, json: bool) -> Result<ExitCode> {
             println!(
                 "       SIRET à reprendre : {} n° {} ({}) « {} » : {}",
                 s.objet, s.id, s.table, s.siret, s.motif
+            );
+        }
+        for c in &codes {
+            println!(
+                "       Code à reprendre : lieu « {} » ({}) {} « {} » : {}",
+                c.lieu_ext_id, c.nom, c.champ, c.valeur, c.motif
             );
         }
         if broken == 0 {

@@ -347,3 +347,41 @@ async fn an_invalid_row_after_chunks_already_written_still_cancels_everything() 
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 11_999);
     assert_eq!(app.scalar_i64("SELECT crees FROM lieux_imports").await, 11_999);
 }
+
+/// A code stored by an older import that checked only the standard's pattern
+/// (`00100`, INSEE `99100`) breaks neither the search nor the export: they
+/// read the stored text; `passerelle controle` lists the place to correct.
+#[tokio::test]
+async fn a_stored_code_the_rule_refuses_is_listed_not_fatal() {
+    let app = TestApp::new().await;
+    let file = copy(&app, "propre.csv");
+    assert_eq!(run(&app, &["lieux", "import", &file]).0, 0);
+    let (code, v) = report(&app, &["controle"]);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(code, 0);
+    app.exec("UPDATE lieux SET code_postal = '00100', code_insee = '99100' WHERE ext_id = 'mednum-1'")
+        .await
+        .unwrap();
+
+    let mut b = app.browser();
+    let r = b.get("/api/v1/lieux?q=M%C3%A9diath%C3%A8que").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("\"code_postal\":\"00100\""), "{}", r.body);
+    let (code, stdout, err) = run(&app, &["lieux", "export", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("\"code_insee\":\"99100\""), "{stdout}");
+
+    let (code, v) = report(&app, &["controle"]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(v["ok"], false, "{v}");
+    let listed = v["codes_lieux_a_reprendre"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{v}");
+    assert_eq!(listed[0]["lieu_ext_id"], "mednum-1");
+    assert_eq!(listed[0]["champ"], "code_postal");
+    assert_eq!(listed[0]["valeur"], "00100");
+    assert_eq!(listed[1]["champ"], "code_insee");
+    assert!(listed[1]["motif"].as_str().unwrap().contains("« 99100 »"), "{v}");
+    let (_, out, _) = run(&app, &["controle"]);
+    assert!(out.contains("ÉCART  codes_lieux_valides"), "{out}");
+    assert!(out.contains("Code à reprendre : lieu « mednum-1 »"), "{out}");
+}

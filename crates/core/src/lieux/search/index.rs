@@ -19,6 +19,7 @@ use sqlx::Row as _;
 use super::{Page, Query, Shown, EARTH_RADIUS_M};
 use crate::db::Db;
 use crate::error::CoreResult;
+use crate::identifiants::CodePostal;
 use crate::lieux::horaires::{self, Horaires};
 use crate::lieux::model::fold;
 use crate::lieux::vocabulaires::{DispositifProgrammesNationaux, PublicsSpecifiquementAdresses, Services};
@@ -67,6 +68,10 @@ pub(super) struct Entry {
     pub ext_id: String,
     pub nom: String,
     pub adresse: String,
+    /// The stored text, not a [`CodePostal`]: the index holds every place, and
+    /// one row written by an older, looser import (`00100`) must not keep the
+    /// whole directory from being searched; `passerelle controle` lists such
+    /// rows (rule `codes_lieux_valides`). Only shown and compared, never parsed.
     pub code_postal: String,
     pub commune: String,
     /// Both or neither.
@@ -332,12 +337,12 @@ impl Index {
     /// coordinates; places' communes were checked against them on import.
     pub fn centre_of(&self, commune_or_postcode: &str) -> Option<(f64, f64)> {
         let wanted = fold(commune_or_postcode);
-        let postcode = commune_or_postcode.trim();
-        let is_postcode = postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit());
+        // Free text typed by a person: a postcode when the one rule reads it so.
+        let postcode = CodePostal::parse(commune_or_postcode).ok();
         let (mut n, mut lat, mut lon) = (0.0, 0.0, 0.0);
         for e in &self.entries {
-            let hit = if is_postcode {
-                e.code_postal == postcode
+            let hit = if let Some(postcode) = &postcode {
+                e.code_postal == postcode.as_str()
             } else {
                 !wanted.is_empty() && e.commune_folded == wanted
             };
