@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use passerelle_core::accounts::model::{Email, Siret};
 use passerelle_core::aidants_connect::oidc_provider::assertion::parse_public_key;
 use passerelle_core::identifiants::{Bic, Iban};
-use passerelle_core::money::{euros, parse_euros, parse_percent};
+use passerelle_core::money::{parse_percent, Centimes};
 use passerelle_core::pass_numerique::model::Territory;
 
 fuzz_target!(|text: &str| {
@@ -26,8 +26,8 @@ fuzz_target!(|text: &str| {
     if let Ok(t) = Territory::parse(text) {
         assert_eq!(Territory::parse(t.code()).ok(), Some(t));
     }
-    if let Ok(cents) = parse_euros(text, "montant") {
-        assert_eq!(parse_euros(&euros(cents), "montant").ok(), Some(cents));
+    if let Ok(cents) = Centimes::parse_euros(text, "montant") {
+        assert_eq!(Centimes::parse_euros(&cents.euros(), "montant").ok(), Some(cents));
     }
     let _ = parse_percent(text, "taux");
     let _ = parse_public_key(text);

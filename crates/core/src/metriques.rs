@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agregats;
 use crate::error::CoreResult;
+use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
 /// Name of the snapshot in the table `agregats`.
@@ -26,7 +27,7 @@ pub struct Compteurs {
     pub cheques_par_etat: Vec<(String, i64)>,
     /// Redemptions not cancelled, and their value.
     pub encaissements: i64,
-    pub encaissements_centimes: i64,
+    pub encaissements_centimes: Centimes,
     pub encaissements_annules: i64,
     pub lieux: i64,
     pub lieux_qualifies: i64,
@@ -57,7 +58,7 @@ pub async fn compteurs(core: &Core, max_age: Duration) -> CoreResult<(Compteurs,
 /// Counts everything now.
 pub async fn compter(core: &Core) -> CoreResult<Compteurs> {
     let now = core.db.now_micros();
-    type R = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
+    type R = (i64, Centimes, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
     let r: R = on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT \

@@ -217,7 +217,7 @@ impl Metrics {
             b.cheques.get_or_create(&EtatLabels { etat: etat.clone() }).set(*n);
         }
         b.encaissements.set(c.encaissements);
-        b.encaissements_centimes.set(c.encaissements_centimes);
+        b.encaissements_centimes.set(c.encaissements_centimes.centimes());
         b.encaissements_annules.set(c.encaissements_annules);
         b.lieux.set(c.lieux);
         b.lieux_qualifies.set(c.lieux_qualifies);

@@ -48,6 +48,16 @@ impl Centimes {
         self.0.checked_add(other.0).map(Centimes)
     }
 
+    /// `n` times this amount, held at the bounds of `i64` (a total on a page, never a payment).
+    pub fn saturating_mul(self, n: i64) -> Centimes {
+        Centimes(self.0.saturating_mul(n))
+    }
+
+    /// This amount plus another, held at the bounds of `i64` (a total on a page, never a payment).
+    pub fn saturating_add(self, other: Centimes) -> Centimes {
+        Centimes(self.0.saturating_add(other.0))
+    }
+
     /// `1000` → `10`, `1050` → `10,50`, `1045000` → `10 450` (French
     /// grouping with a no-break space; no currency sign).
     pub fn euros(self) -> String {
@@ -232,6 +242,12 @@ mod tests {
         assert_eq!(Centimes::new(1050).checked_mul(3), Some(Centimes::new(3150)));
         assert_eq!(Centimes::new(i64::MAX).checked_mul(2), None);
         assert_eq!(Centimes::new(i64::MAX).checked_add(Centimes::new(1)), None);
+        assert_eq!(Centimes::new(i64::MAX).saturating_mul(2), Centimes::new(i64::MAX));
+        assert_eq!(Centimes::new(-5).saturating_mul(3), Centimes::new(-15));
+        assert_eq!(
+            Centimes::new(i64::MAX).saturating_add(Centimes::new(1)),
+            Centimes::new(i64::MAX)
+        );
         let mut t = Centimes::ZERO;
         t += Centimes::new(5);
         assert_eq!(t - Centimes::new(7), -Centimes::new(2));

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{cell, current_month, month_of_micros, month_range, publish, write_csv};
 use crate::error::CoreResult;
+use crate::identifiants::Centimes;
 use crate::pass_numerique::model::Public;
 use crate::{on_db, Core};
 
@@ -64,8 +65,8 @@ pub const SNAPSHOT: &str = "pass-numerique-departements-publics";
 #[derive(Debug, Default, Clone)]
 pub struct Counts {
     pub handed_out: BTreeMap<(String, String, String), i64>,
-    /// (count, cents)
-    pub redeemed: BTreeMap<(String, String, String), (i64, i64)>,
+    /// (count, face value)
+    pub redeemed: BTreeMap<(String, String, String), (i64, Centimes)>,
     pub departements: BTreeSet<String>,
     pub last_modified: Option<i64>,
 }
@@ -84,7 +85,7 @@ pub async fn counts(core: &Core) -> CoreResult<Counts> {
     let deps: Vec<String> =
         on_db!(db, x => sqlx::query_scalar("SELECT code FROM territoires_departements").fetch_all(&mut *x).await?);
     c.departements.extend(deps);
-    let redeemed: Vec<(String, Option<String>, String, i64, i64)> = on_db!(db, x => {
+    let redeemed: Vec<(String, Option<String>, String, i64, Centimes)> = on_db!(db, x => {
         sqlx::query_as(
             "SELECT l.departement, k.public, SUBSTR(e.jour, 1, 7), COUNT(*), CAST(SUM(e.valeur_centimes) AS BIGINT) \
              FROM encaissements e JOIN lieux l ON l.id = e.lieu_id JOIN carnets k ON k.numero = e.carnet_id \
@@ -139,7 +140,7 @@ pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
         for p in &publics {
             for m in &months {
                 let key = (d.clone(), p.to_string(), m.clone());
-                let (n, cents) = c.redeemed.get(&key).copied().unwrap_or((0, 0));
+                let (n, cents) = c.redeemed.get(&key).copied().unwrap_or_default();
                 let redeemed = publish(n);
                 out.push(Row {
                     departement: d.clone(),
@@ -147,7 +148,7 @@ pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
                     mois: m.clone(),
                     carnets_remis: publish(c.handed_out.get(&key).copied().unwrap_or(0)),
                     cheques_encaisses: redeemed,
-                    valeur_encaissee_euros: redeemed.map(|_| crate::money::decimal(cents)),
+                    valeur_encaissee_euros: redeemed.map(|_| cents.decimal()),
                 });
             }
         }
@@ -231,7 +232,7 @@ mod tests {
             for (d, p, m, cents) in &events {
                 let e = c.redeemed.entry((deps[*d].to_string(), public_key(Some(publics[*p].to_string())), month(*m))).or_default();
                 e.0 += 1;
-                e.1 += cents;
+                e.1 += Centimes::new(*cents);
             }
             let rows = rows(&c, "2026-06");
             let first = events.iter().map(|e| e.2).min().unwrap_or(5);
@@ -246,7 +247,7 @@ mod tests {
                 match r.cheques_encaisses {
                     Some(shown) => {
                         prop_assert_eq!(Some(shown), publish(n));
-                        prop_assert_eq!(r.valeur_encaissee_euros.clone(), Some(crate::money::decimal(cents)));
+                        prop_assert_eq!(r.valeur_encaissee_euros.clone(), Some(Centimes::new(cents).decimal()));
                     }
                     None => {
                         prop_assert!(n > 0);

@@ -48,7 +48,7 @@ pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -
             (
                 format!(
                     "Frais de l'opérateur ({} %)",
-                    crate::money::euros(order.frais_pour_dix_mille)
+                    crate::money::percent(order.frais_pour_dix_mille)
                 ),
                 amount(doc.frais_centimes),
             ),

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::orders::{add_document, Amounts};
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult};
 use crate::identifiants::Centimes;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -14,7 +14,7 @@ use crate::{on_db, on_tx, Core};
 /// Expires what is due at `today` (Europe/Paris) and issues the credit notes
 /// owed. Idempotent: a second run changes nothing. Returns the cheques expired.
 pub async fn expire_due(core: &Core, actor: &Actor, today: jiff::civil::Date) -> CoreResult<u64> {
-    let due: Vec<(i64, String, i64, i64)> = on_db!(&core.db, c => {
+    let due: Vec<(i64, String, i64, Centimes)> = on_db!(&core.db, c => {
         sqlx::query_as("SELECT id, fin, tolerance_jours, valeur_centimes FROM commandes WHERE etat = 'payee' AND emise_at IS NOT NULL")
             .fetch_all(&mut *c)
             .await?
@@ -37,7 +37,7 @@ pub async fn expire_due(core: &Core, actor: &Actor, today: jiff::civil::Date) ->
                 .rows_affected()
         });
         // Credit owed: the face value of every unused cheque, less what earlier credit notes covered.
-        let (unused, credited): (i64, i64) = on_tx!(&mut tx, c => {
+        let (unused, credited): (i64, Centimes) = on_tx!(&mut tx, c => {
             (
                 sqlx::query_scalar("SELECT COUNT(*) FROM cheques WHERE commande_id = $1 AND etat IN ('expire', 'annule')")
                     .bind(order)
@@ -51,12 +51,16 @@ pub async fn expire_due(core: &Core, actor: &Actor, today: jiff::civil::Date) ->
                 .await?,
             )
         });
-        let owed = unused * value - credited;
-        let credit = if owed > 0 {
+        let owed = value.checked_mul(unused).map(|face| face - credited).ok_or_else(|| {
+            CoreError::Io(format!(
+                "commande {order} : valeur des chèques non utilisés hors limites"
+            ))
+        })?;
+        let credit = if owed > Centimes::ZERO {
             let amounts = Amounts {
-                valeur_centimes: Centimes::new(owed),
+                valeur_centimes: owed,
                 frais_centimes: Centimes::ZERO,
-                total_centimes: Centimes::new(owed),
+                total_centimes: owed,
             };
             Some(
                 add_document(&mut tx, super::orders::DocumentKind::Avoir, order, amounts)
@@ -72,7 +76,9 @@ pub async fn expire_due(core: &Core, actor: &Actor, today: jiff::civil::Date) ->
                 &core.keys,
                 NewEntry::new(actor.clone(), actions::CHEQUES_EXPIRED)
                     .subject("commande", order)
-                    .details(json!({ "cheques_expires": n, "avoir": credit, "avoir_centimes": owed.max(0) })),
+                    .details(
+                        json!({ "cheques_expires": n, "avoir": credit, "avoir_centimes": owed.max(Centimes::ZERO) }),
+                    ),
             )
             .await?;
         }

@@ -11,6 +11,7 @@ use super::orders::{self, OrderState};
 use crate::accounts::Principal;
 use crate::db::{lock, Tx, TxConn};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::Centimes;
 use crate::journal::{self, actions, NewEntry};
 use crate::keys::Keys;
 use crate::{on_db, on_tx, Core};
@@ -146,7 +147,7 @@ pub async fn issue(
     let now = tx.horloge.now_micros();
     let mut done = 0u64;
     while let Some(chunk) = chunks.recv().await {
-        write_chunk(&mut tx, order_id, order.valeur_centimes.centimes(), state, now, &chunk).await?;
+        write_chunk(&mut tx, order_id, order.valeur_centimes, state, now, &chunk).await?;
         done += chunk.cheques.len() as u64;
         progress(done, total);
     }
@@ -208,7 +209,14 @@ pub async fn issue(
     Ok(issued)
 }
 
-async fn write_chunk(tx: &mut Tx, order_id: i64, value: i64, state: &str, now: i64, chunk: &Chunk) -> CoreResult<()> {
+async fn write_chunk(
+    tx: &mut Tx,
+    order_id: i64,
+    value: Centimes,
+    state: &str,
+    now: i64,
+    chunk: &Chunk,
+) -> CoreResult<()> {
     if let TxConn::Postgres(t) = &mut tx.conn {
         return copy_chunk(t, order_id, value, state, now, chunk).await;
     }
@@ -225,7 +233,7 @@ async fn write_chunk(tx: &mut Tx, order_id: i64, value: i64, state: &str, now: i
     }
     let cheque_head =
         "INSERT INTO cheques (id, carnet_id, rang, empreinte, commande_id, valeur_centimes, etat, updated_at) ";
-    let constants = format!("{order_id}, {value}, '{state}', {now}");
+    let constants = format!("{order_id}, {}, '{state}', {now}", value.centimes());
     for rows in chunk.cheques.chunks(CHEQUE_ROWS) {
         on_tx!(tx, c => {
             let mut qb = sqlx::QueryBuilder::new(cheque_head);
@@ -247,12 +255,13 @@ async fn write_chunk(tx: &mut Tx, order_id: i64, value: i64, state: &str, now: i
 async fn copy_chunk(
     t: &mut sqlx::Transaction<'static, sqlx::Postgres>,
     order_id: i64,
-    value: i64,
+    value: Centimes,
     state: &str,
     now: i64,
     chunk: &Chunk,
 ) -> CoreResult<()> {
     use std::fmt::Write as _;
+    let cents = value.centimes();
     let mut booklets = String::with_capacity(chunk.booklets.len() * 64);
     for (number, seed) in &chunk.booklets {
         let _ = writeln!(booklets, "{number}\t\\\\x{}\t{order_id}", hex::encode(seed));
@@ -266,7 +275,7 @@ async fn copy_chunk(
     for (id, booklet, rank, hash) in &chunk.cheques {
         let _ = writeln!(
             cheques,
-            "{id}\t{booklet}\t{rank}\t\\\\x{}\t{order_id}\t{value}\t{state}\t{now}",
+            "{id}\t{booklet}\t{rank}\t\\\\x{}\t{order_id}\t{cents}\t{state}\t{now}",
             hex::encode(hash)
         );
     }

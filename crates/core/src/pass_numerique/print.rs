@@ -8,6 +8,7 @@ use super::model::Territory;
 use super::orders::Order;
 use crate::dates_fr::jour_fr;
 use crate::error::CoreResult;
+use crate::identifiants::Centimes;
 use crate::pdf::{amount, Fonts, Page, Pdf, Style, A4, BLUE_FRANCE, TEXT};
 use crate::{on_db, Core};
 
@@ -18,7 +19,7 @@ const MARGIN: f32 = 28.0;
 pub struct Face {
     /// Funder's text (branding), e.g. « Département de la Gironde ».
     pub marque: String,
-    pub valeur_centimes: i64,
+    pub valeur_centimes: Centimes,
     pub cheques_par_carnet: i64,
     /// « du 01/01/2026 au 31/12/2026 »
     pub validite: String,
@@ -163,7 +164,7 @@ pub async fn face_of(core: &Core, order: &Order, base_url: &str) -> CoreResult<F
     }
     Ok(Face {
         marque,
-        valeur_centimes: order.valeur_centimes.centimes(),
+        valeur_centimes: order.valeur_centimes,
         cheques_par_carnet: order.cheques_par_carnet,
         validite: format!("du {} au {}", jour_fr(&order.debut), jour_fr(&order.fin)),
         perimetre: places.join(", "),

@@ -17,10 +17,10 @@ use super::places::{self, Place};
 use crate::dates_fr::{iso, jj_mm_aaaa, jour_iso, plus_jours};
 use crate::db::{is_unique_violation, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::Centimes;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::model::ListeServices;
 use crate::lieux::vocabulaires::Services;
-pub use crate::money::euros;
 use crate::{on_db, on_tx, Core};
 
 /// The answer to a check (and to a refused redemption).
@@ -29,7 +29,7 @@ pub struct Verdict {
     pub valide: bool,
     pub motif: Motif,
     pub message: String,
-    pub valeur_centimes: Option<i64>,
+    pub valeur_centimes: Option<Centimes>,
     /// Last day of use (AAAA-MM-JJ), tolerance included.
     pub fin_validite: Option<String>,
 }
@@ -41,7 +41,7 @@ pub struct Receipt {
     /// The end of the code only.
     pub cheque: String,
     pub carnet: i64,
-    pub valeur_centimes: i64,
+    pub valeur_centimes: Centimes,
     pub lieu: String,
     pub service: String,
     /// RFC 3339, UTC.
@@ -90,7 +90,7 @@ struct ChequeRow {
     id: i64,
     carnet_id: i64,
     commande_id: i64,
-    valeur_centimes: i64,
+    valeur_centimes: Centimes,
     etat: ChequeState,
     remis_at: Option<i64>,
     debut: String,
@@ -211,7 +211,7 @@ fn valid(r: &ChequeRow, last: Option<Date>) -> Verdict {
         motif: Motif::Valide,
         message: format!(
             "Chèque valable : {} €, jusqu'au {}",
-            euros(r.valeur_centimes),
+            r.valeur_centimes.euros(),
             last.map(french).unwrap_or_default()
         ),
         valeur_centimes: Some(r.valeur_centimes),
@@ -419,7 +419,7 @@ pub async fn redeem(
     )))
 }
 
-fn receipt(id: i64, code: &Code, carnet: i64, value: i64, place: &Place, service: &str, at: i64) -> Receipt {
+fn receipt(id: i64, code: &Code, carnet: i64, value: Centimes, place: &Place, service: &str, at: i64) -> Receipt {
     let compact = code.compact();
     Receipt {
         encaissement: id,
@@ -444,7 +444,7 @@ fn service_label(service: &str) -> &'static str {
 struct Previous {
     id: i64,
     carnet_id: i64,
-    valeur_centimes: i64,
+    valeur_centimes: Centimes,
     service: String,
     at: i64,
     annule_at: Option<i64>,
@@ -473,7 +473,7 @@ pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i6
     let mut tx = core.db.begin().await?;
     // A settlement run reads redemptions under this lock: a cancellation never slips into a statement being written.
     crate::db::lock(&mut tx, crate::reglements::SETTLEMENT_LOCK).await?;
-    let row: Option<(i64, i64)> = on_tx!(&mut tx, c => {
+    let row: Option<(i64, Centimes)> = on_tx!(&mut tx, c => {
         sqlx::query_as(
             "UPDATE encaissements SET annule_at = $3 WHERE id = $1 AND lieu_id = $2 AND annule_at IS NULL AND at >= $4 \
              AND NOT EXISTS (SELECT 1 FROM releve_lignes l WHERE l.encaissement_id = encaissements.id AND l.rejetee = 0) \

@@ -30,6 +30,7 @@ pub use table::{Column, Table};
 pub use text::{wrap, Flow};
 
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::Centimes;
 
 /// A4 portrait, in points: width, height.
 pub const A4: (f32, f32) = (595.28, 841.89);
@@ -47,8 +48,8 @@ pub const BLACK: Color = Color(0, 0, 0);
 
 /// `1045000` → `10 450 €`: an amount of integer cents as documents print it
 /// (the `money` module's French writing, then the euro sign).
-pub fn amount(cents: impl Into<i64>) -> String {
-    format!("{} €", crate::money::euros(cents.into()))
+pub fn amount(cents: Centimes) -> String {
+    format!("{} €", cents.euros())
 }
 
 fn fill(s: &mut Surface, Color(r, g, b): Color) {
@@ -165,10 +166,10 @@ mod tests {
 
     #[test]
     fn amounts_are_written_in_euros_from_cents() {
-        assert_eq!(amount(1000), "10 €");
-        assert_eq!(amount(1050), "10,50 €");
-        assert_eq!(amount(1_045_000), "10\u{a0}450 €");
-        assert_eq!(amount(-5), "-0,05 €");
+        assert_eq!(amount(Centimes::new(1000)), "10 €");
+        assert_eq!(amount(Centimes::new(1050)), "10,50 €");
+        assert_eq!(amount(Centimes::new(1_045_000)), "10\u{a0}450 €");
+        assert_eq!(amount(Centimes::new(-5)), "-0,05 €");
     }
 
     #[test]

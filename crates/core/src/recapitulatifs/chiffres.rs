@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 use super::mois::Mois;
 use crate::db::Tx;
 use crate::error::CoreResult;
+use crate::identifiants::Centimes;
 use crate::on_tx;
 
 /// A number of cheques and their face value (cents).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Compte {
     pub cheques: i64,
-    pub centimes: i64,
+    pub centimes: Centimes,
 }
 
 /// One figure in the month and cumulated up to its end.
@@ -73,7 +74,7 @@ pub struct Hub {
 }
 
 async fn compte(tx: &mut Tx, sql: &str, org: i64, from: Bound<'_>, to: Bound<'_>) -> CoreResult<Compte> {
-    let (cheques, centimes): (i64, i64) = on_tx!(tx, c => {
+    let (cheques, centimes): (i64, Centimes) = on_tx!(tx, c => {
         let q = sqlx::query_as(sql).bind(org);
         let q = match from { Bound::Micros(v) => q.bind(v), Bound::Jour(v) => q.bind(v) };
         let q = match to { Bound::Micros(v) => q.bind(v), Bound::Jour(v) => q.bind(v) };
@@ -213,7 +214,7 @@ pub async fn hub(tx: &mut Tx, org: i64, m: &Mois) -> CoreResult<Hub> {
          JOIN lieux l ON l.id = e.lieu_id WHERE e.annule_at IS NULL AND e.jour >= $2 AND e.jour < $3 \
          AND l.departement {OF_HUB} GROUP BY l.departement"
     );
-    let encaisses: Vec<(String, i64, i64)> = on_tx!(&mut *tx, c => {
+    let encaisses: Vec<(String, i64, Centimes)> = on_tx!(&mut *tx, c => {
         sqlx::query_as(&encaisses_sql)
             .bind(org).bind(&m.premier_jour).bind(&m.premier_jour_suivant)
             .fetch_all(&mut *c).await?

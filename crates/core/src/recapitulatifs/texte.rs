@@ -2,7 +2,6 @@
 
 use super::chiffres::{Commanditaire, Compte, Hub, Ligne};
 use super::mois::Mois;
-use crate::money::euros;
 
 /// `1234567` → `1 234 567` (no-break spaces, as French writes thousands).
 pub fn entier(n: i64) -> String {
@@ -30,7 +29,7 @@ pub fn heures(minutes: i64) -> String {
 
 fn compte(c: Compte) -> String {
     let s = if c.cheques > 1 { "s" } else { "" };
-    format!("{} chèque{s} ({}\u{a0}€)", entier(c.cheques), euros(c.centimes))
+    format!("{} chèque{s} ({}\u{a0}€)", entier(c.cheques), c.centimes.euros())
 }
 
 fn ligne(out: &mut String, label: &str, l: Ligne) {
@@ -157,6 +156,7 @@ pub fn hub(m: &Mois, r: &Hub, liens: &Liens<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identifiants::Centimes;
 
     #[test]
     fn numbers_are_written_the_french_way() {
@@ -167,7 +167,7 @@ mod tests {
         assert_eq!(
             compte(Compte {
                 cheques: 1200,
-                centimes: 1_200_050
+                centimes: Centimes::new(1_200_050)
             }),
             "1\u{a0}200 chèques (12\u{a0}000,50\u{a0}€)"
         );

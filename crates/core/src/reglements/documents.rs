@@ -113,11 +113,7 @@ fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
         13.0,
         60.0,
         y,
-        &format!(
-            "Total : {} pour {} chèque(s)",
-            amount(s.total_centimes.centimes()),
-            s.lignes
-        ),
+        &format!("Total : {} pour {} chèque(s)", amount(s.total_centimes), s.lignes),
     );
     y + 30.0
 }
@@ -127,7 +123,7 @@ fn cells(l: &Line) -> Vec<String> {
         jour_fr(&l.jour),
         format!("{} / {}", l.carnet, l.rang),
         l.service.chars().take(48).collect(),
-        amount(l.valeur_centimes.centimes()),
+        amount(l.valeur_centimes),
     ]
 }
 

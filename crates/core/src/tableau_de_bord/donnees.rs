@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::agregats::{self, Snapshot};
 use crate::db::datetime_of;
 use crate::error::CoreResult;
+use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
 use super::National;
@@ -24,9 +25,9 @@ pub const MONTHS: usize = 24;
 pub struct Mois {
     pub mois: String,
     pub cheques_emis: i64,
-    pub valeur_emise_centimes: i64,
+    pub valeur_emise_centimes: Centimes,
     pub cheques_encaisses: i64,
-    pub valeur_encaissee_centimes: i64,
+    pub valeur_encaissee_centimes: Centimes,
     pub accompagnements: i64,
     pub personnes_accompagnees: i64,
     pub minutes_accompagnement: i64,
@@ -52,8 +53,8 @@ pub struct Departement {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Donnees {
     pub national: National,
-    pub valeur_emise_centimes: i64,
-    pub valeur_encaissee_centimes: i64,
+    pub valeur_emise_centimes: Centimes,
+    pub valeur_encaissee_centimes: Centimes,
     /// The last [`MONTHS`] months, oldest first, the current month included.
     pub mois: Vec<Mois>,
     /// Every département of the official list (and any code found in the data).
@@ -119,23 +120,23 @@ pub async fn compute(core: Core) -> CoreResult<Donnees> {
         .collect();
 
     // Issued: orders are few (thousands); bucket them by month of issue here.
-    let orders: Vec<(i64, i64, i64, i64)> = on_db!(db, c => {
+    let orders: Vec<(i64, i64, i64, Centimes)> = on_db!(db, c => {
         sqlx::query_as(
             "SELECT emise_at, carnets, cheques_par_carnet, valeur_centimes FROM commandes WHERE emise_at IS NOT NULL",
         )
         .fetch_all(&mut *c)
         .await?
     });
-    let (mut value_issued, mut value_redeemed) = (0i64, 0i64);
+    let (mut value_issued, mut value_redeemed) = (Centimes::ZERO, Centimes::ZERO);
     for (at, booklets, per_booklet, value) in orders {
         let count = booklets.saturating_mul(per_booklet);
-        value_issued = value_issued.saturating_add(count.saturating_mul(value));
+        value_issued = value_issued.saturating_add(value.saturating_mul(count));
         if let Some(m) = by_month.get_mut(&month_of(at)) {
             m.cheques_emis += count;
-            m.valeur_emise_centimes += count.saturating_mul(value);
+            m.valeur_emise_centimes = m.valeur_emise_centimes.saturating_add(value.saturating_mul(count));
         }
     }
-    let redeemed: Vec<(String, i64, i64)> = on_db!(db, c => {
+    let redeemed: Vec<(String, i64, Centimes)> = on_db!(db, c => {
         sqlx::query_as(
             "SELECT SUBSTR(jour, 1, 7) AS mois, COUNT(*), CAST(COALESCE(SUM(valeur_centimes), 0) AS BIGINT) \
              FROM encaissements WHERE annule_at IS NULL GROUP BY SUBSTR(jour, 1, 7)",

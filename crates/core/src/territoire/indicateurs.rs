@@ -12,6 +12,7 @@ use super::{last_twelve_months, per_ten_thousand};
 use crate::accounts::Principal;
 use crate::db::Db;
 use crate::error::CoreResult;
+use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
 /// Places of the caller's territory (a hub's départements), as SQL on a
@@ -35,7 +36,7 @@ pub struct Figures {
     pub conseillers: i64,
     /// Cheques redeemed (not cancelled) in the last twelve months, and their value.
     pub cheques: i64,
-    pub montant_centimes: i64,
+    pub montant_centimes: Centimes,
 }
 
 impl Figures {
@@ -144,7 +145,7 @@ pub async fn compute(db: &Db, hub: i64, today: Date) -> CoreResult<Territory> {
         .await?;
         (monthly, people)
     });
-    let cheques: Vec<(String, i64, i64)> = on_db!(db, c => {
+    let cheques: Vec<(String, i64, Centimes)> = on_db!(db, c => {
         sqlx::query_as(&format!(
             "SELECT l.departement, COUNT(*), CAST(COALESCE(SUM(e.valeur_centimes), 0) AS BIGINT) \
              FROM encaissements e JOIN lieux l ON l.id = e.lieu_id \
@@ -158,7 +159,7 @@ pub async fn compute(db: &Db, hub: i64, today: Date) -> CoreResult<Territory> {
     let map = |v: Pairs| v.into_iter().collect::<HashMap<_, _>>();
     let (population, places, qualified) = (map(population), map(places), map(qualified));
     let activity: HashMap<String, (i64, i64, i64)> = activity.into_iter().map(|(d, a, m, p)| (d, (a, m, p))).collect();
-    let cheques: HashMap<String, (i64, i64)> = cheques.into_iter().map(|(d, n, v)| (d, (n, v))).collect();
+    let cheques: HashMap<String, (i64, Centimes)> = cheques.into_iter().map(|(d, n, v)| (d, (n, v))).collect();
     let mut total = Figures {
         code: String::new(),
         nom: "Total du territoire".into(),

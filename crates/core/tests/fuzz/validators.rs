@@ -4,7 +4,7 @@
 use passerelle_core::accounts::model::{Email, Siret};
 use passerelle_core::aidants_connect::oidc_provider::assertion::parse_public_key;
 use passerelle_core::identifiants::{Bic, Iban, Pivot};
-use passerelle_core::money::{euros, parse_euros, parse_percent};
+use passerelle_core::money::{parse_percent, Centimes};
 use passerelle_core::pass_numerique::model::{Public, Territory};
 use passerelle_core::qualification::model::safe_file_name;
 use proptest::prelude::*;
@@ -87,9 +87,9 @@ proptest! {
 
     #[test]
     fn amounts_are_read_or_refused(text in prop_oneof![hostile_text(4), "[0-9 ,.€%\u{a0}]{0,25}"]) {
-        if let Some(cents) = ok_or_french(parse_euros(&text, "montant"))? {
-            prop_assert!(cents >= 0);
-            prop_assert_eq!(parse_euros(&euros(cents), "montant").map_err(|e| e.to_string()), Ok(cents));
+        if let Some(cents) = ok_or_french(Centimes::parse_euros(&text, "montant"))? {
+            prop_assert!(cents.centimes() >= 0);
+            prop_assert_eq!(Centimes::parse_euros(&cents.euros(), "montant").map_err(|e| e.to_string()), Ok(cents));
         }
         if let Some(p) = ok_or_french(parse_percent(&text, "taux"))? {
             prop_assert!(p >= 0);

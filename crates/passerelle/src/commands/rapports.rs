@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use passerelle_core::accounts::Principal;
-use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Row};
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
@@ -20,7 +19,7 @@ fn count(label: &str, carnets: Option<i64>, c: Count) {
     println!(
         "  {label:<14} {:>9} chèques {:>14} €{booklets}",
         c.cheques,
-        euros(c.valeur_centimes)
+        c.valeur_centimes.euros()
     );
 }
 
@@ -42,7 +41,7 @@ fn breakdown(title: &str, rows: &[Row], with_key: bool) {
         println!(
             "  {name} : {} encaissé(s), {} €{booklets}",
             r.encaisses,
-            euros(r.valeur_encaissee_centimes)
+            r.valeur_encaissee_centimes.euros()
         );
     }
 }
@@ -65,7 +64,7 @@ pub async fn order(core: &Core, id: i64, csv: Option<&Path>, json: bool) -> Resu
     count("non utilisés", None, t.non_utilises);
     count("expirés", None, t.expires);
     count("annulés", Some(t.carnets_perdus), t.annules);
-    println!("  avoirs émis : {} €", euros(t.avoirs_centimes));
+    println!("  avoirs émis : {} €", t.avoirs_centimes.euros());
     breakdown("Par mois", &r.par_mois, false);
     breakdown("Par département", &r.par_departement, true);
     breakdown("Par commune", &r.par_commune, true);
@@ -108,17 +107,17 @@ pub async fn expired(core: &Core, id: i64, files: Files<'_>, json: bool) -> Resu
     println!(
         "  {} carnet(s) concerné(s) ; total {} €",
         s.carnets.len(),
-        euros(s.total_centimes)
+        s.total_centimes.euros()
     );
     for a in &s.avoirs {
-        println!("  avoir {} : {} €", a.numero, euros(a.valeur_centimes));
+        println!("  avoir {} : {} €", a.numero, a.valeur_centimes.euros());
     }
     if s.balanced() {
         println!("Total des avoirs égal au total des chèques non utilisés.");
     } else {
         println!(
             "Reste à couvrir par un avoir : {} € (à la prochaine expiration).",
-            euros(s.total_centimes - s.avoirs_centimes)
+            (s.total_centimes - s.avoirs_centimes).euros()
         );
     }
     for (what, path) in [("PDF", files.pdf), ("CSV", files.csv)] {

@@ -197,7 +197,7 @@ fn printed(carnet: i64, rang: i64) -> Printed {
 fn booklets_read_as_before_and_their_qr_codes_open_the_cheques() {
     let face = Face {
         marque: "Département de la Gironde — Direction de l'inclusion".into(),
-        valeur_centimes: 1050,
+        valeur_centimes: Centimes::new(1050),
         cheques_par_carnet: 3,
         validite: "du 01/01/2026 au 31/12/2026".into(),
         perimetre: "Gironde (33), Pessac (33318)".into(),
@@ -349,12 +349,12 @@ fn a_statement_of_a_place_reads_as_before() {
 fn an_expiry_statement_reads_as_before() {
     let count = |cheques: i64| Count {
         cheques,
-        valeur_centimes: cheques * 1000,
+        valeur_centimes: Centimes::new(cheques * 1000),
     };
     let s = Expired {
         commande: 7,
         commanditaire: "Département de la Gironde".into(),
-        valeur_cheque_centimes: 1000,
+        valeur_cheque_centimes: Centimes::new(1000),
         fin: "2026-12-31".into(),
         expiration_apres: "2027-01-30".into(),
         carnets: (1..=61)
@@ -367,14 +367,14 @@ fn an_expiry_statement_reads_as_before() {
             .collect(),
         expires: count(600),
         annules: count(10),
-        total_centimes: 610_000,
+        total_centimes: Centimes::new(610_000),
         avoirs: vec![CreditNote {
             numero: "AVO-2027-000001".into(),
-            valeur_centimes: 600_000,
+            valeur_centimes: Centimes::new(600_000),
             // 2025-11-24T16:00:00Z
             created_at: 1_764_000_000_000_000,
         }],
-        avoirs_centimes: 600_000,
+        avoirs_centimes: Centimes::new(600_000),
     };
     let pdf = expires_pdf::pdf(&fonts(), "Opérateur national", &s).unwrap();
     dump("expires.pdf", &pdf);
@@ -426,7 +426,7 @@ fn an_expiry_statement_reads_as_before() {
 
     let mut none = s.clone();
     none.avoirs.clear();
-    none.avoirs_centimes = 0;
+    none.avoirs_centimes = Centimes::ZERO;
     none.carnets.truncate(1);
     let pdf = expires_pdf::pdf(&fonts(), "Opérateur national", &none).unwrap();
     let pages = self::pages(&pdf).unwrap();
@@ -440,8 +440,8 @@ fn an_expiry_statement_reads_as_before() {
         ],
     );
     let mut balanced = s.clone();
-    balanced.avoirs[0].valeur_centimes = 610_000;
-    balanced.avoirs_centimes = 610_000;
+    balanced.avoirs[0].valeur_centimes = Centimes::new(610_000);
+    balanced.avoirs_centimes = Centimes::new(610_000);
     let pdf = expires_pdf::pdf(&fonts(), "Opérateur national", &balanced).unwrap();
     has_all(
         &self::pages(&pdf).unwrap()[0],

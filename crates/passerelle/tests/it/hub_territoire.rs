@@ -176,7 +176,7 @@ async fn figures_equal_direct_counts_and_a_hub_sees_only_its_departements() {
             .await
         );
         assert_eq!(
-            d.montant_centimes,
+            d.montant_centimes.centimes(),
             count(
                 app,
                 &format!("SELECT CAST(COALESCE(SUM(e.valeur_centimes), 0) AS BIGINT) FROM encaissements e JOIN lieux l ON l.id = e.lieu_id WHERE e.annule_at IS NULL AND l.departement = '{c}'")
@@ -189,7 +189,7 @@ async fn figures_equal_direct_counts_and_a_hub_sees_only_its_departements() {
     assert_eq!((gironde.lieux, landes.lieux), (4, 2));
     assert!(gironde.lieux_qualifies >= 1);
     assert_eq!((gironde.cheques, landes.cheques), (2, 0));
-    assert!(gironde.montant_centimes > 0);
+    assert!(gironde.montant_centimes.centimes() > 0);
     assert_eq!((gironde.accompagnements, gironde.minutes), (2, 150));
     assert_eq!((landes.accompagnements, landes.minutes), (1, 45));
     assert_eq!(

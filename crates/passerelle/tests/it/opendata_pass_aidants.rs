@@ -78,7 +78,7 @@ async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_co
     // Booklets handed out this month to seniors living in the département: 2 (hidden).
     let expected = format!(
         "{dep},seniors,{month},,{seniors},{}",
-        passerelle_core::money::decimal(value)
+        passerelle_core::money::Centimes::new(value).decimal()
     );
     assert!(lines.contains(&expected.as_str()), "{expected}");
     assert!(

@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use passerelle_core::journal::Actor;
-use passerelle_core::money::euros;
+use passerelle_core::money::Centimes;
 use passerelle_core::recapitulatifs::{self, chiffres, texte::entier, Mois};
 use passerelle_core::{hubs, Core};
 use serde_json::json;
@@ -151,7 +151,7 @@ async fn digest_figures_equal_direct_recounts_and_the_command_queues_each_once()
         ))
         .await;
     assert_eq!((f.emis.mois.cheques, f.emis.cumul.cheques), (issued, issued));
-    assert_eq!(f.emis.mois.centimes, issued * 1000);
+    assert_eq!(f.emis.mois.centimes.centimes(), issued * 1000);
     assert_eq!(f.distribues.mois.cheques, app.scalar_i64(&handed(start)).await);
     assert_eq!(f.distribues.cumul.cheques, app.scalar_i64(&handed(0)).await);
     assert_eq!(f.encaisses.mois.cheques, redeemed);
@@ -162,7 +162,7 @@ async fn digest_figures_equal_direct_recounts_and_the_command_queues_each_once()
         (issued, f.distribues.mois.cheques, f.distribues.cumul.cheques),
         (200, 20, 30)
     );
-    assert_eq!((redeemed, f.encaisses.cumul.centimes), (1, 1000));
+    assert_eq!((redeemed, f.encaisses.cumul.centimes), (1, Centimes::new(1000)));
     assert_eq!((f.expires.mois.cheques, f.expires.cumul.cheques), (2, 3));
     assert_eq!(f.taux_pour_mille(), Some(33), "1 encaissé sur 30 distribués");
 
@@ -202,7 +202,10 @@ async fn digest_figures_equal_direct_recounts_and_the_command_queues_each_once()
         (gironde.accompagnements, gironde.minutes, gironde.personnes),
         (2, 210, 7)
     );
-    assert_eq!((gironde.encaisses.cheques, gironde.encaisses.centimes), (1, 1000));
+    assert_eq!(
+        (gironde.encaisses.cheques, gironde.encaisses.centimes),
+        (1, Centimes::new(1000))
+    );
     let dordogne = &h.departements[0];
     assert_eq!((dordogne.lieux, dordogne.accompagnements, dordogne.minutes), (0, 1, 60));
     assert_eq!(h.total.accompagnements, 3);
@@ -229,9 +232,9 @@ async fn digest_figures_equal_direct_recounts_and_the_command_queues_each_once()
     let line = format!(
         "- chèques distribués (carnets remis) : {} chèques ({}\u{a0}€) ; depuis le début : {} chèques ({}\u{a0}€)",
         entier(f.distribues.mois.cheques),
-        euros(f.distribues.mois.centimes),
+        f.distribues.mois.centimes.euros(),
         entier(f.distribues.cumul.cheques),
-        euros(f.distribues.cumul.centimes)
+        f.distribues.cumul.centimes.euros()
     );
     assert!(body.contains(&line), "{line}\n{body}");
     assert!(

@@ -10,7 +10,7 @@ use passerelle_core::accounts::Role;
 use passerelle_core::lieux::vocabulaires::Services;
 use passerelle_core::pass_numerique::guichet::{self, Presentateur, Tentative};
 use passerelle_core::pass_numerique::places::Place;
-use passerelle_core::pass_numerique::redeem::{self, Motif, Outcome};
+use passerelle_core::pass_numerique::redeem::{Motif, Outcome};
 use serde::Deserialize;
 
 use crate::auth::{render, ClientIp, CurrentUser, Visitor};
@@ -164,7 +164,7 @@ pub async fn counter_submit(
                         "Chèque encaissé".to_string(),
                         format!(
                             "{} € pour « {} », encaissement n° {} (chèque {}, carnet n° {}).",
-                            redeem::euros(r.valeur_centimes),
+                            r.valeur_centimes.euros(),
                             r.service,
                             r.encaissement,
                             r.cheque,

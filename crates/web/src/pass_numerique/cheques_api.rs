@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use passerelle_core::pass_numerique::guichet::{self, CleApi, Presentateur, Tentative};
-use passerelle_core::pass_numerique::redeem::{self, Motif, Outcome, Verdict};
+use passerelle_core::pass_numerique::redeem::{Motif, Outcome, Verdict};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -259,7 +259,7 @@ pub async fn redeem_cheque(
             let mut v = serde_json::to_value(&r).unwrap_or_default();
             v["valide"] = json!(true);
             v["motif"] = json!(Motif::Valide.key());
-            v["message"] = json!(format!("Chèque encaissé : {} €", redeem::euros(r.valeur_centimes)));
+            v["message"] = json!(format!("Chèque encaissé : {} €", r.valeur_centimes.euros()));
             (StatusCode::CREATED, Json(v)).into_response()
         }
         Ok(Tentative::Faite(Outcome::Refused(v))) => {

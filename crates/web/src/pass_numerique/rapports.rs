@@ -9,7 +9,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use passerelle_core::money::euros;
 use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Report, Row};
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
@@ -69,7 +68,7 @@ fn total(libelle: &'static str, carnets: Option<i64>, c: Count) -> TotalRow {
         libelle,
         carnets: carnets.map(|n| n.to_string()).unwrap_or_else(|| "—".into()),
         cheques: c.cheques.to_string(),
-        valeur: format!("{} €", euros(c.valeur_centimes)),
+        valeur: format!("{} €", c.valeur_centimes.euros()),
     }
 }
 
@@ -101,7 +100,7 @@ fn section(
                 },
                 carnets_remis: r.carnets_remis,
                 encaisses: r.encaisses,
-                valeur: format!("{} €", euros(r.valeur_encaissee_centimes)),
+                valeur: format!("{} €", r.valeur_encaissee_centimes.euros()),
             })
             .collect(),
     })
@@ -179,7 +178,7 @@ fn page(
             total("Expirés", None, t.expires),
             total("Annulés (carnets perdus)", Some(t.carnets_perdus), t.annules),
         ],
-        avoirs: euros(t.avoirs_centimes),
+        avoirs: t.avoirs_centimes.euros(),
         sections: vec![
             section("mois", "Par mois", "Mois", &r.par_mois, false, Some(months))?,
             section(

@@ -7,7 +7,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::money::euros;
 use passerelle_core::tableau_de_bord::donnees::{self, Departement};
 use passerelle_core::tableau_de_bord::{self as tdb};
 
@@ -75,9 +74,9 @@ pub async fn page(
         ("Lieux dans l'annuaire", fr(n.lieux)),
         ("Lieux qualifiés (objectif 1 000)", fr(n.lieux_qualifies)),
         ("Chèques émis (objectif 2 000 000)", fr(n.cheques_emis)),
-        ("Valeur faciale émise", euros(data.valeur_emise_centimes)),
+        ("Valeur faciale émise", data.valeur_emise_centimes.euros()),
         ("Chèques encaissés", fr(n.cheques_encaisses)),
-        ("Valeur encaissée", euros(data.valeur_encaissee_centimes)),
+        ("Valeur encaissée", data.valeur_encaissee_centimes.euros()),
         ("Heures d'accompagnement", fr(n.minutes_accompagnement / 60)),
         (
             "Conseillers actifs sur 90 jours (objectif 4 000)",
@@ -118,9 +117,9 @@ pub async fn page(
             [
                 month_label(&m.mois),
                 fr(m.cheques_emis),
-                euros(m.valeur_emise_centimes),
+                m.valeur_emise_centimes.euros(),
                 fr(m.cheques_encaisses),
-                euros(m.valeur_encaissee_centimes),
+                m.valeur_encaissee_centimes.euros(),
                 fr(m.accompagnements),
                 fr(m.personnes_accompagnees),
                 fr(m.minutes_accompagnement / 60),

@@ -9,7 +9,6 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use passerelle_core::money::euros;
 use passerelle_core::territoire::indicateurs::{self, Figures};
 use passerelle_core::territoire::verification::{self, ToCheck};
 use passerelle_core::territoire::{hours_fr, hundredths_fr, integer_fr};
@@ -51,7 +50,7 @@ fn line(f: &Figures, a_verifier: usize) -> Line {
         heures: hours_fr(f.minutes),
         conseillers: integer_fr(f.conseillers),
         cheques: integer_fr(f.cheques),
-        montant: format!("{} €", euros(f.montant_centimes)),
+        montant: format!("{} €", f.montant_centimes.euros()),
         a_verifier,
     }
 }

@@ -12,7 +12,7 @@
 
 use super::{Count, Report, Row};
 use crate::error::{CoreError, CoreResult};
-use crate::money::decimal;
+use crate::identifiants::Centimes;
 
 pub const HEADER: [&str; 7] = [
     "dimension",
@@ -30,7 +30,7 @@ fn record(
     libelle: &str,
     carnets: Option<i64>,
     cheques: Option<i64>,
-    valeur: Option<i64>,
+    valeur: Option<Centimes>,
 ) -> [String; 7] {
     let text = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
     [
@@ -39,8 +39,8 @@ fn record(
         libelle.to_string(),
         text(carnets),
         text(cheques),
-        text(valeur),
-        valeur.map(decimal).unwrap_or_default(),
+        text(valeur.map(Centimes::centimes)),
+        valeur.map(Centimes::decimal).unwrap_or_default(),
     ]
 }
 

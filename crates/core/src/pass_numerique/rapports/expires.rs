@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::Count;
 use crate::accounts::Principal;
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::Centimes;
 use crate::pass_numerique::authz::{authorize, Action};
 use crate::pass_numerique::orders::{self, Order};
 use crate::{on_db, Core};
@@ -28,7 +29,7 @@ pub struct BookletLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CreditNote {
     pub numero: String,
-    pub valeur_centimes: i64,
+    pub valeur_centimes: Centimes,
     /// Microseconds since 1970 (UTC).
     pub created_at: i64,
 }
@@ -37,7 +38,7 @@ pub struct CreditNote {
 pub struct Statement {
     pub commande: i64,
     pub commanditaire: String,
-    pub valeur_cheque_centimes: i64,
+    pub valeur_cheque_centimes: Centimes,
     /// Last day of use and the day after which cheques expire (end + tolerance).
     pub fin: String,
     pub expiration_apres: String,
@@ -45,9 +46,9 @@ pub struct Statement {
     pub expires: Count,
     pub annules: Count,
     /// Face value of every unused cheque listed: expired + cancelled.
-    pub total_centimes: i64,
+    pub total_centimes: Centimes,
     pub avoirs: Vec<CreditNote>,
-    pub avoirs_centimes: i64,
+    pub avoirs_centimes: Centimes,
 }
 
 impl Statement {
@@ -79,7 +80,7 @@ async fn build(core: &Core, order: &Order) -> CoreResult<Statement> {
                    CAST(SUM(CASE WHEN etat = 'annule' THEN valeur_centimes ELSE 0 END) AS BIGINT) AS va \
                  FROM cheques WHERE commande_id = $1 AND etat IN ('expire', 'annule') GROUP BY carnet_id) x \
                LEFT JOIN carnets k ON k.numero = x.carnet_id ORDER BY x.carnet_id";
-    let rows: Vec<(i64, bool, i64, i64, i64, i64)> =
+    let rows: Vec<(i64, bool, i64, Centimes, i64, Centimes)> =
         on_db!(&core.db, c => sqlx::query_as(sql).bind(order.id).fetch_all(&mut *c).await?);
     let mut expires = Count::default();
     let mut annules = Count::default();
@@ -110,7 +111,7 @@ async fn build(core: &Core, order: &Order) -> CoreResult<Statement> {
         .filter(|d| d.kind == orders::DocumentKind::Avoir)
         .map(|d| CreditNote {
             numero: d.numero,
-            valeur_centimes: d.valeur_centimes.centimes(),
+            valeur_centimes: d.valeur_centimes,
             created_at: d.created_at,
         })
         .collect();
@@ -126,7 +127,7 @@ async fn build(core: &Core, order: &Order) -> CoreResult<Statement> {
     Ok(Statement {
         commande: order.id,
         commanditaire,
-        valeur_cheque_centimes: order.valeur_centimes.centimes(),
+        valeur_cheque_centimes: order.valeur_centimes,
         fin: order.fin.clone(),
         expiration_apres,
         total_centimes: expires.valeur_centimes + annules.valeur_centimes,
@@ -158,10 +159,10 @@ pub fn csv(s: &Statement) -> CoreResult<Vec<u8>> {
     let counts = |e: Count, a: Count| {
         [
             e.cheques.to_string(),
-            e.valeur_centimes.to_string(),
+            e.valeur_centimes.centimes().to_string(),
             a.cheques.to_string(),
-            a.valeur_centimes.to_string(),
-            (e.valeur_centimes + a.valeur_centimes).to_string(),
+            a.valeur_centimes.centimes().to_string(),
+            (e.valeur_centimes + a.valeur_centimes).centimes().to_string(),
         ]
     };
     for b in &s.carnets {
@@ -177,8 +178,17 @@ pub fn csv(s: &Statement) -> CoreResult<Vec<u8>> {
     rec.extend(counts(s.expires, s.annules));
     w.write_record(&rec).map_err(io)?;
     for a in &s.avoirs {
-        w.write_record(["avoir", &a.numero, "", "", "", "", "", &a.valeur_centimes.to_string()])
-            .map_err(io)?;
+        w.write_record([
+            "avoir",
+            &a.numero,
+            "",
+            "",
+            "",
+            "",
+            "",
+            &a.valeur_centimes.centimes().to_string(),
+        ])
+        .map_err(io)?;
     }
     w.into_inner()
         .map_err(|e| CoreError::Io(format!("état des chèques expirés en CSV : {e}")))

@@ -167,18 +167,19 @@ mod tests {
     use super::super::expires::{BookletLine, CreditNote};
     use super::super::Count;
     use super::*;
+    use crate::identifiants::Centimes;
 
     #[test]
     fn a_statement_takes_as_many_pages_as_its_booklets_need() {
         let fonts = crate::pdf::test_fonts();
         let ten = Count {
             cheques: 10,
-            valeur_centimes: 10_000,
+            valeur_centimes: Centimes::new(10_000),
         };
         let s = Statement {
             commande: 7,
             commanditaire: "Département de la Gironde".into(),
-            valeur_cheque_centimes: 1000,
+            valeur_cheque_centimes: Centimes::new(1000),
             fin: "2099-12-31".into(),
             expiration_apres: "2100-01-30".into(),
             carnets: (1..=61)
@@ -191,16 +192,16 @@ mod tests {
                 .collect(),
             expires: Count {
                 cheques: 610,
-                valeur_centimes: 610_000,
+                valeur_centimes: Centimes::new(610_000),
             },
             annules: Count::default(),
-            total_centimes: 610_000,
+            total_centimes: Centimes::new(610_000),
             avoirs: vec![CreditNote {
                 numero: "AVO-2100-000001".into(),
-                valeur_centimes: 610_000,
+                valeur_centimes: Centimes::new(610_000),
                 created_at: 0,
             }],
-            avoirs_centimes: 610_000,
+            avoirs_centimes: Centimes::new(610_000),
         };
         assert!(s.balanced());
         let pdf = pdf(&fonts, "Opérateur national", &s).unwrap();

@@ -18,6 +18,7 @@ use super::orders;
 use crate::accounts::Principal;
 use crate::accounts::Role;
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::Centimes;
 use crate::Core;
 
 /// Which orders a report covers.
@@ -50,7 +51,7 @@ impl Scope {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Count {
     pub cheques: i64,
-    pub valeur_centimes: i64,
+    pub valeur_centimes: Centimes,
 }
 
 impl Count {
@@ -77,7 +78,7 @@ pub struct Totals {
     /// Cancelled (lost booklets, cancelled orders).
     pub annules: Count,
     /// Credit notes issued to the funder (face value of expired and cancelled cheques).
-    pub avoirs_centimes: i64,
+    pub avoirs_centimes: Centimes,
 }
 
 /// One line of a breakdown: redemptions (and, by month and public, booklets handed out).
@@ -89,7 +90,7 @@ pub struct Row {
     /// Booklets handed out (months and publics only).
     pub carnets_remis: Option<i64>,
     pub encaisses: i64,
-    pub valeur_encaissee_centimes: i64,
+    pub valeur_encaissee_centimes: Centimes,
 }
 
 #[derive(Debug, Clone, Serialize)]

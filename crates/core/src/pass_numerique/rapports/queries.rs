@@ -6,6 +6,7 @@
 
 use super::{Count, Scope, Totals};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
 /// Booklets handed out and redemptions of one place.
@@ -26,7 +27,7 @@ pub(super) async fn totals(core: &Core, scope: Scope) -> CoreResult<Totals> {
          FROM (SELECT commande_id, etat, COUNT(*) AS n FROM cheques WHERE {f} GROUP BY commande_id, etat) x \
          JOIN commandes c ON c.id = x.commande_id GROUP BY x.etat"
     );
-    let states: Vec<(String, i64, i64)> =
+    let states: Vec<(String, i64, Centimes)> =
         on_db!(&core.db, c => sqlx::query_as(&states_sql).bind(p).fetch_all(&mut *c).await?);
 
     let (fk, _) = scope.filter("k.commande_id");
@@ -36,7 +37,7 @@ pub(super) async fn totals(core: &Core, scope: Scope) -> CoreResult<Totals> {
          CAST(COALESCE(SUM(CASE WHEN k.remis_at IS NOT NULL THEN c.cheques_par_carnet * c.valeur_centimes ELSE 0 END), 0) AS BIGINT) \
          FROM carnets k JOIN commandes c ON c.id = k.commande_id WHERE {fk}"
     );
-    let (emis, remis, perdus, cheques_remis, valeur_remise): (i64, i64, i64, i64, i64) =
+    let (emis, remis, perdus, cheques_remis, valeur_remise): (i64, i64, i64, i64, Centimes) =
         on_db!(&core.db, c => sqlx::query_as(&booklets_sql).bind(p).fetch_one(&mut *c).await?);
 
     let (fo, _) = scope.filter("id");
@@ -44,7 +45,7 @@ pub(super) async fn totals(core: &Core, scope: Scope) -> CoreResult<Totals> {
     let commandes: i64 = on_db!(&core.db, c => sqlx::query_scalar(&orders_sql).bind(p).fetch_one(&mut *c).await?);
     let credit_sql =
         format!("SELECT CAST(COALESCE(SUM(valeur_centimes), 0) AS BIGINT) FROM documents WHERE type = 'avoir' AND {f}");
-    let avoirs: i64 = on_db!(&core.db, c => sqlx::query_scalar(&credit_sql).bind(p).fetch_one(&mut *c).await?);
+    let avoirs: Centimes = on_db!(&core.db, c => sqlx::query_scalar(&credit_sql).bind(p).fetch_one(&mut *c).await?);
 
     let mut t = Totals {
         commandes,
@@ -82,7 +83,8 @@ pub(super) async fn redemptions_by_month(core: &Core, scope: Scope) -> CoreResul
         "SELECT substr(jour, 1, 7), COUNT(*), CAST(SUM(valeur_centimes) AS BIGINT) FROM encaissements \
          WHERE annule_at IS NULL AND {f} GROUP BY substr(jour, 1, 7) ORDER BY 1"
     );
-    let rows: Vec<(String, i64, i64)> = on_db!(&core.db, c => sqlx::query_as(&sql).bind(p).fetch_all(&mut *c).await?);
+    let rows: Vec<(String, i64, Centimes)> =
+        on_db!(&core.db, c => sqlx::query_as(&sql).bind(p).fetch_all(&mut *c).await?);
     Ok(rows
         .into_iter()
         .map(|(m, n, v)| {
@@ -110,7 +112,7 @@ pub(super) async fn redemptions_by_place(core: &Core, scope: Scope) -> CoreResul
          ORDER BY a.n DESC, l.nom, l.ext_id"
     );
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(String, String, String, String, String, String, i64, i64)> =
+    let rows: Vec<(String, String, String, String, String, String, i64, Centimes)> =
         on_db!(&core.db, c => sqlx::query_as(&sql).bind(p).fetch_all(&mut *c).await?);
     Ok(rows
         .into_iter()
@@ -140,7 +142,8 @@ pub(super) async fn redemptions_by_public(core: &Core, scope: Scope) -> CoreResu
                WHERE annule_at IS NULL AND {f} GROUP BY carnet_id) a \
          JOIN carnets k ON k.numero = a.carnet_id GROUP BY k.public"
     );
-    let rows: Vec<(String, i64, i64)> = on_db!(&core.db, c => sqlx::query_as(&sql).bind(p).fetch_all(&mut *c).await?);
+    let rows: Vec<(String, i64, Centimes)> =
+        on_db!(&core.db, c => sqlx::query_as(&sql).bind(p).fetch_all(&mut *c).await?);
     Ok(rows
         .into_iter()
         .map(|(k, n, v)| {
