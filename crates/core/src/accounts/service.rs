@@ -44,7 +44,7 @@ pub async fn create_organisation(
         None => None,
     };
     let mut tx = core.db.begin().await?;
-    let id = match store::insert_organisation(&mut tx, kind.key(), &name, siret.as_ref().map(Siret::as_str)).await {
+    let id = match store::insert_organisation(&mut tx, kind.key(), &name, siret.as_ref()).await {
         Ok(id) => id,
         Err(CoreError::Database(e)) if is_unique_violation(&e) => {
             return Err(CoreError::Conflict(format!(

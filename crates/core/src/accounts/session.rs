@@ -29,7 +29,12 @@ pub enum Stage {
     Active,
 }
 
+crate::texte_en_base!(Stage, Stage::from_key, Stage::key, "étape de session");
+
 impl Stage {
+    pub const ALL: [Stage; 3] = [Stage::Totp, Stage::Enrol, Stage::Active];
+
+    /// The value stored in the database (migration 0028 allows only these).
     pub fn key(self) -> &'static str {
         match self {
             Stage::Totp => "totp",
@@ -38,13 +43,8 @@ impl Stage {
         }
     }
 
-    fn parse(s: &str) -> Option<Stage> {
-        match s {
-            "totp" => Some(Stage::Totp),
-            "enrolement" => Some(Stage::Enrol),
-            "active" => Some(Stage::Active),
-            _ => None,
-        }
+    pub fn from_key(key: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.key() == key)
     }
 }
 
@@ -91,7 +91,7 @@ pub async fn create(tx: &mut Tx, account_id: i64, stage: Stage) -> CoreResult<St
         )
         .bind(token_hash(&token))
         .bind(account_id)
-        .bind(stage.key())
+        .bind(stage)
         .bind(now)
         .bind(now + lifetime * 1_000_000)
         .execute(&mut *c)
@@ -107,7 +107,7 @@ pub async fn load(db: &Db, token: &str) -> CoreResult<Option<Session>> {
         return Ok(None);
     }
     let id = token_hash(token);
-    type Row = (i64, String, i64, i64, i64, bool, Option<i64>, Option<i64>);
+    type Row = (i64, Stage, i64, i64, i64, bool, Option<i64>, Option<i64>);
     let row: Option<Row> = on_db!(db, c => {
         sqlx::query_as(
             "SELECT s.account_id, s.stage, s.created_at, s.last_seen_at, s.expires_at, a.active, s.structure_id, s.totp_verified_at \
@@ -122,10 +122,8 @@ pub async fn load(db: &Db, token: &str) -> CoreResult<Option<Session>> {
         return Ok(None);
     };
     let now = db.now_micros();
-    let stage = Stage::parse(&stage);
     let idle_limit = IDLE_SECS * 1_000_000;
-    if stage.is_none() || !active || now >= expires_at || (stage == Some(Stage::Active) && now - last_seen > idle_limit)
-    {
+    if !active || now >= expires_at || (stage == Stage::Active && now - last_seen > idle_limit) {
         delete_by_hash(db, &id).await?;
         return Ok(None);
     }
@@ -138,7 +136,7 @@ pub async fn load(db: &Db, token: &str) -> CoreResult<Option<Session>> {
                 .await?;
         });
     }
-    Ok(stage.map(|stage| Session {
+    Ok(Some(Session {
         account_id,
         stage,
         created_at,
@@ -219,9 +217,10 @@ pub async fn count(db: &Db, account_id: i64) -> CoreResult<i64> {
 pub async fn purge_expired(db: &Db) -> CoreResult<u64> {
     let now = db.now_micros();
     Ok(on_db!(db, c => {
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR (stage = 'active' AND last_seen_at <= $2)")
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR (stage = $3 AND last_seen_at <= $2)")
             .bind(now)
             .bind(now - IDLE_SECS * 1_000_000)
+            .bind(Stage::Active)
             .execute(&mut *c)
             .await?
             .rows_affected()

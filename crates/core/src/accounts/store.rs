@@ -2,6 +2,7 @@
 
 use crate::db::{Db, Tx};
 use crate::error::CoreResult;
+use crate::identifiants::Siret;
 use crate::{on_db, on_tx};
 
 use super::model::{Account, Organisation};
@@ -11,6 +12,10 @@ struct OrgRow {
     id: i64,
     kind: String,
     name: String,
+    // Read as text: organisations created under the older, looser rule may
+    // hold a SIRET it now refuses (`controle::sirets_a_reprendre` lists them
+    // for the opérateur); one such row must not make every page that lists
+    // organisations fail. Written as a `Siret` (`insert_organisation`).
     siret: Option<String>,
     created_at: i64,
 }
@@ -72,7 +77,7 @@ pub struct Credentials {
     pub active: bool,
 }
 
-pub async fn insert_organisation(tx: &mut Tx, kind: &str, name: &str, siret: Option<&str>) -> CoreResult<i64> {
+pub async fn insert_organisation(tx: &mut Tx, kind: &str, name: &str, siret: Option<&Siret>) -> CoreResult<i64> {
     let now = tx.horloge.now_micros();
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(

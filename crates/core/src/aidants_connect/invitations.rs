@@ -29,9 +29,43 @@ use crate::{mail, on_db, on_tx, Core};
 /// How long an invitation may be accepted.
 pub const INVITATION_DAYS: i64 = 30;
 
-const PENDING: &str = "en_attente";
-const ACCEPTED: &str = "acceptee";
-const DECLINED: &str = "refusee";
+/// States of an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationStatus {
+    EnAttente,
+    Acceptee,
+    Refusee,
+}
+
+crate::texte_en_base!(
+    InvitationStatus,
+    InvitationStatus::from_key,
+    InvitationStatus::key,
+    "statut d'invitation"
+);
+
+impl InvitationStatus {
+    pub const ALL: [InvitationStatus; 3] = [
+        InvitationStatus::EnAttente,
+        InvitationStatus::Acceptee,
+        InvitationStatus::Refusee,
+    ];
+
+    /// The value stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            InvitationStatus::EnAttente => "en_attente",
+            InvitationStatus::Acceptee => "acceptee",
+            InvitationStatus::Refusee => "refusee",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<InvitationStatus> {
+        InvitationStatus::ALL.into_iter().find(|s| s.key() == key)
+    }
+}
+
+const PENDING: InvitationStatus = InvitationStatus::EnAttente;
 
 /// The référent invites someone into his structure. The answer is the same
 /// whatever `email` belongs to (a new person, an aidant of another structure,
@@ -81,9 +115,9 @@ pub(crate) async fn create_in(
     let renewed: Option<i64> = on_tx!(&mut *tx, c => {
         sqlx::query_scalar(
             "UPDATE aidants_invitations SET nom = $3, jeton_hash = $4, invite_par = $5, created_at = $6, expires_at = $7 \
-             WHERE organisation_id = $1 AND courriel = $2 AND statut = 'en_attente' RETURNING id",
+             WHERE organisation_id = $1 AND courriel = $2 AND statut = $8 RETURNING id",
         )
-        .bind(structure).bind(email).bind(nom).bind(&hash).bind(by).bind(now).bind(expires)
+        .bind(structure).bind(email).bind(nom).bind(&hash).bind(by).bind(now).bind(expires).bind(PENDING)
         .fetch_optional(&mut *c).await?
     });
     let id = match renewed {
@@ -91,9 +125,9 @@ pub(crate) async fn create_in(
         None => on_tx!(&mut *tx, c => {
             sqlx::query_scalar(
                 "INSERT INTO aidants_invitations (organisation_id, courriel, nom, jeton_hash, invite_par, statut, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'en_attente', $6, $7) RETURNING id",
+                 VALUES ($1, $2, $3, $4, $5, $8, $6, $7) RETURNING id",
             )
-            .bind(structure).bind(email).bind(nom).bind(&hash).bind(by).bind(now).bind(expires)
+            .bind(structure).bind(email).bind(nom).bind(&hash).bind(by).bind(now).bind(expires).bind(PENDING)
             .fetch_one(&mut *c).await?
         }),
     };
@@ -147,9 +181,9 @@ pub async fn sent(core: &Core, who: &Principal) -> CoreResult<Vec<Sent>> {
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT id, nom, courriel, created_at, expires_at FROM aidants_invitations \
-             WHERE organisation_id = $1 AND statut = 'en_attente' AND expires_at > $2 ORDER BY created_at DESC, id DESC",
+             WHERE organisation_id = $1 AND statut = $3 AND expires_at > $2 ORDER BY created_at DESC, id DESC",
         )
-        .bind(structure).bind(core.db.now_micros()).fetch_all(&mut *c).await?
+        .bind(structure).bind(core.db.now_micros()).bind(PENDING).fetch_all(&mut *c).await?
     }))
 }
 
@@ -172,9 +206,9 @@ pub async fn received(core: &Core, who: &Principal) -> CoreResult<Vec<Received>>
         sqlx::query_as(
             "SELECT i.id, o.name AS structure, i.created_at, i.expires_at FROM aidants_invitations i \
              JOIN organisations o ON o.id = i.organisation_id \
-             WHERE i.courriel = $1 AND i.statut = 'en_attente' AND i.expires_at > $2 ORDER BY i.created_at, i.id",
+             WHERE i.courriel = $1 AND i.statut = $3 AND i.expires_at > $2 ORDER BY i.created_at, i.id",
         )
-        .bind(email).bind(core.db.now_micros()).fetch_all(&mut *c).await?
+        .bind(email).bind(core.db.now_micros()).bind(PENDING).fetch_all(&mut *c).await?
     }))
 }
 
@@ -232,9 +266,9 @@ pub async fn answer(core: &Core, who: &Principal, session: &Session, id: i64, ac
 async fn pending(core: &Core, id: i64) -> CoreResult<Option<(i64, String, String)>> {
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(
-            "SELECT organisation_id, courriel, nom FROM aidants_invitations WHERE id = $1 AND statut = 'en_attente' AND expires_at > $2",
+            "SELECT organisation_id, courriel, nom FROM aidants_invitations WHERE id = $1 AND statut = $3 AND expires_at > $2",
         )
-        .bind(id).bind(core.db.now_micros()).fetch_optional(&mut *c).await?
+        .bind(id).bind(core.db.now_micros()).bind(PENDING).fetch_optional(&mut *c).await?
     }))
 }
 
@@ -242,9 +276,13 @@ async fn pending(core: &Core, id: i64) -> CoreResult<Option<(i64, String, String
 async fn decide(tx: &mut Tx, id: i64, account: Option<i64>, accept: bool) -> CoreResult<()> {
     let n = on_tx!(&mut *tx, c => {
         sqlx::query(
-            "UPDATE aidants_invitations SET statut = $2, account_id = $3, decided_at = $4 WHERE id = $1 AND statut = 'en_attente'",
+            "UPDATE aidants_invitations SET statut = $2, account_id = $3, decided_at = $4 WHERE id = $1 AND statut = $5",
         )
-        .bind(id).bind(if accept { ACCEPTED } else { DECLINED }).bind(account).bind(tx.horloge.now_micros())
+        .bind(id)
+        .bind(if accept { InvitationStatus::Acceptee } else { InvitationStatus::Refusee })
+        .bind(account)
+        .bind(tx.horloge.now_micros())
+        .bind(PENDING)
         .execute(&mut *c).await?.rows_affected()
     });
     if n == 1 {
@@ -297,9 +335,9 @@ async fn by_token(tx: &mut Tx, token: &str) -> CoreResult<Option<(i64, i64, Stri
         sqlx::query_as(
             "SELECT i.id, i.organisation_id, o.name, i.courriel, i.nom FROM aidants_invitations i \
              JOIN organisations o ON o.id = i.organisation_id \
-             WHERE i.jeton_hash = $1 AND i.statut = 'en_attente' AND i.expires_at > $2",
+             WHERE i.jeton_hash = $1 AND i.statut = $3 AND i.expires_at > $2",
         )
-        .bind(token_hash(token)).bind(tx.horloge.now_micros()).fetch_optional(&mut *c).await?
+        .bind(token_hash(token)).bind(tx.horloge.now_micros()).bind(PENDING).fetch_optional(&mut *c).await?
     }))
 }
 

@@ -7,11 +7,12 @@
 use serde_json::json;
 
 use super::authz::{authorize, Action};
-use super::structures::{self, load_tx, record, Habilitation, ACCEPTED, CHANGES_ASKED, FILED, REFUSED};
+use super::structures::{load_tx, record, Habilitation, HabilitationState};
 use super::{actions, aidants, invitations};
 use crate::accounts::{password, store as accounts_store, OrgKind, Principal, Role};
 use crate::db::{is_unique_violation, Tx};
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::Siret;
 use crate::journal::{self, NewEntry};
 use crate::qualification::decisions::Decision;
 use crate::{mail, on_tx, Core};
@@ -61,17 +62,17 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision, b
     }
     let mut tx = core.db.begin().await?;
     let h = load_tx(&mut tx, id).await?;
-    if h.etat != FILED {
+    if h.etat != HabilitationState::Deposee {
         return Err(CoreError::Conflict(format!(
             "seule une demande déposée peut être instruite (état : {})",
-            structures::state_label(&h.etat).to_lowercase()
+            h.etat.label().to_lowercase()
         )));
     }
     let now = tx.horloge.now_micros();
     let (etat, message) = match &decision {
-        Decision::Approve => (ACCEPTED, String::new()),
-        Decision::Refuse { reasons } => (REFUSED, reasons.clone()),
-        Decision::AskChanges { message } => (CHANGES_ASKED, message.clone()),
+        Decision::Approve => (HabilitationState::Acceptee, String::new()),
+        Decision::Refuse { reasons } => (HabilitationState::Refusee, reasons.clone()),
+        Decision::AskChanges { message } => (HabilitationState::AModifier, message.clone()),
     };
     let mut details = json!({ "decision": etat, "message": message });
     let mut entry_subjects = Vec::new();
@@ -114,18 +115,20 @@ async fn accept(
     hashes: &[String],
     base_url: &str,
 ) -> CoreResult<(i64, Vec<i64>, Vec<String>)> {
-    let org = match accounts_store::insert_organisation(tx, OrgKind::StructureHabilitee.key(), &h.nom, Some(&h.siret))
-        .await
-    {
-        Ok(id) => id,
-        Err(CoreError::Database(e)) if is_unique_violation(&e) => {
-            return Err(CoreError::Conflict(format!(
-                "une structure habilitée avec le SIRET {} existe déjà",
-                h.siret
-            )))
-        }
-        Err(e) => return Err(e),
-    };
+    // The request holds the SIRET as checked when it was filed (one filed
+    // under the older, looser rule is refused here, with the rule's message).
+    let siret = Siret::parse(&h.siret)?;
+    let org =
+        match accounts_store::insert_organisation(tx, OrgKind::StructureHabilitee.key(), &h.nom, Some(&siret)).await {
+            Ok(id) => id,
+            Err(CoreError::Database(e)) if is_unique_violation(&e) => {
+                return Err(CoreError::Conflict(format!(
+                    "une structure habilitée avec le SIRET {} existe déjà",
+                    h.siret
+                )))
+            }
+            Err(e) => return Err(e),
+        };
     for d in &h.demarches {
         on_tx!(&mut *tx, c => {
             sqlx::query("INSERT INTO structures_demarches (organisation_id, demarche) VALUES ($1, $2)")

@@ -12,13 +12,63 @@ use super::{actions, demarches};
 use crate::accounts::{Email, Principal};
 use crate::db::Tx;
 use crate::error::{CoreError, CoreResult};
+use crate::identifiants::Siret;
 use crate::journal::{self, Actor, NewEntry};
 use crate::{mail, on_db, on_tx, Core};
 
-pub const FILED: &str = "deposee";
-pub const CHANGES_ASKED: &str = "a_modifier";
-pub const ACCEPTED: &str = "acceptee";
-pub const REFUSED: &str = "refusee";
+/// States of a habilitation request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HabilitationState {
+    Deposee,
+    AModifier,
+    Acceptee,
+    Refusee,
+}
+
+crate::texte_en_base!(
+    HabilitationState,
+    HabilitationState::from_key,
+    HabilitationState::key,
+    "état de demande d'habilitation"
+);
+
+impl HabilitationState {
+    pub const ALL: [HabilitationState; 4] = [
+        HabilitationState::Deposee,
+        HabilitationState::AModifier,
+        HabilitationState::Acceptee,
+        HabilitationState::Refusee,
+    ];
+
+    /// The value stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            HabilitationState::Deposee => "deposee",
+            HabilitationState::AModifier => "a_modifier",
+            HabilitationState::Acceptee => "acceptee",
+            HabilitationState::Refusee => "refusee",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<HabilitationState> {
+        HabilitationState::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            HabilitationState::Deposee => "Déposée, à instruire",
+            HabilitationState::AModifier => "Modifications demandées",
+            HabilitationState::Acceptee => "Acceptée",
+            HabilitationState::Refusee => "Refusée",
+        }
+    }
+
+    /// The structure may still change its request (through its follow-up link).
+    pub fn editable(self) -> bool {
+        matches!(self, HabilitationState::Deposee | HabilitationState::AModifier)
+    }
+}
 
 /// Most aidants in one request.
 pub const MAX_AIDANTS: usize = 50;
@@ -36,16 +86,6 @@ pub const TYPES: [(&str, &str); 6] = [
 
 pub fn type_label(key: &str) -> &str {
     TYPES.iter().find(|(k, _)| *k == key).map(|(_, l)| *l).unwrap_or(key)
-}
-
-pub fn state_label(etat: &str) -> &'static str {
-    match etat {
-        FILED => "Déposée, à instruire",
-        CHANGES_ASKED => "Modifications demandées",
-        ACCEPTED => "Acceptée",
-        REFUSED => "Refusée",
-        _ => "Inconnu",
-    }
 }
 
 /// A random token for a link (256 bits, URL-safe) and its stored SHA-256.
@@ -85,7 +125,7 @@ pub struct AidantToTrain {
 /// A checked request.
 #[derive(Debug, Clone)]
 struct Checked {
-    siret: String,
+    siret: Siret,
     nom: String,
     type_structure: String,
     adresse: String,
@@ -119,12 +159,7 @@ fn email(input: &str, what: &str, errors: &mut Vec<String>) -> String {
 /// Checks everything and reports every problem at once.
 fn check(f: &RequestForm) -> CoreResult<Checked> {
     let mut errors = Vec::new();
-    let siret = crate::identifiants::Siret::parse(&f.siret)
-        .map(|s| s.to_string())
-        .unwrap_or_else(|e| {
-            errors.push(e.to_string());
-            String::new()
-        });
+    let siret = Siret::parse(&f.siret).map_err(|e| errors.push(e.to_string())).ok();
     let nom = text(&f.nom, "le nom de la structure", &mut errors);
     let type_structure = f.type_structure.trim().to_string();
     if !TYPES.iter().any(|(k, _)| *k == type_structure) {
@@ -157,12 +192,12 @@ fn check(f: &RequestForm) -> CoreResult<Checked> {
         errors.push(e.to_string());
         Vec::new()
     });
-    if !errors.is_empty() {
+    let (Some(siret), true) = (siret, errors.is_empty()) else {
         return Err(CoreError::invalid(format!(
             "la demande est incomplète : {}",
             errors.join(" ; ")
         )));
-    }
+    };
     Ok(Checked {
         siret,
         nom,
@@ -180,7 +215,10 @@ fn check(f: &RequestForm) -> CoreResult<Checked> {
 #[derive(Debug, Clone)]
 pub struct Habilitation {
     pub id: i64,
-    pub etat: String,
+    pub etat: HabilitationState,
+    /// Read as text: requests filed under the older, looser rule may hold a
+    /// SIRET it now refuses (`controle::sirets_a_reprendre` lists them); one
+    /// such row must not make the opérateur's list fail.
     pub siret: String,
     pub nom: String,
     pub type_structure: String,
@@ -199,7 +237,7 @@ pub struct Habilitation {
 #[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
-    etat: String,
+    etat: HabilitationState,
     siret: String,
     nom: String,
     type_structure: String,
@@ -249,7 +287,13 @@ pub(crate) async fn load_tx(tx: &mut Tx, id: i64) -> CoreResult<Habilitation> {
 }
 
 /// Adds a line to a request's history; returns its id (for e-mail keys).
-pub(crate) async fn record(tx: &mut Tx, id: i64, etat: &str, message: &str, by: Option<i64>) -> CoreResult<i64> {
+pub(crate) async fn record(
+    tx: &mut Tx,
+    id: i64,
+    etat: HabilitationState,
+    message: &str,
+    by: Option<i64>,
+) -> CoreResult<i64> {
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO habilitations_historique (habilitation_id, etat, message, compte_id, at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -294,13 +338,13 @@ pub async fn submit(core: &Core, f: &RequestForm, base_url: &str) -> CoreResult<
              referent_courriel, aidants, demarches, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
         )
-        .bind(&hash).bind(FILED).bind(&c.siret).bind(&c.nom).bind(&c.type_structure).bind(&c.adresse)
+        .bind(&hash).bind(HabilitationState::Deposee).bind(&c.siret).bind(&c.nom).bind(&c.type_structure).bind(&c.adresse)
         .bind(&c.contact).bind(&c.referent_nom).bind(&c.referent_courriel).bind(&aidants)
         .bind(c.demarches.join(",")).bind(now)
         .fetch_one(&mut *cn)
         .await?
     });
-    let event = record(&mut tx, id, FILED, "", None).await?;
+    let event = record(&mut tx, id, HabilitationState::Deposee, "", None).await?;
     journal::append(
         &mut tx,
         &core.keys,
@@ -367,10 +411,11 @@ pub async fn update_by_token(core: &Core, token: &str, f: &RequestForm) -> CoreR
         sqlx::query(
             "UPDATE habilitations SET etat = $2, siret = $3, nom = $4, type_structure = $5, adresse = $6, contact_courriel = $7, \
              referent_nom = $8, referent_courriel = $9, aidants = $10, demarches = $11, updated_at = $12 \
-             WHERE id = $1 AND etat IN ('deposee', 'a_modifier')",
+             WHERE id = $1 AND etat IN ($2, $13)",
         )
-        .bind(h.id).bind(FILED).bind(&c.siret).bind(&c.nom).bind(&c.type_structure).bind(&c.adresse).bind(&c.contact)
+        .bind(h.id).bind(HabilitationState::Deposee).bind(&c.siret).bind(&c.nom).bind(&c.type_structure).bind(&c.adresse).bind(&c.contact)
         .bind(&c.referent_nom).bind(&c.referent_courriel).bind(&aidants).bind(c.demarches.join(",")).bind(tx.horloge.now_micros())
+        .bind(HabilitationState::AModifier)
         .execute(&mut *cn)
         .await?
         .rows_affected()
@@ -378,10 +423,17 @@ pub async fn update_by_token(core: &Core, token: &str, f: &RequestForm) -> CoreR
     if changed == 0 {
         return Err(CoreError::Conflict(format!(
             "cette demande ne peut plus être modifiée (état : {})",
-            state_label(&h.etat).to_lowercase()
+            h.etat.label().to_lowercase()
         )));
     }
-    let event = record(&mut tx, h.id, FILED, "modifiée par la structure", None).await?;
+    let event = record(
+        &mut tx,
+        h.id,
+        HabilitationState::Deposee,
+        "modifiée par la structure",
+        None,
+    )
+    .await?;
     journal::append(
         &mut tx,
         &core.keys,
@@ -405,17 +457,17 @@ pub async fn update_by_token(core: &Core, token: &str, f: &RequestForm) -> CoreR
 }
 
 /// Requests for the opérateur, newest first; `etat` filters.
-pub async fn list(core: &Core, who: &Principal, etat: Option<&str>) -> CoreResult<Vec<Habilitation>> {
+pub async fn list(core: &Core, who: &Principal, etat: Option<HabilitationState>) -> CoreResult<Vec<Habilitation>> {
     authorize(who, Action::Review)?;
     let sql = format!("SELECT {COLUMNS} WHERE ($1 = '' OR etat = $1) ORDER BY updated_at DESC, id DESC");
     let rows: Vec<Row> = on_db!(&core.db, c => {
-        sqlx::query_as(&sql).bind(etat.unwrap_or_default()).fetch_all(&mut *c).await?
+        sqlx::query_as(&sql).bind(etat.map_or("", HabilitationState::key)).fetch_all(&mut *c).await?
     });
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
 /// One history line: (state, message, when).
-pub type Event = (String, String, i64);
+pub type Event = (HabilitationState, String, i64);
 
 /// One request and its history, for the opérateur.
 pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Habilitation, Vec<Event>)> {

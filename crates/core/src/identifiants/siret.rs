@@ -3,7 +3,6 @@
 //! standard, where a placeholder of zeros stands for "unknown".
 
 use std::fmt;
-use std::str::FromStr;
 
 use crate::error::{CoreError, CoreResult};
 
@@ -67,18 +66,11 @@ impl fmt::Display for Siret {
     }
 }
 
-impl FromStr for Siret {
-    type Err = CoreError;
-    fn from_str(s: &str) -> CoreResult<Siret> {
-        Siret::parse(s)
-    }
-}
-
-impl AsRef<str> for Siret {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
+// Bound as its 14 digits, read back through `Siret::parse`; also gives
+// `FromStr`, `TryFrom<String>`, `From<Siret> for String` and `AsRef<str>`.
+// Only columns written through this rule are read as `Siret` (see
+// `controle::sirets_a_reprendre` for the older rows).
+crate::identifiant_en_base!(Siret, "SIRET");
 
 fn luhn(digits: &str) -> bool {
     let sum: u32 = digits

@@ -5,7 +5,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::authz::{authorize, Action, Scope};
-use super::model::{self, Draft, Questionnaire, ServiceOffer};
+use super::model::{self, ApplicationState, Draft, Questionnaire, ServiceOffer};
 use super::notify;
 use crate::accounts::Principal;
 use crate::db::{is_unique_violation, Db, Tx};
@@ -23,7 +23,8 @@ pub struct Application {
     pub commune: String,
     pub departement: String,
     pub organisation_id: i64,
-    pub etat: String,
+    pub etat: ApplicationState,
+    /// As typed while a draft (checked only when filed): kept as text.
     pub siret: String,
     pub raison_sociale: String,
     pub forme_juridique: String,
@@ -65,7 +66,7 @@ impl Application {
 
     /// The place may still change it.
     pub fn editable(&self) -> bool {
-        self.etat == model::DRAFT || self.etat == model::CHANGES_ASKED
+        self.etat.editable()
     }
 }
 
@@ -90,7 +91,7 @@ pub struct Document {
 /// One step of an application's history.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct Event {
-    pub etat: String,
+    pub etat: ApplicationState,
     pub message: String,
     pub auteur: Option<String>,
     pub at: i64,
@@ -127,7 +128,13 @@ pub(crate) async fn load_tx(tx: &mut Tx, id: i64) -> CoreResult<Application> {
     a.ok_or_else(|| CoreError::NotFound(format!("demande de qualification {id}")))
 }
 
-pub(crate) async fn record(tx: &mut Tx, id: i64, etat: &str, message: &str, who: Option<i64>) -> CoreResult<i64> {
+pub(crate) async fn record(
+    tx: &mut Tx,
+    id: i64,
+    etat: ApplicationState,
+    message: &str,
+    who: Option<i64>,
+) -> CoreResult<i64> {
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar("INSERT INTO demandes_historique (demande_id, etat, message, compte_id, at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(id)
@@ -147,8 +154,11 @@ pub async fn start(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<i64
     authorize(who, Action::Apply(scope(&core.db, place.id).await?))?;
     let owner = place.organisation_id.ok_or(CoreError::Forbidden)?;
     let current: Option<i64> = on_db!(&core.db, c => {
-        sqlx::query_scalar("SELECT id FROM demandes_qualification WHERE lieu_id = $1 AND etat IN ('brouillon', 'deposee', 'a_modifier')")
+        sqlx::query_scalar("SELECT id FROM demandes_qualification WHERE lieu_id = $1 AND etat IN ($2, $3, $4)")
             .bind(place.id)
+            .bind(ApplicationState::Brouillon)
+            .bind(ApplicationState::Deposee)
+            .bind(ApplicationState::AModifier)
             .fetch_optional(&mut *c)
             .await?
     });
@@ -166,10 +176,11 @@ pub async fn start(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<i64
     let inserted = on_tx!(&mut tx, c => {
         sqlx::query_scalar::<_, i64>(
             "INSERT INTO demandes_qualification (lieu_id, organisation_id, etat, raison_sociale, created_at, updated_at) \
-             VALUES ($1, $2, 'brouillon', $3, $4, $4) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
         )
         .bind(place.id)
         .bind(owner)
+        .bind(ApplicationState::Brouillon)
         .bind(&place.nom)
         .bind(now)
         .fetch_one(&mut *c)
@@ -182,7 +193,7 @@ pub async fn start(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<i64
         }
         Err(e) => return Err(e.into()),
     };
-    record(&mut tx, id, model::DRAFT, "", Some(who.account_id)).await?;
+    record(&mut tx, id, ApplicationState::Brouillon, "", Some(who.account_id)).await?;
     journal::append(
         &mut tx,
         &core.keys,
@@ -211,7 +222,7 @@ pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Applicati
     authorize(who, Action::View(s))?;
     let rights = Rights {
         edit: a.editable() && authorize(who, Action::Apply(s)).is_ok(),
-        review: a.etat == model::FILED && authorize(who, Action::Review(s)).is_ok(),
+        review: a.etat == ApplicationState::Deposee && authorize(who, Action::Review(s)).is_ok(),
     };
     Ok((a, rights))
 }
@@ -222,13 +233,15 @@ async fn editable(core: &Core, who: &Principal, id: i64) -> CoreResult<Applicati
     if !a.editable() {
         return Err(CoreError::Conflict(format!(
             "la demande ne peut plus être modifiée (état : {})",
-            model::state_label(&a.etat).to_lowercase()
+            a.etat.label().to_lowercase()
         )));
     }
     Ok(a)
 }
 
-/// Saves what the place typed (nothing is checked yet, except lengths).
+/// Saves what the place typed (nothing is checked yet, except lengths: the
+/// SIRET of a draft is stored as typed, and bound as a `Siret` only when the
+/// application is filed).
 pub async fn save(core: &Core, who: &Principal, id: i64, draft: Draft) -> CoreResult<()> {
     let a = editable(core, who, id).await?;
     let d = draft.tidy();
@@ -244,11 +257,12 @@ pub async fn save(core: &Core, who: &Principal, id: i64, draft: Draft) -> CoreRe
             "UPDATE demandes_qualification SET siret = $2, raison_sociale = $3, forme_juridique = $4, adresse = $5, \
              representant_nom = $6, representant_qualite = $7, representant_courriel = $8, charte_acceptee_at = $9, \
              questionnaire = $10, services = $11, iban = $12, bic = $13, titulaire = $14, updated_at = $15 \
-             WHERE id = $1 AND etat IN ('brouillon', 'a_modifier')",
+             WHERE id = $1 AND etat IN ($16, $17)",
         )
         .bind(id).bind(&d.siret).bind(&d.raison_sociale).bind(&d.forme_juridique).bind(&d.adresse)
         .bind(&d.representant_nom).bind(&d.representant_qualite).bind(&d.representant_courriel).bind(charte)
         .bind(&questionnaire).bind(&services).bind(&d.iban).bind(&d.bic).bind(&d.titulaire).bind(core.db.now_micros())
+        .bind(ApplicationState::Brouillon).bind(ApplicationState::AModifier)
         .execute(&mut *c)
         .await?;
     });
@@ -383,12 +397,13 @@ pub async fn file(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
     let mut tx = core.db.begin().await?;
     let n = on_tx!(&mut tx, c => {
         sqlx::query(
-            "UPDATE demandes_qualification SET etat = 'deposee', siret = $2, iban = $3, bic = $4, titulaire = $5, \
+            "UPDATE demandes_qualification SET etat = $9, siret = $2, iban = $3, bic = $4, titulaire = $5, \
              representant_courriel = $6, services = $7, deposee_at = $8, updated_at = $8 \
-             WHERE id = $1 AND etat IN ('brouillon', 'a_modifier')",
+             WHERE id = $1 AND etat IN ($10, $11)",
         )
         .bind(id).bind(&filed.siret).bind(&filed.iban).bind(&filed.bic).bind(&filed.titulaire)
         .bind(&filed.representant_courriel).bind(&offers).bind(tx.horloge.now_micros())
+        .bind(ApplicationState::Deposee).bind(ApplicationState::Brouillon).bind(ApplicationState::AModifier)
         .execute(&mut *c)
         .await?
         .rows_affected()
@@ -398,7 +413,7 @@ pub async fn file(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
             "la demande a changé entre-temps ; rechargez la page".into(),
         ));
     }
-    let event = record(&mut tx, id, model::FILED, "", Some(who.account_id)).await?;
+    let event = record(&mut tx, id, ApplicationState::Deposee, "", Some(who.account_id)).await?;
     journal::append(
         &mut tx,
         &core.keys,
@@ -448,14 +463,15 @@ pub struct Summary {
     pub lieu_nom: String,
     pub commune: String,
     pub departement: String,
-    pub etat: String,
+    pub etat: ApplicationState,
+    /// As typed while a draft (checked only when filed): kept as text.
     pub siret: String,
     pub updated_at: i64,
 }
 
 /// Applications the caller may see (the opérateur: all; a hub: its
 /// territory; a place: its own), optionally in one state, newest first.
-pub async fn list(core: &Core, who: &Principal, etat: Option<&str>) -> CoreResult<Vec<Summary>> {
+pub async fn list(core: &Core, who: &Principal, etat: Option<ApplicationState>) -> CoreResult<Vec<Summary>> {
     authorize(who, Action::List)?;
     let (filter, org) = match who.role {
         // Every filter uses $1 (PostgreSQL needs each bound parameter used).
@@ -472,7 +488,7 @@ pub async fn list(core: &Core, who: &Principal, etat: Option<&str>) -> CoreResul
          WHERE {filter} AND ($2 = '' OR d.etat = $2) ORDER BY d.updated_at DESC, d.id DESC LIMIT 1000"
     );
     Ok(on_db!(&core.db, c => {
-        sqlx::query_as(&sql).bind(org).bind(etat.unwrap_or("")).fetch_all(&mut *c).await?
+        sqlx::query_as(&sql).bind(org).bind(etat.map_or("", ApplicationState::key)).fetch_all(&mut *c).await?
     }))
 }
 
@@ -501,7 +517,7 @@ pub struct PlaceStatus {
     pub motif: Option<String>,
     /// The latest application: id and state.
     pub demande_id: Option<i64>,
-    pub demande_etat: Option<String>,
+    pub demande_etat: Option<ApplicationState>,
 }
 
 /// The places a place's staff are responsible for, by name.

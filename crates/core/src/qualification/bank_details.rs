@@ -17,6 +17,49 @@ use crate::journal::{self, actions, NewEntry};
 use crate::reglements::bank;
 use crate::{on_db, on_tx, Core};
 
+/// States of a place's bank details.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BankDetailsState {
+    /// Submitted by the place, waiting for the opérateur.
+    AValider,
+    /// The account payments go to (one per place).
+    Validees,
+    Refusees,
+    /// A validated (or waiting) row that newer details replaced.
+    Remplacees,
+}
+
+crate::texte_en_base!(
+    BankDetailsState,
+    BankDetailsState::from_key,
+    BankDetailsState::key,
+    "état de coordonnées bancaires"
+);
+
+impl BankDetailsState {
+    pub const ALL: [BankDetailsState; 4] = [
+        BankDetailsState::AValider,
+        BankDetailsState::Validees,
+        BankDetailsState::Refusees,
+        BankDetailsState::Remplacees,
+    ];
+
+    /// The value stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            BankDetailsState::AValider => "a_valider",
+            BankDetailsState::Validees => "validees",
+            BankDetailsState::Refusees => "refusees",
+            BankDetailsState::Remplacees => "remplacees",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<BankDetailsState> {
+        BankDetailsState::ALL.into_iter().find(|s| s.key() == key)
+    }
+}
+
 /// Records bank details for a place: validated at once, or to be validated.
 /// Identical to the validated ones: nothing changes.
 pub(crate) async fn record(
@@ -28,26 +71,29 @@ pub(crate) async fn record(
     let now = tx.horloge.now_micros();
     let same: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
-            "SELECT COUNT(*) FROM coordonnees_bancaires WHERE lieu_id = $1 AND etat = 'validees' AND iban = $2 AND bic = $3 AND titulaire = $4",
+            "SELECT COUNT(*) FROM coordonnees_bancaires WHERE lieu_id = $1 AND etat = $5 AND iban = $2 AND bic = $3 AND titulaire = $4",
         )
-        .bind(place).bind(iban).bind(bic).bind(holder).fetch_one(&mut *c).await?
+        .bind(place).bind(iban).bind(bic).bind(holder).bind(BankDetailsState::Validees).fetch_one(&mut *c).await?
     });
     if same > 0 {
         return Ok(None);
     }
+    // Validated details replace the validated and the waiting ones; details
+    // to be validated replace only the waiting ones.
     let replaced = if validated {
-        "('validees', 'a_valider')"
+        BankDetailsState::Validees
     } else {
-        "('a_valider')"
+        BankDetailsState::AValider
     };
     let id: i64 = on_tx!(tx, c => {
-        sqlx::query(&format!("UPDATE coordonnees_bancaires SET etat = 'remplacees', fin_at = $2 WHERE lieu_id = $1 AND etat IN {replaced}"))
-            .bind(place).bind(now).execute(&mut *c).await?;
+        sqlx::query("UPDATE coordonnees_bancaires SET etat = $3, fin_at = $2 WHERE lieu_id = $1 AND etat IN ($4, $5)")
+            .bind(place).bind(now).bind(BankDetailsState::Remplacees).bind(replaced).bind(BankDetailsState::AValider)
+            .execute(&mut *c).await?;
         sqlx::query_scalar(
             "INSERT INTO coordonnees_bancaires (lieu_id, iban, bic, titulaire, etat, created_at, valide_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(place).bind(iban).bind(bic).bind(holder)
-        .bind(if validated { "validees" } else { "a_valider" })
+        .bind(if validated { BankDetailsState::Validees } else { BankDetailsState::AValider })
         .bind(now)
         .bind(validated.then_some(now))
         .fetch_one(&mut *c)
@@ -65,7 +111,7 @@ pub struct Details {
     pub iban: Iban,
     pub bic: Bic,
     pub titulaire: String,
-    pub etat: String,
+    pub etat: BankDetailsState,
     pub motif: String,
     pub created_at: i64,
 }
@@ -76,10 +122,18 @@ const DETAILS_SQL: &str = "SELECT b.id, l.ext_id AS lieu_ext_id, l.nom AS lieu_n
 /// The validated details of a place and the latest change waiting or refused.
 pub async fn of_place(db: &Db, place: i64) -> CoreResult<Vec<Details>> {
     let sql = format!(
-        "{DETAILS_SQL} WHERE b.lieu_id = $1 AND (b.etat IN ('validees', 'a_valider') OR b.id = \
-         (SELECT MAX(id) FROM coordonnees_bancaires WHERE lieu_id = $1 AND etat = 'refusees')) ORDER BY b.id"
+        "{DETAILS_SQL} WHERE b.lieu_id = $1 AND (b.etat IN ($2, $3) OR b.id = \
+         (SELECT MAX(id) FROM coordonnees_bancaires WHERE lieu_id = $1 AND etat = $4)) ORDER BY b.id"
     );
-    Ok(on_db!(db, c => sqlx::query_as(&sql).bind(place).fetch_all(&mut *c).await?))
+    Ok(on_db!(db, c => {
+        sqlx::query_as(&sql)
+            .bind(place)
+            .bind(BankDetailsState::Validees)
+            .bind(BankDetailsState::AValider)
+            .bind(BankDetailsState::Refusees)
+            .fetch_all(&mut *c)
+            .await?
+    }))
 }
 
 /// A place's staff ask to be paid on another account. The new details wait
@@ -156,8 +210,8 @@ pub async fn submit(
 /// Changes waiting for the opérateur, oldest first.
 pub async fn pending(core: &Core, who: &Principal) -> CoreResult<Vec<Details>> {
     authorize(who, Action::Administer)?;
-    let sql = format!("{DETAILS_SQL} WHERE b.etat = 'a_valider' ORDER BY b.id");
-    Ok(on_db!(&core.db, c => sqlx::query_as(&sql).fetch_all(&mut *c).await?))
+    let sql = format!("{DETAILS_SQL} WHERE b.etat = $1 ORDER BY b.id");
+    Ok(on_db!(&core.db, c => sqlx::query_as(&sql).bind(BankDetailsState::AValider).fetch_all(&mut *c).await?))
 }
 
 /// The opérateur validates (`refusal` = None) or refuses a change.
@@ -170,8 +224,9 @@ pub async fn review(core: &Core, who: &Principal, id: i64, refusal: Option<&str>
     let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     let row: Option<(i64, Iban, Bic, String)> = on_tx!(&mut tx, c => {
-        sqlx::query_as("SELECT lieu_id, iban, bic, titulaire FROM coordonnees_bancaires WHERE id = $1 AND etat = 'a_valider'")
+        sqlx::query_as("SELECT lieu_id, iban, bic, titulaire FROM coordonnees_bancaires WHERE id = $1 AND etat = $2")
             .bind(id)
+            .bind(BankDetailsState::AValider)
             .fetch_optional(&mut *c)
             .await?
     });
@@ -183,14 +238,15 @@ pub async fn review(core: &Core, who: &Principal, id: i64, refusal: Option<&str>
     on_tx!(&mut tx, c => {
         match &refusal {
             None => {
-                sqlx::query("UPDATE coordonnees_bancaires SET etat = 'remplacees', fin_at = $2 WHERE lieu_id = $1 AND etat = 'validees'")
-                    .bind(place_id).bind(now).execute(&mut *c).await?;
-                sqlx::query("UPDATE coordonnees_bancaires SET etat = 'validees', valide_at = $2 WHERE id = $1")
-                    .bind(id).bind(now).execute(&mut *c).await?;
+                sqlx::query("UPDATE coordonnees_bancaires SET etat = $3, fin_at = $2 WHERE lieu_id = $1 AND etat = $4")
+                    .bind(place_id).bind(now).bind(BankDetailsState::Remplacees).bind(BankDetailsState::Validees)
+                    .execute(&mut *c).await?;
+                sqlx::query("UPDATE coordonnees_bancaires SET etat = $3, valide_at = $2 WHERE id = $1")
+                    .bind(id).bind(now).bind(BankDetailsState::Validees).execute(&mut *c).await?;
             }
             Some(reason) => {
-                sqlx::query("UPDATE coordonnees_bancaires SET etat = 'refusees', motif = $2, fin_at = $3 WHERE id = $1")
-                    .bind(id).bind(reason).bind(now).execute(&mut *c).await?;
+                sqlx::query("UPDATE coordonnees_bancaires SET etat = $4, motif = $2, fin_at = $3 WHERE id = $1")
+                    .bind(id).bind(reason).bind(now).bind(BankDetailsState::Refusees).execute(&mut *c).await?;
             }
         }
     });

@@ -6,12 +6,12 @@ use serde_json::json;
 
 use super::applications::{self, load_tx, record, scope};
 use super::authz::{authorize, Action};
-use super::model::{self, QualificationState};
+use super::model::{self, ApplicationState, QualificationState};
 use super::notify::{self, Notice};
 use crate::accounts::Principal;
 use crate::db::{is_unique_violation, Db, Tx};
 use crate::error::{CoreError, CoreResult};
-use crate::identifiants::{Bic, Iban};
+use crate::identifiants::{Bic, Iban, Siret};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -48,6 +48,9 @@ impl Decision {
 }
 
 /// The qualification of a place that still counts (active or suspended): (id, state, SIRET).
+/// The SIRET is read as text: qualifications imported or decided before the
+/// strict rule may hold one it now refuses (`controle::sirets_a_reprendre`
+/// lists them), and such a row must not make the place's pages fail.
 pub async fn qualification_of(db: &Db, place_id: i64) -> CoreResult<Option<(i64, QualificationState, Option<String>)>> {
     Ok(on_db!(db, c => {
         sqlx::query_as("SELECT id, etat, siret FROM qualifications WHERE lieu_id = $1 AND etat IN ('active', 'suspendue')")
@@ -61,9 +64,10 @@ pub async fn qualification_of(db: &Db, place_id: i64) -> CoreResult<Option<(i64,
 pub(crate) async fn legal_rep(tx: &mut Tx, place_id: i64) -> CoreResult<Option<String>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
-            "SELECT representant_courriel FROM demandes_qualification WHERE lieu_id = $1 AND etat = 'approuvee' ORDER BY id DESC LIMIT 1",
+            "SELECT representant_courriel FROM demandes_qualification WHERE lieu_id = $1 AND etat = $2 ORDER BY id DESC LIMIT 1",
         )
         .bind(place_id)
+        .bind(ApplicationState::Approuvee)
         .fetch_optional(&mut *c)
         .await?
     }))
@@ -93,16 +97,16 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision) -
     authorize(who, Action::Review(scope(&core.db, a.lieu_id).await?))?;
     let mut tx = core.db.begin().await?;
     let a = load_tx(&mut tx, id).await?;
-    if a.etat != model::FILED {
+    if a.etat != ApplicationState::Deposee {
         return Err(CoreError::Conflict(format!(
             "seule une demande déposée peut être instruite (état : {})",
-            model::state_label(&a.etat).to_lowercase()
+            a.etat.label().to_lowercase()
         )));
     }
     let now = tx.horloge.now_micros();
     let (etat, message, subject, body) = match &decision {
         Decision::Approve => (
-            model::APPROVED,
+            ApplicationState::Approuvee,
             String::new(),
             format!("Lieu qualifié au Pass Numérique : {}", a.lieu_nom),
             format!(
@@ -112,7 +116,7 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision) -
             ),
         ),
         Decision::Refuse { reasons } => (
-            model::REFUSED,
+            ApplicationState::Refusee,
             reasons.clone(),
             format!("Demande de qualification refusée : {}", a.lieu_nom),
             format!(
@@ -122,7 +126,7 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision) -
             ),
         ),
         Decision::AskChanges { message } => (
-            model::CHANGES_ASKED,
+            ApplicationState::AModifier,
             message.clone(),
             format!("Demande de qualification à compléter : {}", a.lieu_nom),
             format!(
@@ -134,12 +138,16 @@ pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision) -
     };
     let mut bank_validated = false;
     if decision == Decision::Approve {
+        // The filed application holds the SIRET as checked when it was filed
+        // (a row filed under the older, looser rule is refused here, with the
+        // rule's message, and listed by `controle::sirets_a_reprendre`).
+        let siret = Siret::parse(&a.siret)?;
         let inserted = on_tx!(&mut tx, c => {
             sqlx::query(
                 "INSERT INTO qualifications (lieu_id, etat, motif, siret, demande_id, created_at, updated_at) \
                  VALUES ($1, 'active', $2, $3, $4, $5, $5)",
             )
-            .bind(a.lieu_id).bind(format!("demande n° {id}")).bind(&a.siret).bind(id).bind(now)
+            .bind(a.lieu_id).bind(format!("demande n° {id}")).bind(&siret).bind(id).bind(now)
             .execute(&mut *c)
             .await
             .map(|r| r.rows_affected())
@@ -298,6 +306,8 @@ pub struct Qualified {
     pub departement: String,
     pub etat: QualificationState,
     pub motif: String,
+    /// Read as text, as in [`qualification_of`]: one old row must not make
+    /// the whole list fail.
     pub siret: Option<String>,
     pub updated_at: i64,
 }

@@ -7,9 +7,10 @@ use std::collections::HashMap;
 
 use serde_json::json;
 
+use super::bank_details::BankDetailsState;
 use crate::db::{is_unique_violation, Tx};
 use crate::error::{CoreError, CoreResult};
-use crate::identifiants::{Bic, Iban};
+use crate::identifiants::{Bic, Iban, Siret};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::validate::Issue;
 use crate::reglements::bank;
@@ -25,7 +26,7 @@ struct Row {
     line: usize,
     ext_id: String,
     place: i64,
-    siret: String,
+    siret: Siret,
     iban: Iban,
     bic: Bic,
     holder: String,
@@ -111,7 +112,9 @@ async fn check(core: &Core, raw: Vec<(usize, Vec<String>)>) -> CoreResult<(Vec<R
     })
     .into_iter()
     .collect();
-    // SIRET → place, of the active qualifications.
+    // SIRET → place, of the active qualifications. Read as text: a
+    // qualification recorded before the strict rule may hold a SIRET it now
+    // refuses (see `controle::sirets_a_reprendre`), which must not stop every import.
     let taken: HashMap<String, i64> = crate::on_db!(&core.db, c => {
         sqlx::query_as::<_, (String, i64)>("SELECT siret, lieu_id FROM qualifications WHERE etat = 'active' AND siret IS NOT NULL")
             .fetch_all(&mut *c)
@@ -149,25 +152,19 @@ async fn check(core: &Core, raw: Vec<(usize, Vec<String>)>) -> CoreResult<(Vec<R
                 format!("lieu « {ext_id} » déjà présent ligne {first}"),
             ));
         }
-        let siret = kept(
-            &mut issues,
-            line,
-            "siret",
-            crate::identifiants::Siret::parse(&fields[1]).map(|s| s.to_string()),
-        )
-        .unwrap_or_default();
+        let siret = kept(&mut issues, line, "siret", Siret::parse(&fields[1]));
         let iban = kept(&mut issues, line, "iban", Iban::parse(&fields[2]));
         let bic = kept(&mut issues, line, "bic", Bic::parse(&fields[3]));
         let holder = kept(&mut issues, line, "titulaire", bank::parse_holder(&fields[4])).unwrap_or_default();
-        if !siret.is_empty() {
-            if let Some(first) = siret_lines.insert(siret.clone(), line) {
+        if let Some(siret) = &siret {
+            if let Some(first) = siret_lines.insert(siret.to_string(), line) {
                 issues.push(issue(
                     line,
                     "siret",
                     format!("SIRET {siret} déjà présent ligne {first} : un SIRET pour un seul lieu qualifié"),
                 ));
             }
-            if let (Some(owner), Some(p)) = (taken.get(&siret), place) {
+            if let (Some(owner), Some(p)) = (taken.get(siret.as_str()), place) {
                 if *owner != p {
                     issues.push(issue(
                         line,
@@ -178,7 +175,7 @@ async fn check(core: &Core, raw: Vec<(usize, Vec<String>)>) -> CoreResult<(Vec<R
             }
         }
         if issues.len() == before {
-            if let (Some(place), Some(iban), Some(bic)) = (place, iban, bic) {
+            if let (Some(place), Some(siret), Some(iban), Some(bic)) = (place, siret, iban, bic) {
                 rows.push(Row {
                     line,
                     ext_id,
@@ -196,6 +193,7 @@ async fn check(core: &Core, raw: Vec<(usize, Vec<String>)>) -> CoreResult<(Vec<R
 
 /// Writes one row; returns (newly qualified, bank details recorded).
 async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> CoreResult<(bool, bool)> {
+    // The SIRET read as text, like `taken` in `check`.
     let active: Option<(i64, Option<String>)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT id, siret FROM qualifications WHERE lieu_id = $1 AND etat = 'active'")
             .bind(row.place)
@@ -203,7 +201,7 @@ async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> 
             .await?
     });
     let newly = match active {
-        Some((_, Some(s))) if s != row.siret => {
+        Some((_, Some(s))) if s != row.siret.as_str() => {
             return Err(CoreError::invalid(format!(
                 "ligne {} : le lieu « {} » est déjà qualifié sous le SIRET {s}",
                 row.line, row.ext_id
@@ -238,8 +236,9 @@ async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> 
         }
     };
     let current: Option<(i64, Iban, Bic, String)> = on_tx!(tx, c => {
-        sqlx::query_as("SELECT id, iban, bic, titulaire FROM coordonnees_bancaires WHERE lieu_id = $1 AND etat = 'validees'")
+        sqlx::query_as("SELECT id, iban, bic, titulaire FROM coordonnees_bancaires WHERE lieu_id = $1 AND etat = $2")
             .bind(row.place)
+            .bind(BankDetailsState::Validees)
             .fetch_optional(&mut *c)
             .await?
     });
@@ -249,13 +248,15 @@ async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> 
         }
     }
     on_tx!(tx, c => {
-        sqlx::query("UPDATE coordonnees_bancaires SET etat = 'remplacees', fin_at = $2 WHERE lieu_id = $1 AND etat IN ('validees', 'a_valider')")
-            .bind(row.place).bind(now).execute(&mut *c).await?;
+        sqlx::query("UPDATE coordonnees_bancaires SET etat = $3, fin_at = $2 WHERE lieu_id = $1 AND etat IN ($4, $5)")
+            .bind(row.place).bind(now).bind(BankDetailsState::Remplacees)
+            .bind(BankDetailsState::Validees).bind(BankDetailsState::AValider)
+            .execute(&mut *c).await?;
         sqlx::query(
             "INSERT INTO coordonnees_bancaires (lieu_id, iban, bic, titulaire, etat, created_at, valide_at) \
-             VALUES ($1, $2, $3, $4, 'validees', $5, $5)",
+             VALUES ($1, $2, $3, $4, $6, $5, $5)",
         )
-        .bind(row.place).bind(&row.iban).bind(&row.bic).bind(&row.holder).bind(now).execute(&mut *c).await?;
+        .bind(row.place).bind(&row.iban).bind(&row.bic).bind(&row.holder).bind(now).bind(BankDetailsState::Validees).execute(&mut *c).await?;
     });
     journal::append(
         tx,

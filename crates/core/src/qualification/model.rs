@@ -5,25 +5,73 @@
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::Email;
-use crate::identifiants::{Bic, Iban};
+use crate::identifiants::{Bic, Iban, Siret};
 use crate::lieux::vocabulaires::{PublicsSpecifiquementAdresses, Services};
 use crate::reglements::bank;
 
 /// States of an application.
-pub const DRAFT: &str = "brouillon";
-pub const FILED: &str = "deposee";
-pub const CHANGES_ASKED: &str = "a_modifier";
-pub const APPROVED: &str = "approuvee";
-pub const REFUSED: &str = "refusee";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationState {
+    Brouillon,
+    Deposee,
+    AModifier,
+    Approuvee,
+    Refusee,
+}
 
-pub fn state_label(etat: &str) -> &'static str {
-    match etat {
-        DRAFT => "Brouillon",
-        FILED => "Déposée, en cours d'instruction",
-        CHANGES_ASKED => "Modifications demandées",
-        APPROVED => "Approuvée",
-        REFUSED => "Refusée",
-        _ => "Inconnu",
+crate::texte_en_base!(
+    ApplicationState,
+    ApplicationState::from_key,
+    ApplicationState::key,
+    "état de demande de qualification"
+);
+
+impl ApplicationState {
+    pub const ALL: [ApplicationState; 5] = [
+        ApplicationState::Brouillon,
+        ApplicationState::Deposee,
+        ApplicationState::AModifier,
+        ApplicationState::Approuvee,
+        ApplicationState::Refusee,
+    ];
+
+    /// The value stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            ApplicationState::Brouillon => "brouillon",
+            ApplicationState::Deposee => "deposee",
+            ApplicationState::AModifier => "a_modifier",
+            ApplicationState::Approuvee => "approuvee",
+            ApplicationState::Refusee => "refusee",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<ApplicationState> {
+        ApplicationState::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ApplicationState::Brouillon => "Brouillon",
+            ApplicationState::Deposee => "Déposée, en cours d'instruction",
+            ApplicationState::AModifier => "Modifications demandées",
+            ApplicationState::Approuvee => "Approuvée",
+            ApplicationState::Refusee => "Refusée",
+        }
+    }
+
+    /// Still in progress: at most one such application per place.
+    pub fn in_progress(self) -> bool {
+        matches!(
+            self,
+            ApplicationState::Brouillon | ApplicationState::Deposee | ApplicationState::AModifier
+        )
+    }
+
+    /// The place may still change it.
+    pub fn editable(self) -> bool {
+        matches!(self, ApplicationState::Brouillon | ApplicationState::AModifier)
     }
 }
 
@@ -245,7 +293,7 @@ pub struct Offer {
 /// The filed form of a draft: normalised SIRET, IBAN and BIC, and the checked catalogue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filed {
-    pub siret: String,
+    pub siret: Siret,
     pub iban: Iban,
     pub bic: Bic,
     pub titulaire: String,
@@ -266,9 +314,7 @@ pub fn check(d: &Draft, documents: &[String]) -> Result<Filed, Vec<String>> {
             problems.push(what.to_string());
         }
     }
-    let siret = crate::identifiants::Siret::parse(&d.siret)
-        .map(|s| s.to_string())
-        .map_err(|e| e.to_string());
+    let siret = Siret::parse(&d.siret).map_err(|e| e.to_string());
     if let Err(e) = &siret {
         problems.push(format!("SIRET : {e}"));
     }
@@ -438,7 +484,7 @@ mod tests {
     #[test]
     fn a_complete_application_is_filed_in_normal_form() {
         let f = check(&complete().tidy(), &docs()).unwrap();
-        assert_eq!(f.siret, "73282932000074");
+        assert_eq!(f.siret.as_str(), "73282932000074");
         assert_eq!(f.iban.as_str(), "FR7630006000011234567890189");
         assert_eq!(f.bic.as_str(), "AGRIFRPP");
         assert_eq!(f.representant_courriel, "awa.diallo@example.org");

@@ -15,6 +15,7 @@ use crate::db::{lock, Tx, TxConn};
 use crate::error::{CoreError, CoreResult};
 use crate::identifiants::{Bic, Centimes, Iban};
 use crate::journal::{self, actions, NewEntry};
+use crate::qualification::bank_details::BankDetailsState;
 use crate::{on_tx, Core};
 
 /// Statements written per INSERT (12 bound values each).
@@ -109,7 +110,8 @@ async fn groups(tx: &mut Tx, cutoff: &str) -> CoreResult<Vec<Group>> {
 
 async fn banks(tx: &mut Tx) -> CoreResult<HashMap<i64, Bank>> {
     let rows: Vec<(i64, i64, Iban, Bic, String)> = on_tx!(tx, c => {
-        sqlx::query_as("SELECT lieu_id, id, iban, bic, titulaire FROM coordonnees_bancaires WHERE etat = 'validees'")
+        sqlx::query_as("SELECT lieu_id, id, iban, bic, titulaire FROM coordonnees_bancaires WHERE etat = $1")
+            .bind(BankDetailsState::Validees)
             .fetch_all(&mut *c)
             .await?
     });
@@ -121,7 +123,8 @@ async fn banks(tx: &mut Tx) -> CoreResult<HashMap<i64, Bank>> {
 
 async fn pending_bank_details(tx: &mut Tx) -> CoreResult<Vec<i64>> {
     Ok(on_tx!(tx, c => {
-        sqlx::query_scalar("SELECT DISTINCT lieu_id FROM coordonnees_bancaires WHERE etat = 'a_valider'")
+        sqlx::query_scalar("SELECT DISTINCT lieu_id FROM coordonnees_bancaires WHERE etat = $1")
+            .bind(BankDetailsState::AValider)
             .fetch_all(&mut *c)
             .await?
     }))

@@ -17,9 +17,50 @@ use crate::lieux::validate::check_map;
 use crate::qualification::applications::scope;
 use crate::{mail, on_db, on_tx, Core};
 
-pub const PROPOSED: &str = "proposee";
-pub const ACCEPTED: &str = "acceptee";
-pub const REFUSED: &str = "refusee";
+/// States of a correction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CorrectionState {
+    Proposee,
+    Acceptee,
+    Refusee,
+}
+
+crate::texte_en_base!(
+    CorrectionState,
+    CorrectionState::from_key,
+    CorrectionState::key,
+    "état de correction"
+);
+
+impl CorrectionState {
+    pub const ALL: [CorrectionState; 3] = [
+        CorrectionState::Proposee,
+        CorrectionState::Acceptee,
+        CorrectionState::Refusee,
+    ];
+
+    /// The value stored in the database (also the key of the pages' notices).
+    pub fn key(self) -> &'static str {
+        match self {
+            CorrectionState::Proposee => "proposee",
+            CorrectionState::Acceptee => "acceptee",
+            CorrectionState::Refusee => "refusee",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<CorrectionState> {
+        CorrectionState::ALL.into_iter().find(|s| s.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CorrectionState::Proposee => "Proposée",
+            CorrectionState::Acceptee => "Acceptée",
+            CorrectionState::Refusee => "Refusée",
+        }
+    }
+}
 
 /// Fields of the standard a hub may propose to correct, with their labels.
 pub const FIELDS: &[(&str, &str)] = &[
@@ -46,15 +87,6 @@ pub fn field_label(field: &str) -> &str {
         .unwrap_or(field)
 }
 
-pub fn state_label(etat: &str) -> &'static str {
-    match etat {
-        PROPOSED => "Proposée",
-        ACCEPTED => "Acceptée",
-        REFUSED => "Refusée",
-        _ => "Inconnue",
-    }
-}
-
 /// A correction as pages show it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Correction {
@@ -69,7 +101,7 @@ pub struct Correction {
     /// (field, value before, proposed value).
     pub changements: Vec<(String, String, String)>,
     pub commentaire: String,
-    pub etat: String,
+    pub etat: CorrectionState,
     pub motif: String,
     pub created_at: i64,
     pub decided_at: Option<i64>,
@@ -89,7 +121,7 @@ struct Row {
     changements: String,
     valeurs_avant: String,
     commentaire: String,
-    etat: String,
+    etat: CorrectionState,
     motif: String,
     created_at: i64,
     decided_at: Option<i64>,
@@ -204,7 +236,7 @@ pub async fn propose(
         .bind(json!(changes).to_string())
         .bind(json!(before).to_string())
         .bind(commentaire)
-        .bind(PROPOSED)
+        .bind(CorrectionState::Proposee)
         .bind(now)
         .fetch_one(&mut *c)
         .await?
@@ -257,7 +289,7 @@ async fn notify_hub(tx: &mut Tx, c: &Correction, subject: &str, body: &str) -> C
     for addr in mail::recipients(tx, c.hub_id, &["hub"]).await? {
         mail::enqueue(
             tx,
-            &format!("correction:{}:{}:{addr}", c.id, c.etat),
+            &format!("correction:{}:{}:{addr}", c.id, c.etat.key()),
             &addr,
             subject,
             body,
@@ -287,7 +319,7 @@ pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Correctio
             author_hub: c.hub_id,
         },
     )?;
-    let can_decide = c.etat == PROPOSED && authorize(who, Action::Decide(s)).is_ok();
+    let can_decide = c.etat == CorrectionState::Proposee && authorize(who, Action::Decide(s)).is_ok();
     Ok((c, can_decide))
 }
 
@@ -309,24 +341,30 @@ pub async fn to_decide(core: &Core, who: &Principal, desk: Desk) -> CoreResult<V
         Desk::Place => "l.organisation_id = $1",
     };
     let sql = format!(
-        "{SELECT} WHERE {filter} ORDER BY CASE WHEN c.etat = 'proposee' THEN 0 ELSE 1 END, c.created_at DESC, c.id DESC LIMIT 1000"
+        "{SELECT} WHERE {filter} ORDER BY CASE WHEN c.etat = $2 THEN 0 ELSE 1 END, c.created_at DESC, c.id DESC LIMIT 1000"
     );
-    let rows: Vec<Row> =
-        on_db!(&core.db, c => sqlx::query_as(&sql).bind(who.organisation_id).fetch_all(&mut *c).await?);
+    let rows: Vec<Row> = on_db!(&core.db, c => {
+        sqlx::query_as(&sql)
+            .bind(who.organisation_id)
+            .bind(CorrectionState::Proposee)
+            .fetch_all(&mut *c)
+            .await?
+    });
     Ok(rows.into_iter().map(Correction::from).collect())
 }
 
 /// Marks a waiting correction decided, in `tx`; a correction decided meanwhile is a conflict.
-async fn decide_tx(tx: &mut Tx, who: &Principal, id: i64, etat: &str, motif: &str) -> CoreResult<()> {
+async fn decide_tx(tx: &mut Tx, who: &Principal, id: i64, etat: CorrectionState, motif: &str) -> CoreResult<()> {
     let n = on_tx!(tx, c => {
         sqlx::query(
-            "UPDATE corrections_lieux SET etat = $2, motif = $3, decideur_id = $4, decided_at = $5 WHERE id = $1 AND etat = 'proposee'",
+            "UPDATE corrections_lieux SET etat = $2, motif = $3, decideur_id = $4, decided_at = $5 WHERE id = $1 AND etat = $6",
         )
         .bind(id)
         .bind(etat)
         .bind(motif)
         .bind(who.account_id)
         .bind(tx.horloge.now_micros())
+        .bind(CorrectionState::Proposee)
         .execute(&mut *c)
         .await?
         .rows_affected()
@@ -343,7 +381,7 @@ async fn decide_tx(tx: &mut Tx, who: &Principal, id: i64, etat: &str, motif: &st
 pub async fn accept(core: &Core, who: &Principal, id: i64) -> CoreResult<Result<(), Vec<String>>> {
     let (c, s) = load(core, id).await?;
     authorize(who, Action::Decide(s))?;
-    if c.etat != PROPOSED {
+    if c.etat != CorrectionState::Proposee {
         return Err(CoreError::Conflict("cette correction a déjà été traitée".into()));
     }
     let changes: BTreeMap<String, String> = c.changements.iter().map(|(k, _, v)| (k.clone(), v.clone())).collect();
@@ -359,7 +397,7 @@ pub async fn accept(core: &Core, who: &Principal, id: i64) -> CoreResult<Result<
     };
     let mut tx = core.db.begin().await?;
     edit::lock_unchanged(&mut tx, &prepared).await?;
-    decide_tx(&mut tx, who, id, ACCEPTED, "").await?;
+    decide_tx(&mut tx, who, id, CorrectionState::Acceptee, "").await?;
     edit::write(core, &mut tx, who, &prepared, json!({ "correction": id })).await?;
     journal::append(
         &mut tx,
@@ -370,7 +408,7 @@ pub async fn accept(core: &Core, who: &Principal, id: i64) -> CoreResult<Result<
     )
     .await?;
     let done = Correction {
-        etat: ACCEPTED.into(),
+        etat: CorrectionState::Acceptee,
         ..c
     };
     let subject = format!("Correction acceptée pour « {} »", done.lieu_nom);
@@ -397,7 +435,7 @@ pub async fn refuse(core: &Core, who: &Principal, id: i64, motif: &str) -> CoreR
         return Err(CoreError::invalid(format!("le motif dépasse {COMMENT_MAX} caractères")));
     }
     let mut tx = core.db.begin().await?;
-    decide_tx(&mut tx, who, id, REFUSED, motif).await?;
+    decide_tx(&mut tx, who, id, CorrectionState::Refusee, motif).await?;
     journal::append(
         &mut tx,
         &core.keys,
@@ -407,7 +445,7 @@ pub async fn refuse(core: &Core, who: &Principal, id: i64, motif: &str) -> CoreR
     )
     .await?;
     let done = Correction {
-        etat: REFUSED.into(),
+        etat: CorrectionState::Refusee,
         ..c
     };
     let subject = format!("Correction refusée pour « {} »", done.lieu_nom);

@@ -1,4 +1,4 @@
-//! The closed sets of values of migration 0027: the database itself refuses
+//! The closed sets of values of migrations 0027 and 0028: the database itself refuses
 //! a state the code does not know (on INSERT and on UPDATE, on both engines),
 //! the lists are those of the Rust code, and the demonstration data passes
 //! the constraints when the migration is applied to a database that holds it.
@@ -152,16 +152,36 @@ async fn the_allowed_values_are_the_ones_the_code_writes() {
         allowed("mandats", "duree"),
         sorted(mandats::Duration::ALL.iter().map(|d| d.key()).collect())
     );
-    let m = qualification::model::DRAFT;
-    let application = vec![
-        m,
-        qualification::model::FILED,
-        qualification::model::CHANGES_ASKED,
-        qualification::model::APPROVED,
-        qualification::model::REFUSED,
-    ];
+    let application: Vec<&str> = qualification::model::ApplicationState::ALL
+        .iter()
+        .map(|s| s.key())
+        .collect();
     assert_eq!(allowed("demandes_qualification", "etat"), sorted(application.clone()));
     assert_eq!(allowed("demandes_historique", "etat"), sorted(application));
+    use passerelle_core::aidants_connect::structures::HabilitationState;
+    let habilitation: Vec<&str> = HabilitationState::ALL.iter().map(|s| s.key()).collect();
+    assert_eq!(allowed("habilitations", "etat"), sorted(habilitation.clone()));
+    assert_eq!(allowed("habilitations_historique", "etat"), sorted(habilitation));
+    use passerelle_core::qualification::bank_details::BankDetailsState;
+    assert_eq!(
+        allowed("coordonnees_bancaires", "etat"),
+        sorted(BankDetailsState::ALL.iter().map(|s| s.key()).collect())
+    );
+    use passerelle_core::territoire::corrections::CorrectionState;
+    assert_eq!(
+        allowed("corrections_lieux", "etat"),
+        sorted(CorrectionState::ALL.iter().map(|s| s.key()).collect())
+    );
+    use passerelle_core::aidants_connect::oidc_provider::keys::KeyState;
+    assert_eq!(
+        allowed("oidc_cles", "etat"),
+        sorted(KeyState::ALL.iter().map(|s| s.key()).collect())
+    );
+    use passerelle_core::aidants_connect::invitations::InvitationStatus;
+    assert_eq!(
+        allowed("aidants_invitations", "statut"),
+        sorted(InvitationStatus::ALL.iter().map(|s| s.key()).collect())
+    );
     use passerelle_core::pass_numerique::orders::OrderState;
     let orders = [
         OrderState::Devis,
@@ -259,4 +279,98 @@ async fn the_demo_data_passes_the_constraints_and_survives_the_migration() {
     app.exec("UPDATE cheques SET etat = 'inconnu' WHERE id = (SELECT MIN(id) FROM cheques)")
         .await
         .expect("aucune contrainte ajoutée à moitié");
+}
+
+/// Migration 0028: the stage of a session, the one state column 0027 left
+/// without a closed set. Refused on INSERT and UPDATE, the list is the code's,
+/// and the migration checks the rows already there.
+#[tokio::test]
+async fn the_stage_of_a_session_is_a_closed_set_too() {
+    use passerelle_core::accounts::session::Stage;
+    let app = TestApp::new().await;
+    app.load_demo().await;
+    let insert = |value: &str, n: u8| {
+        format!(
+            "INSERT INTO sessions (id_hash, account_id, stage, created_at, last_seen_at, expires_at) \
+             VALUES ({}, (SELECT MIN(id) FROM accounts), '{value}', 0, 0, 0)",
+            blob(&app, &[0xE7, n])
+        )
+    };
+    let e = app
+        .exec(&insert(UNKNOWN, 1))
+        .await
+        .expect_err("INSERT d'une étape inconnue");
+    assert!(is_refusal(&app, &e, "sessions", "stage"), "{e}");
+    app.exec(&insert("active", 2))
+        .await
+        .expect("une étape que le code écrit");
+    let active = app
+        .scalar_i64("SELECT COUNT(*) FROM sessions WHERE stage = 'active'")
+        .await;
+    assert!(active >= 1);
+    let e = app
+        .exec(&format!("UPDATE sessions SET stage = '{UNKNOWN}'"))
+        .await
+        .expect_err("UPDATE vers une étape inconnue");
+    assert!(is_refusal(&app, &e, "sessions", "stage"), "{e}");
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE stage = 'active'")
+            .await,
+        active,
+        "l'UPDATE refusé n'a rien changé"
+    );
+
+    let schema = match &app.core.db.pool {
+        Pool::Sqlite(p) => crate::schema_lecture::sqlite(p).await,
+        Pool::Postgres(p) => crate::schema_lecture::postgres(p).await,
+    };
+    let mut keys: Vec<String> = Stage::ALL.iter().map(|s| s.key().to_string()).collect();
+    keys.sort();
+    assert!(
+        schema
+            .facts
+            .contains(&format!("valeurs permises sessions.stage : {}", keys.join(", "))),
+        "la liste de la migration 0028 est celle de Stage"
+    );
+
+    // The migration passes over valid rows, and fails, changing nothing, over an unknown one.
+    let without_0028 = || async {
+        let sql = match app.backend() {
+            Backend::Sqlite => {
+                "DROP TRIGGER sessions_stage_valeurs_insert; DROP TRIGGER sessions_stage_valeurs_update;"
+            }
+            Backend::Postgres => "ALTER TABLE sessions DROP CONSTRAINT sessions_stage_valeurs",
+        };
+        app.exec(sql).await.unwrap_or_else(|e| panic!("{sql} : {e}"));
+        app.exec("DELETE FROM _sqlx_migrations WHERE version = 28")
+            .await
+            .expect("oubli de 0028");
+    };
+    without_0028().await;
+    app.core
+        .db
+        .migrate()
+        .await
+        .expect("la migration 0028 accepte les sessions valides");
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM sessions WHERE stage = 'active'")
+            .await,
+        active
+    );
+    without_0028().await;
+    app.exec(&format!("UPDATE sessions SET stage = '{UNKNOWN}'"))
+        .await
+        .expect("étape inconnue sans contrainte");
+    let e = app
+        .core
+        .db
+        .migrate()
+        .await
+        .expect_err("la migration refuse une étape inconnue");
+    assert!(e.to_string().contains("sessions"), "{e}");
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM _sqlx_migrations WHERE version = 28")
+            .await,
+        0
+    );
 }

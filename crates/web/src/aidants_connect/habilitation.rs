@@ -194,9 +194,9 @@ async fn follow_page(
     let history = structures::history(&state.core, h.id)
         .await?
         .into_iter()
-        .map(|(etat, m, at)| (structures::state_label(&etat), m, format_utc(at)))
+        .map(|(etat, m, at)| (etat.label(), m, format_utc(at)))
         .collect();
-    let editable = h.etat == structures::FILED || h.etat == structures::CHANGES_ASKED;
+    let editable = h.etat.editable();
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -212,7 +212,7 @@ async fn follow_page(
             jeton: Some(token.to_string()),
             editable,
             numero: Some(h.id),
-            etat: structures::state_label(&h.etat),
+            etat: h.etat.label(),
             operator_message: h.message.clone(),
             history,
         },

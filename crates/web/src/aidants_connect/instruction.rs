@@ -6,7 +6,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use passerelle_core::aidants_connect::structures::{self, Habilitation};
+use passerelle_core::aidants_connect::authz::{authorize, Action};
+use passerelle_core::aidants_connect::structures::{self, Habilitation, HabilitationState};
 use passerelle_core::aidants_connect::{aidants, demarches, review};
 use serde::Deserialize;
 
@@ -46,26 +47,33 @@ pub async fn list(
     u: CurrentUser,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, WebError> {
-    let etat = q.etat.unwrap_or_else(|| structures::FILED.to_string());
-    let filter = (etat != "toutes").then_some(etat.as_str());
-    let rows = structures::list(&state.core, &u.principal, filter)
-        .await?
+    let etat = q.etat.unwrap_or_else(|| HabilitationState::Deposee.key().to_string());
+    // « toutes », a state, or an unknown key (which lists nothing).
+    let found = match (etat.as_str(), HabilitationState::from_key(&etat)) {
+        ("toutes", _) => structures::list(&state.core, &u.principal, None).await?,
+        (_, Some(s)) => structures::list(&state.core, &u.principal, Some(s)).await?,
+        (_, None) => {
+            authorize(&u.principal, Action::Review)?;
+            Vec::new()
+        }
+    };
+    let rows = found
         .into_iter()
         .map(|h| Row {
             id: h.id,
             type_label: structures::type_label(&h.type_structure).to_string(),
             aidants: h.aidants.len(),
-            etat: structures::state_label(&h.etat),
+            etat: h.etat.label(),
             date: format_utc(h.updated_at),
             nom: h.nom,
             siret: h.siret,
         })
         .collect();
     let states = [
-        (structures::FILED, "Déposées, à instruire"),
-        (structures::CHANGES_ASKED, "Modifications demandées"),
-        (structures::ACCEPTED, "Acceptées"),
-        (structures::REFUSED, "Refusées"),
+        (HabilitationState::Deposee.key(), "Déposées, à instruire"),
+        (HabilitationState::AModifier.key(), "Modifications demandées"),
+        (HabilitationState::Acceptee.key(), "Acceptées"),
+        (HabilitationState::Refusee.key(), "Refusées"),
         ("toutes", "Toutes"),
     ]
     .into_iter()
@@ -115,7 +123,7 @@ async fn detail_page(
             error,
             message,
             type_label: structures::type_label(&h.type_structure).to_string(),
-            etat: structures::state_label(&h.etat),
+            etat: h.etat.label(),
             demarches: demarches::ALL
                 .iter()
                 .filter(|(k, _)| h.demarches.iter().any(|d| d == k))
@@ -123,9 +131,9 @@ async fn detail_page(
                 .collect(),
             history: history
                 .into_iter()
-                .map(|(e, m, at)| (structures::state_label(&e), m, format_utc(at)))
+                .map(|(e, m, at)| (e.label(), m, format_utc(at)))
                 .collect(),
-            can_decide: h.etat == structures::FILED,
+            can_decide: h.etat == HabilitationState::Deposee,
             h,
         },
     )

@@ -7,9 +7,10 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use passerelle_core::qualification::bank_details::BankDetailsState;
 use passerelle_core::qualification::decisions::{self, Change};
-use passerelle_core::qualification::model::QualificationState;
-use passerelle_core::qualification::{applications, bank_details, model};
+use passerelle_core::qualification::model::{ApplicationState, QualificationState};
+use passerelle_core::qualification::{applications, bank_details};
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -69,9 +70,14 @@ pub(crate) async fn page(
     error: Option<String>,
 ) -> Result<Response, WebError> {
     // Filed applications first: they are the ones waiting for someone.
-    let etat = q.etat.unwrap_or_else(|| model::FILED.to_string());
-    let filter = (!etat.is_empty() && etat != "toutes").then_some(etat.as_str());
-    let list = applications::list(&state.core, &u.principal, filter).await?;
+    let etat = q.etat.unwrap_or_else(|| ApplicationState::Deposee.key().to_string());
+    // « toutes » (or nothing), a state, or an unknown key, which lists nothing
+    // (`decisions::qualified` below checks the same right as `applications::list`).
+    let list = match (etat.as_str(), ApplicationState::from_key(&etat)) {
+        ("" | "toutes", _) => applications::list(&state.core, &u.principal, None).await?,
+        (_, Some(s)) => applications::list(&state.core, &u.principal, Some(s)).await?,
+        (_, None) => Vec::new(),
+    };
     let desk = decisions::review_desk(&state.core, &u.principal).await?;
     let (is_operator, delegated, can_change) = (desk.operator, desk.delegated, desk.may_change);
     let pending_bank = if is_operator {
@@ -102,11 +108,11 @@ pub(crate) async fn page(
         _ => None,
     };
     let states = [
-        (model::FILED, "Déposées, à instruire"),
-        (model::CHANGES_ASKED, "Modifications demandées"),
-        (model::DRAFT, "Brouillons"),
-        (model::APPROVED, "Approuvées"),
-        (model::REFUSED, "Refusées"),
+        (ApplicationState::Deposee.key(), "Déposées, à instruire"),
+        (ApplicationState::AModifier.key(), "Modifications demandées"),
+        (ApplicationState::Brouillon.key(), "Brouillons"),
+        (ApplicationState::Approuvee.key(), "Approuvées"),
+        (ApplicationState::Refusee.key(), "Refusées"),
         ("toutes", "Toutes"),
     ]
     .into_iter()
@@ -135,7 +141,7 @@ pub(crate) async fn page(
                     commune: a.commune,
                     departement: a.departement,
                     siret: a.siret,
-                    etat: model::state_label(&a.etat),
+                    etat: a.etat.label(),
                     date: format_utc(a.updated_at),
                 })
                 .collect(),
@@ -229,7 +235,7 @@ async fn bank_page(
         let actuel = bank_details::of_place(&state.core.db, place.id)
             .await?
             .into_iter()
-            .find(|c| c.etat == "validees")
+            .find(|c| c.etat == BankDetailsState::Validees)
             .map(|c| format!("{} — {}", c.titulaire, c.iban.masked()))
             .unwrap_or_else(|| "aucun".into());
         rows.push(BankRow {

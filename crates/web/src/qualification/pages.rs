@@ -10,7 +10,10 @@ use axum::response::{Redirect, Response};
 use passerelle_core::accounts::Role;
 use passerelle_core::identifiants::Iban;
 use passerelle_core::lieux::vocabulaires::{PublicsSpecifiquementAdresses, Services};
-use passerelle_core::qualification::model::{self, Draft, QualificationState, Questionnaire, ServiceOffer};
+use passerelle_core::qualification::bank_details::BankDetailsState;
+use passerelle_core::qualification::model::{
+    self, ApplicationState, Draft, QualificationState, Questionnaire, ServiceOffer,
+};
 use passerelle_core::qualification::{applications, authz, bank_details};
 use serde::Deserialize;
 
@@ -89,10 +92,13 @@ async fn place_home(
             .await?
             .into_iter()
             .map(|d| {
-                let state = match d.etat.as_str() {
-                    "validees" => "compte validé".to_string(),
-                    "a_valider" => "changement en attente de validation par l'opérateur".to_string(),
-                    _ => format!("changement refusé : {}", d.motif),
+                let state = match d.etat {
+                    BankDetailsState::Validees => "compte validé".to_string(),
+                    BankDetailsState::AValider => "changement en attente de validation par l'opérateur".to_string(),
+                    // `of_place` reads only these three states.
+                    BankDetailsState::Refusees | BankDetailsState::Remplacees => {
+                        format!("changement refusé : {}", d.motif)
+                    }
                 };
                 format!("{} — {} ({}) : {state}", d.titulaire, d.iban.masked(), d.bic)
             })
@@ -106,7 +112,7 @@ async fn place_home(
     let places = places
         .into_iter()
         .map(|p| {
-            let in_progress = matches!(p.demande_etat.as_deref(), Some("brouillon" | "deposee" | "a_modifier"));
+            let in_progress = p.demande_etat.is_some_and(ApplicationState::in_progress);
             PlaceRow {
                 qualification: p.qualification.map_or("Non qualifié", QualificationState::label),
                 motif: if p.qualification == Some(QualificationState::Suspendue) {
@@ -114,7 +120,7 @@ async fn place_home(
                 } else {
                     String::new()
                 },
-                demande: p.demande_id.zip(p.demande_etat.as_deref().map(model::state_label)),
+                demande: p.demande_id.zip(p.demande_etat.map(ApplicationState::label)),
                 demande_en_cours: in_progress,
                 can_apply: p.qualification.is_none(),
                 ext_id: p.ext_id,
@@ -185,7 +191,8 @@ pub struct ApplicationPage {
     pub lieu_ext_id: String,
     pub commune: String,
     pub departement: String,
-    pub etat: String,
+    /// Refused (the instructor's message is the reason of the refusal).
+    pub refusee: bool,
     pub etat_label: &'static str,
     pub reviewer_message: String,
     pub missing: Vec<String>,
@@ -266,7 +273,7 @@ pub(crate) async fn application_page(
         .map(|e| {
             (
                 format_utc(e.at),
-                model::state_label(&e.etat),
+                e.etat.label(),
                 e.auteur.unwrap_or_default(),
                 e.message,
             )
@@ -290,13 +297,13 @@ pub(crate) async fn application_page(
             lieu_ext_id: a.lieu_ext_id.clone(),
             commune: a.commune.clone(),
             departement: a.departement.clone(),
-            etat_label: model::state_label(&a.etat),
-            reviewer_message: if matches!(a.etat.as_str(), model::CHANGES_ASKED | model::REFUSED) {
+            etat_label: a.etat.label(),
+            reviewer_message: if matches!(a.etat, ApplicationState::AModifier | ApplicationState::Refusee) {
                 a.message.clone()
             } else {
                 String::new()
             },
-            etat: a.etat.clone(),
+            refusee: a.etat == ApplicationState::Refusee,
             missing,
             editable,
             can_review,

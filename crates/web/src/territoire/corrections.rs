@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::territoire::authz::Desk;
-use passerelle_core::territoire::corrections::{self, field_label, state_label, Correction, FIELDS, PROPOSED};
+use passerelle_core::territoire::corrections::{self, field_label, Correction, CorrectionState, FIELDS};
 use passerelle_core::CoreError;
 use serde::Deserialize;
 
@@ -43,8 +43,8 @@ pub struct Item {
 fn item(c: Correction) -> Item {
     Item {
         id: c.id,
-        waiting: c.etat == PROPOSED,
-        etat: state_label(&c.etat),
+        waiting: c.etat == CorrectionState::Proposee,
+        etat: c.etat.label(),
         lieu_ext_id: c.lieu_ext_id,
         lieu_nom: c.lieu_nom,
         commune: c.commune,
@@ -145,7 +145,9 @@ pub async fn propose_submit(
         }
     }
     match corrections::propose(&state.core, &u.principal, &id, &typed, &commentaire).await {
-        Ok(Ok(_)) => Ok(Redirect::to("/hub/corrections?ok=proposee").into_response()),
+        Ok(Ok(_)) => {
+            Ok(Redirect::to(&format!("/hub/corrections?ok={}", CorrectionState::Proposee.key())).into_response())
+        }
         Ok(Err(errors)) => {
             let (current, _) = corrections::place_for_hub(&state.core, &u.principal, &id).await?;
             form_page(&u, &id, &current, Some(&typed), commentaire, errors)
@@ -177,12 +179,12 @@ pub struct ListQuery {
     ok: String,
 }
 
+/// The notice after a step: `ok` is the key of the state the correction reached.
 fn done_message(ok: &str) -> Option<String> {
-    match ok {
-        "proposee" => Some("La correction est proposée ; le lieu en est prévenu.".into()),
-        "acceptee" => Some("La correction est acceptée et appliquée au lieu.".into()),
-        "refusee" => Some("La correction est refusée ; le hub en est prévenu.".into()),
-        _ => None,
+    match CorrectionState::from_key(ok)? {
+        CorrectionState::Proposee => Some("La correction est proposée ; le lieu en est prévenu.".into()),
+        CorrectionState::Acceptee => Some("La correction est acceptée et appliquée au lieu.".into()),
+        CorrectionState::Refusee => Some("La correction est refusée ; le hub en est prévenu.".into()),
     }
 }
 
@@ -262,19 +264,19 @@ pub async fn operator_list(
     decide_list(&state, &u, Desk::Operator, &q.ok, None).await
 }
 
-fn back(u: &CurrentUser, ok: &str) -> Response {
+fn back(u: &CurrentUser, ok: CorrectionState) -> Response {
     let list = if Desk::of(&u.principal) == Desk::Operator {
         "/operateur/corrections"
     } else {
         "/lieu/corrections"
     };
-    Redirect::to(&format!("{list}?ok={ok}")).into_response()
+    Redirect::to(&format!("{list}?ok={}", ok.key())).into_response()
 }
 
 /// POST `/corrections/{id}/accepter`.
 pub async fn accept(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
     match corrections::accept(&state.core, &u.principal, id).await {
-        Ok(Ok(())) => Ok(back(&u, "acceptee")),
+        Ok(Ok(())) => Ok(back(&u, CorrectionState::Acceptee)),
         Ok(Err(problems)) => {
             let m = format!("La correction ne peut pas être appliquée : {}", problems.join(" ; "));
             decide_list(&state, &u, Desk::of(&u.principal), "", Some(m)).await
@@ -301,7 +303,7 @@ pub async fn refuse(
     Form(f): Form<RefuseForm>,
 ) -> Result<Response, WebError> {
     match corrections::refuse(&state.core, &u.principal, id, &f.motif).await {
-        Ok(()) => Ok(back(&u, "refusee")),
+        Ok(()) => Ok(back(&u, CorrectionState::Refusee)),
         Err(CoreError::NotFound(_)) => Err(WebError::NotFound),
         Err(e) => {
             let m = refusal_message(e)?;

@@ -17,6 +17,36 @@ use crate::{on_db, on_tx, Core, Db};
 
 const SEAL: &str = "oidc-cle-de-signature";
 
+/// States of a signing key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Signs (one at most).
+    Active,
+    /// Rotated out, still in the JWKS so that the tokens it signed verify.
+    Publiee,
+    /// Gone from the JWKS.
+    Retiree,
+}
+
+crate::texte_en_base!(KeyState, KeyState::from_key, KeyState::key, "état de clé de signature");
+
+impl KeyState {
+    pub const ALL: [KeyState; 3] = [KeyState::Active, KeyState::Publiee, KeyState::Retiree];
+
+    /// The value stored in the database.
+    pub fn key(self) -> &'static str {
+        match self {
+            KeyState::Active => "active",
+            KeyState::Publiee => "publiee",
+            KeyState::Retiree => "retiree",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<KeyState> {
+        KeyState::ALL.into_iter().find(|s| s.key() == key)
+    }
+}
+
 /// A fresh key: (kid, sealed PKCS#8 PEM, public JWK).
 fn generate(core: &Core) -> CoreResult<(String, String, Value)> {
     let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
@@ -49,9 +79,10 @@ pub async fn rotate(core: &Core, actor: &Actor) -> CoreResult<String> {
     let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     on_tx!(&mut tx, c => {
-        sqlx::query("UPDATE oidc_cles SET etat = 'publiee', rotation_at = $1 WHERE etat = 'active'").bind(now).execute(&mut *c).await?;
-        sqlx::query("INSERT INTO oidc_cles (kid, cle_scellee, jwk_publique, etat, created_at) VALUES ($1, $2, $3, 'active', $4)")
-            .bind(&kid).bind(&sealed).bind(jwk.to_string()).bind(now).execute(&mut *c).await?;
+        sqlx::query("UPDATE oidc_cles SET etat = $2, rotation_at = $1 WHERE etat = $3")
+            .bind(now).bind(KeyState::Publiee).bind(KeyState::Active).execute(&mut *c).await?;
+        sqlx::query("INSERT INTO oidc_cles (kid, cle_scellee, jwk_publique, etat, created_at) VALUES ($1, $2, $3, $5, $4)")
+            .bind(&kid).bind(&sealed).bind(jwk.to_string()).bind(now).bind(KeyState::Active).execute(&mut *c).await?;
     });
     journal::append(
         &mut tx,
@@ -66,8 +97,8 @@ pub async fn rotate(core: &Core, actor: &Actor) -> CoreResult<String> {
 /// Removes from the JWKS the keys rotated out before `before` (µs).
 pub async fn retire_published(db: &Db, before: i64) -> CoreResult<u64> {
     Ok(on_db!(db, c => {
-        sqlx::query("UPDATE oidc_cles SET etat = 'retiree' WHERE etat = 'publiee' AND rotation_at < $1")
-            .bind(before).execute(&mut *c).await?.rows_affected()
+        sqlx::query("UPDATE oidc_cles SET etat = $2 WHERE etat = $3 AND rotation_at < $1")
+            .bind(before).bind(KeyState::Retiree).bind(KeyState::Publiee).execute(&mut *c).await?.rows_affected()
     }))
 }
 
@@ -76,7 +107,8 @@ pub async fn retire_published(db: &Db, before: i64) -> CoreResult<u64> {
 async fn active(core: &Core) -> CoreResult<(String, String)> {
     let read = || async {
         let row: Option<(String, String)> = on_db!(&core.db, c => {
-            sqlx::query_as("SELECT kid, cle_scellee FROM oidc_cles WHERE etat = 'active'").fetch_optional(&mut *c).await?
+            sqlx::query_as("SELECT kid, cle_scellee FROM oidc_cles WHERE etat = $1")
+                .bind(KeyState::Active).fetch_optional(&mut *c).await?
         });
         CoreResult::Ok(row)
     };
@@ -85,8 +117,8 @@ async fn active(core: &Core) -> CoreResult<(String, String)> {
     }
     let (kid, sealed, jwk) = generate(core)?;
     let inserted = on_db!(&core.db, c => {
-        sqlx::query("INSERT INTO oidc_cles (kid, cle_scellee, jwk_publique, etat, created_at) VALUES ($1, $2, $3, 'active', $4)")
-            .bind(&kid).bind(&sealed).bind(jwk.to_string()).bind(core.db.now_micros()).execute(&mut *c).await
+        sqlx::query("INSERT INTO oidc_cles (kid, cle_scellee, jwk_publique, etat, created_at) VALUES ($1, $2, $3, $5, $4)")
+            .bind(&kid).bind(&sealed).bind(jwk.to_string()).bind(core.db.now_micros()).bind(KeyState::Active).execute(&mut *c).await
             .map(|r| r.rows_affected())
     });
     match inserted {
@@ -112,7 +144,8 @@ pub async fn sign(core: &Core, claims: &Value) -> CoreResult<String> {
 pub async fn jwks(core: &Core) -> CoreResult<Value> {
     active(core).await?;
     let rows: Vec<String> = on_db!(&core.db, c => {
-        sqlx::query_scalar("SELECT jwk_publique FROM oidc_cles WHERE etat IN ('active', 'publiee') ORDER BY created_at DESC")
+        sqlx::query_scalar("SELECT jwk_publique FROM oidc_cles WHERE etat IN ($1, $2) ORDER BY created_at DESC")
+            .bind(KeyState::Active).bind(KeyState::Publiee)
             .fetch_all(&mut *c).await?
     });
     let keys: Vec<Value> = rows.iter().filter_map(|r| serde_json::from_str(r).ok()).collect();
@@ -132,8 +165,8 @@ pub async fn verify_ours(core: &Core, token: &str, issuer: &str) -> CoreResult<O
         return Ok(None);
     };
     let jwk: Option<String> = on_db!(&core.db, c => {
-        sqlx::query_scalar("SELECT jwk_publique FROM oidc_cles WHERE kid = $1 AND etat IN ('active', 'publiee')")
-            .bind(&kid).fetch_optional(&mut *c).await?
+        sqlx::query_scalar("SELECT jwk_publique FROM oidc_cles WHERE kid = $1 AND etat IN ($2, $3)")
+            .bind(&kid).bind(KeyState::Active).bind(KeyState::Publiee).fetch_optional(&mut *c).await?
     });
     let Some(key) = jwk
         .and_then(|j| serde_json::from_str::<jsonwebtoken::jwk::Jwk>(&j).ok())
