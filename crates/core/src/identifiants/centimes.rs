@@ -192,6 +192,9 @@ mod tests {
         assert_eq!(Centimes::new(5).euros(), "0,05");
         assert_eq!(Centimes::ZERO.euros(), "0");
         assert_eq!(Centimes::new(1_045_000).euros(), "10\u{a0}450");
+        // Groups of three start after the first digit, never before it.
+        assert_eq!(Centimes::new(10_000).euros(), "100");
+        assert_eq!(Centimes::new(10_000_000).euros(), "100\u{a0}000");
         assert_eq!(Centimes::new(123_456_789).euros(), "1\u{a0}234\u{a0}567,89");
         assert_eq!(Centimes::new(-250).euros(), "-2,50");
         assert_eq!(Centimes::new(-5).euros(), "-0,05");
@@ -252,6 +255,14 @@ mod tests {
         t += Centimes::new(5);
         assert_eq!(t - Centimes::new(7), -Centimes::new(2));
         assert!(Centimes::ZERO.is_zero());
+        assert!(!Centimes::new(1).is_zero());
+        assert!(!Centimes::new(-1).is_zero());
+        assert_eq!(Centimes::new(1050) + Centimes::new(250), Centimes::new(1300));
+        assert_eq!(
+            Centimes::new(1050).checked_add(Centimes::new(-50)),
+            Some(Centimes::new(1000))
+        );
+        assert_eq!(i64::from(Centimes::new(1050)), 1050);
     }
 
     proptest! {

@@ -1,0 +1,224 @@
+"""Mutation testing of the critical modules with cargo-mutants (called by scripts/mutants).
+
+Each module is a set of files of passerelle-core and the integration tests that exercise them.
+A mutant is tried in two stages, both in place (the tree is restored after each mutant):
+  1. the unit tests of passerelle-core (`cargo test -p passerelle-core --lib`), a few seconds each;
+  2. only for the mutants still alive: the module's integration tests (`--test it`, SQLite,
+     or PostgreSQL when PASSERELLE_TEST_DATABASE_URL is set), with `--iterate`.
+The figures of both stages are added up per module, written to target/mutants/resume.md and
+target/mutants/resume.json, and the run fails when a module is under its goal (full run) or
+when any mutant of a changed line survives (--depuis, as CI runs it).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+CORE = "crates/core/src/"
+
+# name: (files, integration test modules of crates/passerelle/tests/it, goal in % of viable mutants)
+MODULES = {
+    "argent": (
+        ["money.rs", "identifiants/centimes.rs"],
+        ["pass::", "pass_invariants::", "reglements::", "rapports::", "opendata_indicateurs::"],
+        100,
+    ),
+    "codes-cheques": (
+        ["pass_numerique/code.rs"],
+        ["pass::", "pass_pages::", "pannes_encaissements::", "limites::"],
+        100,
+    ),
+    "encaissement": (
+        ["pass_numerique/redeem.rs", "pass_numerique/guichet.rs"],
+        ["pass::", "pass_pages::", "pass_invariants::", "pannes_encaissements::", "limites::"],
+        100,
+    ),
+    "sepa": (
+        ["reglements/sepa.rs"],
+        ["reglements::", "reglements_pages::", "pannes_lots::"],
+        100,
+    ),
+    "reglements": (
+        ["reglements/run.rs", "reglements/batches.rs", "reglements/bank.rs"],
+        ["reglements::", "reglements_pages::", "pannes_lots::", "cli::"],
+        95,
+    ),
+    "identifiants-bancaires": (
+        ["identifiants/iban.rs", "identifiants/bic.rs"],
+        ["reglements::", "reglements_pages::", "operator::"],
+        95,
+    ),
+    "journal": (
+        [
+            "journal/chain.rs",
+            "journal/checkpoint.rs",
+            "journal/verifier.rs",
+            "journal/reader.rs",
+            "journal/store.rs",
+            "journal/tete.rs",
+        ],
+        ["journal::", "journal_points::", "journal_temoins::", "pannes::", "pannes_base::", "cli::", "sauvegarde::"],
+        100,
+    ),
+    "tableur": (
+        ["tableur.rs"],
+        ["rapports::", "reglements::", "lieux::", "opendata_indicateurs::", "opendata_pass_aidants::"],
+        95,
+    ),
+    "oidc": (
+        [
+            "aidants_connect/oidc_provider/tokens.rs",
+            "aidants_connect/oidc_provider/authorize.rs",
+            "aidants_connect/oidc_provider/assertion.rs",
+        ],
+        ["oidc::", "oidc_authlib::", "oidc_authorize::", "oidc_private_key_jwt::", "fuzz_oidc::"],
+        95,
+    ),
+    "mandats": (
+        [
+            "aidants_connect/authz.rs",
+            "aidants_connect/mandats/authz.rs",
+            "aidants_connect/mandats/lookup.rs",
+            "aidants_connect/mandats/revoke.rs",
+        ],
+        ["mandats::", "mandats_acces::", "pannes_mandats::", "espace_usager::", "oidc::"],
+        95,
+    ),
+}
+
+OUT = Path("target/mutants")
+
+
+def cargo_mutants(files, out, extra, test_args, timeout):
+    cmd = ["cargo", "mutants", "--in-place", "--baseline", "skip", "-p", "passerelle-core"]
+    for f in files:
+        cmd += ["-f", CORE + f]
+    cmd += ["--timeout", str(timeout), "-o", str(out)] + extra + ["--"] + test_args
+    print("$", " ".join(cmd), flush=True)
+    # Exit codes: 0 all caught, 2 missed, 3 timeouts, 4 baseline failed; the outcomes are read below.
+    rc = subprocess.call(cmd)
+    if rc not in (0, 2, 3):
+        sys.exit(f"cargo mutants a échoué (code {rc}) ; voir {out}/mutants.out/debug.log")
+
+
+def outcomes(out):
+    path = out / "mutants.out" / "outcomes.json"
+    if not path.exists():
+        return {}
+    found = {}
+    for o in json.loads(path.read_text())["outcomes"]:
+        scenario = o["scenario"]
+        if isinstance(scenario, dict) and "Mutant" in scenario:
+            found[scenario["Mutant"]["name"]] = o["summary"]
+    return found
+
+
+def run_module(name, diff, whole_suite):
+    files, it_modules, goal = MODULES[name]
+    base = OUT / name
+    shutil.rmtree(base, ignore_errors=True)
+    extra = ["--in-diff", str(diff)] if diff else []
+    unit = base / "unitaires"
+    cargo_mutants(files, unit, extra, ["--lib"], 120)
+    first = outcomes(unit)
+    alive = [m for m, s in first.items() if s in ("MissedMutant", "Timeout")]
+    second = {}
+    if alive:
+        integ = base / "integration"
+        shutil.copytree(unit, integ)
+        if whole_suite:
+            scope, test_args = ["--test-workspace", "true"], []
+        else:
+            scope, test_args = ["--test-package", "passerelle"], ["--test", "it", "--"] + it_modules
+        cargo_mutants(files, integ, extra + ["--iterate"] + scope, test_args, 900)
+        second = outcomes(integ)
+    final = dict(first)
+    final.update(second)
+    count = {
+        "module": name,
+        "fichiers": [CORE + f for f in files],
+        "mutants": len(final),
+        "tues_unitaires": sum(1 for s in first.values() if s == "CaughtMutant"),
+        "tues_integration": sum(1 for s in second.values() if s == "CaughtMutant"),
+        "survivants": sorted(m for m, s in final.items() if s == "MissedMutant"),
+        "non_compilables": sum(1 for s in final.values() if s == "Unviable"),
+        "delais_depasses": sum(1 for s in final.values() if s == "Timeout"),
+        "objectif": goal,
+    }
+    count["tues"] = count["tues_unitaires"] + count["tues_integration"]
+    viable = count["mutants"] - count["non_compilables"]
+    # A mutant that makes the tests hang was noticed: it counts as caught, and is listed apart.
+    count["taux"] = 100.0 if viable == 0 else 100.0 * (viable - len(count["survivants"])) / viable
+    return count
+
+
+def write_summary(counts, diff_base):
+    lines = [
+        "| module | mutants | tués (unitaires + intégration) | survivants | non compilables | délais dépassés | tués / viables | objectif |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in counts:
+        lines.append(
+            f"| {c['module']} | {c['mutants']} | {c['tues']} ({c['tues_unitaires']} + {c['tues_integration']}) "
+            f"| {len(c['survivants'])} | {c['non_compilables']} | {c['delais_depasses']} "
+            f"| {c['taux']:.1f} % | {c['objectif']} % |"
+        )
+    text = "\n".join(lines) + "\n"
+    for c in counts:
+        for m in c["survivants"]:
+            text += f"\nsurvivant : {m}"
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "resume.md").write_text(text + "\n")
+    (OUT / "resume.json").write_text(json.dumps({"depuis": diff_base, "modules": counts}, indent=2, ensure_ascii=False))
+    print(text)
+
+
+def main():
+    parser = argparse.ArgumentParser(prog="scripts/mutants", description=__doc__.split("\n")[0])
+    parser.add_argument("--module", action="append", choices=sorted(MODULES), help="un module (répétable) ; tous par défaut")
+    parser.add_argument("--depuis", metavar="COMMIT", help="seulement les mutants des lignes changées depuis COMMIT (git diff, arbre de travail compris)")
+    parser.add_argument("--suite-complete", action="store_true", help="deuxième étape avec toute la suite d'intégration, pas seulement celle du module")
+    parser.add_argument("--liste", action="store_true", help="affiche les modules, leurs fichiers et leurs tests, puis s'arrête")
+    args = parser.parse_args()
+    names = args.module or list(MODULES)
+    if args.liste:
+        for n in names:
+            files, it_modules, goal = MODULES[n]
+            print(f"{n} (objectif {goal} %) : {' '.join(CORE + f for f in files)}\n    tests : {' '.join(it_modules)}")
+        return 0
+    if subprocess.call(["git", "diff", "--quiet", "--", CORE]) != 0 and not args.depuis:
+        print("attention : crates/core/src a des changements non commités ; ils sont mutés aussi", file=sys.stderr)
+    counts = []
+    for n in names:
+        diff = None
+        if args.depuis:
+            files = [CORE + f for f in MODULES[n][0]]
+            text = subprocess.run(["git", "diff", args.depuis, "--"] + files, check=True, capture_output=True, text=True).stdout
+            if not text.strip():
+                print(f"== {n} : aucune ligne changée depuis {args.depuis}")
+                continue
+            diff = OUT / f"{n}.diff"
+            OUT.mkdir(parents=True, exist_ok=True)
+            diff.write_text(text)
+        print(f"== {n}", flush=True)
+        counts.append(run_module(n, diff, args.suite_complete))
+    write_summary(counts, args.depuis)
+    if args.depuis:
+        bad = [c for c in counts if c["survivants"]]
+        if bad:
+            print("ÉCHEC : des mutants de lignes changées survivent (liste ci-dessus) ; ajoutez le test qui les tue.")
+            return 1
+    else:
+        bad = [c for c in counts if c["taux"] < c["objectif"]]
+        if bad:
+            print("ÉCHEC : sous l'objectif : " + ", ".join(c["module"] for c in bad))
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
