@@ -98,6 +98,7 @@ def cargo_mutants(files, out, extra, test_args, timeout):
     for f in files:
         cmd += ["-f", CORE + f]
     cmd += ["--timeout", str(timeout), "-o", str(out)] + extra + ["--"] + test_args
+    out.mkdir(parents=True, exist_ok=True)
     print("$", " ".join(cmd), flush=True)
     # Exit codes: 0 all caught, 2 missed, 3 timeouts, 4 baseline failed; the outcomes are read below.
     rc = subprocess.call(cmd)
