@@ -253,4 +253,26 @@ mod tests {
         let random = Code::random();
         assert_eq!(Code::parse(&random.grouped()), Ok(random));
     }
+
+    /// Printed booklets are reprinted and their codes looked up for years: the
+    /// derivation, the check symbol and the lookup hash must never change. The
+    /// expected values were computed outside Rust (Python's hmac and a
+    /// separate GF(32) multiplication modulo x⁵ + x² + 1).
+    #[test]
+    fn codes_keep_their_known_values() {
+        assert_eq!(Code::from_bits(&[0; 10]).compact(), "00000000000000000");
+        assert_eq!(Code::from_bits(&[0xff; 10]).compact(), "ZZZZZZZZZZZZZZZZM");
+        assert_eq!(
+            Code::from_bits(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).compact(),
+            "041061050R3GG28AB"
+        );
+        let d = Derivation::new(&[7; 32]);
+        let code = d.code(&[1; 16], 3);
+        assert_eq!(code.grouped(), "CJWW-7FF3-FS1P-ANN87");
+        assert_eq!(d.code(&[1; 16], 1).compact(), "WPPPVSARCGXYBHCHG");
+        assert_eq!(
+            hex::encode(Lookup::new(&[9; 32]).hash(&code)),
+            "d76446ac6e142d4a457d2b8ceed42a72"
+        );
+    }
 }

