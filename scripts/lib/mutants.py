@@ -92,6 +92,9 @@ MODULES = {
 
 OUT = Path("target/mutants")
 
+# A mutant that breaks a property test must not leave a regression file in the source tree.
+os.environ["PROPTEST_DISABLE_FAILURE_PERSISTENCE"] = "1"
+
 
 def cargo_mutants(files, out, extra, test_args, timeout):
     cmd = ["cargo", "mutants", "--in-place", "--baseline", "skip", "-p", "passerelle-core"]

@@ -139,7 +139,8 @@ impl CheckpointRef {
     pub fn entry_hash_at(&self, seq: i64) -> Option<&[u8]> {
         let debut = self.debut?;
         let list = self.entry_hashes.as_deref()?;
-        if seq < debut || seq > self.seq || list.len() as i64 != 32 * (self.seq - debut + 1) {
+        // Past `self.seq` the index falls beyond the end of a list of the right length.
+        if seq < debut || list.len() as i64 != 32 * (self.seq - debut + 1) {
             return None;
         }
         let i = ((seq - debut) * 32) as usize;

@@ -211,3 +211,25 @@ fn every_signed_field_changes_the_message() {
         assert_ne!(other, v1);
     }
 }
+
+#[test]
+fn a_checkpoint_gives_the_signed_hash_of_each_entry_of_its_segment_only() {
+    let [first, second] = entries();
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let list: Vec<u8> = entries().iter().flat_map(|e| e.hash.clone()).collect();
+    let cp = sign_checkpoint(&key, 1, 7, 8, &second.hash, AT, &checkpoint_genesis(), list);
+    let at = |c: &CheckpointRef, seq| c.entry_hash_at(seq).map(<[u8]>::to_vec);
+    assert_eq!(at(&cp, 6), None);
+    assert_eq!(at(&cp, 7), Some(first.hash.clone()));
+    assert_eq!(at(&cp, 8), Some(second.hash.clone()));
+    assert_eq!(at(&cp, 9), None);
+    // A stored list of the wrong length is ignored, whatever the entry.
+    for len in [32, 96] {
+        let mut cut = cp.clone();
+        cut.entry_hashes = Some(vec![1; len]);
+        assert_eq!((at(&cut, 7), at(&cut, 8)), (None, None), "{len} octets");
+    }
+    let mut none = cp.clone();
+    none.debut = None;
+    assert_eq!(at(&none, 7), None);
+}
