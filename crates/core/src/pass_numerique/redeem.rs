@@ -520,3 +520,7 @@ pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i6
     tx.commit().await?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "redeem_tests.rs"]
+mod tests;
