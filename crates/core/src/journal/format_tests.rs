@@ -233,3 +233,41 @@ fn a_checkpoint_gives_the_signed_hash_of_each_entry_of_its_segment_only() {
     none.debut = None;
     assert_eq!(at(&none, 7), None);
 }
+
+#[test]
+fn a_checkpoint_knows_whether_its_stored_list_is_the_signed_one() {
+    let [_, second] = entries();
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let list: Vec<u8> = entries().iter().flat_map(|e| e.hash.clone()).collect();
+    let cp = sign_checkpoint(&key, 1, 7, 8, &second.hash, AT, &checkpoint_genesis(), list);
+    assert!(cp.list_is_signed());
+    let mut changed = cp.clone();
+    if let Some(l) = changed.entry_hashes.as_mut() {
+        l[40] ^= 1;
+    }
+    assert!(!changed.list_is_signed());
+    let mut without = cp.clone();
+    without.entry_hashes = None;
+    assert!(!without.list_is_signed(), "a witness keeps no list");
+    let mut unsigned = cp.clone();
+    unsigned.segment_hash = None;
+    assert!(!unsigned.list_is_signed());
+
+    // What a witness compares: the signed content and the signature, not the list.
+    assert!(cp.same_signed_content(&without));
+    assert!(
+        !unsigned.same_signed_content(&unsigned.clone()),
+        "no message, nothing to compare"
+    );
+    let mut other_signature = cp.clone();
+    other_signature.signature[0] ^= 1;
+    assert!(!cp.same_signed_content(&other_signature));
+
+    assert_eq!(cp.label(), "n° 1 (entrée n° 8)");
+    let legacy = CheckpointRef {
+        version: 1,
+        seq: 8,
+        ..Default::default()
+    };
+    assert_eq!(legacy.label(), "de l'entrée n° 8");
+}
