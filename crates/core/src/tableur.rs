@@ -99,6 +99,13 @@ mod tests {
             "  =1+1",
             "\n-1+1",
             "＝1+1",
+            "＋1",
+            "－1",
+            "＠A1",
+            "-12.",
+            "-.5",
+            "+1.2.3",
+            "-",
         ] {
             assert_eq!(neutralise(risky), format!("'{risky}"), "{risky:?}");
         }
@@ -126,6 +133,19 @@ mod tests {
         w.write_record(["-1+1+cmd|' /C calc'!A0", "-3"]).unwrap();
         let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
         assert_eq!(text, "nom,valeur\n'-1+1+cmd|' /C calc'!A0,-3\n");
+    }
+
+    #[test]
+    fn a_file_gets_every_row_once_flushed() {
+        let dir = std::env::temp_dir().join(format!("passerelle-tableur-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("export.csv");
+        let mut w = Csv::create(&path).unwrap();
+        w.write_record(["=1", "2"]).unwrap();
+        w.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "'=1,2\n");
+        drop(w);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     mod properties {
