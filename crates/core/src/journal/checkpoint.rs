@@ -285,3 +285,7 @@ pub fn check_local(
     }
     (trusted, faults)
 }
+
+#[cfg(test)]
+#[path = "checkpoint_tests.rs"]
+mod tests;
