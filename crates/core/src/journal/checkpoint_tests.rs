@@ -210,3 +210,19 @@ fn links_segments_versions_and_signatures_are_each_checked() {
         found[0].reason
     );
 }
+
+#[test]
+fn an_unnumbered_checkpoint_is_out_of_order_and_counts_as_one() {
+    let mut unnumbered = v1(1, 10);
+    unnumbered.n = None;
+    let next = v2(2, 11, 20, &unnumbered.link(&checkpoint_genesis()));
+    assert_eq!(
+        faults(vec![unnumbered, next]),
+        [(
+            10,
+            "point de contrôle de l'entrée n° 10 hors d'ordre : numéro 1 attendu (points de contrôle déplacés ou \
+             renumérotés)"
+                .into()
+        )]
+    );
+}
