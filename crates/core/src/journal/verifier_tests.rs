@@ -218,6 +218,77 @@ fn a_witness_catches_truncation_and_deleted_last_checkpoints() {
     assert_eq!((b.seq, b.last), (21, 30), "{b}");
 }
 
+/// Each break, as `journal verify` prints it.
+#[test]
+fn each_break_says_where_and_why() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let c = chain(20);
+    let said = |entries: &[StoredEntry]| run(entries, &key, vec![], vec![], 8).unwrap_err().to_string();
+
+    let mut m = c.clone();
+    m[11].details = "{\"n\":999}".into();
+    assert_eq!(
+        said(&m),
+        "entrée n° 12 : le contenu a été modifié (l'empreinte recalculée ne correspond pas)"
+    );
+    let mut d = c.clone();
+    d.remove(4);
+    assert_eq!(
+        said(&d),
+        "entrée n° 5 : numéro attendu 5, trouvé 6 : une ou plusieurs entrées ont été supprimées ou déplacées"
+    );
+    let mut twice = c.clone();
+    twice.insert(5, c[4].clone());
+    assert_eq!(
+        said(&twice),
+        "entrée n° 5 : numéro 5 en double ou hors d'ordre (attendu 6)"
+    );
+    let mut unlinked = c.clone();
+    unlinked[9].prev_hash = vec![0; 32];
+    assert_eq!(
+        said(&unlinked),
+        "entrée n° 10 : le lien vers l'entrée précédente est rompu (empreinte précédente différente)"
+    );
+    // A stored hash cut short is a broken link, whatever else is right.
+    let mut cut = c.clone();
+    cut[9].hash.truncate(31);
+    assert_eq!(
+        said(&cut),
+        "entrée n° 10 : le lien vers l'entrée précédente est rompu (empreinte précédente différente)"
+    );
+    let b = run(&m, &key, vec![], vec![], 8).unwrap_err();
+    assert!(b.exact());
+
+    // A rewrite that a checkpoint can only bound: « au plus tôt ».
+    let cps = checkpoints(&key, &c, &[10, 20]);
+    let mut gap = cps.clone();
+    gap.remove(0);
+    let mut rw = c.clone();
+    rewrite(&mut rw, 4);
+    let mut nolist = gap.clone();
+    nolist[0].entry_hashes = None;
+    let b = run(&rw, &key, nolist, vec![], 8).unwrap_err();
+    assert!(!b.exact(), "{b}");
+    assert!(
+        b.to_string()
+            .starts_with(&format!("entrée n° {} au plus tôt : ", b.seq)),
+        "{b}"
+    );
+}
+
+#[test]
+fn the_verifier_counts_the_entries_it_checked() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let c = chain(12);
+    let mut v = ChainVerifier::new(key.verifying_key(), vec![], vec![]);
+    assert_eq!(v.checked(), 0);
+    v.feed(&RawBatch::from_entries(&c[..5])).unwrap();
+    assert_eq!(v.checked(), 5);
+    v.feed(&RawBatch::from_entries(&c[5..])).unwrap();
+    assert_eq!(v.checked(), 12);
+    assert_eq!(v.finish(), Ok(12));
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
