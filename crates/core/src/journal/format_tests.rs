@@ -173,7 +173,8 @@ fn every_signed_field_changes_the_message() {
     let list: Vec<u8> = entries().iter().flat_map(|e| e.hash.clone()).collect();
     let cp = sign_checkpoint(&key, 1, 7, 8, &second.hash, AT, &checkpoint_genesis(), list);
     let key_id = crate::keys::key_id(&key.verifying_key());
-    let altered: [(&str, fn(&mut CheckpointRef)); 7] = [
+    type Alteration = (&'static str, fn(&mut CheckpointRef));
+    let altered: [Alteration; 7] = [
         ("n", |c| c.n = Some(2)),
         ("debut", |c| c.debut = Some(6)),
         ("seq", |c| c.seq = 9),
