@@ -216,6 +216,15 @@ fn a_witness_catches_truncation_and_deleted_last_checkpoints() {
     rewrite(&mut rw, 24);
     let b = run(&rw, &key, cps[..2].to_vec(), seen, 6).unwrap_err();
     assert_eq!((b.seq, b.last), (21, 30), "{b}");
+    // Named by the witness's signed head, not only by its absence from the base.
+    assert!(
+        b.reason.starts_with(
+            "la chaîne a été réécrite entre les entrées n° 21 et n° 30 : l'empreinte de l'entrée n° 30 diffère de \
+             celle signée au point de contrôle n° 3 (entrée n° 30) de le témoin"
+        ),
+        "{b}"
+    );
+    assert!(b.reason.ends_with(" (et 1 autre(s) anomalie(s))"), "{b}");
 }
 
 /// Each break, as `journal verify` prints it.
@@ -287,6 +296,87 @@ fn the_verifier_counts_the_entries_it_checked() {
     v.feed(&RawBatch::from_entries(&c[5..])).unwrap();
     assert_eq!(v.checked(), 12);
     assert_eq!(v.finish(), Ok(12));
+}
+
+/// Entries `from..` hashed again after a change (no key needed).
+fn rehash(c: &mut [StoredEntry], from: usize) {
+    let mut buf = Vec::new();
+    for i in from..c.len() {
+        if i > 0 {
+            c[i].prev_hash = c[i - 1].hash.clone();
+        }
+        c[i].hash = stored_hash(&c[i], &mut buf).to_vec();
+    }
+}
+
+#[test]
+fn a_checkpoint_that_an_entry_records_must_still_be_there() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let mut c = chain(12);
+    c[4].action = actions::CHECKPOINT.into();
+    c[9].action = actions::CHECKPOINT.into();
+    rehash(&mut c, 4);
+    let cps = checkpoints(&key, &c, &[3, 5, 10]);
+    assert_eq!(run(&c, &key, cps.clone(), vec![], 4), Ok(12));
+    let mut gone = cps.clone();
+    gone.remove(2);
+    let b = run(&c, &key, gone, vec![], 4).unwrap_err();
+    assert_eq!((b.seq, b.last), (6, 10), "{b}");
+    assert!(
+        b.reason.starts_with(
+            "entrée n° 10 : cette entrée inscrit un point de contrôle qui a disparu : points de contrôle supprimés ; \
+             les entrées n° 6 à 10 ne sont plus garanties"
+        ),
+        "{b}"
+    );
+}
+
+#[test]
+fn every_thousandth_entry_has_its_checkpoint() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let c = chain(1001);
+    let b = run(&c, &key, vec![], vec![], 300).unwrap_err();
+    assert_eq!((b.seq, b.last), (1, 1000), "{b}");
+    assert!(
+        b.reason
+            .starts_with("entrée n° 1000 : le point de contrôle automatique de cette entrée a disparu"),
+        "{b}"
+    );
+    let cps = checkpoints(&key, &c, &[999, 1000]);
+    assert_eq!(run(&c, &key, cps, vec![], 300), Ok(1001));
+}
+
+#[test]
+fn a_rewritten_entry_under_its_own_signed_hash_is_named_exactly() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let c = chain(20);
+    let cps = checkpoints(&key, &c, &[10, 20]);
+    let mut rw = c.clone();
+    rewrite(&mut rw, 10);
+    let b = run(&rw, &key, cps.clone(), vec![], 5).unwrap_err();
+    assert_eq!(
+        b.to_string(),
+        "entrée n° 11 : l'entrée a été réécrite : son empreinte diffère de celle signée au point de contrôle n° 2 \
+         (entrée n° 20)"
+    );
+    // The end cut off, its checkpoint kept: the signed list still proves the
+    // entries left; without it, the report says which ones nothing proves.
+    let b = run(&c[..15], &key, cps.clone(), vec![], 5).unwrap_err();
+    assert_eq!(
+        b.to_string(),
+        "entrée n° 16 : des entrées finales ont été supprimées : le point de contrôle signé n° 2 (entrée n° 20) \
+         (dans la base) dépasse la dernière entrée (15)"
+    );
+    let mut without_list = cps;
+    without_list[1].entry_hashes = None;
+    let b = run(&c[..15], &key, without_list, vec![], 5).unwrap_err();
+    assert!(
+        b.reason.ends_with(
+            "dépasse la dernière entrée (15) ; les entrées n° 11 à 15 ne sont garanties par aucun point de contrôle"
+        ),
+        "{b}"
+    );
+    assert_eq!((b.seq, b.last), (11, 16), "{b}");
 }
 
 mod properties {
