@@ -174,12 +174,6 @@ impl<'a> Sum<&'a Centimes> for Centimes {
     }
 }
 
-impl From<Centimes> for i64 {
-    fn from(c: Centimes) -> i64 {
-        c.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,7 +256,6 @@ mod tests {
             Centimes::new(1050).checked_add(Centimes::new(-50)),
             Some(Centimes::new(1000))
         );
-        assert_eq!(i64::from(Centimes::new(1050)), 1050);
     }
 
     proptest! {
