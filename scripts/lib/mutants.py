@@ -121,14 +121,21 @@ def outcomes(out):
     return found
 
 
-def run_module(name, diff, whole_suite):
+def run_module(name, diff, whole_suite, resume):
     files, it_modules, goal = MODULES[name]
     base = OUT / name
-    shutil.rmtree(base, ignore_errors=True)
-    extra = ["--in-diff", str(diff)] if diff else []
     unit = base / "unitaires"
-    cargo_mutants(files, unit, extra, ["--lib"], 120)
-    first = outcomes(unit)
+    extra = ["--in-diff", str(diff)] if diff else []
+    earlier = {}
+    if resume and (unit / "mutants.out").exists():
+        # Go on from an interrupted run: what was caught or unviable is not tried again.
+        earlier = outcomes(unit)
+        shutil.rmtree(base / "integration", ignore_errors=True)
+        cargo_mutants(files, unit, extra + ["--iterate"], ["--lib"], 120)
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+        cargo_mutants(files, unit, extra, ["--lib"], 120)
+    first = {**earlier, **outcomes(unit)}
     alive = [m for m, s in first.items() if s in ("MissedMutant", "Timeout")]
     second = {}
     if alive:
@@ -186,6 +193,7 @@ def main():
     parser.add_argument("--module", action="append", choices=sorted(MODULES), help="un module (répétable) ; tous par défaut")
     parser.add_argument("--depuis", metavar="COMMIT", help="seulement les mutants des lignes changées depuis COMMIT (git diff, arbre de travail compris)")
     parser.add_argument("--suite-complete", action="store_true", help="deuxième étape avec toute la suite d'intégration, pas seulement celle du module")
+    parser.add_argument("--reprendre", action="store_true", help="reprend un passage interrompu : les mutants déjà tués ou non compilables ne sont pas refaits")
     parser.add_argument("--liste", action="store_true", help="affiche les modules, leurs fichiers et leurs tests, puis s'arrête")
     args = parser.parse_args()
     names = args.module or list(MODULES)
@@ -209,7 +217,7 @@ def main():
             OUT.mkdir(parents=True, exist_ok=True)
             diff.write_text(text)
         print(f"== {n}", flush=True)
-        counts.append(run_module(n, diff, args.suite_complete))
+        counts.append(run_module(n, diff, args.suite_complete, args.reprendre))
     write_summary(counts, args.depuis)
     if args.depuis:
         bad = [c for c in counts if c["survivants"]]
