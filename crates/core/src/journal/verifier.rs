@@ -134,18 +134,18 @@ impl ChainVerifier {
             .min();
 
         for (i, r) in batch.rows.iter().enumerate() {
-            if r.seq != self.expected_seq {
-                let reason = if r.seq > self.expected_seq {
-                    format!(
-                        "numéro attendu {}, trouvé {} : une ou plusieurs entrées ont été supprimées ou déplacées",
-                        self.expected_seq, r.seq
-                    )
-                } else {
-                    format!(
-                        "numéro {} en double ou hors d'ordre (attendu {})",
-                        r.seq, self.expected_seq
-                    )
-                };
+            let out_of_sequence = match r.seq.cmp(&self.expected_seq) {
+                std::cmp::Ordering::Equal => None,
+                std::cmp::Ordering::Greater => Some(format!(
+                    "numéro attendu {}, trouvé {} : une ou plusieurs entrées ont été supprimées ou déplacées",
+                    self.expected_seq, r.seq
+                )),
+                std::cmp::Ordering::Less => Some(format!(
+                    "numéro {} en double ou hors d'ordre (attendu {})",
+                    r.seq, self.expected_seq
+                )),
+            };
+            if let Some(reason) = out_of_sequence {
                 return Err(self.definite(self.expected_seq.min(r.seq), reason));
             }
             if !r.well_formed || r.prev != self.prev_hash {
