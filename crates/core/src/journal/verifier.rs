@@ -326,9 +326,10 @@ impl ChainVerifier {
             .filter(|c| c.seq > last)
             .map(|c| (c, "dans la base".to_string()))
             .chain(
+                // Feeding passed every external checkpoint up to the last entry
+                // included: those left are all beyond it.
                 self.external[self.next_external.min(self.external.len())..]
                     .iter()
-                    .filter(|(c, _)| c.seq > last)
                     .map(|(c, s)| (c, s.clone())),
             )
             .min_by_key(|(c, _)| c.seq);

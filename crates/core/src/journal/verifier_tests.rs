@@ -385,6 +385,20 @@ fn a_rewritten_entry_under_its_own_signed_hash_is_named_exactly() {
     assert_eq!((b.seq, b.last), (11, 16), "{b}");
 }
 
+#[test]
+fn a_witness_numbered_before_the_first_entry_is_only_reported_absent() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let c = chain(12);
+    let cps = checkpoints(&key, &c, &[10]);
+    let early = sign_checkpoint(&key, 1, 0, 0, &[9; 32], 5, &checkpoint_genesis(), vec![9; 32]);
+    let b = run(&c, &key, cps, witness(&early), 4).unwrap_err();
+    assert_eq!(
+        b.to_string(),
+        "entrée n° 0 : le point de contrôle n° 1 (entrée n° 0) attesté par le témoin n'est plus dans la \
+         base (supprimé ou remplacé) ; les entrées restent garanties jusqu'à n° 10 par les points de contrôle suivants"
+    );
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
