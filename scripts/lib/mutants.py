@@ -126,21 +126,28 @@ def run_module(name, diff, whole_suite, resume):
     base = OUT / name
     unit = base / "unitaires"
     extra = ["--in-diff", str(diff)] if diff else []
-    earlier = {}
-    if resume and (unit / "mutants.out").exists():
-        # Go on from an interrupted run: what was caught or unviable is not tried again.
-        earlier = outcomes(unit)
+    # Every outcome of stage 1 so far: an interrupted run may be resumed more than once.
+    cumul = base / "unitaires.json"
+    if resume and cumul.exists():
+        # What was caught or unviable is not tried again (cargo mutants --iterate).
+        earlier = json.loads(cumul.read_text())
         shutil.rmtree(base / "integration", ignore_errors=True)
         cargo_mutants(files, unit, extra + ["--iterate"], ["--lib"], 120)
     else:
+        earlier = {}
         shutil.rmtree(base, ignore_errors=True)
         cargo_mutants(files, unit, extra, ["--lib"], 120)
     first = {**earlier, **outcomes(unit)}
-    alive = [m for m, s in first.items() if s in ("MissedMutant", "Timeout")]
+    cumul.write_text(json.dumps(first, indent=1, ensure_ascii=False))
+    # A mutant that made the unit tests hang was noticed: stage 2 takes the missed ones only.
+    alive = [m for m, s in first.items() if s == "MissedMutant"]
     second = {}
     if alive:
         integ = base / "integration"
         shutil.copytree(unit, integ)
+        hung = [m for m, s in first.items() if s == "Timeout"]
+        with open(integ / "mutants.out" / "previously_caught.txt", "a", encoding="utf-8") as known:
+            known.write("".join(m + "\n" for m in hung))
         if whole_suite:
             scope, test_args = ["--test-workspace", "true"], []
         else:

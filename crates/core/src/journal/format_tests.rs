@@ -73,6 +73,19 @@ fn entries() -> [StoredEntry; 2] {
     [first, second]
 }
 
+/// The entry hashes of the segment 7..=8.
+fn segment_list() -> Vec<u8> {
+    entries().iter().flat_map(|e| e.hash.clone()).collect()
+}
+
+/// The first version 2 checkpoint, over entries 7 and 8, signed with the key [7; 32].
+fn signed() -> (SigningKey, CheckpointRef) {
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let [_, second] = entries();
+    let cp = sign_checkpoint(&key, 1, 7, 8, &second.hash, AT, &checkpoint_genesis(), segment_list());
+    (key, cp)
+}
+
 #[test]
 fn entries_hash_as_the_format_says() {
     assert_eq!(hex::encode(genesis()), GENESIS);
@@ -137,14 +150,13 @@ fn checkpoints_sign_what_the_format_says() {
     assert_eq!(v1.len(), 81);
     assert_eq!(sha(&v1), V1_DIGEST);
 
-    let list: Vec<u8> = entries().iter().flat_map(|e| e.hash.clone()).collect();
+    let list = segment_list();
     assert_eq!(hex::encode(segment_digest(&list)), SEGMENT);
     let v2 = checkpoint_message_v2(1, 7, 8, &second.hash, AT, &segment_digest(&list), &checkpoint_genesis());
     assert_eq!(v2.len(), 161);
     assert_eq!(sha(&v2), V2_DIGEST);
 
-    let key = SigningKey::from_bytes(&[7; 32]);
-    let cp = sign_checkpoint(&key, 1, 7, 8, &second.hash, AT, &checkpoint_genesis(), list.clone());
+    let (key, cp) = signed();
     assert_eq!(cp.message(), Some(v2));
     assert_eq!(hex::encode(&cp.signature), SIGNATURE.replace(' ', ""));
     assert_eq!(cp.segment_hash.as_deref(), Some(&segment_digest(&list)[..]));
@@ -169,9 +181,7 @@ fn checkpoints_sign_what_the_format_says() {
 #[test]
 fn every_signed_field_changes_the_message() {
     let [_, second] = entries();
-    let key = SigningKey::from_bytes(&[7; 32]);
-    let list: Vec<u8> = entries().iter().flat_map(|e| e.hash.clone()).collect();
-    let cp = sign_checkpoint(&key, 1, 7, 8, &second.hash, AT, &checkpoint_genesis(), list);
+    let (key, cp) = signed();
     let key_id = crate::keys::key_id(&key.verifying_key());
     type Alteration = (&'static str, fn(&mut CheckpointRef));
     let altered: [Alteration; 7] = [
@@ -216,9 +226,7 @@ fn every_signed_field_changes_the_message() {
 #[test]
 fn a_checkpoint_gives_the_signed_hash_of_each_entry_of_its_segment_only() {
     let [first, second] = entries();
-    let key = SigningKey::from_bytes(&[7; 32]);
-    let list: Vec<u8> = entries().iter().flat_map(|e| e.hash.clone()).collect();
-    let cp = sign_checkpoint(&key, 1, 7, 8, &second.hash, AT, &checkpoint_genesis(), list);
+    let (_, cp) = signed();
     let at = |c: &CheckpointRef, seq| c.entry_hash_at(seq).map(<[u8]>::to_vec);
     assert_eq!(at(&cp, 6), None);
     assert_eq!(at(&cp, 7), Some(first.hash.clone()));
@@ -237,10 +245,7 @@ fn a_checkpoint_gives_the_signed_hash_of_each_entry_of_its_segment_only() {
 
 #[test]
 fn a_checkpoint_knows_whether_its_stored_list_is_the_signed_one() {
-    let [_, second] = entries();
-    let key = SigningKey::from_bytes(&[7; 32]);
-    let list: Vec<u8> = entries().iter().flat_map(|e| e.hash.clone()).collect();
-    let cp = sign_checkpoint(&key, 1, 7, 8, &second.hash, AT, &checkpoint_genesis(), list);
+    let (_, cp) = signed();
     assert!(cp.list_is_signed());
     let mut changed = cp.clone();
     if let Some(l) = changed.entry_hashes.as_mut() {
