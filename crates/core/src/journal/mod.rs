@@ -17,6 +17,8 @@ mod verifier;
 
 #[cfg(test)]
 mod format_tests;
+#[cfg(test)]
+mod reader_tests;
 
 pub use chain::{canonical, entry_hash, genesis, stored_hash, write_canonical, RawBatch, StoredEntry};
 pub use checkpoint::{checkpoint_message, checkpoint_message_v2, sign_checkpoint, CheckpointRef};

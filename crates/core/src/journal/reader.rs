@@ -222,11 +222,11 @@ async fn pg_read(
 
 /// Parser of PostgreSQL's binary COPY format for the nine journal columns.
 #[derive(Default)]
-struct CopyParser {
-    buf: Vec<u8>,
-    pos: usize,
-    header_done: bool,
-    finished: bool,
+pub(super) struct CopyParser {
+    pub(super) buf: Vec<u8>,
+    pub(super) pos: usize,
+    pub(super) header_done: bool,
+    pub(super) finished: bool,
 }
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
@@ -236,7 +236,7 @@ fn bad(what: &str) -> CoreError {
 }
 
 impl CopyParser {
-    fn compact(&mut self) {
+    pub(super) fn compact(&mut self) {
         self.buf.drain(..self.pos);
         self.pos = 0;
     }
@@ -249,7 +249,7 @@ impl CopyParser {
 
     /// Parses the next complete tuple into `batch`; false if more bytes are
     /// needed (or the trailer was read).
-    fn next_entry(&mut self, batch: &mut RawBatch) -> CoreResult<bool> {
+    pub(super) fn next_entry(&mut self, batch: &mut RawBatch) -> CoreResult<bool> {
         if self.finished {
             return Ok(false);
         }
