@@ -2,7 +2,7 @@
 
 Each module is a set of files of passerelle-core and the integration tests that exercise them.
 A mutant is tried in up to three stages, all in place (the tree is restored after each mutant):
-  1. the unit tests of passerelle-core (`cargo test -p passerelle-core --lib`), a few seconds each;
+  1. the unit tests of passerelle-core (`cargo test -p passerelle-core --lib`), about 15 s each;
   2. only for the mutants still alive: the module's integration tests (`--test it`) on SQLite,
      with `--iterate`;
   3. for modules whose code differs by engine (SQL, locks, readers), the mutants still alive
@@ -97,6 +97,11 @@ MODULES = {
 # Files with SQL, transactions or a reader per engine: a mutant may live on one engine only.
 ENGINE_DEPENDENT = {"encaissement", "reglements", "journal", "mandats", "oidc"}
 
+# Stage 1 builds and runs the library's unit tests only (`--cargo-arg` reaches the build too:
+# without it, each mutant also built the library alone and the crate's other test targets,
+# about twice the time).
+UNIT = ["--cargo-arg=--lib"]
+
 OUT = Path("target/mutants")
 
 # A mutant that breaks a property test must not leave a regression file in the source tree.
@@ -155,11 +160,11 @@ def run_module(name, diff, whole_suite, resume, pg):
         earlier = json.loads(cumul.read_text())
         for later in ("integration", "postgresql"):
             shutil.rmtree(base / later, ignore_errors=True)
-        cargo_mutants(files, unit, extra + ["--iterate"], ["--lib"], 120)
+        cargo_mutants(files, unit, extra + ["--iterate"] + UNIT, [], 120)
     else:
         earlier = {}
         shutil.rmtree(base, ignore_errors=True)
-        cargo_mutants(files, unit, extra, ["--lib"], 120)
+        cargo_mutants(files, unit, extra + UNIT, [], 120)
     first = {**earlier, **outcomes(unit)}
     cumul.write_text(json.dumps(first, indent=1, ensure_ascii=False))
     # A mutant that made the unit tests hang was noticed: stage 2 takes the missed ones only.
@@ -167,7 +172,7 @@ def run_module(name, diff, whole_suite, resume, pg):
     if whole_suite:
         scope, test_args = ["--test-workspace", "true"], []
     else:
-        scope, test_args = ["--test-package", "passerelle"], ["--test", "it", "--"] + it_modules
+        scope, test_args = ["--test-package", "passerelle", "--cargo-arg=--test=it"], ["--"] + it_modules
     second = {}
     if alive:
         integ = base / "integration"
