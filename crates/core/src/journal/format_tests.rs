@@ -277,3 +277,96 @@ fn a_checkpoint_knows_whether_its_stored_list_is_the_signed_one() {
     };
     assert_eq!(legacy.label(), "de l'entrée n° 8");
 }
+
+/// The signed head that witnesses keep (`journal-tete.json`): its fields are a
+/// published format, read back by `journal verify --temoin` years later.
+#[test]
+fn the_signed_head_keeps_its_published_fields() {
+    let (key, cp) = signed();
+    let public = key.verifying_key();
+    let doc = super::tete::tete_json(&cp, &public);
+    let expected = serde_json::json!({
+        "format": "passerelle-tete-journal-v1",
+        "date": "1970-01-01T00:28:20.0001Z",
+        "empreinte_point": LINK,
+        "cle_publique": hex::encode(public.as_bytes()),
+        "version": 2,
+        "numero": 1,
+        "seq": 8,
+        "debut": 7,
+        "empreinte": HASH_2,
+        "at": AT,
+        "empreinte_segment": SEGMENT,
+        "precedent": CHECKPOINT_GENESIS,
+        "cle": crate::keys::key_id(&public),
+        "signature": SIGNATURE,
+    });
+    assert_eq!(doc, expected);
+    let text = doc.to_string();
+    let back = super::tete::parse_tete(&text, &public, "témoin").unwrap();
+    assert_eq!(
+        back,
+        CheckpointRef {
+            entry_hashes: None,
+            ..cp
+        }
+    );
+}
+
+#[test]
+fn a_point_of_a_version_1_file_reads_with_its_defaults() {
+    let (_, cp) = signed();
+    let v1 = serde_json::json!({
+        "seq": 8, "empreinte": HASH_2, "at": AT, "cle": cp.key_id, "signature": SIGNATURE,
+    });
+    let p = super::tete::parse_point(&v1).unwrap();
+    assert_eq!((p.version, p.n, p.debut), (1, None, None));
+    assert_eq!((p.prev_checkpoint_hash, p.segment_hash), (None, None));
+    assert_eq!((p.seq, p.at, hex::encode(&p.head_hash)), (8, AT, HASH_2.to_string()));
+    assert_eq!(hex::encode(p.signature), SIGNATURE);
+    // A field of the wrong type, or hex that is not hex, makes the point unreadable.
+    for (field, bad) in [
+        ("numero", serde_json::json!("1")),
+        ("debut", serde_json::json!(7.5)),
+        ("version", serde_json::json!("2")),
+        ("precedent", serde_json::json!("zz")),
+        ("empreinte_segment", serde_json::json!(12)),
+        ("empreinte", serde_json::json!("0")),
+        ("signature", serde_json::json!(null)),
+        ("cle", serde_json::json!(3)),
+        ("seq", serde_json::json!("8")),
+        ("at", serde_json::json!(null)),
+    ] {
+        let mut doc = super::tete::point_json(&cp);
+        doc[field] = bad;
+        assert_eq!(super::tete::parse_point(&doc), None, "{field}");
+    }
+}
+
+#[test]
+fn a_signed_head_that_cannot_be_trusted_says_why() {
+    let (key, cp) = signed();
+    let public = key.verifying_key();
+    let good = super::tete::tete_json(&cp, &public);
+    let err = |doc: serde_json::Value| super::tete::parse_tete(&doc.to_string(), &public, "t.json").unwrap_err();
+    assert_eq!(
+        super::tete::parse_tete("{", &public, "t.json").unwrap_err(),
+        "t.json : JSON illisible"
+    );
+    let mut d = good.clone();
+    d["format"] = "passerelle-tete-journal-v0".into();
+    assert!(err(d).starts_with("t.json : ce n'est pas une tête signée du journal"));
+    let mut d = good.clone();
+    d["cle_publique"] = serde_json::Value::Null;
+    assert_eq!(err(d), "t.json : clé publique absente ou illisible");
+    let mut d = good.clone();
+    d["cle_publique"] = hex::encode(SigningKey::from_bytes(&[8; 32]).verifying_key().as_bytes()).into();
+    assert!(err(d).starts_with("t.json est signé par une autre clé"));
+    let mut d = good.clone();
+    d["version"] = 1.into();
+    assert_eq!(err(d), "t.json : tête signée incomplète");
+    let mut d = good.clone();
+    d["seq"] = 9.into();
+    assert!(err(d).starts_with("t.json : "), "signature d'un autre point acceptée");
+    assert!(super::tete::parse_tete(&good.to_string(), &public, "t.json").is_ok());
+}
