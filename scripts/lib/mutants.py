@@ -33,12 +33,22 @@ MODULES = {
     ),
     "codes-cheques": (
         ["pass_numerique/code.rs"],
-        ["pass::", "pass_pages::", "pannes_encaissements::", "limites::"],
+        ["pass::", "pass_pages::", "pannes_encaissements::", "limites::", "limites_secrets::", "securite::", "fuzz_api::"],
         100,
     ),
     "encaissement": (
         ["pass_numerique/redeem.rs", "pass_numerique/guichet.rs"],
-        ["pass::", "pass_pages::", "pass_invariants::", "pannes_encaissements::", "limites::"],
+        [
+            "pass::",
+            "pass_pages::",
+            "pass_invariants::",
+            "pannes_encaissements::",
+            "limites::",
+            "limites_secrets::",
+            "securite::",
+            "horloge::",
+            "fuzz_api::",
+        ],
         100,
     ),
     "sepa": (
