@@ -203,6 +203,29 @@ mod tests {
     }
 
     #[test]
+    fn ibans_with_runs_of_letters_are_read() {
+        // The registry's examples for Malta and the United Kingdom: letters in a
+        // row (MTLCAST, NWBK) each read as two digits, the remainder kept small.
+        assert_eq!(
+            Iban::parse("MT84 MALT 0110 0001 2345 MTLC AST0 01S").unwrap().as_str(),
+            "MT84MALT011000012345MTLCAST001S"
+        );
+        assert_eq!(
+            Iban::parse("GB29 NWBK 6016 1331 9268 19").unwrap().masked(),
+            "GB29 •••• 6819"
+        );
+        assert!(Iban::parse("MT84 MALT 0110 0001 2345 MTLC AST0 01T").is_err());
+    }
+
+    #[test]
+    fn five_characters_are_enough_to_be_told_the_length() {
+        // From five characters on, the message is about the country's length.
+        let e = |t: &str| Iban::parse(t).unwrap_err().to_string();
+        assert!(e("FR761").contains("27 caractères"), "{}", e("FR761"));
+        assert!(e("FR76").contains("2 lettres du pays"), "{}", e("FR76"));
+    }
+
+    #[test]
     fn the_national_format_is_checked_too() {
         // A right key and length, but a letter where France has digits (bank code).
         let mut s = String::from("FR00A0006000011234567890189");
