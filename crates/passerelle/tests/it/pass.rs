@@ -365,6 +365,15 @@ async fn bad_requests_get_their_documented_refusal() {
         (st, v["motif"].as_str()),
         (StatusCode::BAD_REQUEST, Some("cle_idempotence_absente"))
     );
+    // 200 characters is the longest idempotency key: one more is refused before
+    // anything is looked at, and the longest one redeems (core and web agree).
+    let (st, v) = call(&app, path, Some(key), Some(&"k".repeat(201)), body.clone()).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("cle_idempotence_absente"))
+    );
+    let (st, v) = redeem(&app, key, &"k".repeat(200), code, AIDE).await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
     let (st, v) = call(&app, path, Some(key), Some("y"), "<html>".into()).await;
     assert_eq!(
         (st, v["motif"].as_str()),
