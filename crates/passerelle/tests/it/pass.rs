@@ -424,6 +424,37 @@ async fn bad_requests_get_their_documented_refusal() {
     );
 }
 
+/// The failed guesses of an API key are counted over 15 minutes: still refused
+/// 14 minutes later, forgiven after 16.
+#[tokio::test]
+async fn failed_guesses_are_forgiven_after_the_fifteen_minute_window() {
+    let app = TestApp::new().await;
+    let s = ready(&app, scene(&app).await).await;
+    let key = s.key1.as_str();
+    let check = |code: String| {
+        let app = &app;
+        async move {
+            let body = json!({ "code": code }).to_string();
+            call(app, "/api/v1/cheques/verifier", Some(key), None, body).await
+        }
+    };
+    for i in 0..30 {
+        let (st, _) = check(format!("X{i}")).await;
+        assert_eq!(st, StatusCode::OK, "essai {i}");
+    }
+    let (st, v) = check(s.codes[0].2.clone()).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("trop_de_tentatives"))
+    );
+    app.set_now("+14m");
+    let (st, _) = check(s.codes[0].2.clone()).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "14 minutes après");
+    app.set_now("+16m");
+    let (st, v) = check(s.codes[0].2.clone()).await;
+    assert_eq!((st, v["valide"].as_bool()), (StatusCode::OK, Some(true)), "{v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_redeems_of_one_cheque_make_one_redemption() {
     let app = TestApp::new().await;
