@@ -455,6 +455,28 @@ async fn failed_guesses_are_forgiven_after_the_fifteen_minute_window() {
     assert_eq!((st, v["valide"].as_bool()), (StatusCode::OK, Some(true)), "{v}");
 }
 
+/// Only guesses count: a place that checks the same real cheque again and again
+/// (a refused one included) is never slowed down.
+#[tokio::test]
+async fn checking_real_cheques_again_is_not_guessing() {
+    let app = TestApp::new().await;
+    let s = ready(&app, scene(&app).await).await;
+    let (key, code) = (s.key1.as_str(), s.codes[1].2.as_str());
+    let (st, _) = redeem(&app, key, "deja", code, AIDE).await;
+    assert_eq!(st, StatusCode::CREATED);
+    for i in 0..40 {
+        let body = json!({ "code": code }).to_string();
+        let (st, v) = call(&app, "/api/v1/cheques/verifier", Some(key), None, body).await;
+        assert_eq!(
+            (st, v["motif"].as_str()),
+            (StatusCode::OK, Some("deja_encaisse")),
+            "essai {i}"
+        );
+        let (st, v) = redeem(&app, key, &format!("r-{i}"), code, AIDE).await;
+        assert_eq!(v["motif"].as_str(), Some("deja_encaisse"), "essai {i} : {st}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_redeems_of_one_cheque_make_one_redemption() {
     let app = TestApp::new().await;
