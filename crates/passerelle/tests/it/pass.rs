@@ -477,6 +477,37 @@ async fn checking_real_cheques_again_is_not_guessing() {
     }
 }
 
+/// The counter's one door fails closed: a place's API key acts for its own
+/// place only, and a holder cannot check nor redeem for a place.
+#[tokio::test]
+async fn an_api_key_acts_for_its_own_place_only() {
+    use passerelle_core::error::CoreError;
+    use passerelle_core::pass_numerique::guichet::{self, Presentateur, Tentative};
+    let app = TestApp::new().await;
+    let s = ready(&app, scene(&app).await).await;
+    let core = &app.core;
+    let mine = guichet::cle_api(core, &s.key1).await.unwrap().unwrap();
+    let other = guichet::cle_api(core, &s.key2).await.unwrap().unwrap();
+    assert_ne!(mine.lieu.id, other.lieu.id);
+    let code = s.codes[0].2.as_str();
+    let as_software = Presentateur::Logiciel {
+        cle: &mine,
+        ip: "192.0.2.1",
+    };
+    let holder = Presentateur::Porteur { ip: "192.0.2.1" };
+    for p in [as_software, holder] {
+        let checked = guichet::verifier(core, p, &other.lieu, code, None).await;
+        assert!(matches!(checked, Err(CoreError::Forbidden)), "{checked:?}");
+        let redeemed = guichet::encaisser(core, p, &other.lieu, code, AIDE, Some("autre-lieu")).await;
+        assert!(matches!(redeemed, Err(CoreError::Forbidden)), "{redeemed:?}");
+    }
+    let own = guichet::verifier(core, as_software, &mine.lieu, code, None)
+        .await
+        .unwrap();
+    assert!(matches!(own, Tentative::Faite(ref v) if v.valide), "{own:?}");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM encaissements").await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_redeems_of_one_cheque_make_one_redemption() {
     let app = TestApp::new().await;
