@@ -274,3 +274,62 @@ async fn concurrent_checkpoints_are_numbered_without_gaps() {
     let (code, v) = verify_json(&app, &[]);
     assert_eq!(code, 0, "{v}");
 }
+
+/// A checkpoint signs only a whole, well-formed segment: over a deleted entry
+/// or a stored hash cut short, it is refused and nothing is written.
+#[tokio::test]
+async fn a_checkpoint_over_an_incoherent_segment_is_refused() {
+    for fault in ["supprimée", "empreinte courte"] {
+        let app = TestApp::new().await;
+        fill(&app, 10).await;
+        drop_protection(&app).await;
+        let sql = match fault {
+            "supprimée" => "DELETE FROM journal WHERE seq = 5".to_string(),
+            _ => format!("UPDATE journal SET hash = {} WHERE seq = 3", blob(&app, &[7; 31])),
+        };
+        app.exec(&sql).await.unwrap();
+        let err = journal::checkpoint_head(&app.core.db, &app.core.keys)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("journal incohérent entre les entrées n° 1 et n° 11 : point de contrôle refusé"),
+            "{fault} : {err}"
+        );
+        assert_eq!(
+            app.scalar_i64("SELECT COUNT(*) FROM journal_checkpoints").await,
+            0,
+            "{fault}"
+        );
+        assert_eq!(app.scalar_i64("SELECT MAX(seq) FROM journal").await, 10, "{fault}");
+    }
+}
+
+/// When the checkpoint's own entry lands on a multiple of CHECKPOINT_EVERY, the
+/// append has already signed it: it is signed once, and the next one follows.
+#[tokio::test]
+async fn a_checkpoint_entry_on_a_round_number_is_signed_once() {
+    let app = TestApp::new().await;
+    let every = journal::CHECKPOINT_EVERY;
+    fill(&app, every as usize - 1).await;
+    assert_eq!(checkpoint(&app).await, every);
+    let rows = app.scalar_i64("SELECT COUNT(*) FROM journal_checkpoints").await;
+    assert_eq!(rows, 1);
+    assert!(journal::checkpoint_head(&app.core.db, &app.core.keys)
+        .await
+        .unwrap()
+        .is_none());
+    fill(&app, 2).await;
+    assert_eq!(checkpoint(&app).await, every + 3);
+    let second = app
+        .scalar_i64(&format!(
+            "SELECT debut FROM journal_checkpoints WHERE seq = {}",
+            every + 3
+        ))
+        .await;
+    assert_eq!(second, every + 1, "le segment suit le précédent");
+    let n = app.scalar_i64("SELECT MAX(n) FROM journal_checkpoints").await;
+    assert_eq!(n, 2);
+    let (code, v) = verify_json(&app, &[]);
+    assert_eq!(code, 0, "{v}");
+}
