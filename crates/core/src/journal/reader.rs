@@ -36,13 +36,18 @@ const ENTRY_COLUMNS: &str = "seq, at, actor_account, actor_role, action, subject
 pub async fn start(db: &Db, tx: Sender<Batch>) -> CoreResult<Vec<CheckpointRef>> {
     match &db.pool {
         Pool::Sqlite(pool) => {
-            let opts = pool.connect_options();
-            let path = opts.get_filename().to_path_buf();
-            if path.as_os_str().is_empty() || path.to_string_lossy().contains(":memory:") {
+            // SQLite names the file it opened ("" for a database in memory,
+            // whatever the address said: `:memory:` becomes a shared
+            // `file:sqlx-in-memory-N` in sqlx, `mode=memory` keeps any name).
+            let file: String = sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(pool)
+                .await?;
+            if file.is_empty() {
                 return Err(CoreError::invalid(
                     "une base SQLite en mémoire ne peut pas être vérifiée depuis un autre processus",
                 ));
             }
+            let path = std::path::PathBuf::from(file);
             let (cp_tx, cp_rx) = tokio::sync::oneshot::channel();
             std::thread::Builder::new()
                 .name("journal-lecture".into())

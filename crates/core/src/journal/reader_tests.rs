@@ -242,3 +242,20 @@ fn null_and_empty_texts_both_read_as_empty() {
     want.push(1, 1, None, [b"", b"a", b"", b"d"], &[0u8; 32], &[1u8; 32]);
     assert!(same(&got, &want), "{:?}", got.rows);
 }
+
+#[tokio::test]
+async fn an_in_memory_database_is_refused_with_its_reason() {
+    // The reader opens the database file again from its own thread: a
+    // database in memory has no file to open.
+    // (sqlx turns `:memory:` into a shared `file:sqlx-in-memory-N`, which no
+    // other connection can open by that name.)
+    for url in ["sqlite::memory:", "sqlite://journal-essai?mode=memory"] {
+        let db = crate::db::Db::connect(url).await.unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::channel(1);
+        let err = super::reader::start(&db, tx).await.unwrap_err().to_string();
+        assert!(
+            err.contains("une base SQLite en mémoire ne peut pas être vérifiée"),
+            "{url} : {err}"
+        );
+    }
+}
