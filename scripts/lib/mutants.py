@@ -33,7 +33,7 @@ MODULES = {
     ),
     "codes-cheques": (
         ["pass_numerique/code.rs"],
-        ["pass::", "pass_pages::", "pannes_encaissements::", "limites::", "limites_secrets::", "securite::", "fuzz_api::"],
+        ["pass::", "pass_pages::", "pannes_encaissements::", "limites_secrets::", "securite::"],
         100,
     ),
     "encaissement": (
@@ -43,11 +43,9 @@ MODULES = {
             "pass_pages::",
             "pass_invariants::",
             "pannes_encaissements::",
-            "limites::",
             "limites_secrets::",
             "securite::",
             "horloge::",
-            "fuzz_api::",
         ],
         100,
     ),
