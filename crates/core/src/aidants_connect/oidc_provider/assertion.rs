@@ -50,17 +50,17 @@ fn from_jwk_text(text: &str) -> CoreResult<p256::PublicKey> {
     if jwk.get("d").is_some() {
         return Err(bad("ceci est une clé privée : donnez seulement la clé publique"));
     }
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk).map_err(|_| bad("JWK invalide"))?;
-    let jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(ec) = &jwk.algorithm else {
-        return Err(bad("seules les clés EC P-256 (ES256) sont acceptées"));
-    };
     use base64::Engine;
-    let decode = |s: &str| {
+    let coordinate = |k: &str| {
+        let text = jwk
+            .get(k)
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("x et y (les coordonnées de la clé) sont obligatoires"))?;
         base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s)
+            .decode(text)
             .map_err(|_| bad("x ou y illisible"))
     };
-    let (x, y) = (decode(&ec.x)?, decode(&ec.y)?);
+    let (x, y) = (coordinate("x")?, coordinate("y")?);
     if x.len() != 32 || y.len() != 32 {
         return Err(bad("x ou y de mauvaise longueur"));
     }
@@ -152,5 +152,84 @@ pub async fn authenticate(
     match clients::find(&core.db, &client_id).await? {
         Some(c) => Ok(Ok(c)),
         None => Ok(Err("client inconnu")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine;
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+    use serde_json::json;
+
+    use super::*;
+
+    fn public() -> p256::PublicKey {
+        p256::SecretKey::from_slice(&[7u8; 32]).unwrap().public_key()
+    }
+
+    /// The key as a service publishes it (RFC 7517).
+    fn jwk() -> Value {
+        let point = public().to_encoded_point(false);
+        json!({
+            "kty": "EC", "crv": "P-256", "use": "sig", "kid": "cle-1",
+            "x": B64.encode(point.x().unwrap()), "y": B64.encode(point.y().unwrap()),
+        })
+    }
+
+    fn refused(v: &Value) -> String {
+        parse_public_key(&v.to_string()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_jwk_a_jwks_of_one_key_and_a_pem_give_the_same_key() {
+        let pem = public().to_public_key_pem(LineEnding::LF).unwrap();
+        assert_eq!(parse_public_key(&jwk().to_string()).unwrap(), pem);
+        assert_eq!(parse_public_key(&json!({ "keys": [jwk()] }).to_string()).unwrap(), pem);
+        assert_eq!(parse_public_key(&format!("\n  {pem}  \n")).unwrap(), pem);
+    }
+
+    #[test]
+    fn each_unusable_key_says_why() {
+        let with = |k: &str, v: Value| {
+            let mut j = jwk();
+            j[k] = v;
+            j
+        };
+        let without = |k: &str| {
+            let mut j = jwk();
+            j.as_object_mut().unwrap().remove(k);
+            j
+        };
+        let cases = [
+            (json!({ "keys": [] }), "exactement une clé"),
+            (json!({ "keys": [jwk(), jwk()] }), "exactement une clé"),
+            (json!({ "keys": jwk() }), "exactement une clé"),
+            (with("kty", json!("RSA")), "seules les clés EC P-256"),
+            (without("kty"), "seules les clés EC P-256"),
+            (with("crv", json!("P-384")), "seules les clés EC P-256"),
+            (without("crv"), "seules les clés EC P-256"),
+            (with("d", json!(B64.encode([7u8; 32]))), "clé privée"),
+            (with("x", json!("***")), "x ou y illisible"),
+            (with("y", json!("***")), "x ou y illisible"),
+            (with("x", json!(B64.encode([1u8; 31]))), "mauvaise longueur"),
+            (with("y", json!(B64.encode([1u8; 33]))), "mauvaise longueur"),
+            (with("y", json!(B64.encode([1u8; 32]))), "hors de la courbe"),
+            (without("x"), "x et y (les coordonnées de la clé) sont obligatoires"),
+            (
+                with("y", json!(12)),
+                "x et y (les coordonnées de la clé) sont obligatoires",
+            ),
+        ];
+        for (key, why) in cases {
+            let err = refused(&key);
+            assert!(err.contains(why), "{key} : {err}");
+        }
+        assert!(parse_public_key("{ pas du JSON")
+            .unwrap_err()
+            .to_string()
+            .contains("JSON illisible"));
+        let pem_err = parse_public_key("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").unwrap_err();
+        assert!(pem_err.to_string().contains("BEGIN PUBLIC KEY"), "{pem_err}");
     }
 }
