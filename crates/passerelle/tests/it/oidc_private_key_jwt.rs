@@ -105,6 +105,24 @@ async fn with_assertion(app: &TestApp, code: &str, assertion: &str) -> (StatusCo
 fn refused(what: &str, (status, body): (StatusCode, Value)) {
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {body}");
     assert_eq!(body["error"], "invalid_client", "{what}: {body}");
+    // Each refusal tells the service's developer its own reason.
+    let why = match what {
+        "jti rejoué" => "client_assertion déjà utilisée (jti rejoué)",
+        "mauvais aud" => "client_assertion : aud doit être l'adresse du point de jeton",
+        "expirée" => "client_assertion expirée",
+        "exp à une heure" => "client_assertion : exp à plus de 5 minutes",
+        "sans exp" => "client_assertion : exp, iss, sub et aud sont obligatoires",
+        "sans jti" => "client_assertion : jti obligatoire",
+        "sub différent" => "client_assertion : sub doit être le client_id",
+        "autre clé" => "client_assertion : signature invalide",
+        "HS256" | "HS256 signé du secret" => "client_assertion : seul l'algorithme ES256 est accepté",
+        "alg none" | "assertion illisible" => "client_assertion illisible",
+        "client_id différent" => "client_id différent de l'émetteur de client_assertion",
+        _ => "",
+    };
+    let said = body["error_description"].as_str().unwrap_or_default();
+    assert!(said.contains(why), "{what}: « {said} » au lieu de « {why} »");
+    assert!(!why.is_empty() || !said.is_empty(), "{what}: refus sans raison");
 }
 
 #[tokio::test]
@@ -323,4 +341,59 @@ fn form_for(code: &str) -> [(&str, &str); 3] {
         ("code", code),
         ("redirect_uri", BACK),
     ]
+}
+
+/// The bounds at their edges: an assertion of 8,192 characters is read and one
+/// more is not; `exp` may be 5 minutes and 30 seconds (the tolerated skew)
+/// ahead of the provider's clock, not one second more.
+#[tokio::test]
+async fn oidc_private_key_jwt_bounds_at_their_edges() {
+    let app = TestApp::new().await;
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let client_id = register_with_key(&app, &key, false);
+    // The provider's clock stands still on the current second.
+    let t = now();
+    app.set_now(&jiff::Timestamp::from_second(t).unwrap().to_string());
+    let at = |ahead: i64, jti: &str| {
+        let mut c = claims(&client_id, jti);
+        c["exp"] = json!(t + ahead);
+        sign(&key, &c)
+    };
+    let code = code_for(&app, &client_id, None, 1).await;
+    refused("exp à une heure", with_assertion(&app, &code, &at(331, "331")).await);
+    let (status, body) = with_assertion(&app, &code, &at(330, "330")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Padded to exactly 8,192 characters (then 8,193), whatever the lengths of
+    // the header and of the signature.
+    let pem = key.to_pkcs8_pem(LineEnding::LF).unwrap();
+    let signing = EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+    let padded = |total: usize, jti: &str| {
+        // Unpadded base64 never ends a part on a length of 4k + 1: the header's
+        // `kid` moves the total by steps the payload cannot make alone.
+        let with = |k: usize, p: usize| {
+            let mut c = claims(&client_id, jti);
+            c["bourrage"] = json!("b".repeat(p));
+            let header = Header {
+                kid: Some("k".repeat(k)),
+                ..Header::new(Algorithm::ES256)
+            };
+            jsonwebtoken::encode(&header, &c, &signing).unwrap()
+        };
+        let near = (total - with(0, 0).len()) * 3 / 4;
+        (0..4)
+            .flat_map(|k| (near.saturating_sub(6)..near + 2).map(move |p| (k, p)))
+            .map(|(k, p)| with(k, p))
+            .find(|a| a.len() == total)
+            .unwrap()
+    };
+    let code = code_for(&app, &client_id, None, 2).await;
+    let (status, body) = with_assertion(&app, &code, &padded(8193, "long")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        body["error_description"], "client_assertion absente ou trop longue",
+        "{body}"
+    );
+    let (status, body) = with_assertion(&app, &code, &padded(8192, "juste")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
