@@ -236,3 +236,97 @@ impl Request {
         self.scope.split(' ').filter(|s| !s.is_empty())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demarches(r: Result<Option<Vec<String>>, String>) -> Option<Vec<String>> {
+        r.unwrap()
+    }
+
+    fn owned(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn rep_scope_reads_one_value_a_list_and_both_parts() {
+        let one = r#"{"userinfo": {"rep_scope": {"value": "social"}}}"#;
+        assert_eq!(demarches(rep_scope(one)), owned(&["social"]));
+        let many = r#"{"id_token": {"rep_scope": {"values": ["logement", "papiers"]}}}"#;
+        assert_eq!(demarches(rep_scope(many)), owned(&["logement", "papiers"]));
+        let both = r#"{"userinfo": {"rep_scope": {"value": "social", "values": ["papiers"]}}}"#;
+        assert_eq!(demarches(rep_scope(both)), owned(&["social", "papiers"]));
+        // Both parts restrict: only what both accept.
+        let two = r#"{"userinfo": {"rep_scope": {"values": ["social", "papiers"]}},
+                      "id_token": {"rep_scope": {"values": ["papiers", "logement"]}}}"#;
+        assert_eq!(demarches(rep_scope(two)), owned(&["papiers"]));
+        // No restriction asked: none, whatever else the claims ask.
+        for none in [
+            r#"{}"#,
+            r#"{"userinfo": {"email": null}}"#,
+            r#"{"userinfo": {"rep_scope": {"values": []}}}"#,
+            r#"{"userinfo": {"rep_scope": {"essential": true}}}"#,
+        ] {
+            assert_eq!(demarches(rep_scope(none)), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn each_bad_claims_parameter_says_why() {
+        let cases = [
+            ("pas du json", "claims : objet JSON invalide"),
+            ("[1, 2]", "claims : objet JSON attendu"),
+            (
+                r#"{"userinfo": {"rep_scope": {"value": 3}}}"#,
+                "rep_scope : value doit être un texte",
+            ),
+            (
+                r#"{"userinfo": {"rep_scope": {"values": "social"}}}"#,
+                "rep_scope : values doit être une liste",
+            ),
+            (
+                r#"{"userinfo": {"rep_scope": {"values": [1]}}}"#,
+                "rep_scope : values doit être une liste de textes",
+            ),
+            (
+                r#"{"id_token": {"rep_scope": {"value": "impots"}}}"#,
+                "rep_scope : démarche inconnue « impots »",
+            ),
+        ];
+        for (claims, why) in cases {
+            assert_eq!(rep_scope(claims), Err(why.to_string()), "{claims}");
+        }
+        // 4,096 characters at most.
+        let fits = format!(r#"{{"x": "{}"}}"#, "a".repeat(4096 - 9));
+        assert_eq!(fits.len(), 4096);
+        assert_eq!(rep_scope(&fits), Ok(None));
+        let over = format!(r#"{{"x": "{}"}}"#, "a".repeat(4096 - 8));
+        assert_eq!(rep_scope(&over), Err("claims : objet JSON attendu".to_string()));
+    }
+
+    #[test]
+    fn a_refusal_goes_back_to_the_service_with_its_state() {
+        let back = |state: Option<&str>| Refusal::Redirect {
+            redirect_uri: "https://service.exemple.fr/retour?etape=2".into(),
+            error: "invalid_request",
+            description: "state est obligatoire (512 caractères au plus)".into(),
+            state: state.map(str::to_string),
+        };
+        assert_eq!(
+            back(Some("a b&c")).location().as_deref(),
+            Some(
+                "https://service.exemple.fr/retour?etape=2&error=invalid_request&error_description=\
+                 state+est+obligatoire+%28512+caract%C3%A8res+au+plus%29&state=a+b%26c"
+            )
+        );
+        assert_eq!(
+            back(None).location().as_deref(),
+            Some(
+                "https://service.exemple.fr/retour?etape=2&error=invalid_request&error_description=\
+                 state+est+obligatoire+%28512+caract%C3%A8res+au+plus%29"
+            )
+        );
+        assert_eq!(Refusal::Page("non".into()).location(), None);
+    }
+}
