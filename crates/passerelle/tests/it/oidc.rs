@@ -268,6 +268,90 @@ async fn authentication_requests_are_read_strictly() {
     assert!(back(check(repeated).await).contains("error=invalid_request"));
     let to = back(check(with(&[("state", None)])).await);
     assert!(to.contains("error=invalid_request") && !to.contains("state="), "{to}");
+
+    // The bounds at their edges, and what a request may add.
+    let (s512, s513) = ("s".repeat(512), "s".repeat(513));
+    let (c43, c128) = ("c".repeat(43), "c".repeat(128));
+    for changes in [
+        vec![("state", Some(s512.as_str()))],
+        vec![("nonce", Some(s512.as_str()))],
+        vec![("scope", Some("profile openid email"))],
+        vec![("acr_values", Some("eidas3 eidas1"))],
+        vec![("prompt", Some("login consent"))],
+        vec![
+            ("code_challenge", Some(c43.as_str())),
+            ("code_challenge_method", Some("S256")),
+        ],
+        vec![
+            ("code_challenge", Some(c128.as_str())),
+            ("code_challenge_method", Some("S256")),
+        ],
+        vec![("claims", Some(r#"{"userinfo": {"rep_scope": {"value": "social"}}}"#))],
+    ] {
+        let r = check(with(&changes)).await;
+        assert!(r.is_ok(), "{changes:?}: {:?}", r.err());
+    }
+    let (c42, c129) = ("c".repeat(42), "c".repeat(129));
+    for (changes, why) in [
+        (
+            vec![("state", Some(s513.as_str()))],
+            "state est obligatoire (512 caractères au plus)",
+        ),
+        (
+            vec![("nonce", Some(s513.as_str()))],
+            "nonce est obligatoire (512 caractères au plus)",
+        ),
+        (
+            vec![("nonce", Some(""))],
+            "nonce est obligatoire (512 caractères au plus)",
+        ),
+        (
+            vec![("scope", Some("openidx profile"))],
+            "le scope doit contenir openid",
+        ),
+        (vec![("acr_values", Some(""))], "acr_values doit contenir eidas1"),
+        (
+            vec![
+                ("code_challenge", Some(c42.as_str())),
+                ("code_challenge_method", Some("S256")),
+            ],
+            "code_challenge : 43 à 128 caractères",
+        ),
+        (
+            vec![
+                ("code_challenge", Some(c129.as_str())),
+                ("code_challenge_method", Some("S256")),
+            ],
+            "code_challenge : 43 à 128 caractères",
+        ),
+        (
+            vec![("code_challenge", Some(c43.as_str()))],
+            "PKCE : seule la méthode S256 est acceptée",
+        ),
+        (
+            vec![("code_challenge_method", Some("S256"))],
+            "PKCE : seule la méthode S256 est acceptée",
+        ),
+        (vec![("claims", Some("[]"))], "claims : objet JSON attendu"),
+    ] {
+        match check(with(&changes)).await {
+            Err(Refusal::Redirect { description, state, .. }) => {
+                assert_eq!(description, why, "{changes:?}");
+                assert!(state.is_some(), "{changes:?}");
+            }
+            other => panic!("{changes:?}: {:?}", other.map(|_| ())),
+        }
+    }
+    let to = back(check(with(&[("state", Some(""))])).await);
+    assert!(to.contains("error=invalid_request"), "{to}");
+    // An empty or repeated client_id: a page.
+    assert!(matches!(
+        check(with(&[("client_id", Some(""))])).await,
+        Err(Refusal::Page(_))
+    ));
+    let mut twice = with(&[]);
+    twice.push(("client_id", id.clone()));
+    assert!(matches!(check(twice).await, Err(Refusal::Page(m)) if m.contains("répété")));
 }
 
 #[tokio::test]
