@@ -38,6 +38,16 @@ mod tests {
         assert_eq!(parse_holder(" Œuvre d’Émile ").unwrap(), "Œuvre d’Émile");
     }
 
+    #[test]
+    fn a_holder_has_1_to_70_characters() {
+        let name = "É".repeat(70);
+        assert_eq!(parse_holder(&format!("  {name} ")).unwrap(), name);
+        for bad in [String::new(), "   ".into(), "É".repeat(71)] {
+            let e = parse_holder(&bad).unwrap_err().to_string();
+            assert!(e.contains("nom de 1 à 70 caractères"), "{bad:?} : {e}");
+        }
+    }
+
     proptest! {
         #[test]
         fn any_text_is_read_or_refused(text in "\\PC{0,40}") {

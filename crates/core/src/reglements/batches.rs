@@ -393,3 +393,35 @@ pub async fn reject(core: &Core, who: &Principal, numero: &str, reason: &str) ->
     tx.commit().await?;
     find_statement(core, numero).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys are what the database holds: they never change.
+    #[test]
+    fn states_are_stored_by_their_keys_and_shown_by_their_labels() {
+        let lots: Vec<&str> = LotState::ALL.iter().map(|s| s.key()).collect();
+        assert_eq!(lots, ["genere", "envoye", "execute"]);
+        let statements: Vec<&str> = StatementState::ALL.iter().map(|s| s.key()).collect();
+        assert_eq!(statements, ["emis", "envoye", "paye", "rejete"]);
+        for s in LotState::ALL {
+            assert_eq!(LotState::from_key(s.key()), Some(s));
+        }
+        for s in StatementState::ALL {
+            assert_eq!(StatementState::from_key(s.key()), Some(s));
+        }
+        assert_eq!(LotState::from_key("paye"), None);
+        assert_eq!(StatementState::from_key("execute"), None);
+        let labels: Vec<&str> = LotState::ALL
+            .iter()
+            .map(|s| s.label())
+            .chain(StatementState::ALL.iter().map(|s| s.label()))
+            .collect();
+        let distinct: std::collections::BTreeSet<&str> = labels.iter().copied().collect();
+        assert_eq!(distinct.len(), labels.len(), "{labels:?}");
+        assert!(LotState::Execute.label().contains("exécuté"));
+        assert!(StatementState::Rejete.label().contains("rejeté"));
+        assert!(labels.iter().all(|l| l.chars().count() > 3), "{labels:?}");
+    }
+}
