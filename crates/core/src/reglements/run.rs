@@ -353,3 +353,22 @@ pub async fn generate(core: &Core, who: &Principal, cutoff: Date, today: Date, c
         .collect();
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::date;
+
+    use super::*;
+
+    #[test]
+    fn the_default_cut_off_is_the_first_of_the_month_and_days_read_as_typed() {
+        assert_eq!(default_cutoff(date(2026, 12, 6)), date(2026, 12, 1));
+        assert_eq!(default_cutoff(date(2027, 1, 1)), date(2027, 1, 1));
+        assert_eq!(parse_day(" 2026-11-30 ", "jusqu'au").unwrap(), date(2026, 11, 30));
+        let e = parse_day("30/11/2026", "jusqu'au").unwrap_err().to_string();
+        assert!(
+            e.contains("jusqu'au : date AAAA-MM-JJ attendue, « 30/11/2026 » reçu"),
+            "{e}"
+        );
+    }
+}
