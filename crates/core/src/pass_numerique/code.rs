@@ -83,10 +83,9 @@ impl Code {
     /// A code from 80 bits (the first 10 bytes), with its check symbol.
     pub fn from_bits(bits: &[u8; 10]) -> Code {
         let mut symbols = [0u8; LEN];
-        let mut acc: u128 = 0;
-        for b in bits {
-            acc = (acc << 8) | u128::from(*b);
-        }
+        let mut wide = [0u8; 16];
+        wide[6..].copy_from_slice(bits);
+        let acc = u128::from_be_bytes(wide);
         for (i, s) in symbols.iter_mut().take(PAYLOAD).enumerate() {
             *s = ((acc >> (5 * (PAYLOAD - 1 - i))) & 0x1f) as u8;
         }
