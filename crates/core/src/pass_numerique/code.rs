@@ -265,6 +265,18 @@ mod tests {
             Code::from_bits(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]).compact(),
             "041061050R3GG28AB"
         );
+        // Payload 0…0X: the check symbol is 2·X in GF(32), for each of the 32 X
+        // (computed in Python as a carry-less product reduced by x⁵ + x² + 1).
+        let checks: String = (0..32u8)
+            .map(|x| {
+                let mut bits = [0u8; 10];
+                bits[9] = x;
+                let c = Code::from_bits(&bits).compact();
+                assert_eq!(c.as_bytes()[15], ALPHABET[usize::from(x)]);
+                c[16..].to_string()
+            })
+            .collect();
+        assert_eq!(checks, "02468ACEGJMPRTWY5713DF9BNQHKXZSV");
         let d = Derivation::new(&[7; 32]);
         let code = d.code(&[1; 16], 3);
         assert_eq!(code.grouped(), "CJWW-7FF3-FS1P-ANN87");
