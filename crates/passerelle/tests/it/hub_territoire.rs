@@ -360,9 +360,9 @@ async fn corrections_are_proposed_by_the_hub_and_decided_by_the_place_or_the_ope
     );
 
     // Accepted: applied through the place edit (date_maj today, journaled), the hub is told.
-    let before = app
-        .scalar_text("SELECT date_maj FROM lieux WHERE ext_id = 't-merignac'")
-        .await;
+    // The edit dates the place in UTC, like every date it checks (between 23:00
+    // and midnight UTC, Paris is already on the next day).
+    let edited_on = passerelle_core::Horloge::systeme().today_utc().to_string();
     app.exec("UPDATE lieux SET date_maj = '2025-06-01' WHERE ext_id = 't-merignac'")
         .await
         .unwrap();
@@ -376,7 +376,7 @@ async fn corrections_are_proposed_by_the_hub_and_decided_by_the_place_or_the_ope
     assert_eq!(
         app.scalar_text("SELECT date_maj FROM lieux WHERE ext_id = 't-merignac'")
             .await,
-        before
+        edited_on
     );
     assert_eq!(
         app.scalar_text(&format!("SELECT etat FROM corrections_lieux WHERE id = {id}"))
