@@ -259,3 +259,38 @@ async fn an_in_memory_database_is_refused_with_its_reason() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_null_text_in_a_rebuilt_sqlite_table_reads_as_empty() {
+    // Someone who rebuilds the tables without their NOT NULL can store a NULL.
+    // It is read as an empty text (a NULL account as no account), so the
+    // verifier names that entry, whose hash no longer matches, instead of
+    // stopping on an unreadable column.
+    let dir = std::env::temp_dir().join(format!("passerelle-lecteur-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("journal.sqlite");
+    let _ = std::fs::remove_file(&path);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE journal (seq INTEGER, at INTEGER, actor_account INTEGER, actor_role TEXT, action TEXT, \
+         subjects TEXT, details TEXT, prev_hash BLOB, hash BLOB);
+         CREATE TABLE journal_checkpoints (n INTEGER, version INTEGER, seq INTEGER, debut INTEGER, head_hash BLOB, \
+         at INTEGER, prev_checkpoint_hash BLOB, segment_hash BLOB, entry_hashes BLOB, key_id TEXT, signature BLOB);
+         INSERT INTO journal VALUES (1, 5, NULL, 'systeme', NULL, '{}', '{}', zeroblob(32), zeroblob(32));",
+    )
+    .unwrap();
+    drop(conn);
+    let db = crate::db::Db::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    let checkpoints = super::reader::start(&db, tx).await.unwrap();
+    assert!(checkpoints.is_empty());
+    let batch = rx.recv().await.unwrap().unwrap().unwrap();
+    let mut want = RawBatch::default();
+    want.push(1, 5, None, [b"systeme", b"", b"{}", b"{}"], &[0; 32], &[0; 32]);
+    assert!(same(&batch, &want), "{:?}", batch.rows);
+    assert!(rx.recv().await.unwrap().unwrap().is_none(), "fin du journal");
+    db.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
