@@ -20,9 +20,9 @@ use crate::db::{Db, Pool};
 use crate::error::{CoreError, CoreResult};
 
 /// Entries per batch sent to the verifier. Its value changes memory use and
-/// speed, never what is verified: the two `batch.len() == BATCH` tests below
-/// made `!=` send every entry in a batch of its own, with the same result
-/// (mutation testing: excluded in .cargo/mutants.toml).
+/// speed, never what is verified. (Mutation testing: turned into `!=`, the two
+/// `batch.len() == BATCH` flush tests below send each entry in a batch of its
+/// own, with the same result; those mutants are excluded in .cargo/mutants.toml.)
 pub const BATCH: usize = 16_384;
 
 /// What a reader sends: batches of entries in sequence order, then `None` once
