@@ -66,9 +66,13 @@ fn claims(client_id: &str, jti: &str) -> Value {
 }
 
 fn sign(secret: &p256::SecretKey, claims: &Value) -> String {
+    sign_with(secret, &Header::new(Algorithm::ES256), claims)
+}
+
+fn sign_with(secret: &p256::SecretKey, header: &Header, claims: &Value) -> String {
     let pem = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
     let key = EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
-    jsonwebtoken::encode(&Header::new(Algorithm::ES256), claims, &key).unwrap()
+    jsonwebtoken::encode(header, claims, &key).unwrap()
 }
 
 /// An unsigned token with header `alg` (`none`, or HS256 keyed with `hmac_key`).
@@ -366,8 +370,6 @@ async fn oidc_private_key_jwt_bounds_at_their_edges() {
 
     // Padded to exactly 8,192 characters (then 8,193), whatever the lengths of
     // the header and of the signature.
-    let pem = key.to_pkcs8_pem(LineEnding::LF).unwrap();
-    let signing = EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
     let padded = |total: usize, jti: &str| {
         // Unpadded base64 never ends a part on a length of 4k + 1: the header's
         // `kid` moves the total by steps the payload cannot make alone.
@@ -378,7 +380,7 @@ async fn oidc_private_key_jwt_bounds_at_their_edges() {
                 kid: Some("k".repeat(k)),
                 ..Header::new(Algorithm::ES256)
             };
-            jsonwebtoken::encode(&header, &c, &signing).unwrap()
+            sign_with(&key, &header, &c)
         };
         let near = (total - with(0, 0).len()) * 3 / 4;
         (0..4)
