@@ -465,3 +465,52 @@ async fn codes_are_single_use_short_lived_bound_to_their_client_and_verifier() {
     let (st, v) = post(Some((&id, &secret)), good).await;
     assert_eq!(st, StatusCode::OK, "{v}");
 }
+
+/// A code lives 60 seconds to the microsecond: exchanged on its last
+/// microsecond it gives tokens, one microsecond later it is refused as
+/// expired. A code never issued is named as such and journals no replay.
+#[tokio::test]
+async fn a_code_lives_sixty_seconds_to_the_microsecond() {
+    let app = TestApp::new().await;
+    let (id, secret) = client(&app, "Service A");
+    let at = |us: i64| jiff::Timestamp::from_microsecond(us).unwrap().to_string();
+    let t = passerelle_core::horloge::Horloge::systeme().now_micros();
+    app.set_now(&at(t));
+    let on_time = code_for(&app, &id, None, 1).await;
+    let late = code_for(&app, &id, None, 1).await;
+    let form = |code: &str| {
+        [
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.to_string()),
+            ("redirect_uri", BACK.to_string()),
+        ]
+    };
+    let post = |code: String| {
+        let (app, id, secret) = (&app, id.clone(), secret.clone());
+        async move {
+            let f = form(&code);
+            let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_token(app, Some((&id, &secret)), &f).await
+        }
+    };
+
+    app.set_now(&at(t + 60_000_000));
+    let (st, v) = post(on_time).await;
+    assert_eq!(st, StatusCode::OK, "last microsecond: {v}");
+    app.set_now(&at(t + 60_000_001));
+    let (st, v) = post(late).await;
+    assert_eq!(
+        (st, v["error_description"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("code expiré")),
+        "{v}"
+    );
+
+    let journaled = app.journal_actions().await.len();
+    let (st, v) = post("jamais-delivre-0123456789abcdef".into()).await;
+    assert_eq!(
+        (st, v["error_description"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("code inconnu")),
+        "{v}"
+    );
+    assert_eq!(app.journal_actions().await.len(), journaled, "no replay to journal");
+}
