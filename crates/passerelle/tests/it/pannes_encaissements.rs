@@ -2,7 +2,8 @@
 //! over the API of a real `passerelle serve`, which is killed (SIGKILL) in the
 //! middle. Every redemption answered 201 is in the database, none twice; after
 //! a restart the same requests (same idempotency keys) return the same receipts,
-//! and the rest of the cheques are redeemed exactly once.
+//! and the rest of the cheques are redeemed exactly once. And a redemption
+//! whose row the database refuses is an error that changes nothing.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -304,4 +305,48 @@ async fn a_server_killed_under_redeem_load_loses_and_duplicates_nothing() {
         total as i64 * 1000
     );
     invariants_hold(&app);
+}
+
+/// The database refuses the redemption's row for a reason other than a
+/// duplicate (here a trigger): the counter gets an error at once, not a retry
+/// loop, and nothing is half-written. Once the fault is gone, the same request
+/// (same idempotency key) redeems the cheque, which was still active.
+#[tokio::test]
+async fn a_redemption_the_database_refuses_is_an_error_and_changes_nothing() {
+    let app = TestApp::new().await;
+    let s = crate::pass::ready(&app, crate::pass::scene(&app).await).await;
+    let code = s.codes[3].2.clone();
+    let (fault, repair) = match app.backend() {
+        passerelle_core::Backend::Sqlite => (
+            "CREATE TRIGGER panne_encaissement BEFORE INSERT ON encaissements \
+             BEGIN SELECT RAISE(ABORT, 'panne simulée'); END",
+            "DROP TRIGGER panne_encaissement",
+        ),
+        passerelle_core::Backend::Postgres => (
+            "CREATE FUNCTION panne_encaissement() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'panne simulée'; END $$; \
+             CREATE TRIGGER panne_encaissement BEFORE INSERT ON encaissements \
+             FOR EACH ROW EXECUTE FUNCTION panne_encaissement()",
+            "DROP TRIGGER panne_encaissement ON encaissements",
+        ),
+    };
+    let attempt = || {
+        let body = json!({ "code": code, "service": AIDE }).to_string();
+        crate::pass::call(&app, "/api/v1/cheques/encaisser", Some(&s.key1), Some("panne-1"), body)
+    };
+    app.exec(fault).await.unwrap();
+    let (status, body) = tokio::time::timeout(Duration::from_secs(60), attempt())
+        .await
+        .expect("an error, not a retry loop");
+    assert_eq!(status, axum::http::StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM encaissements").await, 0);
+    assert_eq!(
+        app.scalar_i64("SELECT COUNT(*) FROM cheques WHERE etat = 'encaisse'")
+            .await,
+        0
+    );
+    app.exec(repair).await.unwrap();
+    let (status, body) = attempt().await;
+    assert_eq!(status, axum::http::StatusCode::CREATED, "{body}");
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM encaissements").await, 1);
 }

@@ -292,6 +292,12 @@ async fn a_cheque_goes_from_order_to_redemption_exactly_once() {
         (st, v["motif"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("cle_idempotence_reutilisee"))
     );
+    // ... or for the same cheque and another service.
+    let (st, v) = redeem(&app, &key2, "r-1", &code, AIDE).await;
+    assert_eq!(
+        (st, v["motif"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("cle_idempotence_reutilisee"))
+    );
 
     // At most 2 cheques of one booklet per place and day.
     let (st, _) = redeem(&app, &key2, "r-3", &s.codes[1].2, ACCES).await;
