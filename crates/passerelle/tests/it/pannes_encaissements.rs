@@ -350,3 +350,56 @@ async fn a_redemption_the_database_refuses_is_an_error_and_changes_nothing() {
     assert_eq!(status, axum::http::StatusCode::CREATED, "{body}");
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM encaissements").await, 1);
 }
+
+/// Eight cheques sent at the same moment to one place under one idempotency
+/// key: one is redeemed and every other request is told the key is taken,
+/// never a server error. On PostgreSQL the losers reach the unique index on
+/// (place, key) after having marked their own cheque, and must start over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_key_raced_by_eight_cheques_redeems_one() {
+    use axum::body::Body;
+    use axum::http::{header, Request, StatusCode};
+    use tower::ServiceExt;
+
+    let app = TestApp::new().await;
+    let s = crate::pass::ready(&app, crate::pass::scene(&app).await).await;
+    // Booklet 1, the one handed out.
+    let mut left: Vec<String> = s.codes[..10].iter().map(|c| c.2.clone()).collect();
+    for round in 0..3i64 {
+        let tasks: Vec<_> = left
+            .iter()
+            .take(8)
+            .map(|code| {
+                let (router, code, key) = (app.router.clone(), code.clone(), s.key1.clone());
+                tokio::spawn(async move {
+                    let body = json!({ "code": code, "service": AIDE }).to_string();
+                    let req = Request::post("/api/v1/cheques/encaisser")
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+                        .header("idempotency-key", format!("meme-cle-{round}"))
+                        .body(Body::from(body))
+                        .unwrap();
+                    let r = router.oneshot(req).await.unwrap();
+                    let status = r.status();
+                    let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+                    (code, status, serde_json::from_slice::<Value>(&bytes).unwrap())
+                })
+            })
+            .collect();
+        let mut created = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                (code, StatusCode::CREATED, _) => created.push(code),
+                (_, StatusCode::UNPROCESSABLE_ENTITY, v) => {
+                    assert_eq!(v["motif"], "cle_idempotence_reutilisee", "{v}")
+                }
+                (_, status, v) => panic!("tour {round} : {status} {v}"),
+            }
+        }
+        assert_eq!(created.len(), 1, "tour {round}");
+        left.retain(|c| !created.contains(c));
+        assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM encaissements").await, round + 1);
+        // Another day: the rule of two cheques of a booklet per place and day stays out of the way.
+        app.set_now(&format!("+{}h", 24 * (round + 1)));
+    }
+}
