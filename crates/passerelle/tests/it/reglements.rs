@@ -204,7 +204,21 @@ async fn places_are_paid_once_through_a_valid_sepa_file() {
     let (code, _, _) = run(&app, &["reglements", "execute", &lot]);
     assert_ne!(code, 0, "executed before sent");
     ok(&app, &["reglements", "envoye", &lot]);
-    ok(&app, &["reglements", "rejeter", &numero, "--motif", "compte clos"]);
+    let marked = |column: &str, lot: &str| {
+        let sql = format!("SELECT COUNT(*) FROM lots_virements WHERE id = {lot} AND {column} IS NOT NULL");
+        let app = &app;
+        async move { app.scalar_i64(&sql).await == 1 }
+    };
+    assert!(marked("envoye_at", &lot).await && !marked("execute_at", &lot).await);
+    assert_eq!(
+        app.journal_actions().await.last().map(String::as_str),
+        Some("reglement.lot_envoye")
+    );
+    // The reason: 1 to 500 characters (not bytes).
+    let (code, _, err) = run(&app, &["reglements", "rejeter", &numero, "--motif", &"é".repeat(501)]);
+    assert_ne!(code, 0);
+    assert!(err.contains("motif du rejet : 1 à 500 caractères attendus"), "{err}");
+    ok(&app, &["reglements", "rejeter", &numero, "--motif", &"é".repeat(500)]);
     let (code, _, err) = run(&app, &["reglements", "rejeter", &numero, "--motif", "encore"]);
     assert_ne!(code, 0, "{err}");
     controle_ok(&app);
@@ -221,6 +235,11 @@ async fn places_are_paid_once_through_a_valid_sepa_file() {
     );
     ok(&app, &["reglements", "envoye", &second]);
     ok(&app, &["reglements", "execute", &second]);
+    assert!(marked("execute_at", &second).await);
+    assert_eq!(
+        app.journal_actions().await.last().map(String::as_str),
+        Some("reglement.lot_execute")
+    );
     assert_eq!(
         app.scalar_text(&format!("SELECT etat FROM releves WHERE lot_id = {second}"))
             .await,
