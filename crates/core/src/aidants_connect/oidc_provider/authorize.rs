@@ -230,11 +230,6 @@ impl Request {
         (client.demarches.is_empty() || client.demarches.iter().any(|d| d == demarche))
             && self.rep_scope.as_ref().is_none_or(|r| r.iter().any(|d| d == demarche))
     }
-
-    /// The scopes, one by one.
-    pub fn scopes(&self) -> impl Iterator<Item = &str> {
-        self.scope.split(' ').filter(|s| !s.is_empty())
-    }
 }
 
 #[cfg(test)]
