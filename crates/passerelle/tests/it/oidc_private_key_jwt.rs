@@ -349,7 +349,8 @@ fn form_for(code: &str) -> [(&str, &str); 3] {
 
 /// The bounds at their edges: an assertion of 8,192 characters is read and one
 /// more is not; `exp` may be 5 minutes and 30 seconds (the tolerated skew)
-/// ahead of the provider's clock, not one second more.
+/// ahead of the provider's clock, not one second more; a `jti` of 200
+/// characters is taken, an empty one or one of 201 is not.
 #[tokio::test]
 async fn oidc_private_key_jwt_bounds_at_their_edges() {
     let app = TestApp::new().await;
@@ -397,5 +398,17 @@ async fn oidc_private_key_jwt_bounds_at_their_edges() {
         "{body}"
     );
     let (status, body) = with_assertion(&app, &code, &padded(8192, "juste")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A jti of 1 to 200 characters.
+    let code = code_for(&app, &client_id, None, 3).await;
+    for bad in [String::new(), "j".repeat(201)] {
+        let what = "sans jti";
+        refused(
+            what,
+            with_assertion(&app, &code, &sign(&key, &claims(&client_id, &bad))).await,
+        );
+    }
+    let (status, body) = with_assertion(&app, &code, &sign(&key, &claims(&client_id, &"j".repeat(200)))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
