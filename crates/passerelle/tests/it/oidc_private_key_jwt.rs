@@ -412,3 +412,43 @@ async fn oidc_private_key_jwt_bounds_at_their_edges() {
     let (status, body) = with_assertion(&app, &code, &sign(&key, &claims(&client_id, &"j".repeat(200)))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+/// A spent `jti` is remembered as long as its assertion could still be
+/// presented (its `exp` plus the tolerated skew) and forgotten after, at the
+/// next authentication: replays stay refused and the table does not grow
+/// without end.
+#[tokio::test]
+async fn a_spent_jti_is_remembered_until_its_assertion_expires() {
+    let app = TestApp::new().await;
+    let key = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let client_id = register_with_key(&app, &key, false);
+    let t = now();
+    let at = |second: i64| app.set_now(&jiff::Timestamp::from_second(second).unwrap().to_string());
+    let expiring = |jti: &str, exp: i64| {
+        let mut c = claims(&client_id, jti);
+        c["exp"] = json!(exp);
+        sign(&key, &c)
+    };
+    at(t);
+    let assertion = expiring("une-fois", t + 300);
+    let code = code_for(&app, &client_id, None, 1).await;
+    let (status, body) = with_assertion(&app, &code, &assertion).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // On the last second that its exp and the skew allow, it is still spent.
+    at(t + 329);
+    let code = code_for(&app, &client_id, None, 1).await;
+    refused("jti rejoué", with_assertion(&app, &code, &assertion).await);
+
+    // One second after that, the next authentication forgets it.
+    at(t + 331);
+    let code = code_for(&app, &client_id, None, 1).await;
+    let (status, body) = with_assertion(&app, &code, &expiring("suivante", t + 391)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kept = |jti: &str| {
+        let sql = format!("SELECT COUNT(*) FROM oidc_assertions_jti WHERE jti = '{jti}'");
+        let app = &app;
+        async move { app.scalar_i64(&sql).await }
+    };
+    assert_eq!((kept("une-fois").await, kept("suivante").await), (0, 1));
+}
