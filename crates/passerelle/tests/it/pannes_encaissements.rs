@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::lieux::copy;
 use crate::pannes::{client, file_path, invariants_hold, Server};
 use crate::pass::ACCES;
-use crate::support::pass_numerique::cli_order;
+use crate::support::pass_numerique::{cli_order, redeem_request};
 use crate::support::{cli_json as json_ok, cli_ok as ok, cli_organisation, load_territories};
 use crate::support::{TestApp, BASE};
 
@@ -316,25 +316,18 @@ async fn a_redemption_the_database_refuses_is_an_error_and_changes_nothing() {
     let app = TestApp::new().await;
     let s = crate::pass::ready(&app, crate::pass::scene(&app).await).await;
     let code = s.codes[3].2.clone();
-    let (fault, repair) = match app.backend() {
-        passerelle_core::Backend::Sqlite => (
-            "CREATE TRIGGER panne_encaissement BEFORE INSERT ON encaissements \
-             BEGIN SELECT RAISE(ABORT, 'panne simulée'); END",
-            "DROP TRIGGER panne_encaissement",
-        ),
-        passerelle_core::Backend::Postgres => (
-            "CREATE FUNCTION panne_encaissement() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'panne simulée'; END $$; \
-             CREATE TRIGGER panne_encaissement BEFORE INSERT ON encaissements \
-             FOR EACH ROW EXECUTE FUNCTION panne_encaissement()",
-            "DROP TRIGGER panne_encaissement ON encaissements",
-        ),
-    };
     let attempt = || {
         let body = json!({ "code": code, "service": AIDE }).to_string();
         crate::pass::call(&app, "/api/v1/cheques/encaisser", Some(&s.key1), Some("panne-1"), body)
     };
-    app.exec(fault).await.unwrap();
+    let repair = app
+        .inject_fault(
+            "panne_encaissement",
+            "encaissements",
+            "BEFORE INSERT ON encaissements BEGIN SELECT RAISE(ABORT, 'panne simulée'); END",
+            "RAISE EXCEPTION 'panne simulée';",
+        )
+        .await;
     let (status, body) = tokio::time::timeout(Duration::from_secs(60), attempt())
         .await
         .expect("an error, not a retry loop");
@@ -345,7 +338,7 @@ async fn a_redemption_the_database_refuses_is_an_error_and_changes_nothing() {
             .await,
         0
     );
-    app.exec(repair).await.unwrap();
+    app.exec(&repair).await.unwrap();
     let (status, body) = attempt().await;
     assert_eq!(status, axum::http::StatusCode::CREATED, "{body}");
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM encaissements").await, 1);
@@ -357,8 +350,7 @@ async fn a_redemption_the_database_refuses_is_an_error_and_changes_nothing() {
 /// (place, key) after having marked their own cheque, and must start over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_key_raced_by_eight_cheques_redeems_one() {
-    use axum::body::Body;
-    use axum::http::{header, Request, StatusCode};
+    use axum::http::StatusCode;
     use tower::ServiceExt;
 
     let app = TestApp::new().await;
@@ -370,15 +362,9 @@ async fn one_key_raced_by_eight_cheques_redeems_one() {
             .iter()
             .take(8)
             .map(|code| {
-                let (router, code, key) = (app.router.clone(), code.clone(), s.key1.clone());
+                let (router, code) = (app.router.clone(), code.clone());
+                let req = redeem_request(&s.key1, &format!("meme-cle-{round}"), &code, AIDE);
                 tokio::spawn(async move {
-                    let body = json!({ "code": code, "service": AIDE }).to_string();
-                    let req = Request::post("/api/v1/cheques/encaisser")
-                        .header(header::CONTENT_TYPE, "application/json")
-                        .header(header::AUTHORIZATION, format!("Bearer {key}"))
-                        .header("idempotency-key", format!("meme-cle-{round}"))
-                        .body(Body::from(body))
-                        .unwrap();
                     let r = router.oneshot(req).await.unwrap();
                     let status = r.status();
                     let bytes = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();

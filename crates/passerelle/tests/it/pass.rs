@@ -8,7 +8,7 @@ use axum::http::{header, Request, StatusCode};
 use serde_json::{json, Value};
 
 use crate::lieux::{copy, run};
-use crate::support::pass_numerique::cli_order;
+use crate::support::pass_numerique::{cli_order, redeem_request};
 use crate::support::{cli_json as json_of, cli_ok as ok};
 use crate::support::{cli_organisation, load_territories, Response, TestApp, BASE};
 
@@ -527,15 +527,9 @@ async fn a_thousand_concurrent_redeems_of_one_cheque_make_one_redemption() {
             } else {
                 (s.key2.clone(), ACCES)
             };
-            let body = json!({ "code": code, "service": service }).to_string();
+            let req = redeem_request(&key, &format!("course-{i}"), &code, service);
             tokio::spawn(async move {
                 use tower::ServiceExt;
-                let req = Request::post("/api/v1/cheques/encaisser")
-                    .header(header::CONTENT_TYPE, "application/json")
-                    .header(header::AUTHORIZATION, format!("Bearer {key}"))
-                    .header("idempotency-key", format!("course-{i}"))
-                    .body(Body::from(body))
-                    .unwrap();
                 router.oneshot(req).await.unwrap().status()
             })
         })

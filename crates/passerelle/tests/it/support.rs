@@ -134,6 +134,28 @@ impl TestApp {
         }
     }
 
+    /// Injects a fault: a trigger `name` on the inserts into `table`. On SQLite
+    /// `sqlite` is the trigger after its name (`BEFORE|AFTER INSERT ON … BEGIN …
+    /// END`); on PostgreSQL `plpgsql` is the body of the function run before
+    /// each inserted row. Returns the statement that removes the fault.
+    pub async fn inject_fault(&self, name: &str, table: &str, sqlite: &str, plpgsql: &str) -> String {
+        let (create, repair) = match self.backend() {
+            Backend::Sqlite => (
+                format!("CREATE TRIGGER {name} {sqlite}"),
+                format!("DROP TRIGGER {name}"),
+            ),
+            Backend::Postgres => (
+                format!(
+                    "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {plpgsql} END $$; \
+                     CREATE TRIGGER {name} BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()"
+                ),
+                format!("DROP TRIGGER {name} ON {table}"),
+            ),
+        };
+        self.exec(&create).await.unwrap_or_else(|e| panic!("{create} : {e}"));
+        repair
+    }
+
     pub async fn scalar_i64(&self, sql: &str) -> i64 {
         match &self.core.db.pool {
             Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),

@@ -1,5 +1,8 @@
 //! Pass Numérique fixtures shared by the tests of redemptions and settlement.
 
+use axum::body::Body;
+use axum::http::{header, Request};
+
 use super::{cli_json, cli_ok, TestApp};
 
 /// Valid bank details (IBAN with a right mod-97 key).
@@ -62,4 +65,16 @@ pub fn cli_order(
     ];
     args.extend_from_slice(options);
     cli_json(app, &args)
+}
+
+/// The API request that redeems `code` for `service` with the place's API key
+/// and an idempotency key (for tests that send it through the router themselves).
+pub fn redeem_request(key: &str, idempotency: &str, code: &str, service: &str) -> Request<Body> {
+    let body = serde_json::json!({ "code": code, "service": service }).to_string();
+    Request::post("/api/v1/cheques/encaisser")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {key}"))
+        .header("idempotency-key", idempotency)
+        .body(Body::from(body))
+        .unwrap()
 }
