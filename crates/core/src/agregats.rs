@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::{on_db, Core};
 
 /// How long a claim to recompute lasts: after it, another instance may try
@@ -41,7 +41,7 @@ enum Stored<T> {
     Ready(Snapshot<T>),
 }
 
-async fn read<T: DeserializeOwned>(core: &Core, name: &str) -> CoreResult<Stored<T>> {
+async fn read<T: DeserializeOwned>(core: &Core, name: &str) -> Result<Stored<T>> {
     let row: Option<(String, i64)> = on_db!(&core.db, c => {
         sqlx::query_as("SELECT contenu, calcule_at FROM agregats WHERE nom = $1")
             .bind(name)
@@ -65,7 +65,7 @@ async fn read<T: DeserializeOwned>(core: &Core, name: &str) -> CoreResult<Stored
 
 /// Creates the placeholder of a missing snapshot, claimed by this caller;
 /// false when another caller created it first.
-async fn create_claimed(core: &Core, name: &str, now: i64) -> CoreResult<bool> {
+async fn create_claimed(core: &Core, name: &str, now: i64) -> Result<bool> {
     let created: Option<String> = on_db!(&core.db, c => {
         sqlx::query_scalar(
             "INSERT INTO agregats (nom, contenu, calcule_at, recalcul_jusqu_a) VALUES ($1, '', 0, $2) \
@@ -81,7 +81,7 @@ async fn create_claimed(core: &Core, name: &str, now: i64) -> CoreResult<bool> {
 
 /// Gives the claim back after a failed computation.
 async fn release(core: &Core, name: &str) {
-    let r: CoreResult<()> = async {
+    let r: Result<()> = async {
         on_db!(&core.db, c => {
             sqlx::query("UPDATE agregats SET recalcul_jusqu_a = NULL WHERE nom = $1")
                 .bind(name)
@@ -96,7 +96,7 @@ async fn release(core: &Core, name: &str) {
     }
 }
 
-async fn write<T: Serialize>(core: &Core, name: &str, data: &T, computed_at: i64) -> CoreResult<()> {
+async fn write<T: Serialize>(core: &Core, name: &str, data: &T, computed_at: i64) -> Result<()> {
     let json = serde_json::to_string(data).map_err(|e| CoreError::Io(format!("agrégat {name} : {e}")))?;
     on_db!(&core.db, c => {
         sqlx::query(
@@ -115,7 +115,7 @@ async fn write<T: Serialize>(core: &Core, name: &str, data: &T, computed_at: i64
 
 /// Claims the recomputation of `name`, as read when computed at `seen`;
 /// false when another instance holds it, or has just stored a newer one.
-async fn claim(core: &Core, name: &str, now: i64, seen: i64) -> CoreResult<bool> {
+async fn claim(core: &Core, name: &str, now: i64, seen: i64) -> Result<bool> {
     let n = on_db!(&core.db, c => {
         sqlx::query(
             "UPDATE agregats SET recalcul_jusqu_a = $2 WHERE nom = $1 AND calcule_at = $4 \
@@ -133,11 +133,11 @@ async fn claim(core: &Core, name: &str, now: i64, seen: i64) -> CoreResult<bool>
 }
 
 /// Computes `name` now and stores it.
-pub async fn refresh<T, F, Fut>(core: &Core, name: &str, compute: F) -> CoreResult<Snapshot<T>>
+pub async fn refresh<T, F, Fut>(core: &Core, name: &str, compute: F) -> Result<Snapshot<T>>
 where
     T: Serialize,
     F: FnOnce(Core) -> Fut,
-    Fut: Future<Output = CoreResult<T>>,
+    Fut: Future<Output = Result<T>>,
 {
     let computed_at = core.db.now_micros();
     let data = match compute(core.clone()).await {
@@ -153,11 +153,11 @@ where
 
 /// The snapshot `name`, at most `max_age` old — or older while one instance
 /// recomputes it in the background.
-pub async fn get<T, F, Fut>(core: &Core, name: &'static str, max_age: Duration, compute: F) -> CoreResult<Snapshot<T>>
+pub async fn get<T, F, Fut>(core: &Core, name: &'static str, max_age: Duration, compute: F) -> Result<Snapshot<T>>
 where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
     F: FnOnce(Core) -> Fut + Send + 'static,
-    Fut: Future<Output = CoreResult<T>> + Send + 'static,
+    Fut: Future<Output = Result<T>> + Send + 'static,
 {
     let max = i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);
     if max == 0 {

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Shape {
@@ -38,7 +38,7 @@ pub const OVERSEAS: [(&str, &str); 5] = [
 ];
 
 /// Reads the package's `index.js` (`export default {…};`).
-pub fn load(index_js: &Path) -> CoreResult<Shapes> {
+pub fn load(index_js: &Path) -> Result<Shapes> {
     let text = std::fs::read_to_string(index_js).map_err(|e| {
         CoreError::Io(format!(
             "carte des départements illisible ({}) : {e}",
@@ -55,7 +55,7 @@ pub fn load(index_js: &Path) -> CoreResult<Shapes> {
 
 /// [`load`] once per process: the package's file does not change while the
 /// service runs (immutable data, not state; every instance reads its own).
-pub fn load_cached(index_js: &Path) -> CoreResult<&'static Shapes> {
+pub fn load_cached(index_js: &Path) -> Result<&'static Shapes> {
     static CACHE: std::sync::OnceLock<Shapes> = std::sync::OnceLock::new();
     if let Some(s) = CACHE.get() {
         return Ok(s);

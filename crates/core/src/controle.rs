@@ -5,7 +5,7 @@
 //! place's postcode and INSEE code ([`codes_lieux_a_reprendre`]).
 
 use crate::accounts::{authorize, Action, Principal};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::{Core, Pool};
 
 /// One rule and how many rows break it.
@@ -140,7 +140,7 @@ const PARALLEL: usize = 2;
 /// SQLite reads through a memory map while checking (bytes), then as before.
 const CHECK_MMAP: i64 = 4 << 30;
 
-async fn one(core: &Core, sql: &str) -> CoreResult<(i64, u64)> {
+async fn one(core: &Core, sql: &str) -> Result<(i64, u64)> {
     let sql = format!("SELECT CAST(({sql}) AS BIGINT)");
     let started = std::time::Instant::now();
     let ecarts: i64 = match &core.db.pool {
@@ -203,7 +203,7 @@ const SIRET_COLUMNS: &[(&str, &str, &str)] = &[
 
 /// Every stored SIRET that today's rule refuses, table by table: for the
 /// opérateur (or the platform itself) only.
-pub async fn sirets_a_reprendre(core: &Core, who: &Principal) -> CoreResult<Vec<SiretARevoir>> {
+pub async fn sirets_a_reprendre(core: &Core, who: &Principal) -> Result<Vec<SiretARevoir>> {
     authorize(who, Action::Administer)?;
     let mut found = Vec::new();
     for (objet, table, sql) in SIRET_COLUMNS {
@@ -243,7 +243,7 @@ pub struct CodeARevoir {
 
 /// Every place's stored postcode and INSEE code that today's rule refuses
 /// (an absent INSEE code, stored empty, is not one): for the opérateur only.
-pub async fn codes_lieux_a_reprendre(core: &Core, who: &Principal) -> CoreResult<Vec<CodeARevoir>> {
+pub async fn codes_lieux_a_reprendre(core: &Core, who: &Principal) -> Result<Vec<CodeARevoir>> {
     use crate::identifiants::{CodeInsee, CodePostal};
     authorize(who, Action::Administer)?;
     let rows: Vec<(String, String, String, String)> = crate::on_db!(&core.db, c => {
@@ -272,15 +272,15 @@ pub async fn codes_lieux_a_reprendre(core: &Core, who: &Principal) -> CoreResult
 }
 
 /// Runs every rule.
-pub async fn run(core: &Core) -> CoreResult<Vec<Check>> {
+pub async fn run(core: &Core) -> Result<Vec<Check>> {
     Ok(run_with_sirets(core).await?.0)
 }
 
 /// Runs every rule, and gives the stored SIRETs to take up again (read once,
 /// counted by the rule `sirets_valides`).
-pub async fn run_with_sirets(core: &Core) -> CoreResult<(Vec<Check>, Vec<SiretARevoir>)> {
+pub async fn run_with_sirets(core: &Core) -> Result<(Vec<Check>, Vec<SiretARevoir>)> {
     use futures_util::StreamExt;
-    let results: Vec<CoreResult<(i64, u64)>> = futures_util::stream::iter(RULES.iter())
+    let results: Vec<Result<(i64, u64)>> = futures_util::stream::iter(RULES.iter())
         .map(|(_, _, sql)| one(core, sql))
         .buffered(PARALLEL)
         .collect()
@@ -296,7 +296,7 @@ pub async fn run_with_sirets(core: &Core) -> CoreResult<(Vec<Check>, Vec<SiretAR
                 duree_ms,
             })
         })
-        .collect::<CoreResult<_>>()?;
+        .collect::<Result<_>>()?;
     let started = std::time::Instant::now();
     let sirets = sirets_a_reprendre(core, &Principal::SYSTEME).await?;
     checks.push(Check {

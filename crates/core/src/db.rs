@@ -13,7 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite, Transaction};
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::horloge::Horloge;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -28,7 +28,7 @@ pub enum Backend {
 
 impl Backend {
     /// Reads the backend from the URL scheme (`sqlite:` or `postgres:`/`postgresql:`).
-    pub fn from_url(url: &str) -> CoreResult<Self> {
+    pub fn from_url(url: &str) -> Result<Self> {
         let scheme = url.split(':').next().unwrap_or_default().to_ascii_lowercase();
         match scheme.as_str() {
             "sqlite" => Ok(Backend::Sqlite),
@@ -144,12 +144,12 @@ impl Default for PoolSettings {
 
 impl Db {
     /// Connects to `url` with the default [`PoolSettings`].
-    pub async fn connect(url: &str) -> CoreResult<Db> {
+    pub async fn connect(url: &str) -> Result<Db> {
         Db::connect_with(url, PoolSettings::default()).await
     }
 
     /// Connects to `url`. SQLite files are created if missing, in WAL mode (synchronous FULL) with a busy timeout.
-    pub async fn connect_with(url: &str, settings: PoolSettings) -> CoreResult<Db> {
+    pub async fn connect_with(url: &str, settings: PoolSettings) -> Result<Db> {
         match Backend::from_url(url)? {
             Backend::Sqlite => {
                 let opts = SqliteConnectOptions::from_str(url)
@@ -232,7 +232,7 @@ impl Db {
     }
 
     /// Applies the migrations of the engine.
-    pub async fn migrate(&self) -> CoreResult<()> {
+    pub async fn migrate(&self) -> Result<()> {
         match &self.pool {
             Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
             Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
@@ -242,7 +242,7 @@ impl Db {
 
     /// Begins a write transaction. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so that a read-then-write never fails with `SQLITE_BUSY`.
-    pub async fn begin(&self) -> CoreResult<Tx> {
+    pub async fn begin(&self) -> Result<Tx> {
         let conn = match &self.pool {
             Pool::Sqlite(p) => TxConn::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => TxConn::Postgres(p.begin().await?),
@@ -254,7 +254,7 @@ impl Db {
     }
 
     /// Checks that the database answers (for `/healthz`).
-    pub async fn ping(&self) -> CoreResult<()> {
+    pub async fn ping(&self) -> Result<()> {
         on_db!(self, c => {
             sqlx::query("SELECT 1").execute(&mut *c).await?;
         });
@@ -270,7 +270,7 @@ impl Db {
 }
 
 impl Tx {
-    pub async fn commit(self) -> CoreResult<()> {
+    pub async fn commit(self) -> Result<()> {
         match self.conn {
             TxConn::Sqlite(t) => t.commit().await?,
             TxConn::Postgres(t) => t.commit().await?,
@@ -278,7 +278,7 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn rollback(self) -> CoreResult<()> {
+    pub async fn rollback(self) -> Result<()> {
         match self.conn {
             TxConn::Sqlite(t) => t.rollback().await?,
             TxConn::Postgres(t) => t.rollback().await?,
@@ -316,13 +316,13 @@ pub fn rfc3339_of(micros: i64) -> String {
 }
 
 /// A fact about the deployment recorded in the database.
-pub async fn deployment_get(db: &Db, key: &str) -> CoreResult<Option<String>> {
+pub async fn deployment_get(db: &Db, key: &str) -> Result<Option<String>> {
     Ok(on_db!(db, c => {
         sqlx::query_scalar("SELECT value FROM deployment WHERE key = $1").bind(key).fetch_optional(&mut *c).await?
     }))
 }
 
-pub async fn deployment_set(db: &Db, key: &str, value: &str) -> CoreResult<()> {
+pub async fn deployment_set(db: &Db, key: &str, value: &str) -> Result<()> {
     on_db!(db, c => {
         sqlx::query("INSERT INTO deployment (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")
             .bind(key)
@@ -359,7 +359,7 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// Serialises, until the end of the transaction, the writers that take the
 /// same lock `key`. SQLite write transactions are already serial
 /// (`BEGIN IMMEDIATE`); PostgreSQL takes a transaction-scoped advisory lock.
-pub async fn lock(tx: &mut Tx, key: i64) -> CoreResult<()> {
+pub async fn lock(tx: &mut Tx, key: i64) -> Result<()> {
     if let TxConn::Postgres(t) = &mut tx.conn {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(key)
@@ -429,7 +429,7 @@ macro_rules! identifiant_en_base {
 
         impl std::str::FromStr for $ty {
             type Err = $crate::error::CoreError;
-            fn from_str(s: &str) -> $crate::error::CoreResult<$ty> {
+            fn from_str(s: &str) -> $crate::error::Result<$ty> {
                 <$ty>::parse(s)
             }
         }
@@ -437,7 +437,7 @@ macro_rules! identifiant_en_base {
         /// Read back from JSON (a stored setting) through the same rule.
         impl TryFrom<String> for $ty {
             type Error = $crate::error::CoreError;
-            fn try_from(s: String) -> $crate::error::CoreResult<$ty> {
+            fn try_from(s: String) -> $crate::error::Result<$ty> {
                 <$ty>::parse(&s)
             }
         }
@@ -458,7 +458,7 @@ macro_rules! identifiant_en_base {
 
 /// Stores a value parsed from text (a list, a set) as that same text on both
 /// engines: bound as its `Display`, read back through `$parse`
-/// (`fn(&str) -> CoreResult<Self>`), so the rule lives in one place and a
+/// (`fn(&str) -> Result<Self>`), so the rule lives in one place and a
 /// stored text the rule refuses is a decoding error with the rule's message.
 /// The `@sqlx` arm is the one set of sqlx impls, shared with [`identifiant_en_base!`].
 #[macro_export]

@@ -7,7 +7,7 @@
 use serde_json::json;
 
 use crate::accounts::{self, store, NewAccount, Principal};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::Core;
 
@@ -132,7 +132,7 @@ pub struct DemoPass {
 }
 
 /// Whether this database holds demonstration data (loaded once by `--demo`).
-pub async fn is_demo_database(core: &Core) -> CoreResult<bool> {
+pub async fn is_demo_database(core: &Core) -> Result<bool> {
     let n: i64 = crate::on_db!(&core.db, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM journal WHERE action = $1")
             .bind(actions::DEMO_LOADED)
@@ -144,7 +144,7 @@ pub async fn is_demo_database(core: &Core) -> CoreResult<bool> {
 
 /// Fills an empty database. Returns `None` (and changes nothing) if the
 /// database already has organisations.
-pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Demo>> {
+pub async fn load_if_empty(core: &Core) -> Result<Option<Demo>> {
     let Some(logins) = load_accounts(core).await? else {
         return Ok(None);
     };
@@ -161,7 +161,7 @@ pub async fn load_if_empty(core: &Core) -> CoreResult<Option<Demo>> {
 }
 
 /// Places, a qualified place with an API key, a paid and issued order with handed-out booklets.
-async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
+async fn load_pass(core: &Core) -> Result<DemoPass> {
     use crate::lieux::import::{import, Options};
     use crate::pass_numerique::booklets::{self, HandOut};
     use crate::pass_numerique::model::{Public, Territory};
@@ -244,7 +244,7 @@ async fn load_pass(core: &Core) -> CoreResult<DemoPass> {
 }
 
 /// The resource centre's articles, written and published by the demo opérateur.
-async fn load_ressources(core: &Core) -> CoreResult<()> {
+async fn load_ressources(core: &Core) -> Result<()> {
     let account: i64 = crate::on_db!(&core.db, c => {
         sqlx::query_scalar("SELECT id FROM accounts WHERE role = 'operateur' ORDER BY id LIMIT 1").fetch_one(&mut *c).await?
     });
@@ -255,7 +255,7 @@ async fn load_ressources(core: &Core) -> CoreResult<()> {
 }
 
 /// A filed application for demo-3, so that the review pages have something to show.
-async fn demo_application(core: &Core, owner: i64) -> CoreResult<()> {
+async fn demo_application(core: &Core, owner: i64) -> Result<()> {
     use crate::qualification::applications;
     use crate::qualification::model::{Draft, Questionnaire, ServiceOffer};
 
@@ -309,7 +309,7 @@ async fn demo_application(core: &Core, owner: i64) -> CoreResult<()> {
 }
 
 /// Organisations and accounts; `None` if the database already has organisations.
-async fn load_accounts(core: &Core) -> CoreResult<Option<Vec<DemoLogin>>> {
+async fn load_accounts(core: &Core) -> Result<Option<Vec<DemoLogin>>> {
     if store::count_organisations(&core.db).await? > 0 {
         return Ok(None);
     }

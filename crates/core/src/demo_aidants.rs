@@ -13,7 +13,7 @@ use crate::aidants_connect::franceconnect::simulateur::{persona, sub_of};
 use crate::aidants_connect::franceconnect::{flow, Identity};
 use crate::aidants_connect::mandats::{self, Duration};
 use crate::aidants_connect::oidc_provider::service_demo;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -39,7 +39,7 @@ pub struct DemoAidants {
 /// Loads it. `fc_client_id`: the simulator's client id, so that the usagers
 /// are the ones the simulator identifies (None: no usagers, no mandates).
 /// `base`: the public URL without its trailing slash.
-pub async fn load(core: &Core, fc_client_id: Option<&str>, base: &str) -> CoreResult<DemoAidants> {
+pub async fn load(core: &Core, fc_client_id: Option<&str>, base: &str) -> Result<DemoAidants> {
     let structure: i64 = on_db!(&core.db, c => {
         sqlx::query_scalar("SELECT id FROM organisations WHERE name = $1")
             .bind(STRUCTURE)

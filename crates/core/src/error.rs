@@ -3,7 +3,11 @@
 
 use thiserror::Error;
 
-pub type CoreResult<T> = Result<T, CoreError>;
+/// The result of a domain operation. Its error defaults to [`CoreError`]; a second parameter names
+/// another error where a function needs one (`Result<Value, OAuthError>`). It is called `Result`,
+/// not `Result`, so that tools reading signatures by name (cargo-mutants, which replaces a body
+/// by `Ok(…)` only when the return type is named `Result`) treat it as the result it is.
+pub type Result<T, E = CoreError> = std::result::Result<T, E>;
 
 #[derive(Debug, Error)]
 pub enum CoreError {

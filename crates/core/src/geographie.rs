@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::db::Db;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::{on_db, on_tx};
 
 /// Where `npm ci` puts the dataset.
@@ -43,7 +43,7 @@ struct RawCommune {
     commune: Option<String>,
 }
 
-fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> CoreResult<Vec<T>> {
+fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> Result<Vec<T>> {
     let path = dir.join(file);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         CoreError::Io(format!(
@@ -60,13 +60,13 @@ fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> CoreResult<Vec<
 }
 
 /// Number of communes loaded.
-pub async fn count(db: &Db) -> CoreResult<i64> {
+pub async fn count(db: &Db) -> Result<i64> {
     Ok(on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM territoires_communes").fetch_one(&mut *c).await?))
 }
 
 /// Replaces the territories with those of the dataset in `dir`, in one transaction.
 /// Returns (régions, départements, communes).
-pub async fn load(db: &Db, dir: &Path) -> CoreResult<(usize, usize, usize)> {
+pub async fn load(db: &Db, dir: &Path) -> Result<(usize, usize, usize)> {
     let regions: Vec<RawRegion> = read(dir, "regions.json")?;
     let departements: Vec<RawDepartement> = read(dir, "departements.json")?;
     // Current communes and the municipal arrondissements of Paris, Lyon and
@@ -131,7 +131,7 @@ pub struct Commune {
 }
 
 /// All communes by INSEE code (loaded once per import).
-pub async fn communes(db: &Db) -> CoreResult<HashMap<String, Commune>> {
+pub async fn communes(db: &Db) -> Result<HashMap<String, Commune>> {
     let rows: Vec<(String, String, String, String)> = on_db!(db, c => {
         sqlx::query_as("SELECT code, nom, departement, codes_postaux FROM territoires_communes").fetch_all(&mut *c).await?
     });

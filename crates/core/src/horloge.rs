@@ -13,7 +13,7 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ZonedDateTime as Zoned};
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// The time zone in which French people name days and months.
 pub const PARIS: &str = "Europe/Paris";
@@ -49,7 +49,7 @@ impl Horloge {
 
     /// Changes the setting of a clock made by [`Horloge::reglee`] (and of its
     /// clones); a system clock cannot be changed.
-    pub fn regler(&self, reglage: Reglage) -> CoreResult<()> {
+    pub fn regler(&self, reglage: Reglage) -> Result<()> {
         let Some(cell) = &self.reglage else {
             return Err(CoreError::Config("l'horloge du système ne se règle pas".into()));
         };
@@ -68,7 +68,7 @@ impl Horloge {
     /// (`2027-01-31T23:59:00+01:00[Europe/Paris]`, `2027-01-31T22:59:00Z`) stops
     /// the clock at that instant; a signed duration (`+72h`, `-PT72H`, `72h ago`)
     /// moves the system clock.
-    pub fn parse(text: &str) -> CoreResult<Horloge> {
+    pub fn parse(text: &str) -> Result<Horloge> {
         Ok(Horloge::reglee(parse_reglage(text)?))
     }
 
@@ -116,7 +116,7 @@ impl Horloge {
     }
 }
 
-fn parse_reglage(text: &str) -> CoreResult<Reglage> {
+fn parse_reglage(text: &str) -> Result<Reglage> {
     let text = text.trim();
     if let Ok(z) = text.parse::<Zoned>() {
         return Ok(Reglage::Fixe(z.timestamp()));

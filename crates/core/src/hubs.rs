@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::db::{Db, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -33,7 +33,7 @@ pub async fn set_departements(
     actor: &Actor,
     organisation_id: i64,
     codes: &[String],
-) -> CoreResult<Vec<String>> {
+) -> Result<Vec<String>> {
     let org = crate::accounts::store::organisation(&core.db, organisation_id)
         .await?
         .ok_or_else(|| CoreError::NotFound(format!("organisation {organisation_id}")))?;
@@ -103,7 +103,7 @@ pub async fn set_departements(
     Ok(wanted)
 }
 
-async fn replace(tx: &mut Tx, organisation_id: i64, codes: &[String]) -> CoreResult<()> {
+async fn replace(tx: &mut Tx, organisation_id: i64, codes: &[String]) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("DELETE FROM hub_departements WHERE organisation_id = $1").bind(organisation_id).execute(&mut *c).await?;
         for code in codes {
@@ -118,7 +118,7 @@ async fn replace(tx: &mut Tx, organisation_id: i64, codes: &[String]) -> CoreRes
 }
 
 /// The départements a hub covers, in code order.
-pub async fn departements(db: &Db, organisation_id: i64) -> CoreResult<Vec<String>> {
+pub async fn departements(db: &Db, organisation_id: i64) -> Result<Vec<String>> {
     Ok(on_db!(db, c => {
         sqlx::query_scalar("SELECT departement FROM hub_departements WHERE organisation_id = $1 ORDER BY departement")
             .bind(organisation_id)
@@ -128,7 +128,7 @@ pub async fn departements(db: &Db, organisation_id: i64) -> CoreResult<Vec<Strin
 }
 
 /// The hub whose territory holds a département, if any.
-pub async fn of_departement(db: &Db, departement: &str) -> CoreResult<Option<Hub>> {
+pub async fn of_departement(db: &Db, departement: &str) -> Result<Option<Hub>> {
     if departement.is_empty() {
         return Ok(None);
     }

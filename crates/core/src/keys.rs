@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 const JOURNAL_KEY_FILE: &str = "journal-ed25519.pem";
 const SECRET_FILE: &str = "secret.key";
@@ -37,7 +37,7 @@ impl std::fmt::Debug for Keys {
 
 impl Keys {
     /// Loads the keys from `dir`, creating the directory and any missing key (0600).
-    pub fn load_or_create(dir: &Path) -> CoreResult<Keys> {
+    pub fn load_or_create(dir: &Path) -> Result<Keys> {
         fs::create_dir_all(dir).map_err(|e| {
             CoreError::Io(format!(
                 "impossible de créer le dossier de données {} : {e}",
@@ -140,7 +140,7 @@ impl Keys {
     /// Encrypts a secret kept in the database (e.g. a TOTP seed) with a key
     /// derived from the data directory's secret, so that a copy of the database
     /// alone reveals nothing. Output: `v1:` + base64(nonce ‖ ciphertext).
-    pub fn seal(&self, purpose: &str, plaintext: &str) -> CoreResult<String> {
+    pub fn seal(&self, purpose: &str, plaintext: &str) -> Result<String> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut rand::rngs::OsRng);
         let ct = self
             .cipher(purpose)
@@ -161,7 +161,7 @@ impl Keys {
     }
 
     /// Decrypts what [`Keys::seal`] produced with the same purpose.
-    pub fn open(&self, purpose: &str, sealed: &str) -> CoreResult<String> {
+    pub fn open(&self, purpose: &str, sealed: &str) -> Result<String> {
         let err = || {
             CoreError::Io(format!(
                 "secret chiffré illisible ({purpose}) : mauvaise clé ou donnée altérée"
@@ -193,11 +193,11 @@ pub fn key_id(key: &VerifyingKey) -> String {
     hex::encode(&Sha256::digest(key.as_bytes())[..8])
 }
 
-fn read_private(path: &PathBuf) -> CoreResult<String> {
+fn read_private(path: &PathBuf) -> Result<String> {
     fs::read_to_string(path).map_err(|e| CoreError::Io(format!("lecture de {} impossible : {e}", path.display())))
 }
 
-fn write_private(path: &PathBuf, bytes: &[u8]) -> CoreResult<()> {
+fn write_private(path: &PathBuf, bytes: &[u8]) -> Result<()> {
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

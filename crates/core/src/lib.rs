@@ -38,7 +38,7 @@ pub mod tableur;
 pub mod territoire;
 
 pub use db::{Backend, Db, Pool, Tx, TxConn};
-pub use error::{CoreError, CoreResult};
+pub use error::{CoreError, Result};
 pub use horloge::Horloge;
 pub use keys::Keys;
 
@@ -77,12 +77,12 @@ impl Core {
     /// are the ones this database was created with. Keys are created only for a
     /// database that has none recorded, so a wrong data directory is refused
     /// instead of silently getting new keys.
-    pub async fn open(url: &str, data_dir: &std::path::Path) -> CoreResult<Core> {
+    pub async fn open(url: &str, data_dir: &std::path::Path) -> Result<Core> {
         Core::open_with(url, data_dir, db::PoolSettings::default()).await
     }
 
     /// [`Core::open`] with other pool settings (e.g. the web service's short acquire timeout).
-    pub async fn open_with(url: &str, data_dir: &std::path::Path, settings: db::PoolSettings) -> CoreResult<Core> {
+    pub async fn open_with(url: &str, data_dir: &std::path::Path, settings: db::PoolSettings) -> Result<Core> {
         Backend::from_url(url)?;
         let db = Db::connect_with(url, settings).await?;
         db.migrate().await?;

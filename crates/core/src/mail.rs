@@ -11,7 +11,7 @@ use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::keys::Keys;
 use crate::{on_db, on_tx, Core, Db, Pool};
 
@@ -24,25 +24,18 @@ pub const MAX_ATTEMPTS: i64 = 8;
 pub const SEAL_PURPOSE: &str = "courriel";
 
 /// Queues a message; returns false when a message with this key was already queued.
-pub async fn enqueue(tx: &mut Tx, key: &str, to: &str, subject: &str, body: &str) -> CoreResult<bool> {
+pub async fn enqueue(tx: &mut Tx, key: &str, to: &str, subject: &str, body: &str) -> Result<bool> {
     insert(tx, key, to, subject, body, false).await
 }
 
 /// Queues a message whose body carries a secret (a login or follow-up link):
 /// the body is stored sealed with the deployment's key, and erased once sent.
-pub async fn enqueue_secret(
-    tx: &mut Tx,
-    keys: &Keys,
-    key: &str,
-    to: &str,
-    subject: &str,
-    body: &str,
-) -> CoreResult<bool> {
+pub async fn enqueue_secret(tx: &mut Tx, keys: &Keys, key: &str, to: &str, subject: &str, body: &str) -> Result<bool> {
     let sealed = keys.seal(SEAL_PURPOSE, body)?;
     insert(tx, key, to, subject, &sealed, true).await
 }
 
-async fn insert(tx: &mut Tx, key: &str, to: &str, subject: &str, body: &str, sealed: bool) -> CoreResult<bool> {
+async fn insert(tx: &mut Tx, key: &str, to: &str, subject: &str, body: &str, sealed: bool) -> Result<bool> {
     let now = tx.horloge.now_micros();
     let inserted = on_tx!(tx, c => {
         sqlx::query(
@@ -63,7 +56,7 @@ async fn insert(tx: &mut Tx, key: &str, to: &str, subject: &str, body: &str, sea
 }
 
 /// The body to send: opened when it was stored sealed.
-pub fn body_of(keys: &Keys, stored: &str, sealed: bool) -> CoreResult<String> {
+pub fn body_of(keys: &Keys, stored: &str, sealed: bool) -> Result<String> {
     if sealed {
         keys.open(SEAL_PURPOSE, stored)
     } else {
@@ -72,7 +65,7 @@ pub fn body_of(keys: &Keys, stored: &str, sealed: bool) -> CoreResult<String> {
 }
 
 /// Active accounts of an organisation with one of `roles`: who gets its notifications.
-pub async fn recipients(tx: &mut Tx, organisation: i64, roles: &[&str]) -> CoreResult<Vec<String>> {
+pub async fn recipients(tx: &mut Tx, organisation: i64, roles: &[&str]) -> Result<Vec<String>> {
     let all: Vec<(String, String)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT email, role FROM accounts WHERE organisation_id = $1 AND active = TRUE ORDER BY id")
             .bind(organisation)
@@ -103,7 +96,7 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     /// `url`: `smtp://hôte:port` (clear, for a local relay), `smtp://hôte:587?tls=required`
     /// (STARTTLS) or `smtps://utilisateur:motdepasse@hôte:465`; `from`: the sender's address.
-    pub fn new(url: &str, from: &str) -> CoreResult<Mailer> {
+    pub fn new(url: &str, from: &str) -> Result<Mailer> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| CoreError::Config(format!("PASSERELLE_SMTP_URL invalide : {e}")))?
             .timeout(Some(std::time::Duration::from_secs(20)))
@@ -140,7 +133,7 @@ pub struct Sent {
 
 type Claimed = (i64, String, String, String, i64, bool);
 
-async fn claim(db: &Db, limit: i64) -> CoreResult<Vec<Claimed>> {
+async fn claim(db: &Db, limit: i64) -> Result<Vec<Claimed>> {
     let now = db.now_micros();
     let pick = "SELECT id FROM courriels WHERE envoye_at IS NULL AND prochain_essai_at <= $1 AND tentatives < $3 \
                 ORDER BY id LIMIT $2";
@@ -160,7 +153,7 @@ async fn claim(db: &Db, limit: i64) -> CoreResult<Vec<Claimed>> {
 }
 
 /// Sends up to `limit` due messages.
-pub async fn send_due(core: &Core, mailer: &Mailer, limit: i64) -> CoreResult<Sent> {
+pub async fn send_due(core: &Core, mailer: &Mailer, limit: i64) -> Result<Sent> {
     let mut sent = Sent::default();
     for (id, to, subject, stored, attempts, sealed) in claim(&core.db, limit).await? {
         let sending = match body_of(&core.keys, &stored, sealed) {
@@ -192,7 +185,7 @@ pub async fn send_due(core: &Core, mailer: &Mailer, limit: i64) -> CoreResult<Se
 }
 
 /// Messages not sent yet (and not abandoned).
-pub async fn pending(db: &Db) -> CoreResult<i64> {
+pub async fn pending(db: &Db) -> Result<i64> {
     Ok(on_db!(db, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM courriels WHERE envoye_at IS NULL AND tentatives < $1")
             .bind(MAX_ATTEMPTS)

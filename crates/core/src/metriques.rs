@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::agregats;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
@@ -50,13 +50,13 @@ pub struct Compteurs {
 
 /// The counters, at most [`MAX_AGE`] old (or older while one instance
 /// recomputes them), with the time they were counted (µs since the epoch).
-pub async fn compteurs(core: &Core, max_age: Duration) -> CoreResult<(Compteurs, i64)> {
+pub async fn compteurs(core: &Core, max_age: Duration) -> Result<(Compteurs, i64)> {
     let snapshot = agregats::get(core, SNAPSHOT, max_age, |core| async move { compter(&core).await }).await?;
     Ok((snapshot.data, snapshot.computed_at))
 }
 
 /// Counts everything now.
-pub async fn compter(core: &Core) -> CoreResult<Compteurs> {
+pub async fn compter(core: &Core) -> Result<Compteurs> {
     let now = core.db.now_micros();
     type R = (i64, Centimes, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
     let r: R = on_db!(&core.db, c => {

@@ -2,7 +2,7 @@
 //! and from text (French pages, forms, SEPA files). What remains here are the
 //! percentages (an operator's fee), held in hundredths of a percent.
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::centimes::hundredths;
 pub use crate::identifiants::Centimes;
 
@@ -13,7 +13,7 @@ pub fn percent(hundredths: i64) -> String {
 }
 
 /// Reads a percentage typed by a person (`4`, `4,5 %`) in hundredths of a percent (`450`).
-pub fn parse_percent(text: &str, what: &str) -> CoreResult<i64> {
+pub fn parse_percent(text: &str, what: &str) -> Result<i64> {
     hundredths(text, '%').ok_or_else(|| {
         CoreError::invalid(format!(
             "{what} : pourcentage attendu (par exemple 4 ou 4,5), « {} » reçu",

@@ -1,12 +1,12 @@
 //! Counters kept in the database, so that limits hold across instances.
 
 use crate::db::Db;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::on_db;
 
 /// Counts one hit for `key` in a fixed window of `window_secs`; returns true when
 /// the hit is within `limit`.
-pub async fn hit(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreResult<bool> {
+pub async fn hit(db: &Db, key: &str, limit: i64, window_secs: i64) -> Result<bool> {
     let now = db.now_micros();
     let window_floor = now - window_secs * 1_000_000;
     let hits: i64 = on_db!(db, c => {
@@ -56,7 +56,7 @@ fn confirmed_key(key: &str) -> String {
 /// When it is reached only because other checks are in flight (legitimate
 /// parallel requests, most of which will give their count back), the request
 /// waits for them, up to [`MAX_WAIT`], instead of being refused.
-pub async fn count_failure(db: &Db, keys: &[(&str, i64)], window_secs: i64) -> CoreResult<Option<Counted>> {
+pub async fn count_failure(db: &Db, keys: &[(&str, i64)], window_secs: i64) -> Result<Option<Counted>> {
     let deadline = std::time::Instant::now() + MAX_WAIT;
     let mut pause = std::time::Duration::from_millis(5);
     loop {
@@ -75,7 +75,7 @@ pub async fn count_failure(db: &Db, keys: &[(&str, i64)], window_secs: i64) -> C
 }
 
 /// One try of [`count_failure`]: all counted, or the index of the key at its limit.
-async fn count_all(db: &Db, keys: &[(&str, i64)], window_secs: i64) -> CoreResult<Result<Counted, usize>> {
+async fn count_all(db: &Db, keys: &[(&str, i64)], window_secs: i64) -> Result<Result<Counted, usize>> {
     let mut counted = Counted {
         keys: Vec::with_capacity(keys.len()),
         window_secs,
@@ -98,7 +98,7 @@ async fn count_all(db: &Db, keys: &[(&str, i64)], window_secs: i64) -> CoreResul
 }
 
 /// The hits of `key` in its current window.
-async fn current(db: &Db, key: &str, window_secs: i64) -> CoreResult<i64> {
+async fn current(db: &Db, key: &str, window_secs: i64) -> Result<i64> {
     let window_floor = db.now_micros() - window_secs * 1_000_000;
     let hits: Option<i64> = on_db!(db, c => {
         sqlx::query_scalar("SELECT hits FROM rate_limits WHERE key = $1 AND window_start > $2")
@@ -112,7 +112,7 @@ async fn current(db: &Db, key: &str, window_secs: i64) -> CoreResult<i64> {
 
 /// One more hit on `key` if it is below `limit` in its window (a window that
 /// has ended starts again at 1): the start of the window counted in, or `None`.
-async fn count_below(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreResult<Option<i64>> {
+async fn count_below(db: &Db, key: &str, limit: i64, window_secs: i64) -> Result<Option<i64>> {
     let now = db.now_micros();
     let window_floor = now - window_secs * 1_000_000;
     Ok(on_db!(db, c => {
@@ -136,7 +136,7 @@ async fn count_below(db: &Db, key: &str, limit: i64, window_secs: i64) -> CoreRe
 impl Counted {
     /// Gives the counts back (the request did not fail), in the windows they were
     /// taken in: a window that has started again since is left alone.
-    pub async fn refund(self, db: &Db) -> CoreResult<()> {
+    pub async fn refund(self, db: &Db) -> Result<()> {
         for (key, window_start) in &self.keys {
             on_db!(db, c => {
                 sqlx::query("UPDATE rate_limits SET hits = hits - 1 WHERE key = $1 AND window_start = $2 AND hits > 0")
@@ -151,7 +151,7 @@ impl Counted {
 
     /// The failure happened: the counts stay, and the failure is recorded as such
     /// (so that requests waiting on the counter know they must give up).
-    pub async fn keep(self, db: &Db) -> CoreResult<()> {
+    pub async fn keep(self, db: &Db) -> Result<()> {
         for (key, _) in &self.keys {
             hit(db, &confirmed_key(key), i64::MAX, self.window_secs).await?;
         }
@@ -160,7 +160,7 @@ impl Counted {
 }
 
 /// Removes counters whose window ended long ago (housekeeping).
-pub async fn purge(db: &Db, older_than_secs: i64) -> CoreResult<u64> {
+pub async fn purge(db: &Db, older_than_secs: i64) -> Result<u64> {
     let floor = db.now_micros() - older_than_secs * 1_000_000;
     Ok(on_db!(db, c => {
         sqlx::query("DELETE FROM rate_limits WHERE window_start < $1").bind(floor).execute(&mut *c).await?.rows_affected()

@@ -10,7 +10,7 @@ use serde_json::json;
 use sqlx::ConnectOptions;
 
 use crate::db::Pool;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::Core;
 
@@ -26,7 +26,7 @@ fn io(what: &str, path: &Path, e: impl std::fmt::Display) -> CoreError {
 }
 
 /// Copies the SQLite database to `dest` (refused if it exists, unless `overwrite`).
-pub async fn sqlite(core: &Core, actor: &Actor, dest: &Path, overwrite: bool) -> CoreResult<Sauvegarde> {
+pub async fn sqlite(core: &Core, actor: &Actor, dest: &Path, overwrite: bool) -> Result<Sauvegarde> {
     let Pool::Sqlite(pool) = &core.db.pool else {
         return Err(CoreError::invalid(
             "la sauvegarde intégrée ne concerne que SQLite ; pour PostgreSQL, utilisez pg_dump \
@@ -54,7 +54,7 @@ pub async fn sqlite(core: &Core, actor: &Actor, dest: &Path, overwrite: bool) ->
         .to_string();
     sqlx::query("VACUUM INTO $1").bind(&target).execute(pool).await?;
     // The copy must open and be whole before it replaces anything.
-    let check: CoreResult<String> = async {
+    let check: Result<String> = async {
         let mut c = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(&partial)
             .read_only(true)

@@ -30,7 +30,7 @@ impl DataArgs {
     }
 
     /// The clock: the system's, unless `--horloge` / `PASSERELLE_HORLOGE` sets it.
-    pub fn horloge(&self) -> passerelle_core::CoreResult<passerelle_core::Horloge> {
+    pub fn horloge(&self) -> passerelle_core::Result<passerelle_core::Horloge> {
         match self.horloge.as_deref().map(str::trim) {
             Some(r) if !r.is_empty() => passerelle_core::Horloge::parse(r),
             _ => Ok(passerelle_core::Horloge::systeme()),

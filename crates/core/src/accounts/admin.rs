@@ -5,11 +5,11 @@
 use serde_json::json;
 
 use super::{authorize, password, session, store, Action, Principal};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, NewEntry};
 use crate::Core;
 
-async fn existing(core: &Core, account_id: i64) -> CoreResult<super::Account> {
+async fn existing(core: &Core, account_id: i64) -> Result<super::Account> {
     store::account(&core.db, account_id)
         .await?
         .ok_or_else(|| CoreError::NotFound(format!("compte n° {account_id}")))
@@ -23,7 +23,7 @@ pub struct Overview {
 }
 
 /// Every organisation and account: the opérateur only.
-pub async fn overview(core: &Core, who: &Principal) -> CoreResult<Overview> {
+pub async fn overview(core: &Core, who: &Principal) -> Result<Overview> {
     authorize(who, Action::Administer)?;
     Ok(Overview {
         organisations: store::organisations(&core.db).await?,
@@ -32,7 +32,7 @@ pub async fn overview(core: &Core, who: &Principal) -> CoreResult<Overview> {
 }
 
 /// Gives the account a new random password, returned once with the account's address: (email, password).
-pub async fn reset_password(core: &Core, who: &Principal, account_id: i64) -> CoreResult<(String, String)> {
+pub async fn reset_password(core: &Core, who: &Principal, account_id: i64) -> Result<(String, String)> {
     authorize(who, Action::Administer)?;
     let account = existing(core, account_id).await?;
     let new = password::generate();
@@ -54,7 +54,7 @@ pub async fn reset_password(core: &Core, who: &Principal, account_id: i64) -> Co
 
 /// Removes the second factor (lost phone): the account enrols a new device at
 /// its next login if its role requires one.
-pub async fn reset_totp(core: &Core, who: &Principal, account_id: i64) -> CoreResult<()> {
+pub async fn reset_totp(core: &Core, who: &Principal, account_id: i64) -> Result<()> {
     authorize(who, Action::Administer)?;
     let account = existing(core, account_id).await?;
     let mut tx = core.db.begin().await?;
@@ -72,7 +72,7 @@ pub async fn reset_totp(core: &Core, who: &Principal, account_id: i64) -> CoreRe
 }
 
 /// Deactivates (every session ends, login refused) or reactivates an account.
-pub async fn set_active(core: &Core, who: &Principal, account_id: i64, active: bool) -> CoreResult<()> {
+pub async fn set_active(core: &Core, who: &Principal, account_id: i64, active: bool) -> Result<()> {
     authorize(who, Action::Administer)?;
     if who.account_id == account_id && !active {
         return Err(CoreError::invalid("vous ne pouvez pas désactiver votre propre compte"));

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::password;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// Memory of one Argon2 run with the parameters of [`password::hash`] (m = 19 456 KiB).
 pub const MIB_PER_RUN: usize = 19;
@@ -90,7 +90,7 @@ impl Argon2Pool {
     }
 
     /// A permit now, or after waiting in the queue; [`CoreError::Busy`] when the queue is full.
-    pub async fn permit(&self) -> CoreResult<Argon2Permit> {
+    pub async fn permit(&self) -> Result<Argon2Permit> {
         let inner = &self.inner;
         if let Ok(permit) = inner.permits.clone().try_acquire_owned() {
             return Ok(Argon2Permit { permit });
@@ -112,7 +112,7 @@ impl Argon2Pool {
     /// Runs `work` on a blocking thread with a permit. The permit goes with the
     /// work: if the request is abandoned meanwhile, it is released only when the
     /// computation really ends, so the bound on memory holds.
-    pub async fn run<T, F>(&self, work: F) -> CoreResult<T>
+    pub async fn run<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
@@ -121,14 +121,14 @@ impl Argon2Pool {
     }
 
     /// [`password::hash`] within the bound.
-    pub async fn hash(&self, password: String) -> CoreResult<String> {
+    pub async fn hash(&self, password: String) -> Result<String> {
         self.run(move || password::hash(&password)).await?
     }
 }
 
 impl Argon2Permit {
     /// Runs `work` on a blocking thread, then releases the permit.
-    pub async fn run<T, F>(self, work: F) -> CoreResult<T>
+    pub async fn run<T, F>(self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
@@ -147,7 +147,7 @@ impl Argon2Permit {
     /// a hash of a random password, so that an unknown account takes as long to
     /// refuse as a wrong password. Inputs longer than [`password::MAX_LEN`] are
     /// refused without hashing them.
-    pub async fn verify(self, input: String, stored: Option<String>) -> CoreResult<bool> {
+    pub async fn verify(self, input: String, stored: Option<String>) -> Result<bool> {
         self.run(move || {
             let too_long = input.chars().count() > password::MAX_LEN;
             let input = if too_long { "" } else { input.as_str() };

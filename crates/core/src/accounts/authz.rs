@@ -2,7 +2,7 @@
 //! Fails closed: anything not listed is refused.
 
 use super::model::Role;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::Actor;
 
 /// Who asks the domain to read or change data: a signed-in person, or the
@@ -50,7 +50,7 @@ pub enum Action {
     ManageOwnAccount { account_id: i64 },
 }
 
-pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
+pub fn authorize(who: &Principal, action: Action) -> Result<()> {
     let allowed = match action {
         Action::Administer => who.role == Role::Operateur,
         Action::ManageOwnAccount { account_id } => who.account_id == account_id,

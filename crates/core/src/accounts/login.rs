@@ -8,7 +8,7 @@ use serde_json::json;
 use super::session::{self, Stage};
 use super::throttle::{self, Attempt};
 use super::{store, totp};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::Core;
 
@@ -62,7 +62,7 @@ fn refused_after(attempt: Attempt) -> LoginOutcome {
 }
 
 /// First step: e-mail and password.
-pub async fn login_password(core: &Core, email: &str, password_input: &str) -> CoreResult<LoginOutcome> {
+pub async fn login_password(core: &Core, email: &str, password_input: &str) -> Result<LoginOutcome> {
     let email = email.trim().to_lowercase();
     let key = email_key(core, &email);
     let creds = if email.len() <= 254 {
@@ -140,13 +140,7 @@ pub async fn login_password(core: &Core, email: &str, password_input: &str) -> C
 /// Second step: the TOTP code, for a session at stage [`Stage::Totp`], or the
 /// confirmation code of a forced enrolment ([`Stage::Enrol`]). On success the
 /// pending session is replaced by a new one (rotation).
-async fn second_step(
-    core: &Core,
-    pending_token: &str,
-    code: &str,
-    unix: u64,
-    stage: Stage,
-) -> CoreResult<LoginOutcome> {
+async fn second_step(core: &Core, pending_token: &str, code: &str, unix: u64, stage: Stage) -> Result<LoginOutcome> {
     let Some(s) = session::load(&core.db, pending_token)
         .await?
         .filter(|s| s.stage == stage)
@@ -234,18 +228,18 @@ async fn second_step(
 }
 
 /// The TOTP code after the password.
-pub async fn login_totp(core: &Core, pending_token: &str, code: &str, unix: u64) -> CoreResult<LoginOutcome> {
+pub async fn login_totp(core: &Core, pending_token: &str, code: &str, unix: u64) -> Result<LoginOutcome> {
     second_step(core, pending_token, code, unix, Stage::Totp).await
 }
 
 /// Ends a forced enrolment: confirms the new device, then signs in.
-pub async fn finish_enrolment(core: &Core, pending_token: &str, code: &str, unix: u64) -> CoreResult<LoginOutcome> {
+pub async fn finish_enrolment(core: &Core, pending_token: &str, code: &str, unix: u64) -> Result<LoginOutcome> {
     second_step(core, pending_token, code, unix, Stage::Enrol).await
 }
 
 /// Ends every session of the account, on every device, this one included
 /// (« se déconnecter partout »); returns how many sessions were closed.
-pub async fn logout_everywhere(core: &Core, actor: Actor) -> CoreResult<u64> {
+pub async fn logout_everywhere(core: &Core, actor: Actor) -> Result<u64> {
     let Some(id) = actor.account_id() else {
         return Err(CoreError::Forbidden);
     };
@@ -265,7 +259,7 @@ pub async fn logout_everywhere(core: &Core, actor: Actor) -> CoreResult<u64> {
 
 /// Ends this session only, server-side (the account's other sessions stay
 /// open: see [`logout_everywhere`]).
-pub async fn logout(core: &Core, token: &str, actor: Option<Actor>) -> CoreResult<()> {
+pub async fn logout(core: &Core, token: &str, actor: Option<Actor>) -> Result<()> {
     let mut tx = core.db.begin().await?;
     session::delete(&mut tx, token).await?;
     if let Some(actor) = actor {

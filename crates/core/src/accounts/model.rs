@@ -1,6 +1,6 @@
 //! Organisations, roles and accounts: the typed values of the accounts domain.
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// The kinds of organisation of the brief.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,7 +48,7 @@ impl OrgKind {
 
     /// Parses a kind as people type it: with or without accents, any case,
     /// `-`, `_` or spaces between words (« structure habilitée », « opérateur »).
-    pub fn parse(input: &str) -> CoreResult<OrgKind> {
+    pub fn parse(input: &str) -> Result<OrgKind> {
         let k = fold(input);
         OrgKind::ALL.into_iter().find(|kind| kind.key() == k).ok_or_else(|| {
             CoreError::invalid(format!(
@@ -119,7 +119,7 @@ impl Role {
         }
     }
 
-    pub fn parse(input: &str) -> CoreResult<Role> {
+    pub fn parse(input: &str) -> Result<Role> {
         let k = fold(input);
         Role::ALL.into_iter().find(|r| r.key() == k).ok_or_else(|| {
             CoreError::invalid(format!(
@@ -164,7 +164,7 @@ pub use crate::identifiants::Siret;
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(input: &str) -> CoreResult<Email> {
+    pub fn parse(input: &str) -> Result<Email> {
         let e = input.trim().to_lowercase();
         let err = || CoreError::invalid(format!("adresse électronique invalide « {} »", input.trim()));
         if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {

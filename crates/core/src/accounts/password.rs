@@ -4,7 +4,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use rand::Rng;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 pub const MIN_LEN: usize = 12;
 pub const MAX_LEN: usize = 256;
@@ -55,7 +55,7 @@ const COMMON: &[&str] = &[
 ];
 
 /// Checks the policy: 12 to 256 characters, not a common password, not the e-mail.
-pub fn check_policy(password: &str, email: &str) -> CoreResult<()> {
+pub fn check_policy(password: &str, email: &str) -> Result<()> {
     let n = password.chars().count();
     if n < MIN_LEN {
         return Err(CoreError::invalid(format!(
@@ -88,7 +88,7 @@ pub fn check_policy(password: &str, email: &str) -> CoreResult<()> {
 
 /// Hashes with Argon2id (the crate's defaults: 19 MiB, 2 passes, 1 lane). Blocks
 /// for tens of milliseconds: from async code, use [`super::argon2_pool::Argon2Pool::hash`].
-pub fn hash(password: &str) -> CoreResult<String> {
+pub fn hash(password: &str) -> Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)

@@ -9,13 +9,13 @@ use serde_json::json;
 
 use super::throttle::{self, Attempt};
 use super::{login, store, Principal};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::Core;
 
 /// Ok when `input` is the current password of `who` (whose address is `email`).
 /// Otherwise [`CoreError::Invalid`] (wrong password) or [`CoreError::Locked`].
-pub(super) async fn check_current_password(core: &Core, who: &Principal, email: &str, input: &str) -> CoreResult<()> {
+pub(super) async fn check_current_password(core: &Core, who: &Principal, email: &str, input: &str) -> Result<()> {
     let stored = store::password_hash(&core.db, who.account_id)
         .await?
         .ok_or(CoreError::Forbidden)?;

@@ -5,12 +5,12 @@ use serde_json::json;
 use super::model::{Account, Email, OrgKind, Organisation, Role, Siret};
 use super::{authorize, password, session, store, totp, Action, Principal};
 use crate::db::is_unique_violation;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, NewEntry};
 use crate::Core;
 
 /// Builds the principal of a signed-in account (None if it no longer exists or is inactive).
-pub async fn principal(core: &Core, account_id: i64) -> CoreResult<Option<(Principal, Account)>> {
+pub async fn principal(core: &Core, account_id: i64) -> Result<Option<(Principal, Account)>> {
     let Some(account) = store::account(&core.db, account_id).await? else {
         return Ok(None);
     };
@@ -34,7 +34,7 @@ pub async fn create_organisation(
     kind: &str,
     name: &str,
     siret: Option<&str>,
-) -> CoreResult<Organisation> {
+) -> Result<Organisation> {
     authorize(who, Action::Administer)?;
     let actor = &who.actor();
     let kind = OrgKind::parse(kind)?;
@@ -68,7 +68,7 @@ pub async fn create_organisation(
         .ok_or_else(|| CoreError::NotFound("organisation".into()))
 }
 
-fn clean_name(input: &str, what: &str) -> CoreResult<String> {
+fn clean_name(input: &str, what: &str) -> Result<String> {
     let name = input.split_whitespace().collect::<Vec<_>>().join(" ");
     if name.is_empty() {
         return Err(CoreError::invalid(format!("{what} est obligatoire")));
@@ -105,7 +105,7 @@ pub struct CreatedAccount {
 }
 
 /// Creates an account in an organisation: the opérateur only (`Principal::SYSTEME` from the command line).
-pub async fn create_account(core: &Core, who: &Principal, new: NewAccount<'_>) -> CoreResult<CreatedAccount> {
+pub async fn create_account(core: &Core, who: &Principal, new: NewAccount<'_>) -> Result<CreatedAccount> {
     authorize(who, Action::Administer)?;
     let actor = &who.actor();
     let email = Email::parse(new.email)?;
@@ -198,7 +198,7 @@ pub async fn change_password(
     current: &str,
     new: &str,
     keep_session: Option<&str>,
-) -> CoreResult<()> {
+) -> Result<()> {
     authorize(
         who,
         Action::ManageOwnAccount {
@@ -242,7 +242,7 @@ pub struct TotpEnrolment {
 /// Starts an enrolment for `account_id`: `renew` draws a new secret (each time
 /// the page is shown, so a secret seen by someone else earlier is worthless);
 /// otherwise the pending one is shown again (after a mistyped code).
-pub async fn start_totp_enrolment(core: &Core, account_id: i64, renew: bool) -> CoreResult<TotpEnrolment> {
+pub async fn start_totp_enrolment(core: &Core, account_id: i64, renew: bool) -> Result<TotpEnrolment> {
     let account = store::account(&core.db, account_id)
         .await?
         .ok_or(CoreError::Forbidden)?;
@@ -276,7 +276,7 @@ pub async fn confirm_totp(
     current_password: Option<&str>,
     keep_session: Option<&str>,
     unix: u64,
-) -> CoreResult<bool> {
+) -> Result<bool> {
     authorize(
         who,
         Action::ManageOwnAccount {
@@ -335,7 +335,7 @@ pub async fn remove_totp(
     who: &Principal,
     current_password: &str,
     keep_session: Option<&str>,
-) -> CoreResult<()> {
+) -> Result<()> {
     authorize(
         who,
         Action::ManageOwnAccount {

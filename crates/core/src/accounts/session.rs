@@ -6,7 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::db::{Db, Tx};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::{on_db, on_tx};
 
 /// Idle timeout of a signed-in session.
@@ -77,7 +77,7 @@ fn new_token() -> String {
 }
 
 /// Creates a session and returns its token (for the cookie).
-pub async fn create(tx: &mut Tx, account_id: i64, stage: Stage) -> CoreResult<String> {
+pub async fn create(tx: &mut Tx, account_id: i64, stage: Stage) -> Result<String> {
     let token = new_token();
     let now = tx.horloge.now_micros();
     let lifetime = if stage == Stage::Active {
@@ -102,7 +102,7 @@ pub async fn create(tx: &mut Tx, account_id: i64, stage: Stage) -> CoreResult<St
 
 /// Loads the session of `token` if it is still valid, and notes the activity.
 /// An expired session is deleted.
-pub async fn load(db: &Db, token: &str) -> CoreResult<Option<Session>> {
+pub async fn load(db: &Db, token: &str) -> Result<Option<Session>> {
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
@@ -146,7 +146,7 @@ pub async fn load(db: &Db, token: &str) -> CoreResult<Option<Session>> {
 }
 
 /// Records a TOTP check on the session of `token` (login, or a fresh check before a sensitive step).
-pub async fn mark_totp_verified(tx: &mut Tx, token: &str, at: i64) -> CoreResult<()> {
+pub async fn mark_totp_verified(tx: &mut Tx, token: &str, at: i64) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE sessions SET totp_verified_at = $2 WHERE id_hash = $1")
             .bind(token_hash(token))
@@ -158,7 +158,7 @@ pub async fn mark_totp_verified(tx: &mut Tx, token: &str, at: i64) -> CoreResult
 }
 
 /// Sets the current structure of the session of `token` (an aidant of several structures).
-pub async fn set_structure(tx: &mut Tx, token: &str, structure_id: i64) -> CoreResult<u64> {
+pub async fn set_structure(tx: &mut Tx, token: &str, structure_id: i64) -> Result<u64> {
     Ok(on_tx!(tx, c => {
         sqlx::query("UPDATE sessions SET structure_id = $2 WHERE id_hash = $1")
             .bind(token_hash(token))
@@ -169,7 +169,7 @@ pub async fn set_structure(tx: &mut Tx, token: &str, structure_id: i64) -> CoreR
     }))
 }
 
-async fn delete_by_hash(db: &Db, id: &[u8]) -> CoreResult<()> {
+async fn delete_by_hash(db: &Db, id: &[u8]) -> Result<()> {
     on_db!(db, c => {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(id).execute(&mut *c).await?;
     });
@@ -178,7 +178,7 @@ async fn delete_by_hash(db: &Db, id: &[u8]) -> CoreResult<()> {
 
 /// Ends the session of `token` (logout, or rotation inside a transaction);
 /// returns the number of sessions removed (0 or 1).
-pub async fn delete(tx: &mut Tx, token: &str) -> CoreResult<u64> {
+pub async fn delete(tx: &mut Tx, token: &str) -> Result<u64> {
     Ok(on_tx!(tx, c => {
         sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(token_hash(token)).execute(&mut *c).await?.rows_affected()
     }))
@@ -186,7 +186,7 @@ pub async fn delete(tx: &mut Tx, token: &str) -> CoreResult<u64> {
 
 /// Ends every session of an account except `keep` (after a password change;
 /// `None` ends them all).
-pub async fn delete_others(tx: &mut Tx, account_id: i64, keep: Option<&str>) -> CoreResult<u64> {
+pub async fn delete_others(tx: &mut Tx, account_id: i64, keep: Option<&str>) -> Result<u64> {
     let keep = keep.map(token_hash).unwrap_or_default();
     Ok(on_tx!(tx, c => {
         sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2")
@@ -199,7 +199,7 @@ pub async fn delete_others(tx: &mut Tx, account_id: i64, keep: Option<&str>) -> 
 }
 
 /// Open (unexpired) sessions of an account, shown on its page.
-pub async fn count(db: &Db, account_id: i64) -> CoreResult<i64> {
+pub async fn count(db: &Db, account_id: i64) -> Result<i64> {
     let now = db.now_micros();
     Ok(on_db!(db, c => {
         sqlx::query_scalar(
@@ -214,7 +214,7 @@ pub async fn count(db: &Db, account_id: i64) -> CoreResult<i64> {
 }
 
 /// Removes expired sessions (housekeeping).
-pub async fn purge_expired(db: &Db) -> CoreResult<u64> {
+pub async fn purge_expired(db: &Db) -> Result<u64> {
     let now = db.now_micros();
     Ok(on_db!(db, c => {
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR (stage = $3 AND last_seen_at <= $2)")

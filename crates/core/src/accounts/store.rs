@@ -1,7 +1,7 @@
 //! SQL of the accounts domain. Every function works on both engines.
 
 use crate::db::{Db, Tx};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::identifiants::Siret;
 use crate::{on_db, on_tx};
 
@@ -77,7 +77,7 @@ pub struct Credentials {
     pub active: bool,
 }
 
-pub async fn insert_organisation(tx: &mut Tx, kind: &str, name: &str, siret: Option<&Siret>) -> CoreResult<i64> {
+pub async fn insert_organisation(tx: &mut Tx, kind: &str, name: &str, siret: Option<&Siret>) -> Result<i64> {
     let now = tx.horloge.now_micros();
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
@@ -92,7 +92,7 @@ pub async fn insert_organisation(tx: &mut Tx, kind: &str, name: &str, siret: Opt
     }))
 }
 
-pub async fn organisation(db: &Db, id: i64) -> CoreResult<Option<Organisation>> {
+pub async fn organisation(db: &Db, id: i64) -> Result<Option<Organisation>> {
     let row: Option<OrgRow> = on_db!(db, c => {
         sqlx::query_as("SELECT id, kind, name, siret, created_at FROM organisations WHERE id = $1")
             .bind(id)
@@ -102,7 +102,7 @@ pub async fn organisation(db: &Db, id: i64) -> CoreResult<Option<Organisation>> 
     Ok(row.map(Into::into))
 }
 
-pub async fn organisations(db: &Db) -> CoreResult<Vec<Organisation>> {
+pub async fn organisations(db: &Db) -> Result<Vec<Organisation>> {
     let rows: Vec<OrgRow> = on_db!(db, c => {
         sqlx::query_as("SELECT id, kind, name, siret, created_at FROM organisations ORDER BY kind, name, id")
             .fetch_all(&mut *c)
@@ -111,7 +111,7 @@ pub async fn organisations(db: &Db) -> CoreResult<Vec<Organisation>> {
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-pub async fn count_organisations(db: &Db) -> CoreResult<i64> {
+pub async fn count_organisations(db: &Db) -> Result<i64> {
     Ok(on_db!(db, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM organisations").fetch_one(&mut *c).await?
     }))
@@ -126,7 +126,7 @@ pub async fn insert_account(
     role: &str,
     password_hash: &str,
     totp_secret: Option<&str>,
-) -> CoreResult<i64> {
+) -> Result<i64> {
     let now = tx.horloge.now_micros();
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
@@ -145,7 +145,7 @@ pub async fn insert_account(
     }))
 }
 
-pub async fn account(db: &Db, id: i64) -> CoreResult<Option<Account>> {
+pub async fn account(db: &Db, id: i64) -> Result<Option<Account>> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} WHERE a.id = $1");
     let row: Option<AccountRow> = on_db!(db, c => {
         sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?
@@ -153,7 +153,7 @@ pub async fn account(db: &Db, id: i64) -> CoreResult<Option<Account>> {
     Ok(row.map(Into::into))
 }
 
-pub async fn accounts(db: &Db) -> CoreResult<Vec<Account>> {
+pub async fn accounts(db: &Db) -> Result<Vec<Account>> {
     let sql = format!("SELECT {ACCOUNT_COLUMNS} ORDER BY o.name, a.email");
     let rows: Vec<AccountRow> = on_db!(db, c => {
         sqlx::query_as(&sql).fetch_all(&mut *c).await?
@@ -161,7 +161,7 @@ pub async fn accounts(db: &Db) -> CoreResult<Vec<Account>> {
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
-pub async fn credentials_by_email(db: &Db, email: &str) -> CoreResult<Option<Credentials>> {
+pub async fn credentials_by_email(db: &Db, email: &str) -> Result<Option<Credentials>> {
     Ok(on_db!(db, c => {
         sqlx::query_as(
             "SELECT id, role, password_hash, totp_secret, totp_pending_secret, totp_last_step, active FROM accounts WHERE email = $1",
@@ -172,7 +172,7 @@ pub async fn credentials_by_email(db: &Db, email: &str) -> CoreResult<Option<Cre
     }))
 }
 
-pub async fn credentials_by_id(tx: &mut Tx, id: i64) -> CoreResult<Option<Credentials>> {
+pub async fn credentials_by_id(tx: &mut Tx, id: i64) -> Result<Option<Credentials>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT id, role, password_hash, totp_secret, totp_pending_secret, totp_last_step, active FROM accounts WHERE id = $1",
@@ -184,13 +184,13 @@ pub async fn credentials_by_id(tx: &mut Tx, id: i64) -> CoreResult<Option<Creden
 }
 
 /// The stored password hash (to verify outside a write transaction).
-pub async fn password_hash(db: &Db, id: i64) -> CoreResult<Option<String>> {
+pub async fn password_hash(db: &Db, id: i64) -> Result<Option<String>> {
     Ok(on_db!(db, c => {
         sqlx::query_scalar("SELECT password_hash FROM accounts WHERE id = $1").bind(id).fetch_optional(&mut *c).await?
     }))
 }
 
-pub async fn set_password_hash(tx: &mut Tx, id: i64, hash: &str) -> CoreResult<()> {
+pub async fn set_password_hash(tx: &mut Tx, id: i64, hash: &str) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
@@ -202,7 +202,7 @@ pub async fn set_password_hash(tx: &mut Tx, id: i64, hash: &str) -> CoreResult<(
     Ok(())
 }
 
-pub async fn set_totp_pending(tx: &mut Tx, id: i64, secret: Option<&str>) -> CoreResult<()> {
+pub async fn set_totp_pending(tx: &mut Tx, id: i64, secret: Option<&str>) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE accounts SET totp_pending_secret = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
@@ -215,7 +215,7 @@ pub async fn set_totp_pending(tx: &mut Tx, id: i64, secret: Option<&str>) -> Cor
 }
 
 /// Makes `secret` the account's TOTP secret (or removes it) and records the step just used.
-pub async fn set_totp(tx: &mut Tx, id: i64, secret: Option<&str>, last_step: Option<i64>) -> CoreResult<()> {
+pub async fn set_totp(tx: &mut Tx, id: i64, secret: Option<&str>, last_step: Option<i64>) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query(
             "UPDATE accounts SET totp_secret = $2, totp_pending_secret = NULL, totp_last_step = $3, updated_at = $4 WHERE id = $1",
@@ -232,7 +232,7 @@ pub async fn set_totp(tx: &mut Tx, id: i64, secret: Option<&str>, last_step: Opt
 
 /// Records `step` as used if it is later than the last used step; false if the
 /// code was already used (two requests racing with the same code: one wins).
-pub async fn consume_totp_step(tx: &mut Tx, id: i64, step: i64) -> CoreResult<bool> {
+pub async fn consume_totp_step(tx: &mut Tx, id: i64, step: i64) -> Result<bool> {
     let n = on_tx!(tx, c => {
         sqlx::query(
             "UPDATE accounts SET totp_last_step = $2 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)",
@@ -246,7 +246,7 @@ pub async fn consume_totp_step(tx: &mut Tx, id: i64, step: i64) -> CoreResult<bo
     Ok(n == 1)
 }
 
-pub async fn set_active(tx: &mut Tx, id: i64, active: bool) -> CoreResult<()> {
+pub async fn set_active(tx: &mut Tx, id: i64, active: bool) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE accounts SET active = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
@@ -259,7 +259,7 @@ pub async fn set_active(tx: &mut Tx, id: i64, active: bool) -> CoreResult<()> {
 }
 
 /// Notes a completed login (inactivity is counted from it) and clears a pending inactivity warning.
-pub async fn note_login(tx: &mut Tx, id: i64) -> CoreResult<()> {
+pub async fn note_login(tx: &mut Tx, id: i64) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE accounts SET last_login_at = $2, inactivite_avertie_at = NULL WHERE id = $1")
             .bind(id)

@@ -2,7 +2,7 @@
 //! database so that it holds across instances.
 
 use crate::db::Tx;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::on_tx;
 
 /// Failures allowed before the first lock.
@@ -24,7 +24,7 @@ pub enum Attempt {
 /// Counts an attempt for `key` **before** it is checked, in its own short
 /// transaction, so that a burst of parallel requests cannot get more tries
 /// than allowed. A success calls [`reset`] afterwards.
-pub async fn attempt(db: &crate::db::Db, key: &str) -> CoreResult<Attempt> {
+pub async fn attempt(db: &crate::db::Db, key: &str) -> Result<Attempt> {
     let now = db.now_micros();
     let mut tx = db.begin().await?;
     let (failures, locked_until): (i64, i64) = on_tx!(&mut tx, c => {
@@ -77,7 +77,7 @@ pub fn lock_message(secs: i64) -> String {
 }
 
 /// Forgets the failures of `key` (after a success).
-pub async fn reset(tx: &mut Tx, key: &str) -> CoreResult<()> {
+pub async fn reset(tx: &mut Tx, key: &str) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("DELETE FROM login_throttle WHERE key = $1").bind(key).execute(&mut *c).await?;
     });

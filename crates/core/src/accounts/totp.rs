@@ -4,19 +4,19 @@
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 pub const ISSUER: &str = "Passerelle";
 /// Purpose label of the encryption of TOTP seeds in the database.
 const SEAL_PURPOSE: &str = "totp";
 
 /// Encrypts a seed for storage (see [`crate::keys::Keys::seal`]).
-pub fn seal(core: &crate::Core, secret_b32: &str) -> CoreResult<String> {
+pub fn seal(core: &crate::Core, secret_b32: &str) -> Result<String> {
     core.keys.seal(SEAL_PURPOSE, secret_b32)
 }
 
 /// Decrypts a stored seed.
-pub fn open(core: &crate::Core, sealed: &str) -> CoreResult<String> {
+pub fn open(core: &crate::Core, sealed: &str) -> Result<String> {
     core.keys.open(SEAL_PURPOSE, sealed)
 }
 const STEP: u64 = 30;
@@ -26,7 +26,7 @@ pub fn new_secret() -> String {
     Secret::generate_secret().to_encoded().to_string()
 }
 
-fn totp(secret_b32: &str, account: &str) -> CoreResult<TOTP> {
+fn totp(secret_b32: &str, account: &str) -> Result<TOTP> {
     let bytes = Secret::Encoded(secret_b32.to_string())
         .to_bytes()
         .map_err(|_| CoreError::invalid("secret TOTP illisible"))?;
@@ -43,12 +43,12 @@ fn totp(secret_b32: &str, account: &str) -> CoreResult<TOTP> {
 }
 
 /// The `otpauth://` URI to enrol an authenticator app.
-pub fn otpauth_uri(secret_b32: &str, account: &str) -> CoreResult<String> {
+pub fn otpauth_uri(secret_b32: &str, account: &str) -> Result<String> {
     Ok(totp(secret_b32, account)?.get_url())
 }
 
 /// The enrolment QR code as a base64 PNG (for a `data:` image).
-pub fn qr_png_base64(secret_b32: &str, account: &str) -> CoreResult<String> {
+pub fn qr_png_base64(secret_b32: &str, account: &str) -> Result<String> {
     totp(secret_b32, account)?
         .get_qr_base64()
         .map_err(|e| CoreError::invalid(format!("QR code impossible : {e}")))
@@ -56,13 +56,13 @@ pub fn qr_png_base64(secret_b32: &str, account: &str) -> CoreResult<String> {
 
 /// The code for a given Unix time (the integration and browser tests use their own implementations).
 #[cfg(test)]
-fn code_at(secret_b32: &str, unix: u64) -> CoreResult<String> {
+fn code_at(secret_b32: &str, unix: u64) -> Result<String> {
     Ok(totp(secret_b32, "")?.generate(unix))
 }
 
 /// Checks `code` at `unix` time within ±1 step and returns the matched step if it
 /// is later than `last_step` (so each code is accepted once).
-pub fn check(secret_b32: &str, code: &str, unix: u64, last_step: Option<i64>) -> CoreResult<Option<i64>> {
+pub fn check(secret_b32: &str, code: &str, unix: u64, last_step: Option<i64>) -> Result<Option<i64>> {
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(None);

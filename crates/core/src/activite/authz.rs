@@ -9,7 +9,7 @@
 //! statistics, read-only. Nobody edits or deletes another person's entry.
 
 use crate::accounts::{Principal, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -25,7 +25,7 @@ pub fn logs_activity(role: Role) -> bool {
     matches!(role, Role::Lieu | Role::Aidant)
 }
 
-pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
+pub fn authorize(who: &Principal, action: Action) -> Result<()> {
     let allowed = match action {
         Action::Log => logs_activity(who.role),
         Action::Change { author } => logs_activity(who.role) && author == who.account_id,

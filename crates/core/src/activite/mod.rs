@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::accounts::Principal;
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
 use authz::{authorize, Action};
@@ -96,7 +96,7 @@ pub struct FormChoices {
     pub dernier_lieu: Option<i64>,
 }
 
-pub async fn form_choices(core: &Core, who: &Principal) -> CoreResult<FormChoices> {
+pub async fn form_choices(core: &Core, who: &Principal) -> Result<FormChoices> {
     authorize(who, Action::Log)?;
     let since = core.db.now_micros() - 30 * 24 * 3600 * 1_000_000;
     let since_day = core
@@ -153,7 +153,7 @@ pub async fn form_choices(core: &Core, who: &Principal) -> CoreResult<FormChoice
 /// Checks the links to the database (place of the organisation, commune known
 /// when the référentiel is loaded, cheque redeemed at one of its places, one's
 /// own Aidants Connect use) and returns the commune's département.
-async fn check_links(tx: &mut Tx, who: &Principal, v: &Valid, errors: &mut Vec<FieldError>) -> CoreResult<String> {
+async fn check_links(tx: &mut Tx, who: &Principal, v: &Valid, errors: &mut Vec<FieldError>) -> Result<String> {
     let (lieu_ok, communes, departement, cheque_ok, use_ok): (bool, i64, Option<String>, bool, bool) = on_tx!(tx, c => {
         let lieu_ok = match v.lieu_id {
             None => true,
@@ -222,7 +222,7 @@ pub type Written = Result<i64, Vec<FieldError>>;
 
 /// Validates the form and checks its links in the database, reporting every
 /// refused field at once; returns the checked entry and its département.
-async fn check(tx: &mut Tx, who: &Principal, input: &Input) -> CoreResult<Result<(Valid, String), Vec<FieldError>>> {
+async fn check(tx: &mut Tx, who: &Principal, input: &Input) -> Result<Result<(Valid, String), Vec<FieldError>>> {
     let today = tx.horloge.today_paris();
     let (v, mut errors) = match model::validate(input, today) {
         Ok(v) => (Some(v), Vec::new()),
@@ -251,7 +251,7 @@ async fn check(tx: &mut Tx, who: &Principal, input: &Input) -> CoreResult<Result
 }
 
 /// Records an accompaniment.
-pub async fn record(core: &Core, who: &Principal, input: &Input) -> CoreResult<Written> {
+pub async fn record(core: &Core, who: &Principal, input: &Input) -> Result<Written> {
     authorize(who, Action::Log)?;
     let mut tx = core.db.begin().await?;
     let (v, departement) = match check(&mut tx, who, input).await? {
@@ -298,14 +298,14 @@ pub async fn record(core: &Core, who: &Principal, input: &Input) -> CoreResult<W
     Ok(Ok(id))
 }
 
-async fn load(core: &Core, id: i64) -> CoreResult<Entry> {
+async fn load(core: &Core, id: i64) -> Result<Entry> {
     let sql = format!("{ENTRY_SQL} WHERE a.id = $1");
     let e: Option<Entry> = on_db!(&core.db, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?);
     e.ok_or_else(|| CoreError::NotFound("accompagnement".into()))
 }
 
 /// One's own entry; another person's is "not found" (its existence is not revealed).
-pub async fn own(core: &Core, who: &Principal, id: i64) -> CoreResult<Entry> {
+pub async fn own(core: &Core, who: &Principal, id: i64) -> Result<Entry> {
     authorize(who, Action::Log)?;
     let e = load(core, id).await?;
     if authorize(who, Action::Change { author: e.compte_id }).is_err() {
@@ -314,7 +314,7 @@ pub async fn own(core: &Core, who: &Principal, id: i64) -> CoreResult<Entry> {
     Ok(e)
 }
 
-fn check_window(e: &Entry, now: i64) -> CoreResult<()> {
+fn check_window(e: &Entry, now: i64) -> Result<()> {
     if e.editable_at(now) {
         Ok(())
     } else {
@@ -325,7 +325,7 @@ fn check_window(e: &Entry, now: i64) -> CoreResult<()> {
 }
 
 /// Edits one's own entry, within 7 days of its creation.
-pub async fn edit(core: &Core, who: &Principal, id: i64, input: &Input) -> CoreResult<Written> {
+pub async fn edit(core: &Core, who: &Principal, id: i64, input: &Input) -> Result<Written> {
     let e = own(core, who, id).await?;
     check_window(&e, core.db.now_micros())?;
     let mut tx = core.db.begin().await?;
@@ -374,7 +374,7 @@ async fn journal_change(
     changed: u64,
     action: &'static str,
     id: i64,
-) -> CoreResult<()> {
+) -> Result<()> {
     if changed != 1 {
         return Err(CoreError::NotFound("accompagnement".into()));
     }
@@ -388,7 +388,7 @@ async fn journal_change(
 }
 
 /// Deletes one's own entry, within 7 days of its creation.
-pub async fn delete(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
+pub async fn delete(core: &Core, who: &Principal, id: i64) -> Result<()> {
     let e = own(core, who, id).await?;
     check_window(&e, core.db.now_micros())?;
     let mut tx = core.db.begin().await?;
@@ -406,7 +406,7 @@ pub async fn delete(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
 
 /// One page of one's own entries, most recent day first, optionally only those
 /// of one follow-up code; and whether there is a next page.
-pub async fn list_own(core: &Core, who: &Principal, suivi: Option<&str>, page: i64) -> CoreResult<(Vec<Entry>, bool)> {
+pub async fn list_own(core: &Core, who: &Principal, suivi: Option<&str>, page: i64) -> Result<(Vec<Entry>, bool)> {
     authorize(who, Action::Log)?;
     let page = page.max(1);
     let suivi = suivi.map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty());
@@ -425,13 +425,13 @@ pub async fn list_own(core: &Core, who: &Principal, suivi: Option<&str>, page: i
     Ok((rows, more))
 }
 
-async fn all_of(core: &Core, column: &str, id: i64) -> CoreResult<Vec<Entry>> {
+async fn all_of(core: &Core, column: &str, id: i64) -> Result<Vec<Entry>> {
     let sql = format!("{ENTRY_SQL} WHERE a.{column} = $1 ORDER BY a.jour, a.id");
     Ok(on_db!(&core.db, c => sqlx::query_as(&sql).bind(id).fetch_all(&mut *c).await?))
 }
 
 /// CSV export of one's own activity (French headers, labels).
-pub async fn export_csv(core: &Core, who: &Principal) -> CoreResult<Vec<u8>> {
+pub async fn export_csv(core: &Core, who: &Principal) -> Result<Vec<u8>> {
     authorize(who, Action::Log)?;
     let rows = all_of(core, "compte_id", who.account_id).await?;
     let mut w = crate::tableur::Csv::new(Vec::new());
@@ -475,13 +475,13 @@ pub async fn export_csv(core: &Core, who: &Principal) -> CoreResult<Vec<u8>> {
 }
 
 /// Statistics of one's own activity.
-pub async fn own_stats(core: &Core, who: &Principal) -> CoreResult<stats::Stats> {
+pub async fn own_stats(core: &Core, who: &Principal) -> Result<stats::Stats> {
     authorize(who, Action::Log)?;
     Ok(stats::compute(&all_of(core, "compte_id", who.account_id).await?))
 }
 
 /// Statistics of an organisation's activity.
-pub async fn structure_stats(core: &Core, who: &Principal, organisation: i64) -> CoreResult<stats::Stats> {
+pub async fn structure_stats(core: &Core, who: &Principal, organisation: i64) -> Result<stats::Stats> {
     authorize(who, Action::ViewStructure { organisation })?;
     Ok(stats::compute(&all_of(core, "organisation_id", organisation).await?))
 }

@@ -11,12 +11,12 @@ use super::authz::{authorize, Action};
 use crate::accounts::session;
 use crate::accounts::{store as accounts_store, Principal};
 use crate::db::{Db, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, NewEntry};
 use crate::{mail, on_db, on_tx, Core};
 
 /// Adds `account` to `structure` (inactive) and its training record if missing.
-pub(crate) async fn add_membership(tx: &mut Tx, account: i64, structure: i64) -> CoreResult<bool> {
+pub(crate) async fn add_membership(tx: &mut Tx, account: i64, structure: i64) -> Result<bool> {
     let now = tx.horloge.now_micros();
     let added = on_tx!(&mut *tx, c => {
         sqlx::query(
@@ -33,7 +33,7 @@ pub(crate) async fn add_membership(tx: &mut Tx, account: i64, structure: i64) ->
 }
 
 /// Whether `account` is a member of `structure`: None if not, Some(active) otherwise.
-pub async fn membership(db: &Db, account: i64, structure: i64) -> CoreResult<Option<bool>> {
+pub async fn membership(db: &Db, account: i64, structure: i64) -> Result<Option<bool>> {
     Ok(on_db!(db, c => {
         sqlx::query_scalar("SELECT actif FROM aidants_membres WHERE account_id = $1 AND organisation_id = $2")
             .bind(account).bind(structure).fetch_optional(&mut *c).await?
@@ -67,7 +67,7 @@ const ROW: &str =
      LEFT JOIN aidants_formations f ON f.account_id = a.id LEFT JOIN cartes_totp k ON k.account_id = a.id";
 
 /// The aidants of the référent's structure.
-pub async fn of_structure(core: &Core, who: &Principal) -> CoreResult<Vec<AidantRow>> {
+pub async fn of_structure(core: &Core, who: &Principal) -> Result<Vec<AidantRow>> {
     let structure = who.organisation_id;
     authorize(who, Action::ManageAidants { structure })?;
     let sql = format!("{ROW} WHERE m.organisation_id = $1 ORDER BY a.display_name, a.id");
@@ -86,7 +86,7 @@ pub struct Trainee {
 }
 
 /// Aidants waiting for their training to be recorded (opérateur).
-pub async fn to_train(core: &Core, who: &Principal) -> CoreResult<Vec<Trainee>> {
+pub async fn to_train(core: &Core, who: &Principal) -> Result<Vec<Trainee>> {
     authorize(who, Action::Review)?;
     type R = (i64, String, String, Option<i64>, Option<i64>, String);
     let rows: Vec<R> = on_db!(&core.db, c => {
@@ -117,7 +117,7 @@ pub async fn to_train(core: &Core, who: &Principal) -> CoreResult<Vec<Trainee>> 
 }
 
 /// One aidant of the référent's structure (NotFound for anyone else's).
-async fn member_of_mine(core: &Core, who: &Principal, account: i64) -> CoreResult<AidantRow> {
+async fn member_of_mine(core: &Core, who: &Principal, account: i64) -> Result<AidantRow> {
     let structure = who.organisation_id;
     authorize(who, Action::ManageAidants { structure })?;
     let sql = format!("{ROW} WHERE m.organisation_id = $1 AND a.id = $2");
@@ -127,12 +127,12 @@ async fn member_of_mine(core: &Core, who: &Principal, account: i64) -> CoreResul
     row.ok_or_else(|| CoreError::NotFound("aidant".into()))
 }
 
-pub(crate) async fn check_member(core: &Core, who: &Principal, account: i64) -> CoreResult<AidantRow> {
+pub(crate) async fn check_member(core: &Core, who: &Principal, account: i64) -> Result<AidantRow> {
     member_of_mine(core, who, account).await
 }
 
 /// A day typed in a form (`AAAA-MM-JJ` or `JJ/MM/AAAA`), as noon UTC in µs; empty is `None`.
-fn form_day(input: &str, what: &str) -> CoreResult<Option<i64>> {
+fn form_day(input: &str, what: &str) -> Result<Option<i64>> {
     let input = input.trim();
     if input.is_empty() {
         return Ok(None);
@@ -152,7 +152,7 @@ pub async fn record_training_form(
     account: i64,
     formee_le: &str,
     test_le: &str,
-) -> CoreResult<()> {
+) -> Result<()> {
     authorize(who, Action::Review)?;
     let trained_at = form_day(formee_le, "date de formation")?;
     let test_at = form_day(test_le, "date du test")?;
@@ -169,7 +169,7 @@ pub async fn record_training(
     account: i64,
     trained_at: Option<i64>,
     test_at: Option<i64>,
-) -> CoreResult<()> {
+) -> Result<()> {
     authorize(who, Action::Review)?;
     let now = core.db.now_micros();
     if trained_at.is_some_and(|t| t > now) || test_at.is_some_and(|t| t > now) {
@@ -200,7 +200,7 @@ pub async fn record_training(
 }
 
 /// The référent activates an aidant of his structure: trained, test passed, and a TOTP device.
-pub async fn activate(core: &Core, who: &Principal, account: i64) -> CoreResult<()> {
+pub async fn activate(core: &Core, who: &Principal, account: i64) -> Result<()> {
     let a = member_of_mine(core, who, account).await?;
     if !a.trained() {
         return Err(CoreError::invalid(
@@ -257,7 +257,7 @@ pub async fn activate(core: &Core, who: &Principal, account: i64) -> CoreResult<
 
 /// The référent deactivates an aidant in his structure. Without any other
 /// active structure, the account is closed and its sessions end.
-pub async fn deactivate(core: &Core, who: &Principal, account: i64) -> CoreResult<()> {
+pub async fn deactivate(core: &Core, who: &Principal, account: i64) -> Result<()> {
     member_of_mine(core, who, account).await?;
     let mut tx = core.db.begin().await?;
     deactivate_in(&mut tx, account, Some(who.organisation_id)).await?;
@@ -274,7 +274,7 @@ pub async fn deactivate(core: &Core, who: &Principal, account: i64) -> CoreResul
 
 /// Ends the membership in `structure` (all of them with None); closes the
 /// account when no active membership is left. Returns whether it was closed.
-pub(crate) async fn deactivate_in(tx: &mut Tx, account: i64, structure: Option<i64>) -> CoreResult<bool> {
+pub(crate) async fn deactivate_in(tx: &mut Tx, account: i64, structure: Option<i64>) -> Result<bool> {
     let now = tx.horloge.now_micros();
     let left: i64 = on_tx!(&mut *tx, c => {
         sqlx::query("UPDATE aidants_membres SET actif = FALSE, updated_at = $3 WHERE account_id = $1 AND ($2 IS NULL OR organisation_id = $2)")
@@ -290,7 +290,7 @@ pub(crate) async fn deactivate_in(tx: &mut Tx, account: i64, structure: Option<i
 }
 
 /// The structures of an aidant: (id, name, active membership), by name (for display only).
-pub async fn structures_of(db: &Db, account: i64) -> CoreResult<Vec<(i64, String, bool)>> {
+pub async fn structures_of(db: &Db, account: i64) -> Result<Vec<(i64, String, bool)>> {
     Ok(on_db!(db, c => {
         sqlx::query_as(
             "SELECT o.id, o.name, m.actif FROM aidants_membres m JOIN organisations o ON o.id = m.organisation_id \
@@ -301,7 +301,7 @@ pub async fn structures_of(db: &Db, account: i64) -> CoreResult<Vec<(i64, String
 }
 
 /// The aidant's own structures (his page « Ma structure »).
-pub async fn own_structures(core: &Core, who: &Principal) -> CoreResult<Vec<(i64, String, bool)>> {
+pub async fn own_structures(core: &Core, who: &Principal) -> Result<Vec<(i64, String, bool)>> {
     authorize(who, Action::OwnStructures)?;
     structures_of(&core.db, who.account_id).await
 }
@@ -337,7 +337,7 @@ impl Current {
 
 /// The structure the aidant of session `token` acts for: the session's choice
 /// while that membership is active, never another one picked for him.
-pub async fn current_structure(core: &Core, token: &str, account: i64, chosen: Option<i64>) -> CoreResult<Current> {
+pub async fn current_structure(core: &Core, token: &str, account: i64, chosen: Option<i64>) -> Result<Current> {
     let active: Vec<(i64, String)> = structures_of(&core.db, account)
         .await?
         .into_iter()
@@ -364,7 +364,7 @@ pub async fn current_structure(core: &Core, token: &str, account: i64, chosen: O
 }
 
 /// Switches the current structure of the session `token` (an explicit choice, journaled).
-pub async fn switch(core: &Core, who: &Principal, token: &str, structure: i64) -> CoreResult<()> {
+pub async fn switch(core: &Core, who: &Principal, token: &str, structure: i64) -> Result<()> {
     let member = membership(&core.db, who.account_id, structure).await? == Some(true);
     authorize(who, Action::SwitchStructure { member })?;
     let mut tx = core.db.begin().await?;
@@ -382,7 +382,7 @@ pub async fn switch(core: &Core, who: &Principal, token: &str, structure: i64) -
 }
 
 /// Checks that `who` acts for his current structure as an active member (mandates, OpenID provider).
-pub async fn require_acting(core: &Core, who: &Principal) -> CoreResult<i64> {
+pub async fn require_acting(core: &Core, who: &Principal) -> Result<i64> {
     let member = membership(&core.db, who.account_id, who.organisation_id).await? == Some(true);
     authorize(
         who,
@@ -395,7 +395,7 @@ pub async fn require_acting(core: &Core, who: &Principal) -> CoreResult<i64> {
 }
 
 /// The allowed démarches of a structure.
-pub async fn allowed_demarches(db: &Db, structure: i64) -> CoreResult<Vec<String>> {
+pub async fn allowed_demarches(db: &Db, structure: i64) -> Result<Vec<String>> {
     Ok(on_db!(db, c => {
         sqlx::query_scalar("SELECT demarche FROM structures_demarches WHERE organisation_id = $1 ORDER BY demarche")
             .bind(structure).fetch_all(&mut *c).await?

@@ -2,7 +2,7 @@
 //! and nowhere else. Fails closed: anything not listed is refused.
 
 use crate::accounts::{Principal, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -23,7 +23,7 @@ pub enum Action {
     AnswerInvitation { addressed_to_me: bool },
 }
 
-pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
+pub fn authorize(who: &Principal, action: Action) -> Result<()> {
     let allowed = match action {
         Action::Review => who.role == Role::Operateur,
         Action::ManageAidants { structure } => who.role == Role::Referent && who.organisation_id == structure,

@@ -8,7 +8,7 @@ use super::actions;
 use super::aidants::check_member;
 use crate::accounts::{self, session, store as accounts_store, totp, Principal, TotpEnrolment};
 use crate::db::{is_unique_violation, Tx, TxConn};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -30,7 +30,7 @@ fn serial_ok(s: &str) -> bool {
 /// Reads the maker's file: columns `numero_serie,graine` (base32) and an
 /// optional `duree` (30 seconds: the only step supported). Every row is
 /// checked; any error and nothing is written. The opérateur only.
-pub async fn import(core: &Core, who: &Principal, data: &[u8]) -> CoreResult<ImportReport> {
+pub async fn import(core: &Core, who: &Principal, data: &[u8]) -> Result<ImportReport> {
     super::authz::authorize(who, super::authz::Action::Review)?;
     let actor = &who.actor();
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(data);
@@ -142,7 +142,7 @@ pub async fn import(core: &Core, who: &Principal, data: &[u8]) -> CoreResult<Imp
 }
 
 /// Serial numbers of the cards not given to anyone.
-pub async fn free_cards(core: &Core, limit: i64) -> CoreResult<Vec<String>> {
+pub async fn free_cards(core: &Core, limit: i64) -> Result<Vec<String>> {
     Ok(on_db!(&core.db, c => {
         sqlx::query_scalar("SELECT numero_serie FROM cartes_totp WHERE account_id IS NULL ORDER BY numero_serie LIMIT $1")
             .bind(limit).fetch_all(&mut *c).await?
@@ -152,7 +152,7 @@ pub async fn free_cards(core: &Core, limit: i64) -> CoreResult<Vec<String>> {
 /// The référent may change an aidant's device (card or app) unless the
 /// aidant already has one and also acts for another structure: his device is
 /// his own, and a référent of one structure must not take it from the others.
-async fn check_device_change(core: &Core, who: &Principal, account: i64) -> CoreResult<()> {
+async fn check_device_change(core: &Core, who: &Principal, account: i64) -> Result<()> {
     check_member(core, who, account).await?;
     let (has_device, others): (bool, i64) = on_db!(&core.db, c => {
         sqlx::query_as(
@@ -170,7 +170,7 @@ async fn check_device_change(core: &Core, who: &Principal, account: i64) -> Core
 }
 
 /// Makes `sealed` the aidant's TOTP device, releasing a previous card; ends his sessions.
-async fn replace_device(tx: &mut Tx, account: i64, sealed: &str, step: i64) -> CoreResult<()> {
+async fn replace_device(tx: &mut Tx, account: i64, sealed: &str, step: i64) -> Result<()> {
     on_tx!(&mut *tx, c => {
         sqlx::query("UPDATE cartes_totp SET account_id = NULL, associee_at = NULL WHERE account_id = $1")
             .bind(account).execute(&mut *c).await?;
@@ -182,14 +182,7 @@ async fn replace_device(tx: &mut Tx, account: i64, sealed: &str, step: i64) -> C
 
 /// The référent gives a free card to an aidant of his structure, confirmed by
 /// a code read on the card now. Returns false when the code is wrong.
-pub async fn assign(
-    core: &Core,
-    who: &Principal,
-    account: i64,
-    serial: &str,
-    code: &str,
-    unix: u64,
-) -> CoreResult<bool> {
+pub async fn assign(core: &Core, who: &Principal, account: i64, serial: &str, code: &str, unix: u64) -> Result<bool> {
     check_device_change(core, who, account).await?;
     let serial = serial.trim();
     let mut tx = core.db.begin().await?;
@@ -229,13 +222,13 @@ pub async fn assign(
 }
 
 /// Starts (or shows again) the enrolment of an app for an aidant of the référent's structure.
-pub async fn start_app(core: &Core, who: &Principal, account: i64, renew: bool) -> CoreResult<TotpEnrolment> {
+pub async fn start_app(core: &Core, who: &Principal, account: i64, renew: bool) -> Result<TotpEnrolment> {
     check_device_change(core, who, account).await?;
     accounts::start_totp_enrolment(core, account, renew).await
 }
 
 /// Confirms the app with a code shown on the aidant's phone. False when wrong.
-pub async fn confirm_app(core: &Core, who: &Principal, account: i64, code: &str, unix: u64) -> CoreResult<bool> {
+pub async fn confirm_app(core: &Core, who: &Principal, account: i64, code: &str, unix: u64) -> Result<bool> {
     check_device_change(core, who, account).await?;
     let mut tx = core.db.begin().await?;
     let creds = accounts_store::credentials_by_id(&mut tx, account)

@@ -1,6 +1,6 @@
 //! The closed list of démarches (procedure categories) of the brief.
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// (key, label), in the order of the brief.
 pub const ALL: [(&str, &str); 10] = [
@@ -23,7 +23,7 @@ pub fn label(key: &str) -> &str {
 
 /// Checks a list of keys against the closed list; returns them in the list's
 /// order, without duplicates. At least one is required.
-pub fn parse_list<S: AsRef<str>>(keys: &[S]) -> CoreResult<Vec<&'static str>> {
+pub fn parse_list<S: AsRef<str>>(keys: &[S]) -> Result<Vec<&'static str>> {
     for k in keys {
         let k = k.as_ref().trim();
         if !ALL.iter().any(|(key, _)| *key == k) {

@@ -7,7 +7,7 @@ use super::actions;
 use crate::accounts::session::{self, Session, Stage};
 use crate::accounts::throttle::{self, Attempt};
 use crate::accounts::{store, totp};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, Actor, NewEntry};
 use crate::Core;
 
@@ -16,7 +16,7 @@ pub const FRESH_TOTP_SECS: i64 = 15 * 60;
 
 /// Ok when the session's last TOTP check is recent enough; otherwise the
 /// caller must ask for a code again (`/connexion/totp-recent?suivant=…`).
-pub fn require_fresh_totp(s: &Session, max_age_secs: i64, now: i64) -> CoreResult<()> {
+pub fn require_fresh_totp(s: &Session, max_age_secs: i64, now: i64) -> Result<()> {
     if s.stage == Stage::Active && session::totp_is_fresh(s, max_age_secs, now) {
         Ok(())
     } else {
@@ -35,7 +35,7 @@ pub enum Recheck {
 }
 
 /// Checks a code for the signed-in session `token` and records the check.
-pub async fn recheck(core: &Core, token: &str, code: &str, unix: u64) -> CoreResult<Recheck> {
+pub async fn recheck(core: &Core, token: &str, code: &str, unix: u64) -> Result<Recheck> {
     let Some(s) = session::load(&core.db, token)
         .await?
         .filter(|s| s.stage == Stage::Active)

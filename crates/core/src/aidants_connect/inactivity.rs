@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::{actions, aidants};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::journal::{self, Actor, NewEntry};
 use crate::{mail, on_tx, Core};
 
@@ -25,7 +25,7 @@ const LAST_ACTIVITY: &str =
     "CASE WHEN last_login_at IS NOT NULL AND last_login_at > updated_at THEN last_login_at ELSE updated_at END";
 
 /// Warns and deactivates as of `now` (µs).
-pub async fn run(core: &Core, now: i64) -> CoreResult<Outcome> {
+pub async fn run(core: &Core, now: i64) -> Result<Outcome> {
     let mut out = Outcome::default();
     let mut tx = core.db.begin().await?;
     let sql = format!(
@@ -86,7 +86,7 @@ pub async fn run(core: &Core, now: i64) -> CoreResult<Outcome> {
 }
 
 /// Today's run, once across all instances.
-pub async fn run_daily(core: &Core, period: &str) -> CoreResult<Option<Outcome>> {
+pub async fn run_daily(core: &Core, period: &str) -> Result<Option<Outcome>> {
     if !crate::jobs::claim(&core.db, "inactivite-aidants-connect", period).await? {
         return Ok(None);
     }

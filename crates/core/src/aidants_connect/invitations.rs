@@ -22,7 +22,7 @@ use super::structures::{new_token, token_hash};
 use crate::accounts::session::Session;
 use crate::accounts::{password, store as accounts_store, Email, Principal, Role};
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, Actor, NewEntry};
 use crate::{mail, on_db, on_tx, Core};
 
@@ -70,7 +70,7 @@ const PENDING: InvitationStatus = InvitationStatus::EnAttente;
 /// The référent invites someone into his structure. The answer is the same
 /// whatever `email` belongs to (a new person, an aidant of another structure,
 /// another kind of account, an aidant already member).
-pub async fn invite(core: &Core, who: &Principal, nom: &str, email: &str, base_url: &str) -> CoreResult<i64> {
+pub async fn invite(core: &Core, who: &Principal, nom: &str, email: &str, base_url: &str) -> Result<i64> {
     let structure = who.organisation_id;
     authorize(who, Action::ManageAidants { structure })?;
     let email = Email::parse(email)?;
@@ -108,7 +108,7 @@ pub(crate) async fn create_in(
     nom: &str,
     email: &str,
     base_url: &str,
-) -> CoreResult<i64> {
+) -> Result<i64> {
     let (token, hash) = new_token();
     let now = tx.horloge.now_micros();
     let expires = now + INVITATION_DAYS * 86_400 * 1_000_000;
@@ -175,7 +175,7 @@ pub struct Sent {
 }
 
 /// The pending invitations of the référent's structure.
-pub async fn sent(core: &Core, who: &Principal) -> CoreResult<Vec<Sent>> {
+pub async fn sent(core: &Core, who: &Principal) -> Result<Vec<Sent>> {
     let structure = who.organisation_id;
     authorize(who, Action::ManageAidants { structure })?;
     Ok(on_db!(&core.db, c => {
@@ -197,7 +197,7 @@ pub struct Received {
 }
 
 /// The pending invitations addressed to the signed-in aidant.
-pub async fn received(core: &Core, who: &Principal) -> CoreResult<Vec<Received>> {
+pub async fn received(core: &Core, who: &Principal) -> Result<Vec<Received>> {
     if who.role != Role::Aidant {
         return Ok(Vec::new());
     }
@@ -212,7 +212,7 @@ pub async fn received(core: &Core, who: &Principal) -> CoreResult<Vec<Received>>
     }))
 }
 
-async fn own_email(core: &Core, account: i64) -> CoreResult<String> {
+async fn own_email(core: &Core, account: i64) -> Result<String> {
     accounts_store::account(&core.db, account)
         .await?
         .map(|a| a.email)
@@ -221,7 +221,7 @@ async fn own_email(core: &Core, account: i64) -> CoreResult<String> {
 
 /// The signed-in aidant accepts (`accept`) or declines an invitation addressed
 /// to him. Accepting needs a TOTP code of less than 15 minutes on `session`.
-pub async fn answer(core: &Core, who: &Principal, session: &Session, id: i64, accept: bool) -> CoreResult<i64> {
+pub async fn answer(core: &Core, who: &Principal, session: &Session, id: i64, accept: bool) -> Result<i64> {
     let email = own_email(core, who.account_id).await?;
     let mine = pending(core, id).await?.filter(|(_, courriel, _)| *courriel == email);
     authorize(
@@ -263,7 +263,7 @@ pub async fn answer(core: &Core, who: &Principal, session: &Session, id: i64, ac
 }
 
 /// (structure, courriel, nom) of a pending, unexpired invitation.
-async fn pending(core: &Core, id: i64) -> CoreResult<Option<(i64, String, String)>> {
+async fn pending(core: &Core, id: i64) -> Result<Option<(i64, String, String)>> {
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT organisation_id, courriel, nom FROM aidants_invitations WHERE id = $1 AND statut = $3 AND expires_at > $2",
@@ -273,7 +273,7 @@ async fn pending(core: &Core, id: i64) -> CoreResult<Option<(i64, String, String
 }
 
 /// Marks the invitation decided, once (a concurrent answer gets a conflict).
-async fn decide(tx: &mut Tx, id: i64, account: Option<i64>, accept: bool) -> CoreResult<()> {
+async fn decide(tx: &mut Tx, id: i64, account: Option<i64>, accept: bool) -> Result<()> {
     let n = on_tx!(&mut *tx, c => {
         sqlx::query(
             "UPDATE aidants_invitations SET statut = $2, account_id = $3, decided_at = $4 WHERE id = $1 AND statut = $5",
@@ -292,7 +292,7 @@ async fn decide(tx: &mut Tx, id: i64, account: Option<i64>, accept: bool) -> Cor
     }
 }
 
-async fn notify_referents(tx: &mut Tx, structure: i64, invitation: i64) -> CoreResult<()> {
+async fn notify_referents(tx: &mut Tx, structure: i64, invitation: i64) -> Result<()> {
     let referents: Vec<String> = on_tx!(&mut *tx, c => {
         sqlx::query_scalar("SELECT email FROM accounts WHERE organisation_id = $1 AND role = 'referent' AND active = TRUE")
             .bind(structure).fetch_all(&mut *c).await?
@@ -327,7 +327,7 @@ pub enum Link {
 }
 
 /// (invitation id, structure id, structure name, courriel, nom) of a pending link.
-async fn by_token(tx: &mut Tx, token: &str) -> CoreResult<Option<(i64, i64, String, String, String)>> {
+async fn by_token(tx: &mut Tx, token: &str) -> Result<Option<(i64, i64, String, String, String)>> {
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
@@ -342,7 +342,7 @@ async fn by_token(tx: &mut Tx, token: &str) -> CoreResult<Option<(i64, i64, Stri
 }
 
 /// What the link `token` offers (for the page it opens).
-pub async fn link(core: &Core, token: &str) -> CoreResult<Link> {
+pub async fn link(core: &Core, token: &str) -> Result<Link> {
     let mut tx = core.db.begin().await?;
     let out = match by_token(&mut tx, token).await? {
         None => Link::Invalid,
@@ -358,7 +358,7 @@ pub async fn link(core: &Core, token: &str) -> CoreResult<Link> {
 /// Uses the link `token` of an address without account: accepting creates
 /// the (inactive) aidant account and its membership; declining closes the
 /// invitation. Returns what the page should say.
-pub async fn answer_by_link(core: &Core, token: &str, accept: bool) -> CoreResult<Link> {
+pub async fn answer_by_link(core: &Core, token: &str, accept: bool) -> Result<Link> {
     let hash = core.argon2.hash(password::generate()).await?;
     let mut tx = core.db.begin().await?;
     let Some((id, structure, name, courriel, nom)) = by_token(&mut tx, token).await? else {
@@ -408,7 +408,7 @@ pub async fn answer_by_link(core: &Core, token: &str, accept: bool) -> CoreResul
 }
 
 /// Removes invitations answered or expired more than `days` days ago (retention).
-pub async fn purge(core: &Core, days: i64) -> CoreResult<u64> {
+pub async fn purge(core: &Core, days: i64) -> Result<u64> {
     let before = core.db.now_micros() - days * 86_400 * 1_000_000;
     Ok(on_db!(&core.db, c => {
         sqlx::query(

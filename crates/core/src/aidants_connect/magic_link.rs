@@ -9,7 +9,7 @@ use super::actions;
 use super::structures::{new_token, token_hash};
 use crate::accounts::session::{self, Stage};
 use crate::accounts::{store, LoginOutcome, Refusal, Role};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::journal::{self, Actor, NewEntry};
 use crate::{mail, on_db, on_tx, Core};
 
@@ -17,7 +17,7 @@ pub const LINK_SECS: i64 = 15 * 60;
 
 /// Sends a link if `email` is an active account of a référent or an aidant;
 /// does nothing visible otherwise.
-pub async fn request(core: &Core, email: &str, base_url: &str) -> CoreResult<()> {
+pub async fn request(core: &Core, email: &str, base_url: &str) -> Result<()> {
     let email = email.trim().to_lowercase();
     if email.is_empty() || email.len() > 254 {
         return Ok(());
@@ -62,7 +62,7 @@ pub async fn request(core: &Core, email: &str, base_url: &str) -> CoreResult<()>
 
 /// Uses a link: on success a pending session waits for the TOTP code (or for
 /// the enrolment of a first device, for a référent).
-pub async fn consume(core: &Core, token: &str) -> CoreResult<LoginOutcome> {
+pub async fn consume(core: &Core, token: &str) -> Result<LoginOutcome> {
     if token.is_empty() || token.len() > 128 {
         return Ok(LoginOutcome::Refused(Refusal::Invalid));
     }
@@ -116,7 +116,7 @@ pub async fn consume(core: &Core, token: &str) -> CoreResult<LoginOutcome> {
 }
 
 /// Removes used and expired links (housekeeping).
-pub async fn purge(core: &Core) -> CoreResult<u64> {
+pub async fn purge(core: &Core) -> Result<u64> {
     Ok(on_db!(&core.db, c => {
         sqlx::query("DELETE FROM liens_connexion WHERE expires_at <= $1")
             .bind(core.db.now_micros()).execute(&mut *c).await?.rows_affected()

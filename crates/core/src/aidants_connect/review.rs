@@ -11,14 +11,14 @@ use super::structures::{load_tx, record, Habilitation, HabilitationState};
 use super::{actions, aidants, invitations};
 use crate::accounts::{password, store as accounts_store, OrgKind, Principal, Role};
 use crate::db::{is_unique_violation, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Siret;
 use crate::journal::{self, NewEntry};
 use crate::qualification::decisions::Decision;
 use crate::{mail, on_tx, Core};
 
 /// The account with this e-mail, if any: (id, role).
-pub(crate) async fn account_by_email(tx: &mut Tx, email: &str) -> CoreResult<Option<(i64, String)>> {
+pub(crate) async fn account_by_email(tx: &mut Tx, email: &str) -> Result<Option<(i64, String)>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as("SELECT id, role FROM accounts WHERE email = $1").bind(email).fetch_optional(&mut *c).await?
     }))
@@ -41,13 +41,13 @@ pub async fn decide_form(
     decision: &str,
     message: &str,
     base_url: &str,
-) -> CoreResult<()> {
+) -> Result<()> {
     authorize(who, Action::Review)?;
     decide(core, who, id, Decision::parse(decision, message)?, base_url).await
 }
 
 /// Decides on a filed request.
-pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision, base_url: &str) -> CoreResult<()> {
+pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision, base_url: &str) -> Result<()> {
     authorize(who, Action::Review)?;
     // Password hashes of the new accounts are computed before the write transaction.
     // Nobody knows these passwords: structure accounts sign in with a link by e-mail.
@@ -114,7 +114,7 @@ async fn accept(
     h: &Habilitation,
     hashes: &[String],
     base_url: &str,
-) -> CoreResult<(i64, Vec<i64>, Vec<String>)> {
+) -> Result<(i64, Vec<i64>, Vec<String>)> {
     // The request holds the SIRET as checked when it was filed (one filed
     // under the older, looser rule is refused here, with the rule's message).
     let siret = Siret::parse(&h.siret)?;
@@ -203,7 +203,7 @@ async fn notify(
     event: i64,
     base_url: &str,
     invited: &[String],
-) -> CoreResult<()> {
+) -> Result<()> {
     let key = format!("habilitation:{}:{event}", h.id);
     let (subject, body) = match decision {
         Decision::Approve => (

@@ -11,7 +11,7 @@ use super::authz::{authorize, Action};
 use super::{actions, demarches};
 use crate::accounts::{Email, Principal};
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Siret;
 use crate::journal::{self, Actor, NewEntry};
 use crate::{mail, on_db, on_tx, Core};
@@ -157,7 +157,7 @@ fn email(input: &str, what: &str, errors: &mut Vec<String>) -> String {
 }
 
 /// Checks everything and reports every problem at once.
-fn check(f: &RequestForm) -> CoreResult<Checked> {
+fn check(f: &RequestForm) -> Result<Checked> {
     let mut errors = Vec::new();
     let siret = Siret::parse(&f.siret).map_err(|e| errors.push(e.to_string())).ok();
     let nom = text(&f.nom, "le nom de la structure", &mut errors);
@@ -279,7 +279,7 @@ const COLUMNS: &str =
     "id, etat, siret, nom, type_structure, adresse, contact_courriel, referent_nom, referent_courriel, \
                        aidants, demarches, message, organisation_id, created_at, updated_at FROM habilitations";
 
-pub(crate) async fn load_tx(tx: &mut Tx, id: i64) -> CoreResult<Habilitation> {
+pub(crate) async fn load_tx(tx: &mut Tx, id: i64) -> Result<Habilitation> {
     let sql = format!("SELECT {COLUMNS} WHERE id = $1");
     let row: Option<Row> = on_tx!(tx, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?);
     row.map(Into::into)
@@ -293,7 +293,7 @@ pub(crate) async fn record(
     etat: HabilitationState,
     message: &str,
     by: Option<i64>,
-) -> CoreResult<i64> {
+) -> Result<i64> {
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
             "INSERT INTO habilitations_historique (habilitation_id, etat, message, compte_id, at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -305,7 +305,7 @@ pub(crate) async fn record(
 }
 
 /// The opérateur's staff, who review requests.
-pub(crate) async fn notify_operators(tx: &mut Tx, key: &str, subject: &str, body: &str) -> CoreResult<()> {
+pub(crate) async fn notify_operators(tx: &mut Tx, key: &str, subject: &str, body: &str) -> Result<()> {
     let to: Vec<String> = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT email FROM accounts WHERE role = 'operateur' AND active = TRUE ORDER BY id")
             .fetch_all(&mut *c)
@@ -326,7 +326,7 @@ fn follow_link(base_url: &str, token: &str) -> String {
 
 /// Files a new request from the public form. Returns its id and the token of
 /// its follow-up link (also sent to the contact by e-mail).
-pub async fn submit(core: &Core, f: &RequestForm, base_url: &str) -> CoreResult<(i64, String)> {
+pub async fn submit(core: &Core, f: &RequestForm, base_url: &str) -> Result<(i64, String)> {
     let c = check(f)?;
     let (token, hash) = new_token();
     let now = core.db.now_micros();
@@ -388,7 +388,7 @@ pub async fn submit(core: &Core, f: &RequestForm, base_url: &str) -> CoreResult<
 }
 
 /// The request of a follow-up link (any state), or NotFound.
-pub async fn by_token(core: &Core, token: &str) -> CoreResult<Habilitation> {
+pub async fn by_token(core: &Core, token: &str) -> Result<Habilitation> {
     if token.is_empty() || token.len() > 128 {
         return Err(CoreError::NotFound("demande d'habilitation".into()));
     }
@@ -402,7 +402,7 @@ pub async fn by_token(core: &Core, token: &str) -> CoreResult<Habilitation> {
 
 /// Changes a request through its follow-up link, while it is filed or changes
 /// are asked; it goes back to the opérateur (state « déposée »).
-pub async fn update_by_token(core: &Core, token: &str, f: &RequestForm) -> CoreResult<i64> {
+pub async fn update_by_token(core: &Core, token: &str, f: &RequestForm) -> Result<i64> {
     let h = by_token(core, token).await?;
     let c = check(f)?;
     let aidants = serde_json::to_string(&c.aidants).map_err(|e| CoreError::invalid(e.to_string()))?;
@@ -457,7 +457,7 @@ pub async fn update_by_token(core: &Core, token: &str, f: &RequestForm) -> CoreR
 }
 
 /// Requests for the opérateur, newest first; `etat` filters.
-pub async fn list(core: &Core, who: &Principal, etat: Option<HabilitationState>) -> CoreResult<Vec<Habilitation>> {
+pub async fn list(core: &Core, who: &Principal, etat: Option<HabilitationState>) -> Result<Vec<Habilitation>> {
     authorize(who, Action::Review)?;
     let sql = format!("SELECT {COLUMNS} WHERE ($1 = '' OR etat = $1) ORDER BY updated_at DESC, id DESC");
     let rows: Vec<Row> = on_db!(&core.db, c => {
@@ -470,7 +470,7 @@ pub async fn list(core: &Core, who: &Principal, etat: Option<HabilitationState>)
 pub type Event = (HabilitationState, String, i64);
 
 /// One request and its history, for the opérateur.
-pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Habilitation, Vec<Event>)> {
+pub async fn get(core: &Core, who: &Principal, id: i64) -> Result<(Habilitation, Vec<Event>)> {
     authorize(who, Action::Review)?;
     let mut tx = core.db.begin().await?;
     let h = load_tx(&mut tx, id).await?;
@@ -479,7 +479,7 @@ pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Habilitat
     Ok((h, history))
 }
 
-pub async fn history(core: &Core, id: i64) -> CoreResult<Vec<Event>> {
+pub async fn history(core: &Core, id: i64) -> Result<Vec<Event>> {
     Ok(on_db!(&core.db, c => {
         sqlx::query_as("SELECT etat, message, at FROM habilitations_historique WHERE habilitation_id = $1 ORDER BY id")
             .bind(id)

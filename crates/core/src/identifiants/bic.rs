@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// A BIC: 4 letters (bank), 2 letters (country), 2 letters or digits
 /// (place), optionally 3 letters or digits (branch): `BNPAFRPP`,
@@ -13,7 +13,7 @@ use crate::error::{CoreError, CoreResult};
 pub struct Bic(String);
 
 impl Bic {
-    pub fn parse(input: &str) -> CoreResult<Bic> {
+    pub fn parse(input: &str) -> Result<Bic> {
         let s: String = input
             .chars()
             .filter(|c| !c.is_whitespace())

@@ -7,7 +7,7 @@ use std::fmt;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Neg, Sub};
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// An amount in cents of euro (`1050` = 10,50 €). Negative amounts exist
 /// (a credit note, a difference); what people type is never negative.
@@ -92,7 +92,7 @@ impl Centimes {
     /// Reads an amount in euros typed by a person: `10`, `10,5`, `10.50`,
     /// `1 000,00 €`. At most two decimals; never negative; anything else is
     /// refused with a French message naming `what`.
-    pub fn parse_euros(text: &str, what: &str) -> CoreResult<Centimes> {
+    pub fn parse_euros(text: &str, what: &str) -> Result<Centimes> {
         hundredths(text, '€').map(Centimes).ok_or_else(|| {
             CoreError::invalid(format!(
                 "{what} : montant en euros attendu (par exemple 10 ou 10,50), « {} » reçu",

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// The INSEE code of a commune: 5 characters, the département first
 /// (`33063` Bordeaux, `2A004` Ajaccio, `97105` Basse-Terre, `98818`
@@ -16,7 +16,7 @@ use crate::error::{CoreError, CoreResult};
 pub struct CodeInsee(String);
 
 impl CodeInsee {
-    pub fn parse(input: &str) -> CoreResult<CodeInsee> {
+    pub fn parse(input: &str) -> Result<CodeInsee> {
         let c = input.trim().to_ascii_uppercase();
         let b = c.as_bytes();
         let digits = |r: &[u8]| r.iter().all(u8::is_ascii_digit);

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// A French postcode: 5 digits, the first two never `00` (`33000`,
 /// `06000`, `20000` Ajaccio, `97400`, `98800`). Surrounding spaces are
@@ -14,7 +14,7 @@ use crate::error::{CoreError, CoreResult};
 pub struct CodePostal(String);
 
 impl CodePostal {
-    pub fn parse(input: &str) -> CoreResult<CodePostal> {
+    pub fn parse(input: &str) -> Result<CodePostal> {
         let c = input.trim();
         if c.len() != 5 || !c.bytes().all(|b| b.is_ascii_digit()) {
             return Err(CoreError::invalid(format!(

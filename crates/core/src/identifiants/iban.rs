@@ -6,7 +6,7 @@ use std::fmt;
 
 use iban::IbanLike;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// Countries and territories of the SEPA scheme (EPC list) with the length
 /// of their IBAN in the ISO 13616 registry. The French overseas departments
@@ -60,7 +60,7 @@ const SEPA: &[(&str, usize)] = &[
 pub struct Iban(String);
 
 impl Iban {
-    pub fn parse(input: &str) -> CoreResult<Iban> {
+    pub fn parse(input: &str) -> Result<Iban> {
         let shown = input.trim();
         let invalid = |why: String| CoreError::invalid(format!("IBAN invalide « {shown} » : {why}"));
         let s: String = input

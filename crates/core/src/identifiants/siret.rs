@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// La Poste's SIREN: its establishments use a digit sum divisible by 5
 /// instead of the Luhn key, except its head office, whose SIRET follows Luhn.
@@ -19,7 +19,7 @@ const LA_POSTE_SIEGE: &str = "35600000000048";
 pub struct Siret(String);
 
 impl Siret {
-    pub fn parse(input: &str) -> CoreResult<Siret> {
+    pub fn parse(input: &str) -> Result<Siret> {
         let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
         if digits.chars().count() != 14 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(CoreError::invalid(format!(
@@ -109,7 +109,7 @@ pub enum Pivot {
 }
 
 impl Pivot {
-    pub fn parse(input: &str) -> CoreResult<Pivot> {
+    pub fn parse(input: &str) -> Result<Pivot> {
         let p = input.trim();
         if !p.is_empty() && p.bytes().all(|b| b == b'0') {
             return Ok(Pivot::Inconnu);

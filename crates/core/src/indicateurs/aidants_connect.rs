@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::{cell, current_month, month_of_micros, month_range, publish, write_csv};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::{on_db, Core};
 
 /// The columns and their meaning.
@@ -86,7 +86,7 @@ pub fn rows(c: &Counts, current: &str) -> Vec<Row> {
 }
 
 /// Counts and builds the published rows now.
-pub async fn compute(core: Core) -> CoreResult<Published> {
+pub async fn compute(core: Core) -> Result<Published> {
     let db = &core.db;
     let mut c = Counts::default();
     let mandates: Vec<(i64, String)> = on_db!(db, x => {
@@ -126,12 +126,12 @@ pub async fn compute(core: Core) -> CoreResult<Published> {
 }
 
 /// The published rows, at most `max_age` old.
-pub async fn published(core: &Core, max_age: std::time::Duration) -> CoreResult<Published> {
+pub async fn published(core: &Core, max_age: std::time::Duration) -> Result<Published> {
     Ok(crate::agregats::get(core, SNAPSHOT, max_age, compute).await?.data)
 }
 
 /// The CSV file (header of [`COLUMNS`]).
-pub fn to_csv(rows: &[Row]) -> CoreResult<Vec<u8>> {
+pub fn to_csv(rows: &[Row]) -> Result<Vec<u8>> {
     write_csv(
         &COLUMNS,
         rows.iter().map(|r| {

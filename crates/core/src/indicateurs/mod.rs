@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::db::Db;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::on_db;
 
 /// Counts below this (and above zero) are not published.
@@ -129,7 +129,7 @@ pub struct Counts {
 }
 
 /// Reads the counts from the database.
-pub async fn counts(db: &Db) -> CoreResult<Counts> {
+pub async fn counts(db: &Db) -> Result<Counts> {
     let mut c = Counts::default();
     let deps: Vec<String> =
         on_db!(db, x => sqlx::query_scalar("SELECT code FROM territoires_departements").fetch_all(&mut *x).await?);
@@ -183,7 +183,7 @@ pub async fn counts(db: &Db) -> CoreResult<Counts> {
 }
 
 /// The latest change of the directory (µs), for the open-data page.
-pub async fn lieux_last_modified(db: &Db) -> CoreResult<Option<i64>> {
+pub async fn lieux_last_modified(db: &Db) -> Result<Option<i64>> {
     Ok(on_db!(db, x => sqlx::query_scalar("SELECT MAX(updated_at) FROM lieux").fetch_one(&mut *x).await?))
 }
 
@@ -272,7 +272,7 @@ pub fn cell(v: Option<i64>) -> String {
 }
 
 /// A CSV file (comma-separated, UTF-8) with the header of `columns`.
-pub fn write_csv(columns: &[(&str, &str)], records: impl IntoIterator<Item = Vec<String>>) -> CoreResult<Vec<u8>> {
+pub fn write_csv(columns: &[(&str, &str)], records: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>> {
     let mut w = crate::tableur::Csv::new(Vec::new());
     let io = |e: csv::Error| crate::error::CoreError::Io(format!("écriture CSV : {e}"));
     w.write_record(columns.iter().map(|(k, _)| *k)).map_err(io)?;
@@ -284,7 +284,7 @@ pub fn write_csv(columns: &[(&str, &str)], records: impl IntoIterator<Item = Vec
 }
 
 /// The CSV file of the indicators (header of [`COLUMNS`]).
-pub fn to_csv(rows: &[Row]) -> CoreResult<Vec<u8>> {
+pub fn to_csv(rows: &[Row]) -> Result<Vec<u8>> {
     write_csv(
         &COLUMNS,
         rows.iter().map(|r| {
@@ -312,7 +312,7 @@ pub struct Published {
 pub const SNAPSHOT: &str = "indicateurs-departements";
 
 /// Counts and builds the published rows now.
-pub async fn compute(core: crate::Core) -> CoreResult<Published> {
+pub async fn compute(core: crate::Core) -> Result<Published> {
     let c = counts(&core.db).await?;
     Ok(Published {
         rows: rows(&c, &current_month(core.db.horloge())),
@@ -321,7 +321,7 @@ pub async fn compute(core: crate::Core) -> CoreResult<Published> {
 }
 
 /// The published indicators, at most `max_age` old (see [`crate::agregats::get`]).
-pub async fn published(core: &crate::Core, max_age: std::time::Duration) -> CoreResult<Published> {
+pub async fn published(core: &crate::Core, max_age: std::time::Duration) -> Result<Published> {
     Ok(crate::agregats::get(core, SNAPSHOT, max_age, compute).await?.data)
 }
 

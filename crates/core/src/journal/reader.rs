@@ -17,7 +17,7 @@ use tokio::sync::mpsc::Sender;
 use super::chain::RawBatch;
 use super::checkpoint::{CheckpointRef, CHECKPOINT_COLUMNS};
 use crate::db::{Db, Pool};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// Entries per batch sent to the verifier. Its value changes memory use and
 /// speed, never what is verified. (Mutation testing: turned into `!=`, the two
@@ -27,13 +27,13 @@ pub const BATCH: usize = 16_384;
 
 /// What a reader sends: batches of entries in sequence order, then `None` once
 /// the whole journal was read (so a reader that dies early is not taken for the end).
-pub type Batch = CoreResult<Option<RawBatch>>;
+pub type Batch = Result<Option<RawBatch>>;
 
 const ENTRY_COLUMNS: &str = "seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash";
 
 /// Starts reading; returns the checkpoints (same snapshot as the entries) once
 /// they are read, while entries keep flowing into `tx`.
-pub async fn start(db: &Db, tx: Sender<Batch>) -> CoreResult<Vec<CheckpointRef>> {
+pub async fn start(db: &Db, tx: Sender<Batch>) -> Result<Vec<CheckpointRef>> {
     match &db.pool {
         Pool::Sqlite(pool) => {
             // SQLite names the file it opened ("" for a database in memory,
@@ -86,10 +86,10 @@ fn sqlite_err(e: rusqlite::Error) -> CoreError {
 
 fn sqlite_read(
     path: &std::path::Path,
-    cp_tx: tokio::sync::oneshot::Sender<CoreResult<Vec<CheckpointRef>>>,
+    cp_tx: tokio::sync::oneshot::Sender<Result<Vec<CheckpointRef>>>,
     tx: Sender<Batch>,
 ) {
-    let run = || -> CoreResult<(rusqlite::Connection, Vec<CheckpointRef>)> {
+    let run = || -> Result<(rusqlite::Connection, Vec<CheckpointRef>)> {
         // NO_MUTEX and READ_ONLY are distinct bits: `^` would give the same flags
         // as `|` (mutation testing: excluded in .cargo/mutants.toml).
         let conn = rusqlite::Connection::open_with_flags(
@@ -137,21 +137,21 @@ fn sqlite_read(
             return;
         }
     };
-    let stream = || -> CoreResult<()> {
+    let stream = || -> Result<()> {
         let mut stmt = conn
             .prepare(&format!("SELECT {ENTRY_COLUMNS} FROM journal ORDER BY seq"))
             .map_err(sqlite_err)?;
         let mut rows = stmt.query([]).map_err(sqlite_err)?;
         let mut batch = RawBatch::with_capacity(BATCH);
         while let Some(r) = rows.next().map_err(sqlite_err)? {
-            let int = |i: usize| -> CoreResult<Option<i64>> {
+            let int = |i: usize| -> Result<Option<i64>> {
                 match r.get_ref(i).map_err(sqlite_err)? {
                     ValueRef::Integer(v) => Ok(Some(v)),
                     ValueRef::Null => Ok(None),
                     _ => Err(CoreError::invalid(format!("journal : colonne {i} non entière"))),
                 }
             };
-            let bytes = |i: usize| -> CoreResult<&[u8]> {
+            let bytes = |i: usize| -> Result<&[u8]> {
                 match r.get_ref(i).map_err(sqlite_err)? {
                     ValueRef::Text(b) | ValueRef::Blob(b) => Ok(b),
                     ValueRef::Null => Ok(&[]),
@@ -188,9 +188,9 @@ fn sqlite_read(
 
 async fn pg_read(
     pool: &sqlx::PgPool,
-    cp_tx: &mut Option<tokio::sync::oneshot::Sender<CoreResult<Vec<CheckpointRef>>>>,
+    cp_tx: &mut Option<tokio::sync::oneshot::Sender<Result<Vec<CheckpointRef>>>>,
     tx: &Sender<Batch>,
-) -> CoreResult<()> {
+) -> Result<()> {
     let mut t = pool
         .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .await?;
@@ -260,7 +260,7 @@ impl CopyParser {
 
     /// Parses the next complete tuple into `batch`; false if more bytes are
     /// needed (or the trailer was read).
-    pub(super) fn next_entry(&mut self, batch: &mut RawBatch) -> CoreResult<bool> {
+    pub(super) fn next_entry(&mut self, batch: &mut RawBatch) -> Result<bool> {
         if self.finished {
             return Ok(false);
         }
@@ -282,7 +282,7 @@ impl CopyParser {
         self.tuple(batch)
     }
 
-    fn tuple(&mut self, batch: &mut RawBatch) -> CoreResult<bool> {
+    fn tuple(&mut self, batch: &mut RawBatch) -> Result<bool> {
         let tuple_start = self.pos;
         let Some(n) = self.take(2).map(|b| i16::from_be_bytes([b[0], b[1]])) else {
             self.pos = tuple_start;
@@ -313,7 +313,7 @@ impl CopyParser {
         }
         let buf = &self.buf;
         let bytes = |i: usize| -> &[u8] { fields[i].map(|(at, len)| &buf[at..at + len]).unwrap_or(&[]) };
-        let int = |i: usize| -> CoreResult<Option<i64>> {
+        let int = |i: usize| -> Result<Option<i64>> {
             match fields[i] {
                 None => Ok(None),
                 Some(_) => Ok(Some(i64::from_be_bytes(

@@ -9,7 +9,7 @@ use super::reader;
 use super::verifier::{Break, ChainVerifier};
 use super::{actions, Actor, NewEntry};
 use crate::db::{lock, Db, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::keys::Keys;
 use crate::{on_db, on_tx};
 
@@ -23,14 +23,14 @@ const PG_APPEND_LOCK: i64 = 0x7061_7373_6a6f_7572; // "passjour"
 /// transactions hold the database lock (`BEGIN IMMEDIATE`); PostgreSQL takes a
 /// transaction-scoped advisory lock. Checkpoints are numbered under the same
 /// lock, so two instances never write the same checkpoint number.
-pub async fn append(tx: &mut Tx, keys: &Keys, entry: NewEntry) -> CoreResult<i64> {
+pub async fn append(tx: &mut Tx, keys: &Keys, entry: NewEntry) -> Result<i64> {
     let subjects = serde_json::to_string(&entry.subjects).map_err(|e| CoreError::invalid(e.to_string()))?;
     // serde_json's map is a BTreeMap (feature preserve_order is off): keys come out sorted.
     let details = canonical_json(&entry.details)?;
     append_raw(tx, keys, &entry.actor, entry.action, &subjects, &details).await
 }
 
-fn canonical_json(v: &Value) -> CoreResult<String> {
+fn canonical_json(v: &Value) -> Result<String> {
     serde_json::to_string(v).map_err(|e| CoreError::invalid(e.to_string()))
 }
 
@@ -41,7 +41,7 @@ async fn append_raw(
     action: &str,
     subjects: &str,
     details: &str,
-) -> CoreResult<i64> {
+) -> Result<i64> {
     lock(tx, PG_APPEND_LOCK).await?;
     let head: Option<(i64, Vec<u8>)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *c).await?
@@ -90,7 +90,7 @@ async fn append_raw(
 /// Signs checkpoint `seq` (whose entry has `head` and `at`): the next number,
 /// the segment since the previous checkpoint, chained to it. The caller holds
 /// the append lock.
-async fn insert_checkpoint(tx: &mut Tx, keys: &Keys, seq: i64, head: &[u8], at: i64) -> CoreResult<()> {
+async fn insert_checkpoint(tx: &mut Tx, keys: &Keys, seq: i64, head: &[u8], at: i64) -> Result<()> {
     let last: Option<CheckpointRef> = on_tx!(tx, c => {
         sqlx::query_as(&format!("SELECT {CHECKPOINT_COLUMNS} FROM journal_checkpoints ORDER BY seq DESC LIMIT 1"))
             .fetch_optional(&mut *c)
@@ -167,7 +167,7 @@ async fn insert_checkpoint(tx: &mut Tx, keys: &Keys, seq: i64, head: &[u8], at: 
 /// The checkpoint is itself journaled, so the signed head is that new entry.
 /// Returns the checkpointed sequence number, or `None` when the journal is empty
 /// or its head is already signed.
-pub async fn checkpoint_head(db: &Db, keys: &Keys) -> CoreResult<Option<i64>> {
+pub async fn checkpoint_head(db: &Db, keys: &Keys) -> Result<Option<i64>> {
     let mut tx = db.begin().await?;
     // Under the append lock, so that two instances do not both sign.
     lock(&mut tx, PG_APPEND_LOCK).await?;
@@ -205,7 +205,7 @@ pub async fn entries(
     who: &crate::accounts::Principal,
     before: Option<i64>,
     limit: i64,
-) -> CoreResult<Vec<StoredEntry>> {
+) -> Result<Vec<StoredEntry>> {
     crate::accounts::authorize(who, crate::accounts::Action::Administer)?;
     let before = before.unwrap_or(i64::MAX);
     Ok(on_db!(db, c => {
@@ -237,11 +237,11 @@ pub async fn verify(
     key: ed25519_dalek::VerifyingKey,
     external: Vec<(CheckpointRef, String)>,
     mut progress: impl FnMut(u64) + Send + 'static,
-) -> CoreResult<VerifyReport> {
+) -> Result<VerifyReport> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<reader::Batch>(4);
     let checkpoints = reader::start(db, tx).await?;
     let n_checkpoints = checkpoints.len() as u64;
-    let outcome = tokio::task::spawn_blocking(move || -> CoreResult<Result<u64, Break>> {
+    let outcome = tokio::task::spawn_blocking(move || -> Result<Result<u64, Break>> {
         let mut verifier = ChainVerifier::new(key, checkpoints, external);
         loop {
             match rx.blocking_recv() {
@@ -269,7 +269,7 @@ pub async fn verify(
 }
 
 /// Every checkpoint, to be exported and kept outside the database.
-pub async fn checkpoints(db: &Db) -> CoreResult<Vec<CheckpointRef>> {
+pub async fn checkpoints(db: &Db) -> Result<Vec<CheckpointRef>> {
     Ok(on_db!(db, c => {
         sqlx::query_as::<_, CheckpointRef>(&format!("SELECT {CHECKPOINT_COLUMNS} FROM journal_checkpoints ORDER BY seq"))
             .fetch_all(&mut *c)
@@ -278,7 +278,7 @@ pub async fn checkpoints(db: &Db) -> CoreResult<Vec<CheckpointRef>> {
 }
 
 /// The latest numbered (version 2) checkpoint: the signed head that is published.
-pub async fn latest_checkpoint(db: &Db) -> CoreResult<Option<CheckpointRef>> {
+pub async fn latest_checkpoint(db: &Db) -> Result<Option<CheckpointRef>> {
     Ok(on_db!(db, c => {
         sqlx::query_as::<_, CheckpointRef>(&format!(
             "SELECT {CHECKPOINT_COLUMNS} FROM journal_checkpoints WHERE version = 2 ORDER BY seq DESC LIMIT 1"

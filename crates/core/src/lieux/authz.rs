@@ -1,7 +1,7 @@
 //! Authorisation of the directory, decided here and nowhere else. Fails closed.
 
 use crate::accounts::{Principal, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -11,7 +11,7 @@ pub enum Action {
     Edit { owner: Option<i64> },
 }
 
-pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
+pub fn authorize(who: &Principal, action: Action) -> Result<()> {
     let allowed = match action {
         Action::Administer => who.role == Role::Operateur,
         Action::Edit { owner } => {

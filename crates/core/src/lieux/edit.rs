@@ -11,7 +11,7 @@ use super::schema::standard;
 use super::store::{self, Extra, Value};
 use super::validate::{check_map, Issue};
 use crate::accounts::Principal;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, NewEntry};
 use crate::Core;
 
@@ -53,7 +53,7 @@ pub struct EditForm {
 }
 
 /// The edit form of a place, for the opérateur or the place's own staff.
-pub async fn form(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<EditForm> {
+pub async fn form(core: &Core, who: &Principal, ext_id: &str) -> Result<EditForm> {
     let (values, own) = current(core, ext_id)
         .await?
         .ok_or_else(|| CoreError::NotFound(format!("lieu « {ext_id} »")))?;
@@ -84,7 +84,7 @@ pub async fn form(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<Edit
 
 /// The current standard values of a place, by field name, and its responsible
 /// organisation (no caller: see [`form`]).
-pub(crate) async fn current(core: &Core, ext_id: &str) -> CoreResult<Option<(BTreeMap<String, String>, store::Own)>> {
+pub(crate) async fn current(core: &Core, ext_id: &str) -> Result<Option<(BTreeMap<String, String>, store::Own)>> {
     let Some((values, own)) = store::by_ext_id(&core.db, ext_id).await? else {
         return Ok(None);
     };
@@ -110,7 +110,7 @@ pub async fn edit(
     ext_id: &str,
     changes: &BTreeMap<String, String>,
     owner: Option<Option<i64>>,
-) -> CoreResult<Result<Vec<String>, Vec<Issue>>> {
+) -> Result<Result<Vec<String>, Vec<Issue>>> {
     let mut prepared = match prepare(core, who, ext_id, changes, EDITABLE).await? {
         Ok(p) => p,
         Err(issues) => return Ok(Err(issues)),
@@ -151,7 +151,7 @@ pub async fn prepare(
     ext_id: &str,
     changes: &BTreeMap<String, String>,
     allowed: &[&str],
-) -> CoreResult<Result<Prepared, Vec<Issue>>> {
+) -> Result<Result<Prepared, Vec<Issue>>> {
     let (mut values, own) = current(core, ext_id)
         .await?
         .ok_or_else(|| CoreError::NotFound(format!("lieu « {ext_id} »")))?;
@@ -187,7 +187,7 @@ pub async fn prepare(
 /// Locks the place in `tx` and checks that nobody changed it since
 /// [`prepare`] read it (otherwise the change, prepared from the older record,
 /// would silently undo the other one): a conflict to retry.
-pub async fn lock_unchanged(tx: &mut crate::db::Tx, p: &Prepared) -> CoreResult<()> {
+pub async fn lock_unchanged(tx: &mut crate::db::Tx, p: &Prepared) -> Result<()> {
     let n = crate::on_tx!(tx, c => {
         sqlx::query("UPDATE lieux SET updated_at = updated_at WHERE id = $1 AND updated_at = $2")
             .bind(p.own.id)
@@ -213,7 +213,7 @@ pub async fn write(
     who: &Principal,
     p: &Prepared,
     extra: serde_json::Value,
-) -> CoreResult<()> {
+) -> Result<()> {
     let digest = p.lieu.digest();
     let dedup = p.lieu.dedup_key();
     store::update(

@@ -6,7 +6,7 @@ use std::io::Write;
 use super::schema::standard;
 use super::store::{self, Value};
 use crate::db::Db;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 pub use crate::tableur::neutralise;
 
@@ -18,7 +18,7 @@ fn io(e: impl std::fmt::Display) -> CoreError {
     CoreError::Io(format!("écriture de l'export : {e}"))
 }
 
-pub async fn write_csv(db: &Db, out: impl Write) -> CoreResult<usize> {
+pub async fn write_csv(db: &Db, out: impl Write) -> Result<usize> {
     let rows = store::standard_rows(db).await?;
     let mut w = crate::tableur::Csv::new(out);
     w.write_record(standard().names()).map_err(io)?;
@@ -36,7 +36,7 @@ pub async fn write_csv(db: &Db, out: impl Write) -> CoreResult<usize> {
     Ok(rows.len())
 }
 
-pub async fn write_json(db: &Db, mut out: impl Write) -> CoreResult<usize> {
+pub async fn write_json(db: &Db, mut out: impl Write) -> Result<usize> {
     let rows = store::standard_rows(db).await?;
     let names: Vec<&str> = standard().names().collect();
     out.write_all(b"[").map_err(io)?;

@@ -20,7 +20,7 @@ use super::read::{read, Format};
 use super::store::{self, Extra};
 use super::validate::{check_row, Checked, Issue, Normalisation};
 use crate::accounts::Principal;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::journal::{self, NewEntry};
 use crate::Core;
 
@@ -118,7 +118,7 @@ struct Decisions {
 }
 
 /// Whether `who` may import places files: the opérateur only (checked again by [`import`]).
-pub fn may_import(who: &Principal) -> CoreResult<()> {
+pub fn may_import(who: &Principal) -> Result<()> {
     authorize(who, Action::Administer)
 }
 
@@ -136,7 +136,7 @@ pub async fn import(
     format: Format,
     options: &Options,
     mut progress: impl FnMut(u64, u64),
-) -> CoreResult<Report> {
+) -> Result<Report> {
     may_import(who)?;
     let actor = &who.actor();
     let parsed = read(bytes, format)?;
@@ -308,7 +308,7 @@ fn decide(
 }
 
 /// Writes the decisions of one chunk.
-async fn write(tx: &mut crate::db::Tx, import_id: i64, options: &Options, d: &Decisions) -> CoreResult<()> {
+async fn write(tx: &mut crate::db::Tx, import_id: i64, options: &Options, d: &Decisions) -> Result<()> {
     fn extra<'a>(p: &'a Prepared, source: &'a str, import_id: i64, line: usize) -> Extra<'a> {
         Extra {
             digest: &p.digest,

@@ -194,7 +194,7 @@ crate::texte_lu_en_base!(ListeServices, ListeServices::parse);
 impl ListeServices {
     /// Labels of the standard joined by `|` (blanks around each ignored);
     /// empty text gives an empty set; an unknown label is refused.
-    pub fn parse(text: &str) -> crate::error::CoreResult<ListeServices> {
+    pub fn parse(text: &str) -> crate::error::Result<ListeServices> {
         text.split('|')
             .map(str::trim)
             .filter(|l| !l.is_empty())
@@ -202,7 +202,7 @@ impl ListeServices {
                 Services::from_label(l)
                     .ok_or_else(|| crate::error::CoreError::invalid(format!("service inconnu du standard : « {l} »")))
             })
-            .collect::<crate::error::CoreResult<Vec<_>>>()
+            .collect::<crate::error::Result<Vec<_>>>()
             .map(ListeServices)
     }
 

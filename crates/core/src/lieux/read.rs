@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::schema::standard;
 use super::validate::Issue;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// More columns than this is not a places file (protects against 10⁶-column headers).
 pub const MAX_COLUMNS: usize = 500;
@@ -29,7 +29,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn parse(s: &str) -> CoreResult<Format> {
+    pub fn parse(s: &str) -> Result<Format> {
         match s.trim().to_ascii_lowercase().as_str() {
             "csv" => Ok(Format::Csv),
             "json" => Ok(Format::Json),
@@ -90,7 +90,7 @@ fn map_columns(names: &[String], parsed: &mut Parsed) -> Vec<Option<String>> {
         .collect()
 }
 
-pub fn read(bytes: &[u8], format: Format) -> CoreResult<Parsed> {
+pub fn read(bytes: &[u8], format: Format) -> Result<Parsed> {
     match format {
         Format::Csv => read_csv(bytes),
         Format::Json => read_json(bytes),
@@ -152,7 +152,7 @@ impl<'a> Lines<'a> {
     }
 }
 
-fn read_csv(bytes: &[u8]) -> CoreResult<Parsed> {
+fn read_csv(bytes: &[u8]) -> Result<Parsed> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(CoreError::invalid("le fichier est vide"));
@@ -236,7 +236,7 @@ fn read_csv(bytes: &[u8]) -> CoreResult<Parsed> {
     Ok(parsed)
 }
 
-fn check_required_columns(columns: &[Option<String>]) -> CoreResult<()> {
+fn check_required_columns(columns: &[Option<String>]) -> Result<()> {
     let missing: Vec<&str> = standard()
         .fields
         .iter()
@@ -253,7 +253,7 @@ fn check_required_columns(columns: &[Option<String>]) -> CoreResult<()> {
     }
 }
 
-fn read_json(bytes: &[u8]) -> CoreResult<Parsed> {
+fn read_json(bytes: &[u8]) -> Result<Parsed> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         CoreError::invalid(format!(

@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::model::{departement, Lieu};
 use super::schema::standard;
 use crate::db::{Db, Tx};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::{on_db, on_tx};
 
 /// Rows per multi-row INSERT: 40 columns × 500 rows stays under both engines'
@@ -35,7 +35,7 @@ pub fn column(field: &str) -> &str {
     }
 }
 
-pub async fn known(tx: &mut Tx) -> CoreResult<HashMap<String, Known>> {
+pub async fn known(tx: &mut Tx) -> Result<HashMap<String, Known>> {
     let rows: Vec<(i64, String, String, String, String, String)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT id, ext_id, digest, dedup_key, date_maj, import_source FROM lieux").fetch_all(&mut *c).await?
     });
@@ -78,7 +78,7 @@ pub async fn insert_import_run(
     lines: usize,
     created: usize,
     updated: usize,
-) -> CoreResult<i64> {
+) -> Result<i64> {
     let now = tx.horloge.now_micros();
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
@@ -96,7 +96,7 @@ pub async fn insert_import_run(
 }
 
 /// Records the final counts of an import run.
-pub async fn finish_import_run(tx: &mut Tx, id: i64, created: usize, updated: usize) -> CoreResult<()> {
+pub async fn finish_import_run(tx: &mut Tx, id: i64, created: usize, updated: usize) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE lieux_imports SET crees = $2, mis_a_jour = $3 WHERE id = $1")
             .bind(id)
@@ -109,7 +109,7 @@ pub async fn finish_import_run(tx: &mut Tx, id: i64, created: usize, updated: us
 }
 
 /// Inserts places; returns (ext_id, new id).
-pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> CoreResult<Vec<(String, i64)>> {
+pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> Result<Vec<(String, i64)>> {
     let now = tx.horloge.now_micros();
     let std_cols: Vec<&str> = standard().names().map(column).collect();
     let mut ids = Vec::with_capacity(lieux.len());
@@ -147,7 +147,7 @@ pub async fn insert_many(tx: &mut Tx, lieux: &[(&Lieu, Extra<'_>)]) -> CoreResul
 }
 
 /// Replaces the standard's values of place `id`.
-pub async fn update(tx: &mut Tx, id: i64, lieu: &Lieu, extra: Extra<'_>) -> CoreResult<()> {
+pub async fn update(tx: &mut Tx, id: i64, lieu: &Lieu, extra: Extra<'_>) -> Result<()> {
     let now = tx.horloge.now_micros();
     let std_cols: Vec<&str> = standard().names().map(column).collect();
     let sets: Vec<String> = std_cols
@@ -198,7 +198,7 @@ pub enum Value {
 }
 
 /// Every place's standard values, in the schema's order, sorted by id.
-pub async fn standard_rows(db: &Db) -> CoreResult<Vec<Vec<Value>>> {
+pub async fn standard_rows(db: &Db) -> Result<Vec<Vec<Value>>> {
     let fields: Vec<&str> = standard().names().collect();
     let select: Vec<String> = fields.iter().map(|f| column(f).to_string()).collect();
     let sql = format!("SELECT {} FROM lieux ORDER BY ext_id", select.join(", "));
@@ -221,7 +221,7 @@ pub async fn standard_rows(db: &Db) -> CoreResult<Vec<Vec<Value>>> {
 }
 
 /// One place's standard values (schema order) and Passerelle's own data, by the standard's id.
-pub async fn by_ext_id(db: &Db, ext_id: &str) -> CoreResult<Option<(Vec<Value>, Own)>> {
+pub async fn by_ext_id(db: &Db, ext_id: &str) -> Result<Option<(Vec<Value>, Own)>> {
     let fields: Vec<&str> = standard().names().collect();
     let select: Vec<String> = fields.iter().map(|f| column(f).to_string()).collect();
     let sql = format!(
@@ -268,7 +268,7 @@ pub struct Own {
 }
 
 /// Sets the organisation responsible for a place.
-pub async fn set_owner(tx: &mut Tx, id: i64, organisation_id: Option<i64>) -> CoreResult<()> {
+pub async fn set_owner(tx: &mut Tx, id: i64, organisation_id: Option<i64>) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE lieux SET organisation_id = $2 WHERE id = $1").bind(id).bind(organisation_id).execute(&mut *c).await?;
     });

@@ -5,7 +5,7 @@
 use jiff::civil::Date;
 
 use super::orders::{self, Order, OrderState};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::{on_db, on_tx, Core};
 
 /// Days before the last day of use when the funder is alerted.
@@ -28,7 +28,7 @@ pub struct EndAlert {
 }
 
 /// The alert of an order at `today`, if it is paid, issued and within 30 days of its end.
-pub async fn end_alert(core: &Core, order: &Order, today: Date) -> CoreResult<Option<EndAlert>> {
+pub async fn end_alert(core: &Core, order: &Order, today: Date) -> Result<Option<EndAlert>> {
     let order_id = order.id;
     if order.etat != OrderState::Payee || !order.emise {
         return Ok(None);
@@ -101,7 +101,7 @@ fn mail_body(a: &EndAlert, base_url: &str) -> String {
 /// Queues the alerts due at `today` to every funder's account; an alert is
 /// queued once per order, threshold and recipient, however often this runs.
 /// Returns the messages queued.
-pub async fn queue_due(core: &Core, today: Date, base_url: &str) -> CoreResult<usize> {
+pub async fn queue_due(core: &Core, today: Date, base_url: &str) -> Result<usize> {
     let orders: Vec<(i64, i64)> = on_db!(&core.db, c => {
         sqlx::query_as("SELECT id, commanditaire_id FROM commandes WHERE etat = 'payee' AND emise_at IS NOT NULL ORDER BY id")
             .fetch_all(&mut *c)
@@ -135,7 +135,7 @@ pub async fn set_hand_outs_stopped(
     who: &crate::accounts::Principal,
     order_id: i64,
     stopped: bool,
-) -> CoreResult<()> {
+) -> Result<()> {
     let order = orders::get(core, order_id).await?;
     super::authz::authorize(
         who,

@@ -1,7 +1,7 @@
 //! Authorisation of the Pass Numérique, decided here and nowhere else. Fails closed.
 
 use crate::accounts::{Principal, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -23,7 +23,7 @@ pub enum Action {
     Redeem { owner: Option<i64> },
 }
 
-pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
+pub fn authorize(who: &Principal, action: Action) -> Result<()> {
     let mine = |org: Option<i64>| org == Some(who.organisation_id);
     let operator = who.role == Role::Operateur;
     let allowed = match action {

@@ -8,7 +8,7 @@ use super::model::Public;
 use super::orders;
 use crate::accounts::Principal;
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -24,7 +24,7 @@ pub struct Desk {
 
 /// Opens the hand-out desk: prescribers and the opérateur only (which
 /// booklets each may hand out is decided again per booklet).
-pub fn desk(who: &Principal) -> CoreResult<Desk> {
+pub fn desk(who: &Principal) -> Result<Desk> {
     authorize(who, Action::HandOutDesk)?;
     Ok(Desk {
         publics: Public::ALL.iter().map(|p| (p.key(), p.label())).collect(),
@@ -42,7 +42,7 @@ pub struct Booklet {
     pub perdu_at: Option<i64>,
 }
 
-pub async fn get(core: &Core, numero: i64) -> CoreResult<Booklet> {
+pub async fn get(core: &Core, numero: i64) -> Result<Booklet> {
     let b: Option<Booklet> = on_db!(&core.db, c => {
         sqlx::query_as("SELECT numero, commande_id, prescripteur_id, remis_at, perdu_at FROM carnets WHERE numero = $1")
             .bind(numero)
@@ -54,14 +54,7 @@ pub async fn get(core: &Core, numero: i64) -> CoreResult<Booklet> {
 
 /// Allots booklets `from..=to` of an order to a prescriber the order allows
 /// (booklets already handed out or lost keep their state and are counted apart).
-pub async fn allot(
-    core: &Core,
-    who: &Principal,
-    order_id: i64,
-    prescriber: i64,
-    from: i64,
-    to: i64,
-) -> CoreResult<u64> {
+pub async fn allot(core: &Core, who: &Principal, order_id: i64, prescriber: i64, from: i64, to: i64) -> Result<u64> {
     authorize(who, Action::Administer)?;
     if from > to {
         return Err(CoreError::invalid(format!("plage de carnets vide : {from} > {to}")));
@@ -134,7 +127,7 @@ pub struct HandOut {
 }
 
 /// Hands a booklet to a beneficiary.
-pub async fn hand_out(core: &Core, who: &Principal, numero: i64, h: &HandOut) -> CoreResult<Booklet> {
+pub async fn hand_out(core: &Core, who: &Principal, numero: i64, h: &HandOut) -> Result<Booklet> {
     let booklet = get(core, numero).await?;
     authorize(
         who,
@@ -232,7 +225,7 @@ pub async fn hand_out(core: &Core, who: &Principal, numero: i64, h: &HandOut) ->
 }
 
 /// Declares a booklet lost: its unused cheques are cancelled. Returns how many.
-pub async fn declare_lost(core: &Core, who: &Principal, numero: i64) -> CoreResult<u64> {
+pub async fn declare_lost(core: &Core, who: &Principal, numero: i64) -> Result<u64> {
     let booklet = get(core, numero).await?;
     authorize(
         who,
@@ -268,7 +261,7 @@ pub async fn declare_lost(core: &Core, who: &Principal, numero: i64) -> CoreResu
     Ok(cancelled)
 }
 
-async fn cancel_unused(tx: &mut Tx, numero: i64) -> CoreResult<u64> {
+async fn cancel_unused(tx: &mut Tx, numero: i64) -> Result<u64> {
     Ok(on_tx!(tx, c => {
         sqlx::query("UPDATE cheques SET etat = 'annule', updated_at = $2 WHERE carnet_id = $1 AND etat IN ('en_attente', 'actif')")
             .bind(numero)

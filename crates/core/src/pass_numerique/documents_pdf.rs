@@ -3,7 +3,7 @@
 
 use super::orders::{Document, DocumentKind, Order};
 use crate::dates_fr::jour;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::pdf::{amount, Fonts, Pdf, Style, BLUE_FRANCE, TEXT};
 
 /// Who sends and who receives a document.
@@ -14,7 +14,7 @@ pub struct Parties {
 }
 
 /// The PDF of a quote, an invoice or a credit note of `order`.
-pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -> CoreResult<Vec<u8>> {
+pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -> Result<Vec<u8>> {
     use Style::{Bold, Regular};
     let title = doc.kind.title();
     let date = jour(doc.created_at);

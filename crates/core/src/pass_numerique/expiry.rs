@@ -6,14 +6,14 @@
 use serde_json::json;
 
 use super::orders::{add_document, Amounts};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
 
 /// Expires what is due at `today` (Europe/Paris) and issues the credit notes
 /// owed. Idempotent: a second run changes nothing. Returns the cheques expired.
-pub async fn expire_due(core: &Core, actor: &Actor, today: jiff::civil::Date) -> CoreResult<u64> {
+pub async fn expire_due(core: &Core, actor: &Actor, today: jiff::civil::Date) -> Result<u64> {
     let due: Vec<(i64, String, i64, Centimes)> = on_db!(&core.db, c => {
         sqlx::query_as("SELECT id, fin, tolerance_jours, valeur_centimes FROM commandes WHERE etat = 'payee' AND emise_at IS NOT NULL")
             .fetch_all(&mut *c)

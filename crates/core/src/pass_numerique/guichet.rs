@@ -14,7 +14,7 @@ use super::authz::{authorize, Action};
 use super::places::{self, Place};
 use super::redeem::{self, Counter, HolderView, Motif, Outcome, Verdict};
 use crate::accounts::Principal;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::ratelimit::{self, Counted};
 use crate::Core;
 
@@ -57,7 +57,7 @@ fn devine(m: Motif) -> bool {
     matches!(m, Motif::CodeMalSaisi | Motif::ChequeInconnu)
 }
 
-async fn compter(core: &Core, p: Presentateur<'_>) -> CoreResult<Option<Counted>> {
+async fn compter(core: &Core, p: Presentateur<'_>) -> Result<Option<Counted>> {
     let keys: Vec<(String, i64)> = match p {
         Presentateur::Porteur { ip } => vec![(format!("cheque-page-echecs-ip:{ip}"), ECHECS_PAR_PRESENTATEUR)],
         Presentateur::Personnel { who, ip } => vec![
@@ -90,9 +90,9 @@ async fn solder(core: &Core, counted: Counted, motif: Option<Motif>) {
 }
 
 /// Runs one attempt under the anti-guessing policy.
-async fn tenter<T, F>(core: &Core, p: Presentateur<'_>, motif: fn(&T) -> Motif, attempt: F) -> CoreResult<Tentative<T>>
+async fn tenter<T, F>(core: &Core, p: Presentateur<'_>, motif: fn(&T) -> Motif, attempt: F) -> Result<Tentative<T>>
 where
-    F: std::future::Future<Output = CoreResult<T>>,
+    F: std::future::Future<Output = Result<T>>,
 {
     let Some(counted) = compter(core, p).await? else {
         return Ok(Tentative::TropDeTentatives);
@@ -104,7 +104,7 @@ where
 
 /// Whether the presenter acts for this place: its own staff, or its own API
 /// key. Fails closed.
-fn lieu_du(p: Presentateur<'_>, lieu: &Place) -> CoreResult<()> {
+fn lieu_du(p: Presentateur<'_>, lieu: &Place) -> Result<()> {
     match p {
         Presentateur::Personnel { who, .. } => authorize(
             who,
@@ -118,7 +118,7 @@ fn lieu_du(p: Presentateur<'_>, lieu: &Place) -> CoreResult<()> {
     }
 }
 
-fn counter_of(p: Presentateur<'_>) -> CoreResult<Counter> {
+fn counter_of(p: Presentateur<'_>) -> Result<Counter> {
     match p {
         Presentateur::Personnel { who, .. } => Ok(Counter::Account(who.account_id)),
         Presentateur::Logiciel { cle, .. } => Ok(Counter::ApiKey(cle.key_id)),
@@ -128,7 +128,7 @@ fn counter_of(p: Presentateur<'_>) -> CoreResult<Counter> {
 
 /// The places a signed-in person may redeem for: those of his organisation,
 /// when he is a place's staff. Fails closed for every other role.
-pub async fn lieux_du_personnel(core: &Core, who: &Principal) -> CoreResult<Vec<Place>> {
+pub async fn lieux_du_personnel(core: &Core, who: &Principal) -> Result<Vec<Place>> {
     authorize(
         who,
         Action::Redeem {
@@ -140,7 +140,7 @@ pub async fn lieux_du_personnel(core: &Core, who: &Principal) -> CoreResult<Vec<
 
 /// A place's software: its API key (`pn_…`) and its place, or `None` for a
 /// wrong or revoked key.
-pub async fn cle_api(core: &Core, key: &str) -> CoreResult<Option<CleApi>> {
+pub async fn cle_api(core: &Core, key: &str) -> Result<Option<CleApi>> {
     match places::authenticate(&core.db, key).await? {
         Some((key_id, place_id)) => Ok(Some(CleApi {
             key_id,
@@ -151,7 +151,7 @@ pub async fn cle_api(core: &Core, key: &str) -> CoreResult<Option<CleApi>> {
 }
 
 /// The holder's view of a cheque: valid or not, until when, where to use it.
-pub async fn consulter(core: &Core, ip: &str, code: &str) -> CoreResult<Tentative<HolderView>> {
+pub async fn consulter(core: &Core, ip: &str, code: &str) -> Result<Tentative<HolderView>> {
     let p = Presentateur::Porteur { ip };
     tenter(core, p, |v: &HolderView| v.verdict.motif, async {
         redeem::holder_view(core, code, core.db.horloge().today_paris()).await
@@ -167,7 +167,7 @@ pub async fn verifier(
     lieu: &Place,
     code: &str,
     service: Option<&str>,
-) -> CoreResult<Tentative<Verdict>> {
+) -> Result<Tentative<Verdict>> {
     lieu_du(p, lieu)?;
     tenter(core, p, |v: &Verdict| v.motif, async {
         redeem::check(core, lieu, code, service, core.db.horloge().today_paris()).await
@@ -183,7 +183,7 @@ pub async fn encaisser(
     code: &str,
     service: &str,
     idempotence: Option<&str>,
-) -> CoreResult<Tentative<Outcome>> {
+) -> Result<Tentative<Outcome>> {
     lieu_du(p, lieu)?;
     let counter = counter_of(p)?;
     let motif = |o: &Outcome| match o {
@@ -206,7 +206,7 @@ pub async fn encaisser(
 }
 
 /// A place's staff cancel their own redemption (a mistake), within 24 hours.
-pub async fn annuler(core: &Core, who: &Principal, lieu: &Place, encaissement: i64) -> CoreResult<()> {
+pub async fn annuler(core: &Core, who: &Principal, lieu: &Place, encaissement: i64) -> Result<()> {
     authorize(
         who,
         Action::Redeem {

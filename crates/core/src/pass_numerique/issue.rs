@@ -10,7 +10,7 @@ use super::code::{Code, Derivation, Lookup};
 use super::orders::{self, OrderState};
 use crate::accounts::Principal;
 use crate::db::{lock, Tx, TxConn};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 use crate::journal::{self, actions, NewEntry};
 use crate::keys::Keys;
@@ -28,7 +28,7 @@ const BOOKLET_ROWS: usize = 10_000;
 const ISSUE_CACHE_KIB: i64 = 256 * 1024;
 const DEFAULT_CACHE_KIB: i64 = 2_000;
 
-async fn set_cache(tx: &mut Tx, kib: i64) -> CoreResult<()> {
+async fn set_cache(tx: &mut Tx, kib: i64) -> Result<()> {
     if let TxConn::Sqlite(t) = &mut tx.conn {
         // A pragma takes no bound parameter; `kib` is one of the constants above.
         sqlx::query(&format!("PRAGMA cache_size = -{kib}"))
@@ -65,12 +65,7 @@ struct Chunk {
 }
 
 /// Issues every booklet and cheque of an order: the opérateur only. `progress(done, total)` counts cheques.
-pub async fn issue(
-    core: &Core,
-    who: &Principal,
-    order_id: i64,
-    mut progress: impl FnMut(u64, u64),
-) -> CoreResult<Issued> {
+pub async fn issue(core: &Core, who: &Principal, order_id: i64, mut progress: impl FnMut(u64, u64)) -> Result<Issued> {
     authorize(who, Action::Administer)?;
     let actor = &who.actor();
     let order = orders::get(core, order_id).await?;
@@ -209,14 +204,7 @@ pub async fn issue(
     Ok(issued)
 }
 
-async fn write_chunk(
-    tx: &mut Tx,
-    order_id: i64,
-    value: Centimes,
-    state: &str,
-    now: i64,
-    chunk: &Chunk,
-) -> CoreResult<()> {
+async fn write_chunk(tx: &mut Tx, order_id: i64, value: Centimes, state: &str, now: i64, chunk: &Chunk) -> Result<()> {
     if let TxConn::Postgres(t) = &mut tx.conn {
         return copy_chunk(t, order_id, value, state, now, chunk).await;
     }
@@ -259,7 +247,7 @@ async fn copy_chunk(
     state: &str,
     now: i64,
     chunk: &Chunk,
-) -> CoreResult<()> {
+) -> Result<()> {
     use std::fmt::Write as _;
     let cents = value.centimes();
     let mut booklets = String::with_capacity(chunk.booklets.len() * 64);
@@ -290,7 +278,7 @@ async fn copy_chunk(
 }
 
 /// Activates the issued cheques of a paid order (inside the payment's transaction).
-pub(super) async fn activate(tx: &mut Tx, order_id: i64) -> CoreResult<u64> {
+pub(super) async fn activate(tx: &mut Tx, order_id: i64) -> Result<u64> {
     Ok(on_tx!(tx, c => {
         sqlx::query("UPDATE cheques SET etat = 'actif', updated_at = $2 WHERE commande_id = $1 AND etat = 'en_attente'")
             .bind(order_id)
@@ -311,7 +299,7 @@ pub struct Printed {
 
 /// The codes of an order's booklets `from..=to` (all when `None`), derived
 /// again from the booklets' seeds: a booklet is reprinted identically.
-pub async fn codes(core: &Core, order_id: i64, range: Option<(i64, i64)>) -> CoreResult<Vec<Printed>> {
+pub async fn codes(core: &Core, order_id: i64, range: Option<(i64, i64)>) -> Result<Vec<Printed>> {
     let order = orders::get(core, order_id).await?;
     let (from, to) = range.unwrap_or((i64::MIN, i64::MAX));
     let rows: Vec<(i64, Vec<u8>)> = on_db!(&core.db, c => {
@@ -351,7 +339,7 @@ pub async fn codes_for_print(
     order_id: i64,
     range: Option<(i64, i64)>,
     support: Support,
-) -> CoreResult<Vec<Printed>> {
+) -> Result<Vec<Printed>> {
     authorize(who, Action::Administer)?;
     let actor = &who.actor();
     let printed = codes(core, order_id, range).await?;
@@ -382,7 +370,7 @@ pub async fn codes_for_print(
 }
 
 /// The print house's file: one line per cheque, `carnet,rang,code,url`.
-pub fn codes_csv(base_url: &str, printed: &[Printed], out: impl std::io::Write) -> CoreResult<()> {
+pub fn codes_csv(base_url: &str, printed: &[Printed], out: impl std::io::Write) -> Result<()> {
     let mut w = crate::tableur::Csv::new(out);
     let io = |e: csv::Error| CoreError::Io(format!("écriture du fichier des codes : {e}"));
     w.write_record(["carnet", "rang", "code", "url"]).map_err(io)?;

@@ -1,6 +1,6 @@
 //! The vocabulary of the Pass Numérique: cheque states, publics, perimeters.
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// Every cheque is in exactly one state; transitions only go forward (the one
 /// exception, a redemption cancelled by its place within 24 h before any
@@ -108,7 +108,7 @@ impl Public {
         }
     }
 
-    pub fn parse(key: &str) -> CoreResult<Public> {
+    pub fn parse(key: &str) -> Result<Public> {
         let k = key.trim().to_lowercase().replace(['_', ' '], "-");
         Public::ALL.into_iter().find(|p| p.key() == k).ok_or_else(|| {
             CoreError::invalid(format!(
@@ -131,7 +131,7 @@ pub enum Territory {
 
 impl Territory {
     /// A code of 2 or 3 characters is a département, of 5 a commune.
-    pub fn parse(code: &str) -> CoreResult<Territory> {
+    pub fn parse(code: &str) -> Result<Territory> {
         let c = code.trim().to_uppercase();
         let insee_chars = c.bytes().all(|b| b.is_ascii_digit() || b == b'A' || b == b'B');
         match c.len() {
@@ -171,11 +171,11 @@ impl Perimetre {
     /// Codes separated by commas, semicolons or blanks (the stored form is
     /// `33,33318`); each is a département or a commune. Empty text gives an
     /// empty perimeter (refused when an order is checked).
-    pub fn parse(text: &str) -> CoreResult<Perimetre> {
+    pub fn parse(text: &str) -> Result<Perimetre> {
         text.split([',', ';', ' ', '\n', '\r', '\t'])
             .filter(|c| !c.is_empty())
             .map(Territory::parse)
-            .collect::<CoreResult<Vec<_>>>()
+            .collect::<Result<Vec<_>>>()
             .map(Perimetre)
     }
 

@@ -7,7 +7,7 @@ use super::authz::{authorize, Action};
 use super::model::{Perimetre, Public, Territory};
 use crate::accounts::Principal;
 use crate::db::{lock, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 use crate::journal::{self, actions, NewEntry};
 use crate::lieux::model::ListeServices;
@@ -111,7 +111,7 @@ impl NewOrder {
         }
     }
 
-    fn check(&self) -> CoreResult<()> {
+    fn check(&self) -> Result<()> {
         let within = |v: i64, lo: i64, hi: i64, what: &str| {
             if (lo..=hi).contains(&v) {
                 Ok(())
@@ -289,13 +289,13 @@ fn date_text(d: jiff::civil::Date) -> String {
 }
 
 /// Parses `AAAA-MM-JJ`.
-pub fn parse_date(text: &str, what: &str) -> CoreResult<jiff::civil::Date> {
+pub fn parse_date(text: &str, what: &str) -> Result<jiff::civil::Date> {
     crate::dates_fr::jour_iso(text.trim())
         .ok_or_else(|| CoreError::invalid(format!("{what} : date AAAA-MM-JJ attendue, « {} » reçu", text.trim())))
 }
 
 /// Refuses an organisation that does not exist or is not of `kind` (`what` names it in the message).
-pub(super) async fn require_kind(core: &Core, id: i64, kind: &str, what: &str) -> CoreResult<()> {
+pub(super) async fn require_kind(core: &Core, id: i64, kind: &str, what: &str) -> Result<()> {
     match crate::accounts::store::organisation(&core.db, id).await? {
         Some(o) if o.kind == kind => Ok(()),
         Some(o) => Err(CoreError::invalid(format!(
@@ -307,7 +307,7 @@ pub(super) async fn require_kind(core: &Core, id: i64, kind: &str, what: &str) -
 }
 
 /// Checks every code of a perimeter against the official territories.
-async fn check_perimeter(tx: &mut Tx, perimeter: &Perimetre) -> CoreResult<()> {
+async fn check_perimeter(tx: &mut Tx, perimeter: &Perimetre) -> Result<()> {
     let loaded: i64 = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM territoires_departements").fetch_one(&mut *c).await?
     });
@@ -338,7 +338,7 @@ async fn check_perimeter(tx: &mut Tx, perimeter: &Perimetre) -> CoreResult<()> {
 }
 
 /// Creates an order and its quote: the opérateur only (`Principal::SYSTEME` from the command line).
-pub async fn create(core: &Core, who: &Principal, new: &NewOrder) -> CoreResult<(Order, Document)> {
+pub async fn create(core: &Core, who: &Principal, new: &NewOrder) -> Result<(Order, Document)> {
     authorize(who, Action::Administer)?;
     let actor = &who.actor();
     new.check()?;
@@ -405,7 +405,7 @@ pub async fn create(core: &Core, who: &Principal, new: &NewOrder) -> CoreResult<
 
 /// Adds a document with the next number of its kind and year (no gap: a
 /// rolled-back transaction uses no number).
-pub(super) async fn add_document(tx: &mut Tx, kind: DocumentKind, order_id: i64, a: Amounts) -> CoreResult<Document> {
+pub(super) async fn add_document(tx: &mut Tx, kind: DocumentKind, order_id: i64, a: Amounts) -> Result<Document> {
     lock(tx, DOCUMENTS_LOCK).await?;
     let year = i64::from(tx.horloge.today_utc().year());
     let rank: i64 = on_tx!(tx, c => {
@@ -469,7 +469,7 @@ struct OrderRow {
 }
 
 /// One order, for its funder or the opérateur.
-pub async fn one(core: &Core, who: &Principal, id: i64) -> CoreResult<Order> {
+pub async fn one(core: &Core, who: &Principal, id: i64) -> Result<Order> {
     let order = get(core, id).await?;
     authorize(
         who,
@@ -481,7 +481,7 @@ pub async fn one(core: &Core, who: &Principal, id: i64) -> CoreResult<Order> {
 }
 
 /// One order, for the domain's own rules (no caller: see [`one`]).
-pub(crate) async fn get(core: &Core, id: i64) -> CoreResult<Order> {
+pub(crate) async fn get(core: &Core, id: i64) -> Result<Order> {
     let row: Option<OrderRow> = on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT id, commanditaire_id, carnets, cheques_par_carnet, valeur_centimes, frais_pour_dix_mille, debut, fin, \
@@ -525,7 +525,7 @@ pub(crate) async fn get(core: &Core, id: i64) -> CoreResult<Order> {
 }
 
 /// The documents of an order, oldest first (its caller has checked access to the order).
-pub(crate) async fn documents(core: &Core, order_id: i64) -> CoreResult<Vec<Document>> {
+pub(crate) async fn documents(core: &Core, order_id: i64) -> Result<Vec<Document>> {
     let rows: Vec<(i64, DocumentKind, String, Centimes, Centimes, Centimes, i64)> = on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT id, type, numero, valeur_centimes, frais_centimes, total_centimes, created_at FROM documents \
@@ -551,7 +551,7 @@ pub(crate) async fn documents(core: &Core, order_id: i64) -> CoreResult<Vec<Docu
 }
 
 /// Sets the state of an order if it is in one of `from`.
-async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -> CoreResult<bool> {
+async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -> Result<bool> {
     let mut changed = 0;
     for f in from {
         changed += on_tx!(tx, c => {
@@ -569,7 +569,7 @@ async fn transition(tx: &mut Tx, id: i64, from: &[OrderState], to: OrderState) -
 }
 
 /// The funder accepts the quote of its order.
-pub async fn accept(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
+pub async fn accept(core: &Core, who: &Principal, id: i64) -> Result<()> {
     let order = get(core, id).await?;
     authorize(
         who,
@@ -597,7 +597,7 @@ pub async fn accept(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
 /// Records the payment of an order: its quote is accepted and its invoice
 /// issued if that was not done yet, and its issued cheques become active (no
 /// cheque is active before the money is received). The opérateur only. Returns the invoice.
-pub async fn pay(core: &Core, who: &Principal, id: i64, reference: &str) -> CoreResult<Document> {
+pub async fn pay(core: &Core, who: &Principal, id: i64, reference: &str) -> Result<Document> {
     authorize(who, Action::Administer)?;
     let actor = &who.actor();
     let reference = reference.trim();

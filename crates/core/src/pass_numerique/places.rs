@@ -9,7 +9,7 @@ use super::authz::{authorize, Action};
 use super::code::ALPHABET;
 use crate::accounts::Principal;
 use crate::db::{is_unique_violation, Db};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -33,7 +33,7 @@ pub struct Place {
 const PLACE_SQL: &str = "SELECT id, ext_id, nom, code_insee, departement, services, organisation_id FROM lieux";
 
 /// A place by its id in the national standard.
-pub async fn by_ext_id(db: &Db, ext_id: &str) -> CoreResult<Place> {
+pub async fn by_ext_id(db: &Db, ext_id: &str) -> Result<Place> {
     let sql = format!("{PLACE_SQL} WHERE ext_id = $1");
     let p: Option<Place> = on_db!(db, c => {
         sqlx::query_as(&sql).bind(ext_id.trim()).fetch_optional(&mut *c).await?
@@ -41,14 +41,14 @@ pub async fn by_ext_id(db: &Db, ext_id: &str) -> CoreResult<Place> {
     p.ok_or_else(|| CoreError::NotFound(format!("lieu « {} »", ext_id.trim())))
 }
 
-pub async fn by_id(db: &Db, id: i64) -> CoreResult<Place> {
+pub async fn by_id(db: &Db, id: i64) -> Result<Place> {
     let sql = format!("{PLACE_SQL} WHERE id = $1");
     let p: Option<Place> = on_db!(db, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?);
     p.ok_or_else(|| CoreError::NotFound(format!("lieu {id}")))
 }
 
 /// The qualified places in a perimeter, by name (50 at most): (id in the standard, name, commune).
-pub async fn accepting(db: &Db, perimeter: &super::model::Perimetre) -> CoreResult<Vec<(String, String, String)>> {
+pub async fn accepting(db: &Db, perimeter: &super::model::Perimetre) -> Result<Vec<(String, String, String)>> {
     use super::model::Territory;
     let mut conditions = Vec::new();
     let mut codes = Vec::new();
@@ -78,13 +78,13 @@ pub async fn accepting(db: &Db, perimeter: &super::model::Perimetre) -> CoreResu
 }
 
 /// The places whose responsible organisation is `organisation_id`, by name.
-pub async fn of_organisation(db: &Db, organisation_id: i64) -> CoreResult<Vec<Place>> {
+pub async fn of_organisation(db: &Db, organisation_id: i64) -> Result<Vec<Place>> {
     let sql = format!("{PLACE_SQL} WHERE organisation_id = $1 ORDER BY nom");
     Ok(on_db!(db, c => sqlx::query_as(&sql).bind(organisation_id).fetch_all(&mut *c).await?))
 }
 
 /// Whether a place holds an active qualification.
-pub async fn is_qualified(db: &Db, place_id: i64) -> CoreResult<bool> {
+pub async fn is_qualified(db: &Db, place_id: i64) -> Result<bool> {
     let n: i64 = on_db!(db, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM qualifications WHERE lieu_id = $1 AND etat = 'active'")
             .bind(place_id)
@@ -96,7 +96,7 @@ pub async fn is_qualified(db: &Db, place_id: i64) -> CoreResult<bool> {
 
 /// The opérateur qualifies a place directly (e.g. already qualified under a
 /// former operator); the place then shows "Accepte le Pass Numérique".
-pub async fn qualify(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<Place> {
+pub async fn qualify(core: &Core, who: &Principal, ext_id: &str) -> Result<Place> {
     authorize(who, Action::Administer)?;
     let place = by_ext_id(&core.db, ext_id).await?;
     let now = core.db.now_micros();
@@ -146,7 +146,7 @@ fn key_hash(key: &str) -> Vec<u8> {
 }
 
 /// A new API key for a place, returned once: `pn_PREFIXE_SECRET` (160 random bits).
-pub async fn new_api_key(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<(Place, String, String)> {
+pub async fn new_api_key(core: &Core, who: &Principal, ext_id: &str) -> Result<(Place, String, String)> {
     authorize(who, Action::Administer)?;
     let place = by_ext_id(&core.db, ext_id).await?;
     let prefix = random_symbols(8);
@@ -175,7 +175,7 @@ pub async fn new_api_key(core: &Core, who: &Principal, ext_id: &str) -> CoreResu
 }
 
 /// Revokes the key with this prefix.
-pub async fn revoke_api_key(core: &Core, who: &Principal, prefix: &str) -> CoreResult<()> {
+pub async fn revoke_api_key(core: &Core, who: &Principal, prefix: &str) -> Result<()> {
     authorize(who, Action::Administer)?;
     let mut tx = core.db.begin().await?;
     let row: Option<(i64, i64)> = on_tx!(&mut tx, c => {
@@ -201,7 +201,7 @@ pub async fn revoke_api_key(core: &Core, who: &Principal, prefix: &str) -> CoreR
 }
 
 /// The (key id, place id) of a valid, unrevoked key.
-pub async fn authenticate(db: &Db, key: &str) -> CoreResult<Option<(i64, i64)>> {
+pub async fn authenticate(db: &Db, key: &str) -> Result<Option<(i64, i64)>> {
     if key.len() > 100 || !key.starts_with("pn_") {
         return Ok(None);
     }

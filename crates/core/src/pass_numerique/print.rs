@@ -7,7 +7,7 @@ use super::issue::Printed;
 use super::model::Territory;
 use super::orders::Order;
 use crate::dates_fr::jour_fr;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::identifiants::Centimes;
 use crate::pdf::{amount, Fonts, Page, Pdf, Style, A4, BLUE_FRANCE, TEXT};
 use crate::{on_db, Core};
@@ -74,7 +74,7 @@ struct Cell {
     h: f32,
 }
 
-fn cheque(g: &mut Page, face: &Face, p: &Printed, cell: Cell) -> CoreResult<()> {
+fn cheque(g: &mut Page, face: &Face, p: &Printed, cell: Cell) -> Result<()> {
     use Style::{Bold, Mono, Regular};
     let Cell { x, y, w, h } = cell;
     g.frame((x, y, w, h), BLUE_FRANCE, 0.8);
@@ -110,7 +110,7 @@ fn cheque(g: &mut Page, face: &Face, p: &Printed, cell: Cell) -> CoreResult<()> 
 }
 
 /// The PDF of these cheques (grouped by booklet, in the given order).
-pub fn booklets(fonts: &Fonts, face: &Face, printed: &[Printed]) -> CoreResult<Vec<u8>> {
+pub fn booklets(fonts: &Fonts, face: &Face, printed: &[Printed]) -> Result<Vec<u8>> {
     let mut pdf = Pdf::new(fonts);
     let (cols, rows) = (2usize, 5usize);
     let (w, h) = (
@@ -140,7 +140,7 @@ pub fn booklets(fonts: &Fonts, face: &Face, printed: &[Printed]) -> CoreResult<V
 
 /// What an order prints on its booklets: the funder's text (its name by
 /// default) and the perimeter in words, from the official territories.
-pub async fn face_of(core: &Core, order: &Order, base_url: &str) -> CoreResult<Face> {
+pub async fn face_of(core: &Core, order: &Order, base_url: &str) -> Result<Face> {
     let marque = if order.marque.is_empty() {
         crate::accounts::store::organisation(&core.db, order.commanditaire_id)
             .await?

@@ -16,7 +16,7 @@ pub use super::motif::Motif;
 use super::places::{self, Place};
 use crate::dates_fr::{iso, jj_mm_aaaa, jour_iso, plus_jours};
 use crate::db::{is_unique_violation, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::model::ListeServices;
@@ -125,7 +125,7 @@ fn french(d: Date) -> String {
     jj_mm_aaaa(d)
 }
 
-async fn find(tx_or_db: Source<'_>, hash: &[u8]) -> CoreResult<Option<ChequeRow>> {
+async fn find(tx_or_db: Source<'_>, hash: &[u8]) -> Result<Option<ChequeRow>> {
     let sql = "SELECT c.id, c.carnet_id, c.commande_id, c.valeur_centimes, c.etat, k.remis_at, o.debut, o.fin, \
                o.tolerance_jours, o.perimetre, o.services, o.plafond_jour, e.jour AS encaisse_jour, e.lieu_id AS encaisse_lieu \
                FROM cheques c JOIN carnets k ON k.numero = c.carnet_id JOIN commandes o ON o.id = c.commande_id \
@@ -228,7 +228,7 @@ pub struct HolderView {
 }
 
 /// The holder's view of a cheque (no place involved).
-pub async fn holder_view(core: &Core, code: &str, today: Date) -> CoreResult<HolderView> {
+pub async fn holder_view(core: &Core, code: &str, today: Date) -> Result<HolderView> {
     let Ok(code) = Code::parse(code) else {
         return Ok(HolderView {
             verdict: refuse(Motif::CodeMalSaisi, Motif::CodeMalSaisi.message(), None),
@@ -246,7 +246,7 @@ pub async fn holder_view(core: &Core, code: &str, today: Date) -> CoreResult<Hol
 }
 
 /// Whether a cheque could be redeemed here now (optionally for a service), without using it.
-pub async fn check(core: &Core, place: &Place, code: &str, service: Option<&str>, today: Date) -> CoreResult<Verdict> {
+pub async fn check(core: &Core, place: &Place, code: &str, service: Option<&str>, today: Date) -> Result<Verdict> {
     let Ok(code) = Code::parse(code) else {
         return Ok(refuse(Motif::CodeMalSaisi, Motif::CodeMalSaisi.message(), None));
     };
@@ -265,7 +265,7 @@ pub async fn redeem(
     service: &str,
     idempotency: Option<&str>,
     today: Date,
-) -> CoreResult<Outcome> {
+) -> Result<Outcome> {
     let Ok(code) = Code::parse(code) else {
         return Ok(Outcome::Refused(refuse(
             Motif::CodeMalSaisi,
@@ -454,7 +454,7 @@ struct Previous {
 
 /// The redemption made by this place with this idempotency key, if any
 /// (cancelled or not).
-async fn previous(tx: &mut Tx, place: &Place, key: &str) -> CoreResult<Option<Previous>> {
+async fn previous(tx: &mut Tx, place: &Place, key: &str) -> Result<Option<Previous>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT e.id, e.carnet_id, e.valeur_centimes, e.service, e.at, e.annule_at, c.empreinte FROM encaissements e \
@@ -468,7 +468,7 @@ async fn previous(tx: &mut Tx, place: &Place, key: &str) -> CoreResult<Option<Pr
 }
 
 /// A place cancels its own redemption, within 24 hours (the cheque is usable again).
-pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i64) -> CoreResult<()> {
+pub async fn cancel(core: &Core, counter: Counter, place: &Place, redemption: i64) -> Result<()> {
     let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
     // A settlement run reads redemptions under this lock: a cancellation never slips into a statement being written.

@@ -8,7 +8,7 @@ use super::authz::{authorize, Action};
 use super::documents_pdf::Parties;
 use super::orders::{self, Document, Order, OrderState};
 use crate::accounts::{Principal, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
@@ -33,7 +33,7 @@ pub struct OrderList {
 }
 
 /// Orders, newest first: every order for the opérateur, its own for a funder; nobody else.
-pub async fn list(core: &Core, who: &Principal) -> CoreResult<OrderList> {
+pub async fn list(core: &Core, who: &Principal) -> Result<OrderList> {
     let funder = match who.role {
         Role::Operateur => None,
         Role::Commanditaire => Some(who.organisation_id),
@@ -63,7 +63,7 @@ pub struct Progress {
     pub plage: Option<(i64, i64)>,
 }
 
-pub(crate) async fn progress(core: &Core, id: i64) -> CoreResult<Progress> {
+pub(crate) async fn progress(core: &Core, id: i64) -> Result<Progress> {
     let cheques: Vec<(String, i64)> = on_db!(&core.db, c => {
         sqlx::query_as("SELECT etat, COUNT(*) FROM cheques WHERE commande_id = $1 GROUP BY etat ORDER BY etat")
             .bind(id)
@@ -91,7 +91,7 @@ pub(crate) async fn progress(core: &Core, id: i64) -> CoreResult<Progress> {
 }
 
 /// Who issues the documents: the opérateur's organisation (the oldest one).
-pub async fn operator_name(core: &Core) -> CoreResult<String> {
+pub async fn operator_name(core: &Core) -> Result<String> {
     let name: Option<String> = on_db!(&core.db, c => {
         sqlx::query_scalar("SELECT name FROM organisations WHERE kind = 'operateur' ORDER BY id LIMIT 1")
             .fetch_optional(&mut *c)
@@ -125,7 +125,7 @@ pub struct OrderFile {
     pub prescribers: Vec<(i64, String)>,
 }
 
-async fn funder_name(core: &Core, order: &Order) -> CoreResult<String> {
+async fn funder_name(core: &Core, order: &Order) -> Result<String> {
     Ok(crate::accounts::store::organisation(&core.db, order.commanditaire_id)
         .await?
         .map(|o| o.name)
@@ -133,7 +133,7 @@ async fn funder_name(core: &Core, order: &Order) -> CoreResult<String> {
 }
 
 /// One order's file, for its funder or the opérateur.
-pub async fn order_file(core: &Core, who: &Principal, id: i64) -> CoreResult<OrderFile> {
+pub async fn order_file(core: &Core, who: &Principal, id: i64) -> Result<OrderFile> {
     let order = orders::one(core, who, id).await?;
     let funder = order.commanditaire_id;
     let operator = authorize(who, Action::Administer).is_ok();
@@ -172,7 +172,7 @@ pub async fn order_file(core: &Core, who: &Principal, id: i64) -> CoreResult<Ord
 }
 
 /// A quote, an invoice or a credit note of an order, with what its PDF needs.
-pub async fn document(core: &Core, who: &Principal, id: i64, numero: &str) -> CoreResult<(Document, Order, Parties)> {
+pub async fn document(core: &Core, who: &Principal, id: i64, numero: &str) -> Result<(Document, Order, Parties)> {
     let order = orders::one(core, who, id).await?;
     let Some(doc) = orders::documents(core, id)
         .await?
@@ -189,7 +189,7 @@ pub async fn document(core: &Core, who: &Principal, id: i64, numero: &str) -> Co
 }
 
 /// The choices of the new-order form: funders and prescribers as (id, name). The opérateur only.
-pub async fn new_order_choices(core: &Core, who: &Principal) -> CoreResult<(Vec<(i64, String)>, Vec<(i64, String)>)> {
+pub async fn new_order_choices(core: &Core, who: &Principal) -> Result<(Vec<(i64, String)>, Vec<(i64, String)>)> {
     authorize(who, Action::Administer)?;
     let all = crate::accounts::store::organisations(&core.db).await?;
     let of = |kind: &str| {

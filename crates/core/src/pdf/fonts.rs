@@ -7,7 +7,7 @@ use std::path::Path;
 use krilla::text::Font;
 use krilla::Data;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// The faces documents use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,8 +37,8 @@ pub struct Fonts {
 
 impl Fonts {
     /// Loads DejaVu Sans, DejaVu Sans Bold and DejaVu Sans Mono Bold from `dir`.
-    pub fn load(dir: &Path) -> CoreResult<Fonts> {
-        let load = |name: &str| -> CoreResult<Loaded> {
+    pub fn load(dir: &Path) -> Result<Fonts> {
+        let load = |name: &str| -> Result<Loaded> {
             let path = dir.join(name);
             let bytes = std::fs::read(&path).map_err(|e| {
                 CoreError::Config(format!(

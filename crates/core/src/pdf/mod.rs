@@ -29,7 +29,7 @@ pub use fonts::{Fonts, Style};
 pub use table::{Column, Table};
 pub use text::{wrap, Flow};
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 
 /// A4 portrait, in points: width, height.
@@ -75,7 +75,7 @@ impl<'f> Pdf<'f> {
     }
 
     /// Adds an A4 page and draws it with `draw`.
-    pub fn page(&mut self, draw: impl FnOnce(&mut Page) -> CoreResult<()>) -> CoreResult<()> {
+    pub fn page(&mut self, draw: impl FnOnce(&mut Page) -> Result<()>) -> Result<()> {
         let settings = PageSettings::from_wh(A4.0, A4.1).ok_or_else(|| CoreError::Io("format A4".into()))?;
         let mut page = self.doc.start_page_with(settings);
         let drawn = {
@@ -92,7 +92,7 @@ impl<'f> Pdf<'f> {
     }
 
     /// The bytes of the document.
-    pub fn finish(self) -> CoreResult<Vec<u8>> {
+    pub fn finish(self) -> Result<Vec<u8>> {
         self.doc
             .finish()
             .map_err(|e| CoreError::Io(format!("PDF impossible : {e:?}")))
@@ -148,7 +148,7 @@ impl Page<'_, '_> {
     }
 
     /// A QR code of `data` in black, its top-left corner at (x, y), `side` points wide.
-    pub fn qr(&mut self, data: &str, x: f32, y: f32, side: f32) -> CoreResult<()> {
+    pub fn qr(&mut self, data: &str, x: f32, y: f32, side: f32) -> Result<()> {
         qr::draw(&mut self.surface, data, x, y, side)
     }
 }

@@ -4,11 +4,11 @@ use krilla::geom::{PathBuilder, Rect};
 use krilla::surface::Surface;
 
 use super::{fill, BLACK};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// Draws a QR code of `data` (error correction M, a quiet zone of 2 modules)
 /// with its top-left corner at (x, y), `side` points wide.
-pub(super) fn draw(s: &mut Surface, data: &str, x: f32, y: f32, side: f32) -> CoreResult<()> {
+pub(super) fn draw(s: &mut Surface, data: &str, x: f32, y: f32, side: f32) -> Result<()> {
     let code = fast_qr::QRBuilder::new(data)
         .ecl(fast_qr::ECL::M)
         .build()

@@ -2,7 +2,7 @@
 //! page, the column titles on every page, a numbered footer on every page.
 
 use super::{Page, Pdf, Style};
-use crate::error::CoreResult;
+use crate::error::Result;
 
 /// A column: its title and where its cells start.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +47,7 @@ impl Table<'_> {
         intro: impl Fn(&mut Page, f32) -> f32,
         cells: impl Fn(&T) -> Vec<String>,
         footer: &str,
-    ) -> CoreResult<()> {
+    ) -> Result<()> {
         let pages = self.pages(rows);
         let count = pages.len();
         for (n, chunk) in pages.into_iter().enumerate() {

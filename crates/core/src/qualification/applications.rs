@@ -9,7 +9,7 @@ use super::model::{self, ApplicationState, Draft, Questionnaire, ServiceOffer};
 use super::notify;
 use crate::accounts::Principal;
 use crate::db::{is_unique_violation, Db, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -98,7 +98,7 @@ pub struct Event {
 }
 
 /// The scope of a place (owner, hub, delegation), for authorisation.
-pub async fn scope(db: &Db, place_id: i64) -> CoreResult<Scope> {
+pub async fn scope(db: &Db, place_id: i64) -> Result<Scope> {
     let row: Option<(Option<i64>, Option<i64>, i64)> = on_db!(db, c => {
         sqlx::query_as(
             "SELECT l.organisation_id, h.organisation_id, (SELECT COUNT(*) FROM hubs_instruction i WHERE i.organisation_id = h.organisation_id) \
@@ -116,13 +116,13 @@ pub async fn scope(db: &Db, place_id: i64) -> CoreResult<Scope> {
     })
 }
 
-pub(crate) async fn load(db: &Db, id: i64) -> CoreResult<Application> {
+pub(crate) async fn load(db: &Db, id: i64) -> Result<Application> {
     let sql = format!("{APPLICATION_SQL} WHERE d.id = $1");
     let a: Option<Application> = on_db!(db, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?);
     a.ok_or_else(|| CoreError::NotFound(format!("demande de qualification {id}")))
 }
 
-pub(crate) async fn load_tx(tx: &mut Tx, id: i64) -> CoreResult<Application> {
+pub(crate) async fn load_tx(tx: &mut Tx, id: i64) -> Result<Application> {
     let sql = format!("{APPLICATION_SQL} WHERE d.id = $1");
     let a: Option<Application> = on_tx!(tx, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?);
     a.ok_or_else(|| CoreError::NotFound(format!("demande de qualification {id}")))
@@ -134,7 +134,7 @@ pub(crate) async fn record(
     etat: ApplicationState,
     message: &str,
     who: Option<i64>,
-) -> CoreResult<i64> {
+) -> Result<i64> {
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar("INSERT INTO demandes_historique (demande_id, etat, message, compte_id, at) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(id)
@@ -149,7 +149,7 @@ pub(crate) async fn record(
 
 /// Opens an application for a place of the caller's organisation, or returns
 /// the one in progress. A place already qualified (or suspended) cannot apply.
-pub async fn start(core: &Core, who: &Principal, ext_id: &str) -> CoreResult<i64> {
+pub async fn start(core: &Core, who: &Principal, ext_id: &str) -> Result<i64> {
     let place = crate::pass_numerique::places::by_ext_id(&core.db, ext_id).await?;
     authorize(who, Action::Apply(scope(&core.db, place.id).await?))?;
     let owner = place.organisation_id.ok_or(CoreError::Forbidden)?;
@@ -216,7 +216,7 @@ pub struct Rights {
 }
 
 /// An application, if the caller may see it, and what he may do with it.
-pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Application, Rights)> {
+pub async fn get(core: &Core, who: &Principal, id: i64) -> Result<(Application, Rights)> {
     let a = load(&core.db, id).await?;
     let s = scope(&core.db, a.lieu_id).await?;
     authorize(who, Action::View(s))?;
@@ -227,7 +227,7 @@ pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Applicati
     Ok((a, rights))
 }
 
-async fn editable(core: &Core, who: &Principal, id: i64) -> CoreResult<Application> {
+async fn editable(core: &Core, who: &Principal, id: i64) -> Result<Application> {
     let a = load(&core.db, id).await?;
     authorize(who, Action::Apply(scope(&core.db, a.lieu_id).await?))?;
     if !a.editable() {
@@ -242,7 +242,7 @@ async fn editable(core: &Core, who: &Principal, id: i64) -> CoreResult<Applicati
 /// Saves what the place typed (nothing is checked yet, except lengths: the
 /// SIRET of a draft is stored as typed, and bound as a `Siret` only when the
 /// application is filed).
-pub async fn save(core: &Core, who: &Principal, id: i64, draft: Draft) -> CoreResult<()> {
+pub async fn save(core: &Core, who: &Principal, id: i64, draft: Draft) -> Result<()> {
     let a = editable(core, who, id).await?;
     let d = draft.tidy();
     let charte = if d.charte {
@@ -269,7 +269,7 @@ pub async fn save(core: &Core, who: &Principal, id: i64, draft: Draft) -> CoreRe
     Ok(())
 }
 
-pub async fn documents(db: &Db, id: i64) -> CoreResult<Vec<Document>> {
+pub async fn documents(db: &Db, id: i64) -> Result<Vec<Document>> {
     Ok(on_db!(db, c => {
         sqlx::query_as(
             "SELECT id, nature, nom_fichier, type_mime, taille, sha256, created_at FROM demandes_pieces WHERE demande_id = $1 ORDER BY id",
@@ -281,7 +281,7 @@ pub async fn documents(db: &Db, id: i64) -> CoreResult<Vec<Document>> {
 }
 
 /// Attaches a document: PDF, PNG or JPEG (by content), 5 Mo at most.
-pub async fn attach(core: &Core, who: &Principal, id: i64, nature: &str, name: &str, bytes: &[u8]) -> CoreResult<i64> {
+pub async fn attach(core: &Core, who: &Principal, id: i64, nature: &str, name: &str, bytes: &[u8]) -> Result<i64> {
     let a = editable(core, who, id).await?;
     if !model::DOCUMENT_KINDS.iter().any(|(k, _, _)| *k == nature) {
         return Err(CoreError::invalid("choisissez la nature de la pièce"));
@@ -333,7 +333,7 @@ pub async fn attach(core: &Core, who: &Principal, id: i64, nature: &str, name: &
 }
 
 /// Removes a document from an application still being prepared.
-pub async fn detach(core: &Core, who: &Principal, id: i64, piece: i64) -> CoreResult<()> {
+pub async fn detach(core: &Core, who: &Principal, id: i64, piece: i64) -> Result<()> {
     editable(core, who, id).await?;
     let n = on_db!(&core.db, c => {
         sqlx::query("DELETE FROM demandes_pieces WHERE id = $1 AND demande_id = $2").bind(piece).bind(id).execute(&mut *c).await?.rows_affected()
@@ -345,7 +345,7 @@ pub async fn detach(core: &Core, who: &Principal, id: i64, piece: i64) -> CoreRe
 }
 
 /// A document and its content, for whoever may see the application.
-pub async fn document(core: &Core, who: &Principal, id: i64, piece: i64) -> CoreResult<(Document, Vec<u8>)> {
+pub async fn document(core: &Core, who: &Principal, id: i64, piece: i64) -> Result<(Document, Vec<u8>)> {
     get(core, who, id).await?;
     let row: Option<(Document, Vec<u8>)> = on_db!(&core.db, c => {
         let meta: Option<Document> = sqlx::query_as(
@@ -364,14 +364,14 @@ pub async fn document(core: &Core, who: &Principal, id: i64, piece: i64) -> Core
 }
 
 /// What still stops the application from being filed (empty when complete).
-pub async fn missing(core: &Core, a: &Application) -> CoreResult<Vec<String>> {
+pub async fn missing(core: &Core, a: &Application) -> Result<Vec<String>> {
     let kinds: Vec<String> = documents(&core.db, a.id).await?.into_iter().map(|d| d.nature).collect();
     Ok(model::check(&a.draft(), &kinds).err().unwrap_or_default())
 }
 
 /// Files the application for review: everything is checked first, and every
 /// gap is reported at once.
-pub async fn file(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
+pub async fn file(core: &Core, who: &Principal, id: i64) -> Result<()> {
     let a = editable(core, who, id).await?;
     let kinds: Vec<String> = documents(&core.db, id).await?.into_iter().map(|d| d.nature).collect();
     let filed = model::check(&a.draft(), &kinds)
@@ -471,7 +471,7 @@ pub struct Summary {
 
 /// Applications the caller may see (the opérateur: all; a hub: its
 /// territory; a place: its own), optionally in one state, newest first.
-pub async fn list(core: &Core, who: &Principal, etat: Option<ApplicationState>) -> CoreResult<Vec<Summary>> {
+pub async fn list(core: &Core, who: &Principal, etat: Option<ApplicationState>) -> Result<Vec<Summary>> {
     authorize(who, Action::List)?;
     let (filter, org) = match who.role {
         // Every filter uses $1 (PostgreSQL needs each bound parameter used).
@@ -493,7 +493,7 @@ pub async fn list(core: &Core, who: &Principal, etat: Option<ApplicationState>) 
 }
 
 /// The history of an application, oldest first.
-pub async fn history(db: &Db, id: i64) -> CoreResult<Vec<Event>> {
+pub async fn history(db: &Db, id: i64) -> Result<Vec<Event>> {
     Ok(on_db!(db, c => {
         sqlx::query_as(
             "SELECT h.etat, h.message, a.display_name AS auteur, h.at FROM demandes_historique h \
@@ -521,7 +521,7 @@ pub struct PlaceStatus {
 }
 
 /// The places a place's staff are responsible for, by name.
-pub async fn places_of(core: &Core, who: &Principal) -> CoreResult<Vec<PlaceStatus>> {
+pub async fn places_of(core: &Core, who: &Principal) -> Result<Vec<PlaceStatus>> {
     if who.role != crate::accounts::Role::Lieu {
         return Err(CoreError::Forbidden);
     }

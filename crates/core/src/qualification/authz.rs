@@ -2,7 +2,7 @@
 //! else. Fails closed.
 
 use crate::accounts::{Principal, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// Who a place belongs to, for the rules below: its responsible organisation,
 /// the hub whose territory holds it, and whether the opérateur delegated the
@@ -44,7 +44,7 @@ pub fn home(who: &Principal) -> Home {
     }
 }
 
-pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
+pub fn authorize(who: &Principal, action: Action) -> Result<()> {
     let operator = who.role == Role::Operateur;
     let own = |s: Scope| who.role == Role::Lieu && s.owner == Some(who.organisation_id);
     let hub = |s: Scope| who.role == Role::Hub && s.hub == Some(who.organisation_id);

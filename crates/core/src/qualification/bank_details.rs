@@ -11,7 +11,7 @@ use super::decisions::{legal_rep, qualification_of};
 use super::notify::{self, Notice};
 use crate::accounts::Principal;
 use crate::db::{Db, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::{Bic, Iban};
 use crate::journal::{self, actions, NewEntry};
 use crate::reglements::bank;
@@ -67,7 +67,7 @@ pub(crate) async fn record(
     place: i64,
     (iban, bic, holder): (&Iban, &Bic, &str),
     validated: bool,
-) -> CoreResult<Option<i64>> {
+) -> Result<Option<i64>> {
     let now = tx.horloge.now_micros();
     let same: i64 = on_tx!(tx, c => {
         sqlx::query_scalar(
@@ -120,7 +120,7 @@ const DETAILS_SQL: &str = "SELECT b.id, l.ext_id AS lieu_ext_id, l.nom AS lieu_n
      FROM coordonnees_bancaires b JOIN lieux l ON l.id = b.lieu_id";
 
 /// The validated details of a place and the latest change waiting or refused.
-pub async fn of_place(db: &Db, place: i64) -> CoreResult<Vec<Details>> {
+pub async fn of_place(db: &Db, place: i64) -> Result<Vec<Details>> {
     let sql = format!(
         "{DETAILS_SQL} WHERE b.lieu_id = $1 AND (b.etat IN ($2, $3) OR b.id = \
          (SELECT MAX(id) FROM coordonnees_bancaires WHERE lieu_id = $1 AND etat = $4)) ORDER BY b.id"
@@ -139,14 +139,7 @@ pub async fn of_place(db: &Db, place: i64) -> CoreResult<Vec<Details>> {
 /// A place's staff ask to be paid on another account. The new details wait
 /// for the opérateur's validation; until then payments go to the validated
 /// account. The legal representative is told.
-pub async fn submit(
-    core: &Core,
-    who: &Principal,
-    ext_id: &str,
-    iban: &str,
-    bic: &str,
-    holder: &str,
-) -> CoreResult<i64> {
+pub async fn submit(core: &Core, who: &Principal, ext_id: &str, iban: &str, bic: &str, holder: &str) -> Result<i64> {
     let place = crate::pass_numerique::places::by_ext_id(&core.db, ext_id).await?;
     authorize(
         who,
@@ -208,14 +201,14 @@ pub async fn submit(
 }
 
 /// Changes waiting for the opérateur, oldest first.
-pub async fn pending(core: &Core, who: &Principal) -> CoreResult<Vec<Details>> {
+pub async fn pending(core: &Core, who: &Principal) -> Result<Vec<Details>> {
     authorize(who, Action::Administer)?;
     let sql = format!("{DETAILS_SQL} WHERE b.etat = $1 ORDER BY b.id");
     Ok(on_db!(&core.db, c => sqlx::query_as(&sql).bind(BankDetailsState::AValider).fetch_all(&mut *c).await?))
 }
 
 /// The opérateur validates (`refusal` = None) or refuses a change.
-pub async fn review(core: &Core, who: &Principal, id: i64, refusal: Option<&str>) -> CoreResult<()> {
+pub async fn review(core: &Core, who: &Principal, id: i64, refusal: Option<&str>) -> Result<()> {
     authorize(who, Action::Administer)?;
     let refusal = refusal.map(|r| r.trim().chars().take(super::model::MAX_TEXT).collect::<String>());
     if refusal.as_deref() == Some("") {

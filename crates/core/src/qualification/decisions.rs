@@ -10,7 +10,7 @@ use super::model::{self, ApplicationState, QualificationState};
 use super::notify::{self, Notice};
 use crate::accounts::Principal;
 use crate::db::{is_unique_violation, Db, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::{Bic, Iban, Siret};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -25,7 +25,7 @@ pub enum Decision {
 
 impl Decision {
     /// From a form: `approuver`, `refuser` or `modifier`, and the message.
-    pub fn parse(kind: &str, message: &str) -> CoreResult<Decision> {
+    pub fn parse(kind: &str, message: &str) -> Result<Decision> {
         let message: String = message.trim().chars().take(model::MAX_TEXT).collect();
         let need = |what: &str| {
             if message.is_empty() {
@@ -51,7 +51,7 @@ impl Decision {
 /// The SIRET is read as text: qualifications imported or decided before the
 /// strict rule may hold one it now refuses (`controle::sirets_a_reprendre`
 /// lists them), and such a row must not make the place's pages fail.
-pub async fn qualification_of(db: &Db, place_id: i64) -> CoreResult<Option<(i64, QualificationState, Option<String>)>> {
+pub async fn qualification_of(db: &Db, place_id: i64) -> Result<Option<(i64, QualificationState, Option<String>)>> {
     Ok(on_db!(db, c => {
         sqlx::query_as("SELECT id, etat, siret FROM qualifications WHERE lieu_id = $1 AND etat IN ('active', 'suspendue')")
             .bind(place_id)
@@ -61,7 +61,7 @@ pub async fn qualification_of(db: &Db, place_id: i64) -> CoreResult<Option<(i64,
 }
 
 /// The legal representative's e-mail from the place's last approved application.
-pub(crate) async fn legal_rep(tx: &mut Tx, place_id: i64) -> CoreResult<Option<String>> {
+pub(crate) async fn legal_rep(tx: &mut Tx, place_id: i64) -> Result<Option<String>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(
             "SELECT representant_courriel FROM demandes_qualification WHERE lieu_id = $1 AND etat = $2 ORDER BY id DESC LIMIT 1",
@@ -73,7 +73,7 @@ pub(crate) async fn legal_rep(tx: &mut Tx, place_id: i64) -> CoreResult<Option<S
     }))
 }
 
-async fn set_listed(tx: &mut Tx, place_id: i64, listed: bool) -> CoreResult<()> {
+async fn set_listed(tx: &mut Tx, place_id: i64, listed: bool) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE lieux SET pass_numerique = $2, updated_at = $3 WHERE id = $1")
             .bind(place_id).bind(listed).bind(tx.horloge.now_micros()).execute(&mut *c).await?;
@@ -86,13 +86,13 @@ async fn set_listed(tx: &mut Tx, place_id: i64, listed: bool) -> CoreResult<()> 
 /// reviewed the bank document), to be validated by the opérateur when a hub does.
 /// The instructor's decision form: refused to whoever may not review this
 /// application, then read (`kind`: the form's key, `message`: reasons or changes asked).
-pub async fn decide_form(core: &Core, who: &Principal, id: i64, kind: &str, message: &str) -> CoreResult<()> {
+pub async fn decide_form(core: &Core, who: &Principal, id: i64, kind: &str, message: &str) -> Result<()> {
     let a = applications::load(&core.db, id).await?;
     authorize(who, Action::Review(scope(&core.db, a.lieu_id).await?))?;
     decide(core, who, id, Decision::parse(kind, message)?).await
 }
 
-pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision) -> CoreResult<()> {
+pub async fn decide(core: &Core, who: &Principal, id: i64, decision: Decision) -> Result<()> {
     let a = applications::load(&core.db, id).await?;
     authorize(who, Action::Review(scope(&core.db, a.lieu_id).await?))?;
     let mut tx = core.db.begin().await?;
@@ -231,7 +231,7 @@ impl Change {
 /// Suspends, withdraws or reinstates the qualification of a place, with a
 /// reason (required to suspend or withdraw). Only an active qualification lets
 /// the place redeem cheques and shows it as accepting the Pass Numérique.
-pub async fn change(core: &Core, who: &Principal, ext_id: &str, change: Change, reason: &str) -> CoreResult<()> {
+pub async fn change(core: &Core, who: &Principal, ext_id: &str, change: Change, reason: &str) -> Result<()> {
     let place = crate::pass_numerique::places::by_ext_id(&core.db, ext_id).await?;
     authorize(who, Action::Review(scope(&core.db, place.id).await?))?;
     let reason: String = reason.trim().chars().take(model::MAX_TEXT).collect();
@@ -314,7 +314,7 @@ pub struct Qualified {
 
 /// Qualifications (active, suspended, withdrawn) the caller may see: all for
 /// the opérateur, its territory for a hub, its own places for a place.
-pub async fn qualified(core: &Core, who: &Principal) -> CoreResult<Vec<Qualified>> {
+pub async fn qualified(core: &Core, who: &Principal) -> Result<Vec<Qualified>> {
     authorize(who, Action::List)?;
     let filter = match who.role {
         crate::accounts::Role::Operateur => "$1 = $1",
@@ -331,7 +331,7 @@ pub async fn qualified(core: &Core, who: &Principal) -> CoreResult<Vec<Qualified
 }
 
 /// The opérateur delegates (or takes back) the review of a hub's territory.
-pub async fn delegate(core: &Core, actor: &Actor, hub: i64, on: bool) -> CoreResult<()> {
+pub async fn delegate(core: &Core, actor: &Actor, hub: i64, on: bool) -> Result<()> {
     let org = crate::accounts::store::organisation(&core.db, hub)
         .await?
         .ok_or_else(|| CoreError::NotFound(format!("organisation {hub}")))?;
@@ -374,7 +374,7 @@ pub struct ReviewDesk {
 }
 
 /// The review desk of the caller (anyone who may list qualifications).
-pub async fn review_desk(core: &Core, who: &Principal) -> CoreResult<ReviewDesk> {
+pub async fn review_desk(core: &Core, who: &Principal) -> Result<ReviewDesk> {
     authorize(who, Action::List)?;
     let operator = authorize(who, Action::Administer).is_ok();
     let hub = who.role == crate::accounts::Role::Hub;
@@ -388,7 +388,7 @@ pub async fn review_desk(core: &Core, who: &Principal) -> CoreResult<ReviewDesk>
 }
 
 /// Whether the opérateur delegated the review of its territory to this hub.
-pub async fn delegated(db: &Db, hub: i64) -> CoreResult<bool> {
+pub async fn delegated(db: &Db, hub: i64) -> Result<bool> {
     let n: i64 = on_db!(db, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM hubs_instruction WHERE organisation_id = $1").bind(hub).fetch_one(&mut *c).await?
     });

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::bank_details::BankDetailsState;
 use crate::db::{is_unique_violation, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::{Bic, Iban, Siret};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::lieux::validate::Issue;
@@ -47,7 +47,7 @@ pub struct Report {
 }
 
 /// The value read from a cell, or `None` and the cell's French message in `issues`.
-fn kept<T>(issues: &mut Vec<Issue>, line: usize, field: &str, read: CoreResult<T>) -> Option<T> {
+fn kept<T>(issues: &mut Vec<Issue>, line: usize, field: &str, read: Result<T>) -> Option<T> {
     read.map_err(|e| issues.push(issue(line, field, e.to_string()))).ok()
 }
 
@@ -60,7 +60,7 @@ fn issue(line: usize, field: &str, message: impl Into<String>) -> Issue {
 }
 
 /// Reads the CSV (comma or semicolon, optional BOM) into raw rows with their line numbers.
-fn read(bytes: &[u8]) -> CoreResult<Vec<(usize, Vec<String>)>> {
+fn read(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|_| CoreError::invalid("le fichier n'est pas en UTF-8"))?;
     let first = text.lines().next().unwrap_or("");
@@ -106,7 +106,7 @@ fn read(bytes: &[u8]) -> CoreResult<Vec<(usize, Vec<String>)>> {
 }
 
 /// Checks every row; returns the good rows and every problem.
-async fn check(core: &Core, raw: Vec<(usize, Vec<String>)>) -> CoreResult<(Vec<Row>, Vec<Issue>)> {
+async fn check(core: &Core, raw: Vec<(usize, Vec<String>)>) -> Result<(Vec<Row>, Vec<Issue>)> {
     let places: HashMap<String, i64> = crate::on_db!(&core.db, c => {
         sqlx::query_as::<_, (String, i64)>("SELECT ext_id, id FROM lieux").fetch_all(&mut *c).await?
     })
@@ -192,7 +192,7 @@ async fn check(core: &Core, raw: Vec<(usize, Vec<String>)>) -> CoreResult<(Vec<R
 }
 
 /// Writes one row; returns (newly qualified, bank details recorded).
-async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> CoreResult<(bool, bool)> {
+async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> Result<(bool, bool)> {
     // The SIRET read as text, like `taken` in `check`.
     let active: Option<(i64, Option<String>)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT id, siret FROM qualifications WHERE lieu_id = $1 AND etat = 'active'")
@@ -276,7 +276,7 @@ async fn apply(tx: &mut Tx, core: &Core, actor: &Actor, row: &Row, now: i64) -> 
 }
 
 /// Imports the file (the opérateur only): all rows or none. A refusal lists every bad row.
-pub async fn import(core: &Core, who: &crate::accounts::Principal, bytes: &[u8]) -> CoreResult<Report> {
+pub async fn import(core: &Core, who: &crate::accounts::Principal, bytes: &[u8]) -> Result<Report> {
     super::authz::authorize(who, super::authz::Action::Administer)?;
     let actor = &who.actor();
     let raw = read(bytes)?;

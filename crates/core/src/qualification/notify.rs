@@ -2,7 +2,7 @@
 //! step that causes them (see `crate::mail`).
 
 use crate::db::Tx;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::mail;
 use crate::on_tx;
 
@@ -18,7 +18,7 @@ pub struct Notice<'a> {
     pub body: String,
 }
 
-pub async fn to_place(tx: &mut Tx, n: &Notice<'_>) -> CoreResult<()> {
+pub async fn to_place(tx: &mut Tx, n: &Notice<'_>) -> Result<()> {
     let mut to = mail::recipients(tx, n.place_org, &["lieu"]).await?;
     if let Some(rep) = n.legal_rep.filter(|r| !r.is_empty()) {
         to.push(rep.to_string());
@@ -32,7 +32,7 @@ pub async fn to_place(tx: &mut Tx, n: &Notice<'_>) -> CoreResult<()> {
 }
 
 /// The opérateur's staff, and the hub's when it reviews by delegation.
-pub async fn to_reviewers(tx: &mut Tx, key: &str, hub: Option<i64>, subject: &str, body: &str) -> CoreResult<()> {
+pub async fn to_reviewers(tx: &mut Tx, key: &str, hub: Option<i64>, subject: &str, body: &str) -> Result<()> {
     let mut to: Vec<String> = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT email FROM accounts WHERE role = 'operateur' AND active = TRUE ORDER BY id")
             .fetch_all(&mut *c)

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::mois::Mois;
 use crate::db::Tx;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::identifiants::Centimes;
 use crate::on_tx;
 
@@ -73,7 +73,7 @@ pub struct Hub {
     pub total: Departement,
 }
 
-async fn compte(tx: &mut Tx, sql: &str, org: i64, from: Bound<'_>, to: Bound<'_>) -> CoreResult<Compte> {
+async fn compte(tx: &mut Tx, sql: &str, org: i64, from: Bound<'_>, to: Bound<'_>) -> Result<Compte> {
     let (cheques, centimes): (i64, Centimes) = on_tx!(tx, c => {
         let q = sqlx::query_as(sql).bind(org);
         let q = match from { Bound::Micros(v) => q.bind(v), Bound::Jour(v) => q.bind(v) };
@@ -89,7 +89,7 @@ enum Bound<'a> {
     Jour(&'a str),
 }
 
-async fn ligne(tx: &mut Tx, sql: &str, org: i64, m: &Mois, days: bool) -> CoreResult<Ligne> {
+async fn ligne(tx: &mut Tx, sql: &str, org: i64, m: &Mois, days: bool) -> Result<Ligne> {
     let (from, start, end) = if days {
         (
             Bound::Jour(""),
@@ -111,7 +111,7 @@ async fn ligne(tx: &mut Tx, sql: &str, org: i64, m: &Mois, days: bool) -> CoreRe
 
 const SUM: &str = "CAST(COALESCE(SUM(ch.valeur_centimes), 0) AS BIGINT)";
 
-async fn organisation_name(tx: &mut Tx, id: i64) -> CoreResult<String> {
+async fn organisation_name(tx: &mut Tx, id: i64) -> Result<String> {
     let name: Option<String> = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1").bind(id).fetch_optional(&mut *c).await?
     });
@@ -119,7 +119,7 @@ async fn organisation_name(tx: &mut Tx, id: i64) -> CoreResult<String> {
 }
 
 /// The digest of month `m` for the funder `org`.
-pub async fn commanditaire(tx: &mut Tx, org: i64, m: &Mois) -> CoreResult<Commanditaire> {
+pub async fn commanditaire(tx: &mut Tx, org: i64, m: &Mois) -> Result<Commanditaire> {
     let emis = format!(
         "SELECT COUNT(*), {SUM} FROM cheques ch JOIN commandes c ON c.id = ch.commande_id \
          WHERE c.commanditaire_id = $1 AND c.emise_at >= $2 AND c.emise_at < $3"
@@ -152,7 +152,7 @@ pub async fn commanditaire(tx: &mut Tx, org: i64, m: &Mois) -> CoreResult<Comman
 
 const OF_HUB: &str = "IN (SELECT departement FROM hub_departements WHERE organisation_id = $1)";
 
-async fn per_departement(tx: &mut Tx, sql: &str, org: i64, m: Option<&Mois>) -> CoreResult<BTreeMap<String, i64>> {
+async fn per_departement(tx: &mut Tx, sql: &str, org: i64, m: Option<&Mois>) -> Result<BTreeMap<String, i64>> {
     let rows: Vec<(String, i64)> = on_tx!(tx, c => {
         let q = sqlx::query_as(sql).bind(org);
         let q = match m { Some(m) => q.bind(m.debut_micros).bind(m.fin_micros), None => q };
@@ -163,7 +163,7 @@ async fn per_departement(tx: &mut Tx, sql: &str, org: i64, m: Option<&Mois>) -> 
 
 /// The digest of month `m` for the hub `org`, per département it covers (all
 /// of them, zeros included).
-pub async fn hub(tx: &mut Tx, org: i64, m: &Mois) -> CoreResult<Hub> {
+pub async fn hub(tx: &mut Tx, org: i64, m: &Mois) -> Result<Hub> {
     let departements: Vec<(String, String)> = on_tx!(&mut *tx, c => {
         sqlx::query_as(
             "SELECT h.departement, COALESCE(t.nom, '') FROM hub_departements h \

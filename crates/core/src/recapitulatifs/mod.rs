@@ -23,7 +23,7 @@ use subtle::ConstantTimeEq;
 
 use crate::accounts::model::Role;
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::keys::Keys;
 use crate::{mail, on_db, on_tx, Core, Db};
 pub use mois::Mois;
@@ -40,7 +40,7 @@ pub fn concerne(role: Role) -> bool {
 }
 
 /// Whether the account gets the digest (yes unless it opted out).
-pub async fn abonne(db: &Db, account_id: i64) -> CoreResult<bool> {
+pub async fn abonne(db: &Db, account_id: i64) -> Result<bool> {
     let v: Option<bool> = on_db!(db, c => {
         sqlx::query_scalar("SELECT recapitulatif_mensuel FROM preferences_courriels WHERE account_id = $1")
             .bind(account_id).fetch_optional(&mut *c).await?
@@ -49,7 +49,7 @@ pub async fn abonne(db: &Db, account_id: i64) -> CoreResult<bool> {
 }
 
 /// Subscribes or unsubscribes the account.
-pub async fn set_abonne(db: &Db, account_id: i64, oui: bool) -> CoreResult<()> {
+pub async fn set_abonne(db: &Db, account_id: i64, oui: bool) -> Result<()> {
     on_db!(db, c => {
         sqlx::query(
             "INSERT INTO preferences_courriels (account_id, recapitulatif_mensuel, updated_at) VALUES ($1, $2, $3) \
@@ -102,7 +102,7 @@ pub struct Abonnement {
 /// Follows an unsubscribe link: `Some(true)` = subscribe again, `Some(false)`
 /// = unsubscribe, `None` = only read the current choice. `None` when the
 /// token is not ours or the account is gone.
-pub async fn par_jeton(core: &Core, token: &str, choix: Option<bool>) -> CoreResult<Option<Abonnement>> {
+pub async fn par_jeton(core: &Core, token: &str, choix: Option<bool>) -> Result<Option<Abonnement>> {
     let Some(id) = lire_jeton(&core.keys, token) else {
         return Ok(None);
     };
@@ -138,7 +138,7 @@ pub struct Envoi {
 }
 
 /// Active accounts of funders and hubs (their own role) that did not opt out.
-async fn recipients(tx: &mut Tx) -> CoreResult<Vec<(i64, String, i64, String)>> {
+async fn recipients(tx: &mut Tx) -> Result<Vec<(i64, String, i64, String)>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as(
             "SELECT a.id, a.email, o.id, o.kind FROM accounts a JOIN organisations o ON o.id = a.organisation_id \
@@ -161,7 +161,7 @@ pub fn cle(account_id: i64, m: &Mois) -> String {
 /// claim of the job. With `only_if_unclaimed` (the scheduled run), does
 /// nothing when the job was already claimed for `m`; otherwise (the
 /// operator's command) runs anyway, the keys keeping it idempotent.
-async fn run(core: &Core, m: &Mois, base_url: &str, only_if_unclaimed: bool) -> CoreResult<Option<Envoi>> {
+async fn run(core: &Core, m: &Mois, base_url: &str, only_if_unclaimed: bool) -> Result<Option<Envoi>> {
     let base = base_url.trim_end_matches('/');
     let mut tx = core.db.begin().await?;
     let claimed = crate::jobs::claim_in(&mut tx, JOB, &m.cle).await?;
@@ -213,7 +213,7 @@ async fn run(core: &Core, m: &Mois, base_url: &str, only_if_unclaimed: bool) -> 
 }
 
 /// `passerelle recapitulatifs envoyer --mois M`: queues what is not queued yet.
-pub async fn envoyer(core: &Core, m: &Mois, base_url: &str) -> CoreResult<Envoi> {
+pub async fn envoyer(core: &Core, m: &Mois, base_url: &str) -> Result<Envoi> {
     run(core, m, base_url, false)
         .await?
         .ok_or_else(|| CoreError::Io("récapitulatifs non envoyés".into()))
@@ -221,7 +221,7 @@ pub async fn envoyer(core: &Core, m: &Mois, base_url: &str) -> CoreResult<Envoi>
 
 /// The scheduled run of `today` (Europe/Paris): during the first days of a
 /// month, the digests of the previous month, once across all instances.
-pub async fn run_scheduled(core: &Core, today: jiff::civil::Date, base_url: &str) -> CoreResult<Option<Envoi>> {
+pub async fn run_scheduled(core: &Core, today: jiff::civil::Date, base_url: &str) -> Result<Option<Envoi>> {
     if today.day() > LAST_DAY_TO_SEND {
         return Ok(None);
     }

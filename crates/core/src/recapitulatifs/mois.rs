@@ -1,6 +1,6 @@
 //! The month a digest covers, with its bounds in Europe/Paris.
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// A calendar month (`AAAA-MM`) and its bounds: instants (µs, UTC) of its
 /// first and of the next month's first midnight in Paris, and the same as
@@ -23,7 +23,7 @@ fn invalid(text: &str) -> CoreError {
 
 impl Mois {
     /// `2026-11` → November 2026.
-    pub fn parse(text: &str) -> CoreResult<Mois> {
+    pub fn parse(text: &str) -> Result<Mois> {
         let t = text.trim();
         let (y, m) = t.split_once('-').ok_or_else(|| invalid(t))?;
         if y.len() != 4 || m.len() != 2 {
@@ -34,11 +34,11 @@ impl Mois {
         Mois::of(year, month).map_err(|_| invalid(t))
     }
 
-    pub fn of(year: i16, month: i8) -> CoreResult<Mois> {
+    pub fn of(year: i16, month: i8) -> Result<Mois> {
         let err = |e: jiff::Error| CoreError::invalid(format!("mois invalide : {e}"));
         let first = jiff::civil::Date::new(year, month, 1).map_err(err)?;
         let next = first.last_of_month().tomorrow().map_err(err)?;
-        let at = |d: jiff::civil::Date| -> CoreResult<i64> {
+        let at = |d: jiff::civil::Date| -> Result<i64> {
             Ok(d.in_tz("Europe/Paris").map_err(err)?.timestamp().as_microsecond())
         };
         Ok(Mois {
@@ -52,7 +52,7 @@ impl Mois {
     }
 
     /// The month before the one of `today` (the month a digest sent on `today` covers).
-    pub fn precedent(today: jiff::civil::Date) -> CoreResult<Mois> {
+    pub fn precedent(today: jiff::civil::Date) -> Result<Mois> {
         let (y, m) = (today.year(), today.month());
         let (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
         Mois::of(y, m)

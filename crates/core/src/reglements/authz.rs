@@ -1,7 +1,7 @@
 //! Authorisation of settlement, decided here and nowhere else. Fails closed.
 
 use crate::accounts::{Principal, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -11,7 +11,7 @@ pub enum Action {
     ViewStatement { owner: Option<i64> },
 }
 
-pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
+pub fn authorize(who: &Principal, action: Action) -> Result<()> {
     let operator = who.role == Role::Operateur;
     let allowed = match action {
         Action::Settle => operator,

@@ -3,11 +3,11 @@
 //! the SIRET [`crate::identifiants::Siret`]. Each reader refuses with a
 //! French message saying what is wrong.
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 /// The account holder's name, as the bank knows it. It must keep at least
 /// one letter or digit in the SEPA Latin set, or the transfer file would name nobody.
-pub fn parse_holder(text: &str) -> CoreResult<String> {
+pub fn parse_holder(text: &str) -> Result<String> {
     let t = text.trim();
     if t.is_empty() || t.chars().count() > 70 {
         return Err(CoreError::invalid(

@@ -8,7 +8,7 @@ use super::authz::{authorize, Action};
 use super::SETTLEMENT_LOCK;
 use crate::accounts::Principal;
 use crate::db::lock;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::{Bic, Centimes, Iban};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_db, on_tx, Core};
@@ -152,7 +152,7 @@ const STATEMENT_COLUMNS: &str = "SELECT r.id, r.numero, r.lieu_id, l.nom AS lieu
      FROM releves r JOIN lieux l ON l.id = r.lieu_id JOIN coordonnees_bancaires b ON b.id = r.coordonnees_id";
 
 /// The latest batches (the opérateur only).
-pub async fn lots(core: &Core, who: &Principal) -> CoreResult<Vec<Lot>> {
+pub async fn lots(core: &Core, who: &Principal) -> Result<Vec<Lot>> {
     authorize(who, Action::Settle)?;
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(
@@ -164,12 +164,12 @@ pub async fn lots(core: &Core, who: &Principal) -> CoreResult<Vec<Lot>> {
 }
 
 /// One batch (the opérateur only).
-pub async fn lot(core: &Core, who: &Principal, id: i64) -> CoreResult<Lot> {
+pub async fn lot(core: &Core, who: &Principal, id: i64) -> Result<Lot> {
     authorize(who, Action::Settle)?;
     find_lot(core, id).await
 }
 
-async fn find_lot(core: &Core, id: i64) -> CoreResult<Lot> {
+async fn find_lot(core: &Core, id: i64) -> Result<Lot> {
     let found: Option<Lot> = on_db!(&core.db, c => {
         sqlx::query_as("SELECT id, msg_id, jusqu_au, virements, total_centimes, etat, created_at FROM lots_virements WHERE id = $1")
             .bind(id)
@@ -180,7 +180,7 @@ async fn find_lot(core: &Core, id: i64) -> CoreResult<Lot> {
 }
 
 /// The SEPA file of a batch, exactly as produced by its run.
-pub async fn sepa_xml(core: &Core, who: &Principal, id: i64) -> CoreResult<String> {
+pub async fn sepa_xml(core: &Core, who: &Principal, id: i64) -> Result<String> {
     authorize(who, Action::Settle)?;
     let xml: Option<String> = on_db!(&core.db, c => {
         sqlx::query_scalar("SELECT xml FROM lots_virements WHERE id = $1").bind(id).fetch_optional(&mut *c).await?
@@ -189,7 +189,7 @@ pub async fn sepa_xml(core: &Core, who: &Principal, id: i64) -> CoreResult<Strin
 }
 
 /// Statements of a batch, newest first.
-pub async fn statements_of_lot(core: &Core, who: &Principal, lot: i64) -> CoreResult<Vec<Statement>> {
+pub async fn statements_of_lot(core: &Core, who: &Principal, lot: i64) -> Result<Vec<Statement>> {
     authorize(who, Action::Settle)?;
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(&format!("{STATEMENT_COLUMNS} WHERE r.lot_id = $1 ORDER BY r.id"))
@@ -201,7 +201,7 @@ pub async fn statements_of_lot(core: &Core, who: &Principal, lot: i64) -> CoreRe
 
 /// Statements of the places of the caller's own organisation (a place's own
 /// space), newest first.
-pub async fn statements_of_own_places(core: &Core, who: &Principal) -> CoreResult<Vec<Statement>> {
+pub async fn statements_of_own_places(core: &Core, who: &Principal) -> Result<Vec<Statement>> {
     authorize(
         who,
         Action::ViewStatement {
@@ -225,7 +225,7 @@ pub async fn statements_of_own_places(core: &Core, who: &Principal) -> CoreResul
 
 /// A statement, if the caller may see it: the opérateur, or the staff of the
 /// place's responsible organisation.
-pub async fn statement(core: &Core, who: &Principal, numero: &str) -> CoreResult<Statement> {
+pub async fn statement(core: &Core, who: &Principal, numero: &str) -> Result<Statement> {
     let s = find_statement(core, numero).await?;
     authorize(
         who,
@@ -237,13 +237,13 @@ pub async fn statement(core: &Core, who: &Principal, numero: &str) -> CoreResult
 }
 
 /// A statement and its lines, if the caller may see it.
-pub async fn statement_with_lines(core: &Core, who: &Principal, numero: &str) -> CoreResult<(Statement, Vec<Line>)> {
+pub async fn statement_with_lines(core: &Core, who: &Principal, numero: &str) -> Result<(Statement, Vec<Line>)> {
     let s = statement(core, who, numero).await?;
     let lines = lines(core, s.id).await?;
     Ok((s, lines))
 }
 
-async fn find_statement(core: &Core, numero: &str) -> CoreResult<Statement> {
+async fn find_statement(core: &Core, numero: &str) -> Result<Statement> {
     let found: Option<Statement> = on_db!(&core.db, c => {
         sqlx::query_as(&format!("{STATEMENT_COLUMNS} WHERE r.numero = $1"))
             .bind(numero)
@@ -253,7 +253,7 @@ async fn find_statement(core: &Core, numero: &str) -> CoreResult<Statement> {
     found.ok_or_else(|| CoreError::NotFound(format!("relevé {numero}")))
 }
 
-async fn lines(core: &Core, statement_id: i64) -> CoreResult<Vec<Line>> {
+async fn lines(core: &Core, statement_id: i64) -> Result<Vec<Line>> {
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT e.id AS encaissement_id, e.jour, e.carnet_id AS carnet, ch.rang, e.service, l.valeur_centimes, e.commande_id \
@@ -274,7 +274,7 @@ async fn advance(
     from: LotState,
     to: LotState,
     statement_to: StatementState,
-) -> CoreResult<Lot> {
+) -> Result<Lot> {
     let current = lot(core, who, id).await?;
     let mut tx = core.db.begin().await?;
     let (at_column, action) = if to == LotState::Envoye {
@@ -321,7 +321,7 @@ async fn advance(
 }
 
 /// The file was handed to the bank.
-pub async fn mark_sent(core: &Core, who: &Principal, id: i64) -> CoreResult<Lot> {
+pub async fn mark_sent(core: &Core, who: &Principal, id: i64) -> Result<Lot> {
     advance(
         core,
         who,
@@ -334,13 +334,13 @@ pub async fn mark_sent(core: &Core, who: &Principal, id: i64) -> CoreResult<Lot>
 }
 
 /// The bank executed the transfers.
-pub async fn mark_executed(core: &Core, who: &Principal, id: i64) -> CoreResult<Lot> {
+pub async fn mark_executed(core: &Core, who: &Principal, id: i64) -> Result<Lot> {
     advance(core, who, id, LotState::Envoye, LotState::Execute, StatementState::Paye).await
 }
 
 /// The bank rejected one place's transfer: the statement stays (frozen) and
 /// is marked rejected; its redemptions are paid by the next run.
-pub async fn reject(core: &Core, who: &Principal, numero: &str, reason: &str) -> CoreResult<Statement> {
+pub async fn reject(core: &Core, who: &Principal, numero: &str, reason: &str) -> Result<Statement> {
     authorize(who, Action::Settle)?;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {

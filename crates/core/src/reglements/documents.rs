@@ -3,11 +3,11 @@
 
 use super::batches::{Line, Statement};
 use crate::dates_fr::jour_fr;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::pdf::{amount, Column, Fonts, Page, Pdf, Style, Table, BLUE_FRANCE, TEXT};
 
 /// `releve,lieu,jour,carnet,rang,service,commande,valeur_centimes,valeur_euros`
-pub fn csv(s: &Statement, lines: &[Line]) -> CoreResult<Vec<u8>> {
+pub fn csv(s: &Statement, lines: &[Line]) -> Result<Vec<u8>> {
     let mut w = crate::tableur::Csv::new(Vec::new());
     let io = |e: csv::Error| CoreError::Io(format!("relevé en CSV : {e}"));
     w.write_record([
@@ -128,7 +128,7 @@ fn cells(l: &Line) -> Vec<String> {
 }
 
 /// The statement in PDF, A4, as many pages as its lines need.
-pub fn pdf(fonts: &Fonts, operator: &str, s: &Statement, lines: &[Line]) -> CoreResult<Vec<u8>> {
+pub fn pdf(fonts: &Fonts, operator: &str, s: &Statement, lines: &[Line]) -> Result<Vec<u8>> {
     let mut pdf = Pdf::new(fonts);
     TABLE.draw(
         &mut pdf,

@@ -15,7 +15,7 @@ pub mod sepa;
 use serde_json::json;
 
 use crate::accounts::Principal;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::{Bic, Iban};
 use crate::journal::{self, actions, NewEntry};
 use crate::Core;
@@ -28,12 +28,12 @@ pub const SETTLEMENT_LOCK: i64 = 0x5041_5353_0003;
 const DEBTOR_KEY: &str = "compte_operateur";
 
 /// The opérateur's account, debited by the transfers (the opérateur only).
-pub async fn debtor(core: &Core, who: &Principal) -> CoreResult<Option<Debtor>> {
+pub async fn debtor(core: &Core, who: &Principal) -> Result<Option<Debtor>> {
     authz::authorize(who, authz::Action::Settle)?;
     stored_debtor(core).await
 }
 
-async fn stored_debtor(core: &Core) -> CoreResult<Option<Debtor>> {
+async fn stored_debtor(core: &Core) -> Result<Option<Debtor>> {
     match crate::db::deployment_get(&core.db, DEBTOR_KEY).await? {
         None => Ok(None),
         Some(text) => serde_json::from_str(&text)
@@ -43,7 +43,7 @@ async fn stored_debtor(core: &Core) -> CoreResult<Option<Debtor>> {
 }
 
 /// Records the opérateur's account (checked IBAN and BIC), journaled.
-pub async fn set_debtor(core: &Core, who: &Principal, nom: &str, iban: &str, bic: &str) -> CoreResult<Debtor> {
+pub async fn set_debtor(core: &Core, who: &Principal, nom: &str, iban: &str, bic: &str) -> Result<Debtor> {
     authz::authorize(who, authz::Action::Settle)?;
     let debtor = Debtor {
         nom: bank::parse_holder(nom)?,

@@ -12,7 +12,7 @@ use super::sepa::{self, Batch, Transfer};
 use super::SETTLEMENT_LOCK;
 use crate::accounts::Principal;
 use crate::db::{lock, Tx, TxConn};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::{Bic, Centimes, Iban};
 use crate::journal::{self, actions, NewEntry};
 use crate::qualification::bank_details::BankDetailsState;
@@ -27,7 +27,7 @@ pub fn default_cutoff(today: Date) -> Date {
 }
 
 /// Reads a cut-off date typed as `AAAA-MM-JJ`.
-pub fn parse_day(text: &str, what: &str) -> CoreResult<Date> {
+pub fn parse_day(text: &str, what: &str) -> Result<Date> {
     Date::strptime("%Y-%m-%d", text.trim())
         .map_err(|_| CoreError::invalid(format!("{what} : date AAAA-MM-JJ attendue, « {} » reçu", text.trim())))
 }
@@ -84,7 +84,7 @@ struct Bank {
 const UNSTATED: &str = "e.annule_at IS NULL AND e.jour < $1 \
      AND NOT EXISTS (SELECT 1 FROM releve_lignes l WHERE l.encaissement_id = e.id AND l.rejetee = 0)";
 
-async fn groups(tx: &mut Tx, cutoff: &str) -> CoreResult<Vec<Group>> {
+async fn groups(tx: &mut Tx, cutoff: &str) -> Result<Vec<Group>> {
     let rows: Vec<(i64, String, i64, Centimes, String, String)> = on_tx!(tx, c => {
         sqlx::query_as(&format!(
             "SELECT e.lieu_id, p.nom, COUNT(*), CAST(SUM(e.valeur_centimes) AS BIGINT), MIN(e.jour), MAX(e.jour) \
@@ -108,7 +108,7 @@ async fn groups(tx: &mut Tx, cutoff: &str) -> CoreResult<Vec<Group>> {
         .collect())
 }
 
-async fn banks(tx: &mut Tx) -> CoreResult<HashMap<i64, Bank>> {
+async fn banks(tx: &mut Tx) -> Result<HashMap<i64, Bank>> {
     let rows: Vec<(i64, i64, Iban, Bic, String)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT lieu_id, id, iban, bic, titulaire FROM coordonnees_bancaires WHERE etat = $1")
             .bind(BankDetailsState::Validees)
@@ -121,7 +121,7 @@ async fn banks(tx: &mut Tx) -> CoreResult<HashMap<i64, Bank>> {
         .collect())
 }
 
-async fn pending_bank_details(tx: &mut Tx) -> CoreResult<Vec<i64>> {
+async fn pending_bank_details(tx: &mut Tx) -> Result<Vec<i64>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar("SELECT DISTINCT lieu_id FROM coordonnees_bancaires WHERE etat = $1")
             .bind(BankDetailsState::AValider)
@@ -144,7 +144,7 @@ async fn pause_for_crash_test() {
 
 /// Runs a settlement up to `cutoff` (exclusive; redemptions of days before it).
 /// `today` and `created` (`AAAA-MM-JJThh:mm:ss`, Paris) date the file.
-pub async fn generate(core: &Core, who: &Principal, cutoff: Date, today: Date, created: &str) -> CoreResult<Outcome> {
+pub async fn generate(core: &Core, who: &Principal, cutoff: Date, today: Date, created: &str) -> Result<Outcome> {
     if cutoff > today {
         return Err(CoreError::invalid(format!(
             "date limite {cutoff} après aujourd'hui ({today}) : seuls des jours terminés sont réglés"

@@ -6,7 +6,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::{Bic, Centimes, Iban};
 
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.09";
@@ -47,7 +47,7 @@ pub fn sepa_text(text: &str, max: usize) -> String {
 
 /// An identifier (`MsgId`, `EndToEndId`…): SEPA characters, no space, never
 /// starting or ending with `/` nor holding `//`, at most 35 characters.
-pub fn sepa_id(text: &str) -> CoreResult<String> {
+pub fn sepa_id(text: &str) -> Result<String> {
     let id = sepa_text(text, 35);
     if id.is_empty() || id.contains(' ') || id.starts_with('/') || id.ends_with('/') || id.contains("//") || id != text
     {
@@ -99,21 +99,21 @@ fn io(e: impl std::fmt::Display) -> CoreError {
     CoreError::Io(format!("écriture du fichier SEPA : {e}"))
 }
 
-fn open(w: &mut W, name: &str) -> CoreResult<()> {
+fn open(w: &mut W, name: &str) -> Result<()> {
     w.write_event(Event::Start(BytesStart::new(name))).map_err(io)
 }
 
-fn close(w: &mut W, name: &str) -> CoreResult<()> {
+fn close(w: &mut W, name: &str) -> Result<()> {
     w.write_event(Event::End(BytesEnd::new(name))).map_err(io)
 }
 
-fn leaf(w: &mut W, name: &str, text: &str) -> CoreResult<()> {
+fn leaf(w: &mut W, name: &str, text: &str) -> Result<()> {
     open(w, name)?;
     w.write_event(Event::Text(BytesText::new(text))).map_err(io)?;
     close(w, name)
 }
 
-fn agent(w: &mut W, name: &str, bic: &Bic) -> CoreResult<()> {
+fn agent(w: &mut W, name: &str, bic: &Bic) -> Result<()> {
     open(w, name)?;
     open(w, "FinInstnId")?;
     leaf(w, "BICFI", bic.as_str())?;
@@ -121,7 +121,7 @@ fn agent(w: &mut W, name: &str, bic: &Bic) -> CoreResult<()> {
     close(w, name)
 }
 
-fn account(w: &mut W, name: &str, iban: &Iban) -> CoreResult<()> {
+fn account(w: &mut W, name: &str, iban: &Iban) -> Result<()> {
     open(w, name)?;
     open(w, "Id")?;
     leaf(w, "IBAN", iban.as_str())?;
@@ -129,7 +129,7 @@ fn account(w: &mut W, name: &str, iban: &Iban) -> CoreResult<()> {
     close(w, name)
 }
 
-fn party(w: &mut W, name: &str, nom: &str) -> CoreResult<()> {
+fn party(w: &mut W, name: &str, nom: &str) -> Result<()> {
     let latin = sepa_text(nom, 70);
     if latin.is_empty() {
         // Banks reject a file with an empty name: refuse it here, with the reason.
@@ -143,7 +143,7 @@ fn party(w: &mut W, name: &str, nom: &str) -> CoreResult<()> {
 }
 
 /// Writes the `pain.001.001.09` document.
-pub fn write(batch: &Batch) -> CoreResult<String> {
+pub fn write(batch: &Batch) -> Result<String> {
     if batch.transfers.is_empty() {
         return Err(CoreError::invalid("un fichier SEPA sans virement n'a pas de sens"));
     }

@@ -5,7 +5,7 @@
 //! sees drafts.
 
 use crate::accounts::{Principal, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -13,7 +13,7 @@ pub enum Action {
     Manage,
 }
 
-pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
+pub fn authorize(who: &Principal, action: Action) -> Result<()> {
     let allowed = match action {
         Action::Manage => who.role == Role::Operateur,
     };

@@ -4,7 +4,7 @@
 use super::edit;
 use super::model::Input;
 use crate::accounts::Principal;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::Core;
 
 /// (slug, title, summary, tags, Markdown body).
@@ -45,7 +45,7 @@ frais de gestion;1;0;0\n\
 total;;;20000\n";
 
 /// Writes and publishes the demonstration articles as the opérateur `who`.
-pub async fn load(core: &Core, who: &Principal) -> CoreResult<()> {
+pub async fn load(core: &Core, who: &Principal) -> Result<()> {
     for (slug, titre, resume, tags, corps) in ARTICLES {
         let input = Input {
             slug: slug.into(),

@@ -9,7 +9,7 @@ use super::authz::{authorize, Action};
 use super::model::{self, Input, Valid};
 use crate::accounts::Principal;
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, NewEntry};
 use crate::{on_tx, Core};
 
@@ -25,13 +25,13 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error().is_some_and(|d| d.is_unique_violation())
 }
 
-async fn slug_taken(tx: &mut Tx, slug: &str, except: i64) -> CoreResult<bool> {
+async fn slug_taken(tx: &mut Tx, slug: &str, except: i64) -> Result<bool> {
     let n: i64 = on_tx!(tx, c => sqlx::query_scalar("SELECT COUNT(*) FROM ressources WHERE slug = $1 AND id <> $2")
         .bind(slug).bind(except).fetch_one(&mut *c).await?);
     Ok(n > 0)
 }
 
-async fn set_tags(tx: &mut Tx, id: i64, tags: &[String]) -> CoreResult<()> {
+async fn set_tags(tx: &mut Tx, id: i64, tags: &[String]) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("DELETE FROM ressources_tags WHERE ressource_id = $1").bind(id).execute(&mut *c).await?;
         for t in tags {
@@ -49,7 +49,7 @@ async fn journal_entry(
     action: &'static str,
     id: i64,
     details: serde_json::Value,
-) -> CoreResult<()> {
+) -> Result<()> {
     journal::append(
         tx,
         &core.keys,
@@ -62,19 +62,19 @@ async fn journal_entry(
 }
 
 /// What the form for a new article starts with; the opérateur only.
-pub fn blank(who: &Principal) -> CoreResult<Input> {
+pub fn blank(who: &Principal) -> Result<Input> {
     authorize(who, Action::Manage)?;
     Ok(Input::default())
 }
 
 /// The preview of a body being written, as sanitised HTML; the opérateur only.
-pub fn preview(who: &Principal, corps: &str) -> CoreResult<String> {
+pub fn preview(who: &Principal, corps: &str) -> Result<String> {
     authorize(who, Action::Manage)?;
     Ok(super::markdown::to_html(corps))
 }
 
 /// Creates a draft article.
-pub async fn create(core: &Core, who: &Principal, input: &Input) -> CoreResult<Written> {
+pub async fn create(core: &Core, who: &Principal, input: &Input) -> Result<Written> {
     authorize(who, Action::Manage)?;
     let v: Valid = match model::validate(input) {
         Ok(v) => v,
@@ -113,7 +113,7 @@ pub async fn create(core: &Core, who: &Principal, input: &Input) -> CoreResult<W
 }
 
 /// Edits an article (published or not).
-pub async fn update(core: &Core, who: &Principal, id: i64, input: &Input) -> CoreResult<Written> {
+pub async fn update(core: &Core, who: &Principal, id: i64, input: &Input) -> Result<Written> {
     authorize(who, Action::Manage)?;
     let v: Valid = match model::validate(input) {
         Ok(v) => v,
@@ -152,7 +152,7 @@ pub async fn update(core: &Core, who: &Principal, id: i64, input: &Input) -> Cor
 }
 
 /// Publishes (visible to all) or unpublishes (back to draft) an article.
-pub async fn set_published(core: &Core, who: &Principal, id: i64, publish: bool) -> CoreResult<()> {
+pub async fn set_published(core: &Core, who: &Principal, id: i64, publish: bool) -> Result<()> {
     authorize(who, Action::Manage)?;
     let mut tx = core.db.begin().await?;
     let now = tx.horloge.now_micros();
@@ -185,7 +185,7 @@ pub async fn set_published(core: &Core, who: &Principal, id: i64, publish: bool)
 }
 
 /// Deletes an article and its files.
-pub async fn delete(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
+pub async fn delete(core: &Core, who: &Principal, id: i64) -> Result<()> {
     authorize(who, Action::Manage)?;
     let mut tx = core.db.begin().await?;
     let slug: Option<String> = on_tx!(&mut tx, c => {
@@ -209,7 +209,7 @@ pub async fn delete(core: &Core, who: &Principal, id: i64) -> CoreResult<()> {
 }
 
 /// Attaches a file: its type is read from its content, 10 Mio at most.
-pub async fn attach(core: &Core, who: &Principal, id: i64, name: &str, bytes: &[u8]) -> CoreResult<i64> {
+pub async fn attach(core: &Core, who: &Principal, id: i64, name: &str, bytes: &[u8]) -> Result<i64> {
     authorize(who, Action::Manage)?;
     if bytes.is_empty() {
         return Err(CoreError::invalid("Choisissez un fichier à joindre."));
@@ -260,7 +260,7 @@ pub async fn attach(core: &Core, who: &Principal, id: i64, name: &str, bytes: &[
 }
 
 /// Removes an attached file.
-pub async fn detach(core: &Core, who: &Principal, id: i64, file_id: i64) -> CoreResult<()> {
+pub async fn detach(core: &Core, who: &Principal, id: i64, file_id: i64) -> Result<()> {
     authorize(who, Action::Manage)?;
     let mut tx = core.db.begin().await?;
     let sha: Option<String> = on_tx!(&mut tx, c => sqlx::query_scalar(

@@ -11,7 +11,7 @@ pub mod markdown;
 pub mod model;
 
 use crate::accounts::Principal;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::{on_db, Core};
 
 /// Articles per page of a list.
@@ -109,7 +109,7 @@ const ARTICLE_COLUMNS: &str =
     "r.id, r.slug, r.titre, r.resume, r.corps, r.publie_at, r.auteur_id, r.created_at, r.updated_at";
 
 /// Published articles matching the search (drafts too when `drafts`), most recent first.
-async fn find(core: &Core, s: &Search, drafts: bool) -> CoreResult<Page> {
+async fn find(core: &Core, s: &Search, drafts: bool) -> Result<Page> {
     let page = s.page.max(1);
     let mut clauses: Vec<String> = Vec::new();
     let mut params: Vec<String> = Vec::new();
@@ -179,18 +179,18 @@ async fn find(core: &Core, s: &Search, drafts: bool) -> CoreResult<Page> {
 }
 
 /// The public list: published articles only.
-pub async fn search_published(core: &Core, s: &Search) -> CoreResult<Page> {
+pub async fn search_published(core: &Core, s: &Search) -> Result<Page> {
     find(core, s, false).await
 }
 
 /// The opérateur's list: drafts included.
-pub async fn search_all(core: &Core, who: &Principal, s: &Search) -> CoreResult<Page> {
+pub async fn search_all(core: &Core, who: &Principal, s: &Search) -> Result<Page> {
     authz::authorize(who, authz::Action::Manage)?;
     find(core, s, true).await
 }
 
 /// Tags of published articles, with how many articles carry each.
-pub async fn published_tags(core: &Core) -> CoreResult<Vec<(String, i64)>> {
+pub async fn published_tags(core: &Core) -> Result<Vec<(String, i64)>> {
     Ok(on_db!(&core.db, c => sqlx::query_as(
         "SELECT t.tag, COUNT(*) FROM ressources_tags t JOIN ressources r ON r.id = t.ressource_id \
          WHERE r.publie_at IS NOT NULL GROUP BY t.tag ORDER BY t.tag",
@@ -199,7 +199,7 @@ pub async fn published_tags(core: &Core) -> CoreResult<Vec<(String, i64)>> {
     .await?))
 }
 
-async fn full_where(core: &Core, column: &str, key: &str) -> CoreResult<Option<Full>> {
+async fn full_where(core: &Core, column: &str, key: &str) -> Result<Option<Full>> {
     let sql = format!("SELECT {ARTICLE_COLUMNS} FROM ressources r WHERE r.{column} = $1");
     let found: Option<(Article, Vec<String>, Vec<FileMeta>)> = on_db!(&core.db, c => {
         let a: Option<Article> = match column {
@@ -232,7 +232,7 @@ fn not_found() -> CoreError {
 }
 
 /// An article by its address: published, or a draft for the opérateur; else not found.
-pub async fn by_slug(core: &Core, viewer: Option<&Principal>, slug: &str) -> CoreResult<Full> {
+pub async fn by_slug(core: &Core, viewer: Option<&Principal>, slug: &str) -> Result<Full> {
     let full = full_where(core, "slug", slug).await?.ok_or_else(not_found)?;
     if full.article.is_published() || authz::sees_drafts(viewer) {
         Ok(full)
@@ -242,18 +242,13 @@ pub async fn by_slug(core: &Core, viewer: Option<&Principal>, slug: &str) -> Cor
 }
 
 /// An article by its number, for the opérateur's form.
-pub async fn by_id(core: &Core, who: &Principal, id: i64) -> CoreResult<Full> {
+pub async fn by_id(core: &Core, who: &Principal, id: i64) -> Result<Full> {
     authz::authorize(who, authz::Action::Manage)?;
     full_where(core, "id", &id.to_string()).await?.ok_or_else(not_found)
 }
 
 /// A file of a visible article, with its content.
-pub async fn file(
-    core: &Core,
-    viewer: Option<&Principal>,
-    slug: &str,
-    file_id: i64,
-) -> CoreResult<(FileMeta, Vec<u8>)> {
+pub async fn file(core: &Core, viewer: Option<&Principal>, slug: &str, file_id: i64) -> Result<(FileMeta, Vec<u8>)> {
     let full = by_slug(core, viewer, slug).await?;
     let meta = full
         .fichiers

@@ -12,7 +12,7 @@ use super::durees::*;
 use super::effacement::{self, Bilan};
 use super::{ACTION_RETENTION, DAY, JOB};
 use crate::db::Tx;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::journal::{self, Actor, NewEntry};
 use crate::{jobs, on_tx, Core};
 
@@ -36,7 +36,7 @@ impl Rapport {
 
 /// Runs the job for `period` (AAAA-MM-JJ) as of `now` (µs), unless another run
 /// (any instance) already claimed that period: then `None` and nothing is written.
-pub async fn run_claimed(core: &Core, period: &str, now: i64) -> CoreResult<Option<Rapport>> {
+pub async fn run_claimed(core: &Core, period: &str, now: i64) -> Result<Option<Rapport>> {
     let mut tx = core.db.begin().await?;
     if !jobs::claim_in(&mut tx, JOB, period).await? {
         tx.rollback().await?;
@@ -74,13 +74,13 @@ const DELETIONS: &[(&str, &str, i64)] = &[
     ("rate_limits", "window_start < $1", COMPTEURS),
 ];
 
-async fn exec(tx: &mut Tx, sql: &str, limit: i64) -> CoreResult<u64> {
+async fn exec(tx: &mut Tx, sql: &str, limit: i64) -> Result<u64> {
     Ok(on_tx!(tx, c => {
         sqlx::query(sql).bind(limit).execute(&mut *c).await?.rows_affected()
     }))
 }
 
-async fn ids(tx: &mut Tx, sql: &str, a: i64, b: i64) -> CoreResult<Vec<i64>> {
+async fn ids(tx: &mut Tx, sql: &str, a: i64, b: i64) -> Result<Vec<i64>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar(sql).bind(a).bind(b).fetch_all(&mut *c).await?
     }))
@@ -93,7 +93,7 @@ fn put(map: &mut BTreeMap<String, u64>, k: &str, n: u64) {
 }
 
 /// The work of a run, in `tx`, without claim nor journal.
-async fn apply(tx: &mut Tx, core: &Core, now: i64) -> CoreResult<Rapport> {
+async fn apply(tx: &mut Tx, core: &Core, now: i64) -> Result<Rapport> {
     let mut r = Rapport::default();
     for (table, condition, days) in DELETIONS {
         let n = exec(tx, &format!("DELETE FROM {table} WHERE {condition}"), now - days * DAY).await?;

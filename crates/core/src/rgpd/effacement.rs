@@ -11,7 +11,7 @@ use serde_json::json;
 use super::durees::PREUVE_MANDAT;
 use super::{Personne, ResolveInput, ACTION_ERASURE, DAY};
 use crate::db::Tx;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::journal::{self, Actor, NewEntry};
 use crate::keys::Keys;
 use crate::{on_tx, Core};
@@ -70,7 +70,7 @@ impl Bilan {
 
 /// Erases `who` (or, without `confirm`, says what would be done and writes
 /// nothing). Journaled as `rgpd.effacement` with counts only.
-pub async fn erase(core: &Core, actor: &Actor, who: ResolveInput, confirm: bool) -> CoreResult<(Bilan, Personne)> {
+pub async fn erase(core: &Core, actor: &Actor, who: ResolveInput, confirm: bool) -> Result<(Bilan, Personne)> {
     let mut tx = core.db.begin().await?;
     let person = super::resolve(&mut tx, who).await?;
     let now = tx.horloge.now_micros();
@@ -101,7 +101,7 @@ pub async fn erase(core: &Core, actor: &Actor, who: ResolveInput, confirm: bool)
     Ok((bilan, person))
 }
 
-async fn count(tx: &mut Tx, sql: &str, id: i64) -> CoreResult<u64> {
+async fn count(tx: &mut Tx, sql: &str, id: i64) -> Result<u64> {
     Ok(on_tx!(tx, c => {
         sqlx::query(sql).bind(id).execute(&mut *c).await?.rows_affected()
     }))
@@ -109,7 +109,7 @@ async fn count(tx: &mut Tx, sql: &str, id: i64) -> CoreResult<u64> {
 
 /// Records when erasure was asked (the first time), so that the retention job
 /// finishes it once nothing has to be kept.
-async fn mark_requested(tx: &mut Tx, table: &str, id: i64, now: i64) -> CoreResult<()> {
+async fn mark_requested(tx: &mut Tx, table: &str, id: i64, now: i64) -> Result<()> {
     let sql = format!("UPDATE {table} SET effacement_demande_at = COALESCE(effacement_demande_at, $2) WHERE id = $1");
     on_tx!(tx, c => {
         sqlx::query(&sql).bind(id).bind(now).execute(&mut *c).await?;
@@ -117,7 +117,7 @@ async fn mark_requested(tx: &mut Tx, table: &str, id: i64, now: i64) -> CoreResu
     Ok(())
 }
 
-async fn max_expiry(tx: &mut Tx, sql: &str, id: i64) -> CoreResult<Option<i64>> {
+async fn max_expiry(tx: &mut Tx, sql: &str, id: i64) -> Result<Option<i64>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_scalar::<_, Option<i64>>(sql).bind(id).fetch_one(&mut *c).await?
     }))
@@ -127,7 +127,7 @@ async fn max_expiry(tx: &mut Tx, sql: &str, id: i64) -> CoreResult<Option<i64>> 
 /// deleted, active autorisations revoked, link to FranceConnect and contact
 /// forgotten; identity kept while a mandate's proof must be (then the retention
 /// job pseudonymises it), otherwise pseudonymised now.
-pub(crate) async fn usager_in(tx: &mut Tx, id: i64, now: i64, requested: bool) -> CoreResult<Bilan> {
+pub(crate) async fn usager_in(tx: &mut Tx, id: i64, now: i64, requested: bool) -> Result<Bilan> {
     let mut b = Bilan::default();
     if requested {
         mark_requested(tx, "usagers", id, now).await?;
@@ -190,7 +190,7 @@ pub(crate) async fn usager_in(tx: &mut Tx, id: i64, now: i64, requested: bool) -
 /// The beneficiary of a booklet: the optional contact and the follow-up codes
 /// of the accompaniments paid with its cheques are deleted; the booklet's
 /// anonymous profile, cheques and redemptions stay (accounts of the scheme).
-pub(crate) async fn beneficiaire_in(tx: &mut Tx, numero: i64) -> CoreResult<Bilan> {
+pub(crate) async fn beneficiaire_in(tx: &mut Tx, numero: i64) -> Result<Bilan> {
     let mut b = Bilan::default();
     let n = count(
         tx,
@@ -220,7 +220,7 @@ pub(crate) async fn beneficiaire_in(tx: &mut Tx, numero: i64) -> CoreResult<Bila
 /// An account: sessions, login links, preferences, e-mails, lockout counters
 /// deleted; e-mail address, password, TOTP replaced, account deactivated;
 /// the name kept while the mandates it concluded must be proven.
-pub(crate) async fn compte_in(tx: &mut Tx, keys: &Keys, id: i64, now: i64, requested: bool) -> CoreResult<Bilan> {
+pub(crate) async fn compte_in(tx: &mut Tx, keys: &Keys, id: i64, now: i64, requested: bool) -> Result<Bilan> {
     let mut b = Bilan::default();
     let email: String = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT email FROM accounts WHERE id = $1").bind(id).fetch_one(&mut *c).await?

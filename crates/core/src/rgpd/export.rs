@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::rows::{fetch, Bind};
 use super::{Personne, ResolveInput, ACTION_EXPORT};
 use crate::db::Tx;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::journal::{self, Actor, NewEntry};
 use crate::{on_tx, Core};
 
@@ -139,7 +139,7 @@ const fn part(table: &'static str, sql: &'static str) -> Part {
 
 /// Everything held about `who`, journaled as read by `actor`. Returns the
 /// JSON document and the person it was about.
-pub async fn export(core: &Core, actor: &Actor, who: ResolveInput) -> CoreResult<(Value, Personne)> {
+pub async fn export(core: &Core, actor: &Actor, who: ResolveInput) -> Result<(Value, Personne)> {
     let mut tx = core.db.begin().await?;
     let person = super::resolve(&mut tx, who).await?;
     let (doc, rows) = collect(&mut tx, core, person).await?;
@@ -156,7 +156,7 @@ pub async fn export(core: &Core, actor: &Actor, who: ResolveInput) -> CoreResult
     Ok((doc, person))
 }
 
-async fn collect(tx: &mut Tx, core: &Core, person: Personne) -> CoreResult<(Value, usize)> {
+async fn collect(tx: &mut Tx, core: &Core, person: Personne) -> Result<(Value, usize)> {
     let (parts, id) = match person {
         Personne::Usager(id) => (USAGER, id),
         Personne::Beneficiaire(n) => (BENEFICIAIRE, n),
@@ -223,7 +223,7 @@ async fn journal_entries(
     person: Personne,
     tables: &Map<String, Value>,
     email: Option<&str>,
-) -> CoreResult<Vec<Value>> {
+) -> Result<Vec<Value>> {
     let ids = |table: &str, column: &str| -> Vec<i64> {
         tables
             .get(table)

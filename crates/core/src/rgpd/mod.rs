@@ -14,7 +14,7 @@ pub mod export;
 mod rows;
 
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::on_tx;
 
 /// Journal actions.
@@ -113,7 +113,7 @@ pub enum CompteRef {
 }
 
 /// Checks that the person exists (and resolves an account's e-mail), in `tx`.
-pub async fn resolve(tx: &mut Tx, who: ResolveInput) -> CoreResult<Personne> {
+pub async fn resolve(tx: &mut Tx, who: ResolveInput) -> Result<Personne> {
     match who {
         ResolveInput::Usager(id) => {
             let found: Option<i64> = on_tx!(tx, c => {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use sqlx::{Column, Row, TypeInfo};
 
 use crate::db::{Tx, TxConn};
-use crate::error::CoreResult;
+use crate::error::Result;
 
 /// A parameter of an export query.
 pub(crate) enum Bind {
@@ -85,7 +85,7 @@ macro_rules! row_to_json {
 }
 
 /// Runs `sql` in `tx` and returns its rows as JSON objects.
-pub(crate) async fn fetch(tx: &mut Tx, sql: &str, binds: &[Bind]) -> CoreResult<Vec<Map<String, Value>>> {
+pub(crate) async fn fetch(tx: &mut Tx, sql: &str, binds: &[Bind]) -> Result<Vec<Map<String, Value>>> {
     Ok(match &mut tx.conn {
         TxConn::Sqlite(t) => {
             let mut q = sqlx::query(sql);

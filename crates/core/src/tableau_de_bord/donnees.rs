@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agregats::{self, Snapshot};
 use crate::db::datetime_of;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
@@ -97,7 +97,7 @@ fn last_months(current: &str, n: usize) -> Vec<String> {
 }
 
 /// Counts everything now (a few full scans: run in the background, see [`get`]).
-pub async fn compute(core: Core) -> CoreResult<Donnees> {
+pub async fn compute(core: Core) -> Result<Donnees> {
     let db = &core.db;
     let now = db.now_micros();
     let today = core.db.horloge().today_paris();
@@ -275,7 +275,7 @@ pub async fn compute(core: Core) -> CoreResult<Donnees> {
 }
 
 /// The dashboards' data, at most `max_age` old (see [`crate::agregats::get`]).
-pub async fn get(core: &Core, max_age: Duration) -> CoreResult<Snapshot<Donnees>> {
+pub async fn get(core: &Core, max_age: Duration) -> Result<Snapshot<Donnees>> {
     agregats::get(core, SNAPSHOT, max_age, compute).await
 }
 

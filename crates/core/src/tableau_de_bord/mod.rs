@@ -7,7 +7,7 @@
 pub mod donnees;
 
 use crate::db::Db;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::on_db;
 
 /// Targets of the plan (brief: "Numbers from the plan").
@@ -34,7 +34,7 @@ pub struct National {
 
 /// Counts every indicator (each a direct count; indexes keep them cheap).
 /// `active_since`: the first day (`AAAA-MM-JJ`) of the activity window.
-pub async fn national(db: &Db, year_start_micros: i64, now_micros: i64, active_since: &str) -> CoreResult<National> {
+pub async fn national(db: &Db, year_start_micros: i64, now_micros: i64, active_since: &str) -> Result<National> {
     type R = (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64);
     let r: R = on_db!(db, c => {
         sqlx::query_as(
@@ -83,7 +83,7 @@ pub fn per_mille(value: i64, target: i64) -> i64 {
 
 /// Who may see the detailed dashboard (unsuppressed figures per département,
 /// amounts) and force its recomputation: the opérateur only.
-pub fn authorize_detail(who: &crate::accounts::Principal) -> crate::error::CoreResult<()> {
+pub fn authorize_detail(who: &crate::accounts::Principal) -> crate::error::Result<()> {
     if who.role == crate::accounts::Role::Operateur {
         Ok(())
     } else {

@@ -3,7 +3,7 @@
 //! [`Scope`] (its owner and the hub of its département).
 
 use crate::accounts::{Principal, Role};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 pub use crate::qualification::authz::Scope;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub fn may_propose(who: &Principal, hub: Option<i64>) -> bool {
     authorize(who, Action::Propose(scope)).is_ok()
 }
 
-pub fn authorize(who: &Principal, action: Action) -> CoreResult<()> {
+pub fn authorize(who: &Principal, action: Action) -> Result<()> {
     let operator = who.role == Role::Operateur;
     let hub = who.role == Role::Hub;
     let own = |s: Scope| who.role == Role::Lieu && s.owner == Some(who.organisation_id);

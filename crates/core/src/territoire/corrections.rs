@@ -10,7 +10,7 @@ use serde_json::json;
 use super::authz::{authorize, Action, Desk, Scope};
 use crate::accounts::Principal;
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, NewEntry};
 use crate::lieux::edit;
 use crate::lieux::validate::check_map;
@@ -171,7 +171,7 @@ pub async fn place_for_hub(
     core: &Core,
     who: &Principal,
     ext_id: &str,
-) -> CoreResult<(BTreeMap<String, String>, crate::lieux::store::Own)> {
+) -> Result<(BTreeMap<String, String>, crate::lieux::store::Own)> {
     let (values, own) = edit::current(core, ext_id)
         .await?
         .ok_or_else(|| CoreError::NotFound(format!("lieu « {ext_id} »")))?;
@@ -187,7 +187,7 @@ pub async fn propose(
     ext_id: &str,
     proposed: &BTreeMap<String, String>,
     commentaire: &str,
-) -> CoreResult<Result<i64, Vec<String>>> {
+) -> Result<Result<i64, Vec<String>>> {
     let (mut values, own) = place_for_hub(core, who, ext_id).await?;
     let mut changes = BTreeMap::new();
     let mut before = BTreeMap::new();
@@ -270,7 +270,7 @@ pub async fn propose(
 }
 
 /// The place's staff if it has a responsible organisation, else the opérateur's.
-async fn notify_deciders(tx: &mut Tx, key: &str, owner: Option<i64>, subject: &str, body: &str) -> CoreResult<()> {
+async fn notify_deciders(tx: &mut Tx, key: &str, owner: Option<i64>, subject: &str, body: &str) -> Result<()> {
     let to = match owner {
         Some(org) => mail::recipients(tx, org, &["lieu"]).await?,
         None => on_tx!(tx, c => {
@@ -285,7 +285,7 @@ async fn notify_deciders(tx: &mut Tx, key: &str, owner: Option<i64>, subject: &s
     Ok(())
 }
 
-async fn notify_hub(tx: &mut Tx, c: &Correction, subject: &str, body: &str) -> CoreResult<()> {
+async fn notify_hub(tx: &mut Tx, c: &Correction, subject: &str, body: &str) -> Result<()> {
     for addr in mail::recipients(tx, c.hub_id, &["hub"]).await? {
         mail::enqueue(
             tx,
@@ -299,7 +299,7 @@ async fn notify_hub(tx: &mut Tx, c: &Correction, subject: &str, body: &str) -> C
     Ok(())
 }
 
-async fn load(core: &Core, id: i64) -> CoreResult<(Correction, Scope)> {
+async fn load(core: &Core, id: i64) -> Result<(Correction, Scope)> {
     let sql = format!("{SELECT} WHERE c.id = $1");
     let row: Option<Row> = on_db!(&core.db, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?);
     let c: Correction = row
@@ -310,7 +310,7 @@ async fn load(core: &Core, id: i64) -> CoreResult<(Correction, Scope)> {
 }
 
 /// One correction, for its author hub, the place's staff or the opérateur.
-pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Correction, bool)> {
+pub async fn get(core: &Core, who: &Principal, id: i64) -> Result<(Correction, bool)> {
     let (c, s) = load(core, id).await?;
     authorize(
         who,
@@ -324,7 +324,7 @@ pub async fn get(core: &Core, who: &Principal, id: i64) -> CoreResult<(Correctio
 }
 
 /// The corrections a hub proposed, newest first.
-pub async fn by_hub(core: &Core, who: &Principal) -> CoreResult<Vec<Correction>> {
+pub async fn by_hub(core: &Core, who: &Principal) -> Result<Vec<Correction>> {
     authorize(who, Action::SeeTerritory)?;
     let sql = format!("{SELECT} WHERE c.hub_id = $1 ORDER BY c.created_at DESC, c.id DESC LIMIT 1000");
     let rows: Vec<Row> =
@@ -334,7 +334,7 @@ pub async fn by_hub(core: &Core, who: &Principal) -> CoreResult<Vec<Correction>>
 
 /// The corrections the caller decides: its places' (a place), all (the
 /// opérateur); those waiting first, then the newest.
-pub async fn to_decide(core: &Core, who: &Principal, desk: Desk) -> CoreResult<Vec<Correction>> {
+pub async fn to_decide(core: &Core, who: &Principal, desk: Desk) -> Result<Vec<Correction>> {
     authorize(who, Action::ListToDecide(desk))?;
     let filter = match desk {
         Desk::Operator => "$1 = $1",
@@ -354,7 +354,7 @@ pub async fn to_decide(core: &Core, who: &Principal, desk: Desk) -> CoreResult<V
 }
 
 /// Marks a waiting correction decided, in `tx`; a correction decided meanwhile is a conflict.
-async fn decide_tx(tx: &mut Tx, who: &Principal, id: i64, etat: CorrectionState, motif: &str) -> CoreResult<()> {
+async fn decide_tx(tx: &mut Tx, who: &Principal, id: i64, etat: CorrectionState, motif: &str) -> Result<()> {
     let n = on_tx!(tx, c => {
         sqlx::query(
             "UPDATE corrections_lieux SET etat = $2, motif = $3, decideur_id = $4, decided_at = $5 WHERE id = $1 AND etat = $6",
@@ -378,7 +378,7 @@ async fn decide_tx(tx: &mut Tx, who: &Principal, id: i64, etat: CorrectionState,
 
 /// Accepts a correction: the change is applied to the place through the place
 /// edit. Returns the problems if the record would no longer meet the standard.
-pub async fn accept(core: &Core, who: &Principal, id: i64) -> CoreResult<Result<(), Vec<String>>> {
+pub async fn accept(core: &Core, who: &Principal, id: i64) -> Result<Result<(), Vec<String>>> {
     let (c, s) = load(core, id).await?;
     authorize(who, Action::Decide(s))?;
     if c.etat != CorrectionState::Proposee {
@@ -422,7 +422,7 @@ pub async fn accept(core: &Core, who: &Principal, id: i64) -> CoreResult<Result<
 }
 
 /// Refuses a correction, with a reason given to the hub.
-pub async fn refuse(core: &Core, who: &Principal, id: i64, motif: &str) -> CoreResult<()> {
+pub async fn refuse(core: &Core, who: &Principal, id: i64, motif: &str) -> Result<()> {
     let (c, s) = load(core, id).await?;
     authorize(who, Action::Decide(s))?;
     let motif = motif.trim();

@@ -11,7 +11,7 @@ use super::authz::{authorize, Action};
 use super::{last_twelve_months, per_ten_thousand};
 use crate::accounts::Principal;
 use crate::db::Db;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
@@ -69,7 +69,7 @@ pub struct Territory {
 }
 
 /// The indicators of the caller's territory (hubs only), `today` in Europe/Paris.
-pub async fn territory(core: &Core, who: &Principal, today: Date) -> CoreResult<Territory> {
+pub async fn territory(core: &Core, who: &Principal, today: Date) -> Result<Territory> {
     authorize(who, Action::SeeTerritory)?;
     compute(&core.db, who.organisation_id, today).await
 }
@@ -77,7 +77,7 @@ pub async fn territory(core: &Core, who: &Principal, today: Date) -> CoreResult<
 type Pairs = Vec<(String, i64)>;
 
 /// The indicators of hub `hub` (no authorisation: callers check).
-pub async fn compute(db: &Db, hub: i64, today: Date) -> CoreResult<Territory> {
+pub async fn compute(db: &Db, hub: i64, today: Date) -> Result<Territory> {
     let months = last_twelve_months(today);
     let (first, last) = (months[0].clone(), months[11].clone());
     let since = format!("{first}-01");

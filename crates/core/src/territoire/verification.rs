@@ -12,7 +12,7 @@ use super::authz::{authorize, Action};
 use super::indicateurs::IN_TERRITORY;
 use crate::accounts::Principal;
 use crate::db::Db;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::{on_db, Core};
 
 /// A place to check, and why.
@@ -43,12 +43,12 @@ struct Row {
 
 /// The places of the caller's territory (hubs only) with something to check,
 /// optionally in one département (`""`: all), by département and name.
-pub async fn list(core: &Core, who: &Principal, departement: &str, today: Date) -> CoreResult<Vec<ToCheck>> {
+pub async fn list(core: &Core, who: &Principal, departement: &str, today: Date) -> Result<Vec<ToCheck>> {
     authorize(who, Action::SeeTerritory)?;
     compute(&core.db, who.organisation_id, departement, today).await
 }
 
-pub async fn compute(db: &Db, hub: i64, departement: &str, today: Date) -> CoreResult<Vec<ToCheck>> {
+pub async fn compute(db: &Db, hub: i64, departement: &str, today: Date) -> Result<Vec<ToCheck>> {
     let rows: Vec<Row> = on_db!(db, c => {
         sqlx::query_as(&format!(
             "SELECT ext_id, nom, commune, code_postal, code_insee, departement, date_maj, latitude, longitude \

@@ -15,7 +15,7 @@ use passerelle_core::pass_numerique::model::{Perimetre, Public};
 use passerelle_core::pass_numerique::orders::{self, parse_date, NewOrder};
 use passerelle_core::pass_numerique::{booklets, print, reports};
 use passerelle_core::pdf::Fonts;
-use passerelle_core::{CoreError, CoreResult};
+use passerelle_core::CoreError;
 use serde::Deserialize;
 
 use crate::auth::{render, CurrentUser};
@@ -100,14 +100,14 @@ impl Fields {
     }
 }
 
-fn whole(text: &str, what: &str) -> CoreResult<i64> {
+fn whole(text: &str, what: &str) -> passerelle_core::Result<i64> {
     text.trim()
         .parse()
         .map_err(|_| CoreError::invalid(format!("{what} : nombre entier attendu, « {} » reçu", text.trim())))
 }
 
 /// Reads the form into an order; the first mistake is reported in French.
-fn new_order(v: &NewOrderValues) -> CoreResult<NewOrder> {
+fn new_order(v: &NewOrderValues) -> passerelle_core::Result<NewOrder> {
     if v.commanditaire == 0 {
         return Err(CoreError::invalid("choisissez le commanditaire"));
     }
@@ -121,7 +121,11 @@ fn new_order(v: &NewOrderValues) -> CoreResult<NewOrder> {
     new.valeur_centimes = Centimes::parse_euros(&v.valeur, "valeur d'un chèque")?;
     new.tolerance_jours = whole(&v.tolerance, "jours de tolérance")?;
     new.perimetre = Perimetre::parse(&v.perimetre)?;
-    new.publics = v.publics.iter().map(|p| Public::parse(p)).collect::<CoreResult<_>>()?;
+    new.publics = v
+        .publics
+        .iter()
+        .map(|p| Public::parse(p))
+        .collect::<passerelle_core::Result<_>>()?;
     new.services = ListeServices::parse(&v.services.join("|"))?;
     new.prescripteurs = v.prescripteurs.clone();
     new.plafond_jour = whole(&v.plafond, "plafond par carnet, lieu et jour")?;

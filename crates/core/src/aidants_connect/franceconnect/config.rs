@@ -3,7 +3,7 @@
 
 use url::Url;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::keys::Keys;
 
 /// Path under which the simulator is served.
@@ -75,7 +75,7 @@ impl FcConfig {
     /// provider is set; it is refused on a production URL (https, not localhost)
     /// outside a demo. The simulator's client secret, when not given, is derived
     /// from the data directory's secret (every instance agrees).
-    pub fn resolve(settings: &FcSettings, base_url: &Url, demo: bool, keys: &Keys) -> CoreResult<Option<FcConfig>> {
+    pub fn resolve(settings: &FcSettings, base_url: &Url, demo: bool, keys: &Keys) -> Result<Option<FcConfig>> {
         let issuer = given(&settings.issuer);
         let client_id = given(&settings.client_id);
         let secret = given(&settings.client_secret);
@@ -150,7 +150,7 @@ impl FcConfig {
     }
 }
 
-fn join(base: &Url, path: &str) -> CoreResult<Url> {
+fn join(base: &Url, path: &str) -> Result<Url> {
     base.join(path)
         .map_err(|_| CoreError::Config(format!("URL publique inutilisable pour {path}")))
 }

@@ -13,7 +13,7 @@ use super::verify::{self, Expected};
 use super::{random_token, sha256_hex, FcError, Identity, ACR, SCOPES};
 use crate::accounts::{Principal, Role};
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, NewEntry};
 use crate::keys::Keys;
 use crate::{on_db, on_tx, Core};
@@ -40,7 +40,7 @@ pub struct LoggedOut;
 /// Who may identify an usager with FranceConnect: aidants (to conclude a
 /// mandate); nobody else. Each step below checks it first, before the
 /// configuration or anything sent by the browser is looked at.
-pub fn may_identify(who: &Principal) -> CoreResult<()> {
+pub fn may_identify(who: &Principal) -> Result<()> {
     match who.role {
         Role::Aidant => Ok(()),
         _ => Err(CoreError::Forbidden),
@@ -68,7 +68,7 @@ pub(crate) async fn new_state(
     account: Option<i64>,
     session_token: &str,
     nonce: Option<&str>,
-) -> CoreResult<String> {
+) -> Result<String> {
     let state = random_token();
     let now = core.db.now_micros();
     on_db!(&core.db, c => {
@@ -304,7 +304,7 @@ pub(crate) async fn identify(
 }
 
 /// Inserts the usager, or updates his identity (one row per `sub`).
-pub async fn store_usager(tx: &mut Tx, keys: &Keys, id: &Identity) -> CoreResult<(i64, bool)> {
+pub async fn store_usager(tx: &mut Tx, keys: &Keys, id: &Identity) -> Result<(i64, bool)> {
     let now = tx.horloge.now_micros();
     let (usager_id, created_at): (i64, i64) = on_tx!(tx, c => {
         sqlx::query_as(
@@ -332,7 +332,7 @@ pub async fn store_usager(tx: &mut Tx, keys: &Keys, id: &Identity) -> CoreResult
 }
 
 /// Records a refused identification (stable reason key, no personal data).
-pub async fn record_refusal(core: &Core, who: &Principal, err: &FcError) -> CoreResult<()> {
+pub async fn record_refusal(core: &Core, who: &Principal, err: &FcError) -> Result<()> {
     let mut tx = core.db.begin().await?;
     journal::append(
         &mut tx,
@@ -424,7 +424,7 @@ pub async fn logout_return(
 }
 
 /// Removes old identification rows (hourly, with the other housekeeping).
-pub async fn purge(core: &Core) -> CoreResult<()> {
+pub async fn purge(core: &Core) -> Result<()> {
     let before = core.db.now_micros() - KEEP_SECS * 1_000_000;
     on_db!(&core.db, c => {
         sqlx::query("DELETE FROM franceconnect_etats WHERE created_at < $1")

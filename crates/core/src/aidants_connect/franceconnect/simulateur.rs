@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::config::FcConfig;
 use super::{random_token, sha256_hex, Identity, ACR};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::keys::Keys;
 use crate::{on_db, Core};
 
@@ -35,7 +35,7 @@ pub struct SigningKey {
 impl SigningKey {
     /// A key from 32 bytes of secret material (re-hashed in the negligible case
     /// where they are not a valid P-256 scalar).
-    pub fn from_seed(seed: [u8; 32]) -> CoreResult<SigningKey> {
+    pub fn from_seed(seed: [u8; 32]) -> Result<SigningKey> {
         let mut bytes = seed;
         let mut found = None;
         for _ in 0..8 {
@@ -50,11 +50,11 @@ impl SigningKey {
     }
 
     /// A fresh random key (tests: a key the provider does not publish).
-    pub fn generate() -> CoreResult<SigningKey> {
+    pub fn generate() -> Result<SigningKey> {
         Self::from_p256(&p256::SecretKey::random(&mut rand::rngs::OsRng))
     }
 
-    fn from_p256(sk: &p256::SecretKey) -> CoreResult<SigningKey> {
+    fn from_p256(sk: &p256::SecretKey) -> Result<SigningKey> {
         let der = sk
             .to_pkcs8_der()
             .map_err(|_| CoreError::Io("encodage de la clé du simulateur impossible".into()))?;
@@ -84,7 +84,7 @@ impl SigningKey {
     }
 
     /// The simulator's key of this deployment.
-    pub fn of(keys: &Keys) -> CoreResult<SigningKey> {
+    pub fn of(keys: &Keys) -> Result<SigningKey> {
         Self::from_seed(keys.subkey("fc-simulateur-es256"))
     }
 
@@ -99,7 +99,7 @@ impl SigningKey {
     }
 
     /// Signs `claims` in ES256 with this key's `kid`.
-    pub fn sign(&self, claims: &Value) -> CoreResult<String> {
+    pub fn sign(&self, claims: &Value) -> Result<String> {
         let mut header = Header::new(Algorithm::ES256);
         header.kid = Some(self.kid().to_string());
         encode(&header, claims, &self.encoding).map_err(|_| CoreError::Io("signature du jeton impossible".into()))
@@ -248,7 +248,7 @@ impl Simulateur<'_> {
     }
 
     /// Issues a code for `persona` (stored hashed, single use, 60 s).
-    pub async fn issue_code(&self, persona: &str, nonce: &str, acr: &str) -> CoreResult<String> {
+    pub async fn issue_code(&self, persona: &str, nonce: &str, acr: &str) -> Result<String> {
         if self::persona(persona).is_none() {
             return Err(CoreError::invalid("identité fictive inconnue"));
         }
@@ -308,7 +308,7 @@ impl Simulateur<'_> {
             }))
             .map_err(|_| OAuthError("server_error"))?;
         let access_token = random_token();
-        let stored: CoreResult<()> = async {
+        let stored: Result<()> = async {
             on_db!(&self.core.db, c => {
                 sqlx::query(
                     "INSERT INTO fc_simulateur_jetons (token_hash, client_id, identite, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
@@ -331,7 +331,7 @@ impl Simulateur<'_> {
         }))
     }
 
-    async fn consume_code(&self, code: &str, now: i64) -> CoreResult<Option<(String, String, String, String, String)>> {
+    async fn consume_code(&self, code: &str, now: i64) -> Result<Option<(String, String, String, String, String)>> {
         Ok(on_db!(&self.core.db, c => {
             sqlx::query_as(
                 "UPDATE fc_simulateur_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 \
@@ -347,7 +347,7 @@ impl Simulateur<'_> {
     /// The userinfo endpoint: the identity as a JWT signed like the ID token.
     pub async fn userinfo(&self, access_token: &str) -> Result<String, OAuthError> {
         let now = self.core.db.now_micros();
-        let found: CoreResult<Option<(String, String)>> = async {
+        let found: Result<Option<(String, String)>> = async {
             Ok(on_db!(&self.core.db, c => {
                 sqlx::query_as("SELECT client_id, identite FROM fc_simulateur_jetons WHERE token_hash = $1 AND expires_at > $2")
                     .bind(sha256_hex(access_token))
@@ -404,7 +404,7 @@ impl Simulateur<'_> {
 }
 
 /// Removes the simulator's used or expired codes and tokens.
-pub async fn purge(core: &Core) -> CoreResult<()> {
+pub async fn purge(core: &Core) -> Result<()> {
     let now = core.db.now_micros();
     on_db!(&core.db, c => {
         sqlx::query("DELETE FROM fc_simulateur_codes WHERE expires_at < $1").bind(now).execute(&mut *c).await?;

@@ -8,7 +8,7 @@ use super::queries::Mandate;
 use super::texts::Text;
 use crate::dates_fr::jour;
 use crate::db::datetime_of;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::keys::Keys;
 use crate::pdf::{wrap, Flow, Fonts, Page, Pdf, Style, A4, BLUE_FRANCE, TEXT};
 
@@ -62,7 +62,7 @@ fn parties(g: &mut Page, f: &mut Flow, m: &Mandate) {
     f.gap(4.0);
 }
 
-fn footer(g: &mut Page, m: &Mandate, url: &str, what: &str) -> CoreResult<()> {
+fn footer(g: &mut Page, m: &Mandate, url: &str, what: &str) -> Result<()> {
     let top = A4.1 - 60.0 - QR_SIDE;
     g.qr(url, A4.0 - 50.0 - QR_SIDE, top, QR_SIDE)?;
     g.ink(TEXT);
@@ -91,7 +91,7 @@ fn footer(g: &mut Page, m: &Mandate, url: &str, what: &str) -> CoreResult<()> {
     Ok(())
 }
 
-fn attestation_page(g: &mut Page, m: &Mandate, text: &Text, url: &str, copy: &str) -> CoreResult<()> {
+fn attestation_page(g: &mut Page, m: &Mandate, text: &Text, url: &str, copy: &str) -> Result<()> {
     use Style::{Bold, Regular};
     let mut f = flow();
     g.ink(BLUE_FRANCE);
@@ -140,7 +140,7 @@ fn attestation_page(g: &mut Page, m: &Mandate, text: &Text, url: &str, copy: &st
 }
 
 /// The attestation: the same page twice, the usager's copy then the structure's.
-pub fn attestation(fonts: &Fonts, m: &Mandate, text: &Text, url: &str) -> CoreResult<Vec<u8>> {
+pub fn attestation(fonts: &Fonts, m: &Mandate, text: &Text, url: &str) -> Result<Vec<u8>> {
     let mut pdf = Pdf::new(fonts);
     for copy in ["Exemplaire de l'usager", "Exemplaire de la structure"] {
         pdf.page(|g| attestation_page(g, m, text, url, copy))?;
@@ -150,7 +150,7 @@ pub fn attestation(fonts: &Fonts, m: &Mandate, text: &Text, url: &str) -> CoreRe
 
 /// The revocation certificate: which démarches were revoked, when, by whom.
 /// NotFound-like refusal when nothing of the mandate is revoked.
-pub fn revocation(fonts: &Fonts, m: &Mandate, url: &str) -> CoreResult<Vec<u8>> {
+pub fn revocation(fonts: &Fonts, m: &Mandate, url: &str) -> Result<Vec<u8>> {
     use Style::{Bold, Regular};
     if !m.any_revoked() {
         return Err(CoreError::NotFound("révocation de ce mandat".into()));

@@ -16,11 +16,11 @@
 
 use crate::accounts::{Principal, Role};
 use crate::aidants_connect::aidants;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::Core;
 
 /// The structure whose mandates `who` may see (Forbidden for anyone else).
-pub async fn acting_structure(core: &Core, who: &Principal) -> CoreResult<i64> {
+pub async fn acting_structure(core: &Core, who: &Principal) -> Result<i64> {
     match who.role {
         Role::Aidant => aidants::require_acting(core, who).await,
         Role::Referent => Ok(who.organisation_id),
@@ -29,7 +29,7 @@ pub async fn acting_structure(core: &Core, who: &Principal) -> CoreResult<i64> {
 }
 
 /// The structure `who` concludes, renews or revokes mandates for: aidants only.
-pub async fn acting_structure_for_change(core: &Core, who: &Principal) -> CoreResult<i64> {
+pub async fn acting_structure_for_change(core: &Core, who: &Principal) -> Result<i64> {
     match who.role {
         Role::Aidant => aidants::require_acting(core, who).await,
         _ => Err(CoreError::Forbidden),
@@ -37,7 +37,7 @@ pub async fn acting_structure_for_change(core: &Core, who: &Principal) -> CoreRe
 }
 
 /// A mandate of `structure` may be handled by someone acting for `acting`.
-pub fn same_structure(acting: i64, structure: i64) -> CoreResult<()> {
+pub fn same_structure(acting: i64, structure: i64) -> Result<()> {
     if acting == structure {
         Ok(())
     } else {

@@ -19,7 +19,7 @@ use crate::aidants_connect::franceconnect::sha256_hex;
 use crate::aidants_connect::fresh::{require_fresh_totp, FRESH_TOTP_SECS};
 use crate::aidants_connect::{aidants, demarches};
 use crate::db::{Db, Tx};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -46,13 +46,13 @@ pub struct MandateRequest {
 
 /// The usager identified with FranceConnect on this session (token) by this
 /// account within the last 30 minutes, if any.
-pub async fn identified_usager(db: &Db, who: &Principal, session_token: &str) -> CoreResult<Option<i64>> {
+pub async fn identified_usager(db: &Db, who: &Principal, session_token: &str) -> Result<Option<i64>> {
     Ok(identification(db, who, session_token).await?.map(|(_, usager)| usager))
 }
 
 /// The last identification (row, usager) of this session and account in the
 /// last 30 minutes, if no mandate was concluded with it yet.
-pub async fn identification(db: &Db, who: &Principal, session_token: &str) -> CoreResult<Option<(i64, i64)>> {
+pub async fn identification(db: &Db, who: &Principal, session_token: &str) -> Result<Option<(i64, i64)>> {
     let since = db.now_micros() - IDENTIFIED_SECS * 1_000_000;
     Ok(on_db!(db, c => {
         sqlx::query_as(
@@ -68,7 +68,7 @@ pub async fn identification(db: &Db, who: &Principal, session_token: &str) -> Co
 }
 
 /// The usager's identity (for the recap page).
-pub async fn usager(db: &Db, id: i64) -> CoreResult<Usager> {
+pub async fn usager(db: &Db, id: i64) -> Result<Usager> {
     type R = (String, String, String, String, String);
     let r: Option<R> = on_db!(db, c => {
         sqlx::query_as("SELECT given_name, family_name, birthdate, birthplace, birthcountry FROM usagers WHERE id = $1")
@@ -89,7 +89,7 @@ pub async fn usager(db: &Db, id: i64) -> CoreResult<Usager> {
 }
 
 /// Checks the request against the structure's allowed démarches.
-pub async fn check_request(db: &Db, structure: i64, req: &MandateRequest) -> CoreResult<Vec<&'static str>> {
+pub async fn check_request(db: &Db, structure: i64, req: &MandateRequest) -> Result<Vec<&'static str>> {
     let chosen = demarches::parse_list(&req.demarches)?;
     let allowed = aidants::allowed_demarches(db, structure).await?;
     if let Some(d) = chosen.iter().find(|d| !allowed.iter().any(|a| a == *d)) {
@@ -101,7 +101,7 @@ pub async fn check_request(db: &Db, structure: i64, req: &MandateRequest) -> Cor
     Ok(chosen)
 }
 
-fn require_declaration(req: &MandateRequest) -> CoreResult<()> {
+fn require_declaration(req: &MandateRequest) -> Result<()> {
     if req.declaration {
         Ok(())
     } else {
@@ -118,7 +118,7 @@ pub async fn conclude(
     session: &Session,
     session_token: &str,
     req: &MandateRequest,
-) -> CoreResult<i64> {
+) -> Result<i64> {
     let structure = acting_structure(core, who).await?;
     require_fresh_totp(session, FRESH_TOTP_SECS, core.db.now_micros())?;
     let (row, usager) = identification(&core.db, who, session_token).await?.ok_or_else(|| {
@@ -150,7 +150,7 @@ pub async fn conclude(
 
 /// Renews mandate `old` of the structure (active, or expired less than a
 /// year ago, not entirely revoked): a new mandate, no new FranceConnect step.
-pub async fn renew(core: &Core, who: &Principal, session: &Session, old: i64, req: &MandateRequest) -> CoreResult<i64> {
+pub async fn renew(core: &Core, who: &Principal, session: &Session, old: i64, req: &MandateRequest) -> Result<i64> {
     let structure = acting_structure(core, who).await?;
     let m = queries::load(&core.db, old).await?;
     same_structure(structure, m.organisation_id)?;
@@ -171,7 +171,7 @@ pub async fn renew(core: &Core, who: &Principal, session: &Session, old: i64, re
 }
 
 /// Whether a mandate may be renewed at `now`.
-pub fn check_renewable(m: &queries::Mandate, now: i64) -> CoreResult<()> {
+pub fn check_renewable(m: &queries::Mandate, now: i64) -> Result<()> {
     if m.state == State::Revoked {
         return Err(CoreError::invalid(
             "ce mandat est révoqué : il ne peut pas être renouvelé ; concluez un nouveau mandat",
@@ -203,7 +203,7 @@ pub(crate) async fn create(
     chosen: &[&'static str],
     duree: Duration,
     origin: Origin,
-) -> CoreResult<i64> {
+) -> Result<i64> {
     let (renews, identification) = match origin {
         Origin::Identification(row) => (None, Some(row)),
         Origin::Renewal(old) => (Some(old), None),
@@ -315,7 +315,7 @@ async fn supersede(
     mandat: i64,
     new: i64,
     now: i64,
-) -> CoreResult<Vec<(i64, i64)>> {
+) -> Result<Vec<(i64, i64)>> {
     let old: Vec<(i64, i64)> = on_tx!(&mut *tx, c => {
         sqlx::query_as(
             "SELECT a.id, a.mandat_id FROM autorisations a JOIN mandats m ON m.id = a.mandat_id \

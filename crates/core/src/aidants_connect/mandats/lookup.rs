@@ -4,7 +4,7 @@
 //! has not expired (`expires_at > now`).
 
 use crate::db::{Tx, TxConn};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::{on_db, on_tx, Db};
 
 /// An usager as the aidant picks him (never more than the name and birth date).
@@ -62,7 +62,7 @@ pub async fn usagers_with_active_mandate(
     q: &str,
     limit: i64,
     now: i64,
-) -> CoreResult<Vec<UsagerChoice>> {
+) -> Result<Vec<UsagerChoice>> {
     let pat = pattern(q);
     let limit = limit.clamp(1, MAX_RESULTS);
     Ok(on_db!(db, c => {
@@ -79,7 +79,7 @@ pub async fn usagers_with_active_mandate(
 }
 
 /// One usager, if he has an active autorisation in `structure`.
-pub async fn usager_in_structure(db: &Db, structure: i64, usager: i64, now: i64) -> CoreResult<Option<UsagerChoice>> {
+pub async fn usager_in_structure(db: &Db, structure: i64, usager: i64, now: i64) -> Result<Option<UsagerChoice>> {
     Ok(on_db!(db, c => {
         sqlx::query_as(
             "SELECT u.id, u.given_name, u.family_name, u.birthdate FROM usagers u WHERE u.id = $3 \
@@ -96,12 +96,7 @@ const ACTIVE: &str =
                       WHERE a.revoquee_at IS NULL AND m.expires_at > $1";
 
 /// The active autorisations of `usager` in `structure`, by démarche.
-pub async fn active_autorisations(
-    db: &Db,
-    structure: i64,
-    usager: i64,
-    now: i64,
-) -> CoreResult<Vec<ActiveAutorisation>> {
+pub async fn active_autorisations(db: &Db, structure: i64, usager: i64, now: i64) -> Result<Vec<ActiveAutorisation>> {
     let sql = format!("{ACTIVE} AND m.organisation_id = $2 AND m.usager_id = $3 ORDER BY a.demarche, a.id");
     Ok(on_db!(db, c => {
         sqlx::query_as(&sql).bind(now).bind(structure).bind(usager).fetch_all(&mut *c).await?
@@ -109,7 +104,7 @@ pub async fn active_autorisations(
 }
 
 /// The autorisation `id` if it is active.
-pub async fn active_autorisation(db: &Db, id: i64, now: i64) -> CoreResult<Option<ActiveAutorisation>> {
+pub async fn active_autorisation(db: &Db, id: i64, now: i64) -> Result<Option<ActiveAutorisation>> {
     let sql = format!("{ACTIVE} AND a.id = $2");
     Ok(on_db!(db, c => {
         sqlx::query_as(&sql).bind(now).bind(id).fetch_optional(&mut *c).await?
@@ -120,7 +115,7 @@ pub async fn active_autorisation(db: &Db, id: i64, now: i64) -> CoreResult<Optio
 /// rows are locked (`FOR SHARE`) until the end of the transaction: a
 /// revocation waits for the use being written, never lands in between. On
 /// SQLite, transactions begin IMMEDIATE: one writer at a time already.
-pub async fn active_autorisation_tx(tx: &mut Tx, id: i64, now: i64) -> CoreResult<Option<ActiveAutorisation>> {
+pub async fn active_autorisation_tx(tx: &mut Tx, id: i64, now: i64) -> Result<Option<ActiveAutorisation>> {
     let sql = match tx.conn {
         TxConn::Postgres(_) => format!("{ACTIVE} AND a.id = $2 FOR SHARE OF a, m"),
         TxConn::Sqlite(_) => format!("{ACTIVE} AND a.id = $2"),

@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::keys::Keys;
 
 /// The four durations of the brief.
@@ -50,7 +50,7 @@ impl Duration {
         }
     }
 
-    pub fn parse(key: &str) -> CoreResult<Duration> {
+    pub fn parse(key: &str) -> Result<Duration> {
         Duration::ALL
             .into_iter()
             .find(|d| d.key().eq_ignore_ascii_case(key.trim()))

@@ -7,7 +7,7 @@ use super::model::{read_token, Duration, State};
 use crate::accounts::Principal;
 use crate::aidants_connect::demarches;
 use crate::db::Db;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::{on_db, Core};
 
 /// The usager's identity as FranceConnect certified it.
@@ -192,7 +192,7 @@ const SELECT: &str =
      FROM mandats m JOIN organisations o ON o.id = m.organisation_id JOIN usagers u ON u.id = m.usager_id \
      JOIN accounts a ON a.id = m.aidant_id";
 
-async fn autorisations(db: &Db, mandat: i64) -> CoreResult<Vec<Autorisation>> {
+async fn autorisations(db: &Db, mandat: i64) -> Result<Vec<Autorisation>> {
     type R = (i64, String, Option<i64>, Option<String>, Option<String>, Option<i64>);
     let rows: Vec<R> = on_db!(db, c => {
         sqlx::query_as(
@@ -220,7 +220,7 @@ async fn autorisations(db: &Db, mandat: i64) -> CoreResult<Vec<Autorisation>> {
     Ok(out)
 }
 
-async fn build(db: &Db, r: MandateRow) -> CoreResult<Mandate> {
+async fn build(db: &Db, r: MandateRow) -> Result<Mandate> {
     let autorisations = autorisations(db, r.0).await?;
     let revoked: Vec<bool> = autorisations.iter().map(Autorisation::revoked).collect();
     let state = State::of(r.14, db.now_micros(), &revoked);
@@ -249,7 +249,7 @@ async fn build(db: &Db, r: MandateRow) -> CoreResult<Mandate> {
 }
 
 /// One mandate, with no access decision (callers decide).
-pub(crate) async fn load(db: &Db, id: i64) -> CoreResult<Mandate> {
+pub(crate) async fn load(db: &Db, id: i64) -> Result<Mandate> {
     let sql = format!("{SELECT} WHERE m.id = $1");
     let row: Option<MandateRow> = on_db!(db, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await?);
     match row {
@@ -259,7 +259,7 @@ pub(crate) async fn load(db: &Db, id: i64) -> CoreResult<Mandate> {
 }
 
 /// One mandate of the structure `who` acts for (NotFound for any other).
-pub async fn detail(core: &Core, who: &Principal, id: i64) -> CoreResult<Mandate> {
+pub async fn detail(core: &Core, who: &Principal, id: i64) -> Result<Mandate> {
     let acting = acting_structure(core, who).await?;
     let m = load(&core.db, id).await?;
     same_structure(acting, m.organisation_id)?;
@@ -268,7 +268,7 @@ pub async fn detail(core: &Core, who: &Principal, id: i64) -> CoreResult<Mandate
 
 /// Every mandate of an usager, across structures, newest first (his own
 /// space: the caller has authenticated him).
-pub async fn of_usager(db: &Db, usager_id: i64) -> CoreResult<Vec<Mandate>> {
+pub async fn of_usager(db: &Db, usager_id: i64) -> Result<Vec<Mandate>> {
     let sql = format!("{SELECT} WHERE m.usager_id = $1 ORDER BY m.created_at DESC, m.id DESC");
     let rows: Vec<MandateRow> = on_db!(db, c => sqlx::query_as(&sql).bind(usager_id).fetch_all(&mut *c).await?);
     let mut out = Vec::with_capacity(rows.len());
@@ -280,7 +280,7 @@ pub async fn of_usager(db: &Db, usager_id: i64) -> CoreResult<Vec<Mandate>> {
 
 /// One mandate of the usager `usager_id` (NotFound if it is not his): for
 /// his own space (detail, attestation, revocation certificate).
-pub async fn of_usager_one(db: &Db, usager_id: i64, id: i64) -> CoreResult<Mandate> {
+pub async fn of_usager_one(db: &Db, usager_id: i64, id: i64) -> Result<Mandate> {
     let m = load(db, id).await?;
     if m.usager.id != usager_id {
         return Err(CoreError::NotFound("mandat".into()));
@@ -301,7 +301,7 @@ pub struct ListPage {
 
 /// The mandates of the structure `who` acts for, newest first, searched on
 /// the usager's names (case-insensitive), by pages of [`PAGE_SIZE`].
-pub async fn list(core: &Core, who: &Principal, search: &str, page: i64) -> CoreResult<ListPage> {
+pub async fn list(core: &Core, who: &Principal, search: &str, page: i64) -> Result<ListPage> {
     let structure = acting_structure(core, who).await?;
     let needle: String = search.trim().chars().take(100).collect::<String>().to_lowercase();
     let pattern = format!(
@@ -353,7 +353,7 @@ pub struct PublicCheck {
 }
 
 /// The mandate a QR token designates, if the token is authentic.
-pub async fn public_check(core: &Core, token: &str) -> CoreResult<Option<PublicCheck>> {
+pub async fn public_check(core: &Core, token: &str) -> Result<Option<PublicCheck>> {
     let Some(id) = read_token(&core.keys, token) else {
         return Ok(None);
     };
@@ -379,7 +379,7 @@ pub async fn public_check(core: &Core, token: &str) -> CoreResult<Option<PublicC
 }
 
 /// The name of a structure (recap page).
-pub async fn structure_name(db: &Db, id: i64) -> CoreResult<String> {
+pub async fn structure_name(db: &Db, id: i64) -> Result<String> {
     let name: Option<String> = on_db!(db, c => {
         sqlx::query_scalar("SELECT name FROM organisations WHERE id = $1").bind(id).fetch_optional(&mut *c).await?
     });

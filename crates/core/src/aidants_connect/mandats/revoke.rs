@@ -12,7 +12,7 @@ use crate::accounts::session::Session;
 use crate::accounts::Principal;
 use crate::aidants_connect::demarches;
 use crate::aidants_connect::fresh::{require_fresh_totp, FRESH_TOTP_SECS};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, Actor, NewEntry};
 use crate::{on_tx, Core};
 
@@ -41,12 +41,7 @@ pub struct Revocation {
 /// Revokes démarche `demarche` of mandate `mandat_id`, or every démarche
 /// still active when `demarche` is None. A mandate that is not the caller's
 /// (other structure, other usager) is NotFound.
-pub async fn revoke(
-    core: &Core,
-    revoker: Revoker<'_>,
-    mandat_id: i64,
-    demarche: Option<&str>,
-) -> CoreResult<Revocation> {
+pub async fn revoke(core: &Core, revoker: Revoker<'_>, mandat_id: i64, demarche: Option<&str>) -> Result<Revocation> {
     let m = match revoker {
         Revoker::Aidant { who, session } => {
             let acting = acting_structure(core, who).await?;

@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::db::Db;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::on_db;
 
 /// The version new mandates are concluded under.
@@ -28,7 +28,7 @@ pub fn fingerprint(text: &str) -> String {
 }
 
 /// Stores the compiled-in texts that are missing.
-pub async fn ensure(db: &Db) -> CoreResult<()> {
+pub async fn ensure(db: &Db) -> Result<()> {
     let now = db.now_micros();
     for (version, text) in ALL {
         on_db!(db, c => {
@@ -48,7 +48,7 @@ pub async fn ensure(db: &Db) -> CoreResult<()> {
 }
 
 /// One version of the text.
-pub async fn get(db: &Db, version: i64) -> CoreResult<Text> {
+pub async fn get(db: &Db, version: i64) -> Result<Text> {
     let row: Option<(String, String)> = on_db!(db, c => {
         sqlx::query_as("SELECT texte, empreinte FROM mandats_textes WHERE version = $1")
             .bind(version)

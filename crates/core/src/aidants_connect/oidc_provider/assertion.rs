@@ -9,7 +9,7 @@ use p256::pkcs8::{DecodePublicKey, EncodePublicKey, LineEnding};
 use serde_json::Value;
 
 use super::clients::{self, Client};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::{on_db, Core};
 
 /// `client_assertion_type` of a JWT client assertion.
@@ -21,7 +21,7 @@ const LEEWAY_SECONDS: i64 = 30;
 
 /// A public key as registered: EC P-256, in PEM (SPKI) or as a JWK or a JWKS
 /// holding a single key. Returns it as SPKI PEM.
-pub fn parse_public_key(text: &str) -> CoreResult<String> {
+pub fn parse_public_key(text: &str) -> Result<String> {
     let text = text.trim();
     let key = if text.starts_with('{') {
         from_jwk_text(text)?
@@ -36,7 +36,7 @@ pub fn parse_public_key(text: &str) -> CoreResult<String> {
         .map_err(|e| CoreError::invalid(format!("clé publique : {e}")))
 }
 
-fn from_jwk_text(text: &str) -> CoreResult<p256::PublicKey> {
+fn from_jwk_text(text: &str) -> Result<p256::PublicKey> {
     let bad = |m: &str| CoreError::invalid(format!("clé publique (JWK) : {m}"));
     let v: Value = serde_json::from_str(text).map_err(|_| bad("JSON illisible"))?;
     let jwk = match v.get("keys") {
@@ -79,7 +79,7 @@ pub async fn authenticate(
     form_client_id: Option<&str>,
     assertion: &str,
     audiences: &[&str],
-) -> CoreResult<Result<Client, &'static str>> {
+) -> Result<Result<Client, &'static str>> {
     if assertion.is_empty() || assertion.len() > 8192 {
         return Ok(Err("client_assertion absente ou trop longue"));
     }

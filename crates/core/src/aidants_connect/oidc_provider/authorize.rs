@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::clients::{self, Client};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::Db;
 
 /// Parameters a request may carry; anything else is refused.
@@ -82,7 +82,7 @@ impl Refusal {
 }
 
 /// Reads the query's pairs (in order, repeated ones included).
-pub async fn parse(db: &Db, pairs: &[(String, String)]) -> CoreResult<Result<(Request, Client), Refusal>> {
+pub async fn parse(db: &Db, pairs: &[(String, String)]) -> Result<Result<(Request, Client), Refusal>> {
     let mut map: BTreeMap<&str, &str> = BTreeMap::new();
     let mut repeated = None;
     for (k, v) in pairs {

@@ -10,7 +10,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core, Db};
 
@@ -43,7 +43,7 @@ fn digest(secret: &str) -> Vec<u8> {
 
 /// A redirect URI as registered: absolute, https (http only on the local
 /// machine, for tests and demos), no fragment.
-pub fn check_uri(raw: &str) -> CoreResult<String> {
+pub fn check_uri(raw: &str) -> Result<String> {
     let u = url::Url::parse(raw.trim())
         .map_err(|_| CoreError::invalid(format!("adresse de retour invalide « {} »", raw.trim())))?;
     let local = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
@@ -71,7 +71,7 @@ pub async fn register(
     post_logout_uris: &[String],
     demarches: &[String],
     public_key: Option<&str>,
-) -> CoreResult<(Client, Option<String>)> {
+) -> Result<(Client, Option<String>)> {
     let nom: String = nom.trim().chars().take(200).collect();
     if nom.is_empty() {
         return Err(CoreError::invalid("le nom du service est obligatoire"));
@@ -81,11 +81,8 @@ pub async fn register(
             "au moins une adresse de retour (--redirect-uri) est obligatoire",
         ));
     }
-    let redirect: Vec<String> = redirect_uris.iter().map(|u| check_uri(u)).collect::<CoreResult<_>>()?;
-    let logout: Vec<String> = post_logout_uris
-        .iter()
-        .map(|u| check_uri(u))
-        .collect::<CoreResult<_>>()?;
+    let redirect: Vec<String> = redirect_uris.iter().map(|u| check_uri(u)).collect::<Result<_>>()?;
+    let logout: Vec<String> = post_logout_uris.iter().map(|u| check_uri(u)).collect::<Result<_>>()?;
     for d in demarches {
         if super::demarche_label(d).is_none() {
             return Err(CoreError::invalid(format!("démarche inconnue « {d} »")));
@@ -149,7 +146,7 @@ fn of_row((client_id, nom, r, p, d, by_key): Row) -> Client {
 }
 
 /// An active registered service.
-pub async fn find(db: &Db, client_id: &str) -> CoreResult<Option<Client>> {
+pub async fn find(db: &Db, client_id: &str) -> Result<Option<Client>> {
     if client_id.len() > 100 {
         return Ok(None);
     }
@@ -161,7 +158,7 @@ pub async fn find(db: &Db, client_id: &str) -> CoreResult<Option<Client>> {
 }
 
 /// Every active service, by name.
-pub async fn list(db: &Db) -> CoreResult<Vec<Client>> {
+pub async fn list(db: &Db) -> Result<Vec<Client>> {
     let rows: Vec<Row> = on_db!(db, c => {
         sqlx::query_as(&format!("SELECT {COLUMNS} FROM oidc_clients WHERE revoque_at IS NULL ORDER BY nom"))
         .fetch_all(&mut *c).await?
@@ -171,7 +168,7 @@ pub async fn list(db: &Db) -> CoreResult<Vec<Client>> {
 
 /// The public key (SPKI PEM) of an active service that authenticates with
 /// `private_key_jwt`.
-pub async fn public_key(db: &Db, client_id: &str) -> CoreResult<Option<String>> {
+pub async fn public_key(db: &Db, client_id: &str) -> Result<Option<String>> {
     if client_id.len() > 100 {
         return Ok(None);
     }
@@ -183,7 +180,7 @@ pub async fn public_key(db: &Db, client_id: &str) -> CoreResult<Option<String>> 
 }
 
 /// The service if `secret` is its secret (never for a service with a key).
-pub async fn authenticate(db: &Db, client_id: &str, secret: &str) -> CoreResult<Option<Client>> {
+pub async fn authenticate(db: &Db, client_id: &str, secret: &str) -> Result<Option<Client>> {
     if client_id.len() > 100 || secret.len() > 200 {
         return Ok(None);
     }

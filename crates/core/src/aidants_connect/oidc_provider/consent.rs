@@ -11,11 +11,11 @@ use super::tokens::{self, Grant};
 use crate::accounts::Principal;
 use crate::aidants_connect::aidants;
 use crate::aidants_connect::mandats::lookup::{self, ActiveAutorisation, UsagerChoice};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::Core;
 
 /// Step 1: the usagers of the aidant's current structure matching `q`.
-pub async fn usagers(core: &Core, who: &Principal, q: &str, limit: i64) -> CoreResult<Vec<UsagerChoice>> {
+pub async fn usagers(core: &Core, who: &Principal, q: &str, limit: i64) -> Result<Vec<UsagerChoice>> {
     let structure = aidants::require_acting(core, who).await?;
     lookup::usagers_with_active_mandate(&core.db, structure, q, limit, core.db.now_micros()).await
 }
@@ -31,7 +31,7 @@ pub async fn offers(
     request: &Request,
     client: &Client,
     usager: i64,
-) -> CoreResult<(UsagerChoice, Vec<ActiveAutorisation>)> {
+) -> Result<(UsagerChoice, Vec<ActiveAutorisation>)> {
     let structure = aidants::require_acting(core, who).await?;
     let now = core.db.now_micros();
     let person = lookup::usager_in_structure(&core.db, structure, usager, now)
@@ -54,7 +54,7 @@ pub async fn complete(
     client: &Client,
     usager: i64,
     autorisation: i64,
-) -> CoreResult<String> {
+) -> Result<String> {
     let structure = aidants::require_acting(core, who).await?;
     let mut tx = core.db.begin().await?;
     let now = tx.now_micros();

@@ -11,7 +11,7 @@ use p256::pkcs8::{EncodePrivateKey, LineEnding};
 use serde_json::{json, Value};
 
 use crate::db::is_unique_violation;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core, Db};
 
@@ -48,7 +48,7 @@ impl KeyState {
 }
 
 /// A fresh key: (kid, sealed PKCS#8 PEM, public JWK).
-fn generate(core: &Core) -> CoreResult<(String, String, Value)> {
+fn generate(core: &Core) -> Result<(String, String, Value)> {
     let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
     let pem = secret
         .to_pkcs8_pem(LineEnding::LF)
@@ -74,7 +74,7 @@ fn generate(core: &Core) -> CoreResult<(String, String, Value)> {
 
 /// Makes a new active key; the previous active one stays published
 /// (`publiee`) so that tokens it signed still verify. Journaled.
-pub async fn rotate(core: &Core, actor: &Actor) -> CoreResult<String> {
+pub async fn rotate(core: &Core, actor: &Actor) -> Result<String> {
     let (kid, sealed, jwk) = generate(core)?;
     let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
@@ -95,7 +95,7 @@ pub async fn rotate(core: &Core, actor: &Actor) -> CoreResult<String> {
 }
 
 /// Removes from the JWKS the keys rotated out before `before` (µs).
-pub async fn retire_published(db: &Db, before: i64) -> CoreResult<u64> {
+pub async fn retire_published(db: &Db, before: i64) -> Result<u64> {
     Ok(on_db!(db, c => {
         sqlx::query("UPDATE oidc_cles SET etat = $2 WHERE etat = $3 AND rotation_at < $1")
             .bind(before).bind(KeyState::Retiree).bind(KeyState::Publiee).execute(&mut *c).await?.rows_affected()
@@ -104,13 +104,13 @@ pub async fn retire_published(db: &Db, before: i64) -> CoreResult<u64> {
 
 /// The active key, made on first use (two instances racing: one wins, the
 /// other reads the winner's).
-async fn active(core: &Core) -> CoreResult<(String, String)> {
+async fn active(core: &Core) -> Result<(String, String)> {
     let read = || async {
         let row: Option<(String, String)> = on_db!(&core.db, c => {
             sqlx::query_as("SELECT kid, cle_scellee FROM oidc_cles WHERE etat = $1")
                 .bind(KeyState::Active).fetch_optional(&mut *c).await?
         });
-        CoreResult::Ok(row)
+        Result::<_>::Ok(row)
     };
     if let Some(k) = read().await? {
         return Ok(k);
@@ -131,7 +131,7 @@ async fn active(core: &Core) -> CoreResult<(String, String)> {
 }
 
 /// Signs `claims` as an ES256 JWT with the active key.
-pub async fn sign(core: &Core, claims: &Value) -> CoreResult<String> {
+pub async fn sign(core: &Core, claims: &Value) -> Result<String> {
     let (kid, sealed) = active(core).await?;
     let pem = core.keys.open(SEAL, &sealed)?;
     let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| CoreError::Io(format!("clé de signature : {e}")))?;
@@ -141,7 +141,7 @@ pub async fn sign(core: &Core, claims: &Value) -> CoreResult<String> {
 }
 
 /// The published keys (active and rotated out, not yet retired), as a JWKS.
-pub async fn jwks(core: &Core) -> CoreResult<Value> {
+pub async fn jwks(core: &Core) -> Result<Value> {
     active(core).await?;
     let rows: Vec<String> = on_db!(&core.db, c => {
         sqlx::query_scalar("SELECT jwk_publique FROM oidc_cles WHERE etat IN ($1, $2) ORDER BY created_at DESC")
@@ -154,7 +154,7 @@ pub async fn jwks(core: &Core) -> CoreResult<Value> {
 
 /// The claims of a JWT this provider signed (ES256, a published key, issuer
 /// `issuer`), expired or not: for `id_token_hint`. `None` if not ours.
-pub async fn verify_ours(core: &Core, token: &str, issuer: &str) -> CoreResult<Option<Value>> {
+pub async fn verify_ours(core: &Core, token: &str, issuer: &str) -> Result<Option<Value>> {
     if token.len() > 8192 {
         return Ok(None);
     }

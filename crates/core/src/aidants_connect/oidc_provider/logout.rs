@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::tokens::pairwise_sub;
 use super::{clients, keys};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::{on_db, Core};
 
 const KNOWN: [&str; 5] = [
@@ -26,7 +26,7 @@ pub async fn end_session(
     core: &Core,
     issuer: &str,
     pairs: &[(String, String)],
-) -> CoreResult<Result<Option<String>, String>> {
+) -> Result<Result<Option<String>, String>> {
     let mut map: BTreeMap<&str, &str> = BTreeMap::new();
     for (k, v) in pairs {
         if map.insert(k.as_str(), v.as_str()).is_some() {

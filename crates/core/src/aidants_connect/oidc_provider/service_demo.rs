@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::clients;
 use crate::aidants_connect::franceconnect::verify::decode_signed;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::keys::Keys;
 use crate::{on_tx, Core};
@@ -55,7 +55,7 @@ fn post_logout_uri(base: &str) -> String {
 
 /// Registers the service with the provider if it is not yet (demonstration
 /// data). `base`: the public URL, without a trailing slash.
-pub async fn register(core: &Core, base: &str) -> CoreResult<()> {
+pub async fn register(core: &Core, base: &str) -> Result<()> {
     if clients::find(&core.db, CLIENT_ID).await?.is_some() {
         return Ok(());
     }
@@ -147,7 +147,7 @@ fn failed(what: &str) -> CoreError {
 /// The callback: `state` checked against the browser's value, the code
 /// exchanged (client_secret_basic, PKCE verifier), the ID token's signature,
 /// `iss`, `aud`, `exp` and `nonce` checked, then userinfo read.
-pub async fn finish(keys: &Keys, base: &str, browser: &str, code: &str, state: &str) -> CoreResult<LoggedIn> {
+pub async fn finish(keys: &Keys, base: &str, browser: &str, code: &str, state: &str) -> Result<LoggedIn> {
     if browser.is_empty() || state != derive(keys, "state", browser) {
         return Err(failed("la réponse ne correspond pas à une demande de ce navigateur"));
     }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::authorize::{Request, ACR};
 use super::clients::Client;
 use crate::db::Tx;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -56,7 +56,7 @@ pub fn pairwise_sub(core: &Core, client_id: &str, usager_id: i64) -> String {
 }
 
 /// Issues the code for a request the aidant completed; returns the URL to send the browser to.
-pub async fn issue_code(core: &Core, request: &Request, grant: &Grant) -> CoreResult<String> {
+pub async fn issue_code(core: &Core, request: &Request, grant: &Grant) -> Result<String> {
     let mut tx = core.db.begin().await?;
     let to = issue_code_tx(core, &mut tx, request, grant).await?;
     tx.commit().await?;
@@ -64,7 +64,7 @@ pub async fn issue_code(core: &Core, request: &Request, grant: &Grant) -> CoreRe
 }
 
 /// [`issue_code`] inside the caller's transaction (where the grant was checked).
-pub async fn issue_code_tx(core: &Core, tx: &mut Tx, request: &Request, grant: &Grant) -> CoreResult<String> {
+pub async fn issue_code_tx(core: &Core, tx: &mut Tx, request: &Request, grant: &Grant) -> Result<String> {
     let code = random();
     let now = tx.horloge.now_micros();
     on_tx!(tx, c => {
@@ -129,7 +129,7 @@ pub async fn exchange(
     issuer: &str,
     client: &Client,
     req: &TokenRequest,
-) -> CoreResult<Result<Value, OAuthError>> {
+) -> Result<Result<Value, OAuthError>> {
     if req.grant_type != "authorization_code" {
         return Ok(refuse(
             400,
@@ -280,7 +280,7 @@ pub struct Access {
 /// The live access token `token`, if it is one. Any text is only fingerprinted
 /// (32 bytes) and looked up, like a code at the token endpoint: an empty or
 /// very long value is simply not found (the HTTP server bounds headers).
-pub async fn access(core: &Core, token: &str) -> CoreResult<Option<Access>> {
+pub async fn access(core: &Core, token: &str) -> Result<Option<Access>> {
     Ok(on_db!(&core.db, c => {
         sqlx::query_as(
             "SELECT client_id, aidant_id, structure_id, usager_id, autorisation_id, demarche, scope FROM oidc_jetons \
@@ -291,7 +291,7 @@ pub async fn access(core: &Core, token: &str) -> CoreResult<Option<Access>> {
 }
 
 /// Revokes the access token `token` (its autorisation is gone).
-pub async fn revoke_tx(core: &Core, tx: &mut Tx, token: &str) -> CoreResult<()> {
+pub async fn revoke_tx(core: &Core, tx: &mut Tx, token: &str) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query("UPDATE oidc_jetons SET revoque_at = $2 WHERE empreinte = $1 AND revoque_at IS NULL")
             .bind(fingerprint(core, "oidc-jeton", token)).bind(tx.horloge.now_micros()).execute(&mut *c).await?;

@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::tokens::{self, pairwise_sub, OAuthError};
 use crate::aidants_connect::mandats::lookup;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_tx, Core};
 
@@ -60,7 +60,7 @@ pub(crate) async fn still_valid(
     tx: &mut Tx,
     g: &Grant,
     now: i64,
-) -> CoreResult<Option<(lookup::ActiveAutorisation, String)>> {
+) -> Result<Option<(lookup::ActiveAutorisation, String)>> {
     let active = lookup::active_autorisation_tx(tx, g.autorisation_id, now)
         .await?
         .filter(|x| x.structure_id == g.structure_id && x.usager_id == g.usager_id && x.demarche == g.demarche);
@@ -78,7 +78,7 @@ pub(crate) async fn still_valid(
 }
 
 /// The claims for the bearer `token`, or why it is refused.
-pub async fn userinfo(core: &Core, token: &str) -> CoreResult<Result<Value, OAuthError>> {
+pub async fn userinfo(core: &Core, token: &str) -> Result<Result<Value, OAuthError>> {
     let Some(a) = tokens::access(core, token).await? else {
         return Ok(invalid_token("jeton inconnu, expiré ou révoqué"));
     };

@@ -6,7 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::db::{Db, Tx};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::{on_db, on_tx};
 
 pub const IDLE_SECS: i64 = 30 * 60;
@@ -18,7 +18,7 @@ fn token_hash(token: &str) -> Vec<u8> {
 }
 
 /// Opens a session for `usager_id` and returns its token (for the cookie).
-pub async fn create(tx: &mut Tx, usager_id: i64) -> CoreResult<String> {
+pub async fn create(tx: &mut Tx, usager_id: i64) -> Result<String> {
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
@@ -39,7 +39,7 @@ pub async fn create(tx: &mut Tx, usager_id: i64) -> CoreResult<String> {
 
 /// The usager of a still valid session (and notes the activity); an expired
 /// session is deleted.
-pub async fn load(db: &Db, token: &str) -> CoreResult<Option<i64>> {
+pub async fn load(db: &Db, token: &str) -> Result<Option<i64>> {
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
@@ -71,7 +71,7 @@ pub async fn load(db: &Db, token: &str) -> CoreResult<Option<i64>> {
 }
 
 /// Ends the session of `token` (sign-out).
-pub async fn end(db: &Db, token: &str) -> CoreResult<()> {
+pub async fn end(db: &Db, token: &str) -> Result<()> {
     on_db!(db, c => {
         sqlx::query("DELETE FROM usagers_sessions WHERE id_hash = $1")
             .bind(token_hash(token))
@@ -82,7 +82,7 @@ pub async fn end(db: &Db, token: &str) -> CoreResult<()> {
 }
 
 /// Removes expired sessions (hourly housekeeping).
-pub async fn purge(db: &Db) -> CoreResult<()> {
+pub async fn purge(db: &Db) -> Result<()> {
     let now = db.now_micros();
     on_db!(db, c => {
         sqlx::query("DELETE FROM usagers_sessions WHERE expires_at <= $1 OR last_seen_at < $2")

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::session;
 use crate::aidants_connect::franceconnect::flow::{self, DECONNEXION, SEAL_PURPOSE};
 use crate::aidants_connect::franceconnect::{sha256_hex, FcError, FranceConnect, Identity};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::journal::{self, actions, Actor, NewEntry};
 use crate::{on_db, on_tx, Core};
 
@@ -17,7 +17,7 @@ pub const NATURE: &str = "usager";
 
 /// What a FranceConnect callback's `state` was issued for: an usager's own
 /// sign-in (true) or an aidant's identification of an usager (false).
-pub async fn is_usager_state(core: &Core, state: &str) -> CoreResult<bool> {
+pub async fn is_usager_state(core: &Core, state: &str) -> Result<bool> {
     let n: i64 = on_db!(&core.db, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM franceconnect_etats WHERE state_hash = $1 AND account_id IS NULL")
             .bind(sha256_hex(state))
@@ -90,7 +90,7 @@ pub async fn finish(
 }
 
 /// A refused sign-in, journaled with its reason only.
-pub async fn record_refusal(core: &Core, err: &FcError) -> CoreResult<()> {
+pub async fn record_refusal(core: &Core, err: &FcError) -> Result<()> {
     let mut tx = core.db.begin().await?;
     journal::append(
         &mut tx,
@@ -158,6 +158,6 @@ pub async fn sign_out_return(core: &Core, browser: &str, state: &str) -> Result<
 }
 
 /// Housekeeping: expired usager sessions.
-pub async fn purge(core: &Core) -> CoreResult<()> {
+pub async fn purge(core: &Core) -> Result<()> {
     session::purge(&core.db).await
 }

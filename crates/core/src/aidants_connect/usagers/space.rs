@@ -4,7 +4,7 @@
 
 use crate::aidants_connect::demarches;
 use crate::db::Db;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::on_db;
 
 /// The usager as FranceConnect identified him.
@@ -30,7 +30,7 @@ impl Me {
     }
 }
 
-pub async fn me(db: &Db, usager_id: i64) -> CoreResult<Me> {
+pub async fn me(db: &Db, usager_id: i64) -> Result<Me> {
     let row: Option<(String, String, String)> = on_db!(db, c => {
         sqlx::query_as("SELECT given_name, family_name, birthdate FROM usagers WHERE id = $1")
             .bind(usager_id)
@@ -65,7 +65,7 @@ impl Use {
 }
 
 /// The latest uses of the usager's mandates, newest first (his own only).
-pub async fn uses(db: &Db, usager_id: i64, limit: i64) -> CoreResult<Vec<Use>> {
+pub async fn uses(db: &Db, usager_id: i64, limit: i64) -> Result<Vec<Use>> {
     type Row = (i64, i64, String, String, String, Option<String>, String, i64);
     let rows: Vec<Row> = on_db!(db, c => {
         sqlx::query_as(

@@ -4,7 +4,7 @@ use std::sync::{Arc, RwLock};
 
 use super::{Index, VERSION_KEY};
 use crate::db::{deployment_get, Db};
-use crate::error::CoreResult;
+use crate::error::Result;
 
 /// The snapshot shared by the requests of one instance. It is checked against
 /// the database version at most every `max_age` (every request when zero): a
@@ -31,7 +31,7 @@ impl Cache {
         }
     }
 
-    fn snapshot(&self) -> CoreResult<Arc<Index>> {
+    fn snapshot(&self) -> Result<Arc<Index>> {
         Ok(self
             .current
             .read()
@@ -39,7 +39,7 @@ impl Cache {
             .clone())
     }
 
-    pub async fn get(&self, db: &Db) -> CoreResult<Arc<Index>> {
+    pub async fn get(&self, db: &Db) -> Result<Arc<Index>> {
         if !self.max_age.is_zero() {
             let fresh_enough = self
                 .checked

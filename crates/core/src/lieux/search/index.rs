@@ -18,7 +18,7 @@ use sqlx::Row as _;
 
 use super::{Page, Query, Shown, EARTH_RADIUS_M};
 use crate::db::Db;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::identifiants::CodePostal;
 use crate::lieux::horaires::{self, Horaires};
 use crate::lieux::model::fold;
@@ -247,7 +247,7 @@ impl Index {
         }
     }
 
-    pub(super) async fn load(db: &Db, version: Option<String>) -> CoreResult<Index> {
+    pub(super) async fn load(db: &Db, version: Option<String>) -> Result<Index> {
         let sql = "SELECT ext_id, nom, adresse, code_postal, commune, latitude, longitude, services, \
                    publics_specifiquement_adresses, dispositif_programmes_nationaux, pass_numerique, horaires, telephone FROM lieux";
         let rows = on_db!(db, c => {

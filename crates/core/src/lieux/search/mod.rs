@@ -19,14 +19,14 @@ use serde_json::value::RawValue;
 
 use super::vocabulaires::{DispositifProgrammesNationaux, PublicsSpecifiquementAdresses, Services};
 use crate::db::Tx;
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::on_tx;
 
 const VERSION_KEY: &str = "lieux_version";
 pub(crate) const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// Marks the directory as changed (call inside the transaction of the change).
-pub async fn bump_version(tx: &mut Tx) -> CoreResult<()> {
+pub async fn bump_version(tx: &mut Tx) -> Result<()> {
     let v = format!("{}-{}", tx.horloge.now_micros(), rand::random::<u32>());
     on_tx!(tx, c => {
         sqlx::query("INSERT INTO deployment (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = $2")

@@ -11,7 +11,7 @@
 //! The rows of each dimension add up to the `encaisses` total.
 
 use super::{Count, Report, Row};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 
 pub const HEADER: [&str; 7] = [
@@ -44,7 +44,7 @@ fn record(
     ]
 }
 
-pub fn csv(r: &Report) -> CoreResult<Vec<u8>> {
+pub fn csv(r: &Report) -> Result<Vec<u8>> {
     let io = |e: csv::Error| CoreError::Io(format!("rapport en CSV : {e}"));
     let mut w = crate::tableur::Csv::new(Vec::new());
     w.write_record(HEADER).map_err(io)?;

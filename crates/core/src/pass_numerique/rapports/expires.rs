@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Count;
 use crate::accounts::Principal;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 use crate::pass_numerique::authz::{authorize, Action};
 use crate::pass_numerique::orders::{self, Order};
@@ -59,7 +59,7 @@ impl Statement {
 }
 
 /// The statement of order `id`: the opérateur and the order's funder.
-pub async fn statement(core: &Core, who: &Principal, id: i64) -> CoreResult<Statement> {
+pub async fn statement(core: &Core, who: &Principal, id: i64) -> Result<Statement> {
     let order = orders::get(core, id).await?;
     authorize(
         who,
@@ -70,7 +70,7 @@ pub async fn statement(core: &Core, who: &Principal, id: i64) -> CoreResult<Stat
     build(core, &order).await
 }
 
-async fn build(core: &Core, order: &Order) -> CoreResult<Statement> {
+async fn build(core: &Core, order: &Order) -> Result<Statement> {
     // PostgreSQL sums integers as NUMERIC: each sum is cast back to BIGINT.
     let sql = "SELECT x.carnet_id, k.perdu_at IS NOT NULL, x.ne, x.ve, x.na, x.va FROM ( \
                  SELECT carnet_id, \
@@ -142,7 +142,7 @@ async fn build(core: &Core, order: &Order) -> CoreResult<Statement> {
 /// `type,reference,carnet_perdu,cheques_expires,valeur_expiree_centimes,cheques_annules,valeur_annulee_centimes,valeur_totale_centimes`:
 /// one `carnet` row per booklet (reference: its number), one `total` row (reference: the order),
 /// one `avoir` row per credit note (reference: its number; only its amount).
-pub fn csv(s: &Statement) -> CoreResult<Vec<u8>> {
+pub fn csv(s: &Statement) -> Result<Vec<u8>> {
     let io = |e: csv::Error| CoreError::Io(format!("état des chèques expirés en CSV : {e}"));
     let mut w = crate::tableur::Csv::new(Vec::new());
     w.write_record([

@@ -4,7 +4,7 @@
 
 use super::expires::{BookletLine, Statement};
 use crate::dates_fr::{jour, jour_fr};
-use crate::error::CoreResult;
+use crate::error::Result;
 use crate::pdf::{amount, Column, Fonts, Page, Pdf, Style, Table, BLUE_FRANCE, TEXT};
 
 const COLUMNS: [Column; 6] = [
@@ -150,7 +150,7 @@ fn cells(b: &BookletLine) -> Vec<String> {
     ]
 }
 
-pub fn pdf(fonts: &Fonts, operator: &str, s: &Statement) -> CoreResult<Vec<u8>> {
+pub fn pdf(fonts: &Fonts, operator: &str, s: &Statement) -> Result<Vec<u8>> {
     let mut pdf = Pdf::new(fonts);
     TABLE.draw(
         &mut pdf,

@@ -17,7 +17,7 @@ use super::model::Public;
 use super::orders;
 use crate::accounts::Principal;
 use crate::accounts::Role;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 use crate::Core;
 
@@ -107,7 +107,7 @@ pub struct Report {
 }
 
 /// The report of one order: the opérateur, or the order's funder.
-pub async fn order_report(core: &Core, who: &Principal, id: i64) -> CoreResult<Report> {
+pub async fn order_report(core: &Core, who: &Principal, id: i64) -> Result<Report> {
     let order = orders::get(core, id).await?;
     authorize(
         who,
@@ -120,7 +120,7 @@ pub async fn order_report(core: &Core, who: &Principal, id: i64) -> CoreResult<R
 
 /// The report of a funder's orders together. A funder sees its own (`asked`
 /// may only name itself); the opérateur names a funder or sees every order.
-pub async fn funders_report(core: &Core, who: &Principal, asked: Option<i64>) -> CoreResult<Report> {
+pub async fn funders_report(core: &Core, who: &Principal, asked: Option<i64>) -> Result<Report> {
     let funder = if who.role == Role::Commanditaire {
         asked.or(Some(who.organisation_id))
     } else {
@@ -141,7 +141,7 @@ pub async fn funders_report(core: &Core, who: &Principal, asked: Option<i64>) ->
 
 /// The funders the caller may choose between on the report page, as (id, name):
 /// every funder for the opérateur; `None` for a funder, who sees only his own.
-pub async fn funder_choices(core: &Core, who: &Principal) -> CoreResult<Option<Vec<(i64, String)>>> {
+pub async fn funder_choices(core: &Core, who: &Principal) -> Result<Option<Vec<(i64, String)>>> {
     if authorize(who, Action::ViewReports { funder: None }).is_err() {
         return Ok(None);
     }
@@ -174,7 +174,7 @@ fn public_rank(key: &str) -> usize {
         .unwrap_or(Public::ALL.len())
 }
 
-async fn build(core: &Core, scope: Scope, titre: String) -> CoreResult<Report> {
+async fn build(core: &Core, scope: Scope, titre: String) -> Result<Report> {
     let totaux = queries::totals(core, scope).await?;
 
     // By month: booklets handed out and redemptions, on the same months.

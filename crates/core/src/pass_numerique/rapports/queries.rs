@@ -5,7 +5,7 @@
 //! value is its order's, written by the issue); booklets by `carnets_commande`.
 
 use super::{Count, Scope, Totals};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 use crate::{on_db, Core};
 
@@ -20,7 +20,7 @@ pub(super) struct PlaceSums {
     pub count: Count,
 }
 
-pub(super) async fn totals(core: &Core, scope: Scope) -> CoreResult<Totals> {
+pub(super) async fn totals(core: &Core, scope: Scope) -> Result<Totals> {
     let (f, p) = scope.filter("commande_id");
     let states_sql = format!(
         "SELECT x.etat, CAST(SUM(x.n) AS BIGINT), CAST(SUM(x.n * c.valeur_centimes) AS BIGINT) \
@@ -77,7 +77,7 @@ pub(super) async fn totals(core: &Core, scope: Scope) -> CoreResult<Totals> {
 }
 
 /// Live redemptions by month (`AAAA-MM` of their day, Europe/Paris).
-pub(super) async fn redemptions_by_month(core: &Core, scope: Scope) -> CoreResult<Vec<(String, Count)>> {
+pub(super) async fn redemptions_by_month(core: &Core, scope: Scope) -> Result<Vec<(String, Count)>> {
     let (f, p) = scope.filter("commande_id");
     let sql = format!(
         "SELECT substr(jour, 1, 7), COUNT(*), CAST(SUM(valeur_centimes) AS BIGINT) FROM encaissements \
@@ -100,7 +100,7 @@ pub(super) async fn redemptions_by_month(core: &Core, scope: Scope) -> CoreResul
 }
 
 /// Live redemptions by place, most first, with the place's commune and département (official names).
-pub(super) async fn redemptions_by_place(core: &Core, scope: Scope) -> CoreResult<Vec<PlaceSums>> {
+pub(super) async fn redemptions_by_place(core: &Core, scope: Scope) -> Result<Vec<PlaceSums>> {
     let (f, p) = scope.filter("commande_id");
     let sql = format!(
         "SELECT l.ext_id, l.nom, l.code_insee, COALESCE(tc.nom, l.commune), l.departement, COALESCE(td.nom, l.departement), a.n, a.v \
@@ -134,7 +134,7 @@ pub(super) async fn redemptions_by_place(core: &Core, scope: Scope) -> CoreResul
 }
 
 /// Live redemptions by the public recorded when their booklet was handed out (`''`: none recorded).
-pub(super) async fn redemptions_by_public(core: &Core, scope: Scope) -> CoreResult<Vec<(String, Count)>> {
+pub(super) async fn redemptions_by_public(core: &Core, scope: Scope) -> Result<Vec<(String, Count)>> {
     let (f, p) = scope.filter("commande_id");
     let sql = format!(
         "SELECT COALESCE(k.public, ''), CAST(SUM(a.n) AS BIGINT), CAST(SUM(a.v) AS BIGINT) \
@@ -159,7 +159,7 @@ pub(super) async fn redemptions_by_public(core: &Core, scope: Scope) -> CoreResu
 }
 
 /// Booklets handed out, by public.
-pub(super) async fn hand_outs_by_public(core: &Core, scope: Scope) -> CoreResult<Vec<(String, i64)>> {
+pub(super) async fn hand_outs_by_public(core: &Core, scope: Scope) -> Result<Vec<(String, i64)>> {
     let (f, p) = scope.filter("commande_id");
     let sql = format!(
         "SELECT COALESCE(public, ''), COUNT(*) FROM carnets WHERE remis_at IS NOT NULL AND {f} GROUP BY public"
@@ -172,7 +172,7 @@ const MICROS_PER_HOUR: i64 = 3_600_000_000;
 /// Booklets handed out, by month in Europe/Paris. The database groups them by
 /// hour (UTC); Paris is a whole number of hours away from UTC, so each hour
 /// lies in one Paris month, which is named here.
-pub(super) async fn hand_outs_by_month(core: &Core, scope: Scope) -> CoreResult<Vec<(String, i64)>> {
+pub(super) async fn hand_outs_by_month(core: &Core, scope: Scope) -> Result<Vec<(String, i64)>> {
     let (f, p) = scope.filter("commande_id");
     let sql = format!(
         "SELECT remis_at / {MICROS_PER_HOUR}, COUNT(*) FROM carnets WHERE remis_at IS NOT NULL AND {f} \
@@ -187,7 +187,7 @@ pub(super) async fn hand_outs_by_month(core: &Core, scope: Scope) -> CoreResult<
 }
 
 /// `AAAA-MM` of an instant (seconds since 1970, UTC) in Europe/Paris.
-fn paris_month(seconds: i64) -> CoreResult<String> {
+fn paris_month(seconds: i64) -> Result<String> {
     let z = jiff::Timestamp::from_second(seconds)
         .and_then(|t| t.in_tz("Europe/Paris"))
         .map_err(|e| CoreError::Io(format!("date de remise illisible : {e}")))?;
