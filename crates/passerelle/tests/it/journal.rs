@@ -158,6 +158,15 @@ async fn a_rewritten_chain_is_caught_by_exported_checkpoints() {
         &["journal", "export-checkpoints", "-o", exported.to_str().unwrap()],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The export holds the one checkpoint signed above, not an empty list that would pin nothing.
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
+    let points = doc["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "{doc}");
+    assert_eq!(
+        (points[0]["seq"].as_i64(), points[0]["numero"].as_i64()),
+        (Some(21), Some(1)),
+        "{doc}"
+    );
     drop_protection(&app).await;
     rewrite_chain(&app, 10).await;
     // The rewritten chain is consistent and its checkpoints are gone, but entry 21 still
@@ -184,6 +193,22 @@ async fn a_rewritten_chain_is_caught_by_exported_checkpoints() {
     assert_eq!(v["exacte"], false);
     assert_eq!(v["au_plus_tard"], 21);
     assert!(v["raison"].as_str().unwrap().contains("réécrite"), "{v}");
+}
+
+#[tokio::test]
+async fn details_are_stored_in_canonical_json() {
+    // The hash covers the stored text, and an outside verifier re-reads it: keys sorted, no
+    // spaces, whatever order the caller built the object in.
+    let app = TestApp::new().await;
+    fill(&app, 2).await;
+    assert_eq!(
+        app.scalar_text("SELECT details FROM journal WHERE seq = 2").await,
+        r#"{"a":[1,2],"b":"deux","n":1}"#
+    );
+    assert_eq!(
+        app.scalar_text("SELECT subjects FROM journal WHERE seq = 2").await,
+        r#"["essai:1"]"#
+    );
 }
 
 #[tokio::test]

@@ -399,3 +399,31 @@ async fn the_cut_off_is_today_at_most_and_lines_must_add_up() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn a_place_held_back_is_told_whether_its_bank_details_wait_for_the_operator() {
+    let app = TestApp::new().await;
+    redeemed(&app).await;
+    payable_places(&app);
+    // mednum-1 changed its account and the opérateur has not decided yet; mednum-2 has none.
+    app.exec(
+        "UPDATE coordonnees_bancaires SET etat = 'a_valider' \
+         WHERE lieu_id = (SELECT id FROM lieux WHERE ext_id = 'mednum-1')",
+    )
+    .await
+    .unwrap();
+    app.exec("DELETE FROM coordonnees_bancaires WHERE lieu_id = (SELECT id FROM lieux WHERE ext_id = 'mednum-2')")
+        .await
+        .unwrap();
+    let v = json_of(&app, &["reglements", "generer"]);
+    assert_eq!(v["lot"], Value::Null, "{v}");
+    let held: Vec<(&str, &str)> = v["en_attente"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| (h["lieu"].as_str().unwrap(), h["motif"].as_str().unwrap()))
+        .collect();
+    assert_eq!(held.len(), 2, "{v}");
+    assert!(held[0].1.contains("en attente de validation par l'opérateur"), "{v}");
+    assert!(held[1].1.contains("aucune coordonnée bancaire validée"), "{v}");
+}
