@@ -103,18 +103,10 @@ pub async fn active_autorisations(db: &Db, structure: i64, usager: i64, now: i64
     }))
 }
 
-/// The autorisation `id` if it is active.
-pub async fn active_autorisation(db: &Db, id: i64, now: i64) -> Result<Option<ActiveAutorisation>> {
-    let sql = format!("{ACTIVE} AND a.id = $2");
-    Ok(on_db!(db, c => {
-        sqlx::query_as(&sql).bind(now).bind(id).fetch_optional(&mut *c).await?
-    }))
-}
-
-/// [`active_autorisation`] inside the caller's transaction. On PostgreSQL the
-/// rows are locked (`FOR SHARE`) until the end of the transaction: a
-/// revocation waits for the use being written, never lands in between. On
-/// SQLite, transactions begin IMMEDIATE: one writer at a time already.
+/// The autorisation `id` if it is active, read inside the caller's transaction. On PostgreSQL
+/// the rows are locked (`FOR SHARE`) until the end of the transaction: a revocation waits for
+/// the use being written, never lands in between. On SQLite, transactions begin IMMEDIATE: one
+/// writer at a time already.
 pub async fn active_autorisation_tx(tx: &mut Tx, id: i64, now: i64) -> Result<Option<ActiveAutorisation>> {
     let sql = match tx.conn {
         TxConn::Postgres(_) => format!("{ACTIVE} AND a.id = $2 FOR SHARE OF a, m"),
