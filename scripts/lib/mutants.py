@@ -97,7 +97,8 @@ MODULES = {
             "aidants_connect/mandats/lookup.rs",
             "aidants_connect/mandats/revoke.rs",
         ],
-        ["mandats::", "mandats_acces::", "pannes_mandats::", "espace_usager::", "oidc::"],
+        # lookup.rs feeds the consent page of the OpenID Connect provider (oidc_authorize::).
+        ["mandats::", "mandats_acces::", "pannes_mandats::", "espace_usager::", "oidc::", "oidc_authorize::"],
         95,
     ),
 }
