@@ -56,6 +56,17 @@ fn main() {
                 .join(", ")
         )
         .unwrap();
+        writeln!(
+            out,
+            "    /// Every value exactly as the standard writes it, in the schema's order."
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "    pub const LABELS: &'static [&'static str] = &[{}];",
+            values.iter().map(|l| format!("{l:?}")).collect::<Vec<_>>().join(", ")
+        )
+        .unwrap();
         writeln!(out, "    /// The value exactly as the standard writes it.").unwrap();
         writeln!(out, "    pub fn label(self) -> &'static str {{").unwrap();
         writeln!(out, "        match self {{").unwrap();
@@ -80,6 +91,16 @@ fn main() {
     .unwrap();
     for (i, f) in fields.iter().enumerate() {
         writeln!(out, "        {:?} => Some({i}),", f["name"].as_str().expect("name")).unwrap();
+    }
+    writeln!(out, "        _ => None,\n    }}\n}}\n").unwrap();
+    writeln!(out, "/// The closed list of `field`, if it has one.").unwrap();
+    writeln!(
+        out,
+        "pub fn labels(field: &str) -> Option<&'static [&'static str]> {{\n    match field {{"
+    )
+    .unwrap();
+    for (n, t) in &vocabularies {
+        writeln!(out, "        {n:?} => Some({t}::LABELS),").unwrap();
     }
     writeln!(out, "        _ => None,\n    }}\n}}\n").unwrap();
     writeln!(out, "/// (field, Rust type) of every generated vocabulary.").unwrap();

@@ -72,6 +72,9 @@ pub struct Report {
     pub separateur: Option<char>,
     /// Normalisation → number of rows concerned.
     pub normalisations: BTreeMap<String, usize>,
+    /// Each value of a closed list translated (an earlier version's, or the standard's written
+    /// otherwise) → number of values translated so, in the rows kept.
+    pub valeurs_traduites: BTreeMap<String, usize>,
     pub erreurs: Vec<Issue>,
     pub avertissements: Vec<Issue>,
     pub doublons_probables: Vec<LikelyDuplicate>,
@@ -207,6 +210,9 @@ pub async fn import(
             first_line_of_id.insert(id.clone(), line);
             for n in &p.checked.normalised {
                 *counts.entry(*n).or_default() += 1;
+            }
+            for t in &p.checked.translations {
+                *report.valeurs_traduites.entry(t.clone()).or_default() += 1;
             }
             report.avertissements.extend(p.checked.warnings.iter().cloned());
             report.valides += 1;

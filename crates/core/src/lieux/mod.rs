@@ -5,6 +5,7 @@ pub mod schema;
 pub mod vocabulaires;
 
 pub use model::Lieu;
+pub mod anciennes_valeurs;
 pub mod authz;
 pub mod edit;
 pub mod export;

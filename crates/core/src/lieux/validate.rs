@@ -33,6 +33,8 @@ pub enum Normalisation {
     VirguleDecimale,
     DateFrancaise,
     CodeInseeDeduit,
+    ValeursAnciennes,
+    ValeursReecrites,
 }
 
 impl Normalisation {
@@ -46,6 +48,10 @@ impl Normalisation {
             Normalisation::VirguleDecimale => "coordonnées à virgule décimale converties",
             Normalisation::DateFrancaise => "dates JJ/MM/AAAA converties en AAAA-MM-JJ",
             Normalisation::CodeInseeDeduit => "codes INSEE déduits du code postal et de la commune",
+            Normalisation::ValeursAnciennes => "valeurs d'anciennes versions du standard traduites en v1",
+            Normalisation::ValeursReecrites => {
+                "valeurs de listes écrites autrement (casse, accents, explication) ramenées à celles du standard"
+            }
         }
     }
 }
@@ -56,6 +62,8 @@ pub struct Checked {
     pub lieu: Lieu,
     pub warnings: Vec<Issue>,
     pub normalised: Vec<Normalisation>,
+    /// Each value of a closed list translated (« field : « old » → « new » »).
+    pub translations: Vec<String>,
 }
 
 /// Fields whose values are `|`-separated lists.
@@ -98,6 +106,7 @@ struct Row {
     errors: Vec<Issue>,
     warnings: Vec<Issue>,
     normalised: Vec<Normalisation>,
+    translations: Vec<String>,
 }
 
 impl Row {
@@ -162,6 +171,7 @@ pub fn check_row(line: usize, raw: &[String], today: Date) -> Result<Checked, Ve
         errors: Vec::new(),
         warnings: Vec::new(),
         normalised: Vec::new(),
+        translations: Vec::new(),
     };
     for (i, f) in std.fields.iter().enumerate() {
         let value = raw.get(i).cloned().unwrap_or_default();
@@ -239,6 +249,7 @@ pub fn check_row(line: usize, raw: &[String], today: Date) -> Result<Checked, Ve
                 lieu,
                 warnings: row.warnings,
                 normalised,
+                translations: row.translations,
             })
         }
         _ => Err(row.errors),
@@ -267,6 +278,23 @@ fn normalise(row: &mut Row) {
             }
         }
     }
+    let translated = super::anciennes_valeurs::translate_row(&mut row.values);
+    if translated.legacy {
+        row.normalised.push(Normalisation::ValeursAnciennes);
+    }
+    if translated.spelling {
+        row.normalised.push(Normalisation::ValeursReecrites);
+    }
+    for (field, value) in translated.dropped {
+        row.warn(
+            field,
+            format!(
+                "« {} » (ancienne version du standard) n'a pas d'équivalent en v1 : valeur retirée",
+                shorten(&value)
+            ),
+        );
+    }
+    row.translations = translated.translations;
     if let Some(c) = row.get("commune") {
         if c.chars().any(char::is_alphabetic) && !c.chars().any(char::is_lowercase) {
             let fixed = commune_case(c);

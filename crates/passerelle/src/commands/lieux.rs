@@ -218,6 +218,9 @@ fn print_report(r: &import::Report, rejects: Option<&std::path::Path>, dry_run: 
     for (label, n) in &r.normalisations {
         println!("  normalisé : {label} ({n} ligne{})", if *n > 1 { "s" } else { "" });
     }
+    for (translation, n) in &r.valeurs_traduites {
+        println!("    {translation} ({n} fois)");
+    }
     for w in r.avertissements.iter().take(20) {
         println!("  avertissement ligne {} [{}] : {}", w.ligne, w.champ, w.message);
     }

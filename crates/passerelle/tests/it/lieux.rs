@@ -226,7 +226,7 @@ async fn json_files_and_hostile_files() {
 
 /// Validates a CSV file against the official Table Schema with frictionless
 /// (installed by scripts/test into target/pyenv, or found on PATH).
-fn frictionless_validate(dir: &Path, csv_name: &str) -> serde_json::Value {
+pub(crate) fn frictionless_validate(dir: &Path, csv_name: &str) -> serde_json::Value {
     let candidates = [
         std::env::var("PASSERELLE_FRICTIONLESS").ok().map(PathBuf::from),
         Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/frictionless")),

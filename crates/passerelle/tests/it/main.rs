@@ -30,6 +30,7 @@ mod journal_points;
 mod journal_temoins;
 mod lieux;
 mod lieux_pages;
+mod lieux_versions;
 mod limites;
 mod limites_secrets;
 mod mandats;
