@@ -17,8 +17,6 @@ pub struct Field {
     pub max_length: Option<usize>,
     /// A closed list (an enum generated from this schema).
     pub vocabulary: bool,
-    /// Free text, where a leading `=`/`@` is a spreadsheet formula.
-    pub free_text: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +67,6 @@ fn parse(json: &str) -> Result<Standard, String> {
                 vocabulary: super::vocabulaires::VOCABULARIES
                     .iter()
                     .any(|(field, _)| *field == name),
-                free_text: super::validate::FREE_TEXT.contains(&name),
                 name: name.to_string(),
                 kind: match f["type"].as_str() {
                     Some("number") => FieldKind::Number,

@@ -82,20 +82,6 @@ const MULTI: &[&str] = &[
     "modalites_accompagnement",
 ];
 
-/// Free-text fields where a leading `=`/`@` can only be a spreadsheet formula.
-pub(crate) const FREE_TEXT: &[&str] = &[
-    "nom",
-    "commune",
-    "adresse",
-    "complement_adresse",
-    "presentation_resume",
-    "presentation_detail",
-    "source",
-    "structure_parente",
-    "autres_formations_labels",
-    "horaires",
-];
-
 /// Centre of France: where failed geocoders put places.
 const FRANCE_CENTRE: (f64, f64) = (46.227638, 2.213749);
 
@@ -201,16 +187,8 @@ pub fn check_row(line: usize, raw: &[String], today: Date) -> Result<Checked, Ve
             }
             continue;
         };
-        if f.free_text && (value.starts_with('=') || value.starts_with('@')) {
-            row.error(
-                name,
-                format!(
-                    "la valeur commence par « {} » : formule de tableur refusée",
-                    &value[..1]
-                ),
-            );
-            continue;
-        }
+        // A leading `=`, `+`, `-` or `@` is data (« @telier connecté », « - Espace jeunes ») :
+        // every CSV Passerelle writes neutralises it (`tableur::neutralise`).
         if let Some(max) = f.max_length {
             let n = value.chars().count();
             if n > max {
@@ -663,11 +641,21 @@ mod tests {
             .1
             .contains("adresse web invalide"));
         assert!(errors(&[("date_maj", "hier")])[0].1.contains("AAAA-MM-JJ"));
-        assert!(errors(&[("nom", "=cmd|' /C calc'!A0")])[0]
-            .1
-            .contains("formule de tableur"));
         assert!(errors(&[("telephone", "12")])[0].0 == "telephone");
         assert!(errors(&[("nom", &"x".repeat(20_000))])[0].1.contains("trop longue"));
+    }
+
+    #[test]
+    fn values_a_spreadsheet_would_run_are_kept_as_data() {
+        for name in [
+            "@telier connecté",
+            "- Espace jeunes",
+            "+ de numérique",
+            "=cmd|' /C calc'!A0",
+        ] {
+            let checked = check_map(1, &row(&[("nom", name)]), today()).unwrap_or_else(|e| panic!("{name} : {e:?}"));
+            assert_eq!(checked.lieu.nom, name);
+        }
     }
 
     #[test]

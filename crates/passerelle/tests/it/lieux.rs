@@ -111,13 +111,12 @@ async fn an_invalid_row_blocks_the_whole_import_unless_asked() {
     for expected in [
         "erreur ligne 5 [code_postal]",
         "erreur ligne 5 [services] : valeur inconnue : « Cours de cuisine »",
-        "erreur ligne 6 [nom] : la valeur commence par « = » : formule de tableur refusée",
         "erreur ligne 8 [id] : identifiant « cn-101 » déjà utilisé ligne 2",
     ] {
         assert!(out.contains(expected), "{expected}\n{out}");
     }
     let rejects = std::fs::read_to_string(format!("{file}.rejets.csv")).unwrap();
-    assert!(rejects.starts_with("ligne,champ,message\n") && rejects.contains("\n6,nom,"));
+    assert!(rejects.starts_with("ligne,champ,message\n") && rejects.contains("\n5,code_postal,"));
 
     let (code, r) = report(
         &app,
@@ -133,9 +132,9 @@ async fn an_invalid_row_blocks_the_whole_import_unless_asked() {
     assert_eq!(code, 0);
     assert_eq!(
         (r["valides"].as_u64(), r["invalides"].as_u64(), r["crees"].as_u64()),
-        (Some(4), Some(3), Some(4))
+        (Some(5), Some(2), Some(5))
     );
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 4);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 5);
 }
 
 #[tokio::test]
@@ -164,7 +163,14 @@ async fn messy_files_are_normalised_and_reported_precisely() {
         r["doublons_probables"],
         serde_json::json!([{ "ligne": 3, "id": "cn-102", "id_existant": "mednum-1" }])
     );
-    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 7);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 8);
+    // A name a spreadsheet would run is data: kept as written, neutralised in the open-data CSV.
+    assert_eq!(
+        app.scalar_text("SELECT nom FROM lieux WHERE ext_id = 'cn-105'").await,
+        "=cmd|' /C calc'!A0"
+    );
+    let csv = app.browser().get("/open-data/lieux.csv").await.body;
+    assert!(csv.contains(",'=cmd|' /C calc'!A0,"), "{csv}");
     assert_eq!(
         app.scalar_text("SELECT commune FROM lieux WHERE ext_id = 'cn-103'")
             .await,
