@@ -12,6 +12,7 @@ pub mod export;
 pub mod geo;
 pub mod horaires;
 pub mod import;
+pub mod import_rapport;
 pub mod normalise;
 pub mod read;
 pub mod search;

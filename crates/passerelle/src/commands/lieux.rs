@@ -195,10 +195,7 @@ fn write_rejects(path: &std::path::Path, issues: &[passerelle_core::lieux::valid
 }
 
 fn print_report(r: &import::Report, rejects: Option<&std::path::Path>, dry_run: bool, ignore_invalid: bool) {
-    println!(
-        "{} lignes lues : {} valides, {} invalides.",
-        r.lignes, r.valides, r.invalides
-    );
+    println!("{}", r.lecture());
     for (old, new) in &r.colonnes_renommees {
         println!("  colonne « {old} » lue comme « {new} » (ancien nom du standard)");
     }
@@ -254,10 +251,7 @@ fn print_report(r: &import::Report, rejects: Option<&std::path::Path>, dry_run: 
         );
     }
     if r.applique {
-        println!(
-            "Import terminé : {} créés, {} mis à jour, {} inchangés.",
-            r.crees, r.mis_a_jour, r.inchanges
-        );
+        println!("{}", r.resume());
     } else if r.invalides > 0 && !ignore_invalid {
         println!("Rien n'a été importé : corrigez les lignes invalides, ou relancez avec --ignorer-invalides pour importer les lignes valides.");
     } else if dry_run {

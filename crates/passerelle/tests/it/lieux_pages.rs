@@ -314,7 +314,28 @@ async fn the_operator_imports_by_upload_and_others_cannot() {
     assert!(r.body.contains("Import terminé"), "{}", r.body);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 3);
     let r = upload(&mut op, Some(&token), &file).await;
-    assert!(r.body.contains("0 créés, 0 mis à jour, 3 inchangés"), "{}", r.body);
+    assert!(
+        r.body.contains("3 lignes lues : 3 valides, 0 invalide. Rien n&#39;a été écrit : le fichier ne change rien (0 lieu créé, 0 mis à jour, 3 inchangés)."),
+        "{}",
+        r.body
+    );
+    // A refused file: the summary says nothing was written and what would have been; each
+    // problem is said once, folded, with its lines.
+    let messy = std::fs::read(fixture("desordonne.csv")).unwrap();
+    let r = upload(&mut op, Some(&token), &messy).await;
+    assert!(
+        r.body.contains(
+            "7 lignes lues : 5 valides, 2 invalides. Rien n&#39;a été importé : 2 lignes sont invalides sur 7."
+        ),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("<details class=\"fr-mb-1w\"><summary>[code_postal]"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("<p>Ligne 5</p>"), "{}", r.body);
 
     let (mut place_staff, _) = signed_in(&app, "lieu", "lieu", "lieu@exemple.fr").await;
     assert_eq!(
