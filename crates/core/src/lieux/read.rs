@@ -90,7 +90,26 @@ fn map_columns(names: &[String], parsed: &mut Parsed) -> Vec<Option<String>> {
         .collect()
 }
 
+/// The message for a file that is neither CSV nor JSON in UTF-8 (a spreadsheet, a PDF, an archive,
+/// a text in another encoding).
+pub const FORMAT_NON_RECONNU: &str = "format non reconnu (CSV ou JSON en UTF-8 attendu)";
+
 pub fn read(bytes: &[u8], format: Format) -> Result<Parsed> {
+    // What people upload instead of a CSV: a spreadsheet (.xlsx and .ods are zip archives, .xls
+    // an OLE2 file), a PDF, a compressed file, or « Unicode text » saved by a spreadsheet (UTF-16).
+    const NOT_TEXT: &[(&[u8], &str)] = &[
+        (b"PK\x03\x04", "un classeur (.xlsx, .ods) ou une archive zip"),
+        (b"\xD0\xCF\x11\xE0", "un classeur Excel (.xls)"),
+        (b"%PDF", "un PDF"),
+        (b"\x1F\x8B", "un fichier compressé (gzip)"),
+        (b"\xFF\xFE", "du texte en UTF-16"),
+        (b"\xFE\xFF", "du texte en UTF-16"),
+    ];
+    if let Some((_, what)) = NOT_TEXT.iter().find(|(magic, _)| bytes.starts_with(magic)) {
+        return Err(CoreError::invalid(format!(
+            "{FORMAT_NON_RECONNU} : le fichier est {what}"
+        )));
+    }
     match format {
         Format::Csv => read_csv(bytes),
         Format::Json => read_json(bytes),
@@ -179,8 +198,21 @@ fn read_csv(bytes: &[u8]) -> Result<Parsed> {
             header.len()
         )));
     }
-    let names: Vec<String> = header.iter().map(|h| String::from_utf8_lossy(h).into_owned()).collect();
+    let Ok(names) = header
+        .iter()
+        .map(|h| std::str::from_utf8(h).map(str::to_string))
+        .collect::<std::result::Result<Vec<String>, _>>()
+    else {
+        return Err(CoreError::invalid(format!(
+            "{FORMAT_NON_RECONNU} : la première ligne n'est pas en UTF-8"
+        )));
+    };
     let columns = map_columns(&names, &mut parsed);
+    if columns.iter().all(Option::is_none) {
+        return Err(CoreError::invalid(format!(
+            "{FORMAT_NON_RECONNU} : aucune colonne du standard des lieux dans la première ligne"
+        )));
+    }
     check_required_columns(&columns)?;
     let positions: Vec<Option<usize>> = columns
         .iter()
@@ -383,6 +415,21 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("tableau"));
+        // Neither CSV nor JSON in UTF-8: said so, not « colonnes obligatoires absentes ».
+        for bytes in [
+            b"PK\x03\x04\x14\x00\x06\x00".as_slice(),
+            b"%PDF-1.7\n\x00\x01",
+            b"\xFF\xFEi\x00d\x00,\x00",
+            b"Bonjour,\nvoici la liste des lieux que vous m'avez demand\xe9e.\n",
+            "Nom du lieu;Ville\nMédiathèque;Pau\n".as_bytes(),
+            b"Nom du lieu;M\xe9diath\xe8que\n",
+        ] {
+            let e = read(bytes, Format::Csv).unwrap_err().to_string();
+            assert!(
+                e.starts_with("format non reconnu (CSV ou JSON en UTF-8 attendu)"),
+                "{e}"
+            );
+        }
         // Latin-1 bytes in a row: that row is reported, others are read.
         let mut latin1 = b"id,pivot,nom,commune,code_postal,adresse,date_maj\n".to_vec();
         latin1.extend_from_slice(b"a,1,M\xe9diath\xe8que,Lyon,69001,1 rue,2024-01-01\nb,1,Ok,Lyon,69001,1 rue,2024-01-01\nc,1,trop,de,colonnes,ici,x,y\n");

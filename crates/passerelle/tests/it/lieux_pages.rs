@@ -336,6 +336,19 @@ async fn the_operator_imports_by_upload_and_others_cannot() {
         r.body
     );
     assert!(r.body.contains("<p>Ligne 5</p>"), "{}", r.body);
+    // A spreadsheet saved as .xlsx instead of CSV: the format is named, not a missing column.
+    let r = upload(
+        &mut op,
+        Some(&token),
+        b"PK\x03\x04\x14\x00\x06\x00 contenu d'un classeur",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("format non reconnu (CSV ou JSON en UTF-8 attendu) : le fichier est un classeur (.xlsx, .ods) ou une archive zip"),
+        "{}",
+        r.body
+    );
 
     let (mut place_staff, _) = signed_in(&app, "lieu", "lieu", "lieu@exemple.fr").await;
     assert_eq!(

@@ -520,5 +520,15 @@ async fn an_import_over_its_limit_is_refused_with_413() {
         .post_multipart(&format!("/operateur/lieux/import?csrf_token={token}"), &ct, body)
         .await;
     assert_eq!(r.status, axum::http::StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
-    assert!(r.body.contains("Envoi trop volumineux"));
+    // The import page again, with the limit and the command that has none.
+    assert!(
+        r.body.contains("Fichier trop volumineux : 64 Mo au plus par envoi."),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("passerelle lieux import") && r.body.contains("id=\"fichier\""),
+        "{}",
+        r.body
+    );
 }

@@ -32,13 +32,10 @@ pub async fn import_page(u: CurrentUser) -> Result<Response, WebError> {
     )
 }
 
-pub async fn import_submit(
-    State(state): State<AppState>,
-    u: CurrentUser,
-    mut form: Multipart,
-) -> Result<Response, WebError> {
-    // Refused before the upload is read; `import::import` checks again.
-    import::may_import(&u.principal)?;
+/// The fields of the import form: (file, its name, source, ignore invalid rows, dry run).
+type ImportForm = (Option<axum::body::Bytes>, String, String, bool, bool);
+
+async fn read_import_form(form: &mut Multipart) -> Result<ImportForm, WebError> {
     let (mut file, mut name, mut source, mut ignore, mut dry) = (None, String::new(), String::new(), false, false);
     loop {
         let field = match form.next_field().await {
@@ -74,10 +71,32 @@ pub async fn import_submit(
             _ => {}
         }
     }
+    Ok((file, name, source, ignore, dry))
+}
+
+pub async fn import_submit(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    mut form: Multipart,
+) -> Result<Response, WebError> {
+    // Refused before the upload is read; `import::import` checks again.
+    import::may_import(&u.principal)?;
     let page = |report, error| ImportPage {
         l: u.layout("Importer des lieux", "/operateur"),
         report,
         error,
+    };
+    let (file, name, source, ignore, dry) = match read_import_form(&mut form).await {
+        Ok(fields) => fields,
+        // The form again, with the limit and the way round it.
+        Err(WebError::PayloadTooLarge) => {
+            let message = format!(
+                "Fichier trop volumineux : {} Mo au plus par envoi. Découpez-le, ou importez-le avec la commande « passerelle lieux import », qui n'a pas de limite.",
+                UPLOAD_LIMIT >> 20
+            );
+            return render(StatusCode::PAYLOAD_TOO_LARGE, page(None, Some(message)));
+        }
+        Err(e) => return Err(e),
     };
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         return render(
