@@ -139,3 +139,50 @@ pub fn pdf(fonts: &Fonts, operator: &str, s: &Statement, lines: &[Line]) -> Resu
     )?;
     pdf.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identifiants::{Bic, Centimes, Iban};
+    use crate::reglements::batches::StatementState;
+
+    /// The place's id comes from an imported file, and the standard does not forbid `=` or `-`
+    /// at its start: the CSV a place opens in a spreadsheet must not run it.
+    #[test]
+    fn a_statement_csv_never_holds_a_formula() {
+        let s = Statement {
+            id: 1,
+            numero: "REL-2026-000001".into(),
+            lieu_id: 1,
+            lieu: "=HYPERLINK(\"http://x\")".into(),
+            lieu_ext_id: "-1+1".into(),
+            lieu_organisation_id: None,
+            lot_id: 1,
+            jusqu_au: "2026-11-01".into(),
+            premier_jour: "2026-10-15".into(),
+            dernier_jour: "2026-10-15".into(),
+            lignes: 1,
+            total_centimes: Centimes::new(1000),
+            etat: StatementState::Emis,
+            motif_rejet: None,
+            iban: Iban::parse("FR7630006000011234567890189").unwrap(),
+            bic: Bic::parse("BNPAFRPP").unwrap(),
+            titulaire: "@titulaire".into(),
+            created_at: 0,
+        };
+        let line = Line {
+            encaissement_id: 1,
+            jour: "2026-10-15".into(),
+            carnet: 1,
+            rang: 1,
+            service: "Aide aux démarches administratives".into(),
+            valeur_centimes: Centimes::new(1000),
+            commande_id: 1,
+        };
+        let text = String::from_utf8(csv(&s, &[line]).unwrap()).unwrap();
+        assert_eq!(
+            text.lines().nth(1),
+            Some("REL-2026-000001,'-1+1,2026-10-15,1,1,Aide aux démarches administratives,1,1000,10.00")
+        );
+    }
+}

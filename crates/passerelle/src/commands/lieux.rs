@@ -263,3 +263,25 @@ fn print_report(r: &import::Report, rejects: Option<&std::path::Path>, dry_run: 
         println!("Rien à changer : les {} fiches valides sont déjà à jour.", r.inchanges);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use passerelle_core::lieux::validate::Issue;
+
+    /// The rejects file is opened in a spreadsheet next to the source file: no cell runs.
+    #[test]
+    fn the_rejects_file_never_holds_a_formula() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lieux.csv.rejets.csv");
+        let issues = [Issue {
+            ligne: 3,
+            champ: "nom".into(),
+            message: "=HYPERLINK(\"http://x\")".into(),
+        }];
+        super::write_rejects(&path, &issues).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "ligne,champ,message\n3,nom,\"'=HYPERLINK(\"\"http://x\"\")\"\n"
+        );
+    }
+}

@@ -367,6 +367,15 @@ async fn a_conseiller_records_lists_edits_and_exports_only_his_own_activity() {
         "{today},Espace public numérique de Pessac,60,Accompagnement individuel,1,Aide aux démarches administratives ; Accès internet et matériel informatique,60 à 69 ans,33318,33,Retraité,AB12CD,,"
     ).as_str()), "{rows:?}");
     assert!(rows.iter().any(|r| r.contains(",90,Atelier collectif,12,")));
+    // A place name imported as written (« =… » is data) comes out neutralised for spreadsheets.
+    app.exec("UPDATE lieux SET nom = '=HYPERLINK(\"http://x\")' WHERE ext_id = 'mednum-2'")
+        .await
+        .unwrap();
+    let csv = staff.get("/activite.csv").await.body;
+    assert!(
+        csv.contains(&format!("{today},\"'=HYPERLINK(\"\"http://x\"\")\",60,")),
+        "{csv}"
+    );
 
     // Statistics equal a direct recount, own and structure's.
     let who = Principal {

@@ -97,3 +97,37 @@ pub fn csv(r: &Report) -> Result<Vec<u8>> {
     w.into_inner()
         .map_err(|e| CoreError::Io(format!("rapport en CSV : {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Scope, Totals};
+    use super::*;
+
+    /// A place's id and name come from imported files, where « = », « - » or « @ » at the start
+    /// is data: the funder's spreadsheet must not run them.
+    #[test]
+    fn place_ids_and_names_never_come_out_as_formulas() {
+        let row = Row {
+            cle: "-lieu".into(),
+            libelle: "=HYPERLINK(\"http://x\")".into(),
+            carnets_remis: None,
+            encaisses: 1,
+            valeur_encaissee_centimes: Centimes::new(1000),
+        };
+        let r = Report {
+            perimetre: Scope::All,
+            titre: "Toutes les commandes".into(),
+            totaux: Totals::default(),
+            par_mois: vec![],
+            par_lieu: vec![row],
+            par_commune: vec![],
+            par_departement: vec![],
+            par_public: vec![],
+        };
+        let text = String::from_utf8(csv(&r).unwrap()).unwrap();
+        assert!(
+            text.contains("\nlieu,'-lieu,\"'=HYPERLINK(\"\"http://x\"\")\",,1,1000,10.00\n"),
+            "{text}"
+        );
+    }
+}
