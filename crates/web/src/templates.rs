@@ -261,6 +261,8 @@ pub struct LieuPage {
     pub horaires_lisibles: bool,
     pub etat: Option<String>,
     pub semaine: Vec<(String, String)>,
+    /// « heure de Paris », « heure de la Nouvelle-Calédonie »: the zone the hours are read in.
+    pub fuseau: &'static str,
     pub carte: Option<String>,
     pub coordonnees: Option<String>,
     pub pass_numerique: bool,

@@ -9,6 +9,7 @@ pub mod anciennes_valeurs;
 pub mod authz;
 pub mod edit;
 pub mod export;
+pub mod fuseau;
 pub mod geo;
 pub mod horaires;
 pub mod import;

@@ -185,15 +185,14 @@ pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
             .map(str::to_string)
             .collect()
     };
-    let now = state.core.db.horloge().maintenant_paris();
+    // Hours are local time: the state and the week are computed in the place's own zone.
+    let fuseau = passerelle_core::lieux::fuseau::of_place(Some(get("code_insee").as_str()), &get("code_postal"));
+    let now = fuseau.maintenant(state.core.db.horloge());
     let raw_hours = get("horaires");
     let parsed = Some(raw_hours.as_str()).filter(|h| !h.is_empty()).map(Horaires::parse);
     let (etat, semaine) = match &parsed {
-        Some(Ok(h)) => {
-            let from_monday = now.date().weekday().to_monday_zero_offset();
-            let monday = now.date().saturating_sub(jiff::Span::new().days(from_monday));
-            (Some(horaires::en_clair(&h.etat(now), now)), h.semaine(monday))
-        }
+        // The week starts today, so that « ouvre demain » is on the table.
+        Some(Ok(h)) => (Some(horaires::en_clair(&h.etat(now), now)), h.semaine(now.date())),
         _ => (None, Vec::new()),
     };
     let (lat, lon) = (get("latitude"), get("longitude"));
@@ -234,6 +233,7 @@ pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
         horaires_lisibles: matches!(parsed, Some(Ok(_))),
         etat,
         semaine,
+        fuseau: fuseau.nom,
         carte,
         coordonnees: (!lat.is_empty()).then(|| format!("{lat}, {lon}")),
         pass_numerique: own.pass_numerique,
