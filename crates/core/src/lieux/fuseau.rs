@@ -6,6 +6,7 @@
 
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
 use crate::horloge::Horloge;
 
@@ -141,9 +142,14 @@ pub fn of_place(code_insee: Option<&str>, code_postal: &str) -> Fuseau {
 impl Fuseau {
     /// The local date and time now in this zone.
     pub fn maintenant(&self, horloge: &Horloge) -> DateTime {
+        self.local(horloge.now())
+    }
+
+    /// The local date and time of the instant `t` in this zone.
+    pub fn local(&self, t: Timestamp) -> DateTime {
         // Every name above is in jiff's bundled database (tested); Paris if one ever were not.
         let tz = TimeZone::get(self.iana).unwrap_or_else(|_| crate::horloge::paris());
-        horloge.now().to_zoned_datetime(tz).datetime()
+        t.to_zoned_datetime(tz).datetime()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Opening hours in the OpenStreetMap `opening_hours` syntax (the standard's
 //! `horaires` field): parsed with the `opening-hours` crate, French public
-//! holidays (`PH`), times in Europe/Paris, and said in words.
+//! holidays (`PH`), times in the place's local time (see `fuseau`), and said in words.
 
 use std::fmt::Display;
 use std::str::FromStr;
@@ -65,7 +65,7 @@ impl Horaires {
             .map_while(|r| Some((r.kind, from_oh(&r.range.start)?, from_oh(&r.range.end))))
     }
 
-    /// State at `t` (local time in Europe/Paris), with the next change within 8 days.
+    /// State at `t` (the place's local time), with the next change within 8 days.
     pub fn etat(&self, t: DateTime) -> Etat {
         // One pass over the coming week: the first range is the current state,
         // the next ones tell when it changes.

@@ -33,6 +33,20 @@ async fn a_noumea_place_is_open_in_noumea_time_while_paris_sleeps() {
         "{table}"
     );
     assert!(!table.contains("lundi 07/12"), "{table}");
+    // The search too: « ouvert maintenant » is each place's own now.
+    let r = b.get("/api/v1/lieux?ouvert_maintenant=true").await;
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let ids: Vec<&str> = v["resultats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["noumea"], "{v:#}");
+    assert_eq!(v["resultats"][0]["etat"], "Ouvert maintenant, ferme à 17 h");
+    let r = b.get("/api/v1/lieux?q=pau").await;
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["resultats"][0]["etat"], "Fermé, ouvre à 8 h", "{v:#}");
     let r = b.get("/lieux/pau").await;
     assert!(r.body.contains("Fermé, ouvre à 8 h"), "{}", r.body);
     assert!(r.body.contains("Jours fériés compris, heure de Paris."), "{}", r.body);

@@ -89,7 +89,7 @@ struct SearchParams {
     pass_numerique: Option<bool>,
     /// Dispositifs ou programmes nationaux, séparés par `|` (par exemple `Aidants Connect`) : tous requis.
     dispositif: Option<String>,
-    /// `true` : seulement les lieux ouverts à l'heure de la requête (heure de Paris, jours fériés compris).
+    /// `true` : seulement les lieux ouverts à l'heure de la requête, chacun à son heure locale (outre-mer compris), jours fériés compris.
     ouvert_maintenant: Option<bool>,
     /// Texte cherché dans le nom, la commune et le code postal (sans accents ni casse).
     q: Option<String>,
@@ -154,7 +154,7 @@ fn integer(name: &'static str, v: &str, min: u32, max: u32) -> Result<usize, Api
 }
 
 /// Parses the query string into a search, naming the first parameter at fault.
-pub fn parse_search(raw: Option<&str>, now: jiff::civil::DateTime) -> Result<Query, ApiError> {
+pub fn parse_search(raw: Option<&str>, now: jiff::Timestamp) -> Result<Query, ApiError> {
     let mut q = Query {
         page: 1,
         per_page: 20,
@@ -252,7 +252,7 @@ pub fn parse_search(raw: Option<&str>, now: jiff::civil::DateTime) -> Result<Que
     tag = "lieux"
 )]
 pub async fn search(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Result<Response, ApiError> {
-    let q = parse_search(raw.as_deref(), state.core.db.horloge().maintenant_paris())?;
+    let q = parse_search(raw.as_deref(), state.core.db.horloge().now())?;
     let index = state.lieux.get(&state.core.db).await?;
     let body = index
         .search(&q)

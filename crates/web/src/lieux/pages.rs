@@ -63,7 +63,7 @@ fn distance(m: u64) -> String {
 
 pub async fn search(State(state): State<AppState>, v: Visitor, RawQuery(raw): RawQuery) -> Result<Response, WebError> {
     let f = parse_form(raw.as_deref());
-    let now = state.core.db.horloge().maintenant_paris();
+    let now = state.core.db.horloge().now();
     let searched = raw.as_deref().is_some_and(|r| !r.is_empty());
     let index = if searched {
         Some(state.lieux.get(&state.core.db).await?)

@@ -12,6 +12,7 @@ use std::ops::Range;
 use std::sync::Mutex;
 
 use jiff::civil::DateTime;
+use jiff::Timestamp;
 
 use serde_json::value::RawValue;
 use sqlx::Row as _;
@@ -20,6 +21,7 @@ use super::{Page, Query, Shown, EARTH_RADIUS_M};
 use crate::db::Db;
 use crate::error::Result;
 use crate::identifiants::CodePostal;
+use crate::lieux::fuseau;
 use crate::lieux::horaires::{self, Horaires};
 use crate::lieux::model::fold;
 use crate::lieux::vocabulaires::{DispositifProgrammesNationaux, PublicsSpecifiquementAdresses, Services};
@@ -135,8 +137,31 @@ struct Key {
     pass_numerique: bool,
 }
 
-/// Opening states of one minute, by index in `Index::hours`: (open, in words).
-type Etats = (Option<DateTime>, HashMap<usize, (bool, String)>);
+/// Opening states of one minute (UTC), by (index in `Index::hours`, time zone): (open, in words).
+type Etats = (Option<i64>, HashMap<(usize, &'static str), (bool, String)>);
+
+/// The local time of one instant in each time zone met during a search (a handful at most).
+struct LocalTimes {
+    at: Timestamp,
+    seen: Vec<(&'static str, DateTime)>,
+}
+
+impl LocalTimes {
+    fn new(at: Timestamp) -> Self {
+        LocalTimes { at, seen: Vec::new() }
+    }
+
+    /// The zone of a place and its local time (by postcode: the search index keeps no INSEE code).
+    fn of(&mut self, e: &Entry) -> (&'static str, DateTime) {
+        let f = fuseau::of_place(None, &e.code_postal);
+        if let Some((_, t)) = self.seen.iter().find(|(z, _)| *z == f.iana) {
+            return (f.iana, *t);
+        }
+        let t = f.local(self.at);
+        self.seen.push((f.iana, t));
+        (f.iana, t)
+    }
+}
 
 /// A place ready to be sorted into the grid: its (row, longitude) when located.
 type Placed = (Option<(usize, f64)>, Entry, Key);
@@ -305,12 +330,13 @@ impl Index {
         self.hours.get(e.hours).and_then(|h| h.2.as_ref())
     }
 
-    /// Whether a place is open at `now`, and that in words. Hours have a
-    /// precision of a minute, so the answer is the same for the whole minute
-    /// and is kept, per distinct hours text, until the minute changes.
-    fn etat(&self, e: &Entry, now: DateTime) -> Option<(bool, String)> {
+    /// Whether a place is open at `now` (its local time in `zone`), and that in words. Hours
+    /// have a precision of a minute, so the answer is the same for the whole minute and is kept,
+    /// per distinct hours text and zone, until the minute changes.
+    fn etat(&self, e: &Entry, zone: &'static str, now: DateTime, at: Timestamp) -> Option<(bool, String)> {
         let opening = self.opening(e)?;
         let minute = now.with().second(0).subsec_nanosecond(0).build().unwrap_or(now);
+        let utc_minute = at.as_second().div_euclid(60);
         let compute = || {
             let etat = opening.etat(minute);
             (
@@ -321,10 +347,10 @@ impl Index {
         let Ok(mut cache) = self.etats.lock() else {
             return Some(compute());
         };
-        if cache.0 != Some(minute) {
-            *cache = (Some(minute), HashMap::new());
+        if cache.0 != Some(utc_minute) {
+            *cache = (Some(utc_minute), HashMap::new());
         }
-        Some(cache.1.entry(e.hours).or_insert_with(compute).clone())
+        Some(cache.1.entry((e.hours, zone)).or_insert_with(compute).clone())
     }
 
     pub(super) fn label_json(&self, e: &Entry) -> (&RawValue, &RawValue) {
@@ -398,6 +424,7 @@ impl Index {
         let want_dispositifs = wanted(DispositifProgrammesNationaux::ALL, &q.dispositifs);
         let text = q.text.as_deref().map(fold).filter(|t| !t.is_empty());
         let centre = q.near.map(|(lat, lon)| unit_vector(lat, lon));
+        let mut open_local = q.open_at.map(LocalTimes::new);
         // The radius as a squared chord between unit vectors.
         let max_chord2 = match q.radius_km {
             Some(r) => {
@@ -438,10 +465,11 @@ impl Index {
                 if text.as_ref().is_some_and(|t| !e.folded.contains(t.as_str())) {
                     continue;
                 }
-                if q.open_at
-                    .is_some_and(|at| !self.opening(e).is_some_and(|h| h.is_open(at)))
-                {
-                    continue;
+                if let Some(local) = open_local.as_mut() {
+                    let (_, at) = local.of(e);
+                    if !self.opening(e).is_some_and(|h| h.is_open(at)) {
+                        continue;
+                    }
                 }
                 hits.push((chord2, i));
             }
@@ -466,21 +494,24 @@ impl Index {
         hits.truncate(end);
         hits.sort_unstable_by(order);
         let mut states: Vec<(bool, String)> = Vec::new();
-        let mut state_of_hours: Vec<(usize, Option<usize>)> = Vec::new();
+        let mut state_of_hours: Vec<((usize, &'static str), Option<usize>)> = Vec::new();
+        let mut now_local = q.now.map(LocalTimes::new);
         let shown = hits
             .into_iter()
             .skip(skip)
             .map(|(chord2, i)| {
                 let e = &self.entries[i];
-                // Opening state, computed once per distinct hours text.
-                let state = match state_of_hours.iter().find(|(h, _)| *h == e.hours) {
+                // Opening state, computed once per distinct hours text and time zone.
+                let local = now_local.as_mut().map(|l| (l.of(e), l.at));
+                let zone = local.map_or("", |((z, _), _)| z);
+                let state = match state_of_hours.iter().find(|(k, _)| *k == (e.hours, zone)) {
                     Some((_, s)) => *s,
                     None => {
-                        let s = q.now.and_then(|now| self.etat(e, now)).map(|state| {
+                        let s = local.and_then(|((z, now), at)| self.etat(e, z, now, at)).map(|state| {
                             states.push(state);
                             states.len() - 1
                         });
-                        state_of_hours.push((e.hours, s));
+                        state_of_hours.push(((e.hours, zone), s));
                         s
                     }
                 };

@@ -140,7 +140,7 @@ fn json_is_the_serialised_results() {
     let q = Query {
         near: Some((44.8, -0.6)),
         radius_km: Some(20.0),
-        now: Some(jiff::civil::datetime(2026, 11, 23, 10, 0, 0, 0)),
+        now: Some("2026-11-23T09:00:00Z".parse().unwrap()),
         page: 1,
         per_page: 10,
         ..Default::default()

@@ -57,10 +57,11 @@ pub struct Query {
     pub dispositifs: Vec<DispositifProgrammesNationaux>,
     pub pass_numerique: Option<bool>,
     pub text: Option<String>,
-    /// Only places open at this local time (Europe/Paris).
-    pub open_at: Option<jiff::civil::DateTime>,
-    /// The local time at which `ouvert_maintenant` / `etat` are computed in results.
-    pub now: Option<jiff::civil::DateTime>,
+    /// Only places open at this instant, each in its own local time (see `lieux::fuseau`).
+    pub open_at: Option<jiff::Timestamp>,
+    /// The instant at which `ouvert_maintenant` / `etat` are computed in results, each place in
+    /// its own local time.
+    pub now: Option<jiff::Timestamp>,
     pub page: usize,
     pub per_page: usize,
 }
