@@ -314,33 +314,11 @@ fn normalise(row: &mut Row) {
 /// None when every `|`-separated value belongs to the field's closed list (or the
 /// field has none); otherwise the French message naming the unknown values.
 fn vocabulary_message(field: &str, value: &str) -> Option<String> {
-    let known: fn(&str) -> bool = match field {
-        "services" => |v| Services::from_label(v).is_some(),
-        "publics_specifiquement_adresses" => |v| PublicsSpecifiquementAdresses::from_label(v).is_some(),
-        "prise_en_charge_specifique" => |v| PriseEnChargeSpecifique::from_label(v).is_some(),
-        "frais_a_charge" => |v| FraisACharge::from_label(v).is_some(),
-        "dispositif_programmes_nationaux" => |v| DispositifProgrammesNationaux::from_label(v).is_some(),
-        "formations_labels" => |v| FormationsLabels::from_label(v).is_some(),
-        "modalites_acces" => |v| ModalitesAcces::from_label(v).is_some(),
-        "modalites_accompagnement" => |v| ModalitesAccompagnement::from_label(v).is_some(),
-        "itinerance" => |v| Itinerance::from_label(v).is_some(),
-        _ => return None,
-    };
-    let unknown: Vec<&str> = value.split('|').filter(|v| !known(v)).collect();
+    let labels = super::vocabulaires::labels(field)?;
+    let unknown: Vec<&str> = value.split('|').filter(|v| !labels.contains(v)).collect();
     if unknown.is_empty() {
         return None;
     }
-    let labels: Vec<&'static str> = match field {
-        "services" => Services::ALL.iter().map(|v| v.label()).collect(),
-        "publics_specifiquement_adresses" => PublicsSpecifiquementAdresses::ALL.iter().map(|v| v.label()).collect(),
-        "prise_en_charge_specifique" => PriseEnChargeSpecifique::ALL.iter().map(|v| v.label()).collect(),
-        "frais_a_charge" => FraisACharge::ALL.iter().map(|v| v.label()).collect(),
-        "dispositif_programmes_nationaux" => DispositifProgrammesNationaux::ALL.iter().map(|v| v.label()).collect(),
-        "formations_labels" => FormationsLabels::ALL.iter().map(|v| v.label()).collect(),
-        "modalites_acces" => ModalitesAcces::ALL.iter().map(|v| v.label()).collect(),
-        "modalites_accompagnement" => ModalitesAccompagnement::ALL.iter().map(|v| v.label()).collect(),
-        _ => Itinerance::ALL.iter().map(|v| v.label()).collect(),
-    };
     Some(format!(
         "valeur{} inconnue{} : {} ; valeurs possibles : {}",
         if unknown.len() > 1 { "s" } else { "" },

@@ -84,6 +84,8 @@ pub(super) struct Entry {
     pub pass_numerique: bool,
     /// Index in `Index::hours` (places often share the same hours).
     pub hours: usize,
+    /// The time zone its hours are read in, from the postcode (the index keeps no INSEE code).
+    pub zone: fuseau::Fuseau,
     /// Indexes in `Index::label_json` of the JSON arrays of labels.
     services_json: usize,
     dispositifs_json: usize,
@@ -151,9 +153,9 @@ impl LocalTimes {
         LocalTimes { at, seen: Vec::new() }
     }
 
-    /// The zone of a place and its local time (by postcode: the search index keeps no INSEE code).
+    /// The zone of a place and its local time.
     fn of(&mut self, e: &Entry) -> (&'static str, DateTime) {
-        let f = fuseau::of_place(None, &e.code_postal);
+        let f = e.zone;
         if let Some((_, t)) = self.seen.iter().find(|(z, _)| *z == f.iana) {
             return (f.iana, *t);
         }
@@ -295,6 +297,7 @@ impl Index {
                         dispositifs: mask(DispositifProgrammesNationaux::ALL, &r.try_get::<String, _>(9)?, DispositifProgrammesNationaux::from_label),
                         pass_numerique: r.try_get(10)?,
                         hours: 0,
+                        zone: fuseau::of_place(None, &code_postal),
                         services_json: 0,
                         dispositifs_json: 0,
                         telephone: r.try_get(12)?,

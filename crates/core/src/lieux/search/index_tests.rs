@@ -18,6 +18,7 @@ fn row(i: usize, lat: Option<f64>, lon: Option<f64>) -> Row {
             dispositifs: 0,
             pass_numerique: i.is_multiple_of(2),
             hours: 0,
+            zone: crate::lieux::fuseau::PARIS,
             services_json: 0,
             dispositifs_json: 0,
             telephone: String::new(),
