@@ -43,6 +43,19 @@ struct RawCommune {
     commune: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct RawEpci {
+    code: String,
+    nom: String,
+    #[serde(default)]
+    membres: Vec<RawMembre>,
+}
+
+#[derive(Deserialize)]
+struct RawMembre {
+    code: String,
+}
+
 fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> Result<Vec<T>> {
     let path = dir.join(file);
     let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -64,6 +77,15 @@ pub async fn count(db: &Db) -> Result<i64> {
     Ok(on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM territoires_communes").fetch_one(&mut *c).await?))
 }
 
+/// Whether the territories must be loaded: none yet, or loaded by a version
+/// that did not keep the intercommunalités (EPCI).
+pub async fn needs_load(db: &Db) -> Result<bool> {
+    let (communes, epci): (i64, i64) = on_db!(db, c => sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM territoires_communes), (SELECT COUNT(*) FROM territoires_epci)"
+    ).fetch_one(&mut *c).await?);
+    Ok(communes == 0 || epci == 0)
+}
+
 /// Replaces the territories with those of the dataset in `dir`, in one transaction.
 /// Returns (régions, départements, communes).
 pub async fn load(db: &Db, dir: &Path) -> Result<(usize, usize, usize)> {
@@ -81,11 +103,22 @@ pub async fn load(db: &Db, dir: &Path) -> Result<(usize, usize, usize)> {
             )
         })
         .collect();
+    let epcis: Vec<RawEpci> = read(dir, "epci.json")?;
+    // Each commune's EPCI; a municipal arrondissement belongs to its commune's.
+    let epci_of: HashMap<&str, &str> = epcis
+        .iter()
+        .flat_map(|e| e.membres.iter().map(move |m| (m.code.as_str(), e.code.as_str())))
+        .collect();
+    let epci_of_commune = |co: &RawCommune| -> String {
+        let own = co.commune.as_deref().unwrap_or(&co.code);
+        epci_of.get(own).map(|e| e.to_string()).unwrap_or_default()
+    };
     let mut tx = db.begin().await?;
     on_tx!(&mut tx, c => {
         sqlx::query("DELETE FROM territoires_communes").execute(&mut *c).await?;
         sqlx::query("DELETE FROM territoires_departements").execute(&mut *c).await?;
         sqlx::query("DELETE FROM territoires_regions").execute(&mut *c).await?;
+        sqlx::query("DELETE FROM territoires_epci").execute(&mut *c).await?;
     });
     on_tx!(&mut tx, c => {
         for chunk in regions.chunks(500) {
@@ -102,9 +135,16 @@ pub async fn load(db: &Db, dir: &Path) -> Result<(usize, usize, usize)> {
             });
             qb.build().execute(&mut *c).await?;
         }
+        for chunk in epcis.chunks(500) {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO territoires_epci (code, nom) ");
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(e.code.clone()).push_bind(e.nom.clone());
+            });
+            qb.build().execute(&mut *c).await?;
+        }
         for chunk in communes.chunks(2000) {
             let mut qb = sqlx::QueryBuilder::new(
-                "INSERT INTO territoires_communes (code, nom, departement, region, codes_postaux, population, commune_parente) ",
+                "INSERT INTO territoires_communes (code, nom, departement, region, codes_postaux, population, commune_parente, epci) ",
             );
             qb.push_values(chunk, |mut b, co| {
                 b.push_bind(co.code.clone())
@@ -113,11 +153,14 @@ pub async fn load(db: &Db, dir: &Path) -> Result<(usize, usize, usize)> {
                     .push_bind(co.region.clone().unwrap_or_default())
                     .push_bind(co.codes_postaux.join("|"))
                     .push_bind(co.population)
-                    .push_bind(co.commune.clone().unwrap_or_default());
+                    .push_bind(co.commune.clone().unwrap_or_default())
+                    .push_bind(epci_of_commune(co));
             });
             qb.build().execute(&mut *c).await?;
         }
     });
+    // The search index knows the communes: it is rebuilt with the new ones.
+    crate::lieux::search::bump_version(&mut tx).await?;
     tx.commit().await?;
     Ok((regions.len(), departements.len(), communes.len()))
 }

@@ -219,8 +219,14 @@ pub struct LieuxPage {
     pub ouvert: bool,
     pub pass: bool,
     pub near: bool,
+    /// Nothing within the radius: the nearest places, however far.
+    pub elargi: bool,
     /// The commune or postcode searched around, if the text was one.
-    pub autour: Option<String>,
+    pub autour_de: Option<String>,
+    /// The commune understood, when the official territories are loaded.
+    pub autour: Option<crate::lieux::autour::Autour>,
+    /// The INSEE code of the commune picked among homonyms, kept by the form.
+    pub commune: String,
     pub lat: String,
     pub lon: String,
     pub searched: bool,

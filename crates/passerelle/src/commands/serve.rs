@@ -56,8 +56,9 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         None => tracing::info!("FranceConnect non configuré"),
     }
 
-    // The official territories are loaded on first start (or with `passerelle territoires charger`).
-    if passerelle_core::geographie::count(&core.db).await? == 0 {
+    // The official territories are loaded on first start, again after an upgrade that added to
+    // what is kept of them (the EPCI), or with `passerelle territoires charger`.
+    if passerelle_core::geographie::needs_load(&core.db).await? {
         let dir = std::path::Path::new(passerelle_core::geographie::DEFAULT_DIR);
         match passerelle_core::geographie::load(&core.db, dir).await {
             Ok((_, d, c)) => tracing::info!(departements = d, communes = c, "territoires officiels chargés"),

@@ -2,4 +2,5 @@
 
 pub(crate) mod admin;
 pub(crate) mod api;
+pub(crate) mod autour;
 pub(crate) mod pages;

@@ -17,6 +17,9 @@ use crate::templates::{Choice, LieuPage, LieuxPage};
 use crate::AppState;
 
 const PER_PAGE: usize = 20;
+/// Around a commune or a position, places within this distance (the nearest beyond it when
+/// there is none).
+const RADIUS_KM: f64 = 30.0;
 
 /// The search form's values, echoed back into the page.
 #[derive(Default)]
@@ -28,6 +31,8 @@ struct Form {
     pass: bool,
     lat: Option<f64>,
     lon: Option<f64>,
+    /// The INSEE code of the commune picked among homonyms.
+    commune: Option<String>,
     page: usize,
 }
 
@@ -45,6 +50,7 @@ fn parse_form(raw: Option<&str>) -> Form {
             "pass_numerique" => f.pass = !v.is_empty(),
             "lat" => f.lat = v.parse().ok().filter(|x: &f64| (-90.0..=90.0).contains(x)),
             "lon" => f.lon = v.parse().ok().filter(|x: &f64| (-180.0..=180.0).contains(x)),
+            "commune" => f.commune = Some(v.chars().take(5).collect()).filter(|c: &String| !c.is_empty()),
             "page" => f.page = v.parse().ok().filter(|p| *p >= 1 && *p <= 10_000).unwrap_or(1),
             _ => {}
         }
@@ -70,30 +76,48 @@ pub async fn search(State(state): State<AppState>, v: Visitor, RawQuery(raw): Ra
     } else {
         None
     };
-    // A commune or a postcode: search around it, so that neighbouring communes show too.
-    let around = match (&index, f.lat.zip(f.lon)) {
-        (Some(i), None) if !f.q.trim().is_empty() => i.centre_of(&f.q),
+    // A commune, a postcode or an INSEE code: search around it, so that neighbouring communes
+    // show too, even when none is listed in the commune itself.
+    let compris = match (&index, f.lat.zip(f.lon)) {
+        (Some(i), None) if !f.q.trim().is_empty() => i.comprendre(&f.q, f.commune.as_deref()),
+        _ => None,
+    };
+    // Without the official territories (not loaded), a commune is still found by its places.
+    let around = match (&compris, &index, f.lat.zip(f.lon)) {
+        (Some(c), _, _) => c.position.map(|p| p.0),
+        (None, Some(i), None) if !f.q.trim().is_empty() => i.centre_of(&f.q),
         _ => None,
     };
     let near = f.lat.zip(f.lon).or(around);
-    let q = Query {
+    let mut q = Query {
         near,
-        radius_km: near.map(|_| 30.0),
+        radius_km: near.map(|_| RADIUS_KM),
         services: f.services.clone(),
         dispositifs: f.dispositifs.clone(),
         pass_numerique: f.pass.then_some(true),
-        text: Some(f.q.clone()).filter(|t| !t.trim().is_empty() && around.is_none()),
+        text: Some(f.q.clone()).filter(|t| !t.trim().is_empty() && around.is_none() && compris.is_none()),
         open_at: f.ouvert.then_some(now),
         now: Some(now),
         page: f.page,
         per_page: PER_PAGE,
         ..Default::default()
     };
-    let results = if searched {
-        Some(state.lieux.get(&state.core.db).await?.search(&q).results())
-    } else {
-        None
+    // A commune understood in a département where not one place is listed: nothing to show.
+    let nowhere = compris.as_ref().is_some_and(|c| c.position.is_none());
+    let mut results = match &index {
+        Some(i) if !nowhere => Some(i.search(&q).results()),
+        _ => None,
     };
+    // Nothing within the radius: the nearest places, however far.
+    let mut elargi = false;
+    if let (Some(i), Some(r)) = (&index, &results) {
+        if r.total == 0 && near.is_some() {
+            q.radius_km = None;
+            results = Some(i.search(&q).results());
+            elargi = results.as_ref().is_some_and(|r| r.total > 0);
+        }
+    }
+    let autour = compris.as_ref().map(|c| super::autour::Autour::of(c, raw.as_deref()));
     let (total, hits): (usize, Vec<Hit>) = results.map(|r| (r.total, r.resultats)).unwrap_or_default();
     let pages = total.div_ceil(PER_PAGE).max(1);
     // Links to other pages keep every criterion but the page number.
@@ -132,7 +156,18 @@ pub async fn search(State(state): State<AppState>, v: Visitor, RawQuery(raw): Ra
         ouvert: f.ouvert,
         pass: f.pass,
         near: near.is_some(),
-        autour: around.map(|_| f.q.trim().to_string()),
+        elargi,
+        autour_de: match (&autour, around) {
+            (Some(a), _) => Some(a.de.clone()),
+            (None, Some(_)) => Some(super::autour::de(f.q.trim())),
+            (None, None) => None,
+        },
+        autour,
+        commune: compris
+            .as_ref()
+            .filter(|_| f.commune.is_some())
+            .map(|c| c.commune.code.clone())
+            .unwrap_or_default(),
         lat: f.lat.map(|x| format!("{x:.5}")).unwrap_or_default(),
         lon: f.lon.map(|x| format!("{x:.5}")).unwrap_or_default(),
         searched,

@@ -17,7 +17,8 @@ use jiff::Timestamp;
 use serde_json::value::RawValue;
 use sqlx::Row as _;
 
-use super::{Page, Query, Shown, EARTH_RADIUS_M};
+use super::communes::Commune;
+use super::{Communes, Compris, Page, Query, Shown, EARTH_RADIUS_M};
 use crate::db::Db;
 use crate::error::Result;
 use crate::identifiants::CodePostal;
@@ -76,6 +77,8 @@ pub(super) struct Entry {
     /// rows (rule `codes_lieux_valides`). Only shown and compared, never parsed.
     pub code_postal: String,
     pub commune: String,
+    /// Empty when the place does not give it (the standard makes it optional).
+    pub code_insee: String,
     /// Both or neither.
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -183,6 +186,8 @@ pub struct Index {
     label_json: Vec<Box<RawValue>>,
     /// Opening states of the current minute, by hours text (see `etat`).
     etats: Mutex<Etats>,
+    /// The official communes, placed by the places listed in them.
+    communes: Communes,
 }
 
 /// A place as read from the database, before it goes into a snapshot.
@@ -271,12 +276,30 @@ impl Index {
             hours,
             label_json,
             etats: Mutex::default(),
+            communes: Communes::default(),
         }
+    }
+
+    /// The same snapshot, knowing the official communes and placing them by its places.
+    pub(super) fn with_communes(mut self, mut communes: Communes) -> Index {
+        for e in &self.entries {
+            if let (Some(lat), Some(lon)) = (e.latitude, e.longitude) {
+                communes.locate(&e.code_insee, &e.commune, &e.code_postal, lat, lon);
+            }
+        }
+        self.communes = communes;
+        self
+    }
+
+    /// The commune that a searched text names, if it names one (see [`Communes::comprendre`]).
+    pub fn comprendre(&self, text: &str, choisie: Option<&str>) -> Option<Compris<'_>> {
+        self.communes.comprendre(text, choisie)
     }
 
     pub(super) async fn load(db: &Db, version: Option<String>) -> Result<Index> {
         let sql = "SELECT ext_id, nom, adresse, code_postal, commune, latitude, longitude, services, \
-                   publics_specifiquement_adresses, dispositif_programmes_nationaux, pass_numerique, horaires, telephone FROM lieux";
+                   publics_specifiquement_adresses, dispositif_programmes_nationaux, pass_numerique, horaires, telephone, \
+                   code_insee FROM lieux";
         let rows = on_db!(db, c => {
             // Streamed, so that the database rows are never all held at once.
             let mut rows = sqlx::query(sql).fetch(&mut *c);
@@ -301,6 +324,7 @@ impl Index {
                         services_json: 0,
                         dispositifs_json: 0,
                         telephone: r.try_get(12)?,
+                        code_insee: r.try_get(13)?,
                         folded: format!("{} {} {}", fold(&nom), fold(&commune), code_postal),
                         commune_folded: fold(&commune),
                         json: None,
@@ -314,7 +338,7 @@ impl Index {
             }
             out
         });
-        Ok(Index::new(version, rows))
+        Ok(Index::new(version, rows).with_communes(load_communes(db).await?))
     }
 
     pub(super) fn entry(&self, i: usize) -> &Entry {
@@ -541,3 +565,30 @@ impl Index {
 #[cfg(test)]
 #[path = "index_tests.rs"]
 mod tests;
+
+/// The official communes (empty until the territories are loaded).
+async fn load_communes(db: &Db) -> Result<Communes> {
+    let sql = "SELECT c.code, c.nom, c.departement, COALESCE(d.nom, ''), c.codes_postaux, COALESCE(c.population, 0), \
+               c.commune_parente, c.epci, COALESCE(e.nom, '') FROM territoires_communes c \
+               LEFT JOIN territoires_departements d ON d.code = c.departement \
+               LEFT JOIN territoires_epci e ON e.code = c.epci";
+    type Raw = (String, String, String, String, String, i64, String, String, String);
+    let rows: Vec<Raw> = on_db!(db, c => sqlx::query_as(sql).fetch_all(&mut *c).await?);
+    Ok(Communes::new(
+        rows.into_iter()
+            .map(
+                |(code, nom, departement, departement_nom, cps, population, parente, epci, epci_nom)| Commune {
+                    code,
+                    nom,
+                    departement,
+                    departement_nom,
+                    codes_postaux: cps.split('|').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                    population,
+                    parente,
+                    epci,
+                    epci_nom,
+                },
+            )
+            .collect(),
+    ))
+}

@@ -12,6 +12,7 @@ fn row(i: usize, lat: Option<f64>, lon: Option<f64>) -> Row {
             adresse: String::new(),
             code_postal: "33000".into(),
             commune: "Bordeaux".into(),
+            code_insee: String::new(),
             latitude: lat.zip(lon).map(|p| p.0),
             longitude: lat.zip(lon).map(|p| p.1),
             services: (i % 7) as u32,

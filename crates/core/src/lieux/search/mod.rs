@@ -9,9 +9,11 @@
 //! committed.
 
 mod cache;
+pub mod communes;
 mod index;
 
 pub use cache::Cache;
+pub use communes::{Communes, Compris};
 pub use index::Index;
 
 use serde::Serialize;
