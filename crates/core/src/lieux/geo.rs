@@ -44,6 +44,17 @@ impl Reference {
             });
         };
         let lieu = &c.lieu;
+        // Every row alike: a postcode of no commune is named, whatever else the row gives.
+        let known_postcode = self.by_postcode.contains_key(lieu.code_postal.as_str());
+        if !known_postcode {
+            let cp = lieu.code_postal.clone();
+            warn(
+                c,
+                "code_postal",
+                format!("code postal {cp} inconnu du référentiel officiel"),
+            );
+        }
+        let lieu = &c.lieu;
         match lieu.code_insee.clone() {
             Some(code) => match self.by_code.get(code.as_str()) {
                 None => warn(
@@ -64,7 +75,7 @@ impl Reference {
                             format!("« {nom} » ne correspond pas au code INSEE {code} ({})", commune.nom),
                         );
                     }
-                    if !commune.codes_postaux.iter().any(|known| known == cp.as_str()) {
+                    if known_postcode && !commune.codes_postaux.iter().any(|known| known == cp.as_str()) {
                         warn(
                             c,
                             "code_postal",
@@ -98,12 +109,6 @@ impl Reference {
                 if let Some(code) = deduced {
                     c.lieu.code_insee = Some(code);
                     c.normalised.push(Normalisation::CodeInseeDeduit);
-                } else if !self.by_postcode.contains_key(lieu.code_postal.as_str()) {
-                    warn(
-                        c,
-                        "code_postal",
-                        format!("code postal {} inconnu du référentiel officiel", lieu.code_postal),
-                    );
                 }
             }
         }

@@ -8,6 +8,7 @@ pub use model::Lieu;
 pub mod anciennes_valeurs;
 pub mod authz;
 pub mod edit;
+pub mod emprise;
 pub mod export;
 pub mod fuseau;
 pub mod geo;

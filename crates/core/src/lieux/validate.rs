@@ -124,6 +124,13 @@ impl Row {
         }
     }
 
+    /// Replaces a value (the change is reported by a warning, not as a normalisation).
+    fn replace(&mut self, field: &str, value: String) {
+        if let Some(v) = standard().position(field).map(|i| &mut self.values[i]) {
+            *v = value;
+        }
+    }
+
     fn set(&mut self, field: &str, value: String, kind: Normalisation) {
         if let Some(v) = standard().position(field).map(|i| &mut self.values[i]) {
             if *v != value {
@@ -332,18 +339,28 @@ fn vocabulary_message(field: &str, value: &str) -> Option<String> {
     ))
 }
 
+/// Passerelle's own checks, beyond the standard's Table Schema. The standard is the bar for
+/// rejection: what it accepts is kept, and these checks give warnings (dropping a value only
+/// where it cannot be used: an invalid e-mail or web address, impossible coordinates). The one
+/// exception is a postcode starting with 00, which [`CodePostal`] refuses: no place has one,
+/// and a place must have a postcode to be attached to a département.
 fn check_specific(row: &mut Row, today: Date) {
-    // The standard's pattern (checked above) admits codes no commune has
-    // (`00100`, INSEE `99100`): the one rule of each type is applied too, where
-    // the pattern passed, so a field is refused once and with its value named.
-    for (field, refused) in [
-        ("code_postal", code_refused::<CodePostal> as fn(&str) -> Option<String>),
-        ("code_insee", code_refused::<CodeInsee>),
-    ] {
-        let already = row.errors.iter().any(|e| e.champ == field);
-        if let Some(message) = row.get(field).filter(|_| !already).and_then(refused) {
-            row.error(field, message);
-        }
+    if let Some(message) = row
+        .get("code_postal")
+        .filter(|_| !row.errors.iter().any(|e| e.champ == "code_postal"))
+        .and_then(code_refused::<CodePostal>)
+    {
+        row.error("code_postal", message);
+    }
+    // The pattern admits codes no commune has (INSEE `99100`, a foreign country): the field is
+    // optional, so the code is dropped and the place kept.
+    if let Some(message) = row
+        .get("code_insee")
+        .filter(|_| !row.errors.iter().any(|e| e.champ == "code_insee"))
+        .and_then(code_refused::<CodeInsee>)
+    {
+        row.warn("code_insee", format!("{message} : retiré"));
+        row.clear("code_insee");
     }
     if let Some(p) = row.get("pivot").map(str::to_string) {
         match crate::identifiants::Pivot::parse(&p) {
@@ -352,58 +369,39 @@ fn check_specific(row: &mut Row, today: Date) {
                 "pivot fictif (que des zéros) : conservé, mais ignoré pour repérer les doublons".into(),
             ),
             Ok(_) => {}
-            Err(e) => row.error("pivot", e.to_string()),
+            Err(e) => row.warn("pivot", format!("{e} : conservé tel quel, à vérifier")),
         }
     }
-    let lat = row.get("latitude").and_then(|v| v.parse::<f64>().ok());
-    let lon = row.get("longitude").and_then(|v| v.parse::<f64>().ok());
-    match (lat, lon) {
-        (Some(la), Some(lo)) => {
-            if !(-90.0..=90.0).contains(&la) || !la.is_finite() {
-                row.error("latitude", format!("latitude {la} hors de [-90, 90]"));
-            } else if !(-180.0..=180.0).contains(&lo) || !lo.is_finite() {
-                row.error("longitude", format!("longitude {lo} hors de [-180, 180]"));
-            } else if (la == 0.0 && lo == 0.0)
-                || ((la - FRANCE_CENTRE.0).abs() < 0.01 && (lo - FRANCE_CENTRE.1).abs() < 0.01)
-            {
-                row.warn(
-                    "latitude",
-                    format!("coordonnées ({la}, {lo}) d'un géocodage manqué : retirées"),
-                );
-                row.clear("latitude");
-                row.clear("longitude");
-            }
-        }
-        (Some(_), None) | (None, Some(_)) => {
-            row.warn(
-                "latitude",
-                "latitude sans longitude (ou l'inverse) : coordonnées retirées".into(),
-            );
-            row.clear("latitude");
-            row.clear("longitude");
-        }
-        (None, None) => {}
-    }
+    check_coordinates(row);
     if let Some(list) = row.get("courriels").map(str::to_string) {
-        for e in list.split('|') {
-            if crate::accounts::Email::parse(e).is_err() {
-                row.error("courriels", format!("adresse électronique invalide « {} »", shorten(e)));
-            }
+        let (good, bad): (Vec<&str>, Vec<&str>) =
+            list.split('|').partition(|e| crate::accounts::Email::parse(e).is_ok());
+        for e in &bad {
+            row.warn(
+                "courriels",
+                format!("adresse électronique invalide « {} » : retirée", shorten(e)),
+            );
+        }
+        if !bad.is_empty() {
+            row.replace("courriels", good.join("|"));
         }
     }
     for field in ["site_web", "fiche_acces_libre", "prise_rdv"] {
         if let Some(list) = row.get(field).map(str::to_string) {
-            for u in list.split('|') {
-                let ok = url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
-                if !ok {
-                    row.error(
-                        field,
-                        format!(
-                            "adresse web invalide « {} » : elle doit commencer par https://",
-                            shorten(u)
-                        ),
-                    );
-                }
+            let (good, bad): (Vec<&str>, Vec<&str>) = list.split('|').partition(|u| {
+                url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+            });
+            for u in &bad {
+                row.warn(
+                    field,
+                    format!(
+                        "adresse web invalide « {} » : retirée (elle doit commencer par https://)",
+                        shorten(u)
+                    ),
+                );
+            }
+            if !bad.is_empty() {
+                row.replace(field, good.join("|"));
             }
         }
     }
@@ -424,7 +422,7 @@ fn check_specific(row: &mut Row, today: Date) {
                 );
             }
             Ok(date) if crate::dates_fr::plus_jours(today, 1).is_some_and(|limit| date > limit) => {
-                row.error("date_maj", format!("date {d} dans le futur"));
+                row.warn("date_maj", format!("date {d} dans le futur : conservée, à vérifier"));
             }
             Ok(_) => {}
             Err(_) => row.error(
@@ -433,6 +431,54 @@ fn check_specific(row: &mut Row, today: Date) {
             ),
         }
     }
+}
+
+/// Coordinates: impossible or placeholder ones are dropped, those outside the place's territory
+/// are kept with a warning (see [`super::emprise`]).
+fn check_coordinates(row: &mut Row) {
+    let lat = row.get("latitude").and_then(|v| v.parse::<f64>().ok());
+    let lon = row.get("longitude").and_then(|v| v.parse::<f64>().ok());
+    let drop = |row: &mut Row, message: String| {
+        row.warn("latitude", message);
+        row.clear("latitude");
+        row.clear("longitude");
+    };
+    match (lat, lon) {
+        (Some(la), Some(lo)) => {
+            if !(-90.0..=90.0).contains(&la) || !(-180.0..=180.0).contains(&lo) || !la.is_finite() || !lo.is_finite() {
+                drop(row, format!("coordonnées ({la}, {lo}) impossibles : retirées"));
+            } else if (la == 0.0 && lo == 0.0)
+                || ((la - FRANCE_CENTRE.0).abs() < 0.01 && (lo - FRANCE_CENTRE.1).abs() < 0.01)
+            {
+                drop(
+                    row,
+                    format!("coordonnées ({la}, {lo}) d'un géocodage manqué : retirées"),
+                );
+            } else {
+                let departement = departement_of(row);
+                if let Some(message) = super::emprise::hors_territoire(&departement, la, lo) {
+                    row.warn("latitude", format!("{message} : conservées, à vérifier"));
+                }
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            drop(
+                row,
+                "latitude sans longitude (ou l'inverse) : coordonnées retirées".into(),
+            );
+        }
+        (None, None) => {}
+    }
+}
+
+/// The département of a row being checked, from its INSEE code else its postcode (empty when
+/// neither reads).
+fn departement_of(row: &Row) -> String {
+    let insee = row.get("code_insee").and_then(|c| CodeInsee::parse(c).ok());
+    let Some(cp) = row.get("code_postal").and_then(|c| CodePostal::parse(c).ok()) else {
+        return insee.map(|c| c.departement().to_string()).unwrap_or_default();
+    };
+    super::model::departement(insee.as_ref(), &cp).to_string()
 }
 
 /// The type's French message when `value` is not a `T` (the message names the value).
@@ -514,184 +560,5 @@ fn build(row: &mut Row) -> Option<Lieu> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The day these tests run on (UTC).
-    fn today() -> Date {
-        jiff::civil::date(2026, 12, 6)
-    }
-
-    #[test]
-    fn an_update_date_after_tomorrow_is_refused() {
-        assert!(errors(&[("date_maj", "2026-12-07")]).is_empty());
-        assert_eq!(
-            errors(&[("date_maj", "2026-12-08")]),
-            [("date_maj".to_string(), "date 2026-12-08 dans le futur".to_string())]
-        );
-        assert!(!errors(&[("date_maj", "2026-1-08")]).is_empty());
-    }
-
-    fn row(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        let mut m: BTreeMap<String, String> = [
-            ("id", "lieu-1"),
-            ("pivot", "73282932000074"),
-            ("nom", "Médiathèque"),
-            ("commune", "Bordeaux"),
-            ("code_postal", "33000"),
-            ("adresse", "1 rue de la Paix"),
-            ("date_maj", "2024-04-02"),
-            ("services", "Aide aux démarches administratives"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        for (k, v) in pairs {
-            m.insert(k.to_string(), v.to_string());
-        }
-        m
-    }
-
-    fn errors(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        check_map(7, &row(pairs), today())
-            .err()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| (i.champ, i.message))
-            .collect()
-    }
-
-    #[test]
-    fn a_clean_row_passes() {
-        let c = check_map(2, &row(&[]), today()).unwrap();
-        assert_eq!(c.lieu.services, vec![Services::AideAuxDemarchesAdministratives]);
-        assert!(c.warnings.is_empty() && c.normalised.is_empty());
-    }
-
-    #[test]
-    fn safe_normalisations_are_made_and_reported() {
-        let c = check_map(
-            2,
-            &row(&[
-                ("nom", "  Médiathèque   du   centre "),
-                ("commune", "SAINT-ÉTIENNE-DU-ROUVRAY"),
-                ("code_postal", "6000"),
-                ("telephone", "01 23 45 67 89"),
-                (
-                    "services",
-                    "Aide aux démarches administratives ; Loisirs et créations numériques",
-                ),
-                ("latitude", "44,84"),
-                ("longitude", "-0,58"),
-                ("date_maj", "2/4/2024"),
-            ]),
-            today(),
-        )
-        .unwrap();
-        assert_eq!(c.lieu.nom, "Médiathèque du centre");
-        assert_eq!(c.lieu.commune, "Saint-Étienne-du-Rouvray");
-        assert_eq!(c.lieu.code_postal.as_str(), "06000");
-        assert_eq!(c.lieu.telephone.as_deref(), Some("+33123456789"));
-        assert_eq!(c.lieu.services.len(), 2);
-        assert_eq!(c.lieu.latitude, Some(44.84));
-        assert_eq!(c.lieu.date_maj, jiff::civil::date(2024, 4, 2));
-        assert_eq!(c.normalised.len(), 7);
-    }
-
-    #[test]
-    fn every_rule_of_the_standard_is_checked() {
-        assert!(errors(&[("nom", "")]).contains(&("nom".into(), "champ obligatoire manquant".into())));
-        assert_eq!(errors(&[("code_postal", "330000")])[0].0, "code_postal");
-        assert!(errors(&[("services", "Cours de cuisine")])[0]
-            .1
-            .contains("valeur inconnue : « Cours de cuisine »"));
-        assert_eq!(
-            errors(&[("presentation_resume", &"x".repeat(281))])[0].1,
-            "281 caractères, 280 au plus"
-        );
-        assert_eq!(errors(&[("latitude", "123"), ("longitude", "2")])[0].0, "latitude");
-        assert!(errors(&[("pivot", "73282932000075")])[0].1.contains("clé de contrôle"));
-        assert!(errors(&[("pivot", "W12345678")])[0].1.contains("RNA"));
-        assert!(errors(&[("courriels", "pas-un-courriel")])[0]
-            .1
-            .contains("adresse électronique invalide"));
-        assert!(errors(&[("site_web", "javascript:alert(1)")])[0]
-            .1
-            .contains("adresse web invalide"));
-        assert!(errors(&[("date_maj", "hier")])[0].1.contains("AAAA-MM-JJ"));
-        assert!(errors(&[("telephone", "12")])[0].0 == "telephone");
-        assert!(errors(&[("nom", &"x".repeat(20_000))])[0].1.contains("trop longue"));
-    }
-
-    #[test]
-    fn values_a_spreadsheet_would_run_are_kept_as_data() {
-        for name in [
-            "@telier connecté",
-            "- Espace jeunes",
-            "+ de numérique",
-            "=cmd|' /C calc'!A0",
-        ] {
-            let checked = check_map(1, &row(&[("nom", name)]), today()).unwrap_or_else(|e| panic!("{name} : {e:?}"));
-            assert_eq!(checked.lieu.nom, name);
-        }
-    }
-
-    #[test]
-    fn codes_follow_the_one_rule_of_their_type_beyond_the_pattern() {
-        // The standard's pattern admits them; no commune has them.
-        assert_eq!(
-            errors(&[("code_postal", "00100")]),
-            [(
-                "code_postal".to_string(),
-                "code postal invalide « 00100 » : aucun code postal ne commence par 00".to_string()
-            )]
-        );
-        let e = errors(&[("code_insee", "99100")]);
-        assert_eq!(e.len(), 1, "{e:?}");
-        assert_eq!(e[0].0, "code_insee");
-        assert!(e[0].1.starts_with("code INSEE invalide « 99100 »"), "{e:?}");
-        // Refused by the pattern: one message per field, the pattern's.
-        assert_eq!(errors(&[("code_postal", "330000")]).len(), 1);
-        let c = check_map(2, &row(&[("code_insee", "2A004"), ("code_postal", "20000")]), today()).unwrap();
-        assert_eq!(c.lieu.code_insee.map(String::from).as_deref(), Some("2A004"));
-        assert_eq!(c.lieu.code_postal.departement(), "2A");
-    }
-
-    #[test]
-    fn placeholders_are_kept_with_a_warning_or_dropped() {
-        let c = check_map(
-            3,
-            &row(&[
-                ("pivot", "00000000000000"),
-                ("date_maj", "1970-01-01"),
-                ("latitude", "46.2276"),
-                ("longitude", "2.2137"),
-            ]),
-            today(),
-        )
-        .unwrap();
-        let fields: Vec<&str> = c.warnings.iter().map(|w| w.champ.as_str()).collect();
-        assert_eq!(fields, ["pivot", "latitude", "date_maj"]);
-        assert_eq!(c.lieu.latitude, None);
-        assert!(c.warnings.iter().all(|w| w.ligne == 3));
-    }
-
-    #[test]
-    fn unreadable_opening_hours_are_kept_with_a_warning() {
-        let c = check_map(4, &row(&[("horaires", "le matin")]), today()).unwrap();
-        assert_eq!(c.lieu.horaires.as_deref(), Some("le matin"));
-        assert_eq!(c.warnings[0].champ, "horaires");
-        assert!(
-            check_map(4, &row(&[("horaires", "Mo-Fr 09:00-12:00; PH off")]), today())
-                .unwrap()
-                .warnings
-                .is_empty()
-        );
-    }
-
-    #[test]
-    fn html_in_names_is_kept_as_text() {
-        let c = check_map(2, &row(&[("nom", "<script>alert(1)</script>")]), today()).unwrap();
-        assert_eq!(c.lieu.nom, "<script>alert(1)</script>");
-    }
-}
+#[path = "validate_tests.rs"]
+mod tests;

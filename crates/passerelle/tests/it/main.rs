@@ -29,6 +29,7 @@ mod journal;
 mod journal_points;
 mod journal_temoins;
 mod lieux;
+mod lieux_a_verifier;
 mod lieux_communes;
 mod lieux_fuseaux;
 mod lieux_pages;
