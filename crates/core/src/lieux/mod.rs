@@ -7,6 +7,7 @@ pub mod vocabulaires;
 pub use model::Lieu;
 pub mod anciennes_valeurs;
 pub mod authz;
+pub mod data_inclusion;
 pub mod edit;
 pub mod emprise;
 pub mod export;

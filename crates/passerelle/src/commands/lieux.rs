@@ -36,14 +36,19 @@ pub enum LieuxCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Exporte l'annuaire au standard (exactement ses champs, dans son ordre).
+    /// Exporte l'annuaire au standard (exactement ses champs, dans son ordre), ou au schéma
+    /// data·inclusion v1 (structures.json et services.json dans un dossier).
     Export {
-        /// csv ou json.
+        /// csv, json ou data-inclusion.
         #[arg(long)]
         format: String,
-        /// Fichier de sortie (par défaut : la sortie standard).
+        /// Fichier de sortie (par défaut : la sortie standard) ; pour data-inclusion, le dossier
+        /// où écrire structures.json et services.json (obligatoire).
         #[arg(short = 'o', long = "output")]
         output: Option<PathBuf>,
+        /// Adresse publique du service, pour le lien de chaque lieu (data-inclusion : lien_source).
+        #[arg(long, env = "PASSERELLE_BASE_URL")]
+        base_url: Option<String>,
     },
     /// Qualifie directement un lieu pour le Pass Numérique (par exemple déjà qualifié par un ancien opérateur).
     Qualifier {
@@ -149,7 +154,17 @@ pub async fn run(data: &DataArgs, command: LieuxCommand) -> Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        LieuxCommand::Export { format, output } => {
+        LieuxCommand::Export {
+            format,
+            output,
+            base_url,
+        } if format == "data-inclusion" => {
+            let Some(dir) = output else {
+                anyhow::bail!("--format data-inclusion écrit deux fichiers : indiquez le dossier avec -o DOSSIER");
+            };
+            export_data_inclusion(data, &dir, base_url.as_deref()).await
+        }
+        LieuxCommand::Export { format, output, .. } => {
             let format = Format::parse(&format)?;
             let core = super::open(data).await?;
             let count = match &output {
@@ -262,6 +277,35 @@ fn print_report(r: &import::Report, rejects: Option<&std::path::Path>, dry_run: 
     } else {
         println!("Rien à changer : les {} fiches valides sont déjà à jour.", r.inchanges);
     }
+}
+
+/// `lieux export --format data-inclusion -o DOSSIER`: structures.json and services.json, each
+/// written beside and renamed into place, so that a reader never sees half a file.
+async fn export_data_inclusion(data: &DataArgs, dir: &std::path::Path, base_url: Option<&str>) -> Result<ExitCode> {
+    let core = super::open(data).await?;
+    let today = core.db.horloge().today_paris();
+    let export = passerelle_core::lieux::data_inclusion::build(&core.db, base_url, today).await?;
+    core.db.close().await;
+    std::fs::create_dir_all(dir).with_context(|| format!("création du dossier « {} » impossible", dir.display()))?;
+    for (name, json) in [
+        ("structures.json", serde_json::to_vec_pretty(&export.structures)?),
+        ("services.json", serde_json::to_vec_pretty(&export.services)?),
+    ] {
+        let path = dir.join(name);
+        let tmp = path.with_extension("partiel");
+        std::fs::write(&tmp, json).with_context(|| format!("écriture de « {} » impossible", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("écriture de « {} » impossible", path.display()))?;
+    }
+    eprintln!(
+        "{} structures et {} services exportés au schéma data·inclusion dans « {} ».",
+        export.structures.len(),
+        export.services.len(),
+        dir.display()
+    );
+    for (id, why) in &export.ecartes {
+        eprintln!("  lieu « {id} » écarté : {why}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ mod journal_temoins;
 mod lieux;
 mod lieux_a_verifier;
 mod lieux_communes;
+mod lieux_data_inclusion;
 mod lieux_fuseaux;
 mod lieux_pages;
 mod lieux_versions;

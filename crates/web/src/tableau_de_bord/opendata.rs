@@ -45,6 +45,30 @@ pub async fn lieux_json(State(state): State<AppState>) -> Result<Response, WebEr
         .into_response())
 }
 
+/// The directory in the data·inclusion v1 schema: `structures.json` or `services.json`.
+pub async fn data_inclusion(
+    State(state): State<AppState>,
+    crate::forms::Path(file): crate::forms::Path<String>,
+) -> Result<Response, WebError> {
+    let today = state.core.db.horloge().today_paris();
+    let base = state.config.base_url.origin().ascii_serialization();
+    let export = passerelle_core::lieux::data_inclusion::build(&state.core.db, Some(&base), today).await?;
+    let body = match file.as_str() {
+        "structures.json" => serde_json::to_vec(&export.structures),
+        "services.json" => serde_json::to_vec(&export.services),
+        _ => return Err(WebError::NotFound),
+    }
+    .map_err(|e| WebError::Internal(format!("export data·inclusion : {e}")))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 /// A dataset on the `/open-data/` page.
 pub struct Dataset {
     pub titre: &'static str,
@@ -81,6 +105,16 @@ pub async fn index(State(state): State<AppState>, v: Visitor) -> Result<Response
             titre: "Lieux de médiation numérique",
             description: "L'annuaire des lieux, au standard national des lieux de médiation numérique (Table Schema v1.0.2) : une ligne par lieu, sans donnée personnelle.",
             fichiers: vec![("CSV", "/open-data/lieux.csv"), ("JSON", "/open-data/lieux.json")],
+            mise_a_jour: date(lieux_maj),
+            colonnes: Vec::new(),
+        },
+        Dataset {
+            titre: "Lieux de médiation numérique au schéma data·inclusion",
+            description: "Le même annuaire au schéma data·inclusion v1 : une structure par lieu, un service par service proposé (thématiques, publics, frais et modes de mobilisation traduits vers les valeurs de data·inclusion).",
+            fichiers: vec![
+                ("JSON (structures)", "/open-data/data-inclusion/structures.json"),
+                ("JSON (services)", "/open-data/data-inclusion/services.json"),
+            ],
             mise_a_jour: date(lieux_maj),
             colonnes: Vec::new(),
         },
