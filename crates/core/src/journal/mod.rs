@@ -119,6 +119,8 @@ pub mod actions {
     pub const DEMO_LOADED: &str = "demo.chargement";
     pub const LIEUX_IMPORT: &str = "lieux.import";
     pub const LIEUX_EDIT: &str = "lieux.modification";
+    /// Two records of one place merged into one (`passerelle lieux fusionner`).
+    pub const LIEUX_MERGE: &str = "lieux.fusion";
     pub const HUB_TERRITORY: &str = "hub.territoire";
     pub const ORDER_CREATED: &str = "commande.creation";
     pub const ORDER_ACCEPTED: &str = "commande.acceptation";

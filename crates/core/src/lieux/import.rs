@@ -118,6 +118,8 @@ fn prepare(
 struct Decisions {
     insert: Vec<(usize, Prepared)>,
     update: Vec<(usize, i64, Prepared)>,
+    /// Rows of a source of a merged record (see `fusion::apply`).
+    merged: Vec<(usize, i64, Prepared)>,
 }
 
 /// Whether `who` may import places files: the opérateur only (checked again by [`import`]).
@@ -219,7 +221,7 @@ pub async fn import(
             decide(&mut report, &known, &mut by_dedup, &mut decisions, line, p);
         }
         let doomed = !invalid_lines.is_empty() && !options.ignore_invalid;
-        let something = !decisions.insert.is_empty() || !decisions.update.is_empty();
+        let something = !decisions.insert.is_empty() || !decisions.update.is_empty() || !decisions.merged.is_empty();
         if something && !options.dry_run && !doomed {
             let id = match import_id {
                 Some(id) => id,
@@ -293,6 +295,10 @@ fn decide(
             date_maj_fichier: lieu.date_maj_text(),
             date_maj_passerelle: k.date_maj.clone(),
         }),
+        Some(k) if k.fusion => {
+            report.mis_a_jour += 1;
+            decisions.merged.push((line, k.id, p));
+        }
         Some(k) => {
             report.mis_a_jour += 1;
             decisions.update.push((line, k.id, p));
@@ -334,6 +340,19 @@ async fn write(tx: &mut crate::db::Tx, import_id: i64, options: &Options, d: &De
     }
     for (line, id, p) in &d.update {
         store::update(tx, *id, &p.checked.lieu, extra(p, &options.source, import_id, *line)).await?;
+    }
+    let today = tx.horloge.today_utc();
+    for (line, id, p) in &d.merged {
+        super::fusion::apply(
+            tx,
+            *id,
+            &p.checked.lieu,
+            &p.digest,
+            &options.source,
+            (import_id, *line),
+            today,
+        )
+        .await?;
     }
     Ok(())
 }

@@ -24,6 +24,9 @@ pub struct Known {
     pub date_maj: String,
     /// Last written by an edit in Passerelle, not by an import.
     pub edited: bool,
+    /// One of the sources of a merged record (see `lieux::fusion`): `digest` is what this
+    /// source last sent, and its rows update only the fields it gave.
+    pub fusion: bool,
 }
 
 /// Database column of a standard field (the standard's `id` is stored as `ext_id`).
@@ -39,7 +42,8 @@ pub async fn known(tx: &mut Tx) -> Result<HashMap<String, Known>> {
     let rows: Vec<(i64, String, String, String, String, String)> = on_tx!(tx, c => {
         sqlx::query_as("SELECT id, ext_id, digest, dedup_key, date_maj, import_source FROM lieux").fetch_all(&mut *c).await?
     });
-    Ok(rows
+    let sources = super::fusion::sources(tx).await?;
+    let mut known: HashMap<String, Known> = rows
         .into_iter()
         .map(|(id, ext, digest, dedup_key, date_maj, source)| {
             let edited = source == EDIT_SOURCE;
@@ -51,10 +55,26 @@ pub async fn known(tx: &mut Tx) -> Result<HashMap<String, Known>> {
                     dedup_key,
                     date_maj,
                     edited,
+                    fusion: false,
                 },
             )
         })
-        .collect())
+        .collect();
+    // Every source id of a merged record, its own included, leads to that record.
+    let by_id: HashMap<i64, Known> = known.values().map(|k| (k.id, k.clone())).collect();
+    for (ext_id, (id, digest)) in sources {
+        if let Some(target) = by_id.get(&id) {
+            known.insert(
+                ext_id,
+                Known {
+                    digest,
+                    fusion: true,
+                    ..target.clone()
+                },
+            );
+        }
+    }
+    Ok(known)
 }
 
 /// The source recorded for a record last written by an edit in Passerelle.

@@ -50,6 +50,25 @@ pub enum LieuxCommand {
         #[arg(long, env = "PASSERELLE_BASE_URL")]
         base_url: Option<String>,
     },
+    /// Liste les fiches qui décrivent probablement un même lieu (même SIRET et même adresse, ou
+    /// noms presque identiques à moins de 50 m), meilleur score d'abord.
+    Doublons {
+        /// Liste complète en JSON sur la sortie standard.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fusionne deux fiches d'un même lieu : ID_GARDE reste et reprend les champs qu'il n'a pas ;
+    /// ID_FUSIONNE disparaît, et un prochain import de l'une ou l'autre source met à jour la fiche
+    /// gardée.
+    Fusionner {
+        /// Identifiant (colonne id) de la fiche gardée.
+        id_garde: String,
+        /// Identifiant (colonne id) de la fiche fusionnée dans la première.
+        id_fusionne: String,
+        /// Résultat en JSON sur la sortie standard.
+        #[arg(long)]
+        json: bool,
+    },
     /// Qualifie directement un lieu pour le Pass Numérique (par exemple déjà qualifié par un ancien opérateur).
     Qualifier {
         /// Identifiant du lieu dans le standard (colonne id).
@@ -153,6 +172,61 @@ pub async fn run(data: &DataArgs, command: LieuxCommand) -> Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        LieuxCommand::Doublons { json } => {
+            let core = super::open(data).await?;
+            let found = passerelle_core::lieux::doublons::candidats(&core.db).await?;
+            core.db.close().await;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&found)?);
+            } else if found.is_empty() {
+                println!("Aucun doublon probable.");
+            } else {
+                for c in &found {
+                    println!(
+                        "{:>3}  « {} » ({}) et « {} » ({}) : {}",
+                        c.score,
+                        c.a.id,
+                        c.a.nom,
+                        c.b.id,
+                        c.b.nom,
+                        c.raisons.join(" ; ")
+                    );
+                }
+                println!(
+                    "{} doublon{} probable{}. Pour fusionner : passerelle lieux fusionner ID_GARDE ID_FUSIONNE",
+                    found.len(),
+                    if found.len() > 1 { "s" } else { "" },
+                    if found.len() > 1 { "s" } else { "" }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LieuxCommand::Fusionner {
+            id_garde,
+            id_fusionne,
+            json,
+        } => {
+            let core = super::open(data).await?;
+            let done =
+                passerelle_core::lieux::fusion::fusionner(&core, &Principal::SYSTEME, &id_garde, &id_fusionne).await;
+            core.db.close().await;
+            let done = done?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+            } else {
+                println!(
+                    "« {} » fusionné dans « {} »{}.",
+                    done.fusionne,
+                    done.garde,
+                    if done.champs_repris.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (champs repris : {})", done.champs_repris.join(", "))
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         LieuxCommand::Export {
             format,

@@ -32,6 +32,7 @@ mod lieux;
 mod lieux_a_verifier;
 mod lieux_communes;
 mod lieux_data_inclusion;
+mod lieux_doublons;
 mod lieux_fuseaux;
 mod lieux_pages;
 mod lieux_versions;

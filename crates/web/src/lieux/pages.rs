@@ -4,7 +4,7 @@
 use crate::forms::Path;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use passerelle_core::lieux::horaires::{self, Horaires};
 use passerelle_core::lieux::schema::standard;
 use passerelle_core::lieux::search::{Hit, Query};
@@ -200,7 +200,13 @@ fn urlencode(s: &str) -> String {
 
 pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<String>) -> Result<Response, WebError> {
     let Some((values, own)) = store::by_ext_id(&state.core.db, &id).await? else {
-        return Err(WebError::NotFound);
+        // A record merged into another: its old links lead to the kept one.
+        return match passerelle_core::lieux::fusion::fusionne_dans(&state.core.db, &id).await? {
+            Some(kept) => {
+                Ok(axum::response::Redirect::permanent(&format!("/lieux/{}", urlencode(&kept))).into_response())
+            }
+            None => Err(WebError::NotFound),
+        };
     };
     let get = |name: &str| -> String {
         standard()
