@@ -221,7 +221,7 @@ mod tests {
                 Some("21330063500017"),
                 Some((44.90, -0.60)),
             ),
-            // Nearly the same name, 20 m away, no SIRET in common.
+            // Nearly the same name, 18 m away, no SIRET in common.
             row(
                 "c",
                 "Mediatheque Meriadeck.",
@@ -252,7 +252,7 @@ mod tests {
             .map(|c| (c.a.id.as_str(), c.b.id.as_str(), c.score))
             .collect();
         assert_eq!(ids, [("a", "b", 100), ("a", "c", 95)], "{found:#?}");
-        assert_eq!(found[1].distance_m, Some(20));
+        assert_eq!(found[1].distance_m, Some(18));
         assert!(found[1].raisons[0].starts_with("noms semblables à 100 %"), "{found:#?}");
     }
 }
