@@ -477,9 +477,11 @@ async function main() {
 
     for (const [urlPath, label] of [
       ['/lieux?q=Bordeaux&ouvert_maintenant=', 'recherche de lieux'],
+      ['/lieux?q=Saint-Denis', 'recherche d’une commune sans lieu, avec ses homonymes'],
       ['/lieux/mednum-3', 'page d’un lieu'],
       ['/lieux/mednum-3/modifier', 'modification d’un lieu'],
       ['/operateur/lieux/import', 'import de lieux'],
+      ['/operateur/lieux/doublons', 'doublons de l’annuaire'],
       ['/operateur', 'espace opérateur'],
       ['/operateur/journal', 'journal'],
       ['/commandes', 'commandes'],

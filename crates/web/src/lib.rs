@@ -156,6 +156,8 @@ pub fn router(state: AppState) -> Router {
             "/lieux/{id}/modifier",
             get(lieux::admin::edit_page).post(lieux::admin::edit_submit),
         )
+        .route("/operateur/lieux/doublons", get(lieux::doublons::list))
+        .route("/operateur/lieux/fusionner", post(lieux::doublons::merge))
         .route(
             "/operateur/lieux/import",
             get(lieux::admin::import_page)

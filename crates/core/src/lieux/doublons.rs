@@ -45,6 +45,13 @@ pub struct Candidat {
     pub b: Fiche,
 }
 
+impl Candidat {
+    /// Both records, in order.
+    pub fn fiches(&self) -> [&Fiche; 2] {
+        [&self.a, &self.b]
+    }
+}
+
 struct Row {
     fiche: Fiche,
     siret: Option<String>,

@@ -172,3 +172,59 @@ async fn two_sources_of_one_place_are_merged_and_stay_merged() {
     );
     cli_ok(&app, &["journal", "verify"]);
 }
+
+#[tokio::test]
+async fn the_operator_merges_from_the_page_and_no_one_else_can() {
+    let app = TestApp::new().await;
+    let rows = [
+        "a-1,21330063500017,Médiathèque Mériadeck,Bordeaux,33000,33063,85 cours du Maréchal Juin,2026-10-01,44.8378,-0.5885,,,,Cartographie nationale",
+        "b-7,21330063500017,Médiathèque Mériadeck,Bordeaux,33000,33063,85 cours du Maréchal Juin,2026-11-01,44.8378,-0.5885,+33556103000,,,Hub",
+    ];
+    import(&app, &write(&app, "deux.csv", &rows), "test");
+    let (mut place, _) = crate::lieux_pages::signed_in(&app, "lieu", "lieu", "accueil@lieu.fr").await;
+    let (mut hub, _) = crate::lieux_pages::signed_in(&app, "hub", "hub", "hub@exemple.fr").await;
+    for b in [&mut place, &mut hub] {
+        assert_eq!(b.get("/operateur/lieux/doublons").await.status, 403);
+        let r = b
+            .post("/operateur/lieux/fusionner", &[("garde", "a-1"), ("fusionne", "b-7")])
+            .await;
+        assert_eq!(r.status, 403);
+    }
+    let mut anonymous = app.browser();
+    let r = anonymous.get("/operateur/lieux/doublons").await;
+    assert!(r.status == 303 || r.status == 401, "{}", r.status);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM lieux").await, 2);
+
+    let (mut op, _) = crate::lieux_pages::signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
+    let page = op.get("/operateur/lieux/doublons").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("1 doublon probable"), "{}", page.body);
+    assert!(
+        page.body.contains("Garder « a-1 », y fusionner « b-7 »"),
+        "{}",
+        page.body
+    );
+    // Without the CSRF token: refused.
+    let r = op
+        .post_raw("/operateur/lieux/fusionner", &[("garde", "a-1"), ("fusionne", "b-7")])
+        .await;
+    assert_eq!(r.status, 403);
+    let r = op
+        .post("/operateur/lieux/fusionner", &[("garde", "b-7"), ("fusionne", "a-1")])
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location(), Some("/operateur/lieux/doublons?garde=b-7&fusionne=a-1"));
+    let done = op.get("/operateur/lieux/doublons?garde=b-7&fusionne=a-1").await;
+    assert!(
+        done.body.contains("La fiche « a-1 » a été fusionnée dans « b-7 »."),
+        "{}",
+        done.body
+    );
+    assert!(done.body.contains("0 doublon probable"), "{}", done.body);
+    // A merge that cannot be done says why, on the page.
+    let r = op
+        .post("/operateur/lieux/fusionner", &[("garde", "b-7"), ("fusionne", "a-1")])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("« a-1 » introuvable"), "{}", r.body);
+}

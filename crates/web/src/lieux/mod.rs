@@ -3,4 +3,5 @@
 pub(crate) mod admin;
 pub(crate) mod api;
 pub(crate) mod autour;
+pub(crate) mod doublons;
 pub(crate) mod pages;
