@@ -219,3 +219,75 @@ async fn the_long_labels_of_the_v1_betas_are_read_as_the_standard_s_values() {
         "{r:#}"
     );
 }
+
+/// A hub's file: `;` between columns, communes in capitals, and on every row something that
+/// the official Table Schema accepts and Passerelle's own checks do not: each row is kept with a
+/// warning, and the export is valid.
+#[tokio::test]
+async fn what_the_standard_accepts_is_kept_with_warnings() {
+    let app = TestApp::new().await;
+    crate::support::load_territories(&app);
+    let file = copy(&app, "v1_hub_point_virgule.csv");
+    let (code, r) = report(&app, &["lieux", "import", &file, "--source", "Hub Gironde"]);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(
+        (r["lignes"].as_u64(), r["invalides"].as_u64(), r["crees"].as_u64()),
+        (Some(5), Some(0), Some(5)),
+        "{r:#}"
+    );
+    assert_eq!(r["separateur"], ";", "{r:#}");
+    let warned = |line: u64, field: &str| -> String {
+        r["avertissements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["ligne"] == line && w["champ"] == field)
+            .map(|w| w["message"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    assert!(warned(2, "pivot").contains("clé de contrôle"), "{r:#}");
+    assert!(warned(3, "latitude").contains("semblent inversées"), "{r:#}");
+    assert!(
+        warned(3, "courriels").contains("« contact(at)lormont.fr » : retirée"),
+        "{r:#}"
+    );
+    assert!(warned(3, "site_web").contains("retirée"), "{r:#}");
+    assert!(
+        warned(4, "code_insee").contains("99100") && warned(4, "code_insee").ends_with("retiré"),
+        "{r:#}"
+    );
+    assert!(warned(5, "pivot").contains("fictif"), "{r:#}");
+    assert!(warned(5, "date_maj").contains("date fictive"), "{r:#}");
+    assert_eq!(
+        warned(5, "code_postal"),
+        "code postal 06922 inconnu du référentiel officiel"
+    );
+    assert!(warned(6, "latitude").contains("impossibles : retirées"), "{r:#}");
+    assert!(warned(6, "date_maj").contains("dans le futur"), "{r:#}");
+
+    let places = exported(&app);
+    assert_eq!(places["hub-01"]["nom"], "@telier connecté de Bacalan");
+    assert_eq!(places["hub-02"]["nom"], "- Espace jeunes de Lormont");
+    assert_eq!(places["hub-02"]["courriels"], "");
+    // The foreign-country code is dropped, and the commune's code deduced from its name and postcode.
+    assert_eq!(places["hub-03"]["code_insee"], "33119");
+    assert_eq!(places["hub-05"]["latitude"], "");
+    // The official validator accepts what was kept.
+    let dir = app.data_dir.parent().unwrap().to_path_buf();
+    let out = dir.join("export-hub.csv");
+    let (code, _, err) = run(
+        &app,
+        &["lieux", "export", "--format", "csv", "-o", out.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{err}");
+    let verdict = frictionless_validate(&dir, "export-hub.csv");
+    assert_eq!(verdict["valid"], true, "{verdict:#}");
+    // The open-data CSV neutralises the values a spreadsheet would run.
+    let mut b = app.browser();
+    let csv = b.get("/open-data/lieux.csv").await.body;
+    assert!(
+        csv.contains("'@telier connecté de Bacalan") && csv.contains("'=Association Clic Solidaire"),
+        "{csv}"
+    );
+}
