@@ -178,14 +178,17 @@ fn random_uploads_never_fail() {
         .run(&strategy, |(bytes, name, source, dry)| {
             rt.block_on(async {
                 let mut op = op.lock().await;
-                let mut fields: Vec<(&str, Option<&str>, &[u8])> =
-                    vec![("fichier", Some(name), &bytes), ("source", None, source.as_bytes())];
+                let mut fields: Vec<(&str, Option<&str>, &[u8])> = vec![
+                    ("csrf_token", None, token.as_bytes()),
+                    ("fichier", Some(name), &bytes),
+                    ("source", None, source.as_bytes()),
+                ];
                 if dry {
                     fields.push(("dry_run", None, b"on"));
                 }
                 let (ct, body) = multipart(&fields);
                 let cookies = op.cookie_header();
-                let req = axum::http::Request::post(format!("/operateur/lieux/import?csrf_token={token}"))
+                let req = axum::http::Request::post("/operateur/lieux/import")
                     .header(axum::http::header::CONTENT_TYPE, ct)
                     .header(axum::http::header::COOKIE, cookies)
                     .header("sec-fetch-site", "same-origin")

@@ -237,13 +237,14 @@ async fn oversized_bodies_are_refused_with_413_in_french() {
     let upload = |size: usize| {
         let boundary = "----limite";
         let mut body = format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"gros.csv\"\r\nContent-Type: text/csv\r\n\r\n"
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{csrf}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"fichier\"; filename=\"gros.csv\"\r\nContent-Type: text/csv\r\n\r\n"
         )
         .into_bytes();
         body.extend(std::iter::repeat_n(b'a', size));
         body.extend(format!("\r\n--{boundary}--\r\n").into_bytes());
         let mut raw = format!(
-            "POST /operateur/ressources/{id}/fichiers?csrf_token={csrf} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+            "POST /operateur/ressources/{id}/fichiers HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
              Sec-Fetch-Site: same-origin\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nCookie: {cookies}\r\n\
              Content-Length: {}\r\n\r\n",
             body.len()
@@ -515,10 +516,11 @@ async fn an_import_over_its_limit_is_refused_with_413() {
     let token = op.cookie("passerelle_csrf").cloned().unwrap();
     // lieux_admin::UPLOAD_LIMIT (the module is private to the web crate).
     let big = vec![b'a'; 64 * 1024 * 1024 + 1];
-    let (ct, body) = crate::lieux_pages::multipart(&[("fichier", Some("gros.csv"), &big)]);
-    let r = op
-        .post_multipart(&format!("/operateur/lieux/import?csrf_token={token}"), &ct, body)
-        .await;
+    let (ct, body) = crate::lieux_pages::multipart(&[
+        ("csrf_token", None, token.as_bytes()),
+        ("fichier", Some("gros.csv"), &big),
+    ]);
+    let r = op.post_multipart("/operateur/lieux/import", &ct, body).await;
     assert_eq!(r.status, axum::http::StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
     // The import page again, with the limit and the command that has none.
     assert!(

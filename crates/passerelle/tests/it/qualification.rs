@@ -14,14 +14,14 @@ const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
 async fn upload(b: &mut Browser, id: i64, nature: &str, name: &str, data: &[u8]) -> Response {
-    let (ct, body) = multipart(&[("nature", None, nature.as_bytes()), ("fichier", Some(name), data)]);
     let token = b.csrf_token().await;
-    b.post_multipart(
-        &format!("/qualification/demandes/{id}/pieces?csrf_token={token}"),
-        &ct,
-        body,
-    )
-    .await
+    let (ct, body) = multipart(&[
+        ("csrf_token", None, token.as_bytes()),
+        ("nature", None, nature.as_bytes()),
+        ("fichier", Some(name), data),
+    ]);
+    b.post_multipart(&format!("/qualification/demandes/{id}/pieces"), &ct, body)
+        .await
 }
 
 /// The whole form, as the page sends it, with `siret` and `action`.

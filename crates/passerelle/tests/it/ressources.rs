@@ -60,14 +60,14 @@ async fn publish(op: &mut Browser, id: i64, on: bool) {
 }
 
 async fn upload(b: &mut Browser, id: i64, name: &str, data: &[u8], with_token: bool) -> Response {
-    let (ct, body) = multipart(&[("fichier", Some(name), data)]);
     let token = b.csrf_token().await;
-    let path = if with_token {
-        format!("/operateur/ressources/{id}/fichiers?csrf_token={token}")
-    } else {
-        format!("/operateur/ressources/{id}/fichiers")
-    };
-    b.post_multipart(&path, &ct, body).await
+    let mut fields: Vec<(&str, Option<&str>, &[u8])> = vec![("fichier", Some(name), data)];
+    if with_token {
+        fields.insert(0, ("csrf_token", None, token.as_bytes()));
+    }
+    let (ct, body) = multipart(&fields);
+    b.post_multipart(&format!("/operateur/ressources/{id}/fichiers"), &ct, body)
+        .await
 }
 
 /// A GET whose body is kept as bytes.

@@ -197,7 +197,13 @@ async fn logout_here_and_logout_everywhere() {
 async fn public_responses_set_no_cookie_and_bad_paths_answer_in_french() {
     let app = TestApp::new().await;
     let mut b = app.browser();
-    for path in ["/static/app/scan.js", "/.well-known/openid-configuration"] {
+    for path in [
+        "/static/app/scan.js",
+        "/.well-known/openid-configuration",
+        "/open-data/lieux.csv",
+        "/open-data/lieux.json",
+        "/open-data/data-inclusion/structures.json",
+    ] {
         let r = b.get(path).await;
         assert_eq!(r.status, StatusCode::OK, "{path}");
         let cache = r.headers.get(header::CACHE_CONTROL).unwrap().to_str().unwrap();

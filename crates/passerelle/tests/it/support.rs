@@ -336,7 +336,7 @@ impl Browser {
     }
 
     /// Posts a multipart body as an upload form of the same origin does (the
-    /// CSRF token, when wanted, is in `path`'s query: `?csrf_token=`).
+    /// CSRF token, when wanted, is the body's first field `csrf_token`).
     pub async fn post_multipart(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Response {
         let req = Request::post(path)
             .header(header::CONTENT_TYPE, content_type)
