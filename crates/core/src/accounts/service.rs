@@ -239,9 +239,13 @@ pub struct TotpEnrolment {
     pub qr_png_base64: String,
 }
 
-/// Starts an enrolment for `account_id`: `renew` draws a new secret (each time
-/// the page is shown, so a secret seen by someone else earlier is worthless);
-/// otherwise the pending one is shown again (after a mistyped code).
+/// How long a pending secret is shown again when the page is shown again: a reload, or a
+/// second look while the app is being set up, keeps the code of the app that scanned it.
+pub const TOTP_PENDING_REUSE_MICROS: i64 = 15 * 60 * 1_000_000;
+
+/// Starts an enrolment for `account_id`. The pending secret is shown again after a mistyped
+/// code (`renew` false) and whenever it was drawn less than 15 minutes ago; otherwise a new one
+/// is drawn (a secret seen on a screen long ago is worthless).
 pub async fn start_totp_enrolment(core: &Core, account_id: i64, renew: bool) -> Result<TotpEnrolment> {
     let account = store::account(&core.db, account_id)
         .await?
@@ -250,8 +254,11 @@ pub async fn start_totp_enrolment(core: &Core, account_id: i64, renew: bool) -> 
     let creds = store::credentials_by_id(&mut tx, account_id)
         .await?
         .ok_or(CoreError::Forbidden)?;
+    let recent = creds
+        .totp_pending_at
+        .is_some_and(|at| tx.horloge.now_micros() - at < TOTP_PENDING_REUSE_MICROS);
     let secret = match creds.totp_pending_secret {
-        Some(sealed) if !renew => totp::open(core, &sealed)?,
+        Some(sealed) if !renew || recent => totp::open(core, &sealed)?,
         _ => {
             let s = totp::new_secret();
             store::set_totp_pending(&mut tx, account_id, Some(&totp::seal(core, &s)?)).await?;

@@ -73,6 +73,8 @@ pub struct Credentials {
     pub password_hash: String,
     pub totp_secret: Option<String>,
     pub totp_pending_secret: Option<String>,
+    /// When the pending secret was drawn (microseconds).
+    pub totp_pending_at: Option<i64>,
     pub totp_last_step: Option<i64>,
     pub active: bool,
 }
@@ -164,7 +166,7 @@ pub async fn accounts(db: &Db) -> Result<Vec<Account>> {
 pub async fn credentials_by_email(db: &Db, email: &str) -> Result<Option<Credentials>> {
     Ok(on_db!(db, c => {
         sqlx::query_as(
-            "SELECT id, role, password_hash, totp_secret, totp_pending_secret, totp_last_step, active FROM accounts WHERE email = $1",
+            "SELECT id, role, password_hash, totp_secret, totp_pending_secret, totp_pending_at, totp_last_step, active FROM accounts WHERE email = $1",
         )
         .bind(email)
         .fetch_optional(&mut *c)
@@ -175,7 +177,7 @@ pub async fn credentials_by_email(db: &Db, email: &str) -> Result<Option<Credent
 pub async fn credentials_by_id(tx: &mut Tx, id: i64) -> Result<Option<Credentials>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as(
-            "SELECT id, role, password_hash, totp_secret, totp_pending_secret, totp_last_step, active FROM accounts WHERE id = $1",
+            "SELECT id, role, password_hash, totp_secret, totp_pending_secret, totp_pending_at, totp_last_step, active FROM accounts WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&mut *c)
@@ -204,7 +206,10 @@ pub async fn set_password_hash(tx: &mut Tx, id: i64, hash: &str) -> Result<()> {
 
 pub async fn set_totp_pending(tx: &mut Tx, id: i64, secret: Option<&str>) -> Result<()> {
     on_tx!(tx, c => {
-        sqlx::query("UPDATE accounts SET totp_pending_secret = $2, updated_at = $3 WHERE id = $1")
+        sqlx::query(
+            "UPDATE accounts SET totp_pending_secret = $2, totp_pending_at = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END, \
+             updated_at = $3 WHERE id = $1",
+        )
             .bind(id)
             .bind(secret)
             .bind(tx.horloge.now_micros())
@@ -218,7 +223,7 @@ pub async fn set_totp_pending(tx: &mut Tx, id: i64, secret: Option<&str>) -> Res
 pub async fn set_totp(tx: &mut Tx, id: i64, secret: Option<&str>, last_step: Option<i64>) -> Result<()> {
     on_tx!(tx, c => {
         sqlx::query(
-            "UPDATE accounts SET totp_secret = $2, totp_pending_secret = NULL, totp_last_step = $3, updated_at = $4 WHERE id = $1",
+            "UPDATE accounts SET totp_secret = $2, totp_pending_secret = NULL, totp_pending_at = NULL, totp_last_step = $3, updated_at = $4 WHERE id = $1",
         )
         .bind(id)
         .bind(secret)

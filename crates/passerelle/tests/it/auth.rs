@@ -293,6 +293,35 @@ async fn password_change_checks_the_current_one_and_ends_other_sessions() {
     assert!(app.journal_actions().await.contains(&"compte.mot_de_passe".to_string()));
 }
 
+/// Issue 22: a reload of the enrolment page must not invalidate the app that scanned it.
+#[tokio::test]
+async fn reloading_the_enrolment_page_keeps_its_secret_for_fifteen_minutes() {
+    let app = TestApp::new().await;
+    let (_, secret) = app.account("lieu", "lieu", "recharge@exemple.fr", true).await;
+    let mut b = app.browser();
+    b.login("recharge@exemple.fr", PASSWORD).await;
+    b.post("/connexion/totp", &[("code", &totp_code(secret.as_ref().unwrap(), 0))])
+        .await;
+    let first = secret_on_page(&b.get("/mon-compte/totp").await.body);
+    app.set_now("+14m");
+    let reloaded = secret_on_page(&b.get("/mon-compte/totp").await.body);
+    assert_eq!(reloaded, first, "a reload shows the secret the app already scanned");
+    // Its code (at the application's time, 14 minutes = 28 steps ahead) is accepted.
+    let r = b
+        .post(
+            "/mon-compte/totp",
+            &[("code", &totp_code(&first, 28)), ("mot_de_passe", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.location(), Some("/mon-compte?ok=totp"), "{}", r.body);
+    // A pending secret left on a screen for longer is replaced.
+    let pending = secret_on_page(&b.get("/mon-compte/totp").await.body);
+    app.set_now("+30m");
+    let later = b.get("/mon-compte/totp").await;
+    assert_eq!(later.status, StatusCode::OK, "the session is still open");
+    assert_ne!(secret_on_page(&later.body), pending);
+}
+
 #[tokio::test]
 async fn account_page_replaces_the_totp_device() {
     let app = TestApp::new().await;
