@@ -447,6 +447,22 @@ async function main() {
     pass('GET /c/{code}: the holder sees a valid cheque and where to use it');
     await checkA11y(page, 'cheque');
 
+    current = 'search for a place, then the keyboard';
+    await visit(page, base, '/lieux');
+    await page.fill('#q', 'Bordeaux');
+    await submitForm(page, '#q');
+    if (!page.url().endsWith('#resultats')) throw new Error(`after a search the page is at ${page.url()}, not at its results`);
+    // One Tab from where the search leaves the reader reaches the first result, not the menu.
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const a = document.activeElement;
+      return a ? { inResults: !!a.closest('.fr-card__title'), text: (a.textContent || '').trim() } : null;
+    });
+    if (!focused || !focused.inResults) throw new Error(`after a search, Tab reaches ${JSON.stringify(focused)} instead of the first result`);
+    await screenshot(page, 'recherche-resultats');
+    pass('search by commune: the page opens at its results, one Tab reaches the first place');
+    await checkA11y(page, 'résultats de recherche');
+
     current = 'sign-in page';
     await visit(page, base, '/connexion');
     await screenshot(page, 'connexion');

@@ -50,7 +50,8 @@ fn results(body: &str) -> Vec<(String, String)> {
 }
 
 fn heading(body: &str) -> &str {
-    let h = &body[body.find("<h2 id=\"resultats\">").expect("résultats") + 19..];
+    let h = &body[body.find("<h2 id=\"resultats\"").expect("résultats")..];
+    let h = &h[h.find('>').unwrap() + 1..];
     &h[..h.find("</h2>").unwrap()]
 }
 

@@ -188,8 +188,8 @@ pub async fn search(State(state): State<AppState>, v: Visitor, RawQuery(raw): Ra
             .collect(),
         page: f.page,
         pages,
-        prev: (f.page > 1).then(|| format!("/lieux?{base}&page={}", f.page - 1)),
-        next: (f.page < pages).then(|| format!("/lieux?{base}&page={}", f.page + 1)),
+        prev: (f.page > 1).then(|| format!("/lieux?{base}&page={}#resultats", f.page - 1)),
+        next: (f.page < pages).then(|| format!("/lieux?{base}&page={}#resultats", f.page + 1)),
     };
     render(StatusCode::OK, page)
 }
@@ -253,6 +253,7 @@ pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
         complement: get("complement_adresse"),
         code_postal: get("code_postal"),
         commune: get("commune"),
+        telephone_lisible: passerelle_core::format_fr::telephone(&get("telephone")),
         telephone: get("telephone"),
         courriels: list("courriels"),
         sites: list("site_web")
