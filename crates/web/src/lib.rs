@@ -319,6 +319,7 @@ pub fn router(state: AppState) -> Router {
         .route("/releves/{numero}/pdf", get(reglements::pages::statement_pdf))
         .route("/static/app/geolocalisation.js", get(pages::geolocation_js))
         .route("/static/app/scan.js", get(pages::scan_js))
+        .route("/static/app/encaisser.js", get(pages::encaisser_js))
         .route("/api/v1/version", get(lieux::api::version))
         .route("/api/v1/lieux", get(lieux::api::search))
         .route("/api/v1/lieux/{id}", get(lieux::api::one))

@@ -105,6 +105,18 @@ pub async fn scan_js() -> Response {
         .into_response()
 }
 
+/// The counter form's list of services, following the chosen place (progressive enhancement).
+pub async fn encaisser_js() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/encaisser.js"),
+    )
+        .into_response()
+}
+
 /// A file to download: never kept by a browser or a proxy (it may hold codes or bank details).
 pub(crate) fn download(content_type: &str, filename: &str, bytes: Vec<u8>) -> Response {
     (

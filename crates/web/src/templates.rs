@@ -250,6 +250,8 @@ pub struct LieuPage {
     pub code_postal: String,
     pub commune: String,
     pub telephone: String,
+    /// « 05 57 02 00 00 » (the link keeps the number as stored).
+    pub telephone_lisible: String,
     pub courriels: Vec<String>,
     pub sites: Vec<String>,
     pub presentation: String,
@@ -335,12 +337,25 @@ pub struct CounterResult {
     pub cancellable: Option<(i64, i64)>,
 }
 
+/// A place in the counter form.
+#[derive(Clone, Debug)]
+pub struct CounterPlace {
+    pub id: i64,
+    pub nom: String,
+    pub selected: bool,
+    /// Only a qualified place redeems; the others are shown, not chosen.
+    pub qualified: bool,
+    /// The services it offers, `|`-separated (for the script that follows the chosen place).
+    pub services: String,
+}
+
 #[derive(Template)]
 #[template(path = "pass_numerique/encaisser.html")]
 pub struct CounterPage {
     pub l: Layout,
-    /// (place id, name, selected)
-    pub places: Vec<(i64, String, bool)>,
+    pub places: Vec<CounterPlace>,
+    /// Not one of the places is qualified for the Pass Numérique.
+    pub none_qualified: bool,
     /// (service, selected)
     pub services: Vec<(&'static str, bool)>,
     pub code: String,

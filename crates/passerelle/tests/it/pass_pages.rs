@@ -229,7 +229,7 @@ async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
         .body
         .contains("déjà été remis"));
     let r = prescriber.post("/remettre/perte", &[("carnet", second.as_str())]).await;
-    assert!(r.body.contains("10 chèque(s) non utilisé(s) annulé(s)"), "{}", r.body);
+    assert!(r.body.contains("10 chèques non utilisés annulés"), "{}", r.body);
 
     // The counter: redeem, then cancel the mistake; the cheque is usable again.
     let (mut staff, org) = crate::lieux_pages::signed_in(&app, "lieu", "lieu", "accueil@pessac.fr").await;
@@ -340,12 +340,14 @@ async fn the_funder_accepts_the_quote_and_the_operator_records_the_payment() {
         StatusCode::FORBIDDEN
     );
     let r = funder.post(&format!("/commandes/{order}/accepter"), &[]).await;
-    assert_eq!(r.location(), Some(format!("/commandes/{order}").as_str()));
-    assert!(funder
-        .get(&format!("/commandes/{order}"))
-        .await
-        .body
-        .contains("Devis accepté"));
+    assert_eq!(r.location(), Some(format!("/commandes/{order}?ok=acceptee").as_str()));
+    let accepted = funder.get(&format!("/commandes/{order}?ok=acceptee")).await.body;
+    assert!(accepted.contains("Devis accepté"), "{accepted}");
+    // Issue 22: every POST that succeeds says what it did.
+    assert!(
+        accepted.contains("Le devis est accepté. La commande attend maintenant son paiement."),
+        "{accepted}"
+    );
     assert_eq!(
         funder.post(&format!("/commandes/{order}/accepter"), &[]).await.status,
         StatusCode::BAD_REQUEST
@@ -364,13 +366,20 @@ async fn the_funder_accepts_the_quote_and_the_operator_records_the_payment() {
     let r = op
         .post(&format!("/commandes/{order}/paiement"), &[("reference", "VIR-2026-7")])
         .await;
-    assert_eq!(r.location(), Some(format!("/commandes/{order}").as_str()));
+    assert_eq!(r.location(), Some(format!("/commandes/{order}?ok=payee").as_str()));
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM cheques WHERE etat = 'actif'")
             .await,
         30
     );
-    let detail = op.get(&format!("/commandes/{order}")).await;
+    let detail = op.get(&format!("/commandes/{order}?ok=payee")).await;
+    assert!(
+        detail
+            .body
+            .contains("Le paiement est enregistré : la facture est émise et les chèques de la commande sont actifs."),
+        "{}",
+        detail.body
+    );
     assert!(
         detail.body.contains("Payée")
             && detail.body.contains("FAC-")
@@ -383,4 +392,70 @@ async fn the_funder_accepts_the_quote_and_the_operator_records_the_payment() {
         .await,
         1
     );
+}
+
+/// Issue 22: the counter form starts on a place that can redeem, and lists the services of the
+/// chosen place (the script keeps the list in step when another place is chosen).
+#[tokio::test]
+async fn the_counter_form_starts_on_a_qualified_place_with_its_services() {
+    let app = TestApp::new().await;
+    let _ = ready(&app, scene(&app).await).await;
+    let (mut staff, org) = crate::lieux_pages::signed_in(&app, "lieu", "lieu", "accueil@deux-lieux.fr").await;
+    // « Association Clic Solidaire » (Lormont) comes first by name.
+    app.exec(&format!(
+        "UPDATE lieux SET organisation_id = {org} WHERE ext_id IN ('mednum-2', 'mednum-3')"
+    ))
+    .await
+    .unwrap();
+    let pessac = app.scalar_i64("SELECT id FROM lieux WHERE ext_id = 'mednum-2'").await;
+    let lormont = app.scalar_i64("SELECT id FROM lieux WHERE ext_id = 'mednum-3'").await;
+    // Lormont's qualification is suspended: it may not redeem.
+    app.exec(&format!(
+        "UPDATE qualifications SET etat = 'suspendue' WHERE lieu_id = {lormont}"
+    ))
+    .await
+    .unwrap();
+    let page = staff.get("/encaisser").await.body;
+    let select = &page[page
+        .find("<select class=\"fr-select\" id=\"lieu\"")
+        .expect("liste des lieux")..];
+    let select = &select[..select.find("</select>").unwrap()];
+    assert!(
+        select.contains(&format!(
+            "<option value=\"{lormont}\" data-services=\"Aide aux démarches administratives|Utilisation sécurisée du numérique\" disabled>Association Clic Solidaire (non qualifié)</option>"
+        )),
+        "{select}"
+    );
+    assert!(
+        select.contains(&format!("<option value=\"{pessac}\" data-services=\"")),
+        "{select}"
+    );
+    assert!(
+        select.contains("selected>Espace public numérique de Pessac</option>"),
+        "{select}"
+    );
+    // The services offered are Pessac's, not Lormont's nor every service of the standard.
+    let services = &page[page.find("id=\"service\"").unwrap()..];
+    let services = &services[..services.find("</select>").unwrap()];
+    assert!(services.contains(ACCES), "{services}");
+    assert!(!services.contains("Utilisation sécurisée du numérique"), "{services}");
+    assert!(page.contains("/static/app/encaisser.js"));
+    let js = staff.get("/static/app/encaisser.js").await;
+    assert_eq!(js.headers["content-type"], "text/javascript; charset=utf-8");
+    assert!(js.body.contains("data-services"));
+
+    // Staff whose only place is not qualified are told so, and where to ask.
+    let (mut alone, org2) = crate::lieux_pages::signed_in(&app, "lieu", "lieu", "accueil@lormont.fr").await;
+    app.exec(&format!(
+        "UPDATE lieux SET organisation_id = {org2} WHERE ext_id = 'mednum-3'"
+    ))
+    .await
+    .unwrap();
+    let page = alone.get("/encaisser").await.body;
+    assert!(
+        page.contains("Votre lieu n'est pas qualifié pour le Pass Numérique"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"/qualification\""), "{page}");
+    assert!(!page.contains("name=\"code\""), "no form that can only fail: {page}");
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::auth::{render, ClientIp, CurrentUser, Visitor};
 use crate::error::WebError;
-use crate::templates::{ChequePage, CounterPage, CounterResult};
+use crate::templates::{ChequePage, CounterPage, CounterPlace, CounterResult};
 use crate::AppState;
 
 /// `/c/{code}`: tells anyone holding the cheque whether it is valid, until
@@ -75,22 +75,53 @@ fn services_of(place: Option<&Place>) -> Vec<&'static str> {
     }
 }
 
+/// The services a place offers, as labels.
+fn offered(place: &Place) -> Vec<&'static str> {
+    Services::ALL
+        .iter()
+        .filter(|s| place.services.contains(**s))
+        .map(|s| s.label())
+        .collect()
+}
+
+/// The staff's places, with which are qualified (only those redeem).
+async fn staff_places(state: &AppState, u: &CurrentUser) -> Result<(Vec<Place>, Vec<i64>), WebError> {
+    let places = guichet::lieux_du_personnel(&state.core, &u.principal).await?;
+    let mut qualified = Vec::new();
+    for p in &places {
+        if passerelle_core::pass_numerique::places::is_qualified(&state.core.db, p.id).await? {
+            qualified.push(p.id);
+        }
+    }
+    Ok((places, qualified))
+}
+
 fn page(
     u: &CurrentUser,
-    places: &[Place],
+    (places, qualified): &(Vec<Place>, Vec<i64>),
     chosen: Option<i64>,
     code: String,
     service: String,
     result: Option<CounterResult>,
 ) -> CounterPage {
-    let chosen = chosen.or(places.first().map(|p| p.id));
+    // By default the first place that can redeem: never one that would be refused.
+    let chosen = chosen
+        .or_else(|| places.iter().find(|p| qualified.contains(&p.id)).map(|p| p.id))
+        .or(places.first().map(|p| p.id));
     let place = places.iter().find(|p| Some(p.id) == chosen);
     CounterPage {
         l: u.layout("Encaisser un chèque", "/encaisser"),
         places: places
             .iter()
-            .map(|p| (p.id, p.nom.clone(), Some(p.id) == chosen))
+            .map(|p| CounterPlace {
+                id: p.id,
+                nom: p.nom.clone(),
+                selected: Some(p.id) == chosen,
+                qualified: qualified.contains(&p.id),
+                services: offered(p).join("|"),
+            })
             .collect(),
+        none_qualified: !places.is_empty() && qualified.is_empty(),
         services: services_of(place).into_iter().map(|s| (s, s == service)).collect(),
         code,
         request_id: uuid::Uuid::new_v4().to_string(),
@@ -103,7 +134,7 @@ pub async fn counter_page(
     u: CurrentUser,
     Query(q): Query<CounterQuery>,
 ) -> Result<Response, WebError> {
-    let places = guichet::lieux_du_personnel(&state.core, &u.principal).await?;
+    let places = staff_places(&state, &u).await?;
     let code = q.code.unwrap_or_default().chars().take(40).collect();
     render(StatusCode::OK, page(&u, &places, None, code, String::new(), None))
 }
@@ -123,8 +154,8 @@ pub async fn counter_submit(
     ClientIp(ip): ClientIp,
     Form(f): Form<CounterForm>,
 ) -> Result<Response, WebError> {
-    let places = guichet::lieux_du_personnel(&state.core, &u.principal).await?;
-    let Some(place) = places.iter().find(|p| p.id == f.lieu) else {
+    let places = staff_places(&state, &u).await?;
+    let Some(place) = places.0.iter().find(|p| p.id == f.lieu) else {
         return Err(WebError::Forbidden);
     };
     let p = Presentateur::Personnel {
@@ -218,8 +249,8 @@ pub async fn cancel_submit(
     u: CurrentUser,
     Form(f): Form<CancelForm>,
 ) -> Result<Response, WebError> {
-    let places = guichet::lieux_du_personnel(&state.core, &u.principal).await?;
-    let Some(place) = places.iter().find(|p| p.id == f.lieu) else {
+    let places = staff_places(&state, &u).await?;
+    let Some(place) = places.0.iter().find(|p| p.id == f.lieu) else {
         return Err(WebError::Forbidden);
     };
     let (status, result) = match guichet::annuler(&state.core, &u.principal, place, f.encaissement).await {
