@@ -12,6 +12,7 @@ pub mod db;
 pub mod demo;
 pub mod demo_aidants;
 pub mod error;
+pub mod format_fr;
 pub mod geographie;
 pub mod horloge;
 pub mod hubs;

@@ -44,9 +44,9 @@ pub fn group(issues: &[Issue]) -> Vec<Group> {
     groups
 }
 
-/// « 1 ligne », « 2 lignes ».
+/// « 1 ligne », « 2 lignes » (see [`crate::format_fr::nombre`]).
 pub fn count(n: usize, singular: &str, plural: &str) -> String {
-    format!("{n} {}", if n > 1 { plural } else { singular })
+    crate::format_fr::nombre(i64::try_from(n).unwrap_or(i64::MAX), singular, plural)
 }
 
 impl Report {

@@ -77,7 +77,7 @@ fn mail_body(a: &EndAlert, base_url: &str) -> String {
     format!(
         "Bonjour,\n\n\
          Les chèques de votre commande n° {} du Pass Numérique ne seront plus utilisables après le {} \
-         (dans {} jour(s)).\n\n\
+         (dans {}).\n\n\
          Où en sont vos carnets :\n\
          - carnets émis : {}\n\
          - remis à des bénéficiaires : {}\n\
@@ -87,8 +87,8 @@ fn mail_body(a: &EndAlert, base_url: &str) -> String {
          Après la période de tolérance, les chèques non utilisés expirent et vous recevez un avoir pour leur valeur.\n\n\
          Passerelle — Pass Numérique\n",
         a.commande,
-        a.fin,
-        a.jours_restants,
+        crate::dates_fr::jour_fr(&a.fin),
+        crate::format_fr::nombre(a.jours_restants, "jour", "jours"),
         a.carnets_emis,
         a.carnets_remis,
         a.carnets_non_remis,
@@ -117,8 +117,8 @@ pub async fn queue_due(core: &Core, today: Date, base_url: &str) -> Result<usize
         for email in to {
             let key = format!("fin-de-validite:{order}:{}:{email}", alert.seuil);
             let subject = format!(
-                "Pass Numérique : la commande n° {order} prend fin dans {} jour(s)",
-                alert.jours_restants
+                "Pass Numérique : la commande n° {order} prend fin dans {}",
+                crate::format_fr::nombre(alert.jours_restants, "jour", "jours")
             );
             if crate::mail::enqueue(&mut tx, &key, &email, &subject, &mail_body(&alert, base_url)).await? {
                 queued += 1;

@@ -68,8 +68,8 @@ pub fn render(fonts: &Fonts, doc: &Document, order: &Order, parties: &Parties) -
             376.0,
             &format!(
                 "Validité des chèques : du {} au {} ; périmètre : {}.",
-                order.debut,
-                order.fin,
+                crate::dates_fr::jour_fr(&order.debut),
+                crate::dates_fr::jour_fr(&order.fin),
                 order.perimetre.codes().join(", ")
             ),
         );

@@ -294,13 +294,18 @@ pub async fn import(core: &Core, who: &crate::accounts::Principal, bytes: &[u8])
             })
             .collect::<Vec<_>>()
             .join("\n");
+        let refused = issues
+            .iter()
+            .map(|i| i.ligne)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         return Err(CoreError::invalid(format!(
-            "{} ligne(s) refusée(s) sur {lines} ; rien n'a été enregistré :\n{listed}",
-            issues
-                .iter()
-                .map(|i| i.ligne)
-                .collect::<std::collections::BTreeSet<_>>()
-                .len()
+            "{} sur {lines} ; rien n'a été enregistré :\n{listed}",
+            crate::format_fr::nombre(
+                i64::try_from(refused).unwrap_or(i64::MAX),
+                "ligne refusée",
+                "lignes refusées"
+            )
         )));
     }
     let mut report = Report {

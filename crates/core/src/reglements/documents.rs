@@ -113,7 +113,11 @@ fn intro(g: &mut Page, operator: &str, s: &Statement, mut y: f32) -> f32 {
         13.0,
         60.0,
         y,
-        &format!("Total : {} pour {} chèque(s)", amount(s.total_centimes), s.lignes),
+        &format!(
+            "Total : {} pour {}",
+            amount(s.total_centimes),
+            crate::format_fr::nombre(s.lignes, "chèque", "chèques")
+        ),
     );
     y + 30.0
 }

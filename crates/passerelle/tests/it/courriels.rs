@@ -98,7 +98,21 @@ async fn funders_are_alerted_before_the_end_and_may_stop_hand_outs() {
 
     // The order page says it too; the funder stops the hand-out, and resumes it.
     let page = funder.get(&format!("/commandes/{order}")).await;
-    assert!(page.body.contains("Fin de validité dans 20 jour(s)"), "{}", page.body);
+    // Issue 22: a French date and the right plural, never « 2026-… » or « jour(s) ».
+    assert!(
+        page.body.contains("Fin de validité dans 20 jours, le "),
+        "{}",
+        page.body
+    );
+    let fin = app
+        .scalar_text(&format!("SELECT fin FROM commandes WHERE id = {order}"))
+        .await;
+    assert!(
+        page.body.contains(&passerelle_core::dates_fr::jour_fr(&fin)),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(&fin), "{}", page.body);
     assert!(page.body.contains("Arrêter la remise des carnets"));
     let r = stranger
         .post(&format!("/commandes/{order}/remises"), &[("arreter", "oui")])

@@ -120,7 +120,7 @@ fn quotes_invoices_and_credit_notes_read_as_before() {
         "Total",
         "10 450 €",
         "Montants en euros, hors taxes.",
-        "Validité des chèques : du 2026-01-01 au 2026-12-31 ; périmètre : 33, 33318.",
+        "Validité des chèques : du 01/01/2026 au 31/12/2026 ; périmètre : 33, 33318.",
     ];
     let paid = "Payée, référence du virement : VIR-42.";
     let to_pay = "À régler par virement ; les chèques sont activés à réception du paiement.";
@@ -312,7 +312,7 @@ fn a_statement_of_a_place_reads_as_before() {
             "Encaissements du 02/03/2026 au 31/03/2026 (réglés jusqu'au 01/04/2026 exclu)",
             "Virement à Ville de Pessac — FR76 •••• 0189 — BIC AGRIFRPP",
             "État : émis, virement à envoyer",
-            "Total : 300 € pour 30 chèque(s)",
+            "Total : 300 € pour 30 chèques",
             "02/03/2026",
             "1001 / 2",
             // A service is cut at 48 characters.

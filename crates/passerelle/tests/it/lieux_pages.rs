@@ -272,12 +272,14 @@ pub(crate) fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<
 }
 
 async fn upload(b: &mut crate::support::Browser, token: Option<&str>, file: &[u8]) -> crate::support::Response {
-    let (ct, body) = multipart(&[("fichier", Some("propre.csv"), file), ("source", None, b"Test")]);
-    let path = match token {
-        Some(t) => format!("/operateur/lieux/import?csrf_token={t}"),
-        None => "/operateur/lieux/import".to_string(),
-    };
-    b.post_multipart(&path, &ct, body).await
+    let mut fields: Vec<(&str, Option<&str>, &[u8])> =
+        vec![("fichier", Some("propre.csv"), file), ("source", None, b"Test")];
+    if let Some(t) = token {
+        // First, as the page's hidden field.
+        fields.insert(0, ("csrf_token", None, t.as_bytes()));
+    }
+    let (ct, body) = multipart(&fields);
+    b.post_multipart("/operateur/lieux/import", &ct, body).await
 }
 
 pub(crate) async fn signed_in(app: &TestApp, kind: &str, role: &str, email: &str) -> (crate::support::Browser, i64) {
@@ -302,8 +304,26 @@ async fn the_operator_imports_by_upload_and_others_cannot() {
     let app = TestApp::new().await;
     let file = std::fs::read(fixture("propre.csv")).unwrap();
     let (mut op, _) = signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
-    assert_eq!(op.get("/operateur/lieux/import").await.status, StatusCode::OK);
+    let page = op.get("/operateur/lieux/import").await;
+    assert_eq!(page.status, StatusCode::OK);
     let token = op.cookie("passerelle_csrf").cloned().unwrap();
+    // The token is a hidden field, the form's first, never in the URL (logs, Referer).
+    assert!(
+        page.body
+            .contains(r#"action="/operateur/lieux/import" enctype="multipart/form-data""#),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("csrf_token="), "{}", page.body);
+    let (ct, body) = multipart(&[("fichier", Some("propre.csv"), &file)]);
+    let in_url = op
+        .post_multipart(&format!("/operateur/lieux/import?csrf_token={token}"), &ct, body)
+        .await;
+    assert_eq!(
+        in_url.status,
+        StatusCode::FORBIDDEN,
+        "a token in the URL is not accepted"
+    );
     assert_eq!(
         upload(&mut op, None, &file).await.status,
         StatusCode::FORBIDDEN,

@@ -93,7 +93,7 @@ async fn places_are_paid_once_through_a_valid_sepa_file() {
     let (code, _, err) = run(&app, &["lieux", "qualifications", "importer", &bad]);
     assert_eq!(code, 1, "{err}");
     for expected in [
-        "2 ligne(s) refusée(s) sur 3",
+        "2 lignes refusées sur 3",
         "ligne 3 (siret)",
         "ligne 3 (iban)",
         "ligne 3 (bic)",

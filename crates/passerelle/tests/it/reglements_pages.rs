@@ -98,7 +98,7 @@ async fn the_operator_settles_from_the_pages_and_places_see_only_their_statement
     }
     let r = op.post("/reglements/generer", &[("jusqu_au", "2026-11-01")]).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("2 relevé(s), 20 € à virer"), "{}", r.body);
+    assert!(r.body.contains("2 relevés, 20 € à virer"), "{}", r.body);
     let lot = app.scalar_i64("SELECT id FROM lots_virements").await;
     let mine = app
         .scalar_text("SELECT r.numero FROM releves r JOIN lieux l ON l.id = r.lieu_id WHERE l.ext_id = 'mednum-2'")

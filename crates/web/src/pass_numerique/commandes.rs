@@ -5,6 +5,7 @@ use crate::forms::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use passerelle_core::dates_fr::jour_fr;
 
 use passerelle_core::pass_numerique::booklets::{self, Desk, HandOut};
 use passerelle_core::pass_numerique::model::{ChequeState, Public};
@@ -41,8 +42,8 @@ pub async fn list(State(state): State<AppState>, u: CurrentUser) -> Result<Respo
             carnets: o.carnets,
             cheques_par_carnet: o.cheques_par_carnet,
             valeur: o.valeur_centimes.euros(),
-            debut: o.debut,
-            fin: o.fin,
+            debut: jour_fr(&o.debut),
+            fin: jour_fr(&o.fin),
             etat: o.etat.label(),
         })
         .collect();
@@ -71,13 +72,20 @@ pub async fn one(
 ) -> Result<Response, WebError> {
     let message = match q.ok.as_deref() {
         Some("creee") => Some("La commande et son devis sont enregistrés.".to_string()),
+        Some("acceptee") => Some("Le devis est accepté. La commande attend maintenant son paiement.".to_string()),
+        Some("payee") => Some(
+            "Le paiement est enregistré : la facture est émise et les chèques de la commande sont actifs.".to_string(),
+        ),
         Some("emise") => Some("Les carnets et les chèques de la commande sont émis.".to_string()),
         Some("remises-arretees") => Some("La remise des carnets de cette commande est arrêtée.".to_string()),
         Some("remises-reprises") => Some("La remise des carnets de cette commande reprend.".to_string()),
-        Some("attribution") => Some(format!(
-            "{} carnet(s) attribué(s) au prescripteur (les carnets déjà remis ou perdus ne changent pas).",
-            q.n.unwrap_or(0)
-        )),
+        Some("attribution") => Some(match q.n.unwrap_or(0) {
+            0 => {
+                "Aucun carnet attribué au prescripteur (les carnets déjà remis ou perdus ne changent pas).".to_string()
+            }
+            1 => "1 carnet attribué au prescripteur (les carnets déjà remis ou perdus ne changent pas).".to_string(),
+            n => format!("{n} carnets attribués au prescripteur (les carnets déjà remis ou perdus ne changent pas)."),
+        }),
         _ => None,
     };
     view(&state, &u, id, message, None).await
@@ -127,7 +135,10 @@ pub(crate) async fn view(
     render(
         status,
         OrderPage {
-            alerte: end_alert,
+            alerte: end_alert.map(|mut a| {
+                a.fin = jour_fr(&a.fin);
+                a
+            }),
             remises_arretees: order.remises_arretees_at.is_some(),
             may_stop: rights.stop_hand_outs,
             l: u.layout(&format!("Commande n° {id}"), "/commandes"),
@@ -147,8 +158,8 @@ pub(crate) async fn view(
             carnets: order.carnets,
             cheques_par_carnet: order.cheques_par_carnet,
             valeur: order.valeur_centimes.euros(),
-            debut: order.debut.clone(),
-            fin: order.fin.clone(),
+            debut: jour_fr(&order.debut),
+            fin: jour_fr(&order.fin),
             tolerance: order.tolerance_jours,
             perimetre: order.perimetre.codes().join(", "),
             publics,
@@ -275,7 +286,13 @@ pub async fn lost_submit(
     };
     let outcome = booklets::declare_lost(&state.core, &u.principal, numero)
         .await
-        .map(|n| format!("Carnet n° {numero} : {n} chèque(s) non utilisé(s) annulé(s)."));
+        .map(|n| {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            format!(
+                "Carnet n° {numero} : {}.",
+                passerelle_core::format_fr::nombre(n, "chèque non utilisé annulé", "chèques non utilisés annulés")
+            )
+        });
     after(&u, desk, outcome, "Carnet déclaré perdu")
 }
 
@@ -309,7 +326,7 @@ pub struct PayForm {
 /// The funder (or the opérateur) accepts the quote.
 pub async fn accept(State(state): State<AppState>, u: CurrentUser, Path(id): Path<i64>) -> Result<Response, WebError> {
     orders::accept(&state.core, &u.principal, id).await?;
-    Ok(axum::response::Redirect::to(&format!("/commandes/{id}")).into_response())
+    Ok(axum::response::Redirect::to(&format!("/commandes/{id}?ok=acceptee")).into_response())
 }
 
 /// The opérateur records the payment: the invoice is issued if needed and the cheques become active.
@@ -320,7 +337,7 @@ pub async fn pay(
     Form(f): Form<PayForm>,
 ) -> Result<Response, WebError> {
     orders::pay(&state.core, &u.principal, id, &f.reference).await?;
-    Ok(axum::response::Redirect::to(&format!("/commandes/{id}")).into_response())
+    Ok(axum::response::Redirect::to(&format!("/commandes/{id}?ok=payee")).into_response())
 }
 
 #[derive(Debug, Deserialize)]

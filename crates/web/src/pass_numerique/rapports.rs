@@ -123,13 +123,15 @@ fn page(
     commande: Option<i64>,
 ) -> Result<ReportPage, WebError> {
     let t = &r.totaux;
-    let n = |rows: &[Row], what: &str| format!("{} {what}", rows.len());
+    let n = |rows: &[Row], one: &str, many: &str| {
+        passerelle_core::format_fr::nombre(i64::try_from(rows.len()).unwrap_or(i64::MAX), one, many)
+    };
     let months = charts::columns(
         "graphique-mois",
         &format!("Chèques encaissés par mois — {}", r.titre),
         &format!(
             "Diagramme en barres sur {} ; chiffres dans le tableau qui suit.",
-            n(&r.par_mois, "mois")
+            n(&r.par_mois, "mois", "mois")
         ),
         &r.par_mois
             .iter()
@@ -147,7 +149,7 @@ fn page(
         &format!("Chèques encaissés par département — {}", r.titre),
         &format!(
             "Diagramme en barres horizontales sur {} ; chiffres dans le tableau qui suit.",
-            n(&r.par_departement, "département(s)")
+            n(&r.par_departement, "département", "départements")
         ),
         &bars(&r.par_departement),
     );
@@ -156,7 +158,7 @@ fn page(
         &format!("Chèques encaissés par public — {}", r.titre),
         &format!(
             "Diagramme en barres horizontales sur {} ; chiffres dans le tableau qui suit.",
-            n(&r.par_public, "public(s)")
+            n(&r.par_public, "public", "publics")
         ),
         &bars(&r.par_public),
     );

@@ -150,8 +150,12 @@ pub async fn generate(
         Ok(o) => {
             let message = match &o.msg_id {
                 Some(msg) => format!(
-                    "Lot {msg} créé : {} relevé(s), {} € à virer. Téléchargez son fichier SEPA depuis la page du lot.",
-                    o.releves.len(),
+                    "Lot {msg} créé : {}, {} € à virer. Téléchargez son fichier SEPA depuis la page du lot.",
+                    passerelle_core::format_fr::nombre(
+                        i64::try_from(o.releves.len()).unwrap_or(i64::MAX),
+                        "relevé",
+                        "relevés"
+                    ),
                     o.total_centimes.euros()
                 ),
                 None => format!(

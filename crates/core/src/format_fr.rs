@@ -1,0 +1,68 @@
+//! French formats for people, in one place: counts with their plural and phone numbers. Dates
+//! are written by `dates_fr`, amounts by `money` (`10,50 €`).
+
+/// « 0 jour », « 1 jour », « 20 jours » (French puts 0 and 1 in the singular).
+pub fn nombre(n: i64, singulier: &str, pluriel: &str) -> String {
+    format!("{n} {}", if n.abs() > 1 { pluriel } else { singulier })
+}
+
+/// A French phone number as people read it: `+33557020000` or `0557020000` →
+/// `05 57 02 00 00`; an overseas number (`+590590…`, `+262262…`) → `0590 …` kept in pairs;
+/// a number of another country is kept international, spaced (`+32 2 555 12 12` as given).
+/// Anything else is returned as written.
+pub fn telephone(raw: &str) -> String {
+    let compact: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '.' | '-' | '(' | ')'))
+        .collect();
+    let national = if let Some(rest) = compact.strip_prefix("+33") {
+        Some(format!("0{}", rest.strip_prefix('0').unwrap_or(rest)))
+    } else if let Some(rest) = ["+590", "+594", "+596", "+262", "+269", "+508"]
+        .iter()
+        .find_map(|p| compact.strip_prefix(p))
+    {
+        // The French overseas departments: the national number is 0 and the nine digits.
+        Some(format!("0{rest}"))
+    } else if compact.starts_with('0') {
+        Some(compact.clone())
+    } else {
+        None
+    };
+    match national {
+        Some(n) if n.len() == 10 && n.bytes().all(|b| b.is_ascii_digit()) => n
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| String::from_utf8_lossy(pair).into_owned())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => raw.trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_the_french_way() {
+        assert_eq!(nombre(0, "jour", "jours"), "0 jour");
+        assert_eq!(nombre(1, "ligne lue", "lignes lues"), "1 ligne lue");
+        assert_eq!(nombre(2, "ligne lue", "lignes lues"), "2 lignes lues");
+        assert_eq!(nombre(20, "jour", "jours"), "20 jours");
+    }
+
+    #[test]
+    fn phone_numbers_in_pairs() {
+        assert_eq!(telephone("+33557020000"), "05 57 02 00 00");
+        assert_eq!(telephone("+33 (0)5 57 02 00 00"), "05 57 02 00 00");
+        assert_eq!(telephone("05.57.02.00.00"), "05 57 02 00 00");
+        assert_eq!(telephone("0557020000"), "05 57 02 00 00");
+        assert_eq!(telephone("+262262123456"), "02 62 12 34 56");
+        assert_eq!(telephone("+590590123456"), "05 90 12 34 56");
+        // Another country's number stays international; what is not a number stays as written.
+        assert_eq!(telephone("+3225551212"), "+3225551212");
+        assert_eq!(telephone("+687 25 12 34"), "+687 25 12 34");
+        assert_eq!(telephone("3939"), "3939");
+        assert_eq!(telephone(""), "");
+    }
+}
