@@ -454,11 +454,11 @@ async function main() {
     if (!page.url().endsWith('#resultats')) throw new Error(`after a search the page is at ${page.url()}, not at its results`);
     // One Tab from where the search leaves the reader reaches the first result, not the menu.
     await page.keyboard.press('Tab');
-    const focused = await page.evaluate(() => {
+    const afterSearch = await page.evaluate(() => {
       const a = document.activeElement;
       return a ? { inResults: !!a.closest('.fr-card__title'), text: (a.textContent || '').trim() } : null;
     });
-    if (!focused || !focused.inResults) throw new Error(`after a search, Tab reaches ${JSON.stringify(focused)} instead of the first result`);
+    if (!afterSearch || !afterSearch.inResults) throw new Error(`after a search, Tab reaches ${JSON.stringify(afterSearch)} instead of the first result`);
     await screenshot(page, 'recherche-resultats');
     pass('search by commune: the page opens at its results, one Tab reaches the first place');
     await checkA11y(page, 'résultats de recherche');

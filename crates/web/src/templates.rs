@@ -322,7 +322,7 @@ pub struct ChequePage {
     pub l: Layout,
     pub valide: bool,
     pub message: String,
-    /// (id in the standard, name, commune)
+    /// (id in the standard, name, address with postcode and commune)
     pub lieux: Vec<(String, String, String)>,
     /// For signed-in place staff: the code, to offer the redemption.
     pub redeem_code: Option<String>,
@@ -400,6 +400,8 @@ pub struct OrderPage {
     pub debut: String,
     pub fin: String,
     pub tolerance: i64,
+    /// The last day a cheque of the order is accepted (end of validity plus the tolerance).
+    pub dernier_jour: String,
     pub perimetre: String,
     pub publics: String,
     pub services: String,

@@ -210,6 +210,26 @@ pub async fn update(tx: &mut Tx, id: i64, lieu: &Lieu, extra: Extra<'_>) -> Resu
     Ok(())
 }
 
+/// Places' addresses as people read them (« 1 rue X, 33000 Bordeaux »), by standard id.
+pub async fn adresses(db: &Db, ext_ids: &[String]) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::with_capacity(ext_ids.len());
+    for chunk in ext_ids.chunks(INSERT_BATCH) {
+        let rows: Vec<(String, String, String, String)> = on_db!(db, c => {
+            let mut qb = sqlx::QueryBuilder::new("SELECT ext_id, adresse, code_postal, commune FROM lieux WHERE ext_id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(id.clone());
+            }
+            qb.push(")");
+            qb.build_query_as().fetch_all(&mut *c).await?
+        });
+        for (id, adresse, cp, commune) in rows {
+            out.insert(id, format!("{adresse}, {cp} {commune}"));
+        }
+    }
+    Ok(out)
+}
+
 /// A value of the standard as stored: text, or a number for the coordinates.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

@@ -19,6 +19,9 @@ async fn the_holder_s_page_and_the_counter_page() {
     assert!(r.body.contains("Ce chèque est valable"), "{}", r.body);
     assert!(r.body.contains("10 €, jusqu&#39;au 30/01/2100"), "{}", r.body);
     assert!(r.body.contains("Espace public numérique de Pessac"));
+    // Issue 22: each place with its address, and the way to the nearest ones.
+    assert!(r.body.contains("Place de la Ve République, 33600 Pessac"), "{}", r.body);
+    assert!(r.body.contains("href=\"/lieux?pass_numerique=1\""), "{}", r.body);
     assert!(!r.body.contains("Lormont"), "hors périmètre");
     assert!(!r.body.contains("Encaisser ce chèque dans mon lieu"));
     let r = anon.get("/c/%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
@@ -343,6 +346,11 @@ async fn the_funder_accepts_the_quote_and_the_operator_records_the_payment() {
     assert_eq!(r.location(), Some(format!("/commandes/{order}?ok=acceptee").as_str()));
     let accepted = funder.get(&format!("/commandes/{order}?ok=acceptee")).await.body;
     assert!(accepted.contains("Devis accepté"), "{accepted}");
+    // The order says the same last day as the holder's page (« jusqu'au 30/01/2100 »).
+    assert!(
+        accepted.contains("les chèques sont acceptés jusqu'au 30/01/2100, la date imprimée sur chaque chèque"),
+        "{accepted}"
+    );
     // Issue 22: every POST that succeeds says what it did.
     assert!(
         accepted.contains("Le devis est accepté. La commande attend maintenant son paiement."),

@@ -51,10 +51,26 @@ pub async fn holder(
             l,
             valide: view.verdict.valide,
             message: view.verdict.message,
-            lieux: view.lieux,
+            lieux: with_addresses(&state, view.lieux).await?,
             redeem_code: (staff && view.verdict.valide).then_some(code),
         },
     )
+}
+
+/// The holder's places with their address (« 1 rue X, 33000 Bordeaux »), where to go.
+async fn with_addresses(
+    state: &AppState,
+    lieux: Vec<(String, String, String)>,
+) -> Result<Vec<(String, String, String)>, WebError> {
+    let ids: Vec<String> = lieux.iter().map(|l| l.0.clone()).collect();
+    let addresses = passerelle_core::lieux::store::adresses(&state.core.db, &ids).await?;
+    Ok(lieux
+        .into_iter()
+        .map(|(id, nom, commune)| {
+            let adresse = addresses.get(&id).cloned().unwrap_or(commune);
+            (id, nom, adresse)
+        })
+        .collect())
 }
 
 #[derive(Debug, Deserialize)]

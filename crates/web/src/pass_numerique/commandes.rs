@@ -161,6 +161,10 @@ pub(crate) async fn view(
             debut: jour_fr(&order.debut),
             fin: jour_fr(&order.fin),
             tolerance: order.tolerance_jours,
+            dernier_jour: passerelle_core::dates_fr::jour_iso(&order.fin)
+                .and_then(|d| passerelle_core::dates_fr::plus_jours(d, order.tolerance_jours))
+                .map(passerelle_core::dates_fr::jj_mm_aaaa)
+                .unwrap_or_default(),
             perimetre: order.perimetre.codes().join(", "),
             publics,
             services: if order.services.is_empty() {
