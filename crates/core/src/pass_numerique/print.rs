@@ -27,7 +27,18 @@ pub struct Face {
     pub perimetre: String,
     /// Public URL of the deployment, without the trailing slash.
     pub base_url: String,
+    /// Crop marks at the corners of each cheque, for the print house's guillotine.
+    pub traits_de_coupe: bool,
 }
+
+/// Sizes tried for the funder's text on a cheque, largest first: it is never cut.
+const MARQUE_SIZES: [f32; 11] = [7.5, 7.25, 7.0, 6.75, 6.5, 6.25, 6.0, 5.75, 5.5, 5.25, 5.0];
+/// Baseline of the funder's text's first line, from the top of a cheque.
+const MARQUE_TOP: f32 = 85.0;
+/// Line height of the funder's text, as a multiple of its size.
+const MARQUE_LEADING: f32 = 1.15;
+/// Space kept under the funder's text for the booklet line and the code, from the bottom.
+const MARQUE_BOTTOM: f32 = 33.0;
 
 fn cover(g: &mut Page, face: &Face, booklet: i64) {
     use Style::{Bold, Regular};
@@ -46,13 +57,34 @@ fn cover(g: &mut Page, face: &Face, booklet: i64) {
             amount(face.valeur_centimes)
         ),
     );
+    // Long texts (a funder's full name, a perimeter of many communes) wrap; nothing is cut.
+    let width = A4.0 - 120.0;
+    let mut y = 258.0;
     if !face.marque.is_empty() {
-        g.text(Regular, 14.0, 60.0, 258.0, &format!("Offert par : {}", face.marque));
+        let text = format!("Offert par : {}", face.marque);
+        for line in crate::pdf::text::wrap_points(g.fonts(), Regular, 14.0, &text, width) {
+            g.text(Regular, 14.0, 60.0, y, &line);
+            y += 18.0;
+        }
     }
-    g.text(Regular, 12.0, 60.0, 300.0, &format!("Valable {}", face.validite));
-    g.text(Regular, 12.0, 60.0, 320.0, &format!("Dans : {}", face.perimetre));
+    y += 24.0;
+    g.text(Regular, 12.0, 60.0, y, &format!("Valable {}", face.validite));
+    y += 20.0;
+    let (size, lines) = crate::pdf::text::fit(
+        g.fonts(),
+        Regular,
+        &[12.0, 11.0, 10.0, 9.0, 8.0],
+        &format!("Dans : {}", face.perimetre),
+        width,
+        4,
+    );
+    for line in lines {
+        g.text(Regular, size, 60.0, y, &line);
+        y += size + 4.0;
+    }
+    let y = (y + 40.0).max(400.0);
     g.ink(BLUE_FRANCE);
-    g.text(Bold, 16.0, 60.0, 400.0, "Comment l'utiliser ?");
+    g.text(Bold, 16.0, 60.0, y, "Comment l'utiliser ?");
     g.ink(TEXT);
     let steps = [
         "1. Trouvez un lieu qui accepte le Pass Numérique près de chez vous :",
@@ -62,7 +94,7 @@ fn cover(g: &mut Page, face: &Face, booklet: i64) {
         "Vous pouvez aussi scanner le QR code d'un chèque avec un téléphone.",
     ];
     for (i, line) in steps.iter().enumerate() {
-        g.text(Regular, 12.0, 60.0, 430.0 + 22.0 * i as f32, line);
+        g.text(Regular, 12.0, 60.0, y + 30.0 + 22.0 * i as f32, line);
     }
 }
 
@@ -88,25 +120,64 @@ fn cheque(g: &mut Page, face: &Face, p: &Printed, cell: Cell) -> Result<()> {
     if !to.is_empty() {
         g.text(Regular, 7.5, x + 10.0, y + 74.0, &format!("au {to}"));
     }
+    let side = h - 40.0;
+    // The funder's text, whole, in the column left of the QR code: it wraps and shrinks.
+    let column = w - side - 6.0 - 14.0;
+    let mut below = y + 98.0;
     if !face.marque.is_empty() {
-        let marque: String = face.marque.chars().take(30).collect();
-        g.text(Regular, 7.5, x + 10.0, y + 86.0, &marque);
+        let (size, lines) = marque_lines(g.fonts(), &face.marque, column, h - MARQUE_BOTTOM - MARQUE_TOP);
+        let mut line_y = y + MARQUE_TOP;
+        for line in &lines {
+            g.text(Regular, size, x + 10.0, line_y, line);
+            line_y += size * MARQUE_LEADING;
+        }
+        below = below.max(line_y + 1.5);
     }
     g.text(
         Regular,
         7.5,
         x + 10.0,
-        y + 98.0,
+        below,
         &format!("Carnet n° {} · chèque {}/{}", p.carnet, p.rang, face.cheques_par_carnet),
     );
     g.text(Mono, 11.5, x + 10.0, y + h - 18.0, &p.code.grouped());
-    let side = h - 40.0;
     g.qr(
         &format!("{}/c/{}", face.base_url, p.code.compact()),
         x + w - side - 6.0,
         y + 6.0,
         side,
     )
+}
+
+/// The funder's text on a cheque: the largest size whose lines fit a column `width` points
+/// wide and `height` points high, and those lines (at the smallest size, all of them: an
+/// order's text is at most 200 characters, which fits, see the test).
+fn marque_lines(fonts: &Fonts, marque: &str, width: f32, height: f32) -> (f32, Vec<String>) {
+    let mut last = (0.0, Vec::new());
+    for size in MARQUE_SIZES {
+        let lines = crate::pdf::text::wrap_points(fonts, Style::Regular, size, marque, width);
+        if lines.len() as f32 * size * MARQUE_LEADING <= height {
+            return (size, lines);
+        }
+        last = (size, lines);
+    }
+    last
+}
+
+/// Crop marks at the four corners of a cell, in the gutter around it (they never touch a
+/// neighbour's frame: the gutters are 8 and 10 points).
+fn crop_marks(g: &mut Page, Cell { x, y, w, h }: &Cell) {
+    const GAP: f32 = 1.0;
+    const LEN: f32 = 3.0;
+    for (cx, cy, dx, dy) in [
+        (*x, *y, -1.0, -1.0),
+        (x + w, *y, 1.0, -1.0),
+        (*x, y + h, -1.0, 1.0),
+        (x + w, y + h, 1.0, 1.0),
+    ] {
+        g.line((cx + dx * GAP, cy), (cx + dx * (GAP + LEN), cy), TEXT, 0.3);
+        g.line((cx, cy + dy * GAP), (cx, cy + dy * (GAP + LEN)), TEXT, 0.3);
+    }
 }
 
 /// The PDF of these cheques (grouped by booklet, in the given order).
@@ -129,6 +200,9 @@ pub fn booklets(fonts: &Fonts, face: &Face, printed: &[Printed]) -> Result<Vec<u
                     let (c, r) = (i % cols, i / cols);
                     let x = MARGIN + c as f32 * (w + 10.0);
                     let y = MARGIN + r as f32 * (h + 8.0);
+                    if face.traits_de_coupe {
+                        crop_marks(g, &Cell { x, y, w, h });
+                    }
                     cheque(g, face, p, Cell { x, y, w, h })?;
                 }
                 Ok(())
@@ -169,5 +243,41 @@ pub async fn face_of(core: &Core, order: &Order, base_url: &str) -> Result<Face>
         validite: format!("du {} au {}", jour_fr(&order.debut), jour_fr(&order.fin)),
         perimetre: places.join(", "),
         base_url: base_url.trim_end_matches('/').to_string(),
+        traits_de_coupe: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The longest funder's text an order accepts (200 characters) fits, whole, in the column
+    /// of a cheque, above the code.
+    #[test]
+    fn the_longest_funder_text_fits_on_a_cheque() {
+        let fonts = crate::pdf::test_fonts();
+        let long = "Communauté d'agglomération du Pays Basque — Direction de l'inclusion numérique, \
+                    de la cohésion sociale et de l'accès aux droits, avec le soutien de la Région Nouvelle-Aquitaine";
+        let long: String = long.chars().take(200).collect();
+        let (w, h) = ((A4.0 - 2.0 * MARGIN - 10.0) / 2.0, (A4.1 - 2.0 * MARGIN - 32.0) / 5.0);
+        let column = w - (h - 40.0) - 20.0;
+        let height = h - MARQUE_BOTTOM - MARQUE_TOP;
+        let (size, lines) = marque_lines(&fonts, &long, column, height);
+        assert!(
+            lines.len() as f32 * size * MARQUE_LEADING <= height,
+            "{size} pt : {lines:?}"
+        );
+        assert_eq!(lines.join(" "), long, "nothing dropped");
+        for line in &lines {
+            assert!(fonts.width(Style::Regular, size, line) <= column, "{line}");
+        }
+        // The booklet line (7,5 pt, descenders included) stays above the code's capitals (11,5 pt).
+        let booklet_line = MARQUE_TOP + lines.len() as f32 * size * MARQUE_LEADING + 1.5;
+        assert!(booklet_line + 2.0 < h - 18.0 - 8.5, "{booklet_line} / {h}");
+        // A short name keeps the largest size on one line.
+        assert_eq!(
+            marque_lines(&fonts, "Ville de Pessac", column, height),
+            (7.5, vec!["Ville de Pessac".to_string()])
+        );
+    }
 }

@@ -15,7 +15,7 @@
 mod fonts;
 mod qr;
 mod table;
-mod text;
+pub mod text;
 
 use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point, Rect};
@@ -139,6 +139,24 @@ impl Page<'_, '_> {
             self.surface.set_fill(None);
             self.surface.set_stroke(Some(Stroke {
                 paint: rgb::Color::new(r, g, b).into(),
+                width,
+                ..Default::default()
+            }));
+            self.surface.draw_path(&path);
+            self.surface.set_stroke(None);
+        }
+    }
+
+    /// A straight line from `a` to `b`, `width` points thick.
+    pub fn line(&mut self, a: (f32, f32), b: (f32, f32), color: Color, width: f32) {
+        let mut pb = PathBuilder::new();
+        pb.move_to(a.0, a.1);
+        pb.line_to(b.0, b.1);
+        if let Some(path) = pb.finish() {
+            let Color(r, g, bl) = color;
+            self.surface.set_fill(None);
+            self.surface.set_stroke(Some(Stroke {
+                paint: rgb::Color::new(r, g, bl).into(),
                 width,
                 ..Default::default()
             }));

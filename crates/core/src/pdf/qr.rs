@@ -6,16 +6,20 @@ use krilla::surface::Surface;
 use super::{fill, BLACK};
 use crate::error::{CoreError, Result};
 
-/// Draws a QR code of `data` (error correction M, a quiet zone of 2 modules)
-/// with its top-left corner at (x, y), `side` points wide.
+/// Modules of blank around the code (ISO/IEC 18004 asks for 4).
+const QUIET: f32 = 4.0;
+
+/// Draws a QR code of `data` (error correction M, the quiet zone of 4 modules that the QR
+/// standard asks for, so that phones and scanners find it next to other marks) with its
+/// top-left corner at (x, y), `side` points wide, the quiet zone included.
 pub(super) fn draw(s: &mut Surface, data: &str, x: f32, y: f32, side: f32) -> Result<()> {
     let code = fast_qr::QRBuilder::new(data)
         .ecl(fast_qr::ECL::M)
         .build()
         .map_err(|e| CoreError::Io(format!("QR code impossible : {e:?}")))?;
     let n = code.size;
-    // A quiet zone of 2 modules on each side.
-    let m = side / (n as f32 + 4.0);
+    // A quiet zone of QUIET modules on each side.
+    let m = side / (n as f32 + 2.0 * QUIET);
     let mut pb = PathBuilder::new();
     // One rectangle per horizontal run of dark modules (fewer path operations than one per module).
     for row in 0..n {
@@ -30,7 +34,7 @@ pub(super) fn draw(s: &mut Surface, data: &str, x: f32, y: f32, side: f32) -> Re
                 col += 1;
             }
             let run = (col - start) as f32;
-            if let Some(r) = Rect::from_xywh(x + (start as f32 + 2.0) * m, y + (row as f32 + 2.0) * m, run * m, m) {
+            if let Some(r) = Rect::from_xywh(x + (start as f32 + QUIET) * m, y + (row as f32 + QUIET) * m, run * m, m) {
                 pb.push_rect(r);
             }
         }

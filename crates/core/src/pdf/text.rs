@@ -29,6 +29,62 @@ impl Flow {
     }
 }
 
+/// Wraps `text` into lines no wider than `width` points in `style` at `size`; a word wider than
+/// the line is broken between its characters. Nothing is dropped.
+pub fn wrap_points(fonts: &super::Fonts, style: Style, size: f32, text: &str, width: f32) -> Vec<String> {
+    let fits = |s: &str| fonts.width(style, size, s) <= width;
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let candidate = if cur.is_empty() {
+            word.to_string()
+        } else {
+            format!("{cur} {word}")
+        };
+        if fits(&candidate) {
+            cur = candidate;
+            continue;
+        }
+        if !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        // The word alone: broken if it does not fit either.
+        for c in word.chars() {
+            let mut longer = cur.clone();
+            longer.push(c);
+            if !cur.is_empty() && !fits(&longer) {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The largest size of `sizes` (largest first) at which `text` fits in `max_lines` lines of
+/// `width` points, and its lines; at the smallest size, all the lines it takes.
+pub fn fit(
+    fonts: &super::Fonts,
+    style: Style,
+    sizes: &[f32],
+    text: &str,
+    width: f32,
+    max_lines: usize,
+) -> (f32, Vec<String>) {
+    let mut last = (0.0, Vec::new());
+    for &size in sizes {
+        let lines = wrap_points(fonts, style, size, text, width);
+        if lines.len() <= max_lines {
+            return (size, lines);
+        }
+        last = (size, lines);
+    }
+    last
+}
+
 /// Wraps `text` at `width` characters, keeping its line breaks.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut out = Vec::new();

@@ -96,6 +96,9 @@ pub enum CommandesCommand {
             default_value = "node_modules/dejavu-fonts-ttf/ttf"
         )]
         polices: PathBuf,
+        /// Traits de coupe aux coins de chaque chèque (PDF), pour le massicot de l'imprimeur.
+        #[arg(long = "traits-de-coupe")]
+        traits_de_coupe: bool,
         #[arg(long)]
         json: bool,
     },
@@ -118,6 +121,9 @@ pub enum CommandesCommand {
             default_value = "node_modules/dejavu-fonts-ttf/ttf"
         )]
         polices: PathBuf,
+        /// Traits de coupe aux coins de chaque chèque (PDF), pour le massicot de l'imprimeur.
+        #[arg(long = "traits-de-coupe")]
+        traits_de_coupe: bool,
     },
     /// Rapport d'une commande : chèques émis, remis, encaissés, non utilisés, expirés, annulés ;
     /// encaissements par mois, lieu, commune, département et public.
@@ -202,6 +208,7 @@ async fn write_files(
     base: &str,
     csv: Option<&PathBuf>,
     pdf: Option<(&PathBuf, &PathBuf)>,
+    traits_de_coupe: bool,
 ) -> Result<usize> {
     let mut count = 0;
     if let Some(path) = csv {
@@ -214,7 +221,8 @@ async fn write_files(
         let fonts = Fonts::load(fonts_dir)?;
         let printed = issue::codes_for_print(core, &Principal::SYSTEME, order, range, issue::Support::Pdf).await?;
         count = printed.len();
-        let face = print::face_of(core, &orders::one(core, &Principal::SYSTEME, order).await?, base).await?;
+        let mut face = print::face_of(core, &orders::one(core, &Principal::SYSTEME, order).await?, base).await?;
+        face.traits_de_coupe = traits_de_coupe;
         let bytes = print::booklets(&fonts, &face, &printed)?;
         std::io::Write::write_all(&mut create_private(path)?, &bytes)
             .with_context(|| format!("impossible d'écrire « {} »", path.display()))?;
@@ -314,6 +322,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             pdf,
             url_base,
             polices,
+            traits_de_coupe,
             json,
         } => {
             let base = if codes.is_some() || pdf.is_some() {
@@ -341,6 +350,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                         base,
                         codes.as_ref(),
                         pdf.as_ref().map(|p| (p, &polices)),
+                        traits_de_coupe,
                     )
                     .await?,
                 ),
@@ -379,6 +389,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             a,
             url_base,
             polices,
+            traits_de_coupe,
         } => {
             if codes.is_none() && pdf.is_none() {
                 anyhow::bail!("rien à écrire : --codes FICHIER et/ou --pdf FICHIER");
@@ -395,6 +406,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                 &base,
                 codes.as_ref(),
                 pdf.as_ref().map(|p| (p, &polices)),
+                traits_de_coupe,
             )
             .await?;
             println!("{n} chèques réimprimés.");

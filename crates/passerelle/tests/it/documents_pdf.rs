@@ -202,6 +202,7 @@ fn booklets_read_as_before_and_their_qr_codes_open_the_cheques() {
         validite: "du 01/01/2026 au 31/12/2026".into(),
         perimetre: "Gironde (33), Pessac (33318)".into(),
         base_url: "https://passerelle.exemple.fr".into(),
+        traits_de_coupe: false,
     };
     let cheques: Vec<Printed> = [1001, 1002]
         .into_iter()
@@ -238,14 +239,16 @@ fn booklets_read_as_before_and_their_qr_codes_open_the_cheques() {
                     "10,50 €",
                     "Valable du 01/01/2026",
                     "au 31/12/2026",
-                    // The funder's text is cut at 30 characters on a cheque.
-                    "Département de la Gironde — Di",
+                    // The funder's text is whole on a cheque (issue 22: it used to be cut at 30
+                    // characters), wrapped in the column left of the QR code.
+                    "Département de la Gironde —",
+                    "Direction de l'inclusion",
                     &format!("Carnet n° {carnet} · chèque {rang}/3"),
                     &p.code.grouped(),
                 ],
             );
         }
-        has_none(sheet, &["Direction de l'inclusion", "Comment l'utiliser"]);
+        has_none(sheet, &["Comment l'utiliser"]);
         let Some(mut codes) = qr_codes_of_page(&pdf, 2 * i + 2) else {
             return;
         };
@@ -571,4 +574,64 @@ fn a_revocation_certificate_reads_as_before() {
     if let Some(codes) = qr_codes_of_page(&pdf, 1) {
         assert_eq!(codes, vec![URL.to_string()]);
     }
+}
+
+/// Issue 22: a full sheet of ten cheques with the longest funder's text an order accepts and
+/// crop marks, rendered at 150 dpi as a print proof would be: every text whole, every QR code
+/// decoded.
+#[test]
+fn a_full_sheet_with_the_longest_funder_name_prints_whole_and_every_qr_decodes_at_150_dpi() {
+    let long: String = "Communauté d'agglomération du Pays Basque — Direction de l'inclusion numérique, \
+                        de la cohésion sociale et de l'accès aux droits, avec le soutien de la Région Nouvelle-Aquitaine"
+        .chars()
+        .take(200)
+        .collect();
+    let face = Face {
+        marque: long.clone(),
+        valeur_centimes: Centimes::new(1000),
+        cheques_par_carnet: 10,
+        validite: "du 01/01/2026 au 31/12/2026".into(),
+        perimetre: (1..=40)
+            .map(|i| format!("Commune n° {i} (64{i:03})"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        base_url: "https://passerelle.agglomeration-pays-basque.exemple.gouv.fr".into(),
+        traits_de_coupe: true,
+    };
+    let cheques: Vec<Printed> = (1..=10).map(|r| printed(123_456, r)).collect();
+    let pdf = print::booklets(&fonts(), &face, &cheques).unwrap();
+    dump("carnet-long.pdf", &pdf);
+    let Some(pages) = pages(&pdf) else { return };
+    assert_eq!(pages.len(), 2);
+    // pdftotext gives each line of the wrapped texts: joined, they are the whole texts.
+    let joined = |page: &str| page.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cover = joined(&pages[0]);
+    assert!(cover.contains(&format!("Offert par : {long}")), "{cover}");
+    assert!(cover.contains("Commune n° 40 (64040)"), "{cover}");
+    let sheet = &pages[1];
+    for rang in 1..=10 {
+        assert!(sheet.contains(&printed(123_456, rang).code.grouped()), "{sheet}");
+    }
+    // Ten times the whole name, each wrapped the same way.
+    let words: Vec<&str> = long.split_whitespace().collect();
+    let last = words.last().copied().unwrap_or_default();
+    assert_eq!(sheet.matches(last).count(), 10, "{sheet}");
+    assert_eq!(sheet.matches("Communauté d'agglomération").count(), 10, "{sheet}");
+    let Some(mut codes) = qr_codes_of_page(&pdf, 2) else {
+        return;
+    };
+    codes.sort();
+    let mut expected: Vec<String> = (1..=10)
+        .map(|r| {
+            format!(
+                "https://passerelle.agglomeration-pays-basque.exemple.gouv.fr/c/{}",
+                printed(123_456, r).code.compact()
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(
+        codes, expected,
+        "every QR code of the sheet decodes at 150 dpi, each its own"
+    );
 }

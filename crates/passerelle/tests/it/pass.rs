@@ -62,9 +62,10 @@ pub async fn scene(app: &TestApp) -> Scene {
             fonts.to_str().unwrap(),
             "--url-base",
             BASE,
+            "--traits-de-coupe",
         ],
     );
-    // The booklets' PDF: a cover and a page of cheques for each of the 3 booklets.
+    // The booklets' PDF (with crop marks): a cover and a page of cheques for each of the 3 booklets.
     let bytes = std::fs::read(&pdf).unwrap();
     assert!(bytes.starts_with(b"%PDF-"));
     let pages = bytes

@@ -191,6 +191,22 @@ async fn the_operator_runs_an_order_from_the_pages() {
     let r = op.get(&format!("/commandes/{id}/carnets.pdf?de=900000&a=900001")).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("Aucun carnet de la commande"), "{}", r.body);
+    // Issue 22: crop marks on request (the page's checkbox), drawn as extra paths.
+    let page = op.get(&format!("/commandes/{id}")).await.body;
+    assert!(page.contains("name=\"traits_de_coupe\""), "{page}");
+    let marked = op
+        .get(&format!(
+            "/commandes/{id}/carnets.pdf?de={first}&a={}&traits_de_coupe=1",
+            first + 1
+        ))
+        .await;
+    assert_eq!(marked.status, StatusCode::OK);
+    assert!(
+        marked.body.len() > pdf.body.len(),
+        "{} ≤ {}",
+        marked.body.len(),
+        pdf.body.len()
+    );
 
     // Allot: the opérateur only; a prescriber the order does not allow is refused on the page.
     let allot = |who: &str, de: i64, a: i64| {

@@ -188,6 +188,9 @@ pub async fn codes_csv(
 pub struct Range {
     de: String,
     a: String,
+    /// Crop marks at the corners of each cheque (checkbox).
+    #[serde(default)]
+    traits_de_coupe: Option<String>,
 }
 
 /// `GET /commandes/{id}/carnets.pdf?de=N&a=M`: booklets N to M to print, journaled.
@@ -212,7 +215,8 @@ pub async fn booklets_pdf(
     let order = orders::one(&state.core, &u.principal, id).await?;
     let fonts = Fonts::load(&state.config.fonts_dir)?;
     let base = state.config.base_url.as_str().trim_end_matches('/');
-    let face = print::face_of(&state.core, &order, base).await?;
+    let mut face = print::face_of(&state.core, &order, base).await?;
+    face.traits_de_coupe = r.traits_de_coupe.is_some_and(|v| !v.is_empty());
     let printed = issue::codes_for_print(&state.core, &u.principal, id, Some((from, to)), Support::Pdf).await?;
     let bytes = tokio::task::spawn_blocking(move || print::booklets(&fonts, &face, &printed))
         .await
