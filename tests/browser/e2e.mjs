@@ -533,6 +533,19 @@ async function main() {
       await checkA11y(page, label);
     }
 
+    current = 'the opérateur menu on one line';
+    await visit(page, base, '/operateur');
+    const menu = await page.evaluate(() => {
+      const items = [...document.querySelectorAll('#navigation-principale .fr-nav__item')];
+      const tops = new Set(items.map((i) => Math.round(i.getBoundingClientRect().top)));
+      const links = [...document.querySelectorAll('#navigation-principale .fr-nav__link')];
+      const tallest = Math.max(...links.map((a) => a.getBoundingClientRect().height));
+      const one = links.length ? Math.min(...links.map((a) => a.getBoundingClientRect().height)) : 0;
+      return { rows: tops.size, wrapped: tallest > one * 1.5, items: items.length, width: window.innerWidth };
+    });
+    if (menu.width >= 1280 && (menu.rows > 1 || menu.wrapped)) throw new Error(`the opérateur menu wraps at ${menu.width} px: ${JSON.stringify(menu)}`);
+    pass(`the opérateur menu holds ${menu.items} entries on one line at ${menu.width} px`);
+
     current = 'page 404';
     const missing = await page.goto(base + '/page-inexistante', { waitUntil: 'load' });
     if (!missing || missing.status() !== 404) throw new Error(`/page-inexistante answered ${missing && missing.status()}, expected 404`);
