@@ -56,6 +56,16 @@ pub struct KeptEdit {
     pub date_maj_passerelle: String,
 }
 
+impl KeptEdit {
+    /// The two dates as people read them (`JJ/MM/AAAA`): (the edit's, the file's).
+    pub fn dates_fr(&self) -> (String, String) {
+        (
+            crate::dates_fr::jour_fr(&self.date_maj_passerelle),
+            crate::dates_fr::jour_fr(&self.date_maj_fichier),
+        )
+    }
+}
+
 /// Everything the import did, or would do.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Report {

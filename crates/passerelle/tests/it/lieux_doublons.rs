@@ -204,6 +204,11 @@ async fn the_operator_merges_from_the_page_and_no_one_else_can() {
         "{}",
         page.body
     );
+    assert!(
+        page.body.contains("<td>01/10/2026</td>") && !page.body.contains("2026-10-01"),
+        "{}",
+        page.body
+    );
     // Without the CSRF token: refused.
     let r = op
         .post_raw("/operateur/lieux/fusionner", &[("garde", "a-1"), ("fusionne", "b-7")])

@@ -50,4 +50,6 @@ async fn a_noumea_place_is_open_in_noumea_time_while_paris_sleeps() {
     let r = b.get("/lieux/pau").await;
     assert!(r.body.contains("Fermé, ouvre à 8 h"), "{}", r.body);
     assert!(r.body.contains("Jours fériés compris, heure de Paris."), "{}", r.body);
+    // Issue 22: the update date as people read it.
+    assert!(r.body.contains("Données mises à jour le 01/01/2024"), "{}", r.body);
 }

@@ -83,7 +83,7 @@ pub struct EntryRow {
 fn row(e: &Entry, now: i64) -> EntryRow {
     EntryRow {
         id: e.id,
-        jour: e.jour.clone(),
+        jour: passerelle_core::dates_fr::jour_fr(&e.jour),
         lieu: e.lieu_nom.clone().unwrap_or_default(),
         nature: model::label_of(model::NATURES, &e.nature),
         participants: e.participants,

@@ -38,6 +38,11 @@ async fn page(
     let mut candidats = doublons::candidats(&state.core.db).await?;
     let total = candidats.len();
     candidats.truncate(SHOWN);
+    for c in &mut candidats {
+        for f in [&mut c.a, &mut c.b] {
+            f.date_maj = passerelle_core::dates_fr::jour_fr(&f.date_maj);
+        }
+    }
     let status = if erreur.is_some() {
         StatusCode::BAD_REQUEST
     } else {

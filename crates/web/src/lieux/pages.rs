@@ -279,7 +279,7 @@ pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
         carte,
         coordonnees: (!lat.is_empty()).then(|| format!("{lat}, {lon}")),
         pass_numerique: own.pass_numerique,
-        date_maj: get("date_maj"),
+        date_maj: passerelle_core::dates_fr::jour_fr(&get("date_maj")),
         source: get("source"),
         modifiable: v
             .user
