@@ -533,6 +533,19 @@ async function main() {
       await checkA11y(page, label);
     }
 
+    current = 'the mobile menu at 375 px';
+    await page.setViewportSize({ width: 375, height: 812 });
+    await visit(page, base, '/operateur');
+    await page.click('#bouton-menu');
+    await page.waitForSelector('#menu-principal .fr-header__menu-links .fr-btn', { state: 'visible', timeout: 5000 });
+    const cut = await page.evaluate(() => [...document.querySelectorAll('#menu-principal .fr-header__menu-links .fr-btn')]
+      .filter((b) => b.scrollWidth > b.clientWidth + 1)
+      .map((b) => (b.textContent || '').trim()));
+    await screenshot(page, 'menu-mobile-operateur');
+    if (cut.length) throw new Error(`texts cut in the mobile menu: ${JSON.stringify(cut)}`);
+    pass('at 375 px the menu shows the account and sign-out buttons whole');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
     current = 'the opérateur menu on one line';
     await visit(page, base, '/operateur');
     const menu = await page.evaluate(() => {
