@@ -1,5 +1,6 @@
-//! French formats for people, in one place: counts with their plural and phone numbers. Dates
-//! are written by `dates_fr`, amounts by `money` (`10,50 €`).
+//! French formats for people, in one place: counts with their plural, phone numbers and
+//! instants (« 06/12/2026 à 14 h 05 », Paris time). Days are written by `dates_fr`, amounts by
+//! `money` (`10,50 €`).
 
 /// « 0 jour », « 1 jour », « 20 jours » (French puts 0 and 1 in the singular).
 pub fn nombre(n: i64, singulier: &str, pluriel: &str) -> String {
@@ -39,6 +40,25 @@ pub fn telephone(raw: &str) -> String {
     }
 }
 
+/// An instant (µs since the epoch) as people in France read it: « 06/12/2026 à 14 h 05 »,
+/// in Paris time.
+pub fn horodatage(micros: i64) -> String {
+    let t = crate::horloge::paris_of(micros);
+    format!("{} à {} h {:02}", t.strftime("%d/%m/%Y"), t.hour(), t.minute())
+}
+
+/// The same to the second, where it matters (the journal): « 06/12/2026 à 14 h 05 min 03 s ».
+pub fn horodatage_secondes(micros: i64) -> String {
+    let t = crate::horloge::paris_of(micros);
+    format!(
+        "{} à {} h {:02} min {:02} s",
+        t.strftime("%d/%m/%Y"),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,6 +69,17 @@ mod tests {
         assert_eq!(nombre(1, "ligne lue", "lignes lues"), "1 ligne lue");
         assert_eq!(nombre(2, "ligne lue", "lignes lues"), "2 lignes lues");
         assert_eq!(nombre(20, "jour", "jours"), "20 jours");
+    }
+
+    #[test]
+    fn instants_in_paris_time() {
+        // 28/02/2026 23:30 UTC is 1 March 00:30 in Paris (winter time).
+        assert_eq!(horodatage(1_772_321_400_123_456), "01/03/2026 à 0 h 30");
+        // 6 July 2026 12:05:03 UTC is 14 h 05 in Paris (summer time).
+        assert_eq!(
+            horodatage_secondes(1_783_339_503_000_000),
+            "06/07/2026 à 14 h 05 min 03 s"
+        );
     }
 
     #[test]

@@ -181,11 +181,8 @@ pub struct JournalPage {
     pub older: Option<i64>,
 }
 
-/// Formats a UTC microsecond timestamp in Europe/Paris-agnostic ISO form (UTC, explicit).
-pub fn format_utc(micros: i64) -> String {
-    let t = passerelle_core::db::datetime_of(micros);
-    t.strftime("%d/%m/%Y %H:%M:%S UTC").to_string()
-}
+/// An instant on a page: « 06/12/2026 à 14 h 05 », Paris time (see `format_fr::horodatage`).
+pub use passerelle_core::format_fr::horodatage;
 
 /// A checkbox of the search form.
 #[derive(Clone, Debug)]
@@ -581,7 +578,7 @@ mod tests {
     #[test]
     fn instants_are_shown_in_utc_as_before() {
         // 2026-02-28T23:30:00.123456Z.
-        assert_eq!(super::format_utc(1_772_321_400_123_456), "28/02/2026 23:30:00 UTC");
-        assert_eq!(super::format_utc(0), "01/01/1970 00:00:00 UTC");
+        assert_eq!(super::horodatage(1_772_321_400_123_456), "01/03/2026 à 0 h 30");
+        assert_eq!(super::horodatage(0), "01/01/1970 à 1 h 00");
     }
 }

@@ -14,7 +14,7 @@ use passerelle_core::aidants_connect::usagers::{self, space};
 use crate::auth::{csrf_of, render, ClientIp};
 use crate::cookies;
 use crate::error::WebError;
-use crate::templates::{format_utc, Layout};
+use crate::templates::{horodatage, Layout};
 use crate::AppState;
 
 /// A signed-in usager.
@@ -147,7 +147,7 @@ pub async fn home(State(state): State<AppState>, v: MaybeUsager) -> Result<Respo
         .await?
         .into_iter()
         .map(|x| UseView {
-            quand: format_utc(x.at),
+            quand: horodatage(x.at),
             mandat_id: x.mandat_id,
             demarche: x.demarche_label().to_string(),
             aidant: x.aidant,

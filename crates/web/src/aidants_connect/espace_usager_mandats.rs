@@ -17,7 +17,7 @@ use crate::aidants_connect::mandats_actions::{attestation_bytes, revocation_byte
 use crate::auth::render;
 use crate::error::WebError;
 use crate::forms::{Form, Query};
-use crate::templates::{format_utc, Layout};
+use crate::templates::{horodatage, Layout};
 use crate::AppState;
 
 pub struct AutorisationView {
@@ -55,7 +55,7 @@ fn view(m: &Mandate, now: i64) -> MandatView {
                 active,
                 revocation: a
                     .revoquee_at
-                    .map(|at| format!("le {} par {}", format_utc(at), a.revoked_by_label())),
+                    .map(|at| format!("le {} par {}", horodatage(at), a.revoked_by_label())),
             }
         })
         .collect();
@@ -64,8 +64,8 @@ fn view(m: &Mandate, now: i64) -> MandatView {
         structure: m.structure.clone(),
         aidant: m.aidant.clone(),
         duree: m.duree.label(),
-        debut: format_utc(m.created_at),
-        fin: format_utc(m.expires_at),
+        debut: horodatage(m.created_at),
+        fin: horodatage(m.expires_at),
         etat: m.state.label(),
         revocable: autorisations.iter().any(|a| a.active),
         revocations: m

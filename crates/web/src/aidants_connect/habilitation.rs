@@ -13,7 +13,7 @@ use crate::aidants_connect::connexion::TokenQuery;
 use crate::auth::{render, ClientIp, Visitor};
 use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
-use crate::templates::{format_utc, Layout};
+use crate::templates::{horodatage, Layout};
 use crate::AppState;
 
 /// Blank aidant rows offered on the form.
@@ -194,7 +194,7 @@ async fn follow_page(
     let history = structures::history(&state.core, h.id)
         .await?
         .into_iter()
-        .map(|(etat, m, at)| (etat.label(), m, format_utc(at)))
+        .map(|(etat, m, at)| (etat.label(), m, horodatage(at)))
         .collect();
     let editable = h.etat.editable();
     let status = if error.is_some() {

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::auth::{render, CurrentUser};
 use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
-use crate::templates::{format_utc, Layout};
+use crate::templates::{horodatage, Layout};
 use crate::AppState;
 
 pub struct Row {
@@ -64,7 +64,7 @@ pub async fn list(
             type_label: structures::type_label(&h.type_structure).to_string(),
             aidants: h.aidants.len(),
             etat: h.etat.label(),
-            date: format_utc(h.updated_at),
+            date: horodatage(h.updated_at),
             nom: h.nom,
             siret: h.siret,
         })
@@ -131,7 +131,7 @@ async fn detail_page(
                 .collect(),
             history: history
                 .into_iter()
-                .map(|(e, m, at)| (e.label(), m, format_utc(at)))
+                .map(|(e, m, at)| (e.label(), m, horodatage(at)))
                 .collect(),
             can_decide: h.etat == HabilitationState::Deposee,
             h,
@@ -213,8 +213,8 @@ async fn training_page(
             nom: t.nom,
             courriel: t.courriel,
             structures: t.structures.join(", "),
-            formee: t.formee_at.map(format_utc).unwrap_or_else(|| "à former".into()),
-            test: t.test_reussi_at.map(format_utc).unwrap_or_else(|| "à passer".into()),
+            formee: t.formee_at.map(horodatage).unwrap_or_else(|| "à former".into()),
+            test: t.test_reussi_at.map(horodatage).unwrap_or_else(|| "à passer".into()),
         })
         .collect();
     let status = if error.is_some() {

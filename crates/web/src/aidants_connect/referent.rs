@@ -15,7 +15,7 @@ use crate::aidants_connect::connexion::FreshUser;
 use crate::auth::{group_secret, render, unix_now, CurrentUser};
 use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
-use crate::templates::{format_utc, Layout};
+use crate::templates::{horodatage, Layout};
 use crate::AppState;
 
 pub struct AidantView {
@@ -60,7 +60,7 @@ async fn page(
         .into_iter()
         .map(|a| AidantView {
             formation: match (a.formee_at, a.test_reussi_at) {
-                (Some(f), Some(t)) => format!("formé le {}, test réussi le {}", format_utc(f), format_utc(t)),
+                (Some(f), Some(t)) => format!("formé le {}, test réussi le {}", horodatage(f), horodatage(t)),
                 (Some(_), None) => "formé, test à passer".into(),
                 _ => "à former".into(),
             },
@@ -69,7 +69,7 @@ async fn page(
                 (None, true) => "application".into(),
                 (None, false) => "aucun".into(),
             },
-            derniere_connexion: a.last_login_at.map(format_utc).unwrap_or_else(|| "jamais".into()),
+            derniere_connexion: a.last_login_at.map(horodatage).unwrap_or_else(|| "jamais".into()),
             id: a.account_id,
             nom: a.nom,
             courriel: a.courriel,
@@ -82,8 +82,8 @@ async fn page(
         .map(|i| InvitationView {
             nom: i.nom,
             courriel: i.courriel,
-            envoyee: format_utc(i.created_at),
-            expire: format_utc(i.expires_at),
+            envoyee: horodatage(i.created_at),
+            expire: horodatage(i.expires_at),
         })
         .collect();
     let free_cards = cards::free_cards(&state.core, 200).await?;

@@ -16,7 +16,7 @@ use crate::aidants_connect::connexion::{safe_next, FreshUser, TokenQuery};
 use crate::auth::{render, CurrentUser, NeedLogin, Visitor};
 use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
-use crate::templates::{format_utc, Layout};
+use crate::templates::{horodatage, Layout};
 use crate::AppState;
 
 /// Where an aidant who acts for no structure may still go: choosing it,
@@ -120,8 +120,8 @@ async fn page(
         .map(|i| InvitationView {
             id: i.id,
             structure: i.structure,
-            recue: format_utc(i.created_at),
-            expire: format_utc(i.expires_at),
+            recue: horodatage(i.created_at),
+            expire: horodatage(i.expires_at),
         })
         .collect();
     let status = if error.is_some() {

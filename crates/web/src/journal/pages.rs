@@ -9,7 +9,7 @@ use serde::Deserialize;
 use crate::auth::{render, CurrentUser};
 use crate::error::WebError;
 use crate::forms::Query;
-use crate::templates::{format_utc, JournalPage, JournalRow};
+use crate::templates::{JournalPage, JournalRow};
 use crate::AppState;
 
 const PAGE: i64 = 100;
@@ -34,7 +34,7 @@ pub async fn page(
         .into_iter()
         .map(|e| JournalRow {
             seq: e.seq,
-            at: format_utc(e.at),
+            at: passerelle_core::format_fr::horodatage_secondes(e.at),
             actor: match e.actor_account {
                 Some(id) => format!("compte {id} ({})", e.actor_role),
                 None => e.actor_role,

@@ -17,7 +17,7 @@ use crate::auth::{render, CurrentUser};
 use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
 use crate::qualification::pages::{application_page, HomeQuery};
-use crate::templates::{format_utc, Layout};
+use crate::templates::{horodatage, Layout};
 use crate::AppState;
 
 pub struct ApplicationRow {
@@ -142,7 +142,7 @@ pub(crate) async fn page(
                     departement: a.departement,
                     siret: a.siret,
                     etat: a.etat.label(),
-                    date: format_utc(a.updated_at),
+                    date: horodatage(a.updated_at),
                 })
                 .collect(),
             qualified,
@@ -243,7 +243,7 @@ async fn bank_page(
             lieu: d.lieu_nom,
             nouveau: format!("{} — {} ({})", d.titulaire, d.iban, d.bic),
             actuel,
-            date: format_utc(d.created_at),
+            date: horodatage(d.created_at),
         });
     }
     let status = if error.is_some() {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use crate::auth::{render, CurrentUser};
 use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
-use crate::templates::{format_utc, Layout};
+use crate::templates::{horodatage, Layout};
 use crate::AppState;
 
 /// Largest upload body: one document and the form fields around it.
@@ -272,7 +272,7 @@ pub(crate) async fn application_page(
         .into_iter()
         .map(|e| {
             (
-                format_utc(e.at),
+                horodatage(e.at),
                 e.etat.label(),
                 e.auteur.unwrap_or_default(),
                 e.message,

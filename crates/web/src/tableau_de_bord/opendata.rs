@@ -12,7 +12,7 @@ use passerelle_core::lieux::export;
 
 use crate::auth::{render, Visitor};
 use crate::error::WebError;
-use crate::templates::format_utc;
+use crate::templates::horodatage;
 use crate::AppState;
 
 pub async fn lieux_csv(State(state): State<AppState>) -> Result<Response, WebError> {
@@ -89,7 +89,7 @@ pub struct OpenDataPage {
 }
 
 fn date(micros: Option<i64>) -> String {
-    micros.map(format_utc).unwrap_or_else(|| "aucune donnée encore".into())
+    micros.map(horodatage).unwrap_or_else(|| "aucune donnée encore".into())
 }
 
 /// `GET /open-data/`: the datasets, their stable URLs, dates and data dictionary.

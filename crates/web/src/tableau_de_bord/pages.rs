@@ -116,7 +116,7 @@ pub fn month_label(m: &str) -> String {
 
 /// "01/12/2026 06:15:00 UTC" for the snapshot's instant.
 pub fn computed_label(micros: i64) -> String {
-    crate::templates::format_utc(micros)
+    crate::templates::horodatage(micros)
 }
 
 /// The value of indicator `key` in a département; `None` when suppressed

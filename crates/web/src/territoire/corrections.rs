@@ -18,7 +18,7 @@ use serde::Deserialize;
 use crate::auth::{render, CurrentUser};
 use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
-use crate::templates::{format_utc, Layout};
+use crate::templates::{horodatage, Layout};
 use crate::AppState;
 
 /// A correction, formatted for the lists.
@@ -58,8 +58,8 @@ fn item(c: Correction) -> Item {
             .collect(),
         commentaire: c.commentaire,
         motif: c.motif,
-        date: format_utc(c.created_at),
-        decided: c.decided_at.map(format_utc).unwrap_or_default(),
+        date: horodatage(c.created_at),
+        decided: c.decided_at.map(horodatage).unwrap_or_default(),
     }
 }
 
