@@ -239,6 +239,8 @@ pub struct LieuxPage {
 #[template(path = "lieux/lieu.html")]
 pub struct LieuPage {
     pub l: Layout,
+    /// What was just done (after an edit).
+    pub message: Option<String>,
     /// The hub territorial whose territory holds the place.
     pub hub: Option<String>,
     pub nom: String,

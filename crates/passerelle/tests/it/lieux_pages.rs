@@ -419,7 +419,14 @@ async fn a_place_is_edited_by_its_own_staff_or_the_operator_only() {
     let org = staff_org.to_string();
     with_owner.push(("organisation", &org));
     let r = op.post("/lieux/mednum-2/modifier", &with_owner).await;
-    assert_eq!(r.location(), Some("/lieux/mednum-2"), "{}", r.body);
+    assert_eq!(r.location(), Some("/lieux/mednum-2?ok=modifie"), "{}", r.body);
+    // Issue 22: the page says the change is saved.
+    let saved = op.get("/lieux/mednum-2?ok=modifie").await.body;
+    assert!(
+        saved.contains("Les modifications du lieu sont enregistrées et publiées."),
+        "{saved}"
+    );
+    assert!(!op.get("/lieux/mednum-2").await.body.contains("sont enregistrées"));
 
     // Its staff now can; others cannot, on the page or the form.
     assert!(staff.get("/lieux/mednum-2").await.body.contains("Modifier ce lieu"));
@@ -451,7 +458,7 @@ async fn a_place_is_edited_by_its_own_staff_or_the_operator_only() {
     );
 
     let r = staff.post("/lieux/mednum-2/modifier", &edit).await;
-    assert_eq!(r.location(), Some("/lieux/mednum-2"), "{}", r.body);
+    assert_eq!(r.location(), Some("/lieux/mednum-2?ok=modifie"), "{}", r.body);
     let v: serde_json::Value = serde_json::from_str(&staff.get("/api/v1/lieux/mednum-2").await.body).unwrap();
     assert_eq!(v["courriels"], "epn@pessac.fr|contact@pessac.fr");
     assert_eq!(v["horaires"], "Mo-Sa 10:00-18:00; PH off");
@@ -495,7 +502,7 @@ async fn an_edit_in_passerelle_survives_an_older_import_not_a_newer_one() {
         ("services", "Accès internet et matériel informatique"),
     ];
     let r = op.post("/lieux/mednum-2/modifier", &edit).await;
-    assert_eq!(r.location(), Some("/lieux/mednum-2"), "{}", r.body);
+    assert_eq!(r.location(), Some("/lieux/mednum-2?ok=modifie"), "{}", r.body);
 
     // The same file again: its row (date_maj 2024-02-01) is older than the edit, which is kept and reported.
     let (code, r) = report(&app, &["lieux", "import", &file]);

@@ -115,9 +115,16 @@ async fn operator_creates_organisations_and_accounts() {
     // No personal data in clear in the journal.
     assert!(!journal.body.contains("zoe@talence.fr"));
     // Issue 22: instants in Paris time, written the French way, to the second here.
-    let today = passerelle_core::Horloge::systeme().today_paris().strftime("%d/%m/%Y").to_string();
+    let today = passerelle_core::Horloge::systeme()
+        .today_paris()
+        .strftime("%d/%m/%Y")
+        .to_string();
     assert!(journal.body.contains(&format!("{today} à ")), "{}", journal.body);
-    assert!(journal.body.contains(" min ") && !journal.body.contains(" UTC"), "{}", journal.body);
+    assert!(
+        journal.body.contains(" min ") && !journal.body.contains(" UTC"),
+        "{}",
+        journal.body
+    );
 }
 
 /// Every opérateur route refuses every other role, and anonymous visitors.

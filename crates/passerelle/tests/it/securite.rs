@@ -45,7 +45,7 @@ async fn csv_files_never_carry_a_formula() {
         ("organisation", org.as_str()),
     ];
     let r = op.post("/lieux/mednum-2/modifier", &owner).await;
-    assert_eq!(r.location(), Some("/lieux/mednum-2"), "{}", r.body);
+    assert_eq!(r.location(), Some("/lieux/mednum-2?ok=modifie"), "{}", r.body);
 
     // Place staff plant the payload in a free-text field of their own place.
     let edit = [
@@ -55,7 +55,7 @@ async fn csv_files_never_carry_a_formula() {
         ("services", ACCES),
     ];
     let r = staff.post("/lieux/mednum-2/modifier", &edit).await;
-    assert_eq!(r.location(), Some("/lieux/mednum-2"), "{}", r.body);
+    assert_eq!(r.location(), Some("/lieux/mednum-2?ok=modifie"), "{}", r.body);
     let open = app.browser().get("/open-data/lieux.csv").await;
     assert_eq!(open.status, StatusCode::OK);
     let planted = formula_cells(&open.body);

@@ -213,7 +213,7 @@ pub async fn edit_submit(
     changes.insert("services".into(), services.join("|"));
     match edit::edit(&state.core, &u.principal, &id, &changes, owner).await? {
         Ok(_) => Ok(Redirect::to(&format!(
-            "/lieux/{}",
+            "/lieux/{}?ok=modifie",
             url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
         ))
         .into_response()),

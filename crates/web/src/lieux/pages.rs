@@ -198,7 +198,16 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<String>) -> Result<Response, WebError> {
+pub async fn place(
+    State(state): State<AppState>,
+    v: Visitor,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, WebError> {
+    // After an edit: say it is saved.
+    let message = url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .any(|(k, v)| k == "ok" && v == "modifie")
+        .then(|| "Les modifications du lieu sont enregistrées et publiées.".to_string());
     let Some((values, own)) = store::by_ext_id(&state.core.db, &id).await? else {
         // A record merged into another: its old links lead to the kept one.
         return match passerelle_core::lieux::fusion::fusionne_dans(&state.core.db, &id).await? {
@@ -246,6 +255,7 @@ pub async fn place(State(state): State<AppState>, v: Visitor, Path(id): Path<Str
         .is_some_and(|u| passerelle_core::territoire::authz::may_propose(&u.principal, hub.as_ref().map(|h| h.id)));
     let page = LieuPage {
         l: v.layout(&get("nom"), "/lieux"),
+        message,
         hub: hub.map(|h| h.nom),
         corrigeable,
         nom: get("nom"),
