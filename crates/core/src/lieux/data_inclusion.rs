@@ -234,20 +234,25 @@ fn date_maj(given: &str, received: Date, today: Date) -> String {
 /// structure and service its `lien_source`, the place's page.
 pub async fn build(db: &Db, base_url: Option<&str>, today: Date) -> Result<Export> {
     let rows = store::standard_rows(db).await?;
-    // standard_rows is ordered by ext_id: so is this.
-    let received: Vec<i64> = on_db!(db, c => {
-        sqlx::query_scalar("SELECT updated_at FROM lieux ORDER BY ext_id").fetch_all(&mut *c).await?
-    });
+    // When Passerelle last received each place (read apart: matched by id, not by position).
+    let received: std::collections::HashMap<String, i64> = on_db!(db, c => {
+        sqlx::query_as::<_, (String, i64)>("SELECT ext_id, updated_at FROM lieux").fetch_all(&mut *c).await?
+    })
+    .into_iter()
+    .collect();
     let mut out = Export::default();
-    for (values, updated_at) in rows.iter().zip(received) {
+    for values in &rows {
         let f = Fields(values);
         let ext_id = f.text("id").to_string();
+        let received_day = received
+            .get(&ext_id)
+            .map_or(today, |&us| crate::horloge::paris_of(us).date());
         let Some(nom_structure) = nom(f.text("nom")) else {
             out.ecartes.push((ext_id, "nom de moins de 3 caractères".into()));
             continue;
         };
         let id = format!("{SOURCE}--{ext_id}");
-        let date = date_maj(f.text("date_maj"), crate::horloge::paris_of(updated_at).date(), today);
+        let date = date_maj(f.text("date_maj"), received_day, today);
         let lien = base_url.map(|b| {
             let encoded: String = url::form_urlencoded::byte_serialize(ext_id.as_bytes()).collect();
             format!("{}/lieux/{encoded}", b.trim_end_matches('/'))
