@@ -447,6 +447,34 @@ async function main() {
     pass('GET /c/{code}: the holder sees a valid cheque and where to use it');
     await checkA11y(page, 'cheque');
 
+    current = 'a visitor on a phone (375 px): home, search, a place';
+    await page.setViewportSize({ width: 375, height: 812 });
+    await visit(page, base, '/');
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load', timeout: NAV_TIMEOUT_MS }),
+      page.locator('.fr-card__footer a[href="/lieux"]').first().click(),
+    ]);
+    await expectPath(page, '/lieux');
+    await page.fill('#q', 'Pessac');
+    await submitForm(page, '#q');
+    const phoneHeading = (await page.locator('#resultats').textContent()) || '';
+    if (!/lieux? trouvés? .*Pessac/.test(phoneHeading)) throw new Error(`search heading on a phone: ${JSON.stringify(phoneHeading.trim())}`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    if (overflow > 1) throw new Error(`the results page is ${overflow} px wider than the phone`);
+    await screenshot(page, 'telephone-recherche');
+    await checkA11y(page, 'recherche sur téléphone');
+    await Promise.all([
+      page.waitForNavigation({ waitUntil: 'load', timeout: NAV_TIMEOUT_MS }),
+      page.locator('.fr-card__title a').first().click(),
+    ]);
+    if (!new URL(page.url()).pathname.startsWith('/lieux/')) throw new Error(`the first result led to ${page.url()}`);
+    const placeText = await page.locator('main').textContent() || '';
+    if (!placeText.includes('Horaires des sept prochains jours') && !placeText.includes('Horaires')) throw new Error('the place page shows no opening hours');
+    await screenshot(page, 'telephone-lieu');
+    await checkA11y(page, 'page d’un lieu sur téléphone');
+    pass('a visitor on a phone goes from the home page to a place near a commune, no page wider than the screen');
+    await page.setViewportSize({ width: 1280, height: 900 });
+
     current = 'search for a place, then the keyboard';
     await visit(page, base, '/lieux');
     await page.fill('#q', 'Bordeaux');
