@@ -94,7 +94,8 @@ async fn two_sources_of_one_place_are_merged_and_stay_merged() {
     let mut b = app.browser();
     let page = b.get("/lieux/a-1").await.body;
     assert!(
-        page.contains("05 56 10 30 00") || page.contains("+33556103000"),
+        // The phone number as people read it (issue 22), the link keeping the stored number.
+        page.contains(">05 56 10 30 00</a>") && page.contains("href=\"tel:+33556103000\""),
         "{page}"
     );
     // The merged record's page leads to the kept one.
