@@ -50,6 +50,11 @@ impl Candidat {
     pub fn fiches(&self) -> [&Fiche; 2] {
         [&self.a, &self.b]
     }
+
+    /// The two ways to merge them: (the record kept, the record merged into it).
+    pub fn sens(&self) -> [(&str, &str); 2] {
+        [(&self.a.id, &self.b.id), (&self.b.id, &self.a.id)]
+    }
 }
 
 struct Row {

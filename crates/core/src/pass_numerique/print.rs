@@ -76,7 +76,7 @@ fn cover(g: &mut Page, face: &Face, booklet: i64) {
         &[12.0, 11.0, 10.0, 9.0, 8.0],
         &format!("Dans : {}", face.perimetre),
         width,
-        4,
+        |_, lines| lines <= 4,
     );
     for line in lines {
         g.text(Regular, size, 60.0, y, &line);
@@ -153,15 +153,9 @@ fn cheque(g: &mut Page, face: &Face, p: &Printed, cell: Cell) -> Result<()> {
 /// wide and `height` points high, and those lines (at the smallest size, all of them: an
 /// order's text is at most 200 characters, which fits, see the test).
 fn marque_lines(fonts: &Fonts, marque: &str, width: f32, height: f32) -> (f32, Vec<String>) {
-    let mut last = (0.0, Vec::new());
-    for size in MARQUE_SIZES {
-        let lines = crate::pdf::text::wrap_points(fonts, Style::Regular, size, marque, width);
-        if lines.len() as f32 * size * MARQUE_LEADING <= height {
-            return (size, lines);
-        }
-        last = (size, lines);
-    }
-    last
+    crate::pdf::text::fit(fonts, Style::Regular, &MARQUE_SIZES, marque, width, |size, lines| {
+        lines as f32 * size * MARQUE_LEADING <= height
+    })
 }
 
 /// Crop marks at the four corners of a cell, in the gutter around it (they never touch a

@@ -64,20 +64,21 @@ pub fn wrap_points(fonts: &super::Fonts, style: Style, size: f32, text: &str, wi
     out
 }
 
-/// The largest size of `sizes` (largest first) at which `text` fits in `max_lines` lines of
-/// `width` points, and its lines; at the smallest size, all the lines it takes.
+/// The largest size of `sizes` (largest first) at which the lines of `text`, wrapped to `width`
+/// points, satisfy `fits(size, line count)`, and those lines; at the smallest size, all the
+/// lines it takes.
 pub fn fit(
     fonts: &super::Fonts,
     style: Style,
     sizes: &[f32],
     text: &str,
     width: f32,
-    max_lines: usize,
+    fits: impl Fn(f32, usize) -> bool,
 ) -> (f32, Vec<String>) {
     let mut last = (0.0, Vec::new());
     for &size in sizes {
         let lines = wrap_points(fonts, style, size, text, width);
-        if lines.len() <= max_lines {
+        if fits(size, lines.len()) {
             return (size, lines);
         }
         last = (size, lines);

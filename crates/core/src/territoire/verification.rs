@@ -14,6 +14,7 @@ use jiff::ToSpan;
 use super::authz::{authorize, Action};
 use super::indicateurs::IN_TERRITORY;
 use crate::accounts::Principal;
+use crate::dates_fr::jour_fr;
 use crate::db::Db;
 use crate::error::Result;
 use crate::{on_db, Core};
@@ -80,7 +81,7 @@ pub async fn compute(db: &Db, hub: i64, departement: &str, today: Date) -> Resul
         sqlx::query_scalar("SELECT codes_postaux FROM territoires_communes").fetch_all(&mut *c).await?
     });
     let postcodes: HashSet<&str> = postcodes.iter().flat_map(|p| p.split('|')).collect();
-    let iso = |d: Date| d.strftime("%Y-%m-%d").to_string();
+    let iso = crate::dates_fr::iso;
     let limits = Limits {
         stale: iso(today.checked_sub(12.months()).unwrap_or(today)),
         future: iso(today.checked_add(1.day()).unwrap_or(today)),
@@ -99,14 +100,6 @@ pub async fn compute(db: &Db, hub: i64, departement: &str, today: Date) -> Resul
             })
         })
         .collect())
-}
-
-/// `2024-03-12` → `12/03/2024`.
-fn date_fr(iso: &str) -> String {
-    match Date::strptime("%Y-%m-%d", iso) {
-        Ok(d) => d.strftime("%d/%m/%Y").to_string(),
-        Err(_) => iso.to_string(),
-    }
 }
 
 /// What the reasons are measured against.
@@ -135,15 +128,15 @@ fn reasons(r: &Row, limits: &Limits<'_>, communes: &HashMap<String, (String, Str
     } else if r.date_maj.as_str() < "1971-01-01" {
         out.push(format!(
             "Date de mise à jour fictive ({}) : la date réelle est inconnue",
-            date_fr(&r.date_maj)
+            jour_fr(&r.date_maj)
         ));
     } else if r.date_maj < limits.stale {
         out.push(format!(
             "Données non mises à jour depuis plus de 12 mois (dernière mise à jour le {})",
-            date_fr(&r.date_maj)
+            jour_fr(&r.date_maj)
         ));
     } else if r.date_maj > limits.future {
-        out.push(format!("Date de mise à jour dans le futur ({})", date_fr(&r.date_maj)));
+        out.push(format!("Date de mise à jour dans le futur ({})", jour_fr(&r.date_maj)));
     }
     match (r.latitude, r.longitude) {
         (Some(lat), Some(lon)) => {

@@ -39,6 +39,19 @@ pub(crate) fn report(app: &TestApp, args: &[&str]) -> (i32, serde_json::Value) {
     )
 }
 
+/// The warnings of an import report (`--json`) on one line and field, joined by « / ».
+pub(crate) fn warned(r: &serde_json::Value, line: u64, field: &str) -> String {
+    r["avertissements"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|w| w["ligne"] == line && w["champ"] == field)
+        .map(|w| w["message"].as_str().unwrap_or_default().to_string())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 #[tokio::test]
 async fn import_is_idempotent() {
     let app = TestApp::new().await;

@@ -28,16 +28,7 @@ async fn places_the_standard_accepts_are_kept_and_listed_for_their_hub() {
     assert_eq!(code, 0, "{r:#}");
     assert_eq!(r["crees"], 6, "{r:#}");
     assert_eq!(r["erreurs"].as_array().map(Vec::len), Some(0), "{r:#}");
-    let warned = |line: u64, field: &str| -> String {
-        r["avertissements"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|w| w["ligne"] == line && w["champ"] == field)
-            .map(|w| w["message"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-            .join(" / ")
-    };
+    let warned = |line: u64, field: &str| crate::lieux::warned(&r, line, field);
     assert!(warned(2, "pivot").contains("clé de contrôle"), "{r:#}");
     assert!(warned(3, "latitude").contains("semblent inversées"), "{r:#}");
     assert!(warned(4, "date_maj").contains("date fictive"), "{r:#}");

@@ -236,16 +236,7 @@ async fn what_the_standard_accepts_is_kept_with_warnings() {
         "{r:#}"
     );
     assert_eq!(r["separateur"], ";", "{r:#}");
-    let warned = |line: u64, field: &str| -> String {
-        r["avertissements"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|w| w["ligne"] == line && w["champ"] == field)
-            .map(|w| w["message"].as_str().unwrap_or_default().to_string())
-            .collect::<Vec<_>>()
-            .join(" / ")
-    };
+    let warned = |line: u64, field: &str| crate::lieux::warned(&r, line, field);
     assert!(warned(2, "pivot").contains("clé de contrôle"), "{r:#}");
     assert!(warned(3, "latitude").contains("semblent inversées"), "{r:#}");
     assert!(

@@ -82,10 +82,12 @@ pub async fn search(State(state): State<AppState>, v: Visitor, RawQuery(raw): Ra
         (Some(i), None) if !f.q.trim().is_empty() => i.comprendre(&f.q, f.commune.as_deref()),
         _ => None,
     };
-    // Without the official territories (not loaded), a commune is still found by its places.
+    // Without the official territories (not loaded), a commune is still found by its places;
+    // with them, a text that names no commune is searched in the places' names, without a scan
+    // of every place for a position first.
     let around = match (&compris, &index, f.lat.zip(f.lon)) {
         (Some(c), _, _) => c.position.map(|p| p.0),
-        (None, Some(i), None) if !f.q.trim().is_empty() => i.centre_of(&f.q),
+        (None, Some(i), None) if !f.q.trim().is_empty() && !i.knows_communes() => i.centre_of(&f.q),
         _ => None,
     };
     let near = f.lat.zip(f.lon).or(around);

@@ -291,6 +291,11 @@ impl Index {
         self
     }
 
+    /// Whether the snapshot knows the official communes (the territories are loaded).
+    pub fn knows_communes(&self) -> bool {
+        !self.communes.is_empty()
+    }
+
     /// The commune that a searched text names, if it names one (see [`Communes::comprendre`]).
     pub fn comprendre(&self, text: &str, choisie: Option<&str>) -> Option<Compris<'_>> {
         self.communes.comprendre(text, choisie)
