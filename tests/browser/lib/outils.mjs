@@ -1,0 +1,356 @@
+// Shared tools of the browser tests (e2e.mjs and roles.mjs): the passerelle
+// processes, TOTP codes, page helpers, checks (axe-core, French formats, focus)
+// and the screenshots under test-results/.
+
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const require = createRequire(import.meta.url);
+export const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+export const BIN = path.resolve(ROOT, process.env.PASSERELLE_BIN || 'target/debug/passerelle');
+export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+export const RESULTS = path.join(ROOT, 'test-results');
+export const ADMIN_EMAIL = 'admin@example.fr';
+export const ADMIN_PASSWORD = 'Un-mot-de-passe-solide-42!';
+export const AXE_OPTIONS = {
+  runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  resultTypes: ['violations'],
+};
+export const HEALTH_TIMEOUT_MS = 60_000;
+export const OVERALL_TIMEOUT_MS = 8 * 60_000;
+export const NAV_TIMEOUT_MS = 30_000;
+
+// ---------------------------------------------------------------- TOTP (RFC 6238)
+
+export function base32Decode(input) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const clean = input.toUpperCase().replace(/[\s=]/g, '');
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const ch of clean) {
+    const idx = alphabet.indexOf(ch);
+    if (idx < 0) throw new Error(`invalid base32 character ${JSON.stringify(ch)} in TOTP secret`);
+    value = (value << 5) | idx;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >>> bits) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+}
+
+export function totp(key, { time = Date.now() / 1000, period = 30, digits = 6, algorithm = 'sha1' } = {}) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(time / period)));
+  const mac = createHmac(algorithm, key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const code = (mac.readUInt32BE(offset) & 0x7fffffff) % 10 ** digits;
+  return String(code).padStart(digits, '0');
+}
+
+// RFC 6238 appendix B test vectors (SHA-1), so a wrong code is never our fault.
+export function selfTestTotp() {
+  const key = Buffer.from('12345678901234567890', 'ascii');
+  const vectors = [[59, '94287082'], [1111111109, '07081804'], [20000000000, '65353130']];
+  for (const [time, expected] of vectors) {
+    const got = totp(key, { time, digits: 8 });
+    if (got !== expected) throw new Error(`TOTP self-test failed at T=${time}: ${got} != ${expected}`);
+  }
+  if (base32Decode('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ').toString('ascii') !== '12345678901234567890') {
+    throw new Error('base32 self-test failed');
+  }
+}
+
+export function parseOtpauth(text) {
+  const match = text.match(/otpauth:\/\/totp\/[^\s"'<>]+/);
+  if (!match) throw new Error(`no otpauth://totp/ URI in the output of "admin create":\n${text}`);
+  const uri = new URL(match[0]);
+  const secret = uri.searchParams.get('secret');
+  if (!secret) throw new Error(`otpauth URI has no secret parameter: ${match[0]}`);
+  const algorithm = (uri.searchParams.get('algorithm') || 'SHA1').toLowerCase().replace('-', '');
+  const digits = Number(uri.searchParams.get('digits') || 6);
+  const period = Number(uri.searchParams.get('period') || 30);
+  return { uri: match[0], key: base32Decode(secret), algorithm, digits, period };
+}
+
+// ---------------------------------------------------------------- processes
+
+export function run(cmd, args, { env, timeoutMs = 120_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => { clearTimeout(timer); reject(err); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve({ stdout, stderr });
+      else reject(new Error(`${cmd} ${args.join(' ')} exited with ${signal || code}\n--- stdout\n${stdout}--- stderr\n${stderr}`));
+    });
+  });
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The servers started, the last one first in the log excerpts: { child, exited, logPath, running, stdout }.
+export const servers = [];
+let server = null; // the last one started
+export const lastServer = () => server;
+
+// `demo`: `serve --demo`. Its stdout (the one-time banner with the demo accounts'
+// passwords and TOTP secrets, meant for the person starting the demo) is read
+// here into memory and never written to disk; its stderr (the tracing log,
+// where requests are logged) goes to `logName`, checked for secrets at the end.
+export function startServer(db, port, dataDir, { demo = false, logName = 'passerelle-serve.log' } = {}) {
+  const logPath = path.join(RESULTS, logName);
+  const log = fs.openSync(logPath, 'w');
+  const args = ['serve', '--database-url', db, '--listen', `127.0.0.1:${port}`];
+  if (demo) args.push('--demo');
+  const child = spawn(BIN, args, {
+    env: {
+      ...process.env,
+      PASSERELLE_DATA_DIR: dataDir,
+      PASSERELLE_BASE_URL: `http://127.0.0.1:${port}`,
+      // Requests are logged (tower_http at debug): the log is checked for secrets at the end.
+      RUST_LOG: 'info,tower_http=debug',
+    },
+    stdio: ['ignore', demo ? 'pipe' : log, log],
+  });
+  fs.closeSync(log);
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => resolve(signal || code));
+    child.on('error', (err) => resolve(`spawn error: ${err.message}`));
+  });
+  const srv = { child, exited, logPath, running: true, stdout: '' };
+  if (demo) child.stdout.on('data', (d) => { srv.stdout += d; });
+  exited.then(() => { srv.running = false; });
+  servers.push(srv);
+  server = srv;
+  return srv;
+}
+
+export async function stopOne(srv) {
+  if (!srv.running) return;
+  srv.child.kill('SIGTERM');
+  const done = await Promise.race([srv.exited.then(() => true), sleep(10_000).then(() => false)]);
+  if (!done) {
+    srv.child.kill('SIGKILL');
+    await srv.exited;
+  }
+}
+
+export async function stopServer() {
+  await Promise.all(servers.map(stopOne));
+}
+
+// Last resort: never leave the server behind, whatever happens.
+process.on('exit', () => {
+  for (const srv of servers) {
+    if (srv.running) {
+      try { srv.child.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    console.error(`e2e: received ${sig}, stopping`);
+    process.exit(1);
+  });
+}
+
+export function serverLogTail(lines = 60) {
+  if (!server) return '';
+  try {
+    const text = fs.readFileSync(server.logPath, 'utf8').trimEnd().split('\n');
+    return text.slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export async function waitHealthy(base, srv = server) {
+  const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+  let last = 'no answer';
+  while (Date.now() < deadline) {
+    if (!srv.running) {
+      throw new Error(`passerelle serve exited (${await srv.exited}) before /healthz answered`);
+    }
+    try {
+      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err.cause?.code || err.message;
+    }
+    await sleep(200);
+  }
+  throw new Error(`${base}/healthz did not answer 200 within ${HEALTH_TIMEOUT_MS / 1000} s (last: ${last})`);
+}
+
+// ---------------------------------------------------------------- checks
+
+let passed = 0;
+let failed = 0;
+export const problems = [];
+export const counts = () => ({ passed, failed });
+
+export function pass(name) {
+  passed += 1;
+  console.log(`ok      ${name}`);
+}
+
+export function fail(name, detail) {
+  failed += 1;
+  problems.push(name);
+  console.log(`FAILED  ${name}`);
+  if (detail) console.log(detail.replace(/^/gm, '        '));
+}
+
+let shotCounter = 0;
+export async function screenshot(page, name) {
+  shotCounter += 1;
+  const file = path.join(RESULTS, `${String(shotCounter).padStart(2, '0')}-${name}.png`);
+  try {
+    // caret: 'initial' — Playwright's default hides the caret with an inline style, which our CSP blocks.
+    await page.screenshot({ path: file, fullPage: true, caret: 'initial' });
+  } catch (err) {
+    console.log(`        (screenshot ${file} failed: ${err.message})`);
+  }
+}
+
+export async function checkA11y(page, label) {
+  await page.evaluate(AXE_SOURCE);
+  const results = await page.evaluate((options) => window.axe.run(document, options), AXE_OPTIONS);
+  const name = `accessibility: ${label} (${new URL(page.url()).pathname})`;
+  if (results.violations.length === 0) {
+    pass(name);
+    return;
+  }
+  const lines = [];
+  for (const v of results.violations) {
+    lines.push(`[${v.impact}] ${v.id}: ${v.help}`);
+    lines.push(`  ${v.helpUrl}`);
+    for (const node of v.nodes) {
+      lines.push(`  - ${node.target.join(' ')}`);
+      if (node.failureSummary) {
+        lines.push(...node.failureSummary.split('\n').map((l) => `      ${l}`));
+      }
+    }
+  }
+  fail(`${name}: ${results.violations.length} violation(s)`, lines.join('\n'));
+}
+
+export async function expectPath(page, expected) {
+  const actual = new URL(page.url()).pathname;
+  if (actual !== expected) {
+    const title = await page.title().catch(() => '?');
+    const h1 = await page.locator('h1').first().textContent({ timeout: 1000 }).catch(() => null);
+    throw new Error(`expected to be on ${expected}, but the browser is on ${page.url()} `
+      + `(title ${JSON.stringify(title)}, h1 ${JSON.stringify(h1 && h1.trim())})`);
+  }
+}
+
+export async function submitForm(page, fieldSelector) {
+  const button = page.locator('form', { has: page.locator(fieldSelector) }).locator('button[type=submit]');
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load', timeout: NAV_TIMEOUT_MS }),
+    button.first().click(),
+  ]);
+}
+
+export async function visit(page, base, urlPath) {
+  const res = await page.goto(base + urlPath, { waitUntil: 'load' });
+  if (!res) throw new Error(`no response for ${urlPath}`);
+  if (res.status() !== 200) throw new Error(`GET ${urlPath} answered HTTP ${res.status()}`);
+}
+
+// A new browser context (its own cookies) and a page in it, with the CSP
+// violations, console errors and HTTP errors reported.
+export async function openPage(browser, cspViolations) {
+  const context = await browser.newContext({ locale: 'fr-FR', viewport: { width: 1280, height: 900 } });
+  context.setDefaultTimeout(NAV_TIMEOUT_MS);
+  // Report CSP violations with the element concerned (init scripts are not subject to the CSP).
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      const el = e.target && e.target.outerHTML ? e.target.outerHTML.slice(0, 160) : String(e.target);
+      console.error(`Content Security Policy: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'} on ${el} (sample: ${e.sample || '-'})`);
+    });
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.log(`        (page error on ${page.url()}: ${err.message})`));
+  page.on('response', (res) => {
+    if (res.status() >= 400) console.log(`        (HTTP ${res.status()} for ${res.url()})`);
+  });
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') console.log(`        (console error on ${page.url()}: ${msg.text()})`);
+    if (/Content Security Policy/i.test(msg.text())) cspViolations.push(`${page.url()}: ${msg.text()}`);
+  });
+  return page;
+}
+
+// Clicks what `locator` designates and waits for the page it leads to.
+export async function clickAndWait(page, locator) {
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load', timeout: NAV_TIMEOUT_MS }),
+    locator.first().click(),
+  ]);
+}
+
+// A TOTP code of a time step later than `after` (codes are single-use), and its step.
+export async function nextCode(otp, after = -1) {
+  for (;;) {
+    const now = Date.now() / 1000;
+    const step = Math.floor(now / otp.period);
+    const remaining = otp.period - (now % otp.period);
+    if (step > after && remaining >= 3) return { code: totp(otp.key, { ...otp, time: now }), step };
+    await sleep(remaining * 1000 + 200);
+  }
+}
+
+export async function text(page, selector = 'main') {
+  return ((await page.locator(selector).first().textContent({ timeout: 5000 })) || '').replace(/\s+/g, ' ');
+}
+
+
+// Runs `main` under a watchdog, prints the summary and exits 1 on any failure.
+export async function finish(main, timeoutMs = OVERALL_TIMEOUT_MS) {
+  const watchdog = setTimeout(() => {
+    fail(`overall timeout (${timeoutMs / 1000} s)`);
+    console.log(`e2e: ${passed} passed, ${failed} failed`);
+    process.exit(1);
+  }, timeoutMs);
+  watchdog.unref();
+  try {
+    await main();
+  } catch (err) {
+    fail('unexpected error', err.stack || String(err));
+  }
+  clearTimeout(watchdog);
+  if (failed > 0) console.log(`e2e: failures: ${problems.join('; ')}`);
+  console.log(`screenshots and server log: ${path.relative(ROOT, RESULTS) || '.'}/`);
+  console.log(`e2e: ${passed} passed, ${failed} failed`);
+  process.exit(failed > 0 ? 1 : 0);
+}
