@@ -230,9 +230,16 @@ export function fail(name, detail) {
 }
 
 let shotCounter = 0;
+let shotsDir = RESULTS;
+// Screenshots of this run go to `test-results/<sub>/` (the role journeys keep theirs apart).
+export function setShotsDir(sub) {
+  shotsDir = path.join(RESULTS, sub);
+  fs.rmSync(shotsDir, { recursive: true, force: true });
+  fs.mkdirSync(shotsDir, { recursive: true });
+}
 export async function screenshot(page, name) {
   shotCounter += 1;
-  const file = path.join(RESULTS, `${String(shotCounter).padStart(2, '0')}-${name}.png`);
+  const file = path.join(shotsDir, `${String(shotCounter).padStart(2, '0')}-${name}.png`);
   try {
     // caret: 'initial' — Playwright's default hides the caret with an inline style, which our CSP blocks.
     await page.screenshot({ path: file, fullPage: true, caret: 'initial' });
@@ -353,4 +360,87 @@ export async function finish(main, timeoutMs = OVERALL_TIMEOUT_MS) {
   console.log(`screenshots and server log: ${path.relative(ROOT, RESULTS) || '.'}/`);
   console.log(`e2e: ${passed} passed, ${failed} failed`);
   process.exit(failed > 0 ? 1 : 0);
+}
+
+// ---------------------------------------------------------------- checks of a first-time user's page
+
+// The text of `main` as a person reads it: without code samples (keys, API examples), which
+// are meant to be copied as they are.
+async function readableText(page) {
+  return page.evaluate(() => {
+    const main = document.querySelector('main');
+    if (!main) return '';
+    const copy = main.cloneNode(true);
+    for (const el of copy.querySelectorAll('code, pre, script, style, template, [hidden]')) el.remove();
+    return (copy.textContent || '').replace(/\s+/g, ' ');
+  });
+}
+
+// French formats: no ISO date or time, times as « 14 h 05 », grouped phone numbers, amounts
+// as « 10,50 € », no « (s) » plural, no technical word left in a sentence.
+const FORMAT_FAULTS = [
+  [/\b\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2})?\b/, 'une date au format ISO (AAAA-MM-JJ)'],
+  [/\b\d{1,2}:\d{2}(?::\d{2})?\b/, 'une heure avec deux-points (attendu « 14 h 05 »)'],
+  [/\b\d{1,2}h\d{2}\b/, 'une heure sans espaces (attendu « 14 h 05 »)'],
+  [/\+33\d{9}\b|(?<![\d ])0[1-9]\d{8}\b/, 'un numéro de téléphone non groupé (attendu « 05 57 02 00 00 »)'],
+  [/\d\.\d{2}\s?€|\d\s?EUR\b/, 'un montant à l’anglaise (attendu « 10,50 € »)'],
+  [/\p{L}\((?:s|e|es|x)\)/u, 'un pluriel « (s) »'],
+  [/\b(?:undefined|null|NaN|Error|Some\(|None\b)/, 'un mot technique'],
+  [/\b(?:UTC|GMT)\b/, 'une heure UTC'],
+];
+
+export async function checkFrench(page, label) {
+  const t = await readableText(page);
+  const found = [];
+  for (const [re, what] of FORMAT_FAULTS) {
+    const m = t.match(re);
+    if (m) found.push(`${what} : « …${t.slice(Math.max(0, m.index - 40), m.index + m[0].length + 20).trim()}… »`);
+  }
+  const name = `French formats: ${label} (${new URL(page.url()).pathname})`;
+  if (found.length === 0) pass(name);
+  else fail(name, found.join('\n'));
+}
+
+// After an action (a form sent, a page reached from a link), where the keyboard is: on the
+// message that reports the outcome when the page has one, otherwise at the page's start or in
+// its content — never left in the header, the menu or the footer.
+export async function checkFocus(page, label) {
+  const f = await page.evaluate(() => {
+    const a = document.activeElement;
+    const alert = document.querySelector('main .fr-alert[role=alert], main .fr-alert[role=status]');
+    return {
+      tag: a ? a.tagName.toLowerCase() : null,
+      text: a ? (a.textContent || '').trim().slice(0, 80) : '',
+      onAlert: !!(alert && a && alert.contains(a)),
+      hasAlert: !!alert,
+      inMain: !!(a && a.closest('main')),
+      atStart: !a || a === document.body || a === document.documentElement,
+    };
+  });
+  const name = `focus after the action: ${label}`;
+  if (f.hasAlert ? f.onAlert : (f.atStart || f.inMain)) pass(name);
+  else fail(name, `the focus is on <${f.tag}> « ${f.text} »${f.hasAlert ? ', not on the message that reports the outcome' : ''}`);
+}
+
+// At a phone's width nothing is wider than the screen, and the menu's texts are whole.
+export async function checkPhoneLayout(page, label) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  const name = `phone layout: ${label} (${new URL(page.url()).pathname})`;
+  if (overflow > 1) fail(name, `the page is ${overflow} px wider than the screen`);
+  else pass(name);
+}
+
+// Follows a link of the main menu; on a phone, through the « Menu » button first. Checks that
+// the menu's texts are whole there.
+export async function viaMenu(page, href) {
+  const narrow = (page.viewportSize() || { width: 1280 }).width < 992;
+  if (narrow) {
+    await page.click('#bouton-menu');
+    await page.waitForSelector('#menu-principal .fr-nav__list', { state: 'visible', timeout: 5000 });
+    const cut = await page.evaluate(() => [...document.querySelectorAll('#menu-principal .fr-btn, #menu-principal .fr-nav__link')]
+      .filter((b) => b.offsetParent !== null && b.scrollWidth > b.clientWidth + 1)
+      .map((b) => (b.textContent || '').trim()));
+    if (cut.length) throw new Error(`texts cut in the phone menu: ${JSON.stringify(cut)}`);
+  }
+  await clickAndWait(page, page.locator(`#navigation-principale a.fr-nav__link[href="${href}"]`));
 }
