@@ -201,6 +201,10 @@ async fn load_pass(core: &Core) -> Result<DemoPass> {
         });
         places::qualify(core, &Principal::SYSTEME, place).await?;
     }
+    // The hub's territory (the former Aquitaine): its places to check are the demo places.
+    let hub = org("Hub France Connectée Nouvelle-Aquitaine (démo)").await?;
+    let aquitaine: Vec<String> = ["24", "33", "40", "47", "64"].map(String::from).to_vec();
+    crate::hubs::set_departements(core, &Actor::System, hub, &aquitaine).await?;
     let (place, _, api_key) = places::new_api_key(core, &Principal::SYSTEME, "demo-2").await?;
     demo_application(core, org("Espace public numérique de Pessac (démo)").await?).await?;
     let funder = org("Département de la Gironde (démo)").await?;

@@ -2,9 +2,26 @@
 //! instants (« 06/12/2026 à 14 h 05 », Paris time). Days are written by `dates_fr`, amounts by
 //! `money` (`10,50 €`).
 
-/// « 0 jour », « 1 jour », « 20 jours » (French puts 0 and 1 in the singular).
+/// « 0 jour », « 1 jour », « 20 jours », « 12 345 chèques » (French puts 0 and 1 in the
+/// singular, and groups thousands with a no-break space).
 pub fn nombre(n: i64, singulier: &str, pluriel: &str) -> String {
-    format!("{n} {}", if n.abs() > 1 { pluriel } else { singulier })
+    format!("{} {}", entier(n), if n.abs() > 1 { pluriel } else { singulier })
+}
+
+/// « 12 345 », « -1 000 000 »: thousands grouped with a no-break space (U+00A0, as amounts: every font of the PDFs has it).
+pub fn entier(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push('\u{a0}');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A French phone number as people read it: `+33557020000` or `0557020000` →
@@ -69,6 +86,16 @@ mod tests {
         assert_eq!(nombre(1, "ligne lue", "lignes lues"), "1 ligne lue");
         assert_eq!(nombre(2, "ligne lue", "lignes lues"), "2 lignes lues");
         assert_eq!(nombre(20, "jour", "jours"), "20 jours");
+        assert_eq!(nombre(12_345, "chèque", "chèques"), "12\u{a0}345 chèques");
+    }
+
+    #[test]
+    fn thousands_grouped() {
+        assert_eq!(entier(0), "0");
+        assert_eq!(entier(999), "999");
+        assert_eq!(entier(1000), "1\u{a0}000");
+        assert_eq!(entier(-1_234_567), "-1\u{a0}234\u{a0}567");
+        assert_eq!(entier(i64::MIN), "-9\u{a0}223\u{a0}372\u{a0}036\u{a0}854\u{a0}775\u{a0}808");
     }
 
     #[test]

@@ -164,6 +164,7 @@ pub fn router(state: AppState) -> Router {
                 .post(lieux::admin::import_submit)
                 .layer(DefaultBodyLimit::max(lieux::admin::UPLOAD_LIMIT)),
         )
+        .route("/c", get(pass_numerique::cheques::entry))
         .route("/c/{code}", get(pass_numerique::cheques::holder))
         .route(
             "/encaisser",
@@ -320,6 +321,8 @@ pub fn router(state: AppState) -> Router {
         .route("/static/app/geolocalisation.js", get(pages::geolocation_js))
         .route("/static/app/scan.js", get(pages::scan_js))
         .route("/static/app/encaisser.js", get(pages::encaisser_js))
+        .route("/static/app/passerelle.css", get(pages::passerelle_css))
+        .route("/static/app/passerelle.js", get(pages::passerelle_js))
         .route("/api/v1/version", get(lieux::api::version))
         .route("/api/v1/lieux", get(lieux::api::search))
         .route("/api/v1/lieux/{id}", get(lieux::api::one))

@@ -80,41 +80,42 @@ pub async fn method_not_allowed() -> WebError {
     WebError::MethodNotAllowed
 }
 
-/// Our own small script (served from the binary, allowed by the CSP `script-src 'self'`):
-/// fills the search form's coordinates with the browser's position, on request.
-pub async fn geolocation_js() -> Response {
+/// A file of the application's own (scripts, one style sheet), served from the binary (allowed by
+/// the CSP's `'self'`) and kept an hour by browsers.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../static/geolocalisation.js"),
+        body,
     )
         .into_response()
+}
+
+/// The search page's « Autour de moi » (progressive enhancement).
+pub async fn geolocation_js() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("../static/geolocalisation.js"))
 }
 
 /// The counter page's QR reader (progressive enhancement).
 pub async fn scan_js() -> Response {
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../static/scan.js"),
-    )
-        .into_response()
+    asset("text/javascript; charset=utf-8", include_str!("../static/scan.js"))
 }
 
 /// The counter form's list of services, following the chosen place (progressive enhancement).
 pub async fn encaisser_js() -> Response {
-    (
-        [
-            (axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (axum::http::header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../static/encaisser.js"),
-    )
-        .into_response()
+    asset("text/javascript; charset=utf-8", include_str!("../static/encaisser.js"))
+}
+
+/// The script of every page: wide tables made reachable with the keyboard (progressive enhancement).
+pub async fn passerelle_js() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("../static/passerelle.js"))
+}
+
+/// The few rules the DSFR leaves to the service (long names in the phone menu).
+pub async fn passerelle_css() -> Response {
+    asset("text/css; charset=utf-8", include_str!("../static/passerelle.css"))
 }
 
 /// A file to download: never kept by a browser or a proxy (it may hold codes or bank details).

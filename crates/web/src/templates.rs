@@ -325,6 +325,16 @@ pub struct ChequePage {
     pub lieux: Vec<(String, String, String)>,
     /// For signed-in place staff: the code, to offer the redemption.
     pub redeem_code: Option<String>,
+    /// Never set here: the form to type the code again shares its field with the entry page.
+    pub erreur: Option<String>,
+}
+
+/// `/c`: where a holder types the code of his cheque.
+#[derive(Template)]
+#[template(path = "pass_numerique/cheque-saisie.html")]
+pub struct ChequeEntryPage {
+    pub l: Layout,
+    pub erreur: Option<String>,
 }
 
 /// The outcome shown at the counter.
@@ -486,12 +496,18 @@ pub struct NewOrderPage {
     pub services: Vec<&'static str>,
     pub values: NewOrderValues,
     pub error: Option<String>,
+    /// The opérateur sets his fee; a funder orders at the usual one.
+    pub operateur: bool,
 }
 
 #[derive(Template)]
 #[template(path = "pass_numerique/remettre.html")]
 pub struct HandOutPage {
     pub l: Layout,
+    /// « n° 4 à 10 (commande n° 1) », the booklets left to hand out.
+    pub a_remettre: Vec<String>,
+    /// The first of them, preset in the form.
+    pub prochain: Option<i64>,
     /// (key, label)
     pub publics: Vec<(&'static str, &'static str)>,
     pub bands: Vec<&'static str>,

@@ -371,7 +371,8 @@ async function readableText(page) {
     const main = document.querySelector('main');
     if (!main) return '';
     const copy = main.cloneNode(true);
-    for (const el of copy.querySelectorAll('code, pre, script, style, template, [hidden]')) el.remove();
+    // The mandate's legal text is versioned and hashed: it is shown as it was signed.
+    for (const el of copy.querySelectorAll('code, pre, script, style, template, [hidden], [data-texte-officiel]')) el.remove();
     return (copy.textContent || '').replace(/\s+/g, ' ');
   });
 }

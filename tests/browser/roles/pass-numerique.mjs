@@ -37,7 +37,7 @@ export async function lieu(ctx, page, { run }) {
     page.locator('button[name=action][value=encaisser]').click(),
   ]);
   const said = await text(page);
-  if (!said.includes('Chèque encaissé') || !/\d+,\d{2} €/.test(said)) throw new Error(`after « Encaisser »: ${said.slice(0, 300)}`);
+  if (!said.includes('Chèque encaissé') || !/\d+(?:,\d{2})? €/.test(said)) throw new Error(`after « Encaisser »: ${said.slice(0, 300)}`);
   await ctx.reached(page, 'chèque encaissé', { action: true });
   return `cheque redeemed (« ${(await text(page, 'main .fr-alert p')).trim()} »)`;
 }
@@ -49,10 +49,9 @@ export async function prescripteur(ctx, page, { width }) {
   await ctx.viaMenu(page, '/remettre');
   await ctx.reached(page, 'remettre un carnet', { action: true });
   // The page says which booklets are to hand out; the first one is taken.
-  const numero = await page.locator('#carnet').getAttribute('placeholder')
-    || ((await text(page, '#carnets-disponibles')).match(/n° (\d+)/) || [])[1];
-  if (!numero) throw new Error('the page does not say which booklets are left to hand out');
-  await page.fill('#carnet', numero.replace(/\D/g, ''));
+  const left = await text(page, '#carnets-disponibles');
+  const numero = await page.inputValue('#carnet');
+  if (!numero || !left.includes(`n° ${numero}`)) throw new Error(`the booklet preset (${numero}) is not among those left: ${left}`);
   // A commune by its name, as the person says it.
   await page.fill('#commune', width < 992 ? 'Pessac' : 'Bègles');
   await submitForm(page, '#carnet');

@@ -9,6 +9,8 @@ pub enum Action {
     Administer,
     /// See an order of the funder `funder`.
     ViewOrder { funder: i64 },
+    /// Order booklets for `funder` (the funder itself, at the opérateur's fee; or the opérateur).
+    CreateOrder { funder: Option<i64> },
     /// See the reports of the orders of `funder` together, or of every funder (`None`: the opérateur only).
     ViewReports { funder: Option<i64> },
     /// Accept the quote of an order of `funder` (the funder itself, or the opérateur on its behalf).
@@ -30,6 +32,9 @@ pub fn authorize(who: &Principal, action: Action) -> Result<()> {
         Action::Administer => operator,
         Action::ViewOrder { funder } | Action::AcceptQuote { funder } | Action::StopHandOuts { funder } => {
             operator || (who.role == Role::Commanditaire && funder == who.organisation_id)
+        }
+        Action::CreateOrder { funder } => {
+            operator || (who.role == Role::Commanditaire && funder.is_none_or(|f| f == who.organisation_id))
         }
         Action::ViewReports { funder } => {
             operator || (who.role == Role::Commanditaire && funder == Some(who.organisation_id))

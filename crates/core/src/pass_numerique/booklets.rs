@@ -15,19 +15,63 @@ use crate::{on_db, on_tx, Core};
 /// Age bands recorded at hand-out.
 pub const AGE_BANDS: [&str; 7] = ["15-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75-et-plus"];
 
-/// What the hand-out desk offers: the publics (key, label) and the age bands.
+/// What the hand-out desk offers: the booklets left to hand out, the publics (key, label) they may
+/// go to, and the age bands.
 #[derive(Debug, Clone)]
 pub struct Desk {
+    pub a_remettre: Vec<Serie>,
     pub publics: Vec<(&'static str, &'static str)>,
     pub bands: Vec<&'static str>,
 }
 
-/// Opens the hand-out desk: prescribers and the opérateur only (which
-/// booklets each may hand out is decided again per booklet).
-pub fn desk(who: &Principal) -> Result<Desk> {
+/// A run of consecutive booklets of one order, allotted to the prescriber and not handed out yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Serie {
+    pub commande: i64,
+    pub premier: i64,
+    pub dernier: i64,
+}
+
+/// Opens the hand-out desk: prescribers and the opérateur only (which booklets each may hand
+/// out is decided again per booklet). A prescriber sees his booklets left to hand out, and only
+/// the publics that the order of the first of them allows, the booklet the form presets (all
+/// publics when he has none left; another booklet typed is checked against its own order).
+pub async fn desk(core: &Core, who: &Principal) -> Result<Desk> {
     authorize(who, Action::HandOutDesk)?;
+    let rows: Vec<(i64, i64, String)> = on_db!(&core.db, c => {
+        sqlx::query_as(
+            "SELECT k.numero, k.commande_id, o.publics FROM carnets k JOIN commandes o ON o.id = k.commande_id \
+             WHERE k.prescripteur_id = $1 AND k.remis_at IS NULL AND k.perdu_at IS NULL AND o.remises_arretees_at IS NULL \
+             ORDER BY k.numero",
+        )
+        .bind(who.organisation_id)
+        .fetch_all(&mut *c)
+        .await?
+    });
+    let mut a_remettre: Vec<Serie> = Vec::new();
+    let mut allowed: Vec<&str> = Vec::new();
+    for (numero, commande, publics) in &rows {
+        match a_remettre.last_mut() {
+            Some(s) if s.commande == *commande && s.dernier + 1 == *numero => s.dernier = *numero,
+            _ => a_remettre.push(Serie {
+                commande: *commande,
+                premier: *numero,
+                dernier: *numero,
+            }),
+        }
+        // The publics of the booklet preset in the form (the first one left to hand out).
+        if *numero == rows[0].0 {
+            allowed.extend(publics.split('|'));
+        }
+    }
+    let every = rows.is_empty() || allowed.contains(&Public::ToutPublic.key());
     Ok(Desk {
-        publics: Public::ALL.iter().map(|p| (p.key(), p.label())).collect(),
+        a_remettre,
+        publics: Public::ALL
+            .iter()
+            .filter(|p| every || allowed.contains(&p.key()))
+            .map(|p| (p.key(), p.label()))
+            .collect(),
         bands: AGE_BANDS.to_vec(),
     })
 }
@@ -148,10 +192,15 @@ pub async fn hand_out(core: &Core, who: &Principal, numero: i64, h: &HandOut) ->
         .iter()
         .any(|p| p == public.key() || p == Public::ToutPublic.key())
     {
+        let labels: Vec<&str> = order
+            .publics
+            .iter()
+            .map(|k| Public::parse(k).map_or(k.as_str(), |p| p.label()))
+            .collect();
         return Err(CoreError::invalid(format!(
             "public « {} » hors de ceux de la commande ({})",
             public.label(),
-            order.publics.join(", ")
+            labels.join(", ")
         )));
     }
     let commune = h.commune.trim().to_uppercase();
@@ -160,7 +209,7 @@ pub async fn hand_out(core: &Core, who: &Principal, numero: i64, h: &HandOut) ->
     });
     if known == 0 {
         return Err(CoreError::invalid(format!(
-            "commune de résidence « {commune} » : code INSEE inconnu du référentiel officiel"
+            "commune de résidence « {commune} » inconnue du référentiel officiel : saisissez son nom, son code postal ou son code INSEE"
         )));
     }
     let band = match h.tranche_age.as_deref().map(str::trim).filter(|t| !t.is_empty()) {

@@ -91,6 +91,9 @@ pub struct NewOrder {
 }
 
 impl NewOrder {
+    /// The opérateur's usual fee: 4 % of the cheques' value.
+    pub const FRAIS_POUR_DIX_MILLE: i64 = 400;
+
     /// An order with the brief's defaults.
     pub fn new(commanditaire_id: i64, carnets: i64, debut: jiff::civil::Date, fin: jiff::civil::Date) -> NewOrder {
         NewOrder {
@@ -107,7 +110,7 @@ impl NewOrder {
             prescripteurs: Vec::new(),
             plafond_jour: 2,
             marque: String::new(),
-            frais_pour_dix_mille: 400,
+            frais_pour_dix_mille: Self::FRAIS_POUR_DIX_MILLE,
         }
     }
 
@@ -339,7 +342,16 @@ async fn check_perimeter(tx: &mut Tx, perimeter: &Perimetre) -> Result<()> {
 
 /// Creates an order and its quote: the opérateur only (`Principal::SYSTEME` from the command line).
 pub async fn create(core: &Core, who: &Principal, new: &NewOrder) -> Result<(Order, Document)> {
-    authorize(who, Action::Administer)?;
+    authorize(
+        who,
+        Action::CreateOrder {
+            funder: Some(new.commanditaire_id),
+        },
+    )?;
+    // The opérateur's fee is the opérateur's to set: a funder's own order carries the usual one.
+    if authorize(who, Action::Administer).is_err() && new.frais_pour_dix_mille != NewOrder::FRAIS_POUR_DIX_MILLE {
+        return Err(CoreError::Forbidden);
+    }
     let actor = &who.actor();
     new.check()?;
     require_kind(core, new.commanditaire_id, "commanditaire", "un commanditaire").await?;

@@ -46,7 +46,7 @@ pub async fn list(core: &Core, who: &Principal) -> Result<OrderList> {
     let orders = on_db!(&core.db, c => sqlx::query_as(sql).bind(funder.unwrap_or(0)).fetch_all(&mut *c).await?);
     Ok(OrderList {
         orders,
-        may_create: authorize(who, Action::Administer).is_ok(),
+        may_create: authorize(who, Action::CreateOrder { funder: None }).is_ok(),
     })
 }
 
@@ -190,11 +190,13 @@ pub async fn document(core: &Core, who: &Principal, id: i64, numero: &str) -> Re
 
 /// The choices of the new-order form: funders and prescribers as (id, name). The opérateur only.
 pub async fn new_order_choices(core: &Core, who: &Principal) -> Result<(Vec<(i64, String)>, Vec<(i64, String)>)> {
-    authorize(who, Action::Administer)?;
+    authorize(who, Action::CreateOrder { funder: None })?;
     let all = crate::accounts::store::organisations(&core.db).await?;
+    // A funder orders for itself only.
+    let operator = authorize(who, Action::Administer).is_ok();
     let of = |kind: &str| {
         all.iter()
-            .filter(|o| o.kind == kind)
+            .filter(|o| o.kind == kind && (operator || kind != "commanditaire" || o.id == who.organisation_id))
             .map(|o| (o.id, o.name.clone()))
             .collect::<Vec<_>>()
     };

@@ -166,7 +166,7 @@ pub async fn new_form(State(state): State<AppState>, u: CurrentUser) -> Result<R
         NewPage {
             l: u.layout("Nouveau mandat", SECTION),
             error: None,
-            usager: usager.map(|x| format!("{}, né(e) le {}", x.full_name(), x.birthdate_fr())),
+            usager: usager.map(|x| format!("{}, date de naissance : {}", x.full_name(), x.birthdate_fr())),
             action: format!("{SECTION}/recapitulatif"),
             renouvelle: None,
             demarches,
@@ -235,7 +235,7 @@ async fn recap(
             NewPage {
                 l: u.layout("Nouveau mandat", SECTION),
                 error: problem.map(|p| crate::error::capitalise(&p)),
-                usager: Some(format!("{}, né(e) le {}", usager.full_name(), usager.birthdate_fr())),
+                usager: Some(format!("{}, date de naissance : {}", usager.full_name(), usager.birthdate_fr())),
                 action: back,
                 renouvelle,
                 demarches,
@@ -426,7 +426,7 @@ pub async fn renew_form(
             l: u.layout(&format!("Renouveler le mandat n° {id}"), SECTION),
             error: None,
             usager: Some(format!(
-                "{}, né(e) le {}",
+                "{}, date de naissance : {}",
                 m.usager.full_name(),
                 m.usager.birthdate_fr()
             )),

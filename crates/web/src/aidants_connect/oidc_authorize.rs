@@ -172,7 +172,7 @@ async fn usagers_step(
             href: format!("/oidc/authorize/demarche?{}", g.query(&[("usager", &u.id.to_string())])),
             family_name: u.family_name,
             given_name: u.given_name,
-            birthdate: u.birthdate,
+            birthdate: passerelle_core::aidants_connect::franceconnect::french_date(&u.birthdate),
         })
         .collect();
     render(

@@ -4,7 +4,7 @@
 use crate::forms::Path;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Form;
 use passerelle_core::accounts::Role;
 use passerelle_core::lieux::vocabulaires::Services;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::auth::{render, ClientIp, CurrentUser, Visitor};
 use crate::error::WebError;
-use crate::templates::{ChequePage, CounterPage, CounterPlace, CounterResult};
+use crate::templates::{ChequeEntryPage, ChequePage, CounterPage, CounterPlace, CounterResult};
 use crate::AppState;
 
 /// `/c/{code}`: tells anyone holding the cheque whether it is valid, until
@@ -36,6 +36,7 @@ pub async fn holder(
                 message: "Trop de codes erronés depuis votre réseau : réessayez dans quelques minutes.".into(),
                 lieux: Vec::new(),
                 redeem_code: None,
+                erreur: None,
             },
         );
     };
@@ -53,8 +54,37 @@ pub async fn holder(
             message: view.verdict.message,
             lieux: with_addresses(&state, view.lieux).await?,
             redeem_code: (staff && view.verdict.valide).then_some(code),
+            erreur: None,
         },
     )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EntryQuery {
+    code: Option<String>,
+}
+
+/// `/c`: the holder types the code of his cheque (from the home page, or without a camera to
+/// scan the QR code); `/c?code=…` leads to the cheque's page, as the QR code does. The code is
+/// only in the query string here, which the logs never keep.
+pub async fn entry(v: Visitor, Query(q): Query<EntryQuery>) -> Result<Response, WebError> {
+    let l = v.layout("Vérifier mon chèque Pass Numérique", "/lieux");
+    let typed = q.code.unwrap_or_default();
+    let code: String = typed
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    if !code.is_empty() {
+        return Ok(axum::response::Redirect::to(&format!("/c/{code}")).into_response());
+    }
+    let erreur = (!typed.is_empty()).then(|| "Saisissez le code imprimé sur le chèque, sous son QR code.".to_string());
+    let status = if erreur.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(status, ChequeEntryPage { l, erreur })
 }
 
 /// The holder's places with their address (« 1 rue X, 33000 Bordeaux »), where to go.

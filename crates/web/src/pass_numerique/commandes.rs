@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use passerelle_core::dates_fr::jour_fr;
 
-use passerelle_core::pass_numerique::booklets::{self, Desk, HandOut};
+use passerelle_core::pass_numerique::booklets::{self, HandOut};
 use passerelle_core::pass_numerique::model::{ChequeState, Public};
 use passerelle_core::pass_numerique::orders::{self, DocumentKind};
 use passerelle_core::pass_numerique::reports;
@@ -183,18 +183,27 @@ pub(crate) async fn view(
     )
 }
 
-fn hand_out_page(u: &CurrentUser, desk: Desk, result: Option<CounterResult>) -> HandOutPage {
-    HandOutPage {
+async fn hand_out_page(state: &AppState, u: &CurrentUser, result: Option<CounterResult>) -> Result<HandOutPage, WebError> {
+    let desk = booklets::desk(&state.core, &u.principal).await?;
+    Ok(HandOutPage {
         l: u.layout("Remettre un carnet", "/remettre"),
+        a_remettre: desk
+            .a_remettre
+            .iter()
+            .map(|s| match s.dernier - s.premier {
+                0 => format!("n° {} (commande n° {})", s.premier, s.commande),
+                _ => format!("n° {} à {} (commande n° {})", s.premier, s.dernier, s.commande),
+            })
+            .collect(),
+        prochain: desk.a_remettre.first().map(|s| s.premier),
         publics: desk.publics,
         bands: desk.bands,
         result,
-    }
+    })
 }
 
-pub async fn hand_out_form(u: CurrentUser) -> Result<Response, WebError> {
-    let desk = booklets::desk(&u.principal)?;
-    render(StatusCode::OK, hand_out_page(&u, desk, None))
+pub async fn hand_out_form(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
+    render(StatusCode::OK, hand_out_page(&state, &u, None).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -207,23 +216,29 @@ pub struct HandOutForm {
     consentement: Option<String>,
 }
 
-fn booklet_number(text: &str) -> Result<i64, CounterResult> {
-    text.trim().parse::<i64>().map_err(|_| CounterResult {
+fn refused(title: &str, message: String) -> CounterResult {
+    CounterResult {
         ok: false,
-        title: "Numéro de carnet illisible".into(),
-        message: format!(
-            "« {} » n'est pas un numéro de carnet (des chiffres seulement).",
-            text.trim()
-        ),
+        title: title.into(),
+        message,
         cancellable: None,
+    }
+}
+
+fn booklet_number(text: &str) -> Result<i64, CounterResult> {
+    text.trim().parse::<i64>().map_err(|_| {
+        refused(
+            "Numéro de carnet illisible",
+            format!("« {} » n'est pas un numéro de carnet (des chiffres seulement).", text.trim()),
+        )
     })
 }
 
 /// The hand-out page after an action: a success in `title` / `message`, or a
 /// refusal of the domain as a message (a denial stays a 403, other errors stay errors).
-fn after(
+async fn after(
+    state: &AppState,
     u: &CurrentUser,
-    desk: Desk,
     outcome: Result<String, passerelle_core::CoreError>,
     title: &str,
 ) -> Result<Response, WebError> {
@@ -239,15 +254,36 @@ fn after(
         ),
         Err(e) => (
             StatusCode::BAD_REQUEST,
-            CounterResult {
-                ok: false,
-                title: "Remise refusée".into(),
-                message: crate::error::refusal_message(e)?,
-                cancellable: None,
-            },
+            refused("Remise refusée", crate::error::refusal_message(e)?),
         ),
     };
-    render(status, hand_out_page(u, desk, Some(result)))
+    render(status, hand_out_page(state, u, Some(result)).await?)
+}
+
+/// The INSEE code of the commune the prescriber typed: its name as the person says it, its
+/// postcode or its code. A name or a postcode of several communes asks which one; without the
+/// official communes loaded, the text goes as it is (an INSEE code is then expected).
+async fn commune_code(state: &AppState, typed: &str) -> Result<Result<String, CounterResult>, WebError> {
+    let index = state.lieux.get(&state.core.db).await?;
+    let Some(c) = index.comprendre(typed, None) else {
+        return Ok(Ok(typed.trim().to_string()));
+    };
+    if c.autres.is_empty() || c.lecture == passerelle_core::lieux::search::communes::Lecture::CodeInsee {
+        return Ok(Ok(c.commune.code.clone()));
+    }
+    let choices: Vec<String> = std::iter::once(c.commune)
+        .chain(c.autres.iter().copied())
+        .take(6)
+        .map(|k| format!("{} ({}, code {})", k.nom, k.codes_postaux.join(", "), k.code))
+        .collect();
+    Ok(Err(refused(
+        "Quelle commune ?",
+        format!(
+            "« {} » désigne plusieurs communes : saisissez le code INSEE de la bonne, parmi {}.",
+            typed.trim(),
+            choices.join(" ; ")
+        ),
+    )))
 }
 
 pub async fn hand_out_submit(
@@ -255,14 +291,17 @@ pub async fn hand_out_submit(
     u: CurrentUser,
     Form(f): Form<HandOutForm>,
 ) -> Result<Response, WebError> {
-    let desk = booklets::desk(&u.principal)?;
     let numero = match booklet_number(&f.carnet) {
         Ok(n) => n,
-        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, desk, Some(r))),
+        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&state, &u, Some(r)).await?),
+    };
+    let commune = match commune_code(&state, &f.commune).await? {
+        Ok(c) => c,
+        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&state, &u, Some(r)).await?),
     };
     let h = HandOut {
         public: f.public,
-        commune: f.commune,
+        commune,
         tranche_age: f.tranche_age,
         contact: f.contact,
         consentement: f.consentement.as_deref() == Some("oui"),
@@ -270,7 +309,7 @@ pub async fn hand_out_submit(
     let outcome = booklets::hand_out(&state.core, &u.principal, numero, &h)
         .await
         .map(|_| format!("La remise du carnet n° {numero} est enregistrée."));
-    after(&u, desk, outcome, "Carnet remis")
+    after(&state, &u, outcome, "Carnet remis").await
 }
 
 #[derive(Debug, Deserialize)]
@@ -283,10 +322,9 @@ pub async fn lost_submit(
     u: CurrentUser,
     Form(f): Form<LostForm>,
 ) -> Result<Response, WebError> {
-    let desk = booklets::desk(&u.principal)?;
     let numero = match booklet_number(&f.carnet) {
         Ok(n) => n,
-        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&u, desk, Some(r))),
+        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&state, &u, Some(r)).await?),
     };
     let outcome = booklets::declare_lost(&state.core, &u.principal, numero)
         .await
@@ -297,7 +335,7 @@ pub async fn lost_submit(
                 passerelle_core::format_fr::nombre(n, "chèque non utilisé annulé", "chèques non utilisés annulés")
             )
         });
-    after(&u, desk, outcome, "Carnet déclaré perdu")
+    after(&state, &u, outcome, "Carnet déclaré perdu").await
 }
 
 /// `/commandes/{id}/documents/{numero}`: a quote or an invoice of the order, in PDF.

@@ -32,10 +32,14 @@ pub const WEB_ISSUE_MAX_CHEQUES: i64 = 1_000_000;
 async fn form_page(
     state: &AppState,
     u: &CurrentUser,
-    values: NewOrderValues,
+    mut values: NewOrderValues,
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let (funders, prescribers) = reports::new_order_choices(&state.core, &u.principal).await?;
+    // A funder orders for itself: its name is the only choice, chosen already.
+    if let [(only, _)] = funders.as_slice() {
+        values.commanditaire = *only;
+    }
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -51,13 +55,30 @@ async fn form_page(
             services: Services::ALL.iter().map(|s| s.label()).collect(),
             values,
             error,
+            operateur: is_operator(u),
         },
     )
 }
 
+fn is_operator(u: &CurrentUser) -> bool {
+    u.principal.role == passerelle_core::accounts::Role::Operateur
+}
+
 /// `GET /commandes/nouvelle`
+/// Validity preset to a year from today, so that a first order needs only its quantity and
+/// its territory.
 pub async fn new_form(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
-    form_page(&state, &u, NewOrderValues::default(), None).await
+    let today = state.core.db.horloge().today_paris();
+    let year_after = today
+        .checked_add(jiff::Span::new().years(1))
+        .and_then(|d| d.checked_sub(jiff::Span::new().days(1)))
+        .unwrap_or(today);
+    let values = NewOrderValues {
+        debut: today.to_string(),
+        fin: year_after.to_string(),
+        ..NewOrderValues::default()
+    };
+    form_page(&state, &u, values, None).await
 }
 
 /// The fields of the form as sent; checkboxes repeat their name.
@@ -140,7 +161,11 @@ pub async fn create(
     u: CurrentUser,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    let values = Fields(fields).values();
+    let mut values = Fields(fields).values();
+    if !is_operator(&u) {
+        // Not a field of a funder's form: the usual fee.
+        values.frais = NewOrderValues::default().frais;
+    }
     let created = match new_order(&values) {
         Ok(new) => orders::create(&state.core, &u.principal, &new).await,
         Err(e) => Err(e),

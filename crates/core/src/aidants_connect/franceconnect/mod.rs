@@ -57,14 +57,14 @@ impl std::fmt::Debug for Identity {
 }
 
 impl Identity {
-    /// « né le 24 août 1962 », « née le … » or « né(e) le … ».
+    /// « né le 24 août 1962 », « née le … », or « date de naissance : … » when the gender is not given.
     pub fn born_on(&self) -> String {
         let verb = match self.gender.as_str() {
-            "male" => "né",
-            "female" => "née",
-            _ => "né(e)",
+            "male" => "né le",
+            "female" => "née le",
+            _ => "date de naissance :",
         };
-        format!("{verb} le {}", french_date(&self.birthdate))
+        format!("{verb} {}", french_date(&self.birthdate))
     }
 }
 

@@ -6,8 +6,6 @@
 use super::model::verification_token;
 use super::queries::Mandate;
 use super::texts::Text;
-use crate::dates_fr::jour;
-use crate::db::datetime_of;
 use crate::error::{CoreError, Result};
 use crate::keys::Keys;
 use crate::pdf::{wrap, Flow, Fonts, Page, Pdf, Style, A4, BLUE_FRANCE, TEXT};
@@ -24,10 +22,9 @@ pub fn verification_url(keys: &Keys, base_url: &str, id: i64) -> String {
     )
 }
 
-/// `JJ/MM/AAAA à HH:MM UTC`.
+/// « 07/12/2026 à 10 h 42 », Paris time, as on every other page (the usager's space, the journal).
 pub fn moment(micros: i64) -> String {
-    let t = datetime_of(micros);
-    format!("{} à {:02}:{:02} UTC", jour(micros), t.hour(), t.minute())
+    crate::format_fr::horodatage(micros)
 }
 
 /// Lines one under the other from the top of the page, 4 points of leading.
