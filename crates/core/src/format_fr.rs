@@ -16,7 +16,7 @@ pub fn entier(n: i64) -> String {
         out.push('-');
     }
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('\u{a0}');
         }
         out.push(c);
@@ -95,7 +95,10 @@ mod tests {
         assert_eq!(entier(999), "999");
         assert_eq!(entier(1000), "1\u{a0}000");
         assert_eq!(entier(-1_234_567), "-1\u{a0}234\u{a0}567");
-        assert_eq!(entier(i64::MIN), "-9\u{a0}223\u{a0}372\u{a0}036\u{a0}854\u{a0}775\u{a0}808");
+        assert_eq!(
+            entier(i64::MIN),
+            "-9\u{a0}223\u{a0}372\u{a0}036\u{a0}854\u{a0}775\u{a0}808"
+        );
     }
 
     #[test]

@@ -95,7 +95,10 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 
 /// The search page's « Autour de moi » (progressive enhancement).
 pub async fn geolocation_js() -> Response {
-    asset("text/javascript; charset=utf-8", include_str!("../static/geolocalisation.js"))
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/geolocalisation.js"),
+    )
 }
 
 /// The counter page's QR reader (progressive enhancement).
@@ -110,7 +113,10 @@ pub async fn encaisser_js() -> Response {
 
 /// The script of every page: wide tables made reachable with the keyboard (progressive enhancement).
 pub async fn passerelle_js() -> Response {
-    asset("text/javascript; charset=utf-8", include_str!("../static/passerelle.js"))
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/passerelle.js"),
+    )
 }
 
 /// The few rules the DSFR leaves to the service (long names in the phone menu).

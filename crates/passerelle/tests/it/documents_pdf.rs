@@ -516,13 +516,13 @@ fn an_attestation_reads_as_before() {
                 &format!("Texte du mandat : version 1, SHA-256 {}", text.empreinte),
                 "L'usager (identité certifiée par FranceConnect)",
                 "Angela Claire Louise DUBOIS",
-                "Né(e) le 24/08/1962",
+                "Date de naissance : 24/08/1962",
                 "La structure habilitée",
                 "France Services de Pessac",
                 "Aidant qui a conclu le mandat : Léo Aidant",
                 "Démarches confiées",
                 "Durée : ",
-                "conclu le 22/07/2023 à 04:26 UTC ; expire le 11/01/2024 à 19:06 UTC",
+                "conclu le 22/07/2023 à 6 h 26 ; expire le 11/01/2024 à 20 h 06",
                 "Renouvelle le mandat n° 11",
                 "Signature de l'usager :",
                 "Signature de l'aidant :",
@@ -554,22 +554,24 @@ fn a_revocation_certificate_reads_as_before() {
         &pages[0],
         &[
             "Certificat de révocation",
-            "Mandat n° 12 du 22/07/2023 à 04:26 UTC",
+            "Mandat n° 12 du 22/07/2023 à 6 h 26",
             "État du mandat : ",
             "L'usager (identité certifiée par FranceConnect)",
             "Angela Claire Louise DUBOIS",
-            "Né(e) le 24/08/1962",
+            "Date de naissance : 24/08/1962",
             "France Services de Pessac",
             "Aidant qui a conclu le mandat : Léo Aidant",
             "Démarches",
-            " : révoquée le 14/11/2023 à 22:13 UTC par ",
-            " : toujours confiée (jusqu'au 11/01/2024 à 19:06 UTC)",
+            " : révoquée le 14/11/2023 à 23 h 13 par ",
+            " : toujours confiée (jusqu'au 11/01/2024 à 20 h 06)",
             "Une démarche révoquée ne peut plus être réalisée au nom de l'usager dans le cadre de ce mandat.",
             "Vérifier l'authenticité et l'état de ce mandat :",
             URL,
             "Aidants Connect — certificat de révocation — mandat n° 12",
         ],
     );
+    // Paris time, as on the pages; never UTC, never « Né(e) ».
+    has_none(&pages[0], &["UTC", "Né(e)"]);
     has_none(&pages[0], &["Signature", "Exemplaire"]);
     if let Some(codes) = qr_codes_of_page(&pdf, 1) {
         assert_eq!(codes, vec![URL.to_string()]);

@@ -80,6 +80,11 @@ async fn world() -> World {
     let (other_place, _) = signed_in(&app, "lieu", "lieu", "accueil@talence.fr").await;
     let (op, _) = signed_in(&app, "operateur", "operateur", "op@exemple.fr").await;
     let (funder, _) = signed_in(&app, "commanditaire", "commanditaire", "fin@gironde.fr").await;
+    // The demo's hub covers the former Aquitaine: here it keeps only the Pyrénées-Atlantiques.
+    let demo_hub = app
+        .scalar_i64("SELECT id FROM organisations WHERE name = 'Hub France Connectée Nouvelle-Aquitaine (démo)'")
+        .await;
+    set_territory(&app, demo_hub, "64");
     set_territory(&app, hub_org, "33,40");
     set_territory(&app, far_org, "29,75");
 

@@ -255,7 +255,7 @@ async fn a_mandate_is_concluded_superseded_renewed_revoked_and_checked_by_its_qr
                 &format!("Attestation de mandat n° {m3}"),
                 &format!("version 1, SHA-256 {fingerprint}"),
                 "Angela Claire Louise DUBOIS",
-                "Né(e) le 24/08/1962",
+                "Date de naissance : 24/08/1962",
                 "France Services de Pessac",
                 "Aidant aidant@exemple.fr",
                 "Logement",

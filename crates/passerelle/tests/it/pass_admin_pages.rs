@@ -60,8 +60,12 @@ async fn the_operator_runs_an_order_from_the_pages() {
     assert_eq!(form.status, StatusCode::OK);
     assert!(form.body.contains("CCAS de Pessac") && form.body.contains("name=\"publics\""));
     assert!(op.get("/commandes").await.body.contains("href=\"/commandes/nouvelle\""));
-    assert!(!funder.get("/commandes").await.body.contains("/commandes/nouvelle"));
-    assert_eq!(funder.get("/commandes/nouvelle").await.status, StatusCode::FORBIDDEN);
+    // A funder orders too, for itself (see `a_funder_orders_for_itself_at_the_usual_fee`).
+    assert!(funder
+        .get("/commandes")
+        .await
+        .body
+        .contains("href=\"/commandes/nouvelle\""));
     assert_eq!(pres.get("/commandes/nouvelle").await.status, StatusCode::FORBIDDEN);
     assert_eq!(anon.get("/commandes/nouvelle").await.location(), Some("/connexion"));
 
@@ -103,7 +107,7 @@ async fn the_operator_runs_an_order_from_the_pages() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM commandes").await, 0);
     // Another role posting the form is refused.
-    let r = post(&mut funder, "/commandes/nouvelle".into(), as_refs(&fields("10"))).await;
+    let r = post(&mut pres, "/commandes/nouvelle".into(), as_refs(&fields("10"))).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 
     let created = post(&mut op, "/commandes/nouvelle".into(), as_refs(&fields("10,50"))).await;
@@ -270,4 +274,84 @@ async fn the_operator_runs_an_order_from_the_pages() {
     ] {
         assert!(actions.iter().any(|x| x == a), "{a} absent du journal : {actions:?}");
     }
+}
+
+/// A funder orders booklets for itself from its space: its name is the only choice, the
+/// validity is preset to a year, the opérateur's fee is the usual one whatever is sent; an
+/// order for another funder is refused.
+#[tokio::test]
+async fn a_funder_orders_for_itself_at_the_usual_fee() {
+    let app = TestApp::new().await;
+    let dataset = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/@etalab/decoupage-administratif/data");
+    cli_ok(
+        &app,
+        &["territoires", "charger", "--dossier", dataset.to_str().unwrap()],
+    );
+    let other = cli_ok(
+        &app,
+        &[
+            "organisations",
+            "creer",
+            "--type",
+            "commanditaire",
+            "--nom",
+            "Région voisine",
+        ],
+    );
+    let (mut funder, funder_org) = signed_in(&app, "commanditaire", "commanditaire", "fin@gironde.fr").await;
+    let form = funder.get("/commandes/nouvelle").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(!form.body.contains("Région voisine"), "a funder orders for itself only");
+    assert!(
+        form.body.contains(&format!("value=\"{funder_org}\" selected")),
+        "its own name chosen already: {}",
+        form.body
+    );
+    assert!(
+        !form.body.contains("id=\"frais\""),
+        "the fee is not the funder's to set"
+    );
+    assert!(form.body.contains("Frais de l'opérateur : 4 %"));
+    let today = app.core.db.horloge().today_paris().to_string();
+    assert!(
+        form.body
+            .contains(&format!("id=\"debut\" name=\"debut\" value=\"{today}\"")),
+        "{}",
+        form.body
+    );
+    let fields = |org: &str| {
+        vec![
+            ("commanditaire", org.to_string()),
+            ("carnets", "4".into()),
+            ("cheques_par_carnet", "10".into()),
+            ("valeur", "10".into()),
+            ("frais", "0".into()),
+            ("debut", "2020-01-01".into()),
+            ("fin", "2099-12-31".into()),
+            ("tolerance", "30".into()),
+            ("perimetre", "33".into()),
+            ("publics", "seniors".into()),
+            ("plafond", "2".into()),
+        ]
+    };
+    let r = post(&mut funder, "/commandes/nouvelle".into(), fields(&other)).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM commandes").await, 0);
+    let created = post(
+        &mut funder,
+        "/commandes/nouvelle".into(),
+        fields(&funder_org.to_string()),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    assert_eq!(app.scalar_i64("SELECT frais_pour_dix_mille FROM commandes").await, 400);
+    assert_eq!(
+        app.scalar_i64("SELECT commanditaire_id FROM commandes").await,
+        funder_org
+    );
+    let id = app.scalar_i64("SELECT id FROM commandes").await;
+    let page = funder.get(&format!("/commandes/{id}?ok=creee")).await;
+    assert!(
+        page.body.contains("La commande et son devis sont enregistrés.") && page.body.contains("Accepter le devis")
+    );
 }

@@ -118,6 +118,36 @@ async fn the_holder_s_page_and_the_counter_page() {
     );
 }
 
+/// A holder without a camera types the code of his cheque, from the home page's link; the
+/// code goes in the query string (never logged), and the cheque's page answers as for the QR.
+#[tokio::test]
+async fn a_holder_types_the_code_of_his_cheque() {
+    let app = TestApp::new().await;
+    let mut visitor = app.browser();
+    let home = visitor.get("/").await;
+    assert!(
+        home.body.contains("href=\"/c\"") && home.body.contains("Vérifier mon chèque"),
+        "{}",
+        home.body
+    );
+    let entry = visitor.get("/c").await;
+    assert_eq!(entry.status, StatusCode::OK);
+    assert!(entry.body.contains("<form method=\"get\" action=\"/c\"") && entry.body.contains("id=\"code\""));
+    let typed = visitor.get("/c?code=abcd-efgh%20jkmn-pqrst").await;
+    assert_eq!(typed.status, StatusCode::SEE_OTHER);
+    assert_eq!(typed.location(), Some("/c/ABCDEFGHJKMNPQRST"));
+    let blank = visitor.get("/c?code=%20-%20").await;
+    assert_eq!(blank.status, StatusCode::BAD_REQUEST);
+    assert!(
+        blank.body.contains("Saisissez le code imprimé sur le chèque"),
+        "{}",
+        blank.body
+    );
+    // A mistyped code: the page says so, and offers to type it again.
+    let wrong = visitor.get("/c/ABCDEFGHJKMNPQRST").await;
+    assert!(wrong.body.contains("action=\"/c\""), "{}", wrong.body);
+}
+
 #[tokio::test]
 async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
     let app = TestApp::new().await;
@@ -195,7 +225,8 @@ async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
     let form = [
         ("carnet", second.as_str()),
         ("public", "seniors"),
-        ("commune", "33318"),
+        // As the person says it: the commune's name, not its INSEE code.
+        ("commune", "Pessac"),
         ("tranche_age", "75-et-plus"),
     ];
     assert_eq!(
@@ -208,6 +239,27 @@ async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
     ))
     .await
     .unwrap();
+    // The desk says which booklets are left, presets the first, and offers the publics of its order.
+    let desk = prescriber.get("/remettre").await;
+    assert!(
+        desk.body.contains(&format!(
+            "Carnets de votre organisation à remettre : n° {second} (commande n° {order})"
+        )) && desk.body.contains(&format!(
+            "name=\"carnet\" required autocomplete=\"off\" maxlength=\"12\" value=\"{second}\""
+        )),
+        "{}",
+        desk.body
+    );
+    let mut homonyms = form.to_vec();
+    homonyms.retain(|(k, _)| *k != "commune");
+    homonyms.push(("commune", "Saint-Denis"));
+    let r = prescriber.post("/remettre", &homonyms).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("désigne plusieurs communes") && r.body.contains("93066"),
+        "{}",
+        r.body
+    );
     let mut with_contact = form.to_vec();
     with_contact.push(("contact", "06 12 34 56 78"));
     let r = prescriber.post("/remettre", &with_contact).await;
@@ -226,6 +278,12 @@ async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
         .scalar_text(&format!("SELECT contact FROM carnets WHERE numero = {second}"))
         .await;
     assert!(!stored.contains("06 12"), "le contact est chiffré");
+    assert_eq!(
+        app.scalar_text(&format!("SELECT commune FROM carnets WHERE numero = {second}"))
+            .await,
+        "33318",
+        "« Pessac » is stored as its INSEE code"
+    );
     assert!(prescriber
         .post("/remettre", &form)
         .await

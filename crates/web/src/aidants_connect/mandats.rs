@@ -235,7 +235,11 @@ async fn recap(
             NewPage {
                 l: u.layout("Nouveau mandat", SECTION),
                 error: problem.map(|p| crate::error::capitalise(&p)),
-                usager: Some(format!("{}, date de naissance : {}", usager.full_name(), usager.birthdate_fr())),
+                usager: Some(format!(
+                    "{}, date de naissance : {}",
+                    usager.full_name(),
+                    usager.birthdate_fr()
+                )),
                 action: back,
                 renouvelle,
                 demarches,

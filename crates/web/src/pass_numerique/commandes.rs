@@ -183,7 +183,11 @@ pub(crate) async fn view(
     )
 }
 
-async fn hand_out_page(state: &AppState, u: &CurrentUser, result: Option<CounterResult>) -> Result<HandOutPage, WebError> {
+async fn hand_out_page(
+    state: &AppState,
+    u: &CurrentUser,
+    result: Option<CounterResult>,
+) -> Result<HandOutPage, WebError> {
     let desk = booklets::desk(&state.core, &u.principal).await?;
     Ok(HandOutPage {
         l: u.layout("Remettre un carnet", "/remettre"),
@@ -229,7 +233,10 @@ fn booklet_number(text: &str) -> Result<i64, CounterResult> {
     text.trim().parse::<i64>().map_err(|_| {
         refused(
             "Numéro de carnet illisible",
-            format!("« {} » n'est pas un numéro de carnet (des chiffres seulement).", text.trim()),
+            format!(
+                "« {} » n'est pas un numéro de carnet (des chiffres seulement).",
+                text.trim()
+            ),
         )
     })
 }

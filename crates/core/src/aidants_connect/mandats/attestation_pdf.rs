@@ -45,7 +45,11 @@ fn parties(g: &mut Page, f: &mut Flow, m: &Mandate) {
         g,
         Regular,
         9.5,
-        &format!("Né(e) le {}, {}", m.usager.birthdate_fr(), m.usager.birthplace_label()),
+        &format!(
+            "Date de naissance : {}, {}",
+            m.usager.birthdate_fr(),
+            m.usager.birthplace_label()
+        ),
     );
     f.gap(4.0);
     f.line(g, Bold, 10.0, "La structure habilitée");
