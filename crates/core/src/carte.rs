@@ -114,9 +114,9 @@ pub fn legend(bounds: &[i64]) -> Vec<(String, String)> {
             out.push((
                 format!("classe-{}", i + 1),
                 if *b == low {
-                    b.to_string()
+                    crate::format_fr::entier(b)
                 } else {
-                    format!("{low} à {b}")
+                    format!("{} à {}", crate::format_fr::entier(low), crate::format_fr::entier(b))
                 },
             ));
         }
@@ -134,7 +134,7 @@ pub fn svg(
     values: &BTreeMap<String, i64>,
     names: &BTreeMap<String, String>,
     title: &str,
-    unit: &str,
+    unit: (&str, &str),
 ) -> String {
     let (_, class_by) = classes(values);
     let mut out = String::new();
@@ -160,7 +160,7 @@ pub fn svg(
     let figure = |id: &str| {
         values
             .get(id)
-            .map(|v| format!("{v} {unit}"))
+            .map(|v| crate::format_fr::nombre(*v, unit.0, unit.1))
             .unwrap_or_else(|| "aucune donnée".into())
     };
     for s in &shapes.locations {

@@ -8,13 +8,19 @@ pub fn nombre(n: i64, singulier: &str, pluriel: &str) -> String {
     format!("{} {}", entier(n), if n.abs() > 1 { pluriel } else { singulier })
 }
 
-/// « 12 345 », « -1 000 000 »: thousands grouped with a no-break space (U+00A0, as amounts: every font of the PDFs has it).
-pub fn entier(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3 * 3 + 1);
-    if n < 0 {
-        out.push('-');
+/// « 12 345 », « -1 000 000 »: an integer of any type, thousands grouped with a no-break space
+/// (U+00A0, as amounts: every font of the PDFs has it).
+pub fn entier(n: impl std::fmt::Display) -> String {
+    let text = n.to_string();
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", text.as_str()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return text;
     }
+    let mut out = String::with_capacity(text.len() + digits.len() / 3 * 2);
+    out.push_str(sign);
     for (i, c) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('\u{a0}');
@@ -92,6 +98,8 @@ mod tests {
     #[test]
     fn thousands_grouped() {
         assert_eq!(entier(0), "0");
+        assert_eq!(entier(12_345_usize), "12\u{a0}345");
+        assert_eq!(entier("n/a"), "n/a");
         assert_eq!(entier(999), "999");
         assert_eq!(entier(1000), "1\u{a0}000");
         assert_eq!(entier(-1_234_567), "-1\u{a0}234\u{a0}567");

@@ -404,6 +404,8 @@ pub struct OrderPage {
     pub etat: &'static str,
     pub commanditaire: String,
     pub carnets: i64,
+    /// « 1 carnet », « 12 000 carnets ».
+    pub carnets_texte: String,
     pub cheques_par_carnet: i64,
     pub valeur: String,
     pub debut: String,

@@ -115,26 +115,28 @@ impl NewOrder {
     }
 
     fn check(&self) -> Result<()> {
-        let within = |v: i64, lo: i64, hi: i64, what: &str| {
+        // Bounds said as people typed them: euros, percents, counts grouped by thousands.
+        let within = |v: i64, lo: i64, hi: i64, what: &str, say: &dyn Fn(i64) -> String| {
             if (lo..=hi).contains(&v) {
                 Ok(())
             } else {
                 Err(CoreError::invalid(format!(
-                    "{what} : entre {lo} et {hi} attendu, {v} reçu"
+                    "{what} : entre {} et {} attendu, {} reçu",
+                    say(lo),
+                    say(hi),
+                    say(v)
                 )))
             }
         };
-        within(self.carnets, 1, 1_000_000, "nombre de carnets")?;
-        within(self.cheques_par_carnet, 1, 50, "chèques par carnet")?;
-        within(
-            self.valeur_centimes.centimes(),
-            1,
-            100_000,
-            "valeur d'un chèque en centimes",
-        )?;
-        within(self.tolerance_jours, 0, 366, "jours de tolérance")?;
-        within(self.plafond_jour, 1, 50, "plafond par carnet, lieu et jour")?;
-        within(self.frais_pour_dix_mille, 0, 10_000, "frais (pour dix mille)")?;
+        let count = |n: i64| crate::format_fr::entier(n);
+        let euros = |c: i64| format!("{} €", Centimes::new(c).euros());
+        let percent = |p: i64| format!("{} %", crate::money::percent(p));
+        within(self.carnets, 1, 1_000_000, "nombre de carnets", &count)?;
+        within(self.cheques_par_carnet, 1, 50, "chèques par carnet", &count)?;
+        within(self.valeur_centimes.centimes(), 1, 100_000, "valeur d'un chèque", &euros)?;
+        within(self.tolerance_jours, 0, 366, "jours de tolérance", &count)?;
+        within(self.plafond_jour, 1, 50, "plafond par carnet, lieu et jour", &count)?;
+        within(self.frais_pour_dix_mille, 0, 10_000, "frais de l'opérateur", &percent)?;
         if self.fin < self.debut {
             return Err(CoreError::invalid("la fin de validité précède le début"));
         }
@@ -144,7 +146,7 @@ impl NewOrder {
             ));
         }
         if self.publics.is_empty() {
-            return Err(CoreError::invalid("au moins un public (par exemple tout-public)"));
+            return Err(CoreError::invalid("au moins un public (par exemple « Tout public »)"));
         }
         if self.marque.chars().count() > 200 {
             return Err(CoreError::invalid(

@@ -147,7 +147,9 @@ async fn pause_for_crash_test() {
 pub async fn generate(core: &Core, who: &Principal, cutoff: Date, today: Date, created: &str) -> Result<Outcome> {
     if cutoff > today {
         return Err(CoreError::invalid(format!(
-            "date limite {cutoff} après aujourd'hui ({today}) : seuls des jours terminés sont réglés"
+            "date limite {} après aujourd'hui ({}) : seuls des jours terminés sont réglés",
+            crate::dates_fr::jj_mm_aaaa(cutoff),
+            crate::dates_fr::jj_mm_aaaa(today)
         )));
     }
     let cutoff_text = cutoff.strftime("%Y-%m-%d").to_string();

@@ -334,6 +334,17 @@ async fn a_funder_orders_for_itself_at_the_usual_fee() {
             ("plafond", "2".into()),
         ]
     };
+    // A bound is said in euros, as typed, not in the cents it is kept in.
+    let mut dear = fields(&funder_org.to_string());
+    dear.retain(|(k, _)| *k != "valeur");
+    dear.push(("valeur", "1500".into()));
+    let r = post(&mut funder, "/commandes/nouvelle".into(), dear).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("valeur d&#39;un chèque : entre 0,01 € et 1\u{a0}000 € attendu, 1\u{a0}500 € reçu"),
+        "{}",
+        r.body
+    );
     let r = post(&mut funder, "/commandes/nouvelle".into(), fields(&other)).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM commandes").await, 0);

@@ -366,7 +366,7 @@ async fn the_cut_off_is_today_at_most_and_lines_must_add_up() {
     let (code, _, err) = run(&app, &["reglements", "generer", "--jusqu-au", "2026-11-21"]);
     assert_ne!(code, 0);
     assert!(
-        err.contains("date limite 2026-11-21 après aujourd'hui (2026-11-20)"),
+        err.contains("date limite 21/11/2026 après aujourd'hui (20/11/2026)"),
         "{err}"
     );
 

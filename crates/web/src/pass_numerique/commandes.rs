@@ -156,6 +156,7 @@ pub(crate) async fn view(
             etat: order.etat.label(),
             commanditaire: funder,
             carnets: order.carnets,
+            carnets_texte: passerelle_core::format_fr::nombre(order.carnets, "carnet", "carnets"),
             cheques_par_carnet: order.cheques_par_carnet,
             valeur: order.valeur_centimes.euros(),
             debut: jour_fr(&order.debut),

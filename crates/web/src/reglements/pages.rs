@@ -22,7 +22,7 @@ fn row(s: &Statement, full_iban: bool) -> StatementRow {
     StatementRow {
         numero: s.numero.clone(),
         lieu: s.lieu.clone(),
-        periode: format!("du {} au {}", s.premier_jour, s.dernier_jour),
+        periode: format!("du {} au {}", passerelle_core::dates_fr::jour_fr(&s.premier_jour), passerelle_core::dates_fr::jour_fr(&s.dernier_jour)),
         lignes: s.lignes,
         total: s.total_centimes.euros(),
         compte: format!(
@@ -55,7 +55,7 @@ async fn settlement_page(
         .map(|l| LotRow {
             id: l.id,
             msg_id: l.msg_id,
-            jusqu_au: l.jusqu_au,
+            jusqu_au: passerelle_core::dates_fr::jour_fr(&l.jusqu_au),
             virements: l.virements,
             total: l.total_centimes.euros(),
             etat: l.etat.label(),
@@ -160,7 +160,7 @@ pub async fn generate(
                 ),
                 None => format!(
                     "Rien de nouveau à régler avant le {} : aucun relevé, aucun virement.",
-                    o.jusqu_au
+                    passerelle_core::dates_fr::jour_fr(&o.jusqu_au.to_string())
                 ),
             };
             settlement_page(&state, &u, Some(message), None, Some(o)).await
@@ -216,7 +216,7 @@ async fn lot_page(
             l: u.layout(&format!("Lot de virements {}", lot.msg_id), "/reglements"),
             id,
             msg_id: lot.msg_id,
-            jusqu_au: lot.jusqu_au,
+            jusqu_au: passerelle_core::dates_fr::jour_fr(&lot.jusqu_au),
             virements: lot.virements,
             total: lot.total_centimes.euros(),
             etat: lot.etat.label(),
@@ -328,7 +328,7 @@ pub async fn statement(
         .into_iter()
         .map(|l| {
             (
-                l.jour,
+                passerelle_core::dates_fr::jour_fr(&l.jour),
                 format!("{} / {}", l.carnet, l.rang),
                 l.service,
                 l.valeur_centimes.euros(),
@@ -340,7 +340,7 @@ pub async fn statement(
         StatementPage {
             l: u.layout(&format!("Relevé {}", s.numero), "/releves"),
             s: row(&s, false),
-            jusqu_au: s.jusqu_au.clone(),
+            jusqu_au: passerelle_core::dates_fr::jour_fr(&s.jusqu_au),
             lines,
         },
     )

@@ -89,7 +89,7 @@ pub fn columns(id: &str, title: &str, desc: &str, bars: &[Bar]) -> Chart {
             let x = left + slot * i as i64 + (slot - w) / 2;
             Drawn {
                 label: short(&b.label),
-                value: b.value.to_string(),
+                value: passerelle_core::format_fr::entier(b.value),
                 x,
                 y: axis - h,
                 w,
@@ -126,7 +126,7 @@ pub fn rows(id: &str, title: &str, desc: &str, bars: &[Bar]) -> Chart {
             let w = scale(b.value, max, bar_max);
             Drawn {
                 label: short(&b.label),
-                value: b.value.to_string(),
+                value: passerelle_core::format_fr::entier(b.value),
                 x: label_w,
                 y: y + 4,
                 w,

@@ -30,16 +30,16 @@ pub struct Indicator {
     pub progress: Option<String>,
 }
 
-/// An indicator the map can show: key (in `?carte=`), label, unit.
-pub const MAP_INDICATORS: [(&str, &str, &str); 4] = [
-    ("lieux", "Lieux de médiation numérique", "lieux"),
+/// An indicator the map can show: key (in `?carte=`), label, unit (singular, plural).
+pub const MAP_INDICATORS: [(&str, &str, (&str, &str)); 4] = [
+    ("lieux", "Lieux de médiation numérique", ("lieu", "lieux")),
     (
         "lieux-qualifies",
         "Lieux qualifiés pour le Pass Numérique",
-        "lieux qualifiés",
+        ("lieu qualifié", "lieux qualifiés"),
     ),
-    ("cheques-encaisses", "Chèques Pass Numérique encaissés", "chèques"),
-    ("heures", "Heures d'accompagnement enregistrées", "heures"),
+    ("cheques-encaisses", "Chèques Pass Numérique encaissés", ("chèque", "chèques")),
+    ("heures", "Heures d'accompagnement enregistrées", ("heure", "heures")),
 ];
 
 /// The map section, shared by the public and the opérateur's dashboards.
