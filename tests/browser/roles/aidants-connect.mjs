@@ -51,6 +51,10 @@ export async function aidant(ctx, page, { width }) {
   const concluded = new URL(page.url()).pathname.match(/^\/aidants-connect\/mandats\/(\d+)$/);
   if (!concluded) throw new Error(`after « Conclure le mandat »: ${page.url()}`);
   await ctx.reached(page, 'mandat conclu', { action: true });
+  await ctx.viaMenu(page, '/activite');
+  await ctx.reached(page, 'mon activité', { action: true });
+  await page.goto(`${ctx.base}/activite/nouvelle`, { waitUntil: 'load' });
+  await ctx.reached(page, 'nouvel accompagnement');
   const pdf = await page.request.get(`${ctx.base}/aidants-connect/mandats/${concluded[1]}/attestation.pdf`);
   if (pdf.status() !== 200) throw new Error(`attestation: HTTP ${pdf.status()}`);
   return `mandate n° ${concluded[1]} concluded for « ${identity} », its attestation downloaded`;

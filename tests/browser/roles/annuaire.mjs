@@ -46,5 +46,7 @@ export async function hub(ctx, page, { width }) {
   const said = await text(page);
   if (!/correction/i.test(said) || /refusée/.test(said)) throw new Error(`after « Proposer la correction »: ${said.slice(0, 300)}`);
   await ctx.reached(page, 'correction proposée', { action: true });
+  await page.goto(`${ctx.base}/hub/corrections`, { waitUntil: 'load' });
+  await ctx.reached(page, 'corrections proposées par le hub');
   return `proposed a correction of « ${name} » of a place to check`;
 }

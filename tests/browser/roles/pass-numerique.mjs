@@ -39,7 +39,10 @@ export async function lieu(ctx, page, { run }) {
   const said = await text(page);
   if (!said.includes('Chèque encaissé') || !/\d+(?:,\d{2})? €/.test(said)) throw new Error(`after « Encaisser »: ${said.slice(0, 300)}`);
   await ctx.reached(page, 'chèque encaissé', { action: true });
-  return `cheque redeemed (« ${(await text(page, 'main .fr-alert p')).trim()} »)`;
+  const receipt = (await text(page, 'main .fr-alert p')).trim();
+  await ctx.viaMenu(page, '/releves');
+  await ctx.reached(page, 'relevés du lieu', { action: true });
+  return `cheque redeemed (« ${receipt} »)`;
 }
 
 // The prescriber hands out one of the booklets given to his organisation.

@@ -140,11 +140,17 @@ pub async fn form_choices(core: &Core, who: &Principal) -> Result<FormChoices> {
         lieux,
         cheques: cheques
             .into_iter()
-            .map(|(id, carnet, rang, jour)| (id, format!("Carnet {carnet}, chèque {rang}, encaissé le {jour}")))
+            .map(|(id, carnet, rang, jour)| {
+                let le = crate::dates_fr::jour_fr(&jour);
+                (id, format!("Carnet {carnet}, chèque {rang}, encaissé le {le}"))
+            })
             .collect(),
         utilisations: utilisations
             .into_iter()
-            .map(|(id, demarche, at)| (id, format!("{demarche}, le {}", crate::db::datetime_of(at).date())))
+            .map(|(id, demarche, at)| {
+                let quoi = crate::aidants_connect::demarches::label(&demarche);
+                (id, format!("{quoi}, le {}", crate::format_fr::horodatage(at)))
+            })
             .collect(),
         dernier_lieu: dernier.flatten(),
     })

@@ -418,11 +418,20 @@ fn check_specific(row: &mut Row, today: Date) {
             Ok(date) if date.year() <= 1970 => {
                 row.warn(
                     "date_maj",
-                    format!("date fictive ({d}) : la date de mise à jour est inconnue"),
+                    format!(
+                        "date fictive ({}) : la date de mise à jour est inconnue",
+                        crate::dates_fr::jj_mm_aaaa(date)
+                    ),
                 );
             }
             Ok(date) if crate::dates_fr::plus_jours(today, 1).is_some_and(|limit| date > limit) => {
-                row.warn("date_maj", format!("date {d} dans le futur : conservée, à vérifier"));
+                row.warn(
+                    "date_maj",
+                    format!(
+                        "date {} dans le futur : conservée, à vérifier",
+                        crate::dates_fr::jj_mm_aaaa(date)
+                    ),
+                );
             }
             Ok(_) => {}
             Err(_) => row.error(

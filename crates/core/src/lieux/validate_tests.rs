@@ -14,7 +14,7 @@ fn an_update_date_after_tomorrow_is_kept_with_a_warning() {
         warnings(&[("date_maj", "2026-12-08")]),
         [(
             "date_maj".to_string(),
-            "date 2026-12-08 dans le futur : conservée, à vérifier".to_string()
+            "date 08/12/2026 dans le futur : conservée, à vérifier".to_string()
         )]
     );
     // Not a date: the standard's type refuses it.

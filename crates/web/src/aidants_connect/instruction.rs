@@ -213,8 +213,15 @@ async fn training_page(
             nom: t.nom,
             courriel: t.courriel,
             structures: t.structures.join(", "),
-            formee: t.formee_at.map(horodatage).unwrap_or_else(|| "à former".into()),
-            test: t.test_reussi_at.map(horodatage).unwrap_or_else(|| "à passer".into()),
+            // Days typed by the opérateur (kept at noon UTC): no time.
+            formee: t
+                .formee_at
+                .map(passerelle_core::dates_fr::jour)
+                .unwrap_or_else(|| "à former".into()),
+            test: t
+                .test_reussi_at
+                .map(passerelle_core::dates_fr::jour)
+                .unwrap_or_else(|| "à passer".into()),
         })
         .collect();
     let status = if error.is_some() {

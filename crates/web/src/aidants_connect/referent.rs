@@ -17,6 +17,7 @@ use crate::error::{refusal_message, WebError};
 use crate::forms::{Form, Query};
 use crate::templates::{horodatage, Layout};
 use crate::AppState;
+use passerelle_core::dates_fr::jour;
 
 pub struct AidantView {
     pub id: i64,
@@ -60,7 +61,8 @@ async fn page(
         .into_iter()
         .map(|a| AidantView {
             formation: match (a.formee_at, a.test_reussi_at) {
-                (Some(f), Some(t)) => format!("formé le {}, test réussi le {}", horodatage(f), horodatage(t)),
+                // Days of training and test, as the opérateur typed them (kept at noon UTC): no time.
+                (Some(f), Some(t)) => format!("formé le {}, test réussi le {}", jour(f), jour(t)),
                 (Some(_), None) => "formé, test à passer".into(),
                 _ => "à former".into(),
             },

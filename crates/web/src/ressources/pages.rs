@@ -16,11 +16,14 @@ use crate::forms::Query;
 use crate::templates::Layout;
 use crate::AppState;
 
-/// A date in French, e.g. `1 décembre 2026` (UTC day).
+/// A date in French, e.g. `1er décembre 2026`, `2 décembre 2026` (the day in Paris).
 pub fn date_fr(micros: i64) -> String {
-    let d = passerelle_core::db::datetime_of(micros).date();
+    let d = passerelle_core::horloge::paris_of(micros).date();
     let m = passerelle_core::dates_fr::mois(d.month().unsigned_abs().into()).unwrap_or_default();
-    format!("{} {m} {}", d.day(), d.year())
+    match d.day() {
+        1 => format!("1er {m} {}", d.year()),
+        n => format!("{n} {m} {}", d.year()),
+    }
 }
 
 /// A query string from pairs, empty values left out.
@@ -221,9 +224,11 @@ pub async fn download(
 #[cfg(test)]
 mod tests {
     #[test]
-    fn a_day_is_written_in_french_in_utc() {
-        // 2026-03-01T00:30:00Z and 2026-02-28T23:30:00Z.
-        assert_eq!(super::date_fr(1_772_325_000_000_000), "1 mars 2026");
-        assert_eq!(super::date_fr(1_772_321_400_000_000), "28 février 2026");
+    fn a_day_is_written_in_french_in_paris_time() {
+        // 2026-03-01T00:30:00Z and 2026-02-28T23:30:00Z: both 1 March in Paris (UTC+1).
+        assert_eq!(super::date_fr(1_772_325_000_000_000), "1er mars 2026");
+        assert_eq!(super::date_fr(1_772_321_400_000_000), "1er mars 2026");
+        // 2026-02-28T22:30:00Z: still 28 February in Paris.
+        assert_eq!(super::date_fr(1_772_317_800_000_000), "28 février 2026");
     }
 }

@@ -40,6 +40,15 @@ pub struct Item {
     pub decided: String,
 }
 
+/// A stored value as people read it: a phone number in pairs, a list (`a|b`) with commas.
+fn shown(field: &str, value: &str) -> String {
+    if field == "telephone" {
+        passerelle_core::format_fr::telephone(value)
+    } else {
+        value.split('|').collect::<Vec<_>>().join(", ")
+    }
+}
+
 fn item(c: Correction) -> Item {
     Item {
         id: c.id,
@@ -54,7 +63,7 @@ fn item(c: Correction) -> Item {
         changements: c
             .changements
             .into_iter()
-            .map(|(k, old, new)| (field_label(&k).to_string(), old, new))
+            .map(|(k, old, new)| (field_label(&k).to_string(), shown(&k, &old), shown(&k, &new)))
             .collect(),
         commentaire: c.commentaire,
         motif: c.motif,
@@ -106,7 +115,7 @@ fn form_page(
                 .map(|(name, label)| Field {
                     name,
                     label,
-                    current: get(current, name),
+                    current: shown(name, &get(current, name)),
                     value: get(typed.unwrap_or(current), name),
                 })
                 .collect(),
