@@ -100,6 +100,8 @@ struct ChequeRow {
     services: ListeServices,
     plafond_jour: i64,
     encaisse_jour: Option<String>,
+    /// When it was redeemed (µs), told only to the place that redeemed it.
+    encaisse_at: Option<i64>,
     encaisse_lieu: Option<i64>,
 }
 
@@ -127,7 +129,7 @@ fn french(d: Date) -> String {
 
 async fn find(tx_or_db: Source<'_>, hash: &[u8]) -> Result<Option<ChequeRow>> {
     let sql = "SELECT c.id, c.carnet_id, c.commande_id, c.valeur_centimes, c.etat, k.remis_at, o.debut, o.fin, \
-               o.tolerance_jours, o.perimetre, o.services, o.plafond_jour, e.jour AS encaisse_jour, e.lieu_id AS encaisse_lieu \
+               o.tolerance_jours, o.perimetre, o.services, o.plafond_jour, e.jour AS encaisse_jour, e.at AS encaisse_at, e.lieu_id AS encaisse_lieu \
                FROM cheques c JOIN carnets k ON k.numero = c.carnet_id JOIN commandes o ON o.id = c.commande_id \
                LEFT JOIN encaissements e ON e.cheque_id = c.id AND e.annule_at IS NULL WHERE c.empreinte = $1";
     Ok(match tx_or_db {
@@ -150,12 +152,13 @@ fn rules(row: Option<&ChequeRow>, at: Option<(&Place, bool)>, service: Option<&s
     match r.etat {
         ChequeState::Annule => return refuse(Motif::ChequeAnnule, Motif::ChequeAnnule.message(), Some(r)),
         ChequeState::Encaisse => {
-            let when = r.encaisse_jour.as_deref().and_then(day).map(french).unwrap_or_default();
-            let here = if at.is_some_and(|(place, _)| r.encaisse_lieu == Some(place.id)) {
-                " dans votre lieu"
-            } else {
-                ""
+            let mine = at.is_some_and(|(place, _)| r.encaisse_lieu == Some(place.id));
+            // The place that redeemed it sees the time too (the brief: more detail for it).
+            let when = match (mine, r.encaisse_at) {
+                (true, Some(t)) => crate::format_fr::horodatage(t),
+                _ => r.encaisse_jour.as_deref().and_then(day).map(french).unwrap_or_default(),
             };
+            let here = if mine { " dans votre lieu" } else { "" };
             return refuse(
                 Motif::DejaEncaisse,
                 format!("Chèque déjà encaissé le {when}{here}"),

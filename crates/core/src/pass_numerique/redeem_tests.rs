@@ -26,6 +26,7 @@ fn cheque() -> ChequeRow {
         services: ListeServices::default(),
         plafond_jour: 3,
         encaisse_jour: None,
+        encaisse_at: None,
         encaisse_lieu: None,
     }
 }
@@ -178,6 +179,17 @@ fn an_already_redeemed_cheque_says_when_and_whether_here() {
     assert_eq!(
         at_place(&r, None, DAY).message,
         "Chèque déjà encaissé le 04/12/2026 dans votre lieu"
+    );
+    // With the time of the redemption (4 December 2026, 13:05 UTC = 14 h 05 in Paris), the
+    // place that redeemed it reads it; another place and the holder read the day only.
+    r.encaisse_at = Some(1_796_389_500_000_000);
+    assert_eq!(
+        at_place(&r, None, DAY).message,
+        "Chèque déjà encaissé le 04/12/2026 à 14 h 05 dans votre lieu"
+    );
+    assert_eq!(
+        rules(Some(&r), None, None, DAY).message,
+        "Chèque déjà encaissé le 04/12/2026"
     );
     r.encaisse_lieu = Some(13);
     assert_eq!(at_place(&r, None, DAY).message, "Chèque déjà encaissé le 04/12/2026");
