@@ -367,6 +367,8 @@ pub struct CounterPage {
     pub none_qualified: bool,
     /// (service, selected)
     pub services: Vec<(&'static str, bool)>,
+    /// « A, B »: the only services the checked cheque's order pays for.
+    pub autorises: Option<String>,
     pub code: String,
     /// A fresh idempotency key per form: a double submission redeems once.
     pub request_id: String,

@@ -312,7 +312,14 @@ impl ChainVerifier {
             proven_until: proven,
         });
         if others > 0 {
-            first.reason.push_str(&format!(" (et {others} autre(s) anomalie(s))"));
+            first.reason.push_str(&format!(
+                " (et {})",
+                crate::format_fr::nombre(
+                    i64::try_from(others).unwrap_or(i64::MAX),
+                    "autre anomalie",
+                    "autres anomalies"
+                )
+            ));
         }
         first
     }

@@ -235,7 +235,7 @@ fn a_witness_catches_truncation_and_deleted_last_checkpoints() {
         ),
         "{b}"
     );
-    assert!(b.reason.ends_with(" (et 1 autre(s) anomalie(s))"), "{b}");
+    assert!(b.reason.ends_with(" (et 1 autre anomalie)"), "{b}");
 }
 
 /// Each break, as `journal verify` prints it.
@@ -329,6 +329,35 @@ fn a_checkpoint_that_an_entry_records_must_still_be_there() {
         ),
         "{b}"
     );
+}
+
+#[test]
+fn the_other_anomalies_are_counted_in_french() {
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let mut c = chain(12);
+    for i in [3, 6, 9] {
+        c[i].action = actions::CHECKPOINT.into();
+    }
+    rehash(&mut c, 3);
+    // The three checkpoints that entries 4, 7 and 10 record are all gone: the first is reported,
+    // the two others counted.
+    let b = run(&c, &key, vec![], vec![], 5).unwrap_err();
+    assert_eq!((b.seq, b.last), (1, 4), "{b}");
+    assert!(
+        b.reason
+            .starts_with("entrée n° 4 : cette entrée inscrit un point de contrôle qui a disparu"),
+        "{b}"
+    );
+    assert!(b.reason.ends_with(" (et 2 autres anomalies)"), "{b}");
+    // Two gone: one other anomaly, in the singular.
+    let cps = checkpoints(&key, &c, &[4]);
+    let b = run(&c, &key, cps, vec![], 5).unwrap_err();
+    assert!(
+        b.reason
+            .starts_with("entrée n° 7 : cette entrée inscrit un point de contrôle qui a disparu"),
+        "{b}"
+    );
+    assert!(b.reason.ends_with(" (et 1 autre anomalie)"), "{b}");
 }
 
 #[test]

@@ -133,7 +133,13 @@ impl NewOrder {
         let percent = |p: i64| format!("{} %", crate::money::percent(p));
         within(self.carnets, 1, 1_000_000, "nombre de carnets", &count)?;
         within(self.cheques_par_carnet, 1, 50, "chèques par carnet", &count)?;
-        within(self.valeur_centimes.centimes(), 1, 100_000, "valeur d'un chèque", &euros)?;
+        within(
+            self.valeur_centimes.centimes(),
+            1,
+            100_000,
+            "valeur d'un chèque",
+            &euros,
+        )?;
         within(self.tolerance_jours, 0, 366, "jours de tolérance", &count)?;
         within(self.plafond_jour, 1, 50, "plafond par carnet, lieu et jour", &count)?;
         within(self.frais_pour_dix_mille, 0, 10_000, "frais de l'opérateur", &percent)?;

@@ -32,6 +32,8 @@ pub struct Verdict {
     pub valeur_centimes: Option<Centimes>,
     /// Last day of use (AAAA-MM-JJ), tolerance included.
     pub fin_validite: Option<String>,
+    /// The services the cheque's order pays for (labels); empty when it pays for any.
+    pub services_autorises: Vec<&'static str>,
 }
 
 /// Proof of a redemption.
@@ -112,7 +114,17 @@ fn refuse(motif: Motif, message: impl Into<String>, row: Option<&ChequeRow>) -> 
         message: message.into(),
         valeur_centimes: row.map(|r| r.valeur_centimes),
         fin_validite: row.and_then(last_day).map(iso),
+        services_autorises: row.map(allowed).unwrap_or_default(),
     }
+}
+
+/// The labels of the services the order restricts its cheques to (none: any service).
+fn allowed(r: &ChequeRow) -> Vec<&'static str> {
+    Services::ALL
+        .iter()
+        .filter(|s| r.services.contains(**s))
+        .map(|s| s.label())
+        .collect()
 }
 
 fn day(text: &str) -> Option<Date> {
@@ -219,6 +231,7 @@ fn valid(r: &ChequeRow, last: Option<Date>) -> Verdict {
         ),
         valeur_centimes: Some(r.valeur_centimes),
         fin_validite: last.map(iso),
+        services_autorises: allowed(r),
     }
 }
 

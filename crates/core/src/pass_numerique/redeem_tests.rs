@@ -60,7 +60,19 @@ fn a_valid_cheque_says_its_value_and_last_day() {
             message: "Chèque valable : 10,50 €, jusqu'au 05/01/2027".into(),
             valeur_centimes: Some(Centimes::new(1050)),
             fin_validite: Some("2027-01-05".into()),
+            services_autorises: Vec::new(),
         }
+    );
+    // An order that pays for some services only says which, valid or refused.
+    let mut only = cheque();
+    only.services = ListeServices::parse(&format!("{DEMARCHES}|{LOISIRS}")).unwrap_or_default();
+    let v = at_place(&only, Some(DEMARCHES), DAY);
+    assert!(v.valide);
+    assert_eq!(v.services_autorises, [DEMARCHES, LOISIRS]);
+    let refused = at_place(&only, Some(LOISIRS), DAY);
+    assert_eq!(
+        (refused.motif, refused.services_autorises),
+        (Motif::ServiceNonPropose, vec![DEMARCHES, LOISIRS])
     );
     // Without a service (a check before choosing one), and on the holder's page (no place).
     assert!(at_place(&cheque(), None, DAY).valide);

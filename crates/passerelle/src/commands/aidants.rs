@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
 use passerelle_core::aidants_connect::cards;
+use passerelle_core::format_fr::nombre;
 use serde_json::json;
 
 use crate::config::DataArgs;
@@ -43,9 +44,15 @@ pub async fn run(data: &DataArgs, command: AidantsCommand) -> Result<ExitCode> {
     if json {
         println!("{}", json!(report));
     } else if report.erreurs.is_empty() {
-        println!("{} carte(s) importée(s).", report.importees);
+        println!(
+            "{}.",
+            nombre(count(report.importees), "carte importée", "cartes importées")
+        );
     } else {
-        eprintln!("Aucune carte importée : {} ligne(s) en erreur.", report.erreurs.len());
+        eprintln!(
+            "Aucune carte importée : {}.",
+            nombre(count(report.erreurs.len()), "ligne en erreur", "lignes en erreur")
+        );
         for (line, message) in &report.erreurs {
             eprintln!("ligne {line} : {message}");
         }
@@ -55,4 +62,9 @@ pub async fn run(data: &DataArgs, command: AidantsCommand) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A count of things as `format_fr::nombre` takes it.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

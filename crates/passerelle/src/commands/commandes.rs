@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
+use passerelle_core::format_fr::nombre;
 use passerelle_core::identifiants::Centimes;
 use passerelle_core::lieux::model::ListeServices;
 use passerelle_core::pass_numerique::booklets::{self, HandOut};
@@ -409,7 +410,14 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                 traits_de_coupe,
             )
             .await?;
-            println!("{n} chèques réimprimés.");
+            println!(
+                "{}.",
+                nombre(
+                    i64::try_from(n).unwrap_or(i64::MAX),
+                    "chèque réimprimé",
+                    "chèques réimprimés"
+                )
+            );
         }
         CommandesCommand::Rapport { id, csv, json } => super::rapports::order(core, id, csv.as_deref(), json).await?,
         CommandesCommand::Expires {
@@ -453,7 +461,14 @@ async fn carnets_with(core: &passerelle_core::Core, command: CarnetsCommand) -> 
                     json!({ "commande": commande, "prescripteur": prescripteur, "de": de, "a": a, "attribues": n })
                 );
             } else {
-                println!("{n} carnets attribués au prescripteur {prescripteur} (carnets {de} à {a}).");
+                println!(
+                    "{} au prescripteur {prescripteur} (carnets {de} à {a}).",
+                    nombre(
+                        i64::try_from(n).unwrap_or(i64::MAX),
+                        "carnet attribué",
+                        "carnets attribués"
+                    )
+                );
             }
         }
         CarnetsCommand::Remettre {
@@ -481,7 +496,14 @@ async fn carnets_with(core: &passerelle_core::Core, command: CarnetsCommand) -> 
             if json {
                 println!("{}", json!({ "carnet": numero, "cheques_annules": n }));
             } else {
-                println!("Carnet n° {numero} déclaré perdu : {n} chèques non utilisés annulés.");
+                println!(
+                    "Carnet n° {numero} déclaré perdu : {}.",
+                    nombre(
+                        i64::try_from(n).unwrap_or(i64::MAX),
+                        "chèque non utilisé annulé",
+                        "chèques non utilisés annulés"
+                    )
+                );
             }
         }
     }

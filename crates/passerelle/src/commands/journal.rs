@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
+use passerelle_core::format_fr::nombre;
 use passerelle_core::journal::{self, tete, CheckpointRef, VerifyReport};
 use passerelle_core::{Db, Keys};
 use serde_json::json;
@@ -248,8 +249,17 @@ async fn verify(
                     1 => ", conforme au témoin".to_string(),
                     n => format!(", conforme aux {n} témoins"),
                 };
+                let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+                // The decimal comma: « en 0,35 s ».
+                let secondes = format!("{secs:.2}").replace('.', ",");
                 println!(
-                    "Journal intact : {entries} entrées vérifiées, {checkpoints} points de contrôle signés vérifiés (clé {}){temoins}, en {secs:.2} s.",
+                    "Journal intact : {}, {} (clé {}){temoins}, en {secondes} s.",
+                    nombre(count(entries), "entrée vérifiée", "entrées vérifiées"),
+                    nombre(
+                        count(checkpoints),
+                        "point de contrôle signé vérifié",
+                        "points de contrôle signés vérifiés"
+                    ),
                     keys.journal_key_id()
                 );
             }

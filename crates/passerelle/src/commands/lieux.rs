@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
+use passerelle_core::format_fr::nombre;
 use passerelle_core::lieux::{export, import, read::Format};
 
 use crate::config::DataArgs;
@@ -265,7 +266,15 @@ pub async fn run(data: &DataArgs, command: LieuxCommand) -> Result<ExitCode> {
             };
             core.db.close().await;
             if let Some(path) = output {
-                eprintln!("{count} lieux exportés dans « {} ».", path.display());
+                eprintln!(
+                    "{} dans « {} ».",
+                    nombre(
+                        i64::try_from(count).unwrap_or(i64::MAX),
+                        "lieu exporté",
+                        "lieux exportés"
+                    ),
+                    path.display()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -325,7 +334,14 @@ fn print_report(r: &import::Report, rejects: Option<&std::path::Path>, dry_run: 
         println!("  erreur ligne {}{champ} : {}", e.ligne, e.message);
     }
     if r.erreurs.len() > 50 {
-        println!("  … et {} autres erreurs", r.erreurs.len() - 50);
+        println!(
+            "  … et {}",
+            nombre(
+                i64::try_from(r.erreurs.len() - 50).unwrap_or(i64::MAX),
+                "autre erreur",
+                "autres erreurs"
+            )
+        );
     }
     if let Some(p) = rejects {
         println!("Rapport complet des rejets : {}", p.display());
@@ -334,9 +350,10 @@ fn print_report(r: &import::Report, rejects: Option<&std::path::Path>, dry_run: 
         println!("  doublon probable ligne {} : « {} » ressemble à la fiche existante « {} » (importée séparément, à vérifier)", d.ligne, d.id, d.id_existant);
     }
     for k in &r.modifications_conservees {
+        let (passerelle, fichier) = k.dates_fr();
         println!(
-            "  ligne {} : « {} » a été modifié dans Passerelle (mise à jour du {}) après la source (du {}) : la modification est conservée",
-            k.ligne, k.id, k.date_maj_passerelle, k.date_maj_fichier
+            "  ligne {} : « {} » a été modifié dans Passerelle (mise à jour du {passerelle}) après la source (du {fichier}) : la modification est conservée",
+            k.ligne, k.id
         );
     }
     if r.applique {

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use passerelle_core::accounts::Principal;
+use passerelle_core::format_fr::nombre;
 use passerelle_core::pass_numerique::places;
 use passerelle_core::Core;
 use passerelle_core::CoreError;
@@ -48,13 +49,12 @@ pub async fn run(core: &Core, command: LieuxCommand) -> Result<ExitCode> {
                         println!("{}", json!({ "applique": true, "rapport": report }));
                     } else {
                         println!(
-                            "{} ligne(s) importée(s) : {} lieu(x) qualifié(s), {} déjà qualifié(s) ; \
-                             coordonnées bancaires validées : {} enregistrée(s), {} inchangée(s).",
-                            report.lignes,
-                            report.qualifies,
-                            report.deja_qualifies,
-                            report.coordonnees_enregistrees,
-                            report.coordonnees_inchangees
+                            "{} : {}, {} ; coordonnées bancaires validées : {}, {}.",
+                            nombre(count(report.lignes), "ligne importée", "lignes importées"),
+                            nombre(count(report.qualifies), "lieu qualifié", "lieux qualifiés"),
+                            nombre(count(report.deja_qualifies), "déjà qualifié", "déjà qualifiés"),
+                            nombre(count(report.coordonnees_enregistrees), "enregistrée", "enregistrées"),
+                            nombre(count(report.coordonnees_inchangees), "inchangée", "inchangées")
                         );
                     }
                 }
@@ -72,4 +72,9 @@ pub async fn run(core: &Core, command: LieuxCommand) -> Result<ExitCode> {
         _ => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A count of things as `format_fr::nombre` takes it.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

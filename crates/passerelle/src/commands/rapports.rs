@@ -5,6 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use passerelle_core::accounts::Principal;
+use passerelle_core::dates_fr::jour_fr;
+use passerelle_core::format_fr::nombre;
 use passerelle_core::pass_numerique::rapports::{self, expires, expires_pdf, Count, Row};
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
@@ -36,11 +38,11 @@ fn breakdown(title: &str, rows: &[Row], with_key: bool) {
         };
         let booklets = r
             .carnets_remis
-            .map(|n| format!(" ; {n} carnet(s) remis"))
+            .map(|n| format!(" ; {}", nombre(n, "carnet remis", "carnets remis")))
             .unwrap_or_default();
         println!(
-            "  {name} : {} encaissé(s), {} €{booklets}",
-            r.encaisses,
+            "  {name} : {}, {} €{booklets}",
+            nombre(r.encaisses, "encaissé", "encaissés"),
             r.valeur_encaissee_centimes.euros()
         );
     }
@@ -100,13 +102,19 @@ pub async fn expired(core: &Core, id: i64, files: Files<'_>, json: bool) -> Resu
     }
     println!(
         "État des chèques expirés — commande n° {} ({}), expiration après le {}",
-        s.commande, s.commanditaire, s.expiration_apres
+        s.commande,
+        s.commanditaire,
+        jour_fr(&s.expiration_apres)
     );
     count("expirés", None, s.expires);
     count("annulés", None, s.annules);
     println!(
-        "  {} carnet(s) concerné(s) ; total {} €",
-        s.carnets.len(),
+        "  {} ; total {} €",
+        nombre(
+            i64::try_from(s.carnets.len()).unwrap_or(i64::MAX),
+            "carnet concerné",
+            "carnets concernés"
+        ),
         s.total_centimes.euros()
     );
     for a in &s.avoirs {

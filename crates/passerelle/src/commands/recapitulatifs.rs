@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
+use passerelle_core::format_fr::{entier, nombre};
 use passerelle_core::recapitulatifs::{self, Mois};
 use serde_json::json;
 
@@ -39,15 +40,20 @@ pub async fn run(data: &DataArgs, command: RecapitulatifsCommand) -> Result<Exit
                 println!("{}", json!({ "mois": m.cle, "envoi": e }));
             } else {
                 println!(
-                    "Récapitulatif de {} : {} courriel(s) mis en file, {} déjà en file ({} destinataire(s) abonné(s)).",
+                    "Récapitulatif de {} : {} mis en file, {} déjà en file ({}).",
                     m.libelle(),
-                    e.mis_en_file,
-                    e.deja_en_file,
-                    e.destinataires
+                    nombre(count(e.mis_en_file), "courriel", "courriels"),
+                    entier(count(e.deja_en_file)),
+                    nombre(count(e.destinataires), "destinataire abonné", "destinataires abonnés")
                 );
             }
         }
     }
     core.db.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A count of things as `format_fr::nombre` takes it.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use passerelle_core::accounts::Principal;
+use passerelle_core::dates_fr::jour_fr;
+use passerelle_core::format_fr::nombre;
 use passerelle_core::pass_numerique::reports;
 use passerelle_core::pdf::Fonts;
 use passerelle_core::reglements::{self, batches, documents, run};
@@ -111,21 +113,21 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
             } else {
                 match (&outcome.lot, &outcome.msg_id) {
                     (Some(lot), Some(msg)) => println!(
-                        "Lot {lot} ({msg}) : {} relevé(s), {} € à virer, encaissements antérieurs au {}.",
-                        outcome.releves.len(),
+                        "Lot {lot} ({msg}) : {}, {} € à virer, encaissements antérieurs au {}.",
+                        nombre(count(outcome.releves.len()), "relevé", "relevés"),
                         outcome.total_centimes.euros(),
-                        outcome.jusqu_au
+                        jour_fr(&outcome.jusqu_au)
                     ),
                     _ => println!(
                         "Rien de nouveau à régler avant le {} : aucun relevé, aucun virement.",
-                        outcome.jusqu_au
+                        jour_fr(&outcome.jusqu_au)
                     ),
                 }
                 for h in &outcome.en_attente {
                     println!(
-                        "En attente : « {} » ({} encaissement(s), {} €) : {}.",
+                        "En attente : « {} » ({}, {} €) : {}.",
                         h.lieu,
-                        h.encaissements,
+                        nombre(h.encaissements, "encaissement", "encaissements"),
                         h.total_centimes.euros(),
                         h.motif
                     );
@@ -146,10 +148,10 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
             } else {
                 for l in lots {
                     println!(
-                        "{}\t{}\t{} virement(s)\t{} €\t{}",
+                        "{}\t{}\t{}\t{} €\t{}",
                         l.id,
                         l.msg_id,
-                        l.virements,
+                        nombre(l.virements, "virement", "virements"),
                         l.total_centimes.euros(),
                         l.etat.label()
                     );
@@ -174,9 +176,9 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
         ReglementsCommand::Rejeter { releve, motif } => {
             let s = batches::reject(core, &Principal::SYSTEME, &releve, &motif).await?;
             println!(
-                "Virement du relevé {} rejeté : {} encaissement(s), {} €, repris au prochain règlement.",
+                "Virement du relevé {} rejeté : {}, {} €, repris au prochain règlement.",
                 s.numero,
-                s.lignes,
+                nombre(s.lignes, "encaissement", "encaissements"),
                 s.total_centimes.euros()
             );
         }
@@ -196,16 +198,21 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                 write_whole(&path, &documents::pdf(&fonts, &operator, &s, &lines)?)?;
             }
             println!(
-                "Relevé {} : {} — {} ligne(s), {} € — {}",
+                "Relevé {} : {} — {}, {} € — {}",
                 s.numero,
                 s.lieu,
-                s.lignes,
+                nombre(s.lignes, "ligne", "lignes"),
                 s.total_centimes.euros(),
                 s.etat.label()
             );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A count of things as `format_fr::nombre` takes it.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// `passerelle controle`: exit 0 when every rule holds, 1 otherwise.
@@ -227,7 +234,12 @@ pub async fn controle(data: &DataArgs, json: bool) -> Result<ExitCode> {
     } else {
         for c in &checks {
             let mark = if c.ecarts == 0 { "ok    " } else { "ÉCART " };
-            println!("{mark} {:<28} {} ({} ligne(s))", c.cle, c.regle, c.ecarts);
+            println!(
+                "{mark} {:<28} {} ({})",
+                c.cle,
+                c.regle,
+                nombre(c.ecarts, "ligne", "lignes")
+            );
         }
         for s in &sirets {
             println!(
@@ -242,9 +254,15 @@ pub async fn controle(data: &DataArgs, json: bool) -> Result<ExitCode> {
             );
         }
         if broken == 0 {
-            println!("Toutes les règles sont respectées ({} contrôles).", checks.len());
+            println!(
+                "Toutes les règles sont respectées ({}).",
+                nombre(count(checks.len()), "contrôle", "contrôles")
+            );
         } else {
-            println!("{broken} règle(s) non respectée(s) : voir ci-dessus.");
+            println!(
+                "{} : voir ci-dessus.",
+                nombre(count(broken), "règle non respectée", "règles non respectées")
+            );
         }
     }
     Ok(if broken == 0 {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{ArgGroup, Args, Subcommand};
+use passerelle_core::dates_fr::jour_fr;
 use passerelle_core::journal::Actor;
 use passerelle_core::rgpd::{self, effacement, export, ResolveInput};
 
@@ -128,7 +129,7 @@ fn print_bilan(label: &str, b: &effacement::Bilan, confirmed: bool) {
     }
     for c in &b.conserve {
         match &c.jusqu_au {
-            Some(d) => println!("Conservé jusqu'au {d} : {} — {}.", c.quoi, c.raison),
+            Some(d) => println!("Conservé jusqu'au {} : {} — {}.", jour_fr(d), c.quoi, c.raison),
             None => println!("Conservé : {} — {}.", c.quoi, c.raison),
         }
     }

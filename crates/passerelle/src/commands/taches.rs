@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::Subcommand;
+use passerelle_core::dates_fr;
+use passerelle_core::format_fr::nombre;
 use serde_json::json;
 
 use crate::config::DataArgs;
@@ -66,7 +68,10 @@ pub async fn taches(data: &DataArgs, command: TachesCommand) -> Result<ExitCode>
                 None => core.db.horloge().today_paris(),
             };
             super::serve::daily_jobs(&core, &url_base, today).await;
-            println!("Tâches du {today} faites (ou déjà faites par une autre instance).");
+            println!(
+                "Tâches du {} faites (ou déjà faites par une autre instance).",
+                dates_fr::jj_mm_aaaa(today)
+            );
         }
         TachesCommand::Conservation { date, json } => {
             let today = match date {
@@ -94,7 +99,15 @@ pub async fn courriels(data: &DataArgs, command: CourrielsCommand) -> Result<Exi
             if json {
                 println!("{}", json!(sent));
             } else {
-                println!("{} courriel(s) envoyé(s), {} échec(s).", sent.envoyes, sent.echecs);
+                println!(
+                    "{}, {}.",
+                    nombre(
+                        i64::try_from(sent.envoyes).unwrap_or(i64::MAX),
+                        "courriel envoyé",
+                        "courriels envoyés"
+                    ),
+                    nombre(i64::try_from(sent.echecs).unwrap_or(i64::MAX), "échec", "échecs")
+                );
             }
             if sent.echecs > 0 {
                 ExitCode::from(1)

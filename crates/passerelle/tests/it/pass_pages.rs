@@ -404,9 +404,13 @@ async fn the_funder_accepts_the_quote_and_the_operator_records_the_payment() {
     assert_eq!(r.location(), Some(format!("/commandes/{order}?ok=acceptee").as_str()));
     let accepted = funder.get(&format!("/commandes/{order}?ok=acceptee")).await.body;
     assert!(accepted.contains("Devis accepté"), "{accepted}");
-    // The order says the same last day as the holder's page (« jusqu'au 30/01/2100 »).
+    // The order says the same last day as the holder's page (« jusqu'au 30/01/2100 »), and that
+    // the printed cheques give the end of validity, without the tolerance (print.rs).
     assert!(
-        accepted.contains("les chèques sont acceptés jusqu'au 30/01/2100, la date imprimée sur chaque chèque"),
+        accepted.contains("au 31/12/2099, les dates imprimées sur les chèques, plus")
+            && accepted.contains(
+                "les chèques sont acceptés jusqu'au 30/01/2100, la date que donne la page de chaque chèque (son QR code)"
+            ),
         "{accepted}"
     );
     // Issue 22: every POST that succeeds says what it did.
@@ -465,7 +469,7 @@ async fn the_funder_accepts_the_quote_and_the_operator_records_the_payment() {
 #[tokio::test]
 async fn the_counter_form_starts_on_a_qualified_place_with_its_services() {
     let app = TestApp::new().await;
-    let _ = ready(&app, scene(&app).await).await;
+    let s = ready(&app, scene(&app).await).await;
     let (mut staff, org) = crate::lieux_pages::signed_in(&app, "lieu", "lieu", "accueil@deux-lieux.fr").await;
     // « Association Clic Solidaire » (Lormont) comes first by name.
     app.exec(&format!(
@@ -509,6 +513,32 @@ async fn the_counter_form_starts_on_a_qualified_place_with_its_services() {
     let js = staff.get("/static/app/encaisser.js").await;
     assert_eq!(js.headers["content-type"], "text/javascript; charset=utf-8");
     assert!(js.body.contains("data-services"));
+
+    // A cheque whose order pays for one service only: once its code is known (the cheque's page
+    // leads to /encaisser?code=…), the form offers that service alone, and says so.
+    let demarches = "Aide aux démarches administratives";
+    app.exec(&format!(
+        "UPDATE lieux SET services = '{ACCES}|{demarches}' WHERE id = {pessac}"
+    ))
+    .await
+    .unwrap();
+    app.exec(&format!(
+        "UPDATE commandes SET services = '{demarches}' WHERE id = {}",
+        s.order
+    ))
+    .await
+    .unwrap();
+    let before = staff.get("/encaisser").await.body;
+    assert!(before.contains(&format!("<option value=\"{ACCES}\"")), "{before}");
+    let page = staff.get(&format!("/encaisser?code={}", s.codes[0].2)).await.body;
+    let services = &page[page.find("id=\"service\"").unwrap()..];
+    let services = &services[..services.find("</select>").unwrap()];
+    assert!(services.contains(demarches) && !services.contains(ACCES), "{services}");
+    assert!(
+        page.contains(&format!("Les chèques de cette commande ne paient que : {demarches}.")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("data-services=\"{demarches}\"")), "{page}");
 
     // Staff whose only place is not qualified are told so, and where to ask.
     let (mut alone, org2) = crate::lieux_pages::signed_in(&app, "lieu", "lieu", "accueil@lormont.fr").await;

@@ -336,7 +336,7 @@ async fn funders_see_exact_reports_of_their_orders_and_nobody_else_does() {
     assert_eq!(j["par_lieu"][2]["cle"], "mednum-2");
     assert_eq!(j["par_mois"].as_array().unwrap().len(), 3);
     let text = ok(&app, &["commandes", "rapport", &a.id.to_string()]);
-    assert!(text.contains("Landes (40) : 2 encaissé(s), 20 €"), "{text}");
+    assert!(text.contains("Landes (40) : 2 encaissés, 20 €"), "{text}");
 
     // The Gironde's orders together: the expired order and its credit note join; the Landes' order does not.
     let page = gironde.get("/rapports").await;

@@ -216,7 +216,7 @@ async fn digest_figures_equal_direct_recounts_and_the_command_queues_each_once()
     let (code, out, err) = run(&app, &args);
     assert_eq!(code, 0, "{err}");
     assert!(
-        out.contains("2 courriel(s) mis en file, 0 déjà en file (2 destinataire(s) abonné(s))"),
+        out.contains("2 courriels mis en file, 0 déjà en file (2 destinataires abonnés)"),
         "{out}"
     );
     let mails = queued(&app).await;
@@ -261,7 +261,10 @@ async fn digest_figures_equal_direct_recounts_and_the_command_queues_each_once()
     // Again: nothing new.
     let (code, out, _) = run(&app, &args);
     assert_eq!(code, 0);
-    assert!(out.contains("0 courriel(s) mis en file, 2 déjà en file"), "{out}");
+    assert!(
+        out.contains("0 courriel mis en file, 2 déjà en file (2 destinataires abonnés)"),
+        "{out}"
+    );
     assert_eq!(queued(&app).await.len(), 2);
     let (code, _, err) = run(&app, &["recapitulatifs", "envoyer", "--mois", "2026-13"]);
     assert_ne!(code, 0);

@@ -175,6 +175,7 @@ async fn an_usager_is_exported_alone_then_erased_with_the_proof_of_his_mandate_k
     assert!(out.contains("effacées"), "{out}");
     // The mandate ends in 30 days: its proof is kept 5 years after that.
     let until = passerelle_core::rgpd::day_of(now() + 30 * DAY + passerelle_core::rgpd::durees::PREUVE_MANDAT * DAY);
+    let until = passerelle_core::dates_fr::jour_fr(&until);
     assert!(out.contains(&format!("Conservé jusqu'au {until}")), "{out}");
     assert_eq!(
         app.scalar_i64("SELECT COUNT(*) FROM usagers_sessions WHERE usager_id = 501")

@@ -142,11 +142,22 @@ async fn staff_places(state: &AppState, u: &CurrentUser) -> Result<(Vec<Place>, 
     Ok((places, qualified))
 }
 
+/// Of the services `list`, those the cheque's order pays for once its code is known (`allowed`,
+/// empty: any); all of them when the place offers none of those, so that the refusal says why.
+fn within(list: Vec<&'static str>, allowed: &[&'static str]) -> Vec<&'static str> {
+    let kept: Vec<&'static str> = list.iter().copied().filter(|s| allowed.contains(s)).collect();
+    if kept.is_empty() {
+        list
+    } else {
+        kept
+    }
+}
+
 fn page(
     u: &CurrentUser,
     (places, qualified): &(Vec<Place>, Vec<i64>),
     chosen: Option<i64>,
-    code: String,
+    (code, allowed): (String, &[&'static str]),
     service: String,
     result: Option<CounterResult>,
 ) -> CounterPage {
@@ -164,11 +175,15 @@ fn page(
                 nom: p.nom.clone(),
                 selected: Some(p.id) == chosen,
                 qualified: qualified.contains(&p.id),
-                services: offered(p).join("|"),
+                services: within(offered(p), allowed).join("|"),
             })
             .collect(),
         none_qualified: !places.is_empty() && qualified.is_empty(),
-        services: services_of(place).into_iter().map(|s| (s, s == service)).collect(),
+        services: within(services_of(place), allowed)
+            .into_iter()
+            .map(|s| (s, s == service))
+            .collect(),
+        autorises: (!allowed.is_empty()).then(|| allowed.join(", ")),
         code,
         request_id: uuid::Uuid::new_v4().to_string(),
         result,
@@ -178,11 +193,31 @@ fn page(
 pub async fn counter_page(
     State(state): State<AppState>,
     u: CurrentUser,
+    ClientIp(ip): ClientIp,
     Query(q): Query<CounterQuery>,
 ) -> Result<Response, WebError> {
     let places = staff_places(&state, &u).await?;
-    let code = q.code.unwrap_or_default().chars().take(40).collect();
-    render(StatusCode::OK, page(&u, &places, None, code, String::new(), None))
+    let code: String = q.code.unwrap_or_default().chars().take(40).collect();
+    // From the cheque's page (« Encaisser ce chèque dans mon lieu »): the services offered are
+    // those its order pays for, checked at the place the form presets.
+    let preset = places.0.iter().find(|p| places.1.contains(&p.id));
+    let allowed = match preset {
+        Some(place) if !code.is_empty() => {
+            let p = Presentateur::Personnel {
+                who: &u.principal,
+                ip: &ip,
+            };
+            match guichet::verifier(&state.core, p, place, &code, None).await? {
+                Tentative::Faite(v) => v.services_autorises,
+                Tentative::TropDeTentatives => Vec::new(),
+            }
+        }
+        _ => Vec::new(),
+    };
+    render(
+        StatusCode::OK,
+        page(&u, &places, None, (code, &allowed), String::new(), None),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -217,14 +252,24 @@ pub async fn counter_submit(
         };
         render(
             StatusCode::TOO_MANY_REQUESTS,
-            page(&u, &places, Some(place.id), f.code.clone(), f.service.clone(), Some(r)),
+            page(
+                &u,
+                &places,
+                Some(place.id),
+                (f.code.clone(), &[]),
+                f.service.clone(),
+                Some(r),
+            ),
         )
     };
+    // Once the code is checked: the services its order pays for.
+    let mut allowed: Vec<&'static str> = Vec::new();
     let (status, result, keep_code) = if f.action.as_deref() == Some("verifier") {
         match guichet::verifier(&state.core, p, place, &f.code, Some(&f.service)).await? {
             Tentative::TropDeTentatives => return too_many(),
             Tentative::Faite(v) => {
                 let title = if v.valide { "Chèque valable" } else { "Chèque refusé" };
+                allowed = v.services_autorises;
                 (StatusCode::OK, (v.valide, title.to_string(), v.message, None), true)
             }
         }
@@ -251,11 +296,14 @@ pub async fn counter_submit(
                     ),
                     false,
                 ),
-                Outcome::Refused(v) => (
-                    StatusCode::from_u16(v.motif.status()).unwrap_or(StatusCode::CONFLICT),
-                    (false, "Chèque refusé".to_string(), v.message, None),
-                    true,
-                ),
+                Outcome::Refused(v) => {
+                    allowed = v.services_autorises;
+                    (
+                        StatusCode::from_u16(v.motif.status()).unwrap_or(StatusCode::CONFLICT),
+                        (false, "Chèque refusé".to_string(), v.message, None),
+                        true,
+                    )
+                }
             },
         }
     };
@@ -271,7 +319,7 @@ pub async fn counter_submit(
             &u,
             &places,
             Some(place.id),
-            code,
+            (code, &allowed),
             f.service,
             Some(CounterResult {
                 ok,
@@ -325,6 +373,13 @@ pub async fn cancel_submit(
     };
     render(
         status,
-        page(&u, &places, Some(place.id), String::new(), String::new(), Some(result)),
+        page(
+            &u,
+            &places,
+            Some(place.id),
+            (String::new(), &[]),
+            String::new(),
+            Some(result),
+        ),
     )
 }

@@ -103,6 +103,7 @@ fn verdict_response(status: StatusCode, v: &Verdict) -> Response {
             "message": v.message,
             "valeur_centimes": v.valeur_centimes,
             "fin_validite": v.fin_validite,
+            "services_autorises": v.services_autorises,
         })),
     )
         .into_response()
@@ -181,7 +182,7 @@ async fn admit<T>(
     path = "/api/v1/cheques/verifier",
     request_body = VerifyBody,
     responses(
-        (status = 200, description = "Verdict : `{valide, motif, message, valeur_centimes, fin_validite}` ; `motif` vaut `valide` ou la raison du refus (voir /api/v1/cheques/encaisser)"),
+        (status = 200, description = "Verdict : `{valide, motif, message, valeur_centimes, fin_validite, services_autorises}` (`services_autorises` : les seuls services que paie la commande du chèque, vide si elle les paie tous) ; `motif` vaut `valide` ou la raison du refus (voir /api/v1/cheques/encaisser)"),
         (status = 400, description = "`requete_invalide`"),
         (status = 401, description = "`cle_api_invalide`"),
         (status = 413, description = "`requete_invalide` (corps trop gros)"),

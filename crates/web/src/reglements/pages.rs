@@ -22,7 +22,11 @@ fn row(s: &Statement, full_iban: bool) -> StatementRow {
     StatementRow {
         numero: s.numero.clone(),
         lieu: s.lieu.clone(),
-        periode: format!("du {} au {}", passerelle_core::dates_fr::jour_fr(&s.premier_jour), passerelle_core::dates_fr::jour_fr(&s.dernier_jour)),
+        periode: format!(
+            "du {} au {}",
+            passerelle_core::dates_fr::jour_fr(&s.premier_jour),
+            passerelle_core::dates_fr::jour_fr(&s.dernier_jour)
+        ),
         lignes: s.lignes,
         total: s.total_centimes.euros(),
         compte: format!(

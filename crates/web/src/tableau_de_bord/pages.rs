@@ -38,7 +38,11 @@ pub const MAP_INDICATORS: [(&str, &str, (&str, &str)); 4] = [
         "Lieux qualifiés pour le Pass Numérique",
         ("lieu qualifié", "lieux qualifiés"),
     ),
-    ("cheques-encaisses", "Chèques Pass Numérique encaissés", ("chèque", "chèques")),
+    (
+        "cheques-encaisses",
+        "Chèques Pass Numérique encaissés",
+        ("chèque", "chèques"),
+    ),
     ("heures", "Heures d'accompagnement enregistrées", ("heure", "heures")),
 ];
 
