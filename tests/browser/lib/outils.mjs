@@ -426,8 +426,21 @@ export async function checkFocus(page, label) {
 // At a phone's width nothing is wider than the screen, and the menu's texts are whole.
 export async function checkPhoneLayout(page, label) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  // A table's caption stays on the screen, above its rows (not laid under them).
+  const captions = await page.evaluate(() => [...document.querySelectorAll('main table caption')]
+    .filter((c) => !c.closest('.fr-table--no-caption'))
+    .filter((c) => {
+      const r = c.getBoundingClientRect();
+      if (r.width < 1 || r.height < 1 || r.left < -1 || r.right > window.innerWidth + 1) return true;
+      // Above the rows, not laid over them (and hidden by them).
+      const row = c.closest('table').querySelector('tr');
+      if (row && r.bottom > row.getBoundingClientRect().top + 1) return true;
+      return false;
+    })
+    .map((c) => (c.textContent || '').trim()));
   const name = `phone layout: ${label} (${new URL(page.url()).pathname})`;
   if (overflow > 1) fail(name, `the page is ${overflow} px wider than the screen`);
+  else if (captions.length) fail(name, `table captions off the screen: ${JSON.stringify(captions)}`);
   else pass(name);
 }
 
