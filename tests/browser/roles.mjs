@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  BIN, CHROMIUM, RESULTS, base32Decode, checkA11y, checkFocus, checkFrench, checkPhoneLayout, clickAndWait,
+  BIN, CHROMIUM, RESULTS, base32Decode, checkA11y, checkFocus, checkFrench, checkHeader, checkPhoneLayout, clickAndWait,
   counts, fail, finish, freePort, lastServer, nextCode, openPage, pass, screenshot, serverLogTail,
   setShotsDir, startServer, stopServer, submitForm, viaMenu, waitHealthy,
 } from './lib/outils.mjs';
@@ -61,6 +61,7 @@ function context(browser, base, demo, cspViolations) {
       await checkA11y(page, tag);
       await checkFrench(page, tag);
       if (width < 992) await checkPhoneLayout(page, tag);
+      else await checkHeader(page, tag);
       if (action) await checkFocus(page, tag);
     },
     // Signs in from the home page's « Se connecter »: password, then the TOTP code, or the

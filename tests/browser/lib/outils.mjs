@@ -444,6 +444,18 @@ export async function checkPhoneLayout(page, label) {
   else pass(name);
 }
 
+// The header's texts are whole: the « République française » block, the service's name, the
+// account's and the structure's buttons (a long structure name once squeezed the block).
+export async function checkHeader(page, label) {
+  const cut = await page.evaluate(() => [...document.querySelectorAll(
+    '.fr-header__brand-top, .fr-header__service-title, .fr-header__tools-links .fr-btn')]
+    .filter((e) => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+    .map((e) => `${e.className.split(' ')[0]} « ${(e.textContent || '').trim().replace(/\s+/g, ' ')} »`));
+  const name = `header whole: ${label} (${new URL(page.url()).pathname})`;
+  if (cut.length) fail(name, `cut: ${cut.join(' ; ')}`);
+  else pass(name);
+}
+
 // Follows a link of the main menu; on a phone, through the « Menu » button first. Checks that
 // the menu's texts are whole there.
 export async function viaMenu(page, href) {

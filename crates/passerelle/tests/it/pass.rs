@@ -284,14 +284,20 @@ async fn a_cheque_goes_from_order_to_redemption_exactly_once() {
         .to_string();
     assert_eq!(v["message"], format!("Chèque déjà encaissé le {today}"), "{v}");
     // The place that redeemed it reads the time too: « le 07/12/2026 à 11 h 18 dans votre lieu ».
-    let mine = verify(&app, &key2, &code).await["message"].as_str().unwrap_or_default().to_string();
+    let mine = verify(&app, &key2, &code).await["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let rest = mine
         .strip_prefix(&format!("Chèque déjà encaissé le {today} à "))
         .unwrap_or_else(|| panic!("{mine}"));
     let (time, place) = rest.split_once(" dans ").unwrap_or_else(|| panic!("{mine}"));
     assert_eq!(place, "votre lieu", "{mine}");
     let (h, m) = time.split_once(" h ").unwrap_or_else(|| panic!("{mine}"));
-    assert!(h.parse::<u8>().is_ok_and(|h| h < 24) && m.len() == 2 && m.parse::<u8>().is_ok_and(|m| m < 60), "{mine}");
+    assert!(
+        h.parse::<u8>().is_ok_and(|h| h < 24) && m.len() == 2 && m.parse::<u8>().is_ok_and(|m| m < 60),
+        "{mine}"
+    );
     // An idempotency key already used for another cheque.
     let (st, v) = redeem(&app, &key2, "r-1", &s.codes[1].2, ACCES).await;
     assert_eq!(
