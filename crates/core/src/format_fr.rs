@@ -82,6 +82,25 @@ pub fn horodatage_secondes(micros: i64) -> String {
     )
 }
 
+/// What the CSV reader found wrong, in French for the person who fixes the file (the csv
+/// crate's own text is English): told by the error's kind, never by its text. Every import of
+/// a CSV file says it so (places, qualification applications, the aidants' cards).
+pub fn erreur_csv(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
+            "nombre de champs inattendu : {}, l'en-tête en compte {}",
+            nombre(i64::try_from(*len).unwrap_or(i64::MAX), "champ", "champs"),
+            entier(i64::try_from(*expected_len).unwrap_or(i64::MAX))
+        ),
+        csv::ErrorKind::Utf8 { err, .. } => format!(
+            "encodage invalide dans le champ n° {} : le fichier doit être enregistré en UTF-8",
+            err.field() + 1
+        ),
+        csv::ErrorKind::Io(_) => "lecture du fichier interrompue".to_string(),
+        _ => "format CSV invalide".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +152,27 @@ mod tests {
         assert_eq!(telephone("+687 25 12 34"), "+687 25 12 34");
         assert_eq!(telephone("3939"), "3939");
         assert_eq!(telephone(""), "");
+    }
+
+    fn first_error(data: &[u8]) -> String {
+        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(data);
+        let e = reader.records().find_map(|r| r.err()).expect("an unreadable row");
+        erreur_csv(&e)
+    }
+
+    #[test]
+    fn unreadable_rows_are_told_in_french() {
+        assert_eq!(
+            first_error(b"numero_serie,graine\nC-1,JBSWY3DPEHPK3PXP,30,x\n"),
+            "nombre de champs inattendu : 4 champs, l'en-tête en compte 2"
+        );
+        assert_eq!(
+            first_error(b"numero_serie,graine,duree\nC-1\n"),
+            "nombre de champs inattendu : 1 champ, l'en-tête en compte 3"
+        );
+        assert_eq!(
+            first_error(b"numero_serie,graine\nC-1,\xe9t\xe9\n"),
+            "encodage invalide dans le champ n° 2 : le fichier doit être enregistré en UTF-8"
+        );
     }
 }

@@ -40,6 +40,11 @@ export async function aidant(ctx, page, { width }) {
   await submitForm(page, '#demarche-papiers');
   await expectPath(page, '/aidants-connect/mandats/recapitulatif');
   await ctx.reached(page, 'récapitulatif du mandat', { action: true });
+  // The commune of birth by its name (the demo loads the official communes), not its bare code.
+  const born = await text(page);
+  if (!/date de naissance : \d{2}\/\d{2}\/\d{4}, (?:Paris 7e Arrondissement \(75107\)|Bordeaux \(33063\))/.test(born)) {
+    throw new Error(`the summary names the commune of birth badly: ${born.slice(0, 300)}`);
+  }
   const recap = page.url();
   await page.click('label[for=declaration]');
   await submitForm(page, '#declaration');

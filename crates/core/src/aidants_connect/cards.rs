@@ -27,24 +27,6 @@ fn serial_ok(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
-/// What the CSV reader found wrong, in French for the person who fixes the file (the
-/// csv crate's own text is English): told by the error's kind, never by its text.
-fn csv_fr(e: &csv::Error) -> String {
-    match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!(
-            "nombre de champs inattendu : {}, l'en-tête en compte {}",
-            crate::format_fr::nombre(i64::try_from(*len).unwrap_or(i64::MAX), "champ", "champs"),
-            crate::format_fr::entier(i64::try_from(*expected_len).unwrap_or(i64::MAX))
-        ),
-        csv::ErrorKind::Utf8 { err, .. } => format!(
-            "encodage invalide dans le champ n° {} : le fichier doit être enregistré en UTF-8",
-            err.field() + 1
-        ),
-        csv::ErrorKind::Io(_) => "lecture du fichier interrompue".to_string(),
-        _ => "format CSV invalide".to_string(),
-    }
-}
-
 /// Reads the maker's file: columns `numero_serie,graine` (base32) and an
 /// optional `duree` (30 seconds: the only step supported). Every row is
 /// checked; any error and nothing is written. The opérateur only.
@@ -54,7 +36,7 @@ pub async fn import(core: &Core, who: &Principal, data: &[u8]) -> Result<ImportR
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(data);
     let headers = reader
         .headers()
-        .map_err(|e| CoreError::invalid(format!("fichier illisible ({})", csv_fr(&e))))?
+        .map_err(|e| CoreError::invalid(format!("fichier illisible ({})", crate::format_fr::erreur_csv(&e))))?
         .clone();
     let col = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
     let (Some(serial_col), Some(seed_col)) = (col("numero_serie"), col("graine")) else {
@@ -69,7 +51,9 @@ pub async fn import(core: &Core, who: &Principal, data: &[u8]) -> Result<ImportR
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                report.erreurs.push((line, format!("ligne illisible ({})", csv_fr(&e))));
+                report
+                    .erreurs
+                    .push((line, format!("ligne illisible ({})", crate::format_fr::erreur_csv(&e))));
                 continue;
             }
         };
@@ -268,31 +252,4 @@ pub async fn confirm_app(core: &Core, who: &Principal, account: i64, code: &str,
     .await?;
     tx.commit().await?;
     Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn first_error(data: &[u8]) -> String {
-        let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(data);
-        let e = reader.records().find_map(|r| r.err()).expect("an unreadable row");
-        csv_fr(&e)
-    }
-
-    #[test]
-    fn unreadable_rows_are_told_in_french() {
-        assert_eq!(
-            first_error(b"numero_serie,graine\nC-1,JBSWY3DPEHPK3PXP,30,x\n"),
-            "nombre de champs inattendu : 4 champs, l'en-tête en compte 2"
-        );
-        assert_eq!(
-            first_error(b"numero_serie,graine,duree\nC-1\n"),
-            "nombre de champs inattendu : 1 champ, l'en-tête en compte 3"
-        );
-        assert_eq!(
-            first_error(b"numero_serie,graine\nC-1,\xe9t\xe9\n"),
-            "encodage invalide dans le champ n° 2 : le fichier doit être enregistré en UTF-8"
-        );
-    }
 }

@@ -228,7 +228,7 @@ fn read_csv(bytes: &[u8]) -> Result<Parsed> {
                 parsed.unreadable.push(Issue {
                     ligne: line,
                     champ: String::new(),
-                    message: format!("ligne illisible : {e}"),
+                    message: format!("ligne illisible ({})", crate::format_fr::erreur_csv(&e)),
                 });
                 continue;
             }

@@ -75,7 +75,7 @@ fn read(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
         .from_reader(text.as_bytes());
     let headers: Vec<String> = r
         .headers()
-        .map_err(|e| CoreError::invalid(format!("en-tête illisible : {e}")))?
+        .map_err(|e| CoreError::invalid(format!("en-tête illisible ({})", crate::format_fr::erreur_csv(&e))))?
         .iter()
         .map(|h| h.trim().to_lowercase())
         .collect();
@@ -94,7 +94,9 @@ fn read(bytes: &[u8]) -> Result<Vec<(usize, Vec<String>)>> {
                 "plus de {MAX_ROWS} lignes : découpez le fichier"
             )));
         }
-        let record = record.map_err(|e| CoreError::invalid(format!("ligne {line} illisible : {e}")))?;
+        let record = record.map_err(|e| {
+            CoreError::invalid(format!("ligne {line} illisible ({})", crate::format_fr::erreur_csv(&e)))
+        })?;
         rows.push((line, record.iter().map(|f| f.trim().to_string()).collect()));
     }
     if rows.is_empty() {

@@ -168,10 +168,11 @@ fn token_userinfo_and_logout_never_fail() {
                 not_5xx(&b.send(from_new_address(req)).await, "POST /oidc/userinfo")?;
 
                 let query = encode(&logout);
-                let req = Request::get(format!("/oidc/logout?{query}"))
-                    .body(Body::empty())
-                    .unwrap();
-                not_5xx(&b.send(from_new_address(req)).await, "GET /oidc/logout")?;
+                // A query of more than 64 KiB once percent-encoded makes no URI (the http crate
+                // refuses it, as any client would): only the POST below carries it then.
+                if let Ok(req) = Request::get(format!("/oidc/logout?{query}")).body(Body::empty()) {
+                    not_5xx(&b.send(from_new_address(req)).await, "GET /oidc/logout")?;
+                }
                 let req = Request::post("/oidc/logout")
                     .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .body(Body::from(query))

@@ -256,6 +256,8 @@ async fn a_mandate_is_concluded_superseded_renewed_revoked_and_checked_by_its_qr
                 &format!("version 1, SHA-256 {fingerprint}"),
                 "Angela Claire Louise DUBOIS",
                 "Date de naissance : 24/08/1962",
+                // The commune of birth by its name when the official list is loaded, else its code.
+                "commune 75107",
                 "France Services de Pessac",
                 "Aidant aidant@exemple.fr",
                 "Logement",

@@ -222,6 +222,7 @@ mod tests {
                 family_name: "DUBOIS".into(),
                 birthdate: "1962-08-24".into(),
                 birthplace: "75107".into(),
+                birthplace_nom: "Paris 7e Arrondissement".into(),
                 birthcountry: "99100".into(),
             },
             aidant_id: 5,

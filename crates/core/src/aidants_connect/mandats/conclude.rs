@@ -83,6 +83,7 @@ pub async fn usager(db: &Db, id: i64) -> Result<Usager> {
         given_name,
         family_name,
         birthdate,
+        birthplace_nom: super::queries::commune_name(db, &birthplace).await?,
         birthplace,
         birthcountry,
     })

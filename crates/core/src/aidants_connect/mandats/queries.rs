@@ -20,6 +20,8 @@ pub struct Usager {
     pub birthdate: String,
     /// Code officiel géographique of the commune of birth (empty when born abroad).
     pub birthplace: String,
+    /// Its name in the official list (empty when the list is not loaded, or born abroad).
+    pub birthplace_nom: String,
     pub birthcountry: String,
 }
 
@@ -36,12 +38,15 @@ impl Usager {
         }
     }
 
-    /// Where he was born, as certified (code officiel géographique, or country code).
+    /// Where he was born, as certified: « Paris 7e Arrondissement (75107) », the code alone
+    /// (« commune 75107 ») without the official list, or the country code when born abroad.
     pub fn birthplace_label(&self) -> String {
         if self.birthplace.is_empty() {
             format!("à l'étranger (pays {})", self.birthcountry)
-        } else {
+        } else if self.birthplace_nom.is_empty() {
             format!("commune {}", self.birthplace)
+        } else {
+            format!("{} ({})", self.birthplace_nom, self.birthplace)
         }
     }
 
@@ -220,8 +225,23 @@ async fn autorisations(db: &Db, mandat: i64) -> Result<Vec<Autorisation>> {
     Ok(out)
 }
 
+/// The name of a commune of birth in the official list (empty when not there, or not loaded).
+pub(super) async fn commune_name(db: &Db, code: &str) -> Result<String> {
+    if code.is_empty() {
+        return Ok(String::new());
+    }
+    let name: Option<String> = on_db!(db, c => {
+        sqlx::query_scalar("SELECT nom FROM territoires_communes WHERE code = $1")
+            .bind(code)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(name.unwrap_or_default())
+}
+
 async fn build(db: &Db, r: MandateRow) -> Result<Mandate> {
     let autorisations = autorisations(db, r.0).await?;
+    let birthplace_nom = commune_name(db, &r.7).await?;
     let revoked: Vec<bool> = autorisations.iter().map(Autorisation::revoked).collect();
     let state = State::of(r.14, db.now_micros(), &revoked);
     Ok(Mandate {
@@ -234,6 +254,7 @@ async fn build(db: &Db, r: MandateRow) -> Result<Mandate> {
             family_name: r.5,
             birthdate: r.6,
             birthplace: r.7,
+            birthplace_nom,
             birthcountry: r.8,
         },
         aidant_id: r.9,
