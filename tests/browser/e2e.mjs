@@ -12,7 +12,7 @@
 // Steps: create an admin account with `passerelle admin create` (SQLite in a
 // temporary data dir), start `passerelle serve` on a free loopback port, then
 // in the browser: home page, sign-in with e-mail + password, TOTP second
-// factor computed here from the otpauth:// secret, landing on /mon-compte.
+// factor computed here from the otpauth:// secret, landing on /operateur (the opérateur's work).
 // Then Aidants Connect, on a second `passerelle serve --demo` (fresh SQLite
 // database and data dir; FranceConnect simulator, demonstration online
 // service, demo aidants whose password and TOTP secret are read from the
@@ -34,10 +34,47 @@ import {
   ADMIN_EMAIL, ADMIN_PASSWORD, BIN, CHROMIUM, NAV_TIMEOUT_MS, RESULTS, ROOT,
   base32Decode, checkA11y, clickAndWait, expectPath, fail, freePort, lastServer, nextCode, openPage,
   parseOtpauth, pass, run, screenshot, selfTestTotp, serverLogTail, sleep, startServer, stopServer,
-  submitForm, text, totp, visit, waitHealthy, counts, finish,
+  submitForm, text, totp, visit, waitHealthy, counts, finish, checkPhoneLayout,
 } from './lib/outils.mjs';
 
 // ---------------------------------------------------------------- main
+
+// The pages every signed-in opérateur may open, visited at 1280 px (axe-core) and at 375 px.
+const PAGES = [
+  ['/lieux?q=Bordeaux&ouvert_maintenant=', 'recherche de lieux'],
+  ['/lieux?q=Saint-Denis', 'recherche d’une commune sans lieu, avec ses homonymes'],
+  ['/lieux/mednum-3', 'page d’un lieu'],
+  ['/lieux/mednum-3/modifier', 'modification d’un lieu'],
+  ['/operateur/lieux/import', 'import de lieux'],
+  ['/operateur/lieux/doublons', 'doublons de l’annuaire'],
+  ['/operateur', 'espace opérateur'],
+  ['/operateur/journal', 'journal'],
+  ['/commandes', 'commandes'],
+  ['/commandes/nouvelle', 'nouvelle commande'],
+  ['/commandes/1', 'une commande'],
+  ['/commandes/1/rapport', 'rapport d’une commande'],
+  ['/rapports', 'rapports'],
+  ['/reglements', 'règlements'],
+  ['/reglements/coordonnees', 'coordonnées bancaires à valider'],
+  ['/qualification', 'qualification des lieux'],
+  ['/operateur/corrections', 'corrections de lieux proposées par les hubs'],
+  ['/activite/structure', 'activité d’une structure (opérateur)'],
+  ['/operateur/habilitations?etat=toutes', 'habilitations Aidants Connect'],
+  ['/operateur/aidants', 'formation des aidants'],
+  ['/aidants-connect/habilitation', 'demande d’habilitation'],
+  ['/connexion/lien', 'lien de connexion'],
+  ['/connexion/totp-recent?suivant=/mon-compte', 'code récent'],
+  ['/accessibilite', 'déclaration d’accessibilité'],
+  ['/aider-un-proche', 'aider un proche'],
+  ['/espace-usager', 'espace usager (connexion)'],
+  ['/open-data/', 'données ouvertes'],
+  ['/tableau-de-bord', 'tableau de bord national'],
+  ['/tableau-de-bord?carte=heures', 'tableau de bord national, carte des heures'],
+  ['/operateur/tableau-de-bord', 'tableau de bord de l’opérateur'],
+  ['/ressources', 'centre de ressources'],
+  ['/operateur/ressources', 'gestion des ressources'],
+  ['/operateur/ressources/nouvelle', 'nouvelle ressource'],
+];
 
 async function main() {
   selfTestTotp();
@@ -191,54 +228,32 @@ async function main() {
     if (remaining < 3) await sleep(remaining * 1000 + 200);
     await page.fill('#code', totp(otp.key, otp));
     await submitForm(page, '#code');
+    // The opérateur lands on his work (issue 23); « Mon compte » is one click away.
+    await expectPath(page, '/operateur');
+    await visit(page, base, '/mon-compte');
     await screenshot(page, 'mon-compte');
-    await expectPath(page, '/mon-compte');
     const h1 = (await page.locator('h1').first().textContent({ timeout: 5000 })) || '';
     if (!h1.includes('Mon compte')) throw new Error(`h1 of /mon-compte is ${JSON.stringify(h1.trim())}, expected "Mon compte"`);
-    pass('TOTP accepted, signed in at /mon-compte');
+    pass('TOTP accepted, signed in at /operateur, the opérateur\'s work');
     await checkA11y(page, 'mon compte');
 
-    for (const [urlPath, label] of [
-      ['/lieux?q=Bordeaux&ouvert_maintenant=', 'recherche de lieux'],
-      ['/lieux?q=Saint-Denis', 'recherche d’une commune sans lieu, avec ses homonymes'],
-      ['/lieux/mednum-3', 'page d’un lieu'],
-      ['/lieux/mednum-3/modifier', 'modification d’un lieu'],
-      ['/operateur/lieux/import', 'import de lieux'],
-      ['/operateur/lieux/doublons', 'doublons de l’annuaire'],
-      ['/operateur', 'espace opérateur'],
-      ['/operateur/journal', 'journal'],
-      ['/commandes', 'commandes'],
-      ['/commandes/nouvelle', 'nouvelle commande'],
-      ['/commandes/1', 'une commande'],
-      ['/commandes/1/rapport', 'rapport d’une commande'],
-      ['/rapports', 'rapports'],
-      ['/reglements', 'règlements'],
-      ['/reglements/coordonnees', 'coordonnées bancaires à valider'],
-      ['/qualification', 'qualification des lieux'],
-      ['/operateur/corrections', 'corrections de lieux proposées par les hubs'],
-      ['/activite/structure', 'activité d’une structure (opérateur)'],
-      ['/operateur/habilitations?etat=toutes', 'habilitations Aidants Connect'],
-      ['/operateur/aidants', 'formation des aidants'],
-      ['/aidants-connect/habilitation', 'demande d’habilitation'],
-      ['/connexion/lien', 'lien de connexion'],
-      ['/connexion/totp-recent?suivant=/mon-compte', 'code récent'],
-      ['/accessibilite', 'déclaration d’accessibilité'],
-      ['/aider-un-proche', 'aider un proche'],
-      ['/espace-usager', 'espace usager (connexion)'],
-      ['/open-data/', 'données ouvertes'],
-      ['/tableau-de-bord', 'tableau de bord national'],
-      ['/tableau-de-bord?carte=heures', 'tableau de bord national, carte des heures'],
-      ['/operateur/tableau-de-bord', 'tableau de bord de l’opérateur'],
-      ['/ressources', 'centre de ressources'],
-      ['/operateur/ressources', 'gestion des ressources'],
-      ['/operateur/ressources/nouvelle', 'nouvelle ressource'],
-    ]) {
+    for (const [urlPath, label] of PAGES) {
       current = `page ${urlPath}`;
       await visit(page, base, urlPath);
       await screenshot(page, label.replace(/[^a-zà-ÿ]+/gi, '-'));
       pass(`GET ${urlPath}`);
       await checkA11y(page, label);
     }
+
+    // The same pages on a phone: none wider than the screen, captions above their rows.
+    current = 'every page at 375 px';
+    await page.setViewportSize({ width: 375, height: 812 });
+    for (const urlPath of PAGES.map(([p]) => p)) {
+      current = `page ${urlPath} at 375 px`;
+      await visit(page, base, urlPath);
+      await checkPhoneLayout(page, `${urlPath} à 375 px`);
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     current = 'the mobile menu at 375 px';
     await page.setViewportSize({ width: 375, height: 812 });

@@ -27,6 +27,17 @@ import * as aidants_connect from './roles/aidants-connect.mjs';
 
 const WIDTHS = [375, 1280];
 
+// Where each demo account's sign-in leads: the page of its work (issue 23).
+const HOMES = {
+  operateur: '/operateur',
+  commanditaire: '/commandes',
+  prescripteur: '/remettre',
+  'epn-pessac': '/encaisser',
+  hub: '/hub/territoire',
+  referent: '/aidants-connect/referent',
+  aidant: '/aidants-connect/mandats',
+};
+
 // The demo banner: « <e-mail>  mot de passe : <pw> » and « <e-mail>  secret TOTP : <base32> ».
 function accountsOf(stdout) {
   const accounts = {};
@@ -86,12 +97,22 @@ function context(browser, base, demo, cspViolations) {
         await submitForm(page, '#code');
       } else if (new URL(page.url()).pathname === '/connexion/totp') {
         if (!account.otp) throw new Error(`${email}: a TOTP code is asked, but no secret is known`);
+        // The code field waits with the focus: the code is typed at once.
+        const focused = await page.evaluate(() => document.activeElement && document.activeElement.id);
+        if (focused !== 'code') throw new Error(`${email}: the TOTP page's focus is on « ${focused} », not the code field`);
         const used = await nextCode(account.otp, account.step);
         account.step = used.step;
         await page.fill('#code', used.code);
         await submitForm(page, '#code');
       }
       if (new URL(page.url()).pathname.startsWith('/connexion')) throw new Error(`${email}: sign-in stopped at ${page.url()}`);
+      // The first sign-in ends on « Mon compte » (the second factor activated): one click to the work.
+      if (new URL(page.url()).pathname === '/mon-compte') {
+        await ctx.reached(page, `double authentification activée (${email.split('@')[0]})`, { action: true });
+        await clickAndWait(page, page.locator('main a', { hasText: 'Aller à mon espace de travail' }));
+      }
+      const home = HOMES[email.split('@')[0]];
+      if (home && new URL(page.url()).pathname !== home) throw new Error(`${email}: signed in at ${page.url()}, not at ${home}`);
     },
     // A fresh TOTP code when a sensitive action asks for one (/connexion/totp-recent).
     async freshCode(page, email) {

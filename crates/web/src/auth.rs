@@ -296,8 +296,8 @@ pub async fn login_page(
     crate::forms::Query(q): crate::forms::Query<LoginQuery>,
 ) -> Result<Response, WebError> {
     let next = (!q.suivant.is_empty()).then(|| crate::aidants_connect::connexion::safe_next(&q.suivant));
-    if v.user.is_some() {
-        return Ok(Redirect::to(next.as_deref().unwrap_or("/mon-compte")).into_response());
+    if let Some(u) = &v.user {
+        return Ok(Redirect::to(next.as_deref().unwrap_or(home_of(u.principal.role))).into_response());
     }
     let page = render(
         StatusCode::OK,
@@ -315,15 +315,39 @@ pub async fn login_page(
     Ok((h, page).into_response())
 }
 
-/// Where a completed sign-in goes: the kept page if any (then forgotten), else « Mon compte ».
-fn after_sign_in(state: &AppState, request: &HeaderMap, h: &mut HeaderMap) -> String {
-    match cookies::next_path(request, &state.config) {
+/// The page of a role's daily work, where its sign-in leads: the place's counter, the
+/// prescriber's booklets to hand out, the funder's orders, the hub's territory, the référent's
+/// aidants, the aidant's mandates, the opérateur's queues.
+pub fn home_of(role: Role) -> &'static str {
+    match role {
+        Role::Operateur => "/operateur",
+        Role::Commanditaire => "/commandes",
+        Role::Prescripteur => "/remettre",
+        Role::Lieu => "/encaisser",
+        Role::Hub => "/hub/territoire",
+        Role::Referent => "/aidants-connect/referent",
+        Role::Aidant => "/aidants-connect/mandats",
+    }
+}
+
+/// Where a completed sign-in goes: the kept page if any (then forgotten), else the page of the
+/// account's work (« Mon compte » if the account is gone meanwhile).
+async fn after_sign_in(
+    state: &AppState,
+    request: &HeaderMap,
+    h: &mut HeaderMap,
+    account_id: i64,
+) -> Result<String, WebError> {
+    Ok(match cookies::next_path(request, &state.config) {
         Some(n) => {
             cookies::clear(h, &state.config, cookies::NEXT);
             crate::aidants_connect::connexion::safe_next(&n)
         }
-        None => "/mon-compte".into(),
-    }
+        None => match accounts::principal(&state.core, account_id).await? {
+            Some((p, _)) => home_of(p.role).to_string(),
+            None => "/mon-compte".into(),
+        },
+    })
 }
 
 #[derive(Deserialize)]
@@ -387,9 +411,9 @@ pub async fn login_submit(
         accounts::logout(&state.core, &old, None).await?;
     }
     match accounts::login_password(&state.core, &f.email, &f.mot_de_passe).await? {
-        LoginOutcome::SignedIn { token, .. } => {
+        LoginOutcome::SignedIn { token, account_id } => {
             let mut h = signed_in_headers(&state, &token);
-            let to = after_sign_in(&state, &headers, &mut h);
+            let to = after_sign_in(&state, &headers, &mut h, account_id).await?;
             Ok((h, Redirect::to(&to)).into_response())
         }
         LoginOutcome::NeedTotp { token } => {
@@ -488,9 +512,9 @@ pub async fn totp_submit(
         return back_to_login(&state, p.csrf, Refusal::Locked(LOGIN_WINDOW_SECS));
     }
     match accounts::login_totp(&state.core, &p.token, &f.code, unix_now(&state)).await? {
-        LoginOutcome::SignedIn { token, .. } => {
+        LoginOutcome::SignedIn { token, account_id } => {
             let mut h = signed_in_headers(&state, &token);
-            let to = after_sign_in(&state, &request, &mut h);
+            let to = after_sign_in(&state, &request, &mut h, account_id).await?;
             Ok((h, Redirect::to(&to)).into_response())
         }
         LoginOutcome::Refused(Refusal::Invalid) => {

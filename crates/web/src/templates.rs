@@ -126,6 +126,8 @@ pub struct AccountPage {
     pub recapitulatif: Option<bool>,
     /// Open sessions of the account, this one included.
     pub sessions: i64,
+    /// The page of the role's work (where signing in leads).
+    pub travail: &'static str,
 }
 
 /// A created account's one-time secrets, shown to the opérateur.
@@ -508,6 +510,8 @@ pub struct NewOrderPage {
 #[template(path = "pass_numerique/remettre.html")]
 pub struct HandOutPage {
     pub l: Layout,
+    /// What was typed, shown again after a refusal (empty after a success: the next person).
+    pub saisie: HandOutTyped,
     /// « n° 4 à 10 (commande n° 1) », the booklets left to hand out.
     pub a_remettre: Vec<String>,
     /// The first of them, preset in the form.
@@ -516,6 +520,27 @@ pub struct HandOutPage {
     pub publics: Vec<(&'static str, &'static str)>,
     pub bands: Vec<&'static str>,
     pub result: Option<CounterResult>,
+}
+
+/// The hand-out form as typed.
+#[derive(Debug, Clone, Default)]
+pub struct HandOutTyped {
+    pub carnet: String,
+    pub public: String,
+    pub commune: String,
+    pub tranche_age: String,
+    pub contact: String,
+    pub consentement: bool,
+}
+
+impl HandOutTyped {
+    pub fn public_is(&self, key: &str) -> bool {
+        self.public == key
+    }
+
+    pub fn tranche_is(&self, band: &str) -> bool {
+        self.tranche_age == band
+    }
 }
 
 /// A statement in a table.

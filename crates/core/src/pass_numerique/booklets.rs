@@ -170,6 +170,14 @@ pub struct HandOut {
     pub consentement: bool,
 }
 
+/// The last day the cheques of booklet `numero` are accepted: its order's end of validity plus
+/// the tolerance (what the cheque's page says).
+pub async fn last_day(core: &Core, numero: i64) -> Result<Option<jiff::civil::Date>> {
+    let booklet = get(core, numero).await?;
+    let order = orders::get(core, booklet.commande_id).await?;
+    Ok(crate::dates_fr::jour_iso(&order.fin).and_then(|f| crate::dates_fr::plus_jours(f, order.tolerance_jours)))
+}
+
 /// Hands a booklet to a beneficiary.
 pub async fn hand_out(core: &Core, who: &Principal, numero: i64, h: &HandOut) -> Result<Booklet> {
     let booklet = get(core, numero).await?;

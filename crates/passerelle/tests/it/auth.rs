@@ -11,7 +11,9 @@ async fn login_without_totp_opens_a_session() {
     let mut b = app.browser();
     let r = b.login("  Lieu@Exemple.fr ", PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert_eq!(r.location(), Some("/mon-compte"));
+    // Issue 23: a sign-in leads to the role's work, here the place's counter.
+    assert_eq!(r.location(), Some("/encaisser"));
+    assert_eq!(b.get("/connexion").await.location(), Some("/encaisser"));
     let page = b.get("/mon-compte").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("<h1>Mon compte</h1>"));
@@ -40,8 +42,16 @@ async fn login_with_totp_needs_a_fresh_code_used_once() {
     let code = totp_code(&secret, 0);
     let r = b.post("/connexion/totp", &[("code", &code)]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(r.location(), Some("/mon-compte"));
-    assert_eq!(b.get("/mon-compte").await.status, StatusCode::OK);
+    assert_eq!(r.location(), Some("/operateur"));
+    let account = b.get("/mon-compte").await;
+    assert_eq!(account.status, StatusCode::OK);
+    assert!(
+        account
+            .body
+            .contains("href=\"/operateur\">Aller à mon espace de travail"),
+        "{}",
+        account.body
+    );
 
     // The same code cannot open a second session.
     let mut other = app.browser();

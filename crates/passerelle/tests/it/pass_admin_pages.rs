@@ -342,7 +342,7 @@ async fn a_funder_orders_for_itself_at_the_usual_fee() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(
         r.body
-            .contains("valeur d&#39;un chèque : entre 0,01 € et 1\u{a0}000 € attendu, 1\u{a0}500 € reçu"),
+            .contains("Valeur d&#39;un chèque : entre 0,01 € et 1\u{a0}000 € attendu, 1\u{a0}500 € reçu"),
         "{}",
         r.body
     );

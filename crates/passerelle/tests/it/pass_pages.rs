@@ -255,6 +255,14 @@ async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
     homonyms.push(("commune", "Saint-Denis"));
     let r = prescriber.post("/remettre", &homonyms).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Issue 23: what was typed stays after a refusal (the public, the age band, the commune).
+    assert!(
+        r.body.contains("<option value=\"seniors\" selected>")
+            && r.body.contains("<option value=\"75-et-plus\" selected>")
+            && r.body.contains("value=\"Saint-Denis\""),
+        "{}",
+        r.body
+    );
     assert!(
         r.body.contains("désigne plusieurs communes") && r.body.contains("93066"),
         "{}",
@@ -274,6 +282,18 @@ async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
     with_contact.push(("consentement", "oui"));
     let r = prescriber.post("/remettre", &with_contact).await;
     assert!(r.body.contains("Carnet remis"), "{}", r.body);
+    // What was recorded, and until when the cheques are valid (end of validity plus tolerance).
+    assert!(
+        r.body.contains(&format!(
+            "La remise du carnet n° {second} est enregistrée (Seniors, Pessac). Ses chèques sont valables jusqu&#39;au 30/01/2100."
+        )),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("value=\"Pessac\""),
+        "the form is empty again for the next person"
+    );
     let stored = app
         .scalar_text(&format!("SELECT contact FROM carnets WHERE numero = {second}"))
         .await;
@@ -289,6 +309,13 @@ async fn orders_pages_hand_out_page_and_cancelling_a_redemption() {
         .await
         .body
         .contains("déjà été remis"));
+    // An unknown booklet declared lost: said so, not « Remise refusée : carnet n° 999 ».
+    let r = prescriber.post("/remettre/perte", &[("carnet", "999999")]).await;
+    assert!(
+        r.body.contains("Déclaration refusée") && r.body.contains("Introuvable : carnet n° 999999."),
+        "{}",
+        r.body
+    );
     let r = prescriber.post("/remettre/perte", &[("carnet", second.as_str())]).await;
     assert!(r.body.contains("10 chèques non utilisés annulés"), "{}", r.body);
 

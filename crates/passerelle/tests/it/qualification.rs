@@ -168,7 +168,7 @@ async fn a_place_applies_a_hub_reviews_when_delegated_and_the_operator_validates
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.body.contains("la demande est incomplète"), "{}", r.body);
+    assert!(r.body.contains("La demande est incomplète"), "{}", r.body);
     for gap in [
         "SIRET",
         "charte",
@@ -215,7 +215,7 @@ async fn a_place_applies_a_hub_reviews_when_delegated_and_the_operator_validates
     // Documents: checked by content and size; only the place attaches, the reviewers read.
     let r = upload(&mut place, id, "kbis_statuts", "statuts.html", b"<html><script>").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.body.contains("seuls les fichiers PDF, PNG et JPEG"));
+    assert!(r.body.contains("Seuls les fichiers PDF, PNG et JPEG"));
     let mut big = PDF.to_vec();
     big.resize(5 * 1024 * 1024 + 1, b' ');
     let r = upload(&mut place, id, "kbis_statuts", "gros.pdf", &big).await;

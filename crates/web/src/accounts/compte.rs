@@ -51,6 +51,7 @@ async fn account_page(
             error,
             recapitulatif,
             sessions: accounts::session::count(&state.core.db, u.principal.account_id).await?,
+            travail: crate::auth::home_of(u.principal.role),
         },
     )
 }

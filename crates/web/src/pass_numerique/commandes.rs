@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::auth::{render, CurrentUser};
 use crate::error::WebError;
 use crate::forms::{Form, Query};
-use crate::templates::{CounterResult, HandOutPage, OrderPage, OrderRow, OrdersPage};
+use crate::templates::{CounterResult, HandOutPage, HandOutTyped, OrderPage, OrderRow, OrdersPage};
 use crate::AppState;
 
 fn cheque_label(key: &str) -> &'static str {
@@ -188,10 +188,12 @@ async fn hand_out_page(
     state: &AppState,
     u: &CurrentUser,
     result: Option<CounterResult>,
+    saisie: HandOutTyped,
 ) -> Result<HandOutPage, WebError> {
     let desk = booklets::desk(&state.core, &u.principal).await?;
     Ok(HandOutPage {
         l: u.layout("Remettre un carnet", "/remettre"),
+        saisie,
         a_remettre: desk
             .a_remettre
             .iter()
@@ -208,7 +210,10 @@ async fn hand_out_page(
 }
 
 pub async fn hand_out_form(State(state): State<AppState>, u: CurrentUser) -> Result<Response, WebError> {
-    render(StatusCode::OK, hand_out_page(&state, &u, None).await?)
+    render(
+        StatusCode::OK,
+        hand_out_page(&state, &u, None, HandOutTyped::default()).await?,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -219,6 +224,19 @@ pub struct HandOutForm {
     tranche_age: Option<String>,
     contact: Option<String>,
     consentement: Option<String>,
+}
+
+impl HandOutForm {
+    fn typed(&self) -> HandOutTyped {
+        HandOutTyped {
+            carnet: self.carnet.chars().take(12).collect(),
+            public: self.public.clone(),
+            commune: self.commune.chars().take(100).collect(),
+            tranche_age: self.tranche_age.clone().unwrap_or_default(),
+            contact: self.contact.as_deref().unwrap_or_default().chars().take(200).collect(),
+            consentement: self.consentement.as_deref() == Some("oui"),
+        }
+    }
 }
 
 fn refused(title: &str, message: String) -> CounterResult {
@@ -242,15 +260,17 @@ fn booklet_number(text: &str) -> Result<i64, CounterResult> {
     })
 }
 
-/// The hand-out page after an action: a success in `title` / `message`, or a
-/// refusal of the domain as a message (a denial stays a 403, other errors stay errors).
+/// The hand-out page after an action: a success in `title` / `message` (the form empty again,
+/// for the next person), or a refusal of the domain as a message with what was typed kept (a
+/// denial stays a 403, other errors stay errors).
 async fn after(
     state: &AppState,
     u: &CurrentUser,
     outcome: Result<String, passerelle_core::CoreError>,
     title: &str,
+    typed: HandOutTyped,
 ) -> Result<Response, WebError> {
-    let (status, result) = match outcome {
+    let (status, result, saisie) = match outcome {
         Ok(message) => (
             StatusCode::OK,
             CounterResult {
@@ -259,25 +279,34 @@ async fn after(
                 message,
                 cancellable: None,
             },
+            HandOutTyped::default(),
         ),
         Err(e) => (
             StatusCode::BAD_REQUEST,
-            refused("Remise refusée", crate::error::refusal_message(e)?),
+            refused(
+                if title == "Carnet remis" {
+                    "Remise refusée"
+                } else {
+                    "Déclaration refusée"
+                },
+                crate::error::refusal_message(e)?,
+            ),
+            typed,
         ),
     };
-    render(status, hand_out_page(state, u, Some(result)).await?)
+    render(status, hand_out_page(state, u, Some(result), saisie).await?)
 }
 
 /// The INSEE code of the commune the prescriber typed: its name as the person says it, its
 /// postcode or its code. A name or a postcode of several communes asks which one; without the
 /// official communes loaded, the text goes as it is (an INSEE code is then expected).
-async fn commune_code(state: &AppState, typed: &str) -> Result<Result<String, CounterResult>, WebError> {
+async fn commune_code(state: &AppState, typed: &str) -> Result<Result<(String, String), CounterResult>, WebError> {
     let index = state.lieux.get(&state.core.db).await?;
     let Some(c) = index.comprendre(typed, None) else {
-        return Ok(Ok(typed.trim().to_string()));
+        return Ok(Ok((typed.trim().to_string(), typed.trim().to_string())));
     };
     if c.autres.is_empty() || c.lecture == passerelle_core::lieux::search::communes::Lecture::CodeInsee {
-        return Ok(Ok(c.commune.code.clone()));
+        return Ok(Ok((c.commune.code.clone(), c.commune.nom.clone())));
     }
     let choices: Vec<String> = std::iter::once(c.commune)
         .chain(c.autres.iter().copied())
@@ -299,14 +328,26 @@ pub async fn hand_out_submit(
     u: CurrentUser,
     Form(f): Form<HandOutForm>,
 ) -> Result<Response, WebError> {
+    let typed = f.typed();
     let numero = match booklet_number(&f.carnet) {
         Ok(n) => n,
-        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&state, &u, Some(r)).await?),
+        Err(r) => {
+            return render(
+                StatusCode::BAD_REQUEST,
+                hand_out_page(&state, &u, Some(r), typed).await?,
+            )
+        }
     };
-    let commune = match commune_code(&state, &f.commune).await? {
+    let (commune, commune_nom) = match commune_code(&state, &f.commune).await? {
         Ok(c) => c,
-        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&state, &u, Some(r)).await?),
+        Err(r) => {
+            return render(
+                StatusCode::BAD_REQUEST,
+                hand_out_page(&state, &u, Some(r), typed).await?,
+            )
+        }
     };
+    let public = Public::parse(&f.public).map(|p| p.label()).unwrap_or_default();
     let h = HandOut {
         public: f.public,
         commune,
@@ -314,10 +355,25 @@ pub async fn hand_out_submit(
         contact: f.contact,
         consentement: f.consentement.as_deref() == Some("oui"),
     };
-    let outcome = booklets::hand_out(&state.core, &u.principal, numero, &h)
-        .await
-        .map(|_| format!("La remise du carnet n° {numero} est enregistrée."));
-    after(&state, &u, outcome, "Carnet remis").await
+    let outcome = match booklets::hand_out(&state.core, &u.principal, numero, &h).await {
+        // What was recorded, and until when the person may use the cheques.
+        Ok(_) => {
+            let until = booklets::last_day(&state.core, numero)
+                .await?
+                .map(|d| {
+                    format!(
+                        " Ses chèques sont valables jusqu'au {}.",
+                        passerelle_core::dates_fr::jj_mm_aaaa(d)
+                    )
+                })
+                .unwrap_or_default();
+            Ok(format!(
+                "La remise du carnet n° {numero} est enregistrée ({public}, {commune_nom}).{until}"
+            ))
+        }
+        Err(e) => Err(e),
+    };
+    after(&state, &u, outcome, "Carnet remis", typed).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -332,7 +388,12 @@ pub async fn lost_submit(
 ) -> Result<Response, WebError> {
     let numero = match booklet_number(&f.carnet) {
         Ok(n) => n,
-        Err(r) => return render(StatusCode::BAD_REQUEST, hand_out_page(&state, &u, Some(r)).await?),
+        Err(r) => {
+            return render(
+                StatusCode::BAD_REQUEST,
+                hand_out_page(&state, &u, Some(r), HandOutTyped::default()).await?,
+            )
+        }
     };
     let outcome = booklets::declare_lost(&state.core, &u.principal, numero)
         .await
@@ -343,7 +404,7 @@ pub async fn lost_submit(
                 passerelle_core::format_fr::nombre(n, "chèque non utilisé annulé", "chèques non utilisés annulés")
             )
         });
-    after(&state, &u, outcome, "Carnet déclaré perdu").await
+    after(&state, &u, outcome, "Carnet déclaré perdu", HandOutTyped::default()).await
 }
 
 /// `/commandes/{id}/documents/{numero}`: a quote or an invoice of the order, in PDF.
