@@ -201,7 +201,7 @@ pub fn router(state: AppState) -> Router {
         .route("/commandes/{id}/paiement", post(pass_numerique::commandes::pay))
         .route(
             "/commandes/{id}/remises",
-            post(pass_numerique::commandes::stop_hand_outs),
+            get(pass_numerique::commandes::stop_page).post(pass_numerique::commandes::stop_hand_outs),
         )
         .route("/commandes/{id}/rapport", get(pass_numerique::rapports::order))
         .route("/commandes/{id}/rapport.csv", get(pass_numerique::rapports::order_csv))

@@ -250,6 +250,13 @@ async fn a_structure_is_habilitated_its_aidants_trained_equipped_activated_and_t
 
     // Activation needs training, then a device.
     let act = |id: i64| format!("/aidants-connect/referent/aidants/{id}/activation");
+    // Issue 23: « Activer » is not offered while it can only be refused; the page says what is missing.
+    let page = ref_a.get("/aidants-connect/referent").await.body;
+    assert!(!page.contains(&format!("action=\"{}\"", act(leo))), "{page}");
+    assert!(
+        page.contains("À activer après : la formation, le test de compétences numériques et un appareil de double authentification."),
+        "{page}"
+    );
     let r = ref_a.post(&act(leo), &[("action", "activer")]).await;
     assert!(r.body.contains("formation"), "{}", r.body);
     for who in [leo, ines] {

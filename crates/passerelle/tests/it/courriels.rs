@@ -113,7 +113,32 @@ async fn funders_are_alerted_before_the_end_and_may_stop_hand_outs() {
         page.body
     );
     assert!(!page.body.contains(&fin), "{}", page.body);
-    assert!(page.body.contains("Arrêter la remise des carnets"));
+    // Issue 23: stopping asks for a confirmation, on a page that says what it does.
+    assert!(
+        page.body.contains(&format!(
+            "href=\"/commandes/{order}/remises\">Arrêter la remise des carnets</a>"
+        )),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("name=\"arreter\" value=\"oui\""),
+        "no stop at once from the order page"
+    );
+    let confirm = funder.get(&format!("/commandes/{order}/remises")).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(
+        confirm
+            .body
+            .contains("Les prescripteurs ne pourront plus remettre de carnet de cette commande")
+            && confirm.body.contains("name=\"arreter\" value=\"oui\""),
+        "{}",
+        confirm.body
+    );
+    assert_eq!(
+        stranger.get(&format!("/commandes/{order}/remises")).await.status,
+        StatusCode::FORBIDDEN
+    );
     let r = stranger
         .post(&format!("/commandes/{order}/remises"), &[("arreter", "oui")])
         .await;

@@ -26,6 +26,8 @@ pub struct AidantView {
     pub formation: String,
     pub appareil: String,
     pub actif: bool,
+    /// What is missing before activation (empty: it can be activated).
+    pub manque: String,
     pub derniere_connexion: String,
 }
 
@@ -60,6 +62,15 @@ async fn page(
     let views = rows
         .into_iter()
         .map(|a| AidantView {
+            // « Activer » is offered only when it can succeed (the same rules as `aidants::activate`).
+            manque: match (a.trained(), a.totp) {
+                (true, true) => String::new(),
+                (false, true) => "la formation et le test de compétences numériques".into(),
+                (true, false) => "un appareil de double authentification (application ou carte)".into(),
+                (false, false) => {
+                    "la formation, le test de compétences numériques et un appareil de double authentification".into()
+                }
+            },
             formation: match (a.formee_at, a.test_reussi_at) {
                 // Days of training and test, as the opérateur typed them (kept at noon UTC): no time.
                 (Some(f), Some(t)) => format!("formé le {}, test réussi le {}", jour(f), jour(t)),

@@ -2,6 +2,7 @@
 //! their progress, hand-out of booklets.
 
 use crate::forms::Path;
+use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -449,6 +450,30 @@ pub async fn pay(
 ) -> Result<Response, WebError> {
     orders::pay(&state.core, &u.principal, id, &f.reference).await?;
     Ok(axum::response::Redirect::to(&format!("/commandes/{id}?ok=payee")).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "pass_numerique/remises-arreter.html")]
+pub struct StopPage {
+    pub l: crate::templates::Layout,
+    pub id: i64,
+}
+
+/// `GET /commandes/{id}/remises`: what stopping the hand-out does, and the button to confirm
+/// it (whoever may see the order; the POST checks who may stop).
+pub async fn stop_page(
+    State(state): State<AppState>,
+    u: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let order = orders::one(&state.core, &u.principal, id).await?;
+    render(
+        StatusCode::OK,
+        StopPage {
+            l: u.layout("Arrêter la remise des carnets", "/commandes"),
+            id: order.id,
+        },
+    )
 }
 
 #[derive(Debug, Deserialize)]
