@@ -69,7 +69,9 @@ export async function aidant(ctx, page, { width }) {
 export async function usager(ctx, page, { width }) {
   const identity = width < 992 ? 'pierre' : 'angela';
   await page.goto(`${ctx.base}/`, { waitUntil: 'load' });
-  await ctx.viaMenu(page, '/espace-usager');
+  // From the home page's Aidants Connect card at one width, from the menu at the other.
+  if (width < 992) await clickAndWait(page, page.locator('.fr-card__footer a[href="/espace-usager"]'));
+  else await ctx.viaMenu(page, '/espace-usager');
   await ctx.reached(page, 'mes mandats (connexion)', { action: true });
   await clickAndWait(page, page.locator('a.fr-connect[href="/espace-usager/connexion"]'));
   await clickAndWait(page, page.locator(`button[name=identite][value=${identity}]`));

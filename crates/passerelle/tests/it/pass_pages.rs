@@ -130,6 +130,13 @@ async fn a_holder_types_the_code_of_his_cheque() {
         "{}",
         home.body
     );
+    // Issue 23: an usager finds his mandates from the home page too, not only in the menu.
+    assert!(
+        home.body
+            .contains("href=\"/espace-usager\">Voir et révoquer les mandats que j'ai donnés</a>"),
+        "{}",
+        home.body
+    );
     let entry = visitor.get("/c").await;
     assert_eq!(entry.status, StatusCode::OK);
     assert!(entry.body.contains("<form method=\"get\" action=\"/c\"") && entry.body.contains("id=\"code\""));
