@@ -64,20 +64,10 @@ impl From<askama::Error> for WebError {
 /// message to show on the page that was used; anything else stays an error.
 pub(crate) fn refusal_message(e: CoreError) -> Result<String, WebError> {
     match e {
-        CoreError::Invalid(m) | CoreError::Conflict(m) => Ok(sentence(&m)),
+        CoreError::Invalid(m) | CoreError::Conflict(m) => Ok(capitalise(&m)),
         // The domain names what it did not find (« carnet n° 999 »): say that it is not there.
         CoreError::NotFound(m) => Ok(format!("Introuvable : {m}.")),
         other => Err(other.into()),
-    }
-}
-
-/// A message of the domain (« le carnet n° 4 a déjà été remis ») as a sentence on a page: its
-/// first letter in capitals.
-fn sentence(m: &str) -> String {
-    let mut chars = m.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }
 

@@ -4,20 +4,7 @@ use super::chiffres::{Commanditaire, Compte, Hub, Ligne};
 use super::mois::Mois;
 
 /// `1234567` → `1 234 567` (no-break spaces, as French writes thousands).
-pub fn entier(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    if n < 0 {
-        out.push('-');
-    }
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('\u{a0}');
-        }
-        out.push(c);
-    }
-    out
-}
+pub use crate::format_fr::entier;
 
 /// `750` minutes → `12 h 30`.
 pub fn heures(minutes: i64) -> String {

@@ -50,21 +50,7 @@ pub fn hundredths_fr(v: Option<i64>) -> String {
 }
 
 /// An integer with French grouping: `1234567` → `1 234 567` (no-break spaces).
-pub fn integer_fr(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push('\u{a0}');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
+pub use crate::format_fr::entier as integer_fr;
 
 /// Minutes as French hours: `90` → `1 h 30`, `120` → `2 h`.
 pub fn hours_fr(minutes: i64) -> String {
