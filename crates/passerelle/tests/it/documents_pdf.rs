@@ -481,6 +481,7 @@ fn mandate() -> Mandate {
         created_at: 1_690_000_000_000_000,
         expires_at: 1_705_000_000_000_000,
         renouvelle: Some(11),
+        renouvele_par: None,
         autorisations: vec![aut(1, "papiers", false), aut(2, "argent", true)],
         state: State::PartlyRevoked,
     }

@@ -40,6 +40,7 @@ mod limites;
 mod limites_secrets;
 mod mandats;
 mod mandats_acces;
+mod mandats_renouveles;
 mod mandats_support;
 mod metriques;
 mod oidc;

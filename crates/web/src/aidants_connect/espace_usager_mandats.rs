@@ -36,7 +36,7 @@ pub struct MandatView {
     pub duree: &'static str,
     pub debut: String,
     pub fin: String,
-    pub etat: &'static str,
+    pub etat: String,
     pub revocable: bool,
     pub revocations: bool,
     pub autorisations: Vec<AutorisationView>,
@@ -66,7 +66,7 @@ fn view(m: &Mandate, now: i64) -> MandatView {
         duree: m.duree.label(),
         debut: horodatage(m.created_at),
         fin: horodatage(m.expires_at),
-        etat: m.state.label(),
+        etat: m.etat(),
         revocable: autorisations.iter().any(|a| a.active),
         revocations: m
             .autorisations

@@ -33,7 +33,7 @@ pub struct Row {
     pub demarches: String,
     pub conclu: String,
     pub expire: String,
-    pub etat: &'static str,
+    pub etat: String,
 }
 
 #[derive(Template)]
@@ -66,7 +66,7 @@ pub async fn list(
             demarches: m.autorisations.iter().map(|a| a.label()).collect::<Vec<_>>().join(", "),
             conclu: moment(m.created_at),
             expire: moment(m.expires_at),
-            etat: m.state.label(),
+            etat: m.etat(),
         })
         .collect();
     render(
@@ -338,7 +338,7 @@ pub struct DetailPage {
     pub message: Option<String>,
     pub error: Option<String>,
     pub m: Mandate,
-    pub etat: &'static str,
+    pub etat: String,
     pub conclu: String,
     pub expire: String,
     pub autorisations: Vec<AutView>,
@@ -384,7 +384,7 @@ pub(crate) async fn detail_page(
             l: u.layout(&format!("Mandat n° {}", m.id), SECTION),
             message,
             error,
-            etat: m.state.label(),
+            etat: m.etat(),
             conclu: moment(m.created_at),
             expire: moment(m.expires_at),
             revocable: autorisations.iter().any(|a| a.revocable),

@@ -168,7 +168,7 @@ pub fn revocation(fonts: &Fonts, m: &Mandate, url: &str) -> Result<Vec<u8>> {
             11.0,
             &format!("Mandat n° {} du {}", m.id, moment(m.created_at)),
         );
-        f.line(g, Bold, 11.0, &format!("État du mandat : {}", m.state.label()));
+        f.line(g, Bold, 11.0, &format!("État du mandat : {}", m.etat()));
         f.gap(8.0);
         parties(g, &mut f, m);
         f.line(g, Bold, 10.0, "Démarches");
@@ -232,6 +232,7 @@ mod tests {
             created_at: 1_690_000_000_000_000,
             expires_at: 1_705_000_000_000_000,
             renouvelle: None,
+            renouvele_par: None,
             autorisations: vec![aut(1, "papiers", false), aut(2, "argent", true)],
             state: State::PartlyRevoked,
         }

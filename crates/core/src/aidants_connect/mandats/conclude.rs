@@ -173,6 +173,11 @@ pub async fn renew(core: &Core, who: &Principal, session: &Session, old: i64, re
 
 /// Whether a mandate may be renewed at `now`.
 pub fn check_renewable(m: &queries::Mandate, now: i64) -> Result<()> {
+    if let (State::Renewed | State::Expired, Some(n)) = (m.state, m.renouvele_par) {
+        return Err(CoreError::invalid(format!(
+            "ce mandat a déjà été renouvelé par le mandat n° {n} : c'est celui-là qu'il faut renouveler"
+        )));
+    }
     if m.state == State::Revoked {
         return Err(CoreError::invalid(
             "ce mandat est révoqué : il ne peut pas être renouvelé ; concluez un nouveau mandat",

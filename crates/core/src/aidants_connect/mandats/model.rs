@@ -71,15 +71,23 @@ pub enum State {
     PartlyRevoked,
     /// Every démarche revoked before expiry.
     Revoked,
+    /// Every démarche ended before expiry, at least one because a newer
+    /// mandate took it over (the renewal): not a revocation by anyone.
+    Renewed,
     Expired,
 }
 
 impl State {
-    /// `expires_at` and `now` in µs; `autorisations`: whether each is revoked.
-    pub fn of(expires_at: i64, now: i64, autorisations: &[bool]) -> State {
+    /// `expires_at` and `now` in µs; `autorisations`: whether each is revoked;
+    /// `replaced`: how many of those a newer mandate took over.
+    pub fn of(expires_at: i64, now: i64, autorisations: &[bool], replaced: usize) -> State {
         let revoked = autorisations.iter().filter(|r| **r).count();
         if !autorisations.is_empty() && revoked == autorisations.len() {
-            State::Revoked
+            if replaced > 0 {
+                State::Renewed
+            } else {
+                State::Revoked
+            }
         } else if expires_at <= now {
             State::Expired
         } else if revoked > 0 {
@@ -94,6 +102,7 @@ impl State {
             State::Active => "actif",
             State::PartlyRevoked => "partiellement_revoque",
             State::Revoked => "revoque",
+            State::Renewed => "renouvele",
             State::Expired => "expire",
         }
     }
@@ -103,6 +112,7 @@ impl State {
             State::Active => "Actif",
             State::PartlyRevoked => "Actif, certaines démarches révoquées",
             State::Revoked => "Révoqué",
+            State::Renewed => "Renouvelé",
             State::Expired => "Expiré",
         }
     }
@@ -157,11 +167,15 @@ mod tests {
     #[test]
     fn states_are_derived() {
         let (exp, before, after) = (100, 50, 150);
-        assert_eq!(State::of(exp, before, &[false, false]), State::Active);
-        assert_eq!(State::of(exp, before, &[true, false]), State::PartlyRevoked);
-        assert_eq!(State::of(exp, before, &[true, true]), State::Revoked);
-        assert_eq!(State::of(exp, after, &[false, true]), State::Expired);
-        assert_eq!(State::of(exp, after, &[true, true]), State::Revoked);
+        assert_eq!(State::of(exp, before, &[false, false], 0), State::Active);
+        assert_eq!(State::of(exp, before, &[true, false], 0), State::PartlyRevoked);
+        assert_eq!(State::of(exp, before, &[true, false], 1), State::PartlyRevoked);
+        assert_eq!(State::of(exp, before, &[true, true], 0), State::Revoked);
+        assert_eq!(State::of(exp, before, &[true, true], 1), State::Renewed);
+        assert_eq!(State::of(exp, before, &[true, true], 2), State::Renewed);
+        assert_eq!(State::of(exp, after, &[false, true], 0), State::Expired);
+        assert_eq!(State::of(exp, after, &[true, true], 0), State::Revoked);
+        assert_eq!(State::of(exp, before, &[], 0), State::Active);
     }
 
     #[test]

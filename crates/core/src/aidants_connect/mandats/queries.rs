@@ -150,11 +150,20 @@ pub struct Mandate {
     pub created_at: i64,
     pub expires_at: i64,
     pub renouvelle: Option<i64>,
+    /// The newer mandate that took this one over, if any: its latest
+    /// renewal, else the mandate that took over its last démarches.
+    pub renouvele_par: Option<i64>,
     pub autorisations: Vec<Autorisation>,
     pub state: State,
 }
 
 impl Mandate {
+    /// The state in words, with the mandate that took over a renewed one
+    /// (« Renouvelé par le mandat n° 4 »): a renewal is not a revocation.
+    pub fn etat(&self) -> String {
+        etat(self.state, self.renouvele_par)
+    }
+
     pub fn any_revoked(&self) -> bool {
         self.autorisations.iter().any(Autorisation::revoked)
     }
@@ -169,6 +178,15 @@ impl Mandate {
             .filter(|a| !a.revoked())
             .map(|a| a.demarche.as_str())
             .collect()
+    }
+}
+
+/// See [`Mandate::etat`].
+pub fn etat(state: State, renouvele_par: Option<i64>) -> String {
+    match (state, renouvele_par) {
+        (State::Renewed, Some(n)) => format!("Renouvelé par le mandat n° {n}"),
+        (State::Expired, Some(n)) => format!("Expiré, renouvelé par le mandat n° {n}"),
+        (s, _) => s.label().to_string(),
     }
 }
 
@@ -239,11 +257,30 @@ pub(super) async fn commune_name(db: &Db, code: &str) -> Result<String> {
     Ok(name.unwrap_or_default())
 }
 
+/// The latest mandate that renews `mandat`.
+async fn latest_renewal(db: &Db, mandat: i64) -> Result<Option<i64>> {
+    Ok(on_db!(db, c => {
+        sqlx::query_scalar("SELECT id FROM mandats WHERE renouvelle = $1 ORDER BY id DESC LIMIT 1")
+            .bind(mandat)
+            .fetch_optional(&mut *c)
+            .await?
+    }))
+}
+
 async fn build(db: &Db, r: MandateRow) -> Result<Mandate> {
     let autorisations = autorisations(db, r.0).await?;
     let birthplace_nom = commune_name(db, &r.7).await?;
     let revoked: Vec<bool> = autorisations.iter().map(Autorisation::revoked).collect();
-    let state = State::of(r.14, db.now_micros(), &revoked);
+    let replaced_by = autorisations.iter().filter_map(|a| a.remplacee_par_mandat).max();
+    let replaced = autorisations.iter().filter(|a| a.remplacee_par_mandat.is_some()).count();
+    let state = State::of(r.14, db.now_micros(), &revoked, replaced);
+    // A renewal names its mandate; a mandate all of whose démarches newer
+    // ones took over (without naming it) was renewed by the latest of them.
+    let renouvele_par = match latest_renewal(db, r.0).await? {
+        Some(n) => Some(n),
+        None if state == State::Renewed => replaced_by,
+        None => None,
+    };
     Ok(Mandate {
         id: r.0,
         organisation_id: r.1,
@@ -264,6 +301,7 @@ async fn build(db: &Db, r: MandateRow) -> Result<Mandate> {
         created_at: r.13,
         expires_at: r.14,
         renouvelle: r.15,
+        renouvele_par,
         autorisations,
         state,
     })
@@ -369,6 +407,8 @@ pub struct PublicCheck {
     pub created_at: i64,
     pub expires_at: i64,
     pub state: State,
+    /// The state in words (see [`Mandate::etat`]).
+    pub etat: String,
     /// (label, state label)
     pub demarches: Vec<(String, &'static str)>,
 }
@@ -391,6 +431,7 @@ pub async fn public_check(core: &Core, token: &str) -> Result<Option<PublicCheck
         created_at: m.created_at,
         expires_at: m.expires_at,
         state: m.state,
+        etat: m.etat(),
         demarches: m
             .autorisations
             .iter()
