@@ -71,6 +71,7 @@ impl CurrentUser {
             }),
             csrf: self.csrf.clone(),
             current,
+            usager: false,
         }
     }
 }
@@ -156,6 +157,7 @@ impl Visitor {
                 user: None,
                 csrf: self.csrf.clone(),
                 current,
+                usager: false,
             },
         }
     }
@@ -439,6 +441,7 @@ pub async fn totp_page(p: Pending) -> Result<Response, WebError> {
         user: None,
         csrf: p.csrf,
         current: "/connexion",
+        usager: false,
     };
     render(StatusCode::OK, TotpPage { l, error: None })
 }
@@ -476,6 +479,7 @@ pub(crate) fn login_page_without_session(
             user: None,
             csrf,
             current: "/connexion",
+            usager: false,
         },
         error,
         info,
@@ -523,6 +527,7 @@ pub async fn totp_submit(
                 user: None,
                 csrf: p.csrf,
                 current: "/connexion",
+                usager: false,
             };
             render(
                 StatusCode::UNAUTHORIZED,
@@ -558,6 +563,7 @@ async fn enrol_view(
         user: None,
         csrf: p.csrf.clone(),
         current: "/connexion",
+        usager: false,
     };
     render(
         status,

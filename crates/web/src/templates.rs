@@ -32,6 +32,9 @@ pub struct Layout {
     pub csrf: String,
     /// Path of the current section, to mark the menu entry (`aria-current`).
     pub current: &'static str,
+    /// An usager signed in with FranceConnect (his own space): the header
+    /// offers his space and his sign-out, not the professionals' sign-in.
+    pub usager: bool,
 }
 
 impl Layout {
@@ -41,6 +44,7 @@ impl Layout {
             user: None,
             csrf: String::new(),
             current: "",
+            usager: false,
         }
     }
 }

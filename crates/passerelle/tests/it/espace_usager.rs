@@ -114,6 +114,14 @@ async fn an_usager_signs_in_sees_only_his_uses_and_signs_out_of_franceconnect_to
         r.body
     );
     assert!(r.body.contains("Social - Santé"));
+    // The header knows him: his space and his sign-out, not the professionals' sign-in.
+    assert!(!r.body.contains(">Se connecter<"), "{}", r.body);
+    assert!(
+        r.body.contains("href=\"/espace-usager\">Mon espace usager<")
+            && r.body.matches("action=\"/espace-usager/deconnexion\"").count() == 2,
+        "{}",
+        r.body
+    );
     assert!(
         !r.body.contains("service-de-pierre") && !r.body.contains("MERCIER"),
         "{}",

@@ -31,7 +31,11 @@ async fn a_renewed_mandate_says_which_mandate_renewed_it_everywhere() {
     // The aidant's detail page and list.
     let r = b.get(&format!("/aidants-connect/mandats/{old}")).await;
     assert!(r.body.contains(&renewed), "{}", r.body);
-    assert!(!r.body.contains("Révoqué<") && !r.body.contains(">Révoqué"), "{}", r.body);
+    assert!(
+        !r.body.contains("Révoqué<") && !r.body.contains(">Révoqué"),
+        "{}",
+        r.body
+    );
     assert!(
         !r.body.contains(&format!("/aidants-connect/mandats/{old}/renouveler\"")),
         "no second renewal offered: {}",
@@ -48,27 +52,37 @@ async fn a_renewed_mandate_says_which_mandate_renewed_it_everywhere() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
-    assert!(r.body.contains(&format!("déjà été renouvelé par le mandat n° {new}")), "{}", r.body);
+    assert!(
+        r.body.contains(&format!("déjà été renouvelé par le mandat n° {new}")),
+        "{}",
+        r.body
+    );
 
     // The QR code of the paper the usager already signed.
     let mut anyone = Browser::on(m.router.clone());
     let token = mandats::model::verification_token(&m.app.core.keys, old);
     let r = anyone.get(&format!("/mandats/verifier/{token}")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains(&format!("mandat n° {old} — {renewed}")), "{}", r.body);
     assert!(
-        r.body.contains(&format!("mandat n° {old} — {renewed}")),
-        "{}",
+        r.body.contains("fr-alert--warning"),
+        "not shown as in force: {}",
         r.body
     );
-    assert!(r.body.contains("fr-alert--warning"), "not shown as in force: {}", r.body);
 
     // The usager's own space.
     let mut usager = Browser::on(m.router.clone());
-    let r = m.through_simulator(&mut usager, "/espace-usager/connexion", "angela").await;
+    let r = m
+        .through_simulator(&mut usager, "/espace-usager/connexion", "angela")
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let callback = m.local(r.location().unwrap()).to_string();
     assert_eq!(usager.get(&callback).await.location(), Some("/espace-usager"));
     let r = usager.get("/espace-usager").await;
-    assert!(r.body.contains(&format!("État : <strong>{renewed}</strong>")), "{}", r.body);
+    assert!(
+        r.body.contains(&format!("État : <strong>{renewed}</strong>")),
+        "{}",
+        r.body
+    );
     assert!(!r.body.contains("État : <strong>Révoqué</strong>"), "{}", r.body);
 }

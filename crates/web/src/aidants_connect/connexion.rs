@@ -45,6 +45,7 @@ fn anonymous(v: &Visitor, title: &str) -> Layout {
         user: None,
         csrf: v.csrf.clone(),
         current: "/connexion",
+        usager: false,
     }
 }
 

@@ -31,6 +31,7 @@ impl CurrentUsager {
             user: None,
             csrf: self.csrf.clone(),
             current: "/espace-usager",
+            usager: true,
         }
     }
 }
@@ -133,6 +134,7 @@ fn sign_in_page(
         user: None,
         csrf: csrf.to_string(),
         current: "/espace-usager",
+        usager: false,
     };
     render(status, SignInPage { l, erreur, info })
 }

@@ -239,6 +239,7 @@ fn link_page(v: &Visitor, state: Link, jeton: String) -> Result<Response, WebErr
         user: None,
         csrf: v.csrf.clone(),
         current: "/connexion",
+        usager: false,
     };
     let (status, structure, par_lien, message, error) = match state {
         Link::Invalid => (

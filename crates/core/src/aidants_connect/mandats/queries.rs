@@ -272,7 +272,10 @@ async fn build(db: &Db, r: MandateRow) -> Result<Mandate> {
     let birthplace_nom = commune_name(db, &r.7).await?;
     let revoked: Vec<bool> = autorisations.iter().map(Autorisation::revoked).collect();
     let replaced_by = autorisations.iter().filter_map(|a| a.remplacee_par_mandat).max();
-    let replaced = autorisations.iter().filter(|a| a.remplacee_par_mandat.is_some()).count();
+    let replaced = autorisations
+        .iter()
+        .filter(|a| a.remplacee_par_mandat.is_some())
+        .count();
     let state = State::of(r.14, db.now_micros(), &revoked, replaced);
     // A renewal names its mandate; a mandate all of whose démarches newer
     // ones took over (without naming it) was renewed by the latest of them.
