@@ -66,6 +66,19 @@ async fn a_mandate_is_concluded_superseded_renewed_revoked_and_checked_by_its_qr
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("n&#39;est pas autorisée"), "{}", r.body);
+    // Nothing chosen: both problems at once, each group marked and linked from the summary.
+    let r = b.get("/aidants-connect/mandats/recapitulatif?duree=").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    for s in [
+        "Le formulaire contient 2 erreurs",
+        "<a href=\"#demarches-ensemble\">Choisissez au moins une démarche.</a>",
+        "<a href=\"#duree-ensemble\">Choisissez une durée de mandat.</a>",
+        "fr-fieldset fr-fieldset--error\" id=\"demarches-ensemble\"",
+        "fr-fieldset fr-fieldset--error\" id=\"duree-ensemble\"",
+        "aria-labelledby=\"duree-legende duree-messages\"",
+    ] {
+        assert!(r.body.contains(s), "{s}: {}", r.body);
+    }
 
     // Refusals: no declaration, a démarche not allowed, unknown duration, a stale TOTP.
     let r = b

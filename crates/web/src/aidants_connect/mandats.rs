@@ -112,7 +112,8 @@ pub struct Option_ {
 #[template(path = "aidants_connect/mandats-nouveau.html")]
 pub struct NewPage {
     pub l: Layout,
-    pub error: Option<String>,
+    /// Every problem of the form at once: (id of the fieldset, message).
+    pub errors: Vec<(&'static str, String)>,
     /// None: nobody identified on this session in the last 30 minutes.
     pub usager: Option<String>,
     /// Where the form goes (recap of a new mandate or of a renewal).
@@ -121,6 +122,16 @@ pub struct NewPage {
     pub demarches: Vec<Option_>,
     pub durees: Vec<Option_>,
 }
+
+impl NewPage {
+    pub fn err(&self, field: &str) -> Option<&str> {
+        self.errors.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+    }
+}
+
+/// Ids of the form's two groups (the summary links to them).
+const DEMARCHES: &str = "demarches-ensemble";
+const DUREE: &str = "duree-ensemble";
 
 async fn options(
     state: &AppState,
@@ -165,7 +176,7 @@ pub async fn new_form(State(state): State<AppState>, u: CurrentUser) -> Result<R
         StatusCode::OK,
         NewPage {
             l: u.layout("Nouveau mandat", SECTION),
-            error: None,
+            errors: Vec::new(),
             usager: usager.map(|x| format!("{}, date de naissance : {}", x.full_name(), x.birthdate_fr())),
             action: format!("{SECTION}/recapitulatif"),
             renouvelle: None,
@@ -208,23 +219,30 @@ async fn recap(
     error: Option<String>,
 ) -> Result<Response, WebError> {
     let (chosen, duree, _) = request_of(f);
-    let problem = match duree {
-        None => Some("choisissez une durée de mandat".to_string()),
-        Some(duree) => {
-            let req = MandateRequest {
-                demarches: chosen.clone(),
-                duree,
-                declaration: true,
-                usager: None,
-                structure: None,
-            };
-            match conclude::check_request(&state.core.db, structure, &req).await {
-                Ok(_) => None,
-                Err(e) => Some(refusal_message(e)?),
+    // Both groups are checked, so that one submission reports every problem.
+    let mut errors: Vec<(&'static str, String)> = Vec::new();
+    if chosen.is_empty() {
+        errors.push((DEMARCHES, "Choisissez au moins une démarche.".into()));
+    } else {
+        let req = MandateRequest {
+            demarches: chosen.clone(),
+            duree: duree.unwrap_or(Duration::Short),
+            declaration: true,
+            usager: None,
+            structure: None,
+        };
+        if let Err(e) = conclude::check_request(&state.core.db, structure, &req).await {
+            let mut m = refusal_message(e)?;
+            if !m.ends_with('.') {
+                m.push('.');
             }
+            errors.push((DEMARCHES, m));
         }
-    };
-    let (Some(duree), None) = (duree, problem.clone()) else {
+    }
+    if duree.is_none() {
+        errors.push((DUREE, "Choisissez une durée de mandat.".into()));
+    }
+    let (Some(duree), true) = (duree, errors.is_empty()) else {
         let (demarches, durees) = options(state, structure, &chosen, duree).await?;
         let back = match renouvelle {
             Some(id) => format!("{SECTION}/{id}/renouveler/recapitulatif"),
@@ -234,7 +252,7 @@ async fn recap(
             StatusCode::BAD_REQUEST,
             NewPage {
                 l: u.layout("Nouveau mandat", SECTION),
-                error: problem.map(|p| crate::error::capitalise(&p)),
+                errors,
                 usager: Some(format!(
                     "{}, date de naissance : {}",
                     usager.full_name(),
@@ -428,7 +446,7 @@ pub async fn renew_form(
         StatusCode::OK,
         NewPage {
             l: u.layout(&format!("Renouveler le mandat n° {id}"), SECTION),
-            error: None,
+            errors: Vec::new(),
             usager: Some(format!(
                 "{}, date de naissance : {}",
                 m.usager.full_name(),
