@@ -331,7 +331,7 @@ async function main() {
     const aidantPassword = pwMatch[1];
     const aidantSecret = secretMatch[1];
     // Every password and TOTP secret of the banner: none may reach the log.
-    demoSecrets = [...demo.stdout.matchAll(/(?:mot de passe|secret TOTP) : (\S+)/g)].map((m) => m[1]);
+    demoSecrets = [...demo.stdout.matchAll(/(?:mot de passe|secret TOTP|graine) : (\S+)/g)].map((m) => m[1]);
     demoLogPath = demo.logPath;
     const aidantOtp = { key: base32Decode(aidantSecret), algorithm: 'sha1', digits: 6, period: 30 };
     pass(`serve --demo answers ${demoBase}/healthz; the demo banner (stdout) gives the aidant's password and TOTP secret`);

@@ -48,7 +48,7 @@ function accountsOf(stdout) {
     if (accounts[m[1]]) accounts[m[1]].otp = { key: base32Decode(m[2]), algorithm: 'sha1', digits: 6, period: 30 };
   }
   const codes = [...stdout.matchAll(/^\s+([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{5})\s+page du chèque/gm)].map((m) => m[1]);
-  const secrets = [...stdout.matchAll(/(?:mot de passe|secret TOTP) : (\S+)/g)].map((m) => m[1]);
+  const secrets = [...stdout.matchAll(/(?:mot de passe|secret TOTP|graine) : (\S+)/g)].map((m) => m[1]);
   return { accounts, codes, secrets };
 }
 

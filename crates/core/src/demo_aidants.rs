@@ -2,12 +2,13 @@
 //! database, after [`crate::demo::load_if_empty`]): the demo structure's
 //! allowed démarches, its two aidants trained and active, two usagers of the
 //! FranceConnect simulator with mandates (Angela DUBOIS: social and
-//! logement, six months; Pierre MERCIER: travail, one month), and the demonstration online
+//! logement, six months; Pierre MERCIER: travail, one month), three TOTP
+//! cards in stock for the référent to give, and the demonstration online
 //! service registered with the OpenID Connect provider.
 
 use serde_json::json;
 
-use crate::accounts;
+use crate::accounts::{self, totp};
 use crate::aidants_connect::demarches;
 use crate::aidants_connect::franceconnect::simulateur::{persona, sub_of};
 use crate::aidants_connect::franceconnect::{flow, Identity};
@@ -34,7 +35,13 @@ pub struct DemoAidants {
     /// (usager's name, simulator identity to pick, démarches of his mandate).
     pub usagers: Vec<(String, &'static str, String)>,
     pub service: String,
+    /// (serial number, base32 seed) of the TOTP cards in stock: the seed
+    /// stands for the card in the référent's hand (printed once).
+    pub cartes: Vec<(String, String)>,
 }
+
+/// How many TOTP cards the demo puts in stock.
+pub const CARDS: usize = 3;
 
 /// Loads it. `fc_client_id`: the simulator's client id, so that the usagers
 /// are the ones the simulator identifies (None: no usagers, no mandates).
@@ -79,6 +86,15 @@ pub async fn load(core: &Core, fc_client_id: Option<&str>, base: &str) -> Result
         service: service_demo::NAME.to_string(),
         ..Default::default()
     };
+    for i in 1..=CARDS {
+        let (serial, seed) = (format!("DEMO-CARTE-{i:02}"), totp::new_secret());
+        let sealed = totp::seal(core, &seed)?;
+        on_tx!(&mut tx, c => {
+            sqlx::query("INSERT INTO cartes_totp (numero_serie, graine, duree, created_at) VALUES ($1, $2, 30, $3)")
+                .bind(&serial).bind(&sealed).bind(now).execute(&mut *c).await?;
+        });
+        out.cartes.push((serial, seed));
+    }
     let mut usagers = Vec::new();
     if let Some(client_id) = fc_client_id {
         for key in ["angela", "pierre"] {
@@ -103,7 +119,7 @@ pub async fn load(core: &Core, fc_client_id: Option<&str>, base: &str) -> Result
         &core.keys,
         NewEntry::new(Actor::System, actions::DEMO_LOADED)
             .subject("organisation", structure)
-            .details(json!({ "aidants_connect": true, "aidants": aidants.len(), "usagers": usagers.len() })),
+            .details(json!({ "aidants_connect": true, "aidants": aidants.len(), "usagers": usagers.len(), "cartes_totp": CARDS })),
     )
     .await?;
     tx.commit().await?;

@@ -199,6 +199,12 @@ fn print_demo_aidants(base: &url::Url, d: &demo::Demo, a: &passerelle_core::demo
             ""
         );
     }
+    if !a.cartes.is_empty() {
+        println!("  Cartes TOTP en stock, à associer à un aidant par le référent (la graine tient lieu de la carte) :");
+        for (serial, seed) in &a.cartes {
+            println!("  {serial:<34} graine : {seed}   (code affiché : oathtool --totp -b {seed})");
+        }
+    }
     for (name, key, demarches) in &a.usagers {
         println!("  Usager « {name} » (simulateur FranceConnect : identité « {key} ») — mandat : {demarches}");
     }

@@ -143,6 +143,51 @@ async fn the_demo_journey_from_the_mandate_to_the_usager_revoking_its_use() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_referent_has_totp_cards_in_stock_and_gives_one() {
+    let m = serve().await;
+    let d = demo::load_if_empty(&m.app.core).await.unwrap().unwrap();
+    let a = demo_aidants::load(&m.app.core, Some(&m.fc_client_id), &m.base)
+        .await
+        .unwrap();
+    assert_eq!(a.cartes.len(), demo_aidants::CARDS);
+    let login = d
+        .logins
+        .iter()
+        .find(|l| l.email == "referent@demo.passerelle.fr")
+        .unwrap();
+    let mut b = Browser::on(m.router.clone());
+    b.login(&login.email, &login.password).await;
+    let secret = login.totp_secret.clone().unwrap();
+    let r = b.post("/connexion/totp", &[("code", &totp_code(&secret, 0))]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // The cards in stock are offered on the référent's page.
+    let r = b.get("/aidants-connect/referent").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for (serial, _) in &a.cartes {
+        assert!(r.body.contains(serial.as_str()), "{serial}: {}", r.body);
+    }
+    // He gives the first to the demo aidant with the code the card shows now.
+    let aidant = m
+        .count("SELECT id FROM accounts WHERE email = 'aidant@demo.passerelle.fr'")
+        .await;
+    let (serial, seed) = &a.cartes[0];
+    let r = b
+        .post(
+            &format!("/aidants-connect/referent/aidants/{aidant}/carte"),
+            &[("numero_serie", serial.as_str()), ("code", &totp_code(seed, 1))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        m.count(&format!(
+            "SELECT COUNT(*) FROM cartes_totp WHERE numero_serie = '{serial}' AND account_id = {aidant}"
+        ))
+        .await,
+        1
+    );
+}
+
 fn demo_aidants_service() -> &'static str {
     passerelle_core::aidants_connect::oidc_provider::service_demo::NAME
 }
