@@ -41,7 +41,7 @@ pub fn telephone(raw: &str) -> String {
         .collect();
     let national = if let Some(rest) = compact.strip_prefix("+33") {
         Some(format!("0{}", rest.strip_prefix('0').unwrap_or(rest)))
-    } else if let Some(rest) = ["+590", "+594", "+596", "+262", "+269", "+508"]
+    } else if let Some(rest) = ["+590", "+594", "+596", "+262", "+508"]
         .iter()
         .find_map(|p| compact.strip_prefix(p))
     {

@@ -28,7 +28,8 @@ pub const EDITABLE: &[&str] = &[
 
 /// A value typed in a form field of the standard: several e-mail addresses or
 /// web sites, one per line (or separated by `,`, `;` or `|`), become the
-/// standard's `|` list; any other field is only trimmed.
+/// standard's `|` list; a French phone number its international form; any
+/// other field is only trimmed.
 pub fn form_value(field: &str, typed: &str) -> String {
     if matches!(field, "courriels" | "site_web") {
         typed
@@ -37,6 +38,9 @@ pub fn form_value(field: &str, typed: &str) -> String {
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join("|")
+    } else if field == "telephone" {
+        // Shown as people read it (05 56 10 30 00): stored in the standard's form.
+        super::normalise::phone(typed.trim()).unwrap_or_else(|| typed.trim().to_string())
     } else {
         typed.trim().to_string()
     }

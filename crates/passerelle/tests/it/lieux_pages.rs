@@ -463,6 +463,9 @@ async fn a_place_is_edited_by_its_own_staff_or_the_operator_only() {
     assert_eq!(v["courriels"], "epn@pessac.fr|contact@pessac.fr");
     assert_eq!(v["horaires"], "Mo-Sa 10:00-18:00; PH off");
     assert_eq!(v["telephone"], "+33557020000");
+    // The form shows the number as people read it, and stores it back as it was.
+    let form = staff.get("/lieux/mednum-2/modifier").await.body;
+    assert!(form.contains("name=\"telephone\" value=\"05 57 02 00 00\""), "{form}");
     assert_eq!(
         v["services"],
         "Loisirs et créations numériques|Accès internet et matériel informatique"

@@ -161,7 +161,7 @@ fn edit_view(
             id: id.to_string(),
             nom: get("nom"),
             horaires: get("horaires"),
-            telephone: get("telephone"),
+            telephone: passerelle_core::format_fr::telephone(&get("telephone")),
             courriels: get("courriels"),
             site_web: get("site_web"),
             presentation_resume: get("presentation_resume"),
