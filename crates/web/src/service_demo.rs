@@ -133,7 +133,12 @@ pub async fn callback(
             for (k, label) in CLAIMS {
                 let v = done.userinfo.get(k).or_else(|| done.id_claims.get(k));
                 if let Some(s) = v.and_then(|x| x.as_str()).filter(|s| !s.is_empty()) {
-                    identite.push((label.to_string(), s.to_string()));
+                    let shown = match k {
+                        // Received as the standard's AAAA-MM-JJ; read as JJ/MM/AAAA.
+                        "birthdate" => passerelle_core::dates_fr::jour_fr(s),
+                        _ => s.to_string(),
+                    };
+                    identite.push((label.to_string(), shown));
                 }
             }
             // Everything else the provider said (the aidant, the démarche…).

@@ -102,6 +102,10 @@ async fn the_demo_journey_from_the_mandate_to_the_usager_revoking_its_use() {
     assert!(body.contains("Connecté avec Aidants Connect"), "{body}");
     assert!(body.contains("Fatou") && body.contains("DIALLO"), "{body}");
     assert!(body.contains("rep_scope"), "the démarche comes back: {body}");
+    assert!(
+        body.contains("<td>02/11/1985</td>") && !body.contains("1985-11-02"),
+        "the birth date as French readers write it: {body}"
+    );
     assert_eq!(m.count("SELECT COUNT(*) FROM mandats_utilisations").await, 1);
 
     // 5. Fatou logs in to her space, sees the use, and revokes that démarche.
