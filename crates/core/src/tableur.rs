@@ -79,9 +79,89 @@ impl Csv<std::fs::File> {
     }
 }
 
+/// The byte-order mark by which Excel recognises a UTF-8 file.
+pub const BOM: &str = "\u{feff}";
+
+/// A decimal number as Passerelle writes it for machines (`12.50`, `-0.58`):
+/// digits, one point, digits.
+fn decimal_with_point(cell: &str) -> bool {
+    let body = cell.strip_prefix(['+', '-']).unwrap_or(cell);
+    match body.split_once('.') {
+        Some((int, frac)) => {
+            let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+            digits(int) && digits(frac)
+        }
+        None => false,
+    }
+}
+
+/// The form of a CSV file for French spreadsheet software (Excel,
+/// LibreOffice Calc with French settings): UTF-8 with a byte-order mark,
+/// cells separated by `;`, decimal numbers with a comma (`12,50`). Every
+/// other cell is kept as written, and is [`neutralise`]d again. `machine`:
+/// a file in the machine form (UTF-8, `,`, decimal point).
+pub fn pour_tableur(machine: &[u8]) -> Result<Vec<u8>, String> {
+    let machine = machine.strip_prefix(BOM.as_bytes()).unwrap_or(machine);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(machine);
+    let mut out = BOM.as_bytes().to_vec();
+    {
+        #[allow(clippy::disallowed_types)]
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .flexible(true)
+            .from_writer(&mut out);
+        for record in reader.records() {
+            let record = record.map_err(|e| crate::format_fr::erreur_csv(&e))?;
+            let cells: Vec<String> = record
+                .iter()
+                .map(|c| {
+                    if decimal_with_point(c) {
+                        c.replacen('.', ",", 1)
+                    } else {
+                        neutralise(c).into_owned()
+                    }
+                })
+                .collect();
+            w.write_record(&cells).map_err(|e| crate::format_fr::erreur_csv(&e))?;
+        }
+        w.flush().map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_spreadsheet_form_has_a_bom_semicolons_and_decimal_commas() {
+        let machine = "lieu,montant,latitude,code,date,texte\n\
+                       Médiathèque,12.50,44.84,33063,2026-12-06,\"un, deux; trois\"\n\
+                       Autre,-0.58,+1.5,1.2.3,v1.0,'=déjà neutralisé\n";
+        let out = String::from_utf8(pour_tableur(machine.as_bytes()).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "\u{feff}lieu;montant;latitude;code;date;texte\n\
+             Médiathèque;12,50;44,84;33063;2026-12-06;\"un, deux; trois\"\n\
+             Autre;-0,58;+1,5;1.2.3;v1.0;'=déjà neutralisé\n"
+        );
+        // A file that already has a BOM does not get a second one; a formula stays harmless.
+        let again = String::from_utf8(pour_tableur("\u{feff}a,b\n=1+1,2\n".as_bytes()).unwrap()).unwrap();
+        assert_eq!(again, "\u{feff}a;b\n'=1+1;2\n");
+    }
+
+    #[test]
+    fn only_plain_decimals_with_a_point_change() {
+        for yes in ["1.5", "-0.58", "+12.50", "0.0"] {
+            assert!(decimal_with_point(yes), "{yes}");
+        }
+        for no in ["1", "1.", ".5", "1.2.3", "1,5", "a.5", "1.a", "", "-", "+.", "12 .5"] {
+            assert!(!decimal_with_point(no), "{no}");
+        }
+    }
 
     #[test]
     fn formulas_are_neutralised_but_plain_numbers_are_not() {

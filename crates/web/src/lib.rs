@@ -23,6 +23,7 @@ mod ressources;
 mod security;
 mod service_demo;
 mod tableau_de_bord;
+mod tableur;
 mod templates;
 mod territoire;
 
@@ -588,7 +589,9 @@ pub fn router(state: AppState) -> Router {
         // outside the CSRF layer, and mounted only when the simulator is on.
         .merge(aidants_connect::fc_simulateur::api(state.clone()))
         // After routing: hands the matched route template to `metriques::track`.
-        .route_layer(axum::middleware::from_fn(metriques::route_template));
+        .route_layer(axum::middleware::from_fn(metriques::route_template))
+        // Every CSV download also in the form French spreadsheet software opens (`?format=tableur`).
+        .layer(axum::middleware::from_fn(tableur::layer));
 
     app.layer(
         ServiceBuilder::new()

@@ -17,11 +17,31 @@
       }
     });
   }
+  // A list whose rows carry actions (`.fr-table.passerelle-cartes`) becomes one card per row
+  // on a narrow screen, each value after its column's name, so that no action sits outside
+  // the screen in a table that scrolls sideways (the style is in passerelle.css).
+  function cards() {
+    document.querySelectorAll('.fr-table.passerelle-cartes').forEach(function (box) {
+      var heads = Array.prototype.map.call(box.querySelectorAll('thead th'), function (th) {
+        return th.textContent.trim();
+      });
+      box.querySelectorAll('tbody tr, tfoot tr').forEach(function (tr) {
+        Array.prototype.forEach.call(tr.children, function (cell, i) {
+          if (heads[i] && !cell.hasAttribute('data-label')) cell.setAttribute('data-label', heads[i]);
+        });
+      });
+      box.setAttribute('data-cartes', '');
+    });
+  }
   var pending = null;
   window.addEventListener('resize', function () {
     clearTimeout(pending);
     pending = setTimeout(reachable, 150);
   });
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', reachable);
-  else reachable();
+  function ready() {
+    cards();
+    reachable();
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', ready);
+  else ready();
 })();

@@ -438,9 +438,18 @@ export async function checkPhoneLayout(page, label) {
       return false;
     })
     .map((c) => (c.textContent || '').trim()));
+  // Every action of a list (a link or button in a table cell) is on the screen as the page
+  // opens, not past the right edge of a table that scrolls sideways.
+  const hidden = await page.evaluate(() => [...document.querySelectorAll('main table td a, main table td button')]
+    .filter((e) => {
+      const r = e.getBoundingClientRect();
+      return r.width > 0 && (r.right > window.innerWidth + 1 || r.left < -1);
+    })
+    .map((e) => (e.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 60)));
   const name = `phone layout: ${label} (${new URL(page.url()).pathname})`;
   if (overflow > 1) fail(name, `the page is ${overflow} px wider than the screen`);
   else if (captions.length) fail(name, `table captions off the screen: ${JSON.stringify(captions)}`);
+  else if (hidden.length) fail(name, `actions past the screen's edge in a table: ${JSON.stringify(hidden)}`);
   else pass(name);
 }
 

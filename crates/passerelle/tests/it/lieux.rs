@@ -184,6 +184,44 @@ async fn messy_files_are_normalised_and_reported_precisely() {
     );
     let csv = app.browser().get("/open-data/lieux.csv").await.body;
     assert!(csv.contains(",'=cmd|' /C calc'!A0,"), "{csv}");
+    // The same file for French spreadsheet software: BOM, semicolons, decimal commas, named so.
+    let r = app.browser().get("/open-data/lieux.csv?format=tableur").await;
+    assert_eq!(r.status, axum::http::StatusCode::OK);
+    let disposition = r.headers["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.contains("lieux-mediation-numerique-tableur.csv"),
+        "{disposition}"
+    );
+    let fr = r.body.strip_prefix('\u{feff}').expect("a byte-order mark");
+    assert!(fr.contains(";'=cmd|' /C calc'!A0;"), "{fr}");
+    let machine_rows: Vec<Vec<String>> = csv::Reader::from_reader(csv.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    let fr_rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(fr.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    assert_eq!(machine_rows.len(), fr_rows.len());
+    let mut decimals = 0;
+    for (m, f) in machine_rows.iter().zip(&fr_rows) {
+        for (a, b) in m.iter().zip(f) {
+            let is_decimal = a.contains('.')
+                && a.trim_start_matches('-')
+                    .replacen('.', "", 1)
+                    .bytes()
+                    .all(|c| c.is_ascii_digit());
+            if is_decimal {
+                decimals += 1;
+                assert_eq!(b, &a.replacen('.', ",", 1));
+            } else {
+                assert_eq!(a, b);
+            }
+        }
+    }
+    assert!(decimals > 0, "coordinates are decimals: {csv}");
     assert_eq!(
         app.scalar_text("SELECT commune FROM lieux WHERE ext_id = 'cn-103'")
             .await,

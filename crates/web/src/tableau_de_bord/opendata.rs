@@ -104,7 +104,7 @@ pub async fn index(State(state): State<AppState>, v: Visitor) -> Result<Response
         Dataset {
             titre: "Lieux de médiation numérique",
             description: "L'annuaire des lieux, au standard national des lieux de médiation numérique (Table Schema v1.0.2) : une ligne par lieu, sans donnée personnelle.",
-            fichiers: vec![("CSV", "/open-data/lieux.csv"), ("JSON", "/open-data/lieux.json")],
+            fichiers: vec![("CSV", "/open-data/lieux.csv"), ("CSV pour tableur (Excel, LibreOffice)", "/open-data/lieux.csv?format=tableur"), ("JSON", "/open-data/lieux.json")],
             mise_a_jour: date(lieux_maj),
             colonnes: Vec::new(),
         },
@@ -122,7 +122,7 @@ pub async fn index(State(state): State<AppState>, v: Visitor) -> Result<Response
             titre: "Indicateurs mensuels par département",
             description: "Une ligne par département (Corse et outre-mer compris) et par mois, lignes à zéro comprises : chèques encaissés, lieux qualifiés, accompagnements et heures d'accompagnement.",
             fichiers: vec![
-                ("CSV", "/open-data/indicateurs-departements.csv"),
+                ("CSV", "/open-data/indicateurs-departements.csv"), ("CSV pour tableur (Excel, LibreOffice)", "/open-data/indicateurs-departements.csv?format=tableur"),
                 ("JSON", "/open-data/indicateurs-departements.json"),
             ],
             mise_a_jour: date(departements.last_modified),
@@ -132,7 +132,7 @@ pub async fn index(State(state): State<AppState>, v: Visitor) -> Result<Response
             titre: "Pass Numérique par département et public",
             description: "Une ligne par département, public et mois, lignes à zéro comprises : carnets remis aux bénéficiaires résidant dans le département, chèques encaissés dans ses lieux et leur valeur.",
             fichiers: vec![
-                ("CSV", "/open-data/pass-numerique-departements-publics.csv"),
+                ("CSV", "/open-data/pass-numerique-departements-publics.csv"), ("CSV pour tableur (Excel, LibreOffice)", "/open-data/pass-numerique-departements-publics.csv?format=tableur"),
                 ("JSON", "/open-data/pass-numerique-departements-publics.json"),
             ],
             mise_a_jour: date(pass.last_modified),
@@ -142,7 +142,7 @@ pub async fn index(State(state): State<AppState>, v: Visitor) -> Result<Response
             titre: "Aidants Connect par mois et domaine de démarches",
             description: "Une ligne par mois et par domaine de démarches, lignes à zéro comprises : mandats conclus et utilisations par les services en ligne (chiffres nationaux). Le JSON donne aussi le nombre de structures habilitées et d'aidants actifs.",
             fichiers: vec![
-                ("CSV", "/open-data/aidants-connect.csv"),
+                ("CSV", "/open-data/aidants-connect.csv"), ("CSV pour tableur (Excel, LibreOffice)", "/open-data/aidants-connect.csv?format=tableur"),
                 ("JSON", "/open-data/aidants-connect.json"),
             ],
             mise_a_jour: date(aidants.last_modified),
