@@ -446,8 +446,16 @@ export async function checkPhoneLayout(page, label) {
       return r.width > 0 && (r.right > window.innerWidth + 1 || r.left < -1);
     })
     .map((e) => (e.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 60)));
+  // A chart's labels stay readable: not a wide drawing scaled down to a phone (7 px texts).
+  const tiny = await page.evaluate(() => [...document.querySelectorAll('main svg text')]
+    .filter((t) => {
+      const r = t.getBoundingClientRect();
+      return r.width > 0 && r.height > 0 && r.height < 10;
+    })
+    .map((t) => (t.textContent || '').trim()).slice(0, 5));
   const name = `phone layout: ${label} (${new URL(page.url()).pathname})`;
-  if (overflow > 1) fail(name, `the page is ${overflow} px wider than the screen`);
+  if (tiny.length) fail(name, `chart texts under 10 px tall: ${JSON.stringify(tiny)}`);
+  else if (overflow > 1) fail(name, `the page is ${overflow} px wider than the screen`);
   else if (captions.length) fail(name, `table captions off the screen: ${JSON.stringify(captions)}`);
   else if (hidden.length) fail(name, `actions past the screen's edge in a table: ${JSON.stringify(hidden)}`);
   else pass(name);

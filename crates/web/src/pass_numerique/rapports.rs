@@ -87,7 +87,7 @@ fn section(
         key_header,
         hand_outs: rows.iter().any(|r| r.carnets_remis.is_some()),
         chart: match chart {
-            Some(c) if !rows.is_empty() => Some(c.render()?),
+            Some(c) if !rows.is_empty() => Some(c.html()?),
             _ => None,
         },
         rows: rows

@@ -42,16 +42,64 @@ pub struct Chart {
     /// Baseline of vertical bars, left edge of horizontal ones.
     pub axis: i64,
     pub bars: Vec<Drawn>,
+    /// The same figures drawn for a phone's width (horizontal rows), shown
+    /// instead on a narrow screen: the wide drawing, scaled down to 343 px,
+    /// would write its labels 6 px tall.
+    pub narrow: Option<Box<Chart>>,
 }
+
+impl Chart {
+    /// The chart for every screen: the wide drawing, and its narrow
+    /// companion (passerelle.css shows one of the two).
+    pub fn html(&self) -> askama::Result<String> {
+        match &self.narrow {
+            Some(n) => Ok(format!(
+                "<div class=\"passerelle-graphique-large\">{}</div><div class=\"passerelle-graphique-etroit\">{}</div>",
+                self.render()?,
+                n.render()?
+            )),
+            None => self.render(),
+        }
+    }
+}
+
+/// Where a chart of horizontal rows writes: its width, the width of the
+/// labels' column and of the values', the longest label.
+#[derive(Clone, Copy)]
+struct Layout {
+    width: i64,
+    label_w: i64,
+    value_w: i64,
+    max_label: usize,
+}
+
+const WIDE: Layout = Layout {
+    width: WIDTH,
+    label_w: 300,
+    value_w: 70,
+    max_label: MAX_LABEL,
+};
+
+/// A phone's width: 13-unit texts stay about 12 px tall on a 343 px column.
+const NARROW: Layout = Layout {
+    width: 360,
+    label_w: 150,
+    value_w: 64,
+    max_label: 18,
+};
 
 const WIDTH: i64 = 720;
 const MAX_LABEL: usize = 38;
 
 fn short(label: &str) -> String {
-    if label.chars().count() <= MAX_LABEL {
+    shortened(label, MAX_LABEL)
+}
+
+fn shortened(label: &str, max: usize) -> String {
+    if label.chars().count() <= max {
         label.to_string()
     } else {
-        let mut s: String = label.chars().take(MAX_LABEL - 1).collect();
+        let mut s: String = label.chars().take(max.saturating_sub(1)).collect();
         s.push('…');
         s
     }
@@ -110,13 +158,22 @@ pub fn columns(id: &str, title: &str, desc: &str, bars: &[Bar]) -> Chart {
         horizontal: false,
         axis,
         bars: drawn,
+        // On a phone, the months are rows: twelve columns would not hold their labels.
+        narrow: Some(Box::new(rows_in(NARROW, &format!("{id}-etroit"), title, desc, bars))),
     }
 }
 
-/// Horizontal bars, one row per label in order (départements, publics).
+/// Horizontal bars, one row per label in order (départements, publics),
+/// with their narrow companion.
 pub fn rows(id: &str, title: &str, desc: &str, bars: &[Bar]) -> Chart {
-    let (row, top, label_w, value_w) = (28, 8, 300, 70);
-    let bar_max = WIDTH - label_w - value_w;
+    let mut wide = rows_in(WIDE, id, title, desc, bars);
+    wide.narrow = Some(Box::new(rows_in(NARROW, &format!("{id}-etroit"), title, desc, bars)));
+    wide
+}
+
+fn rows_in(at: Layout, id: &str, title: &str, desc: &str, bars: &[Bar]) -> Chart {
+    let (row, top) = (28, 8);
+    let bar_max = at.width - at.label_w - at.value_w;
     let max = bars.iter().map(|b| b.value).max().unwrap_or(0);
     let drawn = bars
         .iter()
@@ -125,15 +182,15 @@ pub fn rows(id: &str, title: &str, desc: &str, bars: &[Bar]) -> Chart {
             let y = top + row * i as i64;
             let w = scale(b.value, max, bar_max);
             Drawn {
-                label: short(&b.label),
+                label: shortened(&b.label, at.max_label),
                 value: passerelle_core::format_fr::entier(b.value),
-                x: label_w,
+                x: at.label_w,
                 y: y + 4,
                 w,
                 h: row - 8,
-                label_x: label_w - 8,
+                label_x: at.label_w - 8,
                 label_y: y + row / 2 + 5,
-                value_x: label_w + w + 6,
+                value_x: at.label_w + w + 6,
                 value_y: y + row / 2 + 5,
             }
         })
@@ -142,17 +199,48 @@ pub fn rows(id: &str, title: &str, desc: &str, bars: &[Bar]) -> Chart {
         id: id.into(),
         title: title.into(),
         desc: desc.into(),
-        width: WIDTH,
+        width: at.width,
         height: top * 2 + row * bars.len().max(1) as i64,
         horizontal: true,
-        axis: label_w,
+        axis: at.label_w,
         bars: drawn,
+        narrow: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_chart_has_a_narrow_companion_with_its_own_ids() {
+        let bars: Vec<Bar> = (1..=12)
+            .map(|m| Bar {
+                label: format!("{m:02}/2026 — un libellé bien trop long"),
+                value: m,
+            })
+            .collect();
+        for c in [
+            columns("mois", "Par mois", "12 mois", &bars),
+            rows("dep", "Par département", "12", &bars),
+        ] {
+            let n = c.narrow.as_deref().expect("a narrow drawing");
+            assert_eq!((n.width, n.horizontal, n.bars.len()), (NARROW.width, true, 12));
+            assert_eq!(n.id, format!("{}-etroit", c.id));
+            assert!(n.bars.iter().all(|b| b.label.chars().count() <= NARROW.max_label));
+            assert!(n.bars.iter().all(|b| b.x + b.w + 6 <= NARROW.width - 8), "values fit");
+            let html = c.html().unwrap();
+            assert!(
+                html.starts_with("<div class=\"passerelle-graphique-large\"><svg"),
+                "{html}"
+            );
+            assert!(html.contains("<div class=\"passerelle-graphique-etroit\"><svg"));
+            assert!(
+                html.contains(&format!("id=\"{}-titre\"", c.id))
+                    && html.contains(&format!("id=\"{}-etroit-titre\"", c.id))
+            );
+        }
+    }
 
     #[test]
     fn bars_are_to_scale_and_texts_are_escaped() {

@@ -232,7 +232,7 @@ pub fn trend(id: &str, title: &'static str, months: &[Mois], value: impl Fn(&Moi
         bars.len()
     );
     Ok(Trend {
-        svg: charts::columns(id, title, &desc, &bars).render()?,
+        svg: charts::columns(id, title, &desc, &bars).html()?,
     })
 }
 
