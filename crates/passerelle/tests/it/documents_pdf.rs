@@ -473,6 +473,7 @@ fn mandate() -> Mandate {
             birthplace: "75107".into(),
             birthplace_nom: "Paris 7e Arrondissement".into(),
             birthcountry: "99100".into(),
+            nom_usage: None,
         },
         aidant_id: 5,
         aidant: "Léo Aidant".into(),

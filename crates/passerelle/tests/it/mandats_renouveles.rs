@@ -86,3 +86,30 @@ async fn a_renewed_mandate_says_which_mandate_renewed_it_everywhere() {
     );
     assert!(!r.body.contains("État : <strong>Révoqué</strong>"), "{}", r.body);
 }
+
+/// The usage name FranceConnect gives (Fatou DIALLO, « MARTIN ») is on the
+/// recap, the mandate page and the signed attestation, beside the birth name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_usage_name_is_on_the_recap_the_mandate_and_the_attestation() {
+    let m = serve().await;
+    let a = m.structure("France Services de Pessac", &["papiers", "social"]).await;
+    let Aidant { mut b, .. } = m.aidant(a, "aidant@exemple.fr").await;
+    m.identify(&mut b, "fatou").await;
+    let identity = "Fatou DIALLO, nom d&#39;usage : MARTIN";
+    let recap = b
+        .get(&format!(
+            "/aidants-connect/mandats/recapitulatif?{}",
+            query(&["social"], "MONTH")
+        ))
+        .await;
+    assert!(recap.body.contains(identity), "{}", recap.body);
+    let id = conclude(&mut b, &["social"], "MONTH").await;
+    let r = b.get(&format!("/aidants-connect/mandats/{id}")).await;
+    assert!(r.body.contains(identity), "{}", r.body);
+    let pdf = m
+        .pdf(&b, &format!("/aidants-connect/mandats/{id}/attestation.pdf"))
+        .await;
+    if let Some(text) = text_of_pdf(&pdf) {
+        assert!(text.contains("Fatou DIALLO, nom d'usage : MARTIN"), "{text}");
+    }
+}

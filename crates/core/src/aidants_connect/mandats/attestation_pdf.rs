@@ -35,12 +35,7 @@ fn flow() -> Flow {
 fn parties(g: &mut Page, f: &mut Flow, m: &Mandate) {
     use Style::{Bold, Regular};
     f.line(g, Bold, 10.0, "L'usager (identité certifiée par FranceConnect)");
-    f.line(
-        g,
-        Regular,
-        9.5,
-        &format!("{} {}", m.usager.given_name, m.usager.family_name),
-    );
+    f.line(g, Regular, 9.5, &m.usager.identity());
     f.line(
         g,
         Regular,
@@ -224,6 +219,7 @@ mod tests {
                 birthplace: "75107".into(),
                 birthplace_nom: "Paris 7e Arrondissement".into(),
                 birthcountry: "99100".into(),
+                nom_usage: None,
             },
             aidant_id: 5,
             aidant: "Léo Aidant".into(),

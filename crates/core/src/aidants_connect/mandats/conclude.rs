@@ -86,6 +86,7 @@ pub async fn usager(db: &Db, id: i64) -> Result<Usager> {
         birthplace_nom: super::queries::commune_name(db, &birthplace).await?,
         birthplace,
         birthcountry,
+        nom_usage: super::queries::nom_usage(db, id).await?,
     })
 }
 

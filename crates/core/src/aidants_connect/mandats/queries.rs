@@ -23,11 +23,22 @@ pub struct Usager {
     /// Its name in the official list (empty when the list is not loaded, or born abroad).
     pub birthplace_nom: String,
     pub birthcountry: String,
+    /// The married or usage name FranceConnect gave (`preferred_username`), if any.
+    pub nom_usage: Option<String>,
 }
 
 impl Usager {
     pub fn full_name(&self) -> String {
         format!("{} {}", self.given_name, self.family_name)
+    }
+
+    /// The certified name with the usage name when there is one
+    /// (« Marie DURAND, nom d'usage : MARTIN »): what the attestation names.
+    pub fn identity(&self) -> String {
+        match self.nom_usage.as_deref().filter(|n| !n.trim().is_empty()) {
+            Some(n) => format!("{}, nom d'usage : {n}", self.full_name()),
+            None => self.full_name(),
+        }
     }
 
     /// `JJ/MM/AAAA`.
@@ -244,6 +255,17 @@ async fn autorisations(db: &Db, mandat: i64) -> Result<Vec<Autorisation>> {
 }
 
 /// The name of a commune of birth in the official list (empty when not there, or not loaded).
+/// The usage name of an usager (`preferred_username` of FranceConnect).
+pub(super) async fn nom_usage(db: &Db, usager: i64) -> Result<Option<String>> {
+    let name: Option<Option<String>> = on_db!(db, c => {
+        sqlx::query_scalar("SELECT preferred_username FROM usagers WHERE id = $1")
+            .bind(usager)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    Ok(name.flatten())
+}
+
 pub(super) async fn commune_name(db: &Db, code: &str) -> Result<String> {
     if code.is_empty() {
         return Ok(String::new());
@@ -296,6 +318,7 @@ async fn build(db: &Db, r: MandateRow) -> Result<Mandate> {
             birthplace: r.7,
             birthplace_nom,
             birthcountry: r.8,
+            nom_usage: nom_usage(db, r.3).await?,
         },
         aidant_id: r.9,
         aidant: r.10,
