@@ -447,7 +447,7 @@ export async function checkPhoneLayout(page, label) {
     })
     .map((e) => (e.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 60)));
   // A chart's labels stay readable: not a wide drawing scaled down to a phone (7 px texts).
-  const tiny = await page.evaluate(() => [...document.querySelectorAll('main svg text')]
+  const tiny = await page.evaluate(() => [...document.querySelectorAll('main svg.passerelle-graphique text')]
     .filter((t) => {
       const r = t.getBoundingClientRect();
       return r.width > 0 && r.height > 0 && r.height < 10;

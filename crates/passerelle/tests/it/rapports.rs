@@ -282,8 +282,10 @@ async fn funders_see_exact_reports_of_their_orders_and_nobody_else_does() {
     ] {
         assert!(body.contains(expected), "{expected}\n{body}");
     }
-    // Three charts, each an image with a title, and no bar for the Landes' own order.
-    assert_eq!(body.matches("<svg ").count(), 3);
+    // Three charts, each an image with a title, each drawn twice (wide, and for a phone),
+    // and no bar for the Landes' own order.
+    assert_eq!(body.matches("<svg ").count(), 6);
+    assert!(body.contains("aria-labelledby=\"graphique-mois-etroit-titre graphique-mois-etroit-desc\""));
     assert!(body.contains("role=\"img\" aria-labelledby=\"graphique-mois-titre graphique-mois-desc\""));
     assert!(!body.contains("mednum-3"), "no redemption at Lormont");
     assert!(gironde
