@@ -129,6 +129,8 @@ pub struct DemoPass {
     pub place: String,
     pub api_key: String,
     pub codes: Vec<String>,
+    /// The statements of the settlement run at the end of the demonstration.
+    pub releves: Vec<String>,
 }
 
 /// Whether this database holds demonstration data (loaded once by `--demo`).
@@ -145,16 +147,24 @@ pub async fn is_demo_database(core: &Core) -> Result<bool> {
 /// Fills an empty database. Returns `None` (and changes nothing) if the
 /// database already has organisations.
 pub async fn load_if_empty(core: &Core) -> Result<Option<Demo>> {
-    let Some(logins) = load_accounts(core).await? else {
+    // Dated some days back, so that the settlement run now pays the demo's redemptions.
+    let past = crate::demo_releve::in_the_past(core);
+    let Some(logins) = load_accounts(&past).await? else {
         return Ok(None);
     };
     let mut demo = Demo {
         logins,
         ..Default::default()
     };
-    load_ressources(core).await?;
-    match load_pass(core).await {
-        Ok(p) => demo.pass = Some(p),
+    load_ressources(&past).await?;
+    match load_pass(&past).await {
+        Ok(mut p) => {
+            match crate::demo_releve::settle(core).await {
+                Ok(numbers) => p.releves = numbers,
+                Err(e) => demo.pass_skipped = Some(format!("relevé de démonstration non créé : {e}")),
+            }
+            demo.pass = Some(p);
+        }
         Err(e) => demo.pass_skipped = Some(e.to_string()),
     }
     Ok(Some(demo))
@@ -234,6 +244,8 @@ async fn load_pass(core: &Core) -> Result<DemoPass> {
         };
         booklets::hand_out(core, &Principal::SYSTEME, first + i as i64, &h).await?;
     }
+    // The second booklet's first two cheques, redeemed at the place (for its statement).
+    crate::demo_releve::redeem(core, order.id, first + 1).await?;
     let codes = issue::codes(core, order.id, Some((first, first)))
         .await?
         .into_iter()
@@ -244,6 +256,7 @@ async fn load_pass(core: &Core) -> Result<DemoPass> {
         place: place.nom,
         api_key,
         codes,
+        releves: Vec::new(),
     })
 }
 

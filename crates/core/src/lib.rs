@@ -11,6 +11,7 @@ pub mod dates_fr;
 pub mod db;
 pub mod demo;
 pub mod demo_aidants;
+pub mod demo_releve;
 pub mod error;
 pub mod format_fr;
 pub mod geographie;

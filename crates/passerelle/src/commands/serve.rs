@@ -173,6 +173,12 @@ fn print_demo(base: &url::Url, d: &demo::Demo) {
                 println!("  {c}   page du chèque : {base}c/{}", c.replace('-', ""));
             }
             println!("  Encaisser : connectez-vous avec epn-pessac@demo.passerelle.fr puis {base}encaisser");
+            for r in &p.releves {
+                println!(
+                    "  Relevé de remboursement du lieu (deux chèques encaissés il y a {} jours, règlement lancé au démarrage) : {base}releves/{r}",
+                    passerelle_core::demo_releve::DAYS_BACK
+                );
+            }
             println!("  ou par l'API, avec la clé du lieu (affichée une seule fois) :");
             println!(
                 "  curl -X POST {base}api/v1/cheques/encaisser -H 'Authorization: Bearer {}' -H 'Idempotency-Key: essai-1' \\",

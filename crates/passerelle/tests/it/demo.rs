@@ -57,6 +57,28 @@ async fn the_demo_lets_a_new_user_redeem_a_cheque_at_once() {
         .body
         .contains("Accepte le Pass Numérique"));
 
+    // The place has a statement: two cheques redeemed on the demonstration's day, paid now.
+    assert_eq!(pass.releves.len(), 1, "{:?}", pass.releves);
+    let login = demo
+        .logins
+        .iter()
+        .find(|l| l.email == "epn-pessac@demo.passerelle.fr")
+        .unwrap();
+    let mut staff = app.browser();
+    staff.login(&login.email, &login.password).await;
+    let r = staff.get("/releves").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains(&pass.releves[0]), "{}", r.body);
+    let r = staff.get(&format!("/releves/{}", pass.releves[0])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(
+        r.body.contains("Total : <strong>20 €</strong> pour 2 chèques"),
+        "two cheques of 10 €: {}",
+        r.body
+    );
+    let out = crate::support::cli(&app, &["journal", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
     // Loaded once only.
     assert!(passerelle_core::demo::load_if_empty(&app.core).await.unwrap().is_none());
 }
