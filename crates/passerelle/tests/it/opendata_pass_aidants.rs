@@ -47,6 +47,18 @@ async fn pass_numerique_and_aidants_connect_aggregates_recount_and_hide_small_co
     let dep = app
         .scalar_text("SELECT l.departement FROM lieux l JOIN encaissements e ON e.lieu_id = l.id LIMIT 1")
         .await;
+    // The demo is dated some days back (its place's statement): its two redemptions are moved
+    // to long ago, so that this month's lines do not depend on the day the test runs.
+    app.exec("UPDATE encaissements SET jour = '2000-01-15' WHERE service <> 'x' AND cle_api_id IS NULL")
+        .await
+        .unwrap();
+    // Its booklets were handed out that day too: brought into this month.
+    let now = app.core.db.now_micros();
+    app.exec(&format!(
+        "UPDATE carnets SET remis_at = {now} WHERE remis_at IS NOT NULL"
+    ))
+    .await
+    .unwrap();
 
     let mut b = app.browser();
     let r = b.get("/open-data/pass-numerique-departements-publics.csv").await;
