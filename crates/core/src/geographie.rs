@@ -83,7 +83,9 @@ pub async fn needs_load(db: &Db) -> Result<bool> {
     let (communes, epci): (i64, i64) = on_db!(db, c => sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM territoires_communes), (SELECT COUNT(*) FROM territoires_epci)"
     ).fetch_one(&mut *c).await?);
-    Ok(communes == 0 || epci == 0)
+    let history =
+        crate::communes_historiques::dir_beside(Path::new(DEFAULT_DIR)).join(crate::communes_historiques::FILE);
+    Ok(communes == 0 || epci == 0 || (history.exists() && crate::communes_historiques::needs_load(db).await?))
 }
 
 /// Replaces the territories with those of the dataset in `dir`, in one transaction.
@@ -162,6 +164,11 @@ pub async fn load(db: &Db, dir: &Path) -> Result<(usize, usize, usize)> {
     // The search index knows the communes: it is rebuilt with the new ones.
     crate::lieux::search::bump_version(&mut tx).await?;
     tx.commit().await?;
+    // The names communes bore in the past (births), when npm installed their history.
+    let history = crate::communes_historiques::dir_beside(dir);
+    if history.join(crate::communes_historiques::FILE).exists() {
+        crate::communes_historiques::load(db, &history, dir).await?;
+    }
     Ok((regions.len(), departements.len(), communes.len()))
 }
 

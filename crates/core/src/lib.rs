@@ -6,6 +6,7 @@ pub mod activite;
 pub mod agregats;
 pub mod aidants_connect;
 pub mod carte;
+pub mod communes_historiques;
 pub mod controle;
 pub mod dates_fr;
 pub mod db;

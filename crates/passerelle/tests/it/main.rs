@@ -10,6 +10,7 @@ mod aidants_structures;
 mod architecture;
 mod auth;
 mod cli;
+mod communes_historiques;
 mod connexions;
 mod courriels;
 mod demo;

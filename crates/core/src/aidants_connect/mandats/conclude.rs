@@ -78,12 +78,13 @@ pub async fn usager(db: &Db, id: i64) -> Result<Usager> {
     });
     let (given_name, family_name, birthdate, birthplace, birthcountry) =
         r.ok_or_else(|| CoreError::NotFound("usager".into()))?;
+    let birthplace_nom = crate::communes_historiques::name_on(db, &birthplace, &birthdate).await?;
     Ok(Usager {
         id,
         given_name,
         family_name,
         birthdate,
-        birthplace_nom: super::queries::commune_name(db, &birthplace).await?,
+        birthplace_nom,
         birthplace,
         birthcountry,
         nom_usage: super::queries::nom_usage(db, id).await?,

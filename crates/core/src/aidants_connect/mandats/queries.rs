@@ -49,11 +49,13 @@ impl Usager {
         }
     }
 
-    /// Where he was born, as certified: « Paris 7e Arrondissement (75107) », the code alone
-    /// (« commune 75107 ») without the official list, or the country code when born abroad.
+    /// Where he was born, as certified: « Paris 7e Arrondissement (75107) », with the name the
+    /// commune bore on the birth date (« Hellemmes-Lille (59298) »), the code alone (« commune
+    /// 75107 ») without the official lists, or the country's code when born abroad: no package
+    /// of a registry ships the INSEE list of countries with their names.
     pub fn birthplace_label(&self) -> String {
         if self.birthplace.is_empty() {
-            format!("à l'étranger (pays {})", self.birthcountry)
+            format!("à l'étranger (code pays INSEE {})", self.birthcountry)
         } else if self.birthplace_nom.is_empty() {
             format!("commune {}", self.birthplace)
         } else {
@@ -254,7 +256,6 @@ async fn autorisations(db: &Db, mandat: i64) -> Result<Vec<Autorisation>> {
     Ok(out)
 }
 
-/// The name of a commune of birth in the official list (empty when not there, or not loaded).
 /// The usage name of an usager (`preferred_username` of FranceConnect).
 pub(super) async fn nom_usage(db: &Db, usager: i64) -> Result<Option<String>> {
     let name: Option<Option<String>> = on_db!(db, c => {
@@ -264,19 +265,6 @@ pub(super) async fn nom_usage(db: &Db, usager: i64) -> Result<Option<String>> {
             .await?
     });
     Ok(name.flatten())
-}
-
-pub(super) async fn commune_name(db: &Db, code: &str) -> Result<String> {
-    if code.is_empty() {
-        return Ok(String::new());
-    }
-    let name: Option<String> = on_db!(db, c => {
-        sqlx::query_scalar("SELECT nom FROM territoires_communes WHERE code = $1")
-            .bind(code)
-            .fetch_optional(&mut *c)
-            .await?
-    });
-    Ok(name.unwrap_or_default())
 }
 
 /// The latest mandate that renews `mandat`.
@@ -291,7 +279,7 @@ async fn latest_renewal(db: &Db, mandat: i64) -> Result<Option<i64>> {
 
 async fn build(db: &Db, r: MandateRow) -> Result<Mandate> {
     let autorisations = autorisations(db, r.0).await?;
-    let birthplace_nom = commune_name(db, &r.7).await?;
+    let birthplace_nom = crate::communes_historiques::name_on(db, &r.7, &r.6).await?;
     let revoked: Vec<bool> = autorisations.iter().map(Autorisation::revoked).collect();
     let replaced_by = autorisations.iter().filter_map(|a| a.remplacee_par_mandat).max();
     let replaced = autorisations
