@@ -9,6 +9,6 @@ CREATE TABLE territoires_communes_historique (
     nom   TEXT NOT NULL,
     debut TEXT NOT NULL DEFAULT '',
     fin   TEXT NOT NULL DEFAULT '',
-    rang  INTEGER NOT NULL
+    rang  BIGINT NOT NULL
 );
 CREATE INDEX territoires_communes_historique_code ON territoires_communes_historique (code);
