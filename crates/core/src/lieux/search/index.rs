@@ -140,6 +140,10 @@ struct Key {
     publics: u32,
     dispositifs: u32,
     pass_numerique: bool,
+    /// Index in `Index::hours` and in `Index::zones`: whether a place is open is decided once
+    /// per distinct hours text and time zone in a search, then read here per place.
+    hours: u32,
+    zone: u8,
 }
 
 /// Opening states of one minute (UTC), by (index in `Index::hours`, time zone): (open, in words).
@@ -182,6 +186,8 @@ pub struct Index {
     rows: Vec<usize>,
     /// Distinct hours texts (as is, and as JSON strings), parsed once.
     hours: Vec<(String, Box<RawValue>, Option<Horaires>)>,
+    /// Distinct time zones of the places (a handful: Paris and the overseas ones).
+    zones: Vec<fuseau::Fuseau>,
     /// The distinct JSON arrays of labels (services, dispositifs), written once.
     label_json: Vec<Box<RawValue>>,
     /// Opening states of the current minute, by hours text (see `etat`).
@@ -208,6 +214,7 @@ impl Index {
     pub(super) fn new(version: Option<String>, rows: Vec<Row>) -> Index {
         let mut hours: Vec<(String, Box<RawValue>, Option<Horaires>)> = Vec::new();
         let mut hours_ids: HashMap<String, usize> = HashMap::new();
+        let mut zones: Vec<fuseau::Fuseau> = Vec::new();
         let mut placed: Vec<Placed> = Vec::with_capacity(rows.len());
         for Row {
             mut entry,
@@ -220,8 +227,17 @@ impl Index {
                 hours.push((h.clone(), json_string(h), parsed));
                 hours.len() - 1
             });
+            let zone = match zones.iter().position(|z| z.iana == entry.zone.iana) {
+                Some(z) => z,
+                None => {
+                    zones.push(entry.zone);
+                    zones.len() - 1
+                }
+            };
             let position = entry.latitude.zip(entry.longitude);
             let key = Key {
+                hours: u32::try_from(entry.hours).unwrap_or(u32::MAX),
+                zone: u8::try_from(zone).unwrap_or(u8::MAX),
                 lon: position.map_or(f64::NAN, |p| p.1),
                 v: position.map_or([f64::NAN; 3], |(lat, lon)| unit_vector(lat, lon)),
                 services: entry.services,
@@ -274,6 +290,7 @@ impl Index {
             keys,
             rows: starts,
             hours,
+            zones,
             label_json,
             etats: Mutex::default(),
             communes: Communes::default(),
@@ -456,7 +473,7 @@ impl Index {
         let want_dispositifs = wanted(DispositifProgrammesNationaux::ALL, &q.dispositifs);
         let text = q.text.as_deref().map(fold).filter(|t| !t.is_empty());
         let centre = q.near.map(|(lat, lon)| unit_vector(lat, lon));
-        let mut open_local = q.open_at.map(LocalTimes::new);
+        let mut open_now = q.open_at.map(|at| OpenNow::new(self, at));
         // The radius as a squared chord between unit vectors.
         let max_chord2 = match q.radius_km {
             Some(r) => {
@@ -497,11 +514,8 @@ impl Index {
                 if text.as_ref().is_some_and(|t| !e.folded.contains(t.as_str())) {
                     continue;
                 }
-                if let Some(local) = open_local.as_mut() {
-                    let (_, at) = local.of(e);
-                    if !self.opening(e).is_some_and(|h| h.is_open(at)) {
-                        continue;
-                    }
+                if open_now.as_mut().is_some_and(|o| !o.is_open(self, k)) {
+                    continue;
                 }
                 hits.push((chord2, i));
             }
@@ -570,6 +584,10 @@ impl Index {
 #[cfg(test)]
 #[path = "index_tests.rs"]
 mod tests;
+
+#[path = "index_ouverture.rs"]
+mod ouverture;
+use ouverture::OpenNow;
 
 /// The official communes (empty until the territories are loaded).
 async fn load_communes(db: &Db) -> Result<Communes> {

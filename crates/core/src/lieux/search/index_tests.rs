@@ -162,3 +162,47 @@ fn haversine_paris_lyon() {
     assert!((d - 391_500.0).abs() < 1_500.0, "{d}");
     assert_eq!(distance_m(44.0, -0.5, 44.0, -0.5), 0.0);
 }
+
+proptest! {
+    /// The `ouvert_maintenant` filter, decided once per distinct hours text and time zone,
+    /// keeps exactly the places that a direct reading of each one's hours in its own zone
+    /// finds open, at any instant (Paris and Réunion, hours shared by many places).
+    #[test]
+    fn open_now_equals_each_place_read_in_its_own_zone(
+        minutes in 0i64..(60 * 24 * 14),
+        picks in proptest::collection::vec((0usize..5, any::<bool>()), 1..60),
+    ) {
+        const HOURS: [&str; 5] = ["Mo-Fr 09:00-12:00,14:00-17:30", "Tu-Sa 10:00-18:00; PH off", "24/7", "", "Mo-Su 20:00-02:00"];
+        let rows: Vec<Row> = picks
+            .iter()
+            .enumerate()
+            .map(|(i, (h, reunion))| {
+                let mut r = row(i, Some(44.8), Some(-0.6));
+                r.horaires = HOURS[*h].to_string();
+                if *reunion {
+                    r.entry.code_postal = "97400".into();
+                    r.entry.zone = crate::lieux::fuseau::of_place(None, "97400");
+                }
+                r
+            })
+            .collect();
+        let at: Timestamp = "2026-12-07T00:00:00Z".parse::<Timestamp>().unwrap()
+            + jiff::SignedDuration::from_mins(minutes);
+        let mut expected: Vec<String> = picks
+            .iter()
+            .enumerate()
+            .filter(|(_, (h, reunion))| {
+                let zone = if *reunion { crate::lieux::fuseau::of_place(None, "97400") } else { crate::lieux::fuseau::PARIS };
+                Horaires::parse(HOURS[*h]).ok().is_some_and(|o| o.is_open(zone.local(at)))
+            })
+            .map(|(i, _)| format!("l{i:04}"))
+            .collect();
+        expected.sort();
+        let index = Index::new(None, rows);
+        let q = Query { open_at: Some(at), page: 1, per_page: 100, ..Default::default() };
+        let page = index.search(&q);
+        let mut got: Vec<String> = page.shown.iter().map(|s| index.entry(s.entry).ext_id.clone()).collect();
+        got.sort();
+        prop_assert_eq!(got, expected);
+    }
+}
