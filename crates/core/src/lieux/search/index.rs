@@ -194,6 +194,9 @@ pub struct Index {
     etats: Mutex<Etats>,
     /// The official communes, placed by the places listed in them.
     communes: Communes,
+    /// Sums of the coordinates of the located places (latitude, longitude, count), by folded
+    /// commune name and by postcode: where a commune is when the territories are not loaded.
+    centres: HashMap<String, (f64, f64, f64)>,
 }
 
 /// A place as read from the database, before it goes into a snapshot.
@@ -263,6 +266,15 @@ impl Index {
         for r in 0..NROWS {
             starts[r + 1] += starts[r];
         }
+        let mut centres: HashMap<String, (f64, f64, f64)> = HashMap::new();
+        for (_, e, _) in &placed {
+            if let (Some(lat), Some(lon)) = (e.latitude, e.longitude) {
+                for k in [format!("c:{}", e.commune_folded), format!("p:{}", e.code_postal)] {
+                    let c = centres.entry(k).or_insert((0.0, 0.0, 0.0));
+                    *c = (c.0 + lat, c.1 + lon, c.2 + 1.0);
+                }
+            }
+        }
         let (mut entries, mut keys) = (Vec::with_capacity(placed.len()), Vec::with_capacity(placed.len()));
         let mut label_json = Vec::new();
         let (mut service_ids, mut dispositif_ids) = (HashMap::new(), HashMap::new());
@@ -294,6 +306,7 @@ impl Index {
             label_json,
             etats: Mutex::default(),
             communes: Communes::default(),
+            centres,
         }
     }
 
@@ -411,22 +424,18 @@ impl Index {
     /// the mean of their coordinates. The official territories have no
     /// coordinates; places' communes were checked against them on import.
     pub fn centre_of(&self, commune_or_postcode: &str) -> Option<(f64, f64)> {
-        let wanted = fold(commune_or_postcode);
         // Free text typed by a person: a postcode when the one rule reads it so.
-        let postcode = CodePostal::parse(commune_or_postcode).ok();
-        let (mut n, mut lat, mut lon) = (0.0, 0.0, 0.0);
-        for e in &self.entries {
-            let hit = if let Some(postcode) = &postcode {
-                e.code_postal == postcode.as_str()
-            } else {
-                !wanted.is_empty() && e.commune_folded == wanted
-            };
-            if let (true, Some(a), Some(o)) = (hit, e.latitude, e.longitude) {
-                n += 1.0;
-                lat += a;
-                lon += o;
+        let key = match CodePostal::parse(commune_or_postcode) {
+            Ok(postcode) => format!("p:{}", postcode.as_str()),
+            Err(_) => {
+                let wanted = fold(commune_or_postcode);
+                if wanted.is_empty() {
+                    return None;
+                }
+                format!("c:{wanted}")
             }
-        }
+        };
+        let &(lat, lon, n) = self.centres.get(&key)?;
         (n > 0.0).then(|| (lat / n, lon / n))
     }
 

@@ -206,3 +206,34 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// Without the territories, a commune is placed at the mean of its located places, by its
+/// name (folded) or its postcode, from a table built with the snapshot (no scan per search).
+#[test]
+fn a_commune_without_territories_is_placed_by_its_places() {
+    let mut rows: Vec<Row> = (0..6)
+        .map(|i| row(i, Some(44.80 + i as f64 * 0.01), Some(-0.60)))
+        .collect();
+    for r in &mut rows[3..] {
+        r.entry.commune = "Talence".into();
+        r.entry.commune_folded = fold("Talence");
+        r.entry.code_postal = "33400".into();
+    }
+    rows[0].entry.commune_folded = fold("Bordeaux");
+    rows[1].entry.commune_folded = fold("Bordeaux");
+    rows[2].entry.commune_folded = fold("Bordeaux");
+    rows.push(row(6, None, None));
+    let index = Index::new(None, rows);
+    let close =
+        |a: Option<(f64, f64)>, b: (f64, f64)| a.is_some_and(|a| (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9);
+    assert!(
+        close(index.centre_of("BORDEAUX"), (44.81, -0.60)),
+        "{:?}",
+        index.centre_of("BORDEAUX")
+    );
+    assert!(close(index.centre_of("talence"), (44.84, -0.60)));
+    assert!(close(index.centre_of("33400"), (44.84, -0.60)));
+    assert!(close(index.centre_of("33000"), (44.81, -0.60)));
+    assert_eq!(index.centre_of("Mérignac"), None);
+    assert_eq!(index.centre_of("  "), None);
+}
