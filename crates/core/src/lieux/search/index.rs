@@ -194,6 +194,8 @@ pub struct Index {
     etats: Mutex<Etats>,
     /// The official communes, placed by the places listed in them.
     communes: Communes,
+    /// The places by the trigrams of their folded texts (`q=`).
+    text: TextIndex,
     /// Sums of the coordinates of the located places (latitude, longitude, count), by folded
     /// commune name and by postcode: where a commune is when the territories are not loaded.
     centres: HashMap<String, (f64, f64, f64)>,
@@ -296,6 +298,7 @@ impl Index {
             entries.push(e);
             keys.push(k);
         }
+        let text = TextIndex::build(&entries);
         Index {
             version,
             entries,
@@ -306,6 +309,7 @@ impl Index {
             label_json,
             etats: Mutex::default(),
             communes: Communes::default(),
+            text,
             centres,
         }
     }
@@ -498,36 +502,42 @@ impl Index {
         };
         // (squared chord, place), the chord being 0 when no point was given.
         let mut hits: Vec<(f64, usize)> = Vec::new();
-        for range in ranges {
-            for (i, k) in self.keys[range.clone()].iter().enumerate() {
-                if k.services & want_services != want_services
-                    || k.publics & want_publics != want_publics
-                    || k.dispositifs & want_dispositifs != want_dispositifs
-                    || q.pass_numerique.is_some_and(|p| p != k.pass_numerique)
-                {
-                    continue;
-                }
-                let chord2 = match centre {
-                    Some(c) => {
-                        let d2 = (k.v[0] - c[0]).powi(2) + (k.v[1] - c[1]).powi(2) + (k.v[2] - c[2]).powi(2);
-                        // NaN (no coordinates) fails this comparison: such places cannot be placed.
-                        if d2.is_nan() || d2 > max_chord2 {
-                            continue;
-                        }
-                        d2
-                    }
-                    None => 0.0,
-                };
-                let i = range.start + i;
-                let e = &self.entries[i];
-                if text.as_ref().is_some_and(|t| !e.folded.contains(t.as_str())) {
-                    continue;
-                }
-                if open_now.as_mut().is_some_and(|o| !o.is_open(self, k)) {
-                    continue;
-                }
-                hits.push((chord2, i));
+        let mut consider = |i: usize| {
+            let k = &self.keys[i];
+            if k.services & want_services != want_services
+                || k.publics & want_publics != want_publics
+                || k.dispositifs & want_dispositifs != want_dispositifs
+                || q.pass_numerique.is_some_and(|p| p != k.pass_numerique)
+            {
+                return;
             }
+            let chord2 = match centre {
+                Some(c) => {
+                    let d2 = (k.v[0] - c[0]).powi(2) + (k.v[1] - c[1]).powi(2) + (k.v[2] - c[2]).powi(2);
+                    // NaN (no coordinates) fails this comparison: such places cannot be placed.
+                    if d2.is_nan() || d2 > max_chord2 {
+                        return;
+                    }
+                    d2
+                }
+                None => 0.0,
+            };
+            if text
+                .as_ref()
+                .is_some_and(|t| !self.entries[i].folded.contains(t.as_str()))
+            {
+                return;
+            }
+            if open_now.as_mut().is_some_and(|o| !o.is_open(self, k)) {
+                return;
+            }
+            hits.push((chord2, i));
+        };
+        // A text: only the places the text index names can hold it (they are checked above);
+        // otherwise the slices of the grid the radius covers.
+        match text.as_deref().and_then(|t| self.text.candidates(t)) {
+            Some(candidates) => candidates.into_iter().for_each(|i| consider(i as usize)),
+            None => ranges.into_iter().flatten().for_each(&mut consider),
         }
         let order = |a: &(f64, usize), b: &(f64, usize)| {
             let (x, y) = (&self.entries[a.1], &self.entries[b.1]);
@@ -597,6 +607,10 @@ mod tests;
 #[path = "index_ouverture.rs"]
 mod ouverture;
 use ouverture::OpenNow;
+
+#[path = "index_texte.rs"]
+mod texte;
+use texte::TextIndex;
 
 /// The official communes (empty until the territories are loaded).
 async fn load_communes(db: &Db) -> Result<Communes> {

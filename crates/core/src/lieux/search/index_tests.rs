@@ -237,3 +237,46 @@ fn a_commune_without_territories_is_placed_by_its_places() {
     assert_eq!(index.centre_of("Mérignac"), None);
     assert_eq!(index.centre_of("  "), None);
 }
+
+proptest! {
+    /// A `q=` search through the text index finds exactly the places whose folded text holds
+    /// the folded query, as reading every place would (short texts included, read in full).
+    #[test]
+    fn text_search_by_index_equals_a_scan(
+        names in proptest::collection::vec("[a-eé ]{0,12}", 1..80),
+        query in "[a-eé ]{0,5}",
+        near in any::<bool>(),
+    ) {
+        let rows: Vec<Row> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let mut r = row(i, (i % 3 != 0).then_some(44.8 + (i as f64) * 0.001), Some(-0.6));
+                r.entry.nom = n.clone();
+                r.entry.folded = format!("{} {} {}", fold(n), fold(&r.entry.commune), r.entry.code_postal);
+                r
+            })
+            .collect();
+        let wanted = fold(&query);
+        let mut expected: Vec<String> = rows
+            .iter()
+            .filter(|r| wanted.is_empty() || r.entry.folded.contains(wanted.as_str()))
+            .filter(|r| !near || r.entry.latitude.is_some())
+            .map(|r| r.entry.ext_id.clone())
+            .collect();
+        expected.sort();
+        let index = Index::new(None, rows);
+        let q = Query {
+            text: Some(query.clone()),
+            near: near.then_some((44.8, -0.6)),
+            page: 1,
+            per_page: 100,
+            ..Default::default()
+        };
+        let page = index.search(&q);
+        let mut got: Vec<String> = page.shown.iter().map(|s| index.entry(s.entry).ext_id.clone()).collect();
+        got.sort();
+        prop_assert_eq!(page.total, expected.len());
+        prop_assert_eq!(got, expected);
+    }
+}
