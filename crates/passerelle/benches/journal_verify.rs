@@ -14,6 +14,7 @@ use std::time::Instant;
 /// The allocator of the `passerelle` binary, so that the figures are the product's.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod durable;
 
 use passerelle_core::journal::checkpoint::{checkpoint_genesis, CHECKPOINT_COLUMNS};
 use passerelle_core::journal::{
@@ -238,6 +239,7 @@ fn main() {
     if let Ok(server) = std::env::var("BENCH_PG_URL") {
         rt.block_on(async {
             let name = format!("bench_{}", std::process::id());
+            let engine = durable::check_pg(&server).await;
             let admin = sqlx::PgPool::connect(&server).await.expect("PostgreSQL");
             sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
                 .execute(&admin)
@@ -245,7 +247,7 @@ fn main() {
                 .expect("CREATE DATABASE");
             let mut url = url::Url::parse(&server).expect("URL");
             url.set_path(&format!("/{name}"));
-            end_to_end("PostgreSQL", url.as_str(), &keys, &entries, &checkpoints).await;
+            end_to_end(engine, url.as_str(), &keys, &entries, &checkpoints).await;
             sqlx::raw_sql(&format!("DROP DATABASE {name}"))
                 .execute(&admin)
                 .await

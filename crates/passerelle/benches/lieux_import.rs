@@ -15,6 +15,7 @@ use passerelle_core::lieux::read::Format;
 use passerelle_core::{Core, Db, Keys};
 
 mod common;
+mod durable;
 use common::generate;
 
 async fn run(label: &str, url: &str, csv: &str, n: usize) {
@@ -105,6 +106,7 @@ fn main() {
     if let Ok(server) = std::env::var("BENCH_PG_URL") {
         rt.block_on(async {
             let name = format!("banc_lieux_{}", std::process::id());
+            let engine = durable::check_pg(&server).await;
             let admin = sqlx::PgPool::connect(&server).await.expect("PostgreSQL");
             sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
                 .execute(&admin)
@@ -112,7 +114,7 @@ fn main() {
                 .expect("CREATE DATABASE");
             let mut u = url::Url::parse(&server).expect("URL");
             u.set_path(&format!("/{name}"));
-            run("PostgreSQL", u.as_str(), &csv, n).await;
+            run(engine, u.as_str(), &csv, n).await;
             sqlx::raw_sql(&format!("DROP DATABASE {name}"))
                 .execute(&admin)
                 .await

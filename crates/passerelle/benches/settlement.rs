@@ -22,6 +22,7 @@ use passerelle_core::reglements::{self, run};
 use passerelle_core::{Core, Pool};
 
 mod common;
+mod durable;
 
 fn env_or(name: &str, default: i64) -> i64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -201,6 +202,7 @@ fn main() {
     if let Ok(server) = std::env::var("BENCH_PG_URL") {
         rt.block_on(async {
             let name = format!("banc_reglement_{}", std::process::id());
+            let engine = durable::check_pg(&server).await;
             let admin = sqlx::PgPool::connect(&server).await.expect("PostgreSQL");
             sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
                 .execute(&admin)
@@ -209,7 +211,7 @@ fn main() {
             let mut u = url::Url::parse(&server).expect("URL");
             u.set_path(&format!("/{name}"));
             let pg_dir = tempfile::tempdir().expect("dossier");
-            bench("PostgreSQL", u.as_str(), &pg_dir.path().join("data"), places, booklets).await;
+            bench(engine, u.as_str(), &pg_dir.path().join("data"), places, booklets).await;
             sqlx::raw_sql(&format!("DROP DATABASE {name}"))
                 .execute(&admin)
                 .await

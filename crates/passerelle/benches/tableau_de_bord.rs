@@ -13,6 +13,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
+mod durable;
 mod mesure;
 
 use std::time::{Duration, Instant};
@@ -296,15 +297,17 @@ fn main() {
     let (url, engine) = match std::env::var("BENCH_PG_URL") {
         Ok(server) if !server.is_empty() => {
             let name = format!("banc_tdb_{}", std::process::id());
-            server_rt.block_on(async {
+            let engine = server_rt.block_on(async {
+                let engine = durable::check_pg(&server).await;
                 let admin = sqlx::PgPool::connect(&server).await.expect("PostgreSQL");
                 sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
                     .execute(&admin)
                     .await
                     .expect("CREATE DATABASE");
+                engine
             });
             let (base, _) = server.rsplit_once('/').expect("url");
-            (format!("{base}/{name}"), "PostgreSQL")
+            (format!("{base}/{name}"), engine)
         }
         _ => (format!("sqlite:{}/banc.db?mode=rwc", dir.path().display()), "SQLite"),
     };
