@@ -486,7 +486,7 @@ impl Index {
         // A text: only the places the text index names can hold it (they are checked above);
         // otherwise the slices of the grid the radius covers.
         match text.as_deref().and_then(|t| self.text.candidates(t)) {
-            Some(candidates) => candidates.into_iter().for_each(|i| consider(i as usize)),
+            Some(candidates) => candidates.iter().for_each(|&i| consider(i as usize)),
             None => ranges.into_iter().flatten().for_each(&mut consider),
         }
         let order = |a: &(f64, usize), b: &(f64, usize)| {
