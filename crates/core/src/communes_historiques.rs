@@ -36,14 +36,6 @@ struct RawHistory {
     fin: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct RawCurrent {
-    code: String,
-    nom: String,
-    #[serde(rename = "type")]
-    kind: Option<String>,
-}
-
 /// Where npm puts the history, given the current dataset's directory
 /// (`node_modules/@etalab/decoupage-administratif/data`).
 pub fn dir_beside(current: &Path) -> PathBuf {
@@ -58,28 +50,17 @@ fn rank(kind: &str) -> i64 {
     }
 }
 
-fn read<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        CoreError::Io(format!(
-            "historique des communes introuvable ({}) : {e} ; lancez `npm ci`",
-            path.display()
-        ))
-    })?;
-    serde_json::from_str(&text)
-        .map_err(|e| CoreError::Io(format!("historique des communes illisible ({}) : {e}", path.display())))
-}
-
 /// Whether nothing is loaded yet.
 pub async fn needs_load(db: &Db) -> Result<bool> {
     let n: i64 = on_db!(db, c => sqlx::query_scalar("SELECT COUNT(*) FROM territoires_communes_historique").fetch_one(&mut *c).await?);
     Ok(n == 0)
 }
 
-/// Replaces the history with the file in `history_dir` and the delegated and
-/// associated communes of the current dataset in `current_dir`. Returns the rows.
-pub async fn load(db: &Db, history_dir: &Path, current_dir: &Path) -> Result<usize> {
-    let history: Vec<RawHistory> = read(&history_dir.join(FILE))?;
-    let current: Vec<RawCurrent> = read(&current_dir.join("communes.json"))?;
+/// Replaces the history with the file in `history_dir` and `delegated`, the
+/// (code, name) of today's delegated and associated communes (read by
+/// [`crate::geographie::load`] with the current communes). Returns the rows.
+pub async fn load(db: &Db, history_dir: &Path, delegated: Vec<(String, String)>) -> Result<usize> {
+    let history: Vec<RawHistory> = crate::geographie::read(history_dir, FILE)?;
     let mut rows: Vec<(String, String, String, String, i64)> = history
         .into_iter()
         .map(|h| {
@@ -88,10 +69,9 @@ pub async fn load(db: &Db, history_dir: &Path, current_dir: &Path) -> Result<usi
         })
         .collect();
     rows.extend(
-        current
+        delegated
             .into_iter()
-            .filter(|c| matches!(c.kind.as_deref(), Some("commune-deleguee" | "commune-associee")))
-            .map(|c| (c.code, c.nom, String::new(), String::new(), 3)),
+            .map(|(code, nom)| (code, nom, String::new(), String::new(), 3)),
     );
     let mut tx = db.begin().await?;
     on_tx!(&mut tx, c => {

@@ -14,7 +14,7 @@ use crate::pass_numerique::redeem::{self, Counter};
 use crate::pass_numerique::{issue, places};
 use crate::qualification::bank_details;
 use crate::reglements::{self, run};
-use crate::{on_db, Core};
+use crate::Core;
 
 /// How many days before now the demonstration's data are dated.
 pub const DAYS_BACK: i64 = 10;
@@ -40,13 +40,10 @@ pub fn in_the_past(core: &Core) -> Core {
 /// out) redeemed at the demo place by its staff, its bank details validated.
 pub async fn redeem(past: &Core, order: i64, booklet: i64) -> Result<()> {
     let place = places::by_ext_id(&past.db, PLACE).await?;
-    let staff: i64 = on_db!(&past.db, c => {
-        sqlx::query_scalar("SELECT id FROM accounts WHERE email = $1")
-            .bind(STAFF)
-            .fetch_optional(&mut *c)
-            .await?
-    })
-    .ok_or_else(|| CoreError::NotFound(format!("compte {STAFF}")))?;
+    let staff = crate::accounts::store::credentials_by_email(&past.db, STAFF)
+        .await?
+        .ok_or_else(|| CoreError::NotFound(format!("compte {STAFF}")))?
+        .id;
     let today = past.db.horloge().today_paris();
     for cheque in issue::codes(past, order, Some((booklet, booklet)))
         .await?

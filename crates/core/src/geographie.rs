@@ -56,7 +56,7 @@ struct RawMembre {
     code: String,
 }
 
-fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> Result<Vec<T>> {
+pub(crate) fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> Result<Vec<T>> {
     let path = dir.join(file);
     let text = std::fs::read_to_string(&path).map_err(|e| {
         CoreError::Io(format!(
@@ -96,15 +96,20 @@ pub async fn load(db: &Db, dir: &Path) -> Result<(usize, usize, usize)> {
     // Current communes and the municipal arrondissements of Paris, Lyon and
     // Marseille (valid INSEE codes in the standard); not delegated or associated
     // communes, whose codes are historical.
-    let communes: Vec<RawCommune> = read::<RawCommune>(dir, "communes.json")?
+    let (communes, delegated): (Vec<RawCommune>, Vec<RawCommune>) = read::<RawCommune>(dir, "communes.json")?
         .into_iter()
         .filter(|c| {
             matches!(
                 c.kind.as_deref(),
-                None | Some("commune-actuelle" | "arrondissement-municipal")
+                None | Some("commune-actuelle" | "arrondissement-municipal" | "commune-deleguee" | "commune-associee")
             )
         })
-        .collect();
+        .partition(|c| {
+            matches!(
+                c.kind.as_deref(),
+                None | Some("commune-actuelle" | "arrondissement-municipal")
+            )
+        });
     let epcis: Vec<RawEpci> = read(dir, "epci.json")?;
     // Each commune's EPCI; a municipal arrondissement belongs to its commune's.
     let epci_of: HashMap<&str, &str> = epcis
@@ -165,9 +170,12 @@ pub async fn load(db: &Db, dir: &Path) -> Result<(usize, usize, usize)> {
     crate::lieux::search::bump_version(&mut tx).await?;
     tx.commit().await?;
     // The names communes bore in the past (births), when npm installed their history.
+    // The names communes bore in the past (births), when npm installed their history; the
+    // delegated and associated communes of today's list join them, without dates.
     let history = crate::communes_historiques::dir_beside(dir);
     if history.join(crate::communes_historiques::FILE).exists() {
-        crate::communes_historiques::load(db, &history, dir).await?;
+        let delegated = delegated.into_iter().map(|c| (c.code, c.nom)).collect();
+        crate::communes_historiques::load(db, &history, delegated).await?;
     }
     Ok((regions.len(), departements.len(), communes.len()))
 }

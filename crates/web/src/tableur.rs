@@ -48,8 +48,11 @@ pub async fn layer(req: Request, next: Next) -> Response {
         return res;
     }
     let (mut parts, body) = res.into_parts();
+    // The directory's whole export is tens of MB: converted off the async workers.
     let converted = match axum::body::to_bytes(body, LIMIT).await {
-        Ok(bytes) => passerelle_core::tableur::pour_tableur(&bytes),
+        Ok(bytes) => tokio::task::spawn_blocking(move || passerelle_core::tableur::pour_tableur(&bytes))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string())),
         Err(e) => Err(e.to_string()),
     };
     let out = match converted {

@@ -624,6 +624,12 @@ pub struct StatementPage {
     pub lines: Vec<(String, String, String, String)>,
 }
 
+/// The message of a form's field among its errors, (field id, message) pairs:
+/// what the templates mark the field with.
+pub fn field_error<'a>(errors: &'a [(&'static str, String)], field: &str) -> Option<&'a str> {
+    errors.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -174,7 +174,7 @@ pub struct FormPage {
 
 impl FormPage {
     pub fn err(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+        crate::templates::field_error(&self.errors, field)
     }
 }
 

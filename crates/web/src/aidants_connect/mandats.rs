@@ -125,7 +125,7 @@ pub struct NewPage {
 
 impl NewPage {
     pub fn err(&self, field: &str) -> Option<&str> {
-        self.errors.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str())
+        crate::templates::field_error(&self.errors, field)
     }
 }
 
