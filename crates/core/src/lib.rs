@@ -52,6 +52,8 @@ pub struct Core {
     pub db: Db,
     pub keys: Keys,
     pub argon2: accounts::argon2_pool::Argon2Pool,
+    /// The counter's group commit (its task, started on first use).
+    pub file: pass_numerique::validation_groupee::File,
 }
 
 impl Core {
@@ -60,12 +62,15 @@ impl Core {
             db,
             keys,
             argon2: Default::default(),
+            file: Default::default(),
         }
     }
 
     /// The same deployment with another clock (tests, or `PASSERELLE_HORLOGE`).
     pub fn with_horloge(mut self, horloge: Horloge) -> Self {
         self.db = self.db.with_horloge(horloge);
+        // Its own group commit, which reads this clock.
+        self.file = Default::default();
         self
     }
 

@@ -1,8 +1,8 @@
 //! Counters kept in the database, so that limits hold across instances.
 
-use crate::db::Db;
+use crate::db::{Db, Tx};
 use crate::error::Result;
-use crate::on_db;
+use crate::{on_db, on_tx};
 
 /// Counts one hit for `key` in a fixed window of `window_secs`; returns true when
 /// the hit is within `limit`.
@@ -165,4 +165,64 @@ pub async fn purge(db: &Db, older_than_secs: i64) -> Result<u64> {
     Ok(on_db!(db, c => {
         sqlx::query("DELETE FROM rate_limits WHERE window_start < $1").bind(floor).execute(&mut *c).await?.rows_affected()
     }))
+}
+
+/// Failure counters read and held inside a write transaction (the counter of
+/// cheques), by [`hold`]. Nothing is counted in advance: the transaction that
+/// evaluates the request records the failure ([`Held::fail`]) before it
+/// commits, and parallel requests on the same counter wait for it (SQLite
+/// write transactions are serial; PostgreSQL holds the counter's row lock
+/// until the commit), so a burst gets no more evaluations than the limit.
+#[derive(Debug)]
+#[must_use = "a failure must be recorded with `fail`"]
+pub struct Held {
+    keys: Vec<String>,
+}
+
+/// Reads (and locks) every `(key, limit)` counter of failures in its window of
+/// `window_secs` (a window that has ended starts again at 0), in one
+/// statement: `None` when one of them has reached its limit.
+pub async fn hold(tx: &mut Tx, keys: &[(&str, i64)], window_secs: i64) -> Result<Option<Held>> {
+    if keys.is_empty() {
+        return Ok(Some(Held { keys: Vec::new() }));
+    }
+    let now = tx.now_micros();
+    let floor = now - window_secs * 1_000_000;
+    let values: Vec<String> = (0..keys.len()).map(|i| format!("(${}, $1, 0)", i + 3)).collect();
+    let sql = format!(
+        "INSERT INTO rate_limits (key, window_start, hits) VALUES {} \
+         ON CONFLICT (key) DO UPDATE SET \
+           hits = CASE WHEN rate_limits.window_start <= $2 THEN 0 ELSE rate_limits.hits END, \
+           window_start = CASE WHEN rate_limits.window_start <= $2 THEN $1 ELSE rate_limits.window_start END \
+         RETURNING key, hits",
+        values.join(", ")
+    );
+    let rows: Vec<(String, i64)> = on_tx!(tx, c => {
+        let mut q = sqlx::query_as(&sql).bind(now).bind(floor);
+        for (key, _) in keys {
+            q = q.bind(*key);
+        }
+        q.fetch_all(&mut *c).await?
+    });
+    let blocked = keys
+        .iter()
+        .any(|(key, limit)| rows.iter().any(|(k, hits)| k == key && hits >= limit));
+    Ok((!blocked).then(|| Held {
+        keys: keys.iter().map(|(k, _)| (*k).to_string()).collect(),
+    }))
+}
+
+impl Held {
+    /// The request failed: one more failure on each counter, in the transaction.
+    pub async fn fail(self, tx: &mut Tx) -> Result<()> {
+        for key in &self.keys {
+            on_tx!(tx, c => {
+                sqlx::query("UPDATE rate_limits SET hits = hits + 1 WHERE key = $1")
+                    .bind(key)
+                    .execute(&mut *c)
+                    .await?;
+            });
+        }
+        Ok(())
+    }
 }

@@ -1,6 +1,10 @@
-//! Durable redemptions on SQLite (`synchronous=FULL`), in one run:
-//! 1. the ceiling: the same redemption transaction called directly in Rust, one after the other;
-//! 2. over HTTP, 64 concurrent clients (keep-alive), each redeeming distinct cheques;
+//! Durable redemptions on SQLite (`synchronous=FULL`), and on a durable
+//! PostgreSQL with `BENCH_PG_URL`, each in one run:
+//! 0. the disk's ceiling in the same run: transactions of one small insert each
+//!    (SQLite: one after the other on the same disk; PostgreSQL: 64 connections at once);
+//! 1. one redemption transaction called directly in Rust, one after the other (no grouping);
+//! 2. over HTTP, 64 concurrent clients (keep-alive), each redeeming distinct cheques
+//!    (the counter's group commit shares transactions between waiting requests);
 //! 3. over HTTP at a fixed 500 requests/s (open loop: latency counted from the planned send time).
 //!
 //! Run: `cargo bench -p passerelle --bench redeem`. `BENCH_SECS` (default 10) per HTTP measure.
@@ -8,6 +12,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod durable;
 mod mesure;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,13 +50,8 @@ struct Setup {
     codes: Vec<String>,
 }
 
-async fn setup(dir: &std::path::Path, booklets: i64) -> Setup {
-    let core = Core::open(
-        &format!("sqlite:{}/bench.db?mode=rwc", dir.display()),
-        &dir.join("data"),
-    )
-    .await
-    .expect("base");
+async fn setup(url: &str, dir: &std::path::Path, booklets: i64) -> Setup {
+    let core = Core::open(url, &dir.join("data")).await.expect("base");
     for sql in [
         "INSERT INTO territoires_regions (code, nom) VALUES ('75', 'Nouvelle-Aquitaine')",
         "INSERT INTO territoires_departements (code, nom, region) VALUES ('33', 'Gironde', '75')",
@@ -146,21 +146,111 @@ async fn post(sender: &mut Sender, key: &str, code: &str, n: usize) -> u16 {
     status
 }
 
+/// Transactions of one small insert each, per second: on SQLite one after the
+/// other in a file beside the bench's database; on PostgreSQL from 64 connections at once.
+async fn ceiling(url: &str, secs: u64) -> f64 {
+    let deadline = Instant::now() + Duration::from_secs(secs.min(5));
+    let done = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    if let Some(path) = url.strip_prefix("sqlite:") {
+        let path = path.split('?').next().unwrap_or(path).replace("bench.db", "plafond.db");
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full);
+        let pool = sqlx::SqlitePool::connect_with(opts).await.expect("plafond");
+        sqlx::query("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        while Instant::now() < deadline {
+            sqlx::query("INSERT INTO t (v) VALUES (x'0102030405060708')")
+                .execute(&pool)
+                .await
+                .expect("insert");
+            done.fetch_add(1, Ordering::Relaxed);
+        }
+    } else {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(64)
+            .connect(url)
+            .await
+            .expect("plafond");
+        sqlx::query("CREATE TABLE plafond (id BIGSERIAL PRIMARY KEY, v BYTEA)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (pool, done) = (pool.clone(), done.clone());
+                tokio::spawn(async move {
+                    while Instant::now() < deadline {
+                        sqlx::query("INSERT INTO plafond (v) VALUES ('\\x0102030405060708')")
+                            .execute(&pool)
+                            .await
+                            .expect("insert");
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.expect("client");
+        }
+        pool.close().await;
+    }
+    done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
 fn main() {
     let secs: u64 = std::env::var("BENCH_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
     let dir = tempfile::tempdir().expect("dossier");
+    let url = format!("sqlite:{}/bench.db?mode=rwc", dir.path().display());
+    bench("SQLite (synchronous=FULL)", &url, dir.path(), secs);
+    if let Ok(server) = std::env::var("BENCH_PG_URL") {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("moteur");
+        let name = format!("banc_encaissements_{}", std::process::id());
+        let (engine, admin) = rt.block_on(async {
+            let engine = durable::check_pg(&server).await;
+            let admin = sqlx::PgPool::connect(&server).await.expect("PostgreSQL");
+            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("CREATE DATABASE");
+            (engine, admin)
+        });
+        let mut u = url::Url::parse(&server).expect("URL");
+        u.set_path(&format!("/{name}"));
+        let pg_dir = tempfile::tempdir().expect("dossier");
+        bench(engine, u.as_str(), pg_dir.path(), secs);
+        rt.block_on(async {
+            sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&admin)
+                .await
+                .ok();
+        });
+    }
+}
+
+fn bench(engine: &str, url: &str, dir: &std::path::Path, secs: u64) {
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("moteur");
-    let s = server_rt.block_on(setup(dir.path(), 40_000));
-    println!("{} codes prêts (SQLite, synchronous=FULL)", s.codes.len());
+    let s = server_rt.block_on(setup(url, dir, 40_000));
+    println!("== {engine} : {} codes prêts", s.codes.len());
+    let disk = server_rt.block_on(ceiling(url, secs));
+    println!("plafond du disque (une petite insertion par transaction, même passage) : {disk:.0} transactions/s");
 
-    // 1. Ceiling: one durable redemption transaction after the other, no HTTP.
+    // 1. One durable redemption transaction after the other, no HTTP, no grouping.
     let n = 2_000;
     let start = Instant::now();
     server_rt.block_on(async {
@@ -179,8 +269,8 @@ fn main() {
             assert!(matches!(out, Outcome::Redeemed(_)), "{out:?}");
         }
     });
-    let ceiling = n as f64 / start.elapsed().as_secs_f64();
-    println!("plafond (transaction durable appelée en boucle, sans HTTP) : {ceiling:.0} encaissements/s");
+    let single = n as f64 / start.elapsed().as_secs_f64();
+    println!("transaction d'encaissement seule, appelée en boucle, sans HTTP : {single:.0} encaissements/s");
 
     // The server, in its own runtime.
     let config = passerelle_web::WebConfig {
@@ -249,8 +339,8 @@ fn main() {
     let ok = statuses.iter().filter(|s| **s == 201).count();
     let rate = ok as f64 / elapsed.as_secs_f64();
     println!(
-        "HTTP, 64 clients : {rate:.0} encaissements/s ({:.0} % du plafond), {ok} réponses 201 sur {}, p50 {}, p99 {}",
-        100.0 * rate / ceiling,
+        "HTTP, 64 clients : {rate:.0} encaissements/s ({:.2} du plafond du disque), {ok} réponses 201 sur {}, p50 {}, p99 {}",
+        rate / disk,
         statuses.len(),
         ms(percentile(&latencies, 0.5)),
         ms(percentile(&latencies, 0.99))

@@ -23,7 +23,8 @@ mod reader_tests;
 pub use chain::{canonical, entry_hash, genesis, stored_hash, write_canonical, RawBatch, StoredEntry};
 pub use checkpoint::{checkpoint_message, checkpoint_message_v2, sign_checkpoint, CheckpointRef};
 pub use store::{
-    append, checkpoint_head, checkpoints, entries, latest_checkpoint, verify, VerifyReport, CHECKPOINT_EVERY,
+    append, append_all, checkpoint_head, checkpoints, entries, latest_checkpoint, verify, VerifyReport,
+    CHECKPOINT_EVERY,
 };
 pub use verifier::{Break, ChainVerifier};
 

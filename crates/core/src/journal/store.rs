@@ -34,6 +34,32 @@ fn canonical_json(v: &Value) -> Result<String> {
     serde_json::to_string(v).map_err(|e| CoreError::invalid(e.to_string()))
 }
 
+/// Appends several entries in `tx`, in order, reading the chain's head once
+/// (a batch of redemptions committed together); their sequence numbers.
+pub async fn append_all(tx: &mut Tx, keys: &Keys, entries: Vec<NewEntry>) -> Result<Vec<i64>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut head = head_locked(tx).await?;
+    let mut seqs = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let subjects = serde_json::to_string(&entry.subjects).map_err(|e| CoreError::invalid(e.to_string()))?;
+        let details = canonical_json(&entry.details)?;
+        let (seq, hash) = write_entry(tx, keys, head, &entry.actor, entry.action, &subjects, &details).await?;
+        seqs.push(seq);
+        head = Some((seq, hash));
+    }
+    Ok(seqs)
+}
+
+/// Takes the append lock and reads the chain's last entry.
+async fn head_locked(tx: &mut Tx) -> Result<Option<(i64, Vec<u8>)>> {
+    lock(tx, PG_APPEND_LOCK).await?;
+    Ok(on_tx!(tx, c => {
+        sqlx::query_as("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *c).await?
+    }))
+}
+
 async fn append_raw(
     tx: &mut Tx,
     keys: &Keys,
@@ -42,10 +68,21 @@ async fn append_raw(
     subjects: &str,
     details: &str,
 ) -> Result<i64> {
-    lock(tx, PG_APPEND_LOCK).await?;
-    let head: Option<(i64, Vec<u8>)> = on_tx!(tx, c => {
-        sqlx::query_as("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *c).await?
-    });
+    let head = head_locked(tx).await?;
+    Ok(write_entry(tx, keys, head, actor, action, subjects, details).await?.0)
+}
+
+/// Writes the entry that follows `head` (the append lock is held), and the
+/// checkpoint it completes if any: its sequence number and hash.
+async fn write_entry(
+    tx: &mut Tx,
+    keys: &Keys,
+    head: Option<(i64, Vec<u8>)>,
+    actor: &Actor,
+    action: &str,
+    subjects: &str,
+    details: &str,
+) -> Result<(i64, Vec<u8>)> {
     let (seq, prev) = match head {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, genesis().to_vec()),
@@ -84,7 +121,7 @@ async fn append_raw(
     if seq % CHECKPOINT_EVERY == 0 {
         insert_checkpoint(tx, keys, seq, &hash, at).await?;
     }
-    Ok(seq)
+    Ok((seq, hash.to_vec()))
 }
 
 /// Signs checkpoint `seq` (whose entry has `head` and `at`): the next number,

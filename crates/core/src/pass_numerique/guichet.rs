@@ -3,19 +3,24 @@
 //! staff at the counter page, a place's software through the API). It owns:
 //! - who may present a code for which place (the place's own staff, or the
 //!   place's own API key);
-//! - the anti-guessing policy: every attempt is counted as a failure before
-//!   the code is looked at, per presenter and per network address, and the
-//!   count is given back unless the code was malformed or unknown. Past the
-//!   limit, nothing is looked at ([`Tentative::TropDeTentatives`]).
+//! - the anti-guessing policy: failures (malformed or unknown codes) are
+//!   counted per presenter and per network address, in the very transaction
+//!   that looks at the code, so that a burst of parallel guesses gets no more
+//!   looks than the limit. Past the limit, nothing is looked at
+//!   ([`Tentative::TropDeTentatives`]).
+//!
+//! Every attempt goes through the group commit of
+//! [`validation_groupee`](super::validation_groupee).
 //!
 //! The web pages and the API only parse their input and render the answer.
 
 use super::authz::{authorize, Action};
+use super::code::Code;
 use super::places::{self, Place};
-use super::redeem::{self, Counter, HolderView, Motif, Outcome, Verdict};
+use super::redeem::{self, Counter, Demande, HolderView, Outcome, Verdict};
+use super::validation_groupee::{self, Fait, Requete, Travail};
 use crate::accounts::Principal;
 use crate::error::{CoreError, Result};
-use crate::ratelimit::{self, Counted};
 use crate::Core;
 
 /// Failed attempts (malformed or unknown codes) allowed per presenter in the window.
@@ -52,13 +57,9 @@ pub enum Tentative<T> {
     Faite(T),
 }
 
-/// Whether a refusal reason means the code itself was wrong (a guess).
-fn devine(m: Motif) -> bool {
-    matches!(m, Motif::CodeMalSaisi | Motif::ChequeInconnu)
-}
-
-async fn compter(core: &Core, p: Presentateur<'_>) -> Result<Option<Counted>> {
-    let keys: Vec<(String, i64)> = match p {
+/// The failure counters of a presenter: `(key, limit)`.
+fn compteurs(p: Presentateur<'_>) -> Vec<(String, i64)> {
+    match p {
         Presentateur::Porteur { ip } => vec![(format!("cheque-page-echecs-ip:{ip}"), ECHECS_PAR_PRESENTATEUR)],
         Presentateur::Personnel { who, ip } => vec![
             (
@@ -71,35 +72,22 @@ async fn compter(core: &Core, p: Presentateur<'_>) -> Result<Option<Counted>> {
             (format!("cheques-echecs-cle:{}", cle.key_id), ECHECS_PAR_PRESENTATEUR),
             (format!("cheques-echecs-ip:{ip}"), ECHECS_API_PAR_ADRESSE),
         ],
-    };
-    let limits: Vec<(&str, i64)> = keys.iter().map(|(k, n)| (k.as_str(), *n)).collect();
-    ratelimit::count_failure(&core.db, &limits, FENETRE_SECS).await
-}
-
-/// Keeps the count when the code was a guess, gives it back otherwise
-/// (`motif` is `None` when no verdict was reached).
-async fn solder(core: &Core, counted: Counted, motif: Option<Motif>) {
-    let done = if motif.is_some_and(devine) {
-        counted.keep(&core.db).await
-    } else {
-        counted.refund(&core.db).await
-    };
-    if let Err(e) = done {
-        tracing::error!(erreur = %e, "compteur d'échecs des chèques");
     }
 }
 
-/// Runs one attempt under the anti-guessing policy.
-async fn tenter<T, F>(core: &Core, p: Presentateur<'_>, motif: fn(&T) -> Motif, attempt: F) -> Result<Tentative<T>>
-where
-    F: std::future::Future<Output = Result<T>>,
-{
-    let Some(counted) = compter(core, p).await? else {
-        return Ok(Tentative::TropDeTentatives);
+/// Runs one attempt under the anti-guessing policy, in the next group commit:
+/// past the limit nothing is looked at; a malformed or unknown code counts as
+/// a failure, in the same transaction.
+async fn tenter(core: &Core, p: Presentateur<'_>, travail: Travail) -> Result<Tentative<Fait>> {
+    let requete = Requete {
+        compteurs: compteurs(p),
+        fenetre_secs: FENETRE_SECS,
+        travail,
     };
-    let result = attempt.await;
-    solder(core, counted, result.as_ref().ok().map(motif)).await;
-    result.map(Tentative::Faite)
+    Ok(match validation_groupee::soumettre(core, requete).await? {
+        Fait::TropDeTentatives => Tentative::TropDeTentatives,
+        fait => Tentative::Faite(fait),
+    })
 }
 
 /// Whether the presenter acts for this place: its own staff, or its own API
@@ -152,11 +140,35 @@ pub async fn cle_api(core: &Core, key: &str) -> Result<Option<CleApi>> {
 
 /// The holder's view of a cheque: valid or not, until when, where to use it.
 pub async fn consulter(core: &Core, ip: &str, code: &str) -> Result<Tentative<HolderView>> {
-    let p = Presentateur::Porteur { ip };
-    tenter(core, p, |v: &HolderView| v.verdict.motif, async {
-        redeem::holder_view(core, code, core.db.horloge().today_paris()).await
+    let travail = match Code::parse(code) {
+        Ok(code) => Travail::Consulter {
+            code,
+            today: core.db.horloge().today_paris(),
+        },
+        Err(_) => Travail::MalSaisi,
+    };
+    Ok(match tenter(core, Presentateur::Porteur { ip }, travail).await? {
+        Tentative::TropDeTentatives => Tentative::TropDeTentatives,
+        Tentative::Faite(Fait::Vue(verdict, perimetre)) => {
+            let lieux = match perimetre {
+                Some(p) => places::accepting(&core.db, &p).await?,
+                None => Vec::new(),
+            };
+            Tentative::Faite(HolderView { verdict, lieux })
+        }
+        Tentative::Faite(fait) => Tentative::Faite(HolderView {
+            verdict: verdict_of(fait)?,
+            lieux: Vec::new(),
+        }),
     })
-    .await
+}
+
+/// The verdict of a check (or of a code that does not read).
+fn verdict_of(fait: Fait) -> Result<Verdict> {
+    match fait {
+        Fait::Verdict(v) | Fait::Vue(v, _) | Fait::Encaissement(Outcome::Refused(v)) => Ok(v),
+        other => Err(CoreError::Io(format!("réponse inattendue du guichet : {other:?}"))),
+    }
 }
 
 /// Whether a cheque could be redeemed at this place now (optionally for a
@@ -169,10 +181,20 @@ pub async fn verifier(
     service: Option<&str>,
 ) -> Result<Tentative<Verdict>> {
     lieu_du(p, lieu)?;
-    tenter(core, p, |v: &Verdict| v.motif, async {
-        redeem::check(core, lieu, code, service, core.db.horloge().today_paris()).await
+    let travail = match Code::parse(code) {
+        Ok(code) => Travail::Verifier {
+            place: lieu.clone(),
+            qualified: places::is_qualified(&core.db, lieu.id).await?,
+            code,
+            service: service.map(str::to_string),
+            today: core.db.horloge().today_paris(),
+        },
+        Err(_) => Travail::MalSaisi,
+    };
+    Ok(match tenter(core, p, travail).await? {
+        Tentative::TropDeTentatives => Tentative::TropDeTentatives,
+        Tentative::Faite(fait) => Tentative::Faite(verdict_of(fait)?),
     })
-    .await
 }
 
 /// Redeems a cheque at this place, exactly once per idempotency key.
@@ -186,23 +208,17 @@ pub async fn encaisser(
 ) -> Result<Tentative<Outcome>> {
     lieu_du(p, lieu)?;
     let counter = counter_of(p)?;
-    let motif = |o: &Outcome| match o {
-        Outcome::Refused(v) => v.motif,
-        Outcome::Redeemed(_) | Outcome::Replayed(_) => Motif::Valide,
+    let qualified = places::is_qualified(&core.db, lieu.id).await?;
+    let today = core.db.horloge().today_paris();
+    let travail = match Demande::new(counter, lieu, qualified, code, service, idempotence, today)? {
+        Ok(d) => Travail::Encaisser(d),
+        Err(_) => Travail::MalSaisi,
     };
-    tenter(core, p, motif, async {
-        redeem::redeem(
-            core,
-            counter,
-            lieu,
-            code,
-            service,
-            idempotence,
-            core.db.horloge().today_paris(),
-        )
-        .await
+    Ok(match tenter(core, p, travail).await? {
+        Tentative::TropDeTentatives => Tentative::TropDeTentatives,
+        Tentative::Faite(Fait::Encaissement(o)) => Tentative::Faite(o),
+        Tentative::Faite(fait) => Tentative::Faite(Outcome::Refused(verdict_of(fait)?)),
     })
-    .await
 }
 
 /// A place's staff cancel their own redemption (a mistake), within 24 hours.

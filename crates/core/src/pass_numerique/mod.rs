@@ -16,3 +16,4 @@ pub mod print;
 pub mod rapports;
 pub mod redeem;
 pub mod reports;
+pub mod validation_groupee;

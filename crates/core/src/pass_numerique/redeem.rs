@@ -15,13 +15,14 @@ use super::model::{ChequeState, Perimetre};
 pub use super::motif::Motif;
 use super::places::{self, Place};
 use crate::dates_fr::{iso, jj_mm_aaaa, jour_iso, plus_jours};
-use crate::db::{is_unique_violation, Tx};
+use crate::db::{is_unique_violation, Backend, Tx};
 use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 use crate::journal::{self, actions, Actor, NewEntry};
+use crate::keys::Keys;
 use crate::lieux::model::ListeServices;
 use crate::lieux::vocabulaires::Services;
-use crate::{on_db, on_tx, Core};
+use crate::{on_tx, Core};
 
 /// The answer to a check (and to a refused redemption).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -139,20 +140,12 @@ fn french(d: Date) -> String {
     jj_mm_aaaa(d)
 }
 
-async fn find(tx_or_db: Source<'_>, hash: &[u8]) -> Result<Option<ChequeRow>> {
+async fn find(tx: &mut Tx, hash: &[u8]) -> Result<Option<ChequeRow>> {
     let sql = "SELECT c.id, c.carnet_id, c.commande_id, c.valeur_centimes, c.etat, k.remis_at, o.debut, o.fin, \
                o.tolerance_jours, o.perimetre, o.services, o.plafond_jour, e.jour AS encaisse_jour, e.at AS encaisse_at, e.lieu_id AS encaisse_lieu \
                FROM cheques c JOIN carnets k ON k.numero = c.carnet_id JOIN commandes o ON o.id = c.commande_id \
                LEFT JOIN encaissements e ON e.cheque_id = c.id AND e.annule_at IS NULL WHERE c.empreinte = $1";
-    Ok(match tx_or_db {
-        Source::Db(db) => on_db!(db, c => sqlx::query_as(sql).bind(hash).fetch_optional(&mut *c).await?),
-        Source::Tx(tx) => on_tx!(tx, c => sqlx::query_as(sql).bind(hash).fetch_optional(&mut *c).await?),
-    })
-}
-
-enum Source<'a> {
-    Db(&'a crate::db::Db),
-    Tx(&'a mut Tx),
+    Ok(on_tx!(tx, c => sqlx::query_as(sql).bind(hash).fetch_optional(&mut *c).await?))
 }
 
 /// The rules, in the brief's order, for a cheque found (or not) by its hash.
@@ -243,36 +236,87 @@ pub struct HolderView {
     pub lieux: Vec<(String, String, String)>,
 }
 
-/// The holder's view of a cheque (no place involved).
-pub async fn holder_view(core: &Core, code: &str, today: Date) -> Result<HolderView> {
-    let Ok(code) = Code::parse(code) else {
-        return Ok(HolderView {
-            verdict: refuse(Motif::CodeMalSaisi, Motif::CodeMalSaisi.message(), None),
-            lieux: Vec::new(),
-        });
-    };
-    let (_, lookup) = super::issue::code_keys(&core.keys);
-    let row = find(Source::Db(&core.db), &lookup.hash(&code)).await?;
+/// The holder's verdict on a cheque (no place involved), read in `tx`, and the
+/// perimeter of its order when it is valid (to list the places that accept it).
+pub(crate) async fn holder_in(
+    tx: &mut Tx,
+    keys: &Keys,
+    code: &Code,
+    today: Date,
+) -> Result<(Verdict, Option<Perimetre>)> {
+    let (_, lookup) = super::issue::code_keys(keys);
+    let row = find(tx, &lookup.hash(code)).await?;
     let verdict = rules(row.as_ref(), None, None, today);
-    let lieux = match row.filter(|_| verdict.valide) {
-        Some(r) => places::accepting(&core.db, &r.perimetre).await?,
-        None => Vec::new(),
-    };
-    Ok(HolderView { verdict, lieux })
+    let perimetre = row.filter(|_| verdict.valide).map(|r| r.perimetre);
+    Ok((verdict, perimetre))
 }
 
-/// Whether a cheque could be redeemed here now (optionally for a service), without using it.
-pub async fn check(core: &Core, place: &Place, code: &str, service: Option<&str>, today: Date) -> Result<Verdict> {
-    let Ok(code) = Code::parse(code) else {
-        return Ok(refuse(Motif::CodeMalSaisi, Motif::CodeMalSaisi.message(), None));
-    };
-    let (_, lookup) = super::issue::code_keys(&core.keys);
-    let row = find(Source::Db(&core.db), &lookup.hash(&code)).await?;
-    let qualified = places::is_qualified(&core.db, place.id).await?;
-    Ok(rules(row.as_ref(), Some((place, qualified)), service, today))
+/// Whether a cheque could be redeemed at `place` now (optionally for a
+/// service), without using it, read in `tx`.
+pub(crate) async fn check_in(
+    tx: &mut Tx,
+    keys: &Keys,
+    at: (&Place, bool),
+    code: &Code,
+    service: Option<&str>,
+    today: Date,
+) -> Result<Verdict> {
+    let (_, lookup) = super::issue::code_keys(keys);
+    let row = find(tx, &lookup.hash(code)).await?;
+    Ok(rules(row.as_ref(), Some(at), service, today))
 }
 
-/// Redeems a cheque for a service at a place.
+/// A redemption asked at the counter, its code read and its place's
+/// qualification known.
+#[derive(Debug, Clone)]
+pub(crate) struct Demande {
+    pub counter: Counter,
+    pub place: Place,
+    pub qualified: bool,
+    pub code: Code,
+    pub service: String,
+    pub idempotency: Option<String>,
+    pub today: Date,
+}
+
+impl Demande {
+    /// Reads the code and the idempotency key (`Err`: a key too long; `Ok(Err)`: a malformed code).
+    pub(crate) fn new(
+        counter: Counter,
+        place: &Place,
+        qualified: bool,
+        code: &str,
+        service: &str,
+        idempotency: Option<&str>,
+        today: Date,
+    ) -> Result<std::result::Result<Demande, Verdict>> {
+        let idempotency = idempotency.map(str::trim).filter(|k| !k.is_empty());
+        if idempotency.is_some_and(|k| k.len() > 200) {
+            return Err(CoreError::invalid(
+                "clé d'idempotence trop longue (200 caractères au plus)",
+            ));
+        }
+        let Ok(code) = Code::parse(code) else {
+            return Ok(Err(malformed()));
+        };
+        Ok(Ok(Demande {
+            counter,
+            place: place.clone(),
+            qualified,
+            code,
+            service: service.to_string(),
+            idempotency: idempotency.map(str::to_string),
+            today,
+        }))
+    }
+}
+
+/// The refusal of a code that does not read as one.
+pub(crate) fn malformed() -> Verdict {
+    refuse(Motif::CodeMalSaisi, Motif::CodeMalSaisi.message(), None)
+}
+
+/// Redeems a cheque for a service at a place, in its own transaction.
 pub async fn redeem(
     core: &Core,
     counter: Counter,
@@ -282,62 +326,79 @@ pub async fn redeem(
     idempotency: Option<&str>,
     today: Date,
 ) -> Result<Outcome> {
-    let Ok(code) = Code::parse(code) else {
-        return Ok(Outcome::Refused(refuse(
-            Motif::CodeMalSaisi,
-            Motif::CodeMalSaisi.message(),
-            None,
-        )));
-    };
-    let idempotency = idempotency.map(str::trim).filter(|k| !k.is_empty());
-    if idempotency.is_some_and(|k| k.len() > 200) {
-        return Err(CoreError::invalid(
-            "clé d'idempotence trop longue (200 caractères au plus)",
-        ));
-    }
-    let (_, lookup) = super::issue::code_keys(&core.keys);
-    let hash = lookup.hash(&code);
     let qualified = places::is_qualified(&core.db, place.id).await?;
-    let mut tx = core.db.begin().await?;
-    if let Some(key) = idempotency {
-        if let Some(p) = previous(&mut tx, place, key).await? {
-            tx.rollback().await?;
+    let d = match Demande::new(counter, place, qualified, code, service, idempotency, today)? {
+        Ok(d) => d,
+        Err(refused) => return Ok(Outcome::Refused(refused)),
+    };
+    loop {
+        let mut tx = core.db.begin().await?;
+        let mut journal = Vec::new();
+        match redeem_in(&mut tx, &core.keys, &d, &mut journal).await? {
+            Some(outcome) => {
+                journal::append_all(&mut tx, &core.keys, journal).await?;
+                tx.commit().await?;
+                return Ok(outcome);
+            }
+            // Another redemption of this cheque (or with this key) committed first: say what happened.
+            None => tx.rollback().await?,
+        }
+    }
+}
+
+/// The redemption `d` inside `tx`, its journal entry pushed on `journal` (to
+/// be appended in the same transaction). `None` when it lost a race to another
+/// transaction (PostgreSQL: another instance redeemed this cheque, or used this
+/// idempotency key, first): `tx` must be rolled back and the redemption run again.
+pub(crate) async fn redeem_in(
+    tx: &mut Tx,
+    keys: &Keys,
+    d: &Demande,
+    journal: &mut Vec<NewEntry>,
+) -> Result<Option<Outcome>> {
+    let (_, lookup) = super::issue::code_keys(keys);
+    let hash = lookup.hash(&d.code);
+    let place = &d.place;
+    if let Some(key) = d.idempotency.as_deref() {
+        if let Some(p) = previous(tx, place, key).await? {
             // The same key answers the first receipt only for the very same
             // request (cheque and service) and while that redemption stands.
-            let motif = if p.empreinte != hash || p.service != service_label(service) {
+            let motif = if p.empreinte != hash || p.service != service_label(&d.service) {
                 Some(Motif::CleIdempotenceReutilisee)
             } else if p.annule_at.is_some() {
                 Some(Motif::EncaissementAnnule)
             } else {
                 None
             };
-            return Ok(match motif {
+            return Ok(Some(match motif {
                 Some(m) => Outcome::Refused(refuse(m, m.message(), None)),
                 None => Outcome::Replayed(receipt(
                     p.id,
-                    &code,
+                    &d.code,
                     p.carnet_id,
                     p.valeur_centimes,
                     place,
                     &p.service,
                     p.at,
                 )),
-            });
+            }));
         }
     }
-    let row = find(Source::Tx(&mut tx), &hash).await?;
-    let verdict = rules(row.as_ref(), Some((place, qualified)), Some(service), today);
+    let row = find(tx, &hash).await?;
+    let verdict = rules(row.as_ref(), Some((place, d.qualified)), Some(&d.service), d.today);
     let Some(r) = row.filter(|_| verdict.valide) else {
-        tx.rollback().await?;
-        return Ok(Outcome::Refused(verdict));
+        return Ok(Some(Outcome::Refused(verdict)));
     };
-    let jour = iso(today);
-    // Redemptions of one booklet at one place are serialised (row lock on
-    // PostgreSQL; SQLite write transactions are serial), so that the daily cap holds.
-    on_tx!(&mut tx, c => {
-        sqlx::query("UPDATE carnets SET numero = numero WHERE numero = $1").bind(r.carnet_id).execute(&mut *c).await?;
-    });
-    let same_day: i64 = on_tx!(&mut tx, c => {
+    let jour = iso(d.today);
+    // Redemptions of one booklet at one place are serialised so that the daily
+    // cap holds: SQLite write transactions are serial; PostgreSQL takes the
+    // booklet's row lock.
+    if tx.backend() == Backend::Postgres {
+        on_tx!(tx, c => {
+            sqlx::query("UPDATE carnets SET numero = numero WHERE numero = $1").bind(r.carnet_id).execute(&mut *c).await?;
+        });
+    }
+    let same_day: i64 = on_tx!(tx, c => {
         sqlx::query_scalar("SELECT COUNT(*) FROM encaissements WHERE carnet_id = $1 AND lieu_id = $2 AND jour = $3 AND annule_at IS NULL")
             .bind(r.carnet_id)
             .bind(place.id)
@@ -346,8 +407,7 @@ pub async fn redeem(
             .await?
     });
     if same_day >= r.plafond_jour {
-        tx.rollback().await?;
-        return Ok(Outcome::Refused(refuse(
+        return Ok(Some(Outcome::Refused(refuse(
             Motif::PlafondAtteint,
             format!(
                 "Plafond atteint : pas plus de {} chèque{} d'un même carnet par jour dans ce lieu",
@@ -355,10 +415,10 @@ pub async fn redeem(
                 if r.plafond_jour > 1 { "s" } else { "" }
             ),
             Some(&r),
-        )));
+        ))));
     }
     let now = tx.horloge.now_micros();
-    let won = on_tx!(&mut tx, c => {
+    let won = on_tx!(tx, c => {
         sqlx::query("UPDATE cheques SET etat = 'encaisse', updated_at = $2 WHERE id = $1 AND etat = 'actif'")
             .bind(r.id)
             .bind(now)
@@ -366,73 +426,55 @@ pub async fn redeem(
             .await?
             .rows_affected()
     });
-    let service = service_label(service);
-    let (account, api_key) = match counter {
+    if won != 1 {
+        return Ok(None);
+    }
+    let service = service_label(&d.service);
+    let (account, api_key) = match d.counter {
         Counter::Account(id) => (Some(id), None),
         Counter::ApiKey(id) => (None, Some(id)),
     };
-    let inserted = if won == 1 {
-        on_tx!(&mut tx, c => {
-            sqlx::query_scalar::<_, i64>(
-                "INSERT INTO encaissements (cheque_id, carnet_id, commande_id, lieu_id, compte_id, cle_api_id, service, valeur_centimes, jour, at, idempotence) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-            )
-            .bind(r.id)
-            .bind(r.carnet_id)
-            .bind(r.commande_id)
-            .bind(place.id)
-            .bind(account)
-            .bind(api_key)
-            .bind(service)
-            .bind(r.valeur_centimes)
-            .bind(&jour)
-            .bind(now)
-            .bind(idempotency)
-            .fetch_one(&mut *c)
-            .await
-        })
-    } else {
-        Err(sqlx::Error::RowNotFound)
-    };
+    let inserted = on_tx!(tx, c => {
+        sqlx::query_scalar::<_, i64>(
+            "INSERT INTO encaissements (cheque_id, carnet_id, commande_id, lieu_id, compte_id, cle_api_id, service, valeur_centimes, jour, at, idempotence) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(r.id)
+        .bind(r.carnet_id)
+        .bind(r.commande_id)
+        .bind(place.id)
+        .bind(account)
+        .bind(api_key)
+        .bind(service)
+        .bind(r.valeur_centimes)
+        .bind(&jour)
+        .bind(now)
+        .bind(d.idempotency.as_deref())
+        .fetch_one(&mut *c)
+        .await
+    });
     let id = match inserted {
         Ok(id) => id,
-        Err(e) if won == 1 && !is_unique_violation(&e) => return Err(e.into()),
-        // Another redemption of this cheque (or with this key) committed first: say what happened.
-        Err(_) => {
-            tx.rollback().await?;
-            return Box::pin(redeem(
-                core,
-                counter,
-                place,
-                &code.compact(),
-                service,
-                idempotency,
-                today,
-            ))
-            .await;
-        }
+        Err(e) if is_unique_violation(&e) => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
-    journal::append(
-        &mut tx,
-        &core.keys,
-        counter
+    journal.push(
+        d.counter
             .entry(actions::CHEQUE_REDEEMED)
             .subject("cheque", r.id)
             .subject("lieu", place.id)
             .subject("encaissement", id)
             .details(json!({ "carnet": r.carnet_id, "service": service, "valeur_centimes": r.valeur_centimes })),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Outcome::Redeemed(receipt(
+    );
+    Ok(Some(Outcome::Redeemed(receipt(
         id,
-        &code,
+        &d.code,
         r.carnet_id,
         r.valeur_centimes,
         place,
         service,
         now,
-    )))
+    ))))
 }
 
 fn receipt(id: i64, code: &Code, carnet: i64, value: Centimes, place: &Place, service: &str, at: i64) -> Receipt {

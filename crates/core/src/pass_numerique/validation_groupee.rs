@@ -1,0 +1,221 @@
+//! Group commit at the counter: the cheque codes presented while a
+//! transaction is committing wait for it, then go together in the next one.
+//!
+//! One task per process (per [`Core`]) takes every waiting request, runs each
+//! in turn inside one write transaction (its failure counters, its rules, its
+//! redemption), appends their journal entries, and commits once: one `fsync`
+//! for the whole group. Each request is answered only after that commit. Each
+//! is still all-or-nothing with its journal entry, since the group is: when
+//! anything fails for the group as a whole (an error, a race lost to another
+//! instance on PostgreSQL), nothing of it is kept and every request of the
+//! group runs again alone, in its own transaction, as before grouping.
+//!
+//! Nothing here is shared between instances: the database still decides
+//! (conditional writes, unique indexes, row locks), so two instances, each
+//! with its own task, stay exactly-once.
+
+use std::sync::{Arc, OnceLock};
+
+use jiff::civil::Date;
+use tokio::sync::{mpsc, oneshot};
+
+use super::code::Code;
+use super::model::Perimetre;
+use super::places::Place;
+use super::redeem::{self, Demande, Motif, Outcome, Verdict};
+use crate::db::Db;
+use crate::error::{CoreError, Result};
+use crate::journal;
+use crate::keys::Keys;
+use crate::ratelimit;
+
+/// The most requests one transaction takes.
+const MAX_GROUPE: usize = 128;
+/// Requests waiting beyond this make their senders wait (back-pressure).
+const FILE: usize = 4_096;
+
+/// What is asked at the counter.
+#[derive(Debug, Clone)]
+pub(crate) enum Travail {
+    Encaisser(Demande),
+    Verifier {
+        place: Place,
+        qualified: bool,
+        code: Code,
+        service: Option<String>,
+        today: Date,
+    },
+    Consulter {
+        code: Code,
+        today: Date,
+    },
+    /// A code that does not read: nothing to look up, a failure to count.
+    MalSaisi,
+}
+
+/// The answer, before the guichet shapes it for its caller.
+#[derive(Debug)]
+pub(crate) enum Fait {
+    Encaissement(Outcome),
+    Verdict(Verdict),
+    Vue(Verdict, Option<Perimetre>),
+    /// Too many failures on one of the counters: nothing was looked at.
+    TropDeTentatives,
+}
+
+impl Fait {
+    fn motif(&self) -> Option<Motif> {
+        match self {
+            Fait::Encaissement(Outcome::Refused(v)) | Fait::Verdict(v) | Fait::Vue(v, _) => Some(v.motif),
+            Fait::Encaissement(_) => Some(Motif::Valide),
+            Fait::TropDeTentatives => None,
+        }
+    }
+}
+
+/// One request: its failure counters `(key, limit)` and its work.
+#[derive(Debug, Clone)]
+pub(crate) struct Requete {
+    pub compteurs: Vec<(String, i64)>,
+    pub fenetre_secs: i64,
+    pub travail: Travail,
+}
+
+struct Envoi {
+    requete: Requete,
+    reponse: oneshot::Sender<Result<Fait>>,
+}
+
+/// The process's queue to its committing task, started on first use.
+#[derive(Clone, Default)]
+pub struct File(Arc<OnceLock<mpsc::Sender<Envoi>>>);
+
+impl std::fmt::Debug for File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("File")
+    }
+}
+
+/// Whether a refusal means the code itself was wrong (a guess): it counts as a failure.
+pub(crate) fn devine(m: Motif) -> bool {
+    matches!(m, Motif::CodeMalSaisi | Motif::ChequeInconnu)
+}
+
+/// Runs `requete` in the next group of `core`'s queue and waits for its commit.
+pub(crate) async fn soumettre(core: &crate::Core, requete: Requete) -> Result<Fait> {
+    let sender = core.file.0.get_or_init(|| {
+        let (tx, rx) = mpsc::channel(FILE);
+        tokio::spawn(tache(core.db.clone(), core.keys.clone(), rx));
+        tx
+    });
+    let (reponse, recu) = oneshot::channel();
+    let envoi = Envoi { requete, reponse };
+    match sender.send(envoi).await {
+        Ok(()) => recu
+            .await
+            .map_err(|_| CoreError::Io("la validation groupée s'est arrêtée avant de répondre".into()))?,
+        // The task is gone (its runtime ended): the request runs alone here.
+        Err(mpsc::error::SendError(envoi)) => seule(&core.db, &core.keys, &envoi.requete).await,
+    }
+}
+
+async fn tache(db: Db, keys: Keys, mut rx: mpsc::Receiver<Envoi>) {
+    let mut lot = Vec::with_capacity(MAX_GROUPE);
+    while rx.recv_many(&mut lot, MAX_GROUPE).await > 0 {
+        let (requetes, reponses): (Vec<Requete>, Vec<_>) = lot.drain(..).map(|e| (e.requete, e.reponse)).unzip();
+        match groupe(&db, &keys, &requetes).await {
+            Ok(Some(faits)) => {
+                for (r, f) in reponses.into_iter().zip(faits) {
+                    let _ = r.send(Ok(f));
+                }
+            }
+            // The database cannot be reached (or is locked beyond its wait):
+            // running each request again would only wait again.
+            Err(e) if e.is_unavailable() => {
+                let message = e.to_string();
+                for r in reponses {
+                    let _ = r.send(Err(CoreError::Unavailable(message.clone())));
+                }
+            }
+            // Alone already: its error is its answer.
+            Err(e) if requetes.len() == 1 => {
+                if let Some(r) = reponses.into_iter().next() {
+                    let _ = r.send(Err(e));
+                }
+            }
+            outcome => {
+                if let Err(e) = &outcome {
+                    tracing::warn!(erreur = %e, demandes = requetes.len(), "validation groupée : chaque demande repasse seule");
+                }
+                for (requete, r) in requetes.iter().zip(reponses) {
+                    let _ = r.send(seule(&db, &keys, requete).await);
+                }
+            }
+        }
+    }
+}
+
+/// One request in its own transaction, run again until it does not lose a race.
+async fn seule(db: &Db, keys: &Keys, requete: &Requete) -> Result<Fait> {
+    loop {
+        if let Some(mut faits) = groupe(db, keys, std::slice::from_ref(requete)).await? {
+            if let Some(f) = faits.pop() {
+                return Ok(f);
+            }
+        }
+    }
+}
+
+/// The requests in one transaction, in order; `None` when one lost a race and
+/// nothing was kept.
+async fn groupe(db: &Db, keys: &Keys, requetes: &[Requete]) -> Result<Option<Vec<Fait>>> {
+    let mut tx = db.begin().await?;
+    let mut entries = Vec::new();
+    let mut faits = Vec::with_capacity(requetes.len());
+    for requete in requetes {
+        match une(&mut tx, keys, requete, &mut entries).await? {
+            Some(f) => faits.push(f),
+            None => {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+    }
+    journal::append_all(&mut tx, keys, entries).await?;
+    tx.commit().await?;
+    Ok(Some(faits))
+}
+
+async fn une(
+    tx: &mut crate::db::Tx,
+    keys: &Keys,
+    requete: &Requete,
+    entries: &mut Vec<journal::NewEntry>,
+) -> Result<Option<Fait>> {
+    let limits: Vec<(&str, i64)> = requete.compteurs.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    let Some(held) = ratelimit::hold(tx, &limits, requete.fenetre_secs).await? else {
+        return Ok(Some(Fait::TropDeTentatives));
+    };
+    let fait = match &requete.travail {
+        Travail::Encaisser(d) => match redeem::redeem_in(tx, keys, d, entries).await? {
+            Some(o) => Fait::Encaissement(o),
+            None => return Ok(None),
+        },
+        Travail::Verifier {
+            place,
+            qualified,
+            code,
+            service,
+            today,
+        } => Fait::Verdict(redeem::check_in(tx, keys, (place, *qualified), code, service.as_deref(), *today).await?),
+        Travail::Consulter { code, today } => {
+            let (v, p) = redeem::holder_in(tx, keys, code, *today).await?;
+            Fait::Vue(v, p)
+        }
+        Travail::MalSaisi => Fait::Verdict(redeem::malformed()),
+    };
+    if fait.motif().is_some_and(devine) {
+        held.fail(tx).await?;
+    }
+    Ok(Some(fait))
+}
