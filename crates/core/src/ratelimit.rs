@@ -167,24 +167,21 @@ pub async fn purge(db: &Db, older_than_secs: i64) -> Result<u64> {
     }))
 }
 
-/// Failure counters read and held inside a write transaction (the counter of
-/// cheques), by [`hold`]. Nothing is counted in advance: the transaction that
-/// evaluates the request records the failure ([`Held::fail`]) before it
-/// commits, and parallel requests on the same counter wait for it (SQLite
-/// write transactions are serial; PostgreSQL holds the counter's row lock
-/// until the commit), so a burst gets no more evaluations than the limit.
-#[derive(Debug)]
-#[must_use = "a failure must be recorded with `fail`"]
-pub struct Held {
-    keys: Vec<String>,
-}
-
-/// Reads (and locks) every `(key, limit)` counter of failures in its window of
-/// `window_secs` (a window that has ended starts again at 0), in one
-/// statement: `None` when one of them has reached its limit.
-pub async fn hold(tx: &mut Tx, keys: &[(&str, i64)], window_secs: i64) -> Result<Option<Held>> {
+/// Reads and locks the failure counters `keys` inside a write transaction
+/// (the counter of cheques), in one statement: their failures in the current
+/// window of `window_secs` (a window that has ended starts again at 0).
+///
+/// Nothing is counted in advance: the same transaction records the failures
+/// it finds ([`add_failures`]) before it commits, and parallel requests on the
+/// same counter wait for it (SQLite write transactions are serial; PostgreSQL
+/// holds the counter's row lock until the commit), so a burst gets no more
+/// evaluations than the limit. Keys are locked in sorted order.
+pub async fn hold(tx: &mut Tx, keys: &[&str], window_secs: i64) -> Result<std::collections::HashMap<String, i64>> {
+    let mut keys: Vec<&str> = keys.to_vec();
+    keys.sort_unstable();
+    keys.dedup();
     if keys.is_empty() {
-        return Ok(Some(Held { keys: Vec::new() }));
+        return Ok(Default::default());
     }
     let now = tx.now_micros();
     let floor = now - window_secs * 1_000_000;
@@ -199,30 +196,24 @@ pub async fn hold(tx: &mut Tx, keys: &[(&str, i64)], window_secs: i64) -> Result
     );
     let rows: Vec<(String, i64)> = on_tx!(tx, c => {
         let mut q = sqlx::query_as(&sql).bind(now).bind(floor);
-        for (key, _) in keys {
+        for key in &keys {
             q = q.bind(*key);
         }
         q.fetch_all(&mut *c).await?
     });
-    let blocked = keys
-        .iter()
-        .any(|(key, limit)| rows.iter().any(|(k, hits)| k == key && hits >= limit));
-    Ok((!blocked).then(|| Held {
-        keys: keys.iter().map(|(k, _)| (*k).to_string()).collect(),
-    }))
+    Ok(rows.into_iter().collect())
 }
 
-impl Held {
-    /// The request failed: one more failure on each counter, in the transaction.
-    pub async fn fail(self, tx: &mut Tx) -> Result<()> {
-        for key in &self.keys {
-            on_tx!(tx, c => {
-                sqlx::query("UPDATE rate_limits SET hits = hits + 1 WHERE key = $1")
-                    .bind(key)
-                    .execute(&mut *c)
-                    .await?;
-            });
-        }
-        Ok(())
+/// Adds failures to counters held by [`hold`] in the same transaction.
+pub async fn add_failures(tx: &mut Tx, failures: &[(&str, i64)]) -> Result<()> {
+    for (key, n) in failures {
+        on_tx!(tx, c => {
+            sqlx::query("UPDATE rate_limits SET hits = hits + $2 WHERE key = $1")
+                .bind(*key)
+                .bind(*n)
+                .execute(&mut *c)
+                .await?;
+        });
     }
+    Ok(())
 }

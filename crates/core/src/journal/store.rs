@@ -35,22 +35,33 @@ fn canonical_json(v: &Value) -> Result<String> {
 }
 
 /// Appends several entries in `tx`, in order, reading the chain's head once
-/// (a batch of redemptions committed together); their sequence numbers.
+/// and writing them in multi-row inserts (a group of redemptions committed
+/// together); their sequence numbers.
 pub async fn append_all(tx: &mut Tx, keys: &Keys, entries: Vec<NewEntry>) -> Result<Vec<i64>> {
     if entries.is_empty() {
         return Ok(Vec::new());
     }
     let mut head = head_locked(tx).await?;
-    let mut seqs = Vec::with_capacity(entries.len());
+    let at = tx.horloge.now_micros();
+    let mut rows = Vec::with_capacity(entries.len());
     for entry in entries {
         let subjects = serde_json::to_string(&entry.subjects).map_err(|e| CoreError::invalid(e.to_string()))?;
         let details = canonical_json(&entry.details)?;
-        let (seq, hash) = write_entry(tx, keys, head, &entry.actor, entry.action, &subjects, &details).await?;
-        seqs.push(seq);
-        head = Some((seq, hash));
+        let row = Row::next(head, at, &entry.actor, entry.action, subjects, details);
+        head = Some((row.seq, row.hash.clone()));
+        rows.push(row);
     }
-    Ok(seqs)
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        insert_rows(tx, chunk).await?;
+    }
+    for row in rows.iter().filter(|r| r.seq % CHECKPOINT_EVERY == 0) {
+        insert_checkpoint(tx, keys, row.seq, &row.hash, row.at).await?;
+    }
+    Ok(rows.iter().map(|r| r.seq).collect())
 }
+
+/// Rows per multi-row insert (9 parameters each, well under both engines' limits).
+const ROWS_PER_INSERT: usize = 100;
 
 /// Takes the append lock and reads the chain's last entry.
 async fn head_locked(tx: &mut Tx) -> Result<Option<(i64, Vec<u8>)>> {
@@ -69,59 +80,103 @@ async fn append_raw(
     details: &str,
 ) -> Result<i64> {
     let head = head_locked(tx).await?;
-    Ok(write_entry(tx, keys, head, actor, action, subjects, details).await?.0)
+    let row = Row::next(
+        head,
+        tx.horloge.now_micros(),
+        actor,
+        action,
+        subjects.to_string(),
+        details.to_string(),
+    );
+    insert_rows(tx, std::slice::from_ref(&row)).await?;
+    if row.seq % CHECKPOINT_EVERY == 0 {
+        insert_checkpoint(tx, keys, row.seq, &row.hash, row.at).await?;
+    }
+    Ok(row.seq)
 }
 
-/// Writes the entry that follows `head` (the append lock is held), and the
-/// checkpoint it completes if any: its sequence number and hash.
-async fn write_entry(
-    tx: &mut Tx,
-    keys: &Keys,
-    head: Option<(i64, Vec<u8>)>,
-    actor: &Actor,
-    action: &str,
-    subjects: &str,
-    details: &str,
-) -> Result<(i64, Vec<u8>)> {
-    let (seq, prev) = match head {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, genesis().to_vec()),
-    };
-    let at = tx.horloge.now_micros();
-    let actor_account = actor.account_id();
-    let mut buf = Vec::with_capacity(256);
-    canonical(
-        &mut buf,
-        seq,
-        at,
-        actor_account,
-        actor.role(),
-        action,
-        subjects,
-        details,
-    );
-    let hash = entry_hash(&prev, &buf);
-    on_tx!(tx, c => {
-        sqlx::query(
-            "INSERT INTO journal (seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(seq)
-        .bind(at)
-        .bind(actor_account)
-        .bind(actor.role())
-        .bind(action)
-        .bind(subjects)
-        .bind(details)
-        .bind(&prev)
-        .bind(hash.as_slice())
-        .execute(&mut *c)
-        .await?;
-    });
-    if seq % CHECKPOINT_EVERY == 0 {
-        insert_checkpoint(tx, keys, seq, &hash, at).await?;
+/// A journal row, hashed and chained, before it is written.
+struct Row {
+    seq: i64,
+    at: i64,
+    actor_account: Option<i64>,
+    actor_role: String,
+    action: String,
+    subjects: String,
+    details: String,
+    prev: Vec<u8>,
+    hash: Vec<u8>,
+}
+
+impl Row {
+    /// The entry that follows `head` (the append lock is held).
+    fn next(
+        head: Option<(i64, Vec<u8>)>,
+        at: i64,
+        actor: &Actor,
+        action: &str,
+        subjects: String,
+        details: String,
+    ) -> Row {
+        let (seq, prev) = match head {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, genesis().to_vec()),
+        };
+        let actor_account = actor.account_id();
+        let mut buf = Vec::with_capacity(256);
+        canonical(
+            &mut buf,
+            seq,
+            at,
+            actor_account,
+            actor.role(),
+            action,
+            &subjects,
+            &details,
+        );
+        let hash = entry_hash(&prev, &buf).to_vec();
+        Row {
+            seq,
+            at,
+            actor_account,
+            actor_role: actor.role().to_string(),
+            action: action.to_string(),
+            subjects,
+            details,
+            prev,
+            hash,
+        }
     }
-    Ok((seq, hash.to_vec()))
+}
+
+async fn insert_rows(tx: &mut Tx, rows: &[Row]) -> Result<()> {
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let p: Vec<String> = (1..=9).map(|k| format!("${}", i * 9 + k)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO journal (seq, at, actor_account, actor_role, action, subjects, details, prev_hash, hash) VALUES {}",
+        values.join(", ")
+    );
+    on_tx!(tx, c => {
+        let mut q = sqlx::query(&sql);
+        for r in rows {
+            q = q
+                .bind(r.seq)
+                .bind(r.at)
+                .bind(r.actor_account)
+                .bind(&r.actor_role)
+                .bind(&r.action)
+                .bind(&r.subjects)
+                .bind(&r.details)
+                .bind(&r.prev)
+                .bind(&r.hash);
+        }
+        q.execute(&mut *c).await?;
+    });
+    Ok(())
 }
 
 /// Signs checkpoint `seq` (whose entry has `head` and `at`): the next number,

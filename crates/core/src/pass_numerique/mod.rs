@@ -17,3 +17,4 @@ pub mod rapports;
 pub mod redeem;
 pub mod reports;
 pub mod validation_groupee;
+mod validation_lot;

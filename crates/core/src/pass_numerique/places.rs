@@ -32,6 +32,30 @@ pub struct Place {
 
 const PLACE_SQL: &str = "SELECT id, ext_id, nom, code_insee, departement, services, organisation_id FROM lieux";
 
+/// The place of a valid API key (`pn_…`) and the key's id, in one query; `None`
+/// for a wrong or revoked key.
+pub async fn of_api_key(db: &Db, key: &str) -> Result<Option<(i64, Place)>> {
+    if key.len() > 100 || !key.starts_with("pn_") {
+        return Ok(None);
+    }
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        key_id: i64,
+        #[sqlx(flatten)]
+        place: Place,
+    }
+    let row: Option<Row> = on_db!(db, c => {
+        sqlx::query_as(
+            "SELECT k.id AS key_id, l.id, l.ext_id, l.nom, l.code_insee, l.departement, l.services, l.organisation_id \
+             FROM cles_api k JOIN lieux l ON l.id = k.lieu_id WHERE k.empreinte = $1 AND k.revoquee_at IS NULL",
+        )
+        .bind(key_hash(key))
+        .fetch_optional(&mut *c)
+        .await?
+    });
+    Ok(row.map(|r| (r.key_id, r.place)))
+}
+
 /// A place by its id in the national standard.
 pub async fn by_ext_id(db: &Db, ext_id: &str) -> Result<Place> {
     let sql = format!("{PLACE_SQL} WHERE ext_id = $1");

@@ -13,13 +13,12 @@ use serde_json::json;
 use super::code::Code;
 use super::model::{ChequeState, Perimetre};
 pub use super::motif::Motif;
-use super::places::{self, Place};
+use super::places::Place;
+use super::validation_groupee::{self, Fait, Requete, Travail};
 use crate::dates_fr::{iso, jj_mm_aaaa, jour_iso, plus_jours};
-use crate::db::{is_unique_violation, Backend, Tx};
 use crate::error::{CoreError, Result};
 use crate::identifiants::Centimes;
 use crate::journal::{self, actions, Actor, NewEntry};
-use crate::keys::Keys;
 use crate::lieux::model::ListeServices;
 use crate::lieux::vocabulaires::Services;
 use crate::{on_tx, Core};
@@ -68,7 +67,7 @@ pub enum Counter {
 
 impl Counter {
     /// The journal entry of an action at the counter, naming the API key when one was used.
-    fn entry(self, action: &'static str) -> NewEntry {
+    pub(crate) fn entry(self, action: &'static str) -> NewEntry {
         let e = NewEntry::new(self.actor(), action);
         match self {
             Counter::ApiKey(id) => e.subject("cle_api", id),
@@ -89,26 +88,26 @@ impl Counter {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-struct ChequeRow {
-    id: i64,
-    carnet_id: i64,
-    commande_id: i64,
-    valeur_centimes: Centimes,
-    etat: ChequeState,
-    remis_at: Option<i64>,
-    debut: String,
-    fin: String,
-    tolerance_jours: i64,
-    perimetre: Perimetre,
-    services: ListeServices,
-    plafond_jour: i64,
-    encaisse_jour: Option<String>,
+pub(crate) struct ChequeRow {
+    pub(crate) id: i64,
+    pub(crate) carnet_id: i64,
+    pub(crate) commande_id: i64,
+    pub(crate) valeur_centimes: Centimes,
+    pub(crate) etat: ChequeState,
+    pub(crate) remis_at: Option<i64>,
+    pub(crate) debut: String,
+    pub(crate) fin: String,
+    pub(crate) tolerance_jours: i64,
+    pub(crate) perimetre: Perimetre,
+    pub(crate) services: ListeServices,
+    pub(crate) plafond_jour: i64,
+    pub(crate) encaisse_jour: Option<String>,
     /// When it was redeemed (µs), told only to the place that redeemed it.
-    encaisse_at: Option<i64>,
-    encaisse_lieu: Option<i64>,
+    pub(crate) encaisse_at: Option<i64>,
+    pub(crate) encaisse_lieu: Option<i64>,
 }
 
-fn refuse(motif: Motif, message: impl Into<String>, row: Option<&ChequeRow>) -> Verdict {
+pub(crate) fn refuse(motif: Motif, message: impl Into<String>, row: Option<&ChequeRow>) -> Verdict {
     Verdict {
         valide: false,
         motif,
@@ -140,17 +139,14 @@ fn french(d: Date) -> String {
     jj_mm_aaaa(d)
 }
 
-async fn find(tx: &mut Tx, hash: &[u8]) -> Result<Option<ChequeRow>> {
-    let sql = "SELECT c.id, c.carnet_id, c.commande_id, c.valeur_centimes, c.etat, k.remis_at, o.debut, o.fin, \
-               o.tolerance_jours, o.perimetre, o.services, o.plafond_jour, e.jour AS encaisse_jour, e.at AS encaisse_at, e.lieu_id AS encaisse_lieu \
-               FROM cheques c JOIN carnets k ON k.numero = c.carnet_id JOIN commandes o ON o.id = c.commande_id \
-               LEFT JOIN encaissements e ON e.cheque_id = c.id AND e.annule_at IS NULL WHERE c.empreinte = $1";
-    Ok(on_tx!(tx, c => sqlx::query_as(sql).bind(hash).fetch_optional(&mut *c).await?))
-}
-
 /// The rules, in the brief's order, for a cheque found (or not) by its hash.
 /// Without a place (the holder's page), the rules about the place are skipped.
-fn rules(row: Option<&ChequeRow>, at: Option<(&Place, bool)>, service: Option<&str>, today: Date) -> Verdict {
+pub(crate) fn rules(
+    row: Option<&ChequeRow>,
+    at: Option<(&Place, bool)>,
+    service: Option<&str>,
+    today: Date,
+) -> Verdict {
     let Some(r) = row else {
         return refuse(Motif::ChequeInconnu, Motif::ChequeInconnu.message(), None);
     };
@@ -236,43 +232,11 @@ pub struct HolderView {
     pub lieux: Vec<(String, String, String)>,
 }
 
-/// The holder's verdict on a cheque (no place involved), read in `tx`, and the
-/// perimeter of its order when it is valid (to list the places that accept it).
-pub(crate) async fn holder_in(
-    tx: &mut Tx,
-    keys: &Keys,
-    code: &Code,
-    today: Date,
-) -> Result<(Verdict, Option<Perimetre>)> {
-    let (_, lookup) = super::issue::code_keys(keys);
-    let row = find(tx, &lookup.hash(code)).await?;
-    let verdict = rules(row.as_ref(), None, None, today);
-    let perimetre = row.filter(|_| verdict.valide).map(|r| r.perimetre);
-    Ok((verdict, perimetre))
-}
-
-/// Whether a cheque could be redeemed at `place` now (optionally for a
-/// service), without using it, read in `tx`.
-pub(crate) async fn check_in(
-    tx: &mut Tx,
-    keys: &Keys,
-    at: (&Place, bool),
-    code: &Code,
-    service: Option<&str>,
-    today: Date,
-) -> Result<Verdict> {
-    let (_, lookup) = super::issue::code_keys(keys);
-    let row = find(tx, &lookup.hash(code)).await?;
-    Ok(rules(row.as_ref(), Some(at), service, today))
-}
-
-/// A redemption asked at the counter, its code read and its place's
-/// qualification known.
+/// A redemption asked at the counter, its code read.
 #[derive(Debug, Clone)]
 pub(crate) struct Demande {
     pub counter: Counter,
     pub place: Place,
-    pub qualified: bool,
     pub code: Code,
     pub service: String,
     pub idempotency: Option<String>,
@@ -284,7 +248,6 @@ impl Demande {
     pub(crate) fn new(
         counter: Counter,
         place: &Place,
-        qualified: bool,
         code: &str,
         service: &str,
         idempotency: Option<&str>,
@@ -302,7 +265,6 @@ impl Demande {
         Ok(Ok(Demande {
             counter,
             place: place.clone(),
-            qualified,
             code,
             service: service.to_string(),
             idempotency: idempotency.map(str::to_string),
@@ -316,7 +278,8 @@ pub(crate) fn malformed() -> Verdict {
     refuse(Motif::CodeMalSaisi, Motif::CodeMalSaisi.message(), None)
 }
 
-/// Redeems a cheque for a service at a place, in its own transaction.
+/// Redeems a cheque for a service at a place, in its own transaction (no
+/// failure counters: the counter's [`guichet`](super::guichet) adds them).
 pub async fn redeem(
     core: &Core,
     counter: Counter,
@@ -326,158 +289,30 @@ pub async fn redeem(
     idempotency: Option<&str>,
     today: Date,
 ) -> Result<Outcome> {
-    let qualified = places::is_qualified(&core.db, place.id).await?;
-    let d = match Demande::new(counter, place, qualified, code, service, idempotency, today)? {
+    let d = match Demande::new(counter, place, code, service, idempotency, today)? {
         Ok(d) => d,
         Err(refused) => return Ok(Outcome::Refused(refused)),
     };
-    loop {
-        let mut tx = core.db.begin().await?;
-        let mut journal = Vec::new();
-        match redeem_in(&mut tx, &core.keys, &d, &mut journal).await? {
-            Some(outcome) => {
-                journal::append_all(&mut tx, &core.keys, journal).await?;
-                tx.commit().await?;
-                return Ok(outcome);
-            }
-            // Another redemption of this cheque (or with this key) committed first: say what happened.
-            None => tx.rollback().await?,
-        }
+    let requete = Requete {
+        compteurs: Vec::new(),
+        fenetre_secs: 0,
+        travail: Travail::Encaisser(d),
+    };
+    match validation_groupee::seule(&core.db, &core.keys, &requete).await? {
+        Fait::Encaissement(o) => Ok(o),
+        other => Err(CoreError::Io(format!("réponse inattendue : {other:?}"))),
     }
 }
 
-/// The redemption `d` inside `tx`, its journal entry pushed on `journal` (to
-/// be appended in the same transaction). `None` when it lost a race to another
-/// transaction (PostgreSQL: another instance redeemed this cheque, or used this
-/// idempotency key, first): `tx` must be rolled back and the redemption run again.
-pub(crate) async fn redeem_in(
-    tx: &mut Tx,
-    keys: &Keys,
-    d: &Demande,
-    journal: &mut Vec<NewEntry>,
-) -> Result<Option<Outcome>> {
-    let (_, lookup) = super::issue::code_keys(keys);
-    let hash = lookup.hash(&d.code);
-    let place = &d.place;
-    if let Some(key) = d.idempotency.as_deref() {
-        if let Some(p) = previous(tx, place, key).await? {
-            // The same key answers the first receipt only for the very same
-            // request (cheque and service) and while that redemption stands.
-            let motif = if p.empreinte != hash || p.service != service_label(&d.service) {
-                Some(Motif::CleIdempotenceReutilisee)
-            } else if p.annule_at.is_some() {
-                Some(Motif::EncaissementAnnule)
-            } else {
-                None
-            };
-            return Ok(Some(match motif {
-                Some(m) => Outcome::Refused(refuse(m, m.message(), None)),
-                None => Outcome::Replayed(receipt(
-                    p.id,
-                    &d.code,
-                    p.carnet_id,
-                    p.valeur_centimes,
-                    place,
-                    &p.service,
-                    p.at,
-                )),
-            }));
-        }
-    }
-    let row = find(tx, &hash).await?;
-    let verdict = rules(row.as_ref(), Some((place, d.qualified)), Some(&d.service), d.today);
-    let Some(r) = row.filter(|_| verdict.valide) else {
-        return Ok(Some(Outcome::Refused(verdict)));
-    };
-    let jour = iso(d.today);
-    // Redemptions of one booklet at one place are serialised so that the daily
-    // cap holds: SQLite write transactions are serial; PostgreSQL takes the
-    // booklet's row lock.
-    if tx.backend() == Backend::Postgres {
-        on_tx!(tx, c => {
-            sqlx::query("UPDATE carnets SET numero = numero WHERE numero = $1").bind(r.carnet_id).execute(&mut *c).await?;
-        });
-    }
-    let same_day: i64 = on_tx!(tx, c => {
-        sqlx::query_scalar("SELECT COUNT(*) FROM encaissements WHERE carnet_id = $1 AND lieu_id = $2 AND jour = $3 AND annule_at IS NULL")
-            .bind(r.carnet_id)
-            .bind(place.id)
-            .bind(&jour)
-            .fetch_one(&mut *c)
-            .await?
-    });
-    if same_day >= r.plafond_jour {
-        return Ok(Some(Outcome::Refused(refuse(
-            Motif::PlafondAtteint,
-            format!(
-                "Plafond atteint : pas plus de {} chèque{} d'un même carnet par jour dans ce lieu",
-                r.plafond_jour,
-                if r.plafond_jour > 1 { "s" } else { "" }
-            ),
-            Some(&r),
-        ))));
-    }
-    let now = tx.horloge.now_micros();
-    let won = on_tx!(tx, c => {
-        sqlx::query("UPDATE cheques SET etat = 'encaisse', updated_at = $2 WHERE id = $1 AND etat = 'actif'")
-            .bind(r.id)
-            .bind(now)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    if won != 1 {
-        return Ok(None);
-    }
-    let service = service_label(&d.service);
-    let (account, api_key) = match d.counter {
-        Counter::Account(id) => (Some(id), None),
-        Counter::ApiKey(id) => (None, Some(id)),
-    };
-    let inserted = on_tx!(tx, c => {
-        sqlx::query_scalar::<_, i64>(
-            "INSERT INTO encaissements (cheque_id, carnet_id, commande_id, lieu_id, compte_id, cle_api_id, service, valeur_centimes, jour, at, idempotence) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-        )
-        .bind(r.id)
-        .bind(r.carnet_id)
-        .bind(r.commande_id)
-        .bind(place.id)
-        .bind(account)
-        .bind(api_key)
-        .bind(service)
-        .bind(r.valeur_centimes)
-        .bind(&jour)
-        .bind(now)
-        .bind(d.idempotency.as_deref())
-        .fetch_one(&mut *c)
-        .await
-    });
-    let id = match inserted {
-        Ok(id) => id,
-        Err(e) if is_unique_violation(&e) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    journal.push(
-        d.counter
-            .entry(actions::CHEQUE_REDEEMED)
-            .subject("cheque", r.id)
-            .subject("lieu", place.id)
-            .subject("encaissement", id)
-            .details(json!({ "carnet": r.carnet_id, "service": service, "valeur_centimes": r.valeur_centimes })),
-    );
-    Ok(Some(Outcome::Redeemed(receipt(
-        id,
-        &d.code,
-        r.carnet_id,
-        r.valeur_centimes,
-        place,
-        service,
-        now,
-    ))))
-}
-
-fn receipt(id: i64, code: &Code, carnet: i64, value: Centimes, place: &Place, service: &str, at: i64) -> Receipt {
+pub(crate) fn receipt(
+    id: i64,
+    code: &Code,
+    carnet: i64,
+    value: Centimes,
+    place: &Place,
+    service: &str,
+    at: i64,
+) -> Receipt {
     let compact = code.compact();
     Receipt {
         encaissement: id,
@@ -491,38 +326,25 @@ fn receipt(id: i64, code: &Code, carnet: i64, value: Centimes, place: &Place, se
 }
 
 /// The service as stored with a redemption: its national label, or empty when unknown.
-fn service_label(service: &str) -> &'static str {
+pub(crate) fn service_label(service: &str) -> &'static str {
     Services::from_label(service.trim())
         .map(|s| s.label())
         .unwrap_or_default()
 }
 
 /// A redemption made earlier with the same idempotency key.
-#[derive(Debug, sqlx::FromRow)]
-struct Previous {
-    id: i64,
-    carnet_id: i64,
-    valeur_centimes: Centimes,
-    service: String,
-    at: i64,
-    annule_at: Option<i64>,
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct Previous {
+    pub id: i64,
+    pub lieu_id: i64,
+    pub idempotence: Option<String>,
+    pub carnet_id: i64,
+    pub valeur_centimes: Centimes,
+    pub service: String,
+    pub at: i64,
+    pub annule_at: Option<i64>,
     /// Hash of the cheque's code.
-    empreinte: Vec<u8>,
-}
-
-/// The redemption made by this place with this idempotency key, if any
-/// (cancelled or not).
-async fn previous(tx: &mut Tx, place: &Place, key: &str) -> Result<Option<Previous>> {
-    Ok(on_tx!(tx, c => {
-        sqlx::query_as(
-            "SELECT e.id, e.carnet_id, e.valeur_centimes, e.service, e.at, e.annule_at, c.empreinte FROM encaissements e \
-             JOIN cheques c ON c.id = e.cheque_id WHERE e.lieu_id = $1 AND e.idempotence = $2",
-        )
-        .bind(place.id)
-        .bind(key)
-        .fetch_optional(&mut *c)
-        .await?
-    }))
+    pub empreinte: Vec<u8>,
 }
 
 /// A place cancels its own redemption, within 24 hours (the cheque is usable again).

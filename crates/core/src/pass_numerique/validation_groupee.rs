@@ -22,12 +22,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::code::Code;
 use super::model::Perimetre;
 use super::places::Place;
-use super::redeem::{self, Demande, Motif, Outcome, Verdict};
+use super::redeem::{Demande, Motif, Outcome, Verdict};
 use crate::db::Db;
 use crate::error::{CoreError, Result};
-use crate::journal;
 use crate::keys::Keys;
-use crate::ratelimit;
 
 /// The most requests one transaction takes.
 const MAX_GROUPE: usize = 128;
@@ -40,7 +38,6 @@ pub(crate) enum Travail {
     Encaisser(Demande),
     Verifier {
         place: Place,
-        qualified: bool,
         code: Code,
         service: Option<String>,
         today: Date,
@@ -64,7 +61,7 @@ pub(crate) enum Fait {
 }
 
 impl Fait {
-    fn motif(&self) -> Option<Motif> {
+    pub(crate) fn motif(&self) -> Option<Motif> {
         match self {
             Fait::Encaissement(Outcome::Refused(v)) | Fait::Verdict(v) | Fait::Vue(v, _) => Some(v.motif),
             Fait::Encaissement(_) => Some(Motif::Valide),
@@ -155,67 +152,44 @@ async fn tache(db: Db, keys: Keys, mut rx: mpsc::Receiver<Envoi>) {
     }
 }
 
-/// One request in its own transaction, run again until it does not lose a race.
-async fn seule(db: &Db, keys: &Keys, requete: &Requete) -> Result<Fait> {
-    loop {
-        if let Some(mut faits) = groupe(db, keys, std::slice::from_ref(requete)).await? {
-            if let Some(f) = faits.pop() {
-                return Ok(f);
-            }
+/// These requests as one group, run again (as a group) until it does not lose a race.
+pub(crate) async fn ensemble(db: &Db, keys: &Keys, requetes: &[Requete]) -> Result<Vec<Fait>> {
+    for _ in 0..ESSAIS {
+        if let Some(faits) = groupe(db, keys, requetes).await? {
+            return Ok(faits);
         }
     }
+    Err(perdu())
 }
 
-/// The requests in one transaction, in order; `None` when one lost a race and
-/// nothing was kept.
+/// Races lost in a row before a request gives up (each one means another
+/// transaction changed the same cheques meanwhile).
+const ESSAIS: usize = 8;
+
+fn perdu() -> CoreError {
+    CoreError::Conflict("trop d'encaissements simultanés des mêmes chèques : renvoyez la même demande".into())
+}
+
+/// One request in its own transaction, run again until it does not lose a race.
+pub(crate) async fn seule(db: &Db, keys: &Keys, requete: &Requete) -> Result<Fait> {
+    ensemble(db, keys, std::slice::from_ref(requete))
+        .await?
+        .pop()
+        .ok_or_else(perdu)
+}
+
+/// The requests in one transaction, in order; `None` when the group lost a
+/// race and nothing was kept.
 async fn groupe(db: &Db, keys: &Keys, requetes: &[Requete]) -> Result<Option<Vec<Fait>>> {
     let mut tx = db.begin().await?;
-    let mut entries = Vec::new();
-    let mut faits = Vec::with_capacity(requetes.len());
-    for requete in requetes {
-        match une(&mut tx, keys, requete, &mut entries).await? {
-            Some(f) => faits.push(f),
-            None => {
-                tx.rollback().await?;
-                return Ok(None);
-            }
+    match super::validation_lot::evaluer(&mut tx, keys, requetes).await? {
+        Some(faits) => {
+            tx.commit().await?;
+            Ok(Some(faits))
+        }
+        None => {
+            tx.rollback().await?;
+            Ok(None)
         }
     }
-    journal::append_all(&mut tx, keys, entries).await?;
-    tx.commit().await?;
-    Ok(Some(faits))
-}
-
-async fn une(
-    tx: &mut crate::db::Tx,
-    keys: &Keys,
-    requete: &Requete,
-    entries: &mut Vec<journal::NewEntry>,
-) -> Result<Option<Fait>> {
-    let limits: Vec<(&str, i64)> = requete.compteurs.iter().map(|(k, n)| (k.as_str(), *n)).collect();
-    let Some(held) = ratelimit::hold(tx, &limits, requete.fenetre_secs).await? else {
-        return Ok(Some(Fait::TropDeTentatives));
-    };
-    let fait = match &requete.travail {
-        Travail::Encaisser(d) => match redeem::redeem_in(tx, keys, d, entries).await? {
-            Some(o) => Fait::Encaissement(o),
-            None => return Ok(None),
-        },
-        Travail::Verifier {
-            place,
-            qualified,
-            code,
-            service,
-            today,
-        } => Fait::Verdict(redeem::check_in(tx, keys, (place, *qualified), code, service.as_deref(), *today).await?),
-        Travail::Consulter { code, today } => {
-            let (v, p) = redeem::holder_in(tx, keys, code, *today).await?;
-            Fait::Vue(v, p)
-        }
-        Travail::MalSaisi => Fait::Verdict(redeem::malformed()),
-    };
-    if fait.motif().is_some_and(devine) {
-        held.fail(tx).await?;
-    }
-    Ok(Some(fait))
 }

@@ -77,4 +77,5 @@ mod securite;
 mod smtp;
 mod tableau_de_bord;
 mod tableau_de_bord_agregats;
+mod validation_groupee;
 mod web;
