@@ -124,6 +124,12 @@ macro_rules! on_tx {
     };
 }
 
+/// Prepared statements kept per connection. The counter's group commit sends
+/// statements whose text depends on the group's size (one `IN` list or
+/// multi-row insert per size); beyond sqlx's default of 100, they would be
+/// prepared again and again (on PostgreSQL, one more round trip each).
+const STATEMENT_CACHE: usize = 512;
+
 /// Settings of the connection pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSettings {
@@ -160,7 +166,8 @@ impl Db {
                     // NORMAL in WAL mode may lose the last commits.
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true);
+                    .foreign_keys(true)
+                    .statement_cache_capacity(STATEMENT_CACHE);
                 let in_memory = url.contains(":memory:") || url.contains("mode=memory");
                 if !in_memory {
                     create_private_file(opts.get_filename());
@@ -186,7 +193,8 @@ impl Db {
             }
             Backend::Postgres => {
                 let opts = PgConnectOptions::from_str(url)
-                    .map_err(|e| CoreError::Config(format!("adresse PostgreSQL invalide : {e}")))?;
+                    .map_err(|e| CoreError::Config(format!("adresse PostgreSQL invalide : {e}")))?
+                    .statement_cache_capacity(STATEMENT_CACHE);
                 let pool = PgPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(settings.acquire_timeout)

@@ -1,7 +1,8 @@
 //! Durable redemptions on SQLite (`synchronous=FULL`), and on a durable
 //! PostgreSQL with `BENCH_PG_URL`, each in one run:
 //! 0. the disk's ceiling in the same run: transactions of one small insert each
-//!    (SQLite: one after the other on the same disk; PostgreSQL: 64 connections at once);
+//!    (SQLite: one after the other on the same disk; PostgreSQL: 64 connections at once,
+//!    and `pgbench` with one client when it is installed, the ratio's reference);
 //! 1. one redemption transaction called directly in Rust, one after the other (no grouping);
 //! 2. over HTTP, 64 concurrent clients (keep-alive), each redeeming distinct cheques
 //!    (the counter's group commit shares transactions between waiting requests);
@@ -203,6 +204,47 @@ async fn ceiling(url: &str, secs: u64) -> f64 {
     done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The same-run ceiling by PostgreSQL's own `pgbench` (one client, one small
+/// insert per transaction, 5 s), when it is installed; its transactions per second.
+fn pgbench(url: &str) -> Option<f64> {
+    let bin = std::env::var("PG_BIN").ok().map(std::path::PathBuf::from).or_else(|| {
+        let mut dirs: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        dirs.sort();
+        dirs.pop().map(|d| d.join("bin"))
+    })?;
+    let script = tempfile::NamedTempFile::new().ok()?;
+    std::fs::write(
+        script.path(),
+        "INSERT INTO plafond (v) VALUES ('\\x0102030405060708');\n",
+    )
+    .ok()?;
+    let out = std::process::Command::new(bin.join("pgbench"))
+        .args(["-n", "-c", "1", "-T", "5", "-f"])
+        .arg(script.path())
+        .arg(url)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// CPU time used by this process so far (user + system), from `/proc/self/stat`.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<u64> = rest.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn main() {
     let secs: u64 = std::env::var("BENCH_SECS")
         .ok()
@@ -249,6 +291,10 @@ fn bench(engine: &str, url: &str, dir: &std::path::Path, secs: u64) {
     println!("== {engine} : {} codes prêts", s.codes.len());
     let disk = server_rt.block_on(ceiling(url, secs));
     println!("plafond du disque (une petite insertion par transaction, même passage) : {disk:.0} transactions/s");
+    let pgbench = url.starts_with("postgres").then(|| pgbench(url)).flatten();
+    if let Some(tps) = pgbench {
+        println!("pgbench, une insertion par transaction, 1 client, 5 s : {tps:.0} transactions/s");
+    }
 
     // 1. One durable redemption transaction after the other, no HTTP, no grouping.
     let n = 2_000;
@@ -307,6 +353,7 @@ fn bench(engine: &str, url: &str, dir: &std::path::Path, secs: u64) {
     let key = Arc::new(s.key);
 
     // 2. 64 concurrent clients, as fast as they can.
+    let cpu_before = cpu_time();
     let (latencies, statuses, elapsed) = client_rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let tasks: Vec<_> = (0..64)
@@ -338,12 +385,27 @@ fn bench(engine: &str, url: &str, dir: &std::path::Path, secs: u64) {
     });
     let ok = statuses.iter().filter(|s| **s == 201).count();
     let rate = ok as f64 / elapsed.as_secs_f64();
+    let cpu = cpu_time().saturating_sub(cpu_before);
     println!(
-        "HTTP, 64 clients : {rate:.0} encaissements/s ({:.2} du plafond du disque), {ok} réponses 201 sur {}, p50 {}, p99 {}",
-        rate / disk,
+        "HTTP, 64 clients : {rate:.0} encaissements/s ({:.2} du plafond{}), {ok} réponses 201 sur {}, p50 {}, p99 {}",
+        rate / pgbench.unwrap_or(disk),
+        if pgbench.is_some() {
+            " de pgbench à 1 client"
+        } else {
+            " du disque"
+        },
         statuses.len(),
         ms(percentile(&latencies, 0.5)),
         ms(percentile(&latencies, 0.99))
+    );
+    println!(
+        "processeur de ce processus (serveur et clients du banc ; {}) : {:.2} ms par encaissement",
+        if url.starts_with("sqlite") {
+            "SQLite compris"
+        } else {
+            "hors processus de PostgreSQL"
+        },
+        cpu.as_secs_f64() * 1000.0 / ok.max(1) as f64
     );
 
     // 3. Open loop at 500 requests/s: 50 connections, each sending every 100 ms on schedule.
