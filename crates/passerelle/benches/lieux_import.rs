@@ -1,7 +1,10 @@
-//! Import of 100,000 generated places (CSV in the national standard).
+//! Import of 100,000 generated places (CSV in the national standard), with
+//! every one of the 32 columns filled, in real communes, the official
+//! territories loaded first (so the communes are checked against them).
 //!
 //! Run: `cargo bench -p passerelle --bench lieux_import` (release profile).
-//! `BENCH_ROWS` (default 100,000); `BENCH_PG_URL` to measure on PostgreSQL too.
+//! `BENCH_ROWS` (default 100,000); `BENCH_PG_URL` to measure on PostgreSQL too;
+//! `BENCH_LARGEUR=15` for the former 15 generated columns without territories.
 
 /// The allocator of the `passerelle` binary, so that the figures are the product's
 /// (comment these three lines out to measure with the system allocator).
@@ -16,13 +19,24 @@ use passerelle_core::{Core, Db, Keys};
 
 mod common;
 mod durable;
-use common::generate;
+use common::{generate, generate_full};
+
+fn full_width() -> bool {
+    std::env::var("BENCH_LARGEUR").map_or(true, |v| v != "15")
+}
 
 async fn run(label: &str, url: &str, csv: &str, n: usize) {
     let dir = tempfile::tempdir().expect("dossier");
     let db = Db::connect(url).await.expect("base");
     db.migrate().await.expect("migrations");
     let core = Core::new(db, Keys::load_or_create(dir.path()).expect("clés"));
+    if full_width() {
+        let dataset = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../node_modules/@etalab/decoupage-administratif/data");
+        passerelle_core::geographie::load(&core.db, &dataset)
+            .await
+            .expect("territoires");
+    }
     let options = Options {
         source: "banc".into(),
         file_name: "banc.csv".into(),
@@ -68,9 +82,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let t = Instant::now();
-    let csv = generate(n);
+    let csv = if full_width() { generate_full(n) } else { generate(n) };
     println!(
-        "{n} lieux générés ({:.1} Mo) en {:.2} s",
+        "{n} lieux générés ({} colonnes, {:.1} Mo) en {:.2} s",
+        csv.lines().next().map_or(0, |h| h.split(',').count()),
         csv.len() as f64 / 1e6,
         t.elapsed().as_secs_f64()
     );
