@@ -6,8 +6,8 @@
 //! - the anti-guessing policy: failures (malformed or unknown codes) are
 //!   counted per presenter and per network address, in the very transaction
 //!   that looks at the code, so that a burst of parallel guesses gets no more
-//!   looks than the limit. Past the limit, nothing is looked at
-//!   ([`Tentative::TropDeTentatives`]).
+//!   evaluations than the limit. Past the limit, nothing is answered about the
+//!   code ([`Tentative::TropDeTentatives`]).
 //!
 //! Every attempt goes through the group commit of
 //! [`validation_groupee`](super::validation_groupee).

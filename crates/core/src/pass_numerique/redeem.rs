@@ -1,11 +1,12 @@
 //! Check and redeem a cheque, exactly once.
 //!
 //! The rules are checked in the brief's order, each refusal with its own
-//! stable `motif` key and French message. A redemption is one conditional
-//! write (`UPDATE cheques … WHERE etat = 'actif'`) plus a unique index (one
-//! live redemption per cheque), never a read followed by a write: when two
-//! places race on one code, exactly one wins. A retry with the same
-//! idempotency key returns the first receipt.
+//! stable `motif` key and French message. The rules decide from what was read
+//! (see [`validation_lot`](super::validation_lot)); the redemption itself is a
+//! conditional write (`UPDATE cheques … WHERE etat = 'actif'`, whose count must
+//! match) plus a unique index (one live redemption per cheque): when two places
+//! race on one code, exactly one wins, the other is evaluated again. A retry
+//! with the same idempotency key returns the first receipt.
 
 use jiff::civil::Date;
 use serde_json::json;
@@ -257,6 +258,12 @@ impl Demande {
         if idempotency.is_some_and(|k| k.len() > 200) {
             return Err(CoreError::invalid(
                 "clé d'idempotence trop longue (200 caractères au plus)",
+            ));
+        }
+        // PostgreSQL refuses a NUL in text, which would fail the whole group.
+        if idempotency.is_some_and(|k| k.chars().any(char::is_control)) {
+            return Err(CoreError::invalid(
+                "clé d'idempotence invalide : caractères de contrôle",
             ));
         }
         let Ok(code) = Code::parse(code) else {

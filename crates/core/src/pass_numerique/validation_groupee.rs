@@ -1,14 +1,16 @@
 //! Group commit at the counter: the cheque codes presented while a
 //! transaction is committing wait for it, then go together in the next one.
 //!
-//! One task per process (per [`Core`]) takes every waiting request, runs each
-//! in turn inside one write transaction (its failure counters, its rules, its
-//! redemption), appends their journal entries, and commits once: one `fsync`
-//! for the whole group. Each request is answered only after that commit. Each
-//! is still all-or-nothing with its journal entry, since the group is: when
-//! anything fails for the group as a whole (an error, a race lost to another
-//! instance on PostgreSQL), nothing of it is kept and every request of the
-//! group runs again alone, in its own transaction, as before grouping.
+//! One task per process (per [`Core`]) takes every waiting request and
+//! evaluates them together inside one write transaction
+//! ([`validation_lot`](super::validation_lot): their failure counters, their
+//! rules request by request, their redemptions), appends their journal entries,
+//! and commits once: one `fsync` for the whole group. Each request is answered
+//! only after that commit. Each is still all-or-nothing with its journal entry,
+//! since the group is: when the group fails as a whole (an error, a race lost to
+//! another instance on PostgreSQL), nothing of it is kept and every request of
+//! the group runs again alone, in its own transaction; when the database cannot
+//! be reached, every request gets that error at once (503), without a rerun.
 //!
 //! Nothing here is shared between instances: the database still decides
 //! (conditional writes, unique indexes, row locks), so two instances, each
@@ -56,7 +58,8 @@ pub(crate) enum Fait {
     Encaissement(Outcome),
     Verdict(Verdict),
     Vue(Verdict, Option<Perimetre>),
-    /// Too many failures on one of the counters: nothing was looked at.
+    /// Too many failures on one of the counters: nothing is answered about the code
+    /// (its row may have been read with the group's, never shown).
     TropDeTentatives,
 }
 
@@ -110,9 +113,12 @@ pub(crate) async fn soumettre(core: &crate::Core, requete: Requete) -> Result<Fa
     match sender.send(envoi).await {
         Ok(()) => recu
             .await
-            .map_err(|_| CoreError::Io("la validation groupée s'est arrêtée avant de répondre".into()))?,
-        // The task is gone (its runtime ended): the request runs alone here.
-        Err(mpsc::error::SendError(envoi)) => seule(&core.db, &core.keys, &envoi.requete).await,
+            .map_err(|_| CoreError::Unavailable("la validation groupée s'est arrêtée avant de répondre".into()))?,
+        // The task is gone (its runtime ended, or it failed): the request runs alone here.
+        Err(mpsc::error::SendError(envoi)) => {
+            tracing::warn!("validation groupée arrêtée : la demande passe seule");
+            seule(&core.db, &core.keys, &envoi.requete).await
+        }
     }
 }
 
@@ -166,8 +172,9 @@ pub(crate) async fn ensemble(db: &Db, keys: &Keys, requetes: &[Requete]) -> Resu
 /// transaction changed the same cheques meanwhile).
 const ESSAIS: usize = 8;
 
+/// Transient: the same request (same idempotency key) may be sent again (503 with `Retry-After`).
 fn perdu() -> CoreError {
-    CoreError::Conflict("trop d'encaissements simultanés des mêmes chèques : renvoyez la même demande".into())
+    CoreError::Unavailable("trop d'encaissements simultanés des mêmes chèques : renvoyez la même demande".into())
 }
 
 /// One request in its own transaction, run again until it does not lose a race.

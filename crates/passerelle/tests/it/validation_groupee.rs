@@ -115,6 +115,13 @@ async fn requests_in_one_group_see_what_the_ones_before_them_did() {
         .expect("groupe");
     assert!(matches!(out[0], Tentative::TropDeTentatives));
 
+    // A key with a control character (PostgreSQL refuses a NUL in text) is refused before
+    // the group, which it would otherwise fail as a whole.
+    let e = guichet::encaisser_ensemble(&app.core, p, &cle.lieu, &[(d, service, Some("k\u{0}7"))])
+        .await
+        .expect_err("clé refusée");
+    assert!(e.to_string().contains("caractères de contrôle"), "{e}");
+
     // The chain holds (the command fails otherwise) and has one entry per redemption.
     cli_ok(&app, &["journal", "verify"]);
     assert_eq!(

@@ -248,7 +248,7 @@ pub async fn redeem_cheque(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .filter(|k| !k.is_empty() && k.len() <= 200 && !k.chars().any(char::is_control))
     else {
         return api_refusal(ApiMotif::CleIdempotenceAbsente, None);
     };

@@ -191,6 +191,8 @@ pub struct Index {
     communes: Communes,
     /// The places by the trigrams of their folded texts (`q=`).
     text: TextIndex,
+    /// The filters as bitsets, for the text index's candidates.
+    filters: FilterBits,
     /// Sums of the coordinates of the located places (latitude, longitude, count), by folded
     /// commune name and by postcode: where a commune is when the territories are not loaded.
     centres: HashMap<String, (f64, f64, f64)>,
@@ -294,6 +296,7 @@ impl Index {
             keys.push(k);
         }
         let text = TextIndex::build(&entries);
+        let filters = FilterBits::build(&keys);
         Index {
             version,
             entries,
@@ -305,6 +308,7 @@ impl Index {
             etats: Mutex::default(),
             communes: Communes::default(),
             text,
+            filters,
             centres,
         }
     }
@@ -486,7 +490,14 @@ impl Index {
         // A text: only the places the text index names can hold it (they are checked above);
         // otherwise the slices of the grid the radius covers.
         match text.as_deref().and_then(|t| self.text.candidates(t)) {
-            Some(candidates) => candidates.iter().for_each(|&i| consider(i as usize)),
+            Some(candidates) => match self.filters.required(want_services, want_publics, want_dispositifs) {
+                Some(bits) => candidates
+                    .iter()
+                    .map(|&i| i as usize)
+                    .filter(|&i| filtres::has(&bits, i))
+                    .for_each(&mut consider),
+                None => candidates.iter().for_each(|&i| consider(i as usize)),
+            },
             None => ranges.into_iter().flatten().for_each(&mut consider),
         }
         let order = |a: &(f64, usize), b: &(f64, usize)| {
@@ -561,6 +572,10 @@ use ouverture::OpenNow;
 #[path = "index_texte.rs"]
 mod texte;
 use texte::TextIndex;
+
+#[path = "index_filtres.rs"]
+mod filtres;
+use filtres::FilterBits;
 
 #[path = "index_chargement.rs"]
 mod chargement;

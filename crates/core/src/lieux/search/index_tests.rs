@@ -239,13 +239,16 @@ fn a_commune_without_territories_is_placed_by_its_places() {
 }
 
 proptest! {
-    /// A `q=` search through the text index finds exactly the places whose folded text holds
-    /// the folded query, as reading every place would (short texts included, read in full).
+    /// A `q=` search through the text index (and the filters' bitsets) finds exactly the
+    /// places whose folded text holds the folded query and that have the wanted services, as
+    /// reading every place would (short texts included, read in full).
     #[test]
     fn text_search_by_index_equals_a_scan(
         names in proptest::collection::vec("[a-eé ]{0,12}", 1..80),
         query in "[a-eé ]{0,5}",
         near in any::<bool>(),
+        seed in any::<u64>(),
+        filters in proptest::collection::vec(0usize..3, 0..3),
     ) {
         let rows: Vec<Row> = names
             .iter()
@@ -254,13 +257,17 @@ proptest! {
                 let mut r = row(i, (i % 3 != 0).then_some(44.8 + (i as f64) * 0.001), Some(-0.6));
                 r.entry.nom = n.clone();
                 r.entry.folded = format!("{} {} {}", fold(n), fold(&r.entry.commune), r.entry.code_postal);
+                // Three services, each held by about half the places.
+                r.entry.services = ((seed >> (i % 61)) & 0b111) as u32;
                 r
             })
             .collect();
         let wanted = fold(&query);
+        let required = filters.iter().fold(0u32, |m, b| m | (1 << b));
         let mut expected: Vec<String> = rows
             .iter()
             .filter(|r| wanted.is_empty() || r.entry.folded.contains(wanted.as_str()))
+            .filter(|r| r.entry.services & required == required)
             .filter(|r| !near || r.entry.latitude.is_some())
             .map(|r| r.entry.ext_id.clone())
             .collect();
@@ -269,6 +276,7 @@ proptest! {
         let q = Query {
             text: Some(query.clone()),
             near: near.then_some((44.8, -0.6)),
+            services: filters.iter().map(|b| Services::ALL[*b]).collect(),
             page: 1,
             per_page: 100,
             ..Default::default()
