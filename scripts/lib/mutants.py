@@ -46,6 +46,7 @@ MODULES = {
             "limites_secrets::",
             "securite::",
             "horloge::",
+            "validation_groupee::",
         ],
         100,
     ),
