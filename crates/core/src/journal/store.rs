@@ -24,10 +24,10 @@ const PG_APPEND_LOCK: i64 = 0x7061_7373_6a6f_7572; // "passjour"
 /// transaction-scoped advisory lock. Checkpoints are numbered under the same
 /// lock, so two instances never write the same checkpoint number.
 pub async fn append(tx: &mut Tx, keys: &Keys, entry: NewEntry) -> Result<i64> {
-    let subjects = serde_json::to_string(&entry.subjects).map_err(|e| CoreError::invalid(e.to_string()))?;
-    // serde_json's map is a BTreeMap (feature preserve_order is off): keys come out sorted.
-    let details = canonical_json(&entry.details)?;
-    append_raw(tx, keys, &entry.actor, entry.action, &subjects, &details).await
+    append_all(tx, keys, vec![entry])
+        .await?
+        .pop()
+        .ok_or_else(|| CoreError::Io("journal : entrée non écrite".into()))
 }
 
 fn canonical_json(v: &Value) -> Result<String> {
@@ -46,6 +46,7 @@ pub async fn append_all(tx: &mut Tx, keys: &Keys, entries: Vec<NewEntry>) -> Res
     let mut rows = Vec::with_capacity(entries.len());
     for entry in entries {
         let subjects = serde_json::to_string(&entry.subjects).map_err(|e| CoreError::invalid(e.to_string()))?;
+        // serde_json's map is a BTreeMap (feature preserve_order is off): keys come out sorted.
         let details = canonical_json(&entry.details)?;
         let row = Row::next(head, at, &entry.actor, entry.action, subjects, details);
         head = Some((row.seq, row.hash.clone()));
@@ -69,30 +70,6 @@ async fn head_locked(tx: &mut Tx) -> Result<Option<(i64, Vec<u8>)>> {
     Ok(on_tx!(tx, c => {
         sqlx::query_as("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *c).await?
     }))
-}
-
-async fn append_raw(
-    tx: &mut Tx,
-    keys: &Keys,
-    actor: &Actor,
-    action: &str,
-    subjects: &str,
-    details: &str,
-) -> Result<i64> {
-    let head = head_locked(tx).await?;
-    let row = Row::next(
-        head,
-        tx.horloge.now_micros(),
-        actor,
-        action,
-        subjects.to_string(),
-        details.to_string(),
-    );
-    insert_rows(tx, std::slice::from_ref(&row)).await?;
-    if row.seq % CHECKPOINT_EVERY == 0 {
-        insert_checkpoint(tx, keys, row.seq, &row.hash, row.at).await?;
-    }
-    Ok(row.seq)
 }
 
 /// A journal row, hashed and chained, before it is written.
