@@ -120,20 +120,9 @@ fn main() {
     rt.block_on(run("SQLite", &url, &csv, n));
     if let Ok(server) = std::env::var("BENCH_PG_URL") {
         rt.block_on(async {
-            let name = format!("banc_lieux_{}", std::process::id());
-            let engine = durable::check_pg(&server).await;
-            let admin = sqlx::PgPool::connect(&server).await.expect("PostgreSQL");
-            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("CREATE DATABASE");
-            let mut u = url::Url::parse(&server).expect("URL");
-            u.set_path(&format!("/{name}"));
-            run(engine, u.as_str(), &csv, n).await;
-            sqlx::raw_sql(&format!("DROP DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .ok();
+            let (engine, url, admin, name) = durable::fresh_database(&server, "banc_lieux").await;
+            run(engine, &url, &csv, n).await;
+            durable::drop_database(&admin, &name).await;
         });
     }
 }

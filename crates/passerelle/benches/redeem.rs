@@ -258,26 +258,10 @@ fn main() {
             .enable_all()
             .build()
             .expect("moteur");
-        let name = format!("banc_encaissements_{}", std::process::id());
-        let (engine, admin) = rt.block_on(async {
-            let engine = durable::check_pg(&server).await;
-            let admin = sqlx::PgPool::connect(&server).await.expect("PostgreSQL");
-            sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .expect("CREATE DATABASE");
-            (engine, admin)
-        });
-        let mut u = url::Url::parse(&server).expect("URL");
-        u.set_path(&format!("/{name}"));
+        let (engine, url, admin, name) = rt.block_on(durable::fresh_database(&server, "banc_encaissements"));
         let pg_dir = tempfile::tempdir().expect("dossier");
-        bench(engine, u.as_str(), pg_dir.path(), secs);
-        rt.block_on(async {
-            sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
-                .execute(&admin)
-                .await
-                .ok();
-        });
+        bench(engine, &url, pg_dir.path(), secs);
+        rt.block_on(durable::drop_database(&admin, &name));
     }
 }
 

@@ -38,3 +38,29 @@ pub async fn check_pg(url: &str) -> &'static str {
     );
     std::process::exit(2);
 }
+
+/// A fresh database on the durable server at `server`, for one bench run: the engine's label
+/// (from [`check_pg`]), the new database's URL, the server's pool and the database's name.
+// Not every bench that includes this module makes its own database.
+#[allow(dead_code)]
+pub async fn fresh_database(server: &str, prefix: &str) -> (&'static str, String, sqlx::PgPool, String) {
+    let name = format!("{prefix}_{}", std::process::id());
+    let engine = check_pg(server).await;
+    let admin = sqlx::PgPool::connect(server).await.expect("PostgreSQL");
+    sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("CREATE DATABASE");
+    let mut u = url::Url::parse(server).expect("URL");
+    u.set_path(&format!("/{name}"));
+    (engine, u.to_string(), admin, name)
+}
+
+/// Drops a database made by [`fresh_database`] (connections left open are closed by force).
+#[allow(dead_code)]
+pub async fn drop_database(admin: &sqlx::PgPool, name: &str) {
+    sqlx::raw_sql(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(admin)
+        .await
+        .ok();
+}
