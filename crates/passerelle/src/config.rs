@@ -47,20 +47,13 @@ pub struct ServeArgs {
     /// URL publique du service (https obligatoire hors démonstration et hors localhost).
     #[arg(long, env = "PASSERELLE_BASE_URL")]
     pub base_url: Option<String>,
-    /// Dossier du DSFR construit par `npm ci`.
-    #[arg(
-        long,
-        env = "PASSERELLE_ASSETS_DIR",
-        default_value = "node_modules/@gouvfr/dsfr/dist"
-    )]
-    pub assets_dir: PathBuf,
-    /// Dossier des polices DejaVu (paquet npm dejavu-fonts-ttf), pour les devis et factures en PDF.
-    #[arg(
-        long,
-        env = "PASSERELLE_FONTS_DIR",
-        default_value = "node_modules/dejavu-fonts-ttf/ttf"
-    )]
-    pub polices: PathBuf,
+    /// Dossier d'un DSFR construit (`@gouvfr/dsfr/dist`) à servir à la place de celui du binaire.
+    #[arg(long, env = "PASSERELLE_ASSETS_DIR")]
+    pub assets_dir: Option<PathBuf>,
+    /// Dossier de polices DejaVu (dossier `ttf` du paquet npm dejavu-fonts-ttf) pour les PDF,
+    /// à la place de celles du binaire.
+    #[arg(long, env = "PASSERELLE_FONTS_DIR")]
+    pub polices: Option<PathBuf>,
     /// Remplit une base vide avec des données de démonstration et affiche les accès.
     #[arg(long)]
     pub demo: bool,
@@ -190,20 +183,20 @@ pub fn base_url(args: &ServeArgs, listen: std::net::SocketAddr) -> Result<url::U
 }
 
 /// Checks that the DSFR build is there, with a clear message otherwise.
-pub fn check_assets(dir: &Path) -> Result<()> {
-    if !dir.join("dsfr.min.css").is_file() {
+pub fn check_assets(dir: Option<&Path>) -> Result<()> {
+    if let Some(dir) = dir.filter(|d| !d.join("dsfr.min.css").is_file()) {
         bail!(
-            "les fichiers du DSFR sont introuvables dans « {} ». Lancez `npm ci` à la racine du dépôt, \
-             ou indiquez leur dossier avec PASSERELLE_ASSETS_DIR.",
+            "les fichiers du DSFR sont introuvables dans « {} » (PASSERELLE_ASSETS_DIR). Indiquez le \
+             dossier `dist` du paquet @gouvfr/dsfr, ou retirez ce réglage pour servir le DSFR du binaire.",
             dir.display()
         );
     }
     Ok(())
 }
 
-/// The fonts of the PDF documents must be there too (installed by `npm ci`).
-pub fn check_fonts(dir: &Path) -> Result<()> {
-    passerelle_core::pdf::Fonts::load(dir)
+/// The fonts of the PDF documents must load (from the folder given, or the binary's).
+pub fn check_fonts(dir: Option<&Path>) -> Result<()> {
+    passerelle_core::pdf::Fonts::of(dir)
         .map(|_| ())
         .map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -17,10 +17,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use config::{DataArgs, ServeArgs};
 
+/// `passerelle --version`: the version of the workspace (CHANGELOG.md) and the commit built.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("PASSERELLE_COMMIT"), ")");
+
 #[derive(Parser, Debug)]
 #[command(
     name = "passerelle",
-    version,
+    version = VERSION,
     about = "Passerelle : Pass Numérique, lieux de médiation numérique et Aidants Connect"
 )]
 struct Cli {

@@ -7,6 +7,7 @@ mod activite;
 mod aidants_connect;
 mod auth;
 mod cookies;
+mod dsfr;
 mod error;
 mod forms;
 mod indisponible;
@@ -39,7 +40,6 @@ use passerelle_core::Core;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::services::ServeDir;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -54,10 +54,10 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct WebConfig {
     /// Public URL of the deployment, e.g. `https://passerelle.example.gouv.fr`.
     pub base_url: url::Url,
-    /// Folder holding the DSFR build (`node_modules/@gouvfr/dsfr/dist`).
-    pub assets_dir: PathBuf,
-    /// Folder of the DejaVu fonts (npm `dejavu-fonts-ttf`), for documents in PDF.
-    pub fonts_dir: PathBuf,
+    /// Folder of a DSFR build (`@gouvfr/dsfr/dist`) to serve instead of the one in the binary.
+    pub assets_dir: Option<PathBuf>,
+    /// Folder of DejaVu fonts (`dejavu-fonts-ttf/ttf`) for PDFs instead of those in the binary.
+    pub fonts_dir: Option<PathBuf>,
     /// Behind a reverse proxy that appends the client's address to `X-Forwarded-For`.
     pub trust_proxy: bool,
     /// How long a search may use the directory snapshot before checking the
@@ -142,7 +142,7 @@ impl AppState {
 /// Builds the whole application.
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let assets = ServeDir::new(&state.config.assets_dir);
+    let assets = dsfr::service(state.config.assets_dir.as_deref());
     let app = Router::new()
         .route("/", get(pages::home))
         .route("/healthz", get(pages::healthz))

@@ -1,8 +1,10 @@
 //! The fonts of every document: DejaVu (TrueType) from the npm package
-//! `dejavu-fonts-ttf` pinned in `package-lock.json`, read at run time like the
-//! DSFR; and how wide a text is in them.
+//! `dejavu-fonts-ttf` pinned in `package-lock.json`, embedded in the binary
+//! (or read from a folder given with `PASSERELLE_FONTS_DIR`); and how wide a
+//! text is in them.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use krilla::text::Font;
 use krilla::Data;
@@ -36,18 +38,51 @@ pub struct Fonts {
 }
 
 impl Fonts {
+    /// The faces from `dir` when one is given (`PASSERELLE_FONTS_DIR`), else those of the binary.
+    pub fn of(dir: Option<&Path>) -> Result<Fonts> {
+        match dir {
+            Some(d) => Fonts::load(d),
+            None => Fonts::embedded(),
+        }
+    }
+
+    /// The faces embedded in the binary (parsed once per process).
+    pub fn embedded() -> Result<Fonts> {
+        static EMBEDDED: OnceLock<std::result::Result<Fonts, String>> = OnceLock::new();
+        EMBEDDED
+            .get_or_init(|| {
+                Fonts::build(|name| {
+                    let bytes = passerelle_assets::polices::police(name)
+                        .ok_or_else(|| CoreError::Config(format!("police « {name} » absente du binaire")))?;
+                    Ok((bytes.to_vec(), format!("{name} (embarquée)")))
+                })
+                .map_err(|e| e.to_string())
+            })
+            .clone()
+            .map_err(CoreError::Config)
+    }
+
     /// Loads DejaVu Sans, DejaVu Sans Bold and DejaVu Sans Mono Bold from `dir`.
     pub fn load(dir: &Path) -> Result<Fonts> {
-        let load = |name: &str| -> Result<Loaded> {
+        Fonts::build(|name| {
             let path = dir.join(name);
             let bytes = std::fs::read(&path).map_err(|e| {
                 CoreError::Config(format!(
-                    "police « {} » illisible ({e}) : lancez « npm ci » ou indiquez PASSERELLE_FONTS_DIR",
+                    "police « {} » illisible ({e}) : indiquez dans PASSERELLE_FONTS_DIR le dossier `ttf` \
+                     du paquet dejavu-fonts-ttf, ou retirez-la pour prendre les polices du binaire",
                     path.display()
                 ))
             })?;
+            Ok((bytes, path.display().to_string()))
+        })
+    }
+
+    /// The three faces from `read(name)` = (bytes, where they come from, for errors).
+    fn build(read: impl Fn(&str) -> Result<(Vec<u8>, String)>) -> Result<Fonts> {
+        let load = |name: &str| -> Result<Loaded> {
+            let (bytes, origin) = read(name)?;
             let data = Data::from(bytes);
-            let invalid = || CoreError::Config(format!("police « {} » invalide", path.display()));
+            let invalid = || CoreError::Config(format!("police « {origin} » invalide"));
             let font = Font::new(data.clone(), 0).ok_or_else(invalid)?;
             rustybuzz::Face::from_slice(data.as_ref(), 0).ok_or_else(invalid)?;
             Ok(Loaded { font, data })

@@ -171,11 +171,10 @@ impl Page<'_, '_> {
     }
 }
 
-/// The fonts of the repository's `node_modules`, for the unit tests of documents.
+/// The fonts of the binary, for the unit tests of documents.
 #[cfg(test)]
 pub(crate) fn test_fonts() -> Fonts {
-    Fonts::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/dejavu-fonts-ttf/ttf"))
-        .expect("polices : lancez npm ci")
+    Fonts::embedded().expect("polices embarquées")
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `passerelle commandes …` and `passerelle carnets …`: the opérateur's bulk
 //! work on the Pass Numérique.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -90,13 +90,9 @@ pub enum CommandesCommand {
         /// Adresse publique du service, pour l'URL des QR codes.
         #[arg(long, env = "PASSERELLE_BASE_URL")]
         url_base: Option<String>,
-        /// Dossier des polices DejaVu (paquet npm dejavu-fonts-ttf).
-        #[arg(
-            long,
-            env = "PASSERELLE_FONTS_DIR",
-            default_value = "node_modules/dejavu-fonts-ttf/ttf"
-        )]
-        polices: PathBuf,
+        /// Dossier de polices DejaVu (dossier `ttf` du paquet npm dejavu-fonts-ttf) à la place de celles du binaire.
+        #[arg(long, env = "PASSERELLE_FONTS_DIR")]
+        polices: Option<PathBuf>,
         /// Traits de coupe aux coins de chaque chèque (PDF), pour le massicot de l'imprimeur.
         #[arg(long = "traits-de-coupe")]
         traits_de_coupe: bool,
@@ -116,12 +112,9 @@ pub enum CommandesCommand {
         a: Option<i64>,
         #[arg(long, env = "PASSERELLE_BASE_URL")]
         url_base: Option<String>,
-        #[arg(
-            long,
-            env = "PASSERELLE_FONTS_DIR",
-            default_value = "node_modules/dejavu-fonts-ttf/ttf"
-        )]
-        polices: PathBuf,
+        /// Dossier de polices DejaVu (dossier `ttf` du paquet npm dejavu-fonts-ttf) à la place de celles du binaire.
+        #[arg(long, env = "PASSERELLE_FONTS_DIR")]
+        polices: Option<PathBuf>,
         /// Traits de coupe aux coins de chaque chèque (PDF), pour le massicot de l'imprimeur.
         #[arg(long = "traits-de-coupe")]
         traits_de_coupe: bool,
@@ -144,12 +137,9 @@ pub enum CommandesCommand {
         pdf: Option<PathBuf>,
         #[arg(long)]
         csv: Option<PathBuf>,
-        #[arg(
-            long,
-            env = "PASSERELLE_FONTS_DIR",
-            default_value = "node_modules/dejavu-fonts-ttf/ttf"
-        )]
-        polices: PathBuf,
+        /// Dossier de polices DejaVu (dossier `ttf` du paquet npm dejavu-fonts-ttf) à la place de celles du binaire.
+        #[arg(long, env = "PASSERELLE_FONTS_DIR")]
+        polices: Option<PathBuf>,
         #[arg(long)]
         json: bool,
     },
@@ -208,7 +198,7 @@ async fn write_files(
     range: Option<(i64, i64)>,
     base: &str,
     csv: Option<&PathBuf>,
-    pdf: Option<(&PathBuf, &PathBuf)>,
+    pdf: Option<(&PathBuf, Option<&Path>)>,
     traits_de_coupe: bool,
 ) -> Result<usize> {
     let mut count = 0;
@@ -219,7 +209,7 @@ async fn write_files(
         count = printed.len();
     }
     if let Some((path, fonts_dir)) = pdf {
-        let fonts = Fonts::load(fonts_dir)?;
+        let fonts = Fonts::of(fonts_dir)?;
         let printed = issue::codes_for_print(core, &Principal::SYSTEME, order, range, issue::Support::Pdf).await?;
         count = printed.len();
         let mut face = print::face_of(core, &orders::one(core, &Principal::SYSTEME, order).await?, base).await?;
@@ -333,7 +323,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             };
             if pdf.is_some() {
                 // Checked before issuing: a missing font must not leave an issued order without its PDF.
-                Fonts::load(&polices)?;
+                Fonts::of(polices.as_deref())?;
             }
             let bar = super::progression::Progression::new(
                 json,
@@ -350,7 +340,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                         None,
                         base,
                         codes.as_ref(),
-                        pdf.as_ref().map(|p| (p, &polices)),
+                        pdf.as_ref().map(|p| (p, polices.as_deref())),
                         traits_de_coupe,
                     )
                     .await?,
@@ -406,7 +396,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
                 range,
                 &base,
                 codes.as_ref(),
-                pdf.as_ref().map(|p| (p, &polices)),
+                pdf.as_ref().map(|p| (p, polices.as_deref())),
                 traits_de_coupe,
             )
             .await?;
@@ -430,7 +420,7 @@ async fn run_with(core: &passerelle_core::Core, command: CommandesCommand) -> Re
             let files = super::rapports::Files {
                 pdf: pdf.as_deref(),
                 csv: csv.as_deref(),
-                fonts: &polices,
+                fonts: polices.as_deref(),
             };
             super::rapports::expired(core, id, files, json).await?
         }

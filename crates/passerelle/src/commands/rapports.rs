@@ -82,7 +82,7 @@ pub async fn order(core: &Core, id: i64, csv: Option<&Path>, json: bool) -> Resu
 pub struct Files<'a> {
     pub pdf: Option<&'a Path>,
     pub csv: Option<&'a Path>,
-    pub fonts: &'a Path,
+    pub fonts: Option<&'a Path>,
 }
 
 /// `passerelle commandes expires ID [--pdf F] [--csv F] [--json]`
@@ -92,7 +92,7 @@ pub async fn expired(core: &Core, id: i64, files: Files<'_>, json: bool) -> Resu
         write(path, &expires::csv(&s)?)?;
     }
     if let Some(path) = files.pdf {
-        let fonts = Fonts::load(files.fonts)?;
+        let fonts = Fonts::of(files.fonts)?;
         let operator = reports::operator_name(core).await?;
         write(path, &expires_pdf::pdf(&fonts, &operator, &s)?)?;
     }

@@ -64,12 +64,9 @@ pub enum ReglementsCommand {
         pdf: Option<PathBuf>,
         #[arg(long)]
         csv: Option<PathBuf>,
-        #[arg(
-            long,
-            env = "PASSERELLE_FONTS_DIR",
-            default_value = "node_modules/dejavu-fonts-ttf/ttf"
-        )]
-        polices: PathBuf,
+        /// Dossier de polices DejaVu (dossier `ttf` du paquet npm dejavu-fonts-ttf) à la place de celles du binaire.
+        #[arg(long, env = "PASSERELLE_FONTS_DIR")]
+        polices: Option<PathBuf>,
     },
 }
 
@@ -193,7 +190,7 @@ async fn run_with(core: &Core, command: ReglementsCommand) -> Result<ExitCode> {
                 write_whole(&path, &documents::csv(&s, &lines)?)?;
             }
             if let Some(path) = pdf {
-                let fonts = Fonts::load(&polices)?;
+                let fonts = Fonts::of(polices.as_deref())?;
                 let operator = reports::operator_name(core).await?;
                 write_whole(&path, &documents::pdf(&fonts, &operator, &s, &lines)?)?;
             }

@@ -19,8 +19,8 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         )
     })?;
     let base = base_url(&args, listen)?;
-    check_assets(&args.assets_dir)?;
-    crate::config::check_fonts(&args.polices)?;
+    check_assets(args.assets_dir.as_deref())?;
+    crate::config::check_fonts(args.polices.as_deref())?;
     let mailer = match &args.smtp_url {
         Some(url) if !url.trim().is_empty() => {
             let from = args.courriel_expediteur.clone().unwrap_or_else(|| {
@@ -59,8 +59,7 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
     // The official territories are loaded on first start, again after an upgrade that added to
     // what is kept of them (the EPCI), or with `passerelle territoires charger`.
     if passerelle_core::geographie::needs_load(&core.db).await? {
-        let dir = std::path::Path::new(passerelle_core::geographie::DEFAULT_DIR);
-        match passerelle_core::geographie::load(&core.db, dir).await {
+        match passerelle_core::geographie::load_embedded(&core.db).await {
             Ok((_, d, c)) => tracing::info!(departements = d, communes = c, "territoires officiels chargés"),
             Err(e) => {
                 tracing::warn!(erreur = %e, "territoires officiels non chargés : les codes des lieux ne seront pas vérifiés")

@@ -152,7 +152,7 @@ async fn serve_refuses_unsafe_or_invalid_settings_with_a_clear_message() {
     let out = serve(&["--listen", "nulle-part"], None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("adresse d'écoute invalide"));
     let out = serve(&["--assets-dir", "/nonexistent"], None);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("npm ci"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("retirez ce réglage pour servir le DSFR du binaire"));
     // A real (non-demo) database started with --demo on a public address:
     // no fictitious FranceConnect identities there.
     app.account("operateur", "operateur", "op@exemple.fr", false).await;

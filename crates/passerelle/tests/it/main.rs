@@ -9,6 +9,7 @@ mod aidants_invitations;
 mod aidants_structures;
 mod architecture;
 mod auth;
+mod binaire_autonome;
 mod cli;
 mod communes_historiques;
 mod connexions;

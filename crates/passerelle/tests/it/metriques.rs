@@ -2,8 +2,6 @@
 //! one; counts requests by route template (never the real path of a cheque's
 //! page) and status; business counters equal to the database's.
 
-use std::path::PathBuf;
-
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -17,8 +15,8 @@ const TOKEN: &str = "jeton-de-test-des-metriques";
 fn app_with_token(app: &TestApp, token: Option<&str>) -> axum::Router {
     let config = WebConfig {
         base_url: url::Url::parse(BASE).unwrap(),
-        assets_dir: PathBuf::from("/nonexistent"),
-        fonts_dir: PathBuf::from("/nonexistent"),
+        assets_dir: None,
+        fonts_dir: None,
         trust_proxy: false,
         search_max_age: std::time::Duration::ZERO,
         dashboard_max_age: std::time::Duration::ZERO,

@@ -11,7 +11,6 @@
 //! served on a loopback socket; the aidant's browser steps are played here.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use axum::http::StatusCode;
@@ -99,8 +98,8 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
     let (listener, base) = crate::support::serveur::loopback().await;
     let web = WebConfig {
         base_url: url::Url::parse(&base).unwrap(),
-        assets_dir: PathBuf::from("/nonexistent"),
-        fonts_dir: PathBuf::from("/nonexistent"),
+        assets_dir: None,
+        fonts_dir: None,
         trust_proxy: false,
         search_max_age: std::time::Duration::ZERO,
         dashboard_max_age: std::time::Duration::ZERO,

@@ -184,11 +184,8 @@ impl TestApp {
 pub fn web_config() -> WebConfig {
     WebConfig {
         base_url: url::Url::parse(BASE).unwrap(),
-        assets_dir: PathBuf::from("/nonexistent"),
-        fonts_dir: std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../node_modules/dejavu-fonts-ttf/ttf"
-        )),
+        assets_dir: None,
+        fonts_dir: None,
         trust_proxy: false,
         search_max_age: std::time::Duration::ZERO,
         dashboard_max_age: std::time::Duration::ZERO,

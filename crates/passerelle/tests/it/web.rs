@@ -105,11 +105,8 @@ async fn https_deployments_get_hsts_and_secure_host_cookies() {
     let app = TestApp::new().await;
     let config = passerelle_web::WebConfig {
         base_url: url::Url::parse("https://passerelle.exemple.gouv.fr").unwrap(),
-        assets_dir: "/nonexistent".into(),
-        fonts_dir: std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../node_modules/dejavu-fonts-ttf/ttf"
-        )),
+        assets_dir: None,
+        fonts_dir: None,
         trust_proxy: true,
         search_max_age: std::time::Duration::ZERO,
         dashboard_max_age: std::time::Duration::ZERO,

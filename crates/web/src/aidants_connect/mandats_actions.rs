@@ -102,7 +102,7 @@ pub async fn done(
 }
 
 fn fonts(state: &AppState) -> Result<Fonts, WebError> {
-    Ok(Fonts::load(&state.config.fonts_dir)?)
+    Ok(Fonts::of(state.config.fonts_dir.as_deref())?)
 }
 
 /// The attestation of a mandate in PDF (for the aidant's and the usager's pages).

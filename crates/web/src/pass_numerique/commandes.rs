@@ -415,7 +415,7 @@ pub async fn document_pdf(
     Path((id, numero)): Path<(i64, String)>,
 ) -> Result<Response, WebError> {
     let (doc, order, parties) = reports::document(&state.core, &u.principal, id, &numero).await?;
-    let fonts = passerelle_core::pdf::Fonts::load(&state.config.fonts_dir)?;
+    let fonts = passerelle_core::pdf::Fonts::of(state.config.fonts_dir.as_deref())?;
     let bytes = passerelle_core::pass_numerique::documents_pdf::render(&fonts, &doc, &order, &parties)?;
     Ok((
         [

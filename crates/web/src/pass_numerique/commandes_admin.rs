@@ -238,7 +238,7 @@ pub async fn booklets_pdf(
     }
     // The order's funder may read it, but only the opérateur gets its codes (refused below).
     let order = orders::one(&state.core, &u.principal, id).await?;
-    let fonts = Fonts::load(&state.config.fonts_dir)?;
+    let fonts = Fonts::of(state.config.fonts_dir.as_deref())?;
     let base = state.config.base_url.as_str().trim_end_matches('/');
     let mut face = print::face_of(&state.core, &order, base).await?;
     face.traits_de_coupe = r.traits_de_coupe.is_some_and(|v| !v.is_empty());

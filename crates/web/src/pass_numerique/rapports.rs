@@ -316,7 +316,7 @@ pub async fn expired_pdf(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let s = expires::statement(&state.core, &u.principal, id).await?;
-    let fonts = Fonts::load(&state.config.fonts_dir)?;
+    let fonts = Fonts::of(state.config.fonts_dir.as_deref())?;
     let operator = reports::operator_name(&state.core).await?;
     let bytes = tokio::task::spawn_blocking(move || expires_pdf::pdf(&fonts, &operator, &s))
         .await

