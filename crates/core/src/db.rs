@@ -16,8 +16,8 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use crate::error::{CoreError, Result};
 use crate::horloge::Horloge;
 
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+pub(crate) static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+pub(crate) static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Which engine a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +209,15 @@ impl Db {
         }
     }
 
+    /// For a SQLite file URL, whether the file exists (None: PostgreSQL or in memory).
+    pub fn sqlite_file_exists(url: &str) -> Option<bool> {
+        if Backend::from_url(url).ok()? != Backend::Sqlite || url.contains(":memory:") || url.contains("mode=memory") {
+            return None;
+        }
+        let opts = SqliteConnectOptions::from_str(url).ok()?;
+        Some(opts.get_filename().exists())
+    }
+
     /// A handle on `pool` with the system clock.
     pub fn new(pool: Pool) -> Db {
         Db {
@@ -240,13 +249,11 @@ impl Db {
         }
     }
 
-    /// Applies the migrations of the engine.
-    pub async fn migrate(&self) -> Result<()> {
-        match &self.pool {
-            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
-            Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
-        }
-        crate::aidants_connect::mandats::texts::ensure(self).await
+    /// Applies the pending migrations of the engine, all or none (see [`crate::migrations`]).
+    pub async fn migrate(&self) -> Result<crate::migrations::Rapport> {
+        let rapport = crate::migrations::appliquer(self).await?;
+        crate::aidants_connect::mandats::texts::ensure(self).await?;
+        Ok(rapport)
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock at once

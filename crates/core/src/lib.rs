@@ -26,6 +26,7 @@ pub mod keys;
 pub mod lieux;
 pub mod mail;
 pub mod metriques;
+pub mod migrations;
 pub mod money;
 pub mod pass_numerique;
 pub mod pdf;

@@ -37,8 +37,15 @@ struct Cli {
 enum Command {
     /// Lance le service web.
     Serve(ServeArgs),
-    /// Applique les migrations de la base et s'arrête.
-    Migrate,
+    /// Applique les migrations de la base et s'arrête (toutes ou aucune ; SQLite : copie de la base avant).
+    Migrate {
+        /// Dit quelles migrations sont en attente, sans rien appliquer ni écrire.
+        /// Code de sortie : 0 à jour, 1 migrations en attente, 2 base incompatible ou injoignable.
+        #[arg(long)]
+        verifier: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Copie cohérente de la base SQLite, service en marche (PostgreSQL : pg_dump).
     Sauvegarde {
         /// Fichier de la copie (une base SQLite complète, à garder avec le dossier des clés).
@@ -138,7 +145,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => commands::serve::run(&cli.data, args).await,
-            Command::Migrate => commands::migrate(&cli.data).await,
+            Command::Migrate { verifier, json } => commands::migrate(&cli.data, verifier, json).await,
             Command::Sauvegarde { fichier, ecraser } => commands::sauvegarde(&cli.data, &fichier, ecraser).await,
             Command::Admin { command } => commands::admin::run(&cli.data, command).await,
             Command::Organisations { command } => commands::organisations::run(&cli.data, command).await,

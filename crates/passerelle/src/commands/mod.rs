@@ -20,7 +20,7 @@ pub mod territoires;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use passerelle_core::Core;
+use passerelle_core::{Backend, Core};
 
 use crate::config::DataArgs;
 
@@ -57,12 +57,82 @@ fn create_private_dir(dir: &std::path::Path) -> Result<()> {
         .map_err(|e| anyhow::anyhow!("impossible de créer le dossier de données « {} » : {e}", dir.display()))
 }
 
-pub async fn migrate(data: &DataArgs) -> Result<ExitCode> {
+/// `passerelle migrate [--verifier] [--json]`.
+pub async fn migrate(data: &DataArgs, verifier: bool, json: bool) -> Result<ExitCode> {
+    use passerelle_core::db::Db;
+    use passerelle_core::migrations;
+    let url = data.database_url();
+    passerelle_core::Backend::from_url(&url)?;
+    let shown = passerelle_core::db::redact_url(&url);
+    if verifier {
+        // Nothing is created or written: a missing SQLite file has every migration pending.
+        let (etat, absente) = if Db::sqlite_file_exists(&url) == Some(false) {
+            let all = migrations::compare_to_nothing(Backend::Sqlite);
+            (all, true)
+        } else {
+            let db = Db::connect(&url).await?;
+            let etat = migrations::etat(&db).await?;
+            db.close().await;
+            (etat, false)
+        };
+        let probleme = etat.probleme();
+        if json {
+            let v = serde_json::json!({
+                "base": shown,
+                "a_jour": etat.a_jour(),
+                "base_absente": absente,
+                "appliquees": etat.appliquees.len(),
+                "derniere_appliquee": etat.appliquees.last(),
+                "en_attente": etat.en_attente.iter().map(|(v, d)| serde_json::json!({"version": v, "description": d})).collect::<Vec<_>>(),
+                "inconnues": etat.inconnues,
+                "probleme": probleme,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else if let Some(p) = &probleme {
+            println!("Base {shown} : {p}.");
+        } else if etat.en_attente.is_empty() {
+            println!(
+                "Base {shown} à jour : {} migrations appliquées, aucune en attente.",
+                etat.appliquees.len()
+            );
+        } else {
+            if absente {
+                println!("Base {shown} absente : elle sera créée.");
+            }
+            println!(
+                "Base {shown} : {} migrations appliquées, {} en attente (rien n'a été appliqué) :",
+                etat.appliquees.len(),
+                etat.en_attente.len()
+            );
+            for (v, d) in &etat.en_attente {
+                println!("  {v:04} {d}");
+            }
+        }
+        return Ok(ExitCode::from(match (probleme, etat.en_attente.is_empty()) {
+            (Some(_), _) => 2,
+            (None, true) => 0,
+            (None, false) => 1,
+        }));
+    }
+    create_private_dir(&data.data_dir)?;
+    let db = Db::connect(&url).await?;
+    let rapport = db.migrate().await?;
+    db.close().await;
+    if let Some(copy) = &rapport.sauvegarde {
+        println!("Copie de la base avant migration : {}", copy.display());
+    }
+    match rapport.appliquees.len() {
+        0 => println!("Base {shown} déjà à jour : aucune migration à appliquer."),
+        n => {
+            let s = if n > 1 { "s" } else { "" };
+            println!("{n} migration{s} appliquée{s} ({shown}), en une transaction :");
+            for (v, d) in &rapport.appliquees {
+                println!("  {v:04} {d}");
+            }
+        }
+    }
+    // The keys of the data directory are checked (or created for a new database) as by every command.
     let core = open(data).await?;
-    println!(
-        "Migrations appliquées ({}).",
-        passerelle_core::db::redact_url(&data.database_url())
-    );
     core.db.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -45,6 +45,7 @@ mod mandats_acces;
 mod mandats_renouveles;
 mod mandats_support;
 mod metriques;
+mod migrations;
 mod oidc;
 mod oidc_authlib;
 mod oidc_authorize;
