@@ -200,7 +200,7 @@ where
     let mut tx = sqlx::Connection::begin(conn).await?;
     for m in &pending {
         // `apply` opens a savepoint of this transaction for each migration.
-        if let Err(e) = (&mut *tx).apply(m).await {
+        if let Err(e) = tx.apply(m).await {
             let _ = tx.rollback().await;
             return Err(failed(m.version, &m.description, &e.to_string(), sauvegarde.as_deref(), db).await);
         }
