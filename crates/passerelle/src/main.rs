@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod configuration;
 mod connexions;
 mod server;
 mod telemetry;
@@ -129,10 +130,23 @@ enum Command {
         #[command(subcommand)]
         command: commands::journal::JournalCommand,
     },
+    /// Écrit la page de manuel (format roff, `man 1 passerelle`) sur la sortie standard.
+    #[command(hide = true)]
+    Manuel,
+}
+
+/// The manual page, from the same definitions as `--help` (clap_mangen).
+fn manuel() -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+    std::io::Write::write_all(&mut std::io::stdout(), &out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Exit codes: 0 success, 1 the journal is altered, 2 any other error.
 fn main() -> ExitCode {
+    configuration::load();
     let cli = Cli::parse();
     telemetry::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -162,6 +176,7 @@ fn main() -> ExitCode {
             Command::Territoires { command } => commands::territoires::run(&cli.data, command).await,
             Command::Commandes { command } => commands::commandes::run(&cli.data, command).await,
             Command::Carnets { command } => commands::commandes::run_carnets(&cli.data, command).await,
+            Command::Manuel => manuel(),
         }
     });
     match result {
