@@ -80,4 +80,5 @@ mod smtp;
 mod tableau_de_bord;
 mod tableau_de_bord_agregats;
 mod validation_groupee;
+mod versions;
 mod web;
