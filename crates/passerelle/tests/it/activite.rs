@@ -30,7 +30,7 @@ async fn place(app: &TestApp, ext_id: &str, org: i64) -> i64 {
         .await
 }
 
-fn form<'a>(day: &'a str, lieu: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn form<'a>(day: &'a str, lieu: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut f = vec![
         ("jour", day),
         ("lieu_id", lieu),

@@ -170,10 +170,9 @@ async fn every_released_version_migrates_to_todays_schema_and_checks_out() {
 }
 
 /// Makes `tests/fixtures/versions/<version>/` for the engine under test (run twice:
-/// SQLite, then with `PASSERELLE_TEST_DATABASE_URL`): the demonstration data, sessions,
-/// a failed sign-in, an OpenID Connect login for an usager with its userinfo call, a
-/// fusion of two places, a hub's instruction; the territories trimmed to the
-/// Gironde and what the data cites (the dataset is reloaded from the binary anyway).
+/// SQLite, then with `PASSERELLE_TEST_DATABASE_URL`); what it holds is listed in
+/// `tests/fixtures/versions/LISEZMOI.md`. The territories are trimmed to the Gironde
+/// and what the data cites (the binary reloads its own).
 #[tokio::test]
 #[ignore = "fabrique la base de la version courante : scripts/base-de-version"]
 async fn make_the_database_of_this_version() {
@@ -182,6 +181,21 @@ async fn make_the_database_of_this_version() {
     std::fs::create_dir_all(&out).unwrap();
     let app = TestApp::new().await;
     app.load_demo().await;
+    // Aidants Connect as `serve --demo` adds it (structure, démarches, trainings, TOTP cards).
+    let client_fc = Some("client-fc-demo");
+    passerelle_core::demo_aidants::load(&app.core, client_fc, crate::support::BASE)
+        .await
+        .expect("démonstration Aidants Connect");
+    // A sign-in link asked by an aidant; a funder who no longer wants the monthly summary.
+    passerelle_core::aidants_connect::magic_link::request(&app.core, "aidant@demo.passerelle.fr", crate::support::BASE)
+        .await
+        .expect("lien de connexion");
+    let funder = app
+        .scalar_i64("SELECT id FROM accounts WHERE email = 'commanditaire@demo.passerelle.fr'")
+        .await;
+    passerelle_core::recapitulatifs::set_abonne(&app.core.db, funder, false)
+        .await
+        .expect("désabonnement");
 
     // Sessions, and a failed sign-in (throttling rows).
     let mut b = app.browser();
@@ -206,6 +220,38 @@ async fn make_the_database_of_this_version() {
     let (status, _, _) = crate::oidc_support::userinfo(&app, t["access_token"].as_str().unwrap()).await;
     assert_eq!(status, 200);
 
+    // A structure asks to be habilitated; the demo's référent invites an aidant.
+    let form = passerelle_core::aidants_connect::structures::RequestForm {
+        siret: "44306184100047".into(),
+        nom: "France Services de Pessac".into(),
+        type_structure: "france_services".into(),
+        adresse: "Pessac".into(),
+        contact_courriel: "contact@pessac.fr".into(),
+        referent_nom: "Bruno".into(),
+        referent_courriel: "referent-version@exemple.fr".into(),
+        aidants: vec![("Léo Martin".into(), "leo-version@exemple.fr".into())],
+        demarches: vec!["logement".into()],
+    };
+    passerelle_core::aidants_connect::structures::submit(&app.core, &form, crate::support::BASE)
+        .await
+        .expect("demande d'habilitation");
+    let referent = app
+        .scalar_i64("SELECT id FROM accounts WHERE email = 'referent@demo.passerelle.fr'")
+        .await;
+    let (who, _) = passerelle_core::accounts::principal(&app.core, referent)
+        .await
+        .unwrap()
+        .expect("référent de la démonstration");
+    passerelle_core::aidants_connect::invitations::invite(
+        &app.core,
+        &who,
+        "Inès Version",
+        "ines-version@exemple.fr",
+        crate::support::BASE,
+    )
+    .await
+    .expect("invitation");
+
     // Two places merged; a hub instructs the qualification requests of its territory.
     // One place published by two sources, then merged.
     let header = "id,pivot,nom,commune,code_postal,code_insee,adresse,date_maj,latitude,longitude,horaires,source";
@@ -218,6 +264,46 @@ async fn make_the_database_of_this_version() {
         crate::support::cli_ok(&app, &["lieux", "import", &file.display().to_string(), "--source", source]);
     }
     crate::support::cli_ok(&app, &["lieux", "fusionner", "v-1", "v-2"]);
+
+    // The demo's hub proposes a correction to that place (in its territory).
+    let hub_account = app
+        .scalar_i64("SELECT id FROM accounts WHERE email = 'hub@demo.passerelle.fr'")
+        .await;
+    let (hub_principal, _) = passerelle_core::accounts::principal(&app.core, hub_account)
+        .await
+        .unwrap()
+        .expect("hub de la démonstration");
+    let proposed = [("telephone".to_string(), "+33556000000".to_string())]
+        .into_iter()
+        .collect();
+    passerelle_core::territoire::corrections::propose(
+        &app.core,
+        &hub_principal,
+        "v-1",
+        &proposed,
+        "Standard de la médiathèque",
+    )
+    .await
+    .expect("correction")
+    .expect("correction valide");
+
+    // A médiateur of that place records an accompaniment.
+    let (mut mediateur, org) =
+        crate::lieux_pages::signed_in(&app, "lieu", "lieu", "mediateur-version@exemple.fr").await;
+    app.exec(&format!(
+        "UPDATE lieux SET organisation_id = {org} WHERE ext_id = 'v-1'"
+    ))
+    .await
+    .unwrap();
+    let lieu = app
+        .scalar_i64("SELECT id FROM lieux WHERE ext_id = 'v-1'")
+        .await
+        .to_string();
+    let today = passerelle_core::Horloge::systeme().today_paris().to_string();
+    let r = mediateur
+        .post("/activite/nouvelle", &crate::activite::form(&today, &lieu, &[]))
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
     let hub = app
         .scalar_i64("SELECT MIN(id) FROM organisations WHERE kind = 'hub'")
         .await;
