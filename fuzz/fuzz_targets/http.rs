@@ -47,8 +47,8 @@ fn service() -> Option<&'static Service> {
             let core = runtime.block_on(Core::open(&url, &dir.path().join("data"))).ok()?;
             let config = WebConfig {
                 base_url: url::Url::parse("http://localhost:8080").ok()?,
-                assets_dir: dir.path().join("dsfr"),
-                fonts_dir: dir.path().join("polices"),
+                assets_dir: None,
+                fonts_dir: None,
                 trust_proxy: false,
                 search_max_age: std::time::Duration::ZERO,
                 dashboard_max_age: std::time::Duration::from_secs(3600),
