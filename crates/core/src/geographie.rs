@@ -74,11 +74,13 @@ impl Source<'_> {
         match self {
             Source::Embedded => {
                 let b = if history {
-                    Some(passerelle_assets::territoires::HISTORIQUE)
+                    passerelle_assets::territoires::HISTORIQUE
                 } else {
-                    passerelle_assets::territoires::fichier(file)
+                    passerelle_assets::territoires::fichier(file).ok_or_else(|| {
+                        CoreError::Io(format!("référentiel des territoires : « {file} » absent du binaire"))
+                    })?
                 };
-                Ok(b.map(std::borrow::Cow::Borrowed))
+                Ok(Some(std::borrow::Cow::Borrowed(b)))
             }
             Source::Dir(dir) => {
                 let path = if history {
@@ -230,9 +232,8 @@ async fn load_from(db: &Db, dir: Source<'_>) -> Result<(usize, usize, usize)> {
     // The search index knows the communes: it is rebuilt with the new ones.
     crate::lieux::search::bump_version(&mut tx).await?;
     tx.commit().await?;
-    // The names communes bore in the past (births), when npm installed their history.
-    // The names communes bore in the past (births), when npm installed their history; the
-    // delegated and associated communes of today's list join them, without dates.
+    // The names communes bore in the past (births), from the history; the delegated and
+    // associated communes of today's list join them, without dates.
     let delegated = delegated.into_iter().map(|c| (c.code, c.nom)).collect();
     crate::communes_historiques::load(db, dir, delegated).await?;
     Ok((regions.len(), departements.len(), communes.len()))
