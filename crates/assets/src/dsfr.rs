@@ -34,11 +34,6 @@ pub fn fichier(path: &str) -> Option<Fichier> {
     })
 }
 
-/// How many files are embedded (for tests and `--version`).
-pub fn nombre() -> usize {
-    Dist::iter().count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

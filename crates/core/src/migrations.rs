@@ -77,27 +77,23 @@ pub struct Rapport {
     pub sauvegarde: Option<PathBuf>,
 }
 
-/// The migrations of this binary for the engine of `db`.
-pub fn migrator(db: &Db) -> &'static Migrator {
-    match db.pool {
-        Pool::Sqlite(_) => &crate::db::SQLITE_MIGRATIONS,
-        Pool::Postgres(_) => &crate::db::POSTGRES_MIGRATIONS,
+/// The migrations of this binary for `backend`.
+pub fn migrator(backend: crate::Backend) -> &'static Migrator {
+    match backend {
+        crate::Backend::Sqlite => &crate::db::SQLITE_MIGRATIONS,
+        crate::Backend::Postgres => &crate::db::POSTGRES_MIGRATIONS,
     }
 }
 
 /// A database that does not exist yet: every migration of `backend` pending.
 pub fn compare_to_nothing(backend: crate::Backend) -> Etat {
-    let m = match backend {
-        crate::Backend::Sqlite => &crate::db::SQLITE_MIGRATIONS,
-        crate::Backend::Postgres => &crate::db::POSTGRES_MIGRATIONS,
-    };
-    compare(m, &[])
+    compare(migrator(backend), &[])
 }
 
 /// Where the schema stands, read without writing anything (not even the
 /// migrations' table of a new database).
 pub async fn etat(db: &Db) -> Result<Etat> {
-    etat_avec(db, migrator(db)).await
+    etat_avec(db, migrator(db.backend())).await
 }
 
 /// [`etat`] against the migrations of `migrator`.
@@ -154,7 +150,7 @@ fn compare(migrator: &Migrator, applied: &[(i64, Vec<u8>, bool)]) -> Etat {
 
 /// Applies this binary's pending migrations (see the module's documentation).
 pub async fn appliquer(db: &Db) -> Result<Rapport> {
-    appliquer_avec(db, migrator(db)).await
+    appliquer_avec(db, migrator(db.backend())).await
 }
 
 /// [`appliquer`] with the migrations of `migrator` (tests give a failing one).

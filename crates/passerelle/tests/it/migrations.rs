@@ -4,12 +4,13 @@
 //! migrated by a newer binary is refused.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use passerelle_core::db::Db;
 use passerelle_core::migrations;
 use passerelle_core::{Backend, Pool};
 use sqlx::migrate::Migrator;
+
+use crate::support::cli_at;
 
 /// A fresh, empty database of the engine under test: (URL, folder kept alive).
 async fn fresh_url() -> (String, tempfile::TempDir) {
@@ -21,18 +22,11 @@ async fn fresh_url() -> (String, tempfile::TempDir) {
     (url, dir)
 }
 
-fn engine_dir(backend: Backend) -> &'static str {
-    match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    }
-}
-
 /// The repository's migrations of `backend`, keeping those `keep` accepts, plus `extra` (name, SQL).
 async fn migrator(backend: Backend, dir: &Path, keep: impl Fn(&str) -> bool, extra: &[(&str, &str)]) -> Migrator {
     let source = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../core/migrations")
-        .join(engine_dir(backend));
+        .join(crate::support::engine_name(backend));
     std::fs::create_dir_all(dir).unwrap();
     for e in std::fs::read_dir(&source).unwrap() {
         let e = e.unwrap();
@@ -68,22 +62,6 @@ async fn table_exists(db: &Db, table: &str) -> bool {
         Backend::Postgres => format!("SELECT COUNT(*) FROM pg_tables WHERE tablename = '{table}'"),
     };
     scalar(db, &sql).await > 0
-}
-
-fn run(url: &str, data: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .args(args)
-        .env("PASSERELLE_DATABASE_URL", url)
-        .env("PASSERELLE_DATA_DIR", data)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("passerelle");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code(), text)
 }
 
 #[tokio::test]
@@ -168,7 +146,7 @@ async fn a_failing_migration_leaves_the_database_as_it_was() {
 async fn verifier_lists_pending_migrations_and_writes_nothing() {
     let (url, tmp) = fresh_url().await;
     let data = tmp.path().join("data");
-    let (code, out) = run(&url, &data, &["migrate", "--verifier"]);
+    let (code, out) = cli_at(&url, &data, &["migrate", "--verifier"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("en attente (rien n'a été appliqué)") && out.contains("0001 foundation"),
@@ -185,18 +163,18 @@ async fn verifier_lists_pending_migrations_and_writes_nothing() {
     }
     assert!(!data.exists(), "--verifier ne crée pas le dossier de données");
 
-    let (code, out) = run(&url, &data, &["migrate"]);
+    let (code, out) = cli_at(&url, &data, &["migrate"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("migrations appliquées") && out.contains("en une transaction"),
         "{out}"
     );
-    let (code, out) = run(&url, &data, &["migrate", "--verifier", "--json"]);
+    let (code, out) = cli_at(&url, &data, &["migrate", "--verifier", "--json"]);
     assert_eq!(code, Some(0), "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["a_jour"], true);
     assert_eq!(v["en_attente"].as_array().map(Vec::len), Some(0));
-    let (code, out) = run(&url, &data, &["migrate"]);
+    let (code, out) = cli_at(&url, &data, &["migrate"]);
     assert_eq!((code, out.contains("déjà à jour")), (Some(0), true), "{out}");
 
     // A migration applied by a newer binary: refused, by --verifier and by migrate.
@@ -210,7 +188,7 @@ async fn verifier_lists_pending_migrations_and_writes_nothing() {
     exec(&db, &insert).await;
     db.close().await;
     for args in [&["migrate", "--verifier"][..], &["migrate"][..], &["controle"][..]] {
-        let (code, out) = run(&url, &data, args);
+        let (code, out) = cli_at(&url, &data, args);
         assert_eq!(code, Some(2), "{args:?} {out}");
         assert!(
             out.contains("9999") && out.contains("version plus récente"),
@@ -240,13 +218,13 @@ async fn an_upgrade_on_sqlite_copies_the_database_first() {
     migrations::appliquer_avec(&db, &older).await.unwrap();
     db.close().await;
     let data: PathBuf = tmp.path().join("data");
-    let (code, out) = run(&url, &data, &["migrate", "--verifier"]);
+    let (code, out) = cli_at(&url, &data, &["migrate", "--verifier"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("1 en attente") && out.contains("0032 communes historiques"),
         "{out}"
     );
-    let (code, out) = run(&url, &data, &["migrate"]);
+    let (code, out) = cli_at(&url, &data, &["migrate"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
         out.contains("Copie de la base avant migration :") && out.contains("avant-migration-0031-"),

@@ -370,6 +370,46 @@ pub fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
         .expect("lancement de passerelle")
 }
 
+/// Runs the `passerelle` binary on the database `url` with the data folder `data`
+/// (no test application): its exit code and its standard output then error.
+pub fn cli_at(url: &str, data: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .args(args)
+        .env("PASSERELLE_DATABASE_URL", url)
+        .env("PASSERELLE_DATA_DIR", data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("lancement de passerelle");
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// The folder name of an engine (`crates/core/migrations/<name>`, fixture files).
+pub fn engine_name(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    }
+}
+
+/// The principal of the account with this e-mail (signed-in rights, as the web layer builds them).
+pub async fn principal_of(app: &TestApp, email: &str) -> Principal {
+    let id = app
+        .scalar_i64(&format!("SELECT id FROM accounts WHERE email = '{email}'"))
+        .await;
+    passerelle_core::accounts::principal(&app.core, id)
+        .await
+        .expect("lecture du compte")
+        .unwrap_or_else(|| panic!("compte {email} absent ou inactif"))
+        .0
+}
+
 /// Runs a command of the binary that must succeed; its standard output.
 pub fn cli_ok(app: &TestApp, args: &[&str]) -> String {
     let out = cli(app, args);

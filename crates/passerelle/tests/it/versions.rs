@@ -13,7 +13,7 @@ use std::process::Command;
 
 use passerelle_core::{Backend, Pool};
 
-use crate::support::{TestApp, PASSWORD};
+use crate::support::{cli_at, engine_name, principal_of, TestApp, PASSWORD};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/versions");
 
@@ -24,37 +24,12 @@ fn engine() -> (Backend, Option<String>) {
     }
 }
 
-fn name(b: Backend) -> &'static str {
-    match b {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    }
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
-}
-
-fn cli(url: &str, data: &Path, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .args(args)
-        .env("PASSERELLE_DATABASE_URL", url)
-        .env("PASSERELLE_DATA_DIR", data)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("passerelle");
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 /// Rows per table (`_sqlx_migrations` aside), read with `sql` returning the table names.
@@ -135,23 +110,24 @@ async fn every_released_version_migrates_to_todays_schema_and_checks_out() {
         let version = dir.file_name().unwrap().to_string_lossy().into_owned();
         let tmp = tempfile::tempdir().unwrap();
         let data = tmp.path().join("donnees");
-        copy_dir(&dir.join(format!("donnees-{}", name(backend))), &data);
+        copy_dir(&dir.join(format!("donnees-{}", engine_name(backend))), &data);
         let url = restore(&dir, backend, server.as_deref(), tmp.path()).await;
 
-        let (code, out) = cli(&url, &data, &["migrate", "--verifier"]);
+        let (code, out) = cli_at(&url, &data, &["migrate", "--verifier"]);
         assert!(matches!(code, Some(0 | 1)), "{version} : {out}");
-        let (code, out) = cli(&url, &data, &["migrate"]);
+        let (code, out) = cli_at(&url, &data, &["migrate"]);
         assert_eq!(code, Some(0), "{version} : {out}");
-        let (code, out) = cli(&url, &data, &["migrate", "--verifier"]);
+        let (code, out) = cli_at(&url, &data, &["migrate", "--verifier"]);
         assert_eq!(code, Some(0), "{version} : {out}");
-        let (code, out) = cli(&url, &data, &["controle"]);
+        let (code, out) = cli_at(&url, &data, &["controle"]);
         assert_eq!(code, Some(0), "{version} : controle : {out}");
-        let (code, out) = cli(&url, &data, &["journal", "verify"]);
+        let (code, out) = cli_at(&url, &data, &["journal", "verify"]);
         assert_eq!(code, Some(0), "{version} : journal verify : {out}");
         assert!(out.contains("Journal intact"), "{version} : {out}");
 
         // No table lost a row in the migrations.
-        let before = parse_counts(&std::fs::read_to_string(dir.join(format!("tables-{}.txt", name(backend)))).unwrap());
+        let before =
+            parse_counts(&std::fs::read_to_string(dir.join(format!("tables-{}.txt", engine_name(backend)))).unwrap());
         let db = passerelle_core::db::Db::connect(&url).await.unwrap();
         let after = counts(&db.pool).await;
         db.close().await;
@@ -235,13 +211,7 @@ async fn make_the_database_of_this_version() {
     passerelle_core::aidants_connect::structures::submit(&app.core, &form, crate::support::BASE)
         .await
         .expect("demande d'habilitation");
-    let referent = app
-        .scalar_i64("SELECT id FROM accounts WHERE email = 'referent@demo.passerelle.fr'")
-        .await;
-    let (who, _) = passerelle_core::accounts::principal(&app.core, referent)
-        .await
-        .unwrap()
-        .expect("référent de la démonstration");
+    let who = principal_of(&app, "referent@demo.passerelle.fr").await;
     passerelle_core::aidants_connect::invitations::invite(
         &app.core,
         &who,
@@ -266,13 +236,7 @@ async fn make_the_database_of_this_version() {
     crate::support::cli_ok(&app, &["lieux", "fusionner", "v-1", "v-2"]);
 
     // The demo's hub proposes a correction to that place (in its territory).
-    let hub_account = app
-        .scalar_i64("SELECT id FROM accounts WHERE email = 'hub@demo.passerelle.fr'")
-        .await;
-    let (hub_principal, _) = passerelle_core::accounts::principal(&app.core, hub_account)
-        .await
-        .unwrap()
-        .expect("hub de la démonstration");
+    let hub_principal = principal_of(&app, "hub@demo.passerelle.fr").await;
     let proposed = [("telephone".to_string(), "+33556000000".to_string())]
         .into_iter()
         .collect();
@@ -334,7 +298,7 @@ async fn make_the_database_of_this_version() {
         app.exec(sql).await.expect(sql);
     }
 
-    let engine = name(backend);
+    let engine = engine_name(backend);
     let data_out = out.join(format!("donnees-{engine}"));
     let _ = std::fs::remove_dir_all(&data_out);
     copy_dir(&app.data_dir, &data_out);
