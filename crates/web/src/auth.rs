@@ -287,6 +287,9 @@ fn refusal_status(r: Refusal) -> StatusCode {
 pub struct LoginQuery {
     #[serde(default)]
     suivant: String,
+    /// The e-mail to fill in (a service's `login_hint`, through `/oidc/authorize`).
+    #[serde(default)]
+    courriel: String,
 }
 
 /// GET `/connexion[?suivant=/chemin]`: the page to come back to after signing
@@ -307,7 +310,7 @@ pub async fn login_page(
             l: v.layout("Connexion", "/connexion"),
             error: None,
             info: None,
-            email: String::new(),
+            email: q.courriel.trim().chars().take(254).collect(),
         },
     )?;
     let mut h = HeaderMap::new();

@@ -70,6 +70,26 @@ fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// The public identifier of a session (`sid` of OpenID Connect): derived from
+/// the stored fingerprint of its token, from which the token cannot be found.
+pub fn sid(token: &str) -> String {
+    sid_of_hash(&token_hash(token))
+}
+
+fn sid_of_hash(id_hash: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"passerelle-oidc-sid\0");
+    h.update(id_hash);
+    hex::encode(&h.finalize()[..16])
+}
+
+/// The sessions just ended: the services the aidant used through them are
+/// told (back-channel logout) and their tokens revoked.
+async fn ended(tx: &mut Tx, id_hashes: &[Vec<u8>]) -> Result<()> {
+    let sids: Vec<String> = id_hashes.iter().map(|h| sid_of_hash(h)).collect();
+    crate::aidants_connect::oidc_provider::backchannel::sessions_ended_tx(tx, &sids).await
+}
+
 fn new_token() -> String {
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
@@ -179,23 +199,26 @@ async fn delete_by_hash(db: &Db, id: &[u8]) -> Result<()> {
 /// Ends the session of `token` (logout, or rotation inside a transaction);
 /// returns the number of sessions removed (0 or 1).
 pub async fn delete(tx: &mut Tx, token: &str) -> Result<u64> {
-    Ok(on_tx!(tx, c => {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = $1").bind(token_hash(token)).execute(&mut *c).await?.rows_affected()
-    }))
+    let gone: Vec<Vec<u8>> = on_tx!(tx, c => {
+        sqlx::query_scalar("DELETE FROM sessions WHERE id_hash = $1 RETURNING id_hash").bind(token_hash(token)).fetch_all(&mut *c).await?
+    });
+    ended(tx, &gone).await?;
+    Ok(gone.len() as u64)
 }
 
 /// Ends every session of an account except `keep` (after a password change;
 /// `None` ends them all).
 pub async fn delete_others(tx: &mut Tx, account_id: i64, keep: Option<&str>) -> Result<u64> {
     let keep = keep.map(token_hash).unwrap_or_default();
-    Ok(on_tx!(tx, c => {
-        sqlx::query("DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2")
+    let gone: Vec<Vec<u8>> = on_tx!(tx, c => {
+        sqlx::query_scalar("DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2 RETURNING id_hash")
             .bind(account_id)
             .bind(keep)
-            .execute(&mut *c)
+            .fetch_all(&mut *c)
             .await?
-            .rows_affected()
-    }))
+    });
+    ended(tx, &gone).await?;
+    Ok(gone.len() as u64)
 }
 
 /// Open (unexpired) sessions of an account, shown on its page.

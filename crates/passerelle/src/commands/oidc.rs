@@ -45,6 +45,22 @@ pub enum ClientsCommand {
         /// Fichier de la clé publique EC P-256 du service (PEM, ou JWKS d'une seule clé) : authentification private_key_jwt.
         #[arg(long = "cle-publique", value_name = "FICHIER")]
         cle_publique: Option<std::path::PathBuf>,
+        /// standard : un service en ligne (sub par paire, nonce facultatif) ; franceconnect : FranceConnect
+        /// lui-même, dont Aidants Connect est un fournisseur d'identité (sub stable de l'usager, nonce exigé,
+        /// rep_scope en liste, userinfo signée par défaut).
+        #[arg(long, value_enum, default_value_t = ProfilArg::Standard)]
+        profil: ProfilArg,
+        /// Signature du jeton d'identité : ES256 (nos clés, JWKS ; par défaut) ou HS256 (le secret du service,
+        /// schéma de FranceConnect v1).
+        #[arg(long, value_enum)]
+        signature: Option<AlgArg>,
+        /// Userinfo signée (application/jwt) : ES256, HS256, ou non (JSON). Par défaut : non pour un service
+        /// standard, ES256 pour le profil franceconnect.
+        #[arg(long = "userinfo-signee", value_enum)]
+        userinfo_signee: Option<UserinfoArg>,
+        /// Déconnexion par canal direct (Back-Channel Logout 1.0) : adresse où poster le jeton de déconnexion.
+        #[arg(long = "backchannel-logout-uri", value_name = "URI")]
+        backchannel_logout_uri: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -53,6 +69,37 @@ pub enum ClientsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ProfilArg {
+    Standard,
+    Franceconnect,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum AlgArg {
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "HS256")]
+    Hs256,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum UserinfoArg {
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "HS256")]
+    Hs256,
+    #[value(name = "non")]
+    Non,
+}
+
+fn alg(a: AlgArg) -> clients::Alg {
+    match a {
+        AlgArg::Es256 => clients::Alg::ES256,
+        AlgArg::Hs256 => clients::Alg::HS256,
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -78,6 +125,10 @@ async fn run_on(core: &passerelle_core::Core, command: OidcCommand) -> Result<Ex
                     post_logout_uris,
                     demarches,
                     cle_publique,
+                    profil,
+                    signature,
+                    userinfo_signee,
+                    backchannel_logout_uri,
                     json,
                 },
         } => {
@@ -88,35 +139,53 @@ async fn run_on(core: &passerelle_core::Core, command: OidcCommand) -> Result<Ex
                 ),
                 None => None,
             };
-            let (client, secret) = clients::register(
-                core,
-                &Actor::System,
-                &nom,
-                &redirect_uris,
-                &post_logout_uris,
-                &demarches,
-                key.as_deref(),
-            )
-            .await?;
-            match (json, secret) {
-                (true, Some(secret)) => println!(
-                    "{}",
-                    json!({ "client_id": client.client_id, "client_secret": secret, "nom": client.nom, "redirect_uris": client.redirect_uris, "token_endpoint_auth_method": client.token_endpoint_auth_method })
-                ),
-                (true, None) => println!(
-                    "{}",
-                    json!({ "client_id": client.client_id, "nom": client.nom, "redirect_uris": client.redirect_uris, "token_endpoint_auth_method": client.token_endpoint_auth_method })
-                ),
-                (false, Some(secret)) => {
-                    println!("client_id : {}", client.client_id);
+            let registration = clients::Registration {
+                post_logout_uris,
+                demarches,
+                public_key: key,
+                profil: match profil {
+                    ProfilArg::Standard => clients::Profil::Standard,
+                    ProfilArg::Franceconnect => clients::Profil::FranceConnect,
+                },
+                id_token_alg: signature.map(alg),
+                userinfo_alg: userinfo_signee.map(|u| match u {
+                    UserinfoArg::Es256 => Some(clients::Alg::ES256),
+                    UserinfoArg::Hs256 => Some(clients::Alg::HS256),
+                    UserinfoArg::Non => None,
+                }),
+                backchannel_logout_uri,
+                ..clients::Registration::new(&nom, &redirect_uris)
+            };
+            let (client, secret) = clients::register(core, &Actor::System, &registration).await?;
+            if json {
+                let mut v = json!({
+                    "client_id": client.client_id, "nom": client.nom, "redirect_uris": client.redirect_uris,
+                    "token_endpoint_auth_method": client.token_endpoint_auth_method,
+                    "profil": client.profil.key(),
+                    "id_token_signed_response_alg": client.id_token_alg.key(),
+                    "userinfo_signed_response_alg": client.userinfo_alg.map(clients::Alg::key),
+                    "backchannel_logout_uri": client.backchannel_logout_uri,
+                });
+                if let Some(secret) = secret {
+                    v["client_secret"] = secret.into();
+                }
+                println!("{v}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("client_id : {}", client.client_id);
+            match secret {
+                Some(secret) => {
                     println!("client_secret : {secret}");
                     eprintln!("Notez le secret maintenant : il ne sera plus jamais affiché.");
                 }
-                (false, None) => {
-                    println!("client_id : {}", client.client_id);
-                    println!("authentification : private_key_jwt (ES256, clé publique enregistrée)");
-                }
+                None => println!("authentification : private_key_jwt (ES256, clé publique enregistrée)"),
             }
+            println!("profil : {}", client.profil.key());
+            println!("jeton d'identité : {}", client.id_token_alg.key());
+            println!(
+                "userinfo : {}",
+                client.userinfo_alg.map_or("JSON (non signée)", clients::Alg::key)
+            );
         }
         OidcCommand::Clients {
             command: ClientsCommand::Liste { json },

@@ -132,6 +132,10 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("impossible d'écouter sur {listen} (port déjà utilisé ?)"))?;
     tokio::spawn(housekeeping(core.clone(), base.to_string()));
+    tokio::spawn(backchannel_sender(
+        core.clone(),
+        base.as_str().trim_end_matches('/').to_string(),
+    ));
     match mailer {
         Some(m) => {
             tokio::spawn(mail_sender(core.clone(), m));
@@ -327,6 +331,30 @@ async fn mail_sender(core: Core, mailer: passerelle_core::mail::Mailer) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(erreur = %e, "envoi des courriels impossible"),
+        }
+    }
+}
+
+/// Every 3 s: the logout tokens of ended sessions go to the services that
+/// registered a back-channel logout URI (any instance; see `backchannel`).
+async fn backchannel_sender(core: Core, issuer: String) {
+    use passerelle_core::aidants_connect::oidc_provider::backchannel;
+    let http = match backchannel::http_client() {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(erreur = %e, "déconnexions par canal direct désactivées");
+            return;
+        }
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(3));
+    loop {
+        tick.tick().await;
+        match backchannel::send_due(&core, &http, &issuer, 20).await {
+            Ok(s) if s.envoyes + s.echecs > 0 => {
+                tracing::info!(envoyes = s.envoyes, echecs = s.echecs, "déconnexions par canal direct")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(erreur = %e, "déconnexions par canal direct impossibles"),
         }
     }
 }

@@ -41,6 +41,20 @@ async fn migrator(backend: Backend, dir: &Path, keep: impl Fn(&str) -> bool, ext
     Migrator::new(dir.to_path_buf()).await.expect("migrations du dossier")
 }
 
+/// The repository's last two migrations (SQLite's names; PostgreSQL has the
+/// same): file names, in order, e.g. `0032_communes_historiques.sql`.
+fn last_two() -> (String, String) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/migrations/sqlite");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .collect();
+    names.sort();
+    let last = names.pop().unwrap();
+    (names.pop().unwrap(), last)
+}
+
 async fn scalar(db: &Db, sql: &str) -> i64 {
     match &db.pool {
         Pool::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
@@ -117,7 +131,10 @@ async fn a_failing_migration_leaves_the_database_as_it_was() {
         let copy = std::fs::read_dir(tmp.path())
             .unwrap()
             .map(|e| e.unwrap().path())
-            .find(|p| p.to_string_lossy().contains("passerelle.db.avant-migration-0032-"))
+            .find(|p| {
+                p.to_string_lossy()
+                    .contains(&format!("passerelle.db.avant-migration-{}-", &last_two().1[..4]))
+            })
             .expect("copie d'avant migration");
         assert!(err.contains(&format!("cp '{}'", copy.display())), "{err}");
         assert!(err.contains("-wal'"), "{err}");
@@ -208,26 +225,27 @@ async fn an_upgrade_on_sqlite_copies_the_database_first() {
     let url = format!("sqlite:{}/passerelle.db?mode=rwc", tmp.path().display());
     let db = Db::connect(&url).await.unwrap();
     // The schema as the version before the last migration left it.
-    let older = migrator(
-        Backend::Sqlite,
-        &tmp.path().join("anciennes"),
-        |n| !n.starts_with("0032_"),
-        &[],
-    )
-    .await;
+    let (before, last) = last_two();
+    let older = migrator(Backend::Sqlite, &tmp.path().join("anciennes"), |n| n != last, &[]).await;
     migrations::appliquer_avec(&db, &older).await.unwrap();
     db.close().await;
     let data: PathBuf = tmp.path().join("data");
     let (code, out) = cli_at(&url, &data, &["migrate", "--verifier"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains("1 en attente") && out.contains("0032 communes historiques"),
+        out.contains("1 en attente")
+            && out.contains(&format!(
+                "{} {}",
+                &last[..4],
+                last[5..].trim_end_matches(".sql").replace('_', " ")
+            )),
         "{out}"
     );
     let (code, out) = cli_at(&url, &data, &["migrate"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("Copie de la base avant migration :") && out.contains("avant-migration-0031-"),
+        out.contains("Copie de la base avant migration :")
+            && out.contains(&format!("avant-migration-{}-", &before[..4])),
         "{out}"
     );
     assert!(out.contains("1 migration appliquée"), "{out}");

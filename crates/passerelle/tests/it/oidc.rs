@@ -64,6 +64,17 @@ pub(crate) async fn grant(app: &TestApp, tag: i64) -> Grant {
     }
 }
 
+/// The aidant's authentication recorded with the codes these tests issue directly.
+pub(crate) fn authn() -> tokens::Authn {
+    tokens::Authn {
+        auth_time: AUTH_TIME,
+        sid: "sid-de-test".into(),
+    }
+}
+
+/// The `auth_time` of [`authn`], µs (2026-12-01T10:00:00Z).
+pub(crate) const AUTH_TIME: i64 = 1_796_119_200_000_000;
+
 /// Issues a code for `client_id` and returns it.
 pub(crate) async fn code_for(app: &TestApp, client_id: &str, challenge: Option<&str>, usager: i64) -> String {
     let mut q = vec![
@@ -80,7 +91,7 @@ pub(crate) async fn code_for(app: &TestApp, client_id: &str, challenge: Option<&
         q.push(("code_challenge_method", "S256"));
     }
     let (request, _) = authorize::parse(&app.core.db, &pairs(&q)).await.unwrap().unwrap();
-    let to = tokens::issue_code(&app.core, &request, &grant(app, usager).await)
+    let to = tokens::issue_code(&app.core, &request, &grant(app, usager).await, &authn())
         .await
         .unwrap();
     let u = url::Url::parse(&to).unwrap();
@@ -187,7 +198,7 @@ async fn services_are_registered_and_the_provider_publishes_its_keys() {
 }
 
 #[tokio::test]
-async fn authentication_requests_are_read_strictly() {
+async fn authentication_requests_are_read_as_core_says() {
     let app = TestApp::new().await;
     let (id, _) = client(&app, "Service");
     let good = [
@@ -239,8 +250,21 @@ async fn authentication_requests_are_read_strictly() {
     for (changes, error) in [
         (vec![("response_type", Some("token"))], "unsupported_response_type"),
         (vec![("scope", Some("profile"))], "invalid_scope"),
-        (vec![("nonce", None)], "invalid_request"),
         (vec![("acr_values", Some("eidas3"))], "invalid_request"),
+        // What would change how the exchange is secured: refused with Core's own errors.
+        (
+            vec![("request", Some("eyJhbGciOiJub25lIn0.e30."))],
+            "request_not_supported",
+        ),
+        (
+            vec![("request_uri", Some("https://service.exemple.fr/r"))],
+            "request_uri_not_supported",
+        ),
+        (vec![("registration", Some("{}"))], "registration_not_supported"),
+        (vec![("response_mode", Some("fragment"))], "invalid_request"),
+        (vec![("response_mode", Some("form_post"))], "invalid_request"),
+        (vec![("max_age", Some("-1"))], "invalid_request"),
+        (vec![("max_age", Some("une heure"))], "invalid_request"),
         (vec![("prompt", Some("none"))], "login_required"),
         (
             vec![
@@ -256,7 +280,6 @@ async fn authentication_requests_are_read_strictly() {
             ],
             "invalid_request",
         ),
-        (vec![("inattendu", Some("1"))], "invalid_request"),
     ] {
         let to = back(check(with(&changes)).await);
         assert!(to.starts_with(BACK), "{to}");
@@ -287,6 +310,19 @@ async fn authentication_requests_are_read_strictly() {
             ("code_challenge_method", Some("S256")),
         ],
         vec![("claims", Some(r#"{"userinfo": {"rep_scope": {"value": "social"}}}"#))],
+        // Core: unknown parameters are ignored; the standard ones that change nothing here are accepted.
+        vec![("inattendu", Some("1"))],
+        vec![("nonce", None)],
+        vec![("nonce", Some(""))],
+        vec![("response_mode", Some("query"))],
+        vec![("ui_locales", Some("fr-FR en"))],
+        vec![("claims_locales", Some("fr"))],
+        vec![("display", Some("touch"))],
+        vec![("login_hint", Some("aidant@exemple.fr"))],
+        vec![("id_token_hint", Some("eyJ"))],
+        vec![("max_age", Some("0"))],
+        vec![("max_age", Some("3600"))],
+        vec![("reauth", Some("1.abc"))],
     ] {
         let r = check(with(&changes)).await;
         assert!(r.is_ok(), "{changes:?}: {:?}", r.err());
@@ -297,13 +333,23 @@ async fn authentication_requests_are_read_strictly() {
             vec![("state", Some(s513.as_str()))],
             "state est obligatoire (512 caractères au plus)",
         ),
+        (vec![("nonce", Some(s513.as_str()))], "nonce : 512 caractères au plus"),
         (
-            vec![("nonce", Some(s513.as_str()))],
-            "nonce est obligatoire (512 caractères au plus)",
+            vec![("max_age", Some("1.5"))],
+            "max_age : un nombre entier de secondes, positif ou nul",
         ),
         (
-            vec![("nonce", Some(""))],
-            "nonce est obligatoire (512 caractères au plus)",
+            vec![("response_mode", Some("fragment"))],
+            "seul response_mode=query est accepté",
+        ),
+        (
+            vec![("request", Some("x"))],
+            "les objets de requête (request) ne sont pas pris en charge",
+        ),
+        (vec![("request_uri", Some("x"))], "request_uri n'est pas pris en charge"),
+        (
+            vec![("registration", Some("x"))],
+            "l'enregistrement dynamique (registration) n'est pas pris en charge",
         ),
         (
             vec![("scope", Some("openidx profile"))],
@@ -352,6 +398,50 @@ async fn authentication_requests_are_read_strictly() {
     let mut twice = with(&[]);
     twice.push(("client_id", id.clone()));
     assert!(matches!(check(twice).await, Err(Refusal::Page(m)) if m.contains("répété")));
+}
+
+/// What an accepted request carries on: the nonce only when one was sent,
+/// `max_age` (0 for `prompt=login`, the smaller of both), the login hint.
+#[tokio::test]
+async fn an_accepted_request_keeps_nonce_max_age_and_login_hint() {
+    let app = TestApp::new().await;
+    let (id, _) = client(&app, "Service");
+    let read = |extra: &[(&str, &str)]| {
+        let mut q = vec![
+            ("client_id".to_string(), id.clone()),
+            ("redirect_uri".to_string(), BACK.to_string()),
+            ("response_type".to_string(), "code".to_string()),
+            ("scope".to_string(), "openid".to_string()),
+            ("state".to_string(), "s-123".to_string()),
+        ];
+        q.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let app = &app;
+        async move { authorize::parse(&app.core.db, &q).await.unwrap().unwrap().0 }
+    };
+    let plain = read(&[]).await;
+    assert_eq!((plain.nonce, plain.max_age, plain.login_hint), (None, None, None));
+    let r = read(&[
+        ("nonce", "n-1"),
+        ("max_age", "300"),
+        ("login_hint", " aidant@exemple.fr "),
+    ])
+    .await;
+    assert_eq!(r.nonce.as_deref(), Some("n-1"));
+    assert_eq!(r.max_age, Some(300));
+    assert_eq!(r.login_hint.as_deref(), Some("aidant@exemple.fr"));
+    assert_eq!(read(&[("nonce", "")]).await.nonce, None);
+    assert_eq!(read(&[("prompt", "login")]).await.max_age, Some(0));
+    assert_eq!(
+        read(&[("prompt", "consent login"), ("max_age", "300")]).await.max_age,
+        Some(0)
+    );
+    assert_eq!(read(&[("prompt", "consent")]).await.max_age, None);
+    assert_eq!(read(&[("max_age", "0")]).await.max_age, Some(0));
+    // A hint too long or blank is not used; 512 characters are.
+    let (h512, h513) = ("h".repeat(512), "h".repeat(513));
+    assert_eq!(read(&[("login_hint", &h512)]).await.login_hint, Some(h512.clone()));
+    assert_eq!(read(&[("login_hint", &h513)]).await.login_hint, None);
+    assert_eq!(read(&[("login_hint", "  ")]).await.login_hint, None);
 }
 
 #[tokio::test]

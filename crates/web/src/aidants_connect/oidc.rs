@@ -123,6 +123,24 @@ async fn token(
     if let Some(r) = over_limit(&state, &ip, "token", TOKEN_PER_MINUTE).await? {
         return Ok(r);
     }
+    // RFC 6749 §3.2: a form. A JSON body would read as an empty form and be
+    // refused for a reason that misleads (no grant_type): say what is wrong.
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if !media.is_empty() && media != "application/x-www-form-urlencoded" {
+        return Ok(bad(
+            400,
+            "invalid_request",
+            &format!(
+                "le corps doit être un formulaire (Content-Type: application/x-www-form-urlencoded), pas {}",
+                media.chars().take(80).collect::<String>()
+            ),
+        ));
+    }
     let mut form = std::collections::BTreeMap::<String, String>::new();
     for (k, v) in url::form_urlencoded::parse(&body) {
         if form.insert(k.to_string(), v.into_owned()).is_some() {
@@ -226,8 +244,16 @@ async fn userinfo(
         )
             .into_response());
     };
-    match info::userinfo(&state.core, token).await? {
-        Ok(claims) => Ok(([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response()),
+    match info::userinfo(&state.core, &issuer(&state), token).await? {
+        Ok(info::Answer::Json(claims)) => Ok(([(header::CACHE_CONTROL, "no-store")], Json(claims)).into_response()),
+        Ok(info::Answer::Jwt(jwt)) => Ok((
+            [
+                (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_TYPE, "application/jwt"),
+            ],
+            jwt,
+        )
+            .into_response()),
         Err(e) => Ok((
             StatusCode::from_u16(e.status).unwrap_or(StatusCode::UNAUTHORIZED),
             [

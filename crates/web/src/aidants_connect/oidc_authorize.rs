@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use passerelle_core::aidants_connect::fresh::{self, FRESH_TOTP_SECS};
 use passerelle_core::aidants_connect::oidc_provider::authorize::{self, Refusal, Request};
 use passerelle_core::aidants_connect::oidc_provider::clients::Client;
+use passerelle_core::aidants_connect::oidc_provider::reauth::{self, Decision};
+use passerelle_core::aidants_connect::oidc_provider::tokens::Authn;
 use passerelle_core::aidants_connect::oidc_provider::{consent, demarche_label};
 use passerelle_core::CoreError;
 
@@ -67,6 +69,8 @@ struct Gate {
     oidc: Vec<(String, String)>,
     /// This step's own parameters (`q`, `usager`, …), first value of each.
     own: Vec<(String, String)>,
+    /// When and on which session the aidant authenticated.
+    authn: Authn,
 }
 
 impl Gate {
@@ -108,20 +112,47 @@ async fn gate(
     };
     let Some(user) = v.user else {
         let next = encode(&again(&oidc, &own));
-        return Ok(Err(Redirect::to(&format!("/connexion?suivant={next}")).into_response()));
+        // login_hint: the e-mail the service suggests, filled in on the sign-in page.
+        let hint = request
+            .login_hint
+            .as_deref()
+            .map(|h| format!("&courriel={}", encode(h)))
+            .unwrap_or_default();
+        return Ok(Err(
+            Redirect::to(&format!("/connexion?suivant={next}{hint}")).into_response()
+        ));
     };
-    if fresh::require_fresh_totp(&user.session, FRESH_TOTP_SECS, state.core.db.now_micros()).is_err() {
+    let now = state.core.db.now_micros();
+    if fresh::require_fresh_totp(&user.session, FRESH_TOTP_SECS, now).is_err() {
         let next = encode(&again(&oidc, &own));
         return Ok(Err(
             Redirect::to(&format!("/connexion/totp-recent?suivant={next}")).into_response()
         ));
     }
+    // max_age and prompt=login: a newer check may be needed (see reauth).
+    let given = oidc.iter().find(|(k, _)| k == reauth::PARAM).map(|(_, v)| v.as_str());
+    let auth_time = match reauth::decide(&state.core.keys, &user.session, &user.token, &request, given, now) {
+        Decision::Fresh { auth_time } => auth_time,
+        Decision::Again { marker } => {
+            let mut marked: Vec<(String, String)> = oidc.into_iter().filter(|(k, _)| k != reauth::PARAM).collect();
+            marked.push((reauth::PARAM.to_string(), marker));
+            let next = encode(&again(&marked, &own));
+            return Ok(Err(
+                Redirect::to(&format!("/connexion/totp-recent?suivant={next}")).into_response()
+            ));
+        }
+    };
+    let authn = Authn {
+        auth_time,
+        sid: passerelle_core::accounts::session::sid(&user.token),
+    };
     Ok(Ok(Gate {
         user,
         request,
         client,
         oidc,
         own,
+        authn,
     }))
 }
 
@@ -265,6 +296,7 @@ pub async fn choose(State(state): State<AppState>, v: Visitor, body: axum::body:
         &g.client,
         usager,
         autorisation,
+        &g.authn,
     )
     .await
     {

@@ -1,31 +1,41 @@
-//! `GET /oidc/authorize`: the strict reading of an authentication request.
-//! Until the client and its redirect URI are known to be registered, errors
-//! are shown as a page; after that, they go back to the client as the
-//! protocol says (`error`, `error_description`, `state`).
+//! `GET /oidc/authorize`: the reading of an authentication request, as
+//! OpenID Connect Core asks: parameters it does not know are ignored, except
+//! those that would change the security of the exchange, which are refused
+//! with the error Core names. Until the client and its redirect URI are known
+//! to be registered, errors are shown as a page; after that, they go back to
+//! the client as the protocol says (`error`, `error_description`, `state`).
 
 use std::collections::BTreeMap;
 
-use super::clients::{self, Client};
+use super::clients::{self, Client, Profil};
 use crate::error::Result;
 use crate::Db;
 
-/// Parameters a request may carry; anything else is refused.
-const KNOWN: [&str; 11] = [
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "scope",
-    "state",
-    "nonce",
-    "acr_values",
-    "code_challenge",
-    "code_challenge_method",
-    "prompt",
-    "claims",
+/// Parameters that would change how the exchange is secured, and the error
+/// Core names for each when the provider does not support them.
+const REFUSED: [(&str, &str, &str); 3] = [
+    (
+        "request",
+        "request_not_supported",
+        "les objets de requête (request) ne sont pas pris en charge",
+    ),
+    (
+        "request_uri",
+        "request_uri_not_supported",
+        "request_uri n'est pas pris en charge",
+    ),
+    (
+        "registration",
+        "registration_not_supported",
+        "l'enregistrement dynamique (registration) n'est pas pris en charge",
+    ),
 ];
 
 /// The assurance level the provider asserts.
 pub const ACR: &str = "eidas1";
+
+/// Longest `state`, `nonce` or `login_hint` accepted.
+const MAX_VALUE: usize = 512;
 
 /// A valid request, kept until the aidant has chosen the usager and démarche.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -34,11 +44,17 @@ pub struct Request {
     pub redirect_uri: String,
     pub scope: String,
     pub state: String,
-    pub nonce: String,
+    /// Optional for a standard service, required for the FranceConnect profile.
+    pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     /// The démarches this request accepts (`claims` parameter, claim
     /// `rep_scope` with `value` or `values`); `None`: no restriction.
     pub rep_scope: Option<Vec<String>>,
+    /// How old the aidant's last authentication may be, in seconds:
+    /// `max_age`, or 0 for `prompt=login` (the smaller of both).
+    pub max_age: Option<i64>,
+    /// The e-mail the service suggests for the aidant's sign-in.
+    pub login_hint: Option<String>,
 }
 
 /// Why a request is refused.
@@ -117,11 +133,12 @@ pub async fn parse(db: &Db, pairs: &[(String, String)]) -> Result<Result<(Reques
             state: state.clone(),
         }))
     };
+    // Core 3.1.2.1: parameters MUST NOT be included more than once.
     if let Some(k) = repeated {
         return back("invalid_request", format!("paramètre répété : {k}"));
     }
-    if let Some(k) = map.keys().find(|k| !KNOWN.contains(k)) {
-        return back("invalid_request", format!("paramètre inconnu : {k}"));
+    if let Some((_, error, why)) = REFUSED.iter().find(|(k, _, _)| map.contains_key(k)) {
+        return back(error, why.to_string());
     }
     if map.get("response_type") != Some(&"code") {
         return back(
@@ -129,32 +146,51 @@ pub async fn parse(db: &Db, pairs: &[(String, String)]) -> Result<Result<(Reques
             "seul response_type=code est accepté".into(),
         );
     }
+    // The code travels in the query; fragment or form_post would change where.
+    if map.get("response_mode").is_some_and(|m| *m != "query") {
+        return back("invalid_request", "seul response_mode=query est accepté".into());
+    }
     let scope = map.get("scope").copied().unwrap_or("");
     if !scope.split(' ').any(|s| s == "openid") {
         return back("invalid_scope", "le scope doit contenir openid".into());
     }
-    let state_ok = state.as_deref().is_some_and(|s| !s.is_empty() && s.len() <= 512);
+    let state_ok = state.as_deref().is_some_and(|s| !s.is_empty() && s.len() <= MAX_VALUE);
     if !state_ok {
         return back(
             "invalid_request",
             "state est obligatoire (512 caractères au plus)".into(),
         );
     }
-    let nonce = map.get("nonce").copied().unwrap_or("");
-    if nonce.is_empty() || nonce.len() > 512 {
-        return back(
-            "invalid_request",
-            "nonce est obligatoire (512 caractères au plus)".into(),
-        );
+    let nonce = map.get("nonce").filter(|n| !n.is_empty()).map(|n| n.to_string());
+    if nonce.as_ref().is_some_and(|n| n.len() > MAX_VALUE) {
+        return back("invalid_request", "nonce : 512 caractères au plus".into());
+    }
+    if nonce.is_none() && client.profil == Profil::FranceConnect {
+        return back("invalid_request", "nonce est obligatoire pour FranceConnect".into());
     }
     if let Some(acr) = map.get("acr_values") {
         if !acr.split(' ').any(|a| a == ACR) {
             return back("invalid_request", format!("acr_values doit contenir {ACR}"));
         }
     }
-    if map.get("prompt").is_some_and(|p| p.split(' ').any(|p| p == "none")) {
+    let prompts: Vec<&str> = map.get("prompt").map(|p| p.split(' ').collect()).unwrap_or_default();
+    if prompts.contains(&"none") {
         return back("login_required", "l'aidant doit choisir l'usager et la démarche".into());
     }
+    let max_age = match map.get("max_age").map(|m| m.parse::<i64>()) {
+        None => None,
+        Some(Ok(m)) if m >= 0 => Some(m),
+        Some(_) => {
+            return back(
+                "invalid_request",
+                "max_age : un nombre entier de secondes, positif ou nul".into(),
+            )
+        }
+    };
+    let max_age = match (max_age, prompts.contains(&"login")) {
+        (m, false) => m,
+        (_, true) => Some(0),
+    };
     let code_challenge = match (map.get("code_challenge"), map.get("code_challenge_method")) {
         (None, None) => None,
         (Some(c), Some(&"S256")) if (43..=128).contains(&c.len()) => Some(c.to_string()),
@@ -168,15 +204,23 @@ pub async fn parse(db: &Db, pairs: &[(String, String)]) -> Result<Result<(Reques
         Some(Ok(r)) => r,
         Some(Err(why)) => return back("invalid_request", why),
     };
+    // A hint only: too long or empty, it is simply not used.
+    let login_hint = map
+        .get("login_hint")
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty() && h.len() <= MAX_VALUE)
+        .map(str::to_string);
     Ok(Ok((
         Request {
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.to_string(),
             scope: scope.to_string(),
             state: state.unwrap_or_default(),
-            nonce: nonce.to_string(),
+            nonce,
             code_challenge,
             rep_scope,
+            max_age,
+            login_hint,
         },
         client,
     )))

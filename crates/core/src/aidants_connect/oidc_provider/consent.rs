@@ -7,7 +7,7 @@
 
 use super::authorize::{Refusal, Request};
 use super::clients::Client;
-use super::tokens::{self, Grant};
+use super::tokens::{self, Authn, Grant};
 use crate::accounts::Principal;
 use crate::aidants_connect::aidants;
 use crate::aidants_connect::mandats::lookup::{self, ActiveAutorisation, UsagerChoice};
@@ -54,6 +54,7 @@ pub async fn complete(
     client: &Client,
     usager: i64,
     autorisation: i64,
+    authn: &Authn,
 ) -> Result<String> {
     let structure = aidants::require_acting(core, who).await?;
     let mut tx = core.db.begin().await?;
@@ -74,7 +75,7 @@ pub async fn complete(
         autorisation_id: a.id,
         demarche: a.demarche,
     };
-    let to = tokens::issue_code_tx(core, &mut tx, request, &grant).await?;
+    let to = tokens::issue_code_tx(core, &mut tx, request, &grant, authn).await?;
     tx.commit().await?;
     Ok(to)
 }

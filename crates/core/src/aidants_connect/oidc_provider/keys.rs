@@ -132,11 +132,43 @@ async fn active(core: &Core) -> Result<(String, String)> {
 
 /// Signs `claims` as an ES256 JWT with the active key.
 pub async fn sign(core: &Core, claims: &Value) -> Result<String> {
-    let (kid, sealed) = active(core).await?;
-    let pem = core.keys.open(SEAL, &sealed)?;
-    let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| CoreError::Io(format!("clé de signature : {e}")))?;
-    let mut header = Header::new(Algorithm::ES256);
-    header.kid = Some(kid);
+    sign_for(core, "", super::clients::Alg::ES256, claims, None).await
+}
+
+/// Signs `claims` for `client` with the algorithm it registered for `what`
+/// (its ID token or its userinfo): ES256 with our active key, or HS256 with
+/// its secret (FranceConnect v1). `typ`: the JOSE header's type, if any.
+pub async fn sign_for(
+    core: &Core,
+    client_id: &str,
+    alg: super::clients::Alg,
+    claims: &Value,
+    typ: Option<&str>,
+) -> Result<String> {
+    let (header, key) = match alg {
+        super::clients::Alg::ES256 => {
+            let (kid, sealed) = active(core).await?;
+            let pem = core.keys.open(SEAL, &sealed)?;
+            let key = EncodingKey::from_ec_pem(pem.as_bytes())
+                .map_err(|e| CoreError::Io(format!("clé de signature : {e}")))?;
+            let mut header = Header::new(Algorithm::ES256);
+            header.kid = Some(kid);
+            (header, key)
+        }
+        super::clients::Alg::HS256 => {
+            let secret = super::clients::signing_secret(core, client_id)
+                .await?
+                .ok_or_else(|| CoreError::Io(format!("secret de signature HS256 introuvable pour {client_id}")))?;
+            (
+                Header::new(Algorithm::HS256),
+                EncodingKey::from_secret(secret.as_bytes()),
+            )
+        }
+    };
+    let header = Header {
+        typ: typ.map(str::to_string).or(header.typ),
+        ..header
+    };
     jsonwebtoken::encode(&header, claims, &key).map_err(|e| CoreError::Io(format!("signature : {e}")))
 }
 
@@ -161,6 +193,9 @@ pub async fn verify_ours(core: &Core, token: &str, issuer: &str) -> Result<Optio
     let Ok(header) = jsonwebtoken::decode_header(token) else {
         return Ok(None);
     };
+    if header.alg == Algorithm::HS256 {
+        return verify_hs256(core, token, issuer).await;
+    }
     let Some(kid) = header.kid.filter(|_| header.alg == Algorithm::ES256) else {
         return Ok(None);
     };
@@ -179,5 +214,30 @@ pub async fn verify_ours(core: &Core, token: &str, issuer: &str) -> Result<Optio
     v.validate_aud = false;
     v.set_required_spec_claims(&["iss", "aud", "sub"]);
     v.set_issuer(&[issuer]);
+    Ok(jsonwebtoken::decode::<Value>(token, &key, &v).ok().map(|d| d.claims))
+}
+
+/// [`verify_ours`] for an HS256 token (a service that registered HS256): the
+/// key is the secret of the service the token names as audience.
+async fn verify_hs256(core: &Core, token: &str, issuer: &str) -> Result<Option<Value>> {
+    // Whose secret: the audience, read before the signature can be checked.
+    let Some(aud) = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
+        .and_then(|c| c["aud"].as_str().map(str::to_string))
+    else {
+        return Ok(None);
+    };
+    let Some(secret) = super::clients::signing_secret(core, &aud).await? else {
+        return Ok(None);
+    };
+    let mut v = jsonwebtoken::Validation::new(Algorithm::HS256);
+    v.validate_exp = false;
+    v.set_audience(&[aud.as_str()]);
+    v.set_required_spec_claims(&["iss", "aud", "sub"]);
+    v.set_issuer(&[issuer]);
+    let key = jsonwebtoken::DecodingKey::from_secret(secret.as_bytes());
     Ok(jsonwebtoken::decode::<Value>(token, &key, &v).ok().map(|d| d.claims))
 }

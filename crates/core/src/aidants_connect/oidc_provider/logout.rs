@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use super::tokens::pairwise_sub;
+use super::tokens::subject;
 use super::{clients, keys};
 use crate::error::Result;
-use crate::{on_db, Core};
+use crate::{on_tx, Core};
 
 const KNOWN: [&str; 5] = [
     "id_token_hint",
@@ -66,25 +66,26 @@ pub async fn end_session(
             ));
         }
     };
-    // The service's live tokens for this usager (the sub is pairwise: found among the few live ones).
+    // The service's live tokens for this usager (the sub may be pairwise: found among the few live ones).
     let now = core.db.now_micros();
-    let live: Vec<i64> = on_db!(&core.db, c => {
+    let mut tx = core.db.begin().await?;
+    let live: Vec<i64> = on_tx!(&mut tx, c => {
         sqlx::query_scalar(
             "SELECT DISTINCT usager_id FROM oidc_jetons WHERE client_id = $1 AND revoque_at IS NULL AND expire_at > $2",
         )
         .bind(&client.client_id).bind(now).fetch_all(&mut *c).await?
     });
-    if let Some(usager) = live
-        .into_iter()
-        .find(|u| pairwise_sub(core, &client.client_id, *u) == sub)
-    {
-        on_db!(&core.db, c => {
-            sqlx::query(
-                "UPDATE oidc_jetons SET revoque_at = $3 WHERE client_id = $1 AND usager_id = $2 AND revoque_at IS NULL",
-            )
-            .bind(&client.client_id).bind(usager).bind(now).execute(&mut *c).await?;
-        });
+    for usager in live {
+        if subject(core, &mut tx, &client, usager).await?.as_deref() == Some(sub) {
+            on_tx!(&mut tx, c => {
+                sqlx::query(
+                    "UPDATE oidc_jetons SET revoque_at = $3 WHERE client_id = $1 AND usager_id = $2 AND revoque_at IS NULL",
+                )
+                .bind(&client.client_id).bind(usager).bind(now).execute(&mut *c).await?;
+            });
+        }
     }
+    tx.commit().await?;
     let Some(uri) = back else {
         return Ok(Ok(None));
     };

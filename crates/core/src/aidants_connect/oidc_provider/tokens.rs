@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::authorize::{Request, ACR};
-use super::clients::Client;
+use super::clients::{Client, Profil};
 use crate::db::Tx;
 use crate::error::{CoreError, Result};
 use crate::journal::{self, actions, Actor, NewEntry};
@@ -19,6 +19,15 @@ use crate::{on_db, on_tx, Core};
 pub const CODE_TTL: i64 = 60 * 1_000_000;
 /// Life of an access token and of an ID token, seconds.
 pub const TOKEN_TTL_SECONDS: i64 = 600;
+
+/// How the aidant proved who he is, on the session that completes the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authn {
+    /// His last TOTP check on that session (µs): the ID token's `auth_time`.
+    pub auth_time: i64,
+    /// That session's public identifier (`sid`).
+    pub sid: String,
+}
 
 /// What the aidant chose for this request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,26 +64,55 @@ pub fn pairwise_sub(core: &Core, client_id: &str, usager_id: i64) -> String {
     ))
 }
 
-/// Issues the code for a request the aidant completed; returns the URL to send the browser to.
-pub async fn issue_code(core: &Core, request: &Request, grant: &Grant) -> Result<String> {
+/// The `sub` `client` sees for an usager: pairwise for an online service;
+/// for FranceConnect, the usager's own stable identifier (the keyed
+/// fingerprint of his FranceConnect `sub` kept since his identification),
+/// the same whatever the client. `None`: no such usager.
+pub async fn subject(core: &Core, tx: &mut Tx, client: &Client, usager_id: i64) -> Result<Option<String>> {
+    match client.profil {
+        Profil::Standard => Ok(Some(pairwise_sub(core, &client.client_id, usager_id))),
+        Profil::FranceConnect => Ok(on_tx!(tx, c => {
+            sqlx::query_scalar("SELECT sub_hash FROM usagers WHERE id = $1").bind(usager_id).fetch_optional(&mut *c).await?
+        })),
+    }
+}
+
+/// `at_hash` (Core 3.1.3.6): the left half of the SHA-256 of the access token.
+pub fn at_hash(access_token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(&Sha256::digest(access_token.as_bytes())[..16])
+}
+
+/// Issues the code for a request the aidant completed, in its own transaction.
+pub async fn issue_code(core: &Core, request: &Request, grant: &Grant, authn: &Authn) -> Result<String> {
     let mut tx = core.db.begin().await?;
-    let to = issue_code_tx(core, &mut tx, request, grant).await?;
+    let to = issue_code_tx(core, &mut tx, request, grant, authn).await?;
     tx.commit().await?;
     Ok(to)
 }
 
-/// [`issue_code`] inside the caller's transaction (where the grant was checked).
-pub async fn issue_code_tx(core: &Core, tx: &mut Tx, request: &Request, grant: &Grant) -> Result<String> {
+/// Issues the code for a request the aidant completed, inside the caller's
+/// transaction (where the grant was checked); returns the URL to send the
+/// browser to.
+pub async fn issue_code_tx(
+    core: &Core,
+    tx: &mut Tx,
+    request: &Request,
+    grant: &Grant,
+    authn: &Authn,
+) -> Result<String> {
     let code = random();
     let now = tx.horloge.now_micros();
     on_tx!(tx, c => {
         sqlx::query(
             "INSERT INTO oidc_codes (empreinte, client_id, redirect_uri, nonce, code_challenge, aidant_id, structure_id, usager_id, \
-             autorisation_id, demarche, created_at, expire_at, scope) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             autorisation_id, demarche, created_at, expire_at, scope, auth_time, sid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
-        .bind(fingerprint(core, "oidc-code", &code)).bind(&request.client_id).bind(&request.redirect_uri).bind(&request.nonce)
+        .bind(fingerprint(core, "oidc-code", &code)).bind(&request.client_id).bind(&request.redirect_uri)
+        .bind(request.nonce.as_deref().unwrap_or_default())
         .bind(&request.code_challenge).bind(grant.aidant_id).bind(grant.structure_id).bind(grant.usager_id)
         .bind(grant.autorisation_id).bind(&grant.demarche).bind(now).bind(now + CODE_TTL).bind(&request.scope)
+        .bind(authn.auth_time).bind(&authn.sid)
         .execute(&mut *c).await?;
     });
     let mut u = url::Url::parse(&request.redirect_uri).map_err(|e| CoreError::invalid(e.to_string()))?;
@@ -121,6 +159,8 @@ type CodeRow = (
     String,
     i64,
     String,
+    Option<i64>,
+    Option<String>,
 );
 
 /// `POST /oidc/token` for an authenticated client.
@@ -144,7 +184,8 @@ pub async fn exchange(
     let row: Option<CodeRow> = on_tx!(&mut tx, c => {
         sqlx::query_as(
             "UPDATE oidc_codes SET utilise_at = $2 WHERE empreinte = $1 AND utilise_at IS NULL \
-             RETURNING client_id, redirect_uri, nonce, code_challenge, aidant_id, structure_id, usager_id, autorisation_id, demarche, expire_at, scope",
+             RETURNING client_id, redirect_uri, nonce, code_challenge, aidant_id, structure_id, usager_id, autorisation_id, demarche, expire_at, scope, \
+             auth_time, sid",
         )
         .bind(&key).bind(now).fetch_optional(&mut *c).await?
     });
@@ -160,6 +201,8 @@ pub async fn exchange(
         demarche,
         expire_at,
         scope,
+        auth_time,
+        sid,
     )) = row
     else {
         let replayed: i64 = on_tx!(&mut tx, c => {
@@ -232,30 +275,43 @@ pub async fn exchange(
             "l'autorisation de l'usager a été révoquée ou a expiré",
         ));
     }
+    let Some(sub) = subject(core, &mut tx, client, usager).await? else {
+        tx.commit().await?;
+        return Ok(refuse(400, "invalid_grant", "aucun usager ne correspond à ce code"));
+    };
     let token = random();
     on_tx!(&mut tx, c => {
         sqlx::query(
-            "INSERT INTO oidc_jetons (empreinte, code_empreinte, client_id, aidant_id, structure_id, usager_id, autorisation_id, demarche, created_at, expire_at, scope) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "INSERT INTO oidc_jetons (empreinte, code_empreinte, client_id, aidant_id, structure_id, usager_id, autorisation_id, demarche, created_at, expire_at, scope, sid) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(fingerprint(core, "oidc-jeton", &token)).bind(&key).bind(&client_id).bind(aidant).bind(structure)
         .bind(usager).bind(autorisation).bind(&demarche).bind(now).bind(now + TOKEN_TTL_SECONDS * 1_000_000).bind(&scope)
+        .bind(&sid)
         .execute(&mut *c).await?;
     });
     tx.commit().await?;
     let iat = now / 1_000_000;
-    let claims = json!({
+    let mut claims = json!({
         "iss": issuer,
-        "sub": pairwise_sub(core, &client_id, usager),
+        "sub": sub,
         "aud": client_id,
         "iat": iat,
         "exp": iat + TOKEN_TTL_SECONDS,
-        "auth_time": iat,
-        "nonce": nonce,
+        // A code issued before auth_time was recorded: the time of the token, as before.
+        "auth_time": auth_time.map_or(iat, |t| t / 1_000_000),
         "acr": ACR,
-        "rep_scope": demarche,
+        "at_hash": at_hash(&token),
+        "rep_scope": rep_scope_claim(client, &demarche),
     });
-    let id_token = super::keys::sign(core, &claims).await?;
+    // Only when one was sent: a client that sent none must not find one (openid-client refuses it).
+    if !nonce.is_empty() {
+        claims["nonce"] = nonce.into();
+    }
+    if let Some(s) = sid {
+        claims["sid"] = s.into();
+    }
+    let id_token = super::keys::sign_for(core, &client_id, client.id_token_alg, &claims, None).await?;
     Ok(Ok(json!({
         "access_token": token,
         "token_type": "Bearer",
@@ -263,6 +319,15 @@ pub async fn exchange(
         "id_token": id_token,
         "scope": scope,
     })))
+}
+
+/// The `rep_scope` claim: the démarche's key for an online service; a list
+/// of keys for FranceConnect, which reads it as an array.
+pub fn rep_scope_claim(client: &Client, demarche: &str) -> Value {
+    match client.profil {
+        Profil::Standard => json!(demarche),
+        Profil::FranceConnect => json!([demarche]),
+    }
 }
 
 /// A live access token.

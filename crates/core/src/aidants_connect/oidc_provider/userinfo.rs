@@ -9,7 +9,8 @@ use crate::aidants_connect::oidc_provider::tokens::Grant;
 use crate::db::Tx;
 use serde_json::{json, Map, Value};
 
-use super::tokens::{self, pairwise_sub, OAuthError};
+use super::clients::{self, Client};
+use super::tokens::{self, OAuthError};
 use crate::aidants_connect::mandats::lookup;
 use crate::error::Result;
 use crate::journal::{self, actions, Actor, NewEntry};
@@ -33,7 +34,15 @@ pub const SCOPES: [(&str, &[&str]); 11] = [
     ("preferred_username", &["preferred_username"]),
 ];
 
-fn invalid_token(description: &str) -> Result<Value, OAuthError> {
+/// What the service receives: plain JSON, or a JWT (`application/jwt`) when it
+/// registered `userinfo_signed_response_alg`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Json(Value),
+    Jwt(String),
+}
+
+fn invalid_token<T>(description: &str) -> Result<T, OAuthError> {
     Err(OAuthError {
         status: 401,
         error: "invalid_token",
@@ -78,9 +87,12 @@ pub(crate) async fn still_valid(
 }
 
 /// The claims for the bearer `token`, or why it is refused.
-pub async fn userinfo(core: &Core, token: &str) -> Result<Result<Value, OAuthError>> {
+pub async fn userinfo(core: &Core, issuer: &str, token: &str) -> Result<Result<Answer, OAuthError>> {
     let Some(a) = tokens::access(core, token).await? else {
         return Ok(invalid_token("jeton inconnu, expiré ou révoqué"));
+    };
+    let Some(client) = clients::find(&core.db, &a.client_id).await? else {
+        return Ok(invalid_token("ce service en ligne n'est plus enregistré"));
     };
     let now = core.db.now_micros();
     let mut tx = core.db.begin().await?;
@@ -104,7 +116,9 @@ pub async fn userinfo(core: &Core, token: &str) -> Result<Result<Value, OAuthErr
         )
         .bind(a.usager_id).fetch_optional(&mut *c).await?
     });
-    let Some((given, family, preferred, birthdate, birthplace, birthcountry, gender, email)) = usager else {
+    let (Some((given, family, preferred, birthdate, birthplace, birthcountry, gender, email)), Some(sub)) =
+        (usager, tokens::subject(core, &mut tx, &client, a.usager_id).await?)
+    else {
         return Ok(invalid_token("usager introuvable"));
     };
     let seq = journal::append(
@@ -147,12 +161,33 @@ pub async fn userinfo(core: &Core, token: &str) -> Result<Result<Value, OAuthErr
         .flat_map(|(_, claims)| claims.iter().copied())
         .collect();
     let mut out = Map::new();
-    out.insert("sub".into(), pairwise_sub(core, &a.client_id, a.usager_id).into());
+    out.insert("sub".into(), sub.into());
     for (name, value) in values {
         if let (true, Some(v)) = (allowed.contains(&name), value) {
             out.insert(name.into(), v.into());
         }
     }
-    out.insert("rep_scope".into(), a.demarche.into());
-    Ok(Ok(Value::Object(out)))
+    out.insert("rep_scope".into(), tokens::rep_scope_claim(&client, &a.demarche));
+    signed(core, issuer, &client, out, now).await.map(Ok)
+}
+
+/// The answer in the form the service registered: a JWT carries `iss`,
+/// `aud`, `iat` and `exp` besides the claims (OpenID Connect Core 5.3.2).
+async fn signed(
+    core: &Core,
+    issuer: &str,
+    client: &Client,
+    mut claims: Map<String, Value>,
+    now: i64,
+) -> Result<Answer> {
+    let Some(alg) = client.userinfo_alg else {
+        return Ok(Answer::Json(Value::Object(claims)));
+    };
+    let iat = now / 1_000_000;
+    claims.insert("iss".into(), issuer.into());
+    claims.insert("aud".into(), client.client_id.clone().into());
+    claims.insert("iat".into(), iat.into());
+    claims.insert("exp".into(), (iat + tokens::TOKEN_TTL_SECONDS).into());
+    let jwt = super::keys::sign_for(core, &client.client_id, alg, &Value::Object(claims), None).await?;
+    Ok(Answer::Jwt(jwt))
 }

@@ -1,0 +1,39 @@
+-- OpenID Connect provider, part 4: the profile of each service (`standard`, or
+-- `franceconnect` when FranceConnect itself is the client: Aidants Connect as an
+-- identity provider of the federation), its signatures, the aidant's real
+-- authentication time, the OP session (`sid`) and back-channel logout.
+
+-- 'standard' or 'franceconnect'.
+ALTER TABLE oidc_clients ADD COLUMN profil TEXT NOT NULL DEFAULT 'standard';
+-- Signature of the ID token: 'ES256' (our keys, JWKS) or 'HS256' (the client's secret).
+ALTER TABLE oidc_clients ADD COLUMN id_token_alg TEXT NOT NULL DEFAULT 'ES256';
+-- Signature of userinfo: NULL (plain JSON), 'ES256' or 'HS256' (application/jwt).
+ALTER TABLE oidc_clients ADD COLUMN userinfo_alg TEXT;
+-- The client secret sealed with the deployment secret, only when something is
+-- signed with it (HS256); otherwise only its SHA-256 is kept.
+ALTER TABLE oidc_clients ADD COLUMN secret_scelle TEXT;
+-- Back-channel logout 1.0: where to POST the logout token (NULL: none).
+ALTER TABLE oidc_clients ADD COLUMN backchannel_logout_uri TEXT;
+
+-- When the aidant last proved who he is on the session that issued the code
+-- (his TOTP check, µs), and that session's public identifier (`sid`).
+ALTER TABLE oidc_codes ADD COLUMN auth_time INTEGER;
+ALTER TABLE oidc_codes ADD COLUMN sid TEXT;
+ALTER TABLE oidc_jetons ADD COLUMN sid TEXT;
+CREATE INDEX oidc_jetons_sid ON oidc_jetons (sid);
+
+-- Logout tokens to deliver (back-channel logout), one per service, session and usager:
+-- claimed by any instance (prochain_essai_at moved ahead as a lease), retried with a back-off.
+CREATE TABLE oidc_deconnexions (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_id           TEXT    NOT NULL,
+    usager_id           INTEGER NOT NULL,
+    sid                 TEXT    NOT NULL,
+    created_at          INTEGER NOT NULL,
+    prochain_essai_at   INTEGER NOT NULL,
+    tentatives          INTEGER NOT NULL DEFAULT 0,
+    envoye_at           INTEGER,
+    erreur              TEXT,
+    UNIQUE (client_id, sid, usager_id)
+);
+CREATE INDEX oidc_deconnexions_dues ON oidc_deconnexions (envoye_at, prochain_essai_at);
