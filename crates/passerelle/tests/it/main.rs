@@ -49,6 +49,7 @@ mod migrations;
 mod oidc;
 mod oidc_authlib;
 mod oidc_authorize;
+mod oidc_core;
 mod oidc_private_key_jwt;
 mod oidc_support;
 mod opendata_indicateurs;

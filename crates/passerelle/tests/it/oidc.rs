@@ -103,17 +103,8 @@ pub(crate) async fn code_for(app: &TestApp, client_id: &str, challenge: Option<&
     u.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned()
 }
 
-/// Verifies an ID token against the published JWKS.
 async fn verify(app: &TestApp, id_token: &str, audience: &str) -> Value {
-    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(json_get(app, "/oidc/jwks").await).unwrap();
-    let header = jsonwebtoken::decode_header(id_token).unwrap();
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid publié");
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    v.set_audience(&[audience]);
-    v.set_issuer(&[BASE]);
-    jsonwebtoken::decode::<Value>(id_token, &key, &v).unwrap().claims
+    crate::oidc_support::verify_es256(app, id_token, audience).await
 }
 
 #[tokio::test]

@@ -38,6 +38,42 @@ pub(crate) fn client_with_secret(app: &TestApp, name: &str) -> (String, String) 
     )
 }
 
+/// Registers a service returning to [`BACK`] with these extra arguments of
+/// `oidc clients creer`: the command's JSON answer.
+pub(crate) fn register_json(app: &TestApp, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "oidc",
+        "clients",
+        "creer",
+        "--nom",
+        "Service de test",
+        "--redirect-uri",
+        BACK,
+        "--post-logout-uri",
+        AFTER_LOGOUT,
+        "--json",
+    ];
+    args.extend(extra);
+    let (code, out, err) = run(app, &args);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Verifies a JWT signed by the provider (ES256) against the published JWKS,
+/// for `audience`: its claims.
+pub(crate) async fn verify_es256(app: &TestApp, jwt: &str, audience: &str) -> Value {
+    let r = app.browser().get("/oidc/jwks").await;
+    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&r.body).unwrap();
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid publié");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    v.set_audience(&[audience]);
+    v.set_issuer(&[crate::support::BASE]);
+    jsonwebtoken::decode::<Value>(jwt, &key, &v).unwrap().claims
+}
+
 /// Registers a service; `demarches` empty: all. Returns (client_id, secret).
 pub(crate) fn register(app: &TestApp, demarches: &str) -> (String, String) {
     let mut args = vec![
