@@ -314,15 +314,27 @@ async fn authentication_requests_are_read_as_core_says() {
         vec![("max_age", Some("0"))],
         vec![("max_age", Some("3600"))],
         vec![("reauth", Some("1.abc"))],
+        // Core 3.1.2.1: a parameter without a value is omitted.
+        vec![("acr_values", Some(""))],
+        vec![("prompt", Some(""))],
+        vec![("max_age", Some(""))],
+        vec![("claims", Some(""))],
+        // With PKCE, state may be left out (RFC 9700 §2.1).
+        vec![
+            ("state", None),
+            ("code_challenge", Some(c43.as_str())),
+            ("code_challenge_method", Some("S256")),
+        ],
     ] {
         let r = check(with(&changes)).await;
         assert!(r.is_ok(), "{changes:?}: {:?}", r.err());
     }
     let (c42, c129) = ("c".repeat(42), "c".repeat(129));
     for (changes, why) in [
+        (vec![("state", Some(s513.as_str()))], "state : 512 caractères au plus"),
         (
-            vec![("state", Some(s513.as_str()))],
-            "state est obligatoire (512 caractères au plus)",
+            vec![("state", None)],
+            "state est obligatoire (sauf avec PKCE ; toujours pour FranceConnect)",
         ),
         (vec![("nonce", Some(s513.as_str()))], "nonce : 512 caractères au plus"),
         (
@@ -346,7 +358,7 @@ async fn authentication_requests_are_read_as_core_says() {
             vec![("scope", Some("openidx profile"))],
             "le scope doit contenir openid",
         ),
-        (vec![("acr_values", Some(""))], "acr_values doit contenir eidas1"),
+        (vec![("acr_values", Some("eidas2"))], "acr_values doit contenir eidas1"),
         (
             vec![
                 ("code_challenge", Some(c42.as_str())),
@@ -374,7 +386,8 @@ async fn authentication_requests_are_read_as_core_says() {
         match check(with(&changes)).await {
             Err(Refusal::Redirect { description, state, .. }) => {
                 assert_eq!(description, why, "{changes:?}");
-                assert!(state.is_some(), "{changes:?}");
+                let without_state = changes.iter().any(|(k, v)| *k == "state" && v.is_none());
+                assert_eq!(state.is_some(), !without_state, "{changes:?}");
             }
             other => panic!("{changes:?}: {:?}", other.map(|_| ())),
         }

@@ -43,7 +43,9 @@ pub struct Request {
     pub client_id: String,
     pub redirect_uri: String,
     pub scope: String,
-    pub state: String,
+    /// Optional for a standard service that sends PKCE (which then protects
+    /// the exchange, RFC 9700 §2.1); required otherwise and for FranceConnect.
+    pub state: Option<String>,
     /// Optional for a standard service, required for the FranceConnect profile.
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
@@ -106,9 +108,11 @@ pub async fn parse(db: &Db, pairs: &[(String, String)]) -> Result<Result<(Reques
             repeated = Some(k.clone());
         }
     }
+    // Core 3.1.2.1: a parameter sent without a value is treated as omitted.
+    map.retain(|_, v| !v.is_empty());
     let page = |m: String| Ok(Err(Refusal::Page(m)));
     // 1. Who asks, and where to answer: until both are trusted, a page.
-    let Some(client_id) = map.get("client_id").filter(|v| !v.is_empty()) else {
+    let Some(client_id) = map.get("client_id") else {
         return page("Paramètre client_id absent : le service en ligne n'est pas identifié.".into());
     };
     if repeated.as_deref() == Some("client_id") || repeated.as_deref() == Some("redirect_uri") {
@@ -154,14 +158,10 @@ pub async fn parse(db: &Db, pairs: &[(String, String)]) -> Result<Result<(Reques
     if !scope.split(' ').any(|s| s == "openid") {
         return back("invalid_scope", "le scope doit contenir openid".into());
     }
-    let state_ok = state.as_deref().is_some_and(|s| !s.is_empty() && s.len() <= MAX_VALUE);
-    if !state_ok {
-        return back(
-            "invalid_request",
-            "state est obligatoire (512 caractères au plus)".into(),
-        );
+    if state.as_ref().is_some_and(|s| s.len() > MAX_VALUE) {
+        return back("invalid_request", "state : 512 caractères au plus".into());
     }
-    let nonce = map.get("nonce").filter(|n| !n.is_empty()).map(|n| n.to_string());
+    let nonce = map.get("nonce").map(|n| n.to_string());
     if nonce.as_ref().is_some_and(|n| n.len() > MAX_VALUE) {
         return back("invalid_request", "nonce : 512 caractères au plus".into());
     }
@@ -199,6 +199,12 @@ pub async fn parse(db: &Db, pairs: &[(String, String)]) -> Result<Result<(Reques
         }
         _ => return back("invalid_request", "PKCE : seule la méthode S256 est acceptée".into()),
     };
+    if state.is_none() && (code_challenge.is_none() || client.profil == Profil::FranceConnect) {
+        return back(
+            "invalid_request",
+            "state est obligatoire (sauf avec PKCE ; toujours pour FranceConnect)".into(),
+        );
+    }
     let rep_scope = match map.get("claims").map(|c| rep_scope(c)) {
         None => None,
         Some(Ok(r)) => r,
@@ -215,7 +221,7 @@ pub async fn parse(db: &Db, pairs: &[(String, String)]) -> Result<Result<(Reques
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.to_string(),
             scope: scope.to_string(),
-            state: state.unwrap_or_default(),
+            state,
             nonce,
             code_challenge,
             rep_scope,

@@ -86,7 +86,7 @@ pub fn cancel(request: &Request) -> Option<String> {
         redirect_uri: request.redirect_uri.clone(),
         error: "access_denied",
         description: "l'aidant a annulé la demande".into(),
-        state: Some(request.state.clone()),
+        state: request.state.clone(),
     }
     .location()
 }

@@ -29,7 +29,7 @@ fn mac(keys: &Keys, session_token: &str, request: &Request, at: i64) -> String {
     for part in [
         session::sid(session_token).as_str(),
         &request.client_id,
-        &request.state,
+        request.state.as_deref().unwrap_or_default(),
         &at.to_string(),
     ] {
         m.update(part.as_bytes());
@@ -99,7 +99,7 @@ mod tests {
             client_id: "pc_service".into(),
             redirect_uri: "https://service.exemple.fr/retour".into(),
             scope: "openid".into(),
-            state: "etat-1".into(),
+            state: Some("etat-1".into()),
             nonce: None,
             code_challenge: None,
             rep_scope: None,
@@ -185,7 +185,7 @@ mod tests {
             Decision::Again { .. }
         ));
         let other = Request {
-            state: "etat-2".into(),
+            state: Some("etat-2".into()),
             ..r.clone()
         };
         assert!(matches!(

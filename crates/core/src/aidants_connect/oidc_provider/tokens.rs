@@ -116,9 +116,13 @@ pub async fn issue_code_tx(
         .execute(&mut *c).await?;
     });
     let mut u = url::Url::parse(&request.redirect_uri).map_err(|e| CoreError::invalid(e.to_string()))?;
-    u.query_pairs_mut()
-        .append_pair("code", &code)
-        .append_pair("state", &request.state);
+    {
+        let mut q = u.query_pairs_mut();
+        q.append_pair("code", &code);
+        if let Some(state) = &request.state {
+            q.append_pair("state", state);
+        }
+    }
     Ok(u.to_string())
 }
 
