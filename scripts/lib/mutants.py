@@ -98,7 +98,16 @@ MODULES = {
             "aidants_connect/oidc_provider/authorize.rs",
             "aidants_connect/oidc_provider/assertion.rs",
         ],
-        ["oidc::", "oidc_authlib::", "oidc_authorize::", "oidc_private_key_jwt::", "fuzz_oidc::"],
+        [
+            "oidc::",
+            "oidc_authlib::",
+            "oidc_authorize::",
+            "oidc_core::",
+            "oidc_interop::",
+            "oidc_federation::",
+            "oidc_private_key_jwt::",
+            "fuzz_oidc::",
+        ],
         95,
     ),
     "mandats": (

@@ -10,52 +10,13 @@
 //! assertion lives an hour (authlib's default). The application is
 //! served on a loopback socket; the aidant's browser steps are played here.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Command;
 
 use axum::http::StatusCode;
-use passerelle_web::{router, AppState, WebConfig};
 use serde_json::Value;
 
-use crate::oidc_support::{aidant, consent, mandate, register, AFTER_LOGOUT, BACK};
+use crate::oidc_support::{aidant, consent, mandate, register, serve_loopback, Script, AFTER_LOGOUT, BACK};
 use crate::support::{Browser, TestApp};
-
-struct Python {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: Option<BufReader<ChildStdout>>,
-}
-
-impl Python {
-    /// The next JSON line the script prints (read off the async runtime).
-    async fn next(&mut self) -> Value {
-        let mut reader = self.stdout.take().expect("sortie du script");
-        let (reader, line) = tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            reader.read_line(&mut line).expect("lecture de la sortie du script");
-            (reader, line)
-        })
-        .await
-        .unwrap();
-        self.stdout = Some(reader);
-        assert!(!line.is_empty(), "le script s'est arrêté : {}", self.stderr());
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("ligne du script : {line}"))
-    }
-
-    fn answer(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    fn stderr(&mut self) -> String {
-        let _ = self.child.kill();
-        let mut s = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut e, &mut s);
-        }
-        s
-    }
-}
 
 /// A service registered with a fresh EC P-256 public key: (client_id, path
 /// of its private key in PKCS#8 PEM, for the script).
@@ -95,18 +56,7 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
         panic!("PASSERELLE_PYTHON doit désigner le python de target/pyenv (voir scripts/test)");
     };
     let app = TestApp::new().await;
-    let (listener, base) = crate::support::serveur::loopback().await;
-    let web = WebConfig {
-        base_url: url::Url::parse(&base).unwrap(),
-        assets_dir: None,
-        fonts_dir: None,
-        trust_proxy: false,
-        search_max_age: std::time::Duration::ZERO,
-        dashboard_max_age: std::time::Duration::ZERO,
-    };
-    let served = router(AppState::new(app.core.clone(), web));
-    let browser_router = served.clone();
-    crate::support::serveur::spawn(listener, served);
+    let (base, browser_router) = serve_loopback(&app).await;
 
     let client = register(&app, "");
     let (key_client, key_pem) = register_with_key(&app);
@@ -116,7 +66,8 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
     let (_, _, autorisations) = mandate(&app, structure, aidant_id, ("Angela", "Dubois"), &["social"], 30).await;
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/oidc/client.py");
-    let mut child = Command::new(&python)
+    let mut command = Command::new(&python);
+    command
         .args([
             script,
             &base,
@@ -127,17 +78,8 @@ async fn an_authlib_client_completes_the_flow_and_every_misuse_is_refused() {
             &key_client,
             &key_pem,
         ])
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("lancement du client authlib");
-    let mut py = Python {
-        stdin: child.stdin.take().unwrap(),
-        stdout: child.stdout.take().map(BufReader::new),
-        child,
-    };
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let mut py = Script::spawn(command);
     let mut scenarios = Vec::new();
     let done = loop {
         let msg = py.next().await;

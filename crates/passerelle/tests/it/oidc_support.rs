@@ -3,6 +3,9 @@
 //! plain SQL (the mandates' pages are another branch), and the aidant's two
 //! steps played by reading the pages' links and hidden fields.
 
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use base64::Engine;
@@ -328,4 +331,75 @@ pub(crate) async fn userinfo(app: &TestApp, token: &str) -> (StatusCode, String,
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
     (r.status, www, serde_json::from_str(&r.body).unwrap_or(Value::Null))
+}
+
+/// A client library's script, driven by JSON lines on its stdin and stdout.
+pub(crate) struct Script {
+    pub(crate) child: Child,
+    stdin: ChildStdin,
+    stdout: Option<BufReader<ChildStdout>>,
+}
+
+impl Script {
+    /// Starts `command` with piped stdin, stdout and stderr.
+    pub(crate) fn spawn(mut command: Command) -> Script {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("lancement du script du client");
+        Script {
+            stdin: child.stdin.take().unwrap(),
+            stdout: child.stdout.take().map(BufReader::new),
+            child,
+        }
+    }
+
+    /// The next JSON line the script prints (read off the async runtime).
+    pub(crate) async fn next(&mut self) -> Value {
+        let mut reader = self.stdout.take().expect("sortie du script");
+        let (reader, line) = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("lecture de la sortie du script");
+            (reader, line)
+        })
+        .await
+        .unwrap();
+        self.stdout = Some(reader);
+        assert!(!line.is_empty(), "le script s'est arrêté : {}", self.stderr());
+        serde_json::from_str(&line).unwrap_or_else(|_| panic!("ligne du script : {line}"))
+    }
+
+    pub(crate) fn answer(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    pub(crate) fn stderr(&mut self) -> String {
+        let _ = self.child.kill();
+        let mut s = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut s);
+        }
+        s
+    }
+}
+
+/// The application served on a loopback socket (for client libraries that
+/// speak real HTTP): its base URL, and a router for the aidant's browser.
+pub(crate) async fn serve_loopback(app: &TestApp) -> (String, axum::Router) {
+    let (listener, base) = crate::support::serveur::loopback().await;
+    let web = passerelle_web::WebConfig {
+        base_url: url::Url::parse(&base).unwrap(),
+        assets_dir: None,
+        fonts_dir: None,
+        trust_proxy: false,
+        search_max_age: std::time::Duration::ZERO,
+        dashboard_max_age: std::time::Duration::ZERO,
+    };
+    let served = passerelle_web::router(passerelle_web::AppState::new(app.core.clone(), web));
+    let browser = served.clone();
+    crate::support::serveur::spawn(listener, served);
+    (base, browser)
 }
