@@ -124,6 +124,8 @@ pub async fn load(core: &Core, fc_client_id: Option<&str>, base: &str) -> Result
     .await?;
     tx.commit().await?;
     service_demo::register(core, base).await?;
+    // FranceConnect's simulator as a client of the provider (federation mode).
+    crate::aidants_connect::franceconnect::federation::register_fi(core, base).await?;
     // Mandates concluded by the first aidant (as if after a FranceConnect step).
     let Some(aidant) = aidants.first() else {
         return Ok(out);

@@ -134,7 +134,7 @@ impl AppState {
         self
     }
 
-    fn simulateur_on(&self) -> bool {
+    pub(crate) fn simulateur_on(&self) -> bool {
         self.franceconnect.as_ref().is_some_and(|f| f.config().simulateur)
     }
 }
@@ -548,6 +548,8 @@ pub fn router(state: AppState) -> Router {
         .route("/service-demo", get(service_demo::home))
         .route("/service-demo/connexion", get(service_demo::start))
         .route("/service-demo/retour", get(service_demo::callback))
+        .route("/service-demo/fc/connexion", get(service_demo::start_fc))
+        .route("/service-demo/fc/retour", get(service_demo::callback_fc))
         .route("/espace-usager", get(aidants_connect::espace_usager::home))
         .route("/espace-usager/connexion", get(aidants_connect::espace_usager::start))
         .route(

@@ -26,6 +26,10 @@ pub struct ServicePage {
     /// (label, value) of what the service received.
     pub identite: Vec<(String, String)>,
     pub deconnexion: Option<String>,
+    /// The FranceConnect button is offered (the simulator federates Aidants Connect).
+    pub franceconnect: bool,
+    /// Who the identity came from, once connected.
+    pub fournisseur: &'static str,
 }
 
 fn mounted(state: &AppState) -> Result<(), WebError> {
@@ -36,8 +40,11 @@ fn mounted(state: &AppState) -> Result<(), WebError> {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn page(
+    state: &AppState,
     v: &Visitor,
+    fournisseur: &'static str,
     status: StatusCode,
     erreur: Option<String>,
     identite: Vec<(String, String)>,
@@ -51,6 +58,8 @@ fn page(
             erreur,
             identite,
             deconnexion,
+            franceconnect: state.simulateur_on(),
+            fournisseur,
         },
     )
 }
@@ -58,14 +67,27 @@ fn page(
 /// `GET /service-demo`.
 pub async fn home(State(state): State<AppState>, v: Visitor) -> Result<Response, WebError> {
     mounted(&state)?;
-    page(&v, StatusCode::OK, None, Vec::new(), None)
+    page(&state, &v, "Aidants Connect", StatusCode::OK, None, Vec::new(), None)
 }
 
 /// `GET /service-demo/connexion`: to Passerelle's `/oidc/authorize`.
-pub async fn start(State(state): State<AppState>) -> Result<Response, WebError> {
+pub async fn start(state: State<AppState>) -> Result<Response, WebError> {
+    begin(state, demo::Via::AidantsConnect).await
+}
+
+/// `GET /service-demo/fc/connexion`: to the FranceConnect simulator, which
+/// offers Aidants Connect as identity provider.
+pub async fn start_fc(state: State<AppState>) -> Result<Response, WebError> {
+    if !state.simulateur_on() {
+        return Err(WebError::NotFound);
+    }
+    begin(state, demo::Via::FranceConnect).await
+}
+
+async fn begin(State(state): State<AppState>, via: demo::Via) -> Result<Response, WebError> {
     mounted(&state)?;
     let browser = demo::new_browser_value();
-    let url = demo::authorization_url(&state.core.keys, &issuer(&state), &browser);
+    let url = demo::authorization_url(&state.core.keys, &issuer(&state), &browser, via);
     let mut resp = Redirect::to(&url).into_response();
     cookies::set(
         resp.headers_mut(),
@@ -99,35 +121,61 @@ const CLAIMS: [(&str, &str); 9] = [
 
 /// `GET /service-demo/retour`: the provider sends the browser back here.
 pub async fn callback(
+    state: State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    q: Query<Callback>,
+) -> Result<Response, WebError> {
+    back(state, v, headers, q, demo::Via::AidantsConnect).await
+}
+
+/// `GET /service-demo/fc/retour`: the FranceConnect simulator sends the browser back here.
+pub async fn callback_fc(
+    state: State<AppState>,
+    v: Visitor,
+    headers: HeaderMap,
+    q: Query<Callback>,
+) -> Result<Response, WebError> {
+    back(state, v, headers, q, demo::Via::FranceConnect).await
+}
+
+async fn back(
     State(state): State<AppState>,
     v: Visitor,
     headers: HeaderMap,
     Query(q): Query<Callback>,
+    via: demo::Via,
 ) -> Result<Response, WebError> {
     mounted(&state)?;
+    let provider = match via {
+        demo::Via::AidantsConnect => "Aidants Connect",
+        demo::Via::FranceConnect => "FranceConnect",
+    };
     if let Some(e) = q.error {
         let why = q.error_description.unwrap_or_default();
         let msg = format!(
-            "Connexion refusée par Aidants Connect ({}) {}",
+            "Connexion refusée par {provider} ({}) {}",
             e.chars().take(60).collect::<String>(),
             why.chars().take(200).collect::<String>()
         );
-        return page(&v, StatusCode::OK, Some(msg), Vec::new(), None);
+        return page(&state, &v, provider, StatusCode::OK, Some(msg), Vec::new(), None);
     }
     let browser = cookies::get(&headers, &cookies::name(&state.config, cookies::SERVICE_DEMO)).unwrap_or_default();
     let code = q.code.unwrap_or_default();
     let st = q.state.unwrap_or_default();
     if code.is_empty() || code.len() > 512 || st.len() > 512 {
         return page(
+            &state,
             &v,
+            provider,
             StatusCode::BAD_REQUEST,
-            Some("Réponse d'Aidants Connect incomplète.".into()),
+            Some(format!("Réponse de {provider} incomplète.")),
             Vec::new(),
             None,
         );
     }
     let base = issuer(&state);
-    match demo::finish(&state.core.keys, &base, &browser, &code, &st).await {
+    match demo::finish(&state.core.keys, &base, &browser, &code, &st, via).await {
         Ok(done) => {
             let mut identite: Vec<(String, String)> = Vec::new();
             for (k, label) in CLAIMS {
@@ -154,13 +202,16 @@ pub async fn callback(
                     identite.push((k.clone(), text));
                 }
             }
-            let logout = demo::logout_url(&base, &done.id_token);
-            let mut resp = page(&v, StatusCode::OK, None, identite, Some(logout))?;
+            // The FranceConnect simulator's logout is for Passerelle's own client only.
+            let logout = (via == demo::Via::AidantsConnect).then(|| demo::logout_url(&base, &done.id_token));
+            let mut resp = page(&state, &v, provider, StatusCode::OK, None, identite, logout)?;
             cookies::clear(resp.headers_mut(), &state.config, cookies::SERVICE_DEMO);
             Ok(resp)
         }
         Err(e) => page(
+            &state,
             &v,
+            provider,
             StatusCode::BAD_REQUEST,
             Some(crate::error::capitalise(&e.to_string())),
             Vec::new(),

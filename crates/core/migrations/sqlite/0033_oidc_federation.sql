@@ -37,3 +37,23 @@ CREATE TABLE oidc_deconnexions (
     UNIQUE (client_id, sid, usager_id)
 );
 CREATE INDEX oidc_deconnexions_dues ON oidc_deconnexions (envoye_at, prochain_essai_at);
+
+-- The FranceConnect simulator's federation mode (demonstration and tests):
+-- an online service logs in « with FranceConnect », the usager's identity
+-- coming from an identity provider (Aidants Connect). Its codes and tokens
+-- may carry that identity (JSON) instead of a fictitious one.
+ALTER TABLE fc_simulateur_codes ADD COLUMN identite_fi TEXT;
+ALTER TABLE fc_simulateur_jetons ADD COLUMN identite_fi TEXT;
+-- The simulator's pending requests to the identity provider: its own state
+-- and nonce, and the online service's request to answer afterwards.
+CREATE TABLE fc_simulateur_federation (
+    state_hash          TEXT    PRIMARY KEY,
+    nonce               TEXT    NOT NULL,
+    fs_client_id        TEXT    NOT NULL,
+    fs_redirect_uri     TEXT    NOT NULL,
+    fs_state            TEXT    NOT NULL,
+    fs_nonce            TEXT    NOT NULL,
+    created_at          INTEGER NOT NULL,
+    expires_at          INTEGER NOT NULL,
+    used_at             INTEGER
+);

@@ -162,6 +162,8 @@ impl Fc {
             .body
             .contains("Simulateur FranceConnect — démonstration, aucune donnée réelle"));
         let mut fields = vec![
+            ("client_id", q["client_id"].as_str()),
+            ("redirect_uri", q["redirect_uri"].as_str()),
             ("state", q["state"].as_str()),
             ("nonce", q["nonce"].as_str()),
             ("acr", "eidas1"),

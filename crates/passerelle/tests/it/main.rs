@@ -50,6 +50,7 @@ mod oidc;
 mod oidc_authlib;
 mod oidc_authorize;
 mod oidc_core;
+mod oidc_federation;
 mod oidc_interop;
 mod oidc_private_key_jwt;
 mod oidc_support;

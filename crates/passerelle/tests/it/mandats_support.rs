@@ -131,6 +131,8 @@ impl M {
         b.post(
             "/fc-simulateur/authorize",
             &[
+                ("client_id", q["client_id"].as_str()),
+                ("redirect_uri", q["redirect_uri"].as_str()),
                 ("state", q["state"].as_str()),
                 ("nonce", q["nonce"].as_str()),
                 ("acr", "eidas1"),

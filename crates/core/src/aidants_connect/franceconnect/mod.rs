@@ -7,9 +7,12 @@
 //! - [`verify`]: the checks of the ID token and of the signed userinfo (pure);
 //! - [`flow`]: `state`/`nonce` in the database bound to the browser session,
 //!   the callback, the usager stored under a keyed hash of `sub`, the logout;
-//! - [`simulateur`]: the simulator's keys, fictitious identities, codes and tokens.
+//! - [`simulateur`]: the simulator's keys, fictitious identities, codes and tokens;
+//! - [`federation`]: the simulator's federation mode, where an online service
+//!   logs in « with FranceConnect » and the identity comes from Aidants Connect.
 
 pub mod config;
+pub mod federation;
 pub mod flow;
 pub mod provider;
 pub mod simulateur;

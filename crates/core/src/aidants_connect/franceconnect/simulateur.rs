@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::config::FcConfig;
+use super::federation;
 use super::{random_token, sha256_hex, Identity, ACR};
 use crate::error::{CoreError, Result};
 use crate::keys::Keys;
@@ -185,6 +186,36 @@ pub fn sub_of(keys: &Keys, client_id: &str, persona: &str) -> String {
     ))
 }
 
+/// A code: client, redirect URI, nonce, acr, persona, federated identity.
+type CodeRow = (String, String, String, String, String, Option<String>);
+
+/// The identity and démarches a federated code or token carries.
+fn read_federated(stored: &str) -> Result<(Identity, Vec<String>), OAuthError> {
+    let v: Value = serde_json::from_str(stored).map_err(|_| OAuthError("server_error"))?;
+    let identity: Identity = serde_json::from_value(v["identite"].clone()).map_err(|_| OAuthError("server_error"))?;
+    let rep_scope = serde_json::from_value(v["rep_scope"].clone()).map_err(|_| OAuthError("server_error"))?;
+    Ok((identity, rep_scope))
+}
+
+/// The `sub` FranceConnect gives an online service for an identity received
+/// from an identity provider: computed from the pivot identity, per service
+/// (the provider's own `sub` is never passed on).
+pub fn federated_sub(keys: &Keys, client_id: &str, i: &Identity) -> String {
+    let k = keys.subkey("fc-simulateur-sub-federation");
+    let pivot = [
+        i.given_name.as_str(),
+        &i.family_name,
+        &i.birthdate,
+        &i.gender,
+        &i.birthplace,
+        &i.birthcountry,
+    ]
+    .join("\0");
+    hex::encode(Sha256::digest(
+        [&k[..], client_id.as_bytes(), b"\0", pivot.as_bytes()].concat(),
+    ))
+}
+
 /// A request to the token endpoint, already parsed.
 pub struct TokenRequest {
     pub grant_type: String,
@@ -224,6 +255,23 @@ impl Simulateur<'_> {
         })
     }
 
+    /// The clients of the simulator: Passerelle itself (identifying usagers),
+    /// and, for the federation mode, the demonstration online service.
+    /// Returns (redirect URI, secret) of `client_id`.
+    fn client(&self, client_id: &str) -> Option<(String, String)> {
+        if client_id == self.config.client_id {
+            return Some((
+                self.config.redirect_uri.to_string(),
+                self.config.client_secret.expose().to_string(),
+            ));
+        }
+        if client_id == federation::FS_CLIENT_ID {
+            let back = self.config.redirect_uri.join(federation::FS_CALLBACK_PATH).ok()?;
+            return Some((back.to_string(), federation::fs_secret(&self.core.keys)));
+        }
+        None
+    }
+
     /// Checks an authorisation request; the message (French) says what is wrong.
     pub fn check_authorize(
         &self,
@@ -232,10 +280,10 @@ impl Simulateur<'_> {
         response_type: &str,
         scope: &str,
     ) -> Result<(), String> {
-        if client_id != self.config.client_id {
+        let Some((registered, _)) = self.client(client_id) else {
             return Err("client_id inconnu du simulateur".into());
-        }
-        if redirect_uri != self.config.redirect_uri.as_str() {
+        };
+        if redirect_uri != registered {
             return Err("redirect_uri différente de celle déclarée".into());
         }
         if response_type != "code" {
@@ -247,26 +295,47 @@ impl Simulateur<'_> {
         Ok(())
     }
 
-    /// Issues a code for `persona` (stored hashed, single use, 60 s).
+    /// Issues a code for `persona` to Passerelle (stored hashed, single use, 60 s).
     pub async fn issue_code(&self, persona: &str, nonce: &str, acr: &str) -> Result<String> {
-        if self::persona(persona).is_none() {
+        let (client_id, redirect_uri) = (self.config.client_id.clone(), self.config.redirect_uri.to_string());
+        self.issue_code_to(&client_id, &redirect_uri, persona, nonce, acr, None)
+            .await
+    }
+
+    /// Issues a code for a client of the simulator, for `persona` or for an
+    /// identity received from an identity provider (federation mode).
+    pub async fn issue_code_to(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        persona: &str,
+        nonce: &str,
+        acr: &str,
+        federated: Option<&federation::Federated>,
+    ) -> Result<String> {
+        if federated.is_none() && self::persona(persona).is_none() {
             return Err(CoreError::invalid("identité fictive inconnue"));
         }
+        let fi = federated
+            .map(|f| serde_json::to_string(&json!({ "identite": f.identity, "rep_scope": f.rep_scope })))
+            .transpose()
+            .map_err(|e| CoreError::Io(format!("identité fédérée : {e}")))?;
         let code = random_token();
         let now = self.core.db.now_micros();
         on_db!(&self.core.db, c => {
             sqlx::query(
-                "INSERT INTO fc_simulateur_codes (code_hash, client_id, redirect_uri, nonce, acr, identite, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO fc_simulateur_codes (code_hash, client_id, redirect_uri, nonce, acr, identite, created_at, expires_at, identite_fi) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(sha256_hex(&code))
-            .bind(&self.config.client_id)
-            .bind(self.config.redirect_uri.as_str())
+            .bind(client_id)
+            .bind(redirect_uri)
             .bind(nonce)
             .bind(acr)
             .bind(persona)
             .bind(now)
             .bind(now + CODE_SECS * 1_000_000)
+            .bind(&fi)
             .execute(&mut *c)
             .await?;
         });
@@ -276,23 +345,21 @@ impl Simulateur<'_> {
     /// The token endpoint: client authentication, code consumed once, redirect
     /// URI match; returns the token response (JSON).
     pub async fn token(&self, req: &TokenRequest) -> Result<Value, OAuthError> {
-        let id_ok = req.client_id.as_bytes().ct_eq(self.config.client_id.as_bytes());
-        let secret_ok = req
-            .client_secret
-            .as_bytes()
-            .ct_eq(self.config.client_secret.expose().as_bytes());
-        if !bool::from(id_ok & secret_ok) {
+        let Some((_, secret)) = self.client(&req.client_id) else {
+            return Err(OAuthError("invalid_client"));
+        };
+        if !bool::from(req.client_secret.as_bytes().ct_eq(secret.as_bytes())) {
             return Err(OAuthError("invalid_client"));
         }
         if req.grant_type != "authorization_code" {
             return Err(OAuthError("unsupported_grant_type"));
         }
         let now = self.core.db.now_micros();
-        let row: Option<(String, String, String, String, String)> = self
+        let row: Option<CodeRow> = self
             .consume_code(&req.code, now)
             .await
             .map_err(|_| OAuthError("server_error"))?;
-        let Some((client_id, redirect_uri, nonce, acr, persona)) = row else {
+        let Some((client_id, redirect_uri, nonce, acr, persona, fi)) = row else {
             return Err(OAuthError("invalid_grant"));
         };
         if client_id != req.client_id || redirect_uri != req.redirect_uri {
@@ -300,24 +367,33 @@ impl Simulateur<'_> {
         }
         let key = SigningKey::of(&self.core.keys).map_err(|_| OAuthError("server_error"))?;
         let secs = now / 1_000_000;
-        let sub = sub_of(&self.core.keys, &client_id, &persona);
-        let id_token = key
-            .sign(&json!({
-                "iss": self.issuer(), "sub": sub, "aud": client_id, "exp": secs + TOKEN_SECS, "iat": secs,
-                "auth_time": secs, "nonce": nonce, "acr": acr, "amr": ["pwd"],
-            }))
-            .map_err(|_| OAuthError("server_error"))?;
+        let federated = fi.as_deref().map(read_federated).transpose()?;
+        let sub = match &federated {
+            Some((identity, _)) => federated_sub(&self.core.keys, &client_id, identity),
+            None => sub_of(&self.core.keys, &client_id, &persona),
+        };
+        let mut claims = json!({
+            "iss": self.issuer(), "sub": sub, "aud": client_id, "exp": secs + TOKEN_SECS, "iat": secs,
+            "auth_time": secs, "nonce": nonce, "acr": acr, "amr": ["pwd"],
+        });
+        if let Some((_, rep_scope)) = &federated {
+            // Passed on to the online service, with the identity provider that gave it.
+            claims["rep_scope"] = json!(rep_scope);
+            claims["idp"] = json!(federation::FI_KEY);
+        }
+        let id_token = key.sign(&claims).map_err(|_| OAuthError("server_error"))?;
         let access_token = random_token();
         let stored: Result<()> = async {
             on_db!(&self.core.db, c => {
                 sqlx::query(
-                    "INSERT INTO fc_simulateur_jetons (token_hash, client_id, identite, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO fc_simulateur_jetons (token_hash, client_id, identite, created_at, expires_at, identite_fi) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(sha256_hex(&access_token))
                 .bind(&client_id)
                 .bind(&persona)
                 .bind(now)
                 .bind(now + TOKEN_SECS * 1_000_000)
+                .bind(&fi)
                 .execute(&mut *c)
                 .await?;
             });
@@ -331,11 +407,11 @@ impl Simulateur<'_> {
         }))
     }
 
-    async fn consume_code(&self, code: &str, now: i64) -> Result<Option<(String, String, String, String, String)>> {
+    async fn consume_code(&self, code: &str, now: i64) -> Result<Option<CodeRow>> {
         Ok(on_db!(&self.core.db, c => {
             sqlx::query_as(
                 "UPDATE fc_simulateur_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-                 RETURNING client_id, redirect_uri, nonce, acr, identite",
+                 RETURNING client_id, redirect_uri, nonce, acr, identite, identite_fi",
             )
             .bind(now)
             .bind(sha256_hex(code))
@@ -347,9 +423,9 @@ impl Simulateur<'_> {
     /// The userinfo endpoint: the identity as a JWT signed like the ID token.
     pub async fn userinfo(&self, access_token: &str) -> Result<String, OAuthError> {
         let now = self.core.db.now_micros();
-        let found: Result<Option<(String, String)>> = async {
+        let found: Result<Option<(String, String, Option<String>)>> = async {
             Ok(on_db!(&self.core.db, c => {
-                sqlx::query_as("SELECT client_id, identite FROM fc_simulateur_jetons WHERE token_hash = $1 AND expires_at > $2")
+                sqlx::query_as("SELECT client_id, identite, identite_fi FROM fc_simulateur_jetons WHERE token_hash = $1 AND expires_at > $2")
                     .bind(sha256_hex(access_token))
                     .bind(now)
                     .fetch_optional(&mut *c)
@@ -357,23 +433,40 @@ impl Simulateur<'_> {
             }))
         }
         .await;
-        let (client_id, key) = found
+        let (client_id, key, fi) = found
             .map_err(|_| OAuthError("server_error"))?
             .ok_or(OAuthError("invalid_token"))?;
-        let p = persona(&key).ok_or(OAuthError("invalid_token"))?;
         let secs = now / 1_000_000;
-        let identity = Identity {
-            sub: sub_of(&self.core.keys, &client_id, p.key),
-            given_name: p.given_name.into(),
-            family_name: p.family_name.into(),
-            birthdate: p.birthdate.into(),
-            birthplace: p.birthplace.into(),
-            birthcountry: p.birthcountry.into(),
-            gender: p.gender.into(),
-            email: Some(p.email.into()),
-            preferred_username: p.preferred_username.map(str::to_string),
+        let (identity, rep_scope) = match fi.as_deref().map(read_federated).transpose()? {
+            Some((identity, rep_scope)) => (
+                Identity {
+                    sub: federated_sub(&self.core.keys, &client_id, &identity),
+                    ..identity
+                },
+                Some(rep_scope),
+            ),
+            None => {
+                let p = persona(&key).ok_or(OAuthError("invalid_token"))?;
+                (
+                    Identity {
+                        sub: sub_of(&self.core.keys, &client_id, p.key),
+                        given_name: p.given_name.into(),
+                        family_name: p.family_name.into(),
+                        birthdate: p.birthdate.into(),
+                        birthplace: p.birthplace.into(),
+                        birthcountry: p.birthcountry.into(),
+                        gender: p.gender.into(),
+                        email: Some(p.email.into()),
+                        preferred_username: p.preferred_username.map(str::to_string),
+                    },
+                    None,
+                )
+            }
         };
         let mut claims = serde_json::to_value(&identity).map_err(|_| OAuthError("server_error"))?;
+        if let (Some(r), Some(o)) = (rep_scope, claims.as_object_mut()) {
+            o.insert("rep_scope".into(), json!(r));
+        }
         if let Some(o) = claims.as_object_mut() {
             o.insert("iss".into(), json!(self.issuer()));
             o.insert("aud".into(), json!(client_id));
@@ -410,7 +503,7 @@ pub async fn purge(core: &Core) -> Result<()> {
         sqlx::query("DELETE FROM fc_simulateur_codes WHERE expires_at < $1").bind(now).execute(&mut *c).await?;
         sqlx::query("DELETE FROM fc_simulateur_jetons WHERE expires_at < $1").bind(now).execute(&mut *c).await?;
     });
-    Ok(())
+    federation::purge(core).await
 }
 
 #[cfg(test)]

@@ -5,6 +5,12 @@
 //! HTTP, like any registered service: discovery, code flow with PKCE S256,
 //! the ES256 ID token checked against the JWKS, then userinfo.
 //!
+//! It can also log in « with FranceConnect » ([`Via::FranceConnect`]): then
+//! it is an online service of the FranceConnect simulator, which sends the
+//! aidant on to Aidants Connect as FranceConnect's identity provider and
+//! answers with the usager's identity (FranceConnect's own `sub`, signed
+//! userinfo; `client_secret_post`, no PKCE, as FranceConnect's services).
+//!
 //! It keeps nothing in memory nor in the database: the browser carries a
 //! random value in a cookie, and `state`, `nonce` and the PKCE verifier are
 //! derived from it with a key of the deployment secret.
@@ -93,24 +99,72 @@ pub fn new_browser_value() -> String {
     URL_SAFE_NO_PAD.encode(b)
 }
 
+/// Which provider the service logs in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// Passerelle's provider, directly (a registered service).
+    AidantsConnect,
+    /// The FranceConnect simulator, which federates Aidants Connect.
+    FranceConnect,
+}
+
+/// The relying party's settings for `via`.
+struct Rp {
+    issuer: String,
+    client_id: &'static str,
+    secret: String,
+    redirect_uri: String,
+}
+
+fn rp(keys: &Keys, base: &str, via: Via) -> Rp {
+    use crate::aidants_connect::franceconnect::{config, federation};
+    match via {
+        Via::AidantsConnect => Rp {
+            issuer: base.to_string(),
+            client_id: CLIENT_ID,
+            secret: secret(keys),
+            redirect_uri: redirect_uri(base),
+        },
+        Via::FranceConnect => Rp {
+            issuer: format!("{base}{}", config::SIMULATEUR_PATH),
+            client_id: federation::FS_CLIENT_ID,
+            secret: federation::fs_secret(keys),
+            redirect_uri: format!("{base}{}", federation::FS_CALLBACK_PATH),
+        },
+    }
+}
+
 /// The authorisation request the service sends the browser to.
-pub fn authorization_url(keys: &Keys, base: &str, browser: &str) -> String {
-    let verifier = derive(keys, "pkce", browser);
-    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    let mut url = match url::Url::parse(&format!("{base}/oidc/authorize")) {
+pub fn authorization_url(keys: &Keys, base: &str, browser: &str, via: Via) -> String {
+    let rp = rp(keys, base, via);
+    let mut url = match url::Url::parse(&format!(
+        "{}/{}",
+        rp.issuer,
+        if via == Via::AidantsConnect {
+            "oidc/authorize"
+        } else {
+            "authorize"
+        }
+    )) {
         Ok(u) => u,
         Err(_) => return "/".into(),
     };
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", CLIENT_ID)
-        .append_pair("redirect_uri", &redirect_uri(base))
-        .append_pair("scope", "openid profile birth email")
-        .append_pair("state", &derive(keys, "state", browser))
-        .append_pair("nonce", &derive(keys, "nonce", browser))
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("acr_values", "eidas1");
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("response_type", "code")
+            .append_pair("client_id", rp.client_id)
+            .append_pair("redirect_uri", &rp.redirect_uri)
+            .append_pair("scope", "openid profile birth email")
+            .append_pair("state", &derive(keys, "state", browser))
+            .append_pair("nonce", &derive(keys, "nonce", browser))
+            .append_pair("acr_values", "eidas1");
+        if via == Via::AidantsConnect {
+            let verifier = derive(keys, "pkce", browser);
+            let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+            q.append_pair("code_challenge", &challenge)
+                .append_pair("code_challenge_method", "S256");
+        }
+    }
     url.into()
 }
 
@@ -145,35 +199,45 @@ fn failed(what: &str) -> CoreError {
 }
 
 /// The callback: `state` checked against the browser's value, the code
-/// exchanged (client_secret_basic, PKCE verifier), the ID token's signature,
-/// `iss`, `aud`, `exp` and `nonce` checked, then userinfo read.
-pub async fn finish(keys: &Keys, base: &str, browser: &str, code: &str, state: &str) -> Result<LoggedIn> {
+/// exchanged (Aidants Connect: client_secret_basic and the PKCE verifier;
+/// FranceConnect: client_secret_post), the ID token's signature, `iss`,
+/// `aud`, `exp` and `nonce` checked, then userinfo read (a JWT from
+/// FranceConnect, checked like the ID token).
+pub async fn finish(keys: &Keys, base: &str, browser: &str, code: &str, state: &str, via: Via) -> Result<LoggedIn> {
     if browser.is_empty() || state != derive(keys, "state", browser) {
         return Err(failed("la réponse ne correspond pas à une demande de ce navigateur"));
     }
+    let rp = rp(keys, base, via);
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|_| failed("client HTTP"))?;
     let md = http
-        .get(format!("{base}/.well-known/openid-configuration"))
+        .get(format!("{}/.well-known/openid-configuration", rp.issuer))
         .send()
         .await
         .map_err(|_| failed("découverte injoignable"))?;
     let md: Discovery = json(md).await.ok_or_else(|| failed("découverte illisible"))?;
-    let resp = http
-        .post(&md.token_endpoint)
-        .basic_auth(CLIENT_ID, Some(secret(keys)))
-        .form(&[
+    let request = http.post(&md.token_endpoint);
+    let resp = match via {
+        Via::AidantsConnect => request.basic_auth(rp.client_id, Some(&rp.secret)).form(&[
             ("grant_type", "authorization_code"),
             ("code", code),
-            ("redirect_uri", &redirect_uri(base)),
+            ("redirect_uri", &rp.redirect_uri),
             ("code_verifier", &derive(keys, "pkce", browser)),
-        ])
-        .send()
-        .await
-        .map_err(|_| failed("point de jeton injoignable"))?;
+        ]),
+        Via::FranceConnect => request.form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &rp.redirect_uri),
+            ("client_id", rp.client_id),
+            ("client_secret", &rp.secret),
+        ]),
+    }
+    .send()
+    .await
+    .map_err(|_| failed("point de jeton injoignable"))?;
     if !resp.status().is_success() {
         let body: Value = json(resp).await.unwrap_or(Value::Null);
         let err = body["error"].as_str().unwrap_or("erreur inconnue").to_string();
@@ -186,7 +250,7 @@ pub async fn finish(keys: &Keys, base: &str, browser: &str, code: &str, state: &
         .await
         .map_err(|_| failed("clés injoignables"))?;
     let jwks: JwkSet = json(jwks).await.ok_or_else(|| failed("clés illisibles"))?;
-    let id_claims: Value = decode_signed(&tokens.id_token, &jwks, &md.issuer, CLIENT_ID, true)
+    let id_claims: Value = decode_signed(&tokens.id_token, &jwks, &md.issuer, rp.client_id, true)
         .map_err(|e| failed(&format!("jeton d'identité refusé ({e})")))?;
     if id_claims["nonce"].as_str() != Some(derive(keys, "nonce", browser).as_str()) {
         return Err(failed("nonce différent"));
@@ -200,7 +264,14 @@ pub async fn finish(keys: &Keys, base: &str, browser: &str, code: &str, state: &
     if !userinfo.status().is_success() {
         return Err(failed(&format!("userinfo refusée ({})", userinfo.status().as_u16())));
     }
-    let userinfo: Value = json(userinfo).await.ok_or_else(|| failed("userinfo illisible"))?;
+    let userinfo: Value = match via {
+        Via::AidantsConnect => json(userinfo).await.ok_or_else(|| failed("userinfo illisible"))?,
+        Via::FranceConnect => {
+            let jwt = userinfo.text().await.map_err(|_| failed("userinfo illisible"))?;
+            decode_signed(&jwt, &jwks, &md.issuer, rp.client_id, false)
+                .map_err(|e| failed(&format!("userinfo refusée ({e})")))?
+        }
+    };
     if userinfo["sub"] != id_claims["sub"] {
         return Err(failed("userinfo d'une autre personne"));
     }

@@ -15,7 +15,7 @@ use base64::Engine;
 use passerelle_core::aidants_connect::franceconnect::simulateur::{
     self, OAuthError, Simulateur, TokenRequest, PERSONAS,
 };
-use passerelle_core::aidants_connect::franceconnect::{french_date, ACR};
+use passerelle_core::aidants_connect::franceconnect::{federation, french_date, ACR};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -30,7 +30,9 @@ pub fn pages(on: bool) -> Router<AppState> {
     if !on {
         return Router::new();
     }
-    Router::new().route("/fc-simulateur/authorize", get(authorize).post(choose))
+    Router::new()
+        .route("/fc-simulateur/authorize", get(authorize).post(choose))
+        .route(federation::FI_CALLBACK_PATH, get(fi_callback))
 }
 
 /// The provider's endpoints, called by the relying party's server. Empty when off.
@@ -68,6 +70,11 @@ pub struct PersonaView {
 #[template(path = "aidants_connect/fc-simulateur.html")]
 pub struct AuthorizePage {
     pub l: Layout,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// The online service of the federation mode: Aidants Connect is offered.
+    pub federation: bool,
+    pub fi_key: &'static str,
     pub personas: Vec<PersonaView>,
     pub state: String,
     pub nonce: String,
@@ -129,6 +136,10 @@ async fn authorize(
         StatusCode::OK,
         AuthorizePage {
             l,
+            federation: q.client_id == federation::FS_CLIENT_ID,
+            fi_key: federation::FI_KEY,
+            client_id: q.client_id,
+            redirect_uri: q.redirect_uri,
             personas,
             state: q.state,
             nonce: q.nonce,
@@ -139,6 +150,10 @@ async fn authorize(
 
 #[derive(Deserialize)]
 pub struct Choice {
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    redirect_uri: String,
     state: String,
     nonce: String,
     acr: String,
@@ -152,7 +167,11 @@ async fn choose(State(state): State<AppState>, Form(f): Form<Choice>) -> Result<
     let s = sim(&state)?;
     bounded(&f.state, "state")?;
     bounded(&f.nonce, "nonce")?;
-    let mut back = s.config.redirect_uri.clone();
+    // The page's hidden fields are checked again: a registered client and its own address.
+    s.check_authorize(&f.client_id, &f.redirect_uri, "code", "openid")
+        .map_err(|m| WebError::BadRequest(format!("simulateur FranceConnect : {m}")))?;
+    let mut back = url::Url::parse(&f.redirect_uri)
+        .map_err(|_| WebError::BadRequest("simulateur FranceConnect : redirect_uri invalide".into()))?;
     if f.annuler.is_some() {
         back.query_pairs_mut()
             .append_pair("error", "access_denied")
@@ -165,10 +184,70 @@ async fn choose(State(state): State<AppState>, Form(f): Form<Choice>) -> Result<
             "simulateur FranceConnect : niveau de garantie inconnu".into(),
         ));
     }
-    let code = s.issue_code(&f.identite, &f.nonce, ACR).await?;
+    if f.identite == federation::FI_KEY && f.client_id == federation::FS_CLIENT_ID {
+        // Federation: on to Aidants Connect, FranceConnect's identity provider.
+        let fs = federation::FsRequest {
+            client_id: f.client_id,
+            redirect_uri: f.redirect_uri,
+            state: f.state,
+            nonce: f.nonce,
+        };
+        let to = federation::start(&state.core, &crate::aidants_connect::oidc::issuer(&state), &fs).await?;
+        return Ok(Redirect::to(&to).into_response());
+    }
+    let code = s
+        .issue_code_to(&f.client_id, &f.redirect_uri, &f.identite, &f.nonce, ACR, None)
+        .await?;
     back.query_pairs_mut()
         .append_pair("code", &code)
         .append_pair("state", &f.state);
+    Ok(Redirect::to(back.as_str()).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct FiCallback {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    error: String,
+}
+
+/// `GET /fc-simulateur/fi/retour`: Aidants Connect answers the simulator;
+/// the simulator checks everything over HTTP, then answers the online service.
+async fn fi_callback(State(state): State<AppState>, Query(q): Query<FiCallback>) -> Result<Response, WebError> {
+    let s = sim(&state)?;
+    let refused = |m: String| WebError::BadRequest(format!("Simulateur FranceConnect : {m}"));
+    if q.state.is_empty() || q.state.len() > 512 || q.code.len() > 512 {
+        return Err(refused("réponse du fournisseur d'identité incomplète".into()));
+    }
+    if !q.error.is_empty() {
+        return match federation::refused(&state.core, &q.state).await? {
+            Some(to) => Ok(Redirect::to(&to).into_response()),
+            None => Err(refused(federation::FederationError::UnknownState.to_string())),
+        };
+    }
+    let http = federation::http_client()?;
+    let base = crate::aidants_connect::oidc::issuer(&state);
+    let (fs, federated) = federation::finish(&state.core, &http, &base, &q.code, &q.state)
+        .await?
+        .map_err(|e| refused(e.to_string()))?;
+    let code = s
+        .issue_code_to(
+            &fs.client_id,
+            &fs.redirect_uri,
+            federation::FI_KEY,
+            &fs.nonce,
+            ACR,
+            Some(&federated),
+        )
+        .await?;
+    let mut back =
+        url::Url::parse(&fs.redirect_uri).map_err(|_| refused("adresse de retour du service invalide".into()))?;
+    back.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &fs.state);
     Ok(Redirect::to(back.as_str()).into_response())
 }
 
