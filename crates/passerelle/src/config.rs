@@ -94,6 +94,20 @@ pub struct ServeArgs {
     /// essais seulement, refusé sur une URL publique de production. Activé aussi par --demo.
     #[arg(long, env = "PASSERELLE_FC_SIMULATEUR", value_parser = clap::builder::BoolishValueParser::new())]
     pub fc_simulateur: bool,
+    /// ProConnect (connexion des professionnels) : adresse de l'émetteur, par exemple
+    /// https://auth.agentconnect.gouv.fr/api/v2 (intégration : https://fca.integ01.dev-agentconnect.fr/api/v2).
+    #[arg(long, env = "PASSERELLE_PROCONNECT_ISSUER")]
+    pub proconnect_issuer: Option<String>,
+    /// ProConnect : identifiant du fournisseur de service.
+    #[arg(long, env = "PASSERELLE_PROCONNECT_CLIENT_ID")]
+    pub proconnect_client_id: Option<String>,
+    /// ProConnect : secret du fournisseur de service (jamais affiché).
+    #[arg(long, env = "PASSERELLE_PROCONNECT_CLIENT_SECRET", hide_env_values = true)]
+    pub proconnect_client_secret: Option<String>,
+    /// Simulateur ProConnect (n'importe quelle adresse acceptée) à la place de ProConnect : démonstration
+    /// et essais seulement, refusé sur une URL publique de production. Activé aussi par --demo.
+    #[arg(long, env = "PASSERELLE_PROCONNECT_SIMULATEUR", value_parser = clap::builder::BoolishValueParser::new())]
+    pub proconnect_simulateur: bool,
     /// Jeton d'accès à /metrics (format Prometheus), à donner au collecteur en
     /// `Authorization: Bearer …`. Sans lui, /metrics n'existe pas.
     #[arg(long, env = "PASSERELLE_METRIQUES_JETON", hide_env_values = true)]
@@ -152,6 +166,22 @@ pub fn franceconnect(
         Some(c) => Ok(Some(FranceConnect::new(c).map_err(|e| anyhow::anyhow!("{e}"))?)),
         None => Ok(None),
     }
+}
+
+/// ProConnect's settings: off when nothing is set; the simulator refused in production.
+pub fn proconnect(
+    args: &ServeArgs,
+    base: &url::Url,
+    keys: &passerelle_core::Keys,
+) -> Result<Option<passerelle_core::accounts::proconnect::ProConnect>> {
+    use passerelle_core::accounts::proconnect::{PcSettings, ProConnect};
+    let settings = PcSettings {
+        issuer: args.proconnect_issuer.clone(),
+        client_id: args.proconnect_client_id.clone(),
+        client_secret: args.proconnect_client_secret.clone(),
+        simulateur: args.proconnect_simulateur,
+    };
+    ProConnect::resolve(&settings, base, args.demo, keys).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Checks the public URL: https is required, except for a demo or a local address.

@@ -268,7 +268,7 @@ pub(crate) fn render(status: StatusCode, page: impl Template) -> Result<Response
 
 const GENERIC_REFUSAL: &str = "Adresse électronique ou mot de passe incorrect.";
 
-fn refusal_message(r: Refusal) -> String {
+pub(crate) fn refusal_message(r: Refusal) -> String {
     match r {
         Refusal::Invalid => GENERIC_REFUSAL.into(),
         Refusal::Locked(secs) => accounts::throttle::lock_message(secs),
@@ -276,7 +276,7 @@ fn refusal_message(r: Refusal) -> String {
     }
 }
 
-fn refusal_status(r: Refusal) -> StatusCode {
+pub(crate) fn refusal_status(r: Refusal) -> StatusCode {
     match r {
         Refusal::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::UNAUTHORIZED,
@@ -311,6 +311,7 @@ pub async fn login_page(
             error: None,
             info: None,
             email: q.courriel.trim().chars().take(254).collect(),
+            proconnect: state.proconnect.is_some(),
         },
     )?;
     let mut h = HeaderMap::new();
@@ -389,6 +390,7 @@ pub async fn login_submit(
                 error: Some(error),
                 info: None,
                 email: f.email.trim().chars().take(254).collect(),
+                proconnect: state.proconnect.is_some(),
             },
         )
     };
@@ -415,24 +417,39 @@ pub async fn login_submit(
     if let Some(old) = session_token(&state, &headers) {
         accounts::logout(&state.core, &old, None).await?;
     }
-    match accounts::login_password(&state.core, &f.email, &f.mot_de_passe).await? {
+    let outcome = accounts::login_password(&state.core, &f.email, &f.mot_de_passe).await?;
+    match after_login(&state, &headers, outcome).await? {
+        Ok(r) => Ok(r),
+        Err(r) => page(refusal_status(r), refusal_message(r)),
+    }
+}
+
+/// Where a login step leads (session cookie set): the page after sign-in,
+/// the TOTP code, or the enrolment of a second factor; `Err`: the refusal.
+/// Shared by the password and ProConnect logins.
+pub(crate) async fn after_login(
+    state: &AppState,
+    headers: &HeaderMap,
+    outcome: LoginOutcome,
+) -> Result<Result<Response, Refusal>, WebError> {
+    Ok(Ok(match outcome {
         LoginOutcome::SignedIn { token, account_id } => {
-            let mut h = signed_in_headers(&state, &token);
-            let to = after_sign_in(&state, &headers, &mut h, account_id).await?;
-            Ok((h, Redirect::to(&to)).into_response())
+            let mut h = signed_in_headers(state, &token);
+            let to = after_sign_in(state, headers, &mut h, account_id).await?;
+            (h, Redirect::to(&to)).into_response()
         }
         LoginOutcome::NeedTotp { token } => {
             let mut h = HeaderMap::new();
             cookies::set(&mut h, &state.config, cookies::SESSION, &token, None);
-            Ok((h, Redirect::to("/connexion/totp")).into_response())
+            (h, Redirect::to("/connexion/totp")).into_response()
         }
         LoginOutcome::NeedEnrolment { token, .. } => {
             let mut h = HeaderMap::new();
             cookies::set(&mut h, &state.config, cookies::SESSION, &token, None);
-            Ok((h, Redirect::to("/connexion/activation-totp")).into_response())
+            (h, Redirect::to("/connexion/activation-totp")).into_response()
         }
-        LoginOutcome::Refused(r) => page(refusal_status(r), refusal_message(r)),
-    }
+        LoginOutcome::Refused(r) => return Ok(Err(r)),
+    }))
 }
 
 pub async fn totp_page(p: Pending) -> Result<Response, WebError> {
@@ -487,6 +504,7 @@ pub(crate) fn login_page_without_session(
         error,
         info,
         email: String::new(),
+        proconnect: state.proconnect.is_some(),
     };
     Ok((h, Html(page.render()?)))
 }

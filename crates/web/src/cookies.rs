@@ -15,6 +15,8 @@ pub const USAGER: &str = "passerelle_usager";
 pub const FC_BROWSER: &str = "passerelle_fc";
 /// The demonstration online service's binding of its round trip to the browser.
 pub const SERVICE_DEMO: &str = "passerelle_service_demo";
+/// Binds a ProConnect login to the browser that started it.
+pub const PROCONNECT: &str = "passerelle_proconnect";
 /// A local path (base64url) to go to after signing in, 15 minutes.
 pub const NEXT: &str = "passerelle_suivant";
 /// Longest value of [`NEXT`].

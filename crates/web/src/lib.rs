@@ -91,6 +91,8 @@ pub struct AppState {
     /// FranceConnect (relying party), when configured; its discovery and keys
     /// are cached in memory with a TTL (nothing that two instances must share).
     pub franceconnect: Option<passerelle_core::aidants_connect::franceconnect::FranceConnect>,
+    /// ProConnect (relying party) for the professionals' login, when configured.
+    pub proconnect: Option<passerelle_core::accounts::proconnect::ProConnect>,
     /// The demonstration online service (`/service-demo`), only with `serve --demo`.
     pub service_demo: bool,
     /// Request counters and latencies of this instance, for `/metrics`.
@@ -107,6 +109,7 @@ impl AppState {
             config: Arc::new(config),
             lieux,
             franceconnect: None,
+            proconnect: None,
             service_demo: false,
             metrics: Arc::new(Metrics::new()),
             metrics_token: None,
@@ -120,6 +123,16 @@ impl AppState {
     ) -> Self {
         self.franceconnect = fc;
         self
+    }
+
+    /// Turns the ProConnect login on (and its simulator, when the settings say so).
+    pub fn with_proconnect(mut self, pc: Option<passerelle_core::accounts::proconnect::ProConnect>) -> Self {
+        self.proconnect = pc;
+        self
+    }
+
+    pub(crate) fn pc_simulateur_on(&self) -> bool {
+        self.proconnect.as_ref().is_some_and(|p| p.config().simulateur)
     }
 
     /// Mounts the demonstration online service (a client of the OIDC provider).
@@ -369,6 +382,13 @@ pub fn router(state: AppState) -> Router {
             get(tableau_de_bord::opendata::journal_tete),
         )
         .route("/connexion", get(auth::login_page).post(auth::login_submit))
+        .route("/proconnect/connexion", get(accounts::proconnect::start))
+        .route("/proconnect/retour", get(accounts::proconnect::callback))
+        .route(
+            "/proconnect/lier",
+            get(accounts::proconnect::link).post(accounts::proconnect::link_submit),
+        )
+        .route("/proconnect/lier/{jeton}", get(accounts::proconnect::link_by_mail))
         .route("/connexion/totp", get(auth::totp_page).post(auth::totp_submit))
         .route(
             "/connexion/activation-totp",
@@ -578,6 +598,7 @@ pub fn router(state: AppState) -> Router {
             get(aidants_connect::espace_usager_mandats::certificate),
         )
         .merge(aidants_connect::fc_simulateur::pages(state.simulateur_on()))
+        .merge(accounts::pc_simulateur::pages(state.pc_simulateur_on()))
         .nest_service("/static/dsfr", assets)
         .fallback(pages::not_found)
         .method_not_allowed_fallback(pages::method_not_allowed)
@@ -590,6 +611,7 @@ pub fn router(state: AppState) -> Router {
         // The simulator's provider endpoints are called server to server (no cookie):
         // outside the CSRF layer, and mounted only when the simulator is on.
         .merge(aidants_connect::fc_simulateur::api(state.clone()))
+        .merge(accounts::pc_simulateur::api(state.clone()))
         // After routing: hands the matched route template to `metriques::track`.
         .route_layer(axum::middleware::from_fn(metriques::route_template))
         // Every CSV download also in the form French spreadsheet software opens (`?format=tableur`).

@@ -95,6 +95,8 @@ pub struct LoginPage {
     pub error: Option<String>,
     pub info: Option<String>,
     pub email: String,
+    /// The « S'identifier avec ProConnect » button.
+    pub proconnect: bool,
 }
 
 #[derive(Template)]

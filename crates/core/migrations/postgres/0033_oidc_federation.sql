@@ -57,3 +57,53 @@ CREATE TABLE fc_simulateur_federation (
     expires_at          BIGINT NOT NULL,
     used_at             BIGINT
 );
+
+-- ProConnect, as a relying party: professionals log in with the State's
+-- identity federation. Pending logins (state and nonce hashed, bound to the
+-- browser by a cookie's hash, single use, 10 minutes).
+CREATE TABLE proconnect_etats (
+    state_hash          TEXT    PRIMARY KEY,
+    nonce_hash          TEXT    NOT NULL,
+    navigateur_hash     TEXT    NOT NULL,
+    created_at          BIGINT NOT NULL,
+    expires_at          BIGINT NOT NULL,
+    used_at             BIGINT
+);
+-- Accounts linked to a ProConnect identity (keyed hash of the issuer and `sub`).
+CREATE TABLE proconnect_comptes (
+    sub_hash            TEXT    PRIMARY KEY,
+    account_id          BIGINT NOT NULL UNIQUE REFERENCES accounts (id),
+    siret               TEXT,
+    created_at          BIGINT NOT NULL,
+    derniere_connexion_at BIGINT
+);
+-- A first login waiting for the person to confirm the link (password, or a
+-- link sent to the account's address): token hashed, single use, 15 minutes.
+CREATE TABLE proconnect_liaisons (
+    jeton_hash          TEXT    PRIMARY KEY,
+    account_id          BIGINT NOT NULL REFERENCES accounts (id),
+    sub_hash            TEXT    NOT NULL,
+    siret               TEXT,
+    -- ProConnect's authentication time when its amr proved several factors (µs), else NULL.
+    mfa_at              BIGINT,
+    -- SHA-256 of the token of the link sent by e-mail, once asked.
+    courriel_jeton_hash TEXT,
+    created_at          BIGINT NOT NULL,
+    expires_at          BIGINT NOT NULL,
+    used_at             BIGINT
+);
+-- The ProConnect simulator (demonstration and tests): its codes and tokens.
+CREATE TABLE pc_simulateur_codes (
+    code_hash           TEXT    PRIMARY KEY,
+    nonce               TEXT    NOT NULL,
+    identite            TEXT    NOT NULL,
+    created_at          BIGINT NOT NULL,
+    expires_at          BIGINT NOT NULL,
+    used_at             BIGINT
+);
+CREATE TABLE pc_simulateur_jetons (
+    token_hash          TEXT    PRIMARY KEY,
+    identite            TEXT    NOT NULL,
+    created_at          BIGINT NOT NULL,
+    expires_at          BIGINT NOT NULL
+);

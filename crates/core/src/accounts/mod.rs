@@ -6,6 +6,7 @@ pub mod authz;
 mod login;
 pub mod model;
 pub mod password;
+pub mod proconnect;
 mod reauth;
 mod service;
 pub mod session;

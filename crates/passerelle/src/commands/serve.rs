@@ -55,6 +55,15 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         Some(_) => tracing::info!("FranceConnect configuré"),
         None => tracing::info!("FranceConnect non configuré"),
     }
+    let proconnect = crate::config::proconnect(&args, &base, &core.keys)?;
+    match &proconnect {
+        Some(pc) if pc.config().simulateur => {
+            tracing::warn!("simulateur ProConnect actif (toute adresse acceptée) : démonstration seulement");
+            println!("Simulateur ProConnect actif : toute adresse est acceptée sans preuve ({base}pc-simulateur).");
+        }
+        Some(_) => tracing::info!("ProConnect configuré"),
+        None => tracing::info!("ProConnect non configuré"),
+    }
 
     // The official territories are loaded on first start, again after an upgrade that added to
     // what is kept of them (the EPCI), or with `passerelle territoires charger`.
@@ -87,12 +96,13 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
 
     // Fictitious identities on a public address: only on a demonstration database,
     // never on a real one started with --demo by mistake.
-    let simulated = franceconnect.as_ref().is_some_and(|fc| fc.config().simulateur);
+    let simulated = franceconnect.as_ref().is_some_and(|fc| fc.config().simulateur)
+        || proconnect.as_ref().is_some_and(|pc| pc.config().simulateur);
     let public = base.scheme() == "https" && !passerelle_core::aidants_connect::franceconnect::config::is_local(&base);
     if simulated && public && !demo::is_demo_database(&core).await? {
         anyhow::bail!(
-            "le simulateur FranceConnect (identités fictives) est refusé sur {base} : cette base ne contient pas \
-             les données de démonstration. Utilisez --demo sur une base neuve, ou configurez FranceConnect."
+            "les simulateurs FranceConnect et ProConnect (identités fictives) sont refusés sur {base} : cette base ne \
+             contient pas les données de démonstration. Utilisez --demo sur une base neuve, ou configurez les vrais services."
         );
     }
 
@@ -109,6 +119,7 @@ pub async fn run(data: &DataArgs, args: ServeArgs) -> Result<ExitCode> {
         },
     )
     .with_franceconnect(franceconnect)
+    .with_proconnect(proconnect)
     .with_service_demo(args.demo)
     .with_metrics_token(args.metriques_jeton.as_deref());
     // Warm the dashboard's and the open data's figures (shared by the instances) in the background.
@@ -253,6 +264,13 @@ async fn housekeeping(core: Core, base_url: String) {
         }
         if let Err(e) = passerelle_core::aidants_connect::franceconnect::flow::purge(&core).await {
             tracing::warn!(erreur = %e, "purge des identifications FranceConnect impossible");
+        }
+        let purged = [
+            passerelle_core::accounts::proconnect::flow::purge(&core).await,
+            passerelle_core::accounts::proconnect::simulateur::purge(&core).await,
+        ];
+        for e in purged.into_iter().filter_map(Result::err) {
+            tracing::warn!(erreur = %e, "purge des connexions ProConnect impossible");
         }
         daily_jobs(&core, &base_url, core.db.horloge().today_paris()).await;
         if hours.is_multiple_of(24) {

@@ -66,6 +66,7 @@ mod pass;
 mod pass_admin_pages;
 mod pass_invariants;
 mod pass_pages;
+mod proconnect;
 mod qualification;
 mod rapports;
 mod rapports_expires;

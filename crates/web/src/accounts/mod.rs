@@ -3,3 +3,5 @@
 pub(crate) mod compte;
 pub(crate) mod deconnexion;
 pub(crate) mod operateur;
+pub(crate) mod pc_simulateur;
+pub(crate) mod proconnect;

@@ -229,14 +229,23 @@ impl FranceConnect {
 
     /// The userinfo, which must come signed (`application/jwt`).
     pub async fn userinfo_jwt(&self, md: &Metadata, access_token: &str) -> Result<String, FcError> {
+        match self.userinfo(md, access_token).await? {
+            (true, body) => Ok(body),
+            (false, _) => Err(FcError::Verification(VerifyError::Malformed)),
+        }
+    }
+
+    /// The userinfo as it came: (signed `application/jwt`?, body).
+    pub async fn userinfo(&self, md: &Metadata, access_token: &str) -> Result<(bool, String), FcError> {
         let res = self
             .http
             .get(&md.userinfo_endpoint)
             .bearer_auth(access_token)
+            .header(reqwest::header::ACCEPT, "application/jwt, application/json")
             .send()
             .await
             .map_err(|e| {
-                tracing::warn!(erreur = %e.without_url(), "userinfo FranceConnect injoignable");
+                tracing::warn!(erreur = %e.without_url(), "userinfo du fournisseur injoignable");
                 provider_err("lecture de l'identité injoignable")
             })?;
         if !res.status().is_success() {
@@ -250,12 +259,9 @@ impl FranceConnect {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.trim().starts_with("application/jwt"));
-        if !jwt {
-            return Err(FcError::Verification(VerifyError::Malformed));
-        }
         let body = self.read(res, "lecture de l'identité").await?;
         String::from_utf8(body)
-            .map(|s| s.trim().to_string())
+            .map(|s| (jwt, s.trim().to_string()))
             .map_err(|_| FcError::Verification(VerifyError::Malformed))
     }
 }
