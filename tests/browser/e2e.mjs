@@ -518,6 +518,69 @@ async function main() {
     pass('GET /activite/structure');
     await checkA11y(ap, 'activité de la structure');
 
+    // 4c. The same online service « with FranceConnect », as in production: the
+    // simulator federates Aidants Connect; the chain runs over real HTTP
+    // (service -> simulator -> Passerelle -> simulator -> service).
+    current = 'FranceConnect federation: the simulator offers Aidants Connect';
+    await visit(ap, demoBase, '/service-demo');
+    await clickAndWait(ap, ap.locator('a[href="/service-demo/fc/connexion"]'));
+    await expectPath(ap, '/fc-simulateur/authorize');
+    if ((await ap.locator('button[name=identite][value=aidants-connect]').count()) === 0) {
+      throw new Error('the FranceConnect simulator does not offer Aidants Connect');
+    }
+    await screenshot(ap, 'fc-federation-simulateur');
+    pass('"S\'identifier avec FranceConnect": the simulator offers Aidants Connect as identity provider');
+    await checkA11y(ap, 'simulateur FranceConnect (fédération)');
+
+    current = 'FranceConnect federation: prompt=login asks a new code';
+    await clickAndWait(ap, ap.locator('button[name=identite][value=aidants-connect]'));
+    await expectPath(ap, '/connexion/totp-recent');
+    used = await nextCode(aidantOtp, used.step);
+    await ap.fill('#code', used.code);
+    await submitForm(ap, '#code');
+    if (!new URL(ap.url()).pathname.startsWith('/oidc/authorize')) throw new Error(`after the new code: ${ap.url()}`);
+    pass('prompt=login from FranceConnect: a new TOTP code, then the usager choice');
+
+    current = 'FranceConnect federation: usager and démarche';
+    await ap.fill('#q', 'Dubois');
+    await submitForm(ap, '#q');
+    await clickAndWait(ap, ap.locator('main ul.fr-mt-3w a', { hasText: /DUBOIS/i }));
+    await clickAndWait(ap, ap.locator('button[name=action][value=continuer]'));
+    await expectPath(ap, '/service-demo/fc/retour');
+    const federated = await text(ap);
+    if (!federated.includes('Connecté avec FranceConnect') || !federated.includes('DUBOIS') || !federated.includes('aidants-connect')) {
+      throw new Error(`the service did not receive the identity through FranceConnect: ${federated.slice(0, 400)}`);
+    }
+    await screenshot(ap, 'fc-federation-retour');
+    pass('back on /service-demo/fc/retour: the usager\'s identity through FranceConnect, identity provider aidants-connect');
+    await checkA11y(ap, 'service de démonstration connecté par FranceConnect');
+
+    // 4d. A professional logs in with ProConnect (the bundled simulator): the first
+    // time, the account's password confirms the link.
+    current = 'ProConnect: the button and the simulator';
+    const lieuEmail = 'epn-pessac@demo.passerelle.fr';
+    const lieuPw = demo.stdout.match(new RegExp(`${lieuEmail.replace(/[.@]/g, '\\$&')}\\s+mot de passe : (\\S+)`));
+    if (!lieuPw) throw new Error(`no password of ${lieuEmail} in the demo banner`);
+    const pcp = await openPage(browser, cspViolations);
+    await visit(pcp, demoBase, '/connexion');
+    await clickAndWait(pcp, pcp.locator('a[href="/proconnect/connexion"]'));
+    await expectPath(pcp, '/pc-simulateur/authorize');
+    await screenshot(pcp, 'proconnect-simulateur');
+    pass('"S\'identifier avec ProConnect" leads to the ProConnect simulator');
+    await checkA11y(pcp, 'simulateur ProConnect');
+    await pcp.fill('#courriel', lieuEmail);
+    await submitForm(pcp, '#courriel');
+    await expectPath(pcp, '/proconnect/lier');
+    await screenshot(pcp, 'proconnect-lier');
+    pass('first ProConnect login: the link is to be confirmed');
+    await checkA11y(pcp, 'liaison ProConnect');
+    current = 'ProConnect: link confirmed by the password';
+    await pcp.fill('#mot_de_passe', lieuPw[1]);
+    await clickAndWait(pcp, pcp.locator('button[name=action][value=mot_de_passe]'));
+    await expectPath(pcp, '/encaisser');
+    pass('password confirmed: account linked and signed in (the place\'s counter)');
+    await pcp.close();
+
     // 5. The usager, in his own browser context.
     current = 'usager space: sign-in page';
     const up = await openPage(browser, cspViolations);

@@ -189,6 +189,13 @@ async fn back(
                     identite.push((label.to_string(), shown));
                 }
             }
+            // Through FranceConnect: the identity provider the aidant picked there.
+            if let Some(idp) = done.id_claims.get("idp").and_then(|x| x.as_str()) {
+                identite.push((
+                    "Fournisseur d'identité choisi sur FranceConnect (idp)".into(),
+                    idp.to_string(),
+                ));
+            }
             // Everything else the provider said (the aidant, the démarche…).
             if let Some(obj) = done.userinfo.as_object() {
                 for (k, val) in obj {

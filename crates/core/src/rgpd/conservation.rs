@@ -70,6 +70,12 @@ const DELETIONS: &[(&str, &str, i64)] = &[
     ("oidc_codes", "expire_at < $1", JETONS_EXPIRES),
     ("oidc_jetons", "expire_at < $1", JETONS_EXPIRES),
     ("oidc_assertions_jti", "expire_at < $1", 0),
+    ("oidc_deconnexions", "created_at < $1", JETONS_EXPIRES),
+    ("fc_simulateur_federation", "expires_at < $1", JETONS_EXPIRES),
+    ("proconnect_etats", "expires_at < $1", JETONS_EXPIRES),
+    ("proconnect_liaisons", "expires_at < $1", JETONS_EXPIRES),
+    ("pc_simulateur_codes", "expires_at < $1", JETONS_EXPIRES),
+    ("pc_simulateur_jetons", "expires_at < $1", JETONS_EXPIRES),
     ("courriels", "created_at < $1", COURRIELS),
     ("rate_limits", "window_start < $1", COMPTEURS),
 ];

@@ -139,7 +139,13 @@ pub(crate) async fn usager_in(tx: &mut Tx, id: i64, now: i64, requested: bool) -
         )
         .bind(id).bind(now).execute(&mut *c).await?.rows_affected()
     });
-    for table in ["usagers_sessions", "oidc_codes", "oidc_jetons", "franceconnect_etats"] {
+    for table in [
+        "usagers_sessions",
+        "oidc_codes",
+        "oidc_jetons",
+        "oidc_deconnexions",
+        "franceconnect_etats",
+    ] {
         let n = count(tx, &format!("DELETE FROM {table} WHERE usager_id = $1"), id).await?;
         b.deleted(table, n);
     }
@@ -266,6 +272,10 @@ pub(crate) async fn compte_in(tx: &mut Tx, keys: &Keys, id: i64, now: i64, reque
     )
     .await?;
     b.deleted("aidants_invitations", n);
+    for table in ["proconnect_comptes", "proconnect_liaisons"] {
+        let n = count(tx, &format!("DELETE FROM {table} WHERE account_id = $1"), id).await?;
+        b.deleted(table, n);
+    }
     let last = max_expiry(tx, "SELECT MAX(expires_at) FROM mandats WHERE aidant_id = $1", id).await?;
     let keep_name = last.map(|e| e + PREUVE_MANDAT * DAY).filter(|until| *until > now);
     let n = on_tx!(tx, c => {

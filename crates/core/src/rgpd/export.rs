@@ -47,6 +47,10 @@ const USAGER: &[Part] = &[
         "SELECT * FROM franceconnect_etats WHERE usager_id = $1 ORDER BY id",
     ),
     part("oidc_codes", "SELECT * FROM oidc_codes WHERE usager_id = $1"),
+    part(
+        "oidc_deconnexions",
+        "SELECT * FROM oidc_deconnexions WHERE usager_id = $1 ORDER BY id",
+    ),
     part("oidc_jetons", "SELECT * FROM oidc_jetons WHERE usager_id = $1"),
 ];
 
@@ -67,6 +71,14 @@ const COMPTE: &[Part] = &[
     part("accounts", "SELECT * FROM accounts WHERE id = $1"),
     part("sessions", "SELECT * FROM sessions WHERE account_id = $1"),
     part("liens_connexion", "SELECT * FROM liens_connexion WHERE account_id = $1"),
+    part(
+        "proconnect_comptes",
+        "SELECT * FROM proconnect_comptes WHERE account_id = $1",
+    ),
+    part(
+        "proconnect_liaisons",
+        "SELECT * FROM proconnect_liaisons WHERE account_id = $1",
+    ),
     part(
         "preferences_courriels",
         "SELECT * FROM preferences_courriels WHERE account_id = $1",

@@ -176,6 +176,10 @@ fn print_demo(base: &url::Url, d: &demo::Demo) {
         }
     }
     println!("Connexion : {}connexion", base);
+    println!(
+        "  ou « S'identifier avec ProConnect » (simulateur : saisissez l'adresse d'un compte ci-dessus ; \
+         la première fois, le mot de passe confirme la liaison)"
+    );
     match (&d.pass, &d.pass_skipped) {
         (Some(p), _) => {
             println!();
@@ -233,6 +237,10 @@ fn print_demo_aidants(base: &url::Url, d: &demo::Demo, a: &passerelle_core::demo
     println!(
         "  3. Service en ligne de démonstration (« {} ») : {base}service-demo",
         a.service
+    );
+    println!(
+        "     ou par FranceConnect, comme en production : {base}service-demo → « S'identifier avec FranceConnect », \
+         puis « Aidants Connect » sur la page du simulateur"
     );
     println!("  4. L'usager voit ses mandats et leurs utilisations : {base}espace-usager");
     println!();

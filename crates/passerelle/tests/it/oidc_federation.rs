@@ -121,7 +121,7 @@ async fn an_online_service_logs_in_with_franceconnect_and_the_aidant_picks_aidan
         "24/08/1962",
         "rep_scope",
         "social",
-        "aidants-connect",
+        "(idp)</th><td>aidants-connect</td>",
     ] {
         assert!(page.body.contains(shown), "{shown}: {}", page.body);
     }
