@@ -21,7 +21,7 @@ use crate::templates::{EnrolPage, Layout, LoginPage, NavUser, TotpPage};
 use crate::AppState;
 
 /// Logins allowed per client address in [`LOGIN_WINDOW_SECS`], on top of the per-account lockout.
-const LOGIN_PER_IP: i64 = 60;
+pub(crate) const LOGIN_PER_IP: i64 = 60;
 pub(crate) const LOGIN_WINDOW_SECS: i64 = 600;
 
 pub(crate) fn csrf_of(parts: &Parts) -> String {

@@ -369,6 +369,19 @@ async fn each_refusal_says_why() {
     assert_eq!(pc.app.scalar_i64("SELECT COUNT(*) FROM proconnect_comptes").await, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proconnect_starts_are_counted_with_the_logins_of_the_address() {
+    let pc = serve().await;
+    let mut b = pc.browser();
+    for _ in 0..60 {
+        assert_eq!(b.get("/proconnect/connexion").await.status, StatusCode::SEE_OTHER);
+    }
+    let r = b.get("/proconnect/connexion").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.body.contains("Trop de tentatives de connexion"), "{}", r.body);
+    assert_eq!(pc.app.scalar_i64("SELECT COUNT(*) FROM proconnect_etats").await, 60);
+}
+
 #[tokio::test]
 async fn without_settings_there_is_no_proconnect() {
     let app = TestApp::new().await;

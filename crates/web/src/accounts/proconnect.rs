@@ -12,7 +12,8 @@ use passerelle_core::accounts::proconnect::ProConnect;
 use serde::Deserialize;
 
 use crate::auth::{
-    after_login, login_page_without_session, refusal_message, refusal_status, render, session_token, Visitor,
+    after_login, login_page_without_session, refusal_message, refusal_status, render, session_token, ClientIp, Visitor,
+    LOGIN_PER_IP, LOGIN_WINDOW_SECS,
 };
 use crate::cookies;
 use crate::error::WebError;
@@ -34,9 +35,22 @@ pub struct StartQuery {
     courriel: String,
 }
 
-/// `GET /proconnect/connexion`: to ProConnect, bound to this browser.
-pub async fn start(State(state): State<AppState>, Query(q): Query<StartQuery>) -> Result<Response, WebError> {
+/// `GET /proconnect/connexion`: to ProConnect, bound to this browser. Counted
+/// with the password logins of the client's address (each start writes a row).
+pub async fn start(
+    State(state): State<AppState>,
+    v: Visitor,
+    ClientIp(ip): ClientIp,
+    Query(q): Query<StartQuery>,
+) -> Result<Response, WebError> {
     let pc = configured(&state)?;
+    let key = format!("connexion-ip:{ip}");
+    if !passerelle_core::ratelimit::hit(&state.core.db, &key, LOGIN_PER_IP, LOGIN_WINDOW_SECS).await? {
+        let message =
+            "Trop de tentatives de connexion depuis votre réseau. Réessayez dans quelques minutes.".to_string();
+        let (h, page) = login_page_without_session(&state, v.csrf, Some(message), None)?;
+        return Ok((StatusCode::TOO_MANY_REQUESTS, h, page).into_response());
+    }
     let browser = random();
     let hint = Some(q.courriel.as_str()).filter(|h| !h.is_empty());
     let url = match flow::start(&state.core, pc, &browser, hint).await {
