@@ -171,7 +171,7 @@ impl LocalTimes {
 type Placed = (Option<(usize, f64)>, Entry, Key);
 
 /// A snapshot of the directory.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Index {
     pub(super) version: Option<String>,
     pub(super) entries: Vec<Entry>,
@@ -210,6 +210,15 @@ fn json_labels(labels: Vec<&'static str>) -> Box<RawValue> {
         .ok()
         .and_then(|s| RawValue::from_string(s).ok())
         .unwrap_or_else(|| RawValue::NULL.to_owned())
+}
+
+/// The snapshot of an empty directory (before the first load): built like any
+/// other, so that its grid has its rows (a search near a point finds nothing
+/// instead of indexing an empty grid).
+impl Default for Index {
+    fn default() -> Self {
+        Index::new(None, Vec::new())
+    }
 }
 
 impl Index {

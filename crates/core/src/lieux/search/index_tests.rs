@@ -288,3 +288,28 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// The snapshot of an empty directory (the cache's first one, before any import): a search
+/// near a point, with or without a radius, finds nothing instead of indexing an empty grid
+/// (found by `fuzz_api::directory_search_never_fails` on PostgreSQL).
+#[test]
+fn the_empty_snapshot_answers_a_search_near_a_point() {
+    let index = Index::default();
+    for radius_km in [None, Some(5.0), Some(30_000.0)] {
+        let q = Query {
+            near: Some((44.84, -0.58)),
+            radius_km,
+            page: 1,
+            per_page: 20,
+            ..Default::default()
+        };
+        assert_eq!(index.search(&q).results().total, 0, "{radius_km:?}");
+    }
+    let text = Query {
+        text: Some("pessac".into()),
+        page: 1,
+        per_page: 20,
+        ..Default::default()
+    };
+    assert_eq!(index.search(&text).results().total, 0);
+}
