@@ -223,6 +223,14 @@ fn nom(text: &str) -> Option<String> {
     })
 }
 
+/// The latest `date_maj` data·inclusion accepts: today, for a validator whose clock may be on
+/// UTC. From midnight in Paris to midnight UTC (one or two hours a day), Paris is already on
+/// the next day: a place updated then gets the UTC date, the day before, rather than a date
+/// data·inclusion refuses as « dans le futur ».
+pub fn latest_day(h: &crate::horloge::Horloge) -> Date {
+    h.today_paris().min(h.today_utc())
+}
+
 /// The update date data·inclusion accepts (from 2000-01-01 to today), else the day Passerelle
 /// last received the place.
 fn date_maj(given: &str, received: Date, today: Date) -> String {
@@ -384,6 +392,19 @@ mod tests {
         assert_eq!(date_maj("1970-01-01", received, today), "2026-03-02");
         assert_eq!(date_maj("2031-01-01", received, today), "2026-03-02");
         assert_eq!(date_maj("", received, today), "2026-03-02");
+    }
+
+    #[test]
+    fn the_latest_day_is_never_ahead_of_utc() {
+        use crate::horloge::{Horloge, Reglage};
+        let at = |t: &str| Horloge::reglee(Reglage::Fixe(t.parse().unwrap()));
+        // 23:45 UTC is 00:45 the next day in Paris (winter): the UTC day.
+        assert_eq!(latest_day(&at("2026-12-07T23:45:00Z")), jiff::civil::date(2026, 12, 7));
+        // 22:30 UTC in summer is 00:30 in Paris.
+        assert_eq!(latest_day(&at("2026-07-14T22:30:00Z")), jiff::civil::date(2026, 7, 14));
+        // The rest of the day, both agree.
+        assert_eq!(latest_day(&at("2026-12-07T12:00:00Z")), jiff::civil::date(2026, 12, 7));
+        assert_eq!(latest_day(&at("2026-12-08T00:30:00Z")), jiff::civil::date(2026, 12, 8));
     }
 
     #[test]

@@ -374,7 +374,7 @@ fn print_report(r: &import::Report, rejects: Option<&std::path::Path>, dry_run: 
 /// written beside and renamed into place, so that a reader never sees half a file.
 async fn export_data_inclusion(data: &DataArgs, dir: &std::path::Path, base_url: Option<&str>) -> Result<ExitCode> {
     let core = super::open(data).await?;
-    let today = core.db.horloge().today_paris();
+    let today = passerelle_core::lieux::data_inclusion::latest_day(core.db.horloge());
     let export = passerelle_core::lieux::data_inclusion::build(&core.db, base_url, today).await?;
     core.db.close().await;
     std::fs::create_dir_all(dir).with_context(|| format!("création du dossier « {} » impossible", dir.display()))?;

@@ -81,8 +81,8 @@ async fn the_directory_is_valid_for_data_inclusion_from_the_cli_and_the_open_dat
     assert_eq!(cnfs["lien_source"], "https://passerelle.exemple.fr/lieux/cnfs-001");
     assert_eq!(cnfs["siret"], "21330063500017");
     assert_eq!(cnfs["date_maj"], "2024-03-12");
-    // A placeholder date: the day Passerelle received the place.
-    let today = passerelle_core::Horloge::systeme().today_paris().to_string();
+    // A placeholder date: the day Passerelle received the place (never ahead of UTC's day).
+    let today = passerelle_core::lieux::data_inclusion::latest_day(&passerelle_core::Horloge::systeme()).to_string();
     assert_eq!(by_id("cnfs-002")["date_maj"], today.as_str());
     // One service per service of the standard, with its thematiques.
     let v = read(&services);

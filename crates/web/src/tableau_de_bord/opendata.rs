@@ -50,7 +50,7 @@ pub async fn data_inclusion(
     State(state): State<AppState>,
     crate::forms::Path(file): crate::forms::Path<String>,
 ) -> Result<Response, WebError> {
-    let today = state.core.db.horloge().today_paris();
+    let today = passerelle_core::lieux::data_inclusion::latest_day(state.core.db.horloge());
     let base = state.config.base_url.origin().ascii_serialization();
     let export = passerelle_core::lieux::data_inclusion::build(&state.core.db, Some(&base), today).await?;
     let body = match file.as_str() {
